@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian bookworm packages Berth needs to build, test and run (see README.md).
+set -euo pipefail
+pkgs=(
+  build-essential cmake ninja-build pkg-config git
+  libseccomp-dev libcap-dev libarchive-dev libcrypt-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev googletest libnl-route-3-dev
+  busybox-static iproute2 util-linux procps e2fsprogs xz-utils zstd
+)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

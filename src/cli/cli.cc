@@ -1,0 +1,99 @@
+#include "cli/cli.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+namespace berth::cli {
+namespace {
+
+struct CommandEntry {
+  const char* name;
+  CommandFn fn;
+};
+
+constexpr CommandEntry kCommands[] = {
+    {"create", cmd_create},   {"destroy", cmd_destroy}, {"delete", cmd_destroy},
+    {"start", cmd_start},     {"stop", cmd_stop},       {"restart", cmd_restart},
+    {"status", cmd_status},   {"mount", cmd_mount},     {"umount", cmd_umount},
+    {"set", cmd_set},         {"exec", cmd_exec},       {"exec2", cmd_exec},
+    {"exec3", cmd_exec},      {"enter", cmd_enter},     {"runscript", cmd_runscript},
+    {"console", cmd_console}, {"list", cmd_list},       {"template", cmd_template},
+};
+
+void usage(FILE* out, const std::string& prog) {
+  std::fprintf(out,
+               "Usage: %s [--quiet|--verbose|--skiplock] <command> <CTID|name> [options]\n"
+               "Commands:\n"
+               "  create CTID --ostemplate NAME [--config NAME] [--layout overlay|simfs]\n"
+               "         [--hostname H] [--name N] [--ipadd IP] [--local_uid N --local_gid N]\n"
+               "  start CTID [--wait] [--force]     stop CTID [--fast] [--skip-umount]\n"
+               "  restart CTID   status CTID   mount CTID   umount CTID   destroy|delete CTID\n"
+               "  set CTID [options] [--save] [--setmode restart|ignore]\n"
+               "  exec|exec2|exec3 CTID command [arg...]   enter CTID [--exec cmd...]\n"
+               "  runscript CTID script   console CTID\n"
+               "  list [vzlist options]   template list|create|import|remove\n"
+               "Also installed as vzctl, vzlist, vzubc, vzmigrate.\n",
+               prog.c_str());
+}
+
+std::string base_name(const char* argv0) {
+  std::string_view s(argv0 ? argv0 : "berth");
+  size_t slash = s.rfind('/');
+  return std::string(slash == std::string_view::npos ? s : s.substr(slash + 1));
+}
+
+}  // namespace
+
+int report(const Invocation& inv, const Error& err) {
+  std::fprintf(stderr, "%s: %s\n", inv.prog.c_str(), err.message().c_str());
+  return err.exit_status();
+}
+
+void say(const Invocation& inv, const std::string& line) {
+  if (!inv.quiet) std::printf("%s\n", line.c_str());
+}
+
+int main(int argc, char** argv) {
+  Invocation inv;
+  inv.prog = base_name(argv[0]);
+  int i = 1;
+  if (inv.prog == "vzlist") {
+    inv.command = "list";
+  } else if (inv.prog == "vzubc") {
+    inv.command = "ubc";
+  } else if (inv.prog == "vzmigrate") {
+    inv.command = "migrate";
+  } else {
+    for (; i < argc; ++i) {
+      std::string_view a = argv[i];
+      if (a == "--quiet") inv.quiet = true;
+      else if (a == "--verbose") ++inv.verbose;
+      else if (a == "--skiplock") inv.skiplock = true;
+      else if (a == "--help" || a == "-h") { usage(stdout, inv.prog); return 0; }
+      else if (a == "--version") { std::printf("%s version %s\n", inv.prog.c_str(), BERTH_VERSION); return 0; }
+      else if (!a.empty() && a.front() == '-') {
+        std::fprintf(stderr, "%s: invalid option `%s'\n", inv.prog.c_str(), argv[i]);
+        return 20;
+      } else break;
+    }
+    if (i >= argc) {
+      usage(stderr, inv.prog);
+      return 20;
+    }
+    inv.command = argv[i++];
+  }
+  for (; i < argc; ++i) inv.args.emplace_back(argv[i]);
+
+  auto host = HostConfig::load();
+  if (!host.ok()) return report(inv, host.error());
+
+  for (const auto& c : kCommands)
+    if (inv.command == c.name) return c.fn(inv, *host);
+  std::fprintf(stderr, "%s: invalid command `%s' (see %s --help)\n", inv.prog.c_str(), inv.command.c_str(),
+               inv.prog.c_str());
+  return 20;
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,110 @@
+#include "core/ct_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <climits>
+
+namespace berth {
+
+Result<std::string> validate_ctid(std::string_view s) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || s.front() == '0')
+    return Error::invalid("invalid CTID `" + std::string(s) + "`", 20);
+  if (v <= 100) return Error::invalid("CTID " + std::string(s) + " is reserved (0..100)", 20);
+  if (v > 2147483644ULL) return Error::invalid("CTID `" + std::string(s) + "` is too large", 20);
+  return std::string(s);
+}
+
+Status validate_ct_name(std::string_view s) {
+  bool all_digits = std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit((unsigned char)c); });
+  bool chars_ok = std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.';
+  });
+  if (s.empty() || s.size() > 64 || all_digits || !chars_ok || s.front() == '.' || s.front() == '-')
+    return Error::invalid("invalid name `" + std::string(s) + "`", 131);
+  return {};
+}
+
+Result<CtConfig> CtConfig::load(const HostConfig& host, std::string_view ctid) {
+  BERTH_ASSIGN_OR_RETURN(ConfFile f, ConfFile::load(host.ct_conf_path(ctid)));
+  return CtConfig(host, std::string(ctid), std::move(f));
+}
+
+std::optional<std::string> CtConfig::get(std::string_view key) const {
+  if (auto v = conf_.get(key)) return v;
+  return host_->global().get(key);
+}
+
+std::string CtConfig::get_or(std::string_view key, std::string fallback) const {
+  auto v = get(key);
+  return v ? *v : std::move(fallback);
+}
+
+bool CtConfig::get_bool(std::string_view key, bool fallback) const {
+  auto v = get(key);
+  if (!v) return fallback;
+  if (*v == "yes") return true;
+  if (*v == "no") return false;
+  return fallback;
+}
+
+std::string CtConfig::ve_root() const { return expand_veid(get_or("VE_ROOT", host_->default_ve_root()), ctid_); }
+
+std::string CtConfig::ve_private() const {
+  return expand_veid(get_or("VE_PRIVATE", host_->default_ve_private()), ctid_);
+}
+
+Layout CtConfig::layout() const { return get_or("VE_LAYOUT", "overlay") == "simfs" ? Layout::kSimfs : Layout::kOverlay; }
+
+std::string CtConfig::ostemplate() const { return get_or("OSTEMPLATE", ""); }
+
+static uint32_t parse_u32(const std::optional<std::string>& v, uint32_t fallback) {
+  if (!v) return fallback;
+  uint32_t out = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  return ec == std::errc() && p == v->data() + v->size() ? out : fallback;
+}
+
+uint32_t CtConfig::local_uid() const { return parse_u32(conf_.get("LOCAL_UID"), kDefaultLocalUid); }
+uint32_t CtConfig::local_gid() const { return parse_u32(conf_.get("LOCAL_GID"), local_uid()); }
+
+unsigned CtConfig::stop_timeout() const {
+  uint32_t v = parse_u32(get("STOP_TIMEOUT"), 0);
+  return v == 0 ? 120 : v;
+}
+
+std::vector<std::string> split_words(std::string_view s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && std::isspace((unsigned char)s[i])) ++i;
+    size_t j = i;
+    while (j < s.size() && !std::isspace((unsigned char)s[j])) ++j;
+    if (j > i) out.emplace_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+std::vector<std::string> CtConfig::list(std::string_view key) const { return split_words(get_or(key, "")); }
+
+Result<std::string> resolve_ctid(const HostConfig& host, std::string_view id_or_name) {
+  if (!id_or_name.empty() && std::isdigit((unsigned char)id_or_name.front())) return validate_ctid(id_or_name);
+  BERTH_RETURN_IF_ERROR(validate_ct_name(id_or_name).context("bad CT ID or name").status(20));
+  std::string link = host.paths().names_dir + "/" + std::string(id_or_name);
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n < 0) return Error::invalid("no CT named `" + std::string(id_or_name) + "`", 14);
+  std::string target(buf, static_cast<size_t>(n));
+  size_t slash = target.rfind('/');
+  std::string file = slash == std::string::npos ? target : target.substr(slash + 1);
+  if (file.size() < 6 || file.substr(file.size() - 5) != ".conf")
+    return Error::invalid("bad name link `" + link + "`", 14);
+  return validate_ctid(file.substr(0, file.size() - 5));
+}
+
+}  // namespace berth

@@ -1,0 +1,53 @@
+// vzctl 4.x exit statuses (reference/openvz-surface.md section 7.3). Berth returns these so that
+// scripts and panels written for vzctl keep working.
+#pragma once
+
+namespace berth::exitcode {
+
+inline constexpr int kOk = 0;
+inline constexpr int kSetUbc = 1;
+inline constexpr int kSystem = 3;
+inline constexpr int kResource = 6;
+inline constexpr int kExecFailed = 8;
+inline constexpr int kLocked = 9;
+inline constexpr int kNoGlobalConfig = 10;
+inline constexpr int kPermission = 12;
+inline constexpr int kCapability = 13;
+inline constexpr int kNoConfig = 14;
+inline constexpr int kExecTimeout = 15;
+inline constexpr int kBadArgument = 20;     // invalid command-line parameter
+inline constexpr int kBadValue = 21;        // invalid parameter value
+inline constexpr int kNoVeRoot = 22;
+inline constexpr int kNoVePrivate = 23;
+inline constexpr int kNoTemplate = 24;
+inline constexpr int kNoOsTemplate = 29;
+inline constexpr int kNotRunning = 31;
+inline constexpr int kRunning = 32;
+inline constexpr int kStopFailed = 33;
+inline constexpr int kNotMounted = 40;
+inline constexpr int kMounted = 41;
+inline constexpr int kPrivateNotFound = 43;
+inline constexpr int kPrivateExists = 44;
+inline constexpr int kNoDiskSpace = 46;
+inline constexpr int kBadCt = 47;           // no /sbin/init or /bin/sh
+inline constexpr int kCreatePrivate = 48;
+inline constexpr int kCreateRoot = 49;
+inline constexpr int kMountFailed = 50;
+inline constexpr int kUmountFailed = 51;
+inline constexpr int kDeleteFailed = 52;
+inline constexpr int kPrivateMissing = 53;
+inline constexpr int kBadIp = 71;
+inline constexpr int kPasswordFailed = 74;
+inline constexpr int kIpInUse = 78;
+inline constexpr int kActionScript = 79;
+inline constexpr int kConfigCopy = 82;
+inline constexpr int kDevices = 86;
+inline constexpr int kTemplateNotFound = 91;
+inline constexpr int kStartDisabled = 105;
+inline constexpr int kApplyConfig = 109;
+inline constexpr int kVeth = 130;
+inline constexpr int kName = 131;
+inline constexpr int kWaitFailed = 133;
+inline constexpr int kConfigSave = 139;
+
+}  // namespace berth::exitcode
