@@ -1,0 +1,461 @@
+"""Tool drivers for bench/lifecycle: the command runner (Ctx) and one class per runtime (floor,
+crun/runc, LXC, systemd-nspawn, Berth). Each op method returns elapsed ms, with the timed region
+inside the method, or raises OpFailed. Each class can also undo what it made (abort, cleanup_all).
+"""
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+
+class OpFailed(Exception):
+    pass
+
+
+def now_ns():
+    return time.perf_counter_ns()
+
+
+def ms(t0, t1):
+    return (t1 - t0) / 1e6
+
+
+# ---------------------------------------------------------------------------------------------
+# Context: paths, log, command runner.
+
+class Ctx:
+    def __init__(self, tag, tmp, args=None):
+        self.tag = tag
+        self.tmp = tmp
+        self.args = args
+        self.rootfs = os.path.join(tmp, "rootfs")
+        self.log_path = os.path.join(tmp, "commands.log")
+        self.log = None
+        self.idle = (args.idle_ms if args else 100) / 1000.0
+        self.samples = {}      # tool -> op -> [ms]
+        self.failures = []     # {tool, round, op, error}
+
+    def open_log(self):
+        os.makedirs(self.tmp, exist_ok=True)
+        self.log = open(self.log_path, "ab", buffering=0)
+
+    def idle_gap(self):
+        time.sleep(self.idle)
+
+    def add(self, tool, op, value):
+        self.samples.setdefault(tool, {}).setdefault(op, []).append(round(value, 3))
+
+    def run(self, argv, env=None, timeout=60, check=True):
+        """Runs argv with output appended to the log; returns elapsed ms. Raises OpFailed."""
+        log = self.log or subprocess.DEVNULL
+        start_off = 0
+        if self.log:
+            self.log.write(("$ " + " ".join(argv) + "\n").encode())
+            start_off = self.log.tell()
+        t0 = now_ns()
+        try:
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                               timeout=timeout)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+        except OSError as e:
+            rc = "oserror " + str(e)
+        t1 = now_ns()
+        if check and rc != 0:
+            raise OpFailed("`%s` exited %s: %s" % (" ".join(argv), rc, self.log_since(start_off)))
+        return ms(t0, t1)
+
+    def quiet(self, argv, env=None, timeout=30):
+        """Best-effort command for cleanup; never raises."""
+        try:
+            return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, env=env, timeout=timeout).returncode
+        except (subprocess.TimeoutExpired, OSError):
+            return -1
+
+    def log_since(self, off):
+        if not self.log:
+            return ""
+        with open(self.log_path, "rb") as f:
+            f.seek(off)
+            text = f.read().decode(errors="replace").strip().replace("\n", " | ")
+        return text[-400:] or "(no output)"
+
+
+def find_child(parent_pid, comm, timeout=10.0):
+    """Polls /proc until a child of parent_pid has exec'd `comm`; returns its pid or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) <= parent_pid:
+                continue
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            c = st[st.index("(") + 1:st.rindex(")")]
+            ppid = int(st[st.rindex(")") + 2:].split()[1])
+            if ppid == parent_pid and c == comm:
+                return int(name)
+        time.sleep(0.0002)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tools. Each op method returns elapsed ms (the timed region is inside) or raises OpFailed.
+
+class Tool:
+    name = "?"
+    ops = []
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.disabled = None   # reason string when skipped
+
+    def setup(self):
+        pass
+
+    def ct(self, r):
+        return "%s-%s-r%d" % (self.ctx.tag, self.name, r)
+
+    def abort(self, r):
+        pass
+
+    def cleanup_all(self):
+        pass
+
+
+class Floor(Tool):
+    """unshare/nsenter: namespaces + chroot, no cgroup, no mounts; the cost floor."""
+    name = "floor"
+    ops = ["start", "exec", "exec_b2b", "stop", "run", "run_b2b"]
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.procs = {}   # r -> (Popen, init pid)
+
+    def start(self, r):
+        t0 = now_ns()
+        p = subprocess.Popen(["unshare", "-fpmuin", "--root=" + self.ctx.rootfs, "/sbin/init"],
+                             stdin=subprocess.DEVNULL, stdout=self.ctx.log, stderr=self.ctx.log)
+        pid = find_child(p.pid, "init")
+        t1 = now_ns()
+        self.procs[r] = (p, pid)
+        if pid is None:
+            raise OpFailed("unshare: init did not start")
+        return ms(t0, t1)
+
+    def exec(self, r):
+        pid = self.procs[r][1]
+        return self.ctx.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w",
+                             "/bin/true"])
+
+    def stop(self, r):
+        p, pid = self.procs.pop(r)
+        t0 = now_ns()
+        os.kill(pid, signal.SIGKILL)
+        p.wait(10)
+        return ms(t0, now_ns())
+
+    def run(self, r, k):
+        return self.ctx.run(["unshare", "-fpmuin", "--root=" + self.ctx.rootfs, "/bin/true"])
+
+    def abort(self, r):
+        if r in self.procs:
+            p, pid = self.procs.pop(r)
+            for x in (pid, p.pid):
+                try:
+                    os.kill(x, signal.SIGKILL)
+                except (ProcessLookupError, TypeError):
+                    pass
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def cleanup_all(self):
+        for r in list(self.procs):
+            self.abort(r)
+
+
+class Oci(Tool):
+    """crun or runc with an OCI bundle per container over the shared read-only rootfs."""
+    ops = ["create", "start", "exec", "exec_b2b", "stop", "destroy", "run", "run_b2b"]
+
+    def __init__(self, ctx, name):
+        super().__init__(ctx)
+        self.name = name
+        self.state = os.path.join(ctx.tmp, name + "-state")
+        self.pids = {}
+
+    def base(self):
+        return [self.name, "--root", self.state]
+
+    def bundle(self, cid, args):
+        d = os.path.join(self.ctx.tmp, "bundles", cid)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(oci_config(self.ctx.rootfs, args, "/" + cid), f, indent=1)
+        return d
+
+    def create(self, r):
+        cid = self.ct(r)
+        b = self.bundle(cid, ["/sbin/init"])
+        return self.ctx.run(self.base() + ["create", "--bundle", b, cid])
+
+    def start(self, r):
+        t = self.ctx.run(self.base() + ["start", self.ct(r)])
+        out = subprocess.run(self.base() + ["state", self.ct(r)], capture_output=True, text=True,
+                             timeout=10)
+        self.pids[r] = json.loads(out.stdout)["pid"] if out.returncode == 0 else 0
+        return t
+
+    def exec(self, r):
+        return self.ctx.run(self.base() + ["exec", self.ct(r), "/bin/true"])
+
+    def stop(self, r):
+        pid = self.pids.pop(r, 0)
+        fd = os.pidfd_open(pid) if pid else None
+        t0 = now_ns()
+        self.ctx.run(self.base() + ["kill", self.ct(r), "KILL"])
+        if fd is not None:
+            p = select.poll()
+            p.register(fd, select.POLLIN)
+            ok = p.poll(10000)
+            os.close(fd)
+            if not ok:
+                raise OpFailed("%s: init %d still alive 10 s after kill" % (self.name, pid))
+        return ms(t0, now_ns())
+
+    def destroy(self, r):
+        return self.ctx.run(self.base() + ["delete", self.ct(r)])
+
+    def run(self, r, k):
+        cid = "%s-run%d" % (self.ct(r), k)
+        b = self.bundle(cid, ["/bin/true"])
+        return self.ctx.run(self.base() + ["run", "--bundle", b, cid])
+
+    def abort(self, r):
+        self.ctx.quiet(self.base() + ["delete", "--force", self.ct(r)])
+
+    def cleanup_all(self):
+        if not os.path.isdir(self.state) or not shutil.which(self.name):
+            return
+        out = subprocess.run(self.base() + ["list", "-q"], capture_output=True, text=True)
+        for cid in out.stdout.split():
+            self.ctx.quiet(self.base() + ["delete", "--force", cid])
+
+
+def oci_config(rootfs, args, cgroups_path):
+    caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+            "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+            "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+    return {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+                    "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "cwd": "/",
+                    "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+                    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+                    "noNewPrivileges": True},
+        "root": {"path": rootfs, "readonly": True},
+        "hostname": "berth-bench",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+        ],
+        "linux": {
+            "cgroupsPath": cgroups_path,
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+            "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                              "/proc/sysrq-trigger"],
+        },
+    }
+
+
+LXC_CONF = """lxc.net.0.type = empty
+lxc.apparmor.profile = unconfined
+lxc.mount.auto = proc:mixed sys:ro
+lxc.uts.name = berth-bench
+lxc.signal.halt = SIGUSR2
+lxc.signal.stop = SIGKILL
+"""
+
+
+class Lxc(Tool):
+    """LXC 5 with its own lxcpath; each container gets a hard-linked copy of the rootfs (made
+    untimed, because lxc-destroy deletes the rootfs directory)."""
+    name = "lxc"
+    ops = ["create", "start", "exec", "exec_b2b", "stop", "destroy", "run", "run_b2b"]
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.path = os.path.join(ctx.tmp, "lxcpath")
+
+    def p(self, *a):
+        return list(a[:1]) + ["-P", self.path] + list(a[1:])
+
+    def create(self, r):
+        n = self.ct(r)
+        d = os.path.join(self.path, n)
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(["cp", "-al", self.ctx.rootfs, os.path.join(d, "rootfs")], check=True)
+        conf = os.path.join(self.ctx.tmp, n + ".conf")
+        with open(conf, "w") as f:
+            f.write(LXC_CONF + "lxc.rootfs.path = dir:%s/rootfs\n" % d)
+        return self.ctx.run(self.p("lxc-create", "-n", n, "-t", "none", "-f", conf))
+
+    def start(self, r):
+        return self.ctx.run(self.p("lxc-start", "-n", self.ct(r), "-d"))
+
+    def exec(self, r):
+        return self.ctx.run(self.p("lxc-attach", "-n", self.ct(r), "--", "/bin/true"))
+
+    def stop(self, r):
+        return self.ctx.run(self.p("lxc-stop", "-n", self.ct(r), "-k"))
+
+    def destroy(self, r):
+        return self.ctx.run(self.p("lxc-destroy", "-n", self.ct(r)))
+
+    def run(self, r, k):
+        conf = os.path.join(self.ctx.tmp, "lxc-execute.conf")
+        if not os.path.exists(conf):
+            with open(conf, "w") as f:
+                f.write(LXC_CONF + "lxc.rootfs.path = dir:%s\nlxc.rootfs.options = ro\n"
+                        % self.ctx.rootfs)
+        n = "%s-run%d" % (self.ct(r), k)
+        return self.ctx.run(self.p("lxc-execute", "-n", n, "-f", conf, "--", "/bin/true"))
+
+    def abort(self, r):
+        self.ctx.quiet(self.p("lxc-stop", "-n", self.ct(r), "-k"))
+        self.ctx.quiet(self.p("lxc-destroy", "-n", self.ct(r), "-f"))
+
+    def cleanup_all(self):
+        if not os.path.isdir(self.path) or not shutil.which("lxc-ls"):
+            return
+        for n in os.listdir(self.path):
+            if n.startswith(self.ctx.tag):
+                self.ctx.quiet(self.p("lxc-stop", "-n", n, "-k"))
+                self.ctx.quiet(self.p("lxc-destroy", "-n", n, "-f"))
+
+
+class Nspawn(Tool):
+    """systemd-nspawn without machined: booted container (busybox init) for start/stop; no exec
+    (machinectl shell needs systemd-machined, which does not run here); run = `nspawn /bin/true`."""
+    name = "nspawn"
+    ops = ["start", "stop", "run", "run_b2b"]
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.procs = {}
+
+    def argv(self, n):
+        return ["systemd-nspawn", "-q", "-D", self.ctx.rootfs, "--read-only", "--register=no",
+                "--keep-unit", "--private-network", "--timezone=off", "--resolv-conf=off",
+                "--link-journal=no", "-M", n]
+
+    def start(self, r):
+        t0 = now_ns()
+        p = subprocess.Popen(self.argv(self.ct(r)) + ["-b", "--kill-signal=SIGKILL"],
+                             stdin=subprocess.DEVNULL, stdout=self.ctx.log, stderr=self.ctx.log)
+        pid = find_child(p.pid, "init")
+        t1 = now_ns()
+        self.procs[r] = p
+        if pid is None:
+            raise OpFailed("systemd-nspawn: init did not start")
+        return ms(t0, t1)
+
+    def stop(self, r):
+        p = self.procs.pop(r)
+        t0 = now_ns()
+        p.send_signal(signal.SIGTERM)
+        p.wait(10)
+        return ms(t0, now_ns())
+
+    def run(self, r, k):
+        return self.ctx.run(self.argv("%s-run%d" % (self.ct(r), k)) + ["/bin/true"])
+
+    def abort(self, r):
+        p = self.procs.pop(r, None)
+        if p and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+
+    def cleanup_all(self):
+        for r in list(self.procs):
+            self.abort(r)
+
+
+class Berth(Tool):
+    """Berth through its vzctl-style CLI, with BERTH_ROOT in the temp dir."""
+    name = "berth"
+    ops = ["create", "start", "exec", "exec_b2b", "stop", "destroy"]
+
+    def __init__(self, ctx, binary, stop_args):
+        super().__init__(ctx)
+        self.bin = binary
+        self.stop_args = stop_args
+        self.root = os.path.join(ctx.tmp, "berth-root")
+        self.env = dict(os.environ, BERTH_ROOT=self.root)
+        self.base_id = 8000000 + (int(ctx.tag.rsplit("-", 1)[1]) % 1000) * 1000
+        self.made = set()
+
+    def ct(self, r):
+        return str(self.base_id + r)
+
+    def b(self, *a, check=True):
+        return self.ctx.run([self.bin] + list(a), env=self.env, check=check)
+
+    def setup(self):
+        if not (os.path.isfile(self.bin) and os.access(self.bin, os.X_OK)):
+            self.disabled = "no berth binary at %s (set BERTH=...)" % self.bin
+            return
+        os.makedirs(self.root, exist_ok=True)
+        try:
+            self.ctx.add(self.name, "template_create", self.b("template", "create", "busybox"))
+        except OpFailed as e:
+            self.disabled = "`berth template create busybox` failed: %s" % e
+
+    def create(self, r):
+        self.made.add(r)
+        return self.b("create", self.ct(r), "--ostemplate", "busybox")
+
+    def start(self, r):
+        return self.b("start", self.ct(r))
+
+    def exec(self, r):
+        return self.b("exec2", self.ct(r), "/bin/true")
+
+    def stop(self, r):
+        return self.b("stop", self.ct(r), *self.stop_args)
+
+    def destroy(self, r):
+        t = self.b("destroy", self.ct(r))
+        self.made.discard(r)
+        return t
+
+    def abort(self, r):
+        self.ctx.quiet([self.bin, "stop", self.ct(r), "--fast"], env=self.env)
+        self.ctx.quiet([self.bin, "destroy", self.ct(r)], env=self.env)
+        self.made.discard(r)
+
+    def cleanup_all(self, rounds=None):
+        if not os.path.isfile(self.bin) or not os.path.isdir(self.root):
+            return
+        for r in sorted(self.made if rounds is None else range(rounds)):
+            self.abort(r)
