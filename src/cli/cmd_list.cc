@@ -1,9 +1,91 @@
+// `berth list` / `vzlist`: collect the CTs, hand them to list.cc, print the result.
+//
+// Exit status follows legacy vzlist, not vzctl: 0 on success, also when no CT is running and
+// none was asked for ("container(s) not found" on stderr); 1 for a usage error or when none of
+// the CTs named on the command line exists.
+#include <algorithm>
+#include <cstdio>
+
 #include "cli/cli.h"
+#include "cli/list.h"
+#include "runtime/inventory.h"
+#include "runtime/status.h"
 
 namespace berth::cli {
+namespace {
 
-int cmd_list(const Invocation& inv, const HostConfig&) {
-  return report(inv, Error::with_status(3, "list: not implemented yet"));
+// The CTIDs asked for on the command line (names resolved); empty when none were given.
+Result<std::vector<std::string>> wanted_ctids(const HostConfig& host, const ListOptions& opts) {
+  std::vector<std::string> out;
+  for (const auto& id : opts.ids) {
+    auto ctid = resolve_ctid(host, id);
+    if (!ctid.ok()) return Error::invalid("CT ID `" + id + "` is invalid", kListUsageExit);
+    out.push_back(*ctid);
+  }
+  return out;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+int cmd_list(const Invocation& inv, const HostConfig& host) {
+  auto parsed = parse_list_options(inv.args);
+  if (!parsed.ok()) {
+    report(inv, parsed.error());
+    std::fputs(list_usage().c_str(), stderr);
+    return parsed.error().exit_status();
+  }
+  const ListOptions& opts = *parsed;
+  if (opts.help) {
+    std::fputs(list_usage().c_str(), stdout);
+    return 0;
+  }
+  if (opts.list_fields) {
+    std::fputs(format_field_names().c_str(), stdout);
+    return 0;
+  }
+  if (auto st = validate_list_options(opts); !st.ok()) return report(inv, st.error());
+
+  auto wanted = wanted_ctids(host, opts);
+  if (!wanted.ok()) return report(inv, wanted.error());
+  auto ctids = runtime::list_ctids(host);
+  if (!ctids.ok()) return report(inv, ctids.error());
+
+  std::vector<ListRow> rows;
+  for (const auto& ctid : *ctids) {
+    if (!wanted->empty() && !contains(*wanted, ctid)) continue;
+    auto ct = CtConfig::load(host, ctid);
+    if (!ct.ok()) continue;  // destroyed since the directory was read
+    runtime::CtStatus status;
+    if (auto st = runtime::query_status(*ct); st.ok()) {
+      status = *st;
+    } else {
+      // One unreadable CT must not hide the others: warn and show it as stopped.
+      std::fprintf(stderr, "%s: warning: %s\n", inv.prog.c_str(), st.error().message().c_str());
+      status.exists = true;
+    }
+    // vzlist hides a CT that is not running and has no private area (half created/destroyed).
+    if (!status.running && !runtime::private_area_exists(*ct)) continue;
+    ListRow row{std::move(ct).value(), status};
+    if (selected_by_state(row, opts)) rows.push_back(std::move(row));
+  }
+
+  if (rows.empty()) {
+    // vzlist: not an error unless CTs were named (its bug #2149). JSON readers get an array.
+    if (opts.json && wanted->empty()) {
+      std::fputs("[]\n", stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "%s: container(s) not found\n", inv.prog.c_str());
+    return wanted->empty() ? 0 : kListUsageExit;
+  }
+  auto out = render_list(std::move(rows), opts);
+  if (!out.ok()) return report(inv, out.error());
+  std::fputs(out->c_str(), stdout);
+  return 0;
 }
 
 }  // namespace berth::cli

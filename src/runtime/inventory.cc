@@ -1,0 +1,55 @@
+// Listing the CTs of a host: a scan of conf_dir for <CTID>.conf files.
+#include "runtime/inventory.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+namespace berth::runtime {
+
+std::string ctid_from_conf_name(std::string_view name) {
+  constexpr std::string_view kSuffix = ".conf";
+  if (name.size() <= kSuffix.size() || !name.ends_with(kSuffix)) return "";
+  auto ctid = validate_ctid(name.substr(0, name.size() - kSuffix.size()));
+  return ctid.ok() ? *ctid : "";
+}
+
+Result<std::vector<std::string>> list_ctids(const HostConfig& host) {
+  const std::string& dir = host.paths().conf_dir;
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return out;
+    return Error::from_errno(errno, "open config directory `" + dir + "`");
+  }
+  for (;;) {
+    errno = 0;  // readdir() returns nullptr both at the end and on error
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) break;
+    std::string ctid = ctid_from_conf_name(e->d_name);
+    if (ctid.empty()) continue;
+    // A directory or a dangling link named 101.conf is not a CT config.
+    struct stat st;
+    std::string path = dir + "/" + e->d_name;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    out.push_back(std::move(ctid));
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err != 0) return Error::from_errno(err, "read config directory `" + dir + "`");
+  // validate_ctid() refuses leading zeros, so the numeric order is (length, text).
+  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  return out;
+}
+
+bool private_area_exists(const CtConfig& ct) {
+  struct stat st;
+  return ::stat(ct.ve_private().c_str(), &st) == 0;
+}
+
+}  // namespace berth::runtime
