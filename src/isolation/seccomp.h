@@ -1,0 +1,36 @@
+// The VPS seccomp filter: allow everything except a short list of host-wide operations.
+//
+// Owns the blocklist (as data, so it can be checked without loading) and loading it with
+// libseccomp. A VPS is a whole OS, so the filter is default-allow: it only refuses what a CT must
+// never do to the host (kexec, modules, raw I/O, setting the host clock, ...). It does not filter
+// mount(2) or clone flags; user namespaces and capabilities (caps.h) handle those.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace berth::isolation {
+
+struct BlockedSyscall {
+  std::string name;          // libseccomp's syscall name
+  int errno_value;           // returned instead of running the call (EPERM or ENOSYS)
+  bool privileged_only;      // only for CTs without a user namespace (LOCAL_UID=0)
+  std::string why;           // one line, for docs and `berth` debug output
+};
+
+// Every entry of the filter, privileged-only ones included. Pure.
+std::vector<BlockedSyscall> default_blocklist();
+
+// The entries that apply to a CT: all of them when privileged, else the non-privileged ones.
+std::vector<BlockedSyscall> blocklist_for(bool privileged);
+
+// Child side, after mounts and before drop_caps(). Loads the filter for the native architecture
+// and its 32-bit companions (x86_64: i386 and x32), so old-ABI calls are filtered too. Does NOT
+// set no_new_privs (setuid su/sudo must work in a VPS); loading therefore needs CAP_SYS_ADMIN in
+// the current user namespace, and must come before the final capability drop. Names unknown to
+// the installed libseccomp are skipped. Nothing to undo on failure (a filter is never half-loaded).
+Status load_seccomp_filter(bool privileged);
+
+}  // namespace berth::isolation

@@ -1,0 +1,140 @@
+#include "isolation/seccomp.h"
+
+#include <gtest/gtest.h>
+#include <linux/keyctl.h>
+#include <seccomp.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "child_util.h"
+
+namespace berth::isolation {
+namespace {
+
+const BlockedSyscall* find(const std::vector<BlockedSyscall>& list, const std::string& name) {
+  auto it = std::find_if(list.begin(), list.end(), [&](const BlockedSyscall& b) { return b.name == name; });
+  return it == list.end() ? nullptr : &*it;
+}
+
+TEST(IsolationSeccomp, BlocklistIsDocumentedAndKnown) {
+  auto list = default_blocklist();
+  std::set<std::string> names;
+  for (const auto& b : list) {
+    EXPECT_TRUE(names.insert(b.name).second) << "duplicate " << b.name;
+    EXPECT_FALSE(b.why.empty()) << b.name;
+    EXPECT_TRUE(b.errno_value == EPERM || b.errno_value == ENOSYS) << b.name;
+    // Every entry must be a syscall on x86_64 or i386, or it filters nothing.
+    bool known = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, b.name.c_str()) >= 0 ||
+                 seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86, b.name.c_str()) >= 0;
+    EXPECT_TRUE(known) << b.name;
+  }
+  for (const char* must : {"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+                           "open_by_handle_at", "iopl", "ioperm", "swapon", "swapoff", "acct",
+                           "clock_settime", "settimeofday", "stime", "keyctl", "add_key", "request_key"})
+    EXPECT_NE(find(list, must), nullptr) << must;
+}
+
+TEST(IsolationSeccomp, KeepsWhatAVpsNeeds) {
+  auto list = default_blocklist();
+  for (const char* allowed : {"capset", "prctl", "setuid", "execve", "mount", "umount2", "pivot_root",
+                              "unshare", "setns", "reboot", "personality", "name_to_handle_at", "quotactl",
+                              "userfaultfd", "adjtimex", "clock_adjtime", "ptrace", "sethostname"})
+    EXPECT_EQ(find(list, allowed), nullptr) << allowed;
+}
+
+TEST(IsolationSeccomp, KeyringCallsFailWithEnosys) {
+  auto list = default_blocklist();
+  for (const char* k : {"keyctl", "add_key", "request_key"}) EXPECT_EQ(find(list, k)->errno_value, ENOSYS) << k;
+  EXPECT_EQ(find(list, "kexec_load")->errno_value, EPERM);
+}
+
+TEST(IsolationSeccomp, PrivilegedOnlyEntries) {
+  auto userns = blocklist_for(false);
+  auto priv = blocklist_for(true);
+  EXPECT_EQ(priv.size(), default_blocklist().size());
+  EXPECT_EQ(find(userns, "perf_event_open"), nullptr);
+  EXPECT_EQ(find(userns, "bpf"), nullptr);
+  ASSERT_NE(find(priv, "perf_event_open"), nullptr);
+  ASSERT_NE(find(priv, "bpf"), nullptr);
+  EXPECT_NE(find(userns, "kexec_load"), nullptr);
+}
+
+#if defined(__x86_64__)
+// A 32-bit (i386 ABI) syscall from a 64-bit process.
+long int80(long nr, long a = 0, long b = 0, long c = 0) {
+  long ret;
+  asm volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory", "r8", "r9", "r10", "r11");
+  return ret;
+}
+constexpr long kI386Getpid = 20;
+constexpr long kI386Keyctl = 288;
+#endif
+
+// Load the real filter in a child that holds CAP_SYS_ADMIN in its own user namespace (as the CT's
+// init does) and check what it returns.
+TEST(IsolationSeccomp, LoadedFilterBlocksWithoutNoNewPrivs) {
+  BERTH_EXPECT_CHILD_OK(testing::run_in_userns([] {
+#if defined(__x86_64__)
+    bool ia32 = int80(kI386Getpid) == getpid() && int80(kI386Keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) != -ENOSYS;
+#endif
+    if (syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) < 0 && errno == ENOSYS) return 1;
+    if (!load_seccomp_filter(true).ok()) return 2;
+    if (prctl(PR_GET_SECCOMP) != 2) return 3;
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 0) return 4;  // setuid su/sudo keep working
+    errno = 0;
+    if (syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) != -1 || errno != ENOSYS) return 5;
+    errno = 0;
+    if (syscall(SYS_kexec_load, 0, 0, nullptr, 0) != -1 || errno != EPERM) return 6;
+    errno = 0;
+    if (syscall(SYS_bpf, 0, nullptr, 0) != -1 || errno != EPERM) return 7;
+    if (syscall(SYS_getpid) != getpid() || syscall(SYS_personality, 0xffffffff) < 0) return 8;
+#if defined(__x86_64__)
+    // The i386 ABI is filtered too, not killed or let through.
+    if (ia32 && int80(kI386Keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) != -ENOSYS) return 9;
+    if (ia32 && int80(kI386Getpid) != getpid()) return 10;
+#endif
+    return 0;
+  }));
+}
+
+// perf_event_open(NULL, ...) fails with EFAULT once the kernel reads its argument, and with EPERM
+// when the filter answers first: the user-namespace filter leaves it to the kernel.
+TEST(IsolationSeccomp, PrivilegedOnlyEntriesAreLeftToTheKernelInUserns) {
+  BERTH_EXPECT_CHILD_OK(testing::run_in_userns([] {
+    if (!load_seccomp_filter(false).ok()) return 1;
+    errno = 0;
+    if (syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0) != -1 || errno != EFAULT) return 2;
+    errno = 0;
+    if (syscall(SYS_init_module, nullptr, 0, "") != -1 || errno != EPERM) return 3;
+    return 0;
+  }));
+  BERTH_EXPECT_CHILD_OK(testing::run_in_userns([] {
+    if (!load_seccomp_filter(true).ok()) return 1;
+    errno = 0;
+    if (syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0) != -1 || errno != EPERM) return 2;
+    return 0;
+  }));
+}
+
+TEST(IsolationSeccomp, LoadFailsWithoutCapSysAdmin) {
+  // Without no_new_privs, seccomp(2) requires CAP_SYS_ADMIN; a plain child that dropped it fails.
+  int rc = testing::run_in_userns([] {
+    cap_t caps = cap_get_proc();
+    cap_value_t sys_admin = CAP_SYS_ADMIN;
+    cap_set_flag(caps, CAP_EFFECTIVE, 1, &sys_admin, CAP_CLEAR);
+    if (cap_set_proc(caps) != 0) return 1;
+    cap_free(caps);
+    auto st = load_seccomp_filter(false);
+    return st.ok() ? 2 : 0;
+  });
+  if (rc == testing::kNoUserns) GTEST_SKIP() << "user namespaces are not available";
+  EXPECT_EQ(rc, 0);
+}
+
+}  // namespace
+}  // namespace berth::isolation
