@@ -1,0 +1,184 @@
+// SET_HOSTNAME and SET_DNS inside a CT (vzctl's set_hostname.sh and set_dns.sh).
+#include "dist/net_config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/conf_file.h"
+#include "core/exit_codes.h"
+#include "dist/files.h"
+
+namespace berth::dist {
+namespace {
+
+std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) nl = text.size();
+    out.emplace_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// The first blank-separated word of a line ("" for blank lines; comments give "#...").
+std::string_view first_field(std::string_view line) {
+  line = trim(line);
+  size_t end = 0;
+  while (end < line.size() && !std::isspace(static_cast<unsigned char>(line[end]))) ++end;
+  return line.substr(0, end);
+}
+
+bool valid_dns_name(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    size_t dot = name.find('.', start);
+    std::string_view label = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+}  // namespace
+
+Status validate_hostname(std::string_view hostname) {
+  if (!valid_dns_name(hostname))
+    return Error::invalid("invalid hostname `" + std::string(hostname) + "`", exitcode::kBadValue);
+  return {};
+}
+
+Status validate_nameserver(std::string_view address) {
+  std::string a(address);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, a.c_str(), buf) != 1 && inet_pton(AF_INET6, a.c_str(), buf) != 1)
+    return Error::invalid("invalid nameserver `" + a + "` (want an IP address)", exitcode::kBadValue);
+  return {};
+}
+
+Status validate_searchdomain(std::string_view domain) {
+  if (!valid_dns_name(domain))
+    return Error::invalid("invalid search domain `" + std::string(domain) + "`", exitcode::kBadValue);
+  return {};
+}
+
+std::string hosts_with_hostname(std::string_view hosts, std::string_view hostname) {
+  std::string name(hostname);
+  std::string short_name = name.substr(0, name.find('.'));
+  std::string entry = "127.0.1.1 " + name + (short_name != name ? " " + short_name : "");
+
+  auto lines = split_lines(hosts);
+  std::vector<std::string> out;
+  bool placed = false;
+  auto place = [&] {
+    if (placed) return;
+    out.emplace_back(kHostsMarker);
+    out.push_back(entry);
+    placed = true;
+  };
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string_view line = lines[i];
+    if (trim(line) == kHostsMarker) {
+      // vzctl wrote its line right below the marker, possibly as "127.0.0.1 localhost... <name>".
+      if (i + 1 < lines.size() && !first_field(lines[i + 1]).empty() && first_field(lines[i + 1])[0] != '#') ++i;
+      place();
+      continue;
+    }
+    if (first_field(line) == "127.0.1.1") {
+      place();
+      continue;
+    }
+    out.push_back(lines[i]);
+  }
+  place();
+  bool has_loopback = std::any_of(out.begin(), out.end(), [](const std::string& l) { return first_field(l) == "127.0.0.1"; });
+  if (!has_loopback) out.insert(out.begin(), "127.0.0.1 localhost");
+  return join_lines(out);
+}
+
+std::string sysconfig_network_with_hostname(std::string_view text, std::string_view hostname) {
+  ConfFile f = ConfFile::parse(text);
+  f.set("HOSTNAME", hostname);
+  return f.text();
+}
+
+std::string resolv_conf_with(std::string_view text, const std::vector<std::string>& nameservers,
+                             const std::vector<std::string>& searchdomains) {
+  std::vector<std::string> ns_lines;
+  for (const auto& n : nameservers) ns_lines.push_back("nameserver " + n);
+  std::string search_line = "search";
+  for (const auto& d : searchdomains) search_line += " " + d;
+
+  std::vector<std::string> out;
+  bool ns_done = false, search_done = false;
+  for (const auto& line : split_lines(text)) {
+    std::string_view kw = first_field(line);
+    if (!nameservers.empty() && kw == "nameserver") {
+      if (!ns_done) out.insert(out.end(), ns_lines.begin(), ns_lines.end());
+      ns_done = true;
+      continue;
+    }
+    // "domain" and "search" override each other in resolv.conf; keep only the new search line.
+    if (!searchdomains.empty() && (kw == "search" || kw == "domain")) {
+      if (!search_done) out.push_back(search_line);
+      search_done = true;
+      continue;
+    }
+    out.push_back(line);
+  }
+  if (!searchdomains.empty() && !search_done) {
+    auto first_ns = std::find_if(out.begin(), out.end(), [](const std::string& l) { return first_field(l) == "nameserver"; });
+    out.insert(first_ns, search_line);
+  }
+  if (!nameservers.empty() && !ns_done) out.insert(out.end(), ns_lines.begin(), ns_lines.end());
+  return join_lines(out);
+}
+
+Status set_hostname(const std::string& hostname, const std::string& root) {
+  BERTH_RETURN_IF_ERROR(validate_hostname(hostname));
+  auto run = [&]() -> Status {
+    BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/hostname", hostname + "\n"));
+    BERTH_ASSIGN_OR_RETURN(auto hosts, read_if_exists(root + "/etc/hosts"));
+    BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/hosts", hosts_with_hostname(hosts.value_or(""), hostname)));
+    // Red Hat before 7 read the name from here at boot; newer ones only have /etc/hostname.
+    BERTH_ASSIGN_OR_RETURN(auto network, read_if_exists(root + "/etc/sysconfig/network"));
+    if (network)
+      BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/sysconfig/network", sysconfig_network_with_hostname(*network, hostname)));
+    return {};
+  };
+  return run().context("set hostname `" + hostname + "`");
+}
+
+Status set_dns(const std::vector<std::string>& nameservers, const std::vector<std::string>& searchdomains,
+               const std::string& root) {
+  for (const auto& n : nameservers) BERTH_RETURN_IF_ERROR(validate_nameserver(n));
+  for (const auto& d : searchdomains) BERTH_RETURN_IF_ERROR(validate_searchdomain(d));
+  if (nameservers.empty() && searchdomains.empty()) return {};
+  std::string path = root + "/etc/resolv.conf";
+  auto run = [&]() -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto text, read_if_exists(path));
+    return replace_file(path, resolv_conf_with(text.value_or(""), nameservers, searchdomains));
+  };
+  return run().context("set DNS");
+}
+
+}  // namespace berth::dist

@@ -1,0 +1,51 @@
+// Hostname and DNS inside a CT: vzctl's SET_HOSTNAME and SET_DNS dist actions.
+//
+// Pure text transforms (unit-tested) plus the functions that read and rewrite the CT's files.
+// The functions run INSIDE the CT (see files.h) and only write files: setting the live hostname
+// with sethostname(2) in the CT's UTS namespace is the runtime's step.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace berth::dist {
+
+// The comment vzctl's set_hostname.sh put above its /etc/hosts line. Berth writes the same one so
+// that CTs imported from OpenVZ get their old line replaced, not duplicated.
+inline constexpr std::string_view kHostsMarker = "# Auto-generated hostname. Please do not remove this comment.";
+
+// RFC 1123 host name: dot-separated labels of letters, digits and '-', 1..63 chars each, not
+// starting or ending with '-', 253 chars in all. Error exit 21. Pure.
+Status validate_hostname(std::string_view hostname);
+// An IPv4 or IPv6 address. Error exit 21. Pure.
+Status validate_nameserver(std::string_view address);
+// A DNS domain (same rules as a host name). Error exit 21. Pure.
+Status validate_searchdomain(std::string_view domain);
+
+// /etc/hosts with `127.0.1.1 <fqdn> <short>` under kHostsMarker. Replaces the line after an
+// existing marker and any other 127.0.1.1 line (Debian's installer puts the host name there); adds
+// `127.0.0.1 localhost` if no 127.0.0.1 line is left. Keeps every other line. Idempotent. Pure.
+std::string hosts_with_hostname(std::string_view hosts, std::string_view hostname);
+
+// /etc/sysconfig/network (old Red Hat) with HOSTNAME set; other lines kept. Pure.
+std::string sysconfig_network_with_hostname(std::string_view text, std::string_view hostname);
+
+// /etc/resolv.conf with the nameserver lines replaced by nameservers (if not empty) and the
+// search/domain lines replaced by one `search` line (if searchdomains is not empty). New lines go
+// where the first old one was; other lines (options, comments) are kept. Pure.
+std::string resolv_conf_with(std::string_view text, const std::vector<std::string>& nameservers,
+                             const std::vector<std::string>& searchdomains);
+
+// Inside the CT: /etc/hostname, /etc/hosts, and HOSTNAME= in /etc/sysconfig/network if that file
+// exists. Error exit 21 for a bad name.
+Status set_hostname(const std::string& hostname, const std::string& root = "");
+
+// Inside the CT: /etc/resolv.conf. Empty lists leave their lines alone (both empty: no change);
+// `inherit` must already have been replaced by the host's values. Error exit 21 for a bad value.
+Status set_dns(const std::vector<std::string>& nameservers, const std::vector<std::string>& searchdomains,
+               const std::string& root = "");
+
+}  // namespace berth::dist
