@@ -68,7 +68,8 @@ std::vector<std::pair<std::string, std::string>> standard_dev_symlinks();
 // tmpfs on dev_dir. For each node with a path and some access: privileged (in_userns false) ->
 // mknod; in a user namespace mknod is refused, so an empty file is created and the host's
 // /dev/<path> bind-mounted over it. Then creates the standard symlinks and the pts/ and shm/
-// directories. Nodes without a path or with no access are skipped. On failure, what was created
+// directories. Nodes without a path or with no access are skipped; DEVNODES entries must have been
+// through resolve_devnode() (a node without a minor is an error). On failure, what was created
 // stays in dev_dir (a tmpfs that the failed start discards).
 Status populate_dev(const std::string& dev_dir, const std::vector<DevNode>& nodes, bool in_userns,
                     const std::string& host_dev = "/dev");

@@ -73,7 +73,10 @@ ProcMaskPlan proc_mask_plan(bool in_userns) {
       "/proc/sysrq-trigger",   // writing it reboots or crashes the host
   };
   // Namespaced sysctls the CT owns: its network namespace (LXC's proc:mixed keeps net/ writable),
-  // its UTS namespace, and its IPC namespace (databases tune shm*/sem, as on OpenVZ).
+  // its UTS namespace, and its IPC namespace (databases tune shm*/sem, as on OpenVZ). The mount
+  // only stops blocking them: each sysctl still applies its own check (in a user namespace the
+  // kernel lets CT root write net.* and, on 5.19+, the IPC ones; kernel.hostname needs host root,
+  // so userns CTs use sethostname(2)).
   p.writable_again = {
       "/proc/sys/net",
       "/proc/sys/kernel/hostname",

@@ -56,6 +56,7 @@ bool read_only(const std::string& path) {
 TEST(IsolationProcMask, AppliesInUserNamespace) {
   testing::TempDir tmp;
   const std::string root = tmp.path();
+  const bool host_root = ::geteuid() == 0;
   BERTH_EXPECT_CHILD_OK(testing::run_in_userns(
       [&] {
         pid_t pid = ::fork();  // the first child of the new PID namespace may mount its /proc
@@ -91,10 +92,13 @@ TEST(IsolationProcMask, AppliesInUserNamespace) {
         if (checked == 0) ::_exit(13);
         if (!read_only(root + "/proc/sys") || !read_only(root + "/proc/sys/kernel")) ::_exit(7);
         if (read_only(root + "/proc/sys/net") || read_only(root + "/proc/sys/kernel/hostname")) ::_exit(8);
-        // The UTS namespace is the CT's: its hostname sysctl must stay writable.
-        int fd = ::open((root + "/proc/sys/kernel/hostname").c_str(), O_WRONLY);
-        if (fd < 0 || ::write(fd, "berth-test", 10) != 10) ::_exit(9);
-        ::close(fd);
+        // The UTS namespace is the CT's: its hostname sysctl must stay writable. (Only the host's
+        // root passes the sysctl's own permission check for kernel.hostname.)
+        if (host_root) {
+          int fd = ::open((root + "/proc/sys/kernel/hostname").c_str(), O_WRONLY);
+          if (fd < 0 || ::write(fd, "berth-test", 10) != 10) ::_exit(9);
+          ::close(fd);
+        }
         for (const char* r : {"/proc/sysrq-trigger", "/proc/bus", "/proc/irq"})
           if (::access(r, F_OK) == 0 && !read_only(root + r)) ::_exit(10);
         if (have_sys && ::access((root + "/sys/firmware").c_str(), F_OK) == 0) {
