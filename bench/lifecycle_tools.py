@@ -8,6 +8,7 @@ import select
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 class OpFailed(Exception):
@@ -54,16 +55,24 @@ class Ctx:
         if self.log:
             self.log.write(("$ " + " ".join(argv) + "\n").encode())
             start_off = self.log.tell()
+        # No subprocess timeout here: Popen.wait(timeout) polls with an exponential sleep (0.5, 1,
+        # 2, 4 ... ms) and would round every sample up to 7.5/15.5/31.5/63.5 ms. A blocking
+        # waitpid plus a watchdog thread that kills a hung command keeps the clock honest.
+        box = {}
+        dog = threading.Timer(timeout, lambda: box["p"].kill() if "p" in box else None)
+        dog.daemon = True
+        dog.start()
         t0 = now_ns()
         try:
-            p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                               timeout=timeout)
-            rc = p.returncode
-        except subprocess.TimeoutExpired:
-            rc = "timeout"
+            box["p"] = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                        env=env)
+            rc = box["p"].wait()
         except OSError as e:
             rc = "oserror " + str(e)
         t1 = now_ns()
+        if not dog.is_alive() and rc != 0:
+            rc = "%s (killed after %d s)" % (rc, timeout)
+        dog.cancel()
         if check and rc != 0:
             raise OpFailed("`%s` exited %s: %s" % (" ".join(argv), rc, self.log_since(start_off)))
         return ms(t0, t1)
@@ -83,6 +92,16 @@ class Ctx:
             f.seek(off)
             text = f.read().decode(errors="replace").strip().replace("\n", " | ")
         return text[-400:] or "(no output)"
+
+
+def wait_exit(fd, timeout=10.0):
+    """Blocks until the process behind pidfd fd has exited (no polling back-off); closes fd."""
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        return bool(p.poll(int(timeout * 1000)))
+    finally:
+        os.close(fd)
 
 
 def find_child(parent_pid, comm, timeout=10.0):
@@ -156,10 +175,15 @@ class Floor(Tool):
 
     def stop(self, r):
         p, pid = self.procs.pop(r)
+        fd = os.pidfd_open(p.pid)
         t0 = now_ns()
         os.kill(pid, signal.SIGKILL)
-        p.wait(10)
-        return ms(t0, now_ns())
+        ok = wait_exit(fd)
+        t1 = now_ns()
+        p.wait(5)
+        if not ok:
+            raise OpFailed("unshare still running 10 s after its init was killed")
+        return ms(t0, t1)
 
     def run(self, r, k):
         return self.ctx.run(["unshare", "-fpmuin", "--root=" + self.ctx.rootfs, "/bin/true"])
@@ -222,13 +246,8 @@ class Oci(Tool):
         fd = os.pidfd_open(pid) if pid else None
         t0 = now_ns()
         self.ctx.run(self.base() + ["kill", self.ct(r), "KILL"])
-        if fd is not None:
-            p = select.poll()
-            p.register(fd, select.POLLIN)
-            ok = p.poll(10000)
-            os.close(fd)
-            if not ok:
-                raise OpFailed("%s: init %d still alive 10 s after kill" % (self.name, pid))
+        if fd is not None and not wait_exit(fd):
+            raise OpFailed("%s: init %d still alive 10 s after kill" % (self.name, pid))
         return ms(t0, now_ns())
 
     def destroy(self, r):
@@ -378,10 +397,16 @@ class Nspawn(Tool):
 
     def stop(self, r):
         p = self.procs.pop(r)
+        fd = os.pidfd_open(p.pid)
         t0 = now_ns()
         p.send_signal(signal.SIGTERM)
-        p.wait(10)
-        return ms(t0, now_ns())
+        ok = wait_exit(fd)
+        t1 = now_ns()
+        if not ok:
+            p.kill()
+            raise OpFailed("systemd-nspawn still running 10 s after SIGTERM")
+        p.wait(5)
+        return ms(t0, t1)
 
     def run(self, r, k):
         return self.ctx.run(self.argv("%s-run%d" % (self.ct(r), k)) + ["/bin/true"])
@@ -419,7 +444,7 @@ class Berth(Tool):
         return str(self.base_id + r)
 
     def b(self, *a, check=True):
-        return self.ctx.run([self.bin] + list(a), env=self.env, check=check)
+        return self.ctx.run([self.bin] + list(a), env=self.env, check=check, timeout=30)
 
     def setup(self):
         if not (os.path.isfile(self.bin) and os.access(self.bin, os.X_OK)):
