@@ -1,9 +1,124 @@
+// set: edit a CT's parameters, apply what can be applied to a running CT, save with --save.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
 #include "cli/cli.h"
+#include "cli/ct_options.h"
+#include "core/exit_codes.h"
+#include "dist/net_config.h"
+#include "dist/users.h"
+#include "runtime/exec.h"
+#include "runtime/lifecycle.h"
+#include "runtime/status.h"
 
 namespace berth::cli {
+namespace {
 
-int cmd_set(const Invocation& inv, const HostConfig&) {
-  return report(inv, Error::with_status(3, "set: not implemented yet"));
+bool changed(const ConfigEdit& e, std::string_view key) {
+  return std::find(e.changed_keys.begin(), e.changed_keys.end(), key) != e.changed_keys.end();
+}
+
+// In-CT configuration for the keys that have it (hostname, DNS) and --userpasswd.
+Status apply_inside(const CtConfig& ct, const ConfigEdit& edit, bool running) {
+  bool host_ch = changed(edit, "HOSTNAME");
+  bool dns_ch = changed(edit, "NAMESERVER") || changed(edit, "SEARCHDOMAIN");
+  bool live = running && (host_ch || dns_ch);
+  if (!live && edit.userpasswd.empty()) return {};
+  std::string hostname = ct.hostname();
+  auto ns = ct.list("NAMESERVER");
+  auto sd = ct.list("SEARCHDOMAIN");
+  return runtime::run_in_ct(ct, [&]() -> Status {
+    if (live && host_ch && !hostname.empty()) {
+      std::string uts = hostname.substr(0, hostname.find('.'));
+      if (::sethostname(uts.c_str(), uts.size()) != 0) return Error::from_errno(errno, "sethostname");
+      BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname));
+    }
+    if (live && dns_ch) BERTH_RETURN_IF_ERROR(dist::set_dns(ns, sd));
+    for (const auto& [user, pass] : edit.userpasswd)
+      BERTH_RETURN_IF_ERROR(dist::set_userpasswd(user, pass).status(exitcode::kPasswordFailed));
+    return {};
+  });
+}
+
+}  // namespace
+
+int cmd_set(const Invocation& inv, const HostConfig& host) {
+  if (inv.args.empty()) return report(inv, Error::with_status(exitcode::kBadArgument, "set: CT ID or name expected"));
+  auto ctid = resolve_ctid(host, inv.args[0]);
+  if (!ctid.ok()) return report(inv, ctid.error());
+  auto loaded = CtConfig::load(host, *ctid);
+  if (!loaded.ok())
+    return report(inv, Error::with_status(exitcode::kNoConfig, "set CT " + *ctid + ": config file does not exist"));
+  CtConfig& ct = *loaded;
+  std::vector<std::string> rest(inv.args.begin() + 1, inv.args.end());
+  auto opts = parse_ct_options(OptionContext::kSet, rest);
+  if (!opts.ok()) return report(inv, Error(opts.error()).context("set CT " + *ctid));
+  if (opts->items.empty() && !opts->reset_ub)
+    return report(inv, Error::with_status(exitcode::kBadArgument, "set CT " + *ctid + ": no parameters to set"));
+  auto lock = runtime::lock_ct(host, *ctid, inv.skiplock);
+  if (!lock.ok()) return report(inv, Error(lock.error()).context("set CT " + *ctid));
+
+  ConfFile edited = ct.conf();
+  auto edit = apply_ct_options(*opts, *ctid, edited);
+  if (!edit.ok()) return report(inv, Error(edit.error()).context("set CT " + *ctid));
+  for (const char* k : {"NAME", "OSTEMPLATE"})
+    if (changed(*edit, k) && !opts->save)
+      return report(inv, Error::with_status(exitcode::kBadArgument, "set CT " + *ctid + ": --" +
+                                                                       std::string(k == std::string("NAME") ? "name" : "ostemplate") +
+                                                                       " needs --save"));
+  std::string old_name = ct.name();
+  std::string new_name = edited.get_or("NAME", "");
+  if (new_name != old_name && !new_name.empty()) {
+    auto other = resolve_ctid(host, new_name);
+    if (other.ok() && *other != *ctid)
+      return report(inv, Error::with_status(exitcode::kName, "set CT " + *ctid + ": name `" + new_name + "` is used by CT " + *other));
+  }
+  auto status = runtime::query_status(ct);
+  if (!status.ok()) return report(inv, Error(status.error()).context("set CT " + *ctid));
+
+  for (const auto& k : edit->not_enforced)
+    std::fprintf(stderr, "Warning: %s is saved but not enforced by Berth on this kernel\n", k.c_str());
+  bool restart = false;
+  if (status->running && !edit->need_restart.empty()) {
+    if (opts->setmode == "restart") {
+      if (!opts->save)
+        return report(inv, Error::with_status(exitcode::kBadArgument, "set CT " + *ctid + ": --setmode restart needs --save"));
+      restart = true;
+    } else if (opts->setmode != "ignore") {
+      for (const auto& k : edit->need_restart)
+        std::fprintf(stderr, "Unable to apply %s on a running CT; restart it, or use --setmode restart\n", k.c_str());
+    }
+  }
+
+  // Apply to the CT as it will be (the edited config), then save.
+  CtConfig next(host, *ctid, edited);
+  auto st = apply_inside(next, *edit, status->running);
+  if (!st.ok()) return report(inv, Error(st.error()).context("set CT " + *ctid));
+  if (opts->save) {
+    auto saved = edited.save(ct.conf_path());
+    if (!saved.ok()) return report(inv, Error(saved.error()).context("set CT " + *ctid).status(exitcode::kConfigSave));
+    if (new_name != old_name) {
+      std::string dir = host.paths().names_dir;
+      if (!old_name.empty()) ::unlink((dir + "/" + old_name).c_str());
+      if (!new_name.empty()) {
+        (void)make_dirs(dir, 0755);
+        std::string link = dir + "/" + new_name;
+        ::unlink(link.c_str());
+        if (::symlink(("../conf/" + *ctid + ".conf").c_str(), link.c_str()) != 0)
+          return report(inv, Error::from_errno(errno, "create name link `" + link + "`").status(exitcode::kName));
+        say(inv, "Name " + new_name + " assigned");
+      }
+    }
+    say(inv, "CT configuration saved to " + ct.conf_path());
+  }
+  if (restart) {
+    auto s1 = runtime::stop(next, {});
+    if (s1.ok()) s1 = runtime::start(next, {});
+    if (!s1.ok()) return report(inv, Error(s1.error()).context("restart CT " + *ctid));
+  }
+  return 0;
 }
 
 }  // namespace berth::cli

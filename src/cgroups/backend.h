@@ -1,0 +1,56 @@
+// cgroups: one interface over cgroup v1 and v2 (ARCHITECTURE.md section 5).
+//
+// Each CT's cgroup is <mount>/<instance>/<ctid> in every hierarchy the host has (v1: each
+// controller's own mount, plus named ones like name=systemd; v2: the unified mount). The
+// instance directory carries the Berth instance's name (CGROUP_PARENT), so two instances never
+// touch each other's groups. The backend is picked once by detect_backend(); no caller asks
+// "v1 or v2?". The host's own cgroup mounts are never changed. Resource limits are applied by
+// the resource-management code (a later issue) through apply().
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/unique_fd.h"
+
+namespace berth::cgroups {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;  // "v1" or "v2"
+  // mkdir the CT's group in every hierarchy (parents too). Existing groups are reused.
+  virtual Status create(const std::string& rel) = 0;
+  // v2: an O_PATH|O_DIRECTORY fd of the group for clone3(CLONE_INTO_CGROUP); v1: invalid fd.
+  virtual Result<UniqueFd> open_for_clone(const std::string& rel) = 0;
+  // Move pid into the group in every hierarchy (v1; on v2 only when not cloned into it).
+  virtual Status attach(const std::string& rel, pid_t pid) = 0;
+  // PIDs (thread-group leaders) in the group; empty when the group does not exist.
+  virtual std::vector<pid_t> pids(const std::string& rel) const = 0;
+  // SIGKILL every process in the group and wait (bounded) until it is empty.
+  virtual Status kill_all(const std::string& rel) = 0;
+  // rmdir the group in every hierarchy, then the instance dir if it became empty.
+  virtual Status remove(const std::string& rel) = 0;
+  virtual bool exists(const std::string& rel) const = 0;
+  // Give the CT's root (host uid/gid) the group dir and its procs files, so an init inside
+  // (systemd) can make sub-groups.
+  virtual Status delegate(const std::string& rel, uid_t uid, gid_t gid) = 0;
+  // Mount points of the hierarchies, for mounting them inside a CT (name, options).
+  struct Hierarchy {
+    std::string mount;    // host mount point, e.g. /sys/fs/cgroup/memory
+    std::string options;  // v1: "memory" or "cpu,cpuacct" or "name=systemd"; v2: ""
+  };
+  virtual std::vector<Hierarchy> hierarchies() const = 0;
+};
+
+// Reads /proc/self/mountinfo once: cgroup2 on /sys/fs/cgroup means v2, else the v1 hierarchies.
+Result<std::unique_ptr<Backend>> detect_backend();
+
+// "<instance>/<ctid>"
+std::string ct_group(const std::string& instance, const std::string& ctid);
+
+}  // namespace berth::cgroups

@@ -1,0 +1,57 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+
+#include "cgroups/backend.h"
+#include "cgroups/v1.h"
+#include "cgroups/v2.h"
+#include "sys/fs.h"
+
+namespace berth::cgroups {
+
+std::string ct_group(const std::string& instance, const std::string& ctid) { return instance + "/" + ctid; }
+
+Result<std::unique_ptr<Backend>> detect_backend() {
+  BERTH_ASSIGN_OR_RETURN(std::string info, sys::read_file("/proc/self/mountinfo"));
+  std::istringstream in(info);
+  std::string line;
+  std::vector<Backend::Hierarchy> v1;
+  std::string v2_mount;
+  while (std::getline(in, line)) {
+    // id parent maj:min root mountpoint options optional... - fstype source superoptions
+    std::istringstream ls(line);
+    std::string id, parent, dev, root, mnt;
+    ls >> id >> parent >> dev >> root >> mnt;
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream rest(line.substr(dash + 3));
+    std::string fstype, source, super;
+    rest >> fstype >> source >> super;
+    if (root != "/") continue;  // a bind of a sub-group, not the hierarchy root
+    if (fstype == "cgroup2") {
+      if (v2_mount.empty() || mnt == "/sys/fs/cgroup") v2_mount = mnt;
+    } else if (fstype == "cgroup") {
+      std::string opts;
+      std::istringstream so(super);
+      std::string o;
+      while (std::getline(so, o, ',')) {
+        if (o == "rw" || o == "ro" || o == "clone_children" || o == "noprefix" || o == "xattr" ||
+            o.rfind("release_agent", 0) == 0 || o == "nsdelegate" || o == "memory_recursiveprot" ||
+            o == "favordynmods")
+          continue;
+        if (!opts.empty()) opts += ",";
+        opts += o;
+      }
+      bool dup = false;
+      for (const auto& h : v1) dup |= h.options == opts;
+      if (!dup) v1.push_back({mnt, opts});
+    }
+  }
+  if (v1.empty() && !v2_mount.empty()) return std::unique_ptr<Backend>(new V2Backend(v2_mount));
+  if (!v1.empty()) return std::unique_ptr<Backend>(new V1Backend(std::move(v1), v2_mount));
+  return Error::with_status(3, "no cgroup file system is mounted on this host");
+}
+
+}  // namespace berth::cgroups

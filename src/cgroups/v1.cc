@@ -1,0 +1,168 @@
+#include "cgroups/v1.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <thread>
+
+#include "sys/fs.h"
+
+namespace berth::cgroups {
+
+std::vector<pid_t> read_procs(const std::string& dir) {
+  std::vector<pid_t> out;
+  auto text = sys::read_file(dir + "/cgroup.procs");
+  if (!text.ok()) return out;
+  std::istringstream in(*text);
+  long v;
+  while (in >> v) out.push_back(static_cast<pid_t>(v));
+  return out;
+}
+
+Status mkdir_group(const std::string& base, const std::string& rel) {
+  std::string cur = base;
+  size_t pos = 0;
+  while (pos <= rel.size()) {
+    size_t slash = rel.find('/', pos);
+    if (slash == std::string::npos) slash = rel.size();
+    cur += "/" + rel.substr(pos, slash - pos);
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + cur + "`");
+    pos = slash + 1;
+  }
+  return {};
+}
+
+// rmdir dir after its sub-groups (a CT's init may have made some), deepest first.
+static int rmdir_recursive(const std::string& dir) {
+  if (DIR* d = ::opendir(dir.c_str())) {
+    std::vector<std::string> subs;
+    while (dirent* e = ::readdir(d))
+      if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
+        subs.push_back(dir + "/" + e->d_name);
+    ::closedir(d);
+    for (const auto& s : subs) rmdir_recursive(s);
+  }
+  return ::rmdir(dir.c_str());
+}
+
+Status rmdir_group(const std::string& base, const std::string& rel) {
+  std::string dir = base + "/" + rel;
+  for (int i = 0;; ++i) {
+    if (rmdir_recursive(dir) == 0 || errno == ENOENT) break;
+    // EBUSY right after a kill: the kernel is still tearing down exited tasks.
+    if (errno == EBUSY && i < 400) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    return Error::from_errno(errno, "rmdir `" + dir + "`");
+  }
+  size_t slash = rel.find('/');
+  if (slash != std::string::npos) {
+    std::string inst = base + "/" + rel.substr(0, slash);
+    ::rmdir(inst.c_str());  // fails with EBUSY while other CTs run: fine
+  }
+  return {};
+}
+
+const Backend::Hierarchy* V1Backend::find(const std::string& controller) const {
+  for (const auto& h : h_) {
+    std::istringstream in(h.options);
+    std::string o;
+    while (std::getline(in, o, ','))
+      if (o == controller) return &h;
+  }
+  return nullptr;
+}
+
+const Backend::Hierarchy& V1Backend::primary() const {
+  if (auto* p = find("pids")) return *p;
+  if (auto* f = find("freezer")) return *f;
+  return h_.front();
+}
+
+static void copy_cpuset(const std::string& base, const std::string& rel) {
+  // A new v1 cpuset group starts with empty cpus/mems and refuses tasks; inherit the parent's.
+  std::string cur = base;
+  size_t pos = 0;
+  while (pos <= rel.size()) {
+    size_t slash = rel.find('/', pos);
+    if (slash == std::string::npos) slash = rel.size();
+    std::string parent = cur;
+    cur += "/" + rel.substr(pos, slash - pos);
+    for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+      auto mine = sys::read_file(cur + "/" + f);
+      if (mine.ok() && (*mine).find_first_not_of(" \n") != std::string::npos) continue;
+      auto theirs = sys::read_file(parent + "/" + f);
+      if (theirs.ok()) (void)sys::write_file(cur + "/" + f, *theirs);
+    }
+    pos = slash + 1;
+  }
+}
+
+Status V1Backend::create(const std::string& rel) {
+  for (const auto& h : h_) {
+    BERTH_RETURN_IF_ERROR(mkdir_group(h.mount, rel));
+    if (h.options.find("cpuset") != std::string::npos) copy_cpuset(h.mount, rel);
+    if (h.options.find("memory") != std::string::npos)
+      (void)sys::write_file(h.mount + "/" + rel + "/memory.use_hierarchy", "1");
+  }
+  return {};
+}
+
+Status V1Backend::attach(const std::string& rel, pid_t pid) {
+  std::string p = std::to_string(pid);
+  for (const auto& h : h_) {
+    auto st = sys::write_file(h.mount + "/" + rel + "/cgroup.procs", p);
+    if (!st.ok()) return std::move(st).context("attach pid " + p + " to cgroup `" + h.options + "`");
+  }
+  return {};
+}
+
+std::vector<pid_t> V1Backend::pids(const std::string& rel) const { return read_procs(primary().mount + "/" + rel); }
+
+bool V1Backend::exists(const std::string& rel) const { return sys::is_dir(primary().mount + "/" + rel); }
+
+Status V1Backend::kill_all(const std::string& rel) {
+  const Hierarchy* fz = find("freezer");
+  std::string dir = primary().mount + "/" + rel;
+  // Freeze first so nothing forks between reading the list and killing it.
+  if (fz) (void)sys::write_file(fz->mount + "/" + rel + "/freezer.state", "FROZEN");
+  for (int round = 0; round < 400; ++round) {
+    auto list = read_procs(dir);
+    if (list.empty()) break;
+    for (pid_t p : list) ::kill(p, SIGKILL);
+    if (fz && round == 0) (void)sys::write_file(fz->mount + "/" + rel + "/freezer.state", "THAWED");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (fz) (void)sys::write_file(fz->mount + "/" + rel + "/freezer.state", "THAWED");
+  if (!read_procs(dir).empty()) return Error::from_errno(EBUSY, "kill processes of cgroup `" + rel + "`");
+  return {};
+}
+
+Status V1Backend::remove(const std::string& rel) {
+  Status first;
+  for (const auto& h : h_) {
+    auto st = rmdir_group(h.mount, rel);
+    if (!st.ok() && first.ok()) first = std::move(st);
+  }
+  return first;
+}
+
+Status V1Backend::delegate(const std::string& rel, uid_t uid, gid_t gid) {
+  for (const auto& h : h_) {
+    std::string dir = h.mount + "/" + rel;
+    for (const char* f : {"", "/cgroup.procs", "/tasks", "/cgroup.clone_children", "/notify_on_release"})
+      if (::chown((dir + f).c_str(), uid, gid) != 0 && errno != ENOENT)
+        return Error::from_errno(errno, "chown `" + dir + f + "`");
+  }
+  return {};
+}
+
+}  // namespace berth::cgroups

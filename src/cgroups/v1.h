@@ -1,0 +1,41 @@
+// cgroup v1: one group per hierarchy (cpu, cpuacct, cpuset, memory, pids, blkio, devices,
+// freezer, name=systemd, ...). Attaching a PID costs one write per hierarchy; the first write
+// may stall for an RCU grace period (peer-baselines.md), so callers overlap it with other work.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cgroups/backend.h"
+
+namespace berth::cgroups {
+
+class V1Backend : public Backend {
+ public:
+  V1Backend(std::vector<Hierarchy> h, std::string unified) : h_(std::move(h)), unified_(std::move(unified)) {}
+  const char* name() const override { return "v1"; }
+  Status create(const std::string& rel) override;
+  Result<UniqueFd> open_for_clone(const std::string&) override { return UniqueFd(); }
+  Status attach(const std::string& rel, pid_t pid) override;
+  std::vector<pid_t> pids(const std::string& rel) const override;
+  Status kill_all(const std::string& rel) override;
+  Status remove(const std::string& rel) override;
+  bool exists(const std::string& rel) const override;
+  Status delegate(const std::string& rel, uid_t uid, gid_t gid) override;
+  std::vector<Hierarchy> hierarchies() const override { return h_; }
+
+ private:
+  // The hierarchy used to list processes: pids, else freezer, else the first.
+  const Hierarchy& primary() const;
+  const Hierarchy* find(const std::string& controller) const;
+  std::vector<Hierarchy> h_;
+  std::string unified_;
+};
+
+// Shared by both backends.
+std::vector<pid_t> read_procs(const std::string& dir);
+Status mkdir_group(const std::string& base, const std::string& rel);
+// rmdir base/rel, retrying while the kernel finishes tearing down exited tasks; then base/<instance>.
+Status rmdir_group(const std::string& base, const std::string& rel);
+
+}  // namespace berth::cgroups

@@ -1,0 +1,29 @@
+// cgroup v2: one unified group; processes are created straight into it with
+// clone3(CLONE_INTO_CGROUP), so no migration (and no v1 attach stall) happens at start.
+#pragma once
+
+#include <string>
+
+#include "cgroups/backend.h"
+
+namespace berth::cgroups {
+
+class V2Backend : public Backend {
+ public:
+  explicit V2Backend(std::string mount) : mount_(std::move(mount)) {}
+  const char* name() const override { return "v2"; }
+  Status create(const std::string& rel) override;
+  Result<UniqueFd> open_for_clone(const std::string& rel) override;
+  Status attach(const std::string& rel, pid_t pid) override;
+  std::vector<pid_t> pids(const std::string& rel) const override;
+  Status kill_all(const std::string& rel) override;
+  Status remove(const std::string& rel) override;
+  bool exists(const std::string& rel) const override;
+  Status delegate(const std::string& rel, uid_t uid, gid_t gid) override;
+  std::vector<Hierarchy> hierarchies() const override { return {{mount_, ""}}; }
+
+ private:
+  std::string mount_;
+};
+
+}  // namespace berth::cgroups

@@ -1,0 +1,104 @@
+#include "isolation/rootfs.h"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/unique_fd.h"
+#include "isolation/devices.h"
+
+namespace berth::isolation {
+namespace {
+
+Status do_mount(const char* src, const std::string& target, const char* type, unsigned long flags,
+                const char* data = nullptr) {
+  if (::mount(src, target.c_str(), type, flags, data) != 0)
+    return Error::from_errno(errno, std::string("mount `") + (type ? type : src ? src : "") + "` on `" + target + "`");
+  return {};
+}
+
+Status ensure_dir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + path + "`");
+  return {};
+}
+
+// Standard nodes plus the CT's DEVNODES, resolved against the host's /dev.
+Result<std::vector<DevNode>> ct_device_nodes(const CtConfig& ct) {
+  std::vector<DevNode> nodes = standard_devnodes();
+  BERTH_ASSIGN_OR_RETURN(std::vector<DevNode> extra, parse_devnodes(ct.get_or("DEVNODES", "")));
+  for (auto& n : extra) {
+    if (n.access.none()) continue;
+    BERTH_RETURN_IF_ERROR(resolve_devnode(n));
+    nodes.push_back(std::move(n));
+  }
+  return nodes;
+}
+
+Status mount_dev(const CtConfig& ct, const std::string& root, bool userns) {
+  std::string dev = root + "/dev";
+  BERTH_RETURN_IF_ERROR(ensure_dir(dev, 0755));
+  BERTH_RETURN_IF_ERROR(do_mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k,nr_inodes=4096"));
+  BERTH_ASSIGN_OR_RETURN(auto nodes, ct_device_nodes(ct));
+  BERTH_RETURN_IF_ERROR(populate_dev(dev, nodes, userns));
+  BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/pts", 0755));
+  // gid=5 is "tty" on Debian and busybox; an unmapped gid would make the mount fail, so try without.
+  if (!do_mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5").ok())
+    BERTH_RETURN_IF_ERROR(do_mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"));
+  BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/shm", 01777));
+  BERTH_RETURN_IF_ERROR(do_mount("shm", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k"));
+  BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/mqueue", 0755));
+  BERTH_RETURN_IF_ERROR(do_mount("mqueue", dev + "/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  // /dev/console: there is no console device yet (see docs); a null device keeps programs that
+  // open it working.
+  std::string console = dev + "/console";
+  UniqueFd c(::open(console.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+  if (!c) return Error::from_errno(errno, "create `" + console + "`");
+  return do_mount("/dev/null", console, nullptr, MS_BIND);
+}
+
+}  // namespace
+
+Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
+  const std::string& root = plan.root;
+  // Cut propagation first: nothing mounted below may reach the host's namespace.
+  BERTH_RETURN_IF_ERROR(do_mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE));
+  // pivot_root needs the new root to be a mount point of this namespace.
+  BERTH_RETURN_IF_ERROR(do_mount(root.c_str(), root, nullptr, MS_BIND | MS_REC));
+  BERTH_RETURN_IF_ERROR(ensure_dir(root + "/proc", 0555));
+  BERTH_RETURN_IF_ERROR(do_mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  BERTH_RETURN_IF_ERROR(ensure_dir(root + "/sys", 0555));
+  BERTH_RETURN_IF_ERROR(do_mount("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  BERTH_RETURN_IF_ERROR(mount_dev(ct, root, plan.userns));
+  BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run", 0755));
+  BERTH_RETURN_IF_ERROR(do_mount("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k"));
+
+  // pivot_root(".", ".") stacks the old root on the new one; detaching "." then removes it.
+  UniqueFd newroot(::open(root.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  if (!newroot) return Error::from_errno(errno, "open new root `" + root + "`");
+  if (::fchdir(newroot.get()) != 0) return Error::from_errno(errno, "chdir to new root");
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return Error::from_errno(errno, "pivot_root into `" + root + "`");
+  if (::umount2(".", MNT_DETACH) != 0) return Error::from_errno(errno, "detach old root");
+  if (::chdir("/") != 0) return Error::from_errno(errno, "chdir /");
+  return {};
+}
+
+Status bring_up_loopback() {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return Error::from_errno(errno, "socket");
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return Error::from_errno(errno, "get flags of lo");
+  ifr.ifr_flags |= IFF_UP;
+  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return Error::from_errno(errno, "bring up lo");
+  return {};
+}
+
+}  // namespace berth::isolation

@@ -1,0 +1,25 @@
+// Child side of start: runs in the new process created by clone3, inside the CT's fresh
+// namespaces, until it execs the CT's init. Reports failures over the sync socket.
+#pragma once
+
+#include <string>
+
+#include "core/ct_config.h"
+
+namespace berth::runtime {
+
+inline constexpr int kChildSetupFailed = 127;
+
+struct ChildArgs {
+  const CtConfig* ct = nullptr;
+  std::string root;          // VE_ROOT
+  bool userns = true;
+  bool wait_cgroup = true;   // v1: join happens from the parent; wait before cgroupns unshare
+  int sync_fd = -1;          // child end of the sync socket
+  int console_fd = -1;       // init's stdout/stderr
+};
+
+// Never returns on success (execs /sbin/init). Returns kChildSetupFailed after reporting.
+int child_init(const ChildArgs& args);
+
+}  // namespace berth::runtime

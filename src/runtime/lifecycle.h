@@ -1,0 +1,52 @@
+// The VPS lifecycle: create, start, stop, mount, umount, destroy. The ONLY place that knows the
+// order of operations (ARCHITECTURE.md section 2). Every function takes the CT's lock itself
+// (unless skiplock) and leaves nothing behind on failure.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/ct_config.h"
+#include "core/error.h"
+#include "sys/lock.h"
+
+namespace berth::runtime {
+
+// The per-CT lock (exit 9 when held by another command). skip: --skiplock.
+Result<sys::FileLock> lock_ct(const HostConfig& host, const std::string& ctid, bool skip);
+
+struct StartOptions {
+  bool wait = false;   // wait until the CT's boot finished (busybox: /run/berth-ready)
+  bool force = false;  // start a DISABLED CT
+  unsigned wait_timeout = 120;
+};
+Status start(const CtConfig& ct, const StartOptions& opts);
+
+struct StopOptions {
+  bool fast = false;         // kill at once, no graceful halt
+  bool skip_umount = false;  // leave VE_ROOT mounted
+};
+Status stop(const CtConfig& ct, const StopOptions& opts);
+
+Status mount(const CtConfig& ct);
+Status umount(const CtConfig& ct);
+
+// Make the private area and write conf (a config already filled with the create options) as
+// <ctid>.conf; allocates LOCAL_UID/LOCAL_GID when not given. conf is written last, atomically:
+// a CT exists once its config exists.
+Status create(const HostConfig& host, const std::string& ctid, ConfFile conf);
+// Remove private area and VE_ROOT dir, rename the config to .destroyed, drop the name link.
+Status destroy(const CtConfig& ct);
+
+// Repair what a killed command left: a cgroup with no init (killed mid-start) is emptied and
+// removed. Called by start/stop/destroy before they act.
+Status repair(const CtConfig& ct);
+
+// The first free id range base (LOCAL_UID) for a new CT: 100000 + k*65536, not used by any CT.
+Result<uint32_t> allocate_id_range(const HostConfig& host);
+// Pure part of the above, unit-tested: lowest base >= first not overlapping any used range.
+uint32_t first_free_range(const std::vector<uint32_t>& used_bases, uint32_t first, uint32_t size);
+
+std::string console_log_path(const CtConfig& ct);
+
+}  // namespace berth::runtime

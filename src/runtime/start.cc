@@ -1,0 +1,128 @@
+// Parent (host) side of start: each step either succeeds or leaves nothing behind.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "cgroups/backend.h"
+#include "core/exit_codes.h"
+#include "runtime/child_init.h"
+#include "runtime/ct_cgroup.h"
+#include "runtime/lifecycle.h"
+#include "runtime/status.h"
+#include "runtime/sync.h"
+#include "storage/root.h"
+#include "sys/fs.h"
+#include "sys/process.h"
+
+namespace berth::runtime {
+namespace {
+
+// Owns what start acquires, in order; destruction undoes it in reverse unless committed.
+struct StartContext {
+  const CtConfig& ct;
+  cgroups::Backend& cg;
+  std::string group;
+  bool mounted_here = false;
+  bool cgroup_made = false;
+  sys::ChildProcess child;
+
+  ~StartContext() {
+    child.kill_and_reap();
+    if (cgroup_made) {
+      (void)cg.kill_all(group);
+      (void)cg.remove(group);
+    }
+    if (mounted_here) (void)storage::umount_root(ct);
+  }
+  void commit() {
+    child.release();
+    cgroup_made = false;
+    mounted_here = false;
+  }
+};
+
+Result<UniqueFd> open_console_log(const CtConfig& ct) {
+  std::string path = console_log_path(ct);
+  BERTH_RETURN_IF_ERROR(make_dirs(ct.host().paths().log_dir, 0755));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd) return Error::from_errno(errno, "open console log `" + path + "`");
+  return fd;
+}
+
+Status wait_booted(pid_t init, unsigned timeout_s) {
+  std::string ready = "/proc/" + std::to_string(init) + "/root/run/berth-ready";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (sys::path_exists(ready)) return {};
+    if (!sys::path_exists("/proc/" + std::to_string(init))) return Error::with_status(exitcode::kWaitFailed, "CT's init exited during boot");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Error::with_status(exitcode::kWaitFailed, "timed out waiting for the CT to boot");
+}
+
+}  // namespace
+
+std::string console_log_path(const CtConfig& ct) { return ct.host().paths().log_dir + "/" + ct.ctid() + ".console.log"; }
+
+Status start(const CtConfig& ct, const StartOptions& opts) {
+  BERTH_ASSIGN_OR_RETURN(CtStatus status, query_status(ct));
+  if (!status.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
+  if (status.running) return Error::with_status(exitcode::kRunning, "CT is already running");
+  if (ct.get_bool("DISABLED", false) && !opts.force)
+    return Error::with_status(exitcode::kStartDisabled, "CT is disabled (DISABLED=yes); use --force to start it");
+  BERTH_RETURN_IF_ERROR(repair(ct));
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
+
+  StartContext ctx{ct, *cg, ct_group_of(ct)};
+  if (!status.mounted) {
+    BERTH_RETURN_IF_ERROR(storage::mount_root(ct).context("mount root"));
+    ctx.mounted_here = true;
+  }
+  BERTH_RETURN_IF_ERROR(cg->create(ctx.group).context("create cgroup"));
+  ctx.cgroup_made = true;
+  BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(ctx.group));
+  BERTH_ASSIGN_OR_RETURN(UniqueFd console, open_console_log(ct));
+  BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
+
+  bool userns = !ct.is_privileged();
+  ChildArgs args;
+  args.ct = &ct;
+  args.root = ct.ve_root();
+  args.userns = userns;
+  args.wait_cgroup = !cgfd.valid();
+  args.sync_fd = sync.child.get();
+  args.console_fd = console.get();
+  uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
+  if (userns) flags |= CLONE_NEWUSER;
+  // Cloned straight into its cgroup (v2), the child may get its cgroup namespace at once.
+  if (cgfd.valid()) flags |= CLONE_NEWCGROUP;
+  BERTH_ASSIGN_OR_RETURN(ctx.child, sys::clone_child(flags, cgfd.get(), [&] { return child_init(args); }));
+  sync.child.reset();
+
+  if (userns) {
+    BERTH_RETURN_IF_ERROR(sys::write_id_maps(ctx.child.pid(), ct.local_uid(), ct.local_gid(), kIdRangeSize)
+                              .context("write id maps"));
+    BERTH_RETURN_IF_ERROR(sync_send(sync.parent.get(), SyncMsg::kMapsDone));
+  }
+  if (!cgfd.valid()) {
+    // cgroup v1: join from here while the child mounts (the first attach can stall ~10 ms).
+    BERTH_RETURN_IF_ERROR(cg->attach(ctx.group, ctx.child.pid()));
+    BERTH_RETURN_IF_ERROR(sync_send(sync.parent.get(), SyncMsg::kCgroupDone));
+  }
+  if (userns) BERTH_RETURN_IF_ERROR(cg->delegate(ctx.group, ct.local_uid(), ct.local_gid()).context("delegate cgroup"));
+
+  BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(sync.parent.get()));
+  if (!r.eof) return error_from(r);
+  // EOF: the child exec'ed init, or died before saying why.
+  if (ctx.child.has_exited()) return Error::with_status(3, "CT's init exited before it could run");
+  pid_t init = ctx.child.pid();
+  ctx.commit();
+  if (opts.wait) BERTH_RETURN_IF_ERROR(wait_booted(init, opts.wait_timeout));
+  return {};
+}
+
+}  // namespace berth::runtime

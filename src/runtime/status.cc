@@ -1,0 +1,39 @@
+#include "runtime/status.h"
+
+#include <unistd.h>
+
+#include "runtime/ct_cgroup.h"
+#include "storage/root.h"
+#include "sys/fs.h"
+
+namespace berth::runtime {
+
+Result<CtStatus> query_status(const CtConfig& ct) {
+  CtStatus s;
+  s.exists = sys::path_exists(ct.conf_path());
+  s.mounted = storage::is_mounted(ct);
+  s.suspended = sys::path_exists(ct.host().paths().dump_dir + "/Dump." + ct.ctid());
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
+  std::string group = ct_group_of(ct);
+  if (!cg->exists(group)) return s;
+  uint64_t threads = 0;
+  for (pid_t p : cg->pids(group)) {
+    threads += sys::proc_threads(p);
+    auto inner = sys::proc_inner_pid(p);
+    // The CT's init is the process that is PID 1 of a nested PID namespace.
+    if (inner && inner->first == 1 && inner->second > 1 && s.init_pid == 0) s.init_pid = p;
+  }
+  if (s.init_pid) {
+    s.running = true;
+    s.suspended = false;
+    s.numproc = threads;
+    if (auto start = sys::proc_start_time(s.init_pid)) {
+      double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+      s.uptime = sys::uptime_seconds() - static_cast<double>(*start) / hz;
+      if (s.uptime < 0) s.uptime = 0;
+    }
+  }
+  return s;
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,110 @@
+#include "runtime/sync.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace berth::runtime {
+namespace {
+struct Wire {
+  uint32_t type;
+  int32_t exit_status;
+  char text[1024];
+};
+}  // namespace
+
+Result<SyncPair> make_sync_pair() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return Error::from_errno(errno, "socketpair");
+  return SyncPair{UniqueFd(sv[0]), UniqueFd(sv[1])};
+}
+
+Status sync_send(int fd, SyncMsg type, int exit_status, const std::string& text) {
+  Wire w{};
+  w.type = static_cast<uint32_t>(type);
+  w.exit_status = exit_status;
+  std::strncpy(w.text, text.c_str(), sizeof w.text - 1);
+  size_t len = offsetof(Wire, text) + std::strlen(w.text) + 1;
+  ssize_t n;
+  do n = ::send(fd, &w, len, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return Error::from_errno(errno, "send sync message");
+  return {};
+}
+
+Status sync_send_fd(int sock, int fd_to_send) {
+  Wire w{};
+  w.type = static_cast<uint32_t>(SyncMsg::kFd);
+  struct iovec iov{&w, offsetof(Wire, text) + 1};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  std::memset(cbuf, 0, sizeof cbuf);
+  struct msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd_to_send, sizeof(int));
+  ssize_t n;
+  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return Error::from_errno(errno, "send fd");
+  return {};
+}
+
+Result<Received> sync_recv(int fd) {
+  Wire w{};
+  struct iovec iov{&w, sizeof w};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  ssize_t n;
+  do n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  Received r;
+  if (n < 0) {
+    if (errno == ECONNRESET) {
+      r.eof = true;
+      return r;
+    }
+    return Error::from_errno(errno, "receive sync message");
+  }
+  if (n == 0) {
+    r.eof = true;
+    return r;
+  }
+  r.type = static_cast<SyncMsg>(w.type);
+  r.exit_status = w.exit_status;
+  w.text[sizeof w.text - 1] = 0;
+  r.text = w.text;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c), sizeof got);
+      r.fd.reset(got);
+    }
+  }
+  return r;
+}
+
+Status sync_expect(int fd, SyncMsg type) {
+  BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(fd));
+  if (r.eof) return Error::from_errno(EPIPE, "parent went away");
+  if (r.type != type) return Error::invalid("unexpected sync message " + std::to_string(static_cast<int>(r.type)));
+  return {};
+}
+
+void sync_report_error(int fd, const Error& err) {
+  (void)sync_send(fd, SyncMsg::kError, err.exit_status(), err.message());
+}
+
+Error error_from(const Received& r) { return Error::with_status(r.exit_status ? r.exit_status : 3, r.text); }
+
+}  // namespace berth::runtime

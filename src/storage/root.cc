@@ -1,0 +1,197 @@
+#include "storage/root.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+
+#include "core/exit_codes.h"
+#include "core/unique_fd.h"
+#include "sys/fs.h"
+#include "sys/process.h"
+#include "template/cache.h"
+#include "template/unpack.h"
+
+namespace berth::storage {
+namespace {
+
+constexpr const char* kCreatingMarker = ".berth-creating";
+
+Status mark_creating(const std::string& dir) {
+  UniqueFd fd(::open((dir + "/" + kCreatingMarker).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+  if (!fd) return Error::from_errno(errno, "create marker in `" + dir + "`");
+  return {};
+}
+
+std::string lower_link(const CtConfig& ct) { return ct.ve_private() + "/lower"; }
+
+Result<std::string> read_lower(const CtConfig& ct) {
+  char buf[PATH_MAX];
+  std::string link = lower_link(ct);
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n < 0) return Error::from_errno(errno, "read template link `" + link + "`").status(exitcode::kPrivateMissing);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// Make a (possibly idmapped) private clone of dir attached at stage.
+Status attach_idmapped(const std::string& dir, const std::string& stage, const CtConfig& ct) {
+  UniqueFd tree(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+  if (!tree) return Error::from_errno(errno, "open_tree `" + dir + "`");
+  BERTH_ASSIGN_OR_RETURN(UniqueFd userns, sys::make_userns_fd(ct.local_uid(), ct.local_gid(), kIdRangeSize));
+  struct mount_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY;
+  attr.userns_fd = static_cast<uint64_t>(userns.get());
+  if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
+    return Error::from_errno(errno, "idmap mount of `" + dir + "`");
+  if (::syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, stage.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return Error::from_errno(errno, "attach idmapped `" + dir + "` on `" + stage + "`");
+  return {};
+}
+
+Status fs_set(int fd, const char* key, const std::string& value) {
+  if (::syscall(SYS_fsconfig, fd, FSCONFIG_SET_STRING, key, value.c_str(), 0) != 0)
+    return Error::from_errno(errno, std::string("overlay option ") + key + "=`" + value + "`");
+  return {};
+}
+
+Status mount_overlay(const CtConfig& ct, const std::string& target) {
+  BERTH_ASSIGN_OR_RETURN(std::string lower, read_lower(ct));
+  std::string priv = ct.ve_private();
+  std::string stage = priv + "/.lower";
+  if (!ct.is_privileged()) {
+    if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + stage + "`");
+    if (sys::is_mount_point(stage)) ::umount2(stage.c_str(), MNT_DETACH);
+    BERTH_RETURN_IF_ERROR(attach_idmapped(lower, stage, ct));
+  }
+  // The overlay keeps its own private references to its layers, so the staging mount goes away
+  // right after, whatever happens.
+  ScopeExit drop_stage([&] {
+    if (!ct.is_privileged()) ::umount2(stage.c_str(), MNT_DETACH);
+  });
+  UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)));
+  if (!fs) return Error::from_errno(errno, "fsopen overlay");
+  BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "source", "berth-" + ct.ctid()));
+  BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "lowerdir", ct.is_privileged() ? lower : stage));
+  BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "upperdir", priv + "/upper"));
+  BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "workdir", priv + "/work"));
+  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    return Error::from_errno(errno, "create overlay for `" + priv + "`");
+  UniqueFd mnt(static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, 0)));
+  if (!mnt) return Error::from_errno(errno, "fsmount overlay");
+  if (::syscall(SYS_move_mount, mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return Error::from_errno(errno, "mount overlay on `" + target + "`");
+  return {};
+}
+
+}  // namespace
+
+bool private_exists(const CtConfig& ct) { return sys::is_dir(ct.ve_private()); }
+
+bool is_mounted(const CtConfig& ct) { return sys::is_mount_point(ct.ve_root()); }
+
+Status create_private(const CtConfig& ct) {
+  std::string priv = ct.ve_private();
+  if (sys::path_exists(priv + "/" + kCreatingMarker)) BERTH_RETURN_IF_ERROR(destroy_private(ct));
+  if (sys::path_exists(priv))
+    return Error::with_status(exitcode::kPrivateExists, "private area `" + priv + "` already exists");
+  std::string tmp = priv + ".tmp";
+  BERTH_RETURN_IF_ERROR(sys::remove_tree(tmp).context("remove leftover of an earlier create"));
+  size_t slash = priv.rfind('/');
+  BERTH_RETURN_IF_ERROR(make_dirs(priv.substr(0, slash), 0755));
+  if (::mkdir(tmp.c_str(), 0700) != 0)
+    return Error::from_errno(errno, "mkdir `" + tmp + "`").status(exitcode::kCreatePrivate);
+  ScopeExit undo([&] { (void)sys::remove_tree(tmp); });
+  std::string tmpl_name = ct.ostemplate();
+  if (tmpl_name.empty()) return Error::with_status(exitcode::kNoOsTemplate, "no OS template given (--ostemplate)");
+  uint32_t uid = ct.is_privileged() ? 0 : ct.local_uid();
+  uint32_t gid = ct.is_privileged() ? 0 : ct.local_gid();
+  if (ct.layout() == Layout::kSimfs) {
+    BERTH_ASSIGN_OR_RETURN(std::string archive, tmpl::find_cache_archive(ct.host(), tmpl_name));
+    std::string root = tmp + "/root";
+    BERTH_RETURN_IF_ERROR(sys::remove_tree(root));
+    if (::mkdir(root.c_str(), 0755) != 0) return Error::from_errno(errno, "mkdir `" + root + "`");
+    BERTH_RETURN_IF_ERROR(tmpl::unpack_archive(archive, root, uid, gid).status(exitcode::kCreatePrivate));
+    // simfs: the private area is the tree itself; move it up over the temp dir.
+    BERTH_RETURN_IF_ERROR(mark_creating(root));
+    std::string tmp2 = priv + ".tmp2";
+    BERTH_RETURN_IF_ERROR(sys::remove_tree(tmp2));
+    if (::rename(root.c_str(), tmp2.c_str()) != 0) return Error::from_errno(errno, "rename `" + root + "`");
+    (void)sys::remove_tree(tmp);
+    if (::rename(tmp2.c_str(), priv.c_str()) != 0) {
+      int err = errno;
+      (void)sys::remove_tree(tmp2);
+      return Error::from_errno(err, "rename to `" + priv + "`").status(exitcode::kCreatePrivate);
+    }
+    undo.dismiss();
+    return {};
+  }
+  BERTH_ASSIGN_OR_RETURN(std::string lower, tmpl::ensure_unpacked(ct.host(), tmpl_name));
+  struct stat lst;
+  if (::stat(lower.c_str(), &lst) != 0) return Error::from_errno(errno, "stat `" + lower + "`");
+  std::string upper = tmp + "/upper", work = tmp + "/work";
+  if (::mkdir(upper.c_str(), lst.st_mode & 07777) != 0 || ::mkdir(work.c_str(), 0700) != 0)
+    return Error::from_errno(errno, "mkdir in `" + tmp + "`").status(exitcode::kCreatePrivate);
+  // The root of the overlay takes its owner from the upper dir: make it the CT's root.
+  if (::chown(upper.c_str(), uid + lst.st_uid, gid + lst.st_gid) != 0 || ::chmod(upper.c_str(), lst.st_mode & 07777) != 0)
+    return Error::from_errno(errno, "chown `" + upper + "`");
+  if (::symlink(lower.c_str(), (tmp + "/lower").c_str()) != 0) return Error::from_errno(errno, "symlink template");
+  BERTH_RETURN_IF_ERROR(mark_creating(tmp));
+  if (::rename(tmp.c_str(), priv.c_str()) != 0)
+    return Error::from_errno(errno, "rename to `" + priv + "`").status(exitcode::kCreatePrivate);
+  undo.dismiss();
+  return {};
+}
+
+void finish_private(const CtConfig& ct) { ::unlink((ct.ve_private() + "/" + kCreatingMarker).c_str()); }
+
+Status destroy_private(const CtConfig& ct) {
+  std::string priv = ct.ve_private();
+  std::string gone = priv + ".destroying";
+  if (sys::path_exists(priv)) {
+    BERTH_RETURN_IF_ERROR(sys::remove_tree(gone));
+    if (::rename(priv.c_str(), gone.c_str()) != 0)
+      return Error::from_errno(errno, "rename `" + priv + "`").status(exitcode::kDeleteFailed);
+  }
+  BERTH_RETURN_IF_ERROR(sys::remove_tree(gone).status(exitcode::kDeleteFailed));
+  (void)sys::remove_tree(priv + ".tmp");
+  ::rmdir(ct.ve_root().c_str());
+  return {};
+}
+
+Status mount_root(const CtConfig& ct) {
+  std::string target = ct.ve_root();
+  if (is_mounted(ct)) return Error::with_status(exitcode::kMounted, "CT is already mounted");
+  if (!private_exists(ct))
+    return Error::with_status(exitcode::kPrivateMissing, "private area `" + ct.ve_private() + "` does not exist");
+  BERTH_RETURN_IF_ERROR(make_dirs(target, 0755).status(exitcode::kCreateRoot));
+  if (ct.layout() == Layout::kSimfs) {
+    if (::mount(ct.ve_private().c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      return Error::from_errno(errno, "bind `" + ct.ve_private() + "` on `" + target + "`").status(exitcode::kMountFailed);
+  } else {
+    BERTH_RETURN_IF_ERROR(mount_overlay(ct, target).status(exitcode::kMountFailed));
+  }
+  if (::mount(nullptr, target.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
+    int err = errno;
+    ::umount2(target.c_str(), MNT_DETACH);
+    return Error::from_errno(err, "make `" + target + "` private").status(exitcode::kMountFailed);
+  }
+  return {};
+}
+
+Status umount_root(const CtConfig& ct) {
+  std::string target = ct.ve_root();
+  for (const auto& m : sys::mounts_under(target)) {
+    if (::umount2(m.c_str(), 0) != 0 && errno != EINVAL && errno != ENOENT) {
+      if (::umount2(m.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
+        return Error::from_errno(errno, "umount `" + m + "`").status(exitcode::kUmountFailed);
+    }
+  }
+  return {};
+}
+
+}  // namespace berth::storage

@@ -1,0 +1,36 @@
+// Small file and /proc helpers that return Result (no throwing, no iostreams in hot paths).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace berth::sys {
+
+Result<std::string> read_file(const std::string& path);
+// Write data to an existing file (cgroup knobs, uid_map): one write(2), no O_CREAT.
+Status write_file(const std::string& path, std::string_view data);
+bool path_exists(const std::string& path);
+bool is_dir(const std::string& path);
+// rm -rf without following symlinks or crossing into other mounts. Missing path is fine.
+Status remove_tree(const std::string& path);
+// mountpoints from /proc/self/mountinfo
+bool is_mount_point(const std::string& path);
+std::vector<std::string> mounts_under(const std::string& prefix);  // deepest first
+
+// /proc/<pid>/stat field 22 (start time in clock ticks since boot); nullopt if gone.
+std::optional<uint64_t> proc_start_time(pid_t pid);
+// Last value of NSpid in /proc/<pid>/status and how many levels it has.
+std::optional<std::pair<pid_t, int>> proc_inner_pid(pid_t pid);
+// Seconds since boot (from /proc/uptime).
+double uptime_seconds();
+// Number of threads of pid (field "Threads:" of /proc/<pid>/status).
+uint64_t proc_threads(pid_t pid);
+
+}  // namespace berth::sys

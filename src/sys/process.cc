@@ -1,0 +1,118 @@
+#include "sys/process.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "sys/fs.h"
+
+namespace berth::sys {
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
+  if (this != &o) {
+    kill_and_reap();
+    pid_ = std::exchange(o.pid_, 0);
+    pidfd_ = std::move(o.pidfd_);
+  }
+  return *this;
+}
+
+Result<int> ChildProcess::wait() {
+  int status = 0;
+  for (;;) {
+    if (::waitpid(pid_, &status, __WALL) >= 0) break;
+    if (errno == EINTR) continue;
+    return Error::from_errno(errno, "wait for pid " + std::to_string(pid_));
+  }
+  pid_ = 0;
+  pidfd_.reset();
+  return status;
+}
+
+bool ChildProcess::has_exited() const {
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;
+  return info.si_pid != 0;
+}
+
+pid_t ChildProcess::release() {
+  pidfd_.reset();
+  return std::exchange(pid_, 0);
+}
+
+void ChildProcess::kill_and_reap() {
+  if (pid_ <= 0) return;
+  if (pidfd_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  else ::kill(pid_, SIGKILL);
+  int status;
+  while (::waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
+  }
+  pid_ = 0;
+  pidfd_.reset();
+}
+
+Result<ChildProcess> clone_child(uint64_t flags, int cgroup_fd, const std::function<int()>& fn) {
+  int pidfd = -1;
+  struct clone_args args;
+  std::memset(&args, 0, sizeof args);
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) return Error::from_errno(errno, "clone3");
+  if (pid == 0) {
+    int rc = fn();
+    ::_exit(rc);
+  }
+  return ChildProcess(static_cast<pid_t>(pid), UniqueFd(pidfd));
+}
+
+Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count) {
+  std::string dir = "/proc/" + std::to_string(pid);
+  BERTH_RETURN_IF_ERROR(write_file(dir + "/uid_map", "0 " + std::to_string(uid_base) + " " + std::to_string(count) + "\n"));
+  BERTH_RETURN_IF_ERROR(write_file(dir + "/gid_map", "0 " + std::to_string(gid_base) + " " + std::to_string(count) + "\n"));
+  return {};
+}
+
+Result<UniqueFd> make_userns_fd(uint32_t uid_base, uint32_t gid_base, uint32_t count) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
+  UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+  int rfd = rd.get(), wfd = wr.get();
+  auto child = clone_child(CLONE_NEWUSER, -1, [rfd, wfd]() {
+    ::close(wfd);  // our copy of the write end would keep the pipe open forever
+    char c;
+    while (::read(rfd, &c, 1) < 0 && errno == EINTR) {
+    }
+    return 0;
+  });
+  if (!child.ok()) return std::move(child).error().context("make user namespace");
+  rd.reset();
+  BERTH_RETURN_IF_ERROR(write_id_maps(child->pid(), uid_base, gid_base, count));
+  std::string path = "/proc/" + std::to_string(child->pid()) + "/ns/user";
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return Error::from_errno(errno, "open `" + path + "`");
+  wr.reset();  // child sees EOF and exits
+  auto w = child->wait();
+  if (!w.ok()) return std::move(w).error();
+  return ns;
+}
+
+int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace berth::sys

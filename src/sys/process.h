@@ -1,0 +1,53 @@
+// Process creation with clone3(2) and pidfds, and the owner type for a child process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+
+#include "core/error.h"
+#include "core/unique_fd.h"
+
+namespace berth::sys {
+
+// A child process we created: SIGKILLed and reaped on destruction unless released.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  ChildProcess(ChildProcess&& o) noexcept : pid_(std::exchange(o.pid_, 0)), pidfd_(std::move(o.pidfd_)) {}
+  ChildProcess& operator=(ChildProcess&& o) noexcept;
+  ~ChildProcess() { kill_and_reap(); }
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  // Wait for exit; returns the wait status (as waitpid).
+  Result<int> wait();
+  // True if the child has exited (it stays a zombie for wait()).
+  bool has_exited() const;
+  // Hand the process over (it keeps running; nobody reaps it here).
+  pid_t release();
+  void kill_and_reap();
+
+ private:
+  pid_t pid_ = 0;
+  UniqueFd pidfd_;
+};
+
+// clone3 with the given CLONE_* flags (CLONE_PIDFD is added). If cgroup_fd >= 0,
+// CLONE_INTO_CGROUP is used. The child runs fn() and _exit()s with its return value; fn must
+// only use async-signal-safe calls if the caller is multi-threaded (the CLI is not).
+Result<ChildProcess> clone_child(uint64_t flags, int cgroup_fd, const std::function<int()>& fn);
+
+// Write uid_map and gid_map of pid: inside 0 -> host base, count ids.
+Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count);
+
+// A user namespace fd with the map 0 -> base (count ids), for idmapped mounts. Made by a short-
+// lived child that is gone when this returns.
+Result<UniqueFd> make_userns_fd(uint32_t uid_base, uint32_t gid_base, uint32_t count);
+
+// waitpid status -> shell-style exit code (128+signal for a signal).
+int exit_code_of(int wait_status);
+
+}  // namespace berth::sys
