@@ -41,8 +41,9 @@ void parse_line(ConfFile::Line& line) {
     if (last == 0) return;  // unterminated quote: malformed
     val = val.substr(1, last - 1);
   } else {
-    // Unquoted: the value ends at the first blank or comment, as the shell would read it.
-    size_t end = val.find_first_of(" \t#");
+    // Unquoted: the value ends at the first blank, as the shell would read it (a `#` inside the
+    // word, as in `A=a#b`, starts no comment).
+    size_t end = val.find_first_of(" \t");
     if (end != std::string_view::npos) val = val.substr(0, end);
   }
   line.key = std::string(key);

@@ -1,0 +1,368 @@
+// Network options of `create` / `set`: IP_ADDRESS (--ipadd/--ipdel, applied in argv order),
+// NAMESERVER/SEARCHDOMAIN (replace the list), HOSTNAME, NETIF (--netif_add/--netif_del and the
+// --ifname edit), NETDEV and RATE. Forms follow vzctl 4.x src/lib/config.c (parse_ip(),
+// canon_ip(), parse_netif_str_cmd(), store_netif()) and src/lib/veth.c (generate_mac()).
+#include <arpa/inet.h>
+#include <sys/random.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "cli/ct_options_internal.h"
+#include "core/exit_codes.h"
+
+namespace berth::cli::detail {
+namespace {
+
+constexpr int kBadIp = exitcode::kBadIp;
+
+// One veth of NETIF: "ifname=eth0,bridge=br0,mac=..,host_ifname=..,host_mac=..,mac_filter=on".
+struct Netif {
+  std::string ifname, bridge, mac, host_ifname, host_mac, mac_filter;
+  std::vector<std::string> extra;  // k=v pairs Berth does not know, kept as they were
+};
+
+Result<std::vector<Netif>> parse_netif(std::string_view v) {
+  std::vector<Netif> out;
+  for (const auto& entry : split_any(v, ";")) {
+    Netif n;
+    for (const auto& kv : split_any(entry, ",")) {
+      size_t eq = kv.find('=');
+      std::string k = kv.substr(0, eq), val = eq == std::string::npos ? "" : kv.substr(eq + 1);
+      if (k == "ifname")
+        n.ifname = val;
+      else if (k == "bridge")
+        n.bridge = val;
+      else if (k == "mac")
+        n.mac = val;
+      else if (k == "host_ifname")
+        n.host_ifname = val;
+      else if (k == "host_mac")
+        n.host_mac = val;
+      else if (k == "mac_filter")
+        n.mac_filter = val;
+      else
+        n.extra.push_back(kv);
+    }
+    if (n.ifname.empty())
+      return Error::invalid("NETIF entry `" + entry + "` in the config has no ifname", 21);
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+std::string format_netif(const std::vector<Netif>& list) {
+  std::vector<std::string> entries;
+  for (const auto& n : list) {
+    std::vector<std::string> f;
+    auto add = [&](const char* k, const std::string& val) {
+      if (!val.empty()) f.push_back(std::string(k) + "=" + val);
+    };
+    add("ifname", n.ifname);
+    add("bridge", n.bridge);
+    add("mac", n.mac);
+    add("host_ifname", n.host_ifname);
+    add("host_mac", n.host_mac);
+    add("mac_filter", n.mac_filter);
+    f.insert(f.end(), n.extra.begin(), n.extra.end());
+    entries.push_back(join(f, ","));
+  }
+  return join(entries, ";");
+}
+
+Netif* find_netif(std::vector<Netif>& list, std::string_view ifname) {
+  for (auto& n : list)
+    if (n.ifname == ifname) return &n;
+  return nullptr;
+}
+
+bool host_ifname_taken(const std::vector<Netif>& list, std::string_view name, const Netif* self) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](const Netif& n) { return &n != self && n.host_ifname == name; });
+}
+
+// veth<CTID>.<n>, n = the number in the CT-side name (eth1 -> 1), as vzctl's
+// generate_veth_name(); bumped while taken. Past 15 chars (10-digit CTIDs) "veth" becomes "v".
+Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::string_view ctid,
+                                         std::string_view ifname) {
+  unsigned n = 0;
+  size_t i = 0;
+  while (i < ifname.size() && !std::isdigit(static_cast<unsigned char>(ifname[i]))) ++i;
+  if (i > 0)
+    while (i < ifname.size() && std::isdigit(static_cast<unsigned char>(ifname[i])) && n < 100000)
+      n = n * 10 + static_cast<unsigned>(ifname[i++] - '0');
+  for (unsigned tries = 0; tries < 1000; ++tries, ++n) {
+    std::string name = "veth" + std::string(ctid) + "." + std::to_string(n);
+    if (name.size() > 15) name = "v" + std::string(ctid) + "." + std::to_string(n);
+    if (name.size() > 15) break;
+    if (!host_ifname_taken(list, name, nullptr)) return name;
+  }
+  return Error::invalid(
+      "cannot make a host interface name for `" + std::string(ifname) + "`, give host_ifname", 21);
+}
+
+Result<std::vector<Netif>> load_netif(Edit& e) { return parse_netif(e.conf.get_or("NETIF", "")); }
+
+// addr[/prefix] checked with inet_pton and written back canonically (canon_ip()).
+std::optional<std::string> canonical_ip(std::string_view s, bool allow_prefix) {
+  size_t slash = s.find('/');
+  std::string addr(s.substr(0, slash));
+  int family = addr.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  unsigned char buf[sizeof(struct in6_addr)];
+  char out[INET6_ADDRSTRLEN];
+  if (addr.empty() || inet_pton(family, addr.c_str(), buf) != 1 || !inet_ntop(family, buf, out, sizeof out))
+    return std::nullopt;
+  std::string r = out;
+  if (slash != std::string_view::npos) {
+    if (!allow_prefix) return std::nullopt;
+    auto p = parse_u64(s.substr(slash + 1));
+    if (!p || *p > (family == AF_INET ? 32u : 128u)) return std::nullopt;
+    r += "/" + std::to_string(*p);
+  }
+  return r;
+}
+
+std::string ip_part(std::string_view s) { return std::string(s.substr(0, s.find('/'))); }
+
+bool is_any_address(std::string_view t) { return t == "0.0.0.0" || t == "::" || t == "::0"; }
+
+Status set_replaced_list(Edit& e, std::string_view key, bool& replaced, std::string_view v,
+                         bool (*valid)(std::string_view), std::string_view what) {
+  auto toks = split_any(v, " \t");
+  if (toks.empty()) return bad_value(v, std::string(what) + " expected");
+  for (const auto& t : toks)
+    if (t != "inherit" && !valid(t)) return bad_value(v, "bad " + std::string(what) + " `" + t + "`");
+  std::vector<std::string> list;
+  if (replaced) list = split_any(e.conf.get_or(key, ""), " \t");
+  replaced = true;
+  for (const auto& t : toks)
+    if (std::find(list.begin(), list.end(), t) == list.end()) list.push_back(t);
+  return e.set(key, join(list, " "));
+}
+
+bool is_nameserver(std::string_view s) { return canonical_ip(s, false).has_value(); }
+
+// Kernel devices that must stay on the host (check_netdev()).
+bool is_strict_netdev(std::string_view s) {
+  for (std::string_view p : {"venet", "tun", "tap", "lo"})
+    if (s.substr(0, p.size()) == p) return true;
+  return false;
+}
+
+Result<std::vector<std::string>> parse_netdevs(std::string_view v) {
+  auto toks = split_any(v, " \t");
+  if (toks.empty()) return bad_value(v, "interface name expected");
+  for (const auto& t : toks) {
+    if (!is_valid_ifname(t)) return bad_value(v, "bad interface name `" + t + "`");
+    if (is_strict_netdev(t)) return bad_value(v, "`" + t + "` cannot be moved into a CT");
+  }
+  return toks;
+}
+
+}  // namespace
+
+std::optional<std::string> canonical_mac(std::string_view s) {
+  if (s.size() != 17) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < 17; ++i) {
+    char c = s[i];
+    if (i % 3 == 2) {
+      if (c != ':') return std::nullopt;
+      out += ':';
+    } else {
+      if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+      out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+  }
+  // The low bit of the first octet marks a multicast address: the kernel refuses it on a veth.
+  if (std::string_view("13579BDF").find(out[1]) != std::string_view::npos) return std::nullopt;
+  if (out == "00:00:00:00:00:00") return std::nullopt;
+  return out;
+}
+
+std::string generate_mac() {
+  unsigned char tail[3] = {0, 0, 0};
+  if (::getrandom(tail, sizeof tail, 0) != static_cast<ssize_t>(sizeof tail)) {
+    auto t = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    tail[0] = static_cast<unsigned char>(t);
+    tail[1] = static_cast<unsigned char>(t >> 8);
+    tail[2] = static_cast<unsigned char>(t >> 16);
+  }
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "00:18:51:%02X:%02X:%02X", tail[0], tail[1], tail[2]);
+  return buf;
+}
+
+Status handle_ipadd(Edit& e, std::string_view v) {
+  auto toks = split_any(v, " \t");
+  if (toks.empty()) return bad_value(v, "IP address expected", kBadIp);
+  auto list = split_any(e.conf.get_or("IP_ADDRESS", ""), " \t");
+  for (const auto& t : toks) {
+    if (is_any_address(t)) continue;  // parse_ip() skips these silently
+    auto ip = canonical_ip(t, true);
+    if (!ip) return bad_value(v, "bad IP address `" + t + "`", kBadIp);
+    auto same = std::find_if(list.begin(), list.end(),
+                             [&](const std::string& x) { return ip_part(x) == ip_part(*ip); });
+    if (same != list.end())
+      *same = *ip;  // same address: the new prefix wins
+    else
+      list.push_back(*ip);
+  }
+  return e.set("IP_ADDRESS", join(list, " "));
+}
+
+Status handle_ipdel(Edit& e, std::string_view v) {
+  auto toks = split_any(v, " \t");
+  if (toks.empty()) return bad_value(v, "IP address or `all` expected", kBadIp);
+  auto list = split_any(e.conf.get_or("IP_ADDRESS", ""), " \t");
+  for (const auto& t : toks) {
+    if (t == "all") {
+      list.clear();
+      continue;
+    }
+    if (is_any_address(t)) continue;
+    auto ip = canonical_ip(t, true);
+    if (!ip) return bad_value(v, "bad IP address `" + t + "`", kBadIp);
+    std::erase_if(list, [&](const std::string& x) { return ip_part(x) == ip_part(*ip); });
+  }
+  return e.set("IP_ADDRESS", join(list, " "));
+}
+
+Status handle_hostname(Edit& e, std::string_view v) {
+  if (!is_valid_hostname(v)) return bad_value(v, "not a valid host name");
+  return e.set("HOSTNAME", v);
+}
+
+Status handle_nameserver(Edit& e, std::string_view v) {
+  return set_replaced_list(e, "NAMESERVER", e.nameserver_replaced, v, is_nameserver, "IP address");
+}
+
+Status handle_searchdomain(Edit& e, std::string_view v) {
+  return set_replaced_list(e, "SEARCHDOMAIN", e.searchdomain_replaced, v, is_valid_hostname, "domain");
+}
+
+Status handle_netif_add(Edit& e, std::string_view v) {
+  BERTH_ASSIGN_OR_RETURN(auto list, load_netif(e));
+  auto toks = split_any(v, " ");
+  if (toks.empty()) return bad_value(v, "ifname[,mac,host_ifname,host_mac,bridge] expected");
+  for (const auto& tok : toks) {
+    // Keep empty fields: "eth0,,veth101.0" leaves the MAC to be generated.
+    std::vector<std::string> f;
+    size_t start = 0;
+    while (true) {
+      size_t c = tok.find(',', start);
+      f.push_back(tok.substr(start, c == std::string::npos ? std::string::npos : c - start));
+      if (c == std::string::npos) break;
+      start = c + 1;
+    }
+    if (f.size() > 5) return bad_value(v, "ifname[,mac,host_ifname,host_mac,bridge] expected");
+    f.resize(5);
+    Netif n;
+    n.ifname = f[0];
+    if (!is_valid_ifname(n.ifname) || n.ifname == "all")
+      return bad_value(v, "bad interface name `" + f[0] + "`");
+    if (find_netif(list, n.ifname)) return bad_value(v, "veth `" + n.ifname + "` already exists");
+    if (f[1].empty())
+      n.mac = generate_mac();
+    else if (auto m = canonical_mac(f[1]))
+      n.mac = *m;
+    else
+      return bad_value(v, "bad MAC address `" + f[1] + "`");
+    if (f[2].empty()) {
+      BERTH_ASSIGN_OR_RETURN(n.host_ifname, generate_host_ifname(list, e.ctid, n.ifname));
+    } else if (!is_valid_ifname(f[2]) || host_ifname_taken(list, f[2], nullptr)) {
+      return bad_value(v, "bad or duplicate host interface name `" + f[2] + "`");
+    } else {
+      n.host_ifname = f[2];
+    }
+    if (f[3].empty())
+      n.host_mac = generate_mac();
+    else if (auto m = canonical_mac(f[3]))
+      n.host_mac = *m;
+    else
+      return bad_value(v, "bad MAC address `" + f[3] + "`");
+    if (!f[4].empty() && !is_valid_ifname(f[4])) return bad_value(v, "bad bridge name `" + f[4] + "`");
+    n.bridge = f[4];
+    list.push_back(std::move(n));
+  }
+  return e.set("NETIF", format_netif(list));
+}
+
+Status handle_netif_del(Edit& e, std::string_view v) {
+  if (v == "all") return e.set("NETIF", "");
+  if (!is_valid_ifname(v)) return bad_value(v, "interface name or `all` expected");
+  BERTH_ASSIGN_OR_RETURN(auto list, load_netif(e));
+  std::erase_if(list, [&](const Netif& n) { return n.ifname == v; });
+  return e.set("NETIF", format_netif(list));
+}
+
+Status finish_ifname_edit(Edit& e) {
+  const IfnameEdit& ed = e.ifname_edit;
+  if (!ed.ifname) return {};
+  auto fail = [](std::string opt, Error err) { return std::move(err.context("--" + opt)); };
+  BERTH_ASSIGN_OR_RETURN(auto list, load_netif(e));
+  Netif* n = find_netif(list, *ed.ifname);
+  if (!n)
+    return Error::invalid("veth `" + *ed.ifname + "` is not configured, use --netif_add first",
+                          exitcode::kBadArgument);
+  if (ed.mac) {
+    auto m = canonical_mac(*ed.mac);
+    if (!m) return fail("mac", bad_value(*ed.mac, "bad MAC address"));
+    n->mac = *m;
+  }
+  if (ed.host_mac) {
+    auto m = canonical_mac(*ed.host_mac);
+    if (!m) return fail("host_mac", bad_value(*ed.host_mac, "bad MAC address"));
+    n->host_mac = *m;
+  }
+  if (ed.host_ifname) {
+    if (!is_valid_ifname(*ed.host_ifname) || host_ifname_taken(list, *ed.host_ifname, n))
+      return fail("host_ifname", bad_value(*ed.host_ifname, "bad or duplicate interface name"));
+    n->host_ifname = *ed.host_ifname;
+  }
+  if (ed.bridge) {
+    if (!is_valid_ifname(*ed.bridge)) return fail("bridge", bad_value(*ed.bridge, "bad bridge name"));
+    n->bridge = *ed.bridge;
+  }
+  if (ed.mac_filter) {
+    if (*ed.mac_filter != "on" && *ed.mac_filter != "off")
+      return fail("mac_filter", bad_value(*ed.mac_filter, "on or off expected"));
+    n->mac_filter = *ed.mac_filter;
+  }
+  return e.set("NETIF", format_netif(list));
+}
+
+Status handle_netdev_add(Edit& e, std::string_view v) {
+  BERTH_ASSIGN_OR_RETURN(auto devs, parse_netdevs(v));
+  auto list = split_any(e.conf.get_or("NETDEV", ""), " \t");
+  for (const auto& d : devs)
+    if (std::find(list.begin(), list.end(), d) == list.end()) list.push_back(d);
+  return e.set("NETDEV", join(list, " "));
+}
+
+Status handle_netdev_del(Edit& e, std::string_view v) {
+  BERTH_ASSIGN_OR_RETURN(auto devs, parse_netdevs(v));
+  auto list = split_any(e.conf.get_or("NETDEV", ""), " \t");
+  for (const auto& d : devs) std::erase(list, d);
+  return e.set("NETDEV", join(list, " "));
+}
+
+Status handle_rate(Edit& e, std::string_view v) {
+  // dev:class:kbit (vz7 --rate); a later rate for the same dev:class replaces the earlier one.
+  auto toks = split_any(v, " ");
+  if (toks.empty()) return bad_value(v, "dev:class:kbit expected");
+  auto list = split_any(e.conf.get_or("RATE", ""), " ");
+  for (const auto& tok : toks) {
+    auto f = split_any(tok, ":");
+    if (f.size() != 3 || std::count(tok.begin(), tok.end(), ':') != 2 ||
+        (f[0] != "*" && !is_valid_ifname(f[0])) || !parse_u64(f[1]) || !parse_u64(f[2]))
+      return bad_value(v, "dev:class:kbit expected");
+    std::string prefix = f[0] + ":" + std::to_string(*parse_u64(f[1])) + ":";
+    std::erase_if(list, [&](const std::string& x) { return x.rfind(prefix, 0) == 0; });
+    list.push_back(prefix + std::to_string(*parse_u64(f[2])));
+  }
+  return e.set("RATE", join(list, " "));
+}
+
+}  // namespace berth::cli::detail
