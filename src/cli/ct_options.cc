@@ -367,6 +367,9 @@ Result<CtOptions> parse_ct_options(OptionContext ctx, const std::vector<std::str
         return one_line(std::move(bad_value(value, "restart or ignore expected").context(dashed)));
       out.setmode = value;
     } else {
+      // Sample names are checked here already: callers open ve-<name>.conf-sample before apply.
+      if ((name == "config" || name == "applyconfig") && !is_plain_word(value))
+        return one_line(std::move(bad_value(value, "not a sample config name").context(dashed)));
       out.items.emplace_back(spec.canonical, std::move(value));
     }
   }

@@ -448,10 +448,8 @@ TEST(CtOptionsApply, CreateOnlyKeys) {
   auto r = apply_ct_options(*o, "101", conf);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(conf.text(), "VE_LAYOUT=\"simfs\"\nLOCAL_UID=\"200000\"\nLOCAL_GID=\"300000\"\n");
-  for (Args a : std::vector<Args>{{"--layout", "ploop"},
-                                  {"--local_uid", "4294967295"},
-                                  {"--local_uid", "-1"},
-                                  {"--config", "../x"}}) {
+  for (Args a :
+       std::vector<Args>{{"--layout", "ploop"}, {"--local_uid", "4294967295"}, {"--local_uid", "-1"}}) {
     auto p = parse_ct_options(OptionContext::kCreate, a);
     ASSERT_TRUE(p.ok());
     ConfFile c;
@@ -847,7 +845,8 @@ TEST(CtOptionsApply, NonConfigItemsAreValidatedOnly) {
   auto r = apply_ct_options(o, "101", conf);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(conf.text(), "");
-  apply_bad({"--applyconfig", "../../etc/shadow"}, 21);
+  parse_bad(OptionContext::kSet, {"--applyconfig", "../../etc/shadow"}, 21);
+  parse_bad(OptionContext::kCreate, {"--config", "../x"}, 21);
   apply_bad({"--applyconfig_map", "ip"}, 21);
 }
 
