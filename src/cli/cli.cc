@@ -68,8 +68,8 @@ int main(int argc, char** argv) {
   } else {
     for (; i < argc; ++i) {
       std::string_view a = argv[i];
-      if (a == "--quiet") inv.quiet = true;
-      else if (a == "--verbose") ++inv.verbose;
+      if (a == "--quiet" || a == "-q") inv.quiet = true;
+      else if (a == "--verbose" || a == "-v") ++inv.verbose;
       else if (a == "--skiplock") inv.skiplock = true;
       else if (a == "--help" || a == "-h") { usage(stdout, inv.prog); return 0; }
       else if (a == "--version") { std::printf("%s version %s\n", inv.prog.c_str(), BERTH_VERSION); return 0; }

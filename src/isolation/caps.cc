@@ -164,9 +164,11 @@ Status drop_caps(const std::vector<int>& keep) {
 
   std::unique_ptr<_cap_struct, CapDeleter> caps(cap_init());
   if (!caps) return Error::from_errno(errno, "allocate capability set").status(exitcode::kCapability);
+  // Only what this process still has can be kept: a host whose own bounding set lacks a cap
+  // (e.g. CAP_SYS_RESOURCE on some VMs) cannot give it to a privileged CT either.
   std::vector<cap_value_t> values;
   for (int c : keep)
-    if (c >= 0 && c <= last) values.push_back(static_cast<cap_value_t>(c));
+    if (c >= 0 && c <= last && cap_get_bound(static_cast<cap_value_t>(c)) == 1) values.push_back(static_cast<cap_value_t>(c));
   if (!values.empty()) {
     for (cap_flag_t flag : {CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE}) {
       if (cap_set_flag(caps.get(), flag, static_cast<int>(values.size()), values.data(), CAP_SET) != 0)
