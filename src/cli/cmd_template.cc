@@ -88,6 +88,9 @@ int template_import(const Invocation& inv, const HostConfig& host) {
   if (!file) return usage_error(inv, "import: archive file required");
   auto st = tmpl::import_template(host, *file, name);
   if (!st.ok()) return report(inv, st.error());
+  if (!name) name = tmpl::split_archive_name(file->substr(file->rfind('/') + 1))->first;
+  auto path = tmpl::find_cache_archive(host, *name);
+  say(inv, "OS template " + *name + " imported to " + (path.ok() ? *path : host.paths().cache_dir));
   return 0;
 }
 
@@ -96,6 +99,7 @@ int template_remove(const Invocation& inv, const HostConfig& host) {
     return usage_error(inv, "remove: exactly one template name required");
   auto st = tmpl::remove_template(host, inv.args[1]);
   if (!st.ok()) return report(inv, st.error());
+  say(inv, "OS template " + inv.args[1] + " removed");
   return 0;
 }
 

@@ -154,13 +154,13 @@ Status unpack_archive(const std::string& archive, const std::string& dest_dir, u
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) return Error::invalid("read: " + archive_message(in.get())).context(what);
     const char* raw = archive_entry_pathname(entry);
-    std::string_view rel = raw ? raw : "";
+    const std::string rel = raw ? raw : "";  // a copy: set_pathname below frees raw
     if (!is_safe_relative(rel))
-      return Error::invalid("entry `" + std::string(rel) + "` leaves the destination").context(what);
+      return Error::invalid("entry `" + rel + "` leaves the destination").context(what);
     archive_entry_set_pathname(entry, join(dest, rel).c_str());
     if (const char* link = archive_entry_hardlink(entry)) {
       if (!is_safe_relative(link))
-        return Error::invalid("hardlink `" + std::string(rel) + "` points outside (`" + link + "`)")
+        return Error::invalid("hardlink `" + rel + "` points outside (`" + link + "`)")
             .context(what);
       archive_entry_set_hardlink(entry, join(dest, link).c_str());
     }
@@ -169,17 +169,17 @@ Status unpack_archive(const std::string& archive, const std::string& dest_dir, u
 
     r = archive_write_header(out.get(), entry);
     if (r == ARCHIVE_FAILED && is_device(entry)) {
-      if (skipped_devices++ == 0) first_device = std::string(rel) + ": " + archive_message(out.get());
+      if (skipped_devices++ == 0) first_device = rel + ": " + archive_message(out.get());
       continue;
     }
     if (r < ARCHIVE_WARN)
-      return Error::invalid("entry `" + std::string(rel) + "`: " + archive_message(out.get())).context(what);
-    if (r == ARCHIVE_WARN && warnings++ == 0) first_warning = std::string(rel) + ": " + archive_message(out.get());
+      return Error::invalid("entry `" + rel + "`: " + archive_message(out.get())).context(what);
+    if (r == ARCHIVE_WARN && warnings++ == 0) first_warning = rel + ": " + archive_message(out.get());
     if (archive_entry_size(entry) > 0) BERTH_RETURN_IF_ERROR(copy_data(in.get(), out.get()).context(what));
     r = archive_write_finish_entry(out.get());
     if (r < ARCHIVE_WARN)
-      return Error::invalid("entry `" + std::string(rel) + "`: " + archive_message(out.get())).context(what);
-    if (r == ARCHIVE_WARN && warnings++ == 0) first_warning = std::string(rel) + ": " + archive_message(out.get());
+      return Error::invalid("entry `" + rel + "`: " + archive_message(out.get())).context(what);
+    if (r == ARCHIVE_WARN && warnings++ == 0) first_warning = rel + ": " + archive_message(out.get());
   }
   // Directory modes and times are applied here, after their contents were written.
   if (archive_write_close(out.get()) < ARCHIVE_WARN)
