@@ -1,31 +1,46 @@
 #include "cgroups/v2.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "cgroups/v1.h"
 #include "sys/fs.h"
 
 namespace berth::cgroups {
 
+// Enable in dir's subtree_control every controller dir has. One write per controller: a single
+// "+a +b ..." write is all-or-nothing, so one refusal would leave the children with none.
+// Refusals are ignored here; a limit that needs a missing controller fails when it is applied.
+static void enable_controllers(const std::string& dir) {
+  auto avail = sys::read_file(dir + "/cgroup.controllers");
+  auto on = sys::read_file(dir + "/cgroup.subtree_control");
+  if (!avail.ok()) return;
+  std::istringstream in(*avail);
+  std::string c;
+  while (in >> c) {
+    if (on.ok() && (" " + *on + " ").find(" " + c + " ") != std::string::npos) continue;
+    (void)sys::write_file(dir + "/cgroup.subtree_control", "+" + c);
+  }
+}
+
 Status V2Backend::create(const std::string& rel) {
-  // Turn on in the instance group the controllers the host enabled for us, so the CT's own group
-  // has them (and can delegate them further to an init inside).
+  // Turn the controllers on down the path, so the CT's own group has them (and can delegate them
+  // further to an init inside). The root too, as runc and crun do: on a host without systemd
+  // nobody else does it, and the CT would get no controller at all.
   size_t slash = rel.find('/');
   std::string inst = rel.substr(0, slash);
   BERTH_RETURN_IF_ERROR(mkdir_group(mount_, inst));
-  auto avail = sys::read_file(mount_ + "/" + inst + "/cgroup.controllers");
-  if (avail.ok()) {
-    std::istringstream in(*avail);
-    std::string c, req;
-    while (in >> c) req += (req.empty() ? "+" : " +") + c;
-    if (!req.empty()) (void)sys::write_file(mount_ + "/" + inst + "/cgroup.subtree_control", req);
-  }
+  enable_controllers(mount_);
+  enable_controllers(mount_ + "/" + inst);
   return mkdir_group(mount_, rel);
 }
 
@@ -44,15 +59,37 @@ std::vector<pid_t> V2Backend::pids(const std::string& rel) const { return read_p
 
 bool V2Backend::exists(const std::string& rel) const { return sys::is_dir(mount_ + "/" + rel); }
 
+// SIGKILL every process in dir and its sub-groups (for kernels without cgroup.kill, < 5.14).
+static void kill_tree(const std::string& dir) {
+  for (pid_t p : read_procs(dir)) ::kill(p, SIGKILL);
+  if (DIR* d = ::opendir(dir.c_str())) {
+    std::vector<std::string> subs;
+    while (dirent* e = ::readdir(d))
+      if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
+        subs.push_back(dir + "/" + e->d_name);
+    ::closedir(d);
+    for (const auto& s : subs) kill_tree(s);
+  }
+}
+
 Status V2Backend::kill_all(const std::string& rel) {
   std::string dir = mount_ + "/" + rel;
   if (!sys::is_dir(dir)) return {};
-  (void)sys::write_file(dir + "/cgroup.kill", "1");
+  // cgroup.kill (5.14+) kills the whole subtree atomically. Without it, freeze the subtree so
+  // nothing forks between reading the lists and the signals (a frozen task still dies of
+  // SIGKILL), kill what is listed, and repeat until it is empty.
+  bool have_kill = sys::write_file(dir + "/cgroup.kill", "1").ok();
+  if (!have_kill) (void)sys::write_file(dir + "/cgroup.freeze", "1");
   for (int i = 0; i < 400; ++i) {
     auto ev = sys::read_file(dir + "/cgroup.events");
-    if (!ev.ok() || ev->find("populated 0") != std::string::npos) return {};
+    if (!ev.ok() || ev->find("populated 0") != std::string::npos) {
+      if (!have_kill) (void)sys::write_file(dir + "/cgroup.freeze", "0");  // the group may be reused
+      return {};
+    }
+    if (!have_kill) kill_tree(dir);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  if (!have_kill) (void)sys::write_file(dir + "/cgroup.freeze", "0");
   return Error::from_errno(EBUSY, "kill processes of cgroup `" + rel + "`");
 }
 
