@@ -1,5 +1,6 @@
 // Parent (host) side of start: each step either succeeds or leaves nothing behind.
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,6 +54,33 @@ Result<UniqueFd> open_console_log(const CtConfig& ct) {
   return fd;
 }
 
+// The CT's root is an unprivileged host uid: every directory above VE_ROOT must let it pass.
+Status check_root_reachable(const CtConfig& ct) {
+  std::string path = ct.ve_root();
+  uid_t uid = ct.local_uid();
+  gid_t gid = ct.local_gid();
+  for (size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
+    std::string dir = path.substr(0, pos);
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + dir + "`");
+    bool ok = st.st_uid == uid ? (st.st_mode & S_IXUSR) : st.st_gid == gid ? (st.st_mode & S_IXGRP) : (st.st_mode & S_IXOTH);
+    if (!ok)
+      return Error::with_status(exitcode::kPermission, "the CT's root (host uid " + std::to_string(uid) +
+                                                           ") cannot reach VE_ROOT: make `" + dir + "` searchable (chmod o+x)");
+  }
+  return {};
+}
+
+// A parent step failed after the child was made: the child may have failed first and said why.
+Error child_error_or(int sock, Error err) {
+  struct pollfd p{sock, POLLIN, 0};
+  if (::poll(&p, 1, 100) > 0) {
+    auto r = sync_recv(sock);
+    if (r.ok() && !r->eof && r->type == SyncMsg::kError) return error_from(*r);
+  }
+  return err;
+}
+
 Status wait_booted(pid_t init, unsigned timeout_s) {
   std::string ready = "/proc/" + std::to_string(init) + "/root/run/berth-ready";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
@@ -82,6 +110,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
     BERTH_RETURN_IF_ERROR(storage::mount_root(ct).context("mount root"));
     ctx.mounted_here = true;
   }
+  if (!ct.is_privileged()) BERTH_RETURN_IF_ERROR(check_root_reachable(ct));
   BERTH_RETURN_IF_ERROR(cg->create(ctx.group).context("create cgroup"));
   ctx.cgroup_made = true;
   BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(ctx.group));
@@ -100,18 +129,27 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   if (userns) flags |= CLONE_NEWUSER;
   // Cloned straight into its cgroup (v2), the child may get its cgroup namespace at once.
   if (cgfd.valid()) flags |= CLONE_NEWCGROUP;
-  BERTH_ASSIGN_OR_RETURN(ctx.child, sys::clone_child(flags, cgfd.get(), [&] { return child_init(args); }));
+  int parent_end = sync.parent.get();
+  BERTH_ASSIGN_OR_RETURN(ctx.child, sys::clone_child(flags, cgfd.get(), [&] {
+    // The child's copy of the parent's end would keep the socket open if `berth start` is
+    // killed: the child would wait for a message forever (holding the CT's lock). Closed, a
+    // dead parent is an EOF and the child exits.
+    ::close(parent_end);
+    return child_init(args);
+  }));
   sync.child.reset();
 
+  int sock = sync.parent.get();
   if (userns) {
-    BERTH_RETURN_IF_ERROR(sys::write_id_maps(ctx.child.pid(), ct.local_uid(), ct.local_gid(), kIdRangeSize)
-                              .context("write id maps"));
-    BERTH_RETURN_IF_ERROR(sync_send(sync.parent.get(), SyncMsg::kMapsDone));
+    auto st = sys::write_id_maps(ctx.child.pid(), ct.local_uid(), ct.local_gid(), kIdRangeSize).context("write id maps");
+    if (st.ok()) st = sync_send(sock, SyncMsg::kMapsDone);
+    if (!st.ok()) return child_error_or(sock, std::move(st).error());
   }
   if (!cgfd.valid()) {
     // cgroup v1: join from here while the child mounts (the first attach can stall ~10 ms).
-    BERTH_RETURN_IF_ERROR(cg->attach(ctx.group, ctx.child.pid()));
-    BERTH_RETURN_IF_ERROR(sync_send(sync.parent.get(), SyncMsg::kCgroupDone));
+    auto st = cg->attach(ctx.group, ctx.child.pid());
+    if (st.ok()) st = sync_send(sock, SyncMsg::kCgroupDone);
+    if (!st.ok()) return child_error_or(sock, std::move(st).error());
   }
   if (userns) BERTH_RETURN_IF_ERROR(cg->delegate(ctx.group, ct.local_uid(), ct.local_gid()).context("delegate cgroup"));
 
