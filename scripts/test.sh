@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs Berth's whole test suite (the README's test command; .ci/run calls it):
+#   1. builds (scripts/build.sh, into build/ or $BUILD_DIR),
+#   2. unit tests (ctest -L unit),
+#   3. root integration tests (ctest -L root, two at a time: every test has its own BERTH_ROOT
+#      and cgroup instance name, so they are independent); skipped with a note when not root,
+#   4. the host leak check (/work/shared/tools/leakcheck or tests/leakcheck), which fails the run
+#      if anything of a Berth instance is left on the machine.
+# Environment: BUILD_DIR (default build), JOBS (integration parallelism, default 2),
+# SKIP_BUILD=1 to test an existing build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build}
+jobs=${JOBS:-2}
+start=$(date +%s)
+status=0
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo "== build ($build)"
+  BUILD_DIR=$build scripts/build.sh
+fi
+
+echo "== unit tests"
+ctest --test-dir "$build" -L unit --output-on-failure -j "$jobs" --timeout 120 || status=1
+
+if [ "$(id -u)" = 0 ]; then
+  leakcheck=""
+  for c in /work/shared/tools/leakcheck "$PWD/tests/leakcheck"; do
+    if [ -x "$c" ]; then leakcheck=$c; break; fi
+  done
+  # What was on the machine before the tests (another Berth instance, another user's work).
+  baseline=""
+  [ -n "$leakcheck" ] && baseline=$("$leakcheck" 2>&1 | grep '^leftover' || true)
+
+  echo "== integration tests (root)"
+  ctest --test-dir "$build" -L root --output-on-failure -j "$jobs" --timeout 300 || status=1
+
+  if [ -n "$leakcheck" ]; then
+    echo "== leak check ($leakcheck)"
+    after=$("$leakcheck" 2>&1 | grep '^leftover' || true)
+    new=$(comm -13 <(printf '%s\n' "$baseline" | sort) <(printf '%s\n' "$after" | sort) | grep . || true)
+    if [ -z "$after" ]; then
+      echo "leak check: nothing left over"
+    elif [ -z "$baseline" ]; then
+      # A clean machine before the run: everything left now is the tests' doing.
+      printf '%s\n' "$after"
+      echo "leak check: the tests left the above behind" >&2
+      status=1
+    else
+      # A shared machine: blame the tests only for what names their roots (/tmp/berth-it-*) or
+      # instances (berth-test-*), or for processes in those instances' cgroups.
+      ours=""
+      while IFS= read -r line; do
+        [ -n "$line" ] || continue
+        pid=$(printf '%s' "$line" | sed -n 's/^leftover process: \([0-9]*\).*/\1/p')
+        if printf '%s' "$line" | grep -qE 'berth-it-|berth-test-' ||
+           { [ -n "$pid" ] && grep -qE 'berth-test-' "/proc/$pid/cgroup" 2>/dev/null; }; then
+          ours+="$line"$'\n'
+        fi
+      done <<< "$new"
+      if [ -n "$ours" ]; then
+        printf '%s' "$ours"
+        echo "leak check: the tests left the above behind" >&2
+        status=1
+      else
+        echo "leak check: nothing left by the tests ($(printf '%s\n' "$after" | grep -c .) objects of other Berth instances ignored)"
+      fi
+    fi
+  fi
+else
+  echo "== integration tests skipped: they need root"
+fi
+
+echo "== done in $(( $(date +%s) - start )) s: $([ $status = 0 ] && echo PASS || echo FAIL)"
+exit $status

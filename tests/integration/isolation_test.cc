@@ -1,0 +1,194 @@
+// Isolation seen from inside a CT, with the probe: PID 1, hostname, no host paths in the mount
+// table, an unprivileged uid_map, and what must fail (block mknod, module loading, sysrq-trigger,
+// host files). Also the privileged (--local_uid 0) and simfs variants of start + exec.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness.h"
+
+namespace berth::itest {
+namespace {
+
+namespace fs = std::filesystem;
+
+class IsolationTest : public BerthTest {
+ protected:
+  // A file on the host, outside every CT, that no CT may reach.
+  std::string host_secret() {
+    std::string p = root() + "/host-secret.txt";
+    std::ofstream(p) << "host only\n";
+    return p;
+  }
+};
+
+// The map's lines as {inside, outside, count}.
+std::vector<std::array<unsigned long, 3>> parse_map(const nlohmann::json& lines) {
+  std::vector<std::array<unsigned long, 3>> out;
+  for (const auto& l : lines) {
+    std::istringstream in(l.get<std::string>());
+    std::array<unsigned long, 3> e{};
+    if (in >> e[0] >> e[1] >> e[2]) out.push_back(e);
+  }
+  return out;
+}
+
+bool cap_bit(const std::string& hex, int bit) { return (std::stoull(hex, nullptr, 16) >> bit) & 1; }
+
+constexpr int kCapSysModule = 16, kCapSysRawio = 17, kCapSysTime = 25;
+
+// Checks shared by every kind of CT: what a CT must never be able to do.
+void expect_confined(const nlohmann::json& j) {
+  EXPECT_NE(j["mknod_block"], "ok") << "mknod of a block device worked";
+  EXPECT_EQ(j["init_module"], "EPERM");
+  EXPECT_EQ(j["finit_module"], "EPERM");
+  EXPECT_NE(j["sysrq_trigger"], "ok") << "/proc/sysrq-trigger is writable";
+  EXPECT_NE(j["settime"], "ok") << "the CT can set the host clock";
+  EXPECT_NE(j["ioperm"], "ok") << "the CT has raw port I/O";
+  for (const char* set : {"CapEff", "CapBnd"}) {
+    std::string caps = j[set].get<std::string>();
+    EXPECT_FALSE(cap_bit(caps, kCapSysModule)) << set << " " << caps;
+    EXPECT_FALSE(cap_bit(caps, kCapSysRawio)) << set << " " << caps;
+    EXPECT_FALSE(cap_bit(caps, kCapSysTime)) << set << " " << caps;
+  }
+  EXPECT_EQ(j["seccomp"], 2) << "no seccomp filter";
+  ASSERT_TRUE(j["paths"].is_array());
+  for (const auto& p : j["paths"]) {
+    EXPECT_NE(p["stat"], "ok") << p;
+    EXPECT_NE(p["open"], "ok") << p;
+  }
+}
+
+// No mount source or mount point in the CT names a host path under the test's root or the
+// build tree, and / is the CT's own root.
+void expect_no_host_paths(const nlohmann::json& j, const std::string& root) {
+  std::string build = fs::path(BERTH_BINARY).parent_path().string();
+  bool has_root = false;
+  for (const auto& m : j["mounts"]) {
+    std::string point = m["mountpoint"], source = m["source"];
+    if (point == "/") has_root = true;
+    for (const std::string& s : {point, source})
+      EXPECT_TRUE(s.find(root) == std::string::npos && s.find(build) == std::string::npos)
+          << "host path in the CT's mount table: " << m;
+    EXPECT_TRUE(point.rfind("/tmp/", 0) != 0 || point == "/tmp") << m;
+  }
+  EXPECT_TRUE(has_root);
+}
+
+TEST_F(IsolationTest, UnprivilegedCtFromInside) {
+  std::string id = create_running_ct();
+  std::string secret = host_secret();
+  auto j = probe(id, {"--path", secret, "--path", BERTH_BINARY, "--path", root()});
+  ASSERT_TRUE(j.contains("pid")) << j;
+
+  // PID namespace: the CT's init is PID 1 and our probe's parent chain stays inside.
+  RunResult ps = berth({"exec3", id, "/bin/cat", "/proc/1/comm"});
+  EXPECT_EQ(ps.out, "init\n");
+  EXPECT_GT(j["pid"].get<int>(), 1);
+  EXPECT_LT(j["pid"].get<int>(), 1000);
+  for (const auto& p : j["processes"]) EXPECT_NE(p["comm"], "berth") << "host process visible in the CT";
+  EXPECT_LE(j["processes"].size(), ct_processes(id).size() + 1);
+
+  EXPECT_EQ(j["hostname"], "ct" + id);
+  EXPECT_EQ(j["uid"], 0);
+
+  // User namespace: root inside maps to LOCAL_UID, a 65536-id range that is not host root.
+  auto uid_map = parse_map(j["uid_map"]);
+  auto gid_map = parse_map(j["gid_map"]);
+  ASSERT_EQ(uid_map.size(), 1u) << j["uid_map"];
+  EXPECT_EQ(uid_map[0][0], 0u);
+  EXPECT_GE(uid_map[0][1], 100000u);
+  EXPECT_EQ(uid_map[0][2], 65536u);
+  ASSERT_EQ(gid_map.size(), 1u);
+  EXPECT_GE(gid_map[0][1], 100000u);
+  std::string conf = read_text(conf_path(id));
+  EXPECT_PRED2(contains, conf, "LOCAL_UID=\"" + std::to_string(uid_map[0][1]) + "\"");
+
+  expect_confined(j);
+  expect_no_host_paths(j, root());
+
+  // The CT's own cgroup namespace / path does not expose the host's hierarchy above it.
+  for (const auto& l : j["cgroup"]) EXPECT_EQ(l.get<std::string>().find("process_api"), std::string::npos) << l;
+
+  // Two CTs get disjoint id ranges.
+  std::string id2 = create_running_ct();
+  auto j2 = probe(id2);
+  auto map2 = parse_map(j2["uid_map"]);
+  ASSERT_EQ(map2.size(), 1u);
+  EXPECT_TRUE(map2[0][1] >= uid_map[0][1] + 65536 || map2[0][1] + 65536 <= uid_map[0][1])
+      << uid_map[0][1] << " vs " << map2[0][1];
+  EXPECT_EQ(j2["hostname"], "ct" + id2);
+}
+
+TEST_F(IsolationTest, DevAndProcFromInside) {
+  std::string id = create_running_ct();
+  // Standard nodes exist and work; /proc/kcore is masked; /sys is read-only.
+  RunResult r = berth({"exec", id, "echo x > /dev/null && head -c 4 /dev/zero | wc -c"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_PRED2(contains, r.out, "4");
+  EXPECT_NE(berth({"exec3", id, "/bin/sh", "-c", "head -c 1 /proc/kcore >/dev/null"}).code, 0);
+  EXPECT_NE(berth({"exec3", id, "/bin/sh", "-c", "echo 1 > /sys/kernel/profiling"}).code, 0);
+  EXPECT_NE(berth({"exec3", id, "/bin/sh", "-c", "echo 1 > /proc/sys/kernel/sysrq"}).code, 0);
+  // No host disk device is visible.
+  r = berth({"exec3", id, "/bin/ls", "/dev"});
+  for (const char* dev : {"sda", "vda", "nvme0n1", "mem", "kmsg"}) EXPECT_TRUE(r.out.find(std::string(dev) + "\n") == std::string::npos) << dev;
+  // Hostname change inside stays inside.
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  EXPECT_EQ(berth({"exec", id, "hostname inner-name && hostname"}).out, "inner-name\n");
+  char after[256] = {};
+  ::gethostname(after, sizeof after - 1);
+  EXPECT_STREQ(host, after);
+}
+
+TEST_F(IsolationTest, PrivilegedCt) {
+  std::string id = create_running_ct({"--local_uid", "0", "--local_gid", "0"});
+  std::string secret = host_secret();
+  auto j = probe(id, {"--path", secret});
+  auto uid_map = parse_map(j["uid_map"]);
+  ASSERT_EQ(uid_map.size(), 1u);
+  EXPECT_EQ(uid_map[0][1], 0u) << "privileged CT should share the host's ids";
+  EXPECT_EQ(j["hostname"], "ct" + id);
+  RunResult ps = berth({"exec", id, "ps", "ax"});
+  EXPECT_EQ(ps.code, 0);
+  auto lines = split_lines(ps.out);
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_PRED2(matches, lines[1], " *1 .*init.*");
+  expect_confined(j);
+  expect_no_host_paths(j, root());
+}
+
+TEST_F(IsolationTest, SimfsLayout) {
+  std::string id = create_ct({"--layout", "simfs"});
+  EXPECT_PRED2(contains, read_text(conf_path(id)), "VE_LAYOUT=\"simfs\"");
+  // simfs copies the template into the private area.
+  EXPECT_TRUE(fs::exists(ve_private(id) + "/sbin/init") || fs::is_symlink(ve_private(id) + "/sbin/init"));
+  ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+  EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted running");
+  RunResult r = berth({"exec", id, "ps", "ax"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_PRED2(contains, r.out, "init");
+  // Writes inside land in the private area.
+  ASSERT_EQ(berth({"exec", id, "echo simfs-data > /root/f"}).code, 0);
+  EXPECT_EQ(read_text(ve_private(id) + "/root/f"), "simfs-data\n");
+  auto j = probe(id, {"--path", host_secret()});
+  EXPECT_EQ(j["hostname"], "ct" + id);
+  expect_confined(j);
+  expect_no_host_paths(j, root());
+  ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down");
+}
+
+TEST_F(IsolationTest, OverlayCopiesNothingAndKeepsWritesInUpper) {
+  std::string id = create_ct();
+  EXPECT_FALSE(fs::exists(ve_private(id) + "/upper/sbin/init"));
+  ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+  ASSERT_EQ(berth({"exec", id, "echo overlay-data > /root/f"}).code, 0);
+  ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  ASSERT_EQ(berth({"start", id}).code, 0);
+  EXPECT_EQ(berth({"exec", id, "cat", "/root/f"}).out, "overlay-data\n");
+}
+
+}  // namespace
+}  // namespace berth::itest

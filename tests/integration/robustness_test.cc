@@ -1,0 +1,201 @@
+// Robustness: `berth create` and `berth start` killed with SIGKILL at random points, followed by a
+// retry that must succeed; two commands on the same CT at once; no resident berth process once
+// `berth start` returned. The fixture's leak check runs after each test.
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "harness.h"
+
+namespace berth::itest {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RobustnessTest : public BerthTest {
+ protected:
+  std::mt19937 rng{static_cast<unsigned>(::getpid())};
+  long delay_ms(long max) { return std::uniform_int_distribution<long>(0, max)(rng); }
+
+  // The CT works: it runs, exec works, and it stops cleanly (leaving no cgroup behind).
+  void expect_usable(const std::string& id) {
+    RunResult r = berth({"start", id, "--wait"});
+    ASSERT_TRUE(r.code == 0 || r.code == 32) << r.code << " " << r.err;
+    EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted running");
+    r = berth({"exec", id, "hostname"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "ct" + id + "\n");
+    r = berth({"stop", id, "--fast"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(ct_processes(id).empty());
+  }
+
+  // Number of host processes that are a CT's init (PID 1 of a nested PID namespace) in id's cgroup.
+  int inits_of(const std::string& id) {
+    int n = 0;
+    for (pid_t p : ct_processes(id)) {
+      std::string st = read_text("/proc/" + std::to_string(p) + "/status");
+      for (const auto& l : split_lines(st))
+        if (l.rfind("NSpid:", 0) == 0) {
+          std::istringstream in(l.substr(6));
+          std::vector<long> ids;
+          long v;
+          while (in >> v) ids.push_back(v);
+          if (ids.size() > 1 && ids.back() == 1) ++n;
+        }
+    }
+    return n;
+  }
+};
+
+TEST_F(RobustnessTest, KilledCreateThenRetry) {
+  for (int i = 0; i < 6; ++i) {
+    std::string id = new_ctid();
+    std::vector<std::string> args{"create", id, "--ostemplate", "busybox", "--hostname", "ct" + id};
+    // The first iteration also kills the one-time template unpack.
+    pid_t pid = spawn_berth(args);
+    sleep_ms(delay_ms(i == 0 ? 120 : 50));
+    ::kill(pid, SIGKILL);
+    wait_berth(pid);
+    // A CT exists exactly when its config exists: the retry either creates it or says 44.
+    bool existed = fs::exists(conf_path(id));
+    RunResult r = berth(args);
+    if (existed) {
+      EXPECT_EQ(r.code, 44) << "iteration " << i << ": " << r.err;
+    } else {
+      EXPECT_EQ(r.code, 0) << "iteration " << i << ": " << r.err;
+    }
+    EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down");
+    expect_usable(id);
+    RunResult d = berth({"destroy", id});
+    EXPECT_EQ(d.code, 0) << d.err;
+    EXPECT_FALSE(fs::exists(ve_private(id))) << "iteration " << i;
+    EXPECT_TRUE(leaks().empty()) << "iteration " << i << ": " << ::testing::PrintToString(leaks());
+  }
+}
+
+TEST_F(RobustnessTest, KilledStartThenRetry) {
+  std::string id = create_ct();
+  int transient_locks = 0;
+  for (int i = 0; i < 8; ++i) {
+    pid_t pid = spawn_berth({"start", id});
+    sleep_ms(delay_ms(40));
+    ::kill(pid, SIGKILL);
+    wait_berth(pid);
+    // Whatever the killed start left, the next start finishes or undoes it. The killed start's
+    // child (not yet the CT's init) dies with it and holds the CT's lock until it is gone, so a
+    // start right after may briefly get 9; it must clear within a second.
+    RunResult r = berth({"start", id, "--wait"});
+    for (int tries = 0; r.code == 9 && tries < 10; ++tries) {
+      ++transient_locks;
+      sleep_ms(100);
+      r = berth({"start", id, "--wait"});
+    }
+    EXPECT_TRUE(r.code == 0 || r.code == 32) << "iteration " << i << ": " << r.code << " " << r.err;
+    EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted running") << "iteration " << i;
+    EXPECT_EQ(inits_of(id), 1) << "iteration " << i;
+    r = berth({"exec", id, "hostname"});
+    EXPECT_EQ(r.out, "ct" + id + "\n") << "iteration " << i << ": " << r.err;
+    r = berth({"stop", id, "--fast"});
+    EXPECT_EQ(r.code, 0) << "iteration " << i << ": " << r.err;
+    EXPECT_TRUE(leaks().empty()) << "iteration " << i << ": " << ::testing::PrintToString(leaks());
+  }
+  RecordProperty("transient_locks", transient_locks);
+}
+
+TEST_F(RobustnessTest, KilledStopAndDestroyThenRetry) {
+  std::string id = create_ct();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+    pid_t pid = spawn_berth({"stop", id});
+    sleep_ms(delay_ms(30));
+    ::kill(pid, SIGKILL);
+    wait_berth(pid);
+    RunResult r = berth({"stop", id, "--fast"});
+    EXPECT_TRUE(r.code == 0 || r.code == 31) << "iteration " << i << ": " << r.code << " " << r.err;
+    EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down") << "iteration " << i;
+    EXPECT_TRUE(leaks().empty()) << "iteration " << i << ": " << ::testing::PrintToString(leaks());
+  }
+  pid_t pid = spawn_berth({"destroy", id});
+  sleep_ms(delay_ms(20));
+  ::kill(pid, SIGKILL);
+  wait_berth(pid);
+  RunResult r = berth({"destroy", id});
+  EXPECT_TRUE(r.code == 0 || r.code == 14) << r.code << " " << r.err;
+  EXPECT_EQ(status_line(id), "CTID " + id + " deleted unmounted down");
+  EXPECT_FALSE(fs::exists(ve_private(id)));
+}
+
+TEST_F(RobustnessTest, ConcurrentStartsRunTheCtOnce) {
+  std::string id = create_ct();
+  for (int i = 0; i < 3; ++i) {
+    pid_t a = spawn_berth({"start", id});
+    pid_t b = spawn_berth({"start", id});
+    int ca = wait_berth(a), cb = wait_berth(b);
+    EXPECT_TRUE((ca == 0 && (cb == 9 || cb == 32)) || (cb == 0 && (ca == 9 || ca == 32)))
+        << "iteration " << i << ": exit codes " << ca << " and " << cb;
+    EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted running");
+    EXPECT_EQ(inits_of(id), 1) << "iteration " << i;
+    ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  }
+}
+
+TEST_F(RobustnessTest, ConcurrentCreatesOfOneCtid) {
+  for (int i = 0; i < 3; ++i) {
+    std::string id = new_ctid();
+    std::vector<std::string> args{"create", id, "--ostemplate", "busybox", "--hostname", "ct" + id};
+    pid_t a = spawn_berth(args);
+    pid_t b = spawn_berth(args);
+    int ca = wait_berth(a), cb = wait_berth(b);
+    EXPECT_TRUE((ca == 0 && (cb == 9 || cb == 44)) || (cb == 0 && (ca == 9 || ca == 44)))
+        << "iteration " << i << ": exit codes " << ca << " and " << cb;
+    expect_usable(id);
+  }
+}
+
+TEST_F(RobustnessTest, ConcurrentStopAndDestroy) {
+  std::string id = create_ct();
+  ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+  // stop and destroy racing: one may find the CT locked (9); destroy must never remove a
+  // running CT's files.
+  pid_t s = spawn_berth({"stop", id, "--fast"});
+  pid_t d = spawn_berth({"destroy", id});
+  int cs = wait_berth(s), cd = wait_berth(d);
+  std::string st = status_line(id);
+  if (cs == 9) {
+    EXPECT_EQ(cd, 32) << "destroy of a running CT";
+    EXPECT_EQ(st, "CTID " + id + " exist mounted running");
+    EXPECT_TRUE(fs::exists(ve_private(id)));
+  } else {
+    EXPECT_EQ(cs, 0);
+    EXPECT_TRUE(cd == 0 || cd == 9 || cd == 32) << cd;
+    EXPECT_EQ(st, cd == 0 ? "CTID " + id + " deleted unmounted down" : "CTID " + id + " exist unmounted down");
+    EXPECT_EQ(fs::exists(ve_private(id)), cd != 0);
+  }
+}
+
+TEST_F(RobustnessTest, NoResidentBerthProcess) {
+  std::string id = create_ct();
+  RunResult r = berth({"start", id});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(berth_processes().empty()) << ::testing::PrintToString(berth_processes());
+  // No process in the CT's cgroup runs the berth binary either (the CT's init exec'ed its own).
+  std::string bin = fs::canonical(BERTH_BINARY).string();
+  for (pid_t p : ct_processes(id)) {
+    std::error_code ec;
+    auto exe = fs::read_symlink("/proc/" + std::to_string(p) + "/exe", ec);
+    EXPECT_NE(exe.string(), bin) << "pid " << p;
+  }
+  // The CT's init was handed over: its parent on the host is not a berth process.
+  ASSERT_EQ(inits_of(id), 1);
+  r = berth({"exec", id, "true"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_TRUE(berth_processes().empty());
+  ASSERT_EQ(berth({"start", id}).code, 32);
+  EXPECT_TRUE(berth_processes().empty());
+}
+
+}  // namespace
+}  // namespace berth::itest
