@@ -1,3 +1,4 @@
+// detect_backend(): reads the host's cgroup mounts once and picks the v1 or v2 backend.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,7 +38,7 @@ Result<std::unique_ptr<Backend>> detect_backend() {
       std::istringstream so(super);
       std::string o;
       while (std::getline(so, o, ',')) {
-        if (o == "rw" || o == "ro" || o == "clone_children" || o == "noprefix" || o == "xattr" ||
+        if (o == "rw" || o == "ro" || o == "none" || o == "clone_children" || o == "noprefix" || o == "xattr" ||
             o.rfind("release_agent", 0) == 0 || o == "nsdelegate" || o == "memory_recursiveprot" ||
             o == "favordynmods")
           continue;
@@ -49,7 +50,18 @@ Result<std::unique_ptr<Backend>> detect_backend() {
       if (!dup) v1.push_back({mnt, opts});
     }
   }
-  if (v1.empty() && !v2_mount.empty()) return std::unique_ptr<Backend>(new V2Backend(v2_mount));
+  // cgroup2 on /sys/fs/cgroup is a v2 host even when a v1 hierarchy is mounted too: hosts that run
+  // legacy (CentOS 7) containers mount a controller-less name=systemd one; taking v1 there would
+  // leave every CT without a single controller. Otherwise v1 (hybrid) when a v1 hierarchy carries
+  // a controller.
+  bool v1_controllers = false;
+  for (const auto& h : v1) {
+    std::istringstream so(h.options);
+    std::string o;
+    while (std::getline(so, o, ',')) v1_controllers |= o.rfind("name=", 0) != 0 && o != "none";
+  }
+  if (!v2_mount.empty() && (v2_mount == "/sys/fs/cgroup" || !v1_controllers))
+    return std::unique_ptr<Backend>(new V2Backend(v2_mount));
   if (!v1.empty()) return std::unique_ptr<Backend>(new V1Backend(std::move(v1), v2_mount));
   return Error::with_status(3, "no cgroup file system is mounted on this host");
 }
