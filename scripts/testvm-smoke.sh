@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# testvm-smoke.sh - run tests/vm/lifecycle.sh (Berth's CT lifecycle) in the qemu test VM, once with
+# pure cgroup v2 and once with cgroup v1, and fail if either fails.
+#
+# Usage: scripts/testvm-smoke.sh [-c "v2 v1"] [-t SECONDS]
+#   -c LAYOUTS  cgroup layouts to run, in order (default "v2 v1"; also: hybrid)
+#   -t SECONDS  wall-clock limit per VM run (default 150)
+# Env: BUILD_DIR (default build-vm; scripts/build.sh runs there first, incrementally),
+#      TESTVM (default /work/shared/testvm: run-in-testvm.sh, make-testvm.sh),
+#      TESTVM_DIR (image dir, default /var/tmp/testvm; built with make-testvm.sh when missing).
+# Exit: 0 all passed, 1 a layout failed, 77 skipped (no qemu / test VM cannot be built), 2 usage.
+#
+# The guest image carries only the libraries of the programs it was built with, so the shared
+# libraries berth links against are staged in $BUILD_DIR/vm-lib for lifecycle.sh to use.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LAYOUTS="v2 v1"
+TMO=150
+while getopts "c:t:h" o; do
+    case $o in
+        c) LAYOUTS=$OPTARG ;; t) TMO=$OPTARG ;;
+        *) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 2 ;;
+    esac
+done
+BUILD=${BUILD_DIR:-build-vm}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+TESTVM=${TESTVM:-/work/shared/testvm}
+IMG=${TESTVM_DIR:-/var/tmp/testvm}
+
+skip() { echo "testvm-smoke: SKIP: $*" >&2; exit 77; }
+log() { echo "testvm-smoke: $*" >&2; }
+
+# ---- the VM must be available ----
+[ -x "$TESTVM/run-in-testvm.sh" ] || skip "no $TESTVM/run-in-testvm.sh"
+[ "$(uname -m)" = x86_64 ] || skip "the test VM is x86_64 only"
+if [ ! -s "$IMG/initrd.cpio.gz" ]; then
+    [ "$(id -u)" = 0 ] || skip "no test VM image in $IMG and not root to build it"
+    log "no test VM image in $IMG: building it with make-testvm.sh (apt-gets what it needs)"
+    TESTVM_DIR=$IMG "$TESTVM/make-testvm.sh" "$IMG" >&2 || skip "make-testvm.sh failed"
+fi
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
+
+# ---- build berth (ninja is incremental: a no-op when nothing changed) ----
+# Without a binary a failed build fails the run; with one (other work may have broken the tree
+# for a moment) the old binary is used, with a warning.
+t0=$SECONDS
+if BUILD_DIR=$BUILD scripts/build.sh >"$BUILD.log" 2>&1; then
+    [ $((SECONDS - t0)) -lt 5 ] || log "built $BUILD/berth in $((SECONDS - t0)) s"
+elif [ -x "$BUILD/berth" ]; then
+    log "WARNING: build failed (see $BUILD.log); testing the existing, possibly stale $BUILD/berth"
+else
+    tail -20 "$BUILD.log" >&2; log "build failed, no berth binary"; exit 1
+fi
+
+# ---- stage berth's shared libraries (not libc/libstdc++: the guest has the host's own) ----
+mkdir -p "$BUILD/vm-lib"
+ldd "$BUILD/berth" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
+    grep -vE '/(libc|libm|libstdc\+\+|libgcc_s)\.so' | while read -r lib; do
+        dst=$BUILD/vm-lib/$(basename "$lib")
+        [ "$dst" -nt "$lib" ] || cp -L "$lib" "$dst"
+    done
+
+# ---- run ----
+rc=0
+summary=""
+for cg in $LAYOUTS; do
+    log "=== cgroup $cg: tests/vm/lifecycle.sh ==="
+    t0=$(date +%s.%N)
+    "$TESTVM/run-in-testvm.sh" -d "$IMG" -s "$ROOT" -c "$cg" -t "$TMO" ./tests/vm/lifecycle.sh "$BUILD"
+    r=$?
+    t=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    case $r in
+        0) res=PASS ;; 124) res="FAIL (timeout)" ;; 125) res="FAIL (VM gave no result)" ;; *) res="FAIL (rc $r)" ;;
+    esac
+    [ "$r" = 0 ] || rc=1
+    summary+="testvm-smoke: cgroup $cg: $res in ${t}s"$'\n'
+done
+printf '%s' "$summary"
+exit $rc
