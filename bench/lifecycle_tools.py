@@ -450,7 +450,13 @@ class Berth(Tool):
         if not (os.path.isfile(self.bin) and os.access(self.bin, os.X_OK)):
             self.disabled = "no berth binary at %s (set BERTH=...)" % self.bin
             return
-        os.makedirs(self.root, exist_ok=True)
+        os.makedirs(os.path.join(self.root, "etc", "berth"), exist_ok=True)
+        # The CT's root user is an unprivileged host uid: the path to VE_ROOT must be searchable.
+        for d in (self.ctx.tmp, self.root):
+            os.chmod(d, 0o755)
+        # Host-wide objects (cgroups) carry the run's tag, so the bench never meets another instance.
+        with open(os.path.join(self.root, "etc", "berth", "berth.conf"), "w") as f:
+            f.write('CGROUP_PARENT="%s-berth"\n' % self.ctx.tag)
         try:
             self.ctx.add(self.name, "template_create", self.b("template", "create", "busybox"))
         except OpFailed as e:
