@@ -39,6 +39,9 @@ class Backend {
   // Give the CT's root (host uid/gid) the group dir and its procs files, so an init inside
   // (systemd) can make sub-groups.
   virtual Status delegate(const std::string& rel, uid_t uid, gid_t gid) = 0;
+  // Device access of the group: everything denied but `allow` (v1 devices.allow rules, e.g.
+  // "c 1:3 rwm"). v1 only; on v2 this needs a BPF device program (not yet: returns ENOTSUP).
+  virtual Status set_devices(const std::string& rel, const std::vector<std::string>& allow) = 0;
   // Mount points of the hierarchies, for mounting them inside a CT (name, options).
   struct Hierarchy {
     std::string mount;    // host mount point, e.g. /sys/fs/cgroup/memory

@@ -155,6 +155,15 @@ Status V1Backend::remove(const std::string& rel) {
   return first;
 }
 
+Status V1Backend::set_devices(const std::string& rel, const std::vector<std::string>& allow) {
+  const Hierarchy* dev = find("devices");
+  if (!dev) return Error::from_errno(ENOTSUP, "no v1 devices controller on this host");
+  std::string dir = dev->mount + "/" + rel;
+  BERTH_RETURN_IF_ERROR(sys::write_file(dir + "/devices.deny", "a"));
+  for (const auto& rule : allow) BERTH_RETURN_IF_ERROR(sys::write_file(dir + "/devices.allow", rule));
+  return {};
+}
+
 Status V1Backend::delegate(const std::string& rel, uid_t uid, gid_t gid) {
   for (const auto& h : h_) {
     std::string dir = h.mount + "/" + rel;

@@ -22,6 +22,7 @@ class V1Backend : public Backend {
   Status remove(const std::string& rel) override;
   bool exists(const std::string& rel) const override;
   Status delegate(const std::string& rel, uid_t uid, gid_t gid) override;
+  Status set_devices(const std::string& rel, const std::vector<std::string>& allow) override;
   std::vector<Hierarchy> hierarchies() const override { return h_; }
 
  private:

@@ -20,6 +20,9 @@ class V2Backend : public Backend {
   Status remove(const std::string& rel) override;
   bool exists(const std::string& rel) const override;
   Status delegate(const std::string& rel, uid_t uid, gid_t gid) override;
+  Status set_devices(const std::string&, const std::vector<std::string>&) override {
+    return Error::from_errno(ENOTSUP, "device rules on cgroup v2 (BPF device program)");
+  }
   std::vector<Hierarchy> hierarchies() const override { return {{mount_, ""}}; }
 
  private:

@@ -29,18 +29,6 @@ Status ensure_dir(const std::string& path, mode_t mode) {
   return {};
 }
 
-// Standard nodes plus the CT's DEVNODES, resolved against the host's /dev.
-Result<std::vector<DevNode>> ct_device_nodes(const CtConfig& ct) {
-  std::vector<DevNode> nodes = standard_devnodes();
-  BERTH_ASSIGN_OR_RETURN(std::vector<DevNode> extra, parse_devnodes(ct.get_or("DEVNODES", "")));
-  for (auto& n : extra) {
-    if (n.access.none()) continue;
-    BERTH_RETURN_IF_ERROR(resolve_devnode(n));
-    nodes.push_back(std::move(n));
-  }
-  return nodes;
-}
-
 Status mount_dev(const CtConfig& ct, const std::string& root, bool userns) {
   std::string dev = root + "/dev";
   BERTH_RETURN_IF_ERROR(ensure_dir(dev, 0755));
@@ -64,6 +52,31 @@ Status mount_dev(const CtConfig& ct, const std::string& root, bool userns) {
 }
 
 }  // namespace
+
+Result<std::vector<DevNode>> ct_device_nodes(const CtConfig& ct) {
+  std::vector<DevNode> nodes = standard_devnodes();
+  BERTH_ASSIGN_OR_RETURN(std::vector<DevNode> extra, parse_devnodes(ct.get_or("DEVNODES", "")));
+  for (auto& n : extra) {
+    if (n.access.none()) continue;
+    BERTH_RETURN_IF_ERROR(resolve_devnode(n));
+    nodes.push_back(std::move(n));
+  }
+  return nodes;
+}
+
+Result<std::vector<std::string>> ct_device_rules(const CtConfig& ct) {
+  BERTH_ASSIGN_OR_RETURN(std::vector<DevNode> nodes, ct_device_nodes(ct));
+  BERTH_ASSIGN_OR_RETURN(std::vector<DevNode> by_number, parse_devices(ct.get_or("DEVICES", "")));
+  std::vector<std::string> rules;
+  // 'm' only for the nodes Berth itself creates in a privileged CT's /dev.
+  for (const auto& n : nodes) rules.push_back(device_rule(n) + "m");
+  for (const auto& n : by_number)
+    if (!n.access.none()) rules.push_back(device_rule(n));
+  rules.push_back("c 5:2 rwm");    // /dev/ptmx (the CT's own devpts)
+  rules.push_back("c 136:* rwm");  // its pty slaves
+  rules.push_back("c 5:1 rw");     // /dev/console
+  return rules;
+}
 
 Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   const std::string& root = plan.root;

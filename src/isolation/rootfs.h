@@ -10,6 +10,7 @@
 
 #include "core/ct_config.h"
 #include "core/error.h"
+#include "isolation/devices.h"
 
 namespace berth::isolation {
 
@@ -20,6 +21,11 @@ struct RootfsPlan {
 
 // Everything up to and including pivot_root; afterwards "/" is the CT's root.
 Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan);
+
+// The CT's device nodes: the standard ones plus DEVNODES (resolved against the host's /dev).
+Result<std::vector<DevNode>> ct_device_nodes(const CtConfig& ct);
+// Device cgroup allow rules for the CT: its nodes, DEVICES, its own ptys.
+Result<std::vector<std::string>> ct_device_rules(const CtConfig& ct);
 
 // Bring the loopback interface of the current network namespace up.
 Status bring_up_loopback();

@@ -5,6 +5,8 @@
 // entries below are the calls whose effect is host-wide or which have been used to escape.
 #include "isolation/seccomp.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <seccomp.h>
 
@@ -102,6 +104,20 @@ Status load_seccomp_filter(bool privileged) {
     if (nr == __NR_SCMP_ERROR) continue;  // unknown to this libseccomp: nothing to filter
     rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(static_cast<uint32_t>(b.errno_value)), nr, 0);
     if (rc < 0) return Error::from_errno(-rc, "add seccomp rule for `" + b.name + "`");
+  }
+
+  if (privileged) {
+    // A privileged CT's root holds CAP_MKNOD in the host's user namespace: refuse making block
+    // and character device nodes (the CT's own nodes were made before the filter was loaded).
+    // Also the wall on cgroup v2, which has no devices controller file to write.
+    for (unsigned type : {unsigned(S_IFBLK), unsigned(S_IFCHR)}) {
+      rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknod), 1,
+                            SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, type));
+      if (rc >= 0)
+        rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknodat), 1,
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, type));
+      if (rc < 0) return Error::from_errno(-rc, "add seccomp rule for mknod");
+    }
   }
 
   rc = seccomp_load(ctx.get());

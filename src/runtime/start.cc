@@ -10,6 +10,7 @@
 
 #include "cgroups/backend.h"
 #include "core/exit_codes.h"
+#include "isolation/rootfs.h"
 #include "runtime/child_init.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/lifecycle.h"
@@ -71,6 +72,16 @@ Status check_root_reachable(const CtConfig& ct) {
   return {};
 }
 
+// Only the CT's own device nodes are usable. A CT in a user namespace cannot make device nodes
+// anyway; for a privileged one this is the wall (v1 devices cgroup; v2 would need a BPF program,
+// not written yet, so there the seccomp filter's mknod rule is all there is).
+Status apply_device_rules(const CtConfig& ct, cgroups::Backend& cg, const std::string& group) {
+  BERTH_ASSIGN_OR_RETURN(std::vector<std::string> rules, isolation::ct_device_rules(ct));
+  auto st = cg.set_devices(group, rules);
+  if (!st.ok() && st.error().code() == ENOTSUP) return {};
+  return st;
+}
+
 // A parent step failed after the child was made: the child may have failed first and said why.
 Error child_error_or(int sock, Error err) {
   struct pollfd p{sock, POLLIN, 0};
@@ -113,6 +124,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   if (!ct.is_privileged()) BERTH_RETURN_IF_ERROR(check_root_reachable(ct));
   BERTH_RETURN_IF_ERROR(cg->create(ctx.group).context("create cgroup"));
   ctx.cgroup_made = true;
+  BERTH_RETURN_IF_ERROR(apply_device_rules(ct, *cg, ctx.group).context("set device access"));
   BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(ctx.group));
   BERTH_ASSIGN_OR_RETURN(UniqueFd console, open_console_log(ct));
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
