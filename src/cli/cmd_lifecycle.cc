@@ -6,6 +6,8 @@
 #include "cli/list.h"
 #include "core/exit_codes.h"
 #include "core/samples.h"
+#include "dist/users.h"
+#include "runtime/exec.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
 
@@ -93,6 +95,16 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
   auto st = runtime::create(host, *ctid, std::move(conf));
   if (!st.ok()) return run(inv, std::move(st), *ctid);
   say(inv, "CT private area was created");
+  if (!edit->userpasswd.empty()) {
+    auto ct = CtConfig::load(host, *ctid);
+    if (!ct.ok()) return run(inv, std::move(ct).error(), *ctid);
+    auto pw = runtime::run_in_ct(*ct, [&]() -> Status {
+      for (const auto& [user, pass] : edit->userpasswd)
+        BERTH_RETURN_IF_ERROR(dist::set_userpasswd(user, pass).status(exitcode::kPasswordFailed));
+      return {};
+    });
+    if (!pw.ok()) return run(inv, std::move(pw), *ctid);
+  }
   return 0;
 }
 

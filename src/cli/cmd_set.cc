@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/ct_options.h"
 #include "core/exit_codes.h"
+#include "core/samples.h"
 #include "dist/net_config.h"
 #include "dist/users.h"
 #include "runtime/exec.h"
@@ -61,6 +62,17 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
   if (!lock.ok()) return report(inv, Error(lock.error()).context("set CT " + *ctid));
 
   ConfFile edited = ct.conf();
+  if (auto sample = opts->last("applyconfig")) {
+    // vzctl's --applyconfig: the sample's keys, except the CT's identity, then the other options.
+    auto text = load_sample(host, *sample);
+    if (!text.ok()) return report(inv, Error(text.error()).context("set CT " + *ctid));
+    ConfFile sc = ConfFile::parse(*text);
+    for (const auto& key : sc.keys()) {
+      if (key == "HOSTNAME" || key == "IP_ADDRESS" || key == "OSTEMPLATE" || key == "VE_ROOT" || key == "VE_PRIVATE")
+        continue;
+      edited.set(key, *sc.get(key));
+    }
+  }
   auto edit = apply_ct_options(*opts, *ctid, edited);
   if (!edit.ok()) return report(inv, Error(edit.error()).context("set CT " + *ctid));
   for (const char* k : {"NAME", "OSTEMPLATE"})

@@ -60,7 +60,10 @@ bool exists(const std::string& path) {
 // The exclusive flock on rootfs/.lock, held while unpacking or removing. Released on destruction.
 Result<UniqueFd> lock_rootfs(const HostConfig& host) {
   const std::string dir = rootfs_dir(host);
-  BERTH_RETURN_IF_ERROR(make_dirs(dir, 0755));
+  // 0700: the unpacked trees keep their setuid files; only host root (who mounts the overlays)
+  // may reach them. CTs see them only through their overlay.
+  BERTH_RETURN_IF_ERROR(make_dirs(dir, 0700));
+  if (chmod(dir.c_str(), 0700) != 0) return Error::from_errno(errno, "chmod `" + dir + "`");
   const std::string path = dir + "/.lock";
   UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd) return Error::from_errno(errno, "open `" + path + "`");
