@@ -32,7 +32,7 @@ Status apply_inside(const CtConfig& ct, const ConfigEdit& edit, bool running) {
   auto sd = ct.list("SEARCHDOMAIN");
   return runtime::run_in_ct(ct, [&]() -> Status {
     if (live && host_ch && !hostname.empty()) {
-      std::string uts = hostname.substr(0, hostname.find('.'));
+      std::string uts = hostname.substr(0, 64);
       if (::sethostname(uts.c_str(), uts.size()) != 0) return Error::from_errno(errno, "sethostname");
       BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname));
     }

@@ -35,7 +35,8 @@ Status become_root() {
 
 Status configure_inside(const CtConfig& ct) {
   std::string hostname = ct.hostname();
-  std::string uts = hostname.empty() ? ct.ctid() : hostname.substr(0, hostname.find('.'));
+  // As vzctl's dist scripts: the kernel hostname is the whole configured name.
+  std::string uts = hostname.empty() ? ct.ctid() : hostname.substr(0, 64);
   if (::sethostname(uts.c_str(), uts.size()) != 0) return Error::from_errno(errno, "sethostname `" + uts + "`");
   if (!hostname.empty()) BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname).context("set hostname files"));
   auto ns = ct.list("NAMESERVER");
