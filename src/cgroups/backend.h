@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroups/resources.h"
 #include "core/error.h"
 #include "core/unique_fd.h"
 
@@ -42,6 +43,11 @@ class Backend {
   // Device access of the group: everything denied but `allow` (v1 devices.allow rules, e.g.
   // "c 1:3 rwm"). v1 only; on v2 this needs a BPF device program (not yet: returns ENOTSUP).
   virtual Status set_devices(const std::string& rel, const std::vector<std::string>& allow) = 0;
+  // Set the limits r holds (only those) on the group, live. Controllers and files this host lacks
+  // are skipped without error (e.g. memsw without swap accounting); a refused write is an error.
+  virtual Status apply(const std::string& rel, const Resources& r) = 0;
+  // Beancounter counters of the group (zeros for what the host does not count).
+  virtual Stats stats(const std::string& rel) const = 0;
   // Mount points of the hierarchies, for mounting them inside a CT (name, options).
   struct Hierarchy {
     std::string mount;    // host mount point, e.g. /sys/fs/cgroup/memory

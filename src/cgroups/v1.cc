@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -172,6 +173,63 @@ Status V1Backend::delegate(const std::string& rel, uid_t uid, gid_t gid) {
         return Error::from_errno(errno, "chown `" + dir + f + "`");
   }
   return {};
+}
+
+}  // namespace berth::cgroups
+
+namespace berth::cgroups {
+namespace {
+
+uint64_t read_u64(const std::string& path) {
+  auto text = sys::read_file(path);
+  if (!text.ok()) return 0;
+  auto v = parse_limit(*text);
+  return v && *v > 0 ? static_cast<uint64_t>(*v) : 0;
+}
+
+int64_t read_limit(const std::string& path) {
+  auto text = sys::read_file(path);
+  if (!text.ok()) return kNoLimit;
+  return parse_limit(*text).value_or(kNoLimit);
+}
+
+uint64_t read_keyed(const std::string& path, std::string_view key) {
+  auto text = sys::read_file(path);
+  return text.ok() ? keyed_value(*text, key).value_or(0) : 0;
+}
+
+}  // namespace
+
+Status V1Backend::apply(const std::string& rel, const Resources& r) {
+  return apply_writes(v1_writes(r), [&](const std::string& controller) -> std::string {
+    const Hierarchy* h = find(controller);
+    return h ? h->mount + "/" + rel : std::string();
+  });
+}
+
+Stats V1Backend::stats(const std::string& rel) const {
+  Stats s;
+  if (const Hierarchy* m = find("memory")) {
+    std::string d = m->mount + "/" + rel + "/memory.";
+    s.memory = {read_u64(d + "usage_in_bytes"), read_u64(d + "max_usage_in_bytes"), read_limit(d + "limit_in_bytes"),
+                read_u64(d + "failcnt")};
+    // swap = memsw - mem (vz7's user_beancounters.py does the same).
+    uint64_t sw = read_u64(d + "memsw.usage_in_bytes"), swmax = read_u64(d + "memsw.max_usage_in_bytes");
+    int64_t swlim = read_limit(d + "memsw.limit_in_bytes");
+    s.swap.held = sw > s.memory.held ? sw - s.memory.held : 0;
+    s.swap.maxheld = swmax > s.memory.maxheld ? swmax - s.memory.maxheld : 0;
+    s.swap.limit = swlim == kNoLimit || s.memory.limit == kNoLimit ? kNoLimit : std::max<int64_t>(0, swlim - s.memory.limit);
+    s.swap.failcnt = read_u64(d + "memsw.failcnt");
+    s.oom_kills = read_keyed(d + "oom_control", "oom_kill");
+  }
+  if (const Hierarchy* p = find("pids")) {
+    std::string d = p->mount + "/" + rel + "/pids.";
+    s.pids.held = read_u64(d + "current");
+    s.pids.maxheld = sys::path_exists(d + "peak") ? read_u64(d + "peak") : s.pids.held;
+    s.pids.limit = read_limit(d + "max");
+    s.pids.failcnt = read_keyed(d + "events", "max");
+  }
+  return s;
 }
 
 }  // namespace berth::cgroups

@@ -23,6 +23,8 @@ class V1Backend : public Backend {
   bool exists(const std::string& rel) const override;
   Status delegate(const std::string& rel, uid_t uid, gid_t gid) override;
   Status set_devices(const std::string& rel, const std::vector<std::string>& allow) override;
+  Status apply(const std::string& rel, const Resources& r) override;
+  Stats stats(const std::string& rel) const override;
   std::vector<Hierarchy> hierarchies() const override { return h_; }
 
  private:

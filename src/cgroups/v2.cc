@@ -104,3 +104,49 @@ Status V2Backend::delegate(const std::string& rel, uid_t uid, gid_t gid) {
 }
 
 }  // namespace berth::cgroups
+
+namespace berth::cgroups {
+namespace {
+
+uint64_t read_u64(const std::string& path) {
+  auto text = sys::read_file(path);
+  if (!text.ok()) return 0;
+  auto v = parse_limit(*text);
+  return v && *v > 0 ? static_cast<uint64_t>(*v) : 0;
+}
+
+int64_t read_limit(const std::string& path) {
+  auto text = sys::read_file(path);
+  if (!text.ok()) return kNoLimit;
+  return parse_limit(*text).value_or(kNoLimit);
+}
+
+uint64_t read_keyed(const std::string& path, std::string_view key) {
+  auto text = sys::read_file(path);
+  return text.ok() ? keyed_value(*text, key).value_or(0) : 0;
+}
+
+}  // namespace
+
+Status V2Backend::apply(const std::string& rel, const Resources& r) {
+  std::string dir = mount_ + "/" + rel;
+  return apply_writes(v2_writes(r), [&](const std::string&) { return dir; });
+}
+
+Stats V2Backend::stats(const std::string& rel) const {
+  Stats s;
+  std::string d = mount_ + "/" + rel + "/";
+  // memory.events "max": times usage hit memory.max (the closest to v1's failcnt).
+  s.memory = {read_u64(d + "memory.current"), read_u64(d + "memory.peak"), read_limit(d + "memory.max"),
+              read_keyed(d + "memory.events", "max")};
+  s.swap = {read_u64(d + "memory.swap.current"), read_u64(d + "memory.swap.peak"), read_limit(d + "memory.swap.max"),
+            read_keyed(d + "memory.swap.events", "max")};
+  s.oom_kills = read_keyed(d + "memory.events", "oom_kill");
+  s.pids.held = read_u64(d + "pids.current");
+  s.pids.maxheld = sys::path_exists(d + "pids.peak") ? read_u64(d + "pids.peak") : s.pids.held;
+  s.pids.limit = read_limit(d + "pids.max");
+  s.pids.failcnt = read_keyed(d + "pids.events", "max");
+  return s;
+}
+
+}  // namespace berth::cgroups

@@ -23,6 +23,8 @@ class V2Backend : public Backend {
   Status set_devices(const std::string&, const std::vector<std::string>&) override {
     return Error::from_errno(ENOTSUP, "device rules on cgroup v2 (BPF device program)");
   }
+  Status apply(const std::string& rel, const Resources& r) override;
+  Stats stats(const std::string& rel) const override;
   std::vector<Hierarchy> hierarchies() const override { return {{mount_, ""}}; }
 
  private:

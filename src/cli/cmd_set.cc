@@ -4,14 +4,15 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cgroups/convert.h"
 #include "cli/cli.h"
 #include "cli/ct_options.h"
 #include "core/exit_codes.h"
 #include "core/samples.h"
 #include "dist/net_config.h"
 #include "dist/users.h"
-#include "net/routed.h"
 #include "runtime/exec.h"
+#include "runtime/ct_cgroup.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
 
@@ -42,6 +43,16 @@ Status apply_inside(const CtConfig& ct, const ConfigEdit& edit, bool running) {
       BERTH_RETURN_IF_ERROR(dist::set_userpasswd(user, pass).status(exitcode::kPasswordFailed));
     return {};
   });
+}
+
+// Resource keys whose value changed go to the running CT's cgroup at once (no restart).
+Status apply_resources(const CtConfig& before, const CtConfig& after) {
+  auto keys = cgroups::changed_resource_keys([&](std::string_view k) { return before.get(k); },
+                                             [&](std::string_view k) { return after.get(k); });
+  if (keys.empty()) return {};
+  BERTH_ASSIGN_OR_RETURN(cgroups::Resources all, cgroups::resources_from_config(after));
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, runtime::cgroup_backend());
+  return cg->apply(runtime::ct_group_of(after), cgroups::only_keys(all, keys)).context("apply resource limits");
 }
 
 }  // namespace
@@ -107,10 +118,9 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
 
   // Apply to the CT as it will be (the edited config), then save.
   CtConfig next(host, *ctid, edited);
-  // --ipadd/--ipdel on a running CT: routes, proxy entries and in-CT addresses, live.
-  if (status->running && changed(*edit, "IP_ADDRESS")) {
-    auto net_st = net::update_routed(next, status->init_pid);
-    if (!net_st.ok()) return report(inv, Error(net_st.error()).context("set CT " + *ctid));
+  if (status->running) {
+    auto res_st = apply_resources(ct, next);
+    if (!res_st.ok()) return report(inv, Error(res_st.error()).context("set CT " + *ctid));
   }
   auto st = apply_inside(next, *edit, status->running);
   if (!st.ok()) return report(inv, Error(st.error()).context("set CT " + *ctid));
