@@ -11,6 +11,7 @@
 #include "core/samples.h"
 #include "dist/net_config.h"
 #include "dist/users.h"
+#include "net/routed.h"
 #include "runtime/exec.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/lifecycle.h"
@@ -118,6 +119,11 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
 
   // Apply to the CT as it will be (the edited config), then save.
   CtConfig next(host, *ctid, edited);
+  // --ipadd/--ipdel on a running CT: routes, proxy entries and in-CT addresses, live.
+  if (status->running && changed(*edit, "IP_ADDRESS")) {
+    auto net_st = net::update_routed(next, status->init_pid);
+    if (!net_st.ok()) return report(inv, Error(net_st.error()).context("set CT " + *ctid));
+  }
   if (status->running) {
     auto res_st = apply_resources(ct, next);
     if (!res_st.ok()) return report(inv, Error(res_st.error()).context("set CT " + *ctid));

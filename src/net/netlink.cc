@@ -1,0 +1,318 @@
+// libnl-route-3 adapter: every libnl object is owned by a unique_ptr with its free function, and
+// every libnl error becomes an Error with the matching errno.
+#include "net/netlink.h"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/neighbour.h>
+#include <netlink/route/nexthop.h>
+#include <netlink/route/route.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "core/unique_fd.h"
+
+namespace berth::net {
+namespace {
+
+template <class T, void (*F)(T*)>
+struct Deleter {
+  void operator()(T* p) const { F(p); }
+};
+void put_addr(nl_addr* a) { nl_addr_put(a); }
+void put_link(rtnl_link* l) { rtnl_link_put(l); }
+void put_raddr(rtnl_addr* a) { rtnl_addr_put(a); }
+void put_route(rtnl_route* r) { rtnl_route_put(r); }
+void put_neigh(rtnl_neigh* n) { rtnl_neigh_put(n); }
+void free_cache(nl_cache* c) { nl_cache_free(c); }
+using AddrPtr = std::unique_ptr<nl_addr, Deleter<nl_addr, put_addr>>;
+using LinkPtr = std::unique_ptr<rtnl_link, Deleter<rtnl_link, put_link>>;
+using RAddrPtr = std::unique_ptr<rtnl_addr, Deleter<rtnl_addr, put_raddr>>;
+using RoutePtr = std::unique_ptr<rtnl_route, Deleter<rtnl_route, put_route>>;
+using NeighPtr = std::unique_ptr<rtnl_neigh, Deleter<rtnl_neigh, put_neigh>>;
+using CachePtr = std::unique_ptr<nl_cache, Deleter<nl_cache, free_cache>>;
+
+Error nl_error(int err, std::string what) { return Error::from_errno(errno_of_nl(err), std::move(what)); }
+
+AddrPtr make_addr(const IpAddr& ip, int prefix) {
+  AddrPtr a(nl_addr_build(ip.family, ip.bytes.data(), ip.is_v6() ? 16 : 4));
+  if (a) nl_addr_set_prefixlen(a.get(), prefix);
+  return a;
+}
+
+std::string ifname_of(int ifindex) { return "link #" + std::to_string(ifindex); }
+
+Result<nl_sock*> connect_here() {
+  nl_sock* s = nl_socket_alloc();
+  if (!s) return Error::from_errno(ENOMEM, "allocate netlink socket");
+  int err = nl_connect(s, NETLINK_ROUTE);
+  if (err < 0) {
+    nl_socket_free(s);
+    return nl_error(err, "connect rtnetlink socket");
+  }
+  return s;
+}
+
+}  // namespace
+
+int errno_of_nl(int nl_err) {
+  switch (nl_err < 0 ? -nl_err : nl_err) {
+    case NLE_EXIST: return EEXIST;
+    case NLE_OBJ_NOTFOUND: return ESRCH;
+    case NLE_NODEV: return ENODEV;
+    case NLE_PERM: return EPERM;
+    case NLE_INVAL: return EINVAL;
+    case NLE_RANGE: return ERANGE;
+    case NLE_BUSY: return EBUSY;
+    case NLE_NOMEM: return ENOMEM;
+    case NLE_NOADDR: return EADDRNOTAVAIL;
+    case NLE_AGAIN: return EAGAIN;
+    case NLE_AF_NOSUPPORT: return EAFNOSUPPORT;
+    case NLE_OPNOTSUPP: return EOPNOTSUPP;
+    case NLE_NOACCESS: return EACCES;
+    case NLE_MSGSIZE: return EMSGSIZE;
+    default: return EIO;
+  }
+}
+
+Result<Netlink> Netlink::open() {
+  BERTH_ASSIGN_OR_RETURN(nl_sock * s, connect_here());
+  return Netlink(s);
+}
+
+Result<Netlink> Netlink::open_in_netns_of(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return Error::from_errno(errno, "open `" + path + "`");
+  // A socket stays in the namespace it was made in. setns(CLONE_NEWNET) changes only the calling
+  // thread, so a throwaway thread makes the socket and the caller stays where it is.
+  Result<nl_sock*> made = Error::from_errno(EIO, "join the CT's network namespace");
+  std::thread t([&] {
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+      made = Error::from_errno(errno, "join the CT's network namespace");
+      return;
+    }
+    made = connect_here();
+  });
+  t.join();
+  BERTH_ASSIGN_OR_RETURN(nl_sock * s, std::move(made));
+  return Netlink(s);
+}
+
+Netlink& Netlink::operator=(Netlink&& o) noexcept {
+  if (this != &o) {
+    if (sock_) nl_socket_free(sock_);
+    sock_ = o.sock_;
+    o.sock_ = nullptr;
+  }
+  return *this;
+}
+
+Netlink::~Netlink() {
+  if (sock_) nl_socket_free(sock_);
+}
+
+Result<std::optional<LinkInfo>> Netlink::find_link(std::string_view name) {
+  rtnl_link* raw = nullptr;
+  std::string n(name);
+  int err = rtnl_link_get_kernel(sock_, 0, n.c_str(), &raw);
+  LinkPtr link(raw);
+  if (err == -NLE_NODEV || err == -NLE_OBJ_NOTFOUND) return std::optional<LinkInfo>();
+  if (err < 0) return nl_error(err, "look up link `" + n + "`");
+  LinkInfo info;
+  info.ifindex = rtnl_link_get_ifindex(link.get());
+  if (const char* a = rtnl_link_get_ifalias(link.get())) info.alias = a;
+  return std::optional<LinkInfo>(info);
+}
+
+Status Netlink::create_veth(std::string_view name, std::string_view peer_name, pid_t peer_pid) {
+  LinkPtr link(rtnl_link_veth_alloc());
+  if (!link) return Error::from_errno(ENOMEM, "allocate veth");
+  std::string n(name), p(peer_name);
+  rtnl_link_set_name(link.get(), n.c_str());
+  rtnl_link* peer = rtnl_link_veth_get_peer(link.get());
+  rtnl_link_set_name(peer, p.c_str());
+  rtnl_link_set_ns_pid(peer, peer_pid);
+  rtnl_link_put(peer);
+  int err = rtnl_link_add(sock_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (err < 0) return nl_error(err, "create veth `" + n + "`");
+  return {};
+}
+
+Status Netlink::set_alias(int ifindex, std::string_view alias) {
+  LinkPtr orig(rtnl_link_alloc()), change(rtnl_link_alloc());
+  if (!orig || !change) return Error::from_errno(ENOMEM, "allocate link");
+  rtnl_link_set_ifindex(orig.get(), ifindex);
+  std::string a(alias);
+  rtnl_link_set_ifalias(change.get(), a.c_str());
+  int err = rtnl_link_change(sock_, orig.get(), change.get(), 0);
+  if (err < 0) return nl_error(err, "set alias of " + ifname_of(ifindex));
+  return {};
+}
+
+Status Netlink::set_up(int ifindex) {
+  LinkPtr orig(rtnl_link_alloc()), change(rtnl_link_alloc());
+  if (!orig || !change) return Error::from_errno(ENOMEM, "allocate link");
+  rtnl_link_set_ifindex(orig.get(), ifindex);
+  rtnl_link_set_flags(change.get(), IFF_UP);
+  int err = rtnl_link_change(sock_, orig.get(), change.get(), 0);
+  if (err < 0) return nl_error(err, "bring up " + ifname_of(ifindex));
+  return {};
+}
+
+Status Netlink::delete_link(int ifindex) {
+  LinkPtr link(rtnl_link_alloc());
+  if (!link) return Error::from_errno(ENOMEM, "allocate link");
+  rtnl_link_set_ifindex(link.get(), ifindex);
+  int err = rtnl_link_delete(sock_, link.get());
+  if (err < 0) return nl_error(err, "delete " + ifname_of(ifindex));
+  return {};
+}
+
+Status Netlink::add_address(int ifindex, const IpAddr& ip, int prefix, bool link_scope) {
+  RAddrPtr a(rtnl_addr_alloc());
+  AddrPtr local = make_addr(ip, prefix);
+  if (!a || !local) return Error::from_errno(ENOMEM, "allocate address");
+  rtnl_addr_set_ifindex(a.get(), ifindex);
+  rtnl_addr_set_family(a.get(), ip.family);
+  int err = rtnl_addr_set_local(a.get(), local.get());
+  if (err >= 0) {
+    rtnl_addr_set_prefixlen(a.get(), prefix);
+    if (ip.is_v6()) rtnl_addr_set_flags(a.get(), IFA_F_NODAD);
+    if (link_scope) rtnl_addr_set_scope(a.get(), RT_SCOPE_LINK);
+    err = rtnl_addr_add(sock_, a.get(), NLM_F_EXCL);
+  }
+  if (err < 0) return nl_error(err, "add address " + ip.text + " to " + ifname_of(ifindex));
+  return {};
+}
+
+Status Netlink::delete_address(int ifindex, const IpAddr& ip, int prefix) {
+  RAddrPtr a(rtnl_addr_alloc());
+  AddrPtr local = make_addr(ip, prefix);
+  if (!a || !local) return Error::from_errno(ENOMEM, "allocate address");
+  rtnl_addr_set_ifindex(a.get(), ifindex);
+  rtnl_addr_set_family(a.get(), ip.family);
+  int err = rtnl_addr_set_local(a.get(), local.get());
+  if (err >= 0) {
+    rtnl_addr_set_prefixlen(a.get(), prefix);
+    err = rtnl_addr_delete(sock_, a.get(), 0);
+  }
+  if (err < 0) return nl_error(err, "delete address " + ip.text + " from " + ifname_of(ifindex));
+  return {};
+}
+
+Status Netlink::add_route(const IpAddr& dst, int prefix, int ifindex, const IpAddr* gw, bool exclusive) {
+  RoutePtr r(rtnl_route_alloc());
+  AddrPtr d = make_addr(dst, prefix);
+  if (!r || !d) return Error::from_errno(ENOMEM, "allocate route");
+  rtnl_route_set_family(r.get(), dst.family);
+  rtnl_route_set_table(r.get(), RT_TABLE_MAIN);
+  rtnl_route_set_type(r.get(), RTN_UNICAST);
+  rtnl_route_set_protocol(r.get(), RTPROT_STATIC);
+  rtnl_route_set_scope(r.get(), gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+  int err = rtnl_route_set_dst(r.get(), d.get());
+  if (err < 0) return nl_error(err, "set route destination " + dst.text);
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  if (!nh) return Error::from_errno(ENOMEM, "allocate next hop");
+  rtnl_route_nh_set_ifindex(nh, ifindex);
+  if (gw) {
+    AddrPtr g = make_addr(*gw, gw->host_prefix());
+    if (!g) {
+      rtnl_route_nh_free(nh);
+      return Error::from_errno(ENOMEM, "allocate gateway");
+    }
+    rtnl_route_nh_set_gateway(nh, g.get());
+  }
+  rtnl_route_add_nexthop(r.get(), nh);  // the route owns nh from here
+  err = rtnl_route_add(sock_, r.get(), NLM_F_CREATE | (exclusive ? NLM_F_EXCL : 0));
+  std::string what = "add route " + dst.text + "/" + std::to_string(prefix) + " dev " + ifname_of(ifindex);
+  if (err < 0) return nl_error(err, what);
+  return {};
+}
+
+Status Netlink::delete_route(const IpAddr& dst, int prefix, int ifindex) {
+  RoutePtr r(rtnl_route_alloc());
+  AddrPtr d = make_addr(dst, prefix);
+  if (!r || !d) return Error::from_errno(ENOMEM, "allocate route");
+  rtnl_route_set_family(r.get(), dst.family);
+  rtnl_route_set_table(r.get(), RT_TABLE_MAIN);
+  int err = rtnl_route_set_dst(r.get(), d.get());
+  if (err < 0) return nl_error(err, "set route destination " + dst.text);
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  if (!nh) return Error::from_errno(ENOMEM, "allocate next hop");
+  rtnl_route_nh_set_ifindex(nh, ifindex);
+  rtnl_route_add_nexthop(r.get(), nh);
+  err = rtnl_route_delete(sock_, r.get(), 0);
+  if (err < 0) return nl_error(err, "delete route " + dst.text + "/" + std::to_string(prefix));
+  return {};
+}
+
+Result<std::vector<IpAddr>> Netlink::host_routes_via(int ifindex) {
+  std::vector<IpAddr> out;
+  for (int family : {AF_INET, AF_INET6}) {
+    nl_cache* raw = nullptr;
+    int err = rtnl_route_alloc_cache(sock_, family, 0, &raw);
+    CachePtr cache(raw);
+    if (err < 0) return nl_error(err, "list routes");
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+      auto* r = reinterpret_cast<rtnl_route*>(o);
+      if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_nnexthops(r) != 1) continue;
+      rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
+      if (!nh || rtnl_route_nh_get_ifindex(nh) != ifindex) continue;
+      nl_addr* dst = rtnl_route_get_dst(r);
+      if (!dst) continue;
+      IpAddr ip;
+      ip.family = family;
+      unsigned len = nl_addr_get_len(dst);
+      if (len != (family == AF_INET6 ? 16u : 4u) || nl_addr_get_prefixlen(dst) != len * 8) continue;
+      std::memcpy(ip.bytes.data(), nl_addr_get_binary_addr(dst), len);
+      char buf[64];
+      ip.text = nl_addr2str(dst, buf, sizeof buf);
+      if (auto slash = ip.text.find('/'); slash != std::string::npos) ip.text.resize(slash);
+      out.push_back(std::move(ip));
+    }
+  }
+  return out;
+}
+
+Status Netlink::add_proxy_neigh(int ifindex, const IpAddr& ip) {
+  NeighPtr n(rtnl_neigh_alloc());
+  AddrPtr d = make_addr(ip, ip.host_prefix());
+  if (!n || !d) return Error::from_errno(ENOMEM, "allocate neighbour");
+  rtnl_neigh_set_ifindex(n.get(), ifindex);
+  rtnl_neigh_set_family(n.get(), ip.family);
+  rtnl_neigh_set_dst(n.get(), d.get());
+  rtnl_neigh_set_flags(n.get(), NTF_PROXY);
+  rtnl_neigh_set_state(n.get(), NUD_PERMANENT);
+  int err = rtnl_neigh_add(sock_, n.get(), NLM_F_CREATE | NLM_F_REPLACE);
+  if (err < 0) return nl_error(err, "add proxy neighbour " + ip.text + " on " + ifname_of(ifindex));
+  return {};
+}
+
+Status Netlink::delete_proxy_neigh(int ifindex, const IpAddr& ip) {
+  NeighPtr n(rtnl_neigh_alloc());
+  AddrPtr d = make_addr(ip, ip.host_prefix());
+  if (!n || !d) return Error::from_errno(ENOMEM, "allocate neighbour");
+  rtnl_neigh_set_ifindex(n.get(), ifindex);
+  rtnl_neigh_set_family(n.get(), ip.family);
+  rtnl_neigh_set_dst(n.get(), d.get());
+  rtnl_neigh_set_flags(n.get(), NTF_PROXY);
+  int err = rtnl_neigh_delete(sock_, n.get(), 0);
+  if (err < 0) return nl_error(err, "delete proxy neighbour " + ip.text + " on " + ifname_of(ifindex));
+  return {};
+}
+
+}  // namespace berth::net

@@ -1,0 +1,225 @@
+// Routed networking: host link, host routes, proxy entries, and the CT side through a netlink
+// socket opened in the CT's network namespace (the same code path at start and for live set).
+#include "net/routed.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "core/exit_codes.h"
+#include "net/netlink.h"
+
+namespace berth::net {
+namespace {
+
+struct Setup {
+  std::string host, alias;
+  std::vector<IpAddr> addrs;
+  std::vector<std::string> neigh_devs;
+};
+
+// strict: a bad NEIGHBOUR_DEVS is an error (start, set); teardown goes on without it.
+Result<Setup> setup_of(const CtConfig& ct, bool strict = true) {
+  Setup s;
+  s.host = host_ifname(ct.host().instance(), ct.ctid());
+  s.alias = link_alias(ct.host().instance(), ct.ctid());
+  BERTH_ASSIGN_OR_RETURN(s.addrs, parse_ip_list(ct.get_or("IP_ADDRESS", "")));
+  auto devs = parse_neighbour_devs(ct.host().global().get_or("NEIGHBOUR_DEVS", ""));
+  if (devs.ok())
+    s.neigh_devs = std::move(*devs);
+  else if (strict)
+    return std::move(devs).error();
+  return s;
+}
+
+bool has_family(const std::vector<IpAddr>& v, bool v6) {
+  for (const auto& a : v)
+    if (a.is_v6() == v6) return true;
+  return false;
+}
+
+Status ignore(Status st, std::initializer_list<int> codes) {
+  if (st.ok()) return st;
+  for (int c : codes)
+    if (st.error().code() == c) return {};
+  return st;
+}
+
+IpAddr must_parse(std::string_view s) { return *parse_ip(s); }
+
+Result<std::vector<int>> neigh_dev_indexes(Netlink& nl, const std::vector<std::string>& devs) {
+  std::vector<int> out;
+  for (const auto& d : devs) {
+    BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(d));
+    if (!link) return Error::invalid("NEIGHBOUR_DEVS device `" + d + "` does not exist", exitcode::kBadValue);
+    out.push_back(link->ifindex);
+  }
+  return out;
+}
+
+void remove_proxies(Netlink& nl, const std::vector<std::string>& devs, const std::vector<IpAddr>& addrs) {
+  for (const auto& d : devs) {
+    auto link = nl.find_link(d);
+    if (!link.ok() || !*link) continue;
+    for (const auto& a : addrs) (void)nl.delete_proxy_neigh((*link)->ifindex, a);
+  }
+}
+
+// Host link, proxy entries: everything of the host side. The routes go with the link.
+Status teardown_host(Netlink& nl, const std::string& host, const std::string& alias, const std::vector<std::string>& devs,
+                     std::vector<IpAddr> addrs) {
+  BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(host));
+  if (link && link->alias == alias) {
+    if (auto routed = nl.host_routes_via(link->ifindex); routed.ok())
+      for (auto& a : *routed)
+        if (std::find(addrs.begin(), addrs.end(), a) == addrs.end()) addrs.push_back(a);
+  }
+  remove_proxies(nl, devs, addrs);
+  if (!link || link->alias != alias) return {};
+  BERTH_RETURN_IF_ERROR(ignore(nl.delete_link(link->ifindex), {ENODEV}));
+  // A dying network namespace may still hold the pair for a moment: wait until it is gone.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    BERTH_ASSIGN_OR_RETURN(auto again, nl.find_link(host));
+    if (!again) return {};
+    (void)nl.delete_link(again->ifindex);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Error::from_errno(EBUSY, "remove host link `" + host + "`");
+}
+
+// Host routes for addrs, all or none: EEXIST means another CT (or the host) routes the address.
+Status add_host_routes(Netlink& nl, int ifindex, const std::vector<IpAddr>& addrs) {
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    auto st = nl.add_route(addrs[i], addrs[i].host_prefix(), ifindex, nullptr, true);
+    if (!st.ok()) {
+      for (size_t j = 0; j < i; ++j) (void)nl.delete_route(addrs[j], addrs[j].host_prefix(), ifindex);
+      if (st.error().code() == EEXIST)
+        return Error::with_status(exitcode::kIpInUse, "IP address " + addrs[i].text + " is already in use");
+      return st;
+    }
+  }
+  return {};
+}
+
+Status add_proxies(Netlink& nl, const std::vector<int>& devs, const std::vector<IpAddr>& addrs) {
+  for (int dev : devs)
+    for (const auto& a : addrs) BERTH_RETURN_IF_ERROR(nl.add_proxy_neigh(dev, a));
+  return {};
+}
+
+// The host end's next-hop addresses for the families in addrs (already there is fine).
+Status ensure_gateways(Netlink& nl, int ifindex, const std::vector<IpAddr>& addrs) {
+  if (has_family(addrs, false))
+    BERTH_RETURN_IF_ERROR(ignore(nl.add_address(ifindex, must_parse(kGatewayV4), 32, true), {EEXIST}));
+  if (has_family(addrs, true))
+    BERTH_RETURN_IF_ERROR(ignore(nl.add_address(ifindex, must_parse(kGatewayV6), 64), {EEXIST}));
+  return {};
+}
+
+// Inside the CT: venet0 up, the addresses, default routes via the host end. Idempotent.
+Status configure_inside(Netlink& ct, const std::vector<IpAddr>& addrs) {
+  BERTH_ASSIGN_OR_RETURN(auto link, ct.find_link(kCtIfname));
+  if (!link) return Error::from_errno(ENODEV, "find `" + std::string(kCtIfname) + "` in the CT");
+  int dev = link->ifindex;
+  BERTH_RETURN_IF_ERROR(ct.set_up(dev));
+  for (const auto& a : addrs) BERTH_RETURN_IF_ERROR(ignore(ct.add_address(dev, a, a.host_prefix()), {EEXIST}));
+  if (has_family(addrs, false)) {
+    IpAddr gw = must_parse(kGatewayV4), any = must_parse("0.0.0.0");
+    BERTH_RETURN_IF_ERROR(ignore(ct.add_route(gw, 32, dev, nullptr, true), {EEXIST}));
+    BERTH_RETURN_IF_ERROR(ignore(ct.add_route(any, 0, dev, &gw, true), {EEXIST}));
+  }
+  if (has_family(addrs, true)) {
+    IpAddr gw = must_parse(kGatewayV6), any = must_parse("::");
+    BERTH_RETURN_IF_ERROR(ignore(ct.add_route(any, 0, dev, &gw, true), {EEXIST}));
+  }
+  return {};
+}
+
+Status remove_inside(Netlink& ct, const std::vector<IpAddr>& addrs) {
+  BERTH_ASSIGN_OR_RETURN(auto link, ct.find_link(kCtIfname));
+  if (!link) return {};
+  for (const auto& a : addrs)
+    BERTH_RETURN_IF_ERROR(ignore(ct.delete_address(link->ifindex, a, a.host_prefix()), {EADDRNOTAVAIL, ESRCH, ENOENT}));
+  return {};
+}
+
+}  // namespace
+
+RoutedLink& RoutedLink::operator=(RoutedLink&& o) noexcept {
+  if (this != &o) {
+    ifname_ = std::move(o.ifname_);
+    alias_ = std::move(o.alias_);
+    neigh_devs_ = std::move(o.neigh_devs_);
+    addrs_ = std::move(o.addrs_);
+    o.ifname_.clear();
+  }
+  return *this;
+}
+
+RoutedLink::~RoutedLink() {
+  if (ifname_.empty()) return;
+  auto nl = Netlink::open();
+  if (nl.ok()) (void)teardown_host(*nl, ifname_, alias_, neigh_devs_, addrs_);
+}
+
+Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
+  BERTH_ASSIGN_OR_RETURN(Setup s, setup_of(ct));
+  if (s.addrs.empty()) return RoutedLink();
+  BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
+  BERTH_ASSIGN_OR_RETURN(std::vector<int> devs, neigh_dev_indexes(nl, s.neigh_devs));
+  BERTH_ASSIGN_OR_RETURN(auto old, nl.find_link(s.host));
+  if (old) {
+    if (old->alias != s.alias)
+      return Error::with_status(exitcode::kVeth, "host interface name `" + s.host + "` is in use by another link");
+    // Ours, and the CT is not running (start checked): left by a start or stop that was killed.
+    BERTH_RETURN_IF_ERROR(teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).status(exitcode::kVeth));
+  }
+  BERTH_RETURN_IF_ERROR(nl.create_veth(s.host, kCtIfname, init).status(exitcode::kVeth));
+  RoutedLink guard(s.host, s.alias, s.neigh_devs, s.addrs);
+  BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(s.host));
+  if (!link) return Error::with_status(exitcode::kVeth, "veth `" + s.host + "` vanished after creation");
+  int dev = link->ifindex;
+  BERTH_RETURN_IF_ERROR(nl.set_alias(dev, s.alias).status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(nl.set_up(dev).status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(ensure_gateways(nl, dev, s.addrs).status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(add_host_routes(nl, dev, s.addrs));
+  BERTH_RETURN_IF_ERROR(add_proxies(nl, devs, s.addrs).status(exitcode::kVeth));
+  BERTH_ASSIGN_OR_RETURN(Netlink inside, Netlink::open_in_netns_of(init));
+  BERTH_RETURN_IF_ERROR(configure_inside(inside, s.addrs).context("configure the CT's network").status(exitcode::kVeth));
+  return guard;
+}
+
+Status detach_routed(const CtConfig& ct) {
+  BERTH_ASSIGN_OR_RETURN(Setup s, setup_of(ct, false));
+  BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
+  return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).context("remove network");
+}
+
+Status update_routed(const CtConfig& ct, pid_t init) {
+  BERTH_ASSIGN_OR_RETURN(Setup s, setup_of(ct));
+  BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
+  BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(s.host));
+  if (!link || link->alias != s.alias) {
+    if (s.addrs.empty()) return {};
+    BERTH_ASSIGN_OR_RETURN(RoutedLink made, attach_routed(ct, init));
+    made.release();
+    return {};
+  }
+  if (s.addrs.empty()) return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs);
+  int dev = link->ifindex;
+  BERTH_ASSIGN_OR_RETURN(std::vector<int> devs, neigh_dev_indexes(nl, s.neigh_devs));
+  BERTH_ASSIGN_OR_RETURN(std::vector<IpAddr> current, nl.host_routes_via(dev));
+  AddrPlan plan = plan_addresses(current, s.addrs);
+  if (plan.empty()) return {};
+  BERTH_RETURN_IF_ERROR(add_host_routes(nl, dev, plan.add));
+  BERTH_ASSIGN_OR_RETURN(Netlink inside, Netlink::open_in_netns_of(init));
+  BERTH_RETURN_IF_ERROR(remove_inside(inside, plan.remove).context("configure the CT's network"));
+  for (const auto& a : plan.remove) BERTH_RETURN_IF_ERROR(ignore(nl.delete_route(a, a.host_prefix(), dev), {ESRCH, ENOENT}));
+  remove_proxies(nl, s.neigh_devs, plan.remove);
+  BERTH_RETURN_IF_ERROR(add_proxies(nl, devs, plan.add).status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(ensure_gateways(nl, dev, plan.add).status(exitcode::kVeth));
+  return configure_inside(inside, plan.add).context("configure the CT's network").status(exitcode::kVeth);
+}
+
+}  // namespace berth::net
