@@ -300,6 +300,12 @@ std::vector<std::string> BerthTest::leaks() const {
     std::string dir = cg + "/" + instance_;
     if (fs::exists(dir)) out.push_back("cgroup " + dir);
   }
+  // Host ends of the CTs' veths carry the alias "berth:<instance>:<CTID>".
+  std::error_code ec;
+  for (const auto& link : fs::directory_iterator("/sys/class/net", ec)) {
+    std::string alias = read_text(link.path().string() + "/ifalias");
+    if (alias.rfind("berth:" + instance_ + ":", 0) == 0) out.push_back("link " + link.path().filename().string());
+  }
   std::string bin = fs::canonical(BERTH_BINARY).string();
   for (pid_t p : all_pids()) {
     if (p == ::getpid()) continue;
