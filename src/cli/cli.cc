@@ -6,6 +6,9 @@
 #include <utility>
 
 namespace berth::cli {
+
+int cmd_ubc(const Invocation&, const HostConfig&);  // cmd_ubc.cc (vzubc)
+
 namespace {
 
 struct CommandEntry {
@@ -20,6 +23,7 @@ constexpr CommandEntry kCommands[] = {
     {"set", cmd_set},         {"exec", cmd_exec},       {"exec2", cmd_exec},
     {"exec3", cmd_exec},      {"enter", cmd_enter},     {"runscript", cmd_runscript},
     {"console", cmd_console}, {"list", cmd_list},       {"template", cmd_template},
+    {"ubc", cmd_ubc},
 };
 
 void usage(FILE* out, const std::string& prog) {

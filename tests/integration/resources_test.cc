@@ -1,9 +1,11 @@
 // Resource limits on a real CT (root): `set` changes the kernel's values at once and --save writes
 // them as vzctl does; limits are applied at start; a fork bomb stops at NUMPROC and a memory hog
-// is OOM-killed inside its CT only, while the CT's init survives. cgroup v1 or v2 file names.
+// is OOM-killed inside its CT only, while the CT's init survives; vzubc reports the counters.
+// cgroup v1 or v2 file names.
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "harness.h"
 
@@ -92,6 +94,7 @@ TEST_F(ResourcesTest, SavedLimitsAreAppliedAtStart) {
   EXPECT_PRED2(contains, conf, "SWAPPAGES=\"0:8192\"");
   EXPECT_PRED2(contains, conf, "NUMPROC=\"100:120\"");
   EXPECT_PRED2(contains, conf, "CPUUNITS=\"500\"");
+  EXPECT_EQ(berth({"ubc", id}).code, 31);  // not running
   r = berth({"start", id, "--wait"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(cg(id, "memory", "memory.limit_in_bytes", "memory.max"), std::to_string(96 << 20));
@@ -116,6 +119,22 @@ TEST_F(ResourcesTest, ForkBombStopsAtNumproc) {
   EXPECT_LE(current, 32);
   EXPECT_GE(current, 16) << "the bomb did not run";
   EXPECT_GT(keyed(events, "max"), failed_before) << "no refused fork counted";
+  // vzubc shows the same: numproc held <= 32, limit 32, failcnt > 0.
+  RunResult ubc = berth_as("vzubc", {id});
+  ASSERT_EQ(ubc.code, 0) << ubc.err;
+  bool seen = false;
+  for (const auto& line : split_lines(ubc.out)) {
+    std::istringstream f(line);
+    std::string uid, name;
+    unsigned long held, maxheld, barrier, limit, failcnt;
+    if (!(f >> uid >> name >> held >> maxheld >> barrier >> limit >> failcnt) || name != "numproc") continue;
+    seen = true;
+    EXPECT_EQ(uid, id + ":");
+    EXPECT_LE(held, 32u);
+    EXPECT_EQ(limit, 32u);
+    EXPECT_GT(failcnt, 0u);
+  }
+  EXPECT_TRUE(seen) << ubc.out;
   // The host can still fork, and the CT recovers once the sleeps end.
   EXPECT_EQ(run_process({"/bin/true"}, {}, {}).code, 0);
   sleep_ms(3500);
@@ -140,6 +159,20 @@ TEST_F(ResourcesTest, MemoryHogIsOomKilledInsideItsCtOnly) {
     EXPECT_GT(keyed(cg_path(id, "memory", "memory.oom_control", ""), "oom_kill"), 0);
   }
   EXPECT_LE(std::stol(cg(id, "memory", "memory.max_usage_in_bytes", "memory.peak")), 64L << 20);
+  RunResult ubc = berth({"ubc", id});
+  ASSERT_EQ(ubc.code, 0) << ubc.err;
+  bool seen = false;
+  for (const auto& line : split_lines(ubc.out)) {
+    std::istringstream f(line);
+    std::string name;
+    unsigned long held, maxheld, barrier, limit, failcnt;
+    if (!(f >> name >> held >> maxheld >> barrier >> limit >> failcnt) || name != "physpages") continue;
+    seen = true;
+    EXPECT_EQ(limit, 16384u);  // 64M in pages
+    EXPECT_LE(maxheld, 16384u);
+    EXPECT_GT(failcnt, 0u);
+  }
+  EXPECT_TRUE(seen) << ubc.out;
   // The CT's init (and everything that ran before) survives; the host was not touched.
   for (pid_t p : before) EXPECT_TRUE(fs::exists("/proc/" + std::to_string(p))) << "pid " << p << " died";
   expect_running(id);
