@@ -7,7 +7,6 @@
 
 namespace berth::cli {
 
-int cmd_ubc(const Invocation&, const HostConfig&);  // cmd_ubc.cc (vzubc)
 
 namespace {
 

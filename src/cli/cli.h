@@ -47,5 +47,6 @@ int cmd_runscript(const Invocation&, const HostConfig&);
 int cmd_console(const Invocation&, const HostConfig&);
 int cmd_list(const Invocation&, const HostConfig&);   // vzlist
 int cmd_template(const Invocation&, const HostConfig&);
+int cmd_ubc(const Invocation&, const HostConfig&);      // ubc (vzubc)
 
 }  // namespace berth::cli
