@@ -58,8 +58,8 @@ Status rmdir_group(const std::string& base, const std::string& rel) {
   for (int i = 0;; ++i) {
     if (rmdir_recursive(dir) == 0 || errno == ENOENT) break;
     // EBUSY right after a kill: the kernel is still tearing down exited tasks.
-    if (errno == EBUSY && i < 400) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (errno == EBUSY && i < 2000) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
     }
     return Error::from_errno(errno, "rmdir `" + dir + "`");
@@ -135,12 +135,12 @@ Status V1Backend::kill_all(const std::string& rel) {
   std::string dir = primary().mount + "/" + rel;
   // Freeze first so nothing forks between reading the list and killing it.
   if (fz) (void)sys::write_file(fz->mount + "/" + rel + "/freezer.state", "FROZEN");
-  for (int round = 0; round < 400; ++round) {
+  for (int round = 0; round < 2000; ++round) {
     auto list = read_procs(dir);
     if (list.empty()) break;
     for (pid_t p : list) ::kill(p, SIGKILL);
     if (fz && round == 0) (void)sys::write_file(fz->mount + "/" + rel + "/freezer.state", "THAWED");
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (fz) (void)sys::write_file(fz->mount + "/" + rel + "/freezer.state", "THAWED");
   if (!read_procs(dir).empty()) return Error::from_errno(EBUSY, "kill processes of cgroup `" + rel + "`");

@@ -80,14 +80,14 @@ Status V2Backend::kill_all(const std::string& rel) {
   // SIGKILL), kill what is listed, and repeat until it is empty.
   bool have_kill = sys::write_file(dir + "/cgroup.kill", "1").ok();
   if (!have_kill) (void)sys::write_file(dir + "/cgroup.freeze", "1");
-  for (int i = 0; i < 400; ++i) {
+  for (int i = 0; i < 2000; ++i) {
     auto ev = sys::read_file(dir + "/cgroup.events");
     if (!ev.ok() || ev->find("populated 0") != std::string::npos) {
       if (!have_kill) (void)sys::write_file(dir + "/cgroup.freeze", "0");  // the group may be reused
       return {};
     }
     if (!have_kill) kill_tree(dir);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (!have_kill) (void)sys::write_file(dir + "/cgroup.freeze", "0");
   return Error::from_errno(EBUSY, "kill processes of cgroup `" + rel + "`");

@@ -73,8 +73,12 @@ Status stop(const CtConfig& ct, const StopOptions& opts) {
       ::syscall(SYS_pidfd_send_signal, pidfd, halt_signal(s.init_pid), nullptr, 0);
       gone = wait_exit(pidfd, std::chrono::seconds(ct.stop_timeout()));
     }
+    if (!gone && pidfd >= 0) {
+      // The PID namespace dies with its init: waiting for it is cheaper than polling the cgroup.
+      ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      gone = wait_exit(pidfd, std::chrono::seconds(5));
+    }
     if (!gone) {
-      if (pidfd >= 0) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
       BERTH_RETURN_IF_ERROR(cg->kill_all(group).status(exitcode::kStopFailed));
     }
     // Processes exec'ed into the CT die with its PID namespace; wait for the group to empty.
