@@ -447,12 +447,13 @@ const Field* find_field(std::string_view name) {
   return nullptr;
 }
 
-std::vector<std::string_view> split_commas(std::string_view s) {
-  std::vector<std::string_view> out;
+// Owned copies, not views: the field list may be a temporary (the -o value or the default set).
+std::vector<std::string> split_commas(std::string_view s) {
+  std::vector<std::string> out;
   size_t pos = 0;
   for (;;) {
     size_t comma = s.find(',', pos);
-    out.push_back(s.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    out.emplace_back(s.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
     if (comma == std::string_view::npos) return out;
     pos = comma + 1;
   }
@@ -465,12 +466,11 @@ Result<std::vector<const Field*>> columns(const ListOptions& opts) {
       if (!f.suffixed && !f.alias) out.push_back(&f);
     return out;
   }
-  const std::string wanted = opts.fields.empty() ? kDefaultFields : opts.fields;
-  for (std::string_view name : split_commas(wanted)) {
+  for (const std::string& name : split_commas(opts.fields.empty() ? kDefaultFields : opts.fields)) {
     const Field* f = find_field(name);
-    if (f == nullptr) return Error::invalid("unknown field `" + std::string(name) + "`", kListUsageExit);
+    if (f == nullptr) return Error::invalid("unknown field `" + name + "`", kListUsageExit);
     if (opts.json && f->suffixed)
-      return Error::invalid("field `" + std::string(name) + "` is not available in JSON output", kListUsageExit);
+      return Error::invalid("field `" + name + "` is not available in JSON output", kListUsageExit);
     out.push_back(f);
   }
   return out;
