@@ -40,16 +40,20 @@ Status mkdir_group(const std::string& base, const std::string& rel) {
   return {};
 }
 
-// rmdir dir after its sub-groups (a CT's init may have made some), deepest first.
-static int rmdir_recursive(const std::string& dir) {
+std::vector<std::string> sub_groups(const std::string& dir) {
+  std::vector<std::string> subs;
   if (DIR* d = ::opendir(dir.c_str())) {
-    std::vector<std::string> subs;
     while (dirent* e = ::readdir(d))
       if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
         subs.push_back(dir + "/" + e->d_name);
     ::closedir(d);
-    for (const auto& s : subs) rmdir_recursive(s);
   }
+  return subs;
+}
+
+// rmdir dir after its sub-groups (a CT's init may have made some), deepest first.
+static int rmdir_recursive(const std::string& dir) {
+  for (const auto& s : sub_groups(dir)) rmdir_recursive(s);
   return ::rmdir(dir.c_str());
 }
 

@@ -37,6 +37,8 @@ class V1Backend : public Backend {
 
 // Shared by both backends.
 std::vector<pid_t> read_procs(const std::string& dir);
+// Paths of the direct sub-groups of a group dir.
+std::vector<std::string> sub_groups(const std::string& dir);
 Status mkdir_group(const std::string& base, const std::string& rel);
 // rmdir base/rel, retrying while the kernel finishes tearing down exited tasks; then base/<instance>.
 Status rmdir_group(const std::string& base, const std::string& rel);

@@ -62,14 +62,7 @@ bool V2Backend::exists(const std::string& rel) const { return sys::is_dir(mount_
 // SIGKILL every process in dir and its sub-groups (for kernels without cgroup.kill, < 5.14).
 static void kill_tree(const std::string& dir) {
   for (pid_t p : read_procs(dir)) ::kill(p, SIGKILL);
-  if (DIR* d = ::opendir(dir.c_str())) {
-    std::vector<std::string> subs;
-    while (dirent* e = ::readdir(d))
-      if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
-        subs.push_back(dir + "/" + e->d_name);
-    ::closedir(d);
-    for (const auto& s : subs) kill_tree(s);
-  }
+  for (const auto& s : sub_groups(dir)) kill_tree(s);
 }
 
 Status V2Backend::kill_all(const std::string& rel) {
