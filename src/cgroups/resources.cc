@@ -156,4 +156,22 @@ std::string format_beancounters(const std::string& ctid, const Stats& s) {
   return out;
 }
 
+uint64_t read_u64(const std::string& path) {
+  auto text = sys::read_file(path);
+  if (!text.ok()) return 0;
+  auto v = parse_limit(*text);
+  return v && *v > 0 ? static_cast<uint64_t>(*v) : 0;
+}
+
+int64_t read_limit(const std::string& path) {
+  auto text = sys::read_file(path);
+  if (!text.ok()) return kNoLimit;
+  return parse_limit(*text).value_or(kNoLimit);
+}
+
+uint64_t read_keyed(const std::string& path, std::string_view key) {
+  auto text = sys::read_file(path);
+  return text.ok() ? keyed_value(*text, key).value_or(0) : 0;
+}
+
 }  // namespace berth::cgroups

@@ -89,4 +89,9 @@ std::optional<int64_t> parse_limit(std::string_view text);
 // memory.oom_control, memory.stat); nullopt when absent.
 std::optional<uint64_t> keyed_value(std::string_view text, std::string_view key);
 
+// Counter files of a group, read for stats(): a missing or unreadable file reads as 0 (or kNoLimit).
+uint64_t read_u64(const std::string& path);
+int64_t read_limit(const std::string& path);
+uint64_t read_keyed(const std::string& path, std::string_view key);
+
 }  // namespace berth::cgroups

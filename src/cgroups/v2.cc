@@ -99,27 +99,6 @@ Status V2Backend::delegate(const std::string& rel, uid_t uid, gid_t gid) {
 }  // namespace berth::cgroups
 
 namespace berth::cgroups {
-namespace {
-
-uint64_t read_u64(const std::string& path) {
-  auto text = sys::read_file(path);
-  if (!text.ok()) return 0;
-  auto v = parse_limit(*text);
-  return v && *v > 0 ? static_cast<uint64_t>(*v) : 0;
-}
-
-int64_t read_limit(const std::string& path) {
-  auto text = sys::read_file(path);
-  if (!text.ok()) return kNoLimit;
-  return parse_limit(*text).value_or(kNoLimit);
-}
-
-uint64_t read_keyed(const std::string& path, std::string_view key) {
-  auto text = sys::read_file(path);
-  return text.ok() ? keyed_value(*text, key).value_or(0) : 0;
-}
-
-}  // namespace
 
 Status V2Backend::apply(const std::string& rel, const Resources& r) {
   std::string dir = mount_ + "/" + rel;
