@@ -199,13 +199,16 @@ TEST_F(NetnsNetworkTest, TwoRoutedCtsTalk) {
   EXPECT_EQ(in_ct(a, "ping -c1 -W3 169.254.0.1").code, 0);
 
   // TCP over IPv4 and IPv6: a listener in b, a client in a.
+  // One port per round, so a listener of the previous round still closing cannot get in the way.
+  int port = 5001;
   for (const char* dst : {"198.18.110.2", "fd00:110::2"}) {
-    RunResult l = berth({"exec", b, "rm -f /tmp/got; (nc -l -p 5001 > /tmp/got 2>&1 &) ; sleep 0.3"});
+    ++port;
+    RunResult l = berth({"exec", b, "rm -f /tmp/got; (nc -l -p " + std::to_string(port) + " > /tmp/got 2>&1 &) ; sleep 0.3"});
     ASSERT_EQ(l.code, 0) << l.err;
     // The listener may need a moment: retry the client (a refused connection leaves it waiting).
     std::string got;
     for (int i = 0; i < 20 && !contains(got, "hello-from-a"); ++i) {
-      (void)in_ct(a, std::string("echo hello-from-a | nc -w 2 ") + dst + " 5001");
+      (void)in_ct(a, std::string("echo hello-from-a | nc -w 2 ") + dst + " " + std::to_string(port));
       for (int j = 0; j < 10 && !contains(got, "hello-from-a"); ++j) {
         sleep_ms(30);
         got = in_ct(b, "cat /tmp/got").out;
