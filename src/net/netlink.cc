@@ -182,31 +182,34 @@ Status Netlink::delete_link(int ifindex) {
   return {};
 }
 
-// An rtnl address object for ip/prefix on ifindex (what add and delete both send).
-static Result<RAddrPtr> address_object(int ifindex, const IpAddr& ip, int prefix) {
+Status Netlink::add_address(int ifindex, const IpAddr& ip, int prefix, bool link_scope) {
   RAddrPtr a(rtnl_addr_alloc());
   AddrPtr local = make_addr(ip, prefix);
   if (!a || !local) return Error::from_errno(ENOMEM, "allocate address");
   rtnl_addr_set_ifindex(a.get(), ifindex);
   rtnl_addr_set_family(a.get(), ip.family);
   int err = rtnl_addr_set_local(a.get(), local.get());
-  if (err < 0) return nl_error(err, "set address " + ip.text);
-  rtnl_addr_set_prefixlen(a.get(), prefix);
-  return a;
-}
-
-Status Netlink::add_address(int ifindex, const IpAddr& ip, int prefix, bool link_scope) {
-  BERTH_ASSIGN_OR_RETURN(RAddrPtr a, address_object(ifindex, ip, prefix));
-  if (ip.is_v6()) rtnl_addr_set_flags(a.get(), IFA_F_NODAD);
-  if (link_scope) rtnl_addr_set_scope(a.get(), RT_SCOPE_LINK);
-  int err = rtnl_addr_add(sock_, a.get(), NLM_F_EXCL);
+  if (err >= 0) {
+    rtnl_addr_set_prefixlen(a.get(), prefix);
+    if (ip.is_v6()) rtnl_addr_set_flags(a.get(), IFA_F_NODAD);
+    if (link_scope) rtnl_addr_set_scope(a.get(), RT_SCOPE_LINK);
+    err = rtnl_addr_add(sock_, a.get(), NLM_F_EXCL);
+  }
   if (err < 0) return nl_error(err, "add address " + ip.text + " to " + ifname_of(ifindex));
   return {};
 }
 
 Status Netlink::delete_address(int ifindex, const IpAddr& ip, int prefix) {
-  BERTH_ASSIGN_OR_RETURN(RAddrPtr a, address_object(ifindex, ip, prefix));
-  int err = rtnl_addr_delete(sock_, a.get(), 0);
+  RAddrPtr a(rtnl_addr_alloc());
+  AddrPtr local = make_addr(ip, prefix);
+  if (!a || !local) return Error::from_errno(ENOMEM, "allocate address");
+  rtnl_addr_set_ifindex(a.get(), ifindex);
+  rtnl_addr_set_family(a.get(), ip.family);
+  int err = rtnl_addr_set_local(a.get(), local.get());
+  if (err >= 0) {
+    rtnl_addr_set_prefixlen(a.get(), prefix);
+    err = rtnl_addr_delete(sock_, a.get(), 0);
+  }
   if (err < 0) return nl_error(err, "delete address " + ip.text + " from " + ifname_of(ifindex));
   return {};
 }
