@@ -203,7 +203,10 @@ TEST_F(NetnsNetworkTest, TwoRoutedCtsTalk) {
   int port = 5001;
   for (const char* dst : {"198.18.110.2", "fd00:110::2"}) {
     ++port;
-    RunResult l = berth({"exec", b, "rm -f /tmp/got; (nc -l -p " + std::to_string(port) + " > /tmp/got 2>&1 &) ; sleep 0.3"});
+    // The listener is a loop: a connection that got in but carried nothing (a retry racing the
+    // listener's start) must not leave the port closed for the retries that follow.
+    RunResult l = berth({"exec", b, "rm -f /tmp/got; (for i in $(seq 30); do nc -l -p " + std::to_string(port) +
+                                        " >> /tmp/got 2>&1; done </dev/null >/dev/null 2>&1 &) ; sleep 0.3"});
     ASSERT_EQ(l.code, 0) << l.err;
     // The listener may need a moment: retry the client (a refused connection leaves it waiting).
     std::string got;
