@@ -4,7 +4,9 @@
 #   2. unit tests (ctest -L unit),
 #   3. root integration tests (ctest -L root, two at a time: every test has its own BERTH_ROOT
 #      and cgroup instance name, so they are independent); skipped with a note when not root,
-#   4. the host leak check (/work/shared/tools/leakcheck or tests/leakcheck), which fails the run
+#   4. the short cgroup v2 suite in the qemu test VM (scripts/testvm-ci.sh, 2-4 min; as root only;
+#      skipped with a note when qemu cannot run here, or when SKIP_VM=1),
+#   5. the host leak check (/work/shared/tools/leakcheck or tests/leakcheck), which fails the run
 #      if anything of a Berth instance is left on the machine.
 # Environment: BUILD_DIR (default build), JOBS (integration parallelism, default 2),
 # SKIP_BUILD=1 to test an existing build.
@@ -34,6 +36,19 @@ if [ "$(id -u)" = 0 ]; then
 
   echo "== integration tests (root)"
   ctest --test-dir "$build" -L root --output-on-failure -j "$jobs" --timeout 300 || status=1
+
+  if [ "${SKIP_VM:-0}" = 1 ]; then
+    echo "== cgroup v2 suite in the test VM skipped (SKIP_VM=1)"
+  else
+    echo "== cgroup v2 suite in the test VM (scripts/testvm-ci.sh)"
+    vm_rc=0
+    BUILD_DIR=$build scripts/testvm-ci.sh || vm_rc=$?
+    case $vm_rc in
+      0) ;;
+      77) echo "cgroup v2 suite SKIPPED: the test VM cannot run here (reason above)" ;;
+      *) status=1 ;;
+    esac
+  fi
 
   if [ -n "$leakcheck" ]; then
     echo "== leak check ($leakcheck)"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# testvm-smoke.sh - run tests/vm/lifecycle.sh (Berth's CT lifecycle) in the qemu test VM, once with
-# pure cgroup v2 and once with cgroup v1, and fail if either fails.
+# testvm-smoke.sh - run a suite of Berth's VM tests (tests/vm/suite.sh) in the qemu test VM, one
+# boot per cgroup layout, and fail if any fails.
 #
-# Usage: scripts/testvm-smoke.sh [-c "v2 v1"] [-t SECONDS]
+# Usage: scripts/testvm-smoke.sh [-c "v2 v1"] [-s SUITE] [-t SECONDS]
 #   -c LAYOUTS  cgroup layouts to run, in order (default "v2 v1"; also: hybrid)
-#   -t SECONDS  wall-clock limit per VM run (default 150)
+#   -s SUITE    lifecycle (default: tests/vm/lifecycle.sh), ci (lifecycle + resources.sh), or
+#               full (ci + the root integration binary's lifecycle and resource tests)
+#   -t SECONDS  wall-clock limit per VM run (default 150; 900 for full)
 # Env: BUILD_DIR (default build-vm; scripts/build.sh runs there first, incrementally),
 #      TESTVM (default /work/shared/testvm: run-in-testvm.sh, make-testvm.sh),
 #      TESTVM_DIR (image dir, default /var/tmp/testvm; built with make-testvm.sh when missing).
@@ -17,13 +19,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 LAYOUTS="v2 v1"
-TMO=150
-while getopts "c:t:h" o; do
+SUITE=lifecycle
+TMO=""
+while getopts "c:s:t:h" o; do
     case $o in
-        c) LAYOUTS=$OPTARG ;; t) TMO=$OPTARG ;;
-        *) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        c) LAYOUTS=$OPTARG ;; s) SUITE=$OPTARG ;; t) TMO=$OPTARG ;;
+        *) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 2 ;;
     esac
 done
+case $SUITE in lifecycle|ci) TMO=${TMO:-150} ;; full) TMO=${TMO:-900} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
 BUILD=${BUILD_DIR:-build-vm}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 TESTVM=${TESTVM:-/work/shared/testvm}
@@ -46,17 +50,18 @@ command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not install
 # Without a binary a failed build fails the run; with one (other work may have broken the tree
 # for a moment) the old binary is used, with a warning.
 t0=$SECONDS
-if BUILD_DIR=$BUILD scripts/build.sh >"$BUILD.log" 2>&1; then
+mkdir -p "$BUILD"
+if BUILD_DIR=$BUILD scripts/build.sh >"$BUILD/testvm-build.log" 2>&1; then
     [ $((SECONDS - t0)) -lt 5 ] || log "built $BUILD/berth in $((SECONDS - t0)) s"
 elif [ -x "$BUILD/berth" ]; then
-    log "WARNING: build failed (see $BUILD.log); testing the existing, possibly stale $BUILD/berth"
+    log "WARNING: build failed (see $BUILD/testvm-build.log); testing the existing, possibly stale $BUILD/berth"
 else
-    tail -20 "$BUILD.log" >&2; log "build failed, no berth binary"; exit 1
+    tail -20 "$BUILD/testvm-build.log" >&2; log "build failed, no berth binary"; exit 1
 fi
 
 # ---- stage berth's shared libraries (not libc/libstdc++: the guest has the host's own) ----
 mkdir -p "$BUILD/vm-lib"
-ldd "$BUILD/berth" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
+{ ldd "$BUILD/berth"; [ "$SUITE" != full ] || ldd "$BUILD/berth_integration_tests"; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
     grep -vE '/(libc|libm|libstdc\+\+|libgcc_s)\.so' | while read -r lib; do
         dst=$BUILD/vm-lib/$(basename "$lib")
         [ "$dst" -nt "$lib" ] || cp -L "$lib" "$dst"
@@ -66,16 +71,16 @@ ldd "$BUILD/berth" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
 rc=0
 summary=""
 for cg in $LAYOUTS; do
-    log "=== cgroup $cg: tests/vm/lifecycle.sh ==="
+    log "=== cgroup $cg: tests/vm/suite.sh $SUITE ==="
     t0=$(date +%s.%N)
-    "$TESTVM/run-in-testvm.sh" -d "$IMG" -s "$ROOT" -c "$cg" -t "$TMO" ./tests/vm/lifecycle.sh "$BUILD"
+    "$TESTVM/run-in-testvm.sh" -d "$IMG" -s "$ROOT" -c "$cg" -t "$TMO" ./tests/vm/suite.sh "$SUITE" "$BUILD"
     r=$?
     t=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     case $r in
         0) res=PASS ;; 124) res="FAIL (timeout)" ;; 125) res="FAIL (VM gave no result)" ;; *) res="FAIL (rc $r)" ;;
     esac
     [ "$r" = 0 ] || rc=1
-    summary+="testvm-smoke: cgroup $cg: $res in ${t}s"$'\n'
+    summary+="testvm-smoke: cgroup $cg, suite $SUITE: $res in ${t}s"$'\n'
 done
 printf '%s' "$summary"
 exit $rc

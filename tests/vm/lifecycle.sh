@@ -21,83 +21,12 @@ set -u
 CTID=101
 INST=berth-vmtest
 WORK=/tmp/berth-vmtest
-FAILS=0
-PASSES=0
-
-if ! grep -q 'testvm\.cgroup=' /proc/cmdline && [ "${LIFECYCLE_ALLOW_HOST:-0}" != 1 ]; then
-    echo "lifecycle.sh: not in the test VM (no testvm.cgroup= on the kernel command line);" \
-         "run it through run-in-testvm.sh, or set LIFECYCLE_ALLOW_HOST=1" >&2
-    exit 2
-fi
-BUILD=${1:-build}
-case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
-[ -x "$BUILD/berth" ] || { echo "lifecycle.sh: no berth binary in $BUILD" >&2; exit 2; }
-
-pass() { PASSES=$((PASSES + 1)); echo "PASS: $*"; }
-fail() { FAILS=$((FAILS + 1)); echo "FAIL: $*"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# run_b NAME ARGS...: run berth, keep stdout+stderr in $OUT, rc in $RC, print the time taken.
-run_b() {
-    local t0 t1
-    t0=$(now_ms)
-    OUT=$("$B" "$@" 2>&1)
-    RC=$?
-    t1=$(now_ms)
-    printf '  [%5d ms] berth %s -> rc %d\n' $((t1 - t0)) "$*" "$RC"
-}
-# expect_rc WANT DESCRIPTION: judge the last run_b.
-expect_rc() {
-    if [ "$RC" = "$1" ]; then pass "$2"; else fail "$2 (rc $RC, want $1): $(echo "$OUT" | tail -3)"; fi
-}
-
-cleanup() {
-    if [ -n "${B:-}" ] && [ -n "${BERTH_ROOT:-}" ]; then
-        "$B" stop $CTID --fast >/dev/null 2>&1
-        "$B" destroy $CTID >/dev/null 2>&1
-    fi
-    cd /
-    mountpoint -q "$WORK/fs" && umount "$WORK/fs"
-    mountpoint -q "$WORK" && umount "$WORK"
-}
-trap cleanup EXIT
-
-# ---- setup: local copies of berth + libs, BERTH_ROOT on a loop-mounted ext4 ----
-CGMODE=$(sed -n 's/.*testvm\.cgroup=\([a-z0-9]*\).*/\1/p' /proc/cmdline)
-echo "lifecycle.sh: kernel $(uname -r), cgroup layout ${CGMODE:-unknown}, build $BUILD"
-mkdir -p "$WORK" && mount -t tmpfs -o mode=755 berth-vmtest "$WORK" || { echo "setup: tmpfs on $WORK failed" >&2; exit 2; }
-mkdir -p "$WORK/bin" "$WORK/lib" "$WORK/fs"
-cp "$BUILD/berth" "$WORK/bin/berth" || exit 2
-if [ -d "$BUILD/vm-lib" ]; then
-    cp "$BUILD"/vm-lib/* "$WORK/lib/" 2>/dev/null
-    export LD_LIBRARY_PATH=$WORK/lib
-fi
-B=$WORK/bin/berth
-# No ldd in the guest: ask the dynamic loader directly.
-if missing=$(/lib64/ld-linux-x86-64.so.2 --list "$B" 2>&1 | grep 'not found'); then
-    echo "setup: berth needs libraries the VM lacks (stage them in $BUILD/vm-lib;" \
-         "scripts/testvm-smoke.sh does):" >&2
-    echo "$missing" >&2
-    exit 2
-fi
-truncate -s 512M "$WORK/ext4.img" && mkfs.ext4 -q -F "$WORK/ext4.img" &&
-    mount -o loop "$WORK/ext4.img" "$WORK/fs" || { echo "setup: ext4 loop mount failed" >&2; exit 2; }
-export BERTH_ROOT=$WORK/fs/root
-mkdir -p "$BERTH_ROOT/etc/berth" && chmod 755 "$WORK/fs" "$BERTH_ROOT"
-echo "CGROUP_PARENT=\"$INST\"" >"$BERTH_ROOT/etc/berth/berth.conf"
-
-# Cgroup hierarchies: "MOUNT OPTIONS" lines (v2: the cgroup2 mount; v1: every v1 mount).
-hierarchies() {
-    awk '{ sep = 0; for (i = 1; i <= NF; i++) if ($i == "-") { sep = i; break }
-           if ($4 != "/") next
-           if ($(sep + 1) == "cgroup2") v2 = v2 $5 " -\n"
-           else if ($(sep + 1) == "cgroup") v1 = v1 $5 " " $(sep + 3) "\n" }
-         END { printf "%s", (v1 != "" ? v1 : v2) }' /proc/self/mountinfo
-}
-HIER=$(hierarchies)
-[ -n "$HIER" ] || { echo "setup: no cgroup hierarchy mounted" >&2; exit 2; }
-echo "hierarchies:"; echo "$HIER" | sed 's/^/  /'
-if [ -e /sys/fs/cgroup/cgroup.controllers ]; then V2=1; else V2=0; fi
+# run-in-testvm.sh runs a copy of this script, in the shared checkout: find common.sh there.
+VMT=$(dirname "$0"); [ -e "$VMT/common.sh" ] || VMT=$PWD/tests/vm
+. "$VMT/common.sh"
+vm_guard lifecycle.sh
+trap 'vm_cleanup $CTID' EXIT
+vm_setup lifecycle.sh "${1:-build}"
 
 # ---- template create, create ----
 run_b template create busybox;               expect_rc 0 "template create busybox"
@@ -237,6 +166,4 @@ mnts=$(awk -v r="$BERTH_ROOT/" 'index($5, r) == 1 { print $5 }' /proc/self/mount
 if mountpoint -q $LEGACY; then rmdir $LEGACY/$INST/$CTID $LEGACY/$INST 2>/dev/null; umount $LEGACY; fi
 [ ! -e "$BERTH_ROOT/var/lib/berth/private/$CTID" ] && pass "private area removed" || fail "private area still there"
 
-echo "lifecycle.sh: $PASSES passed, $FAILS failed (cgroup ${CGMODE:-?})"
-[ $FAILS = 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"
-[ $FAILS = 0 ]
+vm_result lifecycle.sh

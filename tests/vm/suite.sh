@@ -1,0 +1,52 @@
+#!/bin/bash
+# tests/vm/suite.sh - runs a named set of Berth's VM tests in ONE boot of the test VM (a boot
+# costs ~7 s under TCG). scripts/testvm-smoke.sh -s SUITE calls it; by hand:
+#   /work/shared/testvm/run-in-testvm.sh -s "$PWD" -c v2 ./tests/vm/suite.sh ci build
+# Suites:
+#   lifecycle  tests/vm/lifecycle.sh
+#   ci         lifecycle.sh + resources.sh (the short v2 suite scripts/test.sh runs)
+#   full       lifecycle.sh + resources.sh + the root integration binary's lifecycle and
+#              resource tests (build/berth_integration_tests, filter $VM_GTEST_FILTER)
+# Exit: 1 if any part failed, 2 on a usage/setup problem.
+set -u
+SUITE=${1:?usage: suite.sh lifecycle|ci|full BUILD}
+BUILD=${2:-build}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests/vm  # run-in-testvm.sh runs a copy
+case $SUITE in
+    lifecycle) parts="lifecycle" ;;
+    ci) parts="lifecycle resources" ;;
+    full) parts="lifecycle resources integration" ;;
+    *) echo "suite.sh: unknown suite '$SUITE'" >&2; exit 2 ;;
+esac
+FILTER=${VM_GTEST_FILTER:-ResourcesTest.*:LifecycleTest.*}
+
+# The integration binary in the guest: its per-test roots are /tmp/berth-it-*, so /tmp becomes an
+# ext4 (idmapped mounts need it on 6.1), and berth's libraries come from vm-lib.
+integration() {
+    local img=/run/berth-vm-it.img rc
+    [ -x "$BUILD/berth_integration_tests" ] || { echo "FAIL: no $BUILD/berth_integration_tests"; return 1; }
+    truncate -s 1G $img && mkfs.ext4 -q -F $img && mount -o loop $img /tmp || { echo "FAIL: ext4 on /tmp"; return 1; }
+    chmod 1777 /tmp
+    LD_LIBRARY_PATH=$BUILD/vm-lib "$BUILD/berth_integration_tests" --gtest_filter="$FILTER" --gtest_brief=1
+    rc=$?
+    umount /tmp; rm -f $img
+    return $rc
+}
+
+rc=0
+summary=""
+for p in $parts; do
+    t0=$(date +%s)
+    echo "=== suite $SUITE: $p ==="
+    case $p in
+        integration) integration ;;
+        *) "$HERE/$p.sh" "$BUILD" ;;
+    esac
+    r=$?
+    [ $r = 0 ] || rc=1
+    summary+="  $p: $([ $r = 0 ] && echo PASS || echo "FAIL (rc $r)") in $(($(date +%s) - t0)) s"$'\n'
+done
+echo "suite $SUITE (cgroup $(sed -n 's/.*testvm\.cgroup=\([a-z0-9]*\).*/\1/p' /proc/cmdline)):"
+printf '%s' "$summary"
+exit $rc
