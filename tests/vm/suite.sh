@@ -22,13 +22,16 @@ esac
 FILTER=${VM_GTEST_FILTER:-ResourcesTest.*:LifecycleTest.*}
 
 # The integration binary in the guest: its per-test roots are /tmp/berth-it-*, so /tmp becomes an
-# ext4 (idmapped mounts need it on 6.1), and berth's libraries come from vm-lib.
+# ext4 (idmapped mounts need it on 6.1), and berth's libraries are copied from vm-lib into the
+# guest's own library dir (the VM is thrown away): some tests run berth with a clean environment,
+# so LD_LIBRARY_PATH would not reach it.
 integration() {
     local img=/run/berth-vm-it.img rc
     [ -x "$BUILD/berth_integration_tests" ] || { echo "FAIL: no $BUILD/berth_integration_tests"; return 1; }
     truncate -s 1G $img && mkfs.ext4 -q -F $img && mount -o loop $img /tmp || { echo "FAIL: ext4 on /tmp"; return 1; }
     chmod 1777 /tmp
-    LD_LIBRARY_PATH=$BUILD/vm-lib "$BUILD/berth_integration_tests" --gtest_filter="$FILTER" --gtest_brief=1
+    cp -n "$BUILD"/vm-lib/* /usr/lib/x86_64-linux-gnu/
+    "$BUILD/berth_integration_tests" --gtest_filter="$FILTER" --gtest_brief=1
     rc=$?
     umount /tmp; rm -f $img
     return $rc
