@@ -4,9 +4,11 @@
 #
 # Usage: scripts/testvm-smoke.sh [-c "v2 v1"] [-s SUITE] [-t SECONDS]
 #   -c LAYOUTS  cgroup layouts to run, in order (default "v2 v1"; also: hybrid)
-#   -s SUITE    lifecycle (default: tests/vm/lifecycle.sh), ci (lifecycle + resources.sh), or
-#               full (ci + the root integration binary's lifecycle and resource tests)
-#   -t SECONDS  wall-clock limit per VM run (default 150; 900 for full)
+#   -s SUITE    lifecycle (default: tests/vm/lifecycle.sh), ci (lifecycle + resources.sh + the
+#               integration binary's ResourcesTest.*), or full (lifecycle + resources.sh + the
+#               integration binary's resource, containment, lifecycle and isolation tests);
+#               see tests/vm/suite.sh. VM_GTEST_FILTER=... replaces the gtest filter.
+#   -t SECONDS  wall-clock limit per VM run (default 150; ci 480; full 1200)
 # Env: BUILD_DIR (default build-vm; scripts/build.sh runs there first, incrementally),
 #      TESTVM (default /work/shared/testvm: run-in-testvm.sh, make-testvm.sh),
 #      TESTVM_DIR (image dir, default /var/tmp/testvm; built with make-testvm.sh when missing).
@@ -24,10 +26,10 @@ TMO=""
 while getopts "c:s:t:h" o; do
     case $o in
         c) LAYOUTS=$OPTARG ;; s) SUITE=$OPTARG ;; t) TMO=$OPTARG ;;
-        *) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        *) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 2 ;;
     esac
 done
-case $SUITE in lifecycle|ci) TMO=${TMO:-150} ;; full) TMO=${TMO:-900} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
+case $SUITE in lifecycle) TMO=${TMO:-150} ;; ci) TMO=${TMO:-480} ;; full) TMO=${TMO:-1200} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
 BUILD=${BUILD_DIR:-build-vm}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 TESTVM=${TESTVM:-/work/shared/testvm}
@@ -61,7 +63,7 @@ fi
 
 # ---- stage berth's shared libraries (not libc/libstdc++: the guest has the host's own) ----
 mkdir -p "$BUILD/vm-lib"
-{ ldd "$BUILD/berth"; [ "$SUITE" != full ] || ldd "$BUILD/berth_integration_tests"; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
+{ ldd "$BUILD/berth"; [ "$SUITE" = lifecycle ] || ldd "$BUILD/berth_integration_tests"; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
     grep -vE '/(libc|libm|libstdc\+\+|libgcc_s)\.so' | while read -r lib; do
         dst=$BUILD/vm-lib/$(basename "$lib")
         [ "$dst" -nt "$lib" ] || cp -L "$lib" "$dst"
@@ -73,7 +75,8 @@ summary=""
 for cg in $LAYOUTS; do
     log "=== cgroup $cg: tests/vm/suite.sh $SUITE ==="
     t0=$(date +%s.%N)
-    "$TESTVM/run-in-testvm.sh" -d "$IMG" -s "$ROOT" -c "$cg" -t "$TMO" ./tests/vm/suite.sh "$SUITE" "$BUILD"
+    "$TESTVM/run-in-testvm.sh" -d "$IMG" -s "$ROOT" -c "$cg" -t "$TMO" \
+        ${VM_GTEST_FILTER:+-e "VM_GTEST_FILTER=$VM_GTEST_FILTER"} ./tests/vm/suite.sh "$SUITE" "$BUILD"
     r=$?
     t=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     case $r in

@@ -4,9 +4,11 @@
 #   /work/shared/testvm/run-in-testvm.sh -s "$PWD" -c v2 ./tests/vm/suite.sh ci build
 # Suites:
 #   lifecycle  tests/vm/lifecycle.sh
-#   ci         lifecycle.sh + resources.sh (the short v2 suite scripts/test.sh runs)
-#   full       lifecycle.sh + resources.sh + the root integration binary's lifecycle and
-#              resource tests (build/berth_integration_tests, filter $VM_GTEST_FILTER)
+#   ci         lifecycle.sh + resources.sh + the root integration binary's ResourcesTest.*
+#              (the short v2 suite scripts/test.sh runs)
+#   full       lifecycle.sh + resources.sh + the integration binary's resource, containment,
+#              lifecycle and isolation tests
+# $VM_GTEST_FILTER replaces the suite's gtest filter.
 # Exit: 1 if any part failed, 2 on a usage/setup problem.
 set -u
 SUITE=${1:?usage: suite.sh lifecycle|ci|full BUILD}
@@ -15,11 +17,12 @@ case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests/vm  # run-in-testvm.sh runs a copy
 case $SUITE in
     lifecycle) parts="lifecycle" ;;
-    ci) parts="lifecycle resources" ;;
-    full) parts="lifecycle resources integration" ;;
+    ci) parts="lifecycle resources integration"; filter="ResourcesTest.*" ;;
+    full) parts="lifecycle resources integration"
+          filter="ResourcesTest.*:ContainmentTest.*:LifecycleTest.*:IsolationTest.*" ;;
     *) echo "suite.sh: unknown suite '$SUITE'" >&2; exit 2 ;;
 esac
-FILTER=${VM_GTEST_FILTER:-ResourcesTest.*:LifecycleTest.*}
+FILTER=${VM_GTEST_FILTER:-${filter:-}}
 
 # The integration binary in the guest: its per-test roots are /tmp/berth-it-*, so /tmp becomes an
 # ext4 (idmapped mounts need it on 6.1), and berth's libraries are copied from vm-lib into the
@@ -31,7 +34,7 @@ integration() {
     truncate -s 1G $img && mkfs.ext4 -q -F $img && mount -o loop $img /tmp || { echo "FAIL: ext4 on /tmp"; return 1; }
     chmod 1777 /tmp
     cp -n "$BUILD"/vm-lib/* /usr/lib/x86_64-linux-gnu/
-    "$BUILD/berth_integration_tests" --gtest_filter="$FILTER" --gtest_brief=1
+    "$BUILD/berth_integration_tests" --gtest_filter="$FILTER"
     rc=$?
     umount /tmp; rm -f $img
     return $rc
