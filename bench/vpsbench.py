@@ -143,3 +143,50 @@ def leakcheck():
 def host_info():
     return {"kernel": os.uname().release, "cpus": os.cpu_count(), "cgroup": "v2" if cgroup_v2() else "v1",
             "loadavg_start": os.getloadavg()}
+
+
+class LxcPeer:
+    """The same workload under `lxc-execute` (LXC 5), in a rootfs holding only the static workload,
+    with the same limits as the VPS written as LXC cgroup keys (v1 or v2 names). No network
+    (lxc.net.0.type = empty). Temp dir /tmp/<tag>-lxc.*; removed on exit."""
+
+    def __init__(self, tag, workload, mem_bytes, quota_us, shares, pids):
+        self.name = tag + "-lxc"
+        self.workload = workload
+        self.tmp = tempfile.mkdtemp(prefix=self.name + ".")
+        self.path = os.path.join(self.tmp, "lxcpath")
+        if cgroup_v2():
+            limits = {"memory.max": mem_bytes, "cpu.max": "%d 100000" % quota_us,
+                      "cpu.weight": max(1, shares * 100 // 1024), "pids.max": pids}
+            prefix = "lxc.cgroup2."
+        else:
+            limits = {"memory.limit_in_bytes": mem_bytes, "cpu.cfs_period_us": 100000, "cpu.cfs_quota_us": quota_us,
+                      "cpu.shares": shares, "pids.max": pids}
+            prefix = "lxc.cgroup."
+        self.limits = limits
+        rootfs = os.path.join(self.tmp, "rootfs")
+        for d in ("proc", "sys", "dev", "tmp"):
+            os.makedirs(os.path.join(rootfs, d))
+        os.makedirs(self.path)
+        shutil.copy2(workload, os.path.join(rootfs, "berth_workload"))
+        self.conf = os.path.join(self.tmp, "lxc.conf")
+        with open(self.conf, "w") as f:
+            f.write("lxc.net.0.type = empty\nlxc.apparmor.profile = unconfined\nlxc.mount.auto = proc:mixed sys:ro\n"
+                    "lxc.uts.name = berth-bench\nlxc.rootfs.path = dir:%s\n" % rootfs)
+            for k, v in limits.items():
+                f.write("%s%s = %s\n" % (prefix, k, v))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def run(self, *args):
+        r = subprocess.run(["lxc-execute", "-P", self.path, "-n", self.name, "-f", self.conf, "--",
+                            "/berth_workload"] + [str(a) for a in args], capture_output=True, text=True,
+                           timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError("lxc-execute: rc %d: %s" % (r.returncode, r.stderr.strip()[-300:]))
+        return json.loads(r.stdout.strip().splitlines()[-1])
