@@ -47,6 +47,7 @@ if [ ! -s "$IMG/initrd.cpio.gz" ]; then
     TESTVM_DIR=$IMG "$TESTVM/make-testvm.sh" "$IMG" >&2 || skip "make-testvm.sh failed"
 fi
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
+qemu-system-x86_64 -version >/dev/null 2>&1 || skip "qemu-system-x86_64 does not run here ($(qemu-system-x86_64 -version 2>&1 | head -1))"
 
 # ---- build berth (ninja is incremental: a no-op when nothing changed) ----
 # Without a binary a failed build fails the run; with one (other work may have broken the tree
