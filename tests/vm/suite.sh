@@ -5,7 +5,7 @@
 # Suites:
 #   lifecycle  tests/vm/lifecycle.sh
 #   ci         lifecycle.sh + resources.sh + the root integration binary's ResourcesTest.*
-#              (the short v2 suite scripts/test.sh runs)
+#              but ForkBombStopsAtNumproc (the short v2 suite scripts/test.sh runs)
 #   full       lifecycle.sh + resources.sh + the integration binary's resource, containment,
 #              lifecycle and isolation tests
 # $VM_GTEST_FILTER replaces the suite's gtest filter.
@@ -17,7 +17,10 @@ case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests/vm  # run-in-testvm.sh runs a copy
 case $SUITE in
     lifecycle) parts="lifecycle" ;;
-    ci) parts="lifecycle resources integration"; filter="ResourcesTest.*" ;;
+    # ForkBombStopsAtNumproc is left out of ci: its bomb is `sleep 3`s, and under TCG the fork loop
+    # can take longer than 3 s, so early sleeps end before it counts (seen once in 4 runs);
+    # resources.sh's own fork bomb (sleep 300) covers it in ci.
+    ci) parts="lifecycle resources integration"; filter="ResourcesTest.*:-ResourcesTest.ForkBombStopsAtNumproc" ;;
     full) parts="lifecycle resources integration"
           filter="ResourcesTest.*:ContainmentTest.*:LifecycleTest.*:IsolationTest.*" ;;
     *) echo "suite.sh: unknown suite '$SUITE'" >&2; exit 2 ;;
