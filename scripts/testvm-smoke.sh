@@ -5,8 +5,9 @@
 # Usage: scripts/testvm-smoke.sh [-c "v2 v1"] [-s SUITE] [-t SECONDS]
 #   -c LAYOUTS  cgroup layouts to run, in order (default "v2 v1"; also: hybrid)
 #   -s SUITE    lifecycle (default: tests/vm/lifecycle.sh), ci (lifecycle + resources.sh + the
-#               integration binary's ResourcesTest.*), or full (lifecycle + resources.sh + the
-#               integration binary's resource, containment, lifecycle and isolation tests);
+#               integration binary's ResourcesTest.* but the fork bomb one), or full
+#               (lifecycle + resources.sh + the integration binary's resource, containment,
+#               lifecycle and isolation tests);
 #               see tests/vm/suite.sh. VM_GTEST_FILTER=... replaces the gtest filter.
 #   -t SECONDS  wall-clock limit per VM run (default 150; ci 480; full 1200)
 # Env: BUILD_DIR (default build-vm; scripts/build.sh runs there first, incrementally),
@@ -26,7 +27,7 @@ TMO=""
 while getopts "c:s:t:h" o; do
     case $o in
         c) LAYOUTS=$OPTARG ;; s) SUITE=$OPTARG ;; t) TMO=$OPTARG ;;
-        *) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        *) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 2 ;;
     esac
 done
 case $SUITE in lifecycle) TMO=${TMO:-150} ;; ci) TMO=${TMO:-480} ;; full) TMO=${TMO:-1200} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
