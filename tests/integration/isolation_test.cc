@@ -167,6 +167,20 @@ TEST_F(IsolationTest, OwnCgroupTreeInside) {
   EXPECT_TRUE(leaks().empty());
 }
 
+// The template's `nft` manages the CT's own firewall (its own network namespace): rules made
+// inside show there and nowhere on the host.
+TEST_F(IsolationTest, OwnFirewallInside) {
+  std::string id = create_running_ct();
+  RunResult r = berth({"exec", id, "nft add table inet berthfw && nft add chain inet berthfw in "
+                                   "'{ type filter hook input priority 0; }' && nft add rule inet berthfw in tcp dport 2222 drop "
+                                   "&& nft list ruleset"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_PRED2(contains, r.out, "tcp dport 2222 drop");
+  RunResult host = run_process({"/usr/sbin/nft", "list", "tables"}, {}, {});
+  EXPECT_EQ(host.code, 0) << host.err;
+  EXPECT_FALSE(contains(host.out, "berthfw")) << host.out;
+}
+
 TEST_F(IsolationTest, PrivilegedCt) {
   std::string id = create_running_ct({"--local_uid", "0", "--local_gid", "0"});
   std::string secret = host_secret();
