@@ -5,7 +5,7 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git
   libseccomp-dev libcap-dev libarchive-dev libcrypt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev googletest libnl-route-3-dev
-  busybox-static iproute2 util-linux procps e2fsprogs xz-utils zstd
+  busybox-static nftables iproute2 util-linux procps e2fsprogs xz-utils zstd
   qemu-system-x86 cpio
 )
 missing=()

@@ -302,16 +302,10 @@ Status handle_cpuunits(Edit& e, std::string_view v) {
 }
 
 Status handle_cpulimit(Edit& e, std::string_view v) {
-  // N is percent of one CPU (200 = two CPUs). N% is percent of the whole host, as vzctl's
-  // parse_cpulimit(): at most 100%, multiplied by the number of CPUs.
+  // N or N%: percent of one CPU (200 = 200% = two CPUs), as vzctl(8) documents it.
   bool pct = !v.empty() && v.back() == '%';
   auto n = parse_u64(pct ? v.substr(0, v.size() - 1) : v);
   if (!n || *n > 100000000) return bad_value(v, "N or N% expected");
-  if (pct) {
-    if (*n > 100) return bad_value(v, "at most 100%");
-    long ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
-    *n *= static_cast<uint64_t>(ncpu > 0 ? ncpu : 1);
-  }
   return e.set("CPULIMIT", std::to_string(*n));
 }
 

@@ -17,6 +17,7 @@
 
 #include "dist/net_config.h"
 #include "dist/users.h"
+#include "isolation/cgroupfs.h"
 #include "isolation/caps.h"
 #include "isolation/proc_mask.h"
 #include "isolation/rootfs.h"
@@ -64,6 +65,8 @@ Status setup(const ChildArgs& a) {
     BERTH_RETURN_IF_ERROR(sync_expect(a.sync_fd, SyncMsg::kCgroupDone));
     if (::unshare(CLONE_NEWCGROUP) != 0) return Error::from_errno(errno, "unshare cgroup namespace");
   }
+  // Only now is the cgroup namespace's root the CT's own group (v1 joined it just above).
+  BERTH_RETURN_IF_ERROR(isolation::mount_cgroup_fs_from_child(a.cgroup_fs).context("mount cgroup file system"));
   BERTH_ASSIGN_OR_RETURN(std::vector<int> caps, isolation::ct_capabilities(ct));
   // Load the filter before drop_caps(): VPS mode cannot set no_new_privs (setuid su/sudo must
   // work inside), and without it seccomp(2) needs CAP_SYS_ADMIN. The filter allows the

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/ct_config.h"
+#include "isolation/cgroupfs.h"
 
 namespace berth::runtime {
 
@@ -17,6 +18,7 @@ struct ChildArgs {
   bool wait_cgroup = true;   // v1: join happens from the parent; wait before cgroupns unshare
   int sync_fd = -1;          // child end of the sync socket
   int console_fd = -1;       // init's stdout/stderr
+  isolation::CgroupFsPlan cgroup_fs;  // /sys/fs/cgroup inside the CT
 };
 
 // Never returns on success (execs /sbin/init). Returns kChildSetupFailed after reporting.

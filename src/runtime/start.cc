@@ -11,6 +11,7 @@
 #include "cgroups/backend.h"
 #include "cgroups/convert.h"
 #include "core/exit_codes.h"
+#include "isolation/cgroupfs.h"
 #include "isolation/rootfs.h"
 #include "net/routed.h"
 #include "runtime/child_init.h"
@@ -126,6 +127,10 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   if (!ct.is_privileged()) BERTH_RETURN_IF_ERROR(check_root_reachable(ct));
   BERTH_RETURN_IF_ERROR(cg->create(ctx.group).context("create cgroup"));
   ctx.cgroup_made = true;
+  bool userns = !ct.is_privileged();
+  // The CT's root owns its group before anything of the CT runs: an init inside (systemd) makes
+  // its sub-groups at once.
+  if (userns) BERTH_RETURN_IF_ERROR(cg->delegate(ctx.group, ct.local_uid(), ct.local_gid()).context("delegate cgroup"));
   BERTH_RETURN_IF_ERROR(apply_device_rules(ct, *cg, ctx.group).context("set device access"));
   // Limits go on before the child exists, so nothing of the CT ever runs without them.
   BERTH_ASSIGN_OR_RETURN(cgroups::Resources limits, cgroups::resources_from_config(ct));
@@ -134,7 +139,6 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   BERTH_ASSIGN_OR_RETURN(UniqueFd console, open_console_log(ct));
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
 
-  bool userns = !ct.is_privileged();
   ChildArgs args;
   args.ct = &ct;
   args.root = ct.ve_root();
@@ -142,6 +146,9 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   args.wait_cgroup = !cgfd.valid();
   args.sync_fd = sync.child.get();
   args.console_fd = console.get();
+  std::vector<isolation::HostHierarchy> hier;
+  for (const auto& h : cg->hierarchies()) hier.push_back({h.mount, h.options});
+  args.cgroup_fs = isolation::plan_cgroup_fs(std::string_view(cg->name()) == "v2", hier);
   uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
   if (userns) flags |= CLONE_NEWUSER;
   // Cloned straight into its cgroup (v2), the child may get its cgroup namespace at once.
@@ -173,7 +180,6 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
     if (st.ok()) st = sync_send(sock, SyncMsg::kCgroupDone);
     if (!st.ok()) return child_error_or(sock, std::move(st).error());
   }
-  if (userns) BERTH_RETURN_IF_ERROR(cg->delegate(ctx.group, ct.local_uid(), ct.local_gid()).context("delegate cgroup"));
 
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(sync.parent.get()));
   if (!r.eof) return error_from(r);

@@ -32,13 +32,21 @@ std::string busybox_archive_path(const HostConfig&);
 // `busybox --list-full`, /sbin/init -> ../bin/busybox, the /etc files of templates/busybox/, an
 // empty /etc/resolv.conf, /etc/os-release (ID=busybox), /etc/shadow with root locked ("!", 0600),
 // empty dirs /proc /sys /dev /run /tmp (1777) /root (0700) /var/log /var/tmp /home /mnt
-// /etc/berth/start.d, /var/run -> ../run and /etc/mtab -> ../proc/self/mounts; all owned by 0:0,
+// /etc/berth/start.d, /var/run -> ../run and /etc/mtab -> ../proc/self/mounts, plus kHostExtras
+// (`nft`) and the libraries it links when the host has it; all owned by 0:0,
 // every mtime that of /bin/busybox, so rebuilding gives the same bytes. Written with libarchive from
 // memory (no staging dir) to a temp file in the cache dir, fsync'ed, then renamed into place.
 // Idempotent: does nothing if a `busybox` cache archive of any suffix exists, unless force, which
 // rebuilds and removes the other-suffix `busybox` archives (they would shadow ours in lookup).
 // Host side; runs /bin/busybox twice (applet list, version). Errors: 3 (busybox missing, I/O).
 Status build_busybox_template(const HostConfig&, bool force);
+
+// Host programs copied into the template with their libraries when the host has them.
+inline constexpr const char* kHostExtras[] = {"/usr/sbin/nft"};
+
+// The absolute library paths in `ldd PROGRAM` output (the loader included; vdso and "not found"
+// lines dropped). Exposed for tests.
+std::vector<std::string> parse_ldd(std::string_view ldd_output);
 
 // The applet paths of `busybox --list-full` output, validated (relative, no "..") and sorted;
 // "linuxrc" and "bin/busybox" are dropped. Exposed for tests.

@@ -142,6 +142,45 @@ TEST_F(IsolationTest, DevAndProcFromInside) {
   EXPECT_STREQ(host, after);
 }
 
+// The CT sees its own cgroup as the root, mounted where systemd looks for it, and may manage the
+// subtree below it (delegated) but not its own limits.
+TEST_F(IsolationTest, OwnCgroupTreeInside) {
+  std::string id = create_running_ct({"--numproc", "77"});
+  RunResult r = berth({"exec", id, "cat /proc/self/cgroup"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const auto& line : split_lines(r.out)) EXPECT_PRED2(matches, line, "[0-9]+:[^:]*:/") << r.out;
+  bool v2 = std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers");
+  std::string pids_dir = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/pids";
+  r = berth({"exec", id, "cat " + pids_dir + "/pids.max"});
+  EXPECT_EQ(r.out, "77\n") << r.err;
+  // The CT's own limit is the host's to set.
+  EXPECT_NE(berth({"exec", id, "echo 1000 > " + pids_dir + "/pids.max"}).code, 0);
+  EXPECT_EQ(berth({"exec", id, "cat " + pids_dir + "/pids.max"}).out, "77\n");
+  // A sub-group made inside, with a process moved into it; stop removes it with the CT's group.
+  r = berth({"exec", id, "mkdir " + pids_dir + "/inner && (sleep 100 </dev/null >/dev/null 2>&1 & echo $! > " + pids_dir +
+                             "/inner/cgroup.procs) && cat " + pids_dir + "/inner/cgroup.procs | wc -l"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n") << r.err;
+  // v1: the list of hierarchies itself is fixed.
+  if (!v2) EXPECT_NE(berth({"exec", id, "mkdir /sys/fs/cgroup/extra"}).code, 0);
+  ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  EXPECT_TRUE(leaks().empty());
+}
+
+// The template's `nft` manages the CT's own firewall (its own network namespace): rules made
+// inside show there and nowhere on the host.
+TEST_F(IsolationTest, OwnFirewallInside) {
+  std::string id = create_running_ct();
+  RunResult r = berth({"exec", id, "nft add table inet berthfw && nft add chain inet berthfw in "
+                                   "'{ type filter hook input priority 0; }' && nft add rule inet berthfw in tcp dport 2222 drop "
+                                   "&& nft list ruleset"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_PRED2(contains, r.out, "tcp dport 2222 drop");
+  RunResult host = run_process({"/usr/sbin/nft", "list", "tables"}, {}, {});
+  EXPECT_EQ(host.code, 0) << host.err;
+  EXPECT_FALSE(contains(host.out, "berthfw")) << host.out;
+}
+
 TEST_F(IsolationTest, PrivilegedCt) {
   std::string id = create_running_ct({"--local_uid", "0", "--local_gid", "0"});
   std::string secret = host_secret();

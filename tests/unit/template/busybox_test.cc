@@ -136,3 +136,21 @@ TEST_F(BusyboxBuild, IdempotentUnlessForced) {
 
 }  // namespace
 }  // namespace berth::tmpl
+
+namespace berth::tmpl {
+namespace {
+
+TEST(ParseLdd, KeepsLibrariesAndTheLoader) {
+  auto p = parse_ldd(
+      "\tlinux-vdso.so.1 (0x00007ffd)\n"
+      "\tlibnftables.so.1 => /lib/x86_64-linux-gnu/libnftables.so.1 (0x00007f10)\n"
+      "\tlibmissing.so.3 => not found\n"
+      "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f20)\n"
+      "\t/lib64/ld-linux-x86-64.so.2 (0x00007f30)\n");
+  EXPECT_EQ(p, (std::vector<std::string>{"/lib/x86_64-linux-gnu/libnftables.so.1", "/lib/x86_64-linux-gnu/libc.so.6",
+                                         "/lib64/ld-linux-x86-64.so.2"}));
+  EXPECT_TRUE(parse_ldd("\tnot a dynamic executable\n").empty());
+}
+
+}  // namespace
+}  // namespace berth::tmpl

@@ -1,0 +1,44 @@
+// The cgroup file system inside a CT: /sys/fs/cgroup shows the CT's own group as the root (the
+// CT's cgroup namespace), so an init inside (systemd) finds its cgroups where it expects them and
+// can manage the subtree Berth delegated to the CT's root.
+//
+// The plan is pure (built in the parent from the host's hierarchies, unit-tested); the mounts are
+// made in the child after its cgroup namespace exists and after pivot_root.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace berth::isolation {
+
+struct CgroupFsEntry {
+  enum Kind { kMount, kSymlink } kind = kMount;
+  std::string name;     // below /sys/fs/cgroup ("" = /sys/fs/cgroup itself)
+  std::string fstype;   // "cgroup" or "cgroup2" (kMount)
+  std::string options;  // v1 mount data: "memory", "cpu,cpuacct", "none,name=systemd"; symlink target
+  bool operator==(const CgroupFsEntry&) const = default;
+};
+
+struct CgroupFsPlan {
+  bool tmpfs_root = false;  // v1: a tmpfs on /sys/fs/cgroup holds one dir per hierarchy (read-only after)
+  std::vector<CgroupFsEntry> entries;
+};
+
+// One host hierarchy: its mount point and its v1 options ("" for cgroup2).
+struct HostHierarchy {
+  std::string mount;
+  std::string options;
+};
+
+// v2 ("cgroup2" backend): cgroup2 straight on /sys/fs/cgroup. v1: a dir per hierarchy named as on
+// the host (basename of its mount point), plus a symlink per controller of a co-mounted one
+// (cpu -> cpu,cpuacct) when the host mount's name is the joined list. A hybrid host's unified
+// hierarchy is not mounted: the CT has no group of its own there.
+CgroupFsPlan plan_cgroup_fs(bool v2, const std::vector<HostHierarchy>& hierarchies);
+
+// Child side, after pivot_root and with the CT's cgroup namespace in place.
+Status mount_cgroup_fs_from_child(const CgroupFsPlan& plan);
+
+}  // namespace berth::isolation
