@@ -71,6 +71,11 @@ mkdir -p "$BUILD/vm-lib"
         [ "$dst" -nt "$lib" ] || cp -L "$lib" "$dst"
     done
 
+# ---- host tools the guest image lacks and berth runs: ldd (the busybox template runs it on the
+# host programs it carries, e.g. nft). Staged in $BUILD/vm-bin; common.sh puts them in the guest.
+mkdir -p "$BUILD/vm-bin"
+for t in /usr/bin/ldd; do [ -e "$t" ] && cp "$t" "$BUILD/vm-bin/"; done
+
 # ---- run ----
 rc=0
 summary=""

@@ -52,6 +52,16 @@ hierarchies() {
          END { printf "%s", (v1 != "" ? v1 : v2) }' /proc/self/mountinfo
 }
 
+# vm_tools BUILD: host tools staged in BUILD/vm-bin (testvm-smoke.sh) that the guest lacks, put in
+# the guest's /usr/bin (the VM is thrown away).
+vm_tools() {
+    local t
+    for t in "$1"/vm-bin/*; do
+        [ -f "$t" ] && [ ! -e "/usr/bin/${t##*/}" ] && cp "$t" /usr/bin/
+    done
+    return 0
+}
+
 # vm_setup NAME BUILD: sets B (berth binary), BERTH_ROOT, WORK, INST, CGMODE, HIER, V2.
 vm_setup() {
     local name=$1 build=$2 missing
@@ -68,6 +78,7 @@ vm_setup() {
         export LD_LIBRARY_PATH=$WORK/lib
     fi
     B=$WORK/bin/berth
+    vm_tools "$build"
     # No ldd in the guest: ask the dynamic loader directly.
     if missing=$(/lib64/ld-linux-x86-64.so.2 --list "$B" 2>&1 | grep 'not found'); then
         echo "setup: berth needs libraries the VM lacks (stage them in $build/vm-lib;" \

@@ -43,6 +43,8 @@ integration() {
     return $rc
 }
 
+. "$HERE/common.sh"
+vm_tools "$BUILD"
 rc=0
 summary=""
 for p in $parts; do
