@@ -13,6 +13,7 @@
 
 #include "core/unique_fd.h"
 #include "isolation/devices.h"
+#include "ubc/fs.h"
 
 namespace berth::isolation {
 namespace {
@@ -78,6 +79,19 @@ Result<std::vector<std::string>> ct_device_rules(const CtConfig& ct) {
   return rules;
 }
 
+// The CT's own beancounters at /run/berth/user_beancounters, bound from the instance's FUSE
+// server (ubc/fs.h) when it serves them; without a server the CT has no such file.
+static Status bind_beancounters(const CtConfig& ct, const std::string& root) {
+  std::string src = ubc::served_path(ct.host(), ct.ctid());
+  struct stat st;
+  if (::stat(src.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run/berth", 0755));
+  std::string dst = root + ubc::kCtPath;
+  UniqueFd fd(::open(dst.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0400));
+  if (!fd) return Error::from_errno(errno, "create `" + dst + "`");
+  return do_mount(src.c_str(), dst, nullptr, MS_BIND);
+}
+
 Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   const std::string& root = plan.root;
   // Cut propagation first: nothing mounted below may reach the host's namespace.
@@ -91,6 +105,7 @@ Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   BERTH_RETURN_IF_ERROR(mount_dev(ct, root, plan.userns));
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run", 0755));
   BERTH_RETURN_IF_ERROR(do_mount("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k"));
+  BERTH_RETURN_IF_ERROR(bind_beancounters(ct, root));
 
   // pivot_root(".", ".") stacks the old root on the new one; detaching "." then removes it.
   UniqueFd newroot(::open(root.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));

@@ -21,6 +21,7 @@
 #include "storage/root.h"
 #include "sys/fs.h"
 #include "sys/process.h"
+#include "ubc/fs.h"
 
 namespace berth::runtime {
 namespace {
@@ -133,6 +134,9 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(ctx.group));
   BERTH_ASSIGN_OR_RETURN(UniqueFd console, open_console_log(ct));
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
+  // The CT's /run/berth/user_beancounters is served by the instance's FUSE server (ubc/fs.h); if
+  // it cannot run, the CT starts without that file.
+  auto ubc_use = ubc::ensure_server(ct.host());
 
   bool userns = !ct.is_privileged();
   ChildArgs args;
@@ -182,6 +186,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   pid_t init = ctx.child.pid();
   net_link->release();
   ctx.commit();
+  if (ubc_use.ok()) ubc_use->commit();
   if (opts.wait) BERTH_RETURN_IF_ERROR(wait_booted(init, opts.wait_timeout));
   return {};
 }

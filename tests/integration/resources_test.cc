@@ -120,7 +120,7 @@ TEST_F(ResourcesTest, ForkBombStopsAtNumproc) {
   EXPECT_GE(current, 16) << "the bomb did not run";
   EXPECT_GT(keyed(events, "max"), failed_before) << "no refused fork counted";
   // vzubc shows the same: numproc held <= 32, limit 32, failcnt > 0.
-  RunResult ubc = berth_as("vzubc", {id});
+  RunResult ubc = berth_as("vzubc", {"--raw", id});
   ASSERT_EQ(ubc.code, 0) << ubc.err;
   bool seen = false;
   for (const auto& line : split_lines(ubc.out)) {
@@ -159,7 +159,7 @@ TEST_F(ResourcesTest, MemoryHogIsOomKilledInsideItsCtOnly) {
     EXPECT_GT(keyed(cg_path(id, "memory", "memory.oom_control", ""), "oom_kill"), 0);
   }
   EXPECT_LE(std::stol(cg(id, "memory", "memory.max_usage_in_bytes", "memory.peak")), 64L << 20);
-  RunResult ubc = berth({"ubc", id});
+  RunResult ubc = berth({"ubc", "--raw", id});
   ASSERT_EQ(ubc.code, 0) << ubc.err;
   bool seen = false;
   for (const auto& line : split_lines(ubc.out)) {

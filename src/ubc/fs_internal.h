@@ -1,0 +1,18 @@
+// Shared between the server's lifetime code (fs.cc) and its FUSE operations (fs_ops.cc).
+#pragma once
+
+#include "core/host_config.h"
+#include "core/unique_fd.h"
+
+namespace berth::ubc {
+
+inline constexpr const char* kReadyFdEnv = "BERTH_UBCFS_READY_FD";
+inline constexpr const char* kSpawnLock = "ubcfs.lock";
+inline constexpr const char* kUsersLock = "ubcfs.users";
+
+// Whether any CT of the instance runs (errors count as "yes": the server stays).
+bool any_ct_running(const HostConfig& host);
+// The exclusive "no start in progress" lock, without waiting; false when a start holds it.
+bool try_idle_lock(const HostConfig& host, UniqueFd& out);
+
+}  // namespace berth::ubc
