@@ -17,6 +17,7 @@ struct ChildArgs {
   bool wait_cgroup = true;   // v1: join happens from the parent; wait before cgroupns unshare
   int sync_fd = -1;          // child end of the sync socket
   int console_fd = -1;       // init's stdout/stderr
+  int beancounters_fd = -1;  // detached mount of the CT's beancounter file (ubc/fs.h), or -1
 };
 
 // Never returns on success (execs /sbin/init). Returns kChildSetupFailed after reporting.

@@ -2,7 +2,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -137,6 +139,9 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   // The CT's /run/berth/user_beancounters is served by the instance's FUSE server (ubc/fs.h); if
   // it cannot run, the CT starts without that file.
   auto ubc_use = ubc::ensure_server(ct.host());
+  UniqueFd ubc_file(ubc_use.ok() ? static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, ubc::served_path(ct.host(), ct.ctid()).c_str(),
+                                                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC))
+                                 : -1);
 
   bool userns = !ct.is_privileged();
   ChildArgs args;
@@ -146,6 +151,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   args.wait_cgroup = !cgfd.valid();
   args.sync_fd = sync.child.get();
   args.console_fd = console.get();
+  args.beancounters_fd = ubc_file.get();
   uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
   if (userns) flags |= CLONE_NEWUSER;
   // Cloned straight into its cgroup (v2), the child may get its cgroup namespace at once.

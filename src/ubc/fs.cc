@@ -24,7 +24,6 @@
 namespace berth::ubc {
 namespace {
 
-std::string mount_dir(const HostConfig& host) { return host.paths().run + "/ubcfs"; }
 std::string pid_file(const HostConfig& host) { return host.paths().run + "/ubcfs.pid"; }
 
 Result<UniqueFd> lock_file(const HostConfig& host, const char* name, int op) {
@@ -87,6 +86,8 @@ Status spawn_server() {
 }
 
 }  // namespace
+
+std::string mount_dir(const HostConfig& host) { return host.paths().run + "/ubcfs"; }
 
 std::string served_path(const HostConfig& host, const std::string& ctid) { return mount_dir(host) + "/" + ctid; }
 

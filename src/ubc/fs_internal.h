@@ -10,6 +10,8 @@ inline constexpr const char* kReadyFdEnv = "BERTH_UBCFS_READY_FD";
 inline constexpr const char* kSpawnLock = "ubcfs.lock";
 inline constexpr const char* kUsersLock = "ubcfs.users";
 
+// <run>/ubcfs: the server's mount point.
+std::string mount_dir(const HostConfig& host);
 // Whether any CT of the instance runs (errors count as "yes": the server stays).
 bool any_ct_running(const HostConfig& host);
 // The exclusive "no start in progress" lock, without waiting; false when a start holds it.

@@ -38,10 +38,17 @@ std::optional<CtConfig> ct_of(const char* path) {
   return std::move(*ct);
 }
 
-// The CT's block now; an empty beancounter table when it does not run.
+// The CT's block without counters (a CT that does not run): its limits, zeros elsewhere.
+Block idle_block(const CtConfig& ct) {
+  return compute_block(ct.ctid(), Raw{}, config_limits([&](std::string_view k) { return ct.get(k); }));
+}
+
+// The CT's block now. Every number has a fixed width, so the text's length never changes: the
+// size getattr reports is exact, which sendfile/splice (they read through the page cache up to
+// the size, whatever direct_io says) need.
 std::string content(const CtConfig& ct) {
   auto b = read_block(ct);
-  return b.ok() ? render_v25({*b}) : render_v25({});
+  return render_v25({b.ok() ? *b : idle_block(ct)});
 }
 
 void* op_init(struct fuse_conn_info*, struct fuse_config* cfg) {
@@ -64,6 +71,7 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
   if (!ct) return -ENOENT;
   st->st_mode = S_IFREG | 0400;  // root of the CT only, as /proc/user_beancounters
   st->st_nlink = 1;
+  st->st_size = static_cast<off_t>(render_v25({idle_block(*ct)}).size());
   st->st_uid = ct->local_uid();
   st->st_gid = ct->local_gid();
   return 0;
@@ -127,7 +135,7 @@ int serve(const HostConfig& host) {
   const char* ready_env = std::getenv(kReadyFdEnv);
   int ready = ready_env ? std::atoi(ready_env) : -1;
   if (!runtime::cgroup_backend().ok()) return 1;  // detected once, before the threads start
-  std::string dir = host.paths().run + "/ubcfs";
+  std::string dir = mount_dir(host);
 
   struct fuse_operations ops{};
   ops.init = op_init;

@@ -130,6 +130,17 @@ TEST(UbcModel, RendersVersion25WithVzctlWidths) {
   EXPECT_NE(text.find(" 9223372036854775807 "), std::string::npos);
 }
 
+TEST(UbcModel, TextLengthDoesNotDependOnTheValues) {
+  // The FUSE server reports the size before it knows the values (fs_ops.cc).
+  Raw big;
+  big.mem_usage = ~0ULL;
+  big.pids_current = ~0ULL;
+  big.numfile = 123456789;
+  big.oom_kills = 99;
+  EXPECT_EQ(render_v25({compute_block("101", Raw{}, conf_of({}))}).size(),
+            render_v25({compute_block("101", big, conf_of({{"NUMPROC", "5:7"}}))}).size());
+}
+
 TEST(UbcModel, ParsesWhatItRenders) {
   Raw raw;
   raw.pids_current = 5;
