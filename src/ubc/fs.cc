@@ -43,14 +43,6 @@ pid_t server_pid(const HostConfig& host) {
   return t.ok() ? static_cast<pid_t>(std::atol(t->c_str())) : 0;
 }
 
-// The server answers: its mount is there and stat(2) on it does not fail with ENOTCONN.
-bool server_alive(const HostConfig& host) {
-  std::string dir = mount_dir(host);
-  if (!sys::is_mount_point(dir)) return false;
-  struct stat st;
-  pid_t pid = server_pid(host);
-  return ::stat(dir.c_str(), &st) == 0 && pid > 0 && ::kill(pid, 0) == 0;
-}
 
 // Fork twice (the server is nobody's child), exec `berth ubc --serve`, wait for its "ready" byte.
 Status spawn_server() {
@@ -91,6 +83,20 @@ std::string mount_dir(const HostConfig& host) { return host.paths().run + "/ubcf
 
 std::string served_path(const HostConfig& host, const std::string& ctid) { return mount_dir(host) + "/" + ctid; }
 
+bool server_alive(const HostConfig& host) {
+  std::string dir = mount_dir(host);
+  if (!sys::is_mount_point(dir)) return false;
+  struct stat st;
+  return ::stat(dir.c_str(), &st) == 0 && server_exists(host);
+}
+
+bool server_exists(const HostConfig& host) {
+  std::string path = host.paths().run + "/" + kServerLock;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
 bool any_ct_running(const HostConfig& host) {
   auto ids = runtime::list_ctids(host);
   if (!ids.ok()) return true;  // unsure: stay
@@ -115,8 +121,12 @@ Result<ServerUse> ensure_server(const HostConfig& host) {
   BERTH_ASSIGN_OR_RETURN(UniqueFd spawn, lock_file(host, kSpawnLock, LOCK_EX));
   if (!server_alive(host)) {
     std::string dir = mount_dir(host);
-    if (sys::is_mount_point(dir)) ::umount2(dir.c_str(), MNT_DETACH);  // a dead server's mount
+    if (!server_exists(host))  // mounts of a server that died
+      while (sys::is_mount_point(dir) && ::umount2(dir.c_str(), MNT_DETACH) == 0) {
+      }
     BERTH_RETURN_IF_ERROR(make_dirs(dir, 0755));
+    // A server still coming up (spawned by a start that was killed) makes the new one wait for
+    // it and report ready: there is never more than one.
     BERTH_RETURN_IF_ERROR(spawn_server());
   }
   return ServerUse(&host, std::move(use));

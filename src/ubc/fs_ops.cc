@@ -4,6 +4,7 @@
 #include <fuse3/fuse.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -136,6 +137,23 @@ int serve(const HostConfig& host) {
   int ready = ready_env ? std::atoi(ready_env) : -1;
   if (!runtime::cgroup_backend().ok()) return 1;  // detected once, before the threads start
   std::string dir = mount_dir(host);
+  auto report_ready = [&] {
+    if (ready < 0) return;
+    (void)!::write(ready, "1", 1);
+    ::close(ready);
+    ready = -1;
+  };
+  // One server per instance: the lock is held until this process exits. Another one already
+  // there (or still mounting): wait until it answers, tell the spawner, and leave.
+  std::string lock_path = host.paths().run + "/" + kServerLock;
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock) return 1;
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    for (int i = 0; i < 500 && !server_alive(host); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!server_alive(host)) return 1;
+    report_ready();
+    return 0;
+  }
 
   struct fuse_operations ops{};
   ops.init = op_init;
@@ -160,10 +178,7 @@ int serve(const HostConfig& host) {
     std::fputs(pid.c_str(), pf);
     std::fclose(pf);
   }
-  if (ready >= 0) {
-    (void)!::write(ready, "1", 1);
-    ::close(ready);
-  }
+  report_ready();
   // SIGTERM must reach the loop's thread: the watcher runs with it blocked.
   sigset_t term, old;
   sigemptyset(&term);
