@@ -2,6 +2,7 @@
 // in `berth ubc --raw`, vzubc (-q, -r), vzlist (text and JSON) and inside the CT at
 // /run/berth/user_beancounters (its own block only); memory a CT allocates shows in physpages
 // and shmpages, also inside; the instance's beancounter server goes away with its last CT.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -216,6 +217,24 @@ TEST_F(UbcTest, MemoryShowsInPhyspagesAndShmpages) {
   EXPECT_EQ(inside(other).uids, std::vector<std::string>{other});
   ASSERT_EQ(berth({"stop", other, "--fast"}).code, 0);
   EXPECT_TRUE(servers().empty());
+}
+
+// A CT that ends without `berth stop` (its init killed): the server notices by itself (it checks
+// every 2 s) and leaves, mount and all.
+TEST_F(UbcTest, ServerLeavesWhenTheLastCtDiesWithoutStop) {
+  std::string id = create_running_ct();
+  ASSERT_EQ(servers().size(), 1u);
+  auto procs = ct_processes(id);
+  ASSERT_FALSE(procs.empty());
+  for (pid_t p : procs) ::kill(p, SIGKILL);
+  for (int i = 0; i < 60 && !servers().empty(); ++i) sleep_ms(100);
+  EXPECT_TRUE(servers().empty());
+  EXPECT_FALSE(fs::exists(served(id)));
+  // The next start brings a new one up.
+  RunResult r = berth({"start", id, "--wait"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(servers().size(), 1u);
+  EXPECT_EQ(inside(id).uids, std::vector<std::string>{id});
 }
 
 }  // namespace
