@@ -3,14 +3,15 @@
 // A stock kernel lets nobody add a name to procfs' root, and a bind mount needs an existing
 // target, so /proc/user_beancounters itself cannot exist in a CT without replacing its whole
 // /proc. Each CT instead gets its own block at /run/berth/user_beancounters (mode 0400, owned by
-// the CT's root), a bind mount of <run>/ubcfs/<CTID> from this server, computed on every read
+// the CT's root), a mount of <run>/ubcfs/<CTID> of this server, computed on every read
 // from the CT's cgroup counters (ubc/collect.h), so it is never stale and no process runs per CT.
 //
 // Lifetime: `berth start` calls ensure_server() (spawns the server when none is mounted, under
 // the instance's lock <run>/ubcfs.lock) and holds a shared "user" lock (<run>/ubcfs.users) until
-// the CT has its bind mount. The server exits and unmounts when no CT of the instance runs:
-// `berth stop` asks it to (stop_server_if_idle) and it checks by itself every 2 s; both only act
-// while no start holds the user lock.
+// the CT has its mount (start clones the file's mount with open_tree, the child attaches it).
+// The server exits and unmounts when no CT of the instance runs: `berth stop` asks it to
+// (stop_server_if_idle) and it checks by itself every 2 s; both only act while no start holds
+// the user lock.
 #pragma once
 
 #include <string>
