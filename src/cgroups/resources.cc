@@ -123,39 +123,6 @@ Status apply_writes(const std::vector<CgroupWrite>& plan, const std::function<st
   return {};
 }
 
-std::string format_beancounters(const std::string& ctid, const Stats& s) {
-  constexpr uint64_t kLongMax = 9223372036854775807ULL;
-  constexpr uint64_t kPage = 4096;
-  auto lim = [&](int64_t v, uint64_t unit) { return v == kNoLimit ? kLongMax : static_cast<uint64_t>(v) / unit; };
-  char buf[256];
-  std::string out = "Version: 2.5\n";
-  std::snprintf(buf, sizeof buf, "%10s  %-12s %20s %20s %20s %20s %20s\n", "uid", "resource", "held", "maxheld",
-                "barrier", "limit", "failcnt");
-  out += buf;
-  uint64_t mem_fail = s.memory.failcnt + s.swap.failcnt;
-  if (mem_fail == 0) mem_fail = s.oom_kills;
-  struct Row {
-    const char* name;
-    uint64_t held, maxheld, limit, failcnt;
-  };
-  const Row rows[] = {
-      {"numproc", s.pids.held, s.pids.maxheld, lim(s.pids.limit, 1), s.pids.failcnt},
-      {"physpages", s.memory.held / kPage, s.memory.maxheld / kPage, lim(s.memory.limit, kPage), mem_fail},
-      {"swappages", s.swap.held / kPage, s.swap.maxheld / kPage, lim(s.swap.limit, kPage), s.swap.failcnt},
-  };
-  bool first = true;
-  for (const auto& r : rows) {
-    std::string uid = first ? ctid + ":" : "";
-    std::snprintf(buf, sizeof buf, "%11s %-12s %20llu %20llu %20llu %20llu %20llu\n", uid.c_str(), r.name,
-                  static_cast<unsigned long long>(r.held), static_cast<unsigned long long>(r.maxheld),
-                  static_cast<unsigned long long>(r.limit), static_cast<unsigned long long>(r.limit),
-                  static_cast<unsigned long long>(r.failcnt));
-    out += buf;
-    first = false;
-  }
-  return out;
-}
-
 uint64_t read_u64(const std::string& path) {
   auto text = sys::read_file(path);
   if (!text.ok()) return 0;

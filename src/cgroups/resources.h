@@ -77,12 +77,6 @@ struct Stats {
   uint64_t oom_kills = 0;  // memory.oom_control oom_kill (v1) / memory.events oom_kill (v2)
 };
 
-// /proc/user_beancounters (Version 2.5) text of one CT from its counters: numproc (items),
-// physpages and swappages (pages). barrier = limit (the kernel has one limit); unlimited is
-// LONG_MAX. physpages' failcnt is memory.failcnt (+ memsw's), or the OOM kill count when the kernel
-// counts no failures (6.x v1 leaves failcnt at 0 while the limit is hit).
-std::string format_beancounters(const std::string& ctid, const Stats& s);
-
 // "123\n" -> 123; "max" and v1's huge "unlimited" values -> kNoLimit; garbage -> nullopt.
 std::optional<int64_t> parse_limit(std::string_view text);
 // The value of `key` in a flat keyed file ("key value\n" lines: memory.events, pids.events,

@@ -13,6 +13,7 @@
 
 #include "core/unique_fd.h"
 #include "isolation/devices.h"
+#include "ubc/fs.h"
 
 namespace berth::isolation {
 namespace {
@@ -78,6 +79,20 @@ Result<std::vector<std::string>> ct_device_rules(const CtConfig& ct) {
   return rules;
 }
 
+// The CT's own beancounters at /run/berth/user_beancounters: the parent cloned a detached mount
+// of its file in the instance's FUSE server (ubc/fs.h, open_tree), attached here, so the CT's
+// root needs no access to the host's run directory.
+static Status bind_beancounters(int fd, const std::string& root) {
+  if (fd < 0) return {};
+  BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run/berth", 0755));
+  std::string dst = root + ubc::kCtPath;
+  UniqueFd target(::open(dst.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0400));
+  if (!target) return Error::from_errno(errno, "create `" + dst + "`");
+  // Accounting must not stop a CT from starting: without the mount the file is just absent.
+  if (::syscall(SYS_move_mount, fd, "", AT_FDCWD, dst.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) ::unlink(dst.c_str());
+  return {};
+}
+
 Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   const std::string& root = plan.root;
   // Cut propagation first: nothing mounted below may reach the host's namespace.
@@ -91,6 +106,7 @@ Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   BERTH_RETURN_IF_ERROR(mount_dev(ct, root, plan.userns));
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run", 0755));
   BERTH_RETURN_IF_ERROR(do_mount("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k"));
+  BERTH_RETURN_IF_ERROR(bind_beancounters(plan.beancounters_fd, root));
 
   // pivot_root(".", ".") stacks the old root on the new one; detaching "." then removes it.
   UniqueFd newroot(::open(root.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));

@@ -17,6 +17,7 @@ namespace berth::isolation {
 struct RootfsPlan {
   std::string root;        // VE_ROOT, already mounted by the parent
   bool userns = true;      // false for a privileged CT (mknod allowed)
+  int beancounters_fd = -1;  // detached mount (open_tree) for /run/berth/user_beancounters, or -1
 };
 
 // Everything up to and including pivot_root; afterwards "/" is the CT's root.

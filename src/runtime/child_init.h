@@ -19,6 +19,7 @@ struct ChildArgs {
   int sync_fd = -1;          // child end of the sync socket
   int console_fd = -1;       // init's stdout/stderr
   isolation::CgroupFsPlan cgroup_fs;  // /sys/fs/cgroup inside the CT
+  int beancounters_fd = -1;  // detached mount of the CT's beancounter file (ubc/fs.h), or -1
 };
 
 // Never returns on success (execs /sbin/init). Returns kChildSetupFailed after reporting.

@@ -2,7 +2,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +24,7 @@
 #include "storage/root.h"
 #include "sys/fs.h"
 #include "sys/process.h"
+#include "ubc/fs.h"
 
 namespace berth::runtime {
 namespace {
@@ -138,6 +141,12 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(ctx.group));
   BERTH_ASSIGN_OR_RETURN(UniqueFd console, open_console_log(ct));
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
+  // The CT's /run/berth/user_beancounters is served by the instance's FUSE server (ubc/fs.h); if
+  // it cannot run, the CT starts without that file.
+  auto ubc_use = ubc::ensure_server(ct.host());
+  UniqueFd ubc_file(ubc_use.ok() ? static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, ubc::served_path(ct.host(), ct.ctid()).c_str(),
+                                                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC))
+                                 : -1);
 
   ChildArgs args;
   args.ct = &ct;
@@ -149,6 +158,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   std::vector<isolation::HostHierarchy> hier;
   for (const auto& h : cg->hierarchies()) hier.push_back({h.mount, h.options});
   args.cgroup_fs = isolation::plan_cgroup_fs(std::string_view(cg->name()) == "v2", hier);
+  args.beancounters_fd = ubc_file.get();
   uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
   if (userns) flags |= CLONE_NEWUSER;
   // Cloned straight into its cgroup (v2), the child may get its cgroup namespace at once.
@@ -188,6 +198,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   pid_t init = ctx.child.pid();
   net_link->release();
   ctx.commit();
+  if (ubc_use.ok()) ubc_use->commit();
   if (opts.wait) BERTH_RETURN_IF_ERROR(wait_booted(init, opts.wait_timeout));
   return {};
 }

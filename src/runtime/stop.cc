@@ -15,6 +15,7 @@
 #include "runtime/status.h"
 #include "storage/root.h"
 #include "sys/fs.h"
+#include "ubc/fs.h"
 
 namespace berth::runtime {
 namespace {
@@ -57,6 +58,7 @@ Status repair(const CtConfig& ct) {
 }
 
 Status stop(const CtConfig& ct, const StopOptions& opts) {
+  ScopeExit end_server([&] { ubc::stop_server_if_idle(ct.host()); });  // it ends with the last CT
   BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
