@@ -379,13 +379,16 @@ Result<CtOptions> parse_ct_options(OptionContext ctx, const std::vector<std::str
 
 namespace {
 
-// Keys a stock kernel cannot enforce: the fine-grained UBCs of the OpenVZ kernel (socket
-// buffers, kernel memory, dcache, iptables entries...), the pre-VSwap /proc/meminfo modes, the
-// iptables module list (superseded by NETFILTER), PCI pass-through, CPUWEIGHT (legacy).
-constexpr std::array<std::string_view, 21> kNotEnforced = {
-    "KMEMSIZE",      "LOCKEDPAGES", "PRIVVMPAGES",  "NUMTCPSOCK",  "NUMOTHERSOCK", "NUMFLOCK",  "NUMSIGINFO",
-    "TCPSNDBUF",     "TCPRCVBUF",   "OTHERSOCKBUF", "DGRAMRCVBUF", "DCACHESIZE",   "NUMIPTENT", "AVNUMPROC",
-    "VM_OVERCOMMIT", "MEMINFO",     "IPTABLES",     "PCI",         "CPUWEIGHT",    "NUMFILE",   "MOUNT_OPTS"};
+// Keys a stock kernel cannot enforce: the fine-grained UBCs of the OpenVZ kernel (kernel memory,
+// socket buffers and counts, dcache, iptables entries, guarantees...; cgroup v1's kmem limit is
+// a no-op since Linux 5.16 and v2 has none), the pre-VSwap /proc/meminfo modes, the iptables
+// module list (superseded by NETFILTER), PCI pass-through, CPUWEIGHT (legacy). NUMFILE and
+// LOCKEDPAGES (rlimits) and SHMPAGES (IPC sysctls) are enforced: runtime/ct_limits.h.
+constexpr std::array<std::string_view, 22> kNotEnforced = {
+    "KMEMSIZE",     "PRIVVMPAGES", "NUMTCPSOCK",    "NUMOTHERSOCK", "NUMFLOCK",  "NUMSIGINFO", "TCPSNDBUF",
+    "TCPRCVBUF",    "OTHERSOCKBUF", "DGRAMRCVBUF",  "DCACHESIZE",   "NUMIPTENT", "AVNUMPROC",  "VMGUARPAGES",
+    "OOMGUARPAGES", "NUMPTY",      "VM_OVERCOMMIT", "MEMINFO",      "IPTABLES",  "PCI",        "CPUWEIGHT",
+    "MOUNT_OPTS"};
 
 bool restart_needed(std::string_view key, const ConfFile& old, const ConfFile& now) {
   static constexpr std::array<std::string_view, 6> kRestart = {"CAPABILITY", "NETFILTER",  "IPTABLES",

@@ -57,6 +57,9 @@ Status setup(const ChildArgs& a) {
   BERTH_RETURN_IF_ERROR(isolation::setup_rootfs_from_child(ct, plan).context("set up mounts"));
   BERTH_RETURN_IF_ERROR(isolation::mask_proc(a.userns).context("mask /proc"));
   BERTH_RETURN_IF_ERROR(configure_inside(ct));
+  // In the CT's IPC namespace (its /proc/sys/kernel/shm* are open again after mask_proc) and on
+  // init itself, so everything it starts inherits them.
+  BERTH_RETURN_IF_ERROR(apply_proc_limits_self(a.limits).context("set process limits"));
   BERTH_RETURN_IF_ERROR(isolation::bring_up_loopback());
   if (a.wait_cgroup) {
     // The parent moves us into the CT's cgroup while we did the mounts (hiding the cgroup v1

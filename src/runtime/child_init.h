@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/ct_config.h"
+#include "runtime/ct_limits.h"
 
 namespace berth::runtime {
 
@@ -17,6 +18,7 @@ struct ChildArgs {
   bool wait_cgroup = true;   // v1: join happens from the parent; wait before cgroupns unshare
   int sync_fd = -1;          // child end of the sync socket
   int console_fd = -1;       // init's stdout/stderr
+  ProcLimits limits;         // rlimits and IPC sysctls of init (NUMFILE, LOCKEDPAGES, SHMPAGES)
 };
 
 // Never returns on success (execs /sbin/init). Returns kChildSetupFailed after reporting.

@@ -554,6 +554,8 @@ TEST(CtOptionsApply, NotEnforcedKeysAreSavedAndListed) {
   EXPECT_TRUE(is_not_enforced_key("DCACHESIZE"));
   EXPECT_FALSE(is_not_enforced_key("PHYSPAGES"));
   EXPECT_FALSE(is_not_enforced_key("NUMPROC"));
+  // rlimits and IPC sysctls enforce these (runtime/ct_limits.h)
+  for (const char* k : {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "IOLIMIT", "IOPSLIMIT"}) EXPECT_FALSE(is_not_enforced_key(k)) << k;
 }
 
 TEST(CtOptionsApply, ChangedKeysInFirstTouchOrder) {
