@@ -113,7 +113,7 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
   }
   if (status->running) {
     std::vector<std::string> notes;
-    auto res_st = runtime::apply_live_limits(ct, next, not_live, notes);
+    auto res_st = runtime::apply_live_limits(ct, next, edit->changed_keys, not_live, notes);
     for (const auto& n : notes) std::fprintf(stderr, "Warning: %s\n", n.c_str());
     if (!res_st.ok()) return report(inv, Error(res_st.error()).context("set CT " + *ctid));
   }

@@ -163,7 +163,8 @@ Result<cgroups::Resources> ct_resources(const CtConfig& ct, std::vector<std::str
   return r;
 }
 
-Status apply_live_limits(const CtConfig& before, const CtConfig& after, std::vector<std::string>& not_live,
+Status apply_live_limits(const CtConfig& before, const CtConfig& after, const std::vector<std::string>& touched,
+                         std::vector<std::string>& not_live,
                          std::vector<std::string>& notes) {
   auto get_before = [&](std::string_view k) { return before.get(k); };
   auto get_after = [&](std::string_view k) { return after.get(k); };
@@ -171,6 +172,8 @@ Status apply_live_limits(const CtConfig& before, const CtConfig& after, std::vec
   std::string group = ct_group_of(after);
 
   auto keys = cgroups::changed_resource_keys(get_before, get_after);
+  for (auto k : cgroups::resource_keys())
+    if (has(touched, k) && !has(keys, k)) keys.emplace_back(k);
   if (!keys.empty()) {
     BERTH_ASSIGN_OR_RETURN(cgroups::Resources all, ct_resources(after, &notes));
     auto st = cg->apply(group, cgroups::only_keys(all, keys));
@@ -187,7 +190,7 @@ Status apply_live_limits(const CtConfig& before, const CtConfig& after, std::vec
 
   std::vector<std::string> pkeys;
   for (auto k : proc_limit_keys())
-    if (before.get(k) != after.get(k)) pkeys.emplace_back(k);
+    if (before.get(k) != after.get(k) || has(touched, k)) pkeys.emplace_back(k);
   if (pkeys.empty()) return {};
   BERTH_ASSIGN_OR_RETURN(ProcLimits all, proc_limits_from(get_after));
   ProcLimits pl;

@@ -61,12 +61,13 @@ Status apply_proc_limits_self(const ProcLimits& pl);
 // area has no block device (nothing can be throttled).
 Result<cgroups::Resources> ct_resources(const CtConfig& ct, std::vector<std::string>* notes = nullptr);
 
-// A live `set`: the limits whose keys differ between before and after go to the running CT at
-// once (cgroup files, rlimits of each of its processes, its IPC sysctls). A value that cannot be
+// A live `set`: the limits whose keys differ between before and after, or were given again
+// (`touched`: the running CT may have an unsaved value), go to the running CT at once (cgroup files, rlimits of each of its processes, its IPC sysctls). A value that cannot be
 // applied to the running CT goes to `not_live` as "KEY: why" (the caller applies --setmode): a
 // cgroup write the kernel refuses (memory below what the CT uses), an rlimit above a running
 // process's hard limit (raising it needs CAP_SYS_RESOURCE). Other failures are errors.
-Status apply_live_limits(const CtConfig& before, const CtConfig& after, std::vector<std::string>& not_live,
+Status apply_live_limits(const CtConfig& before, const CtConfig& after, const std::vector<std::string>& touched,
+                         std::vector<std::string>& not_live,
                          std::vector<std::string>& notes);
 
 }  // namespace berth::runtime
