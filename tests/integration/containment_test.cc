@@ -9,8 +9,10 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 #include <filesystem>
 #include <sstream>
 
@@ -83,9 +85,11 @@ class ContainmentTest : public BerthTest {
     for (int n = 0; n < 2 || seconds_since(t0) < secs; ++n) worst = std::max(worst, probe_neighbour(nb));
     return worst;
   }
+  // The neighbour's slowest probe over about a second with no attack running.
+  double idle_neighbour(const std::string& nb) { return probe_for(nb, 1.0); }
   void report(const std::string& what, double idle, double attacked) {
-    std::printf("[containment] %s: neighbour 20 forks %.3f s idle, %.3f s worst under attack\n", what.c_str(), idle,
-                attacked);
+    std::printf("[containment] %s: neighbour 20 forks %.3f s worst idle, %.3f s worst under attack\n", what.c_str(),
+                idle, attacked);
     RecordProperty(what + "_neighbour_idle_ms", static_cast<int>(idle * 1000));
     RecordProperty(what + "_neighbour_attacked_ms", static_cast<int>(attacked * 1000));
     // Generous: idle is ~0.1-0.5 s; a starved neighbour takes far longer or fails.
@@ -99,7 +103,7 @@ class ContainmentTest : public BerthTest {
 TEST_F(ContainmentTest, MemoryHogIsOomKilledInsideItsCtOnly) {
   std::string nb = create_running_ct();
   std::string hog = create_running_ct({"--ram", "64M", "--swap", "0"});
-  double idle = probe_neighbour(nb);
+  double idle = idle_neighbour(nb);
   std::vector<pid_t> before = ct_processes(hog);
   // Each round keeps 256M of zeros in memory (tail holds the newline-free stream): OOM at 64M.
   pid_t attack = spawn_berth({"exec", hog, for_seconds(4, "head -c 268435456 /dev/zero | tail -n 1 >/dev/null")});
@@ -124,23 +128,32 @@ TEST_F(ContainmentTest, MemoryHogIsOomKilledInsideItsCtOnly) {
 TEST_F(ContainmentTest, ForkBombStopsAtNumproc) {
   std::string nb = create_running_ct();
   std::string bomb = create_running_ct({"--numproc", "64"});
-  double idle = probe_neighbour(nb);
+  double idle = idle_neighbour(nb);
   std::string pids_dir = group_dir(bomb, "pids");
+  // Without its limit the bomb would take the host down: make sure it is there first.
+  ASSERT_EQ(cgroups::read_limit(pids_dir + "/pids.max"), 64);
   // The classic bomb: every process forks two more, forever; only pids.max holds it.
   pid_t attack = spawn_berth({"exec", bomb, "f() { f & f & wait; }; f"});
-  uint64_t most = 0;
-  auto t0 = Clock::now();
-  double worst = 0;
-  while (seconds_since(t0) < 3.0) {
-    most = std::max(most, cgroups::read_u64(pids_dir + "/pids.current"));
-    worst = std::max(worst, probe_neighbour(nb));
-    most = std::max(most, cgroups::read_u64(pids_dir + "/pids.current"));
-  }
+  // pids.current sampled every 2 ms while the main thread probes the neighbour.
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> most{0}, samples{0};
+  std::thread sampler([&] {
+    while (!done) {
+      uint64_t n = cgroups::read_u64(pids_dir + "/pids.current");
+      if (n > most) most = n;
+      ++samples;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  double worst = probe_for(nb, 3.0);
+  done = true;
+  sampler.join();
   cgroups::Stats s = stats(bomb);
-  std::printf("[containment] fork_bomb: pids.current at most %llu (limit 64), refused forks %llu\n",
-              static_cast<unsigned long long>(most), static_cast<unsigned long long>(s.pids.failcnt));
-  EXPECT_LE(most, 64u);
-  EXPECT_GE(most, 48u) << "the bomb did not run";
+  std::printf("[containment] fork_bomb: pids.current at most %llu in %llu samples (limit 64), refused forks %llu\n",
+              static_cast<unsigned long long>(most.load()), static_cast<unsigned long long>(samples.load()),
+              static_cast<unsigned long long>(s.pids.failcnt));
+  EXPECT_LE(most.load(), 64u);
+  EXPECT_GE(most.load(), 32u) << "the bomb did not run";
   EXPECT_EQ(s.pids.limit, 64);
   EXPECT_GT(s.pids.failcnt, 0u) << "no refused fork counted";
   report("fork_bomb", idle, worst);
@@ -157,19 +170,25 @@ TEST_F(ContainmentTest, ForkBombStopsAtNumproc) {
 TEST_F(ContainmentTest, CpulimitCapsAHog) {
   std::string nb = create_running_ct();
   std::string hog = create_running_ct({"--cpulimit", "25"});  // 25% of one CPU (vzctl's 25% is of the host)
-  double idle = probe_neighbour(nb);
-  pid_t attack = spawn_berth({"exec", hog, for_seconds(7, "i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done")});
+  double idle = idle_neighbour(nb);
+  // Three spinning processes: together they want far more than 25% even on a busy host.
+  std::string spin = for_seconds(7, "i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done");
+  pid_t attack = spawn_berth({"exec", hog, "(" + spin + ") & (" + spin + ") & (" + spin + ") & wait"});
   sleep_ms(700);
+  std::string stat = group_dir(hog, "cpu") + "/cpu.stat";
+  uint64_t throttled0 = cgroups::read_keyed(stat, "nr_throttled");
   uint64_t u0 = cpu_usage_us(hog);
   auto t0 = Clock::now();
   double worst = probe_for(nb, 5.0);
   double share = static_cast<double>(cpu_usage_us(hog) - u0) / 1e6 / seconds_since(t0);
+  uint64_t throttled = cgroups::read_keyed(stat, "nr_throttled") - throttled0;
   EXPECT_EQ(wait_berth(attack), 0);
-  std::printf("[containment] cpulimit: the hog used %.1f%% of one CPU over %.1f s (limit 25%%)\n", share * 100,
-              seconds_since(t0));
+  std::printf("[containment] cpulimit: the hog used %.1f%% of one CPU over %.1f s (limit 25%%), throttled %llu times\n",
+              share * 100, seconds_since(t0), static_cast<unsigned long long>(throttled));
   RecordProperty("cpulimit_hog_permille", static_cast<int>(share * 1000));
   EXPECT_LE(share, 0.25 + 0.04);
   EXPECT_GE(share, 0.03) << "the hog did not run";
+  EXPECT_GT(throttled, 0u) << "the quota never held the hog back";
   report("cpu_hog", idle, worst);
 }
 
@@ -177,7 +196,7 @@ TEST_F(ContainmentTest, CpuunitsSplitOneCpuOneToThree) {
   std::string nb = create_running_ct();
   std::string a = create_running_ct({"--cpumask", "0", "--cpuunits", "1000"});
   std::string b = create_running_ct({"--cpumask", "0", "--cpuunits", "3000"});
-  double idle = probe_neighbour(nb);
+  double idle = idle_neighbour(nb);
   std::string loop = for_seconds(7, "i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done");
   pid_t ha = spawn_berth({"exec", a, loop});
   pid_t hb = spawn_berth({"exec", b, loop});
@@ -193,7 +212,9 @@ TEST_F(ContainmentTest, CpuunitsSplitOneCpuOneToThree) {
   std::printf("[containment] cpuunits: over %.1f s on CPU 0, 1000 units used %.2f s, 3000 units %.2f s: 1:%.2f\n",
               wall, da / 1e6, db / 1e6, ratio);
   RecordProperty("cpuunits_ratio_x100", static_cast<int>(ratio * 100));
-  EXPECT_GT(da + db, 0.3 * wall * 1e6) << "the hogs hardly ran";
+  // The host may be busy: CPU 0 need not be all theirs, but the two must have run enough to
+  // measure (ratio over at least 100 ms of CPU time).
+  EXPECT_GT(da + db, 100000) << "the hogs hardly ran";
   EXPECT_GE(ratio, 2.2);
   EXPECT_LE(ratio, 4.0);
   report("cpu_shares", idle, worst);
@@ -205,7 +226,7 @@ TEST_F(ContainmentTest, IolimitThrottlesDirectWrites) {
   struct stat st;
   ASSERT_EQ(::stat(ve_private(io).c_str(), &st), 0);
   if (::major(st.st_dev) == 0) GTEST_SKIP() << "the private area is not on a block device";
-  double idle = probe_neighbour(nb);
+  double idle = idle_neighbour(nb);
   // 15 MiB at 5 MiB/s: at least 3 s when throttled, well under a second on this disk when not.
   constexpr double kMiB = 1024 * 1024;
   auto t0 = Clock::now();
