@@ -91,6 +91,7 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
   conf.set("VE_LAYOUT", host.global().get_or("VE_LAYOUT", "overlay"));
   auto edit = apply_ct_options(*opts, *ctid, conf);
   if (!edit.ok()) return report(inv, Error(edit.error()).context("create CT " + *ctid));
+  if (auto w = not_enforced_warning(*edit); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
   say(inv, "Creating CT private area (" + conf.get_or("OSTEMPLATE", "") + ")");
   auto st = runtime::create(host, *ctid, std::move(conf));
   if (!st.ok()) return run(inv, std::move(st), *ctid);

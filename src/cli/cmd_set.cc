@@ -92,11 +92,7 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
   auto status = runtime::query_status(ct);
   if (!status.ok()) return report(inv, Error(status.error()).context("set CT " + *ctid));
 
-  if (!edit->not_enforced.empty()) {
-    std::string keys;
-    for (const auto& k : edit->not_enforced) keys += (keys.empty() ? "" : ", ") + k;
-    std::fprintf(stderr, "Warning: %s: saved but not enforced on this kernel\n", keys.c_str());
-  }
+  if (auto w = not_enforced_warning(*edit); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
   // What cannot change on the running CT: vzctl's restart-only keys, and limits the kernel
   // would not take live (found while applying, below). --setmode restart restarts the CT after
   // saving, ignore only saves, and by default each is named in a warning.

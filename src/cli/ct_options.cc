@@ -427,6 +427,13 @@ bool is_not_enforced_key(std::string_view key) {
   return std::find(kNotEnforced.begin(), kNotEnforced.end(), key) != kNotEnforced.end();
 }
 
+std::string not_enforced_warning(const ConfigEdit& edit) {
+  if (edit.not_enforced.empty()) return "";
+  std::string keys;
+  for (const auto& k : edit.not_enforced) keys += (keys.empty() ? "" : ", ") + k;
+  return "Warning: " + keys + ": saved but not enforced on this kernel";
+}
+
 namespace detail {
 
 Status Edit::set(std::string_view key, std::string_view value) {

@@ -192,7 +192,8 @@ TEST_F(ResourcesTest, NotEnforcedKeysAreSavedAndReportedOnce) {
 TEST_F(ResourcesTest, SavedLimitsAreAppliedAtStart) {
   std::string id = create_ct();
   RunResult r = berth({"set", id, "--ram", "96M", "--swap", "32M", "--numproc", "100:120", "--cpulimit", "50",
-                       "--cpuunits", "500", "--save"});
+                       "--cpuunits", "500", "--numfile", "2048:3000", "--lockedpages", "64", "--shmpages", "4096",
+                       "--save"});
   ASSERT_EQ(r.code, 0) << r.err;
   std::string conf = read_text(conf_path(id));
   EXPECT_PRED2(contains, conf, "PHYSPAGES=\"0:24576\"");
@@ -210,6 +211,12 @@ TEST_F(ResourcesTest, SavedLimitsAreAppliedAtStart) {
   EXPECT_EQ(cg(id, "pids", "pids.max"), "120");
   EXPECT_EQ(cg(id, "cpu", "cpu.cfs_quota_us", "cpu.max"), is_v2() ? "50000 100000" : "50000");
   if (!is_v2()) EXPECT_EQ(cg(id, "cpu", "cpu.shares"), "512");
+  for (pid_t p : ct_processes(id)) {
+    EXPECT_EQ(rlimit_of(p, "Max open files"), "2048 3000") << "pid " << p;
+    EXPECT_EQ(rlimit_of(p, "Max locked memory"), "262144 262144") << "pid " << p;
+  }
+  r = berth({"exec", id, "cat /proc/sys/kernel/shmall /proc/sys/kernel/shmmax"});
+  EXPECT_EQ(r.out, "4096\n16777216\n") << r.err;
 }
 
 TEST_F(ResourcesTest, ForkBombStopsAtNumproc) {

@@ -550,6 +550,8 @@ TEST(CtOptionsApply, NotEnforcedKeysAreSavedAndListed) {
   auto ed = apply_ok(conf, {"--kmemsize", "10M", "--tcpsndbuf", "1M", "--meminfo", "none", "--ram", "1G",
                             "--numproc", "100", "--cpuunits", "100"});
   EXPECT_EQ(ed.not_enforced, (std::vector<std::string>{"KMEMSIZE", "TCPSNDBUF", "MEMINFO"}));
+  EXPECT_EQ(not_enforced_warning(ed), "Warning: KMEMSIZE, TCPSNDBUF, MEMINFO: saved but not enforced on this kernel");
+  EXPECT_EQ(not_enforced_warning(ConfigEdit{}), "");
   EXPECT_TRUE(conf.has("KMEMSIZE"));
   EXPECT_TRUE(is_not_enforced_key("DCACHESIZE"));
   EXPECT_FALSE(is_not_enforced_key("PHYSPAGES"));
