@@ -383,11 +383,12 @@ namespace {
 // socket buffers and counts, dcache, iptables entries, guarantees...; cgroup v1's kmem limit is
 // a no-op since Linux 5.16 and v2 has none), the pre-VSwap /proc/meminfo modes, the iptables
 // module list (superseded by NETFILTER), PCI pass-through, CPUWEIGHT (legacy). NUMFILE and
-// LOCKEDPAGES (rlimits) and SHMPAGES (IPC sysctls) are enforced: runtime/ct_limits.h.
-constexpr std::array<std::string_view, 22> kNotEnforced = {
+// LOCKEDPAGES (rlimits), SHMPAGES (IPC sysctls) and NUMPTY (devpts max=) are enforced:
+// runtime/ct_limits.h.
+constexpr std::array<std::string_view, 21> kNotEnforced = {
     "KMEMSIZE",     "PRIVVMPAGES", "NUMTCPSOCK",    "NUMOTHERSOCK", "NUMFLOCK",  "NUMSIGINFO", "TCPSNDBUF",
     "TCPRCVBUF",    "OTHERSOCKBUF", "DGRAMRCVBUF",  "DCACHESIZE",   "NUMIPTENT", "AVNUMPROC",  "VMGUARPAGES",
-    "OOMGUARPAGES", "NUMPTY",      "VM_OVERCOMMIT", "MEMINFO",      "IPTABLES",  "PCI",        "CPUWEIGHT",
+    "OOMGUARPAGES", "VM_OVERCOMMIT", "MEMINFO",      "IPTABLES",  "PCI",        "CPUWEIGHT",
     "MOUNT_OPTS"};
 
 bool restart_needed(std::string_view key, const ConfFile& old, const ConfFile& now) {

@@ -53,7 +53,7 @@ Status setup(const ChildArgs& a) {
     BERTH_RETURN_IF_ERROR(sync_expect(a.sync_fd, SyncMsg::kMapsDone));
     BERTH_RETURN_IF_ERROR(become_root());
   }
-  isolation::RootfsPlan plan{a.root, a.userns};
+  isolation::RootfsPlan plan{a.root, a.userns, a.limits.pty_max.value_or(0)};
   BERTH_RETURN_IF_ERROR(isolation::setup_rootfs_from_child(ct, plan).context("set up mounts"));
   BERTH_RETURN_IF_ERROR(isolation::mask_proc(a.userns).context("mask /proc"));
   BERTH_RETURN_IF_ERROR(configure_inside(ct));

@@ -2,6 +2,7 @@
 // live application of all of a CT's limits (see ct_limits.h).
 #include "runtime/ct_limits.h"
 
+#include <sys/mount.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -19,6 +20,8 @@ namespace {
 
 // The kernel's defaults for kernel.shmmax and kernel.shmall (ULONG_MAX - 2^24).
 constexpr uint64_t kShmDefault = 18446744073692774399ULL;
+// devpts' default and highest max= (NR_UNIX98_PTY_MAX).
+constexpr uint64_t kPtyMax = 1ULL << 20;
 
 uint64_t rl(uint64_t v, uint64_t unit) {
   if (v >= units::kUnlimited) return RLIM_INFINITY;
@@ -86,7 +89,7 @@ Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl, st
 }  // namespace
 
 const std::vector<std::string_view>& proc_limit_keys() {
-  static const std::vector<std::string_view> kKeys = {"NUMFILE", "LOCKEDPAGES", "SHMPAGES"};
+  static const std::vector<std::string_view> kKeys = {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY"};
   return kKeys;
 }
 
@@ -105,6 +108,10 @@ Result<ProcLimits> proc_limits_from(const cgroups::KeyLookup& get) {
     bool unlimited = bl.limit >= units::kUnlimited || bl.limit >= kShmDefault / units::kPageSize;
     pl.shmall = unlimited ? kShmDefault : bl.limit;
     pl.shmmax = unlimited ? kShmDefault : bl.limit * units::kPageSize;
+  }
+  if (auto v = get("NUMPTY")) {
+    BERTH_ASSIGN_OR_RETURN(auto bl, barrier_limit("NUMPTY", *v, units::Kind::kItems));
+    pl.pty_max = std::min<uint64_t>(bl.limit, kPtyMax);
   }
   return pl;
 }
@@ -208,6 +215,14 @@ Status apply_live_limits(const CtConfig& before, const CtConfig& after, const st
     shm.shmall = pl.shmall;
     shm.shmmax = pl.shmmax;
     BERTH_RETURN_IF_ERROR(run_in_ct(after, [&] { return write_ipc_sysctls(shm); }).context("set SHMPAGES"));
+  }
+  if (has(pkeys, "NUMPTY")) {
+    std::string opt = "max=" + std::to_string(all.pty_max.value_or(kPtyMax));
+    BERTH_RETURN_IF_ERROR(run_in_ct(after, [&]() -> Status {
+                            if (::mount("devpts", "/dev/pts", nullptr, MS_REMOUNT | MS_NOSUID | MS_NOEXEC, opt.c_str()) != 0)
+                              return Error::from_errno(errno, "remount /dev/pts with " + opt);
+                            return {};
+                          }).context("set NUMPTY"));
   }
   return {};
 }

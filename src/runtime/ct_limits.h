@@ -4,6 +4,8 @@
 //   LOCKEDPAGES "b:l" pages -> RLIMIT_MEMLOCK soft b, hard l (bytes)
 //   SHMPAGES    "b:l" pages -> the CT's IPC namespace: kernel.shmall = l (pages), kernel.shmmax
 //               = l * page size (one segment may use it all); unlimited -> the kernel defaults
+//   NUMPTY      "b:l" items -> max=l of the CT's own devpts instance (its pty count); at start a
+//               mount option, live a remount inside the CT; unlimited -> the kernel's 1048576
 // OpenVZ counted NUMFILE and LOCKEDPAGES for the whole CT; a stock kernel only has per-process
 // rlimits, so each process of the CT gets the limit (documented in README.md). Rlimits are set
 // on the CT's init before it runs (inherited by everything it starts) and, on a live `set`, on
@@ -35,6 +37,7 @@ struct ProcLimits {
   std::optional<Rlimit> memlock;
   std::optional<uint64_t> shmall;  // pages
   std::optional<uint64_t> shmmax;  // bytes
+  std::optional<uint64_t> pty_max;  // devpts max=
   bool operator==(const ProcLimits&) const = default;
 };
 

@@ -113,7 +113,7 @@ TEST_F(ResourcesTest, SetIoAndProcessLimitsLiveAndSave) {
   std::string id = create_running_ct();
   std::string disk = disk_of(id);
   RunResult r = berth({"set", id, "--iolimit", "10M", "--iopslimit", "500", "--numfile", "4096", "--lockedpages", "256",
-                       "--shmpages", "8192", "--ioprio", "6", "--cpumask", "0", "--save"});
+                       "--shmpages", "8192", "--ioprio", "6", "--cpumask", "0", "--numpty", "4", "--save"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.err.find("not enforced"), std::string::npos) << r.err;
   if (!disk.empty()) {
@@ -139,6 +139,8 @@ TEST_F(ResourcesTest, SetIoAndProcessLimitsLiveAndSave) {
   r = berth({"exec", id, "cat /proc/sys/kernel/shmall /proc/sys/kernel/shmmax; ulimit -n"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "8192\n33554432\n4096\n");
+  r = berth({"exec", id, "grep devpts /proc/mounts"});
+  EXPECT_PRED2(contains, r.out, "max=4") << r.err;
   std::string conf = read_text(conf_path(id));
   for (const char* kv : {"IOLIMIT=\"10485760\"", "IOPSLIMIT=\"500\"", "NUMFILE=\"4096\"", "LOCKEDPAGES=\"256\"",
                          "SHMPAGES=\"8192\"", "IOPRIO=\"6\"", "CPUMASK=\"0\""})
@@ -192,7 +194,7 @@ TEST_F(ResourcesTest, NotEnforcedKeysAreSavedAndReportedOnce) {
 TEST_F(ResourcesTest, SavedLimitsAreAppliedAtStart) {
   std::string id = create_ct();
   RunResult r = berth({"set", id, "--ram", "96M", "--swap", "32M", "--numproc", "100:120", "--cpulimit", "50",
-                       "--cpuunits", "500", "--numfile", "2048:3000", "--lockedpages", "64", "--shmpages", "4096",
+                       "--cpuunits", "500", "--numfile", "2048:3000", "--lockedpages", "64", "--shmpages", "4096", "--numpty", "8",
                        "--save"});
   ASSERT_EQ(r.code, 0) << r.err;
   std::string conf = read_text(conf_path(id));
@@ -217,6 +219,8 @@ TEST_F(ResourcesTest, SavedLimitsAreAppliedAtStart) {
   }
   r = berth({"exec", id, "cat /proc/sys/kernel/shmall /proc/sys/kernel/shmmax"});
   EXPECT_EQ(r.out, "4096\n16777216\n") << r.err;
+  r = berth({"exec", id, "grep devpts /proc/mounts"});
+  EXPECT_PRED2(contains, r.out, "max=8") << r.err;
 }
 
 TEST_F(ResourcesTest, ForkBombStopsAtNumproc) {

@@ -557,7 +557,7 @@ TEST(CtOptionsApply, NotEnforcedKeysAreSavedAndListed) {
   EXPECT_FALSE(is_not_enforced_key("PHYSPAGES"));
   EXPECT_FALSE(is_not_enforced_key("NUMPROC"));
   // rlimits and IPC sysctls enforce these (runtime/ct_limits.h)
-  for (const char* k : {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "IOLIMIT", "IOPSLIMIT"}) EXPECT_FALSE(is_not_enforced_key(k)) << k;
+  for (const char* k : {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY", "IOLIMIT", "IOPSLIMIT"}) EXPECT_FALSE(is_not_enforced_key(k)) << k;
 }
 
 TEST(CtOptionsApply, ChangedKeysInFirstTouchOrder) {

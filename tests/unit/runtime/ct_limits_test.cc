@@ -48,6 +48,12 @@ TEST(CtLimits, ShmpagesIsShmallAndShmmax) {
   EXPECT_EQ(un.shmmax, 18446744073692774399ULL);
 }
 
+TEST(CtLimits, NumptyIsDevptsMax) {
+  EXPECT_EQ(from({{"NUMPTY", "16"}}).pty_max, 16u);
+  EXPECT_EQ(from({{"NUMPTY", "8:32"}}).pty_max, 32u);  // the limit part
+  EXPECT_EQ(from({{"NUMPTY", "unlimited"}}).pty_max, 1u << 20);
+}
+
 TEST(CtLimits, NothingSetNothingPlanned) { EXPECT_EQ(from({{"PHYSPAGES", "0:100"}}), ProcLimits{}); }
 
 TEST(CtLimits, BadValuesNameTheKey) {
