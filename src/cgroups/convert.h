@@ -18,8 +18,10 @@
 //              blkio.throttle.*_bps_device, v2 io.max rbps/wbps); 0 = no limit
 //   IOPSLIMIT  ops/s -> read and write iops limits on that disk; 0 = no limit
 // "unlimited" anywhere -> no limit (v1 -1, v2 "max"). Keys that are absent leave the kernel's
-// value alone. NUMFILE, LOCKEDPAGES (rlimits) and SHMPAGES (IPC sysctls) are not cgroup limits:
-// see limits.h. The other fine-grained UBCs (KMEMSIZE, socket buffers, ...) are not mapped.
+//   TCPSNDBUF + TCPRCVBUF  limits in bytes, summed -> v1 memory.kmem.tcp.limit_in_bytes (as
+//              vzctl's upstream-kernel mode); unlimited when either is. v2 has no such file.
+// value alone. NUMFILE, LOCKEDPAGES, SHMPAGES and NUMPTY are not cgroup limits: see
+// runtime/ct_limits.h. The other fine-grained UBCs (KMEMSIZE, socket counts, ...) are not mapped.
 #pragma once
 
 #include <functional>

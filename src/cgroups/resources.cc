@@ -39,6 +39,7 @@ std::vector<CgroupWrite> v1_writes(const Resources& r) {
     out.push_back({"blkio", "blkio.weight", std::to_string(*r.io_weight)});      // CFQ (old kernels)
     out.push_back({"blkio", "blkio.bfq.weight", std::to_string(*r.io_weight)});  // BFQ
   }
+  if (r.tcp_mem_limit) out.push_back({"memory", "memory.kmem.tcp.limit_in_bytes", v1_number(*r.tcp_mem_limit)});
   if (!r.io_device.empty()) {
     // v1 throttling has one file per direction and unit; "M:m 0" deletes the device's rule.
     auto rule = [&](int64_t v) { return r.io_device + " " + std::to_string(v == kNoLimit ? 0 : v); };

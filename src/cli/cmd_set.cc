@@ -92,6 +92,7 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
   auto status = runtime::query_status(ct);
   if (!status.ok()) return report(inv, Error(status.error()).context("set CT " + *ctid));
 
+  std::erase_if(edit->not_enforced, [](const std::string& k) { return runtime::enforced_on_host(k); });
   if (auto w = not_enforced_warning(*edit); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
   // What cannot change on the running CT: vzctl's restart-only keys, and limits the kernel
   // would not take live (found while applying, below). --setmode restart restarts the CT after

@@ -158,6 +158,17 @@ Status apply_proc_limits_self(const ProcLimits& pl) {
   return write_ipc_sysctls(pl).context("set SHMPAGES");
 }
 
+bool enforced_on_host(std::string_view key) {
+  if (key != "TCPSNDBUF" && key != "TCPRCVBUF") return false;
+  auto cg = cgroup_backend();
+  if (!cg.ok() || std::string_view((*cg)->name()) != "v1") return false;
+  for (const auto& h : (*cg)->hierarchies()) {
+    std::string opts = "," + h.options + ",";
+    if (opts.find(",memory,") != std::string::npos) return sys::path_exists(h.mount + "/memory.kmem.tcp.limit_in_bytes");
+  }
+  return false;
+}
+
 Result<cgroups::Resources> ct_resources(const CtConfig& ct, std::vector<std::string>* notes) {
   BERTH_ASSIGN_OR_RETURN(cgroups::Resources r, cgroups::resources_from_config(ct));
   bool limited = (r.io_bps && *r.io_bps != cgroups::kNoLimit) || (r.io_iops && *r.io_iops != cgroups::kNoLimit);

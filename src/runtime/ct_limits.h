@@ -59,6 +59,10 @@ ProcLimits rlimits_of(pid_t pid);
 // IPC sysctls of its IPC namespace (through /proc/sys/kernel, which follows the caller's ns).
 Status apply_proc_limits_self(const ProcLimits& pl);
 
+// Whether this host enforces a key that a stock kernel may lack (cli's not-enforced list):
+// TCPSNDBUF/TCPRCVBUF on cgroup v1 with memory.kmem.tcp.limit_in_bytes. False for other keys.
+bool enforced_on_host(std::string_view key);
+
 // The CT's cgroup Resources (cgroups::resources_from_config) with io_device set to the disk that
 // holds its private area. A note goes to `notes` when IOLIMIT/IOPSLIMIT are set but the private
 // area has no block device (nothing can be throttled).

@@ -184,6 +184,17 @@ TEST(CgroupConvert, IolimitZeroRemovesTheLimit) {
   for (const char* bad : {"5M", "-1", "x"}) EXPECT_FALSE(resources_from(keys({{"IOLIMIT", bad}})).ok()) << bad;
 }
 
+TEST(CgroupConvert, TcpBuffersSumToV1KmemTcp) {
+  auto r = from({{"TCPSNDBUF", "1720320:2703360"}, {"TCPRCVBUF", "1720320:2703360"}});
+  EXPECT_EQ(r.tcp_mem_limit, 2 * 2703360);
+  EXPECT_EQ(v1_writes(r), (std::vector<CgroupWrite>{{"memory", "memory.kmem.tcp.limit_in_bytes", "5406720"}}));
+  EXPECT_TRUE(v2_writes(r).empty());
+  EXPECT_EQ(from({{"TCPSNDBUF", "1M"}}).tcp_mem_limit, kNoLimit);
+  EXPECT_EQ(from({{"TCPSNDBUF", "1M"}, {"TCPRCVBUF", "unlimited"}}).tcp_mem_limit, kNoLimit);
+  EXPECT_EQ(only_keys(r, {"TCPRCVBUF"}).tcp_mem_limit, 2 * 2703360);
+  EXPECT_FALSE(only_keys(r, {"NUMPROC"}).tcp_mem_limit);
+}
+
 TEST(CgroupConvert, EmptyConfigWritesNothing) {
   auto r = from({{"HOSTNAME", "x"}, {"DISKSPACE", "1:2"}});
   EXPECT_TRUE(r.empty());
