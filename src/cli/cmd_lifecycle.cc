@@ -3,12 +3,12 @@
 
 #include "cli/cli.h"
 #include "cli/ct_options.h"
-#include "runtime/ct_limits.h"
 #include "cli/list.h"
 #include "core/exit_codes.h"
 #include "core/samples.h"
 #include "dist/users.h"
 #include "runtime/exec.h"
+#include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
 
