@@ -39,6 +39,15 @@ std::vector<CgroupWrite> v1_writes(const Resources& r) {
     out.push_back({"blkio", "blkio.weight", std::to_string(*r.io_weight)});      // CFQ (old kernels)
     out.push_back({"blkio", "blkio.bfq.weight", std::to_string(*r.io_weight)});  // BFQ
   }
+  if (r.tcp_mem_limit) out.push_back({"memory", "memory.kmem.tcp.limit_in_bytes", v1_number(*r.tcp_mem_limit)});
+  if (!r.io_device.empty()) {
+    // v1 throttling has one file per direction and unit; "M:m 0" deletes the device's rule.
+    auto rule = [&](int64_t v) { return r.io_device + " " + std::to_string(v == kNoLimit ? 0 : v); };
+    for (const char* dir : {"read", "write"}) {
+      if (r.io_bps) out.push_back({"blkio", std::string("blkio.throttle.") + dir + "_bps_device", rule(*r.io_bps)});
+      if (r.io_iops) out.push_back({"blkio", std::string("blkio.throttle.") + dir + "_iops_device", rule(*r.io_iops)});
+    }
+  }
   return out;
 }
 
@@ -57,6 +66,14 @@ std::vector<CgroupWrite> v2_writes(const Resources& r) {
     // matter relative to the other CTs, which all get theirs from IOPRIO the same way.
     out.push_back({"io", "io.weight", std::to_string(*r.io_weight)});
     out.push_back({"io", "io.bfq.weight", std::to_string(*r.io_weight)});
+  }
+  if (!r.io_device.empty() && (r.io_bps || r.io_iops)) {
+    // One line per device; keys not named keep their value, "max" removes a limit.
+    std::string line = r.io_device;
+    auto key = [&](const char* k, int64_t v) { line += std::string(" ") + k + "=" + v2_number(v <= 0 ? kNoLimit : v); };
+    if (r.io_bps) key("rbps", *r.io_bps), key("wbps", *r.io_bps);
+    if (r.io_iops) key("riops", *r.io_iops), key("wiops", *r.io_iops);
+    out.push_back({"io", "io.max", line});
   }
   return out;
 }

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "cgroups/convert.h"
 #include "cli/cli.h"
 #include "cli/ct_options.h"
 #include "core/exit_codes.h"
@@ -13,7 +12,7 @@
 #include "dist/users.h"
 #include "net/routed.h"
 #include "runtime/exec.h"
-#include "runtime/ct_cgroup.h"
+#include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
 
@@ -44,16 +43,6 @@ Status apply_inside(const CtConfig& ct, const ConfigEdit& edit, bool running) {
       BERTH_RETURN_IF_ERROR(dist::set_userpasswd(user, pass).status(exitcode::kPasswordFailed));
     return {};
   });
-}
-
-// Resource keys whose value changed go to the running CT's cgroup at once (no restart).
-Status apply_resources(const CtConfig& before, const CtConfig& after) {
-  auto keys = cgroups::changed_resource_keys([&](std::string_view k) { return before.get(k); },
-                                             [&](std::string_view k) { return after.get(k); });
-  if (keys.empty()) return {};
-  BERTH_ASSIGN_OR_RETURN(cgroups::Resources all, cgroups::resources_from_config(after));
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, runtime::cgroup_backend());
-  return cg->apply(runtime::ct_group_of(after), cgroups::only_keys(all, keys)).context("apply resource limits");
 }
 
 }  // namespace
@@ -103,19 +92,14 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
   auto status = runtime::query_status(ct);
   if (!status.ok()) return report(inv, Error(status.error()).context("set CT " + *ctid));
 
-  for (const auto& k : edit->not_enforced)
-    std::fprintf(stderr, "Warning: %s is saved but not enforced by Berth on this kernel\n", k.c_str());
-  bool restart = false;
-  if (status->running && !edit->need_restart.empty()) {
-    if (opts->setmode == "restart") {
-      if (!opts->save)
-        return report(inv, Error::with_status(exitcode::kBadArgument, "set CT " + *ctid + ": --setmode restart needs --save"));
-      restart = true;
-    } else if (opts->setmode != "ignore") {
-      for (const auto& k : edit->need_restart)
-        std::fprintf(stderr, "Unable to apply %s on a running CT; restart it, or use --setmode restart\n", k.c_str());
-    }
-  }
+  std::erase_if(edit->not_enforced, [](const std::string& k) { return runtime::enforced_on_host(k); });
+  if (auto w = not_enforced_warning(*edit); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
+  // What cannot change on the running CT: vzctl's restart-only keys, and limits the kernel
+  // would not take live (found while applying, below). --setmode restart restarts the CT after
+  // saving, ignore only saves, and by default each is named in a warning.
+  std::vector<std::string> not_live;
+  if (status->running)
+    for (const auto& k : edit->need_restart) not_live.push_back(k + ": cannot change on a running CT");
 
   // Apply to the CT as it will be (the edited config), then save.
   CtConfig next(host, *ctid, edited);
@@ -125,9 +109,15 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
     if (!net_st.ok()) return report(inv, Error(net_st.error()).context("set CT " + *ctid));
   }
   if (status->running) {
-    auto res_st = apply_resources(ct, next);
+    std::vector<std::string> notes;
+    auto res_st = runtime::apply_live_limits(ct, next, edit->changed_keys, not_live, notes);
+    for (const auto& n : notes) std::fprintf(stderr, "Warning: %s\n", n.c_str());
     if (!res_st.ok()) return report(inv, Error(res_st.error()).context("set CT " + *ctid));
   }
+  bool restart = status->running && !not_live.empty() && opts->setmode == "restart";
+  if (status->running && opts->setmode.empty())
+    for (const auto& k : not_live)
+      std::fprintf(stderr, "Warning: unable to apply %s; restart the CT, or use --setmode restart\n", k.c_str());
   auto st = apply_inside(next, *edit, status->running);
   if (!st.ok()) return report(inv, Error(st.error()).context("set CT " + *ctid));
   if (opts->save) {

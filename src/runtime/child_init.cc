@@ -54,10 +54,13 @@ Status setup(const ChildArgs& a) {
     BERTH_RETURN_IF_ERROR(sync_expect(a.sync_fd, SyncMsg::kMapsDone));
     BERTH_RETURN_IF_ERROR(become_root());
   }
-  isolation::RootfsPlan plan{a.root, a.userns, a.beancounters_fd};
+  isolation::RootfsPlan plan{a.root, a.userns, a.beancounters_fd, a.limits.pty_max.value_or(0)};
   BERTH_RETURN_IF_ERROR(isolation::setup_rootfs_from_child(ct, plan).context("set up mounts"));
   BERTH_RETURN_IF_ERROR(isolation::mask_proc(a.userns).context("mask /proc"));
   BERTH_RETURN_IF_ERROR(configure_inside(ct));
+  // In the CT's IPC namespace (its /proc/sys/kernel/shm* are open again after mask_proc) and on
+  // init itself, so everything it starts inherits them.
+  BERTH_RETURN_IF_ERROR(apply_proc_limits_self(a.limits).context("set process limits"));
   BERTH_RETURN_IF_ERROR(isolation::bring_up_loopback());
   if (a.wait_cgroup) {
     // The parent moves us into the CT's cgroup while we did the mounts (hiding the cgroup v1

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "cgroups/backend.h"
@@ -18,6 +19,7 @@
 #include "net/routed.h"
 #include "runtime/child_init.h"
 #include "runtime/ct_cgroup.h"
+#include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
 #include "runtime/sync.h"
@@ -136,8 +138,12 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   if (userns) BERTH_RETURN_IF_ERROR(cg->delegate(ctx.group, ct.local_uid(), ct.local_gid()).context("delegate cgroup"));
   BERTH_RETURN_IF_ERROR(apply_device_rules(ct, *cg, ctx.group).context("set device access"));
   // Limits go on before the child exists, so nothing of the CT ever runs without them.
-  BERTH_ASSIGN_OR_RETURN(cgroups::Resources limits, cgroups::resources_from_config(ct));
+  std::vector<std::string> notes;
+  BERTH_ASSIGN_OR_RETURN(cgroups::Resources limits, ct_resources(ct, &notes));
   BERTH_RETURN_IF_ERROR(cg->apply(ctx.group, limits).context("apply resource limits"));
+  BERTH_ASSIGN_OR_RETURN(ProcLimits proc_limits, proc_limits_from([&ct](std::string_view k) { return ct.get(k); }));
+  for (auto& n : rlimit_clamp_notes(proc_limits)) notes.push_back(std::move(n));
+  for (const auto& n : notes) std::fprintf(stderr, "Warning: %s\n", n.c_str());
   BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(ctx.group));
   BERTH_ASSIGN_OR_RETURN(UniqueFd console, open_console_log(ct));
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
@@ -159,6 +165,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   for (const auto& h : cg->hierarchies()) hier.push_back({h.mount, h.options});
   args.cgroup_fs = isolation::plan_cgroup_fs(std::string_view(cg->name()) == "v2", hier);
   args.beancounters_fd = ubc_file.get();
+  args.limits = proc_limits;
   uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
   if (userns) flags |= CLONE_NEWUSER;
   // Cloned straight into its cgroup (v2), the child may get its cgroup namespace at once.

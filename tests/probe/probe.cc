@@ -13,10 +13,12 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -198,9 +200,41 @@ std::string strings_json(const std::vector<std::string>& v) {
   return out + "]";
 }
 
+// --forkbomb SECONDS: every process forks as fast as it can until the time is up, and keeps trying
+// when the kernel refuses (a bomb that does not collapse at its first refused fork, as a shell's
+// does). Prints what this first process made and was refused.
+int fork_bomb(int secs) {
+  struct timespec now;
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  time_t end = now.tv_sec + secs;
+  bool first = true;
+  long made = 0, refused = 0;
+  for (;;) {
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec >= end) break;
+    pid_t p = ::fork();
+    if (p == 0) {
+      first = false;
+      continue;
+    }
+    if (p > 0) {
+      ++made;
+      continue;
+    }
+    ++refused;
+    ::usleep(1000);
+  }
+  if (!first) ::_exit(0);
+  while (::wait(nullptr) > 0 || errno == EINTR) {
+  }
+  std::printf("{\"forked\":%ld,\"refused\":%ld}\n", made, refused);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--forkbomb") == 0) return fork_bomb(std::atoi(argv[2]));
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--path") == 0 && i + 1 < argc) {

@@ -550,10 +550,14 @@ TEST(CtOptionsApply, NotEnforcedKeysAreSavedAndListed) {
   auto ed = apply_ok(conf, {"--kmemsize", "10M", "--tcpsndbuf", "1M", "--meminfo", "none", "--ram", "1G",
                             "--numproc", "100", "--cpuunits", "100"});
   EXPECT_EQ(ed.not_enforced, (std::vector<std::string>{"KMEMSIZE", "TCPSNDBUF", "MEMINFO"}));
+  EXPECT_EQ(not_enforced_warning(ed), "Warning: KMEMSIZE, TCPSNDBUF, MEMINFO: saved but not enforced on this kernel");
+  EXPECT_EQ(not_enforced_warning(ConfigEdit{}), "");
   EXPECT_TRUE(conf.has("KMEMSIZE"));
   EXPECT_TRUE(is_not_enforced_key("DCACHESIZE"));
   EXPECT_FALSE(is_not_enforced_key("PHYSPAGES"));
   EXPECT_FALSE(is_not_enforced_key("NUMPROC"));
+  // rlimits and IPC sysctls enforce these (runtime/ct_limits.h)
+  for (const char* k : {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY", "IOLIMIT", "IOPSLIMIT"}) EXPECT_FALSE(is_not_enforced_key(k)) << k;
 }
 
 TEST(CtOptionsApply, ChangedKeysInFirstTouchOrder) {
