@@ -168,6 +168,11 @@ TEST_F(ShapingTest, RateLimitsBothDirectionsLiveAndCountersPersist) {
   nlohmann::json restarted = netstat(id);
   EXPECT_TRUE(restarted.value("running", false));
   EXPECT_GE(restarted["out_bytes"].get<double>(), stopped["out_bytes"].get<double>());
+  // vzlist shows the same totals (netin/netout fields).
+  auto listed = parse_json(berth({"list", "-j", "-o", "ctid,netin,netout", id}).out);
+  ASSERT_TRUE(listed.is_array() && listed.size() == 1) << listed.dump();
+  EXPECT_GE(listed[0]["netout"].get<double>(), stopped["out_bytes"].get<double>()) << listed.dump();
+  EXPECT_GE(listed[0]["netin"].get<double>(), stopped["in_bytes"].get<double>()) << listed.dump();
   RunResult table = berth({"netstat", id});
   EXPECT_PRED2(contains, table.out, "Input(bytes)");
   EXPECT_PRED2(contains, table.out, id + " ");
