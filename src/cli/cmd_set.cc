@@ -11,6 +11,7 @@
 #include "dist/net_config.h"
 #include "dist/users.h"
 #include "net/routed.h"
+#include "net/shaper.h"
 #include "runtime/exec.h"
 #include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
@@ -107,6 +108,11 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
   if (status->running && changed(*edit, "IP_ADDRESS")) {
     auto net_st = net::update_routed(next, status->init_pid);
     if (!net_st.ok()) return report(inv, Error(net_st.error()).context("set CT " + *ctid));
+  }
+  // --rate on a running CT (and the link a first --ipadd just made): the qdiscs, live.
+  if (status->running && (changed(*edit, "RATE") || changed(*edit, "IP_ADDRESS"))) {
+    auto shape_st = net::apply_shaping(next);
+    if (!shape_st.ok()) return report(inv, Error(shape_st.error()).context("set CT " + *ctid));
   }
   if (status->running) {
     std::vector<std::string> notes;

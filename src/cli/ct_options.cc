@@ -177,6 +177,7 @@ const std::vector<OptionSpec>& option_table() {
       {"--netfilter", "netfilter", false, Scope::kBoth, detail::handle_netfilter},
       {"--iptables", "iptables", false, Scope::kBoth, detail::handle_iptables},
       {"--rate", "rate", false, Scope::kBoth, detail::handle_rate},
+      {"--ratebound", "ratebound", false, Scope::kBoth, BERTH_KEYED(set_yesno, "RATEBOUND")},
       // VSwap memory.
       {"--ram", "ram", false, Scope::kBoth, detail::handle_ram},
       {"--swap", "swap", false, Scope::kBoth, detail::handle_swap},

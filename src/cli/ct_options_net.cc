@@ -11,6 +11,7 @@
 
 #include "cli/ct_options_internal.h"
 #include "core/exit_codes.h"
+#include "net/shaping.h"
 
 namespace berth::cli::detail {
 namespace {
@@ -350,19 +351,17 @@ Status handle_netdev_del(Edit& e, std::string_view v) {
 
 Status handle_rate(Edit& e, std::string_view v) {
   // dev:class:kbit (vz7 --rate); a later rate for the same dev:class replaces the earlier one.
-  auto toks = split_any(v, " ");
-  if (toks.empty()) return bad_value(v, "dev:class:kbit expected");
-  auto list = split_any(e.conf.get_or("RATE", ""), " ");
-  for (const auto& tok : toks) {
-    auto f = split_any(tok, ":");
-    if (f.size() != 3 || std::count(tok.begin(), tok.end(), ':') != 2 ||
-        (f[0] != "*" && !is_valid_ifname(f[0])) || !parse_u64(f[1]) || !parse_u64(f[2]))
-      return bad_value(v, "dev:class:kbit expected");
-    std::string prefix = f[0] + ":" + std::to_string(*parse_u64(f[1])) + ":";
-    std::erase_if(list, [&](const std::string& x) { return x.rfind(prefix, 0) == 0; });
-    list.push_back(prefix + std::to_string(*parse_u64(f[2])));
+  auto add = net::parse_rate_list(v);
+  if (!add.ok() || add->empty()) return bad_value(v, "dev:class:kbit expected");
+  auto have = net::parse_rate_list(e.conf.get_or("RATE", ""));
+  if (!have.ok()) have = std::vector<net::RateEntry>();  // a hand-broken RATE is replaced
+  auto merged = net::merge_rates(std::move(*have), *add);
+  for (const auto& r : net::unenforced_rates(merged)) {
+    std::string what = "RATE " + r + " (only class 1, all traffic, is shaped)";
+    if (std::find(e.out.not_enforced.begin(), e.out.not_enforced.end(), what) == e.out.not_enforced.end())
+      e.out.not_enforced.push_back(what);
   }
-  return e.set("RATE", join(list, " "));
+  return e.set("RATE", net::format_rate_list(merged));
 }
 
 }  // namespace berth::cli::detail

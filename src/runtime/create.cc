@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "core/exit_codes.h"
+#include "net/counters.h"
+#include "net/routed.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
@@ -95,6 +97,10 @@ Status destroy(const CtConfig& ct) {
   BERTH_RETURN_IF_ERROR(repair(ct));
   if (s.mounted) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
   BERTH_RETURN_IF_ERROR(storage::destroy_private(ct));
+  // A CT whose init died without `stop` may have left its ifb (shaping) and proxy entries; best
+  // effort, a config too broken to say which is no reason to keep the CT.
+  (void)net::detach_routed(ct);
+  BERTH_RETURN_IF_ERROR(net::forget_counters(ct).status(exitcode::kDeleteFailed));
   std::string name = ct.name();
   if (!name.empty()) {
     std::string link = ct.host().paths().names_dir + "/" + name;

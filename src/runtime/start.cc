@@ -17,6 +17,7 @@
 #include "isolation/cgroupfs.h"
 #include "isolation/rootfs.h"
 #include "net/routed.h"
+#include "net/shaper.h"
 #include "runtime/child_init.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/ct_limits.h"
@@ -186,6 +187,8 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   // maps, so its init starts with its addresses; the guard removes the host side on failure.
   auto net_link = net::attach_routed(ct, ctx.child.pid()).context("set up network");
   if (!net_link.ok()) return child_error_or(sock, std::move(net_link).error());
+  // RATE: tbf qdiscs on the host veth and its ifb (removed with the link by the guard).
+  if (auto shaped = net::apply_shaping(ct); !shaped.ok()) return child_error_or(sock, std::move(shaped).error());
   if (userns) {
     auto st = sys::write_id_maps(ctx.child.pid(), ct.local_uid(), ct.local_gid(), kIdRangeSize).context("write id maps");
     if (st.ok()) st = sync_send(sock, SyncMsg::kMapsDone);

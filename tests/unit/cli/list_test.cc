@@ -255,7 +255,7 @@ TEST_F(ListTest, FieldNamesListEveryField) {
   std::string names = format_field_names();
   EXPECT_EQ(names.substr(0, 32), "ctid            CTID           \n");
   for (const char* f : {"veid ", "numproc.f ", "swappages.l ", "diskinodes.h ", "laverage ", "uptime ", "iopslimit ",
-                        "vm_overcommit ", "capability ", "local_uid "})
+                        "vm_overcommit ", "capability ", "local_uid ", "netin ", "netout "})
     EXPECT_NE(names.find(std::string("\n") + f), std::string::npos) << f;
 }
 
