@@ -367,6 +367,28 @@ TEST_F(BridgedTest, LiveChangesRestartAndBadInput) {
   EXPECT_PRED2(contains, in_ct(c, "ip -o link show eth0").out, "link/ether " + lower_mac);
   EXPECT_PRED2(contains, ip({"-o", "link", "show", "veth" + c + ".0"}).out, "master berthbr0");
 
+  // DHCP on the bridge: the template's udhcpc script configures eth0 from a server in the LAN.
+  std::string dhcp_conf = root() + "/udhcpd.conf";
+  std::ofstream(dhcp_conf) << "start 198.18.200.50\nend 198.18.200.60\ninterface lan1\nlease_file " << root()
+                           << "/udhcpd.leases\npidfile " << root() << "/udhcpd.pid\noption subnet 255.255.255.0\n"
+                           << "option router 198.18.200.1\noption dns 198.18.200.10\noption domain lan.test\n";
+  std::ofstream(root() + "/udhcpd.leases").flush();
+  lan_background({"/bin/busybox", "udhcpd", "-f", dhcp_conf}, root() + "/udhcpd.log");
+  r = in_ct(c, "udhcpc -i eth0 -n -q -t 10 -T 1 </dev/null >/dev/null 2>&1");
+  EXPECT_EQ(r.code, 0) << read_text(root() + "/udhcpd.log");
+  EXPECT_PRED2(matches, in_ct(c, "ip -4 -o addr show eth0").out, "[^]*inet 198[.]18[.]200[.](5[0-9]|60)/24[^]*");
+  EXPECT_PRED2(contains, in_ct(c, "ip route").out, "default via 198.18.200.1");
+  EXPECT_PRED2(contains, in_ct(c, "cat /etc/resolv.conf").out, "nameserver 198.18.200.10");
+  EXPECT_EQ(in_ct(c, "ping -c1 -W3 198.18.200.10").code, 0);
+
+  // NAMESERVER/SEARCHDOMAIN `inherit`: the host's values, live.
+  r = berth({"set", a, "--nameserver", "inherit", "--searchdomain", "inherit"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string ct_resolv = in_ct(a, "cat /etc/resolv.conf").out;
+  for (const auto& line : split_lines(read_text("/etc/resolv.conf")))
+    if (line.rfind("nameserver ", 0) == 0) EXPECT_PRED2(contains, ct_resolv, line);
+  EXPECT_FALSE(contains(ct_resolv, "inherit")) << ct_resolv;
+
   // Bad input: vzctl's exit codes, and nothing changes.
   std::string before_a = conf(a), before_c = conf(c);
   EXPECT_EQ(berth({"set", a, "--ipadd", "300.1.1.1", "--save"}).code, 71);
