@@ -64,7 +64,7 @@ std::string macfilter_script(const std::string& table, const std::vector<std::pa
   return s;
 }
 
-Status run_nft(const std::string& script) {
+Status run_nft(const std::string& script, std::string* output) {
   std::unique_ptr<nft_ctx, CtxFree> ctx(nft_ctx_new(NFT_CTX_DEFAULT));
   if (!ctx) return Error::from_errno(ENOMEM, "create nftables context");
   nft_ctx_buffer_output(ctx.get());
@@ -74,8 +74,25 @@ Status run_nft(const std::string& script) {
     if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
     return Error::invalid("apply nftables rules: " + msg, exitcode::kVeth);
   }
+  if (output) *output = nft_ctx_get_output_buffer(ctx.get());
   return {};
 }
+
+namespace {
+
+// Removing tables is a kernel transaction (a few ms); listing is cheap. A CT that never had a
+// filter (no IP_ADDRESS, no mac_filter) pays only for the listing at start and stop.
+Status remove_tables(const std::string& table) {
+  std::string listing;
+  BERTH_RETURN_IF_ERROR(run_nft("list tables", &listing));
+  std::string script;
+  if (listing.find("table inet " + table + "\n") != std::string::npos) script += antispoof_script(table, "", {});
+  if (listing.find("table bridge " + table + "\n") != std::string::npos) script += macfilter_script(table, {});
+  if (script.empty()) return {};
+  return run_nft(script);
+}
+
+}  // namespace
 
 Status apply_filters(const CtConfig& ct) {
   std::string table = filter_table(ct.host().instance(), ct.ctid());
@@ -84,13 +101,14 @@ Status apply_filters(const CtConfig& ct) {
   std::vector<std::pair<std::string, std::string>> ports;
   for (const auto& n : netifs)
     if (n.filters_mac() && !n.host_ifname.empty() && !n.mac.empty()) ports.emplace_back(n.host_ifname, n.mac);
+  if (addrs.empty() && ports.empty()) return remove_tables(table).context("set anti-spoofing filter");
   std::string host = addrs.empty() ? std::string() : host_ifname(ct.host().instance(), ct.ctid());
   return run_nft(antispoof_script(table, host, addrs) + macfilter_script(table, ports)).context("set anti-spoofing filter");
 }
 
 Status remove_filters(const CtConfig& ct) {
   std::string table = filter_table(ct.host().instance(), ct.ctid());
-  return run_nft(antispoof_script(table, "", {}) + macfilter_script(table, {})).context("remove anti-spoofing filter");
+  return remove_tables(table).context("remove anti-spoofing filter");
 }
 
 }  // namespace berth::net

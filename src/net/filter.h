@@ -38,7 +38,8 @@ Status apply_filters(const CtConfig& ct);
 // Remove both tables of ct (absent is fine).
 Status remove_filters(const CtConfig& ct);
 
-// Runs an nft script in the caller's network namespace; errors carry nft's message.
-Status run_nft(const std::string& script);
+// Runs an nft script in the caller's network namespace; errors carry nft's message (exit 130).
+// output: what nft printed (for `list` commands).
+Status run_nft(const std::string& script, std::string* output = nullptr);
 
 }  // namespace berth::net

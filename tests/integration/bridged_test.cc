@@ -86,6 +86,8 @@ class BridgedTest : public BerthTest {
       ASSERT_EQ(r.code, 0) << r.err;
     }
     BerthTest::SetUp();
+    // Routed CTs' addresses get proxy ARP/NDP entries on the bridge (checked, and their removal).
+    std::ofstream(root() + "/etc/berth/berth.conf", std::ios::app) << "NEIGHBOUR_DEVS=\"list:berthbr0\"\n";
   }
 
   void TearDown() override {
@@ -210,6 +212,7 @@ class BridgedTest : public BerthTest {
   std::string nft_tables() { return host_cmd({"/usr/sbin/nft", "list", "tables"}).out; }
   std::string links() { return ip({"-o", "-d", "link", "show"}).out; }
   std::string routes() { return ip({"route", "show"}).out + ip({"-6", "route", "show"}).out; }
+  std::string neigh_proxies() { return ip({"neigh", "show", "proxy"}).out + ip({"-6", "neigh", "show", "proxy"}).out; }
   std::string ct_mac(const std::string& ctid, const std::string& ifname) {
     // NETIF's mac for ifname, as saved.
     std::string c = conf(ctid);
@@ -311,7 +314,13 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
   ASSERT_EQ(berth({"set", c.ctid, "--ifname", "eth0", "--mac_filter", "on"}).code, 0);
   EXPECT_EQ(forged_frames(), 0);
 
-  // Teardown leaves nothing: links, routes, filters, qdiscs.
+  std::string proxies = neigh_proxies();
+  for (const auto& n : {a, b}) {
+    EXPECT_PRED2(contains, proxies, n.v4 + " dev berthbr0");
+    EXPECT_PRED2(contains, proxies, n.v6 + " dev berthbr0");
+  }
+
+  // Teardown leaves nothing: links, routes, neighbour entries, filters, qdiscs.
   for (const auto& n : {a, b, c}) {
     ASSERT_EQ(berth({"stop", n.ctid}).code, 0);
     ASSERT_EQ(berth({"destroy", n.ctid}).code, 0);
@@ -321,6 +330,8 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
   EXPECT_FALSE(contains(routes(), "198.18.201.")) << routes();
   EXPECT_FALSE(contains(routes(), "fd00:201::")) << routes();
   EXPECT_FALSE(contains(nft_tables(), "berth-" + instance())) << nft_tables();
+  EXPECT_FALSE(contains(neigh_proxies(), "198.18.201.")) << neigh_proxies();
+  EXPECT_FALSE(contains(neigh_proxies(), "fd00:201::")) << neigh_proxies();
   std::string qdiscs = host_cmd({"/usr/sbin/tc", "qdisc", "show"}).out;
   EXPECT_FALSE(contains(qdiscs, "veth" + c.ctid)) << qdiscs;
   EXPECT_FALSE(contains(qdiscs, "dev vb")) << qdiscs;
@@ -411,6 +422,12 @@ TEST_F(BridgedTest, LiveChangesRestartAndBadInput) {
   EXPECT_FALSE(contains(links(), "berth:" + instance() + ":" + d)) << links();
   EXPECT_FALSE(contains(routes(), "198.18.202.9")) << routes();
   EXPECT_FALSE(contains(nft_tables(), "berth-" + instance() + "-" + d)) << nft_tables();
+  // A start that fails after its filter was made (the address is a's: 78) removes the filter.
+  std::string f = create_ct({"--ipadd", "198.18.202.5"});
+  r = berth({"start", f});
+  EXPECT_EQ(r.code, 78) << r.err;
+  EXPECT_FALSE(contains(nft_tables(), "berth-" + instance() + "-" + f)) << nft_tables();
+  EXPECT_FALSE(contains(links(), "alias berth:" + instance() + ":" + f)) << links();
 }
 
 }  // namespace
