@@ -4,7 +4,7 @@
 // fd00:201::x, reached through the host's routes) and one bridged CT in berthbr0 that configures
 // its own addresses from inside (198.18.200.3, fd00:200::3). Forwarding is enabled in the test
 // namespace only. Traffic: busybox nc for TCP, berth_probe for UDP (busybox nc has no -u), packet
-// capture (sniff) and forged packets (spoof4, sendeth).
+// capture (sniff) and forged packets (spoof, sendeth).
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -285,17 +285,23 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
     EXPECT_GT(sniff_result(me.ctid, "/tmp/own"), 0) << me.name << "'s capture saw nothing of its own";
   }
 
-  // Anti-spoofing: A's packets with B's address (or any other) as source never reach the LAN;
-  // the same packets with A's own address do.
-  long forged = lan_sniff(1500, {"198.18.201.2", "198.18.201.99"}, [&] {
-    (void)in_ct(a.ctid, "/sbin/berth_probe spoof4 198.18.201.2 198.18.200.10 7009 5");
-    (void)in_ct(a.ctid, "/sbin/berth_probe spoof4 198.18.201.99 198.18.200.10 7009 5");
+  // Anti-spoofing: A's packets with B's address (or any other) as source never reach the LAN,
+  // IPv4 and IPv6; the same packets with A's own addresses do.
+  long forged = lan_sniff(1500, {"198.18.201.2", "198.18.201.99", "fd00:201::2", "fd00:201::99"}, [&] {
+    for (const char* src : {"198.18.201.2", "198.18.201.99"})
+      (void)in_ct(a.ctid, std::string("/sbin/berth_probe spoof ") + src + " 198.18.200.10 7009 5");
+    for (const char* src : {"fd00:201::2", "fd00:201::99"})
+      (void)in_ct(a.ctid, std::string("/sbin/berth_probe spoof ") + src + " fd00:200::10 7009 5");
   });
   EXPECT_EQ(forged, 0);
   long genuine = lan_sniff(1500, {"198.18.201.1"}, [&] {
-    (void)in_ct(a.ctid, "/sbin/berth_probe spoof4 198.18.201.1 198.18.200.10 7009 5");
+    (void)in_ct(a.ctid, "/sbin/berth_probe spoof 198.18.201.1 198.18.200.10 7009 5");
   });
   EXPECT_GT(genuine, 0);
+  long genuine6 = lan_sniff(1500, {"fd00:201::1"}, [&] {
+    (void)in_ct(a.ctid, "/sbin/berth_probe spoof fd00:201::1 fd00:200::10 7009 5");
+  });
+  EXPECT_GT(genuine6, 0);
 
   // mac_filter: C's frames with a forged source MAC are dropped; with mac_filter off they pass.
   auto forged_frames = [&] {
@@ -396,8 +402,11 @@ TEST_F(BridgedTest, LiveChangesRestartAndBadInput) {
   r = berth({"set", a, "--nameserver", "inherit", "--searchdomain", "inherit"});
   ASSERT_EQ(r.code, 0) << r.err;
   std::string ct_resolv = in_ct(a, "cat /etc/resolv.conf").out;
-  for (const auto& line : split_lines(read_text("/etc/resolv.conf")))
-    if (line.rfind("nameserver ", 0) == 0) EXPECT_PRED2(contains, ct_resolv, line);
+  for (const auto& line : split_lines(read_text("/etc/resolv.conf"))) {
+    if (line.rfind("nameserver ", 0) == 0) {
+      EXPECT_PRED2(contains, ct_resolv, line);
+    }
+  }
   EXPECT_FALSE(contains(ct_resolv, "inherit")) << ct_resolv;
 
   // Bad input: vzctl's exit codes, and nothing changes.

@@ -4,8 +4,8 @@
 //   sniff MS MATCH...          count the frames seen on every interface for MS milliseconds whose
 //                              IPv4/IPv6 source or destination or Ethernet source is one of the
 //                              MATCHes (addresses or MACs); prints {"count":N,"frames":M}
-//   spoof4 SRC DST PORT N      send N UDP datagrams to DST:PORT with the forged IPv4 source SRC
-//                              (raw socket, own IP header); prints {"sent":N}
+//   spoof SRC DST PORT N       send N UDP datagrams to DST:PORT with the source address SRC, IPv4
+//                              or IPv6 (raw socket, own IP header); prints {"sent":N}
 //   sendeth IF SRCMAC DSTMAC N send N Ethernet frames (type 0x88b5) with source SRCMAC out of IF
 //   udp-listen PORT MS         print each UDP datagram's payload (IPv4 and IPv6) as a line, MS ms
 //   udp-send ADDR PORT MSG N   send MSG N times, 50 ms apart
@@ -105,31 +105,57 @@ int sniff(int argc, char** argv) {
   return 0;
 }
 
-int spoof4(int argc, char** argv) {
+// One UDP datagram to DST:PORT with the source address SRC (forged or not), IPv4 or IPv6, through
+// a raw socket that takes our own IP header (IPPROTO_RAW). The UDP checksum is left 0: the
+// receiver may drop it, but a capture sees it.
+int spoof(int argc, char** argv) {
   if (argc != 6) return 2;
-  struct {
-    iphdr ip;
-    udphdr udp;
-    char payload[16];
-  } __attribute__((packed)) pkt{};
-  if (inet_pton(AF_INET, argv[2], &pkt.ip.saddr) != 1 || inet_pton(AF_INET, argv[3], &pkt.ip.daddr) != 1) return 2;
-  std::memcpy(pkt.payload, "berth-spoof-test", 16);
-  pkt.ip.version = 4;
-  pkt.ip.ihl = 5;
-  pkt.ip.ttl = 64;
-  pkt.ip.protocol = IPPROTO_UDP;
-  pkt.ip.tot_len = htons(sizeof pkt);  // the kernel fills in the checksum (and an id if 0)
-  pkt.udp.source = htons(40000);
-  pkt.udp.dest = htons(static_cast<uint16_t>(std::atoi(argv[4])));
-  pkt.udp.len = htons(sizeof pkt - sizeof pkt.ip);
-  int fd = ::socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+  unsigned char pkt[40 + 8 + 16] = {};
+  size_t iplen;
+  sockaddr_storage dst{};
+  socklen_t dlen;
+  int family;
+  auto* d4 = reinterpret_cast<sockaddr_in*>(&dst);
+  auto* d6 = reinterpret_cast<sockaddr_in6*>(&dst);
+  if (inet_pton(AF_INET, argv[3], &d4->sin_addr) == 1) {
+    family = AF_INET;
+    iplen = sizeof(iphdr);
+    auto* ip = reinterpret_cast<iphdr*>(pkt);
+    if (inet_pton(AF_INET, argv[2], &ip->saddr) != 1) return 2;
+    ip->daddr = d4->sin_addr.s_addr;
+    ip->version = 4;
+    ip->ihl = 5;
+    ip->ttl = 64;
+    ip->protocol = IPPROTO_UDP;
+    ip->tot_len = htons(static_cast<uint16_t>(iplen + 8 + 16));  // the kernel fills in the checksum
+    d4->sin_family = AF_INET;
+    dlen = sizeof *d4;
+  } else if (inet_pton(AF_INET6, argv[3], &d6->sin6_addr) == 1) {
+    family = AF_INET6;
+    iplen = sizeof(ip6_hdr);
+    auto* ip = reinterpret_cast<ip6_hdr*>(pkt);
+    if (inet_pton(AF_INET6, argv[2], &ip->ip6_src) != 1) return 2;
+    ip->ip6_dst = d6->sin6_addr;
+    ip->ip6_flow = htonl(6u << 28);
+    ip->ip6_plen = htons(8 + 16);
+    ip->ip6_nxt = IPPROTO_UDP;
+    ip->ip6_hlim = 64;
+    d6->sin6_family = AF_INET6;
+    dlen = sizeof *d6;
+  } else {
+    return 2;
+  }
+  auto* udp = reinterpret_cast<udphdr*>(pkt + iplen);
+  udp->source = htons(40000);
+  udp->dest = htons(static_cast<uint16_t>(std::atoi(argv[4])));
+  udp->len = htons(8 + 16);
+  std::memcpy(pkt + iplen + 8, "berth-spoof-test", 16);
+  int fd = ::socket(family, SOCK_RAW, IPPROTO_RAW);
   if (fd < 0) return fail("socket(SOCK_RAW)");
-  sockaddr_in dst{};
-  dst.sin_family = AF_INET;
-  dst.sin_addr.s_addr = pkt.ip.daddr;
+  size_t len = iplen + 8 + 16;
   int n = std::atoi(argv[5]), sent = 0;
   for (int i = 0; i < n; ++i) {
-    if (::sendto(fd, &pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) == sizeof pkt) ++sent;
+    if (::sendto(fd, pkt, len, 0, reinterpret_cast<sockaddr*>(&dst), dlen) == static_cast<ssize_t>(len)) ++sent;
     ::usleep(20000);
   }
   ::close(fd);
@@ -225,10 +251,10 @@ int net_main(int argc, char** argv) {
   std::string cmd = argv[1];
   int rc = 2;
   if (cmd == "sniff") rc = sniff(argc, argv);
-  else if (cmd == "spoof4") rc = spoof4(argc, argv);
+  else if (cmd == "spoof") rc = spoof(argc, argv);
   else if (cmd == "sendeth") rc = sendeth(argc, argv);
   else if (cmd == "udp-listen") rc = udp_listen(argc, argv);
   else if (cmd == "udp-send") rc = udp_send(argc, argv);
-  if (rc == 2) std::fprintf(stderr, "usage: berth_probe sniff|spoof4|sendeth|udp-listen|udp-send ARGS (see probe_net.cc)\n");
+  if (rc == 2) std::fprintf(stderr, "usage: berth_probe sniff|spoof|sendeth|udp-listen|udp-send ARGS (see probe_net.cc)\n");
   return rc;
 }
