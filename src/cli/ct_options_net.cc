@@ -27,30 +27,8 @@ Netif* find_netif(std::vector<Netif>& list, std::string_view ifname) {
   return nullptr;
 }
 
-bool host_ifname_taken(const std::vector<Netif>& list, std::string_view name, const Netif* self) {
-  return std::any_of(list.begin(), list.end(),
-                     [&](const Netif& n) { return &n != self && n.host_ifname == name; });
-}
-
-// veth<CTID>.<n>, n = the number in the CT-side name (eth1 -> 1), as vzctl's
-// generate_veth_name(); bumped while taken. Past 15 chars (10-digit CTIDs) "veth" becomes "v".
-Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::string_view ctid,
-                                         std::string_view ifname) {
-  unsigned n = 0;
-  size_t i = 0;
-  while (i < ifname.size() && !std::isdigit(static_cast<unsigned char>(ifname[i]))) ++i;
-  if (i > 0)
-    while (i < ifname.size() && std::isdigit(static_cast<unsigned char>(ifname[i])) && n < 100000)
-      n = n * 10 + static_cast<unsigned>(ifname[i++] - '0');
-  for (unsigned tries = 0; tries < 1000; ++tries, ++n) {
-    std::string name = "veth" + std::string(ctid) + "." + std::to_string(n);
-    if (name.size() > 15) name = "v" + std::string(ctid) + "." + std::to_string(n);
-    if (name.size() > 15) break;
-    if (!host_ifname_taken(list, name, nullptr)) return name;
-  }
-  return Error::invalid(
-      "cannot make a host interface name for `" + std::string(ifname) + "`, give host_ifname", 21);
-}
+using net::generate_host_ifname;
+using net::host_ifname_taken;
 
 Result<std::vector<Netif>> load_netif(Edit& e) { return net::parse_netif(e.conf.get_or("NETIF", "")); }
 

@@ -22,9 +22,12 @@ Result<Plan> plan_of(const CtConfig& ct) {
   Plan p;
   p.prefix = netif_alias_prefix(ct.host().instance(), ct.ctid());
   BERTH_ASSIGN_OR_RETURN(p.entries, parse_netif(ct.get_or("NETIF", "")));
-  for (const auto& n : p.entries)
-    if (n.host_ifname.empty())
-      return Error::invalid("NETIF entry `" + n.ifname + "` has no host_ifname", exitcode::kBadValue);
+  // A hand-written entry without host_ifname gets vzctl's default name, as vzctl does at start.
+  for (auto& n : p.entries) {
+    if (n.host_ifname.empty()) {
+      BERTH_ASSIGN_OR_RETURN(n.host_ifname, generate_host_ifname(p.entries, ct.ctid(), n.ifname));
+    }
+  }
   return p;
 }
 

@@ -99,8 +99,12 @@ Status apply_filters(const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(auto addrs, parse_ip_list(ct.get_or("IP_ADDRESS", "")));
   BERTH_ASSIGN_OR_RETURN(auto netifs, parse_netif(ct.get_or("NETIF", "")));
   std::vector<std::pair<std::string, std::string>> ports;
-  for (const auto& n : netifs)
-    if (n.filters_mac() && !n.host_ifname.empty() && !n.mac.empty()) ports.emplace_back(n.host_ifname, n.mac);
+  for (auto& n : netifs) {
+    if (n.host_ifname.empty()) {
+      BERTH_ASSIGN_OR_RETURN(n.host_ifname, generate_host_ifname(netifs, ct.ctid(), n.ifname));
+    }
+    if (n.filters_mac() && !n.mac.empty()) ports.emplace_back(n.host_ifname, n.mac);
+  }
   if (addrs.empty() && ports.empty()) return remove_tables(table).context("set anti-spoofing filter");
   std::string host = addrs.empty() ? std::string() : host_ifname(ct.host().instance(), ct.ctid());
   return run_nft(antispoof_script(table, host, addrs) + macfilter_script(table, ports)).context("set anti-spoofing filter");

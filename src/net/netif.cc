@@ -1,6 +1,8 @@
 // NETIF parsing and writing (vzctl's parse_netif_str() / store_netif() forms).
 #include "net/netif.h"
 
+#include <cctype>
+
 #include "core/exit_codes.h"
 
 namespace berth::net {
@@ -69,6 +71,29 @@ std::string format_netif(const std::vector<Netif>& list) {
     out += entry;
   }
   return out;
+}
+
+bool host_ifname_taken(const std::vector<Netif>& list, std::string_view name, const Netif* self) {
+  for (const auto& n : list)
+    if (&n != self && n.host_ifname == name) return true;
+  return false;
+}
+
+Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::string_view ctid, std::string_view ifname) {
+  unsigned n = 0;
+  size_t i = 0;
+  while (i < ifname.size() && !std::isdigit(static_cast<unsigned char>(ifname[i]))) ++i;
+  if (i > 0)
+    while (i < ifname.size() && std::isdigit(static_cast<unsigned char>(ifname[i])) && n < 100000)
+      n = n * 10 + static_cast<unsigned>(ifname[i++] - '0');
+  for (unsigned tries = 0; tries < 1000; ++tries, ++n) {
+    std::string name = "veth" + std::string(ctid) + "." + std::to_string(n);
+    if (name.size() > 15) name = "v" + std::string(ctid) + "." + std::to_string(n);
+    if (name.size() > 15) break;
+    if (!host_ifname_taken(list, name, nullptr)) return name;
+  }
+  return Error::invalid("cannot make a host interface name for `" + std::string(ifname) + "`, give host_ifname",
+                        exitcode::kBadValue);
 }
 
 std::string netif_alias_prefix(std::string_view instance, std::string_view ctid) {

@@ -25,6 +25,14 @@ Result<std::vector<Netif>> parse_netif(std::string_view v);
 // Back to NETIF's form, in vzctl's field order (ifname, bridge, mac, host_ifname, host_mac, ...).
 std::string format_netif(const std::vector<Netif>& list);
 
+// Another entry of list than self has host_ifname name.
+bool host_ifname_taken(const std::vector<Netif>& list, std::string_view name, const Netif* self);
+// The host end's name for CT-side ifname as vzctl's generate_veth_name(): veth<CTID>.<n>, n the
+// number in ifname (eth1 -> 1, 0 without one), bumped while another entry of list has it. Past
+// IFNAMSIZ-1 (15) characters, i.e. 10-digit CTIDs, "veth" becomes "v": v<CTID>.<n>. Exit 21 when
+// even that does not fit.
+Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::string_view ctid, std::string_view ifname);
+
 // The alias that marks the host end of a CT's bridged veth: "berth:<instance>:<ctid>:<ifname>".
 // (The routed veth's alias is "berth:<instance>:<ctid>" without the last field.)
 std::string netif_alias(std::string_view instance, std::string_view ctid, std::string_view ifname);

@@ -65,6 +65,15 @@ TEST(NetNetif, ParseAndFormatRoundTrip) {
   EXPECT_TRUE(parse_netif("")->empty());
 }
 
+TEST(NetNetif, HostNamesAsVzctl) {
+  std::vector<Netif> l;
+  EXPECT_EQ(*generate_host_ifname(l, "101", "eth0"), "veth101.0");
+  EXPECT_EQ(*generate_host_ifname(l, "101", "eth3"), "veth101.3");
+  l.push_back(Netif{.ifname = "eth0", .host_ifname = "veth101.0"});
+  EXPECT_EQ(*generate_host_ifname(l, "101", "wan"), "veth101.1");  // no number: 0, taken: bumped
+  EXPECT_EQ(*generate_host_ifname({}, "2147483644", "eth0"), "v2147483644.0");
+}
+
 TEST(NetNetif, AliasMarksCtAndInterface) {
   EXPECT_EQ(netif_alias("inst", "101", "eth0"), "berth:inst:101:eth0");
   EXPECT_EQ(netif_alias("inst", "101", "eth0").rfind(netif_alias_prefix("inst", "101"), 0), 0u);
