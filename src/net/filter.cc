@@ -34,7 +34,7 @@ std::string filter_table(std::string_view instance, std::string_view ctid) {
 }
 
 std::string antispoof_script(const std::string& table, const std::string& host_ifname, const std::vector<IpAddr>& addrs) {
-  std::string s = replace_prefix("inet", table);
+  std::string s = replace_prefix("inet", table) + replace_prefix("arp", table);
   if (host_ifname.empty()) return s;
   std::string v4, v6 = "fe80::/10, ::/128";
   for (const auto& a : addrs) {
@@ -50,6 +50,12 @@ std::string antispoof_script(const std::string& table, const std::string& host_i
   s += "  chain antispoof {\n    type filter hook prerouting priority -300; policy accept;\n";
   s += "    iifname " + quoted(host_ifname) + " ip saddr != @v4 drop\n";
   s += "    iifname " + quoted(host_ifname) + " ip6 saddr != @v6 drop\n";
+  s += "  }\n}\n";
+  // ARP from the CT must name one of its IPv4 addresses as sender, or it could claim another's.
+  s += "table arp " + table + " {\n";
+  s += "  set v4 { type ipv4_addr;" + (v4.empty() ? std::string() : " elements = { " + v4 + " };") + " }\n";
+  s += "  chain antispoof {\n    type filter hook input priority 0; policy accept;\n";
+  s += "    iifname " + quoted(host_ifname) + " arp saddr ip != @v4 drop\n";
   s += "  }\n}\n";
   return s;
 }
@@ -86,7 +92,9 @@ Status remove_tables(const std::string& table) {
   std::string listing;
   BERTH_RETURN_IF_ERROR(run_nft("list tables", &listing));
   std::string script;
-  if (listing.find("table inet " + table + "\n") != std::string::npos) script += antispoof_script(table, "", {});
+  if (listing.find("table inet " + table + "\n") != std::string::npos ||
+      listing.find("table arp " + table + "\n") != std::string::npos)
+    script += antispoof_script(table, "", {});
   if (listing.find("table bridge " + table + "\n") != std::string::npos) script += macfilter_script(table, {});
   if (script.empty()) return {};
   return run_nft(script);

@@ -4,6 +4,8 @@
 //     set v4, set v6                       (its host end) must carry one of the CT's IP_ADDRESS
 //     chain antispoof (prerouting, raw)    entries as source (IPv6 also link-local and ::, which
 //                                          neighbour discovery needs); others are dropped.
+//   table arp berth-<instance>-<ctid>      routed mode: ARP from the veth must give one of the
+//     set v4, chain antispoof (input)      CT's IPv4 addresses as sender address.
 //   table bridge berth-<instance>-<ctid>   bridged veths with mac_filter=on: frames coming in from
 //     chain macfilter (prerouting)         the host end must carry the NETIF entry's mac as source.
 //

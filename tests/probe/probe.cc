@@ -201,7 +201,7 @@ std::string strings_json(const std::vector<std::string>& v) {
 
 }  // namespace
 
-// Network subcommands (probe_net.cc): sniff, spoof, sendeth, udp-listen, udp-send.
+// Network subcommands (probe_net.cc): sniff, spoof, sendeth, sendarp, udp-listen, udp-send.
 int net_main(int argc, char** argv);
 
 int main(int argc, char** argv) {

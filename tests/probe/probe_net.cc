@@ -7,6 +7,7 @@
 //   spoof SRC DST PORT N       send N UDP datagrams to DST:PORT with the source address SRC, IPv4
 //                              or IPv6 (raw socket, own IP header); prints {"sent":N}
 //   sendeth IF SRCMAC DSTMAC N send N Ethernet frames (type 0x88b5) with source SRCMAC out of IF
+//   sendarp IF SENDER TARGET N send N ARP requests for TARGET naming SENDER (IPv4) as the sender
 //   udp-listen PORT MS         print each UDP datagram's payload (IPv4 and IPv6) as a line, MS ms
 //   udp-send ADDR PORT MSG N   send MSG N times, 50 ms apart
 #include <arpa/inet.h>
@@ -17,6 +18,7 @@
 #include <netinet/ip6.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -188,6 +190,39 @@ int sendeth(int argc, char** argv) {
   return sent == n ? 0 : 1;
 }
 
+// N ARP requests out of IF for TARGET, naming SENDER as the sender's IPv4 address (forged or
+// not) and IF's own MAC as the sender's hardware address.
+int sendarp(int argc, char** argv) {
+  if (argc != 6) return 2;
+  int fd = ::socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ARP));
+  if (fd < 0) return fail("socket(AF_PACKET)");
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", argv[2]);
+  if (::ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) return fail("SIOCGIFHWADDR");
+  unsigned char f[60] = {};
+  std::memset(f, 0xff, 6);
+  std::memcpy(f + 6, ifr.ifr_hwaddr.sa_data, 6);
+  f[12] = 0x08, f[13] = 0x06;                      // ARP
+  f[14] = 0, f[15] = 1, f[16] = 0x08, f[17] = 0;   // Ethernet, IPv4
+  f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1;      // lengths, request
+  std::memcpy(f + 22, ifr.ifr_hwaddr.sa_data, 6);  // sender MAC
+  if (inet_pton(AF_INET, argv[3], f + 28) != 1 || inet_pton(AF_INET, argv[4], f + 38) != 1) return 2;
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons(ETH_P_ARP);
+  to.sll_ifindex = static_cast<int>(if_nametoindex(argv[2]));
+  to.sll_halen = 6;
+  std::memset(to.sll_addr, 0xff, 6);
+  int n = std::atoi(argv[5]), sent = 0;
+  for (int i = 0; i < n; ++i) {
+    if (::sendto(fd, f, sizeof f, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == sizeof f) ++sent;
+    ::usleep(20000);
+  }
+  ::close(fd);
+  std::printf("{\"sent\":%d}\n", sent);
+  return sent == n ? 0 : 1;
+}
+
 int udp_listen(int argc, char** argv) {
   if (argc != 4) return 2;
   int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
@@ -253,8 +288,9 @@ int net_main(int argc, char** argv) {
   if (cmd == "sniff") rc = sniff(argc, argv);
   else if (cmd == "spoof") rc = spoof(argc, argv);
   else if (cmd == "sendeth") rc = sendeth(argc, argv);
+  else if (cmd == "sendarp") rc = sendarp(argc, argv);
   else if (cmd == "udp-listen") rc = udp_listen(argc, argv);
   else if (cmd == "udp-send") rc = udp_send(argc, argv);
-  if (rc == 2) std::fprintf(stderr, "usage: berth_probe sniff|spoof|sendeth|udp-listen|udp-send ARGS (see probe_net.cc)\n");
+  if (rc == 2) std::fprintf(stderr, "usage: berth_probe sniff|spoof|sendeth|sendarp|udp-listen|udp-send ARGS (see probe_net.cc)\n");
   return rc;
 }

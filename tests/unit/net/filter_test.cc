@@ -24,12 +24,14 @@ TEST(NetFilter, TableNameCarriesInstanceAndCtid) {
 TEST(NetFilter, AntispoofAllowsOnlyTheCtsAddresses) {
   std::string s = antispoof_script("t", "vbxyz101", addrs({"198.18.1.1", "fd00:1::1", "198.18.1.2"}));
   // Replaced atomically: the old table goes in the same transaction the new one comes in.
-  EXPECT_EQ(s.rfind("add table inet t\ndelete table inet t\ntable inet t {\n", 0), 0u) << s;
+  EXPECT_EQ(s.rfind("add table inet t\ndelete table inet t\nadd table arp t\ndelete table arp t\ntable inet t {\n", 0), 0u) << s;
   EXPECT_TRUE(has(s, "set v4 { type ipv4_addr; elements = { 198.18.1.1, 198.18.1.2 }; }")) << s;
   EXPECT_TRUE(has(s, "elements = { fe80::/10, ::/128, fd00:1::1 }")) << s;
   EXPECT_TRUE(has(s, "iifname \"vbxyz101\" ip saddr != @v4 drop")) << s;
   EXPECT_TRUE(has(s, "iifname \"vbxyz101\" ip6 saddr != @v6 drop")) << s;
   EXPECT_TRUE(has(s, "hook prerouting priority -300")) << s;
+  EXPECT_TRUE(has(s, "table arp t {")) << s;
+  EXPECT_TRUE(has(s, "iifname \"vbxyz101\" arp saddr ip != @v4 drop")) << s;
 }
 
 TEST(NetFilter, AntispoofWithoutIpv4DropsAllIpv4) {
@@ -39,7 +41,7 @@ TEST(NetFilter, AntispoofWithoutIpv4DropsAllIpv4) {
 }
 
 TEST(NetFilter, NoLinkMeansRemoveOnly) {
-  EXPECT_EQ(antispoof_script("t", "", {}), "add table inet t\ndelete table inet t\n");
+  EXPECT_EQ(antispoof_script("t", "", {}), "add table inet t\ndelete table inet t\nadd table arp t\ndelete table arp t\n");
   EXPECT_EQ(macfilter_script("t", {}), "add table bridge t\ndelete table bridge t\n");
 }
 
