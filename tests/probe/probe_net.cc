@@ -51,6 +51,18 @@ bool parse_mac(const char* s, unsigned char out[6]) {
   return true;
 }
 
+// Sends buf n times (20 ms apart) to `to`, closes fd, prints {"sent":N}; 0 when all went out.
+int send_n(int fd, const void* buf, size_t len, const void* to, socklen_t tolen, const char* count) {
+  int n = std::atoi(count), sent = 0;
+  for (int i = 0; i < n; ++i) {
+    if (::sendto(fd, buf, len, 0, static_cast<const sockaddr*>(to), tolen) == static_cast<ssize_t>(len)) ++sent;
+    ::usleep(20000);
+  }
+  ::close(fd);
+  std::printf("{\"sent\":%d}\n", sent);
+  return sent == n ? 0 : 1;
+}
+
 struct Match {
   int kind = 0;  // 4, 6, or 'm' (MAC)
   unsigned char bytes[16] = {};
@@ -155,14 +167,7 @@ int spoof(int argc, char** argv) {
   int fd = ::socket(family, SOCK_RAW, IPPROTO_RAW);
   if (fd < 0) return fail("socket(SOCK_RAW)");
   size_t len = iplen + 8 + 16;
-  int n = std::atoi(argv[5]), sent = 0;
-  for (int i = 0; i < n; ++i) {
-    if (::sendto(fd, pkt, len, 0, reinterpret_cast<sockaddr*>(&dst), dlen) == static_cast<ssize_t>(len)) ++sent;
-    ::usleep(20000);
-  }
-  ::close(fd);
-  std::printf("{\"sent\":%d}\n", sent);
-  return sent == n ? 0 : 1;
+  return send_n(fd, pkt, len, &dst, dlen, argv[5]);
 }
 
 int sendeth(int argc, char** argv) {
@@ -180,14 +185,7 @@ int sendeth(int argc, char** argv) {
   to.sll_halen = 6;
   std::memcpy(to.sll_addr, frame, 6);
   if (to.sll_ifindex == 0) return fail("if_nametoindex");
-  int n = std::atoi(argv[5]), sent = 0;
-  for (int i = 0; i < n; ++i) {
-    if (::sendto(fd, frame, sizeof frame, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == sizeof frame) ++sent;
-    ::usleep(20000);
-  }
-  ::close(fd);
-  std::printf("{\"sent\":%d}\n", sent);
-  return sent == n ? 0 : 1;
+  return send_n(fd, frame, sizeof frame, &to, sizeof to, argv[5]);
 }
 
 // N ARP requests out of IF for TARGET, naming SENDER as the sender's IPv4 address (forged or
@@ -213,14 +211,7 @@ int sendarp(int argc, char** argv) {
   to.sll_ifindex = static_cast<int>(if_nametoindex(argv[2]));
   to.sll_halen = 6;
   std::memset(to.sll_addr, 0xff, 6);
-  int n = std::atoi(argv[5]), sent = 0;
-  for (int i = 0; i < n; ++i) {
-    if (::sendto(fd, f, sizeof f, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == sizeof f) ++sent;
-    ::usleep(20000);
-  }
-  ::close(fd);
-  std::printf("{\"sent\":%d}\n", sent);
-  return sent == n ? 0 : 1;
+  return send_n(fd, f, sizeof f, &to, sizeof to, argv[5]);
 }
 
 int udp_listen(int argc, char** argv) {
