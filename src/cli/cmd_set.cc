@@ -8,10 +8,12 @@
 #include "cli/ct_options.h"
 #include "core/exit_codes.h"
 #include "core/samples.h"
+#include "dist/files.h"
 #include "dist/net_config.h"
 #include "dist/users.h"
 #include "net/routed.h"
 #include "net/shaper.h"
+#include "net/network.h"
 #include "runtime/exec.h"
 #include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
@@ -24,20 +26,24 @@ bool changed(const ConfigEdit& e, std::string_view key) {
   return std::find(e.changed_keys.begin(), e.changed_keys.end(), key) != e.changed_keys.end();
 }
 
-// In-CT configuration for the keys that have it (hostname, DNS) and --userpasswd.
+// In-CT configuration for the keys that have it (hostname and /etc/hosts, DNS) and --userpasswd.
 Status apply_inside(const CtConfig& ct, const ConfigEdit& edit, bool running) {
-  bool host_ch = changed(edit, "HOSTNAME");
+  std::string hostname = ct.hostname();
+  // /etc/hosts names the first address: a new first address rewrites it.
+  bool host_ch = changed(edit, "HOSTNAME") || (changed(edit, "IP_ADDRESS") && !hostname.empty());
   bool dns_ch = changed(edit, "NAMESERVER") || changed(edit, "SEARCHDOMAIN");
   bool live = running && (host_ch || dns_ch);
   if (!live && edit.userpasswd.empty()) return {};
-  std::string hostname = ct.hostname();
-  auto ns = ct.list("NAMESERVER");
-  auto sd = ct.list("SEARCHDOMAIN");
+  std::string ip = dist::first_address(ct.get_or("IP_ADDRESS", ""));
+  // `inherit`: the host's values, read here, before entering the CT.
+  BERTH_ASSIGN_OR_RETURN(auto host_resolv, dist::read_if_exists("/etc/resolv.conf"));
+  auto ns = dist::resolve_inherit(ct.list("NAMESERVER"), host_resolv.value_or(""), true);
+  auto sd = dist::resolve_inherit(ct.list("SEARCHDOMAIN"), host_resolv.value_or(""), false);
   return runtime::run_in_ct(ct, [&]() -> Status {
     if (live && host_ch && !hostname.empty()) {
       std::string uts = hostname.substr(0, 64);
       if (::sethostname(uts.c_str(), uts.size()) != 0) return Error::from_errno(errno, "sethostname");
-      BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname));
+      BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname, "", ip));
     }
     if (live && dns_ch) BERTH_RETURN_IF_ERROR(dist::set_dns(ns, sd));
     for (const auto& [user, pass] : edit.userpasswd)
@@ -104,9 +110,10 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
 
   // Apply to the CT as it will be (the edited config), then save.
   CtConfig next(host, *ctid, edited);
-  // --ipadd/--ipdel on a running CT: routes, proxy entries and in-CT addresses, live.
-  if (status->running && changed(*edit, "IP_ADDRESS")) {
-    auto net_st = net::update_routed(next, status->init_pid);
+  // --ipadd/--ipdel/--netif_* on a running CT: routes, proxy entries, veths, in-CT addresses and
+  // anti-spoofing filters, live.
+  if (status->running && (changed(*edit, "IP_ADDRESS") || changed(*edit, "NETIF"))) {
+    auto net_st = net::update_network(next, status->init_pid);
     if (!net_st.ok()) return report(inv, Error(net_st.error()).context("set CT " + *ctid));
   }
   // --rate on a running CT (and the link a first --ipadd just made): the qdiscs, live.

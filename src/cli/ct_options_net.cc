@@ -12,65 +12,15 @@
 #include "cli/ct_options_internal.h"
 #include "core/exit_codes.h"
 #include "net/shaping.h"
+#include "net/netif.h"
 
 namespace berth::cli::detail {
 namespace {
 
 constexpr int kBadIp = exitcode::kBadIp;
 
-// One veth of NETIF: "ifname=eth0,bridge=br0,mac=..,host_ifname=..,host_mac=..,mac_filter=on".
-struct Netif {
-  std::string ifname, bridge, mac, host_ifname, host_mac, mac_filter;
-  std::vector<std::string> extra;  // k=v pairs Berth does not know, kept as they were
-};
-
-Result<std::vector<Netif>> parse_netif(std::string_view v) {
-  std::vector<Netif> out;
-  for (const auto& entry : split_any(v, ";")) {
-    Netif n;
-    for (const auto& kv : split_any(entry, ",")) {
-      size_t eq = kv.find('=');
-      std::string k = kv.substr(0, eq), val = eq == std::string::npos ? "" : kv.substr(eq + 1);
-      if (k == "ifname")
-        n.ifname = val;
-      else if (k == "bridge")
-        n.bridge = val;
-      else if (k == "mac")
-        n.mac = val;
-      else if (k == "host_ifname")
-        n.host_ifname = val;
-      else if (k == "host_mac")
-        n.host_mac = val;
-      else if (k == "mac_filter")
-        n.mac_filter = val;
-      else
-        n.extra.push_back(kv);
-    }
-    if (n.ifname.empty())
-      return Error::invalid("NETIF entry `" + entry + "` in the config has no ifname", 21);
-    out.push_back(std::move(n));
-  }
-  return out;
-}
-
-std::string format_netif(const std::vector<Netif>& list) {
-  std::vector<std::string> entries;
-  for (const auto& n : list) {
-    std::vector<std::string> f;
-    auto add = [&](const char* k, const std::string& val) {
-      if (!val.empty()) f.push_back(std::string(k) + "=" + val);
-    };
-    add("ifname", n.ifname);
-    add("bridge", n.bridge);
-    add("mac", n.mac);
-    add("host_ifname", n.host_ifname);
-    add("host_mac", n.host_mac);
-    add("mac_filter", n.mac_filter);
-    f.insert(f.end(), n.extra.begin(), n.extra.end());
-    entries.push_back(join(f, ","));
-  }
-  return join(entries, ";");
-}
+using net::Netif;
+using net::format_netif;
 
 Netif* find_netif(std::vector<Netif>& list, std::string_view ifname) {
   for (auto& n : list)
@@ -78,32 +28,10 @@ Netif* find_netif(std::vector<Netif>& list, std::string_view ifname) {
   return nullptr;
 }
 
-bool host_ifname_taken(const std::vector<Netif>& list, std::string_view name, const Netif* self) {
-  return std::any_of(list.begin(), list.end(),
-                     [&](const Netif& n) { return &n != self && n.host_ifname == name; });
-}
+using net::generate_host_ifname;
+using net::host_ifname_taken;
 
-// veth<CTID>.<n>, n = the number in the CT-side name (eth1 -> 1), as vzctl's
-// generate_veth_name(); bumped while taken. Past 15 chars (10-digit CTIDs) "veth" becomes "v".
-Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::string_view ctid,
-                                         std::string_view ifname) {
-  unsigned n = 0;
-  size_t i = 0;
-  while (i < ifname.size() && !std::isdigit(static_cast<unsigned char>(ifname[i]))) ++i;
-  if (i > 0)
-    while (i < ifname.size() && std::isdigit(static_cast<unsigned char>(ifname[i])) && n < 100000)
-      n = n * 10 + static_cast<unsigned>(ifname[i++] - '0');
-  for (unsigned tries = 0; tries < 1000; ++tries, ++n) {
-    std::string name = "veth" + std::string(ctid) + "." + std::to_string(n);
-    if (name.size() > 15) name = "v" + std::string(ctid) + "." + std::to_string(n);
-    if (name.size() > 15) break;
-    if (!host_ifname_taken(list, name, nullptr)) return name;
-  }
-  return Error::invalid(
-      "cannot make a host interface name for `" + std::string(ifname) + "`, give host_ifname", 21);
-}
-
-Result<std::vector<Netif>> load_netif(Edit& e) { return parse_netif(e.conf.get_or("NETIF", "")); }
+Result<std::vector<Netif>> load_netif(Edit& e) { return net::parse_netif(e.conf.get_or("NETIF", "")); }
 
 // addr[/prefix] checked with inet_pton and written back canonically (canon_ip()).
 std::optional<std::string> canonical_ip(std::string_view s, bool allow_prefix) {

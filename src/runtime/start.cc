@@ -16,6 +16,7 @@
 #include "core/exit_codes.h"
 #include "isolation/cgroupfs.h"
 #include "isolation/rootfs.h"
+#include "net/network.h"
 #include "net/routed.h"
 #include "net/shaper.h"
 #include "runtime/child_init.h"
@@ -182,10 +183,11 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   sync.child.reset();
 
   int sock = sync.parent.get();
-  // Routed network (IP_ADDRESS; nothing without it): the CT end of the veth is made straight in
-  // the child's netns and configured from there. A CT in a user namespace still waits for its id
-  // maps, so its init starts with its addresses; the guard removes the host side on failure.
-  auto net_link = net::attach_routed(ct, ctx.child.pid()).context("set up network");
+  // Network (IP_ADDRESS, NETIF, anti-spoofing filters; nothing without them): the CT ends of the
+  // veths are made straight in the child's netns and configured from there. A CT in a user
+  // namespace still waits for its id maps, so its init starts with its network; the guard removes
+  // the host side on failure.
+  auto net_link = net::attach_network(ct, ctx.child.pid()).context("set up network");
   if (!net_link.ok()) return child_error_or(sock, std::move(net_link).error());
   // RATE: tbf qdiscs on the host veth and its ifb (removed with the link by the guard).
   if (auto shaped = net::apply_shaping(ct); !shaped.ok()) return child_error_or(sock, std::move(shaped).error());

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "core/exit_codes.h"
-#include "net/routed.h"
+#include "net/network.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
@@ -92,9 +92,9 @@ Status stop(const CtConfig& ct, const StopOptions& opts) {
     BERTH_RETURN_IF_ERROR(cg->kill_all(group).status(exitcode::kStopFailed));
     BERTH_RETURN_IF_ERROR(cg->remove(group).status(exitcode::kStopFailed));
   }
-  // The veth dies with the CT's netns; its host end (if still there), the host routes and the
-  // proxy neighbour entries are removed here.
-  BERTH_RETURN_IF_ERROR(net::detach_routed(ct).status(exitcode::kStopFailed));
+  // The veths die with the CT's netns; their host ends (if still there), the host routes, the
+  // proxy neighbour entries and the anti-spoofing filters are removed here.
+  BERTH_RETURN_IF_ERROR(net::detach_network(ct).status(exitcode::kStopFailed));
   netns_hold.reset();
   if (!opts.skip_umount) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
   return {};

@@ -142,7 +142,7 @@ std::vector<Entry> template_entries(const std::vector<std::string>& applets, con
   std::vector<Entry> v;
   std::set<std::string> dirs = {"bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "etc/init.d", "etc/berth",
                                 "etc/berth/start.d", "proc", "sys", "dev", "run", "tmp", "root", "var",
-                                "var/log", "var/tmp", "home", "mnt"};
+                                "var/log", "var/tmp", "home", "mnt", "etc/udhcpc"};
   for (const auto& a : applets)
     for (size_t s = a.find('/'); s != std::string::npos; s = a.find('/', s + 1)) dirs.insert(a.substr(0, s));
   for (const auto& e : extras)
@@ -166,6 +166,7 @@ std::vector<Entry> template_entries(const std::vector<std::string>& applets, con
   file("etc/hosts", 0644, files::kHosts);
   file("etc/resolv.conf", 0644, "");
   file("etc/profile", 0644, files::kProfile);
+  file("etc/udhcpc/default.script", 0755, files::kUdhcpcScript);
   v.push_back({"etc/os-release", AE_IFREG, 0644, os_release(version)});
   v.push_back({"etc/mtab", AE_IFLNK, 0777, "../proc/self/mounts"});
   v.push_back({"var/run", AE_IFLNK, 0777, "../run"});

@@ -4,7 +4,8 @@
 // and the outcome of operations a container must not be allowed (mknod of a block device, module
 // loading, writing /proc/sysrq-trigger, raw I/O, setting the clock). Each attempted operation is
 // reported as "ok" or the errno name. Usage: berth_probe [--path HOST_PATH]...  (each path is
-// checked for reachability: stat and open for reading).
+// checked for reachability: stat and open for reading). `berth_probe <subcommand> ...` runs one of
+// the network tools of probe_net.cc instead.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -377,9 +378,13 @@ int tcp_main(int argc, char** argv) {
 }
 }  // namespace
 
+// Network subcommands (probe_net.cc): sniff, spoof, sendeth, sendarp, udp-listen, udp-send.
+int net_main(int argc, char** argv);
+
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--forkbomb") == 0) return fork_bomb(std::atoi(argv[2]));
   if (argc > 1 && std::strncmp(argv[1], "tcp", 3) == 0) return tcp_main(argc, argv);
+  if (argc > 1 && argv[1][0] != '-') return net_main(argc, argv);
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--path") == 0 && i + 1 < argc) {
