@@ -125,8 +125,11 @@ Result<std::vector<Entry>> host_extras() {
   std::set<std::string> seen;
   for (const char* prog : kHostExtras) {
     if (access(prog, X_OK) != 0) continue;
-    BERTH_ASSIGN_OR_RETURN(std::string ldd, run_capture({"/usr/bin/ldd", prog}));
-    std::vector<std::string> files = parse_ldd(ldd);
+    // An extra is a convenience: without ldd (or if it fails) the template is made without it.
+    if (access("/usr/bin/ldd", X_OK) != 0) continue;
+    auto ldd = run_capture({"/usr/bin/ldd", prog});
+    if (!ldd.ok()) continue;
+    std::vector<std::string> files = parse_ldd(*ldd);
     files.insert(files.begin(), prog);
     for (const auto& f : files) {
       if (!seen.insert(f).second) continue;
