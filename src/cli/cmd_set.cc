@@ -116,8 +116,8 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
     auto net_st = net::update_network(next, status->init_pid);
     if (!net_st.ok()) return report(inv, Error(net_st.error()).context("set CT " + *ctid));
   }
-  // --rate on a running CT (and the link a first --ipadd just made): the qdiscs, live.
-  if (status->running && (changed(*edit, "RATE") || changed(*edit, "IP_ADDRESS"))) {
+  // --rate on a running CT (and the links a first --ipadd or a --netif_add just made): the qdiscs, live.
+  if (status->running && (changed(*edit, "RATE") || changed(*edit, "IP_ADDRESS") || changed(*edit, "NETIF"))) {
     auto shape_st = net::apply_shaping(next);
     if (!shape_st.ok()) return report(inv, Error(shape_st.error()).context("set CT " + *ctid));
   }

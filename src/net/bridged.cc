@@ -9,6 +9,7 @@
 #include "core/exit_codes.h"
 #include "net/netif.h"
 #include "net/netlink.h"
+#include "net/shaper.h"
 
 namespace berth::net {
 namespace {
@@ -31,7 +32,9 @@ Result<Plan> plan_of(const CtConfig& ct) {
   return p;
 }
 
-bool is_ours(const LinkInfo& l, const std::string& prefix) { return l.alias.rfind(prefix, 0) == 0; }
+// A bridged host end of this CT: a veth with its alias (its shaping ifb and the routed veth's ifb
+// carry aliases below the same prefix, but are not veths).
+bool is_ours(const LinkInfo& l, const std::string& prefix) { return l.kind == "veth" && l.alias.rfind(prefix, 0) == 0; }
 
 // NETIF's MAC (any case; "" means "whatever the kernel chose") against a link's.
 bool same_mac(const std::string& want, const std::string& have) {
@@ -71,6 +74,7 @@ Status delete_and_wait(Netlink& nl, const std::vector<std::string>& names) {
     while (true) {
       BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(name));
       if (!link) break;
+      (void)remove_shaping(name, link->alias);  // its ifb, if shaped
       (void)nl.delete_link(link->ifindex);
       if (std::chrono::steady_clock::now() > deadline) return Error::from_errno(EBUSY, "remove host link `" + name + "`");
       std::this_thread::sleep_for(std::chrono::milliseconds(10));

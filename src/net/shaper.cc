@@ -3,6 +3,7 @@
 
 #include "core/exit_codes.h"
 #include "net/addr.h"
+#include "net/netif.h"
 #include "net/netlink.h"
 #include "net/shaping.h"
 #include "net/tc.h"
@@ -47,9 +48,20 @@ Status shape_link(std::string_view host_veth, std::string_view alias, uint64_t k
 
 Status apply_shaping(const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(auto rates, parse_rate_list(ct.get_or("RATE", "")));
+  const std::string& inst = ct.host().instance();
   uint64_t kbit = link_rate_kbit(rates, kCtIfname);
-  std::string host = host_ifname(ct.host().instance(), ct.ctid());
-  return shape_link(host, link_alias(ct.host().instance(), ct.ctid()), kbit).context("shape traffic").status(exitcode::kVeth);
+  std::string host = host_ifname(inst, ct.ctid());
+  BERTH_RETURN_IF_ERROR(shape_link(host, link_alias(inst, ct.ctid()), kbit).context("shape traffic").status(exitcode::kVeth));
+  // Bridged veths (NETIF): each by its CT-side name (`eth0:1:N`, or `*`), found by their aliases.
+  std::string prefix = netif_alias_prefix(inst, ct.ctid());
+  BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
+  BERTH_ASSIGN_OR_RETURN(auto links, nl.list_links());
+  for (const auto& l : links) {
+    if (l.kind != "veth" || l.alias.rfind(prefix, 0) != 0) continue;
+    uint64_t k = link_rate_kbit(rates, l.alias.substr(prefix.size()));
+    BERTH_RETURN_IF_ERROR(shape_link(l.name, l.alias, k).context("shape traffic of `" + l.name + "`").status(exitcode::kVeth));
+  }
+  return {};
 }
 
 Status remove_shaping(std::string_view host_veth, std::string_view alias) {

@@ -188,5 +188,31 @@ TEST_F(ShapingTest, RateLimitsBothDirectionsLiveAndCountersPersist) {
   EXPECT_FALSE(contains(qdiscs(), "tbf")) << qdiscs();
 }
 
+// A bridged veth (NETIF) is shaped by its CT-side name like the routed one; a live --netif_add of
+// another interface leaves the first one's shaping alone; stop takes the ifb with the veth.
+TEST_F(ShapingTest, BridgedVethIsShaped) {
+  ASSERT_EQ(ip({"link", "add", "brshape0", "type", "bridge"}).code, 0);
+  ASSERT_EQ(ip({"addr", "add", "198.18.120.200/24", "dev", "brshape0"}).code, 0);
+  ASSERT_EQ(ip({"link", "set", "brshape0", "up"}).code, 0);
+  std::string id = create_ct({"--netif_add", "eth0,,,,brshape0", "--rate", "eth0:1:8000"});
+  ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+  install_probe(id);
+  ASSERT_EQ(berth({"exec", id, "ip addr add 198.18.120.1/24 dev eth0"}).code, 0);
+  std::string alias = "berth:" + instance() + ":" + id + ":eth0";
+  EXPECT_PRED2(contains, links(), "alias " + alias + ":ifb");
+  EXPECT_PRED2(contains, qdiscs(), "qdisc tbf");
+  for (bool ct_sends : {true, false}) {
+    double got = bps(transfer(id, ct_sends, ct_sends ? 5301 : 5302, 2.0));
+    EXPECT_GT(got, 8e6 * 0.9) << (ct_sends ? "out of the CT" : "into the CT");
+    EXPECT_LT(got, 8e6 * 1.1) << (ct_sends ? "out of the CT" : "into the CT");
+  }
+  ASSERT_EQ(berth({"set", id, "--netif_add", "eth1,,,,brshape0", "--save"}).code, 0);
+  EXPECT_PRED2(contains, links(), "alias " + alias + ":ifb");
+  ASSERT_EQ(berth({"stop", id}).code, 0);
+  EXPECT_FALSE(contains(links(), "berth:" + instance() + ":")) << links();
+  EXPECT_FALSE(contains(qdiscs(), "tbf")) << qdiscs();
+  ASSERT_EQ(berth({"destroy", id}).code, 0);
+}
+
 }  // namespace
 }  // namespace berth::itest
