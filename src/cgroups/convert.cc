@@ -2,6 +2,7 @@
 #include "cgroups/convert.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <charconv>
 
 #include "core/exit_codes.h"
@@ -72,7 +73,8 @@ uint64_t ioprio_to_weight(unsigned prio) { return 100 + std::min(prio, 7u) * 900
 
 const std::vector<std::string_view>& resource_keys() {
   static const std::vector<std::string_view> kKeys = {"PHYSPAGES", "SWAPPAGES", "CPUUNITS", "CPULIMIT", "CPUS",
-                                                      "CPUMASK",   "NODEMASK",  "NUMPROC",  "IOPRIO"};
+                                                      "CPUMASK",   "NODEMASK",  "NUMPROC",  "IOPRIO",
+                                                      "IOLIMIT",   "IOPSLIMIT", "TCPSNDBUF", "TCPRCVBUF"};
   return kKeys;
 }
 
@@ -116,6 +118,27 @@ Result<Resources> resources_from(const KeyLookup& get) {
     if (!n || *n > 7) return bad_key("IOPRIO", *v, "0..7 expected");
     r.io_weight = ioprio_to_weight(static_cast<unsigned>(*n));
   }
+  for (auto [key, field] : {std::pair{"IOLIMIT", &r.io_bps}, std::pair{"IOPSLIMIT", &r.io_iops}}) {
+    auto v = get(key);
+    if (!v) continue;
+    auto n = parse_u64(*v);
+    if (!n || *n > static_cast<uint64_t>(INT64_MAX)) return bad_key(key, *v, "a number expected");
+    *field = *n == 0 ? kNoLimit : static_cast<int64_t>(*n);
+  }
+  // Both socket buffer limits together (vzctl's upstream-kernel mode did the same); one alone is
+  // unlimited in sum.
+  auto snd = get("TCPSNDBUF"), rcv = get("TCPRCVBUF");
+  if (snd || rcv) {
+    int64_t s = kNoLimit, c = kNoLimit;
+    if (snd) {
+      BERTH_ASSIGN_OR_RETURN(s, ubc_limit("TCPSNDBUF", *snd, units::Kind::kBytes));
+    }
+    if (rcv) {
+      BERTH_ASSIGN_OR_RETURN(c, ubc_limit("TCPRCVBUF", *rcv, units::Kind::kBytes));
+    }
+    bool none = s == kNoLimit || c == kNoLimit || s > (INT64_MAX / 2) || c > (INT64_MAX / 2);
+    r.tcp_mem_limit = none ? kNoLimit : s + c;
+  }
   return r;
 }
 
@@ -145,6 +168,10 @@ Resources only_keys(const Resources& r, const std::vector<std::string>& keys) {
   if (has(keys, "NODEMASK")) out.cpuset_mems = r.cpuset_mems.value_or("");
   if (has(keys, "NUMPROC")) out.pids_max = r.pids_max.value_or(kNoLimit);
   if (has(keys, "IOPRIO")) out.io_weight = r.io_weight.value_or(ioprio_to_weight(4));
+  if (has(keys, "IOLIMIT")) out.io_bps = r.io_bps.value_or(kNoLimit);
+  if (has(keys, "IOPSLIMIT")) out.io_iops = r.io_iops.value_or(kNoLimit);
+  out.io_device = r.io_device;
+  if (has(keys, "TCPSNDBUF") || has(keys, "TCPRCVBUF")) out.tcp_mem_limit = r.tcp_mem_limit.value_or(kNoLimit);
   return out;
 }
 

@@ -14,8 +14,14 @@
 //   NODEMASK   list -> cpuset.mems ("all" = the parent's nodes)
 //   NUMPROC    "b:l" -> pids.max = l (processes + threads, as the kernel's pids controller counts)
 //   IOPRIO     0..7 -> I/O weight 100 + prio * 900 / 7: 0 -> 100, 4 -> 614 (default), 7 -> 1000
+//   IOLIMIT    bytes/s -> read and write bps limits on the private area's disk (v1
+//              blkio.throttle.*_bps_device, v2 io.max rbps/wbps); 0 = no limit
+//   IOPSLIMIT  ops/s -> read and write iops limits on that disk; 0 = no limit
 // "unlimited" anywhere -> no limit (v1 -1, v2 "max"). Keys that are absent leave the kernel's
-// value alone. Other keys (IOLIMIT, NUMFILE, KMEMSIZE, ...) are not mapped here.
+//   TCPSNDBUF + TCPRCVBUF  limits in bytes, summed -> v1 memory.kmem.tcp.limit_in_bytes (as
+//              vzctl's upstream-kernel mode); unlimited when either is. v2 has no such file.
+// value alone. NUMFILE, LOCKEDPAGES, SHMPAGES and NUMPTY are not cgroup limits: see
+// runtime/ct_limits.h. The other fine-grained UBCs (KMEMSIZE, socket counts, ...) are not mapped.
 #pragma once
 
 #include <functional>

@@ -39,6 +39,15 @@ std::vector<CgroupWrite> v1_writes(const Resources& r) {
     out.push_back({"blkio", "blkio.weight", std::to_string(*r.io_weight)});      // CFQ (old kernels)
     out.push_back({"blkio", "blkio.bfq.weight", std::to_string(*r.io_weight)});  // BFQ
   }
+  if (r.tcp_mem_limit) out.push_back({"memory", "memory.kmem.tcp.limit_in_bytes", v1_number(*r.tcp_mem_limit)});
+  if (!r.io_device.empty()) {
+    // v1 throttling has one file per direction and unit; "M:m 0" deletes the device's rule.
+    auto rule = [&](int64_t v) { return r.io_device + " " + std::to_string(v == kNoLimit ? 0 : v); };
+    for (const char* dir : {"read", "write"}) {
+      if (r.io_bps) out.push_back({"blkio", std::string("blkio.throttle.") + dir + "_bps_device", rule(*r.io_bps)});
+      if (r.io_iops) out.push_back({"blkio", std::string("blkio.throttle.") + dir + "_iops_device", rule(*r.io_iops)});
+    }
+  }
   return out;
 }
 
@@ -57,6 +66,14 @@ std::vector<CgroupWrite> v2_writes(const Resources& r) {
     // matter relative to the other CTs, which all get theirs from IOPRIO the same way.
     out.push_back({"io", "io.weight", std::to_string(*r.io_weight)});
     out.push_back({"io", "io.bfq.weight", std::to_string(*r.io_weight)});
+  }
+  if (!r.io_device.empty() && (r.io_bps || r.io_iops)) {
+    // One line per device; keys not named keep their value, "max" removes a limit.
+    std::string line = r.io_device;
+    auto key = [&](const char* k, int64_t v) { line += std::string(" ") + k + "=" + v2_number(v <= 0 ? kNoLimit : v); };
+    if (r.io_bps) key("rbps", *r.io_bps), key("wbps", *r.io_bps);
+    if (r.io_iops) key("riops", *r.io_iops), key("wiops", *r.io_iops);
+    out.push_back({"io", "io.max", line});
   }
   return out;
 }
@@ -121,39 +138,6 @@ Status apply_writes(const std::vector<CgroupWrite>& plan, const std::function<st
   }
   for (const auto& [path, value] : retry) BERTH_RETURN_IF_ERROR(sys::write_file(path, value));
   return {};
-}
-
-std::string format_beancounters(const std::string& ctid, const Stats& s) {
-  constexpr uint64_t kLongMax = 9223372036854775807ULL;
-  constexpr uint64_t kPage = 4096;
-  auto lim = [&](int64_t v, uint64_t unit) { return v == kNoLimit ? kLongMax : static_cast<uint64_t>(v) / unit; };
-  char buf[256];
-  std::string out = "Version: 2.5\n";
-  std::snprintf(buf, sizeof buf, "%10s  %-12s %20s %20s %20s %20s %20s\n", "uid", "resource", "held", "maxheld",
-                "barrier", "limit", "failcnt");
-  out += buf;
-  uint64_t mem_fail = s.memory.failcnt + s.swap.failcnt;
-  if (mem_fail == 0) mem_fail = s.oom_kills;
-  struct Row {
-    const char* name;
-    uint64_t held, maxheld, limit, failcnt;
-  };
-  const Row rows[] = {
-      {"numproc", s.pids.held, s.pids.maxheld, lim(s.pids.limit, 1), s.pids.failcnt},
-      {"physpages", s.memory.held / kPage, s.memory.maxheld / kPage, lim(s.memory.limit, kPage), mem_fail},
-      {"swappages", s.swap.held / kPage, s.swap.maxheld / kPage, lim(s.swap.limit, kPage), s.swap.failcnt},
-  };
-  bool first = true;
-  for (const auto& r : rows) {
-    std::string uid = first ? ctid + ":" : "";
-    std::snprintf(buf, sizeof buf, "%11s %-12s %20llu %20llu %20llu %20llu %20llu\n", uid.c_str(), r.name,
-                  static_cast<unsigned long long>(r.held), static_cast<unsigned long long>(r.maxheld),
-                  static_cast<unsigned long long>(r.limit), static_cast<unsigned long long>(r.limit),
-                  static_cast<unsigned long long>(r.failcnt));
-    out += buf;
-    first = false;
-  }
-  return out;
 }
 
 uint64_t read_u64(const std::string& path) {

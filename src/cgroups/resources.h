@@ -31,10 +31,19 @@ struct Resources {
   std::optional<std::string> cpuset_mems;  // NUMA nodes; "" = all the parent has
   std::optional<int64_t> pids_max;         // NUMPROC limit, or kNoLimit
   std::optional<uint64_t> io_weight;       // 100..1000 (IOPRIO)
+  // IOLIMIT / IOPSLIMIT: bytes and operations per second, each for reads and for writes, on the
+  // block device io_device ("major:minor", the whole disk holding the private area; the caller
+  // finds it, see io_device.h). kNoLimit removes the limit. Without a device nothing is written.
+  std::optional<int64_t> io_bps;
+  std::optional<int64_t> io_iops;
+  std::string io_device;
+  // TCPSNDBUF + TCPRCVBUF: bytes of TCP socket buffers (v1 memory.kmem.tcp.limit_in_bytes; v2 has
+  // no such limit, socket memory is charged to memory.max), or kNoLimit.
+  std::optional<int64_t> tcp_mem_limit;
 
   bool empty() const {
     return !memory_limit && !swap_limit && !cpu_shares && !cpu_quota_us && !cpuset_cpus && !cpuset_mems &&
-           !pids_max && !io_weight;
+           !pids_max && !io_weight && !io_bps && !io_iops && !tcp_mem_limit;
   }
   bool operator==(const Resources&) const = default;
 };
@@ -50,10 +59,12 @@ struct CgroupWrite {
 
 // cgroup v1 files: memory.limit_in_bytes, memory.memsw.limit_in_bytes (= RAM + swap, written only
 // when the swap limit is set), cpu.shares, cpu.cfs_period_us, cpu.cfs_quota_us, cpuset.cpus,
-// cpuset.mems, pids.max, blkio.weight and blkio.bfq.weight (whichever the I/O scheduler offers).
+// cpuset.mems, pids.max, blkio.weight and blkio.bfq.weight (whichever the I/O scheduler offers),
+// blkio.throttle.{read,write}_{bps,iops}_device ("M:m N"; N = 0 removes the rule),
+// memory.kmem.tcp.limit_in_bytes.
 std::vector<CgroupWrite> v1_writes(const Resources& r);
 // cgroup v2 files: memory.max, memory.swap.max, cpu.weight, cpu.max, cpuset.cpus, cpuset.mems,
-// pids.max, io.weight and io.bfq.weight.
+// pids.max, io.weight and io.bfq.weight, io.max ("M:m rbps=N wbps=N riops=N wiops=N", max = none).
 std::vector<CgroupWrite> v2_writes(const Resources& r);
 
 // Carry out a plan: dir_of(controller) is the CT's group dir for that controller, "" when the host
@@ -76,12 +87,6 @@ struct Stats {
   Counter pids;    // items: pids.current, (maxheld = current where no peak), pids.max, events max
   uint64_t oom_kills = 0;  // memory.oom_control oom_kill (v1) / memory.events oom_kill (v2)
 };
-
-// /proc/user_beancounters (Version 2.5) text of one CT from its counters: numproc (items),
-// physpages and swappages (pages). barrier = limit (the kernel has one limit); unlimited is
-// LONG_MAX. physpages' failcnt is memory.failcnt (+ memsw's), or the OOM kill count when the kernel
-// counts no failures (6.x v1 leaves failcnt at 0 while the limit is hit).
-std::string format_beancounters(const std::string& ctid, const Stats& s);
 
 // "123\n" -> 123; "max" and v1's huge "unlimited" values -> kNoLimit; garbage -> nullopt.
 std::optional<int64_t> parse_limit(std::string_view text);

@@ -22,7 +22,7 @@ constexpr CommandEntry kCommands[] = {
     {"set", cmd_set},         {"exec", cmd_exec},       {"exec2", cmd_exec},
     {"exec3", cmd_exec},      {"enter", cmd_enter},     {"runscript", cmd_runscript},
     {"console", cmd_console}, {"list", cmd_list},       {"template", cmd_template},
-    {"ubc", cmd_ubc},
+    {"ubc", cmd_ubc},         {"netstat", cmd_netstat},
 };
 
 void usage(FILE* out, const std::string& prog) {
@@ -37,7 +37,8 @@ void usage(FILE* out, const std::string& prog) {
                "  exec|exec2|exec3 CTID command [arg...]   enter CTID [--exec cmd...]\n"
                "  runscript CTID script   console CTID\n"
                "  list [vzlist options]   template list|create|import|remove\n"
-               "Also installed as vzctl, vzlist, vzubc, vzmigrate.\n",
+               "  netstat [-j] [-a] [CTID...]   (traffic counters)\n"
+               "Also installed as vzctl, vzlist, vzubc, vznetstat, vzmigrate.\n",
                prog.c_str());
 }
 
@@ -66,6 +67,8 @@ int main(int argc, char** argv) {
     inv.command = "list";
   } else if (inv.prog == "vzubc") {
     inv.command = "ubc";
+  } else if (inv.prog == "vznetstat") {
+    inv.command = "netstat";
   } else if (inv.prog == "vzmigrate") {
     inv.command = "migrate";
   } else {

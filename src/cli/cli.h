@@ -48,5 +48,6 @@ int cmd_console(const Invocation&, const HostConfig&);
 int cmd_list(const Invocation&, const HostConfig&);   // vzlist
 int cmd_template(const Invocation&, const HostConfig&);
 int cmd_ubc(const Invocation&, const HostConfig&);      // ubc (vzubc)
+int cmd_netstat(const Invocation&, const HostConfig&);  // netstat (vznetstat)
 
 }  // namespace berth::cli

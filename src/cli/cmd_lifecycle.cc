@@ -8,6 +8,7 @@
 #include "core/samples.h"
 #include "dist/users.h"
 #include "runtime/exec.h"
+#include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
 
@@ -91,6 +92,8 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
   conf.set("VE_LAYOUT", host.global().get_or("VE_LAYOUT", "overlay"));
   auto edit = apply_ct_options(*opts, *ctid, conf);
   if (!edit.ok()) return report(inv, Error(edit.error()).context("create CT " + *ctid));
+  std::erase_if(edit->not_enforced, [](const std::string& k) { return runtime::enforced_on_host(k); });
+  if (auto w = not_enforced_warning(*edit); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
   say(inv, "Creating CT private area (" + conf.get_or("OSTEMPLATE", "") + ")");
   auto st = runtime::create(host, *ctid, std::move(conf));
   if (!st.ok()) return run(inv, std::move(st), *ctid);

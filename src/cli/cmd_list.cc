@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/list.h"
+#include "ubc/collect.h"
 #include "runtime/inventory.h"
 #include "runtime/status.h"
 
@@ -70,7 +71,10 @@ int cmd_list(const Invocation& inv, const HostConfig& host) {
     // vzlist hides a CT that is not running and has no private area (half created/destroyed).
     if (!status.running && !runtime::private_area_exists(*ct)) continue;
     ListRow row{std::move(ct).value(), status};
-    if (selected_by_state(row, opts)) rows.push_back(std::move(row));
+    if (!selected_by_state(row, opts)) continue;
+    if (status.running)
+      if (auto b = ubc::read_block(row.config); b.ok()) row.ubc = std::move(*b);
+    rows.push_back(std::move(row));
   }
 
   if (rows.empty()) {

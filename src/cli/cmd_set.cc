@@ -4,16 +4,18 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "cgroups/convert.h"
 #include "cli/cli.h"
 #include "cli/ct_options.h"
 #include "core/exit_codes.h"
 #include "core/samples.h"
+#include "dist/files.h"
 #include "dist/net_config.h"
 #include "dist/users.h"
 #include "net/routed.h"
+#include "net/shaper.h"
+#include "net/network.h"
 #include "runtime/exec.h"
-#include "runtime/ct_cgroup.h"
+#include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
 
@@ -24,36 +26,30 @@ bool changed(const ConfigEdit& e, std::string_view key) {
   return std::find(e.changed_keys.begin(), e.changed_keys.end(), key) != e.changed_keys.end();
 }
 
-// In-CT configuration for the keys that have it (hostname, DNS) and --userpasswd.
+// In-CT configuration for the keys that have it (hostname and /etc/hosts, DNS) and --userpasswd.
 Status apply_inside(const CtConfig& ct, const ConfigEdit& edit, bool running) {
-  bool host_ch = changed(edit, "HOSTNAME");
+  std::string hostname = ct.hostname();
+  // /etc/hosts names the first address: a new first address rewrites it.
+  bool host_ch = changed(edit, "HOSTNAME") || (changed(edit, "IP_ADDRESS") && !hostname.empty());
   bool dns_ch = changed(edit, "NAMESERVER") || changed(edit, "SEARCHDOMAIN");
   bool live = running && (host_ch || dns_ch);
   if (!live && edit.userpasswd.empty()) return {};
-  std::string hostname = ct.hostname();
-  auto ns = ct.list("NAMESERVER");
-  auto sd = ct.list("SEARCHDOMAIN");
+  std::string ip = dist::first_address(ct.get_or("IP_ADDRESS", ""));
+  // `inherit`: the host's values, read here, before entering the CT.
+  BERTH_ASSIGN_OR_RETURN(auto host_resolv, dist::read_if_exists("/etc/resolv.conf"));
+  auto ns = dist::resolve_inherit(ct.list("NAMESERVER"), host_resolv.value_or(""), true);
+  auto sd = dist::resolve_inherit(ct.list("SEARCHDOMAIN"), host_resolv.value_or(""), false);
   return runtime::run_in_ct(ct, [&]() -> Status {
     if (live && host_ch && !hostname.empty()) {
       std::string uts = hostname.substr(0, 64);
       if (::sethostname(uts.c_str(), uts.size()) != 0) return Error::from_errno(errno, "sethostname");
-      BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname));
+      BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname, "", ip));
     }
     if (live && dns_ch) BERTH_RETURN_IF_ERROR(dist::set_dns(ns, sd));
     for (const auto& [user, pass] : edit.userpasswd)
       BERTH_RETURN_IF_ERROR(dist::set_userpasswd(user, pass).status(exitcode::kPasswordFailed));
     return {};
   });
-}
-
-// Resource keys whose value changed go to the running CT's cgroup at once (no restart).
-Status apply_resources(const CtConfig& before, const CtConfig& after) {
-  auto keys = cgroups::changed_resource_keys([&](std::string_view k) { return before.get(k); },
-                                             [&](std::string_view k) { return after.get(k); });
-  if (keys.empty()) return {};
-  BERTH_ASSIGN_OR_RETURN(cgroups::Resources all, cgroups::resources_from_config(after));
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, runtime::cgroup_backend());
-  return cg->apply(runtime::ct_group_of(after), cgroups::only_keys(all, keys)).context("apply resource limits");
 }
 
 }  // namespace
@@ -103,31 +99,38 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
   auto status = runtime::query_status(ct);
   if (!status.ok()) return report(inv, Error(status.error()).context("set CT " + *ctid));
 
-  for (const auto& k : edit->not_enforced)
-    std::fprintf(stderr, "Warning: %s is saved but not enforced by Berth on this kernel\n", k.c_str());
-  bool restart = false;
-  if (status->running && !edit->need_restart.empty()) {
-    if (opts->setmode == "restart") {
-      if (!opts->save)
-        return report(inv, Error::with_status(exitcode::kBadArgument, "set CT " + *ctid + ": --setmode restart needs --save"));
-      restart = true;
-    } else if (opts->setmode != "ignore") {
-      for (const auto& k : edit->need_restart)
-        std::fprintf(stderr, "Unable to apply %s on a running CT; restart it, or use --setmode restart\n", k.c_str());
-    }
-  }
+  std::erase_if(edit->not_enforced, [](const std::string& k) { return runtime::enforced_on_host(k); });
+  if (auto w = not_enforced_warning(*edit); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
+  // What cannot change on the running CT: vzctl's restart-only keys, and limits the kernel
+  // would not take live (found while applying, below). --setmode restart restarts the CT after
+  // saving, ignore only saves, and by default each is named in a warning.
+  std::vector<std::string> not_live;
+  if (status->running)
+    for (const auto& k : edit->need_restart) not_live.push_back(k + ": cannot change on a running CT");
 
   // Apply to the CT as it will be (the edited config), then save.
   CtConfig next(host, *ctid, edited);
-  // --ipadd/--ipdel on a running CT: routes, proxy entries and in-CT addresses, live.
-  if (status->running && changed(*edit, "IP_ADDRESS")) {
-    auto net_st = net::update_routed(next, status->init_pid);
+  // --ipadd/--ipdel/--netif_* on a running CT: routes, proxy entries, veths, in-CT addresses and
+  // anti-spoofing filters, live.
+  if (status->running && (changed(*edit, "IP_ADDRESS") || changed(*edit, "NETIF"))) {
+    auto net_st = net::update_network(next, status->init_pid);
     if (!net_st.ok()) return report(inv, Error(net_st.error()).context("set CT " + *ctid));
   }
+  // --rate on a running CT (and the links a first --ipadd or a --netif_add just made): the qdiscs, live.
+  if (status->running && (changed(*edit, "RATE") || changed(*edit, "IP_ADDRESS") || changed(*edit, "NETIF"))) {
+    auto shape_st = net::apply_shaping(next);
+    if (!shape_st.ok()) return report(inv, Error(shape_st.error()).context("set CT " + *ctid));
+  }
   if (status->running) {
-    auto res_st = apply_resources(ct, next);
+    std::vector<std::string> notes;
+    auto res_st = runtime::apply_live_limits(ct, next, edit->changed_keys, not_live, notes);
+    for (const auto& n : notes) std::fprintf(stderr, "Warning: %s\n", n.c_str());
     if (!res_st.ok()) return report(inv, Error(res_st.error()).context("set CT " + *ctid));
   }
+  bool restart = status->running && !not_live.empty() && opts->setmode == "restart";
+  if (status->running && opts->setmode.empty())
+    for (const auto& k : not_live)
+      std::fprintf(stderr, "Warning: unable to apply %s; restart the CT, or use --setmode restart\n", k.c_str());
   auto st = apply_inside(next, *edit, status->running);
   if (!st.ok()) return report(inv, Error(st.error()).context("set CT " + *ctid));
   if (opts->save) {

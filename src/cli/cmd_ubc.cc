@@ -1,28 +1,135 @@
-// ubc (also run as vzubc): a running CT's beancounters from its cgroup counters, in
-// /proc/user_beancounters' Version 2.5 layout (numproc, physpages, swappages).
-#include <cstdio>
+// ubc (also run as vzubc): beancounters of running CTs, as vzubc(8) shows them (ubc/view.h), or
+// as /proc/user_beancounters text (--raw). `berth ubc --serve` is the beancounter FUSE server
+// that `berth start` runs (ubc/fs.h); it is not meant to be called by hand.
+#include <time.h>
+#include <unistd.h>
 
-#include "cgroups/resources.h"
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+
 #include "cli/cli.h"
 #include "core/exit_codes.h"
-#include "runtime/ct_cgroup.h"
-#include "runtime/status.h"
+#include "runtime/inventory.h"
+#include "sys/fs.h"
+#include "ubc/collect.h"
+#include "ubc/fs.h"
+#include "ubc/view.h"
 
 namespace berth::cli {
+namespace {
+
+// vzubc exits 1 on any error; `berth ubc` keeps vzctl's codes.
+int fail(const Invocation& inv, Error err) {
+  if (inv.prog == "vzubc") err = Error::with_status(1, err.message());
+  return report(inv, err);
+}
+
+Result<std::vector<ubc::Block>> blocks_from_file(const std::string& file) {
+  std::string text;
+  if (file == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    auto t = sys::read_file(file);
+    if (!t.ok()) return Error::with_status(1, "read `" + file + "`: " + t.error().message());
+    text = std::move(*t);
+  }
+  return ubc::parse_v25(text);
+}
+
+Result<std::vector<ubc::Block>> blocks_of_cts(const HostConfig& host, const std::vector<std::string>& ids) {
+  std::vector<ubc::Block> out;
+  if (ids.empty()) {  // every running CT
+    BERTH_ASSIGN_OR_RETURN(std::vector<std::string> all, runtime::list_ctids(host));
+    for (const auto& id : all) {
+      auto ct = CtConfig::load(host, id);
+      if (!ct.ok()) continue;
+      auto b = ubc::read_block(*ct);
+      if (b.ok()) out.push_back(std::move(*b));
+    }
+    return out;
+  }
+  for (const auto& arg : ids) {
+    BERTH_ASSIGN_OR_RETURN(std::string ctid, resolve_ctid(host, arg));
+    auto ct = CtConfig::load(host, ctid);
+    if (!ct.ok()) return Error::with_status(exitcode::kNoConfig, "CT " + ctid + ": config file does not exist");
+    auto b = ubc::read_block(*ct);
+    if (!b.ok()) return Error(b.error()).context("CT " + ctid);
+    out.push_back(std::move(*b));
+  }
+  return out;
+}
+
+std::string store_dir(const HostConfig& host, const ubc::VzubcOptions& o) {
+  return o.relative_dir.empty() ? host.paths().run + "/vzubc.store" : o.relative_dir;
+}
+
+// One screen of output; with -r, the store is updated.
+Result<std::string> render(const HostConfig& host, const ubc::VzubcOptions& o) {
+  std::vector<ubc::Block> blocks;
+  if (o.file) {
+    BERTH_ASSIGN_OR_RETURN(blocks, blocks_from_file(*o.file));
+  } else {
+    BERTH_ASSIGN_OR_RETURN(blocks, blocks_of_cts(host, o.ids));
+  }
+  if (o.raw) return ubc::render_v25(blocks);
+  std::string out;
+  std::string dir = store_dir(host, o);
+  if (o.relative) BERTH_RETURN_IF_ERROR(make_dirs(dir, 0700));
+  for (const auto& b : blocks) {
+    std::optional<ubc::FailCounts> prev;
+    std::string path = dir + "/" + b.uid;
+    if (o.relative) {
+      auto t = sys::read_file(path);
+      prev = t.ok() ? ubc::parse_fail_counts(*t) : ubc::FailCounts{};
+    }
+    out += ubc::format_table(b, o, prev);
+    if (o.relative) {
+      FILE* f = std::fopen((path + ".tmp").c_str(), "we");
+      if (!f) return Error::from_errno(errno, "write vzubc store `" + path + "`");
+      std::fputs(ubc::format_fail_counts(b).c_str(), f);
+      std::fclose(f);
+      if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) return Error::from_errno(errno, "write vzubc store `" + path + "`");
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 int cmd_ubc(const Invocation& inv, const HostConfig& host) {
-  if (inv.args.size() != 1) return report(inv, Error::with_status(exitcode::kBadArgument, "ubc: one CT ID or name expected"));
-  auto ctid = resolve_ctid(host, inv.args[0]);
-  if (!ctid.ok()) return report(inv, ctid.error());
-  auto ct = CtConfig::load(host, *ctid);
-  if (!ct.ok()) return report(inv, Error::with_status(exitcode::kNoConfig, "ubc CT " + *ctid + ": config file does not exist"));
-  auto status = runtime::query_status(*ct);
-  if (!status.ok()) return report(inv, Error(status.error()).context("ubc CT " + *ctid));
-  if (!status->running) return report(inv, Error::with_status(exitcode::kNotRunning, "ubc CT " + *ctid + ": CT is not running"));
-  auto cg = runtime::cgroup_backend();
-  if (!cg.ok()) return report(inv, Error(cg.error()).context("ubc CT " + *ctid));
-  std::fputs(cgroups::format_beancounters(*ctid, (*cg)->stats(runtime::ct_group_of(*ct))).c_str(), stdout);
-  return 0;
+  auto opts = ubc::parse_vzubc_options(inv.args);
+  if (!opts.ok()) return inv.prog == "vzubc" ? report(inv, opts.error()) : report(inv, Error::with_status(exitcode::kBadArgument, opts.error().message()));
+  if (opts->help) {
+    std::fputs(ubc::vzubc_usage(inv.prog == "vzubc" ? "vzubc" : inv.prog + " ubc").c_str(), stdout);
+    return 0;
+  }
+  if (opts->serve) return ubc::serve(host);
+  if (opts->relative_clear) (void)sys::remove_tree(store_dir(host, *opts));
+  if (!opts->watch) {
+    auto out = render(host, *opts);
+    if (!out.ok()) return fail(inv, out.error());
+    std::fputs(out->c_str(), stdout);
+    return 0;
+  }
+  // -w: redraw every interval until interrupted (SIGINT ends the process).
+  for (;;) {
+    auto out = render(host, *opts);
+    if (!out.ok()) return fail(inv, out.error());
+    std::string screen = "\033[H\033[2J";
+    if (!opts->watch_no_title) {
+      char when[64];
+      time_t now = ::time(nullptr);
+      struct tm tm;
+      ::strftime(when, sizeof when, "%a %b %e %H:%M:%S %Y", ::localtime_r(&now, &tm));
+      char title[128];
+      std::snprintf(title, sizeof title, "Every %.1fs: vzubc\t%s\n\n", opts->watch_interval, when);
+      screen += title;
+    }
+    std::fputs((screen + *out).c_str(), stdout);
+    std::fflush(stdout);
+    ::usleep(static_cast<useconds_t>(opts->watch_interval * 1e6));
+  }
 }
 
 }  // namespace berth::cli

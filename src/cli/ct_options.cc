@@ -177,6 +177,7 @@ const std::vector<OptionSpec>& option_table() {
       {"--netfilter", "netfilter", false, Scope::kBoth, detail::handle_netfilter},
       {"--iptables", "iptables", false, Scope::kBoth, detail::handle_iptables},
       {"--rate", "rate", false, Scope::kBoth, detail::handle_rate},
+      {"--ratebound", "ratebound", false, Scope::kBoth, BERTH_KEYED(set_yesno, "RATEBOUND")},
       // VSwap memory.
       {"--ram", "ram", false, Scope::kBoth, detail::handle_ram},
       {"--swap", "swap", false, Scope::kBoth, detail::handle_swap},
@@ -379,13 +380,17 @@ Result<CtOptions> parse_ct_options(OptionContext ctx, const std::vector<std::str
 
 namespace {
 
-// Keys a stock kernel cannot enforce: the fine-grained UBCs of the OpenVZ kernel (socket
-// buffers, kernel memory, dcache, iptables entries...), the pre-VSwap /proc/meminfo modes, the
-// iptables module list (superseded by NETFILTER), PCI pass-through, CPUWEIGHT (legacy).
+// Keys a stock kernel cannot enforce: the fine-grained UBCs of the OpenVZ kernel (kernel memory,
+// socket buffers and counts, dcache, iptables entries, guarantees...; cgroup v1's kmem limit is
+// a no-op since Linux 5.16 and v2 has none), the pre-VSwap /proc/meminfo modes, the iptables
+// module list (superseded by NETFILTER), PCI pass-through, CPUWEIGHT (legacy). NUMFILE and
+// LOCKEDPAGES (rlimits), SHMPAGES (IPC sysctls) and NUMPTY (devpts max=) are enforced:
+// runtime/ct_limits.h.
 constexpr std::array<std::string_view, 21> kNotEnforced = {
-    "KMEMSIZE",      "LOCKEDPAGES", "PRIVVMPAGES",  "NUMTCPSOCK",  "NUMOTHERSOCK", "NUMFLOCK",  "NUMSIGINFO",
-    "TCPSNDBUF",     "TCPRCVBUF",   "OTHERSOCKBUF", "DGRAMRCVBUF", "DCACHESIZE",   "NUMIPTENT", "AVNUMPROC",
-    "VM_OVERCOMMIT", "MEMINFO",     "IPTABLES",     "PCI",         "CPUWEIGHT",    "NUMFILE",   "MOUNT_OPTS"};
+    "KMEMSIZE",     "PRIVVMPAGES", "NUMTCPSOCK",    "NUMOTHERSOCK", "NUMFLOCK",  "NUMSIGINFO", "TCPSNDBUF",
+    "TCPRCVBUF",    "OTHERSOCKBUF", "DGRAMRCVBUF",  "DCACHESIZE",   "NUMIPTENT", "AVNUMPROC",  "VMGUARPAGES",
+    "OOMGUARPAGES", "VM_OVERCOMMIT", "MEMINFO",      "IPTABLES",  "PCI",        "CPUWEIGHT",
+    "MOUNT_OPTS"};
 
 bool restart_needed(std::string_view key, const ConfFile& old, const ConfFile& now) {
   static constexpr std::array<std::string_view, 6> kRestart = {"CAPABILITY", "NETFILTER",  "IPTABLES",
@@ -422,6 +427,13 @@ bool is_shell_safe(std::string_view key, std::string_view v) {
 
 bool is_not_enforced_key(std::string_view key) {
   return std::find(kNotEnforced.begin(), kNotEnforced.end(), key) != kNotEnforced.end();
+}
+
+std::string not_enforced_warning(const ConfigEdit& edit) {
+  if (edit.not_enforced.empty()) return "";
+  std::string keys;
+  for (const auto& k : edit.not_enforced) keys += (keys.empty() ? "" : ", ") + k;
+  return "Warning: " + keys + ": saved but not enforced on this kernel";
 }
 
 namespace detail {

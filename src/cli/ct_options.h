@@ -71,5 +71,8 @@ Result<ConfigEdit> apply_ct_options(const CtOptions& opts, std::string_view ctid
 
 // Keys Berth saves but does not enforce on a stock kernel (see ConfigEdit::not_enforced).
 bool is_not_enforced_key(std::string_view key);
+// The one warning line of a command for edit.not_enforced ("" when there are none):
+// "Warning: KMEMSIZE, TCPSNDBUF: saved but not enforced on this kernel".
+std::string not_enforced_warning(const ConfigEdit& edit);
 
 }  // namespace berth::cli

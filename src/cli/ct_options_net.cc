@@ -11,65 +11,16 @@
 
 #include "cli/ct_options_internal.h"
 #include "core/exit_codes.h"
+#include "net/shaping.h"
+#include "net/netif.h"
 
 namespace berth::cli::detail {
 namespace {
 
 constexpr int kBadIp = exitcode::kBadIp;
 
-// One veth of NETIF: "ifname=eth0,bridge=br0,mac=..,host_ifname=..,host_mac=..,mac_filter=on".
-struct Netif {
-  std::string ifname, bridge, mac, host_ifname, host_mac, mac_filter;
-  std::vector<std::string> extra;  // k=v pairs Berth does not know, kept as they were
-};
-
-Result<std::vector<Netif>> parse_netif(std::string_view v) {
-  std::vector<Netif> out;
-  for (const auto& entry : split_any(v, ";")) {
-    Netif n;
-    for (const auto& kv : split_any(entry, ",")) {
-      size_t eq = kv.find('=');
-      std::string k = kv.substr(0, eq), val = eq == std::string::npos ? "" : kv.substr(eq + 1);
-      if (k == "ifname")
-        n.ifname = val;
-      else if (k == "bridge")
-        n.bridge = val;
-      else if (k == "mac")
-        n.mac = val;
-      else if (k == "host_ifname")
-        n.host_ifname = val;
-      else if (k == "host_mac")
-        n.host_mac = val;
-      else if (k == "mac_filter")
-        n.mac_filter = val;
-      else
-        n.extra.push_back(kv);
-    }
-    if (n.ifname.empty())
-      return Error::invalid("NETIF entry `" + entry + "` in the config has no ifname", 21);
-    out.push_back(std::move(n));
-  }
-  return out;
-}
-
-std::string format_netif(const std::vector<Netif>& list) {
-  std::vector<std::string> entries;
-  for (const auto& n : list) {
-    std::vector<std::string> f;
-    auto add = [&](const char* k, const std::string& val) {
-      if (!val.empty()) f.push_back(std::string(k) + "=" + val);
-    };
-    add("ifname", n.ifname);
-    add("bridge", n.bridge);
-    add("mac", n.mac);
-    add("host_ifname", n.host_ifname);
-    add("host_mac", n.host_mac);
-    add("mac_filter", n.mac_filter);
-    f.insert(f.end(), n.extra.begin(), n.extra.end());
-    entries.push_back(join(f, ","));
-  }
-  return join(entries, ";");
-}
+using net::Netif;
+using net::format_netif;
 
 Netif* find_netif(std::vector<Netif>& list, std::string_view ifname) {
   for (auto& n : list)
@@ -77,32 +28,10 @@ Netif* find_netif(std::vector<Netif>& list, std::string_view ifname) {
   return nullptr;
 }
 
-bool host_ifname_taken(const std::vector<Netif>& list, std::string_view name, const Netif* self) {
-  return std::any_of(list.begin(), list.end(),
-                     [&](const Netif& n) { return &n != self && n.host_ifname == name; });
-}
+using net::generate_host_ifname;
+using net::host_ifname_taken;
 
-// veth<CTID>.<n>, n = the number in the CT-side name (eth1 -> 1), as vzctl's
-// generate_veth_name(); bumped while taken. Past 15 chars (10-digit CTIDs) "veth" becomes "v".
-Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::string_view ctid,
-                                         std::string_view ifname) {
-  unsigned n = 0;
-  size_t i = 0;
-  while (i < ifname.size() && !std::isdigit(static_cast<unsigned char>(ifname[i]))) ++i;
-  if (i > 0)
-    while (i < ifname.size() && std::isdigit(static_cast<unsigned char>(ifname[i])) && n < 100000)
-      n = n * 10 + static_cast<unsigned>(ifname[i++] - '0');
-  for (unsigned tries = 0; tries < 1000; ++tries, ++n) {
-    std::string name = "veth" + std::string(ctid) + "." + std::to_string(n);
-    if (name.size() > 15) name = "v" + std::string(ctid) + "." + std::to_string(n);
-    if (name.size() > 15) break;
-    if (!host_ifname_taken(list, name, nullptr)) return name;
-  }
-  return Error::invalid(
-      "cannot make a host interface name for `" + std::string(ifname) + "`, give host_ifname", 21);
-}
-
-Result<std::vector<Netif>> load_netif(Edit& e) { return parse_netif(e.conf.get_or("NETIF", "")); }
+Result<std::vector<Netif>> load_netif(Edit& e) { return net::parse_netif(e.conf.get_or("NETIF", "")); }
 
 // addr[/prefix] checked with inet_pton and written back canonically (canon_ip()).
 std::optional<std::string> canonical_ip(std::string_view s, bool allow_prefix) {
@@ -350,19 +279,17 @@ Status handle_netdev_del(Edit& e, std::string_view v) {
 
 Status handle_rate(Edit& e, std::string_view v) {
   // dev:class:kbit (vz7 --rate); a later rate for the same dev:class replaces the earlier one.
-  auto toks = split_any(v, " ");
-  if (toks.empty()) return bad_value(v, "dev:class:kbit expected");
-  auto list = split_any(e.conf.get_or("RATE", ""), " ");
-  for (const auto& tok : toks) {
-    auto f = split_any(tok, ":");
-    if (f.size() != 3 || std::count(tok.begin(), tok.end(), ':') != 2 ||
-        (f[0] != "*" && !is_valid_ifname(f[0])) || !parse_u64(f[1]) || !parse_u64(f[2]))
-      return bad_value(v, "dev:class:kbit expected");
-    std::string prefix = f[0] + ":" + std::to_string(*parse_u64(f[1])) + ":";
-    std::erase_if(list, [&](const std::string& x) { return x.rfind(prefix, 0) == 0; });
-    list.push_back(prefix + std::to_string(*parse_u64(f[2])));
+  auto add = net::parse_rate_list(v);
+  if (!add.ok() || add->empty()) return bad_value(v, "dev:class:kbit expected");
+  auto have = net::parse_rate_list(e.conf.get_or("RATE", ""));
+  if (!have.ok()) have = std::vector<net::RateEntry>();  // a hand-broken RATE is replaced
+  auto merged = net::merge_rates(std::move(*have), *add);
+  for (const auto& r : net::unenforced_rates(merged)) {
+    std::string what = "RATE " + r + " (only class 1, all traffic, is shaped)";
+    if (std::find(e.out.not_enforced.begin(), e.out.not_enforced.end(), what) == e.out.not_enforced.end())
+      e.out.not_enforced.push_back(what);
   }
-  return e.set("RATE", join(list, " "));
+  return e.set("RATE", net::format_rate_list(merged));
 }
 
 }  // namespace berth::cli::detail

@@ -4,8 +4,9 @@
 // negative width is left-aligned; a string column that is not the last one is cut to its width
 // (list columns to their first word) unless -t; the line's trailing blanks are removed. Values
 // come from the CT's own config file (as vzlist reads CTID.conf, not vz.conf) and from its
-// runtime status. Usage counters we cannot read yet (maxheld, failcnt, disk usage) are `-` in
-// text and null in JSON.
+// runtime status; a running CT's UBC fields from its beancounters (ubc/model.h). Usage counters
+// we cannot read (disk usage; held/maxheld/failcnt of a stopped CT) are `-` in text and null in
+// JSON.
 //
 // Deviations from vzlist, on purpose: `layout` is 7 wide (our layouts are overlay|simfs); JSON
 // without -o leaves out the aliases veid/vpsid; unknown numbers (cpus, ioprio) are null in JSON
@@ -26,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/units.h"
+#include "net/counters.h"
 
 namespace berth::cli {
 namespace {
@@ -216,8 +218,14 @@ std::array<std::optional<uint64_t>, 5> ubc_values(const ListRow& r, const UbcDef
   auto bl = conf_barrier_limit(r, d.key, d.alt_key, d.kind);
   v[2] = bl[0];
   v[3] = bl[1];
-  // Only numproc has accounting so far (pids in the CT's cgroup).
-  if (std::string_view(d.name) == "numproc" && r.status.running) v[0] = r.status.numproc;
+  // A running CT: the values of its beancounter (the kernel's limits where it enforces one).
+  if (!r.status.running) return v;
+  const ubc::Row* row = r.ubc ? r.ubc->find(d.name) : nullptr;
+  if (!row) {
+    if (std::string_view(d.name) == "numproc") v[0] = r.status.numproc;
+    return v;
+  }
+  v = {row->held, row->maxheld, row->barrier, row->limit, row->failcnt};
   return v;
 }
 
@@ -433,6 +441,15 @@ std::vector<Field> build_fields() {
   t.push_back(list_field("capability", "CAPABILITY", "CAPABILITY"));
   t.push_back(num_field("local_uid", "LOCAL_UID", 10,
                         [](const ListRow& r) { return std::optional<uint64_t>(r.config.local_uid()); }));
+  // Traffic counters (bytes, saved + live, as `berth netstat`); null when they cannot be read.
+  t.push_back(num_field("netin", "NETIN", 14, [](const ListRow& r) -> std::optional<uint64_t> {
+    auto c = net::total_counters(r.config);
+    return c.ok() ? std::optional<uint64_t>(c->bytes_in) : std::nullopt;
+  }));
+  t.push_back(num_field("netout", "NETOUT", 14, [](const ListRow& r) -> std::optional<uint64_t> {
+    auto c = net::total_counters(r.config);
+    return c.ok() ? std::optional<uint64_t>(c->bytes_out) : std::nullopt;
+  }));
   return t;
 }
 

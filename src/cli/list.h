@@ -15,6 +15,7 @@
 #include "core/ct_config.h"
 #include "core/error.h"
 #include "runtime/status.h"
+#include "ubc/model.h"
 
 namespace berth::cli {
 
@@ -25,6 +26,7 @@ std::string format_status_line(std::string_view ctid, const runtime::CtStatus& s
 struct ListRow {
   CtConfig config;
   runtime::CtStatus status;
+  std::optional<ubc::Block> ubc;  // beancounters of a running CT (ubc/collect.h)
 };
 
 // vzlist's exit status for every usage error (unknown option, field or sort field, bad CTID):

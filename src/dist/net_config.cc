@@ -81,10 +81,10 @@ Status validate_searchdomain(std::string_view domain) {
   return {};
 }
 
-std::string hosts_with_hostname(std::string_view hosts, std::string_view hostname) {
+std::string hosts_with_hostname(std::string_view hosts, std::string_view hostname, std::string_view ip) {
   std::string name(hostname);
   std::string short_name = name.substr(0, name.find('.'));
-  std::string entry = "127.0.1.1 " + name + (short_name != name ? " " + short_name : "");
+  std::string entry = (ip.empty() ? std::string("127.0.1.1") : std::string(ip)) + " " + name + (short_name != name ? " " + short_name : "");
 
   auto lines = split_lines(hosts);
   std::vector<std::string> out;
@@ -113,6 +113,41 @@ std::string hosts_with_hostname(std::string_view hosts, std::string_view hostnam
   bool has_loopback = std::any_of(out.begin(), out.end(), [](const std::string& l) { return first_field(l) == "127.0.0.1"; });
   if (!has_loopback) out.insert(out.begin(), "127.0.0.1 localhost");
   return join_lines(out);
+}
+
+std::string first_address(std::string_view ip_address) {
+  std::string first(first_field(ip_address));
+  return first.substr(0, first.find('/'));
+}
+
+std::vector<std::string> resolve_inherit(const std::vector<std::string>& list, std::string_view host_resolv,
+                                         bool nameservers) {
+  std::vector<std::string> host;
+  for (const auto& line : split_lines(host_resolv)) {
+    std::string_view kw = first_field(line);
+    std::string_view rest = trim(trim(line).substr(kw.size()));
+    if (nameservers && kw == "nameserver" && !rest.empty()) host.emplace_back(first_field(rest));
+    if (!nameservers && (kw == "search" || kw == "domain")) {
+      host.clear();  // the last search/domain line wins, as in the resolver
+      while (!rest.empty()) {
+        std::string_view w = first_field(rest);
+        host.emplace_back(w);
+        rest = trim(rest.substr(w.size()));
+      }
+    }
+  }
+  std::vector<std::string> out;
+  auto add = [&](const std::string& v) {
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  };
+  for (const auto& v : list) {
+    if (v != "inherit") {
+      add(v);
+      continue;
+    }
+    for (const auto& h : host) add(h);
+  }
+  return out;
 }
 
 std::string sysconfig_network_with_hostname(std::string_view text, std::string_view hostname) {
@@ -153,12 +188,12 @@ std::string resolv_conf_with(std::string_view text, const std::vector<std::strin
   return join_lines(out);
 }
 
-Status set_hostname(const std::string& hostname, const std::string& root) {
+Status set_hostname(const std::string& hostname, const std::string& root, const std::string& ip) {
   BERTH_RETURN_IF_ERROR(validate_hostname(hostname));
   auto run = [&]() -> Status {
     BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/hostname", hostname + "\n"));
     BERTH_ASSIGN_OR_RETURN(auto hosts, read_if_exists(root + "/etc/hosts"));
-    BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/hosts", hosts_with_hostname(hosts.value_or(""), hostname)));
+    BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/hosts", hosts_with_hostname(hosts.value_or(""), hostname, ip)));
     // Red Hat before 7 read the name from here at boot; newer ones only have /etc/hostname.
     BERTH_ASSIGN_OR_RETURN(auto network, read_if_exists(root + "/etc/sysconfig/network"));
     if (network)

@@ -25,10 +25,20 @@ Status validate_nameserver(std::string_view address);
 // A DNS domain (same rules as a host name). Error exit 21. Pure.
 Status validate_searchdomain(std::string_view domain);
 
-// /etc/hosts with `127.0.1.1 <fqdn> <short>` under kHostsMarker. Replaces the line after an
-// existing marker and any other 127.0.1.1 line (Debian's installer puts the host name there); adds
+// /etc/hosts with `<ip> <fqdn> <short>` under kHostsMarker, ip being the CT's first address
+// (vzctl's set_hostname.sh), or 127.0.1.1 when it has none. Replaces the line after an existing
+// marker and any 127.0.1.1 line (Debian's installer puts the host name there); adds
 // `127.0.0.1 localhost` if no 127.0.0.1 line is left. Keeps every other line. Idempotent. Pure.
-std::string hosts_with_hostname(std::string_view hosts, std::string_view hostname);
+std::string hosts_with_hostname(std::string_view hosts, std::string_view hostname, std::string_view ip = {});
+
+// The first address of IP_ADDRESS ("198.18.0.1/24 fd00::1" -> "198.18.0.1"); "" if none. Pure.
+std::string first_address(std::string_view ip_address);
+
+// NAMESERVER / SEARCHDOMAIN lists with each `inherit` replaced by the host's values from
+// host_resolv (the text of the host's /etc/resolv.conf): its nameserver lines, or the words of
+// its search (or domain) line. Duplicates dropped, order kept. Pure.
+std::vector<std::string> resolve_inherit(const std::vector<std::string>& list, std::string_view host_resolv,
+                                         bool nameservers);
 
 // /etc/sysconfig/network (old Red Hat) with HOSTNAME set; other lines kept. Pure.
 std::string sysconfig_network_with_hostname(std::string_view text, std::string_view hostname);
@@ -39,9 +49,9 @@ std::string sysconfig_network_with_hostname(std::string_view text, std::string_v
 std::string resolv_conf_with(std::string_view text, const std::vector<std::string>& nameservers,
                              const std::vector<std::string>& searchdomains);
 
-// Inside the CT: /etc/hostname, /etc/hosts, and HOSTNAME= in /etc/sysconfig/network if that file
-// exists. Error exit 21 for a bad name.
-Status set_hostname(const std::string& hostname, const std::string& root = "");
+// Inside the CT: /etc/hostname, /etc/hosts (with ip, see hosts_with_hostname), and HOSTNAME= in
+// /etc/sysconfig/network if that file exists. Error exit 21 for a bad name.
+Status set_hostname(const std::string& hostname, const std::string& root = "", const std::string& ip = "");
 
 // Inside the CT: /etc/resolv.conf. Empty lists leave their lines alone (both empty: no change);
 // `inherit` must already have been replaced by the host's values. Error exit 21 for a bad value.

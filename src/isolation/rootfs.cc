@@ -13,6 +13,7 @@
 
 #include "core/unique_fd.h"
 #include "isolation/devices.h"
+#include "ubc/fs.h"
 
 namespace berth::isolation {
 namespace {
@@ -29,7 +30,7 @@ Status ensure_dir(const std::string& path, mode_t mode) {
   return {};
 }
 
-Status mount_dev(const CtConfig& ct, const std::string& root, bool userns) {
+Status mount_dev(const CtConfig& ct, const std::string& root, bool userns, uint64_t pty_max) {
   std::string dev = root + "/dev";
   BERTH_RETURN_IF_ERROR(ensure_dir(dev, 0755));
   BERTH_RETURN_IF_ERROR(do_mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k,nr_inodes=4096"));
@@ -37,8 +38,10 @@ Status mount_dev(const CtConfig& ct, const std::string& root, bool userns) {
   BERTH_RETURN_IF_ERROR(populate_dev(dev, nodes, userns));
   BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/pts", 0755));
   // gid=5 is "tty" on Debian and busybox; an unmapped gid would make the mount fail, so try without.
-  if (!do_mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5").ok())
-    BERTH_RETURN_IF_ERROR(do_mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"));
+  // max= is NUMPTY, the CT's pty count.
+  std::string pts = "newinstance,ptmxmode=0666,mode=0620" + (pty_max ? ",max=" + std::to_string(pty_max) : std::string());
+  if (!do_mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, (pts + ",gid=5").c_str()).ok())
+    BERTH_RETURN_IF_ERROR(do_mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, pts.c_str()));
   BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/shm", 01777));
   BERTH_RETURN_IF_ERROR(do_mount("shm", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k"));
   BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/mqueue", 0755));
@@ -78,6 +81,20 @@ Result<std::vector<std::string>> ct_device_rules(const CtConfig& ct) {
   return rules;
 }
 
+// The CT's own beancounters at /run/berth/user_beancounters: the parent cloned a detached mount
+// of its file in the instance's FUSE server (ubc/fs.h, open_tree), attached here, so the CT's
+// root needs no access to the host's run directory.
+static Status bind_beancounters(int fd, const std::string& root) {
+  if (fd < 0) return {};
+  BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run/berth", 0755));
+  std::string dst = root + ubc::kCtPath;
+  UniqueFd target(::open(dst.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0400));
+  if (!target) return Error::from_errno(errno, "create `" + dst + "`");
+  // Accounting must not stop a CT from starting: without the mount the file is just absent.
+  if (::syscall(SYS_move_mount, fd, "", AT_FDCWD, dst.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) ::unlink(dst.c_str());
+  return {};
+}
+
 Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   const std::string& root = plan.root;
   // Cut propagation first: nothing mounted below may reach the host's namespace.
@@ -88,9 +105,10 @@ Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   BERTH_RETURN_IF_ERROR(do_mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/sys", 0555));
   BERTH_RETURN_IF_ERROR(do_mount("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
-  BERTH_RETURN_IF_ERROR(mount_dev(ct, root, plan.userns));
+  BERTH_RETURN_IF_ERROR(mount_dev(ct, root, plan.userns, plan.pty_max));
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run", 0755));
   BERTH_RETURN_IF_ERROR(do_mount("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k"));
+  BERTH_RETURN_IF_ERROR(bind_beancounters(plan.beancounters_fd, root));
 
   // pivot_root(".", ".") stacks the old root on the new one; detaching "." then removes it.
   UniqueFd newroot(::open(root.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));

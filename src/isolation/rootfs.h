@@ -6,6 +6,7 @@
 // from the host's /dev before pivot_root while it is still visible.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "core/ct_config.h"
@@ -17,6 +18,8 @@ namespace berth::isolation {
 struct RootfsPlan {
   std::string root;        // VE_ROOT, already mounted by the parent
   bool userns = true;      // false for a privileged CT (mknod allowed)
+  int beancounters_fd = -1;  // detached mount (open_tree) for /run/berth/user_beancounters, or -1
+  uint64_t pty_max = 0;    // NUMPTY: the CT's devpts max= (0: the kernel's default)
 };
 
 // Everything up to and including pivot_root; afterwards "/" is the CT's root.

@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -64,6 +65,34 @@ Result<nl_sock*> connect_here() {
     return nl_error(err, "connect rtnetlink socket");
   }
   return s;
+}
+
+LinkInfo info_of(rtnl_link* link) {
+  LinkInfo info;
+  info.ifindex = rtnl_link_get_ifindex(link);
+  if (const char* n = rtnl_link_get_name(link)) info.name = n;
+  if (const char* a = rtnl_link_get_ifalias(link)) info.alias = a;
+  if (const char* k = rtnl_link_get_type(link)) info.kind = k;
+  info.master = rtnl_link_get_master(link);
+  nl_addr* ll = rtnl_link_get_addr(link);
+  if (ll && nl_addr_get_len(ll) == 6) {
+    const auto* b = static_cast<const unsigned char*>(nl_addr_get_binary_addr(ll));
+    char buf[18];
+    std::snprintf(buf, sizeof buf, "%02X:%02X:%02X:%02X:%02X:%02X", b[0], b[1], b[2], b[3], b[4], b[5]);
+    info.mac = buf;
+  }
+  return info;
+}
+
+Status set_mac(rtnl_link* link, std::string_view mac) {
+  if (mac.empty()) return {};
+  std::string m(mac);
+  nl_addr* raw = nullptr;
+  int err = nl_addr_parse(m.c_str(), AF_LLC, &raw);
+  AddrPtr a(raw);
+  if (err < 0) return nl_error(err, "parse MAC address `" + m + "`");
+  rtnl_link_set_addr(link, a.get());
+  return {};
 }
 
 }  // namespace
@@ -132,13 +161,22 @@ Result<std::optional<LinkInfo>> Netlink::find_link(std::string_view name) {
   LinkPtr link(raw);
   if (err == -NLE_NODEV || err == -NLE_OBJ_NOTFOUND) return std::optional<LinkInfo>();
   if (err < 0) return nl_error(err, "look up link `" + n + "`");
-  LinkInfo info;
-  info.ifindex = rtnl_link_get_ifindex(link.get());
-  if (const char* a = rtnl_link_get_ifalias(link.get())) info.alias = a;
-  return std::optional<LinkInfo>(info);
+  return std::optional<LinkInfo>(info_of(link.get()));
 }
 
-Status Netlink::create_veth(std::string_view name, std::string_view peer_name, pid_t peer_pid) {
+Result<std::vector<LinkInfo>> Netlink::list_links() {
+  nl_cache* raw = nullptr;
+  int err = rtnl_link_alloc_cache(sock_, AF_UNSPEC, &raw);
+  CachePtr cache(raw);
+  if (err < 0) return nl_error(err, "list links");
+  std::vector<LinkInfo> out;
+  for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o))
+    out.push_back(info_of(reinterpret_cast<rtnl_link*>(o)));
+  return out;
+}
+
+Status Netlink::create_veth(std::string_view name, std::string_view peer_name, pid_t peer_pid, std::string_view mac,
+                            std::string_view peer_mac) {
   LinkPtr link(rtnl_link_veth_alloc());
   if (!link) return Error::from_errno(ENOMEM, "allocate veth");
   std::string n(name), p(peer_name);
@@ -146,9 +184,18 @@ Status Netlink::create_veth(std::string_view name, std::string_view peer_name, p
   rtnl_link* peer = rtnl_link_veth_get_peer(link.get());
   rtnl_link_set_name(peer, p.c_str());
   rtnl_link_set_ns_pid(peer, peer_pid);
+  Status macs = set_mac(link.get(), mac);
+  if (macs.ok()) macs = set_mac(peer, peer_mac);
   rtnl_link_put(peer);
+  BERTH_RETURN_IF_ERROR(macs.context("create veth `" + n + "`"));
   int err = rtnl_link_add(sock_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
   if (err < 0) return nl_error(err, "create veth `" + n + "`");
+  return {};
+}
+
+Status Netlink::set_master(int ifindex, int master_ifindex) {
+  int err = rtnl_link_enslave_ifindex(sock_, master_ifindex, ifindex);
+  if (err < 0) return nl_error(err, "add " + ifname_of(ifindex) + " to bridge " + ifname_of(master_ifindex));
   return {};
 }
 

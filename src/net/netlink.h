@@ -23,7 +23,10 @@ namespace berth::net {
 
 struct LinkInfo {
   int ifindex = 0;
-  std::string alias;
+  std::string name, alias;
+  std::string kind;  // IFLA_INFO_KIND: "veth", "bridge", ... ("" for plain devices)
+  std::string mac;   // "00:18:51:AB:CD:EF" (upper case, as NETIF stores it); "" if none
+  int master = 0;    // ifindex of the bridge the link is a port of; 0 if none
 };
 
 class Netlink {
@@ -41,8 +44,14 @@ class Netlink {
 
   // nullopt when there is no link of that name.
   Result<std::optional<LinkInfo>> find_link(std::string_view name);
+  // Every link of the namespace.
+  Result<std::vector<LinkInfo>> list_links();
   // A veth pair: `name` here, `peer_name` created directly in the netns of peer_pid, both down.
-  Status create_veth(std::string_view name, std::string_view peer_name, pid_t peer_pid);
+  // MACs ("00:18:51:..") are set at creation when given; otherwise the kernel picks random ones.
+  Status create_veth(std::string_view name, std::string_view peer_name, pid_t peer_pid, std::string_view mac = {},
+                     std::string_view peer_mac = {});
+  // Make ifindex a port of bridge master_ifindex (`ip link set dev X master BR`).
+  Status set_master(int ifindex, int master_ifindex);
   Status set_alias(int ifindex, std::string_view alias);
   Status set_up(int ifindex);
   Status delete_link(int ifindex);

@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "core/exit_codes.h"
+#include "net/counters.h"
 #include "net/netlink.h"
+#include "net/shaper.h"
 
 namespace berth::net {
 namespace {
@@ -75,6 +77,7 @@ Status teardown_host(Netlink& nl, const std::string& host, const std::string& al
         if (std::find(addrs.begin(), addrs.end(), a) == addrs.end()) addrs.push_back(a);
   }
   remove_proxies(nl, devs, addrs);
+  BERTH_RETURN_IF_ERROR(remove_shaping(host, alias));
   if (!link || link->alias != alias) return {};
   BERTH_RETURN_IF_ERROR(ignore(nl.delete_link(link->ifindex), {ENODEV}));
   // A dying network namespace may still hold the pair for a moment: wait until it is gone.
@@ -173,6 +176,7 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
     if (old->alias != s.alias)
       return Error::with_status(exitcode::kVeth, "host interface name `" + s.host + "` is in use by another link");
     // Ours, and the CT is not running (start checked): left by a start or stop that was killed.
+    (void)bank_counters(ct);
     BERTH_RETURN_IF_ERROR(teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).status(exitcode::kVeth));
   }
   BERTH_RETURN_IF_ERROR(nl.create_veth(s.host, kCtIfname, init).status(exitcode::kVeth));
@@ -193,6 +197,7 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
 Status detach_routed(const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(Setup s, setup_of(ct, false));
   BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
+  (void)bank_counters(ct);  // best effort: the teardown must happen either way
   return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).context("remove network");
 }
 
@@ -206,7 +211,10 @@ Status update_routed(const CtConfig& ct, pid_t init) {
     made.release();
     return {};
   }
-  if (s.addrs.empty()) return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs);
+  if (s.addrs.empty()) {
+    BERTH_RETURN_IF_ERROR(bank_counters(ct));
+    return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs);
+  }
   int dev = link->ifindex;
   BERTH_ASSIGN_OR_RETURN(std::vector<int> devs, neigh_dev_indexes(nl, s.neigh_devs));
   BERTH_ASSIGN_OR_RETURN(std::vector<IpAddr> current, nl.host_routes_via(dev));

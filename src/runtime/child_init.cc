@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/files.h"
 #include "dist/net_config.h"
 #include "dist/users.h"
 #include "isolation/cgroupfs.h"
@@ -34,14 +35,17 @@ Status become_root() {
   return {};
 }
 
-Status configure_inside(const CtConfig& ct) {
+// host_resolv: the host's /etc/resolv.conf, for NAMESERVER/SEARCHDOMAIN `inherit`.
+Status configure_inside(const CtConfig& ct, const std::string& host_resolv) {
   std::string hostname = ct.hostname();
   // As vzctl's dist scripts: the kernel hostname is the whole configured name.
   std::string uts = hostname.empty() ? ct.ctid() : hostname.substr(0, 64);
   if (::sethostname(uts.c_str(), uts.size()) != 0) return Error::from_errno(errno, "sethostname `" + uts + "`");
-  if (!hostname.empty()) BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname).context("set hostname files"));
-  auto ns = ct.list("NAMESERVER");
-  auto sd = ct.list("SEARCHDOMAIN");
+  // /etc/hosts names the CT's first address (IP_ADDRESS), as vzctl's set_hostname.sh does.
+  std::string ip = dist::first_address(ct.get_or("IP_ADDRESS", ""));
+  if (!hostname.empty()) BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname, "", ip).context("set hostname files"));
+  auto ns = dist::resolve_inherit(ct.list("NAMESERVER"), host_resolv, true);
+  auto sd = dist::resolve_inherit(ct.list("SEARCHDOMAIN"), host_resolv, false);
   if (!ns.empty() || !sd.empty()) BERTH_RETURN_IF_ERROR(dist::set_dns(ns, sd).context("set DNS"));
   return {};
 }
@@ -54,10 +58,15 @@ Status setup(const ChildArgs& a) {
     BERTH_RETURN_IF_ERROR(sync_expect(a.sync_fd, SyncMsg::kMapsDone));
     BERTH_RETURN_IF_ERROR(become_root());
   }
-  isolation::RootfsPlan plan{a.root, a.userns};
+  // The host's resolv.conf, read while the host's root is still ours (for `inherit`).
+  BERTH_ASSIGN_OR_RETURN(auto host_resolv, dist::read_if_exists("/etc/resolv.conf"));
+  isolation::RootfsPlan plan{a.root, a.userns, a.beancounters_fd, a.limits.pty_max.value_or(0)};
   BERTH_RETURN_IF_ERROR(isolation::setup_rootfs_from_child(ct, plan).context("set up mounts"));
   BERTH_RETURN_IF_ERROR(isolation::mask_proc(a.userns).context("mask /proc"));
-  BERTH_RETURN_IF_ERROR(configure_inside(ct));
+  BERTH_RETURN_IF_ERROR(configure_inside(ct, host_resolv.value_or("")));
+  // In the CT's IPC namespace (its /proc/sys/kernel/shm* are open again after mask_proc) and on
+  // init itself, so everything it starts inherits them.
+  BERTH_RETURN_IF_ERROR(apply_proc_limits_self(a.limits).context("set process limits"));
   BERTH_RETURN_IF_ERROR(isolation::bring_up_loopback());
   if (a.wait_cgroup) {
     // The parent moves us into the CT's cgroup while we did the mounts (hiding the cgroup v1

@@ -6,6 +6,7 @@
 
 #include "core/ct_config.h"
 #include "isolation/cgroupfs.h"
+#include "runtime/ct_limits.h"
 
 namespace berth::runtime {
 
@@ -19,6 +20,8 @@ struct ChildArgs {
   int sync_fd = -1;          // child end of the sync socket
   int console_fd = -1;       // init's stdout/stderr
   isolation::CgroupFsPlan cgroup_fs;  // /sys/fs/cgroup inside the CT
+  int beancounters_fd = -1;  // detached mount of the CT's beancounter file (ubc/fs.h), or -1
+  ProcLimits limits;         // rlimits and IPC sysctls of init (NUMFILE, LOCKEDPAGES, SHMPAGES)
 };
 
 // Never returns on success (execs /sbin/init). Returns kChildSetupFailed after reporting.

@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "core/exit_codes.h"
+#include "net/counters.h"
+#include "net/network.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
@@ -93,8 +95,11 @@ Status destroy(const CtConfig& ct) {
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (s.running) return Error::with_status(exitcode::kRunning, "CT is running; stop it first");
   BERTH_RETURN_IF_ERROR(repair(ct));
+  // Host links, routes and filters a killed stop may have left.
+  BERTH_RETURN_IF_ERROR(net::detach_network(ct).status(exitcode::kDeleteFailed));
   if (s.mounted) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
   BERTH_RETURN_IF_ERROR(storage::destroy_private(ct));
+  BERTH_RETURN_IF_ERROR(net::forget_counters(ct).status(exitcode::kDeleteFailed));
   std::string name = ct.name();
   if (!name.empty()) {
     std::string link = ct.host().paths().names_dir + "/" + name;

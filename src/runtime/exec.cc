@@ -25,6 +25,7 @@
 #include "isolation/caps.h"
 #include "isolation/seccomp.h"
 #include "runtime/ct_cgroup.h"
+#include "runtime/ct_limits.h"
 #include "runtime/status.h"
 #include "storage/root.h"
 #include "runtime/sync.h"
@@ -98,11 +99,14 @@ std::string join_args(const std::vector<std::string>& v) {
 }
 
 // Child A: joins the CT, then runs and waits for B.
-int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool userns, int sync_fd) {
+int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool userns, int sync_fd,
+           const ProcLimits& rlimits) {
   auto fail = [&](const Error& e) {
     sync_report_error(sync_fd, e);
     return kSetupFailed;
   };
+  // The CT's NUMFILE/LOCKEDPAGES, as its init has them now (a live `set` changes init's too).
+  if (auto st = apply_proc_limits_self(rlimits); !st.ok()) return fail(st.error());
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Not dumpable: processes of the CT must not ptrace or open /proc/<A> (it runs the host's berth).
   ::prctl(PR_SET_DUMPABLE, 0);
@@ -210,8 +214,9 @@ Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
   bool userns = !ct.is_privileged();
   int child_sock = sync.child.get(), pidfd = init_fd.get();
+  ProcLimits rlimits = rlimits_of(s.init_pid);
   BERTH_ASSIGN_OR_RETURN(sys::ChildProcess a, sys::clone_child(0, cgfd.get(), [&] {
-                           return joiner(ct, req, pidfd, userns, child_sock);
+                           return joiner(ct, req, pidfd, userns, child_sock, rlimits);
                          }));
   sync.child.reset();
   if (!cgfd.valid()) BERTH_RETURN_IF_ERROR(cg->attach(group, a.pid()).context("join the CT's cgroup"));

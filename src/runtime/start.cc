@@ -2,10 +2,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "cgroups/backend.h"
@@ -13,15 +16,19 @@
 #include "core/exit_codes.h"
 #include "isolation/cgroupfs.h"
 #include "isolation/rootfs.h"
+#include "net/network.h"
 #include "net/routed.h"
+#include "net/shaper.h"
 #include "runtime/child_init.h"
 #include "runtime/ct_cgroup.h"
+#include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
 #include "runtime/sync.h"
 #include "storage/root.h"
 #include "sys/fs.h"
 #include "sys/process.h"
+#include "ubc/fs.h"
 
 namespace berth::runtime {
 namespace {
@@ -133,11 +140,21 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   if (userns) BERTH_RETURN_IF_ERROR(cg->delegate(ctx.group, ct.local_uid(), ct.local_gid()).context("delegate cgroup"));
   BERTH_RETURN_IF_ERROR(apply_device_rules(ct, *cg, ctx.group).context("set device access"));
   // Limits go on before the child exists, so nothing of the CT ever runs without them.
-  BERTH_ASSIGN_OR_RETURN(cgroups::Resources limits, cgroups::resources_from_config(ct));
+  std::vector<std::string> notes;
+  BERTH_ASSIGN_OR_RETURN(cgroups::Resources limits, ct_resources(ct, &notes));
   BERTH_RETURN_IF_ERROR(cg->apply(ctx.group, limits).context("apply resource limits"));
+  BERTH_ASSIGN_OR_RETURN(ProcLimits proc_limits, proc_limits_from([&ct](std::string_view k) { return ct.get(k); }));
+  for (auto& n : rlimit_clamp_notes(proc_limits)) notes.push_back(std::move(n));
+  for (const auto& n : notes) std::fprintf(stderr, "Warning: %s\n", n.c_str());
   BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(ctx.group));
   BERTH_ASSIGN_OR_RETURN(UniqueFd console, open_console_log(ct));
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
+  // The CT's /run/berth/user_beancounters is served by the instance's FUSE server (ubc/fs.h); if
+  // it cannot run, the CT starts without that file.
+  auto ubc_use = ubc::ensure_server(ct.host());
+  UniqueFd ubc_file(ubc_use.ok() ? static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, ubc::served_path(ct.host(), ct.ctid()).c_str(),
+                                                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC))
+                                 : -1);
 
   ChildArgs args;
   args.ct = &ct;
@@ -149,6 +166,8 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   std::vector<isolation::HostHierarchy> hier;
   for (const auto& h : cg->hierarchies()) hier.push_back({h.mount, h.options});
   args.cgroup_fs = isolation::plan_cgroup_fs(std::string_view(cg->name()) == "v2", hier);
+  args.beancounters_fd = ubc_file.get();
+  args.limits = proc_limits;
   uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
   if (userns) flags |= CLONE_NEWUSER;
   // Cloned straight into its cgroup (v2), the child may get its cgroup namespace at once.
@@ -164,11 +183,14 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   sync.child.reset();
 
   int sock = sync.parent.get();
-  // Routed network (IP_ADDRESS; nothing without it): the CT end of the veth is made straight in
-  // the child's netns and configured from there. A CT in a user namespace still waits for its id
-  // maps, so its init starts with its addresses; the guard removes the host side on failure.
-  auto net_link = net::attach_routed(ct, ctx.child.pid()).context("set up network");
+  // Network (IP_ADDRESS, NETIF, anti-spoofing filters; nothing without them): the CT ends of the
+  // veths are made straight in the child's netns and configured from there. A CT in a user
+  // namespace still waits for its id maps, so its init starts with its network; the guard removes
+  // the host side on failure.
+  auto net_link = net::attach_network(ct, ctx.child.pid()).context("set up network");
   if (!net_link.ok()) return child_error_or(sock, std::move(net_link).error());
+  // RATE: tbf qdiscs on the host veth and its ifb (removed with the link by the guard).
+  if (auto shaped = net::apply_shaping(ct); !shaped.ok()) return child_error_or(sock, std::move(shaped).error());
   if (userns) {
     auto st = sys::write_id_maps(ctx.child.pid(), ct.local_uid(), ct.local_gid(), kIdRangeSize).context("write id maps");
     if (st.ok()) st = sync_send(sock, SyncMsg::kMapsDone);
@@ -188,6 +210,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   pid_t init = ctx.child.pid();
   net_link->release();
   ctx.commit();
+  if (ubc_use.ok()) ubc_use->commit();
   if (opts.wait) BERTH_RETURN_IF_ERROR(wait_booted(init, opts.wait_timeout));
   return {};
 }

@@ -1,4 +1,5 @@
 // stop, mount, umount, repair: ending a CT's processes and tearing down what start made.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -9,12 +10,13 @@
 #include <thread>
 
 #include "core/exit_codes.h"
-#include "net/routed.h"
+#include "net/network.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
 #include "storage/root.h"
 #include "sys/fs.h"
+#include "ubc/fs.h"
 
 namespace berth::runtime {
 namespace {
@@ -57,15 +59,20 @@ Status repair(const CtConfig& ct) {
 }
 
 Status stop(const CtConfig& ct, const StopOptions& opts) {
+  ScopeExit end_server([&] { ubc::stop_server_if_idle(ct.host()); });  // it ends with the last CT
   BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
   std::string group = ct_group_of(ct);
+  // Held open, the CT's network namespace (and so its veth) outlives init until detach_routed
+  // has saved the traffic counters of the veth and removed it.
+  UniqueFd netns_hold;
   if (!s.running) {
     bool leftovers = cg->exists(group);
     BERTH_RETURN_IF_ERROR(repair(ct));
     if (!leftovers) return Error::with_status(exitcode::kNotRunning, "unable to stop: CT is not running");
   } else {
+    netns_hold = UniqueFd(::open(("/proc/" + std::to_string(s.init_pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, s.init_pid, 0));
     UniqueFd guard(pidfd);
     bool gone = false;
@@ -85,9 +92,10 @@ Status stop(const CtConfig& ct, const StopOptions& opts) {
     BERTH_RETURN_IF_ERROR(cg->kill_all(group).status(exitcode::kStopFailed));
     BERTH_RETURN_IF_ERROR(cg->remove(group).status(exitcode::kStopFailed));
   }
-  // The veth dies with the CT's netns; its host end (if still there), the host routes and the
-  // proxy neighbour entries are removed here.
-  BERTH_RETURN_IF_ERROR(net::detach_routed(ct).status(exitcode::kStopFailed));
+  // The veths die with the CT's netns; their host ends (if still there), the host routes, the
+  // proxy neighbour entries and the anti-spoofing filters are removed here.
+  BERTH_RETURN_IF_ERROR(net::detach_network(ct).status(exitcode::kStopFailed));
+  netns_hold.reset();
   if (!opts.skip_umount) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
   return {};
 }

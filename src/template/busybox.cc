@@ -125,8 +125,11 @@ Result<std::vector<Entry>> host_extras() {
   std::set<std::string> seen;
   for (const char* prog : kHostExtras) {
     if (access(prog, X_OK) != 0) continue;
-    BERTH_ASSIGN_OR_RETURN(std::string ldd, run_capture({"/usr/bin/ldd", prog}));
-    std::vector<std::string> files = parse_ldd(ldd);
+    // An extra is a convenience: without ldd (or if it fails) the template is made without it.
+    if (access("/usr/bin/ldd", X_OK) != 0) continue;
+    auto ldd = run_capture({"/usr/bin/ldd", prog});
+    if (!ldd.ok()) continue;
+    std::vector<std::string> files = parse_ldd(*ldd);
     files.insert(files.begin(), prog);
     for (const auto& f : files) {
       if (!seen.insert(f).second) continue;
@@ -142,7 +145,7 @@ std::vector<Entry> template_entries(const std::vector<std::string>& applets, con
   std::vector<Entry> v;
   std::set<std::string> dirs = {"bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "etc/init.d", "etc/berth",
                                 "etc/berth/start.d", "proc", "sys", "dev", "run", "tmp", "root", "var",
-                                "var/log", "var/tmp", "home", "mnt"};
+                                "var/log", "var/tmp", "home", "mnt", "etc/udhcpc"};
   for (const auto& a : applets)
     for (size_t s = a.find('/'); s != std::string::npos; s = a.find('/', s + 1)) dirs.insert(a.substr(0, s));
   for (const auto& e : extras)
@@ -166,6 +169,7 @@ std::vector<Entry> template_entries(const std::vector<std::string>& applets, con
   file("etc/hosts", 0644, files::kHosts);
   file("etc/resolv.conf", 0644, "");
   file("etc/profile", 0644, files::kProfile);
+  file("etc/udhcpc/default.script", 0755, files::kUdhcpcScript);
   v.push_back({"etc/os-release", AE_IFREG, 0644, os_release(version)});
   v.push_back({"etc/mtab", AE_IFLNK, 0777, "../proc/self/mounts"});
   v.push_back({"var/run", AE_IFLNK, 0777, "../run"});

@@ -95,4 +95,37 @@ export PATH
 PS1='\u@\h:\w\$ '
 )berth";
 
+// templates/busybox/udhcpc.script (installed as /etc/udhcpc/default.script)
+inline constexpr std::string_view kUdhcpcScript = R"berth(#!/bin/sh
+# /etc/udhcpc/default.script of Berth's busybox template: busybox udhcpc runs it with the
+# lease in its environment ($interface, $ip, $mask as a prefix length, $router, $dns, $domain).
+# For a bridged interface (NETIF): `udhcpc -i eth0` configures it from a DHCP server on the bridge.
+PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export PATH
+
+case "$1" in
+deconfig)
+	ip -4 addr flush dev "$interface" 2>/dev/null
+	ip link set "$interface" up
+	;;
+bound | renew)
+	ip -4 addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" ${broadcast:+broadcast "$broadcast"} dev "$interface"
+	if [ -n "$router" ]; then
+		while ip -4 route del default dev "$interface" 2>/dev/null; do :; done
+		for r in $router; do
+			ip route add default via "$r" dev "$interface" && break
+		done
+	fi
+	if [ -n "$dns" ]; then
+		{
+			[ -n "$domain" ] && echo "search $domain"
+			for d in $dns; do echo "nameserver $d"; done
+		} > /etc/resolv.conf
+	fi
+	;;
+esac
+exit 0
+)berth";
+
 }  // namespace berth::tmpl::busybox_files

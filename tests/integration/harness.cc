@@ -422,14 +422,18 @@ std::string BerthTest::status_line(const std::string& ctid) {
   return s;
 }
 
-nlohmann::json BerthTest::probe(const std::string& ctid, const std::vector<std::string>& args) {
+std::string BerthTest::install_probe(const std::string& ctid) {
   // Copied through the host's view of the mounted VE_ROOT (same superblock as the CT's root).
   std::string dst = ve_root(ctid) + "/sbin/berth_probe";
   std::error_code ec;
   fs::copy_file(BERTH_PROBE, dst, fs::copy_options::overwrite_existing, ec);
   EXPECT_FALSE(ec) << "copy probe to " << dst << ": " << ec.message();
   ::chmod(dst.c_str(), 0755);
-  std::vector<std::string> a{"exec3", ctid, "/sbin/berth_probe"};
+  return "/sbin/berth_probe";
+}
+
+nlohmann::json BerthTest::probe(const std::string& ctid, const std::vector<std::string>& args) {
+  std::vector<std::string> a{"exec3", ctid, install_probe(ctid)};
   a.insert(a.end(), args.begin(), args.end());
   RunResult r = berth(a);
   EXPECT_EQ(r.code, 0) << "probe: " << r.err;

@@ -74,6 +74,8 @@ class BerthTest : public ::testing::Test {
 
   // Copy the probe into the running CT and run it there (exec3); returns its JSON.
   nlohmann::json probe(const std::string& ctid, const std::vector<std::string>& args = {});
+  // Copy the probe into the CT (its /sbin/berth_probe) without running it; returns that path.
+  std::string install_probe(const std::string& ctid);
 
   // Host processes in the CT's cgroup (pids from cgroup.procs of the first v1 hierarchy or v2).
   std::vector<pid_t> ct_processes(const std::string& ctid) const;

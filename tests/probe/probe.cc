@@ -4,7 +4,8 @@
 // and the outcome of operations a container must not be allowed (mknod of a block device, module
 // loading, writing /proc/sysrq-trigger, raw I/O, setting the clock). Each attempted operation is
 // reported as "ok" or the errno name. Usage: berth_probe [--path HOST_PATH]...  (each path is
-// checked for reachability: stat and open for reading).
+// checked for reachability: stat and open for reading). `berth_probe <subcommand> ...` runs one of
+// the network tools of probe_net.cc instead.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,10 +14,18 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -198,9 +207,184 @@ std::string strings_json(const std::vector<std::string>& v) {
   return out + "]";
 }
 
+// --forkbomb SECONDS: every process forks as fast as it can until the time is up, and keeps trying
+// when the kernel refuses (a bomb that does not collapse at its first refused fork, as a shell's
+// does). Prints what this first process made and was refused.
+int fork_bomb(int secs) {
+  struct timespec now;
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  time_t end = now.tv_sec + secs;
+  bool first = true;
+  long made = 0, refused = 0;
+  for (;;) {
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec >= end) break;
+    pid_t p = ::fork();
+    if (p == 0) {
+      first = false;
+      continue;
+    }
+    if (p > 0) {
+      ++made;
+      continue;
+    }
+    ++refused;
+    ::usleep(1000);
+  }
+  if (!first) ::_exit(0);
+  while (::wait(nullptr) > 0 || errno == EINTR) {
+  }
+  std::printf("{\"forked\":%ld,\"refused\":%ld}\n", made, refused);
+  return 0;
+}
+
+
+// ---------------------------------------------------------------- TCP throughput and latency
+// tcprecv PORT [SKIP_MS]        accept one connection on [::]:PORT (IPv4 too), read to EOF; print
+//                               {"bytes","measured_bytes","measured_seconds","bits_per_second"}: the
+//                               rate over what came after the first SKIP_MS ms (the bucket's burst).
+// tcpsend HOST PORT SECONDS     connect (retrying while refused, up to 10 s), send for SECONDS;
+//                               print {"bytes","seconds"}.
+// tcpecho PORT                  accept one connection, echo everything back until EOF.
+// tcprr HOST PORT COUNT         COUNT round trips of 1 byte; print {"count","median_us","mean_us"}.
+
+double now_s() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+int tcp_listen_accept(const char* port_s) {
+  int ls = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (ls < 0) return -1;
+  int one = 1, zero = 0;
+  ::setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(ls, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  struct sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(std::atoi(port_s)));
+  a.sin6_addr = in6addr_any;
+  if (::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(ls, 1) != 0) return -1;
+  struct pollfd p{ls, POLLIN, 0};
+  if (::poll(&p, 1, 20000) <= 0) return -1;
+  int c = ::accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
+  ::close(ls);
+  if (c >= 0) ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return c;
+}
+
+int tcp_connect(const char* host, const char* port) {
+  struct sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  uint16_t p = htons(static_cast<uint16_t>(std::atoi(port)));
+  if (::inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = p;
+    len = sizeof *a4;
+  } else if (::inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = p;
+    len = sizeof *a6;
+  } else {
+    return -1;
+  }
+  double deadline = now_s() + 10;
+  int fd = -1;
+  while (fd < 0 && now_s() < deadline) {
+    fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      ::close(fd);
+      fd = -1;
+      ::usleep(20000);
+    }
+  }
+  int one = 1;
+  if (fd >= 0) ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+int tcp_main(int argc, char** argv) {
+  std::string cmd = argv[1];
+  static char buf[1 << 16];
+  if (cmd == "tcprecv" && argc >= 3) {
+    double skip = argc >= 4 ? std::atof(argv[3]) / 1000 : 0;
+    int c = tcp_listen_accept(argv[2]);
+    if (c < 0) return std::perror("tcprecv"), 1;
+    unsigned long long total = 0, measured = 0;
+    double first = 0, mark = 0, last = 0;
+    for (;;) {
+      ssize_t n = ::read(c, buf, sizeof buf);
+      if (n <= 0) break;
+      last = now_s();
+      if (total == 0) first = last;
+      total += static_cast<unsigned long long>(n);
+      if (last - first < skip) continue;
+      if (mark == 0) mark = last;  // bytes of this read arrived before mark: not counted
+      else measured += static_cast<unsigned long long>(n);
+    }
+    double secs = last - mark;
+    std::printf("{\"bytes\":%llu,\"measured_bytes\":%llu,\"measured_seconds\":%.6f,\"bits_per_second\":%.0f}\n", total,
+                measured, secs, secs > 0 ? static_cast<double>(measured) * 8 / secs : 0.0);
+    return 0;
+  }
+  if (cmd == "tcpsend" && argc >= 5) {
+    int fd = tcp_connect(argv[2], argv[3]);
+    if (fd < 0) return std::perror("tcpsend"), 1;
+    double start = now_s(), end = start + std::atof(argv[4]);
+    unsigned long long sent = 0;
+    std::memset(buf, 'x', sizeof buf);
+    while (now_s() < end) {
+      ssize_t n = ::write(fd, buf, sizeof buf);
+      if (n <= 0) return std::perror("tcpsend"), 1;
+      sent += static_cast<unsigned long long>(n);
+    }
+    ::shutdown(fd, SHUT_WR);
+    while (::read(fd, buf, sizeof buf) > 0) {
+    }
+    std::printf("{\"bytes\":%llu,\"seconds\":%.6f}\n", sent, now_s() - start);
+    return 0;
+  }
+  if (cmd == "tcpecho" && argc >= 3) {
+    int c = tcp_listen_accept(argv[2]);
+    if (c < 0) return std::perror("tcpecho"), 1;
+    for (ssize_t n; (n = ::read(c, buf, sizeof buf)) > 0;)
+      if (::write(c, buf, static_cast<size_t>(n)) != n) return 1;
+    std::printf("{}\n");
+    return 0;
+  }
+  if (cmd == "tcprr" && argc >= 5) {
+    int fd = tcp_connect(argv[2], argv[3]);
+    if (fd < 0) return std::perror("tcprr"), 1;
+    int count = std::atoi(argv[4]);
+    std::vector<double> us;
+    for (int i = 0; i < count; ++i) {
+      char b = 'r';
+      double t0 = now_s();
+      if (::write(fd, &b, 1) != 1 || ::read(fd, &b, 1) != 1) return std::perror("tcprr"), 1;
+      us.push_back((now_s() - t0) * 1e6);
+    }
+    ::close(fd);
+    double sum = 0;
+    for (double u : us) sum += u;
+    std::sort(us.begin(), us.end());
+    std::printf("{\"count\":%d,\"median_us\":%.2f,\"mean_us\":%.2f}\n", count, us.empty() ? 0 : us[us.size() / 2],
+                us.empty() ? 0 : sum / static_cast<double>(us.size()));
+    return 0;
+  }
+  std::fprintf(stderr, "usage: berth_probe tcprecv PORT [SKIP_MS] | tcpsend HOST PORT SECONDS | tcpecho PORT | tcprr HOST PORT COUNT\n");
+  return 2;
+}
 }  // namespace
 
+// Network subcommands (probe_net.cc): sniff, spoof, sendeth, sendarp, udp-listen, udp-send.
+int net_main(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--forkbomb") == 0) return fork_bomb(std::atoi(argv[2]));
+  if (argc > 1 && std::strncmp(argv[1], "tcp", 3) == 0) return tcp_main(argc, argv);
+  if (argc > 1 && argv[1][0] != '-') return net_main(argc, argv);
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--path") == 0 && i + 1 < argc) {

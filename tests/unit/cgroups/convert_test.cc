@@ -149,6 +149,52 @@ TEST(CgroupConvert, Ioprio) {
   EXPECT_EQ(v2_writes(r)[0], (CgroupWrite{"io", "io.weight", "871"}));
 }
 
+TEST(CgroupConvert, IolimitAndIopslimitOnTheDevice) {
+  auto r = from({{"IOLIMIT", "5242880"}, {"IOPSLIMIT", "500"}});
+  EXPECT_EQ(r.io_bps, 5242880);
+  EXPECT_EQ(r.io_iops, 500);
+  EXPECT_TRUE(v1_writes(r).empty()) << "no device: nothing to write";
+  EXPECT_TRUE(v2_writes(r).empty());
+  r.io_device = "254:0";
+  EXPECT_EQ(v1_writes(r), (std::vector<CgroupWrite>{
+                              {"blkio", "blkio.throttle.read_bps_device", "254:0 5242880"},
+                              {"blkio", "blkio.throttle.read_iops_device", "254:0 500"},
+                              {"blkio", "blkio.throttle.write_bps_device", "254:0 5242880"},
+                              {"blkio", "blkio.throttle.write_iops_device", "254:0 500"},
+                          }));
+  EXPECT_EQ(v2_writes(r), (std::vector<CgroupWrite>{{"io", "io.max", "254:0 rbps=5242880 wbps=5242880 riops=500 wiops=500"}}));
+}
+
+TEST(CgroupConvert, IolimitZeroRemovesTheLimit) {
+  auto r = from({{"IOLIMIT", "0"}});
+  EXPECT_EQ(r.io_bps, kNoLimit);
+  EXPECT_FALSE(r.io_iops);
+  r.io_device = "8:0";
+  EXPECT_EQ(v1_writes(r), (std::vector<CgroupWrite>{{"blkio", "blkio.throttle.read_bps_device", "8:0 0"},
+                                                    {"blkio", "blkio.throttle.write_bps_device", "8:0 0"}}));
+  EXPECT_EQ(v2_writes(r), (std::vector<CgroupWrite>{{"io", "io.max", "8:0 rbps=max wbps=max"}}));
+  auto ops = from({{"IOPSLIMIT", "0"}});
+  ops.io_device = "8:0";
+  EXPECT_EQ(v2_writes(ops), (std::vector<CgroupWrite>{{"io", "io.max", "8:0 riops=max wiops=max"}}));
+  // A live set that drops IOLIMIT from the config lifts the limit; the device stays.
+  auto none = only_keys(Resources{.io_device = "8:0"}, {"IOLIMIT"});
+  EXPECT_EQ(none.io_bps, kNoLimit);
+  EXPECT_FALSE(none.io_iops);
+  EXPECT_EQ(none.io_device, "8:0");
+  for (const char* bad : {"5M", "-1", "x"}) EXPECT_FALSE(resources_from(keys({{"IOLIMIT", bad}})).ok()) << bad;
+}
+
+TEST(CgroupConvert, TcpBuffersSumToV1KmemTcp) {
+  auto r = from({{"TCPSNDBUF", "1720320:2703360"}, {"TCPRCVBUF", "1720320:2703360"}});
+  EXPECT_EQ(r.tcp_mem_limit, 2 * 2703360);
+  EXPECT_EQ(v1_writes(r), (std::vector<CgroupWrite>{{"memory", "memory.kmem.tcp.limit_in_bytes", "5406720"}}));
+  EXPECT_TRUE(v2_writes(r).empty());
+  EXPECT_EQ(from({{"TCPSNDBUF", "1M"}}).tcp_mem_limit, kNoLimit);
+  EXPECT_EQ(from({{"TCPSNDBUF", "1M"}, {"TCPRCVBUF", "unlimited"}}).tcp_mem_limit, kNoLimit);
+  EXPECT_EQ(only_keys(r, {"TCPRCVBUF"}).tcp_mem_limit, 2 * 2703360);
+  EXPECT_FALSE(only_keys(r, {"NUMPROC"}).tcp_mem_limit);
+}
+
 TEST(CgroupConvert, EmptyConfigWritesNothing) {
   auto r = from({{"HOSTNAME", "x"}, {"DISKSPACE", "1:2"}});
   EXPECT_TRUE(r.empty());

@@ -33,33 +33,6 @@ TEST(CgroupResources, KeyedValue) {
   EXPECT_FALSE(keyed_value("max x\n", "max"));
 }
 
-TEST(CgroupResources, BeancountersText) {
-  Stats s;
-  s.pids = {12, 30, 64, 5};
-  s.memory = {4096 * 100, 4096 * 200, 64 << 20, 0};
-  s.swap = {0, 0, 0, 0};
-  s.oom_kills = 2;
-  auto lines = std::vector<std::string>();
-  std::istringstream in(format_beancounters("101", s));
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  ASSERT_EQ(lines.size(), 5u);
-  EXPECT_EQ(lines[0], "Version: 2.5");
-  EXPECT_EQ(lines[1].find("       uid  resource"), 0u) << lines[1];
-  auto fields = [](const std::string& l) {
-    std::istringstream f(l);
-    std::vector<std::string> v;
-    for (std::string w; f >> w;) v.push_back(w);
-    return v;
-  };
-  EXPECT_EQ(fields(lines[2]), (std::vector<std::string>{"101:", "numproc", "12", "30", "64", "64", "5"}));
-  // failcnt falls back to the OOM kills when the kernel counted no failure.
-  EXPECT_EQ(fields(lines[3]), (std::vector<std::string>{"physpages", "100", "200", "16384", "16384", "2"}));
-  EXPECT_EQ(fields(lines[4]), (std::vector<std::string>{"swappages", "0", "0", "0", "0", "0"}));
-  EXPECT_EQ(lines[2].find("101:"), 7u);  // right-aligned uid column, as the kernel prints it
-  s.pids.limit = kNoLimit;
-  EXPECT_NE(format_beancounters("101", s).find(" 9223372036854775807 "), std::string::npos);
-}
-
 class ApplyWrites : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -550,10 +550,14 @@ TEST(CtOptionsApply, NotEnforcedKeysAreSavedAndListed) {
   auto ed = apply_ok(conf, {"--kmemsize", "10M", "--tcpsndbuf", "1M", "--meminfo", "none", "--ram", "1G",
                             "--numproc", "100", "--cpuunits", "100"});
   EXPECT_EQ(ed.not_enforced, (std::vector<std::string>{"KMEMSIZE", "TCPSNDBUF", "MEMINFO"}));
+  EXPECT_EQ(not_enforced_warning(ed), "Warning: KMEMSIZE, TCPSNDBUF, MEMINFO: saved but not enforced on this kernel");
+  EXPECT_EQ(not_enforced_warning(ConfigEdit{}), "");
   EXPECT_TRUE(conf.has("KMEMSIZE"));
   EXPECT_TRUE(is_not_enforced_key("DCACHESIZE"));
   EXPECT_FALSE(is_not_enforced_key("PHYSPAGES"));
   EXPECT_FALSE(is_not_enforced_key("NUMPROC"));
+  // rlimits and IPC sysctls enforce these (runtime/ct_limits.h)
+  for (const char* k : {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY", "IOLIMIT", "IOPSLIMIT"}) EXPECT_FALSE(is_not_enforced_key(k)) << k;
 }
 
 TEST(CtOptionsApply, ChangedKeysInFirstTouchOrder) {
@@ -798,8 +802,22 @@ TEST(CtOptionsNet, NetdevAndRate) {
   ConfFile r;
   apply_ok(r, {"--rate", "eth0:1:8000", "--rate", "*:2:100", "--rate", "eth0:1:9000"});
   EXPECT_EQ(r.get("RATE"), "*:2:100 eth0:1:9000");
-  for (const char* bad : {"eth0:1", "eth0:x:1", "eth0:1:-5", "a b:1:2", "eth0:1:2:3"})
+  for (const char* bad : {"eth0:1", "eth0:x:1", "eth0:1:-5", "a b:1:2", "eth0:1:2:3", "*:1:17179870", ""})
     apply_bad({"--rate", bad}, 21);
+  ConfFile b;
+  apply_ok(b, {"--ratebound", "yes"});
+  EXPECT_EQ(b.get("RATEBOUND"), "yes");
+  apply_ok(b, {"--ratebound", "no"});
+  EXPECT_EQ(b.get("RATEBOUND"), "no");
+  apply_bad({"--ratebound", "maybe"}, 21);
+}
+
+TEST(CtOptionsNet, RateOfOtherClassesIsSavedButNotEnforced) {
+  ConfFile r;
+  auto ed = apply_ok(r, {"--rate", "*:1:1000", "--rate", "*:2:500"});
+  EXPECT_EQ(r.get("RATE"), "*:1:1000 *:2:500");
+  ASSERT_EQ(ed.not_enforced.size(), 1u);
+  EXPECT_NE(ed.not_enforced[0].find("*:2:500"), std::string::npos);
 }
 
 // ---------------------------------------------------------------- whole commands

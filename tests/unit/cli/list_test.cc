@@ -255,7 +255,7 @@ TEST_F(ListTest, FieldNamesListEveryField) {
   std::string names = format_field_names();
   EXPECT_EQ(names.substr(0, 32), "ctid            CTID           \n");
   for (const char* f : {"veid ", "numproc.f ", "swappages.l ", "diskinodes.h ", "laverage ", "uptime ", "iopslimit ",
-                        "vm_overcommit ", "capability ", "local_uid "})
+                        "vm_overcommit ", "capability ", "local_uid ", "netin ", "netout "})
     EXPECT_NE(names.find(std::string("\n") + f), std::string::npos) << f;
 }
 
@@ -280,6 +280,50 @@ TEST_F(ListTest, PrivateAreaExists) {
   EXPECT_FALSE(runtime::private_area_exists(r.config));
   fs::create_directories(root_ + "/private/101");
   EXPECT_TRUE(runtime::private_area_exists(r.config));
+}
+
+}  // namespace
+}  // namespace berth::cli
+
+namespace berth::cli {
+namespace {
+
+// A running CT's UBC fields come from its beancounter block (held, maxheld, failcnt and the
+// kernel's limits); a stopped CT has `-` for usage and its config's barrier/limit.
+class ListUbcTest : public ListTest {
+ protected:
+  ListRow with_block(const std::string& ctid, uint64_t nproc, uint64_t fails, uint64_t phys_pages) {
+    ubc::Raw raw;
+    raw.pids_current = nproc;
+    raw.pids_peak = nproc + 5;
+    raw.pids_limit = 64;
+    raw.pids_failcnt = fails;
+    raw.mem_usage = phys_pages * 4096;
+    raw.mem_limit = 256 << 20;
+    ListRow r = row(ctid, "NUMPROC=\"60:64\"\n", running(nproc));
+    r.ubc = ubc::compute_block(ctid, raw, ubc::config_limits([&](std::string_view k) { return r.config.get(k); }));
+    return r;
+  }
+};
+
+TEST_F(ListUbcTest, RunningCtsShowTheirBlockStoppedOnesTheirConfig) {
+  std::vector<ListRow> rows;
+  rows.push_back(with_block("101", 10, 3, 1000));
+  rows.push_back(with_block("102", 20, 7, 500));
+  rows.push_back(row("103", "NUMPROC=\"60:64\"\nPHYSPAGES=\"0:65536\"\n"));
+  EXPECT_EQ(render(rows, {"-a", "-o", "ctid,numproc,numproc.m,numproc.b,numproc.l,numproc.f,physpages,physpages.l"}),
+            "      CTID      NPROC    NPROC.M    NPROC.B    NPROC.L    NPROC.F      PHYSP    PHYSP.L\n"
+            "       101         10         15         60         64          3       1000      65536\n"
+            "       102         20         25         60         64          7        500      65536\n"
+            "       103          -          -         60         64          -          -      65536\n");
+  // Sorted by a UBC field, reversed.
+  EXPECT_EQ(render(rows, {"-a", "-H", "-o", "ctid", "-s", "-numproc.f"}), "       102\n       101\n       103\n");
+  EXPECT_EQ(render(rows, {"-a", "-H", "-o", "ctid", "-s", "physpages"}), "       103\n       102\n       101\n");
+  auto j = nlohmann::json::parse(render(rows, {"-a", "-j", "-o", "ctid,numproc"}));
+  EXPECT_EQ(j[1]["numproc"]["failcnt"], 7);
+  EXPECT_EQ(j[1]["numproc"]["maxheld"], 25);
+  EXPECT_EQ(j[2]["numproc"]["held"], nullptr);
+  EXPECT_EQ(j[2]["numproc"]["limit"], 64);
 }
 
 }  // namespace

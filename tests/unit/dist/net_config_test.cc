@@ -46,6 +46,31 @@ TEST(DistHosts, ReplacesVzctlLineAndRestoresLocalhost) {
   EXPECT_EQ(hosts_with_hostname("", "h"), "127.0.0.1 localhost\n" + kMarker + "\n127.0.1.1 h\n");
 }
 
+TEST(DistHosts, FirstAddressNamesTheHostAndFollowsChanges) {
+  std::string once = hosts_with_hostname("127.0.0.1 localhost\n", "ct.example.org", "198.18.1.1");
+  EXPECT_EQ(once, "127.0.0.1 localhost\n" + kMarker + "\n198.18.1.1 ct.example.org ct\n");
+  // A new first address replaces the line under the marker; none left: back to 127.0.1.1.
+  std::string twice = hosts_with_hostname(once, "ct.example.org", "fd00:1::1");
+  EXPECT_EQ(twice, "127.0.0.1 localhost\n" + kMarker + "\nfd00:1::1 ct.example.org ct\n");
+  EXPECT_EQ(hosts_with_hostname(twice, "ct.example.org"), "127.0.0.1 localhost\n" + kMarker + "\n127.0.1.1 ct.example.org ct\n");
+}
+
+TEST(DistHosts, FirstAddressOfIpAddress) {
+  EXPECT_EQ(first_address("198.18.0.1/24 fd00::1"), "198.18.0.1");
+  EXPECT_EQ(first_address("  fd00::2 198.18.0.1"), "fd00::2");
+  EXPECT_EQ(first_address(""), "");
+}
+
+TEST(DistDns, InheritTakesTheHostsValues) {
+  std::string host = "# generated\nnameserver 192.0.2.53\nsearch a.example b.example\nnameserver fd00::53\noptions ndots:2\n";
+  EXPECT_EQ(resolve_inherit({"inherit"}, host, true), (std::vector<std::string>{"192.0.2.53", "fd00::53"}));
+  EXPECT_EQ(resolve_inherit({"198.18.0.1", "inherit", "192.0.2.53"}, host, true),
+            (std::vector<std::string>{"198.18.0.1", "192.0.2.53", "fd00::53"}));
+  EXPECT_EQ(resolve_inherit({"inherit"}, host, false), (std::vector<std::string>{"a.example", "b.example"}));
+  EXPECT_EQ(resolve_inherit({"x.example"}, host, false), (std::vector<std::string>{"x.example"}));
+  EXPECT_TRUE(resolve_inherit({"inherit"}, "", true).empty());
+}
+
 TEST(DistHostname, Validates) {
   for (const char* ok : {"a", "ct101", "web-1.example.org", "x.y"}) EXPECT_TRUE(validate_hostname(ok).ok()) << ok;
   for (const char* bad : {"", "-a", "a-", "a..b", "a_b", "a b", "a.", ".a", "a\nb"}) {

@@ -32,7 +32,7 @@ TEST(BusyboxFiles, EmbeddedTextsMatchTemplatesDir) {
       {"inittab", busybox_files::kInittab}, {"rcS", busybox_files::kRcS},       {"rcK", busybox_files::kRcK},
       {"passwd", busybox_files::kPasswd},   {"group", busybox_files::kGroup},   {"shadow", busybox_files::kShadow},
       {"hosts", busybox_files::kHosts},     {"hostname", busybox_files::kHostname},
-      {"profile", busybox_files::kProfile}};
+      {"profile", busybox_files::kProfile}, {"udhcpc.script", busybox_files::kUdhcpcScript}};
   for (const auto& [name, text] : files) {
     ASSERT_TRUE(exists(dir + name)) << dir + name;
     EXPECT_EQ(slurp(dir + name), text) << "src/template/busybox_files.h is out of date for " << name;

@@ -1,0 +1,241 @@
+// NUMFILE/LOCKEDPAGES rlimits, SHMPAGES IPC sysctls, the I/O device of the cgroup limits, and the
+// live application of all of a CT's limits (see ct_limits.h).
+#include "runtime/ct_limits.h"
+
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/exit_codes.h"
+#include "core/units.h"
+#include "runtime/ct_cgroup.h"
+#include "runtime/exec.h"
+#include "sys/blockdev.h"
+#include "sys/fs.h"
+
+namespace berth::runtime {
+namespace {
+
+// The kernel's defaults for kernel.shmmax and kernel.shmall (ULONG_MAX - 2^24).
+constexpr uint64_t kShmDefault = 18446744073692774399ULL;
+// devpts' default and highest max= (NR_UNIX98_PTY_MAX).
+constexpr uint64_t kPtyMax = 1ULL << 20;
+
+uint64_t rl(uint64_t v, uint64_t unit) {
+  if (v >= units::kUnlimited) return RLIM_INFINITY;
+  return v > RLIM_INFINITY / unit ? RLIM_INFINITY : v * unit;
+}
+
+Result<units::BarrierLimit> barrier_limit(std::string_view key, const std::string& v, units::Kind kind) {
+  auto bl = units::parse_barrier_limit(v, kind);
+  if (!bl.ok())
+    return Error::with_status(exitcode::kBadValue, "invalid value `" + v + "` of " + std::string(key) + ": barrier[:limit] expected");
+  return *bl;
+}
+
+struct RlimitKey {
+  const char* key;
+  __rlimit_resource_t resource;
+  const char* what;
+  std::optional<Rlimit> ProcLimits::*field;
+};
+constexpr RlimitKey kRlimits[] = {{"NUMFILE", RLIMIT_NOFILE, "open files", &ProcLimits::nofile},
+                                  {"LOCKEDPAGES", RLIMIT_MEMLOCK, "bytes of locked memory", &ProcLimits::memlock}};
+
+std::string text(uint64_t v) { return v == RLIM_INFINITY ? "unlimited" : std::to_string(v); }
+
+Status write_ipc_sysctls(const ProcLimits& pl) {
+  if (pl.shmmax) BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/kernel/shmmax", std::to_string(*pl.shmmax)));
+  if (pl.shmall) BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/kernel/shmall", std::to_string(*pl.shmall)));
+  return {};
+}
+
+bool has(const std::vector<std::string>& keys, std::string_view k) {
+  return std::find(keys.begin(), keys.end(), k) != keys.end();
+}
+
+// prlimit(2) on every process of the CT. A hard limit above a process's own can only be set with
+// CAP_SYS_RESOURCE: that process keeps its hard limit (and gets the soft one below it).
+Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl, std::vector<std::string>& not_live) {
+  for (const auto& k : kRlimits) {
+    if (!(pl.*k.field)) continue;
+    struct rlimit self;
+    if (::getrlimit(k.resource, &self) != 0) return Error::from_errno(errno, "getrlimit");
+    Rlimit want = clamp_rlimit(*(pl.*k.field), self.rlim_max);
+    bool short_of = false;
+    for (pid_t pid : pids) {
+      struct rlimit old;
+      if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &old) != 0) {
+        if (errno == ESRCH) continue;
+        return Error::from_errno(errno, "read rlimit of pid " + std::to_string(pid));
+      }
+      Rlimit got = want;
+      if (want.hard > old.rlim_max) {
+        got = clamp_rlimit(want, old.rlim_max);
+        short_of = true;
+      }
+      struct rlimit nl{got.soft, got.hard};
+      if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), &nl, nullptr) != 0 && errno != ESRCH)
+        return Error::from_errno(errno, std::string("set ") + k.key + " on pid " + std::to_string(pid));
+    }
+    if (short_of)
+      not_live.push_back(std::string(k.key) + ": running processes keep a lower hard limit (raising it needs a restart)");
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::vector<std::string_view>& proc_limit_keys() {
+  static const std::vector<std::string_view> kKeys = {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY"};
+  return kKeys;
+}
+
+Result<ProcLimits> proc_limits_from(const cgroups::KeyLookup& get) {
+  ProcLimits pl;
+  if (auto v = get("NUMFILE")) {
+    BERTH_ASSIGN_OR_RETURN(auto bl, barrier_limit("NUMFILE", *v, units::Kind::kItems));
+    pl.nofile = Rlimit{rl(bl.barrier, 1), rl(bl.limit, 1)};
+  }
+  if (auto v = get("LOCKEDPAGES")) {
+    BERTH_ASSIGN_OR_RETURN(auto bl, barrier_limit("LOCKEDPAGES", *v, units::Kind::kPages));
+    pl.memlock = Rlimit{rl(bl.barrier, units::kPageSize), rl(bl.limit, units::kPageSize)};
+  }
+  if (auto v = get("SHMPAGES")) {
+    BERTH_ASSIGN_OR_RETURN(auto bl, barrier_limit("SHMPAGES", *v, units::Kind::kPages));
+    bool unlimited = bl.limit >= units::kUnlimited || bl.limit >= kShmDefault / units::kPageSize;
+    pl.shmall = unlimited ? kShmDefault : bl.limit;
+    pl.shmmax = unlimited ? kShmDefault : bl.limit * units::kPageSize;
+  }
+  if (auto v = get("NUMPTY")) {
+    BERTH_ASSIGN_OR_RETURN(auto bl, barrier_limit("NUMPTY", *v, units::Kind::kItems));
+    pl.pty_max = std::min<uint64_t>(bl.limit, kPtyMax);
+  }
+  return pl;
+}
+
+Rlimit clamp_rlimit(Rlimit want, uint64_t ceiling) {
+  Rlimit out;
+  out.hard = std::min(want.hard, ceiling);
+  out.soft = std::min(want.soft, out.hard);
+  return out;
+}
+
+std::vector<std::string> rlimit_clamp_notes(const ProcLimits& pl) {
+  std::vector<std::string> out;
+  for (const auto& k : kRlimits) {
+    if (!(pl.*k.field)) continue;
+    struct rlimit self;
+    if (::getrlimit(k.resource, &self) != 0) continue;
+    Rlimit want = *(pl.*k.field);
+    if (want.hard <= self.rlim_max) continue;
+    out.push_back(std::string(k.key) + " " + text(want.hard) + " is above the host's hard limit of " +
+                  text(self.rlim_max) + " " + k.what + "; the CT gets " + text(self.rlim_max));
+  }
+  return out;
+}
+
+ProcLimits rlimits_of(pid_t pid) {
+  ProcLimits pl;
+  for (const auto& k : kRlimits) {
+    struct rlimit cur;
+    if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &cur) == 0) pl.*k.field = Rlimit{cur.rlim_cur, cur.rlim_max};
+  }
+  return pl;
+}
+
+Status apply_proc_limits_self(const ProcLimits& pl) {
+  for (const auto& k : kRlimits) {
+    if (!(pl.*k.field)) continue;
+    struct rlimit cur;
+    if (::getrlimit(k.resource, &cur) != 0) return Error::from_errno(errno, "getrlimit");
+    Rlimit v = clamp_rlimit(*(pl.*k.field), cur.rlim_max);
+    struct rlimit nl{v.soft, v.hard};
+    if (::setrlimit(k.resource, &nl) != 0) return Error::from_errno(errno, std::string("set ") + k.key + " rlimit");
+  }
+  return write_ipc_sysctls(pl).context("set SHMPAGES");
+}
+
+bool enforced_on_host(std::string_view key) {
+  if (key != "TCPSNDBUF" && key != "TCPRCVBUF") return false;
+  auto cg = cgroup_backend();
+  if (!cg.ok() || std::string_view((*cg)->name()) != "v1") return false;
+  for (const auto& h : (*cg)->hierarchies()) {
+    std::string opts = "," + h.options + ",";
+    if (opts.find(",memory,") != std::string::npos) return sys::path_exists(h.mount + "/memory.kmem.tcp.limit_in_bytes");
+  }
+  return false;
+}
+
+Result<cgroups::Resources> ct_resources(const CtConfig& ct, std::vector<std::string>* notes) {
+  BERTH_ASSIGN_OR_RETURN(cgroups::Resources r, cgroups::resources_from_config(ct));
+  bool limited = (r.io_bps && *r.io_bps != cgroups::kNoLimit) || (r.io_iops && *r.io_iops != cgroups::kNoLimit);
+  if (!r.io_bps && !r.io_iops) return r;
+  auto disk = sys::disk_of_path(ct.ve_private());
+  if (disk.ok()) r.io_device = *disk;
+  if (r.io_device.empty() && limited && notes)
+    notes->push_back("IOLIMIT/IOPSLIMIT: the private area `" + ct.ve_private() +
+                     "` is not on a block device; I/O is not limited");
+  return r;
+}
+
+Status apply_live_limits(const CtConfig& before, const CtConfig& after, const std::vector<std::string>& touched,
+                         std::vector<std::string>& not_live,
+                         std::vector<std::string>& notes) {
+  auto get_before = [&](std::string_view k) { return before.get(k); };
+  auto get_after = [&](std::string_view k) { return after.get(k); };
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
+  std::string group = ct_group_of(after);
+
+  auto keys = cgroups::changed_resource_keys(get_before, get_after);
+  for (auto k : cgroups::resource_keys())
+    if (has(touched, k) && !has(keys, k)) keys.emplace_back(k);
+  if (!keys.empty()) {
+    BERTH_ASSIGN_OR_RETURN(cgroups::Resources all, ct_resources(after, &notes));
+    auto st = cg->apply(group, cgroups::only_keys(all, keys));
+    if (!st.ok()) {
+      // EBUSY/EINVAL: the kernel will not take the value now (a memory limit below what the
+      // CT uses): it applies at the next start.
+      int code = st.error().code();
+      if (code != EBUSY && code != EINVAL) return std::move(st).context("apply resource limits");
+      std::string list;
+      for (const auto& k : keys) list += (list.empty() ? "" : ",") + k;
+      not_live.push_back(list + ": " + st.error().message());
+    }
+  }
+
+  std::vector<std::string> pkeys;
+  for (auto k : proc_limit_keys())
+    if (before.get(k) != after.get(k) || has(touched, k)) pkeys.emplace_back(k);
+  if (pkeys.empty()) return {};
+  BERTH_ASSIGN_OR_RETURN(ProcLimits all, proc_limits_from(get_after));
+  ProcLimits pl;
+  if (has(pkeys, "NUMFILE")) pl.nofile = all.nofile;
+  if (has(pkeys, "LOCKEDPAGES")) pl.memlock = all.memlock;
+  if (has(pkeys, "SHMPAGES")) {
+    // A removed SHMPAGES gives the kernel's defaults back.
+    pl.shmall = all.shmall.value_or(kShmDefault);
+    pl.shmmax = all.shmmax.value_or(kShmDefault);
+  }
+  for (auto& n : rlimit_clamp_notes(pl)) notes.push_back(std::move(n));
+  BERTH_RETURN_IF_ERROR(set_rlimits_live(cg->pids(group), pl, not_live));
+  if (pl.shmall) {
+    ProcLimits shm;
+    shm.shmall = pl.shmall;
+    shm.shmmax = pl.shmmax;
+    BERTH_RETURN_IF_ERROR(run_in_ct(after, [&] { return write_ipc_sysctls(shm); }).context("set SHMPAGES"));
+  }
+  if (has(pkeys, "NUMPTY")) {
+    std::string opt = "max=" + std::to_string(all.pty_max.value_or(kPtyMax));
+    BERTH_RETURN_IF_ERROR(run_in_ct(after, [&]() -> Status {
+                            if (::mount("devpts", "/dev/pts", nullptr, MS_REMOUNT | MS_NOSUID | MS_NOEXEC, opt.c_str()) != 0)
+                              return Error::from_errno(errno, "remount /dev/pts with " + opt);
+                            return {};
+                          }).context("set NUMPTY"));
+  }
+  return {};
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,153 @@
+// The beancounter FUSE server's lifetime: spawn, idle check, stop (see fs.h). The filesystem
+// operations are in fs_ops.cc.
+#include "ubc/fs.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "runtime/inventory.h"
+#include "runtime/status.h"
+#include "sys/fs.h"
+#include "ubc/fs_internal.h"
+
+namespace berth::ubc {
+namespace {
+
+std::string pid_file(const HostConfig& host) { return host.paths().run + "/ubcfs.pid"; }
+
+Result<UniqueFd> lock_file(const HostConfig& host, const char* name, int op) {
+  BERTH_RETURN_IF_ERROR(make_dirs(host.paths().run, 0755));
+  std::string path = host.paths().run + "/" + name;
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return Error::from_errno(errno, "open lock `" + path + "`");
+  while (::flock(fd.get(), op) != 0) {
+    if (errno == EINTR) continue;
+    return Error::from_errno(errno, "lock `" + path + "`");
+  }
+  return fd;
+}
+
+pid_t server_pid(const HostConfig& host) {
+  auto t = sys::read_file(pid_file(host));
+  return t.ok() ? static_cast<pid_t>(std::atol(t->c_str())) : 0;
+}
+
+
+// Fork twice (the server is nobody's child), exec `berth ubc --serve`, wait for its "ready" byte.
+Status spawn_server() {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe for beancounter server");
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t mid = ::fork();
+  if (mid < 0) return Error::from_errno(errno, "fork beancounter server");
+  if (mid == 0) {
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    int null = ::open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
+    // The ready pipe becomes fd 3 without O_CLOEXEC (inherited by the exec); all others close.
+    if (wr.get() != 3) ::dup2(wr.get(), 3);
+    else ::fcntl(3, F_SETFD, 0);
+    ::syscall(SYS_close_range, 4U, ~0U, 0);
+    int ready = 3;
+    if (::chdir("/") != 0) ::_exit(127);
+    std::string env = std::to_string(ready);
+    ::setenv(kReadyFdEnv, env.c_str(), 1);
+    ::execl("/proc/self/exe", "berth", "ubc", "--serve", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  wr.reset();
+  int status = 0;
+  ::waitpid(mid, &status, 0);
+  struct pollfd pfd{rd.get(), POLLIN, 0};
+  char c = 0;
+  if (::poll(&pfd, 1, 5000) <= 0 || ::read(rd.get(), &c, 1) != 1 || c != '1')
+    return Error::from_errno(EIO, "start beancounter server");
+  return {};
+}
+
+}  // namespace
+
+std::string mount_dir(const HostConfig& host) { return host.paths().run + "/ubcfs"; }
+
+std::string served_path(const HostConfig& host, const std::string& ctid) { return mount_dir(host) + "/" + ctid; }
+
+bool server_alive(const HostConfig& host) {
+  std::string dir = mount_dir(host);
+  if (!sys::is_mount_point(dir)) return false;
+  struct stat st;
+  return ::stat(dir.c_str(), &st) == 0 && server_exists(host);
+}
+
+bool server_exists(const HostConfig& host) {
+  std::string path = host.paths().run + "/" + kServerLock;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
+bool any_ct_running(const HostConfig& host) {
+  auto ids = runtime::list_ctids(host);
+  if (!ids.ok()) return true;  // unsure: stay
+  for (const auto& id : *ids) {
+    auto ct = CtConfig::load(host, id);
+    if (!ct.ok()) continue;
+    auto st = runtime::query_status(*ct);
+    if (!st.ok() || st->running) return true;
+  }
+  return false;
+}
+
+bool try_idle_lock(const HostConfig& host, UniqueFd& out) {
+  auto fd = lock_file(host, kUsersLock, LOCK_EX | LOCK_NB);
+  if (!fd.ok()) return false;
+  out = std::move(*fd);
+  return true;
+}
+
+Result<ServerUse> ensure_server(const HostConfig& host) {
+  BERTH_ASSIGN_OR_RETURN(UniqueFd use, lock_file(host, kUsersLock, LOCK_SH));
+  BERTH_ASSIGN_OR_RETURN(UniqueFd spawn, lock_file(host, kSpawnLock, LOCK_EX));
+  if (!server_alive(host)) {
+    std::string dir = mount_dir(host);
+    if (!server_exists(host))  // mounts of a server that died
+      while (sys::is_mount_point(dir) && ::umount2(dir.c_str(), MNT_DETACH) == 0) {
+      }
+    BERTH_RETURN_IF_ERROR(make_dirs(dir, 0755));
+    // A server still coming up (spawned by a start that was killed) makes the new one wait for
+    // it and report ready: there is never more than one.
+    BERTH_RETURN_IF_ERROR(spawn_server());
+  }
+  return ServerUse(&host, std::move(use));
+}
+
+ServerUse::~ServerUse() {
+  fd_.reset();
+  if (host_) stop_server_if_idle(*host_);
+}
+
+void stop_server_if_idle(const HostConfig& host) {
+  if (!sys::path_exists(pid_file(host))) return;
+  UniqueFd idle;
+  if (!try_idle_lock(host, idle) || any_ct_running(host)) return;
+  pid_t pid = server_pid(host);
+  UniqueFd pidfd(pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1);
+  if (!pidfd) return;
+  ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGTERM, nullptr, 0);
+  struct pollfd p{pidfd.get(), POLLIN, 0};
+  while (::poll(&p, 1, 3000) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace berth::ubc

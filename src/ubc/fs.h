@@ -1,0 +1,59 @@
+// /proc/user_beancounters for the inside of a CT: one FUSE server per Berth instance.
+//
+// A stock kernel lets nobody add a name to procfs' root, and a bind mount needs an existing
+// target, so /proc/user_beancounters itself cannot exist in a CT without replacing its whole
+// /proc. Each CT instead gets its own block at /run/berth/user_beancounters (mode 0400, owned by
+// the CT's root), a mount of <run>/ubcfs/<CTID> of this server, computed on every read
+// from the CT's cgroup counters (ubc/collect.h), so it is never stale and no process runs per CT.
+//
+// Lifetime: `berth start` calls ensure_server() (spawns the server when none is mounted, under
+// the instance's lock <run>/ubcfs.lock) and holds a shared "user" lock (<run>/ubcfs.users) until
+// the CT has its mount (start clones the file's mount with open_tree, the child attaches it).
+// The server exits and unmounts when no CT of the instance runs: `berth stop` asks it to
+// (stop_server_if_idle) and it checks by itself every 2 s; both only act while no start holds
+// the user lock.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "core/error.h"
+#include "core/host_config.h"
+#include "core/unique_fd.h"
+
+namespace berth::ubc {
+
+inline constexpr const char* kCtPath = "/run/berth/user_beancounters";
+
+// Host path of the CT's file in the server's mount.
+std::string served_path(const HostConfig& host, const std::string& ctid);
+
+// A start in progress: while held, the server does not exit. Dropped without commit() (the
+// start failed), it ends the server again if no CT runs.
+class ServerUse {
+ public:
+  ServerUse() = default;
+  ServerUse(const HostConfig* host, UniqueFd fd) : host_(host), fd_(std::move(fd)) {}
+  ServerUse(ServerUse&& o) noexcept : host_(std::exchange(o.host_, nullptr)), fd_(std::move(o.fd_)) {}
+  ServerUse& operator=(ServerUse&&) = delete;
+  ~ServerUse();
+  void commit() { host_ = nullptr; }
+
+ private:
+  const HostConfig* host_ = nullptr;
+  UniqueFd fd_;
+};
+
+// Make sure the server runs (spawn it if needed) and keep it from exiting while the returned
+// guard lives. An error means the CT starts without the file (the caller goes on).
+Result<ServerUse> ensure_server(const HostConfig& host);
+
+// After a stop: when no CT of the instance runs and no start is in progress, end the server and
+// wait (bounded) until it has unmounted.
+void stop_server_if_idle(const HostConfig& host);
+
+// The server itself (`berth ubc --serve`): mounts, signals readiness on the fd named by
+// BERTH_UBCFS_READY_FD, serves until idle or SIGTERM, unmounts. Returns the exit status.
+int serve(const HostConfig& host);
+
+}  // namespace berth::ubc

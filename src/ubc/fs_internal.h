@@ -1,0 +1,25 @@
+// Shared between the server's lifetime code (fs.cc) and its FUSE operations (fs_ops.cc).
+#pragma once
+
+#include "core/host_config.h"
+#include "core/unique_fd.h"
+
+namespace berth::ubc {
+
+inline constexpr const char* kReadyFdEnv = "BERTH_UBCFS_READY_FD";
+inline constexpr const char* kSpawnLock = "ubcfs.lock";
+inline constexpr const char* kUsersLock = "ubcfs.users";
+inline constexpr const char* kServerLock = "ubcfs.server";  // held by the one server for its lifetime
+
+// <run>/ubcfs: the server's mount point.
+std::string mount_dir(const HostConfig& host);
+// The server answers: its mount is there and a stat of it works.
+bool server_alive(const HostConfig& host);
+// Whether a server process exists (it holds kServerLock from before it mounts until it exits).
+bool server_exists(const HostConfig& host);
+// Whether any CT of the instance runs (errors count as "yes": the server stays).
+bool any_ct_running(const HostConfig& host);
+// The exclusive "no start in progress" lock, without waiting; false when a start holds it.
+bool try_idle_lock(const HostConfig& host, UniqueFd& out);
+
+}  // namespace berth::ubc

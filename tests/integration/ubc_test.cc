@@ -1,0 +1,241 @@
+// Beancounter accounting on real CTs (root): a fork bomb's refused forks show as numproc failcnt
+// in `berth ubc --raw`, vzubc (-q, -r), vzlist (text and JSON) and inside the CT at
+// /run/berth/user_beancounters (its own block only); memory a CT allocates shows in physpages
+// and shmpages, also inside; the instance's beancounter server goes away with its last CT.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "harness.h"
+
+namespace berth::itest {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Row {
+  uint64_t held = 0, maxheld = 0, barrier = 0, limit = 0, failcnt = 0;
+};
+
+// Version 2.5 text -> uid of each block, and the rows of the (single expected) block.
+struct Parsed {
+  std::vector<std::string> uids;
+  std::map<std::string, Row> rows;
+  bool version_ok = false;
+};
+
+Parsed parse(const std::string& text) {
+  Parsed p;
+  auto lines = split_lines(text);
+  p.version_ok = !lines.empty() && lines[0] == "Version: 2.5";
+  for (size_t i = 2; i < lines.size(); ++i) {
+    std::istringstream in(lines[i]);
+    std::vector<std::string> w;
+    for (std::string s; in >> s;) w.push_back(s);
+    if (!w.empty() && w[0].back() == ':') {
+      p.uids.push_back(w[0].substr(0, w[0].size() - 1));
+      w.erase(w.begin());
+    }
+    if (w.size() != 6) continue;
+    p.rows[w[0]] = {std::stoull(w[1]), std::stoull(w[2]), std::stoull(w[3]), std::stoull(w[4]), std::stoull(w[5])};
+  }
+  return p;
+}
+
+// vzubc's table: row name -> its cells (HELD ... FAIL), trimmed.
+std::map<std::string, std::vector<std::string>> table(const std::string& text) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& line : split_lines(text)) {
+    if (line.find('|') == std::string::npos || line.rfind("CT ", 0) == 0 || line[0] == '-') continue;
+    std::vector<std::string> cells;
+    std::string cur;
+    for (char c : line + "|") {
+      if (c == '|' || c == ' ') {
+        if (!cur.empty()) cells.push_back(cur);
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    if (!cells.empty()) out[cells[0]] = std::vector<std::string>(cells.begin() + 1, cells.end());
+  }
+  return out;
+}
+
+class UbcTest : public BerthTest {
+ protected:
+  std::string served(const std::string& id) const { return root() + "/run/berth/ubcfs/" + id; }
+  // The instance's beancounter server (`berth ubc --serve`), if one runs.
+  std::vector<pid_t> servers() const {
+    std::vector<pid_t> out;
+    for (pid_t p : berth_processes()) {
+      std::string cmd = read_text("/proc/" + std::to_string(p) + "/cmdline");
+      if (cmd == std::string("berth\0ubc\0--serve\0", 18)) out.push_back(p);
+    }
+    return out;
+  }
+  Parsed raw(const std::string& id) {
+    RunResult r = berth({"ubc", "--raw", id});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return parse(r.out);
+  }
+  Parsed inside(const std::string& id) {
+    RunResult r = berth({"exec", id, "cat /run/berth/user_beancounters"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return parse(r.out);
+  }
+  void fork_bomb(const std::string& id) {
+    // 100 background sleeps against --numproc 32: forks past the limit fail (EAGAIN).
+    berth({"exec", id, "i=0; while [ $i -lt 100 ]; do sleep 2 & i=$((i+1)); done 2>/dev/null; true"},
+          {.timeout = std::chrono::seconds(20)});
+  }
+};
+
+TEST_F(UbcTest, ForkBombShowsInEveryView) {
+  std::string id = create_running_ct({"--numproc", "32"});
+  ASSERT_EQ(servers().size(), 1u) << "start did not bring up the beancounter server";
+  struct stat st;
+  ASSERT_EQ(::stat(served(id).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0400u);
+
+  Parsed before = inside(id);
+  ASSERT_TRUE(before.version_ok);
+  EXPECT_EQ(before.rows.size(), 25u - 3);  // the four dummies share one name
+  EXPECT_EQ(before.rows["numproc"].failcnt, 0u);
+  fork_bomb(id);
+
+  Parsed r = raw(id);
+  ASSERT_TRUE(r.version_ok);
+  EXPECT_EQ(r.uids, std::vector<std::string>{id});
+  EXPECT_EQ(r.rows["numproc"].limit, 32u);
+  EXPECT_LE(r.rows["numproc"].maxheld, 32u);
+  EXPECT_GT(r.rows["numproc"].failcnt, 0u);
+  EXPECT_GT(r.rows["physpages"].held, 0u);
+  EXPECT_GT(r.rows["numfile"].held, 0u);  // the CT's processes hold open files
+
+  // Inside the CT: its own block only, the same counter.
+  Parsed in = inside(id);
+  ASSERT_TRUE(in.version_ok);
+  EXPECT_EQ(in.uids, std::vector<std::string>{id});
+  EXPECT_GE(in.rows["numproc"].failcnt, r.rows["numproc"].failcnt);
+
+  // vzubc: the table, then -q (only numproc failed), then -r (the change since the last -r run).
+  RunResult v = berth_as("vzubc", {id});
+  ASSERT_EQ(v.code, 0) << v.err;
+  auto t = table(v.out);
+  ASSERT_TRUE(t.count("numproc")) << v.out;
+  EXPECT_EQ(t["numproc"].back(), std::to_string(r.rows["numproc"].failcnt)) << v.out;
+  v = berth_as("vzubc", {"-q", id});
+  ASSERT_EQ(v.code, 0) << v.err;
+  t = table(v.out);
+  EXPECT_EQ(t.size(), 1u) << v.out;
+  EXPECT_TRUE(t.count("numproc")) << v.out;
+  v = berth_as("vzubc", {"-r", id});
+  ASSERT_EQ(v.code, 0) << v.err;
+  EXPECT_EQ(table(v.out)["numproc"].back(), "+" + std::to_string(r.rows["numproc"].failcnt)) << v.out;
+  v = berth_as("vzubc", {"-r", id});
+  EXPECT_EQ(table(v.out)["numproc"].back(), "-") << "no new failure since the last -r run: " << v.out;
+  sleep_ms(2200);  // the sleeps end
+  fork_bomb(id);
+  uint64_t now = raw(id).rows["numproc"].failcnt;
+  v = berth_as("vzubc", {"-r", id});
+  EXPECT_EQ(table(v.out)["numproc"].back(), "+" + std::to_string(now - r.rows["numproc"].failcnt)) << v.out;
+
+  // vzlist, text and JSON.
+  RunResult l = berth_as("vzlist", {"-H", "-o", "ctid,numproc,numproc.l,numproc.f", id});
+  ASSERT_EQ(l.code, 0) << l.err;
+  std::istringstream ls(l.out);
+  std::string ctid, held, lim, fail;
+  ls >> ctid >> held >> lim >> fail;
+  EXPECT_EQ(ctid, id);
+  EXPECT_EQ(lim, "32");
+  EXPECT_EQ(fail, std::to_string(now)) << l.out;
+  l = berth_as("vzlist", {"-j", "-o", "ctid,numproc,physpages", id});
+  ASSERT_EQ(l.code, 0) << l.err;
+  auto j = nlohmann::json::parse(l.out);
+  EXPECT_EQ(j[0]["numproc"]["failcnt"].get<uint64_t>(), now);
+  EXPECT_EQ(j[0]["numproc"]["limit"].get<uint64_t>(), 32u);
+  EXPECT_GT(j[0]["physpages"]["held"].get<uint64_t>(), 0u);
+  // Sorting by a UBC field works (one CT: just accepted); a stopped CT shows `-`.
+  EXPECT_EQ(berth_as("vzlist", {"-H", "-o", "ctid", "-s", "-numproc.f"}).code, 0);
+
+  // The last stop ends the server and its mount.
+  sleep_ms(2200);
+  ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  EXPECT_TRUE(servers().empty());
+  EXPECT_FALSE(fs::exists(served(id)));
+  l = berth_as("vzlist", {"-a", "-H", "-o", "ctid,numproc.f,numproc.l", id});
+  std::istringstream stopped(l.out);
+  stopped >> ctid >> fail >> lim;
+  EXPECT_EQ(fail, "-") << l.out;
+  EXPECT_EQ(lim, "32") << l.out;
+}
+
+TEST_F(UbcTest, MemoryShowsInPhyspagesAndShmpages) {
+  std::string id = create_running_ct();
+  std::string other = create_running_ct();
+  EXPECT_EQ(servers().size(), 1u) << "one server per instance, not per CT";
+  Parsed before = inside(id);
+  // 32 MiB in the CT's /dev/shm (tmpfs): charged to its memory cgroup as shmem.
+  RunResult w = berth({"exec", id, "head -c 33554432 /dev/zero > /dev/shm/fill"});
+  ASSERT_EQ(w.code, 0) << w.err;
+  Parsed after = inside(id);
+  EXPECT_GE(after.rows["physpages"].held, before.rows["physpages"].held + 7000) << "32M = 8192 pages";
+  EXPECT_GE(after.rows["shmpages"].held, before.rows["shmpages"].held + 7000);
+  EXPECT_GE(after.rows["physpages"].maxheld, after.rows["physpages"].held);
+  // The neighbour's block does not move, and each CT sees only itself.
+  Parsed n = inside(other);
+  EXPECT_EQ(n.uids, std::vector<std::string>{other});
+  EXPECT_LT(n.rows["shmpages"].held, 4096u);
+  // All running CTs without CTIDs; -f - reads such text back.
+  RunResult all = berth({"ubc", "--raw"});
+  ASSERT_EQ(all.code, 0);
+  EXPECT_EQ(parse(all.out).uids, (std::vector<std::string>{id, other}));
+  RunResult f = berth_as("vzubc", {"-v", "-f", "-"}, {.input = all.out});
+  ASSERT_EQ(f.code, 0) << f.err;
+  EXPECT_PRED2(contains, f.out, "CT " + id + " ");
+  EXPECT_PRED2(contains, f.out, "CT " + other + " ");
+  EXPECT_TRUE(table(f.out).count("shmpages")) << f.out;
+  // -w redraws until interrupted.
+  RunResult wt = berth_as("vzubc", {"-w", "-wn", "0.2", id}, {.timeout = std::chrono::milliseconds(1500)});
+  EXPECT_TRUE(wt.timed_out);
+  size_t screens = 0;
+  for (size_t p = wt.out.find("Every 0.2s"); p != std::string::npos; p = wt.out.find("Every 0.2s", p + 1)) ++screens;
+  EXPECT_GE(screens, 2u) << wt.out;
+  // maxheld survives the memory being freed.
+  ASSERT_EQ(berth({"exec", id, "rm /dev/shm/fill"}).code, 0);
+  Parsed freed = inside(id);
+  EXPECT_LT(freed.rows["shmpages"].held, after.rows["shmpages"].held);
+  EXPECT_GE(freed.rows["shmpages"].maxheld, after.rows["shmpages"].held);
+  // One stop leaves the server for the other CT; the last stop ends it.
+  ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  EXPECT_EQ(servers().size(), 1u);
+  EXPECT_EQ(inside(other).uids, std::vector<std::string>{other});
+  ASSERT_EQ(berth({"stop", other, "--fast"}).code, 0);
+  EXPECT_TRUE(servers().empty());
+}
+
+// A CT that ends without `berth stop` (its init killed): the server notices by itself (it checks
+// every 2 s) and leaves, mount and all.
+TEST_F(UbcTest, ServerLeavesWhenTheLastCtDiesWithoutStop) {
+  std::string id = create_running_ct();
+  ASSERT_EQ(servers().size(), 1u);
+  auto procs = ct_processes(id);
+  ASSERT_FALSE(procs.empty());
+  for (pid_t p : procs) ::kill(p, SIGKILL);
+  for (int i = 0; i < 60 && !servers().empty(); ++i) sleep_ms(100);
+  EXPECT_TRUE(servers().empty());
+  EXPECT_FALSE(fs::exists(served(id)));
+  // The next start brings a new one up.
+  RunResult r = berth({"start", id, "--wait"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(servers().size(), 1u);
+  EXPECT_EQ(inside(id).uids, std::vector<std::string>{id});
+}
+
+}  // namespace
+}  // namespace berth::itest
