@@ -61,7 +61,7 @@ done
 
 # ---- set, live: every value reaches the kernel at once ----
 echo "before: memory $(cg memory memory.limit_in_bytes memory.max), cpu $(cg cpu cpu.cfs_quota_us cpu.max)," \
-     "pids $(cg pids pids.max), cpuset '$(cg cpuset cpuset.cpus cpuset.cpus)'"
+     "pids $(cg pids pids.max pids.max), cpuset '$(cg cpuset cpuset.cpus cpuset.cpus)'"
 run_b set $CT --ram 256M --swap 512M --cpuunits 2000 --cpulimit 50 --cpus 1 --cpumask 0 --numproc 200 --ioprio 6
 expect_rc 0 "set --ram --swap --cpuunits --cpulimit --cpus --cpumask --numproc --ioprio (running CT)"
 expect_eq "$(cg memory memory.limit_in_bytes memory.max)" 268435456 "ram 256M"
@@ -130,10 +130,13 @@ maxev=$(keyed "$ev" max)
 [ "$maxev" -gt 0 ] 2>/dev/null && pass "fork bomb: pids.events max $maxev > 0" || fail "fork bomb: pids.events max '$maxev'"
 run_b exec $NB 'sh -c "echo forked"'
 [ "$RC" = 0 ] && [ "$OUT" = forked ] && pass "fork bomb: the neighbour $NB can still fork" || fail "fork bomb: neighbour cannot fork (rc $RC): $OUT"
-for cmd in "$B ubc" "$WORK/bin/vzubc"; do
+# `berth ubc --raw` prints the Version 2.5 block (failcnt is the last column); vzubc its table
+# ("numproc|  held ...|  FAIL", "-" for 0).
+for cmd in "$B ubc --raw" "$WORK/bin/vzubc"; do
     OUT=$($cmd $CT 2>&1); RC=$?
     echo "$OUT" | sed 's/^/    /'
-    fc=$(echo "$OUT" | awk '{ for (i = 1; i <= NF; i++) if ($i == "numproc") { print $NF; exit } }')
+    fc=$(echo "$OUT" | awk '/\|/ { n = split($0, c, "|"); r = c[1]; gsub(/ /, "", r); f = c[n]; gsub(/ /, "", f); if (r == "numproc") { print f; exit } next }
+                            { for (i = 1; i <= NF; i++) if ($i == "numproc") { print $NF; exit } }')
     [ "$RC" = 0 ] && [ "${fc:-0}" -gt 0 ] 2>/dev/null && pass "$(basename "${cmd%% *}") ${cmd#* }: numproc failcnt $fc > 0" ||
         fail "$(basename "${cmd%% *}"): numproc failcnt '${fc}' (rc $RC)"
 done

@@ -34,12 +34,20 @@ FILTER=${VM_GTEST_FILTER:-${filter:-}}
 integration() {
     local img=/run/berth-vm-it.img rc
     [ -x "$BUILD/berth_integration_tests" ] || { echo "FAIL: no $BUILD/berth_integration_tests"; return 1; }
-    truncate -s 1G $img && mkfs.ext4 -q -F $img && mount -o loop $img /tmp || { echo "FAIL: ext4 on /tmp"; return 1; }
+    truncate -s 1G $img && mkfs.ext4 -q -F $img || { echo "FAIL: ext4 image for /tmp"; return 1; }
+    # A checkout under /tmp (a CI clone) would be hidden by the new /tmp: keep its build dir
+    # reachable at the same path (the test binary has berth's path compiled in).
+    local keep=""
+    case $BUILD in /tmp/*) keep=/run/berth-vm-build; mkdir -p $keep && mount --bind "$BUILD" $keep ;; esac
+    mount -o loop $img /tmp || { echo "FAIL: ext4 on /tmp"; [ -z "$keep" ] || umount $keep; return 1; }
     chmod 1777 /tmp
+    if [ -n "$keep" ]; then mkdir -p "$BUILD" && chmod 755 /tmp/* && mount --bind $keep "$BUILD"; fi
     cp -n "$BUILD"/vm-lib/* /usr/lib/x86_64-linux-gnu/
     "$BUILD/berth_integration_tests" --gtest_filter="$FILTER"
     rc=$?
+    [ -z "$keep" ] || umount "$BUILD"
     umount /tmp; rm -f $img
+    [ -z "$keep" ] || umount $keep
     return $rc
 }
 
