@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -450,6 +451,7 @@ std::vector<pid_t> BerthTest::ct_processes(const std::string& ctid) const {
     std::istringstream in(read_text(procs));
     pid_t p;
     while (in >> p) out.push_back(p);
+    std::sort(out.begin(), out.end());  // lowest first: the CT's init, barring PID wrap-around
     break;
   }
   return out;
