@@ -1,7 +1,13 @@
 // Masks and read-only remounts over /proc and /sys (child side).
 #include "isolation/proc_mask.h"
 
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/unique_fd.h"
+#include "ubc/proc_view.h"
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -126,5 +132,24 @@ Status apply_proc_mask(const ProcMaskPlan& plan, const std::string& root) {
 }
 
 Status mask_proc(bool in_userns) { return apply_proc_mask(proc_mask_plan(in_userns)).context("mask /proc"); }
+
+bool attach_proc_view(int view_fd) {
+  if (view_fd < 0) return false;
+  auto move = [](int fd, const char* to) {
+    return ::syscall(SYS_move_mount, fd, "", AT_FDCWD, to, MOVE_MOUNT_F_EMPTY_PATH) == 0;
+  };
+  // The procfs with its masks, as one detached tree; then /proc is free for the view.
+  UniqueFd real(static_cast<int>(
+      ::syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)));
+  if (!real) return false;
+  if (::umount2("/proc", MNT_DETACH) != 0) return false;
+  const std::string real_dir = std::string("/proc/") + ubc::kRealDir;
+  if (move(view_fd, "/proc")) {
+    if (move(real.get(), real_dir.c_str())) return true;
+    ::umount2("/proc", MNT_DETACH);  // the view without its procfs is useless
+  }
+  move(real.get(), "/proc");  // the plain procfs again
+  return false;
+}
 
 }  // namespace berth::isolation

@@ -37,4 +37,10 @@ Status apply_proc_mask(const ProcMaskPlan& plan, const std::string& root = "");
 // apply_proc_mask(proc_mask_plan(in_userns)).
 Status mask_proc(bool in_userns = false);
 
+// Child side, after mask_proc: put the beancounter server's view of the CT's /proc (view_fd, a
+// detached mount; ubc/proc_view.h) at /proc and move the CT's procfs, masks included, under it
+// to /proc/.real. view_fd < 0: nothing to do. Any failure leaves the plain procfs at /proc
+// (accounting must not stop a CT from starting); returns whether the view is in place.
+bool attach_proc_view(int view_fd);
+
 }  // namespace berth::isolation

@@ -63,6 +63,8 @@ Status setup(const ChildArgs& a) {
   isolation::RootfsPlan plan{a.root, a.userns, a.beancounters_fd, a.limits.pty_max.value_or(0)};
   BERTH_RETURN_IF_ERROR(isolation::setup_rootfs_from_child(ct, plan).context("set up mounts"));
   BERTH_RETURN_IF_ERROR(isolation::mask_proc(a.userns).context("mask /proc"));
+  // /proc/user_beancounters: /proc becomes the server's view, the procfs goes under it.
+  isolation::attach_proc_view(a.proc_view_fd);
   BERTH_RETURN_IF_ERROR(configure_inside(ct, host_resolv.value_or("")));
   // In the CT's IPC namespace (its /proc/sys/kernel/shm* are open again after mask_proc) and on
   // init itself, so everything it starts inherits them.

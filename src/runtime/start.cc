@@ -152,9 +152,15 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   // The CT's /run/berth/user_beancounters is served by the instance's FUSE server (ubc/fs.h); if
   // it cannot run, the CT starts without that file.
   auto ubc_use = ubc::ensure_server(ct.host());
-  UniqueFd ubc_file(ubc_use.ok() ? static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, ubc::served_path(ct.host(), ct.ctid()).c_str(),
-                                                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC))
+  auto clone_served = [&](const std::string& path) {
+    return UniqueFd(ubc_use.ok() ? static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC))
                                  : -1);
+  };
+  UniqueFd ubc_file = clone_served(ubc::served_path(ct.host(), ct.ctid()));
+  // And /proc/user_beancounters: the CT's /proc is the server's view (ubc/proc_view.h), unless
+  // PROC_BEANCOUNTERS="no" asks for a plain procfs.
+  UniqueFd proc_view;
+  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no") proc_view = clone_served(ubc::served_proc_path(ct.host(), ct.ctid()));
 
   ChildArgs args;
   args.ct = &ct;
@@ -167,6 +173,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   for (const auto& h : cg->hierarchies()) hier.push_back({h.mount, h.options});
   args.cgroup_fs = isolation::plan_cgroup_fs(std::string_view(cg->name()) == "v2", hier);
   args.beancounters_fd = ubc_file.get();
+  args.proc_view_fd = proc_view.get();
   args.limits = proc_limits;
   uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
   if (userns) flags |= CLONE_NEWUSER;

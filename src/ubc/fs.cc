@@ -20,6 +20,7 @@
 #include "runtime/status.h"
 #include "sys/fs.h"
 #include "ubc/fs_internal.h"
+#include "ubc/proc_view.h"
 
 namespace berth::ubc {
 namespace {
@@ -82,6 +83,10 @@ Status spawn_server() {
 std::string mount_dir(const HostConfig& host) { return host.paths().run + "/ubcfs"; }
 
 std::string served_path(const HostConfig& host, const std::string& ctid) { return mount_dir(host) + "/" + ctid; }
+
+std::string served_proc_path(const HostConfig& host, const std::string& ctid) {
+  return proc_view_dir(mount_dir(host), ctid);
+}
 
 bool server_alive(const HostConfig& host) {
   std::string dir = mount_dir(host);

@@ -1,10 +1,11 @@
 // /proc/user_beancounters for the inside of a CT: one FUSE server per Berth instance.
 //
 // A stock kernel lets nobody add a name to procfs' root, and a bind mount needs an existing
-// target, so /proc/user_beancounters itself cannot exist in a CT without replacing its whole
-// /proc. Each CT instead gets its own block at /run/berth/user_beancounters (mode 0400, owned by
-// the CT's root), a mount of <run>/ubcfs/<CTID> of this server, computed on every read
-// from the CT's cgroup counters (ubc/collect.h), so it is never stale and no process runs per CT.
+// target, so the CT's /proc is a directory of this server that links every name to the CT's
+// real procfs and adds user_beancounters (ubc/proc_view.h). The same block is also at
+// /run/berth/user_beancounters (mode 0400, owned by the CT's root), a mount of
+// <run>/ubcfs/<CTID>. Both are computed on every read from the CT's cgroup counters
+// (ubc/collect.h), so they are never stale, and no process runs per CT.
 //
 // Lifetime: `berth start` calls ensure_server() (spawns the server when none is mounted, under
 // the instance's lock <run>/ubcfs.lock) and holds a shared "user" lock (<run>/ubcfs.users) until
@@ -27,6 +28,8 @@ inline constexpr const char* kCtPath = "/run/berth/user_beancounters";
 
 // Host path of the CT's file in the server's mount.
 std::string served_path(const HostConfig& host, const std::string& ctid);
+// Host path of the CT's /proc view in the server's mount (proc_view.h).
+std::string served_proc_path(const HostConfig& host, const std::string& ctid);
 
 // A start in progress: while held, the server does not exit. Dropped without commit() (the
 // start failed), it ends the server again if no CT runs.

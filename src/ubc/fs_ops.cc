@@ -1,8 +1,12 @@
-// The beancounter FUSE server (see fs.h): one directory, one file per CT of the instance, each
-// holding that CT's block in /proc/user_beancounters' Version 2.5 text, computed when opened.
+// The beancounter FUSE server (see fs.h): one file per CT of the instance, each holding that
+// CT's block in /proc/user_beancounters' Version 2.5 text, computed when opened; and under .proc/
+// one directory per CT that is the CT's /proc (proc_view.h).
 #define FUSE_USE_VERSION 31
 #include <fuse3/fuse.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <pthread.h>
 #include <sys/file.h>
 #include <signal.h>
@@ -16,6 +20,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <mutex>
+#include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -25,16 +33,18 @@
 #include "ubc/collect.h"
 #include "ubc/fs.h"
 #include "ubc/fs_internal.h"
+#include "ubc/proc_view.h"
+#include "runtime/status.h"
 
 namespace berth::ubc {
 namespace {
 
 const HostConfig* g_host = nullptr;
+std::mutex g_block_mutex;  // one beancounter read at a time (maxheld is kept in a state file)
+time_t g_started = 0;
 
-// "/101" -> the CT's config; nullopt for anything else.
-std::optional<CtConfig> ct_of(const char* path) {
-  if (path[0] != '/' || !path[1] || std::strchr(path + 1, '/')) return std::nullopt;
-  auto ct = CtConfig::load(*g_host, path + 1);
+std::optional<CtConfig> load_ct(const std::string& ctid) {
+  auto ct = CtConfig::load(*g_host, ctid);
   if (!ct.ok()) return std::nullopt;
   return std::move(*ct);
 }
@@ -48,49 +58,204 @@ Block idle_block(const CtConfig& ct) {
 // size getattr reports is exact, which sendfile/splice (they read through the page cache up to
 // the size, whatever direct_io says) need.
 std::string content(const CtConfig& ct) {
+  std::lock_guard<std::mutex> hold(g_block_mutex);
   auto b = read_block(ct);
   return render_v25({b.ok() ? *b : idle_block(ct)});
 }
 
-void* op_init(struct fuse_conn_info*, struct fuse_config* cfg) {
+// Names of procfs' root that are not pids: the same in every pid namespace. Read from the
+// server's own /proc, again (at most once a second) when asked for a name it lacks, as a module
+// loaded later may add one.
+class ProcNames {
+ public:
+  bool has(const std::string& name) {
+    std::lock_guard<std::mutex> hold(mutex_);
+    if (names_.count(name)) return true;
+    auto now = std::chrono::steady_clock::now();
+    if (now - scanned_ < std::chrono::seconds(1)) return false;
+    scan(now);
+    return names_.count(name) != 0;
+  }
+
+ private:
+  void scan(std::chrono::steady_clock::time_point now) {
+    scanned_ = now;
+    names_.clear();
+    DIR* d = ::opendir("/proc");
+    if (!d) return;
+    while (struct dirent* e = ::readdir(d))
+      if (!is_pid_name(e->d_name) && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        names_.insert(e->d_name);
+    ::closedir(d);
+  }
+  std::mutex mutex_;
+  std::set<std::string> names_;
+  std::chrono::steady_clock::time_point scanned_{};
+};
+ProcNames g_proc_names;
+
+// The owner (the CT's root) of each CT's nodes. A path walk through a CT's /proc asks again
+// every second for .real, its procfs' mount point: a failed answer there would make the kernel
+// detach that mount, so the answer must not depend on reading the config at that moment (a
+// `set --save` may be rewriting it). Known CTs are answered from here.
+class Owners {
+ public:
+  using Ids = std::pair<uid_t, gid_t>;
+  Ids update(const CtConfig& ct) {
+    Ids ids{ct.local_uid(), ct.local_gid()};
+    std::lock_guard<std::mutex> hold(mutex_);
+    known_[ct.ctid()] = {ids, std::chrono::steady_clock::now()};
+    return ids;
+  }
+  // From the config at most every 2 s; from memory in between, and when it cannot be read.
+  std::optional<Ids> get(const std::string& ctid) {
+    std::optional<Ids> cached;
+    {
+      std::lock_guard<std::mutex> hold(mutex_);
+      auto it = known_.find(ctid);
+      if (it != known_.end()) {
+        if (std::chrono::steady_clock::now() - it->second.second < std::chrono::seconds(2)) return it->second.first;
+        cached = it->second.first;
+      }
+    }
+    auto ct = load_ct(ctid);
+    if (!ct) return cached;
+    return update(*ct);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::pair<Ids, std::chrono::steady_clock::time_point>> known_;
+};
+Owners g_owners;
+
+void fill_dir(struct stat* st, uid_t uid, gid_t gid, mode_t mode) {
+  st->st_mode = S_IFDIR | mode;
+  st->st_nlink = 2;
+  st->st_uid = uid;
+  st->st_gid = gid;
+}
+
+void* op_init(struct fuse_conn_info* conn, struct fuse_config* cfg) {
   cfg->direct_io = 1;  // sizes are not known before reading: read until EOF
-  cfg->attr_timeout = 0;
-  cfg->entry_timeout = 0;
+  // A name's attributes and a link's text never change while the CT exists; a second of caching
+  // spares a request per path walk through the CT's /proc. No negative caching: new pids.
+  cfg->attr_timeout = 1;
+  cfg->entry_timeout = 1;
   cfg->negative_timeout = 0;
   cfg->use_ino = 0;
+  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  // Plain readdir: a readdirplus answer would make the kernel cache pid names as directories.
+  conn->want &= ~FUSE_CAP_READDIRPLUS;
   return nullptr;
 }
 
 int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
   std::memset(st, 0, sizeof *st);
-  if (std::strcmp(path, "/") == 0) {
-    st->st_mode = S_IFDIR | 0755;
-    st->st_nlink = 2;
+  st->st_mtime = st->st_ctime = st->st_atime = g_started;
+  Node n = parse_node(path);
+  if (n.kind == Node::kNone) return -ENOENT;
+  if (n.kind == Node::kRoot || n.kind == Node::kProcTop) {
+    fill_dir(st, 0, 0, 0755);
     return 0;
   }
-  auto ct = ct_of(path);
-  if (!ct) return -ENOENT;
-  st->st_mode = S_IFREG | 0400;  // root of the CT only, as /proc/user_beancounters
-  st->st_nlink = 1;
-  st->st_size = static_cast<off_t>(render_v25({idle_block(*ct)}).size());
-  st->st_uid = ct->local_uid();
-  st->st_gid = ct->local_gid();
+  if (n.kind == Node::kProcLink && !is_pid_name(n.name) && !g_proc_names.has(n.name)) return -ENOENT;
+  std::optional<CtConfig> ct;
+  if (n.kind == Node::kCtFile || n.kind == Node::kProcUbc) ct = load_ct(n.ctid);
+  auto ids = ct ? g_owners.update(*ct) : g_owners.get(n.ctid);
+  if (!ids) return -ENOENT;
+  auto [uid, gid] = *ids;
+  switch (n.kind) {
+    case Node::kProcRoot:
+    case Node::kProcReal:
+      fill_dir(st, uid, gid, 0555);
+      return 0;
+    case Node::kProcLink:
+      st->st_mode = S_IFLNK | 0777;
+      st->st_nlink = 1;
+      st->st_size = static_cast<off_t>(link_target(n.name).size());
+      st->st_uid = uid;
+      st->st_gid = gid;
+      return 0;
+    default:  // the block, as /proc/user_beancounters: for the CT's root only
+      st->st_mode = S_IFREG | 0400;
+      st->st_nlink = 1;
+      st->st_size = static_cast<off_t>(render_v25({idle_block(*ct)}).size());
+      st->st_uid = uid;
+      st->st_gid = gid;
+      return 0;
+  }
+}
+
+int op_readlink(const char* path, char* buf, size_t size) {
+  Node n = parse_node(path);
+  if (n.kind != Node::kProcLink) return -EINVAL;
+  if (size == 0) return -EINVAL;
+  std::string t = link_target(n.name);
+  size_t len = std::min(t.size(), size - 1);
+  std::memcpy(buf, t.data(), len);
+  buf[len] = '\0';
   return 0;
 }
 
+// The CT's own procfs (at .real in its view), reached through its init's root; -1 if the CT does
+// not run or has a plain /proc.
+UniqueFd open_ct_procfs(const CtConfig& ct) {
+  auto st = runtime::query_status(ct);
+  if (!st.ok() || !st->running || st->init_pid <= 0) return UniqueFd();
+  std::string p = "/proc/" + std::to_string(st->init_pid) + "/root/proc/" + kRealDir;
+  UniqueFd fd(::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct statfs sf;
+  if (fd && (::fstatfs(fd.get(), &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC)) fd.reset();
+  return fd;
+}
+
 int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct fuse_file_info*, enum fuse_readdir_flags) {
-  if (std::strcmp(path, "/") != 0) return -ENOTDIR;
-  fill(buf, ".", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
-  fill(buf, "..", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
-  auto ids = runtime::list_ctids(*g_host);
-  if (ids.ok())
-    for (const auto& id : *ids) fill(buf, id.c_str(), nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
+  Node n = parse_node(path);
+  auto add = [&](const char* name) { fill(buf, name, nullptr, 0, static_cast<fuse_fill_dir_flags>(0)); };
+  switch (n.kind) {
+    case Node::kRoot:
+    case Node::kProcTop: {
+      add(".");
+      add("..");
+      auto ids = runtime::list_ctids(*g_host);
+      if (ids.ok())
+        for (const auto& id : *ids) add(id.c_str());
+      return 0;
+    }
+    case Node::kProcReal:
+      add(".");
+      add("..");
+      return 0;
+    case Node::kProcRoot:
+      break;
+    default:
+      return n.kind == Node::kNone ? -ENOENT : -ENOTDIR;
+  }
+  auto ct = load_ct(n.ctid);
+  if (!ct) return -ENOENT;
+  add(".");
+  add("..");
+  add(kUbcName);
+  // The CT's procfs lists its own pids; without it (a CT that does not run), the other names.
+  UniqueFd real = open_ct_procfs(*ct);
+  DIR* d = real ? ::fdopendir(::openat(real.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) : ::opendir("/proc");
+  if (!d) return 0;
+  while (struct dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    if (!real && is_pid_name(e->d_name)) continue;
+    add(e->d_name);
+  }
+  ::closedir(d);
   return 0;
 }
 
 int op_open(const char* path, struct fuse_file_info* fi) {
+  Node n = parse_node(path);
+  if (n.kind == Node::kProcRoot || n.kind == Node::kProcReal) return -EISDIR;
+  if (n.kind != Node::kCtFile && n.kind != Node::kProcUbc) return -ENOENT;
   if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EACCES;
-  auto ct = ct_of(path);
+  auto ct = load_ct(n.ctid);
   if (!ct) return -ENOENT;
   fi->fh = reinterpret_cast<uint64_t>(new std::string(content(*ct)));
   fi->direct_io = 1;
@@ -133,6 +298,7 @@ void idle_watch(pthread_t main_thread, std::atomic<bool>* done) {
 
 int serve(const HostConfig& host) {
   g_host = &host;
+  g_started = ::time(nullptr);
   const char* ready_env = std::getenv(kReadyFdEnv);
   int ready = ready_env ? std::atoi(ready_env) : -1;
   if (!runtime::cgroup_backend().ok()) return 1;  // detected once, before the threads start
@@ -159,6 +325,7 @@ int serve(const HostConfig& host) {
   ops.init = op_init;
   ops.getattr = op_getattr;
   ops.readdir = op_readdir;
+  ops.readlink = op_readlink;
   ops.open = op_open;
   ops.read = op_read;
   ops.release = op_release;
@@ -187,7 +354,8 @@ int serve(const HostConfig& host) {
   std::atomic<bool> done{false};
   std::thread watcher(idle_watch, ::pthread_self(), &done);
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  int rc = fuse_loop(f);
+  // Several threads: every path walk through a CT's /proc may come here.
+  int rc = fuse_loop_mt(f, 0);
   done = true;
   fuse_remove_signal_handlers(se);
   fuse_unmount(f);

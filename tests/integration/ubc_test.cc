@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -83,8 +85,9 @@ class UbcTest : public BerthTest {
     EXPECT_EQ(r.code, 0) << r.err;
     return parse(r.out);
   }
-  Parsed inside(const std::string& id) {
-    RunResult r = berth({"exec", id, "cat /run/berth/user_beancounters"});
+  // The CT's own view, at /proc/user_beancounters, and the same at /run/berth/user_beancounters.
+  Parsed inside(const std::string& id, const char* path = "/proc/user_beancounters") {
+    RunResult r = berth({"exec", id, std::string("cat ") + path});
     EXPECT_EQ(r.code, 0) << r.err;
     return parse(r.out);
   }
@@ -117,11 +120,13 @@ TEST_F(UbcTest, ForkBombShowsInEveryView) {
   EXPECT_GT(r.rows["physpages"].held, 0u);
   EXPECT_GT(r.rows["numfile"].held, 0u);  // the CT's processes hold open files
 
-  // Inside the CT: its own block only, the same counter.
-  Parsed in = inside(id);
-  ASSERT_TRUE(in.version_ok);
-  EXPECT_EQ(in.uids, std::vector<std::string>{id});
-  EXPECT_GE(in.rows["numproc"].failcnt, r.rows["numproc"].failcnt);
+  // Inside the CT: its own block only, the same counter, at both places.
+  for (const char* path : {"/proc/user_beancounters", "/run/berth/user_beancounters"}) {
+    Parsed in = inside(id, path);
+    ASSERT_TRUE(in.version_ok) << path;
+    EXPECT_EQ(in.uids, std::vector<std::string>{id}) << path;
+    EXPECT_GE(in.rows["numproc"].failcnt, r.rows["numproc"].failcnt) << path;
+  }
 
   // vzubc: the table, then -q (only numproc failed), then -r (the change since the last -r run).
   RunResult v = berth_as("vzubc", {id});
@@ -235,6 +240,42 @@ TEST_F(UbcTest, ServerLeavesWhenTheLastCtDiesWithoutStop) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(servers().size(), 1u);
   EXPECT_EQ(inside(id).uids, std::vector<std::string>{id});
+}
+
+// The CT's /proc with user_beancounters in it is still its own procfs for everything else: its
+// pids only, /proc/self and magic links, the masks and read-only sysctls; PROC_BEANCOUNTERS="no"
+// gives the plain procfs.
+TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
+  std::string id = create_running_ct();
+  RunResult r = berth({"exec", id, "ls /proc"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto names = split_lines(r.out);
+  auto has = [&](const char* n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+  for (const char* n : {"user_beancounters", "1", "self", "meminfo", "sys", "net"}) EXPECT_TRUE(has(n)) << n << "\n" << r.out;
+  EXPECT_FALSE(has(".real"));
+  size_t pids = std::count_if(names.begin(), names.end(), [](const std::string& n) {
+    return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
+  });
+  // The CT's processes (plus the exec'ed shell and ls), not the host's hundreds.
+  EXPECT_LE(pids, ct_processes(id).size() + 3) << r.out;
+
+  r = berth({"exec", id,
+             "head -1 /proc/self/status; readlink /proc/self/exe; cat /proc/self/fd/0 </etc/hostname >/dev/null && echo fd-ok; "
+             "cat /proc/1/comm; "
+             "echo 1 >/proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward; "
+             "(echo 1 >/proc/sys/kernel/panic) 2>/dev/null || echo sys-ro; "
+             "cat /proc/nonexistent 2>/dev/null || echo enoent; "
+             "wc -c </proc/keys"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "Name:\thead\n/bin/busybox\nfd-ok\ninit\n1\nsys-ro\nenoent\n0\n") << r.err;
+  EXPECT_NE(berth({"exec", id, "echo x >/proc/user_beancounters"}).code, 0);
+
+  // The plain procfs on request.
+  std::ofstream(conf_path(id), std::ios::app) << "PROC_BEANCOUNTERS=\"no\"\n";
+  ASSERT_EQ(berth({"restart", id}).code, 0);
+  r = berth({"exec", id, "grep ' /proc ' /proc/mounts; test -e /proc/user_beancounters || echo absent"});
+  EXPECT_EQ(r.out, "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\nabsent\n") << r.err;
+  EXPECT_EQ(inside(id, "/run/berth/user_beancounters").uids, std::vector<std::string>{id});
 }
 
 }  // namespace
