@@ -26,6 +26,7 @@
 #include "isolation/seccomp.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/ct_limits.h"
+#include "runtime/proc_repair.h"
 #include "runtime/status.h"
 #include "storage/root.h"
 #include "runtime/sync.h"
@@ -206,6 +207,7 @@ Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
   BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (!s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
+  repair_proc_view_if_dead(ct, s.init_pid);
   UniqueFd init_fd(static_cast<int>(::syscall(SYS_pidfd_open, s.init_pid, 0)));
   if (!init_fd) return Error::from_errno(errno, "open pidfd of the CT's init");
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());

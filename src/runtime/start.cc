@@ -28,6 +28,7 @@
 #include "storage/root.h"
 #include "sys/fs.h"
 #include "sys/process.h"
+#include "runtime/proc_repair.h"
 #include "ubc/fs.h"
 
 namespace berth::runtime {
@@ -152,6 +153,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   // The CT's /run/berth/user_beancounters is served by the instance's FUSE server (ubc/fs.h); if
   // it cannot run, the CT starts without that file.
   auto ubc_use = ubc::ensure_server(ct.host());
+  if (ubc_use.ok() && ubc_use->revived()) repair_dead_proc_views(ct.host());
   auto clone_served = [&](const std::string& path) {
     return UniqueFd(ubc_use.ok() ? static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC))
                                  : -1);

@@ -124,17 +124,19 @@ bool try_idle_lock(const HostConfig& host, UniqueFd& out) {
 Result<ServerUse> ensure_server(const HostConfig& host) {
   BERTH_ASSIGN_OR_RETURN(UniqueFd use, lock_file(host, kUsersLock, LOCK_SH));
   BERTH_ASSIGN_OR_RETURN(UniqueFd spawn, lock_file(host, kSpawnLock, LOCK_EX));
+  bool revived = false;
   if (!server_alive(host)) {
     std::string dir = mount_dir(host);
     if (!server_exists(host))  // mounts of a server that died
-      while (sys::is_mount_point(dir) && ::umount2(dir.c_str(), MNT_DETACH) == 0) {
-      }
+      while (sys::is_mount_point(dir) && ::umount2(dir.c_str(), MNT_DETACH) == 0) revived = true;
     BERTH_RETURN_IF_ERROR(make_dirs(dir, 0755));
     // A server still coming up (spawned by a start that was killed) makes the new one wait for
     // it and report ready: there is never more than one.
     BERTH_RETURN_IF_ERROR(spawn_server());
   }
-  return ServerUse(&host, std::move(use));
+  ServerUse out(&host, std::move(use));
+  if (revived) out.set_revived();
+  return out;
 }
 
 ServerUse::~ServerUse() {
@@ -144,6 +146,15 @@ ServerUse::~ServerUse() {
 
 void stop_server_if_idle(const HostConfig& host) {
   if (!sys::path_exists(pid_file(host))) return;
+  // A server that died (killed) left its mount: gone with the last CT.
+  if (!server_exists(host) && !any_ct_running(host)) {
+    auto lk = lock_file(host, kSpawnLock, LOCK_EX | LOCK_NB);
+    std::string dir = mount_dir(host);
+    if (lk.ok() && !server_exists(host))
+      while (sys::is_mount_point(dir) && ::umount2(dir.c_str(), MNT_DETACH) == 0) {
+      }
+    return;
+  }
   UniqueFd idle;
   if (!try_idle_lock(host, idle) || any_ct_running(host)) return;
   pid_t pid = server_pid(host);

@@ -37,14 +37,20 @@ class ServerUse {
  public:
   ServerUse() = default;
   ServerUse(const HostConfig* host, UniqueFd fd) : host_(host), fd_(std::move(fd)) {}
-  ServerUse(ServerUse&& o) noexcept : host_(std::exchange(o.host_, nullptr)), fd_(std::move(o.fd_)) {}
+  ServerUse(ServerUse&& o) noexcept
+      : host_(std::exchange(o.host_, nullptr)), fd_(std::move(o.fd_)), revived_(o.revived_) {}
   ServerUse& operator=(ServerUse&&) = delete;
   ~ServerUse();
   void commit() { host_ = nullptr; }
+  // A new server replaced one that had died: running CTs' /proc views are dead
+  // (runtime/proc_repair.h).
+  bool revived() const { return revived_; }
+  void set_revived() { revived_ = true; }
 
  private:
   const HostConfig* host_ = nullptr;
   UniqueFd fd_;
+  bool revived_ = false;
 };
 
 // Make sure the server runs (spawn it if needed) and keep it from exiting while the returned

@@ -278,5 +278,37 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   EXPECT_EQ(inside(id, "/run/berth/user_beancounters").uids, std::vector<std::string>{id});
 }
 
+// A killed server leaves every running CT with a dead /proc (ENOTCONN); the next exec into one of
+// them (or a start of any CT) brings a new server up and gives each a new procfs under a new view,
+// without touching the CTs' processes.
+TEST_F(UbcTest, KilledServerIsReplacedAndDeadProcIsRepaired) {
+  std::string a = create_running_ct();
+  std::string b = create_running_ct();
+  auto servers_before = servers();
+  ASSERT_EQ(servers_before.size(), 1u);
+  auto procs_a = ct_processes(a);
+  ASSERT_EQ(::kill(servers_before[0], SIGKILL), 0);
+  for (int i = 0; i < 50 && !servers().empty(); ++i) sleep_ms(20);
+  ASSERT_TRUE(servers().empty());
+
+  RunResult r = berth({"exec", a, "head -1 /proc/user_beancounters; head -1 /run/berth/user_beancounters; ls /proc | grep -c ."});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto lines = split_lines(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out << r.err;
+  EXPECT_EQ(lines[0], "Version: 2.5");
+  EXPECT_EQ(lines[1], "Version: 2.5");
+  EXPECT_GT(std::stoi(lines[2]), 10);
+  EXPECT_PRED2(contains, r.err, "CT " + a + ": /proc was dead");
+  EXPECT_PRED2(contains, r.err, "CT " + b + ": /proc was dead");  // all CTs of the instance
+  EXPECT_EQ(servers().size(), 1u);
+  EXPECT_EQ(ct_processes(a).front(), procs_a.front());  // same init: not restarted
+  EXPECT_EQ(inside(b).uids, std::vector<std::string>{b});
+  r = berth({"exec", b, "(echo 1 >/proc/sys/kernel/panic) 2>/dev/null || echo sys-ro; wc -c </proc/keys"});
+  EXPECT_EQ(r.out, "sys-ro\n0\n") << r.err;  // masked as at start
+  // Nothing more to repair: exec says nothing.
+  r = berth({"exec", a, "true"});
+  EXPECT_EQ(r.err, "");
+}
+
 }  // namespace
 }  // namespace berth::itest

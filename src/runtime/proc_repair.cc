@@ -1,0 +1,116 @@
+// Repair of a running CT's /proc whose beancounter server died (see proc_repair.h).
+#include "runtime/proc_repair.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "core/unique_fd.h"
+#include "isolation/proc_mask.h"
+#include "runtime/exec.h"
+#include "runtime/inventory.h"
+#include "runtime/status.h"
+#include "ubc/fs.h"
+
+namespace berth::runtime {
+namespace {
+
+// In the CT's mount and pid namespaces: a new procfs made while the old one still exists (a
+// user-namespaced mount namespace may only get a procfs when one is already fully visible), then
+// the dead view and the procfs under it go, the new one takes /proc, is masked, and gets the new
+// view on top when there is one.
+Status remount_proc(int view_fd, int file_fd, bool userns) {
+  UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC)));
+  if (!fs) return Error::from_errno(errno, "fsopen proc");
+  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    return Error::from_errno(errno, "create procfs");
+  UniqueFd mnt(static_cast<int>(
+      ::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)));
+  if (!mnt) return Error::from_errno(errno, "mount procfs");
+  if (::umount2("/proc", MNT_DETACH) != 0) return Error::from_errno(errno, "detach the dead /proc");
+  if (::syscall(SYS_move_mount, mnt.get(), "", AT_FDCWD, "/proc", MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return Error::from_errno(errno, "attach the new /proc");
+  BERTH_RETURN_IF_ERROR(isolation::mask_proc(userns));
+  isolation::attach_proc_view(view_fd);
+  // The block at /run/berth/user_beancounters was the dead server's too (best effort: the CT may
+  // have mounted something else over /run since).
+  if (file_fd >= 0 && ::umount2(ubc::kCtPath, MNT_DETACH) == 0)
+    ::syscall(SYS_move_mount, file_fd, "", AT_FDCWD, ubc::kCtPath, MOVE_MOUNT_F_EMPTY_PATH);
+  return {};
+}
+
+}  // namespace
+
+bool proc_view_dead(pid_t init_pid) {
+  // statfs always asks the server (stat may be answered from the kernel's attribute cache).
+  struct statfs sf;
+  std::string p = "/proc/" + std::to_string(init_pid) + "/root/proc/";
+  return ::statfs(p.c_str(), &sf) != 0 && errno == ENOTCONN;
+}
+
+Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
+  UniqueFd init(static_cast<int>(::syscall(SYS_pidfd_open, init_pid, 0)));
+  if (!init) return Error::from_errno(errno, "open pidfd of the CT's init");
+  auto clone = [](const std::string& path) {
+    return UniqueFd(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+  };
+  UniqueFd view, file = clone(ubc::served_path(ct.host(), ct.ctid()));
+  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no") view = clone(ubc::served_proc_path(ct.host(), ct.ctid()));
+  bool userns = !ct.is_privileged();
+  int init_fd = init.get(), view_fd = view.get(), file_fd = file.get();
+  // run_in_ct joins the CT's mount (and user) namespace; procfs takes the pid namespace of the
+  // process that makes it, so that part runs in a child made after joining the CT's.
+  return run_in_ct(ct, [&]() -> Status {
+    if (::setns(init_fd, CLONE_NEWPID) != 0) return Error::from_errno(errno, "join the CT's pid namespace");
+    pid_t pid = ::fork();
+    if (pid < 0) return Error::from_errno(errno, "fork");
+    if (pid == 0) {
+      auto st = remount_proc(view_fd, file_fd, userns);
+      if (!st.ok()) std::fprintf(stderr, "berth: CT %s: %s\n", ct.ctid().c_str(), st.error().message().c_str());
+      ::_exit(st.ok() ? 0 : 1);
+    }
+    int ws = 0;
+    while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) return Error::from_errno(EIO, "replace the dead /proc");
+    return {};
+  });
+}
+
+void repair_dead_proc_views(const HostConfig& host) {
+  auto ids = list_ctids(host);
+  if (!ids.ok()) return;
+  for (const auto& id : *ids) {
+    auto ct = CtConfig::load(host, id);
+    if (!ct.ok()) continue;
+    auto s = query_status(*ct);
+    if (!s.ok() || !s->running || !proc_view_dead(s->init_pid)) continue;
+    auto st = repair_proc_view(*ct, s->init_pid);
+    if (st.ok())
+      std::fprintf(stderr, "CT %s: /proc was dead (its beancounter server had gone) and is mounted again\n", id.c_str());
+    else
+      std::fprintf(stderr, "Warning: CT %s: repair of its /proc: %s\n", id.c_str(), st.error().message().c_str());
+  }
+}
+
+void repair_proc_view_if_dead(const CtConfig& ct, pid_t init_pid) {
+  if (!proc_view_dead(init_pid)) return;
+  auto use = ubc::ensure_server(ct.host());
+  if (!use.ok()) {
+    std::fprintf(stderr, "Warning: CT %s: its /proc is dead and %s\n", ct.ctid().c_str(), use.error().message().c_str());
+    return;
+  }
+  // Every CT of the instance lost its view with the server, not only this one.
+  repair_dead_proc_views(ct.host());
+  use->commit();
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,26 @@
+// A running CT's /proc after its beancounter server died (killed, crashed): the view
+// (ubc/proc_view.h) answers ENOTCONN for every name, which breaks everything in the CT that reads
+// /proc. The next Berth command that needs the server (start of any CT of the instance, exec into
+// this CT) brings a new server up and gives each such CT a new procfs, masked as at start, under a
+// new view: the CT goes on running, its processes untouched.
+#pragma once
+
+#include "core/ct_config.h"
+#include "core/error.h"
+#include "core/host_config.h"
+
+namespace berth::runtime {
+
+// Whether the running CT whose init is init_pid has a /proc whose server is gone.
+bool proc_view_dead(pid_t init_pid);
+
+// Replace the dead /proc of a running CT (a new server must run: ubc::ensure_server).
+Status repair_proc_view(const CtConfig& ct, pid_t init_pid);
+
+// Every running CT of the instance with a dead /proc, repaired; failures are warnings.
+void repair_dead_proc_views(const HostConfig& host);
+
+// For one CT about to be entered: when its /proc is dead, bring a server up and repair it.
+void repair_proc_view_if_dead(const CtConfig& ct, pid_t init_pid);
+
+}  // namespace berth::runtime
