@@ -50,10 +50,8 @@ std::string read_or_empty(const std::string& path) {
 // The counters Backend::stats() does not read: kernel memory, socket buffers, shmem, dentries.
 void read_extra_counters(cgroups::Backend& cg, const std::string& group, Raw& raw) {
   bool v2 = std::string_view(cg.name()) == "v2";
-  for (const auto& h : cg.hierarchies()) {
-    bool memory = v2 ? h.options.empty() : (("," + h.options + ",").find(",memory,") != std::string::npos);
-    if (!memory) continue;
-    std::string d = h.mount + "/" + group + "/memory.";
+  if (auto dir = memory_group_dir(cg, group)) {
+    std::string d = *dir + "/memory.";
     std::string stat = read_or_empty(d + "stat");
     auto key = [&](std::string_view k) { return cgroups::keyed_value(stat, k); };
     if (v2) {
@@ -76,7 +74,6 @@ void read_extra_counters(cgroups::Backend& cg, const std::string& group, Raw& ra
       }
       raw.shmem = key("total_shmem").value_or(key("shmem").value_or(0));
     }
-    return;
   }
 }
 
@@ -162,6 +159,15 @@ void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw) {
   std::string unix_socks = read_or_empty(proc + "/net/unix");
   uint64_t lines = static_cast<uint64_t>(std::count(unix_socks.begin(), unix_socks.end(), '\n'));
   raw.numothersock = other + (lines > 0 ? lines - 1 : 0);  // minus the header line
+}
+
+std::optional<std::string> memory_group_dir(const cgroups::Backend& cg, const std::string& group) {
+  bool v2 = std::string_view(cg.name()) == "v2";
+  for (const auto& h : cg.hierarchies()) {
+    bool memory = v2 ? h.options.empty() : (("," + h.options + ",").find(",memory,") != std::string::npos);
+    if (memory) return h.mount + "/" + group;
+  }
+  return std::nullopt;
 }
 
 Result<Block> read_block(const CtConfig& ct) {

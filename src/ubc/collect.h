@@ -7,9 +7,11 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cgroups/backend.h"
 #include "core/ct_config.h"
 #include "core/error.h"
 #include "ubc/model.h"
@@ -19,6 +21,9 @@ namespace berth::ubc {
 // Counts from the CT's processes (tgids) and its init's namespaces (pure parsing helpers are
 // below, unit-tested).
 void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw);
+
+// The directory of the CT's group in the hierarchy that has the memory controller.
+std::optional<std::string> memory_group_dir(const cgroups::Backend& cg, const std::string& group);
 
 // The block of a running CT; error with exit kNotRunning when it does not run.
 Result<Block> read_block(const CtConfig& ct);

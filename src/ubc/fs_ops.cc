@@ -33,7 +33,9 @@
 #include "ubc/collect.h"
 #include "ubc/fs.h"
 #include "ubc/fs_internal.h"
+#include "ubc/meminfo.h"
 #include "ubc/proc_view.h"
+#include "sys/fs.h"
 #include "runtime/status.h"
 
 namespace berth::ubc {
@@ -61,6 +63,15 @@ std::string content(const CtConfig& ct) {
   std::lock_guard<std::mutex> hold(g_block_mutex);
   auto b = read_block(ct);
   return render_v25({b.ok() ? *b : idle_block(ct)});
+}
+
+// The CT's /proc/meminfo now; the host's when its memory cgroup cannot be read. Its length is
+// the host's (meminfo.h), so the size getattr gives matches what a later read gets.
+std::string meminfo_text(const CtConfig& ct) {
+  auto host = sys::read_file("/proc/meminfo");
+  if (!host.ok()) return std::string();
+  auto c = read_mem_counters(ct);
+  return c.ok() ? virtual_meminfo(*host, *c) : *host;
 }
 
 // Names of procfs' root that are not pids: the same in every pid namespace. Read from the
@@ -161,7 +172,7 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
   }
   if (n.kind == Node::kProcLink && !is_pid_name(n.name) && !g_proc_names.has(n.name)) return -ENOENT;
   std::optional<CtConfig> ct;
-  if (n.kind == Node::kCtFile || n.kind == Node::kProcUbc) ct = load_ct(n.ctid);
+  if (n.kind == Node::kCtFile || n.kind == Node::kProcUbc || n.kind == Node::kProcMeminfo) ct = load_ct(n.ctid);
   auto ids = ct ? g_owners.update(*ct) : g_owners.get(n.ctid);
   if (!ids) return -ENOENT;
   auto [uid, gid] = *ids;
@@ -169,6 +180,13 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
     case Node::kProcRoot:
     case Node::kProcReal:
       fill_dir(st, uid, gid, 0555);
+      return 0;
+    case Node::kProcMeminfo:
+      st->st_mode = S_IFREG | 0444;
+      st->st_nlink = 1;
+      st->st_size = static_cast<off_t>(meminfo_text(*ct).size());
+      st->st_uid = uid;
+      st->st_gid = gid;
       return 0;
     case Node::kProcLink:
       st->st_mode = S_IFLNK | 0777;
@@ -253,11 +271,11 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct 
 int op_open(const char* path, struct fuse_file_info* fi) {
   Node n = parse_node(path);
   if (n.kind == Node::kProcRoot || n.kind == Node::kProcReal) return -EISDIR;
-  if (n.kind != Node::kCtFile && n.kind != Node::kProcUbc) return -ENOENT;
+  if (n.kind != Node::kCtFile && n.kind != Node::kProcUbc && n.kind != Node::kProcMeminfo) return -ENOENT;
   if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EACCES;
   auto ct = load_ct(n.ctid);
   if (!ct) return -ENOENT;
-  fi->fh = reinterpret_cast<uint64_t>(new std::string(content(*ct)));
+  fi->fh = reinterpret_cast<uint64_t>(new std::string(n.kind == Node::kProcMeminfo ? meminfo_text(*ct) : content(*ct)));
   fi->direct_io = 1;
   return 0;
 }

@@ -56,6 +56,8 @@ Node parse_node(std::string_view path) {
     n.kind = Node::kProcUbc;
   } else if (parts[2] == kRealDir) {
     n.kind = Node::kProcReal;
+  } else if (parts[2] == kMeminfoName) {
+    n.kind = Node::kProcMeminfo;
   } else if (parts[2] != "." && parts[2] != "..") {
     n.kind = Node::kProcLink;
     n.name = parts[2];

@@ -5,6 +5,7 @@
 // is a /proc that is not procfs. The CT's /proc is a directory of the instance's FUSE server,
 // <run>/ubcfs/.proc/<CTID>, holding:
 //   user_beancounters  the CT's block (as <run>/ubcfs/<CTID>), computed on every read;
+//   meminfo            the CT's RAM and swap (ubc/meminfo.h), computed on every read;
 //   .real              an empty directory, where the CT's own procfs (masks included) is mounted;
 //   every other name   a symlink ".real/<name>", so /proc/self, /proc/<pid>/fd/..., /proc/sys
 //                      and the rest are the real procfs, magic links and writes included.
@@ -22,6 +23,7 @@ namespace berth::ubc {
 inline constexpr const char* kProcDir = ".proc";          // under the server's mount
 inline constexpr const char* kRealDir = ".real";          // in the view: the CT's procfs
 inline constexpr const char* kUbcName = "user_beancounters";
+inline constexpr const char* kMeminfoName = "meminfo";
 
 // What a path of the server's filesystem names.
 struct Node {
@@ -33,6 +35,7 @@ struct Node {
     kProcRoot,  // "/.proc/<CTID>": the CT's /proc
     kProcUbc,   // "/.proc/<CTID>/user_beancounters"
     kProcReal,  // "/.proc/<CTID>/.real"
+    kProcMeminfo,  // "/.proc/<CTID>/meminfo": the CT's own (ubc/meminfo.h)
     kProcLink,  // "/.proc/<CTID>/<name>": symlink to .real/<name>
   } kind = kNone;
   std::string ctid;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -250,6 +251,7 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   RunResult r = berth({"exec", id, "ls /proc"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto names = split_lines(r.out);
+  std::vector<std::string> lines;
   auto has = [&](const char* n) { return std::find(names.begin(), names.end(), n) != names.end(); };
   for (const char* n : {"user_beancounters", "1", "self", "meminfo", "sys", "net"}) EXPECT_TRUE(has(n)) << n << "\n" << r.out;
   EXPECT_FALSE(has(".real"));
@@ -269,6 +271,22 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "Name:\thead\n/bin/busybox\nfd-ok\ninit\n1\nsys-ro\nenoent\n0\n") << r.err;
   EXPECT_NE(berth({"exec", id, "echo x >/proc/user_beancounters"}).code, 0);
+
+  // Its own RAM and swap in /proc/meminfo (what free and top read), live after a set.
+  ASSERT_EQ(berth({"set", id, "--ram", "96M", "--swap", "32M"}).code, 0);
+  r = berth({"exec", id, "grep -E '^(MemTotal|SwapTotal):' /proc/meminfo; top -b -n 1 | head -1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  lines = split_lines(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  unsigned long mem_total = 0, swap_total = 0;
+  EXPECT_EQ(std::sscanf(lines[0].c_str(), "MemTotal: %lu kB", &mem_total), 1) << lines[0];
+  EXPECT_EQ(std::sscanf(lines[1].c_str(), "SwapTotal: %lu kB", &swap_total), 1) << lines[1];
+  EXPECT_EQ(mem_total, 98304u);
+  EXPECT_EQ(swap_total, 32768u);
+  // busybox top: "Mem: <used>K used, <free>K free, ...": the two add up to the CT's 96M.
+  unsigned long used = 0, free_kb = 0;
+  ASSERT_EQ(std::sscanf(lines[2].c_str(), "Mem: %luK used, %luK free", &used, &free_kb), 2) << lines[2];
+  EXPECT_EQ(used + free_kb, 98304u);
 
   // The plain procfs on request.
   std::ofstream(conf_path(id), std::ios::app) << "PROC_BEANCOUNTERS=\"no\"\n";
