@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/list.h"
 #include "ubc/collect.h"
+#include "ubc/loadavg.h"
 #include "runtime/inventory.h"
 #include "runtime/status.h"
 
@@ -72,8 +73,10 @@ int cmd_list(const Invocation& inv, const HostConfig& host) {
     if (!status.running && !runtime::private_area_exists(*ct)) continue;
     ListRow row{std::move(ct).value(), status};
     if (!selected_by_state(row, opts)) continue;
-    if (status.running)
+    if (status.running) {
       if (auto b = ubc::read_block(row.config); b.ok()) row.ubc = std::move(*b);
+      row.status.laverage = ubc::saved_load(host, ctid);  // sampled by the beancounter server
+    }
     rows.push_back(std::move(row));
   }
 

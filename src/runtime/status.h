@@ -25,7 +25,7 @@ struct CtStatus {
   pid_t init_pid = 0;      // host PID of the CT's init when running
   double uptime = 0;       // seconds since start, when running
   std::optional<uint64_t> numproc;  // processes+threads in the CT, when running
-  std::optional<std::array<double, 3>> laverage;  // not available yet: nullopt
+  std::optional<std::array<double, 3>> laverage;  // filled by vzlist from ubc/loadavg.h
 };
 
 Result<CtStatus> query_status(const CtConfig&);

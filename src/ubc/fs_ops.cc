@@ -33,6 +33,7 @@
 #include "ubc/collect.h"
 #include "ubc/fs.h"
 #include "ubc/fs_internal.h"
+#include "ubc/loadavg.h"
 #include "ubc/meminfo.h"
 #include "ubc/proc_view.h"
 #include "sys/fs.h"
@@ -42,6 +43,7 @@ namespace berth::ubc {
 namespace {
 
 const HostConfig* g_host = nullptr;
+LoadSampler* g_load = nullptr;  // the CTs' load averages (loadavg.h), sampled by idle_watch
 std::mutex g_block_mutex;  // one beancounter read at a time (maxheld is kept in a state file)
 time_t g_started = 0;
 
@@ -172,7 +174,8 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
   }
   if (n.kind == Node::kProcLink && !is_pid_name(n.name) && !g_proc_names.has(n.name)) return -ENOENT;
   std::optional<CtConfig> ct;
-  if (n.kind == Node::kCtFile || n.kind == Node::kProcUbc || n.kind == Node::kProcMeminfo) ct = load_ct(n.ctid);
+  if (n.kind == Node::kCtFile || n.kind == Node::kProcUbc || n.kind == Node::kProcMeminfo || n.kind == Node::kProcLoadavg)
+    ct = load_ct(n.ctid);
   auto ids = ct ? g_owners.update(*ct) : g_owners.get(n.ctid);
   if (!ids) return -ENOENT;
   auto [uid, gid] = *ids;
@@ -185,6 +188,15 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
       st->st_mode = S_IFREG | 0444;
       st->st_nlink = 1;
       st->st_size = static_cast<off_t>(meminfo_text(*ct).size());
+      st->st_uid = uid;
+      st->st_gid = gid;
+      return 0;
+    case Node::kProcLoadavg:
+      // Its length changes with the numbers: an upper bound (a shorter read sets the real size,
+      // and read() goes to the server anyway: direct_io).
+      st->st_mode = S_IFREG | 0444;
+      st->st_nlink = 1;
+      st->st_size = 128;
       st->st_uid = uid;
       st->st_gid = gid;
       return 0;
@@ -226,6 +238,20 @@ UniqueFd open_ct_procfs(const CtConfig& ct) {
   struct statfs sf;
   if (fd && (::fstatfs(fd.get(), &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC)) fd.reset();
   return fd;
+}
+
+// The CT's /proc/loadavg: its averages and counts, and its newest pid (the highest of its
+// procfs' names: pids grow until they wrap).
+std::string loadavg_text(const CtConfig& ct) {
+  LoadAvg l = g_load ? g_load->get(ct.ctid()).value_or(LoadAvg{}) : LoadAvg{};
+  long last = 0;
+  UniqueFd real = open_ct_procfs(ct);
+  if (DIR* d = real ? ::fdopendir(::openat(real.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) : nullptr) {
+    while (struct dirent* e = ::readdir(d))
+      if (is_pid_name(e->d_name)) last = std::max(last, std::atol(e->d_name));
+    ::closedir(d);
+  }
+  return render_loadavg(l, static_cast<pid_t>(last));
 }
 
 int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct fuse_file_info*, enum fuse_readdir_flags) {
@@ -271,11 +297,15 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct 
 int op_open(const char* path, struct fuse_file_info* fi) {
   Node n = parse_node(path);
   if (n.kind == Node::kProcRoot || n.kind == Node::kProcReal) return -EISDIR;
-  if (n.kind != Node::kCtFile && n.kind != Node::kProcUbc && n.kind != Node::kProcMeminfo) return -ENOENT;
+  if (n.kind != Node::kCtFile && n.kind != Node::kProcUbc && n.kind != Node::kProcMeminfo && n.kind != Node::kProcLoadavg)
+    return -ENOENT;
   if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EACCES;
   auto ct = load_ct(n.ctid);
   if (!ct) return -ENOENT;
-  fi->fh = reinterpret_cast<uint64_t>(new std::string(n.kind == Node::kProcMeminfo ? meminfo_text(*ct) : content(*ct)));
+  std::string text = n.kind == Node::kProcMeminfo   ? meminfo_text(*ct)
+                     : n.kind == Node::kProcLoadavg ? loadavg_text(*ct)
+                                                    : content(*ct);
+  fi->fh = reinterpret_cast<uint64_t>(new std::string(std::move(text)));
   fi->direct_io = 1;
   return 0;
 }
@@ -300,6 +330,7 @@ void idle_watch(pthread_t main_thread, std::atomic<bool>* done) {
   for (int tick = 1; !done->load(); ++tick) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (done->load()) return;
+    if (g_load && tick % static_cast<int>(kLoadInterval * 10) == 0) g_load->sample_all();
     if (tick % 20) continue;
     if (try_idle_lock(*g_host, idle)) {
       if (!any_ct_running(*g_host)) {
@@ -317,6 +348,8 @@ void idle_watch(pthread_t main_thread, std::atomic<bool>* done) {
 int serve(const HostConfig& host) {
   g_host = &host;
   g_started = ::time(nullptr);
+  LoadSampler load(host);
+  g_load = &load;
   const char* ready_env = std::getenv(kReadyFdEnv);
   int ready = ready_env ? std::atoi(ready_env) : -1;
   if (!runtime::cgroup_backend().ok()) return 1;  // detected once, before the threads start
@@ -380,6 +413,7 @@ int serve(const HostConfig& host) {
   ::unlink((host.paths().run + "/ubcfs.pid").c_str());
   watcher.join();
   fuse_destroy(f);
+  g_load = nullptr;
   return rc == 0 ? 0 : 1;
 }
 

@@ -6,6 +6,7 @@
 // <run>/ubcfs/.proc/<CTID>, holding:
 //   user_beancounters  the CT's block (as <run>/ubcfs/<CTID>), computed on every read;
 //   meminfo            the CT's RAM and swap (ubc/meminfo.h), computed on every read;
+//   loadavg            the CT's load average (ubc/loadavg.h), sampled by the server;
 //   .real              an empty directory, where the CT's own procfs (masks included) is mounted;
 //   every other name   a symlink ".real/<name>", so /proc/self, /proc/<pid>/fd/..., /proc/sys
 //                      and the rest are the real procfs, magic links and writes included.
@@ -24,6 +25,7 @@ inline constexpr const char* kProcDir = ".proc";          // under the server's 
 inline constexpr const char* kRealDir = ".real";          // in the view: the CT's procfs
 inline constexpr const char* kUbcName = "user_beancounters";
 inline constexpr const char* kMeminfoName = "meminfo";
+inline constexpr const char* kLoadavgName = "loadavg";
 
 // What a path of the server's filesystem names.
 struct Node {
@@ -36,6 +38,7 @@ struct Node {
     kProcUbc,   // "/.proc/<CTID>/user_beancounters"
     kProcReal,  // "/.proc/<CTID>/.real"
     kProcMeminfo,  // "/.proc/<CTID>/meminfo": the CT's own (ubc/meminfo.h)
+    kProcLoadavg,  // "/.proc/<CTID>/loadavg": the CT's own (ubc/loadavg.h)
     kProcLink,  // "/.proc/<CTID>/<name>": symlink to .real/<name>
   } kind = kNone;
   std::string ctid;

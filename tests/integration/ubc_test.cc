@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 
 #include "harness.h"
@@ -287,6 +288,23 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   unsigned long used = 0, free_kb = 0;
   ASSERT_EQ(std::sscanf(lines[2].c_str(), "Mem: %luK used, %luK free", &used, &free_kb), 2) << lines[2];
   EXPECT_EQ(used + free_kb, 98304u);
+
+  // Its own load average: two busy loops show in /proc/loadavg and vzlist after a 5 s sample.
+  r = berth({"exec", id, "for i in 1 2; do (while :; do :; done) >/dev/null 2>&1 </dev/null & done; cat /proc/loadavg"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("[0-9]+\\.[0-9]{2} [0-9]+\\.[0-9]{2} [0-9]+\\.[0-9]{2} [0-9]+/[0-9]+ [0-9]+\n")))
+      << r.out;
+  sleep_ms(5600);
+  r = berth({"exec", id, "cat /proc/loadavg"});
+  double one = 0;
+  unsigned running = 0, threads = 0;
+  ASSERT_EQ(std::sscanf(r.out.c_str(), "%lf %*f %*f %u/%u", &one, &running, &threads), 3) << r.out;
+  EXPECT_GT(one, 0.1) << r.out;  // 2 * (1 - e^(-5/60)) = 0.16 after one sample
+  EXPECT_GE(running, 1u) << r.out;
+  EXPECT_LE(threads, 10u) << r.out;  // the CT's tasks, not the host's
+  RunResult l = berth({"list", "-H", "-o", "laverage", id});
+  EXPECT_PRED2(contains, l.out, "/") << l.out << l.err;
+  EXPECT_EQ(l.out.find('-'), std::string::npos) << l.out;
 
   // The plain procfs on request.
   std::ofstream(conf_path(id), std::ios::app) << "PROC_BEANCOUNTERS=\"no\"\n";

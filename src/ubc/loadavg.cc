@@ -1,0 +1,156 @@
+// Each CT's own load average (see loadavg.h).
+#include "ubc/loadavg.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+#include <vector>
+
+#include "core/ct_config.h"
+#include "core/unique_fd.h"
+#include "runtime/ct_cgroup.h"
+#include "runtime/inventory.h"
+#include "runtime/status.h"
+#include "sys/fs.h"
+#include "ubc/collect.h"
+
+namespace berth::ubc {
+namespace {
+
+// Every task id in the group's subtree (v1 "tasks", v2 "cgroup.threads" of each directory).
+void collect_tasks(const std::string& dir, const char* file, std::vector<pid_t>& out, int depth = 0) {
+  auto text = sys::read_file(dir + "/" + file);
+  if (text.ok()) {
+    std::istringstream in(*text);
+    for (long t; in >> t;) out.push_back(static_cast<pid_t>(t));
+  }
+  if (depth > 32) return;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> subs;
+  while (dirent* e = ::readdir(d))
+    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+      subs.emplace_back(e->d_name);
+  ::closedir(d);
+  for (const auto& s : subs) collect_tasks(dir + "/" + s, file, out, depth + 1);
+}
+
+// Replaced whole (vzlist may read it at any time); no fsync: it is redone every 5 s.
+void write_state(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return;
+  bool ok = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  fd.reset();
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
+}
+
+}  // namespace
+
+void fold_sample(LoadAvg& l, uint32_t active, double interval) {
+  static constexpr double kMinutes[3] = {1, 5, 15};
+  for (int i = 0; i < 3; ++i) {
+    double e = std::exp(-interval / (60.0 * kMinutes[i]));
+    l.avg[i] = l.avg[i] * e + static_cast<double>(active) * (1.0 - e);
+  }
+}
+
+std::string render_loadavg(const LoadAvg& l, pid_t last_pid) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f %u/%u %d\n", l.avg[0], l.avg[1], l.avg[2], l.running, l.threads,
+                static_cast<int>(last_pid));
+  return buf;
+}
+
+std::string format_load_state(const LoadAvg& l) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%.6f %.6f %.6f %u %u\n", l.avg[0], l.avg[1], l.avg[2], l.running, l.threads);
+  return buf;
+}
+
+std::optional<LoadAvg> parse_load_state(std::string_view text) {
+  LoadAvg l;
+  std::istringstream in{std::string(text)};
+  if (!(in >> l.avg[0] >> l.avg[1] >> l.avg[2] >> l.running >> l.threads)) return std::nullopt;
+  for (double a : l.avg)
+    if (!(a >= 0) || !std::isfinite(a)) return std::nullopt;
+  return l;
+}
+
+char stat_state(std::string_view stat) {
+  size_t close = stat.rfind(')');  // the name may hold ')' and spaces: the last one ends it
+  if (close == std::string_view::npos || close + 2 >= stat.size() || stat[close + 1] != ' ') return 0;
+  return stat[close + 2];
+}
+
+std::string load_state_path(const HostConfig& host, const std::string& ctid) {
+  return host.paths().run + "/ubc/" + ctid + ".loadavg";
+}
+
+std::optional<std::array<double, 3>> saved_load(const HostConfig& host, const std::string& ctid) {
+  std::string path = load_state_path(host, ctid);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || ::time(nullptr) - st.st_mtime > 3 * static_cast<time_t>(kLoadInterval)) return std::nullopt;
+  auto text = sys::read_file(path);
+  if (!text.ok()) return std::nullopt;
+  auto l = parse_load_state(*text);
+  if (!l) return std::nullopt;
+  return l->avg;
+}
+
+void LoadSampler::sample_all() {
+  auto cg = runtime::cgroup_backend();
+  auto ids = runtime::list_ctids(host_);
+  if (!cg.ok() || !ids.ok()) return;
+  if (!make_dirs(host_.paths().run + "/ubc", 0700).ok()) return;
+  const char* file = std::string_view((*cg)->name()) == "v2" ? "cgroup.threads" : "tasks";
+  for (const auto& id : *ids) {
+    auto ct = CtConfig::load(host_, id);
+    if (!ct.ok()) continue;
+    auto st = runtime::query_status(*ct);
+    if (!st.ok() || !st->running) {
+      std::lock_guard<std::mutex> hold(mutex_);
+      if (ct_.erase(id)) ::unlink(load_state_path(host_, id).c_str());
+      continue;
+    }
+    auto dir = memory_group_dir(**cg, runtime::ct_group_of(*ct));
+    if (!dir) continue;
+    std::vector<pid_t> tasks;
+    collect_tasks(*dir, file, tasks);
+    uint32_t running = 0, active = 0;
+    for (pid_t t : tasks) {
+      auto s = sys::read_file("/proc/" + std::to_string(t) + "/stat");
+      char c = s.ok() ? stat_state(*s) : 0;
+      if (c == 'R') ++running;
+      if (c == 'R' || c == 'D') ++active;
+    }
+    LoadAvg snapshot;
+    {
+      std::lock_guard<std::mutex> hold(mutex_);
+      Entry& e = ct_[id];
+      if (e.init != st->init_pid) e = Entry{LoadAvg{}, st->init_pid};
+      fold_sample(e.load, active, kLoadInterval);
+      e.load.running = running;
+      e.load.threads = static_cast<uint32_t>(tasks.size());
+      snapshot = e.load;
+    }
+    write_state(load_state_path(host_, id), format_load_state(snapshot));
+  }
+}
+
+std::optional<LoadAvg> LoadSampler::get(const std::string& ctid) {
+  std::lock_guard<std::mutex> hold(mutex_);
+  auto it = ct_.find(ctid);
+  if (it == ct_.end()) return std::nullopt;
+  return it->second.load;
+}
+
+}  // namespace berth::ubc
