@@ -17,10 +17,10 @@ TEST(ProcViewTest, ParsesEveryKindOfPath) {
   EXPECT_EQ(r.ctid, "web");
   EXPECT_EQ(parse_node("/.proc/101/user_beancounters").kind, Node::kProcUbc);
   EXPECT_EQ(parse_node("/.proc/101/.real").kind, Node::kProcReal);
-  Node l = parse_node("/.proc/101/loadavg");
+  Node l = parse_node("/.proc/101/uptime");
   EXPECT_EQ(l.kind, Node::kProcLink);
   EXPECT_EQ(l.ctid, "101");
-  EXPECT_EQ(l.name, "loadavg");
+  EXPECT_EQ(l.name, "uptime");
   EXPECT_EQ(parse_node("/.proc/101/4242").name, "4242");
 }
 
