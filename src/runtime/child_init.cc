@@ -23,6 +23,7 @@
 #include "isolation/proc_mask.h"
 #include "isolation/rootfs.h"
 #include "isolation/seccomp.h"
+#include "isolation/timens.h"
 #include "runtime/sync.h"
 
 namespace berth::runtime {
@@ -66,6 +67,8 @@ Status setup(const ChildArgs& a) {
   // /proc/user_beancounters: /proc becomes the server's view, the procfs goes under it.
   isolation::attach_proc_view(a.proc_view_fd);
   BERTH_RETURN_IF_ERROR(configure_inside(ct, host_resolv.value_or("")));
+  // Its uptime counts from now.
+  BERTH_RETURN_IF_ERROR(isolation::enter_own_time_namespace());
   // In the CT's IPC namespace (its /proc/sys/kernel/shm* are open again after mask_proc) and on
   // init itself, so everything it starts inherits them.
   BERTH_RETURN_IF_ERROR(apply_proc_limits_self(a.limits).context("set process limits"));

@@ -24,6 +24,7 @@
 #include "core/exit_codes.h"
 #include "isolation/caps.h"
 #include "isolation/seccomp.h"
+#include "isolation/timens.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/ct_limits.h"
 #include "runtime/proc_repair.h"
@@ -100,7 +101,7 @@ std::string join_args(const std::vector<std::string>& v) {
 }
 
 // Child A: joins the CT, then runs and waits for B.
-int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool userns, int sync_fd,
+int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool userns, bool join_time, int sync_fd,
            const ProcLimits& rlimits) {
   auto fail = [&](const Error& e) {
     sync_report_error(sync_fd, e);
@@ -115,6 +116,7 @@ int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool user
   if (!st.ok()) return fail(st.error());
   int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
   if (userns) flags |= CLONE_NEWUSER;
+  if (join_time) flags |= CLONE_NEWTIME;
   if (::setns(init_pidfd, flags) != 0) return fail(Error::from_errno(errno, "join the CT's namespaces"));
   int slave = -1;
   if (req.pty) {
@@ -217,8 +219,9 @@ Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
   bool userns = !ct.is_privileged();
   int child_sock = sync.child.get(), pidfd = init_fd.get();
   ProcLimits rlimits = rlimits_of(s.init_pid);
+  bool join_time = isolation::other_time_namespace(s.init_pid);  // CTs started before 5.6 kernels have none
   BERTH_ASSIGN_OR_RETURN(sys::ChildProcess a, sys::clone_child(0, cgfd.get(), [&] {
-                           return joiner(ct, req, pidfd, userns, child_sock, rlimits);
+                           return joiner(ct, req, pidfd, userns, join_time, child_sock, rlimits);
                          }));
   sync.child.reset();
   if (!cgfd.valid()) BERTH_RETURN_IF_ERROR(cg->attach(group, a.pid()).context("join the CT's cgroup"));

@@ -2,6 +2,7 @@
 // table, an unprivileged uid_map, and what must fail (block mknod, module loading, sysrq-trigger,
 // host files). Also the privileged (--local_uid 0) and simfs variants of start + exec.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -198,6 +199,26 @@ TEST_F(IsolationTest, PrivilegedCt) {
   EXPECT_PRED2(matches, lines[1], " *1 .*init.*");
   expect_confined(j);
   expect_no_host_paths(j, root());
+}
+
+// Its own time namespace: uptime (/proc/uptime and sysinfo, which busybox uptime reads) counts
+// from the CT's start, also for what exec starts, in an unprivileged and a privileged CT; init's
+// start time is not before the CT's boot.
+TEST_F(IsolationTest, UptimeCountsFromTheCtsStart) {
+  for (bool privileged : {false, true}) {
+    std::string id = privileged ? create_running_ct({"--local_uid", "0", "--local_gid", "0"}) : create_running_ct();
+    RunResult r = berth({"exec", id, "cut -d' ' -f1 /proc/uptime; uptime; cut -d' ' -f22 /proc/1/stat"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto lines = split_lines(r.out);
+    ASSERT_EQ(lines.size(), 3u) << r.out;
+    double ct_up = std::stod(lines[0]);
+    double host_up = std::stod(read_text("/proc/uptime"));
+    EXPECT_LT(ct_up, 60.0) << r.out;
+    EXPECT_LT(ct_up + 1, host_up) << "CT uptime " << ct_up << ", host " << host_up;
+    EXPECT_PRED2(matches, lines[1], ".* up 0 min,.*");
+    EXPECT_LT(std::stol(lines[2]), 2 * ::sysconf(_SC_CLK_TCK)) << lines[2];  // ticks after the CT's boot
+    ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  }
 }
 
 TEST_F(IsolationTest, SimfsLayout) {

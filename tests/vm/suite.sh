@@ -5,8 +5,8 @@
 # Suites:
 #   lifecycle  tests/vm/lifecycle.sh
 #   ci         lifecycle.sh + resources.sh + the root integration binary's ResourcesTest.*
-#              but ForkBombStopsAtNumproc, and the /proc view's two UbcTests (the short v2
-#              suite scripts/test.sh runs)
+#              but ForkBombStopsAtNumproc, the /proc view's two UbcTests and the time
+#              namespace's uptime test (the short v2 suite scripts/test.sh runs)
 #   full       lifecycle.sh + resources.sh + the integration binary's resource, containment,
 #              lifecycle, isolation and beancounter tests
 # $VM_GTEST_FILTER replaces the suite's gtest filter.
@@ -24,7 +24,7 @@ case $SUITE in
     # The /proc view (procfs under a FUSE directory, repaired after a killed server) runs on
     # Debian 12's own 6.1 kernel and cgroup v2 here, as users run it.
     ci) parts="lifecycle resources integration"
-        filter="ResourcesTest.*:UbcTest.ProcView*:UbcTest.KilledServer*:-ResourcesTest.ForkBombStopsAtNumproc" ;;
+        filter="ResourcesTest.*:UbcTest.ProcView*:UbcTest.KilledServer*:IsolationTest.Uptime*:-ResourcesTest.ForkBombStopsAtNumproc" ;;
     full) parts="lifecycle resources integration"
           filter="ResourcesTest.*:ContainmentTest.*:LifecycleTest.*:IsolationTest.*:UbcTest.*" ;;
     *) echo "suite.sh: unknown suite '$SUITE'" >&2; exit 2 ;;
