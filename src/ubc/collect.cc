@@ -161,13 +161,18 @@ void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw) {
   raw.numothersock = other + (lines > 0 ? lines - 1 : 0);  // minus the header line
 }
 
-std::optional<std::string> memory_group_dir(const cgroups::Backend& cg, const std::string& group) {
+std::optional<std::string> controller_group_dir(const cgroups::Backend& cg, const std::string& group,
+                                                const std::string& controller) {
   bool v2 = std::string_view(cg.name()) == "v2";
   for (const auto& h : cg.hierarchies()) {
-    bool memory = v2 ? h.options.empty() : (("," + h.options + ",").find(",memory,") != std::string::npos);
-    if (memory) return h.mount + "/" + group;
+    bool has = v2 ? h.options.empty() : (("," + h.options + ",").find("," + controller + ",") != std::string::npos);
+    if (has) return h.mount + "/" + group;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> memory_group_dir(const cgroups::Backend& cg, const std::string& group) {
+  return controller_group_dir(cg, group, "memory");
 }
 
 Result<Block> read_block(const CtConfig& ct) {

@@ -22,7 +22,9 @@ namespace berth::ubc {
 // below, unit-tested).
 void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw);
 
-// The directory of the CT's group in the hierarchy that has the memory controller.
+// The directory of the CT's group in the hierarchy that has the controller (v2: the one).
+std::optional<std::string> controller_group_dir(const cgroups::Backend& cg, const std::string& group,
+                                                const std::string& controller);
 std::optional<std::string> memory_group_dir(const cgroups::Backend& cg, const std::string& group);
 
 // The block of a running CT; error with exit kNotRunning when it does not run.

@@ -33,6 +33,7 @@
 #include "ubc/collect.h"
 #include "ubc/fs.h"
 #include "ubc/fs_internal.h"
+#include "ubc/cpuinfo.h"
 #include "ubc/loadavg.h"
 #include "ubc/meminfo.h"
 #include "ubc/proc_view.h"
@@ -44,6 +45,13 @@ namespace {
 
 const HostConfig* g_host = nullptr;
 LoadSampler* g_load = nullptr;  // the CTs' load averages (loadavg.h), sampled by idle_watch
+size_t g_cpuinfo_size = 0;      // the host's /proc/cpuinfo's length at the server's start
+
+// The regular files the server makes: the beancounter block and the view's own files.
+bool served_file(Node::Kind k) {
+  return k == Node::kCtFile || k == Node::kProcUbc || k == Node::kProcMeminfo || k == Node::kProcLoadavg ||
+         k == Node::kProcCpuinfo;
+}
 std::mutex g_block_mutex;  // one beancounter read at a time (maxheld is kept in a state file)
 time_t g_started = 0;
 
@@ -174,8 +182,7 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
   }
   if (n.kind == Node::kProcLink && !is_pid_name(n.name) && !g_proc_names.has(n.name)) return -ENOENT;
   std::optional<CtConfig> ct;
-  if (n.kind == Node::kCtFile || n.kind == Node::kProcUbc || n.kind == Node::kProcMeminfo || n.kind == Node::kProcLoadavg)
-    ct = load_ct(n.ctid);
+  if (served_file(n.kind)) ct = load_ct(n.ctid);
   auto ids = ct ? g_owners.update(*ct) : g_owners.get(n.ctid);
   if (!ids) return -ENOENT;
   auto [uid, gid] = *ids;
@@ -192,11 +199,12 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
       st->st_gid = gid;
       return 0;
     case Node::kProcLoadavg:
-      // Its length changes with the numbers: an upper bound (a shorter read sets the real size,
+    case Node::kProcCpuinfo:
+      // Their length changes with the numbers: an upper bound (a shorter read sets the real size,
       // and read() goes to the server anyway: direct_io).
       st->st_mode = S_IFREG | 0444;
       st->st_nlink = 1;
-      st->st_size = 128;
+      st->st_size = n.kind == Node::kProcLoadavg ? 128 : static_cast<off_t>(g_cpuinfo_size + 4096);
       st->st_uid = uid;
       st->st_gid = gid;
       return 0;
@@ -297,13 +305,13 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct 
 int op_open(const char* path, struct fuse_file_info* fi) {
   Node n = parse_node(path);
   if (n.kind == Node::kProcRoot || n.kind == Node::kProcReal) return -EISDIR;
-  if (n.kind != Node::kCtFile && n.kind != Node::kProcUbc && n.kind != Node::kProcMeminfo && n.kind != Node::kProcLoadavg)
-    return -ENOENT;
+  if (!served_file(n.kind)) return -ENOENT;
   if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EACCES;
   auto ct = load_ct(n.ctid);
   if (!ct) return -ENOENT;
   std::string text = n.kind == Node::kProcMeminfo   ? meminfo_text(*ct)
                      : n.kind == Node::kProcLoadavg ? loadavg_text(*ct)
+                     : n.kind == Node::kProcCpuinfo ? ct_cpuinfo(*ct)
                                                     : content(*ct);
   fi->fh = reinterpret_cast<uint64_t>(new std::string(std::move(text)));
   fi->direct_io = 1;
@@ -350,6 +358,7 @@ int serve(const HostConfig& host) {
   g_started = ::time(nullptr);
   LoadSampler load(host);
   g_load = &load;
+  if (auto c = sys::read_file("/proc/cpuinfo"); c.ok()) g_cpuinfo_size = c->size();
   const char* ready_env = std::getenv(kReadyFdEnv);
   int ready = ready_env ? std::atoi(ready_env) : -1;
   if (!runtime::cgroup_backend().ok()) return 1;  // detected once, before the threads start

@@ -60,6 +60,8 @@ Node parse_node(std::string_view path) {
     n.kind = Node::kProcMeminfo;
   } else if (parts[2] == kLoadavgName) {
     n.kind = Node::kProcLoadavg;
+  } else if (parts[2] == kCpuinfoName) {
+    n.kind = Node::kProcCpuinfo;
   } else if (parts[2] != "." && parts[2] != "..") {
     n.kind = Node::kProcLink;
     n.name = parts[2];

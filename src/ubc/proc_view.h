@@ -7,6 +7,7 @@
 //   user_beancounters  the CT's block (as <run>/ubcfs/<CTID>), computed on every read;
 //   meminfo            the CT's RAM and swap (ubc/meminfo.h), computed on every read;
 //   loadavg            the CT's load average (ubc/loadavg.h), sampled by the server;
+//   cpuinfo            the CPUs the CT may use (ubc/cpuinfo.h);
 //   .real              an empty directory, where the CT's own procfs (masks included) is mounted;
 //   every other name   a symlink ".real/<name>", so /proc/self, /proc/<pid>/fd/..., /proc/sys
 //                      and the rest are the real procfs, magic links and writes included.
@@ -26,6 +27,7 @@ inline constexpr const char* kRealDir = ".real";          // in the view: the CT
 inline constexpr const char* kUbcName = "user_beancounters";
 inline constexpr const char* kMeminfoName = "meminfo";
 inline constexpr const char* kLoadavgName = "loadavg";
+inline constexpr const char* kCpuinfoName = "cpuinfo";
 
 // What a path of the server's filesystem names.
 struct Node {
@@ -39,6 +41,7 @@ struct Node {
     kProcReal,  // "/.proc/<CTID>/.real"
     kProcMeminfo,  // "/.proc/<CTID>/meminfo": the CT's own (ubc/meminfo.h)
     kProcLoadavg,  // "/.proc/<CTID>/loadavg": the CT's own (ubc/loadavg.h)
+    kProcCpuinfo,  // "/.proc/<CTID>/cpuinfo": its CPUs only (ubc/cpuinfo.h)
     kProcLink,  // "/.proc/<CTID>/<name>": symlink to .real/<name>
   } kind = kNone;
   std::string ctid;

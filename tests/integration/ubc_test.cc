@@ -289,6 +289,20 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   ASSERT_EQ(std::sscanf(lines[2].c_str(), "Mem: %luK used, %luK free", &used, &free_kb), 2) << lines[2];
   EXPECT_EQ(used + free_kb, 98304u);
 
+  // Its CPUs in /proc/cpuinfo: as many as its CPU quota is worth (--cpus, --cpulimit), live.
+  auto processors = [&] {
+    RunResult p = berth({"exec", id, "grep -c ^processor /proc/cpuinfo"});
+    return p.code == 0 ? std::stoi(p.out) : -1;
+  };
+  long host_cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  EXPECT_EQ(processors(), host_cpus);
+  ASSERT_EQ(berth({"set", id, "--cpus", "1"}).code, 0);
+  EXPECT_EQ(processors(), 1);
+  ASSERT_EQ(berth({"set", id, "--cpus", "0", "--cpulimit", "50%"}).code, 0);
+  EXPECT_EQ(processors(), 1);
+  ASSERT_EQ(berth({"set", id, "--cpulimit", "0"}).code, 0);
+  EXPECT_EQ(processors(), host_cpus);
+
   // Its own load average: two busy loops show in /proc/loadavg and vzlist after a 5 s sample.
   r = berth({"exec", id, "for i in 1 2; do (while :; do :; done) >/dev/null 2>&1 </dev/null & done; cat /proc/loadavg"});
   ASSERT_EQ(r.code, 0) << r.err;
