@@ -236,16 +236,57 @@ int op_readlink(const char* path, char* buf, size_t size) {
   return 0;
 }
 
-// The CT's own procfs (at .real in its view), reached through its init's root; -1 if the CT does
-// not run or has a plain /proc.
-UniqueFd open_ct_procfs(const CtConfig& ct) {
-  auto st = runtime::query_status(ct);
-  if (!st.ok() || !st->running || st->init_pid <= 0) return UniqueFd();
-  std::string p = "/proc/" + std::to_string(st->init_pid) + "/root/proc/" + kRealDir;
-  UniqueFd fd(::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  struct statfs sf;
-  if (fd && (::fstatfs(fd.get(), &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC)) fd.reset();
-  return fd;
+// Each running CT's own procfs (at .real in its view), reached once through its init's root and
+// kept open while that init lives: a listing of a CT's /proc then costs a getdents, not a walk
+// of all its processes (query_status) and a path lookup through the view.
+class ProcfsCache {
+ public:
+  // A new descriptor of the CT's procfs root to list; invalid if the CT does not run or has a
+  // plain /proc.
+  UniqueFd open(const CtConfig& ct) {
+    {
+      std::lock_guard<std::mutex> hold(mutex_);
+      auto it = by_ct_.find(ct.ctid());
+      if (it != by_ct_.end() && sys::proc_start_time(it->second.init) == it->second.start)
+        return UniqueFd(::openat(it->second.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    }
+    auto st = runtime::query_status(ct);
+    if (!st.ok() || !st->running || st->init_pid <= 0) return UniqueFd();
+    std::string p = "/proc/" + std::to_string(st->init_pid) + "/root/proc/" + kRealDir;
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    struct statfs sf;
+    auto start = sys::proc_start_time(st->init_pid);
+    if (!fd || !start || ::fstatfs(fd.get(), &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC) return UniqueFd();
+    UniqueFd out(::openat(fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::lock_guard<std::mutex> hold(mutex_);
+    by_ct_[ct.ctid()] = Entry{st->init_pid, *start, std::move(fd)};
+    return out;
+  }
+  // Let go of the procfs of CTs whose init is gone (it keeps their pid namespace alive).
+  void forget_dead() {
+    std::lock_guard<std::mutex> hold(mutex_);
+    for (auto it = by_ct_.begin(); it != by_ct_.end();)
+      it = sys::proc_start_time(it->second.init) == it->second.start ? std::next(it) : by_ct_.erase(it);
+  }
+
+ private:
+  struct Entry {
+    pid_t init = 0;
+    uint64_t start = 0;
+    UniqueFd dir;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Entry> by_ct_;
+};
+ProcfsCache g_procfs;
+
+// The CT's procfs root as a directory stream, or nullptr.
+DIR* list_ct_procfs(const CtConfig& ct) {
+  UniqueFd fd = g_procfs.open(ct);
+  if (!fd) return nullptr;
+  DIR* d = ::fdopendir(fd.get());
+  if (d) static_cast<void>(fd.release());
+  return d;
 }
 
 // The CT's /proc/loadavg: its averages and counts, and its newest pid (the highest of its
@@ -253,8 +294,7 @@ UniqueFd open_ct_procfs(const CtConfig& ct) {
 std::string loadavg_text(const CtConfig& ct) {
   LoadAvg l = g_load ? g_load->get(ct.ctid()).value_or(LoadAvg{}) : LoadAvg{};
   long last = 0;
-  UniqueFd real = open_ct_procfs(ct);
-  if (DIR* d = real ? ::fdopendir(::openat(real.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) : nullptr) {
+  if (DIR* d = list_ct_procfs(ct)) {
     while (struct dirent* e = ::readdir(d))
       if (is_pid_name(e->d_name)) last = std::max(last, std::atol(e->d_name));
     ::closedir(d);
@@ -290,8 +330,8 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct 
   add("..");
   add(kUbcName);
   // The CT's procfs lists its own pids; without it (a CT that does not run), the other names.
-  UniqueFd real = open_ct_procfs(*ct);
-  DIR* d = real ? ::fdopendir(::openat(real.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) : ::opendir("/proc");
+  DIR* real = list_ct_procfs(*ct);
+  DIR* d = real ? real : ::opendir("/proc");
   if (!d) return 0;
   while (struct dirent* e = ::readdir(d)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
@@ -338,7 +378,10 @@ void idle_watch(pthread_t main_thread, std::atomic<bool>* done) {
   for (int tick = 1; !done->load(); ++tick) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (done->load()) return;
-    if (g_load && tick % static_cast<int>(kLoadInterval * 10) == 0) g_load->sample_all();
+    if (g_load && tick % static_cast<int>(kLoadInterval * 10) == 0) {
+      g_load->sample_all();
+      g_procfs.forget_dead();
+    }
     if (tick % 20) continue;
     if (try_idle_lock(*g_host, idle)) {
       if (!any_ct_running(*g_host)) {
