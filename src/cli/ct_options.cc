@@ -386,11 +386,13 @@ namespace {
 // module list (superseded by NETFILTER), PCI pass-through, CPUWEIGHT (legacy). NUMFILE and
 // LOCKEDPAGES (rlimits), SHMPAGES (IPC sysctls) and NUMPTY (devpts max=) are enforced:
 // runtime/ct_limits.h.
-constexpr std::array<std::string_view, 21> kNotEnforced = {
+// DISKSPACE, DISKINODES and QUOTAUGIDLIMIT: no disk quota for the private area yet (overlay on
+// the host's file system); `df` inside shows the host's file system.
+constexpr std::array<std::string_view, 24> kNotEnforced = {
     "KMEMSIZE",     "PRIVVMPAGES", "NUMTCPSOCK",    "NUMOTHERSOCK", "NUMFLOCK",  "NUMSIGINFO", "TCPSNDBUF",
     "TCPRCVBUF",    "OTHERSOCKBUF", "DGRAMRCVBUF",  "DCACHESIZE",   "NUMIPTENT", "AVNUMPROC",  "VMGUARPAGES",
     "OOMGUARPAGES", "VM_OVERCOMMIT", "MEMINFO",      "IPTABLES",  "PCI",        "CPUWEIGHT",
-    "MOUNT_OPTS"};
+    "MOUNT_OPTS",   "DISKSPACE",    "DISKINODES",   "QUOTAUGIDLIMIT"};
 
 bool restart_needed(std::string_view key, const ConfFile& old, const ConfFile& now) {
   static constexpr std::array<std::string_view, 6> kRestart = {"CAPABILITY", "NETFILTER",  "IPTABLES",

@@ -554,6 +554,7 @@ TEST(CtOptionsApply, NotEnforcedKeysAreSavedAndListed) {
   EXPECT_EQ(not_enforced_warning(ConfigEdit{}), "");
   EXPECT_TRUE(conf.has("KMEMSIZE"));
   EXPECT_TRUE(is_not_enforced_key("DCACHESIZE"));
+  EXPECT_TRUE(is_not_enforced_key("DISKSPACE"));  // no disk quota yet
   EXPECT_FALSE(is_not_enforced_key("PHYSPAGES"));
   EXPECT_FALSE(is_not_enforced_key("NUMPROC"));
   // rlimits and IPC sysctls enforce these (runtime/ct_limits.h)
@@ -847,7 +848,7 @@ TEST(CtOptionsApply, TypicalSetCommandSavedAsVzctlWould) {
             "DEVNODES=\"net/tun:rw \"\n"
             "CAPABILITY=\"NET_ADMIN:on\"\n");
   EXPECT_EQ(ed.need_restart, std::vector<std::string>{"CAPABILITY"});
-  EXPECT_TRUE(ed.not_enforced.empty());
+  EXPECT_EQ(ed.not_enforced, std::vector<std::string>{"DISKSPACE"});  // no disk quota yet
 }
 
 TEST(CtOptionsApply, NoItemsChangesNothing) {
