@@ -26,6 +26,8 @@ $berth create "$demo" --ostemplate busybox --hostname demo.berth.local
 $berth start "$demo" --wait
 $berth status "$demo"
 $berth exec "$demo" 'hostname; id; ps ax; cat /proc/self/uid_map'
+$berth set "$demo" --ram 128M --numproc 100
+$berth exec "$demo" 'head -8 /proc/user_beancounters; grep MemTotal /proc/meminfo; uptime'
 $berth list -a
 set +x
 echo "== demo done; the demo VPS is removed again. Make your own with:"
