@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <optional>
 #include <cerrno>
 #include <cstdlib>
@@ -373,11 +374,27 @@ int op_release(const char*, struct fuse_file_info* fi) {
 
 // Every 2 s: exit when no CT runs and no start is in progress (the idle lock is held until the
 // process exits, so a start waits until the mount is gone and then spawns a new server).
-void idle_watch(pthread_t main_thread, std::atomic<bool>* done) {
+// Set when the loop has ended: the watcher wakes at once (a `berth stop` waits for the exit).
+struct Done {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+  void set() {
+    std::lock_guard<std::mutex> hold(mutex);
+    done = true;
+    cv.notify_all();
+  }
+  // Sleeps up to d; true when done.
+  bool wait(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> hold(mutex);
+    return cv.wait_for(hold, d, [this] { return done; });
+  }
+};
+
+void idle_watch(pthread_t main_thread, Done* done) {
   UniqueFd idle;
-  for (int tick = 1; !done->load(); ++tick) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (done->load()) return;
+  for (int tick = 1;; ++tick) {
+    if (done->wait(std::chrono::milliseconds(100))) return;
     if (g_load && tick % static_cast<int>(kLoadInterval * 10) == 0) {
       g_load->sample_all();
       g_procfs.forget_dead();
@@ -454,12 +471,12 @@ int serve(const HostConfig& host) {
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
   ::pthread_sigmask(SIG_BLOCK, &term, &old);
-  std::atomic<bool> done{false};
+  Done done;
   std::thread watcher(idle_watch, ::pthread_self(), &done);
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   // Several threads: every path walk through a CT's /proc may come here.
   int rc = fuse_loop_mt(f, 0);
-  done = true;
+  done.set();
   fuse_remove_signal_handlers(se);
   fuse_unmount(f);
   ::unlink((host.paths().run + "/ubcfs.pid").c_str());
