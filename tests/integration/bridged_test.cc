@@ -271,10 +271,10 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
   }
   EXPECT_PRED2(contains, tables, "table bridge berth-" + instance() + "-" + c.ctid);
 
-  // Every node reaches every other one, IPv4 and IPv6, TCP and UDP.
+  // Every CT reaches every other one and the LAN, IPv4 and IPv6, TCP and UDP.
   for (const auto& n : {a, b, c}) install_probe(n.ctid);
-  for (const auto& n : {b, c, l}) listen_on(n);
-  std::vector<std::pair<Node, Node>> pairs{{a, b}, {a, c}, {a, l}, {b, c}, {b, l}, {c, l}};
+  for (const auto& n : {a, b, c, l}) listen_on(n);
+  std::vector<std::pair<Node, Node>> pairs{{a, b}, {a, c}, {a, l}, {b, a}, {b, c}, {b, l}, {c, a}, {c, b}, {c, l}};
   for (const auto& [from, to] : pairs)
     for (const auto& addr : {to.v4, to.v6})
       for (const char* proto : {"tcp", "udp"})
