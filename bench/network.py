@@ -105,7 +105,7 @@ class BerthRouted(Setup):
     name = "berth-routed"
     root_name, first_id = "berth-root", 1
 
-    def __init__(self, berth, probe, tmp, tag):
+    def __init__(self, berth, probe, tmp, tag, extra=0):
         self.berth, self.root = berth, os.path.join(tmp, self.root_name)
         self.env = dict(os.environ, BERTH_ROOT=self.root)
         os.makedirs(os.path.join(self.root, "etc", "berth"), exist_ok=True)
@@ -115,6 +115,9 @@ class BerthRouted(Setup):
             f.write('CGROUP_PARENT="%s-berth"\n' % tag)
         base = 9000000 + os.getpid() % 1000 * 10 + self.first_id
         self.ids = {"a": str(base), "b": str(base + 1)}
+        # Idle routed CTs next to a and b (--extra): what the host's per-packet filtering costs
+        # as the number of CTs grows.
+        self.extra = [str(9500000 + os.getpid() % 1000 * 300 + i) for i in range(extra)]
         self.addresses()
         try:
             self.make(probe)
@@ -140,6 +143,9 @@ class BerthRouted(Setup):
             dst = os.path.join(self.root, "var/lib/berth/root", ctid, "sbin/berth_probe")
             shutil.copy2(probe, dst)
             os.chmod(dst, 0o755)
+        for i, ctid in enumerate(self.extra):
+            self.b("create", ctid, "--ostemplate", "busybox", "--ipadd", "198.18.208.%d" % (i + 1))
+            self.b("start", ctid)
 
     def b(self, *a):
         return sh(self.berth, *a, env=self.env, timeout=60)
@@ -151,7 +157,7 @@ class BerthRouted(Setup):
         return "a"
 
     def cleanup(self):
-        for ctid in self.ids.values():
+        for ctid in list(self.ids.values()) + self.extra:
             subprocess.run([self.berth, "stop", ctid, "--fast"], env=self.env, capture_output=True)
             subprocess.run([self.berth, "destroy", ctid], env=self.env, capture_output=True)
 
@@ -274,6 +280,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--rr", type=int, default=2000)
     ap.add_argument("--tools", default="floor,berth-routed,berth-bridged,lxc-bridged")
+    ap.add_argument("--extra", type=int, default=0, choices=range(0, 251), metavar="N",
+                    help="N more running routed CTs (idle) next to berth-routed's two")
     ap.add_argument("-o", "--output", default="")
     args = ap.parse_args()
     if os.readlink("/proc/self/ns/net") == os.environ.get("BENCH_HOST_NETNS", "unset"):
@@ -296,7 +304,7 @@ def main():
                 if name == "floor":
                     setups.append(Floor(args.probe))
                 elif name == "berth-routed":
-                    setups.append(BerthRouted(args.berth, args.probe, tmp, tag))
+                    setups.append(BerthRouted(args.berth, args.probe, tmp, tag, args.extra))
                 elif name == "berth-bridged":
                     setups.append(BerthBridged(args.berth, args.probe, tmp, tag))
                 elif name == "lxc-bridged":
@@ -322,7 +330,8 @@ def main():
                         print("network: %s %s: %s" % (s.name, key, e), file=sys.stderr)
                         continue
                     results[s.name].setdefault(key, []).append(v)
-        print("\nmedians of %d rounds (%.1f s bulk transfers, %d round trips)" % (args.rounds, args.seconds, args.rr))
+        print("\nmedians of %d rounds (%.1f s bulk transfers, %d round trips%s)" %
+              (args.rounds, args.seconds, args.rr, ", %d extra routed CTs" % args.extra if args.extra else ""))
         names = [s.name for s in setups]
         print("%-18s" % "metric" + "".join("%16s" % n for n in names) +
               "".join("%20s" % ("%s/floor" % n) for n in names if n != "floor"))
