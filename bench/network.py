@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """bench/network driver: TCP throughput and request/response latency, CT to CT and CT to host,
-for Berth's routed mode, the floor (plain network namespaces joined by a veth) and LXC's default
+for Berth's routed and bridged modes, the floor (plain network namespaces joined by a veth) and LXC's default
 bridged setup (veth in a bridge), in one run, interleaved rounds. Run by bench/network inside a
 private network namespace (unshare -n): every link, bridge and address here dies with it.
 Addresses: 198.18.200.0/21 only. The traffic tool is the static probe (tests/probe): tcpsend /
@@ -100,33 +100,52 @@ class Floor(Setup):
 
 
 class BerthRouted(Setup):
+    """Two Berth CTs with one routed address each (venet model): the host forwards between their
+    veths. Its own BERTH_ROOT under the run's temp dir."""
     name = "berth-routed"
+    root_name, first_id = "berth-root", 1
 
-    def __init__(self, berth, probe, tmp, tag):
-        self.berth, self.root = berth, os.path.join(tmp, "berth-root")
+    def __init__(self, berth, probe, tmp, tag, extra=0):
+        self.berth, self.root = berth, os.path.join(tmp, self.root_name)
         self.env = dict(os.environ, BERTH_ROOT=self.root)
         os.makedirs(os.path.join(self.root, "etc", "berth"), exist_ok=True)
         for d in (tmp, self.root):
             os.chmod(d, 0o755)
         with open(os.path.join(self.root, "etc", "berth", "berth.conf"), "w") as f:
             f.write('CGROUP_PARENT="%s-berth"\n' % tag)
-        base = 9000000 + os.getpid() % 1000 * 10
-        self.ids = {"a": str(base + 1), "b": str(base + 2)}
-        self.addr = {"a": "198.18.203.1", "b": "198.18.203.2", "host": HOST_ADDR}
+        base = 9000000 + os.getpid() % 1000 * 10 + self.first_id
+        self.ids = {"a": str(base), "b": str(base + 1)}
+        # Idle routed CTs next to a and b (--extra): what the host's per-packet filtering costs
+        # as the number of CTs grows.
+        self.extra = [str(9500000 + os.getpid() % 1000 * 300 + i) for i in range(extra)]
+        self.addresses()
         try:
             self.make(probe)
         except BaseException:
             self.cleanup()
             raise
 
+    def addresses(self):
+        self.addr = {"a": "198.18.203.1", "b": "198.18.203.2", "host": HOST_ADDR}
+
+    def create_args(self, side):
+        return ["--ipadd", self.addr[side]]
+
+    def configure(self, side):
+        pass
+
     def make(self, probe):
         self.b("template", "create", "busybox")
         for side, ctid in self.ids.items():
-            self.b("create", ctid, "--ostemplate", "busybox", "--ipadd", self.addr[side])
+            self.b("create", ctid, "--ostemplate", "busybox", *self.create_args(side))
             self.b("start", ctid, "--wait")
+            self.configure(side)
             dst = os.path.join(self.root, "var/lib/berth/root", ctid, "sbin/berth_probe")
             shutil.copy2(probe, dst)
             os.chmod(dst, 0o755)
+        for i, ctid in enumerate(self.extra):
+            self.b("create", ctid, "--ostemplate", "busybox", "--ipadd", "198.18.208.%d" % (i + 1))
+            self.b("start", ctid)
 
     def b(self, *a):
         return sh(self.berth, *a, env=self.env, timeout=60)
@@ -138,9 +157,37 @@ class BerthRouted(Setup):
         return "a"
 
     def cleanup(self):
-        for ctid in self.ids.values():
+        for ctid in list(self.ids.values()) + self.extra:
             subprocess.run([self.berth, "stop", ctid, "--fast"], env=self.env, capture_output=True)
             subprocess.run([self.berth, "destroy", ctid], env=self.env, capture_output=True)
+
+
+class BerthBridged(BerthRouted):
+    """Two Berth CTs with one bridged veth each (`--netif_add eth0,,,,bbr0`, NETIF as vzctl writes
+    it) in the bridge bbr0 made here, which holds the gateway address: the same shape as LXC's
+    default network. The CTs configure eth0 themselves, as an OpenVZ veth CT does."""
+    name = "berth-bridged"
+    root_name, first_id = "berth-root-bridged", 3
+
+    def __init__(self, berth, probe, tmp, tag):
+        sh("ip", "link", "add", "bbr0", "type", "bridge")
+        sh("ip", "addr", "add", "198.18.205.1/24", "dev", "bbr0")
+        sh("ip", "link", "set", "bbr0", "up")
+        super().__init__(berth, probe, tmp, tag)
+
+    def addresses(self):
+        self.addr = {"a": "198.18.205.2", "b": "198.18.205.3", "host": "198.18.205.1"}
+
+    def create_args(self, side):
+        return ["--netif_add", "eth0,,,,bbr0"]
+
+    def configure(self, side):
+        self.b("exec", self.ids[side], "ip addr add %s/24 dev eth0 && ip route add default via 198.18.205.1" %
+               self.addr[side])
+
+    def cleanup(self):
+        super().cleanup()
+        subprocess.run(["ip", "link", "del", "bbr0"], capture_output=True)
 
 
 class LxcBridged(Setup):
@@ -232,7 +279,9 @@ def main():
     ap.add_argument("-n", "--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--rr", type=int, default=2000)
-    ap.add_argument("--tools", default="floor,berth-routed,lxc-bridged")
+    ap.add_argument("--tools", default="floor,berth-routed,berth-bridged,lxc-bridged")
+    ap.add_argument("--extra", type=int, default=0, choices=range(0, 251), metavar="N",
+                    help="N more running routed CTs (idle) next to berth-routed's two")
     ap.add_argument("-o", "--output", default="")
     args = ap.parse_args()
     if os.readlink("/proc/self/ns/net") == os.environ.get("BENCH_HOST_NETNS", "unset"):
@@ -255,7 +304,9 @@ def main():
                 if name == "floor":
                     setups.append(Floor(args.probe))
                 elif name == "berth-routed":
-                    setups.append(BerthRouted(args.berth, args.probe, tmp, tag))
+                    setups.append(BerthRouted(args.berth, args.probe, tmp, tag, args.extra))
+                elif name == "berth-bridged":
+                    setups.append(BerthBridged(args.berth, args.probe, tmp, tag))
                 elif name == "lxc-bridged":
                     if not shutil.which("lxc-start"):
                         raise RuntimeError("lxc not installed (bench/setup-peers.sh)")
@@ -279,7 +330,8 @@ def main():
                         print("network: %s %s: %s" % (s.name, key, e), file=sys.stderr)
                         continue
                     results[s.name].setdefault(key, []).append(v)
-        print("\nmedians of %d rounds (%.1f s bulk transfers, %d round trips)" % (args.rounds, args.seconds, args.rr))
+        print("\nmedians of %d rounds (%.1f s bulk transfers, %d round trips%s)" %
+              (args.rounds, args.seconds, args.rr, ", %d extra routed CTs" % args.extra if args.extra else ""))
         names = [s.name for s in setups]
         print("%-18s" % "metric" + "".join("%16s" % n for n in names) +
               "".join("%20s" % ("%s/floor" % n) for n in names if n != "floor"))

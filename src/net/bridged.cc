@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/exit_codes.h"
+#include "net/counters.h"
 #include "net/netif.h"
 #include "net/netlink.h"
 #include "net/shaper.h"
@@ -68,9 +69,11 @@ Status check(Netlink& nl, const Plan& p) {
 }
 
 // Delete links by name and wait until they are gone (a dying netns may hold a pair a moment).
-Status delete_and_wait(Netlink& nl, const std::vector<std::string>& names) {
+// With ct, each link's traffic counts go to ct's saved counters first (net/counters.h).
+Status delete_and_wait(Netlink& nl, const std::vector<std::string>& names, const CtConfig* ct) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   for (const auto& name : names) {
+    if (ct) (void)bank_counters(*ct, name);  // best effort: the link goes either way
     while (true) {
       BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(name));
       if (!link) break;
@@ -124,7 +127,7 @@ BridgedLinks& BridgedLinks::operator=(BridgedLinks&& o) noexcept {
 BridgedLinks::~BridgedLinks() {
   if (names_.empty()) return;
   auto nl = Netlink::open();
-  if (nl.ok()) (void)delete_and_wait(*nl, names_);
+  if (nl.ok()) (void)delete_and_wait(*nl, names_, nullptr);  // a failed start: nothing to count
 }
 
 Status check_bridged(const CtConfig& ct) {
@@ -154,7 +157,7 @@ Status detach_bridged(const CtConfig& ct) {
   std::vector<std::string> ours;
   for (const auto& l : links)
     if (is_ours(l, prefix)) ours.push_back(l.name);
-  return delete_and_wait(nl, ours).context("remove bridged veths");
+  return delete_and_wait(nl, ours, &ct).context("remove bridged veths");
 }
 
 Status update_bridged(const CtConfig& ct, pid_t init) {
@@ -176,7 +179,7 @@ Status update_bridged(const CtConfig& ct, pid_t init) {
     }
     stale.push_back(l.name);
   }
-  BERTH_RETURN_IF_ERROR(delete_and_wait(nl, stale).status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(delete_and_wait(nl, stale, &ct).status(exitcode::kVeth));
   // The CT end of a removed pair goes with it, but a changed entry's CT end may be renamed
   // back only after the kernel finished: wait until its name is free inside.
   BridgedLinks guard;

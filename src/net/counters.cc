@@ -1,14 +1,22 @@
-// Traffic counters: the host link's statistics through net/tc.h, the saved part in a state file.
+// Traffic counters: the host links' statistics through net/tc.h, the saved part in a state file.
 #include "net/counters.h"
 
 #include <unistd.h>
 
 #include "core/conf_file.h"
 #include "net/addr.h"
-#include "net/netlink.h"
+#include "net/netif.h"
 #include "net/tc.h"
 
 namespace berth::net {
+namespace {
+
+Result<Counters> link_counters(TrafficControl& tc, int ifindex) {
+  BERTH_ASSIGN_OR_RETURN(LinkStats s, tc.link_stats(ifindex));
+  return Counters{s.tx_bytes, s.tx_packets, s.rx_bytes, s.rx_packets};
+}
+
+}  // namespace
 
 std::string counters_path(const CtConfig& ct) { return ct.host().paths().lib + "/netstat/" + ct.ctid(); }
 
@@ -22,13 +30,34 @@ Result<Counters> saved_counters(const CtConfig& ct) {
   return parse_counters(f->text()).context("read `" + path + "`");
 }
 
+bool counted_link(const CtConfig& ct, const LinkInfo& link) {
+  const std::string& inst = ct.host().instance();
+  if (link.name == host_ifname(inst, ct.ctid()) && link.alias == link_alias(inst, ct.ctid())) return true;
+  // Bridged host ends: veths whose alias starts with the CT's NETIF prefix (their shaping ifbs
+  // carry the same prefix but count the same packets again, so they are left out).
+  return link.kind == "veth" && link.alias.rfind(netif_alias_prefix(inst, ct.ctid()), 0) == 0;
+}
+
 Result<std::optional<Counters>> live_counters(const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
-  BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(host_ifname(ct.host().instance(), ct.ctid())));
-  if (!link || link->alias != link_alias(ct.host().instance(), ct.ctid())) return std::optional<Counters>();
-  BERTH_ASSIGN_OR_RETURN(TrafficControl tc, TrafficControl::open());
-  BERTH_ASSIGN_OR_RETURN(LinkStats s, tc.link_stats(link->ifindex));
-  return std::optional<Counters>(Counters{s.tx_bytes, s.tx_packets, s.rx_bytes, s.rx_packets});
+  BERTH_ASSIGN_OR_RETURN(auto links, nl.list_links());
+  std::optional<Counters> total;
+  std::optional<TrafficControl> tc;
+  for (const auto& l : links) {
+    if (!counted_link(ct, l)) continue;
+    if (!tc) {
+      BERTH_ASSIGN_OR_RETURN(TrafficControl t, TrafficControl::open());
+      tc.emplace(std::move(t));
+    }
+    auto c = link_counters(*tc, l.ifindex);
+    if (!c.ok()) {
+      if (c.error().code() == ENODEV) continue;  // removed since the listing
+      return std::move(c).error();
+    }
+    if (!total) total = Counters{};
+    *total += *c;
+  }
+  return total;
 }
 
 Result<Counters> total_counters(const CtConfig& ct) {
@@ -38,11 +67,14 @@ Result<Counters> total_counters(const CtConfig& ct) {
   return total;
 }
 
-Status bank_counters(const CtConfig& ct) {
-  BERTH_ASSIGN_OR_RETURN(auto live, live_counters(ct));
-  if (!live) return {};
+Status bank_counters(const CtConfig& ct, const std::string& name) {
+  BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
+  BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(name));
+  if (!link || !counted_link(ct, *link)) return {};
+  BERTH_ASSIGN_OR_RETURN(TrafficControl tc, TrafficControl::open());
+  BERTH_ASSIGN_OR_RETURN(Counters live, link_counters(tc, link->ifindex));
   BERTH_ASSIGN_OR_RETURN(Counters total, saved_counters(ct));
-  total += *live;
+  total += live;
   BERTH_RETURN_IF_ERROR(make_dirs(ct.host().paths().lib + "/netstat", 0755));
   return write_file_atomic(counters_path(ct), format_counters(total), 0644).context("save traffic counters");
 }

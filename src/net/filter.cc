@@ -7,7 +7,9 @@
 #include <memory>
 
 #include "core/exit_codes.h"
+#include "core/host_config.h"
 #include "net/netif.h"
+#include "sys/lock.h"
 
 namespace berth::net {
 namespace {
@@ -20,6 +22,26 @@ std::string replace_prefix(const std::string& family, const std::string& table) 
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
+std::string sanitized(std::string s) {
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+  return s;
+}
+
+bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; }
+
+// The chains the map elements of a shared-table listing jump to.
+std::vector<std::string> jump_targets(const std::string& listing) {
+  std::vector<std::string> out;
+  const std::string key = ": jump ";
+  for (size_t p = listing.find(key); p != std::string::npos; p = listing.find(key, p + 1)) {
+    size_t b = p + key.size(), e = b;
+    while (e < listing.size() && name_char(listing[e])) ++e;
+    out.push_back(listing.substr(b, e - b));
+  }
+  return out;
+}
+
 struct CtxFree {
   void operator()(nft_ctx* c) const { nft_ctx_free(c); }
 };
@@ -27,15 +49,13 @@ struct CtxFree {
 }  // namespace
 
 std::string filter_table(std::string_view instance, std::string_view ctid) {
-  std::string out = "berth-" + std::string(instance) + "-" + std::string(ctid);
-  for (char& c : out)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
-  return out;
+  return sanitized("berth-" + std::string(instance) + "-" + std::string(ctid));
 }
+std::string shared_table(std::string_view instance) { return sanitized("berth-" + std::string(instance)); }
+std::string ct_chain(std::string_view ctid) { return sanitized("ct_" + std::string(ctid)); }
 
-std::string antispoof_script(const std::string& table, const std::string& host_ifname, const std::vector<IpAddr>& addrs) {
-  std::string s = replace_prefix("inet", table) + replace_prefix("arp", table);
-  if (host_ifname.empty()) return s;
+std::string antispoof_script(const std::string& shared, const std::string& table, const std::string& chain,
+                             const std::string& host_ifname, const std::vector<IpAddr>& addrs) {
   std::string v4, v6 = "fe80::/10, ::/128";
   for (const auto& a : addrs) {
     if (a.is_v6()) {
@@ -44,19 +64,45 @@ std::string antispoof_script(const std::string& table, const std::string& host_i
       v4 += (v4.empty() ? "" : ", ") + a.text;
     }
   }
-  s += "table inet " + table + " {\n";
-  s += "  set v4 { type ipv4_addr;" + (v4.empty() ? std::string() : " elements = { " + v4 + " };") + " }\n";
-  s += "  set v6 { type ipv6_addr; flags interval; elements = { " + v6 + " }; }\n";
-  s += "  chain antispoof {\n    type filter hook prerouting priority -300; policy accept;\n";
-  s += "    iifname " + quoted(host_ifname) + " ip saddr != @v4 drop\n";
-  s += "    iifname " + quoted(host_ifname) + " ip6 saddr != @v6 drop\n";
-  s += "  }\n}\n";
+  // The shared table: made if missing; its base chain's one rule rewritten (so it is there once).
+  std::string t = "inet " + shared;
+  std::string s = "add table " + t + "\n";
+  s += "add map " + t + " ports { type ifname : verdict; }\n";
+  s += "add chain " + t + " antispoof { type filter hook prerouting priority -300; policy accept; }\n";
+  s += "flush chain " + t + " antispoof\n";
+  s += "add rule " + t + " antispoof iifname vmap @ports\n";
+  // The CT's chain, rewritten in the same transaction (anonymous sets go with their rules).
+  s += "add chain " + t + " " + chain + "\n";
+  s += "flush chain " + t + " " + chain + "\n";
+  s += "add rule " + t + " " + chain + (v4.empty() ? " meta nfproto ipv4 drop\n" : " ip saddr != { " + v4 + " } drop\n");
+  s += "add rule " + t + " " + chain + " ip6 saddr != { " + v6 + " } drop\n";
+  s += "add element " + t + " ports { " + quoted(host_ifname) + " : jump " + chain + " }\n";
   // ARP from the CT must name one of its IPv4 addresses as sender, or it could claim another's.
+  s += replace_prefix("arp", table);
   s += "table arp " + table + " {\n";
   s += "  set v4 { type ipv4_addr;" + (v4.empty() ? std::string() : " elements = { " + v4 + " };") + " }\n";
   s += "  chain antispoof {\n    type filter hook input priority 0; policy accept;\n";
   s += "    iifname " + quoted(host_ifname) + " arp saddr ip != @v4 drop\n";
   s += "  }\n}\n";
+  return s;
+}
+
+std::string unfilter_script(const std::string& shared, const std::string& table, const std::string& chain,
+                            const std::string& host_ifname, const std::string& shared_listing) {
+  std::string s = replace_prefix("arp", table);
+  if (shared_listing.empty()) return s;
+  std::string t = "inet " + shared;
+  bool others = false, mine = false;
+  for (const auto& target : jump_targets(shared_listing)) {
+    if (target == chain)
+      mine = true;
+    else
+      others = true;
+  }
+  if (!others) return s + "delete table " + t + "\n";
+  if (mine) s += "delete element " + t + " ports { " + quoted(host_ifname) + " }\n";
+  if (shared_listing.find("chain " + chain + " {") != std::string::npos)
+    s += "flush chain " + t + " " + chain + "\ndelete chain " + t + " " + chain + "\n";
   return s;
 }
 
@@ -86,16 +132,39 @@ Status run_nft(const std::string& script, std::string* output) {
 
 namespace {
 
-// Removing tables is a kernel transaction (a few ms); listing is cheap. A CT that never had a
-// filter (no IP_ADDRESS, no mac_filter) pays only for the listing at start and stop.
-Status remove_tables(const std::string& table) {
-  std::string listing;
-  BERTH_RETURN_IF_ERROR(run_nft("list tables", &listing));
+struct Names {
+  std::string table, shared, chain, host;
+};
+
+Names names_of(const CtConfig& ct) {
+  const std::string& inst = ct.host().instance();
+  return {filter_table(inst, ct.ctid()), shared_table(inst), ct_chain(ct.ctid()), host_ifname(inst, ct.ctid())};
+}
+
+// The instance's CTs change the shared table one at a time.
+Result<sys::FileLock> lock_filters(const CtConfig& ct) {
+  const std::string& dir = ct.host().paths().lock_dir;
+  BERTH_RETURN_IF_ERROR(make_dirs(dir, 0755));
+  return sys::FileLock::acquire(dir + "/nft.lck", true, "network filters");
+}
+
+// Removing is a kernel transaction (a few ms); listing is cheap. A CT that never had a filter
+// (no IP_ADDRESS, no mac_filter) pays only for the listing at start and stop. routed/bridged:
+// which parts to remove.
+Status remove_parts(const Names& n, bool routed, bool bridged) {
+  std::string tables;
+  BERTH_RETURN_IF_ERROR(run_nft("list tables", &tables));
+  auto has = [&](const std::string& family, const std::string& name) {
+    return tables.find("table " + family + " " + name + "\n") != std::string::npos;
+  };
   std::string script;
-  if (listing.find("table inet " + table + "\n") != std::string::npos ||
-      listing.find("table arp " + table + "\n") != std::string::npos)
-    script += antispoof_script(table, "", {});
-  if (listing.find("table bridge " + table + "\n") != std::string::npos) script += macfilter_script(table, {});
+  if (routed) {
+    std::string listing;
+    if (has("inet", n.shared)) BERTH_RETURN_IF_ERROR(run_nft("list table inet " + n.shared, &listing));
+    if (has("arp", n.table) || !listing.empty()) script += unfilter_script(n.shared, n.table, n.chain, n.host, listing);
+    if (has("inet", n.table)) script += replace_prefix("inet", n.table);  // a per-CT table of Berth before 3
+  }
+  if (bridged && has("bridge", n.table)) script += macfilter_script(n.table, {});
   if (script.empty()) return {};
   return run_nft(script);
 }
@@ -103,24 +172,28 @@ Status remove_tables(const std::string& table) {
 }  // namespace
 
 Status apply_filters(const CtConfig& ct) {
-  std::string table = filter_table(ct.host().instance(), ct.ctid());
+  Names n = names_of(ct);
   BERTH_ASSIGN_OR_RETURN(auto addrs, parse_ip_list(ct.get_or("IP_ADDRESS", "")));
   BERTH_ASSIGN_OR_RETURN(auto netifs, parse_netif(ct.get_or("NETIF", "")));
   std::vector<std::pair<std::string, std::string>> ports;
-  for (auto& n : netifs) {
-    if (n.host_ifname.empty()) {
-      BERTH_ASSIGN_OR_RETURN(n.host_ifname, generate_host_ifname(netifs, ct.ctid(), n.ifname));
+  for (auto& e : netifs) {
+    if (e.host_ifname.empty()) {
+      BERTH_ASSIGN_OR_RETURN(e.host_ifname, generate_host_ifname(netifs, ct.ctid(), e.ifname));
     }
-    if (n.filters_mac() && !n.mac.empty()) ports.emplace_back(n.host_ifname, n.mac);
+    if (e.filters_mac() && !e.mac.empty()) ports.emplace_back(e.host_ifname, e.mac);
   }
-  if (addrs.empty() && ports.empty()) return remove_tables(table).context("set anti-spoofing filter");
-  std::string host = addrs.empty() ? std::string() : host_ifname(ct.host().instance(), ct.ctid());
-  return run_nft(antispoof_script(table, host, addrs) + macfilter_script(table, ports)).context("set anti-spoofing filter");
+  BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(ct));
+  BERTH_RETURN_IF_ERROR(remove_parts(n, addrs.empty(), ports.empty()).context("set anti-spoofing filter"));
+  std::string script;
+  if (!addrs.empty()) script += antispoof_script(n.shared, n.table, n.chain, n.host, addrs);
+  if (!ports.empty()) script += macfilter_script(n.table, ports);
+  if (script.empty()) return {};
+  return run_nft(script).context("set anti-spoofing filter");
 }
 
 Status remove_filters(const CtConfig& ct) {
-  std::string table = filter_table(ct.host().instance(), ct.ctid());
-  return remove_tables(table).context("remove anti-spoofing filter");
+  BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(ct));
+  return remove_parts(names_of(ct), true, true).context("remove anti-spoofing filter");
 }
 
 }  // namespace berth::net

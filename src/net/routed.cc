@@ -176,7 +176,7 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
     if (old->alias != s.alias)
       return Error::with_status(exitcode::kVeth, "host interface name `" + s.host + "` is in use by another link");
     // Ours, and the CT is not running (start checked): left by a start or stop that was killed.
-    (void)bank_counters(ct);
+    (void)bank_counters(ct, s.host);
     BERTH_RETURN_IF_ERROR(teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).status(exitcode::kVeth));
   }
   BERTH_RETURN_IF_ERROR(nl.create_veth(s.host, kCtIfname, init).status(exitcode::kVeth));
@@ -197,7 +197,7 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
 Status detach_routed(const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(Setup s, setup_of(ct, false));
   BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
-  (void)bank_counters(ct);  // best effort: the teardown must happen either way
+  (void)bank_counters(ct, s.host);  // best effort: the teardown must happen either way
   return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).context("remove network");
 }
 
@@ -212,7 +212,7 @@ Status update_routed(const CtConfig& ct, pid_t init) {
     return {};
   }
   if (s.addrs.empty()) {
-    BERTH_RETURN_IF_ERROR(bank_counters(ct));
+    BERTH_RETURN_IF_ERROR(bank_counters(ct, s.host));
     return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs);
   }
   int dev = link->ifindex;

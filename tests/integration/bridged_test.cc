@@ -210,6 +210,11 @@ class BridgedTest : public BerthTest {
   }
 
   std::string nft_tables() { return host_cmd({"/usr/sbin/nft", "list", "tables"}).out; }
+  // The instance's shared inet table (routed CTs' chains), "" when there is none.
+  std::string shared_filter() { return host_cmd({"/usr/sbin/nft", "list", "table", "inet", "berth-" + instance()}).out; }
+  std::string ct_filter(const std::string& ctid) {
+    return host_cmd({"/usr/sbin/nft", "list", "chain", "inet", "berth-" + instance(), "ct_" + ctid}).out;
+  }
   std::string links() { return ip({"-o", "-d", "link", "show"}).out; }
   std::string routes() { return ip({"route", "show"}).out + ip({"-6", "route", "show"}).out; }
   std::string neigh_proxies() { return ip({"neigh", "show", "proxy"}).out + ip({"-6", "neigh", "show", "proxy"}).out; }
@@ -255,16 +260,21 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
                     " ip -6 addr add fd00:200::3/64 dev eth0 && ip route add default via 198.18.200.1 &&"
                     " ip -6 route add default via fd00:200::1");
   ASSERT_EQ(r.code, 0) << r.err;
-  // The filters: one inet table (routed CTs) per routed CT, one bridge table for C's mac_filter.
+  // The filters: the instance's shared inet table with a chain per routed CT, an arp table per
+  // routed CT, a bridge table for C's mac_filter.
   std::string tables = nft_tables();
-  EXPECT_PRED2(contains, tables, "table inet berth-" + instance() + "-" + a.ctid);
-  EXPECT_PRED2(contains, tables, "table inet berth-" + instance() + "-" + b.ctid);
+  EXPECT_PRED2(contains, tables, "table inet berth-" + instance() + "\n");
+  std::string shared = shared_filter();
+  for (const auto& n : {a, b}) {
+    EXPECT_PRED2(contains, tables, "table arp berth-" + instance() + "-" + n.ctid);
+    EXPECT_PRED2(contains, shared, "chain ct_" + n.ctid + " {");
+  }
   EXPECT_PRED2(contains, tables, "table bridge berth-" + instance() + "-" + c.ctid);
 
-  // Every node reaches every other one, IPv4 and IPv6, TCP and UDP.
+  // Every CT reaches every other one and the LAN, IPv4 and IPv6, TCP and UDP.
   for (const auto& n : {a, b, c}) install_probe(n.ctid);
-  for (const auto& n : {b, c, l}) listen_on(n);
-  std::vector<std::pair<Node, Node>> pairs{{a, b}, {a, c}, {a, l}, {b, c}, {b, l}, {c, l}};
+  for (const auto& n : {a, b, c, l}) listen_on(n);
+  std::vector<std::pair<Node, Node>> pairs{{a, b}, {a, c}, {a, l}, {b, a}, {b, c}, {b, l}, {c, a}, {c, b}, {c, l}};
   for (const auto& [from, to] : pairs)
     for (const auto& addr : {to.v4, to.v6})
       for (const char* proto : {"tcp", "udp"})
@@ -296,6 +306,14 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
       (void)in_ct(a.ctid, std::string("/sbin/berth_probe spoof ") + src + " fd00:200::10 7009 5");
   });
   EXPECT_EQ(forged, 0);
+  // The same under a rate limit, whose ingress redirect sends A's packets through its ifb; the
+  // genuine ones below pass with it.
+  ASSERT_EQ(berth({"set", a.ctid, "--rate", "*:1:100000"}).code, 0);
+  long forged_shaped = lan_sniff(1500, {"198.18.201.2", "fd00:201::2"}, [&] {
+    (void)in_ct(a.ctid, "/sbin/berth_probe spoof 198.18.201.2 198.18.200.10 7009 5");
+    (void)in_ct(a.ctid, "/sbin/berth_probe spoof fd00:201::2 fd00:200::10 7009 5");
+  });
+  EXPECT_EQ(forged_shaped, 0);
   long genuine = lan_sniff(1500, {"198.18.201.1"}, [&] {
     (void)in_ct(a.ctid, "/sbin/berth_probe spoof 198.18.201.1 198.18.200.10 7009 5");
   });
@@ -304,6 +322,7 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
     (void)in_ct(a.ctid, "/sbin/berth_probe spoof fd00:201::1 fd00:200::10 7009 5");
   });
   EXPECT_GT(genuine6, 0);
+  ASSERT_EQ(berth({"set", a.ctid, "--rate", "*:1:0"}).code, 0);
   // ARP naming another address as sender never reaches the host's neighbour table.
   r = in_ct(a.ctid, "/sbin/berth_probe sendarp venet0 198.18.201.99 169.254.0.1 3");
   EXPECT_EQ(r.code, 0) << r.err;
@@ -353,7 +372,6 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
 TEST_F(BridgedTest, LiveChangesRestartAndBadInput) {
   std::string a = create_running_ct({"--ipadd", "198.18.202.1", "--ipadd", "fd00:202::1"});
   std::string c = create_running_ct({"--netif_add", "eth0,,,,berthbr0"});
-  std::string table = "berth-" + instance() + "-" + a;
   // /etc/hosts names the first address.
   EXPECT_PRED2(contains, in_ct(a, "cat /etc/hosts").out, "198.18.202.1 ct" + a);
 
@@ -362,11 +380,12 @@ TEST_F(BridgedTest, LiveChangesRestartAndBadInput) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_PRED2(contains, routes(), "198.18.202.5 dev");
   EXPECT_PRED2(contains, in_ct(a, "ip addr show venet0").out, "inet 198.18.202.5/32");
-  EXPECT_PRED2(contains, host_cmd({"/usr/sbin/nft", "list", "set", "inet", table, "v4"}).out, "198.18.202.5");
+  EXPECT_PRED2(contains, ct_filter(a), "198.18.202.5");
   r = berth({"set", a, "--ipdel", "198.18.202.1", "--save"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_FALSE(contains(routes(), "198.18.202.1 dev"));
-  EXPECT_FALSE(contains(host_cmd({"/usr/sbin/nft", "list", "set", "inet", table, "v4"}).out, "198.18.202.1,"));
+  EXPECT_FALSE(matches(ct_filter(a), "[^]*198[.]18[.]202[.]1[^0-9][^]*")) << ct_filter(a);
+  EXPECT_PRED2(contains, ct_filter(a), "198.18.202.5");
   // The first address changed: /etc/hosts follows, live.
   EXPECT_PRED2(contains, in_ct(a, "cat /etc/hosts").out, "fd00:202::1 ct" + a);
 
@@ -443,6 +462,8 @@ TEST_F(BridgedTest, LiveChangesRestartAndBadInput) {
   r = berth({"start", f});
   EXPECT_EQ(r.code, 78) << r.err;
   EXPECT_FALSE(contains(nft_tables(), "berth-" + instance() + "-" + f)) << nft_tables();
+  EXPECT_FALSE(contains(shared_filter(), "ct_" + f)) << shared_filter();
+  EXPECT_PRED2(contains, shared_filter(), "chain ct_" + a + " {");  // a's filter is still there
   EXPECT_FALSE(contains(links(), "alias berth:" + instance() + ":" + f)) << links();
 }
 

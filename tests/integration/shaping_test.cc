@@ -1,10 +1,12 @@
 // Traffic shaping (RATE) and counting (netstat), for real: bulk TCP transfers between a routed CT
 // and the test's own network namespace (which plays the host) measured against the limit in both
-// directions, a live rate change, counters that grow by the bytes sent and survive stop/start,
-// and no qdisc, filter or ifb left after stop and destroy.
+// directions, a live rate change, counters that grow by the bytes sent over every veth of a CT
+// (routed and bridged) and survive --netif_del and stop/start, and no qdisc, filter or ifb left
+// after stop and destroy.
 //
 // The whole test runs in a private network namespace (unshare(CLONE_NEWNET) in the test
-// process), so the CT's host end, its ifb and the qdiscs live there. Addresses: 198.18.120.0/24.
+// process), so the CT's host ends, its ifb, the bridges and the qdiscs live there. Addresses:
+// 198.18.120.0/24 to 198.18.122.0/24.
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -63,7 +65,9 @@ class ShapingTest : public BerthTest {
   }
   // Bits per second of a bulk transfer of `seconds` from the sender to the receiver, measured
   // by the receiver after its first 300 ms (the bucket's burst). Returns the receiver's JSON.
-  nlohmann::json transfer(const std::string& ctid, bool ct_sends, int port, double seconds) {
+  // host_addr: where the CT reaches the test namespace; ct_addr: where it reaches the CT.
+  nlohmann::json transfer(const std::string& ctid, bool ct_sends, int port, double seconds,
+                          const std::string& host_addr = "198.18.120.254", const std::string& ct_addr = "198.18.120.1") {
     std::string p = std::to_string(port), secs = std::to_string(seconds);
     RunResult recv_r;
     std::thread receiver([&] {
@@ -73,8 +77,8 @@ class ShapingTest : public BerthTest {
         recv_r = berth({"exec3", ctid, "/sbin/berth_probe", "tcprecv", p, "300"});
     });
     sleep_ms(100);  // the sender retries a refused connect anyway
-    RunResult send_r = ct_sends ? berth({"exec3", ctid, "/sbin/berth_probe", "tcpsend", "198.18.120.254", p, secs})
-                                : tool(BERTH_PROBE, {"tcpsend", "198.18.120.1", p, secs});
+    RunResult send_r = ct_sends ? berth({"exec3", ctid, "/sbin/berth_probe", "tcpsend", host_addr, p, secs})
+                                : tool(BERTH_PROBE, {"tcpsend", ct_addr, p, secs});
     receiver.join();
     EXPECT_EQ(send_r.code, 0) << send_r.out << send_r.err;
     EXPECT_EQ(recv_r.code, 0) << recv_r.out << recv_r.err;
@@ -90,6 +94,13 @@ class ShapingTest : public BerthTest {
     EXPECT_EQ(r.code, 0) << r.err;
     auto j = parse_json(r.out);
     return j.is_array() && j.size() == 1 ? j[0] : nlohmann::json::object();
+  }
+  double count(const nlohmann::json& j, const char* key) { return j.contains(key) ? j[key].get<double>() : -1; }
+  // A bridge made in the test's namespace (it dies with it), with a /24 address.
+  void make_bridge(const std::string& name, const std::string& addr) {
+    ASSERT_EQ(ip({"link", "add", name, "type", "bridge"}).code, 0);
+    ASSERT_EQ(ip({"addr", "add", addr, "dev", name}).code, 0);
+    ASSERT_EQ(ip({"link", "set", name, "up"}).code, 0);
   }
   // Qdiscs of this namespace other than the defaults (noqueue, and what lo has).
   std::string qdiscs() { return tc({"qdisc", "show"}).out; }
@@ -191,9 +202,7 @@ TEST_F(ShapingTest, RateLimitsBothDirectionsLiveAndCountersPersist) {
 // A bridged veth (NETIF) is shaped by its CT-side name like the routed one; a live --netif_add of
 // another interface leaves the first one's shaping alone; stop takes the ifb with the veth.
 TEST_F(ShapingTest, BridgedVethIsShaped) {
-  ASSERT_EQ(ip({"link", "add", "brshape0", "type", "bridge"}).code, 0);
-  ASSERT_EQ(ip({"addr", "add", "198.18.120.200/24", "dev", "brshape0"}).code, 0);
-  ASSERT_EQ(ip({"link", "set", "brshape0", "up"}).code, 0);
+  make_bridge("brshape0", "198.18.120.200/24");
   std::string id = create_ct({"--netif_add", "eth0,,,,brshape0", "--rate", "eth0:1:8000"});
   ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
   install_probe(id);
@@ -212,6 +221,63 @@ TEST_F(ShapingTest, BridgedVethIsShaped) {
   EXPECT_FALSE(contains(links(), "berth:" + instance() + ":")) << links();
   EXPECT_FALSE(contains(qdiscs(), "tbf")) << qdiscs();
   ASSERT_EQ(berth({"destroy", id}).code, 0);
+}
+
+// Counters of a CT with a routed veth and two bridged ones (each in its own bridge): netstat and
+// vzlist count the traffic of every host veth, a live --netif_del keeps what its veth counted,
+// and so do stop and start; destroy removes the saved counts. No rate: transfers at full speed.
+TEST_F(ShapingTest, CountersSumEveryVethAndPersist) {
+  make_bridge("brcount0", "198.18.120.200/24");
+  make_bridge("brcount1", "198.18.122.200/24");
+  for (const char* a : {"198.18.121.254/32", "198.18.122.254/32"}) ASSERT_EQ(ip({"addr", "add", a, "dev", "lo"}).code, 0);
+  std::string id = create_ct({"--ipadd", "198.18.121.1", "--netif_add", "eth0,,,,brcount0", "--netif_add", "eth1,,,,brcount1"});
+  ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+  install_probe(id);
+  RunResult r = berth({"exec", id, "ip addr add 198.18.120.1/24 dev eth0 && ip addr add 198.18.122.1/24 dev eth1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+
+  // Out of the CT over each of its three veths, into it over eth0.
+  nlohmann::json before = netstat(id);
+  double routed_out = transfer(id, true, 5311, 0.5, "198.18.121.254").value("bytes", 0.0);
+  double eth0_out = transfer(id, true, 5312, 0.5, "198.18.120.254").value("bytes", 0.0);
+  double eth1_out = transfer(id, true, 5313, 0.5, "198.18.122.254").value("bytes", 0.0);
+  double eth0_in = transfer(id, false, 5314, 0.5, "", "198.18.120.1").value("bytes", 0.0);
+  for (double sent : {routed_out, eth0_out, eth1_out, eth0_in}) ASSERT_GT(sent, 1e6);
+  nlohmann::json after = netstat(id);
+  double d_out = count(after, "out_bytes") - count(before, "out_bytes");
+  double d_in = count(after, "in_bytes") - count(before, "in_bytes");
+  EXPECT_GE(d_out, routed_out + eth0_out + eth1_out) << after.dump();
+  EXPECT_LE(d_out, 1.2 * (routed_out + eth0_out + eth1_out) + 0.1 * eth0_in) << after.dump();
+  EXPECT_GE(d_in, eth0_in) << after.dump();
+  auto listed = parse_json(berth({"list", "-j", "-o", "ctid,netin,netout", id}).out);
+  ASSERT_TRUE(listed.is_array() && listed.size() == 1) << listed.dump();
+  EXPECT_GE(listed[0]["netout"].get<double>(), count(after, "out_bytes")) << listed.dump();
+  EXPECT_GE(listed[0]["netin"].get<double>(), count(after, "in_bytes")) << listed.dump();
+
+  // --netif_del eth1, live: its veth goes, what it counted stays.
+  ASSERT_EQ(berth({"set", id, "--netif_del", "eth1", "--save"}).code, 0);
+  EXPECT_FALSE(contains(links(), "veth" + id + ".1")) << links();
+  nlohmann::json deleted = netstat(id);
+  EXPECT_GE(count(deleted, "out_bytes"), count(after, "out_bytes")) << deleted.dump();
+  EXPECT_TRUE(std::filesystem::exists(root() + "/var/lib/berth/netstat/" + id));
+
+  // Stop and start keep every veth's counts.
+  ASSERT_EQ(berth({"stop", id}).code, 0);
+  nlohmann::json stopped = netstat(id);
+  EXPECT_FALSE(stopped.value("running", true));
+  EXPECT_GE(count(stopped, "out_bytes"), count(deleted, "out_bytes")) << stopped.dump();
+  EXPECT_GE(count(stopped, "in_bytes"), count(deleted, "in_bytes")) << stopped.dump();
+  EXPECT_FALSE(contains(links(), "berth:" + instance() + ":")) << links();
+  ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+  nlohmann::json restarted = netstat(id);
+  EXPECT_TRUE(restarted.value("running", false));
+  EXPECT_GE(count(restarted, "out_bytes"), count(stopped, "out_bytes")) << restarted.dump();
+  EXPECT_GE(count(restarted, "in_bytes"), count(stopped, "in_bytes")) << restarted.dump();
+
+  ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  ASSERT_EQ(berth({"destroy", id}).code, 0);
+  EXPECT_FALSE(std::filesystem::exists(root() + "/var/lib/berth/netstat/" + id));
+  EXPECT_FALSE(contains(links(), "berth:" + instance() + ":")) << links();
 }
 
 }  // namespace

@@ -19,29 +19,54 @@ bool has(const std::string& text, const std::string& part) { return text.find(pa
 TEST(NetFilter, TableNameCarriesInstanceAndCtid) {
   EXPECT_EQ(filter_table("berth", "101"), "berth-berth-101");
   EXPECT_EQ(filter_table("a b:c", "7"), "berth-a_b_c-7");
+  EXPECT_EQ(shared_table("a b:c"), "berth-a_b_c");
+  EXPECT_EQ(ct_chain("101"), "ct_101");
 }
 
 TEST(NetFilter, AntispoofAllowsOnlyTheCtsAddresses) {
-  std::string s = antispoof_script("t", "vbxyz101", addrs({"198.18.1.1", "fd00:1::1", "198.18.1.2"}));
-  // Replaced atomically: the old table goes in the same transaction the new one comes in.
-  EXPECT_EQ(s.rfind("add table inet t\ndelete table inet t\nadd table arp t\ndelete table arp t\ntable inet t {\n", 0), 0u) << s;
+  std::string s = antispoof_script("sh", "t", "ct_101", "vbxyz101", addrs({"198.18.1.1", "fd00:1::1", "198.18.1.2"}));
+  // The shared table and its dispatch are made if missing; the base chain keeps exactly one rule.
+  EXPECT_EQ(s.rfind("add table inet sh\nadd map inet sh ports { type ifname : verdict; }\n"
+                    "add chain inet sh antispoof { type filter hook prerouting priority -300; policy accept; }\n"
+                    "flush chain inet sh antispoof\nadd rule inet sh antispoof iifname vmap @ports\n",
+                    0),
+            0u)
+      << s;
+  // The CT's chain is rewritten in the same transaction, then its veth is pointed at it.
+  EXPECT_TRUE(has(s, "add chain inet sh ct_101\nflush chain inet sh ct_101\n"
+                     "add rule inet sh ct_101 ip saddr != { 198.18.1.1, 198.18.1.2 } drop\n"
+                     "add rule inet sh ct_101 ip6 saddr != { fe80::/10, ::/128, fd00:1::1 } drop\n"
+                     "add element inet sh ports { \"vbxyz101\" : jump ct_101 }\n"))
+      << s;
+  // ARP: the CT's own table, replaced atomically.
+  EXPECT_TRUE(has(s, "add table arp t\ndelete table arp t\ntable arp t {")) << s;
   EXPECT_TRUE(has(s, "set v4 { type ipv4_addr; elements = { 198.18.1.1, 198.18.1.2 }; }")) << s;
-  EXPECT_TRUE(has(s, "elements = { fe80::/10, ::/128, fd00:1::1 }")) << s;
-  EXPECT_TRUE(has(s, "iifname \"vbxyz101\" ip saddr != @v4 drop")) << s;
-  EXPECT_TRUE(has(s, "iifname \"vbxyz101\" ip6 saddr != @v6 drop")) << s;
-  EXPECT_TRUE(has(s, "hook prerouting priority -300")) << s;
-  EXPECT_TRUE(has(s, "table arp t {")) << s;
   EXPECT_TRUE(has(s, "iifname \"vbxyz101\" arp saddr ip != @v4 drop")) << s;
 }
 
 TEST(NetFilter, AntispoofWithoutIpv4DropsAllIpv4) {
-  std::string s = antispoof_script("t", "vb1", addrs({"fd00:1::1"}));
+  std::string s = antispoof_script("sh", "t", "ct_1", "vb1", addrs({"fd00:1::1"}));
+  EXPECT_TRUE(has(s, "add rule inet sh ct_1 meta nfproto ipv4 drop\n")) << s;
   EXPECT_TRUE(has(s, "set v4 { type ipv4_addr; }")) << s;
-  EXPECT_TRUE(has(s, "ip saddr != @v4 drop")) << s;
 }
 
-TEST(NetFilter, NoLinkMeansRemoveOnly) {
-  EXPECT_EQ(antispoof_script("t", "", {}), "add table inet t\ndelete table inet t\nadd table arp t\ndelete table arp t\n");
+TEST(NetFilter, UnfilterTakesOnlyTheCtsPart) {
+  const std::string two = "table inet sh {\n\tmap ports {\n\t\ttype ifname : verdict\n"
+                          "\t\telements = { \"vb1\" : jump ct_1,\n\t\t\t     \"vb10\" : jump ct_10 }\n\t}\n"
+                          "\tchain antispoof {\n\t}\n\tchain ct_1 {\n\t}\n\tchain ct_10 {\n\t}\n}\n";
+  // Another CT is left: only this CT's element and chain go (ct_1 is not ct_10).
+  EXPECT_EQ(unfilter_script("sh", "t", "ct_1", "vb1", two),
+            "add table arp t\ndelete table arp t\ndelete element inet sh ports { \"vb1\" }\n"
+            "flush chain inet sh ct_1\ndelete chain inet sh ct_1\n");
+  // The last CT takes the shared table with it.
+  const std::string one = "table inet sh {\n\tmap ports {\n\t\telements = { \"vb10\" : jump ct_10 }\n\t}\n"
+                          "\tchain ct_10 {\n\t}\n}\n";
+  EXPECT_EQ(unfilter_script("sh", "t", "ct_10", "vb10", one), "add table arp t\ndelete table arp t\ndelete table inet sh\n");
+  // No shared table: only the arp table.
+  EXPECT_EQ(unfilter_script("sh", "t", "ct_1", "vb1", ""), "add table arp t\ndelete table arp t\n");
+}
+
+TEST(NetFilter, NoMacFilterMeansRemoveOnly) {
   EXPECT_EQ(macfilter_script("t", {}), "add table bridge t\ndelete table bridge t\n");
 }
 
