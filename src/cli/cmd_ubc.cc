@@ -63,6 +63,24 @@ Result<std::vector<ubc::Block>> blocks_of_cts(const HostConfig& host, const std:
 std::string store_dir(const HostConfig& host, const ubc::VzubcOptions& o) {
   return o.relative_dir.empty() ? host.paths().run + "/vzubc.store" : o.relative_dir;
 }
+std::string istore_dir(const HostConfig& host, const ubc::VzubcOptions& o) {
+  return o.incremental_dir.empty() ? host.paths().run + "/vzubc.istore" : o.incremental_dir;
+}
+
+// The counts of the last -r / -i run (none yet: empty).
+ubc::FailCounts read_store(const std::string& path) {
+  auto t = sys::read_file(path);
+  return t.ok() ? ubc::parse_fail_counts(*t) : ubc::FailCounts{};
+}
+
+Status write_store(const std::string& path, const std::string& text) {
+  FILE* f = std::fopen((path + ".tmp").c_str(), "we");
+  if (!f) return Error::from_errno(errno, "write vzubc store `" + path + "`");
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+  if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) return Error::from_errno(errno, "write vzubc store `" + path + "`");
+  return {};
+}
 
 // One screen of output; with -r, the store is updated.
 Result<std::string> render(const HostConfig& host, const ubc::VzubcOptions& o) {
@@ -74,23 +92,16 @@ Result<std::string> render(const HostConfig& host, const ubc::VzubcOptions& o) {
   }
   if (o.raw) return ubc::render_v25(blocks);
   std::string out;
-  std::string dir = store_dir(host, o);
+  std::string dir = store_dir(host, o), idir = istore_dir(host, o);
   if (o.relative) BERTH_RETURN_IF_ERROR(make_dirs(dir, 0700));
+  if (o.incremental) BERTH_RETURN_IF_ERROR(make_dirs(idir, 0700));
   for (const auto& b : blocks) {
-    std::optional<ubc::FailCounts> prev;
-    std::string path = dir + "/" + b.uid;
-    if (o.relative) {
-      auto t = sys::read_file(path);
-      prev = t.ok() ? ubc::parse_fail_counts(*t) : ubc::FailCounts{};
-    }
-    out += ubc::format_table(b, o, prev);
-    if (o.relative) {
-      FILE* f = std::fopen((path + ".tmp").c_str(), "we");
-      if (!f) return Error::from_errno(errno, "write vzubc store `" + path + "`");
-      std::fputs(ubc::format_fail_counts(b).c_str(), f);
-      std::fclose(f);
-      if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) return Error::from_errno(errno, "write vzubc store `" + path + "`");
-    }
+    std::optional<ubc::FailCounts> prev, prev_held;
+    if (o.relative) prev = read_store(dir + "/" + b.uid);
+    if (o.incremental) prev_held = read_store(idir + "/" + b.uid);
+    out += ubc::format_table(b, o, prev, prev_held);
+    if (o.relative) BERTH_RETURN_IF_ERROR(write_store(dir + "/" + b.uid, ubc::format_fail_counts(b)));
+    if (o.incremental) BERTH_RETURN_IF_ERROR(write_store(idir + "/" + b.uid, ubc::format_held_counts(b)));
   }
   return out;
 }
@@ -106,6 +117,7 @@ int cmd_ubc(const Invocation& inv, const HostConfig& host) {
   }
   if (opts->serve) return ubc::serve(host);
   if (opts->relative_clear) (void)sys::remove_tree(store_dir(host, *opts));
+  if (opts->incremental_clear) (void)sys::remove_tree(istore_dir(host, *opts));
   if (!opts->watch) {
     auto out = render(host, *opts);
     if (!out.ok()) return fail(inv, out.error());
@@ -113,9 +125,12 @@ int cmd_ubc(const Invocation& inv, const HostConfig& host) {
     return 0;
   }
   // -w: redraw every interval until interrupted (SIGINT ends the process).
+  std::string last;
   for (;;) {
     auto out = render(host, *opts);
     if (!out.ok()) return fail(inv, out.error());
+    std::string shown = opts->watch_diff && !last.empty() ? ubc::highlight_changes(last, *out) : *out;
+    last = *out;
     std::string screen = "\033[H\033[2J";
     if (!opts->watch_no_title) {
       char when[64];
@@ -126,7 +141,7 @@ int cmd_ubc(const Invocation& inv, const HostConfig& host) {
       std::snprintf(title, sizeof title, "Every %.1fs: vzubc\t%s\n\n", opts->watch_interval, when);
       screen += title;
     }
-    std::fputs((screen + *out).c_str(), stdout);
+    std::fputs((screen + shown).c_str(), stdout);
     std::fflush(stdout);
     ::usleep(static_cast<useconds_t>(opts->watch_interval * 1e6));
   }

@@ -54,6 +54,10 @@ Result<VzubcOptions> parse_vzubc_options(const std::vector<std::string>& args) {
     else if (a == "-r" || a == "--relative") o.relative = true;
     else if (a == "-rd" || a == "--relative-dir") { o.relative = true; BERTH_ASSIGN_OR_RETURN(o.relative_dir, value("a directory")); }
     else if (a == "-rc" || a == "--relative-clear") o.relative_clear = true;
+    else if (a == "-i" || a == "--incremental") o.incremental = true;
+    else if (a == "-id" || a == "--incremental-dir") { o.incremental = true; BERTH_ASSIGN_OR_RETURN(o.incremental_dir, value("a directory")); }
+    else if (a == "-ic" || a == "--incremental-clear") o.incremental_clear = true;
+    else if (a == "-wd") { o.watch = true; o.watch_diff = true; }
     else if (a == "-w" || a == "--watch") o.watch = true;
     else if (a == "-wn") { o.watch = true; BERTH_ASSIGN_OR_RETURN(o.watch_interval, number()); }
     else if (a == "-wt") { o.watch = true; o.watch_no_title = true; }
@@ -77,7 +81,9 @@ std::string vzubc_usage(const std::string& prog) {
          "  -qm N              maxheld/limit ratio that counts as near (default 0.8)\n"
          "  -v, --verbose      also rows with unlimited barrier and limit\n"
          "  -r, --relative     failcnt since the last -r run; -rd DIR store, -rc clear it\n"
-         "  -w, --watch        repeat until interrupted; -wn SEC interval (2), -wt no title\n"
+         "  -i, --incremental  a dHELD column: held since the last -i run; -id DIR store, -ic clear it\n"
+         "  -w, --watch        repeat until interrupted; -wn SEC interval (2), -wt no title,\n"
+         "                     -wd highlight what changed\n"
          "  -c, --color        highlight failures (red) and rows near their limit (yellow)\n"
          "  -f FILE|-          read a user_beancounters file instead of the running CTs\n"
          "  --raw              print the /proc/user_beancounters (Version 2.5) text\n"
@@ -88,6 +94,13 @@ std::string format_fail_counts(const Block& b) {
   std::string out;
   for (const auto& r : b.rows)
     if (r.name != "dummy") out += r.name + " " + std::to_string(r.failcnt) + "\n";
+  return out;
+}
+
+std::string format_held_counts(const Block& b) {
+  std::string out;
+  for (const auto& r : b.rows)
+    if (r.name != "dummy") out += r.name + " " + std::to_string(r.held) + "\n";
   return out;
 }
 
@@ -125,16 +138,20 @@ std::string percent(uint64_t part, uint64_t base) {
   return buf;
 }
 
-std::string format_table(const Block& b, const VzubcOptions& opts, const std::optional<FailCounts>& previous) {
+std::string format_table(const Block& b, const VzubcOptions& opts, const std::optional<FailCounts>& previous,
+                         const std::optional<FailCounts>& previous_held) {
   char buf[256];
   const char* fmt = "%13s|%5s %5s %5s|%5s %5s %5s|%5s|%5s|%6s";
+  bool inc = previous_held.has_value();
   std::string title = "CT " + b.uid;
-  std::string out(68, '-');
+  std::string out(inc ? 75 : 68, '-');
   out += "\n";
-  std::snprintf(buf, sizeof buf, "%-13s|%5s %5s %5s|%5s %5s %5s|%5s|%5s|%6s\n", title.c_str(), "HELD", "Bar%", "Lim%",
+  std::snprintf(buf, sizeof buf, "%-13s|%5s %5s %5s|%5s %5s %5s|%5s|%5s|%6s", title.c_str(), "HELD", "Bar%", "Lim%",
                 "MAXH", "Bar%", "Lim%", "BAR", "LIM", "FAIL");
   out += buf;
-  out += "-------------+-----------------+-----------------+-----+-----+------\n";
+  out += inc ? "| dHELD\n" : "\n";
+  out += inc ? "-------------+-----------------+-----------------+-----+-----+------+------\n"
+             : "-------------+-----------------+-----------------+-----+-----+------\n";
   for (const auto& r : b.rows) {
     if (r.name == "dummy") continue;
     uint64_t fail = r.failcnt;
@@ -154,8 +171,63 @@ std::string format_table(const Block& b, const VzubcOptions& opts, const std::op
                   human_value(r.name, r.maxheld).c_str(), percent(r.maxheld, r.barrier).c_str(),
                   percent(r.maxheld, r.limit).c_str(), human_value(r.name, r.barrier).c_str(),
                   human_value(r.name, r.limit).c_str(), failtext.c_str());
+    std::string line = buf;
+    if (inc) {
+      auto it = previous_held->find(r.name);
+      uint64_t before = it == previous_held->end() ? 0 : it->second;
+      std::string d = r.held == before ? "-"
+                      : r.held > before ? "+" + human_value(r.name, r.held - before)
+                                        : "-" + human_value(r.name, before - r.held);
+      char col[32];
+      std::snprintf(col, sizeof col, "|%6s", d.c_str());
+      line += col;
+    }
     const char* color = !opts.color ? nullptr : fail ? kRed : near ? kYellow : nullptr;
-    out += color ? std::string(color) + buf + kReset + "\n" : std::string(buf) + "\n";
+    out += color ? std::string(color) + line + kReset + "\n" : line + "\n";
+  }
+  return out;
+}
+
+std::string highlight_changes(std::string_view before, std::string_view now) {
+  auto old_lines = lines_of(before);
+  std::string out;
+  size_t row = 0;
+  for (std::string_view line : lines_of(now)) {
+    std::string_view prev = row < old_lines.size() ? old_lines[row] : std::string_view();
+    ++row;
+    // Positions count visible characters: escape sequences (colors) are skipped in both lines.
+    auto visible = [](std::string_view l) {
+      std::string v;
+      for (size_t i = 0; i < l.size(); ++i) {
+        if (l[i] == '\033') {
+          while (i < l.size() && l[i] != 'm') ++i;
+          continue;
+        }
+        v += l[i];
+      }
+      return v;
+    };
+    std::string pv = visible(prev);
+    size_t col = 0;
+    bool on = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] == '\033') {
+        size_t end = line.find('m', i);
+        if (end == std::string_view::npos) end = line.size() - 1;
+        out += line.substr(i, end - i + 1);
+        i = end;
+        continue;
+      }
+      bool changed = col >= pv.size() || pv[col] != line[i];
+      if (changed != on) {
+        out += changed ? "\033[7m" : "\033[27m";
+        on = changed;
+      }
+      out += line[i];
+      ++col;
+    }
+    if (on) out += "\033[27m";
+    out += '\n';
   }
   return out;
 }

@@ -4,7 +4,8 @@
 // maxheld as % of barrier and limit. Rows with both barrier and limit unlimited (and no failures)
 // are hidden unless -v; dummies never show. -q keeps only rows that failed or come near their
 // limit (held/limit >= -qh, default 0.5; maxheld/limit >= -qm, default 0.8). -r shows failcnt
-// as the change since the last -r run (store: one file per CT in -rd DIR).
+// as the change since the last -r run (store: one file per CT in -rd DIR); -i adds a dHELD
+// column, held's change since the last -i run (store in -id DIR). -wd highlights changes.
 #pragma once
 
 #include <map>
@@ -24,7 +25,11 @@ struct VzubcOptions {
   bool relative = false;
   std::string relative_dir;  // "" = default under BERTH_ROOT
   bool relative_clear = false;
+  bool incremental = false;          // -i: a column with held's change since the last -i run
+  std::string incremental_dir;       // -id DIR; "" = default under BERTH_ROOT
+  bool incremental_clear = false;    // -ic
   bool watch = false;
+  bool watch_diff = false;           // -wd: highlight what changed since the last redraw
   double watch_interval = 2.0;
   bool watch_no_title = false;
   bool color = false;
@@ -39,13 +44,20 @@ struct VzubcOptions {
 Result<VzubcOptions> parse_vzubc_options(const std::vector<std::string>& args);
 std::string vzubc_usage(const std::string& prog);
 
-// failcnt per row name, as kept by -r.
+// failcnt (or held, for -i) per row name, as kept by -r (-i).
 using FailCounts = std::map<std::string, uint64_t>;
 std::string format_fail_counts(const Block& b);
+std::string format_held_counts(const Block& b);
 FailCounts parse_fail_counts(std::string_view text);
 
-// One block as vzubc's table. previous: the failcnts of the last -r run (nullopt without -r).
-std::string format_table(const Block& b, const VzubcOptions& opts, const std::optional<FailCounts>& previous);
+// One block as vzubc's table. previous: the failcnts of the last -r run (nullopt without -r);
+// previous_held: the helds of the last -i run (nullopt without -i: no dHELD column).
+std::string format_table(const Block& b, const VzubcOptions& opts, const std::optional<FailCounts>& previous,
+                         const std::optional<FailCounts>& previous_held = std::nullopt);
+
+// -wd: `now` with every character that differs from the same place in `before` in reverse
+// video (as watch -d). Escape sequences of `now` (-c colors) are copied, not compared.
+std::string highlight_changes(std::string_view before, std::string_view now);
 
 // Human value of a row's number: bytes with K/M/G for pages and bytes rows, items as numbers;
 // "-" for 0 and unlimited.

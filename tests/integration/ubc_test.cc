@@ -363,5 +363,26 @@ TEST_F(UbcTest, KilledServerIsReplacedAndDeadProcIsRepaired) {
   EXPECT_EQ(r.err, "");
 }
 
+// vzubc -i: a dHELD column with the change of held since the last -i run; -ic starts over.
+TEST_F(UbcTest, IncrementalShowsHeldChanges) {
+  std::string id = create_running_ct({"--numproc", "100"});
+  auto dheld = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> a = args;
+    a.push_back(id);
+    RunResult v = berth_as("vzubc", a);
+    EXPECT_EQ(v.code, 0) << v.err;
+    EXPECT_PRED2(contains, v.out, "| dHELD") << v.out;
+    auto t = table(v.out);
+    return t.count("numproc") ? t["numproc"].back() : std::string("?");
+  };
+  dheld({"-i"});  // the first run stores held
+  RunResult r = berth({"exec", id, "i=0; while [ $i -lt 10 ]; do sleep 30 >/dev/null 2>&1 </dev/null & i=$((i+1)); done"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(dheld({"-i"}), "+10");
+  EXPECT_EQ(dheld({"-i"}), "-");  // nothing changed since
+  std::string held = table(berth_as("vzubc", {id}).out)["numproc"].front();
+  EXPECT_EQ(dheld({"-ic", "-i"}), "+" + held);  // cleared: against 0
+}
+
 }  // namespace
 }  // namespace berth::itest

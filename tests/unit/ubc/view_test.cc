@@ -105,6 +105,40 @@ TEST(Vzubc, RelativeShowsTheChangeSinceTheLastRun) {
   EXPECT_NE(t.find("|    +5\n"), std::string::npos) << t;
 }
 
+TEST(Vzubc, IncrementalAddsTheChangeOfHeld) {
+  auto o = parse_vzubc_options({"-i", "-id", "/s", "-ic", "-wd", "101"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->incremental);
+  EXPECT_EQ(o->incremental_dir, "/s");
+  EXPECT_TRUE(o->incremental_clear);
+  EXPECT_TRUE(o->watch && o->watch_diff);
+  EXPECT_FALSE(parse_vzubc_options({"-id"}).ok());
+
+  VzubcOptions v;
+  Block b = sample();
+  FailCounts before = parse_fail_counts(format_held_counts(b));
+  EXPECT_EQ(before["numproc"], 30u);
+  std::string same = format_table(b, v, std::nullopt, before);
+  EXPECT_NE(same.find("| dHELD\n"), std::string::npos) << same;
+  EXPECT_NE(same.find("|     -|     -\n"), std::string::npos) << same;  // physpages: no failure, no change
+  b.rows[5].held = 25;                                                     // numproc: 5 fewer
+  b.rows[6].held += 256;                                                   // physpages: 1M more
+  std::string t = format_table(b, v, std::nullopt, before);
+  EXPECT_NE(t.find("|    -5\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("|   +1M\n"), std::string::npos) << t;
+  // Without -i: no column.
+  EXPECT_EQ(format_table(b, v, std::nullopt).find("dHELD"), std::string::npos);
+}
+
+TEST(Vzubc, WatchDiffHighlightsChangedCharacters) {
+  EXPECT_EQ(highlight_changes("held 30\nx\n", "held 31\nx\n"), "held 3\033[7m1\033[27m\nx\n");
+  EXPECT_EQ(highlight_changes("", "ab\n"), "\033[7mab\033[27m\n");  // all new
+  EXPECT_EQ(highlight_changes("ab\n", "ab\n"), "ab\n");
+  // Colors are copied, and positions count only visible characters.
+  EXPECT_EQ(highlight_changes("\033[31mab\033[0m\n", "\033[31mac\033[0m\n"),
+            "\033[31ma\033[7mc\033[0m\033[27m\n");
+}
+
 TEST(Vzubc, ColorMarksFailures) {
   VzubcOptions o;
   o.color = true;
