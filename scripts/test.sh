@@ -6,8 +6,8 @@
 #      and cgroup instance name, so they are independent); skipped with a note when not root,
 #   4. the short cgroup v2 suite in the qemu test VM (scripts/testvm-ci.sh, 2-4 min; as root only;
 #      skipped with a note when qemu cannot run here, or when SKIP_VM=1),
-#   5. the host leak check (/work/shared/tools/leakcheck or tests/leakcheck), which fails the run
-#      if anything of a Berth instance is left on the machine.
+#   5. the host leak check (tests/tools/leakcheck), which fails the run if anything of a Berth
+#      instance is left on the machine.
 # Environment: BUILD_DIR (default build), JOBS (integration parallelism, default 2),
 # SKIP_BUILD=1 to test an existing build.
 set -euo pipefail
@@ -26,10 +26,7 @@ echo "== unit tests"
 ctest --test-dir "$build" -L unit --output-on-failure -j "$jobs" --timeout 120 || status=1
 
 if [ "$(id -u)" = 0 ]; then
-  leakcheck=""
-  for c in /work/shared/tools/leakcheck "$PWD/tests/leakcheck"; do
-    if [ -x "$c" ]; then leakcheck=$c; break; fi
-  done
+  leakcheck=$PWD/tests/tools/leakcheck
   # What was on the machine before the tests (another Berth instance, another user's work).
   baseline=""
   [ -n "$leakcheck" ] && baseline=$("$leakcheck" 2>&1 | grep '^leftover' || true)
