@@ -4,7 +4,8 @@
 # and the integration binary's ResourcesTest.* but the fork bomb one (see tests/vm/suite.sh).
 # Takes about 1.5-2 minutes under TCG (measured 88-106 s); the VM run is cut at 8 minutes.
 # The full v2/v1/hybrid suite: scripts/testvm-smoke.sh -c "v2 v1 hybrid" -s full
-# Env: as scripts/testvm-smoke.sh (TESTVM, TESTVM_DIR), but BUILD_DIR defaults to build.
+# Env: as scripts/testvm-smoke.sh (TESTVM_DIR), but BUILD_DIR defaults to build. The VM is the
+# repository's own (scripts/testvm/); its image is built on first use (about 1-2 min, as root).
 # Exit: 0 pass, 1 fail, 77 skipped (qemu or the test VM image cannot be had here).
 # The build dir is the one scripts/test.sh uses (build/), so CI builds once.
 export BUILD_DIR=${BUILD_DIR:-build}
