@@ -9,7 +9,8 @@
 #               (lifecycle + resources.sh + the integration binary's resource, containment,
 #               lifecycle and isolation tests);
 #               see tests/vm/suite.sh. VM_GTEST_FILTER=... replaces the gtest filter.
-#   -t SECONDS  wall-clock limit per VM run (default 150; ci 480; full 1200)
+#   -t SECONDS  wall-clock limit per VM run (default 300; ci 900; full 2400: TCG runs 3-5x slower
+#               on a host loaded 15-25x over its 2 cores, and a v1 lifecycle run took 116 s there)
 # Env: BUILD_DIR (default build-vm; scripts/build.sh runs there first, incrementally),
 #      TESTVM_DIR (image dir, default /var/tmp/berth-testvm; scripts/testvm/make-image.sh builds
 #      it when missing or made by older scripts: Debian 12's kernel + an initramfs of host tools).
@@ -32,7 +33,7 @@ while getopts "c:s:t:h" o; do
         *) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//p}' "$0"; exit 2 ;;
     esac
 done
-case $SUITE in lifecycle) TMO=${TMO:-150} ;; ci) TMO=${TMO:-480} ;; full) TMO=${TMO:-1200} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
+case $SUITE in lifecycle) TMO=${TMO:-300} ;; ci) TMO=${TMO:-900} ;; full) TMO=${TMO:-2400} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
 BUILD=${BUILD_DIR:-build-vm}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 VM=$ROOT/scripts/testvm
