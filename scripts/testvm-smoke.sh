@@ -10,7 +10,7 @@
 #               lifecycle and isolation tests);
 #               see tests/vm/suite.sh. VM_GTEST_FILTER=... replaces the gtest filter.
 #   -t SECONDS  wall-clock limit per VM run (default 300; ci 900; full 2400: TCG runs 3-5x slower
-#               on a host loaded 15-25x over its 2 cores, and a v1 lifecycle run took 116 s there)
+#               on a host loaded 15-25x over its 2 cores: a v1 lifecycle run was cut at 150 s there)
 # Env: BUILD_DIR (default build-vm; scripts/build.sh runs there first, incrementally),
 #      TESTVM_DIR (image dir, default /var/tmp/berth-testvm; scripts/testvm/make-image.sh builds
 #      it when missing or made by older scripts: Debian 12's kernel + an initramfs of host tools).
