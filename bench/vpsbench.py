@@ -131,7 +131,7 @@ def write_results(name, out, data):
 
 
 def leakcheck():
-    lc = "/work/shared/tools/leakcheck"
+    lc = os.path.join(REPO, "tests", "tools", "leakcheck")
     if os.access(lc, os.X_OK):
         r = subprocess.run([lc], capture_output=True, text=True)
         mine = [l for l in (r.stdout + r.stderr).splitlines() if l.startswith("leftover") and "berth-bench-" in l]

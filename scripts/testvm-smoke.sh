@@ -9,14 +9,17 @@
 #               (lifecycle + resources.sh + the integration binary's resource, containment,
 #               lifecycle and isolation tests);
 #               see tests/vm/suite.sh. VM_GTEST_FILTER=... replaces the gtest filter.
-#   -t SECONDS  wall-clock limit per VM run (default 150; ci 480; full 1200)
+#   -t SECONDS  wall-clock limit per VM run (default 300; ci 900; full 2400: TCG runs 3-5x slower
+#               on a host loaded 15-25x over its 2 cores: a v1 lifecycle run was cut at 150 s there)
 # Env: BUILD_DIR (default build-vm; scripts/build.sh runs there first, incrementally),
-#      TESTVM (default /work/shared/testvm: run-in-testvm.sh, make-testvm.sh),
-#      TESTVM_DIR (image dir, default /var/tmp/testvm; built with make-testvm.sh when missing).
+#      TESTVM_DIR (image dir, default /var/tmp/berth-testvm; scripts/testvm/make-image.sh builds
+#      it when missing or made by older scripts: Debian 12's kernel + an initramfs of host tools).
 # Exit: 0 all passed, 1 a layout failed, 77 skipped (no qemu / test VM cannot be built), 2 usage.
 #
-# The guest image carries only the libraries of the programs it was built with, so the shared
-# libraries berth links against are staged in $BUILD_DIR/vm-lib for lifecycle.sh to use.
+# The VM is the repository's own: scripts/testvm/make-image.sh and scripts/testvm/run.sh (qemu
+# TCG, the checkout shared at its own path over 9p). The guest image carries only the libraries
+# of the programs it was built with, so the shared libraries berth links against are staged in
+# $BUILD_DIR/vm-lib for tests/vm/common.sh to use.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -27,35 +30,42 @@ TMO=""
 while getopts "c:s:t:h" o; do
     case $o in
         c) LAYOUTS=$OPTARG ;; s) SUITE=$OPTARG ;; t) TMO=$OPTARG ;;
-        *) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        *) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//p}' "$0"; exit 2 ;;
     esac
 done
-case $SUITE in lifecycle) TMO=${TMO:-150} ;; ci) TMO=${TMO:-480} ;; full) TMO=${TMO:-1200} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
+case $SUITE in lifecycle) TMO=${TMO:-300} ;; ci) TMO=${TMO:-900} ;; full) TMO=${TMO:-2400} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
 BUILD=${BUILD_DIR:-build-vm}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-TESTVM=${TESTVM:-/work/shared/testvm}
-IMG=${TESTVM_DIR:-/var/tmp/testvm}
+VM=$ROOT/scripts/testvm
+IMG=${TESTVM_DIR:-/var/tmp/berth-testvm}
 
 skip() { echo "testvm-smoke: SKIP: $*" >&2; exit 77; }
 log() { echo "testvm-smoke: $*" >&2; }
 
 # ---- the VM must be available ----
-[ -x "$TESTVM/run-in-testvm.sh" ] || skip "no $TESTVM/run-in-testvm.sh"
 [ "$(uname -m)" = x86_64 ] || skip "the test VM is x86_64 only"
-if [ ! -s "$IMG/initrd.cpio.gz" ]; then
-    [ "$(id -u)" = 0 ] || skip "no test VM image in $IMG and not root to build it"
-    log "no test VM image in $IMG: building it with make-testvm.sh (apt-gets what it needs)"
-    TESTVM_DIR=$IMG "$TESTVM/make-testvm.sh" "$IMG" >&2 || skip "make-testvm.sh failed"
+# the image: built when missing, rebuilt when scripts/testvm changed (make-image.sh apt-gets
+# qemu and what else it needs; run.sh would do the same, but a failure here is a skip)
+want=$(cat "$VM/make-image.sh" "$VM/guest-init" | sha256sum | cut -c1-16)
+if [ ! -s "$IMG/initrd.img" ] || ! grep -qx "TESTVM_RECIPE=$want" "$IMG/image.env" 2>/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        log "building the test VM image in $IMG (scripts/testvm/make-image.sh)"
+        "$VM/make-image.sh" "$IMG" || skip "scripts/testvm/make-image.sh failed"
+    elif [ ! -s "$IMG/initrd.img" ]; then
+        skip "no test VM image in $IMG and not root to build it"
+    fi
 fi
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
 qemu-system-x86_64 -version >/dev/null 2>&1 || skip "qemu-system-x86_64 does not run here ($(qemu-system-x86_64 -version 2>&1 | head -1))"
 
-# ---- build berth (ninja is incremental: a no-op when nothing changed) ----
+# ---- build what the guest runs (ninja is incremental: a no-op when nothing changed) ----
 # Without a binary a failed build fails the run; with one (other work may have broken the tree
-# for a moment) the old binary is used, with a warning.
+# for a moment) the old binary is used, with a warning. Only the suite's own targets: the unit
+# tests are not needed here (scripts/test.sh builds everything before it gets here).
+case $SUITE in lifecycle) targets="berth" ;; *) targets="berth berth_probe berth_integration_tests" ;; esac
 t0=$SECONDS
 mkdir -p "$BUILD"
-if BUILD_DIR=$BUILD scripts/build.sh >"$BUILD/testvm-build.log" 2>&1; then
+if BUILD_DIR=$BUILD scripts/build.sh $targets >"$BUILD/testvm-build.log" 2>&1; then
     [ $((SECONDS - t0)) -lt 5 ] || log "built $BUILD/berth in $((SECONDS - t0)) s"
 elif [ -x "$BUILD/berth" ]; then
     log "WARNING: build failed (see $BUILD/testvm-build.log); testing the existing, possibly stale $BUILD/berth"
@@ -71,18 +81,13 @@ mkdir -p "$BUILD/vm-lib"
         [ "$dst" -nt "$lib" ] || cp -L "$lib" "$dst"
     done
 
-# ---- host tools the guest image lacks and berth runs: ldd (the busybox template runs it on the
-# host programs it carries, e.g. nft). Staged in $BUILD/vm-bin; common.sh puts them in the guest.
-mkdir -p "$BUILD/vm-bin"
-for t in /usr/bin/ldd; do [ -e "$t" ] && cp "$t" "$BUILD/vm-bin/"; done
-
 # ---- run ----
 rc=0
 summary=""
 for cg in $LAYOUTS; do
     log "=== cgroup $cg: tests/vm/suite.sh $SUITE ==="
     t0=$(date +%s.%N)
-    "$TESTVM/run-in-testvm.sh" -d "$IMG" -s "$ROOT" -c "$cg" -t "$TMO" \
+    "$VM/run.sh" -d "$IMG" -s "$ROOT" -c "$cg" -t "$TMO" \
         ${VM_GTEST_FILTER:+-e "VM_GTEST_FILTER=$VM_GTEST_FILTER"} ./tests/vm/suite.sh "$SUITE" "$BUILD"
     r=$?
     t=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')

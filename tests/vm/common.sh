@@ -38,7 +38,7 @@ expect_eq() {
 vm_guard() {
     if ! grep -q 'testvm\.cgroup=' /proc/cmdline && [ "${LIFECYCLE_ALLOW_HOST:-0}" != 1 ]; then
         echo "$1: not in the test VM (no testvm.cgroup= on the kernel command line);" \
-             "run it through run-in-testvm.sh, or set LIFECYCLE_ALLOW_HOST=1" >&2
+             "run it through scripts/testvm/run.sh, or set LIFECYCLE_ALLOW_HOST=1" >&2
         exit 2
     fi
 }
@@ -52,7 +52,8 @@ hierarchies() {
          END { printf "%s", (v1 != "" ? v1 : v2) }' /proc/self/mountinfo
 }
 
-# vm_tools BUILD: host tools staged in BUILD/vm-bin (testvm-smoke.sh) that the guest lacks, put in
+# vm_tools BUILD: host tools staged in BUILD/vm-bin, if any, that the guest lacks (the image has
+# what the tests use; see scripts/testvm/make-image.sh and TESTVM_EXTRA_BINS), put in
 # the guest's /usr/bin (the VM is thrown away).
 vm_tools() {
     local t

@@ -2,7 +2,7 @@
 # tests/vm/lifecycle.sh - Berth's core CT lifecycle, checked INSIDE the test VM (cgroup v2 or v1).
 #
 # Run from the host (scripts/testvm-smoke.sh does this for v2 and v1):
-#   /work/shared/testvm/run-in-testvm.sh -s /work/main -c v2 ./tests/vm/lifecycle.sh build-vm
+#   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/lifecycle.sh build-vm
 # Argument: the build dir (relative to the checkout or absolute) holding a host-built `berth`.
 # Shared libraries the guest image lacks are taken from <build dir>/vm-lib when present
 # (scripts/testvm-smoke.sh stages them there).
@@ -21,7 +21,7 @@ set -u
 CTID=101
 INST=berth-vmtest
 WORK=/tmp/berth-vmtest
-# run-in-testvm.sh runs a copy of this script, in the shared checkout: find common.sh there.
+# When this script runs as a copy, find common.sh in the checkout (the current directory).
 VMT=$(dirname "$0"); [ -e "$VMT/common.sh" ] || VMT=$PWD/tests/vm
 . "$VMT/common.sh"
 vm_guard lifecycle.sh

@@ -2,7 +2,7 @@
 # tests/vm/resources.sh - Berth's resource limits on a real kernel, checked INSIDE the test VM
 # (pure cgroup v2 by default; also v1/hybrid). scripts/testvm-smoke.sh runs it:
 #   scripts/testvm-smoke.sh -c v2 -s ci           (CI: lifecycle.sh + this, cgroup v2)
-#   /work/shared/testvm/run-in-testvm.sh -s "$PWD" -c v2 ./tests/vm/resources.sh build
+#   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/resources.sh build
 # Argument: the build dir holding a host-built `berth` (and vm-lib/, see common.sh).
 #
 # Checks, with busybox CTs 101 (the "attacker") and 102 (its neighbour):
@@ -24,7 +24,7 @@ CT=101
 NB=102
 INST=berth-vmres
 WORK=/tmp/berth-vmres
-# run-in-testvm.sh runs a copy of this script, in the shared checkout: find common.sh there.
+# When this script runs as a copy, find common.sh in the checkout (the current directory).
 VMT=$(dirname "$0"); [ -e "$VMT/common.sh" ] || VMT=$PWD/tests/vm
 . "$VMT/common.sh"
 vm_guard resources.sh

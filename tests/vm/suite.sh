@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/vm/suite.sh - runs a named set of Berth's VM tests in ONE boot of the test VM (a boot
 # costs ~7 s under TCG). scripts/testvm-smoke.sh -s SUITE calls it; by hand:
-#   /work/shared/testvm/run-in-testvm.sh -s "$PWD" -c v2 ./tests/vm/suite.sh ci build
+#   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/suite.sh ci build
 # Suites:
 #   lifecycle  tests/vm/lifecycle.sh
 #   ci         lifecycle.sh + resources.sh + the root integration binary's ResourcesTest.*
@@ -15,7 +15,7 @@ set -u
 SUITE=${1:?usage: suite.sh lifecycle|ci|full BUILD}
 BUILD=${2:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
-HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests/vm  # run-in-testvm.sh runs a copy
+HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests/vm  # run as a copy
 case $SUITE in
     lifecycle) parts="lifecycle" ;;
     # ForkBombStopsAtNumproc is left out of ci: its bomb is `sleep 3`s, and under TCG the fork loop

@@ -3,7 +3,7 @@
 # cgroup counters, the FUSE server and the CT's /run/berth/user_beancounters.
 #
 # Run from the host (build the tree first; stage libraries as scripts/testvm-smoke.sh does):
-#   /work/shared/testvm/run-in-testvm.sh -s "$PWD" -c v2 ./tests/vm/ubc.sh build
+#   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/ubc.sh build
 # Checks: a CT with --numproc 16 and --ram 64M: physpages limit 16384 and held > 0, numproc limit
 # 16 and failcnt > 0 after a fork bomb, shmpages grows with a 16M file in /dev/shm, kmemsize held
 # > 0, the same block inside the CT, the server gone after stop, nothing left mounted.
