@@ -134,10 +134,12 @@ int exec_tty(const std::string& marker, long delay_ms, const std::string& outfil
   bool ok = ::write(out, j.data(), j.size()) == static_cast<ssize_t>(j.size());
   ::close(out);
   if (delay_ms > 0) {
+    // Before the fork: the parent may exit (a session leader: SIGHUP to its terminal's foreground
+    // group) before the child runs at all.
+    ::signal(SIGHUP, SIG_IGN);
     pid_t c = ::fork();
     if (c == 0) {
       // Survives its parent (and `berth exec` returning) with the same fds, then tries again.
-      ::signal(SIGHUP, SIG_IGN);
       ::usleep(static_cast<useconds_t>(delay_ms) * 1000);
       std::string later = inject_all(text) + "\n";
       int o = ::open((outfile + ".later").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
