@@ -135,6 +135,8 @@ Result<ExecPipes> make_exec_pipes(bool stdin_eof) {
     p.inner[i] = std::move(i == 0 ? rd : wr);
     p.outer[i] = std::move(i == 0 ? wr : rd);
     ::fcntl(p.outer[i].get(), F_SETFL, ::fcntl(p.outer[i].get(), F_GETFL) | O_NONBLOCK);
+    // Bigger pipes, fewer wake-ups of the relay for bulk data (best effort: pipe-max-size).
+    ::fcntl(p.outer[i].get(), F_SETPIPE_SZ, 1 << 20);
   }
   if (stdin_eof) p.outer[0].reset();
   return p;
@@ -174,7 +176,7 @@ void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pi
 
   bool cmd_done = false;
   Clock::time_point deadline{};
-  std::string buf(65536, '\0');
+  std::string buf(256 * 1024, '\0');
   for (;;) {
     bool outs_open = false;
     for (auto& o : outs) outs_open |= o.src >= 0;
@@ -231,19 +233,22 @@ void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pi
     for (size_t i = 0; i < 3; ++i) {
       if (idx_out[i] < 0 || !(p[idx_out[i]].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       Output& o = outs[i];
-      ssize_t got = ::read(o.src, buf.data(), buf.size());
-      if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      if (got <= 0) {  // EOF, or EIO from the master once no slave is open
-        close_out(o);
-        continue;
-      }
-      if (o.dst >= 0 && !write_all(o.dst, buf.data(), static_cast<size_t>(got))) {
-        // The caller's side is gone (EPIPE, a hung-up terminal). A pipe is closed so the command
-        // gets EPIPE/SIGPIPE as in a shell pipeline; the pty's output is dropped from now on.
-        if (o.is_pty)
-          o.dst = -1;
-        else
+      // Drain what is there (a bounded number of reads, so the other fds get their turn).
+      for (int round = 0; round < 16 && o.src >= 0; ++round) {
+        ssize_t got = ::read(o.src, buf.data(), buf.size());
+        if (got < 0 && (errno == EAGAIN || errno == EINTR)) break;
+        if (got <= 0) {  // EOF, or EIO from the master once no slave is open
           close_out(o);
+          break;
+        }
+        if (o.dst >= 0 && !write_all(o.dst, buf.data(), static_cast<size_t>(got))) {
+          // The caller's side is gone (EPIPE, a hung-up terminal). A pipe is closed so the command
+          // gets EPIPE/SIGPIPE as in a shell pipeline; the pty's output is dropped from now on.
+          if (o.is_pty)
+            o.dst = -1;
+          else
+            close_out(o);
+        }
       }
     }
     if (idx_in >= 0 && p[idx_in].revents) {
@@ -261,7 +266,14 @@ void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pi
       } else {
         ssize_t got = ::read(0, buf.data(), buf.size());
         if (got > 0) {
-          in_buf.assign(buf.data(), static_cast<size_t>(got));
+          // Straight on (non-blocking); only what does not fit now waits for POLLOUT.
+          ssize_t w = ::write(in_dst, buf.data(), static_cast<size_t>(got));
+          if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            end_stdin();
+          } else {
+            size_t done = w > 0 ? static_cast<size_t>(w) : 0;
+            if (done < static_cast<size_t>(got)) in_buf.assign(buf.data() + done, static_cast<size_t>(got) - done);
+          }
         } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
           if (plan.on_pty[0]) {
             // End of the caller's input on the pty: an EOF character, as typing ^D would.
