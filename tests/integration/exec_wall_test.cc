@@ -276,6 +276,33 @@ TEST_F(ExecWallTest, ScriptBehaviourKept) {
   EXPECT_TRUE(r.out == in.input) << "cat gave back " << r.out.size() << " bytes of " << in.input.size();
 }
 
+// A tenant that holds every pty it may have (NUMPTY) cannot lock the admin out: exec from a
+// terminal still runs the command, on pipes.
+TEST_F(ExecWallTest, NoPtyLeftFallsBackToPipes) {
+  std::string id = create_running_ct({"--numpty", "2"});
+  RunResult r = berth({"exec", id, "(exec 3<>/dev/ptmx 4<>/dev/ptmx; exec sleep 60) </dev/null >/dev/null 2>&1 &"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = berth({"exec2", id, "sleep 0.5; exec 5<>/dev/ptmx && echo got-a-pty"});
+  ASSERT_EQ(r.out, "") << "the CT still has a pty: the test cannot hold them all";
+  PtyPair tty;
+  ASSERT_GE(tty.master, 0);
+  pid_t pid = spawn({"exec2", id, "[ -t 1 ] && echo on-a-tty || echo on-pipes"}, tty.slave, tty.slave, tty.slave, tty.slave);
+  std::string shown = tty.read_until([](const std::string& s) { return contains(s, "on-"); }, std::chrono::seconds(15));
+  EXPECT_EQ(wait_for(pid, std::chrono::seconds(10)), 0) << shown;
+  EXPECT_PRED2(contains, shown, "on-pipes");
+}
+
+// runscript: a host script file runs inside on stdin, with its output and exit code.
+TEST_F(ExecWallTest, RunscriptKept) {
+  std::string id = create_running_ct();
+  std::string script = root() + "/script.sh";
+  { std::ofstream(script) << "echo from-script\nhostname\necho err >&2\nexit 4\n"; }
+  RunResult r = berth({"runscript", id, script});
+  EXPECT_EQ(r.code, 4) << r.err;
+  EXPECT_EQ(r.out, "from-script\nct" + id + "\n");
+  EXPECT_EQ(r.err, "err\n");
+}
+
 // A closed stdout (`berth exec CT yes | head -1`): the command gets EPIPE/SIGPIPE, berth ends.
 TEST_F(ExecWallTest, ClosedStdoutEndsTheCommand) {
   std::string id = create_running_ct();
