@@ -1,6 +1,8 @@
-// exec/enter pipeline. Host side: pidfd of init -> fork A -> put A in the CT's cgroup ->
-// A: setns into all the CT's namespaces, becomes the CT's root -> A forks B (B is in the CT's
-// PID namespace) -> B: caps, seccomp, exec the command. A waits for B and passes its status up.
+// exec/enter pipeline. Host side: pidfd of init -> the command's pipes -> fork A -> put A in the
+// CT's cgroup -> A: new session, fds 0-2 = the command's pipe ends, every other host fd closed,
+// setns into all the CT's namespaces, a pty from the CT's devpts if needed -> A forks B (B is in
+// the CT's PID namespace) -> B: new session (the pty as its terminal), caps, seccomp, exec the
+// command. A waits for B and passes its status up; berth relays the stdio (exec_stdio.h) until then.
 #include "runtime/exec.h"
 
 #include <fcntl.h>
@@ -19,7 +21,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
+#include <utility>
 
 #include "core/exit_codes.h"
 #include "isolation/caps.h"
@@ -27,6 +31,7 @@
 #include "isolation/timens.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/ct_limits.h"
+#include "runtime/exec_stdio.h"
 #include "runtime/proc_repair.h"
 #include "runtime/status.h"
 #include "storage/root.h"
@@ -49,18 +54,20 @@ std::string join_args(const std::vector<std::string>& v) {
 }
 
 // Child B: the command itself, inside the CT.
-[[noreturn]] void run_command(const CtConfig& ct, const ExecRequest& req, bool userns, int sync_fd,
-                              int pty_slave) {
+[[noreturn]] void run_command(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan, bool userns,
+                              int sync_fd, int pty_slave) {
   auto fail = [&](const Error& e) {
     sync_report_error(sync_fd, e);
     ::_exit(kSetupFailed);
   };
+  reset_signals_for_command();
+  // Always a session of its own: its terminal, if any, is the CT's pty (never the caller's).
+  ::setsid();
   if (pty_slave >= 0) {
-    ::setsid();
     if (::ioctl(pty_slave, TIOCSCTTY, 0) != 0) fail(Error::from_errno(errno, "set controlling terminal"));
-    ::dup2(pty_slave, 0);
-    ::dup2(pty_slave, 1);
-    ::dup2(pty_slave, 2);
+    for (int fd : {0, 1, 2})
+      if (plan.on_pty[static_cast<size_t>(fd)]) ::dup2(pty_slave, fd);
+    if (pty_slave > 2) ::close(pty_slave);
   }
   if (userns) {
     if (::setgroups(0, nullptr) != 0 || ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)
@@ -100,13 +107,34 @@ std::string join_args(const std::vector<std::string>& v) {
   ::_exit(err == ENOENT ? 127 : 126);
 }
 
-// Child A: joins the CT, then runs and waits for B.
-int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool userns, bool join_time, int sync_fd,
-           const ProcLimits& rlimits) {
+// Close every fd from 3 up except a and b.
+void close_fds_except(int a, int b) {
+  if (a > b) std::swap(a, b);
+  unsigned lo = 3;
+  for (int k : {a, b}) {
+    if (k < static_cast<int>(lo)) continue;
+    if (static_cast<unsigned>(k) > lo) ::syscall(SYS_close_range, lo, static_cast<unsigned>(k) - 1, 0);
+    lo = static_cast<unsigned>(k) + 1;
+  }
+  ::syscall(SYS_close_range, lo, ~0U, 0);
+}
+
+// Child A: joins the CT, then runs and waits for B. inner: the command's pipe ends (the pty, if
+// one is made, replaces some of them in B).
+int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan, std::array<int, 3> inner,
+           int init_pidfd, bool userns, bool join_time, int sync_fd, const ProcLimits& rlimits) {
   auto fail = [&](const Error& e) {
     sync_report_error(sync_fd, e);
     return kSetupFailed;
   };
+  // Nothing of the caller's may reach the CT: out of its session and process group (no terminal
+  // signals, no controlling terminal), fds 0-2 are the command's pipes, and every other fd of
+  // berth is closed (its pipe ends above all: a copy of the stdin pipe's write end here would keep
+  // the command from ever seeing EOF).
+  ::setsid();
+  for (int fd : {0, 1, 2})
+    if (::dup2(inner[static_cast<size_t>(fd)], fd) < 0) return fail(Error::from_errno(errno, "set up the command's stdio"));
+  close_fds_except(sync_fd, init_pidfd);
   // The CT's NUMFILE/LOCKEDPAGES, as its init has them now (a live `set` changes init's too).
   if (auto st = apply_proc_limits_self(rlimits); !st.ok()) return fail(st.error());
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -119,21 +147,22 @@ int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool user
   if (join_time) flags |= CLONE_NEWTIME;
   if (::setns(init_pidfd, flags) != 0) return fail(Error::from_errno(errno, "join the CT's namespaces"));
   int slave = -1;
-  if (req.pty) {
-    int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0) return fail(Error::from_errno(errno, "open the CT's /dev/ptmx"));
-    if (::unlockpt(master) != 0) return fail(Error::from_errno(errno, "unlock pty"));
-    slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (slave < 0) return fail(Error::from_errno(errno, "open pty peer"));
-    auto sent = sync_send_fd(sync_fd, master);
-    ::close(master);
+  if (plan.any_pty()) {
+    // A pty of the CT's own devpts. If the CT has none left (NUMPTY), the command gets its pipes
+    // (which are there for every fd) rather than failing: the tenant cannot lock the admin out.
+    UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (master && ::unlockpt(master.get()) == 0)
+      slave = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    auto sent = slave >= 0 ? sync_send_fd(sync_fd, master.get()) : sync_send(sync_fd, SyncMsg::kGo);
     if (!sent.ok()) return fail(sent.error());
   }
   pid_t b = ::fork();
   if (b < 0) return fail(Error::from_errno(errno, "fork in CT"));
-  if (b == 0) run_command(ct, req, userns, sync_fd, slave);
+  if (b == 0) run_command(ct, req, plan, userns, sync_fd, slave);
   if (slave >= 0) ::close(slave);
   ::close(sync_fd);
+  for (int fd : {0, 1, 2}) ::close(fd);  // only B holds the command's stdio: its EOF is B's
+  forward_signals_to(b);
   int status = 0;
   while (::waitpid(b, &status, 0) < 0 && errno == EINTR) {
   }
@@ -141,66 +170,16 @@ int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool user
   return WEXITSTATUS(status);
 }
 
-struct TermGuard {
-  int fd = -1;
-  struct termios saved{};
-  bool active = false;
-  void make_raw(int f) {
-    if (!::isatty(f) || ::tcgetattr(f, &saved) != 0) return;
-    fd = f;
-    struct termios raw = saved;
-    ::cfmakeraw(&raw);
-    if (::tcsetattr(fd, TCSANOW, &raw) == 0) active = true;
-  }
-  ~TermGuard() {
-    if (active) ::tcsetattr(fd, TCSANOW, &saved);
-  }
-};
-
-void copy_winsize(int from, int to) {
-  struct winsize ws;
-  if (::ioctl(from, TIOCGWINSZ, &ws) == 0) ::ioctl(to, TIOCSWINSZ, &ws);
-}
-
-// Relay host terminal <-> pty master until the shell side closes.
-void relay(int master, int sigfd) {
-  char buf[8192];
-  bool in_open = true;
-  for (;;) {
-    struct pollfd p[3] = {{master, POLLIN, 0}, {0, in_open ? (short)POLLIN : (short)0, 0}, {sigfd, POLLIN, 0}};
-    if (::poll(p, 3, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (p[2].revents & POLLIN) {
-      struct signalfd_siginfo si;
-      while (::read(sigfd, &si, sizeof si) == sizeof si) {
-      }
-      copy_winsize(0, master);
-    }
-    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = ::read(master, buf, sizeof buf);
-      if (n <= 0) return;
-      for (ssize_t off = 0; off < n;) {
-        ssize_t w = ::write(1, buf + off, static_cast<size_t>(n - off));
-        if (w <= 0) {
-          if (errno == EINTR) continue;
-          return;
-        }
-        off += w;
+// fds 0-2 closed by the caller would be taken by the pipes made below and mistaken for its stdio.
+void ensure_std_fds() {
+  for (int fd : {0, 1, 2})
+    if (::fcntl(fd, F_GETFD) < 0) {
+      int null = ::open("/dev/null", O_RDWR);
+      if (null >= 0 && null != fd) {
+        ::dup2(null, fd);
+        ::close(null);
       }
     }
-    if (in_open && (p[1].revents & (POLLIN | POLLHUP))) {
-      ssize_t n = ::read(0, buf, sizeof buf);
-      if (n <= 0) {
-        in_open = false;
-        const char eot = 4;
-        (void)!::write(master, &eot, 1);
-        continue;
-      }
-      (void)!::write(master, buf, static_cast<size_t>(n));
-    }
-  }
 }
 
 }  // namespace
@@ -220,42 +199,34 @@ Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
   int child_sock = sync.child.get(), pidfd = init_fd.get();
   ProcLimits rlimits = rlimits_of(s.init_pid);
   bool join_time = isolation::other_time_namespace(s.init_pid);  // CTs started before 5.6 kernels have none
+  ensure_std_fds();
+  StdioPlan plan = plan_stdio_for_caller(req.pty);
+  BERTH_ASSIGN_OR_RETURN(ExecPipes pipes, make_exec_pipes(plan.stdin_eof));
+  std::array<int, 3> inner{pipes.inner[0].get(), pipes.inner[1].get(), pipes.inner[2].get()};
+  // Before the clone, so A starts with them blocked and passes them on once B exists.
+  ExecSignals signals;
   BERTH_ASSIGN_OR_RETURN(sys::ChildProcess a, sys::clone_child(0, cgfd.get(), [&] {
-                           return joiner(ct, req, pidfd, userns, join_time, child_sock, rlimits);
+                           return joiner(ct, req, plan, inner, pidfd, userns, join_time, child_sock, rlimits);
                          }));
   sync.child.reset();
+  for (auto& fd : pipes.inner) fd.reset();
   if (!cgfd.valid()) BERTH_RETURN_IF_ERROR(cg->attach(group, a.pid()).context("join the CT's cgroup"));
   BERTH_RETURN_IF_ERROR(sync_send(sync.parent.get(), SyncMsg::kCgroupDone));
 
-  // Like a shell waiting for its job: the terminal's signals go to the command, not to us.
-  struct sigaction ign{}, old_int{}, old_quit{};
-  ign.sa_handler = SIG_IGN;
-  ::sigaction(SIGINT, &ign, &old_int);
-  ::sigaction(SIGQUIT, &ign, &old_quit);
-  ScopeExit restore([&] {
-    ::sigaction(SIGINT, &old_int, nullptr);
-    ::sigaction(SIGQUIT, &old_quit, nullptr);
-  });
-
-  if (req.pty) {
+  UniqueFd master;
+  if (plan.any_pty()) {
     BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(sync.parent.get()));
-    if (r.eof || r.type != SyncMsg::kFd || !r.fd) return r.eof ? Error::with_status(3, "enter failed") : error_from(r);
-    UniqueFd master = std::move(r.fd);
-    copy_winsize(0, master.get());
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGWINCH);
-    ::sigprocmask(SIG_BLOCK, &mask, nullptr);
-    UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!req.banner.empty() && !::isatty(1)) {
+    if (r.eof) return Error::with_status(3, "exec failed");
+    if (r.type == SyncMsg::kError) return error_from(r);
+    if (r.type == SyncMsg::kFd && r.fd) {
+      master = std::move(r.fd);
+      for (size_t i = 0; i < 3; ++i)
+        if (plan.on_pty[i]) pipes.outer[i].reset();
+    } else {
+      plan = plan_stdio({false, false, false}, false, false);  // no pty left in the CT: pipes
     }
-    {
-      TermGuard tg;
-      tg.make_raw(0);
-      relay(master.get(), sigfd.get());
-    }
-    ::sigprocmask(SIG_UNBLOCK, &mask, nullptr);
   }
+  relay_stdio(plan, pipes, master.get(), a.pidfd(), signals.fd());
   // Setup errors arrive as a message; a clean exec closes the socket.
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(sync.parent.get()));
   BERTH_ASSIGN_OR_RETURN(int wstatus, a.wait());

@@ -58,12 +58,20 @@ struct StartContext {
   }
 };
 
+// init's stdout and stderr: the console log, opened through a detached bind mount of the file
+// itself, so that /proc/1/fd/1 inside names "/" and not the log's host path (which would show
+// BERTH_ROOT and the host's layout to the tenant). The detached mount lives as long as the open
+// file; nothing is left mounted. Without the new mount API (before 5.2): the plain open file.
 Result<UniqueFd> open_console_log(const CtConfig& ct) {
   std::string path = console_log_path(ct);
   BERTH_RETURN_IF_ERROR(make_dirs(ct.host().paths().log_dir, 0755));
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!fd) return Error::from_errno(errno, "open console log `" + path + "`");
-  return fd;
+  UniqueFd tree(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+  if (!tree) return fd;
+  std::string via = "/proc/self/fd/" + std::to_string(tree.get());
+  UniqueFd hidden(::open(via.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  return hidden ? std::move(hidden) : std::move(fd);
 }
 
 // The CT's root is an unprivileged host uid: every directory above VE_ROOT must let it pass.

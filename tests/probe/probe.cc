@@ -380,10 +380,13 @@ int tcp_main(int argc, char** argv) {
 
 // Network subcommands (probe_net.cc): sniff, spoof, sendeth, sendarp, udp-listen, udp-send.
 int net_main(int argc, char** argv);
+// exec-* subcommands (probe_exec.cc): the fds and session of an exec'ed command, TIOCSTI, io_uring.
+int exec_main(int argc, char** argv);
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--forkbomb") == 0) return fork_bomb(std::atoi(argv[2]));
   if (argc > 1 && std::strncmp(argv[1], "tcp", 3) == 0) return tcp_main(argc, argv);
+  if (argc > 1 && std::strncmp(argv[1], "exec-", 5) == 0) return exec_main(argc, argv);
   if (argc > 1 && argv[1][0] != '-') return net_main(argc, argv);
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {

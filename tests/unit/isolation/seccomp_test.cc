@@ -55,6 +55,18 @@ TEST(IsolationSeccomp, KeyringCallsFailWithEnosys) {
   EXPECT_EQ(find(list, "kexec_load")->errno_value, EPERM);
 }
 
+TEST(IsolationSeccomp, IoUringRefusedWithEnosysForEveryCt) {
+  for (bool privileged : {false, true}) {
+    auto list = blocklist_for(privileged);
+    for (const char* k : {"io_uring_setup", "io_uring_enter", "io_uring_register"}) {
+      const BlockedSyscall* b = find(list, k);
+      ASSERT_NE(b, nullptr) << k << (privileged ? " (privileged)" : " (userns)");
+      EXPECT_EQ(b->errno_value, ENOSYS) << k;
+      EXPECT_GE(seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, k), 0) << k;
+    }
+  }
+}
+
 TEST(IsolationSeccomp, PrivilegedOnlyEntries) {
   auto userns = blocklist_for(false);
   auto priv = blocklist_for(true);
