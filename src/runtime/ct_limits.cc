@@ -6,10 +6,12 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 
 #include "core/exit_codes.h"
 #include "core/units.h"
@@ -79,6 +81,19 @@ bool has(const std::vector<std::string>& keys, std::string_view k) {
   return std::find(keys.begin(), keys.end(), k) != keys.end();
 }
 
+// Run fn as the owner of pid's user namespace (sys::with_effective_ids): the CT's processes are in
+// a user namespace owned by its LOCAL_UID, and prlimit(2) on them needs CAP_SYS_RESOURCE there,
+// which host root has as that owner even when its own effective set lacks it. A process gone
+// already: fn alone (it sees ESRCH).
+Status as_owner_of(pid_t pid, const std::function<void()>& fn) {
+  auto owner = sys::userns_owner_of(pid);
+  if (!owner.ok()) {
+    fn();
+    return {};
+  }
+  return sys::with_effective_ids({*owner, ::getegid()}, fn);
+}
+
 // prlimit(2) on every process of the CT. A hard limit above a process's own can only be set with
 // CAP_SYS_RESOURCE: that process keeps its hard limit (and gets the soft one below it).
 Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl, std::vector<std::string>& not_live) {
@@ -89,19 +104,24 @@ Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl, st
     Rlimit want = clamp_rlimit(*(pl.*k.field), self.rlim_max);
     bool short_of = false;
     for (pid_t pid : pids) {
-      struct rlimit old;
-      if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &old) != 0) {
-        if (errno == ESRCH) continue;
-        return Error::from_errno(errno, "read rlimit of pid " + std::to_string(pid));
-      }
-      Rlimit got = want;
-      if (want.hard > old.rlim_max) {
-        got = clamp_rlimit(want, old.rlim_max);
-        short_of = true;
-      }
-      struct rlimit nl{got.soft, got.hard};
-      if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), &nl, nullptr) != 0 && errno != ESRCH)
-        return Error::from_errno(errno, std::string("set ") + k.key + " on pid " + std::to_string(pid));
+      Status st;
+      auto one = [&]() {
+        struct rlimit old;
+        if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &old) != 0) {
+          if (errno != ESRCH) st = Error::from_errno(errno, "read rlimit of pid " + std::to_string(pid));
+          return;
+        }
+        Rlimit got = want;
+        if (want.hard > old.rlim_max) {
+          got = clamp_rlimit(want, old.rlim_max);
+          short_of = true;
+        }
+        struct rlimit nl{got.soft, got.hard};
+        if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), &nl, nullptr) != 0 && errno != ESRCH)
+          st = Error::from_errno(errno, std::string("set ") + k.key + " on pid " + std::to_string(pid));
+      };
+      BERTH_RETURN_IF_ERROR(as_owner_of(pid, one));
+      BERTH_RETURN_IF_ERROR(std::move(st));
     }
     if (short_of)
       not_live.push_back(std::string(k.key) + ": running processes keep a lower hard limit (raising it needs a restart)");
@@ -169,10 +189,13 @@ std::vector<std::string> rlimit_clamp_notes(const ProcLimits& pl) {
 
 ProcLimits rlimits_of(pid_t pid) {
   ProcLimits pl;
-  for (const auto& k : kRlimits) {
-    struct rlimit cur;
-    if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &cur) == 0) pl.*k.field = Rlimit{cur.rlim_cur, cur.rlim_max};
-  }
+  (void)as_owner_of(pid, [&]() {
+    for (const auto& k : kRlimits) {
+      struct rlimit cur;
+      if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &cur) == 0)
+        pl.*k.field = Rlimit{cur.rlim_cur, cur.rlim_max};
+    }
+  });
   return pl;
 }
 

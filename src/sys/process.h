@@ -56,6 +56,16 @@ struct NsOwner {
 // CAP_SETUID, CAP_SETGID and CAP_SETPCAP.
 Result<ChildProcess> clone_child_owned(NsOwner owner, uint64_t flags, int cgroup_fd, const std::function<int()>& fn);
 
+// Run fn with the effective ids of `owner`, keeping this process's capabilities
+// (SECBIT_NO_SETUID_FIXUP); ids and secure bits are restored before this returns. As the owner
+// of a CT's user namespace the caller has every capability in it (the kernel's owner rule), even
+// one its own effective set lacks (a host root without CAP_SYS_RESOURCE still reads and sets the
+// CT's rlimits). fn must not create files (they would belong to the owner).
+Status with_effective_ids(NsOwner owner, const std::function<void()>& fn);
+
+// The host uid that owns the user namespace of process pid (NS_GET_OWNER_UID).
+Result<uid_t> userns_owner_of(pid_t pid);
+
 // Write uid_map and gid_map of pid: inside 0 -> host base, count ids.
 Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count);
 

@@ -151,7 +151,7 @@ TEST_F(LimitsTest, PlainCreateGetsTheDefaultSample) {
   long limit = std::stol(numproc);
   r = berth({"exec", id,
              "i=0; while [ $i -lt " + std::to_string(limit + 100) +
-                 " ]; do sleep 30 & i=$((i+1)); done 2>/dev/null; echo started"},
+                 " ]; do sleep 300 < /dev/null > /dev/null 2>&1 & i=$((i+1)); done 2>/dev/null; echo started"},
             {.timeout = std::chrono::seconds(60)});
   size_t procs = ct_processes(id).size();
   std::printf("[ numproc  ] NUMPROC %ld: %zu processes in the VPS after trying to start %ld\n", limit, procs,
