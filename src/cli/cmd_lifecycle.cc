@@ -99,12 +99,13 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
   if (!edit.ok()) return report(inv, Error(edit.error()).context("create CT " + *ctid));
   std::erase_if(edit->not_enforced, [](const std::string& k) { return runtime::enforced_on_host(k); });
   if (auto w = not_enforced_warning(*edit); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
-  // No disk quota yet (DISKSPACE is saved but not enforced): say so once, at create.
-  std::fprintf(stderr, "Warning: no disk quota: CT %s can fill the host file system that holds `%s`\n", ctid->c_str(),
-               CtConfig(host, *ctid, conf).ve_private().c_str());
+  std::string ve_private = CtConfig(host, *ctid, conf).ve_private();
   say(inv, "Creating CT private area (" + conf.get_or("OSTEMPLATE", "") + ")");
   auto st = runtime::create(host, *ctid, std::move(conf));
   if (!st.ok()) return run(inv, std::move(st), *ctid);
+  // No disk quota yet (DISKSPACE is saved but not enforced): say so once, for a CT that was made.
+  std::fprintf(stderr, "Warning: no disk quota: CT %s can fill the host file system that holds `%s`\n", ctid->c_str(),
+               ve_private.c_str());
   say(inv, "CT private area was created");
   if (!edit->userpasswd.empty()) {
     auto ct = CtConfig::load(host, *ctid);
