@@ -5,6 +5,7 @@
 #include "cli/ct_options.h"
 #include "cli/list.h"
 #include "core/exit_codes.h"
+#include "core/safe_defaults.h"
 #include "core/samples.h"
 #include "dist/users.h"
 #include "runtime/exec.h"
@@ -79,7 +80,11 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
   auto lock = runtime::lock_ct(host, *ctid, inv.skiplock);
   if (!lock.ok()) return report(inv, Error(lock.error()).context("create CT " + *ctid));
   ConfFile conf;
-  std::string sample = opts->last("config").value_or(host.global().get_or("CONFIGFILE", ""));
+  // Without --config: berth.conf's CONFIGFILE, or vz.conf's default sample when it names none (a
+  // CT made without a sample would have no RAM, process or pty limit). CONFIGFILE="" means none;
+  // start still fills the limit keys a config lacks (safe_default()).
+  std::string sample =
+      opts->last("config").value_or(host.global().get_or("CONFIGFILE", std::string(kDefaultConfigSample)));
   if (!sample.empty()) {
     auto text = load_sample(host, sample);
     if (!text.ok()) return report(inv, Error(text.error()).context("create CT " + *ctid));
@@ -94,9 +99,13 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
   if (!edit.ok()) return report(inv, Error(edit.error()).context("create CT " + *ctid));
   std::erase_if(edit->not_enforced, [](const std::string& k) { return runtime::enforced_on_host(k); });
   if (auto w = not_enforced_warning(*edit); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
+  std::string ve_private = CtConfig(host, *ctid, conf).ve_private();
   say(inv, "Creating CT private area (" + conf.get_or("OSTEMPLATE", "") + ")");
   auto st = runtime::create(host, *ctid, std::move(conf));
   if (!st.ok()) return run(inv, std::move(st), *ctid);
+  // No disk quota yet (DISKSPACE is saved but not enforced): say so once, for a CT that was made.
+  std::fprintf(stderr, "Warning: no disk quota: CT %s can fill the host file system that holds `%s`\n", ctid->c_str(),
+               ve_private.c_str());
   say(inv, "CT private area was created");
   if (!edit->userpasswd.empty()) {
     auto ct = CtConfig::load(host, *ctid);

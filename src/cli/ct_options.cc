@@ -124,6 +124,12 @@ Status handle_mount_opts(Edit& e, std::string_view v) {
   return e.set("MOUNT_OPTS", v);
 }
 
+// INOTIFY_INSTANCES, INOTIFY_WATCHES: the CT's user.max_inotify_* (1..INT_MAX, or unlimited).
+Status set_inotify(Edit& e, std::string_view key, std::string_view v) {
+  if (v == "unlimited") return e.set(key, "unlimited");
+  return set_uint_range(e, key, v, 1, INT32_MAX);
+}
+
 Status handle_stop_timeout(Edit& e, std::string_view v) {
   return set_uint_range(e, "STOP_TIMEOUT", v, 0, INT32_MAX);
 }
@@ -206,6 +212,9 @@ const std::vector<OptionSpec>& option_table() {
       {"--swappages", "swappages", false, Scope::kBoth, BERTH_KEYED(detail::set_ubc, "SWAPPAGES")},
       {"--avnumproc", "avnumproc", false, Scope::kBoth, BERTH_KEYED(detail::set_ubc, "AVNUMPROC")},
       {"--meminfo", "meminfo", false, Scope::kBoth, detail::handle_meminfo},
+      // Per-user inotify limits of the CT's user namespace (Berth's; docs/security/limits.md).
+      {"--inotify_instances", "inotify_instances", false, Scope::kBoth, BERTH_KEYED(set_inotify, "INOTIFY_INSTANCES")},
+      {"--inotify_watches", "inotify_watches", false, Scope::kBoth, BERTH_KEYED(set_inotify, "INOTIFY_WATCHES")},
       // CPU.
       {"--cpuunits", "cpuunits", false, Scope::kBoth, detail::handle_cpuunits},
       {"--cpuweight", "cpuweight", false, Scope::kBoth, BERTH_KEYED(set_ulong, "CPUWEIGHT")},

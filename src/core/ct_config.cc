@@ -1,5 +1,7 @@
 #include "core/ct_config.h"
 
+#include "core/safe_defaults.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,9 +36,20 @@ Result<CtConfig> CtConfig::load(const HostConfig& host, std::string_view ctid) {
   return CtConfig(host, std::string(ctid), std::move(f));
 }
 
+std::optional<std::string> safe_default(std::string_view key) {
+  static constexpr std::pair<std::string_view, std::string_view> kDefaults[] = {
+      {"PHYSPAGES", "0:65536"}, {"SWAPPAGES", "0:131072"},       {"NUMPROC", "512"},
+      {"NUMPTY", "64"},         {"INOTIFY_INSTANCES", "128"}, {"INOTIFY_WATCHES", "65536"},
+  };
+  for (const auto& [k, v] : kDefaults)
+    if (k == key) return std::string(v);
+  return std::nullopt;
+}
+
 std::optional<std::string> CtConfig::get(std::string_view key) const {
   if (auto v = conf_.get(key)) return v;
-  return host_->global().get(key);
+  if (auto v = host_->global().get(key)) return v;
+  return safe_default(key);
 }
 
 std::string CtConfig::get_or(std::string_view key, std::string fallback) const {

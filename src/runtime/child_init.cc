@@ -24,6 +24,7 @@
 #include "isolation/rootfs.h"
 #include "isolation/seccomp.h"
 #include "isolation/timens.h"
+#include "runtime/ct_limits.h"
 #include "runtime/sync.h"
 
 namespace berth::runtime {
@@ -58,6 +59,9 @@ Status setup(const ChildArgs& a) {
   if (a.userns) {
     BERTH_RETURN_IF_ERROR(sync_expect(a.sync_fd, SyncMsg::kMapsDone));
     BERTH_RETURN_IF_ERROR(become_root());
+    // Per-user inotify limits of the CT's own user namespace, while the host's /proc is still
+    // here (the CT's /proc/sys is read-only to it; docs/security/limits.md).
+    BERTH_RETURN_IF_ERROR(apply_userns_limits_self(a.limits).context("set inotify limits"));
   }
   // The host's resolv.conf, read while the host's root is still ours (for `inherit`).
   BERTH_ASSIGN_OR_RETURN(auto host_resolv, dist::read_if_exists("/etc/resolv.conf"));

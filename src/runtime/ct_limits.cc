@@ -2,18 +2,25 @@
 // live application of all of a CT's limits (see ct_limits.h).
 #include "runtime/ct_limits.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <functional>
 
 #include "core/exit_codes.h"
 #include "core/units.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/exec.h"
+#include "runtime/status.h"
 #include "sys/blockdev.h"
 #include "sys/fs.h"
+#include "sys/process.h"
 
 namespace berth::runtime {
 namespace {
@@ -46,6 +53,24 @@ constexpr RlimitKey kRlimits[] = {{"NUMFILE", RLIMIT_NOFILE, "open files", &Proc
 
 std::string text(uint64_t v) { return v == RLIM_INFINITY ? "unlimited" : std::to_string(v); }
 
+Status write_inotify_sysctls(const ProcLimits& pl) {
+  if (pl.inotify_instances)
+    BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/user/max_inotify_instances", std::to_string(*pl.inotify_instances)));
+  if (pl.inotify_watches)
+    BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/user/max_inotify_watches", std::to_string(*pl.inotify_watches)));
+  return {};
+}
+
+// A positive count no larger than the kernel's int sysctls take; unlimited is INT_MAX.
+Result<uint64_t> count_value(std::string_view key, const std::string& v) {
+  auto n = units::parse_barrier_limit(v, units::Kind::kItems);
+  if (n.ok() && n->limit >= units::kUnlimited) return static_cast<uint64_t>(INT32_MAX);  // a new userns's value
+  if (!n.ok() || n->limit == 0 || n->limit > static_cast<uint64_t>(INT32_MAX))
+    return Error::with_status(exitcode::kBadValue, "invalid value `" + v + "` of " + std::string(key) + ": 1.." +
+                                                       std::to_string(INT32_MAX) + " expected");
+  return n->limit;
+}
+
 Status write_ipc_sysctls(const ProcLimits& pl) {
   if (pl.shmmax) BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/kernel/shmmax", std::to_string(*pl.shmmax)));
   if (pl.shmall) BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/kernel/shmall", std::to_string(*pl.shmall)));
@@ -54,6 +79,19 @@ Status write_ipc_sysctls(const ProcLimits& pl) {
 
 bool has(const std::vector<std::string>& keys, std::string_view k) {
   return std::find(keys.begin(), keys.end(), k) != keys.end();
+}
+
+// Run fn as the owner of pid's user namespace (sys::with_effective_ids): the CT's processes are in
+// a user namespace owned by its LOCAL_UID, and prlimit(2) on them needs CAP_SYS_RESOURCE there,
+// which host root has as that owner even when its own effective set lacks it. A process gone
+// already: fn alone (it sees ESRCH).
+Status as_owner_of(pid_t pid, const std::function<void()>& fn) {
+  auto owner = sys::userns_owner_of(pid);
+  if (!owner.ok()) {
+    fn();
+    return {};
+  }
+  return sys::with_effective_ids({*owner, ::getegid()}, fn);
 }
 
 // prlimit(2) on every process of the CT. A hard limit above a process's own can only be set with
@@ -66,19 +104,24 @@ Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl, st
     Rlimit want = clamp_rlimit(*(pl.*k.field), self.rlim_max);
     bool short_of = false;
     for (pid_t pid : pids) {
-      struct rlimit old;
-      if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &old) != 0) {
-        if (errno == ESRCH) continue;
-        return Error::from_errno(errno, "read rlimit of pid " + std::to_string(pid));
-      }
-      Rlimit got = want;
-      if (want.hard > old.rlim_max) {
-        got = clamp_rlimit(want, old.rlim_max);
-        short_of = true;
-      }
-      struct rlimit nl{got.soft, got.hard};
-      if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), &nl, nullptr) != 0 && errno != ESRCH)
-        return Error::from_errno(errno, std::string("set ") + k.key + " on pid " + std::to_string(pid));
+      Status st;
+      auto one = [&]() {
+        struct rlimit old;
+        if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &old) != 0) {
+          if (errno != ESRCH) st = Error::from_errno(errno, "read rlimit of pid " + std::to_string(pid));
+          return;
+        }
+        Rlimit got = want;
+        if (want.hard > old.rlim_max) {
+          got = clamp_rlimit(want, old.rlim_max);
+          short_of = true;
+        }
+        struct rlimit nl{got.soft, got.hard};
+        if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), &nl, nullptr) != 0 && errno != ESRCH)
+          st = Error::from_errno(errno, std::string("set ") + k.key + " on pid " + std::to_string(pid));
+      };
+      BERTH_RETURN_IF_ERROR(as_owner_of(pid, one));
+      BERTH_RETURN_IF_ERROR(std::move(st));
     }
     if (short_of)
       not_live.push_back(std::string(k.key) + ": running processes keep a lower hard limit (raising it needs a restart)");
@@ -89,7 +132,8 @@ Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl, st
 }  // namespace
 
 const std::vector<std::string_view>& proc_limit_keys() {
-  static const std::vector<std::string_view> kKeys = {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY"};
+  static const std::vector<std::string_view> kKeys = {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY",
+                                                             "INOTIFY_INSTANCES", "INOTIFY_WATCHES"};
   return kKeys;
 }
 
@@ -112,6 +156,12 @@ Result<ProcLimits> proc_limits_from(const cgroups::KeyLookup& get) {
   if (auto v = get("NUMPTY")) {
     BERTH_ASSIGN_OR_RETURN(auto bl, barrier_limit("NUMPTY", *v, units::Kind::kItems));
     pl.pty_max = std::min<uint64_t>(bl.limit, kPtyMax);
+  }
+  if (auto v = get("INOTIFY_INSTANCES")) {
+    BERTH_ASSIGN_OR_RETURN(pl.inotify_instances, count_value("INOTIFY_INSTANCES", *v));
+  }
+  if (auto v = get("INOTIFY_WATCHES")) {
+    BERTH_ASSIGN_OR_RETURN(pl.inotify_watches, count_value("INOTIFY_WATCHES", *v));
   }
   return pl;
 }
@@ -139,10 +189,13 @@ std::vector<std::string> rlimit_clamp_notes(const ProcLimits& pl) {
 
 ProcLimits rlimits_of(pid_t pid) {
   ProcLimits pl;
-  for (const auto& k : kRlimits) {
-    struct rlimit cur;
-    if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &cur) == 0) pl.*k.field = Rlimit{cur.rlim_cur, cur.rlim_max};
-  }
+  (void)as_owner_of(pid, [&]() {
+    for (const auto& k : kRlimits) {
+      struct rlimit cur;
+      if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &cur) == 0)
+        pl.*k.field = Rlimit{cur.rlim_cur, cur.rlim_max};
+    }
+  });
   return pl;
 }
 
@@ -156,6 +209,29 @@ Status apply_proc_limits_self(const ProcLimits& pl) {
     if (::setrlimit(k.resource, &nl) != 0) return Error::from_errno(errno, std::string("set ") + k.key + " rlimit");
   }
   return write_ipc_sysctls(pl).context("set SHMPAGES");
+}
+
+Status apply_userns_limits_self(const ProcLimits& pl) {
+  return write_inotify_sysctls(pl).context("set INOTIFY_INSTANCES/INOTIFY_WATCHES");
+}
+
+Status apply_userns_limits_live(pid_t init, const ProcLimits& pl) {
+  std::string path = "/proc/" + std::to_string(init) + "/ns/user";
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return Error::from_errno(errno, "open `" + path + "`");
+  int nsfd = ns.get();
+  // The child joins only the CT's user namespace: /proc/sys/user follows the caller's user
+  // namespace, and the host's /proc (still this process's) is not the CT's masked one.
+  BERTH_ASSIGN_OR_RETURN(sys::ChildProcess c, sys::clone_child(0, -1, [&]() -> int {
+                           if (::setns(nsfd, CLONE_NEWUSER) != 0) return 100;
+                           auto st = write_inotify_sysctls(pl);
+                           return st.ok() ? 0 : 101;
+                         }));
+  BERTH_ASSIGN_OR_RETURN(int ws, c.wait());
+  int rc = sys::exit_code_of(ws);
+  if (rc == 100) return Error::with_status(exitcode::kSystem, "join the CT's user namespace");
+  if (rc != 0) return Error::with_status(exitcode::kSystem, "write the CT's /proc/sys/user/max_inotify_*");
+  return {};
 }
 
 bool enforced_on_host(std::string_view key) {
@@ -226,6 +302,13 @@ Status apply_live_limits(const CtConfig& before, const CtConfig& after, const st
     shm.shmall = pl.shmall;
     shm.shmmax = pl.shmmax;
     BERTH_RETURN_IF_ERROR(run_in_ct(after, [&] { return write_ipc_sysctls(shm); }).context("set SHMPAGES"));
+  }
+  if ((has(pkeys, "INOTIFY_INSTANCES") || has(pkeys, "INOTIFY_WATCHES")) && !after.is_privileged()) {
+    ProcLimits ino;
+    if (has(pkeys, "INOTIFY_INSTANCES")) ino.inotify_instances = all.inotify_instances;
+    if (has(pkeys, "INOTIFY_WATCHES")) ino.inotify_watches = all.inotify_watches;
+    BERTH_ASSIGN_OR_RETURN(CtStatus st, query_status(after));
+    if (st.running) BERTH_RETURN_IF_ERROR(apply_userns_limits_live(st.init_pid, ino).context("set inotify limits"));
   }
   if (has(pkeys, "NUMPTY")) {
     std::string opt = "max=" + std::to_string(all.pty_max.value_or(kPtyMax));

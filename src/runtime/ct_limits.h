@@ -6,6 +6,11 @@
 //               = l * page size (one segment may use it all); unlimited -> the kernel defaults
 //   NUMPTY      "b:l" items -> max=l of the CT's own devpts instance (its pty count); at start a
 //               mount option, live a remount inside the CT; unlimited -> the kernel's 1048576
+//   INOTIFY_INSTANCES, INOTIFY_WATCHES  n -> user.max_inotify_instances / user.max_inotify_watches
+//               of the CT's user namespace (per user inside the CT); not for a CT without a user
+//               namespace (those sysctls would be the host's). The whole CT is also bounded by the
+//               host's fs.inotify.max_user_{instances,watches}, as its user namespace is owned by
+//               its LOCAL_UID (start.cc).
 // OpenVZ counted NUMFILE and LOCKEDPAGES for the whole CT; a stock kernel only has per-process
 // rlimits, so each process of the CT gets the limit (documented in README.md). Rlimits are set
 // on the CT's init before it runs (inherited by everything it starts) and, on a live `set`, on
@@ -38,6 +43,8 @@ struct ProcLimits {
   std::optional<uint64_t> shmall;  // pages
   std::optional<uint64_t> shmmax;  // bytes
   std::optional<uint64_t> pty_max;  // devpts max=
+  std::optional<uint64_t> inotify_instances;  // user.max_inotify_instances of the CT's userns
+  std::optional<uint64_t> inotify_watches;    // user.max_inotify_watches
   bool operator==(const ProcLimits&) const = default;
 };
 
@@ -58,6 +65,12 @@ ProcLimits rlimits_of(pid_t pid);
 // Child side, before exec of init: set the rlimits (clamped) on the calling process and the
 // IPC sysctls of its IPC namespace (through /proc/sys/kernel, which follows the caller's ns).
 Status apply_proc_limits_self(const ProcLimits& pl);
+// Child side, right after it is root of the CT's new user namespace: the inotify sysctls of that
+// namespace (/proc/sys/user follows the caller's user namespace, whichever procfs it goes
+// through). Nothing for a CT without a user namespace (those sysctls would be the host's).
+Status apply_userns_limits_self(const ProcLimits& pl);
+// The same on a running CT: a short-lived child joins only the user namespace of its init.
+Status apply_userns_limits_live(pid_t init, const ProcLimits& pl);
 
 // Whether this host enforces a key that a stock kernel may lack (cli's not-enforced list):
 // TCPSNDBUF/TCPRCVBUF on cgroup v1 with memory.kmem.tcp.limit_in_bytes. False for other keys.

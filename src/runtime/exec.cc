@@ -299,7 +299,9 @@ Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
   });
   std::string root = ct.ve_root();
   uint64_t flags = CLONE_NEWNS | (userns ? CLONE_NEWUSER : 0);
-  BERTH_ASSIGN_OR_RETURN(sys::ChildProcess c, sys::clone_child(flags, -1, [&] {
+  // Owned by the CT's root id, as the running CT's namespace is (start.cc).
+  sys::NsOwner owner{ct.local_uid(), ct.local_gid()};
+  BERTH_ASSIGN_OR_RETURN(sys::ChildProcess c, sys::clone_child_owned(owner, flags, -1, [&] {
                            if (userns) {
                              auto w = sync_expect(sock, SyncMsg::kMapsDone);
                              if (!w.ok() || ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {

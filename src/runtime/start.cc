@@ -154,6 +154,11 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   BERTH_RETURN_IF_ERROR(cg->apply(ctx.group, limits).context("apply resource limits"));
   BERTH_ASSIGN_OR_RETURN(ProcLimits proc_limits, proc_limits_from([&ct](std::string_view k) { return ct.get(k); }));
   for (auto& n : rlimit_clamp_notes(proc_limits)) notes.push_back(std::move(n));
+  if (!userns) {
+    // Without a user namespace /proc/sys/user is the host's: the CT's values cannot go there.
+    proc_limits.inotify_instances.reset();
+    proc_limits.inotify_watches.reset();
+  }
   for (const auto& n : notes) std::fprintf(stderr, "Warning: %s\n", n.c_str());
   BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(ctx.group));
   BERTH_ASSIGN_OR_RETURN(UniqueFd console, open_console_log(ct));
@@ -190,7 +195,11 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   // Cloned straight into its cgroup (v2), the child may get its cgroup namespace at once.
   if (cgfd.valid()) flags |= CLONE_NEWCGROUP;
   int parent_end = sync.parent.get();
-  BERTH_ASSIGN_OR_RETURN(ctx.child, sys::clone_child(flags, cgfd.get(), [&] {
+  // The CT's user namespace is owned by the CT's root id on the host, not by host root: what the
+  // kernel counts per user (inotify instances and watches, namespaces) is charged at the host
+  // level to LOCAL_UID, so a CT cannot use up host root's share (docs/security/limits.md).
+  sys::NsOwner owner{ct.local_uid(), ct.local_gid()};
+  BERTH_ASSIGN_OR_RETURN(ctx.child, sys::clone_child_owned(owner, flags, cgfd.get(), [&] {
     // The child's copy of the parent's end would keep the socket open if `berth start` is
     // killed: the child would wait for a message forever (holding the CT's lock). Closed, a
     // dead parent is an EOF and the child exits.

@@ -2,13 +2,18 @@
 
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <linux/nsfs.h>
+#include <linux/securebits.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "sys/fs.h"
@@ -76,6 +81,65 @@ Result<ChildProcess> clone_child(uint64_t flags, int cgroup_fd, const std::funct
     ::_exit(rc);
   }
   return ChildProcess(static_cast<pid_t>(pid), UniqueFd(pidfd));
+}
+
+Status with_effective_ids(NsOwner owner, const std::function<void()>& fn) {
+  uid_t euid = ::geteuid();
+  gid_t egid = ::getegid();
+  if (owner.uid == euid && owner.gid == egid) {
+    fn();
+    return {};
+  }
+  int bits = ::prctl(PR_GET_SECUREBITS);
+  if (bits < 0) return Error::from_errno(errno, "read secure bits");
+  // Keep the effective capabilities across the euid change (no setuid fix-up), for fn only.
+  if (!(bits & SECBIT_NO_SETUID_FIXUP) && ::prctl(PR_SET_SECUREBITS, bits | SECBIT_NO_SETUID_FIXUP) != 0)
+    return Error::from_errno(errno, "set secure bits");
+  auto restore = [&]() {
+    // Ids first (the fix-up bit keeps the capabilities while they change back), then the bits.
+    (void)::setresuid(static_cast<uid_t>(-1), euid, static_cast<uid_t>(-1));
+    (void)::setresgid(static_cast<gid_t>(-1), egid, static_cast<gid_t>(-1));
+    (void)::prctl(PR_SET_SECUREBITS, bits);
+  };
+  if (::setresgid(static_cast<gid_t>(-1), owner.gid, static_cast<gid_t>(-1)) != 0) {
+    int err = errno;
+    restore();
+    return Error::from_errno(err, "set effective gid " + std::to_string(owner.gid));
+  }
+  if (::setresuid(static_cast<uid_t>(-1), owner.uid, static_cast<uid_t>(-1)) != 0) {
+    int err = errno;
+    restore();
+    return Error::from_errno(err, "set effective uid " + std::to_string(owner.uid));
+  }
+  fn();
+  restore();
+  if (::geteuid() != euid || ::getegid() != egid) return Error::from_errno(EPERM, "restore effective ids");
+  return {};
+}
+
+Result<ChildProcess> clone_child_owned(NsOwner owner, uint64_t flags, int cgroup_fd, const std::function<int()>& fn) {
+  if (!(flags & CLONE_NEWUSER)) return clone_child(flags, cgroup_fd, fn);
+  int bits = ::prctl(PR_GET_SECUREBITS);
+  if (bits < 0) return Error::from_errno(errno, "read secure bits");
+  std::optional<Result<ChildProcess>> child;
+  BERTH_RETURN_IF_ERROR(with_effective_ids(owner, [&]() {
+    child.emplace(clone_child(flags, cgroup_fd, [&]() -> int {
+      // The child has every capability in its new user namespace: give it the caller's own
+      // secure bits back before anything else runs (the fix-up bit must not reach the CT's init).
+      if (::prctl(PR_SET_SECUREBITS, bits) != 0) return 127;
+      return fn();
+    }));
+  }));
+  return std::move(*child);
+}
+
+Result<uid_t> userns_owner_of(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return Error::from_errno(errno, "open `" + path + "`");
+  uid_t uid = 0;
+  if (::ioctl(ns.get(), NS_GET_OWNER_UID, &uid) != 0) return Error::from_errno(errno, "owner of `" + path + "`");
+  return uid;
 }
 
 Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count) {

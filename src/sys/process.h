@@ -40,6 +40,32 @@ class ChildProcess {
 // only use async-signal-safe calls if the caller is multi-threaded (the CLI is not).
 Result<ChildProcess> clone_child(uint64_t flags, int cgroup_fd, const std::function<int()>& fn);
 
+// The host ids that own a user namespace the caller makes (its creator's euid/egid).
+struct NsOwner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// clone_child with CLONE_NEWUSER in flags, the new user namespace owned by `owner` instead of the
+// caller (root): the kernel charges every per-user count made inside it (inotify instances and
+// watches, user/mount/pid/... namespaces; kernel/ucount.c) at the host level to its owner, so a
+// CT's objects count against the CT's own host uid (its LOCAL_UID), not against host root's. The
+// caller's effective ids are switched for the clone3 call only, with SECBIT_NO_SETUID_FIXUP so it
+// keeps its capabilities (CLONE_INTO_CGROUP and the namespaces need them); its ids and secure bits
+// are back when this returns, and the child starts with the caller's secure bits. Needs
+// CAP_SETUID, CAP_SETGID and CAP_SETPCAP.
+Result<ChildProcess> clone_child_owned(NsOwner owner, uint64_t flags, int cgroup_fd, const std::function<int()>& fn);
+
+// Run fn with the effective ids of `owner`, keeping this process's capabilities
+// (SECBIT_NO_SETUID_FIXUP); ids and secure bits are restored before this returns. As the owner
+// of a CT's user namespace the caller has every capability in it (the kernel's owner rule), even
+// one its own effective set lacks (a host root without CAP_SYS_RESOURCE still reads and sets the
+// CT's rlimits). fn must not create files (they would belong to the owner).
+Status with_effective_ids(NsOwner owner, const std::function<void()>& fn);
+
+// The host uid that owns the user namespace of process pid (NS_GET_OWNER_UID).
+Result<uid_t> userns_owner_of(pid_t pid);
+
 // Write uid_map and gid_map of pid: inside 0 -> host base, count ids.
 Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count);
 

@@ -9,7 +9,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -239,6 +241,49 @@ int fork_bomb(int secs) {
 }
 
 
+// Kernel objects a CT must not take from the host (tests/integration/limits_test.cc).
+void raise_nofile() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+// --inotify-hold MAX SECONDS: open inotify instances until the kernel refuses one or MAX are open,
+// print {"opened":N,"error":"EMFILE"|"none"} at once, then keep them open for SECONDS.
+int inotify_hold(int max, int secs) {
+  raise_nofile();
+  int n = 0;
+  int err = 0;
+  for (; n < max; ++n) {
+    if (::inotify_init1(IN_CLOEXEC) < 0) {
+      err = errno;
+      break;
+    }
+  }
+  std::printf("{\"opened\":%d,\"error\":%s}\n", n, quote(err ? outcome(-1, err) : "none").c_str());
+  std::fflush(stdout);
+  ::sleep(static_cast<unsigned>(secs));
+  return 0;
+}
+
+// --pty-fill MAX: open /dev/ptmx until the kernel refuses one or MAX are open; print
+// {"opened":N,"error":...}; all are closed at exit.
+int pty_fill(int max) {
+  raise_nofile();
+  int n = 0;
+  int err = 0;
+  for (; n < max; ++n) {
+    if (::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC) < 0) {
+      err = errno;
+      break;
+    }
+  }
+  std::printf("{\"opened\":%d,\"error\":%s}\n", n, quote(err ? outcome(-1, err) : "none").c_str());
+  return 0;
+}
+
 // ---------------------------------------------------------------- TCP throughput and latency
 // tcprecv PORT [SKIP_MS]        accept one connection on [::]:PORT (IPv4 too), read to EOF; print
 //                               {"bytes","measured_bytes","measured_seconds","bits_per_second"}: the
@@ -385,6 +430,8 @@ int exec_main(int argc, char** argv);
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--forkbomb") == 0) return fork_bomb(std::atoi(argv[2]));
+  if (argc == 4 && std::strcmp(argv[1], "--inotify-hold") == 0) return inotify_hold(std::atoi(argv[2]), std::atoi(argv[3]));
+  if (argc == 3 && std::strcmp(argv[1], "--pty-fill") == 0) return pty_fill(std::atoi(argv[2]));
   if (argc > 1 && std::strncmp(argv[1], "tcp", 3) == 0) return tcp_main(argc, argv);
   if (argc > 1 && std::strncmp(argv[1], "exec-", 5) == 0) return exec_main(argc, argv);
   if (argc > 1 && argv[1][0] != '-') return net_main(argc, argv);

@@ -1,6 +1,7 @@
 // The `create` / `set` option language: parsing (argv order, aliases, contexts, syntax errors) and
 // applying to a ConfFile (saved forms, merges, NETIF generation, exit codes, no partial writes).
 #include "cli/ct_options.h"
+#include "core/safe_defaults.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -890,19 +891,32 @@ void expect_sample_matches(const std::string& name, Args human) {
   for (const auto& k : want.keys()) EXPECT_EQ(sample->get(k), want.get(k)) << name << " " << k;
 }
 
-Args vswap_args(const std::string& ram, const std::string& swap) {
+// OpenVZ's vswap samples plus Berth's NUMPROC and NUMPTY (docs/security/limits.md: no CT made
+// from a shipped sample is without a process or pty bound).
+Args vswap_args(const std::string& ram, const std::string& swap, const std::string& numproc) {
   return {"--physpages", "0:" + ram,     "--swappages",   "0:" + swap,   "--diskspace",
           "2G:2.2G",     "--diskinodes", "131072:144179", "--quotatime", "0",
-          "--cpuunits",  "1000",         "--netfilter",   "stateless"};
+          "--cpuunits",  "1000",         "--netfilter",   "stateless",   "--numproc",
+          numproc,       "--numpty",     "64"};
 }
 
 TEST(CtOptionsSamples, VswapSamples) {
-  expect_sample_matches("vswap-256m", vswap_args("256M", "512M"));
-  expect_sample_matches("vswap-512m", vswap_args("512M", "1G"));
-  expect_sample_matches("vswap-1024m", vswap_args("1G", "2G"));
-  expect_sample_matches("vswap-1g", vswap_args("1G", "2G"));
-  expect_sample_matches("vswap-2g", vswap_args("2G", "4G"));
-  expect_sample_matches("vswap-4g", vswap_args("4G", "8G"));
+  expect_sample_matches("vswap-256m", vswap_args("256M", "512M", "512"));
+  expect_sample_matches("vswap-512m", vswap_args("512M", "1G", "1024"));
+  expect_sample_matches("vswap-1024m", vswap_args("1G", "2G", "2048"));
+  expect_sample_matches("vswap-1g", vswap_args("1G", "2G", "2048"));
+  expect_sample_matches("vswap-2g", vswap_args("2G", "4G", "4096"));
+  expect_sample_matches("vswap-4g", vswap_args("4G", "8G", "8192"));
+}
+
+// The built-in defaults a CT gets at start for keys its config lacks are the default sample's.
+TEST(CtOptionsSamples, SafeDefaultsAreTheDefaultSample) {
+  auto sample = ConfFile::load(std::string(BERTH_SOURCE_DIR) + "/etc/samples/ve-" + std::string(kDefaultConfigSample) +
+                               ".conf-sample");
+  ASSERT_TRUE(sample.ok());
+  for (const char* k : {"PHYSPAGES", "SWAPPAGES", "NUMPROC", "NUMPTY"}) EXPECT_EQ(sample->get(k), safe_default(k)) << k;
+  EXPECT_EQ(safe_default("INOTIFY_INSTANCES"), "128");
+  EXPECT_EQ(safe_default("CPULIMIT"), std::nullopt);
 }
 
 TEST(CtOptionsSamples, RamOptionGivesTheSameAsTheSample) {

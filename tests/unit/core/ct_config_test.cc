@@ -89,6 +89,18 @@ TEST_F(CtConfigTest, Layout) {
   EXPECT_EQ(make("VE_LAYOUT=\"overlay\"\n").layout(), Layout::kOverlay);
 }
 
+// A limit key missing from both the CT's config and berth.conf gets Berth's safe default; a value
+// in the config (unlimited included) wins.
+TEST_F(CtConfigTest, LimitKeysHaveSafeDefaults) {
+  EXPECT_EQ(make("").get("NUMPROC"), "512");
+  EXPECT_EQ(make("").get("PHYSPAGES"), "0:65536");
+  EXPECT_EQ(make("").get("NUMPTY"), "64");
+  EXPECT_EQ(make("NUMPROC=\"unlimited\"\n").get("NUMPROC"), "unlimited");
+  EXPECT_EQ(make("NUMPTY=\"8\"\n").get("NUMPTY"), "8");
+  EXPECT_EQ(make("").get("CPULIMIT"), std::nullopt);
+  EXPECT_FALSE(make("").conf().has("NUMPROC")) << "defaults are not written to the file";
+}
+
 TEST_F(CtConfigTest, LocalIds) {
   EXPECT_EQ(make("").local_uid(), kDefaultLocalUid);
   EXPECT_EQ(make("").local_gid(), kDefaultLocalUid);
