@@ -59,7 +59,9 @@ class ShadowLock {
       std::ifstream in(lock);
       long holder = 0;
       if (in >> holder && holder > 0 && ::kill(static_cast<pid_t>(holder), 0) != 0 && errno == ESRCH) {
-        ::unlink(lock.c_str());  // stale: its owner is gone
+        // Stale: its owner is gone (killed). Its pid file goes too.
+        ::unlink(lock.c_str());
+        ::unlink((file + "." + std::to_string(holder)).c_str());
         continue;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -127,9 +129,30 @@ std::string replace_owner_lines(const std::string& text, const std::string& owne
   return out + line;
 }
 
+// Temp files of a write_file() that was killed (`<file>.berth-*`; only called with both locks held,
+// so no other Berth process is writing one), and lock pid files (`<file>.<pid>`) of dead processes.
+void remove_stale_temp_files(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1) + ".";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (!n.starts_with(base)) continue;
+    std::string_view rest = n.substr(base.size());
+    bool stale = rest.starts_with("berth-");
+    if (!rest.empty() && rest.size() < 10 && rest.find_first_not_of("0123456789") == std::string_view::npos)
+      stale = ::kill(static_cast<pid_t>(std::stol(std::string(rest))), 0) != 0 && errno == ESRCH;
+    if (stale) ::unlinkat(dirfd(d), e->d_name, 0);
+  }
+  ::closedir(d);
+}
+
 // Rewrite one subordinate-id file under its shadow lock: drop owner's lines, append line.
 Status update_file(const std::string& path, const std::string& owner, const std::string& line) {
   BERTH_ASSIGN_OR_RETURN(ShadowLock lock, ShadowLock::acquire(path));
+  remove_stale_temp_files(path);
   BERTH_ASSIGN_OR_RETURN(std::string text, read_file(path));
   std::string updated = replace_owner_lines(text, owner, line);
   if (updated == text) return {};

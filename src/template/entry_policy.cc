@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <map>
+#include <set>
 #include <vector>
 
 namespace berth::tmpl {
@@ -63,27 +65,33 @@ void sanitize_acl(struct archive_entry* e, const std::string& rel, const IdPolic
 
 void sanitize_xattrs(struct archive_entry* e, const std::string& rel, const IdPolicy& p, EntryReport& r) {
   if (archive_entry_xattr_reset(e) == 0) return;
-  std::vector<std::pair<std::string, std::string>> kept;
+  // A pax archive may name one xattr twice (LIBARCHIVE.xattr.* and SCHILY.xattr.*): the last wins.
+  std::map<std::string, std::string> kept;
+  std::set<std::string> dropped;
   bool changed = false;
   const char* name;
   const void* value;
   size_t size;
   while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
     std::string_view n = name ? name : "";
+    if (kept.contains(std::string(n)) || dropped.contains(std::string(n))) changed = true;
     if (is_kept_xattr(n)) {
-      kept.emplace_back(std::string(n), std::string(static_cast<const char*>(value), size));
+      kept[std::string(n)] = std::string(static_cast<const char*>(value), size);
       continue;
     }
     if (n == "security.capability") {
       std::string caps = sanitize_file_caps(value, size, p.uid_base);
       if (!caps.empty()) {
         changed = changed || caps.size() != size || std::memcmp(caps.data(), value, size) != 0;
-        kept.emplace_back(std::string(n), std::move(caps));
+        dropped.erase(std::string(n));
+        kept[std::string(n)] = std::move(caps);
         continue;
       }
+      kept.erase(std::string(n));
     }
     changed = true;
-    r.note(r.xattrs_dropped, r.first_xattr, std::string(n) + " on " + rel);
+    if (dropped.insert(std::string(n)).second)
+      r.note(r.xattrs_dropped, r.first_xattr, std::string(n) + " on " + rel);
   }
   if (!changed) return;
   archive_entry_xattr_clear(e);

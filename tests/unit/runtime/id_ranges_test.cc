@@ -113,8 +113,16 @@ TEST_F(IdRanges, WaitsForTheShadowLockAndTakesAStaleOne) {
   std::ofstream(files_.subuid) << "";
   HostConfig a = instance("berth");
   // A stale lock (its pid does not exist) is taken over.
+  // A killed useradd/berth left its lock, its pid file and (berth) a half-written temp file.
   std::ofstream(files_.subuid + ".lock") << "999999999";
+  std::ofstream(files_.subuid + ".999999999") << "999999999";
+  std::ofstream(files_.subuid + ".berth-Ab12Cd") << "half";
+  std::ofstream(files_.subuid + ".999999998") << "999999998";  // killed before it got the lock
   ASSERT_TRUE(reserve_id_range(a, "101", std::nullopt, files_).ok());
+  EXPECT_FALSE(fs::exists(files_.subuid + ".999999999"));
+  EXPECT_FALSE(fs::exists(files_.subuid + ".berth-Ab12Cd"));
+  EXPECT_FALSE(fs::exists(files_.subuid + ".999999998"));
+  EXPECT_FALSE(fs::exists(files_.subuid + ".lock"));
   // A live holder (us) is waited for.
   std::ofstream(files_.subuid + ".lock") << getpid();
   std::thread release([&] {
@@ -134,7 +142,8 @@ TEST(IdRangesPure, ParseAndFirstFree) {
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[1].start, 4294967296u);
   EXPECT_EQ(first_free_base({}, 100000, 65536), 100000u);
-  EXPECT_EQ(first_free_base({{"x", 0, 4294000000u}}, 100000, 65536), 0u);
+  EXPECT_EQ(first_free_base({{"x", 0, 4294000000u}}, 100000, 65536), 4294018720u);  // the last that fits
+  EXPECT_EQ(first_free_base({{"x", 0, 4294900000u}}, 100000, 65536), 0u);
 }
 
 }  // namespace

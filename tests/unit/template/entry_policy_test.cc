@@ -52,7 +52,7 @@ TEST_F(HostileArchive, IdsOutsideTheRangeBecomeOverflowAndLoseSetuid) {
   std::string arc = dir_ + "/t.tar";
   write_tar(arc, {{"./", AE_IFDIR, 0755},
                   {"./wrap", AE_IFREG, 04755, "ELF", "", kWrapsToRoot, kWrapsToRoot},
-                  {"./two32", AE_IFREG, 06755, "ELF", "", int64_t{1} << 32, 0},
+                  {"./two32", AE_IFREG, 06755, "ELF", "", int64_t{1} << 32, int64_t{1} << 32},
                   {"./minus1", AE_IFREG, 04755, "ELF", "", 4294967295LL, 4294967295LL},
                   {"./neighbour", AE_IFREG, 02755, "ELF", "", 70000, 70000},
                   {"./ok-su", AE_IFREG, 04755, "ELF", "", 0, 0},
@@ -199,7 +199,8 @@ TEST_F(HostileArchive, DirectoryTreeImportTakesTheSameRules) {
   need_root();
   std::string src = dir_ + "/private";
   ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
-  ASSERT_EQ(mkdir((src + "/tmp").c_str(), 01777), 0);
+  ASSERT_EQ(mkdir((src + "/tmp").c_str(), 0755), 0);
+  ASSERT_EQ(chmod((src + "/tmp").c_str(), 01777), 0);
   { std::ofstream(src + "/tmp/evil") << "ELF"; }
   ASSERT_EQ(chown((src + "/tmp/evil").c_str(), 70000, 70000), 0);
   ASSERT_EQ(chmod((src + "/tmp/evil").c_str(), 04755), 0);
