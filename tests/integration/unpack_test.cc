@@ -42,6 +42,7 @@ std::vector<Planted> planted(uint32_t base) {
   return {
       {"./tmp/wrap-suid", AE_IFREG, 04755, (int64_t{1} << 32) - base},
       {"./tmp/minus1-suid", AE_IFREG, 04755, 4294967295LL},
+      {"./tmp/two32-suid", AE_IFREG, 04755, int64_t{1} << 32},
       {"./tmp/neighbour", AE_IFREG, 06755, 70000},
       {"./tmp/console", AE_IFCHR, 0666, 0, makedev(5, 1)},
       {"./tmp/mem", AE_IFCHR, 0666, 0, makedev(1, 1)},
@@ -186,7 +187,7 @@ TEST_F(UnpackAttackTest, SimfsTakesNoHostIdsNoSetuidRootNoDevices) {
   auto bad = bad_entries(priv, kBase);
   EXPECT_TRUE(bad.empty()) << ::testing::PrintToString(bad);
   struct stat st {};
-  for (const char* f : {"/tmp/wrap-suid", "/tmp/minus1-suid", "/tmp/neighbour"}) {
+  for (const char* f : {"/tmp/wrap-suid", "/tmp/minus1-suid", "/tmp/two32-suid", "/tmp/neighbour"}) {
     ASSERT_EQ(lstat((priv + f).c_str(), &st), 0) << f;
     EXPECT_EQ(st.st_uid, kBase + kOverflow) << f;
     EXPECT_EQ(st.st_mode & 07777, 0755u) << f;
