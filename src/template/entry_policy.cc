@@ -130,6 +130,9 @@ std::string sanitize_file_caps(const void* value, size_t size, uint32_t uid_base
 EntryVerdict sanitize_entry(struct archive_entry* e, const std::string& rel, const std::string& link_rel,
                             const IdPolicy& p, StreamState& state, EntryReport& r) {
   const mode_t type = archive_entry_filetype(e);
+  // Whatever this entry is, it replaces what an earlier entry put at rel: a regular file that a
+  // later entry turned into a symlink is no hardlink target any more.
+  state.files.erase(rel);
   if (!link_rel.empty()) {
     // A hardlink is only taken to a regular file this stream wrote: never to a device skipped
     // above, a file of the host, or anything reached through a symlink.
@@ -163,7 +166,7 @@ EntryVerdict sanitize_entry(struct archive_entry* e, const std::string& rel, con
   }
   sanitize_xattrs(e, rel, p, r);
   sanitize_acl(e, rel, p, r);
-  if (type == AE_IFREG && link_rel.empty()) state.files.insert(rel);
+  if (type == AE_IFREG) state.files.insert(rel);
   return EntryVerdict::kWrite;
 }
 

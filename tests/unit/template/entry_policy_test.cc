@@ -135,6 +135,26 @@ TEST_F(HostileArchive, HardlinkThroughSymlinkToAHostFileIsNotTaken) {
   EXPECT_EQ(s.st_mode & 07777, 0644u);
 }
 
+TEST_F(HostileArchive, HardlinkToAFileLaterReplacedByASymlinkIsNotTaken) {
+  need_root();
+  std::string outside = dir_ + "/outside";
+  ASSERT_EQ(mkdir(outside.c_str(), 0755), 0);
+  { std::ofstream(outside + "/passwd") << "root:x:0:0::/root:/bin/sh\n"; }
+  std::string arc = dir_ + "/t.tar";
+  write_tar(arc, {{"./", AE_IFDIR, 0755},
+                  {"./f", AE_IFREG, 0644, "x"},
+                  {"./f", AE_IFLNK, 0777, outside + "/passwd"},
+                  {"./g", AE_IFREG, 0644, "", "./f"}});
+  EntryReport report;
+  ASSERT_TRUE(unpack_archive(arc, dest_, kBase, kBase, &report).ok());
+  EXPECT_FALSE(exists(dest_ + "/g"));
+  EXPECT_EQ(report.hardlinks_dropped, 1u);
+  struct stat s {};
+  ASSERT_EQ(lstat((outside + "/passwd").c_str(), &s), 0);
+  EXPECT_EQ(s.st_nlink, 1u);
+  EXPECT_EQ(s.st_uid, 0u);
+}
+
 TEST_F(HostileArchive, XattrsFromTheArchiveAreFiltered) {
   need_root();
   std::string v2caps(20, '\0');  // VFS_CAP_REVISION_2 | effective, cap_net_raw (13) permitted
