@@ -37,10 +37,11 @@ Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
   }
   // The range is reserved host-wide (all instances, /etc/subuid and /etc/subgid) and registered
   // there before anything is made, so a concurrent create anywhere on the host skips it.
-  std::optional<uint32_t> fixed;
+  std::optional<FixedIds> fixed;
   if (conf.has("LOCAL_UID")) {
-    fixed = static_cast<uint32_t>(std::strtoul(conf.get("LOCAL_UID")->c_str(), nullptr, 10));
     if (!conf.has("LOCAL_GID")) conf.set("LOCAL_GID", *conf.get("LOCAL_UID"));
+    fixed = FixedIds{static_cast<uint32_t>(std::strtoul(conf.get("LOCAL_UID")->c_str(), nullptr, 10)),
+                     static_cast<uint32_t>(std::strtoul(conf.get("LOCAL_GID")->c_str(), nullptr, 10))};
   }
   BERTH_ASSIGN_OR_RETURN(uint32_t base, reserve_id_range(host, ctid, fixed));
   ScopeExit unregister([&] { (void)release_id_range(host, ctid); });

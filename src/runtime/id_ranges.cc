@@ -216,13 +216,13 @@ uint32_t first_free_base(const std::vector<SubIdRange>& used, uint32_t first, ui
   return 0;
 }
 
-Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& ctid, std::optional<uint32_t> fixed,
+Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& ctid, std::optional<FixedIds> fixed,
                                   const HostIdFiles& files) {
   const std::string what = "reserve a user id range";
   BERTH_ASSIGN_OR_RETURN(sys::FileLock lock,
                          std::move(sys::FileLock::acquire(files.lock, true, "id range allocation")).context(what));
   const std::string owner = range_owner(host, ctid);
-  uint32_t base = fixed.value_or(0);
+  FixedIds ids = fixed.value_or(FixedIds{});
   if (!fixed) {
     std::vector<SubIdRange> used = instance_ranges(host);
     for (const std::string& f : {files.subuid, files.subgid}) {
@@ -230,18 +230,21 @@ Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& cti
       for (auto& r : parse_subid(text))
         if (r.owner != owner) used.push_back(std::move(r));
     }
-    base = first_free_base(used, kDefaultLocalUid, kIdRangeSize);
+    uint32_t base = first_free_base(used, kDefaultLocalUid, kIdRangeSize);
     if (base == 0) return Error::with_status(exitcode::kResource, "no free user id range left").context(what);
+    ids = {base, base};
   }
-  if (base == 0) return base;  // a privileged CT: no range
-  const std::string line = owner + ":" + std::to_string(base) + ":" + std::to_string(kIdRangeSize) + "\n";
-  BERTH_RETURN_IF_ERROR(update_file(files.subuid, owner, line).context(what));
-  auto st = update_file(files.subgid, owner, line);
+  if (ids.uid == 0) return 0u;  // a privileged CT: no range
+  auto line = [&owner](uint32_t base) {
+    return owner + ":" + std::to_string(base) + ":" + std::to_string(kIdRangeSize) + "\n";
+  };
+  BERTH_RETURN_IF_ERROR(update_file(files.subuid, owner, line(ids.uid)).context(what));
+  auto st = update_file(files.subgid, owner, line(ids.gid));
   if (!st.ok()) {
     (void)update_file(files.subuid, owner, "");
     return std::move(st).error().context(what);
   }
-  return base;
+  return ids.uid;
 }
 
 Status release_id_range(const HostConfig& host, const std::string& ctid, const HostIdFiles& files) {

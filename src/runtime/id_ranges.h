@@ -50,12 +50,19 @@ std::string range_owner(const HostConfig& host, const std::string& ctid);
 // none fits below 2^32.
 uint32_t first_free_base(const std::vector<SubIdRange>& used, uint32_t first, uint32_t size);
 
-// Reserve the CT's range: fixed (an explicit --local_uid) or the first free one from 100000 in
-// steps of 65536, and register it in both files (replacing earlier lines of the same owner, left
-// by a killed create). Returns the base (0 for fixed = 0, a privileged CT: nothing registered).
+// An explicit LOCAL_UID/LOCAL_GID pair (--local_uid, --local_gid).
+struct FixedIds {
+  uint32_t uid = 0, gid = 0;
+};
+
+// Reserve the CT's range: fixed (an explicit --local_uid/--local_gid, the uid base in /etc/subuid,
+// the gid base in /etc/subgid) or the first free one from 100000 in steps of 65536 (the same base
+// in both), and register it in both files (replacing earlier lines of the same owner, left
+// by a killed create). Returns the uid base (0 for a fixed uid 0, a privileged CT: nothing is
+// registered).
 // Host side, root. Errors: kResource when no range is free, kLocked when a shadow lock stays held,
 // I/O errors on the files.
-Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& ctid, std::optional<uint32_t> fixed,
+Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& ctid, std::optional<FixedIds> fixed,
                                   const HostIdFiles& files = {});
 
 // Remove the CT's lines from both files. None there is fine.

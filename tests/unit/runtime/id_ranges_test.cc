@@ -100,10 +100,11 @@ TEST_F(IdRanges, ConfiguredRangesOfTheInstanceAreSkippedToo) {
 
 TEST_F(IdRanges, FixedRangeIsRegisteredAndAKilledCreatesLineReplaced) {
   HostConfig a = instance("berth");
-  ASSERT_TRUE(reserve_id_range(a, "101", 500000u, files_).ok());
-  ASSERT_TRUE(reserve_id_range(a, "101", 600000u, files_).ok());  // create again after a kill
+  ASSERT_TRUE(reserve_id_range(a, "101", FixedIds{500000, 500000}, files_).ok());
+  ASSERT_TRUE(reserve_id_range(a, "101", FixedIds{600000, 700000}, files_).ok());  // create again after a kill
   EXPECT_EQ(slurp(files_.subuid), "berth.101:600000:65536\n");
-  auto priv = reserve_id_range(a, "102", 0u, files_);  // privileged: nothing to register
+  EXPECT_EQ(slurp(files_.subgid), "berth.101:700000:65536\n");
+  auto priv = reserve_id_range(a, "102", FixedIds{0, 0}, files_);  // privileged: nothing to register
   ASSERT_TRUE(priv.ok());
   EXPECT_EQ(*priv, 0u);
   EXPECT_EQ(slurp(files_.subuid), "berth.101:600000:65536\n");
