@@ -307,10 +307,13 @@ std::vector<std::string> BerthTest::leaks() const {
     std::string alias = read_text(link.path().string() + "/ifalias");
     if (alias.rfind("berth:" + instance_ + ":", 0) == 0) out.push_back("link " + link.path().filename().string());
   }
-  // Id ranges the instance registered for other tools (runtime/id_ranges.h).
+  // Id ranges the instance registered for other tools (runtime/id_ranges.h) of CTs that are gone.
   for (const char* f : {"/etc/subuid", "/etc/subgid"})
-    for (const auto& line : split_lines(read_text(f)))
-      if (line.rfind(instance_ + ".", 0) == 0) out.push_back(std::string("id range in ") + f + ": " + line);
+    for (const auto& line : split_lines(read_text(f))) {
+      if (line.rfind(instance_ + ".", 0) != 0) continue;
+      std::string ctid = line.substr(instance_.size() + 1, line.find(':') - instance_.size() - 1);
+      if (!fs::exists(conf_path(ctid))) out.push_back(std::string("id range in ") + f + ": " + line);
+    }
   std::string bin = fs::canonical(BERTH_BINARY).string();
   for (pid_t p : all_pids()) {
     if (p == ::getpid()) continue;
