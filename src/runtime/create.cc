@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "core/exit_codes.h"
 #include "net/counters.h"
 #include "net/network.h"
 #include "runtime/ct_cgroup.h"
+#include "runtime/id_ranges.h"
 #include "runtime/lifecycle.h"
 #include "runtime/status.h"
 #include "storage/root.h"
@@ -22,36 +25,6 @@ Result<sys::FileLock> lock_ct(const HostConfig& host, const std::string& ctid, b
   return sys::FileLock::acquire(host.paths().lock_dir + "/" + ctid + ".lck", false, "CT " + ctid);
 }
 
-uint32_t first_free_range(const std::vector<uint32_t>& used, uint32_t first, uint32_t size) {
-  uint64_t base = first;
-  for (;;) {
-    bool clash = std::any_of(used.begin(), used.end(), [&](uint32_t u) {
-      return u != 0 && static_cast<uint64_t>(u) < base + size && base < static_cast<uint64_t>(u) + size;
-    });
-    if (!clash) return static_cast<uint32_t>(base);
-    base += size;
-    if (base + size > 0xFFFFFFFFULL) return 0;
-  }
-}
-
-Result<uint32_t> allocate_id_range(const HostConfig& host) {
-  std::vector<uint32_t> used;
-  if (DIR* d = ::opendir(host.paths().conf_dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n.size() < 6 || n.compare(n.size() - 5, 5, ".conf") != 0) continue;
-      auto f = ConfFile::load(host.paths().conf_dir + "/" + n);
-      if (!f.ok()) continue;
-      for (const char* key : {"LOCAL_UID", "LOCAL_GID"})
-        if (auto v = f->get(key)) used.push_back(static_cast<uint32_t>(std::strtoul(v->c_str(), nullptr, 10)));
-    }
-    ::closedir(d);
-  }
-  uint32_t base = first_free_range(used, kDefaultLocalUid, kIdRangeSize);
-  if (base == 0) return Error::with_status(exitcode::kResource, "no free user id range left");
-  return base;
-}
-
 Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
   std::string conf_path = host.ct_conf_path(ctid);
   if (sys::path_exists(conf_path)) return Error::with_status(exitcode::kPrivateExists, "CT already exists");
@@ -62,15 +35,19 @@ Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
     if (other.ok() && *other != ctid)
       return Error::with_status(exitcode::kName, "name `" + name + "` is already used by CT " + *other);
   }
-  // Id ranges are handed out under one host-wide lock so two creates never pick the same one.
-  auto alloc_lock = sys::FileLock::acquire(host.paths().lock_dir + "/idrange.lck", true, "id range allocation");
-  if (!alloc_lock.ok()) return std::move(alloc_lock).error();
-  if (!conf.has("LOCAL_UID")) {
-    BERTH_ASSIGN_OR_RETURN(uint32_t base, allocate_id_range(host));
+  // The range is reserved host-wide (all instances, /etc/subuid and /etc/subgid) and registered
+  // there before anything is made, so a concurrent create anywhere on the host skips it.
+  std::optional<FixedIds> fixed;
+  if (conf.has("LOCAL_UID")) {
+    if (!conf.has("LOCAL_GID")) conf.set("LOCAL_GID", *conf.get("LOCAL_UID"));
+    fixed = FixedIds{static_cast<uint32_t>(std::strtoul(conf.get("LOCAL_UID")->c_str(), nullptr, 10)),
+                     static_cast<uint32_t>(std::strtoul(conf.get("LOCAL_GID")->c_str(), nullptr, 10))};
+  }
+  BERTH_ASSIGN_OR_RETURN(uint32_t base, reserve_id_range(host, ctid, fixed));
+  ScopeExit unregister([&] { (void)release_id_range(host, ctid); });
+  if (!fixed) {
     conf.set("LOCAL_UID", std::to_string(base));
     conf.set("LOCAL_GID", std::to_string(base));
-  } else if (!conf.has("LOCAL_GID")) {
-    conf.set("LOCAL_GID", *conf.get("LOCAL_UID"));
   }
   CtConfig ct(host, ctid, conf);
   BERTH_RETURN_IF_ERROR(storage::create_private(ct));
@@ -79,6 +56,7 @@ Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
     (void)storage::destroy_private(ct);
     return std::move(saved).error().status(exitcode::kConfigSave);
   }
+  unregister.dismiss();
   storage::finish_private(ct);
   if (!name.empty()) {
     BERTH_RETURN_IF_ERROR(make_dirs(host.paths().names_dir, 0755));
@@ -100,6 +78,7 @@ Status destroy(const CtConfig& ct) {
   if (s.mounted) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
   BERTH_RETURN_IF_ERROR(storage::destroy_private(ct));
   BERTH_RETURN_IF_ERROR(net::forget_counters(ct).status(exitcode::kDeleteFailed));
+  BERTH_RETURN_IF_ERROR(release_id_range(ct.host(), ct.ctid()).status(exitcode::kDeleteFailed));
   std::string name = ct.name();
   if (!name.empty()) {
     std::string link = ct.host().paths().names_dir + "/" + name;

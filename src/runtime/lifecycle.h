@@ -32,7 +32,8 @@ Status mount(const CtConfig& ct);
 Status umount(const CtConfig& ct);
 
 // Make the private area and write conf (a config already filled with the create options) as
-// <ctid>.conf; allocates LOCAL_UID/LOCAL_GID when not given. conf is written last, atomically:
+// <ctid>.conf; allocates LOCAL_UID/LOCAL_GID host-wide when not given and registers the range in
+// /etc/subuid and /etc/subgid (id_ranges.h); destroy removes it. conf is written last, atomically:
 // a CT exists once its config exists.
 Status create(const HostConfig& host, const std::string& ctid, ConfFile conf);
 // Remove private area and VE_ROOT dir, rename the config to .destroyed, drop the name link.
@@ -42,10 +43,6 @@ Status destroy(const CtConfig& ct);
 // removed. Called by start/stop/destroy before they act.
 Status repair(const CtConfig& ct);
 
-// The first free id range base (LOCAL_UID) for a new CT: 100000 + k*65536, not used by any CT.
-Result<uint32_t> allocate_id_range(const HostConfig& host);
-// Pure part of the above, unit-tested: lowest base >= first not overlapping any used range.
-uint32_t first_free_range(const std::vector<uint32_t>& used_bases, uint32_t first, uint32_t size);
 
 std::string console_log_path(const CtConfig& ct);
 

@@ -29,8 +29,14 @@ Error not_found(std::string_view name) {
   return Error::with_status(exitcode::kTemplateNotFound, "OS template `" + std::string(name) + "` not found");
 }
 
+// Version of the rules unpack_archive() applies (entry_policy.h). Part of the unpacked root's id,
+// so a root unpacked under older, weaker rules (device nodes, host ids, trusted.* xattrs taken
+// as they were) is never reused for a new CT: the archive is unpacked again.
+constexpr uint64_t kUnpackRulesVersion = 2;
+
 // Identifies one version of an archive file: replacing it (rename: new inode) or rewriting it
-// (new mtime/size) gives a new id. FNV-1a over the raw numbers; 16 hex digits.
+// (new mtime/size) gives a new id, and so does a new kUnpackRulesVersion. FNV-1a over the raw
+// numbers; 16 hex digits.
 std::string archive_id(const struct stat& st) {
   uint64_t h = 1469598103934665603ULL;
   auto mix = [&h](uint64_t v) {
@@ -43,6 +49,7 @@ std::string archive_id(const struct stat& st) {
   mix(static_cast<uint64_t>(st.st_size));
   mix(static_cast<uint64_t>(st.st_mtim.tv_sec));
   mix(static_cast<uint64_t>(st.st_mtim.tv_nsec));
+  mix(kUnpackRulesVersion);
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;

@@ -307,6 +307,13 @@ std::vector<std::string> BerthTest::leaks() const {
     std::string alias = read_text(link.path().string() + "/ifalias");
     if (alias.rfind("berth:" + instance_ + ":", 0) == 0) out.push_back("link " + link.path().filename().string());
   }
+  // Id ranges the instance registered for other tools (runtime/id_ranges.h) of CTs that are gone.
+  for (const char* f : {"/etc/subuid", "/etc/subgid"})
+    for (const auto& line : split_lines(read_text(f))) {
+      if (line.rfind(instance_ + ".", 0) != 0) continue;
+      std::string ctid = line.substr(instance_.size() + 1, line.find(':') - instance_.size() - 1);
+      if (!fs::exists(conf_path(ctid))) out.push_back(std::string("id range in ") + f + ": " + line);
+    }
   std::string bin = fs::canonical(BERTH_BINARY).string();
   for (pid_t p : all_pids()) {
     if (p == ::getpid()) continue;
@@ -345,6 +352,15 @@ void BerthTest::force_cleanup() {
       if (it->is_directory()) dirs.push_back(it->path());
     for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ::rmdir(d->c_str());
     ::rmdir(dir.c_str());
+  }
+  for (const char* f : {"/etc/subuid", "/etc/subgid"}) {
+    std::string kept;
+    bool dropped = false;
+    for (const auto& line : split_lines(read_text(f))) {
+      if (line.rfind(instance_ + ".", 0) == 0) dropped = true;
+      else kept += line + "\n";
+    }
+    if (dropped) write_text(f, kept);
   }
 }
 

@@ -21,7 +21,10 @@ struct ArcEntry {
   unsigned perm = 0644;
   std::string data;        // content, symlink target
   std::string hardlink;    // non-empty: a hardlink entry to this path
-  uint32_t uid = 0, gid = 0;
+  int64_t uid = 0, gid = 0;
+  dev_t rdev = makedev(1, 3);  // AE_IFCHR, AE_IFBLK
+  std::vector<std::pair<std::string, std::string>> xattrs;  // name, value
+  std::vector<std::pair<int, int>> acl_users;               // ACCESS ACL: user id, permset
 };
 
 // Writes a tar (gzip when path ends in .gz) with the given entries; fails the test on error.
@@ -39,7 +42,16 @@ inline void write_tar(const std::string& path, const std::vector<ArcEntry>& entr
     archive_entry_set_gid(en, e.gid);
     archive_entry_set_mtime(en, 1700000000, 0);
     if (e.type == AE_IFLNK) archive_entry_set_symlink(en, e.data.c_str());
-    if (e.type == AE_IFCHR) archive_entry_set_rdev(en, makedev(1, 3));
+    if (e.type == AE_IFCHR || e.type == AE_IFBLK) archive_entry_set_rdev(en, e.rdev);
+    for (const auto& [n, v] : e.xattrs) archive_entry_xattr_add_entry(en, n.c_str(), v.data(), v.size());
+    if (!e.acl_users.empty()) {
+      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 06, ARCHIVE_ENTRY_ACL_USER_OBJ, -1, nullptr);
+      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 04, ARCHIVE_ENTRY_ACL_GROUP_OBJ, -1, nullptr);
+      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 06, ARCHIVE_ENTRY_ACL_MASK, -1, nullptr);
+      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 04, ARCHIVE_ENTRY_ACL_OTHER, -1, nullptr);
+      for (const auto& [id, perm] : e.acl_users)
+        archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, perm, ARCHIVE_ENTRY_ACL_USER, id, nullptr);
+    }
     if (!e.hardlink.empty()) archive_entry_set_hardlink(en, e.hardlink.c_str());
     if (e.type == AE_IFREG && e.hardlink.empty()) archive_entry_set_size(en, e.data.size());
     ASSERT_EQ(archive_write_header(a, en), ARCHIVE_OK) << archive_error_string(a);
