@@ -380,8 +380,11 @@ int tcp_main(int argc, char** argv) {
 
 // Network subcommands (probe_net.cc): sniff, spoof, sendeth, sendarp, udp-listen, udp-send.
 int net_main(int argc, char** argv);
+// /proc load tools (probe_proc.cc): --proc-hold, --proc-loop, --proc-lat.
+int proc_main(int argc, char** argv);
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strncmp(argv[1], "--proc-", 7) == 0) return proc_main(argc, argv);
   if (argc == 3 && std::strcmp(argv[1], "--forkbomb") == 0) return fork_bomb(std::atoi(argv[2]));
   if (argc > 1 && std::strncmp(argv[1], "tcp", 3) == 0) return tcp_main(argc, argv);
   if (argc > 1 && argv[1][0] != '-') return net_main(argc, argv);
