@@ -1,7 +1,8 @@
 // The beancounter FUSE server (see fs.h): one file per CT of the instance, each holding that
 // CT's block in /proc/user_beancounters' Version 2.5 text, computed when opened; and under .proc/
 // one directory per CT that is the CT's /proc (proc_view.h).
-#define FUSE_USE_VERSION 31
+// 3.12: the multi-threaded loop takes a config (its thread limit, below).
+#define FUSE_USE_VERSION 312
 #include <fuse3/fuse.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -48,6 +49,7 @@ namespace berth::ubc {
 namespace {
 
 const HostConfig* g_host = nullptr;
+constexpr unsigned kMaxThreads = 64;
 LoadSampler* g_load = nullptr;  // the CTs' load averages (loadavg.h), sampled by idle_watch
 size_t g_cpuinfo_size = 0;      // the host's /proc/cpuinfo's length at the server's start
 
@@ -470,7 +472,12 @@ int serve(const HostConfig& host) {
   std::thread watcher(idle_watch, ::pthread_self(), &done);
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   // Several threads: every path walk through a CT's /proc may come here.
-  int rc = fuse_loop_mt(f, 0);
+  // A CT past its pace (ct_slots.h) waits in a server thread: enough threads that a few CTs
+  // waiting for their turns leave threads for the others (libfuse's default is 10).
+  struct fuse_loop_config* loop = fuse_loop_cfg_create();
+  if (loop) fuse_loop_cfg_set_max_threads(loop, kMaxThreads);
+  int rc = fuse_loop_mt(f, loop);
+  if (loop) fuse_loop_cfg_destroy(loop);
   done.set();
   fuse_remove_signal_handlers(se);
   fuse_unmount(f);
