@@ -102,7 +102,18 @@ TEST_F(ProcSrvTest, TenantCannotPointTheServerAtHostPaths) {
 
   std::string a = create_running_ct({"--ram", "128M"});
   std::string b = create_running_ct();
-  ASSERT_EQ(servers().size(), 1u);
+  auto srv = servers();
+  ASSERT_EQ(srv.size(), 1u);
+  // The server reads on behalf of CTs without what it does not need: no DAC override, no fowner,
+  // no kill, no net admin, no module loading (its effective and bounding sets).
+  std::istringstream status(read_text("/proc/" + std::to_string(srv[0]) + "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("CapEff:", 0) != 0 && line.rfind("CapBnd:", 0) != 0) continue;
+    unsigned long long caps = std::stoull(line.substr(line.find_first_not_of(" \t", 7)), nullptr, 16);
+    std::printf("server %s %016llx\n", line.substr(0, 7).c_str(), caps);
+    for (int cap : {1 /* dac_override */, 3 /* fowner */, 5 /* kill */, 12 /* net_admin */, 16 /* sys_module */})
+      EXPECT_FALSE((caps >> cap) & 1) << line << ": capability " << cap;
+  }
 
   // 1. /dev/pts -> the host directory (the CT's /dev is its own tmpfs).
   RunResult r = berth({"exec", a, "umount -l /dev/pts && rmdir /dev/pts && ln -s " + secret + " /dev/pts && echo swapped"});
