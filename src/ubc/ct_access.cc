@@ -127,6 +127,9 @@ FsIdsAs::FsIdsAs(uid_t uid, gid_t gid) {
   // setfsgid first: once the fsuid is not 0, changing the fsgid needs CAP_SETGID still (kept).
   old_gid_ = static_cast<gid_t>(::syscall(SYS_setfsgid, gid));
   old_uid_ = static_cast<uid_t>(::syscall(SYS_setfsuid, uid));
+  // An invalid id changes nothing and returns the current one.
+  ok_ = static_cast<uid_t>(::syscall(SYS_setfsuid, static_cast<uid_t>(-1))) == uid &&
+        static_cast<gid_t>(::syscall(SYS_setfsgid, static_cast<gid_t>(-1))) == gid;
 }
 
 FsIdsAs::~FsIdsAs() {
@@ -140,6 +143,7 @@ std::optional<uint64_t> count_ct_ptys(pid_t init, uid_t uid, gid_t gid) {
   UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return std::nullopt;
   FsIdsAs as(uid, gid);
+  if (!as.ok()) return std::nullopt;
   struct open_how how{};
   how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;

@@ -33,8 +33,11 @@ class FsIdsAs {
   ~FsIdsAs();
   FsIdsAs(const FsIdsAs&) = delete;
   FsIdsAs& operator=(const FsIdsAs&) = delete;
+  // Whether the thread's fs ids are the requested ones now (setfsuid does not report failure).
+  bool ok() const { return ok_; }
 
  private:
+  bool ok_ = false;
   uid_t old_uid_;
   gid_t old_gid_;
 };
