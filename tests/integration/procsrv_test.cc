@@ -7,13 +7,16 @@
 //   - a CT that reads its beancounters in a loop while holding thousands of fds must not slow a
 //     neighbour's /proc (measured, interleaved with idle rounds, medians printed), and holding
 //     thousands of open beancounter files must not grow the server's memory without bound.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -161,8 +164,13 @@ TEST_F(ProcSrvTest, TenantCannotPointTheServerAtHostPaths) {
   names = split_lines(r.out);
   EXPECT_TRUE(std::find(names.begin(), names.end(), "1") != names.end()) << r.out;
   EXPECT_LE(count_pid_names(names), ct_processes(b).size() + 3) << r.out;
+  // Its real ptys still count: one opened in its devpts (from the host, through its init).
+  int ptmx = ::open(("/proc/" + std::to_string(ct_processes(b).front()) + "/root/dev/pts/ptmx").c_str(),
+                    O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(ptmx, 0) << "open the neighbour's ptmx: " << std::strerror(errno);
   r = berth({"exec", b, "cat /proc/user_beancounters"});
-  EXPECT_EQ(held_of(r.out, "numpty"), 0) << r.out;
+  EXPECT_EQ(held_of(r.out, "numpty"), 1) << r.out;
+  ::close(ptmx);
 }
 
 // Attack: one CT holds 15000 open files (three processes, 5000 each, the most this host's
