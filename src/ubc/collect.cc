@@ -17,6 +17,7 @@
 #include "runtime/ct_cgroup.h"
 #include "runtime/status.h"
 #include "sys/fs.h"
+#include "ubc/ct_access.h"
 #include "ubc/text.h"
 
 namespace berth::ubc {
@@ -137,7 +138,7 @@ uint64_t sockstat_value(std::string_view sockstat, std::string_view proto, std::
   return v;
 }
 
-void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw) {
+void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw, std::pair<uid_t, gid_t> ct_root) {
   for (pid_t p : tgids) {
     std::string proc = "/proc/" + std::to_string(p);
     std::string status = read_or_empty(proc + "/status");
@@ -149,8 +150,11 @@ void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw) {
   std::sort(sorted.begin(), sorted.end());
   raw.numflock = count_locks(read_or_empty("/proc/locks"), sorted);
   if (init <= 0) return;
+  // The CT's /dev/pts is the one path read inside the CT: resolved beneath its root, as its root,
+  // and only a devpts counts (ct_access.h). Its network namespace's counters come from the host's
+  // procfs through the init's pid, which the CT cannot redirect.
+  raw.numpty = count_ct_ptys(init, ct_root.first, ct_root.second).value_or(0);
   std::string proc = "/proc/" + std::to_string(init);
-  raw.numpty = count_entries(proc + "/root/dev/pts", [](const char* n) { return n[0] >= '0' && n[0] <= '9'; });
   std::string s4 = read_or_empty(proc + "/net/sockstat"), s6 = read_or_empty(proc + "/net/sockstat6");
   raw.numtcpsock = sockstat_value(s4, "TCP", "inuse") + sockstat_value(s6, "TCP6", "inuse");
   uint64_t other = 0;
@@ -159,6 +163,22 @@ void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw) {
   std::string unix_socks = read_or_empty(proc + "/net/unix");
   uint64_t lines = static_cast<uint64_t>(std::count(unix_socks.begin(), unix_socks.end(), '\n'));
   raw.numothersock = other + (lines > 0 ? lines - 1 : 0);  // minus the header line
+}
+
+ProcessCounts count_ct_processes(const CtConfig& ct, pid_t init) {
+  ProcessCounts c;
+  auto cg = runtime::cgroup_backend();
+  if (!cg.ok()) return c;
+  Raw raw;
+  count_processes((*cg)->pids(runtime::ct_group_of(ct)), init, raw, {ct.local_uid(), ct.local_gid()});
+  c.locked_bytes = raw.locked_bytes;
+  c.privvm_bytes = raw.privvm_bytes;
+  c.numfile = raw.numfile;
+  c.numflock = raw.numflock;
+  c.numpty = raw.numpty;
+  c.numtcpsock = raw.numtcpsock;
+  c.numothersock = raw.numothersock;
+  return c;
 }
 
 std::optional<std::string> controller_group_dir(const cgroups::Backend& cg, const std::string& group,
@@ -175,9 +195,7 @@ std::optional<std::string> memory_group_dir(const cgroups::Backend& cg, const st
   return controller_group_dir(cg, group, "memory");
 }
 
-Result<Block> read_block(const CtConfig& ct) {
-  BERTH_ASSIGN_OR_RETURN(runtime::CtStatus st, runtime::query_status(ct));
-  if (!st.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
+Result<Block> block_with(const CtConfig& ct, pid_t init, const ProcessCounts& counts) {
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, runtime::cgroup_backend());
   std::string group = runtime::ct_group_of(ct);
   cgroups::Stats s = cg->stats(group);
@@ -196,10 +214,22 @@ Result<Block> read_block(const CtConfig& ct) {
   raw.pids_limit = s.pids.limit;
   raw.pids_failcnt = s.pids.failcnt;
   read_extra_counters(*cg, group, raw);
-  count_processes(cg->pids(group), st.init_pid, raw);
+  raw.locked_bytes = counts.locked_bytes;
+  raw.privvm_bytes = counts.privvm_bytes;
+  raw.numfile = counts.numfile;
+  raw.numflock = counts.numflock;
+  raw.numpty = counts.numpty;
+  raw.numtcpsock = counts.numtcpsock;
+  raw.numothersock = counts.numothersock;
   Block b = compute_block(ct.ctid(), raw, config_limits([&](std::string_view k) { return ct.get(k); }));
-  keep_maxheld(ct, st.init_pid, b);
+  keep_maxheld(ct, init, b);
   return b;
+}
+
+Result<Block> read_block(const CtConfig& ct) {
+  BERTH_ASSIGN_OR_RETURN(runtime::CtStatus st, runtime::query_status(ct));
+  if (!st.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
+  return block_with(ct, st.init_pid, count_ct_processes(ct, st.init_pid));
 }
 
 }  // namespace berth::ubc

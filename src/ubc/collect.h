@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cgroups/backend.h"
@@ -19,8 +20,17 @@
 namespace berth::ubc {
 
 // Counts from the CT's processes (tgids) and its init's namespaces (pure parsing helpers are
-// below, unit-tested).
-void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw);
+// below, unit-tested). ct_root: the host uid and gid of the CT's root, as which its /dev/pts is
+// looked up (ct_access.h).
+void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw, std::pair<uid_t, gid_t> ct_root);
+
+// The rows counted from the CT's processes: the costly part of a block (a walk of every fd
+// directory of the CT), which the server keeps for a while per CT (ct_slots.h).
+struct ProcessCounts {
+  uint64_t locked_bytes = 0, privvm_bytes = 0;
+  uint64_t numfile = 0, numflock = 0, numpty = 0, numtcpsock = 0, numothersock = 0;
+};
+ProcessCounts count_ct_processes(const CtConfig& ct, pid_t init);
 
 // The directory of the CT's group in the hierarchy that has the controller (v2: the one).
 std::optional<std::string> controller_group_dir(const cgroups::Backend& cg, const std::string& group,
@@ -29,6 +39,8 @@ std::optional<std::string> memory_group_dir(const cgroups::Backend& cg, const st
 
 // The block of a running CT; error with exit kNotRunning when it does not run.
 Result<Block> read_block(const CtConfig& ct);
+// The block of the running CT whose init is `init`: the kernel's counters now, with counts.
+Result<Block> block_with(const CtConfig& ct, pid_t init, const ProcessCounts& counts);
 
 // Parsers of /proc text, exposed for tests.
 // /proc/<pid>/status "VmLck:     12 kB" -> bytes; 0 when absent.

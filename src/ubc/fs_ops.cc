@@ -1,7 +1,8 @@
 // The beancounter FUSE server (see fs.h): one file per CT of the instance, each holding that
 // CT's block in /proc/user_beancounters' Version 2.5 text, computed when opened; and under .proc/
 // one directory per CT that is the CT's /proc (proc_view.h).
-#define FUSE_USE_VERSION 31
+// 3.12: the multi-threaded loop takes a config (its thread limit, below).
+#define FUSE_USE_VERSION 312
 #include <fuse3/fuse.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,7 +32,10 @@
 #include "core/ct_config.h"
 #include "runtime/ct_cgroup.h"
 #include "runtime/inventory.h"
+#include "core/exit_codes.h"
 #include "ubc/collect.h"
+#include "ubc/ct_access.h"
+#include "ubc/ct_slots.h"
 #include "ubc/fs.h"
 #include "ubc/fs_internal.h"
 #include "ubc/cpuinfo.h"
@@ -45,6 +49,7 @@ namespace berth::ubc {
 namespace {
 
 const HostConfig* g_host = nullptr;
+constexpr unsigned kMaxThreads = 64;
 LoadSampler* g_load = nullptr;  // the CTs' load averages (loadavg.h), sampled by idle_watch
 size_t g_cpuinfo_size = 0;      // the host's /proc/cpuinfo's length at the server's start
 
@@ -53,8 +58,17 @@ bool served_file(Node::Kind k) {
   return k == Node::kCtFile || k == Node::kProcUbc || k == Node::kProcMeminfo || k == Node::kProcLoadavg ||
          k == Node::kProcCpuinfo;
 }
-std::mutex g_block_mutex;  // one beancounter read at a time (maxheld is kept in a state file)
 time_t g_started = 0;
+// Per CT: its init, its procfs, its texts and counts, and the bounds of what it makes the server
+// do and hold (ct_slots.h). No lock is shared between CTs.
+CtSlots g_slots;
+Text served_text(const CtConfig& ct, Node::Kind kind);
+
+// A request about a CT's nodes waits for that CT's turn (CtSlots::pace): one CT's flood of
+// requests is slowed, not its neighbours'.
+void pace(const Node& n) {
+  if (!n.ctid.empty()) g_slots.pace(n.ctid);
+}
 
 std::optional<CtConfig> load_ct(const std::string& ctid) {
   auto ct = CtConfig::load(*g_host, ctid);
@@ -71,8 +85,9 @@ Block idle_block(const CtConfig& ct) {
 // size getattr reports is exact, which sendfile/splice (they read through the page cache up to
 // the size, whatever direct_io says) need.
 std::string content(const CtConfig& ct) {
-  std::lock_guard<std::mutex> hold(g_block_mutex);
-  auto b = read_block(ct);
+  auto init = g_slots.init(ct);
+  Result<Block> b = init ? block_with(ct, *init, g_slots.counts(ct, *init))
+                         : Result<Block>(Error::with_status(exitcode::kNotRunning, "CT is not running"));
   return render_v25({b.ok() ? *b : idle_block(ct)});
 }
 
@@ -177,6 +192,7 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
   st->st_mtime = st->st_ctime = st->st_atime = g_started;
   Node n = parse_node(path);
   if (n.kind == Node::kNone) return -ENOENT;
+  pace(n);
   if (n.kind == Node::kRoot || n.kind == Node::kProcTop) {
     fill_dir(st, 0, 0, 0755);
     return 0;
@@ -195,7 +211,7 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
     case Node::kProcMeminfo:
       st->st_mode = S_IFREG | 0444;
       st->st_nlink = 1;
-      st->st_size = static_cast<off_t>(meminfo_text(*ct).size());
+      st->st_size = static_cast<off_t>(served_text(*ct, Node::kProcMeminfo)->size());
       st->st_uid = uid;
       st->st_gid = gid;
       return 0;
@@ -229,6 +245,7 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
 int op_readlink(const char* path, char* buf, size_t size) {
   Node n = parse_node(path);
   if (n.kind != Node::kProcLink) return -EINVAL;
+  pace(n);
   if (size == 0) return -EINVAL;
   std::string t = link_target(n.name);
   size_t len = std::min(t.size(), size - 1);
@@ -237,53 +254,11 @@ int op_readlink(const char* path, char* buf, size_t size) {
   return 0;
 }
 
-// Each running CT's own procfs (at .real in its view), reached once through its init's root and
-// kept open while that init lives: a listing of a CT's /proc then costs a getdents, not a walk
-// of all its processes (query_status) and a path lookup through the view.
-class ProcfsCache {
- public:
-  // A new descriptor of the CT's procfs root to list; invalid if the CT does not run or has a
-  // plain /proc.
-  UniqueFd open(const CtConfig& ct) {
-    {
-      std::lock_guard<std::mutex> hold(mutex_);
-      auto it = by_ct_.find(ct.ctid());
-      if (it != by_ct_.end() && sys::proc_start_time(it->second.init) == it->second.start)
-        return UniqueFd(::openat(it->second.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    }
-    auto st = runtime::query_status(ct);
-    if (!st.ok() || !st->running || st->init_pid <= 0) return UniqueFd();
-    std::string p = "/proc/" + std::to_string(st->init_pid) + "/root/proc/" + kRealDir;
-    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    struct statfs sf;
-    auto start = sys::proc_start_time(st->init_pid);
-    if (!fd || !start || ::fstatfs(fd.get(), &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC) return UniqueFd();
-    UniqueFd out(::openat(fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    std::lock_guard<std::mutex> hold(mutex_);
-    by_ct_[ct.ctid()] = Entry{st->init_pid, *start, std::move(fd)};
-    return out;
-  }
-  // Let go of the procfs of CTs whose init is gone (it keeps their pid namespace alive).
-  void forget_dead() {
-    std::lock_guard<std::mutex> hold(mutex_);
-    for (auto it = by_ct_.begin(); it != by_ct_.end();)
-      it = sys::proc_start_time(it->second.init) == it->second.start ? std::next(it) : by_ct_.erase(it);
-  }
-
- private:
-  struct Entry {
-    pid_t init = 0;
-    uint64_t start = 0;
-    UniqueFd dir;
-  };
-  std::mutex mutex_;
-  std::map<std::string, Entry> by_ct_;
-};
-ProcfsCache g_procfs;
-
 // The CT's procfs root as a directory stream, or nullptr.
+// It is the server's own procfs instance of the CT's pid namespace (ct_access.h), never a path
+// inside the CT (whose root could point /proc/.real anywhere, the host's /proc included).
 DIR* list_ct_procfs(const CtConfig& ct) {
-  UniqueFd fd = g_procfs.open(ct);
+  UniqueFd fd = g_slots.procfs(ct);
   if (!fd) return nullptr;
   DIR* d = ::fdopendir(fd.get());
   if (d) static_cast<void>(fd.release());
@@ -303,8 +278,23 @@ std::string loadavg_text(const CtConfig& ct) {
   return render_loadavg(l, static_cast<pid_t>(last));
 }
 
+// A served file's text for the CT, through its slot: computed at most once per CtSlots::kFresh.
+Text served_text(const CtConfig& ct, Node::Kind kind) {
+  switch (kind) {
+    case Node::kProcMeminfo:
+      return g_slots.text(ct.ctid(), Served::kMeminfo, [&] { return meminfo_text(ct); });
+    case Node::kProcLoadavg:
+      return g_slots.text(ct.ctid(), Served::kLoadavg, [&] { return loadavg_text(ct); });
+    case Node::kProcCpuinfo:
+      return g_slots.text(ct.ctid(), Served::kCpuinfo, [&] { return ct_cpuinfo(ct); });
+    default:
+      return g_slots.text(ct.ctid(), Served::kUbc, [&] { return content(ct); });
+  }
+}
+
 int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct fuse_file_info*, enum fuse_readdir_flags) {
   Node n = parse_node(path);
+  pace(n);
   auto add = [&](const char* name) { fill(buf, name, nullptr, 0, static_cast<fuse_fill_dir_flags>(0)); };
   switch (n.kind) {
     case Node::kRoot:
@@ -346,29 +336,29 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct 
 int op_open(const char* path, struct fuse_file_info* fi) {
   Node n = parse_node(path);
   if (n.kind == Node::kProcRoot || n.kind == Node::kProcReal) return -EISDIR;
+  pace(n);
   if (!served_file(n.kind)) return -ENOENT;
   if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EACCES;
   auto ct = load_ct(n.ctid);
   if (!ct) return -ENOENT;
-  std::string text = n.kind == Node::kProcMeminfo   ? meminfo_text(*ct)
-                     : n.kind == Node::kProcLoadavg ? loadavg_text(*ct)
-                     : n.kind == Node::kProcCpuinfo ? ct_cpuinfo(*ct)
-                                                    : content(*ct);
-  fi->fh = reinterpret_cast<uint64_t>(new std::string(std::move(text)));
+  // The handle shares the CT's current text (ct_slots.h): holding many handles open costs the
+  // server a pointer each, not a copy each.
+  fi->fh = reinterpret_cast<uint64_t>(new Text(served_text(*ct, n.kind)));
   fi->direct_io = 1;
   return 0;
 }
 
-int op_read(const char*, char* buf, size_t size, off_t off, struct fuse_file_info* fi) {
-  const auto* text = reinterpret_cast<const std::string*>(fi->fh);
-  if (off < 0 || static_cast<size_t>(off) >= text->size()) return 0;
-  size_t n = std::min(size, text->size() - static_cast<size_t>(off));
-  std::memcpy(buf, text->data() + off, n);
+int op_read(const char* path, char* buf, size_t size, off_t off, struct fuse_file_info* fi) {
+  if (path) pace(parse_node(path));
+  const std::string& text = **reinterpret_cast<const Text*>(fi->fh);
+  if (off < 0 || static_cast<size_t>(off) >= text.size()) return 0;
+  size_t n = std::min(size, text.size() - static_cast<size_t>(off));
+  std::memcpy(buf, text.data() + off, n);
   return static_cast<int>(n);
 }
 
 int op_release(const char*, struct fuse_file_info* fi) {
-  delete reinterpret_cast<std::string*>(fi->fh);
+  delete reinterpret_cast<Text*>(fi->fh);
   return 0;
 }
 
@@ -397,7 +387,7 @@ void idle_watch(pthread_t main_thread, Done* done) {
     if (done->wait(std::chrono::milliseconds(100))) return;
     if (g_load && tick % static_cast<int>(kLoadInterval * 10) == 0) {
       g_load->sample_all();
-      g_procfs.forget_dead();
+      g_slots.forget_dead();
     }
     if (tick % 20) continue;
     if (try_idle_lock(*g_host, idle)) {
@@ -457,6 +447,13 @@ int serve(const HostConfig& host) {
     fuse_destroy(f);
     return 1;
   }
+  // Mounted: from here on the server reads on behalf of CTs, with only the capabilities that
+  // needs (ct_access.h); the threads made below inherit the reduced sets.
+  if (!drop_server_capabilities().ok()) {
+    fuse_unmount(f);
+    fuse_destroy(f);
+    return 1;
+  }
   struct fuse_session* se = fuse_get_session(f);
   fuse_set_signal_handlers(se);
   std::string pid = std::to_string(::getpid()) + "\n";
@@ -475,7 +472,12 @@ int serve(const HostConfig& host) {
   std::thread watcher(idle_watch, ::pthread_self(), &done);
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   // Several threads: every path walk through a CT's /proc may come here.
-  int rc = fuse_loop_mt(f, 0);
+  // A CT past its pace (ct_slots.h) waits in a server thread: enough threads that a few CTs
+  // waiting for their turns leave threads for the others (libfuse's default is 10).
+  struct fuse_loop_config* loop = fuse_loop_cfg_create();
+  if (loop) fuse_loop_cfg_set_max_threads(loop, kMaxThreads);
+  int rc = fuse_loop_mt(f, loop);
+  if (loop) fuse_loop_cfg_destroy(loop);
   done.set();
   fuse_remove_signal_handlers(se);
   fuse_unmount(f);

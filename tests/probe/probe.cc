@@ -427,8 +427,11 @@ int tcp_main(int argc, char** argv) {
 int net_main(int argc, char** argv);
 // exec-* subcommands (probe_exec.cc): the fds and session of an exec'ed command, TIOCSTI, io_uring.
 int exec_main(int argc, char** argv);
+// /proc load tools (probe_proc.cc): --proc-hold, --proc-loop, --proc-lat.
+int proc_main(int argc, char** argv);
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strncmp(argv[1], "--proc-", 7) == 0) return proc_main(argc, argv);
   if (argc == 3 && std::strcmp(argv[1], "--forkbomb") == 0) return fork_bomb(std::atoi(argv[2]));
   if (argc == 4 && std::strcmp(argv[1], "--inotify-hold") == 0) return inotify_hold(std::atoi(argv[2]), std::atoi(argv[3]));
   if (argc == 3 && std::strcmp(argv[1], "--pty-fill") == 0) return pty_fill(std::atoi(argv[2]));

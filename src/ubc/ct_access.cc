@@ -1,0 +1,181 @@
+// Reaching into a running CT without following its paths (see ct_access.h).
+#include "ubc/ct_access.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <iterator>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace berth::ubc {
+namespace {
+
+// The new mount API's numbers, for headers that lack them.
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x00000001
+#endif
+#ifndef FSMOUNT_CLOEXEC
+#define FSMOUNT_CLOEXEC 0x00000001
+#endif
+
+// Sends fd over sock (one byte of data with it). Async-signal-safe: used in a forked child.
+bool send_fd(int sock, int fd) {
+  char byte = 'p';
+  struct iovec iov{&byte, 1};
+  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
+  std::memset(ctl, 0, sizeof ctl);
+  struct msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof ctl;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return ::sendmsg(sock, &msg, MSG_NOSIGNAL) == 1;
+}
+
+int recv_fd(int sock) {
+  char byte = 0;
+  struct iovec iov{&byte, 1};
+  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof ctl;
+  if (::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -1;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
+}
+
+// In a process of the target pid namespace: a new procfs instance, detached, sent over sock.
+// Raw system calls only (this runs in a child forked from a multi-threaded server).
+[[noreturn]] void make_procfs_child(int sock) {
+  int fs = static_cast<int>(::syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC));
+  if (fs < 0) ::_exit(10);
+  if (::syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) ::_exit(11);
+  int mnt = static_cast<int>(::syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                                       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+  if (mnt < 0) ::_exit(12);
+  ::_exit(send_fd(sock, mnt) ? 0 : 13);
+}
+
+pid_t raw_fork() { return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr)); }
+
+int wait_exit(pid_t pid) {
+  int ws = 0;
+  while (::waitpid(pid, &ws, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+}
+
+}  // namespace
+
+Result<UniqueFd> open_pidns_procfs(int pidfd) {
+  int sp[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
+    return Error::from_errno(errno, "socketpair for the CT's procfs");
+  UniqueFd mine(sp[0]), theirs(sp[1]);
+  // procfs takes the pid namespace of the process that makes it (its active one, not the one for
+  // its children): join it in a child, make the instance in a grandchild.
+  pid_t child = raw_fork();
+  if (child < 0) return Error::from_errno(errno, "fork for the CT's procfs");
+  if (child == 0) {
+    if (::setns(pidfd, CLONE_NEWPID) != 0) ::_exit(20);
+    pid_t inner = raw_fork();
+    if (inner < 0) ::_exit(21);
+    if (inner == 0) make_procfs_child(theirs.get());
+    ::_exit(wait_exit(inner));
+  }
+  theirs.reset();
+  int rc = wait_exit(child);
+  if (rc != 0) return Error::from_errno(EIO, "make a procfs of the CT's pid namespace (step " + std::to_string(rc) + ")");
+  UniqueFd mnt(recv_fd(mine.get()));
+  if (!mnt) return Error::from_errno(EIO, "receive the CT's procfs");
+  struct statfs sf;
+  if (::fstatfs(mnt.get(), &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC)
+    return Error::from_errno(EIO, "the CT's procfs is not a procfs");
+  UniqueFd dir(::openat(mnt.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return Error::from_errno(errno, "open the CT's procfs");
+  return dir;
+}
+
+FsIdsAs::FsIdsAs(uid_t uid, gid_t gid) {
+  // setfsgid first: once the fsuid is not 0, changing the fsgid needs CAP_SETGID still (kept).
+  old_gid_ = static_cast<gid_t>(::syscall(SYS_setfsgid, gid));
+  old_uid_ = static_cast<uid_t>(::syscall(SYS_setfsuid, uid));
+  // An invalid id changes nothing and returns the current one.
+  ok_ = static_cast<uid_t>(::syscall(SYS_setfsuid, static_cast<uid_t>(-1))) == uid &&
+        static_cast<gid_t>(::syscall(SYS_setfsgid, static_cast<gid_t>(-1))) == gid;
+}
+
+FsIdsAs::~FsIdsAs() {
+  ::syscall(SYS_setfsuid, old_uid_);
+  ::syscall(SYS_setfsgid, old_gid_);
+}
+
+std::optional<uint64_t> count_ct_ptys(pid_t init, uid_t uid, gid_t gid) {
+  // The CT's root through its init (a magic link of the host's procfs, not a CT path).
+  std::string root_path = "/proc/" + std::to_string(init) + "/root";
+  UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return std::nullopt;
+  FsIdsAs as(uid, gid);
+  if (!as.ok()) return std::nullopt;
+  struct open_how how{};
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  UniqueFd pts(static_cast<int>(::syscall(SYS_openat2, root.get(), "dev/pts", &how, sizeof how)));
+  if (!pts) return std::nullopt;
+  struct statfs sf;
+  if (::fstatfs(pts.get(), &sf) != 0 || sf.f_type != DEVPTS_SUPER_MAGIC) return std::nullopt;
+  DIR* d = ::fdopendir(pts.get());
+  if (!d) return std::nullopt;
+  static_cast<void>(pts.release());
+  uint64_t n = 0;
+  while (struct dirent* e = ::readdir(d))
+    if (e->d_name[0] >= '0' && e->d_name[0] <= '9') ++n;
+  ::closedir(d);
+  return n;
+}
+
+Status drop_server_capabilities() {
+  const cap_value_t keep[] = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_SETUID, CAP_SETGID};
+  int last = static_cast<int>(cap_max_bits()) - 1;
+  for (int c = 0; c <= last; ++c) {
+    if (std::find(std::begin(keep), std::end(keep), c) != std::end(keep)) continue;
+    if (cap_get_bound(static_cast<cap_value_t>(c)) == 1 && cap_drop_bound(static_cast<cap_value_t>(c)) != 0)
+      return Error::from_errno(errno, "drop a capability from the bounding set");
+  }
+  std::unique_ptr<_cap_struct, int (*)(void*)> caps(cap_init(), cap_free);
+  if (!caps) return Error::from_errno(errno, "cap_init");
+  for (cap_flag_t flag : {CAP_PERMITTED, CAP_EFFECTIVE})
+    if (cap_set_flag(caps.get(), flag, static_cast<int>(std::size(keep)), keep, CAP_SET) != 0)
+      return Error::from_errno(errno, "cap_set_flag");
+  if (cap_set_proc(caps.get()) != 0) return Error::from_errno(errno, "set the server's capabilities");
+  return {};
+}
+
+}  // namespace berth::ubc
