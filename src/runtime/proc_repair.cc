@@ -16,6 +16,7 @@
 #include "core/unique_fd.h"
 #include "isolation/proc_mask.h"
 #include "runtime/exec.h"
+#include "sys/fs.h"
 #include "runtime/inventory.h"
 #include "runtime/status.h"
 #include "ubc/fs.h"
@@ -50,10 +51,13 @@ Status remount_proc(int view_fd, int file_fd, bool userns) {
 }  // namespace
 
 bool proc_view_dead(pid_t init_pid) {
-  // statfs always asks the server (stat may be answered from the kernel's attribute cache).
+  // statfs always asks the server (stat may be answered from the kernel's attribute cache). The
+  // CT's /proc is found beneath its root without following its symlinks: the CT decides what is
+  // there, so a link to a host path must not make us look (or hang) anywhere else.
+  auto dir = sys::open_in_root_of(init_pid, "proc", O_PATH | O_DIRECTORY);
+  if (!dir.ok()) return false;
   struct statfs sf;
-  std::string p = "/proc/" + std::to_string(init_pid) + "/root/proc/";
-  return ::statfs(p.c_str(), &sf) != 0 && errno == ENOTCONN;
+  return ::fstatfs(dir->get(), &sf) != 0 && errno == ENOTCONN;
 }
 
 Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {

@@ -112,10 +112,10 @@ Error child_error_or(int sock, Error err) {
 }
 
 Status wait_booted(pid_t init, unsigned timeout_s) {
-  std::string ready = "/proc/" + std::to_string(init) + "/root/run/berth-ready";
+  // The flag file is the CT's: looked up beneath its root, following none of its symlinks.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (sys::path_exists(ready)) return {};
+    if (sys::open_in_root_of(init, "run/berth-ready", O_PATH).ok()) return {};
     if (!sys::path_exists("/proc/" + std::to_string(init))) return Error::with_status(exitcode::kWaitFailed, "CT's init exited during boot");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

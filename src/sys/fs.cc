@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +40,18 @@ Status write_file(const std::string& path, std::string_view data) {
   while (n < 0 && errno == EINTR);
   if (n < 0) return Error::from_errno(errno, "write `" + std::string(data.substr(0, 64)) + "` to `" + path + "`");
   return {};
+}
+
+Result<UniqueFd> open_in_root_of(pid_t pid, const std::string& rel, int flags) {
+  std::string root = "/proc/" + std::to_string(pid) + "/root";
+  UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return Error::from_errno(errno, "open `" + root + "`");
+  struct open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dir.get(), rel.c_str(), &how, sizeof how)));
+  if (!fd) return Error::from_errno(errno, "open `" + rel + "` in the root of process " + std::to_string(pid));
+  return fd;
 }
 
 bool path_exists(const std::string& path) {

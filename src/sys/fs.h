@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/unique_fd.h"
 
 namespace berth::sys {
 
@@ -17,6 +18,11 @@ Result<std::string> read_file(const std::string& path);
 // Write data to an existing file (cgroup knobs, uid_map): one write(2), no O_CREAT.
 Status write_file(const std::string& path, std::string_view data);
 bool path_exists(const std::string& path);
+// Open `rel` (relative) beneath the root directory of process `pid` (/proc/<pid>/root), for the
+// host looking into a CT: no symlink (the CT's own or a magic link) is followed and ".." cannot
+// leave that root (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS).
+// `flags` as for open(2), O_CLOEXEC added. ENOENT/ELOOP/EXDEV and the like come back as errors.
+Result<UniqueFd> open_in_root_of(pid_t pid, const std::string& rel, int flags);
 bool is_dir(const std::string& path);
 // rm -rf without following symlinks or crossing into other mounts. Missing path is fine.
 Status remove_tree(const std::string& path);
