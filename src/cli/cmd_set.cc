@@ -86,7 +86,7 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
     if (!text.ok()) return report(inv, Error(text.error()).context("set CT " + *ctid));
     ConfFile sc = ConfFile::parse(*text);
     for (const auto& key : sc.keys()) {
-      if (key == "HOSTNAME" || key == "IP_ADDRESS" || key == "OSTEMPLATE" || key == "VE_ROOT" || key == "VE_PRIVATE")
+      if (key == "HOSTNAME" || key == "IP_ADDRESS" || key == "IP_ADDRESS_FORCED" || key == "OSTEMPLATE" || key == "VE_ROOT" || key == "VE_PRIVATE")
         continue;
       edited.set(key, *sc.get(key));
     }
