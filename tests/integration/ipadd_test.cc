@@ -96,6 +96,10 @@ class OtherInstance {
       std::string alias = read_text(link.path().string() + "/ifalias");
       EXPECT_NE(alias.rfind("berth:" + instance_ + ":", 0), 0u) << "leaked link " << link.path();
     }
+    // ... nor its cgroup parent (v2: /sys/fs/cgroup/<instance>; v1: one per hierarchy).
+    EXPECT_FALSE(fs::exists("/sys/fs/cgroup/" + instance_));
+    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec))
+      EXPECT_FALSE(fs::exists(h.path() / instance_)) << "leaked cgroup " << (h.path() / instance_);
   }
   RunResult berth(const std::vector<std::string>& args) {
     std::vector<std::string> env;
