@@ -8,6 +8,7 @@
 #include "core/safe_defaults.h"
 #include "core/samples.h"
 #include "dist/users.h"
+#include "net/routed.h"
 #include "runtime/exec.h"
 #include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
@@ -97,6 +98,12 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
   conf.set("VE_LAYOUT", host.global().get_or("VE_LAYOUT", "overlay"));
   auto edit = apply_ct_options(*opts, *ctid, conf);
   if (!edit.ok()) return report(inv, Error(edit.error()).context("create CT " + *ctid));
+  // The addresses against the host as it is now (71/78, nothing created); start checks again.
+  if (auto addrs = net::parse_ip_list(conf.get_or("IP_ADDRESS", "")); !addrs.ok()) {
+    return report(inv, Error(addrs.error()).context("create CT " + *ctid));
+  } else if (auto st = net::check_routed_addresses(CtConfig(host, *ctid, conf), *addrs); !st.ok()) {
+    return report(inv, Error(st.error()).context("create CT " + *ctid));
+  }
   std::erase_if(edit->not_enforced, [](const std::string& k) { return runtime::enforced_on_host(k); });
   if (auto w = not_enforced_warning(*edit); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
   std::string ve_private = CtConfig(host, *ctid, conf).ve_private();

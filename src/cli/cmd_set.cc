@@ -52,6 +52,15 @@ Status apply_inside(const CtConfig& ct, const ConfigEdit& edit, bool running) {
   });
 }
 
+// The addresses next has and ct had not, checked against the host (net/routed.h).
+Status check_new_addresses(const CtConfig& ct, const CtConfig& next) {
+  auto before = net::parse_ip_list(ct.get_or("IP_ADDRESS", ""));
+  BERTH_ASSIGN_OR_RETURN(auto after, net::parse_ip_list(next.get_or("IP_ADDRESS", "")));
+  // A hand-broken old list: every address is new.
+  auto plan = net::plan_addresses(before.ok() ? *before : std::vector<net::IpAddr>(), after);
+  return net::check_routed_addresses(next, plan.add);
+}
+
 }  // namespace
 
 int cmd_set(const Invocation& inv, const HostConfig& host) {
@@ -77,7 +86,7 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
     if (!text.ok()) return report(inv, Error(text.error()).context("set CT " + *ctid));
     ConfFile sc = ConfFile::parse(*text);
     for (const auto& key : sc.keys()) {
-      if (key == "HOSTNAME" || key == "IP_ADDRESS" || key == "OSTEMPLATE" || key == "VE_ROOT" || key == "VE_PRIVATE")
+      if (key == "HOSTNAME" || key == "IP_ADDRESS" || key == "IP_ADDRESS_FORCED" || key == "OSTEMPLATE" || key == "VE_ROOT" || key == "VE_PRIVATE")
         continue;
       edited.set(key, *sc.get(key));
     }
@@ -110,6 +119,12 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
 
   // Apply to the CT as it will be (the edited config), then save.
   CtConfig next(host, *ctid, edited);
+  // New addresses of a stopped CT against the host as it is now (71/78, nothing saved). A running
+  // CT's are checked by update_network, right before its routes are made; start checks again.
+  if (!status->running && changed(*edit, "IP_ADDRESS")) {
+    auto st = check_new_addresses(ct, next);
+    if (!st.ok()) return report(inv, Error(st.error()).context("set CT " + *ctid));
+  }
   // --ipadd/--ipdel/--netif_* on a running CT: routes, proxy entries, veths, in-CT addresses and
   // anti-spoofing filters, live.
   if (status->running && (changed(*edit, "IP_ADDRESS") || changed(*edit, "NETIF"))) {

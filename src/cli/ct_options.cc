@@ -166,6 +166,7 @@ const std::vector<OptionSpec>& option_table() {
       {"--stop-timeout", "stop-timeout", false, Scope::kBoth, handle_stop_timeout},
       // Network.
       {"--ipadd,--ip", "ipadd", false, Scope::kBoth, detail::handle_ipadd},
+      {"--ipadd_force,--ipadd-force", "ipadd_force", false, Scope::kBoth, detail::handle_ipadd_force},
       {"--ipdel", "ipdel", false, Scope::kBoth, detail::handle_ipdel},
       {"--hostname", "hostname", false, Scope::kBoth, detail::handle_hostname},
       {"--nameserver", "nameserver", false, Scope::kBoth, detail::handle_nameserver},

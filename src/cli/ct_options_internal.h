@@ -84,6 +84,7 @@ Status handle_pci_del(Edit&, std::string_view);
 
 // ct_options_net.cc
 Status handle_ipadd(Edit&, std::string_view);
+Status handle_ipadd_force(Edit&, std::string_view);  // --ipadd, and saved in IP_ADDRESS_FORCED
 Status handle_ipdel(Edit&, std::string_view);
 Status handle_hostname(Edit&, std::string_view);
 Status handle_nameserver(Edit&, std::string_view);

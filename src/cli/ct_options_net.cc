@@ -11,6 +11,8 @@
 
 #include "cli/ct_options_internal.h"
 #include "core/exit_codes.h"
+#include "net/addr.h"
+#include "net/addr_policy.h"
 #include "net/shaping.h"
 #include "net/netif.h"
 
@@ -123,23 +125,54 @@ std::string generate_mac() {
   return buf;
 }
 
-Status handle_ipadd(Edit& e, std::string_view v) {
+namespace {
+
+// The addresses of list that are in the forced list after the edit: IP_ADDRESS_FORCED holds only
+// addresses that are also in IP_ADDRESS (erased when none is left).
+Status set_forced(Edit& e, std::vector<std::string> forced, const std::vector<std::string>& list) {
+  std::erase_if(forced, [&](const std::string& f) {
+    return std::none_of(list.begin(), list.end(), [&](const std::string& x) { return ip_part(x) == f; });
+  });
+  if (forced.empty()) {
+    if (e.conf.has("IP_ADDRESS_FORCED")) e.erase("IP_ADDRESS_FORCED");
+    return {};
+  }
+  return e.set("IP_ADDRESS_FORCED", join(forced, " "));
+}
+
+// --ipadd and --ipadd_force: the address must be a unicast a VPS may hold (net/addr_policy.h: 71
+// otherwise; with force, the reserved blocks 0/8 and 240/4 too). Whether the host uses it (78)
+// is checked by the command against the host as it is (create, set) and again at every start.
+Status add_ips(Edit& e, std::string_view v, bool force) {
   auto toks = split_any(v, " \t");
   if (toks.empty()) return bad_value(v, "IP address expected", kBadIp);
   auto list = split_any(e.conf.get_or("IP_ADDRESS", ""), " \t");
+  auto forced = split_any(e.conf.get_or("IP_ADDRESS_FORCED", ""), " \t");
   for (const auto& t : toks) {
-    if (is_any_address(t)) continue;  // parse_ip() skips these silently
     auto ip = canonical_ip(t, true);
     if (!ip) return bad_value(v, "bad IP address `" + t + "`", kBadIp);
+    auto parsed = net::parse_ip(*ip);
+    if (!parsed.ok()) return bad_value(v, "bad IP address `" + t + "`", kBadIp);
+    if (auto r = net::invalid_class(*parsed); r && !(force && r->forcible))
+      return bad_value(v, "`" + t + "` is " + r->why + (r->forcible ? "; use --ipadd_force to assign it anyway" : ""), kBadIp);
     auto same = std::find_if(list.begin(), list.end(),
                              [&](const std::string& x) { return ip_part(x) == ip_part(*ip); });
     if (same != list.end())
       *same = *ip;  // same address: the new prefix wins
     else
       list.push_back(*ip);
+    if (force && std::find(forced.begin(), forced.end(), ip_part(*ip)) == forced.end()) forced.push_back(ip_part(*ip));
   }
-  return e.set("IP_ADDRESS", join(list, " "));
+  BERTH_RETURN_IF_ERROR(e.set("IP_ADDRESS", join(list, " ")));
+  if (force || e.conf.has("IP_ADDRESS_FORCED")) return set_forced(e, std::move(forced), list);
+  return {};
 }
+
+}  // namespace
+
+Status handle_ipadd(Edit& e, std::string_view v) { return add_ips(e, v, false); }
+
+Status handle_ipadd_force(Edit& e, std::string_view v) { return add_ips(e, v, true); }
 
 Status handle_ipdel(Edit& e, std::string_view v) {
   auto toks = split_any(v, " \t");
@@ -155,7 +188,10 @@ Status handle_ipdel(Edit& e, std::string_view v) {
     if (!ip) return bad_value(v, "bad IP address `" + t + "`", kBadIp);
     std::erase_if(list, [&](const std::string& x) { return ip_part(x) == ip_part(*ip); });
   }
-  return e.set("IP_ADDRESS", join(list, " "));
+  BERTH_RETURN_IF_ERROR(e.set("IP_ADDRESS", join(list, " ")));
+  if (e.conf.has("IP_ADDRESS_FORCED"))
+    return set_forced(e, split_any(e.conf.get_or("IP_ADDRESS_FORCED", ""), " \t"), list);
+  return {};
 }
 
 Status handle_hostname(Edit& e, std::string_view v) {

@@ -2,6 +2,7 @@
 // every libnl error becomes an Error with the matching errno.
 #include "net/netlink.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/neighbour.h>
@@ -33,6 +34,19 @@ template <class T, void (*F)(T*)>
 struct Deleter {
   void operator()(T* p) const { F(p); }
 };
+IpAddr ip_of(nl_addr* a, int family) {
+  IpAddr ip;
+  ip.family = family;
+  if (!a) return ip;
+  unsigned len = nl_addr_get_len(a);
+  if (len == (family == AF_INET6 ? 16u : 4u)) std::memcpy(ip.bytes.data(), nl_addr_get_binary_addr(a), len);
+  char buf[INET6_ADDRSTRLEN];
+  if (inet_ntop(family, ip.bytes.data(), buf, sizeof buf)) ip.text = buf;
+  return ip;
+}
+
+bool usable(nl_addr* a, int family) { return a && nl_addr_get_len(a) == (family == AF_INET6 ? 16u : 4u); }
+
 void put_addr(nl_addr* a) { nl_addr_put(a); }
 void put_link(rtnl_link* l) { rtnl_link_put(l); }
 void put_raddr(rtnl_addr* a) { rtnl_addr_put(a); }
@@ -333,6 +347,65 @@ Result<std::vector<IpAddr>> Netlink::host_routes_via(int ifindex) {
     }
   }
   return out;
+}
+
+Result<HostNet> Netlink::host_net() {
+  HostNet host;
+  BERTH_ASSIGN_OR_RETURN(auto links, list_links());
+  for (const auto& l : links) host.links.push_back({l.ifindex, l.name, l.alias});
+  {
+    nl_cache* raw = nullptr;
+    int err = rtnl_addr_alloc_cache(sock_, &raw);
+    CachePtr cache(raw);
+    if (err < 0) return nl_error(err, "list addresses");
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+      auto* a = reinterpret_cast<rtnl_addr*>(o);
+      int family = rtnl_addr_get_family(a);
+      nl_addr* local = rtnl_addr_get_local(a);
+      if ((family != AF_INET && family != AF_INET6) || !usable(local, family)) continue;
+      host.addresses.push_back({rtnl_addr_get_ifindex(a), ip_of(local, family), static_cast<int>(rtnl_addr_get_prefixlen(a))});
+    }
+  }
+  for (int family : {AF_INET, AF_INET6}) {
+    nl_cache* raw = nullptr;
+    int err = rtnl_route_alloc_cache(sock_, family, 0, &raw);
+    CachePtr cache(raw);
+    if (err < 0) return nl_error(err, "list routes");
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+      auto* r = reinterpret_cast<rtnl_route*>(o);
+      HostRoute hr;
+      hr.family = family;
+      hr.table = static_cast<int>(rtnl_route_get_table(r));
+      hr.type = rtnl_route_get_type(r);
+      nl_addr* dst = rtnl_route_get_dst(r);
+      hr.dst = ip_of(usable(dst, family) ? dst : nullptr, family);
+      hr.prefix = dst ? static_cast<int>(nl_addr_get_prefixlen(dst)) : 0;
+      for (int i = 0; i < rtnl_route_get_nnexthops(r); ++i) {
+        rtnl_nexthop* nh = rtnl_route_nexthop_n(r, i);
+        if (!nh) continue;
+        HostNexthop h;
+        h.ifindex = rtnl_route_nh_get_ifindex(nh);
+        nl_addr* gw = rtnl_route_nh_get_gateway(nh);
+        if (usable(gw, family)) h.gateway = ip_of(gw, family);
+        hr.nexthops.push_back(std::move(h));
+      }
+      host.routes.push_back(std::move(hr));
+    }
+  }
+  {
+    nl_cache* raw = nullptr;
+    int err = rtnl_neigh_alloc_cache(sock_, &raw);
+    CachePtr cache(raw);
+    if (err < 0) return nl_error(err, "list neighbours");
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+      auto* n = reinterpret_cast<rtnl_neigh*>(o);
+      int family = rtnl_neigh_get_family(n);
+      nl_addr* dst = rtnl_neigh_get_dst(n);
+      if ((family != AF_INET && family != AF_INET6) || !usable(dst, family)) continue;
+      host.neighbours.push_back({rtnl_neigh_get_ifindex(n), ip_of(dst, family), rtnl_neigh_get_state(n)});
+    }
+  }
+  return host;
 }
 
 Status Netlink::add_proxy_neigh(int ifindex, const IpAddr& ip) {

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "net/addr.h"
+#include "net/addr_policy.h"
 
 struct nl_sock;
 
@@ -66,6 +67,9 @@ class Netlink {
   Status delete_route(const IpAddr& dst, int prefix, int ifindex);
   // Host routes (/32, /128) of the main table whose only next hop is ifindex.
   Result<std::vector<IpAddr>> host_routes_via(int ifindex);
+  // Links, addresses, routes of every table and neighbour entries (IPv4 and IPv6) of the
+  // namespace: what net/addr_policy.h decides on.
+  Result<HostNet> host_net();
   // Proxy ARP (IPv4) / proxy NDP (IPv6) entry for ip on ifindex (`ip neigh add proxy`).
   Status add_proxy_neigh(int ifindex, const IpAddr& ip);
   Status delete_proxy_neigh(int ifindex, const IpAddr& ip);

@@ -147,7 +147,25 @@ Status remove_inside(Netlink& ct, const std::vector<IpAddr>& addrs) {
   return {};
 }
 
+Status check_with(Netlink& nl, const CtConfig& ct, const std::vector<IpAddr>& addrs) {
+  if (addrs.empty()) return {};
+  BERTH_ASSIGN_OR_RETURN(auto forced, parse_ip_list(ct.get_or("IP_ADDRESS_FORCED", "")));
+  BERTH_ASSIGN_OR_RETURN(HostNet host, nl.host_net());
+  std::string alias = link_alias(ct.host().instance(), ct.ctid());
+  for (const auto& a : addrs) {
+    bool force = std::find(forced.begin(), forced.end(), a) != forced.end();
+    BERTH_RETURN_IF_ERROR(check_address(host, a, alias, force));
+  }
+  return {};
+}
+
 }  // namespace
+
+Status check_routed_addresses(const CtConfig& ct, const std::vector<IpAddr>& addrs) {
+  if (addrs.empty()) return {};
+  BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
+  return check_with(nl, ct, addrs);
+}
 
 RoutedLink& RoutedLink::operator=(RoutedLink&& o) noexcept {
   if (this != &o) {
@@ -179,6 +197,7 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
     (void)bank_counters(ct, s.host);
     BERTH_RETURN_IF_ERROR(teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).status(exitcode::kVeth));
   }
+  BERTH_RETURN_IF_ERROR(check_with(nl, ct, s.addrs));
   BERTH_RETURN_IF_ERROR(nl.create_veth(s.host, kCtIfname, init).status(exitcode::kVeth));
   RoutedLink guard(s.host, s.alias, s.neigh_devs, s.addrs);
   BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(s.host));
@@ -220,6 +239,7 @@ Status update_routed(const CtConfig& ct, pid_t init) {
   BERTH_ASSIGN_OR_RETURN(std::vector<IpAddr> current, nl.host_routes_via(dev));
   AddrPlan plan = plan_addresses(current, s.addrs);
   if (plan.empty()) return {};
+  BERTH_RETURN_IF_ERROR(check_with(nl, ct, plan.add));
   BERTH_RETURN_IF_ERROR(add_host_routes(nl, dev, plan.add));
   BERTH_ASSIGN_OR_RETURN(Netlink inside, Netlink::open_in_netns_of(init));
   BERTH_RETURN_IF_ERROR(remove_inside(inside, plan.remove).context("configure the CT's network"));

@@ -50,9 +50,17 @@ class RoutedLink {
   std::vector<IpAddr> addrs_;
 };
 
+// May ct be given addrs (its new addresses)? Each is checked against the host's network namespace
+// as it is now (net/addr_policy.h): exit 71 for an invalid class, 78 for an address the host or
+// another VPS uses. Addresses listed in ct's IP_ADDRESS_FORCED (--ipadd_force) get the override.
+// attach_routed and update_routed call it for what they add; create and set on a stopped CT call
+// it for the addresses of the command line.
+Status check_routed_addresses(const CtConfig& ct, const std::vector<IpAddr>& addrs);
+
 // Start, after the CT's first process (init) is cloned: set up its routed network from
-// IP_ADDRESS. On failure nothing is left (exit 130 veth, 78 address in use, 21 bad
-// NEIGHBOUR_DEVS). A leftover host link of this CT (a killed start) is removed first.
+// IP_ADDRESS. On failure nothing is left (exit 130 veth, 71 bad address, 78 address in use, 21 bad
+// NEIGHBOUR_DEVS). Every address is checked (check_routed_addresses) before the veth is made: a
+// hand-edited IP_ADDRESS, or a host that changed since the address was given. A leftover host link of this CT (a killed start) is removed first.
 Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init);
 
 // Stop and destroy: remove the host link of ct (if it is there and ours) and the proxy entries of

@@ -137,6 +137,8 @@ TEST_F(NetworkTest, LiveIpaddIpdelAndRestartKeepsAddresses) {
 }
 
 TEST_F(NetworkTest, AddressOfAnotherCtIs78AndChangesNothing) {
+  // c is made before a runs: create refuses an address another CT routes (ipadd_test.cc).
+  std::string c = create_ct({"--ipadd", "198.18.103.1"});
   std::string a = create_running_ct({"--ipadd", "198.18.103.1"});
   std::string b = create_running_ct({"--ipadd", "198.18.103.2"});
   std::string before = conf(b), routes_before = routes_with("198.18.103.");
@@ -145,7 +147,6 @@ TEST_F(NetworkTest, AddressOfAnotherCtIs78AndChangesNothing) {
   EXPECT_EQ(conf(b), before);
   EXPECT_EQ(routes_with("198.18.103."), routes_before);
   // At start, too: the CT does not start and leaves nothing.
-  std::string c = create_ct({"--ipadd", "198.18.103.1"});
   r = berth({"start", c});
   EXPECT_EQ(r.code, 78) << r.err;
   EXPECT_FALSE(host_link_exists(c)) << links();

@@ -611,7 +611,44 @@ TEST(CtOptionsNet, IpCanonicalFormsAndPrefixes) {
   EXPECT_EQ(saved({"--ipadd", "10.0.0.1", "--ipadd", "10.0.0.1"}, "IP_ADDRESS"), "10.0.0.1");
   EXPECT_EQ(saved({"--ipadd", "10.0.0.1", "--ipadd", "10.0.0.1/16"}, "IP_ADDRESS"), "10.0.0.1/16");
   EXPECT_EQ(saved({"--ipadd", "10.0.0.1/16", "--ipdel", "10.0.0.1"}, "IP_ADDRESS"), "");
-  EXPECT_EQ(saved({"--ipadd", "0.0.0.0"}, "IP_ADDRESS"), "");  // skipped as vzctl does
+  EXPECT_EQ(saved({"--ipadd", "10.0.0.1", "--ipdel", "0.0.0.0"}, "IP_ADDRESS"), "10.0.0.1");  // skipped as vzctl does
+}
+
+// Addresses a VPS can never hold are refused at once (71), naming the class; --ipadd_force
+// accepts only the reserved blocks 0.0.0.0/8 and 240.0.0.0/4. vzctl skipped 0.0.0.0 silently.
+TEST(CtOptionsNet, NonUnicastAddressesAreExit71) {
+  for (const char* bad : {"0.0.0.0", "::", "127.0.0.5", "::1", "224.0.0.1", "ff02::1", "255.255.255.255",
+                          "169.254.1.1", "fe80::1", "::ffff:10.0.0.1", "0.1.2.3/8", "240.0.0.1"}) {
+    auto e = apply_bad({"--ipadd", bad}, 71);
+    EXPECT_TRUE(mentions(e, "--ipadd")) << e.message();
+    EXPECT_TRUE(mentions(e, " is ")) << e.message();
+    apply_bad({"--ipadd", std::string("10.0.0.1 ") + bad}, 71);  // all or nothing
+  }
+  for (const char* bad : {"127.0.0.5", "224.0.0.1", "169.254.1.1", "fe80::1", "::1", "0.0.0.0", "255.255.255.255"})
+    apply_bad({"--ipadd_force", bad}, 71);
+  EXPECT_TRUE(mentions(apply_bad({"--ipadd", "240.0.0.1"}, 71), "--ipadd_force"));
+  EXPECT_FALSE(mentions(apply_bad({"--ipadd", "127.0.0.5"}, 71), "--ipadd_force"));
+}
+
+TEST(CtOptionsNet, IpaddForceIsSavedPerAddressAndFollowsIpdel) {
+  ConfFile conf = ConfFile::parse("IP_ADDRESS=\"10.0.0.1\"\n");
+  apply_ok(conf, {"--ipadd_force", "10.0.0.2 240.0.0.7/24", "--ipadd", "10.0.0.3"});
+  EXPECT_EQ(conf.get("IP_ADDRESS"), "10.0.0.1 10.0.0.2 240.0.0.7/24 10.0.0.3");
+  EXPECT_EQ(conf.get("IP_ADDRESS_FORCED"), "10.0.0.2 240.0.0.7");
+  apply_ok(conf, {"--ipadd-force", "10.0.0.2"});  // the other spelling; no duplicate
+  EXPECT_EQ(conf.get("IP_ADDRESS_FORCED"), "10.0.0.2 240.0.0.7");
+  apply_ok(conf, {"--ipdel", "10.0.0.2"});
+  EXPECT_EQ(conf.get("IP_ADDRESS"), "10.0.0.1 240.0.0.7/24 10.0.0.3");
+  EXPECT_EQ(conf.get("IP_ADDRESS_FORCED"), "240.0.0.7");
+  apply_ok(conf, {"--ipdel", "all"});
+  EXPECT_FALSE(conf.has("IP_ADDRESS_FORCED"));
+  // A plain --ipadd never writes the key.
+  ConfFile plain;
+  apply_ok(plain, {"--ipadd", "10.0.0.1"});
+  EXPECT_FALSE(plain.has("IP_ADDRESS_FORCED"));
+  // create accepts it too.
+  auto o = parse_ct_options(OptionContext::kCreate, {"--ipadd_force", "10.0.0.9"});
+  ASSERT_TRUE(o.ok()) << o.error().message();
 }
 
 TEST(CtOptionsNet, BadIpIsExit71) {
