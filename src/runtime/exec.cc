@@ -19,6 +19,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/exit_codes.h"
@@ -50,7 +51,7 @@ std::string join_args(const std::vector<std::string>& v) {
 
 // Child B: the command itself, inside the CT.
 [[noreturn]] void run_command(const CtConfig& ct, const ExecRequest& req, bool userns, int sync_fd,
-                              int pty_slave) {
+                              int pty_slave, const ProcLimits& rlimits) {
   auto fail = [&](const Error& e) {
     sync_report_error(sync_fd, e);
     ::_exit(kSetupFailed);
@@ -67,6 +68,9 @@ std::string join_args(const std::vector<std::string>& v) {
       fail(Error::from_errno(errno, "become root of the CT"));
   }
   if (::chdir("/root") != 0 && ::chdir("/") != 0) fail(Error::from_errno(errno, "chdir /"));
+  // The CT's NUMFILE/LOCKEDPAGES, as its init has them now (a live `set` changes init's too), for
+  // the command only: the joiner ran with Berth's own, as the CT's root may lower init's at will.
+  if (auto st = apply_proc_limits_self(rlimits); !st.ok()) fail(st.error());
   auto caps = isolation::ct_capabilities(ct);
   if (!caps.ok()) fail(caps.error());
   auto sc = isolation::load_seccomp_filter(!userns);
@@ -107,8 +111,6 @@ int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool user
     sync_report_error(sync_fd, e);
     return kSetupFailed;
   };
-  // The CT's NUMFILE/LOCKEDPAGES, as its init has them now (a live `set` changes init's too).
-  if (auto st = apply_proc_limits_self(rlimits); !st.ok()) return fail(st.error());
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Not dumpable: processes of the CT must not ptrace or open /proc/<A> (it runs the host's berth).
   ::prctl(PR_SET_DUMPABLE, 0);
@@ -131,7 +133,7 @@ int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool user
   }
   pid_t b = ::fork();
   if (b < 0) return fail(Error::from_errno(errno, "fork in CT"));
-  if (b == 0) run_command(ct, req, userns, sync_fd, slave);
+  if (b == 0) run_command(ct, req, userns, sync_fd, slave, rlimits);
   if (slave >= 0) ::close(slave);
   ::close(sync_fd);
   int status = 0;
@@ -139,6 +141,22 @@ int joiner(const CtConfig& ct, const ExecRequest& req, int init_pidfd, bool user
   }
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
+}
+
+// The rlimits a command run by exec/enter gets: its init's, but NOFILE not below a floor the
+// CT's root cannot lower (a shell and the tools an admin runs need a few dozen fds): the smaller of
+// kNofileFloor and the configured NUMFILE, which stays the CT's ceiling.
+constexpr uint64_t kNofileFloor = 1024;
+
+ProcLimits command_rlimits(ProcLimits init, const CtConfig& ct) {
+  if (!init.nofile) return init;
+  Rlimit floor{kNofileFloor, kNofileFloor};
+  auto conf = proc_limits_from([&ct](std::string_view k) { return ct.get(k); });
+  if (conf.ok() && conf->nofile) floor = {std::min(floor.soft, conf->nofile->soft), std::min(floor.hard, conf->nofile->hard)};
+  init.nofile->soft = std::max(init.nofile->soft, floor.soft);
+  init.nofile->hard = std::max(init.nofile->hard, floor.hard);
+  if (init.nofile->soft > init.nofile->hard) init.nofile->soft = init.nofile->hard;
+  return init;
 }
 
 struct TermGuard {
@@ -218,7 +236,7 @@ Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
   bool userns = !ct.is_privileged();
   int child_sock = sync.child.get(), pidfd = init_fd.get();
-  ProcLimits rlimits = rlimits_of(s.init_pid);
+  ProcLimits rlimits = command_rlimits(rlimits_of(s.init_pid), ct);
   bool join_time = isolation::other_time_namespace(s.init_pid);  // CTs started before 5.6 kernels have none
   BERTH_ASSIGN_OR_RETURN(sys::ChildProcess a, sys::clone_child(0, cgfd.get(), [&] {
                            return joiner(ct, req, pidfd, userns, join_time, child_sock, rlimits);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -383,6 +384,15 @@ int net_main(int argc, char** argv);
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--forkbomb") == 0) return fork_bomb(std::atoi(argv[2]));
+  // --setnofile PID SOFT HARD: prlimit(2) RLIMIT_NOFILE of another process (busybox has no prlimit).
+  if (argc == 5 && std::strcmp(argv[1], "--setnofile") == 0) {
+    struct rlimit rl{std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10)};
+    if (::prlimit(std::atoi(argv[2]), RLIMIT_NOFILE, &rl, nullptr) != 0) {
+      std::perror("prlimit");
+      return 1;
+    }
+    return 0;
+  }
   if (argc > 1 && std::strncmp(argv[1], "tcp", 3) == 0) return tcp_main(argc, argv);
   if (argc > 1 && argv[1][0] != '-') return net_main(argc, argv);
   std::vector<std::string> paths;
