@@ -143,11 +143,12 @@ TEST_F(CgroupWallsTest, NestedGroupsStopAtTheLimit) {
 // VPS can write, with a process in the deepest; `stop` must still remove them all.
 TEST_F(CgroupWallsTest, StopRemovesGroupsNestedPastPathMax) {
   std::string id = create_running_ct();
+  install_probe(id);
+  // 20 levels of 250 characters: 5000+ characters below the CT's group, in every hierarchy.
   std::string attack =
-      "n=$(printf '%0250d' 0); sleep 1000 </dev/null >/dev/null 2>&1 & s=$!; deepest=0; "
-      "for h in /sys/fs/cgroup /sys/fs/cgroup/*; do [ -f $h/cgroup.procs ] || continue; cd $h; i=0; "
-      "while [ $i -lt 20 ] && mkdir $n 2>/dev/null && cd $n; do i=$((i+1)); done; "
-      "[ $i -gt 0 ] && echo $s > cgroup.procs 2>/dev/null; [ $i -gt $deepest ] && deepest=$i; done; echo $deepest";
+      "sleep 1000 </dev/null >/dev/null 2>&1 & s=$!; deepest=0; "
+      "for h in /sys/fs/cgroup /sys/fs/cgroup/*; do [ -f $h/cgroup.procs ] || continue; "
+      "i=$(/sbin/berth_probe --mkdeep $h 20 250 $s); [ $i -gt $deepest ] && deepest=$i; done; echo $deepest";
   RunResult r = berth({"exec", id, attack}, {.timeout = std::chrono::seconds(60)});
   ASSERT_EQ(r.code, 0) << r.err;
   std::printf("[cgroup-walls] levels of 250-character groups made inside: %s", r.out.c_str());
