@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "cgroups/v1.h"
+#include "cgroups/v2.h"
 
 namespace berth::cgroups {
 namespace {
@@ -101,6 +102,29 @@ TEST(DelegatedInsideV1, HierarchiesWhoseLimitsHoldAgainstSubGroups) {
   EXPECT_FALSE(delegated_inside_v1("freezer"));
   EXPECT_FALSE(delegated_inside_v1("cpu,memory"));
   EXPECT_FALSE(delegated_inside_v1(""));
+}
+
+// cgroup v2's nesting limits are the host's writes on the CT's own group (a fake mount: a plain
+// dir with the two files).
+TEST_F(TreeTest, V2LimitNestingWritesDescendantsAndDepth) {
+  std::string g = root_ + "/inst/101";
+  std::filesystem::create_directories(g);
+  std::ofstream(g + "/cgroup.max.descendants");  // written without O_TRUNC, as cgroupfs wants
+  std::ofstream(g + "/cgroup.max.depth");
+  V2Backend v2(root_);
+  ASSERT_TRUE(v2.limit_nesting("inst/101", 20, 32).ok());
+  auto read = [](const std::string& p) {
+    std::ifstream in(p);
+    std::string v;
+    in >> v;
+    return v;
+  };
+  EXPECT_EQ(read(g + "/cgroup.max.descendants"), "20");
+  EXPECT_EQ(read(g + "/cgroup.max.depth"), "32");
+  ASSERT_TRUE(v2.limit_nesting("inst/101", kNoLimit, 32).ok());
+  EXPECT_EQ(read(g + "/cgroup.max.descendants"), "max");
+  std::filesystem::remove(g + "/cgroup.max.descendants");
+  std::filesystem::remove(g + "/cgroup.max.depth");
 }
 
 }  // namespace
