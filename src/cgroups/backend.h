@@ -30,16 +30,24 @@ class Backend {
   virtual Result<UniqueFd> open_for_clone(const std::string& rel) = 0;
   // Move pid into the group in every hierarchy (v1; on v2 only when not cloned into it).
   virtual Status attach(const std::string& rel, pid_t pid) = 0;
-  // PIDs (thread-group leaders) in the group; empty when the group does not exist.
+  // PIDs (thread-group leaders) in the group and its sub-groups; empty when it does not exist.
   virtual std::vector<pid_t> pids(const std::string& rel) const = 0;
-  // SIGKILL every process in the group and wait (bounded) until it is empty.
+  // SIGKILL every process in the group and its sub-groups (thawing what is frozen) and wait
+  // (bounded) until they are gone.
   virtual Status kill_all(const std::string& rel) = 0;
-  // rmdir the group in every hierarchy, then the instance dir if it became empty.
+  // rmdir the group and every sub-group the CT made (any depth, any path length) in every
+  // hierarchy, then the instance dir if it became empty.
   virtual Status remove(const std::string& rel) = 0;
   virtual bool exists(const std::string& rel) const = 0;
   // Give the CT's root (host uid/gid) the group dir and its procs files, so an init inside
-  // (systemd) can make sub-groups.
+  // (systemd) can make sub-groups. v1: only the hierarchies whose limits hold against sub-groups
+  // and cost no scarce host-wide id (v1.h: delegated_inside_v1); v2: the one group.
   virtual Status delegate(const std::string& rel, uid_t uid, gid_t gid) = 0;
+  // Bound the sub-groups the CT may make below its group: at most `descendants` groups, at most
+  // `depth` levels (kNoLimit: none). v2 cgroup.max.descendants / cgroup.max.depth, which stay the
+  // host's (not delegated); v1 has no such files and does nothing (its memory hierarchy, whose
+  // ids are host-wide and scarce, is not delegated).
+  virtual Status limit_nesting(const std::string& rel, int64_t descendants, int64_t depth) = 0;
   // Device access of the group: everything denied but `allow` (v1 devices.allow rules, e.g.
   // "c 1:3 rwm"). v1 only; on v2 this needs a BPF device program (not yet: returns ENOTSUP).
   virtual Status set_devices(const std::string& rel, const std::vector<std::string>& allow) = 0;
@@ -54,6 +62,8 @@ class Backend {
     std::string options;  // v1: "memory" or "cpu,cpuacct" or "name=systemd"; v2: ""
   };
   virtual std::vector<Hierarchy> hierarchies() const = 0;
+  // Whether delegate() gives the CT's root its group in hierarchy h.
+  virtual bool delegates(const Hierarchy& h) const = 0;
 };
 
 // Reads /proc/self/mountinfo once: cgroup2 on /sys/fs/cgroup means v2, else the v1 hierarchies.

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cgroups/tree.h"
 #include "sys/fs.h"
 
 namespace berth::cgroups {
@@ -40,33 +41,18 @@ Status mkdir_group(const std::string& base, const std::string& rel) {
   return {};
 }
 
-std::vector<std::string> sub_groups(const std::string& dir) {
-  std::vector<std::string> subs;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d))
-      if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
-        subs.push_back(dir + "/" + e->d_name);
-    ::closedir(d);
-  }
-  return subs;
-}
-
-// rmdir dir after its sub-groups (a CT's init may have made some), deepest first.
-static int rmdir_recursive(const std::string& dir) {
-  for (const auto& s : sub_groups(dir)) rmdir_recursive(s);
-  return ::rmdir(dir.c_str());
-}
-
 Status rmdir_group(const std::string& base, const std::string& rel) {
   std::string dir = base + "/" + rel;
+  // The whole subtree, whatever the CT made below its group (tree.h: paths past PATH_MAX too).
   for (int i = 0;; ++i) {
-    if (rmdir_recursive(dir) == 0 || errno == ENOENT) break;
+    int err = remove_tree(dir);
+    if (err == 0) break;
     // EBUSY right after a kill: the kernel is still tearing down exited tasks.
-    if (errno == EBUSY && i < 2000) {
+    if (err == EBUSY && i < 2000) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
     }
-    return Error::from_errno(errno, "rmdir `" + dir + "`");
+    return Error::from_errno(err, "rmdir `" + dir + "`");
   }
   size_t slash = rel.find('/');
   if (slash != std::string::npos) {
@@ -74,6 +60,29 @@ Status rmdir_group(const std::string& base, const std::string& rel) {
     ::rmdir(inst.c_str());  // fails with EBUSY while other CTs run: fine
   }
   return {};
+}
+
+bool delegated_inside_v1(const std::string& options) {
+  // Not memory: every memory group takes one of the host's 65535 memory cgroup ids, and v1 has no
+  // cgroup.max.descendants. Not blkio: v1 blk-throttle limits are flat, so a sub-group would
+  // escape --iolimit. Not freezer: a sub-group the CT froze itself could not be killed. Not
+  // cpuset, hugetlb, rdma, misc: nothing inside needs them.
+  static const char* const kDelegated[] = {"cpu", "cpuacct", "pids", "devices", "perf_event", "net_cls", "net_prio"};
+  std::istringstream in(options);
+  std::string o;
+  bool any = false;
+  while (std::getline(in, o, ',')) {
+    if (o.rfind("name=", 0) == 0) {
+      any = true;
+      continue;
+    }
+    if (o == "none") continue;
+    bool ok = false;
+    for (const char* d : kDelegated) ok |= o == d;
+    if (!ok) return false;
+    any = true;
+  }
+  return any;
 }
 
 const Backend::Hierarchy* V1Backend::find(const std::string& controller) const {
@@ -118,6 +127,9 @@ Status V1Backend::create(const std::string& rel) {
     if (h.options.find("memory") != std::string::npos)
       (void)sys::write_file(h.mount + "/" + rel + "/memory.use_hierarchy", "1");
   }
+  // A hybrid host's unified hierarchy: the CT's processes get a group there too, so its cgroup
+  // namespace root in that hierarchy is its own group (a cgroup2 mount inside shows only it).
+  if (!unified_.empty()) BERTH_RETURN_IF_ERROR(mkdir_group(unified_, rel));
   return {};
 }
 
@@ -127,27 +139,39 @@ Status V1Backend::attach(const std::string& rel, pid_t pid) {
     auto st = sys::write_file(h.mount + "/" + rel + "/cgroup.procs", p);
     if (!st.ok()) return std::move(st).context("attach pid " + p + " to cgroup `" + h.options + "`");
   }
+  if (!unified_.empty()) {
+    auto st = sys::write_file(unified_ + "/" + rel + "/cgroup.procs", p);
+    if (!st.ok()) return std::move(st).context("attach pid " + p + " to the unified cgroup");
+  }
   return {};
 }
 
-std::vector<pid_t> V1Backend::pids(const std::string& rel) const { return read_procs(primary().mount + "/" + rel); }
+// The whole subtree: the CT may move its processes, its init too (systemd's init.scope), into
+// sub-groups.
+std::vector<pid_t> V1Backend::pids(const std::string& rel) const { return tree_procs(primary().mount + "/" + rel); }
 
 bool V1Backend::exists(const std::string& rel) const { return sys::is_dir(primary().mount + "/" + rel); }
 
 Status V1Backend::kill_all(const std::string& rel) {
   const Hierarchy* fz = find("freezer");
   std::string dir = primary().mount + "/" + rel;
-  // Freeze first so nothing forks between reading the list and killing it.
-  if (fz) (void)sys::write_file(fz->mount + "/" + rel + "/freezer.state", "FROZEN");
+  std::string fzdir = fz ? fz->mount + "/" + rel : "";
+  // A frozen task dies of SIGKILL only once thawed, and a group frozen by itself stays frozen when
+  // its parent thaws: thaw every group of the subtree, the CT's own sub-groups included.
+  auto thaw = [&] {
+    if (fz) walk_tree(fzdir, [](int fd) { (void)write_at(fd, "freezer.state", "THAWED"); }, false);
+  };
   for (int round = 0; round < 2000; ++round) {
-    auto list = read_procs(dir);
+    // Freeze first so nothing forks between reading the lists and the signals.
+    if (fz) (void)sys::write_file(fzdir + "/freezer.state", "FROZEN");
+    auto list = tree_procs(dir);
     if (list.empty()) break;
     for (pid_t p : list) ::kill(p, SIGKILL);
-    if (fz && round == 0) (void)sys::write_file(fz->mount + "/" + rel + "/freezer.state", "THAWED");
+    thaw();
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  if (fz) (void)sys::write_file(fz->mount + "/" + rel + "/freezer.state", "THAWED");
-  if (!read_procs(dir).empty()) return Error::from_errno(EBUSY, "kill processes of cgroup `" + rel + "`");
+  thaw();
+  if (!tree_procs(dir).empty()) return Error::from_errno(EBUSY, "kill processes of cgroup `" + rel + "`");
   return {};
 }
 
@@ -155,6 +179,10 @@ Status V1Backend::remove(const std::string& rel) {
   Status first;
   for (const auto& h : h_) {
     auto st = rmdir_group(h.mount, rel);
+    if (!st.ok() && first.ok()) first = std::move(st);
+  }
+  if (!unified_.empty()) {
+    auto st = rmdir_group(unified_, rel);
     if (!st.ok() && first.ok()) first = std::move(st);
   }
   return first;
@@ -171,6 +199,7 @@ Status V1Backend::set_devices(const std::string& rel, const std::vector<std::str
 
 Status V1Backend::delegate(const std::string& rel, uid_t uid, gid_t gid) {
   for (const auto& h : h_) {
+    if (!delegated_inside_v1(h.options)) continue;
     std::string dir = h.mount + "/" + rel;
     for (const char* f : {"", "/cgroup.procs", "/tasks", "/cgroup.clone_children", "/notify_on_release"})
       if (::chown((dir + f).c_str(), uid, gid) != 0 && errno != ENOENT)

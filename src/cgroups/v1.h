@@ -10,6 +10,10 @@
 
 namespace berth::cgroups {
 
+// Whether the CT's root gets (may write below) its group in a v1 hierarchy with these options
+// ("memory", "cpu,cpuacct", "name=systemd"). Pure.
+bool delegated_inside_v1(const std::string& options);
+
 class V1Backend : public Backend {
  public:
   V1Backend(std::vector<Hierarchy> h, std::string unified) : h_(std::move(h)), unified_(std::move(unified)) {}
@@ -21,11 +25,15 @@ class V1Backend : public Backend {
   Status kill_all(const std::string& rel) override;
   Status remove(const std::string& rel) override;
   bool exists(const std::string& rel) const override;
+  // Only the hierarchies delegated_inside_v1() names; the others stay the host's (read-only inside).
   Status delegate(const std::string& rel, uid_t uid, gid_t gid) override;
+  // v1 has no such limit: the memory hierarchy (whose ids are the scarce ones) is not delegated.
+  Status limit_nesting(const std::string&, int64_t, int64_t) override { return {}; }
   Status set_devices(const std::string& rel, const std::vector<std::string>& allow) override;
   Status apply(const std::string& rel, const Resources& r) override;
   Stats stats(const std::string& rel) const override;
   std::vector<Hierarchy> hierarchies() const override { return h_; }
+  bool delegates(const Hierarchy& h) const override { return delegated_inside_v1(h.options); }
 
  private:
   // The hierarchy used to list processes: pids, else freezer, else the first.
@@ -37,10 +45,9 @@ class V1Backend : public Backend {
 
 // Shared by both backends.
 std::vector<pid_t> read_procs(const std::string& dir);
-// Paths of the direct sub-groups of a group dir.
-std::vector<std::string> sub_groups(const std::string& dir);
 Status mkdir_group(const std::string& base, const std::string& rel);
-// rmdir base/rel, retrying while the kernel finishes tearing down exited tasks; then base/<instance>.
+// rmdir base/rel and every group the CT made below it (at any depth), retrying while the kernel
+// finishes tearing down exited tasks; then base/<instance> if it became empty.
 Status rmdir_group(const std::string& base, const std::string& rel);
 
 }  // namespace berth::cgroups

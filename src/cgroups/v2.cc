@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cgroups/v1.h"
+#include "cgroups/tree.h"
 #include "sys/fs.h"
 
 namespace berth::cgroups {
@@ -55,14 +56,18 @@ Status V2Backend::attach(const std::string& rel, pid_t pid) {
   return sys::write_file(mount_ + "/" + rel + "/cgroup.procs", std::to_string(pid));
 }
 
-std::vector<pid_t> V2Backend::pids(const std::string& rel) const { return read_procs(mount_ + "/" + rel); }
+// The whole subtree: the CT may move its processes, its init too, into sub-groups.
+std::vector<pid_t> V2Backend::pids(const std::string& rel) const { return tree_procs(mount_ + "/" + rel); }
 
 bool V2Backend::exists(const std::string& rel) const { return sys::is_dir(mount_ + "/" + rel); }
 
 // SIGKILL every process in dir and its sub-groups (for kernels without cgroup.kill, < 5.14).
+// A sub-group the CT froze itself is thawed: its tasks die only when they run.
 static void kill_tree(const std::string& dir) {
-  for (pid_t p : read_procs(dir)) ::kill(p, SIGKILL);
-  for (const auto& s : sub_groups(dir)) kill_tree(s);
+  walk_tree(dir, [](int fd) {
+    for (pid_t p : procs_at(fd)) ::kill(p, SIGKILL);
+    (void)write_at(fd, "cgroup.freeze", "0");
+  }, false);
 }
 
 Status V2Backend::kill_all(const std::string& rel) {
@@ -87,6 +92,13 @@ Status V2Backend::kill_all(const std::string& rel) {
 }
 
 Status V2Backend::remove(const std::string& rel) { return rmdir_group(mount_, rel); }
+
+Status V2Backend::limit_nesting(const std::string& rel, int64_t descendants, int64_t depth) {
+  std::string dir = mount_ + "/" + rel;
+  auto value = [](int64_t v) { return v < 0 ? std::string("max") : std::to_string(v); };
+  BERTH_RETURN_IF_ERROR(sys::write_file(dir + "/cgroup.max.descendants", value(descendants)));
+  return sys::write_file(dir + "/cgroup.max.depth", value(depth));
+}
 
 Status V2Backend::delegate(const std::string& rel, uid_t uid, gid_t gid) {
   std::string dir = mount_ + "/" + rel;

@@ -20,12 +20,14 @@ class V2Backend : public Backend {
   Status remove(const std::string& rel) override;
   bool exists(const std::string& rel) const override;
   Status delegate(const std::string& rel, uid_t uid, gid_t gid) override;
+  Status limit_nesting(const std::string& rel, int64_t descendants, int64_t depth) override;
   Status set_devices(const std::string&, const std::vector<std::string>&) override {
     return Error::from_errno(ENOTSUP, "device rules on cgroup v2 (BPF device program)");
   }
   Status apply(const std::string& rel, const Resources& r) override;
   Stats stats(const std::string& rel) const override;
   std::vector<Hierarchy> hierarchies() const override { return {{mount_, ""}}; }
+  bool delegates(const Hierarchy&) const override { return true; }
 
  private:
   std::string mount_;

@@ -45,7 +45,7 @@ CgroupFsPlan plan_cgroup_fs(bool v2, const std::vector<HostHierarchy>& hierarchi
     std::string name = basename_of(h.mount);
     std::vector<std::string> opts = split_commas(h.options);
     bool named = h.options.rfind("name=", 0) == 0;
-    plan.entries.push_back({CgroupFsEntry::kMount, name, "cgroup", named ? "none," + h.options : h.options});
+    plan.entries.push_back({CgroupFsEntry::kMount, name, "cgroup", named ? "none," + h.options : h.options, h.read_only});
     if (opts.size() > 1 && !named)
       for (const auto& c : opts)
         if (c != name) plan.entries.push_back({CgroupFsEntry::kSymlink, c, "", name});
@@ -66,7 +66,7 @@ Status mount_cgroup_fs_from_child(const CgroupFsPlan& plan) {
     }
     if (!e.name.empty() && ::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
       return Error::from_errno(errno, "mkdir `" + path + "`");
-    BERTH_RETURN_IF_ERROR(mount_one("cgroup", path, e.fstype.c_str(), kFlags, e.options));
+    BERTH_RETURN_IF_ERROR(mount_one("cgroup", path, e.fstype.c_str(), kFlags | (e.read_only ? MS_RDONLY : 0), e.options));
   }
   // The hierarchy dirs are fixed: nothing inside may add or remove one (systemd checks this too).
   if (plan.tmpfs_root)

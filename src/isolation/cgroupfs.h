@@ -18,6 +18,7 @@ struct CgroupFsEntry {
   std::string name;     // below /sys/fs/cgroup ("" = /sys/fs/cgroup itself)
   std::string fstype;   // "cgroup" or "cgroup2" (kMount)
   std::string options;  // v1 mount data: "memory", "cpu,cpuacct", "none,name=systemd"; symlink target
+  bool read_only = false;  // a hierarchy the CT's root does not own (not delegated)
   bool operator==(const CgroupFsEntry&) const = default;
 };
 
@@ -30,6 +31,7 @@ struct CgroupFsPlan {
 struct HostHierarchy {
   std::string mount;
   std::string options;
+  bool read_only = false;  // not delegated to the CT: mounted read-only inside
 };
 
 // v2 ("cgroup2" backend): cgroup2 straight on /sys/fs/cgroup. v1: a dir per hierarchy named as on

@@ -21,6 +21,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <utility>
@@ -55,7 +56,7 @@ std::string join_args(const std::vector<std::string>& v) {
 
 // Child B: the command itself, inside the CT.
 [[noreturn]] void run_command(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan, bool userns,
-                              int sync_fd, int pty_slave) {
+                              int sync_fd, int pty_slave, const ProcLimits& rlimits) {
   auto fail = [&](const Error& e) {
     sync_report_error(sync_fd, e);
     ::_exit(kSetupFailed);
@@ -74,6 +75,9 @@ std::string join_args(const std::vector<std::string>& v) {
       fail(Error::from_errno(errno, "become root of the CT"));
   }
   if (::chdir("/root") != 0 && ::chdir("/") != 0) fail(Error::from_errno(errno, "chdir /"));
+  // The CT's NUMFILE/LOCKEDPAGES, as its init has them now (a live `set` changes init's too), for
+  // the command only: the joiner ran with Berth's own, as the CT's root may lower init's at will.
+  if (auto st = apply_proc_limits_self(rlimits); !st.ok()) fail(st.error());
   auto caps = isolation::ct_capabilities(ct);
   if (!caps.ok()) fail(caps.error());
   auto sc = isolation::load_seccomp_filter(!userns);
@@ -135,8 +139,6 @@ int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan, st
   for (int fd : {0, 1, 2})
     if (::dup2(inner[static_cast<size_t>(fd)], fd) < 0) return fail(Error::from_errno(errno, "set up the command's stdio"));
   close_fds_except(sync_fd, init_pidfd);
-  // The CT's NUMFILE/LOCKEDPAGES, as its init has them now (a live `set` changes init's too).
-  if (auto st = apply_proc_limits_self(rlimits); !st.ok()) return fail(st.error());
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Not dumpable: processes of the CT must not ptrace or open /proc/<A> (it runs the host's berth).
   ::prctl(PR_SET_DUMPABLE, 0);
@@ -158,7 +160,7 @@ int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan, st
   }
   pid_t b = ::fork();
   if (b < 0) return fail(Error::from_errno(errno, "fork in CT"));
-  if (b == 0) run_command(ct, req, plan, userns, sync_fd, slave);
+  if (b == 0) run_command(ct, req, plan, userns, sync_fd, slave, rlimits);
   if (slave >= 0) ::close(slave);
   ::close(sync_fd);
   for (int fd : {0, 1, 2}) ::close(fd);  // only B holds the command's stdio: its EOF is B's
@@ -168,6 +170,22 @@ int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan, st
   }
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
+}
+
+// The rlimits a command run by exec/enter gets: its init's, but NOFILE not below a floor the
+// CT's root cannot lower (a shell and the tools an admin runs need a few dozen fds): the smaller of
+// kNofileFloor and the configured NUMFILE, which stays the CT's ceiling.
+constexpr uint64_t kNofileFloor = 1024;
+
+ProcLimits command_rlimits(ProcLimits init, const CtConfig& ct) {
+  if (!init.nofile) return init;
+  Rlimit floor{kNofileFloor, kNofileFloor};
+  auto conf = proc_limits_from([&ct](std::string_view k) { return ct.get(k); });
+  if (conf.ok() && conf->nofile) floor = {std::min(floor.soft, conf->nofile->soft), std::min(floor.hard, conf->nofile->hard)};
+  init.nofile->soft = std::max(init.nofile->soft, floor.soft);
+  init.nofile->hard = std::max(init.nofile->hard, floor.hard);
+  if (init.nofile->soft > init.nofile->hard) init.nofile->soft = init.nofile->hard;
+  return init;
 }
 
 // fds 0-2 closed by the caller would be taken by the pipes made below and mistaken for its stdio.
@@ -197,7 +215,7 @@ Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
   bool userns = !ct.is_privileged();
   int child_sock = sync.child.get(), pidfd = init_fd.get();
-  ProcLimits rlimits = rlimits_of(s.init_pid);
+  ProcLimits rlimits = command_rlimits(rlimits_of(s.init_pid), ct);
   bool join_time = isolation::other_time_namespace(s.init_pid);  // CTs started before 5.6 kernels have none
   ensure_std_fds();
   StdioPlan plan = plan_stdio_for_caller(req.pty);

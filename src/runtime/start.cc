@@ -147,6 +147,9 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   // The CT's root owns its group before anything of the CT runs: an init inside (systemd) makes
   // its sub-groups at once.
   if (userns) BERTH_RETURN_IF_ERROR(cg->delegate(ctx.group, ct.local_uid(), ct.local_gid()).context("delegate cgroup"));
+  // The number and depth of the CT's own sub-groups are the host's to bound (v2).
+  BERTH_ASSIGN_OR_RETURN(int64_t numcgroup, numcgroup_of(ct));
+  BERTH_RETURN_IF_ERROR(cg->limit_nesting(ctx.group, numcgroup, kMaxCgroupDepth).context("limit nested cgroups"));
   BERTH_RETURN_IF_ERROR(apply_device_rules(ct, *cg, ctx.group).context("set device access"));
   // Limits go on before the child exists, so nothing of the CT ever runs without them.
   std::vector<std::string> notes;
@@ -185,7 +188,10 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   args.sync_fd = sync.child.get();
   args.console_fd = console.get();
   std::vector<isolation::HostHierarchy> hier;
-  for (const auto& h : cg->hierarchies()) hier.push_back({h.mount, h.options});
+  // v1 hierarchies the CT's root does not get are mounted read-only inside, so an init there sees
+  // at once that it cannot make groups in them (the wall itself is the group's owner).
+  for (const auto& h : cg->hierarchies())
+    hier.push_back({h.mount, h.options, userns && !cg->delegates(h)});
   args.cgroup_fs = isolation::plan_cgroup_fs(std::string_view(cg->name()) == "v2", hier);
   args.beancounters_fd = ubc_file.get();
   args.proc_view_fd = proc_view.get();

@@ -132,6 +132,9 @@ bool in_instance_cgroup(pid_t pid, const std::string& instance) {
   for (const auto& line : split_lines(read_text("/proc/" + std::to_string(pid) + "/cgroup"))) {
     size_t c = line.find(':', line.find(':') + 1);
     if (c == std::string::npos) continue;
+    // A dying CT init (exited, waiting for the host's init to reap it) still names its removed
+    // group: "0::/<instance>/<ctid> (deleted)". It holds nothing of the instance.
+    if (line.size() > 10 && line.compare(line.size() - 10, 10, " (deleted)") == 0) continue;
     std::string path = line.substr(c + 1) + "/";
     if (path.find("/" + instance + "/") != std::string::npos) return true;
   }

@@ -435,6 +435,38 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--forkbomb") == 0) return fork_bomb(std::atoi(argv[2]));
   if (argc == 4 && std::strcmp(argv[1], "--inotify-hold") == 0) return inotify_hold(std::atoi(argv[2]), std::atoi(argv[3]));
   if (argc == 3 && std::strcmp(argv[1], "--pty-fill") == 0) return pty_fill(std::atoi(argv[2]));
+  // --mkdeep DIR DEPTH LEN PID: DEPTH nested directories of LEN-character names below DIR, made with
+  // dir fds (past PATH_MAX); PID goes into the deepest's cgroup.procs. Prints the depth made.
+  if (argc == 6 && std::strcmp(argv[1], "--mkdeep") == 0) {
+    int fd = ::open(argv[2], O_RDONLY | O_DIRECTORY);
+    int depth = std::atoi(argv[3]), made = 0;
+    std::string name(static_cast<size_t>(std::atoi(argv[4])), 'd');
+    while (fd >= 0 && made < depth && ::mkdirat(fd, name.c_str(), 0755) == 0) {
+      int next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY);
+      ::close(fd);
+      fd = next;
+      if (fd >= 0) ++made;
+    }
+    if (fd >= 0 && made > 0) {
+      int p = ::openat(fd, "cgroup.procs", O_WRONLY);
+      if (p >= 0) {
+        (void)!::write(p, argv[5], std::strlen(argv[5]));
+        ::close(p);
+      }
+    }
+    if (fd >= 0) ::close(fd);
+    std::printf("%d\n", made);
+    return 0;
+  }
+  // --setnofile PID SOFT HARD: prlimit(2) RLIMIT_NOFILE of another process (busybox has no prlimit).
+  if (argc == 5 && std::strcmp(argv[1], "--setnofile") == 0) {
+    struct rlimit rl{std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10)};
+    if (::prlimit(std::atoi(argv[2]), RLIMIT_NOFILE, &rl, nullptr) != 0) {
+      std::perror("prlimit");
+      return 1;
+    }
+    return 0;
+  }
   if (argc > 1 && std::strncmp(argv[1], "tcp", 3) == 0) return tcp_main(argc, argv);
   if (argc > 1 && std::strncmp(argv[1], "exec-", 5) == 0) return exec_main(argc, argv);
   if (argc > 1 && argv[1][0] != '-') return net_main(argc, argv);
