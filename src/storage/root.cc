@@ -61,7 +61,9 @@ Status close_parent(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos || slash == 0) return {};
   std::string dir = path.substr(0, slash);
-  BERTH_RETURN_IF_ERROR(make_dirs(dir, 0700));
+  size_t up = dir.rfind('/');
+  if (up != std::string::npos && up > 0) BERTH_RETURN_IF_ERROR(make_dirs(dir.substr(0, up), 0755));
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + dir + "`");
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + dir + "`");
   if (st.st_uid != 0)
@@ -247,10 +249,16 @@ Result<UniqueFd> ct_root_view(const CtConfig& ct) {
 }
 
 Result<std::string> ct_attach_dir(const CtConfig& ct) {
-  const std::string dir = ct.host().paths().run + "/newroot";
-  BERTH_RETURN_IF_ERROR(make_dirs(ct.host().paths().run, 0755));
-  if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + dir + "`");
+  const HostPaths& paths = ct.host().paths();
+  const std::string dir = paths.run + "/newroot";
+  BERTH_RETURN_IF_ERROR(make_dirs(paths.run, 0755));
   struct stat st;
+  // Berth's own run directories (a lock may have made them 0700): searchable, not listable.
+  for (const std::string& own : {paths.root + "/run", paths.run}) {
+    if (::stat(own.c_str(), &st) == 0 && st.st_uid == 0 && (st.st_mode & 0011) != 0011)
+      if (::chmod(own.c_str(), (st.st_mode & 07777) | 0011) != 0) return Error::from_errno(errno, "chmod `" + own + "`");
+  }
+  if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + dir + "`");
   if (::lstat(dir.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + dir + "`");
   if (!S_ISDIR(st.st_mode) || st.st_uid != 0)
     return Error::with_status(exitcode::kPermission, "`" + dir + "` must be a directory owned by root");
