@@ -250,14 +250,15 @@ Result<UniqueFd> ct_root_view(const CtConfig& ct) {
 
 Result<std::string> ct_attach_dir(const CtConfig& ct) {
   const HostPaths& paths = ct.host().paths();
-  const std::string dir = paths.run + "/newroot";
-  BERTH_RETURN_IF_ERROR(make_dirs(paths.run, 0755));
+  // Under var/lib/berth, not run/berth: a lock makes run/berth 0700 and it holds what host users
+  // must not reach (the beancounter server's mount).
+  const std::string dir = paths.lib + "/newroot";
+  BERTH_RETURN_IF_ERROR(make_dirs(paths.lib, 0755));
   struct stat st;
-  // Berth's own run directories (a lock may have made them 0700): searchable, not listable.
-  for (const std::string& own : {paths.root + "/run", paths.run}) {
-    if (::stat(own.c_str(), &st) == 0 && st.st_uid == 0 && (st.st_mode & 0011) != 0011)
-      if (::chmod(own.c_str(), (st.st_mode & 07777) | 0011) != 0) return Error::from_errno(errno, "chmod `" + own + "`");
-  }
+  // Berth's own directory (something may have made it 0700): searchable by all, as it always was.
+  if (::stat(paths.lib.c_str(), &st) == 0 && st.st_uid == 0 && (st.st_mode & 0011) != 0011 &&
+      ::chmod(paths.lib.c_str(), (st.st_mode & 07777) | 0011) != 0)
+    return Error::from_errno(errno, "chmod `" + paths.lib + "`");
   if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + dir + "`");
   if (::lstat(dir.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + dir + "`");
   if (!S_ISDIR(st.st_mode) || st.st_uid != 0)

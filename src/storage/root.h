@@ -49,7 +49,7 @@ bool is_mounted(const CtConfig& ct);
 // in its own mount namespace, so no host user can reach it. Nothing is left behind: the fd owns it.
 Result<UniqueFd> ct_root_view(const CtConfig& ct);
 // Where a CT's child attaches ct_root_view() inside its own mount namespace before pivot_root or
-// chroot: an empty directory of the instance, mode 0711, made here if missing. The CT's root id
+// chroot: <lib>/newroot, an empty directory of the instance, mode 0711, made here if missing. The CT's root id
 // (an unprivileged host uid) must be able to search every directory above it; the result says
 // which one it cannot (exit code 12).
 Result<std::string> ct_attach_dir(const CtConfig& ct);

@@ -58,7 +58,7 @@ TEST_F(ConfigTest, PrivilegedCtCannotMakeDeviceNodes) {
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
-// The CT's root id attaches its root at <run>/newroot in its own mount namespace (VE_ROOT's and
+// The CT's root id attaches its root at var/lib/berth/newroot in its own mount namespace (VE_ROOT's and
 // VE_PRIVATE's directories are closed to it): a directory above that it cannot pass is a clear error.
 TEST_F(ConfigTest, UnreachableRootIsAClearError) {
   std::string id = create_ct();
