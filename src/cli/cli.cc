@@ -31,6 +31,7 @@ void usage(FILE* out, const std::string& prog) {
                "Commands:\n"
                "  create CTID --ostemplate NAME [--config NAME] [--layout overlay|simfs]\n"
                "         [--hostname H] [--name N] [--ipadd IP] [--local_uid N --local_gid N]\n"
+               "         [--i-trust-this-vps]  (needed for --local_uid 0: the CT is host root)\n"
                "  start CTID [--wait] [--force]     stop CTID [--fast] [--skip-umount]\n"
                "  restart CTID   status CTID   mount CTID   umount CTID   destroy|delete CTID\n"
                "  set CTID [options] [--save] [--setmode restart|ignore]\n"

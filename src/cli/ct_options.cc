@@ -152,6 +152,9 @@ const std::vector<OptionSpec>& option_table() {
       {"--layout,--ve_layout,--velayout", "layout", false, Scope::kCreateOnly, handle_layout},
       {"--local_uid", "local_uid", false, Scope::kCreateOnly, BERTH_KEYED(handle_local_id, "LOCAL_UID")},
       {"--local_gid", "local_gid", false, Scope::kCreateOnly, BERTH_KEYED(handle_local_id, "LOCAL_GID")},
+      // The admin's word that a CT without a user namespace (LOCAL_UID=0) may run: it is host root.
+      {"--i-trust-this-vps", "i-trust-this-vps", true, Scope::kBoth,
+       [](Edit& e, std::string_view) { return e.set("PRIVILEGED_TRUSTED", "yes"); }},
       // Misc.
       {"--ostemplate", "ostemplate", false, Scope::kBoth, handle_ostemplate},
       {"--onboot", "onboot", false, Scope::kBoth, BERTH_KEYED(set_yesno, "ONBOOT")},

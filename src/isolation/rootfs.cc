@@ -95,12 +95,25 @@ static Status bind_beancounters(int fd, const std::string& root) {
   return {};
 }
 
+Status attach_root_from_child(int root_fd, const std::string& at) {
+  // Cut propagation first: nothing mounted below may reach the host's namespace (a privileged
+  // CT's namespace is a plain copy, shared mounts included).
+  BERTH_RETURN_IF_ERROR(do_mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE));
+  if (::syscall(SYS_move_mount, root_fd, "", AT_FDCWD, at.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return Error::from_errno(errno, "attach the CT's root on `" + at + "`");
+  return {};
+}
+
 Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   const std::string& root = plan.root;
-  // Cut propagation first: nothing mounted below may reach the host's namespace.
-  BERTH_RETURN_IF_ERROR(do_mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE));
-  // pivot_root needs the new root to be a mount point of this namespace.
-  BERTH_RETURN_IF_ERROR(do_mount(root.c_str(), root, nullptr, MS_BIND | MS_REC));
+  if (plan.root_fd >= 0) {
+    // The CT's own view (setuid allowed; the host's VE_ROOT is nosuid), attached only here.
+    // pivot_root needs the new root to be a mount point of this namespace: it now is.
+    BERTH_RETURN_IF_ERROR(attach_root_from_child(plan.root_fd, root));
+  } else {
+    BERTH_RETURN_IF_ERROR(do_mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE));
+    BERTH_RETURN_IF_ERROR(do_mount(root.c_str(), root, nullptr, MS_BIND | MS_REC));
+  }
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/proc", 0555));
   BERTH_RETURN_IF_ERROR(do_mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/sys", 0555));

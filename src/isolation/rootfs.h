@@ -16,7 +16,8 @@
 namespace berth::isolation {
 
 struct RootfsPlan {
-  std::string root;        // VE_ROOT, already mounted by the parent
+  std::string root;        // where root_fd is attached (storage::ct_attach_dir), or VE_ROOT
+  int root_fd = -1;        // the CT's view of its root (storage::ct_root_view); -1: bind `root`
   bool userns = true;      // false for a privileged CT (mknod allowed)
   int beancounters_fd = -1;  // detached mount (open_tree) for /run/berth/user_beancounters, or -1
   uint64_t pty_max = 0;    // NUMPTY: the CT's devpts max= (0: the kernel's default)
@@ -24,6 +25,11 @@ struct RootfsPlan {
 
 // Everything up to and including pivot_root; afterwards "/" is the CT's root.
 Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan);
+
+// Child side, in a new mount namespace: cut propagation to the host (rslave), then attach the
+// detached tree root_fd (storage::ct_root_view) at `at`. Mount-namespace-local: the host never sees
+// the mount, so its setuid bits never reach a host user.
+Status attach_root_from_child(int root_fd, const std::string& at);
 
 // The CT's device nodes: the standard ones plus DEVNODES (resolved against the host's /dev).
 Result<std::vector<DevNode>> ct_device_nodes(const CtConfig& ct);

@@ -65,7 +65,7 @@ Status setup(const ChildArgs& a) {
   }
   // The host's resolv.conf, read while the host's root is still ours (for `inherit`).
   BERTH_ASSIGN_OR_RETURN(auto host_resolv, dist::read_if_exists("/etc/resolv.conf"));
-  isolation::RootfsPlan plan{a.root, a.userns, a.beancounters_fd, a.limits.pty_max.value_or(0)};
+  isolation::RootfsPlan plan{a.root, a.root_fd, a.userns, a.beancounters_fd, a.limits.pty_max.value_or(0)};
   BERTH_RETURN_IF_ERROR(isolation::setup_rootfs_from_child(ct, plan).context("set up mounts"));
   BERTH_RETURN_IF_ERROR(isolation::mask_proc(a.userns).context("mask /proc"));
   // /proc/user_beancounters: /proc becomes the server's view, the procfs goes under it.

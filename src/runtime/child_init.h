@@ -14,7 +14,8 @@ inline constexpr int kChildSetupFailed = 127;
 
 struct ChildArgs {
   const CtConfig* ct = nullptr;
-  std::string root;          // VE_ROOT
+  std::string root;          // where root_fd is attached (storage::ct_attach_dir)
+  int root_fd = -1;          // the CT's view of its root (storage::ct_root_view)
   bool userns = true;
   bool wait_cgroup = true;   // v1: join happens from the parent; wait before cgroupns unshare
   int sync_fd = -1;          // child end of the sync socket

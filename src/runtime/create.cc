@@ -50,6 +50,7 @@ Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
     conf.set("LOCAL_GID", std::to_string(base));
   }
   CtConfig ct(host, ctid, conf);
+  BERTH_RETURN_IF_ERROR(check_privileged_trusted(ct));
   BERTH_RETURN_IF_ERROR(storage::create_private(ct));
   auto saved = conf.save(conf_path);
   if (!saved.ok()) {
@@ -66,6 +67,13 @@ Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
       return Error::from_errno(errno, "create name link `" + link + "`").status(exitcode::kName);
   }
   return {};
+}
+
+Status check_privileged_trusted(const CtConfig& ct) {
+  if (!ct.is_privileged() || ct.get_bool(kTrustKey, false)) return {};
+  return Error::with_status(exitcode::kPermission,
+                            "LOCAL_UID=0 (no user namespace) makes the CT's root host root; refused without "
+                            "--i-trust-this-vps (" + std::string(kTrustKey) + "=\"yes\" in its config)");
 }
 
 Status destroy(const CtConfig& ct) {

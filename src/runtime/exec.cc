@@ -28,6 +28,7 @@
 
 #include "core/exit_codes.h"
 #include "isolation/caps.h"
+#include "isolation/rootfs.h"
 #include "isolation/seccomp.h"
 #include "isolation/timens.h"
 #include "runtime/ct_cgroup.h"
@@ -315,7 +316,11 @@ Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
   ScopeExit unmount([&] {
     if (mounted_here) (void)storage::umount_root(ct);
   });
-  std::string root = ct.ve_root();
+  // As at start: the host's VE_ROOT is nosuid and out of the CT's root id's reach; the child
+  // attaches its own view in its own mount namespace and chroots there.
+  BERTH_ASSIGN_OR_RETURN(std::string root, storage::ct_attach_dir(ct));
+  BERTH_ASSIGN_OR_RETURN(UniqueFd view, storage::ct_root_view(ct));
+  int view_fd = view.get();
   uint64_t flags = CLONE_NEWNS | (userns ? CLONE_NEWUSER : 0);
   // Owned by the CT's root id, as the running CT's namespace is (start.cc).
   sys::NsOwner owner{ct.local_uid(), ct.local_gid()};
@@ -326,6 +331,10 @@ Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
                                sync_report_error(sock, Error::from_errno(errno, "become the CT's root"));
                                return kSetupFailed;
                              }
+                           }
+                           if (auto st = isolation::attach_root_from_child(view_fd, root); !st.ok()) {
+                             sync_report_error(sock, st.error());
+                             return kSetupFailed;
                            }
                            if (::chroot(root.c_str()) != 0 || ::chdir("/") != 0) {
                              sync_report_error(sock, Error::from_errno(errno, "chroot into `" + root + "`"));

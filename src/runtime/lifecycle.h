@@ -36,6 +36,13 @@ Status umount(const CtConfig& ct);
 // /etc/subuid and /etc/subgid (id_ranges.h); destroy removes it. conf is written last, atomically:
 // a CT exists once its config exists.
 Status create(const HostConfig& host, const std::string& ctid, ConfFile conf);
+// A privileged CT (LOCAL_UID=0: no user namespace) keeps CAP_SYS_ADMIN of the host's user
+// namespace; on a stock kernel its root can lift its /proc and /sys masks and write host sysctls
+// (kernel.core_pattern, ...): it is host root. Refused (exit 12, one line) unless the admin has
+// recorded PRIVILEGED_TRUSTED="yes" (--i-trust-this-vps) in its config. Called by create and start.
+inline constexpr const char* kTrustKey = "PRIVILEGED_TRUSTED";
+Status check_privileged_trusted(const CtConfig& ct);
+
 // Remove private area and VE_ROOT dir, rename the config to .destroyed, drop the name link.
 Status destroy(const CtConfig& ct);
 

@@ -74,23 +74,6 @@ Result<UniqueFd> open_console_log(const CtConfig& ct) {
   return hidden ? std::move(hidden) : std::move(fd);
 }
 
-// The CT's root is an unprivileged host uid: every directory above VE_ROOT must let it pass.
-Status check_root_reachable(const CtConfig& ct) {
-  std::string path = ct.ve_root();
-  uid_t uid = ct.local_uid();
-  gid_t gid = ct.local_gid();
-  for (size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
-    std::string dir = path.substr(0, pos);
-    struct stat st;
-    if (::stat(dir.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + dir + "`");
-    bool ok = st.st_uid == uid ? (st.st_mode & S_IXUSR) : st.st_gid == gid ? (st.st_mode & S_IXGRP) : (st.st_mode & S_IXOTH);
-    if (!ok)
-      return Error::with_status(exitcode::kPermission, "the CT's root (host uid " + std::to_string(uid) +
-                                                           ") cannot reach VE_ROOT: make `" + dir + "` searchable (chmod o+x)");
-  }
-  return {};
-}
-
 // Only the CT's own device nodes are usable. A CT in a user namespace cannot make device nodes
 // anyway; for a privileged one this is the wall (v1 devices cgroup; v2 would need a BPF program,
 // not written yet, so there the seccomp filter's mknod rule is all there is).
@@ -132,6 +115,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   if (status.running) return Error::with_status(exitcode::kRunning, "CT is already running");
   if (ct.get_bool("DISABLED", false) && !opts.force)
     return Error::with_status(exitcode::kStartDisabled, "CT is disabled (DISABLED=yes); use --force to start it");
+  BERTH_RETURN_IF_ERROR(check_privileged_trusted(ct));
   BERTH_RETURN_IF_ERROR(repair(ct));
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
 
@@ -140,7 +124,9 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
     BERTH_RETURN_IF_ERROR(storage::mount_root(ct).context("mount root"));
     ctx.mounted_here = true;
   }
-  if (!ct.is_privileged()) BERTH_RETURN_IF_ERROR(check_root_reachable(ct));
+  // The host's VE_ROOT is nosuid,nodev and closed to host users; the CT gets its own view.
+  BERTH_ASSIGN_OR_RETURN(std::string attach_dir, storage::ct_attach_dir(ct));
+  BERTH_ASSIGN_OR_RETURN(UniqueFd root_view, storage::ct_root_view(ct).context("mount root"));
   BERTH_RETURN_IF_ERROR(cg->create(ctx.group).context("create cgroup"));
   ctx.cgroup_made = true;
   bool userns = !ct.is_privileged();
@@ -182,7 +168,8 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
 
   ChildArgs args;
   args.ct = &ct;
-  args.root = ct.ve_root();
+  args.root = attach_dir;
+  args.root_fd = root_view.get();
   args.userns = userns;
   args.wait_cgroup = !cgfd.valid();
   args.sync_fd = sync.child.get();

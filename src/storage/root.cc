@@ -53,6 +53,46 @@ Status attach_idmapped(const std::string& dir, const std::string& stage, const C
   return {};
 }
 
+// The directory holding VE_ROOT or VE_PRIVATE: made if missing and closed to everyone but its
+// owner, host root. Below it are the CT's files with the CT's ids (setuid ones included); nothing
+// unprivileged on the host needs to pass (the CT's child gets its root as a detached mount, see
+// ct_root_view), so nothing unprivileged may.
+Status close_parent(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return {};
+  std::string dir = path.substr(0, slash);
+  size_t up = dir.rfind('/');
+  if (up != std::string::npos && up > 0) BERTH_RETURN_IF_ERROR(make_dirs(dir.substr(0, up), 0755));
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + dir + "`");
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + dir + "`");
+  if (st.st_uid != 0)
+    return Error::with_status(exitcode::kPermission, "`" + dir + "` holds CT files and must be owned by root");
+  if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), st.st_mode & 07700) != 0)
+    return Error::from_errno(errno, "chmod go-rwx `" + dir + "`");
+  return {};
+}
+
+Status set_attr(int tree, uint64_t set, uint64_t clear, unsigned flags, const std::string& what) {
+  struct mount_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.attr_set = set;
+  attr.attr_clr = clear;
+  if (::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | flags, &attr, sizeof attr) != 0)
+    return Error::from_errno(errno, what);
+  return {};
+}
+
+// simfs: a bind of the private area that is nosuid,nodev from the moment it is attached.
+Status bind_private(const std::string& priv, const std::string& target) {
+  UniqueFd tree(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, priv.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+  if (!tree) return Error::from_errno(errno, "open_tree `" + priv + "`");
+  BERTH_RETURN_IF_ERROR(set_attr(tree.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, "set nosuid,nodev on `" + priv + "`"));
+  if (::syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return Error::from_errno(errno, "bind `" + priv + "` on `" + target + "`");
+  return {};
+}
+
 Status fs_set(int fd, const char* key, const std::string& value) {
   if (::syscall(SYS_fsconfig, fd, FSCONFIG_SET_STRING, key, value.c_str(), 0) != 0)
     return Error::from_errno(errno, std::string("overlay option ") + key + "=`" + value + "`");
@@ -63,6 +103,9 @@ Status mount_overlay(const CtConfig& ct, const std::string& target) {
   BERTH_ASSIGN_OR_RETURN(std::string lower, read_lower(ct));
   std::string priv = ct.ve_private();
   std::string stage = priv + "/.lower";
+  // The shared unpacked templates keep the template's own ids (setuid-root files included):
+  // host root only, as the private areas.
+  BERTH_RETURN_IF_ERROR(close_parent(lower));
   if (!ct.is_privileged()) {
     if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + stage + "`");
     if (sys::is_mount_point(stage)) ::umount2(stage.c_str(), MNT_DETACH);
@@ -81,7 +124,8 @@ Status mount_overlay(const CtConfig& ct, const std::string& target) {
   BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "workdir", priv + "/work"));
   if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
     return Error::from_errno(errno, "create overlay for `" + priv + "`");
-  UniqueFd mnt(static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, 0)));
+  // The host's view: setuid files and device nodes of the CT mean nothing here.
+  UniqueFd mnt(static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)));
   if (!mnt) return Error::from_errno(errno, "fsmount overlay");
   if (::syscall(SYS_move_mount, mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
     return Error::from_errno(errno, "mount overlay on `" + target + "`");
@@ -101,8 +145,7 @@ Status create_private(const CtConfig& ct) {
     return Error::with_status(exitcode::kPrivateExists, "private area `" + priv + "` already exists");
   std::string tmp = priv + ".tmp";
   BERTH_RETURN_IF_ERROR(sys::remove_tree(tmp).context("remove leftover of an earlier create"));
-  size_t slash = priv.rfind('/');
-  BERTH_RETURN_IF_ERROR(make_dirs(priv.substr(0, slash), 0755));
+  BERTH_RETURN_IF_ERROR(close_parent(priv).status(exitcode::kCreatePrivate));
   if (::mkdir(tmp.c_str(), 0700) != 0)
     return Error::from_errno(errno, "mkdir `" + tmp + "`").status(exitcode::kCreatePrivate);
   ScopeExit undo([&] { (void)sys::remove_tree(tmp); });
@@ -168,10 +211,13 @@ Status mount_root(const CtConfig& ct) {
   if (is_mounted(ct)) return Error::with_status(exitcode::kMounted, "CT is already mounted");
   if (!private_exists(ct))
     return Error::with_status(exitcode::kPrivateMissing, "private area `" + ct.ve_private() + "` does not exist");
-  BERTH_RETURN_IF_ERROR(make_dirs(target, 0755).status(exitcode::kCreateRoot));
+  // Also for private areas and VE_ROOTs made before these directories were closed.
+  BERTH_RETURN_IF_ERROR(close_parent(ct.ve_private()).status(exitcode::kMountFailed));
+  BERTH_RETURN_IF_ERROR(close_parent(target).status(exitcode::kCreateRoot));
+  if (::mkdir(target.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + target + "`").status(exitcode::kCreateRoot);
   if (ct.layout() == Layout::kSimfs) {
-    if (::mount(ct.ve_private().c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
-      return Error::from_errno(errno, "bind `" + ct.ve_private() + "` on `" + target + "`").status(exitcode::kMountFailed);
+    BERTH_RETURN_IF_ERROR(bind_private(ct.ve_private(), target).status(exitcode::kMountFailed));
   } else {
     BERTH_RETURN_IF_ERROR(mount_overlay(ct, target).status(exitcode::kMountFailed));
   }
@@ -181,6 +227,56 @@ Status mount_root(const CtConfig& ct) {
     return Error::from_errno(err, "make `" + target + "` private").status(exitcode::kMountFailed);
   }
   return {};
+}
+
+Result<UniqueFd> ct_root_view(const CtConfig& ct) {
+  std::string root = ct.ve_root();
+  // Not mounted, a clone would be of whatever file system holds the empty mount point.
+  if (!is_mounted(ct)) return Error::with_status(exitcode::kNotMounted, "VE_ROOT `" + root + "` is not mounted");
+  // A VE_ROOT mounted by an older Berth (setuid allowed, parents open) is sealed here.
+  BERTH_RETURN_IF_ERROR(close_parent(root));
+  BERTH_RETURN_IF_ERROR(close_parent(ct.ve_private()));
+  struct mount_attr seal;
+  std::memset(&seal, 0, sizeof seal);
+  seal.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (::syscall(SYS_mount_setattr, AT_FDCWD, root.c_str(), 0, &seal, sizeof seal) != 0)
+    return Error::from_errno(errno, "set nosuid,nodev on `" + root + "`");
+  UniqueFd tree(static_cast<int>(
+      ::syscall(SYS_open_tree, AT_FDCWD, root.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)));
+  if (!tree) return Error::from_errno(errno, "open_tree `" + root + "`");
+  BERTH_RETURN_IF_ERROR(set_attr(tree.get(), 0, MOUNT_ATTR_NOSUID, 0, "allow setuid in the CT's view of `" + root + "`"));
+  return tree;
+}
+
+Result<std::string> ct_attach_dir(const CtConfig& ct) {
+  const HostPaths& paths = ct.host().paths();
+  // Under var/lib/berth, not run/berth: a lock makes run/berth 0700 and it holds what host users
+  // must not reach (the beancounter server's mount).
+  const std::string dir = paths.lib + "/newroot";
+  BERTH_RETURN_IF_ERROR(make_dirs(paths.lib, 0755));
+  struct stat st;
+  // Berth's own directory (something may have made it 0700): searchable by all, as it always was.
+  if (::stat(paths.lib.c_str(), &st) == 0 && st.st_uid == 0 && (st.st_mode & 0011) != 0011 &&
+      ::chmod(paths.lib.c_str(), (st.st_mode & 07777) | 0011) != 0)
+    return Error::from_errno(errno, "chmod `" + paths.lib + "`");
+  if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + dir + "`");
+  if (::lstat(dir.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + dir + "`");
+  if (!S_ISDIR(st.st_mode) || st.st_uid != 0)
+    return Error::with_status(exitcode::kPermission, "`" + dir + "` must be a directory owned by root");
+  if ((st.st_mode & 07777) != 0711 && ::chmod(dir.c_str(), 0711) != 0) return Error::from_errno(errno, "chmod `" + dir + "`");
+  if (ct.is_privileged()) return dir;
+  // The CT's root is an unprivileged host id: each directory above must let it pass.
+  uid_t uid = ct.local_uid();
+  gid_t gid = ct.local_gid();
+  for (size_t pos = dir.find('/', 1); pos != std::string::npos; pos = dir.find('/', pos + 1)) {
+    std::string d = dir.substr(0, pos);
+    if (::stat(d.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + d + "`");
+    bool ok = st.st_uid == uid ? (st.st_mode & S_IXUSR) : st.st_gid == gid ? (st.st_mode & S_IXGRP) : (st.st_mode & S_IXOTH);
+    if (!ok)
+      return Error::with_status(exitcode::kPermission, "the CT's root (host uid " + std::to_string(uid) +
+                                                           ") cannot reach `" + dir + "`: make `" + d + "` searchable (chmod o+x)");
+  }
+  return dir;
 }
 
 Status umount_root(const CtConfig& ct) {

@@ -8,12 +8,19 @@
 //  - simfs: VE_PRIVATE is the CT's tree itself (unpacked with ids already shifted), bind-mounted.
 // Mounts made here live in the host's mount namespace (vzctl's "mounted" state) and are made
 // private so nothing mounted later propagates through them.
+//
+// The wall against host users (docs/security/rootfs.md): the host's view of a CT's root (the
+// VE_ROOT mount) is nosuid,nodev, and the directories holding VE_ROOT and VE_PRIVATE are closed
+// to everyone but host root (mode 0700), so a setuid file made by the CT's root never runs with
+// its owner's id on the host. The CT gets its own view from ct_root_view(): a detached clone of
+// VE_ROOT with setuid allowed, attached by the child at ct_attach_dir() in its own namespace.
 #pragma once
 
 #include <string>
 
 #include "core/ct_config.h"
 #include "core/error.h"
+#include "core/unique_fd.h"
 
 namespace berth::storage {
 
@@ -35,5 +42,16 @@ Status mount_root(const CtConfig& ct);
 // Unmount VE_ROOT and everything below it (lazy if busy). Not mounted: no-op.
 Status umount_root(const CtConfig& ct);
 bool is_mounted(const CtConfig& ct);
+
+// The CT's own view of its root (parent side, host root): a detached recursive clone of the
+// mounted VE_ROOT (open_tree) with nosuid cleared on its top mount, so setuid programs work inside
+// (su, sudo); nodev stays (the CT's /dev is its own tmpfs). Only the CT's child ever attaches it,
+// in its own mount namespace, so no host user can reach it. Nothing is left behind: the fd owns it.
+Result<UniqueFd> ct_root_view(const CtConfig& ct);
+// Where a CT's child attaches ct_root_view() inside its own mount namespace before pivot_root or
+// chroot: <lib>/newroot, an empty directory of the instance, mode 0711, made here if missing. The CT's root id
+// (an unprivileged host uid) must be able to search every directory above it; the result says
+// which one it cannot (exit code 12).
+Result<std::string> ct_attach_dir(const CtConfig& ct);
 
 }  // namespace berth::storage

@@ -185,7 +185,7 @@ TEST_F(IsolationTest, OwnFirewallInside) {
 }
 
 TEST_F(IsolationTest, PrivilegedCt) {
-  std::string id = create_running_ct({"--local_uid", "0", "--local_gid", "0"});
+  std::string id = create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"});
   std::string secret = host_secret();
   auto j = probe(id, {"--path", secret});
   auto uid_map = parse_map(j["uid_map"]);
@@ -206,7 +206,7 @@ TEST_F(IsolationTest, PrivilegedCt) {
 // start time is not before the CT's boot.
 TEST_F(IsolationTest, UptimeCountsFromTheCtsStart) {
   for (bool privileged : {false, true}) {
-    std::string id = privileged ? create_running_ct({"--local_uid", "0", "--local_gid", "0"}) : create_running_ct();
+    std::string id = privileged ? create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"}) : create_running_ct();
     RunResult r = berth({"exec", id, "cut -d' ' -f1 /proc/uptime; uptime; cut -d' ' -f22 /proc/1/stat"});
     ASSERT_EQ(r.code, 0) << r.err;
     auto lines = split_lines(r.out);

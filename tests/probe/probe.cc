@@ -470,6 +470,19 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strncmp(argv[1], "tcp", 3) == 0) return tcp_main(argc, argv);
   if (argc > 1 && std::strncmp(argv[1], "exec-", 5) == 0) return exec_main(argc, argv);
   if (argc > 1 && argv[1][0] != '-') return net_main(argc, argv);
+  // Only the ids (a setuid copy run by another user shows whose id it got).
+  if (argc == 2 && std::strcmp(argv[1], "--ids") == 0) {
+    std::printf("{\"uid\":%u,\"euid\":%u}\n", ::getuid(), ::geteuid());
+    return 0;
+  }
+  // Whether PATH opens for writing; closed at once, nothing is written.
+  if (argc == 3 && std::strcmp(argv[1], "--open-write") == 0) {
+    int fd = ::open(argv[2], O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    std::printf("%s\n", fd >= 0 ? "ok" : ::strerrorname_np(err));
+    return 0;
+  }
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--path") == 0 && i + 1 < argc) {

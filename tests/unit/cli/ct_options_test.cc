@@ -187,6 +187,17 @@ TEST(CtOptionsParse, CreateOnlyOptionsRefusedBySet) {
   }
 }
 
+// The admin's word for a privileged CT: a flag for create and set, saved as PRIVILEGED_TRUSTED.
+TEST(CtOptionsApply, TrustFlagRecordsTheAdminsWord) {
+  EXPECT_EQ(saved({"--i-trust-this-vps"}, "PRIVILEGED_TRUSTED"), "yes");
+  auto o = parse_ct_options(OptionContext::kCreate, {"--local_uid", "0", "--i-trust-this-vps"});
+  ASSERT_TRUE(o.ok()) << o.error().message();
+  ConfFile conf;
+  ASSERT_TRUE(apply_ct_options(*o, "101", conf).ok());
+  EXPECT_EQ(conf.get_or("LOCAL_UID", ""), "0");
+  EXPECT_EQ(conf.get_or("PRIVILEGED_TRUSTED", ""), "yes");
+}
+
 TEST(CtOptionsParse, SetOnlyOptionsRefusedByCreate) {
   for (Args a : std::vector<Args>{{"--save"},
                                   {"--force"},
