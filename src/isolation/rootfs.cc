@@ -77,7 +77,8 @@ Result<std::vector<std::string>> ct_device_rules(const CtConfig& ct) {
     if (!n.access.none()) rules.push_back(device_rule(n));
   rules.push_back("c 5:2 rwm");    // /dev/ptmx (the CT's own devpts)
   rules.push_back("c 136:* rwm");  // its pty slaves
-  rules.push_back("c 5:1 rw");     // /dev/console
+  // Not 5:1: the CT's /dev/console is a bind of /dev/null (1:3), and a 5:1 node the CT could reach
+  // (from an archive, a privileged CT's mknod) would be the host's console.
   return rules;
 }
 

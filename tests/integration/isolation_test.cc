@@ -201,6 +201,19 @@ TEST_F(IsolationTest, PrivilegedCt) {
   expect_no_host_paths(j, root());
 }
 
+// The host's console (c 5:1) is not in a CT's device allow list: its /dev/console is a bind of
+// /dev/null, so a 5:1 node that reaches the CT (an archive, a privileged CT's mknod) opens nothing.
+// Read from the v1 devices hierarchy; a v2 host's device filter is an eBPF program (not readable).
+TEST_F(IsolationTest, DeviceAllowListHasNoHostConsole) {
+  std::string id = create_running_ct();
+  std::string list = "/sys/fs/cgroup/devices/" + instance() + "/" + id + "/devices.list";
+  if (::access(list.c_str(), R_OK) != 0) GTEST_SKIP() << "no v1 devices hierarchy here";
+  std::string rules = read_text(list);
+  EXPECT_PRED2(contains, rules, "c 136:* rwm");
+  EXPECT_FALSE(contains(rules, "c 5:1 ")) << rules;
+  EXPECT_FALSE(contains(rules, "a *:* ")) << rules;
+}
+
 // Its own time namespace: uptime (/proc/uptime and sysinfo, which busybox uptime reads) counts
 // from the CT's start, also for what exec starts, in an unprivileged and a privileged CT; init's
 // start time is not before the CT's boot.

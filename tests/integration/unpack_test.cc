@@ -216,7 +216,7 @@ TEST_F(UnpackAttackTest, OverlayLowerTakesNoDevicesAndTheVpsCannotOpenTheConsole
   auto bad = bad_entries(root() + "/var/lib/berth/template/rootfs", 0);
   EXPECT_TRUE(bad.empty()) << ::testing::PrintToString(bad);
   ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
-  // The tenant, root inside: the host console (5:1 is in every CT's device allow list).
+  // The tenant, root inside: the host console (5:1 is no longer in the device allow list either).
   // (`<>` would create a plain file where none is: only a character device counts.)
   RunResult o = berth({"exec", id,
                        "[ -c /tmp/console ] && exec 3<>/tmp/console && echo OPENED; "
