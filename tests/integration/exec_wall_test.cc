@@ -136,7 +136,7 @@ bool tiocsti_enabled() {
 TEST_F(ExecWallTest, TiocstiNeverReachesTheCallersTerminal) {
   for (bool privileged : {false, true}) {
     SCOPED_TRACE(privileged ? "privileged CT" : "CT in a user namespace");
-    std::string id = privileged ? create_running_ct({"--local_uid", "0", "--local_gid", "0"}) : create_running_ct();
+    std::string id = privileged ? create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"}) : create_running_ct();
     std::string probe = install_probe(id);
     std::string marker = "echo PWNED-" + id + " > /tmp/pwned";
     PtyPair tty;
@@ -406,7 +406,7 @@ TEST_F(ExecWallTest, IoUringRefusedInside) {
   RunResult host = run_process({BERTH_PROBE, "exec-iouring"}, {}, {});
   if (host.out != "ok\n") GTEST_SKIP() << "io_uring is not available on this host: " << host.out;
   for (bool privileged : {false, true}) {
-    std::string id = privileged ? create_running_ct({"--local_uid", "0", "--local_gid", "0"}) : create_running_ct();
+    std::string id = privileged ? create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"}) : create_running_ct();
     std::string probe = install_probe(id);
     RunResult r = berth({"exec3", id, probe, "exec-iouring"});
     EXPECT_EQ(r.code, 0) << r.err;

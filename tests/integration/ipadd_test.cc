@@ -9,6 +9,9 @@
 //
 // Every refused address must leave nothing behind: no config (create), an unchanged config and
 // no route (set), a CT that stays down (start).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -123,6 +126,12 @@ class IpaddTest : public BerthTest {
   void SetUp() override {
     BerthTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
+    // The fake LAN is one host-wide device with fixed addresses: ctest runs tests of this program
+    // side by side, so one IpaddTest at a time: a lock on the test program's own file (it leaves
+    // nothing behind, and it goes with the fd when the test ends).
+    lock_fd_ = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(lock_fd_, 0) << std::strerror(errno);
+    ASSERT_EQ(::flock(lock_fd_, LOCK_EX), 0) << std::strerror(errno);
     lan_ = std::make_unique<FakeLan>();
     ASSERT_EQ(lan_->error(), "");
     std::ofstream(root() + "/etc/berth/berth.conf", std::ios::app) << "NEIGHBOUR_DEVS=\"bt50d0\"\n";
@@ -130,7 +139,10 @@ class IpaddTest : public BerthTest {
   void TearDown() override {
     BerthTest::TearDown();  // CTs first: their proxy entries are on the fake LAN's device
     lan_.reset();
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    lock_fd_ = -1;
   }
+  int lock_fd_ = -1;
   // `create` with the given address options; the CT is registered for TearDown either way.
   RunResult create_with(const std::vector<std::string>& extra, std::string* id_out = nullptr) {
     std::string id = new_ctid();
