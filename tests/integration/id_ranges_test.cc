@@ -2,6 +2,8 @@
 // BERTH_ROOTs) never hand out the same host ids, a range another tool holds in /etc/subuid is
 // skipped, every CT's range is registered there while it exists, and the files are left exactly
 // as they were found.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -31,13 +33,32 @@ uint64_t conf_base(const std::string& conf) {
   return std::stoull(text.substr(at + 11));
 }
 
+// Berth's host-wide allocation lock, held while the test edits /etc/subuid itself: tests of other
+// programs (ctest -j2) create and destroy CTs, which rewrite the file, at the same time.
+class AllocationLock {
+ public:
+  AllocationLock() : fd_(::open("/run/berth-idranges.lck", O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~AllocationLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  AllocationLock(const AllocationLock&) = delete;
+  AllocationLock& operator=(const AllocationLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 // A line for a made-up user in /etc/subuid, removed again (only that line) on destruction.
 class FakeSubuidLine {
  public:
   explicit FakeSubuidLine(std::string line) : line_(std::move(line)) {
+    AllocationLock lock;
     write_all("/etc/subuid", slurp("/etc/subuid") + line_);
   }
   ~FakeSubuidLine() {
+    AllocationLock lock;
     std::string text = slurp("/etc/subuid");
     size_t at = text.find(line_);
     if (at != std::string::npos) write_all("/etc/subuid", text.erase(at, line_.size()));
@@ -51,8 +72,16 @@ class IdRangesTest : public BerthTest {
  protected:
   void SetUp() override {
     BerthTest::SetUp();
-    subuid_ = slurp("/etc/subuid");
-    subgid_ = slurp("/etc/subgid");
+    subuid_ = ours(slurp("/etc/subuid"));
+    subgid_ = ours(slurp("/etc/subgid"));
+  }
+  // The file without the lines of other test programs' instances (berth-test-<pid>), which come
+  // and go while this test runs: what this test must leave as it found is the rest.
+  std::string ours(const std::string& text) const {
+    std::string out;
+    for (const auto& l : split_lines(text))
+      if (l.rfind("berth-test-", 0) != 0 || l.rfind(instance(), 0) == 0) out += l + "\n";
+    return out;
   }
   void TearDown() override {
     if (!root2_.empty()) {
@@ -63,8 +92,8 @@ class IdRangesTest : public BerthTest {
     }
     BerthTest::TearDown();
     if (root().empty()) return;
-    EXPECT_EQ(slurp("/etc/subuid"), subuid_) << "/etc/subuid not left as found";
-    EXPECT_EQ(slurp("/etc/subgid"), subgid_) << "/etc/subgid not left as found";
+    EXPECT_EQ(ours(slurp("/etc/subuid")), subuid_) << "/etc/subuid not left as found";
+    EXPECT_EQ(ours(slurp("/etc/subgid")), subgid_) << "/etc/subgid not left as found";
   }
   // A second instance: its own BERTH_ROOT and instance name, the same busybox cache.
   void make_second_instance() {
@@ -118,7 +147,7 @@ TEST_F(IdRangesTest, RangeOfAnotherToolInSubuidIsSkipped) {
   std::string first = create_ct();
   uint64_t taken = conf_base(conf_path(first));
   ASSERT_EQ(berth({"destroy", first}).code, 0);
-  EXPECT_EQ(slurp("/etc/subuid"), subuid_) << "destroy left the CT's range registered";
+  EXPECT_EQ(ours(slurp("/etc/subuid")), subuid_) << "destroy left the CT's range registered";
   // Another tool (a podman user, say) now holds exactly that range.
   FakeSubuidLine fake("berth-itest-fake-" + std::to_string(::getpid()) + ":" + std::to_string(taken) + ":65536\n");
   std::string id = create_ct();
