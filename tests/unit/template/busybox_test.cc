@@ -110,7 +110,9 @@ TEST_F(BusyboxBuild, BuildsArchiveAndUnpacks) {
   EXPECT_EQ(s.st_mode & 07777, 0700u);
   ASSERT_EQ(stat((*root + "/etc/shadow").c_str(), &s), 0);
   EXPECT_EQ(s.st_mode & 07777, 0600u);
-  if (geteuid() == 0) EXPECT_EQ(s.st_uid, 0u);
+  if (geteuid() == 0) {
+    EXPECT_EQ(s.st_uid, 0u);
+  }
   EXPECT_NE(slurp(*root + "/etc/os-release").find("ID=busybox\n"), std::string::npos);
   EXPECT_EQ(slurp(*root + "/etc/init.d/rcS"), busybox_files::kRcS);
 }

@@ -86,7 +86,9 @@ class TempDirTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override {
-    if (!dir_.empty()) EXPECT_TRUE(remove_tree(dir_).ok());
+    if (!dir_.empty()) {
+      EXPECT_TRUE(remove_tree(dir_).ok());
+    }
   }
   std::string dir_;
 };

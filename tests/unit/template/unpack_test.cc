@@ -52,7 +52,9 @@ TEST_F(TemplateUnpack, KeepsTypesModesAndContent) {
   EXPECT_EQ(st.st_mtime, 1700000000);
   EXPECT_EQ(slurp(dest_ + "/etc/shadow"), "root:!:\n");
   ASSERT_EQ(lstat((dest_ + "/bin/su").c_str(), &st), 0);
-  if (geteuid() == 0) EXPECT_EQ(st.st_mode & 07777, 04755u);  // setuid bit is dropped for non-root owners
+  if (geteuid() == 0) {
+    EXPECT_EQ(st.st_mode & 07777, 04755u);  // setuid bit is dropped for non-root owners
+  }
   ino_t su_ino = st.st_ino;
   ASSERT_EQ(lstat((dest_ + "/bin/su2").c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, su_ino);
