@@ -13,7 +13,7 @@
 
 namespace berth {
 
-class Error {
+class [[nodiscard]] Error {
  public:
   Error() = default;
   // what: the operation and its object, e.g. "mount `proc` on `/proc`". The errno text is appended.
@@ -40,7 +40,7 @@ class Error {
 };
 
 template <class T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   Result(Error err) : v_(std::move(err)) {}  // NOLINT(google-explicit-constructor)
@@ -75,7 +75,7 @@ class Result {
 };
 
 template <>
-class Result<void> {
+class [[nodiscard]] Result<void> {
  public:
   Result() = default;
   Result(Error err) : err_(std::move(err)) {}  // NOLINT(google-explicit-constructor)
