@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "sys/fd_passing.h"
+
 namespace berth::runtime {
 namespace {
 struct Wire {
@@ -36,23 +38,7 @@ Status sync_send(int fd, SyncMsg type, int exit_status, const std::string& text)
 Status sync_send_fd(int sock, int fd_to_send) {
   Wire w{};
   w.type = static_cast<uint32_t>(SyncMsg::kFd);
-  struct iovec iov{&w, offsetof(Wire, text) + 1};
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  std::memset(cbuf, 0, sizeof cbuf);
-  struct msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd_to_send, sizeof(int));
-  ssize_t n;
-  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return Error::from_errno(errno, "send fd");
+  if (sys::send_with_fd(sock, &w, offsetof(Wire, text) + 1, fd_to_send) < 0) return Error::from_errno(errno, "send fd");
   return {};
 }
 

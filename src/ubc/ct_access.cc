@@ -24,6 +24,8 @@
 #include <memory>
 #include <string>
 
+#include "sys/fd_passing.h"
+
 namespace berth::ubc {
 namespace {
 
@@ -37,21 +39,8 @@ namespace {
 
 // Sends fd over sock (one byte of data with it). Async-signal-safe: used in a forked child.
 bool send_fd(int sock, int fd) {
-  char byte = 'p';
-  struct iovec iov{&byte, 1};
-  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
-  std::memset(ctl, 0, sizeof ctl);
-  struct msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctl;
-  msg.msg_controllen = sizeof ctl;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  return ::sendmsg(sock, &msg, MSG_NOSIGNAL) == 1;
+  const char byte = 'p';
+  return sys::send_with_fd(sock, &byte, 1, fd) == 1;
 }
 
 int recv_fd(int sock) {
