@@ -5,6 +5,8 @@
 #include <string_view>
 #include <utility>
 
+#include "runtime/pipeline.h"
+
 namespace berth::cli {
 
 
@@ -92,6 +94,8 @@ int main(int argc, char** argv) {
     inv.command = argv[i++];
   }
   for (; i < argc; ++i) inv.args.emplace_back(argv[i]);
+  // --verbose: the start/stop/exec pipelines print each step's duration (runtime/pipeline.h).
+  if (inv.verbose > 0) runtime::set_trace(true);
 
   auto host = HostConfig::load();
   if (!host.ok()) return report(inv, host.error());

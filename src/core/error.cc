@@ -22,6 +22,12 @@ Error Error::invalid(std::string what, int exit_status) {
 
 Error Error::with_status(int exit_status, std::string what) { return invalid(std::move(what), exit_status); }
 
+Error Error::restored(int err, int exit_status, std::string message) {
+  Error e = invalid(std::move(message), exit_status);
+  if (err != 0) e.code_ = err;
+  return e;
+}
+
 Error& Error::context(std::string outer) {
   contexts_ = outer + ": " + contexts_;
   return *this;

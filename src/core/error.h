@@ -21,6 +21,9 @@ class [[nodiscard]] Error {
   // An error with no syscall behind it (bad input, bad state); code EINVAL unless given.
   static Error invalid(std::string what, int exit_status = 0);
   static Error with_status(int exit_status, std::string what);
+  // An error rebuilt from its parts after it crossed a process boundary (the start/exec sync
+  // socket): errno `err` (0: EINVAL), exit status, and the whole message as the sender printed it.
+  static Error restored(int err, int exit_status, std::string message);
 
   Error& context(std::string outer);
   Error& status(int exit_status);

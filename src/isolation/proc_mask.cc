@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/unique_fd.h"
+#include "sys/kernel.h"
 #include "ubc/proc_view.h"
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -135,20 +136,18 @@ Status mask_proc(bool in_userns) { return apply_proc_mask(proc_mask_plan(in_user
 
 bool attach_proc_view(int view_fd) {
   if (view_fd < 0) return false;
-  auto move = [](int fd, const char* to) {
-    return ::syscall(SYS_move_mount, fd, "", AT_FDCWD, to, MOVE_MOUNT_F_EMPTY_PATH) == 0;
-  };
+  sys::Kernel& k = sys::kernel();
+  auto move = [&k](int fd, const std::string& to) { return k.move_mount(fd, to).ok(); };
   // The procfs with its masks, as one detached tree; then /proc is free for the view.
-  UniqueFd real(static_cast<int>(
-      ::syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)));
-  if (!real) return false;
-  if (::umount2("/proc", MNT_DETACH) != 0) return false;
+  auto real = k.open_tree("/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (!real.ok()) return false;
+  if (!k.umount("/proc", MNT_DETACH).ok()) return false;
   const std::string real_dir = std::string("/proc/") + ubc::kRealDir;
   if (move(view_fd, "/proc")) {
-    if (move(real.get(), real_dir.c_str())) return true;
-    ::umount2("/proc", MNT_DETACH);  // the view without its procfs is useless
+    if (move(real->get(), real_dir)) return true;
+    (void)k.umount("/proc", MNT_DETACH);  // the view without its procfs is useless
   }
-  move(real.get(), "/proc");  // the plain procfs again
+  move(real->get(), "/proc");  // the plain procfs again
   return false;
 }
 

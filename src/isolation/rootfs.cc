@@ -13,6 +13,7 @@
 
 #include "core/unique_fd.h"
 #include "isolation/devices.h"
+#include "sys/kernel.h"
 #include "ubc/fs.h"
 
 namespace berth::isolation {
@@ -92,7 +93,7 @@ static Status bind_beancounters(int fd, const std::string& root) {
   UniqueFd target(::open(dst.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0400));
   if (!target) return Error::from_errno(errno, "create `" + dst + "`");
   // Accounting must not stop a CT from starting: without the mount the file is just absent.
-  if (::syscall(SYS_move_mount, fd, "", AT_FDCWD, dst.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) ::unlink(dst.c_str());
+  if (!sys::kernel().move_mount(fd, dst).ok()) ::unlink(dst.c_str());
   return {};
 }
 
@@ -100,8 +101,7 @@ Status attach_root_from_child(int root_fd, const std::string& at) {
   // Cut propagation first: nothing mounted below may reach the host's namespace (a privileged
   // CT's namespace is a plain copy, shared mounts included).
   BERTH_RETURN_IF_ERROR(do_mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE));
-  if (::syscall(SYS_move_mount, root_fd, "", AT_FDCWD, at.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
-    return Error::from_errno(errno, "attach the CT's root on `" + at + "`");
+  if (auto st = sys::kernel().move_mount(root_fd, at); !st.ok()) return sys::reworded(st.error(), "attach the CT's root on `" + at + "`");
   return {};
 }
 
@@ -128,8 +128,8 @@ Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   UniqueFd newroot(::open(root.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
   if (!newroot) return Error::from_errno(errno, "open new root `" + root + "`");
   if (::fchdir(newroot.get()) != 0) return Error::from_errno(errno, "chdir to new root");
-  if (::syscall(SYS_pivot_root, ".", ".") != 0) return Error::from_errno(errno, "pivot_root into `" + root + "`");
-  if (::umount2(".", MNT_DETACH) != 0) return Error::from_errno(errno, "detach old root");
+  if (auto st = sys::kernel().pivot_root(".", "."); !st.ok()) return sys::reworded(st.error(), "pivot_root into `" + root + "`");
+  if (auto st = sys::kernel().umount(".", MNT_DETACH); !st.ok()) return sys::reworded(st.error(), "detach old root");
   if (::chdir("/") != 0) return Error::from_errno(errno, "chdir /");
   return {};
 }

@@ -1,6 +1,7 @@
-// Child side of the start pipeline (ARCHITECTURE.md section 2): wait for id maps -> mounts ->
-// pivot_root -> hostname and in-CT files -> loopback -> cgroup namespace -> seccomp -> drop caps
-// -> close fds -> exec init.
+// Child side of the start pipeline (ARCHITECTURE.md section 2), pipeline "start-child": wait for
+// id maps -> mounts -> pivot_root -> hostname and in-CT files -> loopback -> cgroup namespace ->
+// seccomp -> drop caps; then close fds and exec init. A failed step (or one BERTH_FAIL_STEP
+// names) is reported to the parent over the sync socket with its errno and exit status.
 #include "runtime/child_init.h"
 
 #include <fcntl.h>
@@ -9,9 +10,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,20 +27,68 @@
 #include "isolation/seccomp.h"
 #include "isolation/timens.h"
 #include "runtime/ct_limits.h"
+#include "runtime/pipeline.h"
+#include "runtime/start_steps.h"
 #include "runtime/sync.h"
+#include "sys/pidfd.h"
 
 namespace berth::runtime {
 namespace {
 
-Status become_root() {
+struct ChildContext {
+  const ChildArgs& a;
+  std::optional<std::string> host_resolv;
+  std::vector<int> caps;
+};
+
+// Die with the parent until init is exec'ed: a killed `berth start` leaves no half-made CT.
+Status set_parent_death_signal(ChildContext&) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return Error::from_errno(errno, "prctl PDEATHSIG");
+  return {};
+}
+
+// Nothing in a new user namespace works before its id maps exist.
+Status wait_id_maps(ChildContext& c) { return c.a.userns ? sync_expect(c.a.sync_fd, SyncMsg::kMapsDone) : Status{}; }
+
+Status become_root(ChildContext& c) {
+  if (!c.a.userns) return {};
   if (::setgroups(0, nullptr) != 0 && errno != EPERM) return Error::from_errno(errno, "setgroups");
   if (::setresgid(0, 0, 0) != 0) return Error::from_errno(errno, "setresgid 0");
   if (::setresuid(0, 0, 0) != 0) return Error::from_errno(errno, "setresuid 0");
   return {};
 }
 
-// host_resolv: the host's /etc/resolv.conf, for NAMESERVER/SEARCHDOMAIN `inherit`.
-Status configure_inside(const CtConfig& ct, const std::string& host_resolv) {
+// Per-user inotify limits of the CT's own user namespace, while the host's /proc is still here
+// (the CT's /proc/sys is read-only to it; docs/security/limits.md).
+Status apply_userns_limits(ChildContext& c) {
+  if (!c.a.userns) return {};
+  return apply_userns_limits_self(c.a.limits).context("set inotify limits");
+}
+
+// The host's resolv.conf, read while the host's root is still ours (for `inherit`).
+Status read_host_resolv(ChildContext& c) {
+  BERTH_ASSIGN_OR_RETURN(c.host_resolv, dist::read_if_exists("/etc/resolv.conf"));
+  return {};
+}
+
+Status set_up_mounts(ChildContext& c) {
+  const ChildArgs& a = c.a;
+  isolation::RootfsPlan plan{a.root, a.root_fd, a.userns, a.beancounters_fd, a.limits.pty_max.value_or(0)};
+  return isolation::setup_rootfs_from_child(*a.ct, plan).context("set up mounts");
+}
+
+Status mask_proc(ChildContext& c) { return isolation::mask_proc(c.a.userns).context("mask /proc"); }
+
+// /proc/user_beancounters: /proc becomes the server's view, the procfs goes under it (any
+// failure leaves the plain procfs: not an error).
+Status attach_proc_view(ChildContext& c) {
+  isolation::attach_proc_view(c.a.proc_view_fd);
+  return {};
+}
+
+Status configure_inside(ChildContext& c) {
+  const CtConfig& ct = *c.a.ct;
+  std::string host_resolv = c.host_resolv.value_or("");
   std::string hostname = ct.hostname();
   // As vzctl's dist scripts: the kernel hostname is the whole configured name.
   std::string uts = hostname.empty() ? ct.ctid() : hostname.substr(0, 64);
@@ -52,52 +102,65 @@ Status configure_inside(const CtConfig& ct, const std::string& host_resolv) {
   return {};
 }
 
-Status setup(const ChildArgs& a) {
-  const CtConfig& ct = *a.ct;
-  // Die with the parent until init is exec'ed: a killed `berth start` leaves no half-made CT.
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return Error::from_errno(errno, "prctl PDEATHSIG");
-  if (a.userns) {
-    BERTH_RETURN_IF_ERROR(sync_expect(a.sync_fd, SyncMsg::kMapsDone));
-    BERTH_RETURN_IF_ERROR(become_root());
-    // Per-user inotify limits of the CT's own user namespace, while the host's /proc is still
-    // here (the CT's /proc/sys is read-only to it; docs/security/limits.md).
-    BERTH_RETURN_IF_ERROR(apply_userns_limits_self(a.limits).context("set inotify limits"));
-  }
-  // The host's resolv.conf, read while the host's root is still ours (for `inherit`).
-  BERTH_ASSIGN_OR_RETURN(auto host_resolv, dist::read_if_exists("/etc/resolv.conf"));
-  isolation::RootfsPlan plan{a.root, a.root_fd, a.userns, a.beancounters_fd, a.limits.pty_max.value_or(0)};
-  BERTH_RETURN_IF_ERROR(isolation::setup_rootfs_from_child(ct, plan).context("set up mounts"));
-  BERTH_RETURN_IF_ERROR(isolation::mask_proc(a.userns).context("mask /proc"));
-  // /proc/user_beancounters: /proc becomes the server's view, the procfs goes under it.
-  isolation::attach_proc_view(a.proc_view_fd);
-  BERTH_RETURN_IF_ERROR(configure_inside(ct, host_resolv.value_or("")));
-  // Its uptime counts from now.
-  BERTH_RETURN_IF_ERROR(isolation::enter_own_time_namespace());
-  // In the CT's IPC namespace (its /proc/sys/kernel/shm* are open again after mask_proc) and on
-  // init itself, so everything it starts inherits them.
-  BERTH_RETURN_IF_ERROR(apply_proc_limits_self(a.limits).context("set process limits"));
-  BERTH_RETURN_IF_ERROR(isolation::bring_up_loopback());
-  if (a.wait_cgroup) {
-    // The parent moves us into the CT's cgroup while we did the mounts (hiding the cgroup v1
-    // attach latency); the cgroup namespace must be made after that, so its root is our group.
-    BERTH_RETURN_IF_ERROR(sync_expect(a.sync_fd, SyncMsg::kCgroupDone));
-    if (::unshare(CLONE_NEWCGROUP) != 0) return Error::from_errno(errno, "unshare cgroup namespace");
-  }
-  // Only now is the cgroup namespace's root the CT's own group (v1 joined it just above).
-  BERTH_RETURN_IF_ERROR(isolation::mount_cgroup_fs_from_child(a.cgroup_fs).context("mount cgroup file system"));
-  BERTH_ASSIGN_OR_RETURN(std::vector<int> caps, isolation::ct_capabilities(ct));
-  // Load the filter before drop_caps(): VPS mode cannot set no_new_privs (setuid su/sudo must
-  // work inside), and without it seccomp(2) needs CAP_SYS_ADMIN. The filter allows the
-  // capset/prctl calls that drop_caps() makes next.
-  BERTH_RETURN_IF_ERROR(isolation::load_seccomp_filter(!a.userns).context("load seccomp filter"));
-  BERTH_RETURN_IF_ERROR(isolation::drop_caps(caps).context("drop capabilities"));
+// Its uptime counts from now.
+Status enter_time_namespace(ChildContext&) { return isolation::enter_own_time_namespace(); }
+
+// In the CT's IPC namespace (its /proc/sys/kernel/shm* are open again after mask_proc) and on
+// init itself, so everything it starts inherits them.
+Status apply_proc_limits(ChildContext& c) { return apply_proc_limits_self(c.a.limits).context("set process limits"); }
+
+Status bring_up_loopback(ChildContext&) { return isolation::bring_up_loopback(); }
+
+// The parent moves us into the CT's cgroup while we did the mounts (hiding the cgroup v1 attach
+// latency); the cgroup namespace must be made after that, so its root is our group.
+Status join_cgroup_namespace(ChildContext& c) {
+  if (!c.a.wait_cgroup) return {};
+  BERTH_RETURN_IF_ERROR(sync_expect(c.a.sync_fd, SyncMsg::kCgroupDone));
+  if (::unshare(CLONE_NEWCGROUP) != 0) return Error::from_errno(errno, "unshare cgroup namespace");
   return {};
 }
 
+// Only now is the cgroup namespace's root the CT's own group (v1 joined it just above).
+Status mount_cgroup_fs(ChildContext& c) {
+  return isolation::mount_cgroup_fs_from_child(c.a.cgroup_fs).context("mount cgroup file system");
+}
+
+// Load the filter before drop_caps: VPS mode cannot set no_new_privs (setuid su/sudo must work
+// inside), and without it seccomp(2) needs CAP_SYS_ADMIN. The filter allows the capset/prctl
+// calls that drop_caps makes next.
+Status load_seccomp(ChildContext& c) {
+  BERTH_ASSIGN_OR_RETURN(c.caps, isolation::ct_capabilities(*c.a.ct));
+  return isolation::load_seccomp_filter(!c.a.userns).context("load seccomp filter");
+}
+
+Status drop_caps(ChildContext& c) { return isolation::drop_caps(c.caps).context("drop capabilities"); }
+
+constexpr std::array<Step<ChildContext>, 16> kChildSteps{{
+    {"set_parent_death_signal", set_parent_death_signal},
+    {"wait_id_maps", wait_id_maps},
+    {"become_root", become_root},
+    {"apply_userns_limits", apply_userns_limits},
+    {"read_host_resolv", read_host_resolv},
+    {"set_up_mounts", set_up_mounts},
+    {"mask_proc", mask_proc},
+    {"attach_proc_view", attach_proc_view},
+    {"configure_inside", configure_inside},
+    {"enter_time_namespace", enter_time_namespace},
+    {"apply_proc_limits", apply_proc_limits},
+    {"bring_up_loopback", bring_up_loopback},
+    {"join_cgroup_namespace", join_cgroup_namespace},
+    {"mount_cgroup_fs", mount_cgroup_fs},
+    {"load_seccomp", load_seccomp},
+    {"drop_caps", drop_caps},
+}};
+
 }  // namespace
 
+std::vector<std::string> start_child_step_names() { return step_names<ChildContext>(kChildSteps); }
+
 int child_init(const ChildArgs& a) {
-  auto st = setup(a);
+  ChildContext c{a, std::nullopt, {}};
+  auto st = run_pipeline<ChildContext>("start-child", kChildSteps, c);
   if (!st.ok()) {
     sync_report_error(a.sync_fd, st.error());
     return kChildSetupFailed;
@@ -112,7 +175,7 @@ int child_init(const ChildArgs& a) {
     ::dup2(devnull, 2);
   }
   // Everything else (the sync socket included) closes on exec: its EOF tells the parent "ok".
-  ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  (void)sys::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::setsid();
   sigset_t none;
   sigemptyset(&none);

@@ -16,13 +16,13 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <cstring>
 #include <utility>
 
@@ -39,7 +39,10 @@
 #include "storage/root.h"
 #include "runtime/sync.h"
 #include "sys/fs.h"
+#include "sys/kernel.h"
+#include "sys/pidfd.h"
 #include "sys/process.h"
+#include "runtime/pipeline.h"
 
 namespace berth::runtime {
 namespace {
@@ -105,7 +108,7 @@ std::string join_args(const std::vector<std::string>& v) {
   std::string term = std::string("TERM=") + (std::getenv("TERM") ? std::getenv("TERM") : "xterm");
   const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
                         "USER=root", "LOGNAME=root", "SHELL=/bin/sh", "container=berth", term.c_str(), nullptr};
-  ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  (void)sys::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::execvpe(argv[0], argv.data(), const_cast<char* const*>(envp));
   int err = errno;
   sync_report_error(sync_fd, Error::from_errno(err, "exec `" + args[0] + "`").status(err == ENOENT ? 127 : 126));
@@ -118,10 +121,10 @@ void close_fds_except(int a, int b) {
   unsigned lo = 3;
   for (int k : {a, b}) {
     if (k < static_cast<int>(lo)) continue;
-    if (static_cast<unsigned>(k) > lo) ::syscall(SYS_close_range, lo, static_cast<unsigned>(k) - 1, 0);
+    if (static_cast<unsigned>(k) > lo) (void)sys::close_range(lo, static_cast<unsigned>(k) - 1, 0);
     lo = static_cast<unsigned>(k) + 1;
   }
-  ::syscall(SYS_close_range, lo, ~0U, 0);
+  (void)sys::close_range(lo, ~0U, 0);
 }
 
 // Child A: joins the CT, then runs and waits for B. inner: the command's pipe ends (the pty, if
@@ -201,61 +204,142 @@ void ensure_std_fds() {
     }
 }
 
-}  // namespace
-
-Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
-  if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
-  if (!s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
-  repair_proc_view_if_dead(ct, s.init_pid);
-  UniqueFd init_fd(static_cast<int>(::syscall(SYS_pidfd_open, s.init_pid, 0)));
-  if (!init_fd) return Error::from_errno(errno, "open pidfd of the CT's init");
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
-  std::string group = ct_group_of(ct);
-  BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(group));
-  BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
-  bool userns = !ct.is_privileged();
-  int child_sock = sync.child.get(), pidfd = init_fd.get();
-  ProcLimits rlimits = command_rlimits(rlimits_of(s.init_pid), ct);
-  bool join_time = isolation::other_time_namespace(s.init_pid);  // CTs started before 5.6 kernels have none
-  ensure_std_fds();
-  StdioPlan plan = plan_stdio_for_caller(req.pty);
-  BERTH_ASSIGN_OR_RETURN(ExecPipes pipes, make_exec_pipes(plan.stdin_eof));
-  std::array<int, 3> inner{pipes.inner[0].get(), pipes.inner[1].get(), pipes.inner[2].get()};
-  // Before the clone, so A starts with them blocked and passes them on once B exists.
-  ExecSignals signals;
-  BERTH_ASSIGN_OR_RETURN(sys::ChildProcess a, sys::clone_child(0, cgfd.get(), [&] {
-                           return joiner(ct, req, plan, inner, pidfd, userns, join_time, child_sock, rlimits);
-                         }));
-  sync.child.reset();
-  for (auto& fd : pipes.inner) fd.reset();
-  if (!cgfd.valid()) BERTH_RETURN_IF_ERROR(cg->attach(group, a.pid()).context("join the CT's cgroup"));
-  BERTH_RETURN_IF_ERROR(sync_send(sync.parent.get(), SyncMsg::kCgroupDone));
-
+// Everything exec acquires, in order (destroyed in reverse: the joiner is killed before the
+// signal mask is restored and the pipes are closed).
+struct ExecContext {
+  const CtConfig& ct;
+  const ExecRequest& req;
+  CtStatus s;
+  UniqueFd init_fd;
+  cgroups::Backend* cg = nullptr;
+  std::string group;
+  UniqueFd cgfd;
+  SyncPair sync;
+  bool userns = true;
+  bool join_time = false;
+  ProcLimits rlimits;
+  StdioPlan plan;
+  ExecPipes pipes;
+  std::optional<ExecSignals> signals;
+  sys::ChildProcess joiner;
   UniqueFd master;
-  if (plan.any_pty()) {
-    BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(sync.parent.get()));
-    if (r.eof) return Error::with_status(3, "exec failed");
-    if (r.type == SyncMsg::kError) return error_from(r);
-    if (r.type == SyncMsg::kFd && r.fd) {
-      master = std::move(r.fd);
-      for (size_t i = 0; i < 3; ++i)
-        if (plan.on_pty[i]) pipes.outer[i].reset();
-    } else {
-      plan = plan_stdio({false, false, false}, false, false);  // no pty left in the CT: pipes
-    }
+  int code = 0;
+};
+
+Status query_state(ExecContext& c) {
+  BERTH_ASSIGN_OR_RETURN(c.s, query_status(c.ct));
+  if (!c.s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
+  if (!c.s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
+  return {};
+}
+
+// A dead /proc view (the beancounter server was killed) is repaired before anyone enters.
+Status repair_proc_view(ExecContext& c) {
+  repair_proc_view_if_dead(c.ct, c.s.init_pid);
+  return {};
+}
+
+Status open_init_pidfd(ExecContext& c) {
+  auto fd = sys::pidfd_open(c.s.init_pid);
+  if (!fd.ok()) return sys::reworded(fd.error(), "open pidfd of the CT's init");
+  c.init_fd = std::move(fd).value();
+  return {};
+}
+
+Status open_cgroup(ExecContext& c) {
+  BERTH_ASSIGN_OR_RETURN(c.cg, cgroup_backend());
+  c.group = ct_group_of(c.ct);
+  BERTH_ASSIGN_OR_RETURN(c.cgfd, c.cg->open_for_clone(c.group));
+  return {};
+}
+
+// The sync socket, the command's rlimits, its pipes and the relayed signals (blocked before the
+// clone, so the joiner starts with them blocked and passes them on once the command exists).
+Status prepare_stdio(ExecContext& c) {
+  BERTH_ASSIGN_OR_RETURN(c.sync, make_sync_pair());
+  c.userns = !c.ct.is_privileged();
+  c.rlimits = command_rlimits(rlimits_of(c.s.init_pid), c.ct);
+  c.join_time = isolation::other_time_namespace(c.s.init_pid);  // CTs started before 5.6 kernels have none
+  ensure_std_fds();
+  c.plan = plan_stdio_for_caller(c.req.pty);
+  BERTH_ASSIGN_OR_RETURN(c.pipes, make_exec_pipes(c.plan.stdin_eof));
+  c.signals.emplace();
+  return {};
+}
+
+// Child A (the joiner), in the CT's cgroup on v2.
+Status clone_joiner(ExecContext& c) {
+  std::array<int, 3> inner{c.pipes.inner[0].get(), c.pipes.inner[1].get(), c.pipes.inner[2].get()};
+  int child_sock = c.sync.child.get(), pidfd = c.init_fd.get();
+  BERTH_ASSIGN_OR_RETURN(c.joiner, sys::kernel().clone_child({::geteuid(), ::getegid()}, 0, c.cgfd.get(), [&c, inner, child_sock, pidfd] {
+                           return joiner(c.ct, c.req, c.plan, inner, pidfd, c.userns, c.join_time, child_sock, c.rlimits);
+                         }));
+  c.sync.child.reset();
+  for (auto& fd : c.pipes.inner) fd.reset();
+  return {};
+}
+
+// v1: A joins the CT's cgroups from here; then A may join the namespaces.
+Status join_cgroup(ExecContext& c) {
+  if (!c.cgfd.valid()) BERTH_RETURN_IF_ERROR(c.cg->attach(c.group, c.joiner.pid()).context("join the CT's cgroup"));
+  return sync_send(c.sync.parent.get(), SyncMsg::kCgroupDone);
+}
+
+// A pty of the CT's devpts, when one is wanted and the CT has one left (else pipes).
+Status receive_pty(ExecContext& c) {
+  if (!c.plan.any_pty()) return {};
+  BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(c.sync.parent.get()));
+  if (r.eof) return Error::with_status(3, "exec failed");
+  if (r.type == SyncMsg::kError) return error_from(r);
+  if (r.type == SyncMsg::kFd && r.fd) {
+    c.master = std::move(r.fd);
+    for (size_t i = 0; i < 3; ++i)
+      if (c.plan.on_pty[i]) c.pipes.outer[i].reset();
+  } else {
+    c.plan = plan_stdio({false, false, false}, false, false);  // no pty left in the CT: pipes
   }
-  relay_stdio(plan, pipes, master.get(), a.pidfd(), signals.fd());
-  // Setup errors arrive as a message; a clean exec closes the socket.
-  BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(sync.parent.get()));
-  BERTH_ASSIGN_OR_RETURN(int wstatus, a.wait());
-  int code = sys::exit_code_of(wstatus);
-  if (!r.eof && r.type == SyncMsg::kError && code == kSetupFailed) return error_from(r);
+  return {};
+}
+
+Status relay_stdio(ExecContext& c) {
+  runtime::relay_stdio(c.plan, c.pipes, c.master.get(), c.joiner.pidfd(), c.signals->fd());
+  return {};
+}
+
+// Setup errors arrive as a message; a clean exec closes the socket.
+Status collect_status(ExecContext& c) {
+  BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(c.sync.parent.get()));
+  BERTH_ASSIGN_OR_RETURN(int wstatus, c.joiner.wait());
+  c.code = sys::exit_code_of(wstatus);
+  if (!r.eof && r.type == SyncMsg::kError && c.code == kSetupFailed) return error_from(r);
   if (!r.eof && r.type == SyncMsg::kError) {
     // exec of the command itself failed (127 not found / 126 not executable): report, keep code.
-    return Error::with_status(code, r.text);
+    return Error::restored(r.err, c.code, r.text);
   }
-  return code;
+  return {};
+}
+
+constexpr std::array<Step<ExecContext>, 10> kExecSteps{{
+    {"query_state", query_state},
+    {"repair_proc_view", repair_proc_view},
+    {"open_init_pidfd", open_init_pidfd},
+    {"open_cgroup", open_cgroup},
+    {"prepare_stdio", prepare_stdio},
+    {"clone_joiner", clone_joiner},
+    {"join_cgroup", join_cgroup},
+    {"receive_pty", receive_pty},
+    {"relay_stdio", relay_stdio},
+    {"collect_status", collect_status},
+}};
+
+}  // namespace
+
+std::vector<std::string> exec_step_names() { return step_names<ExecContext>(kExecSteps); }
+
+Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
+  ExecContext c{ct, req, {}, {}, nullptr, {}, {}, {}, true, false, {}, {}, {}, {}, {}, {}, 0};
+  BERTH_RETURN_IF_ERROR(run_pipeline<ExecContext>("exec", kExecSteps, c));
+  return c.code;
 }
 
 }  // namespace berth::runtime
@@ -288,9 +372,9 @@ Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
   int sock = sync.child.get();
   if (s.running) {
-    UniqueFd init_fd(static_cast<int>(::syscall(SYS_pidfd_open, s.init_pid, 0)));
-    if (!init_fd) return Error::from_errno(errno, "open pidfd of the CT's init");
-    int pidfd = init_fd.get();
+    auto init_fd = sys::pidfd_open(s.init_pid);
+    if (!init_fd.ok()) return sys::reworded(init_fd.error(), "open pidfd of the CT's init");
+    int pidfd = init_fd->get();
     BERTH_ASSIGN_OR_RETURN(sys::ChildProcess c, sys::clone_child(0, -1, [&] {
                              ::prctl(PR_SET_DUMPABLE, 0);
                              int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
@@ -308,14 +392,11 @@ Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
     sync.child.reset();
     return collect(c, sync.parent.get());
   }
-  bool mounted_here = false;
+  sys::MountGuard mounted_here;
   if (!s.mounted) {
     BERTH_RETURN_IF_ERROR(storage::mount_root(ct));
-    mounted_here = true;
+    mounted_here = sys::MountGuard(ct.ve_root());
   }
-  ScopeExit unmount([&] {
-    if (mounted_here) (void)storage::umount_root(ct);
-  });
   // As at start: the host's VE_ROOT is nosuid and out of the CT's root id's reach; the child
   // attaches its own view in its own mount namespace and chroots there.
   BERTH_ASSIGN_OR_RETURN(std::string root, storage::ct_attach_dir(ct));
@@ -324,7 +405,7 @@ Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
   uint64_t flags = CLONE_NEWNS | (userns ? CLONE_NEWUSER : 0);
   // Owned by the CT's root id, as the running CT's namespace is (start.cc).
   sys::NsOwner owner{ct.local_uid(), ct.local_gid()};
-  BERTH_ASSIGN_OR_RETURN(sys::ChildProcess c, sys::clone_child_owned(owner, flags, -1, [&] {
+  BERTH_ASSIGN_OR_RETURN(sys::ChildProcess c, sys::kernel().clone_child(owner, flags, -1, [&] {
                            if (userns) {
                              auto w = sync_expect(sock, SyncMsg::kMapsDone);
                              if (!w.ok() || ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
@@ -344,7 +425,7 @@ Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
                          }));
   sync.child.reset();
   if (userns) {
-    BERTH_RETURN_IF_ERROR(sys::write_id_maps(c.pid(), ct.local_uid(), ct.local_gid(), kIdRangeSize));
+    BERTH_RETURN_IF_ERROR(sys::kernel().write_id_maps(c.pid(), ct.local_uid(), ct.local_gid(), kIdRangeSize));
     BERTH_RETURN_IF_ERROR(sync_send(sync.parent.get(), SyncMsg::kMapsDone));
   }
   return collect(c, sync.parent.get());

@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <string>
 
+#include "sys/pidfd.h"
+
 namespace berth::runtime {
 namespace {
 
@@ -219,7 +221,7 @@ void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pi
         } else if (cmd_done) {
           return;  // the command is gone; a ^C or kill while we wait for its output stops the wait
         } else {
-          ::syscall(SYS_pidfd_send_signal, cmd_pidfd, sig, nullptr, 0);
+          (void)sys::pidfd_send_signal(cmd_pidfd, sig);
         }
       }
     }

@@ -17,6 +17,8 @@
 #include "isolation/proc_mask.h"
 #include "runtime/exec.h"
 #include "sys/fs.h"
+#include "sys/kernel.h"
+#include "sys/pidfd.h"
 #include "runtime/inventory.h"
 #include "runtime/status.h"
 #include "ubc/fs.h"
@@ -29,22 +31,18 @@ namespace {
 // the dead view and the procfs under it go, the new one takes /proc, is masked, and gets the new
 // view on top when there is one.
 Status remount_proc(int view_fd, int file_fd, bool userns) {
-  UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC)));
-  if (!fs) return Error::from_errno(errno, "fsopen proc");
-  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    return Error::from_errno(errno, "create procfs");
-  UniqueFd mnt(static_cast<int>(
-      ::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)));
-  if (!mnt) return Error::from_errno(errno, "mount procfs");
-  if (::umount2("/proc", MNT_DETACH) != 0) return Error::from_errno(errno, "detach the dead /proc");
-  if (::syscall(SYS_move_mount, mnt.get(), "", AT_FDCWD, "/proc", MOVE_MOUNT_F_EMPTY_PATH) != 0)
-    return Error::from_errno(errno, "attach the new /proc");
+  sys::Kernel& k = sys::kernel();
+  BERTH_ASSIGN_OR_RETURN(UniqueFd fs, k.fsopen("proc"));
+  if (auto st = k.fsconfig_create(fs.get()); !st.ok()) return sys::reworded(st.error(), "create procfs");
+  auto mnt = k.fsmount(fs.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (!mnt.ok()) return sys::reworded(mnt.error(), "mount procfs");
+  if (auto st = k.umount("/proc", MNT_DETACH); !st.ok()) return sys::reworded(st.error(), "detach the dead /proc");
+  if (auto st = k.move_mount(mnt->get(), "/proc"); !st.ok()) return sys::reworded(st.error(), "attach the new /proc");
   BERTH_RETURN_IF_ERROR(isolation::mask_proc(userns));
   isolation::attach_proc_view(view_fd);
   // The block at /run/berth/user_beancounters was the dead server's too (best effort: the CT may
   // have mounted something else over /run since).
-  if (file_fd >= 0 && ::umount2(ubc::kCtPath, MNT_DETACH) == 0)
-    ::syscall(SYS_move_mount, file_fd, "", AT_FDCWD, ubc::kCtPath, MOVE_MOUNT_F_EMPTY_PATH);
+  if (file_fd >= 0 && k.umount(ubc::kCtPath, MNT_DETACH).ok()) (void)k.move_mount(file_fd, ubc::kCtPath);
   return {};
 }
 
@@ -61,15 +59,13 @@ bool proc_view_dead(pid_t init_pid) {
 }
 
 Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
-  UniqueFd init(static_cast<int>(::syscall(SYS_pidfd_open, init_pid, 0)));
-  if (!init) return Error::from_errno(errno, "open pidfd of the CT's init");
-  auto clone = [](const std::string& path) {
-    return UniqueFd(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
-  };
+  auto init = sys::pidfd_open(init_pid);
+  if (!init.ok()) return sys::reworded(init.error(), "open pidfd of the CT's init");
+  auto clone = [](const std::string& path) { return sys::clone_mount_or_none(path); };
   UniqueFd view, file = clone(ubc::served_path(ct.host(), ct.ctid()));
   if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no") view = clone(ubc::served_proc_path(ct.host(), ct.ctid()));
   bool userns = !ct.is_privileged();
-  int init_fd = init.get(), view_fd = view.get(), file_fd = file.get();
+  int init_fd = init->get(), view_fd = view.get(), file_fd = file.get();
   // run_in_ct joins the CT's mount (and user) namespace; procfs takes the pid namespace of the
   // process that makes it, so that part runs in a child made after joining the CT's.
   return run_in_ct(ct, [&]() -> Status {

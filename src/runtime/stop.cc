@@ -2,9 +2,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <climits>
 #include <thread>
@@ -16,6 +16,8 @@
 #include "runtime/status.h"
 #include "storage/root.h"
 #include "sys/fs.h"
+#include "sys/pidfd.h"
+#include "runtime/pipeline.h"
 #include "ubc/fs.h"
 
 namespace berth::runtime {
@@ -58,46 +60,97 @@ Status repair(const CtConfig& ct) {
   return cg->remove(group).context("clean up after an interrupted command");
 }
 
-Status stop(const CtConfig& ct, const StopOptions& opts) {
-  ScopeExit end_server([&] { ubc::stop_server_if_idle(ct.host()); });  // it ends with the last CT
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
-  if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
-  std::string group = ct_group_of(ct);
-  // Held open, the CT's network namespace (and so its veth) outlives init until detach_routed
+namespace {
+
+struct StopContext {
+  const CtConfig& ct;
+  const StopOptions& opts;
+  CtStatus s;
+  cgroups::Backend* cg = nullptr;
+  std::string group;
+  // Held open, the CT's network namespace (and so its veth) outlives init until detach_network
   // has saved the traffic counters of the veth and removed it.
   UniqueFd netns_hold;
-  if (!s.running) {
-    bool leftovers = cg->exists(group);
-    BERTH_RETURN_IF_ERROR(repair(ct));
-    if (!leftovers) return Error::with_status(exitcode::kNotRunning, "unable to stop: CT is not running");
-  } else {
-    netns_hold = UniqueFd(::open(("/proc/" + std::to_string(s.init_pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, s.init_pid, 0));
-    UniqueFd guard(pidfd);
-    bool gone = false;
-    if (!opts.fast && pidfd >= 0) {
-      ::syscall(SYS_pidfd_send_signal, pidfd, halt_signal(s.init_pid), nullptr, 0);
-      gone = wait_exit(pidfd, std::chrono::seconds(ct.stop_timeout()));
-    }
-    if (!gone && pidfd >= 0) {
-      // The PID namespace dies with its init: waiting for it is cheaper than polling the cgroup.
-      ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-      gone = wait_exit(pidfd, std::chrono::seconds(5));
-    }
-    if (!gone) {
-      BERTH_RETURN_IF_ERROR(cg->kill_all(group).status(exitcode::kStopFailed));
-    }
-    // Processes exec'ed into the CT die with its PID namespace; wait for the group to empty.
-    BERTH_RETURN_IF_ERROR(cg->kill_all(group).status(exitcode::kStopFailed));
-    BERTH_RETURN_IF_ERROR(cg->remove(group).status(exitcode::kStopFailed));
-  }
-  // The veths die with the CT's netns; their host ends (if still there), the host routes, the
-  // proxy neighbour entries and the anti-spoofing filters are removed here.
-  BERTH_RETURN_IF_ERROR(net::detach_network(ct).status(exitcode::kStopFailed));
-  netns_hold.reset();
-  if (!opts.skip_umount) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
+  UniqueFd init_fd;   // pidfd of init
+  bool gone = false;  // init has exited
+};
+
+// The CT's state. Not running: a cgroup left by a killed command is cleaned (then the rest of
+// the teardown runs), and without one there is nothing to stop (32).
+Status query_state(StopContext& c) {
+  BERTH_ASSIGN_OR_RETURN(c.s, query_status(c.ct));
+  if (!c.s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
+  BERTH_ASSIGN_OR_RETURN(c.cg, cgroup_backend());
+  c.group = ct_group_of(c.ct);
+  if (c.s.running) return {};
+  bool leftovers = c.cg->exists(c.group);
+  BERTH_RETURN_IF_ERROR(repair(c.ct));
+  if (!leftovers) return Error::with_status(exitcode::kNotRunning, "unable to stop: CT is not running");
   return {};
+}
+
+Status hold_netns(StopContext& c) {
+  if (!c.s.running) return {};
+  c.netns_hold = UniqueFd(::open(("/proc/" + std::to_string(c.s.init_pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+  auto fd = sys::pidfd_open(c.s.init_pid);
+  if (fd.ok()) c.init_fd = std::move(fd).value();
+  return {};
+}
+
+// Ask init to power off and wait up to STOP_TIMEOUT (not with --fast).
+Status halt_init(StopContext& c) {
+  if (!c.s.running || c.opts.fast || !c.init_fd) return {};
+  (void)sys::pidfd_send_signal(c.init_fd.get(), halt_signal(c.s.init_pid));
+  c.gone = wait_exit(c.init_fd.get(), std::chrono::seconds(c.ct.stop_timeout()));
+  return {};
+}
+
+// The PID namespace dies with its init: waiting for it is cheaper than polling the cgroup.
+Status kill_init(StopContext& c) {
+  if (!c.s.running || c.gone) return {};
+  if (c.init_fd) {
+    (void)sys::pidfd_send_signal(c.init_fd.get(), SIGKILL);
+    c.gone = wait_exit(c.init_fd.get(), std::chrono::seconds(5));
+  }
+  if (!c.gone) BERTH_RETURN_IF_ERROR(c.cg->kill_all(c.group).status(exitcode::kStopFailed));
+  return {};
+}
+
+// Processes exec'ed into the CT die with its PID namespace; wait for the group to empty.
+Status remove_cgroup(StopContext& c) {
+  if (!c.s.running) return {};
+  BERTH_RETURN_IF_ERROR(c.cg->kill_all(c.group).status(exitcode::kStopFailed));
+  return c.cg->remove(c.group).status(exitcode::kStopFailed);
+}
+
+// The veths die with the CT's netns; their host ends (if still there), the host routes, the
+// proxy neighbour entries and the anti-spoofing filters are removed here.
+Status detach_network(StopContext& c) {
+  BERTH_RETURN_IF_ERROR(net::detach_network(c.ct).status(exitcode::kStopFailed));
+  c.netns_hold.reset();
+  return {};
+}
+
+Status umount_root(StopContext& c) { return c.opts.skip_umount ? Status{} : storage::umount_root(c.ct); }
+
+constexpr std::array<Step<StopContext>, 7> kStopSteps{{
+    {"query_state", query_state},
+    {"hold_netns", hold_netns},
+    {"halt_init", halt_init},
+    {"kill_init", kill_init},
+    {"remove_cgroup", remove_cgroup},
+    {"detach_network", detach_network},
+    {"umount_root", umount_root},
+}};
+
+}  // namespace
+
+std::vector<std::string> stop_step_names() { return step_names<StopContext>(kStopSteps); }
+
+Status stop(const CtConfig& ct, const StopOptions& opts) {
+  ScopeExit end_server([&] { ubc::stop_server_if_idle(ct.host()); });  // it ends with the last CT
+  StopContext c{ct, opts, {}, nullptr, {}, {}, {}, false};
+  return run_pipeline<StopContext>("stop", kStopSteps, c);
 }
 
 Status mount(const CtConfig& ct) {

@@ -12,6 +12,7 @@ namespace {
 struct Wire {
   uint32_t type;
   int32_t exit_status;
+  int32_t err;
   char text[1024];
 };
 }  // namespace
@@ -22,10 +23,11 @@ Result<SyncPair> make_sync_pair() {
   return SyncPair{UniqueFd(sv[0]), UniqueFd(sv[1])};
 }
 
-Status sync_send(int fd, SyncMsg type, int exit_status, const std::string& text) {
+Status sync_send(int fd, SyncMsg type, int exit_status, const std::string& text, int err) {
   Wire w{};
   w.type = static_cast<uint32_t>(type);
   w.exit_status = exit_status;
+  w.err = err;
   std::strncpy(w.text, text.c_str(), sizeof w.text - 1);
   size_t len = offsetof(Wire, text) + std::strlen(w.text) + 1;
   ssize_t n;
@@ -68,6 +70,7 @@ Result<Received> sync_recv(int fd) {
   }
   r.type = static_cast<SyncMsg>(w.type);
   r.exit_status = w.exit_status;
+  r.err = w.err;
   w.text[sizeof w.text - 1] = 0;
   r.text = w.text;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -88,9 +91,9 @@ Status sync_expect(int fd, SyncMsg type) {
 }
 
 void sync_report_error(int fd, const Error& err) {
-  (void)sync_send(fd, SyncMsg::kError, err.exit_status(), err.message());
+  (void)sync_send(fd, SyncMsg::kError, err.exit_status(), err.message(), err.code());
 }
 
-Error error_from(const Received& r) { return Error::with_status(r.exit_status ? r.exit_status : 3, r.text); }
+Error error_from(const Received& r) { return Error::restored(r.err, r.exit_status ? r.exit_status : 3, r.text); }
 
 }  // namespace berth::runtime

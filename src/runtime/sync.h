@@ -14,7 +14,7 @@ namespace berth::runtime {
 enum class SyncMsg : uint32_t {
   kMapsDone = 1,    // parent -> child: uid/gid maps are written
   kCgroupDone = 2,  // parent -> child: the child is in its cgroup
-  kError = 3,       // child -> parent: setup failed (text, exit status)
+  kError = 3,       // child -> parent: setup failed (errno, exit status, text)
   kFd = 4,          // either way: carries one fd (SCM_RIGHTS)
   kGo = 5,          // generic "continue"
 };
@@ -25,12 +25,14 @@ struct SyncPair {
 };
 
 Result<SyncPair> make_sync_pair();
-Status sync_send(int fd, SyncMsg type, int exit_status = 0, const std::string& text = "");
+// err: the errno of a kError (so the parent's Error has the child's code(), not only its text).
+Status sync_send(int fd, SyncMsg type, int exit_status = 0, const std::string& text = "", int err = 0);
 // Receive one message. EOF is reported as ok with *eof = true.
 struct Received {
   bool eof = false;
   SyncMsg type{};
   int exit_status = 0;
+  int err = 0;  // errno of a kError
   std::string text;
   UniqueFd fd;
 };
@@ -40,7 +42,7 @@ Status sync_send_fd(int sock, int fd_to_send);
 Status sync_expect(int fd, SyncMsg type);
 // Child side: send err to the parent (best effort).
 void sync_report_error(int fd, const Error& err);
-// Parent side: turn a kError message into an Error.
+// Parent side: turn a kError message into an Error: the child's errno, exit status and message.
 Error error_from(const Received& r);
 
 }  // namespace berth::runtime

@@ -12,6 +12,7 @@
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
 #include "sys/fs.h"
+#include "sys/kernel.h"
 #include "sys/process.h"
 #include "template/cache.h"
 #include "template/unpack.h"
@@ -39,17 +40,13 @@ Result<std::string> read_lower(const CtConfig& ct) {
 
 // Make a (possibly idmapped) private clone of dir attached at stage.
 Status attach_idmapped(const std::string& dir, const std::string& stage, const CtConfig& ct) {
-  UniqueFd tree(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
-  if (!tree) return Error::from_errno(errno, "open_tree `" + dir + "`");
+  sys::Kernel& k = sys::kernel();
+  BERTH_ASSIGN_OR_RETURN(UniqueFd tree, k.open_tree(dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
   BERTH_ASSIGN_OR_RETURN(UniqueFd userns, sys::make_userns_fd(ct.local_uid(), ct.local_gid(), kIdRangeSize));
-  struct mount_attr attr;
-  std::memset(&attr, 0, sizeof attr);
-  attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY;
-  attr.userns_fd = static_cast<uint64_t>(userns.get());
-  if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
-    return Error::from_errno(errno, "idmap mount of `" + dir + "`");
-  if (::syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, stage.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
-    return Error::from_errno(errno, "attach idmapped `" + dir + "` on `" + stage + "`");
+  sys::MountAttr attr{MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY, 0, userns.get()};
+  if (auto st = k.mount_setattr(tree.get(), "", 0, attr); !st.ok()) return sys::reworded(st.error(), "idmap mount of `" + dir + "`");
+  if (auto st = k.move_mount(tree.get(), stage); !st.ok())
+    return sys::reworded(st.error(), "attach idmapped `" + dir + "` on `" + stage + "`");
   return {};
 }
 
@@ -74,28 +71,22 @@ Status close_parent(const std::string& path) {
 }
 
 Status set_attr(int tree, uint64_t set, uint64_t clear, unsigned flags, const std::string& what) {
-  struct mount_attr attr;
-  std::memset(&attr, 0, sizeof attr);
-  attr.attr_set = set;
-  attr.attr_clr = clear;
-  if (::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | flags, &attr, sizeof attr) != 0)
-    return Error::from_errno(errno, what);
+  if (auto st = sys::kernel().mount_setattr(tree, "", flags, {set, clear, -1}); !st.ok()) return sys::reworded(st.error(), what);
   return {};
 }
 
 // simfs: a bind of the private area that is nosuid,nodev from the moment it is attached.
 Status bind_private(const std::string& priv, const std::string& target) {
-  UniqueFd tree(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, priv.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
-  if (!tree) return Error::from_errno(errno, "open_tree `" + priv + "`");
+  BERTH_ASSIGN_OR_RETURN(UniqueFd tree, sys::kernel().open_tree(priv, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
   BERTH_RETURN_IF_ERROR(set_attr(tree.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, "set nosuid,nodev on `" + priv + "`"));
-  if (::syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
-    return Error::from_errno(errno, "bind `" + priv + "` on `" + target + "`");
+  if (auto st = sys::kernel().move_mount(tree.get(), target); !st.ok())
+    return sys::reworded(st.error(), "bind `" + priv + "` on `" + target + "`");
   return {};
 }
 
 Status fs_set(int fd, const char* key, const std::string& value) {
-  if (::syscall(SYS_fsconfig, fd, FSCONFIG_SET_STRING, key, value.c_str(), 0) != 0)
-    return Error::from_errno(errno, std::string("overlay option ") + key + "=`" + value + "`");
+  if (auto st = sys::kernel().fsconfig_set(fd, key, value); !st.ok())
+    return sys::reworded(st.error(), std::string("overlay option ") + key + "=`" + value + "`");
   return {};
 }
 
@@ -108,27 +99,25 @@ Status mount_overlay(const CtConfig& ct, const std::string& target) {
   BERTH_RETURN_IF_ERROR(close_parent(lower));
   if (!ct.is_privileged()) {
     if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + stage + "`");
-    if (sys::is_mount_point(stage)) ::umount2(stage.c_str(), MNT_DETACH);
+    if (sys::is_mount_point(stage)) (void)sys::kernel().umount(stage, MNT_DETACH);
     BERTH_RETURN_IF_ERROR(attach_idmapped(lower, stage, ct));
   }
   // The overlay keeps its own private references to its layers, so the staging mount goes away
   // right after, whatever happens.
   ScopeExit drop_stage([&] {
-    if (!ct.is_privileged()) ::umount2(stage.c_str(), MNT_DETACH);
+    if (!ct.is_privileged()) (void)sys::kernel().umount(stage, MNT_DETACH);
   });
-  UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)));
-  if (!fs) return Error::from_errno(errno, "fsopen overlay");
+  sys::Kernel& k = sys::kernel();
+  BERTH_ASSIGN_OR_RETURN(UniqueFd fs, k.fsopen("overlay"));
   BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "source", "berth-" + ct.ctid()));
   BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "lowerdir", ct.is_privileged() ? lower : stage));
   BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "upperdir", priv + "/upper"));
   BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "workdir", priv + "/work"));
-  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    return Error::from_errno(errno, "create overlay for `" + priv + "`");
+  if (auto st = k.fsconfig_create(fs.get()); !st.ok()) return sys::reworded(st.error(), "create overlay for `" + priv + "`");
   // The host's view: setuid files and device nodes of the CT mean nothing here.
-  UniqueFd mnt(static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)));
-  if (!mnt) return Error::from_errno(errno, "fsmount overlay");
-  if (::syscall(SYS_move_mount, mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
-    return Error::from_errno(errno, "mount overlay on `" + target + "`");
+  auto mnt = k.fsmount(fs.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  if (!mnt.ok()) return sys::reworded(mnt.error(), "fsmount overlay");
+  if (auto st = k.move_mount(mnt->get(), target); !st.ok()) return sys::reworded(st.error(), "mount overlay on `" + target + "`");
   return {};
 }
 
@@ -223,7 +212,7 @@ Status mount_root(const CtConfig& ct) {
   }
   if (::mount(nullptr, target.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
     int err = errno;
-    ::umount2(target.c_str(), MNT_DETACH);
+    (void)sys::kernel().umount(target, MNT_DETACH);
     return Error::from_errno(err, "make `" + target + "` private").status(exitcode::kMountFailed);
   }
   return {};
@@ -236,14 +225,10 @@ Result<UniqueFd> ct_root_view(const CtConfig& ct) {
   // A VE_ROOT mounted by an older Berth (setuid allowed, parents open) is sealed here.
   BERTH_RETURN_IF_ERROR(close_parent(root));
   BERTH_RETURN_IF_ERROR(close_parent(ct.ve_private()));
-  struct mount_attr seal;
-  std::memset(&seal, 0, sizeof seal);
-  seal.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-  if (::syscall(SYS_mount_setattr, AT_FDCWD, root.c_str(), 0, &seal, sizeof seal) != 0)
-    return Error::from_errno(errno, "set nosuid,nodev on `" + root + "`");
-  UniqueFd tree(static_cast<int>(
-      ::syscall(SYS_open_tree, AT_FDCWD, root.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)));
-  if (!tree) return Error::from_errno(errno, "open_tree `" + root + "`");
+  sys::Kernel& k = sys::kernel();
+  if (auto st = k.mount_setattr(-1, root, 0, {MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, -1}); !st.ok())
+    return sys::reworded(st.error(), "set nosuid,nodev on `" + root + "`");
+  BERTH_ASSIGN_OR_RETURN(UniqueFd tree, k.open_tree(root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
   BERTH_RETURN_IF_ERROR(set_attr(tree.get(), 0, MOUNT_ATTR_NOSUID, 0, "allow setuid in the CT's view of `" + root + "`"));
   return tree;
 }
@@ -280,14 +265,7 @@ Result<std::string> ct_attach_dir(const CtConfig& ct) {
 }
 
 Status umount_root(const CtConfig& ct) {
-  std::string target = ct.ve_root();
-  for (const auto& m : sys::mounts_under(target)) {
-    if (::umount2(m.c_str(), 0) != 0 && errno != EINVAL && errno != ENOENT) {
-      if (::umount2(m.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
-        return Error::from_errno(errno, "umount `" + m + "`").status(exitcode::kUmountFailed);
-    }
-  }
-  return {};
+  return sys::umount_tree(ct.ve_root()).status(exitcode::kUmountFailed);
 }
 
 }  // namespace berth::storage

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "sys/fs.h"
+#include "sys/kernel.h"
 
 namespace berth::sys {
 
@@ -54,11 +55,7 @@ pid_t ChildProcess::release() {
 
 void ChildProcess::kill_and_reap() {
   if (pid_ <= 0) return;
-  if (pidfd_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-  else ::kill(pid_, SIGKILL);
-  int status;
-  while (::waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
-  }
+  kernel().kill_and_reap(pid_, pidfd_.get());
   pid_ = 0;
   pidfd_.reset();
 }

@@ -1,0 +1,91 @@
+// The steps of start (parent side, pipeline "start") and the context they share. runtime/start.cc
+// runs them; the table is here so unit tests can check the order and run steps against
+// tests/fakes (the kernel seam, sys/kernel.h, and a fake cgroups::Backend).
+//
+// StartContext owns every object the steps acquire, as members in acquisition order: the root
+// mount (MountGuard), the CT's cgroup (CgroupGuard), the child (ChildProcess: SIGKILL + reap),
+// its network (net::CtNetwork: veths, routes, filters). A failed step returns; the context's
+// destruction then undoes what was made, in reverse. commit() hands them over to the running CT.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cgroups/backend.h"
+#include "cgroups/guard.h"
+#include "core/ct_config.h"
+#include "core/unique_fd.h"
+#include "net/network.h"
+#include "runtime/child_init.h"
+#include "runtime/ct_limits.h"
+#include "runtime/lifecycle.h"
+#include "runtime/pipeline.h"
+#include "runtime/status.h"
+#include "runtime/sync.h"
+#include "sys/kernel.h"
+#include "sys/process.h"
+#include "ubc/fs.h"
+
+namespace berth::runtime {
+
+struct StartContext {
+  StartContext(const CtConfig& c, const StartOptions& o) : ct(c), opts(o) {}
+  StartContext(const StartContext&) = delete;
+  StartContext& operator=(const StartContext&) = delete;
+
+  const CtConfig& ct;
+  const StartOptions& opts;
+
+  // validate_config: the state and every config value start uses, parsed before anything is made.
+  CtStatus status;
+  bool userns = true;
+  cgroups::Backend* cg = nullptr;  // set by validate_config unless a test put a fake here
+  std::string group;               // "<instance>/<CTID>"
+  cgroups::Resources limits;
+  ProcLimits proc_limits;
+  int64_t numcgroup = 0;
+  std::vector<std::string> device_rules;
+  std::vector<std::string> notes;  // warnings, printed by apply_limits
+
+  // Acquired, in this order (destroyed in reverse).
+  sys::MountGuard root;            // mount_root (not when VE_ROOT was mounted already)
+  std::string attach_dir;          // open_root_view
+  UniqueFd root_view;
+  cgroups::CgroupGuard cgroup;     // create_cgroup
+  UniqueFd console;                // open_console_log
+  UniqueFd cgfd;                   // prepare_child
+  SyncPair sync;
+  std::optional<ubc::ServerUse> ubc;  // ensure_ubc_server
+  UniqueFd ubc_file, proc_view;
+  ChildArgs args;
+  sys::ChildProcess child;         // clone_child
+  net::CtNetwork network;          // attach_network
+  bool child_reported = false;     // wait_child consumed the child's message
+
+  // Everything acquired now belongs to the running CT.
+  void commit();
+};
+
+// The steps of the parent side, in order.
+std::span<const Step<StartContext>> start_steps();
+
+// Steps (each one argument, the context; see start.cc for what each does and why it is there).
+Status validate_config(StartContext& ctx);
+Status repair_leftovers(StartContext& ctx);
+Status mount_root(StartContext& ctx);
+Status open_root_view(StartContext& ctx);
+Status create_cgroup(StartContext& ctx);
+Status apply_limits(StartContext& ctx);
+Status open_console_log(StartContext& ctx);
+Status prepare_child(StartContext& ctx);
+Status ensure_ubc_server(StartContext& ctx);
+Status clone_child(StartContext& ctx);
+Status attach_network(StartContext& ctx);
+Status apply_shaping(StartContext& ctx);
+Status write_id_maps(StartContext& ctx);
+Status join_cgroup_v1(StartContext& ctx);
+Status wait_child(StartContext& ctx);
+
+}  // namespace berth::runtime
