@@ -249,6 +249,12 @@ def fmt(x):
     return "-" if x is None else ("%.1f" % x if x < 100 else "%.0f" % x)
 
 
+def step_medians(ctx):
+    """{"start:<step>": (median ms, samples)} of Berth's traced start steps, in step order."""
+    return {op: (median(xs), len(xs)) for op, xs in ctx.samples.get("berth", {}).items()
+            if op.startswith("start:") or op.startswith("start-child:")}
+
+
 def report(ctx, tools):
     names = [t.name for t in tools]
     rows = OPS + (["template_create"] if "berth" in ctx.samples else [])
@@ -261,6 +267,13 @@ def report(ctx, tools):
             xs = ctx.samples.get(n, {}).get(op, [])
             cells.append("%16s" % ("%s (%d)" % (fmt(med[n][op]), len(xs)) if xs else "-"))
         print("%-16s" % op + "".join(cells))
+    steps = step_medians(ctx)
+    if steps:
+        print("\nBerth start, per step (median ms of BERTH_TRACE; start-child runs in the CT's child"
+              " during the host's wait_child)")
+        for key, (m, n) in steps.items():
+            print("  %-40s %10s (%d)" % (key, fmt(m), n))
+        print("  %-40s %10s" % ("start (total, above)", fmt(med.get("berth", {}).get("start"))))
     if "berth" in names:
         peers = [n for n in names if n != "berth"]
         print("\nratio Berth / peer (median over median; < 1 means Berth is faster)")
@@ -373,7 +386,8 @@ def main():
                                 "berth_binary": args.berth, "berth_stop": args.berth_stop,
                                 "skipped": {t.name: t.disabled for t in tools if t.disabled},
                                 "unit": "ms"},
-                       "medians": med, "samples": ctx.samples, "failures": ctx.failures},
+                       "medians": med, "berth_start_steps": {k: m for k, (m, _) in step_medians(ctx).items()},
+                       "samples": ctx.samples, "failures": ctx.failures},
                       f, indent=1)
         print("%d rounds in %.0f s; load average before %s, after %s" % (
             args.rounds, elapsed, " ".join(load_before),

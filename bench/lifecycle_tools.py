@@ -4,6 +4,7 @@ inside the method, or raises OpFailed. Each class can also undo what it made (ab
 """
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -84,6 +85,14 @@ class Ctx:
                                   stderr=subprocess.DEVNULL, env=env, timeout=timeout).returncode
         except (subprocess.TimeoutExpired, OSError):
             return -1
+
+    def output_since(self, off):
+        """Everything the commands wrote to the log from offset off on (full text)."""
+        if not self.log:
+            return ""
+        with open(self.log_path, "rb") as f:
+            f.seek(off)
+            return f.read().decode(errors="replace")
 
     def log_since(self, off):
         if not self.log:
@@ -426,6 +435,19 @@ class Nspawn(Tool):
             self.abort(r)
 
 
+TRACE_LINE = re.compile(r"^berth: trace: (\S+) \d+/\d+ (\w+) ([0-9.]+) ms$")
+
+
+def parse_trace(text):
+    """(pipeline, step, ms) of every `berth: trace:` step line in text, in order."""
+    out = []
+    for line in text.splitlines():
+        m = TRACE_LINE.match(line.strip())
+        if m:
+            out.append((m.group(1), m.group(2), float(m.group(3))))
+    return out
+
+
 class Berth(Tool):
     """Berth through its vzctl-style CLI, with BERTH_ROOT in the temp dir."""
     name = "berth"
@@ -467,7 +489,16 @@ class Berth(Tool):
         return self.b("create", self.ct(r), "--ostemplate", "busybox")
 
     def start(self, r):
-        return self.b("start", self.ct(r))
+        # BERTH_TRACE=1: berth prints each start step's duration on stderr (runtime/pipeline.h);
+        # they are kept as samples "start:<step>" (host side) and "start-child:<step>" (in the
+        # CT's child, overlapping the host's wait_child). Printing costs a few microseconds.
+        off = self.ctx.log.tell() if self.ctx.log else None
+        t = self.ctx.run([self.bin, "start", self.ct(r)], env=dict(self.env, BERTH_TRACE="1"),
+                         timeout=30)
+        if off is not None:
+            for pipeline, step, step_ms in parse_trace(self.ctx.output_since(off)):
+                self.ctx.add(self.name, "%s:%s" % (pipeline, step), step_ms)
+        return t
 
     def exec(self, r):
         return self.b("exec2", self.ct(r), "/bin/true")

@@ -28,7 +28,6 @@
 #include "isolation/timens.h"
 #include "runtime/ct_limits.h"
 #include "runtime/pipeline.h"
-#include "runtime/start_steps.h"
 #include "runtime/sync.h"
 #include "sys/pidfd.h"
 

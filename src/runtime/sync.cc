@@ -49,16 +49,24 @@ Result<Received> sync_recv(int fd) {
   struct iovec iov{&w, sizeof w};
   char cbuf[CMSG_SPACE(sizeof(int))];
   struct msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  ssize_t n;
-  do n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  auto receive = [&](int flags) {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    ssize_t got;
+    do got = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | flags);
+    while (got < 0 && errno == EINTR);
+    return got;
+  };
+  ssize_t n = receive(0);
+  // A peer that exits with one of our messages unread (a child that failed before it read
+  // kCgroupDone) makes the kernel report ECONNRESET, once, ahead of what the peer sent before it
+  // closed: its error message is still queued behind it.
+  if (n < 0 && errno == ECONNRESET) n = receive(MSG_DONTWAIT);
   Received r;
   if (n < 0) {
-    if (errno == ECONNRESET) {
+    if (errno == ECONNRESET || errno == EAGAIN) {
       r.eof = true;
       return r;
     }

@@ -75,6 +75,8 @@ Status LinuxKernel::umount(const std::string& path, int flags) {
   return {};
 }
 
+std::vector<std::string> LinuxKernel::mounts_under(const std::string& path) { return sys::mounts_under(path); }
+
 Status LinuxKernel::pivot_root(const std::string& new_root, const std::string& put_old) {
   if (::syscall(SYS_pivot_root, new_root.c_str(), put_old.c_str()) != 0)
     return Error::from_errno(errno, "pivot_root `" + new_root + "`");
@@ -103,7 +105,7 @@ UniqueFd clone_mount_or_none(const std::string& path) {
 }
 
 Status umount_tree(const std::string& path) {
-  for (const auto& m : mounts_under(path)) {
+  for (const auto& m : kernel().mounts_under(path)) {
     auto st = kernel().umount(m, 0);
     if (st.ok() || st.error().code() == EINVAL || st.error().code() == ENOENT) continue;
     st = kernel().umount(m, MNT_DETACH);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/unique_fd.h"
@@ -43,6 +44,8 @@ class Kernel {
   virtual Status fsconfig_create(int fs_fd) = 0;
   virtual Result<UniqueFd> fsmount(int fs_fd, uint64_t attrs) = 0;
   virtual Status umount(const std::string& path, int flags) = 0;
+  // The mount points at or below path, deepest first (the order umount_tree unmounts them in).
+  virtual std::vector<std::string> mounts_under(const std::string& path) = 0;
   // pivot_root(new_root, put_old) (the caller has chdir'ed as it needs).
   virtual Status pivot_root(const std::string& new_root, const std::string& put_old) = 0;
 
@@ -65,6 +68,7 @@ class LinuxKernel : public Kernel {
   Status fsconfig_create(int fs_fd) override;
   Result<UniqueFd> fsmount(int fs_fd, uint64_t attrs) override;
   Status umount(const std::string& path, int flags) override;
+  std::vector<std::string> mounts_under(const std::string& path) override;
   Status pivot_root(const std::string& new_root, const std::string& put_old) override;
   Result<ChildProcess> clone_child(NsOwner owner, uint64_t flags, int cgroup_fd, const std::function<int()>& fn) override;
   Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count) override;

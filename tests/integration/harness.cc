@@ -37,8 +37,12 @@ void write_text(const std::string& path, const std::string& text) {
 
 std::vector<std::string> base_env(const std::string& root) {
   std::vector<std::string> env;
+  // The test's own variables only: a BERTH_FAIL_STEP or BERTH_TRACE of the caller would change
+  // what every command does (runtime/pipeline.h); a test passes them in RunOptions::env.
   for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "BERTH_ROOT=", 11) != 0) env.emplace_back(*e);
+    if (std::strncmp(*e, "BERTH_ROOT=", 11) != 0 && std::strncmp(*e, "BERTH_FAIL_STEP=", 16) != 0 &&
+        std::strncmp(*e, "BERTH_TRACE=", 12) != 0)
+      env.emplace_back(*e);
   env.push_back("BERTH_ROOT=" + root);
   return env;
 }
@@ -372,7 +376,9 @@ std::vector<std::string> BerthTest::env() const { return base_env(root_); }
 RunResult BerthTest::berth(const std::vector<std::string>& args, RunOptions opts) {
   std::vector<std::string> argv{opts.argv0.empty() ? std::string(BERTH_BINARY) : opts.argv0};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_process(argv, env(), opts);
+  auto e = env();
+  e.insert(e.end(), opts.env.begin(), opts.env.end());
+  return run_process(argv, e, opts);
 }
 
 RunResult BerthTest::berth_as(const std::string& name, const std::vector<std::string>& args, RunOptions opts) {

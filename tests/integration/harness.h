@@ -30,6 +30,7 @@ struct RunOptions {
   std::string input;                                      // fed to stdin (then closed)
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
   std::string argv0;                                      // program path; default BERTH_BINARY
+  std::vector<std::string> env;                           // "KEY=value" added for berth() calls
 };
 
 // Run argv (argv[0] is a path) with env as its environment; captures output; kills the process
