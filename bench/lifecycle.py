@@ -251,8 +251,9 @@ def fmt(x):
 
 def step_medians(ctx):
     """{"start:<step>": (median ms, samples)} of Berth's traced start steps, in step order."""
-    return {op: (median(xs), len(xs)) for op, xs in ctx.samples.get("berth", {}).items()
-            if op.startswith("start:") or op.startswith("start-child:")}
+    samples = ctx.samples.get("berth", {})
+    return {op: (median(xs), len(xs)) for prefix in ("start:", "start-child:")
+            for op, xs in samples.items() if op.startswith(prefix)}
 
 
 def report(ctx, tools):

@@ -1,5 +1,6 @@
 // detect_backend(): reads the host's cgroup mounts once and picks the v1 or v2 backend.
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -13,6 +14,19 @@
 namespace berth::cgroups {
 
 std::string ct_group(const std::string& instance, const std::string& ctid) { return instance + "/" + ctid; }
+
+namespace {
+
+// Whether the mount at `mnt` with device `dev` ("major:minor" of mountinfo) is what the path shows
+// now: a mount covered by a later one on the same or a parent path (bench/lifecycle puts a tmpfs
+// with only the v1 hierarchies over /sys/fs/cgroup) stays in mountinfo but is out of reach.
+bool visible(const std::string& mnt, const std::string& dev) {
+  struct stat st;
+  if (::stat(mnt.c_str(), &st) != 0) return false;
+  return dev == std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Backend>> detect_backend() {
   BERTH_ASSIGN_OR_RETURN(std::string info, sys::read_file("/proc/self/mountinfo"));
@@ -31,6 +45,7 @@ Result<std::unique_ptr<Backend>> detect_backend() {
     std::string fstype, source, super;
     rest >> fstype >> source >> super;
     if (root != "/") continue;  // a bind of a sub-group, not the hierarchy root
+    if (!visible(mnt, dev)) continue;  // covered by a later mount (a private cgroupfs over it)
     if (fstype == "cgroup2") {
       if (v2_mount.empty() || mnt == "/sys/fs/cgroup") v2_mount = mnt;
     } else if (fstype == "cgroup") {

@@ -157,16 +157,22 @@ TEST(Pipeline, AFailedStepEndsThePipelineWithItsError) {
   EXPECT_EQ(c.ran, (std::vector<std::string>{"a", "c"}));
 }
 
-// The real start steps from create_cgroup to join_cgroup_v1, against the fakes. mount_root is
-// stood in for by a step that acquires the same guard (the real one mounts an overlay), and
-// the test holds the child's end of the sync socket (the fake clone makes no process to hold it).
-class StartUnwind : public ::testing::Test {
+// A host config of a root that does not exist (nothing is read from it).
+class WithHost : public ::testing::Test {
  protected:
   void SetUp() override {
     auto h = HostConfig::load_at("/nonexistent-berth-root-for-tests");
     ASSERT_TRUE(h.ok()) << h.error().message();
     host_ = std::move(*h);
   }
+  HostConfig host_;
+};
+
+// The real start steps from create_cgroup to join_cgroup_v1, against the fakes. mount_root is
+// stood in for by a step that acquires the same guard (the real one mounts an overlay), and
+// the test holds the child's end of the sync socket (the fake clone makes no process to hold it).
+class StartUnwind : public WithHost {
+ protected:
 
   static Status stand_in_mount_root(StartContext& ctx) {
     BERTH_RETURN_IF_ERROR(sys::kernel().move_mount(-1, "/ve/root"));
@@ -224,8 +230,6 @@ class StartUnwind : public ::testing::Test {
     held_child_end().reset();
     return out;
   }
-
-  HostConfig host_;
 };
 
 const std::string kChildPid = std::to_string(fakes::FakeKernel::kFirstPid);
@@ -369,13 +373,8 @@ TEST(SyncProtocol, ErrorOfAPeerThatClosedWithOurMessageUnread) {
   EXPECT_TRUE(end->eof);
 }
 
-class ChildInit : public ::testing::Test {
+class ChildInit : public WithHost {
  protected:
-  void SetUp() override {
-    auto h = HostConfig::load_at("/nonexistent-berth-root-for-tests");
-    ASSERT_TRUE(h.ok()) << h.error().message();
-    host_ = std::move(*h);
-  }
   // Runs child_init in a child process (it gets no further than the sync protocol here);
   // `parent` acts the parent's part; returns what the parent received and the child's exit code.
   std::pair<Received, int> run(const std::function<void(int)>& parent) {
@@ -400,7 +399,6 @@ class ChildInit : public ::testing::Test {
     EXPECT_TRUE(ws.ok());
     return {std::move(*r), sys::exit_code_of(*ws)};
   }
-  HostConfig host_;
 };
 
 // An injected failure in a child step travels as a real one would: errno, status 3, its words.
