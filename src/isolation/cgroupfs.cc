@@ -6,6 +6,8 @@
 
 #include <sstream>
 
+#include "sys/kernel.h"
+
 namespace berth::isolation {
 namespace {
 
@@ -26,8 +28,8 @@ std::vector<std::string> split_commas(const std::string& s) {
 }
 
 Status mount_one(const char* src, const std::string& target, const char* type, unsigned long flags, const std::string& data) {
-  if (::mount(src, target.c_str(), type, flags, data.empty() ? nullptr : data.c_str()) != 0)
-    return Error::from_errno(errno, std::string("mount `") + type + "` on `" + target + "`");
+  if (auto st = sys::kernel().mount(src, target, type, flags, data.empty() ? nullptr : data.c_str()); !st.ok())
+    return sys::reworded(st.error(), std::string("mount `") + type + "` on `" + target + "`");
   return {};
 }
 

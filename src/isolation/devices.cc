@@ -15,6 +15,7 @@
 #include "core/exit_codes.h"
 #include "core/host_config.h"
 #include "core/unique_fd.h"
+#include "sys/kernel.h"
 
 namespace berth::isolation {
 namespace {
@@ -83,8 +84,8 @@ Status create_node(const std::string& dev_dir, const DevNode& n, bool in_userns,
   UniqueFd fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0));
   if (!fd) return Error::from_errno(errno, "create `" + target + "`");
   fd.reset();
-  if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
-    return Error::from_errno(errno, "bind `" + source + "` to `" + target + "`").status(exitcode::kDevices);
+  if (auto st = sys::kernel().mount(source.c_str(), target, nullptr, MS_BIND, nullptr); !st.ok())
+    return sys::reworded(st.error(), "bind `" + source + "` to `" + target + "`").status(exitcode::kDevices);
   return {};
 }
 

@@ -21,9 +21,7 @@ namespace {
 
 Status do_mount(const char* src, const std::string& target, const char* type, unsigned long flags,
                 const char* data = nullptr) {
-  if (::mount(src, target.c_str(), type, flags, data) != 0)
-    return Error::from_errno(errno, std::string("mount `") + (type ? type : src ? src : "") + "` on `" + target + "`");
-  return {};
+  return sys::kernel().mount(src, target, type, flags, data);
 }
 
 Status ensure_dir(const std::string& path, mode_t mode) {

@@ -70,6 +70,13 @@ Result<UniqueFd> LinuxKernel::fsmount(int fs_fd, uint64_t attrs) {
   return fd;
 }
 
+Status LinuxKernel::mount(const char* source, const std::string& target, const char* fstype, unsigned long flags,
+                          const char* data) {
+  if (::mount(source, target.c_str(), fstype, flags, data) != 0)
+    return Error::from_errno(errno, std::string("mount `") + (fstype ? fstype : source ? source : "") + "` on `" + target + "`");
+  return {};
+}
+
 Status LinuxKernel::umount(const std::string& path, int flags) {
   if (::umount2(path.c_str(), flags) != 0) return Error::from_errno(errno, "umount `" + path + "`");
   return {};

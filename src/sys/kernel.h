@@ -1,7 +1,7 @@
 // The kernel seam (ARCHITECTURE.md section 6): the calls whose ORDER is costly to get wrong go
 // through sys::Kernel, so unit tests can run them against tests/fakes/fake_kernel.h and check
 // the order without root. That is: the new mount API (open_tree, move_mount, mount_setattr,
-// fsopen/fsconfig/fsmount), umount and pivot_root; clone3 of the CT's processes and their user
+// fsopen/fsconfig/fsmount), mount(2), umount and pivot_root; clone3 of the CT's processes and their user
 // namespace id maps; killing a child we made. Everything else calls the plain sys/ wrappers (pidfd.h, fs.h, ...) directly: the whole OS is
 // not behind this interface, only what the start/stop/exec pipelines order.
 //
@@ -43,6 +43,9 @@ class Kernel {
   virtual Status fsconfig_set(int fs_fd, const std::string& key, const std::string& value) = 0;
   virtual Status fsconfig_create(int fs_fd) = 0;
   virtual Result<UniqueFd> fsmount(int fs_fd, uint64_t attrs) = 0;
+  // mount(2): source, fstype and data may be null (a bind, a propagation change).
+  virtual Status mount(const char* source, const std::string& target, const char* fstype, unsigned long flags,
+                       const char* data) = 0;
   virtual Status umount(const std::string& path, int flags) = 0;
   // The mount points at or below path, deepest first (the order umount_tree unmounts them in).
   virtual std::vector<std::string> mounts_under(const std::string& path) = 0;
@@ -67,6 +70,8 @@ class LinuxKernel : public Kernel {
   Status fsconfig_set(int fs_fd, const std::string& key, const std::string& value) override;
   Status fsconfig_create(int fs_fd) override;
   Result<UniqueFd> fsmount(int fs_fd, uint64_t attrs) override;
+  Status mount(const char* source, const std::string& target, const char* fstype, unsigned long flags,
+               const char* data) override;
   Status umount(const std::string& path, int flags) override;
   std::vector<std::string> mounts_under(const std::string& path) override;
   Status pivot_root(const std::string& new_root, const std::string& put_old) override;

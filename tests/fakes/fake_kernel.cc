@@ -1,6 +1,7 @@
 #include "fake_kernel.h"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 namespace berth::fakes {
@@ -46,6 +47,16 @@ Status FakeKernel::fsconfig_set(int, const std::string& key, const std::string& 
 }
 Status FakeKernel::fsconfig_create(int) { return call("fsconfig create"); }
 Result<UniqueFd> FakeKernel::fsmount(int, uint64_t) { return fd_call("fsmount"); }
+Status FakeKernel::mount(const char* source, const std::string& target, const char* fstype, unsigned long flags,
+                         const char*) {
+  std::string r = "mount " + std::string(fstype ? fstype : source ? source : "-") + " on " + target;
+  if (flags & MS_BIND) r += " bind";
+  if (flags & MS_SLAVE) r += " slave";
+  if (flags & MS_REC) r += " rec";
+  if (flags & MS_RDONLY) r += " ro";
+  return call(std::move(r));
+}
+
 Status FakeKernel::umount(const std::string& path, int) { return call("umount " + path); }
 std::vector<std::string> FakeKernel::mounts_under(const std::string& path) {
   return submounts.empty() ? std::vector<std::string>{path} : submounts;

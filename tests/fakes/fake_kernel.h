@@ -44,6 +44,9 @@ class FakeKernel : public sys::Kernel {
   Status fsconfig_set(int fs_fd, const std::string& key, const std::string& value) override;
   Status fsconfig_create(int fs_fd) override;
   Result<UniqueFd> fsmount(int fs_fd, uint64_t attrs) override;
+  // Recorded as "mount <fstype, else source, else -> on <target>[ bind][ slave][ rec][ ro]".
+  Status mount(const char* source, const std::string& target, const char* fstype, unsigned long flags,
+               const char* data) override;
   Status umount(const std::string& path, int flags) override;
   std::vector<std::string> mounts_under(const std::string& path) override;
   Status pivot_root(const std::string& new_root, const std::string& put_old) override;
