@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "core/unique_fd.h"
-#include "ubc/proc_view.h"
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -143,7 +142,7 @@ bool attach_proc_view(int view_fd) {
       ::syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)));
   if (!real) return false;
   if (::umount2("/proc", MNT_DETACH) != 0) return false;
-  const std::string real_dir = std::string("/proc/") + ubc::kRealDir;
+  const std::string real_dir = std::string("/proc/") + kProcRealDir;
   if (move(view_fd, "/proc")) {
     if (move(real.get(), real_dir.c_str())) return true;
     ::umount2("/proc", MNT_DETACH);  // the view without its procfs is useless

@@ -31,11 +31,11 @@
 #include "isolation/rootfs.h"
 #include "isolation/seccomp.h"
 #include "isolation/timens.h"
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 #include "runtime/ct_limits.h"
 #include "runtime/exec_stdio.h"
 #include "runtime/proc_repair.h"
-#include "runtime/status.h"
+#include "state/status.h"
 #include "storage/root.h"
 #include "runtime/sync.h"
 #include "sys/fs.h"
@@ -204,14 +204,14 @@ void ensure_std_fds() {
 }  // namespace
 
 Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (!s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
   repair_proc_view_if_dead(ct, s.init_pid);
   UniqueFd init_fd(static_cast<int>(::syscall(SYS_pidfd_open, s.init_pid, 0)));
   if (!init_fd) return Error::from_errno(errno, "open pidfd of the CT's init");
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
-  std::string group = ct_group_of(ct);
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+  std::string group = state::ct_group_of(ct);
   BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(group));
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
   bool userns = !ct.is_privileged();
@@ -283,7 +283,7 @@ Status collect(sys::ChildProcess& child, int parent_sock) {
 }  // namespace
 
 Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   bool userns = !ct.is_privileged();
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
   int sock = sync.child.get();

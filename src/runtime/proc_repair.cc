@@ -15,11 +15,12 @@
 
 #include "core/unique_fd.h"
 #include "isolation/proc_mask.h"
+#include "isolation/rootfs.h"
 #include "runtime/exec.h"
 #include "sys/fs.h"
-#include "runtime/inventory.h"
-#include "runtime/status.h"
-#include "ubc/fs.h"
+#include "state/inventory.h"
+#include "state/status.h"
+#include "procsrv/client.h"
 
 namespace berth::runtime {
 namespace {
@@ -43,8 +44,8 @@ Status remount_proc(int view_fd, int file_fd, bool userns) {
   isolation::attach_proc_view(view_fd);
   // The block at /run/berth/user_beancounters was the dead server's too (best effort: the CT may
   // have mounted something else over /run since).
-  if (file_fd >= 0 && ::umount2(ubc::kCtPath, MNT_DETACH) == 0)
-    ::syscall(SYS_move_mount, file_fd, "", AT_FDCWD, ubc::kCtPath, MOVE_MOUNT_F_EMPTY_PATH);
+  if (file_fd >= 0 && ::umount2(isolation::kBeancountersPath, MNT_DETACH) == 0)
+    ::syscall(SYS_move_mount, file_fd, "", AT_FDCWD, isolation::kBeancountersPath, MOVE_MOUNT_F_EMPTY_PATH);
   return {};
 }
 
@@ -66,8 +67,8 @@ Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
   auto clone = [](const std::string& path) {
     return UniqueFd(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
   };
-  UniqueFd view, file = clone(ubc::served_path(ct.host(), ct.ctid()));
-  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no") view = clone(ubc::served_proc_path(ct.host(), ct.ctid()));
+  UniqueFd view, file = clone(procsrv::served_path(ct.host(), ct.ctid()));
+  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no") view = clone(procsrv::served_proc_path(ct.host(), ct.ctid()));
   bool userns = !ct.is_privileged();
   int init_fd = init.get(), view_fd = view.get(), file_fd = file.get();
   // run_in_ct joins the CT's mount (and user) namespace; procfs takes the pid namespace of the
@@ -90,12 +91,12 @@ Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
 }
 
 void repair_dead_proc_views(const HostConfig& host) {
-  auto ids = list_ctids(host);
+  auto ids = state::list_ctids(host);
   if (!ids.ok()) return;
   for (const auto& id : *ids) {
     auto ct = CtConfig::load(host, id);
     if (!ct.ok()) continue;
-    auto s = query_status(*ct);
+    auto s = state::query_status(*ct);
     if (!s.ok() || !s->running || !proc_view_dead(s->init_pid)) continue;
     auto st = repair_proc_view(*ct, s->init_pid);
     if (st.ok())
@@ -107,7 +108,7 @@ void repair_dead_proc_views(const HostConfig& host) {
 
 void repair_proc_view_if_dead(const CtConfig& ct, pid_t init_pid) {
   if (!proc_view_dead(init_pid)) return;
-  auto use = ubc::ensure_server(ct.host());
+  auto use = procsrv::ensure_server(ct.host());
   if (!use.ok()) {
     std::fprintf(stderr, "Warning: CT %s: its /proc is dead and %s\n", ct.ctid().c_str(), use.error().message().c_str());
     return;

@@ -20,16 +20,16 @@
 #include "net/routed.h"
 #include "net/shaper.h"
 #include "runtime/child_init.h"
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 #include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
-#include "runtime/status.h"
+#include "state/status.h"
 #include "runtime/sync.h"
 #include "storage/root.h"
 #include "sys/fs.h"
 #include "sys/process.h"
 #include "runtime/proc_repair.h"
-#include "ubc/fs.h"
+#include "procsrv/client.h"
 
 namespace berth::runtime {
 namespace {
@@ -110,16 +110,16 @@ Status wait_booted(pid_t init, unsigned timeout_s) {
 std::string console_log_path(const CtConfig& ct) { return ct.host().paths().log_dir + "/" + ct.ctid() + ".console.log"; }
 
 Status start(const CtConfig& ct, const StartOptions& opts) {
-  BERTH_ASSIGN_OR_RETURN(CtStatus status, query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus status, state::query_status(ct));
   if (!status.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (status.running) return Error::with_status(exitcode::kRunning, "CT is already running");
   if (ct.get_bool("DISABLED", false) && !opts.force)
     return Error::with_status(exitcode::kStartDisabled, "CT is disabled (DISABLED=yes); use --force to start it");
   BERTH_RETURN_IF_ERROR(check_privileged_trusted(ct));
   BERTH_RETURN_IF_ERROR(repair(ct));
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
 
-  StartContext ctx{ct, *cg, ct_group_of(ct)};
+  StartContext ctx{ct, *cg, state::ct_group_of(ct)};
   if (!status.mounted) {
     BERTH_RETURN_IF_ERROR(storage::mount_root(ct).context("mount root"));
     ctx.mounted_here = true;
@@ -134,8 +134,8 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   // its sub-groups at once.
   if (userns) BERTH_RETURN_IF_ERROR(cg->delegate(ctx.group, ct.local_uid(), ct.local_gid()).context("delegate cgroup"));
   // The number and depth of the CT's own sub-groups are the host's to bound (v2).
-  BERTH_ASSIGN_OR_RETURN(int64_t numcgroup, numcgroup_of(ct));
-  BERTH_RETURN_IF_ERROR(cg->limit_nesting(ctx.group, numcgroup, kMaxCgroupDepth).context("limit nested cgroups"));
+  BERTH_ASSIGN_OR_RETURN(int64_t numcgroup, state::numcgroup_of(ct));
+  BERTH_RETURN_IF_ERROR(cg->limit_nesting(ctx.group, numcgroup, state::kMaxCgroupDepth).context("limit nested cgroups"));
   BERTH_RETURN_IF_ERROR(apply_device_rules(ct, *cg, ctx.group).context("set device access"));
   // Limits go on before the child exists, so nothing of the CT ever runs without them.
   std::vector<std::string> notes;
@@ -152,19 +152,19 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   BERTH_ASSIGN_OR_RETURN(UniqueFd cgfd, cg->open_for_clone(ctx.group));
   BERTH_ASSIGN_OR_RETURN(UniqueFd console, open_console_log(ct));
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
-  // The CT's /run/berth/user_beancounters is served by the instance's FUSE server (ubc/fs.h); if
+  // The CT's /run/berth/user_beancounters is served by the instance's FUSE server (procsrv/client.h); if
   // it cannot run, the CT starts without that file.
-  auto ubc_use = ubc::ensure_server(ct.host());
+  auto ubc_use = procsrv::ensure_server(ct.host());
   if (ubc_use.ok() && ubc_use->revived()) repair_dead_proc_views(ct.host());
   auto clone_served = [&](const std::string& path) {
     return UniqueFd(ubc_use.ok() ? static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC))
                                  : -1);
   };
-  UniqueFd ubc_file = clone_served(ubc::served_path(ct.host(), ct.ctid()));
+  UniqueFd ubc_file = clone_served(procsrv::served_path(ct.host(), ct.ctid()));
   // And /proc/user_beancounters: the CT's /proc is the server's view (ubc/proc_view.h), unless
   // PROC_BEANCOUNTERS="no" asks for a plain procfs.
   UniqueFd proc_view;
-  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no") proc_view = clone_served(ubc::served_proc_path(ct.host(), ct.ctid()));
+  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no") proc_view = clone_served(procsrv::served_proc_path(ct.host(), ct.ctid()));
 
   ChildArgs args;
   args.ct = &ct;

@@ -11,12 +11,12 @@
 
 #include "core/exit_codes.h"
 #include "net/network.h"
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 #include "runtime/lifecycle.h"
-#include "runtime/status.h"
+#include "state/status.h"
 #include "storage/root.h"
 #include "sys/fs.h"
-#include "ubc/fs.h"
+#include "procsrv/client.h"
 
 namespace berth::runtime {
 namespace {
@@ -48,10 +48,10 @@ bool wait_exit(int pidfd, std::chrono::milliseconds timeout) {
 }  // namespace
 
 Status repair(const CtConfig& ct) {
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
-  std::string group = ct_group_of(ct);
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+  std::string group = state::ct_group_of(ct);
   if (!cg->exists(group)) return {};
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (s.running) return {};
   // A cgroup without an init: a start killed half-way, or an init that died. Clean it.
   BERTH_RETURN_IF_ERROR(cg->kill_all(group).context("clean up after an interrupted command"));
@@ -59,11 +59,11 @@ Status repair(const CtConfig& ct) {
 }
 
 Status stop(const CtConfig& ct, const StopOptions& opts) {
-  ScopeExit end_server([&] { ubc::stop_server_if_idle(ct.host()); });  // it ends with the last CT
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
+  ScopeExit end_server([&] { procsrv::stop_server_if_idle(ct.host()); });  // it ends with the last CT
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
-  std::string group = ct_group_of(ct);
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+  std::string group = state::ct_group_of(ct);
   // Held open, the CT's network namespace (and so its veth) outlives init until detach_routed
   // has saved the traffic counters of the veth and removed it.
   UniqueFd netns_hold;
@@ -106,7 +106,7 @@ Status mount(const CtConfig& ct) {
 }
 
 Status umount(const CtConfig& ct) {
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (s.running) return Error::with_status(exitcode::kRunning, "CT is running; stop it first");
   if (!s.mounted) return Error::with_status(exitcode::kNotMounted, "CT is not mounted");

@@ -1,5 +1,5 @@
 // Listing the CTs of a host: a scan of conf_dir for <CTID>.conf files.
-#include "runtime/inventory.h"
+#include "state/inventory.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 
-namespace berth::runtime {
+namespace berth::state {
 
 std::string ctid_from_conf_name(std::string_view name) {
   constexpr std::string_view kSuffix = ".conf";
@@ -52,4 +52,4 @@ bool private_area_exists(const CtConfig& ct) {
   return ::stat(ct.ve_private().c_str(), &st) == 0;
 }
 
-}  // namespace berth::runtime
+}  // namespace berth::state

@@ -1,10 +1,10 @@
-// Shared between the server's lifetime code (fs.cc) and its FUSE operations (fs_ops.cc).
+// Shared between the server's client side (client.cc) and the server itself (server.cc).
 #pragma once
 
 #include "core/host_config.h"
 #include "core/unique_fd.h"
 
-namespace berth::ubc {
+namespace berth::procsrv {
 
 inline constexpr const char* kReadyFdEnv = "BERTH_UBCFS_READY_FD";
 inline constexpr const char* kSpawnLock = "ubcfs.lock";
@@ -22,4 +22,4 @@ bool any_ct_running(const HostConfig& host);
 // The exclusive "no start in progress" lock, without waiting; false when a start holds it.
 bool try_idle_lock(const HostConfig& host, UniqueFd& out);
 
-}  // namespace berth::ubc
+}  // namespace berth::procsrv

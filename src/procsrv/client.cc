@@ -1,6 +1,6 @@
-// The beancounter FUSE server's lifetime: spawn, idle check, stop (see fs.h). The filesystem
-// operations are in fs_ops.cc.
-#include "ubc/fs.h"
+// The /proc server's client side: spawn it, keep it while a start needs it, stop it when idle
+// (see client.h). The server itself is server.cc.
+#include "procsrv/client.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,13 +16,13 @@
 #include <cstdlib>
 #include <thread>
 
-#include "runtime/inventory.h"
-#include "runtime/status.h"
+#include "state/inventory.h"
+#include "state/status.h"
 #include "sys/fs.h"
-#include "ubc/fs_internal.h"
+#include "procsrv/internal.h"
 #include "ubc/proc_view.h"
 
-namespace berth::ubc {
+namespace berth::procsrv {
 namespace {
 
 std::string pid_file(const HostConfig& host) { return host.paths().run + "/ubcfs.pid"; }
@@ -85,7 +85,7 @@ std::string mount_dir(const HostConfig& host) { return host.paths().run + "/ubcf
 std::string served_path(const HostConfig& host, const std::string& ctid) { return mount_dir(host) + "/" + ctid; }
 
 std::string served_proc_path(const HostConfig& host, const std::string& ctid) {
-  return proc_view_dir(mount_dir(host), ctid);
+  return ubc::proc_view_dir(mount_dir(host), ctid);
 }
 
 bool server_alive(const HostConfig& host) {
@@ -103,12 +103,12 @@ bool server_exists(const HostConfig& host) {
 }
 
 bool any_ct_running(const HostConfig& host) {
-  auto ids = runtime::list_ctids(host);
+  auto ids = state::list_ctids(host);
   if (!ids.ok()) return true;  // unsure: stay
   for (const auto& id : *ids) {
     auto ct = CtConfig::load(host, id);
     if (!ct.ok()) continue;
-    auto st = runtime::query_status(*ct);
+    auto st = state::query_status(*ct);
     if (!st.ok() || st->running) return true;
   }
   return false;
@@ -166,4 +166,4 @@ void stop_server_if_idle(const HostConfig& host) {
   }
 }
 
-}  // namespace berth::ubc
+}  // namespace berth::procsrv

@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "core/host_config.h"
 
-namespace berth::runtime {
+namespace berth::state {
 
 // The CTIDs whose <conf_dir>/<CTID>.conf exists, sorted numerically. Only valid CTIDs (decimal,
 // > 100, no leading zero) count; `101.conf.destroyed`, `ve-*.conf-sample`, `101.conf.tmp` and
@@ -27,4 +27,4 @@ std::string ctid_from_conf_name(std::string_view name);
 // whose private area is gone (a half-created or half-destroyed CT).
 bool private_area_exists(const CtConfig& ct);
 
-}  // namespace berth::runtime
+}  // namespace berth::state
