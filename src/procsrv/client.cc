@@ -102,17 +102,7 @@ bool server_exists(const HostConfig& host) {
   return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
-bool any_ct_running(const HostConfig& host) {
-  auto ids = state::list_ctids(host);
-  if (!ids.ok()) return true;  // unsure: stay
-  for (const auto& id : *ids) {
-    auto ct = CtConfig::load(host, id);
-    if (!ct.ok()) continue;
-    auto st = state::query_status(*ct);
-    if (!st.ok() || st->running) return true;
-  }
-  return false;
-}
+bool any_ct_running(const HostConfig& host) { return state::any_ct_group(host); }
 
 bool try_idle_lock(const HostConfig& host, UniqueFd& out) {
   auto fd = lock_file(host, kUsersLock, LOCK_EX | LOCK_NB);

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "state/ct_cgroup.h"
+
 namespace berth::state {
 
 std::string ctid_from_conf_name(std::string_view name) {
@@ -45,6 +47,30 @@ Result<std::vector<std::string>> list_ctids(const HostConfig& host) {
     return a.size() != b.size() ? a.size() < b.size() : a < b;
   });
   return out;
+}
+
+bool any_ct_group(const HostConfig& host) {
+  auto cg = cgroup_backend();
+  if (!cg.ok()) return true;
+  for (const auto& h : (*cg)->hierarchies()) {
+    std::string dir = h.mount + "/" + host.instance();
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) continue;
+      return true;
+    }
+    bool found = false;
+    while (struct dirent* e = ::readdir(d)) {
+      // A CT's group is a directory named by its CTID; the rest are the controllers' files.
+      if (e->d_type == DT_DIR && !ctid_from_conf_name(std::string(e->d_name) + ".conf").empty()) {
+        found = true;
+        break;
+      }
+    }
+    ::closedir(d);
+    if (found) return true;
+  }
+  return false;
 }
 
 bool private_area_exists(const CtConfig& ct) {
