@@ -2,7 +2,6 @@
 #include "procsrv/ct_slots.h"
 
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 
 #include "state/status.h"
 #include "sys/fs.h"
+#include "sys/pidfd.h"
 #include "ubc/ct_access.h"
 
 namespace berth::procsrv {
@@ -98,10 +98,10 @@ UniqueFd CtSlots::procfs(const CtConfig& ct) {
   std::lock_guard<std::mutex> hold(s->mutex);
   if (s->init != *pid) return UniqueFd();
   if (!s->procfs) {
-    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0)));
+    auto pidfd = sys::pidfd_open(*pid);
     // The pid still names the same init once the pidfd holds it: then the pidfd is that init.
-    if (!pidfd || sys::proc_start_time(*pid) != s->start) return UniqueFd();
-    auto fd = ubc::open_pidns_procfs(pidfd.get());
+    if (!pidfd.ok() || sys::proc_start_time(*pid) != s->start) return UniqueFd();
+    auto fd = ubc::open_pidns_procfs(pidfd->get());
     if (!fd.ok()) return UniqueFd();
     s->procfs = std::move(*fd);
   }
