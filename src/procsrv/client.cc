@@ -8,7 +8,6 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "state/inventory.h"
 #include "state/status.h"
 #include "sys/fs.h"
+#include "sys/pidfd.h"
 #include "procsrv/internal.h"
 #include "ubc/proc_view.h"
 
@@ -60,7 +60,7 @@ Status spawn_server() {
     // The ready pipe becomes fd 3 without O_CLOEXEC (inherited by the exec); all others close.
     if (wr.get() != 3) ::dup2(wr.get(), 3);
     else ::fcntl(3, F_SETFD, 0);
-    ::syscall(SYS_close_range, 4U, ~0U, 0);
+    (void)sys::close_range(4U, ~0U, 0);
     int ready = 3;
     if (::chdir("/") != 0) ::_exit(127);
     std::string env = std::to_string(ready);
@@ -102,7 +102,7 @@ bool server_exists(const HostConfig& host) {
   return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
-bool any_ct_running(const HostConfig& host) { return state::any_ct_group(host); }
+bool any_ct_running(const HostConfig& host) { return state::any_ct_alive(host); }
 
 bool try_idle_lock(const HostConfig& host, UniqueFd& out) {
   auto fd = lock_file(host, kUsersLock, LOCK_EX | LOCK_NB);
@@ -148,10 +148,11 @@ void stop_server_if_idle(const HostConfig& host) {
   UniqueFd idle;
   if (!try_idle_lock(host, idle) || any_ct_running(host)) return;
   pid_t pid = server_pid(host);
-  UniqueFd pidfd(pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1);
-  if (!pidfd) return;
-  ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGTERM, nullptr, 0);
-  struct pollfd p{pidfd.get(), POLLIN, 0};
+  if (pid <= 0) return;
+  auto pidfd = sys::pidfd_open(pid);
+  if (!pidfd.ok()) return;
+  (void)sys::pidfd_send_signal(pidfd->get(), SIGTERM);
+  struct pollfd p{pidfd->get(), POLLIN, 0};
   while (::poll(&p, 1, 3000) < 0 && errno == EINTR) {
   }
 }

@@ -17,8 +17,8 @@ std::string mount_dir(const HostConfig& host);
 bool server_alive(const HostConfig& host);
 // Whether a server process exists (it holds kServerLock from before it mounts until it exits).
 bool server_exists(const HostConfig& host);
-// Whether any CT of the instance runs: has a cgroup (state::any_ct_group, O(1); a group a killed
-// start left counts until the next command on that CT removes it). Errors count as "yes".
+// Whether any CT of the instance runs (state::any_ct_alive: on v2 one read whatever the number
+// of CTs). Errors count as "yes".
 bool any_ct_running(const HostConfig& host);
 // The exclusive "no start in progress" lock, without waiting; false when a start holds it.
 bool try_idle_lock(const HostConfig& host, UniqueFd& out);
