@@ -28,6 +28,7 @@
 #include <cstring>
 #include <memory>
 #include <thread>
+#include <utility>
 
 #include "core/unique_fd.h"
 
@@ -325,34 +326,6 @@ Status Netlink::delete_route(const IpAddr& dst, int prefix, int ifindex) {
   return {};
 }
 
-Result<std::vector<IpAddr>> Netlink::host_routes_via(int ifindex) {
-  std::vector<IpAddr> out;
-  for (int family : {AF_INET, AF_INET6}) {
-    nl_cache* raw = nullptr;
-    int err = rtnl_route_alloc_cache(sock_, family, 0, &raw);
-    CachePtr cache(raw);
-    if (err < 0) return nl_error(err, "list routes");
-    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-      auto* r = reinterpret_cast<rtnl_route*>(o);
-      if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_nnexthops(r) != 1) continue;
-      rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
-      if (!nh || rtnl_route_nh_get_ifindex(nh) != ifindex) continue;
-      nl_addr* dst = rtnl_route_get_dst(r);
-      if (!dst) continue;
-      IpAddr ip;
-      ip.family = family;
-      unsigned len = nl_addr_get_len(dst);
-      if (len != (family == AF_INET6 ? 16u : 4u) || nl_addr_get_prefixlen(dst) != len * 8) continue;
-      std::memcpy(ip.bytes.data(), nl_addr_get_binary_addr(dst), len);
-      char buf[64];
-      ip.text = nl_addr2str(dst, buf, sizeof buf);
-      if (auto slash = ip.text.find('/'); slash != std::string::npos) ip.text.resize(slash);
-      out.push_back(std::move(ip));
-    }
-  }
-  return out;
-}
-
 namespace {
 
 HostRoute host_route_of(rtnl_route* r, int family) {
@@ -440,6 +413,29 @@ Status filtered_dump(nl_sock* sock, int type, Hdr hdr, int attr, uint32_t value,
   }, what);
 }
 
+// NETLINK_GET_STRICT_CHK on the socket while held: dump requests are checked strictly and their
+// filters (ifindex, oif, table) applied by the kernel. libnl's own cache dumps send a short
+// header the strict check refuses, so it is turned off again at once.
+class StrictDumps {
+ public:
+  static Result<StrictDumps> on(nl_sock* sock) {
+    int fd = nl_socket_get_fd(sock), one = 1;
+    if (::setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one) != 0)
+      return Error::from_errno(errno, "filter netlink dumps");
+    return StrictDumps(fd);
+  }
+  StrictDumps(StrictDumps&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  StrictDumps& operator=(StrictDumps&&) = delete;
+  ~StrictDumps() {
+    int zero = 0;
+    if (fd_ >= 0) ::setsockopt(fd_, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &zero, sizeof zero);
+  }
+
+ private:
+  explicit StrictDumps(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace
 
 Result<HostNet> Netlink::host_net_for(const IpAddr& a) {
@@ -471,11 +467,7 @@ Result<HostNet> Netlink::host_net_for(const IpAddr& a) {
   // What the host has on those devices only (the kernel filters the dumps): their addresses
   // (the subnet's network and broadcast, the host's own), the routes through them (gateways),
   // their neighbours. A VPS's veth is such a device only when the address is routed to that VPS.
-  int fd = nl_socket_get_fd(sock_);
-  int on = 1, off = 0;
-  if (!devs.empty() && ::setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &on, sizeof on) != 0)
-    return Error::from_errno(errno, "filter netlink dumps");
-  ScopeExit strict_off([&] { ::setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &off, sizeof off); });
+  BERTH_ASSIGN_OR_RETURN(StrictDumps strict, StrictDumps::on(sock_));
   for (int dev : devs) {
     for (int fam : {AF_INET, AF_INET6}) {
       ifaddrmsg ifa{};
@@ -521,6 +513,25 @@ Result<HostNet> Netlink::host_net_for(const IpAddr& a) {
     host.links.push_back({li.ifindex, li.name, li.alias});
   }
   return host;
+}
+
+Result<std::vector<IpAddr>> Netlink::host_routes_via(int ifindex) {
+  // Only the routes through ifindex are read (the kernel filters the dump), not every VPS's.
+  BERTH_ASSIGN_OR_RETURN(StrictDumps strict, StrictDumps::on(sock_));
+  std::vector<IpAddr> out;
+  for (int family : {AF_INET, AF_INET6}) {
+    rtmsg rt{};
+    rt.rtm_family = static_cast<unsigned char>(family);
+    rt.rtm_table = RT_TABLE_MAIN;
+    BERTH_RETURN_IF_ERROR(filtered_dump(sock_, RTM_GETROUTE, rt, RTA_OIF, static_cast<uint32_t>(ifindex), "route/route",
+                                        [&](nl_object* o) {
+      HostRoute r = host_route_of(reinterpret_cast<rtnl_route*>(o), family);
+      if (r.table != RT_TABLE_MAIN || r.nexthops.size() != 1 || r.nexthops[0].ifindex != ifindex) return;
+      if (r.prefix != r.dst.host_prefix() || r.dst.text.empty()) return;
+      out.push_back(r.dst);
+    }, "list routes"));
+  }
+  return out;
 }
 
 Result<HostNet> Netlink::host_net() {
