@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs Berth's whole test suite (the README's test command; .ci/run calls it):
+#   0. the include direction of src/ (scripts/check-layers.sh, no build needed),
 #   1. builds (scripts/build.sh, into build/ or $BUILD_DIR),
 #   2. unit tests (ctest -L unit),
 #   3. root integration tests (ctest -L root, two at a time: every test has its own BERTH_ROOT
@@ -16,6 +17,9 @@ build=${BUILD_DIR:-build}
 jobs=${JOBS:-2}
 start=$(date +%s)
 status=0
+
+echo "== layers (scripts/check-layers.sh)"
+scripts/check-layers.sh || status=1
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== build ($build)"

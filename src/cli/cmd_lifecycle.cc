@@ -12,7 +12,7 @@
 #include "runtime/exec.h"
 #include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
-#include "runtime/status.h"
+#include "state/status.h"
 
 namespace berth::cli {
 namespace {
@@ -172,7 +172,7 @@ int cmd_restart(const Invocation& inv, const HostConfig& host) {
   if (!f.ok()) return report(inv, f.error());
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
-  auto s = runtime::query_status(*ct);
+  auto s = state::query_status(*ct);
   if (!s.ok()) return run(inv, std::move(s).error(), ct->ctid());
   if (s->running) {
     say(inv, "Restarting CT " + ct->ctid());
@@ -193,7 +193,7 @@ int cmd_status(const Invocation& inv, const HostConfig& host) {
   // A CT without a config still has a status: "deleted".
   auto loaded = CtConfig::load(host, *ctid);
   CtConfig ct = loaded.ok() ? std::move(loaded).value() : CtConfig(host, *ctid, ConfFile());
-  auto s = runtime::query_status(ct);
+  auto s = state::query_status(ct);
   if (!s.ok()) return run(inv, std::move(s).error(), *ctid);
   std::printf("%s\n", format_status_line(*ctid, *s).c_str());
   return 0;

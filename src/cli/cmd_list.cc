@@ -10,8 +10,8 @@
 #include "cli/list.h"
 #include "ubc/collect.h"
 #include "ubc/loadavg.h"
-#include "runtime/inventory.h"
-#include "runtime/status.h"
+#include "state/inventory.h"
+#include "state/status.h"
 
 namespace berth::cli {
 namespace {
@@ -53,7 +53,7 @@ int cmd_list(const Invocation& inv, const HostConfig& host) {
 
   auto wanted = wanted_ctids(host, opts);
   if (!wanted.ok()) return report(inv, wanted.error());
-  auto ctids = runtime::list_ctids(host);
+  auto ctids = state::list_ctids(host);
   if (!ctids.ok()) return report(inv, ctids.error());
 
   std::vector<ListRow> rows;
@@ -61,8 +61,8 @@ int cmd_list(const Invocation& inv, const HostConfig& host) {
     if (!wanted->empty() && !contains(*wanted, ctid)) continue;
     auto ct = CtConfig::load(host, ctid);
     if (!ct.ok()) continue;  // destroyed since the directory was read
-    runtime::CtStatus status;
-    if (auto st = runtime::query_status(*ct); st.ok()) {
+    state::CtStatus status;
+    if (auto st = state::query_status(*ct); st.ok()) {
       status = *st;
     } else {
       // One unreadable CT must not hide the others: warn and show it as stopped.
@@ -70,7 +70,7 @@ int cmd_list(const Invocation& inv, const HostConfig& host) {
       status.exists = true;
     }
     // vzlist hides a CT that is not running and has no private area (half created/destroyed).
-    if (!status.running && !runtime::private_area_exists(*ct)) continue;
+    if (!status.running && !state::private_area_exists(*ct)) continue;
     ListRow row{std::move(ct).value(), status};
     if (!selected_by_state(row, opts)) continue;
     if (status.running) {

@@ -12,8 +12,8 @@
 #include "core/exit_codes.h"
 #include "net/counters.h"
 #include "net/shaping.h"
-#include "runtime/inventory.h"
-#include "runtime/status.h"
+#include "state/inventory.h"
+#include "state/status.h"
 
 namespace berth::cli {
 namespace {
@@ -67,13 +67,13 @@ Result<std::vector<Row>> collect(const HostConfig& host, const NetstatOptions& o
       ids.push_back(ctid);
     }
   } else {
-    BERTH_ASSIGN_OR_RETURN(ids, runtime::list_ctids(host));
+    BERTH_ASSIGN_OR_RETURN(ids, state::list_ctids(host));
   }
   std::vector<Row> rows;
   for (const auto& id : ids) {
     auto ct = CtConfig::load(host, id);
     if (!ct.ok()) return Error::with_status(exitcode::kNoConfig, "netstat CT " + id + ": CT does not exist");
-    BERTH_ASSIGN_OR_RETURN(runtime::CtStatus st, runtime::query_status(*ct));
+    BERTH_ASSIGN_OR_RETURN(state::CtStatus st, state::query_status(*ct));
     if (!named && !o.all && !st.running) continue;
     BERTH_ASSIGN_OR_RETURN(net::Counters c, net::total_counters(*ct));
     rows.push_back({id, st.running, c});

@@ -17,7 +17,7 @@
 #include "runtime/exec.h"
 #include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
-#include "runtime/status.h"
+#include "state/status.h"
 
 namespace berth::cli {
 namespace {
@@ -105,7 +105,7 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
     if (other.ok() && *other != *ctid)
       return report(inv, Error::with_status(exitcode::kName, "set CT " + *ctid + ": name `" + new_name + "` is used by CT " + *other));
   }
-  auto status = runtime::query_status(ct);
+  auto status = state::query_status(ct);
   if (!status.ok()) return report(inv, Error(status.error()).context("set CT " + *ctid));
 
   std::erase_if(edit->not_enforced, [](const std::string& k) { return runtime::enforced_on_host(k); });

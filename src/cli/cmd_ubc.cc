@@ -1,6 +1,6 @@
 // ubc (also run as vzubc): beancounters of running CTs, as vzubc(8) shows them (ubc/view.h), or
 // as /proc/user_beancounters text (--raw). `berth ubc --serve` is the beancounter FUSE server
-// that `berth start` runs (ubc/fs.h); it is not meant to be called by hand.
+// that `berth start` runs (procsrv/server.h); it is not meant to be called by hand.
 #include <time.h>
 #include <unistd.h>
 
@@ -10,10 +10,10 @@
 
 #include "cli/cli.h"
 #include "core/exit_codes.h"
-#include "runtime/inventory.h"
+#include "state/inventory.h"
 #include "sys/fs.h"
 #include "ubc/collect.h"
-#include "ubc/fs.h"
+#include "procsrv/server.h"
 #include "ubc/view.h"
 
 namespace berth::cli {
@@ -40,7 +40,7 @@ Result<std::vector<ubc::Block>> blocks_from_file(const std::string& file) {
 Result<std::vector<ubc::Block>> blocks_of_cts(const HostConfig& host, const std::vector<std::string>& ids) {
   std::vector<ubc::Block> out;
   if (ids.empty()) {  // every running CT
-    BERTH_ASSIGN_OR_RETURN(std::vector<std::string> all, runtime::list_ctids(host));
+    BERTH_ASSIGN_OR_RETURN(std::vector<std::string> all, state::list_ctids(host));
     for (const auto& id : all) {
       auto ct = CtConfig::load(host, id);
       if (!ct.ok()) continue;
@@ -115,7 +115,7 @@ int cmd_ubc(const Invocation& inv, const HostConfig& host) {
     std::fputs(ubc::vzubc_usage(inv.prog == "vzubc" ? "vzubc" : inv.prog + " ubc").c_str(), stdout);
     return 0;
   }
-  if (opts->serve) return ubc::serve(host);
+  if (opts->serve) return procsrv::serve(host);
   if (opts->relative_clear) (void)sys::remove_tree(store_dir(host, *opts));
   if (opts->incremental_clear) (void)sys::remove_tree(istore_dir(host, *opts));
   if (!opts->watch) {

@@ -87,14 +87,14 @@ std::optional<uint64_t> conf_num(const ListRow& r, std::string_view key) {
 uint64_t ctid_num(const ListRow& r) { return parse_u64(r.config.ctid()).value_or(0); }
 
 // Status words and vzlist's sort order for them (VE_RUNNING < STOPPED < MOUNTED < SUSPENDED).
-int status_rank(const runtime::CtStatus& st) {
+int status_rank(const state::CtStatus& st) {
   if (st.running) return 0;
   if (st.mounted) return 2;  // vzlist checks the mount after the dump: mounted wins
   if (st.suspended) return 3;
   return 1;
 }
 
-const char* status_word(const runtime::CtStatus& st) {
+const char* status_word(const state::CtStatus& st) {
   static constexpr const char* kWords[] = {"running", "stopped", "mounted", "suspended"};
   return kWords[status_rank(st)];
 }
@@ -525,7 +525,7 @@ bool glob_matches(const std::optional<std::string>& pattern, const std::optional
 
 }  // namespace
 
-std::string format_status_line(std::string_view ctid, const runtime::CtStatus& st) {
+std::string format_status_line(std::string_view ctid, const state::CtStatus& st) {
   std::string line = "CTID " + std::string(ctid);
   line += st.exists ? " exist" : " deleted";
   line += st.mounted ? " mounted" : " unmounted";

@@ -1,7 +1,7 @@
 // vzlist output: the `vzctl status` line, vzlist's field table, its text and JSON formats.
 //
 // Pure formatting over (CtConfig, CtStatus) pairs: no file or kernel access here, so everything
-// is unit-tested. cmd_list.cc collects the rows (runtime::list_ctids, runtime::query_status) and
+// is unit-tested. cmd_list.cc collects the rows (state::list_ctids, state::query_status) and
 // prints what this module returns. Behaviour follows legacy vzlist (kolyshkin/vzctl src/vzlist.c,
 // reference section 3): column widths and headers, `-` for unknown values, trimming of
 // non-last columns, JSON field types.
@@ -14,18 +14,18 @@
 
 #include "core/ct_config.h"
 #include "core/error.h"
-#include "runtime/status.h"
+#include "state/status.h"
 #include "ubc/model.h"
 
 namespace berth::cli {
 
 // vzctl's status line, parsed by scripts: `CTID 101 exist mounted running`,
 // `CTID 101 deleted unmounted down`, plus ` suspended` for a stopped CT with a dump file.
-std::string format_status_line(std::string_view ctid, const runtime::CtStatus& st);
+std::string format_status_line(std::string_view ctid, const state::CtStatus& st);
 
 struct ListRow {
   CtConfig config;
-  runtime::CtStatus status;
+  state::CtStatus status;
   std::optional<ubc::Block> ubc;  // beancounters of a running CT (ubc/collect.h)
 };
 

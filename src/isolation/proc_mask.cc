@@ -8,7 +8,6 @@
 
 #include "core/unique_fd.h"
 #include "sys/kernel.h"
-#include "ubc/proc_view.h"
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -142,7 +141,7 @@ bool attach_proc_view(int view_fd) {
   auto real = k.open_tree("/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
   if (!real.ok()) return false;
   if (!k.umount("/proc", MNT_DETACH).ok()) return false;
-  const std::string real_dir = std::string("/proc/") + ubc::kRealDir;
+  const std::string real_dir = std::string("/proc/") + kProcRealDir;
   if (move(view_fd, "/proc")) {
     if (move(real->get(), real_dir)) return true;
     (void)k.umount("/proc", MNT_DETACH);  // the view without its procfs is useless

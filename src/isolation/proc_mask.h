@@ -16,6 +16,10 @@
 
 namespace berth::isolation {
 
+// Inside the CT's /proc view (ubc/proc_view.h): the directory where its own procfs is mounted.
+// The view's server (procsrv/) serves the same name.
+inline constexpr const char* kProcRealDir = ".real";
+
 struct ProcMaskPlan {
   std::vector<std::string> null_files;     // /dev/null bound over each file
   std::vector<std::string> empty_dirs;     // an empty read-only tmpfs mounted on each directory
@@ -39,7 +43,7 @@ Status mask_proc(bool in_userns = false);
 
 // Child side, after mask_proc: put the beancounter server's view of the CT's /proc (view_fd, a
 // detached mount; ubc/proc_view.h) at /proc and move the CT's procfs, masks included, under it
-// to /proc/.real. view_fd < 0: nothing to do. Any failure leaves the plain procfs at /proc
+// to /proc/.real (kProcRealDir). view_fd < 0: nothing to do. Any failure leaves the plain procfs at /proc
 // (accounting must not stop a CT from starting); returns whether the view is in place.
 bool attach_proc_view(int view_fd);
 

@@ -14,7 +14,6 @@
 #include "core/unique_fd.h"
 #include "isolation/devices.h"
 #include "sys/kernel.h"
-#include "ubc/fs.h"
 
 namespace berth::isolation {
 namespace {
@@ -82,12 +81,12 @@ Result<std::vector<std::string>> ct_device_rules(const CtConfig& ct) {
 }
 
 // The CT's own beancounters at /run/berth/user_beancounters: the parent cloned a detached mount
-// of its file in the instance's FUSE server (ubc/fs.h, open_tree), attached here, so the CT's
+// of its file in the instance's FUSE server (procsrv/client.h, open_tree), attached here, so the CT's
 // root needs no access to the host's run directory.
 static Status bind_beancounters(int fd, const std::string& root) {
   if (fd < 0) return {};
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run/berth", 0755));
-  std::string dst = root + ubc::kCtPath;
+  std::string dst = root + kBeancountersPath;
   UniqueFd target(::open(dst.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0400));
   if (!target) return Error::from_errno(errno, "create `" + dst + "`");
   // Accounting must not stop a CT from starting: without the mount the file is just absent.

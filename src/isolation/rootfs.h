@@ -15,11 +15,15 @@
 
 namespace berth::isolation {
 
+// Where a CT sees its own beancounters (a mount of its file in the instance's /proc server,
+// procsrv/client.h); the server's repair of a CT's /proc mounts it there again.
+inline constexpr const char* kBeancountersPath = "/run/berth/user_beancounters";
+
 struct RootfsPlan {
   std::string root;        // where root_fd is attached (storage::ct_attach_dir), or VE_ROOT
   int root_fd = -1;        // the CT's view of its root (storage::ct_root_view); -1: bind `root`
   bool userns = true;      // false for a privileged CT (mknod allowed)
-  int beancounters_fd = -1;  // detached mount (open_tree) for /run/berth/user_beancounters, or -1
+  int beancounters_fd = -1;  // detached mount (open_tree) for kBeancountersPath, or -1
   uint64_t pty_max = 0;    // NUMPTY: the CT's devpts max= (0: the kernel's default)
 };
 

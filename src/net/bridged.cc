@@ -151,6 +151,9 @@ Result<BridgedLinks> attach_bridged(const CtConfig& ct, pid_t init) {
 }
 
 Status detach_bridged(const CtConfig& ct) {
+  // A CT without NETIF entries has no bridged veth to take down (one left by a hand edit of a
+  // running CT goes with the CT's network namespace): the host's links are not listed for it.
+  if (ct.get_or("NETIF", "").empty()) return {};
   std::string prefix = netif_alias_prefix(ct.host().instance(), ct.ctid());
   BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
   BERTH_ASSIGN_OR_RETURN(auto links, nl.list_links());

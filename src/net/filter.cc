@@ -3,12 +3,19 @@
 
 #include <nftables/libnftables.h>
 
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <memory>
 
 #include "core/exit_codes.h"
+#include "core/conf_file.h"
 #include "core/host_config.h"
 #include "net/netif.h"
+#include "sys/fs.h"
 #include "sys/lock.h"
 
 namespace berth::net {
@@ -54,37 +61,92 @@ std::string filter_table(std::string_view instance, std::string_view ctid) {
 std::string shared_table(std::string_view instance) { return sanitized("berth-" + std::string(instance)); }
 std::string ct_chain(std::string_view ctid) { return sanitized("ct_" + std::string(ctid)); }
 
-std::string antispoof_script(const std::string& shared, const std::string& table, const std::string& chain,
-                             const std::string& host_ifname, const std::vector<IpAddr>& addrs) {
-  std::string v4, v6 = "fe80::/10, ::/128";
-  for (const auto& a : addrs) {
-    if (a.is_v6()) {
-      v6 += ", " + a.text;
-    } else {
-      v4 += (v4.empty() ? "" : ", ") + a.text;
+std::string antispoof_tables_script(const std::string& shared) {
+  // Made once per instance (and again if someone removed them): "add" leaves what is there, the
+  // base chains' rules are rewritten so that each is there once.
+  std::string t = "inet " + shared, a = "arp " + shared;
+  std::string s = "add table " + t + "\n";
+  s += "add set " + t + " " + kPortsSet + " { type ifname; }\n";
+  s += "add set " + t + " " + kAddr4Set + " { type ifname . ipv4_addr; }\n";
+  s += "add set " + t + " " + kAddr6Set + " { type ifname . ipv6_addr; }\n";
+  s += "add chain " + t + " " + kFilterChain + " { type filter hook prerouting priority -300; policy accept; }\n";
+  s += "flush chain " + t + " " + kFilterChain + "\n";
+  std::string rule = "add rule " + t + " " + kFilterChain + " ";
+  s += rule + "iifname != @" + kPortsSet + " accept\n";
+  s += rule + "meta nfproto ipv4 iifname . ip saddr != @" + kAddr4Set + " drop\n";
+  // Neighbour discovery needs link-local and unspecified sources.
+  s += rule + "ip6 saddr { fe80::/10, ::/128 } accept\n";
+  s += rule + "meta nfproto ipv6 iifname . ip6 saddr != @" + kAddr6Set + " drop\n";
+  // ARP from a CT must name one of its IPv4 addresses as sender, or it could claim another's.
+  s += "add table " + a + "\n";
+  s += "add set " + a + " " + kPortsSet + " { type ifname; }\n";
+  s += "add set " + a + " " + kAddr4Set + " { type ifname . ipv4_addr; }\n";
+  s += "add chain " + a + " " + kFilterChain + " { type filter hook input priority 0; policy accept; }\n";
+  s += "flush chain " + a + " " + kFilterChain + "\n";
+  s += "add rule " + a + " " + kFilterChain + " iifname @" + kPortsSet + " iifname . arp saddr ip != @" + kAddr4Set + " drop\n";
+  return s;
+}
+
+std::string routed_state_text(const RoutedFilter& f) {
+  std::string s = f.host_ifname + "\n";
+  for (const auto& a : f.addrs) s += a.text + "\n";
+  return s;
+}
+
+RoutedFilter parse_routed_state(std::string_view text) {
+  RoutedFilter f;
+  bool first = true;
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    if (first) {
+      f.host_ifname = std::string(line);
+      first = false;
+    } else if (auto a = parse_ip(line); a.ok()) {
+      f.addrs.push_back(*a);
     }
   }
-  // The shared table: made if missing; its base chain's one rule rewritten (so it is there once).
-  std::string t = "inet " + shared;
-  std::string s = "add table " + t + "\n";
-  s += "add map " + t + " ports { type ifname : verdict; }\n";
-  s += "add chain " + t + " antispoof { type filter hook prerouting priority -300; policy accept; }\n";
-  s += "flush chain " + t + " antispoof\n";
-  s += "add rule " + t + " antispoof iifname vmap @ports\n";
-  // The CT's chain, rewritten in the same transaction (anonymous sets go with their rules).
-  s += "add chain " + t + " " + chain + "\n";
-  s += "flush chain " + t + " " + chain + "\n";
-  s += "add rule " + t + " " + chain + (v4.empty() ? " meta nfproto ipv4 drop\n" : " ip saddr != { " + v4 + " } drop\n");
-  s += "add rule " + t + " " + chain + " ip6 saddr != { " + v6 + " } drop\n";
-  s += "add element " + t + " ports { " + quoted(host_ifname) + " : jump " + chain + " }\n";
-  // ARP from the CT must name one of its IPv4 addresses as sender, or it could claim another's.
-  s += replace_prefix("arp", table);
-  s += "table arp " + table + " {\n";
-  s += "  set v4 { type ipv4_addr;" + (v4.empty() ? std::string() : " elements = { " + v4 + " };") + " }\n";
-  s += "  chain antispoof {\n    type filter hook input priority 0; policy accept;\n";
-  s += "    iifname " + quoted(host_ifname) + " arp saddr ip != @v4 drop\n";
-  s += "  }\n}\n";
-  return s;
+  return f;
+}
+
+namespace {
+
+std::vector<uint8_t> addr_key(const std::string& host, const IpAddr& a) {
+  std::vector<uint8_t> ip(a.bytes.begin(), a.bytes.begin() + (a.is_v6() ? 16 : 4));
+  return nft::concat_key({nft::ifname_key(host), ip});
+}
+
+// The element changes of one set: every key of `gone` out (added first: never ENOENT), every
+// key of `keep` in.
+void set_changes(std::vector<nft::Change>& out, nft::Family family, const std::string& table, const char* set,
+                 std::vector<std::vector<uint8_t>> gone, std::vector<std::vector<uint8_t>> keep) {
+  std::erase_if(gone, [&](const auto& k) { return std::find(keep.begin(), keep.end(), k) != keep.end(); });
+  if (!gone.empty()) {
+    out.push_back({nft::Change::kAddElements, family, table, set, gone});
+    out.push_back({nft::Change::kDeleteElements, family, table, set, gone});
+  }
+  if (!keep.empty()) out.push_back({nft::Change::kAddElements, family, table, set, keep});
+}
+
+}  // namespace
+
+std::vector<nft::Change> routed_changes(const std::string& shared, const RoutedFilter& had, const RoutedFilter& want) {
+  auto keys = [](const RoutedFilter& f, int which) {  // 0 ports, 4 / 6 addresses of that family
+    std::vector<std::vector<uint8_t>> out;
+    if (f.host_ifname.empty()) return out;
+    if (which == 0) out.push_back(nft::ifname_key(f.host_ifname));
+    for (const auto& a : f.addrs)
+      if (which != 0 && a.is_v6() == (which == 6)) out.push_back(addr_key(f.host_ifname, a));
+    return out;
+  };
+  std::vector<nft::Change> out;
+  for (auto family : {nft::Family::kInet, nft::Family::kArp}) {
+    set_changes(out, family, shared, kPortsSet, keys(had, 0), keys(want, 0));
+    set_changes(out, family, shared, kAddr4Set, keys(had, 4), keys(want, 4));
+    if (family == nft::Family::kInet) set_changes(out, family, shared, kAddr6Set, keys(had, 6), keys(want, 6));
+  }
+  return out;
 }
 
 std::string unfilter_script(const std::string& shared, const std::string& table, const std::string& chain,
@@ -99,10 +161,13 @@ std::string unfilter_script(const std::string& shared, const std::string& table,
     else
       others = true;
   }
-  if (!others) return s + "delete table " + t + "\n";
   if (mine) s += "delete element " + t + " ports { " + quoted(host_ifname) + " }\n";
   if (shared_listing.find("chain " + chain + " {") != std::string::npos)
     s += "flush chain " + t + " " + chain + "\ndelete chain " + t + " " + chain + "\n";
+  // The old layout's dispatch goes with its last CT; the table stays for the current layout's sets.
+  if (!others && shared_listing.find("chain antispoof {") != std::string::npos)
+    s += "flush chain " + t + " antispoof\ndelete chain " + t + " antispoof\n";
+  if (!others && shared_listing.find("map ports {") != std::string::npos) s += "delete map " + t + " ports\n";
   return s;
 }
 
@@ -141,32 +206,115 @@ Names names_of(const CtConfig& ct) {
   return {filter_table(inst, ct.ctid()), shared_table(inst), ct_chain(ct.ctid()), host_ifname(inst, ct.ctid())};
 }
 
-// The instance's CTs change the shared table one at a time.
+// The instance's CTs change the shared tables one at a time.
 Result<sys::FileLock> lock_filters(const CtConfig& ct) {
   const std::string& dir = ct.host().paths().lock_dir;
   BERTH_RETURN_IF_ERROR(make_dirs(dir, 0755));
   return sys::FileLock::acquire(dir + "/nft.lck", true, "network filters");
 }
 
-// Removing is a kernel transaction (a few ms); listing is cheap. A CT that never had a filter
-// (no IP_ADDRESS, no mac_filter) pays only for the listing at start and stop. routed/bridged:
-// which parts to remove.
-Status remove_parts(const Names& n, bool routed, bool bridged) {
-  std::string tables;
-  BERTH_RETURN_IF_ERROR(run_nft("list tables", &tables));
-  auto has = [&](const std::string& family, const std::string& name) {
-    return tables.find("table " + family + " " + name + "\n") != std::string::npos;
-  };
-  std::string script;
-  if (routed) {
-    std::string listing;
-    if (has("inet", n.shared)) BERTH_RETURN_IF_ERROR(run_nft("list table inet " + n.shared, &listing));
-    if (has("arp", n.table) || !listing.empty()) script += unfilter_script(n.shared, n.table, n.chain, n.host, listing);
-    if (has("inet", n.table)) script += replace_prefix("inet", n.table);  // a per-CT table of Berth before 3
+// <run>/nft/<CTID>: what the CT has in the shared sets (routed_state_text), so that it can be
+// taken out again without reading the sets. A CT without a file has nothing there; the
+// instance's tables go when the directory is empty.
+std::string state_dir(const HostConfig& host) { return host.paths().run + "/nft"; }
+std::string state_path(const CtConfig& ct) { return state_dir(ct.host()) + "/" + ct.ctid(); }
+
+RoutedFilter read_state(const CtConfig& ct) {
+  auto text = sys::read_file(state_path(ct));
+  return text.ok() ? parse_routed_state(*text) : RoutedFilter{};
+}
+
+Status write_state(const CtConfig& ct, const RoutedFilter& f) {
+  if (f.host_ifname.empty()) {
+    if (::unlink(state_path(ct).c_str()) != 0 && errno != ENOENT)
+      return Error::from_errno(errno, "remove `" + state_path(ct) + "`");
+    return {};
   }
-  if (bridged && has("bridge", n.table)) script += macfilter_script(n.table, {});
-  if (script.empty()) return {};
+  BERTH_RETURN_IF_ERROR(make_dirs(state_dir(ct.host()), 0700));
+  return write_file_atomic(state_path(ct), routed_state_text(f), 0600);
+}
+
+bool dir_empty(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return errno == ENOENT;
+  bool empty = true;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == ".." || n.ends_with(".tmp")) continue;
+    empty = false;
+    break;
+  }
+  ::closedir(d);
+  return empty;
+}
+
+// A table removed whether or not it is there (added first in the same transaction).
+void drop_table(std::vector<nft::Change>& out, nft::Family family, const std::string& table) {
+  out.push_back({nft::Change::kAddTable, family, table, "", {}});
+  out.push_back({nft::Change::kDeleteTable, family, table, "", {}});
+}
+
+// The routed filter of a CT (Berth before this layout: its own arp table and a chain in the shared
+// inet table), removed through libnftables; only looked for by name (O(1)), only ever there
+// after an upgrade with CTs running.
+Status remove_legacy(const Names& n) {
+  BERTH_ASSIGN_OR_RETURN(bool arp, nft::table_exists(nft::Family::kArp, n.table));
+  BERTH_ASSIGN_OR_RETURN(bool chain, nft::chain_exists(nft::Family::kInet, n.shared, n.chain));
+  BERTH_ASSIGN_OR_RETURN(bool inet_own, nft::table_exists(nft::Family::kInet, n.table));  // before 3
+  std::vector<nft::Change> drop;
+  if (arp) drop_table(drop, nft::Family::kArp, n.table);
+  if (inet_own) drop_table(drop, nft::Family::kInet, n.table);
+  BERTH_RETURN_IF_ERROR(nft::apply(drop));
+  if (!chain) return {};
+  std::string listing;
+  BERTH_RETURN_IF_ERROR(run_nft("list table inet " + n.shared, &listing));
+  // Only the chain and map element of the old layout: the arp table is gone already.
+  std::string script = unfilter_script(n.shared, n.table, n.chain, n.host, listing);
   return run_nft(script);
+}
+
+// Makes the CT's part of the shared sets what `want` says (empty host_ifname: nothing), in one
+// transaction; the instance's tables are made when missing and removed with their last CT.
+Status set_routed(const CtConfig& ct, const Names& n, const RoutedFilter& want) {
+  RoutedFilter had = read_state(ct);
+  // Recorded before the change: a command killed in between leaves a file that covers both.
+  RoutedFilter both = want;
+  if (both.host_ifname.empty()) both.host_ifname = had.host_ifname;
+  if (!had.host_ifname.empty() && had.host_ifname == both.host_ifname)
+    for (const auto& a : had.addrs)
+      if (std::find(both.addrs.begin(), both.addrs.end(), a) == both.addrs.end()) both.addrs.push_back(a);
+  bool tables_gone = false;
+  if (!both.host_ifname.empty()) {
+    BERTH_RETURN_IF_ERROR(write_state(ct, both));
+    auto changes = routed_changes(n.shared, had, want);
+    auto st = nft::apply(changes);
+    if (!st.ok() && st.error().code() == ENOENT && !want.host_ifname.empty()) {
+      // The instance's tables (or their sets) are not there yet: made once, then the change again.
+      BERTH_RETURN_IF_ERROR(run_nft(antispoof_tables_script(n.shared)));
+      st = nft::apply(routed_changes(n.shared, RoutedFilter{}, want));
+    } else if (!st.ok() && st.error().code() == ENOENT) {
+      st = {};  // nothing to take out: the tables are gone
+      tables_gone = true;
+    }
+    BERTH_RETURN_IF_ERROR(std::move(st));
+    BERTH_RETURN_IF_ERROR(write_state(ct, want));
+  }
+  if (want.host_ifname.empty() && !tables_gone && dir_empty(state_dir(ct.host()))) {
+    std::vector<nft::Change> drop;
+    drop_table(drop, nft::Family::kInet, n.shared);
+    drop_table(drop, nft::Family::kArp, n.shared);
+    BERTH_RETURN_IF_ERROR(nft::apply(drop));
+  }
+  return {};
+}
+
+// bridged: the CT's bridge table (mac_filter), looked up by name.
+Status remove_bridged(const Names& n) {
+  BERTH_ASSIGN_OR_RETURN(bool there, nft::table_exists(nft::Family::kBridge, n.table));
+  if (!there) return {};
+  std::vector<nft::Change> drop;
+  drop_table(drop, nft::Family::kBridge, n.table);
+  return nft::apply(drop);
 }
 
 }  // namespace
@@ -183,17 +331,20 @@ Status apply_filters(const CtConfig& ct) {
     if (e.filters_mac() && !e.mac.empty()) ports.emplace_back(e.host_ifname, e.mac);
   }
   BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(ct));
-  BERTH_RETURN_IF_ERROR(remove_parts(n, addrs.empty(), ports.empty()).context("set anti-spoofing filter"));
-  std::string script;
-  if (!addrs.empty()) script += antispoof_script(n.shared, n.table, n.chain, n.host, addrs);
-  if (!ports.empty()) script += macfilter_script(n.table, ports);
-  if (script.empty()) return {};
-  return run_nft(script).context("set anti-spoofing filter");
+  BERTH_RETURN_IF_ERROR(remove_legacy(n).context("set anti-spoofing filter"));
+  RoutedFilter want;
+  if (!addrs.empty()) want = {n.host, addrs};
+  BERTH_RETURN_IF_ERROR(set_routed(ct, n, want).context("set anti-spoofing filter"));
+  if (ports.empty()) return remove_bridged(n).context("set anti-spoofing filter");
+  return run_nft(macfilter_script(n.table, ports)).context("set anti-spoofing filter");
 }
 
 Status remove_filters(const CtConfig& ct) {
+  Names n = names_of(ct);
   BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(ct));
-  return remove_parts(names_of(ct), true, true).context("remove anti-spoofing filter");
+  BERTH_RETURN_IF_ERROR(remove_legacy(n).context("remove anti-spoofing filter"));
+  BERTH_RETURN_IF_ERROR(set_routed(ct, n, RoutedFilter{}).context("remove anti-spoofing filter"));
+  return remove_bridged(n).context("remove anti-spoofing filter");
 }
 
 }  // namespace berth::net

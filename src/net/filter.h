@@ -1,24 +1,29 @@
-// Anti-spoofing filters of a CT, in nftables (through libnftables, no iptables), on the host side:
+// Anti-spoofing filters of a CT, in nftables, on the host side. Two tables per instance, made
+// once (by libnftables, antispoof_tables_script) and removed with the instance's last filtered CT:
 //
-//   table inet berth-<instance>            routed mode, shared by the instance's CTs: one base
-//     map ports (ifname : verdict)         chain (prerouting, raw) looks the incoming interface
-//     chain antispoof (prerouting, raw)    up in `ports` and jumps to the chain of the CT whose
-//     chain ct_<ctid>                      host end it is; that chain drops packets whose source
-//                                          is not one of the CT's IP_ADDRESS entries (IPv6 also
-//                                          link-local and ::, which neighbour discovery needs).
-//   table arp berth-<instance>-<ctid>      routed mode: ARP from the veth must give one of the
-//     set v4, chain antispoof (input)      CT's IPv4 addresses as sender address.
+//   table inet berth-<instance>            routed mode: the base chain drops a packet that comes
+//     set ct_ports (ifname)                in from a CT's host veth end (ct_ports) unless its
+//     set ct_addr4 (ifname . ipv4_addr)    (interface, source) pair is in ct_addr4 / ct_addr6
+//     set ct_addr6 (ifname . ipv6_addr)    (IPv6 link-local and :: always pass: neighbour
+//     chain ct_antispoof (prerouting, raw) discovery needs them).
+//   table arp berth-<instance>             routed mode: ARP from a CT's veth must give one of the
+//     sets ct_ports, ct_addr4              CT's IPv4 addresses as sender address.
+//     chain ct_antispoof (input)
 //   table bridge berth-<instance>-<ctid>   bridged veths with mac_filter=on: frames coming in from
 //     chain macfilter (prerouting)         the host end must carry the NETIF entry's mac as source.
 //
-// The shared table makes the cost of a forwarded packet one map lookup whatever the number of
-// CTs (a table per CT in the prerouting hook cost every packet of the host one chain per CT:
-// bench/README.md). A CT's part of it (its chain and its map element) is made, replaced and
-// removed in one nft transaction; the instance's lock file nft.lck orders those transactions, so
-// the table goes with its last CT. The per-CT arp and bridge tables see only ARP to the host and
-// frames of bridges with filtered ports. Rules match interface names, so they can be in place
-// before the veth exists. Everything is owned: removed on stop, on a failed start and on
-// destroy. The rule text is pure (unit-tested); applying needs CAP_NET_ADMIN.
+// A CT's routed filter is only set elements: added, replaced and removed in one nf_tables
+// transaction sent straight over netlink (nft_netlink.h), so starting or stopping a CT costs the
+// same whatever else the host's ruleset holds (libnftables reads all of it for a set change:
+// seconds with a few hundred tables; bench/README.md, density). What a CT put in the sets is
+// recorded in <run>/nft/<CTID>, so it is taken out without reading the sets; the instance's lock
+// file nft.lck orders the changes. A forwarded packet costs a few set lookups whatever the number
+// of CTs. Rules match interface names, so they can be in place before the veth exists.
+// Everything is owned: removed on stop, on a failed start and on destroy. The rule text and the
+// element changes are pure (unit-tested); applying needs CAP_NET_ADMIN.
+//
+// The layout of Berth before this one (a chain per CT in the inet table, an arp table per CT) is
+// still removed when a CT that has it stops; it is looked for by name only.
 #pragma once
 
 #include <string>
@@ -29,6 +34,7 @@
 #include "core/ct_config.h"
 #include "core/error.h"
 #include "net/addr.h"
+#include "net/nft_netlink.h"
 
 namespace berth::net {
 
@@ -39,13 +45,30 @@ std::string shared_table(std::string_view instance);
 // The CT's chain in the shared table: "ct_<ctid>".
 std::string ct_chain(std::string_view ctid);
 
-// The routed filter of a CT: its chain and map element in the shared table (made if missing)
-// and its arp table, replaced in one transaction. host_ifname must not be empty.
-std::string antispoof_script(const std::string& shared, const std::string& table, const std::string& chain,
-                             const std::string& host_ifname, const std::vector<IpAddr>& addrs);
-// Removes the routed filter of a CT: its arp table, and its part of the shared table as
-// `shared_listing` (`nft list table inet <shared>`, "" when there is none) shows it; the whole
-// shared table when no other CT's element is left in it.
+inline constexpr const char* kPortsSet = "ct_ports";
+inline constexpr const char* kAddr4Set = "ct_addr4";
+inline constexpr const char* kAddr6Set = "ct_addr6";
+inline constexpr const char* kFilterChain = "ct_antispoof";
+
+// The instance's inet and arp tables (named `shared`) with their sets and base chains; running it
+// again keeps the sets' elements and rewrites the rules.
+std::string antispoof_tables_script(const std::string& shared);
+
+// What one CT has in the shared sets: its host veth end and its addresses ("" and none: nothing).
+struct RoutedFilter {
+  std::string host_ifname;
+  std::vector<IpAddr> addrs;
+};
+// <run>/nft/<CTID>'s text: the interface on the first line, one address a line.
+std::string routed_state_text(const RoutedFilter& f);
+RoutedFilter parse_routed_state(std::string_view text);
+// The one transaction that turns `had` into `want` in both tables' sets: what only `had` has is
+// removed (added first, so a missing element is no error), everything of `want` added.
+std::vector<nft::Change> routed_changes(const std::string& shared, const RoutedFilter& had, const RoutedFilter& want);
+
+// Removes the routed filter of a CT of the old layout: its arp table, and its part of the inet
+// table as `shared_listing` (`nft list table inet <shared>`, "" when there is none) shows it; the
+// old dispatch (chain antispoof, map ports) when no other CT's element is left in it.
 std::string unfilter_script(const std::string& shared, const std::string& table, const std::string& chain,
                             const std::string& host_ifname, const std::string& shared_listing);
 // The bridge table; ports: (host_ifname, allowed source MAC) of each filtered veth (none: only

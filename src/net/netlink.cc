@@ -10,6 +10,8 @@
 #include <netlink/addr.h>
 #include <netlink/cache.h>
 #include <netlink/errno.h>
+#include <netlink/msg.h>
+#include <netlink/object.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -20,10 +22,13 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <cstring>
 #include <memory>
 #include <thread>
+#include <utility>
 
 #include "core/unique_fd.h"
 
@@ -321,30 +326,210 @@ Status Netlink::delete_route(const IpAddr& dst, int prefix, int ifindex) {
   return {};
 }
 
+namespace {
+
+HostRoute host_route_of(rtnl_route* r, int family) {
+  HostRoute hr;
+  hr.family = family;
+  hr.table = static_cast<int>(rtnl_route_get_table(r));
+  hr.type = rtnl_route_get_type(r);
+  nl_addr* dst = rtnl_route_get_dst(r);
+  hr.dst = ip_of(usable(dst, family) ? dst : nullptr, family);
+  hr.prefix = dst ? static_cast<int>(nl_addr_get_prefixlen(dst)) : 0;
+  for (int i = 0; i < rtnl_route_get_nnexthops(r); ++i) {
+    rtnl_nexthop* nh = rtnl_route_nexthop_n(r, i);
+    if (!nh) continue;
+    HostNexthop h;
+    h.ifindex = rtnl_route_nh_get_ifindex(nh);
+    nl_addr* gw = rtnl_route_nh_get_gateway(nh);
+    if (usable(gw, family)) h.gateway = ip_of(gw, family);
+    hr.nexthops.push_back(std::move(h));
+  }
+  return hr;
+}
+
+std::optional<HostAddress> host_address_of(rtnl_addr* a) {
+  int family = rtnl_addr_get_family(a);
+  nl_addr* local = rtnl_addr_get_local(a);
+  if ((family != AF_INET && family != AF_INET6) || !usable(local, family)) return std::nullopt;
+  return HostAddress{rtnl_addr_get_ifindex(a), ip_of(local, family), static_cast<int>(rtnl_addr_get_prefixlen(a))};
+}
+
+std::optional<HostNeighbour> host_neighbour_of(rtnl_neigh* n) {
+  int family = rtnl_neigh_get_family(n);
+  nl_addr* dst = rtnl_neigh_get_dst(n);
+  if ((family != AF_INET && family != AF_INET6) || !usable(dst, family)) return std::nullopt;
+  return HostNeighbour{rtnl_neigh_get_ifindex(n), ip_of(dst, family), rtnl_neigh_get_state(n)};
+}
+
+// Sends msg and hands every object of the answer (a dump or one reply) to fn; the kernel's
+// error (its errno, e.g. ENETUNREACH for a lookup with no route) as an Error.
+Status query(nl_sock* sock, nl_msg* msg, const std::function<void(nl_object*)>& fn, const std::string& what) {
+  int err = nl_send_auto(sock, msg);
+  if (err < 0) return nl_error(err, what);
+  std::unique_ptr<nl_cb, Deleter<nl_cb, nl_cb_put>> cb(nl_cb_alloc(NL_CB_DEFAULT));
+  if (!cb) return Error::from_errno(ENOMEM, what);
+  struct State {
+    const std::function<void(nl_object*)>* fn;
+    int kernel_error = 0;
+    bool finished = false;
+  } state{&fn};
+  nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, [](nl_msg* m, void* arg) -> int {
+    nl_msg_parse(m, [](nl_object* o, void* a) { (*static_cast<State*>(a)->fn)(o); }, arg);
+    return NL_OK;
+  }, &state);
+  auto finish = [](nl_msg*, void* arg) -> int {
+    static_cast<State*>(arg)->finished = true;
+    return NL_STOP;
+  };
+  nl_cb_set(cb.get(), NL_CB_ACK, NL_CB_CUSTOM, finish, &state);
+  nl_cb_set(cb.get(), NL_CB_FINISH, NL_CB_CUSTOM, finish, &state);
+  nl_cb_err(cb.get(), NL_CB_CUSTOM, [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
+    auto* st = static_cast<State*>(arg);
+    st->kernel_error = -e->error;
+    st->finished = true;
+    return NL_STOP;
+  }, &state);
+  while (!state.finished) {
+    err = nl_recvmsgs(sock, cb.get());
+    if (state.kernel_error != 0) return Error::from_errno(state.kernel_error, what);
+    if (err < 0) return nl_error(err, what);
+  }
+  return {};
+}
+
+using MsgPtr = std::unique_ptr<nl_msg, Deleter<nl_msg, nlmsg_free>>;
+
+// A dump the kernel filters (the socket has NETLINK_GET_STRICT_CHK): the request header hdr and,
+// when attr is not 0, one u32 attribute; fn gets the objects of that libnl kind.
+template <class Hdr>
+Status filtered_dump(nl_sock* sock, int type, Hdr hdr, int attr, uint32_t value, const char* kind,
+                     const std::function<void(nl_object*)>& fn, const std::string& what) {
+  MsgPtr msg(nlmsg_alloc_simple(type, NLM_F_REQUEST | NLM_F_DUMP));
+  if (!msg || nlmsg_append(msg.get(), &hdr, sizeof hdr, NLMSG_ALIGNTO) < 0 || (attr && nla_put_u32(msg.get(), attr, value) < 0))
+    return Error::from_errno(ENOMEM, what);
+  return query(sock, msg.get(), [&](nl_object* o) {
+    if (std::string_view(nl_object_get_type(o)) == kind) fn(o);
+  }, what);
+}
+
+// NETLINK_GET_STRICT_CHK on the socket while held: dump requests are checked strictly and their
+// filters (ifindex, oif, table) applied by the kernel. libnl's own cache dumps send a short
+// header the strict check refuses, so it is turned off again at once.
+class StrictDumps {
+ public:
+  static Result<StrictDumps> on(nl_sock* sock) {
+    int fd = nl_socket_get_fd(sock), one = 1;
+    if (::setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one) != 0)
+      return Error::from_errno(errno, "filter netlink dumps");
+    return StrictDumps(fd);
+  }
+  StrictDumps(StrictDumps&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  StrictDumps& operator=(StrictDumps&&) = delete;
+  ~StrictDumps() {
+    int zero = 0;
+    if (fd_ >= 0) ::setsockopt(fd_, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &zero, sizeof zero);
+  }
+
+ private:
+  explicit StrictDumps(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace
+
+Result<HostNet> Netlink::host_net_for(const IpAddr& a) {
+  HostNet host;
+  int family = a.family;
+  // The kernel's own lookup: the local or broadcast entry when the host holds the address, the
+  // route of the VPS that has it, the connected subnet it is in, or the default route.
+  std::vector<int> devs;
+  {
+    MsgPtr msg(nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK));
+    if (!msg) return Error::from_errno(ENOMEM, "allocate route lookup");
+    rtmsg rt{};
+    rt.rtm_family = static_cast<unsigned char>(family);
+    rt.rtm_dst_len = static_cast<unsigned char>(a.host_prefix());
+    rt.rtm_flags = RTM_F_FIB_MATCH;
+    if (nlmsg_append(msg.get(), &rt, sizeof rt, NLMSG_ALIGNTO) < 0 ||
+        nla_put(msg.get(), RTA_DST, a.is_v6() ? 16 : 4, a.bytes.data()) < 0)
+      return Error::from_errno(ENOMEM, "build route lookup");
+    auto st = query(sock_, msg.get(), [&](nl_object* o) {
+      if (std::string_view(nl_object_get_type(o)) != "route/route") return;
+      host.routes.push_back(host_route_of(reinterpret_cast<rtnl_route*>(o), family));
+    }, "look up the route to " + a.text);
+    // No route at all: nothing on the host knows the address.
+    if (!st.ok() && st.error().code() != ENETUNREACH && st.error().code() != EHOSTUNREACH) return std::move(st).error();
+  }
+  for (const auto& r : host.routes)
+    for (const auto& nh : r.nexthops)
+      if (nh.ifindex > 0 && std::find(devs.begin(), devs.end(), nh.ifindex) == devs.end()) devs.push_back(nh.ifindex);
+  // What the host has on those devices only (the kernel filters the dumps): their addresses
+  // (the subnet's network and broadcast, the host's own), the routes through them (gateways),
+  // their neighbours. A VPS's veth is such a device only when the address is routed to that VPS.
+  BERTH_ASSIGN_OR_RETURN(StrictDumps strict, StrictDumps::on(sock_));
+  for (int dev : devs) {
+    for (int fam : {AF_INET, AF_INET6}) {
+      ifaddrmsg ifa{};
+      ifa.ifa_family = static_cast<unsigned char>(fam);
+      ifa.ifa_index = static_cast<unsigned>(dev);
+      BERTH_RETURN_IF_ERROR(filtered_dump(sock_, RTM_GETADDR, ifa, 0, 0, "route/addr", [&](nl_object* o) {
+        auto* ad = reinterpret_cast<rtnl_addr*>(o);
+        if (rtnl_addr_get_ifindex(ad) != dev) return;
+        if (auto h = host_address_of(ad)) host.addresses.push_back(*h);
+      }, "list addresses"));
+    }
+    rtmsg rt{};
+    rt.rtm_family = static_cast<unsigned char>(family);
+    BERTH_RETURN_IF_ERROR(filtered_dump(sock_, RTM_GETROUTE, rt, RTA_OIF, static_cast<uint32_t>(dev), "route/route",
+                                        [&](nl_object* o) {
+                                          host.routes.push_back(host_route_of(reinterpret_cast<rtnl_route*>(o), family));
+                                        }, "list routes"));
+    ndmsg nd{};
+    nd.ndm_family = static_cast<unsigned char>(family);
+    BERTH_RETURN_IF_ERROR(filtered_dump(sock_, RTM_GETNEIGH, nd, NDA_IFINDEX, static_cast<uint32_t>(dev), "route/neigh",
+                                        [&](nl_object* o) {
+                                          auto* n = reinterpret_cast<rtnl_neigh*>(o);
+                                          if (rtnl_neigh_get_ifindex(n) != dev) return;
+                                          if (auto h = host_neighbour_of(n)) host.neighbours.push_back(*h);
+                                        }, "list neighbours"));
+  }
+  // The links all of that names, for their names and aliases.
+  std::vector<int> wanted = devs;
+  auto want = [&](int i) {
+    if (i > 0 && std::find(wanted.begin(), wanted.end(), i) == wanted.end()) wanted.push_back(i);
+  };
+  for (const auto& r : host.routes)
+    for (const auto& nh : r.nexthops) want(nh.ifindex);
+  for (const auto& h : host.addresses) want(h.ifindex);
+  for (const auto& n : host.neighbours) want(n.ifindex);
+  for (int i : wanted) {
+    rtnl_link* raw = nullptr;
+    int err = rtnl_link_get_kernel(sock_, i, nullptr, &raw);
+    LinkPtr link(raw);
+    if (err == -NLE_NODEV || err == -NLE_OBJ_NOTFOUND) continue;  // gone since
+    if (err < 0) return nl_error(err, "look up link " + std::to_string(i));
+    LinkInfo li = info_of(link.get());
+    host.links.push_back({li.ifindex, li.name, li.alias});
+  }
+  return host;
+}
+
 Result<std::vector<IpAddr>> Netlink::host_routes_via(int ifindex) {
+  // Only the routes through ifindex are read (the kernel filters the dump), not every VPS's.
+  BERTH_ASSIGN_OR_RETURN(StrictDumps strict, StrictDumps::on(sock_));
   std::vector<IpAddr> out;
   for (int family : {AF_INET, AF_INET6}) {
-    nl_cache* raw = nullptr;
-    int err = rtnl_route_alloc_cache(sock_, family, 0, &raw);
-    CachePtr cache(raw);
-    if (err < 0) return nl_error(err, "list routes");
-    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-      auto* r = reinterpret_cast<rtnl_route*>(o);
-      if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_nnexthops(r) != 1) continue;
-      rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
-      if (!nh || rtnl_route_nh_get_ifindex(nh) != ifindex) continue;
-      nl_addr* dst = rtnl_route_get_dst(r);
-      if (!dst) continue;
-      IpAddr ip;
-      ip.family = family;
-      unsigned len = nl_addr_get_len(dst);
-      if (len != (family == AF_INET6 ? 16u : 4u) || nl_addr_get_prefixlen(dst) != len * 8) continue;
-      std::memcpy(ip.bytes.data(), nl_addr_get_binary_addr(dst), len);
-      char buf[64];
-      ip.text = nl_addr2str(dst, buf, sizeof buf);
-      if (auto slash = ip.text.find('/'); slash != std::string::npos) ip.text.resize(slash);
-      out.push_back(std::move(ip));
-    }
+    rtmsg rt{};
+    rt.rtm_family = static_cast<unsigned char>(family);
+    rt.rtm_table = RT_TABLE_MAIN;
+    BERTH_RETURN_IF_ERROR(filtered_dump(sock_, RTM_GETROUTE, rt, RTA_OIF, static_cast<uint32_t>(ifindex), "route/route",
+                                        [&](nl_object* o) {
+      HostRoute r = host_route_of(reinterpret_cast<rtnl_route*>(o), family);
+      if (r.table != RT_TABLE_MAIN || r.nexthops.size() != 1 || r.nexthops[0].ifindex != ifindex) return;
+      if (r.prefix != r.dst.host_prefix() || r.dst.text.empty()) return;
+      out.push_back(r.dst);
+    }, "list routes"));
   }
   return out;
 }
@@ -358,52 +543,24 @@ Result<HostNet> Netlink::host_net() {
     int err = rtnl_addr_alloc_cache(sock_, &raw);
     CachePtr cache(raw);
     if (err < 0) return nl_error(err, "list addresses");
-    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-      auto* a = reinterpret_cast<rtnl_addr*>(o);
-      int family = rtnl_addr_get_family(a);
-      nl_addr* local = rtnl_addr_get_local(a);
-      if ((family != AF_INET && family != AF_INET6) || !usable(local, family)) continue;
-      host.addresses.push_back({rtnl_addr_get_ifindex(a), ip_of(local, family), static_cast<int>(rtnl_addr_get_prefixlen(a))});
-    }
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o))
+      if (auto h = host_address_of(reinterpret_cast<rtnl_addr*>(o))) host.addresses.push_back(*h);
   }
   for (int family : {AF_INET, AF_INET6}) {
     nl_cache* raw = nullptr;
     int err = rtnl_route_alloc_cache(sock_, family, 0, &raw);
     CachePtr cache(raw);
     if (err < 0) return nl_error(err, "list routes");
-    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-      auto* r = reinterpret_cast<rtnl_route*>(o);
-      HostRoute hr;
-      hr.family = family;
-      hr.table = static_cast<int>(rtnl_route_get_table(r));
-      hr.type = rtnl_route_get_type(r);
-      nl_addr* dst = rtnl_route_get_dst(r);
-      hr.dst = ip_of(usable(dst, family) ? dst : nullptr, family);
-      hr.prefix = dst ? static_cast<int>(nl_addr_get_prefixlen(dst)) : 0;
-      for (int i = 0; i < rtnl_route_get_nnexthops(r); ++i) {
-        rtnl_nexthop* nh = rtnl_route_nexthop_n(r, i);
-        if (!nh) continue;
-        HostNexthop h;
-        h.ifindex = rtnl_route_nh_get_ifindex(nh);
-        nl_addr* gw = rtnl_route_nh_get_gateway(nh);
-        if (usable(gw, family)) h.gateway = ip_of(gw, family);
-        hr.nexthops.push_back(std::move(h));
-      }
-      host.routes.push_back(std::move(hr));
-    }
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o))
+      host.routes.push_back(host_route_of(reinterpret_cast<rtnl_route*>(o), family));
   }
   {
     nl_cache* raw = nullptr;
     int err = rtnl_neigh_alloc_cache(sock_, &raw);
     CachePtr cache(raw);
     if (err < 0) return nl_error(err, "list neighbours");
-    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-      auto* n = reinterpret_cast<rtnl_neigh*>(o);
-      int family = rtnl_neigh_get_family(n);
-      nl_addr* dst = rtnl_neigh_get_dst(n);
-      if ((family != AF_INET && family != AF_INET6) || !usable(dst, family)) continue;
-      host.neighbours.push_back({rtnl_neigh_get_ifindex(n), ip_of(dst, family), rtnl_neigh_get_state(n)});
-    }
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o))
+      if (auto h = host_neighbour_of(reinterpret_cast<rtnl_neigh*>(o))) host.neighbours.push_back(*h);
   }
   return host;
 }

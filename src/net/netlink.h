@@ -70,6 +70,14 @@ class Netlink {
   // Links, addresses, routes of every table and neighbour entries (IPv4 and IPv6) of the
   // namespace: what net/addr_policy.h decides on.
   Result<HostNet> host_net();
+  // The part of host_net() that addr_policy.h's host_use() looks at for one address, found by
+  // lookups instead of dumps of the whole namespace, so its cost does not grow with the number of
+  // VPSs: the kernel's route lookup of addr (RTM_F_FIB_MATCH: the local entry when the host holds
+  // it, the route of a VPS that has it, its connected subnet, or the default route), and on the
+  // devices that route names the addresses, routes and neighbours (kernel-filtered dumps); the
+  // links all of these name. Exact /32 routes in tables no policy rule consults for addr, and
+  // IPv6 addresses still tentative on a host device, are not seen (host_net() sees them).
+  Result<HostNet> host_net_for(const IpAddr& addr);
   // Proxy ARP (IPv4) / proxy NDP (IPv6) entry for ip on ifindex (`ip neigh add proxy`).
   Status add_proxy_neigh(int ifindex, const IpAddr& ip);
   Status delete_proxy_neigh(int ifindex, const IpAddr& ip);

@@ -150,10 +150,11 @@ Status remove_inside(Netlink& ct, const std::vector<IpAddr>& addrs) {
 Status check_with(Netlink& nl, const CtConfig& ct, const std::vector<IpAddr>& addrs) {
   if (addrs.empty()) return {};
   BERTH_ASSIGN_OR_RETURN(auto forced, parse_ip_list(ct.get_or("IP_ADDRESS_FORCED", "")));
-  BERTH_ASSIGN_OR_RETURN(HostNet host, nl.host_net());
   std::string alias = link_alias(ct.host().instance(), ct.ctid());
   for (const auto& a : addrs) {
     bool force = std::find(forced.begin(), forced.end(), a) != forced.end();
+    // What the host has that concerns this address, looked up: the same cost with 1 or 1,000 VPSs.
+    BERTH_ASSIGN_OR_RETURN(HostNet host, nl.host_net_for(a));
     BERTH_RETURN_IF_ERROR(check_address(host, a, alias, force));
   }
   return {};

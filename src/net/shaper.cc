@@ -53,6 +53,8 @@ Status apply_shaping(const CtConfig& ct) {
   std::string host = host_ifname(inst, ct.ctid());
   BERTH_RETURN_IF_ERROR(shape_link(host, link_alias(inst, ct.ctid()), kbit).context("shape traffic").status(exitcode::kVeth));
   // Bridged veths (NETIF): each by its CT-side name (`eth0:1:N`, or `*`), found by their aliases.
+  // A CT without NETIF entries has none: the host's links are not listed for it.
+  if (ct.get_or("NETIF", "").empty()) return {};
   std::string prefix = netif_alias_prefix(inst, ct.ctid());
   BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
   BERTH_ASSIGN_OR_RETURN(auto links, nl.list_links());

@@ -21,7 +21,7 @@ struct ChildArgs {
   int sync_fd = -1;          // child end of the sync socket
   int console_fd = -1;       // init's stdout/stderr
   isolation::CgroupFsPlan cgroup_fs;  // /sys/fs/cgroup inside the CT
-  int beancounters_fd = -1;  // detached mount of the CT's beancounter file (ubc/fs.h), or -1
+  int beancounters_fd = -1;  // detached mount of the CT's beancounter file (procsrv/client.h), or -1
   int proc_view_fd = -1;     // detached mount of the CT's /proc view (ubc/proc_view.h), or -1
   ProcLimits limits;         // rlimits and IPC sysctls of init (NUMFILE, LOCKEDPAGES, SHMPAGES)
 };

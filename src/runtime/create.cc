@@ -11,12 +11,14 @@
 #include "core/exit_codes.h"
 #include "net/counters.h"
 #include "net/network.h"
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 #include "runtime/id_ranges.h"
 #include "runtime/lifecycle.h"
-#include "runtime/status.h"
+#include "state/status.h"
 #include "storage/root.h"
 #include "sys/fs.h"
+#include "template/cache.h"
+#include "template/unpack.h"
 
 namespace berth::runtime {
 
@@ -24,6 +26,23 @@ Result<sys::FileLock> lock_ct(const HostConfig& host, const std::string& ctid, b
   if (skip) return sys::FileLock();
   return sys::FileLock::acquire(host.paths().lock_dir + "/" + ctid + ".lck", false, "CT " + ctid);
 }
+
+namespace {
+
+// The CT's files come from the template layer: the cached archive (simfs) or the shared unpacked
+// tree (overlay).
+storage::TemplateSource template_source() {
+  storage::TemplateSource src;
+  src.unpacked = [](const HostConfig& host, std::string_view name) { return tmpl::ensure_unpacked(host, name); };
+  src.unpack_into = [](const HostConfig& host, std::string_view name, const std::string& dest, uint32_t uid,
+                       uint32_t gid) -> Status {
+    BERTH_ASSIGN_OR_RETURN(std::string archive, tmpl::find_cache_archive(host, name));
+    return tmpl::unpack_archive(archive, dest, uid, gid).status(exitcode::kCreatePrivate);
+  };
+  return src;
+}
+
+}  // namespace
 
 Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
   std::string conf_path = host.ct_conf_path(ctid);
@@ -51,7 +70,7 @@ Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
   }
   CtConfig ct(host, ctid, conf);
   BERTH_RETURN_IF_ERROR(check_privileged_trusted(ct));
-  BERTH_RETURN_IF_ERROR(storage::create_private(ct));
+  BERTH_RETURN_IF_ERROR(storage::create_private(ct, template_source()));
   auto saved = conf.save(conf_path);
   if (!saved.ok()) {
     (void)storage::destroy_private(ct);
@@ -77,7 +96,7 @@ Status check_privileged_trusted(const CtConfig& ct) {
 }
 
 Status destroy(const CtConfig& ct) {
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (s.running) return Error::with_status(exitcode::kRunning, "CT is running; stop it first");
   BERTH_RETURN_IF_ERROR(repair(ct));

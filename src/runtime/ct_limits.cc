@@ -15,9 +15,9 @@
 
 #include "core/exit_codes.h"
 #include "core/units.h"
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 #include "runtime/exec.h"
-#include "runtime/status.h"
+#include "state/status.h"
 #include "sys/blockdev.h"
 #include "sys/fs.h"
 #include "sys/process.h"
@@ -236,7 +236,7 @@ Status apply_userns_limits_live(pid_t init, const ProcLimits& pl) {
 
 bool enforced_on_host(std::string_view key) {
   if (key != "TCPSNDBUF" && key != "TCPRCVBUF") return false;
-  auto cg = cgroup_backend();
+  auto cg = state::cgroup_backend();
   if (!cg.ok() || std::string_view((*cg)->name()) != "v1") return false;
   for (const auto& h : (*cg)->hierarchies()) {
     std::string opts = "," + h.options + ",";
@@ -262,8 +262,8 @@ Status apply_live_limits(const CtConfig& before, const CtConfig& after, const st
                          std::vector<std::string>& notes) {
   auto get_before = [&](std::string_view k) { return before.get(k); };
   auto get_after = [&](std::string_view k) { return after.get(k); };
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
-  std::string group = ct_group_of(after);
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+  std::string group = state::ct_group_of(after);
 
   auto keys = cgroups::changed_resource_keys(get_before, get_after);
   for (auto k : cgroups::resource_keys())
@@ -307,7 +307,7 @@ Status apply_live_limits(const CtConfig& before, const CtConfig& after, const st
     ProcLimits ino;
     if (has(pkeys, "INOTIFY_INSTANCES")) ino.inotify_instances = all.inotify_instances;
     if (has(pkeys, "INOTIFY_WATCHES")) ino.inotify_watches = all.inotify_watches;
-    BERTH_ASSIGN_OR_RETURN(CtStatus st, query_status(after));
+    BERTH_ASSIGN_OR_RETURN(state::CtStatus st, state::query_status(after));
     if (st.running) BERTH_RETURN_IF_ERROR(apply_userns_limits_live(st.init_pid, ino).context("set inotify limits"));
   }
   if (has(pkeys, "NUMPTY")) {

@@ -31,11 +31,11 @@
 #include "isolation/rootfs.h"
 #include "isolation/seccomp.h"
 #include "isolation/timens.h"
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 #include "runtime/ct_limits.h"
 #include "runtime/exec_stdio.h"
 #include "runtime/proc_repair.h"
-#include "runtime/status.h"
+#include "state/status.h"
 #include "storage/root.h"
 #include "runtime/sync.h"
 #include "sys/fs.h"
@@ -209,7 +209,7 @@ void ensure_std_fds() {
 struct ExecContext {
   const CtConfig& ct;
   const ExecRequest& req;
-  CtStatus s;
+  state::CtStatus s;
   UniqueFd init_fd;
   cgroups::Backend* cg = nullptr;
   std::string group;
@@ -227,7 +227,7 @@ struct ExecContext {
 };
 
 Status query_state(ExecContext& c) {
-  BERTH_ASSIGN_OR_RETURN(c.s, query_status(c.ct));
+  BERTH_ASSIGN_OR_RETURN(c.s, state::query_status(c.ct));
   if (!c.s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (!c.s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
   return {};
@@ -247,8 +247,8 @@ Status open_init_pidfd(ExecContext& c) {
 }
 
 Status open_cgroup(ExecContext& c) {
-  BERTH_ASSIGN_OR_RETURN(c.cg, cgroup_backend());
-  c.group = ct_group_of(c.ct);
+  BERTH_ASSIGN_OR_RETURN(c.cg, state::cgroup_backend());
+  c.group = state::ct_group_of(c.ct);
   BERTH_ASSIGN_OR_RETURN(c.cgfd, c.cg->open_for_clone(c.group));
   return {};
 }
@@ -367,7 +367,7 @@ Status collect(sys::ChildProcess& child, int parent_sock) {
 }  // namespace
 
 Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   bool userns = !ct.is_privileged();
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, make_sync_pair());
   int sock = sync.child.get();

@@ -15,13 +15,14 @@
 
 #include "core/unique_fd.h"
 #include "isolation/proc_mask.h"
+#include "isolation/rootfs.h"
 #include "runtime/exec.h"
 #include "sys/fs.h"
 #include "sys/kernel.h"
 #include "sys/pidfd.h"
-#include "runtime/inventory.h"
-#include "runtime/status.h"
-#include "ubc/fs.h"
+#include "state/inventory.h"
+#include "state/status.h"
+#include "procsrv/client.h"
 
 namespace berth::runtime {
 namespace {
@@ -42,7 +43,7 @@ Status remount_proc(int view_fd, int file_fd, bool userns) {
   isolation::attach_proc_view(view_fd);
   // The block at /run/berth/user_beancounters was the dead server's too (best effort: the CT may
   // have mounted something else over /run since).
-  if (file_fd >= 0 && k.umount(ubc::kCtPath, MNT_DETACH).ok()) (void)k.move_mount(file_fd, ubc::kCtPath);
+  if (file_fd >= 0 && k.umount(isolation::kBeancountersPath, MNT_DETACH).ok()) (void)k.move_mount(file_fd, isolation::kBeancountersPath);
   return {};
 }
 
@@ -62,8 +63,8 @@ Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
   auto init = sys::pidfd_open(init_pid);
   if (!init.ok()) return sys::reworded(init.error(), "open pidfd of the CT's init");
   auto clone = [](const std::string& path) { return sys::clone_mount_or_none(path); };
-  UniqueFd view, file = clone(ubc::served_path(ct.host(), ct.ctid()));
-  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no") view = clone(ubc::served_proc_path(ct.host(), ct.ctid()));
+  UniqueFd view, file = clone(procsrv::served_path(ct.host(), ct.ctid()));
+  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no") view = clone(procsrv::served_proc_path(ct.host(), ct.ctid()));
   bool userns = !ct.is_privileged();
   int init_fd = init->get(), view_fd = view.get(), file_fd = file.get();
   // run_in_ct joins the CT's mount (and user) namespace; procfs takes the pid namespace of the
@@ -86,12 +87,12 @@ Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
 }
 
 void repair_dead_proc_views(const HostConfig& host) {
-  auto ids = list_ctids(host);
+  auto ids = state::list_ctids(host);
   if (!ids.ok()) return;
   for (const auto& id : *ids) {
     auto ct = CtConfig::load(host, id);
     if (!ct.ok()) continue;
-    auto s = query_status(*ct);
+    auto s = state::query_status(*ct);
     if (!s.ok() || !s->running || !proc_view_dead(s->init_pid)) continue;
     auto st = repair_proc_view(*ct, s->init_pid);
     if (st.ok())
@@ -103,7 +104,7 @@ void repair_dead_proc_views(const HostConfig& host) {
 
 void repair_proc_view_if_dead(const CtConfig& ct, pid_t init_pid) {
   if (!proc_view_dead(init_pid)) return;
-  auto use = ubc::ensure_server(ct.host());
+  auto use = procsrv::ensure_server(ct.host());
   if (!use.ok()) {
     std::fprintf(stderr, "Warning: CT %s: its /proc is dead and %s\n", ct.ctid().c_str(), use.error().message().c_str());
     return;

@@ -14,7 +14,7 @@ namespace berth::runtime {
 // Whether the running CT whose init is init_pid has a /proc whose server is gone.
 bool proc_view_dead(pid_t init_pid);
 
-// Replace the dead /proc of a running CT (a new server must run: ubc::ensure_server).
+// Replace the dead /proc of a running CT (a new server must run: procsrv::ensure_server).
 Status repair_proc_view(const CtConfig& ct, pid_t init_pid);
 
 // Every running CT of the instance with a dead /proc, repaired; failures are warnings.

@@ -18,7 +18,7 @@
 #include "net/network.h"
 #include "net/routed.h"
 #include "net/shaper.h"
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 #include "runtime/proc_repair.h"
 #include "runtime/start_steps.h"
 #include "storage/root.h"
@@ -94,7 +94,7 @@ void StartContext::commit() {
 // so a bad value fails here, before anything is mounted or made.
 Status validate_config(StartContext& ctx) {
   const CtConfig& ct = ctx.ct;
-  BERTH_ASSIGN_OR_RETURN(ctx.status, query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(ctx.status, state::query_status(ct));
   if (!ctx.status.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (ctx.status.running) return Error::with_status(exitcode::kRunning, "CT is already running");
   if (ct.get_bool("DISABLED", false) && !ctx.opts.force)
@@ -102,9 +102,9 @@ Status validate_config(StartContext& ctx) {
   BERTH_RETURN_IF_ERROR(check_privileged_trusted(ct));
   ctx.userns = !ct.is_privileged();
   if (!ctx.cg) {
-    BERTH_ASSIGN_OR_RETURN(ctx.cg, cgroup_backend());
+    BERTH_ASSIGN_OR_RETURN(ctx.cg, state::cgroup_backend());
   }
-  ctx.group = ct_group_of(ct);
+  ctx.group = state::ct_group_of(ct);
   BERTH_ASSIGN_OR_RETURN(ctx.limits, ct_resources(ct, &ctx.notes));
   BERTH_ASSIGN_OR_RETURN(ctx.proc_limits, proc_limits_from([&ct](std::string_view k) { return ct.get(k); }));
   for (auto& n : rlimit_clamp_notes(ctx.proc_limits)) ctx.notes.push_back(std::move(n));
@@ -113,7 +113,7 @@ Status validate_config(StartContext& ctx) {
     ctx.proc_limits.inotify_instances.reset();
     ctx.proc_limits.inotify_watches.reset();
   }
-  BERTH_ASSIGN_OR_RETURN(ctx.numcgroup, numcgroup_of(ct));
+  BERTH_ASSIGN_OR_RETURN(ctx.numcgroup, state::numcgroup_of(ct));
   BERTH_ASSIGN_OR_RETURN(ctx.device_rules, isolation::ct_device_rules(ct).context("set device access"));
   return {};
 }
@@ -146,7 +146,7 @@ Status create_cgroup(StartContext& ctx) {
   if (ctx.userns)
     BERTH_RETURN_IF_ERROR(cg.delegate(ctx.group, ctx.ct.local_uid(), ctx.ct.local_gid()).context("delegate cgroup"));
   // The number and depth of the CT's own sub-groups are the host's to bound (v2).
-  BERTH_RETURN_IF_ERROR(cg.limit_nesting(ctx.group, ctx.numcgroup, kMaxCgroupDepth).context("limit nested cgroups"));
+  BERTH_RETURN_IF_ERROR(cg.limit_nesting(ctx.group, ctx.numcgroup, state::kMaxCgroupDepth).context("limit nested cgroups"));
   // Only the CT's own device nodes are usable. A CT in a user namespace cannot make device nodes
   // anyway; for a privileged one this is the wall (v1 devices cgroup; v2 would need a BPF
   // program, not written yet, so there the seccomp filter's mknod rule is all there is).
@@ -201,16 +201,16 @@ Status prepare_child(StartContext& ctx) {
 }
 
 // The CT's /run/berth/user_beancounters and /proc view are served by the instance's FUSE server
-// (ubc/fs.h); if it cannot run, the CT starts without them (not an error).
+// (procsrv/client.h); if it cannot run, the CT starts without them (not an error).
 Status ensure_ubc_server(StartContext& ctx) {
-  auto use = ubc::ensure_server(ctx.ct.host());
+  auto use = procsrv::ensure_server(ctx.ct.host());
   if (!use.ok()) return {};
   ctx.ubc.emplace(std::move(use).value());
   if (ctx.ubc->revived()) repair_dead_proc_views(ctx.ct.host());
-  ctx.ubc_file = sys::clone_mount_or_none(ubc::served_path(ctx.ct.host(), ctx.ct.ctid()));
+  ctx.ubc_file = sys::clone_mount_or_none(procsrv::served_path(ctx.ct.host(), ctx.ct.ctid()));
   // PROC_BEANCOUNTERS="no" asks for a plain procfs.
   if (ctx.ct.get_or("PROC_BEANCOUNTERS", "yes") != "no")
-    ctx.proc_view = sys::clone_mount_or_none(ubc::served_proc_path(ctx.ct.host(), ctx.ct.ctid()));
+    ctx.proc_view = sys::clone_mount_or_none(procsrv::served_proc_path(ctx.ct.host(), ctx.ct.ctid()));
   ctx.args.beancounters_fd = ctx.ubc_file.get();
   ctx.args.proc_view_fd = ctx.proc_view.get();
   return {};

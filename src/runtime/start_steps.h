@@ -22,11 +22,11 @@
 #include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
 #include "runtime/pipeline.h"
-#include "runtime/status.h"
+#include "state/status.h"
 #include "runtime/sync.h"
 #include "sys/kernel.h"
 #include "sys/process.h"
-#include "ubc/fs.h"
+#include "procsrv/client.h"
 
 namespace berth::runtime {
 
@@ -39,7 +39,7 @@ struct StartContext {
   const StartOptions& opts;
 
   // validate_config: the state and every config value start uses, parsed before anything is made.
-  CtStatus status;
+  state::CtStatus status;
   bool userns = true;
   cgroups::Backend* cg = nullptr;  // set by validate_config unless a test put a fake here
   std::string group;               // "<instance>/<CTID>"
@@ -57,7 +57,7 @@ struct StartContext {
   UniqueFd console;                // open_console_log
   UniqueFd cgfd;                   // prepare_child
   SyncPair sync;
-  std::optional<ubc::ServerUse> ubc;  // ensure_ubc_server
+  std::optional<procsrv::ServerUse> ubc;  // ensure_ubc_server
   UniqueFd ubc_file, proc_view;
   ChildArgs args;
   sys::ChildProcess child;         // clone_child

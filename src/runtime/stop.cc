@@ -11,14 +11,14 @@
 
 #include "core/exit_codes.h"
 #include "net/network.h"
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 #include "runtime/lifecycle.h"
-#include "runtime/status.h"
+#include "state/status.h"
 #include "storage/root.h"
 #include "sys/fs.h"
 #include "sys/pidfd.h"
 #include "runtime/pipeline.h"
-#include "ubc/fs.h"
+#include "procsrv/client.h"
 
 namespace berth::runtime {
 namespace {
@@ -50,10 +50,10 @@ bool wait_exit(int pidfd, std::chrono::milliseconds timeout) {
 }  // namespace
 
 Status repair(const CtConfig& ct) {
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
-  std::string group = ct_group_of(ct);
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+  std::string group = state::ct_group_of(ct);
   if (!cg->exists(group)) return {};
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (s.running) return {};
   // A cgroup without an init: a start killed half-way, or an init that died. Clean it.
   BERTH_RETURN_IF_ERROR(cg->kill_all(group).context("clean up after an interrupted command"));
@@ -65,7 +65,7 @@ namespace {
 struct StopContext {
   const CtConfig& ct;
   const StopOptions& opts;
-  CtStatus s;
+  state::CtStatus s;
   cgroups::Backend* cg = nullptr;
   std::string group;
   // Held open, the CT's network namespace (and so its veth) outlives init until detach_network
@@ -78,10 +78,10 @@ struct StopContext {
 // The CT's state. Not running: a cgroup left by a killed command is cleaned (then the rest of
 // the teardown runs), and without one there is nothing to stop (32).
 Status query_state(StopContext& c) {
-  BERTH_ASSIGN_OR_RETURN(c.s, query_status(c.ct));
+  BERTH_ASSIGN_OR_RETURN(c.s, state::query_status(c.ct));
   if (!c.s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
-  BERTH_ASSIGN_OR_RETURN(c.cg, cgroup_backend());
-  c.group = ct_group_of(c.ct);
+  BERTH_ASSIGN_OR_RETURN(c.cg, state::cgroup_backend());
+  c.group = state::ct_group_of(c.ct);
   if (c.s.running) return {};
   bool leftovers = c.cg->exists(c.group);
   BERTH_RETURN_IF_ERROR(repair(c.ct));
@@ -148,7 +148,7 @@ constexpr std::array<Step<StopContext>, 7> kStopSteps{{
 std::vector<std::string> stop_step_names() { return step_names<StopContext>(kStopSteps); }
 
 Status stop(const CtConfig& ct, const StopOptions& opts) {
-  ScopeExit end_server([&] { ubc::stop_server_if_idle(ct.host()); });  // it ends with the last CT
+  ScopeExit end_server([&] { procsrv::stop_server_if_idle(ct.host()); });  // it ends with the last CT
   StopContext c{ct, opts, {}, nullptr, {}, {}, {}, false};
   return run_pipeline<StopContext>("stop", kStopSteps, c);
 }
@@ -159,7 +159,7 @@ Status mount(const CtConfig& ct) {
 }
 
 Status umount(const CtConfig& ct) {
-  BERTH_ASSIGN_OR_RETURN(CtStatus s, query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (s.running) return Error::with_status(exitcode::kRunning, "CT is running; stop it first");
   if (!s.mounted) return Error::with_status(exitcode::kNotMounted, "CT is not mounted");

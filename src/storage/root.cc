@@ -14,8 +14,6 @@
 #include "sys/fs.h"
 #include "sys/kernel.h"
 #include "sys/process.h"
-#include "template/cache.h"
-#include "template/unpack.h"
 
 namespace berth::storage {
 namespace {
@@ -127,7 +125,7 @@ bool private_exists(const CtConfig& ct) { return sys::is_dir(ct.ve_private()); }
 
 bool is_mounted(const CtConfig& ct) { return sys::is_mount_point(ct.ve_root()); }
 
-Status create_private(const CtConfig& ct) {
+Status create_private(const CtConfig& ct, const TemplateSource& from) {
   std::string priv = ct.ve_private();
   if (sys::path_exists(priv + "/" + kCreatingMarker)) BERTH_RETURN_IF_ERROR(destroy_private(ct));
   if (sys::path_exists(priv))
@@ -143,11 +141,10 @@ Status create_private(const CtConfig& ct) {
   uint32_t uid = ct.is_privileged() ? 0 : ct.local_uid();
   uint32_t gid = ct.is_privileged() ? 0 : ct.local_gid();
   if (ct.layout() == Layout::kSimfs) {
-    BERTH_ASSIGN_OR_RETURN(std::string archive, tmpl::find_cache_archive(ct.host(), tmpl_name));
     std::string root = tmp + "/root";
     BERTH_RETURN_IF_ERROR(sys::remove_tree(root));
     if (::mkdir(root.c_str(), 0755) != 0) return Error::from_errno(errno, "mkdir `" + root + "`");
-    BERTH_RETURN_IF_ERROR(tmpl::unpack_archive(archive, root, uid, gid).status(exitcode::kCreatePrivate));
+    BERTH_RETURN_IF_ERROR(from.unpack_into(ct.host(), tmpl_name, root, uid, gid));
     // simfs: the private area is the tree itself; move it up over the temp dir.
     BERTH_RETURN_IF_ERROR(mark_creating(root));
     std::string tmp2 = priv + ".tmp2";
@@ -162,7 +159,7 @@ Status create_private(const CtConfig& ct) {
     undo.dismiss();
     return {};
   }
-  BERTH_ASSIGN_OR_RETURN(std::string lower, tmpl::ensure_unpacked(ct.host(), tmpl_name));
+  BERTH_ASSIGN_OR_RETURN(std::string lower, from.unpacked(ct.host(), tmpl_name));
   struct stat lst;
   if (::stat(lower.c_str(), &lst) != 0) return Error::from_errno(errno, "stat `" + lower + "`");
   std::string upper = tmp + "/upper", work = tmp + "/work";

@@ -16,7 +16,10 @@
 // VE_ROOT with setuid allowed, attached by the child at ct_attach_dir() in its own namespace.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "core/ct_config.h"
 #include "core/error.h"
@@ -24,10 +27,21 @@
 
 namespace berth::storage {
 
-// Make the private area of a new CT (not yet existing) from its template. Built in
-// "<private>.tmp" and renamed at the end, so a killed create leaves only a .tmp that the next
+// Where a new private area's files come from: the CT's OS template, as the template layer
+// (template/) provides it. storage/ does not know templates; the create pipeline fills this in.
+// Each is called at most once, after the checks that need no template (existing area, leftover).
+struct TemplateSource {
+  // overlay: the path of the shared read-only unpacked template (unpacked on first use).
+  std::function<Result<std::string>(const HostConfig&, std::string_view name)> unpacked;
+  // simfs: unpack the template into the empty directory dest, ids shifted by uid and gid.
+  std::function<Status(const HostConfig&, std::string_view name, const std::string& dest, uint32_t uid, uint32_t gid)>
+      unpack_into;
+};
+
+// Make the private area of a new CT (not yet existing) from its template (ct.ostemplate()). Built
+// in "<private>.tmp" and renamed at the end, so a killed create leaves only a .tmp that the next
 // create removes. Errors carry vzctl's codes (91 template missing, 44 exists, 48 create failed).
-Status create_private(const CtConfig& ct);
+Status create_private(const CtConfig& ct, const TemplateSource& from);
 // Mark the private area complete (create wrote the config). Until then a next create treats it
 // as the leftover of a killed create and starts over.
 void finish_private(const CtConfig& ct);

@@ -14,8 +14,8 @@
 #include "core/exit_codes.h"
 #include "core/host_config.h"
 #include "core/unique_fd.h"
-#include "runtime/ct_cgroup.h"
-#include "runtime/status.h"
+#include "state/ct_cgroup.h"
+#include "state/status.h"
 #include "sys/fs.h"
 #include "ubc/ct_access.h"
 #include "ubc/text.h"
@@ -167,10 +167,10 @@ void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw, std:
 
 ProcessCounts count_ct_processes(const CtConfig& ct, pid_t init) {
   ProcessCounts c;
-  auto cg = runtime::cgroup_backend();
+  auto cg = state::cgroup_backend();
   if (!cg.ok()) return c;
   Raw raw;
-  count_processes((*cg)->pids(runtime::ct_group_of(ct)), init, raw, {ct.local_uid(), ct.local_gid()});
+  count_processes((*cg)->pids(state::ct_group_of(ct)), init, raw, {ct.local_uid(), ct.local_gid()});
   c.locked_bytes = raw.locked_bytes;
   c.privvm_bytes = raw.privvm_bytes;
   c.numfile = raw.numfile;
@@ -196,8 +196,8 @@ std::optional<std::string> memory_group_dir(const cgroups::Backend& cg, const st
 }
 
 Result<Block> block_with(const CtConfig& ct, pid_t init, const ProcessCounts& counts) {
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, runtime::cgroup_backend());
-  std::string group = runtime::ct_group_of(ct);
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+  std::string group = state::ct_group_of(ct);
   cgroups::Stats s = cg->stats(group);
   Raw raw;
   raw.mem_usage = s.memory.held;
@@ -227,7 +227,7 @@ Result<Block> block_with(const CtConfig& ct, pid_t init, const ProcessCounts& co
 }
 
 Result<Block> read_block(const CtConfig& ct) {
-  BERTH_ASSIGN_OR_RETURN(runtime::CtStatus st, runtime::query_status(ct));
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus st, state::query_status(ct));
   if (!st.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
   return block_with(ct, st.init_pid, count_ct_processes(ct, st.init_pid));
 }

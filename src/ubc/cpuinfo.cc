@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 #include "sys/fs.h"
 #include "ubc/collect.h"
 
@@ -101,9 +101,9 @@ std::string ct_cpuinfo(const CtConfig& ct) {
   if (!host.ok()) return std::string();
   std::set<int> allowed;
   std::optional<int> max_cpus;
-  if (auto cg = runtime::cgroup_backend(); cg.ok()) {
+  if (auto cg = state::cgroup_backend(); cg.ok()) {
     bool v2 = std::string_view((*cg)->name()) == "v2";
-    std::string group = runtime::ct_group_of(ct);
+    std::string group = state::ct_group_of(ct);
     if (auto dir = controller_group_dir(**cg, group, "cpuset")) {
       auto text = sys::read_file(*dir + (v2 ? "/cpuset.cpus.effective" : "/cpuset.effective_cpus"));
       if (text.ok())

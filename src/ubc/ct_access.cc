@@ -13,7 +13,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,17 +24,10 @@
 #include <string>
 
 #include "sys/fd_passing.h"
+#include "sys/raw_calls.h"
 
 namespace berth::ubc {
 namespace {
-
-// The new mount API's numbers, for headers that lack them.
-#ifndef FSOPEN_CLOEXEC
-#define FSOPEN_CLOEXEC 0x00000001
-#endif
-#ifndef FSMOUNT_CLOEXEC
-#define FSMOUNT_CLOEXEC 0x00000001
-#endif
 
 // Sends fd over sock (one byte of data with it). Async-signal-safe: used in a forked child.
 bool send_fd(int sock, int fd) {
@@ -61,18 +53,12 @@ int recv_fd(int sock) {
 }
 
 // In a process of the target pid namespace: a new procfs instance, detached, sent over sock.
-// Raw system calls only (this runs in a child forked from a multi-threaded server).
+// Plain system calls only (this runs in a child forked from a multi-threaded server).
 [[noreturn]] void make_procfs_child(int sock) {
-  int fs = static_cast<int>(::syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC));
-  if (fs < 0) ::_exit(10);
-  if (::syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) ::_exit(11);
-  int mnt = static_cast<int>(::syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                                       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
-  if (mnt < 0) ::_exit(12);
+  int mnt = sys::raw::new_detached_mount("proc", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (mnt < 0) ::_exit(10);
   ::_exit(send_fd(sock, mnt) ? 0 : 13);
 }
-
-pid_t raw_fork() { return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr)); }
 
 int wait_exit(pid_t pid) {
   int ws = 0;
@@ -90,11 +76,11 @@ Result<UniqueFd> open_pidns_procfs(int pidfd) {
   UniqueFd mine(sp[0]), theirs(sp[1]);
   // procfs takes the pid namespace of the process that makes it (its active one, not the one for
   // its children): join it in a child, make the instance in a grandchild.
-  pid_t child = raw_fork();
+  pid_t child = sys::raw::fork();
   if (child < 0) return Error::from_errno(errno, "fork for the CT's procfs");
   if (child == 0) {
     if (::setns(pidfd, CLONE_NEWPID) != 0) ::_exit(20);
-    pid_t inner = raw_fork();
+    pid_t inner = sys::raw::fork();
     if (inner < 0) ::_exit(21);
     if (inner == 0) make_procfs_child(theirs.get());
     ::_exit(wait_exit(inner));
@@ -114,16 +100,17 @@ Result<UniqueFd> open_pidns_procfs(int pidfd) {
 
 FsIdsAs::FsIdsAs(uid_t uid, gid_t gid) {
   // setfsgid first: once the fsuid is not 0, changing the fsgid needs CAP_SETGID still (kept).
-  old_gid_ = static_cast<gid_t>(::syscall(SYS_setfsgid, gid));
-  old_uid_ = static_cast<uid_t>(::syscall(SYS_setfsuid, uid));
+  // glibc's setfsuid/setfsgid are the bare system calls: per thread, not broadcast like setuid.
+  old_gid_ = static_cast<gid_t>(::setfsgid(gid));
+  old_uid_ = static_cast<uid_t>(::setfsuid(uid));
   // An invalid id changes nothing and returns the current one.
-  ok_ = static_cast<uid_t>(::syscall(SYS_setfsuid, static_cast<uid_t>(-1))) == uid &&
-        static_cast<gid_t>(::syscall(SYS_setfsgid, static_cast<gid_t>(-1))) == gid;
+  ok_ = static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) == uid &&
+        static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1))) == gid;
 }
 
 FsIdsAs::~FsIdsAs() {
-  ::syscall(SYS_setfsuid, old_uid_);
-  ::syscall(SYS_setfsgid, old_gid_);
+  ::setfsuid(old_uid_);
+  ::setfsgid(old_gid_);
 }
 
 std::optional<uint64_t> count_ct_ptys(pid_t init, uid_t uid, gid_t gid) {
@@ -133,10 +120,8 @@ std::optional<uint64_t> count_ct_ptys(pid_t init, uid_t uid, gid_t gid) {
   if (!root) return std::nullopt;
   FsIdsAs as(uid, gid);
   if (!as.ok()) return std::nullopt;
-  struct open_how how{};
-  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  UniqueFd pts(static_cast<int>(::syscall(SYS_openat2, root.get(), "dev/pts", &how, sizeof how)));
+  UniqueFd pts(sys::raw::openat2(root.get(), "dev/pts", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+                                 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
   if (!pts) return std::nullopt;
   struct statfs sf;
   if (::fstatfs(pts.get(), &sf) != 0 || sf.f_type != DEVPTS_SUPER_MAGIC) return std::nullopt;

@@ -16,9 +16,9 @@
 
 #include "core/ct_config.h"
 #include "core/unique_fd.h"
-#include "runtime/ct_cgroup.h"
-#include "runtime/inventory.h"
-#include "runtime/status.h"
+#include "state/ct_cgroup.h"
+#include "state/inventory.h"
+#include "state/status.h"
 #include "sys/fs.h"
 #include "ubc/collect.h"
 
@@ -107,21 +107,21 @@ std::optional<std::array<double, 3>> saved_load(const HostConfig& host, const st
 }
 
 void LoadSampler::sample_all() {
-  auto cg = runtime::cgroup_backend();
-  auto ids = runtime::list_ctids(host_);
+  auto cg = state::cgroup_backend();
+  auto ids = state::list_ctids(host_);
   if (!cg.ok() || !ids.ok()) return;
   if (!make_dirs(host_.paths().run + "/ubc", 0700).ok()) return;
   const char* file = std::string_view((*cg)->name()) == "v2" ? "cgroup.threads" : "tasks";
   for (const auto& id : *ids) {
     auto ct = CtConfig::load(host_, id);
     if (!ct.ok()) continue;
-    auto st = runtime::query_status(*ct);
+    auto st = state::query_status(*ct);
     if (!st.ok() || !st->running) {
       std::lock_guard<std::mutex> hold(mutex_);
       if (ct_.erase(id)) ::unlink(load_state_path(host_, id).c_str());
       continue;
     }
-    auto dir = memory_group_dir(**cg, runtime::ct_group_of(*ct));
+    auto dir = memory_group_dir(**cg, state::ct_group_of(*ct));
     if (!dir) continue;
     std::vector<pid_t> tasks;
     collect_tasks(*dir, file, tasks);

@@ -6,8 +6,8 @@
 #include <map>
 
 #include "cgroups/resources.h"
-#include "runtime/ct_cgroup.h"
-#include "runtime/status.h"
+#include "state/ct_cgroup.h"
+#include "state/status.h"
 #include "sys/fs.h"
 #include "ubc/collect.h"
 #include "ubc/text.h"
@@ -90,8 +90,8 @@ std::string virtual_meminfo(std::string_view host_meminfo, const MemCounters& c)
 }
 
 Result<MemCounters> read_mem_counters(const CtConfig& ct) {
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, runtime::cgroup_backend());
-  std::string group = runtime::ct_group_of(ct);
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+  std::string group = state::ct_group_of(ct);
   auto dir = memory_group_dir(*cg, group);
   if (!dir) return Error::from_errno(ENOENT, "find the CT's memory cgroup");
   cgroups::Stats s = cg->stats(group);

@@ -6,7 +6,7 @@
 // MemFree = total - usage; Cached, Shmem, AnonPages, Active/Inactive from memory.stat; Buffers 0;
 // MemAvailable = free + reclaimable page cache; SwapTotal = its swap limit when it has one,
 // SwapFree = that - swap in use), every other line is the host's. Each number keeps the width of
-// the host's field, so the text's length stays the host's (FUSE sizes, see fs_ops.cc).
+// the host's field, so the text's length stays the host's (FUSE sizes, see procsrv/server.cc).
 #pragma once
 
 #include <cstdint>

@@ -20,10 +20,12 @@
 #include <string>
 #include <string_view>
 
+#include "isolation/proc_mask.h"
+
 namespace berth::ubc {
 
 inline constexpr const char* kProcDir = ".proc";          // under the server's mount
-inline constexpr const char* kRealDir = ".real";          // in the view: the CT's procfs
+inline constexpr const char* kRealDir = isolation::kProcRealDir;  // in the view: the CT's procfs
 inline constexpr const char* kUbcName = "user_beancounters";
 inline constexpr const char* kMeminfoName = "meminfo";
 inline constexpr const char* kLoadavgName = "loadavg";

@@ -212,9 +212,17 @@ class BridgedTest : public BerthTest {
   std::string nft_tables() { return host_cmd({"/usr/sbin/nft", "list", "tables"}).out; }
   // The instance's shared inet table (routed CTs' chains), "" when there is none.
   std::string shared_filter() { return host_cmd({"/usr/sbin/nft", "list", "table", "inet", "berth-" + instance()}).out; }
+  // The addresses of one CT's (host end, address) pairs in the inet table's sets, one a line.
   std::string ct_filter(const std::string& ctid) {
-    return host_cmd({"/usr/sbin/nft", "list", "chain", "inet", "berth-" + instance(), "ct_" + ctid}).out;
+    std::string out, all = shared_filter();
+    const std::string key = ctid + "\" . ";
+    for (size_t p = all.find(key); p != std::string::npos; p = all.find(key, p + 1)) {
+      size_t b = p + key.size(), e = all.find_first_of(",\n }", b);
+      out += all.substr(b, e - b) + "\n";
+    }
+    return out;
   }
+  std::string arp_filter() { return host_cmd({"/usr/sbin/nft", "list", "table", "arp", "berth-" + instance()}).out; }
   std::string links() { return ip({"-o", "-d", "link", "show"}).out; }
   std::string routes() { return ip({"route", "show"}).out + ip({"-6", "route", "show"}).out; }
   std::string neigh_proxies() { return ip({"neigh", "show", "proxy"}).out + ip({"-6", "neigh", "show", "proxy"}).out; }
@@ -260,14 +268,16 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
                     " ip -6 addr add fd00:200::3/64 dev eth0 && ip route add default via 198.18.200.1 &&"
                     " ip -6 route add default via fd00:200::1");
   ASSERT_EQ(r.code, 0) << r.err;
-  // The filters: the instance's shared inet table with a chain per routed CT, an arp table per
-  // routed CT, a bridge table for C's mac_filter.
+  // The filters: the instance's inet and arp tables with each routed CT's (host end, address)
+  // pairs in their sets, a bridge table for C's mac_filter.
   std::string tables = nft_tables();
   EXPECT_PRED2(contains, tables, "table inet berth-" + instance() + "\n");
-  std::string shared = shared_filter();
+  EXPECT_PRED2(contains, tables, "table arp berth-" + instance() + "\n");
+  std::string shared = shared_filter(), arp = arp_filter();
   for (const auto& n : {a, b}) {
-    EXPECT_PRED2(contains, tables, "table arp berth-" + instance() + "-" + n.ctid);
-    EXPECT_PRED2(contains, shared, "chain ct_" + n.ctid + " {");
+    EXPECT_PRED2(contains, shared, n.ctid + "\" . " + n.v4);
+    EXPECT_PRED2(contains, shared, n.ctid + "\" . " + n.v6);
+    EXPECT_PRED2(contains, arp, n.ctid + "\" . " + n.v4);
   }
   EXPECT_PRED2(contains, tables, "table bridge berth-" + instance() + "-" + c.ctid);
 
@@ -457,6 +467,7 @@ TEST_F(BridgedTest, LiveChangesRestartAndBadInput) {
   EXPECT_FALSE(contains(links(), "berth:" + instance() + ":" + d)) << links();
   EXPECT_FALSE(contains(routes(), "198.18.202.9")) << routes();
   EXPECT_FALSE(contains(nft_tables(), "berth-" + instance() + "-" + d)) << nft_tables();
+  EXPECT_FALSE(contains(shared_filter(), d + "\" .")) << shared_filter();
   // A start that fails after its filter was made (the address is a's: 78) removes the filter.
   // create refuses a's address, so it comes by hand, as an admin's editor would write it.
   std::string f = create_ct({"--ipadd", "198.18.202.6"});
@@ -468,8 +479,9 @@ TEST_F(BridgedTest, LiveChangesRestartAndBadInput) {
   r = berth({"start", f});
   EXPECT_EQ(r.code, 78) << r.err;
   EXPECT_FALSE(contains(nft_tables(), "berth-" + instance() + "-" + f)) << nft_tables();
-  EXPECT_FALSE(contains(shared_filter(), "ct_" + f)) << shared_filter();
-  EXPECT_PRED2(contains, shared_filter(), "chain ct_" + a + " {");  // a's filter is still there
+  EXPECT_FALSE(contains(shared_filter(), f + "\" .")) << shared_filter();
+  EXPECT_FALSE(contains(arp_filter(), f + "\" .")) << arp_filter();
+  EXPECT_PRED2(contains, shared_filter(), a + "\" . 198.18.202.5");  // a's filter is still there
   EXPECT_FALSE(contains(links(), "alias berth:" + instance() + ":" + f)) << links();
 }
 

@@ -180,7 +180,7 @@ TEST_F(RobustnessTest, NoResidentBerthProcess) {
   std::string id = create_ct();
   RunResult r = berth({"start", id});
   ASSERT_EQ(r.code, 0) << r.err;
-  // Nothing stays per VPS; the instance's one beancounter server (`berth ubc --serve`, ubc/fs.h)
+  // Nothing stays per VPS; the instance's one beancounter server (`berth ubc --serve`, procsrv/client.h)
   // is not per VPS and ends with the last CT.
   auto resident = [&] {
     std::vector<pid_t> out;

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "runtime/inventory.h"
+#include "state/inventory.h"
 
 namespace berth::cli {
 namespace {
@@ -28,12 +28,12 @@ class ListTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  ListRow row(const std::string& ctid, const std::string& conf, runtime::CtStatus st = {}) {
+  ListRow row(const std::string& ctid, const std::string& conf, state::CtStatus st = {}) {
     st.exists = true;
     return ListRow{CtConfig(*host_, ctid, ConfFile::parse(conf)), st};
   }
-  static runtime::CtStatus running(uint64_t nproc, double uptime = 0) {
-    runtime::CtStatus st;
+  static state::CtStatus running(uint64_t nproc, double uptime = 0) {
+    state::CtStatus st;
     st.exists = st.mounted = st.running = true;
     st.numproc = nproc;
     st.uptime = uptime;
@@ -64,7 +64,7 @@ class ListTest : public ::testing::Test {
 };
 
 TEST_F(ListTest, StatusLineVariants) {
-  runtime::CtStatus st;
+  state::CtStatus st;
   EXPECT_EQ(format_status_line("101", st), "CTID 101 deleted unmounted down");
   st.exists = true;
   EXPECT_EQ(format_status_line("101", st), "CTID 101 exist unmounted down");
@@ -94,7 +94,7 @@ TEST_F(ListTest, StateSelection) {
 }
 
 TEST_F(ListTest, StatusWords) {
-  runtime::CtStatus mounted, suspended, both;
+  state::CtStatus mounted, suspended, both;
   mounted.mounted = true;
   suspended.suspended = true;
   both.mounted = both.suspended = true;
@@ -261,25 +261,25 @@ TEST_F(ListTest, FieldNamesListEveryField) {
 
 TEST_F(ListTest, InventoryListsOnlyCtConfigs) {
   const std::string dir = host_->paths().conf_dir;
-  auto empty = runtime::list_ctids(*host_);  // no conf dir yet
+  auto empty = state::list_ctids(*host_);  // no conf dir yet
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
   fs::create_directories(dir + "/1000.conf");  // a directory is not a config
   for (const char* f : {"101.conf", "1001.conf", "102.conf", "100.conf", "0101.conf", "103.conf.destroyed",
                         "104.conf.tmp", "ve-basic.conf-sample", "abc.conf", "105.conf~"})
     std::ofstream(dir + "/" + f) << "HOSTNAME=\"x\"\n";
-  auto ids = runtime::list_ctids(*host_);
+  auto ids = state::list_ctids(*host_);
   ASSERT_TRUE(ids.ok()) << ids.error().message();
   EXPECT_EQ(*ids, (std::vector<std::string>{"101", "102", "1001"}));
-  EXPECT_EQ(runtime::ctid_from_conf_name("2147483644.conf"), "2147483644");
-  EXPECT_EQ(runtime::ctid_from_conf_name("2147483645.conf"), "");
+  EXPECT_EQ(state::ctid_from_conf_name("2147483644.conf"), "2147483644");
+  EXPECT_EQ(state::ctid_from_conf_name("2147483645.conf"), "");
 }
 
 TEST_F(ListTest, PrivateAreaExists) {
   auto r = row("101", "VE_PRIVATE=\"" + root_ + "/private/$VEID\"\n");
-  EXPECT_FALSE(runtime::private_area_exists(r.config));
+  EXPECT_FALSE(state::private_area_exists(r.config));
   fs::create_directories(root_ + "/private/101");
-  EXPECT_TRUE(runtime::private_area_exists(r.config));
+  EXPECT_TRUE(state::private_area_exists(r.config));
 }
 
 }  // namespace

@@ -23,34 +23,75 @@ TEST(NetFilter, TableNameCarriesInstanceAndCtid) {
   EXPECT_EQ(ct_chain("101"), "ct_101");
 }
 
-TEST(NetFilter, AntispoofAllowsOnlyTheCtsAddresses) {
-  std::string s = antispoof_script("sh", "t", "ct_101", "vbxyz101", addrs({"198.18.1.1", "fd00:1::1", "198.18.1.2"}));
-  // The shared table and its dispatch are made if missing; the base chain keeps exactly one rule.
-  EXPECT_EQ(s.rfind("add table inet sh\nadd map inet sh ports { type ifname : verdict; }\n"
-                    "add chain inet sh antispoof { type filter hook prerouting priority -300; policy accept; }\n"
-                    "flush chain inet sh antispoof\nadd rule inet sh antispoof iifname vmap @ports\n",
-                    0),
-            0u)
+TEST(NetFilter, InstanceTablesDropWhatIsNotACtsOwnAddress) {
+  std::string s = antispoof_tables_script("sh");
+  EXPECT_TRUE(has(s, "add table inet sh\nadd set inet sh ct_ports { type ifname; }\n"
+                     "add set inet sh ct_addr4 { type ifname . ipv4_addr; }\n"
+                     "add set inet sh ct_addr6 { type ifname . ipv6_addr; }\n"))
       << s;
-  // The CT's chain is rewritten in the same transaction, then its veth is pointed at it.
-  EXPECT_TRUE(has(s, "add chain inet sh ct_101\nflush chain inet sh ct_101\n"
-                     "add rule inet sh ct_101 ip saddr != { 198.18.1.1, 198.18.1.2 } drop\n"
-                     "add rule inet sh ct_101 ip6 saddr != { fe80::/10, ::/128, fd00:1::1 } drop\n"
-                     "add element inet sh ports { \"vbxyz101\" : jump ct_101 }\n"))
+  // The base chain's rules are rewritten, so each is there once.
+  EXPECT_TRUE(has(s, "add chain inet sh ct_antispoof { type filter hook prerouting priority -300; policy accept; }\n"
+                     "flush chain inet sh ct_antispoof\n"
+                     "add rule inet sh ct_antispoof iifname != @ct_ports accept\n"
+                     "add rule inet sh ct_antispoof meta nfproto ipv4 iifname . ip saddr != @ct_addr4 drop\n"
+                     "add rule inet sh ct_antispoof ip6 saddr { fe80::/10, ::/128 } accept\n"
+                     "add rule inet sh ct_antispoof meta nfproto ipv6 iifname . ip6 saddr != @ct_addr6 drop\n"))
       << s;
-  // ARP: the CT's own table, replaced atomically.
-  EXPECT_TRUE(has(s, "add table arp t\ndelete table arp t\ntable arp t {")) << s;
-  EXPECT_TRUE(has(s, "set v4 { type ipv4_addr; elements = { 198.18.1.1, 198.18.1.2 }; }")) << s;
-  EXPECT_TRUE(has(s, "iifname \"vbxyz101\" arp saddr ip != @v4 drop")) << s;
+  EXPECT_TRUE(has(s, "add chain arp sh ct_antispoof { type filter hook input priority 0; policy accept; }\n"
+                     "flush chain arp sh ct_antispoof\n"
+                     "add rule arp sh ct_antispoof iifname @ct_ports iifname . arp saddr ip != @ct_addr4 drop\n"))
+      << s;
 }
 
-TEST(NetFilter, AntispoofWithoutIpv4DropsAllIpv4) {
-  std::string s = antispoof_script("sh", "t", "ct_1", "vb1", addrs({"fd00:1::1"}));
-  EXPECT_TRUE(has(s, "add rule inet sh ct_1 meta nfproto ipv4 drop\n")) << s;
-  EXPECT_TRUE(has(s, "set v4 { type ipv4_addr; }")) << s;
+// The keys of one change, as (table family, set, kind, key count).
+std::string summary(const std::vector<nft::Change>& cs) {
+  std::string out;
+  for (const auto& c : cs) {
+    out += std::to_string(static_cast<int>(c.family)) + " " + c.set + " " +
+           (c.kind == nft::Change::kAddElements ? "add" : "del") + " " + std::to_string(c.keys.size()) + "\n";
+  }
+  return out;
 }
 
-TEST(NetFilter, UnfilterTakesOnlyTheCtsPart) {
+TEST(NetFilter, RoutedChangesAddTheCtsPairsToBothTables) {
+  RoutedFilter want{"vb101", addrs({"198.18.1.1", "fd00:1::1", "198.18.1.2"})};
+  auto cs = routed_changes("sh", {}, want);
+  EXPECT_EQ(summary(cs), "1 ct_ports add 1\n1 ct_addr4 add 2\n1 ct_addr6 add 1\n3 ct_ports add 1\n3 ct_addr4 add 2\n");
+  for (const auto& c : cs) EXPECT_EQ(c.table, "sh");
+  // ifname (16 bytes, zero padded) then the address, as nft lays out `ifname . ipv4_addr`.
+  std::vector<uint8_t> key(16, 0);
+  std::string name = "vb101";
+  std::copy(name.begin(), name.end(), key.begin());
+  EXPECT_EQ(cs[0].keys[0], key);
+  key.insert(key.end(), {198, 18, 1, 1});
+  EXPECT_EQ(cs[1].keys[0], key);
+  EXPECT_EQ(cs[2].keys[0].size(), 32u);
+}
+
+TEST(NetFilter, RoutedChangesRemoveOnlyWhatIsGone) {
+  RoutedFilter had{"vb101", addrs({"198.18.1.1", "198.18.1.2"})};
+  RoutedFilter want{"vb101", addrs({"198.18.1.2", "198.18.1.3"})};
+  // 198.18.1.1 out (added first, so a missing element is no error), the rest in.
+  EXPECT_EQ(summary(routed_changes("sh", had, want)),
+            "1 ct_ports add 1\n1 ct_addr4 add 1\n1 ct_addr4 del 1\n1 ct_addr4 add 2\n"
+            "3 ct_ports add 1\n3 ct_addr4 add 1\n3 ct_addr4 del 1\n3 ct_addr4 add 2\n");
+  // Stop: everything of the CT out.
+  EXPECT_EQ(summary(routed_changes("sh", had, {})),
+            "1 ct_ports add 1\n1 ct_ports del 1\n1 ct_addr4 add 2\n1 ct_addr4 del 2\n"
+            "3 ct_ports add 1\n3 ct_ports del 1\n3 ct_addr4 add 2\n3 ct_addr4 del 2\n");
+  EXPECT_TRUE(routed_changes("sh", {}, {}).empty());
+}
+
+TEST(NetFilter, RoutedStateRoundTrip) {
+  RoutedFilter f{"vb101", addrs({"198.18.1.1", "fd00:1::1"})};
+  EXPECT_EQ(routed_state_text(f), "vb101\n198.18.1.1\nfd00:1::1\n");
+  RoutedFilter back = parse_routed_state(routed_state_text(f));
+  EXPECT_EQ(back.host_ifname, "vb101");
+  EXPECT_EQ(back.addrs, f.addrs);
+  EXPECT_EQ(parse_routed_state("").host_ifname, "");
+}
+
+TEST(NetFilter, UnfilterTakesOnlyTheCtsPartOfTheOldLayout) {
   const std::string two = "table inet sh {\n\tmap ports {\n\t\ttype ifname : verdict\n"
                           "\t\telements = { \"vb1\" : jump ct_1,\n\t\t\t     \"vb10\" : jump ct_10 }\n\t}\n"
                           "\tchain antispoof {\n\t}\n\tchain ct_1 {\n\t}\n\tchain ct_10 {\n\t}\n}\n";
@@ -58,10 +99,13 @@ TEST(NetFilter, UnfilterTakesOnlyTheCtsPart) {
   EXPECT_EQ(unfilter_script("sh", "t", "ct_1", "vb1", two),
             "add table arp t\ndelete table arp t\ndelete element inet sh ports { \"vb1\" }\n"
             "flush chain inet sh ct_1\ndelete chain inet sh ct_1\n");
-  // The last CT takes the shared table with it.
+  // The last CT of the old layout takes its dispatch with it; the table (the new layout's sets) stays.
   const std::string one = "table inet sh {\n\tmap ports {\n\t\telements = { \"vb10\" : jump ct_10 }\n\t}\n"
-                          "\tchain ct_10 {\n\t}\n}\n";
-  EXPECT_EQ(unfilter_script("sh", "t", "ct_10", "vb10", one), "add table arp t\ndelete table arp t\ndelete table inet sh\n");
+                          "\tchain antispoof {\n\t}\n\tchain ct_10 {\n\t}\n}\n";
+  EXPECT_EQ(unfilter_script("sh", "t", "ct_10", "vb10", one),
+            "add table arp t\ndelete table arp t\ndelete element inet sh ports { \"vb10\" }\n"
+            "flush chain inet sh ct_10\ndelete chain inet sh ct_10\n"
+            "flush chain inet sh antispoof\ndelete chain inet sh antispoof\ndelete map inet sh ports\n");
   // No shared table: only the arp table.
   EXPECT_EQ(unfilter_script("sh", "t", "ct_1", "vb1", ""), "add table arp t\ndelete table arp t\n");
 }

@@ -131,7 +131,7 @@ TEST(UbcModel, RendersVersion25WithVzctlWidths) {
 }
 
 TEST(UbcModel, TextLengthDoesNotDependOnTheValues) {
-  // The FUSE server reports the size before it knows the values (fs_ops.cc).
+  // The FUSE server reports the size before it knows the values (procsrv/server.cc).
   Raw big;
   big.mem_usage = ~0ULL;
   big.pids_current = ~0ULL;

@@ -1,5 +1,5 @@
 // Listing the CTs of a host: a scan of conf_dir for <CTID>.conf files.
-#include "runtime/inventory.h"
+#include "state/inventory.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -8,7 +8,10 @@
 #include <cerrno>
 #include <cstdlib>
 
-namespace berth::runtime {
+#include "state/ct_cgroup.h"
+#include "sys/fs.h"
+
+namespace berth::state {
 
 std::string ctid_from_conf_name(std::string_view name) {
   constexpr std::string_view kSuffix = ".conf";
@@ -47,9 +50,46 @@ Result<std::vector<std::string>> list_ctids(const HostConfig& host) {
   return out;
 }
 
+bool any_ct_alive(const HostConfig& host) {
+  auto backend = cgroup_backend();
+  if (!backend.ok()) return true;
+  cgroups::Backend* cg = *backend;
+  for (const auto& h : cg->hierarchies()) {
+    std::string dir = h.mount + "/" + host.instance();
+    if (std::string_view(cg->name()) == "v2") {
+      auto events = sys::read_file(dir + "/cgroup.events");
+      if (!events.ok()) {
+        if (events.error().code() == ENOENT) return false;
+        return true;
+      }
+      return events->find("populated 1") != std::string::npos;
+    }
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) continue;
+      return true;
+    }
+    bool alive = false, any = false;
+    while (struct dirent* e = ::readdir(d)) {
+      // A CT's group is a directory named by its CTID; the rest are the controllers' files.
+      std::string ctid = ctid_from_conf_name(std::string(e->d_name) + ".conf");
+      if (e->d_type != DT_DIR || ctid.empty()) continue;
+      any = true;
+      if (!cg->pids(cgroups::ct_group(host.instance(), ctid)).empty()) {
+        alive = true;
+        break;
+      }
+    }
+    ::closedir(d);
+    if (alive) return true;
+    if (any) return false;  // every hierarchy holds the same groups: one looked at is enough
+  }
+  return false;
+}
+
 bool private_area_exists(const CtConfig& ct) {
   struct stat st;
   return ::stat(ct.ve_private().c_str(), &st) == 0;
 }
 
-}  // namespace berth::runtime
+}  // namespace berth::state

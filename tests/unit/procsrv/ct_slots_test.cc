@@ -1,7 +1,7 @@
 // The beancounter server's per-CT bounds (ct_slots.h): one computation per CT and kind per
 // kFresh, none shared between CTs, a CT's readers never pile up on a computation, and the bytes a
 // CT's open handles hold are counted and capped.
-#include "ubc/ct_slots.h"
+#include "procsrv/ct_slots.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-namespace berth::ubc {
+namespace berth::procsrv {
 namespace {
 
 TEST(CtSlotsTest, ComputesOncePerFreshWindowPerCtAndKind) {
@@ -79,9 +79,9 @@ TEST(CtSlotsTest, HeldTextsAreCountedAndCapped) {
 }
 
 }  // namespace
-}  // namespace berth::ubc
+}  // namespace berth::procsrv
 
-namespace berth::ubc {
+namespace berth::procsrv {
 namespace {
 
 TEST(CtSlotsTest, PacesEachCtOnItsOwn) {
@@ -103,4 +103,4 @@ TEST(CtSlotsTest, PacesEachCtOnItsOwn) {
 }
 
 }  // namespace
-}  // namespace berth::ubc
+}  // namespace berth::procsrv

@@ -7,7 +7,7 @@
 #include "cgroups/backend.h"
 #include "core/ct_config.h"
 
-namespace berth::runtime {
+namespace berth::state {
 
 Result<cgroups::Backend*> cgroup_backend();
 // "<instance>/<ctid>", the CT's group in every hierarchy.
@@ -22,4 +22,4 @@ inline constexpr int64_t kDefaultNumCgroup = 256;
 inline constexpr int64_t kMaxCgroupDepth = 32;
 Result<int64_t> numcgroup_of(const CtConfig& ct);
 
-}  // namespace berth::runtime
+}  // namespace berth::state

@@ -1,18 +1,18 @@
 // Per-CT state and bounds of the beancounter server (see ct_slots.h).
-#include "ubc/ct_slots.h"
+#include "procsrv/ct_slots.h"
 
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <thread>
 
-#include "runtime/status.h"
+#include "state/status.h"
 #include "sys/fs.h"
+#include "sys/pidfd.h"
 #include "ubc/ct_access.h"
 
-namespace berth::ubc {
+namespace berth::procsrv {
 namespace {
 
 // A text counted in `held` for as long as anything holds it.
@@ -62,7 +62,7 @@ std::optional<pid_t> CtSlots::init(const CtConfig& ct) {
     std::lock_guard<std::mutex> hold(s->mutex);
     if (s->init > 0 && sys::proc_start_time(s->init) == s->start) return s->init;
   }
-  auto st = runtime::query_status(ct);
+  auto st = state::query_status(ct);
   if (!st.ok() || !st->running || st->init_pid <= 0) return std::nullopt;
   auto start = sys::proc_start_time(st->init_pid);
   if (!start) return std::nullopt;
@@ -76,13 +76,13 @@ std::optional<pid_t> CtSlots::init(const CtConfig& ct) {
   return s->init;
 }
 
-ProcessCounts CtSlots::counts(const CtConfig& ct, pid_t init) {
+ubc::ProcessCounts CtSlots::counts(const CtConfig& ct, pid_t init) {
   auto s = slot(ct.ctid());
   {
     std::lock_guard<std::mutex> hold(s->mutex);
     if (s->counts && s->init == init && Clock::now() - s->counted_at < kCountsFor) return *s->counts;
   }
-  ProcessCounts c = count_ct_processes(ct, init);
+  ubc::ProcessCounts c = ubc::count_ct_processes(ct, init);
   std::lock_guard<std::mutex> hold(s->mutex);
   if (s->init == init) {
     s->counts = c;
@@ -98,10 +98,10 @@ UniqueFd CtSlots::procfs(const CtConfig& ct) {
   std::lock_guard<std::mutex> hold(s->mutex);
   if (s->init != *pid) return UniqueFd();
   if (!s->procfs) {
-    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0)));
+    auto pidfd = sys::pidfd_open(*pid);
     // The pid still names the same init once the pidfd holds it: then the pidfd is that init.
-    if (!pidfd || sys::proc_start_time(*pid) != s->start) return UniqueFd();
-    auto fd = open_pidns_procfs(pidfd.get());
+    if (!pidfd.ok() || sys::proc_start_time(*pid) != s->start) return UniqueFd();
+    auto fd = ubc::open_pidns_procfs(pidfd->get());
     if (!fd.ok()) return UniqueFd();
     s->procfs = std::move(*fd);
   }
@@ -137,4 +137,4 @@ void CtSlots::forget_dead() {
   }
 }
 
-}  // namespace berth::ubc
+}  // namespace berth::procsrv

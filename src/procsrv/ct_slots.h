@@ -36,7 +36,7 @@
 #include "core/unique_fd.h"
 #include "ubc/collect.h"
 
-namespace berth::ubc {
+namespace berth::procsrv {
 
 using Text = std::shared_ptr<const std::string>;
 
@@ -63,7 +63,7 @@ class CtSlots {
   std::optional<pid_t> init(const CtConfig& ct);
 
   // The counts from the CT's processes (count_ct_processes), at most kCountsFor old.
-  ProcessCounts counts(const CtConfig& ct, pid_t init);
+  ubc::ProcessCounts counts(const CtConfig& ct, pid_t init);
 
   // A new descriptor of the server's own procfs of the CT's pid namespace (ct_access.h), made
   // once per run of the CT; invalid when it does not run.
@@ -88,7 +88,7 @@ class CtSlots {
     pid_t init = 0;
     uint64_t start = 0;
     UniqueFd procfs;
-    std::optional<ProcessCounts> counts;
+    std::optional<ubc::ProcessCounts> counts;
     Clock::time_point counted_at{};
     std::array<Kind, kServedKinds> kinds;
     std::shared_ptr<std::atomic<size_t>> held = std::make_shared<std::atomic<size_t>>(0);
@@ -100,4 +100,4 @@ class CtSlots {
   std::map<std::string, std::shared_ptr<Slot>> slots_;
 };
 
-}  // namespace berth::ubc
+}  // namespace berth::procsrv

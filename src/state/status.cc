@@ -1,12 +1,12 @@
-#include "runtime/status.h"
+#include "state/status.h"
 
 #include <unistd.h>
 
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 #include "storage/root.h"
 #include "sys/fs.h"
 
-namespace berth::runtime {
+namespace berth::state {
 
 Result<CtStatus> query_status(const CtConfig& ct) {
   CtStatus s;
@@ -36,4 +36,4 @@ Result<CtStatus> query_status(const CtConfig& ct) {
   return s;
 }
 
-}  // namespace berth::runtime
+}  // namespace berth::state

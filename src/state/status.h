@@ -15,7 +15,7 @@
 #include "core/ct_config.h"
 #include "core/error.h"
 
-namespace berth::runtime {
+namespace berth::state {
 
 struct CtStatus {
   bool exists = false;     // CTID.conf exists
@@ -30,4 +30,4 @@ struct CtStatus {
 
 Result<CtStatus> query_status(const CtConfig&);
 
-}  // namespace berth::runtime
+}  // namespace berth::state

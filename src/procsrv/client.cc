@@ -1,6 +1,6 @@
-// The beancounter FUSE server's lifetime: spawn, idle check, stop (see fs.h). The filesystem
-// operations are in fs_ops.cc.
-#include "ubc/fs.h"
+// The /proc server's client side: spawn it, keep it while a start needs it, stop it when idle
+// (see client.h). The server itself is server.cc.
+#include "procsrv/client.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -8,7 +8,6 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,13 +15,14 @@
 #include <cstdlib>
 #include <thread>
 
-#include "runtime/inventory.h"
-#include "runtime/status.h"
+#include "state/inventory.h"
+#include "state/status.h"
 #include "sys/fs.h"
-#include "ubc/fs_internal.h"
+#include "sys/pidfd.h"
+#include "procsrv/internal.h"
 #include "ubc/proc_view.h"
 
-namespace berth::ubc {
+namespace berth::procsrv {
 namespace {
 
 std::string pid_file(const HostConfig& host) { return host.paths().run + "/ubcfs.pid"; }
@@ -60,7 +60,7 @@ Status spawn_server() {
     // The ready pipe becomes fd 3 without O_CLOEXEC (inherited by the exec); all others close.
     if (wr.get() != 3) ::dup2(wr.get(), 3);
     else ::fcntl(3, F_SETFD, 0);
-    ::syscall(SYS_close_range, 4U, ~0U, 0);
+    (void)sys::close_range(4U, ~0U, 0);
     int ready = 3;
     if (::chdir("/") != 0) ::_exit(127);
     std::string env = std::to_string(ready);
@@ -85,7 +85,7 @@ std::string mount_dir(const HostConfig& host) { return host.paths().run + "/ubcf
 std::string served_path(const HostConfig& host, const std::string& ctid) { return mount_dir(host) + "/" + ctid; }
 
 std::string served_proc_path(const HostConfig& host, const std::string& ctid) {
-  return proc_view_dir(mount_dir(host), ctid);
+  return ubc::proc_view_dir(mount_dir(host), ctid);
 }
 
 bool server_alive(const HostConfig& host) {
@@ -102,17 +102,7 @@ bool server_exists(const HostConfig& host) {
   return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
-bool any_ct_running(const HostConfig& host) {
-  auto ids = runtime::list_ctids(host);
-  if (!ids.ok()) return true;  // unsure: stay
-  for (const auto& id : *ids) {
-    auto ct = CtConfig::load(host, id);
-    if (!ct.ok()) continue;
-    auto st = runtime::query_status(*ct);
-    if (!st.ok() || st->running) return true;
-  }
-  return false;
-}
+bool any_ct_running(const HostConfig& host) { return state::any_ct_alive(host); }
 
 bool try_idle_lock(const HostConfig& host, UniqueFd& out) {
   auto fd = lock_file(host, kUsersLock, LOCK_EX | LOCK_NB);
@@ -158,12 +148,13 @@ void stop_server_if_idle(const HostConfig& host) {
   UniqueFd idle;
   if (!try_idle_lock(host, idle) || any_ct_running(host)) return;
   pid_t pid = server_pid(host);
-  UniqueFd pidfd(pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1);
-  if (!pidfd) return;
-  ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGTERM, nullptr, 0);
-  struct pollfd p{pidfd.get(), POLLIN, 0};
+  if (pid <= 0) return;
+  auto pidfd = sys::pidfd_open(pid);
+  if (!pidfd.ok()) return;
+  (void)sys::pidfd_send_signal(pidfd->get(), SIGTERM);
+  struct pollfd p{pidfd->get(), POLLIN, 0};
   while (::poll(&p, 1, 3000) < 0 && errno == EINTR) {
   }
 }
 
-}  // namespace berth::ubc
+}  // namespace berth::procsrv

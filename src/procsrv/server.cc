@@ -1,4 +1,4 @@
-// The beancounter FUSE server (see fs.h): one file per CT of the instance, each holding that
+// The beancounter FUSE server (procsrv/client.h, server.h): one file per CT of the instance, each holding that
 // CT's block in /proc/user_beancounters' Version 2.5 text, computed when opened; and under .proc/
 // one directory per CT that is the CT's /proc (proc_view.h).
 // 3.12: the multi-threaded loop takes a config (its thread limit, below).
@@ -30,23 +30,33 @@
 #include <thread>
 
 #include "core/ct_config.h"
-#include "runtime/ct_cgroup.h"
-#include "runtime/inventory.h"
+#include "state/ct_cgroup.h"
+#include "state/inventory.h"
 #include "core/exit_codes.h"
 #include "ubc/collect.h"
 #include "ubc/ct_access.h"
-#include "ubc/ct_slots.h"
-#include "ubc/fs.h"
-#include "ubc/fs_internal.h"
+#include "procsrv/ct_slots.h"
+#include "procsrv/client.h"
+#include "procsrv/server.h"
+#include "procsrv/internal.h"
 #include "ubc/cpuinfo.h"
 #include "ubc/loadavg.h"
 #include "ubc/meminfo.h"
 #include "ubc/proc_view.h"
 #include "sys/fs.h"
-#include "runtime/status.h"
+#include "state/status.h"
 
-namespace berth::ubc {
+namespace berth::procsrv {
 namespace {
+
+// The texts it serves are the beancounter library's (ubc/).
+using ubc::Block;
+using ubc::LoadAvg;
+using ubc::LoadSampler;
+using ubc::Node;
+using ubc::is_pid_name;
+using ubc::link_target;
+using ubc::parse_node;
 
 const HostConfig* g_host = nullptr;
 constexpr unsigned kMaxThreads = 64;
@@ -78,7 +88,7 @@ std::optional<CtConfig> load_ct(const std::string& ctid) {
 
 // The CT's block without counters (a CT that does not run): its limits, zeros elsewhere.
 Block idle_block(const CtConfig& ct) {
-  return compute_block(ct.ctid(), Raw{}, config_limits([&](std::string_view k) { return ct.get(k); }));
+  return ubc::compute_block(ct.ctid(), ubc::Raw{}, ubc::config_limits([&](std::string_view k) { return ct.get(k); }));
 }
 
 // The CT's block now. Every number has a fixed width, so the text's length never changes: the
@@ -88,7 +98,7 @@ std::string content(const CtConfig& ct) {
   auto init = g_slots.init(ct);
   Result<Block> b = init ? block_with(ct, *init, g_slots.counts(ct, *init))
                          : Result<Block>(Error::with_status(exitcode::kNotRunning, "CT is not running"));
-  return render_v25({b.ok() ? *b : idle_block(ct)});
+  return ubc::render_v25({b.ok() ? *b : idle_block(ct)});
 }
 
 // The CT's /proc/meminfo now; the host's when its memory cgroup cannot be read. Its length is
@@ -96,8 +106,8 @@ std::string content(const CtConfig& ct) {
 std::string meminfo_text(const CtConfig& ct) {
   auto host = sys::read_file("/proc/meminfo");
   if (!host.ok()) return std::string();
-  auto c = read_mem_counters(ct);
-  return c.ok() ? virtual_meminfo(*host, *c) : *host;
+  auto c = ubc::read_mem_counters(ct);
+  return c.ok() ? ubc::virtual_meminfo(*host, *c) : *host;
 }
 
 // Names of procfs' root that are not pids: the same in every pid namespace. Read from the
@@ -235,7 +245,7 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
     default:  // the block, as /proc/user_beancounters: for the CT's root only
       st->st_mode = S_IFREG | 0400;
       st->st_nlink = 1;
-      st->st_size = static_cast<off_t>(render_v25({idle_block(*ct)}).size());
+      st->st_size = static_cast<off_t>(ubc::render_v25({idle_block(*ct)}).size());
       st->st_uid = uid;
       st->st_gid = gid;
       return 0;
@@ -286,7 +296,7 @@ Text served_text(const CtConfig& ct, Node::Kind kind) {
     case Node::kProcLoadavg:
       return g_slots.text(ct.ctid(), Served::kLoadavg, [&] { return loadavg_text(ct); });
     case Node::kProcCpuinfo:
-      return g_slots.text(ct.ctid(), Served::kCpuinfo, [&] { return ct_cpuinfo(ct); });
+      return g_slots.text(ct.ctid(), Served::kCpuinfo, [&] { return ubc::ct_cpuinfo(ct); });
     default:
       return g_slots.text(ct.ctid(), Served::kUbc, [&] { return content(ct); });
   }
@@ -301,7 +311,7 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct 
     case Node::kProcTop: {
       add(".");
       add("..");
-      auto ids = runtime::list_ctids(*g_host);
+      auto ids = state::list_ctids(*g_host);
       if (ids.ok())
         for (const auto& id : *ids) add(id.c_str());
       return 0;
@@ -319,7 +329,7 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct 
   if (!ct) return -ENOENT;
   add(".");
   add("..");
-  add(kUbcName);
+  add(ubc::kUbcName);
   // The CT's procfs lists its own pids; without it (a CT that does not run), the other names.
   DIR* real = list_ct_procfs(*ct);
   DIR* d = real ? real : ::opendir("/proc");
@@ -385,7 +395,7 @@ void idle_watch(pthread_t main_thread, Done* done) {
   UniqueFd idle;
   for (int tick = 1;; ++tick) {
     if (done->wait(std::chrono::milliseconds(100))) return;
-    if (g_load && tick % static_cast<int>(kLoadInterval * 10) == 0) {
+    if (g_load && tick % static_cast<int>(ubc::kLoadInterval * 10) == 0) {
       g_load->sample_all();
       g_slots.forget_dead();
     }
@@ -411,7 +421,7 @@ int serve(const HostConfig& host) {
   if (auto c = sys::read_file("/proc/cpuinfo"); c.ok()) g_cpuinfo_size = c->size();
   const char* ready_env = std::getenv(kReadyFdEnv);
   int ready = ready_env ? std::atoi(ready_env) : -1;
-  if (!runtime::cgroup_backend().ok()) return 1;  // detected once, before the threads start
+  if (!state::cgroup_backend().ok()) return 1;  // detected once, before the threads start
   std::string dir = mount_dir(host);
   auto report_ready = [&] {
     if (ready < 0) return;
@@ -449,7 +459,7 @@ int serve(const HostConfig& host) {
   }
   // Mounted: from here on the server reads on behalf of CTs, with only the capabilities that
   // needs (ct_access.h); the threads made below inherit the reduced sets.
-  if (!drop_server_capabilities().ok()) {
+  if (!ubc::drop_server_capabilities().ok()) {
     fuse_unmount(f);
     fuse_destroy(f);
     return 1;
@@ -488,4 +498,4 @@ int serve(const HostConfig& host) {
   return rc == 0 ? 0 : 1;
 }
 
-}  // namespace berth::ubc
+}  // namespace berth::procsrv

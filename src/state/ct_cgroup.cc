@@ -1,11 +1,11 @@
-#include "runtime/ct_cgroup.h"
+#include "state/ct_cgroup.h"
 
 #include <charconv>
 #include <memory>
 
 #include "core/exit_codes.h"
 
-namespace berth::runtime {
+namespace berth::state {
 
 Result<cgroups::Backend*> cgroup_backend() {
   static std::unique_ptr<cgroups::Backend> backend;
@@ -28,4 +28,4 @@ Result<int64_t> numcgroup_of(const CtConfig& ct) {
   return n;
 }
 
-}  // namespace berth::runtime
+}  // namespace berth::state

@@ -1,3 +1,7 @@
+// procsrv/: the /proc server of a Berth instance (a service process, `berth ubc --serve`), and
+// this, its client: what runtime/ uses to start it, keep it, find the CT's mounts in it, stop it.
+// The server's own code is server.h; what it serves is computed by the ubc/ library.
+//
 // /proc/user_beancounters for the inside of a CT: one FUSE server per Berth instance.
 //
 // A stock kernel lets nobody add a name to procfs' root, and a bind mount needs an existing
@@ -22,9 +26,7 @@
 #include "core/host_config.h"
 #include "core/unique_fd.h"
 
-namespace berth::ubc {
-
-inline constexpr const char* kCtPath = "/run/berth/user_beancounters";
+namespace berth::procsrv {
 
 // Host path of the CT's file in the server's mount.
 std::string served_path(const HostConfig& host, const std::string& ctid);
@@ -61,8 +63,4 @@ Result<ServerUse> ensure_server(const HostConfig& host);
 // wait (bounded) until it has unmounted.
 void stop_server_if_idle(const HostConfig& host);
 
-// The server itself (`berth ubc --serve`): mounts, signals readiness on the fd named by
-// BERTH_UBCFS_READY_FD, serves until idle or SIGTERM, unmounts. Returns the exit status.
-int serve(const HostConfig& host);
-
-}  // namespace berth::ubc
+}  // namespace berth::procsrv
