@@ -3,10 +3,11 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <charconv>
 
 #include "core/exit_codes.h"
 #include "core/units.h"
+#include "core/values/bitmap.h"
+#include "core/values/text.h"
 
 namespace berth::cgroups {
 namespace {
@@ -16,12 +17,7 @@ Error bad_key(std::string_view key, std::string_view value, std::string_view why
                             "invalid value `" + std::string(value) + "` of " + std::string(key) + ": " + std::string(why));
 }
 
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
+using values::parse_u64;
 
 // The limit part of a barrier:limit key, in its native unit; kNoLimit for unlimited.
 Result<int64_t> ubc_limit(std::string_view key, const std::string& value, units::Kind kind) {
@@ -37,14 +33,12 @@ Result<int64_t> pages_to_bytes(std::string_view key, const std::string& value) {
   return static_cast<int64_t>(static_cast<uint64_t>(pages) * units::kPageSize);
 }
 
-// A CPU/node list as the kernel takes it; "all" -> "" (the parent's set).
+// A CPU/node list as the kernel takes it (the config model's parser, core/values/bitmap.h);
+// "all" -> "" (the parent's set).
 Result<std::string> cpu_list(std::string_view key, const std::string& value) {
-  if (value == "all") return std::string();
-  bool ok = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
-    return (c >= '0' && c <= '9') || c == ',' || c == '-';
-  });
-  if (!ok) return bad_key(key, value, "list like 0-2,7 expected");
-  return value;
+  auto m = values::parse_cpumask(value, false);
+  if (!m.ok()) return bad_key(key, value, "list like 0-2,7 expected");
+  return m->cpuset();
 }
 
 bool has(const std::vector<std::string>& keys, std::string_view k) {

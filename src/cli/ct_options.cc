@@ -22,6 +22,7 @@ namespace {
 using detail::bad_value;
 using detail::Edit;
 using detail::Handler;
+using values::join;
 
 enum class Scope { kBoth, kCreateOnly, kSetOnly };
 
@@ -446,9 +447,7 @@ bool is_not_enforced_key(std::string_view key) {
 
 std::string not_enforced_warning(const ConfigEdit& edit) {
   if (edit.not_enforced.empty()) return "";
-  std::string keys;
-  for (const auto& k : edit.not_enforced) keys += (keys.empty() ? "" : ", ") + k;
-  return "Warning: " + keys + ": saved but not enforced on this kernel";
+  return "Warning: " + join(edit.not_enforced, ", ") + ": saved but not enforced on this kernel";
 }
 
 namespace detail {
@@ -508,81 +507,10 @@ Result<ConfigEdit> apply_ct_options(const CtOptions& opts, std::string_view ctid
 
 namespace detail {
 
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '\n')
-      out += "\\n";
-    else if (c == '\t')
-      out += "\\t";
-    else if (u < 0x20 || u == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 Error bad_value(std::string_view value, std::string_view why, int status) {
   std::string m = "invalid value `" + printable(value) + "`";
   if (!why.empty()) m += " (" + std::string(why) + ")";
   return Error::invalid(std::move(m), status);
-}
-
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  uint64_t v = 0;
-  if (s.empty() || !std::isdigit(static_cast<unsigned char>(s.front()))) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-std::vector<std::string> split_any(std::string_view s, std::string_view seps) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t j = s.find_first_of(seps, i);
-    if (j == std::string_view::npos) j = s.size();
-    if (j > i) out.emplace_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) out += sep;
-    out += v[i];
-  }
-  return out;
-}
-
-bool is_valid_ifname(std::string_view s) {
-  if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
-  return std::none_of(s.begin(), s.end(), [](char c) {
-    return c == '/' || c == ':' || c == ',' || c == ';' || c == '=' || c == '"' || c == '$' ||
-           std::isspace(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) < 0x20;
-  });
-}
-
-bool is_valid_hostname(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    std::string_view label =
-        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-    for (char c : label)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
 }
 
 }  // namespace detail
