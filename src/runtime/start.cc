@@ -13,6 +13,7 @@
 
 #include "cgroups/backend.h"
 #include "cgroups/convert.h"
+#include "core/ct_model.h"
 #include "core/exit_codes.h"
 #include "isolation/cgroupfs.h"
 #include "isolation/rootfs.h"
@@ -110,6 +111,7 @@ Status wait_booted(pid_t init, unsigned timeout_s) {
 std::string console_log_path(const CtConfig& ct) { return ct.host().paths().log_dir + "/" + ct.ctid() + ".console.log"; }
 
 Status start(const CtConfig& ct, const StartOptions& opts) {
+  BERTH_RETURN_IF_ERROR(validate_config(ct));  // every value, before anything is mounted or made
   BERTH_ASSIGN_OR_RETURN(CtStatus status, query_status(ct));
   if (!status.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (status.running) return Error::with_status(exitcode::kRunning, "CT is already running");
