@@ -27,7 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/units.h"
-#include "net/counters.h"
+#include "runtime/traffic.h"
 
 namespace berth::cli {
 namespace {
@@ -443,11 +443,11 @@ std::vector<Field> build_fields() {
                         [](const ListRow& r) { return std::optional<uint64_t>(r.config.local_uid()); }));
   // Traffic counters (bytes, saved + live, as `berth netstat`); null when they cannot be read.
   t.push_back(num_field("netin", "NETIN", 14, [](const ListRow& r) -> std::optional<uint64_t> {
-    auto c = net::total_counters(r.config);
+    auto c = runtime::traffic_counters(r.config);
     return c.ok() ? std::optional<uint64_t>(c->bytes_in) : std::nullopt;
   }));
   t.push_back(num_field("netout", "NETOUT", 14, [](const ListRow& r) -> std::optional<uint64_t> {
-    auto c = net::total_counters(r.config);
+    auto c = runtime::traffic_counters(r.config);
     return c.ok() ? std::optional<uint64_t>(c->bytes_out) : std::nullopt;
   }));
   return t;

@@ -1,11 +1,10 @@
-// Private to ct_options*.cc: the edit context the per-option handlers share, and the handlers.
+// Private to core/edit/: the edit context the per-change handlers share, and the handlers.
 //
-// The grammar of every value is core/'s (core/values/, core/units.h, core/ct_model.h): the
-// handlers map an option to a config key, call the one parser of its kind and merge the result
-// with the key's old value as vzctl does. ct_options.cc owns the option table, parsing and
-// dispatch; ct_options_res.cc the resource
-// options (UBC, VSwap, disk, CPU, I/O, capabilities, features, devices); ct_options_net.cc the
-// network options (IP_ADDRESS, DNS, hostname, NETIF, NETDEV, RATE). Handlers return an Error
+// The handlers map a change to a config key, call the one parser of its kind (core/values/,
+// core/units.h, core/ct_model.h) and merge the result with the key's old value as vzctl does.
+// config_edit.cc owns the change table, the dispatch and the scalar changes; resources.cc the
+// resource changes (UBC, VSwap, disk, CPU, I/O, capabilities, features, devices); network.cc the
+// network changes (IP_ADDRESS, DNS, hostname, NETIF, NETDEV, RATE). Handlers return an Error
 // whose message is "invalid value `V` (why)"; the dispatcher prefixes the option name.
 #pragma once
 
@@ -15,12 +14,12 @@
 #include <string_view>
 #include <vector>
 
-#include "cli/ct_options.h"
+#include "core/edit/config_edit.h"
 #include "core/conf_file.h"
 #include "core/error.h"
 #include "core/values/text.h"
 
-namespace berth::cli::detail {
+namespace berth::edit::detail {
 
 // The --ifname edit of one call: --ifname names an existing (or just added) veth and --mac,
 // --host_ifname, --host_mac, --bridge, --mac_filter change its fields (applied after all items).
@@ -46,8 +45,7 @@ struct Edit {
 
 using Handler = Status (*)(Edit&, std::string_view value);
 
-// "invalid value `V`" or "invalid value `V` (why)", exit 21 unless status is given.
-Error bad_value(std::string_view value, std::string_view why = {}, int status = 21);
+using edit::bad_value;
 
 // The value rules are the config model's (core/values/): one rule per kind.
 using values::is_valid_hostname;
@@ -96,4 +94,4 @@ Status handle_rate(Edit&, std::string_view);
 // Applies Edit::ifname_edit after all items (exit 20 if the veth is not configured).
 Status finish_ifname_edit(Edit&);
 
-}  // namespace berth::cli::detail
+}  // namespace berth::edit::detail

@@ -1,16 +1,16 @@
-// Network options of `create` / `set`: IP_ADDRESS (--ipadd/--ipdel, applied in argv order),
+// Network changes of a config (core/edit/config_edit.h): IP_ADDRESS (--ipadd/--ipdel, applied in argv order),
 // NAMESERVER/SEARCHDOMAIN (replace the list), HOSTNAME, NETIF (--netif_add/--netif_del and the
 // --ifname edit), NETDEV and RATE. Forms follow vzctl 4.x src/lib/config.c (parse_ip(),
 // canon_ip(), parse_netif_str_cmd(), store_netif()) and src/lib/veth.c (generate_mac()).
 #include <algorithm>
 
-#include "cli/ct_options_internal.h"
+#include "core/edit/internal.h"
 #include "core/exit_codes.h"
 #include "core/values/ip.h"
 #include "core/values/netif.h"
 #include "core/values/rate.h"
 
-namespace berth::cli::detail {
+namespace berth::edit::detail {
 namespace {
 
 constexpr int kBadIp = exitcode::kBadIp;
@@ -272,4 +272,4 @@ Status handle_rate(Edit& e, std::string_view v) {
   return e.set("RATE", values::format_rate_list(merged));
 }
 
-}  // namespace berth::cli::detail
+}  // namespace berth::edit::detail

@@ -1,4 +1,4 @@
-// Resource options of `create` / `set`: UBC barrier:limit pairs, VSwap --ram/--swap, disk quota,
+// Resource changes of a config (core/edit/config_edit.h): UBC barrier:limit pairs, VSwap --ram/--swap, disk quota,
 // CPU, I/O, capabilities, features, netfilter, devices, PCI. Values are written as vzctl 4.x
 // stores them (src/lib/config.c store_ub(), store_dq(), store_cpu(), store_io(), store_cap(),
 // store_dev(), store_devnodes()): native units, lists merged with the old value of the key.
@@ -12,13 +12,13 @@
 #include <cstdio>
 #include <set>
 
-#include "cli/ct_options_internal.h"
+#include "core/edit/internal.h"
 #include "core/ct_model.h"
 #include "core/units.h"
 #include "core/values/bitmap.h"
 #include "core/values/devices.h"
 
-namespace berth::cli::detail {
+namespace berth::edit::detail {
 namespace {
 
 
@@ -359,4 +359,4 @@ Status handle_pci_del(Edit& e, std::string_view v) {
   return set_word_list(e, "PCI", {}, list);
 }
 
-}  // namespace berth::cli::detail
+}  // namespace berth::edit::detail
