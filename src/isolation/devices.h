@@ -1,7 +1,8 @@
 // Device nodes of a CT: the standard set, the DEVNODES and DEVICES keys, and filling its /dev.
 //
-// Owns parsing `DEVNODES="net/tun:rw fuse:rw"` (a node by name, numbers taken from the host's
-// /dev) and `DEVICES="c:10:200:rw b:8:0:r"` (access by number, no node) into DevNode values, and
+// The DevNode values of `DEVNODES="net/tun:rw fuse:rw"` (a node by name, numbers taken from the
+// host's /dev here) and `DEVICES="c:10:200:rw b:8:0:r"` (access by number, no node) are the config
+// model's (core/values/devices.h parses them). Owns resolving a DEVNODES entry against the host and
 // creating the nodes in the CT's /dev before pivot_root. It does not enforce access: the cgroup
 // device controller does (cgroups/ reads the same DevNode list), and the runtime mounts the tmpfs
 // on /dev and devpts.

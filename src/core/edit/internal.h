@@ -55,7 +55,7 @@ using values::parse_u64;
 using values::printable;
 using values::split_any;
 
-// ct_options_res.cc
+// resources.cc
 Status set_ubc(Edit&, std::string_view key, std::string_view value);  // by key
 Status handle_ram(Edit&, std::string_view);
 Status handle_swap(Edit&, std::string_view);
@@ -79,7 +79,7 @@ Status handle_devices(Edit&, std::string_view);
 Status handle_pci_add(Edit&, std::string_view);
 Status handle_pci_del(Edit&, std::string_view);
 
-// ct_options_net.cc
+// network.cc
 Status handle_ipadd(Edit&, std::string_view);
 Status handle_ipadd_force(Edit&, std::string_view);  // --ipadd, and saved in IP_ADDRESS_FORCED
 Status handle_ipdel(Edit&, std::string_view);
