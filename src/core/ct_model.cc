@@ -94,31 +94,43 @@ const std::vector<std::string_view>& model_keys() {
 }
 
 Result<CtModel> parse_model(const CtConfig& ct) {
-  CtModel m;
+  BERTH_ASSIGN_OR_RETURN(CtModel m, parse_model([&ct](std::string_view key) {
+    return key == "LOCAL_UID" || key == "LOCAL_GID" ? ct.conf().get(key) : ct.get(key);
+  }));
   m.ctid = ct.ctid();
+  return m;
+}
+
+Result<CtModel> parse_model(const KeyLookup& get) {
+  CtModel m;
   m.local_uid = kDefaultLocalUid;
-  if (auto v = ct.conf().get("LOCAL_UID")) BERTH_RETURN_IF_ERROR(id_base("LOCAL_UID", *v, m.local_uid));
+  if (auto v = get("LOCAL_UID")) BERTH_RETURN_IF_ERROR(id_base("LOCAL_UID", *v, m.local_uid));
   m.local_gid = m.local_uid;
-  if (auto v = ct.conf().get("LOCAL_GID")) BERTH_RETURN_IF_ERROR(id_base("LOCAL_GID", *v, m.local_gid));
-  if (auto v = ct.get("HOSTNAME"); v && !v->empty()) {
+  if (auto v = get("LOCAL_GID")) BERTH_RETURN_IF_ERROR(id_base("LOCAL_GID", *v, m.local_gid));
+  if (auto v = get("HOSTNAME"); v && !v->empty()) {
     if (!values::is_valid_hostname(*v)) return bad_key("HOSTNAME", *v, "not a valid host name");
     m.hostname = *v;
   }
-  if (auto v = ct.get("IP_ADDRESS")) BERTH_RETURN_IF_ERROR(take("IP_ADDRESS", values::parse_ip_list(*v), m.ip_addresses));
-  if (auto v = ct.get("IP_ADDRESS_FORCED"))
+  if (auto v = get("IP_ADDRESS")) BERTH_RETURN_IF_ERROR(take("IP_ADDRESS", values::parse_ip_list(*v), m.ip_addresses));
+  if (auto v = get("IP_ADDRESS_FORCED"))
     BERTH_RETURN_IF_ERROR(take("IP_ADDRESS_FORCED", values::parse_ip_list(*v), m.ip_forced));
-  if (auto v = ct.get("NAMESERVER"))
+  if (auto v = get("NAMESERVER"))
     BERTH_RETURN_IF_ERROR(word_list("NAMESERVER", *v, is_nameserver, "IP address", m.nameservers));
-  if (auto v = ct.get("SEARCHDOMAIN"))
+  if (auto v = get("SEARCHDOMAIN"))
     BERTH_RETURN_IF_ERROR(word_list("SEARCHDOMAIN", *v, values::is_valid_hostname, "domain", m.searchdomains));
-  if (auto v = ct.get("NETIF")) BERTH_RETURN_IF_ERROR(take("NETIF", values::parse_netif(*v), m.netif));
-  if (auto v = ct.get("NETDEV"))
+  if (auto v = get("NETIF")) BERTH_RETURN_IF_ERROR(take("NETIF", values::parse_netif(*v), m.netif));
+  if (auto v = get("NETDEV"))
     BERTH_RETURN_IF_ERROR(word_list("NETDEV", *v, values::is_valid_ifname, "interface name", m.netdev));
-  if (auto v = ct.get("RATE")) BERTH_RETURN_IF_ERROR(take("RATE", values::parse_rate_list(*v), m.rate));
-  if (auto v = ct.get("DEVNODES")) BERTH_RETURN_IF_ERROR(take("DEVNODES", values::parse_devnodes(*v), m.devnodes));
-  if (auto v = ct.get("DEVICES")) BERTH_RETURN_IF_ERROR(take("DEVICES", values::parse_devices(*v), m.devices));
-  if (auto v = ct.get("CPUMASK")) BERTH_RETURN_IF_ERROR(take("CPUMASK", values::parse_cpumask(*v, true), m.cpumask));
-  if (auto v = ct.get("NODEMASK")) BERTH_RETURN_IF_ERROR(take("NODEMASK", values::parse_cpumask(*v, false), m.nodemask));
+  if (auto v = get("RATE")) BERTH_RETURN_IF_ERROR(take("RATE", values::parse_rate_list(*v), m.rate));
+  if (auto v = get("DEVNODES")) BERTH_RETURN_IF_ERROR(take("DEVNODES", values::parse_devnodes(*v), m.devnodes));
+  if (auto v = get("DEVICES")) BERTH_RETURN_IF_ERROR(take("DEVICES", values::parse_devices(*v), m.devices));
+  for (auto [key, out] : {std::pair{"CPUMASK", &m.cpumask}, std::pair{"NODEMASK", &m.nodemask}}) {
+    auto v = get(key);
+    if (!v) continue;
+    auto mask = values::parse_cpumask(*v, out == &m.cpumask);
+    if (!mask.ok()) return bad_key(key, mask.error());
+    *out = std::move(*mask);
+  }
   struct Num {
     std::string_view key;
     uint64_t max;
@@ -128,9 +140,9 @@ Result<CtModel> parse_model(const CtConfig& ct) {
   for (const Num& n : {Num{"CPUUNITS", kAny, &m.cpuunits}, Num{"CPULIMIT", kAny, &m.cpulimit}, Num{"CPUS", kAny, &m.cpus},
                        Num{"IOPRIO", 7, &m.ioprio}, Num{"IOLIMIT", kAny, &m.iolimit},
                        Num{"IOPSLIMIT", kAny, &m.iopslimit}})
-    if (auto v = ct.get(n.key)) BERTH_RETURN_IF_ERROR(number(n.key, *v, n.max, *n.out));
+    if (auto v = get(n.key)) BERTH_RETURN_IF_ERROR(number(n.key, *v, n.max, *n.out));
   for (const auto& u : ubc_keys()) {
-    auto v = ct.get(u.key);
+    auto v = get(u.key);
     if (!v) continue;
     auto bl = units::parse_barrier_limit(*v, u.kind);
     if (!bl.ok()) return bad_key(u.key, bl.error());

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,8 +44,8 @@ struct CtModel {
   std::vector<values::DevNode> devnodes;         // DEVNODES (numbers resolved at start)
   std::vector<values::DevNode> devices;          // DEVICES
   // CPU, memory, I/O.
-  values::CpuMask cpumask;                       // CPUMASK
-  values::CpuMask nodemask;                      // NODEMASK
+  std::optional<values::CpuMask> cpumask;        // CPUMASK (nullopt: not set)
+  std::optional<values::CpuMask> nodemask;       // NODEMASK
   std::optional<uint64_t> cpuunits, cpulimit, cpus, ioprio, iolimit, iopslimit;
   std::map<std::string, units::BarrierLimit, std::less<>> ubc;  // the UBC keys that are set
   // User namespace.
@@ -63,8 +64,14 @@ const UbcKey* find_ubc_key(std::string_view key);
 // Keys parse_model() checks, in the order it checks them.
 const std::vector<std::string_view>& model_keys();
 
+// Looks a config key up: CtConfig::get() (the CT's file, then berth.conf), or a test's map.
+using KeyLookup = std::function<std::optional<std::string>(std::string_view)>;
+
 // Parse and check every key of model_keys() that is set. The first bad one is the error.
+// LOCAL_UID/LOCAL_GID come from the CT's own file only (CtConfig::local_uid()).
 Result<CtModel> parse_model(const CtConfig& ct);
+// The same over any lookup (ctid left empty).
+Result<CtModel> parse_model(const KeyLookup& get);
 // parse_model() for its verdict only.
 Status validate_config(const CtConfig& ct);
 

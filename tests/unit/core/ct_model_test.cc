@@ -70,8 +70,8 @@ TEST_F(CtModelTest, TypedValues) {
   EXPECT_EQ(m->rate[0].kbit, 8000u);
   ASSERT_EQ(m->devnodes.size(), 1u);
   ASSERT_EQ(m->devices.size(), 1u);
-  EXPECT_EQ(m->cpumask.cpuset(), "0-1,3");
-  EXPECT_EQ(m->nodemask.kind, values::CpuMask::Kind::kAll);
+  EXPECT_EQ(m->cpumask->cpuset(), "0-1,3");
+  EXPECT_EQ(m->nodemask->kind, values::CpuMask::Kind::kAll);
   EXPECT_EQ(m->cpuunits, 1000u);
   EXPECT_EQ(m->ioprio, 4u);
   EXPECT_FALSE(m->cpulimit.has_value());
@@ -85,6 +85,7 @@ TEST_F(CtModelTest, EmptyConfigIsValidWithSafeDefaults) {
   auto m = parse_model(ct(""));
   ASSERT_TRUE(m.ok()) << m.error().message();
   EXPECT_TRUE(m->netif.empty());
+  EXPECT_FALSE(m->cpumask.has_value());
   EXPECT_EQ(m->local_uid, kDefaultLocalUid);
   // The safe defaults of CtConfig::get() are values too.
   EXPECT_EQ(m->ubc.at("NUMPROC").limit, 512u);
