@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/units.h"
+#include "core/values/text.h"
 #include "runtime/traffic.h"
 
 namespace berth::cli {
@@ -72,12 +72,7 @@ std::vector<std::string> conf_list(const ListRow& r, std::string_view key) {
   return split_words(r.config.conf().get_or(key, ""));
 }
 
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
+using values::parse_u64;  // the config model's one number rule
 
 std::optional<uint64_t> conf_num(const ListRow& r, std::string_view key) {
   auto v = conf_str(r, key);
