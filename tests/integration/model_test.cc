@@ -73,6 +73,18 @@ TEST_F(ModelTest, HandEditedBadValuesFailStartBeforeAnythingIsMade) {
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
+// restart checks the config before it stops the running CT: a config that cannot start leaves
+// the CT running, not down.
+TEST_F(ModelTest, RestartRefusesABadConfigBeforeStopping) {
+  std::string id = create_running_ct();
+  hand_edit(id, "CPUMASK", "9999");
+  RunResult r = berth({"restart", id});
+  EXPECT_EQ(r.code, 21) << r.err;
+  EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
+  EXPECT_PRED2(contains, r.err, "CPUMASK: ");
+  EXPECT_PRED2(contains, status_line(id), "running");
+}
+
 TEST_F(ModelTest, SetChecksTheWholeConfigItWouldSave) {
   std::string id = create_ct();
   hand_edit(id, "RATE", "eth0:x:1");
