@@ -1,7 +1,6 @@
 // SET_HOSTNAME and SET_DNS inside a CT (vzctl's set_hostname.sh and set_dns.sh).
 #include "dist/net_config.h"
 
-
 #include <algorithm>
 #include <cctype>
 

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
 #include "core/ct_config.h"
 #include "core/exit_codes.h"
