@@ -3,48 +3,25 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <charconv>
 
-#include "core/exit_codes.h"
 #include "core/units.h"
 
 namespace berth::cgroups {
 namespace {
 
-Error bad_key(std::string_view key, std::string_view value, std::string_view why) {
-  return Error::with_status(exitcode::kBadValue,
-                            "invalid value `" + std::string(value) + "` of " + std::string(key) + ": " + std::string(why));
+// The limit part of a UBC key of the model: nullopt when unset, kNoLimit for unlimited.
+std::optional<int64_t> ubc_limit(const CtModel& m, std::string_view key) {
+  auto it = m.ubc.find(key);
+  if (it == m.ubc.end()) return std::nullopt;
+  if (it->second.limit >= units::kUnlimited) return kNoLimit;
+  return static_cast<int64_t>(it->second.limit);
 }
 
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-// The limit part of a barrier:limit key, in its native unit; kNoLimit for unlimited.
-Result<int64_t> ubc_limit(std::string_view key, const std::string& value, units::Kind kind) {
-  auto bl = units::parse_barrier_limit(value, kind);
-  if (!bl.ok()) return bad_key(key, value, "barrier[:limit] expected");
-  if (bl->limit >= units::kUnlimited) return kNoLimit;
-  return static_cast<int64_t>(bl->limit);
-}
-
-Result<int64_t> pages_to_bytes(std::string_view key, const std::string& value) {
-  BERTH_ASSIGN_OR_RETURN(int64_t pages, ubc_limit(key, value, units::Kind::kPages));
-  if (pages == kNoLimit || static_cast<uint64_t>(pages) > (1ULL << 62) / units::kPageSize) return kNoLimit;
-  return static_cast<int64_t>(static_cast<uint64_t>(pages) * units::kPageSize);
-}
-
-// A CPU/node list as the kernel takes it; "all" -> "" (the parent's set).
-Result<std::string> cpu_list(std::string_view key, const std::string& value) {
-  if (value == "all") return std::string();
-  bool ok = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
-    return (c >= '0' && c <= '9') || c == ',' || c == '-';
-  });
-  if (!ok) return bad_key(key, value, "list like 0-2,7 expected");
-  return value;
+std::optional<int64_t> pages_to_bytes(const CtModel& m, std::string_view key) {
+  auto pages = ubc_limit(m, key);
+  if (!pages || *pages == kNoLimit) return pages;
+  if (static_cast<uint64_t>(*pages) > (1ULL << 62) / units::kPageSize) return kNoLimit;
+  return static_cast<int64_t>(static_cast<uint64_t>(*pages) * units::kPageSize);
 }
 
 bool has(const std::vector<std::string>& keys, std::string_view k) {
@@ -78,68 +55,40 @@ const std::vector<std::string_view>& resource_keys() {
   return kKeys;
 }
 
-Result<Resources> resources_from(const KeyLookup& get) {
+Resources resources_from_model(const CtModel& m) {
   Resources r;
-  if (auto v = get("PHYSPAGES")) {
-    BERTH_ASSIGN_OR_RETURN(r.memory_limit, pages_to_bytes("PHYSPAGES", *v));
-  }
-  if (auto v = get("SWAPPAGES")) {
-    BERTH_ASSIGN_OR_RETURN(r.swap_limit, pages_to_bytes("SWAPPAGES", *v));
-  }
-  if (auto v = get("CPUUNITS")) {
-    auto n = parse_u64(*v);
-    if (!n) return bad_key("CPUUNITS", *v, "a number expected");
-    r.cpu_shares = cpuunits_to_shares(*n);
-  }
+  r.memory_limit = pages_to_bytes(m, "PHYSPAGES");
+  r.swap_limit = pages_to_bytes(m, "SWAPPAGES");
+  if (m.cpuunits) r.cpu_shares = cpuunits_to_shares(*m.cpuunits);
   std::optional<int64_t> quota;
-  if (auto v = get("CPULIMIT")) {
-    auto n = parse_u64(*v);
-    if (!n) return bad_key("CPULIMIT", *v, "a number expected");
-    quota = cpulimit_to_quota(*n, r.cpu_period_us);
-  }
-  if (auto v = get("CPUS")) {
-    auto n = parse_u64(*v);
-    if (!n) return bad_key("CPUS", *v, "a number expected");
-    int64_t cap = *n == 0 ? kNoLimit : cpulimit_to_quota(std::min<uint64_t>(*n, 1000000) * 100, r.cpu_period_us);
+  if (m.cpulimit) quota = cpulimit_to_quota(*m.cpulimit, r.cpu_period_us);
+  if (m.cpus) {
+    int64_t cap =
+        *m.cpus == 0 ? kNoLimit : cpulimit_to_quota(std::min<uint64_t>(*m.cpus, 1000000) * 100, r.cpu_period_us);
     if (!quota || *quota == kNoLimit || (cap != kNoLimit && cap < *quota)) quota = cap;
   }
   r.cpu_quota_us = quota;
-  if (auto v = get("CPUMASK"); v && *v != "auto") {
-    BERTH_ASSIGN_OR_RETURN(r.cpuset_cpus, cpu_list("CPUMASK", *v));
-  }
-  if (auto v = get("NODEMASK")) {
-    BERTH_ASSIGN_OR_RETURN(r.cpuset_mems, cpu_list("NODEMASK", *v));
-  }
-  if (auto v = get("NUMPROC")) {
-    BERTH_ASSIGN_OR_RETURN(r.pids_max, ubc_limit("NUMPROC", *v, units::Kind::kItems));
-  }
-  if (auto v = get("IOPRIO")) {
-    auto n = parse_u64(*v);
-    if (!n || *n > 7) return bad_key("IOPRIO", *v, "0..7 expected");
-    r.io_weight = ioprio_to_weight(static_cast<unsigned>(*n));
-  }
-  for (auto [key, field] : {std::pair{"IOLIMIT", &r.io_bps}, std::pair{"IOPSLIMIT", &r.io_iops}}) {
-    auto v = get(key);
-    if (!v) continue;
-    auto n = parse_u64(*v);
-    if (!n || *n > static_cast<uint64_t>(INT64_MAX)) return bad_key(key, *v, "a number expected");
-    *field = *n == 0 ? kNoLimit : static_cast<int64_t>(*n);
-  }
+  // "all" -> "" (the parent's set); CPUMASK "auto" -> not set.
+  if (m.cpumask && m.cpumask->kind != values::CpuMask::Kind::kAuto) r.cpuset_cpus = m.cpumask->cpuset();
+  if (m.nodemask) r.cpuset_mems = m.nodemask->cpuset();
+  r.pids_max = ubc_limit(m, "NUMPROC");
+  if (m.ioprio) r.io_weight = ioprio_to_weight(static_cast<unsigned>(*m.ioprio));
+  for (auto [n, field] : {std::pair{&m.iolimit, &r.io_bps}, std::pair{&m.iopslimit, &r.io_iops}})
+    if (*n) *field = **n == 0 ? kNoLimit : static_cast<int64_t>(**n);
   // Both socket buffer limits together (vzctl's upstream-kernel mode did the same); one alone is
   // unlimited in sum.
-  auto snd = get("TCPSNDBUF"), rcv = get("TCPRCVBUF");
+  auto snd = ubc_limit(m, "TCPSNDBUF"), rcv = ubc_limit(m, "TCPRCVBUF");
   if (snd || rcv) {
-    int64_t s = kNoLimit, c = kNoLimit;
-    if (snd) {
-      BERTH_ASSIGN_OR_RETURN(s, ubc_limit("TCPSNDBUF", *snd, units::Kind::kBytes));
-    }
-    if (rcv) {
-      BERTH_ASSIGN_OR_RETURN(c, ubc_limit("TCPRCVBUF", *rcv, units::Kind::kBytes));
-    }
+    int64_t s = snd.value_or(kNoLimit), c = rcv.value_or(kNoLimit);
     bool none = s == kNoLimit || c == kNoLimit || s > (INT64_MAX / 2) || c > (INT64_MAX / 2);
     r.tcp_mem_limit = none ? kNoLimit : s + c;
   }
   return r;
+}
+
+Result<Resources> resources_from(const KeyLookup& get) {
+  BERTH_ASSIGN_OR_RETURN(CtModel m, parse_model(get));
+  return resources_from_model(m);
 }
 
 Result<Resources> resources_from_config(const CtConfig& ct) {

@@ -32,12 +32,13 @@
 
 #include "cgroups/resources.h"
 #include "core/ct_config.h"
+#include "core/ct_model.h"
 #include "core/error.h"
 
 namespace berth::cgroups {
 
 // Looks a config key up (CtConfig::get: the CT's file, then berth.conf).
-using KeyLookup = std::function<std::optional<std::string>(std::string_view)>;
+using KeyLookup = berth::KeyLookup;
 
 uint64_t cpuunits_to_shares(uint64_t cpuunits);
 // crun's convert_shares_to_weight(): 2..262144 -> 1..10000, linearly.
@@ -50,7 +51,10 @@ uint64_t ioprio_to_weight(unsigned prio);
 // Every key resources_from() reads, in a fixed order.
 const std::vector<std::string_view>& resource_keys();
 
-// The Resources a CT with these keys gets. Error (exit 21, naming the key) for a bad value.
+// The Resources a CT with this configuration gets (the typed model, core/ct_model.h).
+Resources resources_from_model(const CtModel& m);
+// The same for the keys a lookup gives: parse_model(), then resources_from_model(). Error
+// (exit 21, naming the key) for a bad value.
 Result<Resources> resources_from(const KeyLookup& get);
 Result<Resources> resources_from_config(const CtConfig& ct);
 

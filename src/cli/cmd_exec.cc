@@ -1,14 +1,10 @@
 // exec, exec2, exec3, enter, runscript, console.
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdio>
 
 #include "cli/cli.h"
 #include "core/exit_codes.h"
 #include "runtime/exec.h"
-#include "sys/fs.h"
+#include "runtime/script.h"
 
 namespace berth::cli {
 namespace {
@@ -68,35 +64,7 @@ int cmd_runscript(const Invocation& inv, const HostConfig& host) {
   auto ct = load_running_ct(inv, host);
   if (!ct.ok()) return report(inv, ct.error());
   if (inv.args.size() != 2) return report(inv, Error::with_status(exitcode::kBadArgument, "runscript: CTID and a script file expected"));
-  auto script = sys::read_file(inv.args[1]);
-  if (!script.ok()) return report(inv, Error(script.error()).context("runscript CT " + ct->ctid()).status(exitcode::kBadArgument));
-  // The host file is fed to the CT's shell on stdin (the script never touches the CT's disk).
-  int pipefd[2];
-  if (::pipe(pipefd) != 0) return report(inv, Error::from_errno(errno, "pipe"));
-  pid_t writer = ::fork();
-  if (writer == 0) {
-    ::close(pipefd[0]);
-    const std::string& s = *script;
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::write(pipefd[1], s.data() + off, s.size() - off);
-      if (n <= 0) break;
-      off += static_cast<size_t>(n);
-    }
-    ::_exit(0);
-  }
-  ::close(pipefd[1]);
-  int saved_stdin = ::dup(0);
-  ::dup2(pipefd[0], 0);
-  ::close(pipefd[0]);
-  runtime::ExecRequest req;
-  req.argv = {"-"};
-  req.script_on_stdin = true;
-  auto rc = runtime::exec(*ct, req);
-  ::dup2(saved_stdin, 0);
-  ::close(saved_stdin);
-  ::kill(writer, SIGKILL);
-  ::waitpid(writer, nullptr, 0);
+  auto rc = runtime::run_script(*ct, inv.args[1]);
   if (!rc.ok()) return report(inv, Error(rc.error()).context("runscript CT " + ct->ctid()));
   return *rc;
 }

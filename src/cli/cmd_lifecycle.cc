@@ -4,13 +4,9 @@
 #include "cli/cli.h"
 #include "cli/ct_options.h"
 #include "cli/list.h"
+#include "core/ct_model.h"
 #include "core/exit_codes.h"
-#include "core/safe_defaults.h"
-#include "core/samples.h"
-#include "dist/users.h"
-#include "net/routed.h"
-#include "runtime/exec.h"
-#include "runtime/ct_limits.h"
+#include "runtime/create.h"
 #include "runtime/lifecycle.h"
 #include "state/status.h"
 
@@ -80,50 +76,15 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
 
   auto lock = runtime::lock_ct(host, *ctid, inv.skiplock);
   if (!lock.ok()) return report(inv, Error(lock.error()).context("create CT " + *ctid));
-  ConfFile conf;
-  // Without --config: berth.conf's CONFIGFILE, or vz.conf's default sample when it names none (a
-  // CT made without a sample would have no RAM, process or pty limit). CONFIGFILE="" means none;
-  // start still fills the limit keys a config lacks (safe_default()).
-  std::string sample =
-      opts->last("config").value_or(host.global().get_or("CONFIGFILE", std::string(kDefaultConfigSample)));
-  if (!sample.empty()) {
-    auto text = load_sample(host, sample);
-    if (!text.ok()) return report(inv, Error(text.error()).context("create CT " + *ctid));
-    conf = ConfFile::parse(*text);
-    conf.set("ORIGIN_SAMPLE", sample);
-  }
-  conf.set("VE_ROOT", host.default_ve_root());
-  conf.set("VE_PRIVATE", host.default_ve_private());
-  if (!conf.has("OSTEMPLATE")) conf.set("OSTEMPLATE", host.global().get_or("DEF_OSTEMPLATE", "busybox"));
-  conf.set("VE_LAYOUT", host.global().get_or("VE_LAYOUT", "overlay"));
-  auto edit = apply_ct_options(*opts, *ctid, conf);
+  auto conf = runtime::new_ct_config(host, opts->last("config"));
+  if (!conf.ok()) return report(inv, Error(conf.error()).context("create CT " + *ctid));
+  runtime::CreateRequest req{std::move(*conf), {}, {}};
+  auto edit = apply_ct_options(*opts, *ctid, req.conf);
   if (!edit.ok()) return report(inv, Error(edit.error()).context("create CT " + *ctid));
-  // The addresses against the host as it is now (71/78, nothing created); start checks again.
-  if (auto addrs = net::parse_ip_list(conf.get_or("IP_ADDRESS", "")); !addrs.ok()) {
-    return report(inv, Error(addrs.error()).context("create CT " + *ctid));
-  } else if (auto st = net::check_routed_addresses(CtConfig(host, *ctid, conf), *addrs); !st.ok()) {
-    return report(inv, Error(st.error()).context("create CT " + *ctid));
-  }
-  std::erase_if(edit->not_enforced, [](const std::string& k) { return runtime::enforced_on_host(k); });
-  if (auto w = not_enforced_warning(*edit); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
-  std::string ve_private = CtConfig(host, *ctid, conf).ve_private();
-  say(inv, "Creating CT private area (" + conf.get_or("OSTEMPLATE", "") + ")");
-  auto st = runtime::create(host, *ctid, std::move(conf));
-  if (!st.ok()) return run(inv, std::move(st), *ctid);
-  // No disk quota yet (DISKSPACE is saved but not enforced): say so once, for a CT that was made.
-  std::fprintf(stderr, "Warning: no disk quota: CT %s can fill the host file system that holds `%s`\n", ctid->c_str(),
-               ve_private.c_str());
-  say(inv, "CT private area was created");
-  if (!edit->userpasswd.empty()) {
-    auto ct = CtConfig::load(host, *ctid);
-    if (!ct.ok()) return run(inv, std::move(ct).error(), *ctid);
-    auto pw = runtime::run_in_ct(*ct, [&]() -> Status {
-      for (const auto& [user, pass] : edit->userpasswd)
-        BERTH_RETURN_IF_ERROR(dist::set_userpasswd(user, pass).status(exitcode::kPasswordFailed));
-      return {};
-    });
-    if (!pw.ok()) return run(inv, std::move(pw), *ctid);
-  }
+  req.not_enforced = std::move(edit->not_enforced);
+  req.userpasswd = std::move(edit->userpasswd);
+  auto st = runtime::create_ct(host, *ctid, std::move(req), [&](const std::string& line) { say(inv, line); });
+  if (!st.ok()) return report(inv, Error(st.error()).context("create CT " + *ctid));
   return 0;
 }
 
@@ -172,6 +133,8 @@ int cmd_restart(const Invocation& inv, const HostConfig& host) {
   if (!f.ok()) return report(inv, f.error());
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
+  // A config that cannot start is refused before the running CT is stopped.
+  if (auto valid = validate_config(*ct); !valid.ok()) return run(inv, std::move(valid), ct->ctid());
   auto s = state::query_status(*ct);
   if (!s.ok()) return run(inv, std::move(s).error(), ct->ctid());
   if (s->running) {

@@ -1,5 +1,5 @@
 // netstat (like Virtuozzo's vznetstat): per-CT traffic counters, bytes and packets in and out,
-// saved totals of earlier runs plus the live counts of a running CT (net/counters.h).
+// saved totals of earlier runs plus the live counts of a running CT (runtime/traffic.h).
 //
 //   berth netstat [-j] [-a] [-v CTID]... [-c CLASS]... [CTID|name...]
 //
@@ -10,10 +10,10 @@
 
 #include "cli/cli.h"
 #include "core/exit_codes.h"
-#include "net/counters.h"
-#include "net/shaping.h"
+#include "core/values/rate.h"
 #include "state/inventory.h"
 #include "state/status.h"
+#include "runtime/traffic.h"
 
 namespace berth::cli {
 namespace {
@@ -40,7 +40,7 @@ Result<NetstatOptions> parse_netstat_args(const std::vector<std::string>& args) 
         o.ids.push_back(v);
         continue;
       }
-      auto cls = net::parse_rate_entry("*:" + v + ":0");
+      auto cls = values::parse_rate_entry("*:" + v + ":0");
       if (!cls.ok()) return Error::with_status(exitcode::kBadArgument, "netstat: bad class `" + v + "`");
       o.classes.push_back(cls->cls);
     } else if (!a.empty() && a[0] == '-') {
@@ -55,7 +55,7 @@ Result<NetstatOptions> parse_netstat_args(const std::vector<std::string>& args) 
 struct Row {
   std::string ctid;
   bool running = false;
-  net::Counters c;
+  runtime::TrafficCounters c;
 };
 
 Result<std::vector<Row>> collect(const HostConfig& host, const NetstatOptions& o) {
@@ -75,7 +75,7 @@ Result<std::vector<Row>> collect(const HostConfig& host, const NetstatOptions& o
     if (!ct.ok()) return Error::with_status(exitcode::kNoConfig, "netstat CT " + id + ": CT does not exist");
     BERTH_ASSIGN_OR_RETURN(state::CtStatus st, state::query_status(*ct));
     if (!named && !o.all && !st.running) continue;
-    BERTH_ASSIGN_OR_RETURN(net::Counters c, net::total_counters(*ct));
+    BERTH_ASSIGN_OR_RETURN(runtime::TrafficCounters c, runtime::traffic_counters(*ct));
     rows.push_back({id, st.running, c});
   }
   return rows;
@@ -87,7 +87,7 @@ int cmd_netstat(const Invocation& inv, const HostConfig& host) {
   auto opts = parse_netstat_args(inv.args);
   if (!opts.ok()) return report(inv, opts.error());
   bool class1 = opts->classes.empty();
-  for (uint32_t c : opts->classes) class1 = class1 || c == net::kAllTrafficClass;
+  for (uint32_t c : opts->classes) class1 = class1 || c == values::kAllTrafficClass;
   auto rows = collect(host, *opts);
   if (!rows.ok()) return report(inv, rows.error());
   if (!class1) rows->clear();
@@ -95,7 +95,7 @@ int cmd_netstat(const Invocation& inv, const HostConfig& host) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& r : *rows)
       out.push_back({{"ctid", std::stoull(r.ctid)},
-                     {"class", net::kAllTrafficClass},
+                     {"class", values::kAllTrafficClass},
                      {"running", r.running},
                      {"in_bytes", r.c.bytes_in},
                      {"in_packets", r.c.packets_in},
@@ -107,7 +107,7 @@ int cmd_netstat(const Invocation& inv, const HostConfig& host) {
   std::printf("%-10s %9s %15s %12s %15s %12s\n", "CTID", "Net.Class", "Input(bytes)", "Input(pkts)", "Output(bytes)",
               "Output(pkts)");
   for (const auto& r : *rows)
-    std::printf("%-10s %9u %15llu %12llu %15llu %12llu\n", r.ctid.c_str(), net::kAllTrafficClass,
+    std::printf("%-10s %9u %15llu %12llu %15llu %12llu\n", r.ctid.c_str(), values::kAllTrafficClass,
                 static_cast<unsigned long long>(r.c.bytes_in), static_cast<unsigned long long>(r.c.packets_in),
                 static_cast<unsigned long long>(r.c.bytes_out), static_cast<unsigned long long>(r.c.packets_out));
   return 0;

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -27,7 +26,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/units.h"
-#include "net/counters.h"
+#include "core/values/text.h"
+#include "runtime/traffic.h"
 
 namespace berth::cli {
 namespace {
@@ -72,12 +72,7 @@ std::vector<std::string> conf_list(const ListRow& r, std::string_view key) {
   return split_words(r.config.conf().get_or(key, ""));
 }
 
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
+using values::parse_u64;  // the config model's one number rule
 
 std::optional<uint64_t> conf_num(const ListRow& r, std::string_view key) {
   auto v = conf_str(r, key);
@@ -443,11 +438,11 @@ std::vector<Field> build_fields() {
                         [](const ListRow& r) { return std::optional<uint64_t>(r.config.local_uid()); }));
   // Traffic counters (bytes, saved + live, as `berth netstat`); null when they cannot be read.
   t.push_back(num_field("netin", "NETIN", 14, [](const ListRow& r) -> std::optional<uint64_t> {
-    auto c = net::total_counters(r.config);
+    auto c = runtime::traffic_counters(r.config);
     return c.ok() ? std::optional<uint64_t>(c->bytes_in) : std::nullopt;
   }));
   t.push_back(num_field("netout", "NETOUT", 14, [](const ListRow& r) -> std::optional<uint64_t> {
-    auto c = net::total_counters(r.config);
+    auto c = runtime::traffic_counters(r.config);
     return c.ok() ? std::optional<uint64_t>(c->bytes_out) : std::nullopt;
   }));
   return t;

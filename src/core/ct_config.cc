@@ -1,6 +1,7 @@
 #include "core/ct_config.h"
 
 #include "core/safe_defaults.h"
+#include "core/values/text.h"
 
 #include <unistd.h>
 
@@ -76,10 +77,8 @@ Layout CtConfig::layout() const { return get_or("VE_LAYOUT", "overlay") == "simf
 std::string CtConfig::ostemplate() const { return get_or("OSTEMPLATE", ""); }
 
 static uint32_t parse_u32(const std::optional<std::string>& v, uint32_t fallback) {
-  if (!v) return fallback;
-  uint32_t out = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  return ec == std::errc() && p == v->data() + v->size() ? out : fallback;
+  auto n = v ? values::parse_u64_max(*v, UINT32_MAX) : std::nullopt;
+  return n ? static_cast<uint32_t>(*n) : fallback;
 }
 
 uint32_t CtConfig::local_uid() const { return parse_u32(conf_.get("LOCAL_UID"), kDefaultLocalUid); }

@@ -1,13 +1,13 @@
 // SET_HOSTNAME and SET_DNS inside a CT (vzctl's set_hostname.sh and set_dns.sh).
 #include "dist/net_config.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cctype>
 
 #include "core/conf_file.h"
 #include "core/exit_codes.h"
+#include "core/values/ip.h"
+#include "core/values/text.h"
 #include "dist/files.h"
 
 namespace berth::dist {
@@ -45,38 +45,25 @@ std::string_view first_field(std::string_view line) {
   return line.substr(0, end);
 }
 
-bool valid_dns_name(std::string_view name) {
-  if (name.empty() || name.size() > 253) return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = name.find('.', start);
-    std::string_view label = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-    for (char c : label)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
+using values::is_valid_hostname;
 
 }  // namespace
 
 Status validate_hostname(std::string_view hostname) {
-  if (!valid_dns_name(hostname))
+  if (!is_valid_hostname(hostname))
     return Error::invalid("invalid hostname `" + std::string(hostname) + "`", exitcode::kBadValue);
   return {};
 }
 
 Status validate_nameserver(std::string_view address) {
   std::string a(address);
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, a.c_str(), buf) != 1 && inet_pton(AF_INET6, a.c_str(), buf) != 1)
+  if (!values::canonical_ip(a, false))
     return Error::invalid("invalid nameserver `" + a + "` (want an IP address)", exitcode::kBadValue);
   return {};
 }
 
 Status validate_searchdomain(std::string_view domain) {
-  if (!valid_dns_name(domain))
+  if (!is_valid_hostname(domain))
     return Error::invalid("invalid search domain `" + std::string(domain) + "`", exitcode::kBadValue);
   return {};
 }

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
 #include "core/ct_config.h"
 #include "core/exit_codes.h"
@@ -21,30 +20,6 @@ namespace berth::isolation {
 namespace {
 
 Error bad(std::string what) { return Error::invalid(std::move(what), exitcode::kDevices); }
-
-std::optional<uint32_t> parse_u32(std::string_view s) {
-  uint32_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-// A name under /dev: portable characters, no empty, "." or ".." component, no leading '/'.
-bool valid_dev_name(std::string_view n) {
-  if (n.empty() || n.size() > 255 || n.front() == '/' || n.back() == '/') return false;
-  for (char c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '_' && c != '-' && c != '.' && c != '+')
-      return false;
-  size_t start = 0;
-  while (start <= n.size()) {
-    size_t end = n.find('/', start);
-    if (end == std::string_view::npos) end = n.size();
-    std::string_view comp = n.substr(start, end - start);
-    if (comp.empty() || comp == "." || comp == "..") return false;
-    start = end + 1;
-  }
-  return true;
-}
 
 DevNode char_node(const char* name, uint32_t major, uint32_t minor) {
   DevNode n;
@@ -109,74 +84,6 @@ std::vector<DevNode> standard_devnodes() {
   };
 }
 
-Result<DevAccess> parse_dev_access(std::string_view s) {
-  DevAccess a;
-  if (s == "none") return a;
-  if (s.empty()) return bad("empty device access (want [r][w][q] or none)");
-  for (char c : s) {
-    bool* flag = c == 'r' ? &a.read : c == 'w' ? &a.write : c == 'q' ? &a.quota : nullptr;
-    if (!flag || *flag) return bad("invalid device access `" + std::string(s) + "` (want [r][w][q] or none)");
-    *flag = true;
-  }
-  return a;
-}
-
-std::string format_dev_access(const DevAccess& a) {
-  std::string s;
-  if (a.read) s += 'r';
-  if (a.write) s += 'w';
-  if (a.quota) s += 'q';
-  return s.empty() ? "none" : s;
-}
-
-Result<std::vector<DevNode>> parse_devnodes(std::string_view value) {
-  std::vector<DevNode> out;
-  for (const std::string& tok : split_words(value)) {
-    auto colon = tok.rfind(':');
-    if (colon == std::string::npos) return bad("invalid DEVNODES entry `" + tok + "` (want name:[r][w][q]|none)");
-    std::string name = tok.substr(0, colon);
-    if (!valid_dev_name(name)) return bad("invalid device name `" + name + "`");
-    BERTH_ASSIGN_OR_RETURN(DevAccess access, parse_dev_access(std::string_view(tok).substr(colon + 1)));
-    DevNode n;
-    n.path = name;
-    n.access = access;
-    out.push_back(std::move(n));
-  }
-  return out;
-}
-
-Result<std::vector<DevNode>> parse_devices(std::string_view value) {
-  std::vector<DevNode> out;
-  auto words = split_words(value);
-  if (words.size() == 1 && words[0] == "none") return out;
-  for (const std::string& tok : words) {
-    std::vector<std::string_view> f;
-    size_t start = 0;
-    while (true) {
-      size_t c = tok.find(':', start);
-      f.push_back(std::string_view(tok).substr(start, c == std::string::npos ? std::string::npos : c - start));
-      if (c == std::string::npos) break;
-      start = c + 1;
-    }
-    if (f.size() != 4) return bad("invalid DEVICES entry `" + tok + "` (want b|c:major:minor|all:[r][w][q])");
-    DevNode n;
-    if (f[0] == "c") n.type = DevType::kChar;
-    else if (f[0] == "b") n.type = DevType::kBlock;
-    else return bad("invalid device type `" + std::string(f[0]) + "` in `" + tok + "` (want b or c)");
-    auto major = parse_u32(f[1]);
-    if (!major || *major > 4095) return bad("invalid major number in `" + tok + "`");
-    n.major = *major;
-    if (f[2] != "all") {
-      auto minor = parse_u32(f[2]);
-      if (!minor || *minor > 1048575) return bad("invalid minor number in `" + tok + "`");
-      n.minor = *minor;
-    }
-    BERTH_ASSIGN_OR_RETURN(n.access, parse_dev_access(f[3]));
-    out.push_back(std::move(n));
-  }
-  return out;
-}
-
 Status resolve_devnode(DevNode& node, const std::string& host_dev) {
   std::string source = host_dev + "/" + node.path;
   struct stat st{};
@@ -210,7 +117,7 @@ Status populate_dev(const std::string& dev_dir, const std::vector<DevNode>& node
                     const std::string& host_dev) {
   for (const DevNode& n : nodes) {
     if (n.path.empty() || n.access.none()) continue;
-    if (!valid_dev_name(n.path)) return bad("invalid device name `" + n.path + "`");
+    if (!values::is_valid_dev_name(n.path)) return bad("invalid device name `" + n.path + "`");
     if (!n.minor) return bad("device `" + n.path + "` has no minor number");
     BERTH_RETURN_IF_ERROR(create_node(dev_dir, n, in_userns, host_dev).context("populate /dev"));
   }

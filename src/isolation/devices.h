@@ -1,7 +1,8 @@
 // Device nodes of a CT: the standard set, the DEVNODES and DEVICES keys, and filling its /dev.
 //
-// Owns parsing `DEVNODES="net/tun:rw fuse:rw"` (a node by name, numbers taken from the host's
-// /dev) and `DEVICES="c:10:200:rw b:8:0:r"` (access by number, no node) into DevNode values, and
+// The DevNode values of `DEVNODES="net/tun:rw fuse:rw"` (a node by name, numbers taken from the
+// host's /dev here) and `DEVICES="c:10:200:rw b:8:0:r"` (access by number, no node) are the config
+// model's (core/values/devices.h parses them). Owns resolving a DEVNODES entry against the host and
 // creating the nodes in the CT's /dev before pivot_root. It does not enforce access: the cgroup
 // device controller does (cgroups/ reads the same DevNode list), and the runtime mounts the tmpfs
 // on /dev and devpts.
@@ -14,45 +15,21 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/values/devices.h"
 
 namespace berth::isolation {
 
-enum class DevType { kChar, kBlock };
-
-struct DevAccess {
-  bool read = false;
-  bool write = false;
-  bool quota = false;  // vzctl's 'q' (second-level quota on a block device); kept for round-trips
-  bool none() const { return !read && !write; }
-  bool operator==(const DevAccess&) const = default;
-};
-
-struct DevNode {
-  DevType type = DevType::kChar;
-  uint32_t major = 0;
-  std::optional<uint32_t> minor;  // nullopt: every minor of major ("c:4:all:rw")
-  std::string path;               // name under /dev ("net/tun"); empty: access by number only
-  DevAccess access;
-  unsigned mode = 0666;           // permission bits of the created node
-  bool operator==(const DevNode&) const = default;
-};
+// The values are the config model's (core/values/devices.h).
+using values::DevAccess;
+using values::DevNode;
+using values::DevType;
+using values::format_dev_access;
+using values::parse_dev_access;
+using values::parse_devices;
+using values::parse_devnodes;
 
 // null, zero, full, random, urandom, tty: every CT gets these, read-write. Pure.
 std::vector<DevNode> standard_devnodes();
-
-// "rw", "r", "wq", "none". Anything else: exit 86. Pure.
-Result<DevAccess> parse_dev_access(std::string_view s);
-std::string format_dev_access(const DevAccess& a);
-
-// DEVNODES: "name:access ..." with name relative to /dev (no "..", no leading '/'). The result has
-// path and access set; type/major/minor come from resolve_devnode(). "dev:none" keeps the entry
-// with no access (the node is not created). Bad syntax: exit 86. Pure.
-Result<std::vector<DevNode>> parse_devnodes(std::string_view value);
-
-// DEVICES: "b|c:major:minor|all:access ..." (vzctl's format; minor "all" = every minor). The
-// single word "none" means no extra devices. A bare "all:rw" (every device of the host) is
-// refused. Bad syntax: exit 86. Pure.
-Result<std::vector<DevNode>> parse_devices(std::string_view value);
 
 // Fill type/major/minor of a DEVNODES entry from <host_dev>/<path> (stat, follows symlinks).
 // Missing or not a device: exit 86. Host side or child side before pivot_root.

@@ -13,25 +13,14 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/values/ip.h"
 
 namespace berth::net {
 
-struct IpAddr {
-  int family = 0;                    // AF_INET or AF_INET6
-  std::array<uint8_t, 16> bytes{};   // network order; IPv4 uses the first 4
-  std::string text;                  // canonical (inet_ntop) form, no prefix
-
-  bool is_v6() const;
-  int host_prefix() const { return is_v6() ? 128 : 32; }
-  bool operator==(const IpAddr& o) const { return family == o.family && bytes == o.bytes; }
-};
-
-// "198.18.0.1", "198.18.0.1/24", "fd00::1/64": the address; a bad address or prefix is an error
-// with exit status 71 (vzctl's "bad IP address").
-Result<IpAddr> parse_ip(std::string_view s);
-// IP_ADDRESS (space separated); duplicates dropped, order kept. 0.0.0.0 and :: are skipped, as
-// vzctl's parse_ip() does.
-Result<std::vector<IpAddr>> parse_ip_list(std::string_view s);
+// Addresses and their parser are the config model's (core/values/ip.h).
+using values::IpAddr;
+using values::parse_ip;
+using values::parse_ip_list;
 
 // The inside next hop every routed CT uses for its default routes; the host end of each CT's
 // veth holds these addresses (link-local, so the same on every veth without conflict).

@@ -15,18 +15,7 @@ Refusal used(std::string why, bool forcible = false) { return {exitcode::kIpInUs
 
 int addr_len(const IpAddr& a) { return a.is_v6() ? 16 : 4; }
 
-// a inside net/prefix (same family).
-bool in_prefix(const IpAddr& a, const IpAddr& net, int prefix) {
-  if (a.family != net.family || prefix < 0 || prefix > addr_len(a) * 8) return false;
-  int full = prefix / 8, rest = prefix % 8;
-  for (int i = 0; i < full; ++i)
-    if (a.bytes[i] != net.bytes[i]) return false;
-  if (rest == 0) return true;
-  uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
-  return (a.bytes[full] & mask) == (net.bytes[full] & mask);
-}
-
-bool in_prefix(const IpAddr& a, std::string_view net, int prefix) { return in_prefix(a, *parse_ip(net), prefix); }
+using values::in_prefix;
 
 // The address of a with every bit after prefix set to `ones`.
 IpAddr with_host_bits(const IpAddr& a, int prefix, bool ones) {
@@ -88,12 +77,6 @@ std::string type_name(int type) {
   }
 }
 
-bool all_zero(const IpAddr& a, int from, int to) {
-  for (int i = from; i < to; ++i)
-    if (a.bytes[i]) return false;
-  return true;
-}
-
 }  // namespace
 
 const HostLink* HostNet::link(int ifindex) const {
@@ -103,23 +86,7 @@ const HostLink* HostNet::link(int ifindex) const {
 }
 
 std::optional<Refusal> invalid_class(const IpAddr& a) {
-  if (!a.is_v6()) {
-    if (all_zero(a, 0, 4)) return bad("the unspecified address");
-    if (a.bytes == parse_ip("255.255.255.255")->bytes) return bad("the limited broadcast address");
-    if (in_prefix(a, "127.0.0.0", 8)) return bad("a loopback address (127.0.0.0/8)");
-    if (in_prefix(a, "169.254.0.0", 16)) return bad("a link-local address (169.254.0.0/16)");
-    if (in_prefix(a, "224.0.0.0", 4)) return bad("a multicast address (224.0.0.0/4)");
-    // Reserved, but Linux routes both as unicast: some networks use them on purpose.
-    if (in_prefix(a, "0.0.0.0", 8)) return bad("in the reserved block 0.0.0.0/8 (\"this network\")", true);
-    if (in_prefix(a, "240.0.0.0", 4)) return bad("in the reserved block 240.0.0.0/4 (class E)", true);
-    return std::nullopt;
-  }
-  if (all_zero(a, 0, 16)) return bad("the unspecified address");
-  if (a.bytes == parse_ip("::1")->bytes) return bad("the loopback address");
-  if (a.bytes[0] == 0xff) return bad("a multicast address (ff00::/8)");
-  if (in_prefix(a, "fe80::", 10)) return bad("a link-local address (fe80::/10)");
-  if (in_prefix(a, "::ffff:0:0", 96)) return bad("an IPv4-mapped address (::ffff:0:0/96)");
-  if (in_prefix(a, "::", 96)) return bad("an IPv4-compatible address (::/96, deprecated)");
+  if (auto c = values::unusable_class(a)) return bad(c->why, c->forcible);
   return std::nullopt;
 }
 

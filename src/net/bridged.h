@@ -1,6 +1,6 @@
 // Bridged networking of a CT (NETIF, vzctl's veth mode): one veth pair per NETIF entry.
 //
-// Host side: the end `host_ifname` (veth<CTID>.<N> by default, see cli/ct_options_net.cc) with
+// Host side: the end `host_ifname` (veth<CTID>.<N> by default, see core/values/netif.h) with
 // MAC host_mac, alias "berth:<instance>:<ctid>:<ifname>" (net/netif.h), a port of `bridge` when
 // one is named, up. The bridge must exist and be a bridge: otherwise exit 130 and nothing is made.
 // Inside: the end `ifname` with MAC `mac`, up, without addresses: the CT configures them (its

@@ -19,32 +19,22 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/values/rate.h"
 
 namespace berth::net {
 
-struct RateEntry {
-  std::string dev;   // "*" or an interface name
-  uint32_t cls = 0;  // network class
-  uint64_t kbit = 0; // kilobits per second, 0 = no limit
-  bool operator==(const RateEntry&) const = default;
-};
-
-inline constexpr uint32_t kAllTrafficClass = 1;
-// libnl's token bucket takes the rate in bytes/s as an int: 2^31-1 bytes/s is ~17.2 Gbit/s.
-inline constexpr uint64_t kMaxRateKbit = 17179869;
-
-// One "dev:class:kbit"; a bad one is an error with exit 21 (vzctl's bad parameter value).
-Result<RateEntry> parse_rate_entry(std::string_view s);
-// RATE's value (space separated); later entries for the same dev:class replace earlier ones.
-Result<std::vector<RateEntry>> parse_rate_list(std::string_view s);
-// Entries of `add` replace those of `base` with the same dev:class, in argv order (vzctl set).
-std::vector<RateEntry> merge_rates(std::vector<RateEntry> base, const std::vector<RateEntry>& add);
-std::string format_rate_list(const std::vector<RateEntry>& v);
+// The RATE value is the config model's (core/values/rate.h).
+using values::format_rate_list;
+using values::kAllTrafficClass;
+using values::kMaxRateKbit;
+using values::merge_rates;
+using values::parse_rate_entry;
+using values::parse_rate_list;
+using values::RateEntry;
+using values::unenforced_rates;
 
 // The class-1 rate (kbit/s) of the interface the CT sees as ct_ifname; 0 when none applies.
 uint64_t link_rate_kbit(const std::vector<RateEntry>& rates, std::string_view ct_ifname);
-// Entries Berth saves but does not enforce (other classes), as "dev:class:kbit" strings.
-std::vector<std::string> unenforced_rates(const std::vector<RateEntry>& rates);
 
 // A token bucket filter for one direction: rate in bytes/s, the bucket (burst) and the queue
 // limit in bytes. The bucket holds 20 ms at the rate and at least 64 KiB, so a full-size GSO

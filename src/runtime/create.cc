@@ -4,13 +4,22 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 
+#include "core/ct_model.h"
 #include "core/exit_codes.h"
+#include "core/safe_defaults.h"
+#include "core/samples.h"
+#include "dist/users.h"
+#include "net/addr.h"
 #include "net/counters.h"
 #include "net/network.h"
+#include "net/routed.h"
+#include "runtime/create.h"
+#include "runtime/exec.h"
 #include "state/ct_cgroup.h"
 #include "runtime/id_ranges.h"
 #include "runtime/lifecycle.h"
@@ -45,6 +54,7 @@ storage::TemplateSource template_source() {
 }  // namespace
 
 Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
+  BERTH_RETURN_IF_ERROR(validate_config(CtConfig(host, ctid, conf)));  // every value, before anything is made
   std::string conf_path = host.ct_conf_path(ctid);
   if (sys::path_exists(conf_path)) return Error::with_status(exitcode::kPrivateExists, "CT already exists");
   BERTH_RETURN_IF_ERROR(make_dirs(host.paths().conf_dir, 0755));
@@ -86,6 +96,44 @@ Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
       return Error::from_errno(errno, "create name link `" + link + "`").status(exitcode::kName);
   }
   return {};
+}
+
+Result<ConfFile> new_ct_config(const HostConfig& host, const std::optional<std::string>& sample_arg) {
+  ConfFile conf;
+  std::string sample = sample_arg.value_or(host.global().get_or("CONFIGFILE", std::string(kDefaultConfigSample)));
+  if (!sample.empty()) {
+    BERTH_ASSIGN_OR_RETURN(std::string text, load_sample(host, sample));
+    conf = ConfFile::parse(text);
+    conf.set("ORIGIN_SAMPLE", sample);
+  }
+  conf.set("VE_ROOT", host.default_ve_root());
+  conf.set("VE_PRIVATE", host.default_ve_private());
+  if (!conf.has("OSTEMPLATE")) conf.set("OSTEMPLATE", host.global().get_or("DEF_OSTEMPLATE", "busybox"));
+  conf.set("VE_LAYOUT", host.global().get_or("VE_LAYOUT", "overlay"));
+  return conf;
+}
+
+Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest req, const Say& say) {
+  CtConfig ct(host, ctid, req.conf);
+  BERTH_RETURN_IF_ERROR(validate_config(ct));
+  // The addresses against the host as it is now (71/78, nothing created); start checks again.
+  BERTH_ASSIGN_OR_RETURN(auto addrs, net::parse_ip_list(req.conf.get_or("IP_ADDRESS", "")));
+  BERTH_RETURN_IF_ERROR(net::check_routed_addresses(ct, addrs));
+  if (auto w = not_enforced_warning(req.not_enforced); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
+  std::string ve_private = ct.ve_private();
+  say("Creating CT private area (" + req.conf.get_or("OSTEMPLATE", "") + ")");
+  BERTH_RETURN_IF_ERROR(create(host, ctid, std::move(req.conf)));
+  // No disk quota yet (DISKSPACE is saved but not enforced): say so once, for a CT that was made.
+  std::fprintf(stderr, "Warning: no disk quota: CT %s can fill the host file system that holds `%s`\n", ctid.c_str(),
+               ve_private.c_str());
+  say("CT private area was created");
+  if (req.userpasswd.empty()) return {};
+  BERTH_ASSIGN_OR_RETURN(CtConfig made, CtConfig::load(host, ctid));
+  return run_in_ct(made, [&]() -> Status {
+    for (const auto& [user, pass] : req.userpasswd)
+      BERTH_RETURN_IF_ERROR(dist::set_userpasswd(user, pass).status(exitcode::kPasswordFailed));
+    return {};
+  });
 }
 
 Status check_privileged_trusted(const CtConfig& ct) {

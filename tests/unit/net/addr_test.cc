@@ -1,4 +1,4 @@
-// net/addr: IP_ADDRESS parsing, host interface names, NEIGHBOUR_DEVS and address plans.
+// net/addr: host interface names, NEIGHBOUR_DEVS and address plans.
 #include "net/addr.h"
 
 #include <arpa/inet.h>
@@ -13,39 +13,6 @@ std::vector<std::string> texts(const std::vector<IpAddr>& v) {
   std::vector<std::string> out;
   for (const auto& a : v) out.push_back(a.text);
   return out;
-}
-
-TEST(NetAddr, ParsesV4AndV6Canonically) {
-  auto a = parse_ip("198.18.0.1");
-  ASSERT_TRUE(a.ok());
-  EXPECT_EQ(a->family, AF_INET);
-  EXPECT_EQ(a->text, "198.18.0.1");
-  EXPECT_EQ(a->host_prefix(), 32);
-  EXPECT_EQ(a->bytes[0], 198);
-  EXPECT_EQ(a->bytes[3], 1);
-  auto b = parse_ip("FD00:B:0::0001/64");
-  ASSERT_TRUE(b.ok());
-  EXPECT_TRUE(b->is_v6());
-  EXPECT_EQ(b->text, "fd00:b::1");
-  EXPECT_EQ(b->host_prefix(), 128);
-}
-
-TEST(NetAddr, BadAddressesAreExit71) {
-  for (const char* s : {"300.1.1.1", "", "1.2.3", "198.18.0.1/33", "fd00::1/129", "198.18.0.1/", "198.18.0.1/x",
-                        "::g", "1.2.3.4 ", "198.18.0.1/-1"}) {
-    auto r = parse_ip(s);
-    ASSERT_FALSE(r.ok()) << s;
-    EXPECT_EQ(r.error().exit_status(), 71) << s;
-  }
-}
-
-TEST(NetAddr, ListDropsDuplicatesAndAnyAddressKeepsOrder) {
-  auto l = parse_ip_list("  198.18.0.2 fd00:b::1 198.18.0.1/24\t198.18.0.2/32 0.0.0.0 :: fd00:b:0::1 ");
-  ASSERT_TRUE(l.ok());
-  EXPECT_EQ(texts(*l), (std::vector<std::string>{"198.18.0.2", "fd00:b::1", "198.18.0.1"}));
-  EXPECT_TRUE(parse_ip_list("").ok());
-  EXPECT_TRUE(parse_ip_list("")->empty());
-  EXPECT_FALSE(parse_ip_list("198.18.0.1 bogus").ok());
 }
 
 TEST(NetAddr, HostIfnameFitsAndDependsOnInstanceAndCtid) {

@@ -1,28 +1,28 @@
-// Network options of `create` / `set`: IP_ADDRESS (--ipadd/--ipdel, applied in argv order),
+// Network changes of a config (core/edit/config_edit.h): IP_ADDRESS (--ipadd/--ipdel, applied in argv order),
 // NAMESERVER/SEARCHDOMAIN (replace the list), HOSTNAME, NETIF (--netif_add/--netif_del and the
 // --ifname edit), NETDEV and RATE. Forms follow vzctl 4.x src/lib/config.c (parse_ip(),
 // canon_ip(), parse_netif_str_cmd(), store_netif()) and src/lib/veth.c (generate_mac()).
-#include <arpa/inet.h>
-#include <sys/random.h>
-
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 
-#include "cli/ct_options_internal.h"
+#include "core/edit/internal.h"
 #include "core/exit_codes.h"
-#include "net/addr.h"
-#include "net/addr_policy.h"
-#include "net/shaping.h"
-#include "net/netif.h"
+#include "core/values/ip.h"
+#include "core/values/netif.h"
+#include "core/values/rate.h"
 
-namespace berth::cli::detail {
+namespace berth::edit::detail {
 namespace {
 
 constexpr int kBadIp = exitcode::kBadIp;
 
-using net::Netif;
-using net::format_netif;
+using values::canonical_ip;
+using values::canonical_mac;
+using values::format_netif;
+using values::generate_host_ifname;
+using values::generate_mac;
+using values::host_ifname_taken;
+using values::ip_part;
+using values::Netif;
 
 Netif* find_netif(std::vector<Netif>& list, std::string_view ifname) {
   for (auto& n : list)
@@ -30,31 +30,7 @@ Netif* find_netif(std::vector<Netif>& list, std::string_view ifname) {
   return nullptr;
 }
 
-using net::generate_host_ifname;
-using net::host_ifname_taken;
-
-Result<std::vector<Netif>> load_netif(Edit& e) { return net::parse_netif(e.conf.get_or("NETIF", "")); }
-
-// addr[/prefix] checked with inet_pton and written back canonically (canon_ip()).
-std::optional<std::string> canonical_ip(std::string_view s, bool allow_prefix) {
-  size_t slash = s.find('/');
-  std::string addr(s.substr(0, slash));
-  int family = addr.find(':') != std::string::npos ? AF_INET6 : AF_INET;
-  unsigned char buf[sizeof(struct in6_addr)];
-  char out[INET6_ADDRSTRLEN];
-  if (addr.empty() || inet_pton(family, addr.c_str(), buf) != 1 || !inet_ntop(family, buf, out, sizeof out))
-    return std::nullopt;
-  std::string r = out;
-  if (slash != std::string_view::npos) {
-    if (!allow_prefix) return std::nullopt;
-    auto p = parse_u64(s.substr(slash + 1));
-    if (!p || *p > (family == AF_INET ? 32u : 128u)) return std::nullopt;
-    r += "/" + std::to_string(*p);
-  }
-  return r;
-}
-
-std::string ip_part(std::string_view s) { return std::string(s.substr(0, s.find('/'))); }
+Result<std::vector<Netif>> load_netif(Edit& e) { return values::parse_netif(e.conf.get_or("NETIF", "")); }
 
 bool is_any_address(std::string_view t) { return t == "0.0.0.0" || t == "::" || t == "::0"; }
 
@@ -93,38 +69,6 @@ Result<std::vector<std::string>> parse_netdevs(std::string_view v) {
 
 }  // namespace
 
-std::optional<std::string> canonical_mac(std::string_view s) {
-  if (s.size() != 17) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < 17; ++i) {
-    char c = s[i];
-    if (i % 3 == 2) {
-      if (c != ':') return std::nullopt;
-      out += ':';
-    } else {
-      if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-      out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    }
-  }
-  // The low bit of the first octet marks a multicast address: the kernel refuses it on a veth.
-  if (std::string_view("13579BDF").find(out[1]) != std::string_view::npos) return std::nullopt;
-  if (out == "00:00:00:00:00:00") return std::nullopt;
-  return out;
-}
-
-std::string generate_mac() {
-  unsigned char tail[3] = {0, 0, 0};
-  if (::getrandom(tail, sizeof tail, 0) != static_cast<ssize_t>(sizeof tail)) {
-    auto t = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    tail[0] = static_cast<unsigned char>(t);
-    tail[1] = static_cast<unsigned char>(t >> 8);
-    tail[2] = static_cast<unsigned char>(t >> 16);
-  }
-  char buf[18];
-  std::snprintf(buf, sizeof buf, "00:18:51:%02X:%02X:%02X", tail[0], tail[1], tail[2]);
-  return buf;
-}
-
 namespace {
 
 // The addresses of list that are in the forced list after the edit: IP_ADDRESS_FORCED holds only
@@ -151,9 +95,9 @@ Status add_ips(Edit& e, std::string_view v, bool force) {
   for (const auto& t : toks) {
     auto ip = canonical_ip(t, true);
     if (!ip) return bad_value(v, "bad IP address `" + t + "`", kBadIp);
-    auto parsed = net::parse_ip(*ip);
+    auto parsed = values::parse_ip(*ip);
     if (!parsed.ok()) return bad_value(v, "bad IP address `" + t + "`", kBadIp);
-    if (auto r = net::invalid_class(*parsed); r && !(force && r->forcible))
+    if (auto r = values::unusable_class(*parsed); r && !(force && r->forcible))
       return bad_value(v, "`" + t + "` is " + r->why + (r->forcible ? "; use --ipadd_force to assign it anyway" : ""), kBadIp);
     auto same = std::find_if(list.begin(), list.end(),
                              [&](const std::string& x) { return ip_part(x) == ip_part(*ip); });
@@ -315,17 +259,17 @@ Status handle_netdev_del(Edit& e, std::string_view v) {
 
 Status handle_rate(Edit& e, std::string_view v) {
   // dev:class:kbit (vz7 --rate); a later rate for the same dev:class replaces the earlier one.
-  auto add = net::parse_rate_list(v);
+  auto add = values::parse_rate_list(v);
   if (!add.ok() || add->empty()) return bad_value(v, "dev:class:kbit expected");
-  auto have = net::parse_rate_list(e.conf.get_or("RATE", ""));
-  if (!have.ok()) have = std::vector<net::RateEntry>();  // a hand-broken RATE is replaced
-  auto merged = net::merge_rates(std::move(*have), *add);
-  for (const auto& r : net::unenforced_rates(merged)) {
+  auto have = values::parse_rate_list(e.conf.get_or("RATE", ""));
+  if (!have.ok()) have = std::vector<values::RateEntry>();  // a hand-broken RATE is replaced
+  auto merged = values::merge_rates(std::move(*have), *add);
+  for (const auto& r : values::unenforced_rates(merged)) {
     std::string what = "RATE " + r + " (only class 1, all traffic, is shaped)";
     if (std::find(e.out.not_enforced.begin(), e.out.not_enforced.end(), what) == e.out.not_enforced.end())
       e.out.not_enforced.push_back(what);
   }
-  return e.set("RATE", net::format_rate_list(merged));
+  return e.set("RATE", values::format_rate_list(merged));
 }
 
-}  // namespace berth::cli::detail
+}  // namespace berth::edit::detail

@@ -1,4 +1,4 @@
-// Resource options of `create` / `set`: UBC barrier:limit pairs, VSwap --ram/--swap, disk quota,
+// Resource changes of a config (core/edit/config_edit.h): UBC barrier:limit pairs, VSwap --ram/--swap, disk quota,
 // CPU, I/O, capabilities, features, netfilter, devices, PCI. Values are written as vzctl 4.x
 // stores them (src/lib/config.c store_ub(), store_dq(), store_cpu(), store_io(), store_cap(),
 // store_dev(), store_devnodes()): native units, lists merged with the old value of the key.
@@ -12,33 +12,15 @@
 #include <cstdio>
 #include <set>
 
-#include "cli/ct_options_internal.h"
+#include "core/edit/internal.h"
+#include "core/ct_model.h"
 #include "core/units.h"
+#include "core/values/bitmap.h"
+#include "core/values/devices.h"
 
-namespace berth::cli::detail {
+namespace berth::edit::detail {
 namespace {
 
-using units::Kind;
-
-struct UbcKey {
-  std::string_view key;
-  Kind kind;
-  std::string_view alias;  // an older spelling of the key vzctl still reads (first line wins)
-};
-
-constexpr std::array<UbcKey, 22> kUbc = {{
-    {"KMEMSIZE", Kind::kBytes, ""},         {"LOCKEDPAGES", Kind::kPages, ""},
-    {"PRIVVMPAGES", Kind::kPages, ""},      {"SHMPAGES", Kind::kPages, ""},
-    {"NUMPROC", Kind::kItems, ""},          {"PHYSPAGES", Kind::kPages, ""},
-    {"VMGUARPAGES", Kind::kPages, ""},      {"OOMGUARPAGES", Kind::kPages, ""},
-    {"NUMTCPSOCK", Kind::kItems, ""},       {"NUMFLOCK", Kind::kItems, ""},
-    {"NUMPTY", Kind::kItems, ""},           {"NUMSIGINFO", Kind::kItems, ""},
-    {"TCPSNDBUF", Kind::kBytes, ""},        {"TCPRCVBUF", Kind::kBytes, ""},
-    {"OTHERSOCKBUF", Kind::kBytes, ""},     {"DGRAMRCVBUF", Kind::kBytes, ""},
-    {"NUMOTHERSOCK", Kind::kItems, ""},     {"NUMFILE", Kind::kItems, ""},
-    {"DCACHESIZE", Kind::kBytes, "DCACHE"}, {"NUMIPTENT", Kind::kItems, "IPTENTRIES"},
-    {"AVNUMPROC", Kind::kItems, ""},        {"SWAPPAGES", Kind::kPages, ""},
-}};
 
 // units:: errors already read "invalid value `V`"; keep them and add nothing.
 Status set_vswap(Edit& e, std::string_view key, std::string_view v) {
@@ -65,32 +47,6 @@ Status set_quota_pair(Edit& e, std::string_view key, std::string_view v, uint64_
   if (parts.size() == 1) vals[1] = vals[0];
   if (vals[0] > vals[1]) return bad_value(v, "soft limit is above hard limit");
   return e.set(key, std::to_string(vals[0]) + ":" + std::to_string(vals[1]));
-}
-
-// A CPU or NUMA node list "0-2,7" (vzctl's bitmap_parse()), written back normalized.
-Result<std::string> normalize_bitmap(std::string_view v, unsigned nbits) {
-  if (v == "all") return std::string("all");
-  std::set<unsigned> bits;
-  if (v.empty() || v.back() == ',' || v.front() == ',' || v.find(",,") != std::string_view::npos)
-    return bad_value(v, "list like 0-2,7 expected");
-  for (const auto& piece : split_any(v, ",")) {
-    size_t dash = piece.find('-');
-    auto lo = parse_u64(piece.substr(0, dash));
-    auto hi = dash == std::string::npos ? lo : parse_u64(piece.substr(dash + 1));
-    if (!lo || !hi || *lo > *hi) return bad_value(v, "list like 0-2,7 expected");
-    if (*hi >= nbits) return bad_value(v, "number too large");
-    for (uint64_t b = *lo; b <= *hi; ++b) bits.insert(static_cast<unsigned>(b));
-  }
-  if (bits.size() == nbits) return std::string("all");
-  std::string out;
-  for (auto it = bits.begin(); it != bits.end();) {
-    unsigned start = *it, end = *it;
-    while (++it != bits.end() && *it == end + 1) end = *it;
-    if (!out.empty()) out += ',';
-    out += std::to_string(start);
-    if (end != start) out += "-" + std::to_string(end);
-  }
-  return out;
 }
 
 // name:on|off lists (CAPABILITY, FEATURES) merged with the old value: new settings override,
@@ -199,16 +155,6 @@ constexpr std::array<std::string_view, 26> kIptModules = {
     "ipt_helper", "iptable_nat",    "ip_nat_ftp",       "ip_nat_irc",       "ipt_REDIRECT",  "xt_mac",
     "ipt_recent", "ipt_owner"};
 
-// A device permission string: [r][w][q] or "none" (parse_dev_perm()); "" means none.
-std::optional<std::string> parse_perms(std::string_view p) {
-  if (p == "none") return std::string();
-  std::string out;
-  for (char want : {'r', 'w', 'q'})
-    if (p.find(want) != std::string_view::npos) out += want;
-  if (out.size() != p.size() || p.empty()) return std::nullopt;
-  return out;
-}
-
 // Merge "id:perms " entries (DEVNODES, DEVICES): old entries not named again, then the new ones;
 // entries with no permissions are dropped; each written with a trailing blank, as vzctl does.
 Status set_dev_list(Edit& e, std::string_view key,
@@ -261,8 +207,8 @@ Result<std::vector<std::string>> parse_pci_list(std::string_view v) {
 }  // namespace
 
 Status set_ubc(Edit& e, std::string_view key, std::string_view v) {
-  auto it = std::find_if(kUbc.begin(), kUbc.end(), [&](const UbcKey& u) { return u.key == key; });
-  if (it == kUbc.end()) return bad_value(v, "unknown resource");
+  const UbcKey* it = find_ubc_key(key);
+  if (!it) return bad_value(v, "unknown resource");
   BERTH_ASSIGN_OR_RETURN(units::BarrierLimit bl, units::parse_barrier_limit(v, it->kind));
   if (!it->alias.empty() && e.conf.has(it->alias)) e.erase(it->alias);
   return e.set(key, units::format_barrier_limit(bl));
@@ -311,12 +257,12 @@ Status handle_cpulimit(Edit& e, std::string_view v) {
 
 Status handle_cpumask(Edit& e, std::string_view v) {
   if (v == "auto") return e.set("CPUMASK", v);
-  BERTH_ASSIGN_OR_RETURN(std::string s, normalize_bitmap(v, 4096));
+  BERTH_ASSIGN_OR_RETURN(std::string s, values::normalize_bitmap(v));
   return e.set("CPUMASK", s);
 }
 
 Status handle_nodemask(Edit& e, std::string_view v) {
-  BERTH_ASSIGN_OR_RETURN(std::string s, normalize_bitmap(v, 4096));
+  BERTH_ASSIGN_OR_RETURN(std::string s, values::normalize_bitmap(v));
   return e.set("NODEMASK", s);
 }
 
@@ -369,45 +315,37 @@ Status handle_iptables(Edit& e, std::string_view v) {
   return e.set("IPTABLES", join(out, " "));
 }
 
+// The entries of a --devnodes / --devices value, parsed by the config model's one parser
+// (core/values/devices.h), as (id, saved permissions) pairs; "" permissions for none.
+template <class Parse, class Id>
+Result<std::vector<std::pair<std::string, std::string>>> dev_entries(std::string_view v, std::string_view form,
+                                                                     Parse parse, Id id) {
+  if (split_any(v, " \t").empty() || v == "none") return bad_value(v, std::string(form) + " expected");
+  auto nodes = parse(v);
+  if (!nodes.ok()) return bad_value(v, nodes.error().message());
+  std::vector<std::pair<std::string, std::string>> add;
+  for (const auto& n : *nodes) add.emplace_back(id(n), n.access.none() && !n.access.quota ? "" : values::format_dev_access(n.access));
+  return add;
+}
+
 Status handle_devnodes(Edit& e, std::string_view v) {
   // dev:[r][w][q] | dev:none, dev relative to /dev (net/tun). Whether the host has the node is
   // checked when it is created in the CT.
-  std::vector<std::pair<std::string, std::string>> add;
-  auto toks = split_any(v, " ");
-  if (toks.empty()) return bad_value(v, "device:perms expected");
-  for (const auto& tok : toks) {
-    size_t c = tok.rfind(':');
-    if (c == std::string::npos || c == 0) return bad_value(v, "device:perms expected");
-    std::string name = tok.substr(0, c);
-    auto perms = parse_perms(std::string_view(tok).substr(c + 1));
-    bool bad_name = name.front() == '/' ||
-                    std::any_of(name.begin(), name.end(), [](char ch) { return ch == ':' || ch == ','; });
-    for (const auto& part : split_any(name, "/")) bad_name = bad_name || part == ".." || part == ".";
-    if (bad_name) return bad_value(v, "bad device name `" + name + "`");
-    if (!perms) return bad_value(v, "permissions are [r][w][q] or none");
-    add.emplace_back(name, *perms);
-  }
+  BERTH_ASSIGN_OR_RETURN(auto add, dev_entries(v, "device:perms", values::parse_devnodes,
+                                               [](const values::DevNode& n) { return n.path; }));
   return set_dev_list(e, "DEVNODES", add);
 }
 
 Status handle_devices(Edit& e, std::string_view v) {
   // b|c:major:minor|all:[r][w][q]|none (parse_devices_str()); loop devices (major 7) refused.
-  std::vector<std::pair<std::string, std::string>> add;
-  auto toks = split_any(v, " ");
-  if (toks.empty()) return bad_value(v, "b|c:major:minor|all:perms expected");
-  for (const auto& tok : toks) {
-    auto f = split_any(tok, ":");
-    if (f.size() != 4 || (f[0] != "b" && f[0] != "c") || std::count(tok.begin(), tok.end(), ':') != 3)
-      return bad_value(v, "b|c:major:minor|all:perms expected");
-    auto major = parse_u64(f[1]);
-    auto minor = f[2] == "all" ? std::optional<uint64_t>(0) : parse_u64(f[2]);
-    if (!major || !minor || *major > 4095 || *minor > 1048575) return bad_value(v, "bad device number");
-    if (*major == 7) return bad_value(v, "loop devices cannot be given to a CT");
-    auto perms = parse_perms(f[3]);
-    if (!perms) return bad_value(v, "permissions are [r][w][q] or none");
-    add.emplace_back(
-        f[0] + ":" + std::to_string(*major) + ":" + (f[2] == "all" ? "all" : std::to_string(*minor)), *perms);
-  }
+  auto id = [](const values::DevNode& n) {
+    std::string s = values::format_device(n);
+    return s.substr(0, s.rfind(':'));
+  };
+  BERTH_ASSIGN_OR_RETURN(auto add, dev_entries(v, "b|c:major:minor|all:perms", values::parse_devices, id));
+  auto nodes = values::parse_devices(v);
+  for (const auto& n : *nodes)
+    if (n.major == 7) return bad_value(v, "loop devices cannot be given to a CT");
   return set_dev_list(e, "DEVICES", add);
 }
 
@@ -421,4 +359,4 @@ Status handle_pci_del(Edit& e, std::string_view v) {
   return set_word_list(e, "PCI", {}, list);
 }
 
-}  // namespace berth::cli::detail
+}  // namespace berth::edit::detail

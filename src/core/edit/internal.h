@@ -1,8 +1,10 @@
-// Private to ct_options*.cc: the edit context the per-option handlers share, and the handlers.
+// Private to core/edit/: the edit context the per-change handlers share, and the handlers.
 //
-// ct_options.cc owns the option table, parsing and dispatch; ct_options_res.cc the resource
-// options (UBC, VSwap, disk, CPU, I/O, capabilities, features, devices); ct_options_net.cc the
-// network options (IP_ADDRESS, DNS, hostname, NETIF, NETDEV, RATE). Handlers return an Error
+// The handlers map a change to a config key, call the one parser of its kind (core/values/,
+// core/units.h, core/ct_model.h) and merge the result with the key's old value as vzctl does.
+// config_edit.cc owns the change table, the dispatch and the scalar changes; resources.cc the
+// resource changes (UBC, VSwap, disk, CPU, I/O, capabilities, features, devices); network.cc the
+// network changes (IP_ADDRESS, DNS, hostname, NETIF, NETDEV, RATE). Handlers return an Error
 // whose message is "invalid value `V` (why)"; the dispatcher prefixes the option name.
 #pragma once
 
@@ -12,11 +14,12 @@
 #include <string_view>
 #include <vector>
 
-#include "cli/ct_options.h"
+#include "core/edit/config_edit.h"
 #include "core/conf_file.h"
 #include "core/error.h"
+#include "core/values/text.h"
 
-namespace berth::cli::detail {
+namespace berth::edit::detail {
 
 // The --ifname edit of one call: --ifname names an existing (or just added) veth and --mac,
 // --host_ifname, --host_mac, --bridge, --mac_filter change its fields (applied after all items).
@@ -42,23 +45,17 @@ struct Edit {
 
 using Handler = Status (*)(Edit&, std::string_view value);
 
-// "invalid value `V`" or "invalid value `V` (why)", exit 21 unless status is given.
-Error bad_value(std::string_view value, std::string_view why = {}, int status = 21);
+using edit::bad_value;
 
-// s with control characters escaped (\n, \t, \xNN), for one-line messages.
-std::string printable(std::string_view s);
-// Plain decimal numbers: no sign, no blanks, no suffix.
-std::optional<uint64_t> parse_u64(std::string_view s);
-// Split on any of seps, dropping empty pieces.
-std::vector<std::string> split_any(std::string_view s, std::string_view seps);
-std::string join(const std::vector<std::string>& v, std::string_view sep);
-// A Linux interface name: 1..15 chars, no '/', ':', ',', ';', '=', blanks; not "." or "..".
-bool is_valid_ifname(std::string_view s);
-// RFC 1123 host name: dot-separated labels of 1..63 letters, digits, '-', not starting or ending
-// with '-'; at most 253 chars.
-bool is_valid_hostname(std::string_view s);
+// The value rules are the config model's (core/values/): one rule per kind.
+using values::is_valid_hostname;
+using values::is_valid_ifname;
+using values::join;
+using values::parse_u64;
+using values::printable;
+using values::split_any;
 
-// ct_options_res.cc
+// resources.cc
 Status set_ubc(Edit&, std::string_view key, std::string_view value);  // by key
 Status handle_ram(Edit&, std::string_view);
 Status handle_swap(Edit&, std::string_view);
@@ -82,7 +79,7 @@ Status handle_devices(Edit&, std::string_view);
 Status handle_pci_add(Edit&, std::string_view);
 Status handle_pci_del(Edit&, std::string_view);
 
-// ct_options_net.cc
+// network.cc
 Status handle_ipadd(Edit&, std::string_view);
 Status handle_ipadd_force(Edit&, std::string_view);  // --ipadd, and saved in IP_ADDRESS_FORCED
 Status handle_ipdel(Edit&, std::string_view);
@@ -96,9 +93,5 @@ Status handle_netdev_del(Edit&, std::string_view);
 Status handle_rate(Edit&, std::string_view);
 // Applies Edit::ifname_edit after all items (exit 20 if the veth is not configured).
 Status finish_ifname_edit(Edit&);
-// "00:18:51:XX:XX:XX" with a random tail (OpenVZ's OUI, as vzctl's generate_mac()).
-std::string generate_mac();
-// Canonical form of a MAC (upper case) or nullopt if malformed or multicast.
-std::optional<std::string> canonical_mac(std::string_view s);
 
-}  // namespace berth::cli::detail
+}  // namespace berth::edit::detail

@@ -1,0 +1,157 @@
+// The `set` operation (see set.h): validate, check names and addresses, apply live, save.
+#include "runtime/set.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/ct_model.h"
+#include "core/exit_codes.h"
+#include "core/samples.h"
+#include "dist/files.h"
+#include "dist/net_config.h"
+#include "dist/users.h"
+#include "net/addr.h"
+#include "net/network.h"
+#include "net/routed.h"
+#include "net/shaper.h"
+#include "runtime/ct_limits.h"
+#include "runtime/exec.h"
+#include "runtime/lifecycle.h"
+#include "state/status.h"
+
+namespace berth::runtime {
+namespace {
+
+bool changed(const SetRequest& r, std::string_view key) {
+  return std::find(r.changed_keys.begin(), r.changed_keys.end(), key) != r.changed_keys.end();
+}
+
+// In-CT configuration for the keys that have it (hostname and /etc/hosts, DNS) and passwords.
+Status apply_inside(const CtConfig& ct, const SetRequest& req, bool running) {
+  std::string hostname = ct.hostname();
+  // /etc/hosts names the first address: a new first address rewrites it.
+  bool host_ch = changed(req, "HOSTNAME") || (changed(req, "IP_ADDRESS") && !hostname.empty());
+  bool dns_ch = changed(req, "NAMESERVER") || changed(req, "SEARCHDOMAIN");
+  bool live = running && (host_ch || dns_ch);
+  if (!live && req.userpasswd.empty()) return {};
+  std::string ip = dist::first_address(ct.get_or("IP_ADDRESS", ""));
+  // `inherit`: the host's values, read here, before entering the CT.
+  BERTH_ASSIGN_OR_RETURN(auto host_resolv, dist::read_if_exists("/etc/resolv.conf"));
+  auto ns = dist::resolve_inherit(ct.list("NAMESERVER"), host_resolv.value_or(""), true);
+  auto sd = dist::resolve_inherit(ct.list("SEARCHDOMAIN"), host_resolv.value_or(""), false);
+  return run_in_ct(ct, [&]() -> Status {
+    if (live && host_ch && !hostname.empty()) {
+      std::string uts = hostname.substr(0, 64);
+      if (::sethostname(uts.c_str(), uts.size()) != 0) return Error::from_errno(errno, "sethostname");
+      BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname, "", ip));
+    }
+    if (live && dns_ch) BERTH_RETURN_IF_ERROR(dist::set_dns(ns, sd));
+    for (const auto& [user, pass] : req.userpasswd)
+      BERTH_RETURN_IF_ERROR(dist::set_userpasswd(user, pass).status(exitcode::kPasswordFailed));
+    return {};
+  });
+}
+
+// The addresses next has and ct had not, checked against the host (net/routed.h).
+Status check_new_addresses(const CtConfig& ct, const CtConfig& next) {
+  auto before = net::parse_ip_list(ct.get_or("IP_ADDRESS", ""));
+  BERTH_ASSIGN_OR_RETURN(auto after, net::parse_ip_list(next.get_or("IP_ADDRESS", "")));
+  // A hand-broken old list: every address is new.
+  auto plan = net::plan_addresses(before.ok() ? *before : std::vector<net::IpAddr>(), after);
+  return net::check_routed_addresses(next, plan.add);
+}
+
+// The names/<name> link of a renamed CT.
+Status relink_name(const CtConfig& ct, const std::string& old_name, const std::string& new_name, const Say& say) {
+  std::string dir = ct.host().paths().names_dir;
+  if (!old_name.empty()) ::unlink((dir + "/" + old_name).c_str());
+  if (new_name.empty()) return {};
+  (void)make_dirs(dir, 0755);
+  std::string link = dir + "/" + new_name;
+  ::unlink(link.c_str());
+  if (::symlink(("../conf/" + ct.ctid() + ".conf").c_str(), link.c_str()) != 0)
+    return Error::from_errno(errno, "create name link `" + link + "`").status(exitcode::kName);
+  say("Name " + new_name + " assigned");
+  return {};
+}
+
+}  // namespace
+
+std::string not_enforced_warning(const std::vector<std::string>& keys) {
+  std::string list;
+  for (const auto& k : keys)
+    if (!enforced_on_host(k)) list += (list.empty() ? "" : ", ") + k;
+  return list.empty() ? "" : "Warning: " + list + ": saved but not enforced on this kernel";
+}
+
+Status merge_sample(const HostConfig& host, const std::string& sample, ConfFile& conf) {
+  BERTH_ASSIGN_OR_RETURN(std::string text, load_sample(host, sample));
+  ConfFile sc = ConfFile::parse(text);
+  for (const auto& key : sc.keys()) {
+    if (key == "HOSTNAME" || key == "IP_ADDRESS" || key == "IP_ADDRESS_FORCED" || key == "OSTEMPLATE" ||
+        key == "VE_ROOT" || key == "VE_PRIVATE")
+      continue;
+    conf.set(key, *sc.get(key));
+  }
+  return {};
+}
+
+Status apply_set(const CtConfig& ct, const SetRequest& req, const Say& say) {
+  const HostConfig& host = ct.host();
+  // The config as it will be, whole (a sample's keys, hand-edited ones), before anything is applied.
+  CtConfig next(host, ct.ctid(), req.edited);
+  BERTH_RETURN_IF_ERROR(validate_config(next));
+  std::string old_name = ct.name();
+  std::string new_name = next.name();
+  if (new_name != old_name && !new_name.empty()) {
+    auto other = resolve_ctid(host, new_name);
+    if (other.ok() && *other != ct.ctid())
+      return Error::with_status(exitcode::kName, "name `" + new_name + "` is used by CT " + *other);
+  }
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus status, state::query_status(ct));
+
+  if (auto w = not_enforced_warning(req.not_enforced); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
+  // What cannot change on the running CT: vzctl's restart-only keys, and limits the kernel
+  // would not take live (found while applying, below). --setmode restart restarts the CT after
+  // saving, ignore only saves, and by default each is named in a warning.
+  std::vector<std::string> not_live;
+  if (status.running)
+    for (const auto& k : req.need_restart) not_live.push_back(k + ": cannot change on a running CT");
+
+  // New addresses of a stopped CT against the host as it is now (71/78, nothing saved). A running
+  // CT's are checked by update_network, right before its routes are made; start checks again.
+  if (!status.running && changed(req, "IP_ADDRESS")) BERTH_RETURN_IF_ERROR(check_new_addresses(ct, next));
+  // --ipadd/--ipdel/--netif_* on a running CT: routes, proxy entries, veths, in-CT addresses and
+  // anti-spoofing filters, live.
+  if (status.running && (changed(req, "IP_ADDRESS") || changed(req, "NETIF")))
+    BERTH_RETURN_IF_ERROR(net::update_network(next, status.init_pid));
+  // --rate on a running CT (and the links a first --ipadd or a --netif_add just made): the qdiscs, live.
+  if (status.running && (changed(req, "RATE") || changed(req, "IP_ADDRESS") || changed(req, "NETIF")))
+    BERTH_RETURN_IF_ERROR(net::apply_shaping(next));
+  if (status.running) {
+    std::vector<std::string> notes;
+    auto res_st = apply_live_limits(ct, next, req.changed_keys, not_live, notes);
+    for (const auto& n : notes) std::fprintf(stderr, "Warning: %s\n", n.c_str());
+    BERTH_RETURN_IF_ERROR(res_st);
+  }
+  bool restart = status.running && !not_live.empty() && req.setmode == "restart";
+  if (status.running && req.setmode.empty())
+    for (const auto& k : not_live)
+      std::fprintf(stderr, "Warning: unable to apply %s; restart the CT, or use --setmode restart\n", k.c_str());
+  BERTH_RETURN_IF_ERROR(apply_inside(next, req, status.running));
+  if (req.save) {
+    BERTH_RETURN_IF_ERROR(req.edited.save(ct.conf_path()).status(exitcode::kConfigSave));
+    if (new_name != old_name) BERTH_RETURN_IF_ERROR(relink_name(ct, old_name, new_name, say));
+    say("CT configuration saved to " + ct.conf_path());
+  }
+  if (restart) {
+    auto st = stop(next, {});
+    if (st.ok()) st = start(next, {});
+    if (!st.ok()) return std::move(st).error().context("restart CT " + ct.ctid());
+  }
+  return {};
+}
+
+}  // namespace berth::runtime
