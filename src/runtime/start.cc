@@ -90,16 +90,16 @@ void StartContext::commit() {
   if (ubc) ubc->commit();
 }
 
-// Load and validate: every value of the config (core/ct_model.h: exit 21 naming the key), the
-// CT's state (exists 14, not running 32, not disabled 105, a privileged CT
-// only when trusted 12) and every value start will use (limits, rlimits, NUMCGROUP, DEVNODES),
-// so a bad value fails here, before anything is mounted or made.
+// Load and validate: the CT's state (exists 14, not running 32), every value of its config
+// (core/ct_model.h: exit 21 naming the key), not disabled (105), a privileged CT only when trusted
+// (12), and what start derives from the values (limits, rlimits, NUMCGROUP, DEVNODES), so a bad
+// value fails here, before anything is mounted or made.
 Status validate_config(StartContext& ctx) {
   const CtConfig& ct = ctx.ct;
-  BERTH_RETURN_IF_ERROR(berth::validate_config(ct));  // every value, before anything is mounted or made
   BERTH_ASSIGN_OR_RETURN(ctx.status, state::query_status(ct));
   if (!ctx.status.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (ctx.status.running) return Error::with_status(exitcode::kRunning, "CT is already running");
+  BERTH_RETURN_IF_ERROR(berth::validate_config(ct));
   if (ct.get_bool("DISABLED", false) && !ctx.opts.force)
     return Error::with_status(exitcode::kStartDisabled, "CT is disabled (DISABLED=yes); use --force to start it");
   BERTH_RETURN_IF_ERROR(check_privileged_trusted(ct));
