@@ -21,7 +21,7 @@ namespace {
 
 // vzubc exits 1 on any error; `berth ubc` keeps vzctl's codes.
 int fail(const Invocation& inv, Error err) {
-  if (inv.prog == "vzubc") err = Error::with_status(1, err.message());
+  if (inv.prog == "vzubc") err = Error::with_status(exitcode::kVzubcFailed, err.message());
   return report(inv, err);
 }
 
@@ -31,7 +31,7 @@ Result<std::vector<ubc::Block>> blocks_from_file(const std::string& file) {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
     auto t = sys::read_file(file);
-    if (!t.ok()) return Error::with_status(1, "read `" + file + "`: " + t.error().message());
+    if (!t.ok()) return Error::with_status(exitcode::kVzubcFailed, "read `" + file + "`: " + t.error().message());
     text = std::move(*t);
   }
   return ubc::parse_v25(text);

@@ -87,11 +87,12 @@ std::optional<uint64_t> conf_num(const ListRow& r, std::string_view key) {
 uint64_t ctid_num(const ListRow& r) { return parse_u64(r.config.ctid()).value_or(0); }
 
 // Status words and vzlist's sort order for them (VE_RUNNING < STOPPED < MOUNTED < SUSPENDED).
+enum StatusRank : int { kRankRunning, kRankStopped, kRankMounted, kRankSuspended };
 int status_rank(const runtime::CtStatus& st) {
-  if (st.running) return 0;
-  if (st.mounted) return 2;  // vzlist checks the mount after the dump: mounted wins
-  if (st.suspended) return 3;
-  return 1;
+  if (st.running) return kRankRunning;
+  if (st.mounted) return kRankMounted;  // vzlist checks the mount after the dump: mounted wins
+  if (st.suspended) return kRankSuspended;
+  return kRankStopped;
 }
 
 const char* status_word(const runtime::CtStatus& st) {

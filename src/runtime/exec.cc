@@ -44,7 +44,7 @@
 namespace berth::runtime {
 namespace {
 
-constexpr int kSetupFailed = 126;
+constexpr int kSetupFailed = exitcode::kCommandNotExecutable;
 
 std::string join_args(const std::vector<std::string>& v) {
   std::string s;
@@ -108,8 +108,9 @@ std::string join_args(const std::vector<std::string>& v) {
   ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::execvpe(argv[0], argv.data(), const_cast<char* const*>(envp));
   int err = errno;
-  sync_report_error(sync_fd, Error::from_errno(err, "exec `" + args[0] + "`").status(err == ENOENT ? 127 : 126));
-  ::_exit(err == ENOENT ? 127 : 126);
+  int status = err == ENOENT ? exitcode::kCommandNotFound : exitcode::kCommandNotExecutable;
+  sync_report_error(sync_fd, Error::from_errno(err, "exec `" + args[0] + "`").status(status));
+  ::_exit(status);
 }
 
 // Close every fd from 3 up except a and b.
@@ -235,7 +236,7 @@ Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
   UniqueFd master;
   if (plan.any_pty()) {
     BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(sync.parent.get()));
-    if (r.eof) return Error::with_status(3, "exec failed");
+    if (r.eof) return Error::with_status(exitcode::kSystem, "exec failed");
     if (r.type == SyncMsg::kError) return error_from(r);
     if (r.type == SyncMsg::kFd && r.fd) {
       master = std::move(r.fd);
@@ -276,7 +277,7 @@ Status collect(sys::ChildProcess& child, int parent_sock) {
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(parent_sock));
   BERTH_ASSIGN_OR_RETURN(int ws, child.wait());
   if (!r.eof && r.type == SyncMsg::kError) return error_from(r);
-  if (sys::exit_code_of(ws) != 0) return Error::with_status(3, "in-CT action failed");
+  if (sys::exit_code_of(ws) != 0) return Error::with_status(exitcode::kSystem, "in-CT action failed");
   return {};
 }
 

@@ -225,7 +225,7 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(sync.parent.get()));
   if (!r.eof) return error_from(r);
   // EOF: the child exec'ed init, or died before saying why.
-  if (ctx.child.has_exited()) return Error::with_status(3, "CT's init exited before it could run");
+  if (ctx.child.has_exited()) return Error::with_status(exitcode::kSystem, "CT's init exited before it could run");
   pid_t init = ctx.child.pid();
   net_link->release();
   ctx.commit();

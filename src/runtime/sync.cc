@@ -91,6 +91,6 @@ void sync_report_error(int fd, const Error& err) {
   (void)sync_send(fd, SyncMsg::kError, err.exit_status(), err.message());
 }
 
-Error error_from(const Received& r) { return Error::with_status(r.exit_status ? r.exit_status : 3, r.text); }
+Error error_from(const Received& r) { return Error::with_status(r.exit_status ? r.exit_status : exitcode::kSystem, r.text); }
 
 }  // namespace berth::runtime

@@ -60,16 +60,26 @@ int recv_fd(int sock) {
   return fd;
 }
 
+// The statuses of the two helper children below: the step that failed (the parent names it).
+enum ProcfsStep : int {
+  kFsopenFailed = 10,
+  kFsconfigFailed = 11,
+  kFsmountFailed = 12,
+  kSendFailed = 13,
+  kSetnsFailed = 20,
+  kForkFailed = 21,
+};
+
 // In a process of the target pid namespace: a new procfs instance, detached, sent over sock.
 // Raw system calls only (this runs in a child forked from a multi-threaded server).
 [[noreturn]] void make_procfs_child(int sock) {
   int fs = static_cast<int>(::syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC));
-  if (fs < 0) ::_exit(10);
-  if (::syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) ::_exit(11);
+  if (fs < 0) ::_exit(kFsopenFailed);
+  if (::syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) ::_exit(kFsconfigFailed);
   int mnt = static_cast<int>(::syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
                                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
-  if (mnt < 0) ::_exit(12);
-  ::_exit(send_fd(sock, mnt) ? 0 : 13);
+  if (mnt < 0) ::_exit(kFsmountFailed);
+  ::_exit(send_fd(sock, mnt) ? exitcode::kOk : kSendFailed);
 }
 
 pid_t raw_fork() { return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr)); }
@@ -93,9 +103,9 @@ Result<UniqueFd> open_pidns_procfs(int pidfd) {
   pid_t child = raw_fork();
   if (child < 0) return Error::from_errno(errno, "fork for the CT's procfs");
   if (child == 0) {
-    if (::setns(pidfd, CLONE_NEWPID) != 0) ::_exit(20);
+    if (::setns(pidfd, CLONE_NEWPID) != 0) ::_exit(kSetnsFailed);
     pid_t inner = raw_fork();
-    if (inner < 0) ::_exit(21);
+    if (inner < 0) ::_exit(kForkFailed);
     if (inner == 0) make_procfs_child(theirs.get());
     ::_exit(wait_exit(inner));
   }

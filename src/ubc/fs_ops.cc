@@ -411,7 +411,7 @@ int serve(const HostConfig& host) {
   if (auto c = sys::read_file("/proc/cpuinfo"); c.ok()) g_cpuinfo_size = c->size();
   const char* ready_env = std::getenv(kReadyFdEnv);
   int ready = ready_env ? std::atoi(ready_env) : -1;
-  if (!runtime::cgroup_backend().ok()) return 1;  // detected once, before the threads start
+  if (!runtime::cgroup_backend().ok()) return exitcode::kHelperFailed;  // detected once, before the threads start
   std::string dir = mount_dir(host);
   auto report_ready = [&] {
     if (ready < 0) return;
@@ -423,10 +423,10 @@ int serve(const HostConfig& host) {
   // there (or still mounting): wait until it answers, tell the spawner, and leave.
   std::string lock_path = host.paths().run + "/" + kServerLock;
   UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock) return 1;
+  if (!lock) return exitcode::kHelperFailed;
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     for (int i = 0; i < 500 && !server_alive(host); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (!server_alive(host)) return 1;
+    if (!server_alive(host)) return exitcode::kHelperFailed;
     report_ready();
     return 0;
   }
@@ -442,17 +442,17 @@ int serve(const HostConfig& host) {
   const char* argv[] = {"berth-ubcfs", "-o", "allow_other,default_permissions,fsname=berth-ubc,subtype=berth-ubc"};
   struct fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
   struct fuse* f = fuse_new(&args, &ops, sizeof ops, nullptr);
-  if (!f) return 1;
+  if (!f) return exitcode::kHelperFailed;
   if (fuse_mount(f, dir.c_str()) != 0) {
     fuse_destroy(f);
-    return 1;
+    return exitcode::kHelperFailed;
   }
   // Mounted: from here on the server reads on behalf of CTs, with only the capabilities that
   // needs (ct_access.h); the threads made below inherit the reduced sets.
   if (!drop_server_capabilities().ok()) {
     fuse_unmount(f);
     fuse_destroy(f);
-    return 1;
+    return exitcode::kHelperFailed;
   }
   struct fuse_session* se = fuse_get_session(f);
   fuse_set_signal_handlers(se);
