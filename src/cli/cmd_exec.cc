@@ -1,4 +1,5 @@
 // exec, exec2, exec3, enter, runscript, console.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,7 +73,7 @@ int cmd_runscript(const Invocation& inv, const HostConfig& host) {
   if (!script.ok()) return report(inv, Error(script.error()).context("runscript CT " + ct->ctid()).status(exitcode::kBadArgument));
   // The host file is fed to the CT's shell on stdin (the script never touches the CT's disk).
   int pipefd[2];
-  if (::pipe(pipefd) != 0) return report(inv, Error::from_errno(errno, "pipe"));
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return report(inv, Error::from_errno(errno, "pipe"));
   pid_t writer = ::fork();
   if (writer == 0) {
     ::close(pipefd[0]);
@@ -86,7 +87,7 @@ int cmd_runscript(const Invocation& inv, const HostConfig& host) {
     ::_exit(exitcode::kOk);
   }
   ::close(pipefd[1]);
-  int saved_stdin = ::dup(0);
+  int saved_stdin = ::fcntl(0, F_DUPFD_CLOEXEC, 0);
   ::dup2(pipefd[0], 0);
   ::close(pipefd[0]);
   runtime::ExecRequest req;

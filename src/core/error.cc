@@ -23,7 +23,7 @@ Error Error::invalid(std::string what, int exit_status) {
 Error Error::with_status(int exit_status, std::string what) { return invalid(std::move(what), exit_status); }
 
 Error& Error::context(std::string outer) {
-  contexts_ = outer + ": " + contexts_;
+  contexts_ = std::move(outer) + ": " + contexts_;
   return *this;
 }
 

@@ -45,7 +45,7 @@ Result<HostConfig> HostConfig::load_at(std::string root) {
   } else if (g.error().code() != ENOENT) {
     return std::move(g).error().context("read global config").status(exitcode::kNoGlobalConfig);
   }
-  auto rooted = [&](const char* key, std::string def) {
+  auto rooted = [&](const char* key, const std::string& def) {
     auto v = h.global_.get(key);
     return v && !v->empty() ? *v : def;
   };
