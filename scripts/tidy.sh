@@ -26,23 +26,39 @@ if (($#)); then files=("$@"); else mapfile -t files < <(git ls-files -- 'src/*.c
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
+# The compile command of every file, read once: $out/<n>.cmd holds its directory and command.
+python3 - "$top/$build/compile_commands.json" "$out" "${files[@]/#/$top/}" <<'PY'
+import json, sys
+db = {e["file"]: e for e in json.load(open(sys.argv[1]))}
+for n, f in enumerate(sys.argv[3:]):
+    e = db.get(f)
+    if e:
+        open(f"{sys.argv[2]}/{n}.cmd", "w").write(e["directory"] + "\n" + e["command"] + "\n")
+PY
+
 # One file: its key, then the cached result or a clang-tidy run that fills the cache.
 # Prints "hit" or "miss" on stdout; the findings go to $out/<n>.txt.
-export top build ct cache out
+# The headers a file includes are the compiler's -M list from the last time the file was
+# checked (kept in $cache/deps-*): if the include graph changed since, some file on the old list
+# changed (the #include was written in one), so the key changed and -M runs again.
+# What every key starts with: the checker's version and its configuration.
+salt=$({ "$ct" --version; cat .clang-tidy; } | sha256sum | cut -c1-64)
+export top build ct cache out salt
 one() {
-  local n=$1 f=$2 cmd key res
-  cmd=$(python3 - "$top/$build/compile_commands.json" "$top/$f" <<'PY'
-import json, shlex, sys
-for e in json.load(open(sys.argv[1])):
-    if e["file"] == sys.argv[2]:
-        print(e["directory"]); print(e["command"]); break
-PY
-)
-  [ -n "$cmd" ] || { echo "tidy: $f is not in $build/compile_commands.json" >"$out/$n.txt"; echo miss; return; }
-  local dir=${cmd%%$'\n'*} command=${cmd#*$'\n'}
+  local n=$1 f=$2 dir command key res deps depsf
+  [ -f "$out/$n.cmd" ] || { echo "tidy: $f is not in $build/compile_commands.json" >"$out/$n.txt"; echo miss; return; }
+  { read -r dir; read -r command; } <"$out/$n.cmd"
+  keyof() {
+    { echo "$salt"; printf '%s\n' "$command";
+      (cd "$dir" && xargs -r -d '\n' sha256sum <"$1"); } | sha256sum | cut -c1-64
+  }
+  depsf=$cache/deps-$(printf '%s\n%s\n' "$f" "$command" | sha256sum | cut -c1-64)
+  if [ -f "$depsf" ]; then
+    key=$(keyof "$depsf")
+    if [ -f "$cache/$key" ]; then cp "$cache/$key" "$out/$n.txt"; echo hit; return; fi
+  fi
   # The dependency list: the same command with -M (preprocess only), ccache and -o left out.
-  local deps
-  deps=$(cd "$dir" && eval "set -- $command" && {
+  (cd "$dir" && eval "set -- $command" && {
     [ "$1" = ccache ] && shift
     args=(); skip=0
     for a in "$@"; do
@@ -50,20 +66,17 @@ PY
       case $a in -o|-MF|-MT) skip=1 ;; -c|-MD) ;; *) args+=("$a") ;; esac
     done
     "${args[@]}" -M -MF /dev/stdout 2>/dev/null | tr -d '\\' | tr ' ' '\n' | grep -v ':$' | grep . | sort -u
-  }) || true
-  key=$( { "$ct" --version; cat "$top/.clang-tidy"; printf '%s\n' "$command";
-           (cd "$dir" && printf '%s\n' "$deps" | xargs -r sha256sum); } | sha256sum | cut -c1-64)
+  }) >"$out/$n.deps" || true
+  key=$(keyof "$out/$n.deps")
   res=$cache/$key
-  if [ -f "$res" ]; then
-    cp "$res" "$out/$n.txt"
-    echo hit
-    return
+  if [ ! -f "$res" ]; then
+    # -Wno-error: a compiler warning is the compiler's business (the build fails on it), not tidy's.
+    "$ct" -p "$top/$build" --quiet --extra-arg=-Wno-error "$top/$f" 2>/dev/null |
+      grep -E '^[^ ].*: (warning|error): ' -A2 | grep -v '^--$' >"$out/$n.tmp" || true
+    mv "$out/$n.tmp" "$res.tmp.$$" && mv "$res.tmp.$$" "$res"
   fi
-  # -Wno-error: a compiler warning is the compiler's business (the build fails on it), not tidy's.
-  "$ct" -p "$top/$build" --quiet --extra-arg=-Wno-error "$top/$f" 2>/dev/null |
-    grep -E '^[^ ].*: (warning|error): ' -A3 >"$out/$n.tmp" || true
-  mv "$out/$n.tmp" "$out/$n.txt"
-  cp "$out/$n.txt" "$res.tmp.$$" && mv "$res.tmp.$$" "$res"
+  cp "$res" "$out/$n.txt"
+  cp "$out/$n.deps" "$depsf.tmp.$$" && mv "$depsf.tmp.$$" "$depsf"
   echo miss
 }
 export -f one
