@@ -103,7 +103,7 @@ const char* status_word(const runtime::CtStatus& st) {
 Json opt_json(const std::optional<uint64_t>& v) { return v ? Json(*v) : Json(nullptr); }
 
 Field str_field(std::string name, std::string header, int width, Trim trim,
-                std::function<std::optional<std::string>(const ListRow&)> get) {
+                const std::function<std::optional<std::string>(const ListRow&)>& get) {
   Field f{std::move(name), std::move(header), width, trim};
   f.text = get;
   f.json = [get](const ListRow& r) {
@@ -135,7 +135,7 @@ Field list_field(std::string name, std::string header, const char* key) {
 }
 
 Field num_field(std::string name, std::string header, int width,
-                std::function<std::optional<uint64_t>(const ListRow&)> get) {
+                const std::function<std::optional<uint64_t>(const ListRow&)>& get) {
   Field f{std::move(name), std::move(header), width, Trim::kNone};
   f.text = [get](const ListRow& r) -> std::optional<std::string> {
     auto v = get(r);
@@ -154,7 +154,7 @@ Field conf_num_field(std::string name, std::string header, int width, const char
                    [key](const ListRow& r) { return conf_num(r, key); });
 }
 
-Field bool_field(std::string name, std::string header, int width, std::function<bool(const ListRow&)> get) {
+Field bool_field(std::string name, std::string header, int width, const std::function<bool(const ListRow&)>& get) {
   Field f{std::move(name), std::move(header), width, Trim::kNone};
   f.text = [get](const ListRow& r) { return std::optional<std::string>(get(r) ? "yes" : "no"); };
   f.json = [get](const ListRow& r) { return Json(get(r)); };

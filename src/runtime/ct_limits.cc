@@ -149,7 +149,7 @@ Result<ProcLimits> proc_limits_from(const cgroups::KeyLookup& get) {
   }
   if (auto v = get("SHMPAGES")) {
     BERTH_ASSIGN_OR_RETURN(auto bl, barrier_limit("SHMPAGES", *v, units::Kind::kPages));
-    bool unlimited = bl.limit >= units::kUnlimited || bl.limit >= kShmDefault / units::kPageSize;
+    bool unlimited = bl.limit >= kShmDefault / units::kPageSize;  // "unlimited" included
     pl.shmall = unlimited ? kShmDefault : bl.limit;
     pl.shmmax = unlimited ? kShmDefault : bl.limit * units::kPageSize;
   }

@@ -194,7 +194,8 @@ ProcLimits command_rlimits(ProcLimits init, const CtConfig& ct) {
 void ensure_std_fds() {
   for (int fd : {0, 1, 2})
     if (::fcntl(fd, F_GETFD) < 0) {
-      int null = ::open("/dev/null", O_RDWR);
+      // Not close-on-exec: when it lands on fd itself, it is the stdio it stands for.
+      int null = ::open("/dev/null", O_RDWR);  // NOLINT(android-cloexec-open)
       if (null >= 0 && null != fd) {
         ::dup2(null, fd);
         ::close(null);

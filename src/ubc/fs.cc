@@ -58,7 +58,8 @@ Status spawn_server() {
   if (mid == 0) {
     ::setsid();
     if (::fork() != 0) ::_exit(exitcode::kOk);
-    int null = ::open("/dev/null", O_RDWR);
+    // Not close-on-exec: it may itself be fd 0, 1 or 2 of the exec'd server.
+    int null = ::open("/dev/null", O_RDWR);  // NOLINT(android-cloexec-open)
     for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
     // The ready pipe becomes fd 3 without O_CLOEXEC (inherited by the exec); all others close.
     if (wr.get() != 3) ::dup2(wr.get(), 3);
