@@ -2,7 +2,7 @@
 # Runs Berth's whole test suite (the README's test command; .ci/run calls it):
 #   0. the include direction of src/ (scripts/check-layers.sh, no build needed),
 #   1. builds (scripts/build.sh, into build/ or $BUILD_DIR),
-#   2. unit tests (ctest -L unit),
+#   2. unit tests (ctest -L unit), then the conventions CI holds (scripts/checks.sh, docs/ci.md),
 #   3. root integration tests (ctest -L root, two at a time: every test has its own BERTH_ROOT
 #      and cgroup instance name, so they are independent); skipped with a note when not root,
 #   4. the short cgroup v2 suite in the qemu test VM (scripts/testvm-ci.sh, 2-4 min; as root only;
@@ -28,6 +28,9 @@ fi
 
 echo "== unit tests"
 ctest --test-dir "$build" -L unit --output-on-failure -j "$jobs" --timeout 120 || status=1
+
+echo "== conventions (scripts/checks.sh: paths, exit codes, format, clang-tidy, ASan+UBSan unit tests)"
+BUILD_DIR=$build scripts/checks.sh || status=1
 
 if [ "$(id -u)" = 0 ]; then
   leakcheck=$PWD/tests/tools/leakcheck

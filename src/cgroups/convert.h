@@ -1,6 +1,6 @@
 // OpenVZ parameters (CTID.conf keys) -> cgroup limits (Resources). Pure functions, unit-tested.
 //
-// The mapping, key by key (reference/openvz-surface.md sections 1.3, 2 and 4.2):
+// The mapping, key by key (the resource parameters of vzctl's ctid.conf(5)):
 //   PHYSPAGES  "b:l" pages -> memory limit = l pages in bytes (VSwap: the limit part is RAM)
 //   SWAPPAGES  "b:l" pages -> swap limit = l pages; v1 memsw = RAM + swap, v2 memory.swap.max
 //   CPUUNITS   n -> cpu.shares = n * 1024 / 1000 (clamped 2..262144; vzctl's default 1000 -> 1024),

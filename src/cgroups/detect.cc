@@ -78,7 +78,7 @@ Result<std::unique_ptr<Backend>> detect_backend() {
   if (!v2_mount.empty() && (v2_mount == "/sys/fs/cgroup" || !v1_controllers))
     return std::unique_ptr<Backend>(new V2Backend(v2_mount));
   if (!v1.empty()) return std::unique_ptr<Backend>(new V1Backend(std::move(v1), v2_mount));
-  return Error::with_status(3, "no cgroup file system is mounted on this host");
+  return Error::with_status(exitcode::kSystem, "no cgroup file system is mounted on this host");
 }
 
 }  // namespace berth::cgroups

@@ -24,7 +24,7 @@ std::vector<std::string> sub_names(int dirfd) {
     return out;
   }
   while (dirent* e = ::readdir(d))
-    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) out.emplace_back(e->d_name);
+    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) out.emplace_back(e->d_name);
   ::closedir(d);
   return out;
 }

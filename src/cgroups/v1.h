@@ -1,6 +1,6 @@
 // cgroup v1: one group per hierarchy (cpu, cpuacct, cpuset, memory, pids, blkio, devices,
 // freezer, name=systemd, ...). Attaching a PID costs one write per hierarchy; the first write
-// may stall for an RCU grace period (peer-baselines.md), so callers overlap it with other work.
+// may stall for an RCU grace period, so callers overlap it with other work.
 #pragma once
 
 #include <string>

@@ -84,12 +84,12 @@ int main(int argc, char** argv) {
       else if (a == "--version") { std::printf("%s version %s\n", inv.prog.c_str(), BERTH_VERSION); return 0; }
       else if (!a.empty() && a.front() == '-') {
         std::fprintf(stderr, "%s: invalid option `%s'\n", inv.prog.c_str(), argv[i]);
-        return 20;
+        return exitcode::kBadArgument;
       } else break;
     }
     if (i >= argc) {
       usage(stderr, inv.prog);
-      return 20;
+      return exitcode::kBadArgument;
     }
     inv.command = argv[i++];
   }
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     if (inv.command == c.name) return c.fn(inv, *host);
   std::fprintf(stderr, "%s: invalid command `%s' (see %s --help)\n", inv.prog.c_str(), inv.command.c_str(),
                inv.prog.c_str());
-  return 20;
+  return exitcode::kBadArgument;
 }
 
 }  // namespace berth::cli

@@ -32,10 +32,10 @@ int cmd_exec(const Invocation& inv, const HostConfig& host) {
     Error e = std::move(rc).error();
     int code = report(inv, e.context(inv.command + " in CT " + ct->ctid()));
     // The command itself could not be run (not found): exec says 8, exec2/3 keep its code.
-    if (code == 126 || code == 127) return inv.command == "exec" ? exitcode::kExecFailed : code;
+    if (code == exitcode::kCommandNotExecutable || code == exitcode::kCommandNotFound) return inv.command == "exec" ? exitcode::kExecFailed : code;
     return code;
   }
-  if (inv.command == "exec") return *rc == 0 ? 0 : exitcode::kExecFailed;
+  if (inv.command == "exec") return *rc == 0 ? exitcode::kOk : exitcode::kExecFailed;
   return *rc;
 }
 

@@ -17,7 +17,7 @@ namespace {
 
 // vzubc exits 1 on any error; `berth ubc` keeps vzctl's codes.
 int fail(const Invocation& inv, Error err) {
-  if (inv.prog == "vzubc") err = Error::with_status(1, err.message());
+  if (inv.prog == "vzubc") err = Error::with_status(exitcode::kVzubcFailed, err.message());
   return report(inv, err);
 }
 

@@ -1,4 +1,4 @@
-// The vzctl option language of `create` and `set` (reference/openvz-surface.md 1.2, 1.3, 2.1-2.4).
+// The vzctl option language of `create` and `set` (vzctl(8)'s create and set options).
 //
 // Two steps, both pure (no syscalls, no files): parse_ct_options() turns argv into a list of
 // (canonical option, value) pairs in argv order, using CLI11, and checks the rules that need only

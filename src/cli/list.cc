@@ -82,11 +82,12 @@ std::optional<uint64_t> conf_num(const ListRow& r, std::string_view key) {
 uint64_t ctid_num(const ListRow& r) { return parse_u64(r.config.ctid()).value_or(0); }
 
 // Status words and vzlist's sort order for them (VE_RUNNING < STOPPED < MOUNTED < SUSPENDED).
+enum StatusRank : int { kRankRunning, kRankStopped, kRankMounted, kRankSuspended };
 int status_rank(const state::CtStatus& st) {
-  if (st.running) return 0;
-  if (st.mounted) return 2;  // vzlist checks the mount after the dump: mounted wins
-  if (st.suspended) return 3;
-  return 1;
+  if (st.running) return kRankRunning;
+  if (st.mounted) return kRankMounted;  // vzlist checks the mount after the dump: mounted wins
+  if (st.suspended) return kRankSuspended;
+  return kRankStopped;
 }
 
 const char* status_word(const state::CtStatus& st) {
@@ -97,7 +98,7 @@ const char* status_word(const state::CtStatus& st) {
 Json opt_json(const std::optional<uint64_t>& v) { return v ? Json(*v) : Json(nullptr); }
 
 Field str_field(std::string name, std::string header, int width, Trim trim,
-                std::function<std::optional<std::string>(const ListRow&)> get) {
+                const std::function<std::optional<std::string>(const ListRow&)>& get) {
   Field f{std::move(name), std::move(header), width, trim};
   f.text = get;
   f.json = [get](const ListRow& r) {
@@ -129,7 +130,7 @@ Field list_field(std::string name, std::string header, const char* key) {
 }
 
 Field num_field(std::string name, std::string header, int width,
-                std::function<std::optional<uint64_t>(const ListRow&)> get) {
+                const std::function<std::optional<uint64_t>(const ListRow&)>& get) {
   Field f{std::move(name), std::move(header), width, Trim::kNone};
   f.text = [get](const ListRow& r) -> std::optional<std::string> {
     auto v = get(r);
@@ -148,7 +149,7 @@ Field conf_num_field(std::string name, std::string header, int width, const char
                    [key](const ListRow& r) { return conf_num(r, key); });
 }
 
-Field bool_field(std::string name, std::string header, int width, std::function<bool(const ListRow&)> get) {
+Field bool_field(std::string name, std::string header, int width, const std::function<bool(const ListRow&)>& get) {
   Field f{std::move(name), std::move(header), width, Trim::kNone};
   f.text = [get](const ListRow& r) { return std::optional<std::string>(get(r) ? "yes" : "no"); };
   f.json = [get](const ListRow& r) { return Json(get(r)); };

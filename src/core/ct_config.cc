@@ -16,9 +16,9 @@ Result<std::string> validate_ctid(std::string_view s) {
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc() || p != s.data() + s.size() || s.front() == '0')
-    return Error::invalid("invalid CTID `" + std::string(s) + "`", 20);
-  if (v <= 100) return Error::invalid("CTID " + std::string(s) + " is reserved (0..100)", 20);
-  if (v > 2147483644ULL) return Error::invalid("CTID `" + std::string(s) + "` is too large", 20);
+    return Error::invalid("invalid CTID `" + std::string(s) + "`", exitcode::kBadArgument);
+  if (v <= 100) return Error::invalid("CTID " + std::string(s) + " is reserved (0..100)", exitcode::kBadArgument);
+  if (v > 2147483644ULL) return Error::invalid("CTID `" + std::string(s) + "` is too large", exitcode::kBadArgument);
   return std::string(s);
 }
 
@@ -28,7 +28,7 @@ Status validate_ct_name(std::string_view s) {
     return std::isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.';
   });
   if (s.empty() || s.size() > 64 || all_digits || !chars_ok || s.front() == '.' || s.front() == '-')
-    return Error::invalid("invalid name `" + std::string(s) + "`", 131);
+    return Error::invalid("invalid name `" + std::string(s) + "`", exitcode::kName);
   return {};
 }
 
@@ -106,16 +106,16 @@ std::vector<std::string> CtConfig::list(std::string_view key) const { return spl
 
 Result<std::string> resolve_ctid(const HostConfig& host, std::string_view id_or_name) {
   if (!id_or_name.empty() && std::isdigit((unsigned char)id_or_name.front())) return validate_ctid(id_or_name);
-  BERTH_RETURN_IF_ERROR(validate_ct_name(id_or_name).context("bad CT ID or name").status(20));
+  BERTH_RETURN_IF_ERROR(validate_ct_name(id_or_name).context("bad CT ID or name").status(exitcode::kBadArgument));
   std::string link = host.paths().names_dir + "/" + std::string(id_or_name);
   char buf[PATH_MAX];
   ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
-  if (n < 0) return Error::invalid("no CT named `" + std::string(id_or_name) + "`", 14);
+  if (n < 0) return Error::invalid("no CT named `" + std::string(id_or_name) + "`", exitcode::kNoConfig);
   std::string target(buf, static_cast<size_t>(n));
   size_t slash = target.rfind('/');
   std::string file = slash == std::string::npos ? target : target.substr(slash + 1);
   if (file.size() < 6 || file.substr(file.size() - 5) != ".conf")
-    return Error::invalid("bad name link `" + link + "`", 14);
+    return Error::invalid("bad name link `" + link + "`", exitcode::kNoConfig);
   return validate_ctid(file.substr(0, file.size() - 5));
 }
 

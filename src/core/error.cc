@@ -29,7 +29,7 @@ Error Error::restored(int err, int exit_status, std::string message) {
 }
 
 Error& Error::context(std::string outer) {
-  contexts_ = outer + ": " + contexts_;
+  contexts_ = std::move(outer) + ": " + contexts_;
   return *this;
 }
 

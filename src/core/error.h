@@ -11,6 +11,8 @@
 #include <utility>
 #include <variant>
 
+#include "core/exit_codes.h"
+
 namespace berth {
 
 class [[nodiscard]] Error {
@@ -29,8 +31,8 @@ class [[nodiscard]] Error {
   Error& status(int exit_status);
 
   int code() const { return code_; }
-  // The vzctl exit status this error should produce; 3 (generic system error) when unset.
-  int exit_status() const { return exit_status_ ? exit_status_ : 3; }
+  // The vzctl exit status this error should produce; kSystem (generic system error) when unset.
+  int exit_status() const { return exit_status_ ? exit_status_ : exitcode::kSystem; }
   bool has_exit_status() const { return exit_status_ != 0; }
   std::string message() const;
 

@@ -1,5 +1,7 @@
-// vzctl 4.x exit statuses (reference/openvz-surface.md section 7.3). Berth returns these so that
-// scripts and panels written for vzctl keep working.
+// Exit statuses: vzctl 4.x's (its manual's EXIT STATUS list), which Berth returns so that scripts
+// and panels written for vzctl keep working, then the few Berth adds. Every exit status in src/ is
+// one of these names (scripts/check-exit-codes.sh checks it); a helper child's internal statuses,
+// read only by its parent, are named constants of that module.
 #pragma once
 
 namespace berth::exitcode {
@@ -49,5 +51,11 @@ inline constexpr int kVeth = 130;
 inline constexpr int kName = 131;
 inline constexpr int kWaitFailed = 133;
 inline constexpr int kConfigSave = 139;
+
+// Not vzctl's list.
+inline constexpr int kVzubcFailed = 1;     // vzubc: any failure (its only error status)
+inline constexpr int kHelperFailed = 1;    // a helper process of Berth's own failed (its stderr says why)
+inline constexpr int kCommandNotExecutable = 126;  // a command run in a CT: found but not run (the shell's)
+inline constexpr int kCommandNotFound = 127;       // a command run in a CT: not found (the shell's)
 
 }  // namespace berth::exitcode

@@ -28,7 +28,7 @@ Result<HostConfig> HostConfig::load() {
 Result<HostConfig> HostConfig::load_at(std::string root) {
   while (!root.empty() && root.back() == '/') root.pop_back();
   if (!root.empty() && root.front() != '/')
-    return Error::invalid("BERTH_ROOT must be an absolute path: `" + root + "`", 10);
+    return Error::invalid("BERTH_ROOT must be an absolute path: `" + root + "`", exitcode::kNoGlobalConfig);
   HostConfig h;
   HostPaths& p = h.paths_;
   p.root = root;
@@ -43,9 +43,9 @@ Result<HostConfig> HostConfig::load_at(std::string root) {
   if (g.ok()) {
     h.global_ = std::move(g).value();
   } else if (g.error().code() != ENOENT) {
-    return std::move(g).error().context("read global config").status(10);
+    return std::move(g).error().context("read global config").status(exitcode::kNoGlobalConfig);
   }
-  auto rooted = [&](const char* key, std::string def) {
+  auto rooted = [&](const char* key, const std::string& def) {
     auto v = h.global_.get(key);
     return v && !v->empty() ? *v : def;
   };

@@ -11,7 +11,7 @@ namespace berth::units {
 namespace {
 
 Error bad(std::string_view s) {
-  return Error::invalid("invalid value `" + std::string(s) + "`", 21);
+  return Error::invalid("invalid value `" + std::string(s) + "`", exitcode::kBadValue);
 }
 
 }  // namespace
@@ -76,7 +76,7 @@ Result<BarrierLimit> parse_barrier_limit(std::string_view s, Kind kind) {
   if (s.find(':', colon + 1) != std::string_view::npos) return bad(s);
   BERTH_ASSIGN_OR_RETURN(uint64_t b, parse_ubc_value(s.substr(0, colon), kind));
   BERTH_ASSIGN_OR_RETURN(uint64_t l, parse_ubc_value(s.substr(colon + 1), kind));
-  if (b > l) return Error::invalid("barrier is above limit in `" + std::string(s) + "`", 21);
+  if (b > l) return Error::invalid("barrier is above limit in `" + std::string(s) + "`", exitcode::kBadValue);
   return BarrierLimit{b, l};
 }
 

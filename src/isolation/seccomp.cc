@@ -26,8 +26,7 @@ std::vector<uint32_t> companion_arches() {
     case SCMP_ARCH_X86_64: return {SCMP_ARCH_X86, SCMP_ARCH_X32};
     case SCMP_ARCH_AARCH64: return {SCMP_ARCH_ARM};
     case SCMP_ARCH_S390X: return {SCMP_ARCH_S390};
-    case SCMP_ARCH_PPC64LE: return {};
-    default: return {};
+    default: return {};  // ppc64le and the others: no second ABI
   }
 }
 

@@ -45,6 +45,9 @@ pid_t server_pid(const HostConfig& host) {
 }
 
 
+// The server's starter when it cannot exec it (the spawner reads the ready pipe, not this status).
+constexpr int kExecFailed = 127;
+
 // Fork twice (the server is nobody's child), exec `berth ubc --serve`, wait for its "ready" byte.
 Status spawn_server() {
   int p[2];
@@ -54,19 +57,20 @@ Status spawn_server() {
   if (mid < 0) return Error::from_errno(errno, "fork beancounter server");
   if (mid == 0) {
     ::setsid();
-    if (::fork() != 0) ::_exit(0);
-    int null = ::open("/dev/null", O_RDWR);
+    if (::fork() != 0) ::_exit(exitcode::kOk);
+    // Not close-on-exec: it may itself be fd 0, 1 or 2 of the exec'd server.
+    int null = ::open("/dev/null", O_RDWR);  // NOLINT(android-cloexec-open)
     for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
     // The ready pipe becomes fd 3 without O_CLOEXEC (inherited by the exec); all others close.
     if (wr.get() != 3) ::dup2(wr.get(), 3);
     else ::fcntl(3, F_SETFD, 0);
     (void)sys::close_range(4U, ~0U, 0);
     int ready = 3;
-    if (::chdir("/") != 0) ::_exit(127);
+    if (::chdir("/") != 0) ::_exit(kExecFailed);
     std::string env = std::to_string(ready);
     ::setenv(kReadyFdEnv, env.c_str(), 1);
     ::execl("/proc/self/exe", "berth", "ubc", "--serve", static_cast<char*>(nullptr));
-    ::_exit(127);
+    ::_exit(kExecFailed);
   }
   wr.reset();
   int status = 0;

@@ -363,7 +363,7 @@ int op_read(const char* path, char* buf, size_t size, off_t off, struct fuse_fil
   const std::string& text = **reinterpret_cast<const Text*>(fi->fh);
   if (off < 0 || static_cast<size_t>(off) >= text.size()) return 0;
   size_t n = std::min(size, text.size() - static_cast<size_t>(off));
-  std::memcpy(buf, text.data() + off, n);
+  std::memcpy(buf, text.data() + off, n);  // NOLINT(bugprone-not-null-terminated-result): bytes, not a C string
   return static_cast<int>(n);
 }
 
@@ -402,6 +402,7 @@ void idle_watch(pthread_t main_thread, Done* done) {
     if (tick % 20) continue;
     if (try_idle_lock(*g_host, idle)) {
       if (!any_ct_running(*g_host)) {
+        // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread): libfuse's handler ends the loop, no thread is killed
         ::pthread_kill(main_thread, SIGTERM);  // interrupts the FUSE loop's read
         static_cast<void>(idle.release());     // keep the lock until the process exits
         return;
@@ -421,7 +422,7 @@ int serve(const HostConfig& host) {
   if (auto c = sys::read_file("/proc/cpuinfo"); c.ok()) g_cpuinfo_size = c->size();
   const char* ready_env = std::getenv(kReadyFdEnv);
   int ready = ready_env ? std::atoi(ready_env) : -1;
-  if (!state::cgroup_backend().ok()) return 1;  // detected once, before the threads start
+  if (!state::cgroup_backend().ok()) return exitcode::kHelperFailed;  // detected once, before the threads start
   std::string dir = mount_dir(host);
   auto report_ready = [&] {
     if (ready < 0) return;
@@ -433,10 +434,10 @@ int serve(const HostConfig& host) {
   // there (or still mounting): wait until it answers, tell the spawner, and leave.
   std::string lock_path = host.paths().run + "/" + kServerLock;
   UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock) return 1;
+  if (!lock) return exitcode::kHelperFailed;
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     for (int i = 0; i < 500 && !server_alive(host); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (!server_alive(host)) return 1;
+    if (!server_alive(host)) return exitcode::kHelperFailed;
     report_ready();
     return 0;
   }
@@ -452,17 +453,17 @@ int serve(const HostConfig& host) {
   const char* argv[] = {"berth-ubcfs", "-o", "allow_other,default_permissions,fsname=berth-ubc,subtype=berth-ubc"};
   struct fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
   struct fuse* f = fuse_new(&args, &ops, sizeof ops, nullptr);
-  if (!f) return 1;
+  if (!f) return exitcode::kHelperFailed;
   if (fuse_mount(f, dir.c_str()) != 0) {
     fuse_destroy(f);
-    return 1;
+    return exitcode::kHelperFailed;
   }
   // Mounted: from here on the server reads on behalf of CTs, with only the capabilities that
   // needs (ct_access.h); the threads made below inherit the reduced sets.
   if (!ubc::drop_server_capabilities().ok()) {
     fuse_unmount(f);
     fuse_destroy(f);
-    return 1;
+    return exitcode::kHelperFailed;
   }
   struct fuse_session* se = fuse_get_session(f);
   fuse_set_signal_handlers(se);

@@ -185,7 +185,7 @@ int child_init(const ChildArgs& a) {
                         "TERM=linux", "HOME=/root", nullptr};
   ::execve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
   int err = errno;
-  sync_report_error(a.sync_fd, Error::from_errno(err, "exec /sbin/init").status(47));
+  sync_report_error(a.sync_fd, Error::from_errno(err, "exec /sbin/init").status(exitcode::kBadCt));
   return kChildSetupFailed;
 }
 

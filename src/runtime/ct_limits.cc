@@ -149,7 +149,7 @@ Result<ProcLimits> proc_limits_from(const cgroups::KeyLookup& get) {
   }
   if (auto v = get("SHMPAGES")) {
     BERTH_ASSIGN_OR_RETURN(auto bl, barrier_limit("SHMPAGES", *v, units::Kind::kPages));
-    bool unlimited = bl.limit >= units::kUnlimited || bl.limit >= kShmDefault / units::kPageSize;
+    bool unlimited = bl.limit >= kShmDefault / units::kPageSize;  // "unlimited" included
     pl.shmall = unlimited ? kShmDefault : bl.limit;
     pl.shmmax = unlimited ? kShmDefault : bl.limit * units::kPageSize;
   }
@@ -216,6 +216,8 @@ Status apply_userns_limits_self(const ProcLimits& pl) {
 }
 
 Status apply_userns_limits_live(pid_t init, const ProcLimits& pl) {
+  // The writer child's status when it could not join the namespace (else kOk or kHelperFailed).
+  constexpr int kJoinFailed = 100;
   std::string path = "/proc/" + std::to_string(init) + "/ns/user";
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return Error::from_errno(errno, "open `" + path + "`");
@@ -223,13 +225,13 @@ Status apply_userns_limits_live(pid_t init, const ProcLimits& pl) {
   // The child joins only the CT's user namespace: /proc/sys/user follows the caller's user
   // namespace, and the host's /proc (still this process's) is not the CT's masked one.
   BERTH_ASSIGN_OR_RETURN(sys::ChildProcess c, sys::clone_child(0, -1, [&]() -> int {
-                           if (::setns(nsfd, CLONE_NEWUSER) != 0) return 100;
+                           if (::setns(nsfd, CLONE_NEWUSER) != 0) return kJoinFailed;
                            auto st = write_inotify_sysctls(pl);
-                           return st.ok() ? 0 : 101;
+                           return st.ok() ? exitcode::kOk : exitcode::kHelperFailed;
                          }));
   BERTH_ASSIGN_OR_RETURN(int ws, c.wait());
   int rc = sys::exit_code_of(ws);
-  if (rc == 100) return Error::with_status(exitcode::kSystem, "join the CT's user namespace");
+  if (rc == kJoinFailed) return Error::with_status(exitcode::kSystem, "join the CT's user namespace");
   if (rc != 0) return Error::with_status(exitcode::kSystem, "write the CT's /proc/sys/user/max_inotify_*");
   return {};
 }

@@ -47,7 +47,7 @@
 namespace berth::runtime {
 namespace {
 
-constexpr int kSetupFailed = 126;
+constexpr int kSetupFailed = exitcode::kCommandNotExecutable;
 
 std::string join_args(const std::vector<std::string>& v) {
   std::string s;
@@ -111,8 +111,9 @@ std::string join_args(const std::vector<std::string>& v) {
   (void)sys::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::execvpe(argv[0], argv.data(), const_cast<char* const*>(envp));
   int err = errno;
-  sync_report_error(sync_fd, Error::from_errno(err, "exec `" + args[0] + "`").status(err == ENOENT ? 127 : 126));
-  ::_exit(err == ENOENT ? 127 : 126);
+  int status = err == ENOENT ? exitcode::kCommandNotFound : exitcode::kCommandNotExecutable;
+  sync_report_error(sync_fd, Error::from_errno(err, "exec `" + args[0] + "`").status(status));
+  ::_exit(status);
 }
 
 // Close every fd from 3 up except a and b.
@@ -196,7 +197,8 @@ ProcLimits command_rlimits(ProcLimits init, const CtConfig& ct) {
 void ensure_std_fds() {
   for (int fd : {0, 1, 2})
     if (::fcntl(fd, F_GETFD) < 0) {
-      int null = ::open("/dev/null", O_RDWR);
+      // Not close-on-exec: when it lands on fd itself, it is the stdio it stands for.
+      int null = ::open("/dev/null", O_RDWR);  // NOLINT(android-cloexec-open)
       if (null >= 0 && null != fd) {
         ::dup2(null, fd);
         ::close(null);
@@ -289,7 +291,7 @@ Status join_cgroup(ExecContext& c) {
 Status receive_pty(ExecContext& c) {
   if (!c.plan.any_pty()) return {};
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(c.sync.parent.get()));
-  if (r.eof) return Error::with_status(3, "exec failed");
+  if (r.eof) return Error::with_status(exitcode::kSystem, "exec failed");
   if (r.type == SyncMsg::kError) return error_from(r);
   if (r.type == SyncMsg::kFd && r.fd) {
     c.master = std::move(r.fd);
@@ -360,7 +362,7 @@ Status collect(sys::ChildProcess& child, int parent_sock) {
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(parent_sock));
   BERTH_ASSIGN_OR_RETURN(int ws, child.wait());
   if (!r.eof && r.type == SyncMsg::kError) return error_from(r);
-  if (sys::exit_code_of(ws) != 0) return Error::with_status(3, "in-CT action failed");
+  if (sys::exit_code_of(ws) != 0) return Error::with_status(exitcode::kSystem, "in-CT action failed");
   return {};
 }
 

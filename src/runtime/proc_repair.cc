@@ -76,7 +76,7 @@ Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
     if (pid == 0) {
       auto st = remount_proc(view_fd, file_fd, userns);
       if (!st.ok()) std::fprintf(stderr, "berth: CT %s: %s\n", ct.ctid().c_str(), st.error().message().c_str());
-      ::_exit(st.ok() ? 0 : 1);
+      ::_exit(st.ok() ? exitcode::kOk : exitcode::kHelperFailed);
     }
     int ws = 0;
     while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {

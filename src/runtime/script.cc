@@ -1,6 +1,7 @@
 // runscript (see script.h).
 #include "runtime/script.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@ Result<int> run_script(const CtConfig& ct, const std::string& path) {
   if (!script.ok()) return std::move(script).error().status(exitcode::kBadArgument);
   // The host file is fed to the CT's shell on stdin (the script never touches the CT's disk).
   int pipefd[2];
-  if (::pipe(pipefd) != 0) return Error::from_errno(errno, "pipe");
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
   pid_t writer = ::fork();
   if (writer == 0) {
     ::close(pipefd[0]);
@@ -27,10 +28,10 @@ Result<int> run_script(const CtConfig& ct, const std::string& path) {
       if (n <= 0) break;
       off += static_cast<size_t>(n);
     }
-    ::_exit(0);
+    ::_exit(exitcode::kOk);
   }
   ::close(pipefd[1]);
-  int saved_stdin = ::dup(0);
+  int saved_stdin = ::fcntl(0, F_DUPFD_CLOEXEC, 0);
   ::dup2(pipefd[0], 0);
   ::close(pipefd[0]);
   ExecRequest req;

@@ -276,7 +276,7 @@ Status wait_child(StartContext& ctx) {
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(ctx.sync.parent.get()));
   if (!r.eof) return error_from(r);
   // EOF: the child exec'ed init, or died before saying why.
-  if (ctx.child.has_exited()) return Error::with_status(3, "CT's init exited before it could run");
+  if (ctx.child.has_exited()) return Error::with_status(exitcode::kSystem, "CT's init exited before it could run");
   return {};
 }
 

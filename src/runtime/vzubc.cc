@@ -19,7 +19,7 @@ Result<std::vector<ubc::Block>> blocks_from_file(const std::string& file) {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
     auto t = sys::read_file(file);
-    if (!t.ok()) return Error::with_status(1, "read `" + file + "`: " + t.error().message());
+    if (!t.ok()) return Error::with_status(exitcode::kVzubcFailed, "read `" + file + "`: " + t.error().message());
     text = std::move(*t);
   }
   return ubc::parse_v25(text);

@@ -3,7 +3,7 @@
 // Nothing here is cached in a state file that could go stale: a CT exists when its CTID.conf
 // exists, is mounted when VE_ROOT is a mount point, and runs when its cgroup holds a process that
 // is PID 1 of a PID namespace (its init). Any berth command can therefore find a CT left behind
-// by a killed command (PRODUCT.md: no resident process per VPS).
+// by a killed command (Berth keeps no resident process per VPS).
 #pragma once
 
 #include <sys/types.h>

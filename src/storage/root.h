@@ -1,6 +1,6 @@
 // The CT's root file system on the host: the private area (VE_PRIVATE) and its mount on VE_ROOT.
 //
-// Layouts (PRODUCT.md "Storage layouts"):
+// Layouts:
 //  - overlay (default): VE_PRIVATE/{upper,work} plus VE_PRIVATE/lower, a symlink to the shared
 //    read-only unpacked template. Creating a CT copies nothing. For a CT in a user namespace the
 //    lower layer is an idmapped mount (host id k shows as LOCAL_UID+k), so one unpacked template

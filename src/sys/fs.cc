@@ -80,7 +80,7 @@ static Status remove_at(int dirfd, const char* name, dev_t dev, const std::strin
     int dfd = fd.release();
     std::vector<std::string> names;
     while (dirent* e = ::readdir(d)) {
-      if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) names.emplace_back(e->d_name);
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
     }
     Status st_all;
     for (const auto& n : names) {

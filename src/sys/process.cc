@@ -21,6 +21,10 @@
 
 namespace berth::sys {
 
+// A child made by clone_child_owned that could not restore its secure bits exits with this before
+// running fn (the value a shell gives a command it could not run).
+constexpr int kSecureBitsFailed = exitcode::kCommandNotFound;
+
 ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
   if (this != &o) {
     kill_and_reap();
@@ -123,7 +127,7 @@ Result<ChildProcess> clone_child_owned(NsOwner owner, uint64_t flags, int cgroup
     child.emplace(clone_child(flags, cgroup_fd, [&]() -> int {
       // The child has every capability in its new user namespace: give it the caller's own
       // secure bits back before anything else runs (the fix-up bit must not reach the CT's init).
-      if (::prctl(PR_SET_SECUREBITS, bits) != 0) return 127;
+      if (::prctl(PR_SET_SECUREBITS, bits) != 0) return kSecureBitsFailed;
       return fn();
     }));
   }));
@@ -173,7 +177,7 @@ Result<UniqueFd> make_userns_fd(uint32_t uid_base, uint32_t gid_base, uint32_t c
 int exit_code_of(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
+  return exitcode::kHelperFailed;  // stopped or continued: not an end
 }
 
 }  // namespace berth::sys

@@ -35,7 +35,7 @@ uint64_t count_entries(const std::string& dir, P pred) {
   uint64_t n = 0;
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d))
-      if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..") && pred(e->d_name)) ++n;
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0 && pred(e->d_name)) ++n;
     ::closedir(d);
   }
   return n;
@@ -92,7 +92,7 @@ std::vector<uint64_t> keep_maxheld(const CtConfig& ct, pid_t init, Block& b) {
   std::vector<uint64_t> prev;
   size_t nl = text.find('\n');
   if (nl != std::string::npos && text.substr(0, nl) == owner)
-    for (auto w : split_words(std::string_view(text).substr(nl + 1))) prev.push_back(to_u64(w));
+    for (const auto& w : split_words(std::string_view(text).substr(nl + 1))) prev.push_back(to_u64(w));
   auto now = merge_maxheld(b, prev);
   std::string out = owner + "\n";
   for (uint64_t v : now) out += std::to_string(v) + " ";

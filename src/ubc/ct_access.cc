@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 
+#include "core/exit_codes.h"
 #include "sys/fd_passing.h"
 #include "sys/raw_calls.h"
 
@@ -52,12 +53,20 @@ int recv_fd(int sock) {
   return fd;
 }
 
+// The statuses of the two helper children below: the step that failed (the parent names it).
+enum ProcfsStep : int {
+  kMountFailed = 10,  // fsopen, fsconfig or fsmount
+  kSendFailed = 13,
+  kSetnsFailed = 20,
+  kForkFailed = 21,
+};
+
 // In a process of the target pid namespace: a new procfs instance, detached, sent over sock.
 // Plain system calls only (this runs in a child forked from a multi-threaded server).
 [[noreturn]] void make_procfs_child(int sock) {
   int mnt = sys::raw::new_detached_mount("proc", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-  if (mnt < 0) ::_exit(10);
-  ::_exit(send_fd(sock, mnt) ? 0 : 13);
+  if (mnt < 0) ::_exit(kMountFailed);
+  ::_exit(send_fd(sock, mnt) ? exitcode::kOk : kSendFailed);
 }
 
 int wait_exit(pid_t pid) {
@@ -79,9 +88,9 @@ Result<UniqueFd> open_pidns_procfs(int pidfd) {
   pid_t child = sys::raw::fork();
   if (child < 0) return Error::from_errno(errno, "fork for the CT's procfs");
   if (child == 0) {
-    if (::setns(pidfd, CLONE_NEWPID) != 0) ::_exit(20);
+    if (::setns(pidfd, CLONE_NEWPID) != 0) ::_exit(kSetnsFailed);
     pid_t inner = sys::raw::fork();
-    if (inner < 0) ::_exit(21);
+    if (inner < 0) ::_exit(kForkFailed);
     if (inner == 0) make_procfs_child(theirs.get());
     ::_exit(wait_exit(inner));
   }

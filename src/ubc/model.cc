@@ -190,8 +190,8 @@ Result<std::vector<Block>> parse_v25(std::string_view text) {
     ++lineno;
     auto w = split_words(line);
     if (lineno == 1) {
-      if (w.size() != 2 || w[0] != "Version:") return Error::with_status(1, "parse beancounters: no `Version:` line");
-      if (w[1] != "2.5") return Error::with_status(1, "parse beancounters: version " + std::string(w[1]) + " is not supported");
+      if (w.size() != 2 || w[0] != "Version:") return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: no `Version:` line");
+      if (w[1] != "2.5") return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: version " + std::string(w[1]) + " is not supported");
       continue;
     }
     if (w.empty() || (w[0] == "uid" && w.size() > 1 && w[1] == "resource")) continue;
@@ -200,17 +200,17 @@ Result<std::vector<Block>> parse_v25(std::string_view text) {
       w.erase(w.begin());
     }
     if (out.empty() || w.size() != 6)
-      return Error::with_status(1, "parse beancounters: bad line " + std::to_string(lineno));
+      return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: bad line " + std::to_string(lineno));
     Row r{w[0]};
     uint64_t* dst[] = {&r.held, &r.maxheld, &r.barrier, &r.limit, &r.failcnt};
     for (int i = 0; i < 5; ++i) {
       auto v = parse_u64(w[i + 1]);
-      if (!v) return Error::with_status(1, "parse beancounters: bad number on line " + std::to_string(lineno));
+      if (!v) return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: bad number on line " + std::to_string(lineno));
       *dst[i] = *v;
     }
     out.back().rows.push_back(std::move(r));
   }
-  if (lineno == 0) return Error::with_status(1, "parse beancounters: empty input");
+  if (lineno == 0) return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: empty input");
   return out;
 }
 

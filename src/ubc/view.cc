@@ -14,7 +14,7 @@ constexpr const char* kRed = "\033[31m";
 constexpr const char* kYellow = "\033[33m";
 constexpr const char* kReset = "\033[0m";
 
-Error usage_error(const std::string& msg) { return Error::with_status(1, msg); }
+Error usage_error(const std::string& msg) { return Error::with_status(exitcode::kVzubcFailed, msg); }
 
 std::optional<double> parse_double(const std::string& s) {
   char* end = nullptr;

@@ -209,7 +209,7 @@ Status handle_netif_del(Edit& e, std::string_view v) {
 Status finish_ifname_edit(Edit& e) {
   const IfnameEdit& ed = e.ifname_edit;
   if (!ed.ifname) return {};
-  auto fail = [](std::string opt, Error err) { return std::move(err.context("--" + opt)); };
+  auto fail = [](const std::string& opt, Error err) { return std::move(err.context("--" + opt)); };
   BERTH_ASSIGN_OR_RETURN(auto list, load_netif(e));
   Netif* n = find_netif(list, *ed.ifname);
   if (!n)

@@ -130,13 +130,19 @@ TEST(IsolationSeccomp, LoadedFilterBlocksWithoutNoNewPrivs) {
   }));
 }
 
-// perf_event_open(NULL, ...) fails with EFAULT once the kernel reads its argument, and with EPERM
-// when the filter answers first: the user-namespace filter leaves it to the kernel.
+// perf_event_open(NULL, ...) fails with the kernel's own answer (EFAULT once it reads its argument;
+// ENOSYS on a kernel built without perf events, such as user-mode Linux), and with EPERM when the
+// filter answers first: the user-namespace filter leaves it to the kernel, so the
+// answer is the same with and without it.
 TEST(IsolationSeccomp, PrivilegedOnlyEntriesAreLeftToTheKernelInUserns) {
   BERTH_EXPECT_CHILD_OK(testing::run_in_userns([] {
+    errno = 0;
+    if (syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0) != -1) return 4;
+    const int kernels = errno;
+    if (kernels == EPERM) std::fprintf(stderr, "note: perf_event_open says EPERM unfiltered: not told apart\n");
     if (!load_seccomp_filter(false).ok()) return 1;
     errno = 0;
-    if (syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0) != -1 || errno != EFAULT) return 2;
+    if (syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0) != -1 || errno != kernels) return 2;
     errno = 0;
     if (syscall(SYS_init_module, nullptr, 0, "") != -1 || errno != EPERM) return 3;
     return 0;
