@@ -43,8 +43,8 @@ int cpu(long iters) {
     x = x * 3.7 * (1.0 - x);  // logistic map: stays in (0, 1), cannot be folded away
   }
   int64_t t1 = now_ns();
-  std::printf("{\"workload\":\"cpu\",\"iters\":%ld,\"ns\":%lld,\"check\":\"%016llx/%.6f\"}\n", iters,
-              static_cast<long long>(t1 - t0), static_cast<unsigned long long>(h), x);
+  std::printf("{\"workload\":\"cpu\",\"iters\":%ld,\"ns\":%lld,\"check\":\"%016llx/%.6f\"}\n",
+              iters, static_cast<long long>(t1 - t0), static_cast<unsigned long long>(h), x);
   return 0;
 }
 
@@ -62,8 +62,11 @@ int membw(long mb, int reps) {
     std::swap(a, b);
   }
   double bytes = 3.0 * static_cast<double>(n) * sizeof(double);
-  std::printf("{\"workload\":\"membw\",\"mb\":%ld,\"reps\":%d,\"ns\":%lld,\"best_gbps\":%.3f,\"check\":%.1f}\n", mb,
-              reps, static_cast<long long>(total), bytes / static_cast<double>(best), a[n / 2] + b[n / 3]);
+  std::printf(
+      "{\"workload\":\"membw\",\"mb\":%ld,\"reps\":%d,\"ns\":%lld,\"best_gbps\":%.3f,\"check\":%."
+      "1f}\n",
+      mb, reps, static_cast<long long>(total), bytes / static_cast<double>(best),
+      a[n / 2] + b[n / 3]);
   return 0;
 }
 
@@ -98,7 +101,8 @@ int pingpong(int count, int gap_us) {
   for (int i = 0; i < count; ++i) {
     if (gap_us > 0) ::usleep(static_cast<useconds_t>(gap_us));
     int64_t t0 = now_ns();
-    if (::write(sv[0], buf, sizeof buf) != sizeof buf || ::read(sv[0], buf, sizeof buf) != sizeof buf) {
+    if (::write(sv[0], buf, sizeof buf) != sizeof buf ||
+        ::read(sv[0], buf, sizeof buf) != sizeof buf) {
       ++errors;
       break;
     }
@@ -116,7 +120,8 @@ int pingpong(int count, int gap_us) {
     return static_cast<double>(lat[i]) / 1000.0;
   };
   std::printf(
-      "{\"workload\":\"pingpong\",\"n\":%zu,\"gap_us\":%d,\"errors\":%d,\"p50_us\":%.1f,\"p90_us\":%.1f,"
+      "{\"workload\":\"pingpong\",\"n\":%zu,\"gap_us\":%d,\"errors\":%d,\"p50_us\":%.1f,\"p90_us\":"
+      "%.1f,"
       "\"p99_us\":%.1f,\"max_us\":%.1f}\n",
       lat.size(), gap_us, errors, pct(0.5), pct(0.9), pct(0.99), pct(1.0));
   return errors ? 1 : 0;
@@ -163,7 +168,8 @@ int iohog(const char* path, long mb) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: berth_workload cpu ITERS | membw MB REPS | pingpong N GAP_US | memhog MB | forkbomb | spin |"
+               "usage: berth_workload cpu ITERS | membw MB REPS | pingpong N GAP_US | memhog MB | "
+               "forkbomb | spin |"
                " iohog PATH MB\n");
   return 2;
 }
@@ -176,7 +182,8 @@ int main(int argc, char** argv) {
   auto num = [&](int i, long dflt) { return argc > i ? std::strtol(argv[i], nullptr, 10) : dflt; };
   if (cmd == "cpu") return cpu(num(2, 200000000));
   if (cmd == "membw") return membw(num(2, 128), static_cast<int>(num(3, 10)));
-  if (cmd == "pingpong") return pingpong(static_cast<int>(num(2, 2000)), static_cast<int>(num(3, 1000)));
+  if (cmd == "pingpong")
+    return pingpong(static_cast<int>(num(2, 2000)), static_cast<int>(num(3, 1000)));
   if (cmd == "memhog") return memhog(num(2, 256));
   if (cmd == "forkbomb") return forkbomb();
   if (cmd == "spin") return spin();

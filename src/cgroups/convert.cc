@@ -49,9 +49,9 @@ int64_t cpulimit_to_quota(uint64_t percent, uint64_t period_us) {
 uint64_t ioprio_to_weight(unsigned prio) { return 100 + std::min(prio, 7u) * 900 / 7; }
 
 const std::vector<std::string_view>& resource_keys() {
-  static const std::vector<std::string_view> kKeys = {"PHYSPAGES", "SWAPPAGES", "CPUUNITS", "CPULIMIT", "CPUS",
-                                                      "CPUMASK",   "NODEMASK",  "NUMPROC",  "IOPRIO",
-                                                      "IOLIMIT",   "IOPSLIMIT", "TCPSNDBUF", "TCPRCVBUF"};
+  static const std::vector<std::string_view> kKeys = {
+      "PHYSPAGES", "SWAPPAGES", "CPUUNITS", "CPULIMIT",  "CPUS",      "CPUMASK",  "NODEMASK",
+      "NUMPROC",   "IOPRIO",    "IOLIMIT",  "IOPSLIMIT", "TCPSNDBUF", "TCPRCVBUF"};
   return kKeys;
 }
 
@@ -63,13 +63,15 @@ Resources resources_from_model(const CtModel& m) {
   std::optional<int64_t> quota;
   if (m.cpulimit) quota = cpulimit_to_quota(*m.cpulimit, r.cpu_period_us);
   if (m.cpus) {
-    int64_t cap =
-        *m.cpus == 0 ? kNoLimit : cpulimit_to_quota(std::min<uint64_t>(*m.cpus, 1000000) * 100, r.cpu_period_us);
+    int64_t cap = *m.cpus == 0 ? kNoLimit
+                               : cpulimit_to_quota(std::min<uint64_t>(*m.cpus, 1000000) * 100,
+                                                   r.cpu_period_us);
     if (!quota || *quota == kNoLimit || (cap != kNoLimit && cap < *quota)) quota = cap;
   }
   r.cpu_quota_us = quota;
   // "all" -> "" (the parent's set); CPUMASK "auto" -> not set.
-  if (m.cpumask && m.cpumask->kind != values::CpuMask::Kind::kAuto) r.cpuset_cpus = m.cpumask->cpuset();
+  if (m.cpumask && m.cpumask->kind != values::CpuMask::Kind::kAuto)
+    r.cpuset_cpus = m.cpumask->cpuset();
   if (m.nodemask) r.cpuset_mems = m.nodemask->cpuset();
   r.pids_max = ubc_limit(m, "NUMPROC");
   if (m.ioprio) r.io_weight = ioprio_to_weight(static_cast<unsigned>(*m.ioprio));
@@ -112,7 +114,8 @@ Resources only_keys(const Resources& r, const std::vector<std::string>& keys) {
     out.swap_limit = r.swap_limit.value_or(kNoLimit);
   }
   if (has(keys, "CPUUNITS")) out.cpu_shares = r.cpu_shares.value_or(cpuunits_to_shares(1000));
-  if (has(keys, "CPULIMIT") || has(keys, "CPUS")) out.cpu_quota_us = r.cpu_quota_us.value_or(kNoLimit);
+  if (has(keys, "CPULIMIT") || has(keys, "CPUS"))
+    out.cpu_quota_us = r.cpu_quota_us.value_or(kNoLimit);
   if (has(keys, "CPUMASK")) out.cpuset_cpus = r.cpuset_cpus.value_or("");
   if (has(keys, "NODEMASK")) out.cpuset_mems = r.cpuset_mems.value_or("");
   if (has(keys, "NUMPROC")) out.pids_max = r.pids_max.value_or(kNoLimit);
@@ -120,7 +123,8 @@ Resources only_keys(const Resources& r, const std::vector<std::string>& keys) {
   if (has(keys, "IOLIMIT")) out.io_bps = r.io_bps.value_or(kNoLimit);
   if (has(keys, "IOPSLIMIT")) out.io_iops = r.io_iops.value_or(kNoLimit);
   out.io_device = r.io_device;
-  if (has(keys, "TCPSNDBUF") || has(keys, "TCPRCVBUF")) out.tcp_mem_limit = r.tcp_mem_limit.value_or(kNoLimit);
+  if (has(keys, "TCPSNDBUF") || has(keys, "TCPRCVBUF"))
+    out.tcp_mem_limit = r.tcp_mem_limit.value_or(kNoLimit);
   return out;
 }
 

@@ -13,7 +13,9 @@
 
 namespace berth::cgroups {
 
-std::string ct_group(const std::string& instance, const std::string& ctid) { return instance + "/" + ctid; }
+std::string ct_group(const std::string& instance, const std::string& ctid) {
+  return instance + "/" + ctid;
+}
 
 namespace {
 
@@ -44,7 +46,7 @@ Result<std::unique_ptr<Backend>> detect_backend() {
     std::istringstream rest(line.substr(dash + 3));
     std::string fstype, source, super;
     rest >> fstype >> source >> super;
-    if (root != "/") continue;  // a bind of a sub-group, not the hierarchy root
+    if (root != "/") continue;         // a bind of a sub-group, not the hierarchy root
     if (!visible(mnt, dev)) continue;  // covered by a later mount (a private cgroupfs over it)
     if (fstype == "cgroup2") {
       if (v2_mount.empty() || mnt == "/sys/fs/cgroup") v2_mount = mnt;
@@ -53,9 +55,9 @@ Result<std::unique_ptr<Backend>> detect_backend() {
       std::istringstream so(super);
       std::string o;
       while (std::getline(so, o, ',')) {
-        if (o == "rw" || o == "ro" || o == "none" || o == "clone_children" || o == "noprefix" || o == "xattr" ||
-            o.rfind("release_agent", 0) == 0 || o == "nsdelegate" || o == "memory_recursiveprot" ||
-            o == "favordynmods")
+        if (o == "rw" || o == "ro" || o == "none" || o == "clone_children" || o == "noprefix" ||
+            o == "xattr" || o.rfind("release_agent", 0) == 0 || o == "nsdelegate" ||
+            o == "memory_recursiveprot" || o == "favordynmods")
           continue;
         if (!opts.empty()) opts += ",";
         opts += o;

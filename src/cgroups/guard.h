@@ -13,7 +13,8 @@ class CgroupGuard {
  public:
   CgroupGuard() = default;
   CgroupGuard(Backend& cg, std::string rel) : cg_(&cg), rel_(std::move(rel)) {}
-  CgroupGuard(CgroupGuard&& o) noexcept : cg_(std::exchange(o.cg_, nullptr)), rel_(std::move(o.rel_)) {}
+  CgroupGuard(CgroupGuard&& o) noexcept
+      : cg_(std::exchange(o.cg_, nullptr)), rel_(std::move(o.rel_)) {}
   CgroupGuard& operator=(CgroupGuard&& o) noexcept {
     if (this != &o) {
       reset();

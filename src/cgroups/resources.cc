@@ -25,8 +25,10 @@ std::vector<CgroupWrite> v1_writes(const Resources& r) {
   std::vector<CgroupWrite> out;
   // memory.limit_in_bytes must stay <= memsw: the backend retries a refused write after the
   // others, which covers both raising and lowering the pair.
-  if (r.memory_limit) out.push_back({"memory", "memory.limit_in_bytes", v1_number(*r.memory_limit)});
-  if (r.swap_limit) out.push_back({"memory", "memory.memsw.limit_in_bytes", v1_number(mem_plus_swap(r))});
+  if (r.memory_limit)
+    out.push_back({"memory", "memory.limit_in_bytes", v1_number(*r.memory_limit)});
+  if (r.swap_limit)
+    out.push_back({"memory", "memory.memsw.limit_in_bytes", v1_number(mem_plus_swap(r))});
   if (r.cpu_shares) out.push_back({"cpu", "cpu.shares", std::to_string(*r.cpu_shares)});
   if (r.cpu_quota_us) {
     out.push_back({"cpu", "cpu.cfs_period_us", std::to_string(r.cpu_period_us)});
@@ -34,18 +36,26 @@ std::vector<CgroupWrite> v1_writes(const Resources& r) {
   }
   if (r.cpuset_cpus) out.push_back({"cpuset", "cpuset.cpus", *r.cpuset_cpus});
   if (r.cpuset_mems) out.push_back({"cpuset", "cpuset.mems", *r.cpuset_mems});
-  if (r.pids_max) out.push_back({"pids", "pids.max", v2_number(*r.pids_max)});  // v1 pids also says "max"
+  if (r.pids_max)
+    out.push_back({"pids", "pids.max", v2_number(*r.pids_max)});  // v1 pids also says "max"
   if (r.io_weight) {
-    out.push_back({"blkio", "blkio.weight", std::to_string(*r.io_weight)});      // CFQ (old kernels)
+    out.push_back({"blkio", "blkio.weight", std::to_string(*r.io_weight)});  // CFQ (old kernels)
     out.push_back({"blkio", "blkio.bfq.weight", std::to_string(*r.io_weight)});  // BFQ
   }
-  if (r.tcp_mem_limit) out.push_back({"memory", "memory.kmem.tcp.limit_in_bytes", v1_number(*r.tcp_mem_limit)});
+  if (r.tcp_mem_limit)
+    out.push_back({"memory", "memory.kmem.tcp.limit_in_bytes", v1_number(*r.tcp_mem_limit)});
   if (!r.io_device.empty()) {
     // v1 throttling has one file per direction and unit; "M:m 0" deletes the device's rule.
-    auto rule = [&](int64_t v) { return r.io_device + " " + std::to_string(v == kNoLimit ? 0 : v); };
+    auto rule = [&](int64_t v) {
+      return r.io_device + " " + std::to_string(v == kNoLimit ? 0 : v);
+    };
     for (const char* dir : {"read", "write"}) {
-      if (r.io_bps) out.push_back({"blkio", std::string("blkio.throttle.") + dir + "_bps_device", rule(*r.io_bps)});
-      if (r.io_iops) out.push_back({"blkio", std::string("blkio.throttle.") + dir + "_iops_device", rule(*r.io_iops)});
+      if (r.io_bps)
+        out.push_back(
+            {"blkio", std::string("blkio.throttle.") + dir + "_bps_device", rule(*r.io_bps)});
+      if (r.io_iops)
+        out.push_back(
+            {"blkio", std::string("blkio.throttle.") + dir + "_iops_device", rule(*r.io_iops)});
     }
   }
   return out;
@@ -55,9 +65,11 @@ std::vector<CgroupWrite> v2_writes(const Resources& r) {
   std::vector<CgroupWrite> out;
   if (r.memory_limit) out.push_back({"memory", "memory.max", v2_number(*r.memory_limit)});
   if (r.swap_limit) out.push_back({"memory", "memory.swap.max", v2_number(*r.swap_limit)});
-  if (r.cpu_shares) out.push_back({"cpu", "cpu.weight", std::to_string(shares_to_weight(*r.cpu_shares))});
+  if (r.cpu_shares)
+    out.push_back({"cpu", "cpu.weight", std::to_string(shares_to_weight(*r.cpu_shares))});
   if (r.cpu_quota_us)
-    out.push_back({"cpu", "cpu.max", v2_number(*r.cpu_quota_us) + " " + std::to_string(r.cpu_period_us)});
+    out.push_back(
+        {"cpu", "cpu.max", v2_number(*r.cpu_quota_us) + " " + std::to_string(r.cpu_period_us)});
   if (r.cpuset_cpus) out.push_back({"cpuset", "cpuset.cpus", *r.cpuset_cpus});
   if (r.cpuset_mems) out.push_back({"cpuset", "cpuset.mems", *r.cpuset_mems});
   if (r.pids_max) out.push_back({"pids", "pids.max", v2_number(*r.pids_max)});
@@ -70,7 +82,9 @@ std::vector<CgroupWrite> v2_writes(const Resources& r) {
   if (!r.io_device.empty() && (r.io_bps || r.io_iops)) {
     // One line per device; keys not named keep their value, "max" removes a limit.
     std::string line = r.io_device;
-    auto key = [&](const char* k, int64_t v) { line += std::string(" ") + k + "=" + v2_number(v <= 0 ? kNoLimit : v); };
+    auto key = [&](const char* k, int64_t v) {
+      line += std::string(" ") + k + "=" + v2_number(v <= 0 ? kNoLimit : v);
+    };
     if (r.io_bps) key("rbps", *r.io_bps), key("wbps", *r.io_bps);
     if (r.io_iops) key("riops", *r.io_iops), key("wiops", *r.io_iops);
     out.push_back({"io", "io.max", line});
@@ -96,7 +110,8 @@ std::optional<uint64_t> keyed_value(std::string_view text, std::string_view key)
     if (eol == std::string_view::npos) eol = text.size();
     std::string_view line = text.substr(pos, eol - pos);
     pos = eol + 1;
-    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != ' ') continue;
+    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != ' ')
+      continue;
     std::string_view num = line.substr(key.size() + 1);
     uint64_t v = 0;
     auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
@@ -121,7 +136,8 @@ std::string parent_cpuset(const std::string& dir, const std::string& file) {
 
 }  // namespace
 
-Status apply_writes(const std::vector<CgroupWrite>& plan, const std::function<std::string(const std::string&)>& dir_of) {
+Status apply_writes(const std::vector<CgroupWrite>& plan,
+                    const std::function<std::string(const std::string&)>& dir_of) {
   std::vector<std::pair<std::string, std::string>> retry;  // path, value
   for (const auto& w : plan) {
     std::string dir = dir_of(w.controller);

@@ -42,8 +42,8 @@ struct Resources {
   std::optional<int64_t> tcp_mem_limit;
 
   bool empty() const {
-    return !memory_limit && !swap_limit && !cpu_shares && !cpu_quota_us && !cpuset_cpus && !cpuset_mems &&
-           !pids_max && !io_weight && !io_bps && !io_iops && !tcp_mem_limit;
+    return !memory_limit && !swap_limit && !cpu_shares && !cpu_quota_us && !cpuset_cpus &&
+           !cpuset_mems && !pids_max && !io_weight && !io_bps && !io_iops && !tcp_mem_limit;
   }
   bool operator==(const Resources&) const = default;
 };
@@ -71,7 +71,8 @@ std::vector<CgroupWrite> v2_writes(const Resources& r);
 // has no such controller (the write is skipped, as is a file the kernel does not offer). A write
 // the kernel refuses with EINVAL or EBUSY is retried once after the others (a v1 memory limit
 // above the old memsw limit only fits once memsw is raised). Host side, root.
-Status apply_writes(const std::vector<CgroupWrite>& plan, const std::function<std::string(const std::string&)>& dir_of);
+Status apply_writes(const std::vector<CgroupWrite>& plan,
+                    const std::function<std::string(const std::string&)>& dir_of);
 
 // Beancounter counters of one CT, from its cgroup (vz7's user_beancounters.py does the same on
 // v1). Byte counts; -1 for a limit means unlimited; a counter the host lacks stays 0.
@@ -94,7 +95,8 @@ std::optional<int64_t> parse_limit(std::string_view text);
 // memory.oom_control, memory.stat); nullopt when absent.
 std::optional<uint64_t> keyed_value(std::string_view text, std::string_view key);
 
-// Counter files of a group, read for stats(): a missing or unreadable file reads as 0 (or kNoLimit).
+// Counter files of a group, read for stats(): a missing or unreadable file reads as 0 (or
+// kNoLimit).
 uint64_t read_u64(const std::string& path);
 int64_t read_limit(const std::string& path);
 uint64_t read_keyed(const std::string& path, std::string_view key);

@@ -24,7 +24,9 @@ std::vector<std::string> sub_names(int dirfd) {
     return out;
   }
   while (dirent* e = ::readdir(d))
-    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) out.emplace_back(e->d_name);
+    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 &&
+        std::strcmp(e->d_name, "..") != 0)
+      out.emplace_back(e->d_name);
   ::closedir(d);
   return out;
 }
@@ -69,8 +71,8 @@ int walk_tree(const std::string& dir, const std::function<void(int dirfd)>& visi
   UniqueFd cur(::open(dir.c_str(), kDirFlags));
   if (!cur) return errno;
   struct Level {
-    std::string name;                // this group's name in its parent ("" for dir)
-    std::vector<std::string> todo;   // sub-groups not visited yet
+    std::string name;               // this group's name in its parent ("" for dir)
+    std::vector<std::string> todo;  // sub-groups not visited yet
   };
   visit(cur.get());
   std::vector<Level> stack;
@@ -95,7 +97,8 @@ int walk_tree(const std::string& dir, const std::function<void(int dirfd)>& visi
     UniqueFd parent(::openat(cur.get(), "..", kDirFlags));
     if (!parent) return errno;
     cur = std::move(parent);
-    if (remove && ::unlinkat(cur.get(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT && !first_err)
+    if (remove && ::unlinkat(cur.get(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT &&
+        !first_err)
       first_err = errno;
   }
   return first_err;
@@ -103,15 +106,19 @@ int walk_tree(const std::string& dir, const std::function<void(int dirfd)>& visi
 
 std::vector<pid_t> tree_procs(const std::string& dir) {
   std::vector<pid_t> out;
-  walk_tree(dir, [&](int fd) {
-    auto p = procs_at(fd);
-    out.insert(out.end(), p.begin(), p.end());
-  }, false);
+  walk_tree(
+      dir,
+      [&](int fd) {
+        auto p = procs_at(fd);
+        out.insert(out.end(), p.begin(), p.end());
+      },
+      false);
   return out;
 }
 
 int remove_tree(const std::string& dir) {
-  int err = walk_tree(dir, [](int) {}, true);
+  int err = walk_tree(
+      dir, [](int) {}, true);
   if (err == ENOENT) return 0;
   if (err) return err;
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return errno;

@@ -35,7 +35,8 @@ Status mkdir_group(const std::string& base, const std::string& rel) {
     size_t slash = rel.find('/', pos);
     if (slash == std::string::npos) slash = rel.size();
     cur += "/" + rel.substr(pos, slash - pos);
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + cur + "`");
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+      return Error::from_errno(errno, "mkdir `" + cur + "`");
     pos = slash + 1;
   }
   return {};
@@ -67,7 +68,8 @@ bool delegated_inside_v1(const std::string& options) {
   // cgroup.max.descendants. Not blkio: v1 blk-throttle limits are flat, so a sub-group would
   // escape --iolimit. Not freezer: a sub-group the CT froze itself could not be killed. Not
   // cpuset, hugetlb, rdma, misc: nothing inside needs them.
-  static const char* const kDelegated[] = {"cpu", "cpuacct", "pids", "devices", "perf_event", "net_cls", "net_prio"};
+  static const char* const kDelegated[] = {"cpu",        "cpuacct", "pids",    "devices",
+                                           "perf_event", "net_cls", "net_prio"};
   std::istringstream in(options);
   std::string o;
   bool any = false;
@@ -137,7 +139,8 @@ Status V1Backend::attach(const std::string& rel, pid_t pid) {
   std::string p = std::to_string(pid);
   for (const auto& h : h_) {
     auto st = sys::write_file(h.mount + "/" + rel + "/cgroup.procs", p);
-    if (!st.ok()) return std::move(st).context("attach pid " + p + " to cgroup `" + h.options + "`");
+    if (!st.ok())
+      return std::move(st).context("attach pid " + p + " to cgroup `" + h.options + "`");
   }
   if (!unified_.empty()) {
     auto st = sys::write_file(unified_ + "/" + rel + "/cgroup.procs", p);
@@ -148,9 +151,13 @@ Status V1Backend::attach(const std::string& rel, pid_t pid) {
 
 // The whole subtree: the CT may move its processes, its init too (systemd's init.scope), into
 // sub-groups.
-std::vector<pid_t> V1Backend::pids(const std::string& rel) const { return tree_procs(primary().mount + "/" + rel); }
+std::vector<pid_t> V1Backend::pids(const std::string& rel) const {
+  return tree_procs(primary().mount + "/" + rel);
+}
 
-bool V1Backend::exists(const std::string& rel) const { return sys::is_dir(primary().mount + "/" + rel); }
+bool V1Backend::exists(const std::string& rel) const {
+  return sys::is_dir(primary().mount + "/" + rel);
+}
 
 Status V1Backend::kill_all(const std::string& rel) {
   const Hierarchy* fz = find("freezer");
@@ -159,7 +166,9 @@ Status V1Backend::kill_all(const std::string& rel) {
   // A frozen task dies of SIGKILL only once thawed, and a group frozen by itself stays frozen when
   // its parent thaws: thaw every group of the subtree, the CT's own sub-groups included.
   auto thaw = [&] {
-    if (fz) walk_tree(fzdir, [](int fd) { (void)write_at(fd, "freezer.state", "THAWED"); }, false);
+    if (fz)
+      walk_tree(
+          fzdir, [](int fd) { (void)write_at(fd, "freezer.state", "THAWED"); }, false);
   };
   for (int round = 0; round < 2000; ++round) {
     // Freeze first so nothing forks between reading the lists and the signals.
@@ -171,7 +180,8 @@ Status V1Backend::kill_all(const std::string& rel) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   thaw();
-  if (!tree_procs(dir).empty()) return Error::from_errno(EBUSY, "kill processes of cgroup `" + rel + "`");
+  if (!tree_procs(dir).empty())
+    return Error::from_errno(EBUSY, "kill processes of cgroup `" + rel + "`");
   return {};
 }
 
@@ -193,7 +203,8 @@ Status V1Backend::set_devices(const std::string& rel, const std::vector<std::str
   if (!dev) return Error::from_errno(ENOTSUP, "no v1 devices controller on this host");
   std::string dir = dev->mount + "/" + rel;
   BERTH_RETURN_IF_ERROR(sys::write_file(dir + "/devices.deny", "a"));
-  for (const auto& rule : allow) BERTH_RETURN_IF_ERROR(sys::write_file(dir + "/devices.allow", rule));
+  for (const auto& rule : allow)
+    BERTH_RETURN_IF_ERROR(sys::write_file(dir + "/devices.allow", rule));
   return {};
 }
 
@@ -201,7 +212,8 @@ Status V1Backend::delegate(const std::string& rel, uid_t uid, gid_t gid) {
   for (const auto& h : h_) {
     if (!delegated_inside_v1(h.options)) continue;
     std::string dir = h.mount + "/" + rel;
-    for (const char* f : {"", "/cgroup.procs", "/tasks", "/cgroup.clone_children", "/notify_on_release"})
+    for (const char* f :
+         {"", "/cgroup.procs", "/tasks", "/cgroup.clone_children", "/notify_on_release"})
       if (::chown((dir + f).c_str(), uid, gid) != 0 && errno != ENOENT)
         return Error::from_errno(errno, "chown `" + dir + f + "`");
   }
@@ -223,14 +235,17 @@ Stats V1Backend::stats(const std::string& rel) const {
   Stats s;
   if (const Hierarchy* m = find("memory")) {
     std::string d = m->mount + "/" + rel + "/memory.";
-    s.memory = {read_u64(d + "usage_in_bytes"), read_u64(d + "max_usage_in_bytes"), read_limit(d + "limit_in_bytes"),
-                read_u64(d + "failcnt")};
+    s.memory = {read_u64(d + "usage_in_bytes"), read_u64(d + "max_usage_in_bytes"),
+                read_limit(d + "limit_in_bytes"), read_u64(d + "failcnt")};
     // swap = memsw - mem (vz7's user_beancounters.py does the same).
-    uint64_t sw = read_u64(d + "memsw.usage_in_bytes"), swmax = read_u64(d + "memsw.max_usage_in_bytes");
+    uint64_t sw = read_u64(d + "memsw.usage_in_bytes"),
+             swmax = read_u64(d + "memsw.max_usage_in_bytes");
     int64_t swlim = read_limit(d + "memsw.limit_in_bytes");
     s.swap.held = sw > s.memory.held ? sw - s.memory.held : 0;
     s.swap.maxheld = swmax > s.memory.maxheld ? swmax - s.memory.maxheld : 0;
-    s.swap.limit = swlim == kNoLimit || s.memory.limit == kNoLimit ? kNoLimit : std::max<int64_t>(0, swlim - s.memory.limit);
+    s.swap.limit = swlim == kNoLimit || s.memory.limit == kNoLimit
+                       ? kNoLimit
+                       : std::max<int64_t>(0, swlim - s.memory.limit);
     s.swap.failcnt = read_u64(d + "memsw.failcnt");
     s.oom_kills = read_keyed(d + "oom_control", "oom_kill");
   }

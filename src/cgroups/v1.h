@@ -16,7 +16,8 @@ bool delegated_inside_v1(const std::string& options);
 
 class V1Backend : public Backend {
  public:
-  V1Backend(std::vector<Hierarchy> h, std::string unified) : h_(std::move(h)), unified_(std::move(unified)) {}
+  V1Backend(std::vector<Hierarchy> h, std::string unified)
+      : h_(std::move(h)), unified_(std::move(unified)) {}
   const char* name() const override { return "v1"; }
   Status create(const std::string& rel) override;
   Result<UniqueFd> open_for_clone(const std::string&) override { return UniqueFd(); }
@@ -25,7 +26,8 @@ class V1Backend : public Backend {
   Status kill_all(const std::string& rel) override;
   Status remove(const std::string& rel) override;
   bool exists(const std::string& rel) const override;
-  // Only the hierarchies delegated_inside_v1() names; the others stay the host's (read-only inside).
+  // Only the hierarchies delegated_inside_v1() names; the others stay the host's (read-only
+  // inside).
   Status delegate(const std::string& rel, uid_t uid, gid_t gid) override;
   // v1 has no such limit: the memory hierarchy (whose ids are the scarce ones) is not delegated.
   Status limit_nesting(const std::string&, int64_t, int64_t) override { return {}; }

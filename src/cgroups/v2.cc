@@ -57,17 +57,22 @@ Status V2Backend::attach(const std::string& rel, pid_t pid) {
 }
 
 // The whole subtree: the CT may move its processes, its init too, into sub-groups.
-std::vector<pid_t> V2Backend::pids(const std::string& rel) const { return tree_procs(mount_ + "/" + rel); }
+std::vector<pid_t> V2Backend::pids(const std::string& rel) const {
+  return tree_procs(mount_ + "/" + rel);
+}
 
 bool V2Backend::exists(const std::string& rel) const { return sys::is_dir(mount_ + "/" + rel); }
 
 // SIGKILL every process in dir and its sub-groups (for kernels without cgroup.kill, < 5.14).
 // A sub-group the CT froze itself is thawed: its tasks die only when they run.
 static void kill_tree(const std::string& dir) {
-  walk_tree(dir, [](int fd) {
-    for (pid_t p : procs_at(fd)) ::kill(p, SIGKILL);
-    (void)write_at(fd, "cgroup.freeze", "0");
-  }, false);
+  walk_tree(
+      dir,
+      [](int fd) {
+        for (pid_t p : procs_at(fd)) ::kill(p, SIGKILL);
+        (void)write_at(fd, "cgroup.freeze", "0");
+      },
+      false);
 }
 
 Status V2Backend::kill_all(const std::string& rel) {
@@ -81,7 +86,8 @@ Status V2Backend::kill_all(const std::string& rel) {
   for (int i = 0; i < 2000; ++i) {
     auto ev = sys::read_file(dir + "/cgroup.events");
     if (!ev.ok() || ev->find("populated 0") != std::string::npos) {
-      if (!have_kill) (void)sys::write_file(dir + "/cgroup.freeze", "0");  // the group may be reused
+      if (!have_kill)
+        (void)sys::write_file(dir + "/cgroup.freeze", "0");  // the group may be reused
       return {};
     }
     if (!have_kill) kill_tree(dir);
@@ -121,10 +127,10 @@ Stats V2Backend::stats(const std::string& rel) const {
   Stats s;
   std::string d = mount_ + "/" + rel + "/";
   // memory.events "max": times usage hit memory.max (the closest to v1's failcnt).
-  s.memory = {read_u64(d + "memory.current"), read_u64(d + "memory.peak"), read_limit(d + "memory.max"),
-              read_keyed(d + "memory.events", "max")};
-  s.swap = {read_u64(d + "memory.swap.current"), read_u64(d + "memory.swap.peak"), read_limit(d + "memory.swap.max"),
-            read_keyed(d + "memory.swap.events", "max")};
+  s.memory = {read_u64(d + "memory.current"), read_u64(d + "memory.peak"),
+              read_limit(d + "memory.max"), read_keyed(d + "memory.events", "max")};
+  s.swap = {read_u64(d + "memory.swap.current"), read_u64(d + "memory.swap.peak"),
+            read_limit(d + "memory.swap.max"), read_keyed(d + "memory.swap.events", "max")};
   s.oom_kills = read_keyed(d + "memory.events", "oom_kill");
   s.pids.held = read_u64(d + "pids.current");
   s.pids.maxheld = sys::path_exists(d + "pids.peak") ? read_u64(d + "pids.peak") : s.pids.held;

@@ -9,7 +9,6 @@
 
 namespace berth::cli {
 
-
 namespace {
 
 struct CommandEntry {
@@ -77,15 +76,23 @@ int main(int argc, char** argv) {
   } else {
     for (; i < argc; ++i) {
       std::string_view a = argv[i];
-      if (a == "--quiet" || a == "-q") inv.quiet = true;
-      else if (a == "--verbose" || a == "-v") ++inv.verbose;
-      else if (a == "--skiplock") inv.skiplock = true;
-      else if (a == "--help" || a == "-h") { usage(stdout, inv.prog); return 0; }
-      else if (a == "--version") { std::printf("%s version %s\n", inv.prog.c_str(), BERTH_VERSION); return 0; }
-      else if (!a.empty() && a.front() == '-') {
+      if (a == "--quiet" || a == "-q")
+        inv.quiet = true;
+      else if (a == "--verbose" || a == "-v")
+        ++inv.verbose;
+      else if (a == "--skiplock")
+        inv.skiplock = true;
+      else if (a == "--help" || a == "-h") {
+        usage(stdout, inv.prog);
+        return 0;
+      } else if (a == "--version") {
+        std::printf("%s version %s\n", inv.prog.c_str(), BERTH_VERSION);
+        return 0;
+      } else if (!a.empty() && a.front() == '-') {
         std::fprintf(stderr, "%s: invalid option `%s'\n", inv.prog.c_str(), argv[i]);
         return exitcode::kBadArgument;
-      } else break;
+      } else
+        break;
     }
     if (i >= argc) {
       usage(stderr, inv.prog);
@@ -102,8 +109,8 @@ int main(int argc, char** argv) {
 
   for (const auto& c : kCommands)
     if (inv.command == c.name) return c.fn(inv, *host);
-  std::fprintf(stderr, "%s: invalid command `%s' (see %s --help)\n", inv.prog.c_str(), inv.command.c_str(),
-               inv.prog.c_str());
+  std::fprintf(stderr, "%s: invalid command `%s' (see %s --help)\n", inv.prog.c_str(),
+               inv.command.c_str(), inv.prog.c_str());
   return exitcode::kBadArgument;
 }
 

@@ -14,9 +14,9 @@
 namespace berth::cli {
 
 struct Invocation {
-  std::string prog = "berth";      // the name used in messages
-  std::string command;             // e.g. "start"
-  std::vector<std::string> args;   // everything after the command
+  std::string prog = "berth";     // the name used in messages
+  std::string command;            // e.g. "start"
+  std::vector<std::string> args;  // everything after the command
   bool quiet = false;
   int verbose = 0;
   bool skiplock = false;
@@ -41,11 +41,11 @@ int cmd_status(const Invocation&, const HostConfig&);
 int cmd_mount(const Invocation&, const HostConfig&);
 int cmd_umount(const Invocation&, const HostConfig&);
 int cmd_set(const Invocation&, const HostConfig&);
-int cmd_exec(const Invocation&, const HostConfig&);   // exec, exec2, exec3 (inv.command tells)
+int cmd_exec(const Invocation&, const HostConfig&);  // exec, exec2, exec3 (inv.command tells)
 int cmd_enter(const Invocation&, const HostConfig&);
 int cmd_runscript(const Invocation&, const HostConfig&);
 int cmd_console(const Invocation&, const HostConfig&);
-int cmd_list(const Invocation&, const HostConfig&);   // vzlist
+int cmd_list(const Invocation&, const HostConfig&);  // vzlist
 int cmd_template(const Invocation&, const HostConfig&);
 int cmd_ubc(const Invocation&, const HostConfig&);      // ubc (vzubc)
 int cmd_netstat(const Invocation&, const HostConfig&);  // netstat (vznetstat)

@@ -13,7 +13,9 @@
 namespace berth::cli {
 namespace {
 
-Error usage_error(const std::string& what) { return Error::with_status(exitcode::kBadArgument, what); }
+Error usage_error(const std::string& what) {
+  return Error::with_status(exitcode::kBadArgument, what);
+}
 
 // The CT argument of a command: a CTID or a name.
 Result<std::string> ct_arg(const Invocation& inv) {
@@ -29,7 +31,9 @@ Result<CtConfig> load_ct(const Invocation& inv, const HostConfig& host) {
   auto ct = CtConfig::load(host, ctid);
   if (!ct.ok()) {
     if (ct.error().code() == ENOENT)
-      return Error::with_status(exitcode::kNoConfig, "CT " + ctid + ": config file `" + host.ct_conf_path(ctid) + "` does not exist");
+      return Error::with_status(
+          exitcode::kNoConfig,
+          "CT " + ctid + ": config file `" + host.ct_conf_path(ctid) + "` does not exist");
     return std::move(ct).error();
   }
   return ct;
@@ -46,10 +50,14 @@ Result<Flags> parse_flags(const Invocation& inv, std::initializer_list<std::stri
     bool ok = false;
     for (auto al : allowed) ok |= a == al;
     if (!ok) return usage_error(inv.command + ": invalid option `" + std::string(a) + "`");
-    if (a == "--wait") f.wait = true;
-    else if (a == "--force") f.force = true;
-    else if (a == "--fast") f.fast = true;
-    else if (a == "--skip-umount") f.skip_umount = true;
+    if (a == "--wait")
+      f.wait = true;
+    else if (a == "--force")
+      f.force = true;
+    else if (a == "--fast")
+      f.fast = true;
+    else if (a == "--skip-umount")
+      f.skip_umount = true;
   }
   return f;
 }
@@ -83,7 +91,8 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
   if (!edit.ok()) return report(inv, Error(edit.error()).context("create CT " + *ctid));
   req.not_enforced = std::move(edit->not_enforced);
   req.userpasswd = std::move(edit->userpasswd);
-  auto st = runtime::create_ct(host, *ctid, std::move(req), [&](const std::string& line) { say(inv, line); });
+  auto st = runtime::create_ct(host, *ctid, std::move(req),
+                               [&](const std::string& line) { say(inv, line); });
   if (!st.ok()) return report(inv, Error(st.error()).context("create CT " + *ctid));
   return 0;
 }
@@ -91,7 +100,8 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
 int cmd_destroy(const Invocation& inv, const HostConfig& host) {
   auto ct = load_ct(inv, host);
   if (!ct.ok()) return report(inv, ct.error());
-  if (inv.args.size() > 1) return report(inv, usage_error("destroy: unexpected argument `" + inv.args[1] + "`"));
+  if (inv.args.size() > 1)
+    return report(inv, usage_error("destroy: unexpected argument `" + inv.args[1] + "`"));
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
   say(inv, "Destroying CT private area: " + ct->ve_private());
@@ -129,7 +139,8 @@ int cmd_stop(const Invocation& inv, const HostConfig& host) {
 int cmd_restart(const Invocation& inv, const HostConfig& host) {
   auto ct = load_ct(inv, host);
   if (!ct.ok()) return report(inv, ct.error());
-  auto f = parse_flags(inv, {"--wait", "--force", "--fast", "--skip-umount", "--skip-fsck", "--skip-remount"});
+  auto f = parse_flags(
+      inv, {"--wait", "--force", "--fast", "--skip-umount", "--skip-fsck", "--skip-remount"});
   if (!f.ok()) return report(inv, f.error());
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());

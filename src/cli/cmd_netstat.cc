@@ -34,14 +34,16 @@ Result<NetstatOptions> parse_netstat_args(const std::vector<std::string>& args) 
     } else if (a == "-a" || a == "--all") {
       o.all = true;
     } else if (a == "-v" || a == "-c") {
-      if (i + 1 >= args.size()) return Error::with_status(exitcode::kBadArgument, "netstat: " + a + " needs a value");
+      if (i + 1 >= args.size())
+        return Error::with_status(exitcode::kBadArgument, "netstat: " + a + " needs a value");
       const std::string& v = args[++i];
       if (a == "-v") {
         o.ids.push_back(v);
         continue;
       }
       auto cls = values::parse_rate_entry("*:" + v + ":0");
-      if (!cls.ok()) return Error::with_status(exitcode::kBadArgument, "netstat: bad class `" + v + "`");
+      if (!cls.ok())
+        return Error::with_status(exitcode::kBadArgument, "netstat: bad class `" + v + "`");
       o.classes.push_back(cls->cls);
     } else if (!a.empty() && a[0] == '-') {
       return Error::with_status(exitcode::kBadArgument, "netstat: invalid option `" + a + "`");
@@ -72,7 +74,8 @@ Result<std::vector<Row>> collect(const HostConfig& host, const NetstatOptions& o
   std::vector<Row> rows;
   for (const auto& id : ids) {
     auto ct = CtConfig::load(host, id);
-    if (!ct.ok()) return Error::with_status(exitcode::kNoConfig, "netstat CT " + id + ": CT does not exist");
+    if (!ct.ok())
+      return Error::with_status(exitcode::kNoConfig, "netstat CT " + id + ": CT does not exist");
     BERTH_ASSIGN_OR_RETURN(state::CtStatus st, state::query_status(*ct));
     if (!named && !o.all && !st.running) continue;
     BERTH_ASSIGN_OR_RETURN(runtime::TrafficCounters c, runtime::traffic_counters(*ct));
@@ -104,12 +107,14 @@ int cmd_netstat(const Invocation& inv, const HostConfig& host) {
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  std::printf("%-10s %9s %15s %12s %15s %12s\n", "CTID", "Net.Class", "Input(bytes)", "Input(pkts)", "Output(bytes)",
-              "Output(pkts)");
+  std::printf("%-10s %9s %15s %12s %15s %12s\n", "CTID", "Net.Class", "Input(bytes)", "Input(pkts)",
+              "Output(bytes)", "Output(pkts)");
   for (const auto& r : *rows)
     std::printf("%-10s %9u %15llu %12llu %15llu %12llu\n", r.ctid.c_str(), values::kAllTrafficClass,
-                static_cast<unsigned long long>(r.c.bytes_in), static_cast<unsigned long long>(r.c.packets_in),
-                static_cast<unsigned long long>(r.c.bytes_out), static_cast<unsigned long long>(r.c.packets_out));
+                static_cast<unsigned long long>(r.c.bytes_in),
+                static_cast<unsigned long long>(r.c.packets_in),
+                static_cast<unsigned long long>(r.c.bytes_out),
+                static_cast<unsigned long long>(r.c.packets_out));
   return 0;
 }
 

@@ -19,18 +19,21 @@ bool changed(const ConfigEdit& e, std::string_view key) {
 }  // namespace
 
 int cmd_set(const Invocation& inv, const HostConfig& host) {
-  if (inv.args.empty()) return report(inv, Error::with_status(exitcode::kBadArgument, "set: CT ID or name expected"));
+  if (inv.args.empty())
+    return report(inv, Error::with_status(exitcode::kBadArgument, "set: CT ID or name expected"));
   auto ctid = resolve_ctid(host, inv.args[0]);
   if (!ctid.ok()) return report(inv, ctid.error());
   auto loaded = CtConfig::load(host, *ctid);
   if (!loaded.ok())
-    return report(inv, Error::with_status(exitcode::kNoConfig, "set CT " + *ctid + ": config file does not exist"));
+    return report(inv, Error::with_status(exitcode::kNoConfig,
+                                          "set CT " + *ctid + ": config file does not exist"));
   CtConfig& ct = *loaded;
   std::vector<std::string> rest(inv.args.begin() + 1, inv.args.end());
   auto opts = parse_ct_options(OptionContext::kSet, rest);
   if (!opts.ok()) return report(inv, Error(opts.error()).context("set CT " + *ctid));
   if (opts->items.empty() && !opts->reset_ub)
-    return report(inv, Error::with_status(exitcode::kBadArgument, "set CT " + *ctid + ": no parameters to set"));
+    return report(inv, Error::with_status(exitcode::kBadArgument,
+                                          "set CT " + *ctid + ": no parameters to set"));
   auto lock = runtime::lock_ct(host, *ctid, inv.skiplock);
   if (!lock.ok()) return report(inv, Error(lock.error()).context("set CT " + *ctid));
 
@@ -45,9 +48,11 @@ int cmd_set(const Invocation& inv, const HostConfig& host) {
   if (!edit.ok()) return report(inv, Error(edit.error()).context("set CT " + *ctid));
   for (const char* k : {"NAME", "OSTEMPLATE"})
     if (changed(*edit, k) && !opts->save)
-      return report(inv, Error::with_status(exitcode::kBadArgument, "set CT " + *ctid + ": --" +
-                                                                       std::string(k == std::string("NAME") ? "name" : "ostemplate") +
-                                                                       " needs --save"));
+      return report(inv, Error::with_status(
+                             exitcode::kBadArgument,
+                             "set CT " + *ctid + ": --" +
+                                 std::string(k == std::string("NAME") ? "name" : "ostemplate") +
+                                 " needs --save"));
   req.changed_keys = std::move(edit->changed_keys);
   req.need_restart = std::move(edit->need_restart);
   req.not_enforced = std::move(edit->not_enforced);

@@ -19,14 +19,17 @@ constexpr char kUsage[] =
     "usage: template list [-H] | create busybox [--force] | import FILE [--name N] | remove NAME";
 
 int usage_error(const Invocation& inv, const std::string& what) {
-  return report(inv, Error::invalid("template: " + what + " (" + kUsage + ")", exitcode::kBadArgument));
+  return report(inv,
+                Error::invalid("template: " + what + " (" + kUsage + ")", exitcode::kBadArgument));
 }
 
 int template_list(const Invocation& inv, const HostConfig& host) {
   bool header = true;
   for (size_t i = 1; i < inv.args.size(); ++i) {
-    if (inv.args[i] == "-H" || inv.args[i] == "--no-header") header = false;
-    else return usage_error(inv, "list: invalid option `" + inv.args[i] + "`");
+    if (inv.args[i] == "-H" || inv.args[i] == "--no-header")
+      header = false;
+    else
+      return usage_error(inv, "list: invalid option `" + inv.args[i] + "`");
   }
   auto list = tmpl::list_templates(host);
   if (!list.ok()) return report(inv, list.error());
@@ -44,10 +47,14 @@ int template_create(const Invocation& inv, const HostConfig& host) {
   bool force = false;
   for (size_t i = 1; i < inv.args.size(); ++i) {
     const std::string& a = inv.args[i];
-    if (a == "--force" || a == "-f") force = true;
-    else if (!a.empty() && a.front() == '-') return usage_error(inv, "create: invalid option `" + a + "`");
-    else if (!name) name = a;
-    else return usage_error(inv, "create: unexpected argument `" + a + "`");
+    if (a == "--force" || a == "-f")
+      force = true;
+    else if (!a.empty() && a.front() == '-')
+      return usage_error(inv, "create: invalid option `" + a + "`");
+    else if (!name)
+      name = a;
+    else
+      return usage_error(inv, "create: unexpected argument `" + a + "`");
   }
   if (!name) return usage_error(inv, "create: template name required");
   if (*name == "debian-12-x86_64-minimal")

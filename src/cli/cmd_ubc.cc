@@ -25,7 +25,10 @@ int fail(const Invocation& inv, Error err) {
 
 int cmd_ubc(const Invocation& inv, const HostConfig& host) {
   auto opts = ubc::parse_vzubc_options(inv.args);
-  if (!opts.ok()) return inv.prog == "vzubc" ? report(inv, opts.error()) : report(inv, Error::with_status(exitcode::kBadArgument, opts.error().message()));
+  if (!opts.ok())
+    return inv.prog == "vzubc"
+               ? report(inv, opts.error())
+               : report(inv, Error::with_status(exitcode::kBadArgument, opts.error().message()));
   if (opts->help) {
     std::fputs(ubc::vzubc_usage(inv.prog == "vzubc" ? "vzubc" : inv.prog + " ubc").c_str(), stdout);
     return 0;
@@ -43,7 +46,8 @@ int cmd_ubc(const Invocation& inv, const HostConfig& host) {
   for (;;) {
     auto out = runtime::vzubc_render(host, *opts);
     if (!out.ok()) return fail(inv, out.error());
-    std::string shown = opts->watch_diff && !last.empty() ? ubc::highlight_changes(last, *out) : *out;
+    std::string shown =
+        opts->watch_diff && !last.empty() ? ubc::highlight_changes(last, *out) : *out;
     last = *out;
     std::string screen = "\033[H\033[2J";
     if (!opts->watch_no_title) {

@@ -150,7 +150,8 @@ Error leftover_error(const std::vector<std::string>& remaining) {
       if (i + 1 < remaining.size()) return syntax("extra argument `" + remaining[i + 1] + "`");
       continue;
     }
-    if (t.size() > 1 && t.front() == '-') return syntax("unknown option `" + t.substr(0, t.find('=')) + "`");
+    if (t.size() > 1 && t.front() == '-')
+      return syntax("unknown option `" + t.substr(0, t.find('=')) + "`");
     return syntax("extra argument `" + t + "`");
   }
   return syntax("bad arguments");
@@ -162,7 +163,8 @@ Status check_rules(OptionContext ctx, const CtOptions& o) {
     if (o.reset_ub && (!o.items.empty() || o.save || o.force || !o.setmode.empty()))
       return syntax("option --reset_ub is exclusive");
     if (!o.save) {
-      if (o.has("name")) return Error::invalid("unable to use --name without --save", exitcode::kName);
+      if (o.has("name"))
+        return Error::invalid("unable to use --name without --save", exitcode::kName);
       if (o.has("ostemplate")) return syntax("unable to use --ostemplate without --save");
       if (o.has("stop-timeout")) return syntax("unable to use --stop-timeout without --save");
       if (o.force) return syntax("--force is useless without --save");
@@ -172,13 +174,16 @@ Status check_rules(OptionContext ctx, const CtOptions& o) {
       return syntax("option --offline-resize can only be used with --diskspace");
   }
   if (o.has("nodemask") && !o.has("cpumask")) return syntax("option --nodemask requires --cpumask");
-  if (o.last("cpumask") == "auto" && !o.has("nodemask")) return syntax("--cpumask auto requires --nodemask");
+  if (o.last("cpumask") == "auto" && !o.has("nodemask"))
+    return syntax("--cpumask auto requires --nodemask");
   size_t ifnames = o.all("ifname").size();
-  if (ifnames > 1) return Error::invalid("multiple use of --ifname is not allowed", exitcode::kBadValue);
+  if (ifnames > 1)
+    return Error::invalid("multiple use of --ifname is not allowed", exitcode::kBadValue);
   for (const char* f : {"mac", "host_ifname", "host_mac", "bridge", "mac_filter"}) {
     if (o.has(f) && ifnames == 0) return syntax(std::string("option --") + f + " needs --ifname");
     if (o.all(f).size() > 1)
-      return Error::invalid(std::string("multiple use of --") + f + " is not allowed", exitcode::kBadValue);
+      return Error::invalid(std::string("multiple use of --") + f + " is not allowed",
+                            exitcode::kBadValue);
   }
   return {};
 }

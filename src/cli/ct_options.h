@@ -7,7 +7,8 @@
 // (core/edit/config_edit.h), which owns the grammar of every value and writes it into a ConfFile
 // the way vzctl 4.x saves it, and reports what changed for runtime/'s create and set.
 //
-// Not owned here: locking, loading/saving CTID.conf, the names/ symlink of --name, --applyconfig and
+// Not owned here: locking, loading/saving CTID.conf, the names/ symlink of --name, --applyconfig
+// and
 // --config (copying a sample), --userpasswd (runs inside the CT), live application of anything.
 //
 // Every error is one line naming the option and the value, with vzctl's exit status: 20 for command
@@ -56,6 +57,5 @@ using edit::not_enforced_warning;
 
 // The items of opts applied to conf by the config model (edit::apply_changes()).
 Result<ConfigEdit> apply_ct_options(const CtOptions& opts, std::string_view ctid, ConfFile& conf);
-
 
 }  // namespace berth::cli

@@ -149,7 +149,8 @@ Field conf_num_field(std::string name, std::string header, int width, const char
                    [key](const ListRow& r) { return conf_num(r, key); });
 }
 
-Field bool_field(std::string name, std::string header, int width, const std::function<bool(const ListRow&)>& get) {
+Field bool_field(std::string name, std::string header, int width,
+                 const std::function<bool(const ListRow&)>& get) {
   Field f{std::move(name), std::move(header), width, Trim::kNone};
   f.text = [get](const ListRow& r) { return std::optional<std::string>(get(r) ? "yes" : "no"); };
   f.json = [get](const ListRow& r) { return Json(get(r)); };
@@ -193,14 +194,15 @@ constexpr UbcDef kUbcs[] = {
 };
 
 // barrier:limit from the config, each half on its own so that a bad half only hides itself.
-std::array<std::optional<uint64_t>, 2> conf_barrier_limit(const ListRow& r, const char* key, const char* alt,
-                                                          units::Kind kind) {
+std::array<std::optional<uint64_t>, 2> conf_barrier_limit(const ListRow& r, const char* key,
+                                                          const char* alt, units::Kind kind) {
   auto v = conf_str(r, key);
   if (!v && alt) v = conf_str(r, alt);
   if (!v) return {};
   std::string_view s = *v;
   size_t colon = s.find(':');
-  std::string_view b = s.substr(0, colon), l = colon == std::string_view::npos ? b : s.substr(colon + 1);
+  std::string_view b = s.substr(0, colon),
+                   l = colon == std::string_view::npos ? b : s.substr(colon + 1);
   auto one = [kind](std::string_view part) -> std::optional<uint64_t> {
     auto x = units::parse_ubc_value(part, kind);
     return x.ok() ? std::optional(*x) : std::nullopt;
@@ -229,8 +231,8 @@ void add_ubc_fields(std::vector<Field>& out, const UbcDef& d) {
   static constexpr const char* kSuffix[] = {"", ".m", ".b", ".l", ".f"};
   static constexpr const char* kHeaderSuffix[] = {"", ".M", ".B", ".L", ".F"};
   for (int i = 0; i < 5; ++i) {
-    Field f = num_field(std::string(d.name) + kSuffix[i], std::string(d.header) + kHeaderSuffix[i], 10,
-                        [d, i](const ListRow& r) { return ubc_values(r, d)[i]; });
+    Field f = num_field(std::string(d.name) + kSuffix[i], std::string(d.header) + kHeaderSuffix[i],
+                        10, [d, i](const ListRow& r) { return ubc_values(r, d)[i]; });
     f.suffixed = i != 0;
     if (i == 0) {
       f.json = [d](const ListRow& r) {
@@ -252,12 +254,13 @@ void add_ubc_fields(std::vector<Field>& out, const UbcDef& d) {
 
 // usage, softlimit, hardlimit; DISKSPACE in 1K blocks (suffixes are bytes), DISKINODES in inodes.
 std::optional<std::array<std::optional<uint64_t>, 3>> disk_values(const ListRow& r, const char* key,
-                                                                   uint64_t unit) {
+                                                                  uint64_t unit) {
   auto v = conf_str(r, key);
   if (!v) return std::nullopt;
   std::string_view s = *v;
   size_t colon = s.find(':');
-  std::string_view soft = s.substr(0, colon), hard = colon == std::string_view::npos ? soft : s.substr(colon + 1);
+  std::string_view soft = s.substr(0, colon),
+                   hard = colon == std::string_view::npos ? soft : s.substr(colon + 1);
   auto one = [unit](std::string_view part) -> std::optional<uint64_t> {
     auto x = units::parse_size(part, unit);
     if (!x.ok()) return std::nullopt;
@@ -306,7 +309,8 @@ double round_to(double v, double scale) { return std::round(v * scale) / scale; 
 
 std::vector<Field> build_fields() {
   std::vector<Field> t;
-  Field ctid = num_field("ctid", "CTID", 10, [](const ListRow& r) { return std::optional(ctid_num(r)); });
+  Field ctid =
+      num_field("ctid", "CTID", 10, [](const ListRow& r) { return std::optional(ctid_num(r)); });
   t.push_back(ctid);
   for (const char* alias : {"veid", "vpsid"}) {
     Field a = ctid;
@@ -325,7 +329,9 @@ std::vector<Field> build_fields() {
 
   // The name when there is one (cut to 10), else the CTID; a string or a number in JSON.
   Field smart{"smart_name", "SMARTNAME", 10, Trim::kCut};
-  smart.text = [](const ListRow& r) { return std::optional(conf_str(r, "NAME").value_or(r.config.ctid())); };
+  smart.text = [](const ListRow& r) {
+    return std::optional(conf_str(r, "NAME").value_or(r.config.ctid()));
+  };
   smart.json = [](const ListRow& r) {
     auto n = conf_str(r, "NAME");
     return n ? Json(*n) : Json(ctid_num(r));
@@ -342,8 +348,9 @@ std::vector<Field> build_fields() {
   t.push_back(list_field("nameserver", "NAMESERVER", "NAMESERVER"));
   t.push_back(list_field("searchdomain", "SEARCHDOMAIN", "SEARCHDOMAIN"));
 
-  Field status = str_field("status", "STATUS", -9, Trim::kNone,
-                           [](const ListRow& r) { return std::optional<std::string>(status_word(r.status)); });
+  Field status = str_field("status", "STATUS", -9, Trim::kNone, [](const ListRow& r) {
+    return std::optional<std::string>(status_word(r.status));
+  });
   status.sort = [](const ListRow& r) { return num_key(status_rank(r.status)); };
   t.push_back(std::move(status));
 
@@ -378,8 +385,12 @@ std::vector<Field> build_fields() {
   up.text = [](const ListRow& r) {
     return r.status.running ? std::optional(format_uptime(r.status.uptime)) : std::nullopt;
   };
-  up.json = [](const ListRow& r) { return Json(r.status.running ? round_to(r.status.uptime, 1000) : 0.0); };
-  up.sort = [](const ListRow& r) { return r.status.running ? num_key(r.status.uptime) : null_key(); };
+  up.json = [](const ListRow& r) {
+    return Json(r.status.running ? round_to(r.status.uptime, 1000) : 0.0);
+  };
+  up.sort = [](const ListRow& r) {
+    return r.status.running ? num_key(r.status.uptime) : null_key();
+  };
   t.push_back(std::move(up));
 
   t.push_back(conf_num_field("cpulimit", "CPULIM", 7, "CPULIMIT"));
@@ -393,18 +404,21 @@ std::vector<Field> build_fields() {
     return n.ok() ? std::optional(*n) : std::nullopt;
   }));
   t.push_back(conf_num_field("iopslimit", "IOPS", 10, "IOPSLIMIT"));
-  t.push_back(bool_field("onboot", "ONBOOT", 6, [](const ListRow& r) { return r.config.conf().get("ONBOOT") == "yes"; }));
+  t.push_back(bool_field("onboot", "ONBOOT", 6,
+                         [](const ListRow& r) { return r.config.conf().get("ONBOOT") == "yes"; }));
   t.push_back(conf_num_field("bootorder", "BOOTORDER", 10, "BOOTORDER"));
   t.push_back(str_field("layout", "LAYOUT", -7, Trim::kNone, [](const ListRow& r) {
     return std::optional<std::string>(r.config.layout() == Layout::kSimfs ? "simfs" : "overlay");
   }));
 
   // FEATURES="nfs:on ppp:off": "nfs:on,ppp:off" in text (cut to 15), {"nfs": true, ...} in JSON.
-  Field feat = str_field("features", "FEATURES", -15, Trim::kCut, [](const ListRow& r) -> std::optional<std::string> {
-    std::string s;
-    for (const auto& w : conf_list(r, "FEATURES")) s += (s.empty() ? "" : ",") + w;
-    return s.empty() ? std::nullopt : std::optional(s);
-  });
+  Field feat = str_field("features", "FEATURES", -15, Trim::kCut,
+                         [](const ListRow& r) -> std::optional<std::string> {
+                           std::string s;
+                           for (const auto& w : conf_list(r, "FEATURES"))
+                             s += (s.empty() ? "" : ",") + w;
+                           return s.empty() ? std::nullopt : std::optional(s);
+                         });
   feat.json = [](const ListRow& r) {
     Json o = Json::object();
     for (const auto& w : conf_list(r, "FEATURES")) {
@@ -421,7 +435,9 @@ std::vector<Field> build_fields() {
     auto l = conf_barrier_limit(r, "PHYSPAGES", nullptr, units::Kind::kPages)[1];
     return l && *l != units::kUnlimited && *l != 2147483647ULL;
   }));
-  t.push_back(bool_field("disabled", "DISABL", 6, [](const ListRow& r) { return r.config.conf().get("DISABLED") == "yes"; }));
+  t.push_back(bool_field("disabled", "DISABL", 6, [](const ListRow& r) {
+    return r.config.conf().get("DISABLED") == "yes";
+  }));
 
   Field ovc = conf_str_field("vm_overcommit", "VM_OVC", 6, "VM_OVERCOMMIT");
   ovc.trim = Trim::kNone;
@@ -435,8 +451,9 @@ std::vector<Field> build_fields() {
   t.push_back(std::move(ovc));
   t.push_back(conf_str_field("netfilter", "NETFILTER", -9, "NETFILTER"));
   t.push_back(list_field("capability", "CAPABILITY", "CAPABILITY"));
-  t.push_back(num_field("local_uid", "LOCAL_UID", 10,
-                        [](const ListRow& r) { return std::optional<uint64_t>(r.config.local_uid()); }));
+  t.push_back(num_field("local_uid", "LOCAL_UID", 10, [](const ListRow& r) {
+    return std::optional<uint64_t>(r.config.local_uid());
+  }));
   // Traffic counters (bytes, saved + live, as `berth netstat`); null when they cannot be read.
   t.push_back(num_field("netin", "NETIN", 14, [](const ListRow& r) -> std::optional<uint64_t> {
     auto c = runtime::traffic_counters(r.config);
@@ -466,7 +483,8 @@ std::vector<std::string> split_commas(std::string_view s) {
   size_t pos = 0;
   for (;;) {
     size_t comma = s.find(',', pos);
-    out.emplace_back(s.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    out.emplace_back(
+        s.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
     if (comma == std::string_view::npos) return out;
     pos = comma + 1;
   }
@@ -514,7 +532,8 @@ bool key_less(const SortKey& a, const SortKey& b) {
   return a.str < b.str;
 }
 
-bool glob_matches(const std::optional<std::string>& pattern, const std::optional<std::string>& value) {
+bool glob_matches(const std::optional<std::string>& pattern,
+                  const std::optional<std::string>& value) {
   if (!pattern) return true;
   return value && ::fnmatch(pattern->c_str(), value->c_str(), 0) == 0;
 }
@@ -635,8 +654,9 @@ Result<std::string> render_list(std::vector<ListRow> rows, const ListOptions& op
                    [](const ListRow& a, const ListRow& b) { return ctid_num(a) < ctid_num(b); });
   if (!opts.sort_field.empty()) {
     const Field* key = find_field(opts.sort_field);
-    std::stable_sort(rows.begin(), rows.end(),
-                     [key](const ListRow& a, const ListRow& b) { return key_less(key->sort(a), key->sort(b)); });
+    std::stable_sort(rows.begin(), rows.end(), [key](const ListRow& a, const ListRow& b) {
+      return key_less(key->sort(a), key->sort(b));
+    });
     if (opts.sort_reverse) std::reverse(rows.begin(), rows.end());
   }
 
@@ -654,7 +674,8 @@ Result<std::string> render_list(std::vector<ListRow> rows, const ListOptions& op
   std::string out;
   if (!opts.no_header) {
     std::string line;
-    for (size_t i = 0; i < cols.size(); ++i) line += (i ? " " : "") + pad(cols[i]->header, cols[i]->width);
+    for (size_t i = 0; i < cols.size(); ++i)
+      line += (i ? " " : "") + pad(cols[i]->header, cols[i]->width);
     out += rtrim(std::move(line)) + "\n";
   }
   for (const auto& r : rows) {

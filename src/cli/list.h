@@ -34,18 +34,18 @@ struct ListRow {
 inline constexpr int kListUsageExit = 1;
 
 struct ListOptions {
-  bool all = false;            // -a: every CT, not just running ones
-  bool stopped = false;        // -S: only CTs that are not running
-  bool no_header = false;      // -H
-  bool no_trim = false;        // -t
-  bool json = false;           // -j
-  bool list_fields = false;    // -L
-  bool help = false;           // --help
-  std::string fields;          // -o / -1 / -n (the last one given wins); "" = default
-  std::string sort_field;      // -s, without the leading '-'; "" = by CTID
-  bool sort_reverse = false;   // -s -field
-  std::optional<std::string> hostname_glob;     // -h
-  std::optional<std::string> name_glob;         // -N
+  bool all = false;                          // -a: every CT, not just running ones
+  bool stopped = false;                      // -S: only CTs that are not running
+  bool no_header = false;                    // -H
+  bool no_trim = false;                      // -t
+  bool json = false;                         // -j
+  bool list_fields = false;                  // -L
+  bool help = false;                         // --help
+  std::string fields;                        // -o / -1 / -n (the last one given wins); "" = default
+  std::string sort_field;                    // -s, without the leading '-'; "" = by CTID
+  bool sort_reverse = false;                 // -s -field
+  std::optional<std::string> hostname_glob;  // -h
+  std::optional<std::string> name_glob;      // -N
   std::optional<std::string> description_glob;  // -d
   std::vector<std::string> ids;                 // CTID|name arguments, as given
 };

@@ -62,7 +62,8 @@ ConfFile ConfFile::parse(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
-    std::string_view raw = text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
+    std::string_view raw =
+        text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
     if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
     Line line{std::string(raw), {}, {}};
     parse_line(line);
@@ -106,7 +107,8 @@ void ConfFile::set(std::string_view key, std::string_view value) {
     }
     ++it;
   }
-  if (!done) lines_.push_back(Line{format_conf_line(key, value), std::string(key), std::string(value)});
+  if (!done)
+    lines_.push_back(Line{format_conf_line(key, value), std::string(key), std::string(value)});
 }
 
 void ConfFile::erase(std::string_view key) {

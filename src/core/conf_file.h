@@ -20,8 +20,8 @@ namespace berth {
 class ConfFile {
  public:
   struct Line {
-    std::string raw;   // the line as read or as last written, without '\n'
-    std::string key;   // empty for comments, blank and malformed lines
+    std::string raw;  // the line as read or as last written, without '\n'
+    std::string key;  // empty for comments, blank and malformed lines
     std::string value;
   };
 

@@ -17,13 +17,17 @@ Result<std::string> validate_ctid(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc() || p != s.data() + s.size() || s.front() == '0')
     return Error::invalid("invalid CTID `" + std::string(s) + "`", exitcode::kBadArgument);
-  if (v <= 100) return Error::invalid("CTID " + std::string(s) + " is reserved (0..100)", exitcode::kBadArgument);
-  if (v > 2147483644ULL) return Error::invalid("CTID `" + std::string(s) + "` is too large", exitcode::kBadArgument);
+  if (v <= 100)
+    return Error::invalid("CTID " + std::string(s) + " is reserved (0..100)",
+                          exitcode::kBadArgument);
+  if (v > 2147483644ULL)
+    return Error::invalid("CTID `" + std::string(s) + "` is too large", exitcode::kBadArgument);
   return std::string(s);
 }
 
 Status validate_ct_name(std::string_view s) {
-  bool all_digits = std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit((unsigned char)c); });
+  bool all_digits =
+      std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit((unsigned char)c); });
   bool chars_ok = std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.';
   });
@@ -39,7 +43,7 @@ Result<CtConfig> CtConfig::load(const HostConfig& host, std::string_view ctid) {
 
 std::optional<std::string> safe_default(std::string_view key) {
   static constexpr std::pair<std::string_view, std::string_view> kDefaults[] = {
-      {"PHYSPAGES", "0:65536"}, {"SWAPPAGES", "0:131072"},       {"NUMPROC", "512"},
+      {"PHYSPAGES", "0:65536"}, {"SWAPPAGES", "0:131072"},    {"NUMPROC", "512"},
       {"NUMPTY", "64"},         {"INOTIFY_INSTANCES", "128"}, {"INOTIFY_WATCHES", "65536"},
   };
   for (const auto& [k, v] : kDefaults)
@@ -66,13 +70,17 @@ bool CtConfig::get_bool(std::string_view key, bool fallback) const {
   return fallback;
 }
 
-std::string CtConfig::ve_root() const { return expand_veid(get_or("VE_ROOT", host_->default_ve_root()), ctid_); }
+std::string CtConfig::ve_root() const {
+  return expand_veid(get_or("VE_ROOT", host_->default_ve_root()), ctid_);
+}
 
 std::string CtConfig::ve_private() const {
   return expand_veid(get_or("VE_PRIVATE", host_->default_ve_private()), ctid_);
 }
 
-Layout CtConfig::layout() const { return get_or("VE_LAYOUT", "overlay") == "simfs" ? Layout::kSimfs : Layout::kOverlay; }
+Layout CtConfig::layout() const {
+  return get_or("VE_LAYOUT", "overlay") == "simfs" ? Layout::kSimfs : Layout::kOverlay;
+}
 
 std::string CtConfig::ostemplate() const { return get_or("OSTEMPLATE", ""); }
 
@@ -102,15 +110,20 @@ std::vector<std::string> split_words(std::string_view s) {
   return out;
 }
 
-std::vector<std::string> CtConfig::list(std::string_view key) const { return split_words(get_or(key, "")); }
+std::vector<std::string> CtConfig::list(std::string_view key) const {
+  return split_words(get_or(key, ""));
+}
 
 Result<std::string> resolve_ctid(const HostConfig& host, std::string_view id_or_name) {
-  if (!id_or_name.empty() && std::isdigit((unsigned char)id_or_name.front())) return validate_ctid(id_or_name);
-  BERTH_RETURN_IF_ERROR(validate_ct_name(id_or_name).context("bad CT ID or name").status(exitcode::kBadArgument));
+  if (!id_or_name.empty() && std::isdigit((unsigned char)id_or_name.front()))
+    return validate_ctid(id_or_name);
+  BERTH_RETURN_IF_ERROR(
+      validate_ct_name(id_or_name).context("bad CT ID or name").status(exitcode::kBadArgument));
   std::string link = host.paths().names_dir + "/" + std::string(id_or_name);
   char buf[PATH_MAX];
   ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
-  if (n < 0) return Error::invalid("no CT named `" + std::string(id_or_name) + "`", exitcode::kNoConfig);
+  if (n < 0)
+    return Error::invalid("no CT named `" + std::string(id_or_name) + "`", exitcode::kNoConfig);
   std::string target(buf, static_cast<size_t>(n));
   size_t slash = target.rfind('/');
   std::string file = slash == std::string::npos ? target : target.substr(slash + 1);

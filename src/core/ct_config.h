@@ -55,7 +55,7 @@ class CtConfig {
   uint32_t local_uid() const;
   uint32_t local_gid() const;
   bool is_privileged() const { return local_uid() == 0; }
-  unsigned stop_timeout() const;  // seconds, STOP_TIMEOUT, default 120
+  unsigned stop_timeout() const;                              // seconds, STOP_TIMEOUT, default 120
   std::vector<std::string> list(std::string_view key) const;  // space-separated values
 
  private:

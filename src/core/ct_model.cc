@@ -14,11 +14,13 @@ using units::Kind;
 
 // key: message, exit 21, one line.
 Error bad_key(std::string_view key, const Error& why) {
-  return Error::invalid(std::string(key) + ": " + values::printable(why.message()), exitcode::kBadValue);
+  return Error::invalid(std::string(key) + ": " + values::printable(why.message()),
+                        exitcode::kBadValue);
 }
 
 Error bad_key(std::string_view key, std::string_view value, std::string_view why) {
-  return Error::invalid(std::string(key) + ": invalid value `" + values::printable(value) + "` (" + std::string(why) + ")",
+  return Error::invalid(std::string(key) + ": invalid value `" + values::printable(value) + "` (" +
+                            std::string(why) + ")",
                         exitcode::kBadValue);
 }
 
@@ -29,19 +31,24 @@ Status take(std::string_view key, Result<T> r, T& out) {
   return {};
 }
 
-Status number(std::string_view key, const std::string& v, uint64_t max, std::optional<uint64_t>& out) {
+Status number(std::string_view key, const std::string& v, uint64_t max,
+              std::optional<uint64_t>& out) {
   out = values::parse_u64_max(v, max);
-  if (!out) return bad_key(key, v, max == static_cast<uint64_t>(INT64_MAX) ? "a number expected"
-                                                                            : "0.." + std::to_string(max) + " expected");
+  if (!out)
+    return bad_key(key, v,
+                   max == static_cast<uint64_t>(INT64_MAX)
+                       ? "a number expected"
+                       : "0.." + std::to_string(max) + " expected");
   return {};
 }
 
-Status word_list(std::string_view key, const std::string& v, bool (*valid)(std::string_view), std::string_view what,
-                 std::vector<std::string>& out) {
+Status word_list(std::string_view key, const std::string& v, bool (*valid)(std::string_view),
+                 std::string_view what, std::vector<std::string>& out) {
   out = values::split_any(v, " \t");
   for (auto& w : out) {
     if (w == "inherit" && key != "NETDEV") continue;
-    if (!valid(w)) return bad_key(key, v, "bad " + std::string(what) + " `" + values::printable(w) + "`");
+    if (!valid(w))
+      return bad_key(key, v, "bad " + std::string(what) + " `" + values::printable(w) + "`");
   }
   return {};
 }
@@ -83,10 +90,11 @@ const UbcKey* find_ubc_key(std::string_view key) {
 
 const std::vector<std::string_view>& model_keys() {
   static const std::vector<std::string_view> kKeys = [] {
-    std::vector<std::string_view> k = {"LOCAL_UID", "LOCAL_GID", "HOSTNAME",  "IP_ADDRESS", "IP_ADDRESS_FORCED",
-                                       "NAMESERVER", "SEARCHDOMAIN", "NETIF", "NETDEV",     "RATE",
-                                       "DEVNODES",  "DEVICES",   "CPUMASK",   "NODEMASK",   "CPUUNITS",
-                                       "CPULIMIT",  "CPUS",      "IOPRIO",    "IOLIMIT",    "IOPSLIMIT"};
+    std::vector<std::string_view> k = {
+        "LOCAL_UID",  "LOCAL_GID",    "HOSTNAME", "IP_ADDRESS", "IP_ADDRESS_FORCED",
+        "NAMESERVER", "SEARCHDOMAIN", "NETIF",    "NETDEV",     "RATE",
+        "DEVNODES",   "DEVICES",      "CPUMASK",  "NODEMASK",   "CPUUNITS",
+        "CPULIMIT",   "CPUS",         "IOPRIO",   "IOLIMIT",    "IOPSLIMIT"};
     for (const auto& u : ubc_keys()) k.push_back(u.key);
     return k;
   }();
@@ -95,8 +103,9 @@ const std::vector<std::string_view>& model_keys() {
 
 Result<CtModel> parse_model(const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(CtModel m, parse_model([&ct](std::string_view key) {
-    return key == "LOCAL_UID" || key == "LOCAL_GID" ? ct.conf().get(key) : ct.get(key);
-  }));
+                           return key == "LOCAL_UID" || key == "LOCAL_GID" ? ct.conf().get(key)
+                                                                           : ct.get(key);
+                         }));
   m.ctid = ct.ctid();
   return m;
 }
@@ -111,19 +120,25 @@ Result<CtModel> parse_model(const KeyLookup& get) {
     if (!values::is_valid_hostname(*v)) return bad_key("HOSTNAME", *v, "not a valid host name");
     m.hostname = *v;
   }
-  if (auto v = get("IP_ADDRESS")) BERTH_RETURN_IF_ERROR(take("IP_ADDRESS", values::parse_ip_list(*v), m.ip_addresses));
+  if (auto v = get("IP_ADDRESS"))
+    BERTH_RETURN_IF_ERROR(take("IP_ADDRESS", values::parse_ip_list(*v), m.ip_addresses));
   if (auto v = get("IP_ADDRESS_FORCED"))
     BERTH_RETURN_IF_ERROR(take("IP_ADDRESS_FORCED", values::parse_ip_list(*v), m.ip_forced));
   if (auto v = get("NAMESERVER"))
     BERTH_RETURN_IF_ERROR(word_list("NAMESERVER", *v, is_nameserver, "IP address", m.nameservers));
   if (auto v = get("SEARCHDOMAIN"))
-    BERTH_RETURN_IF_ERROR(word_list("SEARCHDOMAIN", *v, values::is_valid_hostname, "domain", m.searchdomains));
+    BERTH_RETURN_IF_ERROR(
+        word_list("SEARCHDOMAIN", *v, values::is_valid_hostname, "domain", m.searchdomains));
   if (auto v = get("NETIF")) BERTH_RETURN_IF_ERROR(take("NETIF", values::parse_netif(*v), m.netif));
   if (auto v = get("NETDEV"))
-    BERTH_RETURN_IF_ERROR(word_list("NETDEV", *v, values::is_valid_ifname, "interface name", m.netdev));
-  if (auto v = get("RATE")) BERTH_RETURN_IF_ERROR(take("RATE", values::parse_rate_list(*v), m.rate));
-  if (auto v = get("DEVNODES")) BERTH_RETURN_IF_ERROR(take("DEVNODES", values::parse_devnodes(*v), m.devnodes));
-  if (auto v = get("DEVICES")) BERTH_RETURN_IF_ERROR(take("DEVICES", values::parse_devices(*v), m.devices));
+    BERTH_RETURN_IF_ERROR(
+        word_list("NETDEV", *v, values::is_valid_ifname, "interface name", m.netdev));
+  if (auto v = get("RATE"))
+    BERTH_RETURN_IF_ERROR(take("RATE", values::parse_rate_list(*v), m.rate));
+  if (auto v = get("DEVNODES"))
+    BERTH_RETURN_IF_ERROR(take("DEVNODES", values::parse_devnodes(*v), m.devnodes));
+  if (auto v = get("DEVICES"))
+    BERTH_RETURN_IF_ERROR(take("DEVICES", values::parse_devices(*v), m.devices));
   for (auto [key, out] : {std::pair{"CPUMASK", &m.cpumask}, std::pair{"NODEMASK", &m.nodemask}}) {
     auto v = get(key);
     if (!v) continue;
@@ -137,9 +152,9 @@ Result<CtModel> parse_model(const KeyLookup& get) {
     std::optional<uint64_t>* out;
   };
   const uint64_t kAny = static_cast<uint64_t>(INT64_MAX);
-  for (const Num& n : {Num{"CPUUNITS", kAny, &m.cpuunits}, Num{"CPULIMIT", kAny, &m.cpulimit}, Num{"CPUS", kAny, &m.cpus},
-                       Num{"IOPRIO", 7, &m.ioprio}, Num{"IOLIMIT", kAny, &m.iolimit},
-                       Num{"IOPSLIMIT", kAny, &m.iopslimit}})
+  for (const Num& n : {Num{"CPUUNITS", kAny, &m.cpuunits}, Num{"CPULIMIT", kAny, &m.cpulimit},
+                       Num{"CPUS", kAny, &m.cpus}, Num{"IOPRIO", 7, &m.ioprio},
+                       Num{"IOLIMIT", kAny, &m.iolimit}, Num{"IOPSLIMIT", kAny, &m.iopslimit}})
     if (auto v = get(n.key)) BERTH_RETURN_IF_ERROR(number(n.key, *v, n.max, *n.out));
   for (const auto& u : ubc_keys()) {
     auto v = get(u.key);

@@ -32,20 +32,20 @@ namespace berth {
 struct CtModel {
   std::string ctid;
   // Network.
-  std::string hostname;                          // HOSTNAME ("" = none)
-  std::vector<values::IpAddr> ip_addresses;      // IP_ADDRESS
-  std::vector<values::IpAddr> ip_forced;         // IP_ADDRESS_FORCED
-  std::vector<std::string> nameservers;          // NAMESERVER (canonical addresses or "inherit")
-  std::vector<std::string> searchdomains;        // SEARCHDOMAIN
-  std::vector<values::Netif> netif;              // NETIF
-  std::vector<std::string> netdev;               // NETDEV
-  std::vector<values::RateEntry> rate;           // RATE
+  std::string hostname;                      // HOSTNAME ("" = none)
+  std::vector<values::IpAddr> ip_addresses;  // IP_ADDRESS
+  std::vector<values::IpAddr> ip_forced;     // IP_ADDRESS_FORCED
+  std::vector<std::string> nameservers;      // NAMESERVER (canonical addresses or "inherit")
+  std::vector<std::string> searchdomains;    // SEARCHDOMAIN
+  std::vector<values::Netif> netif;          // NETIF
+  std::vector<std::string> netdev;           // NETDEV
+  std::vector<values::RateEntry> rate;       // RATE
   // Devices.
-  std::vector<values::DevNode> devnodes;         // DEVNODES (numbers resolved at start)
-  std::vector<values::DevNode> devices;          // DEVICES
+  std::vector<values::DevNode> devnodes;  // DEVNODES (numbers resolved at start)
+  std::vector<values::DevNode> devices;   // DEVICES
   // CPU, memory, I/O.
-  std::optional<values::CpuMask> cpumask;        // CPUMASK (nullopt: not set)
-  std::optional<values::CpuMask> nodemask;       // NODEMASK
+  std::optional<values::CpuMask> cpumask;   // CPUMASK (nullopt: not set)
+  std::optional<values::CpuMask> nodemask;  // NODEMASK
   std::optional<uint64_t> cpuunits, cpulimit, cpus, ioprio, iolimit, iopslimit;
   std::map<std::string, units::BarrierLimit, std::less<>> ubc;  // the UBC keys that are set
   // User namespace.

@@ -20,7 +20,9 @@ Error Error::invalid(std::string what, int exit_status) {
   return e;
 }
 
-Error Error::with_status(int exit_status, std::string what) { return invalid(std::move(what), exit_status); }
+Error Error::with_status(int exit_status, std::string what) {
+  return invalid(std::move(what), exit_status);
+}
 
 Error Error::restored(int err, int exit_status, std::string message) {
   Error e = invalid(std::move(message), exit_status);

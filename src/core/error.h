@@ -114,9 +114,9 @@ inline Status ok_status() { return {}; }
 #define BERTH_CONCAT_INNER_(a, b) a##b
 #define BERTH_CONCAT_(a, b) BERTH_CONCAT_INNER_(a, b)
 
-#define BERTH_RETURN_IF_ERROR(expr)                     \
-  do {                                                  \
-    auto berth_status_ = (expr);                        \
+#define BERTH_RETURN_IF_ERROR(expr)                                   \
+  do {                                                                \
+    auto berth_status_ = (expr);                                      \
     if (!berth_status_.ok()) return std::move(berth_status_).error(); \
   } while (0)
 

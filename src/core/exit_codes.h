@@ -17,8 +17,8 @@ inline constexpr int kPermission = 12;
 inline constexpr int kCapability = 13;
 inline constexpr int kNoConfig = 14;
 inline constexpr int kExecTimeout = 15;
-inline constexpr int kBadArgument = 20;     // invalid command-line parameter
-inline constexpr int kBadValue = 21;        // invalid parameter value
+inline constexpr int kBadArgument = 20;  // invalid command-line parameter
+inline constexpr int kBadValue = 21;     // invalid parameter value
 inline constexpr int kNoVeRoot = 22;
 inline constexpr int kNoVePrivate = 23;
 inline constexpr int kNoTemplate = 24;
@@ -31,7 +31,7 @@ inline constexpr int kMounted = 41;
 inline constexpr int kPrivateNotFound = 43;
 inline constexpr int kPrivateExists = 44;
 inline constexpr int kNoDiskSpace = 46;
-inline constexpr int kBadCt = 47;           // no /sbin/init or /bin/sh
+inline constexpr int kBadCt = 47;  // no /sbin/init or /bin/sh
 inline constexpr int kCreatePrivate = 48;
 inline constexpr int kCreateRoot = 49;
 inline constexpr int kMountFailed = 50;
@@ -53,9 +53,11 @@ inline constexpr int kWaitFailed = 133;
 inline constexpr int kConfigSave = 139;
 
 // Not vzctl's list.
-inline constexpr int kVzubcFailed = 1;     // vzubc: any failure (its only error status)
-inline constexpr int kHelperFailed = 1;    // a helper process of Berth's own failed (its stderr says why)
-inline constexpr int kCommandNotExecutable = 126;  // a command run in a CT: found but not run (the shell's)
-inline constexpr int kCommandNotFound = 127;       // a command run in a CT: not found (the shell's)
+inline constexpr int kVzubcFailed = 1;  // vzubc: any failure (its only error status)
+inline constexpr int kHelperFailed =
+    1;  // a helper process of Berth's own failed (its stderr says why)
+inline constexpr int kCommandNotExecutable =
+    126;  // a command run in a CT: found but not run (the shell's)
+inline constexpr int kCommandNotFound = 127;  // a command run in a CT: not found (the shell's)
 
 }  // namespace berth::exitcode

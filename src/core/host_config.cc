@@ -28,7 +28,8 @@ Result<HostConfig> HostConfig::load() {
 Result<HostConfig> HostConfig::load_at(std::string root) {
   while (!root.empty() && root.back() == '/') root.pop_back();
   if (!root.empty() && root.front() != '/')
-    return Error::invalid("BERTH_ROOT must be an absolute path: `" + root + "`", exitcode::kNoGlobalConfig);
+    return Error::invalid("BERTH_ROOT must be an absolute path: `" + root + "`",
+                          exitcode::kNoGlobalConfig);
   HostConfig h;
   HostPaths& p = h.paths_;
   p.root = root;

@@ -22,7 +22,8 @@ Result<uint64_t> parse_size(std::string_view s, uint64_t default_multiplier) {
   size_t i = 0;
   while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
   std::string_view num = s.substr(0, i), suffix = s.substr(i);
-  if (num.empty() || num.front() == '.' || std::count(num.begin(), num.end(), '.') > 1) return bad(s);
+  if (num.empty() || num.front() == '.' || std::count(num.begin(), num.end(), '.') > 1)
+    return bad(s);
   uint64_t mult = default_multiplier;
   if (!suffix.empty()) {
     if (suffix.size() != 1) return bad(s);
@@ -56,8 +57,7 @@ Result<uint64_t> parse_ubc_value(std::string_view s, Kind kind) {
     case Kind::kItems:
       if (has_suffix) return bad(s);
       return parse_size(s, 1);
-    case Kind::kBytes:
-      return parse_size(s, 1);
+    case Kind::kBytes: return parse_size(s, 1);
     case Kind::kPages: {
       if (!has_suffix) return parse_size(s, 1);
       BERTH_ASSIGN_OR_RETURN(uint64_t bytes, parse_size(s, 1));
@@ -76,7 +76,9 @@ Result<BarrierLimit> parse_barrier_limit(std::string_view s, Kind kind) {
   if (s.find(':', colon + 1) != std::string_view::npos) return bad(s);
   BERTH_ASSIGN_OR_RETURN(uint64_t b, parse_ubc_value(s.substr(0, colon), kind));
   BERTH_ASSIGN_OR_RETURN(uint64_t l, parse_ubc_value(s.substr(colon + 1), kind));
-  if (b > l) return Error::invalid("barrier is above limit in `" + std::string(s) + "`", exitcode::kBadValue);
+  if (b > l)
+    return Error::invalid("barrier is above limit in `" + std::string(s) + "`",
+                          exitcode::kBadValue);
   return BarrierLimit{b, l};
 }
 

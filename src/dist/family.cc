@@ -21,13 +21,15 @@ std::string lower(std::string_view s) {
 
 // Distribution IDs (os-release ID / template prefix) of each family.
 Family family_of_id(std::string_view id) {
-  static constexpr std::string_view kDebian[] = {"debian", "ubuntu", "devuan", "raspbian", "linuxmint", "kali",
-                                                 "pop", "elementary"};
-  static constexpr std::string_view kRedhat[] = {"centos", "rhel", "redhat", "fedora", "almalinux", "rocky",
-                                                 "ol", "oracle", "scientific", "cloudlinux", "amzn",
-                                                 "eurolinux", "virtuozzo", "vzlinux"};
+  static constexpr std::string_view kDebian[] = {"debian",    "ubuntu", "devuan", "raspbian",
+                                                 "linuxmint", "kali",   "pop",    "elementary"};
+  static constexpr std::string_view kRedhat[] = {
+      "centos", "rhel",       "redhat",     "fedora", "almalinux", "rocky",     "ol",
+      "oracle", "scientific", "cloudlinux", "amzn",   "eurolinux", "virtuozzo", "vzlinux"};
   static constexpr std::string_view kBusybox[] = {"alpine", "busybox"};
-  auto in = [&](const auto& list) { return std::find(std::begin(list), std::end(list), id) != std::end(list); };
+  auto in = [&](const auto& list) {
+    return std::find(std::begin(list), std::end(list), id) != std::end(list);
+  };
   if (in(kDebian)) return Family::kDebian;
   if (in(kRedhat)) return Family::kRedhat;
   if (in(kBusybox)) return Family::kBusybox;
@@ -35,7 +37,7 @@ Family family_of_id(std::string_view id) {
 }
 
 bool is_regular(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 

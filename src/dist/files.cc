@@ -20,7 +20,7 @@ Result<std::optional<std::string>> read_if_exists(const std::string& path) {
 }
 
 Status replace_file(const std::string& path, std::string_view data, unsigned new_mode) {
-  struct stat st{};
+  struct stat st {};
   bool existed = ::stat(path.c_str(), &st) == 0;
   if (!existed && errno != ENOENT) return Error::from_errno(errno, "stat `" + path + "`");
   unsigned mode = existed ? (st.st_mode & 07777) : new_mode;
@@ -38,7 +38,7 @@ Result<PasswdLock> PasswdLock::acquire(const std::string& root) {
   std::string path = root + "/etc/.pwd.lock";
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd) return Error::from_errno(errno, "open `" + path + "`");
-  struct flock fl{};
+  struct flock fl {};
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;
   for (int tries = 0;; ++tries) {

@@ -58,20 +58,24 @@ Status validate_hostname(std::string_view hostname) {
 Status validate_nameserver(std::string_view address) {
   std::string a(address);
   if (!values::canonical_ip(a, false))
-    return Error::invalid("invalid nameserver `" + a + "` (want an IP address)", exitcode::kBadValue);
+    return Error::invalid("invalid nameserver `" + a + "` (want an IP address)",
+                          exitcode::kBadValue);
   return {};
 }
 
 Status validate_searchdomain(std::string_view domain) {
   if (!is_valid_hostname(domain))
-    return Error::invalid("invalid search domain `" + std::string(domain) + "`", exitcode::kBadValue);
+    return Error::invalid("invalid search domain `" + std::string(domain) + "`",
+                          exitcode::kBadValue);
   return {};
 }
 
-std::string hosts_with_hostname(std::string_view hosts, std::string_view hostname, std::string_view ip) {
+std::string hosts_with_hostname(std::string_view hosts, std::string_view hostname,
+                                std::string_view ip) {
   std::string name(hostname);
   std::string short_name = name.substr(0, name.find('.'));
-  std::string entry = (ip.empty() ? std::string("127.0.1.1") : std::string(ip)) + " " + name + (short_name != name ? " " + short_name : "");
+  std::string entry = (ip.empty() ? std::string("127.0.1.1") : std::string(ip)) + " " + name +
+                      (short_name != name ? " " + short_name : "");
 
   auto lines = split_lines(hosts);
   std::vector<std::string> out;
@@ -86,7 +90,9 @@ std::string hosts_with_hostname(std::string_view hosts, std::string_view hostnam
     std::string_view line = lines[i];
     if (trim(line) == kHostsMarker) {
       // vzctl wrote its line right below the marker, possibly as "127.0.0.1 localhost... <name>".
-      if (i + 1 < lines.size() && !first_field(lines[i + 1]).empty() && first_field(lines[i + 1])[0] != '#') ++i;
+      if (i + 1 < lines.size() && !first_field(lines[i + 1]).empty() &&
+          first_field(lines[i + 1])[0] != '#')
+        ++i;
       place();
       continue;
     }
@@ -97,7 +103,8 @@ std::string hosts_with_hostname(std::string_view hosts, std::string_view hostnam
     out.push_back(lines[i]);
   }
   place();
-  bool has_loopback = std::any_of(out.begin(), out.end(), [](const std::string& l) { return first_field(l) == "127.0.0.1"; });
+  bool has_loopback = std::any_of(
+      out.begin(), out.end(), [](const std::string& l) { return first_field(l) == "127.0.0.1"; });
   if (!has_loopback) out.insert(out.begin(), "127.0.0.1 localhost");
   return join_lines(out);
 }
@@ -107,8 +114,8 @@ std::string first_address(std::string_view ip_address) {
   return first.substr(0, first.find('/'));
 }
 
-std::vector<std::string> resolve_inherit(const std::vector<std::string>& list, std::string_view host_resolv,
-                                         bool nameservers) {
+std::vector<std::string> resolve_inherit(const std::vector<std::string>& list,
+                                         std::string_view host_resolv, bool nameservers) {
   std::vector<std::string> host;
   for (const auto& line : split_lines(host_resolv)) {
     std::string_view kw = first_field(line);
@@ -168,7 +175,9 @@ std::string resolv_conf_with(std::string_view text, const std::vector<std::strin
     out.push_back(line);
   }
   if (!searchdomains.empty() && !search_done) {
-    auto first_ns = std::find_if(out.begin(), out.end(), [](const std::string& l) { return first_field(l) == "nameserver"; });
+    auto first_ns = std::find_if(out.begin(), out.end(), [](const std::string& l) {
+      return first_field(l) == "nameserver";
+    });
     out.insert(first_ns, search_line);
   }
   if (!nameservers.empty() && !ns_done) out.insert(out.end(), ns_lines.begin(), ns_lines.end());
@@ -180,18 +189,20 @@ Status set_hostname(const std::string& hostname, const std::string& root, const 
   auto run = [&]() -> Status {
     BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/hostname", hostname + "\n"));
     BERTH_ASSIGN_OR_RETURN(auto hosts, read_if_exists(root + "/etc/hosts"));
-    BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/hosts", hosts_with_hostname(hosts.value_or(""), hostname, ip)));
+    BERTH_RETURN_IF_ERROR(
+        replace_file(root + "/etc/hosts", hosts_with_hostname(hosts.value_or(""), hostname, ip)));
     // Red Hat before 7 read the name from here at boot; newer ones only have /etc/hostname.
     BERTH_ASSIGN_OR_RETURN(auto network, read_if_exists(root + "/etc/sysconfig/network"));
     if (network)
-      BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/sysconfig/network", sysconfig_network_with_hostname(*network, hostname)));
+      BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/sysconfig/network",
+                                         sysconfig_network_with_hostname(*network, hostname)));
     return {};
   };
   return run().context("set hostname `" + hostname + "`");
 }
 
-Status set_dns(const std::vector<std::string>& nameservers, const std::vector<std::string>& searchdomains,
-               const std::string& root) {
+Status set_dns(const std::vector<std::string>& nameservers,
+               const std::vector<std::string>& searchdomains, const std::string& root) {
   for (const auto& n : nameservers) BERTH_RETURN_IF_ERROR(validate_nameserver(n));
   for (const auto& d : searchdomains) BERTH_RETURN_IF_ERROR(validate_searchdomain(d));
   if (nameservers.empty() && searchdomains.empty()) return {};

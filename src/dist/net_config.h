@@ -15,7 +15,8 @@ namespace berth::dist {
 
 // The comment vzctl's set_hostname.sh put above its /etc/hosts line. Berth writes the same one so
 // that CTs imported from OpenVZ get their old line replaced, not duplicated.
-inline constexpr std::string_view kHostsMarker = "# Auto-generated hostname. Please do not remove this comment.";
+inline constexpr std::string_view kHostsMarker =
+    "# Auto-generated hostname. Please do not remove this comment.";
 
 // RFC 1123 host name: dot-separated labels of letters, digits and '-', 1..63 chars each, not
 // starting or ending with '-', 253 chars in all. Error exit 21. Pure.
@@ -29,7 +30,8 @@ Status validate_searchdomain(std::string_view domain);
 // (vzctl's set_hostname.sh), or 127.0.1.1 when it has none. Replaces the line after an existing
 // marker and any 127.0.1.1 line (Debian's installer puts the host name there); adds
 // `127.0.0.1 localhost` if no 127.0.0.1 line is left. Keeps every other line. Idempotent. Pure.
-std::string hosts_with_hostname(std::string_view hosts, std::string_view hostname, std::string_view ip = {});
+std::string hosts_with_hostname(std::string_view hosts, std::string_view hostname,
+                                std::string_view ip = {});
 
 // The first address of IP_ADDRESS ("198.18.0.1/24 fd00::1" -> "198.18.0.1"); "" if none. Pure.
 std::string first_address(std::string_view ip_address);
@@ -37,8 +39,8 @@ std::string first_address(std::string_view ip_address);
 // NAMESERVER / SEARCHDOMAIN lists with each `inherit` replaced by the host's values from
 // host_resolv (the text of the host's /etc/resolv.conf): its nameserver lines, or the words of
 // its search (or domain) line. Duplicates dropped, order kept. Pure.
-std::vector<std::string> resolve_inherit(const std::vector<std::string>& list, std::string_view host_resolv,
-                                         bool nameservers);
+std::vector<std::string> resolve_inherit(const std::vector<std::string>& list,
+                                         std::string_view host_resolv, bool nameservers);
 
 // /etc/sysconfig/network (old Red Hat) with HOSTNAME set; other lines kept. Pure.
 std::string sysconfig_network_with_hostname(std::string_view text, std::string_view hostname);
@@ -51,11 +53,12 @@ std::string resolv_conf_with(std::string_view text, const std::vector<std::strin
 
 // Inside the CT: /etc/hostname, /etc/hosts (with ip, see hosts_with_hostname), and HOSTNAME= in
 // /etc/sysconfig/network if that file exists. Error exit 21 for a bad name.
-Status set_hostname(const std::string& hostname, const std::string& root = "", const std::string& ip = "");
+Status set_hostname(const std::string& hostname, const std::string& root = "",
+                    const std::string& ip = "");
 
 // Inside the CT: /etc/resolv.conf. Empty lists leave their lines alone (both empty: no change);
 // `inherit` must already have been replaced by the host's values. Error exit 21 for a bad value.
-Status set_dns(const std::vector<std::string>& nameservers, const std::vector<std::string>& searchdomains,
-               const std::string& root = "");
+Status set_dns(const std::vector<std::string>& nameservers,
+               const std::vector<std::string>& searchdomains, const std::string& root = "");
 
 }  // namespace berth::dist

@@ -30,7 +30,8 @@ std::vector<std::string> split(std::string_view s, char sep) {
   size_t start = 0;
   while (true) {
     size_t p = s.find(sep, start);
-    out.emplace_back(s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
+    out.emplace_back(
+        s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
     if (p == std::string_view::npos) return out;
     start = p + 1;
   }
@@ -88,14 +89,16 @@ Status copy_skel(const std::string& src, const std::string& dst, uid_t uid, gid_
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     std::string from = src + "/" + name, to = dst + "/" + name;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(from.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + from + "`");
     if (S_ISDIR(st.st_mode)) {
-      if (::mkdir(to.c_str(), st.st_mode & 07777) != 0) return Error::from_errno(errno, "mkdir `" + to + "`");
+      if (::mkdir(to.c_str(), st.st_mode & 07777) != 0)
+        return Error::from_errno(errno, "mkdir `" + to + "`");
       BERTH_RETURN_IF_ERROR(copy_skel(from, to, uid, gid));
     } else if (S_ISREG(st.st_mode)) {
       BERTH_ASSIGN_OR_RETURN(std::string data, sys::read_file(from));
-      UniqueFd fd(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777));
+      UniqueFd fd(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                         st.st_mode & 07777));
       if (!fd) return Error::from_errno(errno, "create `" + to + "`");
       if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()))
         return Error::from_errno(errno, "write `" + to + "`");
@@ -136,12 +139,16 @@ Status create_user(const std::string& root, const std::string& user, const std::
 
   // useradd's order: the group exists before a passwd line refers to it.
   if (u.new_group) {
-    BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/group", group_with_user(group.value_or(""), u)));
-    if (gshadow) BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/gshadow", gshadow_with_user(*gshadow, u)));
+    BERTH_RETURN_IF_ERROR(
+        replace_file(root + "/etc/group", group_with_user(group.value_or(""), u)));
+    if (gshadow)
+      BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/gshadow", gshadow_with_user(*gshadow, u)));
   }
-  BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/passwd", passwd_with_user(passwd, u, shadow ? "x" : hash)));
+  BERTH_RETURN_IF_ERROR(
+      replace_file(root + "/etc/passwd", passwd_with_user(passwd, u, shadow ? "x" : hash)));
   if (shadow)
-    BERTH_RETURN_IF_ERROR(replace_file(root + "/etc/shadow", shadow_with_password(*shadow, user, hash, days_since_epoch())));
+    BERTH_RETURN_IF_ERROR(replace_file(
+        root + "/etc/shadow", shadow_with_password(*shadow, user, hash, days_since_epoch())));
   return make_home(root, u, defs.home_mode);
 }
 
@@ -151,8 +158,10 @@ Status validate_user_name(std::string_view user) {
   bool chars_ok = std::all_of(user.begin(), user.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
   });
-  bool all_digits = std::all_of(user.begin(), user.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-  if (user.empty() || user.size() > 32 || !chars_ok || all_digits || user.front() == '-' || user == "." || user == "..")
+  bool all_digits = std::all_of(user.begin(), user.end(),
+                                [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  if (user.empty() || user.size() > 32 || !chars_ok || all_digits || user.front() == '-' ||
+      user == "." || user == "..")
     return fail("invalid user name `" + std::string(user) + "`");
   return {};
 }
@@ -172,13 +181,16 @@ Result<std::string> hash_password(std::string_view password) {
     return Error::from_errno(errno, "generate password salt").status(exitcode::kPasswordFailed);
   auto data = std::make_unique<crypt_data>();
   const char* h = crypt_rn(std::string(password).c_str(), salt, data.get(), sizeof(crypt_data));
-  if (!h || h[0] == '*') return Error::from_errno(errno ? errno : EINVAL, "hash password").status(exitcode::kPasswordFailed);
+  if (!h || h[0] == '*')
+    return Error::from_errno(errno ? errno : EINVAL, "hash password")
+        .status(exitcode::kPasswordFailed);
   return std::string(h);
 }
 
 bool password_matches(std::string_view password, std::string_view hash) {
   auto data = std::make_unique<crypt_data>();
-  const char* h = crypt_rn(std::string(password).c_str(), std::string(hash).c_str(), data.get(), sizeof(crypt_data));
+  const char* h = crypt_rn(std::string(password).c_str(), std::string(hash).c_str(), data.get(),
+                           sizeof(crypt_data));
   return h && h[0] != '*' && hash == h;
 }
 
@@ -198,10 +210,14 @@ LoginDefs parse_login_defs(std::string_view text) {
     }
     auto v = parse_u32(w[1]);
     if (!v) continue;
-    if (w[0] == "UID_MIN") d.uid_min = *v;
-    else if (w[0] == "UID_MAX") d.uid_max = *v;
-    else if (w[0] == "GID_MIN") d.gid_min = *v;
-    else if (w[0] == "GID_MAX") d.gid_max = *v;
+    if (w[0] == "UID_MIN")
+      d.uid_min = *v;
+    else if (w[0] == "UID_MAX")
+      d.uid_max = *v;
+    else if (w[0] == "GID_MIN")
+      d.gid_min = *v;
+    else if (w[0] == "GID_MAX")
+      d.gid_max = *v;
   }
   return d;
 }
@@ -234,8 +250,8 @@ std::optional<uint32_t> next_free_id(std::string_view ids_file, uint32_t min, ui
   return std::nullopt;
 }
 
-Result<NewUser> plan_new_user(std::string_view passwd, std::string_view group, std::string_view name,
-                              const LoginDefs& defs, std::string shell) {
+Result<NewUser> plan_new_user(std::string_view passwd, std::string_view group,
+                              std::string_view name, const LoginDefs& defs, std::string shell) {
   NewUser u;
   u.name = std::string(name);
   u.home = "/home/" + u.name;
@@ -258,9 +274,11 @@ Result<NewUser> plan_new_user(std::string_view passwd, std::string_view group, s
   return u;
 }
 
-std::string passwd_with_user(std::string_view passwd, const NewUser& u, std::string_view password_field) {
-  return append_line(passwd, u.name + ":" + std::string(password_field) + ":" + std::to_string(u.uid) + ":" +
-                                 std::to_string(u.gid) + "::" + u.home + ":" + u.shell);
+std::string passwd_with_user(std::string_view passwd, const NewUser& u,
+                             std::string_view password_field) {
+  return append_line(passwd, u.name + ":" + std::string(password_field) + ":" +
+                                 std::to_string(u.uid) + ":" + std::to_string(u.gid) +
+                                 "::" + u.home + ":" + u.shell);
 }
 
 std::string group_with_user(std::string_view group, const NewUser& u) {
@@ -273,7 +291,8 @@ std::string gshadow_with_user(std::string_view gshadow, const NewUser& u) {
   return append_line(gshadow, u.name + ":!::");
 }
 
-std::string shadow_with_password(std::string_view shadow, std::string_view user, std::string_view hash, long days) {
+std::string shadow_with_password(std::string_view shadow, std::string_view user,
+                                 std::string_view hash, long days) {
   auto lines = lines_of(shadow);
   bool found = false;
   for (auto& line : lines) {
@@ -285,11 +304,14 @@ std::string shadow_with_password(std::string_view shadow, std::string_view user,
     line = join(f, ':');
     found = true;
   }
-  if (!found) lines.push_back(std::string(user) + ":" + std::string(hash) + ":" + std::to_string(days) + ":0:99999:7:::");
+  if (!found)
+    lines.push_back(std::string(user) + ":" + std::string(hash) + ":" + std::to_string(days) +
+                    ":0:99999:7:::");
   return text_of(lines);
 }
 
-std::string passwd_with_password(std::string_view passwd, std::string_view user, std::string_view hash) {
+std::string passwd_with_password(std::string_view passwd, std::string_view user,
+                                 std::string_view hash) {
   auto lines = lines_of(passwd);
   for (auto& line : lines) {
     auto f = split(line, ':');
@@ -300,7 +322,8 @@ std::string passwd_with_password(std::string_view passwd, std::string_view user,
   return text_of(lines);
 }
 
-Status set_userpasswd(const std::string& user, const std::string& password, const std::string& root) {
+Status set_userpasswd(const std::string& user, const std::string& password,
+                      const std::string& root) {
   auto run = [&]() -> Status {
     BERTH_RETURN_IF_ERROR(validate_user_name(user));
     BERTH_ASSIGN_OR_RETURN(std::string hash, hash_password(password));
@@ -309,7 +332,8 @@ Status set_userpasswd(const std::string& user, const std::string& password, cons
     BERTH_ASSIGN_OR_RETURN(auto shadow, read_if_exists(root + "/etc/shadow"));
     if (!find_id(passwd, user)) return create_user(root, user, passwd, shadow, hash);
     if (shadow)
-      return replace_file(root + "/etc/shadow", shadow_with_password(*shadow, user, hash, days_since_epoch()));
+      return replace_file(root + "/etc/shadow",
+                          shadow_with_password(*shadow, user, hash, days_since_epoch()));
     return replace_file(root + "/etc/passwd", passwd_with_password(passwd, user, hash));
   };
   return run().context("set password of `" + user + "`").status(exitcode::kPasswordFailed);

@@ -51,12 +51,13 @@ struct NewUser {
 // Plan `useradd -m <name>` with a user-private group (USERGROUPS_ENAB): the uid is the next free
 // one; the gid equals the uid when that gid is free, else the next free gid. Error exit 74 if a
 // range is full. Pure.
-Result<NewUser> plan_new_user(std::string_view passwd, std::string_view group, std::string_view name,
-                              const LoginDefs& defs, std::string shell);
+Result<NewUser> plan_new_user(std::string_view passwd, std::string_view group,
+                              std::string_view name, const LoginDefs& defs, std::string shell);
 
 // passwd with the user's line appended ("name:x:uid:gid::home:shell"); password_field is "x" when
 // the hash goes to /etc/shadow. Pure.
-std::string passwd_with_user(std::string_view passwd, const NewUser& u, std::string_view password_field = "x");
+std::string passwd_with_user(std::string_view passwd, const NewUser& u,
+                             std::string_view password_field = "x");
 // group with "name:x:gid:" appended (if new_group). Pure.
 std::string group_with_user(std::string_view group, const NewUser& u);
 // gshadow with "name:!::" appended (if new_group). Pure.
@@ -64,14 +65,17 @@ std::string gshadow_with_user(std::string_view gshadow, const NewUser& u);
 
 // shadow with the user's hash set and "last change" set to days; other fields and other users
 // kept. A user without a line gets "name:hash:days:0:99999:7:::". Pure.
-std::string shadow_with_password(std::string_view shadow, std::string_view user, std::string_view hash, long days);
+std::string shadow_with_password(std::string_view shadow, std::string_view user,
+                                 std::string_view hash, long days);
 // passwd with field 2 of the user's line set to hash (systems without /etc/shadow). Pure.
-std::string passwd_with_password(std::string_view passwd, std::string_view user, std::string_view hash);
+std::string passwd_with_password(std::string_view passwd, std::string_view user,
+                                 std::string_view hash);
 
 // Inside the CT: set user's password, creating the user as `useradd -m` would if missing (passwd,
 // group, gshadow, shadow entries; /home/<user> owned by the new ids, filled from /etc/skel).
 // Holds /etc/.pwd.lock while writing. Each file is replaced atomically, keeping mode and owner.
 // Every failure has exit status 74.
-Status set_userpasswd(const std::string& user, const std::string& password, const std::string& root = "");
+Status set_userpasswd(const std::string& user, const std::string& password,
+                      const std::string& root = "");
 
 }  // namespace berth::dist

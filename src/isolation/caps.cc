@@ -108,7 +108,8 @@ Result<int> parse_cap_name(std::string_view name) {
   for (const auto& l : kLegacyCaps)
     if (n == l.name) return l.cap;
   // libcap also accepts bare numbers; vzctl only knew names.
-  bool has_alpha = std::any_of(n.begin(), n.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+  bool has_alpha = std::any_of(n.begin(), n.end(),
+                               [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
   cap_value_t v = 0;
   if (n.empty() || !has_alpha || cap_from_name(("cap_" + n).c_str(), &v) != 0)
     return Error::invalid("unknown capability `" + std::string(name) + "`", exitcode::kCapability);
@@ -122,10 +123,12 @@ Result<std::vector<int>> apply_capability_setting(std::vector<int> base, std::st
   for (const std::string& tok : split_words(text)) {
     auto colon = tok.rfind(':');
     if (colon == std::string::npos || colon == 0)
-      return Error::invalid("invalid capability setting `" + tok + "` (want name:on|off)", exitcode::kBadValue);
+      return Error::invalid("invalid capability setting `" + tok + "` (want name:on|off)",
+                            exitcode::kBadValue);
     std::string state = lower(std::string_view(tok).substr(colon + 1));
     if (state != "on" && state != "off")
-      return Error::invalid("invalid capability setting `" + tok + "` (want name:on|off)", exitcode::kBadValue);
+      return Error::invalid("invalid capability setting `" + tok + "` (want name:on|off)",
+                            exitcode::kBadValue);
     BERTH_ASSIGN_OR_RETURN(int cap, parse_cap_name(std::string_view(tok).substr(0, colon)));
     if (cap < 0) continue;
     auto it = std::find(base.begin(), base.end(), cap);
@@ -159,24 +162,29 @@ Status drop_caps(const std::vector<int>& keep) {
   for (int c = 0; c <= last; ++c) {
     if (kept(c) || cap_get_bound(static_cast<cap_value_t>(c)) != 1) continue;
     if (cap_drop_bound(static_cast<cap_value_t>(c)) != 0)
-      return Error::from_errno(errno, "drop `" + cap_name(c) + "` from the bounding set").status(exitcode::kCapability);
+      return Error::from_errno(errno, "drop `" + cap_name(c) + "` from the bounding set")
+          .status(exitcode::kCapability);
   }
 
   std::unique_ptr<_cap_struct, CapDeleter> caps(cap_init());
-  if (!caps) return Error::from_errno(errno, "allocate capability set").status(exitcode::kCapability);
+  if (!caps)
+    return Error::from_errno(errno, "allocate capability set").status(exitcode::kCapability);
   // Only what this process still has can be kept: a host whose own bounding set lacks a cap
   // (e.g. CAP_SYS_RESOURCE on some VMs) cannot give it to a privileged CT either.
   std::vector<cap_value_t> values;
   for (int c : keep)
-    if (c >= 0 && c <= last && cap_get_bound(static_cast<cap_value_t>(c)) == 1) values.push_back(static_cast<cap_value_t>(c));
+    if (c >= 0 && c <= last && cap_get_bound(static_cast<cap_value_t>(c)) == 1)
+      values.push_back(static_cast<cap_value_t>(c));
   if (!values.empty()) {
     for (cap_flag_t flag : {CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE}) {
-      if (cap_set_flag(caps.get(), flag, static_cast<int>(values.size()), values.data(), CAP_SET) != 0)
+      if (cap_set_flag(caps.get(), flag, static_cast<int>(values.size()), values.data(), CAP_SET) !=
+          0)
         return Error::from_errno(errno, "build capability set").status(exitcode::kCapability);
     }
   }
   if (cap_set_proc(caps.get()) != 0)
-    return Error::from_errno(errno, "set capabilities `" + capability_names(keep) + "`").status(exitcode::kCapability);
+    return Error::from_errno(errno, "set capabilities `" + capability_names(keep) + "`")
+        .status(exitcode::kCapability);
 
   // Ambient caps would survive exec of non-setuid programs; a CT starts with none.
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)

@@ -27,8 +27,11 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
-Status mount_one(const char* src, const std::string& target, const char* type, unsigned long flags, const std::string& data) {
-  if (auto st = sys::kernel().mount(src, target, type, flags, data.empty() ? nullptr : data.c_str()); !st.ok())
+Status mount_one(const char* src, const std::string& target, const char* type, unsigned long flags,
+                 const std::string& data) {
+  if (auto st =
+          sys::kernel().mount(src, target, type, flags, data.empty() ? nullptr : data.c_str());
+      !st.ok())
     return sys::reworded(st.error(), std::string("mount `") + type + "` on `" + target + "`");
   return {};
 }
@@ -47,7 +50,8 @@ CgroupFsPlan plan_cgroup_fs(bool v2, const std::vector<HostHierarchy>& hierarchi
     std::string name = basename_of(h.mount);
     std::vector<std::string> opts = split_commas(h.options);
     bool named = h.options.rfind("name=", 0) == 0;
-    plan.entries.push_back({CgroupFsEntry::kMount, name, "cgroup", named ? "none," + h.options : h.options, h.read_only});
+    plan.entries.push_back({CgroupFsEntry::kMount, name, "cgroup",
+                            named ? "none," + h.options : h.options, h.read_only});
     if (opts.size() > 1 && !named)
       for (const auto& c : opts)
         if (c != name) plan.entries.push_back({CgroupFsEntry::kSymlink, c, "", name});
@@ -58,7 +62,8 @@ CgroupFsPlan plan_cgroup_fs(bool v2, const std::vector<HostHierarchy>& hierarchi
 Status mount_cgroup_fs_from_child(const CgroupFsPlan& plan) {
   std::string root = kCgroupRoot;
   if (plan.tmpfs_root)
-    BERTH_RETURN_IF_ERROR(mount_one("cgroup", root, "tmpfs", kFlags, "mode=755,size=64k,nr_inodes=256"));
+    BERTH_RETURN_IF_ERROR(
+        mount_one("cgroup", root, "tmpfs", kFlags, "mode=755,size=64k,nr_inodes=256"));
   for (const auto& e : plan.entries) {
     std::string path = e.name.empty() ? root : root + "/" + e.name;
     if (e.kind == CgroupFsEntry::kSymlink) {
@@ -68,11 +73,13 @@ Status mount_cgroup_fs_from_child(const CgroupFsPlan& plan) {
     }
     if (!e.name.empty() && ::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
       return Error::from_errno(errno, "mkdir `" + path + "`");
-    BERTH_RETURN_IF_ERROR(mount_one("cgroup", path, e.fstype.c_str(), kFlags | (e.read_only ? MS_RDONLY : 0), e.options));
+    BERTH_RETURN_IF_ERROR(mount_one("cgroup", path, e.fstype.c_str(),
+                                    kFlags | (e.read_only ? MS_RDONLY : 0), e.options));
   }
   // The hierarchy dirs are fixed: nothing inside may add or remove one (systemd checks this too).
   if (plan.tmpfs_root)
-    BERTH_RETURN_IF_ERROR(mount_one(nullptr, root, "tmpfs", MS_REMOUNT | MS_RDONLY | kFlags, "mode=755,size=64k,nr_inodes=256"));
+    BERTH_RETURN_IF_ERROR(mount_one(nullptr, root, "tmpfs", MS_REMOUNT | MS_RDONLY | kFlags,
+                                    "mode=755,size=64k,nr_inodes=256"));
   return {};
 }
 

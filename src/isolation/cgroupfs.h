@@ -15,15 +15,17 @@ namespace berth::isolation {
 
 struct CgroupFsEntry {
   enum Kind { kMount, kSymlink } kind = kMount;
-  std::string name;     // below /sys/fs/cgroup ("" = /sys/fs/cgroup itself)
-  std::string fstype;   // "cgroup" or "cgroup2" (kMount)
-  std::string options;  // v1 mount data: "memory", "cpu,cpuacct", "none,name=systemd"; symlink target
+  std::string name;    // below /sys/fs/cgroup ("" = /sys/fs/cgroup itself)
+  std::string fstype;  // "cgroup" or "cgroup2" (kMount)
+  std::string
+      options;  // v1 mount data: "memory", "cpu,cpuacct", "none,name=systemd"; symlink target
   bool read_only = false;  // a hierarchy the CT's root does not own (not delegated)
   bool operator==(const CgroupFsEntry&) const = default;
 };
 
 struct CgroupFsPlan {
-  bool tmpfs_root = false;  // v1: a tmpfs on /sys/fs/cgroup holds one dir per hierarchy (read-only after)
+  bool tmpfs_root =
+      false;  // v1: a tmpfs on /sys/fs/cgroup holds one dir per hierarchy (read-only after)
   std::vector<CgroupFsEntry> entries;
 };
 

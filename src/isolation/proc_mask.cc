@@ -15,7 +15,7 @@ namespace berth::isolation {
 namespace {
 
 bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -23,7 +23,7 @@ bool exists(const std::string& path) {
 // in a user namespace, dropping a locked one fails with EPERM (runc does the same, mount flags
 // from statfs).
 unsigned long kept_mount_flags(const std::string& path) {
-  struct statvfs sv{};
+  struct statvfs sv {};
   if (::statvfs(path.c_str(), &sv) != 0) return 0;
   unsigned long flags = 0;
   if (sv.f_flag & ST_NOSUID) flags |= MS_NOSUID;
@@ -45,7 +45,8 @@ Status remount(const std::string& path, bool read_only) {
   unsigned long flags = MS_BIND | MS_REMOUNT | kept_mount_flags(path);
   if (read_only) flags |= MS_RDONLY;
   if (::mount(nullptr, path.c_str(), nullptr, flags, nullptr) != 0)
-    return Error::from_errno(errno, std::string("remount `") + path + (read_only ? "` read-only" : "` read-write"));
+    return Error::from_errno(
+        errno, std::string("remount `") + path + (read_only ? "` read-only" : "` read-write"));
   return {};
 }
 
@@ -65,18 +66,18 @@ ProcMaskPlan proc_mask_plan(bool in_userns) {
   // also steals the messages from the host's own logger.
   if (!in_userns) p.null_files.push_back("/proc/kmsg");
   p.empty_dirs = {
-      "/proc/acpi",                     // host ACPI control (e.g. wakeup sources)
-      "/proc/asound",                   // host sound cards
-      "/proc/scsi",                     // host SCSI bus; writing add/remove-single-device rescans it
-      "/sys/firmware",                  // host firmware tables (ACPI, DMI, EFI variables)
+      "/proc/acpi",     // host ACPI control (e.g. wakeup sources)
+      "/proc/asound",   // host sound cards
+      "/proc/scsi",     // host SCSI bus; writing add/remove-single-device rescans it
+      "/sys/firmware",  // host firmware tables (ACPI, DMI, EFI variables)
       "/sys/devices/virtual/powercap",  // RAPL energy counters (the 'Platypus' side channel)
   };
   p.read_only = {
-      "/proc/bus",             // PCI config space of host devices
-      "/proc/fs",              // host filesystem tunables (nfsd, ...)
-      "/proc/irq",             // host IRQ affinity
-      "/proc/sys",             // kernel sysctls; the namespaced ones are opened again below
-      "/proc/sysrq-trigger",   // writing it reboots or crashes the host
+      "/proc/bus",            // PCI config space of host devices
+      "/proc/fs",             // host filesystem tunables (nfsd, ...)
+      "/proc/irq",            // host IRQ affinity
+      "/proc/sys",            // kernel sysctls; the namespaced ones are opened again below
+      "/proc/sysrq-trigger",  // writing it reboots or crashes the host
   };
   // Namespaced sysctls the CT owns: its network namespace (LXC's proc:mixed keeps net/ writable),
   // its UTS namespace, and its IPC namespace (databases tune shm*/sem, as on OpenVZ). The mount
@@ -84,17 +85,10 @@ ProcMaskPlan proc_mask_plan(bool in_userns) {
   // kernel lets CT root write net.* and, on 5.19+, the IPC ones; kernel.hostname needs host root,
   // so userns CTs use sethostname(2)).
   p.writable_again = {
-      "/proc/sys/net",
-      "/proc/sys/kernel/hostname",
-      "/proc/sys/kernel/domainname",
-      "/proc/sys/kernel/shmmax",
-      "/proc/sys/kernel/shmall",
-      "/proc/sys/kernel/shmmni",
-      "/proc/sys/kernel/msgmax",
-      "/proc/sys/kernel/msgmnb",
-      "/proc/sys/kernel/msgmni",
-      "/proc/sys/kernel/sem",
-      "/proc/sys/fs/mqueue",
+      "/proc/sys/net",           "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname",
+      "/proc/sys/kernel/shmmax", "/proc/sys/kernel/shmall",   "/proc/sys/kernel/shmmni",
+      "/proc/sys/kernel/msgmax", "/proc/sys/kernel/msgmnb",   "/proc/sys/kernel/msgmni",
+      "/proc/sys/kernel/sem",    "/proc/sys/fs/mqueue",
   };
   return p;
 }
@@ -131,7 +125,9 @@ Status apply_proc_mask(const ProcMaskPlan& plan, const std::string& root) {
   return {};
 }
 
-Status mask_proc(bool in_userns) { return apply_proc_mask(proc_mask_plan(in_userns)).context("mask /proc"); }
+Status mask_proc(bool in_userns) {
+  return apply_proc_mask(proc_mask_plan(in_userns)).context("mask /proc");
+}
 
 bool attach_proc_view(int view_fd) {
   if (view_fd < 0) return false;

@@ -21,10 +21,10 @@ namespace berth::isolation {
 inline constexpr const char* kProcRealDir = ".real";
 
 struct ProcMaskPlan {
-  std::vector<std::string> null_files;     // /dev/null bound over each file
-  std::vector<std::string> empty_dirs;     // an empty read-only tmpfs mounted on each directory
-  std::vector<std::string> read_only;      // bound onto itself and remounted read-only, in order
-  std::vector<std::string> writable_again; // under a read_only path, bound again read-write
+  std::vector<std::string> null_files;      // /dev/null bound over each file
+  std::vector<std::string> empty_dirs;      // an empty read-only tmpfs mounted on each directory
+  std::vector<std::string> read_only;       // bound onto itself and remounted read-only, in order
+  std::vector<std::string> writable_again;  // under a read_only path, bound again read-write
 };
 
 // The plan for a CT. in_userns: the CT has its own user namespace (then /proc/kmsg is left alone:
@@ -43,8 +43,8 @@ Status mask_proc(bool in_userns = false);
 
 // Child side, after mask_proc: put the beancounter server's view of the CT's /proc (view_fd, a
 // detached mount; ubc/proc_view.h) at /proc and move the CT's procfs, masks included, under it
-// to /proc/.real (kProcRealDir). view_fd < 0: nothing to do. Any failure leaves the plain procfs at /proc
-// (accounting must not stop a CT from starting); returns whether the view is in place.
+// to /proc/.real (kProcRealDir). view_fd < 0: nothing to do. Any failure leaves the plain procfs at
+// /proc (accounting must not stop a CT from starting); returns whether the view is in place.
 bool attach_proc_view(int view_fd);
 
 }  // namespace berth::isolation

@@ -24,26 +24,33 @@ Status do_mount(const char* src, const std::string& target, const char* type, un
 }
 
 Status ensure_dir(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + path + "`");
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + path + "`");
   return {};
 }
 
 Status mount_dev(const CtConfig& ct, const std::string& root, bool userns, uint64_t pty_max) {
   std::string dev = root + "/dev";
   BERTH_RETURN_IF_ERROR(ensure_dir(dev, 0755));
-  BERTH_RETURN_IF_ERROR(do_mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k,nr_inodes=4096"));
+  BERTH_RETURN_IF_ERROR(do_mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
+                                 "mode=755,size=65536k,nr_inodes=4096"));
   BERTH_ASSIGN_OR_RETURN(auto nodes, ct_device_nodes(ct));
   BERTH_RETURN_IF_ERROR(populate_dev(dev, nodes, userns));
   BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/pts", 0755));
-  // gid=5 is "tty" on Debian and busybox; an unmapped gid would make the mount fail, so try without.
-  // max= is NUMPTY, the CT's pty count.
-  std::string pts = "newinstance,ptmxmode=0666,mode=0620" + (pty_max ? ",max=" + std::to_string(pty_max) : std::string());
-  if (!do_mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, (pts + ",gid=5").c_str()).ok())
-    BERTH_RETURN_IF_ERROR(do_mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, pts.c_str()));
+  // gid=5 is "tty" on Debian and busybox; an unmapped gid would make the mount fail, so try
+  // without. max= is NUMPTY, the CT's pty count.
+  std::string pts = "newinstance,ptmxmode=0666,mode=0620" +
+                    (pty_max ? ",max=" + std::to_string(pty_max) : std::string());
+  if (!do_mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, (pts + ",gid=5").c_str())
+           .ok())
+    BERTH_RETURN_IF_ERROR(
+        do_mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, pts.c_str()));
   BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/shm", 01777));
-  BERTH_RETURN_IF_ERROR(do_mount("shm", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k"));
+  BERTH_RETURN_IF_ERROR(
+      do_mount("shm", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k"));
   BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/mqueue", 0755));
-  BERTH_RETURN_IF_ERROR(do_mount("mqueue", dev + "/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  BERTH_RETURN_IF_ERROR(
+      do_mount("mqueue", dev + "/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC));
   // /dev/console: there is no console device yet (see docs); a null device keeps programs that
   // open it working.
   std::string console = dev + "/console";
@@ -81,8 +88,8 @@ Result<std::vector<std::string>> ct_device_rules(const CtConfig& ct) {
 }
 
 // The CT's own beancounters at /run/berth/user_beancounters: the parent cloned a detached mount
-// of its file in the instance's FUSE server (procsrv/client.h, open_tree), attached here, so the CT's
-// root needs no access to the host's run directory.
+// of its file in the instance's FUSE server (procsrv/client.h, open_tree), attached here, so the
+// CT's root needs no access to the host's run directory.
 static Status bind_beancounters(int fd, const std::string& root) {
   if (fd < 0) return {};
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run/berth", 0755));
@@ -98,7 +105,8 @@ Status attach_root_from_child(int root_fd, const std::string& at) {
   // Cut propagation first: nothing mounted below may reach the host's namespace (a privileged
   // CT's namespace is a plain copy, shared mounts included).
   BERTH_RETURN_IF_ERROR(do_mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE));
-  if (auto st = sys::kernel().move_mount(root_fd, at); !st.ok()) return sys::reworded(st.error(), "attach the CT's root on `" + at + "`");
+  if (auto st = sys::kernel().move_mount(root_fd, at); !st.ok())
+    return sys::reworded(st.error(), "attach the CT's root on `" + at + "`");
   return {};
 }
 
@@ -115,18 +123,22 @@ Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/proc", 0555));
   BERTH_RETURN_IF_ERROR(do_mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/sys", 0555));
-  BERTH_RETURN_IF_ERROR(do_mount("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  BERTH_RETURN_IF_ERROR(
+      do_mount("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
   BERTH_RETURN_IF_ERROR(mount_dev(ct, root, plan.userns, plan.pty_max));
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run", 0755));
-  BERTH_RETURN_IF_ERROR(do_mount("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k"));
+  BERTH_RETURN_IF_ERROR(
+      do_mount("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k"));
   BERTH_RETURN_IF_ERROR(bind_beancounters(plan.beancounters_fd, root));
 
   // pivot_root(".", ".") stacks the old root on the new one; detaching "." then removes it.
   UniqueFd newroot(::open(root.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
   if (!newroot) return Error::from_errno(errno, "open new root `" + root + "`");
   if (::fchdir(newroot.get()) != 0) return Error::from_errno(errno, "chdir to new root");
-  if (auto st = sys::kernel().pivot_root(".", "."); !st.ok()) return sys::reworded(st.error(), "pivot_root into `" + root + "`");
-  if (auto st = sys::kernel().umount(".", MNT_DETACH); !st.ok()) return sys::reworded(st.error(), "detach old root");
+  if (auto st = sys::kernel().pivot_root(".", "."); !st.ok())
+    return sys::reworded(st.error(), "pivot_root into `" + root + "`");
+  if (auto st = sys::kernel().umount(".", MNT_DETACH); !st.ok())
+    return sys::reworded(st.error(), "detach old root");
   if (::chdir("/") != 0) return Error::from_errno(errno, "chdir /");
   return {};
 }

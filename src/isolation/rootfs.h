@@ -20,11 +20,11 @@ namespace berth::isolation {
 inline constexpr const char* kBeancountersPath = "/run/berth/user_beancounters";
 
 struct RootfsPlan {
-  std::string root;        // where root_fd is attached (storage::ct_attach_dir), or VE_ROOT
-  int root_fd = -1;        // the CT's view of its root (storage::ct_root_view); -1: bind `root`
-  bool userns = true;      // false for a privileged CT (mknod allowed)
+  std::string root;          // where root_fd is attached (storage::ct_attach_dir), or VE_ROOT
+  int root_fd = -1;          // the CT's view of its root (storage::ct_root_view); -1: bind `root`
+  bool userns = true;        // false for a privileged CT (mknod allowed)
   int beancounters_fd = -1;  // detached mount (open_tree) for kBeancountersPath, or -1
-  uint64_t pty_max = 0;    // NUMPTY: the CT's devpts max= (0: the kernel's default)
+  uint64_t pty_max = 0;      // NUMPTY: the CT's devpts max= (0: the kernel's default)
 };
 
 // Everything up to and including pivot_root; afterwards "/" is the CT's root.

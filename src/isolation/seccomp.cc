@@ -76,7 +76,8 @@ std::vector<BlockedSyscall> default_blocklist() {
       {"settimeofday", EPERM, false, "sets the host's realtime clock"},
       {"stime", EPERM, false, "sets the host's realtime clock (32-bit ABIs)"},
       {"io_uring_setup", ENOSYS, false,
-       "io_uring has been the source of many kernel privilege escalations (Docker's default profile "
+       "io_uring has been the source of many kernel privilege escalations (Docker's default "
+       "profile "
        "blocks it since 2023, ChromeOS and Android too); ENOSYS, as on a kernel without it, makes "
        "programs (libuv, liburing users, QEMU, databases) fall back to ordinary I/O"},
       {"io_uring_enter", ENOSYS, false, "io_uring (see io_uring_setup)"},

@@ -14,10 +14,10 @@
 namespace berth::isolation {
 
 struct BlockedSyscall {
-  std::string name;          // libseccomp's syscall name
-  int errno_value;           // returned instead of running the call (EPERM or ENOSYS)
-  bool privileged_only;      // only for CTs without a user namespace (LOCAL_UID=0)
-  std::string why;           // one line, for docs and `berth` debug output
+  std::string name;      // libseccomp's syscall name
+  int errno_value;       // returned instead of running the call (EPERM or ENOSYS)
+  bool privileged_only;  // only for CTs without a user namespace (LOCAL_UID=0)
+  std::string why;       // one line, for docs and `berth` debug output
 };
 
 // Every entry of the filter, privileged-only ones included. Pure.

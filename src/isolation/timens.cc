@@ -43,7 +43,8 @@ Status enter_own_time_namespace() {
   }
   UniqueFd ns(::open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
   if (!ns) return Error::from_errno(errno, "open /proc/self/ns/time_for_children");
-  if (::setns(ns.get(), CLONE_NEWTIME) != 0) return Error::from_errno(errno, "enter the CT's time namespace");
+  if (::setns(ns.get(), CLONE_NEWTIME) != 0)
+    return Error::from_errno(errno, "enter the CT's time namespace");
   return {};
 }
 

@@ -9,7 +9,9 @@
 namespace berth::net {
 namespace {
 
-bool contains(const std::vector<IpAddr>& v, const IpAddr& a) { return std::find(v.begin(), v.end(), a) != v.end(); }
+bool contains(const std::vector<IpAddr>& v, const IpAddr& a) {
+  return std::find(v.begin(), v.end(), a) != v.end();
+}
 
 // FNV-1a: stable across builds and hosts, which std::hash is not.
 uint64_t fnv1a(std::string_view s) {
@@ -43,8 +45,10 @@ Result<std::vector<std::string>> parse_neighbour_devs(std::string_view s) {
   auto devs = values::split_any(s, " \t\n");
   for (const auto& d : devs) {
     if (d == "all" || d == "detect")
-      return Error::invalid("NEIGHBOUR_DEVS=" + d + " is not supported; list the uplink devices", exitcode::kBadValue);
-    if (!values::is_valid_ifname(d)) return Error::invalid("bad device `" + d + "` in NEIGHBOUR_DEVS", exitcode::kBadValue);
+      return Error::invalid("NEIGHBOUR_DEVS=" + d + " is not supported; list the uplink devices",
+                            exitcode::kBadValue);
+    if (!values::is_valid_ifname(d))
+      return Error::invalid("bad device `" + d + "` in NEIGHBOUR_DEVS", exitcode::kBadValue);
   }
   return devs;
 }

@@ -10,8 +10,12 @@
 namespace berth::net {
 namespace {
 
-Refusal bad(std::string why, bool forcible = false) { return {exitcode::kBadIp, forcible, std::move(why)}; }
-Refusal used(std::string why, bool forcible = false) { return {exitcode::kIpInUse, forcible, std::move(why)}; }
+Refusal bad(std::string why, bool forcible = false) {
+  return {exitcode::kBadIp, forcible, std::move(why)};
+}
+Refusal used(std::string why, bool forcible = false) {
+  return {exitcode::kIpInUse, forcible, std::move(why)};
+}
 
 int addr_len(const IpAddr& a) { return a.is_v6() ? 16 : 4; }
 
@@ -104,7 +108,8 @@ std::optional<Refusal> host_use(const HostNet& host, const IpAddr& a, std::strin
     if (r.family != a.family || r.table != RT_TABLE_LOCAL) continue;
     if (!in_prefix(a, r.dst, r.prefix)) continue;
     std::string dev = r.nexthops.empty() ? "" : " dev " + dev_name(host, r.nexthops[0].ifindex);
-    if (r.type == RTN_LOCAL) return used("a local address of the host (route local " + route_text(r) + dev + ")");
+    if (r.type == RTN_LOCAL)
+      return used("a local address of the host (route local " + route_text(r) + dev + ")");
     if (r.type == RTN_BROADCAST || r.type == RTN_ANYCAST)
       return used("a broadcast or anycast address of the host (route " + route_text(r) + dev + ")");
   }
@@ -114,29 +119,37 @@ std::optional<Refusal> host_use(const HostNet& host, const IpAddr& a, std::strin
     if (h.addr.family != a.family) continue;
     int bits = addr_len(a) * 8;
     if (h.prefix >= bits - 1 || !in_prefix(a, h.addr, h.prefix)) continue;
-    std::string net = text_of(with_host_bits(h.addr, h.prefix, false)) + "/" + std::to_string(h.prefix);
+    std::string net =
+        text_of(with_host_bits(h.addr, h.prefix, false)) + "/" + std::to_string(h.prefix);
     if (a == with_host_bits(h.addr, h.prefix, false))
-      return used("the network address of the host's subnet " + net + " (dev " + dev_name(host, h.ifindex) + ")");
+      return used("the network address of the host's subnet " + net + " (dev " +
+                  dev_name(host, h.ifindex) + ")");
     if (!a.is_v6() && a == with_host_bits(h.addr, h.prefix, true))
-      return used("the broadcast address of the host's subnet " + net + " (dev " + dev_name(host, h.ifindex) + ")");
+      return used("the broadcast address of the host's subnet " + net + " (dev " +
+                  dev_name(host, h.ifindex) + ")");
   }
   // Another device's exact route: another VPS (of any instance), or the admin's own /32.
   for (const auto& r : host.routes) {
-    if (r.family != a.family || r.table == RT_TABLE_LOCAL || r.prefix != a.host_prefix() || !(r.dst == a)) continue;
+    if (r.family != a.family || r.table == RT_TABLE_LOCAL || r.prefix != a.host_prefix() ||
+        !(r.dst == a))
+      continue;
     if (r.type == RTN_UNICAST && !r.nexthops.empty()) {
       bool mine = true;
       for (const auto& nh : r.nexthops) mine = mine && own(nh.ifindex) && !nh.gateway;
       if (mine) continue;
       return used("routed to " + owner_of(host, r.nexthops[0].ifindex));
     }
-    return used("routed elsewhere by the host (route " + type_name(r.type) + " " + route_text(r) + ")");
+    return used("routed elsewhere by the host (route " + type_name(r.type) + " " + route_text(r) +
+                ")");
   }
   // Gateways: the host sends traffic for whole networks to this address.
   for (const auto& r : host.routes) {
     if (r.table == RT_TABLE_LOCAL) continue;
     for (const auto& nh : r.nexthops) {
       if (nh.gateway && *nh.gateway == a)
-        return used("a gateway of the host (next hop of " + route_text(r) + " dev " + dev_name(host, nh.ifindex) + ")", true);
+        return used("a gateway of the host (next hop of " + route_text(r) + " dev " +
+                        dev_name(host, nh.ifindex) + ")",
+                    true);
     }
   }
   // Neighbours: another machine answers for the address on a host device. Entries the host tried
@@ -146,7 +159,8 @@ std::optional<Refusal> host_use(const HostNet& host, const IpAddr& a, std::strin
     if (n.state == NUD_NONE || (n.state & (NUD_INCOMPLETE | NUD_FAILED))) continue;
     const HostLink* l = host.link(n.ifindex);
     if (is_berth_link(l) || own(n.ifindex)) continue;
-    return used("a neighbour of the host (another machine on dev " + dev_name(host, n.ifindex) + ")", true);
+    return used(
+        "a neighbour of the host (another machine on dev " + dev_name(host, n.ifindex) + ")", true);
   }
   return std::nullopt;
 }
@@ -158,12 +172,14 @@ Status check_address_class(const IpAddr& a, bool forced) {
   return Error::invalid("bad IP address " + text_of(a) + ": " + r->why + hint, r->exit_status);
 }
 
-Status check_address(const HostNet& host, const IpAddr& a, std::string_view own_alias, bool forced) {
+Status check_address(const HostNet& host, const IpAddr& a, std::string_view own_alias,
+                     bool forced) {
   BERTH_RETURN_IF_ERROR(check_address_class(a, forced));
   auto r = host_use(host, a, own_alias);
   if (!r || (forced && r->forcible)) return {};
   std::string hint = r->forcible ? "; use --ipadd_force to assign it anyway" : "";
-  return Error::with_status(r->exit_status, "IP address " + text_of(a) + " is already in use: " + r->why + hint);
+  return Error::with_status(r->exit_status,
+                            "IP address " + text_of(a) + " is already in use: " + r->why + hint);
 }
 
 }  // namespace berth::net

@@ -33,9 +33,9 @@
 namespace berth::net {
 
 struct Refusal {
-  int exit_status = 0;   // exitcode::kBadIp (71) or exitcode::kIpInUse (78)
-  bool forcible = false; // --ipadd_force accepts it
-  std::string why;       // "loopback", "the gateway of 198.19.50.0/24 (dev eth0)", ...
+  int exit_status = 0;    // exitcode::kBadIp (71) or exitcode::kIpInUse (78)
+  bool forcible = false;  // --ipadd_force accepts it
+  std::string why;        // "loopback", "the gateway of 198.19.50.0/24 (dev eth0)", ...
 };
 
 // The class of addr, if it can never be a VPS's address (exit 71). nullopt: an ordinary unicast.
@@ -59,7 +59,7 @@ struct HostRoute {
   int table = 0;  // RT_TABLE_MAIN (254), RT_TABLE_LOCAL (255), ...
   int type = 0;   // RTN_UNICAST (1), RTN_LOCAL (2), RTN_BROADCAST (3), RTN_ANYCAST (4), ...
   int family = 0;
-  IpAddr dst;     // all zeros for a default route
+  IpAddr dst;  // all zeros for a default route
   int prefix = 0;
   std::vector<HostNexthop> nexthops;
 };
@@ -81,11 +81,13 @@ struct HostNet {
 // the address is for ("berth:<instance>:<ctid>", net/addr.h link_alias()): its own routes are not
 // a use by someone else. Neighbour entries on Berth's own links (alias "berth:...") are ignored:
 // a VPS's address is known by its route, and a stale entry on a VPS's veth proves nothing.
-std::optional<Refusal> host_use(const HostNet& host, const IpAddr& addr, std::string_view own_alias);
+std::optional<Refusal> host_use(const HostNet& host, const IpAddr& addr,
+                                std::string_view own_alias);
 
 // Both checks for one address of a VPS: ok, or the one-line error with exit 71 or 78. forced: the
 // address is in IP_ADDRESS_FORCED (forcible refusals are then accepted).
-Status check_address(const HostNet& host, const IpAddr& addr, std::string_view own_alias, bool forced);
+Status check_address(const HostNet& host, const IpAddr& addr, std::string_view own_alias,
+                     bool forced);
 
 // Only the class check (71), for option parsing, where the host is not looked at.
 Status check_address_class(const IpAddr& addr, bool forced);

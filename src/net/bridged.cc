@@ -16,7 +16,7 @@ namespace berth::net {
 namespace {
 
 struct Plan {
-  std::string prefix;           // alias prefix of this CT's bridged host ends
+  std::string prefix;  // alias prefix of this CT's bridged host ends
   std::vector<Netif> entries;
 };
 
@@ -35,14 +35,18 @@ Result<Plan> plan_of(const CtConfig& ct) {
 
 // A bridged host end of this CT: a veth with its alias (its shaping ifb and the routed veth's ifb
 // carry aliases below the same prefix, but are not veths).
-bool is_ours(const LinkInfo& l, const std::string& prefix) { return l.kind == "veth" && l.alias.rfind(prefix, 0) == 0; }
+bool is_ours(const LinkInfo& l, const std::string& prefix) {
+  return l.kind == "veth" && l.alias.rfind(prefix, 0) == 0;
+}
 
 // NETIF's MAC (any case; "" means "whatever the kernel chose") against a link's.
 bool same_mac(const std::string& want, const std::string& have) {
   if (want.empty()) return true;
   if (want.size() != have.size()) return false;
   for (size_t i = 0; i < want.size(); ++i)
-    if (std::toupper(static_cast<unsigned char>(want[i])) != std::toupper(static_cast<unsigned char>(have[i]))) return false;
+    if (std::toupper(static_cast<unsigned char>(want[i])) !=
+        std::toupper(static_cast<unsigned char>(have[i])))
+      return false;
   return true;
 }
 
@@ -79,7 +83,8 @@ Status delete_and_wait(Netlink& nl, const std::vector<std::string>& names, const
       if (!link) break;
       (void)remove_shaping(name, link->alias);  // its ifb, if shaped
       (void)nl.delete_link(link->ifindex);
-      if (std::chrono::steady_clock::now() > deadline) return Error::from_errno(EBUSY, "remove host link `" + name + "`");
+      if (std::chrono::steady_clock::now() > deadline)
+        return Error::from_errno(EBUSY, "remove host link `" + name + "`");
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
@@ -87,14 +92,16 @@ Status delete_and_wait(Netlink& nl, const std::vector<std::string>& names, const
 }
 
 // One veth of an entry; the caller's guard owns the host end from its creation.
-Status make_one(Netlink& nl, const Netif& n, pid_t init, BridgedLinks& guard, const std::string& instance,
-                const std::string& ctid) {
+Status make_one(Netlink& nl, const Netif& n, pid_t init, BridgedLinks& guard,
+                const std::string& instance, const std::string& ctid) {
   BERTH_ASSIGN_OR_RETURN(int bridge, bridge_of(nl, n));
-  BERTH_RETURN_IF_ERROR(nl.create_veth(n.host_ifname, n.ifname, init, n.host_mac, n.mac).status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(
+      nl.create_veth(n.host_ifname, n.ifname, init, n.host_mac, n.mac).status(exitcode::kVeth));
   guard.add(n.host_ifname);
   BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(n.host_ifname));
   if (!link) return veth_error("veth `" + n.host_ifname + "` vanished after creation");
-  BERTH_RETURN_IF_ERROR(nl.set_alias(link->ifindex, netif_alias(instance, ctid, n.ifname)).status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(
+      nl.set_alias(link->ifindex, netif_alias(instance, ctid, n.ifname)).status(exitcode::kVeth));
   if (bridge) BERTH_RETURN_IF_ERROR(nl.set_master(link->ifindex, bridge).status(exitcode::kVeth));
   BERTH_RETURN_IF_ERROR(nl.set_up(link->ifindex).status(exitcode::kVeth));
   BERTH_ASSIGN_OR_RETURN(Netlink inside, Netlink::open_in_netns_of(init));
@@ -146,7 +153,8 @@ Result<BridgedLinks> attach_bridged(const CtConfig& ct, pid_t init) {
   // Links of this CT left by a killed start or stop go first.
   BERTH_RETURN_IF_ERROR(detach_bridged(ct).status(exitcode::kVeth));
   for (const auto& n : p.entries)
-    BERTH_RETURN_IF_ERROR(make_one(nl, n, init, guard, ct.host().instance(), ct.ctid()).context("set up veth `" + n.ifname + "`"));
+    BERTH_RETURN_IF_ERROR(make_one(nl, n, init, guard, ct.host().instance(), ct.ctid())
+                              .context("set up veth `" + n.ifname + "`"));
   return guard;
 }
 
@@ -175,7 +183,8 @@ Status update_bridged(const CtConfig& ct, pid_t init) {
   for (const auto& l : links) {
     if (!is_ours(l, p.prefix)) continue;
     std::string ifname = l.alias.substr(p.prefix.size());
-    auto it = std::find_if(missing.begin(), missing.end(), [&](const Netif* n) { return n->ifname == ifname; });
+    auto it = std::find_if(missing.begin(), missing.end(),
+                           [&](const Netif* n) { return n->ifname == ifname; });
     if (it != missing.end() && matches(nl, inside, l, **it)) {
       missing.erase(it);
       continue;
@@ -192,7 +201,8 @@ Status update_bridged(const CtConfig& ct, pid_t init) {
       if (!peer.ok() || !*peer) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    BERTH_RETURN_IF_ERROR(make_one(nl, *n, init, guard, ct.host().instance(), ct.ctid()).context("set up veth `" + n->ifname + "`"));
+    BERTH_RETURN_IF_ERROR(make_one(nl, *n, init, guard, ct.host().instance(), ct.ctid())
+                              .context("set up veth `" + n->ifname + "`"));
   }
   guard.release();
   return {};

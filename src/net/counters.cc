@@ -18,7 +18,9 @@ Result<Counters> link_counters(TrafficControl& tc, int ifindex) {
 
 }  // namespace
 
-std::string counters_path(const CtConfig& ct) { return ct.host().paths().lib + "/netstat/" + ct.ctid(); }
+std::string counters_path(const CtConfig& ct) {
+  return ct.host().paths().lib + "/netstat/" + ct.ctid();
+}
 
 Result<Counters> saved_counters(const CtConfig& ct) {
   std::string path = counters_path(ct);
@@ -32,7 +34,8 @@ Result<Counters> saved_counters(const CtConfig& ct) {
 
 bool counted_link(const CtConfig& ct, const LinkInfo& link) {
   const std::string& inst = ct.host().instance();
-  if (link.name == host_ifname(inst, ct.ctid()) && link.alias == link_alias(inst, ct.ctid())) return true;
+  if (link.name == host_ifname(inst, ct.ctid()) && link.alias == link_alias(inst, ct.ctid()))
+    return true;
   // Bridged host ends: veths whose alias starts with the CT's NETIF prefix (their shaping ifbs
   // carry the same prefix but count the same packets again, so they are left out).
   return link.kind == "veth" && link.alias.rfind(netif_alias_prefix(inst, ct.ctid()), 0) == 0;
@@ -76,12 +79,14 @@ Status bank_counters(const CtConfig& ct, const std::string& name) {
   BERTH_ASSIGN_OR_RETURN(Counters total, saved_counters(ct));
   total += live;
   BERTH_RETURN_IF_ERROR(make_dirs(ct.host().paths().lib + "/netstat", 0755));
-  return write_file_atomic(counters_path(ct), format_counters(total), 0644).context("save traffic counters");
+  return write_file_atomic(counters_path(ct), format_counters(total), 0644)
+      .context("save traffic counters");
 }
 
 Status forget_counters(const CtConfig& ct) {
   std::string path = counters_path(ct);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::from_errno(errno, "remove `" + path + "`");
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return Error::from_errno(errno, "remove `" + path + "`");
   return {};
 }
 

@@ -35,7 +35,9 @@ std::string sanitized(std::string s) {
   return s;
 }
 
-bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; }
+bool name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+}
 
 // The chains the map elements of a shared-table listing jump to.
 std::vector<std::string> jump_targets(const std::string& listing) {
@@ -58,7 +60,9 @@ struct CtxFree {
 std::string filter_table(std::string_view instance, std::string_view ctid) {
   return sanitized("berth-" + std::string(instance) + "-" + std::string(ctid));
 }
-std::string shared_table(std::string_view instance) { return sanitized("berth-" + std::string(instance)); }
+std::string shared_table(std::string_view instance) {
+  return sanitized("berth-" + std::string(instance));
+}
 std::string ct_chain(std::string_view ctid) { return sanitized("ct_" + std::string(ctid)); }
 
 std::string antispoof_tables_script(const std::string& shared) {
@@ -69,7 +73,8 @@ std::string antispoof_tables_script(const std::string& shared) {
   s += "add set " + t + " " + kPortsSet + " { type ifname; }\n";
   s += "add set " + t + " " + kAddr4Set + " { type ifname . ipv4_addr; }\n";
   s += "add set " + t + " " + kAddr6Set + " { type ifname . ipv6_addr; }\n";
-  s += "add chain " + t + " " + kFilterChain + " { type filter hook prerouting priority -300; policy accept; }\n";
+  s += "add chain " + t + " " + kFilterChain +
+       " { type filter hook prerouting priority -300; policy accept; }\n";
   s += "flush chain " + t + " " + kFilterChain + "\n";
   std::string rule = "add rule " + t + " " + kFilterChain + " ";
   s += rule + "iifname != @" + kPortsSet + " accept\n";
@@ -81,9 +86,11 @@ std::string antispoof_tables_script(const std::string& shared) {
   s += "add table " + a + "\n";
   s += "add set " + a + " " + kPortsSet + " { type ifname; }\n";
   s += "add set " + a + " " + kAddr4Set + " { type ifname . ipv4_addr; }\n";
-  s += "add chain " + a + " " + kFilterChain + " { type filter hook input priority 0; policy accept; }\n";
+  s += "add chain " + a + " " + kFilterChain +
+       " { type filter hook input priority 0; policy accept; }\n";
   s += "flush chain " + a + " " + kFilterChain + "\n";
-  s += "add rule " + a + " " + kFilterChain + " iifname @" + kPortsSet + " iifname . arp saddr ip != @" + kAddr4Set + " drop\n";
+  s += "add rule " + a + " " + kFilterChain + " iifname @" + kPortsSet +
+       " iifname . arp saddr ip != @" + kAddr4Set + " drop\n";
   return s;
 }
 
@@ -119,9 +126,11 @@ std::vector<uint8_t> addr_key(const std::string& host, const IpAddr& a) {
 
 // The element changes of one set: every key of `gone` out (added first: never ENOENT), every
 // key of `keep` in.
-void set_changes(std::vector<nft::Change>& out, nft::Family family, const std::string& table, const char* set,
-                 std::vector<std::vector<uint8_t>> gone, std::vector<std::vector<uint8_t>> keep) {
-  std::erase_if(gone, [&](const auto& k) { return std::find(keep.begin(), keep.end(), k) != keep.end(); });
+void set_changes(std::vector<nft::Change>& out, nft::Family family, const std::string& table,
+                 const char* set, std::vector<std::vector<uint8_t>> gone,
+                 std::vector<std::vector<uint8_t>> keep) {
+  std::erase_if(
+      gone, [&](const auto& k) { return std::find(keep.begin(), keep.end(), k) != keep.end(); });
   if (!gone.empty()) {
     out.push_back({nft::Change::kAddElements, family, table, set, gone});
     out.push_back({nft::Change::kDeleteElements, family, table, set, gone});
@@ -131,7 +140,8 @@ void set_changes(std::vector<nft::Change>& out, nft::Family family, const std::s
 
 }  // namespace
 
-std::vector<nft::Change> routed_changes(const std::string& shared, const RoutedFilter& had, const RoutedFilter& want) {
+std::vector<nft::Change> routed_changes(const std::string& shared, const RoutedFilter& had,
+                                        const RoutedFilter& want) {
   auto keys = [](const RoutedFilter& f, int which) {  // 0 ports, 4 / 6 addresses of that family
     std::vector<std::vector<uint8_t>> out;
     if (f.host_ifname.empty()) return out;
@@ -144,13 +154,15 @@ std::vector<nft::Change> routed_changes(const std::string& shared, const RoutedF
   for (auto family : {nft::Family::kInet, nft::Family::kArp}) {
     set_changes(out, family, shared, kPortsSet, keys(had, 0), keys(want, 0));
     set_changes(out, family, shared, kAddr4Set, keys(had, 4), keys(want, 4));
-    if (family == nft::Family::kInet) set_changes(out, family, shared, kAddr6Set, keys(had, 6), keys(want, 6));
+    if (family == nft::Family::kInet)
+      set_changes(out, family, shared, kAddr6Set, keys(had, 6), keys(want, 6));
   }
   return out;
 }
 
-std::string unfilter_script(const std::string& shared, const std::string& table, const std::string& chain,
-                            const std::string& host_ifname, const std::string& shared_listing) {
+std::string unfilter_script(const std::string& shared, const std::string& table,
+                            const std::string& chain, const std::string& host_ifname,
+                            const std::string& shared_listing) {
   std::string s = replace_prefix("arp", table);
   if (shared_listing.empty()) return s;
   std::string t = "inet " + shared;
@@ -167,16 +179,19 @@ std::string unfilter_script(const std::string& shared, const std::string& table,
   // The old layout's dispatch goes with its last CT; the table stays for the current layout's sets.
   if (!others && shared_listing.find("chain antispoof {") != std::string::npos)
     s += "flush chain " + t + " antispoof\ndelete chain " + t + " antispoof\n";
-  if (!others && shared_listing.find("map ports {") != std::string::npos) s += "delete map " + t + " ports\n";
+  if (!others && shared_listing.find("map ports {") != std::string::npos)
+    s += "delete map " + t + " ports\n";
   return s;
 }
 
-std::string macfilter_script(const std::string& table, const std::vector<std::pair<std::string, std::string>>& ports) {
+std::string macfilter_script(const std::string& table,
+                             const std::vector<std::pair<std::string, std::string>>& ports) {
   std::string s = replace_prefix("bridge", table);
   if (ports.empty()) return s;
   s += "table bridge " + table + " {\n";
   s += "  chain macfilter {\n    type filter hook prerouting priority -200; policy accept;\n";
-  for (const auto& [ifname, mac] : ports) s += "    iifname " + quoted(ifname) + " ether saddr != " + mac + " drop\n";
+  for (const auto& [ifname, mac] : ports)
+    s += "    iifname " + quoted(ifname) + " ether saddr != " + mac + " drop\n";
   s += "  }\n}\n";
   return s;
 }
@@ -203,7 +218,8 @@ struct Names {
 
 Names names_of(const CtConfig& ct) {
   const std::string& inst = ct.host().instance();
-  return {filter_table(inst, ct.ctid()), shared_table(inst), ct_chain(ct.ctid()), host_ifname(inst, ct.ctid())};
+  return {filter_table(inst, ct.ctid()), shared_table(inst), ct_chain(ct.ctid()),
+          host_ifname(inst, ct.ctid())};
 }
 
 // The instance's CTs change the shared tables one at a time.
@@ -260,7 +276,8 @@ void drop_table(std::vector<nft::Change>& out, nft::Family family, const std::st
 Status remove_legacy(const Names& n) {
   BERTH_ASSIGN_OR_RETURN(bool arp, nft::table_exists(nft::Family::kArp, n.table));
   BERTH_ASSIGN_OR_RETURN(bool chain, nft::chain_exists(nft::Family::kInet, n.shared, n.chain));
-  BERTH_ASSIGN_OR_RETURN(bool inet_own, nft::table_exists(nft::Family::kInet, n.table));  // before 3
+  BERTH_ASSIGN_OR_RETURN(bool inet_own,
+                         nft::table_exists(nft::Family::kInet, n.table));  // before 3
   std::vector<nft::Change> drop;
   if (arp) drop_table(drop, nft::Family::kArp, n.table);
   if (inet_own) drop_table(drop, nft::Family::kInet, n.table);
@@ -282,7 +299,8 @@ Status set_routed(const CtConfig& ct, const Names& n, const RoutedFilter& want) 
   if (both.host_ifname.empty()) both.host_ifname = had.host_ifname;
   if (!had.host_ifname.empty() && had.host_ifname == both.host_ifname)
     for (const auto& a : had.addrs)
-      if (std::find(both.addrs.begin(), both.addrs.end(), a) == both.addrs.end()) both.addrs.push_back(a);
+      if (std::find(both.addrs.begin(), both.addrs.end(), a) == both.addrs.end())
+        both.addrs.push_back(a);
   bool tables_gone = false;
   if (!both.host_ifname.empty()) {
     BERTH_RETURN_IF_ERROR(write_state(ct, both));

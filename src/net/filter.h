@@ -64,16 +64,19 @@ std::string routed_state_text(const RoutedFilter& f);
 RoutedFilter parse_routed_state(std::string_view text);
 // The one transaction that turns `had` into `want` in both tables' sets: what only `had` has is
 // removed (added first, so a missing element is no error), everything of `want` added.
-std::vector<nft::Change> routed_changes(const std::string& shared, const RoutedFilter& had, const RoutedFilter& want);
+std::vector<nft::Change> routed_changes(const std::string& shared, const RoutedFilter& had,
+                                        const RoutedFilter& want);
 
 // Removes the routed filter of a CT of the old layout: its arp table, and its part of the inet
 // table as `shared_listing` (`nft list table inet <shared>`, "" when there is none) shows it; the
 // old dispatch (chain antispoof, map ports) when no other CT's element is left in it.
-std::string unfilter_script(const std::string& shared, const std::string& table, const std::string& chain,
-                            const std::string& host_ifname, const std::string& shared_listing);
+std::string unfilter_script(const std::string& shared, const std::string& table,
+                            const std::string& chain, const std::string& host_ifname,
+                            const std::string& shared_listing);
 // The bridge table; ports: (host_ifname, allowed source MAC) of each filtered veth (none: only
 // removes the table).
-std::string macfilter_script(const std::string& table, const std::vector<std::pair<std::string, std::string>>& ports);
+std::string macfilter_script(const std::string& table,
+                             const std::vector<std::pair<std::string, std::string>>& ports);
 
 // Make the CT's filters match its IP_ADDRESS and NETIF (what it does not need is removed).
 Status apply_filters(const CtConfig& ct);

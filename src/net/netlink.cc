@@ -44,13 +44,16 @@ IpAddr ip_of(nl_addr* a, int family) {
   ip.family = family;
   if (!a) return ip;
   unsigned len = nl_addr_get_len(a);
-  if (len == (family == AF_INET6 ? 16u : 4u)) std::memcpy(ip.bytes.data(), nl_addr_get_binary_addr(a), len);
+  if (len == (family == AF_INET6 ? 16u : 4u))
+    std::memcpy(ip.bytes.data(), nl_addr_get_binary_addr(a), len);
   char buf[INET6_ADDRSTRLEN];
   if (inet_ntop(family, ip.bytes.data(), buf, sizeof buf)) ip.text = buf;
   return ip;
 }
 
-bool usable(nl_addr* a, int family) { return a && nl_addr_get_len(a) == (family == AF_INET6 ? 16u : 4u); }
+bool usable(nl_addr* a, int family) {
+  return a && nl_addr_get_len(a) == (family == AF_INET6 ? 16u : 4u);
+}
 
 void put_addr(nl_addr* a) { nl_addr_put(a); }
 void put_link(rtnl_link* l) { rtnl_link_put(l); }
@@ -65,7 +68,9 @@ using RoutePtr = std::unique_ptr<rtnl_route, Deleter<rtnl_route, put_route>>;
 using NeighPtr = std::unique_ptr<rtnl_neigh, Deleter<rtnl_neigh, put_neigh>>;
 using CachePtr = std::unique_ptr<nl_cache, Deleter<nl_cache, free_cache>>;
 
-Error nl_error(int err, std::string what) { return Error::from_errno(errno_of_nl(err), std::move(what)); }
+Error nl_error(int err, std::string what) {
+  return Error::from_errno(errno_of_nl(err), std::move(what));
+}
 
 AddrPtr make_addr(const IpAddr& ip, int prefix) {
   AddrPtr a(nl_addr_build(ip.family, ip.bytes.data(), ip.is_v6() ? 16 : 4));
@@ -97,7 +102,8 @@ LinkInfo info_of(rtnl_link* link) {
   if (ll && nl_addr_get_len(ll) == 6) {
     const auto* b = static_cast<const unsigned char*>(nl_addr_get_binary_addr(ll));
     char buf[18];
-    std::snprintf(buf, sizeof buf, "%02X:%02X:%02X:%02X:%02X:%02X", b[0], b[1], b[2], b[3], b[4], b[5]);
+    std::snprintf(buf, sizeof buf, "%02X:%02X:%02X:%02X:%02X:%02X", b[0], b[1], b[2], b[3], b[4],
+                  b[5]);
     info.mac = buf;
   }
   return info;
@@ -194,8 +200,8 @@ Result<std::vector<LinkInfo>> Netlink::list_links() {
   return out;
 }
 
-Status Netlink::create_veth(std::string_view name, std::string_view peer_name, pid_t peer_pid, std::string_view mac,
-                            std::string_view peer_mac) {
+Status Netlink::create_veth(std::string_view name, std::string_view peer_name, pid_t peer_pid,
+                            std::string_view mac, std::string_view peer_mac) {
   LinkPtr link(rtnl_link_veth_alloc());
   if (!link) return Error::from_errno(ENOMEM, "allocate veth");
   std::string n(name), p(peer_name);
@@ -214,7 +220,8 @@ Status Netlink::create_veth(std::string_view name, std::string_view peer_name, p
 
 Status Netlink::set_master(int ifindex, int master_ifindex) {
   int err = rtnl_link_enslave_ifindex(sock_, master_ifindex, ifindex);
-  if (err < 0) return nl_error(err, "add " + ifname_of(ifindex) + " to bridge " + ifname_of(master_ifindex));
+  if (err < 0)
+    return nl_error(err, "add " + ifname_of(ifindex) + " to bridge " + ifname_of(master_ifindex));
   return {};
 }
 
@@ -280,7 +287,8 @@ Status Netlink::delete_address(int ifindex, const IpAddr& ip, int prefix) {
   return {};
 }
 
-Status Netlink::add_route(const IpAddr& dst, int prefix, int ifindex, const IpAddr* gw, bool exclusive) {
+Status Netlink::add_route(const IpAddr& dst, int prefix, int ifindex, const IpAddr* gw,
+                          bool exclusive) {
   RoutePtr r(rtnl_route_alloc());
   AddrPtr d = make_addr(dst, prefix);
   if (!r || !d) return Error::from_errno(ENOMEM, "allocate route");
@@ -304,7 +312,8 @@ Status Netlink::add_route(const IpAddr& dst, int prefix, int ifindex, const IpAd
   }
   rtnl_route_add_nexthop(r.get(), nh);  // the route owns nh from here
   err = rtnl_route_add(sock_, r.get(), NLM_F_CREATE | (exclusive ? NLM_F_EXCL : 0));
-  std::string what = "add route " + dst.text + "/" + std::to_string(prefix) + " dev " + ifname_of(ifindex);
+  std::string what =
+      "add route " + dst.text + "/" + std::to_string(prefix) + " dev " + ifname_of(ifindex);
   if (err < 0) return nl_error(err, what);
   return {};
 }
@@ -352,7 +361,8 @@ std::optional<HostAddress> host_address_of(rtnl_addr* a) {
   int family = rtnl_addr_get_family(a);
   nl_addr* local = rtnl_addr_get_local(a);
   if ((family != AF_INET && family != AF_INET6) || !usable(local, family)) return std::nullopt;
-  return HostAddress{rtnl_addr_get_ifindex(a), ip_of(local, family), static_cast<int>(rtnl_addr_get_prefixlen(a))};
+  return HostAddress{rtnl_addr_get_ifindex(a), ip_of(local, family),
+                     static_cast<int>(rtnl_addr_get_prefixlen(a))};
 }
 
 std::optional<HostNeighbour> host_neighbour_of(rtnl_neigh* n) {
@@ -364,7 +374,8 @@ std::optional<HostNeighbour> host_neighbour_of(rtnl_neigh* n) {
 
 // Sends msg and hands every object of the answer (a dump or one reply) to fn; the kernel's
 // error (its errno, e.g. ENETUNREACH for a lookup with no route) as an Error.
-Status query(nl_sock* sock, nl_msg* msg, const std::function<void(nl_object*)>& fn, const std::string& what) {
+Status query(nl_sock* sock, nl_msg* msg, const std::function<void(nl_object*)>& fn,
+             const std::string& what) {
   int err = nl_send_auto(sock, msg);
   if (err < 0) return nl_error(err, what);
   std::unique_ptr<nl_cb, Deleter<nl_cb, nl_cb_put>> cb(nl_cb_alloc(NL_CB_DEFAULT));
@@ -374,22 +385,29 @@ Status query(nl_sock* sock, nl_msg* msg, const std::function<void(nl_object*)>& 
     int kernel_error = 0;
     bool finished = false;
   } state{&fn};
-  nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, [](nl_msg* m, void* arg) -> int {
-    nl_msg_parse(m, [](nl_object* o, void* a) { (*static_cast<State*>(a)->fn)(o); }, arg);
-    return NL_OK;
-  }, &state);
+  nl_cb_set(
+      cb.get(), NL_CB_VALID, NL_CB_CUSTOM,
+      [](nl_msg* m, void* arg) -> int {
+        nl_msg_parse(
+            m, [](nl_object* o, void* a) { (*static_cast<State*>(a)->fn)(o); }, arg);
+        return NL_OK;
+      },
+      &state);
   auto finish = [](nl_msg*, void* arg) -> int {
     static_cast<State*>(arg)->finished = true;
     return NL_STOP;
   };
   nl_cb_set(cb.get(), NL_CB_ACK, NL_CB_CUSTOM, finish, &state);
   nl_cb_set(cb.get(), NL_CB_FINISH, NL_CB_CUSTOM, finish, &state);
-  nl_cb_err(cb.get(), NL_CB_CUSTOM, [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
-    auto* st = static_cast<State*>(arg);
-    st->kernel_error = -e->error;
-    st->finished = true;
-    return NL_STOP;
-  }, &state);
+  nl_cb_err(
+      cb.get(), NL_CB_CUSTOM,
+      [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
+        auto* st = static_cast<State*>(arg);
+        st->kernel_error = -e->error;
+        st->finished = true;
+        return NL_STOP;
+      },
+      &state);
   while (!state.finished) {
     err = nl_recvmsgs(sock, cb.get());
     if (state.kernel_error != 0) return Error::from_errno(state.kernel_error, what);
@@ -406,11 +424,15 @@ template <class Hdr>
 Status filtered_dump(nl_sock* sock, int type, Hdr hdr, int attr, uint32_t value, const char* kind,
                      const std::function<void(nl_object*)>& fn, const std::string& what) {
   MsgPtr msg(nlmsg_alloc_simple(type, NLM_F_REQUEST | NLM_F_DUMP));
-  if (!msg || nlmsg_append(msg.get(), &hdr, sizeof hdr, NLMSG_ALIGNTO) < 0 || (attr && nla_put_u32(msg.get(), attr, value) < 0))
+  if (!msg || nlmsg_append(msg.get(), &hdr, sizeof hdr, NLMSG_ALIGNTO) < 0 ||
+      (attr && nla_put_u32(msg.get(), attr, value) < 0))
     return Error::from_errno(ENOMEM, what);
-  return query(sock, msg.get(), [&](nl_object* o) {
-    if (std::string_view(nl_object_get_type(o)) == kind) fn(o);
-  }, what);
+  return query(
+      sock, msg.get(),
+      [&](nl_object* o) {
+        if (std::string_view(nl_object_get_type(o)) == kind) fn(o);
+      },
+      what);
 }
 
 // NETLINK_GET_STRICT_CHK on the socket while held: dump requests are checked strictly and their
@@ -454,16 +476,21 @@ Result<HostNet> Netlink::host_net_for(const IpAddr& a) {
     if (nlmsg_append(msg.get(), &rt, sizeof rt, NLMSG_ALIGNTO) < 0 ||
         nla_put(msg.get(), RTA_DST, a.is_v6() ? 16 : 4, a.bytes.data()) < 0)
       return Error::from_errno(ENOMEM, "build route lookup");
-    auto st = query(sock_, msg.get(), [&](nl_object* o) {
-      if (std::string_view(nl_object_get_type(o)) != "route/route") return;
-      host.routes.push_back(host_route_of(reinterpret_cast<rtnl_route*>(o), family));
-    }, "look up the route to " + a.text);
+    auto st = query(
+        sock_, msg.get(),
+        [&](nl_object* o) {
+          if (std::string_view(nl_object_get_type(o)) != "route/route") return;
+          host.routes.push_back(host_route_of(reinterpret_cast<rtnl_route*>(o), family));
+        },
+        "look up the route to " + a.text);
     // No route at all: nothing on the host knows the address.
-    if (!st.ok() && st.error().code() != ENETUNREACH && st.error().code() != EHOSTUNREACH) return std::move(st).error();
+    if (!st.ok() && st.error().code() != ENETUNREACH && st.error().code() != EHOSTUNREACH)
+      return std::move(st).error();
   }
   for (const auto& r : host.routes)
     for (const auto& nh : r.nexthops)
-      if (nh.ifindex > 0 && std::find(devs.begin(), devs.end(), nh.ifindex) == devs.end()) devs.push_back(nh.ifindex);
+      if (nh.ifindex > 0 && std::find(devs.begin(), devs.end(), nh.ifindex) == devs.end())
+        devs.push_back(nh.ifindex);
   // What the host has on those devices only (the kernel filters the dumps): their addresses
   // (the subnet's network and broadcast, the host's own), the routes through them (gateways),
   // their neighbours. A VPS's veth is such a device only when the address is routed to that VPS.
@@ -473,26 +500,33 @@ Result<HostNet> Netlink::host_net_for(const IpAddr& a) {
       ifaddrmsg ifa{};
       ifa.ifa_family = static_cast<unsigned char>(fam);
       ifa.ifa_index = static_cast<unsigned>(dev);
-      BERTH_RETURN_IF_ERROR(filtered_dump(sock_, RTM_GETADDR, ifa, 0, 0, "route/addr", [&](nl_object* o) {
-        auto* ad = reinterpret_cast<rtnl_addr*>(o);
-        if (rtnl_addr_get_ifindex(ad) != dev) return;
-        if (auto h = host_address_of(ad)) host.addresses.push_back(*h);
-      }, "list addresses"));
+      BERTH_RETURN_IF_ERROR(filtered_dump(
+          sock_, RTM_GETADDR, ifa, 0, 0, "route/addr",
+          [&](nl_object* o) {
+            auto* ad = reinterpret_cast<rtnl_addr*>(o);
+            if (rtnl_addr_get_ifindex(ad) != dev) return;
+            if (auto h = host_address_of(ad)) host.addresses.push_back(*h);
+          },
+          "list addresses"));
     }
     rtmsg rt{};
     rt.rtm_family = static_cast<unsigned char>(family);
-    BERTH_RETURN_IF_ERROR(filtered_dump(sock_, RTM_GETROUTE, rt, RTA_OIF, static_cast<uint32_t>(dev), "route/route",
-                                        [&](nl_object* o) {
-                                          host.routes.push_back(host_route_of(reinterpret_cast<rtnl_route*>(o), family));
-                                        }, "list routes"));
+    BERTH_RETURN_IF_ERROR(filtered_dump(
+        sock_, RTM_GETROUTE, rt, RTA_OIF, static_cast<uint32_t>(dev), "route/route",
+        [&](nl_object* o) {
+          host.routes.push_back(host_route_of(reinterpret_cast<rtnl_route*>(o), family));
+        },
+        "list routes"));
     ndmsg nd{};
     nd.ndm_family = static_cast<unsigned char>(family);
-    BERTH_RETURN_IF_ERROR(filtered_dump(sock_, RTM_GETNEIGH, nd, NDA_IFINDEX, static_cast<uint32_t>(dev), "route/neigh",
-                                        [&](nl_object* o) {
-                                          auto* n = reinterpret_cast<rtnl_neigh*>(o);
-                                          if (rtnl_neigh_get_ifindex(n) != dev) return;
-                                          if (auto h = host_neighbour_of(n)) host.neighbours.push_back(*h);
-                                        }, "list neighbours"));
+    BERTH_RETURN_IF_ERROR(filtered_dump(
+        sock_, RTM_GETNEIGH, nd, NDA_IFINDEX, static_cast<uint32_t>(dev), "route/neigh",
+        [&](nl_object* o) {
+          auto* n = reinterpret_cast<rtnl_neigh*>(o);
+          if (rtnl_neigh_get_ifindex(n) != dev) return;
+          if (auto h = host_neighbour_of(n)) host.neighbours.push_back(*h);
+        },
+        "list neighbours"));
   }
   // The links all of that names, for their names and aliases.
   std::vector<int> wanted = devs;
@@ -523,13 +557,17 @@ Result<std::vector<IpAddr>> Netlink::host_routes_via(int ifindex) {
     rtmsg rt{};
     rt.rtm_family = static_cast<unsigned char>(family);
     rt.rtm_table = RT_TABLE_MAIN;
-    BERTH_RETURN_IF_ERROR(filtered_dump(sock_, RTM_GETROUTE, rt, RTA_OIF, static_cast<uint32_t>(ifindex), "route/route",
-                                        [&](nl_object* o) {
-      HostRoute r = host_route_of(reinterpret_cast<rtnl_route*>(o), family);
-      if (r.table != RT_TABLE_MAIN || r.nexthops.size() != 1 || r.nexthops[0].ifindex != ifindex) return;
-      if (r.prefix != r.dst.host_prefix() || r.dst.text.empty()) return;
-      out.push_back(r.dst);
-    }, "list routes"));
+    BERTH_RETURN_IF_ERROR(filtered_dump(
+        sock_, RTM_GETROUTE, rt, RTA_OIF, static_cast<uint32_t>(ifindex), "route/route",
+        [&](nl_object* o) {
+          HostRoute r = host_route_of(reinterpret_cast<rtnl_route*>(o), family);
+          if (r.table != RT_TABLE_MAIN || r.nexthops.size() != 1 ||
+              r.nexthops[0].ifindex != ifindex)
+            return;
+          if (r.prefix != r.dst.host_prefix() || r.dst.text.empty()) return;
+          out.push_back(r.dst);
+        },
+        "list routes"));
   }
   return out;
 }
@@ -560,7 +598,8 @@ Result<HostNet> Netlink::host_net() {
     CachePtr cache(raw);
     if (err < 0) return nl_error(err, "list neighbours");
     for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o))
-      if (auto h = host_neighbour_of(reinterpret_cast<rtnl_neigh*>(o))) host.neighbours.push_back(*h);
+      if (auto h = host_neighbour_of(reinterpret_cast<rtnl_neigh*>(o)))
+        host.neighbours.push_back(*h);
   }
   return host;
 }
@@ -588,7 +627,8 @@ Status Netlink::delete_proxy_neigh(int ifindex, const IpAddr& ip) {
   rtnl_neigh_set_dst(n.get(), d.get());
   rtnl_neigh_set_flags(n.get(), NTF_PROXY);
   int err = rtnl_neigh_delete(sock_, n.get(), 0);
-  if (err < 0) return nl_error(err, "delete proxy neighbour " + ip.text + " on " + ifname_of(ifindex));
+  if (err < 0)
+    return nl_error(err, "delete proxy neighbour " + ip.text + " on " + ifname_of(ifindex));
   return {};
 }
 

@@ -49,8 +49,8 @@ class Netlink {
   Result<std::vector<LinkInfo>> list_links();
   // A veth pair: `name` here, `peer_name` created directly in the netns of peer_pid, both down.
   // MACs ("00:18:51:..") are set at creation when given; otherwise the kernel picks random ones.
-  Status create_veth(std::string_view name, std::string_view peer_name, pid_t peer_pid, std::string_view mac = {},
-                     std::string_view peer_mac = {});
+  Status create_veth(std::string_view name, std::string_view peer_name, pid_t peer_pid,
+                     std::string_view mac = {}, std::string_view peer_mac = {});
   // Make ifindex a port of bridge master_ifindex (`ip link set dev X master BR`).
   Status set_master(int ifindex, int master_ifindex);
   Status set_alias(int ifindex, std::string_view alias);

@@ -106,7 +106,8 @@ Status wait_acks(int fd, uint32_t first, uint32_t last, const std::string& what)
       return Error::from_errno(errno, what);
     }
     int len = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len);
+         h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_type != NLMSG_ERROR) continue;  // a reply to a lookup: its ack follows
       const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
       if (e->error != 0) return Error::from_errno(-e->error, what);
@@ -144,7 +145,8 @@ std::string describe(const Change& c) {
 }
 
 // A lookup (not a batch): one GET with the names, acknowledged or refused with ENOENT.
-Result<bool> exists(uint16_t type, Family family, const std::vector<std::pair<uint16_t, std::string>>& names,
+Result<bool> exists(uint16_t type, Family family,
+                    const std::vector<std::pair<uint16_t, std::string>>& names,
                     const std::string& what) {
   BERTH_ASSIGN_OR_RETURN(UniqueFd fd, open_socket());
   Message m(nft_type(type), NLM_F_REQUEST | NLM_F_ACK, 1, static_cast<uint8_t>(family));
@@ -191,12 +193,14 @@ Status apply(const std::vector<Change>& changes) {
   add(end);
   BERTH_RETURN_IF_ERROR(send_all(fd.get(), batch));
   auto st = wait_acks(fd.get(), first, last, "nftables transaction");
-  if (!st.ok() && changes.size() == 1) return Error::from_errno(st.error().code(), describe(changes[0]));
+  if (!st.ok() && changes.size() == 1)
+    return Error::from_errno(st.error().code(), describe(changes[0]));
   return st;
 }
 
 Result<bool> table_exists(Family family, const std::string& table) {
-  return exists(NFT_MSG_GETTABLE, family, {{NFTA_TABLE_NAME, table}}, "look up nft table `" + table + "`");
+  return exists(NFT_MSG_GETTABLE, family, {{NFTA_TABLE_NAME, table}},
+                "look up nft table `" + table + "`");
 }
 
 Result<bool> chain_exists(Family family, const std::string& table, const std::string& chain) {

@@ -53,13 +53,16 @@ Result<std::vector<int>> neigh_dev_indexes(Netlink& nl, const std::vector<std::s
   std::vector<int> out;
   for (const auto& d : devs) {
     BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(d));
-    if (!link) return Error::invalid("NEIGHBOUR_DEVS device `" + d + "` does not exist", exitcode::kBadValue);
+    if (!link)
+      return Error::invalid("NEIGHBOUR_DEVS device `" + d + "` does not exist",
+                            exitcode::kBadValue);
     out.push_back(link->ifindex);
   }
   return out;
 }
 
-void remove_proxies(Netlink& nl, const std::vector<std::string>& devs, const std::vector<IpAddr>& addrs) {
+void remove_proxies(Netlink& nl, const std::vector<std::string>& devs,
+                    const std::vector<IpAddr>& addrs) {
   for (const auto& d : devs) {
     auto link = nl.find_link(d);
     if (!link.ok() || !*link) continue;
@@ -68,8 +71,8 @@ void remove_proxies(Netlink& nl, const std::vector<std::string>& devs, const std
 }
 
 // Host link, proxy entries: everything of the host side. The routes go with the link.
-Status teardown_host(Netlink& nl, const std::string& host, const std::string& alias, const std::vector<std::string>& devs,
-                     std::vector<IpAddr> addrs) {
+Status teardown_host(Netlink& nl, const std::string& host, const std::string& alias,
+                     const std::vector<std::string>& devs, std::vector<IpAddr> addrs) {
   BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(host));
   if (link && link->alias == alias) {
     if (auto routed = nl.host_routes_via(link->ifindex); routed.ok())
@@ -96,9 +99,11 @@ Status add_host_routes(Netlink& nl, int ifindex, const std::vector<IpAddr>& addr
   for (size_t i = 0; i < addrs.size(); ++i) {
     auto st = nl.add_route(addrs[i], addrs[i].host_prefix(), ifindex, nullptr, true);
     if (!st.ok()) {
-      for (size_t j = 0; j < i; ++j) (void)nl.delete_route(addrs[j], addrs[j].host_prefix(), ifindex);
+      for (size_t j = 0; j < i; ++j)
+        (void)nl.delete_route(addrs[j], addrs[j].host_prefix(), ifindex);
       if (st.error().code() == EEXIST)
-        return Error::with_status(exitcode::kIpInUse, "IP address " + addrs[i].text + " is already in use");
+        return Error::with_status(exitcode::kIpInUse,
+                                  "IP address " + addrs[i].text + " is already in use");
       return st;
     }
   }
@@ -114,7 +119,8 @@ Status add_proxies(Netlink& nl, const std::vector<int>& devs, const std::vector<
 // The host end's next-hop addresses for the families in addrs (already there is fine).
 Status ensure_gateways(Netlink& nl, int ifindex, const std::vector<IpAddr>& addrs) {
   if (has_family(addrs, false))
-    BERTH_RETURN_IF_ERROR(ignore(nl.add_address(ifindex, must_parse(kGatewayV4), 32, true), {EEXIST}));
+    BERTH_RETURN_IF_ERROR(
+        ignore(nl.add_address(ifindex, must_parse(kGatewayV4), 32, true), {EEXIST}));
   if (has_family(addrs, true))
     BERTH_RETURN_IF_ERROR(ignore(nl.add_address(ifindex, must_parse(kGatewayV6), 64), {EEXIST}));
   return {};
@@ -126,7 +132,8 @@ Status configure_inside(Netlink& ct, const std::vector<IpAddr>& addrs) {
   if (!link) return Error::from_errno(ENODEV, "find `" + std::string(kCtIfname) + "` in the CT");
   int dev = link->ifindex;
   BERTH_RETURN_IF_ERROR(ct.set_up(dev));
-  for (const auto& a : addrs) BERTH_RETURN_IF_ERROR(ignore(ct.add_address(dev, a, a.host_prefix()), {EEXIST}));
+  for (const auto& a : addrs)
+    BERTH_RETURN_IF_ERROR(ignore(ct.add_address(dev, a, a.host_prefix()), {EEXIST}));
   if (has_family(addrs, false)) {
     IpAddr gw = must_parse(kGatewayV4), any = must_parse("0.0.0.0");
     BERTH_RETURN_IF_ERROR(ignore(ct.add_route(gw, 32, dev, nullptr, true), {EEXIST}));
@@ -143,7 +150,8 @@ Status remove_inside(Netlink& ct, const std::vector<IpAddr>& addrs) {
   BERTH_ASSIGN_OR_RETURN(auto link, ct.find_link(kCtIfname));
   if (!link) return {};
   for (const auto& a : addrs)
-    BERTH_RETURN_IF_ERROR(ignore(ct.delete_address(link->ifindex, a, a.host_prefix()), {EADDRNOTAVAIL, ESRCH, ENOENT}));
+    BERTH_RETURN_IF_ERROR(ignore(ct.delete_address(link->ifindex, a, a.host_prefix()),
+                                 {EADDRNOTAVAIL, ESRCH, ENOENT}));
   return {};
 }
 
@@ -193,16 +201,19 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
   BERTH_ASSIGN_OR_RETURN(auto old, nl.find_link(s.host));
   if (old) {
     if (old->alias != s.alias)
-      return Error::with_status(exitcode::kVeth, "host interface name `" + s.host + "` is in use by another link");
+      return Error::with_status(exitcode::kVeth,
+                                "host interface name `" + s.host + "` is in use by another link");
     // Ours, and the CT is not running (start checked): left by a start or stop that was killed.
     (void)bank_counters(ct, s.host);
-    BERTH_RETURN_IF_ERROR(teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).status(exitcode::kVeth));
+    BERTH_RETURN_IF_ERROR(
+        teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).status(exitcode::kVeth));
   }
   BERTH_RETURN_IF_ERROR(check_with(nl, ct, s.addrs));
   BERTH_RETURN_IF_ERROR(nl.create_veth(s.host, kCtIfname, init).status(exitcode::kVeth));
   RoutedLink guard(s.host, s.alias, s.neigh_devs, s.addrs);
   BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(s.host));
-  if (!link) return Error::with_status(exitcode::kVeth, "veth `" + s.host + "` vanished after creation");
+  if (!link)
+    return Error::with_status(exitcode::kVeth, "veth `" + s.host + "` vanished after creation");
   int dev = link->ifindex;
   BERTH_RETURN_IF_ERROR(nl.set_alias(dev, s.alias).status(exitcode::kVeth));
   BERTH_RETURN_IF_ERROR(nl.set_up(dev).status(exitcode::kVeth));
@@ -210,7 +221,9 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
   BERTH_RETURN_IF_ERROR(add_host_routes(nl, dev, s.addrs));
   BERTH_RETURN_IF_ERROR(add_proxies(nl, devs, s.addrs).status(exitcode::kVeth));
   BERTH_ASSIGN_OR_RETURN(Netlink inside, Netlink::open_in_netns_of(init));
-  BERTH_RETURN_IF_ERROR(configure_inside(inside, s.addrs).context("configure the CT's network").status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(configure_inside(inside, s.addrs)
+                            .context("configure the CT's network")
+                            .status(exitcode::kVeth));
   return guard;
 }
 
@@ -244,11 +257,14 @@ Status update_routed(const CtConfig& ct, pid_t init) {
   BERTH_RETURN_IF_ERROR(add_host_routes(nl, dev, plan.add));
   BERTH_ASSIGN_OR_RETURN(Netlink inside, Netlink::open_in_netns_of(init));
   BERTH_RETURN_IF_ERROR(remove_inside(inside, plan.remove).context("configure the CT's network"));
-  for (const auto& a : plan.remove) BERTH_RETURN_IF_ERROR(ignore(nl.delete_route(a, a.host_prefix(), dev), {ESRCH, ENOENT}));
+  for (const auto& a : plan.remove)
+    BERTH_RETURN_IF_ERROR(ignore(nl.delete_route(a, a.host_prefix(), dev), {ESRCH, ENOENT}));
   remove_proxies(nl, s.neigh_devs, plan.remove);
   BERTH_RETURN_IF_ERROR(add_proxies(nl, devs, plan.add).status(exitcode::kVeth));
   BERTH_RETURN_IF_ERROR(ensure_gateways(nl, dev, plan.add).status(exitcode::kVeth));
-  return configure_inside(inside, plan.add).context("configure the CT's network").status(exitcode::kVeth);
+  return configure_inside(inside, plan.add)
+      .context("configure the CT's network")
+      .status(exitcode::kVeth);
 }
 
 }  // namespace berth::net

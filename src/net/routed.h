@@ -33,8 +33,12 @@ namespace berth::net {
 class RoutedLink {
  public:
   RoutedLink() = default;
-  RoutedLink(std::string ifname, std::string alias, std::vector<std::string> neigh_devs, std::vector<IpAddr> addrs)
-      : ifname_(std::move(ifname)), alias_(std::move(alias)), neigh_devs_(std::move(neigh_devs)), addrs_(std::move(addrs)) {}
+  RoutedLink(std::string ifname, std::string alias, std::vector<std::string> neigh_devs,
+             std::vector<IpAddr> addrs)
+      : ifname_(std::move(ifname)),
+        alias_(std::move(alias)),
+        neigh_devs_(std::move(neigh_devs)),
+        addrs_(std::move(addrs)) {}
   RoutedLink(RoutedLink&& o) noexcept { *this = std::move(o); }
   RoutedLink& operator=(RoutedLink&& o) noexcept;
   RoutedLink(const RoutedLink&) = delete;
@@ -60,7 +64,8 @@ Status check_routed_addresses(const CtConfig& ct, const std::vector<IpAddr>& add
 // Start, after the CT's first process (init) is cloned: set up its routed network from
 // IP_ADDRESS. On failure nothing is left (exit 130 veth, 71 bad address, 78 address in use, 21 bad
 // NEIGHBOUR_DEVS). Every address is checked (check_routed_addresses) before the veth is made: a
-// hand-edited IP_ADDRESS, or a host that changed since the address was given. A leftover host link of this CT (a killed start) is removed first.
+// hand-edited IP_ADDRESS, or a host that changed since the address was given. A leftover host link
+// of this CT (a killed start) is removed first.
 Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init);
 
 // Stop and destroy: remove the host link of ct (if it is there and ours) and the proxy entries of

@@ -12,11 +12,13 @@ namespace berth::net {
 namespace {
 
 // The CT's ifb, made and raised if missing; EEXIST-like refusal if the name is someone else's.
-Result<int> ensure_ifb(Netlink& nl, TrafficControl& tc, const std::string& name, const std::string& alias) {
+Result<int> ensure_ifb(Netlink& nl, TrafficControl& tc, const std::string& name,
+                       const std::string& alias) {
   BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(name));
   if (link) {
     if (link->alias != alias)
-      return Error::with_status(exitcode::kVeth, "interface name `" + name + "` is in use by another link");
+      return Error::with_status(exitcode::kVeth,
+                                "interface name `" + name + "` is in use by another link");
     return link->ifindex;
   }
   BERTH_RETURN_IF_ERROR(tc.create_ifb(name));
@@ -51,7 +53,9 @@ Status apply_shaping(const CtConfig& ct) {
   const std::string& inst = ct.host().instance();
   uint64_t kbit = link_rate_kbit(rates, kCtIfname);
   std::string host = host_ifname(inst, ct.ctid());
-  BERTH_RETURN_IF_ERROR(shape_link(host, link_alias(inst, ct.ctid()), kbit).context("shape traffic").status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(shape_link(host, link_alias(inst, ct.ctid()), kbit)
+                            .context("shape traffic")
+                            .status(exitcode::kVeth));
   // Bridged veths (NETIF): each by its CT-side name (`eth0:1:N`, or `*`), found by their aliases.
   // A CT without NETIF entries has none: the host's links are not listed for it.
   if (ct.get_or("NETIF", "").empty()) return {};
@@ -61,7 +65,9 @@ Status apply_shaping(const CtConfig& ct) {
   for (const auto& l : links) {
     if (l.kind != "veth" || l.alias.rfind(prefix, 0) != 0) continue;
     uint64_t k = link_rate_kbit(rates, l.alias.substr(prefix.size()));
-    BERTH_RETURN_IF_ERROR(shape_link(l.name, l.alias, k).context("shape traffic of `" + l.name + "`").status(exitcode::kVeth));
+    BERTH_RETURN_IF_ERROR(shape_link(l.name, l.alias, k)
+                              .context("shape traffic of `" + l.name + "`")
+                              .status(exitcode::kVeth));
   }
   return {};
 }

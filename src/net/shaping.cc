@@ -51,8 +51,10 @@ Counters& Counters::operator+=(const Counters& o) {
 Result<Counters> parse_counters(std::string_view text) {
   ConfFile f = ConfFile::parse(text);
   Counters c;
-  std::pair<const char*, uint64_t*> fields[] = {
-      {"IN_BYTES", &c.bytes_in}, {"IN_PACKETS", &c.packets_in}, {"OUT_BYTES", &c.bytes_out}, {"OUT_PACKETS", &c.packets_out}};
+  std::pair<const char*, uint64_t*> fields[] = {{"IN_BYTES", &c.bytes_in},
+                                                {"IN_PACKETS", &c.packets_in},
+                                                {"OUT_BYTES", &c.bytes_out},
+                                                {"OUT_PACKETS", &c.packets_out}};
   for (auto& [key, dst] : fields) {
     auto v = f.get(key);
     if (!v) continue;

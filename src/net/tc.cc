@@ -36,7 +36,9 @@ using TcLinkPtr = std::unique_ptr<rtnl_link, Put<rtnl_link, rtnl_link_put>>;
 constexpr uint32_t kIngressHandle = TC_HANDLE(0xffff, 0);
 constexpr uint16_t kFilterPrio = 1;
 
-Error tc_error(int err, std::string what) { return Error::from_errno(errno_of_nl(err), std::move(what)); }
+Error tc_error(int err, std::string what) {
+  return Error::from_errno(errno_of_nl(err), std::move(what));
+}
 std::string dev(int ifindex) { return "link #" + std::to_string(ifindex); }
 
 // Deleting what is not there: ENOENT (ESRCH once through libnl) or, for a default root, EINVAL.
@@ -102,7 +104,8 @@ Result<LinkStats> TrafficControl::link_stats(int ifindex) {
   return s;
 }
 
-Status TrafficControl::set_root_tbf(int ifindex, uint32_t rate_bytes, uint32_t burst_bytes, uint32_t limit_bytes) {
+Status TrafficControl::set_root_tbf(int ifindex, uint32_t rate_bytes, uint32_t burst_bytes,
+                                    uint32_t limit_bytes) {
   BERTH_ASSIGN_OR_RETURN(QdiscPtr q, make_qdisc(ifindex, TC_H_ROOT, TC_HANDLE(1, 0), "tbf"));
   rtnl_qdisc_tbf_set_limit(q.get(), static_cast<int>(limit_bytes));
   rtnl_qdisc_tbf_set_rate(q.get(), static_cast<int>(rate_bytes), static_cast<int>(burst_bytes), 0);
@@ -119,7 +122,8 @@ Status TrafficControl::delete_root_qdisc(int ifindex) {
 Status TrafficControl::redirect_ingress(int ifindex, int to_ifindex) {
   BERTH_ASSIGN_OR_RETURN(QdiscPtr q, make_qdisc(ifindex, TC_H_INGRESS, kIngressHandle, "ingress"));
   int err = rtnl_qdisc_add(sock_, q.get(), NLM_F_CREATE);
-  if (err < 0 && errno_of_nl(err) != EEXIST) return tc_error(err, "add ingress qdisc to " + dev(ifindex));
+  if (err < 0 && errno_of_nl(err) != EEXIST)
+    return tc_error(err, "add ingress qdisc to " + dev(ifindex));
 
   // u32 "match u32 0 0" (every packet) -> mirred egress redirect to the ifb; one fixed handle,
   // so a second call replaces the filter instead of stacking another.
@@ -140,7 +144,8 @@ Status TrafficControl::redirect_ingress(int ifindex, int to_ifindex) {
   if (err >= 0) err = rtnl_mirred_set_action(act.get(), TCA_EGRESS_REDIR);
   if (err >= 0) err = rtnl_mirred_set_policy(act.get(), TC_ACT_STOLEN);
   if (err >= 0) err = rtnl_mirred_set_ifindex(act.get(), static_cast<uint32_t>(to_ifindex));
-  if (err >= 0) err = rtnl_u32_add_action(cls.get(), act.get());  // the filter takes its own reference
+  if (err >= 0)
+    err = rtnl_u32_add_action(cls.get(), act.get());  // the filter takes its own reference
   if (err < 0) return tc_error(err, "make redirect action");
   err = rtnl_cls_add(sock_, cls.get(), NLM_F_CREATE | NLM_F_REPLACE);
   if (err < 0) return tc_error(err, "add redirect filter to " + dev(ifindex));

@@ -44,7 +44,6 @@ pid_t server_pid(const HostConfig& host) {
   return t.ok() ? static_cast<pid_t>(std::atol(t->c_str())) : 0;
 }
 
-
 // The server's starter when it cannot exec it (the spawner reads the ready pipe, not this status).
 constexpr int kExecFailed = 127;
 
@@ -62,8 +61,10 @@ Status spawn_server() {
     int null = ::open("/dev/null", O_RDWR);  // NOLINT(android-cloexec-open)
     for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
     // The ready pipe becomes fd 3 without O_CLOEXEC (inherited by the exec); all others close.
-    if (wr.get() != 3) ::dup2(wr.get(), 3);
-    else ::fcntl(3, F_SETFD, 0);
+    if (wr.get() != 3)
+      ::dup2(wr.get(), 3);
+    else
+      ::fcntl(3, F_SETFD, 0);
     (void)sys::close_range(4U, ~0U, 0);
     int ready = 3;
     if (::chdir("/") != 0) ::_exit(kExecFailed);
@@ -75,7 +76,9 @@ Status spawn_server() {
   wr.reset();
   int status = 0;
   ::waitpid(mid, &status, 0);
-  struct pollfd pfd{rd.get(), POLLIN, 0};
+  struct pollfd pfd {
+    rd.get(), POLLIN, 0
+  };
   char c = 0;
   if (::poll(&pfd, 1, 5000) <= 0 || ::read(rd.get(), &c, 1) != 1 || c != '1')
     return Error::from_errno(EIO, "start beancounter server");
@@ -86,7 +89,9 @@ Status spawn_server() {
 
 std::string mount_dir(const HostConfig& host) { return host.paths().run + "/ubcfs"; }
 
-std::string served_path(const HostConfig& host, const std::string& ctid) { return mount_dir(host) + "/" + ctid; }
+std::string served_path(const HostConfig& host, const std::string& ctid) {
+  return mount_dir(host) + "/" + ctid;
+}
 
 std::string served_proc_path(const HostConfig& host, const std::string& ctid) {
   return ubc::proc_view_dir(mount_dir(host), ctid);
@@ -145,8 +150,7 @@ void stop_server_if_idle(const HostConfig& host) {
     auto lk = lock_file(host, kSpawnLock, LOCK_EX | LOCK_NB);
     std::string dir = mount_dir(host);
     if (lk.ok() && !server_exists(host))
-      while (sys::is_mount_point(dir) && ::umount2(dir.c_str(), MNT_DETACH) == 0) {
-      }
+      while (sys::is_mount_point(dir) && ::umount2(dir.c_str(), MNT_DETACH) == 0) {}
     return;
   }
   UniqueFd idle;
@@ -156,9 +160,10 @@ void stop_server_if_idle(const HostConfig& host) {
   auto pidfd = sys::pidfd_open(pid);
   if (!pidfd.ok()) return;
   (void)sys::pidfd_send_signal(pidfd->get(), SIGTERM);
-  struct pollfd p{pidfd->get(), POLLIN, 0};
-  while (::poll(&p, 1, 3000) < 0 && errno == EINTR) {
-  }
+  struct pollfd p {
+    pidfd->get(), POLLIN, 0
+  };
+  while (::poll(&p, 1, 3000) < 0 && errno == EINTR) {}
 }
 
 }  // namespace berth::procsrv

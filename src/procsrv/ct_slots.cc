@@ -34,7 +34,8 @@ std::shared_ptr<CtSlots::Slot> CtSlots::slot(const std::string& ctid) {
   return s;
 }
 
-Text CtSlots::text(const std::string& ctid, Served what, const std::function<std::string()>& compute) {
+Text CtSlots::text(const std::string& ctid, Served what,
+                   const std::function<std::string()>& compute) {
   auto s = slot(ctid);
   std::unique_lock<std::mutex> lk(s->mutex);
   Kind& k = s->kinds[static_cast<size_t>(what)];
@@ -80,7 +81,8 @@ ubc::ProcessCounts CtSlots::counts(const CtConfig& ct, pid_t init) {
   auto s = slot(ct.ctid());
   {
     std::lock_guard<std::mutex> hold(s->mutex);
-    if (s->counts && s->init == init && Clock::now() - s->counted_at < kCountsFor) return *s->counts;
+    if (s->counts && s->init == init && Clock::now() - s->counted_at < kCountsFor)
+      return *s->counts;
   }
   ubc::ProcessCounts c = ubc::count_ct_processes(ct, init);
   std::lock_guard<std::mutex> hold(s->mutex);
@@ -109,7 +111,8 @@ UniqueFd CtSlots::procfs(const CtConfig& ct) {
 }
 
 void CtSlots::pace(const std::string& ctid) {
-  constexpr auto kTurn = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) / kOpsPerSecond;
+  constexpr auto kTurn =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) / kOpsPerSecond;
   auto s = slot(ctid);
   Clock::time_point mine;
   {

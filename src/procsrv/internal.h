@@ -9,7 +9,8 @@ namespace berth::procsrv {
 inline constexpr const char* kReadyFdEnv = "BERTH_UBCFS_READY_FD";
 inline constexpr const char* kSpawnLock = "ubcfs.lock";
 inline constexpr const char* kUsersLock = "ubcfs.users";
-inline constexpr const char* kServerLock = "ubcfs.server";  // held by the one server for its lifetime
+inline constexpr const char* kServerLock =
+    "ubcfs.server";  // held by the one server for its lifetime
 
 // <run>/ubcfs: the server's mount point.
 std::string mount_dir(const HostConfig& host);

@@ -1,7 +1,7 @@
-// The beancounter FUSE server (procsrv/client.h, server.h): one file per CT of the instance, each holding that
-// CT's block in /proc/user_beancounters' Version 2.5 text, computed when opened; and under .proc/
-// one directory per CT that is the CT's /proc (proc_view.h).
-// 3.12: the multi-threaded loop takes a config (its thread limit, below).
+// The beancounter FUSE server (procsrv/client.h, server.h): one file per CT of the instance, each
+// holding that CT's block in /proc/user_beancounters' Version 2.5 text, computed when opened; and
+// under .proc/ one directory per CT that is the CT's /proc (proc_view.h). 3.12: the multi-threaded
+// loop takes a config (its thread limit, below).
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse.h>
 #include <dirent.h>
@@ -51,11 +51,11 @@ namespace {
 
 // The texts it serves are the beancounter library's (ubc/).
 using ubc::Block;
+using ubc::is_pid_name;
+using ubc::link_target;
 using ubc::LoadAvg;
 using ubc::LoadSampler;
 using ubc::Node;
-using ubc::is_pid_name;
-using ubc::link_target;
 using ubc::parse_node;
 
 const HostConfig* g_host = nullptr;
@@ -65,8 +65,8 @@ size_t g_cpuinfo_size = 0;      // the host's /proc/cpuinfo's length at the serv
 
 // The regular files the server makes: the beancounter block and the view's own files.
 bool served_file(Node::Kind k) {
-  return k == Node::kCtFile || k == Node::kProcUbc || k == Node::kProcMeminfo || k == Node::kProcLoadavg ||
-         k == Node::kProcCpuinfo;
+  return k == Node::kCtFile || k == Node::kProcUbc || k == Node::kProcMeminfo ||
+         k == Node::kProcLoadavg || k == Node::kProcCpuinfo;
 }
 time_t g_started = 0;
 // Per CT: its init, its procfs, its texts and counts, and the bounds of what it makes the server
@@ -88,7 +88,8 @@ std::optional<CtConfig> load_ct(const std::string& ctid) {
 
 // The CT's block without counters (a CT that does not run): its limits, zeros elsewhere.
 Block idle_block(const CtConfig& ct) {
-  return ubc::compute_block(ct.ctid(), ubc::Raw{}, ubc::config_limits([&](std::string_view k) { return ct.get(k); }));
+  return ubc::compute_block(ct.ctid(), ubc::Raw{},
+                            ubc::config_limits([&](std::string_view k) { return ct.get(k); }));
 }
 
 // The CT's block now. Every number has a fixed width, so the text's length never changes: the
@@ -96,8 +97,9 @@ Block idle_block(const CtConfig& ct) {
 // the size, whatever direct_io says) need.
 std::string content(const CtConfig& ct) {
   auto init = g_slots.init(ct);
-  Result<Block> b = init ? block_with(ct, *init, g_slots.counts(ct, *init))
-                         : Result<Block>(Error::with_status(exitcode::kNotRunning, "CT is not running"));
+  Result<Block> b =
+      init ? block_with(ct, *init, g_slots.counts(ct, *init))
+           : Result<Block>(Error::with_status(exitcode::kNotRunning, "CT is not running"));
   return ubc::render_v25({b.ok() ? *b : idle_block(ct)});
 }
 
@@ -131,7 +133,8 @@ class ProcNames {
     DIR* d = ::opendir("/proc");
     if (!d) return;
     while (struct dirent* e = ::readdir(d))
-      if (!is_pid_name(e->d_name) && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+      if (!is_pid_name(e->d_name) && std::strcmp(e->d_name, ".") != 0 &&
+          std::strcmp(e->d_name, "..") != 0)
         names_.insert(e->d_name);
     ::closedir(d);
   }
@@ -161,7 +164,8 @@ class Owners {
       std::lock_guard<std::mutex> hold(mutex_);
       auto it = known_.find(ctid);
       if (it != known_.end()) {
-        if (std::chrono::steady_clock::now() - it->second.second < std::chrono::seconds(2)) return it->second.first;
+        if (std::chrono::steady_clock::now() - it->second.second < std::chrono::seconds(2))
+          return it->second.first;
         cached = it->second.first;
       }
     }
@@ -207,7 +211,8 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
     fill_dir(st, 0, 0, 0755);
     return 0;
   }
-  if (n.kind == Node::kProcLink && !is_pid_name(n.name) && !g_proc_names.has(n.name)) return -ENOENT;
+  if (n.kind == Node::kProcLink && !is_pid_name(n.name) && !g_proc_names.has(n.name))
+    return -ENOENT;
   std::optional<CtConfig> ct;
   if (served_file(n.kind)) ct = load_ct(n.ctid);
   auto ids = ct ? g_owners.update(*ct) : g_owners.get(n.ctid);
@@ -215,9 +220,7 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
   auto [uid, gid] = *ids;
   switch (n.kind) {
     case Node::kProcRoot:
-    case Node::kProcReal:
-      fill_dir(st, uid, gid, 0555);
-      return 0;
+    case Node::kProcReal: fill_dir(st, uid, gid, 0555); return 0;
     case Node::kProcMeminfo:
       st->st_mode = S_IFREG | 0444;
       st->st_nlink = 1;
@@ -297,15 +300,17 @@ Text served_text(const CtConfig& ct, Node::Kind kind) {
       return g_slots.text(ct.ctid(), Served::kLoadavg, [&] { return loadavg_text(ct); });
     case Node::kProcCpuinfo:
       return g_slots.text(ct.ctid(), Served::kCpuinfo, [&] { return ubc::ct_cpuinfo(ct); });
-    default:
-      return g_slots.text(ct.ctid(), Served::kUbc, [&] { return content(ct); });
+    default: return g_slots.text(ct.ctid(), Served::kUbc, [&] { return content(ct); });
   }
 }
 
-int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct fuse_file_info*, enum fuse_readdir_flags) {
+int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct fuse_file_info*,
+               enum fuse_readdir_flags) {
   Node n = parse_node(path);
   pace(n);
-  auto add = [&](const char* name) { fill(buf, name, nullptr, 0, static_cast<fuse_fill_dir_flags>(0)); };
+  auto add = [&](const char* name) {
+    fill(buf, name, nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
+  };
   switch (n.kind) {
     case Node::kRoot:
     case Node::kProcTop: {
@@ -320,10 +325,8 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct 
       add(".");
       add("..");
       return 0;
-    case Node::kProcRoot:
-      break;
-    default:
-      return n.kind == Node::kNone ? -ENOENT : -ENOTDIR;
+    case Node::kProcRoot: break;
+    default: return n.kind == Node::kNone ? -ENOENT : -ENOTDIR;
   }
   auto ct = load_ct(n.ctid);
   if (!ct) return -ENOENT;
@@ -363,7 +366,8 @@ int op_read(const char* path, char* buf, size_t size, off_t off, struct fuse_fil
   const std::string& text = **reinterpret_cast<const Text*>(fi->fh);
   if (off < 0 || static_cast<size_t>(off) >= text.size()) return 0;
   size_t n = std::min(size, text.size() - static_cast<size_t>(off));
-  std::memcpy(buf, text.data() + off, n);  // NOLINT(bugprone-not-null-terminated-result): bytes, not a C string
+  std::memcpy(buf, text.data() + off,
+              n);  // NOLINT(bugprone-not-null-terminated-result): bytes, not a C string
   return static_cast<int>(n);
 }
 
@@ -402,7 +406,8 @@ void idle_watch(pthread_t main_thread, Done* done) {
     if (tick % 20) continue;
     if (try_idle_lock(*g_host, idle)) {
       if (!any_ct_running(*g_host)) {
-        // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread): libfuse's handler ends the loop, no thread is killed
+        // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread): libfuse's handler ends the loop, no
+        // thread is killed
         ::pthread_kill(main_thread, SIGTERM);  // interrupts the FUSE loop's read
         static_cast<void>(idle.release());     // keep the lock until the process exits
         return;
@@ -422,7 +427,8 @@ int serve(const HostConfig& host) {
   if (auto c = sys::read_file("/proc/cpuinfo"); c.ok()) g_cpuinfo_size = c->size();
   const char* ready_env = std::getenv(kReadyFdEnv);
   int ready = ready_env ? std::atoi(ready_env) : -1;
-  if (!state::cgroup_backend().ok()) return exitcode::kHelperFailed;  // detected once, before the threads start
+  if (!state::cgroup_backend().ok())
+    return exitcode::kHelperFailed;  // detected once, before the threads start
   std::string dir = mount_dir(host);
   auto report_ready = [&] {
     if (ready < 0) return;
@@ -436,13 +442,14 @@ int serve(const HostConfig& host) {
   UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock) return exitcode::kHelperFailed;
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    for (int i = 0; i < 500 && !server_alive(host); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 500 && !server_alive(host); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!server_alive(host)) return exitcode::kHelperFailed;
     report_ready();
     return 0;
   }
 
-  struct fuse_operations ops{};
+  struct fuse_operations ops {};
   ops.init = op_init;
   ops.getattr = op_getattr;
   ops.readdir = op_readdir;
@@ -450,7 +457,8 @@ int serve(const HostConfig& host) {
   ops.open = op_open;
   ops.read = op_read;
   ops.release = op_release;
-  const char* argv[] = {"berth-ubcfs", "-o", "allow_other,default_permissions,fsname=berth-ubc,subtype=berth-ubc"};
+  const char* argv[] = {"berth-ubcfs", "-o",
+                        "allow_other,default_permissions,fsname=berth-ubc,subtype=berth-ubc"};
   struct fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
   struct fuse* f = fuse_new(&args, &ops, sizeof ops, nullptr);
   if (!f) return exitcode::kHelperFailed;

@@ -47,7 +47,9 @@ Status set_parent_death_signal(ChildContext&) {
 }
 
 // Nothing in a new user namespace works before its id maps exist.
-Status wait_id_maps(ChildContext& c) { return c.a.userns ? sync_expect(c.a.sync_fd, SyncMsg::kMapsDone) : Status{}; }
+Status wait_id_maps(ChildContext& c) {
+  return c.a.userns ? sync_expect(c.a.sync_fd, SyncMsg::kMapsDone) : Status{};
+}
 
 Status become_root(ChildContext& c) {
   if (!c.a.userns) return {};
@@ -72,7 +74,8 @@ Status read_host_resolv(ChildContext& c) {
 
 Status set_up_mounts(ChildContext& c) {
   const ChildArgs& a = c.a;
-  isolation::RootfsPlan plan{a.root, a.root_fd, a.userns, a.beancounters_fd, a.limits.pty_max.value_or(0)};
+  isolation::RootfsPlan plan{a.root, a.root_fd, a.userns, a.beancounters_fd,
+                             a.limits.pty_max.value_or(0)};
   return isolation::setup_rootfs_from_child(*a.ct, plan).context("set up mounts");
 }
 
@@ -91,10 +94,12 @@ Status configure_inside(ChildContext& c) {
   std::string hostname = ct.hostname();
   // As vzctl's dist scripts: the kernel hostname is the whole configured name.
   std::string uts = hostname.empty() ? ct.ctid() : hostname.substr(0, 64);
-  if (::sethostname(uts.c_str(), uts.size()) != 0) return Error::from_errno(errno, "sethostname `" + uts + "`");
+  if (::sethostname(uts.c_str(), uts.size()) != 0)
+    return Error::from_errno(errno, "sethostname `" + uts + "`");
   // /etc/hosts names the CT's first address (IP_ADDRESS), as vzctl's set_hostname.sh does.
   std::string ip = dist::first_address(ct.get_or("IP_ADDRESS", ""));
-  if (!hostname.empty()) BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname, "", ip).context("set hostname files"));
+  if (!hostname.empty())
+    BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname, "", ip).context("set hostname files"));
   auto ns = dist::resolve_inherit(ct.list("NAMESERVER"), host_resolv, true);
   auto sd = dist::resolve_inherit(ct.list("SEARCHDOMAIN"), host_resolv, false);
   if (!ns.empty() || !sd.empty()) BERTH_RETURN_IF_ERROR(dist::set_dns(ns, sd).context("set DNS"));
@@ -106,7 +111,9 @@ Status enter_time_namespace(ChildContext&) { return isolation::enter_own_time_na
 
 // In the CT's IPC namespace (its /proc/sys/kernel/shm* are open again after mask_proc) and on
 // init itself, so everything it starts inherits them.
-Status apply_proc_limits(ChildContext& c) { return apply_proc_limits_self(c.a.limits).context("set process limits"); }
+Status apply_proc_limits(ChildContext& c) {
+  return apply_proc_limits_self(c.a.limits).context("set process limits");
+}
 
 Status bring_up_loopback(ChildContext&) { return isolation::bring_up_loopback(); }
 
@@ -132,7 +139,9 @@ Status load_seccomp(ChildContext& c) {
   return isolation::load_seccomp_filter(!c.a.userns).context("load seccomp filter");
 }
 
-Status drop_caps(ChildContext& c) { return isolation::drop_caps(c.caps).context("drop capabilities"); }
+Status drop_caps(ChildContext& c) {
+  return isolation::drop_caps(c.caps).context("drop capabilities");
+}
 
 constexpr std::array<Step<ChildContext>, 16> kChildSteps{{
     {"set_parent_death_signal", set_parent_death_signal},
@@ -181,7 +190,8 @@ int child_init(const ChildArgs& a) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_PDEATHSIG, 0);
   const char* argv[] = {"/sbin/init", nullptr};
-  const char* envp[] = {"container=berth", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  const char* envp[] = {"container=berth",
+                        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                         "TERM=linux", "HOME=/root", nullptr};
   ::execve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
   int err = errno;

@@ -14,16 +14,17 @@ inline constexpr int kChildSetupFailed = 127;
 
 struct ChildArgs {
   const CtConfig* ct = nullptr;
-  std::string root;          // where root_fd is attached (storage::ct_attach_dir)
-  int root_fd = -1;          // the CT's view of its root (storage::ct_root_view)
+  std::string root;  // where root_fd is attached (storage::ct_attach_dir)
+  int root_fd = -1;  // the CT's view of its root (storage::ct_root_view)
   bool userns = true;
-  bool wait_cgroup = true;   // v1: join happens from the parent; wait before cgroupns unshare
-  int sync_fd = -1;          // child end of the sync socket
-  int console_fd = -1;       // init's stdout/stderr
+  bool wait_cgroup = true;  // v1: join happens from the parent; wait before cgroupns unshare
+  int sync_fd = -1;         // child end of the sync socket
+  int console_fd = -1;      // init's stdout/stderr
   isolation::CgroupFsPlan cgroup_fs;  // /sys/fs/cgroup inside the CT
-  int beancounters_fd = -1;  // detached mount of the CT's beancounter file (procsrv/client.h), or -1
-  int proc_view_fd = -1;     // detached mount of the CT's /proc view (ubc/proc_view.h), or -1
-  ProcLimits limits;         // rlimits and IPC sysctls of init (NUMFILE, LOCKEDPAGES, SHMPAGES)
+  int beancounters_fd =
+      -1;                 // detached mount of the CT's beancounter file (procsrv/client.h), or -1
+  int proc_view_fd = -1;  // detached mount of the CT's /proc view (ubc/proc_view.h), or -1
+  ProcLimits limits;      // rlimits and IPC sysctls of init (NUMFILE, LOCKEDPAGES, SHMPAGES)
 };
 
 // Never returns on success (execs /sbin/init). Returns kChildSetupFailed after reporting.

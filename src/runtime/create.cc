@@ -42,9 +42,11 @@ namespace {
 // tree (overlay).
 storage::TemplateSource template_source() {
   storage::TemplateSource src;
-  src.unpacked = [](const HostConfig& host, std::string_view name) { return tmpl::ensure_unpacked(host, name); };
-  src.unpack_into = [](const HostConfig& host, std::string_view name, const std::string& dest, uint32_t uid,
-                       uint32_t gid) -> Status {
+  src.unpacked = [](const HostConfig& host, std::string_view name) {
+    return tmpl::ensure_unpacked(host, name);
+  };
+  src.unpack_into = [](const HostConfig& host, std::string_view name, const std::string& dest,
+                       uint32_t uid, uint32_t gid) -> Status {
     BERTH_ASSIGN_OR_RETURN(std::string archive, tmpl::find_cache_archive(host, name));
     return tmpl::unpack_archive(archive, dest, uid, gid).status(exitcode::kCreatePrivate);
   };
@@ -54,23 +56,27 @@ storage::TemplateSource template_source() {
 }  // namespace
 
 Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
-  BERTH_RETURN_IF_ERROR(validate_config(CtConfig(host, ctid, conf)));  // every value, before anything is made
+  BERTH_RETURN_IF_ERROR(
+      validate_config(CtConfig(host, ctid, conf)));  // every value, before anything is made
   std::string conf_path = host.ct_conf_path(ctid);
-  if (sys::path_exists(conf_path)) return Error::with_status(exitcode::kPrivateExists, "CT already exists");
+  if (sys::path_exists(conf_path))
+    return Error::with_status(exitcode::kPrivateExists, "CT already exists");
   BERTH_RETURN_IF_ERROR(make_dirs(host.paths().conf_dir, 0755));
   std::string name = conf.get_or("NAME", "");
   if (!name.empty()) {
     auto other = resolve_ctid(host, name);
     if (other.ok() && *other != ctid)
-      return Error::with_status(exitcode::kName, "name `" + name + "` is already used by CT " + *other);
+      return Error::with_status(exitcode::kName,
+                                "name `" + name + "` is already used by CT " + *other);
   }
   // The range is reserved host-wide (all instances, /etc/subuid and /etc/subgid) and registered
   // there before anything is made, so a concurrent create anywhere on the host skips it.
   std::optional<FixedIds> fixed;
   if (conf.has("LOCAL_UID")) {
     if (!conf.has("LOCAL_GID")) conf.set("LOCAL_GID", *conf.get("LOCAL_UID"));
-    fixed = FixedIds{static_cast<uint32_t>(std::strtoul(conf.get("LOCAL_UID")->c_str(), nullptr, 10)),
-                     static_cast<uint32_t>(std::strtoul(conf.get("LOCAL_GID")->c_str(), nullptr, 10))};
+    fixed =
+        FixedIds{static_cast<uint32_t>(std::strtoul(conf.get("LOCAL_UID")->c_str(), nullptr, 10)),
+                 static_cast<uint32_t>(std::strtoul(conf.get("LOCAL_GID")->c_str(), nullptr, 10))};
   }
   BERTH_ASSIGN_OR_RETURN(uint32_t base, reserve_id_range(host, ctid, fixed));
   ScopeExit unregister([&] { (void)release_id_range(host, ctid); });
@@ -98,9 +104,11 @@ Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
   return {};
 }
 
-Result<ConfFile> new_ct_config(const HostConfig& host, const std::optional<std::string>& sample_arg) {
+Result<ConfFile> new_ct_config(const HostConfig& host,
+                               const std::optional<std::string>& sample_arg) {
   ConfFile conf;
-  std::string sample = sample_arg.value_or(host.global().get_or("CONFIGFILE", std::string(kDefaultConfigSample)));
+  std::string sample =
+      sample_arg.value_or(host.global().get_or("CONFIGFILE", std::string(kDefaultConfigSample)));
   if (!sample.empty()) {
     BERTH_ASSIGN_OR_RETURN(std::string text, load_sample(host, sample));
     conf = ConfFile::parse(text);
@@ -108,24 +116,28 @@ Result<ConfFile> new_ct_config(const HostConfig& host, const std::optional<std::
   }
   conf.set("VE_ROOT", host.default_ve_root());
   conf.set("VE_PRIVATE", host.default_ve_private());
-  if (!conf.has("OSTEMPLATE")) conf.set("OSTEMPLATE", host.global().get_or("DEF_OSTEMPLATE", "busybox"));
+  if (!conf.has("OSTEMPLATE"))
+    conf.set("OSTEMPLATE", host.global().get_or("DEF_OSTEMPLATE", "busybox"));
   conf.set("VE_LAYOUT", host.global().get_or("VE_LAYOUT", "overlay"));
   return conf;
 }
 
-Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest req, const Say& say) {
+Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest req,
+                 const Say& say) {
   CtConfig ct(host, ctid, req.conf);
   BERTH_RETURN_IF_ERROR(validate_config(ct));
   // The addresses against the host as it is now (71/78, nothing created); start checks again.
   BERTH_ASSIGN_OR_RETURN(auto addrs, net::parse_ip_list(req.conf.get_or("IP_ADDRESS", "")));
   BERTH_RETURN_IF_ERROR(net::check_routed_addresses(ct, addrs));
-  if (auto w = not_enforced_warning(req.not_enforced); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
+  if (auto w = not_enforced_warning(req.not_enforced); !w.empty())
+    std::fprintf(stderr, "%s\n", w.c_str());
   std::string ve_private = ct.ve_private();
   say("Creating CT private area (" + req.conf.get_or("OSTEMPLATE", "") + ")");
   BERTH_RETURN_IF_ERROR(create(host, ctid, std::move(req.conf)));
   // No disk quota yet (DISKSPACE is saved but not enforced): say so once, for a CT that was made.
-  std::fprintf(stderr, "Warning: no disk quota: CT %s can fill the host file system that holds `%s`\n", ctid.c_str(),
-               ve_private.c_str());
+  std::fprintf(stderr,
+               "Warning: no disk quota: CT %s can fill the host file system that holds `%s`\n",
+               ctid.c_str(), ve_private.c_str());
   say("CT private area was created");
   if (req.userpasswd.empty()) return {};
   BERTH_ASSIGN_OR_RETURN(CtConfig made, CtConfig::load(host, ctid));
@@ -138,9 +150,11 @@ Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest 
 
 Status check_privileged_trusted(const CtConfig& ct) {
   if (!ct.is_privileged() || ct.get_bool(kTrustKey, false)) return {};
-  return Error::with_status(exitcode::kPermission,
-                            "LOCAL_UID=0 (no user namespace) makes the CT's root host root; refused without "
-                            "--i-trust-this-vps (" + std::string(kTrustKey) + "=\"yes\" in its config)");
+  return Error::with_status(
+      exitcode::kPermission,
+      "LOCAL_UID=0 (no user namespace) makes the CT's root host root; refused without "
+      "--i-trust-this-vps (" +
+          std::string(kTrustKey) + "=\"yes\" in its config)");
 }
 
 Status destroy(const CtConfig& ct) {

@@ -30,6 +30,7 @@ struct CreateRequest {
 // Validate the config, check its addresses against the host as it is now (71/78, nothing
 // made), create the CT (lifecycle.h create()), then set the passwords inside. The caller holds
 // the CT's lock.
-Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest req, const Say& say);
+Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest req,
+                 const Say& say);
 
 }  // namespace berth::runtime

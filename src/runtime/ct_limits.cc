@@ -35,10 +35,13 @@ uint64_t rl(uint64_t v, uint64_t unit) {
   return v > RLIM_INFINITY / unit ? RLIM_INFINITY : v * unit;
 }
 
-Result<units::BarrierLimit> barrier_limit(std::string_view key, const std::string& v, units::Kind kind) {
+Result<units::BarrierLimit> barrier_limit(std::string_view key, const std::string& v,
+                                          units::Kind kind) {
   auto bl = units::parse_barrier_limit(v, kind);
   if (!bl.ok())
-    return Error::with_status(exitcode::kBadValue, "invalid value `" + v + "` of " + std::string(key) + ": barrier[:limit] expected");
+    return Error::with_status(
+        exitcode::kBadValue,
+        "invalid value `" + v + "` of " + std::string(key) + ": barrier[:limit] expected");
   return *bl;
 }
 
@@ -48,32 +51,39 @@ struct RlimitKey {
   const char* what;
   std::optional<Rlimit> ProcLimits::*field;
 };
-constexpr RlimitKey kRlimits[] = {{"NUMFILE", RLIMIT_NOFILE, "open files", &ProcLimits::nofile},
-                                  {"LOCKEDPAGES", RLIMIT_MEMLOCK, "bytes of locked memory", &ProcLimits::memlock}};
+constexpr RlimitKey kRlimits[] = {
+    {"NUMFILE", RLIMIT_NOFILE, "open files", &ProcLimits::nofile},
+    {"LOCKEDPAGES", RLIMIT_MEMLOCK, "bytes of locked memory", &ProcLimits::memlock}};
 
 std::string text(uint64_t v) { return v == RLIM_INFINITY ? "unlimited" : std::to_string(v); }
 
 Status write_inotify_sysctls(const ProcLimits& pl) {
   if (pl.inotify_instances)
-    BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/user/max_inotify_instances", std::to_string(*pl.inotify_instances)));
+    BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/user/max_inotify_instances",
+                                          std::to_string(*pl.inotify_instances)));
   if (pl.inotify_watches)
-    BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/user/max_inotify_watches", std::to_string(*pl.inotify_watches)));
+    BERTH_RETURN_IF_ERROR(
+        sys::write_file("/proc/sys/user/max_inotify_watches", std::to_string(*pl.inotify_watches)));
   return {};
 }
 
 // A positive count no larger than the kernel's int sysctls take; unlimited is INT_MAX.
 Result<uint64_t> count_value(std::string_view key, const std::string& v) {
   auto n = units::parse_barrier_limit(v, units::Kind::kItems);
-  if (n.ok() && n->limit >= units::kUnlimited) return static_cast<uint64_t>(INT32_MAX);  // a new userns's value
+  if (n.ok() && n->limit >= units::kUnlimited)
+    return static_cast<uint64_t>(INT32_MAX);  // a new userns's value
   if (!n.ok() || n->limit == 0 || n->limit > static_cast<uint64_t>(INT32_MAX))
-    return Error::with_status(exitcode::kBadValue, "invalid value `" + v + "` of " + std::string(key) + ": 1.." +
+    return Error::with_status(exitcode::kBadValue, "invalid value `" + v + "` of " +
+                                                       std::string(key) + ": 1.." +
                                                        std::to_string(INT32_MAX) + " expected");
   return n->limit;
 }
 
 Status write_ipc_sysctls(const ProcLimits& pl) {
-  if (pl.shmmax) BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/kernel/shmmax", std::to_string(*pl.shmmax)));
-  if (pl.shmall) BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/kernel/shmall", std::to_string(*pl.shmall)));
+  if (pl.shmmax)
+    BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/kernel/shmmax", std::to_string(*pl.shmmax)));
+  if (pl.shmall)
+    BERTH_RETURN_IF_ERROR(sys::write_file("/proc/sys/kernel/shmall", std::to_string(*pl.shmall)));
   return {};
 }
 
@@ -96,7 +106,8 @@ Status as_owner_of(pid_t pid, const std::function<void()>& fn) {
 
 // prlimit(2) on every process of the CT. A hard limit above a process's own can only be set with
 // CAP_SYS_RESOURCE: that process keeps its hard limit (and gets the soft one below it).
-Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl, std::vector<std::string>& not_live) {
+Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl,
+                        std::vector<std::string>& not_live) {
   for (const auto& k : kRlimits) {
     if (!(pl.*k.field)) continue;
     struct rlimit self;
@@ -108,7 +119,8 @@ Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl, st
       auto one = [&]() {
         struct rlimit old;
         if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), nullptr, &old) != 0) {
-          if (errno != ESRCH) st = Error::from_errno(errno, "read rlimit of pid " + std::to_string(pid));
+          if (errno != ESRCH)
+            st = Error::from_errno(errno, "read rlimit of pid " + std::to_string(pid));
           return;
         }
         Rlimit got = want;
@@ -116,15 +128,21 @@ Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl, st
           got = clamp_rlimit(want, old.rlim_max);
           short_of = true;
         }
-        struct rlimit nl{got.soft, got.hard};
-        if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), &nl, nullptr) != 0 && errno != ESRCH)
-          st = Error::from_errno(errno, std::string("set ") + k.key + " on pid " + std::to_string(pid));
+        struct rlimit nl {
+          got.soft, got.hard
+        };
+        if (::prlimit(pid, static_cast<enum __rlimit_resource>(k.resource), &nl, nullptr) != 0 &&
+            errno != ESRCH)
+          st = Error::from_errno(errno,
+                                 std::string("set ") + k.key + " on pid " + std::to_string(pid));
       };
       BERTH_RETURN_IF_ERROR(as_owner_of(pid, one));
       BERTH_RETURN_IF_ERROR(std::move(st));
     }
     if (short_of)
-      not_live.push_back(std::string(k.key) + ": running processes keep a lower hard limit (raising it needs a restart)");
+      not_live.push_back(
+          std::string(k.key) +
+          ": running processes keep a lower hard limit (raising it needs a restart)");
   }
   return {};
 }
@@ -132,8 +150,8 @@ Status set_rlimits_live(const std::vector<pid_t>& pids, const ProcLimits& pl, st
 }  // namespace
 
 const std::vector<std::string_view>& proc_limit_keys() {
-  static const std::vector<std::string_view> kKeys = {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY",
-                                                             "INOTIFY_INSTANCES", "INOTIFY_WATCHES"};
+  static const std::vector<std::string_view> kKeys = {
+      "NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY", "INOTIFY_INSTANCES", "INOTIFY_WATCHES"};
   return kKeys;
 }
 
@@ -181,8 +199,9 @@ std::vector<std::string> rlimit_clamp_notes(const ProcLimits& pl) {
     if (::getrlimit(k.resource, &self) != 0) continue;
     Rlimit want = *(pl.*k.field);
     if (want.hard <= self.rlim_max) continue;
-    out.push_back(std::string(k.key) + " " + text(want.hard) + " is above the host's hard limit of " +
-                  text(self.rlim_max) + " " + k.what + "; the CT gets " + text(self.rlim_max));
+    out.push_back(std::string(k.key) + " " + text(want.hard) +
+                  " is above the host's hard limit of " + text(self.rlim_max) + " " + k.what +
+                  "; the CT gets " + text(self.rlim_max));
   }
   return out;
 }
@@ -205,8 +224,11 @@ Status apply_proc_limits_self(const ProcLimits& pl) {
     struct rlimit cur;
     if (::getrlimit(k.resource, &cur) != 0) return Error::from_errno(errno, "getrlimit");
     Rlimit v = clamp_rlimit(*(pl.*k.field), cur.rlim_max);
-    struct rlimit nl{v.soft, v.hard};
-    if (::setrlimit(k.resource, &nl) != 0) return Error::from_errno(errno, std::string("set ") + k.key + " rlimit");
+    struct rlimit nl {
+      v.soft, v.hard
+    };
+    if (::setrlimit(k.resource, &nl) != 0)
+      return Error::from_errno(errno, std::string("set ") + k.key + " rlimit");
   }
   return write_ipc_sysctls(pl).context("set SHMPAGES");
 }
@@ -231,8 +253,10 @@ Status apply_userns_limits_live(pid_t init, const ProcLimits& pl) {
                          }));
   BERTH_ASSIGN_OR_RETURN(int ws, c.wait());
   int rc = sys::exit_code_of(ws);
-  if (rc == kJoinFailed) return Error::with_status(exitcode::kSystem, "join the CT's user namespace");
-  if (rc != 0) return Error::with_status(exitcode::kSystem, "write the CT's /proc/sys/user/max_inotify_*");
+  if (rc == kJoinFailed)
+    return Error::with_status(exitcode::kSystem, "join the CT's user namespace");
+  if (rc != 0)
+    return Error::with_status(exitcode::kSystem, "write the CT's /proc/sys/user/max_inotify_*");
   return {};
 }
 
@@ -242,14 +266,16 @@ bool enforced_on_host(std::string_view key) {
   if (!cg.ok() || std::string_view((*cg)->name()) != "v1") return false;
   for (const auto& h : (*cg)->hierarchies()) {
     std::string opts = "," + h.options + ",";
-    if (opts.find(",memory,") != std::string::npos) return sys::path_exists(h.mount + "/memory.kmem.tcp.limit_in_bytes");
+    if (opts.find(",memory,") != std::string::npos)
+      return sys::path_exists(h.mount + "/memory.kmem.tcp.limit_in_bytes");
   }
   return false;
 }
 
 Result<cgroups::Resources> ct_resources(const CtConfig& ct, std::vector<std::string>* notes) {
   BERTH_ASSIGN_OR_RETURN(cgroups::Resources r, cgroups::resources_from_config(ct));
-  bool limited = (r.io_bps && *r.io_bps != cgroups::kNoLimit) || (r.io_iops && *r.io_iops != cgroups::kNoLimit);
+  bool limited = (r.io_bps && *r.io_bps != cgroups::kNoLimit) ||
+                 (r.io_iops && *r.io_iops != cgroups::kNoLimit);
   if (!r.io_bps && !r.io_iops) return r;
   auto disk = sys::disk_of_path(ct.ve_private());
   if (disk.ok()) r.io_device = *disk;
@@ -259,9 +285,9 @@ Result<cgroups::Resources> ct_resources(const CtConfig& ct, std::vector<std::str
   return r;
 }
 
-Status apply_live_limits(const CtConfig& before, const CtConfig& after, const std::vector<std::string>& touched,
-                         std::vector<std::string>& not_live,
-                         std::vector<std::string>& notes) {
+Status apply_live_limits(const CtConfig& before, const CtConfig& after,
+                         const std::vector<std::string>& touched,
+                         std::vector<std::string>& not_live, std::vector<std::string>& notes) {
   auto get_before = [&](std::string_view k) { return before.get(k); };
   auto get_after = [&](std::string_view k) { return after.get(k); };
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
@@ -303,19 +329,24 @@ Status apply_live_limits(const CtConfig& before, const CtConfig& after, const st
     ProcLimits shm;
     shm.shmall = pl.shmall;
     shm.shmmax = pl.shmmax;
-    BERTH_RETURN_IF_ERROR(run_in_ct(after, [&] { return write_ipc_sysctls(shm); }).context("set SHMPAGES"));
+    BERTH_RETURN_IF_ERROR(
+        run_in_ct(after, [&] { return write_ipc_sysctls(shm); }).context("set SHMPAGES"));
   }
-  if ((has(pkeys, "INOTIFY_INSTANCES") || has(pkeys, "INOTIFY_WATCHES")) && !after.is_privileged()) {
+  if ((has(pkeys, "INOTIFY_INSTANCES") || has(pkeys, "INOTIFY_WATCHES")) &&
+      !after.is_privileged()) {
     ProcLimits ino;
     if (has(pkeys, "INOTIFY_INSTANCES")) ino.inotify_instances = all.inotify_instances;
     if (has(pkeys, "INOTIFY_WATCHES")) ino.inotify_watches = all.inotify_watches;
     BERTH_ASSIGN_OR_RETURN(state::CtStatus st, state::query_status(after));
-    if (st.running) BERTH_RETURN_IF_ERROR(apply_userns_limits_live(st.init_pid, ino).context("set inotify limits"));
+    if (st.running)
+      BERTH_RETURN_IF_ERROR(
+          apply_userns_limits_live(st.init_pid, ino).context("set inotify limits"));
   }
   if (has(pkeys, "NUMPTY")) {
     std::string opt = "max=" + std::to_string(all.pty_max.value_or(kPtyMax));
     BERTH_RETURN_IF_ERROR(run_in_ct(after, [&]() -> Status {
-                            if (::mount("devpts", "/dev/pts", nullptr, MS_REMOUNT | MS_NOSUID | MS_NOEXEC, opt.c_str()) != 0)
+                            if (::mount("devpts", "/dev/pts", nullptr,
+                                        MS_REMOUNT | MS_NOSUID | MS_NOEXEC, opt.c_str()) != 0)
                               return Error::from_errno(errno, "remount /dev/pts with " + opt);
                             return {};
                           }).context("set NUMPTY"));

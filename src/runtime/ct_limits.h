@@ -40,9 +40,9 @@ struct Rlimit {
 struct ProcLimits {
   std::optional<Rlimit> nofile;
   std::optional<Rlimit> memlock;
-  std::optional<uint64_t> shmall;  // pages
-  std::optional<uint64_t> shmmax;  // bytes
-  std::optional<uint64_t> pty_max;  // devpts max=
+  std::optional<uint64_t> shmall;             // pages
+  std::optional<uint64_t> shmmax;             // bytes
+  std::optional<uint64_t> pty_max;            // devpts max=
   std::optional<uint64_t> inotify_instances;  // user.max_inotify_instances of the CT's userns
   std::optional<uint64_t> inotify_watches;    // user.max_inotify_watches
   bool operator==(const ProcLimits&) const = default;
@@ -79,15 +79,17 @@ bool enforced_on_host(std::string_view key);
 // The CT's cgroup Resources (cgroups::resources_from_config) with io_device set to the disk that
 // holds its private area. A note goes to `notes` when IOLIMIT/IOPSLIMIT are set but the private
 // area has no block device (nothing can be throttled).
-Result<cgroups::Resources> ct_resources(const CtConfig& ct, std::vector<std::string>* notes = nullptr);
+Result<cgroups::Resources> ct_resources(const CtConfig& ct,
+                                        std::vector<std::string>* notes = nullptr);
 
 // A live `set`: the limits whose keys differ between before and after, or were given again
-// (`touched`: the running CT may have an unsaved value), go to the running CT at once (cgroup files, rlimits of each of its processes, its IPC sysctls). A value that cannot be
-// applied to the running CT goes to `not_live` as "KEY: why" (the caller applies --setmode): a
-// cgroup write the kernel refuses (memory below what the CT uses), an rlimit above a running
-// process's hard limit (raising it needs CAP_SYS_RESOURCE). Other failures are errors.
-Status apply_live_limits(const CtConfig& before, const CtConfig& after, const std::vector<std::string>& touched,
-                         std::vector<std::string>& not_live,
-                         std::vector<std::string>& notes);
+// (`touched`: the running CT may have an unsaved value), go to the running CT at once (cgroup
+// files, rlimits of each of its processes, its IPC sysctls). A value that cannot be applied to the
+// running CT goes to `not_live` as "KEY: why" (the caller applies --setmode): a cgroup write the
+// kernel refuses (memory below what the CT uses), an rlimit above a running process's hard limit
+// (raising it needs CAP_SYS_RESOURCE). Other failures are errors.
+Status apply_live_limits(const CtConfig& before, const CtConfig& after,
+                         const std::vector<std::string>& touched,
+                         std::vector<std::string>& not_live, std::vector<std::string>& notes);
 
 }  // namespace berth::runtime

@@ -2,7 +2,8 @@
 // CT's cgroup -> A: new session, fds 0-2 = the command's pipe ends, every other host fd closed,
 // setns into all the CT's namespaces, a pty from the CT's devpts if needed -> A forks B (B is in
 // the CT's PID namespace) -> B: new session (the pty as its terminal), caps, seccomp, exec the
-// command. A waits for B and passes its status up; berth relays the stdio (exec_stdio.h) until then.
+// command. A waits for B and passes its status up; berth relays the stdio (exec_stdio.h) until
+// then.
 #include "runtime/exec.h"
 
 #include <fcntl.h>
@@ -59,8 +60,8 @@ std::string join_args(const std::vector<std::string>& v) {
 }
 
 // Child B: the command itself, inside the CT.
-[[noreturn]] void run_command(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan, bool userns,
-                              int sync_fd, int pty_slave, const ProcLimits& rlimits) {
+[[noreturn]] void run_command(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan,
+                              bool userns, int sync_fd, int pty_slave, const ProcLimits& rlimits) {
   auto fail = [&](const Error& e) {
     sync_report_error(sync_fd, e);
     ::_exit(kSetupFailed);
@@ -69,7 +70,8 @@ std::string join_args(const std::vector<std::string>& v) {
   // Always a session of its own: its terminal, if any, is the CT's pty (never the caller's).
   ::setsid();
   if (pty_slave >= 0) {
-    if (::ioctl(pty_slave, TIOCSCTTY, 0) != 0) fail(Error::from_errno(errno, "set controlling terminal"));
+    if (::ioctl(pty_slave, TIOCSCTTY, 0) != 0)
+      fail(Error::from_errno(errno, "set controlling terminal"));
     for (int fd : {0, 1, 2})
       if (plan.on_pty[static_cast<size_t>(fd)]) ::dup2(pty_slave, fd);
     if (pty_slave > 2) ::close(pty_slave);
@@ -106,8 +108,14 @@ std::string join_args(const std::vector<std::string>& v) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::string term = std::string("TERM=") + (std::getenv("TERM") ? std::getenv("TERM") : "xterm");
-  const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
-                        "USER=root", "LOGNAME=root", "SHELL=/bin/sh", "container=berth", term.c_str(), nullptr};
+  const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        "HOME=/root",
+                        "USER=root",
+                        "LOGNAME=root",
+                        "SHELL=/bin/sh",
+                        "container=berth",
+                        term.c_str(),
+                        nullptr};
   (void)sys::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::execvpe(argv[0], argv.data(), const_cast<char* const*>(envp));
   int err = errno;
@@ -130,8 +138,9 @@ void close_fds_except(int a, int b) {
 
 // Child A: joins the CT, then runs and waits for B. inner: the command's pipe ends (the pty, if
 // one is made, replaces some of them in B).
-int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan, std::array<int, 3> inner,
-           int init_pidfd, bool userns, bool join_time, int sync_fd, const ProcLimits& rlimits) {
+int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan,
+           std::array<int, 3> inner, int init_pidfd, bool userns, bool join_time, int sync_fd,
+           const ProcLimits& rlimits) {
   auto fail = [&](const Error& e) {
     sync_report_error(sync_fd, e);
     return kSetupFailed;
@@ -142,17 +151,20 @@ int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan, st
   // the command from ever seeing EOF).
   ::setsid();
   for (int fd : {0, 1, 2})
-    if (::dup2(inner[static_cast<size_t>(fd)], fd) < 0) return fail(Error::from_errno(errno, "set up the command's stdio"));
+    if (::dup2(inner[static_cast<size_t>(fd)], fd) < 0)
+      return fail(Error::from_errno(errno, "set up the command's stdio"));
   close_fds_except(sync_fd, init_pidfd);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Not dumpable: processes of the CT must not ptrace or open /proc/<A> (it runs the host's berth).
   ::prctl(PR_SET_DUMPABLE, 0);
   auto st = sync_expect(sync_fd, SyncMsg::kCgroupDone);
   if (!st.ok()) return fail(st.error());
-  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+  int flags =
+      CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
   if (userns) flags |= CLONE_NEWUSER;
   if (join_time) flags |= CLONE_NEWTIME;
-  if (::setns(init_pidfd, flags) != 0) return fail(Error::from_errno(errno, "join the CT's namespaces"));
+  if (::setns(init_pidfd, flags) != 0)
+    return fail(Error::from_errno(errno, "join the CT's namespaces"));
   int slave = -1;
   if (plan.any_pty()) {
     // A pty of the CT's own devpts. If the CT has none left (NUMPTY), the command gets its pipes
@@ -171,8 +183,7 @@ int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan, st
   for (int fd : {0, 1, 2}) ::close(fd);  // only B holds the command's stdio: its EOF is B's
   forward_signals_to(b);
   int status = 0;
-  while (::waitpid(b, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(b, &status, 0) < 0 && errno == EINTR) {}
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }
@@ -186,7 +197,8 @@ ProcLimits command_rlimits(ProcLimits init, const CtConfig& ct) {
   if (!init.nofile) return init;
   Rlimit floor{kNofileFloor, kNofileFloor};
   auto conf = proc_limits_from([&ct](std::string_view k) { return ct.get(k); });
-  if (conf.ok() && conf->nofile) floor = {std::min(floor.soft, conf->nofile->soft), std::min(floor.hard, conf->nofile->hard)};
+  if (conf.ok() && conf->nofile)
+    floor = {std::min(floor.soft, conf->nofile->soft), std::min(floor.hard, conf->nofile->hard)};
   init.nofile->soft = std::max(init.nofile->soft, floor.soft);
   init.nofile->hard = std::max(init.nofile->hard, floor.hard);
   if (init.nofile->soft > init.nofile->hard) init.nofile->soft = init.nofile->hard;
@@ -261,7 +273,8 @@ Status prepare_stdio(ExecContext& c) {
   BERTH_ASSIGN_OR_RETURN(c.sync, make_sync_pair());
   c.userns = !c.ct.is_privileged();
   c.rlimits = command_rlimits(rlimits_of(c.s.init_pid), c.ct);
-  c.join_time = isolation::other_time_namespace(c.s.init_pid);  // CTs started before 5.6 kernels have none
+  c.join_time =
+      isolation::other_time_namespace(c.s.init_pid);  // CTs started before 5.6 kernels have none
   ensure_std_fds();
   c.plan = plan_stdio_for_caller(c.req.pty);
   BERTH_ASSIGN_OR_RETURN(c.pipes, make_exec_pipes(c.plan.stdin_eof));
@@ -273,9 +286,12 @@ Status prepare_stdio(ExecContext& c) {
 Status clone_joiner(ExecContext& c) {
   std::array<int, 3> inner{c.pipes.inner[0].get(), c.pipes.inner[1].get(), c.pipes.inner[2].get()};
   int child_sock = c.sync.child.get(), pidfd = c.init_fd.get();
-  BERTH_ASSIGN_OR_RETURN(c.joiner, sys::kernel().clone_child({::geteuid(), ::getegid()}, 0, c.cgfd.get(), [&c, inner, child_sock, pidfd] {
-                           return joiner(c.ct, c.req, c.plan, inner, pidfd, c.userns, c.join_time, child_sock, c.rlimits);
-                         }));
+  BERTH_ASSIGN_OR_RETURN(
+      c.joiner, sys::kernel().clone_child(
+                    {::geteuid(), ::getegid()}, 0, c.cgfd.get(), [&c, inner, child_sock, pidfd] {
+                      return joiner(c.ct, c.req, c.plan, inner, pidfd, c.userns, c.join_time,
+                                    child_sock, c.rlimits);
+                    }));
   c.sync.child.reset();
   for (auto& fd : c.pipes.inner) fd.reset();
   return {};
@@ -283,7 +299,8 @@ Status clone_joiner(ExecContext& c) {
 
 // v1: A joins the CT's cgroups from here; then A may join the namespaces.
 Status join_cgroup(ExecContext& c) {
-  if (!c.cgfd.valid()) BERTH_RETURN_IF_ERROR(c.cg->attach(c.group, c.joiner.pid()).context("join the CT's cgroup"));
+  if (!c.cgfd.valid())
+    BERTH_RETURN_IF_ERROR(c.cg->attach(c.group, c.joiner.pid()).context("join the CT's cgroup"));
   return sync_send(c.sync.parent.get(), SyncMsg::kCgroupDone);
 }
 
@@ -362,7 +379,8 @@ Status collect(sys::ChildProcess& child, int parent_sock) {
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(parent_sock));
   BERTH_ASSIGN_OR_RETURN(int ws, child.wait());
   if (!r.eof && r.type == SyncMsg::kError) return error_from(r);
-  if (sys::exit_code_of(ws) != 0) return Error::with_status(exitcode::kSystem, "in-CT action failed");
+  if (sys::exit_code_of(ws) != 0)
+    return Error::with_status(exitcode::kSystem, "in-CT action failed");
   return {};
 }
 
@@ -377,20 +395,21 @@ Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
     auto init_fd = sys::pidfd_open(s.init_pid);
     if (!init_fd.ok()) return sys::reworded(init_fd.error(), "open pidfd of the CT's init");
     int pidfd = init_fd->get();
-    BERTH_ASSIGN_OR_RETURN(sys::ChildProcess c, sys::clone_child(0, -1, [&] {
-                             ::prctl(PR_SET_DUMPABLE, 0);
-                             int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
-                             if (userns) flags |= CLONE_NEWUSER;
-                             if (::setns(pidfd, flags) != 0) {
-                               sync_report_error(sock, Error::from_errno(errno, "join the CT's namespaces"));
-                               return kSetupFailed;
-                             }
-                             if (userns && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)) {
-                               sync_report_error(sock, Error::from_errno(errno, "become the CT's root"));
-                               return kSetupFailed;
-                             }
-                             return run_fn_child(fn, sock);
-                           }));
+    BERTH_ASSIGN_OR_RETURN(
+        sys::ChildProcess c, sys::clone_child(0, -1, [&] {
+          ::prctl(PR_SET_DUMPABLE, 0);
+          int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
+          if (userns) flags |= CLONE_NEWUSER;
+          if (::setns(pidfd, flags) != 0) {
+            sync_report_error(sock, Error::from_errno(errno, "join the CT's namespaces"));
+            return kSetupFailed;
+          }
+          if (userns && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)) {
+            sync_report_error(sock, Error::from_errno(errno, "become the CT's root"));
+            return kSetupFailed;
+          }
+          return run_fn_child(fn, sock);
+        }));
     sync.child.reset();
     return collect(c, sync.parent.get());
   }
@@ -408,26 +427,27 @@ Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
   // Owned by the CT's root id, as the running CT's namespace is (start.cc).
   sys::NsOwner owner{ct.local_uid(), ct.local_gid()};
   BERTH_ASSIGN_OR_RETURN(sys::ChildProcess c, sys::kernel().clone_child(owner, flags, -1, [&] {
-                           if (userns) {
-                             auto w = sync_expect(sock, SyncMsg::kMapsDone);
-                             if (!w.ok() || ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
-                               sync_report_error(sock, Error::from_errno(errno, "become the CT's root"));
-                               return kSetupFailed;
-                             }
-                           }
-                           if (auto st = isolation::attach_root_from_child(view_fd, root); !st.ok()) {
-                             sync_report_error(sock, st.error());
-                             return kSetupFailed;
-                           }
-                           if (::chroot(root.c_str()) != 0 || ::chdir("/") != 0) {
-                             sync_report_error(sock, Error::from_errno(errno, "chroot into `" + root + "`"));
-                             return kSetupFailed;
-                           }
-                           return run_fn_child(fn, sock);
-                         }));
+    if (userns) {
+      auto w = sync_expect(sock, SyncMsg::kMapsDone);
+      if (!w.ok() || ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
+        sync_report_error(sock, Error::from_errno(errno, "become the CT's root"));
+        return kSetupFailed;
+      }
+    }
+    if (auto st = isolation::attach_root_from_child(view_fd, root); !st.ok()) {
+      sync_report_error(sock, st.error());
+      return kSetupFailed;
+    }
+    if (::chroot(root.c_str()) != 0 || ::chdir("/") != 0) {
+      sync_report_error(sock, Error::from_errno(errno, "chroot into `" + root + "`"));
+      return kSetupFailed;
+    }
+    return run_fn_child(fn, sock);
+  }));
   sync.child.reset();
   if (userns) {
-    BERTH_RETURN_IF_ERROR(sys::kernel().write_id_maps(c.pid(), ct.local_uid(), ct.local_gid(), kIdRangeSize));
+    BERTH_RETURN_IF_ERROR(
+        sys::kernel().write_id_maps(c.pid(), ct.local_uid(), ct.local_gid(), kIdRangeSize));
     BERTH_RETURN_IF_ERROR(sync_send(sync.parent.get(), SyncMsg::kMapsDone));
   }
   return collect(c, sync.parent.get());

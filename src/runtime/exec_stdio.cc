@@ -32,7 +32,7 @@ volatile sig_atomic_t g_forward_to = 0;
 // The caller's signal mask and SIGPIPE action, saved by ExecSignals for the command (which is
 // forked from a copy of this process).
 sigset_t g_caller_mask;
-struct sigaction g_caller_pipe{};
+struct sigaction g_caller_pipe {};
 
 void forward_handler(int sig) {
   int saved = errno;
@@ -49,7 +49,9 @@ bool write_all(int fd, const char* p, size_t n) {
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        struct pollfd pf{fd, POLLOUT, 0};
+        struct pollfd pf {
+          fd, POLLOUT, 0
+        };
         ::poll(&pf, 1, -1);
         continue;
       }
@@ -80,14 +82,14 @@ class RawMode {
   }
 
  private:
-  struct termios saved_{};
+  struct termios saved_ {};
   bool active_ = false;
 };
 
 // One output of the command and where it goes on the caller's side.
 struct Output {
-  int src = -1;       // berth's end: a pipe's read end, or the pty master
-  int dst = -1;       // the caller's fd; -1: gone, the data is dropped
+  int src = -1;  // berth's end: a pipe's read end, or the pty master
+  int dst = -1;  // the caller's fd; -1: gone, the data is dropped
   bool is_pty = false;
 };
 
@@ -185,7 +187,8 @@ void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pi
     if (cmd_done && !outs_open) return;
     int timeout = -1;
     if (cmd_done) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) return;
       timeout = static_cast<int>(left);
     }
@@ -274,7 +277,8 @@ void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pi
             end_stdin();
           } else {
             size_t done = w > 0 ? static_cast<size_t>(w) : 0;
-            if (done < static_cast<size_t>(got)) in_buf.assign(buf.data() + done, static_cast<size_t>(got) - done);
+            if (done < static_cast<size_t>(got))
+              in_buf.assign(buf.data() + done, static_cast<size_t>(got) - done);
           }
         } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
           if (plan.on_pty[0]) {
@@ -296,13 +300,13 @@ ExecSignals::ExecSignals() {
   sigset_t s;
   sigemptyset(&s);
   for (int sig : kRelayed) {
-    struct sigaction cur{};
+    struct sigaction cur {};
     if (::sigaction(sig, nullptr, &cur) == 0 && cur.sa_handler != SIG_IGN) sigaddset(&s, sig);
   }
   sigaddset(&s, SIGWINCH);
   ::sigprocmask(SIG_BLOCK, &s, &old_mask_);
   fd_.reset(::signalfd(-1, &s, SFD_CLOEXEC | SFD_NONBLOCK));
-  struct sigaction ign{};
+  struct sigaction ign {};
   ign.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ign, &old_pipe_);
   g_caller_mask = old_mask_;
@@ -324,13 +328,14 @@ void reset_signals_for_command() {
 
 void forward_signals_to(pid_t cmd) {
   g_forward_to = cmd;
-  struct sigaction fwd{};
+  struct sigaction fwd {};
   fwd.sa_handler = forward_handler;
   fwd.sa_flags = SA_RESTART;
   sigfillset(&fwd.sa_mask);
   for (int sig : kRelayed) {
-    struct sigaction cur{};
-    if (::sigaction(sig, nullptr, &cur) == 0 && cur.sa_handler != SIG_IGN) ::sigaction(sig, &fwd, nullptr);
+    struct sigaction cur {};
+    if (::sigaction(sig, nullptr, &cur) == 0 && cur.sa_handler != SIG_IGN)
+      ::sigaction(sig, &fwd, nullptr);
   }
   sigset_t s = relayed_set();
   ::sigprocmask(SIG_UNBLOCK, &s, nullptr);

@@ -27,9 +27,9 @@ inline constexpr std::chrono::milliseconds kOutputGrace{2000};
 
 struct StdioPlan {
   std::array<bool, 3> on_pty{};  // fd i of the command is the slave of a new pty of the CT
-  bool raw = false;              // the caller's stdin (a terminal) goes raw: keys, ^C too, go to the pty
-  bool stdin_eof = false;        // stdin is a terminal berth does not own (background job): EOF at once
-  int winsize_from = -1;         // the caller's terminal to copy the window size from, or -1
+  bool raw = false;        // the caller's stdin (a terminal) goes raw: keys, ^C too, go to the pty
+  bool stdin_eof = false;  // stdin is a terminal berth does not own (background job): EOF at once
+  int winsize_from = -1;   // the caller's terminal to copy the window size from, or -1
 
   bool any_pty() const { return on_pty[0] || on_pty[1] || on_pty[2]; }
   // The caller's fd that shows the pty's output (its echo too): the first of 1, 2, 0 on the pty.
@@ -74,7 +74,7 @@ class ExecSignals {
  private:
   UniqueFd fd_;
   sigset_t old_mask_{};
-  struct sigaction old_pipe_{};
+  struct sigaction old_pipe_ {};
 };
 
 // Command side, in the forked process before exec: the signal mask and SIGPIPE action berth had

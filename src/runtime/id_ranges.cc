@@ -42,7 +42,8 @@ class ShadowLock {
     const std::string lock = file + ".lock";
     const std::string mine = file + "." + std::to_string(::getpid());
     {
-      UniqueFd fd(::open(mine.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+      UniqueFd fd(
+          ::open(mine.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
       if (!fd) return Error::from_errno(errno, "create `" + mine + "`");
       std::string pid = std::to_string(::getpid());
       if (::write(fd.get(), pid.data(), pid.size()) != static_cast<ssize_t>(pid.size()))
@@ -58,7 +59,8 @@ class ShadowLock {
       if (errno != EEXIST) return Error::from_errno(errno, "lock `" + file + "`");
       std::ifstream in(lock);
       long holder = 0;
-      if (in >> holder && holder > 0 && ::kill(static_cast<pid_t>(holder), 0) != 0 && errno == ESRCH) {
+      if (in >> holder && holder > 0 && ::kill(static_cast<pid_t>(holder), 0) != 0 &&
+          errno == ESRCH) {
         // Stale: its owner is gone (killed). Its pid file goes too.
         ::unlink(lock.c_str());
         ::unlink((file + "." + std::to_string(holder)).c_str());
@@ -90,7 +92,8 @@ Result<std::string> read_file(const std::string& path) {
   }
 }
 
-// Replace path with text atomically, keeping the old file's mode and owner (0644 root for a new one).
+// Replace path with text atomically, keeping the old file's mode and owner (0644 root for a new
+// one).
 Status write_file(const std::string& path, const std::string& text) {
   struct stat st {};
   mode_t mode = 0644;
@@ -113,13 +116,15 @@ Status write_file(const std::string& path, const std::string& text) {
   }
   if (::fchmod(fd.get(), mode) != 0 || ::fchown(fd.get(), uid, gid) != 0 || ::fsync(fd.get()) != 0)
     return Error::from_errno(errno, "finish `" + tmp + "`");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::from_errno(errno, "replace `" + path + "`");
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return Error::from_errno(errno, "replace `" + path + "`");
   undo.dismiss();
   return {};
 }
 
 // text without the lines of owner, then (when line is not empty) line appended.
-std::string replace_owner_lines(const std::string& text, const std::string& owner, const std::string& line) {
+std::string replace_owner_lines(const std::string& text, const std::string& owner,
+                                const std::string& line) {
   std::string out;
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) {
@@ -142,7 +147,8 @@ void remove_stale_temp_files(const std::string& path) {
     if (!n.starts_with(base)) continue;
     std::string_view rest = n.substr(base.size());
     bool stale = rest.starts_with("berth-");
-    if (!rest.empty() && rest.size() < 10 && rest.find_first_not_of("0123456789") == std::string_view::npos)
+    if (!rest.empty() && rest.size() < 10 &&
+        rest.find_first_not_of("0123456789") == std::string_view::npos)
       stale = ::kill(static_cast<pid_t>(std::stol(std::string(rest))), 0) != 0 && errno == ESRCH;
     if (stale) ::unlinkat(dirfd(d), e->d_name, 0);
   }
@@ -200,8 +206,8 @@ std::vector<SubIdRange> parse_subid(const std::string& text) {
 std::string range_owner(const HostConfig& host, const std::string& ctid) {
   std::string inst = host.instance();
   for (char& ch : inst)
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-          ch == '_' || ch == '-'))
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+          ch == '.' || ch == '_' || ch == '-'))
       ch = '_';
   return inst + "." + ctid;
 }
@@ -216,11 +222,12 @@ uint32_t first_free_base(const std::vector<SubIdRange>& used, uint32_t first, ui
   return 0;
 }
 
-Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& ctid, std::optional<FixedIds> fixed,
-                                  const HostIdFiles& files) {
+Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& ctid,
+                                  std::optional<FixedIds> fixed, const HostIdFiles& files) {
   const std::string what = "reserve a user id range";
-  BERTH_ASSIGN_OR_RETURN(sys::FileLock lock,
-                         std::move(sys::FileLock::acquire(files.lock, true, "id range allocation")).context(what));
+  BERTH_ASSIGN_OR_RETURN(
+      sys::FileLock lock,
+      std::move(sys::FileLock::acquire(files.lock, true, "id range allocation")).context(what));
   const std::string owner = range_owner(host, ctid);
   FixedIds ids = fixed.value_or(FixedIds{});
   if (!fixed) {
@@ -231,7 +238,8 @@ Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& cti
         if (r.owner != owner) used.push_back(std::move(r));
     }
     uint32_t base = first_free_base(used, kDefaultLocalUid, kIdRangeSize);
-    if (base == 0) return Error::with_status(exitcode::kResource, "no free user id range left").context(what);
+    if (base == 0)
+      return Error::with_status(exitcode::kResource, "no free user id range left").context(what);
     ids = {base, base};
   }
   if (ids.uid == 0) return 0u;  // a privileged CT: no range
@@ -249,8 +257,9 @@ Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& cti
 
 Status release_id_range(const HostConfig& host, const std::string& ctid, const HostIdFiles& files) {
   const std::string what = "release the user id range";
-  BERTH_ASSIGN_OR_RETURN(sys::FileLock lock,
-                         std::move(sys::FileLock::acquire(files.lock, true, "id range allocation")).context(what));
+  BERTH_ASSIGN_OR_RETURN(
+      sys::FileLock lock,
+      std::move(sys::FileLock::acquire(files.lock, true, "id range allocation")).context(what));
   const std::string owner = range_owner(host, ctid);
   BERTH_RETURN_IF_ERROR(update_file(files.subuid, owner, "").context(what));
   return update_file(files.subgid, owner, "").context(what);

@@ -62,10 +62,11 @@ struct FixedIds {
 // registered).
 // Host side, root. Errors: kResource when no range is free, kLocked when a shadow lock stays held,
 // I/O errors on the files.
-Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& ctid, std::optional<FixedIds> fixed,
-                                  const HostIdFiles& files = {});
+Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& ctid,
+                                  std::optional<FixedIds> fixed, const HostIdFiles& files = {});
 
 // Remove the CT's lines from both files. None there is fine.
-Status release_id_range(const HostConfig& host, const std::string& ctid, const HostIdFiles& files = {});
+Status release_id_range(const HostConfig& host, const std::string& ctid,
+                        const HostIdFiles& files = {});
 
 }  // namespace berth::runtime

@@ -50,7 +50,6 @@ Status destroy(const CtConfig& ct);
 // removed. Called by start/stop/destroy before they act.
 Status repair(const CtConfig& ct);
 
-
 std::string console_log_path(const CtConfig& ct);
 
 }  // namespace berth::runtime

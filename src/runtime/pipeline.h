@@ -28,7 +28,7 @@ namespace berth::runtime {
 
 template <class Ctx>
 struct Step {
-  const char* name;       // verb_object
+  const char* name;  // verb_object
   Status (*run)(Ctx&);
 };
 
@@ -52,7 +52,8 @@ class PipelineRun {
 };
 
 // Whether BERTH_FAIL_STEP names step i (0-based) `step` of `pipeline` (exposed for unit tests).
-bool fail_step_matches(std::string_view spec, std::string_view pipeline, size_t i, std::string_view step);
+bool fail_step_matches(std::string_view spec, std::string_view pipeline, size_t i,
+                       std::string_view step);
 
 template <class Ctx>
 Status run_pipeline(std::string_view pipeline, std::span<const Step<Ctx>> steps, Ctx& ctx) {

@@ -34,16 +34,20 @@ namespace {
 Status remount_proc(int view_fd, int file_fd, bool userns) {
   sys::Kernel& k = sys::kernel();
   BERTH_ASSIGN_OR_RETURN(UniqueFd fs, k.fsopen("proc"));
-  if (auto st = k.fsconfig_create(fs.get()); !st.ok()) return sys::reworded(st.error(), "create procfs");
+  if (auto st = k.fsconfig_create(fs.get()); !st.ok())
+    return sys::reworded(st.error(), "create procfs");
   auto mnt = k.fsmount(fs.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
   if (!mnt.ok()) return sys::reworded(mnt.error(), "mount procfs");
-  if (auto st = k.umount("/proc", MNT_DETACH); !st.ok()) return sys::reworded(st.error(), "detach the dead /proc");
-  if (auto st = k.move_mount(mnt->get(), "/proc"); !st.ok()) return sys::reworded(st.error(), "attach the new /proc");
+  if (auto st = k.umount("/proc", MNT_DETACH); !st.ok())
+    return sys::reworded(st.error(), "detach the dead /proc");
+  if (auto st = k.move_mount(mnt->get(), "/proc"); !st.ok())
+    return sys::reworded(st.error(), "attach the new /proc");
   BERTH_RETURN_IF_ERROR(isolation::mask_proc(userns));
   isolation::attach_proc_view(view_fd);
   // The block at /run/berth/user_beancounters was the dead server's too (best effort: the CT may
   // have mounted something else over /run since).
-  if (file_fd >= 0 && k.umount(isolation::kBeancountersPath, MNT_DETACH).ok()) (void)k.move_mount(file_fd, isolation::kBeancountersPath);
+  if (file_fd >= 0 && k.umount(isolation::kBeancountersPath, MNT_DETACH).ok())
+    (void)k.move_mount(file_fd, isolation::kBeancountersPath);
   return {};
 }
 
@@ -64,24 +68,27 @@ Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
   if (!init.ok()) return sys::reworded(init.error(), "open pidfd of the CT's init");
   auto clone = [](const std::string& path) { return sys::clone_mount_or_none(path); };
   UniqueFd view, file = clone(procsrv::served_path(ct.host(), ct.ctid()));
-  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no") view = clone(procsrv::served_proc_path(ct.host(), ct.ctid()));
+  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no")
+    view = clone(procsrv::served_proc_path(ct.host(), ct.ctid()));
   bool userns = !ct.is_privileged();
   int init_fd = init->get(), view_fd = view.get(), file_fd = file.get();
   // run_in_ct joins the CT's mount (and user) namespace; procfs takes the pid namespace of the
   // process that makes it, so that part runs in a child made after joining the CT's.
   return run_in_ct(ct, [&]() -> Status {
-    if (::setns(init_fd, CLONE_NEWPID) != 0) return Error::from_errno(errno, "join the CT's pid namespace");
+    if (::setns(init_fd, CLONE_NEWPID) != 0)
+      return Error::from_errno(errno, "join the CT's pid namespace");
     pid_t pid = ::fork();
     if (pid < 0) return Error::from_errno(errno, "fork");
     if (pid == 0) {
       auto st = remount_proc(view_fd, file_fd, userns);
-      if (!st.ok()) std::fprintf(stderr, "berth: CT %s: %s\n", ct.ctid().c_str(), st.error().message().c_str());
+      if (!st.ok())
+        std::fprintf(stderr, "berth: CT %s: %s\n", ct.ctid().c_str(), st.error().message().c_str());
       ::_exit(st.ok() ? exitcode::kOk : exitcode::kHelperFailed);
     }
     int ws = 0;
-    while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) return Error::from_errno(EIO, "replace the dead /proc");
+    while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
+    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+      return Error::from_errno(EIO, "replace the dead /proc");
     return {};
   });
 }
@@ -96,9 +103,12 @@ void repair_dead_proc_views(const HostConfig& host) {
     if (!s.ok() || !s->running || !proc_view_dead(s->init_pid)) continue;
     auto st = repair_proc_view(*ct, s->init_pid);
     if (st.ok())
-      std::fprintf(stderr, "CT %s: /proc was dead (its beancounter server had gone) and is mounted again\n", id.c_str());
+      std::fprintf(stderr,
+                   "CT %s: /proc was dead (its beancounter server had gone) and is mounted again\n",
+                   id.c_str());
     else
-      std::fprintf(stderr, "Warning: CT %s: repair of its /proc: %s\n", id.c_str(), st.error().message().c_str());
+      std::fprintf(stderr, "Warning: CT %s: repair of its /proc: %s\n", id.c_str(),
+                   st.error().message().c_str());
   }
 }
 
@@ -106,7 +116,8 @@ void repair_proc_view_if_dead(const CtConfig& ct, pid_t init_pid) {
   if (!proc_view_dead(init_pid)) return;
   auto use = procsrv::ensure_server(ct.host());
   if (!use.ok()) {
-    std::fprintf(stderr, "Warning: CT %s: its /proc is dead and %s\n", ct.ctid().c_str(), use.error().message().c_str());
+    std::fprintf(stderr, "Warning: CT %s: its /proc is dead and %s\n", ct.ctid().c_str(),
+                 use.error().message().c_str());
     return;
   }
   // Every CT of the instance lost its view with the server, not only this one.

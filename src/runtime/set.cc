@@ -44,7 +44,8 @@ Status apply_inside(const CtConfig& ct, const SetRequest& req, bool running) {
   return run_in_ct(ct, [&]() -> Status {
     if (live && host_ch && !hostname.empty()) {
       std::string uts = hostname.substr(0, 64);
-      if (::sethostname(uts.c_str(), uts.size()) != 0) return Error::from_errno(errno, "sethostname");
+      if (::sethostname(uts.c_str(), uts.size()) != 0)
+        return Error::from_errno(errno, "sethostname");
       BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname, "", ip));
     }
     if (live && dns_ch) BERTH_RETURN_IF_ERROR(dist::set_dns(ns, sd));
@@ -64,7 +65,8 @@ Status check_new_addresses(const CtConfig& ct, const CtConfig& next) {
 }
 
 // The names/<name> link of a renamed CT.
-Status relink_name(const CtConfig& ct, const std::string& old_name, const std::string& new_name, const Say& say) {
+Status relink_name(const CtConfig& ct, const std::string& old_name, const std::string& new_name,
+                   const Say& say) {
   std::string dir = ct.host().paths().names_dir;
   if (!old_name.empty()) ::unlink((dir + "/" + old_name).c_str());
   if (new_name.empty()) return {};
@@ -90,8 +92,8 @@ Status merge_sample(const HostConfig& host, const std::string& sample, ConfFile&
   BERTH_ASSIGN_OR_RETURN(std::string text, load_sample(host, sample));
   ConfFile sc = ConfFile::parse(text);
   for (const auto& key : sc.keys()) {
-    if (key == "HOSTNAME" || key == "IP_ADDRESS" || key == "IP_ADDRESS_FORCED" || key == "OSTEMPLATE" ||
-        key == "VE_ROOT" || key == "VE_PRIVATE")
+    if (key == "HOSTNAME" || key == "IP_ADDRESS" || key == "IP_ADDRESS_FORCED" ||
+        key == "OSTEMPLATE" || key == "VE_ROOT" || key == "VE_PRIVATE")
       continue;
     conf.set(key, *sc.get(key));
   }
@@ -100,7 +102,8 @@ Status merge_sample(const HostConfig& host, const std::string& sample, ConfFile&
 
 Status apply_set(const CtConfig& ct, const SetRequest& req, const Say& say) {
   const HostConfig& host = ct.host();
-  // The config as it will be, whole (a sample's keys, hand-edited ones), before anything is applied.
+  // The config as it will be, whole (a sample's keys, hand-edited ones), before anything is
+  // applied.
   CtConfig next(host, ct.ctid(), req.edited);
   BERTH_RETURN_IF_ERROR(validate_config(next));
   std::string old_name = ct.name();
@@ -112,23 +115,28 @@ Status apply_set(const CtConfig& ct, const SetRequest& req, const Say& say) {
   }
   BERTH_ASSIGN_OR_RETURN(state::CtStatus status, state::query_status(ct));
 
-  if (auto w = not_enforced_warning(req.not_enforced); !w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
+  if (auto w = not_enforced_warning(req.not_enforced); !w.empty())
+    std::fprintf(stderr, "%s\n", w.c_str());
   // What cannot change on the running CT: vzctl's restart-only keys, and limits the kernel
   // would not take live (found while applying, below). --setmode restart restarts the CT after
   // saving, ignore only saves, and by default each is named in a warning.
   std::vector<std::string> not_live;
   if (status.running)
-    for (const auto& k : req.need_restart) not_live.push_back(k + ": cannot change on a running CT");
+    for (const auto& k : req.need_restart)
+      not_live.push_back(k + ": cannot change on a running CT");
 
   // New addresses of a stopped CT against the host as it is now (71/78, nothing saved). A running
   // CT's are checked by update_network, right before its routes are made; start checks again.
-  if (!status.running && changed(req, "IP_ADDRESS")) BERTH_RETURN_IF_ERROR(check_new_addresses(ct, next));
+  if (!status.running && changed(req, "IP_ADDRESS"))
+    BERTH_RETURN_IF_ERROR(check_new_addresses(ct, next));
   // --ipadd/--ipdel/--netif_* on a running CT: routes, proxy entries, veths, in-CT addresses and
   // anti-spoofing filters, live.
   if (status.running && (changed(req, "IP_ADDRESS") || changed(req, "NETIF")))
     BERTH_RETURN_IF_ERROR(net::update_network(next, status.init_pid));
-  // --rate on a running CT (and the links a first --ipadd or a --netif_add just made): the qdiscs, live.
-  if (status.running && (changed(req, "RATE") || changed(req, "IP_ADDRESS") || changed(req, "NETIF")))
+  // --rate on a running CT (and the links a first --ipadd or a --netif_add just made): the qdiscs,
+  // live.
+  if (status.running &&
+      (changed(req, "RATE") || changed(req, "IP_ADDRESS") || changed(req, "NETIF")))
     BERTH_RETURN_IF_ERROR(net::apply_shaping(next));
   if (status.running) {
     std::vector<std::string> notes;
@@ -139,7 +147,9 @@ Status apply_set(const CtConfig& ct, const SetRequest& req, const Say& say) {
   bool restart = status.running && !not_live.empty() && req.setmode == "restart";
   if (status.running && req.setmode.empty())
     for (const auto& k : not_live)
-      std::fprintf(stderr, "Warning: unable to apply %s; restart the CT, or use --setmode restart\n", k.c_str());
+      std::fprintf(stderr,
+                   "Warning: unable to apply %s; restart the CT, or use --setmode restart\n",
+                   k.c_str());
   BERTH_RETURN_IF_ERROR(apply_inside(next, req, status.running));
   if (req.save) {
     BERTH_RETURN_IF_ERROR(req.edited.save(ct.conf_path()).status(exitcode::kConfigSave));

@@ -51,7 +51,9 @@ constexpr std::array<Step<StartContext>, 15> kStartSteps{{
 
 // A parent step failed after the child was made: the child may have failed first and said why.
 Error child_error_or(int sock, Error err) {
-  struct pollfd p{sock, POLLIN, 0};
+  struct pollfd p {
+    sock, POLLIN, 0
+  };
   if (::poll(&p, 1, 100) > 0) {
     auto r = sync_recv(sock);
     if (r.ok() && !r->eof && r->type == SyncMsg::kError) return error_from(*r);
@@ -64,7 +66,8 @@ Status wait_booted(pid_t init, unsigned timeout_s) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (std::chrono::steady_clock::now() < deadline) {
     if (sys::open_in_root_of(init, "run/berth-ready", O_PATH).ok()) return {};
-    if (!sys::path_exists("/proc/" + std::to_string(init))) return Error::with_status(exitcode::kWaitFailed, "CT's init exited during boot");
+    if (!sys::path_exists("/proc/" + std::to_string(init)))
+      return Error::with_status(exitcode::kWaitFailed, "CT's init exited during boot");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return Error::with_status(exitcode::kWaitFailed, "timed out waiting for the CT to boot");
@@ -101,7 +104,8 @@ Status validate_config(StartContext& ctx) {
   if (ctx.status.running) return Error::with_status(exitcode::kRunning, "CT is already running");
   BERTH_RETURN_IF_ERROR(berth::validate_config(ct));
   if (ct.get_bool("DISABLED", false) && !ctx.opts.force)
-    return Error::with_status(exitcode::kStartDisabled, "CT is disabled (DISABLED=yes); use --force to start it");
+    return Error::with_status(exitcode::kStartDisabled,
+                              "CT is disabled (DISABLED=yes); use --force to start it");
   BERTH_RETURN_IF_ERROR(check_privileged_trusted(ct));
   ctx.userns = !ct.is_privileged();
   if (!ctx.cg) {
@@ -109,7 +113,8 @@ Status validate_config(StartContext& ctx) {
   }
   ctx.group = state::ct_group_of(ct);
   BERTH_ASSIGN_OR_RETURN(ctx.limits, ct_resources(ct, &ctx.notes));
-  BERTH_ASSIGN_OR_RETURN(ctx.proc_limits, proc_limits_from([&ct](std::string_view k) { return ct.get(k); }));
+  BERTH_ASSIGN_OR_RETURN(ctx.proc_limits,
+                         proc_limits_from([&ct](std::string_view k) { return ct.get(k); }));
   for (auto& n : rlimit_clamp_notes(ctx.proc_limits)) ctx.notes.push_back(std::move(n));
   if (!ctx.userns) {
     // Without a user namespace /proc/sys/user is the host's: the CT's values cannot go there.
@@ -117,7 +122,8 @@ Status validate_config(StartContext& ctx) {
     ctx.proc_limits.inotify_watches.reset();
   }
   BERTH_ASSIGN_OR_RETURN(ctx.numcgroup, state::numcgroup_of(ct));
-  BERTH_ASSIGN_OR_RETURN(ctx.device_rules, isolation::ct_device_rules(ct).context("set device access"));
+  BERTH_ASSIGN_OR_RETURN(ctx.device_rules,
+                         isolation::ct_device_rules(ct).context("set device access"));
   return {};
 }
 
@@ -147,14 +153,17 @@ Status create_cgroup(StartContext& ctx) {
   // The CT's root owns its group before anything of the CT runs: an init inside (systemd) makes
   // its sub-groups at once.
   if (ctx.userns)
-    BERTH_RETURN_IF_ERROR(cg.delegate(ctx.group, ctx.ct.local_uid(), ctx.ct.local_gid()).context("delegate cgroup"));
+    BERTH_RETURN_IF_ERROR(
+        cg.delegate(ctx.group, ctx.ct.local_uid(), ctx.ct.local_gid()).context("delegate cgroup"));
   // The number and depth of the CT's own sub-groups are the host's to bound (v2).
-  BERTH_RETURN_IF_ERROR(cg.limit_nesting(ctx.group, ctx.numcgroup, state::kMaxCgroupDepth).context("limit nested cgroups"));
+  BERTH_RETURN_IF_ERROR(cg.limit_nesting(ctx.group, ctx.numcgroup, state::kMaxCgroupDepth)
+                            .context("limit nested cgroups"));
   // Only the CT's own device nodes are usable. A CT in a user namespace cannot make device nodes
   // anyway; for a privileged one this is the wall (v1 devices cgroup; v2 would need a BPF
   // program, not written yet, so there the seccomp filter's mknod rule is all there is).
   auto dev = cg.set_devices(ctx.group, ctx.device_rules);
-  if (!dev.ok() && dev.error().code() != ENOTSUP) return std::move(dev).context("set device access");
+  if (!dev.ok() && dev.error().code() != ENOTSUP)
+    return std::move(dev).context("set device access");
   return {};
 }
 
@@ -177,7 +186,9 @@ Status open_console_log(StartContext& ctx) {
   if (!fd) return Error::from_errno(errno, "open console log `" + path + "`");
   UniqueFd tree = sys::clone_mount_or_none(path);
   UniqueFd hidden;
-  if (tree) hidden.reset(::open(("/proc/self/fd/" + std::to_string(tree.get())).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (tree)
+    hidden.reset(::open(("/proc/self/fd/" + std::to_string(tree.get())).c_str(),
+                        O_WRONLY | O_APPEND | O_CLOEXEC));
   ctx.console = hidden ? std::move(hidden) : std::move(fd);
   return {};
 }
@@ -197,7 +208,8 @@ Status prepare_child(StartContext& ctx) {
   std::vector<isolation::HostHierarchy> hier;
   // v1 hierarchies the CT's root does not get are mounted read-only inside, so an init there sees
   // at once that it cannot make groups in them (the wall itself is the group's owner).
-  for (const auto& h : ctx.cg->hierarchies()) hier.push_back({h.mount, h.options, ctx.userns && !ctx.cg->delegates(h)});
+  for (const auto& h : ctx.cg->hierarchies())
+    hier.push_back({h.mount, h.options, ctx.userns && !ctx.cg->delegates(h)});
   a.cgroup_fs = isolation::plan_cgroup_fs(std::string_view(ctx.cg->name()) == "v2", hier);
   a.limits = ctx.proc_limits;
   return {};
@@ -213,7 +225,8 @@ Status ensure_ubc_server(StartContext& ctx) {
   ctx.ubc_file = sys::clone_mount_or_none(procsrv::served_path(ctx.ct.host(), ctx.ct.ctid()));
   // PROC_BEANCOUNTERS="no" asks for a plain procfs.
   if (ctx.ct.get_or("PROC_BEANCOUNTERS", "yes") != "no")
-    ctx.proc_view = sys::clone_mount_or_none(procsrv::served_proc_path(ctx.ct.host(), ctx.ct.ctid()));
+    ctx.proc_view =
+        sys::clone_mount_or_none(procsrv::served_proc_path(ctx.ct.host(), ctx.ct.ctid()));
   ctx.args.beancounters_fd = ctx.ubc_file.get();
   ctx.args.proc_view_fd = ctx.proc_view.get();
   return {};
@@ -231,13 +244,14 @@ Status clone_child(StartContext& ctx) {
   // kernel counts per user (inotify instances and watches, namespaces) is charged at the host
   // level to LOCAL_UID, so a CT cannot use up host root's share (docs/security/limits.md).
   sys::NsOwner owner{ctx.ct.local_uid(), ctx.ct.local_gid()};
-  BERTH_ASSIGN_OR_RETURN(ctx.child, sys::kernel().clone_child(owner, flags, ctx.cgfd.get(), [&args, parent_end] {
-    // The child's copy of the parent's end would keep the socket open if `berth start` is
-    // killed: the child would wait for a message forever (holding the CT's lock). Closed, a
-    // dead parent is an EOF and the child exits.
-    ::close(parent_end);
-    return child_init(args);
-  }));
+  BERTH_ASSIGN_OR_RETURN(
+      ctx.child, sys::kernel().clone_child(owner, flags, ctx.cgfd.get(), [&args, parent_end] {
+        // The child's copy of the parent's end would keep the socket open if `berth start` is
+        // killed: the child would wait for a message forever (holding the CT's lock). Closed, a
+        // dead parent is an EOF and the child exits.
+        ::close(parent_end);
+        return child_init(args);
+      }));
   ctx.sync.child.reset();
   return {};
 }
@@ -246,7 +260,8 @@ Status clone_child(StartContext& ctx) {
 // veths are made straight in the child's netns and configured from there; ctx.network removes
 // the host side on failure.
 Status attach_network(StartContext& ctx) {
-  BERTH_ASSIGN_OR_RETURN(ctx.network, net::attach_network(ctx.ct, ctx.child.pid()).context("set up network"));
+  BERTH_ASSIGN_OR_RETURN(ctx.network,
+                         net::attach_network(ctx.ct, ctx.child.pid()).context("set up network"));
   return {};
 }
 
@@ -256,9 +271,10 @@ Status apply_shaping(StartContext& ctx) { return net::apply_shaping(ctx.ct); }
 // uid_map/gid_map (0 -> LOCAL_UID), then tell the child, which waits for them before anything else.
 Status write_id_maps(StartContext& ctx) {
   if (!ctx.userns) return {};
-  BERTH_RETURN_IF_ERROR(sys::kernel()
-                            .write_id_maps(ctx.child.pid(), ctx.ct.local_uid(), ctx.ct.local_gid(), kIdRangeSize)
-                            .context("write id maps"));
+  BERTH_RETURN_IF_ERROR(
+      sys::kernel()
+          .write_id_maps(ctx.child.pid(), ctx.ct.local_uid(), ctx.ct.local_gid(), kIdRangeSize)
+          .context("write id maps"));
   return sync_send(ctx.sync.parent.get(), SyncMsg::kMapsDone);
 }
 
@@ -276,11 +292,14 @@ Status wait_child(StartContext& ctx) {
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(ctx.sync.parent.get()));
   if (!r.eof) return error_from(r);
   // EOF: the child exec'ed init, or died before saying why.
-  if (ctx.child.has_exited()) return Error::with_status(exitcode::kSystem, "CT's init exited before it could run");
+  if (ctx.child.has_exited())
+    return Error::with_status(exitcode::kSystem, "CT's init exited before it could run");
   return {};
 }
 
-std::string console_log_path(const CtConfig& ct) { return ct.host().paths().log_dir + "/" + ct.ctid() + ".console.log"; }
+std::string console_log_path(const CtConfig& ct) {
+  return ct.host().paths().log_dir + "/" + ct.ctid() + ".console.log";
+}
 
 Status start(const CtConfig& ct, const StartOptions& opts) {
   pid_t init = 0;
@@ -289,7 +308,8 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
     auto st = run_pipeline<StartContext>("start", start_steps(), ctx);
     if (!st.ok()) {
       // A parent step failed after the clone: the child may have failed first and said why.
-      if (ctx.child.pid() > 0 && !ctx.child_reported) return child_error_or(ctx.sync.parent.get(), std::move(st).error());
+      if (ctx.child.pid() > 0 && !ctx.child_reported)
+        return child_error_or(ctx.sync.parent.get(), std::move(st).error());
       return st;
     }
     init = ctx.child.pid();

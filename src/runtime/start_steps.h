@@ -50,19 +50,19 @@ struct StartContext {
   std::vector<std::string> notes;  // warnings, printed by apply_limits
 
   // Acquired, in this order (destroyed in reverse).
-  sys::MountGuard root;            // mount_root (not when VE_ROOT was mounted already)
-  std::string attach_dir;          // open_root_view
+  sys::MountGuard root;    // mount_root (not when VE_ROOT was mounted already)
+  std::string attach_dir;  // open_root_view
   UniqueFd root_view;
-  cgroups::CgroupGuard cgroup;     // create_cgroup
-  UniqueFd console;                // open_console_log
-  UniqueFd cgfd;                   // prepare_child
+  cgroups::CgroupGuard cgroup;  // create_cgroup
+  UniqueFd console;             // open_console_log
+  UniqueFd cgfd;                // prepare_child
   SyncPair sync;
   std::optional<procsrv::ServerUse> ubc;  // ensure_ubc_server
   UniqueFd ubc_file, proc_view;
   ChildArgs args;
-  sys::ChildProcess child;         // clone_child
-  net::CtNetwork network;          // attach_network
-  bool child_reported = false;     // wait_child consumed the child's message
+  sys::ChildProcess child;      // clone_child
+  net::CtNetwork network;       // attach_network
+  bool child_reported = false;  // wait_child consumed the child's message
 
   // Everything acquired now belongs to the running CT.
   void commit();

@@ -37,7 +37,9 @@ int halt_signal(pid_t init) {
 
 // Wait until pid (a pidfd) exits or timeout; true if it exited.
 bool wait_exit(int pidfd, std::chrono::milliseconds timeout) {
-  struct pollfd p{pidfd, POLLIN, 0};
+  struct pollfd p {
+    pidfd, POLLIN, 0
+  };
   int ms = static_cast<int>(timeout.count());
   for (;;) {
     int r = ::poll(&p, 1, ms);
@@ -85,13 +87,15 @@ Status query_state(StopContext& c) {
   if (c.s.running) return {};
   bool leftovers = c.cg->exists(c.group);
   BERTH_RETURN_IF_ERROR(repair(c.ct));
-  if (!leftovers) return Error::with_status(exitcode::kNotRunning, "unable to stop: CT is not running");
+  if (!leftovers)
+    return Error::with_status(exitcode::kNotRunning, "unable to stop: CT is not running");
   return {};
 }
 
 Status hold_netns(StopContext& c) {
   if (!c.s.running) return {};
-  c.netns_hold = UniqueFd(::open(("/proc/" + std::to_string(c.s.init_pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+  c.netns_hold = UniqueFd(
+      ::open(("/proc/" + std::to_string(c.s.init_pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
   auto fd = sys::pidfd_open(c.s.init_pid);
   if (fd.ok()) c.init_fd = std::move(fd).value();
   return {};
@@ -131,7 +135,9 @@ Status detach_network(StopContext& c) {
   return {};
 }
 
-Status umount_root(StopContext& c) { return c.opts.skip_umount ? Status{} : storage::umount_root(c.ct); }
+Status umount_root(StopContext& c) {
+  return c.opts.skip_umount ? Status{} : storage::umount_root(c.ct);
+}
 
 constexpr std::array<Step<StopContext>, 7> kStopSteps{{
     {"query_state", query_state},
@@ -148,13 +154,15 @@ constexpr std::array<Step<StopContext>, 7> kStopSteps{{
 std::vector<std::string> stop_step_names() { return step_names<StopContext>(kStopSteps); }
 
 Status stop(const CtConfig& ct, const StopOptions& opts) {
-  ScopeExit end_server([&] { procsrv::stop_server_if_idle(ct.host()); });  // it ends with the last CT
+  ScopeExit end_server(
+      [&] { procsrv::stop_server_if_idle(ct.host()); });  // it ends with the last CT
   StopContext c{ct, opts, {}, nullptr, {}, {}, {}, false};
   return run_pipeline<StopContext>("stop", kStopSteps, c);
 }
 
 Status mount(const CtConfig& ct) {
-  if (!sys::path_exists(ct.conf_path())) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
+  if (!sys::path_exists(ct.conf_path()))
+    return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   return storage::mount_root(ct);
 }
 

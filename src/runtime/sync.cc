@@ -19,7 +19,8 @@ struct Wire {
 
 Result<SyncPair> make_sync_pair() {
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return Error::from_errno(errno, "socketpair");
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return Error::from_errno(errno, "socketpair");
   return SyncPair{UniqueFd(sv[0]), UniqueFd(sv[1])};
 }
 
@@ -40,15 +41,18 @@ Status sync_send(int fd, SyncMsg type, int exit_status, const std::string& text,
 Status sync_send_fd(int sock, int fd_to_send) {
   Wire w{};
   w.type = static_cast<uint32_t>(SyncMsg::kFd);
-  if (sys::send_with_fd(sock, &w, offsetof(Wire, text) + 1, fd_to_send) < 0) return Error::from_errno(errno, "send fd");
+  if (sys::send_with_fd(sock, &w, offsetof(Wire, text) + 1, fd_to_send) < 0)
+    return Error::from_errno(errno, "send fd");
   return {};
 }
 
 Result<Received> sync_recv(int fd) {
   Wire w{};
-  struct iovec iov{&w, sizeof w};
+  struct iovec iov {
+    &w, sizeof w
+  };
   char cbuf[CMSG_SPACE(sizeof(int))];
-  struct msghdr msg{};
+  struct msghdr msg {};
   auto receive = [&](int flags) {
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -94,7 +98,8 @@ Result<Received> sync_recv(int fd) {
 Status sync_expect(int fd, SyncMsg type) {
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(fd));
   if (r.eof) return Error::from_errno(EPIPE, "parent went away");
-  if (r.type != type) return Error::invalid("unexpected sync message " + std::to_string(static_cast<int>(r.type)));
+  if (r.type != type)
+    return Error::invalid("unexpected sync message " + std::to_string(static_cast<int>(r.type)));
   return {};
 }
 
@@ -102,6 +107,8 @@ void sync_report_error(int fd, const Error& err) {
   (void)sync_send(fd, SyncMsg::kError, err.exit_status(), err.message(), err.code());
 }
 
-Error error_from(const Received& r) { return Error::restored(r.err, r.exit_status ? r.exit_status : 3, r.text); }
+Error error_from(const Received& r) {
+  return Error::restored(r.err, r.exit_status ? r.exit_status : 3, r.text);
+}
 
 }  // namespace berth::runtime

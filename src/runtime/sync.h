@@ -26,7 +26,8 @@ struct SyncPair {
 
 Result<SyncPair> make_sync_pair();
 // err: the errno of a kError (so the parent's Error has the child's code(), not only its text).
-Status sync_send(int fd, SyncMsg type, int exit_status = 0, const std::string& text = "", int err = 0);
+Status sync_send(int fd, SyncMsg type, int exit_status = 0, const std::string& text = "",
+                 int err = 0);
 // Receive one message. EOF is reported as ok with *eof = true.
 struct Received {
   bool eof = false;

@@ -19,13 +19,16 @@ Result<std::vector<ubc::Block>> blocks_from_file(const std::string& file) {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
     auto t = sys::read_file(file);
-    if (!t.ok()) return Error::with_status(exitcode::kVzubcFailed, "read `" + file + "`: " + t.error().message());
+    if (!t.ok())
+      return Error::with_status(exitcode::kVzubcFailed,
+                                "read `" + file + "`: " + t.error().message());
     text = std::move(*t);
   }
   return ubc::parse_v25(text);
 }
 
-Result<std::vector<ubc::Block>> blocks_of_cts(const HostConfig& host, const std::vector<std::string>& ids) {
+Result<std::vector<ubc::Block>> blocks_of_cts(const HostConfig& host,
+                                              const std::vector<std::string>& ids) {
   std::vector<ubc::Block> out;
   if (ids.empty()) {  // every running CT
     BERTH_ASSIGN_OR_RETURN(std::vector<std::string> all, state::list_ctids(host));
@@ -40,7 +43,8 @@ Result<std::vector<ubc::Block>> blocks_of_cts(const HostConfig& host, const std:
   for (const auto& arg : ids) {
     BERTH_ASSIGN_OR_RETURN(std::string ctid, resolve_ctid(host, arg));
     auto ct = CtConfig::load(host, ctid);
-    if (!ct.ok()) return Error::with_status(exitcode::kNoConfig, "CT " + ctid + ": config file does not exist");
+    if (!ct.ok())
+      return Error::with_status(exitcode::kNoConfig, "CT " + ctid + ": config file does not exist");
     auto b = ubc::read_block(*ct);
     if (!b.ok()) return Error(b.error()).context("CT " + ctid);
     out.push_back(std::move(*b));
@@ -66,7 +70,8 @@ Status write_store(const std::string& path, const std::string& text) {
   if (!f) return Error::from_errno(errno, "write vzubc store `" + path + "`");
   std::fputs(text.c_str(), f);
   std::fclose(f);
-  if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) return Error::from_errno(errno, "write vzubc store `" + path + "`");
+  if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
+    return Error::from_errno(errno, "write vzubc store `" + path + "`");
   return {};
 }
 
@@ -89,8 +94,10 @@ Result<std::string> vzubc_render(const HostConfig& host, const ubc::VzubcOptions
     if (o.relative) prev = read_store(dir + "/" + b.uid);
     if (o.incremental) prev_held = read_store(idir + "/" + b.uid);
     out += ubc::format_table(b, o, prev, prev_held);
-    if (o.relative) BERTH_RETURN_IF_ERROR(write_store(dir + "/" + b.uid, ubc::format_fail_counts(b)));
-    if (o.incremental) BERTH_RETURN_IF_ERROR(write_store(idir + "/" + b.uid, ubc::format_held_counts(b)));
+    if (o.relative)
+      BERTH_RETURN_IF_ERROR(write_store(dir + "/" + b.uid, ubc::format_fail_counts(b)));
+    if (o.incremental)
+      BERTH_RETURN_IF_ERROR(write_store(idir + "/" + b.uid, ubc::format_held_counts(b)));
   }
   return out;
 }

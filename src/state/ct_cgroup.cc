@@ -15,7 +15,9 @@ Result<cgroups::Backend*> cgroup_backend() {
   return backend.get();
 }
 
-std::string ct_group_of(const CtConfig& ct) { return cgroups::ct_group(ct.host().instance(), ct.ctid()); }
+std::string ct_group_of(const CtConfig& ct) {
+  return cgroups::ct_group(ct.host().instance(), ct.ctid());
+}
 
 Result<int64_t> numcgroup_of(const CtConfig& ct) {
   auto v = ct.get("NUMCGROUP");
@@ -24,7 +26,8 @@ Result<int64_t> numcgroup_of(const CtConfig& ct) {
   int64_t n = 0;
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
   if (ec != std::errc() || end != v->data() + v->size() || n < 0 || v->empty())
-    return Error::with_status(exitcode::kBadValue, "invalid value for NUMCGROUP: `" + *v + "` (a number or unlimited)");
+    return Error::with_status(exitcode::kBadValue,
+                              "invalid value for NUMCGROUP: `" + *v + "` (a number or unlimited)");
   return n;
 }
 

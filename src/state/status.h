@@ -18,13 +18,13 @@
 namespace berth::state {
 
 struct CtStatus {
-  bool exists = false;     // CTID.conf exists
-  bool mounted = false;    // VE_ROOT is mounted
-  bool running = false;    // its init is alive
-  bool suspended = false;  // a dump file exists for a stopped CT
-  pid_t init_pid = 0;      // host PID of the CT's init when running
-  double uptime = 0;       // seconds since start, when running
-  std::optional<uint64_t> numproc;  // processes+threads in the CT, when running
+  bool exists = false;                            // CTID.conf exists
+  bool mounted = false;                           // VE_ROOT is mounted
+  bool running = false;                           // its init is alive
+  bool suspended = false;                         // a dump file exists for a stopped CT
+  pid_t init_pid = 0;                             // host PID of the CT's init when running
+  double uptime = 0;                              // seconds since start, when running
+  std::optional<uint64_t> numproc;                // processes+threads in the CT, when running
   std::optional<std::array<double, 3>> laverage;  // filled by vzlist from ubc/loadavg.h
 };
 

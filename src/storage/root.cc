@@ -32,7 +32,9 @@ Result<std::string> read_lower(const CtConfig& ct) {
   char buf[PATH_MAX];
   std::string link = lower_link(ct);
   ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
-  if (n < 0) return Error::from_errno(errno, "read template link `" + link + "`").status(exitcode::kPrivateMissing);
+  if (n < 0)
+    return Error::from_errno(errno, "read template link `" + link + "`")
+        .status(exitcode::kPrivateMissing);
   return std::string(buf, static_cast<size_t>(n));
 }
 
@@ -40,9 +42,11 @@ Result<std::string> read_lower(const CtConfig& ct) {
 Status attach_idmapped(const std::string& dir, const std::string& stage, const CtConfig& ct) {
   sys::Kernel& k = sys::kernel();
   BERTH_ASSIGN_OR_RETURN(UniqueFd tree, k.open_tree(dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  BERTH_ASSIGN_OR_RETURN(UniqueFd userns, sys::make_userns_fd(ct.local_uid(), ct.local_gid(), kIdRangeSize));
+  BERTH_ASSIGN_OR_RETURN(UniqueFd userns,
+                         sys::make_userns_fd(ct.local_uid(), ct.local_gid(), kIdRangeSize));
   sys::MountAttr attr{MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY, 0, userns.get()};
-  if (auto st = k.mount_setattr(tree.get(), "", 0, attr); !st.ok()) return sys::reworded(st.error(), "idmap mount of `" + dir + "`");
+  if (auto st = k.mount_setattr(tree.get(), "", 0, attr); !st.ok())
+    return sys::reworded(st.error(), "idmap mount of `" + dir + "`");
   if (auto st = k.move_mount(tree.get(), stage); !st.ok())
     return sys::reworded(st.error(), "attach idmapped `" + dir + "` on `" + stage + "`");
   return {};
@@ -58,25 +62,30 @@ Status close_parent(const std::string& path) {
   std::string dir = path.substr(0, slash);
   size_t up = dir.rfind('/');
   if (up != std::string::npos && up > 0) BERTH_RETURN_IF_ERROR(make_dirs(dir.substr(0, up), 0755));
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + dir + "`");
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + dir + "`");
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + dir + "`");
   if (st.st_uid != 0)
-    return Error::with_status(exitcode::kPermission, "`" + dir + "` holds CT files and must be owned by root");
+    return Error::with_status(exitcode::kPermission,
+                              "`" + dir + "` holds CT files and must be owned by root");
   if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), st.st_mode & 07700) != 0)
     return Error::from_errno(errno, "chmod go-rwx `" + dir + "`");
   return {};
 }
 
 Status set_attr(int tree, uint64_t set, uint64_t clear, unsigned flags, const std::string& what) {
-  if (auto st = sys::kernel().mount_setattr(tree, "", flags, {set, clear, -1}); !st.ok()) return sys::reworded(st.error(), what);
+  if (auto st = sys::kernel().mount_setattr(tree, "", flags, {set, clear, -1}); !st.ok())
+    return sys::reworded(st.error(), what);
   return {};
 }
 
 // simfs: a bind of the private area that is nosuid,nodev from the moment it is attached.
 Status bind_private(const std::string& priv, const std::string& target) {
-  BERTH_ASSIGN_OR_RETURN(UniqueFd tree, sys::kernel().open_tree(priv, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  BERTH_RETURN_IF_ERROR(set_attr(tree.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, "set nosuid,nodev on `" + priv + "`"));
+  BERTH_ASSIGN_OR_RETURN(UniqueFd tree,
+                         sys::kernel().open_tree(priv, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  BERTH_RETURN_IF_ERROR(set_attr(tree.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0,
+                                 "set nosuid,nodev on `" + priv + "`"));
   if (auto st = sys::kernel().move_mount(tree.get(), target); !st.ok())
     return sys::reworded(st.error(), "bind `" + priv + "` on `" + target + "`");
   return {};
@@ -96,7 +105,8 @@ Status mount_overlay(const CtConfig& ct, const std::string& target) {
   // host root only, as the private areas.
   BERTH_RETURN_IF_ERROR(close_parent(lower));
   if (!ct.is_privileged()) {
-    if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + stage + "`");
+    if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST)
+      return Error::from_errno(errno, "mkdir `" + stage + "`");
     if (sys::is_mount_point(stage)) (void)sys::kernel().umount(stage, MNT_DETACH);
     BERTH_RETURN_IF_ERROR(attach_idmapped(lower, stage, ct));
   }
@@ -111,11 +121,13 @@ Status mount_overlay(const CtConfig& ct, const std::string& target) {
   BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "lowerdir", ct.is_privileged() ? lower : stage));
   BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "upperdir", priv + "/upper"));
   BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "workdir", priv + "/work"));
-  if (auto st = k.fsconfig_create(fs.get()); !st.ok()) return sys::reworded(st.error(), "create overlay for `" + priv + "`");
+  if (auto st = k.fsconfig_create(fs.get()); !st.ok())
+    return sys::reworded(st.error(), "create overlay for `" + priv + "`");
   // The host's view: setuid files and device nodes of the CT mean nothing here.
   auto mnt = k.fsmount(fs.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
   if (!mnt.ok()) return sys::reworded(mnt.error(), "fsmount overlay");
-  if (auto st = k.move_mount(mnt->get(), target); !st.ok()) return sys::reworded(st.error(), "mount overlay on `" + target + "`");
+  if (auto st = k.move_mount(mnt->get(), target); !st.ok())
+    return sys::reworded(st.error(), "mount overlay on `" + target + "`");
   return {};
 }
 
@@ -129,7 +141,8 @@ Status create_private(const CtConfig& ct, const TemplateSource& from) {
   std::string priv = ct.ve_private();
   if (sys::path_exists(priv + "/" + kCreatingMarker)) BERTH_RETURN_IF_ERROR(destroy_private(ct));
   if (sys::path_exists(priv))
-    return Error::with_status(exitcode::kPrivateExists, "private area `" + priv + "` already exists");
+    return Error::with_status(exitcode::kPrivateExists,
+                              "private area `" + priv + "` already exists");
   std::string tmp = priv + ".tmp";
   BERTH_RETURN_IF_ERROR(sys::remove_tree(tmp).context("remove leftover of an earlier create"));
   BERTH_RETURN_IF_ERROR(close_parent(priv).status(exitcode::kCreatePrivate));
@@ -137,7 +150,8 @@ Status create_private(const CtConfig& ct, const TemplateSource& from) {
     return Error::from_errno(errno, "mkdir `" + tmp + "`").status(exitcode::kCreatePrivate);
   ScopeExit undo([&] { (void)sys::remove_tree(tmp); });
   std::string tmpl_name = ct.ostemplate();
-  if (tmpl_name.empty()) return Error::with_status(exitcode::kNoOsTemplate, "no OS template given (--ostemplate)");
+  if (tmpl_name.empty())
+    return Error::with_status(exitcode::kNoOsTemplate, "no OS template given (--ostemplate)");
   uint32_t uid = ct.is_privileged() ? 0 : ct.local_uid();
   uint32_t gid = ct.is_privileged() ? 0 : ct.local_gid();
   if (ct.layout() == Layout::kSimfs) {
@@ -149,7 +163,8 @@ Status create_private(const CtConfig& ct, const TemplateSource& from) {
     BERTH_RETURN_IF_ERROR(mark_creating(root));
     std::string tmp2 = priv + ".tmp2";
     BERTH_RETURN_IF_ERROR(sys::remove_tree(tmp2));
-    if (::rename(root.c_str(), tmp2.c_str()) != 0) return Error::from_errno(errno, "rename `" + root + "`");
+    if (::rename(root.c_str(), tmp2.c_str()) != 0)
+      return Error::from_errno(errno, "rename `" + root + "`");
     (void)sys::remove_tree(tmp);
     if (::rename(tmp2.c_str(), priv.c_str()) != 0) {
       int err = errno;
@@ -166,9 +181,11 @@ Status create_private(const CtConfig& ct, const TemplateSource& from) {
   if (::mkdir(upper.c_str(), lst.st_mode & 07777) != 0 || ::mkdir(work.c_str(), 0700) != 0)
     return Error::from_errno(errno, "mkdir in `" + tmp + "`").status(exitcode::kCreatePrivate);
   // The root of the overlay takes its owner from the upper dir: make it the CT's root.
-  if (::chown(upper.c_str(), uid + lst.st_uid, gid + lst.st_gid) != 0 || ::chmod(upper.c_str(), lst.st_mode & 07777) != 0)
+  if (::chown(upper.c_str(), uid + lst.st_uid, gid + lst.st_gid) != 0 ||
+      ::chmod(upper.c_str(), lst.st_mode & 07777) != 0)
     return Error::from_errno(errno, "chown `" + upper + "`");
-  if (::symlink(lower.c_str(), (tmp + "/lower").c_str()) != 0) return Error::from_errno(errno, "symlink template");
+  if (::symlink(lower.c_str(), (tmp + "/lower").c_str()) != 0)
+    return Error::from_errno(errno, "symlink template");
   BERTH_RETURN_IF_ERROR(mark_creating(tmp));
   if (::rename(tmp.c_str(), priv.c_str()) != 0)
     return Error::from_errno(errno, "rename to `" + priv + "`").status(exitcode::kCreatePrivate);
@@ -176,7 +193,9 @@ Status create_private(const CtConfig& ct, const TemplateSource& from) {
   return {};
 }
 
-void finish_private(const CtConfig& ct) { ::unlink((ct.ve_private() + "/" + kCreatingMarker).c_str()); }
+void finish_private(const CtConfig& ct) {
+  ::unlink((ct.ve_private() + "/" + kCreatingMarker).c_str());
+}
 
 Status destroy_private(const CtConfig& ct) {
   std::string priv = ct.ve_private();
@@ -196,7 +215,8 @@ Status mount_root(const CtConfig& ct) {
   std::string target = ct.ve_root();
   if (is_mounted(ct)) return Error::with_status(exitcode::kMounted, "CT is already mounted");
   if (!private_exists(ct))
-    return Error::with_status(exitcode::kPrivateMissing, "private area `" + ct.ve_private() + "` does not exist");
+    return Error::with_status(exitcode::kPrivateMissing,
+                              "private area `" + ct.ve_private() + "` does not exist");
   // Also for private areas and VE_ROOTs made before these directories were closed.
   BERTH_RETURN_IF_ERROR(close_parent(ct.ve_private()).status(exitcode::kMountFailed));
   BERTH_RETURN_IF_ERROR(close_parent(target).status(exitcode::kCreateRoot));
@@ -218,15 +238,19 @@ Status mount_root(const CtConfig& ct) {
 Result<UniqueFd> ct_root_view(const CtConfig& ct) {
   std::string root = ct.ve_root();
   // Not mounted, a clone would be of whatever file system holds the empty mount point.
-  if (!is_mounted(ct)) return Error::with_status(exitcode::kNotMounted, "VE_ROOT `" + root + "` is not mounted");
+  if (!is_mounted(ct))
+    return Error::with_status(exitcode::kNotMounted, "VE_ROOT `" + root + "` is not mounted");
   // A VE_ROOT mounted by an older Berth (setuid allowed, parents open) is sealed here.
   BERTH_RETURN_IF_ERROR(close_parent(root));
   BERTH_RETURN_IF_ERROR(close_parent(ct.ve_private()));
   sys::Kernel& k = sys::kernel();
-  if (auto st = k.mount_setattr(-1, root, 0, {MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, -1}); !st.ok())
+  if (auto st = k.mount_setattr(-1, root, 0, {MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, -1});
+      !st.ok())
     return sys::reworded(st.error(), "set nosuid,nodev on `" + root + "`");
-  BERTH_ASSIGN_OR_RETURN(UniqueFd tree, k.open_tree(root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
-  BERTH_RETURN_IF_ERROR(set_attr(tree.get(), 0, MOUNT_ATTR_NOSUID, 0, "allow setuid in the CT's view of `" + root + "`"));
+  BERTH_ASSIGN_OR_RETURN(UniqueFd tree,
+                         k.open_tree(root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+  BERTH_RETURN_IF_ERROR(set_attr(tree.get(), 0, MOUNT_ATTR_NOSUID, 0,
+                                 "allow setuid in the CT's view of `" + root + "`"));
   return tree;
 }
 
@@ -241,11 +265,14 @@ Result<std::string> ct_attach_dir(const CtConfig& ct) {
   if (::stat(paths.lib.c_str(), &st) == 0 && st.st_uid == 0 && (st.st_mode & 0011) != 0011 &&
       ::chmod(paths.lib.c_str(), (st.st_mode & 07777) | 0011) != 0)
     return Error::from_errno(errno, "chmod `" + paths.lib + "`");
-  if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir `" + dir + "`");
+  if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + dir + "`");
   if (::lstat(dir.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + dir + "`");
   if (!S_ISDIR(st.st_mode) || st.st_uid != 0)
-    return Error::with_status(exitcode::kPermission, "`" + dir + "` must be a directory owned by root");
-  if ((st.st_mode & 07777) != 0711 && ::chmod(dir.c_str(), 0711) != 0) return Error::from_errno(errno, "chmod `" + dir + "`");
+    return Error::with_status(exitcode::kPermission,
+                              "`" + dir + "` must be a directory owned by root");
+  if ((st.st_mode & 07777) != 0711 && ::chmod(dir.c_str(), 0711) != 0)
+    return Error::from_errno(errno, "chmod `" + dir + "`");
   if (ct.is_privileged()) return dir;
   // The CT's root is an unprivileged host id: each directory above must let it pass.
   uid_t uid = ct.local_uid();
@@ -253,10 +280,14 @@ Result<std::string> ct_attach_dir(const CtConfig& ct) {
   for (size_t pos = dir.find('/', 1); pos != std::string::npos; pos = dir.find('/', pos + 1)) {
     std::string d = dir.substr(0, pos);
     if (::stat(d.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + d + "`");
-    bool ok = st.st_uid == uid ? (st.st_mode & S_IXUSR) : st.st_gid == gid ? (st.st_mode & S_IXGRP) : (st.st_mode & S_IXOTH);
+    bool ok = st.st_uid == uid   ? (st.st_mode & S_IXUSR)
+              : st.st_gid == gid ? (st.st_mode & S_IXGRP)
+                                 : (st.st_mode & S_IXOTH);
     if (!ok)
-      return Error::with_status(exitcode::kPermission, "the CT's root (host uid " + std::to_string(uid) +
-                                                           ") cannot reach `" + dir + "`: make `" + d + "` searchable (chmod o+x)");
+      return Error::with_status(exitcode::kPermission, "the CT's root (host uid " +
+                                                           std::to_string(uid) +
+                                                           ") cannot reach `" + dir + "`: make `" +
+                                                           d + "` searchable (chmod o+x)");
   }
   return dir;
 }

@@ -34,7 +34,8 @@ struct TemplateSource {
   // overlay: the path of the shared read-only unpacked template (unpacked on first use).
   std::function<Result<std::string>(const HostConfig&, std::string_view name)> unpacked;
   // simfs: unpack the template into the empty directory dest, ids shifted by uid and gid.
-  std::function<Status(const HostConfig&, std::string_view name, const std::string& dest, uint32_t uid, uint32_t gid)>
+  std::function<Status(const HostConfig&, std::string_view name, const std::string& dest,
+                       uint32_t uid, uint32_t gid)>
       unpack_into;
 };
 
@@ -63,9 +64,9 @@ bool is_mounted(const CtConfig& ct);
 // in its own mount namespace, so no host user can reach it. Nothing is left behind: the fd owns it.
 Result<UniqueFd> ct_root_view(const CtConfig& ct);
 // Where a CT's child attaches ct_root_view() inside its own mount namespace before pivot_root or
-// chroot: <lib>/newroot, an empty directory of the instance, mode 0711, made here if missing. The CT's root id
-// (an unprivileged host uid) must be able to search every directory above it; the result says
-// which one it cannot (exit code 12).
+// chroot: <lib>/newroot, an empty directory of the instance, mode 0711, made here if missing. The
+// CT's root id (an unprivileged host uid) must be able to search every directory above it; the
+// result says which one it cannot (exit code 12).
 Result<std::string> ct_attach_dir(const CtConfig& ct);
 
 }  // namespace berth::storage

@@ -9,10 +9,12 @@
 namespace berth::sys {
 
 ssize_t send_with_fd(int sock, const void* data, size_t len, int fd) {
-  struct iovec iov{const_cast<void*>(data), len};
+  struct iovec iov {
+    const_cast<void*>(data), len
+  };
   alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
   std::memset(ctl, 0, sizeof ctl);
-  struct msghdr msg{};
+  struct msghdr msg {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = ctl;

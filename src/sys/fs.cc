@@ -39,7 +39,9 @@ Status write_file(const std::string& path, std::string_view data) {
   ssize_t n;
   do n = ::write(fd.get(), data.data(), data.size());
   while (n < 0 && errno == EINTR);
-  if (n < 0) return Error::from_errno(errno, "write `" + std::string(data.substr(0, 64)) + "` to `" + path + "`");
+  if (n < 0)
+    return Error::from_errno(errno,
+                             "write `" + std::string(data.substr(0, 64)) + "` to `" + path + "`");
   return {};
 }
 
@@ -47,11 +49,13 @@ Result<UniqueFd> open_in_root_of(pid_t pid, const std::string& rel, int flags) {
   std::string root = "/proc/" + std::to_string(pid) + "/root";
   UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return Error::from_errno(errno, "open `" + root + "`");
-  struct open_how how{};
+  struct open_how how {};
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dir.get(), rel.c_str(), &how, sizeof how)));
-  if (!fd) return Error::from_errno(errno, "open `" + rel + "` in the root of process " + std::to_string(pid));
+  if (!fd)
+    return Error::from_errno(errno,
+                             "open `" + rel + "` in the root of process " + std::to_string(pid));
   return fd;
 }
 
@@ -80,7 +84,8 @@ static Status remove_at(int dirfd, const char* name, dev_t dev, const std::strin
     int dfd = fd.release();
     std::vector<std::string> names;
     while (dirent* e = ::readdir(d)) {
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        names.emplace_back(e->d_name);
     }
     Status st_all;
     for (const auto& n : names) {
@@ -95,13 +100,15 @@ static Status remove_at(int dirfd, const char* name, dev_t dev, const std::strin
       return Error::from_errno(errno, "rmdir `" + shown + "`");
     return {};
   }
-  if (::unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) return Error::from_errno(errno, "unlink `" + shown + "`");
+  if (::unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
+    return Error::from_errno(errno, "unlink `" + shown + "`");
   return {};
 }
 
 Status remove_tree(const std::string& path) {
   struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT ? Status{} : Error::from_errno(errno, "stat `" + path + "`");
+  if (::lstat(path.c_str(), &st) != 0)
+    return errno == ENOENT ? Status{} : Error::from_errno(errno, "stat `" + path + "`");
   return remove_at(AT_FDCWD, path.c_str(), st.st_dev, path);
 }
 
@@ -148,9 +155,10 @@ bool is_mount_point(const std::string& path) {
   // The kernel says whether path is the root of a mount: one statx, however many mounts the host
   // has (each mounted CT adds some). Where it cannot tell (an old kernel; a FUSE mount whose
   // server died answers ENOTCONN), the mount table is read.
-  struct statx stx{};
+  struct statx stx {};
   if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &stx) == 0) {
-    if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+    if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+      return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
   } else if (errno == ENOENT || errno == ENOTDIR) {
     return false;
   }
@@ -161,7 +169,8 @@ bool is_mount_point(const std::string& path) {
 std::vector<std::string> mounts_under(const std::string& prefix) {
   std::vector<std::string> out;
   for (auto& m : all_mount_points())
-    if (m == prefix || (m.size() > prefix.size() && m.compare(0, prefix.size(), prefix) == 0 && m[prefix.size()] == '/'))
+    if (m == prefix || (m.size() > prefix.size() && m.compare(0, prefix.size(), prefix) == 0 &&
+                        m[prefix.size()] == '/'))
       out.push_back(m);
   std::reverse(out.begin(), out.end());  // later mounts (deeper, stacked) first
   return out;

@@ -34,8 +34,9 @@ Status LinuxKernel::move_mount(int from_fd, const std::string& to) {
   return {};
 }
 
-Status LinuxKernel::mount_setattr(int fd, const std::string& path, unsigned at_flags, const MountAttr& attr) {
-  struct mount_attr a{};
+Status LinuxKernel::mount_setattr(int fd, const std::string& path, unsigned at_flags,
+                                  const MountAttr& attr) {
+  struct mount_attr a {};
   a.attr_set = attr.set;
   a.attr_clr = attr.clear;
   if (attr.userns_fd >= 0) a.userns_fd = static_cast<uint64_t>(attr.userns_fd);
@@ -70,10 +71,14 @@ Result<UniqueFd> LinuxKernel::fsmount(int fs_fd, uint64_t attrs) {
   return fd;
 }
 
-Status LinuxKernel::mount(const char* source, const std::string& target, const char* fstype, unsigned long flags,
-                          const char* data) {
+Status LinuxKernel::mount(const char* source, const std::string& target, const char* fstype,
+                          unsigned long flags, const char* data) {
   if (::mount(source, target.c_str(), fstype, flags, data) != 0)
-    return Error::from_errno(errno, std::string("mount `") + (fstype ? fstype : source ? source : "") + "` on `" + target + "`");
+    return Error::from_errno(errno, std::string("mount `") +
+                                        (fstype   ? fstype
+                                         : source ? source
+                                                  : "") +
+                                        "` on `" + target + "`");
   return {};
 }
 
@@ -82,7 +87,9 @@ Status LinuxKernel::umount(const std::string& path, int flags) {
   return {};
 }
 
-std::vector<std::string> LinuxKernel::mounts_under(const std::string& path) { return sys::mounts_under(path); }
+std::vector<std::string> LinuxKernel::mounts_under(const std::string& path) {
+  return sys::mounts_under(path);
+}
 
 Status LinuxKernel::pivot_root(const std::string& new_root, const std::string& put_old) {
   if (::syscall(SYS_pivot_root, new_root.c_str(), put_old.c_str()) != 0)
@@ -90,7 +97,8 @@ Status LinuxKernel::pivot_root(const std::string& new_root, const std::string& p
   return {};
 }
 
-Result<ChildProcess> LinuxKernel::clone_child(NsOwner owner, uint64_t flags, int cgroup_fd, const std::function<int()>& fn) {
+Result<ChildProcess> LinuxKernel::clone_child(NsOwner owner, uint64_t flags, int cgroup_fd,
+                                              const std::function<int()>& fn) {
   return clone_child_owned(owner, flags, cgroup_fd, fn);
 }
 
@@ -99,11 +107,12 @@ Status LinuxKernel::write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_bas
 }
 
 void LinuxKernel::kill_and_reap(pid_t pid, int pidfd) {
-  if (pidfd >= 0) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-  else ::kill(pid, SIGKILL);
+  if (pidfd >= 0)
+    ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  else
+    ::kill(pid, SIGKILL);
   int status;
-  while (::waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {}
 }
 
 UniqueFd clone_mount_or_none(const std::string& path) {

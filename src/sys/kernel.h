@@ -1,9 +1,10 @@
 // The kernel seam (ARCHITECTURE.md section 6): the calls whose ORDER is costly to get wrong go
 // through sys::Kernel, so unit tests can run them against tests/fakes/fake_kernel.h and check
 // the order without root. That is: the new mount API (open_tree, move_mount, mount_setattr,
-// fsopen/fsconfig/fsmount), mount(2), umount and pivot_root; clone3 of the CT's processes and their user
-// namespace id maps; killing a child we made. Everything else calls the plain sys/ wrappers (pidfd.h, fs.h, ...) directly: the whole OS is
-// not behind this interface, only what the start/stop/exec pipelines order.
+// fsopen/fsconfig/fsmount), mount(2), umount and pivot_root; clone3 of the CT's processes and their
+// user namespace id maps; killing a child we made. Everything else calls the plain sys/ wrappers
+// (pidfd.h, fs.h, ...) directly: the whole OS is not behind this interface, only what the
+// start/stop/exec pipelines order.
 //
 // kernel() is LinuxKernel (real syscalls) unless a test installs another with KernelOverride.
 // Also the owner type of a mount, MountGuard (unmounted on destruction unless released).
@@ -38,14 +39,15 @@ class Kernel {
   // Attach the detached mount fd at `to` (MOVE_MOUNT_F_EMPTY_PATH).
   virtual Status move_mount(int from_fd, const std::string& to) = 0;
   // On fd (path empty: AT_EMPTY_PATH) or on path.
-  virtual Status mount_setattr(int fd, const std::string& path, unsigned at_flags, const MountAttr& attr) = 0;
+  virtual Status mount_setattr(int fd, const std::string& path, unsigned at_flags,
+                               const MountAttr& attr) = 0;
   virtual Result<UniqueFd> fsopen(const std::string& fstype) = 0;
   virtual Status fsconfig_set(int fs_fd, const std::string& key, const std::string& value) = 0;
   virtual Status fsconfig_create(int fs_fd) = 0;
   virtual Result<UniqueFd> fsmount(int fs_fd, uint64_t attrs) = 0;
   // mount(2): source, fstype and data may be null (a bind, a propagation change).
-  virtual Status mount(const char* source, const std::string& target, const char* fstype, unsigned long flags,
-                       const char* data) = 0;
+  virtual Status mount(const char* source, const std::string& target, const char* fstype,
+                       unsigned long flags, const char* data) = 0;
   virtual Status umount(const std::string& path, int flags) = 0;
   // The mount points at or below path, deepest first (the order umount_tree unmounts them in).
   virtual std::vector<std::string> mounts_under(const std::string& path) = 0;
@@ -53,7 +55,8 @@ class Kernel {
   virtual Status pivot_root(const std::string& new_root, const std::string& put_old) = 0;
 
   // clone3 (sys::clone_child_owned: the user namespace owned by `owner`).
-  virtual Result<ChildProcess> clone_child(NsOwner owner, uint64_t flags, int cgroup_fd, const std::function<int()>& fn) = 0;
+  virtual Result<ChildProcess> clone_child(NsOwner owner, uint64_t flags, int cgroup_fd,
+                                           const std::function<int()>& fn) = 0;
   // uid_map/gid_map of pid: inside 0 -> host base, count ids.
   virtual Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count) = 0;
   // SIGKILL a child we made (through its pidfd when valid) and reap it.
@@ -65,17 +68,19 @@ class LinuxKernel : public Kernel {
  public:
   Result<UniqueFd> open_tree(const std::string& path, unsigned flags) override;
   Status move_mount(int from_fd, const std::string& to) override;
-  Status mount_setattr(int fd, const std::string& path, unsigned at_flags, const MountAttr& attr) override;
+  Status mount_setattr(int fd, const std::string& path, unsigned at_flags,
+                       const MountAttr& attr) override;
   Result<UniqueFd> fsopen(const std::string& fstype) override;
   Status fsconfig_set(int fs_fd, const std::string& key, const std::string& value) override;
   Status fsconfig_create(int fs_fd) override;
   Result<UniqueFd> fsmount(int fs_fd, uint64_t attrs) override;
-  Status mount(const char* source, const std::string& target, const char* fstype, unsigned long flags,
-               const char* data) override;
+  Status mount(const char* source, const std::string& target, const char* fstype,
+               unsigned long flags, const char* data) override;
   Status umount(const std::string& path, int flags) override;
   std::vector<std::string> mounts_under(const std::string& path) override;
   Status pivot_root(const std::string& new_root, const std::string& put_old) override;
-  Result<ChildProcess> clone_child(NsOwner owner, uint64_t flags, int cgroup_fd, const std::function<int()>& fn) override;
+  Result<ChildProcess> clone_child(NsOwner owner, uint64_t flags, int cgroup_fd,
+                                   const std::function<int()>& fn) override;
   Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count) override;
   void kill_and_reap(pid_t pid, int pidfd) override;
 };
@@ -97,7 +102,9 @@ class KernelOverride {
 
 // The errno of a failed kernel call under the caller's own words ("attach the CT's root on ..."):
 // a module keeps its messages while the call goes through the seam.
-inline Error reworded(const Error& e, std::string what) { return Error::from_errno(e.code(), std::move(what)); }
+inline Error reworded(const Error& e, std::string what) {
+  return Error::from_errno(e.code(), std::move(what));
+}
 
 // A detached clone of the mount at path (open_tree OPEN_TREE_CLONE), or an invalid fd when the
 // kernel refuses (callers for whom the clone is optional).

@@ -16,7 +16,8 @@ Result<FileLock> FileLock::acquire(const std::string& path, bool wait, const std
   for (;;) {
     if (::flock(fd.get(), LOCK_EX | (wait ? 0 : LOCK_NB)) == 0) break;
     if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK) return Error::with_status(exitcode::kLocked, what + " is locked by another command");
+    if (errno == EWOULDBLOCK)
+      return Error::with_status(exitcode::kLocked, what + " is locked by another command");
     return Error::from_errno(errno, "lock `" + path + "`");
   }
   return FileLock(std::move(fd));

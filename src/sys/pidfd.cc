@@ -14,12 +14,14 @@ Result<UniqueFd> pidfd_open(pid_t pid) {
 }
 
 Status pidfd_send_signal(int pidfd, int sig) {
-  if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0) return Error::from_errno(errno, "pidfd_send_signal");
+  if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0)
+    return Error::from_errno(errno, "pidfd_send_signal");
   return {};
 }
 
 Status close_range(unsigned first, unsigned last, unsigned flags) {
-  if (::syscall(SYS_close_range, first, last, flags) != 0) return Error::from_errno(errno, "close_range");
+  if (::syscall(SYS_close_range, first, last, flags) != 0)
+    return Error::from_errno(errno, "close_range");
   return {};
 }
 

@@ -48,7 +48,8 @@ Result<int> ChildProcess::wait() {
 
 bool ChildProcess::has_exited() const {
   siginfo_t info{};
-  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+    return true;
   return info.si_pid != 0;
 }
 
@@ -94,7 +95,8 @@ Status with_effective_ids(NsOwner owner, const std::function<void()>& fn) {
   int bits = ::prctl(PR_GET_SECUREBITS);
   if (bits < 0) return Error::from_errno(errno, "read secure bits");
   // Keep the effective capabilities across the euid change (no setuid fix-up), for fn only.
-  if (!(bits & SECBIT_NO_SETUID_FIXUP) && ::prctl(PR_SET_SECUREBITS, bits | SECBIT_NO_SETUID_FIXUP) != 0)
+  if (!(bits & SECBIT_NO_SETUID_FIXUP) &&
+      ::prctl(PR_SET_SECUREBITS, bits | SECBIT_NO_SETUID_FIXUP) != 0)
     return Error::from_errno(errno, "set secure bits");
   auto restore = [&]() {
     // Ids first (the fix-up bit keeps the capabilities while they change back), then the bits.
@@ -114,11 +116,13 @@ Status with_effective_ids(NsOwner owner, const std::function<void()>& fn) {
   }
   fn();
   restore();
-  if (::geteuid() != euid || ::getegid() != egid) return Error::from_errno(EPERM, "restore effective ids");
+  if (::geteuid() != euid || ::getegid() != egid)
+    return Error::from_errno(EPERM, "restore effective ids");
   return {};
 }
 
-Result<ChildProcess> clone_child_owned(NsOwner owner, uint64_t flags, int cgroup_fd, const std::function<int()>& fn) {
+Result<ChildProcess> clone_child_owned(NsOwner owner, uint64_t flags, int cgroup_fd,
+                                       const std::function<int()>& fn) {
   if (!(flags & CLONE_NEWUSER)) return clone_child(flags, cgroup_fd, fn);
   int bits = ::prctl(PR_GET_SECUREBITS);
   if (bits < 0) return Error::from_errno(errno, "read secure bits");
@@ -139,14 +143,17 @@ Result<uid_t> userns_owner_of(pid_t pid) {
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return Error::from_errno(errno, "open `" + path + "`");
   uid_t uid = 0;
-  if (::ioctl(ns.get(), NS_GET_OWNER_UID, &uid) != 0) return Error::from_errno(errno, "owner of `" + path + "`");
+  if (::ioctl(ns.get(), NS_GET_OWNER_UID, &uid) != 0)
+    return Error::from_errno(errno, "owner of `" + path + "`");
   return uid;
 }
 
 Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count) {
   std::string dir = "/proc/" + std::to_string(pid);
-  BERTH_RETURN_IF_ERROR(write_file(dir + "/uid_map", "0 " + std::to_string(uid_base) + " " + std::to_string(count) + "\n"));
-  BERTH_RETURN_IF_ERROR(write_file(dir + "/gid_map", "0 " + std::to_string(gid_base) + " " + std::to_string(count) + "\n"));
+  BERTH_RETURN_IF_ERROR(write_file(
+      dir + "/uid_map", "0 " + std::to_string(uid_base) + " " + std::to_string(count) + "\n"));
+  BERTH_RETURN_IF_ERROR(write_file(
+      dir + "/gid_map", "0 " + std::to_string(gid_base) + " " + std::to_string(count) + "\n"));
   return {};
 }
 
@@ -158,8 +165,7 @@ Result<UniqueFd> make_userns_fd(uint32_t uid_base, uint32_t gid_base, uint32_t c
   auto child = clone_child(CLONE_NEWUSER, -1, [rfd, wfd]() {
     ::close(wfd);  // our copy of the write end would keep the pipe open forever
     char c;
-    while (::read(rfd, &c, 1) < 0 && errno == EINTR) {
-    }
+    while (::read(rfd, &c, 1) < 0 && errno == EINTR) {}
     return 0;
   });
   if (!child.ok()) return std::move(child).error().context("make user namespace");

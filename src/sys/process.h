@@ -16,7 +16,8 @@ class ChildProcess {
  public:
   ChildProcess() = default;
   ChildProcess(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
-  ChildProcess(ChildProcess&& o) noexcept : pid_(std::exchange(o.pid_, 0)), pidfd_(std::move(o.pidfd_)) {}
+  ChildProcess(ChildProcess&& o) noexcept
+      : pid_(std::exchange(o.pid_, 0)), pidfd_(std::move(o.pidfd_)) {}
   ChildProcess& operator=(ChildProcess&& o) noexcept;
   ~ChildProcess() { kill_and_reap(); }
 
@@ -54,7 +55,8 @@ struct NsOwner {
 // keeps its capabilities (CLONE_INTO_CGROUP and the namespaces need them); its ids and secure bits
 // are back when this returns, and the child starts with the caller's secure bits. Needs
 // CAP_SETUID, CAP_SETGID and CAP_SETPCAP.
-Result<ChildProcess> clone_child_owned(NsOwner owner, uint64_t flags, int cgroup_fd, const std::function<int()>& fn);
+Result<ChildProcess> clone_child_owned(NsOwner owner, uint64_t flags, int cgroup_fd,
+                                       const std::function<int()>& fn);
 
 // Run fn with the effective ids of `owner`, keeping this process's capabilities
 // (SECBIT_NO_SETUID_FIXUP); ids and secure bits are restored before this returns. As the owner

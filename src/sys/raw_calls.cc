@@ -20,7 +20,9 @@
 
 namespace berth::sys::raw {
 
-pid_t fork() { return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr)); }
+pid_t fork() {
+  return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+}
 
 int new_detached_mount(const char* fstype, uint64_t attrs) {
   int fs = static_cast<int>(::syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC));
@@ -35,7 +37,7 @@ int new_detached_mount(const char* fstype, uint64_t attrs) {
 }
 
 int openat2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
-  struct open_how how{};
+  struct open_how how {};
   how.flags = flags;
   how.resolve = resolve;
   return static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));

@@ -28,10 +28,10 @@ namespace {
 namespace files = busybox_files;
 
 struct Entry {
-  std::string path;   // relative, without "./"
-  mode_t type;        // AE_IFDIR, AE_IFREG, AE_IFLNK
+  std::string path;  // relative, without "./"
+  mode_t type;       // AE_IFDIR, AE_IFREG, AE_IFLNK
   unsigned perm;
-  std::string data;   // file content or symlink target
+  std::string data;           // file content or symlink target
   bool from_busybox = false;  // content streamed from the busybox binary
 };
 
@@ -72,15 +72,16 @@ Status check_static_elf(const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Error::from_errno(errno, "open `" + path + "`");
   Elf64_Ehdr eh;
-  if (pread(fd.get(), &eh, sizeof eh, 0) != sizeof eh || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-      eh.e_ident[EI_CLASS] != ELFCLASS64)
+  if (pread(fd.get(), &eh, sizeof eh, 0) != sizeof eh ||
+      std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64)
     return Error::invalid("`" + path + "` is not a 64-bit ELF binary");
   for (unsigned i = 0; i < eh.e_phnum; ++i) {
     Elf64_Phdr ph;
     if (pread(fd.get(), &ph, sizeof ph, eh.e_phoff + i * eh.e_phentsize) != sizeof ph)
       return Error::invalid("`" + path + "`: truncated ELF program headers");
     if (ph.p_type == PT_INTERP)
-      return Error::invalid("`" + path + "` is dynamically linked; install Debian package busybox-static");
+      return Error::invalid("`" + path +
+                            "` is dynamically linked; install Debian package busybox-static");
   }
   return {};
 }
@@ -140,16 +141,22 @@ Result<std::vector<Entry>> host_extras() {
   return out;
 }
 
-std::vector<Entry> template_entries(const std::vector<std::string>& applets, const std::string& version,
-                                    std::vector<Entry> extras) {
+std::vector<Entry> template_entries(const std::vector<std::string>& applets,
+                                    const std::string& version, std::vector<Entry> extras) {
   std::vector<Entry> v;
-  std::set<std::string> dirs = {"bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "etc/init.d", "etc/berth",
-                                "etc/berth/start.d", "proc", "sys", "dev", "run", "tmp", "root", "var",
-                                "var/log", "var/tmp", "home", "mnt", "etc/udhcpc"};
+  std::set<std::string> dirs = {"bin",        "sbin",      "usr",
+                                "usr/bin",    "usr/sbin",  "etc",
+                                "etc/init.d", "etc/berth", "etc/berth/start.d",
+                                "proc",       "sys",       "dev",
+                                "run",        "tmp",       "root",
+                                "var",        "var/log",   "var/tmp",
+                                "home",       "mnt",       "etc/udhcpc"};
   for (const auto& a : applets)
-    for (size_t s = a.find('/'); s != std::string::npos; s = a.find('/', s + 1)) dirs.insert(a.substr(0, s));
+    for (size_t s = a.find('/'); s != std::string::npos; s = a.find('/', s + 1))
+      dirs.insert(a.substr(0, s));
   for (const auto& e : extras)
-    for (size_t s = e.path.find('/'); s != std::string::npos; s = e.path.find('/', s + 1)) dirs.insert(e.path.substr(0, s));
+    for (size_t s = e.path.find('/'); s != std::string::npos; s = e.path.find('/', s + 1))
+      dirs.insert(e.path.substr(0, s));
   v.push_back({"", AE_IFDIR, 0755, ""});
   for (const auto& d : dirs) {  // sorted: parents come before their children
     unsigned perm = d == "tmp" || d == "var/tmp" ? 01777 : d == "root" ? 0700 : 0755;
@@ -184,7 +191,8 @@ Status write_entries(struct archive* a, const std::vector<Entry>& entries, int b
                      const struct stat& busybox_st) {
   struct archive_entry* e = archive_entry_new();
   if (!e) return Error::from_errno(ENOMEM, "archive_entry_new");
-  std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> guard(e, archive_entry_free);
+  std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> guard(e,
+                                                                               archive_entry_free);
   for (const auto& en : entries) {
     archive_entry_clear(e);
     std::string path = en.path.empty() ? "./" : "./" + en.path + (en.type == AE_IFDIR ? "/" : "");
@@ -198,7 +206,8 @@ Status write_entries(struct archive* a, const std::vector<Entry>& entries, int b
     archive_entry_set_mtime(e, busybox_st.st_mtim.tv_sec, 0);
     if (en.type == AE_IFLNK) archive_entry_set_symlink(e, en.data.c_str());
     if (en.type == AE_IFREG)
-      archive_entry_set_size(e, en.from_busybox ? busybox_st.st_size : static_cast<la_int64_t>(en.data.size()));
+      archive_entry_set_size(
+          e, en.from_busybox ? busybox_st.st_size : static_cast<la_int64_t>(en.data.size()));
     if (archive_write_header(a, e) != ARCHIVE_OK)
       return Error::invalid("write entry `" + path + "`: " + archive_error_string(a));
     if (en.type != AE_IFREG) continue;
@@ -213,7 +222,8 @@ Status write_entries(struct archive* a, const std::vector<Entry>& entries, int b
       ssize_t n = pread(busybox_fd, buf, sizeof buf, off);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return Error::from_errno(errno, std::string("read `") + kBusyboxBinary + "`");
-      if (n == 0) return Error::invalid(std::string("`") + kBusyboxBinary + "` shrank while reading");
+      if (n == 0)
+        return Error::invalid(std::string("`") + kBusyboxBinary + "` shrank while reading");
       if (archive_write_data(a, buf, n) < 0)
         return Error::invalid("write `" + path + "`: " + archive_error_string(a));
       off += n;
@@ -222,15 +232,16 @@ Status write_entries(struct archive* a, const std::vector<Entry>& entries, int b
   return {};
 }
 
-Status write_archive(const std::string& tmp_path, int out_fd, const std::vector<Entry>& entries, int busybox_fd,
-                     const struct stat& busybox_st) {
+Status write_archive(const std::string& tmp_path, int out_fd, const std::vector<Entry>& entries,
+                     int busybox_fd, const struct stat& busybox_st) {
   struct archive* a = archive_write_new();
   if (!a) return Error::from_errno(ENOMEM, "archive_write_new");
   std::unique_ptr<struct archive, int (*)(struct archive*)> guard(a, archive_write_free);
   archive_write_add_filter_gzip(a);
   // No gzip header timestamp: the same busybox gives the same archive bytes.
   archive_write_set_filter_option(a, "gzip", "timestamp", nullptr);
-  // Fast: the template is built on the spot (every new BERTH_ROOT), and level 1 takes 0.35 s instead of 1.1 s here.
+  // Fast: the template is built on the spot (every new BERTH_ROOT), and level 1 takes 0.35 s
+  // instead of 1.1 s here.
   archive_write_set_filter_option(a, "gzip", "compression-level", "1");
   archive_write_set_format_pax_restricted(a);
   if (archive_write_open_fd(a, out_fd) != ARCHIVE_OK)
@@ -248,14 +259,17 @@ std::vector<std::string> parse_ldd(std::string_view out) {
   size_t pos = 0;
   while (pos < out.size()) {
     size_t nl = out.find('\n', pos);
-    std::string_view line = out.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view line =
+        out.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? out.size() : nl + 1;
-    // "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "\t/lib64/ld-linux-x86-64.so.2 (0x...)"
+    // "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "\t/lib64/ld-linux-x86-64.so.2
+    // (0x...)"
     size_t arrow = line.find("=> ");
     size_t start = arrow != std::string_view::npos ? arrow + 3 : line.find_first_not_of(" \t");
     if (start == std::string_view::npos || start >= line.size() || line[start] != '/') continue;
     size_t end = line.find(' ', start);
-    std::string path(line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    std::string path(
+        line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
     if (path.find("/../") == std::string::npos) paths.push_back(path);
   }
   return paths;
@@ -298,15 +312,20 @@ Status build_busybox_template(const HostConfig& host, bool force) {
 
   UniqueFd bb(open(kBusyboxBinary, O_RDONLY | O_CLOEXEC));
   if (!bb)
-    return Error::from_errno(errno, std::string("open `") + kBusyboxBinary + "` (install Debian package busybox-static)")
+    return Error::from_errno(errno, std::string("open `") + kBusyboxBinary +
+                                        "` (install Debian package busybox-static)")
         .context(what);
   struct stat bb_st;
-  if (fstat(bb.get(), &bb_st) != 0) return Error::from_errno(errno, "stat `/bin/busybox`").context(what);
+  if (fstat(bb.get(), &bb_st) != 0)
+    return Error::from_errno(errno, "stat `/bin/busybox`").context(what);
   BERTH_RETURN_IF_ERROR(check_static_elf(kBusyboxBinary).context(what));
-  BERTH_ASSIGN_OR_RETURN(std::string list, std::move(run_capture({kBusyboxBinary, "--list-full"})).context(what));
-  BERTH_ASSIGN_OR_RETURN(std::string help, std::move(run_capture({kBusyboxBinary, "--help"})).context(what));
+  BERTH_ASSIGN_OR_RETURN(std::string list,
+                         std::move(run_capture({kBusyboxBinary, "--list-full"})).context(what));
+  BERTH_ASSIGN_OR_RETURN(std::string help,
+                         std::move(run_capture({kBusyboxBinary, "--help"})).context(what));
   auto applets = parse_applet_list(list);
-  if (applets.empty()) return Error::invalid("`busybox --list-full` listed no applets").context(what);
+  if (applets.empty())
+    return Error::invalid("`busybox --list-full` listed no applets").context(what);
   BERTH_ASSIGN_OR_RETURN(std::vector<Entry> extras, host_extras().context(what));
   auto entries = template_entries(applets, parse_version(help), std::move(extras));
 
@@ -318,7 +337,8 @@ Status build_busybox_template(const HostConfig& host, bool force) {
   if (!out) return Error::from_errno(errno, "create temp file in `" + cache + "`").context(what);
   ScopeExit cleanup([&] { unlink(tmp.c_str()); });
   BERTH_RETURN_IF_ERROR(write_archive(tmp, out.get(), entries, bb.get(), bb_st).context(what));
-  if (fchmod(out.get(), 0644) != 0) return Error::from_errno(errno, "chmod `" + tmp + "`").context(what);
+  if (fchmod(out.get(), 0644) != 0)
+    return Error::from_errno(errno, "chmod `" + tmp + "`").context(what);
   if (fsync(out.get()) != 0) return Error::from_errno(errno, "fsync `" + tmp + "`").context(what);
   if (rename(tmp.c_str(), final_path.c_str()) != 0)
     return Error::from_errno(errno, "rename `" + tmp + "` to `" + final_path + "`").context(what);

@@ -34,8 +34,8 @@ std::string busybox_archive_path(const HostConfig&);
 // empty dirs /proc /sys /dev /run /tmp (1777) /root (0700) /var/log /var/tmp /home /mnt
 // /etc/berth/start.d, /var/run -> ../run and /etc/mtab -> ../proc/self/mounts, plus kHostExtras
 // (`nft`) and the libraries it links when the host has it; all owned by 0:0,
-// every mtime that of /bin/busybox, so rebuilding gives the same bytes. Written with libarchive from
-// memory (no staging dir) to a temp file in the cache dir, fsync'ed, then renamed into place.
+// every mtime that of /bin/busybox, so rebuilding gives the same bytes. Written with libarchive
+// from memory (no staging dir) to a temp file in the cache dir, fsync'ed, then renamed into place.
 // Idempotent: does nothing if a `busybox` cache archive of any suffix exists, unless force, which
 // rebuilds and removes the other-suffix `busybox` archives (they would shadow ours in lookup).
 // Host side; runs /bin/busybox twice (applet list, version). Errors: 3 (busybox missing, I/O).

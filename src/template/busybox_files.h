@@ -8,7 +8,8 @@
 namespace berth::tmpl::busybox_files {
 
 // templates/busybox/inittab
-inline constexpr std::string_view kInittab = R"berth(# /etc/inittab of Berth's built-in busybox template (read by busybox init, PID 1).
+inline constexpr std::string_view kInittab =
+    R"berth(# /etc/inittab of Berth's built-in busybox template (read by busybox init, PID 1).
 #
 # Berth mounts /proc, /sys, /dev, /dev/pts, /dev/shm and /run and writes /etc/hostname, /etc/hosts
 # and /etc/resolv.conf before init starts. rcS does the rest and touches /run/berth-ready last.
@@ -89,7 +90,8 @@ inline constexpr std::string_view kHostname = R"berth(localhost
 )berth";
 
 // templates/busybox/profile
-inline constexpr std::string_view kProfile = R"berth(# /etc/profile of Berth's busybox template (login shells).
+inline constexpr std::string_view kProfile =
+    R"berth(# /etc/profile of Berth's busybox template (login shells).
 PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export PATH
 PS1='\u@\h:\w\$ '

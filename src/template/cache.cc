@@ -26,7 +26,8 @@ constexpr std::string_view kTmpPrefix = ".tmp-";
 std::string rootfs_dir(const HostConfig& host) { return host.paths().template_dir + "/rootfs"; }
 
 Error not_found(std::string_view name) {
-  return Error::with_status(exitcode::kTemplateNotFound, "OS template `" + std::string(name) + "` not found");
+  return Error::with_status(exitcode::kTemplateNotFound,
+                            "OS template `" + std::string(name) + "` not found");
 }
 
 // Version of the rules unpack_archive() applies (entry_policy.h). Part of the unpacked root's id,
@@ -116,7 +117,8 @@ Status check_readable_archive(const std::string& path) {
   std::string msg = archive_error_string(a) ? archive_error_string(a) : "no entries";
   archive_read_free(a);
   if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-    return Error::invalid("`" + path + "` is not a readable tar archive: " + msg, exitcode::kBadValue);
+    return Error::invalid("`" + path + "` is not a readable tar archive: " + msg,
+                          exitcode::kBadValue);
   return {};
 }
 
@@ -152,7 +154,8 @@ Status copy_file(const std::string& from, const std::string& to_dir, const std::
   }
   if (fchmod(out.get(), 0644) != 0) return Error::from_errno(errno, "chmod `" + tmp + "`");
   if (fsync(out.get()) != 0) return Error::from_errno(errno, "fsync `" + tmp + "`");
-  if (rename(tmp.c_str(), to.c_str()) != 0) return Error::from_errno(errno, "rename `" + tmp + "` to `" + to + "`");
+  if (rename(tmp.c_str(), to.c_str()) != 0)
+    return Error::from_errno(errno, "rename `" + tmp + "` to `" + to + "`");
   cleanup.dismiss();
   return {};
 }
@@ -174,15 +177,16 @@ Result<std::vector<std::string>> users_of(const HostConfig& host, std::string_vi
 
 Status validate_template_name(std::string_view name) {
   auto bad = [&](const char* why) {
-    return Error::invalid("invalid OS template name `" + std::string(name) + "`: " + why, exitcode::kBadValue);
+    return Error::invalid("invalid OS template name `" + std::string(name) + "`: " + why,
+                          exitcode::kBadValue);
   };
   if (name.empty()) return bad("empty");
   if (name.size() > 200) return bad("longer than 200 characters");
   if (name.front() == '.') return bad("starts with '.'");
   if (name.find("..") != std::string_view::npos) return bad("contains \"..\"");
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
     if (!ok) return bad("only letters, digits, '.', '_' and '-' are allowed");
   }
   return {};
@@ -190,13 +194,15 @@ Status validate_template_name(std::string_view name) {
 
 std::optional<std::pair<std::string, std::string>> split_archive_name(std::string_view file_name) {
   if (file_name.size() > 4 && file_name.ends_with(".tgz"))
-    return std::pair{std::string(file_name.substr(0, file_name.size() - 4)), std::string(".tar.gz")};
+    return std::pair{std::string(file_name.substr(0, file_name.size() - 4)),
+                     std::string(".tar.gz")};
   // Longest suffix first so that "x.tar.gz" is not read as "x.tar" + ".gz".
   std::string_view best;
   for (std::string_view s : kArchiveSuffixes)
     if (file_name.size() > s.size() && file_name.ends_with(s) && s.size() > best.size()) best = s;
   if (best.empty()) return std::nullopt;
-  return std::pair{std::string(file_name.substr(0, file_name.size() - best.size())), std::string(best)};
+  return std::pair{std::string(file_name.substr(0, file_name.size() - best.size())),
+                   std::string(best)};
 }
 
 Result<std::string> find_cache_archive(const HostConfig& host, std::string_view name) {
@@ -223,7 +229,8 @@ Result<std::vector<TemplateEntry>> list_templates(const HostConfig& host) {
     if (!path.ok()) continue;  // a directory or dangling symlink with an archive's name
     struct stat st;
     if (stat(path->c_str(), &st) != 0) continue;
-    out.push_back({name, *path, static_cast<uint64_t>(st.st_size), exists(unpacked_path(host, name, st))});
+    out.push_back(
+        {name, *path, static_cast<uint64_t>(st.st_size), exists(unpacked_path(host, name, st))});
   }
   return out;
 }
@@ -232,7 +239,8 @@ Result<std::string> ensure_unpacked(const HostConfig& host, std::string_view nam
   const std::string what = "unpack OS template `" + std::string(name) + "`";
   BERTH_ASSIGN_OR_RETURN(std::string archive, find_cache_archive(host, name));
   struct stat st;
-  if (stat(archive.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + archive + "`").context(what);
+  if (stat(archive.c_str(), &st) != 0)
+    return Error::from_errno(errno, "stat `" + archive + "`").context(what);
   const std::string final_dir = unpacked_path(host, name, st);
   // Fast path without the lock: the final name only ever appears complete (rename below).
   if (exists(final_dir)) return final_dir;
@@ -241,17 +249,21 @@ Result<std::string> ensure_unpacked(const HostConfig& host, std::string_view nam
   if (exists(final_dir)) return final_dir;  // unpacked by whoever held the lock before us
   BERTH_RETURN_IF_ERROR(remove_stale_temp_dirs(host).context(what));
 
-  std::string tmp = rootfs_dir(host) + "/" + std::string(kTmpPrefix) + std::string(name) + "-XXXXXX";
-  if (!mkdtemp(tmp.data())) return Error::from_errno(errno, "mkdtemp in `" + rootfs_dir(host) + "`").context(what);
+  std::string tmp =
+      rootfs_dir(host) + "/" + std::string(kTmpPrefix) + std::string(name) + "-XXXXXX";
+  if (!mkdtemp(tmp.data()))
+    return Error::from_errno(errno, "mkdtemp in `" + rootfs_dir(host) + "`").context(what);
   ScopeExit cleanup([&] { (void)remove_tree(tmp); });
   // mkdtemp makes 0700; a template without a "./" entry still needs a usable root dir.
-  if (chmod(tmp.c_str(), 0755) != 0) return Error::from_errno(errno, "chmod `" + tmp + "`").context(what);
+  if (chmod(tmp.c_str(), 0755) != 0)
+    return Error::from_errno(errno, "chmod `" + tmp + "`").context(what);
   BERTH_RETURN_IF_ERROR(unpack_archive(archive, tmp, 0, 0).context(what));
   // The final name promises a complete tree even after a power loss, so the data goes to disk
   // before the rename. syncfs once is far cheaper than an fsync per file.
   {
     UniqueFd dfd(open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dfd || syncfs(dfd.get()) != 0) return Error::from_errno(errno, "sync `" + tmp + "`").context(what);
+    if (!dfd || syncfs(dfd.get()) != 0)
+      return Error::from_errno(errno, "sync `" + tmp + "`").context(what);
   }
   if (rename(tmp.c_str(), final_dir.c_str()) != 0)
     return Error::from_errno(errno, "rename `" + tmp + "` to `" + final_dir + "`").context(what);
@@ -292,24 +304,31 @@ Status remove_template(const HostConfig& host, std::string_view name) {
   return {};
 }
 
-Status import_template(const HostConfig& host, const std::string& file, std::optional<std::string> name) {
+Status import_template(const HostConfig& host, const std::string& file,
+                       std::optional<std::string> name) {
   const std::string what = "import OS template from `" + file + "`";
   std::string_view base = file;
-  if (size_t slash = base.rfind('/'); slash != std::string_view::npos) base.remove_prefix(slash + 1);
+  if (size_t slash = base.rfind('/'); slash != std::string_view::npos)
+    base.remove_prefix(slash + 1);
   auto split = split_archive_name(base);
   if (!split)
-    return Error::invalid("unknown archive type (expected .tar, .tar.gz, .tgz, .tar.xz, .tar.zst or .tar.bz2)",
-                          exitcode::kBadValue)
+    return Error::invalid(
+               "unknown archive type (expected .tar, .tar.gz, .tgz, .tar.xz, .tar.zst or .tar.bz2)",
+               exitcode::kBadValue)
         .context(what);
   const std::string tname = name ? *name : split->first;
   BERTH_RETURN_IF_ERROR(validate_template_name(tname).context(what));
   struct stat st;
-  if (stat(file.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + file + "`").context(what);
-  if (!S_ISREG(st.st_mode)) return Error::invalid("`" + file + "` is not a regular file", exitcode::kBadValue).context(what);
+  if (stat(file.c_str(), &st) != 0)
+    return Error::from_errno(errno, "stat `" + file + "`").context(what);
+  if (!S_ISREG(st.st_mode))
+    return Error::invalid("`" + file + "` is not a regular file", exitcode::kBadValue)
+        .context(what);
   BERTH_RETURN_IF_ERROR(check_readable_archive(file).context(what));
   if (auto existing = find_cache_archive(host, tname); existing.ok())
-    return Error::invalid("OS template `" + tname + "` exists already (`" + *existing + "`); remove it first",
-                          exitcode::kBadValue)
+    return Error::invalid(
+               "OS template `" + tname + "` exists already (`" + *existing + "`); remove it first",
+               exitcode::kBadValue)
         .context(what);
   const std::string& cache = host.paths().cache_dir;
   BERTH_RETURN_IF_ERROR(make_dirs(cache, 0755).context(what));

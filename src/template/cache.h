@@ -22,7 +22,7 @@ namespace berth::tmpl {
 struct TemplateEntry {
   std::string name;
   std::string archive_path;
-  uint64_t size = 0;   // of the archive, bytes
+  uint64_t size = 0;      // of the archive, bytes
   bool unpacked = false;  // the current archive version has an unpacked root
 };
 
@@ -43,12 +43,12 @@ Result<std::vector<TemplateEntry>> list_templates(const HostConfig&);
 Result<std::string> find_cache_archive(const HostConfig&, std::string_view name);
 
 // The shared read-only unpacked root of a template for the overlay layout: the absolute path of
-// <template_dir>/rootfs/<name>@<id>, where <id> (16 hex digits) hashes the archive's inode, size and
-// mtime, so it changes whenever the archive is replaced or rewritten. Unpacks once, with the
-// archive's numeric ids (host ids, not shifted), under an flock on <template_dir>/rootfs/.lock, into
-// rootfs/.tmp-<name>-XXXXXX and then rename(2): a crash never leaves a half-unpacked dir under the
-// final name, and stale .tmp-* dirs are removed by the next unpack. Roots of older archive versions
-// are kept (CTs may still use them as their lower layer); remove_template() removes them.
+// <template_dir>/rootfs/<name>@<id>, where <id> (16 hex digits) hashes the archive's inode, size
+// and mtime, so it changes whenever the archive is replaced or rewritten. Unpacks once, with the
+// archive's numeric ids (host ids, not shifted), under an flock on <template_dir>/rootfs/.lock,
+// into rootfs/.tmp-<name>-XXXXXX and then rename(2): a crash never leaves a half-unpacked dir under
+// the final name, and stale .tmp-* dirs are removed by the next unpack. Roots of older archive
+// versions are kept (CTs may still use them as their lower layer); remove_template() removes them.
 // Host side, needs root to keep ownership. Errors: 21 bad name, 91 no archive, 3 unpack failed.
 Result<std::string> ensure_unpacked(const HostConfig&, std::string_view name);
 

@@ -37,8 +37,10 @@ struct AclEntry {
   int type, permset, tag, qual;
 };
 
-void sanitize_acl(struct archive_entry* e, const std::string& rel, const IdPolicy& p, EntryReport& r) {
-  const int want = ARCHIVE_ENTRY_ACL_TYPE_ACCESS | ARCHIVE_ENTRY_ACL_TYPE_DEFAULT | ARCHIVE_ENTRY_ACL_TYPE_NFS4;
+void sanitize_acl(struct archive_entry* e, const std::string& rel, const IdPolicy& p,
+                  EntryReport& r) {
+  const int want =
+      ARCHIVE_ENTRY_ACL_TYPE_ACCESS | ARCHIVE_ENTRY_ACL_TYPE_DEFAULT | ARCHIVE_ENTRY_ACL_TYPE_NFS4;
   if (archive_entry_acl_reset(e, want) == 0) return;
   std::vector<AclEntry> kept;
   bool changed = false;
@@ -60,10 +62,12 @@ void sanitize_acl(struct archive_entry* e, const std::string& rel, const IdPolic
   }
   if (!changed) return;
   archive_entry_acl_clear(e);
-  for (const auto& a : kept) archive_entry_acl_add_entry(e, a.type, a.permset, a.tag, a.qual, nullptr);
+  for (const auto& a : kept)
+    archive_entry_acl_add_entry(e, a.type, a.permset, a.tag, a.qual, nullptr);
 }
 
-void sanitize_xattrs(struct archive_entry* e, const std::string& rel, const IdPolicy& p, EntryReport& r) {
+void sanitize_xattrs(struct archive_entry* e, const std::string& rel, const IdPolicy& p,
+                     EntryReport& r) {
   if (archive_entry_xattr_reset(e) == 0) return;
   // A pax archive may name one xattr twice (LIBARCHIVE.xattr.* and SCHILY.xattr.*): the last wins.
   std::map<std::string, std::string> kept;
@@ -112,7 +116,8 @@ std::string sanitize_file_caps(const void* value, size_t size, uint32_t uid_base
   uint32_t magic = le32(v);
   uint32_t rev = magic & kCapRevisionMask;
   if ((magic & ~kCapRevisionMask & ~kCapFlagsEffective) != 0) return "";
-  if (!(rev == kCapRevision2 && size == kCapSize2) && !(rev == kCapRevision3 && size == kCapSize3)) return "";
+  if (!(rev == kCapRevision2 && size == kCapSize2) && !(rev == kCapRevision3 && size == kCapSize3))
+    return "";
   uint32_t rootid = rev == kCapRevision3 ? le32(v + 20) : 0;
   if (rootid >= kCtIdCount) return "";
   uint32_t host_root = uid_base + rootid;
@@ -127,8 +132,9 @@ std::string sanitize_file_caps(const void* value, size_t size, uint32_t uid_base
   return out;
 }
 
-EntryVerdict sanitize_entry(struct archive_entry* e, const std::string& rel, const std::string& link_rel,
-                            const IdPolicy& p, StreamState& state, EntryReport& r) {
+EntryVerdict sanitize_entry(struct archive_entry* e, const std::string& rel,
+                            const std::string& link_rel, const IdPolicy& p, StreamState& state,
+                            EntryReport& r) {
   const mode_t type = archive_entry_filetype(e);
   // Whatever this entry is, it replaces what an earlier entry put at rel: a regular file that a
   // later entry turned into a symlink is no hardlink target any more.

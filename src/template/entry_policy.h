@@ -1,4 +1,5 @@
-// What Berth takes from a file tree that comes from outside: the one rule set for every import path.
+// What Berth takes from a file tree that comes from outside: the one rule set for every import
+// path.
 //
 // Template caches (both layouts), OpenVZ private areas, backups and migration streams all end up as
 // a stream of libarchive entries written to disk (archive_read_disk can turn a directory tree into
@@ -68,8 +69,9 @@ struct StreamState {
 // link_rel its hardlink target (relative; "" when none), both normalized by the caller; used only
 // for bookkeeping and messages. kSkip: do not write this entry (its data is skipped by reading
 // the next header). Never fails: whatever cannot be made safe is dropped and reported.
-EntryVerdict sanitize_entry(struct archive_entry* entry, const std::string& rel, const std::string& link_rel,
-                            const IdPolicy& policy, StreamState& state, EntryReport& report);
+EntryVerdict sanitize_entry(struct archive_entry* entry, const std::string& rel,
+                            const std::string& link_rel, const IdPolicy& policy, StreamState& state,
+                            EntryReport& report);
 
 // Map one id of the stream to the host: base + id when id is in 0..65535, else base + 65534 and
 // *changed = true.

@@ -98,7 +98,8 @@ Status remove_at(int parent_fd, const char* name, dev_t dev, const std::string& 
     return Error::from_errno(errno, "stat `" + shown + "`");
   }
   if (S_ISDIR(st.st_mode)) {
-    if (st.st_dev != dev) return Error::invalid("`" + shown + "` is a mount point; not removing it");
+    if (st.st_dev != dev)
+      return Error::invalid("`" + shown + "` is a mount point; not removing it");
     int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return Error::from_errno(errno, "open `" + shown + "`");
     DIR* d = fdopendir(fd);
@@ -142,10 +143,11 @@ namespace {
 // sanitize_entry() and is written under dest. next_rel returns the entry's path relative to the
 // tree (or an error); in is an archive or a disk reader.
 template <class NextRel>
-Status write_entries(struct archive* in, const std::string& dest_dir, const IdPolicy& policy, const std::string& what,
-                     EntryReport* report_out, NextRel next_rel) {
+Status write_entries(struct archive* in, const std::string& dest_dir, const IdPolicy& policy,
+                     const std::string& what, EntryReport* report_out, NextRel next_rel) {
   char real[PATH_MAX];
-  if (!realpath(dest_dir.c_str(), real)) return Error::from_errno(errno, "resolve `" + dest_dir + "`").context(what);
+  if (!realpath(dest_dir.c_str(), real))
+    return Error::from_errno(errno, "resolve `" + dest_dir + "`").context(what);
   const std::string dest = std::string_view(real) == "/" ? "" : real;
   WriteArchive out(archive_write_disk_new());
   if (!out) return Error::from_errno(ENOMEM, "libarchive").context(what);
@@ -177,18 +179,23 @@ Status write_entries(struct archive* in, const std::string& dest_dir, const IdPo
       link_rel = normalize(link);
       archive_entry_set_hardlink(entry, join(dest, link).c_str());
     }
-    if (sanitize_entry(entry, normalize(rel), link_rel, policy, state, report) == EntryVerdict::kSkip) continue;
+    if (sanitize_entry(entry, normalize(rel), link_rel, policy, state, report) ==
+        EntryVerdict::kSkip)
+      continue;
     archive_entry_set_pathname(entry, join(dest, rel).c_str());
 
     int r = archive_write_header(out.get(), entry);
     if (r < ARCHIVE_WARN)
       return Error::invalid("entry `" + rel + "`: " + archive_message(out.get())).context(what);
-    if (r == ARCHIVE_WARN && warnings++ == 0) first_warning = rel + ": " + archive_message(out.get());
-    if (archive_entry_size(entry) > 0) BERTH_RETURN_IF_ERROR(copy_data(in, out.get()).context(what));
+    if (r == ARCHIVE_WARN && warnings++ == 0)
+      first_warning = rel + ": " + archive_message(out.get());
+    if (archive_entry_size(entry) > 0)
+      BERTH_RETURN_IF_ERROR(copy_data(in, out.get()).context(what));
     r = archive_write_finish_entry(out.get());
     if (r < ARCHIVE_WARN)
       return Error::invalid("entry `" + rel + "`: " + archive_message(out.get())).context(what);
-    if (r == ARCHIVE_WARN && warnings++ == 0) first_warning = rel + ": " + archive_message(out.get());
+    if (r == ARCHIVE_WARN && warnings++ == 0)
+      first_warning = rel + ": " + archive_message(out.get());
   }
   // Directory modes and times are applied here, after their contents were written.
   if (archive_write_close(out.get()) < ARCHIVE_WARN)
@@ -198,8 +205,8 @@ Status write_entries(struct archive* in, const std::string& dest_dir, const IdPo
     std::fprintf(stderr, "berth: warning: %s: %s\n", what.c_str(), changed.c_str());
   if (report_out) *report_out = report;
   if (warnings)
-    std::fprintf(stderr, "berth: warning: %s: %u entries not fully restored (first: %s)\n", what.c_str(),
-                 warnings, first_warning.c_str());
+    std::fprintf(stderr, "berth: warning: %s: %u entries not fully restored (first: %s)\n",
+                 what.c_str(), warnings, first_warning.c_str());
   return {};
 }
 
@@ -216,40 +223,45 @@ Status unpack_archive(const std::string& archive, const std::string& dest_dir, u
   if (archive_read_open_filename(in.get(), archive.c_str(), 1 << 17) != ARCHIVE_OK)
     return Error::invalid(archive_message(in.get())).context(what);
   struct archive* a = in.get();
-  return write_entries(a, dest_dir, {uid_shift, gid_shift}, what, report,
-                       [a](struct archive_entry** e) -> Result<std::optional<std::string>> {
-                         int r = archive_read_next_header(a, e);
-                         if (r == ARCHIVE_EOF) return std::optional<std::string>();
-                         if (r < ARCHIVE_WARN) return Error::invalid("read: " + archive_message(a));
-                         const char* raw = archive_entry_pathname(*e);
-                         return std::optional<std::string>(raw ? raw : "");  // a copy: set_pathname frees raw
-                       });
+  return write_entries(
+      a, dest_dir, {uid_shift, gid_shift}, what, report,
+      [a](struct archive_entry** e) -> Result<std::optional<std::string>> {
+        int r = archive_read_next_header(a, e);
+        if (r == ARCHIVE_EOF) return std::optional<std::string>();
+        if (r < ARCHIVE_WARN) return Error::invalid("read: " + archive_message(a));
+        const char* raw = archive_entry_pathname(*e);
+        return std::optional<std::string>(raw ? raw : "");  // a copy: set_pathname frees raw
+      });
 }
 
-Status import_tree(const std::string& src_dir, const std::string& dest_dir, uint32_t uid_shift, uint32_t gid_shift,
-                   EntryReport* report) {
+Status import_tree(const std::string& src_dir, const std::string& dest_dir, uint32_t uid_shift,
+                   uint32_t gid_shift, EntryReport* report) {
   const std::string what = "import `" + src_dir + "` into `" + dest_dir + "`";
   char real[PATH_MAX];
-  if (!realpath(src_dir.c_str(), real)) return Error::from_errno(errno, "resolve `" + src_dir + "`").context(what);
+  if (!realpath(src_dir.c_str(), real))
+    return Error::from_errno(errno, "resolve `" + src_dir + "`").context(what);
   const std::string src = real;
   ReadArchive in(archive_read_disk_new());
   if (!in) return Error::from_errno(ENOMEM, "libarchive").context(what);
   // Symlinks are taken as links, never followed; one file system only; ids stay numeric.
   archive_read_disk_set_symlink_physical(in.get());
-  archive_read_disk_set_behavior(in.get(), ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS);
+  archive_read_disk_set_behavior(in.get(),
+                                 ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS);
   if (archive_read_disk_open(in.get(), src.c_str()) != ARCHIVE_OK)
     return Error::invalid(archive_message(in.get())).context(what);
   struct archive* a = in.get();
-  std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> holder(archive_entry_new(), archive_entry_free);
+  std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> holder(archive_entry_new(),
+                                                                                archive_entry_free);
   // Hardlinks: archive_read_disk reports every name of a file as a plain file; the resolver
   // turns later names into hardlink entries as tar does.
-  std::unique_ptr<struct archive_entry_linkresolver, void (*)(struct archive_entry_linkresolver*)> links(
-      archive_entry_linkresolver_new(), archive_entry_linkresolver_free);
+  std::unique_ptr<struct archive_entry_linkresolver, void (*)(struct archive_entry_linkresolver*)>
+      links(archive_entry_linkresolver_new(), archive_entry_linkresolver_free);
   archive_entry_linkresolver_set_strategy(links.get(), ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
   auto strip = [&src](const char* p) -> Result<std::string> {
     std::string_view v = p ? p : "";
     if (v == src) return std::string(".");
-    if (!v.starts_with(src + "/")) return Error::invalid("entry `" + std::string(v) + "` is outside the tree");
+    if (!v.starts_with(src + "/"))
+      return Error::invalid("entry `" + std::string(v) + "` is outside the tree");
     return std::string(v.substr(src.size() + 1));
   };
   return write_entries(a, dest_dir, {uid_shift, gid_shift}, what, report,
@@ -258,9 +270,11 @@ Status import_tree(const std::string& src_dir, const std::string& dest_dir, uint
                            archive_entry_clear(holder.get());
                            int r = archive_read_next_header2(a, holder.get());
                            if (r == ARCHIVE_EOF) return std::optional<std::string>();
-                           if (r < ARCHIVE_WARN) return Error::invalid("read: " + archive_message(a));
+                           if (r < ARCHIVE_WARN)
+                             return Error::invalid("read: " + archive_message(a));
                            archive_read_disk_descend(a);
-                           BERTH_ASSIGN_OR_RETURN(std::string rel, strip(archive_entry_pathname(holder.get())));
+                           BERTH_ASSIGN_OR_RETURN(std::string rel,
+                                                  strip(archive_entry_pathname(holder.get())));
                            struct archive_entry* cur = holder.get();
                            struct archive_entry* spare = nullptr;
                            archive_entry_linkify(links.get(), &cur, &spare);

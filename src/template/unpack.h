@@ -34,8 +34,8 @@ Status unpack_archive(const std::string& archive, const std::string& dest_dir, u
 // The same for a directory tree instead of an archive (an OpenVZ private area, a received tree):
 // read with libarchive's disk reader (symlinks not followed, one file system), every entry through
 // sanitize_entry() with src's ids taken as the VPS's ids, hardlinks kept between files of the tree.
-Status import_tree(const std::string& src_dir, const std::string& dest_dir, uint32_t uid_shift, uint32_t gid_shift,
-                   EntryReport* report = nullptr);
+Status import_tree(const std::string& src_dir, const std::string& dest_dir, uint32_t uid_shift,
+                   uint32_t gid_shift, EntryReport* report = nullptr);
 
 // Remove path and everything below it without following symlinks or crossing mount points.
 // A missing path is fine. Used for unpacked roots and stale temp dirs.

@@ -35,7 +35,8 @@ uint64_t count_entries(const std::string& dir, P pred) {
   uint64_t n = 0;
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d))
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0 && pred(e->d_name)) ++n;
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0 && pred(e->d_name))
+        ++n;
     ::closedir(d);
   }
   return n;
@@ -58,7 +59,8 @@ void read_extra_counters(cgroups::Backend& cg, const std::string& group, Raw& ra
     if (v2) {
       raw.kmem_usage = key("kernel");
       if (!raw.kmem_usage)
-        raw.kmem_usage = key("slab").value_or(0) + key("kernel_stack").value_or(0) + key("pagetables").value_or(0);
+        raw.kmem_usage = key("slab").value_or(0) + key("kernel_stack").value_or(0) +
+                         key("pagetables").value_or(0);
       raw.sock_usage = key("sock");
       raw.shmem = key("shmem").value_or(0);
       raw.dcache = key("slab_reclaimable");
@@ -88,11 +90,13 @@ std::vector<uint64_t> keep_maxheld(const CtConfig& ct, pid_t init, Block& b) {
   std::string text(4096, '\0');
   ssize_t n = ::pread(fd.get(), text.data(), text.size(), 0);
   text.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  std::string owner = std::to_string(init) + " " + std::to_string(sys::proc_start_time(init).value_or(0));
+  std::string owner =
+      std::to_string(init) + " " + std::to_string(sys::proc_start_time(init).value_or(0));
   std::vector<uint64_t> prev;
   size_t nl = text.find('\n');
   if (nl != std::string::npos && text.substr(0, nl) == owner)
-    for (const auto& w : split_words(std::string_view(text).substr(nl + 1))) prev.push_back(to_u64(w));
+    for (const auto& w : split_words(std::string_view(text).substr(nl + 1)))
+      prev.push_back(to_u64(w));
   auto now = merge_maxheld(b, prev);
   std::string out = owner + "\n";
   for (uint64_t v : now) out += std::to_string(v) + " ";
@@ -106,7 +110,8 @@ std::vector<uint64_t> keep_maxheld(const CtConfig& ct, pid_t init, Block& b) {
 uint64_t status_kb(std::string_view status, std::string_view key) {
   uint64_t v = 0;
   for (std::string_view line : lines_of(status)) {
-    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != ':') continue;
+    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != ':')
+      continue;
     std::string_view rest = line.substr(key.size() + 1);
     size_t i = rest.find_first_not_of(" \t");
     if (i != std::string_view::npos) v = to_u64(rest.substr(i)) * 1024;
@@ -122,7 +127,9 @@ uint64_t count_locks(std::string_view proc_locks, const std::vector<pid_t>& sort
     if (w.size() < 5 || w[1] == "->") continue;
     long pid = 0;
     auto [p, ec] = std::from_chars(w[4].data(), w[4].data() + w[4].size(), pid);
-    if (ec == std::errc() && std::binary_search(sorted_pids.begin(), sorted_pids.end(), static_cast<pid_t>(pid))) ++n;
+    if (ec == std::errc() &&
+        std::binary_search(sorted_pids.begin(), sorted_pids.end(), static_cast<pid_t>(pid)))
+      ++n;
   }
   return n;
 }
@@ -131,14 +138,17 @@ uint64_t sockstat_value(std::string_view sockstat, std::string_view proto, std::
   uint64_t v = 0;
   for (std::string_view line : lines_of(sockstat)) {
     auto w = split_words(line);
-    if (w.empty() || w[0].size() != proto.size() + 1 || w[0].substr(0, proto.size()) != proto || w[0].back() != ':') continue;
+    if (w.empty() || w[0].size() != proto.size() + 1 || w[0].substr(0, proto.size()) != proto ||
+        w[0].back() != ':')
+      continue;
     for (size_t i = 1; i + 1 < w.size(); i += 2)
       if (w[i] == field) v = to_u64(w[i + 1]);
   }
   return v;
 }
 
-void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw, std::pair<uid_t, gid_t> ct_root) {
+void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw,
+                     std::pair<uid_t, gid_t> ct_root) {
   for (pid_t p : tgids) {
     std::string proc = "/proc/" + std::to_string(p);
     std::string status = read_or_empty(proc + "/status");
@@ -155,7 +165,8 @@ void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw, std:
   // procfs through the init's pid, which the CT cannot redirect.
   raw.numpty = count_ct_ptys(init, ct_root.first, ct_root.second).value_or(0);
   std::string proc = "/proc/" + std::to_string(init);
-  std::string s4 = read_or_empty(proc + "/net/sockstat"), s6 = read_or_empty(proc + "/net/sockstat6");
+  std::string s4 = read_or_empty(proc + "/net/sockstat"),
+              s6 = read_or_empty(proc + "/net/sockstat6");
   raw.numtcpsock = sockstat_value(s4, "TCP", "inuse") + sockstat_value(s6, "TCP6", "inuse");
   uint64_t other = 0;
   for (const char* p : {"UDP", "UDPLITE", "RAW"}) other += sockstat_value(s4, p, "inuse");
@@ -181,11 +192,13 @@ ProcessCounts count_ct_processes(const CtConfig& ct, pid_t init) {
   return c;
 }
 
-std::optional<std::string> controller_group_dir(const cgroups::Backend& cg, const std::string& group,
+std::optional<std::string> controller_group_dir(const cgroups::Backend& cg,
+                                                const std::string& group,
                                                 const std::string& controller) {
   bool v2 = std::string_view(cg.name()) == "v2";
   for (const auto& h : cg.hierarchies()) {
-    bool has = v2 ? h.options.empty() : (("," + h.options + ",").find("," + controller + ",") != std::string::npos);
+    bool has = v2 ? h.options.empty()
+                  : (("," + h.options + ",").find("," + controller + ",") != std::string::npos);
     if (has) return h.mount + "/" + group;
   }
   return std::nullopt;
@@ -221,7 +234,8 @@ Result<Block> block_with(const CtConfig& ct, pid_t init, const ProcessCounts& co
   raw.numpty = counts.numpty;
   raw.numtcpsock = counts.numtcpsock;
   raw.numothersock = counts.numothersock;
-  Block b = compute_block(ct.ctid(), raw, config_limits([&](std::string_view k) { return ct.get(k); }));
+  Block b =
+      compute_block(ct.ctid(), raw, config_limits([&](std::string_view k) { return ct.get(k); }));
   keep_maxheld(ct, init, b);
   return b;
 }

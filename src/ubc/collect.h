@@ -22,7 +22,8 @@ namespace berth::ubc {
 // Counts from the CT's processes (tgids) and its init's namespaces (pure parsing helpers are
 // below, unit-tested). ct_root: the host uid and gid of the CT's root, as which its /dev/pts is
 // looked up (ct_access.h).
-void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw, std::pair<uid_t, gid_t> ct_root);
+void count_processes(const std::vector<pid_t>& tgids, pid_t init, Raw& raw,
+                     std::pair<uid_t, gid_t> ct_root);
 
 // The rows counted from the CT's processes: the costly part of a block (a walk of every fd
 // directory of the CT), which the server keeps for a while per CT (ct_slots.h).
@@ -33,7 +34,8 @@ struct ProcessCounts {
 ProcessCounts count_ct_processes(const CtConfig& ct, pid_t init);
 
 // The directory of the CT's group in the hierarchy that has the controller (v2: the one).
-std::optional<std::string> controller_group_dir(const cgroups::Backend& cg, const std::string& group,
+std::optional<std::string> controller_group_dir(const cgroups::Backend& cg,
+                                                const std::string& group,
                                                 const std::string& controller);
 std::optional<std::string> memory_group_dir(const cgroups::Backend& cg, const std::string& group);
 

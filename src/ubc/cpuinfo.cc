@@ -53,11 +53,13 @@ std::optional<std::set<int>> parse_cpu_list(std::string_view text) {
 std::optional<int> cpus_of_quota(std::string_view text) {
   auto words = std::string(text);
   long long quota = 0, period = 0;
-  if (std::sscanf(words.c_str(), "%lld %lld", &quota, &period) != 2 || quota <= 0 || period <= 0) return std::nullopt;
+  if (std::sscanf(words.c_str(), "%lld %lld", &quota, &period) != 2 || quota <= 0 || period <= 0)
+    return std::nullopt;
   return static_cast<int>((quota + period - 1) / period);
 }
 
-std::string virtual_cpuinfo(std::string_view host, const std::set<int>& allowed, std::optional<int> max_cpus) {
+std::string virtual_cpuinfo(std::string_view host, const std::set<int>& allowed,
+                            std::optional<int> max_cpus) {
   // Split into blocks at empty lines; each block keeps its lines.
   std::vector<std::vector<std::string_view>> blocks(1);
   size_t pos = 0;
@@ -115,7 +117,8 @@ std::string ct_cpuinfo(const CtConfig& ct) {
         auto t = sys::read_file(*dir + f);
         return t.ok() ? *t : std::string();
       };
-      max_cpus = cpus_of_quota(v2 ? read("/cpu.max") : read("/cpu.cfs_quota_us") + " " + read("/cpu.cfs_period_us"));
+      max_cpus = cpus_of_quota(v2 ? read("/cpu.max")
+                                  : read("/cpu.cfs_quota_us") + " " + read("/cpu.cfs_period_us"));
     }
   }
   return virtual_cpuinfo(*host, allowed, max_cpus);

@@ -26,7 +26,8 @@ std::optional<std::set<int>> parse_cpu_list(std::string_view text);
 std::optional<int> cpus_of_quota(std::string_view text);
 
 // host_cpuinfo reduced to the allowed CPUs (empty: all), at most max_cpus of them. Pure.
-std::string virtual_cpuinfo(std::string_view host_cpuinfo, const std::set<int>& allowed, std::optional<int> max_cpus);
+std::string virtual_cpuinfo(std::string_view host_cpuinfo, const std::set<int>& allowed,
+                            std::optional<int> max_cpus);
 
 // The CT's /proc/cpuinfo now (its cpuset from the cgroup, CPUS from its config).
 std::string ct_cpuinfo(const CtConfig& ct);

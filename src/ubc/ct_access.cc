@@ -38,9 +38,11 @@ bool send_fd(int sock, int fd) {
 
 int recv_fd(int sock) {
   char byte = 0;
-  struct iovec iov{&byte, 1};
+  struct iovec iov {
+    &byte, 1
+  };
   alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
-  struct msghdr msg{};
+  struct msghdr msg {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = ctl;
@@ -64,7 +66,8 @@ enum ProcfsStep : int {
 // In a process of the target pid namespace: a new procfs instance, detached, sent over sock.
 // Plain system calls only (this runs in a child forked from a multi-threaded server).
 [[noreturn]] void make_procfs_child(int sock) {
-  int mnt = sys::raw::new_detached_mount("proc", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  int mnt = sys::raw::new_detached_mount(
+      "proc", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
   if (mnt < 0) ::_exit(kMountFailed);
   ::_exit(send_fd(sock, mnt) ? exitcode::kOk : kSendFailed);
 }
@@ -96,7 +99,9 @@ Result<UniqueFd> open_pidns_procfs(int pidfd) {
   }
   theirs.reset();
   int rc = wait_exit(child);
-  if (rc != 0) return Error::from_errno(EIO, "make a procfs of the CT's pid namespace (step " + std::to_string(rc) + ")");
+  if (rc != 0)
+    return Error::from_errno(
+        EIO, "make a procfs of the CT's pid namespace (step " + std::to_string(rc) + ")");
   UniqueFd mnt(recv_fd(mine.get()));
   if (!mnt) return Error::from_errno(EIO, "receive the CT's procfs");
   struct statfs sf;
@@ -129,7 +134,8 @@ std::optional<uint64_t> count_ct_ptys(pid_t init, uid_t uid, gid_t gid) {
   if (!root) return std::nullopt;
   FsIdsAs as(uid, gid);
   if (!as.ok()) return std::nullopt;
-  UniqueFd pts(sys::raw::openat2(root.get(), "dev/pts", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+  UniqueFd pts(sys::raw::openat2(root.get(), "dev/pts",
+                                 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
                                  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
   if (!pts) return std::nullopt;
   struct statfs sf;
@@ -145,11 +151,13 @@ std::optional<uint64_t> count_ct_ptys(pid_t init, uid_t uid, gid_t gid) {
 }
 
 Status drop_server_capabilities() {
-  const cap_value_t keep[] = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_SETUID, CAP_SETGID};
+  const cap_value_t keep[] = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_SETUID,
+                              CAP_SETGID};
   int last = static_cast<int>(cap_max_bits()) - 1;
   for (int c = 0; c <= last; ++c) {
     if (std::find(std::begin(keep), std::end(keep), c) != std::end(keep)) continue;
-    if (cap_get_bound(static_cast<cap_value_t>(c)) == 1 && cap_drop_bound(static_cast<cap_value_t>(c)) != 0)
+    if (cap_get_bound(static_cast<cap_value_t>(c)) == 1 &&
+        cap_drop_bound(static_cast<cap_value_t>(c)) != 0)
       return Error::from_errno(errno, "drop a capability from the bounding set");
   }
   std::unique_ptr<_cap_struct, int (*)(void*)> caps(cap_init(), cap_free);
@@ -157,7 +165,8 @@ Status drop_server_capabilities() {
   for (cap_flag_t flag : {CAP_PERMITTED, CAP_EFFECTIVE})
     if (cap_set_flag(caps.get(), flag, static_cast<int>(std::size(keep)), keep, CAP_SET) != 0)
       return Error::from_errno(errno, "cap_set_flag");
-  if (cap_set_proc(caps.get()) != 0) return Error::from_errno(errno, "set the server's capabilities");
+  if (cap_set_proc(caps.get()) != 0)
+    return Error::from_errno(errno, "set the server's capabilities");
   return {};
 }
 

@@ -26,7 +26,8 @@ namespace berth::ubc {
 namespace {
 
 // Every task id in the group's subtree (v1 "tasks", v2 "cgroup.threads" of each directory).
-void collect_tasks(const std::string& dir, const char* file, std::vector<pid_t>& out, int depth = 0) {
+void collect_tasks(const std::string& dir, const char* file, std::vector<pid_t>& out,
+                   int depth = 0) {
   auto text = sys::read_file(dir + "/" + file);
   if (text.ok()) {
     std::istringstream in(*text);
@@ -37,7 +38,8 @@ void collect_tasks(const std::string& dir, const char* file, std::vector<pid_t>&
   if (!d) return;
   std::vector<std::string> subs;
   while (dirent* e = ::readdir(d))
-    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 &&
+        std::strcmp(e->d_name, "..") != 0)
       subs.emplace_back(e->d_name);
   ::closedir(d);
   for (const auto& s : subs) collect_tasks(dir + "/" + s, file, out, depth + 1);
@@ -65,14 +67,15 @@ void fold_sample(LoadAvg& l, uint32_t active, double interval) {
 
 std::string render_loadavg(const LoadAvg& l, pid_t last_pid) {
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f %u/%u %d\n", l.avg[0], l.avg[1], l.avg[2], l.running, l.threads,
-                static_cast<int>(last_pid));
+  std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f %u/%u %d\n", l.avg[0], l.avg[1], l.avg[2],
+                l.running, l.threads, static_cast<int>(last_pid));
   return buf;
 }
 
 std::string format_load_state(const LoadAvg& l) {
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%.6f %.6f %.6f %u %u\n", l.avg[0], l.avg[1], l.avg[2], l.running, l.threads);
+  std::snprintf(buf, sizeof buf, "%.6f %.6f %.6f %u %u\n", l.avg[0], l.avg[1], l.avg[2], l.running,
+                l.threads);
   return buf;
 }
 
@@ -87,7 +90,8 @@ std::optional<LoadAvg> parse_load_state(std::string_view text) {
 
 char stat_state(std::string_view stat) {
   size_t close = stat.rfind(')');  // the name may hold ')' and spaces: the last one ends it
-  if (close == std::string_view::npos || close + 2 >= stat.size() || stat[close + 1] != ' ') return 0;
+  if (close == std::string_view::npos || close + 2 >= stat.size() || stat[close + 1] != ' ')
+    return 0;
   return stat[close + 2];
 }
 
@@ -98,7 +102,9 @@ std::string load_state_path(const HostConfig& host, const std::string& ctid) {
 std::optional<std::array<double, 3>> saved_load(const HostConfig& host, const std::string& ctid) {
   std::string path = load_state_path(host, ctid);
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0 || ::time(nullptr) - st.st_mtime > 3 * static_cast<time_t>(kLoadInterval)) return std::nullopt;
+  if (::stat(path.c_str(), &st) != 0 ||
+      ::time(nullptr) - st.st_mtime > 3 * static_cast<time_t>(kLoadInterval))
+    return std::nullopt;
   auto text = sys::read_file(path);
   if (!text.ok()) return std::nullopt;
   auto l = parse_load_state(*text);

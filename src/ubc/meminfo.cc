@@ -56,7 +56,8 @@ std::string virtual_meminfo(std::string_view host_meminfo, const MemCounters& c)
   uint64_t cache = std::min(c.file / kb, used);
   uint64_t reclaimable = c.file > c.shmem ? (c.file - c.shmem) / kb : 0;
   uint64_t available = std::min(total, free + reclaimable);
-  uint64_t swap_total = c.swap_limit ? *c.swap_limit / kb : (host.count("SwapTotal") ? host["SwapTotal"] : 0);
+  uint64_t swap_total =
+      c.swap_limit ? *c.swap_limit / kb : (host.count("SwapTotal") ? host["SwapTotal"] : 0);
   uint64_t swap_free = swap_total - std::min(c.swap_usage / kb, swap_total);
   std::map<std::string_view, uint64_t> ours = {
       {"MemTotal", total},

@@ -21,9 +21,9 @@ namespace berth::ubc {
 
 // A CT's memory, in bytes. No value: unlimited / unknown.
 struct MemCounters {
-  std::optional<uint64_t> limit;       // RAM limit
-  uint64_t usage = 0;                  // RAM in use, page cache included
-  uint64_t file = 0;                   // page cache (shmem included, as the kernel's Cached)
+  std::optional<uint64_t> limit;  // RAM limit
+  uint64_t usage = 0;             // RAM in use, page cache included
+  uint64_t file = 0;              // page cache (shmem included, as the kernel's Cached)
   uint64_t shmem = 0;
   uint64_t anon = 0;
   uint64_t active_anon = 0, inactive_anon = 0, active_file = 0, inactive_file = 0;

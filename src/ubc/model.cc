@@ -15,13 +15,37 @@ using units::Kind;
 constexpr uint64_t kMax = units::kUnlimited;
 
 enum : int {
-  kKmemsize = 0, kLockedpages, kPrivvmpages, kShmpages, kDummy4, kNumproc, kPhyspages, kVmguarpages,
-  kOomguarpages, kNumtcpsock, kNumflock, kNumpty, kNumsiginfo, kTcpsndbuf, kTcprcvbuf, kOthersockbuf,
-  kDgramrcvbuf, kNumothersock, kDcachesize, kNumfile, kDummy20, kDummy21, kDummy22, kNumiptent, kSwappages,
+  kKmemsize = 0,
+  kLockedpages,
+  kPrivvmpages,
+  kShmpages,
+  kDummy4,
+  kNumproc,
+  kPhyspages,
+  kVmguarpages,
+  kOomguarpages,
+  kNumtcpsock,
+  kNumflock,
+  kNumpty,
+  kNumsiginfo,
+  kTcpsndbuf,
+  kTcprcvbuf,
+  kOthersockbuf,
+  kDgramrcvbuf,
+  kNumothersock,
+  kDcachesize,
+  kNumfile,
+  kDummy20,
+  kDummy21,
+  kDummy22,
+  kNumiptent,
+  kSwappages,
 };
 
 // A kernel limit (-1 unlimited) in the row's unit.
-uint64_t kernel_limit(int64_t v, uint64_t unit) { return v < 0 ? kMax : static_cast<uint64_t>(v) / unit; }
+uint64_t kernel_limit(int64_t v, uint64_t unit) {
+  return v < 0 ? kMax : static_cast<uint64_t>(v) / unit;
+}
 
 // Fill barrier/limit: the kernel's limit when it enforces one, the config's barrier (never above
 // the limit) when set.
@@ -30,7 +54,8 @@ void set_limits(Row& r, const units::BarrierLimit& conf, std::optional<uint64_t>
   r.limit = conf.limit;
   if (!kernel) return;
   r.limit = *kernel;
-  r.barrier = std::min(conf.barrier == kMax && conf.limit == kMax ? *kernel : conf.barrier, *kernel);
+  r.barrier =
+      std::min(conf.barrier == kMax && conf.limit == kMax ? *kernel : conf.barrier, *kernel);
 }
 
 std::optional<uint64_t> parse_u64(std::string_view s) {
@@ -87,7 +112,8 @@ const Row* Block::find(std::string_view name) const {
   return nullptr;
 }
 
-std::array<units::BarrierLimit, kRowCount> config_limits(const std::function<std::optional<std::string>(std::string_view)>& get) {
+std::array<units::BarrierLimit, kRowCount> config_limits(
+    const std::function<std::optional<std::string>(std::string_view)>& get) {
   std::array<units::BarrierLimit, kRowCount> out{};
   const auto& defs = resources();
   for (int i = 0; i < kRowCount; ++i) {
@@ -101,7 +127,8 @@ std::array<units::BarrierLimit, kRowCount> config_limits(const std::function<std
   return out;
 }
 
-Block compute_block(const std::string& uid, const Raw& raw, const std::array<units::BarrierLimit, kRowCount>& conf) {
+Block compute_block(const std::string& uid, const Raw& raw,
+                    const std::array<units::BarrierLimit, kRowCount>& conf) {
   constexpr uint64_t kPage = units::kPageSize;
   Block b{uid, {}};
   const auto& defs = resources();
@@ -165,17 +192,18 @@ std::vector<uint64_t> merge_maxheld(Block& b, const std::vector<uint64_t>& previ
 std::string render_v25(const std::vector<Block>& blocks) {
   std::string out = "Version: 2.5\n";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%10s  %-12s %20s %20s %20s %20s %20s\n", "uid", "resource", "held", "maxheld",
-                "barrier", "limit", "failcnt");
+  std::snprintf(buf, sizeof buf, "%10s  %-12s %20s %20s %20s %20s %20s\n", "uid", "resource",
+                "held", "maxheld", "barrier", "limit", "failcnt");
   out += buf;
   for (const auto& b : blocks) {
     bool first = true;
     for (const auto& r : b.rows) {
       std::string uid = first ? b.uid + ":" : "";
-      std::snprintf(buf, sizeof buf, "%10s  %-12s %20llu %20llu %20llu %20llu %20llu\n", uid.c_str(), r.name.c_str(),
-                    static_cast<unsigned long long>(r.held), static_cast<unsigned long long>(r.maxheld),
-                    static_cast<unsigned long long>(r.barrier), static_cast<unsigned long long>(r.limit),
-                    static_cast<unsigned long long>(r.failcnt));
+      std::snprintf(
+          buf, sizeof buf, "%10s  %-12s %20llu %20llu %20llu %20llu %20llu\n", uid.c_str(),
+          r.name.c_str(), static_cast<unsigned long long>(r.held),
+          static_cast<unsigned long long>(r.maxheld), static_cast<unsigned long long>(r.barrier),
+          static_cast<unsigned long long>(r.limit), static_cast<unsigned long long>(r.failcnt));
       out += buf;
       first = false;
     }
@@ -190,8 +218,12 @@ Result<std::vector<Block>> parse_v25(std::string_view text) {
     ++lineno;
     auto w = split_words(line);
     if (lineno == 1) {
-      if (w.size() != 2 || w[0] != "Version:") return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: no `Version:` line");
-      if (w[1] != "2.5") return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: version " + std::string(w[1]) + " is not supported");
+      if (w.size() != 2 || w[0] != "Version:")
+        return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: no `Version:` line");
+      if (w[1] != "2.5")
+        return Error::with_status(
+            exitcode::kVzubcFailed,
+            "parse beancounters: version " + std::string(w[1]) + " is not supported");
       continue;
     }
     if (w.empty() || (w[0] == "uid" && w.size() > 1 && w[1] == "resource")) continue;
@@ -200,17 +232,22 @@ Result<std::vector<Block>> parse_v25(std::string_view text) {
       w.erase(w.begin());
     }
     if (out.empty() || w.size() != 6)
-      return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: bad line " + std::to_string(lineno));
+      return Error::with_status(exitcode::kVzubcFailed,
+                                "parse beancounters: bad line " + std::to_string(lineno));
     Row r{w[0]};
     uint64_t* dst[] = {&r.held, &r.maxheld, &r.barrier, &r.limit, &r.failcnt};
     for (int i = 0; i < 5; ++i) {
       auto v = parse_u64(w[i + 1]);
-      if (!v) return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: bad number on line " + std::to_string(lineno));
+      if (!v)
+        return Error::with_status(
+            exitcode::kVzubcFailed,
+            "parse beancounters: bad number on line " + std::to_string(lineno));
       *dst[i] = *v;
     }
     out.back().rows.push_back(std::move(r));
   }
-  if (lineno == 0) return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: empty input");
+  if (lineno == 0)
+    return Error::with_status(exitcode::kVzubcFailed, "parse beancounters: empty input");
   return out;
 }
 

@@ -87,11 +87,13 @@ struct Raw {
 
 // barrier:limit of each row from the CT's config (get(key) returns the raw value). Rows without
 // a (valid) key stay unlimited.
-std::array<units::BarrierLimit, kRowCount> config_limits(const std::function<std::optional<std::string>(std::string_view)>& get);
+std::array<units::BarrierLimit, kRowCount> config_limits(
+    const std::function<std::optional<std::string>(std::string_view)>& get);
 
 // The CT's block. maxheld is the kernel's peak where it keeps one, else held (merge_maxheld
 // carries the maximum across reads).
-Block compute_block(const std::string& uid, const Raw& raw, const std::array<units::BarrierLimit, kRowCount>& conf);
+Block compute_block(const std::string& uid, const Raw& raw,
+                    const std::array<units::BarrierLimit, kRowCount>& conf);
 
 // maxheld = max(maxheld, previous[i]) for each row; returns the new maxima to store.
 std::vector<uint64_t> merge_maxheld(Block& b, const std::vector<uint64_t>& previous);
@@ -102,7 +104,10 @@ std::string render_v25(const std::vector<Block>& blocks);
 Result<std::vector<Block>> parse_v25(std::string_view text);
 
 // Unit conversions.
-inline uint64_t pages_to_bytes(uint64_t pages) { return pages >= units::kUnlimited / units::kPageSize ? units::kUnlimited : pages * units::kPageSize; }
+inline uint64_t pages_to_bytes(uint64_t pages) {
+  return pages >= units::kUnlimited / units::kPageSize ? units::kUnlimited
+                                                       : pages * units::kPageSize;
+}
 inline uint64_t bytes_to_pages(uint64_t bytes) { return bytes / units::kPageSize; }
 
 }  // namespace berth::ubc

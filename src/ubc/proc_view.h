@@ -24,7 +24,7 @@
 
 namespace berth::ubc {
 
-inline constexpr const char* kProcDir = ".proc";          // under the server's mount
+inline constexpr const char* kProcDir = ".proc";                  // under the server's mount
 inline constexpr const char* kRealDir = isolation::kProcRealDir;  // in the view: the CT's procfs
 inline constexpr const char* kUbcName = "user_beancounters";
 inline constexpr const char* kMeminfoName = "meminfo";
@@ -34,17 +34,17 @@ inline constexpr const char* kCpuinfoName = "cpuinfo";
 // What a path of the server's filesystem names.
 struct Node {
   enum Kind {
-    kNone,      // no such path
-    kRoot,      // "/"
-    kCtFile,    // "/<CTID>": the CT's block
-    kProcTop,   // "/.proc"
-    kProcRoot,  // "/.proc/<CTID>": the CT's /proc
-    kProcUbc,   // "/.proc/<CTID>/user_beancounters"
-    kProcReal,  // "/.proc/<CTID>/.real"
+    kNone,         // no such path
+    kRoot,         // "/"
+    kCtFile,       // "/<CTID>": the CT's block
+    kProcTop,      // "/.proc"
+    kProcRoot,     // "/.proc/<CTID>": the CT's /proc
+    kProcUbc,      // "/.proc/<CTID>/user_beancounters"
+    kProcReal,     // "/.proc/<CTID>/.real"
     kProcMeminfo,  // "/.proc/<CTID>/meminfo": the CT's own (ubc/meminfo.h)
     kProcLoadavg,  // "/.proc/<CTID>/loadavg": the CT's own (ubc/loadavg.h)
     kProcCpuinfo,  // "/.proc/<CTID>/cpuinfo": its CPUs only (ubc/cpuinfo.h)
-    kProcLink,  // "/.proc/<CTID>/<name>": symlink to .real/<name>
+    kProcLink,     // "/.proc/<CTID>/<name>": symlink to .real/<name>
   } kind = kNone;
   std::string ctid;
   std::string name;  // kProcLink only
@@ -59,7 +59,9 @@ Node parse_node(std::string_view path);
 bool is_pid_name(std::string_view name);
 
 // The symlink's text for name.
-inline std::string link_target(std::string_view name) { return std::string(kRealDir) + "/" + std::string(name); }
+inline std::string link_target(std::string_view name) {
+  return std::string(kRealDir) + "/" + std::string(name);
+}
 
 // Host path of the CT's /proc view in the server's mount (start clones it for the CT).
 std::string proc_view_dir(const std::string& mount_dir, const std::string& ctid);

@@ -14,7 +14,9 @@ constexpr const char* kRed = "\033[31m";
 constexpr const char* kYellow = "\033[33m";
 constexpr const char* kReset = "\033[0m";
 
-Error usage_error(const std::string& msg) { return Error::with_status(exitcode::kVzubcFailed, msg); }
+Error usage_error(const std::string& msg) {
+  return Error::with_status(exitcode::kVzubcFailed, msg);
+}
 
 std::optional<double> parse_double(const std::string& s) {
   char* end = nullptr;
@@ -47,41 +49,73 @@ Result<VzubcOptions> parse_vzubc_options(const std::vector<std::string>& args) {
       if (!d) return usage_error("option " + a + ": bad number `" + v + "`");
       return *d;
     };
-    if (a == "-q" || a == "--quiet") o.quiet = true;
-    else if (a == "-qh" || a == "--quiet-held") { o.quiet = true; BERTH_ASSIGN_OR_RETURN(o.quiet_held, number()); }
-    else if (a == "-qm" || a == "--quiet-maxheld") { o.quiet = true; BERTH_ASSIGN_OR_RETURN(o.quiet_maxheld, number()); }
-    else if (a == "-v" || a == "--verbose") o.verbose = true;
-    else if (a == "-r" || a == "--relative") o.relative = true;
-    else if (a == "-rd" || a == "--relative-dir") { o.relative = true; BERTH_ASSIGN_OR_RETURN(o.relative_dir, value("a directory")); }
-    else if (a == "-rc" || a == "--relative-clear") o.relative_clear = true;
-    else if (a == "-i" || a == "--incremental") o.incremental = true;
-    else if (a == "-id" || a == "--incremental-dir") { o.incremental = true; BERTH_ASSIGN_OR_RETURN(o.incremental_dir, value("a directory")); }
-    else if (a == "-ic" || a == "--incremental-clear") o.incremental_clear = true;
-    else if (a == "-wd") { o.watch = true; o.watch_diff = true; }
-    else if (a == "-w" || a == "--watch") o.watch = true;
-    else if (a == "-wn") { o.watch = true; BERTH_ASSIGN_OR_RETURN(o.watch_interval, number()); }
-    else if (a == "-wt") { o.watch = true; o.watch_no_title = true; }
-    else if (a == "-c" || a == "--color") o.color = true;
-    else if (a == "-f" || a == "--file") { BERTH_ASSIGN_OR_RETURN(std::string f, value("a file name")); o.file = f; }
-    else if (a == "--raw") o.raw = true;
-    else if (a == "--serve") o.serve = true;
-    else if (a == "-h" || a == "--help") o.help = true;
-    else if (a.size() > 1 && a[0] == '-') return usage_error("invalid option `" + a + "`");
-    else o.ids.push_back(a);
+    if (a == "-q" || a == "--quiet")
+      o.quiet = true;
+    else if (a == "-qh" || a == "--quiet-held") {
+      o.quiet = true;
+      BERTH_ASSIGN_OR_RETURN(o.quiet_held, number());
+    } else if (a == "-qm" || a == "--quiet-maxheld") {
+      o.quiet = true;
+      BERTH_ASSIGN_OR_RETURN(o.quiet_maxheld, number());
+    } else if (a == "-v" || a == "--verbose")
+      o.verbose = true;
+    else if (a == "-r" || a == "--relative")
+      o.relative = true;
+    else if (a == "-rd" || a == "--relative-dir") {
+      o.relative = true;
+      BERTH_ASSIGN_OR_RETURN(o.relative_dir, value("a directory"));
+    } else if (a == "-rc" || a == "--relative-clear")
+      o.relative_clear = true;
+    else if (a == "-i" || a == "--incremental")
+      o.incremental = true;
+    else if (a == "-id" || a == "--incremental-dir") {
+      o.incremental = true;
+      BERTH_ASSIGN_OR_RETURN(o.incremental_dir, value("a directory"));
+    } else if (a == "-ic" || a == "--incremental-clear")
+      o.incremental_clear = true;
+    else if (a == "-wd") {
+      o.watch = true;
+      o.watch_diff = true;
+    } else if (a == "-w" || a == "--watch")
+      o.watch = true;
+    else if (a == "-wn") {
+      o.watch = true;
+      BERTH_ASSIGN_OR_RETURN(o.watch_interval, number());
+    } else if (a == "-wt") {
+      o.watch = true;
+      o.watch_no_title = true;
+    } else if (a == "-c" || a == "--color")
+      o.color = true;
+    else if (a == "-f" || a == "--file") {
+      BERTH_ASSIGN_OR_RETURN(std::string f, value("a file name"));
+      o.file = f;
+    } else if (a == "--raw")
+      o.raw = true;
+    else if (a == "--serve")
+      o.serve = true;
+    else if (a == "-h" || a == "--help")
+      o.help = true;
+    else if (a.size() > 1 && a[0] == '-')
+      return usage_error("invalid option `" + a + "`");
+    else
+      o.ids.push_back(a);
   }
-  if (o.watch && o.watch_interval < 0.1) return usage_error("option -wn: interval must be at least 0.1 s");
+  if (o.watch && o.watch_interval < 0.1)
+    return usage_error("option -wn: interval must be at least 0.1 s");
   if (o.file && !o.ids.empty()) return usage_error("-f takes no CT IDs");
   return o;
 }
 
 std::string vzubc_usage(const std::string& prog) {
-  return "Usage: " + prog + " [option...] [CTID|name ...]\n"
+  return "Usage: " + prog +
+         " [option...] [CTID|name ...]\n"
          "  -q, --quiet        only rows with failures or near their limit\n"
          "  -qh N              held/limit ratio that counts as near (default 0.5)\n"
          "  -qm N              maxheld/limit ratio that counts as near (default 0.8)\n"
          "  -v, --verbose      also rows with unlimited barrier and limit\n"
          "  -r, --relative     failcnt since the last -r run; -rd DIR store, -rc clear it\n"
-         "  -i, --incremental  a dHELD column: held since the last -i run; -id DIR store, -ic clear it\n"
+         "  -i, --incremental  a dHELD column: held since the last -i run; -id DIR store, -ic "
+         "clear it\n"
          "  -w, --watch        repeat until interrupted; -wn SEC interval (2), -wt no title,\n"
          "                     -wd highlight what changed\n"
          "  -c, --color        highlight failures (red) and rows near their limit (yellow)\n"
@@ -111,7 +145,8 @@ FailCounts parse_fail_counts(std::string_view text) {
     if (sp == std::string_view::npos) continue;
     uint64_t v = 0;
     std::string_view num = line.substr(sp + 1);
-    if (std::from_chars(num.data(), num.data() + num.size(), v).ec == std::errc()) out[std::string(line.substr(0, sp))] = v;
+    if (std::from_chars(num.data(), num.data() + num.size(), v).ec == std::errc())
+      out[std::string(line.substr(0, sp))] = v;
   }
   return out;
 }
@@ -123,7 +158,8 @@ std::string human_value(const std::string& row, uint64_t v) {
   if (kind == units::Kind::kItems) {
     if (v < 100000) return std::to_string(v);
     char buf[32];
-    std::snprintf(buf, sizeof buf, v < 100000000 ? "%.0fK" : "%.0fM", v < 100000000 ? v / 1e3 : v / 1e6);
+    std::snprintf(buf, sizeof buf, v < 100000000 ? "%.0fK" : "%.0fM",
+                  v < 100000000 ? v / 1e3 : v / 1e6);
     return buf;
   }
   return units::human_bytes(kind == units::Kind::kPages ? pages_to_bytes(v) : v);
@@ -138,7 +174,8 @@ std::string percent(uint64_t part, uint64_t base) {
   return buf;
 }
 
-std::string format_table(const Block& b, const VzubcOptions& opts, const std::optional<FailCounts>& previous,
+std::string format_table(const Block& b, const VzubcOptions& opts,
+                         const std::optional<FailCounts>& previous,
                          const std::optional<FailCounts>& previous_held) {
   char buf[256];
   const char* fmt = "%13s|%5s %5s %5s|%5s %5s %5s|%5s|%5s|%6s";
@@ -146,8 +183,8 @@ std::string format_table(const Block& b, const VzubcOptions& opts, const std::op
   std::string title = "CT " + b.uid;
   std::string out(inc ? 75 : 68, '-');
   out += "\n";
-  std::snprintf(buf, sizeof buf, "%-13s|%5s %5s %5s|%5s %5s %5s|%5s|%5s|%6s", title.c_str(), "HELD", "Bar%", "Lim%",
-                "MAXH", "Bar%", "Lim%", "BAR", "LIM", "FAIL");
+  std::snprintf(buf, sizeof buf, "%-13s|%5s %5s %5s|%5s %5s %5s|%5s|%5s|%6s", title.c_str(), "HELD",
+                "Bar%", "Lim%", "MAXH", "Bar%", "Lim%", "BAR", "LIM", "FAIL");
   out += buf;
   out += inc ? "| dHELD\n" : "\n";
   out += inc ? "-------------+-----------------+-----------------+-----+-----+------+------\n"
@@ -161,7 +198,8 @@ std::string format_table(const Block& b, const VzubcOptions& opts, const std::op
       fail = r.failcnt >= before ? r.failcnt - before : r.failcnt;  // a restart resets the counter
     }
     auto near_held = ratio(r.held, r.limit), near_max = ratio(r.maxheld, r.limit);
-    bool near = (near_held && *near_held >= opts.quiet_held) || (near_max && *near_max >= opts.quiet_maxheld);
+    bool near = (near_held && *near_held >= opts.quiet_held) ||
+                (near_max && *near_max >= opts.quiet_maxheld);
     bool limited = !unlimited(r.barrier) || !unlimited(r.limit);
     if (opts.quiet && fail == 0 && !near) continue;
     if (!opts.quiet && !opts.verbose && !limited && fail == 0) continue;
@@ -175,7 +213,7 @@ std::string format_table(const Block& b, const VzubcOptions& opts, const std::op
     if (inc) {
       auto it = previous_held->find(r.name);
       uint64_t before = it == previous_held->end() ? 0 : it->second;
-      std::string d = r.held == before ? "-"
+      std::string d = r.held == before  ? "-"
                       : r.held > before ? "+" + human_value(r.name, r.held - before)
                                         : "-" + human_value(r.name, before - r.held);
       char col[32];

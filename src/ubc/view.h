@@ -25,11 +25,11 @@ struct VzubcOptions {
   bool relative = false;
   std::string relative_dir;  // "" = default under BERTH_ROOT
   bool relative_clear = false;
-  bool incremental = false;          // -i: a column with held's change since the last -i run
-  std::string incremental_dir;       // -id DIR; "" = default under BERTH_ROOT
-  bool incremental_clear = false;    // -ic
+  bool incremental = false;        // -i: a column with held's change since the last -i run
+  std::string incremental_dir;     // -id DIR; "" = default under BERTH_ROOT
+  bool incremental_clear = false;  // -ic
   bool watch = false;
-  bool watch_diff = false;           // -wd: highlight what changed since the last redraw
+  bool watch_diff = false;  // -wd: highlight what changed since the last redraw
   double watch_interval = 2.0;
   bool watch_no_title = false;
   bool color = false;
@@ -52,7 +52,8 @@ FailCounts parse_fail_counts(std::string_view text);
 
 // One block as vzubc's table. previous: the failcnts of the last -r run (nullopt without -r);
 // previous_held: the helds of the last -i run (nullopt without -i: no dHELD column).
-std::string format_table(const Block& b, const VzubcOptions& opts, const std::optional<FailCounts>& previous,
+std::string format_table(const Block& b, const VzubcOptions& opts,
+                         const std::optional<FailCounts>& previous,
                          const std::optional<FailCounts>& previous_held = std::nullopt);
 
 // -wd: `now` with every character that differs from the same place in `before` in reverse

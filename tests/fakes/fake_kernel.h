@@ -39,20 +39,22 @@ class FakeKernel : public sys::Kernel {
 
   Result<UniqueFd> open_tree(const std::string& path, unsigned flags) override;
   Status move_mount(int from_fd, const std::string& to) override;
-  Status mount_setattr(int fd, const std::string& path, unsigned at_flags, const sys::MountAttr& attr) override;
+  Status mount_setattr(int fd, const std::string& path, unsigned at_flags,
+                       const sys::MountAttr& attr) override;
   Result<UniqueFd> fsopen(const std::string& fstype) override;
   Status fsconfig_set(int fs_fd, const std::string& key, const std::string& value) override;
   Status fsconfig_create(int fs_fd) override;
   Result<UniqueFd> fsmount(int fs_fd, uint64_t attrs) override;
   // Recorded as "mount <fstype, else source, else -> on <target>[ bind][ slave][ rec][ ro]".
-  Status mount(const char* source, const std::string& target, const char* fstype, unsigned long flags,
-               const char* data) override;
+  Status mount(const char* source, const std::string& target, const char* fstype,
+               unsigned long flags, const char* data) override;
   Status umount(const std::string& path, int flags) override;
   std::vector<std::string> mounts_under(const std::string& path) override;
   Status pivot_root(const std::string& new_root, const std::string& put_old) override;
   // Runs nothing: returns a child with a pid no real process can have (above PID_MAX_LIMIT), so
   // that its kill_and_reap comes back here.
-  Result<sys::ChildProcess> clone_child(sys::NsOwner owner, uint64_t flags, int cgroup_fd, const std::function<int()>& fn) override;
+  Result<sys::ChildProcess> clone_child(sys::NsOwner owner, uint64_t flags, int cgroup_fd,
+                                        const std::function<int()>& fn) override;
   Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count) override;
   void kill_and_reap(pid_t pid, int pidfd) override;
 

@@ -87,7 +87,8 @@ class BridgedTest : public BerthTest {
     }
     BerthTest::SetUp();
     // Routed CTs' addresses get proxy ARP/NDP entries on the bridge (checked, and their removal).
-    std::ofstream(root() + "/etc/berth/berth.conf", std::ios::app) << "NEIGHBOUR_DEVS=\"list:berthbr0\"\n";
+    std::ofstream(root() + "/etc/berth/berth.conf", std::ios::app)
+        << "NEIGHBOUR_DEVS=\"list:berthbr0\"\n";
   }
 
   void TearDown() override {
@@ -136,11 +137,14 @@ class BridgedTest : public BerthTest {
     background_.push_back(p);
   }
 
-  RunResult in_ct(const std::string& ctid, const std::string& cmd) { return berth({"exec", ctid, cmd}); }
+  RunResult in_ct(const std::string& ctid, const std::string& cmd) {
+    return berth({"exec", ctid, cmd});
+  }
   std::string conf(const std::string& ctid) { return read_text(conf_path(ctid)); }
   void install_probe(const std::string& ctid) {
     std::error_code ec;
-    fs::copy_file(BERTH_PROBE, ve_root(ctid) + "/sbin/berth_probe", fs::copy_options::overwrite_existing, ec);
+    fs::copy_file(BERTH_PROBE, ve_root(ctid) + "/sbin/berth_probe",
+                  fs::copy_options::overwrite_existing, ec);
     ASSERT_FALSE(ec) << ec.message();
   }
 
@@ -148,12 +152,17 @@ class BridgedTest : public BerthTest {
   // what they get to its `got` file. Loops and retries make them robust to start-up races.
   void listen_on(const Node& n) {
     if (n.ctid.empty()) {
-      lan_background({"/bin/busybox", "sh", "-c", "while true; do /bin/busybox nc -l -p 7000; done"}, lan_got());
+      lan_background(
+          {"/bin/busybox", "sh", "-c", "while true; do /bin/busybox nc -l -p 7000; done"},
+          lan_got());
       lan_background({BERTH_PROBE, "udp-listen", "7001", "120000"}, lan_got());
       return;
     }
-    RunResult r = in_ct(n.ctid, "rm -f /tmp/got; (while true; do nc -l -p 7000; done </dev/null >>/tmp/got 2>/dev/null &);"
-                                 " (/sbin/berth_probe udp-listen 7001 120000 </dev/null >>/tmp/got 2>/dev/null &); sleep 0.2");
+    RunResult r = in_ct(
+        n.ctid,
+        "rm -f /tmp/got; (while true; do nc -l -p 7000; done </dev/null >>/tmp/got 2>/dev/null &);"
+        " (/sbin/berth_probe udp-listen 7001 120000 </dev/null >>/tmp/got 2>/dev/null &); sleep "
+        "0.2");
     ASSERT_EQ(r.code, 0) << r.err;
   }
   std::string lan_got() const { return root() + "/lan-got"; }
@@ -162,7 +171,8 @@ class BridgedTest : public BerthTest {
     return in_ct(n.ctid, "cat /tmp/got 2>/dev/null").out;
   }
   // from sends a tagged message to `to` at addr over proto ("tcp" or "udp"); true once `to` got it.
-  bool deliver(const Node& from, const Node& to, const std::string& addr, const std::string& proto) {
+  bool deliver(const Node& from, const Node& to, const std::string& addr,
+               const std::string& proto) {
     std::string tag = "msg-" + from.name + "-" + to.name + "-" + proto + "-" + addr;
     std::string cmd = proto == "tcp" ? "echo " + tag + " | nc -w 2 " + addr + " 7000"
                                      : "/sbin/berth_probe udp-send " + addr + " 7001 " + tag + " 2";
@@ -177,7 +187,8 @@ class BridgedTest : public BerthTest {
   }
 
   // sniff in a CT in the background for ms; the result is read with sniff_result.
-  void sniff_start(const std::string& ctid, const std::string& file, int ms, const std::vector<std::string>& match) {
+  void sniff_start(const std::string& ctid, const std::string& file, int ms,
+                   const std::vector<std::string>& match) {
     std::string cmd = "(/sbin/berth_probe sniff " + std::to_string(ms);
     for (const auto& m : match) cmd += " " + m;
     cmd += " </dev/null >" + file + " 2>/dev/null &); sleep 0.2";
@@ -194,7 +205,8 @@ class BridgedTest : public BerthTest {
     return -1;
   }
   // The same in the LAN namespace: sniff for ms while traffic() runs; returns the count.
-  long lan_sniff(int ms, const std::vector<std::string>& match, const std::function<void()>& traffic) {
+  long lan_sniff(int ms, const std::vector<std::string>& match,
+                 const std::function<void()>& traffic) {
     std::string out = root() + "/lan-sniff-" + std::to_string(sniffs_++);
     std::vector<std::string> argv{BERTH_PROBE, "sniff", std::to_string(ms)};
     argv.insert(argv.end(), match.begin(), match.end());
@@ -203,7 +215,8 @@ class BridgedTest : public BerthTest {
     traffic();
     for (int i = 0; i < 200; ++i) {
       std::string text = read_text(out);
-      if (auto p = text.find('{'); p != std::string::npos) return nlohmann::json::parse(text.substr(p))["count"].get<long>();
+      if (auto p = text.find('{'); p != std::string::npos)
+        return nlohmann::json::parse(text.substr(p))["count"].get<long>();
       sleep_ms(20);
     }
     return -1;
@@ -211,7 +224,9 @@ class BridgedTest : public BerthTest {
 
   std::string nft_tables() { return host_cmd({"/usr/sbin/nft", "list", "tables"}).out; }
   // The instance's shared inet table (routed CTs' chains), "" when there is none.
-  std::string shared_filter() { return host_cmd({"/usr/sbin/nft", "list", "table", "inet", "berth-" + instance()}).out; }
+  std::string shared_filter() {
+    return host_cmd({"/usr/sbin/nft", "list", "table", "inet", "berth-" + instance()}).out;
+  }
   // The addresses of one CT's (host end, address) pairs in the inet table's sets, one a line.
   std::string ct_filter(const std::string& ctid) {
     std::string out, all = shared_filter();
@@ -222,10 +237,14 @@ class BridgedTest : public BerthTest {
     }
     return out;
   }
-  std::string arp_filter() { return host_cmd({"/usr/sbin/nft", "list", "table", "arp", "berth-" + instance()}).out; }
+  std::string arp_filter() {
+    return host_cmd({"/usr/sbin/nft", "list", "table", "arp", "berth-" + instance()}).out;
+  }
   std::string links() { return ip({"-o", "-d", "link", "show"}).out; }
   std::string routes() { return ip({"route", "show"}).out + ip({"-6", "route", "show"}).out; }
-  std::string neigh_proxies() { return ip({"neigh", "show", "proxy"}).out + ip({"-6", "neigh", "show", "proxy"}).out; }
+  std::string neigh_proxies() {
+    return ip({"neigh", "show", "proxy"}).out + ip({"-6", "neigh", "show", "proxy"}).out;
+  }
   std::string ct_mac(const std::string& ctid, const std::string& ifname) {
     // NETIF's mac for ifname, as saved.
     std::string c = conf(ctid);
@@ -242,8 +261,10 @@ class BridgedTest : public BerthTest {
 };
 
 TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
-  Node a{"A", create_running_ct({"--ipadd", "198.18.201.1", "--ipadd", "fd00:201::1"}), "198.18.201.1", "fd00:201::1"};
-  Node b{"B", create_running_ct({"--ipadd", "198.18.201.2", "--ipadd", "fd00:201::2"}), "198.18.201.2", "fd00:201::2"};
+  Node a{"A", create_running_ct({"--ipadd", "198.18.201.1", "--ipadd", "fd00:201::1"}),
+         "198.18.201.1", "fd00:201::1"};
+  Node b{"B", create_running_ct({"--ipadd", "198.18.201.2", "--ipadd", "fd00:201::2"}),
+         "198.18.201.2", "fd00:201::2"};
   Node c{"C", create_ct(), "198.18.200.3", "fd00:200::3"};
   Node l{"LAN", "", "198.18.200.10", "fd00:200::10"};
   RunResult r = berth({"set", c.ctid, "--netif_add", "eth0,,,,berthbr0", "--save"});
@@ -253,8 +274,8 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
   // NETIF as vzctl writes it: generated MACs with OpenVZ's OUI, host end veth<CTID>.0.
   std::string host_end = "veth" + c.ctid + ".0";
   EXPECT_PRED2(matches, conf(c.ctid),
-               "[^]*\nNETIF=\"ifname=eth0,bridge=berthbr0,mac=00:18:51:[0-9A-F:]{8},host_ifname=" + host_end +
-                   ",host_mac=00:18:51:[0-9A-F:]{8},mac_filter=on\"\n[^]*");
+               "[^]*\nNETIF=\"ifname=eth0,bridge=berthbr0,mac=00:18:51:[0-9A-F:]{8},host_ifname=" +
+                   host_end + ",host_mac=00:18:51:[0-9A-F:]{8},mac_filter=on\"\n[^]*");
   std::string mac = ct_mac(c.ctid, "eth0");
   ASSERT_EQ(berth({"start", c.ctid, "--wait"}).code, 0);
   // Inside: eth0 with NETIF's MAC; on the host its end is a port of berthbr0.
@@ -264,9 +285,11 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
   for (char& ch : lower_mac) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   EXPECT_PRED2(contains, e.out, "link/ether " + lower_mac);
   EXPECT_PRED2(contains, ip({"-o", "link", "show", host_end}).out, "master berthbr0");
-  r = in_ct(c.ctid, "echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad 2>/dev/null; ip addr add 198.18.200.3/24 dev eth0 &&"
-                    " ip -6 addr add fd00:200::3/64 dev eth0 && ip route add default via 198.18.200.1 &&"
-                    " ip -6 route add default via fd00:200::1");
+  r = in_ct(c.ctid,
+            "echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad 2>/dev/null; ip addr add "
+            "198.18.200.3/24 dev eth0 &&"
+            " ip -6 addr add fd00:200::3/64 dev eth0 && ip route add default via 198.18.200.1 &&"
+            " ip -6 route add default via fd00:200::1");
   ASSERT_EQ(r.code, 0) << r.err;
   // The filters: the instance's inet and arp tables with each routed CT's (host end, address)
   // pairs in their sets, a bridge table for C's mac_filter.
@@ -284,16 +307,19 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
   // Every CT reaches every other one and the LAN, IPv4 and IPv6, TCP and UDP.
   for (const auto& n : {a, b, c}) install_probe(n.ctid);
   for (const auto& n : {a, b, c, l}) listen_on(n);
-  std::vector<std::pair<Node, Node>> pairs{{a, b}, {a, c}, {a, l}, {b, a}, {b, c}, {b, l}, {c, a}, {c, b}, {c, l}};
+  std::vector<std::pair<Node, Node>> pairs{{a, b}, {a, c}, {a, l}, {b, a}, {b, c},
+                                           {b, l}, {c, a}, {c, b}, {c, l}};
   for (const auto& [from, to] : pairs)
     for (const auto& addr : {to.v4, to.v6})
       for (const char* proto : {"tcp", "udp"})
-        EXPECT_TRUE(deliver(from, to, addr, proto)) << from.name << " -> " << to.name << " " << addr << " " << proto;
+        EXPECT_TRUE(deliver(from, to, addr, proto))
+            << from.name << " -> " << to.name << " " << addr << " " << proto;
 
   // Isolation: a CT's capture sees none of the traffic between the other two and the LAN, while
   // it does see its own (so the capture works).
   auto ping_lan = [&](const Node& from) {
-    (void)in_ct(from.ctid, "ping -c 3 -i 0.2 -W 1 198.18.200.10; ping6 -c 3 -i 0.2 -W 1 fd00:200::10");
+    (void)in_ct(from.ctid,
+                "ping -c 3 -i 0.2 -W 1 198.18.200.10; ping6 -c 3 -i 0.2 -W 1 fd00:200::10");
   };
   for (const auto& [me, x, y] : {std::tuple{a, b, c}, std::tuple{c, a, b}}) {
     // The windows are long enough for all the traffic even on a loaded machine; its own comes
@@ -304,17 +330,21 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
     ping_lan(x);
     ping_lan(y);
     EXPECT_EQ(sniff_result(me.ctid, "/tmp/others"), 0) << me.name << " saw others' traffic";
-    EXPECT_GT(sniff_result(me.ctid, "/tmp/own"), 0) << me.name << "'s capture saw nothing of its own";
+    EXPECT_GT(sniff_result(me.ctid, "/tmp/own"), 0)
+        << me.name << "'s capture saw nothing of its own";
   }
 
   // Anti-spoofing: A's packets with B's address (or any other) as source never reach the LAN,
   // IPv4 and IPv6; the same packets with A's own addresses do.
-  long forged = lan_sniff(1500, {"198.18.201.2", "198.18.201.99", "fd00:201::2", "fd00:201::99"}, [&] {
-    for (const char* src : {"198.18.201.2", "198.18.201.99"})
-      (void)in_ct(a.ctid, std::string("/sbin/berth_probe spoof ") + src + " 198.18.200.10 7009 5");
-    for (const char* src : {"fd00:201::2", "fd00:201::99"})
-      (void)in_ct(a.ctid, std::string("/sbin/berth_probe spoof ") + src + " fd00:200::10 7009 5");
-  });
+  long forged =
+      lan_sniff(1500, {"198.18.201.2", "198.18.201.99", "fd00:201::2", "fd00:201::99"}, [&] {
+        for (const char* src : {"198.18.201.2", "198.18.201.99"})
+          (void)in_ct(a.ctid,
+                      std::string("/sbin/berth_probe spoof ") + src + " 198.18.200.10 7009 5");
+        for (const char* src : {"fd00:201::2", "fd00:201::99"})
+          (void)in_ct(a.ctid,
+                      std::string("/sbin/berth_probe spoof ") + src + " fd00:200::10 7009 5");
+      });
   EXPECT_EQ(forged, 0);
   // The same under a rate limit, whose ingress redirect sends A's packets through its ifb; the
   // genuine ones below pass with it.
@@ -346,9 +376,11 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
     });
   };
   EXPECT_EQ(forged_frames(), 0);
-  EXPECT_GT(lan_sniff(1200, {mac}, [&] {
-              (void)in_ct(c.ctid, "/sbin/berth_probe sendeth eth0 " + mac + " ff:ff:ff:ff:ff:ff 5");
-            }),
+  EXPECT_GT(lan_sniff(1200, {mac},
+                      [&] {
+                        (void)in_ct(c.ctid, "/sbin/berth_probe sendeth eth0 " + mac +
+                                                " ff:ff:ff:ff:ff:ff 5");
+                      }),
             0);
   ASSERT_EQ(berth({"set", c.ctid, "--ifname", "eth0", "--mac_filter", "off"}).code, 0);
   EXPECT_FALSE(contains(nft_tables(), "table bridge berth-" + instance() + "-" + c.ctid));
@@ -422,14 +454,16 @@ TEST_F(BridgedTest, LiveChangesRestartAndBadInput) {
 
   // DHCP on the bridge: the template's udhcpc script configures eth0 from a server in the LAN.
   std::string dhcp_conf = root() + "/udhcpd.conf";
-  std::ofstream(dhcp_conf) << "start 198.18.200.50\nend 198.18.200.60\ninterface lan1\nlease_file " << root()
-                           << "/udhcpd.leases\npidfile " << root() << "/udhcpd.pid\noption subnet 255.255.255.0\n"
-                           << "option router 198.18.200.1\noption dns 198.18.200.10\noption domain lan.test\n";
+  std::ofstream(dhcp_conf)
+      << "start 198.18.200.50\nend 198.18.200.60\ninterface lan1\nlease_file " << root()
+      << "/udhcpd.leases\npidfile " << root() << "/udhcpd.pid\noption subnet 255.255.255.0\n"
+      << "option router 198.18.200.1\noption dns 198.18.200.10\noption domain lan.test\n";
   std::ofstream(root() + "/udhcpd.leases").flush();
   lan_background({"/bin/busybox", "udhcpd", "-f", dhcp_conf}, root() + "/udhcpd.log");
   r = in_ct(c, "udhcpc -i eth0 -n -q -t 10 -T 1 </dev/null >/dev/null 2>&1");
   EXPECT_EQ(r.code, 0) << read_text(root() + "/udhcpd.log");
-  EXPECT_PRED2(matches, in_ct(c, "ip -4 -o addr show eth0").out, "[^]*inet 198[.]18[.]200[.](5[0-9]|60)/24[^]*");
+  EXPECT_PRED2(matches, in_ct(c, "ip -4 -o addr show eth0").out,
+               "[^]*inet 198[.]18[.]200[.](5[0-9]|60)/24[^]*");
   EXPECT_PRED2(contains, in_ct(c, "ip route").out, "default via 198.18.200.1");
   EXPECT_PRED2(contains, in_ct(c, "cat /etc/resolv.conf").out, "nameserver 198.18.200.10");
   EXPECT_EQ(in_ct(c, "ping -c1 -W3 198.18.200.10").code, 0);

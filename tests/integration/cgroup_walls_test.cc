@@ -2,7 +2,8 @@
 // inside a VPS by its root (`berth exec`), and checks that the host's limits and the host's
 // commands still hold: an I/O limit a sub-group cannot step around, nested groups bounded per VPS,
 // `stop`/`start`/`destroy` that succeed whatever the VPS did to its own cgroups, mounts and
-// limits, `exec` after init's NOFILE was lowered, and a cgroup2 mount that shows nothing of the host.
+// limits, `exec` after init's NOFILE was lowered, and a cgroup2 mount that shows nothing of the
+// host.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -44,7 +45,8 @@ void force_remove_tree(int dfd) {
   if (!d) return;
   std::vector<std::string> subs;
   while (dirent* e = ::readdir(d))
-    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) subs.push_back(e->d_name);
+    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
+      subs.push_back(e->d_name);
   ::closedir(d);
   for (const auto& s : subs) {
     int c = ::openat(dfd, s.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -60,7 +62,8 @@ class CgroupWallsTest : public BerthTest {
   void TearDown() override {
     // Only when a test failed and left the instance's groups in a state the harness cannot undo.
     if (HasFailure()) {
-      for (const char* h : {"freezer", "pids", "systemd", "cpu", "cpuacct", "cpuset", "memory", "devices", "blkio", "unified", ""}) {
+      for (const char* h : {"freezer", "pids", "systemd", "cpu", "cpuacct", "cpuset", "memory",
+                            "devices", "blkio", "unified", ""}) {
         std::string dir = std::string("/sys/fs/cgroup/") + h + "/" + instance();
         int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) continue;
@@ -101,17 +104,23 @@ TEST_F(CgroupWallsTest, IolimitHoldsForAWriterInItsOwnSubGroup) {
   std::string dir = inside_dir("blkio");
   // The shell moves itself (so dd, its child) into the sub-group when it can make one.
   std::string attack = "if mkdir " + dir + "/escape 2>/dev/null; then echo made; echo $$ > " + dir +
-                       "/escape/cgroup.procs && echo moved; " + (host_is_v2() ? "" : "cat /proc/self/cgroup | grep blkio; ") +
-                       "else echo refused; fi; dd if=/dev/zero of=/root/io.bin bs=1M count=15 oflag=direct 2>/dev/null; echo rc=$?";
+                       "/escape/cgroup.procs && echo moved; " +
+                       (host_is_v2() ? "" : "cat /proc/self/cgroup | grep blkio; ") +
+                       "else echo refused; fi; dd if=/dev/zero of=/root/io.bin bs=1M count=15 "
+                       "oflag=direct 2>/dev/null; echo rc=$?";
   auto t0 = Clock::now();
   RunResult r = berth({"exec", id, attack}, {.timeout = std::chrono::seconds(60)});
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("[cgroup-walls] iolimit 5 MiB/s, writer in its own sub-group: 15 MiB took %.2f s = %.2f MiB/s; inside said: %s\n",
-              secs, 15 / secs, r.out.c_str());
+  std::printf(
+      "[cgroup-walls] iolimit 5 MiB/s, writer in its own sub-group: 15 MiB took %.2f s = %.2f "
+      "MiB/s; inside said: %s\n",
+      secs, 15 / secs, r.out.c_str());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_PRED2(contains, r.out, "rc=0");
   EXPECT_GE(secs, 15 / (5 * 1.25)) << "15 MiB went faster than the limit allows: " << r.out;
-  EXPECT_EQ(berth({"exec", id, "rm -f /root/io.bin; rmdir " + dir + "/escape 2>/dev/null; true"}).code, 0);
+  EXPECT_EQ(
+      berth({"exec", id, "rm -f /root/io.bin; rmdir " + dir + "/escape 2>/dev/null; true"}).code,
+      0);
 }
 
 // Item 9: the VPS makes sub-groups in a loop in every hierarchy it can write; memory groups use
@@ -125,8 +134,11 @@ TEST_F(CgroupWallsTest, NestedGroupsStopAtTheLimit) {
     ASSERT_EQ(berth({"restart", id}).code, 0);
   }
   std::string dir = inside_dir("memory");
-  RunResult r = berth({"exec", id, "cd " + dir + " && n=0; while [ $n -lt 300 ] && mkdir g$n 2>/dev/null; do n=$((n+1)); done; echo $n"},
-                      {.timeout = std::chrono::seconds(60)});
+  RunResult r = berth(
+      {"exec", id,
+       "cd " + dir +
+           " && n=0; while [ $n -lt 300 ] && mkdir g$n 2>/dev/null; do n=$((n+1)); done; echo $n"},
+      {.timeout = std::chrono::seconds(60)});
   ASSERT_EQ(r.code, 0) << r.err;
   std::printf("[cgroup-walls] memory sub-groups a VPS could make: %s", r.out.c_str());
   EXPECT_EQ(r.out, v2 ? "20\n" : "0\n");
@@ -148,7 +160,8 @@ TEST_F(CgroupWallsTest, StopRemovesGroupsNestedPastPathMax) {
   std::string attack =
       "sleep 1000 </dev/null >/dev/null 2>&1 & s=$!; deepest=0; "
       "for h in /sys/fs/cgroup /sys/fs/cgroup/*; do [ -f $h/cgroup.procs ] || continue; "
-      "i=$(/sbin/berth_probe --mkdeep $h 20 250 $s); [ $i -gt $deepest ] && deepest=$i; done; echo $deepest";
+      "i=$(/sbin/berth_probe --mkdeep $h 20 250 $s); [ $i -gt $deepest ] && deepest=$i; done; echo "
+      "$deepest";
   RunResult r = berth({"exec", id, attack}, {.timeout = std::chrono::seconds(60)});
   ASSERT_EQ(r.code, 0) << r.err;
   std::printf("[cgroup-walls] levels of 250-character groups made inside: %s", r.out.c_str());
@@ -162,8 +175,10 @@ TEST_F(CgroupWallsTest, StopSucceedsWithAFrozenSubGroup) {
   std::string id = create_running_ct();
   bool v2 = host_is_v2();
   std::string dir = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/freezer";
-  std::string freeze = v2 ? "echo 1 > " + dir + "/ice/cgroup.freeze" : "echo FROZEN > " + dir + "/ice/freezer.state";
-  std::string attack = "mkdir " + dir + "/ice && { sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > " + dir +
+  std::string freeze =
+      v2 ? "echo 1 > " + dir + "/ice/cgroup.freeze" : "echo FROZEN > " + dir + "/ice/freezer.state";
+  std::string attack = "mkdir " + dir +
+                       "/ice && { sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > " + dir +
                        "/ice/cgroup.procs; } && " + freeze + " && echo frozen || echo refused";
   RunResult r = berth({"exec", id, attack});
   std::printf("[cgroup-walls] freezing a sub-group inside: %s", r.out.c_str());
@@ -177,9 +192,12 @@ TEST_F(CgroupWallsTest, StopSucceedsAfterSubGroupAndMountTricks) {
   std::string id = create_running_ct();
   std::string pids = inside_dir("pids");
   std::string attack =
-      "cd " + pids + " && mkdir a z initscope && echo 1 > initscope/cgroup.procs && "
-      "{ sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > a/cgroup.procs; } && echo 1 > a/pids.max && "
-      "{ sh -c 'sleep 0 & exec sleep 1000' </dev/null >/dev/null 2>&1 & echo $! > z/cgroup.procs; } && "
+      "cd " + pids +
+      " && mkdir a z initscope && echo 1 > initscope/cgroup.procs && "
+      "{ sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > a/cgroup.procs; } && echo 1 > "
+      "a/pids.max && "
+      "{ sh -c 'sleep 0 & exec sleep 1000' </dev/null >/dev/null 2>&1 & echo $! > z/cgroup.procs; "
+      "} && "
       "mount -t tmpfs none /tmp && mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && echo done";
   RunResult r = berth({"exec", id, attack});
   EXPECT_PRED2(contains, r.out, "done") << r.err;
@@ -192,7 +210,8 @@ TEST_F(CgroupWallsTest, StopSucceedsAfterSubGroupAndMountTricks) {
 TEST_F(CgroupWallsTest, ExecAndEnterWorkAfterInitsNofileIsLowered) {
   std::string id = create_running_ct();
   install_probe(id);
-  RunResult r = berth({"exec", id, "/sbin/berth_probe --setnofile 1 3 3 && grep 'open files' /proc/1/limits"});
+  RunResult r = berth(
+      {"exec", id, "/sbin/berth_probe --setnofile 1 3 3 && grep 'open files' /proc/1/limits"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_PRED2(matches, split_lines(r.out).at(0), "Max open files +3 +3 +files *") << r.out;
   r = berth({"exec", id, "echo alive; cat /etc/hostname >/dev/null && echo read"});
@@ -209,7 +228,8 @@ TEST_F(CgroupWallsTest, ExecAndEnterWorkAfterInitsNofileIsLowered) {
 TEST_F(CgroupWallsTest, Cgroup2MountInsideShowsNoHostGroups) {
   // A group of the host's, at the unified root, that nothing inside may see.
   std::string unified = host_is_v2() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
-  if (!fs::exists(unified + "/cgroup.procs")) GTEST_SKIP() << "no unified (cgroup2) hierarchy on this host";
+  if (!fs::exists(unified + "/cgroup.procs"))
+    GTEST_SKIP() << "no unified (cgroup2) hierarchy on this host";
   std::string mark = unified + "/" + instance() + "-hostmark";
   ASSERT_EQ(::mkdir(mark.c_str(), 0755), 0) << mark;
   struct Rm {
@@ -217,7 +237,9 @@ TEST_F(CgroupWallsTest, Cgroup2MountInsideShowsNoHostGroups) {
     ~Rm() { ::rmdir(d.c_str()); }
   } rm{mark};
   std::string id = create_running_ct();
-  RunResult r = berth({"exec", id, "mkdir -p /mnt/cg2 && mount -t cgroup2 none /mnt/cg2 && ls /mnt/cg2; umount /mnt/cg2"});
+  RunResult r = berth(
+      {"exec", id,
+       "mkdir -p /mnt/cg2 && mount -t cgroup2 none /mnt/cg2 && ls /mnt/cg2; umount /mnt/cg2"});
   std::printf("[cgroup-walls] cgroup2 mounted inside lists: %s\n", r.out.c_str());
   EXPECT_PRED2(contains, r.out, "cgroup.procs") << r.err;
   EXPECT_FALSE(contains(r.out, instance())) << r.out;

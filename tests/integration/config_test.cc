@@ -27,7 +27,8 @@ TEST_F(ConfigTest, CreateWithSampleAndApplyconfig) {
   ASSERT_EQ(r.code, 0) << r.err;
   conf = read_text(conf_path(id));
   EXPECT_EQ(conf_value(conf, "PHYSPAGES"), "0:262144");
-  EXPECT_EQ(conf_value(conf, "HOSTNAME"), "ct" + id);  // identity keys are not taken from the sample
+  EXPECT_EQ(conf_value(conf, "HOSTNAME"),
+            "ct" + id);  // identity keys are not taken from the sample
   r = berth({"set", id, "--applyconfig", "no-such-sample", "--save"});
   EXPECT_EQ(r.code, 82) << r.err;
   EXPECT_EQ(conf_value(read_text(conf_path(id)), "PHYSPAGES"), "0:262144");
@@ -42,7 +43,7 @@ TEST_F(ConfigTest, CreateWithUserpasswd) {
   r = berth({"exec2", id, "grep '^root:' /etc/shadow"});
   ASSERT_EQ(r.code, 0) << r.err;
   std::string hash = r.out.substr(5, r.out.find(':', 5) - 5);
-  struct crypt_data cd{};
+  struct crypt_data cd {};
   const char* again = crypt_r("s3cret", hash.c_str(), &cd);
   ASSERT_NE(again, nullptr);
   EXPECT_EQ(hash, again);
@@ -58,8 +59,9 @@ TEST_F(ConfigTest, PrivilegedCtCannotMakeDeviceNodes) {
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
-// The CT's root id attaches its root at var/lib/berth/newroot in its own mount namespace (VE_ROOT's and
-// VE_PRIVATE's directories are closed to it): a directory above that it cannot pass is a clear error.
+// The CT's root id attaches its root at var/lib/berth/newroot in its own mount namespace (VE_ROOT's
+// and VE_PRIVATE's directories are closed to it): a directory above that it cannot pass is a clear
+// error.
 TEST_F(ConfigTest, UnreachableRootIsAClearError) {
   std::string id = create_ct();
   std::string parent = root();

@@ -26,12 +26,14 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // A shell loop inside a CT that runs `body` repeatedly for `secs` seconds (busybox sh).
 std::string for_seconds(int secs, const std::string& body) {
-  return "end=$(( $(date +%s) + " + std::to_string(secs) + " )); while [ $(date +%s) -lt $end ]; do " + body +
-         "; done; exit 0";
+  return "end=$(( $(date +%s) + " + std::to_string(secs) +
+         " )); while [ $(date +%s) -lt $end ]; do " + body + "; done; exit 0";
 }
 
 class ContainmentTest : public BerthTest {
@@ -61,7 +63,8 @@ class ContainmentTest : public BerthTest {
         if (tok.rfind("wbytes=", 0) == 0) sum += std::stoull(tok.substr(7));
       return sum;
     }
-    for (const auto& line : split_lines(read_text(group_dir(id, "blkio") + "/blkio.throttle.io_service_bytes"))) {
+    for (const auto& line :
+         split_lines(read_text(group_dir(id, "blkio") + "/blkio.throttle.io_service_bytes"))) {
       std::istringstream f(line);
       std::string dev, op;
       uint64_t n = 0;
@@ -72,8 +75,9 @@ class ContainmentTest : public BerthTest {
   // 20 fork+execs inside the neighbour; its wall time in seconds. The neighbour must manage it.
   double probe_neighbour(const std::string& nb) {
     auto t0 = Clock::now();
-    RunResult r = berth({"exec", nb, "i=0; while [ $i -lt 20 ]; do /bin/true || exit 9; i=$((i+1)); done"},
-                        {.timeout = std::chrono::seconds(60)});
+    RunResult r =
+        berth({"exec", nb, "i=0; while [ $i -lt 20 ]; do /bin/true || exit 9; i=$((i+1)); done"},
+              {.timeout = std::chrono::seconds(60)});
     double s = seconds_since(t0);
     EXPECT_EQ(r.code, 0) << "the neighbour could not fork: " << r.err;
     return s;
@@ -82,14 +86,16 @@ class ContainmentTest : public BerthTest {
   double probe_for(const std::string& nb, double secs) {
     auto t0 = Clock::now();
     double worst = 0;
-    for (int n = 0; n < 2 || seconds_since(t0) < secs; ++n) worst = std::max(worst, probe_neighbour(nb));
+    for (int n = 0; n < 2 || seconds_since(t0) < secs; ++n)
+      worst = std::max(worst, probe_neighbour(nb));
     return worst;
   }
   // The neighbour's slowest probe over about a second with no attack running.
   double idle_neighbour(const std::string& nb) { return probe_for(nb, 1.0); }
   void report(const std::string& what, double idle, double attacked) {
-    std::printf("[containment] %s: neighbour 20 forks %.3f s worst idle, %.3f s worst under attack\n", what.c_str(),
-                idle, attacked);
+    std::printf(
+        "[containment] %s: neighbour 20 forks %.3f s worst idle, %.3f s worst under attack\n",
+        what.c_str(), idle, attacked);
     RecordProperty(what + "_neighbour_idle_ms", static_cast<int>(idle * 1000));
     RecordProperty(what + "_neighbour_attacked_ms", static_cast<int>(attacked * 1000));
     // Generous: idle is ~0.1-0.5 s; a starved neighbour takes far longer or fails.
@@ -106,20 +112,24 @@ TEST_F(ContainmentTest, MemoryHogIsOomKilledInsideItsCtOnly) {
   double idle = idle_neighbour(nb);
   std::vector<pid_t> before = ct_processes(hog);
   // Each round keeps 256M of zeros in memory (tail holds the newline-free stream): OOM at 64M.
-  pid_t attack = spawn_berth({"exec", hog, for_seconds(4, "head -c 268435456 /dev/zero | tail -n 1 >/dev/null")});
+  pid_t attack = spawn_berth(
+      {"exec", hog, for_seconds(4, "head -c 268435456 /dev/zero | tail -n 1 >/dev/null")});
   double worst = probe_for(nb, 3.5);
   EXPECT_EQ(wait_berth(attack), 0);
   report("memory_hog", idle, worst);
   cgroups::Stats s = stats(hog);
-  std::printf("[containment] memory_hog: oom kills %llu, failcnt %llu, max usage %llu bytes (limit 64M)\n",
-              static_cast<unsigned long long>(s.oom_kills), static_cast<unsigned long long>(s.memory.failcnt),
-              static_cast<unsigned long long>(s.memory.maxheld));
+  std::printf(
+      "[containment] memory_hog: oom kills %llu, failcnt %llu, max usage %llu bytes (limit 64M)\n",
+      static_cast<unsigned long long>(s.oom_kills),
+      static_cast<unsigned long long>(s.memory.failcnt),
+      static_cast<unsigned long long>(s.memory.maxheld));
   EXPECT_GT(s.oom_kills + s.memory.failcnt, 0u) << "no OOM kill or failure counted";
   EXPECT_GT(s.oom_kills, 0u);
   EXPECT_EQ(s.memory.limit, 64 << 20);
   EXPECT_LE(s.memory.maxheld, 64u << 20);
   EXPECT_EQ(stats(nb).oom_kills, 0u) << "the neighbour lost a process";
-  for (pid_t p : before) EXPECT_TRUE(fs::exists("/proc/" + std::to_string(p))) << "pid " << p << " of the hog CT died";
+  for (pid_t p : before)
+    EXPECT_TRUE(fs::exists("/proc/" + std::to_string(p))) << "pid " << p << " of the hog CT died";
   EXPECT_EQ(run_process({"/bin/true"}, {}, {}).code, 0) << "the host cannot run a process";
   expect_running(hog);
   expect_running(nb);
@@ -149,10 +159,13 @@ TEST_F(ContainmentTest, ForkBombStopsAtNumproc) {
   done = true;
   sampler.join();
   cgroups::Stats s = stats(bomb);
-  std::printf("[containment] fork_bomb: pids.current at most %llu in %llu samples, peak %llu (limit 64), refused "
-              "forks %llu\n",
-              static_cast<unsigned long long>(most.load()), static_cast<unsigned long long>(samples.load()),
-              static_cast<unsigned long long>(s.pids.maxheld), static_cast<unsigned long long>(s.pids.failcnt));
+  std::printf(
+      "[containment] fork_bomb: pids.current at most %llu in %llu samples, peak %llu (limit 64), "
+      "refused "
+      "forks %llu\n",
+      static_cast<unsigned long long>(most.load()), static_cast<unsigned long long>(samples.load()),
+      static_cast<unsigned long long>(s.pids.maxheld),
+      static_cast<unsigned long long>(s.pids.failcnt));
   EXPECT_LE(most.load(), 64u);
   EXPECT_LE(s.pids.maxheld, 64u);  // pids.peak where the kernel has it
   EXPECT_GE(most.load(), 56u) << "the bomb did not reach its limit";
@@ -172,7 +185,8 @@ TEST_F(ContainmentTest, CpulimitCapsAHog) {
   double idle = idle_neighbour(nb);
   // Three spinning processes: together they want far more than 25% even on a busy host.
   std::string spin = for_seconds(7, "i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done");
-  pid_t attack = spawn_berth({"exec", hog, "(" + spin + ") & (" + spin + ") & (" + spin + ") & wait"});
+  pid_t attack =
+      spawn_berth({"exec", hog, "(" + spin + ") & (" + spin + ") & (" + spin + ") & wait"});
   sleep_ms(700);
   std::string stat = group_dir(hog, "cpu") + "/cpu.stat";
   uint64_t throttled0 = cgroups::read_keyed(stat, "nr_throttled");
@@ -182,8 +196,10 @@ TEST_F(ContainmentTest, CpulimitCapsAHog) {
   double share = static_cast<double>(cpu_usage_us(hog) - u0) / 1e6 / seconds_since(t0);
   uint64_t throttled = cgroups::read_keyed(stat, "nr_throttled") - throttled0;
   EXPECT_EQ(wait_berth(attack), 0);
-  std::printf("[containment] cpulimit: the hog used %.1f%% of one CPU over %.1f s (limit 25%%), throttled %llu times\n",
-              share * 100, seconds_since(t0), static_cast<unsigned long long>(throttled));
+  std::printf(
+      "[containment] cpulimit: the hog used %.1f%% of one CPU over %.1f s (limit 25%%), throttled "
+      "%llu times\n",
+      share * 100, seconds_since(t0), static_cast<unsigned long long>(throttled));
   RecordProperty("cpulimit_hog_permille", static_cast<int>(share * 1000));
   EXPECT_LE(share, 0.25 + 0.04);
   EXPECT_GE(share, 0.03) << "the hog did not run";
@@ -203,13 +219,16 @@ TEST_F(ContainmentTest, CpuunitsSplitOneCpuOneToThree) {
   uint64_t a0 = cpu_usage_us(a), b0 = cpu_usage_us(b);
   auto t0 = Clock::now();
   double worst = probe_for(nb, 4.0);
-  double da = static_cast<double>(cpu_usage_us(a) - a0), db = static_cast<double>(cpu_usage_us(b) - b0);
+  double da = static_cast<double>(cpu_usage_us(a) - a0),
+         db = static_cast<double>(cpu_usage_us(b) - b0);
   double wall = seconds_since(t0);
   EXPECT_EQ(wait_berth(ha), 0);
   EXPECT_EQ(wait_berth(hb), 0);
   double ratio = da > 0 ? db / da : 0;
-  std::printf("[containment] cpuunits: over %.1f s on CPU 0, 1000 units used %.2f s, 3000 units %.2f s: 1:%.2f\n",
-              wall, da / 1e6, db / 1e6, ratio);
+  std::printf(
+      "[containment] cpuunits: over %.1f s on CPU 0, 1000 units used %.2f s, 3000 units %.2f s: "
+      "1:%.2f\n",
+      wall, da / 1e6, db / 1e6, ratio);
   RecordProperty("cpuunits_ratio_x100", static_cast<int>(ratio * 100));
   // The host may be busy: CPU 0 need not be all theirs, but the two must have run enough to
   // measure (ratio over at least 100 ms of CPU time).
@@ -229,7 +248,8 @@ TEST_F(ContainmentTest, IolimitThrottlesDirectWrites) {
   // 15 MiB at 5 MiB/s: at least 3 s when throttled, well under a second on this disk when not.
   constexpr double kMiB = 1024 * 1024;
   auto t0 = Clock::now();
-  pid_t attack = spawn_berth({"exec", io, "dd if=/dev/zero of=/root/io.bin bs=1M count=15 oflag=direct 2>/dev/null"});
+  pid_t attack = spawn_berth(
+      {"exec", io, "dd if=/dev/zero of=/root/io.bin bs=1M count=15 oflag=direct 2>/dev/null"});
   sleep_ms(500);
   uint64_t w0 = bytes_written(io);
   auto t1 = Clock::now();
@@ -238,9 +258,11 @@ TEST_F(ContainmentTest, IolimitThrottlesDirectWrites) {
   double sampled = static_cast<double>(w1 - w0) / kMiB / seconds_since(t1);
   EXPECT_EQ(wait_berth(attack), 0) << "dd with direct I/O failed in the CT";
   double total = seconds_since(t0);
-  std::printf("[containment] iolimit: 15 MiB direct writes took %.2f s (%.2f MiB/s overall), %.2f MiB/s sampled "
-              "(limit 5)\n",
-              total, 15 / total, sampled);
+  std::printf(
+      "[containment] iolimit: 15 MiB direct writes took %.2f s (%.2f MiB/s overall), %.2f MiB/s "
+      "sampled "
+      "(limit 5)\n",
+      total, 15 / total, sampled);
   RecordProperty("iolimit_sampled_kib_s", static_cast<int>(sampled * 1024));
   EXPECT_GT(w1, w0) << "no writes counted while dd ran";
   EXPECT_LE(sampled, 5 * 1.25);

@@ -30,7 +30,8 @@ class ErrorsTest : public BerthTest {
 
 TEST_F(ErrorsTest, UnknownCt) {
   std::string id = new_ctid();
-  for (const char* cmd : {"start", "stop", "destroy", "mount", "umount", "restart"}) expect_fails({cmd, id}, 14);
+  for (const char* cmd : {"start", "stop", "destroy", "mount", "umount", "restart"})
+    expect_fails({cmd, id}, 14);
   expect_fails({"set", id, "--hostname", "x", "--save"}, 14);
   EXPECT_FALSE(fs::exists(conf_path(id))) << "set created a config for an unknown CT";
   RunResult r = berth({"exec", id, "true"});
@@ -74,7 +75,8 @@ TEST_F(ErrorsTest, BadCtid) {
   // Nothing was created by any of them.
   std::error_code ec;
   size_t n = 0;
-  for (auto it = fs::directory_iterator(root() + "/etc/berth/conf", ec); !ec && it != fs::directory_iterator(); ++it)
+  for (auto it = fs::directory_iterator(root() + "/etc/berth/conf", ec);
+       !ec && it != fs::directory_iterator(); ++it)
     if (it->path().extension() == ".conf") ++n;
   EXPECT_EQ(n, 0u);
 }
@@ -118,7 +120,8 @@ TEST_F(ErrorsTest, LockedCt) {
   pid_t holder = ::fork();
   if (holder == 0) {
     ::setpgid(0, 0);
-    ::execl("/usr/bin/flock", "flock", "-o", "-x", lock.c_str(), "/bin/sleep", "5", static_cast<char*>(nullptr));
+    ::execl("/usr/bin/flock", "flock", "-o", "-x", lock.c_str(), "/bin/sleep", "5",
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   sleep_ms(300);

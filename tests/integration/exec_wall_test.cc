@@ -32,7 +32,8 @@ class ExecWallTest : public BerthTest {
   std::vector<std::string> berth_env() const {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e)
-      if (std::strncmp(*e, "BERTH_ROOT=", 11) != 0 && std::strncmp(*e, "TERM=", 5) != 0) env.emplace_back(*e);
+      if (std::strncmp(*e, "BERTH_ROOT=", 11) != 0 && std::strncmp(*e, "TERM=", 5) != 0)
+        env.emplace_back(*e);
     env.push_back("BERTH_ROOT=" + root());
     env.push_back("TERM=dumb");
     return env;
@@ -87,7 +88,9 @@ class ExecWallTest : public BerthTest {
 struct PtyPair {
   int master = -1, slave = -1;
   PtyPair() {
-    struct winsize ws{30, 100, 0, 0};
+    struct winsize ws {
+      30, 100, 0, 0
+    };
     if (::openpty(&master, &slave, nullptr, nullptr, &ws) != 0) master = slave = -1;
   }
   ~PtyPair() {
@@ -95,11 +98,14 @@ struct PtyPair {
     if (slave >= 0) ::close(slave);
   }
   // Read what the terminal shows until pred(seen) or the deadline.
-  std::string read_until(const std::function<bool(const std::string&)>& done, std::chrono::milliseconds limit) const {
+  std::string read_until(const std::function<bool(const std::string&)>& done,
+                         std::chrono::milliseconds limit) const {
     std::string seen;
     auto deadline = Clock::now() + limit;
     while (Clock::now() < deadline && !done(seen)) {
-      struct pollfd p{master, POLLIN, 0};
+      struct pollfd p {
+        master, POLLIN, 0
+      };
       if (::poll(&p, 1, 50) > 0) {
         char buf[4096];
         ssize_t n = ::read(master, buf, sizeof buf);
@@ -118,7 +124,8 @@ struct PtyPair {
     ::fcntl(slave, F_SETFL, fl | O_NONBLOCK);
     std::string in;
     char buf[4096];
-    for (ssize_t n; (n = ::read(slave, buf, sizeof buf)) > 0;) in.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = ::read(slave, buf, sizeof buf)) > 0;)
+      in.append(buf, static_cast<size_t>(n));
     ::fcntl(slave, F_SETFL, fl);
     return in;
   }
@@ -136,7 +143,10 @@ bool tiocsti_enabled() {
 TEST_F(ExecWallTest, TiocstiNeverReachesTheCallersTerminal) {
   for (bool privileged : {false, true}) {
     SCOPED_TRACE(privileged ? "privileged CT" : "CT in a user namespace");
-    std::string id = privileged ? create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"}) : create_running_ct();
+    std::string id =
+        privileged
+            ? create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"})
+            : create_running_ct();
     std::string probe = install_probe(id);
     std::string marker = "echo PWNED-" + id + " > /tmp/pwned";
     PtyPair tty;
@@ -144,8 +154,8 @@ TEST_F(ExecWallTest, TiocstiNeverReachesTheCallersTerminal) {
     struct stat caller;
     ASSERT_EQ(::fstat(tty.slave, &caller), 0);
     // The late injection comes after exec's wait for the command's output (2 s) is over.
-    pid_t pid = spawn({"exec3", id, probe, "exec-tty", marker, "2600", "/tmp/tty.json"}, tty.slave, tty.slave,
-                      tty.slave, tty.slave);
+    pid_t pid = spawn({"exec3", id, probe, "exec-tty", marker, "2600", "/tmp/tty.json"}, tty.slave,
+                      tty.slave, tty.slave, tty.slave);
     bool exited = false;
     int code = -1;
     std::string shown = tty.read_until(
@@ -165,7 +175,8 @@ TEST_F(ExecWallTest, TiocstiNeverReachesTheCallersTerminal) {
     for (int i = 0; i < 100 && !fs::exists(later); ++i) sleep_ms(50);
     EXPECT_TRUE(fs::exists(later)) << "the late injection did not run";
     sleep_ms(200);
-    shown += tty.read_until([](const std::string&) { return false; }, std::chrono::milliseconds(200));
+    shown +=
+        tty.read_until([](const std::string&) { return false; }, std::chrono::milliseconds(200));
 
     std::string pending = tty.pending_input();
     EXPECT_EQ(pending.find("PWNED-" + id), std::string::npos)
@@ -183,7 +194,8 @@ TEST_F(ExecWallTest, TiocstiNeverReachesTheCallersTerminal) {
     // A new session whose leader is inside the CT (a leader outside shows as sid 0).
     EXPECT_GT(j.value("sid", 0), 0) << j.dump();
     EXPECT_EQ(j.value("sid", 0), j.value("pid", -1)) << j.dump();
-    if (!tiocsti_enabled()) std::printf("note: dev.tty.legacy_tiocsti=0, TIOCSTI itself is refused here\n");
+    if (!tiocsti_enabled())
+      std::printf("note: dev.tty.legacy_tiocsti=0, TIOCSTI itself is refused here\n");
   }
 }
 
@@ -192,7 +204,8 @@ TEST_F(ExecWallTest, TiocstiNeverReachesTheCallersTerminal) {
 TEST_F(ExecWallTest, NoHostFilesWithoutTerminal) {
   std::string id = create_running_ct();
   std::string probe = install_probe(id);
-  std::string in_path = root() + "/caller-in", out_path = root() + "/caller-out", err_path = root() + "/caller-err";
+  std::string in_path = root() + "/caller-in", out_path = root() + "/caller-out",
+              err_path = root() + "/caller-err";
   { std::ofstream(in_path) << "input\n"; }
   int in = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
   int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -215,14 +228,16 @@ TEST_F(ExecWallTest, NoHostFilesWithoutTerminal) {
     int fd = f.value("fd", -1);
     seen.push_back(fd);
     std::string link = f.value("link", "");
-    EXPECT_EQ(link.find(root()), std::string::npos) << "fd " << fd << " names a host path: " << link;
+    EXPECT_EQ(link.find(root()), std::string::npos)
+        << "fd " << fd << " names a host path: " << link;
     if (fd < 0 || fd > 2) continue;
     EXPECT_EQ(f.value("type", ""), "fifo") << f.dump();
     EXPECT_EQ(link.rfind("pipe:[", 0), 0u) << f.dump();
     bool same = f.value("dev", 0ull) == host[fd].st_dev && f.value("ino", 0ull) == host[fd].st_ino;
     EXPECT_FALSE(same) << "fd " << fd << " inside is the caller's file";
   }
-  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2})) << "only the relayed pipes may be open: " << j.dump();
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2}))
+      << "only the relayed pipes may be open: " << j.dump();
 }
 
 // (c) The command is the leader of a new session inside the CT (not the caller's session, whose
@@ -273,21 +288,25 @@ TEST_F(ExecWallTest, ScriptBehaviourKept) {
   for (size_t i = 0; i < in.input.size(); i += 4099) in.input[i] = '\n';
   r = berth({"exec2", id, "cat"}, in);
   EXPECT_EQ(r.code, 0) << r.err.substr(0, 200);
-  EXPECT_TRUE(r.out == in.input) << "cat gave back " << r.out.size() << " bytes of " << in.input.size();
+  EXPECT_TRUE(r.out == in.input) << "cat gave back " << r.out.size() << " bytes of "
+                                 << in.input.size();
 }
 
 // A tenant that holds every pty it may have (NUMPTY) cannot lock the admin out: exec from a
 // terminal still runs the command, on pipes.
 TEST_F(ExecWallTest, NoPtyLeftFallsBackToPipes) {
   std::string id = create_running_ct({"--numpty", "2"});
-  RunResult r = berth({"exec", id, "(exec 3<>/dev/ptmx 4<>/dev/ptmx; exec sleep 60) </dev/null >/dev/null 2>&1 &"});
+  RunResult r = berth(
+      {"exec", id, "(exec 3<>/dev/ptmx 4<>/dev/ptmx; exec sleep 60) </dev/null >/dev/null 2>&1 &"});
   ASSERT_EQ(r.code, 0) << r.err;
   r = berth({"exec2", id, "sleep 0.5; exec 5<>/dev/ptmx && echo got-a-pty"});
   ASSERT_EQ(r.out, "") << "the CT still has a pty: the test cannot hold them all";
   PtyPair tty;
   ASSERT_GE(tty.master, 0);
-  pid_t pid = spawn({"exec2", id, "[ -t 1 ] && echo on-a-tty || echo on-pipes"}, tty.slave, tty.slave, tty.slave, tty.slave);
-  std::string shown = tty.read_until([](const std::string& s) { return contains(s, "on-"); }, std::chrono::seconds(15));
+  pid_t pid = spawn({"exec2", id, "[ -t 1 ] && echo on-a-tty || echo on-pipes"}, tty.slave,
+                    tty.slave, tty.slave, tty.slave);
+  std::string shown = tty.read_until([](const std::string& s) { return contains(s, "on-"); },
+                                     std::chrono::seconds(15));
   EXPECT_EQ(wait_for(pid, std::chrono::seconds(10)), 0) << shown;
   EXPECT_PRED2(contains, shown, "on-pipes");
 }
@@ -339,15 +358,18 @@ TEST_F(ExecWallTest, BackgroundJobsDoNotHangExec) {
 // itself (no terminal) are passed on to the command.
 TEST_F(ExecWallTest, InterruptReachesTheCommand) {
   std::string id = create_running_ct();
-  const std::string script = "trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 0.1; done";
+  const std::string script =
+      "trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 0.1; done";
   {
     PtyPair tty;
     ASSERT_GE(tty.master, 0);
     pid_t pid = spawn({"exec2", id, script}, tty.slave, tty.slave, tty.slave, tty.slave);
-    std::string shown = tty.read_until([](const std::string& s) { return contains(s, "ready"); }, std::chrono::seconds(15));
+    std::string shown = tty.read_until([](const std::string& s) { return contains(s, "ready"); },
+                                       std::chrono::seconds(15));
     ASSERT_PRED2(contains, shown, "ready");
     ASSERT_EQ(::write(tty.master, "\x03", 1), 1);
-    shown += tty.read_until([](const std::string& s) { return contains(s, "got-int"); }, std::chrono::seconds(10));
+    shown += tty.read_until([](const std::string& s) { return contains(s, "got-int"); },
+                            std::chrono::seconds(10));
     EXPECT_PRED2(contains, shown, "got-int");
     EXPECT_EQ(wait_for(pid, std::chrono::seconds(10)), 7) << shown;
   }
@@ -355,8 +377,10 @@ TEST_F(ExecWallTest, InterruptReachesTheCommand) {
     int p[2];
     ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    pid_t pid = spawn({"exec2", id, "trap 'echo got-sig; exit 7' INT TERM; echo ready; while :; do sleep 0.1; done"},
-                      null, p[1], null);
+    pid_t pid =
+        spawn({"exec2", id,
+               "trap 'echo got-sig; exit 7' INT TERM; echo ready; while :; do sleep 0.1; done"},
+              null, p[1], null);
     ::close(p[1]);
     std::string out;
     auto deadline = Clock::now() + std::chrono::seconds(15);
@@ -371,7 +395,8 @@ TEST_F(ExecWallTest, InterruptReachesTheCommand) {
     int code = wait_for(pid, std::chrono::seconds(10));
     // Non-blocking: a command left running (the signal never reached it) still holds the pipe.
     ::fcntl(p[0], F_SETFL, O_NONBLOCK);
-    for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;)
+      out.append(buf, static_cast<size_t>(n));
     ::close(p[0]);
     ::close(null);
     EXPECT_EQ(code, 7) << "signal " << sig << ": " << out;
@@ -390,8 +415,10 @@ TEST_F(ExecWallTest, InitStdioNamesNoHostPath) {
   EXPECT_EQ(r.out.find(root()), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("/var/log/berth"), std::string::npos) << r.out;
   // A boot hook's output still lands in the console log.
-  r = berth({"exec", id, "mkdir -p /etc/berth/start.d && printf '#!/bin/sh\\necho console-hook-" + id +
-                             "\\n' > /etc/berth/start.d/zz-echo.sh && chmod 755 /etc/berth/start.d/zz-echo.sh"});
+  r = berth(
+      {"exec", id,
+       "mkdir -p /etc/berth/start.d && printf '#!/bin/sh\\necho console-hook-" + id +
+           "\\n' > /etc/berth/start.d/zz-echo.sh && chmod 755 /etc/berth/start.d/zz-echo.sh"});
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_EQ(berth({"stop", id}).code, 0);
   ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
@@ -401,12 +428,16 @@ TEST_F(ExecWallTest, InitStdioNamesNoHostPath) {
   EXPECT_EQ(r.out.find(root()), std::string::npos) << r.out;
 }
 
-// io_uring is refused inside (ENOSYS, so programs fall back to ordinary I/O), where the host has it.
+// io_uring is refused inside (ENOSYS, so programs fall back to ordinary I/O), where the host has
+// it.
 TEST_F(ExecWallTest, IoUringRefusedInside) {
   RunResult host = run_process({BERTH_PROBE, "exec-iouring"}, {}, {});
   if (host.out != "ok\n") GTEST_SKIP() << "io_uring is not available on this host: " << host.out;
   for (bool privileged : {false, true}) {
-    std::string id = privileged ? create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"}) : create_running_ct();
+    std::string id =
+        privileged
+            ? create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"})
+            : create_running_ct();
     std::string probe = install_probe(id);
     RunResult r = berth({"exec3", id, probe, "exec-iouring"});
     EXPECT_EQ(r.code, 0) << r.err;

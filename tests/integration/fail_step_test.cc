@@ -18,7 +18,9 @@ const std::vector<std::string> kPathEnv{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
 
 class FailStepTest : public BerthTest {
  protected:
-  std::string host_out(const std::vector<std::string>& argv) { return run_process(argv, kPathEnv, {}).out; }
+  std::string host_out(const std::vector<std::string>& argv) {
+    return run_process(argv, kPathEnv, {}).out;
+  }
 
   // What the CT's network may leave on the host beyond what leaks() checks.
   std::vector<std::string> net_leftovers(const std::string& id, const std::string& addr) {
@@ -29,7 +31,8 @@ class FailStepTest : public BerthTest {
     if (contains(proxies, addr)) out.push_back("proxy neighbour " + addr);
     std::string tables = host_out({"/usr/sbin/nft", "list", "tables"});
     if (contains(tables, "berth-" + instance() + "-" + id)) out.push_back("nft table of CT " + id);
-    std::string shared = host_out({"/usr/sbin/nft", "list", "table", "inet", "berth-" + instance()});
+    std::string shared =
+        host_out({"/usr/sbin/nft", "list", "table", "inet", "berth-" + instance()});
     if (contains(shared, "ct_" + id)) out.push_back("nft chain ct_" + id);
     return out;
   }
@@ -111,7 +114,9 @@ TEST_F(FailStepTest, VerboseTracesSteps) {
   std::string id = create_ct();
   RunResult r = berth({"--verbose", "start", id});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(matches(r.err, R"((.*\n)*berth: trace: start 1/\d+ validate_config [0-9.]+ ms\n(.*\n)*)")) << r.err;
+  EXPECT_TRUE(
+      matches(r.err, R"((.*\n)*berth: trace: start 1/\d+ validate_config [0-9.]+ ms\n(.*\n)*)"))
+      << r.err;
   EXPECT_PRED2(contains, r.err, "berth: trace: start total ");
   RunResult q = berth({"start", id});
   EXPECT_FALSE(contains(q.err, "berth: trace:"));

@@ -62,9 +62,11 @@ class TemplateEnvironment : public ::testing::Environment {
     g_template_root = "/tmp/berth-it-tmpl-" + std::to_string(::getpid());
     fs::create_directories(g_template_root);
     ::chmod(g_template_root.c_str(), 0755);
-    RunResult r = run_process({BERTH_BINARY, "template", "create", "busybox"}, base_env(g_template_root), {});
+    RunResult r =
+        run_process({BERTH_BINARY, "template", "create", "busybox"}, base_env(g_template_root), {});
     if (r.code != 0) {
-      std::fprintf(stderr, "itest: `berth template create busybox` failed (%d): %s\n", r.code, r.err.c_str());
+      std::fprintf(stderr, "itest: `berth template create busybox` failed (%d): %s\n", r.code,
+                   r.err.c_str());
       return;
     }
     std::string cache = g_template_root + "/var/lib/berth/template/cache";
@@ -79,7 +81,8 @@ class TemplateEnvironment : public ::testing::Environment {
   }
 };
 
-[[maybe_unused]] ::testing::Environment* const g_env = ::testing::AddGlobalTestEnvironment(new TemplateEnvironment);
+[[maybe_unused]] ::testing::Environment* const g_env =
+    ::testing::AddGlobalTestEnvironment(new TemplateEnvironment);
 
 std::string readlink_str(const std::string& path) {
   char buf[4096];
@@ -91,14 +94,16 @@ std::vector<pid_t> all_pids() {
   std::vector<pid_t> out;
   if (DIR* d = ::opendir("/proc")) {
     while (dirent* e = ::readdir(d))
-      if (e->d_name[0] >= '1' && e->d_name[0] <= '9') out.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
+      if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+        out.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
     ::closedir(d);
   }
   return out;
 }
 
 bool under(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                         path[dir.size()] == '/');
 }
 
 // Mount points (from our own mountinfo) at or below dir, deepest last.
@@ -183,7 +188,8 @@ bool matches(const std::string& text, const std::string& ecma_regex) {
 
 void sleep_ms(long ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
-RunResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env, const RunOptions& opts) {
+RunResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                      const RunOptions& opts) {
   RunResult r;
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC)) {
@@ -221,7 +227,8 @@ RunResult run_process(const std::vector<std::string>& argv, const std::vector<st
     if (out_fd >= 0) p[n++] = {out_fd, POLLIN, 0};
     if (err_fd >= 0) p[n++] = {err_fd, POLLIN, 0};
     if (in_fd >= 0) p[n++] = {in_fd, POLLOUT, 0};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       r.timed_out = true;
       ::kill(-pid, SIGKILL);
@@ -255,8 +262,7 @@ RunResult run_process(const std::vector<std::string>& argv, const std::vector<st
   for (int fd : {in_fd, out_fd, err_fd})
     if (fd >= 0) ::close(fd);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
@@ -276,7 +282,8 @@ void BerthTest::SetUp() {
   fs::create_directories(root_ + "/etc/berth");
   // The CT's root user is an unprivileged host uid; it must be able to traverse the path.
   for (std::string p = cache; p.size() > 4; p = fs::path(p).parent_path()) ::chmod(p.c_str(), 0755);
-  write_text(root_ + "/etc/berth/berth.conf", "# integration test instance\nCGROUP_PARENT=\"" + instance_ + "\"\n");
+  write_text(root_ + "/etc/berth/berth.conf",
+             "# integration test instance\nCGROUP_PARENT=\"" + instance_ + "\"\n");
   fs::copy_file(g_template_tar, cache + "/" + fs::path(g_template_tar).filename().string());
 }
 
@@ -289,7 +296,8 @@ void BerthTest::TearDown() {
   for (const auto& id : ctids_) {
     if (!fs::exists(conf_path(id))) continue;
     RunResult s = berth({"stop", id, "--fast"});
-    EXPECT_TRUE(s.code == 0 || s.code == 31) << "teardown: stop " << id << ": " << s.code << " " << s.err;
+    EXPECT_TRUE(s.code == 0 || s.code == 31)
+        << "teardown: stop " << id << ": " << s.code << " " << s.err;
     RunResult d = berth({"destroy", id});
     EXPECT_EQ(d.code, 0) << "teardown: destroy " << id << ": " << d.err;
   }
@@ -312,26 +320,30 @@ std::vector<std::string> BerthTest::leaks() const {
   std::error_code ec;
   for (const auto& link : fs::directory_iterator("/sys/class/net", ec)) {
     std::string alias = read_text(link.path().string() + "/ifalias");
-    if (alias.rfind("berth:" + instance_ + ":", 0) == 0) out.push_back("link " + link.path().filename().string());
+    if (alias.rfind("berth:" + instance_ + ":", 0) == 0)
+      out.push_back("link " + link.path().filename().string());
   }
   // Id ranges the instance registered for other tools (runtime/id_ranges.h) of CTs that are gone.
   for (const char* f : {"/etc/subuid", "/etc/subgid"})
     for (const auto& line : split_lines(read_text(f))) {
       if (line.rfind(instance_ + ".", 0) != 0) continue;
       std::string ctid = line.substr(instance_.size() + 1, line.find(':') - instance_.size() - 1);
-      if (!fs::exists(conf_path(ctid))) out.push_back(std::string("id range in ") + f + ": " + line);
+      if (!fs::exists(conf_path(ctid)))
+        out.push_back(std::string("id range in ") + f + ": " + line);
     }
   std::string bin = fs::canonical(BERTH_BINARY).string();
   for (pid_t p : all_pids()) {
     if (p == ::getpid()) continue;
     std::string proc = "/proc/" + std::to_string(p);
-    if (in_instance_cgroup(p, instance_)) out.push_back("process " + std::to_string(p) + " in cgroup " + instance_);
+    if (in_instance_cgroup(p, instance_))
+      out.push_back("process " + std::to_string(p) + " in cgroup " + instance_);
     std::string exe = readlink_str(proc + "/exe");
     if (exe == bin && env_of(p).find("BERTH_ROOT=" + root_ + "\n") != std::string::npos)
       out.push_back("berth process " + std::to_string(p));
     // A process whose root or cwd is in our tree: an orphaned CT process outside the cgroup.
     std::string proot = readlink_str(proc + "/root"), cwd = readlink_str(proc + "/cwd");
-    if (under(proot, root_) || under(cwd, root_)) out.push_back("process " + std::to_string(p) + " rooted in " + proot);
+    if (under(proot, root_) || under(cwd, root_))
+      out.push_back("process " + std::to_string(p) + " rooted in " + proot);
   }
   return out;
 }
@@ -343,7 +355,8 @@ void BerthTest::force_cleanup() {
       std::string proc = "/proc/" + std::to_string(p);
       std::string proot = readlink_str(proc + "/root");
       bool ours = in_instance_cgroup(p, instance_) || under(proot, root_) ||
-                  (readlink_str(proc + "/exe") == bin && env_of(p).find("BERTH_ROOT=" + root_ + "\n") != std::string::npos);
+                  (readlink_str(proc + "/exe") == bin &&
+                   env_of(p).find("BERTH_ROOT=" + root_ + "\n") != std::string::npos);
       if (ours && p != ::getpid()) kill_pids({p});
     }
     sleep_ms(50);
@@ -355,7 +368,8 @@ void BerthTest::force_cleanup() {
     if (!fs::exists(dir)) continue;
     std::vector<std::string> dirs;
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); ++it)
+    for (auto it = fs::recursive_directory_iterator(dir, ec);
+         it != fs::recursive_directory_iterator(); ++it)
       if (it->is_directory()) dirs.push_back(it->path());
     for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ::rmdir(d->c_str());
     ::rmdir(dir.c_str());
@@ -364,8 +378,10 @@ void BerthTest::force_cleanup() {
     std::string kept;
     bool dropped = false;
     for (const auto& line : split_lines(read_text(f))) {
-      if (line.rfind(instance_ + ".", 0) == 0) dropped = true;
-      else kept += line + "\n";
+      if (line.rfind(instance_ + ".", 0) == 0)
+        dropped = true;
+      else
+        kept += line + "\n";
     }
     if (dropped) write_text(f, kept);
   }
@@ -381,7 +397,8 @@ RunResult BerthTest::berth(const std::vector<std::string>& args, RunOptions opts
   return run_process(argv, e, opts);
 }
 
-RunResult BerthTest::berth_as(const std::string& name, const std::vector<std::string>& args, RunOptions opts) {
+RunResult BerthTest::berth_as(const std::string& name, const std::vector<std::string>& args,
+                              RunOptions opts) {
   opts.argv0 = (fs::path(BERTH_BINARY).parent_path() / name).string();
   return berth(args, opts);
 }
@@ -407,8 +424,7 @@ pid_t BerthTest::spawn_berth(const std::vector<std::string>& args) {
 
 int BerthTest::wait_berth(pid_t pid) {
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   std::erase(spawned_, pid);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -436,9 +452,15 @@ std::string BerthTest::create_running_ct(const std::vector<std::string>& extra) 
   return id;
 }
 
-std::string BerthTest::ve_root(const std::string& ctid) const { return root_ + "/var/lib/berth/root/" + ctid; }
-std::string BerthTest::ve_private(const std::string& ctid) const { return root_ + "/var/lib/berth/private/" + ctid; }
-std::string BerthTest::conf_path(const std::string& ctid) const { return root_ + "/etc/berth/conf/" + ctid + ".conf"; }
+std::string BerthTest::ve_root(const std::string& ctid) const {
+  return root_ + "/var/lib/berth/root/" + ctid;
+}
+std::string BerthTest::ve_private(const std::string& ctid) const {
+  return root_ + "/var/lib/berth/private/" + ctid;
+}
+std::string BerthTest::conf_path(const std::string& ctid) const {
+  return root_ + "/etc/berth/conf/" + ctid + ".conf";
+}
 
 std::string BerthTest::status_line(const std::string& ctid) {
   RunResult r = berth({"status", ctid});

@@ -27,10 +27,10 @@ struct RunResult {
 };
 
 struct RunOptions {
-  std::string input;                                      // fed to stdin (then closed)
+  std::string input;  // fed to stdin (then closed)
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
-  std::string argv0;                                      // program path; default BERTH_BINARY
-  std::vector<std::string> env;                           // "KEY=value" added for berth() calls
+  std::string argv0;             // program path; default BERTH_BINARY
+  std::vector<std::string> env;  // "KEY=value" added for berth() calls
 };
 
 // Run argv (argv[0] is a path) with env as its environment; captures output; kills the process
@@ -55,7 +55,8 @@ class BerthTest : public ::testing::Test {
   // `berth args...` with BERTH_ROOT set to this test's root.
   RunResult berth(const std::vector<std::string>& args, RunOptions opts = {});
   // The same binary under one of its other names (vzctl, vzlist), from the build directory.
-  RunResult berth_as(const std::string& name, const std::vector<std::string>& args, RunOptions opts = {});
+  RunResult berth_as(const std::string& name, const std::vector<std::string>& args,
+                     RunOptions opts = {});
   // Start `berth args...` without waiting (stdio to /dev/null); returns its pid for kill tests.
   pid_t spawn_berth(const std::vector<std::string>& args);
   // waitpid for a spawned berth; returns its exit code (128+signal when killed).

@@ -24,7 +24,9 @@ std::string slurp(const std::string& p) {
   return ss.str();
 }
 
-void write_all(const std::string& p, const std::string& text) { std::ofstream(p, std::ios::trunc) << text; }
+void write_all(const std::string& p, const std::string& text) {
+  std::ofstream(p, std::ios::trunc) << text;
+}
 
 uint64_t conf_base(const std::string& conf) {
   std::string text = slurp(conf);
@@ -101,9 +103,11 @@ class IdRangesTest : public BerthTest {
     fs::create_directories(root2_ + "/etc/berth");
     fs::create_directories(root2_ + "/var/lib/berth/template");
     fs::copy(root() + "/var/lib/berth/template/cache", root2_ + "/var/lib/berth/template/cache");
-    for (std::string p = root2_ + "/var/lib/berth/template/cache"; p.size() > 4; p = fs::path(p).parent_path())
+    for (std::string p = root2_ + "/var/lib/berth/template/cache"; p.size() > 4;
+         p = fs::path(p).parent_path())
       ::chmod(p.c_str(), 0755);
-    std::ofstream(root2_ + "/etc/berth/berth.conf") << "CGROUP_PARENT=\"" << instance() << "-second\"\n";
+    std::ofstream(root2_ + "/etc/berth/berth.conf")
+        << "CGROUP_PARENT=\"" << instance() << "-second\"\n";
   }
   std::vector<std::string> env2() const {
     std::vector<std::string> env;
@@ -123,7 +127,8 @@ TEST_F(IdRangesTest, TwoInstancesGetDisjointRangesRegisteredInSubuid) {
   id2_ = id;  // the same CTID in the other instance
   RunResult c = run_process({BERTH_BINARY, "create", id2_, "--ostemplate", "busybox"}, env2(), {});
   ASSERT_EQ(c.code, 0) << c.err;
-  uint64_t a = conf_base(conf_path(id)), b = conf_base(root2_ + "/etc/berth/conf/" + id2_ + ".conf");
+  uint64_t a = conf_base(conf_path(id)),
+           b = conf_base(root2_ + "/etc/berth/conf/" + id2_ + ".conf");
   ASSERT_NE(a, 0u);
   ASSERT_NE(b, 0u);
   EXPECT_FALSE(overlaps(a, b)) << "both instances handed out host ids " << a << " and " << b;
@@ -131,7 +136,9 @@ TEST_F(IdRangesTest, TwoInstancesGetDisjointRangesRegisteredInSubuid) {
   for (const char* f : {"/etc/subuid", "/etc/subgid"}) {
     std::string text = slurp(f);
     EXPECT_PRED2(contains, text, instance() + "." + id + ":" + std::to_string(a) + ":65536\n") << f;
-    EXPECT_PRED2(contains, text, instance() + "-second." + id2_ + ":" + std::to_string(b) + ":65536\n") << f;
+    EXPECT_PRED2(contains, text,
+                 instance() + "-second." + id2_ + ":" + std::to_string(b) + ":65536\n")
+        << f;
   }
   // The second instance's CT works in its range.
   RunResult s = run_process({BERTH_BINARY, "start", id2_, "--wait"}, env2(), {});
@@ -149,10 +156,12 @@ TEST_F(IdRangesTest, RangeOfAnotherToolInSubuidIsSkipped) {
   ASSERT_EQ(berth({"destroy", first}).code, 0);
   EXPECT_EQ(ours(slurp("/etc/subuid")), subuid_) << "destroy left the CT's range registered";
   // Another tool (a podman user, say) now holds exactly that range.
-  FakeSubuidLine fake("berth-itest-fake-" + std::to_string(::getpid()) + ":" + std::to_string(taken) + ":65536\n");
+  FakeSubuidLine fake("berth-itest-fake-" + std::to_string(::getpid()) + ":" +
+                      std::to_string(taken) + ":65536\n");
   std::string id = create_ct();
   uint64_t base = conf_base(conf_path(id));
-  EXPECT_FALSE(overlaps(base, taken)) << "got " << base << ", which /etc/subuid gives to another user";
+  EXPECT_FALSE(overlaps(base, taken))
+      << "got " << base << ", which /etc/subuid gives to another user";
 }
 
 }  // namespace

@@ -37,7 +37,9 @@ bool has_route_to(const std::string& addr) {
     if (l.rfind(addr + " ", 0) == 0) return true;
   return false;
 }
-std::string proxies() { return ip({"neigh", "show", "proxy"}).out + ip({"-6", "neigh", "show", "proxy"}).out; }
+std::string proxies() {
+  return ip({"neigh", "show", "proxy"}).out + ip({"-6", "neigh", "show", "proxy"}).out;
+}
 
 // The fake LAN, owned: the link (and with it its addresses, routes and neighbours) goes in the
 // destructor, also when the test fails half-way.
@@ -53,8 +55,10 @@ class FakeLan {
              {"-6", "addr", "add", "fd00:50::2/64", "dev", kDev, "nodad"},
              {"route", "add", "198.19.50.0/24", "via", "198.18.50.1", "dev", kDev},
              {"-6", "route", "add", "fd00:50::8000/113", "via", "fd00:50::1", "dev", kDev},
-             {"neigh", "add", "198.18.50.7", "lladdr", "02:00:00:00:50:07", "dev", kDev, "nud", "permanent"},
-             {"-6", "neigh", "add", "fd00:50::7", "lladdr", "02:00:00:00:50:07", "dev", kDev, "nud", "permanent"},
+             {"neigh", "add", "198.18.50.7", "lladdr", "02:00:00:00:50:07", "dev", kDev, "nud",
+              "permanent"},
+             {"-6", "neigh", "add", "fd00:50::7", "lladdr", "02:00:00:00:50:07", "dev", kDev, "nud",
+              "permanent"},
          }) {
       RunResult r = ip(cmd);
       if (r.code != 0) {
@@ -82,8 +86,10 @@ class OtherInstance {
     fs::remove_all(root_, ec);
     fs::create_directories(root_ + "/etc/berth");
     fs::create_directories(root_ + "/var/lib/berth/template");
-    fs::copy(like_root + "/var/lib/berth/template/cache", root_ + "/var/lib/berth/template/cache", ec);
-    for (std::string p = root_ + "/var/lib/berth/template/cache"; p.size() > 4; p = fs::path(p).parent_path())
+    fs::copy(like_root + "/var/lib/berth/template/cache", root_ + "/var/lib/berth/template/cache",
+             ec);
+    for (std::string p = root_ + "/var/lib/berth/template/cache"; p.size() > 4;
+         p = fs::path(p).parent_path())
       fs::permissions(p, fs::perms(0755), ec);
     std::ofstream(root_ + "/etc/berth/berth.conf") << "CGROUP_PARENT=\"" << instance_ << "\"\n";
   }
@@ -163,7 +169,8 @@ class IpaddTest : public BerthTest {
     return fs::exists("/sys/class/net") && [&] {
       std::error_code ec;
       for (const auto& link : fs::directory_iterator("/sys/class/net", ec))
-        if (read_text(link.path().string() + "/ifalias") == "berth:" + instance() + ":" + id + "\n") return true;
+        if (read_text(link.path().string() + "/ifalias") == "berth:" + instance() + ":" + id + "\n")
+          return true;
       return false;
     }();
   }
@@ -172,10 +179,12 @@ class IpaddTest : public BerthTest {
 };
 
 // The attack of the issue: the host's gateway, its own LAN address, another LAN machine. Each was
-// accepted before (the CT then took the host's traffic for the gateway: exit 0 at create and start).
+// accepted before (the CT then took the host's traffic for the gateway: exit 0 at create and
+// start).
 TEST_F(IpaddTest, HostAddressGatewayAndNeighbourAre78AtCreate) {
-  for (const char* addr : {"198.18.50.2", "198.18.50.1", "198.18.50.7", "198.18.50.0", "198.18.50.255",
-                           "fd00:50::2", "fd00:50::1", "fd00:50::7", "fd00:50::"}) {
+  for (const char* addr :
+       {"198.18.50.2", "198.18.50.1", "198.18.50.7", "198.18.50.0", "198.18.50.255", "fd00:50::2",
+        "fd00:50::1", "fd00:50::7", "fd00:50::"}) {
     std::string id;
     RunResult r = create_with({"--ipadd", addr}, &id);
     EXPECT_EQ(r.code, 78) << addr << ": " << r.err;
@@ -193,8 +202,8 @@ TEST_F(IpaddTest, HostAddressGatewayAndNeighbourAre78AtCreate) {
 }
 
 TEST_F(IpaddTest, NonUnicastClassesAre71EvenForced) {
-  for (const char* addr : {"127.0.0.5", "224.0.0.1", "169.254.1.1", "169.254.0.1", "fe80::1", "::1", "0.0.0.0",
-                           "255.255.255.255", "::ffff:198.18.50.10", "240.0.0.1"}) {
+  for (const char* addr : {"127.0.0.5", "224.0.0.1", "169.254.1.1", "169.254.0.1", "fe80::1", "::1",
+                           "0.0.0.0", "255.255.255.255", "::ffff:198.18.50.10", "240.0.0.1"}) {
     std::string id;
     RunResult r = create_with({"--ipadd", addr}, &id);
     EXPECT_EQ(r.code, 71) << addr << ": " << r.err;
@@ -213,7 +222,8 @@ TEST_F(IpaddTest, NonUnicastClassesAre71EvenForced) {
 // ARP/NDP on the uplink. Also an address inside a subnet the host routes via the gateway.
 TEST_F(IpaddTest, LanAddressIsAllowedAndRuns) {
   std::string id;
-  RunResult r = create_with({"--ipadd", "198.18.50.10", "--ipadd", "fd00:50::10", "--ipadd", "198.19.50.10"}, &id);
+  RunResult r = create_with(
+      {"--ipadd", "198.18.50.10", "--ipadd", "fd00:50::10", "--ipadd", "198.19.50.10"}, &id);
   ASSERT_EQ(r.code, 0) << r.err;
   r = berth({"start", id, "--wait"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -274,7 +284,8 @@ TEST_F(IpaddTest, SetRefusesGatewayLiveAndSaved) {
     EXPECT_FALSE(contains(berth({"exec", a, "ip addr show venet0"}).out, "198.18.50.1/32"));
     EXPECT_EQ(conf(a), before);
   }
-  RunResult r = berth({"set", a, "--ipadd", "198.18.50.13 198.18.50.7", "--save"});  // all or nothing
+  RunResult r =
+      berth({"set", a, "--ipadd", "198.18.50.13 198.18.50.7", "--save"});  // all or nothing
   EXPECT_EQ(r.code, 78) << r.err;
   EXPECT_FALSE(has_route_to("198.18.50.13")) << routes();
   EXPECT_EQ(conf(a), before);
@@ -292,7 +303,10 @@ TEST_F(IpaddTest, SetRefusesGatewayLiveAndSaved) {
 TEST_F(IpaddTest, StartChecksHandEditedAndChangedHost) {
   std::string a;
   ASSERT_EQ(create_with({"--ipadd", "198.18.50.14"}, &a).code, 0);
-  ASSERT_EQ(ip({"neigh", "add", "198.18.50.14", "lladdr", "02:00:00:00:50:14", "dev", "bt50d0", "nud", "permanent"}).code, 0);
+  ASSERT_EQ(ip({"neigh", "add", "198.18.50.14", "lladdr", "02:00:00:00:50:14", "dev", "bt50d0",
+                "nud", "permanent"})
+                .code,
+            0);
   RunResult r = berth({"start", a});
   EXPECT_EQ(r.code, 78) << r.err;
   EXPECT_PRED2(contains, r.err, "neighbour");
@@ -303,7 +317,8 @@ TEST_F(IpaddTest, StartChecksHandEditedAndChangedHost) {
 
   std::string b;
   ASSERT_EQ(create_with({"--ipadd", "198.18.50.15"}, &b).code, 0);
-  for (auto [addr, code] : std::vector<std::pair<std::string, int>>{{"198.18.50.1", 78}, {"198.18.50.2", 78}, {"127.0.0.5", 71}}) {
+  for (auto [addr, code] : std::vector<std::pair<std::string, int>>{
+           {"198.18.50.1", 78}, {"198.18.50.2", 78}, {"127.0.0.5", 71}}) {
     hand_edit(b, "IP_ADDRESS", "198.18.50.15 " + addr);
     r = berth({"start", b});
     EXPECT_EQ(r.code, code) << addr << ": " << r.err;
@@ -323,7 +338,8 @@ TEST_F(IpaddTest, StartChecksHandEditedAndChangedHost) {
 TEST_F(IpaddTest, AnotherInstancesVpsAddressIs78) {
   OtherInstance other(root(), instance() + "-o");
   other.track("5001");
-  RunResult r = other.berth({"create", "5001", "--ostemplate", "busybox", "--ipadd", "198.18.50.20", "--ipadd", "fd00:50::20"});
+  RunResult r = other.berth({"create", "5001", "--ostemplate", "busybox", "--ipadd", "198.18.50.20",
+                             "--ipadd", "fd00:50::20"});
   ASSERT_EQ(r.code, 0) << r.err;
   r = other.berth({"start", "5001", "--wait"});
   ASSERT_EQ(r.code, 0) << r.err;

@@ -88,7 +88,8 @@ TEST_F(IsolationTest, UnprivilegedCtFromInside) {
   EXPECT_EQ(ps.out, "init\n");
   EXPECT_GT(j["pid"].get<int>(), 1);
   EXPECT_LT(j["pid"].get<int>(), 1000);
-  for (const auto& p : j["processes"]) EXPECT_NE(p["comm"], "berth") << "host process visible in the CT";
+  for (const auto& p : j["processes"])
+    EXPECT_NE(p["comm"], "berth") << "host process visible in the CT";
   EXPECT_LE(j["processes"].size(), ct_processes(id).size() + 1);
 
   EXPECT_EQ(j["hostname"], "ct" + id);
@@ -110,7 +111,8 @@ TEST_F(IsolationTest, UnprivilegedCtFromInside) {
   expect_no_host_paths(j, root());
 
   // The CT's own cgroup namespace / path does not expose the host's hierarchy above it.
-  for (const auto& l : j["cgroup"]) EXPECT_EQ(l.get<std::string>().find("process_api"), std::string::npos) << l;
+  for (const auto& l : j["cgroup"])
+    EXPECT_EQ(l.get<std::string>().find("process_api"), std::string::npos) << l;
 
   // Two CTs get disjoint id ranges.
   std::string id2 = create_running_ct();
@@ -133,7 +135,8 @@ TEST_F(IsolationTest, DevAndProcFromInside) {
   EXPECT_NE(berth({"exec3", id, "/bin/sh", "-c", "echo 1 > /proc/sys/kernel/sysrq"}).code, 0);
   // No host disk device is visible.
   r = berth({"exec3", id, "/bin/ls", "/dev"});
-  for (const char* dev : {"sda", "vda", "nvme0n1", "mem", "kmsg"}) EXPECT_TRUE(r.out.find(std::string(dev) + "\n") == std::string::npos) << dev;
+  for (const char* dev : {"sda", "vda", "nvme0n1", "mem", "kmsg"})
+    EXPECT_TRUE(r.out.find(std::string(dev) + "\n") == std::string::npos) << dev;
   // Hostname change inside stays inside.
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
@@ -149,7 +152,8 @@ TEST_F(IsolationTest, OwnCgroupTreeInside) {
   std::string id = create_running_ct({"--numproc", "77"});
   RunResult r = berth({"exec", id, "cat /proc/self/cgroup"});
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const auto& line : split_lines(r.out)) EXPECT_PRED2(matches, line, "[0-9]+:[^:]*:/") << r.out;
+  for (const auto& line : split_lines(r.out))
+    EXPECT_PRED2(matches, line, "[0-9]+:[^:]*:/") << r.out;
   bool v2 = std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers");
   std::string pids_dir = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/pids";
   r = berth({"exec", id, "cat " + pids_dir + "/pids.max"});
@@ -158,8 +162,10 @@ TEST_F(IsolationTest, OwnCgroupTreeInside) {
   EXPECT_NE(berth({"exec", id, "echo 1000 > " + pids_dir + "/pids.max"}).code, 0);
   EXPECT_EQ(berth({"exec", id, "cat " + pids_dir + "/pids.max"}).out, "77\n");
   // A sub-group made inside, with a process moved into it; stop removes it with the CT's group.
-  r = berth({"exec", id, "mkdir " + pids_dir + "/inner && (sleep 100 </dev/null >/dev/null 2>&1 & echo $! > " + pids_dir +
-                             "/inner/cgroup.procs) && cat " + pids_dir + "/inner/cgroup.procs | wc -l"});
+  r = berth({"exec", id,
+             "mkdir " + pids_dir + "/inner && (sleep 100 </dev/null >/dev/null 2>&1 & echo $! > " +
+                 pids_dir + "/inner/cgroup.procs) && cat " + pids_dir +
+                 "/inner/cgroup.procs | wc -l"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "1\n") << r.err;
   // v1: the list of hierarchies itself is fixed.
@@ -174,9 +180,11 @@ TEST_F(IsolationTest, OwnCgroupTreeInside) {
 // inside show there and nowhere on the host.
 TEST_F(IsolationTest, OwnFirewallInside) {
   std::string id = create_running_ct();
-  RunResult r = berth({"exec", id, "nft add table inet berthfw && nft add chain inet berthfw in "
-                                   "'{ type filter hook input priority 0; }' && nft add rule inet berthfw in tcp dport 2222 drop "
-                                   "&& nft list ruleset"});
+  RunResult r = berth({"exec", id,
+                       "nft add table inet berthfw && nft add chain inet berthfw in "
+                       "'{ type filter hook input priority 0; }' && nft add rule inet berthfw in "
+                       "tcp dport 2222 drop "
+                       "&& nft list ruleset"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_PRED2(contains, r.out, "tcp dport 2222 drop");
   RunResult host = run_process({"/usr/sbin/nft", "list", "tables"}, {}, {});
@@ -185,7 +193,8 @@ TEST_F(IsolationTest, OwnFirewallInside) {
 }
 
 TEST_F(IsolationTest, PrivilegedCt) {
-  std::string id = create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"});
+  std::string id =
+      create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"});
   std::string secret = host_secret();
   auto j = probe(id, {"--path", secret});
   auto uid_map = parse_map(j["uid_map"]);
@@ -219,8 +228,12 @@ TEST_F(IsolationTest, DeviceAllowListHasNoHostConsole) {
 // start time is not before the CT's boot.
 TEST_F(IsolationTest, UptimeCountsFromTheCtsStart) {
   for (bool privileged : {false, true}) {
-    std::string id = privileged ? create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"}) : create_running_ct();
-    RunResult r = berth({"exec", id, "cut -d' ' -f1 /proc/uptime; uptime; cut -d' ' -f22 /proc/1/stat"});
+    std::string id =
+        privileged
+            ? create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"})
+            : create_running_ct();
+    RunResult r =
+        berth({"exec", id, "cut -d' ' -f1 /proc/uptime; uptime; cut -d' ' -f22 /proc/1/stat"});
     ASSERT_EQ(r.code, 0) << r.err;
     auto lines = split_lines(r.out);
     ASSERT_EQ(lines.size(), 3u) << r.out;
@@ -229,7 +242,8 @@ TEST_F(IsolationTest, UptimeCountsFromTheCtsStart) {
     EXPECT_LT(ct_up, 60.0) << r.out;
     EXPECT_LT(ct_up + 1, host_up) << "CT uptime " << ct_up << ", host " << host_up;
     EXPECT_PRED2(matches, lines[1], ".* up 0 min,.*");
-    EXPECT_LT(std::stol(lines[2]), 2 * ::sysconf(_SC_CLK_TCK)) << lines[2];  // ticks after the CT's boot
+    EXPECT_LT(std::stol(lines[2]), 2 * ::sysconf(_SC_CLK_TCK))
+        << lines[2];  // ticks after the CT's boot
     ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
   }
 }
@@ -238,7 +252,8 @@ TEST_F(IsolationTest, SimfsLayout) {
   std::string id = create_ct({"--layout", "simfs"});
   EXPECT_PRED2(contains, read_text(conf_path(id)), "VE_LAYOUT=\"simfs\"");
   // simfs copies the template into the private area.
-  EXPECT_TRUE(fs::exists(ve_private(id) + "/sbin/init") || fs::is_symlink(ve_private(id) + "/sbin/init"));
+  EXPECT_TRUE(fs::exists(ve_private(id) + "/sbin/init") ||
+              fs::is_symlink(ve_private(id) + "/sbin/init"));
   ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
   EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted running");
   RunResult r = berth({"exec", id, "ps", "ax"});

@@ -19,9 +19,13 @@ class LifecycleTest : public BerthTest {};
 
 // Runs `berth enter args` on a new pty of size rows x cols, types input, returns everything
 // the terminal showed and the exit code.
-std::pair<std::string, int> run_on_pty(const std::string& root, const std::vector<std::string>& args,
-                                       const std::string& input, unsigned short rows, unsigned short cols) {
-  struct winsize ws{rows, cols, 0, 0};
+std::pair<std::string, int> run_on_pty(const std::string& root,
+                                       const std::vector<std::string>& args,
+                                       const std::string& input, unsigned short rows,
+                                       unsigned short cols) {
+  struct winsize ws {
+    rows, cols, 0, 0
+  };
   int master = -1;
   std::vector<std::string> argv{BERTH_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -40,7 +44,9 @@ std::pair<std::string, int> run_on_pty(const std::string& root, const std::vecto
   bool sent = false;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
-    struct pollfd p{master, POLLIN, 0};
+    struct pollfd p {
+      master, POLLIN, 0
+    };
     int rc = ::poll(&p, 1, 100);
     if (rc > 0) {
       char buf[4096];
@@ -49,7 +55,8 @@ std::pair<std::string, int> run_on_pty(const std::string& root, const std::vecto
       seen.append(buf, static_cast<size_t>(n));
     }
     // Type once the shell printed its prompt ("# ") or after a pause.
-    if (!sent && (seen.find("# ") != std::string::npos || std::chrono::steady_clock::now() + std::chrono::seconds(18) > deadline)) {
+    if (!sent && (seen.find("# ") != std::string::npos ||
+                  std::chrono::steady_clock::now() + std::chrono::seconds(18) > deadline)) {
       ssize_t w = ::write(master, input.data(), input.size());
       (void)w;
       sent = true;
@@ -64,7 +71,8 @@ std::pair<std::string, int> run_on_pty(const std::string& root, const std::vecto
 
 TEST_F(LifecycleTest, UserStory) {
   std::string id = new_ctid();
-  RunResult r = berth({"create", id, "--ostemplate", "busybox", "--hostname", "ct" + id, "--name", "web" + id});
+  RunResult r = berth(
+      {"create", id, "--ostemplate", "busybox", "--hostname", "ct" + id, "--name", "web" + id});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down");
   std::string conf = read_text(conf_path(id));
@@ -90,7 +98,8 @@ TEST_F(LifecycleTest, UserStory) {
   size_t ct_procs = ct_processes(id).size();
   // Listed: the CT's own processes plus the exec'ed shell and ps (which are in its cgroup too).
   EXPECT_LE(lines.size() - 1, ct_procs + 2) << r.out;
-  for (const auto& l : lines) EXPECT_EQ(l.find("berth"), std::string::npos) << "host process visible: " << l;
+  for (const auto& l : lines)
+    EXPECT_EQ(l.find("berth"), std::string::npos) << "host process visible: " << l;
 
   r = berth({"exec2", id, "false"});
   EXPECT_EQ(r.code, 1);
@@ -142,8 +151,9 @@ TEST_F(LifecycleTest, UserStory) {
 
 TEST_F(LifecycleTest, EnterOnPty) {
   std::string id = create_running_ct();
-  auto [seen, code] = run_on_pty(root(), {"enter", id},
-                                 "[ -t 0 ] && echo tty-$((40+2)); stty size; hostname; exit\n", 33, 111);
+  auto [seen, code] =
+      run_on_pty(root(), {"enter", id},
+                 "[ -t 0 ] && echo tty-$((40+2)); stty size; hostname; exit\n", 33, 111);
   EXPECT_EQ(code, 0) << seen;
   EXPECT_PRED2(contains, seen, "tty-42");
   EXPECT_PRED2(contains, seen, "33 111");
@@ -189,8 +199,8 @@ TEST_F(LifecycleTest, StatusInEveryState) {
 
 TEST_F(LifecycleTest, SetSaveHostnameNameserverPassword) {
   std::string id = create_running_ct();
-  RunResult r = berth({"set", id, "--hostname", "new" + id, "--nameserver", "198.18.0.1", "--userpasswd",
-                       "root:secret", "--save"});
+  RunResult r = berth({"set", id, "--hostname", "new" + id, "--nameserver", "198.18.0.1",
+                       "--userpasswd", "root:secret", "--save"});
   ASSERT_EQ(r.code, 0) << r.err;
   std::string conf = read_text(conf_path(id));
   EXPECT_PRED2(contains, conf, "HOSTNAME=\"new" + id + "\"");
@@ -200,17 +210,18 @@ TEST_F(LifecycleTest, SetSaveHostnameNameserverPassword) {
   // Inside the running CT.
   EXPECT_EQ(berth({"exec", id, "hostname"}).out, "new" + id + "\n");
   EXPECT_EQ(berth({"exec", id, "cat", "/etc/hostname"}).out, "new" + id + "\n");
-  EXPECT_PRED2(contains, berth({"exec", id, "cat", "/etc/resolv.conf"}).out, "nameserver 198.18.0.1");
+  EXPECT_PRED2(contains, berth({"exec", id, "cat", "/etc/resolv.conf"}).out,
+               "nameserver 198.18.0.1");
   // The shadow hash verifies against the password (read through the host's view of VE_ROOT).
   std::string hash;
   for (const auto& l : split_lines(read_text(ve_root(id) + "/etc/shadow")))
     if (l.rfind("root:", 0) == 0) hash = l.substr(5, l.find(':', 5) - 5);
   ASSERT_FALSE(hash.empty());
-  struct crypt_data cd{};
+  struct crypt_data cd {};
   const char* good = ::crypt_r("secret", hash.c_str(), &cd);
   ASSERT_NE(good, nullptr);
   EXPECT_EQ(std::string(good), hash);
-  struct crypt_data cd2{};
+  struct crypt_data cd2 {};
   const char* bad = ::crypt_r("wrong", hash.c_str(), &cd2);
   EXPECT_TRUE(bad == nullptr || std::string(bad) != hash);
   // Survives a restart: hostname comes from the saved config.
@@ -277,7 +288,8 @@ TEST_F(LifecycleTest, ListOutputs) {
 
 TEST_F(LifecycleTest, VzctlNameBehavesTheSame) {
   std::string id = new_ctid();
-  RunResult r = berth_as("vzctl", {"create", id, "--ostemplate", "busybox", "--hostname", "vz" + id});
+  RunResult r =
+      berth_as("vzctl", {"create", id, "--ostemplate", "busybox", "--hostname", "vz" + id});
   ASSERT_EQ(r.code, 0) << r.err;
   r = berth_as("vzctl", {"start", id});
   ASSERT_EQ(r.code, 0) << r.err;

@@ -21,8 +21,9 @@ class LimitsTest : public BerthTest {
   static bool is_v2() { return fs::exists("/sys/fs/cgroup/cgroup.controllers"); }
   std::string cg(const std::string& id, const std::string& controller, const std::string& v1,
                  const std::string& v2) const {
-    std::string path = is_v2() ? "/sys/fs/cgroup/" + instance() + "/" + id + "/" + v2
-                               : "/sys/fs/cgroup/" + controller + "/" + instance() + "/" + id + "/" + v1;
+    std::string path =
+        is_v2() ? "/sys/fs/cgroup/" + instance() + "/" + id + "/" + v2
+                : "/sys/fs/cgroup/" + controller + "/" + instance() + "/" + id + "/" + v1;
     std::string text = read_text(path);
     while (!text.empty() && text.back() == '\n') text.pop_back();
     return text;
@@ -47,7 +48,9 @@ class LimitsTest : public BerthTest {
     return j.is_object() ? j : nlohmann::json{{"opened", -1}, {"error", "no answer"}};
   }
   // Ptys the CT can open from its /dev/ptmx, up to `max`.
-  nlohmann::json fill_ptys(const std::string& id, int max) { return probe_line(id, {"--pty-fill", std::to_string(max)}); }
+  nlohmann::json fill_ptys(const std::string& id, int max) {
+    return probe_line(id, {"--pty-fill", std::to_string(max)});
+  }
 };
 
 // The attack: root inside a VPS first lifts its own user namespace's inotify limit (it has
@@ -58,19 +61,24 @@ class LimitsTest : public BerthTest {
 // inotify_init1() failed with EMFILE while the VPS held them.
 TEST_F(LimitsTest, VpsInotifyInstancesDoNotUseUpHostRoot) {
   long host_max = read_number("/proc/sys/fs/inotify/max_user_instances");
-  if (host_max <= 0) GTEST_SKIP() << "no /proc/sys/fs/inotify/max_user_instances (kernel without inotify?)";
-  if (host_max > 4096) GTEST_SKIP() << "fs.inotify.max_user_instances is " << host_max << ": too many to exhaust in a test";
+  if (host_max <= 0)
+    GTEST_SKIP() << "no /proc/sys/fs/inotify/max_user_instances (kernel without inotify?)";
+  if (host_max > 4096)
+    GTEST_SKIP() << "fs.inotify.max_user_instances is " << host_max
+                 << ": too many to exhaust in a test";
   std::string id = create_running_ct();
   std::string probe = install_probe(id);
   long bound = host_max + 64;  // more than the host allows any one user: the loop must be refused
   // Its /proc/sys is a read-only bind in its own mount namespace: it takes that away first.
   RunResult r = berth({"exec", id,
                        "umount -l /proc/.real/sys 2>/dev/null; umount -l /proc/sys 2>/dev/null; "
-                       "echo 1048576 > /proc/sys/user/max_inotify_instances; cat /proc/sys/user/max_inotify_instances; " +
+                       "echo 1048576 > /proc/sys/user/max_inotify_instances; cat "
+                       "/proc/sys/user/max_inotify_instances; " +
                            probe + " --inotify-hold " + std::to_string(bound) +
                            " 20 > /tmp/inotify.json 2>&1 < /dev/null &"});
   ASSERT_EQ(r.code, 0) << r.err;
-  std::printf("[ inotify  ] the VPS's own user.max_inotify_instances after its root raised it: %s", r.out.c_str());
+  std::printf("[ inotify  ] the VPS's own user.max_inotify_instances after its root raised it: %s",
+              r.out.c_str());
   nlohmann::json held;
   for (int i = 0; i < 100 && !held.is_object(); ++i) {
     sleep_ms(100);
@@ -82,16 +90,19 @@ TEST_F(LimitsTest, VpsInotifyInstancesDoNotUseUpHostRoot) {
   int fd = ::inotify_init1(IN_CLOEXEC);
   int err = errno;
   if (fd >= 0) ::close(fd);
-  std::printf("[ inotify  ] host max_user_instances %ld; the VPS opened %d (stopped by %s); host root's "
-              "inotify_init1 then: %s\n",
-              host_max, held["opened"].get<int>(), held["error"].get<std::string>().c_str(),
-              fd >= 0 ? "ok" : std::strerror(err));
+  std::printf(
+      "[ inotify  ] host max_user_instances %ld; the VPS opened %d (stopped by %s); host root's "
+      "inotify_init1 then: %s\n",
+      host_max, held["opened"].get<int>(), held["error"].get<std::string>().c_str(),
+      fd >= 0 ? "ok" : std::strerror(err));
   // Stop the VPS now: its instances go with its processes, whatever the outcome.
   RunResult s = berth({"stop", id, "--fast"});
   EXPECT_EQ(s.code, 0) << s.err;
-  EXPECT_GE(fd, 0) << "host root could not make an inotify instance while the VPS held its instances: "
-                   << std::strerror(err);
-  EXPECT_LE(held["opened"].get<long>(), host_max) << "the VPS got more instances than any host user may have";
+  EXPECT_GE(fd, 0)
+      << "host root could not make an inotify instance while the VPS held its instances: "
+      << std::strerror(err);
+  EXPECT_LE(held["opened"].get<long>(), host_max)
+      << "the VPS got more instances than any host user may have";
   EXPECT_NE(held["error"], "none") << "nothing refused the VPS's " << bound << " instances";
   // And afterwards root is unaffected too.
   fd = ::inotify_init1(IN_CLOEXEC);
@@ -115,7 +126,8 @@ TEST_F(LimitsTest, InotifyInstancesKeyBoundsTheVps) {
   j = probe_line(id, {"--inotify-hold", "100", "0"});
   EXPECT_EQ(j["opened"], 24) << j.dump();
   EXPECT_EQ(conf_value(id, "INOTIFY_WATCHES"), "1000");
-  EXPECT_EQ(berth({"set", id, "--inotify_instances", "0"}).code, 21) << "0 instances is not a limit";
+  EXPECT_EQ(berth({"set", id, "--inotify_instances", "0"}).code, 21)
+      << "0 instances is not a limit";
 }
 
 // The attack: a VPS made by a plain `create` (no --config, no --numpty) opens ptys until the
@@ -151,11 +163,12 @@ TEST_F(LimitsTest, PlainCreateGetsTheDefaultSample) {
   long limit = std::stol(numproc);
   r = berth({"exec", id,
              "i=0; while [ $i -lt " + std::to_string(limit + 100) +
-                 " ]; do sleep 300 < /dev/null > /dev/null 2>&1 & i=$((i+1)); done 2>/dev/null; echo started"},
+                 " ]; do sleep 300 < /dev/null > /dev/null 2>&1 & i=$((i+1)); done 2>/dev/null; "
+                 "echo started"},
             {.timeout = std::chrono::seconds(60)});
   size_t procs = ct_processes(id).size();
-  std::printf("[ numproc  ] NUMPROC %ld: %zu processes in the VPS after trying to start %ld\n", limit, procs,
-              limit + 100);
+  std::printf("[ numproc  ] NUMPROC %ld: %zu processes in the VPS after trying to start %ld\n",
+              limit, procs, limit + 100);
   EXPECT_LE(static_cast<long>(procs), limit);
   EXPECT_GT(static_cast<long>(procs), limit / 2) << "the loop did not run: " << r.err;
 }
@@ -167,7 +180,8 @@ TEST_F(LimitsTest, ConfigWithoutLimitsGetsSafeDefaultsAtStart) {
   std::string text;
   for (const auto& l : split_lines(read_text(conf_path(id)))) {
     bool drop = false;
-    for (const char* k : {"PHYSPAGES=", "SWAPPAGES=", "NUMPROC=", "NUMPTY=", "ORIGIN_SAMPLE=", "INOTIFY_"})
+    for (const char* k :
+         {"PHYSPAGES=", "SWAPPAGES=", "NUMPROC=", "NUMPTY=", "ORIGIN_SAMPLE=", "INOTIFY_"})
       drop |= l.rfind(k, 0) == 0;
     if (!drop) text += l + "\n";
   }

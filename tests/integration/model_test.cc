@@ -29,7 +29,8 @@ class ModelTest : public BerthTest {
     return out;
   }
   // Start fails with 21, one line naming key, and nothing of the CT exists on the host.
-  void expect_refused_start(const std::string& id, const std::string& key, const std::string& says) {
+  void expect_refused_start(const std::string& id, const std::string& key,
+                            const std::string& says) {
     RunResult r = berth({"start", id});
     EXPECT_EQ(r.code, 21) << key << ": " << r.err;
     auto lines = split_lines(r.err);
@@ -37,8 +38,10 @@ class ModelTest : public BerthTest {
     EXPECT_PRED2(contains, r.err, key + ": ");
     EXPECT_PRED2(contains, r.err, says);
     // Nothing mounted (VE_ROOT is under the test's root), no cgroup of the instance, no link.
-    EXPECT_TRUE(leaks_of("mount ").empty()) << key << ": " << ::testing::PrintToString(leaks_of("mount "));
-    EXPECT_TRUE(leaks_of("cgroup ").empty()) << key << ": " << ::testing::PrintToString(leaks_of("cgroup "));
+    EXPECT_TRUE(leaks_of("mount ").empty())
+        << key << ": " << ::testing::PrintToString(leaks_of("mount "));
+    EXPECT_TRUE(leaks_of("cgroup ").empty())
+        << key << ": " << ::testing::PrintToString(leaks_of("cgroup "));
     EXPECT_PRED2(contains, status_line(id), "down");
     EXPECT_PRED2(contains, status_line(id), "unmounted");
     auto l = leaks();
@@ -52,7 +55,8 @@ TEST_F(ModelTest, HandEditedBadValuesFailStartBeforeAnythingIsMade) {
   struct Case {
     std::string key, value, says;
   } cases[] = {
-      {"NETIF", "ifname=eth0,mac=zz:00:00:00:00:01,host_ifname=vzmodel0", "bad MAC `zz:00:00:00:00:01`"},
+      {"NETIF", "ifname=eth0,mac=zz:00:00:00:00:01,host_ifname=vzmodel0",
+       "bad MAC `zz:00:00:00:00:01`"},
       {"NETIF", "bridge=br0", "no ifname"},
       {"RATE", "*:1", "invalid rate `*:1`"},
       {"DEVNODES", "../tun:rw", "invalid device name"},
@@ -103,7 +107,8 @@ TEST_F(ModelTest, SetChecksTheWholeConfigItWouldSave) {
 
 TEST_F(ModelTest, CreateChecksASampleBeforeMakingAnything) {
   fs::create_directories(root() + "/etc/berth/conf");
-  std::ofstream(root() + "/etc/berth/conf/ve-broken.conf-sample") << "PHYSPAGES=\"0:65536\"\nDEVICES=\"c:10\"\n";
+  std::ofstream(root() + "/etc/berth/conf/ve-broken.conf-sample")
+      << "PHYSPAGES=\"0:65536\"\nDEVICES=\"c:10\"\n";
   std::string id = new_ctid();
   RunResult r = berth({"create", id, "--ostemplate", "busybox", "--config", "broken"});
   EXPECT_EQ(r.code, 21) << r.err;

@@ -49,7 +49,9 @@ class NetworkTest : public BerthTest {
     return contains(ip({"-o", "link", "show"}).out + ip({"-d", "-o", "link", "show"}).out,
                     "alias berth:" + instance() + ":" + ctid);
   }
-  RunResult in_ct(const std::string& ctid, const std::string& cmd) { return berth({"exec", ctid, cmd}); }
+  RunResult in_ct(const std::string& ctid, const std::string& cmd) {
+    return berth({"exec", ctid, cmd});
+  }
   std::string conf(const std::string& ctid) { return read_text(conf_path(ctid)); }
 };
 
@@ -166,7 +168,8 @@ class NetnsNetworkTest : public NetworkTest {
     ASSERT_GE(host_ns_, 0);
     ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET)";
     ASSERT_EQ(ip({"link", "set", "lo", "up"}).code, 0);
-    for (const char* f : {"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"}) {
+    for (const char* f :
+         {"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"}) {
       std::ofstream(f) << "1\n";
       ASSERT_EQ(read_text(f), "1\n") << f;
     }
@@ -174,7 +177,8 @@ class NetnsNetworkTest : public NetworkTest {
     ASSERT_EQ(ip({"link", "add", "uplnk0", "type", "veth", "peer", "name", "uplnk1"}).code, 0);
     ASSERT_EQ(ip({"link", "set", "uplnk0", "up"}).code, 0);
     NetworkTest::SetUp();
-    std::ofstream(root() + "/etc/berth/berth.conf", std::ios::app) << "NEIGHBOUR_DEVS=\"list:uplnk0\"\n";
+    std::ofstream(root() + "/etc/berth/berth.conf", std::ios::app)
+        << "NEIGHBOUR_DEVS=\"list:uplnk0\"\n";
   }
   void TearDown() override {
     NetworkTest::TearDown();
@@ -206,13 +210,16 @@ TEST_F(NetnsNetworkTest, TwoRoutedCtsTalk) {
     ++port;
     // The listener is a loop: a connection that got in but carried nothing (a retry racing the
     // listener's start) must not leave the port closed for the retries that follow.
-    RunResult l = berth({"exec", b, "rm -f /tmp/got; (for i in $(seq 30); do nc -l -p " + std::to_string(port) +
-                                        " >> /tmp/got 2>&1; done </dev/null >/dev/null 2>&1 &) ; sleep 0.3"});
+    RunResult l =
+        berth({"exec", b,
+               "rm -f /tmp/got; (for i in $(seq 30); do nc -l -p " + std::to_string(port) +
+                   " >> /tmp/got 2>&1; done </dev/null >/dev/null 2>&1 &) ; sleep 0.3"});
     ASSERT_EQ(l.code, 0) << l.err;
     // The listener may need a moment: retry the client (a refused connection leaves it waiting).
     std::string got;
     for (int i = 0; i < 20 && !contains(got, "hello-from-a"); ++i) {
-      (void)in_ct(a, std::string("echo hello-from-a | nc -w 2 ") + dst + " " + std::to_string(port));
+      (void)in_ct(a,
+                  std::string("echo hello-from-a | nc -w 2 ") + dst + " " + std::to_string(port));
       for (int j = 0; j < 10 && !contains(got, "hello-from-a"); ++j) {
         sleep_ms(30);
         got = in_ct(b, "cat /tmp/got").out;

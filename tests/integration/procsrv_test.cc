@@ -44,7 +44,8 @@ long long held_of(const std::string& text, const std::string& row) {
 
 size_t count_pid_names(const std::vector<std::string>& names) {
   return static_cast<size_t>(std::count_if(names.begin(), names.end(), [](const std::string& n) {
-    return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !n.empty() &&
+           std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
   }));
 }
 
@@ -63,8 +64,7 @@ double cpu_seconds(pid_t pid) {
   std::istringstream in(stat.substr(close + 2));
   std::string f;
   unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 13 && in >> f; ++i) {
-  }
+  for (int i = 3; i <= 13 && in >> f; ++i) {}
   in >> utime >> stime;
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
@@ -112,20 +112,25 @@ TEST_F(ProcSrvTest, TenantCannotPointTheServerAtHostPaths) {
   std::istringstream status(read_text("/proc/" + std::to_string(srv[0]) + "/status"));
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("CapEff:", 0) != 0 && line.rfind("CapBnd:", 0) != 0) continue;
-    unsigned long long caps = std::stoull(line.substr(line.find_first_not_of(" \t", 7)), nullptr, 16);
+    unsigned long long caps =
+        std::stoull(line.substr(line.find_first_not_of(" \t", 7)), nullptr, 16);
     std::printf("server %s %016llx\n", line.substr(0, 7).c_str(), caps);
-    for (int cap : {1 /* dac_override */, 3 /* fowner */, 5 /* kill */, 12 /* net_admin */, 16 /* sys_module */})
+    for (int cap : {1 /* dac_override */, 3 /* fowner */, 5 /* kill */, 12 /* net_admin */,
+                    16 /* sys_module */})
       EXPECT_FALSE((caps >> cap) & 1) << line << ": capability " << cap;
   }
 
   // 1. /dev/pts -> the host directory (the CT's /dev is its own tmpfs).
-  RunResult r = berth({"exec", a, "umount -l /dev/pts && rmdir /dev/pts && ln -s " + secret + " /dev/pts && echo swapped"});
+  RunResult r = berth(
+      {"exec", a,
+       "umount -l /dev/pts && rmdir /dev/pts && ln -s " + secret + " /dev/pts && echo swapped"});
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_EQ(r.out, "swapped\n");
   r = berth({"exec", a, "cat /proc/user_beancounters"});
   ASSERT_EQ(r.code, 0) << r.err;
   long long numpty = held_of(r.out, "numpty");
-  std::printf("numpty inside CT %s with /dev/pts -> %s: %lld (the host directory holds 7)\n", a.c_str(), secret.c_str(), numpty);
+  std::printf("numpty inside CT %s with /dev/pts -> %s: %lld (the host directory holds 7)\n",
+              a.c_str(), secret.c_str(), numpty);
   EXPECT_NE(numpty, 7) << "the server counted a host directory for the CT:\n" << r.out;
   EXPECT_EQ(numpty, 0) << r.out;
   r = berth({"ubc", "--raw", a});
@@ -133,7 +138,8 @@ TEST_F(ProcSrvTest, TenantCannotPointTheServerAtHostPaths) {
 
   // 2. /proc/.real -> the host's /proc, the view kept at /mnt/view.
   r = berth({"exec", a,
-             "mkdir -p /mnt/view /tmp/fake && mount -o bind /proc /mnt/view && ln -s /proc /tmp/fake/.real && "
+             "mkdir -p /mnt/view /tmp/fake && mount -o bind /proc /mnt/view && ln -s /proc "
+             "/tmp/fake/.real && "
              "mount -o bind /tmp/fake /proc && readlink /proc/.real"});
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_EQ(r.out, "/proc\n");
@@ -144,9 +150,11 @@ TEST_F(ProcSrvTest, TenantCannotPointTheServerAtHostPaths) {
   for (const auto& e : fs::directory_iterator("/proc"))
     if (count_pid_names({e.path().filename().string()})) ++host_procs;
   size_t pids = count_pid_names(names);
-  std::printf("pids listed by CT %s's view after the swap: %zu (its processes: %zu, the host's: %zu)\n", a.c_str(), pids,
-              ct_processes(a).size(), host_procs);
-  EXPECT_LE(pids, ct_processes(a).size() + 3) << "the host's process list leaked into the CT:\n" << r.out;
+  std::printf(
+      "pids listed by CT %s's view after the swap: %zu (its processes: %zu, the host's: %zu)\n",
+      a.c_str(), pids, ct_processes(a).size(), host_procs);
+  EXPECT_LE(pids, ct_processes(a).size() + 3) << "the host's process list leaked into the CT:\n"
+                                              << r.out;
   EXPECT_TRUE(std::find(names.begin(), names.end(), std::to_string(::getpid())) == names.end() ||
               std::to_string(::getpid()).size() < 3)
       << "the test's own host pid is listed";
@@ -165,8 +173,9 @@ TEST_F(ProcSrvTest, TenantCannotPointTheServerAtHostPaths) {
   EXPECT_TRUE(std::find(names.begin(), names.end(), "1") != names.end()) << r.out;
   EXPECT_LE(count_pid_names(names), ct_processes(b).size() + 3) << r.out;
   // Its real ptys still count: one opened in its devpts (from the host, through its init).
-  int ptmx = ::open(("/proc/" + std::to_string(ct_processes(b).front()) + "/root/dev/pts/ptmx").c_str(),
-                    O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int ptmx =
+      ::open(("/proc/" + std::to_string(ct_processes(b).front()) + "/root/dev/pts/ptmx").c_str(),
+             O_RDWR | O_NOCTTY | O_CLOEXEC);
   ASSERT_GE(ptmx, 0) << "open the neighbour's ptmx: " << std::strerror(errno);
   r = berth({"exec", b, "cat /proc/user_beancounters"});
   EXPECT_EQ(held_of(r.out, "numpty"), 1) << r.out;
@@ -175,17 +184,18 @@ TEST_F(ProcSrvTest, TenantCannotPointTheServerAtHostPaths) {
 
 // Attack: one CT holds 15000 open files (three processes, 5000 each, the most this host's
 // nofile hard limit of 20000 allows) and reads its /proc/user_beancounters in a loop from 16
-// processes (more than libfuse's default pool of 10 threads). A neighbour's open+read of its own /proc/user_beancounters, /proc/meminfo and
-// /proc/self/stat must stay within 2x of idle (+2 ms floor), measured inside the neighbour,
-// idle and hammered rounds interleaved; and the server must spend at most half a core on the
-// hammering CT (its CPU time over each hammered round).
+// processes (more than libfuse's default pool of 10 threads). A neighbour's open+read of its own
+// /proc/user_beancounters, /proc/meminfo and /proc/self/stat must stay within 2x of idle (+2 ms
+// floor), measured inside the neighbour, idle and hammered rounds interleaved; and the server must
+// spend at most half a core on the hammering CT (its CPU time over each hammered round).
 TEST_F(ProcSrvTest, NeighbourLatencyHoldsWhileACtHammersTheServer) {
   std::string a = create_running_ct({"--numfile", "6000", "--numproc", "200"});
   std::string b = create_running_ct();
   std::string probe_a = install_probe(a), probe_b = install_probe(b);
   for (int i = 0; i < 3; ++i) {
-    RunResult r = berth({"exec", a, probe_a + " --proc-hold 5000 /dev/null /tmp/hold" + std::to_string(i) +
-                                        " >/dev/null 2>&1 </dev/null &"});
+    RunResult r = berth({"exec", a,
+                         probe_a + " --proc-hold 5000 /dev/null /tmp/hold" + std::to_string(i) +
+                             " >/dev/null 2>&1 </dev/null &"});
     ASSERT_EQ(r.code, 0) << r.err;
   }
   long long nf = 0;
@@ -216,14 +226,20 @@ TEST_F(ProcSrvTest, NeighbourLatencyHoldsWhileACtHammersTheServer) {
     double cpu0 = cpu_seconds(srv[0]);
     // 16 readers in the CT for 6 s; the neighbour measures after 0.5 s of it.
     auto t0 = std::chrono::steady_clock::now();
-    RunResult r = berth({"exec", a, "rm -f /tmp/loop*; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do " + probe_a +
-                                        " --proc-loop 6000 /proc/user_beancounters >/tmp/loop$i 2>&1 </dev/null & done"});
+    RunResult r = berth(
+        {"exec", a,
+         "rm -f /tmp/loop*; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do " + probe_a +
+             " --proc-loop 6000 /proc/user_beancounters >/tmp/loop$i 2>&1 </dev/null & done"});
     ASSERT_EQ(r.code, 0) << r.err;
     sleep_ms(500);
     measure(busy);
     // Let the loops end before the next idle round.
-    auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-    if (spent > 6000) std::printf("round %d: the hammered measure outlasted the hammer (%lld ms)\n", round, static_cast<long long>(spent));
+    auto spent =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    if (spent > 6000)
+      std::printf("round %d: the hammered measure outlasted the hammer (%lld ms)\n", round,
+                  static_cast<long long>(spent));
     sleep_ms(std::max<long>(0, 6300 - static_cast<long>(spent)));
     double wall = static_cast<double>(std::max<long>(6300, static_cast<long>(spent))) / 1000;
     server_cpu.push_back((cpu_seconds(srv[0]) - cpu0) / wall);
@@ -238,19 +254,22 @@ TEST_F(ProcSrvTest, NeighbourLatencyHoldsWhileACtHammersTheServer) {
       }
       sleep_ms(100);
     }
-    std::printf("round %d: CT %s read its beancounters %ld times in 6 s (16 readers)\n", round, a.c_str(), reads);
+    std::printf("round %d: CT %s read its beancounters %ld times in 6 s (16 readers)\n", round,
+                a.c_str(), reads);
     EXPECT_GT(reads, 8) << "the hammer did not run: " << r.out << r.err;
   }
   // What the hammer costs the shared server is bounded per CT, not whatever the CT asks for.
-  std::printf("server CPU while CT %s hammers: median %.2f of a core (rounds %s)\n", a.c_str(), median(server_cpu),
-              ::testing::PrintToString(server_cpu).c_str());
+  std::printf("server CPU while CT %s hammers: median %.2f of a core (rounds %s)\n", a.c_str(),
+              median(server_cpu), ::testing::PrintToString(server_cpu).c_str());
   EXPECT_LE(median(server_cpu), 0.5) << "one CT kept the shared server busy";
   for (const auto& [path, v] : idle) {
     double i = median(v), h = median(busy[path]);
-    std::printf("neighbour %-26s idle median %8.1f us, while CT %s hammers: %8.1f us (x%.2f); limit %.1f us\n",
-                path.c_str(), i, a.c_str(), h, i > 0 ? h / i : 0.0, 2 * i + 2000);
-    EXPECT_LE(h, 2 * i + 2000) << path << ": idle rounds " << ::testing::PrintToString(v) << ", hammered rounds "
-                               << ::testing::PrintToString(busy[path]);
+    std::printf(
+        "neighbour %-26s idle median %8.1f us, while CT %s hammers: %8.1f us (x%.2f); limit %.1f "
+        "us\n",
+        path.c_str(), i, a.c_str(), h, i > 0 ? h / i : 0.0, 2 * i + 2000);
+    EXPECT_LE(h, 2 * i + 2000) << path << ": idle rounds " << ::testing::PrintToString(v)
+                               << ", hammered rounds " << ::testing::PrintToString(busy[path]);
   }
 }
 
@@ -266,8 +285,9 @@ TEST_F(ProcSrvTest, OpenBeancounterFilesDoNotGrowTheServer) {
   ASSERT_EQ(berth({"exec", a, "cat /proc/user_beancounters /proc/meminfo >/dev/null"}).code, 0);
   long before = rss_kb(srv[0]);
   for (int i = 0; i < 3; ++i) {
-    RunResult r = berth({"exec", a, probe_a + " --proc-hold 2000 /proc/user_beancounters /tmp/hold" +
-                                        std::to_string(i) + " >/dev/null 2>&1 </dev/null &"});
+    RunResult r = berth({"exec", a,
+                         probe_a + " --proc-hold 2000 /proc/user_beancounters /tmp/hold" +
+                             std::to_string(i) + " >/dev/null 2>&1 </dev/null &"});
     ASSERT_EQ(r.code, 0) << r.err;
   }
   long opened = 0;
@@ -281,8 +301,9 @@ TEST_F(ProcSrvTest, OpenBeancounterFilesDoNotGrowTheServer) {
     opened += std::atol(out.c_str());
   }
   long after = rss_kb(srv[0]);
-  std::printf("server RSS: %ld kB before, %ld kB with %ld beancounter files held open by CT %s (+%ld kB)\n", before,
-              after, opened, a.c_str(), after - before);
+  std::printf(
+      "server RSS: %ld kB before, %ld kB with %ld beancounter files held open by CT %s (+%ld kB)\n",
+      before, after, opened, a.c_str(), after - before);
   EXPECT_GE(opened, 3000) << "the CT could not even open a few thousand";
   EXPECT_LE(after - before, 8 * 1024) << "the server grew with the CT's open files";
   // The server still answers, the CT included.

@@ -62,7 +62,8 @@ class ResourcesTest : public BerthTest {
   }
   // Every process of the CT that still exists has this rlimit. Short-lived boot processes may end
   // between the listing and the read; at least one process (init) must be checked.
-  void expect_rlimit_everywhere(const std::string& id, const std::string& name, const std::string& want) {
+  void expect_rlimit_everywhere(const std::string& id, const std::string& name,
+                                const std::string& want) {
     int checked = 0;
     for (pid_t p : ct_processes(id)) {
       std::string got = rlimit_of(p, name);
@@ -83,8 +84,8 @@ class ResourcesTest : public BerthTest {
 TEST_F(ResourcesTest, SetChangesKernelValuesAtOnceAndSaves) {
   std::string id = create_running_ct();
   std::string conf_before = read_text(conf_path(id));  // the default sample's limits (vswap-256m)
-  RunResult r = berth({"set", id, "--ram", "64M", "--swap", "0", "--numproc", "64", "--cpulimit", "25", "--cpuunits",
-                       "2000"});
+  RunResult r = berth({"set", id, "--ram", "64M", "--swap", "0", "--numproc", "64", "--cpulimit",
+                       "25", "--cpuunits", "2000"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(cg(id, "memory", "memory.limit_in_bytes", "memory.max"), "67108864");
   if (is_v2()) {
@@ -111,7 +112,8 @@ TEST_F(ResourcesTest, SetChangesKernelValuesAtOnceAndSaves) {
   EXPECT_EQ(cg(id, "memory", "memory.limit_in_bytes", "memory.max"), "134217728");
   // The saved SWAPPAGES (the sample's 512M; the --swap 0 above was not saved) is back.
   if (!is_v2() && fs::exists(cg_path(id, "memory", "memory.memsw.limit_in_bytes", ""))) {
-    EXPECT_EQ(cg(id, "memory", "memory.memsw.limit_in_bytes"), std::to_string((128 << 20) + (512 << 20)));
+    EXPECT_EQ(cg(id, "memory", "memory.memsw.limit_in_bytes"),
+              std::to_string((128 << 20) + (512 << 20)));
   }
   EXPECT_EQ(cg(id, "pids", "pids.max"), "max");
   EXPECT_EQ(cg(id, "cpu", "cpu.cfs_quota_us", "cpu.max"), is_v2() ? "max 100000" : "-1");
@@ -126,13 +128,15 @@ TEST_F(ResourcesTest, SetChangesKernelValuesAtOnceAndSaves) {
 TEST_F(ResourcesTest, SetIoAndProcessLimitsLiveAndSave) {
   std::string id = create_running_ct();
   std::string disk = disk_of(id);
-  RunResult r = berth({"set", id, "--iolimit", "10M", "--iopslimit", "500", "--numfile", "4096", "--lockedpages", "256",
-                       "--shmpages", "8192", "--ioprio", "6", "--cpumask", "0", "--numpty", "4", "--save"});
+  RunResult r = berth({"set", id, "--iolimit", "10M", "--iopslimit", "500", "--numfile", "4096",
+                       "--lockedpages", "256", "--shmpages", "8192", "--ioprio", "6", "--cpumask",
+                       "0", "--numpty", "4", "--save"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.err.find("not enforced"), std::string::npos) << r.err;
   if (!disk.empty()) {
     if (is_v2()) {
-      EXPECT_PRED2(contains, cg(id, "io", "", "io.max"), disk + " rbps=10485760 wbps=10485760 riops=500 wiops=500");
+      EXPECT_PRED2(contains, cg(id, "io", "", "io.max"),
+                   disk + " rbps=10485760 wbps=10485760 riops=500 wiops=500");
     } else {
       EXPECT_EQ(cg(id, "blkio", "blkio.throttle.read_bps_device"), disk + " 10485760");
       EXPECT_EQ(cg(id, "blkio", "blkio.throttle.write_bps_device"), disk + " 10485760");
@@ -155,12 +159,14 @@ TEST_F(ResourcesTest, SetIoAndProcessLimitsLiveAndSave) {
   r = berth({"exec", id, "grep devpts /proc/mounts"});
   EXPECT_PRED2(contains, r.out, "max=4") << r.err;
   std::string conf = read_text(conf_path(id));
-  for (const char* kv : {"IOLIMIT=\"10485760\"", "IOPSLIMIT=\"500\"", "NUMFILE=\"4096\"", "LOCKEDPAGES=\"256\"",
-                         "SHMPAGES=\"8192\"", "IOPRIO=\"6\"", "CPUMASK=\"0\""})
+  for (const char* kv :
+       {"IOLIMIT=\"10485760\"", "IOPSLIMIT=\"500\"", "NUMFILE=\"4096\"", "LOCKEDPAGES=\"256\"",
+        "SHMPAGES=\"8192\"", "IOPRIO=\"6\"", "CPUMASK=\"0\""})
     EXPECT_PRED2(contains, conf, kv);
 
   // 0 lifts the I/O limits; lower rlimits apply at once.
-  r = berth({"set", id, "--iolimit", "0", "--iopslimit", "0", "--numfile", "1024:2048", "--shmpages", "unlimited"});
+  r = berth({"set", id, "--iolimit", "0", "--iopslimit", "0", "--numfile", "1024:2048",
+             "--shmpages", "unlimited"});
   ASSERT_EQ(r.code, 0) << r.err;
   if (!disk.empty()) {
     if (is_v2()) {
@@ -194,15 +200,19 @@ TEST_F(ResourcesTest, SetIoAndProcessLimitsLiveAndSave) {
 
 TEST_F(ResourcesTest, NotEnforcedKeysAreSavedAndReportedOnce) {
   std::string id = create_running_ct();
-  RunResult r = berth({"set", id, "--kmemsize", "10M", "--tcpsndbuf", "1M", "--numtcpsock", "100", "--save"});
+  RunResult r =
+      berth({"set", id, "--kmemsize", "10M", "--tcpsndbuf", "1M", "--numtcpsock", "100", "--save"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto lines = split_lines(r.err);
-  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return contains(l, "not enforced"); }), 1)
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& l) { return contains(l, "not enforced"); }),
+            1)
       << r.err;
   // TCPSNDBUF is enforced on cgroup v1 with kmem.tcp (summed with TCPRCVBUF), nowhere else.
   bool tcp = !is_v2() && fs::exists("/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes");
   EXPECT_PRED2(contains, r.err,
-               tcp ? "KMEMSIZE, NUMTCPSOCK: saved but not enforced" : "KMEMSIZE, TCPSNDBUF, NUMTCPSOCK: saved but not enforced");
+               tcp ? "KMEMSIZE, NUMTCPSOCK: saved but not enforced"
+                   : "KMEMSIZE, TCPSNDBUF, NUMTCPSOCK: saved but not enforced");
   if (tcp) {
     // Alone it is unlimited in sum; with TCPRCVBUF the two limits add up.
     EXPECT_EQ(cg(id, "memory", "memory.kmem.tcp.limit_in_bytes"), "9223372036854771712");
@@ -217,9 +227,10 @@ TEST_F(ResourcesTest, NotEnforcedKeysAreSavedAndReportedOnce) {
 
 TEST_F(ResourcesTest, SavedLimitsAreAppliedAtStart) {
   std::string id = create_ct();
-  RunResult r = berth({"set", id, "--ram", "96M", "--swap", "32M", "--numproc", "100:120", "--cpulimit", "50",
-                       "--cpuunits", "500", "--numfile", "2048:3000", "--lockedpages", "64", "--shmpages", "4096", "--numpty", "8",
-                       "--save"});
+  RunResult r = berth({"set",       id,          "--ram",         "96M", "--swap",     "32M",
+                       "--numproc", "100:120",   "--cpulimit",    "50",  "--cpuunits", "500",
+                       "--numfile", "2048:3000", "--lockedpages", "64",  "--shmpages", "4096",
+                       "--numpty",  "8",         "--save"});
   ASSERT_EQ(r.code, 0) << r.err;
   std::string conf = read_text(conf_path(id));
   EXPECT_PRED2(contains, conf, "PHYSPAGES=\"0:24576\"");
@@ -237,7 +248,9 @@ TEST_F(ResourcesTest, SavedLimitsAreAppliedAtStart) {
   }
   EXPECT_EQ(cg(id, "pids", "pids.max"), "120");
   EXPECT_EQ(cg(id, "cpu", "cpu.cfs_quota_us", "cpu.max"), is_v2() ? "50000 100000" : "50000");
-  if (!is_v2()) { EXPECT_EQ(cg(id, "cpu", "cpu.shares"), "512"); }
+  if (!is_v2()) {
+    EXPECT_EQ(cg(id, "cpu", "cpu.shares"), "512");
+  }
   expect_rlimit_everywhere(id, "Max open files", "2048 3000");
   expect_rlimit_everywhere(id, "Max locked memory", "262144 262144");
   r = berth({"exec", id, "cat /proc/sys/kernel/shmall /proc/sys/kernel/shmmax"});
@@ -252,8 +265,9 @@ TEST_F(ResourcesTest, ForkBombStopsAtNumproc) {
   std::string events = cg_path(id, "pids", "pids.events", "pids.events");
   long failed_before = keyed(events, "max");
   // 100 background sleeps: forks past the limit fail inside the CT (EAGAIN).
-  RunResult r = berth({"exec", id, "i=0; while [ $i -lt 100 ]; do sleep 3 & i=$((i+1)); done 2>/dev/null; true"},
-                      {.timeout = std::chrono::seconds(20)});
+  RunResult r = berth(
+      {"exec", id, "i=0; while [ $i -lt 100 ]; do sleep 3 & i=$((i+1)); done 2>/dev/null; true"},
+      {.timeout = std::chrono::seconds(20)});
   long current = std::stol(cg(id, "pids", "pids.current"));
   EXPECT_LE(current, 32);
   EXPECT_GE(current, 16) << "the bomb did not run";
@@ -266,7 +280,8 @@ TEST_F(ResourcesTest, ForkBombStopsAtNumproc) {
     std::istringstream f(line);
     std::string name;
     unsigned long held, maxheld, barrier, limit, failcnt;
-    if (!(f >> name >> held >> maxheld >> barrier >> limit >> failcnt) || name != "numproc") continue;
+    if (!(f >> name >> held >> maxheld >> barrier >> limit >> failcnt) || name != "numproc")
+      continue;
     seen = true;
     EXPECT_LE(held, 32u);
     EXPECT_EQ(limit, 32u);
@@ -305,7 +320,8 @@ TEST_F(ResourcesTest, MemoryHogIsOomKilledInsideItsCtOnly) {
     std::istringstream f(line);
     std::string name;
     unsigned long held, maxheld, barrier, limit, failcnt;
-    if (!(f >> name >> held >> maxheld >> barrier >> limit >> failcnt) || name != "physpages") continue;
+    if (!(f >> name >> held >> maxheld >> barrier >> limit >> failcnt) || name != "physpages")
+      continue;
     seen = true;
     EXPECT_EQ(limit, 16384u);  // 64M in pages
     EXPECT_LE(maxheld, 16384u);
@@ -313,7 +329,8 @@ TEST_F(ResourcesTest, MemoryHogIsOomKilledInsideItsCtOnly) {
   }
   EXPECT_TRUE(seen) << ubc.out;
   // The CT's init (and everything that ran before) survives; the host was not touched.
-  for (pid_t p : before) EXPECT_TRUE(fs::exists("/proc/" + std::to_string(p))) << "pid " << p << " died";
+  for (pid_t p : before)
+    EXPECT_TRUE(fs::exists("/proc/" + std::to_string(p))) << "pid " << p << " died";
   expect_running(id);
 }
 

@@ -171,7 +171,8 @@ TEST_F(RobustnessTest, ConcurrentStopAndDestroy) {
   } else {
     EXPECT_EQ(cs, 0);
     EXPECT_TRUE(cd == 0 || cd == 9 || cd == 32) << cd;
-    EXPECT_EQ(st, cd == 0 ? "CTID " + id + " deleted unmounted down" : "CTID " + id + " exist unmounted down");
+    EXPECT_EQ(st, cd == 0 ? "CTID " + id + " deleted unmounted down"
+                          : "CTID " + id + " exist unmounted down");
     EXPECT_EQ(fs::exists(ve_private(id)), cd != 0);
   }
 }
@@ -180,12 +181,14 @@ TEST_F(RobustnessTest, NoResidentBerthProcess) {
   std::string id = create_ct();
   RunResult r = berth({"start", id});
   ASSERT_EQ(r.code, 0) << r.err;
-  // Nothing stays per VPS; the instance's one beancounter server (`berth ubc --serve`, procsrv/client.h)
-  // is not per VPS and ends with the last CT.
+  // Nothing stays per VPS; the instance's one beancounter server (`berth ubc --serve`,
+  // procsrv/client.h) is not per VPS and ends with the last CT.
   auto resident = [&] {
     std::vector<pid_t> out;
     for (pid_t p : berth_processes())
-      if (read_text("/proc/" + std::to_string(p) + "/cmdline") != std::string("berth\0ubc\0--serve\0", 18)) out.push_back(p);
+      if (read_text("/proc/" + std::to_string(p) + "/cmdline") !=
+          std::string("berth\0ubc\0--serve\0", 18))
+        out.push_back(p);
     return out;
   };
   EXPECT_TRUE(resident().empty()) << ::testing::PrintToString(resident());

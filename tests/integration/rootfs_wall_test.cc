@@ -20,7 +20,8 @@ class RootfsWallTest : public BerthTest {
  protected:
   // argv run by host user nobody (uid and gid 65534, no groups).
   RunResult as_nobody(const std::vector<std::string>& argv) {
-    std::vector<std::string> a{"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    std::vector<std::string> a{"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                               "--clear-groups"};
     a.insert(a.end(), argv.begin(), argv.end());
     return run_process(a, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, {});
   }
@@ -61,7 +62,8 @@ class RootfsWallTest : public BerthTest {
     std::string id = create_running_ct(create_args);
     install_probe(id);
     // The tenant: root inside makes a setuid copy of a program.
-    RunResult r = berth({"exec", id, "cp /sbin/berth_probe /bin/suidprobe && chmod 4755 /bin/suidprobe"});
+    RunResult r =
+        berth({"exec", id, "cp /sbin/berth_probe /bin/suidprobe && chmod 4755 /bin/suidprobe"});
     ASSERT_EQ(r.code, 0) << r.err;
     // Inside, setuid still works (su, sudo): a user of the CT gets the CT's root as euid.
     r = berth({"exec", id, "su -s /bin/suidprobe nobody"});
@@ -87,7 +89,9 @@ class RootfsWallTest : public BerthTest {
   }
 };
 
-TEST_F(RootfsWallTest, HostUserCannotRunTheCtsSetuidFilesOverlay) { setuid_wall({}, "/upper/bin/suidprobe"); }
+TEST_F(RootfsWallTest, HostUserCannotRunTheCtsSetuidFilesOverlay) {
+  setuid_wall({}, "/upper/bin/suidprobe");
+}
 
 TEST_F(RootfsWallTest, HostUserCannotRunTheCtsSetuidFilesSimfs) {
   setuid_wall({"--layout", "simfs"}, "/bin/suidprobe");
@@ -113,7 +117,8 @@ class PrivilegedTrustTest : public RootfsWallTest {};
 // in one line with exit 12 and leaves nothing.
 TEST_F(PrivilegedTrustTest, LocalUid0IsRefusedWithoutTrust) {
   std::string id = new_ctid();
-  RunResult r = berth({"create", id, "--ostemplate", "busybox", "--local_uid", "0", "--local_gid", "0"});
+  RunResult r =
+      berth({"create", id, "--ostemplate", "busybox", "--local_uid", "0", "--local_gid", "0"});
   EXPECT_EQ(r.code, 12) << r.err;
   EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
   EXPECT_PRED2(contains, r.err, "--i-trust-this-vps");
@@ -144,7 +149,8 @@ TEST_F(PrivilegedTrustTest, HandEditedLocalUid0IsRefusedAtStart) {
 // kernel.core_pattern for writing (a program the host's kernel runs as root on every crash). The
 // test only opens the file and closes it; it never writes.
 TEST_F(PrivilegedTrustTest, TrustedPrivilegedCtCanLiftItsMasks) {
-  std::string id = create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"});
+  std::string id =
+      create_running_ct({"--local_uid", "0", "--local_gid", "0", "--i-trust-this-vps"});
   std::string probe = install_probe(id);
   RunResult before = berth({"exec3", id, probe, "--open-write", "/proc/sys/kernel/core_pattern"});
   ASSERT_EQ(before.code, 0) << before.err;

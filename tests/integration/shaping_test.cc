@@ -59,7 +59,8 @@ class ShapingTest : public BerthTest {
   void install_probe(const std::string& ctid) {
     std::string dst = ve_root(ctid) + "/sbin/berth_probe";
     std::error_code ec;
-    std::filesystem::copy_file(BERTH_PROBE, dst, std::filesystem::copy_options::overwrite_existing, ec);
+    std::filesystem::copy_file(BERTH_PROBE, dst, std::filesystem::copy_options::overwrite_existing,
+                               ec);
     ASSERT_FALSE(ec) << ec.message();
     ::chmod(dst.c_str(), 0755);
   }
@@ -67,7 +68,8 @@ class ShapingTest : public BerthTest {
   // by the receiver after its first 300 ms (the bucket's burst). Returns the receiver's JSON.
   // host_addr: where the CT reaches the test namespace; ct_addr: where it reaches the CT.
   nlohmann::json transfer(const std::string& ctid, bool ct_sends, int port, double seconds,
-                          const std::string& host_addr = "198.18.120.254", const std::string& ct_addr = "198.18.120.1") {
+                          const std::string& host_addr = "198.18.120.254",
+                          const std::string& ct_addr = "198.18.120.1") {
     std::string p = std::to_string(port), secs = std::to_string(seconds);
     RunResult recv_r;
     std::thread receiver([&] {
@@ -77,8 +79,9 @@ class ShapingTest : public BerthTest {
         recv_r = berth({"exec3", ctid, "/sbin/berth_probe", "tcprecv", p, "300"});
     });
     sleep_ms(100);  // the sender retries a refused connect anyway
-    RunResult send_r = ct_sends ? berth({"exec3", ctid, "/sbin/berth_probe", "tcpsend", host_addr, p, secs})
-                                : tool(BERTH_PROBE, {"tcpsend", ct_addr, p, secs});
+    RunResult send_r =
+        ct_sends ? berth({"exec3", ctid, "/sbin/berth_probe", "tcpsend", host_addr, p, secs})
+                 : tool(BERTH_PROBE, {"tcpsend", ct_addr, p, secs});
     receiver.join();
     EXPECT_EQ(send_r.code, 0) << send_r.out << send_r.err;
     EXPECT_EQ(recv_r.code, 0) << recv_r.out << recv_r.err;
@@ -87,7 +90,9 @@ class ShapingTest : public BerthTest {
     if (j.is_object() && s.is_object()) j["sent"] = s["bytes"];
     return j;
   }
-  double bps(const nlohmann::json& j) { return j.is_object() ? j.value("bits_per_second", 0.0) : 0.0; }
+  double bps(const nlohmann::json& j) {
+    return j.is_object() ? j.value("bits_per_second", 0.0) : 0.0;
+  }
 
   nlohmann::json netstat(const std::string& ctid) {
     RunResult r = berth({"netstat", "-j", ctid});
@@ -95,7 +100,9 @@ class ShapingTest : public BerthTest {
     auto j = parse_json(r.out);
     return j.is_array() && j.size() == 1 ? j[0] : nlohmann::json::object();
   }
-  double count(const nlohmann::json& j, const char* key) { return j.contains(key) ? j[key].get<double>() : -1; }
+  double count(const nlohmann::json& j, const char* key) {
+    return j.contains(key) ? j[key].get<double>() : -1;
+  }
   // A bridge made in the test's namespace (it dies with it), with a /24 address.
   void make_bridge(const std::string& name, const std::string& addr) {
     ASSERT_EQ(ip({"link", "add", name, "type", "bridge"}).code, 0);
@@ -142,15 +149,18 @@ TEST_F(ShapingTest, RateLimitsBothDirectionsLiveAndCountersPersist) {
   EXPECT_LE(d_out, 1.6 * sent_out + 0.1 * sent_in) << after.dump() << " sent " << sent_out;
   EXPECT_GE(d_in, sent_in) << after.dump();
   EXPECT_LE(d_in, 1.15 * sent_in + 0.1 * sent_out) << after.dump() << " sent " << sent_in;
-  EXPECT_GT(after["out_packets"].get<double>(), before["out_packets"].get<double>() + sent_out / 65536);
+  EXPECT_GT(after["out_packets"].get<double>(),
+            before["out_packets"].get<double>() + sent_out / 65536);
 
   // Live change: twice the rate, no restart.
   ASSERT_EQ(berth({"set", id, "--rate", "*:1:16000"}).code, 0);
   auto fast = transfer(id, true, 5303, 1.5);
   EXPECT_GT(bps(fast), 0.9 * 2 * kLimitBits) << fast.dump();
   EXPECT_LT(bps(fast), 1.1 * 2 * kLimitBits) << fast.dump();
-  std::printf("[ measured ] out of the CT %.2f Mbit/s, into it %.2f Mbit/s (limit 8); after the live change %.2f (limit 16)\n",
-              out_bps / 1e6, in_bps / 1e6, bps(fast) / 1e6);
+  std::printf(
+      "[ measured ] out of the CT %.2f Mbit/s, into it %.2f Mbit/s (limit 8); after the live "
+      "change %.2f (limit 16)\n",
+      out_bps / 1e6, in_bps / 1e6, bps(fast) / 1e6);
 
   // Bad input: vzctl's exit 21 and nothing changes.
   std::string conf_before = read_text(conf_path(id)), q_before = qdiscs();
@@ -167,8 +177,10 @@ TEST_F(ShapingTest, RateLimitsBothDirectionsLiveAndCountersPersist) {
   nlohmann::json stopped = netstat(id);
   EXPECT_FALSE(stopped.value("running", true));
   EXPECT_GE(stopped["in_bytes"].get<double>(), running["in_bytes"].get<double>()) << stopped.dump();
-  EXPECT_GE(stopped["out_bytes"].get<double>(), running["out_bytes"].get<double>()) << stopped.dump();
-  EXPECT_LE(stopped["out_bytes"].get<double>(), running["out_bytes"].get<double>() + 65536) << stopped.dump();
+  EXPECT_GE(stopped["out_bytes"].get<double>(), running["out_bytes"].get<double>())
+      << stopped.dump();
+  EXPECT_LE(stopped["out_bytes"].get<double>(), running["out_bytes"].get<double>() + 65536)
+      << stopped.dump();
   EXPECT_FALSE(contains(links(), "berth:" + instance() + ":")) << links();
   EXPECT_FALSE(contains(qdiscs(), "tbf")) << qdiscs();
   EXPECT_FALSE(contains(qdiscs(), "ingress")) << qdiscs();
@@ -229,11 +241,14 @@ TEST_F(ShapingTest, BridgedVethIsShaped) {
 TEST_F(ShapingTest, CountersSumEveryVethAndPersist) {
   make_bridge("brcount0", "198.18.120.200/24");
   make_bridge("brcount1", "198.18.122.200/24");
-  for (const char* a : {"198.18.121.254/32", "198.18.122.254/32"}) ASSERT_EQ(ip({"addr", "add", a, "dev", "lo"}).code, 0);
-  std::string id = create_ct({"--ipadd", "198.18.121.1", "--netif_add", "eth0,,,,brcount0", "--netif_add", "eth1,,,,brcount1"});
+  for (const char* a : {"198.18.121.254/32", "198.18.122.254/32"})
+    ASSERT_EQ(ip({"addr", "add", a, "dev", "lo"}).code, 0);
+  std::string id = create_ct({"--ipadd", "198.18.121.1", "--netif_add", "eth0,,,,brcount0",
+                              "--netif_add", "eth1,,,,brcount1"});
   ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
   install_probe(id);
-  RunResult r = berth({"exec", id, "ip addr add 198.18.120.1/24 dev eth0 && ip addr add 198.18.122.1/24 dev eth1"});
+  RunResult r = berth(
+      {"exec", id, "ip addr add 198.18.120.1/24 dev eth0 && ip addr add 198.18.122.1/24 dev eth1"});
   ASSERT_EQ(r.code, 0) << r.err;
 
   // Out of the CT over each of its three veths, into it over eth0.

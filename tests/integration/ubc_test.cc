@@ -45,7 +45,8 @@ Parsed parse(const std::string& text) {
       w.erase(w.begin());
     }
     if (w.size() != 6) continue;
-    p.rows[w[0]] = {std::stoull(w[1]), std::stoull(w[2]), std::stoull(w[3]), std::stoull(w[4]), std::stoull(w[5])};
+    p.rows[w[0]] = {std::stoull(w[1]), std::stoull(w[2]), std::stoull(w[3]), std::stoull(w[4]),
+                    std::stoull(w[5])};
   }
   return p;
 }
@@ -54,7 +55,8 @@ Parsed parse(const std::string& text) {
 std::map<std::string, std::vector<std::string>> table(const std::string& text) {
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& line : split_lines(text)) {
-    if (line.find('|') == std::string::npos || line.rfind("CT ", 0) == 0 || line[0] == '-') continue;
+    if (line.find('|') == std::string::npos || line.rfind("CT ", 0) == 0 || line[0] == '-')
+      continue;
     std::vector<std::string> cells;
     std::string cur;
     for (char c : line + "|") {
@@ -95,8 +97,9 @@ class UbcTest : public BerthTest {
   }
   void fork_bomb(const std::string& id) {
     // 100 background sleeps against --numproc 32: forks past the limit fail (EAGAIN).
-    berth({"exec", id, "i=0; while [ $i -lt 100 ]; do sleep 2 & i=$((i+1)); done 2>/dev/null; true"},
-          {.timeout = std::chrono::seconds(20)});
+    berth(
+        {"exec", id, "i=0; while [ $i -lt 100 ]; do sleep 2 & i=$((i+1)); done 2>/dev/null; true"},
+        {.timeout = std::chrono::seconds(20)});
   }
 };
 
@@ -143,14 +146,17 @@ TEST_F(UbcTest, ForkBombShowsInEveryView) {
   EXPECT_TRUE(t.count("numproc")) << v.out;
   v = berth_as("vzubc", {"-r", id});
   ASSERT_EQ(v.code, 0) << v.err;
-  EXPECT_EQ(table(v.out)["numproc"].back(), "+" + std::to_string(r.rows["numproc"].failcnt)) << v.out;
+  EXPECT_EQ(table(v.out)["numproc"].back(), "+" + std::to_string(r.rows["numproc"].failcnt))
+      << v.out;
   v = berth_as("vzubc", {"-r", id});
-  EXPECT_EQ(table(v.out)["numproc"].back(), "-") << "no new failure since the last -r run: " << v.out;
+  EXPECT_EQ(table(v.out)["numproc"].back(), "-")
+      << "no new failure since the last -r run: " << v.out;
   sleep_ms(2200);  // the sleeps end
   fork_bomb(id);
   uint64_t now = raw(id).rows["numproc"].failcnt;
   v = berth_as("vzubc", {"-r", id});
-  EXPECT_EQ(table(v.out)["numproc"].back(), "+" + std::to_string(now - r.rows["numproc"].failcnt)) << v.out;
+  EXPECT_EQ(table(v.out)["numproc"].back(), "+" + std::to_string(now - r.rows["numproc"].failcnt))
+      << v.out;
 
   // vzlist, text and JSON.
   RunResult l = berth_as("vzlist", {"-H", "-o", "ctid,numproc,numproc.l,numproc.f", id});
@@ -191,7 +197,8 @@ TEST_F(UbcTest, MemoryShowsInPhyspagesAndShmpages) {
   RunResult w = berth({"exec", id, "head -c 33554432 /dev/zero > /dev/shm/fill"});
   ASSERT_EQ(w.code, 0) << w.err;
   Parsed after = inside(id);
-  EXPECT_GE(after.rows["physpages"].held, before.rows["physpages"].held + 7000) << "32M = 8192 pages";
+  EXPECT_GE(after.rows["physpages"].held, before.rows["physpages"].held + 7000)
+      << "32M = 8192 pages";
   EXPECT_GE(after.rows["shmpages"].held, before.rows["shmpages"].held + 7000);
   EXPECT_GE(after.rows["physpages"].maxheld, after.rows["physpages"].held);
   // The neighbour's block does not move, and each CT sees only itself.
@@ -208,10 +215,13 @@ TEST_F(UbcTest, MemoryShowsInPhyspagesAndShmpages) {
   EXPECT_PRED2(contains, f.out, "CT " + other + " ");
   EXPECT_TRUE(table(f.out).count("shmpages")) << f.out;
   // -w redraws until interrupted.
-  RunResult wt = berth_as("vzubc", {"-w", "-wn", "0.2", id}, {.timeout = std::chrono::milliseconds(1500)});
+  RunResult wt =
+      berth_as("vzubc", {"-w", "-wn", "0.2", id}, {.timeout = std::chrono::milliseconds(1500)});
   EXPECT_TRUE(wt.timed_out);
   size_t screens = 0;
-  for (size_t p = wt.out.find("Every 0.2s"); p != std::string::npos; p = wt.out.find("Every 0.2s", p + 1)) ++screens;
+  for (size_t p = wt.out.find("Every 0.2s"); p != std::string::npos;
+       p = wt.out.find("Every 0.2s", p + 1))
+    ++screens;
   EXPECT_GE(screens, 2u) << wt.out;
   // maxheld survives the memory being freed.
   ASSERT_EQ(berth({"exec", id, "rm /dev/shm/fill"}).code, 0);
@@ -254,16 +264,19 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   auto names = split_lines(r.out);
   std::vector<std::string> lines;
   auto has = [&](const char* n) { return std::find(names.begin(), names.end(), n) != names.end(); };
-  for (const char* n : {"user_beancounters", "1", "self", "meminfo", "sys", "net"}) EXPECT_TRUE(has(n)) << n << "\n" << r.out;
+  for (const char* n : {"user_beancounters", "1", "self", "meminfo", "sys", "net"})
+    EXPECT_TRUE(has(n)) << n << "\n" << r.out;
   EXPECT_FALSE(has(".real"));
   size_t pids = std::count_if(names.begin(), names.end(), [](const std::string& n) {
-    return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !n.empty() &&
+           std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
   });
   // The CT's processes (plus the exec'ed shell and ls), not the host's hundreds.
   EXPECT_LE(pids, ct_processes(id).size() + 3) << r.out;
 
   r = berth({"exec", id,
-             "head -1 /proc/self/status; readlink /proc/self/exe; cat /proc/self/fd/0 </etc/hostname >/dev/null && echo fd-ok; "
+             "head -1 /proc/self/status; readlink /proc/self/exe; cat /proc/self/fd/0 "
+             "</etc/hostname >/dev/null && echo fd-ok; "
              "cat /proc/1/comm; "
              "echo 1 >/proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward; "
              "(echo 1 >/proc/sys/kernel/panic) 2>/dev/null || echo sys-ro; "
@@ -286,7 +299,8 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   EXPECT_EQ(swap_total, 32768u);
   // busybox top: "Mem: <used>K used, <free>K free, ...": the two add up to the CT's 96M.
   unsigned long used = 0, free_kb = 0;
-  ASSERT_EQ(std::sscanf(lines[2].c_str(), "Mem: %luK used, %luK free", &used, &free_kb), 2) << lines[2];
+  ASSERT_EQ(std::sscanf(lines[2].c_str(), "Mem: %luK used, %luK free", &used, &free_kb), 2)
+      << lines[2];
   EXPECT_EQ(used + free_kb, 98304u);
 
   // Its CPUs in /proc/cpuinfo: as many as its CPU quota is worth (--cpus, --cpulimit), live.
@@ -304,9 +318,13 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   EXPECT_EQ(processors(), host_cpus);
 
   // Its own load average: two busy loops show in /proc/loadavg and vzlist after a 5 s sample.
-  r = berth({"exec", id, "for i in 1 2; do (while :; do :; done) >/dev/null 2>&1 </dev/null & done; cat /proc/loadavg"});
+  r = berth({"exec", id,
+             "for i in 1 2; do (while :; do :; done) >/dev/null 2>&1 </dev/null & done; cat "
+             "/proc/loadavg"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(std::regex_match(r.out, std::regex("[0-9]+\\.[0-9]{2} [0-9]+\\.[0-9]{2} [0-9]+\\.[0-9]{2} [0-9]+/[0-9]+ [0-9]+\n")))
+  EXPECT_TRUE(std::regex_match(
+      r.out,
+      std::regex("[0-9]+\\.[0-9]{2} [0-9]+\\.[0-9]{2} [0-9]+\\.[0-9]{2} [0-9]+/[0-9]+ [0-9]+\n")))
       << r.out;
   // Samples come every 5 s: wait for one that saw the loops (at most three intervals).
   double one = 0;
@@ -314,7 +332,8 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   for (int i = 0; i < 30 && !(one > 0.1 && threads > 0); ++i) {
     sleep_ms(500);
     r = berth({"exec", id, "cat /proc/loadavg"});
-    ASSERT_EQ(std::sscanf(r.out.c_str(), "%lf %*f %*f %u/%u", &one, &running, &threads), 3) << r.out;
+    ASSERT_EQ(std::sscanf(r.out.c_str(), "%lf %*f %*f %u/%u", &one, &running, &threads), 3)
+        << r.out;
   }
   EXPECT_GT(one, 0.1) << r.out;  // 2 * (1 - e^(-5/60)) = 0.16 after one sample
   EXPECT_GE(running, 1u) << r.out;
@@ -326,7 +345,8 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   // The plain procfs on request.
   std::ofstream(conf_path(id), std::ios::app) << "PROC_BEANCOUNTERS=\"no\"\n";
   ASSERT_EQ(berth({"restart", id}).code, 0);
-  r = berth({"exec", id, "grep ' /proc ' /proc/mounts; test -e /proc/user_beancounters || echo absent"});
+  r = berth(
+      {"exec", id, "grep ' /proc ' /proc/mounts; test -e /proc/user_beancounters || echo absent"});
   EXPECT_EQ(r.out, "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\nabsent\n") << r.err;
   EXPECT_EQ(inside(id, "/run/berth/user_beancounters").uids, std::vector<std::string>{id});
 }
@@ -344,7 +364,9 @@ TEST_F(UbcTest, KilledServerIsReplacedAndDeadProcIsRepaired) {
   for (int i = 0; i < 50 && !servers().empty(); ++i) sleep_ms(20);
   ASSERT_TRUE(servers().empty());
 
-  RunResult r = berth({"exec", a, "head -1 /proc/user_beancounters; head -1 /run/berth/user_beancounters; ls /proc | grep -c ."});
+  RunResult r = berth({"exec", a,
+                       "head -1 /proc/user_beancounters; head -1 /run/berth/user_beancounters; ls "
+                       "/proc | grep -c ."});
   ASSERT_EQ(r.code, 0) << r.err;
   auto lines = split_lines(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out << r.err;
@@ -356,7 +378,8 @@ TEST_F(UbcTest, KilledServerIsReplacedAndDeadProcIsRepaired) {
   EXPECT_EQ(servers().size(), 1u);
   EXPECT_EQ(ct_processes(a).front(), procs_a.front());  // same init: not restarted
   EXPECT_EQ(inside(b).uids, std::vector<std::string>{b});
-  r = berth({"exec", b, "(echo 1 >/proc/sys/kernel/panic) 2>/dev/null || echo sys-ro; wc -c </proc/keys"});
+  r = berth({"exec", b,
+             "(echo 1 >/proc/sys/kernel/panic) 2>/dev/null || echo sys-ro; wc -c </proc/keys"});
   EXPECT_EQ(r.out, "sys-ro\n0\n") << r.err;  // masked as at start
   // Nothing more to repair: exec says nothing.
   r = berth({"exec", a, "true"});
@@ -376,7 +399,9 @@ TEST_F(UbcTest, IncrementalShowsHeldChanges) {
     return t.count("numproc") ? t["numproc"].back() : std::string("?");
   };
   dheld({"-i"});  // the first run stores held
-  RunResult r = berth({"exec", id, "i=0; while [ $i -lt 10 ]; do sleep 30 >/dev/null 2>&1 </dev/null & i=$((i+1)); done"});
+  RunResult r = berth(
+      {"exec", id,
+       "i=0; while [ $i -lt 10 ]; do sleep 30 >/dev/null 2>&1 </dev/null & i=$((i+1)); done"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(dheld({"-i"}), "+10");
   EXPECT_EQ(dheld({"-i"}), "-");  // nothing changed since

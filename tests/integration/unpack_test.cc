@@ -67,7 +67,8 @@ void write_evil_template(const std::string& busybox_tar, const std::string& out,
     const void* buf;
     size_t size;
     la_int64_t off;
-    while (archive_read_data_block(in, &buf, &size, &off) == ARCHIVE_OK) archive_write_data(a, buf, size);
+    while (archive_read_data_block(in, &buf, &size, &off) == ARCHIVE_OK)
+      archive_write_data(a, buf, size);
   }
   archive_read_free(in);
   for (const auto& p : planted(base)) {
@@ -101,29 +102,34 @@ std::vector<std::string> reachable_by_nobody(const std::string& dir) {
   pid_t pid = fork();
   if (pid == 0) {
     close(p[0]);
-    if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+    if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+        setresuid(65534, 65534, 65534) != 0)
       _exit(2);
     static int out;
     out = p[1];
-    nftw(dir.c_str(), [](const char* path, const struct stat* st, int type, struct FTW*) -> int {
-      if (type != FTW_F && type != FTW_SL && type != FTW_SLN) return 0;
-      std::string hit;
-      if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
-        int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0) fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-        if (fd >= 0) {
-          close(fd);
-          hit = std::string("opened device ") + path;
-        }
-      } else if (S_ISREG(st->st_mode) && st->st_uid == 0 && (st->st_mode & S_ISUID) && access(path, X_OK) == 0) {
-        hit = std::string("setuid-root executable ") + path;
-      }
-      if (!hit.empty()) {
-        hit += "\n";
-        (void)!write(out, hit.data(), hit.size());
-      }
-      return 0;
-    }, 64, FTW_PHYS);
+    nftw(
+        dir.c_str(),
+        [](const char* path, const struct stat* st, int type, struct FTW*) -> int {
+          if (type != FTW_F && type != FTW_SL && type != FTW_SLN) return 0;
+          std::string hit;
+          if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+            int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0) fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+            if (fd >= 0) {
+              close(fd);
+              hit = std::string("opened device ") + path;
+            }
+          } else if (S_ISREG(st->st_mode) && st->st_uid == 0 && (st->st_mode & S_ISUID) &&
+                     access(path, X_OK) == 0) {
+            hit = std::string("setuid-root executable ") + path;
+          }
+          if (!hit.empty()) {
+            hit += "\n";
+            (void)!write(out, hit.data(), hit.size());
+          }
+          return 0;
+        },
+        64, FTW_PHYS);
     _exit(0);
   }
   close(p[1]);
@@ -142,17 +148,21 @@ std::vector<std::string> reachable_by_nobody(const std::string& dir) {
 std::vector<std::string> bad_entries(const std::string& dir, uint32_t base) {
   std::vector<std::string> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+  for (auto it =
+           fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const std::string p = it->path().string();
     struct stat st {};
     if (lstat(p.c_str(), &st) != 0) continue;
     if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) out.push_back("device node " + p);
-    if (st.st_uid < base || st.st_uid >= base + 65536 || st.st_gid < base || st.st_gid >= base + 65536)
-      out.push_back("host id " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid) + " " + p);
+    if (st.st_uid < base || st.st_uid >= base + 65536 || st.st_gid < base ||
+        st.st_gid >= base + 65536)
+      out.push_back("host id " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid) + " " +
+                    p);
     if (st.st_uid == 0 && (st.st_mode & S_ISUID)) out.push_back("setuid root " + p);
     char v[8];
-    if (lgetxattr(p.c_str(), "trusted.overlay.opaque", v, sizeof v) >= 0) out.push_back("trusted.overlay.opaque " + p);
+    if (lgetxattr(p.c_str(), "trusted.overlay.opaque", v, sizeof v) >= 0)
+      out.push_back("trusted.overlay.opaque " + p);
   }
   return out;
 }
@@ -187,7 +197,8 @@ TEST_F(UnpackAttackTest, SimfsTakesNoHostIdsNoSetuidRootNoDevices) {
   auto bad = bad_entries(priv, kBase);
   EXPECT_TRUE(bad.empty()) << ::testing::PrintToString(bad);
   struct stat st {};
-  for (const char* f : {"/tmp/wrap-suid", "/tmp/minus1-suid", "/tmp/two32-suid", "/tmp/neighbour"}) {
+  for (const char* f :
+       {"/tmp/wrap-suid", "/tmp/minus1-suid", "/tmp/two32-suid", "/tmp/neighbour"}) {
     ASSERT_EQ(lstat((priv + f).c_str(), &st), 0) << f;
     EXPECT_EQ(st.st_uid, kBase + kOverflow) << f;
     EXPECT_EQ(st.st_mode & 07777, 0755u) << f;
@@ -200,7 +211,8 @@ TEST_F(UnpackAttackTest, SimfsTakesNoHostIdsNoSetuidRootNoDevices) {
   RunResult s = berth({"exec", id, "stat -c %u:%g /tmp/wrap-suid"});
   EXPECT_PRED2(contains, s.out, "65534:65534");
   RunResult o = berth({"exec", id, "[ -c /tmp/console2 ] && exec 3<>/tmp/console2 && echo OPENED"});
-  EXPECT_FALSE(contains(o.out, "OPENED")) << "the VPS opened the host's console through the archive's node";
+  EXPECT_FALSE(contains(o.out, "OPENED"))
+      << "the VPS opened the host's console through the archive's node";
 }
 
 // overlay: the template is unpacked once into the shared read-only lower layer (host side) and
@@ -209,8 +221,8 @@ TEST_F(UnpackAttackTest, OverlayLowerTakesNoDevicesAndTheVpsCannotOpenTheConsole
   constexpr uint32_t kBase = 53 * 65536;
   import_evil(kBase);
   std::string id = new_ctid();
-  RunResult c = berth({"create", id, "--ostemplate", "evil", "--local_uid", std::to_string(kBase), "--local_gid",
-                       std::to_string(kBase)});
+  RunResult c = berth({"create", id, "--ostemplate", "evil", "--local_uid", std::to_string(kBase),
+                       "--local_gid", std::to_string(kBase)});
   ASSERT_EQ(c.code, 0) << c.err;
   EXPECT_PRED2(contains, c.err, "device node");
   auto bad = bad_entries(root() + "/var/lib/berth/template/rootfs", 0);
@@ -221,7 +233,8 @@ TEST_F(UnpackAttackTest, OverlayLowerTakesNoDevicesAndTheVpsCannotOpenTheConsole
   RunResult o = berth({"exec", id,
                        "[ -c /tmp/console ] && exec 3<>/tmp/console && echo OPENED; "
                        "[ -c /tmp/console2 ] && exec 4<>/tmp/console2 && echo OPENED"});
-  EXPECT_FALSE(contains(o.out, "OPENED")) << "the VPS opened the host's console through the archive's node";
+  EXPECT_FALSE(contains(o.out, "OPENED"))
+      << "the VPS opened the host's console through the archive's node";
   // A local unprivileged host user, through the mounted VE_ROOT and everything else under the root.
   auto hits = reachable_by_nobody(root());
   EXPECT_TRUE(hits.empty()) << ::testing::PrintToString(hits);

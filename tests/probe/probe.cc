@@ -109,7 +109,8 @@ std::string status_field(const std::string& status, const std::string& key) {
 }
 
 std::string mounts_json() {
-  // mountinfo: id parent major:minor root mountpoint options [optional...] - fstype source superopts
+  // mountinfo: id parent major:minor root mountpoint options [optional...] - fstype source
+  // superopts
   std::string out = "[";
   bool first = true;
   for (const auto& l : lines(read_file("/proc/self/mountinfo"))) {
@@ -121,8 +122,9 @@ std::string mounts_json() {
     std::string source = dash + 2 < w.size() ? w[dash + 2] : "";
     if (!first) out += ",";
     first = false;
-    out += "{\"root\":" + quote(w[3]) + ",\"mountpoint\":" + quote(w[4]) + ",\"fstype\":" + quote(fstype) +
-           ",\"source\":" + quote(source) + ",\"options\":" + quote(w[5]) + "}";
+    out += "{\"root\":" + quote(w[3]) + ",\"mountpoint\":" + quote(w[4]) +
+           ",\"fstype\":" + quote(fstype) + ",\"source\":" + quote(source) +
+           ",\"options\":" + quote(w[5]) + "}";
   }
   return out + "]";
 }
@@ -200,7 +202,8 @@ std::string path_json(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   std::string open_out = outcome(fd, errno);
   if (fd >= 0) ::close(fd);
-  return "{\"path\":" + quote(path) + ",\"stat\":" + quote(stat_out) + ",\"open\":" + quote(open_out) + "}";
+  return "{\"path\":" + quote(path) + ",\"stat\":" + quote(stat_out) +
+         ",\"open\":" + quote(open_out) + "}";
 }
 
 std::string strings_json(const std::vector<std::string>& v) {
@@ -234,12 +237,10 @@ int fork_bomb(int secs) {
     ::usleep(1000);
   }
   if (!first) ::_exit(0);
-  while (::wait(nullptr) > 0 || errno == EINTR) {
-  }
+  while (::wait(nullptr) > 0 || errno == EINTR) {}
   std::printf("{\"forked\":%ld,\"refused\":%ld}\n", made, refused);
   return 0;
 }
-
 
 // Kernel objects a CT must not take from the host (tests/integration/limits_test.cc).
 void raise_nofile() {
@@ -286,8 +287,9 @@ int pty_fill(int max) {
 
 // ---------------------------------------------------------------- TCP throughput and latency
 // tcprecv PORT [SKIP_MS]        accept one connection on [::]:PORT (IPv4 too), read to EOF; print
-//                               {"bytes","measured_bytes","measured_seconds","bits_per_second"}: the
-//                               rate over what came after the first SKIP_MS ms (the bucket's burst).
+//                               {"bytes","measured_bytes","measured_seconds","bits_per_second"}:
+//                               the rate over what came after the first SKIP_MS ms (the bucket's
+//                               burst).
 // tcpsend HOST PORT SECONDS     connect (retrying while refused, up to 10 s), send for SECONDS;
 //                               print {"bytes","seconds"}.
 // tcpecho PORT                  accept one connection, echo everything back until EOF.
@@ -305,12 +307,14 @@ int tcp_listen_accept(const char* port_s) {
   int one = 1, zero = 0;
   ::setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   ::setsockopt(ls, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  struct sockaddr_in6 a{};
+  struct sockaddr_in6 a {};
   a.sin6_family = AF_INET6;
   a.sin6_port = htons(static_cast<uint16_t>(std::atoi(port_s)));
   a.sin6_addr = in6addr_any;
   if (::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(ls, 1) != 0) return -1;
-  struct pollfd p{ls, POLLIN, 0};
+  struct pollfd p {
+    ls, POLLIN, 0
+  };
   if (::poll(&p, 1, 20000) <= 0) return -1;
   int c = ::accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
   ::close(ls);
@@ -319,7 +323,7 @@ int tcp_listen_accept(const char* port_s) {
 }
 
 int tcp_connect(const char* host, const char* port) {
-  struct sockaddr_storage ss{};
+  struct sockaddr_storage ss {};
   socklen_t len = 0;
   auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
   auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
@@ -366,12 +370,16 @@ int tcp_main(int argc, char** argv) {
       if (total == 0) first = last;
       total += static_cast<unsigned long long>(n);
       if (last - first < skip) continue;
-      if (mark == 0) mark = last;  // bytes of this read arrived before mark: not counted
-      else measured += static_cast<unsigned long long>(n);
+      if (mark == 0)
+        mark = last;  // bytes of this read arrived before mark: not counted
+      else
+        measured += static_cast<unsigned long long>(n);
     }
     double secs = last - mark;
-    std::printf("{\"bytes\":%llu,\"measured_bytes\":%llu,\"measured_seconds\":%.6f,\"bits_per_second\":%.0f}\n", total,
-                measured, secs, secs > 0 ? static_cast<double>(measured) * 8 / secs : 0.0);
+    std::printf(
+        "{\"bytes\":%llu,\"measured_bytes\":%llu,\"measured_seconds\":%.6f,\"bits_per_second\":%."
+        "0f}\n",
+        total, measured, secs, secs > 0 ? static_cast<double>(measured) * 8 / secs : 0.0);
     return 0;
   }
   if (cmd == "tcpsend" && argc >= 5) {
@@ -386,8 +394,7 @@ int tcp_main(int argc, char** argv) {
       sent += static_cast<unsigned long long>(n);
     }
     ::shutdown(fd, SHUT_WR);
-    while (::read(fd, buf, sizeof buf) > 0) {
-    }
+    while (::read(fd, buf, sizeof buf) > 0) {}
     std::printf("{\"bytes\":%llu,\"seconds\":%.6f}\n", sent, now_s() - start);
     return 0;
   }
@@ -414,11 +421,14 @@ int tcp_main(int argc, char** argv) {
     double sum = 0;
     for (double u : us) sum += u;
     std::sort(us.begin(), us.end());
-    std::printf("{\"count\":%d,\"median_us\":%.2f,\"mean_us\":%.2f}\n", count, us.empty() ? 0 : us[us.size() / 2],
+    std::printf("{\"count\":%d,\"median_us\":%.2f,\"mean_us\":%.2f}\n", count,
+                us.empty() ? 0 : us[us.size() / 2],
                 us.empty() ? 0 : sum / static_cast<double>(us.size()));
     return 0;
   }
-  std::fprintf(stderr, "usage: berth_probe tcprecv PORT [SKIP_MS] | tcpsend HOST PORT SECONDS | tcpecho PORT | tcprr HOST PORT COUNT\n");
+  std::fprintf(stderr,
+               "usage: berth_probe tcprecv PORT [SKIP_MS] | tcpsend HOST PORT SECONDS | tcpecho "
+               "PORT | tcprr HOST PORT COUNT\n");
   return 2;
 }
 }  // namespace
@@ -433,10 +443,11 @@ int proc_main(int argc, char** argv);
 int main(int argc, char** argv) {
   if (argc > 1 && std::strncmp(argv[1], "--proc-", 7) == 0) return proc_main(argc, argv);
   if (argc == 3 && std::strcmp(argv[1], "--forkbomb") == 0) return fork_bomb(std::atoi(argv[2]));
-  if (argc == 4 && std::strcmp(argv[1], "--inotify-hold") == 0) return inotify_hold(std::atoi(argv[2]), std::atoi(argv[3]));
+  if (argc == 4 && std::strcmp(argv[1], "--inotify-hold") == 0)
+    return inotify_hold(std::atoi(argv[2]), std::atoi(argv[3]));
   if (argc == 3 && std::strcmp(argv[1], "--pty-fill") == 0) return pty_fill(std::atoi(argv[2]));
-  // --mkdeep DIR DEPTH LEN PID: DEPTH nested directories of LEN-character names below DIR, made with
-  // dir fds (past PATH_MAX); PID goes into the deepest's cgroup.procs. Prints the depth made.
+  // --mkdeep DIR DEPTH LEN PID: DEPTH nested directories of LEN-character names below DIR, made
+  // with dir fds (past PATH_MAX); PID goes into the deepest's cgroup.procs. Prints the depth made.
   if (argc == 6 && std::strcmp(argv[1], "--mkdeep") == 0) {
     int fd = ::open(argv[2], O_RDONLY | O_DIRECTORY);
     int depth = std::atoi(argv[3]), made = 0;
@@ -458,9 +469,12 @@ int main(int argc, char** argv) {
     std::printf("%d\n", made);
     return 0;
   }
-  // --setnofile PID SOFT HARD: prlimit(2) RLIMIT_NOFILE of another process (busybox has no prlimit).
+  // --setnofile PID SOFT HARD: prlimit(2) RLIMIT_NOFILE of another process (busybox has no
+  // prlimit).
   if (argc == 5 && std::strcmp(argv[1], "--setnofile") == 0) {
-    struct rlimit rl{std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10)};
+    struct rlimit rl {
+      std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10)
+    };
     if (::prlimit(std::atoi(argv[2]), RLIMIT_NOFILE, &rl, nullptr) != 0) {
       std::perror("prlimit");
       return 1;

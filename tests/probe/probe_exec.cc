@@ -111,7 +111,8 @@ std::string inject(int fd, const std::string& text) {
 
 std::string inject_all(const std::string& text) {
   std::string j = "{";
-  for (int fd = 0; fd <= 2; ++fd) j += "\"fd" + std::to_string(fd) + "\":" + q(inject(fd, text)) + ",";
+  for (int fd = 0; fd <= 2; ++fd)
+    j += "\"fd" + std::to_string(fd) + "\":" + q(inject(fd, text)) + ",";
   int tty = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
   j += "\"devtty\":" + q(tty < 0 ? "open " + err_name(errno) : inject(tty, text));
   if (tty >= 0) ::close(tty);
@@ -119,7 +120,8 @@ std::string inject_all(const std::string& text) {
     std::string p = "/proc/self/fd/" + std::to_string(fd);
     int r = ::open(p.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (r < 0) r = ::open(p.c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC);
-    j += ",\"proc_fd" + std::to_string(fd) + "\":" + q(r < 0 ? "open " + err_name(errno) : inject(r, text));
+    j += ",\"proc_fd" + std::to_string(fd) +
+         "\":" + q(r < 0 ? "open " + err_name(errno) : inject(r, text));
     if (r >= 0) ::close(r);
   }
   return j + "}";
@@ -127,7 +129,8 @@ std::string inject_all(const std::string& text) {
 
 int exec_tty(const std::string& marker, long delay_ms, const std::string& outfile) {
   std::string text = marker + "\n";
-  std::string j = "{" + session_json() + ",\"fds\":[" + fd_json(0) + "," + fd_json(1) + "," + fd_json(2) + "]";
+  std::string j =
+      "{" + session_json() + ",\"fds\":[" + fd_json(0) + "," + fd_json(1) + "," + fd_json(2) + "]";
   j += ",\"inject\":" + inject_all(text) + "}\n";
   int out = ::open(outfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) return 1;
@@ -170,6 +173,7 @@ int exec_main(int argc, char** argv) {
   if (cmd == "exec-fds") return exec_fds();
   if (cmd == "exec-tty" && argc == 5) return exec_tty(argv[2], std::atol(argv[3]), argv[4]);
   if (cmd == "exec-iouring") return exec_iouring();
-  std::fprintf(stderr, "usage: berth_probe exec-fds | exec-tty MARKER DELAY_MS OUTFILE | exec-iouring\n");
+  std::fprintf(stderr,
+               "usage: berth_probe exec-fds | exec-tty MARKER DELAY_MS OUTFILE | exec-iouring\n");
   return 2;
 }

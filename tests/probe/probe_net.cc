@@ -46,16 +46,20 @@ int fail(const char* what) {
 
 bool parse_mac(const char* s, unsigned char out[6]) {
   unsigned v[6];
-  if (std::sscanf(s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6) return false;
+  if (std::sscanf(s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+    return false;
   for (int i = 0; i < 6; ++i) out[i] = static_cast<unsigned char>(v[i]);
   return true;
 }
 
 // Sends buf n times (20 ms apart) to `to`, closes fd, prints {"sent":N}; 0 when all went out.
-int send_n(int fd, const void* buf, size_t len, const void* to, socklen_t tolen, const char* count) {
+int send_n(int fd, const void* buf, size_t len, const void* to, socklen_t tolen,
+           const char* count) {
   int n = std::atoi(count), sent = 0;
   for (int i = 0; i < n; ++i) {
-    if (::sendto(fd, buf, len, 0, static_cast<const sockaddr*>(to), tolen) == static_cast<ssize_t>(len)) ++sent;
+    if (::sendto(fd, buf, len, 0, static_cast<const sockaddr*>(to), tolen) ==
+        static_cast<ssize_t>(len))
+      ++sent;
     ::usleep(20000);
   }
   ::close(fd);
@@ -110,7 +114,8 @@ int sniff(int argc, char** argv) {
       if (m.kind == 4 && type == ETH_P_IP && iplen >= 20)
         hit = hit || std::memcmp(ip + 12, m.bytes, 4) == 0 || std::memcmp(ip + 16, m.bytes, 4) == 0;
       if (m.kind == 6 && type == ETH_P_IPV6 && iplen >= 40)
-        hit = hit || std::memcmp(ip + 8, m.bytes, 16) == 0 || std::memcmp(ip + 24, m.bytes, 16) == 0;
+        hit =
+            hit || std::memcmp(ip + 8, m.bytes, 16) == 0 || std::memcmp(ip + 24, m.bytes, 16) == 0;
     }
     if (hit) ++count;
   }
@@ -204,7 +209,8 @@ int sendarp(int argc, char** argv) {
   f[14] = 0, f[15] = 1, f[16] = 0x08, f[17] = 0;   // Ethernet, IPv4
   f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1;      // lengths, request
   std::memcpy(f + 22, ifr.ifr_hwaddr.sa_data, 6);  // sender MAC
-  if (inet_pton(AF_INET, argv[3], f + 28) != 1 || inet_pton(AF_INET, argv[4], f + 38) != 1) return 2;
+  if (inet_pton(AF_INET, argv[3], f + 28) != 1 || inet_pton(AF_INET, argv[4], f + 38) != 1)
+    return 2;
   sockaddr_ll to{};
   to.sll_family = AF_PACKET;
   to.sll_protocol = htons(ETH_P_ARP);
@@ -264,7 +270,8 @@ int udp_send(int argc, char** argv) {
   if (fd < 0) return fail("socket(SOCK_DGRAM)");
   int n = std::atoi(argv[5]), sent = 0;
   for (int i = 0; i < n; ++i) {
-    if (::sendto(fd, argv[4], std::strlen(argv[4]), 0, reinterpret_cast<sockaddr*>(&ss), len) >= 0) ++sent;
+    if (::sendto(fd, argv[4], std::strlen(argv[4]), 0, reinterpret_cast<sockaddr*>(&ss), len) >= 0)
+      ++sent;
     ::usleep(50000);
   }
   ::close(fd);
@@ -276,12 +283,21 @@ int udp_send(int argc, char** argv) {
 int net_main(int argc, char** argv) {
   std::string cmd = argv[1];
   int rc = 2;
-  if (cmd == "sniff") rc = sniff(argc, argv);
-  else if (cmd == "spoof") rc = spoof(argc, argv);
-  else if (cmd == "sendeth") rc = sendeth(argc, argv);
-  else if (cmd == "sendarp") rc = sendarp(argc, argv);
-  else if (cmd == "udp-listen") rc = udp_listen(argc, argv);
-  else if (cmd == "udp-send") rc = udp_send(argc, argv);
-  if (rc == 2) std::fprintf(stderr, "usage: berth_probe sniff|spoof|sendeth|sendarp|udp-listen|udp-send ARGS (see probe_net.cc)\n");
+  if (cmd == "sniff")
+    rc = sniff(argc, argv);
+  else if (cmd == "spoof")
+    rc = spoof(argc, argv);
+  else if (cmd == "sendeth")
+    rc = sendeth(argc, argv);
+  else if (cmd == "sendarp")
+    rc = sendarp(argc, argv);
+  else if (cmd == "udp-listen")
+    rc = udp_listen(argc, argv);
+  else if (cmd == "udp-send")
+    rc = udp_send(argc, argv);
+  if (rc == 2)
+    std::fprintf(stderr,
+                 "usage: berth_probe sniff|spoof|sendeth|sendarp|udp-listen|udp-send ARGS (see "
+                 "probe_net.cc)\n");
   return rc;
 }

@@ -33,8 +33,7 @@ bool read_whole(const char* path) {
   if (fd < 0) return false;
   char buf[16384];
   ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) {
-  }
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) {}
   ::close(fd);
   return n == 0;
 }
@@ -85,7 +84,11 @@ int latency(long rounds, int npaths, char** paths) {
   for (int p = 0; p < npaths; ++p) {
     auto& v = t[static_cast<size_t>(p)];
     std::sort(v.begin(), v.end());
-    auto at = [&](double q) { return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]; };
+    auto at = [&](double q) {
+      return v.empty() ? 0.0
+                       : v[std::min(v.size() - 1,
+                                    static_cast<size_t>(q * static_cast<double>(v.size())))];
+    };
     std::printf("%s %.1f %.1f %.1f %ld\n", paths[p], at(0.5), at(0.9), v.empty() ? 0.0 : v.back(),
                 failures[static_cast<size_t>(p)]);
   }
@@ -99,6 +102,8 @@ int proc_main(int argc, char** argv) {
   if (cmd == "--proc-hold" && argc == 5) return hold(std::atol(argv[2]), argv[3], argv[4]);
   if (cmd == "--proc-loop" && argc == 4) return loop(std::atol(argv[2]), argv[3]);
   if (cmd == "--proc-lat" && argc >= 4) return latency(std::atol(argv[2]), argc - 3, argv + 3);
-  std::fprintf(stderr, "usage: berth_probe --proc-hold N PATH OUT | --proc-loop MS PATH | --proc-lat N PATH...\n");
+  std::fprintf(
+      stderr,
+      "usage: berth_probe --proc-hold N PATH OUT | --proc-loop MS PATH | --proc-lat N PATH...\n");
   return 2;
 }

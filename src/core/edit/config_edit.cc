@@ -42,7 +42,8 @@ Status set_uint_range(Edit& e, std::string_view key, std::string_view v, uint64_
 bool is_plain_word(std::string_view s) {
   if (s.empty() || s.size() > 255 || s.front() == '.' || s.front() == '-') return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == '+';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+           c == '+';
   });
 }
 
@@ -50,7 +51,8 @@ Status handle_path(Edit& e, std::string_view key, std::string_view v) {
   if (v.empty() || v.front() != '/') return bad_value(v, "absolute path expected");
   for (auto part : detail::split_any(v, "/"))
     if (part == "..") return bad_value(v, "`..` not allowed");
-  if (std::any_of(v.begin(), v.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
+  if (std::any_of(v.begin(), v.end(),
+                  [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
     return bad_value(v, "blanks not allowed");
   return e.set(key, v);  // $VEID stays literal, as vzctl's root_orig/private_orig
 }
@@ -139,7 +141,8 @@ const std::vector<ChangeSpec>& change_table() {
       {"local_uid", BERTH_KEYED(handle_local_id, "LOCAL_UID")},
       {"local_gid", BERTH_KEYED(handle_local_id, "LOCAL_GID")},
       // The admin's word that a CT without a user namespace (LOCAL_UID=0) may run: it is host root.
-      {"i-trust-this-vps", [](Edit& e, std::string_view) { return e.set("PRIVILEGED_TRUSTED", "yes"); }},
+      {"i-trust-this-vps",
+       [](Edit& e, std::string_view) { return e.set("PRIVILEGED_TRUSTED", "yes"); }},
       {"ostemplate", handle_ostemplate},
       {"onboot", BERTH_KEYED(set_yesno, "ONBOOT")},
       {"bootorder", BERTH_KEYED(set_ulong, "BOOTORDER")},
@@ -255,14 +258,14 @@ namespace {
 // DISKSPACE, DISKINODES and QUOTAUGIDLIMIT: no disk quota for the private area yet (overlay on
 // the host's file system); `df` inside shows the host's file system.
 constexpr std::array<std::string_view, 24> kNotEnforced = {
-    "KMEMSIZE",     "PRIVVMPAGES", "NUMTCPSOCK",    "NUMOTHERSOCK", "NUMFLOCK",  "NUMSIGINFO", "TCPSNDBUF",
-    "TCPRCVBUF",    "OTHERSOCKBUF", "DGRAMRCVBUF",  "DCACHESIZE",   "NUMIPTENT", "AVNUMPROC",  "VMGUARPAGES",
-    "OOMGUARPAGES", "VM_OVERCOMMIT", "MEMINFO",      "IPTABLES",  "PCI",        "CPUWEIGHT",
-    "MOUNT_OPTS",   "DISKSPACE",    "DISKINODES",   "QUOTAUGIDLIMIT"};
+    "KMEMSIZE",  "PRIVVMPAGES", "NUMTCPSOCK",   "NUMOTHERSOCK",  "NUMFLOCK",   "NUMSIGINFO",
+    "TCPSNDBUF", "TCPRCVBUF",   "OTHERSOCKBUF", "DGRAMRCVBUF",   "DCACHESIZE", "NUMIPTENT",
+    "AVNUMPROC", "VMGUARPAGES", "OOMGUARPAGES", "VM_OVERCOMMIT", "MEMINFO",    "IPTABLES",
+    "PCI",       "CPUWEIGHT",   "MOUNT_OPTS",   "DISKSPACE",     "DISKINODES", "QUOTAUGIDLIMIT"};
 
 bool restart_needed(std::string_view key, const ConfFile& old, const ConfFile& now) {
-  static constexpr std::array<std::string_view, 6> kRestart = {"CAPABILITY", "NETFILTER",  "IPTABLES",
-                                                               "FEATURES",   "DISK_QUOTA", "MOUNT_OPTS"};
+  static constexpr std::array<std::string_view, 6> kRestart = {
+      "CAPABILITY", "NETFILTER", "IPTABLES", "FEATURES", "DISK_QUOTA", "MOUNT_OPTS"};
   if (key == "QUOTAUGIDLIMIT") {  // only turning it on or off (vzctl check_set_ugidlimit())
     auto on = [](const std::optional<std::string>& v) { return v && !v->empty() && *v != "0"; };
     return on(old.get(key)) != on(now.get(key));
@@ -278,8 +281,8 @@ bool is_shell_safe(std::string_view key, std::string_view v) {
     if (c == '$') {
       bool path = key == "VE_ROOT" || key == "VE_PRIVATE";
       if (!path) return false;
-      bool word_ends =
-          i + 5 >= v.size() || !(std::isalnum(static_cast<unsigned char>(v[i + 5])) || v[i + 5] == '_');
+      bool word_ends = i + 5 >= v.size() ||
+                       !(std::isalnum(static_cast<unsigned char>(v[i + 5])) || v[i + 5] == '_');
       if (v.compare(i, 5, "$VEID") == 0 && word_ends)
         i += 4;
       else if (v.compare(i, 7, "${VEID}") == 0)
@@ -306,7 +309,8 @@ namespace detail {
 
 Status Edit::set(std::string_view key, std::string_view value) {
   if (!is_shell_safe(key, value))
-    return bad_value(value, "quotes, `$`, backquotes, backslashes and control characters are not allowed");
+    return bad_value(value,
+                     "quotes, `$`, backquotes, backslashes and control characters are not allowed");
   conf.set(key, value);
   touch(key);
   return {};

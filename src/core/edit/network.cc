@@ -1,5 +1,6 @@
-// Network changes of a config (core/edit/config_edit.h): IP_ADDRESS (--ipadd/--ipdel, applied in argv order),
-// NAMESERVER/SEARCHDOMAIN (replace the list), HOSTNAME, NETIF (--netif_add/--netif_del and the
+// Network changes of a config (core/edit/config_edit.h): IP_ADDRESS (--ipadd/--ipdel, applied in
+// argv order), NAMESERVER/SEARCHDOMAIN (replace the list), HOSTNAME, NETIF (--netif_add/--netif_del
+// and the
 // --ifname edit), NETDEV and RATE. Forms follow vzctl 4.x src/lib/config.c (parse_ip(),
 // canon_ip(), parse_netif_str_cmd(), store_netif()) and src/lib/veth.c (generate_mac()).
 #include <algorithm>
@@ -30,7 +31,9 @@ Netif* find_netif(std::vector<Netif>& list, std::string_view ifname) {
   return nullptr;
 }
 
-Result<std::vector<Netif>> load_netif(Edit& e) { return values::parse_netif(e.conf.get_or("NETIF", "")); }
+Result<std::vector<Netif>> load_netif(Edit& e) {
+  return values::parse_netif(e.conf.get_or("NETIF", ""));
+}
 
 bool is_any_address(std::string_view t) { return t == "0.0.0.0" || t == "::" || t == "::0"; }
 
@@ -39,7 +42,8 @@ Status set_replaced_list(Edit& e, std::string_view key, bool& replaced, std::str
   auto toks = split_any(v, " \t");
   if (toks.empty()) return bad_value(v, std::string(what) + " expected");
   for (const auto& t : toks)
-    if (t != "inherit" && !valid(t)) return bad_value(v, "bad " + std::string(what) + " `" + t + "`");
+    if (t != "inherit" && !valid(t))
+      return bad_value(v, "bad " + std::string(what) + " `" + t + "`");
   std::vector<std::string> list;
   if (replaced) list = split_any(e.conf.get_or(key, ""), " \t");
   replaced = true;
@@ -75,7 +79,8 @@ namespace {
 // addresses that are also in IP_ADDRESS (erased when none is left).
 Status set_forced(Edit& e, std::vector<std::string> forced, const std::vector<std::string>& list) {
   std::erase_if(forced, [&](const std::string& f) {
-    return std::none_of(list.begin(), list.end(), [&](const std::string& x) { return ip_part(x) == f; });
+    return std::none_of(list.begin(), list.end(),
+                        [&](const std::string& x) { return ip_part(x) == f; });
   });
   if (forced.empty()) {
     if (e.conf.has("IP_ADDRESS_FORCED")) e.erase("IP_ADDRESS_FORCED");
@@ -98,14 +103,18 @@ Status add_ips(Edit& e, std::string_view v, bool force) {
     auto parsed = values::parse_ip(*ip);
     if (!parsed.ok()) return bad_value(v, "bad IP address `" + t + "`", kBadIp);
     if (auto r = values::unusable_class(*parsed); r && !(force && r->forcible))
-      return bad_value(v, "`" + t + "` is " + r->why + (r->forcible ? "; use --ipadd_force to assign it anyway" : ""), kBadIp);
+      return bad_value(v,
+                       "`" + t + "` is " + r->why +
+                           (r->forcible ? "; use --ipadd_force to assign it anyway" : ""),
+                       kBadIp);
     auto same = std::find_if(list.begin(), list.end(),
                              [&](const std::string& x) { return ip_part(x) == ip_part(*ip); });
     if (same != list.end())
       *same = *ip;  // same address: the new prefix wins
     else
       list.push_back(*ip);
-    if (force && std::find(forced.begin(), forced.end(), ip_part(*ip)) == forced.end()) forced.push_back(ip_part(*ip));
+    if (force && std::find(forced.begin(), forced.end(), ip_part(*ip)) == forced.end())
+      forced.push_back(ip_part(*ip));
   }
   BERTH_RETURN_IF_ERROR(e.set("IP_ADDRESS", join(list, " ")));
   if (force || e.conf.has("IP_ADDRESS_FORCED")) return set_forced(e, std::move(forced), list);
@@ -148,7 +157,8 @@ Status handle_nameserver(Edit& e, std::string_view v) {
 }
 
 Status handle_searchdomain(Edit& e, std::string_view v) {
-  return set_replaced_list(e, "SEARCHDOMAIN", e.searchdomain_replaced, v, is_valid_hostname, "domain");
+  return set_replaced_list(e, "SEARCHDOMAIN", e.searchdomain_replaced, v, is_valid_hostname,
+                           "domain");
 }
 
 Status handle_netif_add(Edit& e, std::string_view v) {
@@ -191,7 +201,8 @@ Status handle_netif_add(Edit& e, std::string_view v) {
       n.host_mac = *m;
     else
       return bad_value(v, "bad MAC address `" + f[3] + "`");
-    if (!f[4].empty() && !is_valid_ifname(f[4])) return bad_value(v, "bad bridge name `" + f[4] + "`");
+    if (!f[4].empty() && !is_valid_ifname(f[4]))
+      return bad_value(v, "bad bridge name `" + f[4] + "`");
     n.bridge = f[4];
     list.push_back(std::move(n));
   }
@@ -231,7 +242,8 @@ Status finish_ifname_edit(Edit& e) {
     n->host_ifname = *ed.host_ifname;
   }
   if (ed.bridge) {
-    if (!is_valid_ifname(*ed.bridge)) return fail("bridge", bad_value(*ed.bridge, "bad bridge name"));
+    if (!is_valid_ifname(*ed.bridge))
+      return fail("bridge", bad_value(*ed.bridge, "bad bridge name"));
     n->bridge = *ed.bridge;
   }
   if (ed.mac_filter) {
@@ -266,7 +278,8 @@ Status handle_rate(Edit& e, std::string_view v) {
   auto merged = values::merge_rates(std::move(*have), *add);
   for (const auto& r : values::unenforced_rates(merged)) {
     std::string what = "RATE " + r + " (only class 1, all traffic, is shaped)";
-    if (std::find(e.out.not_enforced.begin(), e.out.not_enforced.end(), what) == e.out.not_enforced.end())
+    if (std::find(e.out.not_enforced.begin(), e.out.not_enforced.end(), what) ==
+        e.out.not_enforced.end())
       e.out.not_enforced.push_back(what);
   }
   return e.set("RATE", values::format_rate_list(merged));

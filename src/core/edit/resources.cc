@@ -1,7 +1,8 @@
-// Resource changes of a config (core/edit/config_edit.h): UBC barrier:limit pairs, VSwap --ram/--swap, disk quota,
-// CPU, I/O, capabilities, features, netfilter, devices, PCI. Values are written as vzctl 4.x
-// stores them (src/lib/config.c store_ub(), store_dq(), store_cpu(), store_io(), store_cap(),
-// store_dev(), store_devnodes()): native units, lists merged with the old value of the key.
+// Resource changes of a config (core/edit/config_edit.h): UBC barrier:limit pairs, VSwap
+// --ram/--swap, disk quota, CPU, I/O, capabilities, features, netfilter, devices, PCI. Values are
+// written as vzctl 4.x stores them (src/lib/config.c store_ub(), store_dq(), store_cpu(),
+// store_io(), store_cap(), store_dev(), store_devnodes()): native units, lists merged with the old
+// value of the key.
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,7 +21,6 @@
 
 namespace berth::edit::detail {
 namespace {
-
 
 // units:: errors already read "invalid value `V`"; keep them and add nothing.
 Status set_vswap(Edit& e, std::string_view key, std::string_view v) {
@@ -53,7 +53,8 @@ Status set_quota_pair(Edit& e, std::string_view key, std::string_view v, uint64_
 // written in table order (vzctl build_cap_str() / features_mask2str()); unknown old entries kept.
 template <size_t N>
 Status set_onoff_list(Edit& e, std::string_view key, std::string_view v,
-                      const std::array<std::string_view, N>& table, bool upper, std::string_view what) {
+                      const std::array<std::string_view, N>& table, bool upper,
+                      std::string_view what) {
   auto find = [&](std::string_view name) -> int {
     for (size_t i = 0; i < N; ++i) {
       if (table[i].size() != name.size()) continue;
@@ -92,8 +93,8 @@ Status set_onoff_list(Edit& e, std::string_view key, std::string_view v,
     if (!state[i]) continue;
     std::string name(table[i]);
     for (auto& ch : name)
-      ch =
-          upper ? std::toupper(static_cast<unsigned char>(ch)) : std::tolower(static_cast<unsigned char>(ch));
+      ch = upper ? std::toupper(static_cast<unsigned char>(ch))
+                 : std::tolower(static_cast<unsigned char>(ch));
     out.push_back(name + (state[i] == 1 ? ":on" : ":off"));
   }
   out.insert(out.end(), unknown_old.begin(), unknown_old.end());
@@ -149,11 +150,12 @@ constexpr std::array<std::string_view, 8> kFeatures = {"sysfs", "nfs",   "sit", 
                                                        "ppp",   "ipgre", "bridge", "nfsd"};
 
 constexpr std::array<std::string_view, 26> kIptModules = {
-    "ip_tables",  "iptable_filter", "iptable_mangle",   "ipt_limit",        "ipt_multiport", "ipt_tos",
-    "ipt_TOS",    "ipt_REJECT",     "ipt_TCPMSS",       "ipt_tcpmss",       "ipt_ttl",       "ipt_LOG",
-    "ipt_length", "ip_conntrack",   "ip_conntrack_ftp", "ip_conntrack_irc", "ipt_conntrack", "ipt_state",
-    "ipt_helper", "iptable_nat",    "ip_nat_ftp",       "ip_nat_irc",       "ipt_REDIRECT",  "xt_mac",
-    "ipt_recent", "ipt_owner"};
+    "ip_tables",        "iptable_filter", "iptable_mangle", "ipt_limit",    "ipt_multiport",
+    "ipt_tos",          "ipt_TOS",        "ipt_REJECT",     "ipt_TCPMSS",   "ipt_tcpmss",
+    "ipt_ttl",          "ipt_LOG",        "ipt_length",     "ip_conntrack", "ip_conntrack_ftp",
+    "ip_conntrack_irc", "ipt_conntrack",  "ipt_state",      "ipt_helper",   "iptable_nat",
+    "ip_nat_ftp",       "ip_nat_irc",     "ipt_REDIRECT",   "xt_mac",       "ipt_recent",
+    "ipt_owner"};
 
 // Merge "id:perms " entries (DEVNODES, DEVICES): old entries not named again, then the new ones;
 // entries with no permissions are dropped; each written with a trailing blank, as vzctl does.
@@ -162,7 +164,8 @@ Status set_dev_list(Edit& e, std::string_view key,
   std::vector<std::string> out;
   for (const auto& tok : split_any(e.conf.get_or(key, ""), " ")) {
     std::string id = tok.substr(0, tok.rfind(':'));
-    bool renamed = std::any_of(add.begin(), add.end(), [&](const auto& a) { return a.first == id; });
+    bool renamed =
+        std::any_of(add.begin(), add.end(), [&](const auto& a) { return a.first == id; });
     if (!renamed) out.push_back(tok);
   }
   for (const auto& [id, perms] : add)
@@ -238,8 +241,12 @@ Status handle_meminfo(Edit& e, std::string_view v) {
   return e.set("MEMINFO", std::string(mode) + ":" + std::to_string(n));
 }
 
-Status handle_diskspace(Edit& e, std::string_view v) { return set_quota_pair(e, "DISKSPACE", v, 1024); }
-Status handle_diskinodes(Edit& e, std::string_view v) { return set_quota_pair(e, "DISKINODES", v, 1); }
+Status handle_diskspace(Edit& e, std::string_view v) {
+  return set_quota_pair(e, "DISKSPACE", v, 1024);
+}
+Status handle_diskinodes(Edit& e, std::string_view v) {
+  return set_quota_pair(e, "DISKINODES", v, 1);
+}
 
 Status handle_cpuunits(Edit& e, std::string_view v) {
   auto n = parse_u64(v);
@@ -318,13 +325,17 @@ Status handle_iptables(Edit& e, std::string_view v) {
 // The entries of a --devnodes / --devices value, parsed by the config model's one parser
 // (core/values/devices.h), as (id, saved permissions) pairs; "" permissions for none.
 template <class Parse, class Id>
-Result<std::vector<std::pair<std::string, std::string>>> dev_entries(std::string_view v, std::string_view form,
+Result<std::vector<std::pair<std::string, std::string>>> dev_entries(std::string_view v,
+                                                                     std::string_view form,
                                                                      Parse parse, Id id) {
-  if (split_any(v, " \t").empty() || v == "none") return bad_value(v, std::string(form) + " expected");
+  if (split_any(v, " \t").empty() || v == "none")
+    return bad_value(v, std::string(form) + " expected");
   auto nodes = parse(v);
   if (!nodes.ok()) return bad_value(v, nodes.error().message());
   std::vector<std::pair<std::string, std::string>> add;
-  for (const auto& n : *nodes) add.emplace_back(id(n), n.access.none() && !n.access.quota ? "" : values::format_dev_access(n.access));
+  for (const auto& n : *nodes)
+    add.emplace_back(id(n),
+                     n.access.none() && !n.access.quota ? "" : values::format_dev_access(n.access));
   return add;
 }
 
@@ -342,7 +353,8 @@ Status handle_devices(Edit& e, std::string_view v) {
     std::string s = values::format_device(n);
     return s.substr(0, s.rfind(':'));
   };
-  BERTH_ASSIGN_OR_RETURN(auto add, dev_entries(v, "b|c:major:minor|all:perms", values::parse_devices, id));
+  BERTH_ASSIGN_OR_RETURN(auto add,
+                         dev_entries(v, "b|c:major:minor|all:perms", values::parse_devices, id));
   auto nodes = values::parse_devices(v);
   for (const auto& n : *nodes)
     if (n.major == 7) return bad_value(v, "loop devices cannot be given to a CT");

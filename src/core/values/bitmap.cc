@@ -10,7 +10,8 @@ namespace berth::values {
 namespace {
 
 Error bad_list(std::string_view v, std::string_view why) {
-  return Error::invalid("invalid value `" + printable(v) + "` (" + std::string(why) + ")", exitcode::kBadValue);
+  return Error::invalid("invalid value `" + printable(v) + "` (" + std::string(why) + ")",
+                        exitcode::kBadValue);
 }
 
 }  // namespace

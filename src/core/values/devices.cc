@@ -19,7 +19,8 @@ Result<DevAccess> parse_dev_access(std::string_view s) {
   if (s.empty()) return bad("empty device access (want [r][w][q] or none)");
   for (char c : s) {
     bool* flag = c == 'r' ? &a.read : c == 'w' ? &a.write : c == 'q' ? &a.quota : nullptr;
-    if (!flag || *flag) return bad("invalid device access `" + printable(s) + "` (want [r][w][q] or none)");
+    if (!flag || *flag)
+      return bad("invalid device access `" + printable(s) + "` (want [r][w][q] or none)");
     *flag = true;
   }
   return a;
@@ -36,7 +37,8 @@ std::string format_dev_access(const DevAccess& a) {
 bool is_valid_dev_name(std::string_view n) {
   if (n.empty() || n.size() > 255 || n.front() == '/' || n.back() == '/') return false;
   for (char c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '_' && c != '-' && c != '.' && c != '+')
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '_' && c != '-' &&
+        c != '.' && c != '+')
       return false;
   for (const auto& comp : split_keep(n, '/'))
     if (comp.empty() || comp == "." || comp == "..") return false;
@@ -51,7 +53,8 @@ Result<std::vector<DevNode>> parse_devnodes(std::string_view value) {
       return bad("invalid DEVNODES entry `" + printable(tok) + "` (want name:[r][w][q]|none)");
     std::string name = tok.substr(0, colon);
     if (!is_valid_dev_name(name)) return bad("invalid device name `" + printable(name) + "`");
-    BERTH_ASSIGN_OR_RETURN(DevAccess access, parse_dev_access(std::string_view(tok).substr(colon + 1)));
+    BERTH_ASSIGN_OR_RETURN(DevAccess access,
+                           parse_dev_access(std::string_view(tok).substr(colon + 1)));
     DevNode n;
     n.path = name;
     n.access = access;
@@ -67,14 +70,16 @@ Result<std::vector<DevNode>> parse_devices(std::string_view value) {
   for (const std::string& tok : words) {
     auto f = split_keep(tok, ':');
     if (f.size() != 4)
-      return bad("invalid DEVICES entry `" + printable(tok) + "` (want b|c:major:minor|all:[r][w][q])");
+      return bad("invalid DEVICES entry `" + printable(tok) +
+                 "` (want b|c:major:minor|all:[r][w][q])");
     DevNode n;
     if (f[0] == "c")
       n.type = DevType::kChar;
     else if (f[0] == "b")
       n.type = DevType::kBlock;
     else
-      return bad("invalid device type `" + printable(f[0]) + "` in `" + printable(tok) + "` (want b or c)");
+      return bad("invalid device type `" + printable(f[0]) + "` in `" + printable(tok) +
+                 "` (want b or c)");
     auto major = parse_u64_max(f[1], kMaxDevMajor);
     if (!major) return bad("invalid major number in `" + printable(tok) + "`");
     n.major = static_cast<uint32_t>(*major);

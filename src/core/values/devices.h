@@ -31,7 +31,7 @@ struct DevNode {
   std::optional<uint32_t> minor;  // nullopt: every minor of major ("c:4:all:rw")
   std::string path;               // name under /dev ("net/tun"); empty: access by number only
   DevAccess access;
-  unsigned mode = 0666;           // permission bits of the created node
+  unsigned mode = 0666;  // permission bits of the created node
   bool operator==(const DevNode&) const = default;
 };
 

@@ -17,7 +17,9 @@ bool IpAddr::is_any() const {
 }
 
 Result<IpAddr> parse_ip(std::string_view s) {
-  auto bad = [&] { return Error::invalid("bad IP address `" + printable(s) + "`", exitcode::kBadIp); };
+  auto bad = [&] {
+    return Error::invalid("bad IP address `" + printable(s) + "`", exitcode::kBadIp);
+  };
   size_t slash = s.find('/');
   std::string addr(s.substr(0, slash));
   IpAddr ip;
@@ -26,7 +28,9 @@ Result<IpAddr> parse_ip(std::string_view s) {
   char out[INET6_ADDRSTRLEN];
   if (!inet_ntop(ip.family, ip.bytes.data(), out, sizeof out)) return bad();
   ip.text = out;
-  if (slash != std::string_view::npos && !parse_u64_max(s.substr(slash + 1), ip.is_v6() ? 128u : 32u)) return bad();
+  if (slash != std::string_view::npos &&
+      !parse_u64_max(s.substr(slash + 1), ip.is_v6() ? 128u : 32u))
+    return bad();
   return ip;
 }
 
@@ -65,22 +69,29 @@ bool in_prefix(const IpAddr& a, const IpAddr& net, int prefix) {
 
 namespace {
 
-bool in_net(const IpAddr& a, std::string_view net, int prefix) { return in_prefix(a, *parse_ip(net), prefix); }
+bool in_net(const IpAddr& a, std::string_view net, int prefix) {
+  return in_prefix(a, *parse_ip(net), prefix);
+}
 
-std::optional<IpClass> refuse(std::string why, bool forcible = false) { return IpClass{forcible, std::move(why)}; }
+std::optional<IpClass> refuse(std::string why, bool forcible = false) {
+  return IpClass{forcible, std::move(why)};
+}
 
 }  // namespace
 
 std::optional<IpClass> unusable_class(const IpAddr& a) {
   if (!a.is_v6()) {
     if (a.is_any()) return refuse("the unspecified address");
-    if (a.bytes == parse_ip("255.255.255.255")->bytes) return refuse("the limited broadcast address");
+    if (a.bytes == parse_ip("255.255.255.255")->bytes)
+      return refuse("the limited broadcast address");
     if (in_net(a, "127.0.0.0", 8)) return refuse("a loopback address (127.0.0.0/8)");
     if (in_net(a, "169.254.0.0", 16)) return refuse("a link-local address (169.254.0.0/16)");
     if (in_net(a, "224.0.0.0", 4)) return refuse("a multicast address (224.0.0.0/4)");
     // Reserved, but Linux routes both as unicast: some networks use them on purpose.
-    if (in_net(a, "0.0.0.0", 8)) return refuse("in the reserved block 0.0.0.0/8 (\"this network\")", true);
-    if (in_net(a, "240.0.0.0", 4)) return refuse("in the reserved block 240.0.0.0/4 (class E)", true);
+    if (in_net(a, "0.0.0.0", 8))
+      return refuse("in the reserved block 0.0.0.0/8 (\"this network\")", true);
+    if (in_net(a, "240.0.0.0", 4))
+      return refuse("in the reserved block 240.0.0.0/4 (class E)", true);
     return std::nullopt;
   }
   if (a.is_any()) return refuse("the unspecified address");

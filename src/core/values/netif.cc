@@ -15,7 +15,8 @@ namespace berth::values {
 namespace {
 
 Error bad_entry(std::string_view entry, std::string_view why) {
-  return Error::invalid(std::string(why) + " in entry `" + printable(entry) + "`", exitcode::kBadValue);
+  return Error::invalid(std::string(why) + " in entry `" + printable(entry) + "`",
+                        exitcode::kBadValue);
 }
 
 Status check_entry(const Netif& n, std::string_view entry) {
@@ -23,14 +24,16 @@ Status check_entry(const Netif& n, std::string_view entry) {
   if (!is_valid_ifname(n.ifname) || n.ifname == "all")
     return bad_entry(entry, "bad interface name `" + printable(n.ifname) + "`");
   for (const auto* mac : {&n.mac, &n.host_mac})
-    if (!mac->empty() && !canonical_mac(*mac)) return bad_entry(entry, "bad MAC `" + printable(*mac) + "`");
+    if (!mac->empty() && !canonical_mac(*mac))
+      return bad_entry(entry, "bad MAC `" + printable(*mac) + "`");
   if (!n.host_ifname.empty() && !is_valid_ifname(n.host_ifname))
     return bad_entry(entry, "bad host interface name `" + printable(n.host_ifname) + "`");
   if (!n.bridge.empty() && !is_valid_ifname(n.bridge))
     return bad_entry(entry, "bad bridge name `" + printable(n.bridge) + "`");
-  if (!n.mac_filter.empty() && n.mac_filter != "on" && n.mac_filter != "off" && n.mac_filter != "yes" &&
-      n.mac_filter != "no")
-    return bad_entry(entry, "bad mac_filter `" + printable(n.mac_filter) + "` (on or off expected)");
+  if (!n.mac_filter.empty() && n.mac_filter != "on" && n.mac_filter != "off" &&
+      n.mac_filter != "yes" && n.mac_filter != "no")
+    return bad_entry(entry,
+                     "bad mac_filter `" + printable(n.mac_filter) + "` (on or off expected)");
   return {};
 }
 
@@ -92,10 +95,12 @@ std::string format_netif(const std::vector<Netif>& list) {
 }
 
 bool host_ifname_taken(const std::vector<Netif>& list, std::string_view name, const Netif* self) {
-  return std::any_of(list.begin(), list.end(), [&](const Netif& n) { return &n != self && n.host_ifname == name; });
+  return std::any_of(list.begin(), list.end(),
+                     [&](const Netif& n) { return &n != self && n.host_ifname == name; });
 }
 
-Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::string_view ctid, std::string_view ifname) {
+Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::string_view ctid,
+                                         std::string_view ifname) {
   unsigned n = 0;
   size_t i = 0;
   while (i < ifname.size() && !std::isdigit(static_cast<unsigned char>(ifname[i]))) ++i;
@@ -108,8 +113,9 @@ Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::st
     if (name.size() > 15) break;
     if (!host_ifname_taken(list, name, nullptr)) return name;
   }
-  return Error::invalid("cannot make a host interface name for `" + std::string(ifname) + "`, give host_ifname",
-                        exitcode::kBadValue);
+  return Error::invalid(
+      "cannot make a host interface name for `" + std::string(ifname) + "`, give host_ifname",
+      exitcode::kBadValue);
 }
 
 std::optional<std::string> canonical_mac(std::string_view s) {

@@ -35,7 +35,8 @@ bool host_ifname_taken(const std::vector<Netif>& list, std::string_view name, co
 // number in ifname (eth1 -> 1, 0 without one), bumped while another entry of list has it. Past
 // IFNAMSIZ-1 (15) characters, i.e. 10-digit CTIDs, "veth" becomes "v": v<CTID>.<n>. Exit 21 when
 // even that does not fit.
-Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::string_view ctid, std::string_view ifname);
+Result<std::string> generate_host_ifname(const std::vector<Netif>& list, std::string_view ctid,
+                                         std::string_view ifname);
 
 // Canonical form of a MAC "xx:xx:xx:xx:xx:xx" (upper case), or nullopt if malformed, multicast
 // (the kernel refuses it on a veth) or all zero.

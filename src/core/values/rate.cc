@@ -10,7 +10,8 @@ namespace berth::values {
 namespace {
 
 Error bad_rate(std::string_view s, std::string_view why) {
-  return Error::invalid("invalid rate `" + printable(s) + "` (" + std::string(why) + ")", exitcode::kBadValue);
+  return Error::invalid("invalid rate `" + printable(s) + "` (" + std::string(why) + ")",
+                        exitcode::kBadValue);
 }
 
 bool same_slot(const RateEntry& a, const RateEntry& b) { return a.dev == b.dev && a.cls == b.cls; }
@@ -28,7 +29,8 @@ Result<RateEntry> parse_rate_entry(std::string_view s) {
   e.cls = static_cast<uint32_t>(*cls);
   auto kbit = parse_u64(f[2]);
   if (!kbit) return bad_rate(s, "kbit/s expected");
-  if (*kbit > kMaxRateKbit) return bad_rate(s, "at most " + std::to_string(kMaxRateKbit) + " kbit/s");
+  if (*kbit > kMaxRateKbit)
+    return bad_rate(s, "at most " + std::to_string(kMaxRateKbit) + " kbit/s");
   e.kbit = *kbit;
   return e;
 }

@@ -40,7 +40,8 @@ std::vector<std::string> split_keep(std::string_view s, char sep) {
   size_t start = 0;
   while (true) {
     size_t c = s.find(sep, start);
-    out.emplace_back(s.substr(start, c == std::string_view::npos ? std::string_view::npos : c - start));
+    out.emplace_back(
+        s.substr(start, c == std::string_view::npos ? std::string_view::npos : c - start));
     if (c == std::string_view::npos) return out;
     start = c + 1;
   }
@@ -78,8 +79,8 @@ bool is_valid_ifname(std::string_view s) {
   if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
   return std::none_of(s.begin(), s.end(), [](char c) {
     unsigned char u = static_cast<unsigned char>(c);
-    return c == '/' || c == ':' || c == ',' || c == ';' || c == '=' || c == '*' || c == '"' || c == '$' ||
-           u <= 0x20 || u == 0x7f;
+    return c == '/' || c == ':' || c == ',' || c == ';' || c == '=' || c == '*' || c == '"' ||
+           c == '$' || u <= 0x20 || u == 0x7f;
   });
 }
 
@@ -88,8 +89,10 @@ bool is_valid_hostname(std::string_view s) {
   size_t start = 0;
   while (true) {
     size_t dot = s.find('.', start);
-    std::string_view label = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    std::string_view label =
+        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
     for (char c : label)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
     if (dot == std::string_view::npos) return true;

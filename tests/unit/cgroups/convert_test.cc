@@ -30,7 +30,7 @@ TEST(CgroupConvert, CpuunitsToShares) {
   EXPECT_EQ(cpuunits_to_shares(2000), 2048u);
   EXPECT_EQ(cpuunits_to_shares(250), 256u);
   EXPECT_EQ(cpuunits_to_shares(8), 8u);
-  EXPECT_EQ(cpuunits_to_shares(1), 2u);         // clamped up
+  EXPECT_EQ(cpuunits_to_shares(1), 2u);            // clamped up
   EXPECT_EQ(cpuunits_to_shares(500000), 262144u);  // 512000 clamped down
 }
 
@@ -162,7 +162,9 @@ TEST(CgroupConvert, IolimitAndIopslimitOnTheDevice) {
                               {"blkio", "blkio.throttle.write_bps_device", "254:0 5242880"},
                               {"blkio", "blkio.throttle.write_iops_device", "254:0 500"},
                           }));
-  EXPECT_EQ(v2_writes(r), (std::vector<CgroupWrite>{{"io", "io.max", "254:0 rbps=5242880 wbps=5242880 riops=500 wiops=500"}}));
+  EXPECT_EQ(v2_writes(r),
+            (std::vector<CgroupWrite>{
+                {"io", "io.max", "254:0 rbps=5242880 wbps=5242880 riops=500 wiops=500"}}));
 }
 
 TEST(CgroupConvert, IolimitZeroRemovesTheLimit) {
@@ -170,24 +172,28 @@ TEST(CgroupConvert, IolimitZeroRemovesTheLimit) {
   EXPECT_EQ(r.io_bps, kNoLimit);
   EXPECT_FALSE(r.io_iops);
   r.io_device = "8:0";
-  EXPECT_EQ(v1_writes(r), (std::vector<CgroupWrite>{{"blkio", "blkio.throttle.read_bps_device", "8:0 0"},
-                                                    {"blkio", "blkio.throttle.write_bps_device", "8:0 0"}}));
+  EXPECT_EQ(v1_writes(r),
+            (std::vector<CgroupWrite>{{"blkio", "blkio.throttle.read_bps_device", "8:0 0"},
+                                      {"blkio", "blkio.throttle.write_bps_device", "8:0 0"}}));
   EXPECT_EQ(v2_writes(r), (std::vector<CgroupWrite>{{"io", "io.max", "8:0 rbps=max wbps=max"}}));
   auto ops = from({{"IOPSLIMIT", "0"}});
   ops.io_device = "8:0";
-  EXPECT_EQ(v2_writes(ops), (std::vector<CgroupWrite>{{"io", "io.max", "8:0 riops=max wiops=max"}}));
+  EXPECT_EQ(v2_writes(ops),
+            (std::vector<CgroupWrite>{{"io", "io.max", "8:0 riops=max wiops=max"}}));
   // A live set that drops IOLIMIT from the config lifts the limit; the device stays.
   auto none = only_keys(Resources{.io_device = "8:0"}, {"IOLIMIT"});
   EXPECT_EQ(none.io_bps, kNoLimit);
   EXPECT_FALSE(none.io_iops);
   EXPECT_EQ(none.io_device, "8:0");
-  for (const char* bad : {"5M", "-1", "x"}) EXPECT_FALSE(resources_from(keys({{"IOLIMIT", bad}})).ok()) << bad;
+  for (const char* bad : {"5M", "-1", "x"})
+    EXPECT_FALSE(resources_from(keys({{"IOLIMIT", bad}})).ok()) << bad;
 }
 
 TEST(CgroupConvert, TcpBuffersSumToV1KmemTcp) {
   auto r = from({{"TCPSNDBUF", "1720320:2703360"}, {"TCPRCVBUF", "1720320:2703360"}});
   EXPECT_EQ(r.tcp_mem_limit, 2 * 2703360);
-  EXPECT_EQ(v1_writes(r), (std::vector<CgroupWrite>{{"memory", "memory.kmem.tcp.limit_in_bytes", "5406720"}}));
+  EXPECT_EQ(v1_writes(r),
+            (std::vector<CgroupWrite>{{"memory", "memory.kmem.tcp.limit_in_bytes", "5406720"}}));
   EXPECT_TRUE(v2_writes(r).empty());
   EXPECT_EQ(from({{"TCPSNDBUF", "1M"}}).tcp_mem_limit, kNoLimit);
   EXPECT_EQ(from({{"TCPSNDBUF", "1M"}, {"TCPRCVBUF", "unlimited"}}).tcp_mem_limit, kNoLimit);
@@ -203,9 +209,14 @@ TEST(CgroupConvert, EmptyConfigWritesNothing) {
 }
 
 TEST(CgroupConvert, BadValuesNameTheKey) {
-  for (auto [k, v] : std::vector<std::pair<std::string, std::string>>{
-           {"PHYSPAGES", "lots"}, {"NUMPROC", "1:x"}, {"CPUUNITS", "-5"}, {"CPULIMIT", "50%"},
-           {"CPUS", "two"}, {"CPUMASK", "0;1"}, {"IOPRIO", "8"}, {"NUMPROC", "20:10"}}) {
+  for (auto [k, v] : std::vector<std::pair<std::string, std::string>>{{"PHYSPAGES", "lots"},
+                                                                      {"NUMPROC", "1:x"},
+                                                                      {"CPUUNITS", "-5"},
+                                                                      {"CPULIMIT", "50%"},
+                                                                      {"CPUS", "two"},
+                                                                      {"CPUMASK", "0;1"},
+                                                                      {"IOPRIO", "8"},
+                                                                      {"NUMPROC", "20:10"}}) {
     auto r = resources_from(keys({{k, v}}));
     ASSERT_FALSE(r.ok()) << k << "=" << v;
     EXPECT_EQ(r.error().exit_status(), exitcode::kBadValue);
@@ -215,14 +226,20 @@ TEST(CgroupConvert, BadValuesNameTheKey) {
 
 TEST(CgroupConvert, ChangedKeys) {
   auto before = keys({{"PHYSPAGES", "0:100"}, {"CPUUNITS", "1000"}, {"HOSTNAME", "a"}});
-  auto after = keys({{"PHYSPAGES", "0:200"}, {"CPUUNITS", "1000"}, {"NUMPROC", "64"}, {"HOSTNAME", "b"}});
-  EXPECT_EQ(changed_resource_keys(before, after), (std::vector<std::string>{"PHYSPAGES", "NUMPROC"}));
+  auto after =
+      keys({{"PHYSPAGES", "0:200"}, {"CPUUNITS", "1000"}, {"NUMPROC", "64"}, {"HOSTNAME", "b"}});
+  EXPECT_EQ(changed_resource_keys(before, after),
+            (std::vector<std::string>{"PHYSPAGES", "NUMPROC"}));
   EXPECT_TRUE(changed_resource_keys(before, before).empty());
 }
 
 TEST(CgroupConvert, OnlyKeysKeepsGroupsTogether) {
-  auto r = from({{"PHYSPAGES", "0:256"}, {"SWAPPAGES", "0:0"}, {"CPUUNITS", "2000"}, {"CPULIMIT", "50"},
-                 {"CPUS", "1"}, {"NUMPROC", "64"}});
+  auto r = from({{"PHYSPAGES", "0:256"},
+                 {"SWAPPAGES", "0:0"},
+                 {"CPUUNITS", "2000"},
+                 {"CPULIMIT", "50"},
+                 {"CPUS", "1"},
+                 {"NUMPROC", "64"}});
   auto mem = only_keys(r, {"PHYSPAGES"});
   EXPECT_EQ(mem.memory_limit, 1 << 20);
   EXPECT_EQ(mem.swap_limit, 0);  // memsw = ram + swap is rewritten with the RAM
@@ -239,7 +256,8 @@ TEST(CgroupConvert, OnlyKeysKeepsGroupsTogether) {
 
 TEST(CgroupConvert, OnlyKeysResetsRemovedKeys) {
   Resources none;
-  auto r = only_keys(none, {"PHYSPAGES", "SWAPPAGES", "CPUUNITS", "CPULIMIT", "CPUMASK", "NUMPROC", "IOPRIO"});
+  auto r = only_keys(
+      none, {"PHYSPAGES", "SWAPPAGES", "CPUUNITS", "CPULIMIT", "CPUMASK", "NUMPROC", "IOPRIO"});
   EXPECT_EQ(r.memory_limit, kNoLimit);
   EXPECT_EQ(r.swap_limit, kNoLimit);
   EXPECT_EQ(r.cpu_shares, 1024u);

@@ -42,7 +42,9 @@ class ApplyWrites : public ::testing::Test {
     ::mkdir((dir_ + "/ct").c_str(), 0755);
   }
   void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-  void put(const std::string& rel, const std::string& text) { std::ofstream(dir_ + "/" + rel) << text; }
+  void put(const std::string& rel, const std::string& text) {
+    std::ofstream(dir_ + "/" + rel) << text;
+  }
   std::string get(const std::string& rel) {
     std::ifstream in(dir_ + "/" + rel);
     std::stringstream ss;
@@ -55,11 +57,13 @@ class ApplyWrites : public ::testing::Test {
 TEST_F(ApplyWrites, WritesExistingFilesAndSkipsTheRest) {
   put("ct/memory.limit_in_bytes", "0");
   put("ct/pids.max", "");  // write_file does not truncate; a cgroup file needs no truncating
-  std::vector<CgroupWrite> plan = {{"memory", "memory.limit_in_bytes", "1048576"},
-                                   {"memory", "memory.memsw.limit_in_bytes", "1048576"},  // no swap accounting
-                                   {"pids", "pids.max", "64"},
-                                   {"blkio", "blkio.weight", "500"}};  // no such controller
-  auto st = apply_writes(plan, [&](const std::string& c) { return c == "blkio" ? std::string() : dir_ + "/ct"; });
+  std::vector<CgroupWrite> plan = {
+      {"memory", "memory.limit_in_bytes", "1048576"},
+      {"memory", "memory.memsw.limit_in_bytes", "1048576"},  // no swap accounting
+      {"pids", "pids.max", "64"},
+      {"blkio", "blkio.weight", "500"}};  // no such controller
+  auto st = apply_writes(
+      plan, [&](const std::string& c) { return c == "blkio" ? std::string() : dir_ + "/ct"; });
   ASSERT_TRUE(st.ok()) << st.error().message();
   EXPECT_EQ(get("ct/memory.limit_in_bytes"), "1048576");
   EXPECT_EQ(get("ct/pids.max"), "64");
@@ -81,7 +85,8 @@ TEST_F(ApplyWrites, EmptyCpusetTakesTheParents) {
 
 TEST_F(ApplyWrites, OtherErrorsStopThePlan) {
   ::mkdir((dir_ + "/ct/pids.max").c_str(), 0755);  // open(O_WRONLY) of a directory: EISDIR
-  auto st = apply_writes({{"pids", "pids.max", "64"}}, [&](const std::string&) { return dir_ + "/ct"; });
+  auto st =
+      apply_writes({{"pids", "pids.max", "64"}}, [&](const std::string&) { return dir_ + "/ct"; });
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code(), EISDIR);
 }

@@ -29,7 +29,8 @@ class TreeTest : public ::testing::Test {
   }
   // std::filesystem::remove_all works with paths and stops at PATH_MAX.
   void TearDown() override {
-    walk_tree(root_, [](int fd) { ::unlinkat(fd, "cgroup.procs", 0); }, false);
+    walk_tree(
+        root_, [](int fd) { ::unlinkat(fd, "cgroup.procs", 0); }, false);
     EXPECT_EQ(remove_tree(root_), 0);
   }
   // depth levels of `len`-character names below root_/g, made with dir fds (the path is too long
@@ -66,10 +67,14 @@ TEST_F(TreeTest, ProcsOfEveryGroupBelowPathMax) {
 TEST_F(TreeTest, WalkVisitsEachGroupOnceAndHoldsFewFds) {
   make_deep(40, 200, "1");
   int visits = 0, max_fd = 0;
-  EXPECT_EQ(walk_tree(root_ + "/g", [&](int fd) {
-    ++visits;
-    max_fd = std::max(max_fd, fd);
-  }, false), 0);
+  EXPECT_EQ(walk_tree(
+                root_ + "/g",
+                [&](int fd) {
+                  ++visits;
+                  max_fd = std::max(max_fd, fd);
+                },
+                false),
+            0);
   EXPECT_EQ(visits, 41);
   EXPECT_LT(max_fd, 16) << "one fd per level would reach 40+";
 }
@@ -78,7 +83,8 @@ TEST_F(TreeTest, RemoveTreeRemovesGroupsNestedPastPathMax) {
   // Plain dirs hold their cgroup.procs file; cgroupfs dirs are empty to rmdir. Remove the files
   // with the same walk first.
   make_deep(25, 250, "1");
-  walk_tree(root_ + "/g", [](int fd) { ::unlinkat(fd, "cgroup.procs", 0); }, false);
+  walk_tree(
+      root_ + "/g", [](int fd) { ::unlinkat(fd, "cgroup.procs", 0); }, false);
   EXPECT_EQ(remove_tree(root_ + "/g"), 0);
   EXPECT_FALSE(std::filesystem::exists(root_ + "/g"));
   EXPECT_EQ(remove_tree(root_ + "/g"), 0) << "an absent group is removed already";

@@ -68,21 +68,28 @@ Error bad_parse(OptionContext ctx, const Args& args, int status) {
 }
 
 // The same checks where the test has nothing more to ask of the error.
-void apply_bad(const Args& args, int status, const std::string& base = "# header\nONBOOT=\"yes\"\n") {
+void apply_bad(const Args& args, int status,
+               const std::string& base = "# header\nONBOOT=\"yes\"\n") {
   (void)bad_apply(args, status, base);
 }
-void parse_bad(OptionContext ctx, const Args& args, int status) { (void)bad_parse(ctx, args, status); }
+void parse_bad(OptionContext ctx, const Args& args, int status) {
+  (void)bad_parse(ctx, args, status);
+}
 
-bool mentions(const Error& e, const std::string& s) { return e.message().find(s) != std::string::npos; }
+bool mentions(const Error& e, const std::string& s) {
+  return e.message().find(s) != std::string::npos;
+}
 
 // ---------------------------------------------------------------- parsing
 
 TEST(CtOptionsParse, KeepsArgvOrderAcrossOptions) {
-  auto o = set_ok({"--ipadd", "10.0.0.1", "--ipdel", "10.0.0.2", "--ip=10.0.0.3", "--hostname", "h"});
+  auto o =
+      set_ok({"--ipadd", "10.0.0.1", "--ipdel", "10.0.0.2", "--ip=10.0.0.3", "--hostname", "h"});
   using P = std::pair<std::string, std::string>;
-  EXPECT_EQ(o.items,
-            (std::vector<P>{
-                {"ipadd", "10.0.0.1"}, {"ipdel", "10.0.0.2"}, {"ipadd", "10.0.0.3"}, {"hostname", "h"}}));
+  EXPECT_EQ(
+      o.items,
+      (std::vector<P>{
+          {"ipadd", "10.0.0.1"}, {"ipdel", "10.0.0.2"}, {"ipadd", "10.0.0.3"}, {"hostname", "h"}}));
   EXPECT_EQ(o.all("ipadd"), (std::vector<std::string>{"10.0.0.1", "10.0.0.3"}));
   EXPECT_EQ(o.last("ipadd"), "10.0.0.3");
   EXPECT_TRUE(o.has("hostname"));
@@ -340,7 +347,8 @@ TEST(CtOptionsApply, UbcAliasKeyIsReplaced) {
   ConfFile conf = ConfFile::parse("DCACHE=\"1:2\"\nIPTENTRIES=\"5\"\n");
   auto ed = apply_ok(conf, {"--dcachesize", "3:4", "--numiptent", "6"});
   EXPECT_EQ(conf.text(), "DCACHESIZE=\"3:4\"\nNUMIPTENT=\"6\"\n");
-  EXPECT_NE(std::find(ed.changed_keys.begin(), ed.changed_keys.end(), "DCACHE"), ed.changed_keys.end());
+  EXPECT_NE(std::find(ed.changed_keys.begin(), ed.changed_keys.end(), "DCACHE"),
+            ed.changed_keys.end());
 }
 
 TEST(CtOptionsApply, DiskQuotaInKilobytes) {
@@ -390,7 +398,8 @@ TEST(CtOptionsApply, CpuAndNodeMasks) {
   EXPECT_EQ(saved({"--cpumask", "0-4095"}, "CPUMASK"), "all");
   EXPECT_EQ(saved({"--cpumask", "auto", "--nodemask", "0-1"}, "CPUMASK"), "auto");
   EXPECT_EQ(saved({"--cpumask", "0", "--nodemask", "1,0"}, "NODEMASK"), "0-1");
-  for (const char* bad : {"", "3-1", "1,,2", ",1", "1,", "a", "-1", "4096", "0-99999999999999999999"})
+  for (const char* bad :
+       {"", "3-1", "1,,2", ",1", "1,", "a", "-1", "4096", "0-99999999999999999999"})
     apply_bad({"--cpumask", bad}, 21);
 }
 
@@ -425,7 +434,8 @@ TEST(CtOptionsApply, MiscScalars) {
   apply_bad({"--stop-timeout", "99999999999"}, 21);
   EXPECT_EQ(saved({"--description", "my web box, #1"}, "DESCRIPTION"), "my web box, #1");
   EXPECT_EQ(saved({"--name", "web-1"}, "NAME"), "web-1");
-  EXPECT_EQ(saved({"--ostemplate", "debian-12-x86_64-minimal"}, "OSTEMPLATE"), "debian-12-x86_64-minimal");
+  EXPECT_EQ(saved({"--ostemplate", "debian-12-x86_64-minimal"}, "OSTEMPLATE"),
+            "debian-12-x86_64-minimal");
   apply_bad({"--ostemplate", "../etc/passwd"}, 21);
   apply_bad({"--ostemplate", "a/b"}, 21);
   EXPECT_EQ(saved({"--mount_opts", "noatime,nodev"}, "MOUNT_OPTS"), "noatime,nodev");
@@ -459,15 +469,16 @@ TEST(CtOptionsApply, ShellUnsafeValuesAreRefused) {
 }
 
 TEST(CtOptionsApply, CreateOnlyKeys) {
-  auto o = parse_ct_options(OptionContext::kCreate, {"--layout", "simfs", "--local_uid", "200000",
-                                                     "--local_gid", "300000", "--config", "vswap-1g"});
+  auto o =
+      parse_ct_options(OptionContext::kCreate, {"--layout", "simfs", "--local_uid", "200000",
+                                                "--local_gid", "300000", "--config", "vswap-1g"});
   ASSERT_TRUE(o.ok());
   ConfFile conf;
   auto r = apply_ct_options(*o, "101", conf);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(conf.text(), "VE_LAYOUT=\"simfs\"\nLOCAL_UID=\"200000\"\nLOCAL_GID=\"300000\"\n");
-  for (Args a :
-       std::vector<Args>{{"--layout", "ploop"}, {"--local_uid", "4294967295"}, {"--local_uid", "-1"}}) {
+  for (Args a : std::vector<Args>{
+           {"--layout", "ploop"}, {"--local_uid", "4294967295"}, {"--local_uid", "-1"}}) {
     auto p = parse_ct_options(OptionContext::kCreate, a);
     ASSERT_TRUE(p.ok());
     ConfFile c;
@@ -485,7 +496,8 @@ TEST(CtOptionsApply, UserpasswdIsNeverSaved) {
   EXPECT_TRUE(ed.changed_keys.empty());
   using P = std::pair<std::string, std::string>;
   EXPECT_EQ(ed.userpasswd, (std::vector<P>{{"root", "s3cr:et"}, {"bob", "x"}}));
-  for (const char* bad : {"root", "root:", ":pw", "-x:pw", "a b:pw"}) apply_bad({"--userpasswd", bad}, 21);
+  for (const char* bad : {"root", "root:", ":pw", "-x:pw", "a b:pw"})
+    apply_bad({"--userpasswd", bad}, 21);
   auto e = bad_apply({"--userpasswd", "root:pw\nx"}, 21);
   EXPECT_FALSE(mentions(e, "pw")) << "password leaked: " << e.message();
   auto f = bad_apply({"--userpasswd", "forgotcolon"}, 21);
@@ -565,10 +577,11 @@ TEST(CtOptionsApply, MeminfoAndPci) {
 
 TEST(CtOptionsApply, NotEnforcedKeysAreSavedAndListed) {
   ConfFile conf;
-  auto ed = apply_ok(conf, {"--kmemsize", "10M", "--tcpsndbuf", "1M", "--meminfo", "none", "--ram", "1G",
-                            "--numproc", "100", "--cpuunits", "100"});
+  auto ed = apply_ok(conf, {"--kmemsize", "10M", "--tcpsndbuf", "1M", "--meminfo", "none", "--ram",
+                            "1G", "--numproc", "100", "--cpuunits", "100"});
   EXPECT_EQ(ed.not_enforced, (std::vector<std::string>{"KMEMSIZE", "TCPSNDBUF", "MEMINFO"}));
-  EXPECT_EQ(not_enforced_warning(ed), "Warning: KMEMSIZE, TCPSNDBUF, MEMINFO: saved but not enforced on this kernel");
+  EXPECT_EQ(not_enforced_warning(ed),
+            "Warning: KMEMSIZE, TCPSNDBUF, MEMINFO: saved but not enforced on this kernel");
   EXPECT_EQ(not_enforced_warning(ConfigEdit{}), "");
   EXPECT_TRUE(conf.has("KMEMSIZE"));
   EXPECT_TRUE(is_not_enforced_key("DCACHESIZE"));
@@ -576,22 +589,25 @@ TEST(CtOptionsApply, NotEnforcedKeysAreSavedAndListed) {
   EXPECT_FALSE(is_not_enforced_key("PHYSPAGES"));
   EXPECT_FALSE(is_not_enforced_key("NUMPROC"));
   // rlimits and IPC sysctls enforce these (runtime/ct_limits.h)
-  for (const char* k : {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY", "IOLIMIT", "IOPSLIMIT"}) EXPECT_FALSE(is_not_enforced_key(k)) << k;
+  for (const char* k : {"NUMFILE", "LOCKEDPAGES", "SHMPAGES", "NUMPTY", "IOLIMIT", "IOPSLIMIT"})
+    EXPECT_FALSE(is_not_enforced_key(k)) << k;
 }
 
 TEST(CtOptionsApply, ChangedKeysInFirstTouchOrder) {
   ConfFile conf;
-  auto ed = apply_ok(conf, {"--hostname", "a", "--ram", "1G", "--hostname", "b", "--cpuunits", "100"});
+  auto ed =
+      apply_ok(conf, {"--hostname", "a", "--ram", "1G", "--hostname", "b", "--cpuunits", "100"});
   EXPECT_EQ(ed.changed_keys, (std::vector<std::string>{"HOSTNAME", "PHYSPAGES", "CPUUNITS"}));
   EXPECT_EQ(conf.get("HOSTNAME"), "b");  // the last one wins
 }
 
 TEST(CtOptionsApply, CommentsAndOtherKeysKeptInPlace) {
-  ConfFile conf = ConfFile::parse("# header\nONBOOT=\"no\"\n# RAM\nPHYSPAGES=\"0:1\"\nUNKNOWN_KEY=\"x\"\n");
+  ConfFile conf =
+      ConfFile::parse("# header\nONBOOT=\"no\"\n# RAM\nPHYSPAGES=\"0:1\"\nUNKNOWN_KEY=\"x\"\n");
   apply_ok(conf, {"--ram", "256M", "--onboot", "yes", "--hostname", "h.example"});
-  EXPECT_EQ(
-      conf.text(),
-      "# header\nONBOOT=\"yes\"\n# RAM\nPHYSPAGES=\"0:65536\"\nUNKNOWN_KEY=\"x\"\nHOSTNAME=\"h.example\"\n");
+  EXPECT_EQ(conf.text(),
+            "# header\nONBOOT=\"yes\"\n# "
+            "RAM\nPHYSPAGES=\"0:65536\"\nUNKNOWN_KEY=\"x\"\nHOSTNAME=\"h.example\"\n");
 }
 
 TEST(CtOptionsApply, ConfUntouchedWhenALaterOptionFails) {
@@ -606,8 +622,8 @@ TEST(CtOptionsApply, ConfUntouchedWhenALaterOptionFails) {
 
 TEST(CtOptionsNet, IpaddIpdelInArgvOrder) {
   ConfFile conf = ConfFile::parse("IP_ADDRESS=\"10.0.0.1 10.0.0.2\"\n");
-  apply_ok(conf,
-           {"--ipadd", "10.0.0.3", "--ipdel", "10.0.0.1", "--ipadd", "10.0.0.1", "--ipdel", "10.0.0.3"});
+  apply_ok(conf, {"--ipadd", "10.0.0.3", "--ipdel", "10.0.0.1", "--ipadd", "10.0.0.1", "--ipdel",
+                  "10.0.0.3"});
   EXPECT_EQ(conf.get("IP_ADDRESS"), "10.0.0.2 10.0.0.1");
 }
 
@@ -628,20 +644,23 @@ TEST(CtOptionsNet, IpCanonicalFormsAndPrefixes) {
   EXPECT_EQ(saved({"--ipadd", "10.0.0.1", "--ipadd", "10.0.0.1"}, "IP_ADDRESS"), "10.0.0.1");
   EXPECT_EQ(saved({"--ipadd", "10.0.0.1", "--ipadd", "10.0.0.1/16"}, "IP_ADDRESS"), "10.0.0.1/16");
   EXPECT_EQ(saved({"--ipadd", "10.0.0.1/16", "--ipdel", "10.0.0.1"}, "IP_ADDRESS"), "");
-  EXPECT_EQ(saved({"--ipadd", "10.0.0.1", "--ipdel", "0.0.0.0"}, "IP_ADDRESS"), "10.0.0.1");  // skipped as vzctl does
+  EXPECT_EQ(saved({"--ipadd", "10.0.0.1", "--ipdel", "0.0.0.0"}, "IP_ADDRESS"),
+            "10.0.0.1");  // skipped as vzctl does
 }
 
 // Addresses a VPS can never hold are refused at once (71), naming the class; --ipadd_force
 // accepts only the reserved blocks 0.0.0.0/8 and 240.0.0.0/4. vzctl skipped 0.0.0.0 silently.
 TEST(CtOptionsNet, NonUnicastAddressesAreExit71) {
-  for (const char* bad : {"0.0.0.0", "::", "127.0.0.5", "::1", "224.0.0.1", "ff02::1", "255.255.255.255",
-                          "169.254.1.1", "fe80::1", "::ffff:10.0.0.1", "0.1.2.3/8", "240.0.0.1"}) {
+  for (const char* bad :
+       {"0.0.0.0", "::", "127.0.0.5", "::1", "224.0.0.1", "ff02::1", "255.255.255.255",
+        "169.254.1.1", "fe80::1", "::ffff:10.0.0.1", "0.1.2.3/8", "240.0.0.1"}) {
     auto e = bad_apply({"--ipadd", bad}, 71);
     EXPECT_TRUE(mentions(e, "--ipadd")) << e.message();
     EXPECT_TRUE(mentions(e, " is ")) << e.message();
     apply_bad({"--ipadd", std::string("10.0.0.1 ") + bad}, 71);  // all or nothing
   }
-  for (const char* bad : {"127.0.0.5", "224.0.0.1", "169.254.1.1", "fe80::1", "::1", "0.0.0.0", "255.255.255.255"})
+  for (const char* bad :
+       {"127.0.0.5", "224.0.0.1", "169.254.1.1", "fe80::1", "::1", "0.0.0.0", "255.255.255.255"})
     apply_bad({"--ipadd_force", bad}, 71);
   EXPECT_TRUE(mentions(bad_apply({"--ipadd", "240.0.0.1"}, 71), "--ipadd_force"));
   EXPECT_FALSE(mentions(bad_apply({"--ipadd", "127.0.0.5"}, 71), "--ipadd_force"));
@@ -670,8 +689,8 @@ TEST(CtOptionsNet, IpaddForceIsSavedPerAddressAndFollowsIpdel) {
 
 TEST(CtOptionsNet, BadIpIsExit71) {
   for (const char* bad :
-       {"10.0.0.256", "10.0.0", "10.0.0.1/33", "10.0.0.1/", "10.0.0.1/-1", "2001:db8::1/129", "host.example",
-        "010.0.0.1", "1.2.3.4 5.6.7", "::g", "/24", ""}) {
+       {"10.0.0.256", "10.0.0", "10.0.0.1/33", "10.0.0.1/", "10.0.0.1/-1", "2001:db8::1/129",
+        "host.example", "010.0.0.1", "1.2.3.4 5.6.7", "::g", "/24", ""}) {
     auto e = bad_apply({"--ipadd", bad}, 71);
     EXPECT_TRUE(mentions(e, "--ipadd")) << e.message();
   }
@@ -684,8 +703,8 @@ TEST(CtOptionsNet, Hostname) {
   EXPECT_EQ(saved({"--hostname", "1host-2"}, "HOSTNAME"), "1host-2");
   std::string label63(63, 'a');
   EXPECT_EQ(saved({"--hostname", label63 + ".b"}, "HOSTNAME"), label63 + ".b");
-  for (std::string bad : std::vector<std::string>{"", "-a", "a-", "a..b", ".a", "a.", "a_b", "a b", "a/b",
-                                                  std::string(64, 'a'), "ü.example"})
+  for (std::string bad : std::vector<std::string>{"", "-a", "a-", "a..b", ".a", "a.", "a_b", "a b",
+                                                  "a/b", std::string(64, 'a'), "ü.example"})
     apply_bad({"--hostname", bad}, 21);
   std::string long_name;
   for (int i = 0; i < 64; ++i) long_name += "abc.";
@@ -744,20 +763,20 @@ TEST(CtOptionsNet, NetifAddGeneratesNamesAndMacs) {
   EXPECT_TRUE(std::regex_match(f["host_mac"], kMacRe)) << f["host_mac"];
   EXPECT_EQ(f.count("bridge"), 0u);
   // Field order as vzctl's store_netif(): ifname, bridge, mac, host_ifname, host_mac.
-  EXPECT_TRUE(
-      std::regex_match(entries[0], std::regex("ifname=eth0,mac=[^,]+,host_ifname=veth101.0,host_mac=[^,]+")))
+  EXPECT_TRUE(std::regex_match(
+      entries[0], std::regex("ifname=eth0,mac=[^,]+,host_ifname=veth101.0,host_mac=[^,]+")))
       << entries[0];
 }
 
 TEST(CtOptionsNet, NetifAddAllFieldsAndSecondDevice) {
   ConfFile conf;
-  apply_ok(conf, {"--netif_add", "eth0,00:18:51:aa:bb:cc,veth101.0,00:18:51:dd:ee:ff,vmbr0", "--netif_add",
-                  "eth1,,,,br1"});
+  apply_ok(conf, {"--netif_add", "eth0,00:18:51:aa:bb:cc,veth101.0,00:18:51:dd:ee:ff,vmbr0",
+                  "--netif_add", "eth1,,,,br1"});
   auto entries = netif_entries(conf);
   ASSERT_EQ(entries.size(), 2u);
-  EXPECT_EQ(
-      entries[0],
-      "ifname=eth0,bridge=vmbr0,mac=00:18:51:AA:BB:CC,host_ifname=veth101.0,host_mac=00:18:51:DD:EE:FF");
+  EXPECT_EQ(entries[0],
+            "ifname=eth0,bridge=vmbr0,mac=00:18:51:AA:BB:CC,host_ifname=veth101.0,host_mac=00:18:"
+            "51:DD:EE:FF");
   auto f = netif_fields(entries[1]);
   EXPECT_EQ(f["ifname"], "eth1");
   EXPECT_EQ(f["bridge"], "br1");
@@ -791,7 +810,8 @@ TEST(CtOptionsNet, NetifMacsAreRandom) {
 
 TEST(CtOptionsNet, NetifBadValues) {
   const std::string base =
-      "NETIF=\"ifname=eth0,mac=00:18:51:00:00:01,host_ifname=veth101.0,host_mac=00:18:51:00:00:02\"\n";
+      "NETIF=\"ifname=eth0,mac=00:18:51:00:00:01,host_ifname=veth101.0,host_mac=00:18:51:00:00:"
+      "02\"\n";
   apply_bad({"--netif_add", "eth0"}, 21, base);                    // exists
   apply_bad({"--netif_add", "eth1,zz:18:51:00:00:01"}, 21, base);  // bad MAC
   apply_bad({"--netif_add", "eth1,01:18:51:00:00:01"}, 21, base);  // multicast MAC
@@ -818,11 +838,13 @@ TEST(CtOptionsNet, NetifDel) {
 
 TEST(CtOptionsNet, IfnameEditsExistingVeth) {
   ConfFile conf = ConfFile::parse(
-      "NETIF=\"ifname=eth0,mac=00:18:51:00:00:01,host_ifname=veth101.0,host_mac=00:18:51:00:00:02\"\n");
-  apply_ok(conf, {"--ifname", "eth0", "--bridge", "vmbr1", "--mac", "00:18:51:ab:cd:ef", "--host_ifname",
-                  "vx0", "--host_mac", "00:18:51:12:34:56", "--mac_filter", "on"});
+      "NETIF=\"ifname=eth0,mac=00:18:51:00:00:01,host_ifname=veth101.0,host_mac=00:18:51:00:00:"
+      "02\"\n");
+  apply_ok(conf, {"--ifname", "eth0", "--bridge", "vmbr1", "--mac", "00:18:51:ab:cd:ef",
+                  "--host_ifname", "vx0", "--host_mac", "00:18:51:12:34:56", "--mac_filter", "on"});
   EXPECT_EQ(conf.get("NETIF"),
-            "ifname=eth0,bridge=vmbr1,mac=00:18:51:AB:CD:EF,host_ifname=vx0,host_mac=00:18:51:12:34:56,mac_"
+            "ifname=eth0,bridge=vmbr1,mac=00:18:51:AB:CD:EF,host_ifname=vx0,host_mac=00:18:51:12:"
+            "34:56,mac_"
             "filter=on");
 }
 
@@ -833,7 +855,8 @@ TEST(CtOptionsNet, IfnameAppliesToADeviceAddedInTheSameCall) {
 }
 
 TEST(CtOptionsNet, IfnameErrors) {
-  const std::string base = "NETIF=\"ifname=eth0,host_ifname=veth101.0;ifname=eth1,host_ifname=veth101.1\"\n";
+  const std::string base =
+      "NETIF=\"ifname=eth0,host_ifname=veth101.0;ifname=eth1,host_ifname=veth101.1\"\n";
   auto e = bad_apply({"--ifname", "eth5", "--bridge", "br0"}, 20, base);
   EXPECT_TRUE(mentions(e, "eth5")) << e.message();
   apply_bad({"--ifname", "eth0", "--mac", "nope"}, 21, base);
@@ -854,11 +877,13 @@ TEST(CtOptionsNet, NetdevAndRate) {
   ConfFile conf;
   apply_ok(conf, {"--netdev_add", "eth3", "--netdev_add", "eth4", "--netdev_del", "eth3"});
   EXPECT_EQ(conf.get("NETDEV"), "eth4");
-  for (const char* bad : {"venet0", "lo", "tun0", "tap1", "a/b"}) apply_bad({"--netdev_add", bad}, 21);
+  for (const char* bad : {"venet0", "lo", "tun0", "tap1", "a/b"})
+    apply_bad({"--netdev_add", bad}, 21);
   ConfFile r;
   apply_ok(r, {"--rate", "eth0:1:8000", "--rate", "*:2:100", "--rate", "eth0:1:9000"});
   EXPECT_EQ(r.get("RATE"), "*:2:100 eth0:1:9000");
-  for (const char* bad : {"eth0:1", "eth0:x:1", "eth0:1:-5", "a b:1:2", "eth0:1:2:3", "*:1:17179870", ""})
+  for (const char* bad :
+       {"eth0:1", "eth0:x:1", "eth0:1:-5", "a b:1:2", "eth0:1:2:3", "*:1:17179870", ""})
     apply_bad({"--rate", bad}, 21);
   ConfFile b;
   apply_ok(b, {"--ratebound", "yes"});
@@ -915,7 +940,8 @@ TEST(CtOptionsApply, NoItemsChangesNothing) {
 
 TEST(CtOptionsApply, NonConfigItemsAreValidatedOnly) {
   ConfFile conf;
-  auto o = set_ok({"--applyconfig", "vswap-1g", "--applyconfig_map", "name", "--skip_arpdetect", "--save"});
+  auto o = set_ok(
+      {"--applyconfig", "vswap-1g", "--applyconfig_map", "name", "--skip_arpdetect", "--save"});
   auto r = apply_ct_options(o, "101", conf);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(conf.text(), "");
@@ -929,7 +955,8 @@ TEST(CtOptionsApply, NonConfigItemsAreValidatedOnly) {
 // Each shipped sample must equal what `set --save` writes for OpenVZ's own sample values
 // (kolyshkin/vzctl etc/conf/, human units), key for key, with nothing extra.
 void expect_sample_matches(const std::string& name, Args human) {
-  auto sample = ConfFile::load(std::string(BERTH_SOURCE_DIR) + "/etc/samples/ve-" + name + ".conf-sample");
+  auto sample =
+      ConfFile::load(std::string(BERTH_SOURCE_DIR) + "/etc/samples/ve-" + name + ".conf-sample");
   ASSERT_TRUE(sample.ok()) << name << ": " << sample.error().message();
   EXPECT_TRUE(sample->malformed_lines().empty()) << name;
   EXPECT_TRUE(sample->duplicate_keys().empty()) << name;
@@ -948,10 +975,9 @@ void expect_sample_matches(const std::string& name, Args human) {
 // OpenVZ's vswap samples plus Berth's NUMPROC and NUMPTY (docs/security/limits.md: no CT made
 // from a shipped sample is without a process or pty bound).
 Args vswap_args(const std::string& ram, const std::string& swap, const std::string& numproc) {
-  return {"--physpages", "0:" + ram,     "--swappages",   "0:" + swap,   "--diskspace",
-          "2G:2.2G",     "--diskinodes", "131072:144179", "--quotatime", "0",
-          "--cpuunits",  "1000",         "--netfilter",   "stateless",   "--numproc",
-          numproc,       "--numpty",     "64"};
+  return {"--physpages",  "0:" + ram,      "--swappages", "0:" + swap, "--diskspace", "2G:2.2G",
+          "--diskinodes", "131072:144179", "--quotatime", "0",         "--cpuunits",  "1000",
+          "--netfilter",  "stateless",     "--numproc",   numproc,     "--numpty",    "64"};
 }
 
 TEST(CtOptionsSamples, VswapSamples) {
@@ -965,10 +991,11 @@ TEST(CtOptionsSamples, VswapSamples) {
 
 // The built-in defaults a CT gets at start for keys its config lacks are the default sample's.
 TEST(CtOptionsSamples, SafeDefaultsAreTheDefaultSample) {
-  auto sample = ConfFile::load(std::string(BERTH_SOURCE_DIR) + "/etc/samples/ve-" + std::string(kDefaultConfigSample) +
-                               ".conf-sample");
+  auto sample = ConfFile::load(std::string(BERTH_SOURCE_DIR) + "/etc/samples/ve-" +
+                               std::string(kDefaultConfigSample) + ".conf-sample");
   ASSERT_TRUE(sample.ok());
-  for (const char* k : {"PHYSPAGES", "SWAPPAGES", "NUMPROC", "NUMPTY"}) EXPECT_EQ(sample->get(k), safe_default(k)) << k;
+  for (const char* k : {"PHYSPAGES", "SWAPPAGES", "NUMPROC", "NUMPTY"})
+    EXPECT_EQ(sample->get(k), safe_default(k)) << k;
   EXPECT_EQ(safe_default("INOTIFY_INSTANCES"), "128");
   EXPECT_EQ(safe_default("CPULIMIT"), std::nullopt);
 }

@@ -53,8 +53,9 @@ class ListTest : public ::testing::Test {
   std::vector<ListRow> example() {
     std::vector<ListRow> rows;
     rows.push_back(row("102", "IP_ADDRESS=\"192.0.2.11\"\nHOSTNAME=\"ct102.example.org\"\n"));
-    rows.push_back(row("101", "IP_ADDRESS=\"192.0.2.10 10.0.0.1\"\nHOSTNAME=\"ct101.example.org\"\n"
-                              "NAME=\"web\"\nNUMPROC=\"240:260\"\nDESCRIPTION=\"front end\"\n",
+    rows.push_back(row("101",
+                       "IP_ADDRESS=\"192.0.2.10 10.0.0.1\"\nHOSTNAME=\"ct101.example.org\"\n"
+                       "NAME=\"web\"\nNUMPROC=\"240:260\"\nDESCRIPTION=\"front end\"\n",
                        running(23, 86400 + 2 * 3600 + 3 * 60 + 4.5)));
     return rows;
   }
@@ -98,7 +99,8 @@ TEST_F(ListTest, StatusWords) {
   mounted.mounted = true;
   suspended.suspended = true;
   both.mounted = both.suspended = true;
-  std::vector<ListRow> rows{row("101", "", mounted), row("102", "", suspended), row("103", "", both)};
+  std::vector<ListRow> rows{row("101", "", mounted), row("102", "", suspended),
+                            row("103", "", both)};
   EXPECT_EQ(render(rows, {"-H", "-octid,status"}),
             "       101 mounted\n       102 suspended\n       103 mounted\n");
 }
@@ -110,14 +112,16 @@ TEST_F(ListTest, OutputFieldsAndNoHeader) {
   EXPECT_EQ(render(example(), {"-1"}), "       101\n       102\n");
   EXPECT_EQ(render(example(), {"--output=name,numproc.b,numproc.l,numproc.m,numproc.f"}),
             "NAME" + std::string(28 + 1 + 3, ' ') + "NPROC.B    NPROC.L    NPROC.M    NPROC.F\n" +
-            "web" + std::string(29 + 1 + 7, ' ') + "240        260          -          -\n" +
-            "-" + std::string(31 + 1 + 9, ' ') + "-          -          -          -\n");
+                "web" + std::string(29 + 1 + 7, ' ') + "240        260          -          -\n" +
+                "-" + std::string(31 + 1 + 9, ' ') + "-          -          -          -\n");
 }
 
 TEST_F(ListTest, MultiValueShowsFirstUnlessLastOrNoTrim) {
   auto rows = example();
-  EXPECT_EQ(render(rows, {"-H", "-oip,ctid"}), "192.0.2.10             101\n192.0.2.11             102\n");
-  EXPECT_EQ(render(rows, {"-H", "-octid,ip"}), "       101 192.0.2.10 10.0.0.1\n       102 192.0.2.11\n");
+  EXPECT_EQ(render(rows, {"-H", "-oip,ctid"}),
+            "192.0.2.10             101\n192.0.2.11             102\n");
+  EXPECT_EQ(render(rows, {"-H", "-octid,ip"}),
+            "       101 192.0.2.10 10.0.0.1\n       102 192.0.2.11\n");
   EXPECT_EQ(render(rows, {"-H", "-t", "-oip,ctid"}),
             "192.0.2.10 10.0.0.1        101\n192.0.2.11             102\n");
 }
@@ -142,10 +146,13 @@ TEST_F(ListTest, NameOptionUsesSmartName) {
 }
 
 TEST_F(ListTest, SortAndReverse) {
-  std::vector<ListRow> rows{row("101", "HOSTNAME=\"b\"\n"), row("1000", "HOSTNAME=\"a\"\n"), row("102", "")};
+  std::vector<ListRow> rows{row("101", "HOSTNAME=\"b\"\n"), row("1000", "HOSTNAME=\"a\"\n"),
+                            row("102", "")};
   EXPECT_EQ(render(rows, {"-1"}), "       101\n       102\n      1000\n");  // numeric, not text
-  EXPECT_EQ(render(rows, {"-H", "-octid", "-s", "hostname"}), "       102\n      1000\n       101\n");
-  EXPECT_EQ(render(rows, {"-H", "-octid", "-s", "-hostname"}), "       101\n      1000\n       102\n");
+  EXPECT_EQ(render(rows, {"-H", "-octid", "-s", "hostname"}),
+            "       102\n      1000\n       101\n");
+  EXPECT_EQ(render(rows, {"-H", "-octid", "-s", "-hostname"}),
+            "       101\n      1000\n       102\n");
   EXPECT_EQ(render(rows, {"-1", "-s-ctid"}), "      1000\n       102\n       101\n");
   EXPECT_EQ(render(example(), {"-1", "-s", "status"}), "       101\n       102\n");
   EXPECT_EQ(render(example(), {"-1", "--sort", "-numproc"}), "       101\n       102\n");
@@ -156,7 +163,8 @@ TEST_F(ListTest, GlobFilters) {
   EXPECT_EQ(render(example(), {"-1", "-N", "w*"}), "       101\n");
   EXPECT_EQ(render(example(), {"-1", "-d", "*front*"}), "       101\n");
   EXPECT_EQ(render(example(), {"-1", "-N", "*"}), "       101\n");  // no name: no match
-  EXPECT_EQ(render(example(), {"-h", "nothing"}), "      CTID      NPROC STATUS    IP_ADDR         HOSTNAME\n");
+  EXPECT_EQ(render(example(), {"-h", "nothing"}),
+            "      CTID      NPROC STATUS    IP_ADDR         HOSTNAME\n");
 }
 
 TEST_F(ListTest, UptimeAndOtherColumns) {
@@ -166,9 +174,11 @@ TEST_F(ListTest, UptimeAndOtherColumns) {
   rows[0].config.conf().set("DISKSPACE", "1G:2097152");
   rows[0].config.conf().set("PHYSPAGES", "0:262144");
   rows[0].config.conf().set("FEATURES", "nfs:on ppp:off");
-  EXPECT_EQ(render(rows, {"-H", "-octid,uptime,laverage,onboot,vswap,diskspace.s,diskspace.h,features"}),
-            "       101 001d02h:03m:04s 0.00/0.01/0.05     no    no          -          - -\n"
-            "       102               -              -    yes   yes    1048576    2097152 nfs:on,ppp:off\n");
+  EXPECT_EQ(
+      render(rows, {"-H", "-octid,uptime,laverage,onboot,vswap,diskspace.s,diskspace.h,features"}),
+      "       101 001d02h:03m:04s 0.00/0.01/0.05     no    no          -          - -\n"
+      "       102               -              -    yes   yes    1048576    2097152 "
+      "nfs:on,ppp:off\n");
 }
 
 TEST_F(ListTest, UnknownFieldsAreErrors) {
@@ -242,9 +252,11 @@ TEST_F(ListTest, JsonShape) {
 TEST_F(ListTest, JsonWithOutputFields) {
   auto j = nlohmann::json::parse(render(example(), {"-j", "-o", "ctid,ip,status"}));
   ASSERT_EQ(j.size(), 2u);
-  EXPECT_EQ(j[1], nlohmann::json::parse(R"({"ctid": 102, "ip": ["192.0.2.11"], "status": "stopped"})"));
+  EXPECT_EQ(j[1],
+            nlohmann::json::parse(R"({"ctid": 102, "ip": ["192.0.2.11"], "status": "stopped"})"));
   auto unlimited = nlohmann::json::parse(
-      render({row("101", "PRIVVMPAGES=\"unlimited\"\nDISKSPACE=\"1000:2000\"\n")}, {"-j", "-oprivvmpages,diskspace"}));
+      render({row("101", "PRIVVMPAGES=\"unlimited\"\nDISKSPACE=\"1000:2000\"\n")},
+             {"-j", "-oprivvmpages,diskspace"}));
   EXPECT_EQ(unlimited[0]["privvmpages"]["limit"], 9223372036854775807ULL);
   EXPECT_EQ(unlimited[0]["diskspace"],
             nlohmann::json::parse(R"({"usage": null, "softlimit": 1000, "hardlimit": 2000})"));
@@ -254,8 +266,9 @@ TEST_F(ListTest, JsonWithOutputFields) {
 TEST_F(ListTest, FieldNamesListEveryField) {
   std::string names = format_field_names();
   EXPECT_EQ(names.substr(0, 32), "ctid            CTID           \n");
-  for (const char* f : {"veid ", "numproc.f ", "swappages.l ", "diskinodes.h ", "laverage ", "uptime ", "iopslimit ",
-                        "vm_overcommit ", "capability ", "local_uid ", "netin ", "netout "})
+  for (const char* f :
+       {"veid ", "numproc.f ", "swappages.l ", "diskinodes.h ", "laverage ", "uptime ",
+        "iopslimit ", "vm_overcommit ", "capability ", "local_uid ", "netin ", "netout "})
     EXPECT_NE(names.find(std::string("\n") + f), std::string::npos) << f;
 }
 
@@ -265,8 +278,9 @@ TEST_F(ListTest, InventoryListsOnlyCtConfigs) {
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
   fs::create_directories(dir + "/1000.conf");  // a directory is not a config
-  for (const char* f : {"101.conf", "1001.conf", "102.conf", "100.conf", "0101.conf", "103.conf.destroyed",
-                        "104.conf.tmp", "ve-basic.conf-sample", "abc.conf", "105.conf~"})
+  for (const char* f :
+       {"101.conf", "1001.conf", "102.conf", "100.conf", "0101.conf", "103.conf.destroyed",
+        "104.conf.tmp", "ve-basic.conf-sample", "abc.conf", "105.conf~"})
     std::ofstream(dir + "/" + f) << "HOSTNAME=\"x\"\n";
   auto ids = state::list_ctids(*host_);
   ASSERT_TRUE(ids.ok()) << ids.error().message();
@@ -301,7 +315,8 @@ class ListUbcTest : public ListTest {
     raw.mem_usage = phys_pages * 4096;
     raw.mem_limit = 256 << 20;
     ListRow r = row(ctid, "NUMPROC=\"60:64\"\n", running(nproc));
-    r.ubc = ubc::compute_block(ctid, raw, ubc::config_limits([&](std::string_view k) { return r.config.get(k); }));
+    r.ubc = ubc::compute_block(
+        ctid, raw, ubc::config_limits([&](std::string_view k) { return r.config.get(k); }));
     return r;
   }
 };
@@ -311,14 +326,18 @@ TEST_F(ListUbcTest, RunningCtsShowTheirBlockStoppedOnesTheirConfig) {
   rows.push_back(with_block("101", 10, 3, 1000));
   rows.push_back(with_block("102", 20, 7, 500));
   rows.push_back(row("103", "NUMPROC=\"60:64\"\nPHYSPAGES=\"0:65536\"\n"));
-  EXPECT_EQ(render(rows, {"-a", "-o", "ctid,numproc,numproc.m,numproc.b,numproc.l,numproc.f,physpages,physpages.l"}),
-            "      CTID      NPROC    NPROC.M    NPROC.B    NPROC.L    NPROC.F      PHYSP    PHYSP.L\n"
-            "       101         10         15         60         64          3       1000      65536\n"
-            "       102         20         25         60         64          7        500      65536\n"
-            "       103          -          -         60         64          -          -      65536\n");
+  EXPECT_EQ(
+      render(rows, {"-a", "-o",
+                    "ctid,numproc,numproc.m,numproc.b,numproc.l,numproc.f,physpages,physpages.l"}),
+      "      CTID      NPROC    NPROC.M    NPROC.B    NPROC.L    NPROC.F      PHYSP    PHYSP.L\n"
+      "       101         10         15         60         64          3       1000      65536\n"
+      "       102         20         25         60         64          7        500      65536\n"
+      "       103          -          -         60         64          -          -      65536\n");
   // Sorted by a UBC field, reversed.
-  EXPECT_EQ(render(rows, {"-a", "-H", "-o", "ctid", "-s", "-numproc.f"}), "       102\n       101\n       103\n");
-  EXPECT_EQ(render(rows, {"-a", "-H", "-o", "ctid", "-s", "physpages"}), "       103\n       102\n       101\n");
+  EXPECT_EQ(render(rows, {"-a", "-H", "-o", "ctid", "-s", "-numproc.f"}),
+            "       102\n       101\n       103\n");
+  EXPECT_EQ(render(rows, {"-a", "-H", "-o", "ctid", "-s", "physpages"}),
+            "       103\n       102\n       101\n");
   auto j = nlohmann::json::parse(render(rows, {"-a", "-j", "-o", "ctid,numproc"}));
   EXPECT_EQ(j[1]["numproc"]["failcnt"], 7);
   EXPECT_EQ(j[1]["numproc"]["maxheld"], 25);

@@ -30,7 +30,8 @@ class TempDir {
   const std::string& path() const { return path_; }
   std::vector<std::string> entries() const {
     std::vector<std::string> out;
-    for (const auto& e : std::filesystem::directory_iterator(path_)) out.push_back(e.path().filename());
+    for (const auto& e : std::filesystem::directory_iterator(path_))
+      out.push_back(e.path().filename());
     std::sort(out.begin(), out.end());
     return out;
   }
@@ -119,8 +120,8 @@ TEST(ConfFileParse, SetReplacesFirstAndDropsLaterDuplicates) {
 TEST(ConfFileParse, MalformedLinesKeptVerbatim) {
   const std::string text = "=novalue\nNOEQUALS\nBAD KEY=\"x\"\nQ=\"unterminated\nK-Y=1\nOK=\"1\"\n";
   auto f = ConfFile::parse(text);
-  EXPECT_EQ(f.malformed_lines(),
-            (std::vector<std::string>{"=novalue", "NOEQUALS", "BAD KEY=\"x\"", "Q=\"unterminated", "K-Y=1"}));
+  EXPECT_EQ(f.malformed_lines(), (std::vector<std::string>{"=novalue", "NOEQUALS", "BAD KEY=\"x\"",
+                                                           "Q=\"unterminated", "K-Y=1"}));
   EXPECT_FALSE(f.has("Q"));
   EXPECT_EQ(f.get("OK"), "1");
   f.set("OK", "2");

@@ -17,8 +17,8 @@ TEST(ValidateCtid, AcceptsTheVzctlRange) {
 }
 
 TEST(ValidateCtid, RefusesReservedAndOutOfRange) {
-  for (const char* s :
-       {"0", "1", "100", "2147483645", "4294967296", "18446744073709551616", "99999999999999999999999"}) {
+  for (const char* s : {"0", "1", "100", "2147483645", "4294967296", "18446744073709551616",
+                        "99999999999999999999999"}) {
     auto r = validate_ctid(s);
     ASSERT_FALSE(r.ok()) << s;
     EXPECT_EQ(r.error().exit_status(), 20) << s;
@@ -27,7 +27,8 @@ TEST(ValidateCtid, RefusesReservedAndOutOfRange) {
 }
 
 TEST(ValidateCtid, RefusesNonDecimal) {
-  for (std::string s : {"", "0101", "+101", "-101", " 101", "101 ", "10a", "1e3", "0x65", "101.0", "١٠١"}) {
+  for (std::string s :
+       {"", "0101", "+101", "-101", " 101", "101 ", "10a", "1e3", "0x65", "101.0", "١٠١"}) {
     auto r = validate_ctid(s);
     EXPECT_FALSE(r.ok()) << s;
     if (!r.ok()) {
@@ -44,7 +45,8 @@ TEST(ValidateCtName, Accepts) {
 }
 
 TEST(ValidateCtName, Refuses) {
-  for (std::string s : {"", "123", "0", ".hidden", "-opt", "a/b", "a b", "a:b", "a$b", "..", "a\nb", "ü"}) {
+  for (std::string s :
+       {"", "123", "0", ".hidden", "-opt", "a/b", "a b", "a:b", "a$b", "..", "a\nb", "ü"}) {
     auto st = validate_ct_name(s);
     ASSERT_FALSE(st.ok()) << s;
     EXPECT_EQ(st.error().exit_status(), 131) << s;
@@ -57,7 +59,8 @@ TEST(SplitWords, Blanks) {
   EXPECT_EQ(split_words(""), std::vector<std::string>{});
   EXPECT_EQ(split_words("   "), std::vector<std::string>{});
   EXPECT_EQ(split_words("a"), std::vector<std::string>{"a"});
-  EXPECT_EQ(split_words(" 10.0.0.1\t10.0.0.2/24  "), (std::vector<std::string>{"10.0.0.1", "10.0.0.2/24"}));
+  EXPECT_EQ(split_words(" 10.0.0.1\t10.0.0.2/24  "),
+            (std::vector<std::string>{"10.0.0.1", "10.0.0.2/24"}));
 }
 
 class CtConfigTest : public ::testing::Test {

@@ -41,22 +41,23 @@ class CtModelTest : public ::testing::Test {
 };
 
 TEST_F(CtModelTest, TypedValues) {
-  auto m = parse_model(ct("HOSTNAME=\"ct101.example\"\n"
-                          "IP_ADDRESS=\"198.18.0.2 fd00::2/64\"\n"
-                          "NAMESERVER=\"198.18.0.1 inherit\"\n"
-                          "SEARCHDOMAIN=\"example.org\"\n"
-                          "NETIF=\"ifname=eth0,mac=00:18:51:12:34:56,host_ifname=veth101.0\"\n"
-                          "NETDEV=\"eth5\"\n"
-                          "RATE=\"*:1:8000\"\n"
-                          "DEVNODES=\"net/tun:rw\"\n"
-                          "DEVICES=\"c:10:200:rw\"\n"
-                          "CPUMASK=\"3,0-1\"\n"
-                          "NODEMASK=\"all\"\n"
-                          "CPUUNITS=\"1000\"\n"
-                          "IOPRIO=\"4\"\n"
-                          "PHYSPAGES=\"0:262144\"\n"
-                          "NUMPROC=\"unlimited\"\n"
-                          "LOCAL_UID=\"200000\"\n"));
+  auto m =
+      parse_model(ct("HOSTNAME=\"ct101.example\"\n"
+                     "IP_ADDRESS=\"198.18.0.2 fd00::2/64\"\n"
+                     "NAMESERVER=\"198.18.0.1 inherit\"\n"
+                     "SEARCHDOMAIN=\"example.org\"\n"
+                     "NETIF=\"ifname=eth0,mac=00:18:51:12:34:56,host_ifname=veth101.0\"\n"
+                     "NETDEV=\"eth5\"\n"
+                     "RATE=\"*:1:8000\"\n"
+                     "DEVNODES=\"net/tun:rw\"\n"
+                     "DEVICES=\"c:10:200:rw\"\n"
+                     "CPUMASK=\"3,0-1\"\n"
+                     "NODEMASK=\"all\"\n"
+                     "CPUUNITS=\"1000\"\n"
+                     "IOPRIO=\"4\"\n"
+                     "PHYSPAGES=\"0:262144\"\n"
+                     "NUMPROC=\"unlimited\"\n"
+                     "LOCAL_UID=\"200000\"\n"));
   ASSERT_TRUE(m.ok()) << m.error().message();
   EXPECT_EQ(m->ctid, "101");
   EXPECT_EQ(m->hostname, "ct101.example");

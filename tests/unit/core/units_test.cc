@@ -113,13 +113,15 @@ TEST(UnitsParseUbc, ItemsRefuseSuffixes) {
 
 TEST(UnitsBarrierLimit, SingleValueSetsBoth) {
   EXPECT_EQ(*parse_barrier_limit("240", Kind::kItems), (BarrierLimit{240, 240}));
-  EXPECT_EQ(*parse_barrier_limit("unlimited", Kind::kPages), (BarrierLimit{kUnlimited, kUnlimited}));
+  EXPECT_EQ(*parse_barrier_limit("unlimited", Kind::kPages),
+            (BarrierLimit{kUnlimited, kUnlimited}));
 }
 
 TEST(UnitsBarrierLimit, Pairs) {
   EXPECT_EQ(*parse_barrier_limit("188:206", Kind::kItems), (BarrierLimit{188, 206}));
   EXPECT_EQ(*parse_barrier_limit("0:256M", Kind::kPages), (BarrierLimit{0, 65536}));
-  EXPECT_EQ(*parse_barrier_limit("33792:unlimited", Kind::kPages), (BarrierLimit{33792, kUnlimited}));
+  EXPECT_EQ(*parse_barrier_limit("33792:unlimited", Kind::kPages),
+            (BarrierLimit{33792, kUnlimited}));
   EXPECT_EQ(*parse_barrier_limit("5:5", Kind::kItems), (BarrierLimit{5, 5}));
 }
 
@@ -150,7 +152,8 @@ TEST(UnitsFormat, AsVzctlWrites) {
 }
 
 TEST(UnitsFormat, RoundTrip) {
-  for (const char* s : {"240", "188:206", "0:unlimited", "unlimited", "0", "1:9223372036854775806"}) {
+  for (const char* s :
+       {"240", "188:206", "0:unlimited", "unlimited", "0", "1:9223372036854775806"}) {
     auto bl = parse_barrier_limit(s, Kind::kItems);
     ASSERT_TRUE(bl.ok()) << s;
     EXPECT_EQ(format_barrier_limit(*bl), s);

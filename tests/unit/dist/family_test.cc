@@ -25,8 +25,10 @@ TEST(DistFamily, FromOstemplate) {
 }
 
 TEST(DistFamily, FromOsRelease) {
-  EXPECT_EQ(family_from_os_release("NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\n"), Family::kDebian);
-  EXPECT_EQ(family_from_os_release("ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n"), Family::kRedhat);
+  EXPECT_EQ(family_from_os_release("NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\n"),
+            Family::kDebian);
+  EXPECT_EQ(family_from_os_release("ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n"),
+            Family::kRedhat);
   EXPECT_EQ(family_from_os_release("ID=mycorp\nID_LIKE=\"suse opensuse rhel\"\n"), Family::kRedhat);
   EXPECT_EQ(family_from_os_release("ID=alpine\n"), Family::kBusybox);
   EXPECT_EQ(family_from_os_release("ID=arch\n"), Family::kDefault);

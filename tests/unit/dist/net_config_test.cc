@@ -23,24 +23,28 @@ TEST(DistHosts, AddsLineKeepingOthers) {
 }
 
 TEST(DistHosts, ShortNameHasNoAlias) {
-  EXPECT_EQ(hosts_with_hostname("127.0.0.1 localhost\n", "box"), "127.0.0.1 localhost\n" + kMarker + "\n127.0.1.1 box\n");
+  EXPECT_EQ(hosts_with_hostname("127.0.0.1 localhost\n", "box"),
+            "127.0.0.1 localhost\n" + kMarker + "\n127.0.1.1 box\n");
 }
 
 TEST(DistHosts, ReplacesPreviousLineAndIsIdempotent) {
   std::string once = hosts_with_hostname("127.0.0.1 localhost\n10.0.0.5 db\n", "a.example.org");
   std::string twice = hosts_with_hostname(once, "b.example.org");
-  EXPECT_EQ(twice, "127.0.0.1 localhost\n10.0.0.5 db\n" + kMarker + "\n127.0.1.1 b.example.org b\n");
+  EXPECT_EQ(twice,
+            "127.0.0.1 localhost\n10.0.0.5 db\n" + kMarker + "\n127.0.1.1 b.example.org b\n");
   EXPECT_EQ(hosts_with_hostname(twice, "b.example.org"), twice);
 }
 
 TEST(DistHosts, ReplacesDebianLineInPlace) {
-  EXPECT_EQ(hosts_with_hostname("127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n\n# IPv6\n::1 localhost\n", "web"),
+  EXPECT_EQ(hosts_with_hostname(
+                "127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n\n# IPv6\n::1 localhost\n", "web"),
             "127.0.0.1\tlocalhost\n" + kMarker + "\n127.0.1.1 web\n\n# IPv6\n::1 localhost\n");
 }
 
 TEST(DistHosts, ReplacesVzctlLineAndRestoresLocalhost) {
   // vzctl wrote "127.0.0.1 localhost.localdomain localhost <name>" under its marker.
-  std::string in = kMarker + "\n127.0.0.1 localhost.localdomain localhost old.example.org old\n10.1.1.1 x\n";
+  std::string in =
+      kMarker + "\n127.0.0.1 localhost.localdomain localhost old.example.org old\n10.1.1.1 x\n";
   EXPECT_EQ(hosts_with_hostname(in, "new.example.org"),
             "127.0.0.1 localhost\n" + kMarker + "\n127.0.1.1 new.example.org new\n10.1.1.1 x\n");
   EXPECT_EQ(hosts_with_hostname("", "h"), "127.0.0.1 localhost\n" + kMarker + "\n127.0.1.1 h\n");
@@ -52,7 +56,8 @@ TEST(DistHosts, FirstAddressNamesTheHostAndFollowsChanges) {
   // A new first address replaces the line under the marker; none left: back to 127.0.1.1.
   std::string twice = hosts_with_hostname(once, "ct.example.org", "fd00:1::1");
   EXPECT_EQ(twice, "127.0.0.1 localhost\n" + kMarker + "\nfd00:1::1 ct.example.org ct\n");
-  EXPECT_EQ(hosts_with_hostname(twice, "ct.example.org"), "127.0.0.1 localhost\n" + kMarker + "\n127.0.1.1 ct.example.org ct\n");
+  EXPECT_EQ(hosts_with_hostname(twice, "ct.example.org"),
+            "127.0.0.1 localhost\n" + kMarker + "\n127.0.1.1 ct.example.org ct\n");
 }
 
 TEST(DistHosts, FirstAddressOfIpAddress) {
@@ -62,17 +67,22 @@ TEST(DistHosts, FirstAddressOfIpAddress) {
 }
 
 TEST(DistDns, InheritTakesTheHostsValues) {
-  std::string host = "# generated\nnameserver 192.0.2.53\nsearch a.example b.example\nnameserver fd00::53\noptions ndots:2\n";
-  EXPECT_EQ(resolve_inherit({"inherit"}, host, true), (std::vector<std::string>{"192.0.2.53", "fd00::53"}));
+  std::string host =
+      "# generated\nnameserver 192.0.2.53\nsearch a.example b.example\nnameserver "
+      "fd00::53\noptions ndots:2\n";
+  EXPECT_EQ(resolve_inherit({"inherit"}, host, true),
+            (std::vector<std::string>{"192.0.2.53", "fd00::53"}));
   EXPECT_EQ(resolve_inherit({"198.18.0.1", "inherit", "192.0.2.53"}, host, true),
             (std::vector<std::string>{"198.18.0.1", "192.0.2.53", "fd00::53"}));
-  EXPECT_EQ(resolve_inherit({"inherit"}, host, false), (std::vector<std::string>{"a.example", "b.example"}));
+  EXPECT_EQ(resolve_inherit({"inherit"}, host, false),
+            (std::vector<std::string>{"a.example", "b.example"}));
   EXPECT_EQ(resolve_inherit({"x.example"}, host, false), (std::vector<std::string>{"x.example"}));
   EXPECT_TRUE(resolve_inherit({"inherit"}, "", true).empty());
 }
 
 TEST(DistHostname, Validates) {
-  for (const char* ok : {"a", "ct101", "web-1.example.org", "x.y"}) EXPECT_TRUE(validate_hostname(ok).ok()) << ok;
+  for (const char* ok : {"a", "ct101", "web-1.example.org", "x.y"})
+    EXPECT_TRUE(validate_hostname(ok).ok()) << ok;
   for (const char* bad : {"", "-a", "a-", "a..b", "a_b", "a b", "a.", ".a", "a\nb"}) {
     auto st = validate_hostname(bad);
     ASSERT_FALSE(st.ok()) << bad;
@@ -83,16 +93,20 @@ TEST(DistHostname, Validates) {
 }
 
 TEST(DistResolv, ReplacesNameserversKeepsOptions) {
-  std::string in = "# generated\nsearch old.org\nnameserver 1.1.1.1\noptions rotate\nnameserver 8.8.8.8\n";
+  std::string in =
+      "# generated\nsearch old.org\nnameserver 1.1.1.1\noptions rotate\nnameserver 8.8.8.8\n";
   EXPECT_EQ(resolv_conf_with(in, {"192.0.2.1", "2001:db8::1"}, {}),
-            "# generated\nsearch old.org\nnameserver 192.0.2.1\nnameserver 2001:db8::1\noptions rotate\n");
-  EXPECT_EQ(resolv_conf_with(in, {}, {"a.org", "b.org"}),
-            "# generated\nsearch a.org b.org\nnameserver 1.1.1.1\noptions rotate\nnameserver 8.8.8.8\n");
+            "# generated\nsearch old.org\nnameserver 192.0.2.1\nnameserver 2001:db8::1\noptions "
+            "rotate\n");
+  EXPECT_EQ(
+      resolv_conf_with(in, {}, {"a.org", "b.org"}),
+      "# generated\nsearch a.org b.org\nnameserver 1.1.1.1\noptions rotate\nnameserver 8.8.8.8\n");
   EXPECT_EQ(resolv_conf_with(in, {}, {}), in);
 }
 
 TEST(DistResolv, AddsMissingLines) {
-  EXPECT_EQ(resolv_conf_with("", {"192.0.2.1"}, {"example.org"}), "search example.org\nnameserver 192.0.2.1\n");
+  EXPECT_EQ(resolv_conf_with("", {"192.0.2.1"}, {"example.org"}),
+            "search example.org\nnameserver 192.0.2.1\n");
   EXPECT_EQ(resolv_conf_with("domain x.org\noptions ndots:2\n", {"192.0.2.1"}, {"example.org"}),
             "search example.org\noptions ndots:2\nnameserver 192.0.2.1\n");
   std::string once = resolv_conf_with("options edns0\n", {"192.0.2.1"}, {"example.org"});
@@ -112,7 +126,8 @@ TEST(DistResolv, ValidatesValues) {
 TEST(DistSysconfig, SetsHostnameKey) {
   EXPECT_EQ(sysconfig_network_with_hostname("NETWORKING=yes\nHOSTNAME=old\n", "new.example.org"),
             "NETWORKING=yes\nHOSTNAME=\"new.example.org\"\n");
-  EXPECT_EQ(sysconfig_network_with_hostname("NETWORKING=yes\n", "h"), "NETWORKING=yes\nHOSTNAME=\"h\"\n");
+  EXPECT_EQ(sysconfig_network_with_hostname("NETWORKING=yes\n", "h"),
+            "NETWORKING=yes\nHOSTNAME=\"h\"\n");
 }
 
 class DistFilesTest : public ::testing::Test {
@@ -126,7 +141,7 @@ class DistFilesTest : public ::testing::Test {
   void TearDown() override { EXPECT_TRUE(sys::remove_tree(root_).ok()); }
   std::string read(const std::string& rel) { return sys::read_file(root_ + rel).value(); }
   unsigned mode(const std::string& rel) {
-    struct stat st{};
+    struct stat st {};
     ::lstat((root_ + rel).c_str(), &st);
     return st.st_mode & 07777;
   }
@@ -138,7 +153,8 @@ TEST_F(DistFilesTest, SetHostnameWritesFilesKeepingModes) {
   ASSERT_TRUE(write_file_atomic(root_ + "/etc/sysconfig/network", "NETWORKING=yes\n").ok());
   ASSERT_TRUE(set_hostname("ct.example.org", root_).ok());
   EXPECT_EQ(read("/etc/hostname"), "ct.example.org\n");
-  EXPECT_EQ(read("/etc/hosts"), "127.0.0.1 localhost\n" + kMarker + "\n127.0.1.1 ct.example.org ct\n");
+  EXPECT_EQ(read("/etc/hosts"),
+            "127.0.0.1 localhost\n" + kMarker + "\n127.0.1.1 ct.example.org ct\n");
   EXPECT_EQ(mode("/etc/hosts"), 0640u);
   EXPECT_EQ(read("/etc/sysconfig/network"), "NETWORKING=yes\nHOSTNAME=\"ct.example.org\"\n");
   auto bad = set_hostname("bad name", root_);
@@ -149,11 +165,12 @@ TEST_F(DistFilesTest, SetHostnameWritesFilesKeepingModes) {
 
 TEST_F(DistFilesTest, SetDnsReplacesSymlinkWithFile) {
   // systemd-resolved's stub: vzctl's cp+mv turned it into a regular file; so do we.
-  ASSERT_TRUE(write_file_atomic(root_ + "/etc/stub", "nameserver 127.0.0.53\noptions edns0\n").ok());
+  ASSERT_TRUE(
+      write_file_atomic(root_ + "/etc/stub", "nameserver 127.0.0.53\noptions edns0\n").ok());
   ASSERT_EQ(::symlink("stub", (root_ + "/etc/resolv.conf").c_str()), 0);
   ASSERT_TRUE(set_dns({"192.0.2.1"}, {"example.org"}, root_).ok());
   EXPECT_EQ(read("/etc/resolv.conf"), "search example.org\nnameserver 192.0.2.1\noptions edns0\n");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::lstat((root_ + "/etc/resolv.conf").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_EQ(read("/etc/stub"), "nameserver 127.0.0.53\noptions edns0\n");

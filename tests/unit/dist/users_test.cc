@@ -32,7 +32,8 @@ const char* kShadow =
     "bob:!:19002:0:99999:7:30:20000:\n";
 
 TEST(DistUsers, ValidatesNames) {
-  for (const char* ok : {"alice", "a.b", "svc_1", "x-y", "A1"}) EXPECT_TRUE(validate_user_name(ok).ok()) << ok;
+  for (const char* ok : {"alice", "a.b", "svc_1", "x-y", "A1"})
+    EXPECT_TRUE(validate_user_name(ok).ok()) << ok;
   for (const char* bad : {"", "-x", "1234", "a:b", "a b", "a/b", "..", "ali\nce", "émile"}) {
     auto st = validate_user_name(bad);
     ASSERT_FALSE(st.ok()) << bad;
@@ -43,7 +44,8 @@ TEST(DistUsers, ValidatesNames) {
 
 TEST(DistUsers, ValidatesPasswords) {
   EXPECT_TRUE(validate_password("s3cret with spaces").ok());
-  for (std::string bad : {std::string(""), std::string("a:b"), std::string("a\nb"), std::string("a\0b", 3)}) {
+  for (std::string bad :
+       {std::string(""), std::string("a:b"), std::string("a\nb"), std::string("a\0b", 3)}) {
     auto st = validate_password(bad);
     ASSERT_FALSE(st.ok());
     EXPECT_EQ(st.error().exit_status(), exitcode::kPasswordFailed);
@@ -88,7 +90,9 @@ TEST(DistUsers, FindsIds) {
 
 TEST(DistUsers, NextFreeIdLikeUseradd) {
   EXPECT_EQ(next_free_id(kPasswd, 1000, 60000), 1004u);  // above the highest in range, not a gap
-  EXPECT_EQ(next_free_id("root:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n", 1000, 60000), 1000u);
+  EXPECT_EQ(
+      next_free_id("root:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n", 1000, 60000),
+      1000u);
   EXPECT_EQ(next_free_id("a:x:1000:1\nz:x:1002:1\n", 1000, 1002), 1001u);  // top taken: lowest free
   EXPECT_FALSE(next_free_id("a:x:1000:1\nb:x:1001:1\n", 1000, 1001).has_value());
   EXPECT_EQ(next_free_id("", 500, 600), 500u);
@@ -103,7 +107,8 @@ TEST(DistUsers, PlanNewUserWithPrivateGroup) {
   EXPECT_EQ(u->gid, 1005u);
   EXPECT_TRUE(u->new_group);
   EXPECT_EQ(u->home, "/home/carol");
-  EXPECT_EQ(passwd_with_user("root:x:0:0::/root:/bin/sh", *u), "root:x:0:0::/root:/bin/sh\ncarol:x:1004:1005::/home/carol:/bin/bash\n");
+  EXPECT_EQ(passwd_with_user("root:x:0:0::/root:/bin/sh", *u),
+            "root:x:0:0::/root:/bin/sh\ncarol:x:1004:1005::/home/carol:/bin/bash\n");
   EXPECT_EQ(group_with_user("root:x:0:\n", *u), "root:x:0:\ncarol:x:1005:\n");
   EXPECT_EQ(gshadow_with_user("root:*::\n", *u), "root:*::\ncarol:!::\n");
 
@@ -123,7 +128,9 @@ TEST(DistUsers, PlanNewUserWithPrivateGroup) {
 }
 
 TEST(DistUsers, ParsesLoginDefs) {
-  auto d = parse_login_defs("# comment\nUID_MIN\t\t 2000\nUID_MAX 3000\nGID_MIN 2000\nHOME_MODE 0750\nUMASK 022\nBAD x\n");
+  auto d = parse_login_defs(
+      "# comment\nUID_MIN\t\t 2000\nUID_MAX 3000\nGID_MIN 2000\nHOME_MODE 0750\nUMASK 022\nBAD "
+      "x\n");
   EXPECT_EQ(d.uid_min, 2000u);
   EXPECT_EQ(d.uid_max, 3000u);
   EXPECT_EQ(d.gid_min, 2000u);
@@ -174,14 +181,15 @@ TEST_F(DistUsersFiles, SetsPasswordOfExistingUser) {
   EXPECT_EQ(field("/etc/shadow", "bob", 1), "!");
   EXPECT_EQ(field("/etc/shadow", "root", 1), "*");
   EXPECT_EQ(read("/etc/passwd"), kPasswd);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((root_ + "/etc/shadow").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0640u);
   EXPECT_FALSE(sys::path_exists(root_ + "/etc/shadow.tmp"));
 }
 
 TEST_F(DistUsersFiles, RefusesBadInputWithoutTouchingFiles) {
-  for (auto [user, pass] : {std::pair<const char*, const char*>{"bad:name", "x"}, {"alice", "a:b"}, {"alice", ""}}) {
+  for (auto [user, pass] :
+       {std::pair<const char*, const char*>{"bad:name", "x"}, {"alice", "a:b"}, {"alice", ""}}) {
     auto st = set_userpasswd(user, pass, root_);
     ASSERT_FALSE(st.ok()) << user;
     EXPECT_EQ(st.error().exit_status(), exitcode::kPasswordFailed);
@@ -209,7 +217,7 @@ TEST_F(DistUsersFiles, CreatesMissingUserLikeUseradd) {
   EXPECT_EQ(field("/etc/group", "carol", 2), "1005");
   EXPECT_EQ(field("/etc/gshadow", "carol", 1), "!");
   EXPECT_TRUE(password_matches("pw", field("/etc/shadow", "carol", 1)));
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((root_ + "/home/carol").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 1004u);
   EXPECT_EQ(st.st_gid, 1005u);

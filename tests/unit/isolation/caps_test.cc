@@ -21,8 +21,9 @@ TEST(IsolationCaps, DefaultSetMatchesVzctlUpstreamMask) {
   for (int c : {CAP_SYS_ADMIN, CAP_SYS_BOOT, CAP_NET_ADMIN, CAP_SETUID, CAP_SETPCAP, CAP_MKNOD,
                 CAP_LINUX_IMMUTABLE, CAP_AUDIT_WRITE, CAP_SETFCAP})
     EXPECT_TRUE(has(caps, c)) << c;
-  for (int c : {CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_SYS_PACCT, CAP_AUDIT_CONTROL, CAP_MAC_ADMIN,
-                CAP_MAC_OVERRIDE, CAP_SYSLOG, CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND, CAP_BPF, CAP_PERFMON})
+  for (int c : {CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_SYS_PACCT, CAP_AUDIT_CONTROL,
+                CAP_MAC_ADMIN, CAP_MAC_OVERRIDE, CAP_SYSLOG, CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND,
+                CAP_BPF, CAP_PERFMON})
     EXPECT_FALSE(has(caps, c)) << c;
   EXPECT_TRUE(std::is_sorted(caps.begin(), caps.end()));
 }
@@ -59,7 +60,8 @@ TEST(IsolationCaps, AppliesCapabilityKey) {
   // Turning on twice does not duplicate; unknown-to-kernel caps are left out.
   auto twice = apply_capability_setting(base, "chown:on chown:on", CAP_LAST_CAP);
   EXPECT_EQ(std::count(twice->begin(), twice->end(), CAP_CHOWN), 1);
-  auto beyond = apply_capability_setting(default_ct_capabilities(CAP_SETFCAP), "bpf:on", CAP_SETFCAP);
+  auto beyond =
+      apply_capability_setting(default_ct_capabilities(CAP_SETFCAP), "bpf:on", CAP_SETFCAP);
   EXPECT_FALSE(has(*beyond, CAP_BPF));
 }
 

@@ -42,8 +42,8 @@ TEST(CgroupFsPlan, ACoMountUnderAControllerNameMakesNoSelfLink) {
 }
 
 TEST(CgroupFsPlan, HierarchiesNotDelegatedAreMountedReadOnly) {
-  CgroupFsPlan p = plan_cgroup_fs(false, {{"/sys/fs/cgroup/blkio", "blkio", true},
-                                          {"/sys/fs/cgroup/pids", "pids", false}});
+  CgroupFsPlan p = plan_cgroup_fs(
+      false, {{"/sys/fs/cgroup/blkio", "blkio", true}, {"/sys/fs/cgroup/pids", "pids", false}});
   ASSERT_EQ(p.entries.size(), 2u);
   EXPECT_EQ(p.entries[0], (E{E::kMount, "blkio", "cgroup", "blkio", true}));
   EXPECT_EQ(p.entries[1], (E{E::kMount, "pids", "cgroup", "pids", false}));

@@ -28,24 +28,24 @@ inline int run_in_userns(const std::function<int()>& fn, int extra_flags = 0) {
     ::_exit(fn());
   }
   int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
   return WEXITSTATUS(st);
 }
 
-#define BERTH_EXPECT_CHILD_OK(expr)                                          \
-  do {                                                                       \
-    int berth_rc_ = (expr);                                                  \
-    if (berth_rc_ == ::berth::isolation::testing::kNoUserns)                 \
-      GTEST_SKIP() << "user namespaces are not available";                   \
-    EXPECT_EQ(berth_rc_, 0) << "child check " << berth_rc_ << " failed";     \
+#define BERTH_EXPECT_CHILD_OK(expr)                                      \
+  do {                                                                   \
+    int berth_rc_ = (expr);                                              \
+    if (berth_rc_ == ::berth::isolation::testing::kNoUserns)             \
+      GTEST_SKIP() << "user namespaces are not available";               \
+    EXPECT_EQ(berth_rc_, 0) << "child check " << berth_rc_ << " failed"; \
   } while (0)
 
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") + std::string("/berth-iso-XXXXXX");
+    std::string tmpl =
+        (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") + std::string("/berth-iso-XXXXXX");
     if (::mkdtemp(tmpl.data())) path_ = tmpl;
   }
   ~TempDir() {

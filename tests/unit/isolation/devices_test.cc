@@ -55,7 +55,8 @@ TEST(IsolationDevices, ParsesDevnodes) {
   EXPECT_EQ((*r)[1].path, "fuse");
   EXPECT_TRUE((*r)[2].access.none());
   EXPECT_TRUE(parse_devnodes("").value().empty());
-  for (const char* bad : {"tun", "../sda:rw", "/dev/sda:rw", "net//tun:rw", "a/../b:rw", "tun:rx", "net/:rw", ":rw"}) {
+  for (const char* bad : {"tun", "../sda:rw", "/dev/sda:rw", "net//tun:rw", "a/../b:rw", "tun:rx",
+                          "net/:rw", ":rw"}) {
     auto b = parse_devnodes(bad);
     ASSERT_FALSE(b.ok()) << bad;
     EXPECT_EQ(b.error().exit_status(), exitcode::kDevices) << bad;
@@ -75,7 +76,8 @@ TEST(IsolationDevices, ParsesDevices) {
   EXPECT_FALSE((*r)[1].access.write);
   EXPECT_FALSE((*r)[2].minor.has_value());
   EXPECT_TRUE(parse_devices("none").value().empty());
-  for (const char* bad : {"all:rw", "x:1:2:rw", "c:1:2", "c:a:2:rw", "c:1:-2:rw", "c:1:2:rw:x", "c:1:2:rz", "c::2:rw"}) {
+  for (const char* bad : {"all:rw", "x:1:2:rw", "c:1:2", "c:a:2:rw", "c:1:-2:rw", "c:1:2:rw:x",
+                          "c:1:2:rz", "c::2:rw"}) {
     auto b = parse_devices(bad);
     ASSERT_FALSE(b.ok()) << bad;
     EXPECT_EQ(b.error().exit_status(), exitcode::kDevices) << bad;
@@ -107,8 +109,9 @@ TEST(IsolationDevices, ResolvesFromHostDev) {
 }
 
 bool is_char_dev(const std::string& path, unsigned maj, unsigned min) {
-  struct stat st{};
-  return ::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == maj && minor(st.st_rdev) == min;
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == maj &&
+         minor(st.st_rdev) == min;
 }
 
 bool link_is(const std::string& path, const std::string& target) {
@@ -142,8 +145,9 @@ TEST(IsolationDevices, PopulateInUserNamespaceBindsHostNodes) {
         if (!link_is(dev + "/fd", "/proc/self/fd") || !link_is(dev + "/ptmx", "pts/ptmx") ||
             !link_is(dev + "/stderr", "/proc/self/fd/2"))
           return 6;
-        struct stat st_shm{};
-        if (::stat((dev + "/shm").c_str(), &st_shm) != 0 || (st_shm.st_mode & 07777) != 01777) return 7;
+        struct stat st_shm {};
+        if (::stat((dev + "/shm").c_str(), &st_shm) != 0 || (st_shm.st_mode & 07777) != 01777)
+          return 7;
         // Missing host node: exit 86.
         DevNode absent;
         absent.path = "net/no-such-node";
@@ -170,7 +174,7 @@ TEST(IsolationDevices, PopulatePrivilegedMakesNodes) {
   ASSERT_TRUE(populate_dev(tmp.path(), nodes, false).ok());
   EXPECT_TRUE(is_char_dev(tmp.path() + "/tty", 5, 0));
   EXPECT_TRUE(is_char_dev(tmp.path() + "/net/tun", 10, 200));
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((tmp.path() + "/null").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0666u);
   ASSERT_EQ(::stat((tmp.path() + "/net/tun").c_str(), &st), 0);

@@ -16,19 +16,24 @@
 namespace berth::isolation {
 namespace {
 
-bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 TEST(IsolationProcMask, PlanHidesHostWideFiles) {
   auto p = proc_mask_plan(true);
   for (const char* f : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"})
     EXPECT_TRUE(contains(p.null_files, f)) << f;
-  for (const char* d : {"/proc/acpi", "/proc/scsi", "/sys/firmware"}) EXPECT_TRUE(contains(p.empty_dirs, d)) << d;
+  for (const char* d : {"/proc/acpi", "/proc/scsi", "/sys/firmware"})
+    EXPECT_TRUE(contains(p.empty_dirs, d)) << d;
   for (const char* r : {"/proc/sys", "/proc/bus", "/proc/irq", "/proc/sysrq-trigger", "/proc/fs"})
     EXPECT_TRUE(contains(p.read_only, r)) << r;
   EXPECT_TRUE(contains(p.writable_again, "/proc/sys/net"));
   // Every writable exception lies under a read-only path (else it would be a no-op or a hole).
   for (const auto& w : p.writable_again)
-    EXPECT_TRUE(std::any_of(p.read_only.begin(), p.read_only.end(), [&](const std::string& r) { return w.rfind(r + "/", 0) == 0; })) << w;
+    EXPECT_TRUE(std::any_of(p.read_only.begin(), p.read_only.end(), [&](const std::string& r) {
+      return w.rfind(r + "/", 0) == 0;
+    })) << w;
 }
 
 TEST(IsolationProcMask, KmsgOnlyMaskedWithoutUserNamespace) {
@@ -47,7 +52,7 @@ TEST(IsolationProcMask, MissingPathsAreSkipped) {
 }
 
 bool read_only(const std::string& path) {
-  struct statvfs sv{};
+  struct statvfs sv {};
   return ::statvfs(path.c_str(), &sv) == 0 && (sv.f_flag & ST_RDONLY);
 }
 
@@ -68,11 +73,14 @@ TEST(IsolationProcMask, AppliesInUserNamespace) {
         }
         if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(3);
         for (const char* d : {"/proc", "/sys", "/dev"}) ::mkdir((root + d).c_str(), 0755);
-        if (::mount("proc", (root + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+        if (::mount("proc", (root + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                    nullptr) != 0)
           ::_exit(testing::kNoUserns);  // e.g. the host /proc is not fully visible
-        bool have_sys = ::mount("sysfs", (root + "/sys").c_str(), "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0;
+        bool have_sys = ::mount("sysfs", (root + "/sys").c_str(), "sysfs",
+                                MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0;
         ::close(::open((root + "/dev/null").c_str(), O_WRONLY | O_CREAT, 0644));
-        if (::mount("/dev/null", (root + "/dev/null").c_str(), nullptr, MS_BIND, nullptr) != 0) ::_exit(4);
+        if (::mount("/dev/null", (root + "/dev/null").c_str(), nullptr, MS_BIND, nullptr) != 0)
+          ::_exit(4);
 
         auto st = apply_proc_mask(proc_mask_plan(false), root);
         if (!st.ok()) {
@@ -91,7 +99,8 @@ TEST(IsolationProcMask, AppliesInUserNamespace) {
         }
         if (checked == 0) ::_exit(13);
         if (!read_only(root + "/proc/sys") || !read_only(root + "/proc/sys/kernel")) ::_exit(7);
-        if (read_only(root + "/proc/sys/net") || read_only(root + "/proc/sys/kernel/hostname")) ::_exit(8);
+        if (read_only(root + "/proc/sys/net") || read_only(root + "/proc/sys/kernel/hostname"))
+          ::_exit(8);
         // The UTS namespace is the CT's: its hostname sysctl must stay writable. (Only the host's
         // root passes the sysctl's own permission check for kernel.hostname.)
         if (host_root) {
@@ -102,8 +111,10 @@ TEST(IsolationProcMask, AppliesInUserNamespace) {
         for (const char* r : {"/proc/sysrq-trigger", "/proc/bus", "/proc/irq"})
           if (::access(r, F_OK) == 0 && !read_only(root + r)) ::_exit(10);
         if (have_sys && ::access((root + "/sys/firmware").c_str(), F_OK) == 0) {
-          struct statfs sf{};
-          if (::statfs((root + "/sys/firmware").c_str(), &sf) != 0 || sf.f_type != 0x01021994 /* TMPFS_MAGIC */) ::_exit(11);
+          struct statfs sf {};
+          if (::statfs((root + "/sys/firmware").c_str(), &sf) != 0 ||
+              sf.f_type != 0x01021994 /* TMPFS_MAGIC */)
+            ::_exit(11);
           if (!read_only(root + "/sys/firmware")) ::_exit(12);
         }
         ::_exit(0);

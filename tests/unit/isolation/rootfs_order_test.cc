@@ -32,14 +32,16 @@ class RootfsOrder : public ::testing::Test {
     host_ = std::move(*h);
     ASSERT_NE(::getcwd(cwd_, sizeof cwd_), nullptr);
   }
-  // setup_rootfs_from_child ends with chdir("/") after its (fake) pivot_root: back to where we were.
+  // setup_rootfs_from_child ends with chdir("/") after its (fake) pivot_root: back to where we
+  // were.
   void TearDown() override { ASSERT_EQ(::chdir(cwd_), 0); }
 
   Status run(fakes::Journal& j) {
     CtConfig ct(host_, "101", ConfFile::parse(""));
     fakes::FakeKernel kernel(j);
     sys::KernelOverride use(kernel);
-    UniqueFd view(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // the detached root (never used as such)
+    UniqueFd view(
+        ::open("/dev/null", O_RDONLY | O_CLOEXEC));  // the detached root (never used as such)
     RootfsPlan plan{root_, view.get(), true, -1, 0};
     return setup_rootfs_from_child(ct, plan);
   }
@@ -82,7 +84,8 @@ TEST_F(RootfsOrder, PropagationCutFirstEverythingUnderTheRootThenPivot) {
   EXPECT_EQ(detach, pivot + 1);
   EXPECT_EQ(detach, c.size() - 1);
   for (size_t i = 2; i < pivot; ++i)
-    EXPECT_NE(c[i].find(" on " + root_ + "/"), std::string::npos) << "mounted outside the CT's root: " << c[i];
+    EXPECT_NE(c[i].find(" on " + root_ + "/"), std::string::npos)
+        << "mounted outside the CT's root: " << c[i];
 }
 
 // A failed mount stops the sequence with its errno: no pivot_root into a half-made root.

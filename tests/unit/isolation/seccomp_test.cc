@@ -19,7 +19,8 @@ namespace berth::isolation {
 namespace {
 
 const BlockedSyscall* find(const std::vector<BlockedSyscall>& list, const std::string& name) {
-  auto it = std::find_if(list.begin(), list.end(), [&](const BlockedSyscall& b) { return b.name == name; });
+  auto it = std::find_if(list.begin(), list.end(),
+                         [&](const BlockedSyscall& b) { return b.name == name; });
   return it == list.end() ? nullptr : &*it;
 }
 
@@ -35,23 +36,26 @@ TEST(IsolationSeccomp, BlocklistIsDocumentedAndKnown) {
                  seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86, b.name.c_str()) >= 0;
     EXPECT_TRUE(known) << b.name;
   }
-  for (const char* must : {"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-                           "open_by_handle_at", "iopl", "ioperm", "swapon", "swapoff", "acct",
-                           "clock_settime", "settimeofday", "stime", "keyctl", "add_key", "request_key"})
+  for (const char* must :
+       {"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+        "open_by_handle_at", "iopl", "ioperm", "swapon", "swapoff", "acct", "clock_settime",
+        "settimeofday", "stime", "keyctl", "add_key", "request_key"})
     EXPECT_NE(find(list, must), nullptr) << must;
 }
 
 TEST(IsolationSeccomp, KeepsWhatAVpsNeeds) {
   auto list = default_blocklist();
-  for (const char* allowed : {"capset", "prctl", "setuid", "execve", "mount", "umount2", "pivot_root",
-                              "unshare", "setns", "reboot", "personality", "name_to_handle_at", "quotactl",
-                              "userfaultfd", "adjtimex", "clock_adjtime", "ptrace", "sethostname"})
+  for (const char* allowed :
+       {"capset", "prctl", "setuid", "execve", "mount", "umount2", "pivot_root", "unshare", "setns",
+        "reboot", "personality", "name_to_handle_at", "quotactl", "userfaultfd", "adjtimex",
+        "clock_adjtime", "ptrace", "sethostname"})
     EXPECT_EQ(find(list, allowed), nullptr) << allowed;
 }
 
 TEST(IsolationSeccomp, KeyringCallsFailWithEnosys) {
   auto list = default_blocklist();
-  for (const char* k : {"keyctl", "add_key", "request_key"}) EXPECT_EQ(find(list, k)->errno_value, ENOSYS) << k;
+  for (const char* k : {"keyctl", "add_key", "request_key"})
+    EXPECT_EQ(find(list, k)->errno_value, ENOSYS) << k;
   EXPECT_EQ(find(list, "kexec_load")->errno_value, EPERM);
 }
 
@@ -82,14 +86,18 @@ TEST(IsolationSeccomp, PrivilegedOnlyEntries) {
 // A 32-bit (i386 ABI) syscall from a 64-bit process.
 long int80(long nr, long a = 0, long b = 0, long c = 0) {
   long ret;
-  asm volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory", "r8", "r9", "r10", "r11");
+  asm volatile("int $0x80"
+               : "=a"(ret)
+               : "a"(nr), "b"(a), "c"(b), "d"(c)
+               : "memory", "r8", "r9", "r10", "r11");
   return ret;
 }
 constexpr long kI386Getpid = 20;
 constexpr long kI386Keyctl = 288;
 
 // Whether this kernel runs i386-ABI syscalls at all: without IA32 emulation (CONFIG_IA32_EMULATION
-// off, or ia32_emulation=0 on the command line) `int $0x80` raises SIGSEGV, so ask a throwaway child.
+// off, or ia32_emulation=0 on the command line) `int $0x80` raises SIGSEGV, so ask a throwaway
+// child.
 bool kernel_has_ia32() {
   pid_t pid = fork();
   if (pid == 0) _exit(int80(kI386Getpid) == getpid() ? 0 : 1);
@@ -104,18 +112,24 @@ bool kernel_has_ia32() {
 TEST(IsolationSeccomp, LoadedFilterBlocksWithoutNoNewPrivs) {
 #if defined(__x86_64__)
   const bool has_ia32 = kernel_has_ia32();
-  if (!has_ia32) std::fprintf(stderr, "note: no IA32 emulation in this kernel: the i386 checks are skipped\n");
+  if (!has_ia32)
+    std::fprintf(stderr, "note: no IA32 emulation in this kernel: the i386 checks are skipped\n");
 #endif
   BERTH_EXPECT_CHILD_OK(testing::run_in_userns([&] {
 #if defined(__x86_64__)
-    bool ia32 = has_ia32 && int80(kI386Keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) != -ENOSYS;
+    bool ia32 = has_ia32 &&
+                int80(kI386Keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) != -ENOSYS;
 #endif
-    if (syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) < 0 && errno == ENOSYS) return 1;
+    if (syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) < 0 &&
+        errno == ENOSYS)
+      return 1;
     if (!load_seccomp_filter(true).ok()) return 2;
     if (prctl(PR_GET_SECCOMP) != 2) return 3;
     if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 0) return 4;  // setuid su/sudo keep working
     errno = 0;
-    if (syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) != -1 || errno != ENOSYS) return 5;
+    if (syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) != -1 ||
+        errno != ENOSYS)
+      return 5;
     errno = 0;
     if (syscall(SYS_kexec_load, 0, 0, nullptr, 0) != -1 || errno != EPERM) return 6;
     errno = 0;
@@ -123,7 +137,8 @@ TEST(IsolationSeccomp, LoadedFilterBlocksWithoutNoNewPrivs) {
     if (syscall(SYS_getpid) != getpid() || syscall(SYS_personality, 0xffffffff) < 0) return 8;
 #if defined(__x86_64__)
     // The i386 ABI is filtered too, not killed or let through.
-    if (ia32 && int80(kI386Keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) != -ENOSYS) return 9;
+    if (ia32 && int80(kI386Keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) != -ENOSYS)
+      return 9;
     if (ia32 && int80(kI386Getpid) != getpid()) return 10;
 #endif
     return 0;
@@ -139,7 +154,8 @@ TEST(IsolationSeccomp, PrivilegedOnlyEntriesAreLeftToTheKernelInUserns) {
     errno = 0;
     if (syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0) != -1) return 4;
     const int kernels = errno;
-    if (kernels == EPERM) std::fprintf(stderr, "note: perf_event_open says EPERM unfiltered: not told apart\n");
+    if (kernels == EPERM)
+      std::fprintf(stderr, "note: perf_event_open says EPERM unfiltered: not told apart\n");
     if (!load_seccomp_filter(false).ok()) return 1;
     errno = 0;
     if (syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0) != -1 || errno != kernels) return 2;

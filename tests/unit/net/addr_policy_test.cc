@@ -14,10 +14,14 @@ IpAddr ip(const char* s) { return *parse_ip(s); }
 
 HostNet fake_host() {
   HostNet h;
-  h.links = {{1, "lo", ""}, {2, "bt50d0", ""}, {3, "vbabcde102", "berth:other:102"}, {4, "vbxyzab101", "berth:mine:101"}};
-  h.addresses = {{1, ip("127.0.0.1"), 8}, {1, ip("::1"), 128}, {2, ip("198.18.50.2"), 24},
+  h.links = {{1, "lo", ""},
+             {2, "bt50d0", ""},
+             {3, "vbabcde102", "berth:other:102"},
+             {4, "vbxyzab101", "berth:mine:101"}};
+  h.addresses = {{1, ip("127.0.0.1"), 8},   {1, ip("::1"), 128},       {2, ip("198.18.50.2"), 24},
                  {2, ip("fd00:50::2"), 64}, {2, ip("fe80::50:2"), 64}, {3, ip("169.254.0.1"), 32}};
-  auto route = [](int table, int type, const char* dst, int prefix, int dev, std::optional<IpAddr> gw = {}) {
+  auto route = [](int table, int type, const char* dst, int prefix, int dev,
+                  std::optional<IpAddr> gw = {}) {
     HostRoute r;
     r.table = table;
     r.type = type;
@@ -28,7 +32,8 @@ HostNet fake_host() {
     return r;
   };
   h.routes = {
-      route(RT_TABLE_MAIN, RTN_UNICAST, "0.0.0.0", 0, 2, ip("198.18.50.1")),  // default via the LAN's router
+      route(RT_TABLE_MAIN, RTN_UNICAST, "0.0.0.0", 0, 2,
+            ip("198.18.50.1")),  // default via the LAN's router
       route(RT_TABLE_MAIN, RTN_UNICAST, "198.18.50.0", 24, 2),
       route(RT_TABLE_MAIN, RTN_UNICAST, "198.19.50.0", 24, 2, ip("198.18.50.1")),
       route(RT_TABLE_MAIN, RTN_UNICAST, "fd00:50::", 64, 2),
@@ -39,7 +44,8 @@ HostNet fake_host() {
       route(RT_TABLE_MAIN, RTN_BLACKHOLE, "198.18.50.40", 32, 0),
       route(RT_TABLE_LOCAL, RTN_LOCAL, "198.18.50.2", 32, 2),
       route(RT_TABLE_LOCAL, RTN_BROADCAST, "198.18.50.255", 32, 2),
-      route(RT_TABLE_LOCAL, RTN_LOCAL, "198.18.60.0", 24, 1),  // AnyIP: the host answers a whole /24
+      route(RT_TABLE_LOCAL, RTN_LOCAL, "198.18.60.0", 24,
+            1),  // AnyIP: the host answers a whole /24
   };
   h.routes.back().nexthops.clear();
   h.neighbours = {{2, ip("198.18.50.7"), NUD_PERMANENT},  {2, ip("198.18.50.8"), NUD_STALE},
@@ -48,22 +54,41 @@ HostNet fake_host() {
   return h;
 }
 
-int status_of(const HostNet& h, const char* addr, bool forced = false, std::string_view own = "berth:mine:101") {
+int status_of(const HostNet& h, const char* addr, bool forced = false,
+              std::string_view own = "berth:mine:101") {
   Status st = check_address(h, ip(addr), own, forced);
   return st.ok() ? 0 : st.error().exit_status();
 }
 
 TEST(AddrPolicy, InvalidClassesAre71) {
-  for (const char* a : {"0.0.0.0", "127.0.0.1", "127.0.0.5", "127.255.255.254", "224.0.0.1", "239.255.255.255",
-                        "255.255.255.255", "169.254.1.1", "169.254.0.1", "::", "::1", "ff02::1", "ff05::2", "fe80::1",
-                        "febf::1", "::ffff:198.18.50.10", "::198.18.50.10", "0.1.2.3", "240.0.0.1", "254.1.1.1"}) {
+  for (const char* a : {"0.0.0.0",
+                        "127.0.0.1",
+                        "127.0.0.5",
+                        "127.255.255.254",
+                        "224.0.0.1",
+                        "239.255.255.255",
+                        "255.255.255.255",
+                        "169.254.1.1",
+                        "169.254.0.1",
+                        "::",
+                        "::1",
+                        "ff02::1",
+                        "ff05::2",
+                        "fe80::1",
+                        "febf::1",
+                        "::ffff:198.18.50.10",
+                        "::198.18.50.10",
+                        "0.1.2.3",
+                        "240.0.0.1",
+                        "254.1.1.1"}) {
     auto r = invalid_class(ip(a));
     ASSERT_TRUE(r.has_value()) << a;
     EXPECT_EQ(r->exit_status, 71) << a;
     EXPECT_FALSE(r->why.empty()) << a;
   }
-  for (const char* a : {"198.18.50.10", "1.1.1.1", "223.255.255.255", "169.253.1.1", "169.255.0.1", "126.0.0.1",
-                        "128.0.0.1", "fd00:50::10", "2001:db8::1", "fec0::1", "fe7f::1", "fec0::1", "1::"}) {
+  for (const char* a :
+       {"198.18.50.10", "1.1.1.1", "223.255.255.255", "169.253.1.1", "169.255.0.1", "126.0.0.1",
+        "128.0.0.1", "fd00:50::10", "2001:db8::1", "fec0::1", "fe7f::1", "fec0::1", "1::"}) {
     EXPECT_FALSE(invalid_class(ip(a)).has_value()) << a << ": " << invalid_class(ip(a))->why;
   }
 }
@@ -74,8 +99,8 @@ TEST(AddrPolicy, OnlyReservedBlocksAreForcible) {
     EXPECT_EQ(check_address_class(ip(a), false).error().exit_status(), 71) << a;
     EXPECT_TRUE(check_address_class(ip(a), true).ok()) << a;
   }
-  for (const char* a : {"0.0.0.0", "127.0.0.5", "224.0.0.1", "255.255.255.255", "169.254.1.1", "::", "::1", "ff02::1",
-                        "fe80::1", "::ffff:198.18.50.10"}) {
+  for (const char* a : {"0.0.0.0", "127.0.0.5", "224.0.0.1", "255.255.255.255", "169.254.1.1",
+                        "::", "::1", "ff02::1", "fe80::1", "::ffff:198.18.50.10"}) {
     EXPECT_FALSE(invalid_class(ip(a))->forcible) << a;
     EXPECT_EQ(check_address_class(ip(a), true).error().exit_status(), 71) << a;
   }
@@ -85,9 +110,11 @@ TEST(AddrPolicy, TheNormalHostingCaseIsAllowed) {
   HostNet h = fake_host();
   // Inside the host's LAN subnet (the proxy-ARP case), inside a subnet routed via the gateway, an
   // address with a failed or incomplete neighbour entry (nobody answered), and our own address.
-  for (const char* a : {"198.18.50.10", "198.18.50.254", "198.18.50.9", "198.18.50.11", "198.19.50.10",
-                        "fd00:50::10", "fd00:51::1", "198.18.50.30", "198.18.50.12", "203.0.113.5"}) {
-    EXPECT_EQ(status_of(h, a), 0) << a << ": " << check_address(h, ip(a), "berth:mine:101", false).error().message();
+  for (const char* a :
+       {"198.18.50.10", "198.18.50.254", "198.18.50.9", "198.18.50.11", "198.19.50.10",
+        "fd00:50::10", "fd00:51::1", "198.18.50.30", "198.18.50.12", "203.0.113.5"}) {
+    EXPECT_EQ(status_of(h, a), 0)
+        << a << ": " << check_address(h, ip(a), "berth:mine:101", false).error().message();
   }
 }
 
@@ -112,7 +139,8 @@ TEST(AddrPolicy, WhatTheHostUsesIs78) {
            {"fd00:50::7", "a neighbour of the host", true},
            {"198.18.50.20", "routed to CT 102 of Berth instance other (dev vbabcde102)", false},
            {"fd00:50::20", "routed to CT 102 of Berth instance other", false},
-           {"198.18.50.40", "routed elsewhere by the host (route blackhole 198.18.50.40/32)", false},
+           {"198.18.50.40", "routed elsewhere by the host (route blackhole 198.18.50.40/32)",
+            false},
        }) {
     auto r = host_use(h, ip(c.addr), "berth:mine:101");
     ASSERT_TRUE(r.has_value()) << c.addr;
@@ -123,7 +151,8 @@ TEST(AddrPolicy, WhatTheHostUsesIs78) {
     EXPECT_EQ(status_of(h, c.addr, true), c.forcible ? 0 : 78) << c.addr;
     Status st = check_address(h, ip(c.addr), "berth:mine:101", false);
     EXPECT_EQ(st.error().message().find('\n'), std::string::npos);
-    EXPECT_EQ(st.error().message().find("--ipadd_force") != std::string::npos, c.forcible) << st.error().message();
+    EXPECT_EQ(st.error().message().find("--ipadd_force") != std::string::npos, c.forcible)
+        << st.error().message();
   }
 }
 
@@ -138,7 +167,8 @@ TEST(AddrPolicy, OwnRouteIsNotAUseButAnotherCtsIs) {
 TEST(AddrPolicy, SubnetEdgesOfSmallPrefixes) {
   HostNet h;
   h.links = {{2, "eth0", ""}};
-  h.addresses = {{2, ip("198.18.50.4"), 31}, {2, ip("198.18.50.8"), 32}, {2, ip("fd00:50::4"), 127}};
+  h.addresses = {
+      {2, ip("198.18.50.4"), 31}, {2, ip("198.18.50.8"), 32}, {2, ip("fd00:50::4"), 127}};
   EXPECT_EQ(status_of(h, "198.18.50.5"), 0);  // a /31 has no network or broadcast address
   EXPECT_EQ(status_of(h, "198.18.50.9"), 0);
   EXPECT_EQ(status_of(h, "fd00:50::5"), 0);

@@ -27,13 +27,15 @@ TEST(NetAddr, HostIfnameFitsAndDependsOnInstanceAndCtid) {
     std::string m = host_ifname("berth-test-99", ctid);
     EXPECT_LE(m.size(), 15u) << ctid;
     EXPECT_EQ(m.substr(m.size() - ctid.size()), ctid);
-    for (size_t i = 2; i < m.size() - ctid.size(); ++i) EXPECT_TRUE(m[i] >= 'a' && m[i] <= 'z') << m;
+    for (size_t i = 2; i < m.size() - ctid.size(); ++i)
+      EXPECT_TRUE(m[i] >= 'a' && m[i] <= 'z') << m;
   }
 }
 
 TEST(NetAddr, HostIfnamesOfManyInstancesRarelyCollide) {
   std::set<std::string> seen;
-  for (int i = 0; i < 2000; ++i) seen.insert(host_ifname("berth-test-" + std::to_string(i), "1001"));
+  for (int i = 0; i < 2000; ++i)
+    seen.insert(host_ifname("berth-test-" + std::to_string(i), "1001"));
   EXPECT_GE(seen.size(), 1995u);
 }
 

@@ -37,7 +37,8 @@ TEST(NetHostNetFor, DecidesAsTheWholeSnapshot) {
   auto full = nl->host_net();
   ASSERT_TRUE(full.ok()) << full.error().message();
   std::vector<IpAddr> probes;
-  for (const char* s : {"198.18.250.250", "fd00:ffff::77", "192.0.2.1", "2001:db8::1", "8.8.8.8"}) probes.push_back(*parse_ip(s));
+  for (const char* s : {"198.18.250.250", "fd00:ffff::77", "192.0.2.1", "2001:db8::1", "8.8.8.8"})
+    probes.push_back(*parse_ip(s));
   for (const auto& h : full->addresses) {
     probes.push_back(h.addr);
     probes.push_back(with_last_bits(h.addr, h.prefix, false));
@@ -52,7 +53,8 @@ TEST(NetHostNetFor, DecidesAsTheWholeSnapshot) {
   std::set<std::string> seen;
   for (auto& a : probes) {
     // check_address() asks the host only about addresses a VPS may hold at all.
-    if (a.text.empty() || !check_address_class(a, true).ok() || !seen.insert(a.text).second) continue;
+    if (a.text.empty() || !check_address_class(a, true).ok() || !seen.insert(a.text).second)
+      continue;
     auto part = nl->host_net_for(a);
     ASSERT_TRUE(part.ok()) << a.text << ": " << part.error().message();
     EXPECT_EQ(decision(*part, a), decision(*full, a)) << a.text;

@@ -19,8 +19,9 @@ TEST(RateParse, VirtuozzoForm) {
 }
 
 TEST(RateParse, BadFormsAreExit21) {
-  for (const char* bad : {"", "*", "*:1", "*:1:", ":1:5", "*:x:5", "*:1:5k", "*:1:-5", "*:1:5:6", "a/b:1:5",
-                          "toolongdevicename:1:5", "*:70000:5", "*:1:17179870", "*:1:99999999999999999999"}) {
+  for (const char* bad :
+       {"", "*", "*:1", "*:1:", ":1:5", "*:x:5", "*:1:5k", "*:1:-5", "*:1:5:6", "a/b:1:5",
+        "toolongdevicename:1:5", "*:70000:5", "*:1:17179870", "*:1:99999999999999999999"}) {
     auto r = parse_rate_entry(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().exit_status(), 21) << bad;
@@ -57,9 +58,9 @@ TEST(RateSelect, NamedDeviceWinsOverStar) {
 TEST(Tbf, SizesFromRate) {
   auto p = tbf_params(8000);  // 8 Mbit/s = 1,000,000 bytes/s
   EXPECT_EQ(p.rate_bytes, 1000000u);
-  EXPECT_EQ(p.burst_bytes, 65536u);           // 20 ms would be 20000: the 64 KiB floor
+  EXPECT_EQ(p.burst_bytes, 65536u);            // 20 ms would be 20000: the 64 KiB floor
   EXPECT_EQ(p.limit_bytes, 65536u + 100000u);  // bucket + 100 ms
-  auto g = tbf_params(8000000);  // 8 Gbit/s = 1e9 bytes/s
+  auto g = tbf_params(8000000);                // 8 Gbit/s = 1e9 bytes/s
   EXPECT_EQ(g.rate_bytes, 1000000000u);
   EXPECT_EQ(g.burst_bytes, 20000000u);
   EXPECT_EQ(g.limit_bytes, 120000000u);

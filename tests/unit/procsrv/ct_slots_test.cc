@@ -71,11 +71,13 @@ TEST(CtSlotsTest, HeldTextsAreCountedAndCapped) {
     }));
   }
   size_t held = slots.held("101");
-  EXPECT_LE(held, CtSlots::kBudget + big.size() + 16) << "past the budget, opens share the newest text";
+  EXPECT_LE(held, CtSlots::kBudget + big.size() + 16)
+      << "past the budget, opens share the newest text";
   EXPECT_LT(computed, 24);
   EXPECT_EQ(slots.held("102"), 0u) << "another CT's budget is its own";
   handles.clear();
-  EXPECT_LE(slots.held("101"), big.size() + 16) << "released handles give their bytes back (the cached one stays)";
+  EXPECT_LE(slots.held("101"), big.size() + 16)
+      << "released handles give their bytes back (the cached one stays)";
 }
 
 }  // namespace

@@ -71,7 +71,9 @@ TEST_F(CreateSetConfigTest, NewConfigFollowsBerthConfAndTheSample) {
 
 TEST_F(CreateSetConfigTest, ApplyconfigKeepsTheCtsIdentity) {
   HostConfig h = host();
-  sample("big", "HOSTNAME=\"sample\"\nIP_ADDRESS=\"198.18.0.9\"\nVE_ROOT=\"/x\"\nNUMPROC=\"900\"\nCPUUNITS=\"2000\"\n");
+  sample("big",
+         "HOSTNAME=\"sample\"\nIP_ADDRESS=\"198.18.0.9\"\nVE_ROOT=\"/"
+         "x\"\nNUMPROC=\"900\"\nCPUUNITS=\"2000\"\n");
   ConfFile conf = ConfFile::parse("HOSTNAME=\"mine\"\nIP_ADDRESS=\"198.18.0.2\"\nNUMPROC=\"10\"\n");
   ASSERT_TRUE(merge_sample(h, "big", conf).ok());
   EXPECT_EQ(conf.get("HOSTNAME"), "mine");

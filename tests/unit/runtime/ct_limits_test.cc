@@ -58,16 +58,20 @@ TEST(CtLimits, InotifyKeysAreTheUserNamespaceSysctls) {
   auto pl = from({{"INOTIFY_INSTANCES", "16"}, {"INOTIFY_WATCHES", "1000"}});
   EXPECT_EQ(pl.inotify_instances, 16u);
   EXPECT_EQ(pl.inotify_watches, 1000u);
-  EXPECT_EQ(from({{"INOTIFY_INSTANCES", "unlimited"}}).inotify_instances, 2147483647u);  // a new userns's value
+  EXPECT_EQ(from({{"INOTIFY_INSTANCES", "unlimited"}}).inotify_instances,
+            2147483647u);  // a new userns's value
   for (const char* bad : {"0", "2147483648", "lots", ""}) {
     auto r = proc_limits_from(keys({{"INOTIFY_WATCHES", bad}}));
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().exit_status(), exitcode::kBadValue);
-    EXPECT_NE(r.error().message().find("INOTIFY_WATCHES"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().message().find("INOTIFY_WATCHES"), std::string::npos)
+        << r.error().message();
   }
 }
 
-TEST(CtLimits, NothingSetNothingPlanned) { EXPECT_EQ(from({{"PHYSPAGES", "0:100"}}), ProcLimits{}); }
+TEST(CtLimits, NothingSetNothingPlanned) {
+  EXPECT_EQ(from({{"PHYSPAGES", "0:100"}}), ProcLimits{});
+}
 
 TEST(CtLimits, BadValuesNameTheKey) {
   for (auto [k, v] : std::vector<std::pair<std::string, std::string>>{

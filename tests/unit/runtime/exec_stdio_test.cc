@@ -64,7 +64,8 @@ TEST(ExecStdio, PipesAreSeparateAndBerthsEndsNonBlocking) {
   for (size_t i = 0; i < 3; ++i) {
     ASSERT_TRUE(pipes->inner[i].valid() && pipes->outer[i].valid());
     EXPECT_TRUE(::fcntl(pipes->outer[i].get(), F_GETFL) & O_NONBLOCK);
-    EXPECT_FALSE(::fcntl(pipes->inner[i].get(), F_GETFL) & O_NONBLOCK) << "the command's end stays blocking";
+    EXPECT_FALSE(::fcntl(pipes->inner[i].get(), F_GETFL) & O_NONBLOCK)
+        << "the command's end stays blocking";
     EXPECT_TRUE(::fcntl(pipes->inner[i].get(), F_GETFD) & FD_CLOEXEC);
   }
   // 0: berth writes, the command reads; 1: the command writes, berth reads.

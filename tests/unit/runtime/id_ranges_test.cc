@@ -28,7 +28,8 @@ std::string slurp(const std::string& p) {
 class IdRanges : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string t = (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") + std::string("/berth-ids-XXXXXX");
+    std::string t =
+        (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") + std::string("/berth-ids-XXXXXX");
     ASSERT_NE(mkdtemp(t.data()), nullptr);
     dir_ = t;
     files_ = {dir_ + "/subuid", dir_ + "/subgid", dir_ + "/ids.lck"};
@@ -57,7 +58,8 @@ TEST_F(IdRanges, TwoInstancesGetDisjointRangesAndSeeEachOther) {
   EXPECT_EQ(*ra, 100000u);
   EXPECT_EQ(*rb, 165536u);
   EXPECT_EQ(*ra2, 231072u);
-  EXPECT_EQ(slurp(files_.subuid), "inst-a.101:100000:65536\ninst-b.101:165536:65536\ninst-a.102:231072:65536\n");
+  EXPECT_EQ(slurp(files_.subuid),
+            "inst-a.101:100000:65536\ninst-b.101:165536:65536\ninst-a.102:231072:65536\n");
   EXPECT_EQ(slurp(files_.subgid), slurp(files_.subuid));
   // Released ranges are reused; others stay.
   ASSERT_TRUE(release_id_range(b, "101", files_).ok());
@@ -101,10 +103,12 @@ TEST_F(IdRanges, ConfiguredRangesOfTheInstanceAreSkippedToo) {
 TEST_F(IdRanges, FixedRangeIsRegisteredAndAKilledCreatesLineReplaced) {
   HostConfig a = instance("berth");
   ASSERT_TRUE(reserve_id_range(a, "101", FixedIds{500000, 500000}, files_).ok());
-  ASSERT_TRUE(reserve_id_range(a, "101", FixedIds{600000, 700000}, files_).ok());  // create again after a kill
+  ASSERT_TRUE(reserve_id_range(a, "101", FixedIds{600000, 700000}, files_)
+                  .ok());  // create again after a kill
   EXPECT_EQ(slurp(files_.subuid), "berth.101:600000:65536\n");
   EXPECT_EQ(slurp(files_.subgid), "berth.101:700000:65536\n");
-  auto priv = reserve_id_range(a, "102", FixedIds{0, 0}, files_);  // privileged: nothing to register
+  auto priv =
+      reserve_id_range(a, "102", FixedIds{0, 0}, files_);  // privileged: nothing to register
   ASSERT_TRUE(priv.ok());
   EXPECT_EQ(*priv, 0u);
   EXPECT_EQ(slurp(files_.subuid), "berth.101:600000:65536\n");
@@ -143,7 +147,8 @@ TEST(IdRangesPure, ParseAndFirstFree) {
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[1].start, 4294967296u);
   EXPECT_EQ(first_free_base({}, 100000, 65536), 100000u);
-  EXPECT_EQ(first_free_base({{"x", 0, 4294000000u}}, 100000, 65536), 4294018720u);  // the last that fits
+  EXPECT_EQ(first_free_base({{"x", 0, 4294000000u}}, 100000, 65536),
+            4294018720u);  // the last that fits
   EXPECT_EQ(first_free_base({{"x", 0, 4294900000u}}, 100000, 65536), 0u);
 }
 

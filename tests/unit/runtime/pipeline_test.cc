@@ -33,7 +33,8 @@ size_t index_of(const std::vector<std::string>& steps, const std::string& name) 
 // Each name in `order` comes after the one before it.
 void expect_in_order(const std::vector<std::string>& steps, const std::vector<std::string>& order) {
   for (size_t i = 1; i < order.size(); ++i)
-    EXPECT_LT(index_of(steps, order[i - 1]), index_of(steps, order[i])) << order[i - 1] << " before " << order[i];
+    EXPECT_LT(index_of(steps, order[i - 1]), index_of(steps, order[i]))
+        << order[i - 1] << " before " << order[i];
 }
 
 TEST(StartSteps, ParentOrder) {
@@ -43,13 +44,14 @@ TEST(StartSteps, ParentOrder) {
   EXPECT_EQ(s.front(), "validate_config");
   EXPECT_EQ(s.back(), "wait_child");
   // The CT's view is a clone of the mounted root; the child needs it.
-  expect_in_order(s, {"validate_config", "repair_leftovers", "mount_root", "open_root_view", "clone_child"});
+  expect_in_order(
+      s, {"validate_config", "repair_leftovers", "mount_root", "open_root_view", "clone_child"});
   // Limits are on the group before anything of the CT exists.
   expect_in_order(s, {"create_cgroup", "apply_limits", "clone_child"});
   // The network is made while the child waits for its id maps (its init starts with it); the
   // v1 join happens while the child mounts; then the parent waits for the child's answer.
-  expect_in_order(s, {"prepare_child", "clone_child", "attach_network", "apply_shaping", "write_id_maps",
-                      "join_cgroup_v1", "wait_child"});
+  expect_in_order(s, {"prepare_child", "clone_child", "attach_network", "apply_shaping",
+                      "write_id_maps", "join_cgroup_v1", "wait_child"});
   // The beancounter mounts are cloned before the child that attaches them exists.
   expect_in_order(s, {"ensure_ubc_server", "clone_child"});
   EXPECT_EQ(std::set<std::string>(s.begin(), s.end()).size(), s.size()) << "step names are unique";
@@ -61,7 +63,8 @@ TEST(StartSteps, ChildOrder) {
   EXPECT_EQ(s.front(), "set_parent_death_signal");  // a killed parent takes the child with it
   // Nothing works in a new user namespace before its maps; the host's resolv.conf is read
   // before pivot_root hides the host.
-  expect_in_order(s, {"wait_id_maps", "become_root", "apply_userns_limits", "read_host_resolv", "set_up_mounts"});
+  expect_in_order(s, {"wait_id_maps", "become_root", "apply_userns_limits", "read_host_resolv",
+                      "set_up_mounts"});
   expect_in_order(s, {"set_up_mounts", "mask_proc", "attach_proc_view", "configure_inside"});
   expect_in_order(s, {"join_cgroup_namespace", "mount_cgroup_fs", "load_seccomp"});
   // Seccomp needs CAP_SYS_ADMIN without no_new_privs: loaded before the caps go, which is last.
@@ -76,8 +79,8 @@ TEST(StopSteps, Order) {
   // The netns is held before init dies (the veth's counters are saved by detach_network); the
   // polite halt comes before the kill; the group is emptied before it is removed; VE_ROOT is
   // unmounted last, when nothing of the CT can hold it.
-  expect_in_order(s, {"query_state", "hold_netns", "halt_init", "kill_init", "remove_cgroup", "detach_network",
-                      "umount_root"});
+  expect_in_order(s, {"query_state", "hold_netns", "halt_init", "kill_init", "remove_cgroup",
+                      "detach_network", "umount_root"});
   EXPECT_EQ(s.back(), "umount_root");
 }
 
@@ -87,8 +90,9 @@ TEST(ExecSteps, Order) {
   EXPECT_EQ(s.front(), "query_state");
   // A dead /proc view is repaired before anyone joins; the joiner is in the CT's cgroup before
   // it may join the namespaces; stdio is relayed until the command ends; its status is last.
-  expect_in_order(s, {"query_state", "repair_proc_view", "open_init_pidfd", "open_cgroup", "prepare_stdio",
-                      "clone_joiner", "join_cgroup", "receive_pty", "relay_stdio", "collect_status"});
+  expect_in_order(
+      s, {"query_state", "repair_proc_view", "open_init_pidfd", "open_cgroup", "prepare_stdio",
+          "clone_joiner", "join_cgroup", "receive_pty", "relay_stdio", "collect_status"});
   EXPECT_EQ(s.back(), "collect_status");
 }
 
@@ -138,7 +142,8 @@ TEST(Pipeline, InjectedFailureStopsBeforeTheStep) {
     auto st = run_pipeline<Counter>("t", steps, c);
     ASSERT_FALSE(st.ok()) << spec;
     EXPECT_EQ(st.error().code(), EIO);
-    EXPECT_NE(st.error().message().find("step do_b: failure injected by BERTH_FAIL_STEP"), std::string::npos);
+    EXPECT_NE(st.error().message().find("step do_b: failure injected by BERTH_FAIL_STEP"),
+              std::string::npos);
     EXPECT_EQ(c.ran, (std::vector<std::string>{"a"})) << spec;
   }
   {
@@ -149,7 +154,8 @@ TEST(Pipeline, InjectedFailureStopsBeforeTheStep) {
 }
 
 TEST(Pipeline, AFailedStepEndsThePipelineWithItsError) {
-  constexpr std::array<Step<Counter>, 3> steps{{{"do_a", step_a}, {"do_c", step_c}, {"do_b", step_b}}};
+  constexpr std::array<Step<Counter>, 3> steps{
+      {{"do_a", step_a}, {"do_c", step_c}, {"do_b", step_b}}};
   Counter c;
   auto st = run_pipeline<Counter>("t", steps, c);
   ASSERT_FALSE(st.ok());
@@ -173,7 +179,6 @@ class WithHost : public ::testing::Test {
 // the test holds the child's end of the sync socket (the fake clone makes no process to hold it).
 class StartUnwind : public WithHost {
  protected:
-
   static Status stand_in_mount_root(StartContext& ctx) {
     BERTH_RETURN_IF_ERROR(sys::kernel().move_mount(-1, "/ve/root"));
     ctx.root = sys::MountGuard("/ve/root");
@@ -196,8 +201,14 @@ class StartUnwind : public WithHost {
       ADD_FAILURE() << "no start step " << name;
       return Step<StartContext>{name, nullptr};
     };
-    return {{"mount_root", stand_in_mount_root}, real("create_cgroup"), real("apply_limits"), real("prepare_child"),
-            {"hold_child_end", hold_child_end}, real("clone_child"), real("write_id_maps"), real("join_cgroup_v1")};
+    return {{"mount_root", stand_in_mount_root},
+            real("create_cgroup"),
+            real("apply_limits"),
+            real("prepare_child"),
+            {"hold_child_end", hold_child_end},
+            real("clone_child"),
+            real("write_id_maps"),
+            real("join_cgroup_v1")};
   }
 
   // Runs the steps in a fresh context (destroyed before this returns); returns the pipeline's
@@ -221,7 +232,8 @@ class StartUnwind : public WithHost {
       ctx.group = "inst/101";
       ctx.userns = true;
       auto list = steps();
-      out.status = run_pipeline<StartContext>("start", std::span<const Step<StartContext>>(list), ctx);
+      out.status =
+          run_pipeline<StartContext>("start", std::span<const Step<StartContext>>(list), ctx);
       at = j.calls.size();
       if (out.status.ok()) ctx.commit();
     }
@@ -296,10 +308,16 @@ TEST_F(StartUnwind, FailedCallsKeepTheErrnoAndUnwindWhatWasMade) {
     std::vector<std::string> undone;
   };
   std::vector<Case> cases{
-      {"write_id_maps", EPERM, "write id maps: ",
-       {"kill_and_reap " + kChildPid, "cgroup kill_all inst/101", "cgroup remove inst/101", "umount /ve/root"}},
+      {"write_id_maps",
+       EPERM,
+       "write id maps: ",
+       {"kill_and_reap " + kChildPid, "cgroup kill_all inst/101", "cgroup remove inst/101",
+        "umount /ve/root"}},
       {"cgroup create", ENOSPC, "create cgroup: ", {"umount /ve/root"}},
-      {"cgroup apply", EINVAL, "apply resource limits: ", {"cgroup kill_all inst/101", "cgroup remove inst/101", "umount /ve/root"}},
+      {"cgroup apply",
+       EINVAL,
+       "apply resource limits: ",
+       {"cgroup kill_all inst/101", "cgroup remove inst/101", "umount /ve/root"}},
   };
   for (const auto& c : cases) {
     fakes::Journal j;
@@ -347,7 +365,8 @@ TEST(SyncProtocol, ChildErrorKeepsErrnoStatusAndMessage) {
   Error got = error_from(*r);
   EXPECT_EQ(got.code(), ENOSPC);
   EXPECT_EQ(got.exit_status(), 47);
-  EXPECT_EQ(got.message(), "set up mounts: mount `proc` on `/proc`: ENOSPC (No space left on device)");
+  EXPECT_EQ(got.message(),
+            "set up mounts: mount `proc` on `/proc`: ENOSPC (No space left on device)");
   EXPECT_EQ(got.message(), sent.message());
   auto ws = child->wait();
   ASSERT_TRUE(ws.ok());
@@ -410,7 +429,8 @@ TEST_F(ChildInit, InjectedChildStepFailureReachesTheParent) {
   Error e = error_from(r);
   EXPECT_EQ(e.code(), EIO);
   EXPECT_EQ(e.exit_status(), 3);
-  EXPECT_NE(e.message().find("step wait_id_maps: failure injected"), std::string::npos) << e.message();
+  EXPECT_NE(e.message().find("step wait_id_maps: failure injected"), std::string::npos)
+      << e.message();
   EXPECT_EQ(code, kChildSetupFailed);
 }
 

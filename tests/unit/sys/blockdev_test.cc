@@ -35,11 +35,15 @@ class BlockdevTest : public ::testing::Test {
     fs::create_directory_symlink("../../devices/virtual/block/loop3", root_ + "/dev/block/7:3");
   }
   void TearDown() override { fs::remove_all(root_); }
-  static void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+  static void write(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+  }
   std::string root_;
 };
 
-TEST_F(BlockdevTest, PartitionMapsToItsDisk) { EXPECT_EQ(whole_disk_of(::makedev(8, 2), root_), "8:0"); }
+TEST_F(BlockdevTest, PartitionMapsToItsDisk) {
+  EXPECT_EQ(whole_disk_of(::makedev(8, 2), root_), "8:0");
+}
 
 TEST_F(BlockdevTest, DiskMapsToItself) {
   EXPECT_EQ(whole_disk_of(::makedev(8, 0), root_), "8:0");

@@ -29,13 +29,15 @@ std::string slurp(const std::string& p) {
 TEST(BusyboxFiles, EmbeddedTextsMatchTemplatesDir) {
   const std::string dir = std::string(BERTH_SOURCE_DIR) + "/templates/busybox/";
   const std::pair<const char*, std::string_view> files[] = {
-      {"inittab", busybox_files::kInittab}, {"rcS", busybox_files::kRcS},       {"rcK", busybox_files::kRcK},
-      {"passwd", busybox_files::kPasswd},   {"group", busybox_files::kGroup},   {"shadow", busybox_files::kShadow},
+      {"inittab", busybox_files::kInittab}, {"rcS", busybox_files::kRcS},
+      {"rcK", busybox_files::kRcK},         {"passwd", busybox_files::kPasswd},
+      {"group", busybox_files::kGroup},     {"shadow", busybox_files::kShadow},
       {"hosts", busybox_files::kHosts},     {"hostname", busybox_files::kHostname},
       {"profile", busybox_files::kProfile}, {"udhcpc.script", busybox_files::kUdhcpcScript}};
   for (const auto& [name, text] : files) {
     ASSERT_TRUE(exists(dir + name)) << dir + name;
-    EXPECT_EQ(slurp(dir + name), text) << "src/template/busybox_files.h is out of date for " << name;
+    EXPECT_EQ(slurp(dir + name), text)
+        << "src/template/busybox_files.h is out of date for " << name;
   }
 }
 
@@ -56,7 +58,8 @@ TEST(BusyboxFiles, InitContract) {
 }
 
 TEST(BusyboxApplets, ParseAndLinkTargets) {
-  auto a = parse_applet_list("usr/bin/[\nbin/sh\nlinuxrc\nbin/busybox\n/abs/x\nbin/../x\nsbin/init\n\nbin/sh\n");
+  auto a = parse_applet_list(
+      "usr/bin/[\nbin/sh\nlinuxrc\nbin/busybox\n/abs/x\nbin/../x\nsbin/init\n\nbin/sh\n");
   EXPECT_EQ(a, (std::vector<std::string>{"bin/sh", "sbin/init", "usr/bin/["}));
   EXPECT_EQ(applet_link_target("bin/sh"), "busybox");
   EXPECT_EQ(applet_link_target("sbin/init"), "../bin/busybox");
@@ -67,7 +70,8 @@ TEST(BusyboxApplets, ParseAndLinkTargets) {
 class BusyboxBuild : public testing::TempDirTest {
  protected:
   void SetUp() override {
-    if (access(kBusyboxBinary, X_OK) != 0) GTEST_SKIP() << "/bin/busybox missing (package busybox-static)";
+    if (access(kBusyboxBinary, X_OK) != 0)
+      GTEST_SKIP() << "/bin/busybox missing (package busybox-static)";
     TempDirTest::SetUp();
     auto h = HostConfig::load_at(dir_);
     ASSERT_TRUE(h.ok());
@@ -84,8 +88,9 @@ TEST_F(BusyboxBuild, BuildsArchiveAndUnpacks) {
   const std::string arc = busybox_archive_path(host_);
   ASSERT_EQ(*find_cache_archive(host_, "busybox"), arc);
   auto entries = testing::list_tar(arc);
-  for (const char* want : {"./bin/busybox", "./sbin/init", "./etc/inittab", "./etc/init.d/rcS", "./etc/init.d/rcK",
-                           "./etc/passwd", "./etc/shadow", "./etc/os-release", "./bin/sh", "./tmp/", "./root/"})
+  for (const char* want :
+       {"./bin/busybox", "./sbin/init", "./etc/inittab", "./etc/init.d/rcS", "./etc/init.d/rcK",
+        "./etc/passwd", "./etc/shadow", "./etc/os-release", "./bin/sh", "./tmp/", "./root/"})
     EXPECT_NE(std::find(entries.begin(), entries.end(), want), entries.end()) << want;
   EXPECT_GT(entries.size(), 100u);
 
@@ -94,7 +99,8 @@ TEST_F(BusyboxBuild, BuildsArchiveAndUnpacks) {
   auto t3 = std::chrono::steady_clock::now();
   ASSERT_TRUE(root.ok()) << root.error().message();
   auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
-  std::printf("[ timing ] build busybox template %.1f ms, first ensure_unpacked %.1f ms\n", ms(t0, t1), ms(t2, t3));
+  std::printf("[ timing ] build busybox template %.1f ms, first ensure_unpacked %.1f ms\n",
+              ms(t0, t1), ms(t2, t3));
   EXPECT_LT(ms(t2, t3), 2000.0);
 
   char target[64] = {};
@@ -149,7 +155,8 @@ TEST(ParseLdd, KeepsLibrariesAndTheLoader) {
       "\tlibmissing.so.3 => not found\n"
       "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f20)\n"
       "\t/lib64/ld-linux-x86-64.so.2 (0x00007f30)\n");
-  EXPECT_EQ(p, (std::vector<std::string>{"/lib/x86_64-linux-gnu/libnftables.so.1", "/lib/x86_64-linux-gnu/libc.so.6",
+  EXPECT_EQ(p, (std::vector<std::string>{"/lib/x86_64-linux-gnu/libnftables.so.1",
+                                         "/lib/x86_64-linux-gnu/libc.so.6",
                                          "/lib64/ld-linux-x86-64.so.2"}));
   EXPECT_TRUE(parse_ldd("\tnot a dynamic executable\n").empty());
 }

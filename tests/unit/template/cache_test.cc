@@ -143,7 +143,8 @@ TEST_F(TemplateCache, EnsureUnpackedRemovesStaleTempAndLeavesNoneOnFailure) {
   DIR* d = opendir(rootfs().c_str());
   ASSERT_NE(d, nullptr);
   while (struct dirent* de = readdir(d))
-    if (std::string_view(de->d_name) != "." && std::string_view(de->d_name) != "..") names.push_back(de->d_name);
+    if (std::string_view(de->d_name) != "." && std::string_view(de->d_name) != "..")
+      names.push_back(de->d_name);
   closedir(d);
   std::sort(names.begin(), names.end());
   ASSERT_EQ(names.size(), 2u);
@@ -186,12 +187,14 @@ TEST_F(TemplateCache, ImportTemplate) {
   ASSERT_TRUE(import_template(host_, src, std::string("renamed")).ok());
   EXPECT_TRUE(find_cache_archive(host_, "renamed").ok());
 
-  EXPECT_EQ(import_template(host_, src, std::string("bad/name")).error().exit_status(), exitcode::kBadValue);
+  EXPECT_EQ(import_template(host_, src, std::string("bad/name")).error().exit_status(),
+            exitcode::kBadValue);
   std::string junk = dir_ + "/junk.tar.xz";
   std::ofstream(junk) << "not an archive";
   EXPECT_EQ(import_template(host_, junk, std::nullopt).error().exit_status(), exitcode::kBadValue);
   EXPECT_FALSE(exists(cache() + "/junk.tar.xz"));
-  EXPECT_EQ(import_template(host_, dir_ + "/file.zip", std::nullopt).error().exit_status(), exitcode::kBadValue);
+  EXPECT_EQ(import_template(host_, dir_ + "/file.zip", std::nullopt).error().exit_status(),
+            exitcode::kBadValue);
   EXPECT_FALSE(import_template(host_, dir_ + "/absent.tar", std::nullopt).ok());
 }
 

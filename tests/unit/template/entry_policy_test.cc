@@ -78,8 +78,10 @@ TEST_F(HostileArchive, IdsOutsideTheRangeBecomeOverflowAndLoseSetuid) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(dest_)) {
     struct stat s {};
     ASSERT_EQ(lstat(e.path().c_str(), &s), 0);
-    EXPECT_TRUE(s.st_uid >= kBase && s.st_uid < kBase + kCtIdCount) << e.path() << " uid " << s.st_uid;
-    EXPECT_TRUE(s.st_gid >= kBase && s.st_gid < kBase + kCtIdCount) << e.path() << " gid " << s.st_gid;
+    EXPECT_TRUE(s.st_uid >= kBase && s.st_uid < kBase + kCtIdCount)
+        << e.path() << " uid " << s.st_uid;
+    EXPECT_TRUE(s.st_gid >= kBase && s.st_gid < kBase + kCtIdCount)
+        << e.path() << " gid " << s.st_gid;
   }
 }
 
@@ -110,7 +112,8 @@ TEST_F(HostileArchive, DeviceNodesAreNeverCreated) {
                   {"./after", AE_IFREG, 0644, "y"}});
   EntryReport report;
   ASSERT_TRUE(unpack_archive(arc, dest_, kBase, kBase, &report).ok());
-  for (const char* f : {"dev/console", "tmp/mem", "tmp/sda", "tmp/mem2"}) EXPECT_FALSE(exists(dest_ + "/" + f)) << f;
+  for (const char* f : {"dev/console", "tmp/mem", "tmp/sda", "tmp/mem2"})
+    EXPECT_FALSE(exists(dest_ + "/" + f)) << f;
   EXPECT_TRUE(S_ISFIFO(st("tmp/fifo").st_mode));  // FIFOs are kept: they reach nothing of the host
   EXPECT_TRUE(exists(dest_ + "/after"));
   EXPECT_EQ(report.specials, 3u);
@@ -162,12 +165,20 @@ TEST_F(HostileArchive, XattrsFromTheArchiveAreFiltered) {
   v2caps[3] = 2;
   v2caps[5] = 0x20;
   std::string arc = dir_ + "/t.tar";
-  write_tar(arc, {{"./", AE_IFDIR, 0755},
-                  {"./opaque/", AE_IFDIR, 0755, "", "", 0, 0, 0, {{"trusted.overlay.opaque", "y"}}},
-                  {"./f", AE_IFREG, 0755, "x", "", 0, 0, 0,
-                   {{"user.keep", "1"}, {"trusted.evil", "1"}, {"security.ima", "1"}}},
-                  {"./ping", AE_IFREG, 0755, "x", "", 0, 0, 0, {{"security.capability", v2caps}}},
-                  {"./badcap", AE_IFREG, 0755, "x", "", 0, 0, 0, {{"security.capability", "garbage"}}}});
+  write_tar(arc,
+            {{"./", AE_IFDIR, 0755},
+             {"./opaque/", AE_IFDIR, 0755, "", "", 0, 0, 0, {{"trusted.overlay.opaque", "y"}}},
+             {"./f",
+              AE_IFREG,
+              0755,
+              "x",
+              "",
+              0,
+              0,
+              0,
+              {{"user.keep", "1"}, {"trusted.evil", "1"}, {"security.ima", "1"}}},
+             {"./ping", AE_IFREG, 0755, "x", "", 0, 0, 0, {{"security.capability", v2caps}}},
+             {"./badcap", AE_IFREG, 0755, "x", "", 0, 0, 0, {{"security.capability", "garbage"}}}});
   EntryReport report;
   ASSERT_TRUE(unpack_archive(arc, dest_, kBase, kBase, &report).ok());
   char buf[64];
@@ -193,8 +204,9 @@ TEST_F(HostileArchive, XattrsFromTheArchiveAreFiltered) {
 TEST_F(HostileArchive, AclNamedUsersAreMappedIntoTheRange) {
   need_root();
   std::string arc = dir_ + "/t.tar";
-  write_tar(arc, {{"./", AE_IFDIR, 0755},
-                  {"./shadow", AE_IFREG, 0640, "root:!:\n", "", 0, 0, 0, {}, {{1000, 06}, {70000, 06}}}});
+  write_tar(
+      arc, {{"./", AE_IFDIR, 0755},
+            {"./shadow", AE_IFREG, 0640, "root:!:\n", "", 0, 0, 0, {}, {{1000, 06}, {70000, 06}}}});
   EntryReport report;
   ASSERT_TRUE(unpack_archive(arc, dest_, kBase, kBase, &report).ok());
   char buf[256];
@@ -210,7 +222,8 @@ TEST_F(HostileArchive, AclNamedUsersAreMappedIntoTheRange) {
     std::memcpy(&id, buf + off + 4, 4);
     if (tag == 2) users.push_back(id);
   }
-  EXPECT_EQ(users, std::vector<uint32_t>{kBase + 1000}) << "host user 1000 (or a neighbour's id) can read the VPS's file";
+  EXPECT_EQ(users, std::vector<uint32_t>{kBase + 1000})
+      << "host user 1000 (or a neighbour's id) can read the VPS's file";
   EXPECT_EQ(report.acl_dropped, 1u);
 }
 

@@ -19,10 +19,10 @@ struct ArcEntry {
   std::string path;
   mode_t type = AE_IFREG;  // AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFCHR
   unsigned perm = 0644;
-  std::string data;        // content, symlink target
-  std::string hardlink;    // non-empty: a hardlink entry to this path
+  std::string data;      // content, symlink target
+  std::string hardlink;  // non-empty: a hardlink entry to this path
   int64_t uid = 0, gid = 0;
-  dev_t rdev = makedev(1, 3);  // AE_IFCHR, AE_IFBLK
+  dev_t rdev = makedev(1, 3);                               // AE_IFCHR, AE_IFBLK
   std::vector<std::pair<std::string, std::string>> xattrs;  // name, value
   std::vector<std::pair<int, int>> acl_users;               // ACCESS ACL: user id, permset
 };
@@ -43,14 +43,20 @@ inline void write_tar(const std::string& path, const std::vector<ArcEntry>& entr
     archive_entry_set_mtime(en, 1700000000, 0);
     if (e.type == AE_IFLNK) archive_entry_set_symlink(en, e.data.c_str());
     if (e.type == AE_IFCHR || e.type == AE_IFBLK) archive_entry_set_rdev(en, e.rdev);
-    for (const auto& [n, v] : e.xattrs) archive_entry_xattr_add_entry(en, n.c_str(), v.data(), v.size());
+    for (const auto& [n, v] : e.xattrs)
+      archive_entry_xattr_add_entry(en, n.c_str(), v.data(), v.size());
     if (!e.acl_users.empty()) {
-      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 06, ARCHIVE_ENTRY_ACL_USER_OBJ, -1, nullptr);
-      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 04, ARCHIVE_ENTRY_ACL_GROUP_OBJ, -1, nullptr);
-      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 06, ARCHIVE_ENTRY_ACL_MASK, -1, nullptr);
-      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 04, ARCHIVE_ENTRY_ACL_OTHER, -1, nullptr);
+      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 06, ARCHIVE_ENTRY_ACL_USER_OBJ,
+                                  -1, nullptr);
+      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 04,
+                                  ARCHIVE_ENTRY_ACL_GROUP_OBJ, -1, nullptr);
+      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 06, ARCHIVE_ENTRY_ACL_MASK, -1,
+                                  nullptr);
+      archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, 04, ARCHIVE_ENTRY_ACL_OTHER,
+                                  -1, nullptr);
       for (const auto& [id, perm] : e.acl_users)
-        archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, perm, ARCHIVE_ENTRY_ACL_USER, id, nullptr);
+        archive_entry_acl_add_entry(en, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, perm, ARCHIVE_ENTRY_ACL_USER,
+                                    id, nullptr);
     }
     if (!e.hardlink.empty()) archive_entry_set_hardlink(en, e.hardlink.c_str());
     if (e.type == AE_IFREG && e.hardlink.empty()) archive_entry_set_size(en, e.data.size());
@@ -71,7 +77,8 @@ inline std::vector<std::string> list_tar(const std::string& path) {
   archive_read_support_format_all(a);
   if (archive_read_open_filename(a, path.c_str(), 1 << 16) == ARCHIVE_OK) {
     struct archive_entry* e;
-    while (archive_read_next_header(a, &e) == ARCHIVE_OK) out.emplace_back(archive_entry_pathname(e));
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK)
+      out.emplace_back(archive_entry_pathname(e));
   }
   archive_read_free(a);
   return out;
@@ -81,7 +88,8 @@ inline std::vector<std::string> list_tar(const std::string& path) {
 class TempDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") + std::string("/berth-tmpl-XXXXXX");
+    std::string tmpl =
+        (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") + std::string("/berth-tmpl-XXXXXX");
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
   }

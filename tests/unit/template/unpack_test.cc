@@ -92,7 +92,8 @@ TEST_F(TemplateUnpack, RefusesDotDot) {
   write_tar(arc, {{"./ok", AE_IFREG, 0644, "x"}, {"./a/../../escape", AE_IFREG, 0644, "x"}});
   auto st = unpack_archive(arc, dest_, 0, 0);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message().find("leaves the destination"), std::string::npos) << st.error().message();
+  EXPECT_NE(st.error().message().find("leaves the destination"), std::string::npos)
+      << st.error().message();
   EXPECT_FALSE(exists(dir_ + "/escape"));
 }
 
@@ -113,16 +114,19 @@ TEST_F(TemplateUnpack, RefusesHardlinkOutside) {
 TEST_F(TemplateUnpack, RefusesWritingThroughSymlink) {
   ASSERT_EQ(mkdir((dir_ + "/outside").c_str(), 0755), 0);
   std::string arc = dir_ + "/t.tar";
-  write_tar(arc, {{"./evil", AE_IFLNK, 0777, dir_ + "/outside"}, {"./evil/planted", AE_IFREG, 0644, "x"}});
+  write_tar(arc, {{"./evil", AE_IFLNK, 0777, dir_ + "/outside"},
+                  {"./evil/planted", AE_IFREG, 0644, "x"}});
   EXPECT_FALSE(unpack_archive(arc, dest_, 0, 0).ok());
   EXPECT_FALSE(exists(dir_ + "/outside/planted"));
 }
 
 TEST_F(TemplateUnpack, DeviceNodeSkipped) {
   std::string arc = dir_ + "/t.tar";
-  write_tar(arc, {{"./dev/", AE_IFDIR, 0755}, {"./dev/null", AE_IFCHR, 0666}, {"./after", AE_IFREG, 0644, "y"}});
+  write_tar(arc, {{"./dev/", AE_IFDIR, 0755},
+                  {"./dev/null", AE_IFCHR, 0666},
+                  {"./after", AE_IFREG, 0644, "y"}});
   ASSERT_TRUE(unpack_archive(arc, dest_, 0, 0).ok());
-  EXPECT_TRUE(exists(dest_ + "/after"));  // a skipped node does not stop the unpack
+  EXPECT_TRUE(exists(dest_ + "/after"));      // a skipped node does not stop the unpack
   EXPECT_FALSE(exists(dest_ + "/dev/null"));  // never taken from an archive, even as root
 }
 

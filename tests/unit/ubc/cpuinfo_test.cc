@@ -25,7 +25,8 @@ TEST(CpuinfoTest, CpusOfAQuotaRoundUp) {
   EXPECT_EQ(cpus_of_quota("150000 100000\n"), 2);
   EXPECT_EQ(cpus_of_quota("50000 100000"), 1);
   EXPECT_EQ(cpus_of_quota("200000\n 100000\n"), 2);  // v1: the two files' texts
-  for (const char* none : {"max 100000", "-1 100000", "", "5"}) EXPECT_FALSE(cpus_of_quota(none)) << none;
+  for (const char* none : {"max 100000", "-1 100000", "", "5"})
+    EXPECT_FALSE(cpus_of_quota(none)) << none;
 }
 
 TEST(CpuinfoTest, KeepsTheCpusetsCpusRenumbered) {

@@ -20,7 +20,8 @@ TEST(LoadavgTest, DecaysAsTheKernelsAverages) {
   // A steady load converges on itself; the 1-minute average first.
   for (int i = 0; i < 12 * 30; ++i) fold_sample(l, 2, kLoadInterval);
   EXPECT_NEAR(l.avg[0], 2.0, 1e-6);
-  EXPECT_NEAR(l.avg[2], 2 * (1 - std::exp(-(1 + 12 * 30) * 5.0 / 900)), 1e-6);  // 15 minutes: still rising
+  EXPECT_NEAR(l.avg[2], 2 * (1 - std::exp(-(1 + 12 * 30) * 5.0 / 900)),
+              1e-6);  // 15 minutes: still rising
   // And decays when idle: after one minute the 1-minute average is down to 1/e.
   for (int i = 0; i < 12; ++i) fold_sample(l, 0, kLoadInterval);
   EXPECT_NEAR(l.avg[0], 2.0 / std::exp(1.0), 1e-3);
@@ -45,7 +46,8 @@ TEST(LoadavgTest, StateFileRoundTrips) {
   ASSERT_TRUE(back);
   EXPECT_DOUBLE_EQ(back->avg[0], 1.5);
   EXPECT_EQ(back->threads, 40u);
-  for (const char* bad : {"", "1 2", "nan 0 0 1 1", "-1 0 0 1 1", "a b c d e"}) EXPECT_FALSE(parse_load_state(bad)) << bad;
+  for (const char* bad : {"", "1 2", "nan 0 0 1 1", "-1 0 0 1 1", "a b c d e"})
+    EXPECT_FALSE(parse_load_state(bad)) << bad;
 }
 
 TEST(LoadavgTest, TaskStateFollowsTheLastParenthesis) {

@@ -21,10 +21,12 @@ std::array<units::BarrierLimit, kRowCount> conf_of(const std::map<std::string, s
 
 TEST(UbcModel, TwentyFiveRowsInOpenVzOrder) {
   Block b = compute_block("101", Raw{}, conf_of({}));
-  const char* names[] = {"kmemsize", "lockedpages", "privvmpages", "shmpages", "dummy", "numproc", "physpages",
-                         "vmguarpages", "oomguarpages", "numtcpsock", "numflock", "numpty", "numsiginfo", "tcpsndbuf",
-                         "tcprcvbuf", "othersockbuf", "dgramrcvbuf", "numothersock", "dcachesize", "numfile",
-                         "dummy", "dummy", "dummy", "numiptent", "swappages"};
+  const char* names[] = {
+      "kmemsize",     "lockedpages", "privvmpages",  "shmpages",     "dummy",
+      "numproc",      "physpages",   "vmguarpages",  "oomguarpages", "numtcpsock",
+      "numflock",     "numpty",      "numsiginfo",   "tcpsndbuf",    "tcprcvbuf",
+      "othersockbuf", "dgramrcvbuf", "numothersock", "dcachesize",   "numfile",
+      "dummy",        "dummy",       "dummy",        "numiptent",    "swappages"};
   ASSERT_EQ(b.rows.size(), 25u);
   for (int i = 0; i < 25; ++i) EXPECT_EQ(b.rows[i].name, names[i]) << i;
   EXPECT_EQ(resource_index("numiptent"), 23);
@@ -63,8 +65,13 @@ TEST(UbcModel, LimitsFromKernelAndConfig) {
   Raw raw;
   raw.pids_limit = 32;
   raw.mem_limit = -1;
-  Block b = compute_block("7", raw, conf_of({{"NUMPROC", "30:32"}, {"PHYSPAGES", "0:1000"}, {"NUMFILE", "4096"},
-                                             {"KMEMSIZE", "14M:16M"}, {"DCACHE", "1000:2000"}, {"NUMTCPSOCK", "bad"}}));
+  Block b = compute_block("7", raw,
+                          conf_of({{"NUMPROC", "30:32"},
+                                   {"PHYSPAGES", "0:1000"},
+                                   {"NUMFILE", "4096"},
+                                   {"KMEMSIZE", "14M:16M"},
+                                   {"DCACHE", "1000:2000"},
+                                   {"NUMTCPSOCK", "bad"}}));
   EXPECT_EQ(b.find("numproc")->barrier, 30u);
   EXPECT_EQ(b.find("numproc")->limit, 32u);
   // The kernel enforces no memory limit: unlimited, whatever the config says; barrier from config.
@@ -122,11 +129,16 @@ TEST(UbcModel, RendersVersion25WithVzctlWidths) {
   std::getline(in, line);
   EXPECT_EQ(line, "Version: 2.5");
   std::getline(in, line);
-  EXPECT_EQ(line, "       uid  resource                     held              maxheld              barrier                limit              failcnt");
+  EXPECT_EQ(line,
+            "       uid  resource                     held              maxheld              "
+            "barrier                limit              failcnt");
   std::getline(in, line);
   EXPECT_EQ(line.substr(0, 22), "      101:  kmemsize  ");
   EXPECT_EQ(line.size(), 10u + 2 + 12 + 5 * 21);
-  EXPECT_NE(text.find("            numproc                        23                   23                  100                  100                    0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("            numproc                        23                   23          "
+                      "        100                  100                    0\n"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find(" 9223372036854775807 "), std::string::npos);
 }
 
@@ -145,7 +157,8 @@ TEST(UbcModel, ParsesWhatItRenders) {
   Raw raw;
   raw.pids_current = 5;
   raw.pids_failcnt = 3;
-  std::vector<Block> blocks = {compute_block("101", raw, conf_of({})), compute_block("102", Raw{}, conf_of({}))};
+  std::vector<Block> blocks = {compute_block("101", raw, conf_of({})),
+                               compute_block("102", Raw{}, conf_of({}))};
   auto parsed = parse_v25(render_v25(blocks));
   ASSERT_TRUE(parsed.ok()) << parsed.error().message();
   ASSERT_EQ(parsed->size(), 2u);
@@ -158,9 +171,14 @@ TEST(UbcModel, ParsesWhatItRenders) {
 TEST(UbcModel, ParseRejectsOtherVersionsAndGarbage) {
   EXPECT_FALSE(parse_v25("Version: 2.4\n").ok());
   EXPECT_FALSE(parse_v25("").ok());
-  EXPECT_FALSE(parse_v25("Version: 2.5\n  uid resource held maxheld barrier limit failcnt\n  kmemsize 1 2 3 4 5\n").ok());
+  EXPECT_FALSE(
+      parse_v25(
+          "Version: 2.5\n  uid resource held maxheld barrier limit failcnt\n  kmemsize 1 2 3 4 5\n")
+          .ok());
   EXPECT_FALSE(parse_v25("Version: 2.5\n101: kmemsize 1 2 x 4 5\n").ok());
-  auto ok = parse_v25("Version: 2.5\n       uid  resource  held maxheld barrier limit failcnt\n 5: numproc 1 2 3 4 5\n    physpages 6 7 8 9 10\n");
+  auto ok = parse_v25(
+      "Version: 2.5\n       uid  resource  held maxheld barrier limit failcnt\n 5: numproc 1 2 3 4 "
+      "5\n    physpages 6 7 8 9 10\n");
   ASSERT_TRUE(ok.ok());
   ASSERT_EQ((*ok)[0].rows.size(), 2u);
   EXPECT_EQ((*ok)[0].rows[1].failcnt, 10u);

@@ -25,8 +25,9 @@ TEST(ProcViewTest, ParsesEveryKindOfPath) {
 }
 
 TEST(ProcViewTest, RefusesWhatIsNotThere) {
-  for (const char* p : {"", "101", "/.hidden", "/.proc/.x", "/.proc/101/self/fd", "/.proc/101/.real/1",
-                        "/101/x", "//", "/.proc//x", "/.proc/101/", "/.proc/101/.."}) {
+  for (const char* p :
+       {"", "101", "/.hidden", "/.proc/.x", "/.proc/101/self/fd", "/.proc/101/.real/1", "/101/x",
+        "//", "/.proc//x", "/.proc/101/", "/.proc/101/.."}) {
     Node n = parse_node(p);
     EXPECT_EQ(n.kind, Node::kNone) << p;
     EXPECT_TRUE(n.ctid.empty()) << p;
@@ -36,7 +37,8 @@ TEST(ProcViewTest, RefusesWhatIsNotThere) {
 TEST(ProcViewTest, PidNamesAreDecimalWithoutLeadingZero) {
   EXPECT_TRUE(is_pid_name("1"));
   EXPECT_TRUE(is_pid_name("4194304"));
-  for (const char* s : {"", "0", "01", "1a", "self", "-1", "12345678901"}) EXPECT_FALSE(is_pid_name(s)) << s;
+  for (const char* s : {"", "0", "01", "1a", "self", "-1", "12345678901"})
+    EXPECT_FALSE(is_pid_name(s)) << s;
 }
 
 TEST(ProcViewTest, LinksPointIntoTheRealProcfs) {

@@ -72,10 +72,16 @@ TEST(Vzubc, TableHidesUnlimitedRowsUnlessVerbose) {
   VzubcOptions o;
   std::string t = format_table(sample(), o, std::nullopt);
   EXPECT_EQ(t.substr(0, 69), std::string(68, '-') + "\n");
-  EXPECT_NE(t.find("CT 101       | HELD  Bar%  Lim%| MAXH  Bar%  Lim%|  BAR|  LIM|  FAIL\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("CT 101       | HELD  Bar%  Lim%| MAXH  Bar%  Lim%|  BAR|  LIM|  FAIL\n"),
+            std::string::npos)
+      << t;
   EXPECT_EQ(row_names(t), (std::vector<std::string>{"numproc", "physpages"}));
-  EXPECT_NE(t.find("      numproc|   30   94%   94%|   30   94%   94%|   32|   32|     4\n"), std::string::npos) << t;
-  EXPECT_NE(t.find("    physpages|  10M   16%   16%|  40M   62%   62%|  64M|  64M|     -\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("      numproc|   30   94%   94%|   30   94%   94%|   32|   32|     4\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("    physpages|  10M   16%   16%|  40M   62%   62%|  64M|  64M|     -\n"),
+            std::string::npos)
+      << t;
   o.verbose = true;
   auto all = row_names(format_table(sample(), o, std::nullopt));
   EXPECT_EQ(all.size(), 21u);  // every row but the four dummies
@@ -85,9 +91,11 @@ TEST(Vzubc, QuietShowsFailuresAndNearLimits) {
   VzubcOptions o;
   o.quiet = true;
   // numproc failed; physpages: held 16% < 0.5, maxheld 62% < 0.8 of the limit.
-  EXPECT_EQ(row_names(format_table(sample(), o, std::nullopt)), (std::vector<std::string>{"numproc"}));
+  EXPECT_EQ(row_names(format_table(sample(), o, std::nullopt)),
+            (std::vector<std::string>{"numproc"}));
   o.quiet_maxheld = 0.6;
-  EXPECT_EQ(row_names(format_table(sample(), o, std::nullopt)), (std::vector<std::string>{"numproc", "physpages"}));
+  EXPECT_EQ(row_names(format_table(sample(), o, std::nullopt)),
+            (std::vector<std::string>{"numproc", "physpages"}));
 }
 
 TEST(Vzubc, RelativeShowsTheChangeSinceTheLastRun) {
@@ -120,9 +128,10 @@ TEST(Vzubc, IncrementalAddsTheChangeOfHeld) {
   EXPECT_EQ(before["numproc"], 30u);
   std::string same = format_table(b, v, std::nullopt, before);
   EXPECT_NE(same.find("| dHELD\n"), std::string::npos) << same;
-  EXPECT_NE(same.find("|     -|     -\n"), std::string::npos) << same;  // physpages: no failure, no change
-  b.rows[5].held = 25;                                                     // numproc: 5 fewer
-  b.rows[6].held += 256;                                                   // physpages: 1M more
+  EXPECT_NE(same.find("|     -|     -\n"), std::string::npos)
+      << same;            // physpages: no failure, no change
+  b.rows[5].held = 25;    // numproc: 5 fewer
+  b.rows[6].held += 256;  // physpages: 1M more
   std::string t = format_table(b, v, std::nullopt, before);
   EXPECT_NE(t.find("|    -5\n"), std::string::npos) << t;
   EXPECT_NE(t.find("|   +1M\n"), std::string::npos) << t;
@@ -157,7 +166,9 @@ TEST(UbcCollect, ProcParsers) {
       "3: OFDLCK ADVISORY  READ  -1 08:01:7 0 EOF\n"
       "4: FLOCK  ADVISORY  WRITE 999 08:01:6 0 EOF\n";
   EXPECT_EQ(count_locks(locks, {100, 200, 300}), 2u);
-  std::string ss = "sockets: used 13\nTCP: inuse 3 orphan 0 tw 0 alloc 5 mem 1\nUDP: inuse 2 mem 0\nUDPLITE: inuse 0\n";
+  std::string ss =
+      "sockets: used 13\nTCP: inuse 3 orphan 0 tw 0 alloc 5 mem 1\nUDP: inuse 2 mem 0\nUDPLITE: "
+      "inuse 0\n";
   EXPECT_EQ(sockstat_value(ss, "TCP", "inuse"), 3u);
   EXPECT_EQ(sockstat_value(ss, "TCP", "alloc"), 5u);
   EXPECT_EQ(sockstat_value(ss, "UDP", "inuse"), 2u);

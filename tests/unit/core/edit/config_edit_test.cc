@@ -10,22 +10,28 @@ using Changes = std::vector<std::pair<std::string, std::string>>;
 
 TEST(ConfigEdit, AppliesInOrderAsVzctlSaves) {
   ConfFile conf = ConfFile::parse("# kept\nIP_ADDRESS=\"198.18.0.1\"\nUNKNOWN=\"x\"\n");
-  auto r = apply_changes({{"ipadd", "198.18.0.2"}, {"ipdel", "198.18.0.1"}, {"ram", "1G"}, {"cpumask", "3,1-2"},
+  auto r = apply_changes({{"ipadd", "198.18.0.2"},
+                          {"ipdel", "198.18.0.1"},
+                          {"ram", "1G"},
+                          {"cpumask", "3,1-2"},
                           {"netif_add", "eth0,00:18:51:aa:bb:cc,veth101.0,00:18:51:dd:ee:ff,br0"},
-                          {"rate", "*:1:1000"}, {"devnodes", "net/tun:rw"}, {"hostname", "ct.example"}},
+                          {"rate", "*:1:1000"},
+                          {"devnodes", "net/tun:rw"},
+                          {"hostname", "ct.example"}},
                          "101", conf);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(conf.get("IP_ADDRESS"), "198.18.0.2");
   EXPECT_EQ(conf.get("PHYSPAGES"), "0:262144");
   EXPECT_EQ(conf.get("CPUMASK"), "1-3");
   EXPECT_EQ(conf.get("NETIF"),
-            "ifname=eth0,bridge=br0,mac=00:18:51:AA:BB:CC,host_ifname=veth101.0,host_mac=00:18:51:DD:EE:FF");
+            "ifname=eth0,bridge=br0,mac=00:18:51:AA:BB:CC,host_ifname=veth101.0,host_mac=00:18:51:"
+            "DD:EE:FF");
   EXPECT_EQ(conf.get("RATE"), "*:1:1000");
   EXPECT_EQ(conf.get("DEVNODES"), "net/tun:rw ");
   EXPECT_EQ(conf.get("UNKNOWN"), "x");
   EXPECT_EQ(conf.lines().front().raw, "# kept");
-  EXPECT_EQ(r->changed_keys, (std::vector<std::string>{"IP_ADDRESS", "PHYSPAGES", "CPUMASK", "NETIF", "RATE",
-                                                       "DEVNODES", "HOSTNAME"}));
+  EXPECT_EQ(r->changed_keys, (std::vector<std::string>{"IP_ADDRESS", "PHYSPAGES", "CPUMASK",
+                                                       "NETIF", "RATE", "DEVNODES", "HOSTNAME"}));
 }
 
 TEST(ConfigEdit, ErrorsNameTheChangeAndLeaveTheConfig) {
@@ -40,7 +46,9 @@ TEST(ConfigEdit, ErrorsNameTheChangeAndLeaveTheConfig) {
       {{{"ipadd", "198.18.0.300"}}, 71, "--ipadd: invalid value"},
       {{{"netif_add", "eth0,zz:00:00:00:00:01"}}, 21, "bad MAC address"},
       {{{"devices", "c:7:0:rw"}}, 21, "loop devices"},
-      {{{"hostname", "ok.example"}, {"hostname", "bad_name"}}, 21, "--hostname: invalid value `bad_name`"},
+      {{{"hostname", "ok.example"}, {"hostname", "bad_name"}},
+       21,
+       "--hostname: invalid value `bad_name`"},
       {{{"description", "a\"b"}}, 21, "quotes"},
       {{{"name", "123"}}, 131, "invalid name"},
   };
@@ -66,11 +74,13 @@ TEST(ConfigEdit, ControlCharactersInErrorsAreEscaped) {
 TEST(ConfigEdit, SampleNamesAndWarnings) {
   EXPECT_TRUE(is_sample_name("vswap-256m"));
   EXPECT_TRUE(is_sample_name("centos-7+x_1.0"));
-  for (const char* bad : {"", ".hidden", "-x", "a/b", "a b", "a$b"}) EXPECT_FALSE(is_sample_name(bad)) << bad;
+  for (const char* bad : {"", ".hidden", "-x", "a/b", "a b", "a$b"})
+    EXPECT_FALSE(is_sample_name(bad)) << bad;
   ConfigEdit e;
   EXPECT_EQ(not_enforced_warning(e), "");
   e.not_enforced = {"KMEMSIZE", "MEMINFO"};
-  EXPECT_EQ(not_enforced_warning(e), "Warning: KMEMSIZE, MEMINFO: saved but not enforced on this kernel");
+  EXPECT_EQ(not_enforced_warning(e),
+            "Warning: KMEMSIZE, MEMINFO: saved but not enforced on this kernel");
   EXPECT_EQ(bad_value("v", "why").message(), "invalid value `v` (why)");
   EXPECT_EQ(bad_value("v").exit_status(), 21);
 }

@@ -17,7 +17,8 @@ TEST(ValuesBitmap, Normalizes) {
 }
 
 TEST(ValuesBitmap, BadListsAre21) {
-  for (const char* bad : {"", ",", "0,", ",0", "0,,1", "3-1", "a", "0-", "-1", "1-2-3", "4096", "0-4096", " 0", "auto"}) {
+  for (const char* bad : {"", ",", "0,", ",0", "0,,1", "3-1", "a", "0-", "-1", "1-2-3", "4096",
+                          "0-4096", " 0", "auto"}) {
     auto r = normalize_bitmap(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().exit_status(), 21) << bad;

@@ -26,8 +26,8 @@ TEST(ValuesDevices, DevnodesAndNames) {
   EXPECT_EQ((*l)[0].path, "net/tun");
   EXPECT_EQ(format_devnode((*l)[1]), "fuse:r");
   EXPECT_TRUE((*l)[2].access.none());
-  for (const char* bad : {"tun", "tun:x", "/dev/tun:rw", "../tun:rw", "net/../tun:rw", "tun:", ":rw", "a b/c:rw",
-                          "net//tun:rw", "net/tun/:rw", "a$b:rw"})
+  for (const char* bad : {"tun", "tun:x", "/dev/tun:rw", "../tun:rw", "net/../tun:rw",
+                          "tun:", ":rw", "a b/c:rw", "net//tun:rw", "net/tun/:rw", "a$b:rw"})
     EXPECT_FALSE(parse_devnodes(bad).ok()) << bad;
   EXPECT_TRUE(is_valid_dev_name("dri/card0"));
   EXPECT_FALSE(is_valid_dev_name(std::string(256, 'a')));
@@ -44,8 +44,8 @@ TEST(ValuesDevices, DevicesByNumber) {
   EXPECT_EQ(format_device((*l)[1]), "b:8:all:r");
   EXPECT_TRUE(parse_devices("none").value().empty());
   EXPECT_TRUE(parse_devices("").value().empty());
-  for (const char* bad : {"c:10:rw", "x:1:2:rw", "c:a:1:rw", "c:1:2:rwx", "c:1:2:3:rw", "c:4096:0:rw", "c:1:1048576:r",
-                          "all:rw", "c:-1:0:r"})
+  for (const char* bad : {"c:10:rw", "x:1:2:rw", "c:a:1:rw", "c:1:2:rwx", "c:1:2:3:rw",
+                          "c:4096:0:rw", "c:1:1048576:r", "all:rw", "c:-1:0:r"})
     EXPECT_FALSE(parse_devices(bad).ok()) << bad;
 }
 

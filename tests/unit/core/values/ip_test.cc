@@ -29,8 +29,8 @@ TEST(ValuesIp, ParsesV4AndV6Canonically) {
 }
 
 TEST(ValuesIp, BadAddressesAreExit71) {
-  for (const char* s : {"300.1.1.1", "", "1.2.3", "198.18.0.1/33", "fd00::1/129", "198.18.0.1/", "198.18.0.1/x",
-                        "::g", "1.2.3.4 ", "198.18.0.1/-1"}) {
+  for (const char* s : {"300.1.1.1", "", "1.2.3", "198.18.0.1/33", "fd00::1/129", "198.18.0.1/",
+                        "198.18.0.1/x", "::g", "1.2.3.4 ", "198.18.0.1/-1"}) {
     auto r = parse_ip(s);
     ASSERT_FALSE(r.ok()) << s;
     EXPECT_EQ(r.error().exit_status(), 71) << s;
@@ -38,7 +38,8 @@ TEST(ValuesIp, BadAddressesAreExit71) {
 }
 
 TEST(ValuesIp, ListDropsDuplicatesAndAnyAddressKeepsOrder) {
-  auto l = parse_ip_list("  198.18.0.2 fd00:b::1 198.18.0.1/24\t198.18.0.2/32 0.0.0.0 :: fd00:b:0::1 ");
+  auto l =
+      parse_ip_list("  198.18.0.2 fd00:b::1 198.18.0.1/24\t198.18.0.2/32 0.0.0.0 :: fd00:b:0::1 ");
   ASSERT_TRUE(l.ok());
   EXPECT_EQ(texts(*l), (std::vector<std::string>{"198.18.0.2", "fd00:b::1", "198.18.0.1"}));
   EXPECT_TRUE(parse_ip_list("").ok());
@@ -63,8 +64,8 @@ TEST(ValuesIp, Prefixes) {
 }
 
 TEST(ValuesIp, UnusableClasses) {
-  for (const char* a : {"127.0.0.5", "224.0.0.1", "169.254.1.1", "255.255.255.255", "::1", "fe80::1", "ff02::1",
-                        "::ffff:198.18.0.1", "::1.2.3.4"}) {
+  for (const char* a : {"127.0.0.5", "224.0.0.1", "169.254.1.1", "255.255.255.255", "::1",
+                        "fe80::1", "ff02::1", "::ffff:198.18.0.1", "::1.2.3.4"}) {
     auto c = unusable_class(*parse_ip(a));
     ASSERT_TRUE(c.has_value()) << a;
     EXPECT_FALSE(c->forcible) << a;

@@ -7,15 +7,18 @@ namespace berth::values {
 namespace {
 
 TEST(ValuesNetif, ParsesAndFormatsInVzctlOrder) {
-  auto l = parse_netif("ifname=eth0,mac=00:18:51:12:34:56,bridge=vmbr0,host_ifname=veth101.0,host_mac=00:18:51:65:43:21;"
-                       "ifname=eth1,mac_filter=on,future=1");
+  auto l = parse_netif(
+      "ifname=eth0,mac=00:18:51:12:34:56,bridge=vmbr0,host_ifname=veth101.0,host_mac=00:18:51:65:"
+      "43:21;"
+      "ifname=eth1,mac_filter=on,future=1");
   ASSERT_TRUE(l.ok()) << l.error().message();
   ASSERT_EQ(l->size(), 2u);
   EXPECT_EQ((*l)[0].bridge, "vmbr0");
   EXPECT_TRUE((*l)[1].filters_mac());
   EXPECT_EQ((*l)[1].extra, std::vector<std::string>{"future=1"});
   EXPECT_EQ(format_netif(*l),
-            "ifname=eth0,bridge=vmbr0,mac=00:18:51:12:34:56,host_ifname=veth101.0,host_mac=00:18:51:65:43:21;"
+            "ifname=eth0,bridge=vmbr0,mac=00:18:51:12:34:56,host_ifname=veth101.0,host_mac=00:18:"
+            "51:65:43:21;"
             "ifname=eth1,mac_filter=on,future=1");
   EXPECT_TRUE(parse_netif("").value().empty());
   EXPECT_TRUE(parse_netif(";;").value().empty());
@@ -51,8 +54,9 @@ TEST(ValuesNetif, BadFieldsAre21AndNamed) {
 TEST(ValuesNetif, MacRules) {
   EXPECT_EQ(canonical_mac("00:18:51:aa:bb:cc"), "00:18:51:AA:BB:CC");
   EXPECT_EQ(canonical_mac("02:00:00:00:00:01"), "02:00:00:00:00:01");
-  for (const char* bad : {"", "00:18:51:aa:bb", "00:18:51:aa:bb:cc:dd", "00-18-51-aa-bb-cc", "0g:18:51:aa:bb:cc",
-                          "01:18:51:aa:bb:cc", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"})
+  for (const char* bad :
+       {"", "00:18:51:aa:bb", "00:18:51:aa:bb:cc:dd", "00-18-51-aa-bb-cc", "0g:18:51:aa:bb:cc",
+        "01:18:51:aa:bb:cc", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"})
     EXPECT_FALSE(canonical_mac(bad).has_value()) << bad;
   std::string m = generate_mac();
   EXPECT_EQ(m.substr(0, 9), "00:18:51:");

@@ -18,8 +18,9 @@ TEST(ValuesRate, EntriesAndLists) {
 }
 
 TEST(ValuesRate, BadEntriesAre21) {
-  for (const char* bad : {"", "eth0:1", "eth0:x:1", "eth0:1:-5", "eth0:1:2:3", "*:1:17179870", "*:65536:1", "a/b:1:1",
-                          ":1:1", "eth0::1", "eth0:1:", "averyveryverylongname:1:1"}) {
+  for (const char* bad :
+       {"", "eth0:1", "eth0:x:1", "eth0:1:-5", "eth0:1:2:3", "*:1:17179870", "*:65536:1", "a/b:1:1",
+        ":1:1", "eth0::1", "eth0:1:", "averyveryverylongname:1:1"}) {
     auto r = parse_rate_entry(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().exit_status(), 21) << bad;
@@ -29,7 +30,8 @@ TEST(ValuesRate, BadEntriesAre21) {
 }
 
 TEST(ValuesRate, MergeAndUnenforced) {
-  auto merged = merge_rates(parse_rate_list("*:1:1 *:2:2").value(), {RateEntry{"*", 1, 9}, RateEntry{"eth0", 3, 4}});
+  auto merged = merge_rates(parse_rate_list("*:1:1 *:2:2").value(),
+                            {RateEntry{"*", 1, 9}, RateEntry{"eth0", 3, 4}});
   EXPECT_EQ(format_rate_list(merged), "*:2:2 *:1:9 eth0:3:4");
   EXPECT_EQ(unenforced_rates(merged), (std::vector<std::string>{"*:2:2", "eth0:3:4"}));
 }
