@@ -48,11 +48,15 @@ one() {
   local n=$1 f=$2 dir command key res deps depsf
   [ -f "$out/$n.cmd" ] || { echo "tidy: $f is not in $build/compile_commands.json" >"$out/$n.txt"; echo miss; return; }
   { read -r dir; read -r command; } <"$out/$n.cmd"
+  # Keys and the kept dependency lists name the checkout as @TOP@, so another clone of the same
+  # tree (CI's fresh clone) finds what this one checked.
+  local ncommand=${command//"$top"/@TOP@}
   keyof() {
-    { echo "$salt"; printf '%s\n' "$command";
-      (cd "$dir" && xargs -r -d '\n' sha256sum <"$1"); } | sha256sum | cut -c1-64
+    { echo "$salt"; printf '%s\n' "$ncommand";
+      (cd "$dir" && sed "s#@TOP@#$top#g" "$1" | xargs -r -d '\n' sha256sum | sed "s#$top#@TOP@#g"); } |
+      sha256sum | cut -c1-64
   }
-  depsf=$cache/deps-$(printf '%s\n%s\n' "$f" "$command" | sha256sum | cut -c1-64)
+  depsf=$cache/deps-$(printf '%s\n%s\n' "$f" "$ncommand" | sha256sum | cut -c1-64)
   if [ -f "$depsf" ]; then
     key=$(keyof "$depsf")
     if [ -f "$cache/$key" ]; then cp "$cache/$key" "$out/$n.txt"; echo hit; return; fi
@@ -76,7 +80,7 @@ one() {
     mv "$out/$n.tmp" "$res.tmp.$$" && mv "$res.tmp.$$" "$res"
   fi
   cp "$res" "$out/$n.txt"
-  cp "$out/$n.deps" "$depsf.tmp.$$" && mv "$depsf.tmp.$$" "$depsf"
+  sed "s#$top#@TOP@#g" "$out/$n.deps" >"$depsf.tmp.$$" && mv "$depsf.tmp.$$" "$depsf"
   echo miss
 }
 export -f one

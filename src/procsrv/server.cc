@@ -366,8 +366,8 @@ int op_read(const char* path, char* buf, size_t size, off_t off, struct fuse_fil
   const std::string& text = **reinterpret_cast<const Text*>(fi->fh);
   if (off < 0 || static_cast<size_t>(off) >= text.size()) return 0;
   size_t n = std::min(size, text.size() - static_cast<size_t>(off));
-  std::memcpy(buf, text.data() + off,
-              n);  // NOLINT(bugprone-not-null-terminated-result): bytes, not a C string
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes, not a C string
+  std::memcpy(buf, text.data() + off, n);
   return static_cast<int>(n);
 }
 
@@ -406,8 +406,8 @@ void idle_watch(pthread_t main_thread, Done* done) {
     if (tick % 20) continue;
     if (try_idle_lock(*g_host, idle)) {
       if (!any_ct_running(*g_host)) {
-        // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread): libfuse's handler ends the loop, no
-        // thread is killed
+        // libfuse's SIGTERM handler ends the loop; no thread is killed.
+        // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
         ::pthread_kill(main_thread, SIGTERM);  // interrupts the FUSE loop's read
         static_cast<void>(idle.release());     // keep the lock until the process exits
         return;

@@ -49,7 +49,7 @@ bool is_plain_word(std::string_view s) {
 
 Status handle_path(Edit& e, std::string_view key, std::string_view v) {
   if (v.empty() || v.front() != '/') return bad_value(v, "absolute path expected");
-  for (auto part : detail::split_any(v, "/"))
+  for (const auto& part : detail::split_any(v, "/"))
     if (part == "..") return bad_value(v, "`..` not allowed");
   if (std::any_of(v.begin(), v.end(),
                   [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
