@@ -17,6 +17,7 @@
 #include "core/exit_codes.h"
 #include "core/host_config.h"
 #include "core/unique_fd.h"
+#include "core/values/text.h"
 #include "dist/files.h"
 #include "sys/fs.h"
 
@@ -25,17 +26,8 @@ namespace {
 
 Error fail(std::string what) { return Error::invalid(std::move(what), exitcode::kPasswordFailed); }
 
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    size_t p = s.find(sep, start);
-    out.emplace_back(
-        s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
-    if (p == std::string_view::npos) return out;
-    start = p + 1;
-  }
-}
+// Fields and lines keep their empty members (passwd's empty fields, a trailing newline).
+std::vector<std::string> split(std::string_view s, char sep) { return values::split_keep(s, sep); }
 
 std::string join(const std::vector<std::string>& v, char sep) {
   std::string out;
