@@ -146,4 +146,13 @@ bool attach_proc_view(int view_fd) {
   return false;
 }
 
+int attach_proc_files(const std::vector<ProcFile>& files) {
+  int attached = 0;
+  for (const auto& f : files) {
+    if (f.fd < 0) continue;
+    if (sys::kernel().move_mount(f.fd, "/proc/" + f.name).ok()) ++attached;
+  }
+  return attached;
+}
+
 }  // namespace berth::isolation

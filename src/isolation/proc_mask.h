@@ -47,4 +47,20 @@ Status mask_proc(bool in_userns = false);
 // /proc (accounting must not stop a CT from starting); returns whether the view is in place.
 bool attach_proc_view(int view_fd);
 
+// The files of the beancounter server's view that the "files" mode (runtime/proc_mode.h) binds
+// over the CT's own procfs: /proc stays procfs (systemd, procps and sshd check that), and these
+// show the CT's own figures. /proc/user_beancounters cannot exist on procfs: that mode has the
+// block at /run/berth/user_beancounters only.
+inline constexpr const char* kProcViewFiles[] = {"meminfo", "loadavg", "cpuinfo"};
+
+struct ProcFile {
+  std::string name;  // one of kProcViewFiles
+  int fd = -1;       // a detached mount of the server's file (open_tree), or -1
+};
+
+// Child side, after mask_proc (or on a new procfs in a repair): move each detached mount onto
+// /proc/<name>. A file that cannot be attached keeps the procfs one (accounting must not stop a
+// CT from starting). Returns how many were attached.
+int attach_proc_files(const std::vector<ProcFile>& files);
+
 }  // namespace berth::isolation

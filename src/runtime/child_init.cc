@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -29,6 +30,7 @@
 #include "runtime/ct_limits.h"
 #include "runtime/pipeline.h"
 #include "runtime/sync.h"
+#include "sys/kernel.h"
 #include "sys/pidfd.h"
 
 namespace berth::runtime {
@@ -79,12 +81,24 @@ Status set_up_mounts(ChildContext& c) {
   return isolation::setup_rootfs_from_child(*a.ct, plan).context("set up mounts");
 }
 
+// systemd's notify socket for start --wait (start.cc open_notify_socket), at a name in the CT's
+// fresh /run: the host's socket file itself, attached from its detached mount.
+Status attach_notify_socket(ChildContext& c) {
+  if (c.a.notify_fd < 0) return {};
+  if (::mkdir("/run/host", 0755) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `/run/host`");
+  UniqueFd target(::open(c.a.notify_socket.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  if (!target) return Error::from_errno(errno, "create `" + c.a.notify_socket + "`");
+  return sys::kernel().move_mount(c.a.notify_fd, c.a.notify_socket).context("attach notify socket");
+}
+
 Status mask_proc(ChildContext& c) { return isolation::mask_proc(c.a.userns).context("mask /proc"); }
 
 // /proc/user_beancounters: /proc becomes the server's view, the procfs goes under it (any
 // failure leaves the plain procfs: not an error).
 Status attach_proc_view(ChildContext& c) {
   isolation::attach_proc_view(c.a.proc_view_fd);
+  isolation::attach_proc_files(c.a.proc_files);
   return {};
 }
 
@@ -143,13 +157,14 @@ Status drop_caps(ChildContext& c) {
   return isolation::drop_caps(c.caps).context("drop capabilities");
 }
 
-constexpr std::array<Step<ChildContext>, 16> kChildSteps{{
+constexpr std::array<Step<ChildContext>, 17> kChildSteps{{
     {"set_parent_death_signal", set_parent_death_signal},
     {"wait_id_maps", wait_id_maps},
     {"become_root", become_root},
     {"apply_userns_limits", apply_userns_limits},
     {"read_host_resolv", read_host_resolv},
     {"set_up_mounts", set_up_mounts},
+    {"attach_notify_socket", attach_notify_socket},
     {"mask_proc", mask_proc},
     {"attach_proc_view", attach_proc_view},
     {"configure_inside", configure_inside},
@@ -190,9 +205,13 @@ int child_init(const ChildArgs& a) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_PDEATHSIG, 0);
   const char* argv[] = {"/sbin/init", nullptr};
+  std::string notify = "NOTIFY_SOCKET=" + a.notify_socket;
   const char* envp[] = {"container=berth",
                         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                        "TERM=linux", "HOME=/root", nullptr};
+                        "TERM=linux",
+                        "HOME=/root",
+                        a.notify_socket.empty() ? nullptr : notify.c_str(),
+                        nullptr};
   ::execve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
   int err = errno;
   sync_report_error(a.sync_fd, Error::from_errno(err, "exec /sbin/init").status(exitcode::kBadCt));

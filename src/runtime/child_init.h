@@ -3,9 +3,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/ct_config.h"
 #include "isolation/cgroupfs.h"
+#include "isolation/init_kind.h"
+#include "isolation/proc_mask.h"
 #include "runtime/ct_limits.h"
 
 namespace berth::runtime {
@@ -24,7 +27,11 @@ struct ChildArgs {
   int beancounters_fd =
       -1;                 // detached mount of the CT's beancounter file (procsrv/client.h), or -1
   int proc_view_fd = -1;  // detached mount of the CT's /proc view (ubc/proc_view.h), or -1
-  ProcLimits limits;      // rlimits and IPC sysctls of init (NUMFILE, LOCKEDPAGES, SHMPAGES)
+  std::vector<isolation::ProcFile> proc_files;  // or the view's files over procfs (proc_mode.h)
+  isolation::InitKind init = isolation::InitKind::kOther;  // what /sbin/init is
+  std::string notify_socket;  // NOTIFY_SOCKET for a systemd init (start --wait), "" = none
+  int notify_fd = -1;         // detached mount of the host's notify socket, or -1
+  ProcLimits limits;          // rlimits and IPC sysctls of init (NUMFILE, LOCKEDPAGES, SHMPAGES)
 };
 
 // Never returns on success (execs /sbin/init). Returns kChildSetupFailed after reporting.

@@ -17,6 +17,7 @@
 #include "isolation/proc_mask.h"
 #include "isolation/rootfs.h"
 #include "runtime/exec.h"
+#include "runtime/proc_mode.h"
 #include "sys/fs.h"
 #include "sys/kernel.h"
 #include "sys/pidfd.h"
@@ -31,7 +32,8 @@ namespace {
 // user-namespaced mount namespace may only get a procfs when one is already fully visible), then
 // the dead view and the procfs under it go, the new one takes /proc, is masked, and gets the new
 // view on top when there is one.
-Status remount_proc(int view_fd, int file_fd, bool userns) {
+Status remount_proc(int view_fd, const std::vector<isolation::ProcFile>& files, int file_fd,
+                    bool userns) {
   sys::Kernel& k = sys::kernel();
   BERTH_ASSIGN_OR_RETURN(UniqueFd fs, k.fsopen("proc"));
   if (auto st = k.fsconfig_create(fs.get()); !st.ok())
@@ -44,6 +46,7 @@ Status remount_proc(int view_fd, int file_fd, bool userns) {
     return sys::reworded(st.error(), "attach the new /proc");
   BERTH_RETURN_IF_ERROR(isolation::mask_proc(userns));
   isolation::attach_proc_view(view_fd);
+  isolation::attach_proc_files(files);
   // The block at /run/berth/user_beancounters was the dead server's too (best effort: the CT may
   // have mounted something else over /run since).
   if (file_fd >= 0 && k.umount(isolation::kBeancountersPath, MNT_DETACH).ok())
@@ -57,21 +60,30 @@ bool proc_view_dead(pid_t init_pid) {
   // statfs always asks the server (stat may be answered from the kernel's attribute cache). The
   // CT's /proc is found beneath its root without following its symlinks: the CT decides what is
   // there, so a link to a host path must not make us look (or hang) anywhere else.
-  auto dir = sys::open_in_root_of(init_pid, "proc", O_PATH | O_DIRECTORY);
-  if (!dir.ok()) return false;
-  struct statfs sf;
-  return ::fstatfs(dir->get(), &sf) != 0 && errno == ENOTCONN;
+  // In the "files" mode (proc_mode.h) /proc is procfs and the server's files are over it.
+  for (const char* name : {"proc", "proc/meminfo"}) {
+    auto f = sys::open_in_root_of(init_pid, name, O_PATH);
+    if (!f.ok()) continue;
+    struct statfs sf;
+    if (::fstatfs(f->get(), &sf) != 0 && errno == ENOTCONN) return true;
+  }
+  return false;
 }
 
 Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
   auto init = sys::pidfd_open(init_pid);
   if (!init.ok()) return sys::reworded(init.error(), "open pidfd of the CT's init");
   auto clone = [](const std::string& path) { return sys::clone_mount_or_none(path); };
-  UniqueFd view, file = clone(procsrv::served_path(ct.host(), ct.ctid()));
-  if (ct.get_or("PROC_BEANCOUNTERS", "yes") != "no")
-    view = clone(procsrv::served_proc_path(ct.host(), ct.ctid()));
+  UniqueFd file = clone(procsrv::served_path(ct.host(), ct.ctid()));
+  // The mode the CT started with: its init, seen through its root now.
+  isolation::InitKind kind = isolation::InitKind::kOther;
+  if (auto root = sys::open_in_root_of(init_pid, ".", O_PATH | O_DIRECTORY); root.ok())
+    kind = isolation::init_kind(root->get());
+  BERTH_ASSIGN_OR_RETURN(ProcMode mode, proc_mode(ct, kind));
+  ProcMounts proc = clone_proc_mounts(ct, mode);
   bool userns = !ct.is_privileged();
-  int init_fd = init->get(), view_fd = view.get(), file_fd = file.get();
+  int init_fd = init->get(), view_fd = proc.view.get(), file_fd = file.get();
+  const std::vector<isolation::ProcFile>& files = proc.files;
   // run_in_ct joins the CT's mount (and user) namespace; procfs takes the pid namespace of the
   // process that makes it, so that part runs in a child made after joining the CT's.
   return run_in_ct(ct, [&]() -> Status {
@@ -80,7 +92,7 @@ Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
     pid_t pid = ::fork();
     if (pid < 0) return Error::from_errno(errno, "fork");
     if (pid == 0) {
-      auto st = remount_proc(view_fd, file_fd, userns);
+      auto st = remount_proc(view_fd, files, file_fd, userns);
       if (!st.ok())
         std::fprintf(stderr, "berth: CT %s: %s\n", ct.ctid().c_str(), st.error().message().c_str());
       ::_exit(st.ok() ? exitcode::kOk : exitcode::kHelperFailed);

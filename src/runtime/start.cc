@@ -2,11 +2,16 @@
 // either succeeds or leaves what it made to the context, whose destruction undoes it. The child
 // side is runtime/child_init.cc; docs/runtime.md numbers the same steps.
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <poll.h>
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
+#include <string_view>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -28,7 +33,7 @@
 namespace berth::runtime {
 namespace {
 
-constexpr std::array<Step<StartContext>, 15> kStartSteps{{
+constexpr std::array<Step<StartContext>, 16> kStartSteps{{
     {"validate_config", validate_config},
     {"repair_leftovers", repair_leftovers},
     {"mount_root", mount_root},
@@ -37,6 +42,7 @@ constexpr std::array<Step<StartContext>, 15> kStartSteps{{
     // Limits go on before the child exists, so nothing of the CT ever runs without them.
     {"apply_limits", apply_limits},
     {"open_console_log", open_console_log},
+    {"open_notify_socket", open_notify_socket},
     {"prepare_child", prepare_child},
     {"ensure_ubc_server", ensure_ubc_server},
     {"clone_child", clone_child},
@@ -61,6 +67,36 @@ Error child_error_or(int sock, Error err) {
   return err;
 }
 
+// systemd as PID 1 sends READY=1 to $NOTIFY_SOCKET when its boot transaction is done (the
+// system is then "running" or "degraded"). Anything in the CT may write to the socket: only a
+// bounded datagram is read, and a false READY=1 only ends the CT's own start --wait early.
+Status wait_notified(int sock, pid_t init, unsigned timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  char buf[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return Error::with_status(exitcode::kWaitFailed,
+                                "timed out waiting for systemd in the CT to finish booting");
+    struct pollfd p {
+      sock, POLLIN, 0
+    };
+    int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 200)));
+    if (r < 0 && errno != EINTR) return Error::from_errno(errno, "poll notify socket");
+    if (r > 0) {
+      ssize_t n = ::recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        std::string_view msg(buf, static_cast<size_t>(n));
+        if (msg.starts_with("READY=1") || msg.find("\nREADY=1") != std::string_view::npos)
+          return {};
+      }
+    }
+    if (!sys::path_exists("/proc/" + std::to_string(init)))
+      return Error::with_status(exitcode::kWaitFailed, "CT's init exited during boot");
+  }
+}
+
 Status wait_booted(pid_t init, unsigned timeout_s) {
   // The flag file is the CT's: looked up beneath its root, following none of its symlinks.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
@@ -76,11 +112,19 @@ Status wait_booted(pid_t init, unsigned timeout_s) {
 struct BootContext {
   pid_t init;
   unsigned timeout;
+  int notify;  // systemd's notify socket, or -1 (then the marker file)
 };
-Status wait_booted_step(BootContext& b) { return wait_booted(b.init, b.timeout); }
+Status wait_booted_step(BootContext& b) {
+  return b.notify >= 0 ? wait_notified(b.notify, b.init, b.timeout)
+                       : wait_booted(b.init, b.timeout);
+}
 constexpr std::array<Step<BootContext>, 1> kBootSteps{{{"wait_booted", wait_booted_step}}};
 
 }  // namespace
+
+UnlinkAtEnd::~UnlinkAtEnd() {
+  if (!path.empty()) ::unlink(path.c_str());
+}
 
 std::span<const Step<StartContext>> start_steps() { return kStartSteps; }
 std::vector<std::string> start_parent_step_names() { return step_names(start_steps()); }
@@ -122,6 +166,7 @@ Status validate_config(StartContext& ctx) {
     ctx.proc_limits.inotify_watches.reset();
   }
   BERTH_ASSIGN_OR_RETURN(ctx.numcgroup, state::numcgroup_of(ct));
+  if (auto mode = proc_mode(ct, isolation::InitKind::kOther); !mode.ok()) return mode.error();
   BERTH_ASSIGN_OR_RETURN(ctx.device_rules,
                          isolation::ct_device_rules(ct).context("set device access"));
   return {};
@@ -142,6 +187,9 @@ Status mount_root(StartContext& ctx) {
 Status open_root_view(StartContext& ctx) {
   BERTH_ASSIGN_OR_RETURN(ctx.attach_dir, storage::ct_attach_dir(ctx.ct));
   BERTH_ASSIGN_OR_RETURN(ctx.root_view, storage::ct_root_view(ctx.ct).context("mount root"));
+  // What boots decides what /proc is and how --wait learns the boot is over.
+  ctx.init = isolation::init_kind(ctx.root_view.get());
+  BERTH_ASSIGN_OR_RETURN(ctx.proc_mode, proc_mode(ctx.ct, ctx.init));
   return {};
 }
 
@@ -193,6 +241,33 @@ Status open_console_log(StartContext& ctx) {
   return {};
 }
 
+// start --wait with a systemd init: a datagram socket for its READY=1, owned by the CT's root
+// (who must be able to send to it), reached inside through a detached mount of the socket file
+// (at kNotifySocket): the host's path is unlinked when start is over, nothing stays on the host.
+Status open_notify_socket(StartContext& ctx) {
+  if (!ctx.opts.wait || ctx.init != isolation::InitKind::kSystemd) return {};
+  const std::string dir = ctx.ct.host().paths().run + "/notify";
+  BERTH_RETURN_IF_ERROR(make_dirs(dir, 0700));
+  const std::string path = dir + "/" + ctx.ct.ctid();
+  UniqueFd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock) return Error::from_errno(errno, "socket");
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return Error::invalid("notify socket path too long: `" + path + "`", exitcode::kSystem);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ::unlink(path.c_str());
+  if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return Error::from_errno(errno, "bind `" + path + "`");
+  ctx.notify_path.path = path;
+  if (ctx.userns && ::chown(path.c_str(), ctx.ct.local_uid(), ctx.ct.local_gid()) != 0)
+    return Error::from_errno(errno, "chown `" + path + "`");
+  ctx.notify_mount = sys::clone_mount_or_none(path);
+  if (!ctx.notify_mount) return {};  // no new mount API: --wait falls back to the marker file
+  ctx.notify = std::move(sock);
+  return {};
+}
+
 // The cgroup fd to clone into (v2), the sync socket, and the child's arguments.
 Status prepare_child(StartContext& ctx) {
   BERTH_ASSIGN_OR_RETURN(ctx.cgfd, ctx.cg->open_for_clone(ctx.group));
@@ -212,6 +287,11 @@ Status prepare_child(StartContext& ctx) {
     hier.push_back({h.mount, h.options, ctx.userns && !ctx.cg->delegates(h)});
   a.cgroup_fs = isolation::plan_cgroup_fs(std::string_view(ctx.cg->name()) == "v2", hier);
   a.limits = ctx.proc_limits;
+  a.init = ctx.init;
+  if (ctx.notify_mount) {
+    a.notify_fd = ctx.notify_mount.get();
+    a.notify_socket = kNotifySocket;
+  }
   return {};
 }
 
@@ -223,12 +303,10 @@ Status ensure_ubc_server(StartContext& ctx) {
   ctx.ubc.emplace(std::move(use).value());
   if (ctx.ubc->revived()) repair_dead_proc_views(ctx.ct.host());
   ctx.ubc_file = sys::clone_mount_or_none(procsrv::served_path(ctx.ct.host(), ctx.ct.ctid()));
-  // PROC_BEANCOUNTERS="no" asks for a plain procfs.
-  if (ctx.ct.get_or("PROC_BEANCOUNTERS", "yes") != "no")
-    ctx.proc_view =
-        sys::clone_mount_or_none(procsrv::served_proc_path(ctx.ct.host(), ctx.ct.ctid()));
+  ctx.proc = clone_proc_mounts(ctx.ct, ctx.proc_mode);
   ctx.args.beancounters_fd = ctx.ubc_file.get();
-  ctx.args.proc_view_fd = ctx.proc_view.get();
+  ctx.args.proc_view_fd = ctx.proc.view.get();
+  ctx.args.proc_files = ctx.proc.files;
   return {};
 }
 
@@ -303,6 +381,7 @@ std::string console_log_path(const CtConfig& ct) {
 
 Status start(const CtConfig& ct, const StartOptions& opts) {
   pid_t init = 0;
+  UniqueFd notify;
   {
     StartContext ctx{ct, opts};
     auto st = run_pipeline<StartContext>("start", start_steps(), ctx);
@@ -313,10 +392,11 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
       return st;
     }
     init = ctx.child.pid();
+    notify = std::move(ctx.notify);
     ctx.commit();
   }
   if (!opts.wait) return {};
-  BootContext boot{init, opts.wait_timeout};
+  BootContext boot{init, opts.wait_timeout, notify.get()};
   return run_pipeline<BootContext>("start-wait", kBootSteps, boot);
 }
 

@@ -22,6 +22,7 @@
 #include "runtime/ct_limits.h"
 #include "runtime/lifecycle.h"
 #include "runtime/pipeline.h"
+#include "runtime/proc_mode.h"
 #include "state/status.h"
 #include "runtime/sync.h"
 #include "sys/kernel.h"
@@ -29,6 +30,15 @@
 #include "procsrv/client.h"
 
 namespace berth::runtime {
+
+// Unlinks a host file when start is over (made or failed).
+struct UnlinkAtEnd {
+  std::string path;
+  UnlinkAtEnd() = default;
+  UnlinkAtEnd(const UnlinkAtEnd&) = delete;
+  UnlinkAtEnd& operator=(const UnlinkAtEnd&) = delete;
+  ~UnlinkAtEnd();
+};
 
 struct StartContext {
   StartContext(const CtConfig& c, const StartOptions& o) : ct(c), opts(o) {}
@@ -46,6 +56,8 @@ struct StartContext {
   cgroups::Resources limits;
   ProcLimits proc_limits;
   int64_t numcgroup = 0;
+  isolation::InitKind init = isolation::InitKind::kOther;  // open_root_view
+  ProcMode proc_mode = ProcMode::kView;                    // open_root_view
   std::vector<std::string> device_rules;
   std::vector<std::string> notes;  // warnings, printed by apply_limits
 
@@ -55,10 +67,14 @@ struct StartContext {
   UniqueFd root_view;
   cgroups::CgroupGuard cgroup;  // create_cgroup
   UniqueFd console;             // open_console_log
+  UnlinkAtEnd notify_path;      // open_notify_socket: its host file, until the child attached it
+  UniqueFd notify;              // open_notify_socket: systemd's READY=1 arrives here (--wait)
+  UniqueFd notify_mount;        // its detached mount, attached in the CT at kNotifySocket
   UniqueFd cgfd;                // prepare_child
   SyncPair sync;
   std::optional<procsrv::ServerUse> ubc;  // ensure_ubc_server
-  UniqueFd ubc_file, proc_view;
+  UniqueFd ubc_file;
+  ProcMounts proc;  // the CT's /proc (proc_mode.h)
   ChildArgs args;
   sys::ChildProcess child;      // clone_child
   net::CtNetwork network;       // attach_network
@@ -67,6 +83,9 @@ struct StartContext {
   // Everything acquired now belongs to the running CT.
   void commit();
 };
+
+// Where a systemd init finds the socket that start --wait listens on (NOTIFY_SOCKET).
+inline constexpr const char* kNotifySocket = "/run/host/notify";
 
 // The steps of the parent side, in order.
 std::span<const Step<StartContext>> start_steps();
@@ -79,6 +98,7 @@ Status open_root_view(StartContext& ctx);
 Status create_cgroup(StartContext& ctx);
 Status apply_limits(StartContext& ctx);
 Status open_console_log(StartContext& ctx);
+Status open_notify_socket(StartContext& ctx);
 Status prepare_child(StartContext& ctx);
 Status ensure_ubc_server(StartContext& ctx);
 Status clone_child(StartContext& ctx);
