@@ -76,6 +76,17 @@ std::string virtual_meminfo(std::string_view host_meminfo, const MemCounters& c)
       {"SwapFree", swap_free},
       {"AnonPages", c.anon / kb},
       {"Shmem", c.shmem / kb},
+      {"Slab", (c.slab_reclaimable + c.slab_unreclaimable) / kb},
+      {"SReclaimable", c.slab_reclaimable / kb},
+      {"SUnreclaim", c.slab_unreclaimable / kb},
+      {"KReclaimable", c.slab_reclaimable / kb},
+      {"Mapped", c.mapped / kb},
+      {"Dirty", c.dirty / kb},
+      {"Writeback", c.writeback / kb},
+      {"Unevictable", c.unevictable / kb},
+      {"Mlocked", c.mlocked / kb},
+      {"KernelStack", c.kernel_stack / kb},
+      {"PageTables", c.pagetables / kb},
   };
   std::string out;
   out.reserve(host_meminfo.size());
@@ -115,6 +126,16 @@ Result<MemCounters> read_mem_counters(const CtConfig& ct) {
   c.inactive_anon = key("inactive_anon", "total_inactive_anon");
   c.active_file = key("active_file", "total_active_file");
   c.inactive_file = key("inactive_file", "total_inactive_file");
+  c.mapped = key("file_mapped", "total_mapped_file");
+  c.dirty = key("file_dirty", "total_dirty");
+  c.writeback = key("file_writeback", "total_writeback");
+  c.unevictable = key("unevictable", "total_unevictable");
+  if (v2) {
+    c.slab_reclaimable = key("slab_reclaimable", "");
+    c.slab_unreclaimable = key("slab_unreclaimable", "");
+    c.kernel_stack = key("kernel_stack", "");
+    c.pagetables = key("pagetables", "");
+  }
   return c;
 }
 

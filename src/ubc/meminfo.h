@@ -27,6 +27,12 @@ struct MemCounters {
   uint64_t shmem = 0;
   uint64_t anon = 0;
   uint64_t active_anon = 0, inactive_anon = 0, active_file = 0, inactive_file = 0;
+  // The CT's own, so that no host-wide figure shows in its meminfo (procps' free adds
+  // SReclaimable to buff/cache: the host's would exceed the CT's MemTotal). v1 has no slab,
+  // kernel stack or page table counters: 0.
+  uint64_t slab_reclaimable = 0, slab_unreclaimable = 0;
+  uint64_t mapped = 0, dirty = 0, writeback = 0, unevictable = 0, mlocked = 0;
+  uint64_t kernel_stack = 0, pagetables = 0;
   std::optional<uint64_t> swap_limit;  // swap limit (VSwap SWAPPAGES)
   uint64_t swap_usage = 0;
 };

@@ -64,6 +64,35 @@ TEST(MeminfoTest, LimitedCtSeesItsOwnRamAndSwap) {
   EXPECT_EQ(out.size(), std::string(kHost).size());  // same length: FUSE sizes stay right
 }
 
+TEST(MeminfoTest, NoHostWideKernelFigureShows) {
+  // procps' free counts SReclaimable as buff/cache: the host's slab would exceed the CT's RAM.
+  const char* host =
+      "MemTotal:       24683656 kB\n"
+      "Slab:             381256 kB\n"
+      "SReclaimable:     316340 kB\n"
+      "SUnreclaim:        64916 kB\n"
+      "KReclaimable:     316340 kB\n"
+      "Dirty:             15528 kB\n"
+      "Mapped:            58544 kB\n"
+      "KernelStack:        2404 kB\n"
+      "PageTables:         3424 kB\n";
+  MemCounters c;
+  c.limit = 256ull << 20;
+  c.slab_reclaimable = 2ull << 20;
+  c.slab_unreclaimable = 1ull << 20;
+  c.mapped = 3ull << 20;
+  EXPECT_EQ(virtual_meminfo(host, c),
+            "MemTotal:         262144 kB\n"
+            "Slab:               3072 kB\n"
+            "SReclaimable:       2048 kB\n"
+            "SUnreclaim:         1024 kB\n"
+            "KReclaimable:       2048 kB\n"
+            "Dirty:                 0 kB\n"
+            "Mapped:             3072 kB\n"
+            "KernelStack:           0 kB\n"
+            "PageTables:            0 kB\n");
+}
+
 TEST(MeminfoTest, UnlimitedCtGetsTheHostsTotalsAndItsOwnUsage) {
   MemCounters c;
   c.usage = 100ull << 20;
