@@ -1,4 +1,5 @@
 // create, destroy, start, stop, restart, status, mount, umount: thin front-ends over runtime/.
+#include <charconv>
 #include <cstdio>
 
 #include "cli/cli.h"
@@ -42,6 +43,7 @@ Result<CtConfig> load_ct(const Invocation& inv, const HostConfig& host) {
 // Flags of start/stop/restart; anything else is a usage error.
 struct Flags {
   bool wait = false, force = false, fast = false, skip_umount = false;
+  unsigned timeout = 120;  // --timeout SEC: how long start --wait waits (Berth's)
 };
 Result<Flags> parse_flags(const Invocation& inv, std::initializer_list<std::string_view> allowed) {
   Flags f;
@@ -49,6 +51,17 @@ Result<Flags> parse_flags(const Invocation& inv, std::initializer_list<std::stri
     std::string_view a = inv.args[i];
     bool ok = false;
     for (auto al : allowed) ok |= a == al;
+    if (ok && a == "--timeout") {
+      unsigned long long v = 0;
+      std::string_view val = i + 1 < inv.args.size() ? std::string_view(inv.args[i + 1]) : "";
+      auto [end, ec] = std::from_chars(val.data(), val.data() + val.size(), v);
+      if (val.empty() || ec != std::errc() || end != val.data() + val.size() || v == 0 ||
+          v > 86400)
+        return usage_error(inv.command + ": --timeout needs seconds (1-86400)");
+      f.timeout = static_cast<unsigned>(v);
+      ++i;
+      continue;
+    }
     if (!ok) return usage_error(inv.command + ": invalid option `" + std::string(a) + "`");
     if (a == "--wait")
       f.wait = true;
@@ -113,12 +126,12 @@ int cmd_destroy(const Invocation& inv, const HostConfig& host) {
 int cmd_start(const Invocation& inv, const HostConfig& host) {
   auto ct = load_ct(inv, host);
   if (!ct.ok()) return report(inv, ct.error());
-  auto f = parse_flags(inv, {"--wait", "--force", "--skip-fsck", "--skip-remount"});
+  auto f = parse_flags(inv, {"--wait", "--timeout", "--force", "--skip-fsck", "--skip-remount"});
   if (!f.ok()) return report(inv, f.error());
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
   say(inv, "Starting CT " + ct->ctid() + " ...");
-  int rc = run(inv, runtime::start(*ct, {f->wait, f->force}), ct->ctid());
+  int rc = run(inv, runtime::start(*ct, {f->wait, f->force, f->timeout}), ct->ctid());
   if (rc == 0) say(inv, "CT start in progress...");
   return rc;
 }
@@ -140,7 +153,8 @@ int cmd_restart(const Invocation& inv, const HostConfig& host) {
   auto ct = load_ct(inv, host);
   if (!ct.ok()) return report(inv, ct.error());
   auto f = parse_flags(
-      inv, {"--wait", "--force", "--fast", "--skip-umount", "--skip-fsck", "--skip-remount"});
+      inv, {"--wait", "--timeout", "--force", "--fast", "--skip-umount", "--skip-fsck",
+           "--skip-remount"});
   if (!f.ok()) return report(inv, f.error());
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
@@ -154,7 +168,7 @@ int cmd_restart(const Invocation& inv, const HostConfig& host) {
     if (rc) return rc;
   }
   say(inv, "Starting CT " + ct->ctid() + " ...");
-  int rc = run(inv, runtime::start(*ct, {f->wait, f->force}), ct->ctid());
+  int rc = run(inv, runtime::start(*ct, {f->wait, f->force, f->timeout}), ct->ctid());
   if (rc == 0) say(inv, "CT start in progress...");
   return rc;
 }

@@ -2,11 +2,15 @@
 // socket opened in the CT's network namespace (the same code path at start and for live set).
 #include "net/routed.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include "core/exit_codes.h"
+#include "core/unique_fd.h"
 #include "net/counters.h"
 #include "net/netlink.h"
 #include "net/shaper.h"
@@ -126,6 +130,18 @@ Status ensure_gateways(Netlink& nl, int ifindex, const std::vector<IpAddr>& addr
   return {};
 }
 
+// IPv4 forwarding of what arrives on the CT's host end only (the kernel checks the input
+// device's own `forwarding`): CT to CT works on a host whose net.ipv4.ip_forward is off, and
+// nothing arriving on the host's other links is forwarded. The value dies with the link.
+Status enable_forwarding(const std::string& host, const std::vector<IpAddr>& addrs) {
+  if (!has_family(addrs, false)) return {};
+  const std::string path = "/proc/sys/net/ipv4/conf/" + host + "/forwarding";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd || ::write(fd.get(), "1", 1) != 1)
+    return Error::from_errno(errno, "enable forwarding on `" + host + "`");
+  return {};
+}
+
 // Inside the CT: venet0 up, the addresses, default routes via the host end. Idempotent.
 Status configure_inside(Netlink& ct, const std::vector<IpAddr>& addrs) {
   BERTH_ASSIGN_OR_RETURN(auto link, ct.find_link(kCtIfname));
@@ -218,6 +234,7 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
   BERTH_RETURN_IF_ERROR(nl.set_alias(dev, s.alias).status(exitcode::kVeth));
   BERTH_RETURN_IF_ERROR(nl.set_up(dev).status(exitcode::kVeth));
   BERTH_RETURN_IF_ERROR(ensure_gateways(nl, dev, s.addrs).status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(enable_forwarding(s.host, s.addrs).status(exitcode::kVeth));
   BERTH_RETURN_IF_ERROR(add_host_routes(nl, dev, s.addrs));
   BERTH_RETURN_IF_ERROR(add_proxies(nl, devs, s.addrs).status(exitcode::kVeth));
   BERTH_ASSIGN_OR_RETURN(Netlink inside, Netlink::open_in_netns_of(init));

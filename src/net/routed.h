@@ -9,8 +9,11 @@
 // creation fails on some kernels), the addresses as /32 and /128, default routes via 169.254.0.1
 // and fe80::1.
 //
-// Berth changes no host-global sysctl. What the admin enables for traffic beyond the host:
-// net.ipv4.ip_forward=1 and net.ipv6.conf.all.forwarding=1 (CT to CT and CT to LAN), and for
+// Berth changes no host-global sysctl. It turns on net.ipv4.conf.<host end>.forwarding, so IPv4
+// from a CT is routed (CT to CT works with ip_forward off; what arrives on the host's other links
+// is still not forwarded). What the admin enables for traffic beyond the host:
+// net.ipv4.ip_forward=1 (replies from the LAN arrive on its link) and
+// net.ipv6.conf.all.forwarding=1 (IPv6 has no per-device forwarding: also CT to CT), and for
 // NEIGHBOUR_DEVS answering on the LAN, net.ipv6.conf.<dev>.proxy_ndp=1 on those devices (proxy
 // ARP entries need IPv4 forwarding on the device). CT to host works without any of these.
 //

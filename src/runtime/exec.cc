@@ -263,6 +263,16 @@ Status open_init_pidfd(ExecContext& c) {
 Status open_cgroup(ExecContext& c) {
   BERTH_ASSIGN_OR_RETURN(c.cg, state::cgroup_backend());
   c.group = state::ct_group_of(c.ct);
+  // v2: the leaf group the CT's init is in (state::entry_group), if it can be opened.
+  auto text = sys::read_file("/proc/" + std::to_string(c.s.init_pid) + "/cgroup");
+  std::string entry = state::entry_group(c.cg->name(), c.group, text.ok() ? *text : "");
+  if (entry != c.group) {
+    auto fd = c.cg->open_for_clone(entry);
+    if (fd.ok()) {
+      c.cgfd = std::move(fd).value();
+      return {};
+    }
+  }
   BERTH_ASSIGN_OR_RETURN(c.cgfd, c.cg->open_for_clone(c.group));
   return {};
 }

@@ -4,10 +4,11 @@
 #   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/suite.sh ci build
 # Suites:
 #   lifecycle  tests/vm/lifecycle.sh
-#   ci         lifecycle.sh + resources.sh + the root integration binary's ResourcesTest.*
+#   debian     debian.sh (a Debian 12 VPS boots systemd; SKIPPED without a staged template)
+#   ci         lifecycle.sh + resources.sh + debian.sh + the root integration binary's ResourcesTest.*
 #              but ForkBombStopsAtNumproc, the /proc view's two UbcTests and the time
 #              namespace's uptime test (the short v2 suite scripts/test.sh runs)
-#   full       lifecycle.sh + resources.sh + the integration binary's resource, containment,
+#   full       lifecycle.sh + resources.sh + debian.sh + the integration binary's resource, containment,
 #              lifecycle, isolation and beancounter tests
 # $VM_GTEST_FILTER replaces the suite's gtest filter.
 # Exit: 1 if any part failed, 2 on a usage/setup problem.
@@ -18,14 +19,15 @@ case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests/vm  # run as a copy
 case $SUITE in
     lifecycle) parts="lifecycle" ;;
+    debian) parts="debian" ;;
     # ForkBombStopsAtNumproc is left out of ci: its bomb is `sleep 3`s, and under TCG the fork loop
     # can take longer than 3 s, so early sleeps end before it counts (seen once in 4 runs);
     # resources.sh's own fork bomb (sleep 300) covers it in ci.
     # The /proc view (procfs under a FUSE directory, repaired after a killed server) runs on
     # Debian 12's own 6.1 kernel and cgroup v2 here, as users run it.
-    ci) parts="lifecycle resources integration"
+    ci) parts="lifecycle resources debian integration"
         filter="ResourcesTest.*:UbcTest.ProcView*:UbcTest.KilledServer*:IsolationTest.Uptime*:-ResourcesTest.ForkBombStopsAtNumproc" ;;
-    full) parts="lifecycle resources integration"
+    full) parts="lifecycle resources debian integration"
           filter="ResourcesTest.*:ContainmentTest.*:LifecycleTest.*:IsolationTest.*:UbcTest.*" ;;
     *) echo "suite.sh: unknown suite '$SUITE'" >&2; exit 2 ;;
 esac
