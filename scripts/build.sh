@@ -7,6 +7,9 @@ build=${BUILD_DIR:-build}
 launcher=()
 # A compiler cache when the machine has one (not required): rebuilds of other checkouts reuse objects.
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# Paths relative to this checkout in what ccache hashes, so a fresh clone elsewhere (CI) hits the
+# objects another checkout compiled.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "${launcher[@]}" \
   ${CMAKE_ARGS:-} >/dev/null
 ninja -C "$build" "$@"
