@@ -58,6 +58,8 @@ storage::TemplateSource template_source() {
 
 }  // namespace
 
+namespace {
+
 // OSTEMPLATE to the cache name it means (OpenVZ short names: "debian-12" is
 // debian-12-x86_64-minimal), and DISTRIBUTION from the archive's own os-release ("debian-12"), so
 // that a cache named foo.tar.gz holding Debian gets Debian's family (dist::family_from_ostemplate
@@ -90,6 +92,8 @@ Status resolve_ostemplate(const HostConfig& host, ConfFile& conf) {
   conf.set("DISTRIBUTION", version.empty() ? id : id + "-" + version);
   return {};
 }
+
+}  // namespace
 
 Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
   BERTH_RETURN_IF_ERROR(resolve_ostemplate(host, conf));
@@ -169,6 +173,7 @@ Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest 
   if (auto w = not_enforced_warning(req.not_enforced); !w.empty())
     std::fprintf(stderr, "%s\n", w.c_str());
   std::string ve_private = ct.ve_private();
+  BERTH_RETURN_IF_ERROR(resolve_ostemplate(host, req.conf));  // the full name in the message
   say("Creating CT private area (" + req.conf.get_or("OSTEMPLATE", "") + ")");
   BERTH_RETURN_IF_ERROR(create(host, ctid, std::move(req.conf)));
   // No disk quota yet (DISKSPACE is saved but not enforced): say so once, for a CT that was made.

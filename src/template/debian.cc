@@ -31,15 +31,14 @@ const std::vector<std::string> kDebianPackages = {
     "less",         "ca-certificates", "dbus",     "netbase", "iputils-ping"};
 
 const std::vector<std::string> kDebianMaskedUnits = {
-    // No kernel module loading, no device manager, no kernel file systems of the host's in a VPS.
+    // A VPS has no devices to manage, loads no kernel modules and mounts none of the host kernel's
+    // own file systems. On a Berth host these units are skipped by their own conditions today
+    // (/sys read-only, no CAP_SYS_MODULE, ...); masked so that they stay off whatever a later
+    // mount or capability change makes of those conditions.
     "systemd-udevd.service", "systemd-udevd-control.socket", "systemd-udevd-kernel.socket",
     "systemd-udev-trigger.service", "systemd-udev-settle.service", "systemd-modules-load.service",
     "sys-kernel-config.mount", "sys-kernel-debug.mount", "sys-kernel-tracing.mount",
-    "sys-fs-fuse-connections.mount",
-    // The root is mounted by Berth; there is no fstab of the VPS's own to remount from.
-    "systemd-remount-fs.service",
-    // There is no tty1 (the console is /dev/console: console-getty.service).
-    "getty@tty1.service"};
+    "sys-fs-fuse-connections.mount"};
 
 namespace {
 
