@@ -85,6 +85,7 @@ int create_debian(const Invocation& inv, const HostConfig& host, const tmpl::Deb
   if (!built.ok()) return report(inv, built.error());
   auto path = tmpl::find_cache_archive(host, spec.cache_name);
   const std::string where = path.ok() ? *path : host.paths().cache_dir;
+  if (quiet) return 0;
   if (!*built)
     say(inv, "OS template " + spec.cache_name + " is up to date: " + where +
                  " (use --force to rebuild)");
