@@ -271,7 +271,11 @@ Status read_apt_sources(const std::string& apt_dir, std::string& list,
 
 // Signals that end a build early; the handler only records which one came.
 volatile sig_atomic_t g_stop_signal = 0;
-void on_stop_signal(int sig) { g_stop_signal = sig; }
+volatile sig_atomic_t g_stop_count = 0;
+void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+  g_stop_count = g_stop_count + 1;
+}
 
 // SIGINT, SIGTERM and SIGHUP caught while alive (no SA_RESTART: a blocking read returns EINTR);
 // the old actions are back on destruction.
@@ -282,6 +286,7 @@ class StopSignals {
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     g_stop_signal = 0;
+    g_stop_count = 0;
     for (size_t i = 0; i < 3; ++i) sigaction(kSignals[i], &sa, &old_[i]);
   }
   ~StopSignals() {
@@ -335,8 +340,8 @@ void remove_stale_builds(const std::string& cache, const std::string& name) {
   for (const auto& n : stale) unlink((cache + "/" + n).c_str());
 }
 
-// Runs argv with stdout+stderr into one pipe, each line to on_line; stops it (SIGTERM, then
-// waits) when a stop signal comes. Returns the wait status; the error names the signal.
+// Runs argv in its own process group with stdout+stderr into one pipe, each line to on_line;
+// stops the group (SIGTERM; SIGKILL on a second signal) when a stop signal comes, then waits. Returns the wait status; the error names the signal.
 Result<int> run_lines(const std::vector<std::string>& args,
                       const std::function<void(std::string_view)>& on_line) {
   int fds[2];
@@ -363,11 +368,14 @@ Result<int> run_lines(const std::vector<std::string>& args,
   wr.reset();
   std::string buf;
   char chunk[4096];
-  bool stopped = false;
+  int stops_sent = 0;
   for (;;) {
-    if (g_stop_signal && !stopped) {
-      kill(pid, SIGTERM);
-      stopped = true;
+    // mmdebstrap acts on its own SIGTERM only between phases (minutes), so the whole group gets
+    // it: apt and dpkg end, mmdebstrap then unmounts and removes its temp dir. A second signal
+    // kills the group outright.
+    if (g_stop_count > stops_sent) {
+      kill(-pid, stops_sent == 0 ? SIGTERM : SIGKILL);
+      stops_sent = g_stop_count;
     }
     ssize_t n = read(rd.get(), chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
