@@ -3,7 +3,8 @@
 #   0. the include direction of src/ (scripts/check-layers.sh, no build needed),
 #   1. builds (scripts/build.sh, into build/ or $BUILD_DIR),
 #   2. unit tests (ctest -L unit), then the conventions CI holds (scripts/checks.sh, docs/ci.md),
-#   3. root integration tests (ctest -L root, two at a time: every test has its own BERTH_ROOT
+#   3. the cached Debian template (tests/tools/debian-template: BERTH_TEST_DEBIAN_TEMPLATE), then
+#      root integration tests (ctest -L root, two at a time: every test has its own BERTH_ROOT
 #      and cgroup instance name, so they are independent); skipped with a note when not root,
 #   4. the short cgroup v2 suite in the qemu test VM (scripts/testvm-ci.sh, 2-4 min; as root only;
 #      skipped with a note when qemu cannot run here, or when SKIP_VM=1),
@@ -37,6 +38,18 @@ if [ "$(id -u)" = 0 ]; then
   # What was on the machine before the tests (another Berth instance, another user's work).
   baseline=""
   [ -n "$leakcheck" ] && baseline=$("$leakcheck" 2>&1 | grep '^leftover' || true)
+
+  # The Debian template the Debian tests use: built once (cached in /var/cache/berth-test, rebuilt
+  # when a week old or when the recipe changes); without apt sources those tests say SKIPPED.
+  if [ -z "${BERTH_TEST_DEBIAN_TEMPLATE:-}" ]; then
+    echo "== Debian template (tests/tools/debian-template)"
+    if debian=$(BERTH=$PWD/$build/berth tests/tools/debian-template); then
+      export BERTH_TEST_DEBIAN_TEMPLATE=$debian
+      echo "Debian template: $debian"
+    else
+      echo "Debian template tests ${debian:-SKIPPED: tests/tools/debian-template failed}"
+    fi
+  fi
 
   echo "== integration tests (root)"
   ctest --test-dir "$build" -L root --output-on-failure -j "$jobs" --timeout 300 || status=1

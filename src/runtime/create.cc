@@ -13,6 +13,7 @@
 #include "core/exit_codes.h"
 #include "core/safe_defaults.h"
 #include "core/samples.h"
+#include "dist/family.h"
 #include "dist/users.h"
 #include "net/addr.h"
 #include "net/counters.h"
@@ -27,6 +28,8 @@
 #include "storage/root.h"
 #include "sys/fs.h"
 #include "template/cache.h"
+#include "template/debian.h"
+#include "template/info.h"
 #include "template/unpack.h"
 
 namespace berth::runtime {
@@ -55,7 +58,45 @@ storage::TemplateSource template_source() {
 
 }  // namespace
 
+namespace {
+
+// OSTEMPLATE to the cache name it means (OpenVZ short names: "debian-12" is
+// debian-12-x86_64-minimal), and DISTRIBUTION from the archive's own os-release ("debian-12"), so
+// that a cache named foo.tar.gz holding Debian gets Debian's family (dist::family_from_ostemplate
+// reads DISTRIBUTION as it reads OSTEMPLATE). A DISTRIBUTION given by the user is kept.
+Status resolve_ostemplate(const HostConfig& host, ConfFile& conf) {
+  auto given = conf.get("OSTEMPLATE");
+  if (!given || given->empty()) return {};
+  BERTH_ASSIGN_OR_RETURN(std::string name,
+                         tmpl::resolve_template_name(host, *given, tmpl::host_machine()));
+  conf.set("OSTEMPLATE", name);
+  if (conf.has("DISTRIBUTION")) return {};
+  BERTH_ASSIGN_OR_RETURN(std::string archive, tmpl::find_cache_archive(host, name));
+  tmpl::TemplateEntry entry;
+  entry.name = name;
+  entry.archive_path = archive;
+  auto os = tmpl::template_os_release(entry);
+  if (!os.ok() || !*os) return {};  // no os-release: the name and the root decide, as before
+  ConfFile rel = ConfFile::parse(**os);
+  std::string id = rel.get_or("ID", "");
+  // An ID the families do not know ("neon") is named by its first known ID_LIKE word ("ubuntu").
+  if (dist::family_from_ostemplate(id) == dist::Family::kDefault) {
+    for (const std::string& like : split_words(rel.get_or("ID_LIKE", "")))
+      if (dist::family_from_ostemplate(like) != dist::Family::kDefault) {
+        id = like;
+        break;
+      }
+  }
+  if (id.empty()) return {};
+  std::string version = rel.get_or("VERSION_ID", "");
+  conf.set("DISTRIBUTION", version.empty() ? id : id + "-" + version);
+  return {};
+}
+
+}  // namespace
+
 Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
+  BERTH_RETURN_IF_ERROR(resolve_ostemplate(host, conf));
   BERTH_RETURN_IF_ERROR(
       validate_config(CtConfig(host, ctid, conf)));  // every value, before anything is made
   std::string conf_path = host.ct_conf_path(ctid);
@@ -132,6 +173,7 @@ Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest 
   if (auto w = not_enforced_warning(req.not_enforced); !w.empty())
     std::fprintf(stderr, "%s\n", w.c_str());
   std::string ve_private = ct.ve_private();
+  BERTH_RETURN_IF_ERROR(resolve_ostemplate(host, req.conf));  // the full name in the message
   say("Creating CT private area (" + req.conf.get_or("OSTEMPLATE", "") + ")");
   BERTH_RETURN_IF_ERROR(create(host, ctid, std::move(req.conf)));
   // No disk quota yet (DISKSPACE is saved but not enforced): say so once, for a CT that was made.

@@ -17,11 +17,13 @@
 #include "core/conf_file.h"
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
+#include "template/debian.h"
 
 namespace berth::tmpl {
 namespace {
 
 constexpr std::string_view kTmpPrefix = ".tmp-";
+constexpr std::string_view kBusyboxName = "busybox";  // busybox.h's kBusyboxTemplate
 
 std::string rootfs_dir(const HostConfig& host) { return host.paths().template_dir + "/rootfs"; }
 
@@ -160,8 +162,9 @@ Status copy_file(const std::string& from, const std::string& to_dir, const std::
   return {};
 }
 
-// CTIDs whose <conf_dir>/*.conf says OSTEMPLATE=name.
-Result<std::vector<std::string>> users_of(const HostConfig& host, std::string_view name) {
+}  // namespace
+
+Result<std::vector<std::string>> template_users(const HostConfig& host, std::string_view name) {
   std::vector<std::string> users;
   BERTH_ASSIGN_OR_RETURN(auto names, list_dir(host.paths().conf_dir));
   for (const auto& n : names) {
@@ -172,8 +175,6 @@ Result<std::vector<std::string>> users_of(const HostConfig& host, std::string_vi
   }
   return users;
 }
-
-}  // namespace
 
 Status validate_template_name(std::string_view name) {
   auto bad = [&](const char* why) {
@@ -213,6 +214,48 @@ Result<std::string> find_cache_archive(const HostConfig& host, std::string_view 
     if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return path;
   }
   return not_found(name);
+}
+
+Result<std::optional<std::string>> pick_template_name(const std::vector<std::string>& names,
+                                                      std::string_view name,
+                                                      std::string_view host_arch) {
+  if (std::find(names.begin(), names.end(), name) != names.end())
+    return std::optional<std::string>(name);
+  const std::string stem = std::string(name) + "-" + std::string(host_arch);
+  std::vector<std::string> found;
+  for (const auto& n : names) {
+    if (!n.starts_with(stem)) continue;
+    std::string_view rest = std::string_view(n).substr(stem.size());
+    if (rest.empty() || (rest.size() > 1 && rest.front() == '-')) found.push_back(n);
+  }
+  if (found.empty()) return std::optional<std::string>();
+  if (found.size() == 1) return std::optional<std::string>(found.front());
+  for (const auto& n : found)
+    if (n == stem + "-minimal") return std::optional<std::string>(n);
+  std::string list;
+  for (const auto& n : found) list += (list.empty() ? "" : ", ") + n;
+  return Error::invalid("OS template `" + std::string(name) + "` is ambiguous: " + list +
+                            " (give the full name)",
+                        exitcode::kBadValue);
+}
+
+Result<std::string> resolve_template_name(const HostConfig& host, std::string_view name,
+                                          std::string_view host_arch) {
+  BERTH_RETURN_IF_ERROR(validate_template_name(name));
+  if (find_cache_archive(host, name).ok()) return std::string(name);
+  BERTH_ASSIGN_OR_RETURN(auto list, list_templates(host));
+  std::vector<std::string> names;
+  for (const auto& t : list) names.push_back(t.name);
+  BERTH_ASSIGN_OR_RETURN(auto picked, pick_template_name(names, name, host_arch));
+  if (picked) return *picked;
+  std::string msg = "OS template `" + std::string(name) + "` not found (no `" + std::string(name) +
+                    "` nor `" + std::string(name) + "-" + std::string(host_arch) + "[-VARIANT]` in `" +
+                    host.paths().cache_dir + "`)";
+  if (debian_spec(name, host_arch) || name == kBusyboxName)
+    msg += "; `berth template create " + std::string(name) + "` makes it";
+  else
+    msg += "; `berth template list` shows the templates there are";
+  return Error::with_status(exitcode::kTemplateNotFound, msg);
 }
 
 Result<std::vector<TemplateEntry>> list_templates(const HostConfig& host) {
@@ -274,7 +317,7 @@ Result<std::string> ensure_unpacked(const HostConfig& host, std::string_view nam
 Status remove_template(const HostConfig& host, std::string_view name) {
   const std::string what = "remove OS template `" + std::string(name) + "`";
   BERTH_RETURN_IF_ERROR(validate_template_name(name).context(what));
-  BERTH_ASSIGN_OR_RETURN(auto users, std::move(users_of(host, name)).context(what));
+  BERTH_ASSIGN_OR_RETURN(auto users, std::move(template_users(host, name)).context(what));
   if (!users.empty()) {
     std::string list;
     for (const auto& u : users) list += (list.empty() ? "" : " ") + u;
@@ -284,7 +327,9 @@ Status remove_template(const HostConfig& host, std::string_view name) {
   bool found = false;
   for (std::string_view suffix : kArchiveSuffixes) {
     std::string path = host.paths().cache_dir + "/" + std::string(name) + std::string(suffix);
-    for (const std::string& p : {path, path + ".asc"}) {
+    const std::string side = host.paths().cache_dir + "/." + std::string(name) +
+                             std::string(suffix) + ".dist";  // info.h's sidecar
+    for (const std::string& p : {path, path + ".asc", side}) {
       if (unlink(p.c_str()) == 0) {
         found = found || p == path;
       } else if (errno != ENOENT) {

@@ -42,6 +42,19 @@ Result<std::vector<TemplateEntry>> list_templates(const HostConfig&);
 // Invalid name: exit 21. Missing: Error with exit status 91 ("OS template `x` not found").
 Result<std::string> find_cache_archive(const HostConfig&, std::string_view name);
 
+// The cache name an `--ostemplate` value means: name itself when its archive exists, else the
+// OpenVZ-style names `<name>-<host_arch>` and `<name>-<host_arch>-<variant>`; of several, the
+// `-minimal` one, else an error listing them (exit 21). None: exit 91, saying which names were
+// looked for (and, for a Debian recipe name, that `berth template create NAME` makes it).
+Result<std::string> resolve_template_name(const HostConfig&, std::string_view name,
+                                          std::string_view host_arch);
+
+// Pure part of resolve_template_name(): the pick among the cache's names; nullopt when none
+// matches, an error when several match and none is `-minimal`.
+Result<std::optional<std::string>> pick_template_name(const std::vector<std::string>& names,
+                                                      std::string_view name,
+                                                      std::string_view host_arch);
+
 // The shared read-only unpacked root of a template for the overlay layout: the absolute path of
 // <template_dir>/rootfs/<name>@<id>, where <id> (16 hex digits) hashes the archive's inode, size
 // and mtime, so it changes whenever the archive is replaced or rewritten. Unpacks once, with the
@@ -57,6 +70,9 @@ Result<std::string> ensure_unpacked(const HostConfig&, std::string_view name);
 // OSTEMPLATE=name (an overlay CT would lose its lower layer; we do not look at the layout).
 // Nothing of the template found: exit 91. Takes the rootfs lock while removing.
 Status remove_template(const HostConfig&, std::string_view name);
+
+// CTIDs whose <conf_dir>/<CTID>.conf says OSTEMPLATE=name (unreadable configs skipped), sorted.
+Result<std::vector<std::string>> template_users(const HostConfig&, std::string_view name);
 
 // Import: copy an existing archive file into the cache as <name><suffix>, where the suffix is the
 // file's (.tar, .tar.gz/.tgz, .tar.xz, .tar.zst, .tar.bz2; .tgz is stored as .tar.gz) and name is

@@ -42,23 +42,14 @@ TEST(TemplateName, SplitArchiveName) {
   EXPECT_FALSE(split_archive_name(".tar.gz"));
 }
 
-class TemplateCache : public testing::TempDirTest {
+class TemplateCache : public testing::CacheDirTest {
  protected:
-  void SetUp() override {
-    TempDirTest::SetUp();
-    auto h = HostConfig::load_at(dir_);
-    ASSERT_TRUE(h.ok());
-    host_ = std::move(h).value();
-    ASSERT_TRUE(make_dirs(cache()).ok());
-  }
-  std::string cache() const { return host_.paths().cache_dir; }
   std::string rootfs() const { return host_.paths().template_dir + "/rootfs"; }
   void write_template(const std::string& file, const std::string& content) {
     write_tar(cache() + "/" + file, {{"./", AE_IFDIR, 0755},
                                      {"./etc/", AE_IFDIR, 0755},
                                      {"./etc/version", AE_IFREG, 0644, content}});
   }
-  HostConfig host_;
 };
 
 TEST_F(TemplateCache, FindOrderAndNotFound) {

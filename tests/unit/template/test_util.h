@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/host_config.h"
 #include "template/unpack.h"
 
 namespace berth::tmpl::testing {
@@ -99,6 +100,20 @@ class TempDirTest : public ::testing::Test {
     }
   }
   std::string dir_;
+};
+
+// A TempDirTest whose dir is a BERTH_ROOT (host_) with an empty template cache dir.
+class CacheDirTest : public TempDirTest {
+ protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    auto h = HostConfig::load_at(dir_);
+    ASSERT_TRUE(h.ok());
+    host_ = std::move(h).value();
+    ASSERT_TRUE(make_dirs(cache()).ok());
+  }
+  std::string cache() const { return host_.paths().cache_dir; }
+  HostConfig host_;
 };
 
 inline bool exists(const std::string& p) {
