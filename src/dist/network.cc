@@ -53,7 +53,7 @@ struct Commands {
 void add_address(Commands& c, std::string_view ifname, const std::string& addr, bool nodad) {
   std::string dev = " dev " + std::string(ifname);
   c.up.push_back("ip addr replace " + addr + dev + (nodad && is_v6(addr) ? " nodad" : ""));
-  c.down.push_back("ip addr del " + addr + dev + " || true");
+  c.down.push_back("ip addr del " + addr + dev + " 2>/dev/null || true");
 }
 
 void add_default(Commands& c, std::string_view ifname, const std::string& gw) {
@@ -61,7 +61,7 @@ void add_default(Commands& c, std::string_view ifname, const std::string& gw) {
   std::string route = " default via " + gw + " dev " + std::string(ifname);
   c.up.push_back("ip " + fam + " route replace" + route + " proto static");
   // Default routes go first on the way down, so no route is left pointing at a removed address.
-  c.down.insert(c.down.begin(), "ip " + fam + " route del" + route + " || true");
+  c.down.insert(c.down.begin(), "ip " + fam + " route del" + route + " 2>/dev/null || true");
 }
 
 std::string stanza_lines(const Commands& c) {
@@ -226,7 +226,7 @@ std::string ifupdown_routed(const RoutedIf& r) {
     // The next hop is a link-local /32 on the host end: reachable through a link route.
     c.up.push_back("ip -4 route replace " + r.gw4 + "/32 dev " + r.ifname +
                    " scope link proto static");
-    c.down.push_back("ip -4 route del " + r.gw4 + "/32 dev " + r.ifname + " || true");
+    c.down.push_back("ip -4 route del " + r.gw4 + "/32 dev " + r.ifname + " 2>/dev/null || true");
     add_default(c, r.ifname, r.gw4);
   }
   if (v6 && !r.gw6.empty()) add_default(c, r.ifname, r.gw6);
