@@ -68,7 +68,9 @@ Status apply_inside(const CtConfig& ct, const SetRequest& req, const state::CtSt
     ExecRequest restart{{"systemctl", "try-reload-or-restart", "systemd-resolved.service"}, false};
     auto rc = exec(ct, restart);
     if (!rc.ok() || *rc != 0)
-      std::fprintf(stderr, "Warning: could not restart systemd-resolved in CT %s\n",
+      std::fprintf(stderr,
+                   "Warning: systemd-resolved in CT %s was not restarted: it reads the new DNS "
+                   "servers when it starts\n",
                    ct.ctid().c_str());
   }
   return {};

@@ -220,6 +220,15 @@ TEST_F(DistTest, NetworkdAndBridgedStaticAddress) {
                  "ip -4 route show default");
   EXPECT_EQ(got, want) << "networkd put back the routed addresses and the default route";
   EXPECT_PRED2(contains, sh(id, "ip -o addr show dev eth0 scope global"), "198.18.44.21/24");
+
+  // systemd-resolved's stub as /etc/resolv.conf (the template has no resolved: its link is made
+  // by hand): the servers go to resolved's drop-in and the link stays a link.
+  sh(id, "ln -sf ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf");
+  r = berth({"set", id, "--nameserver", "198.18.44.53", "--searchdomain", "example.org", "--save"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sh(id, "readlink /etc/resolv.conf"), "../run/systemd/resolve/stub-resolv.conf\n");
+  EXPECT_PRED2(contains, sh(id, "cat /etc/systemd/resolved.conf.d/berth.conf"),
+               "[Resolve]\nDNS=198.18.44.53\nDomains=example.org\n");
 }
 
 }  // namespace
