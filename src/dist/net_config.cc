@@ -1,14 +1,20 @@
 // SET_HOSTNAME and SET_DNS inside a CT (vzctl's set_hostname.sh and set_dns.sh).
 #include "dist/net_config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 
 #include "core/conf_file.h"
 #include "core/exit_codes.h"
+#include "core/host_config.h"
 #include "core/values/ip.h"
 #include "core/values/text.h"
 #include "dist/files.h"
+#include "sys/fs.h"
 
 namespace berth::dist {
 namespace {
@@ -184,6 +190,42 @@ std::string resolv_conf_with(std::string_view text, const std::vector<std::strin
   return join_lines(out);
 }
 
+std::string resolved_conf_with(std::string_view old, const std::vector<std::string>& nameservers,
+                               const std::vector<std::string>& searchdomains) {
+  // The old values of the lines an empty list keeps.
+  std::string dns_line, domains_line;
+  for (const auto& line : split_lines(old)) {
+    std::string_view t = trim(line);
+    if (t.substr(0, 4) == "DNS=") dns_line = std::string(t);
+    if (t.substr(0, 8) == "Domains=") domains_line = std::string(t);
+  }
+  auto line_of = [](std::string_view key, const std::vector<std::string>& list) {
+    std::string l(key);
+    for (size_t i = 0; i < list.size(); ++i) l += (i ? " " : "") + list[i];
+    return l;
+  };
+  if (!nameservers.empty()) dns_line = line_of("DNS=", nameservers);
+  if (!searchdomains.empty()) domains_line = line_of("Domains=", searchdomains);
+  std::string out =
+      "# Written by Berth from NAMESERVER and SEARCHDOMAIN in the VPS's config; `berth set`\n"
+      "# rewrites it.\n[Resolve]\n";
+  if (!dns_line.empty()) out += dns_line + "\n";
+  if (!domains_line.empty()) out += domains_line + "\n";
+  return out;
+}
+
+bool is_resolved_link(std::string_view target) {
+  return target.find("run/systemd/resolve/") != std::string_view::npos;
+}
+
+bool uses_resolved(pid_t init) {
+  auto fd = sys::open_in_root_of(init, "etc/resolv.conf", O_PATH | O_NOFOLLOW);
+  if (!fd.ok()) return false;
+  char target[4096];
+  ssize_t n = ::readlinkat(fd->get(), "", target, sizeof(target) - 1);
+  return n > 0 && is_resolved_link(std::string_view(target, static_cast<size_t>(n)));
+}
+
 Status set_hostname(const std::string& hostname, const std::string& root, const std::string& ip) {
   BERTH_RETURN_IF_ERROR(validate_hostname(hostname));
   auto run = [&]() -> Status {
@@ -202,12 +244,27 @@ Status set_hostname(const std::string& hostname, const std::string& root, const 
 }
 
 Status set_dns(const std::vector<std::string>& nameservers,
-               const std::vector<std::string>& searchdomains, const std::string& root) {
+               const std::vector<std::string>& searchdomains, const std::string& root,
+               bool* via_resolved) {
+  if (via_resolved) *via_resolved = false;
   for (const auto& n : nameservers) BERTH_RETURN_IF_ERROR(validate_nameserver(n));
   for (const auto& d : searchdomains) BERTH_RETURN_IF_ERROR(validate_searchdomain(d));
   if (nameservers.empty() && searchdomains.empty()) return {};
   std::string path = root + "/etc/resolv.conf";
   auto run = [&]() -> Status {
+    // systemd-resolved's stub: the link stays (resolved rewrites its target at will); the servers
+    // go to its configuration. Only the link itself is read, never what it points to.
+    char target[4096];
+    ssize_t n = ::readlink(path.c_str(), target, sizeof(target) - 1);
+    if (n > 0 && is_resolved_link(std::string_view(target, static_cast<size_t>(n)))) {
+      std::string conf = root + std::string(kResolvedDropIn);
+      BERTH_RETURN_IF_ERROR(make_dirs(conf.substr(0, conf.rfind('/')), 0755));
+      BERTH_ASSIGN_OR_RETURN(auto old, read_if_exists(conf));
+      BERTH_RETURN_IF_ERROR(
+          replace_file(conf, resolved_conf_with(old.value_or(""), nameservers, searchdomains)));
+      if (via_resolved) *via_resolved = true;
+      return {};
+    }
     BERTH_ASSIGN_OR_RETURN(auto text, read_if_exists(path));
     return replace_file(path, resolv_conf_with(text.value_or(""), nameservers, searchdomains));
   };

@@ -5,6 +5,8 @@
 // with sethostname(2) in the CT's UTS namespace is the runtime's step.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,14 +53,32 @@ std::string sysconfig_network_with_hostname(std::string_view text, std::string_v
 std::string resolv_conf_with(std::string_view text, const std::vector<std::string>& nameservers,
                              const std::vector<std::string>& searchdomains);
 
+// The file systemd-resolved reads Berth's servers from, and the text for it: a [Resolve] section
+// with DNS= and Domains= from the lists, an empty list keeping that line of old (Berth's earlier
+// file). Pure.
+inline constexpr std::string_view kResolvedDropIn = "/etc/systemd/resolved.conf.d/berth.conf";
+std::string resolved_conf_with(std::string_view old, const std::vector<std::string>& nameservers,
+                               const std::vector<std::string>& searchdomains);
+// A symlink target of /etc/resolv.conf that systemd-resolved manages (its stub or its
+// resolv.conf under /run/systemd/resolve/, absolute or relative). Pure.
+bool is_resolved_link(std::string_view target);
+
+// Host side, for a running CT: whether its /etc/resolv.conf is systemd-resolved's link (read
+// beneath its root, following none of its symlinks; false when unreadable).
+bool uses_resolved(pid_t init);
+
 // Inside the CT: /etc/hostname, /etc/hosts (with ip, see hosts_with_hostname), and HOSTNAME= in
 // /etc/sysconfig/network if that file exists. Error exit 21 for a bad name.
 Status set_hostname(const std::string& hostname, const std::string& root = "",
                     const std::string& ip = "");
 
-// Inside the CT: /etc/resolv.conf. Empty lists leave their lines alone (both empty: no change);
-// `inherit` must already have been replaced by the host's values. Error exit 21 for a bad value.
+// Inside the CT: /etc/resolv.conf, or, when it is systemd-resolved's link (is_resolved_link),
+// kResolvedDropIn (the link is left as it is; resolved reads the file when it starts). Empty
+// lists leave their lines alone (both empty: no change); `inherit` must already have been
+// replaced by the host's values. Error exit 21 for a bad value. Sets *via_resolved (if given) to
+// whether resolved's file was written.
 Status set_dns(const std::vector<std::string>& nameservers,
-               const std::vector<std::string>& searchdomains, const std::string& root = "");
+               const std::vector<std::string>& searchdomains, const std::string& root = "",
+               bool* via_resolved = nullptr);
 
 }  // namespace berth::dist

@@ -165,11 +165,40 @@ Status validate_password(std::string_view password) {
   return {};
 }
 
-Result<std::string> hash_password(std::string_view password) {
+std::string hash_prefix_for(std::string_view pam_common_password, std::string_view login_defs) {
+  // pam_unix's own method words, and login.defs' ENCRYPT_METHOD values (upper case).
+  static constexpr std::pair<std::string_view, std::string_view> kPam[] = {
+      {"yescrypt", "$y$"}, {"sha512", "$6$"}, {"sha256", "$5$"}, {"blowfish", "$2b$"}};
+  static constexpr std::pair<std::string_view, std::string_view> kDefs[] = {
+      {"YESCRYPT", "$y$"}, {"SHA512", "$6$"}, {"SHA256", "$5$"}, {"BCRYPT", "$2b$"}};
+  for (const auto& line : lines_of(pam_common_password)) {
+    // "password <control> pam_unix.so <options...>"; the control may be "[a=b c=d]", with blanks.
+    auto w = values::split_any(line, " \t");
+    if (w.empty() || w[0] != "password") continue;
+    auto module = std::find_if(w.begin(), w.end(), [](const std::string& x) {
+      return x.size() >= 11 && x.compare(x.size() - 11, 11, "pam_unix.so") == 0;
+    });
+    std::string_view found;  // the last method word wins, as in pam_unix
+    for (auto it = module; it != w.end(); ++it)
+      for (const auto& [word, prefix] : kPam)
+        if (*it == word) found = prefix;
+    if (!found.empty()) return std::string(found);
+  }
+  for (const auto& line : lines_of(login_defs)) {
+    auto w = values::split_any(line, " \t");
+    if (w.size() < 2 || w[0] != "ENCRYPT_METHOD") continue;
+    for (const auto& [word, prefix] : kDefs)
+      if (w[1] == word) return std::string(prefix);
+  }
+  return "$6$";
+}
+
+Result<std::string> hash_password(std::string_view password, std::string_view prefix) {
   BERTH_RETURN_IF_ERROR(validate_password(password));
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
   // count 0: the method's default cost; rbytes nullptr: libxcrypt reads the OS random source.
-  if (!crypt_gensalt_rn("$6$", 0, nullptr, 0, salt, sizeof(salt)))
+  if (!crypt_gensalt_rn(std::string(prefix).c_str(), 0, nullptr, 0, salt, sizeof(salt)) &&
+      !crypt_gensalt_rn("$6$", 0, nullptr, 0, salt, sizeof(salt)))
     return Error::from_errno(errno, "generate password salt").status(exitcode::kPasswordFailed);
   auto data = std::make_unique<crypt_data>();
   const char* h = crypt_rn(std::string(password).c_str(), salt, data.get(), sizeof(crypt_data));
@@ -318,7 +347,11 @@ Status set_userpasswd(const std::string& user, const std::string& password,
                       const std::string& root) {
   auto run = [&]() -> Status {
     BERTH_RETURN_IF_ERROR(validate_user_name(user));
-    BERTH_ASSIGN_OR_RETURN(std::string hash, hash_password(password));
+    BERTH_ASSIGN_OR_RETURN(auto pam, read_if_exists(root + "/etc/pam.d/common-password"));
+    BERTH_ASSIGN_OR_RETURN(auto defs, read_if_exists(root + "/etc/login.defs"));
+    BERTH_ASSIGN_OR_RETURN(
+        std::string hash,
+        hash_password(password, hash_prefix_for(pam.value_or(""), defs.value_or(""))));
     BERTH_ASSIGN_OR_RETURN(PasswdLock lock, PasswdLock::acquire(root));
     BERTH_ASSIGN_OR_RETURN(std::string passwd, sys::read_file(root + "/etc/passwd"));
     BERTH_ASSIGN_OR_RETURN(auto shadow, read_if_exists(root + "/etc/shadow"));

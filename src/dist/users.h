@@ -1,7 +1,7 @@
 // Users and passwords inside a CT: vzctl's SET_USERPASS dist action (`vzctl set --userpasswd`).
 //
 // Pure transforms of /etc/passwd, /etc/group, /etc/gshadow and /etc/shadow text (unit-tested), the
-// SHA-512 crypt hashing (libxcrypt), and set_userpasswd(), which runs INSIDE the CT (files.h) and
+// crypt hashing (libxcrypt) with the CT's own method (yescrypt on Debian 11+), and set_userpasswd(), which runs INSIDE the CT (files.h) and
 // does what `useradd -m` + `chpasswd` did in vzctl's script, without needing either in the CT.
 #pragma once
 
@@ -20,8 +20,16 @@ Status validate_user_name(std::string_view user);
 // Not empty, no ':' or newline or NUL (they would break /etc/shadow). Error exit 74. Pure.
 Status validate_password(std::string_view password);
 
-// "$6$<salt>$<hash>" with a fresh random salt (crypt_gensalt_rn + crypt_rn). Error exit 74.
-Result<std::string> hash_password(std::string_view password);
+// The crypt(3) method prefix the CT's own passwd(1) and chpasswd(8) would hash with: pam_unix's
+// method option on the `password` line of /etc/pam.d/common-password (Debian 11+: yescrypt,
+// "$y$"; sha512 "$6$", sha256 "$5$", blowfish "$2b$"), else login.defs' ENCRYPT_METHOD (YESCRYPT,
+// SHA512, SHA256, BCRYPT); "$6$" (SHA-512) when neither says (busybox, old systems) or they name
+// something weaker (MD5, DES). Pure.
+std::string hash_prefix_for(std::string_view pam_common_password, std::string_view login_defs);
+
+// "<prefix><salt>$<hash>" with a fresh random salt (crypt_gensalt_rn + crypt_rn); a prefix this
+// libcrypt cannot make falls back to "$6$". Error exit 74.
+Result<std::string> hash_password(std::string_view password, std::string_view prefix = "$6$");
 // crypt_rn(password, hash) == hash.
 bool password_matches(std::string_view password, std::string_view hash);
 
@@ -73,7 +81,7 @@ std::string passwd_with_password(std::string_view passwd, std::string_view user,
 
 // Inside the CT: set user's password, creating the user as `useradd -m` would if missing (passwd,
 // group, gshadow, shadow entries; /home/<user> owned by the new ids, filled from /etc/skel).
-// Holds /etc/.pwd.lock while writing. Each file is replaced atomically, keeping mode and owner.
+// The hash uses hash_prefix_for the CT's own files. Holds /etc/.pwd.lock while writing. Each file is replaced atomically, keeping mode and owner.
 // Every failure has exit status 74.
 Status set_userpasswd(const std::string& user, const std::string& password,
                       const std::string& root = "");

@@ -20,6 +20,7 @@
 
 #include "dist/files.h"
 #include "dist/net_config.h"
+#include "dist/network.h"
 #include "dist/users.h"
 #include "isolation/cgroupfs.h"
 #include "isolation/caps.h"
@@ -27,6 +28,7 @@
 #include "isolation/rootfs.h"
 #include "isolation/seccomp.h"
 #include "isolation/timens.h"
+#include "net/addr.h"
 #include "runtime/ct_limits.h"
 #include "runtime/pipeline.h"
 #include "runtime/sync.h"
@@ -117,7 +119,8 @@ Status configure_inside(ChildContext& c) {
   auto ns = dist::resolve_inherit(ct.list("NAMESERVER"), host_resolv, true);
   auto sd = dist::resolve_inherit(ct.list("SEARCHDOMAIN"), host_resolv, false);
   if (!ns.empty() || !sd.empty()) BERTH_RETURN_IF_ERROR(dist::set_dns(ns, sd).context("set DNS"));
-  return {};
+  // The addresses in the distribution's own network files, so its tools keep them.
+  return dist::set_ct_network(ct, {net::kCtIfname, net::kGatewayV4, net::kGatewayV6});
 }
 
 // Its uptime counts from now.

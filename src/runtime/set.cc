@@ -11,6 +11,7 @@
 #include "core/samples.h"
 #include "dist/files.h"
 #include "dist/net_config.h"
+#include "dist/network.h"
 #include "dist/users.h"
 #include "net/addr.h"
 #include "net/network.h"
@@ -20,6 +21,7 @@
 #include "runtime/exec.h"
 #include "runtime/lifecycle.h"
 #include "state/status.h"
+#include "sys/fs.h"
 
 namespace berth::runtime {
 namespace {
@@ -28,31 +30,50 @@ bool changed(const SetRequest& r, std::string_view key) {
   return std::find(r.changed_keys.begin(), r.changed_keys.end(), key) != r.changed_keys.end();
 }
 
-// In-CT configuration for the keys that have it (hostname and /etc/hosts, DNS) and passwords.
-Status apply_inside(const CtConfig& ct, const SetRequest& req, bool running) {
+// In-CT configuration for the keys that have it (hostname and /etc/hosts, DNS, the addresses in
+// the distribution's network files) and passwords: live on a running CT; on a stopped one (when
+// the config is saved) written into its private area, through the same in-CT functions.
+Status apply_inside(const CtConfig& ct, const SetRequest& req, const state::CtStatus& status) {
+  bool running = status.running;
   std::string hostname = ct.hostname();
   // /etc/hosts names the first address: a new first address rewrites it.
   bool host_ch = changed(req, "HOSTNAME") || (changed(req, "IP_ADDRESS") && !hostname.empty());
   bool dns_ch = changed(req, "NAMESERVER") || changed(req, "SEARCHDOMAIN");
-  bool live = running && (host_ch || dns_ch);
-  if (!live && req.userpasswd.empty()) return {};
+  bool net_ch = changed(req, "IP_ADDRESS") || changed(req, "NETIF");
+  bool files = (host_ch || dns_ch || net_ch) &&
+               (running || (req.save && status.exists && sys::path_exists(ct.ve_private())));
+  if (!files && req.userpasswd.empty()) return {};
   std::string ip = dist::first_address(ct.get_or("IP_ADDRESS", ""));
   // `inherit`: the host's values, read here, before entering the CT.
   BERTH_ASSIGN_OR_RETURN(auto host_resolv, dist::read_if_exists("/etc/resolv.conf"));
   auto ns = dist::resolve_inherit(ct.list("NAMESERVER"), host_resolv.value_or(""), true);
   auto sd = dist::resolve_inherit(ct.list("SEARCHDOMAIN"), host_resolv.value_or(""), false);
-  return run_in_ct(ct, [&]() -> Status {
-    if (live && host_ch && !hostname.empty()) {
+  BERTH_RETURN_IF_ERROR(run_in_ct(ct, [&]() -> Status {
+    if (files && host_ch && !hostname.empty()) {
       std::string uts = hostname.substr(0, 64);
-      if (::sethostname(uts.c_str(), uts.size()) != 0)
+      if (running && ::sethostname(uts.c_str(), uts.size()) != 0)
         return Error::from_errno(errno, "sethostname");
       BERTH_RETURN_IF_ERROR(dist::set_hostname(hostname, "", ip));
     }
-    if (live && dns_ch) BERTH_RETURN_IF_ERROR(dist::set_dns(ns, sd));
+    if (files && dns_ch) BERTH_RETURN_IF_ERROR(dist::set_dns(ns, sd));
+    if (files && net_ch)
+      BERTH_RETURN_IF_ERROR(
+          dist::set_ct_network(ct, {net::kCtIfname, net::kGatewayV4, net::kGatewayV6}));
     for (const auto& [user, pass] : req.userpasswd)
       BERTH_RETURN_IF_ERROR(dist::set_userpasswd(user, pass).status(exitcode::kPasswordFailed));
     return {};
-  });
+  }));
+  // systemd-resolved reads its servers when it starts: restart it if it runs.
+  if (running && dns_ch && dist::uses_resolved(status.init_pid)) {
+    ExecRequest restart{{"systemctl", "try-reload-or-restart", "systemd-resolved.service"}, false};
+    auto rc = exec(ct, restart);
+    if (!rc.ok() || *rc != 0)
+      std::fprintf(stderr,
+                   "Warning: systemd-resolved in CT %s was not restarted: it reads the new DNS "
+                   "servers when it starts\n",
+                   ct.ctid().c_str());
+  }
+  return {};
 }
 
 // The addresses next has and ct had not, checked against the host (net/routed.h).
@@ -150,7 +171,7 @@ Status apply_set(const CtConfig& ct, const SetRequest& req, const Say& say) {
       std::fprintf(stderr,
                    "Warning: unable to apply %s; restart the CT, or use --setmode restart\n",
                    k.c_str());
-  BERTH_RETURN_IF_ERROR(apply_inside(next, req, status.running));
+  BERTH_RETURN_IF_ERROR(apply_inside(next, req, status));
   if (req.save) {
     BERTH_RETURN_IF_ERROR(req.edited.save(ct.conf_path()).status(exitcode::kConfigSave));
     if (new_name != old_name) BERTH_RETURN_IF_ERROR(relink_name(ct, old_name, new_name, say));

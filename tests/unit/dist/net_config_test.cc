@@ -178,5 +178,45 @@ TEST_F(DistFilesTest, SetDnsReplacesSymlinkWithFile) {
   EXPECT_TRUE(set_dns({}, {}, root_).ok());
 }
 
+TEST(DistResolved, DropInKeepsWhatAnEmptyListLeaves) {
+  std::string first = resolved_conf_with("", {"192.0.2.1", "2001:db8::1"}, {"example.org"});
+  EXPECT_EQ(first.substr(first.find("[Resolve]")),
+            "[Resolve]\nDNS=192.0.2.1 2001:db8::1\nDomains=example.org\n");
+  std::string second = resolved_conf_with(first, {"192.0.2.9"}, {});
+  EXPECT_EQ(second.substr(second.find("[Resolve]")),
+            "[Resolve]\nDNS=192.0.2.9\nDomains=example.org\n");
+  std::string only_domains = resolved_conf_with("", {}, {"a.example", "b.example"});
+  EXPECT_EQ(only_domains.substr(only_domains.find("[Resolve]")),
+            "[Resolve]\nDomains=a.example b.example\n");
+}
+
+TEST(DistResolved, RecognisesItsLinks) {
+  EXPECT_TRUE(is_resolved_link("/run/systemd/resolve/stub-resolv.conf"));
+  EXPECT_TRUE(is_resolved_link("../run/systemd/resolve/stub-resolv.conf"));
+  EXPECT_TRUE(is_resolved_link("/run/systemd/resolve/resolv.conf"));
+  EXPECT_FALSE(is_resolved_link("/run/resolvconf/resolv.conf"));
+  EXPECT_FALSE(is_resolved_link("stub"));
+}
+
+TEST_F(DistFilesTest, SetDnsWithResolvedWritesItsConfigAndKeepsTheLink) {
+  // The link's target does not exist here (as on a stopped CT, /run is empty): only the link is
+  // read, nothing it points to.
+  std::string link = "../run/systemd/resolve/stub-resolv.conf";
+  ASSERT_EQ(::symlink(link.c_str(), (root_ + "/etc/resolv.conf").c_str()), 0);
+  bool via_resolved = false;
+  ASSERT_TRUE(set_dns({"192.0.2.1"}, {"example.org"}, root_, &via_resolved).ok());
+  EXPECT_TRUE(via_resolved);
+  std::string conf = read(std::string(kResolvedDropIn));
+  EXPECT_NE(conf.find("[Resolve]\nDNS=192.0.2.1\nDomains=example.org\n"), std::string::npos);
+  char target[256] = {};
+  ASSERT_GT(::readlink((root_ + "/etc/resolv.conf").c_str(), target, sizeof(target) - 1), 0);
+  EXPECT_EQ(std::string(target), link);
+  EXPECT_FALSE(sys::path_exists(root_ + "/run"));
+  // A later --searchdomain keeps the servers.
+  ASSERT_TRUE(set_dns({}, {"example.net"}, root_, &via_resolved).ok());
+  EXPECT_NE(read(std::string(kResolvedDropIn)).find("DNS=192.0.2.1\nDomains=example.net\n"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace berth::dist

@@ -65,6 +65,34 @@ TEST(DistUsers, HashesWithSha512Crypt) {
   EXPECT_NE(hash_password("correct horse").value(), *h);
 }
 
+TEST(DistUsers, HashMethodIsTheDistributions) {
+  // Debian 12: login.defs still says SHA512, but passwd/chpasswd go through PAM, which says yescrypt.
+  std::string pam12 =
+      "password\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt\n"
+      "password\trequisite\t\t\tpam_deny.so\n";
+  EXPECT_EQ(hash_prefix_for(pam12, "ENCRYPT_METHOD SHA512\n"), "$y$");
+  EXPECT_EQ(hash_prefix_for("password [success=1 default=ignore] pam_unix.so obscure sha512\n",
+                            "ENCRYPT_METHOD YESCRYPT\n"),
+            "$6$");
+  EXPECT_EQ(hash_prefix_for("# password pam_unix.so yescrypt\n", "ENCRYPT_METHOD SHA256\n"),
+            "$5$");
+  EXPECT_EQ(hash_prefix_for("", "# ENCRYPT_METHOD YESCRYPT\nENCRYPT_METHOD\tYESCRYPT\n"), "$y$");
+  EXPECT_EQ(hash_prefix_for("password required pam_unix.so nullok\n", ""), "$6$");  // busybox, old
+  EXPECT_EQ(hash_prefix_for("", "ENCRYPT_METHOD MD5\n"), "$6$");  // nothing weaker than SHA-512
+}
+
+TEST(DistUsers, HashesWithYescrypt) {
+  auto h = hash_password("correct horse", "$y$");
+  ASSERT_TRUE(h.ok()) << h.error().message();
+  EXPECT_EQ(h->rfind("$y$", 0), 0u) << *h;
+  EXPECT_TRUE(password_matches("correct horse", *h));
+  EXPECT_FALSE(password_matches("correct horsE", *h));
+  // A method this libcrypt does not know falls back to SHA-512.
+  auto f = hash_password("correct horse", "$unknown$");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->rfind("$6$", 0), 0u) << *f;
+}
+
 TEST(DistUsers, ShadowUpdateKeepsOtherUsersAndFields) {
   std::string out = shadow_with_password(kShadow, "bob", "$6$s$h", 20000);
   EXPECT_EQ(out,
@@ -185,6 +213,17 @@ TEST_F(DistUsersFiles, SetsPasswordOfExistingUser) {
   ASSERT_EQ(::stat((root_ + "/etc/shadow").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0640u);
   EXPECT_FALSE(sys::path_exists(root_ + "/etc/shadow.tmp"));
+}
+
+TEST_F(DistUsersFiles, UsesTheCtsOwnMethod) {
+  ASSERT_TRUE(make_dirs(root_ + "/etc/pam.d").ok());
+  ASSERT_TRUE(write_file_atomic(root_ + "/etc/pam.d/common-password",
+                                "password [success=1 default=ignore] pam_unix.so obscure yescrypt\n")
+                  .ok());
+  ASSERT_TRUE(set_userpasswd("alice", "s3cret", root_).ok());
+  std::string hash = field("/etc/shadow", "alice", 1);
+  EXPECT_EQ(hash.rfind("$y$", 0), 0u) << hash;
+  EXPECT_TRUE(password_matches("s3cret", hash));
 }
 
 TEST_F(DistUsersFiles, RefusesBadInputWithoutTouchingFiles) {
