@@ -1,5 +1,6 @@
 // `berth template list|create|import|remove`: the OS template cache from the command line.
-// Thin: parses options and calls template/ (cache.h, busybox.h).
+// Thin: parses options and calls template/ (cache.h, busybox.h, debian.h, info.h); the build
+// progress display (phase lines, one status line overwritten on a terminal) is here.
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -309,12 +309,12 @@ Status probe_suite(const std::string& mirror, const DebianSpec& spec) {
   pid_t pid = fork();
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0) {
-    int null = open("/dev/null", O_RDWR);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);  // dup2 clears it on 1 and 2
     dup2(null, 1);
     dup2(null, 2);
     execl("/usr/bin/curl", "curl", "-fsI", "--max-time", "20", "-o", "/dev/null", url.c_str(),
           static_cast<char*>(nullptr));
-    _exit(127);
+    _exit(exitcode::kCommandNotFound);
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0)
@@ -357,13 +357,13 @@ Result<int> run_lines(const std::vector<std::string>& args,
     // Its own process group: a terminal's Ctrl-C reaches only us, and we stop it in order.
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(127);
-    int null = open("/dev/null", O_RDONLY);
+    if (getppid() != parent) _exit(exitcode::kCommandNotFound);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);  // dup2 clears it on 0
     dup2(null, 0);
     dup2(wr.get(), 1);
     dup2(wr.get(), 2);
     execv(argv[0], argv.data());
-    _exit(127);
+    _exit(exitcode::kCommandNotFound);
   }
   wr.reset();
   std::string buf;

@@ -57,7 +57,7 @@ std::string debian_recipe_text(const DebianSpec&);
 
 // Extra packages over mmdebstrap's minbase variant.
 extern const std::vector<std::string> kDebianPackages;
-// Units masked in the image (README.md, "Debian templates", says why for each).
+// Units masked in the image (README.md, "Templates", says why).
 extern const std::vector<std::string> kDebianMaskedUnits;
 
 struct BuildOptions {
