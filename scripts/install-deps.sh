@@ -7,6 +7,7 @@ pkgs=(
   libgtest-dev googletest libnl-route-3-dev libfuse3-dev fuse3 libnftables-dev
   busybox-static nftables iproute2 util-linux procps e2fsprogs xz-utils zstd
   qemu-system-x86 cpio
+  mmdebstrap debian-archive-keyring curl openssh-client sshpass
   clang-format-14 clang-tidy-14
 )
 missing=()
