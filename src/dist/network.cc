@@ -361,7 +361,7 @@ Result<std::pair<RoutedIf, std::vector<BridgedIf>>> interfaces_of(std::string_vi
 Status set_ct_network(const CtConfig& ct, const RoutedNames& names, const std::string& root) {
   BERTH_ASSIGN_OR_RETURN(
       auto ifs, interfaces_of(ct.get_or("IP_ADDRESS", ""), ct.get_or("NETIF", ""), names));
-  return set_network(detect_family(ct.ostemplate(), root), ifs.first, ifs.second, root);
+  return set_network(detect_family(ct.get_or("DISTRIBUTION", ct.ostemplate()), root), ifs.first, ifs.second, root);
 }
 
 }  // namespace berth::dist
