@@ -2,8 +2,8 @@
 //
 // OpenVZ chose a dist script set from OSTEMPLATE (`/etc/vz/dists/<ostemplate>.conf`, stripping
 // `-component`s down to `default`). Berth keeps the idea with four families and falls back to the
-// CT's own /etc/os-release. Only detection lives here; the actions (hostname.h, users.h) look at
-// files that exist rather than branching on the family wherever they can.
+// CT's own /etc/os-release. Only detection lives here; the actions (net_config.h, network.h,
+// users.h) look at files that exist rather than branching on the family wherever they can.
 #pragma once
 
 #include <string>

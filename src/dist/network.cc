@@ -45,6 +45,24 @@ std::string header(std::string_view ifname, std::string_view key) {
          " in the VPS's config; `berth set` rewrites it.\n";
 }
 
+// An interface name as a file name run-parts accepts (ifupdown's source-directory reads only
+// [A-Za-z0-9_-] names): other characters, and '_' itself, become _<hex>, so names stay distinct.
+std::string file_stem(std::string_view ifname) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : ifname) {
+    auto u = static_cast<unsigned char>(ch);
+    if (std::isalnum(u) || ch == '-') {
+      out += ch;
+    } else {
+      out += '_';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
 // The ifupdown commands that give ifname its addresses and default routes, and take them away.
 struct Commands {
   std::vector<std::string> up, down;
@@ -129,10 +147,10 @@ Status set_ifupdown(const RoutedIf& routed, const std::vector<BridgedIf>& bridge
                     const std::string& root) {
   std::vector<std::pair<std::string, std::string>> files;
   if (std::string t = ifupdown_routed(routed); !t.empty())
-    files.emplace_back(std::string(kIfupdownPrefix) + routed.ifname, t);
+    files.emplace_back(std::string(kIfupdownPrefix) + file_stem(routed.ifname), t);
   for (const auto& b : bridged)
     if (std::string t = ifupdown_bridged(b); !t.empty())
-      files.emplace_back(std::string(kIfupdownPrefix) + b.ifname, t);
+      files.emplace_back(std::string(kIfupdownPrefix) + file_stem(b.ifname), t);
   BERTH_RETURN_IF_ERROR(sync_dir(root + std::string(kIfupdownDir), kIfupdownPrefix, "", files));
 
   // The main file: no venet0 stanza of vzctl's scripts left to clash with ours, and it must read
@@ -140,8 +158,10 @@ Status set_ifupdown(const RoutedIf& routed, const std::vector<BridgedIf>& bridge
   std::string path = root + "/etc/network/interfaces";
   BERTH_ASSIGN_OR_RETURN(auto text, read_if_exists(path));
   std::string next = interfaces_without(text.value_or(""), routed.ifname);
-  if (!files.empty() &&
-      !interfaces_reads(next, std::string(kIfupdownDir) + "/" + files.front().first)) {
+  bool read = std::any_of(files.begin(), files.end(), [&](const auto& f) {
+    return interfaces_reads(next, std::string(kIfupdownDir) + "/" + f.first);
+  });
+  if (!files.empty() && !read) {
     if (!next.empty() && next.back() != '\n') next += '\n';
     next += "source " + std::string(kIfupdownDir) + "/" + std::string(kIfupdownPrefix) + "*\n";
   }
@@ -153,7 +173,7 @@ Status set_networkd(const RoutedIf& routed, const std::vector<BridgedIf>& bridge
                     const std::string& root) {
   std::vector<std::pair<std::string, std::string>> files;
   auto name = [](const std::string& ifname) {
-    return std::string(kNetworkdPrefix) + ifname + std::string(kNetworkdSuffix);
+    return std::string(kNetworkdPrefix) + file_stem(ifname) + std::string(kNetworkdSuffix);
   };
   if (std::string t = networkd_routed(routed); !t.empty()) files.emplace_back(name(routed.ifname), t);
   for (const auto& b : bridged)

@@ -11,7 +11,8 @@
 // without any of these Berth writes nothing for them.
 //
 // Every file Berth writes is its own (ifupdown: /etc/network/interfaces.d/berth-<ifname>,
-// networkd: /etc/systemd/network/10-berth-<ifname>.network) and is removed again when the
+// networkd: /etc/systemd/network/10-berth-<ifname>.network; characters of ifname other than
+// letters, digits and '-' written as _<hex>, e.g. berth-eth0_2e100) and is removed again when the
 // interface loses its addresses. Pure text transforms (unit-tested) plus set_network(), which runs
 // INSIDE the CT (see files.h).
 #pragma once

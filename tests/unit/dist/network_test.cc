@@ -232,6 +232,20 @@ TEST_F(DistNetworkFiles, IfupdownFilesFollowTheConfig) {
   EXPECT_EQ(read("/etc/network/interfaces.d/eth9"), "user's\n");
 }
 
+TEST_F(DistNetworkFiles, FileNamesAreRunPartsNames) {
+  // source-directory skips names with a '.': eth0.100's file must still be read.
+  ASSERT_TRUE(write_file_atomic(root_ + "/etc/network/interfaces",
+                                "source-directory /etc/network/interfaces.d\n")
+                  .ok());
+  ASSERT_TRUE(set("198.18.44.1", "ifname=eth0.100,ip=198.18.44.30/24;ifname=eth0_100,dhcp=yes").ok());
+  EXPECT_TRUE(exists("/etc/network/interfaces.d/berth-eth0_2e100"));
+  EXPECT_TRUE(exists("/etc/network/interfaces.d/berth-eth0_5f100"));
+  EXPECT_EQ(read("/etc/network/interfaces"), "source-directory /etc/network/interfaces.d\n");
+  ASSERT_TRUE(set("198.18.44.1", "ifname=eth0_100,dhcp=yes").ok());
+  EXPECT_FALSE(exists("/etc/network/interfaces.d/berth-eth0_2e100"));
+  EXPECT_TRUE(exists("/etc/network/interfaces.d/berth-eth0_5f100"));
+}
+
 TEST_F(DistNetworkFiles, OldMainFileGetsSourceLineAndLosesVzctlStanza) {
   ASSERT_TRUE(write_file_atomic(root_ + "/etc/network/interfaces",
                                 "auto lo\niface lo inet loopback\n\nauto venet0\n"
