@@ -169,6 +169,12 @@ int cmd_status(const Invocation& inv, const HostConfig& host) {
   CtConfig ct = loaded.ok() ? std::move(loaded).value() : CtConfig(host, *ctid, ConfFile());
   auto s = state::query_status(ct);
   if (!s.ok()) return run(inv, std::move(s).error(), *ctid);
+  // A CT whose init died while no watcher saw it (monitor/server.h) is cleaned up here, unless
+  // another command holds its lock (a start in progress has a cgroup and no init yet).
+  if (s->exists && !s->running) {
+    if (auto lock = runtime::lock_ct(host, *ctid, false); lock.ok())
+      if (auto st = runtime::repair(ct); !st.ok()) (void)run(inv, std::move(st), *ctid);
+  }
   std::printf("%s\n", format_status_line(*ctid, *s).c_str());
   return 0;
 }

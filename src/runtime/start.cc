@@ -16,6 +16,7 @@
 #include "core/exit_codes.h"
 #include "isolation/cgroupfs.h"
 #include "isolation/rootfs.h"
+#include "monitor/report.h"
 #include "net/network.h"
 #include "net/routed.h"
 #include "net/shaper.h"
@@ -315,6 +316,8 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
     init = ctx.child.pid();
     ctx.commit();
   }
+  // Run by the watcher (monitor/server.h): it adopts this init when we exit.
+  monitor::report_init(ct.ctid(), init);
   if (!opts.wait) return {};
   BootContext boot{init, opts.wait_timeout};
   return run_pipeline<BootContext>("start-wait", kBootSteps, boot);

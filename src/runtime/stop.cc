@@ -57,9 +57,13 @@ Status repair(const CtConfig& ct) {
   if (!cg->exists(group)) return {};
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (s.running) return {};
-  // A cgroup without an init: a start killed half-way, or an init that died. Clean it.
+  // A cgroup without an init: a start killed half-way, or an init that died (a poweroff inside
+  // while no watcher saw it, monitor/server.h). The same teardown as stop's, but the mount:
+  // processes, group, and the network on the host (routes, proxy neighbours, filters, host
+  // veths; the counters of veths still there are banked by detach_network).
   BERTH_RETURN_IF_ERROR(cg->kill_all(group).context("clean up after an interrupted command"));
-  return cg->remove(group).context("clean up after an interrupted command");
+  BERTH_RETURN_IF_ERROR(cg->remove(group).context("clean up after an interrupted command"));
+  return net::detach_network(ct).context("clean up the network of a CT that is not running");
 }
 
 namespace {

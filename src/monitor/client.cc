@@ -1,0 +1,156 @@
+// The watcher's client side: connect (spawning it if needed), send a command with its fds, relay
+// the worker's exit status (client.h).
+#include "monitor/client.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
+#include "core/exit_codes.h"
+#include "core/unique_fd.h"
+#include "monitor/internal.h"
+#include "monitor/report.h"
+#include "sys/fd_passing.h"
+#include "sys/fs.h"
+#include "sys/lock.h"
+#include "sys/pidfd.h"
+
+extern char** environ;
+
+namespace berth::monitor {
+
+std::string socket_path(const HostConfig& host) { return host.paths().run + "/monitor.sock"; }
+std::string log_path(const HostConfig& host) { return host.paths().log_dir + "/monitor.log"; }
+
+Result<sys::FileLock> lock_run_file(const HostConfig& host, const char* name, bool wait) {
+  return sys::FileLock::acquire(host.paths().run + "/" + name, wait, "the watcher");
+}
+
+namespace {
+
+Result<UniqueFd> connect_to(const std::string& path) {
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return Error::from_errno(ENAMETOOLONG, "watcher socket `" + path + "`");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!s) return Error::from_errno(errno, "socket");
+  if (::connect(s.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0)
+    return Error::from_errno(errno, "connect to the watcher");
+  return s;
+}
+
+// Double fork (the watcher is nobody's child but init's or a subreaper's), exec `berth _monitor`
+// with its output to the monitor log, and wait (bounded) for its ready byte.
+Status spawn_watcher(const HostConfig& host) {
+  BERTH_RETURN_IF_ERROR(make_dirs(host.paths().log_dir, 0755));
+  std::string log = log_path(host);
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t mid = ::fork();
+  if (mid < 0) return Error::from_errno(errno, "fork the watcher");
+  if (mid == 0) {
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    int null = ::open("/dev/null", O_RDONLY);  // NOLINT(android-cloexec-open)
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);  // NOLINT
+    if (null < 0 || out < 0) ::_exit(exitcode::kSystem);
+    int ready = ::fcntl(wr.get(), F_DUPFD, 10);
+    ::dup2(null, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    if (ready < 0 || ::dup2(ready, 3) < 0) ::_exit(exitcode::kSystem);
+    (void)sys::close_range(4U, ~0U, 0);
+    if (::chdir("/") != 0) ::_exit(exitcode::kSystem);
+    ::setenv(kReadyFdEnv, "3", 1);
+    ::unsetenv(kReportFdEnv);
+    ::execl("/proc/self/exe", "berth", "_monitor", static_cast<char*>(nullptr));
+    ::_exit(exitcode::kSystem);
+  }
+  wr.reset();
+  int status = 0;
+  while (::waitpid(mid, &status, 0) < 0 && errno == EINTR) {}
+  struct pollfd pfd {
+    rd.get(), POLLIN, 0
+  };
+  char c = 0;
+  if (::poll(&pfd, 1, 5000) <= 0 || ::read(rd.get(), &c, 1) != 1 || c != '1')
+    return Error::from_errno(EIO, "start the watcher (see `" + log + "`)");
+  return {};
+}
+
+Result<UniqueFd> connect_or_spawn(const HostConfig& host) {
+  std::string path = socket_path(host);
+  auto s = connect_to(path);
+  if (s.ok()) return s;
+  BERTH_RETURN_IF_ERROR(spawn_watcher(host));
+  return connect_to(path);
+}
+
+Status send_request(int sock, const std::vector<std::string>& argv) {
+  std::string req(kMagic);
+  req.push_back('\0');
+  req += std::to_string(argv.size());
+  req.push_back('\0');
+  for (const auto& a : argv) req.append(a.c_str(), a.size() + 1);
+  for (char** e = environ; e && *e; ++e)
+    if (std::strncmp(*e, kReportFdEnv, std::strlen(kReportFdEnv)) != 0)
+      req.append(*e, std::strlen(*e) + 1);
+  if (req.size() > kMaxRequest) return Error::from_errno(E2BIG, "request to the watcher");
+  UniqueFd exe(::open("/proc/self/exe", O_PATH | O_CLOEXEC));
+  if (!exe) return Error::from_errno(errno, "open /proc/self/exe");
+  if (sys::send_with_fd(sock, req.data(), req.size(), 0) < 0 ||
+      sys::send_with_fd(sock, "1", 1, 1) < 0 || sys::send_with_fd(sock, "2", 1, 2) < 0 ||
+      sys::send_with_fd(sock, "e", 1, exe.get()) < 0)
+    return Error::from_errno(errno, "send the request to the watcher");
+  return {};
+}
+
+}  // namespace
+
+std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv) {
+  if (in_worker()) return std::nullopt;
+  auto warn = [](const Error& e) {
+    std::fprintf(stderr,
+                 "Warning: the VPS watcher cannot run (%s): a reboot or poweroff inside this CT "
+                 "will not be seen until a command repairs its state\n",
+                 e.message().c_str());
+    return std::nullopt;
+  };
+  UniqueFd sock;
+  {
+    auto spawn = lock_run_file(host, kSpawnLock, true);
+    if (!spawn.ok()) return warn(spawn.error());
+    auto s = connect_or_spawn(host);
+    if (!s.ok()) return warn(s.error());
+    sock = std::move(s).value();
+    if (auto st = send_request(sock.get(), argv); !st.ok()) return warn(st.error());
+    char ack = 0;
+    ssize_t n;
+    do n = ::recv(sock.get(), &ack, 1, 0);
+    while (n < 0 && errno == EINTR);
+    // Nothing ran yet: run here.
+    if (n != 1 || ack != 'A') return warn(Error::from_errno(EPROTO, "no answer from the watcher"));
+  }
+  int32_t status = 0;
+  ssize_t n;
+  do n = ::recv(sock.get(), &status, sizeof status, 0);
+  while (n < 0 && errno == EINTR);
+  if (n != sizeof status) {
+    std::fprintf(stderr, "%s: the VPS watcher ended while the command ran; see `berth status`\n",
+                 argv.empty() ? "berth" : argv[0].c_str());
+    return exitcode::kSystem;
+  }
+  return status;
+}
+
+}  // namespace berth::monitor

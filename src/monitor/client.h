@@ -1,0 +1,28 @@
+// monitor/client.h: how a command reaches the instance's watcher (server.h): spawn it when none
+// runs, and run a start through it, so that the CT's init becomes the watcher's child.
+//
+// Protocol (SOCK_SEQPACKET on <run>/monitor.sock, 0600, root only): the command sends one request
+// ("berth-monitor 1", argc, argv..., env...) with its fd 0, then its fds 1 and 2 and an O_PATH fd
+// of its own executable, one per message (SCM_RIGHTS). The watcher answers "A" once it has the
+// request (the command then drops the spawn lock), runs the request in a worker (the same
+// executable, same argv, env and fds 0-2) and answers the worker's exit status (4 bytes) when it
+// exits. The worker prints what a direct run prints; the exit status is the worker's.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/host_config.h"
+
+namespace berth::monitor {
+
+// <run>/monitor.sock
+std::string socket_path(const HostConfig& host);
+
+// Run argv (a whole berth command line: start or restart) as a worker of the watcher, spawning
+// the watcher when none runs. Returns the worker's exit status, or nullopt when the command must
+// run here (in a worker already, or the watcher cannot run: then a one-line warning was printed).
+std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv);
+
+}  // namespace berth::monitor

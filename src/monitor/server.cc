@@ -1,0 +1,507 @@
+// The watcher (server.h): an event loop over its socket, a signalfd (SIGCHLD, SIGTERM) and the
+// pidfds of adopted inits. Single-threaded, so it may fork its workers directly.
+#include "monitor/server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/ct_config.h"
+#include "core/exit_codes.h"
+#include "core/unique_fd.h"
+#include "monitor/client.h"
+#include "monitor/internal.h"
+#include "monitor/report.h"
+#include "state/inventory.h"
+#include "state/status.h"
+#include "sys/pidfd.h"
+
+extern char** environ;
+
+namespace berth::monitor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void log(const char* fmt, const std::string& a, const std::string& b = "") {
+  char when[32];
+  std::time_t now = std::time(nullptr);
+  struct tm tm;
+  ::localtime_r(&now, &tm);
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::fprintf(stderr, "%s berth-monitor[%d]: ", when, static_cast<int>(::getpid()));
+  std::fprintf(stderr, fmt, a.c_str(), b.c_str());
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+// A request as received: argv, env, fds 0-2 and the client's executable.
+struct Request {
+  std::vector<std::string> argv, env;
+  UniqueFd fds[3];
+  UniqueFd exe;
+};
+
+ssize_t recv_fd(int sock, char* buf, size_t len, UniqueFd& fd) {
+  struct iovec iov {
+    buf, len
+  };
+  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * 4)];
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof ctl;
+  ssize_t n;
+  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return n;
+  bool first = true;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+      if (first)
+        fd.reset(got);
+      else
+        ::close(got);  // more than one fd: not ours to keep
+      first = false;
+    }
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+    errno = EMSGSIZE;
+    return -1;
+  }
+  return n;
+}
+
+Result<Request> read_request(int sock) {
+  std::string buf(kMaxRequest, '\0');
+  Request r;
+  ssize_t n = recv_fd(sock, buf.data(), buf.size(), r.fds[0]);
+  if (n <= 0) return Error::from_errno(n < 0 ? errno : EPROTO, "read request");
+  buf.resize(static_cast<size_t>(n));
+  std::vector<std::string> parts;
+  size_t at = 0;
+  while (at < buf.size()) {
+    size_t end = buf.find('\0', at);
+    if (end == std::string::npos) return Error::from_errno(EPROTO, "request not terminated");
+    parts.emplace_back(buf, at, end - at);
+    at = end + 1;
+  }
+  if (parts.size() < 3 || parts[0] != kMagic) return Error::from_errno(EPROTO, "bad request");
+  char* e = nullptr;
+  unsigned long argc = std::strtoul(parts[1].c_str(), &e, 10);
+  if (*e != 0 || argc == 0 || argc > parts.size() - 2) return Error::from_errno(EPROTO, "argc");
+  r.argv.assign(parts.begin() + 2, parts.begin() + 2 + static_cast<long>(argc));
+  r.env.assign(parts.begin() + 2 + static_cast<long>(argc), parts.end());
+  const char tags[] = {'1', '2', 'e'};
+  for (int i = 0; i < 3; ++i) {
+    char tag = 0;
+    UniqueFd& dst = i < 2 ? r.fds[i + 1] : r.exe;
+    if (recv_fd(sock, &tag, 1, dst) != 1 || tag != tags[i] || !dst)
+      return Error::from_errno(EPROTO, "request fds");
+  }
+  if (!r.fds[0]) return Error::from_errno(EPROTO, "request fd 0");
+  return r;
+}
+
+// Fork and exec a worker: argv with env, fds 0-2, the report pipe as fd 3 (kReportFdEnv), the
+// executable exe (an O_PATH fd) or our own.
+pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string> env,
+                  const int (&stdio)[3], int exe, int report) {
+  env.push_back(std::string(kReportFdEnv) + "=3");
+  std::vector<char*> av, ev;
+  for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+  av.push_back(nullptr);
+  for (auto& v : env) ev.push_back(const_cast<char*>(v.c_str()));
+  ev.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  // Child: fds to high numbers first (so the dup2s below cannot overwrite each other).
+  int hi[4];
+  const int src[4] = {stdio[0], stdio[1], stdio[2], report};
+  for (int i = 0; i < 4; ++i)
+    if ((hi[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 64)) < 0) ::_exit(exitcode::kSystem);
+  for (int i = 0; i < 4; ++i)
+    if (::dup2(hi[i], i) < 0) ::_exit(exitcode::kSystem);
+  (void)sys::close_range(4U, ~0U, CLOSE_RANGE_CLOEXEC);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  if (exe >= 0) ::execveat(exe, "", av.data(), ev.data(), AT_EMPTY_PATH);
+  ::execve("/proc/self/exe", av.data(), ev.data());
+  ::_exit(exitcode::kSystem);
+}
+
+struct Worker {
+  std::string ctid;  // teardown workers: their CT; start workers: from the report
+  UniqueFd client;   // the command waiting for the exit status (none for the watcher's own)
+  UniqueFd report;   // read end of the report pipe
+  UniqueFd netns;    // teardown: the dead CT's netns, held until its counters are banked
+  bool teardown = false;
+  bool restart = false;
+  int tries = 0;
+};
+
+struct Watched {
+  pid_t pid = 0;
+  UniqueFd pidfd;  // adopted inits only (not our children)
+  UniqueFd netns;
+};
+
+struct Retry {
+  std::string ctid;
+  bool restart;
+  int tries;
+  UniqueFd netns;
+  Clock::time_point at;
+};
+
+class Monitor {
+ public:
+  explicit Monitor(const HostConfig& host) : host_(host) {}
+  int run(UniqueFd listener, UniqueFd sigfd);
+
+ private:
+  void adopt_running();
+  void accept_client();
+  void reap();
+  void worker_exited(pid_t pid, int status);
+  void init_exited(const std::string& ctid, Watched w, bool known_status, int status);
+  void teardown(const std::string& ctid, bool restart, int tries, UniqueFd netns);
+  bool idle() const;
+  bool try_exit();
+
+  const HostConfig& host_;
+  UniqueFd listener_, sigfd_;
+  std::map<pid_t, Worker> workers_;
+  std::map<std::string, Watched> watched_;
+  std::vector<Retry> retries_;
+  std::map<std::string, std::deque<Clock::time_point>> reboots_;
+  Clock::time_point last_adopt_{};
+};
+
+void Monitor::adopt_running() {
+  last_adopt_ = Clock::now();
+  auto ids = state::list_ctids(host_);
+  if (!ids.ok()) return;
+  for (const auto& id : *ids) {
+    if (watched_.count(id)) continue;
+    auto ct = CtConfig::load(host_, id);
+    if (!ct.ok()) continue;
+    auto s = state::query_status(*ct);
+    if (!s.ok() || !s->running || s->init_pid <= 0) continue;
+    auto fd = sys::pidfd_open(s->init_pid);
+    if (!fd.ok()) continue;
+    Watched w;
+    w.pid = s->init_pid;
+    w.pidfd = std::move(fd).value();
+    w.netns.reset(::open(("/proc/" + std::to_string(w.pid) + "/ns/net").c_str(),
+                         O_RDONLY | O_CLOEXEC));
+    log("CT %s: adopted (init %s started before this watcher: its reboot looks like a halt)", id,
+        std::to_string(w.pid));
+    watched_[id] = std::move(w);
+  }
+}
+
+void Monitor::accept_client() {
+  UniqueFd c(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!c) return;
+  struct ucred cred {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(c.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
+    log("refused a connection from uid %s", std::to_string(cred.uid));
+    return;
+  }
+  // A client sends its request at once; one that does not is dropped after 2 s.
+  struct timeval tv {
+    2, 0
+  };
+  ::setsockopt(c.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto req = read_request(c.get());
+  if (!req.ok()) {
+    log("bad request: %s", req.error().message());
+    return;
+  }
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return;
+  UniqueFd rd(p[0]), wr(p[1]);
+  const int stdio[3] = {req->fds[0].get(), req->fds[1].get(), req->fds[2].get()};
+  pid_t pid = fork_worker(req->argv, req->env, stdio, req->exe.get(), wr.get());
+  if (pid < 0) return;  // the client sees no "A" and runs the command itself
+  if (::send(c.get(), "A", 1, MSG_NOSIGNAL) != 1) {
+    // The client is gone; the worker runs on and its init is watched all the same.
+  }
+  Worker w;
+  w.client = std::move(c);
+  w.report = std::move(rd);
+  workers_[pid] = std::move(w);
+}
+
+void Monitor::teardown(const std::string& ctid, bool restart, int tries, UniqueFd netns) {
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int stdio[3] = {null, 2, 2};
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+    ::close(null);
+    return;
+  }
+  UniqueFd rd(p[0]), wr(p[1]);
+  std::vector<std::string> argv{"berth", "--quiet", "_teardown", ctid};
+  if (restart) argv.emplace_back("--restart");
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e)
+    if (std::strncmp(*e, kReportFdEnv, std::strlen(kReportFdEnv)) != 0) env.emplace_back(*e);
+  pid_t pid = fork_worker(argv, env, stdio, -1, wr.get());
+  ::close(null);
+  if (pid < 0) {
+    log("CT %s: cannot fork the teardown: %s", ctid, std::strerror(errno));
+    return;
+  }
+  Worker w;
+  w.ctid = ctid;
+  w.report = std::move(rd);
+  w.netns = std::move(netns);
+  w.teardown = true;
+  w.restart = restart;
+  w.tries = tries;
+  workers_[pid] = std::move(w);
+}
+
+void Monitor::init_exited(const std::string& ctid, Watched w, bool known_status, int status) {
+  bool reboot = known_status && WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP;
+  std::string how = !known_status           ? "exited (adopted: reboot or halt unknown)"
+                    : reboot                ? "rebooted"
+                    : WIFSIGNALED(status)   ? "halted (signal " +
+                                                std::to_string(WTERMSIG(status)) + ")"
+                                            : "exited with status " +
+                                                std::to_string(WEXITSTATUS(status));
+  log("CT %s: init %s", ctid, how);
+  if (reboot) {
+    auto& times = reboots_[ctid];
+    auto now = Clock::now();
+    times.push_back(now);
+    while (!times.empty() && now - times.front() > std::chrono::seconds(kRebootWindowSeconds))
+      times.pop_front();
+    if (times.size() > static_cast<size_t>(kMaxReboots)) {
+      log("CT %s: more than %s reboots within a minute: stopped, not started again", ctid,
+          std::to_string(kMaxReboots));
+      reboot = false;
+      reboots_.erase(ctid);
+    }
+  }
+  teardown(ctid, reboot, 0, std::move(w.netns));
+}
+
+void Monitor::worker_exited(pid_t pid, int status) {
+  auto it = workers_.find(pid);
+  Worker w = std::move(it->second);
+  workers_.erase(it);
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  // What it started: "<ctid> <pid>" lines. Its init is our child now.
+  char buf[4096];
+  ssize_t n = ::read(w.report.get(), buf, sizeof buf - 1);
+  std::string text = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) break;
+    std::string line = text.substr(at, end - at);
+    at = end + 1;
+    size_t sp = line.find(' ');
+    if (sp == std::string::npos) continue;
+    Watched nw;
+    nw.pid = static_cast<pid_t>(std::atol(line.c_str() + sp + 1));
+    if (nw.pid <= 0) continue;
+    nw.netns.reset(::open(("/proc/" + std::to_string(nw.pid) + "/ns/net").c_str(),
+                          O_RDONLY | O_CLOEXEC));
+    watched_[line.substr(0, sp)] = std::move(nw);
+  }
+  if (w.client) {
+    int32_t s = code;
+    (void)::send(w.client.get(), &s, sizeof s, MSG_NOSIGNAL);
+  }
+  if (w.teardown && code == exitcode::kLocked && w.tries < 120) {
+    // Another command holds the CT's lock (it may be stopping or restarting it itself): again
+    // in a second; _teardown does nothing if the CT runs by then.
+    retries_.push_back(
+        {w.ctid, w.restart, w.tries + 1, std::move(w.netns), Clock::now() + std::chrono::seconds(1)});
+  } else if (w.teardown) {
+    log("CT %s: %s", w.ctid,
+        std::string(w.restart ? "teardown and start" : "teardown") + " finished with status " +
+            std::to_string(code));
+  }
+}
+
+void Monitor::reap() {
+  std::vector<std::pair<pid_t, int>> done;
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    done.emplace_back(pid, status);
+  }
+  // Workers first: their reports name the inits that may be in the same batch.
+  for (auto& [pid, status] : done)
+    if (workers_.count(pid)) worker_exited(pid, status);
+  for (auto& [pid, status] : done)
+    for (auto it = watched_.begin(); it != watched_.end(); ++it)
+      if (!it->second.pidfd && it->second.pid == pid) {
+        std::string ctid = it->first;
+        Watched w = std::move(it->second);
+        watched_.erase(it);
+        init_exited(ctid, std::move(w), true, status);
+        break;
+      }
+  // Anything else (a /proc server reparented to us, a CT's init's stray helper): reaped, ignored.
+}
+
+bool Monitor::idle() const { return workers_.empty() && watched_.empty() && retries_.empty(); }
+
+bool Monitor::try_exit() {
+  auto lk = lock_run_file(host_, kSpawnLock, false);
+  if (!lk.ok()) return false;
+  struct pollfd p {
+    listener_.get(), POLLIN, 0
+  };
+  if (::poll(&p, 1, 0) > 0) return false;
+  if (state::any_ct_alive(host_)) return false;
+  ::unlink(socket_path(host_).c_str());
+  return true;
+}
+
+int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
+  listener_ = std::move(listener);
+  sigfd_ = std::move(sigfd);
+  adopt_running();
+  for (;;) {
+    std::vector<struct pollfd> fds{{listener_.get(), POLLIN, 0}, {sigfd_.get(), POLLIN, 0}};
+    std::vector<std::string> adopted;
+    for (auto& [id, w] : watched_)
+      if (w.pidfd) {
+        fds.push_back({w.pidfd.get(), POLLIN, 0});
+        adopted.push_back(id);
+      }
+    int r = ::poll(fds.data(), fds.size(), retries_.empty() ? 2000 : 250);
+    if (r < 0 && errno != EINTR) return exitcode::kSystem;
+    if (r > 0 && (fds[1].revents & POLLIN)) {
+      struct signalfd_siginfo si;
+      bool term = false;
+      while (::read(sigfd_.get(), &si, sizeof si) == sizeof si)
+        term |= si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
+      reap();
+      if (term) {
+        log("%s", "SIGTERM: running CTs are adopted by the next watcher");
+        ::unlink(socket_path(host_).c_str());
+        return exitcode::kOk;
+      }
+    }
+    if (r > 0 && (fds[0].revents & POLLIN)) accept_client();
+    for (size_t i = 2; r > 0 && i < fds.size(); ++i)
+      if (fds[i].revents & POLLIN) {
+        auto it = watched_.find(adopted[i - 2]);
+        if (it == watched_.end()) continue;
+        Watched w = std::move(it->second);
+        watched_.erase(it);
+        init_exited(adopted[i - 2], std::move(w), false, 0);
+      }
+    auto now = Clock::now();
+    for (size_t i = 0; i < retries_.size();) {
+      if (retries_[i].at <= now) {
+        Retry t = std::move(retries_[i]);
+        retries_.erase(retries_.begin() + static_cast<long>(i));
+        teardown(t.ctid, t.restart, t.tries, std::move(t.netns));
+      } else {
+        ++i;
+      }
+    }
+    if (r == 0 && idle()) {
+      if (try_exit()) return exitcode::kOk;
+      // CTs run that nobody watches (started while no watcher ran): adopt them.
+      if (now - last_adopt_ > std::chrono::seconds(10)) adopt_running();
+    }
+  }
+}
+
+}  // namespace
+
+int serve(const HostConfig& host) {
+  int ready = -1;
+  if (const char* r = std::getenv(kReadyFdEnv)) ready = std::atoi(r);
+  ::unsetenv(kReadyFdEnv);
+  auto tell = [&ready](char c) {
+    if (ready < 0) return;
+    (void)!::write(ready, &c, 1);
+    ::close(ready);
+    ready = -1;
+  };
+  auto fail = [&](const Error& e) {
+    log("cannot start: %s", e.message());
+    tell('0');
+    return exitcode::kSystem;
+  };
+  auto server_lock = lock_run_file(host, kServerLock, false);
+  if (!server_lock.ok()) {
+    // Another watcher runs (a race of two spawners ended here): it serves.
+    tell('1');
+    return exitcode::kOk;
+  }
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    return fail(Error::from_errno(errno, "PR_SET_CHILD_SUBREAPER"));
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGHUP, SIG_IGN);
+  UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) return fail(Error::from_errno(errno, "signalfd"));
+
+  std::string path = socket_path(host);
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return fail(Error::from_errno(ENAMETOOLONG, "socket `" + path + "`"));
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd listener(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listener) return fail(Error::from_errno(errno, "socket"));
+  ::unlink(path.c_str());
+  mode_t old = ::umask(077);  // the socket is born 0600: no window where others may connect
+  int b = ::bind(listener.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+  ::umask(old);
+  if (b != 0) return fail(Error::from_errno(errno, "bind `" + path + "`"));
+  if (::chmod(path.c_str(), 0600) != 0 || ::listen(listener.get(), 64) != 0)
+    return fail(Error::from_errno(errno, "listen on `" + path + "`"));
+  log("%s", "started (socket " + path + ")");
+  tell('1');
+  Monitor m(host);
+  int rc = m.run(std::move(listener), std::move(sigfd));
+  log("%s", "exiting");
+  return rc;
+}
+
+}  // namespace berth::monitor
