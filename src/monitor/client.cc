@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
@@ -98,7 +99,7 @@ Result<UniqueFd> connect_or_spawn(const HostConfig& host) {
 
 Status send_request(int sock, const std::vector<std::string>& argv) {
   std::string req(kMagic);
-  req.push_back('\0');
+  req.append("\0run\0", 5);
   req += std::to_string(argv.size());
   req.push_back('\0');
   for (const auto& a : argv) req.append(a.c_str(), a.size() + 1);
@@ -115,7 +116,49 @@ Status send_request(int sock, const std::vector<std::string>& argv) {
   return {};
 }
 
+// A one-message request ("release CTID", "idle") to a running watcher (none: nothing to do).
+// Returns the answer byte and the watcher's pid.
+std::optional<std::pair<char, pid_t>> ask(const HostConfig& host, const std::string& verb,
+                                          const std::string& arg) {
+  auto s = connect_to(socket_path(host));
+  if (!s.ok()) return std::nullopt;
+  std::string req(kMagic);
+  req.push_back('\0');
+  req += verb;
+  req.push_back('\0');
+  req += arg;
+  req.push_back('\0');
+  if (::send(s->get(), req.data(), req.size(), MSG_NOSIGNAL) < 0) return std::nullopt;
+  struct ucred cred {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(s->get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
+  struct timeval tv {
+    5, 0
+  };
+  ::setsockopt(s->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char answer = 0;
+  ssize_t n;
+  do n = ::recv(s->get(), &answer, 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) return std::nullopt;
+  return std::make_pair(answer, cred.pid);
+}
+
 }  // namespace
+
+void release(const HostConfig& host, const std::string& ctid) { (void)ask(host, "release", ctid); }
+
+void stop_if_idle(const HostConfig& host) {
+  auto a = ask(host, "idle", "");
+  if (!a || a->first != 'E') return;
+  // It exits: wait (bounded) until it has, so nothing of the instance outlives the command.
+  auto fd = sys::pidfd_open(a->second);
+  if (!fd.ok()) return;
+  struct pollfd p {
+    fd->get(), POLLIN, 0
+  };
+  while (::poll(&p, 1, 3000) < 0 && errno == EINTR) {}
+}
 
 std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv) {
   if (in_worker()) return std::nullopt;

@@ -1,9 +1,10 @@
 // monitor/client.h: how a command reaches the instance's watcher (server.h): spawn it when none
 // runs, and run a start through it, so that the CT's init becomes the watcher's child.
 //
-// Protocol (SOCK_SEQPACKET on <run>/monitor.sock, 0600, root only): the command sends one request
-// ("berth-monitor 1", argc, argv..., env...) with its fd 0, then its fds 1 and 2 and an O_PATH fd
-// of its own executable, one per message (SCM_RIGHTS). The watcher answers "A" once it has the
+// Protocol (SOCK_SEQPACKET on <run>/monitor.sock, 0600, root only), NUL-separated fields after
+// "berth-monitor 1": "release CTID" and "idle" are one message with a one-byte answer; for a
+// run, the command sends one request ("run", argc, argv..., env...) with its fd 0, then its fds 1
+// and 2 and an O_PATH fd of its own executable, one per message (SCM_RIGHTS). The watcher answers "A" once it has the
 // request (the command then drops the spawn lock), runs the request in a worker (the same
 // executable, same argv, env and fds 0-2) and answers the worker's exit status (4 bytes) when it
 // exits. The worker prints what a direct run prints; the exit status is the worker's.
@@ -24,5 +25,13 @@ std::string socket_path(const HostConfig& host);
 // the watcher when none runs. Returns the worker's exit status, or nullopt when the command must
 // run here (in a worker already, or the watcher cannot run: then a one-line warning was printed).
 std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv);
+
+// Before a command ends a CT's init itself (stop, restart): the watcher forgets the CT, so that
+// init's end is not taken for a poweroff inside. Nothing when no watcher runs.
+void release(const HostConfig& host, const std::string& ctid);
+
+// After a stop: when the watcher has nothing to watch and no CT of the instance runs, it exits;
+// this waits (bounded) until it has.
+void stop_if_idle(const HostConfig& host);
 
 }  // namespace berth::monitor

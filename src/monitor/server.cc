@@ -55,6 +55,7 @@ void log(const char* fmt, const std::string& a, const std::string& b = "") {
 
 // A request as received: argv, env, fds 0-2 and the client's executable.
 struct Request {
+  std::string verb, arg;  // "run" | "release" CTID | "idle"
   std::vector<std::string> argv, env;
   UniqueFd fds[3];
   UniqueFd exe;
@@ -110,11 +111,17 @@ Result<Request> read_request(int sock) {
     at = end + 1;
   }
   if (parts.size() < 3 || parts[0] != kMagic) return Error::from_errno(EPROTO, "bad request");
+  r.verb = parts[1];
+  if (r.verb != "run") {
+    r.arg = parts[2];
+    r.fds[0].reset();
+    return r;
+  }
   char* e = nullptr;
-  unsigned long argc = std::strtoul(parts[1].c_str(), &e, 10);
-  if (*e != 0 || argc == 0 || argc > parts.size() - 2) return Error::from_errno(EPROTO, "argc");
-  r.argv.assign(parts.begin() + 2, parts.begin() + 2 + static_cast<long>(argc));
-  r.env.assign(parts.begin() + 2 + static_cast<long>(argc), parts.end());
+  unsigned long argc = std::strtoul(parts[2].c_str(), &e, 10);
+  if (*e != 0 || argc == 0 || argc > parts.size() - 3) return Error::from_errno(EPROTO, "argc");
+  r.argv.assign(parts.begin() + 3, parts.begin() + 3 + static_cast<long>(argc));
+  r.env.assign(parts.begin() + 3 + static_cast<long>(argc), parts.end());
   const char tags[] = {'1', '2', 'e'};
   for (int i = 0; i < 3; ++i) {
     char tag = 0;
@@ -201,6 +208,7 @@ class Monitor {
   std::vector<Retry> retries_;
   std::map<std::string, std::deque<Clock::time_point>> reboots_;
   Clock::time_point last_adopt_{};
+  bool exiting_ = false;  // an "idle" request found nothing to do: exit now
 };
 
 void Monitor::adopt_running() {
@@ -245,6 +253,19 @@ void Monitor::accept_client() {
     log("bad request: %s", req.error().message());
     return;
   }
+  if (req->verb == "release") {
+    // A command ends this init itself: its end is no poweroff inside.
+    watched_.erase(req->arg);
+    reboots_.erase(req->arg);
+    (void)::send(c.get(), "R", 1, MSG_NOSIGNAL);
+    return;
+  }
+  if (req->verb == "idle") {
+    exiting_ = idle() && try_exit();
+    (void)::send(c.get(), exiting_ ? "E" : "N", 1, MSG_NOSIGNAL);
+    return;
+  }
+  if (req->verb != "run") return;
   int p[2];
   if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return;
   UniqueFd rd(p[0]), wr(p[1]);
@@ -419,6 +440,7 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
       }
     }
     if (r > 0 && (fds[0].revents & POLLIN)) accept_client();
+    if (exiting_) return exitcode::kOk;
     for (size_t i = 2; r > 0 && i < fds.size(); ++i)
       if (fds[i].revents & POLLIN) {
         auto it = watched_.find(adopted[i - 2]);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/exit_codes.h"
+#include "monitor/client.h"
 #include "net/network.h"
 #include "state/ct_cgroup.h"
 #include "runtime/lifecycle.h"
@@ -98,6 +99,8 @@ Status query_state(StopContext& c) {
 
 Status hold_netns(StopContext& c) {
   if (!c.s.running) return {};
+  // The watcher must not take this init's end for a poweroff inside (monitor/client.h).
+  monitor::release(c.ct.host(), c.ct.ctid());
   c.netns_hold = UniqueFd(
       ::open(("/proc/" + std::to_string(c.s.init_pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
   auto fd = sys::pidfd_open(c.s.init_pid);
@@ -158,8 +161,10 @@ constexpr std::array<Step<StopContext>, 7> kStopSteps{{
 std::vector<std::string> stop_step_names() { return step_names<StopContext>(kStopSteps); }
 
 Status stop(const CtConfig& ct, const StopOptions& opts) {
-  ScopeExit end_server(
-      [&] { procsrv::stop_server_if_idle(ct.host()); });  // it ends with the last CT
+  ScopeExit end_server([&] {
+    procsrv::stop_server_if_idle(ct.host());  // it ends with the last CT
+    monitor::stop_if_idle(ct.host());
+  });
   StopContext c{ct, opts, {}, nullptr, {}, {}, {}, false};
   return run_pipeline<StopContext>("stop", kStopSteps, c);
 }
