@@ -208,6 +208,7 @@ class Monitor {
   std::vector<Retry> retries_;
   std::map<std::string, std::deque<Clock::time_point>> reboots_;
   Clock::time_point last_adopt_{};
+  std::map<std::string, pid_t> released_;  // inits a command ends itself (stop, restart)
   bool exiting_ = false;  // an "idle" request found nothing to do: exit now
 };
 
@@ -221,6 +222,11 @@ void Monitor::adopt_running() {
     if (!ct.ok()) continue;
     auto s = state::query_status(*ct);
     if (!s.ok() || !s->running || s->init_pid <= 0) continue;
+    // A command is ending this init itself (release): not ours to adopt.
+    if (auto r = released_.find(id); r != released_.end()) {
+      if (r->second == s->init_pid) continue;
+      released_.erase(r);
+    }
     auto fd = sys::pidfd_open(s->init_pid);
     if (!fd.ok()) continue;
     Watched w;
@@ -255,7 +261,12 @@ void Monitor::accept_client() {
   }
   if (req->verb == "release") {
     // A command ends this init itself: its end is no poweroff inside.
-    watched_.erase(req->arg);
+    auto it = watched_.find(req->arg);
+    log("CT %s: released%s", req->arg, it != watched_.end() ? "" : " (was not watched)");
+    if (it != watched_.end()) {
+      released_[req->arg] = it->second.pid;
+      watched_.erase(it);
+    }
     reboots_.erase(req->arg);
     (void)::send(c.get(), "R", 1, MSG_NOSIGNAL);
     return;
@@ -358,6 +369,7 @@ void Monitor::worker_exited(pid_t pid, int status) {
     if (nw.pid <= 0) continue;
     nw.netns.reset(::open(("/proc/" + std::to_string(nw.pid) + "/ns/net").c_str(),
                           O_RDONLY | O_CLOEXEC));
+    log("CT %s: watching init %s", line.substr(0, sp), std::to_string(nw.pid));
     watched_[line.substr(0, sp)] = std::move(nw);
   }
   if (w.client) {
