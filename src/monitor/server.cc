@@ -273,6 +273,8 @@ void Monitor::accept_client() {
   }
   if (req->verb == "idle") {
     exiting_ = idle() && try_exit();
+    if (!exiting_)
+      log("asked to exit when idle: %s", std::string(!idle() ? "busy" : "a CT still runs"));
     (void)::send(c.get(), exiting_ ? "E" : "N", 1, MSG_NOSIGNAL);
     return;
   }

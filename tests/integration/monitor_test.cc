@@ -1,0 +1,176 @@
+// The watcher (monitor/server.h): reboot and poweroff inside a busybox CT, the watcher killed
+// and a later command repairing, a CT rebooting in a loop, the watcher's socket.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "harness.h"
+
+namespace berth::itest {
+namespace {
+
+namespace fs = std::filesystem;
+
+class MonitorTest : public BerthTest {
+ protected:
+  // Host PID of the CT's init (the last field of its NSpid is 1), 0 when none.
+  pid_t init_pid(const std::string& ctid) const {
+    for (pid_t p : ct_processes(ctid)) {
+      std::istringstream in(read_text("/proc/" + std::to_string(p) + "/status"));
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.rfind("NSpid:", 0) != 0) continue;
+        std::istringstream f(line.substr(6));
+        std::string last, x;
+        while (f >> x) last = x;
+        if (last == "1") return p;
+      }
+    }
+    return 0;
+  }
+  // The parent of pid (/proc/PID/stat's fourth field).
+  static pid_t parent_of(pid_t pid) {
+    std::string st = read_text("/proc/" + std::to_string(pid) + "/stat");
+    size_t close = st.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream f(st.substr(close + 1));
+    std::string state;
+    pid_t ppid = 0;
+    f >> state >> ppid;
+    return ppid;
+  }
+  // The watcher of this test's instance (a berth process running `_monitor`), 0 when none.
+  pid_t watcher() const {
+    for (pid_t p : berth_processes()) {
+      std::string cmd = read_text("/proc/" + std::to_string(p) + "/cmdline");
+      if (cmd.find("_monitor") != std::string::npos) return p;
+    }
+    return 0;
+  }
+  bool wait_for(const std::function<bool()>& cond, int seconds) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      if (cond()) return true;
+      sleep_ms(100);
+    }
+    return cond();
+  }
+  bool has_route(const std::string& addr) {
+    RunResult r = run_process({"/sbin/ip", "-4", "route", "show", addr}, {}, {});
+    return contains(r.out, addr);
+  }
+  std::string monitor_log() const { return read_text(root() + "/var/log/berth/monitor.log"); }
+};
+
+TEST_F(MonitorTest, RebootInsideComesBackByItself) {
+  std::string id = create_running_ct({"--ipadd", "198.18.45.10"});
+  pid_t before = init_pid(id);
+  ASSERT_GT(before, 0);
+  ASSERT_GT(watcher(), 0) << "start spawned no watcher";
+  EXPECT_EQ(parent_of(before), watcher()) << "the CT's init is not the watcher's child";
+  berth({"exec", id, "reboot"});
+  ASSERT_TRUE(wait_for(
+      [&] {
+        pid_t now = init_pid(id);
+        return now > 0 && now != before;
+      },
+      30))
+      << monitor_log();
+  EXPECT_PRED2(contains, status_line(id), "running");
+  EXPECT_TRUE(has_route("198.18.45.10"));
+  EXPECT_PRED2(contains, monitor_log(), "CT " + id + ": init rebooted");
+  // The new init is watched too: a second reboot comes back as well.
+  pid_t second = init_pid(id);
+  ASSERT_TRUE(wait_for([&] { return status_line(id).find("running") != std::string::npos; }, 5));
+  berth({"exec", id, "reboot"});
+  ASSERT_TRUE(wait_for(
+      [&] {
+        pid_t now = init_pid(id);
+        return now > 0 && now != second;
+      },
+      30))
+      << monitor_log();
+}
+
+TEST_F(MonitorTest, PoweroffInsideStopsAndCleansUp) {
+  std::string id = create_running_ct({"--ipadd", "198.18.45.11"});
+  berth({"exec", id, "poweroff"});
+  ASSERT_TRUE(
+      wait_for([&] { return status_line(id).find("unmounted down") != std::string::npos; }, 30))
+      << status_line(id) << "\n"
+      << monitor_log();
+  EXPECT_FALSE(has_route("198.18.45.11"));
+  // Nothing of the instance is left, the watcher included (it exits when no CT runs).
+  EXPECT_TRUE(wait_for([&] { return leaks().empty(); }, 10))
+      << ::testing::PrintToString(leaks());
+  // It starts again normally.
+  EXPECT_EQ(berth({"start", id, "--wait"}).code, 0);
+  EXPECT_EQ(berth({"stop", id}).code, 0);
+  EXPECT_EQ(watcher(), 0) << "the watcher outlived the last CT";
+}
+
+TEST_F(MonitorTest, KilledWatcherIsRepairedByTheNextCommand) {
+  std::string id = create_running_ct({"--ipadd", "198.18.45.12"});
+  pid_t w = watcher();
+  ASSERT_GT(w, 0);
+  ASSERT_EQ(::kill(w, SIGKILL), 0);
+  ASSERT_TRUE(wait_for([&] { return watcher() == 0; }, 5));
+  berth({"exec", id, "poweroff"});
+  // Nobody sees it: the CT's init ends, what start made on the host stays (its cgroup, mount).
+  ASSERT_TRUE(wait_for([&] { return init_pid(id) == 0; }, 30));
+  EXPECT_FALSE(leaks().empty());
+  // The next command (status) finds the CT down and tears it down as stop would.
+  EXPECT_PRED2(contains, status_line(id), "unmounted down");
+  EXPECT_FALSE(has_route("198.18.45.12"));
+  EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks());
+}
+
+TEST_F(MonitorTest, RestartedWatcherAdoptsRunningCts) {
+  std::string a = create_running_ct({"--ipadd", "198.18.45.13"});
+  ASSERT_EQ(::kill(watcher(), SIGKILL), 0);
+  ASSERT_TRUE(wait_for([&] { return watcher() == 0; }, 5));
+  // A start of another CT spawns a new watcher, which adopts the first one.
+  std::string b = create_running_ct();
+  ASSERT_GT(watcher(), 0);
+  ASSERT_TRUE(wait_for([&] { return contains(monitor_log(), "CT " + a + ": adopted"); }, 5));
+  berth({"exec", a, "poweroff"});
+  ASSERT_TRUE(
+      wait_for([&] { return status_line(a).find("unmounted down") != std::string::npos; }, 30))
+      << monitor_log();
+  EXPECT_FALSE(has_route("198.18.45.13"));
+  EXPECT_PRED2(contains, status_line(b), "running");
+  EXPECT_EQ(berth({"stop", b}).code, 0);
+  EXPECT_EQ(watcher(), 0) << monitor_log();
+  EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks()) << monitor_log();
+}
+
+TEST_F(MonitorTest, RebootLoopIsStopped) {
+  std::string id = create_running_ct();
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(wait_for([&] { return init_pid(id) > 0; }, 30)) << "reboot " << i;
+    pid_t init = init_pid(id);
+    berth({"exec", id, "reboot"});
+    ASSERT_TRUE(wait_for([&] { return init_pid(id) != init; }, 30)) << "reboot " << i;
+  }
+  ASSERT_TRUE(
+      wait_for([&] { return status_line(id).find("unmounted down") != std::string::npos; }, 30))
+      << monitor_log();
+  EXPECT_PRED2(contains, monitor_log(), "reboots within a minute: stopped");
+}
+
+TEST_F(MonitorTest, SocketIsRootOnly) {
+  create_running_ct();
+  struct stat st;
+  ASSERT_EQ(::stat((root() + "/run/berth/monitor.sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, 0u);
+}
+
+}  // namespace
+}  // namespace berth::itest
