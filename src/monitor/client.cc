@@ -118,8 +118,10 @@ Status send_request(int sock, const std::vector<std::string>& argv) {
 
 // A one-message request ("release CTID", "idle") to a running watcher (none: nothing to do).
 // Returns the answer byte and the watcher's pid.
+// fd: sent with the request (SCM_RIGHTS) when >= 0. keep: the connection, for an attach.
 std::optional<std::pair<char, pid_t>> ask(const HostConfig& host, const std::string& verb,
-                                          const std::string& arg) {
+                                          const std::string& arg, int fd = -1,
+                                          UniqueFd* keep = nullptr) {
   auto s = connect_to(socket_path(host));
   if (!s.ok()) return std::nullopt;
   std::string req(kMagic);
@@ -128,7 +130,9 @@ std::optional<std::pair<char, pid_t>> ask(const HostConfig& host, const std::str
   req.push_back('\0');
   req += arg;
   req.push_back('\0');
-  if (::send(s->get(), req.data(), req.size(), MSG_NOSIGNAL) < 0) return std::nullopt;
+  ssize_t sent = fd >= 0 ? sys::send_with_fd(s->get(), req.data(), req.size(), fd)
+                         : ::send(s->get(), req.data(), req.size(), MSG_NOSIGNAL);
+  if (sent < 0) return std::nullopt;
   struct ucred cred {};
   socklen_t len = sizeof cred;
   if (::getsockopt(s->get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
@@ -141,12 +145,39 @@ std::optional<std::pair<char, pid_t>> ask(const HostConfig& host, const std::str
   do n = ::recv(s->get(), &answer, 1, 0);
   while (n < 0 && errno == EINTR);
   if (n != 1) return std::nullopt;
+  if (keep) {
+    struct timeval none {
+      0, 0
+    };
+    ::setsockopt(s->get(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    *keep = std::move(s).value();
+  }
   return std::make_pair(answer, cred.pid);
 }
 
 }  // namespace
 
 void release(const HostConfig& host, const std::string& ctid) { (void)ask(host, "release", ctid); }
+
+void hand_console(const HostConfig& host, const std::string& ctid, int master) {
+  (void)ask(host, "console", ctid, master);
+}
+
+Result<UniqueFd> attach_console(const HostConfig& host, const std::string& ctid) {
+  UniqueFd conn;
+  auto a = ask(host, "attach", ctid, -1, &conn);
+  if (!a)
+    return Error::with_status(exitcode::kSystem,
+                              "no console: the VPS watcher does not run (it was stopped or "
+                              "killed); the console comes back when the CT is restarted");
+  if (a->first == 'B')
+    return Error::with_status(exitcode::kLocked, "the console is attached elsewhere");
+  if (a->first != 'A')
+    return Error::with_status(exitcode::kSystem,
+                              "no console: the CT was started while no watcher held its console "
+                              "(restart the CT to get one)");
+  return conn;
+}
 
 void stop_if_idle(const HostConfig& host) {
   auto a = ask(host, "idle", "");

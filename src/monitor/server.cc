@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -114,7 +115,7 @@ Result<Request> read_request(int sock) {
   r.verb = parts[1];
   if (r.verb != "run") {
     r.arg = parts[2];
-    r.fds[0].reset();
+    if (r.verb != "console") r.fds[0].reset();
     return r;
   }
   char* e = nullptr;
@@ -178,6 +179,15 @@ struct Watched {
   UniqueFd netns;
 };
 
+// A CT's console: the master of its pty, a slave held open (so the master never hangs up while
+// init reopens its console), the log, and the attached `berth console`, if any.
+struct Console {
+  UniqueFd master, slave, log, client;
+};
+
+constexpr size_t kConsoleChunk = 4096;          // read from the CT per wake-up
+constexpr off_t kConsoleLogMax = 1024 * 1024;  // then the log moves to .1 and starts again
+
 struct Retry {
   std::string ctid;
   bool restart;
@@ -199,6 +209,9 @@ class Monitor {
   void init_exited(const std::string& ctid, Watched w, bool known_status, int status);
   void teardown(const std::string& ctid, bool restart, int tries, UniqueFd netns);
   bool idle() const;
+  void console_output(const std::string& ctid);
+  void console_input(const std::string& ctid);
+  UniqueFd open_console_log(const std::string& ctid, bool rotate);
   bool try_exit();
 
   const HostConfig& host_;
@@ -208,6 +221,7 @@ class Monitor {
   std::vector<Retry> retries_;
   std::map<std::string, std::deque<Clock::time_point>> reboots_;
   Clock::time_point last_adopt_{};
+  std::map<std::string, Console> consoles_;
   std::map<std::string, pid_t> released_;  // inits a command ends itself (stop, restart)
   bool exiting_ = false;  // an "idle" request found nothing to do: exit now
 };
@@ -267,6 +281,8 @@ void Monitor::accept_client() {
       released_[req->arg] = it->second.pid;
       watched_.erase(it);
     }
+    // Its console is read until the CT's last process has closed it (shutdown messages).
+    if (auto con = consoles_.find(req->arg); con != consoles_.end()) con->second.slave.reset();
     reboots_.erase(req->arg);
     (void)::send(c.get(), "R", 1, MSG_NOSIGNAL);
     return;
@@ -276,6 +292,27 @@ void Monitor::accept_client() {
     if (!exiting_)
       log("asked to exit when idle: %s", std::string(!idle() ? "busy" : "a CT still runs"));
     (void)::send(c.get(), exiting_ ? "E" : "N", 1, MSG_NOSIGNAL);
+    return;
+  }
+  if (req->verb == "console") {
+    struct stat st;
+    if (!req->fds[0] || ::fstat(req->fds[0].get(), &st) != 0 || !S_ISCHR(st.st_mode)) return;
+    Console con;
+    con.master = std::move(req->fds[0]);
+    ::fcntl(con.master.get(), F_SETFL, O_NONBLOCK);
+    con.slave.reset(::ioctl(con.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    con.log = open_console_log(req->arg, false);
+    consoles_[req->arg] = std::move(con);  // a console of an earlier run ends here
+    (void)::send(c.get(), "C", 1, MSG_NOSIGNAL);
+    return;
+  }
+  if (req->verb == "attach") {
+    auto con = consoles_.find(req->arg);
+    char answer = con == consoles_.end() ? 'N' : con->second.client ? 'B' : 'A';
+    (void)::send(c.get(), &answer, 1, MSG_NOSIGNAL);
+    if (answer != 'A') return;
+    ::fcntl(c.get(), F_SETFL, O_NONBLOCK);
+    con->second.client = std::move(c);
     return;
   }
   if (req->verb != "run") return;
@@ -292,6 +329,48 @@ void Monitor::accept_client() {
   w.client = std::move(c);
   w.report = std::move(rd);
   workers_[pid] = std::move(w);
+}
+
+UniqueFd Monitor::open_console_log(const std::string& ctid, bool rotate) {
+  // The host's log directory, never a path of the CT.
+  std::string path = host_.paths().log_dir + "/" + ctid + ".console.log";
+  if (rotate) ::rename(path.c_str(), (path + ".1").c_str());
+  return UniqueFd(
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+}
+
+// What the CT wrote: one bounded read per wake-up, to the log (bounded) and the attached client
+// (never waited for: what it cannot take now is not sent). A full pty never blocks the CT.
+void Monitor::console_output(const std::string& ctid) {
+  Console& con = consoles_[ctid];
+  char buf[kConsoleChunk];
+  ssize_t n = ::read(con.master.get(), buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {  // EIO: every slave is closed, the CT is gone
+    consoles_.erase(ctid);
+    return;
+  }
+  if (con.log) {
+    (void)!::write(con.log.get(), buf, static_cast<size_t>(n));
+    if (::lseek(con.log.get(), 0, SEEK_END) > kConsoleLogMax)
+      con.log = open_console_log(ctid, true);
+  }
+  if (con.client && ::send(con.client.get(), buf, static_cast<size_t>(n), MSG_NOSIGNAL) < 0 &&
+      errno != EAGAIN)
+    con.client.reset();
+}
+
+// What the attached client typed, to the console's input (dropped when the pty is full).
+void Monitor::console_input(const std::string& ctid) {
+  Console& con = consoles_[ctid];
+  char buf[kConsoleChunk];
+  ssize_t n = ::recv(con.client.get(), buf, sizeof buf, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    con.client.reset();  // detached
+    return;
+  }
+  (void)!::write(con.master.get(), buf, static_cast<size_t>(n));
 }
 
 void Monitor::teardown(const std::string& ctid, bool restart, int tries, UniqueFd netns) {
@@ -333,6 +412,7 @@ void Monitor::init_exited(const std::string& ctid, Watched w, bool known_status,
                                             : "exited with status " +
                                                 std::to_string(WEXITSTATUS(status));
   log("CT %s: init %s", ctid, how);
+  consoles_.erase(ctid);
   if (reboot) {
     auto& times = reboots_[ctid];
     auto now = Clock::now();
@@ -439,6 +519,16 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
         fds.push_back({w.pidfd.get(), POLLIN, 0});
         adopted.push_back(id);
       }
+    size_t first_console = fds.size();
+    std::vector<std::pair<std::string, bool>> console_of;  // CTID, client (else master)
+    for (auto& [id, con] : consoles_) {
+      fds.push_back({con.master.get(), POLLIN, 0});
+      console_of.emplace_back(id, false);
+      if (con.client) {
+        fds.push_back({con.client.get(), POLLIN, 0});
+        console_of.emplace_back(id, true);
+      }
+    }
     int r = ::poll(fds.data(), fds.size(), retries_.empty() ? 2000 : 250);
     if (r < 0 && errno != EINTR) return exitcode::kSystem;
     if (r > 0 && (fds[1].revents & POLLIN)) {
@@ -455,7 +545,17 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
     }
     if (r > 0 && (fds[0].revents & POLLIN)) accept_client();
     if (exiting_) return exitcode::kOk;
-    for (size_t i = 2; r > 0 && i < fds.size(); ++i)
+    for (size_t i = first_console; r > 0 && i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      auto& [id, client] = console_of[i - first_console];
+      auto con = consoles_.find(id);
+      if (con == consoles_.end()) continue;
+      if (!client && fds[i].fd == con->second.master.get())
+        console_output(id);
+      else if (client && fds[i].fd == con->second.client.get())
+        console_input(id);
+    }
+    for (size_t i = 2; r > 0 && i < first_console; ++i)
       if (fds[i].revents & POLLIN) {
         auto it = watched_.find(adopted[i - 2]);
         if (it == watched_.end()) continue;
