@@ -1,7 +1,11 @@
 // The watcher (monitor/server.h): reboot and poweroff inside a busybox CT, the watcher killed
 // and a later command repairing, a CT rebooting in a loop, the watcher's socket.
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -161,6 +165,127 @@ TEST_F(MonitorTest, RebootLoopIsStopped) {
       wait_for([&] { return status_line(id).find("unmounted down") != std::string::npos; }, 30))
       << monitor_log();
   EXPECT_PRED2(contains, monitor_log(), "reboots within a minute: stopped");
+}
+
+// `berth console` on a pty: what the CT writes to /dev/console shows, what is typed reaches the
+// console's readers, Esc . detaches (exit 0); a second attach works; what is written while
+// nobody is attached is in the console log.
+class Attached {
+ public:
+  Attached(const std::string& root, const std::string& ctid) {
+    std::string env_root = "BERTH_ROOT=" + root;
+    char* envp[] = {env_root.data(), const_cast<char*>("PATH=/usr/sbin:/usr/bin:/sbin:/bin"),
+                    const_cast<char*>("TERM=dumb"), nullptr};
+    std::string bin = BERTH_BINARY, cmd = "console";
+    std::string id = ctid;
+    char* argv[] = {bin.data(), cmd.data(), id.data(), nullptr};
+    pid_ = ::forkpty(&master_, nullptr, nullptr, nullptr);
+    if (pid_ == 0) {
+      ::execve(argv[0], argv, envp);
+      ::_exit(127);
+    }
+  }
+  ~Attached() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (master_ >= 0) ::close(master_);
+  }
+  // Read what the terminal shows until `want` appears (or the timeout).
+  bool wait_for(const std::string& want, int ms = 10000) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (seen_.find(want) == std::string::npos && std::chrono::steady_clock::now() < end) {
+      struct pollfd p {
+        master_, POLLIN, 0
+      };
+      if (::poll(&p, 1, 100) > 0) {
+        char buf[4096];
+        ssize_t n = ::read(master_, buf, sizeof buf);
+        if (n <= 0) break;
+        seen_.append(buf, static_cast<size_t>(n));
+      }
+    }
+    return seen_.find(want) != std::string::npos;
+  }
+  void type(const std::string& keys) { ASSERT_EQ(::write(master_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size())); }
+  int wait_exit() {
+    wait_for("\x01never", 2000);  // drain what is left
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    pid_ = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  const std::string& seen() const { return seen_; }
+
+ private:
+  pid_t pid_ = 0;
+  int master_ = -1;
+  std::string seen_;
+};
+
+TEST_F(MonitorTest, ConsoleAttachDetachAndLog) {
+  std::string id = create_running_ct();
+  RunResult r = berth({"exec", id, "ls -l /dev/console; readlink /proc/1/fd/1"});
+  EXPECT_PRED2(contains, r.out, "136,") << "/dev/console is no pty: " << r.out;
+  {
+    Attached a(root(), id);
+    ASSERT_TRUE(a.wait_for("Esc then .")) << a.seen();
+    berth({"exec", id, "echo out-one > /dev/console"});
+    EXPECT_TRUE(a.wait_for("out-one")) << a.seen();
+    // Input: a reader of the console in the CT gets what is typed.
+    pid_t reader = spawn_berth({"exec", id, "read x < /dev/console; echo got-$x > /dev/console"});
+    sleep_ms(500);
+    a.type("typed\r");
+    EXPECT_TRUE(a.wait_for("got-typed")) << a.seen();
+    wait_berth(reader);
+    // A second attach while this one lasts is refused.
+    RunResult second = berth({"console", id});
+    EXPECT_EQ(second.code, 9) << second.err;
+    a.type("\x1b.");
+    EXPECT_EQ(a.wait_exit(), 0) << a.seen();
+    EXPECT_PRED2(contains, a.seen(), "Detached");
+  }
+  berth({"exec", id, "echo while-detached > /dev/console"});
+  {
+    Attached a(root(), id);
+    ASSERT_TRUE(a.wait_for("Esc then .")) << a.seen();
+    berth({"exec", id, "echo out-two > /dev/console"});
+    EXPECT_TRUE(a.wait_for("out-two")) << a.seen();
+    EXPECT_FALSE(contains(a.seen(), "out-one"));
+    a.type("\x1b.");
+    EXPECT_EQ(a.wait_exit(), 0);
+  }
+  std::string log = read_text(root() + "/var/log/berth/" + id + ".console.log");
+  EXPECT_PRED2(contains, log, "while-detached");
+  EXPECT_PRED2(contains, log, "out-one");
+  // Not running: 31; no such CT: 14.
+  ASSERT_EQ(berth({"stop", id}).code, 0);
+  EXPECT_EQ(berth({"console", id}).code, 31);
+  EXPECT_EQ(berth({"console", "1599"}).code, 14);
+}
+
+// A CT that writes to its console without end, with nobody attached: the watcher keeps reading
+// (the CT is never blocked) and the log stays bounded (moved to .1 past 1 MiB).
+TEST_F(MonitorTest, ConsoleFloodIsBounded) {
+  std::string id = create_running_ct();
+  RunResult r = berth({"exec", id,
+                       "i=0; while [ $i -lt 3000 ]; do "
+                       "echo 0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "01234567890123456789012345678901234567890123456789 > /dev/console; "
+                       "i=$((i+1)); done; echo flood-done"},
+                      {.timeout = std::chrono::seconds(60)});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_PRED2(contains, r.out, "flood-done");
+  std::string log = root() + "/var/log/berth/" + id + ".console.log";
+  struct stat st;
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  EXPECT_LE(st.st_size, 1024 * 1024 + 4096);
+  EXPECT_EQ(::stat((log + ".1").c_str(), &st), 0) << "the log was not rotated";
 }
 
 TEST_F(MonitorTest, SocketIsRootOnly) {
