@@ -52,19 +52,33 @@ Status mount_dev(const CtConfig& ct, const std::string& root, bool userns, uint6
   BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/mqueue", 0755));
   BERTH_RETURN_IF_ERROR(
       do_mount("mqueue", dev + "/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC));
-  // /dev/console: the slave of a pty of the CT's own devpts (its master goes to the host's
+  // /dev/console: the slave of a pty made in the CT (its master goes to the host's
   // watcher, monitor/server.h, which logs it and relays `berth console`). Without a pty (NUMPTY
   // used up, no devpts), a null device keeps programs that open it working.
   std::string console = dev + "/console";
   UniqueFd c(::open(console.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
   if (!c) return Error::from_errno(errno, "create `" + console + "`");
   if (console_master) {
-    UniqueFd master(::open((dev + "/pts/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
-    int unlock = 0;
+    // The console's pty comes from a devpts instance of its own (made by the CT's user namespace,
+    // like /dev/pts): it is not one of the CT's NUMPTY ptys, nor listed in /dev/pts. Once its
+    // slave is bound on /dev/console the instance's mount point goes; the bind keeps it alive.
+    std::string tmp = dev + "/.console";
+    UniqueFd master;
     unsigned n = 0;
-    if (master && ::ioctl(master.get(), TIOCSPTLCK, &unlock) == 0 &&
-        ::ioctl(master.get(), TIOCGPTN, &n) == 0 &&
-        do_mount((dev + "/pts/" + std::to_string(n)).c_str(), console, nullptr, MS_BIND).ok()) {
+    int unlock = 0;
+    if (ensure_dir(tmp, 0700).ok() &&
+        do_mount("devpts", tmp, "devpts", MS_NOSUID | MS_NOEXEC,
+                 "newinstance,ptmxmode=0600,mode=0600,max=1")
+            .ok()) {
+      master.reset(::open((tmp + "/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
+      if (!(master && ::ioctl(master.get(), TIOCSPTLCK, &unlock) == 0 &&
+            ::ioctl(master.get(), TIOCGPTN, &n) == 0 &&
+            do_mount((tmp + "/" + std::to_string(n)).c_str(), console, nullptr, MS_BIND).ok()))
+        master.reset();
+      (void)sys::kernel().umount(tmp, MNT_DETACH);
+    }
+    ::rmdir(tmp.c_str());
+    if (master) {
       *console_master = master.release();
       return {};
     }

@@ -116,6 +116,23 @@ Status send_request(int sock, const std::vector<std::string>& argv) {
   return {};
 }
 
+// The watcher said it exits: wait (bounded) until it has, so nothing of the instance outlives
+// the command.
+void wait_exit_of(pid_t pid) {
+  auto fd = sys::pidfd_open(pid);
+  if (!fd.ok()) return;
+  struct pollfd p {
+    fd->get(), POLLIN, 0
+  };
+  while (::poll(&p, 1, 3000) < 0 && errno == EINTR) {}
+}
+
+void wait_exit_of_peer(int sock) {
+  struct ucred cred {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) wait_exit_of(cred.pid);
+}
+
 // A one-message request ("release CTID", "idle") to a running watcher (none: nothing to do).
 // Returns the answer byte and the watcher's pid.
 // fd: sent with the request (SCM_RIGHTS) when >= 0. keep: the connection, for an attach.
@@ -181,14 +198,7 @@ Result<UniqueFd> attach_console(const HostConfig& host, const std::string& ctid)
 
 void stop_if_idle(const HostConfig& host) {
   auto a = ask(host, "idle", "");
-  if (!a || a->first != 'E') return;
-  // It exits: wait (bounded) until it has, so nothing of the instance outlives the command.
-  auto fd = sys::pidfd_open(a->second);
-  if (!fd.ok()) return;
-  struct pollfd p {
-    fd->get(), POLLIN, 0
-  };
-  while (::poll(&p, 1, 3000) < 0 && errno == EINTR) {}
+  if (a && a->first == 'E') wait_exit_of(a->second);
 }
 
 std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv) {
@@ -215,16 +225,20 @@ std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::
     // Nothing ran yet: run here.
     if (n != 1 || ack != 'A') return warn(Error::from_errno(EPROTO, "no answer from the watcher"));
   }
-  int32_t status = 0;
+  struct {
+    int32_t status;
+    char exiting;
+  } answer{};
   ssize_t n;
-  do n = ::recv(sock.get(), &status, sizeof status, 0);
+  do n = ::recv(sock.get(), &answer, sizeof answer, 0);
   while (n < 0 && errno == EINTR);
-  if (n != sizeof status) {
+  if (n != sizeof answer) {
     std::fprintf(stderr, "%s: the VPS watcher ended while the command ran; see `berth status`\n",
                  argv.empty() ? "berth" : argv[0].c_str());
     return exitcode::kSystem;
   }
-  return status;
+  if (answer.exiting == 'E') wait_exit_of_peer(sock.get());
+  return answer.status;
 }
 
 }  // namespace berth::monitor

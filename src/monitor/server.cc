@@ -455,8 +455,14 @@ void Monitor::worker_exited(pid_t pid, int status) {
     watched_[line.substr(0, sp)] = std::move(nw);
   }
   if (w.client) {
-    int32_t s = code;
-    (void)::send(w.client.get(), &s, sizeof s, MSG_NOSIGNAL);
+    // Nothing left to do (a start that failed, the last CT): exit now, and say so, so that the
+    // command waits for it and nothing of the instance outlives the command.
+    exiting_ = idle() && try_exit();
+    struct {
+      int32_t status;
+      char exiting;
+    } answer{code, exiting_ ? 'E' : 'N'};
+    (void)::send(w.client.get(), &answer, sizeof answer, MSG_NOSIGNAL);
   }
   if (w.teardown && code == exitcode::kLocked && w.tries < 120) {
     // Another command holds the CT's lock (it may be stopping or restarting it itself): again
@@ -537,6 +543,7 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
       while (::read(sigfd_.get(), &si, sizeof si) == sizeof si)
         term |= si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
       reap();
+      if (exiting_) return exitcode::kOk;
       if (term) {
         log("%s", "SIGTERM: running CTs are adopted by the next watcher");
         ::unlink(socket_path(host_).c_str());
