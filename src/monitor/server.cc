@@ -222,6 +222,7 @@ class Monitor {
   std::map<std::string, std::deque<Clock::time_point>> reboots_;
   Clock::time_point last_adopt_{};
   std::map<std::string, Console> consoles_;
+  std::map<pid_t, int> orphans_;  // reaped children nobody claimed yet: pid -> wait status
   std::map<std::string, pid_t> released_;  // inits a command ends itself (stop, restart)
   bool exiting_ = false;  // an "idle" request found nothing to do: exit now
 };
@@ -451,8 +452,17 @@ void Monitor::worker_exited(pid_t pid, int status) {
     if (nw.pid <= 0) continue;
     nw.netns.reset(::open(("/proc/" + std::to_string(nw.pid) + "/ns/net").c_str(),
                           O_RDONLY | O_CLOEXEC));
-    log("CT %s: watching init %s", line.substr(0, sp), std::to_string(nw.pid));
-    watched_[line.substr(0, sp)] = std::move(nw);
+    std::string ctid = line.substr(0, sp);
+    log("CT %s: watching init %s", ctid, std::to_string(nw.pid));
+    // Reaped already: its end was collected before the worker's own (the worker reparents its
+    // children to us a moment before it becomes a zombie itself).
+    if (auto o = orphans_.find(nw.pid); o != orphans_.end()) {
+      int st = o->second;
+      orphans_.erase(o);
+      init_exited(ctid, std::move(nw), true, st);
+      continue;
+    }
+    watched_[ctid] = std::move(nw);
   }
   if (w.client) {
     // Nothing left to do (a start that failed, the last CT): exit now, and say so, so that the
@@ -485,18 +495,28 @@ void Monitor::reap() {
     done.emplace_back(pid, status);
   }
   // Workers first: their reports name the inits that may be in the same batch.
-  for (auto& [pid, status] : done)
-    if (workers_.count(pid)) worker_exited(pid, status);
-  for (auto& [pid, status] : done)
+  std::vector<bool> handled(done.size(), false);
+  for (size_t i = 0; i < done.size(); ++i)
+    if (workers_.count(done[i].first)) {
+      worker_exited(done[i].first, done[i].second);
+      handled[i] = true;
+    }
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (handled[i]) continue;
     for (auto it = watched_.begin(); it != watched_.end(); ++it)
-      if (!it->second.pidfd && it->second.pid == pid) {
+      if (!it->second.pidfd && it->second.pid == done[i].first) {
         std::string ctid = it->first;
         Watched w = std::move(it->second);
         watched_.erase(it);
-        init_exited(ctid, std::move(w), true, status);
+        init_exited(ctid, std::move(w), true, done[i].second);
+        handled[i] = true;
         break;
       }
-  // Anything else (a /proc server reparented to us, a CT's init's stray helper): reaped, ignored.
+    // Anything else: a /proc server reparented to us, or an init reaped before its worker
+    // (whose report names it when the worker's own exit is collected): kept a while.
+    if (!handled[i]) orphans_[done[i].first] = done[i].second;
+  }
+  while (orphans_.size() > 64) orphans_.erase(orphans_.begin());
 }
 
 bool Monitor::idle() const { return workers_.empty() && watched_.empty() && retries_.empty(); }

@@ -14,8 +14,13 @@
 // one CT within kRebootWindow stop it (logged), so a CT rebooting in a loop cannot make the
 // watcher spin. It exits when no CT of the instance runs and nothing is in progress.
 //
+// It also holds each CT's console (the master of the pty bound on its /dev/console, handed over
+// by start): read all the time, 4 KiB per wake-up and non-blocking, into
+// <log_dir>/<CTID>.console.log (moved to .1 past 1 MiB), and relayed to one `berth console`.
+//
 // Socket <run>/monitor.sock, mode 0600, and SO_PEERCRED uid 0 checked on every connection. It
-// never opens a path inside a CT and reads nothing from a CT but wait statuses.
+// never opens a path inside a CT and reads nothing from a CT but wait statuses and the console,
+// both bounded.
 #pragma once
 
 #include "core/host_config.h"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -295,6 +296,53 @@ TEST_F(MonitorTest, SocketIsRootOnly) {
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   EXPECT_EQ(st.st_uid, 0u);
+}
+
+}  // namespace
+}  // namespace berth::itest
+
+namespace berth::itest {
+namespace {
+
+// The same with systemd as PID 1 (a Debian template; common contract: BERTH_TEST_DEBIAN_TEMPLATE
+// names the cache, else the test skips): its console shows a getty's login prompt, `reboot`
+// inside brings it back by itself, `poweroff` stops it with nothing left behind.
+TEST_F(MonitorTest, SystemdRebootAndPoweroff) {
+  const char* tmpl = std::getenv("BERTH_TEST_DEBIAN_TEMPLATE");
+  if (!tmpl || !*tmpl) GTEST_SKIP() << "SKIPPED: no Debian template (BERTH_TEST_DEBIAN_TEMPLATE)";
+  RunResult r = berth({"template", "import", tmpl, "--name", "debian-12-x86_64-minimal"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string id = new_ctid();
+  r = berth({"create", id, "--ostemplate", "debian-12-x86_64-minimal", "--hostname", "deb" + id,
+             "--ipadd", "198.18.45.30"},
+            {.timeout = std::chrono::seconds(120)});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(berth({"start", id}).code, 0);
+  auto booted = [&] {
+    RunResult s = berth({"exec", id, "systemctl is-system-running"});
+    return contains(s.out, "running") || contains(s.out, "degraded");
+  };
+  ASSERT_TRUE(wait_for(booted, 120));
+  std::string log = root() + "/var/log/berth/" + id + ".console.log";
+  EXPECT_TRUE(wait_for([&] { return contains(read_text(log), "login:"); }, 30)) << read_text(log);
+  pid_t before = init_pid(id);
+  berth({"exec", id, "reboot"});
+  ASSERT_TRUE(wait_for(
+      [&] {
+        pid_t now = init_pid(id);
+        return now > 0 && now != before;
+      },
+      90))
+      << monitor_log();
+  EXPECT_PRED2(contains, monitor_log(), "CT " + id + ": init rebooted");
+  ASSERT_TRUE(wait_for(booted, 120));
+  EXPECT_TRUE(has_route("198.18.45.30"));
+  berth({"exec", id, "poweroff"});
+  ASSERT_TRUE(
+      wait_for([&] { return status_line(id).find("unmounted down") != std::string::npos; }, 90))
+      << monitor_log();
+  EXPECT_FALSE(has_route("198.18.45.30"));
+  EXPECT_TRUE(wait_for([&] { return leaks().empty(); }, 10)) << ::testing::PrintToString(leaks());
 }
 
 }  // namespace
