@@ -69,6 +69,15 @@ class MonitorTest : public BerthTest {
     RunResult r = run_process({"/sbin/ip", "-4", "route", "show", addr}, {}, {});
     return contains(r.out, addr);
   }
+  // Until the CT runs a new init (not `before`).
+  bool wait_new_init(const std::string& id, pid_t before, int seconds) {
+    return wait_for(
+        [&] {
+          pid_t now = init_pid(id);
+          return now > 0 && now != before;
+        },
+        seconds);
+  }
   std::string monitor_log() const { return read_text(root() + "/var/log/berth/monitor.log"); }
 };
 
@@ -79,12 +88,7 @@ TEST_F(MonitorTest, RebootInsideComesBackByItself) {
   ASSERT_GT(watcher(), 0) << "start spawned no watcher";
   EXPECT_EQ(parent_of(before), watcher()) << "the CT's init is not the watcher's child";
   berth({"exec", id, "reboot"});
-  ASSERT_TRUE(wait_for(
-      [&] {
-        pid_t now = init_pid(id);
-        return now > 0 && now != before;
-      },
-      30))
+  ASSERT_TRUE(wait_new_init(id, before, 30))
       << monitor_log();
   EXPECT_PRED2(contains, status_line(id), "running");
   EXPECT_TRUE(has_route("198.18.45.10"));
@@ -93,12 +97,7 @@ TEST_F(MonitorTest, RebootInsideComesBackByItself) {
   pid_t second = init_pid(id);
   ASSERT_TRUE(wait_for([&] { return status_line(id).find("running") != std::string::npos; }, 5));
   berth({"exec", id, "reboot"});
-  ASSERT_TRUE(wait_for(
-      [&] {
-        pid_t now = init_pid(id);
-        return now > 0 && now != second;
-      },
-      30))
+  ASSERT_TRUE(wait_new_init(id, second, 30))
       << monitor_log();
 }
 
@@ -327,12 +326,7 @@ TEST_F(MonitorTest, SystemdRebootAndPoweroff) {
   EXPECT_TRUE(wait_for([&] { return contains(read_text(log), "login:"); }, 30)) << read_text(log);
   pid_t before = init_pid(id);
   berth({"exec", id, "reboot"});
-  ASSERT_TRUE(wait_for(
-      [&] {
-        pid_t now = init_pid(id);
-        return now > 0 && now != before;
-      },
-      90))
+  ASSERT_TRUE(wait_new_init(id, before, 90))
       << monitor_log();
   EXPECT_PRED2(contains, monitor_log(), "CT " + id + ": init rebooted");
   ASSERT_TRUE(wait_for(booted, 120));
