@@ -20,8 +20,9 @@ declare -A layer=(
   [state]=3
   [ubc]=4
   [procsrv]=5
-  [runtime]=6
-  [cli]=7
+  [monitor]=6
+  [runtime]=7
+  [cli]=8
 )
 
 verbose=0

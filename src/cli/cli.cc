@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "monitor/client.h"
 #include "runtime/pipeline.h"
 
 namespace berth::cli {
@@ -24,6 +25,8 @@ constexpr CommandEntry kCommands[] = {
     {"exec3", cmd_exec},      {"enter", cmd_enter},     {"runscript", cmd_runscript},
     {"console", cmd_console}, {"list", cmd_list},       {"template", cmd_template},
     {"ubc", cmd_ubc},         {"netstat", cmd_netstat},
+    {"_monitor", cmd_monitor},  // hidden: the instance's watcher (monitor/server.h)
+    {"_teardown", cmd_teardown},
 };
 
 void usage(FILE* out, const std::string& prog) {
@@ -107,6 +110,13 @@ int main(int argc, char** argv) {
   auto host = HostConfig::load();
   if (!host.ok()) return report(inv, host.error());
 
+  // A start runs as a worker of the instance's watcher, so the CT's init becomes its child and
+  // a reboot or poweroff inside is seen (monitor/server.h). The worker runs this same command
+  // line with our fds: its output and exit status are a direct run's.
+  if (inv.command == "start" || inv.command == "restart") {
+    std::vector<std::string> all(argv, argv + argc);
+    if (auto rc = monitor::run_in_worker(*host, all)) return *rc;
+  }
   for (const auto& c : kCommands)
     if (inv.command == c.name) return c.fn(inv, *host);
   std::fprintf(stderr, "%s: invalid command `%s' (see %s --help)\n", inv.prog.c_str(),

@@ -1,4 +1,4 @@
-// exec, exec2, exec3, enter, runscript, console.
+// exec, exec2, exec3, enter, runscript (console: cmd_console.cc).
 #include <cstdio>
 
 #include "cli/cli.h"
@@ -76,12 +76,6 @@ int cmd_runscript(const Invocation& inv, const HostConfig& host) {
   auto rc = runtime::run_script(*ct, inv.args[1]);
   if (!rc.ok()) return report(inv, Error(rc.error()).context("runscript CT " + ct->ctid()));
   return *rc;
-}
-
-int cmd_console(const Invocation& inv, const HostConfig&) {
-  return report(inv, Error::with_status(exitcode::kSystem,
-                                        "console: not available yet; the CT's console output is in "
-                                        "var/log/berth/<CTID>.console.log under BERTH_ROOT"));
 }
 
 }  // namespace berth::cli

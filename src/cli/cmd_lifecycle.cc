@@ -183,6 +183,19 @@ int cmd_status(const Invocation& inv, const HostConfig& host) {
   CtConfig ct = loaded.ok() ? std::move(loaded).value() : CtConfig(host, *ctid, ConfFile());
   auto s = state::query_status(ct);
   if (!s.ok()) return run(inv, std::move(s).error(), *ctid);
+  // A CT whose init died while no watcher saw it (monitor/server.h) is torn down here as stop
+  // would (stop of a CT that is not running only cleans what is left, else says 32), unless
+  // another command holds its lock (a start in progress has a cgroup and no init yet).
+  if (s->exists && !s->running) {
+    if (auto lock = runtime::lock_ct(host, *ctid, false); lock.ok()) {
+      auto st = runtime::stop(ct, {true, false});
+      if (!st.ok() && st.error().exit_status() != exitcode::kNotRunning)
+        (void)run(inv, std::move(st), *ctid);
+      else if (st.ok())
+        s = state::query_status(ct);
+      if (!s.ok()) return run(inv, std::move(s).error(), *ctid);
+    }
+  }
   std::printf("%s\n", format_status_line(*ctid, *s).c_str());
   return 0;
 }

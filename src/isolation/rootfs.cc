@@ -29,7 +29,8 @@ Status ensure_dir(const std::string& path, mode_t mode) {
   return {};
 }
 
-Status mount_dev(const CtConfig& ct, const std::string& root, bool userns, uint64_t pty_max) {
+Status mount_dev(const CtConfig& ct, const std::string& root, bool userns, uint64_t pty_max,
+                 int* console_master) {
   std::string dev = root + "/dev";
   BERTH_RETURN_IF_ERROR(ensure_dir(dev, 0755));
   BERTH_RETURN_IF_ERROR(do_mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
@@ -51,11 +52,37 @@ Status mount_dev(const CtConfig& ct, const std::string& root, bool userns, uint6
   BERTH_RETURN_IF_ERROR(ensure_dir(dev + "/mqueue", 0755));
   BERTH_RETURN_IF_ERROR(
       do_mount("mqueue", dev + "/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC));
-  // /dev/console: there is no console device yet (see docs); a null device keeps programs that
-  // open it working.
+  // /dev/console: the slave of a pty made in the CT (its master goes to the host's
+  // watcher, monitor/server.h, which logs it and relays `berth console`). Without a pty (NUMPTY
+  // used up, no devpts), a null device keeps programs that open it working.
   std::string console = dev + "/console";
   UniqueFd c(::open(console.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
   if (!c) return Error::from_errno(errno, "create `" + console + "`");
+  if (console_master) {
+    // The console's pty comes from a devpts instance of its own (made by the CT's user namespace,
+    // like /dev/pts): it is not one of the CT's NUMPTY ptys, nor listed in /dev/pts. Once its
+    // slave is bound on /dev/console the instance's mount point goes; the bind keeps it alive.
+    std::string tmp = dev + "/.console";
+    UniqueFd master;
+    unsigned n = 0;
+    int unlock = 0;
+    if (ensure_dir(tmp, 0700).ok() &&
+        do_mount("devpts", tmp, "devpts", MS_NOSUID | MS_NOEXEC,
+                 "newinstance,ptmxmode=0600,mode=0600,max=1")
+            .ok()) {
+      master.reset(::open((tmp + "/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
+      if (!(master && ::ioctl(master.get(), TIOCSPTLCK, &unlock) == 0 &&
+            ::ioctl(master.get(), TIOCGPTN, &n) == 0 &&
+            do_mount((tmp + "/" + std::to_string(n)).c_str(), console, nullptr, MS_BIND).ok()))
+        master.reset();
+      (void)sys::kernel().umount(tmp, MNT_DETACH);
+    }
+    ::rmdir(tmp.c_str());
+    if (master) {
+      *console_master = master.release();
+      return {};
+    }
+  }
   return do_mount("/dev/null", console, nullptr, MS_BIND);
 }
 
@@ -82,8 +109,9 @@ Result<std::vector<std::string>> ct_device_rules(const CtConfig& ct) {
     if (!n.access.none()) rules.push_back(device_rule(n));
   rules.push_back("c 5:2 rwm");    // /dev/ptmx (the CT's own devpts)
   rules.push_back("c 136:* rwm");  // its pty slaves
-  // Not 5:1: the CT's /dev/console is a bind of /dev/null (1:3), and a 5:1 node the CT could reach
-  // (from an archive, a privileged CT's mknod) would be the host's console.
+  // Not 5:1: the CT's /dev/console is a bind of one of its pty slaves (136:N) or of /dev/null
+  // (1:3), and a 5:1 node the CT could reach (from an archive, a privileged CT's mknod) would be
+  // the host's console.
   return rules;
 }
 
@@ -125,7 +153,7 @@ Status setup_rootfs_from_child(const CtConfig& ct, const RootfsPlan& plan) {
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/sys", 0555));
   BERTH_RETURN_IF_ERROR(
       do_mount("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
-  BERTH_RETURN_IF_ERROR(mount_dev(ct, root, plan.userns, plan.pty_max));
+  BERTH_RETURN_IF_ERROR(mount_dev(ct, root, plan.userns, plan.pty_max, plan.console_master));
   BERTH_RETURN_IF_ERROR(ensure_dir(root + "/run", 0755));
   BERTH_RETURN_IF_ERROR(
       do_mount("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k"));

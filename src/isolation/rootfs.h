@@ -25,6 +25,10 @@ struct RootfsPlan {
   bool userns = true;        // false for a privileged CT (mknod allowed)
   int beancounters_fd = -1;  // detached mount (open_tree) for kBeancountersPath, or -1
   uint64_t pty_max = 0;      // NUMPTY: the CT's devpts max= (0: the kernel's default)
+  // Out: the master of the CT's console, a pty of its own devpts whose slave is bound on
+  // /dev/console (close-on-exec; the caller hands it to the host and closes it before init
+  // runs). Stays -1 when the CT's devpts gives no pty: /dev/console is then a null device.
+  int* console_master = nullptr;
 };
 
 // Everything up to and including pivot_root; afterwards "/" is the CT's root.

@@ -9,6 +9,7 @@
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@ struct ChildContext {
   const ChildArgs& a;
   std::optional<std::string> host_resolv;
   std::vector<int> caps;
+  UniqueFd console;  // the slave of the CT's console pty: init's stdout and stderr
 };
 
 // Die with the parent until init is exec'ed: a killed `berth start` leaves no half-made CT.
@@ -78,9 +80,17 @@ Status read_host_resolv(ChildContext& c) {
 
 Status set_up_mounts(ChildContext& c) {
   const ChildArgs& a = c.a;
-  isolation::RootfsPlan plan{a.root, a.root_fd, a.userns, a.beancounters_fd,
-                             a.limits.pty_max.value_or(0)};
-  return isolation::setup_rootfs_from_child(*a.ct, plan).context("set up mounts");
+  int master = -1;
+  isolation::RootfsPlan plan{a.root,           a.root_fd, a.userns, a.beancounters_fd,
+                             a.limits.pty_max.value_or(0), &master};
+  BERTH_RETURN_IF_ERROR(isolation::setup_rootfs_from_child(*a.ct, plan).context("set up mounts"));
+  // The console's master goes to the parent (then the watcher); the CT keeps only the slave.
+  UniqueFd m(master);
+  if (m) {
+    c.console.reset(::ioctl(m.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (c.console) BERTH_RETURN_IF_ERROR(sync_send_fd(a.sync_fd, m.get()));
+  }
+  return {};
 }
 
 // systemd's notify socket for start --wait (start.cc open_notify_socket), at a name in the CT's
@@ -193,7 +203,11 @@ int child_init(const ChildArgs& a) {
   }
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull >= 0) ::dup2(devnull, 0);
-  if (a.console_fd >= 0) {
+  if (c.console) {
+    // As on a real machine, init writes to the console.
+    ::dup2(c.console.get(), 1);
+    ::dup2(c.console.get(), 2);
+  } else if (a.console_fd >= 0) {
     ::dup2(a.console_fd, 1);
     ::dup2(a.console_fd, 2);
   } else if (devnull >= 0) {

@@ -21,6 +21,8 @@
 #include "core/exit_codes.h"
 #include "isolation/cgroupfs.h"
 #include "isolation/rootfs.h"
+#include "monitor/client.h"
+#include "monitor/report.h"
 #include "net/network.h"
 #include "net/routed.h"
 #include "net/shaper.h"
@@ -60,9 +62,11 @@ Error child_error_or(int sock, Error err) {
   struct pollfd p {
     sock, POLLIN, 0
   };
-  if (::poll(&p, 1, 100) > 0) {
+  while (::poll(&p, 1, 100) > 0) {
     auto r = sync_recv(sock);
-    if (r.ok() && !r->eof && r->type == SyncMsg::kError) return error_from(*r);
+    if (!r.ok() || r->eof) break;
+    if (r->type == SyncMsg::kError) return error_from(*r);
+    // A console fd sent before the failure: closed here.
   }
   return err;
 }
@@ -368,6 +372,11 @@ Status join_cgroup_v1(StartContext& ctx) {
 Status wait_child(StartContext& ctx) {
   ctx.child_reported = true;
   BERTH_ASSIGN_OR_RETURN(Received r, sync_recv(ctx.sync.parent.get()));
+  // First, maybe, the master of the CT's console (child_init's set_up_mounts).
+  if (!r.eof && r.type == SyncMsg::kFd) {
+    ctx.console_master = std::move(r.fd);
+    BERTH_ASSIGN_OR_RETURN(r, sync_recv(ctx.sync.parent.get()));
+  }
   if (!r.eof) return error_from(r);
   // EOF: the child exec'ed init, or died before saying why.
   if (ctx.child.has_exited())
@@ -382,6 +391,7 @@ std::string console_log_path(const CtConfig& ct) {
 Status start(const CtConfig& ct, const StartOptions& opts) {
   pid_t init = 0;
   UniqueFd notify;
+  UniqueFd console;
   {
     StartContext ctx{ct, opts};
     auto st = run_pipeline<StartContext>("start", start_steps(), ctx);
@@ -393,8 +403,14 @@ Status start(const CtConfig& ct, const StartOptions& opts) {
     }
     init = ctx.child.pid();
     notify = std::move(ctx.notify);
+    console = std::move(ctx.console_master);
     ctx.commit();
   }
+  // Run by the watcher (monitor/server.h): it adopts this init when we exit, and holds its
+  // console (without a watcher the master closes here: the CT's console writes fail, never
+  // block).
+  monitor::report_init(ct.ctid(), init);
+  if (console) monitor::hand_console(ct.host(), ct.ctid(), console.get());
   if (!opts.wait) return {};
   BootContext boot{init, opts.wait_timeout, notify.get()};
   return run_pipeline<BootContext>("start-wait", kBootSteps, boot);

@@ -79,6 +79,7 @@ struct StartContext {
   sys::ChildProcess child;      // clone_child
   net::CtNetwork network;       // attach_network
   bool child_reported = false;  // wait_child consumed the child's message
+  UniqueFd console_master;      // wait_child: the CT's console pty, for the watcher
 
   // Everything acquired now belongs to the running CT.
   void commit();

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/exit_codes.h"
+#include "monitor/client.h"
 #include "net/network.h"
 #include "state/ct_cgroup.h"
 #include "runtime/lifecycle.h"
@@ -57,9 +58,13 @@ Status repair(const CtConfig& ct) {
   if (!cg->exists(group)) return {};
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (s.running) return {};
-  // A cgroup without an init: a start killed half-way, or an init that died. Clean it.
+  // A cgroup without an init: a start killed half-way, or an init that died (a poweroff inside
+  // while no watcher saw it, monitor/server.h). The same teardown as stop's, but the mount:
+  // processes, group, and the network on the host (routes, proxy neighbours, filters, host
+  // veths; the counters of veths still there are banked by detach_network).
   BERTH_RETURN_IF_ERROR(cg->kill_all(group).context("clean up after an interrupted command"));
-  return cg->remove(group).context("clean up after an interrupted command");
+  BERTH_RETURN_IF_ERROR(cg->remove(group).context("clean up after an interrupted command"));
+  return net::detach_network(ct).context("clean up the network of a CT that is not running");
 }
 
 namespace {
@@ -94,6 +99,8 @@ Status query_state(StopContext& c) {
 
 Status hold_netns(StopContext& c) {
   if (!c.s.running) return {};
+  // The watcher must not take this init's end for a poweroff inside (monitor/client.h).
+  monitor::release(c.ct.host(), c.ct.ctid());
   c.netns_hold = UniqueFd(
       ::open(("/proc/" + std::to_string(c.s.init_pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
   auto fd = sys::pidfd_open(c.s.init_pid);
@@ -154,8 +161,10 @@ constexpr std::array<Step<StopContext>, 7> kStopSteps{{
 std::vector<std::string> stop_step_names() { return step_names<StopContext>(kStopSteps); }
 
 Status stop(const CtConfig& ct, const StopOptions& opts) {
-  ScopeExit end_server(
-      [&] { procsrv::stop_server_if_idle(ct.host()); });  // it ends with the last CT
+  ScopeExit end_server([&] {
+    procsrv::stop_server_if_idle(ct.host());  // it ends with the last CT
+    monitor::stop_if_idle(ct.host());
+  });
   StopContext c{ct, opts, {}, nullptr, {}, {}, {}, false};
   return run_pipeline<StopContext>("stop", kStopSteps, c);
 }

@@ -1,0 +1,670 @@
+// The watcher (server.h): an event loop over its socket, a signalfd (SIGCHLD, SIGTERM) and the
+// pidfds of adopted inits. Single-threaded, so it may fork its workers directly.
+#include "monitor/server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/ct_config.h"
+#include "core/exit_codes.h"
+#include "core/unique_fd.h"
+#include "monitor/client.h"
+#include "monitor/internal.h"
+#include "monitor/report.h"
+#include "state/inventory.h"
+#include "state/status.h"
+#include "sys/pidfd.h"
+
+extern char** environ;
+
+namespace berth::monitor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void log(const char* fmt, const std::string& a, const std::string& b = "") {
+  char when[32];
+  std::time_t now = std::time(nullptr);
+  struct tm tm;
+  ::localtime_r(&now, &tm);
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::fprintf(stderr, "%s berth-monitor[%d]: ", when, static_cast<int>(::getpid()));
+  std::fprintf(stderr, fmt, a.c_str(), b.c_str());
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+// A request as received: argv, env, fds 0-2 and the client's executable.
+struct Request {
+  std::string verb, arg;  // "run" | "release" CTID | "idle"
+  std::vector<std::string> argv, env;
+  UniqueFd fds[3];
+  UniqueFd exe;
+};
+
+ssize_t recv_fd(int sock, char* buf, size_t len, UniqueFd& fd) {
+  struct iovec iov {
+    buf, len
+  };
+  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * 4)];
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof ctl;
+  ssize_t n;
+  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return n;
+  bool first = true;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+      if (first)
+        fd.reset(got);
+      else
+        ::close(got);  // more than one fd: not ours to keep
+      first = false;
+    }
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+    errno = EMSGSIZE;
+    return -1;
+  }
+  return n;
+}
+
+Result<Request> read_request(int sock) {
+  std::string buf(kMaxRequest, '\0');
+  Request r;
+  ssize_t n = recv_fd(sock, buf.data(), buf.size(), r.fds[0]);
+  if (n <= 0) return Error::from_errno(n < 0 ? errno : EPROTO, "read request");
+  buf.resize(static_cast<size_t>(n));
+  std::vector<std::string> parts;
+  size_t at = 0;
+  while (at < buf.size()) {
+    size_t end = buf.find('\0', at);
+    if (end == std::string::npos) return Error::from_errno(EPROTO, "request not terminated");
+    parts.emplace_back(buf, at, end - at);
+    at = end + 1;
+  }
+  if (parts.size() < 3 || parts[0] != kMagic) return Error::from_errno(EPROTO, "bad request");
+  r.verb = parts[1];
+  if (r.verb != "run") {
+    r.arg = parts[2];
+    if (r.verb != "console") r.fds[0].reset();
+    return r;
+  }
+  char* e = nullptr;
+  unsigned long argc = std::strtoul(parts[2].c_str(), &e, 10);
+  if (*e != 0 || argc == 0 || argc > parts.size() - 3) return Error::from_errno(EPROTO, "argc");
+  r.argv.assign(parts.begin() + 3, parts.begin() + 3 + static_cast<long>(argc));
+  r.env.assign(parts.begin() + 3 + static_cast<long>(argc), parts.end());
+  const char tags[] = {'1', '2', 'e'};
+  for (int i = 0; i < 3; ++i) {
+    char tag = 0;
+    UniqueFd& dst = i < 2 ? r.fds[i + 1] : r.exe;
+    if (recv_fd(sock, &tag, 1, dst) != 1 || tag != tags[i] || !dst)
+      return Error::from_errno(EPROTO, "request fds");
+  }
+  if (!r.fds[0]) return Error::from_errno(EPROTO, "request fd 0");
+  return r;
+}
+
+// Fork and exec a worker: argv with env, fds 0-2, the report pipe as fd 3 (kReportFdEnv), the
+// executable exe (an O_PATH fd) or our own.
+pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string> env,
+                  const int (&stdio)[3], int exe, int report) {
+  env.push_back(std::string(kReportFdEnv) + "=3");
+  std::vector<char*> av, ev;
+  for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+  av.push_back(nullptr);
+  for (auto& v : env) ev.push_back(const_cast<char*>(v.c_str()));
+  ev.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  // Child: fds to high numbers first (so the dup2s below cannot overwrite each other).
+  int hi[4];
+  const int src[4] = {stdio[0], stdio[1], stdio[2], report};
+  for (int i = 0; i < 4; ++i)
+    if ((hi[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 64)) < 0) ::_exit(exitcode::kSystem);
+  for (int i = 0; i < 4; ++i)
+    if (::dup2(hi[i], i) < 0) ::_exit(exitcode::kSystem);
+  (void)sys::close_range(4U, ~0U, CLOSE_RANGE_CLOEXEC);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  if (exe >= 0) ::execveat(exe, "", av.data(), ev.data(), AT_EMPTY_PATH);
+  ::execve("/proc/self/exe", av.data(), ev.data());
+  ::_exit(exitcode::kSystem);
+}
+
+struct Worker {
+  std::string ctid;  // teardown workers: their CT; start workers: from the report
+  UniqueFd client;   // the command waiting for the exit status (none for the watcher's own)
+  UniqueFd report;   // read end of the report pipe
+  UniqueFd netns;    // teardown: the dead CT's netns, held until its counters are banked
+  bool teardown = false;
+  bool restart = false;
+  int tries = 0;
+};
+
+struct Watched {
+  pid_t pid = 0;
+  UniqueFd pidfd;  // adopted inits only (not our children)
+  UniqueFd netns;
+};
+
+// A CT's console: the master of its pty, a slave held open (so the master never hangs up while
+// init reopens its console), the log, and the attached `berth console`, if any.
+struct Console {
+  UniqueFd master, slave, log, client;
+};
+
+constexpr size_t kConsoleChunk = 4096;          // read from the CT per wake-up
+constexpr off_t kConsoleLogMax = 1024 * 1024;  // then the log moves to .1 and starts again
+
+struct Retry {
+  std::string ctid;
+  bool restart;
+  int tries;
+  UniqueFd netns;
+  Clock::time_point at;
+};
+
+class Monitor {
+ public:
+  explicit Monitor(const HostConfig& host) : host_(host) {}
+  int run(UniqueFd listener, UniqueFd sigfd);
+
+ private:
+  void adopt_running();
+  void accept_client();
+  void reap();
+  void worker_exited(pid_t pid, int status);
+  void init_exited(const std::string& ctid, Watched w, bool known_status, int status);
+  void teardown(const std::string& ctid, bool restart, int tries, UniqueFd netns);
+  bool idle() const;
+  void console_output(const std::string& ctid);
+  void console_input(const std::string& ctid);
+  UniqueFd open_console_log(const std::string& ctid, bool rotate);
+  bool try_exit();
+
+  const HostConfig& host_;
+  UniqueFd listener_, sigfd_;
+  std::map<pid_t, Worker> workers_;
+  std::map<std::string, Watched> watched_;
+  std::vector<Retry> retries_;
+  std::map<std::string, std::deque<Clock::time_point>> reboots_;
+  Clock::time_point last_adopt_{};
+  std::map<std::string, Console> consoles_;
+  std::map<pid_t, int> orphans_;  // reaped children nobody claimed yet: pid -> wait status
+  std::map<std::string, pid_t> released_;  // inits a command ends itself (stop, restart)
+  bool exiting_ = false;  // an "idle" request found nothing to do: exit now
+};
+
+void Monitor::adopt_running() {
+  last_adopt_ = Clock::now();
+  auto ids = state::list_ctids(host_);
+  if (!ids.ok()) return;
+  for (const auto& id : *ids) {
+    if (watched_.count(id)) continue;
+    auto ct = CtConfig::load(host_, id);
+    if (!ct.ok()) continue;
+    auto s = state::query_status(*ct);
+    if (!s.ok() || !s->running || s->init_pid <= 0) continue;
+    // A command is ending this init itself (release): not ours to adopt.
+    if (auto r = released_.find(id); r != released_.end()) {
+      if (r->second == s->init_pid) continue;
+      released_.erase(r);
+    }
+    auto fd = sys::pidfd_open(s->init_pid);
+    if (!fd.ok()) continue;
+    Watched w;
+    w.pid = s->init_pid;
+    w.pidfd = std::move(fd).value();
+    w.netns.reset(::open(("/proc/" + std::to_string(w.pid) + "/ns/net").c_str(),
+                         O_RDONLY | O_CLOEXEC));
+    log("CT %s: adopted (init %s started before this watcher: its reboot looks like a halt)", id,
+        std::to_string(w.pid));
+    watched_[id] = std::move(w);
+  }
+}
+
+void Monitor::accept_client() {
+  UniqueFd c(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!c) return;
+  struct ucred cred {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(c.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
+    log("refused a connection from uid %s", std::to_string(cred.uid));
+    return;
+  }
+  // A client sends its request at once; one that does not is dropped after 2 s.
+  struct timeval tv {
+    2, 0
+  };
+  ::setsockopt(c.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto req = read_request(c.get());
+  if (!req.ok()) {
+    log("bad request: %s", req.error().message());
+    return;
+  }
+  if (req->verb == "release") {
+    // A command ends this init itself: its end is no poweroff inside.
+    auto it = watched_.find(req->arg);
+    log("CT %s: released%s", req->arg, it != watched_.end() ? "" : " (was not watched)");
+    if (it != watched_.end()) {
+      released_[req->arg] = it->second.pid;
+      watched_.erase(it);
+    }
+    // Its console is read until the CT's last process has closed it (shutdown messages).
+    if (auto con = consoles_.find(req->arg); con != consoles_.end()) con->second.slave.reset();
+    reboots_.erase(req->arg);
+    (void)::send(c.get(), "R", 1, MSG_NOSIGNAL);
+    return;
+  }
+  if (req->verb == "idle") {
+    exiting_ = idle() && try_exit();
+    if (!exiting_)
+      log("asked to exit when idle: %s", std::string(!idle() ? "busy" : "a CT still runs"));
+    (void)::send(c.get(), exiting_ ? "E" : "N", 1, MSG_NOSIGNAL);
+    return;
+  }
+  if (req->verb == "console") {
+    struct stat st;
+    if (!req->fds[0] || ::fstat(req->fds[0].get(), &st) != 0 || !S_ISCHR(st.st_mode)) return;
+    Console con;
+    con.master = std::move(req->fds[0]);
+    ::fcntl(con.master.get(), F_SETFL, O_NONBLOCK);
+    con.slave.reset(::ioctl(con.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    con.log = open_console_log(req->arg, false);
+    consoles_[req->arg] = std::move(con);  // a console of an earlier run ends here
+    (void)::send(c.get(), "C", 1, MSG_NOSIGNAL);
+    return;
+  }
+  if (req->verb == "attach") {
+    auto con = consoles_.find(req->arg);
+    char answer = con == consoles_.end() ? 'N' : con->second.client ? 'B' : 'A';
+    (void)::send(c.get(), &answer, 1, MSG_NOSIGNAL);
+    if (answer != 'A') return;
+    ::fcntl(c.get(), F_SETFL, O_NONBLOCK);
+    con->second.client = std::move(c);
+    return;
+  }
+  if (req->verb != "run") return;
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return;
+  UniqueFd rd(p[0]), wr(p[1]);
+  const int stdio[3] = {req->fds[0].get(), req->fds[1].get(), req->fds[2].get()};
+  pid_t pid = fork_worker(req->argv, req->env, stdio, req->exe.get(), wr.get());
+  if (pid < 0) return;  // the client sees no "A" and runs the command itself
+  if (::send(c.get(), "A", 1, MSG_NOSIGNAL) != 1) {
+    // The client is gone; the worker runs on and its init is watched all the same.
+  }
+  Worker w;
+  w.client = std::move(c);
+  w.report = std::move(rd);
+  workers_[pid] = std::move(w);
+}
+
+UniqueFd Monitor::open_console_log(const std::string& ctid, bool rotate) {
+  // The host's log directory, never a path of the CT.
+  std::string path = host_.paths().log_dir + "/" + ctid + ".console.log";
+  if (rotate) ::rename(path.c_str(), (path + ".1").c_str());
+  return UniqueFd(
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+}
+
+// What the CT wrote: one bounded read per wake-up, to the log (bounded) and the attached client
+// (never waited for: what it cannot take now is not sent). A full pty never blocks the CT.
+void Monitor::console_output(const std::string& ctid) {
+  Console& con = consoles_[ctid];
+  char buf[kConsoleChunk];
+  ssize_t n = ::read(con.master.get(), buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {  // EIO: every slave is closed, the CT is gone
+    consoles_.erase(ctid);
+    return;
+  }
+  if (con.log) {
+    (void)!::write(con.log.get(), buf, static_cast<size_t>(n));
+    if (::lseek(con.log.get(), 0, SEEK_END) > kConsoleLogMax)
+      con.log = open_console_log(ctid, true);
+  }
+  if (con.client && ::send(con.client.get(), buf, static_cast<size_t>(n), MSG_NOSIGNAL) < 0 &&
+      errno != EAGAIN)
+    con.client.reset();
+}
+
+// What the attached client typed, to the console's input (dropped when the pty is full).
+void Monitor::console_input(const std::string& ctid) {
+  Console& con = consoles_[ctid];
+  char buf[kConsoleChunk];
+  ssize_t n = ::recv(con.client.get(), buf, sizeof buf, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    con.client.reset();  // detached
+    return;
+  }
+  (void)!::write(con.master.get(), buf, static_cast<size_t>(n));
+}
+
+void Monitor::teardown(const std::string& ctid, bool restart, int tries, UniqueFd netns) {
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int stdio[3] = {null, 2, 2};
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+    ::close(null);
+    return;
+  }
+  UniqueFd rd(p[0]), wr(p[1]);
+  std::vector<std::string> argv{"berth", "--quiet", "_teardown", ctid};
+  if (restart) argv.emplace_back("--restart");
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e)
+    if (std::strncmp(*e, kReportFdEnv, std::strlen(kReportFdEnv)) != 0) env.emplace_back(*e);
+  pid_t pid = fork_worker(argv, env, stdio, -1, wr.get());
+  ::close(null);
+  if (pid < 0) {
+    log("CT %s: cannot fork the teardown: %s", ctid, std::strerror(errno));
+    return;
+  }
+  Worker w;
+  w.ctid = ctid;
+  w.report = std::move(rd);
+  w.netns = std::move(netns);
+  w.teardown = true;
+  w.restart = restart;
+  w.tries = tries;
+  workers_[pid] = std::move(w);
+}
+
+void Monitor::init_exited(const std::string& ctid, Watched w, bool known_status, int status) {
+  bool reboot = known_status && WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP;
+  std::string how = !known_status           ? "exited (adopted: reboot or halt unknown)"
+                    : reboot                ? "rebooted"
+                    : WIFSIGNALED(status)   ? "halted (signal " +
+                                                std::to_string(WTERMSIG(status)) + ")"
+                                            : "exited with status " +
+                                                std::to_string(WEXITSTATUS(status));
+  log("CT %s: init %s", ctid, how);
+  consoles_.erase(ctid);
+  if (reboot) {
+    auto& times = reboots_[ctid];
+    auto now = Clock::now();
+    times.push_back(now);
+    while (!times.empty() && now - times.front() > std::chrono::seconds(kRebootWindowSeconds))
+      times.pop_front();
+    if (times.size() > static_cast<size_t>(kMaxReboots)) {
+      log("CT %s: more than %s reboots within a minute: stopped, not started again", ctid,
+          std::to_string(kMaxReboots));
+      reboot = false;
+      reboots_.erase(ctid);
+    }
+  }
+  teardown(ctid, reboot, 0, std::move(w.netns));
+}
+
+void Monitor::worker_exited(pid_t pid, int status) {
+  auto it = workers_.find(pid);
+  Worker w = std::move(it->second);
+  workers_.erase(it);
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  // What it started: "<ctid> <pid>" lines. Its init is our child now.
+  char buf[4096];
+  ssize_t n = ::read(w.report.get(), buf, sizeof buf - 1);
+  std::string text = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) break;
+    std::string line = text.substr(at, end - at);
+    at = end + 1;
+    size_t sp = line.find(' ');
+    if (sp == std::string::npos) continue;
+    Watched nw;
+    nw.pid = static_cast<pid_t>(std::atol(line.c_str() + sp + 1));
+    if (nw.pid <= 0) continue;
+    nw.netns.reset(::open(("/proc/" + std::to_string(nw.pid) + "/ns/net").c_str(),
+                          O_RDONLY | O_CLOEXEC));
+    std::string ctid = line.substr(0, sp);
+    log("CT %s: watching init %s", ctid, std::to_string(nw.pid));
+    // Reaped already: its end was collected before the worker's own (the worker reparents its
+    // children to us a moment before it becomes a zombie itself).
+    if (auto o = orphans_.find(nw.pid); o != orphans_.end()) {
+      int st = o->second;
+      orphans_.erase(o);
+      init_exited(ctid, std::move(nw), true, st);
+      continue;
+    }
+    watched_[ctid] = std::move(nw);
+  }
+  if (w.client) {
+    // Nothing left to do (a start that failed, the last CT): exit now, and say so, so that the
+    // command waits for it and nothing of the instance outlives the command.
+    exiting_ = idle() && try_exit();
+    struct {
+      int32_t status;
+      char exiting;
+    } answer{code, exiting_ ? 'E' : 'N'};
+    (void)::send(w.client.get(), &answer, sizeof answer, MSG_NOSIGNAL);
+  }
+  if (w.teardown && code == exitcode::kLocked && w.tries < 120) {
+    // Another command holds the CT's lock (it may be stopping or restarting it itself): again
+    // in a second; _teardown does nothing if the CT runs by then.
+    retries_.push_back(
+        {w.ctid, w.restart, w.tries + 1, std::move(w.netns), Clock::now() + std::chrono::seconds(1)});
+  } else if (w.teardown) {
+    log("CT %s: %s", w.ctid,
+        std::string(w.restart ? "teardown and start" : "teardown") + " finished with status " +
+            std::to_string(code));
+  }
+}
+
+void Monitor::reap() {
+  std::vector<std::pair<pid_t, int>> done;
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    done.emplace_back(pid, status);
+  }
+  // Workers first: their reports name the inits that may be in the same batch.
+  std::vector<bool> handled(done.size(), false);
+  for (size_t i = 0; i < done.size(); ++i)
+    if (workers_.count(done[i].first)) {
+      worker_exited(done[i].first, done[i].second);
+      handled[i] = true;
+    }
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (handled[i]) continue;
+    for (auto it = watched_.begin(); it != watched_.end(); ++it)
+      if (!it->second.pidfd && it->second.pid == done[i].first) {
+        std::string ctid = it->first;
+        Watched w = std::move(it->second);
+        watched_.erase(it);
+        init_exited(ctid, std::move(w), true, done[i].second);
+        handled[i] = true;
+        break;
+      }
+    // Anything else: a /proc server reparented to us, or an init reaped before its worker
+    // (whose report names it when the worker's own exit is collected): kept a while.
+    if (!handled[i]) orphans_[done[i].first] = done[i].second;
+  }
+  while (orphans_.size() > 64) orphans_.erase(orphans_.begin());
+}
+
+bool Monitor::idle() const { return workers_.empty() && watched_.empty() && retries_.empty(); }
+
+bool Monitor::try_exit() {
+  auto lk = lock_run_file(host_, kSpawnLock, false);
+  if (!lk.ok()) return false;
+  struct pollfd p {
+    listener_.get(), POLLIN, 0
+  };
+  if (::poll(&p, 1, 0) > 0) return false;
+  if (state::any_ct_alive(host_)) return false;
+  ::unlink(socket_path(host_).c_str());
+  return true;
+}
+
+int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
+  listener_ = std::move(listener);
+  sigfd_ = std::move(sigfd);
+  adopt_running();
+  for (;;) {
+    std::vector<struct pollfd> fds{{listener_.get(), POLLIN, 0}, {sigfd_.get(), POLLIN, 0}};
+    std::vector<std::string> adopted;
+    for (auto& [id, w] : watched_)
+      if (w.pidfd) {
+        fds.push_back({w.pidfd.get(), POLLIN, 0});
+        adopted.push_back(id);
+      }
+    size_t first_console = fds.size();
+    std::vector<std::pair<std::string, bool>> console_of;  // CTID, client (else master)
+    for (auto& [id, con] : consoles_) {
+      fds.push_back({con.master.get(), POLLIN, 0});
+      console_of.emplace_back(id, false);
+      if (con.client) {
+        fds.push_back({con.client.get(), POLLIN, 0});
+        console_of.emplace_back(id, true);
+      }
+    }
+    int r = ::poll(fds.data(), fds.size(), retries_.empty() ? 2000 : 250);
+    if (r < 0 && errno != EINTR) return exitcode::kSystem;
+    if (r > 0 && (fds[1].revents & POLLIN)) {
+      struct signalfd_siginfo si;
+      bool term = false;
+      while (::read(sigfd_.get(), &si, sizeof si) == sizeof si)
+        term |= si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
+      reap();
+      if (exiting_) return exitcode::kOk;
+      if (term) {
+        log("%s", "SIGTERM: running CTs are adopted by the next watcher");
+        ::unlink(socket_path(host_).c_str());
+        return exitcode::kOk;
+      }
+    }
+    if (r > 0 && (fds[0].revents & POLLIN)) accept_client();
+    if (exiting_) return exitcode::kOk;
+    for (size_t i = first_console; r > 0 && i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      auto& [id, client] = console_of[i - first_console];
+      auto con = consoles_.find(id);
+      if (con == consoles_.end()) continue;
+      if (!client && fds[i].fd == con->second.master.get())
+        console_output(id);
+      else if (client && fds[i].fd == con->second.client.get())
+        console_input(id);
+    }
+    for (size_t i = 2; r > 0 && i < first_console; ++i)
+      if (fds[i].revents & POLLIN) {
+        auto it = watched_.find(adopted[i - 2]);
+        if (it == watched_.end()) continue;
+        Watched w = std::move(it->second);
+        watched_.erase(it);
+        init_exited(adopted[i - 2], std::move(w), false, 0);
+      }
+    auto now = Clock::now();
+    for (size_t i = 0; i < retries_.size();) {
+      if (retries_[i].at <= now) {
+        Retry t = std::move(retries_[i]);
+        retries_.erase(retries_.begin() + static_cast<long>(i));
+        teardown(t.ctid, t.restart, t.tries, std::move(t.netns));
+      } else {
+        ++i;
+      }
+    }
+    if (r == 0 && idle()) {
+      if (try_exit()) return exitcode::kOk;
+      // CTs run that nobody watches (started while no watcher ran): adopt them.
+      if (now - last_adopt_ > std::chrono::seconds(10)) adopt_running();
+    }
+  }
+}
+
+}  // namespace
+
+int serve(const HostConfig& host) {
+  int ready = -1;
+  if (const char* r = std::getenv(kReadyFdEnv)) ready = std::atoi(r);
+  ::unsetenv(kReadyFdEnv);
+  auto tell = [&ready](char c) {
+    if (ready < 0) return;
+    (void)!::write(ready, &c, 1);
+    ::close(ready);
+    ready = -1;
+  };
+  auto fail = [&](const Error& e) {
+    log("cannot start: %s", e.message());
+    tell('0');
+    return exitcode::kSystem;
+  };
+  auto server_lock = lock_run_file(host, kServerLock, false);
+  if (!server_lock.ok()) {
+    // Another watcher runs (a race of two spawners ended here): it serves.
+    tell('1');
+    return exitcode::kOk;
+  }
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    return fail(Error::from_errno(errno, "PR_SET_CHILD_SUBREAPER"));
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGHUP, SIG_IGN);
+  UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) return fail(Error::from_errno(errno, "signalfd"));
+
+  std::string path = socket_path(host);
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return fail(Error::from_errno(ENAMETOOLONG, "socket `" + path + "`"));
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd listener(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listener) return fail(Error::from_errno(errno, "socket"));
+  ::unlink(path.c_str());
+  mode_t old = ::umask(077);  // the socket is born 0600: no window where others may connect
+  int b = ::bind(listener.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+  ::umask(old);
+  if (b != 0) return fail(Error::from_errno(errno, "bind `" + path + "`"));
+  if (::chmod(path.c_str(), 0600) != 0 || ::listen(listener.get(), 64) != 0)
+    return fail(Error::from_errno(errno, "listen on `" + path + "`"));
+  log("%s", "started (socket " + path + ")");
+  tell('1');
+  Monitor m(host);
+  int rc = m.run(std::move(listener), std::move(sigfd));
+  log("%s", "exiting");
+  return rc;
+}
+
+}  // namespace berth::monitor
