@@ -112,7 +112,7 @@ Status shift_owners(const CtConfig& ct, bool resuming) {
                std::to_string(ct.local_uid()) + " (marker `" + idshift_marker(priv) +
                "`; a killed shift is finished by the next start or mount)");
   const bool tty = ::isatty(STDERR_FILENO) == 1;
-  int last_pct = -1;
+  int last_pct = -10;
   auto show = [&](const ShiftProgress& p) {
     int pct = p.total ? static_cast<int>(p.done * 100 / p.total) : 100;
     if (pct > 100) pct = 100;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -60,6 +61,9 @@ class OpenvzTest : public BerthTest {
       RunResult d = berth({"destroy", id});
       EXPECT_TRUE(d.code == 0) << "destroy " << id << ": " << d.err;
     }
+    if (!ramfs_.empty()) {
+      EXPECT_EQ(run_process({"/usr/bin/umount", ramfs_}, {"PATH=/usr/bin:/bin"}, {}).code, 0);
+    }
     BerthTest::TearDown();
   }
 
@@ -76,7 +80,7 @@ class OpenvzTest : public BerthTest {
            "OSTEMPLATE=\""
         << ostemplate << "\"\nORIGIN_SAMPLE=\"basic\"\nHOSTNAME=\"legacy" << id
         << ".example\"\nIP_ADDRESS=\"" << ip << "\"\nNAMESERVER=\"198.18.42.254\"\n";
-    ours_.push_back(id);
+    if (std::find(ours_.begin(), ours_.end(), id) == ours_.end()) ours_.push_back(id);
   }
 
   // Unpack archive into vz/private/<id> with its own (host) ids, as vzctl create did.
@@ -156,6 +160,7 @@ class OpenvzTest : public BerthTest {
   }
 
   std::vector<std::string> ours_;
+  std::string ramfs_;  // a ramfs mounted on vz/private, unmounted in TearDown
 };
 
 TEST_F(OpenvzTest, LegacyBusyboxVpsStartsUnchanged) {
@@ -186,6 +191,52 @@ TEST_F(OpenvzTest, LegacyBusyboxVpsStartsUnchanged) {
   EXPECT_EQ(conf.find("VE_LAYOUT"), std::string::npos);
   EXPECT_EQ(conf.find("LOCAL_UID"), std::string::npos);
   EXPECT_FALSE(fs::exists(root() + "/etc/berth/conf")) << "nothing in Berth's own layout";
+}
+
+// Where the file system takes no idmapped mount (ramfs), the owners are shifted once, with
+// progress; a shift killed half-way (its marker left) is finished by the next start.
+TEST_F(OpenvzTest, ShiftWhereNoIdmappedMount) {
+  std::string archive = busybox_archive();
+  ASSERT_FALSE(archive.empty());
+  fs::create_directories(vz("/private"));
+  RunResult m = run_process({"/usr/bin/mount", "-t", "ramfs", "-o", "mode=0700", "ramfs",
+                             vz("/private")},
+                            {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, {});
+  ASSERT_EQ(m.code, 0) << m.err;
+  ramfs_ = vz("/private");
+  const std::string id = "1205", priv = vz("/private/1205");
+  ASSERT_NO_FATAL_FAILURE(unpack(archive, id));
+  write_conf(id, "busybox", "198.18.42.15");
+  // As a killed shift leaves it: the marker, and some entries already shifted.
+  std::ofstream(priv + ".idshift") << "uid=100000 gid=100000\n";
+  ASSERT_EQ(::lchown((priv + "/bin").c_str(), 100000, 100000), 0);
+  struct stat st;
+  ASSERT_EQ(::lstat((priv + "/etc").c_str(), &st), 0);
+  ASSERT_EQ(st.st_uid, 0u);
+
+  RunResult s = berth({"start", id, "--wait"}, {.timeout = std::chrono::seconds(120)});
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_PRED2(contains, s.err, "finishing a one-time shift");
+  EXPECT_PRED2(contains, s.err, "shifting owners: 100%");
+  EXPECT_FALSE(fs::exists(priv + ".idshift"));
+  for (const char* rel : {"", "/bin", "/etc", "/bin/busybox"}) {
+    ASSERT_EQ(::lstat((priv + rel).c_str(), &st), 0) << rel;
+    EXPECT_EQ(st.st_uid, 100000u) << rel << " shifted once";
+  }
+  RunResult e = berth({"exec", id, "stat -c '%u:%g' / /etc /bin/busybox"});
+  EXPECT_EQ(e.out, "0:0\n0:0\n0:0\n") << e.err;
+  ASSERT_EQ(berth({"stop", id}).code, 0);
+
+  // A host-owned area on this file system: the choice is said, then the shift runs.
+  RunResult d = berth({"destroy", id});
+  ASSERT_EQ(d.code, 0) << d.err;
+  ASSERT_NO_FATAL_FAILURE(unpack(archive, id));
+  write_conf(id, "busybox", "198.18.42.15");
+  s = berth({"start", id, "--wait"}, {.timeout = std::chrono::seconds(120)});
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_PRED2(contains, s.err, "no idmapped mount here");
+  EXPECT_PRED2(contains, s.err, "starting a one-time shift");
+  ASSERT_EQ(berth({"stop", id}).code, 0);
 }
 
 TEST_F(OpenvzTest, LegacyDebianVpsStartsUnchanged) {
