@@ -3,9 +3,39 @@
 # into /usr/local/sbin (berth, plus vzctl/vzlist/vzubc/vzmigrate links), make the built-in busybox
 # template, then create and start a demo VPS, show it working, and remove it again.
 # Needs root. BERTH_ROOT (default /) chooses where Berth keeps its state.
+# --openvz-paths (or BERTH_PATH_LAYOUT=openvz): keep OpenVZ's paths (/etc/vz/vz.conf,
+# /etc/vz/conf, /vz/private, /vz/root, /vz/template/cache), docs/openvz.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root" >&2; exit 1; }
+layout=${BERTH_PATH_LAYOUT:-}
+for arg in "$@"; do
+  case $arg in
+    --openvz-paths) layout=openvz ;;
+    *) echo "setup.sh: unknown option $arg (only --openvz-paths)" >&2; exit 1 ;;
+  esac
+done
+root=${BERTH_ROOT:-/}
+root=${root%/}
+if [ "$layout" = openvz ]; then
+  mkdir -p "$root/etc/berth" "$root/etc/vz/conf" "$root/etc/vz/names" "$root/vz/template/cache" \
+    "$root/vz/lock" "$root/vz/dump"
+  mkdir -p -m 0700 "$root/vz/private" "$root/vz/root"
+  conf=$root/etc/berth/berth.conf
+  if ! grep -qs '^PATH_LAYOUT=' "$conf"; then echo 'PATH_LAYOUT="openvz"' >>"$conf"; fi
+  # An OpenVZ host's own vz.conf is kept as it is; a new one gets OpenVZ's path keys.
+  [ -e "$root/etc/vz/vz.conf" ] || cat >"$root/etc/vz/vz.conf" <<'VZCONF'
+## Global parameters (Berth, OpenVZ path layout: docs/openvz.md)
+LOCKDIR=/vz/lock
+DUMPDIR=/vz/dump
+TEMPLATE=/vz/template
+VE_ROOT=/vz/root/$VEID
+VE_PRIVATE=/vz/private/$VEID
+VE_LAYOUT=overlay
+VZCONF
+  echo "== OpenVZ path layout: $root/etc/vz/vz.conf, $root/etc/vz/conf, $root/vz/private, $root/vz/root"
+  export BERTH_PATH_LAYOUT=openvz
+fi
 scripts/install-deps.sh
 scripts/build.sh
 cmake --install build --prefix /usr/local >/dev/null

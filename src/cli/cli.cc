@@ -29,7 +29,16 @@ constexpr CommandEntry kCommands[] = {
     {"_teardown", cmd_teardown},
 };
 
+// The vzctl release whose command surface Berth follows (legacy vzctl's last, 4.11.1). Tools that
+// check for vzctl parse "vzctl version X.Y.Z" from --version or the first line of --help.
+constexpr const char* kVzctlVersion = "4.11.1";
+
+void print_version(FILE* out) {
+  std::fprintf(out, "vzctl version %s (berth %s)\n", kVzctlVersion, BERTH_VERSION);
+}
+
 void usage(FILE* out, const std::string& prog) {
+  print_version(out);
   std::fprintf(out,
                "Usage: %s [--quiet|--verbose|--skiplock] <command> <CTID|name> [options]\n"
                "Commands:\n"
@@ -89,7 +98,7 @@ int main(int argc, char** argv) {
         usage(stdout, inv.prog);
         return 0;
       } else if (a == "--version") {
-        std::printf("%s version %s\n", inv.prog.c_str(), BERTH_VERSION);
+        print_version(stdout);
         return 0;
       } else if (!a.empty() && a.front() == '-') {
         std::fprintf(stderr, "%s: invalid option `%s'\n", inv.prog.c_str(), argv[i]);

@@ -408,7 +408,7 @@ std::vector<Field> build_fields() {
                          [](const ListRow& r) { return r.config.conf().get("ONBOOT") == "yes"; }));
   t.push_back(conf_num_field("bootorder", "BOOTORDER", 10, "BOOTORDER"));
   t.push_back(str_field("layout", "LAYOUT", -7, Trim::kNone, [](const ListRow& r) {
-    return std::optional<std::string>(r.config.layout() == Layout::kSimfs ? "simfs" : "overlay");
+    return std::optional<std::string>(layout_name(r.config.layout()));
   }));
 
   // FEATURES="nfs:on ppp:off": "nfs:on,ppp:off" in text (cut to 15), {"nfs": true, ...} in JSON.

@@ -3,6 +3,7 @@
 #include "core/safe_defaults.h"
 #include "core/values/text.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,12 +27,12 @@ Result<std::string> validate_ctid(std::string_view s) {
 }
 
 Status validate_ct_name(std::string_view s) {
-  bool all_digits =
-      std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit((unsigned char)c); });
+  // Names made only of digits are accepted, as vzctl accepts them (its check_name() allows
+  // digits); resolve_ctid() says how such a name is reached.
   bool chars_ok = std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.';
   });
-  if (s.empty() || s.size() > 64 || all_digits || !chars_ok || s.front() == '.' || s.front() == '-')
+  if (s.empty() || s.size() > 64 || !chars_ok || s.front() == '.' || s.front() == '-')
     return Error::invalid("invalid name `" + std::string(s) + "`", exitcode::kName);
   return {};
 }
@@ -71,15 +72,47 @@ bool CtConfig::get_bool(std::string_view key, bool fallback) const {
 }
 
 std::string CtConfig::ve_root() const {
-  return expand_veid(get_or("VE_ROOT", host_->default_ve_root()), ctid_);
+  return host_->host_path(expand_veid(get_or("VE_ROOT", host_->default_ve_root()), ctid_));
 }
 
 std::string CtConfig::ve_private() const {
-  return expand_veid(get_or("VE_PRIVATE", host_->default_ve_private()), ctid_);
+  return host_->host_path(expand_veid(get_or("VE_PRIVATE", host_->default_ve_private()), ctid_));
+}
+
+Layout parse_layout(std::string_view s) {
+  if (s == "simfs") return Layout::kSimfs;
+  if (s == "ploop" || s.substr(0, 6) == "ploop:") return Layout::kPloop;
+  return Layout::kOverlay;
 }
 
 Layout CtConfig::layout() const {
-  return get_or("VE_LAYOUT", "overlay") == "simfs" ? Layout::kSimfs : Layout::kOverlay;
+  // The CT's own key. vz.conf's or berth.conf's VE_LAYOUT is the default for new CTs only: an
+  // existing CT without the key (an OpenVZ config) has the layout of its private area.
+  if (auto v = conf_.get("VE_LAYOUT")) return parse_layout(*v);
+  std::string priv = ve_private();
+  struct stat st;
+  if (::lstat(priv.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return parse_layout(get_or("VE_LAYOUT", "overlay"));
+  // vzctl's guess: root.hdd/ holds a ploop image, anything else is simfs. Berth's own overlay
+  // areas (upper/ and a lower link) always have the key; they are recognised all the same.
+  if (::lstat((priv + "/root.hdd").c_str(), &st) == 0) return Layout::kPloop;
+  struct stat up, low;
+  if (::lstat((priv + "/upper").c_str(), &up) == 0 && S_ISDIR(up.st_mode) &&
+      ::lstat((priv + "/lower").c_str(), &low) == 0 && S_ISLNK(low.st_mode))
+    return Layout::kOverlay;
+  return Layout::kSimfs;
+}
+
+const char* layout_name(Layout l) {
+  switch (l) {
+    case Layout::kSimfs:
+      return "simfs";
+    case Layout::kPloop:
+      return "ploop";
+    case Layout::kOverlay:
+      break;
+  }
+  return "overlay";
 }
 
 std::string CtConfig::ostemplate() const { return get_or("OSTEMPLATE", ""); }
@@ -115,15 +148,27 @@ std::vector<std::string> CtConfig::list(std::string_view key) const {
 }
 
 Result<std::string> resolve_ctid(const HostConfig& host, std::string_view id_or_name) {
-  if (!id_or_name.empty() && std::isdigit((unsigned char)id_or_name.front()))
-    return validate_ctid(id_or_name);
+  bool all_digits = !id_or_name.empty() && std::all_of(id_or_name.begin(), id_or_name.end(), [](char c) {
+    return std::isdigit((unsigned char)c);
+  });
+  // As vzctl: an argument that reads as a number is a CTID, even when a CT has that name. A
+  // digits-only name that cannot be a CTID ("42", "0123") is looked up as a name.
+  if (!id_or_name.empty() && std::isdigit((unsigned char)id_or_name.front())) {
+    auto id = validate_ctid(id_or_name);
+    if (id.ok() || !all_digits) return id;
+    auto named = ctid_by_name(host, id_or_name);
+    return named.ok() ? std::move(named) : std::move(id);
+  }
   BERTH_RETURN_IF_ERROR(
       validate_ct_name(id_or_name).context("bad CT ID or name").status(exitcode::kBadArgument));
-  std::string link = host.paths().names_dir + "/" + std::string(id_or_name);
+  return ctid_by_name(host, id_or_name);
+}
+
+Result<std::string> ctid_by_name(const HostConfig& host, std::string_view name) {
+  std::string link = host.paths().names_dir + "/" + std::string(name);
   char buf[PATH_MAX];
   ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
-  if (n < 0)
-    return Error::invalid("no CT named `" + std::string(id_or_name) + "`", exitcode::kNoConfig);
+  if (n < 0) return Error::invalid("no CT named `" + std::string(name) + "`", exitcode::kNoConfig);
   std::string target(buf, static_cast<size_t>(n));
   size_t slash = target.rfind('/');
   std::string file = slash == std::string::npos ? target : target.substr(slash + 1);

@@ -21,10 +21,15 @@ inline constexpr uint32_t kDefaultLocalUid = 100000;
 
 // A CTID: decimal 101..2147483644 (0..100 are reserved, as vzctl). Error exit 20 otherwise.
 Result<std::string> validate_ctid(std::string_view s);
-// A CT name: letters, digits, '-', '_', '.'; not all digits; at most 64 chars.
+// A CT name: letters, digits, '-', '_', '.'; at most 64 chars. Digits only is allowed, as in
+// vzctl; such a name is reached as resolve_ctid() says.
 Status validate_ct_name(std::string_view s);
 
-enum class Layout { kOverlay, kSimfs };
+// ploop (OpenVZ's image layout, VE_PRIVATE/root.hdd) is recognised only to refuse it clearly.
+enum class Layout { kOverlay, kSimfs, kPloop };
+// VE_LAYOUT's value: "simfs", "ploop[:mode]", anything else overlay.
+Layout parse_layout(std::string_view s);
+const char* layout_name(Layout l);
 
 class CtConfig {
  public:
@@ -47,6 +52,9 @@ class CtConfig {
 
   std::string ve_root() const;     // $VEID expanded
   std::string ve_private() const;  // $VEID expanded
+  // VE_LAYOUT of the CT's own file; without it (an OpenVZ CTID.conf) the layout vzctl would
+  // guess from the private area: root.hdd/ -> ploop, else simfs (Berth's overlay areas are
+  // recognised too); no private area yet: the global VE_LAYOUT, default overlay.
   Layout layout() const;
   std::string ostemplate() const;
   std::string hostname() const { return get_or("HOSTNAME", ""); }
@@ -65,7 +73,12 @@ class CtConfig {
 };
 
 // Resolve a CTID or a name (names/<name> symlink) to a CTID. Error exit 14 for an unknown name.
+// As in vzctl, an argument that is a valid CTID is always the CTID, also when some CT has that
+// digits-only name (reach such a CT by its own CTID); a digits-only argument that is no valid
+// CTID (0..100, a leading 0, too large) is looked up as a name.
 Result<std::string> resolve_ctid(const HostConfig& host, std::string_view id_or_name);
+// The CTID the names/<name> link points to. Error exit 14 when there is none.
+Result<std::string> ctid_by_name(const HostConfig& host, std::string_view name);
 
 // Split on blanks.
 std::vector<std::string> split_words(std::string_view s);

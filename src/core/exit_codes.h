@@ -45,6 +45,7 @@ inline constexpr int kActionScript = 79;
 inline constexpr int kConfigCopy = 82;
 inline constexpr int kDevices = 86;
 inline constexpr int kTemplateNotFound = 91;
+inline constexpr int kPloopUnsupported = 99;
 inline constexpr int kStartDisabled = 105;
 inline constexpr int kApplyConfig = 109;
 inline constexpr int kVeth = 130;

@@ -105,7 +105,7 @@ Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
   BERTH_RETURN_IF_ERROR(make_dirs(host.paths().conf_dir, 0755));
   std::string name = conf.get_or("NAME", "");
   if (!name.empty()) {
-    auto other = resolve_ctid(host, name);
+    auto other = ctid_by_name(host, name);
     if (other.ok() && *other != ctid)
       return Error::with_status(exitcode::kName,
                                 "name `" + name + "` is already used by CT " + *other);
@@ -213,7 +213,7 @@ Status destroy(const CtConfig& ct) {
   std::string name = ct.name();
   if (!name.empty()) {
     std::string link = ct.host().paths().names_dir + "/" + name;
-    auto target = resolve_ctid(ct.host(), name);
+    auto target = ctid_by_name(ct.host(), name);
     if (target.ok() && *target == ct.ctid()) ::unlink(link.c_str());
   }
   std::string conf = ct.conf_path();

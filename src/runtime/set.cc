@@ -130,7 +130,7 @@ Status apply_set(const CtConfig& ct, const SetRequest& req, const Say& say) {
   std::string old_name = ct.name();
   std::string new_name = next.name();
   if (new_name != old_name && !new_name.empty()) {
-    auto other = resolve_ctid(host, new_name);
+    auto other = ctid_by_name(host, new_name);
     if (other.ok() && *other != ct.ctid())
       return Error::with_status(exitcode::kName, "name `" + new_name + "` is used by CT " + *other);
   }

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
+#include "storage/idshift.h"
 #include "sys/fs.h"
 #include "sys/kernel.h"
 #include "sys/process.h"
@@ -80,15 +82,76 @@ Status set_attr(int tree, uint64_t set, uint64_t clear, unsigned flags, const st
   return {};
 }
 
-// simfs: a bind of the private area that is nosuid,nodev from the moment it is attached.
-Status bind_private(const std::string& priv, const std::string& target) {
+// simfs: a bind of the private area that is nosuid,nodev from the moment it is attached. With
+// userns (the fd of the CT's id mapping) it is also idmapped: on-disk id k shows as LOCAL_UID+k.
+Status bind_private(const std::string& priv, const std::string& target, int userns = -1) {
   BERTH_ASSIGN_OR_RETURN(UniqueFd tree,
                          sys::kernel().open_tree(priv, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  BERTH_RETURN_IF_ERROR(set_attr(tree.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0,
-                                 "set nosuid,nodev on `" + priv + "`"));
+  if (userns >= 0) {
+    sys::MountAttr attr{MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, userns};
+    if (auto st = sys::kernel().mount_setattr(tree.get(), "", 0, attr); !st.ok())
+      return sys::reworded(st.error(), "idmap mount of `" + priv + "`");
+  } else {
+    BERTH_RETURN_IF_ERROR(set_attr(tree.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0,
+                                   "set nosuid,nodev on `" + priv + "`"));
+  }
   if (auto st = sys::kernel().move_mount(tree.get(), target); !st.ok())
     return sys::reworded(st.error(), "bind `" + priv + "` on `" + target + "`");
   return {};
+}
+
+void note(const CtConfig& ct, const std::string& text) {
+  std::fprintf(stderr, "berth: CT %s: %s\n", ct.ctid().c_str(), text.c_str());
+}
+
+// The one-time shift of a private area's owners, with a progress display on stderr.
+Status shift_owners(const CtConfig& ct, bool resuming) {
+  const std::string priv = ct.ve_private();
+  note(ct, std::string(resuming ? "finishing" : "starting") +
+               " a one-time shift of the private area's owners by " +
+               std::to_string(ct.local_uid()) + " (marker `" + idshift_marker(priv) +
+               "`; a killed shift is finished by the next start or mount)");
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  int last_pct = -10;
+  auto show = [&](const ShiftProgress& p) {
+    int pct = p.total ? static_cast<int>(p.done * 100 / p.total) : 100;
+    if (pct > 100) pct = 100;
+    if (tty) {
+      std::fprintf(stderr, "\rberth: CT %s: shifting owners: %llu/%llu entries (%d%%)",
+                   ct.ctid().c_str(), static_cast<unsigned long long>(p.done),
+                   static_cast<unsigned long long>(p.total), pct);
+    } else if (pct / 10 != last_pct / 10) {
+      std::fprintf(stderr, "berth: CT %s: shifting owners: %d%%\n", ct.ctid().c_str(), pct);
+    }
+    last_pct = pct;
+  };
+  Status st = shift_area(priv, ct.local_uid(), ct.local_gid(), show);
+  if (tty) std::fputc('\n', stderr);
+  if (st.ok()) note(ct, "owners shifted; the private area now holds the CT's ids");
+  return st;
+}
+
+// An unprivileged simfs CT whose private area holds host ids (as OpenVZ's do): an idmapped mount
+// when the kernel and file system take one, else the one-time shift and a plain bind.
+Status mount_host_owned(const CtConfig& ct, const std::string& target) {
+  const std::string priv = ct.ve_private();
+  BERTH_ASSIGN_OR_RETURN(AreaOwners owners, area_owners(priv, ct.local_uid()));
+  if (owners == AreaOwners::kShifting) {
+    BERTH_RETURN_IF_ERROR(shift_owners(ct, true));
+    return bind_private(priv, target);
+  }
+  if (owners == AreaOwners::kCtIds) return bind_private(priv, target);
+  BERTH_ASSIGN_OR_RETURN(UniqueFd userns,
+                         sys::make_userns_fd(ct.local_uid(), ct.local_gid(), kIdRangeSize));
+  Status idmapped = bind_private(priv, target, userns.get());
+  if (idmapped.ok()) {
+    note(ct, "private area owned by host ids: mounted idmapped (owners on disk unchanged)");
+    return {};
+  }
+  note(ct, "private area owned by host ids and no idmapped mount here (" +
+               idmapped.error().message() + ")");
+  BERTH_RETURN_IF_ERROR(shift_owners(ct, false));
+  return bind_private(priv, target);
 }
 
 Status fs_set(int fd, const char* key, const std::string& value) {
@@ -132,6 +195,13 @@ Status mount_overlay(const CtConfig& ct, const std::string& target) {
 }
 
 }  // namespace
+
+std::string ploop_message(const CtConfig& ct) {
+  return "the private area `" + ct.ve_private() +
+         "` is a ploop image (root.hdd), which Berth does not support: on the OpenVZ host, mount "
+         "it (vzctl mount) and copy its files into a plain directory (simfs), then set "
+         "VE_LAYOUT=\"simfs\" (docs/openvz.md)";
+}
 
 bool private_exists(const CtConfig& ct) { return sys::is_dir(ct.ve_private()); }
 
@@ -214,6 +284,8 @@ Status destroy_private(const CtConfig& ct) {
 Status mount_root(const CtConfig& ct) {
   std::string target = ct.ve_root();
   if (is_mounted(ct)) return Error::with_status(exitcode::kMounted, "CT is already mounted");
+  if (ct.layout() == Layout::kPloop)
+    return Error::with_status(exitcode::kPloopUnsupported, ploop_message(ct));
   if (!private_exists(ct))
     return Error::with_status(exitcode::kPrivateMissing,
                               "private area `" + ct.ve_private() + "` does not exist");
@@ -222,7 +294,9 @@ Status mount_root(const CtConfig& ct) {
   BERTH_RETURN_IF_ERROR(close_parent(target).status(exitcode::kCreateRoot));
   if (::mkdir(target.c_str(), 0700) != 0 && errno != EEXIST)
     return Error::from_errno(errno, "mkdir `" + target + "`").status(exitcode::kCreateRoot);
-  if (ct.layout() == Layout::kSimfs) {
+  if (ct.layout() == Layout::kSimfs && !ct.is_privileged()) {
+    BERTH_RETURN_IF_ERROR(mount_host_owned(ct, target).status(exitcode::kMountFailed));
+  } else if (ct.layout() == Layout::kSimfs) {
     BERTH_RETURN_IF_ERROR(bind_private(ct.ve_private(), target).status(exitcode::kMountFailed));
   } else {
     BERTH_RETURN_IF_ERROR(mount_overlay(ct, target).status(exitcode::kMountFailed));

@@ -6,6 +6,9 @@
 //    lower layer is an idmapped mount (host id k shows as LOCAL_UID+k), so one unpacked template
 //    serves every CT whatever its id range.
 //  - simfs: VE_PRIVATE is the CT's tree itself (unpacked with ids already shifted), bind-mounted.
+//    One with host ids (uid 0 at its root, an OpenVZ area) in an unprivileged CT is mounted
+//    idmapped, or shifted once where that cannot be done (storage/idshift.h).
+//  - ploop (OpenVZ's image in VE_PRIVATE/root.hdd): refused with exit 99 and what to do.
 // Mounts made here live in the host's mount namespace (vzctl's "mounted" state) and are made
 // private so nothing mounted later propagates through them.
 //
@@ -51,9 +54,11 @@ void finish_private(const CtConfig& ct);
 Status destroy_private(const CtConfig& ct);
 bool private_exists(const CtConfig& ct);
 
-// Mount the private area on VE_ROOT (host mount namespace). Already mounted: error 41 unless
-// allow_mounted, then a no-op.
+// Mount the private area on VE_ROOT (host mount namespace). Already mounted: error 41. Messages
+// about a host-owned simfs area (idmapped, or the shift's progress) go to stderr.
 Status mount_root(const CtConfig& ct);
+// The one-line error for a ploop private area (exit 99).
+std::string ploop_message(const CtConfig& ct);
 // Unmount VE_ROOT and everything below it (lazy if busy). Not mounted: no-op.
 Status umount_root(const CtConfig& ct);
 bool is_mounted(const CtConfig& ct);

@@ -443,9 +443,11 @@ TEST(CtOptionsApply, MiscScalars) {
 }
 
 TEST(CtOptionsApply, NameErrorIs131) {
-  auto e = bad_apply({"--name", "123"}, 131);
-  EXPECT_TRUE(mentions(e, "123")) << e.message();
+  auto e = bad_apply({"--name", "12:3"}, 131);
+  EXPECT_TRUE(mentions(e, "12:3")) << e.message();
   apply_bad({"--name", "a/b"}, 131);
+  // Digits only is a name, as in vzctl (issue 10).
+  EXPECT_EQ(saved({"--name", "123"}, "NAME"), "123");
 }
 
 TEST(CtOptionsApply, PathsKeepLiteralVeid) {

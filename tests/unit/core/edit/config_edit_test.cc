@@ -50,7 +50,7 @@ TEST(ConfigEdit, ErrorsNameTheChangeAndLeaveTheConfig) {
        21,
        "--hostname: invalid value `bad_name`"},
       {{{"description", "a\"b"}}, 21, "quotes"},
-      {{{"name", "123"}}, 131, "invalid name"},
+      {{{"name", "12:3"}}, 131, "invalid name"},
   };
   for (const auto& c : cases) {
     ConfFile conf = ConfFile::parse("HOSTNAME=\"before\"\n");
