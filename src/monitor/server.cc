@@ -183,6 +183,7 @@ struct Watched {
 // init reopens its console), the log, and the attached `berth console`, if any.
 struct Console {
   UniqueFd master, slave, log, client;
+  pid_t released = 0;  // a command is ending this CT (stop): dropped once this init is gone
 };
 
 constexpr size_t kConsoleChunk = 4096;          // read from the CT per wake-up
@@ -282,8 +283,16 @@ void Monitor::accept_client() {
       released_[req->arg] = it->second.pid;
       watched_.erase(it);
     }
-    // Its console is read until the CT's last process has closed it (shutdown messages).
-    if (auto con = consoles_.find(req->arg); con != consoles_.end()) con->second.slave.reset();
+    // Its console is read (shutdown messages) until its init is gone. The slave stays open
+    // meanwhile: without one the master hangs up when a getty closes the console, and systemd
+    // then retries opening /dev/console for a second per status line (EIO).
+    if (auto con = consoles_.find(req->arg); con != consoles_.end()) {
+      auto r = released_.find(req->arg);
+      if (r != released_.end())
+        con->second.released = r->second;
+      else
+        con->second.slave.reset();  // init unknown: read until the last slave closes
+    }
     reboots_.erase(req->arg);
     (void)::send(c.get(), "R", 1, MSG_NOSIGNAL);
     return;
@@ -590,6 +599,13 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
         watched_.erase(it);
         init_exited(adopted[i - 2], std::move(w), false, 0);
       }
+    for (auto it = consoles_.begin(); it != consoles_.end();) {
+      pid_t p = it->second.released;
+      if (p > 0 && ::kill(p, 0) != 0 && errno == ESRCH)
+        it = consoles_.erase(it);
+      else
+        ++it;
+    }
     auto now = Clock::now();
     for (size_t i = 0; i < retries_.size();) {
       if (retries_[i].at <= now) {
