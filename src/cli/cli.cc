@@ -18,13 +18,26 @@ struct CommandEntry {
 };
 
 constexpr CommandEntry kCommands[] = {
-    {"create", cmd_create},   {"destroy", cmd_destroy}, {"delete", cmd_destroy},
-    {"start", cmd_start},     {"stop", cmd_stop},       {"restart", cmd_restart},
-    {"status", cmd_status},   {"mount", cmd_mount},     {"umount", cmd_umount},
-    {"set", cmd_set},         {"exec", cmd_exec},       {"exec2", cmd_exec},
-    {"exec3", cmd_exec},      {"enter", cmd_enter},     {"runscript", cmd_runscript},
-    {"console", cmd_console}, {"list", cmd_list},       {"template", cmd_template},
-    {"ubc", cmd_ubc},         {"netstat", cmd_netstat},
+    {"create", cmd_create},
+    {"destroy", cmd_destroy},
+    {"delete", cmd_destroy},
+    {"start", cmd_start},
+    {"stop", cmd_stop},
+    {"restart", cmd_restart},
+    {"status", cmd_status},
+    {"mount", cmd_mount},
+    {"umount", cmd_umount},
+    {"set", cmd_set},
+    {"exec", cmd_exec},
+    {"exec2", cmd_exec},
+    {"exec3", cmd_exec},
+    {"enter", cmd_enter},
+    {"runscript", cmd_runscript},
+    {"console", cmd_console},
+    {"list", cmd_list},
+    {"template", cmd_template},
+    {"ubc", cmd_ubc},
+    {"netstat", cmd_netstat},
     {"_monitor", cmd_monitor},  // hidden: the instance's watcher (monitor/server.h)
     {"_teardown", cmd_teardown},
 };

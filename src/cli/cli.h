@@ -47,9 +47,9 @@ int cmd_runscript(const Invocation&, const HostConfig&);
 int cmd_console(const Invocation&, const HostConfig&);
 int cmd_list(const Invocation&, const HostConfig&);  // vzlist
 int cmd_template(const Invocation&, const HostConfig&);
-int cmd_ubc(const Invocation&, const HostConfig&);      // ubc (vzubc)
-int cmd_netstat(const Invocation&, const HostConfig&);  // netstat (vznetstat)
-int cmd_monitor(const Invocation&, const HostConfig&);  // _monitor (hidden: the watcher)
-int cmd_teardown(const Invocation&, const HostConfig&); // _teardown (hidden: its worker)
+int cmd_ubc(const Invocation&, const HostConfig&);       // ubc (vzubc)
+int cmd_netstat(const Invocation&, const HostConfig&);   // netstat (vznetstat)
+int cmd_monitor(const Invocation&, const HostConfig&);   // _monitor (hidden: the watcher)
+int cmd_teardown(const Invocation&, const HostConfig&);  // _teardown (hidden: its worker)
 
 }  // namespace berth::cli

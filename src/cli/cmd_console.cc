@@ -110,7 +110,8 @@ int cmd_console(const Invocation& inv, const HostConfig& host) {
   auto s = state::query_status(*ct);
   if (!s.ok()) return report(inv, s.error());
   if (!s->running)
-    return report(inv, Error::with_status(exitcode::kNotRunning, "CT " + *ctid + " is not running"));
+    return report(inv,
+                  Error::with_status(exitcode::kNotRunning, "CT " + *ctid + " is not running"));
   auto conn = monitor::attach_console(host, *ctid);
   if (!conn.ok()) return report(inv, Error(conn.error()).context("console of CT " + *ctid));
   std::fprintf(stderr, "Attached to the console of CT %s (detach: Esc then .)\r\n", ctid->c_str());
@@ -119,9 +120,10 @@ int cmd_console(const Invocation& inv, const HostConfig& host) {
     RawTerminal raw;
     detached = relay(conn->get());
   }
-  std::fprintf(stderr, detached ? "\nDetached from the console of CT %s\n"
-                                : "\nThe console of CT %s closed\n",
-               ctid->c_str());
+  std::fprintf(
+      stderr,
+      detached ? "\nDetached from the console of CT %s\n" : "\nThe console of CT %s closed\n",
+      ctid->c_str());
   return 0;
 }
 

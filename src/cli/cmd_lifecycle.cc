@@ -55,8 +55,7 @@ Result<Flags> parse_flags(const Invocation& inv, std::initializer_list<std::stri
       unsigned long long v = 0;
       std::string_view val = i + 1 < inv.args.size() ? std::string_view(inv.args[i + 1]) : "";
       auto [end, ec] = std::from_chars(val.data(), val.data() + val.size(), v);
-      if (val.empty() || ec != std::errc() || end != val.data() + val.size() || v == 0 ||
-          v > 86400)
+      if (val.empty() || ec != std::errc() || end != val.data() + val.size() || v == 0 || v > 86400)
         return usage_error(inv.command + ": --timeout needs seconds (1-86400)");
       f.timeout = static_cast<unsigned>(v);
       ++i;
@@ -152,9 +151,8 @@ int cmd_stop(const Invocation& inv, const HostConfig& host) {
 int cmd_restart(const Invocation& inv, const HostConfig& host) {
   auto ct = load_ct(inv, host);
   if (!ct.ok()) return report(inv, ct.error());
-  auto f = parse_flags(
-      inv, {"--wait", "--timeout", "--force", "--fast", "--skip-umount", "--skip-fsck",
-           "--skip-remount"});
+  auto f = parse_flags(inv, {"--wait", "--timeout", "--force", "--fast", "--skip-umount",
+                             "--skip-fsck", "--skip-remount"});
   if (!f.ok()) return report(inv, f.error());
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());

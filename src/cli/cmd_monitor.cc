@@ -18,7 +18,8 @@ int cmd_monitor(const Invocation& inv, const HostConfig& host) {
 // reboot a start. Nothing when the CT runs again by the time the lock is ours (another command
 // restarted it): the teardown is for the dead init only.
 int cmd_teardown(const Invocation& inv, const HostConfig& host) {
-  if (inv.args.empty() || inv.args.size() > 2 || (inv.args.size() == 2 && inv.args[1] != "--restart"))
+  if (inv.args.empty() || inv.args.size() > 2 ||
+      (inv.args.size() == 2 && inv.args[1] != "--restart"))
     return report(inv, Error::with_status(exitcode::kBadArgument, "_teardown CTID [--restart]"));
   bool restart = inv.args.size() == 2;
   auto ct = CtConfig::load(host, inv.args[0]);

@@ -122,11 +122,13 @@ int template_create(const Invocation& inv, const HostConfig& host) {
       return usage_error(inv, "create: unexpected argument `" + a + "`");
   }
   if (!name) return usage_error(inv, "create: template name required");
-  if (auto spec = tmpl::debian_spec(*name, tmpl::host_machine())) return create_debian(inv, host, *spec, force, quiet);
+  if (auto spec = tmpl::debian_spec(*name, tmpl::host_machine()))
+    return create_debian(inv, host, *spec, force, quiet);
   if (*name != tmpl::kBusyboxTemplate)
     return report(inv, Error::with_status(exitcode::kTemplateNotFound,
                                           "template create: no built-in OS template `" + *name +
-                                              "` (built in: busybox, debian-" + tmpl::debian_versions() + " as debian-N)"));
+                                              "` (built in: busybox, debian-" +
+                                              tmpl::debian_versions() + " as debian-N)"));
   auto existing = tmpl::find_cache_archive(host, *name);
   if (existing.ok() && !force) {
     say(inv, "OS template busybox exists already: " + *existing + " (use --force to rebuild)");

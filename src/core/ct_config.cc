@@ -105,12 +105,9 @@ Layout CtConfig::layout() const {
 
 const char* layout_name(Layout l) {
   switch (l) {
-    case Layout::kSimfs:
-      return "simfs";
-    case Layout::kPloop:
-      return "ploop";
-    case Layout::kOverlay:
-      break;
+    case Layout::kSimfs: return "simfs";
+    case Layout::kPloop: return "ploop";
+    case Layout::kOverlay: break;
   }
   return "overlay";
 }
@@ -148,9 +145,9 @@ std::vector<std::string> CtConfig::list(std::string_view key) const {
 }
 
 Result<std::string> resolve_ctid(const HostConfig& host, std::string_view id_or_name) {
-  bool all_digits = !id_or_name.empty() && std::all_of(id_or_name.begin(), id_or_name.end(), [](char c) {
-    return std::isdigit((unsigned char)c);
-  });
+  bool all_digits =
+      !id_or_name.empty() && std::all_of(id_or_name.begin(), id_or_name.end(),
+                                         [](char c) { return std::isdigit((unsigned char)c); });
   // As vzctl: an argument that reads as a number is a CTID, even when a CT has that name. A
   // digits-only name that cannot be a CTID ("42", "0123") is looked up as a name.
   if (!id_or_name.empty() && std::isdigit((unsigned char)id_or_name.front())) {

@@ -92,8 +92,7 @@ Result<HostConfig> HostConfig::load_at(std::string root, std::string_view layout
 
 std::string HostConfig::host_path(std::string_view value) const {
   const std::string& root = paths_.root;
-  if (paths_.layout != PathLayout::kOpenvz || root.empty() || value.empty() ||
-      value.front() != '/')
+  if (paths_.layout != PathLayout::kOpenvz || root.empty() || value.empty() || value.front() != '/')
     return std::string(value);
   if (value.size() > root.size() && value.substr(0, root.size()) == root &&
       value[root.size()] == '/')

@@ -94,17 +94,16 @@ std::string networkd_match(std::string_view ifname) {
 }
 
 bool is_alias_of(std::string_view name, std::string_view ifname) {
-  return name == ifname ||
-         (name.size() > ifname.size() && name.substr(0, ifname.size()) == ifname &&
-          name[ifname.size()] == ':');
+  return name == ifname || (name.size() > ifname.size() &&
+                            name.substr(0, ifname.size()) == ifname && name[ifname.size()] == ':');
 }
 
 // Keywords that start a new stanza in interfaces(5); every other non-comment line is an option of
 // the stanza above it.
 bool starts_stanza(std::string_view kw) {
   return kw == "iface" || kw == "mapping" || kw == "auto" || kw == "source" ||
-         kw == "source-directory" || kw == "rename" || kw == "no-auto-down" ||
-         kw == "no-scripts" || kw.substr(0, 6) == "allow-";
+         kw == "source-directory" || kw == "rename" || kw == "no-auto-down" || kw == "no-scripts" ||
+         kw.substr(0, 6) == "allow-";
 }
 
 // Lines of the form "<keyword> name name ...": the names that are interfaces.
@@ -175,7 +174,8 @@ Status set_networkd(const RoutedIf& routed, const std::vector<BridgedIf>& bridge
   auto name = [](const std::string& ifname) {
     return std::string(kNetworkdPrefix) + file_stem(ifname) + std::string(kNetworkdSuffix);
   };
-  if (std::string t = networkd_routed(routed); !t.empty()) files.emplace_back(name(routed.ifname), t);
+  if (std::string t = networkd_routed(routed); !t.empty())
+    files.emplace_back(name(routed.ifname), t);
   for (const auto& b : bridged)
     if (std::string t = networkd_bridged(b); !t.empty()) files.emplace_back(name(b.ifname), t);
   return sync_dir(root + std::string(kNetworkdDir), kNetworkdPrefix, kNetworkdSuffix, files);
@@ -225,10 +225,10 @@ NetStacks detect_net_stacks(const std::string& root) {
   NetStacks s;
   s.ifupdown = exists(root + "/etc/network/interfaces") &&
                (exists(root + "/sbin/ifup") || exists(root + "/usr/sbin/ifup"));
-  for (const char* wants :
-       {"multi-user.target.wants/systemd-networkd.service",
-        "network-online.target.wants/systemd-networkd.service",
-        "sockets.target.wants/systemd-networkd.socket", "sysinit.target.wants/systemd-networkd.service"})
+  for (const char* wants : {"multi-user.target.wants/systemd-networkd.service",
+                            "network-online.target.wants/systemd-networkd.service",
+                            "sockets.target.wants/systemd-networkd.socket",
+                            "sysinit.target.wants/systemd-networkd.service"})
     if (exists(root + "/etc/systemd/system/" + wants)) s.networkd = true;
   return s;
 }
@@ -252,7 +252,8 @@ std::string ifupdown_routed(const RoutedIf& r) {
   if (v6 && !r.gw6.empty()) add_default(c, r.ifname, r.gw6);
   return header(r.ifname, "IP_ADDRESS") +
          "# Berth sets these up before the VPS boots; ifup repeats them harmlessly.\n"
-         "auto " + r.ifname + "\niface " + r.ifname + " inet manual\n" + stanza_lines(c);
+         "auto " +
+         r.ifname + "\niface " + r.ifname + " inet manual\n" + stanza_lines(c);
 }
 
 std::string ifupdown_bridged(const BridgedIf& b) {
@@ -344,8 +345,8 @@ std::string networkd_routed(const RoutedIf& r) {
 std::string networkd_bridged(const BridgedIf& b) {
   if (!b.configured()) return "";
   std::string dhcp = b.dhcp4 && b.dhcp6 ? "yes" : b.dhcp4 ? "ipv4" : b.dhcp6 ? "ipv6" : "no";
-  std::string out = header(b.ifname, "NETIF") + networkd_match(b.ifname) + "\n[Network]\nDHCP=" +
-                    dhcp + "\n";
+  std::string out =
+      header(b.ifname, "NETIF") + networkd_match(b.ifname) + "\n[Network]\nDHCP=" + dhcp + "\n";
   for (const auto& a : b.addrs) out += "Address=" + a + "\n";
   if (!b.gw4.empty()) out += "Gateway=" + b.gw4 + "\n";
   if (!b.gw6.empty()) out += "Gateway=" + b.gw6 + "\n";
@@ -379,9 +380,10 @@ Result<std::pair<RoutedIf, std::vector<BridgedIf>>> interfaces_of(std::string_vi
 }
 
 Status set_ct_network(const CtConfig& ct, const RoutedNames& names, const std::string& root) {
-  BERTH_ASSIGN_OR_RETURN(
-      auto ifs, interfaces_of(ct.get_or("IP_ADDRESS", ""), ct.get_or("NETIF", ""), names));
-  return set_network(detect_family(ct.get_or("DISTRIBUTION", ct.ostemplate()), root), ifs.first, ifs.second, root);
+  BERTH_ASSIGN_OR_RETURN(auto ifs,
+                         interfaces_of(ct.get_or("IP_ADDRESS", ""), ct.get_or("NETIF", ""), names));
+  return set_network(detect_family(ct.get_or("DISTRIBUTION", ct.ostemplate()), root), ifs.first,
+                     ifs.second, root);
 }
 
 }  // namespace berth::dist

@@ -1,8 +1,9 @@
 // Users and passwords inside a CT: vzctl's SET_USERPASS dist action (`vzctl set --userpasswd`).
 //
 // Pure transforms of /etc/passwd, /etc/group, /etc/gshadow and /etc/shadow text (unit-tested), the
-// crypt hashing (libxcrypt) with the CT's own method (yescrypt on Debian 11+), and set_userpasswd(), which runs INSIDE the CT (files.h) and
-// does what `useradd -m` + `chpasswd` did in vzctl's script, without needing either in the CT.
+// crypt hashing (libxcrypt) with the CT's own method (yescrypt on Debian 11+), and
+// set_userpasswd(), which runs INSIDE the CT (files.h) and does what `useradd -m` + `chpasswd` did
+// in vzctl's script, without needing either in the CT.
 #pragma once
 
 #include <cstdint>
@@ -81,8 +82,8 @@ std::string passwd_with_password(std::string_view passwd, std::string_view user,
 
 // Inside the CT: set user's password, creating the user as `useradd -m` would if missing (passwd,
 // group, gshadow, shadow entries; /home/<user> owned by the new ids, filled from /etc/skel).
-// The hash uses hash_prefix_for the CT's own files. Holds /etc/.pwd.lock while writing. Each file is replaced atomically, keeping mode and owner.
-// Every failure has exit status 74.
+// The hash uses hash_prefix_for the CT's own files. Holds /etc/.pwd.lock while writing. Each file
+// is replaced atomically, keeping mode and owner. Every failure has exit status 74.
 Status set_userpasswd(const std::string& user, const std::string& password,
                       const std::string& root = "");
 

@@ -66,10 +66,9 @@ Status mount_dev(const CtConfig& ct, const std::string& root, bool userns, uint6
     UniqueFd master;
     unsigned n = 0;
     int unlock = 0;
-    if (ensure_dir(tmp, 0700).ok() &&
-        do_mount("devpts", tmp, "devpts", MS_NOSUID | MS_NOEXEC,
-                 "newinstance,ptmxmode=0600,mode=0600,max=1")
-            .ok()) {
+    if (ensure_dir(tmp, 0700).ok() && do_mount("devpts", tmp, "devpts", MS_NOSUID | MS_NOEXEC,
+                                               "newinstance,ptmxmode=0600,mode=0600,max=1")
+                                          .ok()) {
       master.reset(::open((tmp + "/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
       if (!(master && ::ioctl(master.get(), TIOCSPTLCK, &unlock) == 0 &&
             ::ioctl(master.get(), TIOCGPTN, &n) == 0 &&

@@ -5,10 +5,10 @@
 // "berth-monitor 1": "release CTID", "idle", "console CTID" (with the master fd) and "attach CTID"
 // are one message with a one-byte answer (an attach keeps the connection); for a
 // run, the command sends one request ("run", argc, argv..., env...) with its fd 0, then its fds 1
-// and 2 and an O_PATH fd of its own executable, one per message (SCM_RIGHTS). The watcher answers "A" once it has the
-// request (the command then drops the spawn lock), runs the request in a worker (the same
-// executable, same argv, env and fds 0-2) and answers the worker's exit status (4 bytes) when it
-// exits. The worker prints what a direct run prints; the exit status is the worker's.
+// and 2 and an O_PATH fd of its own executable, one per message (SCM_RIGHTS). The watcher answers
+// "A" once it has the request (the command then drops the spawn lock), runs the request in a worker
+// (the same executable, same argv, env and fds 0-2) and answers the worker's exit status (4 bytes)
+// when it exits. The worker prints what a direct run prints; the exit status is the worker's.
 #pragma once
 
 #include <optional>

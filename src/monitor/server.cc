@@ -186,7 +186,7 @@ struct Console {
   pid_t released = 0;  // a command is ending this CT (stop): dropped once this init is gone
 };
 
-constexpr size_t kConsoleChunk = 4096;          // read from the CT per wake-up
+constexpr size_t kConsoleChunk = 4096;         // read from the CT per wake-up
 constexpr off_t kConsoleLogMax = 1024 * 1024;  // then the log moves to .1 and starts again
 
 struct Retry {
@@ -223,9 +223,9 @@ class Monitor {
   std::map<std::string, std::deque<Clock::time_point>> reboots_;
   Clock::time_point last_adopt_{};
   std::map<std::string, Console> consoles_;
-  std::map<pid_t, int> orphans_;  // reaped children nobody claimed yet: pid -> wait status
+  std::map<pid_t, int> orphans_;           // reaped children nobody claimed yet: pid -> wait status
   std::map<std::string, pid_t> released_;  // inits a command ends itself (stop, restart)
-  bool exiting_ = false;  // an "idle" request found nothing to do: exit now
+  bool exiting_ = false;                   // an "idle" request found nothing to do: exit now
 };
 
 void Monitor::adopt_running() {
@@ -248,8 +248,8 @@ void Monitor::adopt_running() {
     Watched w;
     w.pid = s->init_pid;
     w.pidfd = std::move(fd).value();
-    w.netns.reset(::open(("/proc/" + std::to_string(w.pid) + "/ns/net").c_str(),
-                         O_RDONLY | O_CLOEXEC));
+    w.netns.reset(
+        ::open(("/proc/" + std::to_string(w.pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
     log("CT %s: adopted (init %s started before this watcher: its reboot looks like a halt)", id,
         std::to_string(w.pid));
     watched_[id] = std::move(w);
@@ -415,12 +415,11 @@ void Monitor::teardown(const std::string& ctid, bool restart, int tries, UniqueF
 
 void Monitor::init_exited(const std::string& ctid, Watched w, bool known_status, int status) {
   bool reboot = known_status && WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP;
-  std::string how = !known_status           ? "exited (adopted: reboot or halt unknown)"
-                    : reboot                ? "rebooted"
-                    : WIFSIGNALED(status)   ? "halted (signal " +
-                                                std::to_string(WTERMSIG(status)) + ")"
-                                            : "exited with status " +
-                                                std::to_string(WEXITSTATUS(status));
+  std::string how = !known_status ? "exited (adopted: reboot or halt unknown)"
+                    : reboot      ? "rebooted"
+                    : WIFSIGNALED(status)
+                        ? "halted (signal " + std::to_string(WTERMSIG(status)) + ")"
+                        : "exited with status " + std::to_string(WEXITSTATUS(status));
   log("CT %s: init %s", ctid, how);
   consoles_.erase(ctid);
   if (reboot) {
@@ -459,8 +458,8 @@ void Monitor::worker_exited(pid_t pid, int status) {
     Watched nw;
     nw.pid = static_cast<pid_t>(std::atol(line.c_str() + sp + 1));
     if (nw.pid <= 0) continue;
-    nw.netns.reset(::open(("/proc/" + std::to_string(nw.pid) + "/ns/net").c_str(),
-                          O_RDONLY | O_CLOEXEC));
+    nw.netns.reset(
+        ::open(("/proc/" + std::to_string(nw.pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
     std::string ctid = line.substr(0, sp);
     log("CT %s: watching init %s", ctid, std::to_string(nw.pid));
     // Reaped already: its end was collected before the worker's own (the worker reparents its
@@ -486,8 +485,8 @@ void Monitor::worker_exited(pid_t pid, int status) {
   if (w.teardown && code == exitcode::kLocked && w.tries < 120) {
     // Another command holds the CT's lock (it may be stopping or restarting it itself): again
     // in a second; _teardown does nothing if the CT runs by then.
-    retries_.push_back(
-        {w.ctid, w.restart, w.tries + 1, std::move(w.netns), Clock::now() + std::chrono::seconds(1)});
+    retries_.push_back({w.ctid, w.restart, w.tries + 1, std::move(w.netns),
+                        Clock::now() + std::chrono::seconds(1)});
   } else if (w.teardown) {
     log("CT %s: %s", w.ctid,
         std::string(w.restart ? "teardown and start" : "teardown") + " finished with status " +

@@ -81,8 +81,8 @@ Status read_host_resolv(ChildContext& c) {
 Status set_up_mounts(ChildContext& c) {
   const ChildArgs& a = c.a;
   int master = -1;
-  isolation::RootfsPlan plan{a.root,           a.root_fd, a.userns, a.beancounters_fd,
-                             a.limits.pty_max.value_or(0), &master};
+  isolation::RootfsPlan plan{
+      a.root, a.root_fd, a.userns, a.beancounters_fd, a.limits.pty_max.value_or(0), &master};
   BERTH_RETURN_IF_ERROR(isolation::setup_rootfs_from_child(*a.ct, plan).context("set up mounts"));
   // The console's master goes to the parent (then the watcher); the CT keeps only the slave.
   UniqueFd m(master);

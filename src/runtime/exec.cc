@@ -268,7 +268,8 @@ Status open_cgroup(ExecContext& c) {
   std::string entry = state::entry_group(c.cg->name(), c.group, text.ok() ? *text : "");
   if (entry != c.group) {
     // The CT owns that group: a frozen one would hold the command (and this exec) forever.
-    auto events = sys::read_file(c.cg->hierarchies().front().mount + "/" + entry + "/cgroup.events");
+    auto events =
+        sys::read_file(c.cg->hierarchies().front().mount + "/" + entry + "/cgroup.events");
     if (events.ok() && events->find("frozen 1") != std::string::npos)
       return Error::with_status(exitcode::kSystem,
                                 "the cgroup of the CT's init is frozen (thaw it inside first)");

@@ -27,8 +27,8 @@ Result<ProcMode> proc_mode(const CtConfig& ct, isolation::InitKind init);
 // The detached mounts the child (or a /proc repair) attaches for mode. Any that cannot be made is
 // left invalid: the CT then has the procfs name (never an error).
 struct ProcMounts {
-  UniqueFd view;                         // kView: the whole view
-  std::vector<UniqueFd> held;            // kFiles: one per isolation::kProcViewFiles
+  UniqueFd view;                           // kView: the whole view
+  std::vector<UniqueFd> held;              // kFiles: one per isolation::kProcViewFiles
   std::vector<isolation::ProcFile> files;  // kFiles: name + fd (borrowed from held)
 };
 ProcMounts clone_proc_mounts(const CtConfig& ct, ProcMode mode);

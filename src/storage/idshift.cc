@@ -20,9 +20,9 @@ constexpr uint64_t kReportEvery = 4096;
 // A directory entry (one name, no '/') of a directory already opened safely, as a directory:
 // never through a symlink, never onto another mount.
 Result<UniqueFd> open_subdir(int dirfd, const char* name) {
-  int fd = sys::raw::openat2(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-                             RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-                                 RESOLVE_NO_XDEV);
+  int fd = sys::raw::openat2(
+      dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
   if (fd < 0) return Error::from_errno(errno, std::string("open directory `") + name + "`");
   return UniqueFd(fd);
 }
@@ -134,9 +134,7 @@ Result<uint64_t> walk_area(const std::string& priv, bool shift, uint32_t uid, ui
 
 std::string idshift_marker(const std::string& priv) { return priv + ".idshift"; }
 
-uint32_t shifted_id(uint32_t id, uint32_t base) {
-  return id < kIdRangeSize ? base + id : id;
-}
+uint32_t shifted_id(uint32_t id, uint32_t base) { return id < kIdRangeSize ? base + id : id; }
 
 Result<AreaOwners> area_owners(const std::string& priv, uint32_t uid) {
   struct stat st;
@@ -175,8 +173,7 @@ Status shift_area(const std::string& priv, uint32_t uid, uint32_t gid,
                           exitcode::kBadValue);
   const std::string marker = idshift_marker(priv);
   ShiftProgress p;
-  BERTH_ASSIGN_OR_RETURN(
-      p.total, walk_area(priv, false, 0, 0, [&](uint64_t n) { p.total = n; }));
+  BERTH_ASSIGN_OR_RETURN(p.total, walk_area(priv, false, 0, 0, [&](uint64_t n) { p.total = n; }));
   BERTH_RETURN_IF_ERROR(write_file_atomic(
       marker, "uid=" + std::to_string(uid) + " gid=" + std::to_string(gid) + "\n", 0600));
   if (progress) progress(p);

@@ -23,9 +23,9 @@
 namespace berth::storage {
 
 enum class AreaOwners {
-  kCtIds,      // the area's root is not owned by host uid 0: used as it is
-  kHostIds,    // owned by host ids (uid 0 at its root): idmapped mount or shift
-  kShifting,   // a shift was started and not finished (its marker exists): finish it
+  kCtIds,     // the area's root is not owned by host uid 0: used as it is
+  kHostIds,   // owned by host ids (uid 0 at its root): idmapped mount or shift
+  kShifting,  // a shift was started and not finished (its marker exists): finish it
 };
 
 // The marker of a shift in progress for the private area priv.

@@ -234,9 +234,9 @@ Result<std::optional<std::string>> pick_template_name(const std::vector<std::str
     if (n == stem + "-minimal") return std::optional<std::string>(n);
   std::string list;
   for (const auto& n : found) list += (list.empty() ? "" : ", ") + n;
-  return Error::invalid("OS template `" + std::string(name) + "` is ambiguous: " + list +
-                            " (give the full name)",
-                        exitcode::kBadValue);
+  return Error::invalid(
+      "OS template `" + std::string(name) + "` is ambiguous: " + list + " (give the full name)",
+      exitcode::kBadValue);
 }
 
 Result<std::string> resolve_template_name(const HostConfig& host, std::string_view name,
@@ -249,8 +249,8 @@ Result<std::string> resolve_template_name(const HostConfig& host, std::string_vi
   BERTH_ASSIGN_OR_RETURN(auto picked, pick_template_name(names, name, host_arch));
   if (picked) return *picked;
   std::string msg = "OS template `" + std::string(name) + "` not found (no `" + std::string(name) +
-                    "` nor `" + std::string(name) + "-" + std::string(host_arch) + "[-VARIANT]` in `" +
-                    host.paths().cache_dir + "`)";
+                    "` nor `" + std::string(name) + "-" + std::string(host_arch) +
+                    "[-VARIANT]` in `" + host.paths().cache_dir + "`)";
   if (debian_spec(name, host_arch) || name == kBusyboxName)
     msg += "; `berth template create " + std::string(name) + "` makes it";
   else

@@ -27,17 +27,17 @@
 namespace berth::tmpl {
 
 const std::vector<std::string> kDebianPackages = {
-    "systemd-sysv", "openssh-server", "iproute2", "ifupdown", "procps",
-    "less",         "ca-certificates", "dbus",     "netbase", "iputils-ping"};
+    "systemd-sysv", "openssh-server",  "iproute2", "ifupdown", "procps",
+    "less",         "ca-certificates", "dbus",     "netbase",  "iputils-ping"};
 
 const std::vector<std::string> kDebianMaskedUnits = {
     // A VPS has no devices to manage, loads no kernel modules and mounts none of the host kernel's
     // own file systems. On a Berth host these units are skipped by their own conditions today
     // (/sys read-only, no CAP_SYS_MODULE, ...); masked so that they stay off whatever a later
     // mount or capability change makes of those conditions.
-    "systemd-udevd.service", "systemd-udevd-control.socket", "systemd-udevd-kernel.socket",
-    "systemd-udev-trigger.service", "systemd-udev-settle.service", "systemd-modules-load.service",
-    "sys-kernel-config.mount", "sys-kernel-debug.mount", "sys-kernel-tracing.mount",
+    "systemd-udevd.service",        "systemd-udevd-control.socket", "systemd-udevd-kernel.socket",
+    "systemd-udev-trigger.service", "systemd-udev-settle.service",  "systemd-modules-load.service",
+    "sys-kernel-config.mount",      "sys-kernel-debug.mount",       "sys-kernel-tracing.mount",
     "sys-fs-fuse-connections.mount"};
 
 namespace {
@@ -52,9 +52,8 @@ struct ArchName {
   const char* machine;
   const char* deb;
 };
-constexpr ArchName kArches[] = {{"x86_64", "amd64"},   {"aarch64", "arm64"},
-                                {"i686", "i386"},      {"armv7l", "armhf"},
-                                {"ppc64le", "ppc64el"}, {"s390x", "s390x"},
+constexpr ArchName kArches[] = {{"x86_64", "amd64"},   {"aarch64", "arm64"},   {"i686", "i386"},
+                                {"armv7l", "armhf"},   {"ppc64le", "ppc64el"}, {"s390x", "s390x"},
                                 {"riscv64", "riscv64"}};
 
 // The customize hook (sh, "$1" is the new root). Per-machine files left empty or removed; the
@@ -102,7 +101,8 @@ std::string customize_script(const std::string& mirror, const std::string& secur
        "mkdir -p \"$r/var/lib/apt/lists/partial\"\n"
        "rm -f \"$r\"/var/log/*.log \"$r\"/var/log/apt/*\n";
   s += "cat > \"$r/etc/berth-template\" <<'EOF'\n";
-  s += "# Made by `berth template create debian-" + spec.version + "` (mmdebstrap, variant minbase)\n";
+  s += "# Made by `berth template create debian-" + spec.version +
+       "` (mmdebstrap, variant minbase)\n";
   s += "TEMPLATE=\"" + spec.cache_name + "\"\n";
   std::string pk;
   for (const auto& p : kDebianPackages) pk += (pk.empty() ? "" : " ") + p;
@@ -341,7 +341,8 @@ void remove_stale_builds(const std::string& cache, const std::string& name) {
 }
 
 // Runs argv in its own process group with stdout+stderr into one pipe, each line to on_line;
-// stops the group (SIGTERM; SIGKILL on a second signal) when a stop signal comes, then waits. Returns the wait status; the error names the signal.
+// stops the group (SIGTERM; SIGKILL on a second signal) when a stop signal comes, then waits.
+// Returns the wait status; the error names the signal.
 Result<int> run_lines(const std::vector<std::string>& args,
                       const std::function<void(std::string_view)>& on_line) {
   int fds[2];
@@ -434,9 +435,10 @@ Result<std::string> debian_mirror(const HostConfig& host, const std::string& apt
   std::vector<std::string> deb822;
   BERTH_RETURN_IF_ERROR(read_apt_sources(apt_dir, list, deb822));
   if (auto m = mirror_from_apt_sources(list, deb822)) return *m;
-  return Error::invalid("no Debian mirror: set TEMPLATE_MIRROR in berth.conf (no `deb` source in `" +
-                            apt_dir + "/sources.list` or `" + apt_dir + "/sources.list.d/`)",
-                        exitcode::kSystem);
+  return Error::invalid(
+      "no Debian mirror: set TEMPLATE_MIRROR in berth.conf (no `deb` source in `" + apt_dir +
+          "/sources.list` or `" + apt_dir + "/sources.list.d/`)",
+      exitcode::kSystem);
 }
 
 std::string debian_recipe_text(const DebianSpec& spec) {
@@ -472,8 +474,8 @@ Result<bool> build_debian_template(const HostConfig& host, const DebianSpec& spe
   UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock) return Error::from_errno(errno, "open `" + lock_path + "`").context(what);
   if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
-    return Error::with_status(exitcode::kLocked, "another `berth template create " +
-                                                     spec.cache_name + "` is running")
+    return Error::with_status(exitcode::kLocked,
+                              "another `berth template create " + spec.cache_name + "` is running")
         .context(what);
   if (!opt.force && find_cache_archive(host, spec.cache_name).ok()) return false;
   remove_stale_builds(cache, spec.cache_name);
@@ -528,7 +530,10 @@ Result<bool> build_debian_template(const HostConfig& host, const DebianSpec& spe
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string last;
     for (const auto& l : tail) last += "\n  " + l;
-    return Error::invalid("mmdebstrap failed (status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) + "); its last lines:" + last,
+    return Error::invalid("mmdebstrap failed (status " +
+                              std::to_string(WIFEXITED(status) ? WEXITSTATUS(status)
+                                                               : 128 + WTERMSIG(status)) +
+                              "); its last lines:" + last,
                           exitcode::kSystem)
         .context(what);
   }

@@ -1,5 +1,6 @@
 // The built Debian OS templates: `berth template create debian-12` (and debian-11, debian-13)
-// makes <cache_dir>/debian-<N>-<arch>-minimal.tar.zst with mmdebstrap from the host's Debian mirror.
+// makes <cache_dir>/debian-<N>-<arch>-minimal.tar.zst with mmdebstrap from the host's Debian
+// mirror.
 //
 // Owns the recipe (package list, masked units, the first-boot host key unit and the other
 // per-machine files left empty), the mirror choice (TEMPLATE_MIRROR in berth.conf, else the host's
@@ -44,8 +45,8 @@ std::string debian_versions();
 std::optional<std::string> mirror_from_apt_sources(std::string_view sources_list,
                                                    const std::vector<std::string>& deb822);
 // Same rule for the security archive (a URI holding "security" with a "-security" suite).
-std::optional<std::string> security_mirror_from_apt_sources(
-    std::string_view sources_list, const std::vector<std::string>& deb822);
+std::optional<std::string> security_mirror_from_apt_sources(std::string_view sources_list,
+                                                            const std::vector<std::string>& deb822);
 
 // TEMPLATE_MIRROR of berth.conf, else the mirror of <apt_dir>/sources.list and
 // <apt_dir>/sources.list.d/*.sources and *.list. Error 3 when there is none.

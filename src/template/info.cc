@@ -99,7 +99,8 @@ Result<std::optional<std::string>> os_release_of_archive(const std::string& arch
                             exitcode::kSystem);
     data.resize(static_cast<size_t>(n));
     files[path] = std::move(data);
-    if (path == wanted_etc) return std::optional<std::string>(files[path]);  // the usual regular file: done early
+    if (path == wanted_etc)
+      return std::optional<std::string>(files[path]);  // the usual regular file: done early
     // A symlinked /etc/os-release whose target we now have: done too.
     if (auto l = links.find(wanted_etc); l != links.end() && l->second == path)
       return std::optional<std::string>(files[path]);
@@ -181,7 +182,8 @@ std::string format_template_list(const std::vector<TemplateRow>& rows, bool head
                      {"file", r.entry.archive_path},
                      {"size", r.entry.size},
                      {"mtime", r.mtime},
-                     {"distribution", r.distribution == "-" ? nlohmann::json() : nlohmann::json(r.distribution)},
+                     {"distribution",
+                      r.distribution == "-" ? nlohmann::json() : nlohmann::json(r.distribution)},
                      {"in_use", r.users},
                      {"unpacked", r.entry.unpacked}});
     return arr.dump(2) + "\n";

@@ -33,8 +33,8 @@ Result<std::optional<std::string>> template_os_release(const TemplateEntry&);
 
 struct TemplateRow {
   TemplateEntry entry;
-  int64_t mtime = 0;          // archive mtime, seconds
-  std::string distribution;   // distribution_label(), "-" when unknown
+  int64_t mtime = 0;               // archive mtime, seconds
+  std::string distribution;        // distribution_label(), "-" when unknown
   std::vector<std::string> users;  // CTIDs with OSTEMPLATE=name
 };
 

@@ -95,21 +95,21 @@ class DistTest : public BerthTest {
 
   // ssh user@addr with password (sshpass, password authentication only); exit code and output.
   RunResult ssh(const std::string& user, const std::string& addr, const std::string& password) {
-    return run_process({"/usr/bin/sshpass", "-p", password, "/usr/bin/ssh", "-o",
-                        "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
-                        "LogLevel=ERROR", "-o", "PubkeyAuthentication=no", "-o",
-                        "PreferredAuthentications=password,keyboard-interactive", "-o",
-                        "ConnectTimeout=10", user + "@" + addr, "echo login-ok $(id -un)"},
-                       kPathEnv, {.timeout = std::chrono::seconds(30)});
+    return run_process(
+        {"/usr/bin/sshpass", "-p", password, "/usr/bin/ssh", "-o", "StrictHostKeyChecking=no", "-o",
+         "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "PubkeyAuthentication=no",
+         "-o", "PreferredAuthentications=password,keyboard-interactive", "-o", "ConnectTimeout=10",
+         user + "@" + addr, "echo login-ok $(id -un)"},
+        kPathEnv, {.timeout = std::chrono::seconds(30)});
   }
 
   int host_ns_ = -1;
 };
 
 TEST_F(DistTest, RoutedAddressesHostnameDnsAndPasswordsLiveAndStopped) {
-  std::string id = create_debian({"--ipadd", "198.18.44.1", "--ipadd", "fd00:44::1",
-                                  "--hostname", "web1", "--nameserver", "198.18.44.53",
-                                  "--userpasswd", "root:s3cret", "--userpasswd", "alice:pw1"});
+  std::string id = create_debian({"--ipadd", "198.18.44.1", "--ipadd", "fd00:44::1", "--hostname",
+                                  "web1", "--nameserver", "198.18.44.53", "--userpasswd",
+                                  "root:s3cret", "--userpasswd", "alice:pw1"});
   ASSERT_FALSE(HasFailure());
   ASSERT_NO_FATAL_FAILURE(boot(id));
 
@@ -154,8 +154,9 @@ TEST_F(DistTest, RoutedAddressesHostnameDnsAndPasswordsLiveAndStopped) {
     EXPECT_PRED2(contains, ssh("alice", "198.18.44.2", "pw2").out, "login-ok alice");
     EXPECT_NE(ssh("alice", "198.18.44.2", "pw1").code, 0) << "the old password still works";
     // Debian's sshd refuses root passwords by default (PermitRootLogin prohibit-password).
-    sh(id, "echo 'PermitRootLogin yes' > /etc/ssh/sshd_config.d/test-root.conf && "
-           "systemctl restart ssh");
+    sh(id,
+       "echo 'PermitRootLogin yes' > /etc/ssh/sshd_config.d/test-root.conf && "
+       "systemctl restart ssh");
     EXPECT_PRED2(contains, ssh("root", "198.18.44.1", "s3cret").out, "login-ok root");
   } else {
     std::printf("note: no sshpass on the host, ssh logins not checked\n");
@@ -204,20 +205,23 @@ TEST_F(DistTest, NetworkdAndBridgedStaticAddress) {
       << "ifup at boot gave eth0 its static addresses";
 
   // The same CT on systemd-networkd instead of ifupdown.
-  sh(id, "systemctl disable --now networking 2>/dev/null; systemctl enable systemd-networkd "
-         "2>/dev/null");
+  sh(id,
+     "systemctl disable --now networking 2>/dev/null; systemctl enable systemd-networkd "
+     "2>/dev/null");
   RunResult r = berth({"set", id, "--ipadd", "198.18.44.12", "--save"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_PRED2(contains, sh(id, "ls /etc/systemd/network"), "10-berth-venet0.network\n");
-  sh(id, "ip addr flush dev venet0 scope global; ip route flush dev venet0; "
-         "ip addr flush dev eth0 scope global; systemctl restart systemd-networkd");
+  sh(id,
+     "ip addr flush dev venet0 scope global; ip route flush dev venet0; "
+     "ip addr flush dev eth0 scope global; systemctl restart systemd-networkd");
   std::string want =
       "198.18.44.11/32\n198.18.44.12/32\n"
       "default via 169.254.0.1 dev venet0 proto static onlink \n";
   std::string got;
   for (int i = 0; i < 40 && got != want; ++i, sleep_ms(250))
-    got = sh(id, "ip -o addr show dev venet0 scope global | awk '{print $4}' | sort; "
-                 "ip -4 route show default");
+    got = sh(id,
+             "ip -o addr show dev venet0 scope global | awk '{print $4}' | sort; "
+             "ip -4 route show default");
   EXPECT_EQ(got, want) << "networkd put back the routed addresses and the default route";
   EXPECT_PRED2(contains, sh(id, "ip -o addr show dev eth0 scope global"), "198.18.44.21/24");
 

@@ -88,8 +88,7 @@ TEST_F(MonitorTest, RebootInsideComesBackByItself) {
   ASSERT_GT(watcher(), 0) << "start spawned no watcher";
   EXPECT_EQ(parent_of(before), watcher()) << "the CT's init is not the watcher's child";
   berth({"exec", id, "reboot"});
-  ASSERT_TRUE(wait_new_init(id, before, 30))
-      << monitor_log();
+  ASSERT_TRUE(wait_new_init(id, before, 30)) << monitor_log();
   EXPECT_PRED2(contains, status_line(id), "running");
   EXPECT_TRUE(has_route("198.18.45.10"));
   EXPECT_PRED2(contains, monitor_log(), "CT " + id + ": init rebooted");
@@ -97,8 +96,7 @@ TEST_F(MonitorTest, RebootInsideComesBackByItself) {
   pid_t second = init_pid(id);
   ASSERT_TRUE(wait_for([&] { return status_line(id).find("running") != std::string::npos; }, 5));
   berth({"exec", id, "reboot"});
-  ASSERT_TRUE(wait_new_init(id, second, 30))
-      << monitor_log();
+  ASSERT_TRUE(wait_new_init(id, second, 30)) << monitor_log();
 }
 
 TEST_F(MonitorTest, PoweroffInsideStopsAndCleansUp) {
@@ -110,8 +108,7 @@ TEST_F(MonitorTest, PoweroffInsideStopsAndCleansUp) {
       << monitor_log();
   EXPECT_FALSE(has_route("198.18.45.11"));
   // Nothing of the instance is left, the watcher included (it exits when no CT runs).
-  EXPECT_TRUE(wait_for([&] { return leaks().empty(); }, 10))
-      << ::testing::PrintToString(leaks());
+  EXPECT_TRUE(wait_for([&] { return leaks().empty(); }, 10)) << ::testing::PrintToString(leaks());
   // It starts again normally.
   EXPECT_EQ(berth({"start", id, "--wait"}).code, 0);
   EXPECT_EQ(berth({"stop", id}).code, 0);
@@ -208,7 +205,9 @@ class Attached {
     }
     return seen_.find(want) != std::string::npos;
   }
-  void type(const std::string& keys) { ASSERT_EQ(::write(master_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size())); }
+  void type(const std::string& keys) {
+    ASSERT_EQ(::write(master_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size()));
+  }
   int wait_exit() {
     wait_for("\x01never", 2000);  // drain what is left
     int st = 0;
@@ -326,8 +325,7 @@ TEST_F(MonitorTest, SystemdRebootAndPoweroff) {
   EXPECT_TRUE(wait_for([&] { return contains(read_text(log), "login:"); }, 30)) << read_text(log);
   pid_t before = init_pid(id);
   berth({"exec", id, "reboot"});
-  ASSERT_TRUE(wait_new_init(id, before, 90))
-      << monitor_log();
+  ASSERT_TRUE(wait_new_init(id, before, 90)) << monitor_log();
   EXPECT_PRED2(contains, monitor_log(), "CT " + id + ": init rebooted");
   ASSERT_TRUE(wait_for(booted, 120));
   EXPECT_TRUE(has_route("198.18.45.30"));

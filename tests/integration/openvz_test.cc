@@ -31,7 +31,8 @@ struct Owner {
 std::map<std::string, Owner> owners_of(const std::string& dir) {
   std::map<std::string, Owner> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+  for (auto it =
+           fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     struct stat st;
@@ -134,8 +135,7 @@ class OpenvzTest : public BerthTest {
     RunResult t = berth({"stop", id}, {.timeout = std::chrono::seconds(180)});
     ASSERT_EQ(t.code, 0) << t.err;
     EXPECT_PRED2(contains, status_line(id), "down");
-    EXPECT_FALSE(fs::exists(vz("/root/" + id + "/etc")))
-        << "VE_ROOT unmounted after stop";
+    EXPECT_FALSE(fs::exists(vz("/root/" + id + "/etc"))) << "VE_ROOT unmounted after stop";
 
     // Every file that is still there has its owner, group and mode as before.
     auto after = owners_of(priv);
@@ -147,8 +147,8 @@ class OpenvzTest : public BerthTest {
       if (it->second.uid == o.uid && it->second.gid == o.gid) {
         ++same;
       } else if (changed++ == 0) {
-        first_changed = path + " " + std::to_string(o.uid) + " -> " +
-                        std::to_string(it->second.uid);
+        first_changed =
+            path + " " + std::to_string(o.uid) + " -> " + std::to_string(it->second.uid);
       }
     }
     EXPECT_EQ(changed, 0u) << "first: " << first_changed;
@@ -174,10 +174,9 @@ TEST_F(OpenvzTest, LegacyBusyboxVpsStartsUnchanged) {
   RunResult l = berth_as("vzlist", {"-a", "-H", "-o", "ctid,layout,status"});
   ASSERT_EQ(l.code, 0) << l.err;
   EXPECT_PRED2(matches, l.out, R"(\s*1201\s+simfs\s+stopped\s*\n)");
-  RunResult src = run_process(
-      {"/bin/sh", "-c", ". \"$0\"; echo \"$VE_PRIVATE $OSTEMPLATE\"",
-       root() + "/etc/vz/conf/" + id + ".conf"},
-      {"VEID=" + id}, {});
+  RunResult src = run_process({"/bin/sh", "-c", ". \"$0\"; echo \"$VE_PRIVATE $OSTEMPLATE\"",
+                               root() + "/etc/vz/conf/" + id + ".conf"},
+                              {"VEID=" + id}, {});
   EXPECT_EQ(src.out, "/vz/private/1201 busybox\n") << src.err;
 
   ASSERT_NO_FATAL_FAILURE(start_enter_stop(id, true));
@@ -199,9 +198,9 @@ TEST_F(OpenvzTest, ShiftWhereNoIdmappedMount) {
   std::string archive = busybox_archive();
   ASSERT_FALSE(archive.empty());
   fs::create_directories(vz("/private"));
-  RunResult m = run_process({"/usr/bin/mount", "-t", "ramfs", "-o", "mode=0700", "ramfs",
-                             vz("/private")},
-                            {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, {});
+  RunResult m =
+      run_process({"/usr/bin/mount", "-t", "ramfs", "-o", "mode=0700", "ramfs", vz("/private")},
+                  {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, {});
   ASSERT_EQ(m.code, 0) << m.err;
   ramfs_ = vz("/private");
   const std::string id = "1205", priv = vz("/private/1205");
@@ -253,7 +252,8 @@ TEST_F(OpenvzTest, LegacyDebianVpsStartsUnchanged) {
 TEST_F(OpenvzTest, PloopAreaIsRefusedInOneLine) {
   const std::string id = "1203";
   fs::create_directories(vz("/private/" + id + "/root.hdd"));
-  std::ofstream(vz("/private/" + id + "/root.hdd/DiskDescriptor.xml")) << "<Parallels_disk_image/>\n";
+  std::ofstream(vz("/private/" + id + "/root.hdd/DiskDescriptor.xml"))
+      << "<Parallels_disk_image/>\n";
   write_conf(id, "centos-6-x86_64", "198.18.42.13");
   RunResult s = berth({"start", id});
   EXPECT_EQ(s.code, 99) << s.err;

@@ -93,7 +93,8 @@ TEST_F(DebianTemplate, FamilyFromContentsNotName) {
   import_as("foo");  // an OpenVZ-style cache whose name says nothing
   EXPECT_TRUE(matches(list_line("foo"), "foo +[0-9.]+M .* debian 12 +-")) << list_line("foo");
   std::string id = new_ctid();
-  RunResult c = berth({"create", id, "--ostemplate", "foo"}, {.timeout = std::chrono::seconds(180)});
+  RunResult c =
+      berth({"create", id, "--ostemplate", "foo"}, {.timeout = std::chrono::seconds(180)});
   ASSERT_EQ(c.code, 0) << c.err;
   EXPECT_EQ(config_value(id, "OSTEMPLATE"), "foo");
   EXPECT_EQ(config_value(id, "DISTRIBUTION"), "debian-12");

@@ -47,8 +47,7 @@ TEST(ValidateCtName, Accepts) {
 }
 
 TEST(ValidateCtName, Refuses) {
-  for (std::string s :
-       {"", ".hidden", "-opt", "a/b", "a b", "a:b", "a$b", "..", "a\nb", "ü"}) {
+  for (std::string s : {"", ".hidden", "-opt", "a/b", "a b", "a:b", "a$b", "..", "a\nb", "ü"}) {
     auto st = validate_ct_name(s);
     ASSERT_FALSE(st.ok()) << s;
     EXPECT_EQ(st.error().exit_status(), 131) << s;

@@ -59,8 +59,8 @@ TEST(DistNetwork, BridgedAddressesFromNetif) {
       "ifname=eth0,bridge=br0,mac=00:18:51:AA:BB:CC,ip=198.18.44.10/24,ip=fd00:44::10/64 "
       "198.18.44.11,gw=198.18.44.254,gw6=fd00:44::ff");
   EXPECT_EQ(b.ifname, "eth0");
-  EXPECT_EQ(b.addrs, (std::vector<std::string>{"198.18.44.10/24", "fd00:44::10/64",
-                                               "198.18.44.11/32"}));
+  EXPECT_EQ(b.addrs,
+            (std::vector<std::string>{"198.18.44.10/24", "fd00:44::10/64", "198.18.44.11/32"}));
   EXPECT_EQ(b.gw4, "198.18.44.254");
   EXPECT_EQ(b.gw6, "fd00:44::ff");
   EXPECT_FALSE(b.dhcp4);
@@ -97,9 +97,9 @@ TEST(DistNetwork, BridgedWithoutAddressingWritesNothing) {
 }
 
 TEST(DistNetwork, BadNetifAddressingIsRefused) {
-  for (const char* netif : {"ifname=eth0,ip=300.1.1.1", "ifname=eth0,gw=fd00::1",
-                            "ifname=eth0,gw6=198.18.44.1", "ifname=eth0,dhcp=maybe",
-                            "ifname=eth0,ip=0.0.0.0"}) {
+  for (const char* netif :
+       {"ifname=eth0,ip=300.1.1.1", "ifname=eth0,gw=fd00::1", "ifname=eth0,gw6=198.18.44.1",
+        "ifname=eth0,dhcp=maybe", "ifname=eth0,ip=0.0.0.0"}) {
     auto r = interfaces_of("", netif, kNames);
     ASSERT_FALSE(r.ok()) << netif;
     EXPECT_EQ(r.error().exit_status(), exitcode::kBadValue) << netif;
@@ -237,7 +237,8 @@ TEST_F(DistNetworkFiles, FileNamesAreRunPartsNames) {
   ASSERT_TRUE(write_file_atomic(root_ + "/etc/network/interfaces",
                                 "source-directory /etc/network/interfaces.d\n")
                   .ok());
-  ASSERT_TRUE(set("198.18.44.1", "ifname=eth0.100,ip=198.18.44.30/24;ifname=eth0_100,dhcp=yes").ok());
+  ASSERT_TRUE(
+      set("198.18.44.1", "ifname=eth0.100,ip=198.18.44.30/24;ifname=eth0_100,dhcp=yes").ok());
   EXPECT_TRUE(exists("/etc/network/interfaces.d/berth-eth0_2e100"));
   EXPECT_TRUE(exists("/etc/network/interfaces.d/berth-eth0_5f100"));
   EXPECT_EQ(read("/etc/network/interfaces"), "source-directory /etc/network/interfaces.d\n");

@@ -66,7 +66,8 @@ TEST(DistUsers, HashesWithSha512Crypt) {
 }
 
 TEST(DistUsers, HashMethodIsTheDistributions) {
-  // Debian 12: login.defs still says SHA512, but passwd/chpasswd go through PAM, which says yescrypt.
+  // Debian 12: login.defs still says SHA512, but passwd/chpasswd go through PAM, which says
+  // yescrypt.
   std::string pam12 =
       "password\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt\n"
       "password\trequisite\t\t\tpam_deny.so\n";
@@ -74,8 +75,7 @@ TEST(DistUsers, HashMethodIsTheDistributions) {
   EXPECT_EQ(hash_prefix_for("password [success=1 default=ignore] pam_unix.so obscure sha512\n",
                             "ENCRYPT_METHOD YESCRYPT\n"),
             "$6$");
-  EXPECT_EQ(hash_prefix_for("# password pam_unix.so yescrypt\n", "ENCRYPT_METHOD SHA256\n"),
-            "$5$");
+  EXPECT_EQ(hash_prefix_for("# password pam_unix.so yescrypt\n", "ENCRYPT_METHOD SHA256\n"), "$5$");
   EXPECT_EQ(hash_prefix_for("", "# ENCRYPT_METHOD YESCRYPT\nENCRYPT_METHOD\tYESCRYPT\n"), "$y$");
   EXPECT_EQ(hash_prefix_for("password required pam_unix.so nullok\n", ""), "$6$");  // busybox, old
   EXPECT_EQ(hash_prefix_for("", "ENCRYPT_METHOD MD5\n"), "$6$");  // nothing weaker than SHA-512
@@ -217,9 +217,10 @@ TEST_F(DistUsersFiles, SetsPasswordOfExistingUser) {
 
 TEST_F(DistUsersFiles, UsesTheCtsOwnMethod) {
   ASSERT_TRUE(make_dirs(root_ + "/etc/pam.d").ok());
-  ASSERT_TRUE(write_file_atomic(root_ + "/etc/pam.d/common-password",
-                                "password [success=1 default=ignore] pam_unix.so obscure yescrypt\n")
-                  .ok());
+  ASSERT_TRUE(
+      write_file_atomic(root_ + "/etc/pam.d/common-password",
+                        "password [success=1 default=ignore] pam_unix.so obscure yescrypt\n")
+          .ok());
   ASSERT_TRUE(set_userpasswd("alice", "s3cret", root_).ok());
   std::string hash = field("/etc/shadow", "alice", 1);
   EXPECT_EQ(hash.rfind("$y$", 0), 0u) << hash;

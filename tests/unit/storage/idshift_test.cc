@@ -48,7 +48,7 @@ class AreaTest : public ::testing::Test {
   }
   void TearDown() override { (void)sys::remove_tree(dir_); }
   struct stat lst(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
     return st;
   }
@@ -87,7 +87,8 @@ TEST_F(AreaTest, ShiftChangesEveryOwnerOnceAndFollowsNoSymlink) {
   ASSERT_TRUE(st.ok()) << st.error().message();
   EXPECT_GE(calls, 2);
   EXPECT_EQ(last.done, last.total);
-  EXPECT_EQ(last.total, 10u) << "private, etc, ssh, passwd, passwd.hard, evil, evil-dir, usr, bin, su";
+  EXPECT_EQ(last.total, 10u)
+      << "private, etc, ssh, passwd, passwd.hard, evil, evil-dir, usr, bin, su";
   EXPECT_EQ(lst(priv_).st_uid, kBase);
   EXPECT_EQ(lst(priv_).st_gid, kBase + 1);
   EXPECT_EQ(lst(priv_ + "/etc/ssh").st_uid, kBase + 100);

@@ -46,7 +46,8 @@ TEST(DebianMirror, Deb822PicksTheReleaseNotSecurity) {
       "Components: main\n"
       "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n";
   EXPECT_EQ(mirror_from_apt_sources("", {sources}), "http://mirror.example/debian");
-  EXPECT_EQ(security_mirror_from_apt_sources("", {sources}), "http://deb.debian.org/debian-security");
+  EXPECT_EQ(security_mirror_from_apt_sources("", {sources}),
+            "http://deb.debian.org/debian-security");
 }
 
 TEST(DebianMirror, Deb822SkipsDisabledAndSourceOnly) {
@@ -64,7 +65,8 @@ TEST(DebianMirror, SourcesListLines) {
       "deb http://security.debian.org/debian-security bookworm-security main\n"
       "deb [arch=amd64 signed-by=/k.gpg] http://ftp.example/debian/ bookworm main contrib\n";
   EXPECT_EQ(mirror_from_apt_sources(list, {}), "http://ftp.example/debian");
-  EXPECT_EQ(security_mirror_from_apt_sources(list, {}), "http://security.debian.org/debian-security");
+  EXPECT_EQ(security_mirror_from_apt_sources(list, {}),
+            "http://security.debian.org/debian-security");
   EXPECT_FALSE(mirror_from_apt_sources("deb-src http://x/debian bookworm main\n", {}));
   EXPECT_FALSE(mirror_from_apt_sources("", {}));
   // deb822 first, then sources.list.
@@ -88,7 +90,8 @@ TEST_F(DebianMirrorFiles, TemplateMirrorWinsThenAptDir) {
   EXPECT_EQ(debian_mirror(*host, dir_ + "/apt").value(), "http://deb.debian.org/debian");
 
   ASSERT_TRUE(make_dirs(dir_ + "/etc/berth").ok());
-  std::ofstream(dir_ + "/etc/berth/berth.conf") << "TEMPLATE_MIRROR=\"http://local.example/debian/\"\n";
+  std::ofstream(dir_ + "/etc/berth/berth.conf")
+      << "TEMPLATE_MIRROR=\"http://local.example/debian/\"\n";
   auto with_key = HostConfig::load_at(dir_);
   ASSERT_TRUE(with_key.ok());
   EXPECT_EQ(debian_mirror(*with_key, dir_ + "/apt").value(), "http://local.example/debian");

@@ -14,7 +14,8 @@ namespace {
 
 using testing::write_tar;
 
-constexpr char kDebianOs[] = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
+constexpr char kDebianOs[] =
+    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
 
 using TemplateInfo = testing::CacheDirTest;
 
@@ -30,10 +31,11 @@ TEST_F(TemplateInfo, OsReleaseRegularFile) {
 
 TEST_F(TemplateInfo, OsReleaseSymlinkToUsrLibAfterIt) {
   // Debian's layout: etc/os-release -> ../usr/lib/os-release, the target later in the archive.
-  write_tar(cache() + "/b.tar", {{"./etc/", AE_IFDIR, 0755},
-                                 {"./etc/os-release", AE_IFLNK, 0777, "../usr/lib/os-release"},
-                                 {"./usr/lib/", AE_IFDIR, 0755},
-                                 {"./usr/lib/os-release", AE_IFREG, 0644, "ID=ubuntu\nVERSION_ID=22.04\n"}});
+  write_tar(cache() + "/b.tar",
+            {{"./etc/", AE_IFDIR, 0755},
+             {"./etc/os-release", AE_IFLNK, 0777, "../usr/lib/os-release"},
+             {"./usr/lib/", AE_IFDIR, 0755},
+             {"./usr/lib/os-release", AE_IFREG, 0644, "ID=ubuntu\nVERSION_ID=22.04\n"}});
   auto os = os_release_of_archive(cache() + "/b.tar");
   ASSERT_TRUE(os.ok() && *os);
   EXPECT_EQ(distribution_label(**os), "ubuntu 22.04");
@@ -49,7 +51,8 @@ TEST_F(TemplateInfo, OsReleaseTargetBeforeLinkAndAbsoluteLink) {
 }
 
 TEST_F(TemplateInfo, NoOsReleaseAndUnreadable) {
-  write_tar(cache() + "/d.tar", {{"./bin/", AE_IFDIR, 0755}, {"./bin/busybox", AE_IFREG, 0755, "x"}});
+  write_tar(cache() + "/d.tar",
+            {{"./bin/", AE_IFDIR, 0755}, {"./bin/busybox", AE_IFREG, 0755, "x"}});
   auto os = os_release_of_archive(cache() + "/d.tar");
   ASSERT_TRUE(os.ok());
   EXPECT_FALSE(*os);
@@ -90,7 +93,8 @@ TEST_F(TemplateInfo, RowsUseSidecarAndUsers) {
   std::ofstream(cache() + "/.foo.tar.gz.dist") << stamp << "\n+\nID=cached\n";
   EXPECT_EQ((*template_rows(host_))[1].distribution, "cached");
   // A rewritten archive (other size) is read again.
-  write_tar(cache() + "/foo.tar.gz", {{"./etc/os-release", AE_IFREG, 0644, "ID=alpine\nVERSION_ID=3.19\n"}});
+  write_tar(cache() + "/foo.tar.gz",
+            {{"./etc/os-release", AE_IFREG, 0644, "ID=alpine\nVERSION_ID=3.19\n"}});
   EXPECT_EQ((*template_rows(host_))[1].distribution, "alpine 3.19");
 }
 
@@ -131,9 +135,9 @@ TEST(TemplateListFormat, ColumnsAndJson) {
 }
 
 TEST(TemplateShortNames, Pick) {
-  const std::vector<std::string> names = {"busybox", "debian-12-x86_64-minimal",
-                                          "debian-12-x86_64-full", "centos-7-x86_64",
-                                          "debian-12-aarch64-minimal", "debian-12-x86_64x"};
+  const std::vector<std::string> names = {
+      "busybox",         "debian-12-x86_64-minimal",  "debian-12-x86_64-full",
+      "centos-7-x86_64", "debian-12-aarch64-minimal", "debian-12-x86_64x"};
   EXPECT_EQ(pick_template_name(names, "busybox", "x86_64").value(), "busybox");
   EXPECT_EQ(pick_template_name(names, "debian-12", "x86_64").value(), "debian-12-x86_64-minimal");
   EXPECT_EQ(pick_template_name(names, "centos-7", "x86_64").value(), "centos-7-x86_64");
