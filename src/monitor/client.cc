@@ -61,7 +61,7 @@ Status spawn_watcher(const HostConfig& host) {
   if (mid < 0) return Error::from_errno(errno, "fork the watcher");
   if (mid == 0) {
     ::setsid();
-    if (::fork() != 0) ::_exit(0);
+    if (::fork() != 0) ::_exit(exitcode::kOk);
     int null = ::open("/dev/null", O_RDONLY);  // NOLINT(android-cloexec-open)
     int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);  // NOLINT
     if (null < 0 || out < 0) ::_exit(exitcode::kSystem);
