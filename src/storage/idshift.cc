@@ -35,7 +35,7 @@ class Walker {
       : shift_(shift), uid_(uid), gid_(gid), tick_(std::move(tick)) {}
 
   Status dir(int fd, const std::string& path) {
-    UniqueFd list_fd(::dup(fd));
+    UniqueFd list_fd(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
     if (!list_fd) return Error::from_errno(errno, "dup");
     DIR* d = ::fdopendir(list_fd.get());
     if (!d) return Error::from_errno(errno, "list `" + path + "`");
@@ -146,7 +146,7 @@ Result<AreaOwners> area_owners(const std::string& priv, uint32_t uid) {
   if (st.st_uid != 0) return AreaOwners::kCtIds;
   // A root dir of uid 0 over entries in the CT's range is a shifted tree whose top directory was
   // made by host root (no "." entry in its archive): the CT's ids all the same.
-  UniqueFd list_fd(::dup(root.get()));
+  UniqueFd list_fd(::fcntl(root.get(), F_DUPFD_CLOEXEC, 0));
   DIR* d = list_fd ? ::fdopendir(list_fd.get()) : nullptr;
   if (!d) return Error::from_errno(errno, "list `" + priv + "`");
   (void)list_fd.release();
