@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/exit_codes.h"
+#include "core/values/text.h"
 
 namespace berth::state {
 
@@ -35,25 +36,15 @@ std::string entry_group(std::string_view backend, const std::string& group,
                         std::string_view cgroup_text) {
   if (backend != "v2") return group;
   // The unified hierarchy's line: "0::/<instance>/<ctid>/init.scope".
-  size_t pos = 0;
-  while (pos < cgroup_text.size()) {
-    size_t end = cgroup_text.find('\n', pos);
-    if (end == std::string_view::npos) end = cgroup_text.size();
-    std::string_view line = cgroup_text.substr(pos, end - pos);
-    pos = end + 1;
+  for (const std::string& line : values::split_keep(cgroup_text, '\n')) {
     if (!line.starts_with("0::")) continue;
-    std::string_view path = line.substr(3);
+    std::string_view path = std::string_view(line).substr(3);
     std::string prefix = "/" + group + "/";
     if (!path.starts_with(prefix) || path.size() == prefix.size()) return group;
     std::string_view sub = path.substr(prefix.size());
     // Canonical from the kernel; refuse anything that is not plain names anyway.
-    for (size_t p = 0; p <= sub.size();) {
-      size_t slash = sub.find('/', p);
-      if (slash == std::string_view::npos) slash = sub.size();
-      std::string_view name = sub.substr(p, slash - p);
+    for (const std::string& name : values::split_keep(sub, '/'))
       if (name.empty() || name == "." || name == "..") return group;
-      p = slash + 1;
-    }
     return group + "/" + std::string(sub);
   }
   return group;
