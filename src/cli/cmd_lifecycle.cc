@@ -1,5 +1,4 @@
 // create, destroy, start, stop, restart, status, mount, umount: thin front-ends over runtime/.
-#include <charconv>
 #include <cstdio>
 
 #include "cli/cli.h"
@@ -7,6 +6,7 @@
 #include "cli/list.h"
 #include "core/ct_model.h"
 #include "core/exit_codes.h"
+#include "core/values/text.h"
 #include "runtime/create.h"
 #include "runtime/lifecycle.h"
 #include "state/status.h"
@@ -52,12 +52,10 @@ Result<Flags> parse_flags(const Invocation& inv, std::initializer_list<std::stri
     bool ok = false;
     for (auto al : allowed) ok |= a == al;
     if (ok && a == "--timeout") {
-      unsigned long long v = 0;
       std::string_view val = i + 1 < inv.args.size() ? std::string_view(inv.args[i + 1]) : "";
-      auto [end, ec] = std::from_chars(val.data(), val.data() + val.size(), v);
-      if (val.empty() || ec != std::errc() || end != val.data() + val.size() || v == 0 || v > 86400)
-        return usage_error(inv.command + ": --timeout needs seconds (1-86400)");
-      f.timeout = static_cast<unsigned>(v);
+      auto v = values::parse_u64_max(val, 86400);
+      if (!v || *v == 0) return usage_error(inv.command + ": --timeout needs seconds (1-86400)");
+      f.timeout = static_cast<unsigned>(*v);
       ++i;
       continue;
     }
