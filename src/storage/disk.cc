@@ -152,23 +152,31 @@ Status truncate_image(const std::string& image, uint64_t bytes) {
   return {};
 }
 
-Status grow_online(const CtConfig& ct, uint64_t bytes) {
+Status grow_online(const CtConfig& ct, uint64_t bytes, uint64_t old_size) {
   const std::string image = disk_image_path(ct), mnt = disk_mount_path(ct);
   auto loops = sys::loops_backed_by(image);
   if (loops.empty())
     return Error::with_status(
         exitcode::kSystem,
         "the disk `" + mnt + "` is mounted but no loop device holds `" + image + "`");
-  BERTH_RETURN_IF_ERROR(truncate_image(image, bytes));
-  for (const auto& dev : loops) BERTH_RETURN_IF_ERROR(sys::set_loop_capacity(dev));
   UniqueFd dir(::open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return Error::from_errno(errno, "open `" + mnt + "`");
   struct statvfs sv;
   if (::fstatvfs(dir.get(), &sv) != 0) return Error::from_errno(errno, "statfs `" + mnt + "`");
+  BERTH_RETURN_IF_ERROR(truncate_image(image, bytes));
+  for (const auto& dev : loops) BERTH_RETURN_IF_ERROR(sys::set_loop_capacity(dev));
   uint64_t blocks = bytes / sv.f_frsize;
-  if (::ioctl(dir.get(), EXT4_IOC_RESIZE_FS, &blocks) != 0)
-    return Error::from_errno(errno, "grow the file system on `" + mnt + "`");
-  return {};
+  if (::ioctl(dir.get(), EXT4_IOC_RESIZE_FS, &blocks) == 0) return {};
+  int err = errno;
+  // The file system did not grow: the image and the loop device go back to its size, so a
+  // failed set leaves the disk as it was.
+  (void)truncate_image(image, old_size);
+  for (const auto& dev : loops) (void)sys::set_loop_capacity(dev);
+  if (err == EPERM)
+    return Error::with_status(exitcode::kPermission,
+                              "growing a mounted disk needs CAP_SYS_RESOURCE, which this process "
+                              "lacks: stop the CT, then set --diskspace again (resized offline)");
+  return Error::from_errno(err, "grow the file system on `" + mnt + "`");
 }
 
 Status resize_offline(const CtConfig& ct, uint64_t bytes, uint64_t old_size) {
@@ -343,7 +351,7 @@ Status resize_disk(const CtConfig& ct, uint64_t bytes) {
       return Error::with_status(exitcode::kBadValue,
                                 "the disk cannot shrink while the CT is mounted or running: stop "
                                 "(and umount) the CT first");
-    return grow_online(ct, bytes);
+    return grow_online(ct, bytes, old_size);
   }
   // Stale loops (no mount) would keep an old size: gone before the offline tools run.
   BERTH_RETURN_IF_ERROR(free_stale_loops(image));
@@ -362,9 +370,41 @@ Result<DiskUsage> parse_ext4_superblock(std::string_view sb) {
     blocks |= uint64_t(le32(sb, 0x150)) << 32;
     free_blocks |= uint64_t(le32(sb, 0x158)) << 32;
   }
+  // What the mounted file system's statfs leaves out of its size (ext4_calculate_overhead()): per
+  // group its two bitmaps and inode table, the superblock and descriptor copies (in every group,
+  // or with sparse_super in 0, 1 and the powers of 3, 5 and 7), and the internal journal. So the
+  // use read here is the use df shows while the disk is mounted.
+  uint64_t per_group = le32(sb, 0x20), inodes_per_group = le32(sb, 0x28);
+  uint64_t inode_size = le32(sb, 0x58) & 0xffff, reserved_gdt = le32(sb, 0xCE) & 0xffff;
+  uint64_t desc = is64 ? (le32(sb, 0xFE) & 0xffff) : 32;
+  if (desc == 0) desc = 32;
+  if (inode_size == 0) inode_size = 128;
+  uint64_t first = le32(sb, 0x14), overhead = 0;
+  if (per_group > 0 && blocks > first) {
+    uint64_t groups = (blocks - first + per_group - 1) / per_group;
+    uint64_t gdt = (groups * desc + bs - 1) / bs;
+    uint64_t table = (inodes_per_group * inode_size + bs - 1) / bs;
+    bool sparse = (le32(sb, 0x64) & 0x1) != 0;
+    auto power_of = [](uint64_t g, uint64_t base) {
+      uint64_t p = base;
+      while (p < g) p *= base;
+      return p == g;
+    };
+    overhead = first;
+    for (uint64_t g = 0; g < groups; ++g) {
+      bool super = !sparse || g <= 1 || power_of(g, 3) || power_of(g, 5) || power_of(g, 7);
+      overhead += 2 + table + (super ? 1 + gdt + reserved_gdt : 0);
+    }
+    // An internal journal (inode, no device): its i_size, of which the superblock keeps a copy
+    // (s_jnl_blocks[15] and [16] when s_jnl_backup_type is EXT3_JNL_BACKUP_BLOCKS).
+    bool journal = (le32(sb, 0x5C) & 0x4) != 0 && le32(sb, 0xE0) != 0 && le32(sb, 0xE4) == 0;
+    if (journal && (le32(sb, 0xFC) & 0xff) == 1)
+      overhead += ((uint64_t(le32(sb, 0x148)) << 32) | le32(sb, 0x14C)) / bs;
+  }
+  if (overhead > blocks) overhead = 0;
   DiskUsage u;
-  u.bytes_total = blocks * bs;
-  u.bytes_used = blocks >= free_blocks ? (blocks - free_blocks) * bs : 0;
+  u.bytes_total = (blocks - overhead) * bs;
+  u.bytes_used = blocks >= free_blocks + overhead ? (blocks - free_blocks - overhead) * bs : 0;
   u.inodes_total = le32(sb, 0x00);
   uint32_t free_inodes = le32(sb, 0x10);
   u.inodes_used = u.inodes_total >= free_inodes ? u.inodes_total - free_inodes : 0;
