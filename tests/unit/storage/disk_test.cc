@@ -29,7 +29,7 @@ TEST_F(DiskConfigTest, SizeIsTheBarrierInBytesAndInodesTheirBarrier) {
   EXPECT_EQ(r->bytes, 204800ull * 1024);
   EXPECT_EQ(r->inodes, 20000u);
   // Rounded down to whole 4K blocks.
-  EXPECT_EQ(disk_request(make("DISKSPACE=\"1023\"\n"))->bytes, 0u);
+  EXPECT_EQ(disk_request(make("DISKSPACE=\"1023\"\n"))->bytes, 255u * 4096);
   EXPECT_EQ(disk_request(make("DISKSPACE=\"4097\"\n"))->bytes, 4096ull * 1024);
   // Unlimited or unset: no disk.
   EXPECT_FALSE(disk_request(make("DISKSPACE=\"unlimited:unlimited\"\n"))->bytes);
