@@ -140,6 +140,7 @@ void StartContext::commit() {
   child.release();
   cgroup.release();
   root.release();
+  disk.release();
   if (ubc) ubc->commit();
 }
 
@@ -185,6 +186,9 @@ Status repair_leftovers(StartContext& ctx) { return repair(ctx.ct); }
 Status mount_root(StartContext& ctx) {
   if (ctx.status.mounted) return {};
   BERTH_RETURN_IF_ERROR(storage::mount_root(ctx.ct).context("mount root"));
+  // A failed start leaves the CT as it found it: neither VE_ROOT nor its disk mounted (the loop
+  // device goes with the disk's unmount).
+  if (storage::has_disk(ctx.ct)) ctx.disk = sys::MountGuard(storage::disk_mount_path(ctx.ct));
   ctx.root = sys::MountGuard(ctx.ct.ve_root());
   return {};
 }

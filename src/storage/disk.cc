@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -10,7 +9,6 @@
 #include <linux/quota.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -21,8 +19,7 @@
 #include "core/units.h"
 #include "sys/fs.h"
 #include "sys/loop.h"
-
-extern char** environ;
+#include "sys/run.h"
 
 // From linux/ext4.h (not shipped as a uapi header on bookworm): grow a mounted ext4 to a new
 // block count.
@@ -46,44 +43,18 @@ std::string tool_path(const std::string& name) {
   return name;
 }
 
-// Run an e2fsprogs tool (no shell); its output is returned, its last line carried by the error.
-Result<std::string> run_tool(std::vector<std::string> args, bool ok_if_1 = false) {
+// Run an e2fsprogs tool; its output is returned, its last line carried by the error.
+Result<std::string> run_e2fs(std::vector<std::string> args, bool ok_if_1 = false) {
   args[0] = tool_path(args[0]);
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
-  UniqueFd rd(fds[0]), wr(fds[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  int err = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (err != 0) return Error::from_errno(err, "run `" + args[0] + "` (e2fsprogs)");
-  wr.reset();
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(rd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  int status;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return Error::from_errno(errno, "wait for `" + args[0] + "`");
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (code == 0 || (ok_if_1 && code == 1)) return out;
+  BERTH_ASSIGN_OR_RETURN(sys::ToolOutput r, sys::run_tool(args, true));
+  if (r.status == 0 || (ok_if_1 && r.status == 1)) return std::move(r.out);
+  std::string out = std::move(r.out);
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   size_t nl = out.rfind('\n');
   std::string last = nl == std::string::npos ? out : out.substr(nl + 1);
   std::string cmd = args[0].substr(args[0].rfind('/') + 1);
   for (size_t i = 1; i < args.size(); ++i) cmd += " " + args[i];
-  return Error::invalid("`" + cmd + "` failed (exit " + std::to_string(code) + ")" +
+  return Error::invalid("`" + cmd + "` failed (exit " + std::to_string(r.status) + ")" +
                         (last.empty() ? "" : ": " + last));
 }
 
@@ -182,9 +153,9 @@ Status grow_online(const CtConfig& ct, uint64_t bytes, uint64_t old_size) {
 Status resize_offline(const CtConfig& ct, uint64_t bytes, uint64_t old_size) {
   const std::string image = disk_image_path(ct);
   // resize2fs works only on a file system checked since its last mount.
-  BERTH_RETURN_IF_ERROR(run_tool({"e2fsck", "-f", "-p", image}, true));
+  BERTH_RETURN_IF_ERROR(run_e2fs({"e2fsck", "-f", "-p", image}, true));
   if (bytes < old_size) {
-    BERTH_ASSIGN_OR_RETURN(std::string est, run_tool({"resize2fs", "-P", image}));
+    BERTH_ASSIGN_OR_RETURN(std::string est, run_e2fs({"resize2fs", "-P", image}));
     size_t colon = est.rfind(':');
     uint64_t min_blocks =
         colon == std::string::npos ? 0 : std::strtoull(est.c_str() + colon + 1, nullptr, 10);
@@ -193,11 +164,11 @@ Status resize_offline(const CtConfig& ct, uint64_t bytes, uint64_t old_size) {
           exitcode::kBadValue,
           "DISKSPACE " + std::to_string(bytes >> 10) + "K is below what the disk holds (at least " +
               std::to_string(min_blocks * kBlock >> 10) + "K): nothing changed");
-    BERTH_RETURN_IF_ERROR(run_tool({"resize2fs", image, std::to_string(bytes >> 10) + "K"}));
+    BERTH_RETURN_IF_ERROR(run_e2fs({"resize2fs", image, std::to_string(bytes >> 10) + "K"}));
     return truncate_image(image, bytes);
   }
   BERTH_RETURN_IF_ERROR(truncate_image(image, bytes));
-  BERTH_RETURN_IF_ERROR(run_tool({"resize2fs", image, std::to_string(bytes >> 10) + "K"}));
+  BERTH_RETURN_IF_ERROR(run_e2fs({"resize2fs", image, std::to_string(bytes >> 10) + "K"}));
   return {};
 }
 
@@ -291,7 +262,7 @@ Status make_disk_image(const std::string& image, uint64_t bytes, uint64_t inodes
     args.push_back(std::to_string(inodes));
   }
   args.insert(args.end(), {"-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", image});
-  auto made = run_tool(args);
+  auto made = run_e2fs(args);
   if (!made.ok()) {
     ::unlink(image.c_str());
     return std::move(made).error().status(exitcode::kCreatePrivate);

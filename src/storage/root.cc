@@ -337,6 +337,9 @@ Status mount_root(const CtConfig& ct) {
   if (ct.layout() == Layout::kImage && !disk)
     return Error::with_status(exitcode::kPrivateMissing,
                               "the disk image `" + disk_image_path(ct) + "` does not exist");
+  // An existing simfs CT with a quota (an OpenVZ CTID.conf) still mounts, and is told.
+  if (ct.layout() == Layout::kSimfs && !check_simfs_quota(ct).ok())
+    note(ct, "DISKSPACE/DISKINODES are not enforced: a simfs area has no disk quota here");
   if (disk) BERTH_RETURN_IF_ERROR(mount_disk(ct).status(exitcode::kMountFailed));
   if (disk) sys::crash_point("disk_mounted");
   ScopeExit undo_disk([&] {
@@ -346,8 +349,6 @@ Status mount_root(const CtConfig& ct) {
     BERTH_RETURN_IF_ERROR(
         bind_private(disk_mount_path(ct) + "/root", target).status(exitcode::kMountFailed));
   } else if (ct.layout() == Layout::kSimfs && !ct.is_privileged()) {
-    if (auto q = check_simfs_quota(ct); !q.ok())
-      note(ct, "DISKSPACE/DISKINODES are not enforced: a simfs area has no disk quota here");
     BERTH_RETURN_IF_ERROR(mount_host_owned(ct, target).status(exitcode::kMountFailed));
   } else if (ct.layout() == Layout::kSimfs) {
     BERTH_RETURN_IF_ERROR(bind_private(ct.ve_private(), target).status(exitcode::kMountFailed));
