@@ -43,11 +43,14 @@ std::string tool_path(const std::string& name) {
   return name;
 }
 
+// e2fsck's exit status for "file system errors corrected" (e2fsck(8)): the check succeeded.
+constexpr int kE2fsckCorrected = 1;
+
 // Run an e2fsprogs tool; its output is returned, its last line carried by the error.
-Result<std::string> run_e2fs(std::vector<std::string> args, bool ok_if_1 = false) {
+Result<std::string> run_e2fs(std::vector<std::string> args, bool corrected_is_ok = false) {
   args[0] = tool_path(args[0]);
   BERTH_ASSIGN_OR_RETURN(sys::ToolOutput r, sys::run_tool(args, true));
-  if (r.status == 0 || (ok_if_1 && r.status == 1)) return std::move(r.out);
+  if (r.status == 0 || (corrected_is_ok && r.status == kE2fsckCorrected)) return std::move(r.out);
   std::string out = std::move(r.out);
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   size_t nl = out.rfind('\n');
@@ -111,6 +114,14 @@ Status free_stale_loops(const std::string& image) {
   return {};
 }
 
+std::string kib(uint64_t bytes) { return std::to_string(bytes / 1024) + "K"; }
+
+Error too_small(uint64_t bytes) {
+  return Error::with_status(
+      exitcode::kBadValue,
+      "DISKSPACE " + kib(bytes) + " is too small for a disk (at least " + kib(kMinBytes) + ")");
+}
+
 Result<uint64_t> image_size(const std::string& image) {
   struct stat st;
   if (::stat(image.c_str(), &st) != 0) return Error::from_errno(errno, "stat `" + image + "`");
@@ -160,15 +171,15 @@ Status resize_offline(const CtConfig& ct, uint64_t bytes, uint64_t old_size) {
     uint64_t min_blocks =
         colon == std::string::npos ? 0 : std::strtoull(est.c_str() + colon + 1, nullptr, 10);
     if (min_blocks == 0 || bytes / kBlock < min_blocks)
-      return Error::with_status(
-          exitcode::kBadValue,
-          "DISKSPACE " + std::to_string(bytes >> 10) + "K is below what the disk holds (at least " +
-              std::to_string(min_blocks * kBlock >> 10) + "K): nothing changed");
-    BERTH_RETURN_IF_ERROR(run_e2fs({"resize2fs", image, std::to_string(bytes >> 10) + "K"}));
+      return Error::with_status(exitcode::kBadValue,
+                                "DISKSPACE " + kib(bytes) +
+                                    " is below what the disk holds (at least " +
+                                    kib(min_blocks * kBlock) + "): nothing changed");
+    BERTH_RETURN_IF_ERROR(run_e2fs({"resize2fs", image, kib(bytes)}));
     return truncate_image(image, bytes);
   }
   BERTH_RETURN_IF_ERROR(truncate_image(image, bytes));
-  BERTH_RETURN_IF_ERROR(run_e2fs({"resize2fs", image, std::to_string(bytes >> 10) + "K"}));
+  BERTH_RETURN_IF_ERROR(run_e2fs({"resize2fs", image, kib(bytes)}));
   return {};
 }
 
@@ -246,10 +257,7 @@ Status check_simfs_quota(const CtConfig& ct) {
 
 Status make_disk_image(const std::string& image, uint64_t bytes, uint64_t inodes) {
   bytes = bytes / kBlock * kBlock;
-  if (bytes < kMinBytes)
-    return Error::with_status(exitcode::kBadValue, "DISKSPACE " + std::to_string(bytes >> 10) +
-                                                       "K is too small for a disk (at least " +
-                                                       std::to_string(kMinBytes >> 10) + "K)");
+  if (bytes < kMinBytes) return too_small(bytes);
   {
     UniqueFd fd(::open(image.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
     if (!fd) return Error::from_errno(errno, "create `" + image + "`");
@@ -310,10 +318,7 @@ Status umount_disk(const CtConfig& ct) { return release_disk_at(ct.ve_private())
 
 Status resize_disk(const CtConfig& ct, uint64_t bytes) {
   bytes = bytes / kBlock * kBlock;
-  if (bytes < kMinBytes)
-    return Error::with_status(exitcode::kBadValue, "DISKSPACE " + std::to_string(bytes >> 10) +
-                                                       "K is too small for a disk (at least " +
-                                                       std::to_string(kMinBytes >> 10) + "K)");
+  if (bytes < kMinBytes) return too_small(bytes);
   const std::string image = disk_image_path(ct);
   BERTH_ASSIGN_OR_RETURN(uint64_t old_size, image_size(image));
   if (bytes == old_size) return {};
