@@ -37,6 +37,7 @@
 #include "runtime/exec_stdio.h"
 #include "runtime/proc_repair.h"
 #include "state/status.h"
+#include "storage/disk.h"
 #include "storage/root.h"
 #include "runtime/sync.h"
 #include "sys/fs.h"
@@ -429,9 +430,10 @@ Status run_in_ct(const CtConfig& ct, const std::function<Status()>& fn) {
     sync.child.reset();
     return collect(c, sync.parent.get());
   }
-  sys::MountGuard mounted_here;
+  sys::MountGuard disk_here, mounted_here;  // VE_ROOT goes first, then the disk under it
   if (!s.mounted) {
     BERTH_RETURN_IF_ERROR(storage::mount_root(ct));
+    if (storage::has_disk(ct)) disk_here = sys::MountGuard(storage::disk_mount_path(ct));
     mounted_here = sys::MountGuard(ct.ve_root());
   }
   // As at start: the host's VE_ROOT is nosuid and out of the CT's root id's reach; the child

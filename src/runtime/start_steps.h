@@ -62,6 +62,7 @@ struct StartContext {
   std::vector<std::string> notes;  // warnings, printed by apply_limits
 
   // Acquired, in this order (destroyed in reverse).
+  sys::MountGuard disk;    // mount_root: the CT's disk (storage/disk.h), unmounted after VE_ROOT
   sys::MountGuard root;    // mount_root (not when VE_ROOT was mounted already)
   std::string attach_dir;  // open_root_view
   UniqueFd root_view;

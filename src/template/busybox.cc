@@ -6,9 +6,7 @@
 #include <archive_entry.h>
 #include <elf.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -17,10 +15,9 @@
 #include <string_view>
 
 #include "core/unique_fd.h"
+#include "sys/run.h"
 #include "template/busybox_files.h"
 #include "template/cache.h"
-
-extern char** environ;
 
 namespace berth::tmpl {
 namespace {
@@ -37,34 +34,10 @@ struct Entry {
 
 // Run argv (no shell), return its stdout. Used only for /bin/busybox's own listing and version.
 Result<std::string> run_capture(const std::vector<std::string>& args) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
-  UniqueFd rd(fds[0]), wr(fds[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid;
-  int err = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (err != 0) return Error::from_errno(err, "run `" + args[0] + "`");
-  wr.reset();
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = read(rd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, n);
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return Error::from_errno(errno, "wait for `" + args[0] + "`");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+  BERTH_ASSIGN_OR_RETURN(sys::ToolOutput r, sys::run_tool(args, false));
+  if (r.status != 0)
     return Error::invalid("`" + args[0] + " " + (args.size() > 1 ? args[1] : "") + "` failed");
-  return out;
+  return std::move(r.out);
 }
 
 // A dynamically linked busybox (Debian package `busybox`) would find no loader in the CT.

@@ -39,9 +39,13 @@ class ResourcesTest : public BerthTest {
     return -1;
   }
   // The whole disk under the CT's private area, "M:m" (a partition's parent in sysfs).
+  // The device I/O limits name: a CT with a disk (docs/storage.md) its loop device, which its
+  // mounted disk is on; else the disk holding its private area.
   std::string disk_of(const std::string& id) const {
     struct stat st;
-    if (::stat(ve_private(id).c_str(), &st) != 0 || ::major(st.st_dev) == 0) return "";
+    std::string at =
+        fs::exists(ve_private(id) + "/disk.img") ? ve_private(id) + "/disk" : ve_private(id);
+    if (::stat(at.c_str(), &st) != 0 || ::major(st.st_dev) == 0) return "";
     std::string dev = std::to_string(::major(st.st_dev)) + ":" + std::to_string(::minor(st.st_dev));
     if (fs::exists("/sys/dev/block/" + dev + "/partition")) {
       dev = read_text("/sys/dev/block/" + dev + "/../dev");
