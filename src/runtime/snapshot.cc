@@ -238,21 +238,21 @@ Status restore_config(const CtConfig& ct, const std::string& saved) {
 }
 
 // Put a copy of the snapshot's tree in place of the live one (the CT is stopped and unmounted).
-Status restore_files(const CtConfig& ct, const std::string& data) {
+// The old tree is left at the returned path, for the caller to remove once the CT runs again.
+Result<std::string> restore_files(const CtConfig& ct, const std::string& data) {
   Source src = source_of(ct);
   std::string fresh = src.path + ".switch";
-  (void)sys::remove_tree(fresh);
+  BERTH_RETURN_IF_ERROR(sys::remove_tree(fresh));
   BERTH_RETURN_IF_ERROR(storage::copy_tree(data + "/" + src.leaf, fresh));
   // One exchange: a kill leaves either the old tree or the new one in place (and a .switch the
   // next switch removes).
   BERTH_RETURN_IF_ERROR(storage::exchange_paths(fresh, src.path));
-  BERTH_RETURN_IF_ERROR(sys::remove_tree(fresh));
-  if (ct.layout() == Layout::kSimfs) return {};
+  if (ct.layout() == Layout::kSimfs) return fresh;
   // The overlay's work dir belongs to the old upper layer.
   std::string work = ct.ve_private() + "/work";
   BERTH_RETURN_IF_ERROR(sys::remove_tree(work));
   if (::mkdir(work.c_str(), 0700) != 0) return Error::from_errno(errno, "mkdir `" + work + "`");
-  return {};
+  return fresh;
 }
 
 }  // namespace
@@ -268,12 +268,16 @@ Status switch_snapshot(const CtConfig& ct, const std::string& uuid, const Switch
     BERTH_RETURN_IF_ERROR(stop(ct, {}));
   else if (s.mounted)
     BERTH_RETURN_IF_ERROR(umount(ct));
-  BERTH_RETURN_IF_ERROR(restore_files(ct, data).status(exitcode::kSnapshotSwitch));
+  BERTH_ASSIGN_OR_RETURN(std::string old_tree,
+                         restore_files(ct, data).status(exitcode::kSnapshotSwitch));
+  // The index follows the files at once; the old tree goes only once the CT runs again (its
+  // removal is as long as its size, and no part of the CT's downtime).
+  BERTH_RETURN_IF_ERROR(idx.set_current(uuid));
+  BERTH_RETURN_IF_ERROR(storage::save_index(ct, idx));
+  ScopeExit drop_old([&] { (void)sys::remove_tree(old_tree); });
   if (!opts.skip_config && e->has_config)
     BERTH_RETURN_IF_ERROR(restore_config(ct, storage::snapshots_dir(ct) + "/" + uuid + ".conf")
                               .status(exitcode::kSnapshotSwitch));
-  BERTH_RETURN_IF_ERROR(idx.set_current(uuid));
-  BERTH_RETURN_IF_ERROR(storage::save_index(ct, idx));
   if (!s.running || opts.skip_resume) return {};
   BERTH_ASSIGN_OR_RETURN(CtConfig now, CtConfig::load(ct.host(), ct.ctid()));
   return start(now, {});
