@@ -62,7 +62,7 @@ void usage(FILE* out, const std::string& prog) {
   std::fprintf(out,
                "Usage: %s [--quiet|--verbose|--skiplock] <command> <CTID|name> [options]\n"
                "Commands:\n"
-               "  create CTID --ostemplate NAME [--config NAME] [--layout overlay|simfs]\n"
+               "  create CTID --ostemplate NAME [--config NAME] [--layout overlay|image|simfs]\n"
                "         [--hostname H] [--name N] [--ipadd IP] [--local_uid N --local_gid N]\n"
                "         [--i-trust-this-vps]  (needed for --local_uid 0: the CT is host root)\n"
                "  start CTID [--wait] [--force]     stop CTID [--fast] [--skip-umount]\n"

@@ -181,7 +181,11 @@ Status umount(const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (s.running) return Error::with_status(exitcode::kRunning, "CT is running; stop it first");
-  if (!s.mounted) return Error::with_status(exitcode::kNotMounted, "CT is not mounted");
+  if (!s.mounted) {
+    // A disk left mounted without VE_ROOT (a command killed between the two) goes all the same.
+    BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
+    return Error::with_status(exitcode::kNotMounted, "CT is not mounted");
+  }
   return storage::umount_root(ct);
 }
 

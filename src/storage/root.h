@@ -5,6 +5,8 @@
 //    read-only unpacked template. Creating a CT copies nothing. For a CT in a user namespace the
 //    lower layer is an idmapped mount (host id k shows as LOCAL_UID+k), so one unpacked template
 //    serves every CT whatever its id range.
+//    With a finite DISKSPACE, upper and work live in the CT's disk (storage/disk.h), mounted first.
+//  - image: the whole tree in the CT's disk (VE_PRIVATE/disk.img, /root in it), bind-mounted.
 //  - simfs: VE_PRIVATE is the CT's tree itself (unpacked with ids already shifted), bind-mounted.
 //    One with host ids (uid 0 at its root, an OpenVZ area) in an unprivileged CT is mounted
 //    idmapped, or shifted once where that cannot be done (storage/idshift.h).
