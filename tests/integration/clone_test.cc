@@ -28,7 +28,7 @@ class CloneTest : public BerthTest {
 };
 
 TEST_F(CloneTest, RunningSourceCloneHasItsOwnIdentityAndStarts) {
-  std::string src = create_running_ct();
+  std::string src = create_running_ct({"--diskspace", "unlimited"});
   ASSERT_EQ(berth({"exec", src,
                    "mkdir -p /etc && echo 0123456789abcdef0123456789abcdef > "
                    "/etc/machine-id && echo data > /owned && chown 1000:1000 /owned"})

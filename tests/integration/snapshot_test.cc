@@ -47,7 +47,7 @@ TEST_F(SnapshotTest, RunningWriterSnapshotHoldsAPrefixAndThePauseIsShort) {
   ASSERT_EQ(berth({"exec", id, "mkdir -p /data"}).code, 0);
   ASSERT_EQ(
       berth({"exec", id,
-             "(i=0; while [ $i -lt 20000 ]; do echo $i > /data/f$i; i=$((i+1)); done) </dev/null "
+             "(i=0; while [ $i -lt 4000 ]; do echo $i > /data/f$i; i=$((i+1)); done) </dev/null "
              ">/dev/null 2>&1 &"})
           .code,
       0);
@@ -195,7 +195,7 @@ TEST_P(SnapshotDiskTest, RunningWriterOnDisk) {
   ASSERT_EQ(berth({"exec", id, "mkdir -p /data"}).code, 0);
   ASSERT_EQ(
       berth({"exec", id,
-             "(i=0; while [ $i -lt 20000 ]; do echo $i > /data/f$i; i=$((i+1)); done) </dev/null "
+             "(i=0; while [ $i -lt 4000 ]; do echo $i > /data/f$i; i=$((i+1)); done) </dev/null "
              ">/dev/null 2>&1 &"})
           .code,
       0);
