@@ -256,17 +256,27 @@ int cmd_snapshot_switch(const Invocation& inv, const HostConfig& host) {
   return 0;
 }
 
-int cmd_snapshot_delete(const Invocation& inv, const HostConfig& host) {
+namespace {
+
+// A command whose only option is --id: delete, umount.
+int by_id(const Invocation& inv, const HostConfig& host,
+          Status (*op)(const CtConfig&, const std::string&), const std::string& done) {
   auto o = parse(inv, {"--id"}, {});
   if (!o.ok()) return report(inv, o.error());
   auto id = uuid_opt(inv, *o, true);
   if (!id.ok()) return report(inv, id.error());
   auto t = load_locked(inv, host, true);
   if (!t.ok()) return report(inv, t.error());
-  auto st = runtime::delete_snapshot(t->ct, *id);
+  auto st = op(t->ct, *id);
   if (!st.ok()) return fail(inv, st.error(), t->ct.ctid());
-  say(inv, "Snapshot " + *id + " of CT " + t->ct.ctid() + " deleted");
+  say(inv, "Snapshot " + *id + " of CT " + t->ct.ctid() + " " + done);
   return 0;
+}
+
+}  // namespace
+
+int cmd_snapshot_delete(const Invocation& inv, const HostConfig& host) {
+  return by_id(inv, host, runtime::delete_snapshot, "deleted");
 }
 
 int cmd_snapshot_mount(const Invocation& inv, const HostConfig& host) {
@@ -285,16 +295,7 @@ int cmd_snapshot_mount(const Invocation& inv, const HostConfig& host) {
 }
 
 int cmd_snapshot_umount(const Invocation& inv, const HostConfig& host) {
-  auto o = parse(inv, {"--id"}, {});
-  if (!o.ok()) return report(inv, o.error());
-  auto id = uuid_opt(inv, *o, true);
-  if (!id.ok()) return report(inv, id.error());
-  auto t = load_locked(inv, host, true);
-  if (!t.ok()) return report(inv, t.error());
-  auto st = runtime::umount_snapshot(t->ct, *id);
-  if (!st.ok()) return fail(inv, st.error(), t->ct.ctid());
-  say(inv, "Snapshot " + *id + " unmounted");
-  return 0;
+  return by_id(inv, host, runtime::umount_snapshot, "unmounted");
 }
 
 }  // namespace berth::cli

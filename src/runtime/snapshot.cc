@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 
 #include "cgroups/freeze.h"
 #include "core/conf_file.h"
@@ -119,34 +120,79 @@ struct Captured {
   storage::CopyMethod method = storage::CopyMethod::kTree;
 };
 
-// Copy the CT's tree (source_of) to `to` (a path that does not exist yet): frozen while it runs
-// unless skip_suspend.
-Result<Captured> capture(const CtConfig& ct, const std::string& to, bool skip_suspend) {
-  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
-  Source src = source_of(ct);
-  Captured out;
-  if (!s.running || skip_suspend) {
-    BERTH_RETURN_IF_ERROR(storage::copy_tree(src.path, to));
-    return out;
-  }
+// Run copy while the CT is held still: its cgroup frozen (freeze_cg) and the file system mounted
+// at fs_mount frozen (FIFREEZE, when not ""), the marker telling a later command to thaw them if
+// this one is killed. Both are thawed as soon as copy returns; the pause is measured around it.
+Result<Captured> frozen_copy(const CtConfig& ct, bool freeze_cg, const std::string& fs_mount,
+                             const std::function<Status()>& copy) {
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
   std::string marker = frozen_marker(ct);
   BERTH_RETURN_IF_ERROR(make_dirs(ct.host().paths().run + "/snapshot", 0700));
   BERTH_RETURN_IF_ERROR(write_file_atomic(marker, state::ct_group_of(ct) + "\n", 0600));
   ScopeExit drop_marker([&] { ::unlink(marker.c_str()); });
+  Captured out;
   auto t0 = std::chrono::steady_clock::now();
-  BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, state::ct_group_of(ct), kFreezeTimeoutMs)
-                            .status(exitcode::kSnapshotFreeze));
-  cgroups::FreezeGuard thaw(*cg, state::ct_group_of(ct));
+  if (freeze_cg)
+    BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, state::ct_group_of(ct), kFreezeTimeoutMs)
+                              .status(exitcode::kSnapshotFreeze));
+  cgroups::FreezeGuard cg_thaw =
+      freeze_cg ? cgroups::FreezeGuard(*cg, state::ct_group_of(ct)) : cgroups::FreezeGuard();
+  UniqueFd fs;
+  if (!fs_mount.empty()) {
+    fs = UniqueFd(::open(fs_mount.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fs || ::ioctl(fs.get(), FIFREEZE, 0) != 0)
+      return Error::from_errno(errno, "freeze the file system of `" + fs_mount + "`")
+          .status(exitcode::kSnapshotFreeze);
+  }
+  ScopeExit fs_thaw([&] {
+    if (fs) (void)::ioctl(fs.get(), FITHAW, 0);
+  });
   out.frozen = true;
   if (const char* fp = std::getenv("BERTH_FAIL_POINT"); fp && std::string(fp) == "snapshot-frozen")
     ::pause();  // tests: a snapshot killed while the CT is frozen
-  Status copied = storage::copy_tree(src.path, to);
-  Status thawed = thaw.thaw();
+  Status copied = copy();
+  if (fs && ::ioctl(fs.get(), FITHAW, 0) == 0) fs.reset();
+  Status thawed = cg_thaw.thaw();
   out.pause_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   BERTH_RETURN_IF_ERROR(std::move(copied));
   BERTH_RETURN_IF_ERROR(std::move(thawed).context("thaw the CT after its snapshot"));
+  return out;
+}
+
+// Copy the CT's tree (source_of) to `to` (a path that does not exist yet): frozen while it runs
+// unless skip_suspend.
+Result<Captured> capture(const CtConfig& ct, const std::string& to, bool skip_suspend) {
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
+  Source src = source_of(ct);
+  auto copy = [&] { return storage::copy_tree(src.path, to); };
+  if (!s.running || skip_suspend) {
+    BERTH_RETURN_IF_ERROR(copy());
+    return Captured{};
+  }
+  return frozen_copy(ct, true, "", copy);
+}
+
+// A CT with a disk: a copy of its image file at `to`, made while its cgroup (when it runs, unless
+// skip_suspend) and its disk's file system (when mounted: FIFREEZE, so the copy is clean) are
+// frozen.
+Result<Captured> capture_image(const CtConfig& ct, const std::string& to, bool skip_suspend) {
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
+  std::string mnt = storage::disk_mount_path(ct);
+  bool mounted = sys::is_mount_point(mnt);
+  bool freeze_cg = s.running && !skip_suspend;
+  storage::CopyMethod method = storage::CopyMethod::kSparse;
+  auto copy = [&]() -> Status {
+    BERTH_ASSIGN_OR_RETURN(method, storage::copy_image(storage::disk_image_path(ct), to));
+    return {};
+  };
+  Captured out;
+  if (!freeze_cg && !mounted) {
+    BERTH_RETURN_IF_ERROR(copy());
+  } else {
+    BERTH_ASSIGN_OR_RETURN(out, frozen_copy(ct, freeze_cg, mounted ? mnt : "", copy));
+  }
+  out.method = method;
   return out;
 }
 
@@ -162,54 +208,6 @@ Result<Captured> capture_into(const CtConfig& ct, const std::string& dir, bool s
 Status copy_config(const CtConfig& ct, const std::string& dest) {
   BERTH_ASSIGN_OR_RETURN(std::string text, sys::read_file(ct.conf_path()));
   return write_file_atomic(dest, text, 0600);
-}
-
-// A CT with a disk: a copy of its image file at `to`, made while its cgroup (when it runs, unless
-// skip_suspend) and its disk's file system (when mounted: FIFREEZE, so the copy is clean) are
-// frozen.
-Result<Captured> capture_image(const CtConfig& ct, const std::string& to, bool skip_suspend) {
-  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
-  std::string mnt = storage::disk_mount_path(ct);
-  bool mounted = sys::is_mount_point(mnt);
-  bool freeze_cg = s.running && !skip_suspend;
-  Captured out;
-  if (!freeze_cg && !mounted) {
-    BERTH_ASSIGN_OR_RETURN(out.method, storage::copy_image(storage::disk_image_path(ct), to));
-    return out;
-  }
-  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
-  std::string marker = frozen_marker(ct);
-  BERTH_RETURN_IF_ERROR(make_dirs(ct.host().paths().run + "/snapshot", 0700));
-  BERTH_RETURN_IF_ERROR(write_file_atomic(marker, state::ct_group_of(ct) + "\n", 0600));
-  ScopeExit drop_marker([&] { ::unlink(marker.c_str()); });
-  auto t0 = std::chrono::steady_clock::now();
-  if (freeze_cg)
-    BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, state::ct_group_of(ct), kFreezeTimeoutMs)
-                              .status(exitcode::kSnapshotFreeze));
-  cgroups::FreezeGuard cg_thaw =
-      freeze_cg ? cgroups::FreezeGuard(*cg, state::ct_group_of(ct)) : cgroups::FreezeGuard();
-  UniqueFd fs;
-  if (mounted) {
-    fs = UniqueFd(::open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fs || ::ioctl(fs.get(), FIFREEZE, 0) != 0)
-      return Error::from_errno(errno, "freeze the file system of `" + mnt + "`")
-          .status(exitcode::kSnapshotFreeze);
-  }
-  ScopeExit fs_thaw([&] {
-    if (fs) (void)::ioctl(fs.get(), FITHAW, 0);
-  });
-  out.frozen = true;
-  if (const char* fp = std::getenv("BERTH_FAIL_POINT"); fp && std::string(fp) == "snapshot-frozen")
-    ::pause();  // tests: a snapshot killed while the CT is frozen
-  auto copied = storage::copy_image(storage::disk_image_path(ct), to);
-  if (fs && ::ioctl(fs.get(), FITHAW, 0) == 0) fs.reset();
-  Status thawed = cg_thaw.thaw();
-  out.pause_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (!copied.ok()) return std::move(copied).error();
-  out.method = *copied;
-  BERTH_RETURN_IF_ERROR(std::move(thawed).context("thaw the CT after its snapshot"));
-  return out;
 }
 
 }  // namespace
