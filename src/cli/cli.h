@@ -47,8 +47,15 @@ int cmd_runscript(const Invocation&, const HostConfig&);
 int cmd_console(const Invocation&, const HostConfig&);
 int cmd_list(const Invocation&, const HostConfig&);  // vzlist
 int cmd_template(const Invocation&, const HostConfig&);
-int cmd_ubc(const Invocation&, const HostConfig&);       // ubc (vzubc)
-int cmd_netstat(const Invocation&, const HostConfig&);   // netstat (vznetstat)
+int cmd_ubc(const Invocation&, const HostConfig&);      // ubc (vzubc)
+int cmd_netstat(const Invocation&, const HostConfig&);  // netstat (vznetstat)
+int cmd_snapshot(const Invocation&, const HostConfig&);
+int cmd_snapshot_list(const Invocation&, const HostConfig&);
+int cmd_snapshot_switch(const Invocation&, const HostConfig&);
+int cmd_snapshot_delete(const Invocation&, const HostConfig&);
+int cmd_snapshot_mount(const Invocation&, const HostConfig&);
+int cmd_snapshot_umount(const Invocation&, const HostConfig&);
+int cmd_clone(const Invocation&, const HostConfig&);
 int cmd_monitor(const Invocation&, const HostConfig&);   // _monitor (hidden: the watcher)
 int cmd_teardown(const Invocation&, const HostConfig&);  // _teardown (hidden: its worker)
 

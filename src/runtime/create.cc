@@ -24,6 +24,7 @@
 #include "state/ct_cgroup.h"
 #include "runtime/id_ranges.h"
 #include "runtime/lifecycle.h"
+#include "runtime/snapshot.h"
 #include "state/status.h"
 #include "storage/disk.h"
 #include "storage/root.h"
@@ -212,9 +213,11 @@ Status destroy(const CtConfig& ct) {
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (s.running) return Error::with_status(exitcode::kRunning, "CT is running; stop it first");
   BERTH_RETURN_IF_ERROR(repair(ct));
+  BERTH_RETURN_IF_ERROR(check_no_snapshot_mounted(ct));
   // Host links, routes and filters a killed stop may have left.
   BERTH_RETURN_IF_ERROR(net::detach_network(ct).status(exitcode::kDeleteFailed));
   if (s.mounted) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
+  BERTH_RETURN_IF_ERROR(remove_all_snapshots(ct).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(storage::destroy_private(ct));
   BERTH_RETURN_IF_ERROR(net::forget_counters(ct).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(release_id_range(ct.host(), ct.ctid()).status(exitcode::kDeleteFailed));

@@ -14,6 +14,7 @@
 #include "net/network.h"
 #include "state/ct_cgroup.h"
 #include "runtime/lifecycle.h"
+#include "runtime/snapshot.h"
 #include "state/status.h"
 #include "storage/root.h"
 #include "sys/fs.h"
@@ -53,6 +54,7 @@ bool wait_exit(int pidfd, std::chrono::milliseconds timeout) {
 }  // namespace
 
 Status repair(const CtConfig& ct) {
+  BERTH_RETURN_IF_ERROR(thaw_leftover(ct));
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
   std::string group = state::ct_group_of(ct);
   if (!cg->exists(group)) return {};

@@ -296,6 +296,30 @@ Status create_private(const CtConfig& ct, const TemplateSource& from) {
   return {};
 }
 
+Result<std::string> begin_private(const CtConfig& ct) {
+  std::string priv = ct.ve_private();
+  if (sys::path_exists(priv + "/" + kCreatingMarker)) BERTH_RETURN_IF_ERROR(destroy_private(ct));
+  if (sys::path_exists(priv))
+    return Error::with_status(exitcode::kPrivateExists,
+                              "private area `" + priv + "` already exists");
+  std::string tmp = priv + ".tmp";
+  BERTH_RETURN_IF_ERROR(release_disk_at(tmp).context("remove leftover of an earlier clone"));
+  BERTH_RETURN_IF_ERROR(sys::remove_tree(tmp).context("remove leftover of an earlier create"));
+  BERTH_RETURN_IF_ERROR(close_parent(priv).status(exitcode::kCreatePrivate));
+  if (::mkdir(tmp.c_str(), 0700) != 0)
+    return Error::from_errno(errno, "mkdir `" + tmp + "`").status(exitcode::kCreatePrivate);
+  return tmp;
+}
+
+Status commit_private(const CtConfig& ct) {
+  std::string priv = ct.ve_private();
+  std::string tmp = priv + ".tmp";
+  BERTH_RETURN_IF_ERROR(mark_creating(tmp));
+  if (::rename(tmp.c_str(), priv.c_str()) != 0)
+    return Error::from_errno(errno, "rename to `" + priv + "`").status(exitcode::kCreatePrivate);
+  return {};
+}
+
 void finish_private(const CtConfig& ct) {
   ::unlink((ct.ve_private() + "/" + kCreatingMarker).c_str());
 }
@@ -425,6 +449,56 @@ Status umount_root(const CtConfig& ct) {
   BERTH_RETURN_IF_ERROR(sys::umount_tree(ct.ve_root()).status(exitcode::kUmountFailed));
   // VE_ROOT's mounts went first: the disk under them is no longer busy.
   return release_disk_at(ct.ve_private()).status(exitcode::kUmountFailed);
+}
+
+Status mount_overlay_readonly(const CtConfig& ct, const std::string& upper,
+                              const std::string& stage, const std::string& target) {
+  BERTH_ASSIGN_OR_RETURN(std::string lower, read_lower(ct));
+  if (!ct.is_privileged()) {
+    if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST)
+      return Error::from_errno(errno, "mkdir `" + stage + "`");
+    if (sys::is_mount_point(stage)) (void)sys::kernel().umount(stage, MNT_DETACH);
+    BERTH_RETURN_IF_ERROR(attach_idmapped(lower, stage, ct));
+  }
+  ScopeExit drop_stage([&] {
+    if (ct.is_privileged()) return;
+    (void)sys::kernel().umount(stage, MNT_DETACH);
+    ::rmdir(stage.c_str());
+  });
+  sys::Kernel& k = sys::kernel();
+  BERTH_ASSIGN_OR_RETURN(UniqueFd fs, k.fsopen("overlay"));
+  BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "source", "berth-snapshot-" + ct.ctid()));
+  // Two lower layers and no upper: overlayfs makes it read-only.
+  BERTH_RETURN_IF_ERROR(
+      fs_set(fs.get(), "lowerdir", upper + ":" + (ct.is_privileged() ? lower : stage)));
+  if (auto st = k.fsconfig_create(fs.get()); !st.ok())
+    return sys::reworded(st.error(), "create read-only overlay of `" + upper + "`");
+  auto mnt = k.fsmount(fs.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_RDONLY);
+  if (!mnt.ok()) return sys::reworded(mnt.error(), "fsmount overlay");
+  if (auto st = k.move_mount(mnt->get(), target); !st.ok())
+    return sys::reworded(st.error(), "mount overlay on `" + target + "`");
+  if (::mount(nullptr, target.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
+    int err = errno;
+    (void)k.umount(target, MNT_DETACH);
+    return Error::from_errno(err, "make `" + target + "` private");
+  }
+  return {};
+}
+
+Status bind_readonly(const std::string& dir, const std::string& target) {
+  sys::Kernel& k = sys::kernel();
+  BERTH_ASSIGN_OR_RETURN(UniqueFd tree, k.open_tree(dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  BERTH_RETURN_IF_ERROR(set_attr(tree.get(),
+                                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0,
+                                 "set ro,nosuid,nodev on `" + dir + "`"));
+  if (auto st = k.move_mount(tree.get(), target); !st.ok())
+    return sys::reworded(st.error(), "bind `" + dir + "` on `" + target + "`");
+  if (::mount(nullptr, target.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
+    int err = errno;
+    (void)k.umount(target, MNT_DETACH);
+    return Error::from_errno(err, "make `" + target + "` private");
+  }
+  return {};
 }
 
 }  // namespace berth::storage
