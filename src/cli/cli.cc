@@ -38,6 +38,11 @@ constexpr CommandEntry kCommands[] = {
     {"template", cmd_template},
     {"ubc", cmd_ubc},
     {"netstat", cmd_netstat},
+    {"backup", cmd_backup},
+    {"backup-list", cmd_backup_list},
+    {"backup-verify", cmd_backup_verify},
+    {"backup-delete", cmd_backup_delete},
+    {"restore", cmd_restore},
     {"_monitor", cmd_monitor},  // hidden: the instance's watcher (monitor/server.h)
     {"_teardown", cmd_teardown},
 };
@@ -65,6 +70,9 @@ void usage(FILE* out, const std::string& prog) {
                "  runscript CTID script   console CTID\n"
                "  list [vzlist options]   template list|create|import|remove\n"
                "  netstat [-j] [-a] [CTID...]   (traffic counters)\n"
+               "  backup CTID [--storage DIR] [--full-read] [--export FILE.tar{.zst,.gz}]\n"
+               "  backup-list [CTID] [--storage DIR] [-j]   backup-verify|backup-delete ID\n"
+               "  restore CTID --backup ID|--import FILE [--ctid NEW] [--force] [--storage DIR]\n"
                "Also installed as vzctl, vzlist, vzubc, vznetstat, vzmigrate.\n",
                prog.c_str());
 }
