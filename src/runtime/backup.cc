@@ -607,38 +607,49 @@ Status restore(const HostConfig& host, const std::string& ctid, const RestoreOpt
   BERTH_ASSIGN_OR_RETURN(ConfFile conf, restored_config(host, conf_text, orig, target, say));
   say("Creating CT " + target + " (" + conf.get_or("OSTEMPLATE", "") + ")");
   BERTH_RETURN_IF_ERROR(create(host, target, conf));
-  // From here the CT exists: a killed restore leaves a CT that destroy or restore --force removes.
+  // From here the CT exists: a killed restore leaves a CT that destroy or restore --force
+  // removes; a failed one is removed here.
   BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host, target));
-  BERTH_RETURN_IF_ERROR(storage::mount_root(ct));
-  ScopeExit unmount([&] { (void)storage::umount_root(ct); });
-  UniqueFd root(::open(ct.ve_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return Error::from_errno(errno, "open `" + ct.ve_root() + "`");
-  storage::TreeWriter writer(root.get(), ct.local_uid(), ct.local_gid());
-  std::map<std::string, uint64_t> sizes;
   uint64_t entries = 0;
-  if (archive) {
-    for (;;) {
-      BERTH_ASSIGN_OR_RETURN(auto e, archive->next());
-      if (!e) break;
-      BERTH_RETURN_IF_ERROR(
-          writer.put(*e, [&](int fd) { return archive->write_data(fd, e->size); }));
-      if (e->type == EntryType::kFile) sizes[e->path] = e->size;
-      if (e->type == EntryType::kHardlink) sizes[e->path] = sizes[e->target];
-      ++entries;
+  auto fill = [&]() -> Status {
+    BERTH_RETURN_IF_ERROR(storage::mount_root(ct));
+    ScopeExit unmount([&] { (void)storage::umount_root(ct); });
+    UniqueFd root(::open(ct.ve_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return Error::from_errno(errno, "open `" + ct.ve_root() + "`");
+    storage::TreeWriter writer(root.get(), ct.local_uid(), ct.local_gid());
+    std::map<std::string, uint64_t> sizes;
+    if (archive) {
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(auto e, archive->next());
+        if (!e) break;
+        BERTH_RETURN_IF_ERROR(
+            writer.put(*e, [&](int fd) { return archive->write_data(fd, e->size); }));
+        if (e->type == EntryType::kFile) sizes[e->path] = e->size;
+        if (e->type == EntryType::kHardlink) sizes[e->path] = sizes[e->target];
+        ++entries;
+      }
+    } else {
+      for (const auto& e : index) {
+        BERTH_RETURN_IF_ERROR(writer.put(e, [&](int fd) { return write_chunks(*store, e, fd); }));
+        if (e.type == EntryType::kFile) sizes[e.path] = e.size;
+        if (e.type == EntryType::kHardlink) sizes[e.path] = sizes[e.target];
+        ++entries;
+      }
     }
-  } else {
-    for (const auto& e : index) {
-      BERTH_RETURN_IF_ERROR(writer.put(e, [&](int fd) { return write_chunks(*store, e, fd); }));
-      if (e.type == EntryType::kFile) sizes[e.path] = e.size;
-      if (e.type == EntryType::kHardlink) sizes[e.path] = sizes[e.target];
-      ++entries;
-    }
+    BERTH_RETURN_IF_ERROR(writer.finish());
+    BERTH_RETURN_IF_ERROR(check_tree(root.get(), ct, sizes, entries));
+    say("Restored CT " + target + ": " + std::to_string(entries) + " entries (" +
+        std::to_string(writer.written()) + " written, " + std::to_string(writer.kept()) +
+        " kept as they were), verified");
+    return {};
+  };
+  Status st = fill();
+  if (!st.ok()) {
+    if (auto d = destroy(ct); !d.ok())
+      std::fprintf(stderr, "berth: CT %s: removing the failed restore: %s\n", target.c_str(),
+                   d.error().message().c_str());
+    return st;
   }
-  BERTH_RETURN_IF_ERROR(writer.finish());
-  BERTH_RETURN_IF_ERROR(check_tree(root.get(), ct, sizes, entries));
-  say("Restored CT " + target + ": " + std::to_string(entries) + " entries (" +
-      std::to_string(writer.written()) + " written, " + std::to_string(writer.kept()) +
-      " kept from the template), verified");
   return {};
 }
 

@@ -278,6 +278,7 @@ Result<std::vector<BackupUsage>> BackupStore::usage() const {
 Result<SweepResult> BackupStore::repair() {
   SweepResult r;
   std::set<ChunkId> live;
+  bool keep_all = false;
   for (const auto& n : dir_names(dir_ + "/backups")) {
     std::string b = dir_ + "/backups/" + n;
     if (!is_backup_id(n) || ::access((b + "/meta.json").c_str(), F_OK) != 0) {
@@ -286,8 +287,15 @@ Result<SweepResult> BackupStore::repair() {
       continue;
     }
     auto idx = index(n);
-    // An index that does not read keeps every chunk: never delete data on a guess.
-    if (!idx.ok()) return std::move(idx).error().context("mark chunks");
+    // An index that does not read keeps every chunk: never delete data on a guess (verify
+    // names the broken backup; deleting it lets the sweep run again).
+    if (!idx.ok()) {
+      if (!keep_all)
+        std::fprintf(stderr, "berth: backup store `%s`: %s; no chunk is removed\n", dir_.c_str(),
+                     idx.error().message().c_str());
+      keep_all = true;
+      continue;
+    }
     for (const auto& e : *idx)
       for (const auto& c : e.chunks) live.insert(c.id);
   }
@@ -297,7 +305,7 @@ Result<SweepResult> BackupStore::repair() {
       std::string p = sd + "/" + n;
       ChunkId id;
       bool temp = n.starts_with(".tmp-");
-      if (!temp && parse_chunk_hex(n, &id) && live.count(id)) continue;
+      if (!temp && (keep_all || (parse_chunk_hex(n, &id) && live.count(id)))) continue;
       struct stat st;
       if (::lstat(p.c_str(), &st) == 0) r.bytes_freed += static_cast<uint64_t>(st.st_size);
       if (::unlink(p.c_str()) != 0 && errno != ENOENT)
