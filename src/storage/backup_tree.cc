@@ -287,10 +287,25 @@ Status TreeWriter::put(const IndexEntry& e, const std::function<Status(int fd)>&
       ++kept_;
       return {};
     }
+    // A file kept as it is must not be another name of a file kept already (the backup says
+    // they are two files); its other names that the backup lacks are removed by finish().
     if (e.type == EntryType::kFile && S_ISREG(st.st_mode) && owner_mode && mt == e.mtime_ns &&
-        static_cast<uint64_t>(st.st_size) == e.size && st.st_nlink == 1) {
+        static_cast<uint64_t>(st.st_size) == e.size &&
+        !kept_inodes_.count({st.st_dev, st.st_ino})) {
       UniqueFd fd(::openat(pfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
       if (fd && same_xattrs(fd.get(), e)) {
+        files_.insert(e.path);
+        kept_inodes_.insert({st.st_dev, st.st_ino});
+        ++kept_;
+        return {};
+      }
+    }
+    if (e.type == EntryType::kHardlink && S_ISREG(st.st_mode) && files_.count(e.target)) {
+      UniqueFd t(sys::raw::openat2(
+          root_, e.target.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC,
+          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+      struct stat ts;
+      if (t && ::fstat(t.get(), &ts) == 0 && ts.st_dev == st.st_dev && ts.st_ino == st.st_ino) {
         files_.insert(e.path);
         ++kept_;
         return {};

@@ -10,6 +10,8 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <sys/types.h>
+#include <utility>
 
 #include "core/error.h"
 #include "storage/backup_index.h"
@@ -55,6 +57,7 @@ class TreeWriter {
   uint32_t uid_base_, gid_base_;
   std::set<std::string> listed_;
   std::set<std::string> files_;  // regular files given (hardlink targets)
+  std::set<std::pair<dev_t, ino_t>> kept_inodes_;
   std::vector<std::pair<std::string, int64_t>> dir_times_;
   std::string cached_parent_;
   int cached_fd_ = -1;
