@@ -300,6 +300,16 @@ Status TreeWriter::put(const IndexEntry& e, const std::function<Status(int fd)>&
         return {};
       }
     }
+    if (e.type == EntryType::kSymlink && S_ISLNK(st.st_mode) && st.st_uid == uid &&
+        st.st_gid == gid && mt == e.mtime_ns) {
+      std::string buf(e.target.size() + 1, '\0');
+      ssize_t n = ::readlinkat(pfd, name.c_str(), buf.data(), buf.size());
+      if (n >= 0 && static_cast<size_t>(n) == e.target.size() &&
+          buf.compare(0, e.target.size(), e.target) == 0) {
+        ++kept_;
+        return {};
+      }
+    }
     if (e.type == EntryType::kHardlink && S_ISREG(st.st_mode) && files_.count(e.target)) {
       UniqueFd t(sys::raw::openat2(
           root_, e.target.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC,
