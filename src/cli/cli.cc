@@ -43,6 +43,13 @@ constexpr CommandEntry kCommands[] = {
     {"backup-verify", cmd_backup_verify},
     {"backup-delete", cmd_backup_delete},
     {"restore", cmd_restore},
+    {"snapshot", cmd_snapshot},
+    {"snapshot-list", cmd_snapshot_list},
+    {"snapshot-switch", cmd_snapshot_switch},
+    {"snapshot-delete", cmd_snapshot_delete},
+    {"snapshot-mount", cmd_snapshot_mount},
+    {"snapshot-umount", cmd_snapshot_umount},
+    {"clone", cmd_clone},
     {"_monitor", cmd_monitor},  // hidden: the instance's watcher (monitor/server.h)
     {"_teardown", cmd_teardown},
 };
@@ -60,7 +67,7 @@ void usage(FILE* out, const std::string& prog) {
   std::fprintf(out,
                "Usage: %s [--quiet|--verbose|--skiplock] <command> <CTID|name> [options]\n"
                "Commands:\n"
-               "  create CTID --ostemplate NAME [--config NAME] [--layout overlay|simfs]\n"
+               "  create CTID --ostemplate NAME [--config NAME] [--layout overlay|image|simfs]\n"
                "         [--hostname H] [--name N] [--ipadd IP] [--local_uid N --local_gid N]\n"
                "         [--i-trust-this-vps]  (needed for --local_uid 0: the CT is host root)\n"
                "  start CTID [--wait] [--force]     stop CTID [--fast] [--skip-umount]\n"
@@ -73,6 +80,13 @@ void usage(FILE* out, const std::string& prog) {
                "  backup CTID [--storage DIR] [--full-read] [--export FILE.tar{.zst,.gz}]\n"
                "  backup-list [CTID] [--storage DIR] [-j]   backup-verify|backup-delete ID\n"
                "  restore CTID --backup ID|--import FILE [--ctid NEW] [--force] [--storage DIR]\n"
+               "  snapshot CTID [--id UUID] [--name N] [--description D] [--skip-suspend]\n"
+               "         [--skip-config]\n"
+               "  snapshot-list CTID [-H] [-o field,...] [--id UUID] [-j]\n"
+               "  snapshot-switch CTID --id UUID [--skip-resume] [--skip-config]\n"
+               "  snapshot-delete CTID --id UUID\n"
+               "  snapshot-mount CTID --id UUID --target DIR   snapshot-umount CTID --id UUID\n"
+               "  clone SRC DST [--snapshot UUID] [--hostname H] [--name N] [--ipadd IP]...\n"
                "Also installed as vzctl, vzlist, vzubc, vznetstat, vzmigrate.\n",
                prog.c_str());
 }
@@ -143,7 +157,8 @@ int main(int argc, char** argv) {
   // A start runs as a worker of the instance's watcher, so the CT's init becomes its child and
   // a reboot or poweroff inside is seen (monitor/server.h). The worker runs this same command
   // line with our fds: its output and exit status are a direct run's.
-  if (inv.command == "start" || inv.command == "restart") {
+  // snapshot-switch starts a CT it stopped: the same worker, for the same reason.
+  if (inv.command == "start" || inv.command == "restart" || inv.command == "snapshot-switch") {
     std::vector<std::string> all(argv, argv + argc);
     if (auto rc = monitor::run_in_worker(*host, all)) return *rc;
   }

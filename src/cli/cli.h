@@ -53,8 +53,15 @@ int cmd_backup_list(const Invocation&, const HostConfig&);
 int cmd_backup_verify(const Invocation&, const HostConfig&);
 int cmd_backup_delete(const Invocation&, const HostConfig&);
 int cmd_restore(const Invocation&, const HostConfig&);
-int cmd_ubc(const Invocation&, const HostConfig&);       // ubc (vzubc)
-int cmd_netstat(const Invocation&, const HostConfig&);   // netstat (vznetstat)
+int cmd_ubc(const Invocation&, const HostConfig&);      // ubc (vzubc)
+int cmd_netstat(const Invocation&, const HostConfig&);  // netstat (vznetstat)
+int cmd_snapshot(const Invocation&, const HostConfig&);
+int cmd_snapshot_list(const Invocation&, const HostConfig&);
+int cmd_snapshot_switch(const Invocation&, const HostConfig&);
+int cmd_snapshot_delete(const Invocation&, const HostConfig&);
+int cmd_snapshot_mount(const Invocation&, const HostConfig&);
+int cmd_snapshot_umount(const Invocation&, const HostConfig&);
+int cmd_clone(const Invocation&, const HostConfig&);
 int cmd_monitor(const Invocation&, const HostConfig&);   // _monitor (hidden: the watcher)
 int cmd_teardown(const Invocation&, const HostConfig&);  // _teardown (hidden: its worker)
 

@@ -9,6 +9,7 @@
 #include "core/values/text.h"
 #include "runtime/create.h"
 #include "runtime/lifecycle.h"
+#include "runtime/snapshot.h"
 #include "state/status.h"
 
 namespace berth::cli {
@@ -177,6 +178,8 @@ int cmd_status(const Invocation& inv, const HostConfig& host) {
   // A CT without a config still has a status: "deleted".
   auto loaded = CtConfig::load(host, *ctid);
   CtConfig ct = loaded.ok() ? std::move(loaded).value() : CtConfig(host, *ctid, ConfFile());
+  // A snapshot killed while the CT was frozen: thawed here, as by every command on the CT.
+  if (loaded.ok()) (void)runtime::thaw_leftover(ct);
   auto s = state::query_status(ct);
   if (!s.ok()) return run(inv, std::move(s).error(), *ctid);
   // A CT whose init died while no watcher saw it (monitor/server.h) is torn down here as stop

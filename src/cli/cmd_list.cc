@@ -12,6 +12,7 @@
 #include "ubc/loadavg.h"
 #include "state/inventory.h"
 #include "state/status.h"
+#include "storage/disk.h"
 
 namespace berth::cli {
 namespace {
@@ -73,6 +74,8 @@ int cmd_list(const Invocation& inv, const HostConfig& host) {
     if (!status.running && !state::private_area_exists(*ct)) continue;
     ListRow row{std::move(ct).value(), status};
     if (!selected_by_state(row, opts)) continue;
+    if (storage::has_disk(row.config))
+      if (auto u = storage::disk_usage(row.config); u.ok()) row.disk = *u;
     if (status.running) {
       if (auto b = ubc::read_block(row.config); b.ok()) row.ubc = std::move(*b);
       row.status.laverage = ubc::saved_load(host, ctid);  // sampled by the beancounter server

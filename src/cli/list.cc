@@ -253,6 +253,7 @@ void add_ubc_fields(std::vector<Field>& out, const UbcDef& d) {
 // ---- disk quota ----
 
 // usage, softlimit, hardlimit; DISKSPACE in 1K blocks (suffixes are bytes), DISKINODES in inodes.
+// The usage is the disk's (running or stopped); a CT without a disk has none ("-").
 std::optional<std::array<std::optional<uint64_t>, 3>> disk_values(const ListRow& r, const char* key,
                                                                   uint64_t unit) {
   auto v = conf_str(r, key);
@@ -266,7 +267,9 @@ std::optional<std::array<std::optional<uint64_t>, 3>> disk_values(const ListRow&
     if (!x.ok()) return std::nullopt;
     return *x == units::kUnlimited ? *x : *x / unit;
   };
-  return std::array<std::optional<uint64_t>, 3>{std::nullopt, one(soft), one(hard)};
+  std::optional<uint64_t> used;
+  if (r.disk) used = unit == 1 ? r.disk->inodes_used : r.disk->bytes_used / unit;
+  return std::array<std::optional<uint64_t>, 3>{used, one(soft), one(hard)};
 }
 
 void add_disk_fields(std::vector<Field>& out, const char* name, const char* header, const char* key,

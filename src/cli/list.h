@@ -15,6 +15,7 @@
 #include "core/ct_config.h"
 #include "core/error.h"
 #include "state/status.h"
+#include "storage/disk.h"
 #include "ubc/model.h"
 
 namespace berth::cli {
@@ -26,7 +27,8 @@ std::string format_status_line(std::string_view ctid, const state::CtStatus& st)
 struct ListRow {
   CtConfig config;
   state::CtStatus status;
-  std::optional<ubc::Block> ubc;  // beancounters of a running CT (ubc/collect.h)
+  std::optional<ubc::Block> ubc;           // beancounters of a running CT (ubc/collect.h)
+  std::optional<storage::DiskUsage> disk;  // a CT with a disk, running or not (storage/disk.h)
 };
 
 // vzlist's exit status for every usage error (unknown option, field or sort field, bad CTID):

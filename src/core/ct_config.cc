@@ -81,6 +81,7 @@ std::string CtConfig::ve_private() const {
 
 Layout parse_layout(std::string_view s) {
   if (s == "simfs") return Layout::kSimfs;
+  if (s == "image") return Layout::kImage;
   if (s == "ploop" || s.substr(0, 6) == "ploop:") return Layout::kPloop;
   return Layout::kOverlay;
 }
@@ -96,10 +97,12 @@ Layout CtConfig::layout() const {
   // vzctl's guess: root.hdd/ holds a ploop image, anything else is simfs. Berth's own overlay
   // areas (upper/ and a lower link) always have the key; they are recognised all the same.
   if (::lstat((priv + "/root.hdd").c_str(), &st) == 0) return Layout::kPloop;
-  struct stat up, low;
-  if (::lstat((priv + "/upper").c_str(), &up) == 0 && S_ISDIR(up.st_mode) &&
-      ::lstat((priv + "/lower").c_str(), &low) == 0 && S_ISLNK(low.st_mode))
+  struct stat up, low, img;
+  bool disk = ::lstat((priv + "/disk.img").c_str(), &img) == 0 && S_ISREG(img.st_mode);
+  if (::lstat((priv + "/lower").c_str(), &low) == 0 && S_ISLNK(low.st_mode) &&
+      (disk || (::lstat((priv + "/upper").c_str(), &up) == 0 && S_ISDIR(up.st_mode))))
     return Layout::kOverlay;
+  if (disk) return Layout::kImage;
   return Layout::kSimfs;
 }
 
@@ -107,6 +110,7 @@ const char* layout_name(Layout l) {
   switch (l) {
     case Layout::kSimfs: return "simfs";
     case Layout::kPloop: return "ploop";
+    case Layout::kImage: return "image";
     case Layout::kOverlay: break;
   }
   return "overlay";

@@ -25,9 +25,10 @@ Result<std::string> validate_ctid(std::string_view s);
 // vzctl; such a name is reached as resolve_ctid() says.
 Status validate_ct_name(std::string_view s);
 
-// ploop (OpenVZ's image layout, VE_PRIVATE/root.hdd) is recognised only to refuse it clearly.
-enum class Layout { kOverlay, kSimfs, kPloop };
-// VE_LAYOUT's value: "simfs", "ploop[:mode]", anything else overlay.
+// image: the whole tree in an ext4 image of its own (storage/disk.h). ploop (OpenVZ's image
+// layout, VE_PRIVATE/root.hdd) is recognised only to refuse it clearly.
+enum class Layout { kOverlay, kSimfs, kPloop, kImage };
+// VE_LAYOUT's value: "simfs", "image", "ploop[:mode]", anything else overlay.
 Layout parse_layout(std::string_view s);
 const char* layout_name(Layout l);
 

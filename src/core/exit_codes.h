@@ -53,6 +53,14 @@ inline constexpr int kName = 131;
 inline constexpr int kWaitFailed = 133;
 inline constexpr int kConfigSave = 139;
 
+// Snapshots and clone (Berth's; legacy vzctl has no codes of its own for them: docs/storage.md).
+inline constexpr int kSnapshotNotFound = 160;  // no snapshot with that uuid
+inline constexpr int kSnapshotExists = 161;    // --id of a snapshot the CT already has
+inline constexpr int kSnapshotMounted = 162;   // the snapshot (or one of the CT's) is mounted
+inline constexpr int kSnapshotFreeze = 163;    // the CT could not be frozen for a consistent copy
+inline constexpr int kSnapshotSwitch = 164;  // the snapshot's files or config could not be restored
+inline constexpr int kCloneFailed = 165;     // clone: copying or adapting the files failed
+
 // Not vzctl's list.
 inline constexpr int kVzubcFailed = 1;  // vzubc: any failure (its only error status)
 inline constexpr int kHelperFailed =

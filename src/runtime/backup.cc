@@ -19,6 +19,7 @@
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
 #include "runtime/lifecycle.h"
+#include "runtime/snapshot.h"
 #include "state/status.h"
 #include "storage/backup_tree.h"
 #include "storage/chunker.h"
@@ -33,34 +34,48 @@ using storage::IndexEntry;
 
 using Clock = std::chrono::steady_clock;
 
-// The tree a backup reads, and what undoes the mount made for it.
+// The tree a backup reads, and what undoes what was made for it.
 struct View {
   std::string root;
   bool consistent = true;
-  std::optional<CtConfig> unmount;  // set: we mounted the stopped CT's root
+  std::optional<CtConfig> unmount;   // set: we mounted the stopped CT's root
+  std::optional<TempSnapshot> snap;  // a running CT's temporary snapshot
+  std::string snap_dir;
   View() = default;
   View(View&& o) noexcept
-      : root(std::move(o.root)), consistent(o.consistent), unmount(std::move(o.unmount)) {
+      : root(std::move(o.root)),
+        consistent(o.consistent),
+        unmount(std::move(o.unmount)),
+        snap(std::move(o.snap)),
+        snap_dir(std::move(o.snap_dir)) {
     o.unmount.reset();
+    o.snap.reset();
+    o.snap_dir.clear();
   }
   ~View() {
     if (unmount) (void)storage::umount_root(*unmount);
+    snap.reset();
+    if (!snap_dir.empty()) ::rmdir(snap_dir.c_str());
   }
 };
 
 // The one place that decides how a CT's tree is read. A stopped CT: its root, mounted for the
-// read. A running CT: read live (no snapshot API yet), so files changing during the read can be
-// caught half-written; the backup says so ("consistent": false in meta.json).
+// read. A running CT: a temporary snapshot (runtime/snapshot.h: the CT frozen while its files are
+// copied), mounted read-only below the run dir (mode 0700) and removed after the backup.
 Result<View> consistent_view(const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   View v;
   v.root = ct.ve_root();
   if (s.running) {
-    std::fprintf(stderr,
-                 "Warning: not consistent: CT %s is running and is read live (no snapshot)\n",
-                 ct.ctid().c_str());
-    v.consistent = false;
+    std::string parent = ct.host().paths().run + "/backup-view";
+    BERTH_RETURN_IF_ERROR(make_dirs(parent, 0700));
+    if (::chmod(parent.c_str(), 0700) != 0)
+      return Error::from_errno(errno, "chmod `" + parent + "`");
+    v.snap_dir = parent + "/" + ct.ctid();
+    BERTH_ASSIGN_OR_RETURN(TempSnapshot snap, take_temporary_snapshot(ct, v.snap_dir));
+    v.snap.emplace(std::move(snap));
+    v.root = v.snap->root();
     return v;
   }
   if (!s.mounted) {

@@ -24,7 +24,9 @@
 #include "state/ct_cgroup.h"
 #include "runtime/id_ranges.h"
 #include "runtime/lifecycle.h"
+#include "runtime/snapshot.h"
 #include "state/status.h"
+#include "storage/disk.h"
 #include "storage/root.h"
 #include "sys/fs.h"
 #include "template/cache.h"
@@ -167,6 +169,12 @@ Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest 
                  const Say& say) {
   CtConfig ct(host, ctid, req.conf);
   BERTH_RETURN_IF_ERROR(validate_config(ct));
+  // The disk quota: simfs cannot have one here, image must have one (exit 21, nothing made).
+  BERTH_RETURN_IF_ERROR(storage::check_simfs_quota(ct));
+  BERTH_ASSIGN_OR_RETURN(bool disk, storage::wants_disk(ct));
+  if (disk)
+    std::erase_if(req.not_enforced,
+                  [](const std::string& k) { return k == "DISKSPACE" || k == "DISKINODES"; });
   // The addresses against the host as it is now (71/78, nothing created); start checks again.
   BERTH_ASSIGN_OR_RETURN(auto addrs, net::parse_ip_list(req.conf.get_or("IP_ADDRESS", "")));
   BERTH_RETURN_IF_ERROR(net::check_routed_addresses(ct, addrs));
@@ -176,10 +184,11 @@ Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest 
   BERTH_RETURN_IF_ERROR(resolve_ostemplate(host, req.conf));  // the full name in the message
   say("Creating CT private area (" + req.conf.get_or("OSTEMPLATE", "") + ")");
   BERTH_RETURN_IF_ERROR(create(host, ctid, std::move(req.conf)));
-  // No disk quota yet (DISKSPACE is saved but not enforced): say so once, for a CT that was made.
-  std::fprintf(stderr,
-               "Warning: no disk quota: CT %s can fill the host file system that holds `%s`\n",
-               ctid.c_str(), ve_private.c_str());
+  // No disk (DISKSPACE unlimited): say so once, for a CT that was made.
+  if (!disk)
+    std::fprintf(stderr,
+                 "Warning: no disk quota: CT %s can fill the host file system that holds `%s`\n",
+                 ctid.c_str(), ve_private.c_str());
   say("CT private area was created");
   if (req.userpasswd.empty()) return {};
   BERTH_ASSIGN_OR_RETURN(CtConfig made, CtConfig::load(host, ctid));
@@ -204,9 +213,11 @@ Status destroy(const CtConfig& ct) {
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (s.running) return Error::with_status(exitcode::kRunning, "CT is running; stop it first");
   BERTH_RETURN_IF_ERROR(repair(ct));
+  BERTH_RETURN_IF_ERROR(check_no_snapshot_mounted(ct));
   // Host links, routes and filters a killed stop may have left.
   BERTH_RETURN_IF_ERROR(net::detach_network(ct).status(exitcode::kDeleteFailed));
   if (s.mounted) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
+  BERTH_RETURN_IF_ERROR(remove_all_snapshots(ct).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(storage::destroy_private(ct));
   BERTH_RETURN_IF_ERROR(net::forget_counters(ct).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(release_id_range(ct.host(), ct.ctid()).status(exitcode::kDeleteFailed));

@@ -15,6 +15,7 @@
 
 #include "core/exit_codes.h"
 #include "core/units.h"
+#include "storage/disk.h"
 #include "state/ct_cgroup.h"
 #include "runtime/exec.h"
 #include "state/status.h"
@@ -277,7 +278,10 @@ Result<cgroups::Resources> ct_resources(const CtConfig& ct, std::vector<std::str
   bool limited = (r.io_bps && *r.io_bps != cgroups::kNoLimit) ||
                  (r.io_iops && *r.io_iops != cgroups::kNoLimit);
   if (!r.io_bps && !r.io_iops) return r;
-  auto disk = sys::disk_of_path(ct.ve_private());
+  // A CT with a disk writes through its loop device (the one to throttle: the bios the CT issues
+  // go there) once the disk is mounted; start sets it again after mounting (start.cc).
+  auto disk =
+      sys::disk_of_path(storage::has_disk(ct) ? storage::disk_mount_path(ct) : ct.ve_private());
   if (disk.ok()) r.io_device = *disk;
   if (r.io_device.empty() && limited && notes)
     notes->push_back("IOLIMIT/IOPSLIMIT: the private area `" + ct.ve_private() +

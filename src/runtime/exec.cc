@@ -5,6 +5,7 @@
 // command. A waits for B and passes its status up; berth relays the stdio (exec_stdio.h) until
 // then.
 #include "runtime/exec.h"
+#include "runtime/snapshot.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -249,6 +250,8 @@ Status query_state(ExecContext& c) {
 
 // A dead /proc view (the beancounter server was killed) is repaired before anyone enters.
 Status repair_proc_view(ExecContext& c) {
+  // A snapshot killed while the CT was frozen would hold this command forever.
+  BERTH_RETURN_IF_ERROR(thaw_leftover(c.ct));
   repair_proc_view_if_dead(c.ct, c.s.init_pid);
   return {};
 }

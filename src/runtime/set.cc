@@ -21,6 +21,7 @@
 #include "runtime/exec.h"
 #include "runtime/lifecycle.h"
 #include "state/status.h"
+#include "storage/disk.h"
 #include "sys/fs.h"
 
 namespace berth::runtime {
@@ -100,6 +101,27 @@ Status relink_name(const CtConfig& ct, const std::string& old_name, const std::s
   return {};
 }
 
+// --diskspace/--diskinodes: a disk grows online (running or mounted) or resizes offline
+// (stopped); a simfs area cannot be limited here (21). Done before the config is saved, so a
+// refused change leaves both as they were.
+Status apply_disk(const CtConfig& ct, const CtConfig& next, const SetRequest& req) {
+  bool space = changed(req, "DISKSPACE"), inodes = changed(req, "DISKINODES");
+  if (!space && !inodes) return {};
+  BERTH_RETURN_IF_ERROR(storage::check_simfs_quota(next));
+  if (!storage::has_disk(ct)) return {};  // no disk (made unlimited): the warning says so
+  BERTH_ASSIGN_OR_RETURN(storage::DiskRequest was, storage::disk_request(ct));
+  BERTH_ASSIGN_OR_RETURN(storage::DiskRequest now, storage::disk_request(next));
+  if (inodes && now.inodes != was.inodes)
+    return Error::with_status(exitcode::kBadValue,
+                              "the inode count of a disk is fixed when it is made (as a ploop "
+                              "image's): DISKINODES cannot change");
+  if (!space) return {};
+  if (!now.bytes)
+    return Error::with_status(exitcode::kBadValue,
+                              "the CT has a disk: DISKSPACE must be a size, not unlimited");
+  return storage::resize_disk(ct, *now.bytes);
+}
+
 }  // namespace
 
 std::string not_enforced_warning(const std::vector<std::string>& keys) {
@@ -135,8 +157,13 @@ Status apply_set(const CtConfig& ct, const SetRequest& req, const Say& say) {
       return Error::with_status(exitcode::kName, "name `" + new_name + "` is used by CT " + *other);
   }
   BERTH_ASSIGN_OR_RETURN(state::CtStatus status, state::query_status(ct));
+  BERTH_RETURN_IF_ERROR(apply_disk(ct, next, req));
 
-  if (auto w = not_enforced_warning(req.not_enforced); !w.empty())
+  std::vector<std::string> not_enforced = req.not_enforced;
+  if (storage::has_disk(ct))
+    std::erase_if(not_enforced,
+                  [](const std::string& k) { return k == "DISKSPACE" || k == "DISKINODES"; });
+  if (auto w = not_enforced_warning(not_enforced); !w.empty())
     std::fprintf(stderr, "%s\n", w.c_str());
   // What cannot change on the running CT: vzctl's restart-only keys, and limits the kernel
   // would not take live (found while applying, below). --setmode restart restarts the CT after

@@ -29,6 +29,8 @@
 #include "state/ct_cgroup.h"
 #include "runtime/proc_repair.h"
 #include "runtime/start_steps.h"
+#include "storage/disk.h"
+#include "sys/blockdev.h"
 #include "storage/root.h"
 #include "sys/fs.h"
 
@@ -222,6 +224,10 @@ Status create_cgroup(StartContext& ctx) {
 // Resource limits on the group; the warnings about clamped values are printed here (they do not
 // stop the start).
 Status apply_limits(StartContext& ctx) {
+  // The disk's loop device exists only now that the root is mounted.
+  if (storage::has_disk(ctx.ct) && (ctx.limits.io_bps || ctx.limits.io_iops))
+    if (auto d = sys::disk_of_path(storage::disk_mount_path(ctx.ct)); d.ok() && !d->empty())
+      ctx.limits.io_device = *d;
   BERTH_RETURN_IF_ERROR(ctx.cg->apply(ctx.group, ctx.limits).context("apply resource limits"));
   for (const auto& n : ctx.notes) std::fprintf(stderr, "Warning: %s\n", n.c_str());
   return {};

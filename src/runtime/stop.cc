@@ -14,6 +14,7 @@
 #include "net/network.h"
 #include "state/ct_cgroup.h"
 #include "runtime/lifecycle.h"
+#include "runtime/snapshot.h"
 #include "state/status.h"
 #include "storage/root.h"
 #include "sys/fs.h"
@@ -53,6 +54,7 @@ bool wait_exit(int pidfd, std::chrono::milliseconds timeout) {
 }  // namespace
 
 Status repair(const CtConfig& ct) {
+  BERTH_RETURN_IF_ERROR(thaw_leftover(ct));
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
   std::string group = state::ct_group_of(ct);
   if (!cg->exists(group)) return {};
@@ -179,7 +181,11 @@ Status umount(const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (s.running) return Error::with_status(exitcode::kRunning, "CT is running; stop it first");
-  if (!s.mounted) return Error::with_status(exitcode::kNotMounted, "CT is not mounted");
+  if (!s.mounted) {
+    // A disk left mounted without VE_ROOT (a command killed between the two) goes all the same.
+    BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
+    return Error::with_status(exitcode::kNotMounted, "CT is not mounted");
+  }
   return storage::umount_root(ct);
 }
 

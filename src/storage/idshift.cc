@@ -31,8 +31,9 @@ Result<UniqueFd> open_subdir(int dirfd, const char* name) {
 // directory, so the area's root, what area_owners() looks at, changes last).
 class Walker {
  public:
-  Walker(bool shift, uint32_t uid, uint32_t gid, std::function<void(uint64_t)> tick)
-      : shift_(shift), uid_(uid), gid_(gid), tick_(std::move(tick)) {}
+  using IdMap = std::function<uint32_t(uint32_t)>;
+  Walker(bool shift, IdMap uid, IdMap gid, std::function<void(uint64_t)> tick)
+      : shift_(shift), uid_(std::move(uid)), gid_(std::move(gid)), tick_(std::move(tick)) {}
 
   Status dir(int fd, const std::string& path) {
     UniqueFd list_fd(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
@@ -83,8 +84,8 @@ class Walker {
     }
     count();
     if (!shift_) return {};
-    uid_t u = shifted_id(st.st_uid, uid_);
-    gid_t g = shifted_id(st.st_gid, gid_);
+    uid_t u = uid_(st.st_uid);
+    gid_t g = gid_(st.st_gid);
     if (u == st.st_uid && g == st.st_gid) return {};
     // One name in a directory opened safely, not followed: a symlink's own owner changes.
     if (::fchownat(dirfd, name, u, g, AT_SYMLINK_NOFOLLOW) != 0)
@@ -106,8 +107,8 @@ class Walker {
   }
 
   Status chown_fd(int fd, const struct stat& st, const std::string& path) {
-    uid_t u = shifted_id(st.st_uid, uid_);
-    gid_t g = shifted_id(st.st_gid, gid_);
+    uid_t u = uid_(st.st_uid);
+    gid_t g = gid_(st.st_gid);
     if (u == st.st_uid && g == st.st_gid) return {};
     if (::fchown(fd, u, g) != 0 || ::fchmod(fd, st.st_mode & 07777) != 0)
       return Error::from_errno(errno, "chown `" + path + "`");
@@ -115,19 +116,26 @@ class Walker {
   }
 
   bool shift_;
-  uint32_t uid_, gid_;
+  IdMap uid_, gid_;
   std::function<void(uint64_t)> tick_;
   uint64_t seen_ = 0;
 };
 
-Result<uint64_t> walk_area(const std::string& priv, bool shift, uint32_t uid, uint32_t gid,
-                           std::function<void(uint64_t)> tick) {
+Result<uint64_t> walk_mapped(const std::string& priv, bool shift, Walker::IdMap uid,
+                             Walker::IdMap gid, std::function<void(uint64_t)> tick) {
   UniqueFd root(::open(priv.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) return Error::from_errno(errno, "open private area `" + priv + "`");
-  Walker w(shift, uid, gid, std::move(tick));
+  Walker w(shift, std::move(uid), std::move(gid), std::move(tick));
   BERTH_RETURN_IF_ERROR(w.dir(root.get(), priv));
   BERTH_RETURN_IF_ERROR(w.self(root.get(), priv));
   return w.seen();
+}
+
+Result<uint64_t> walk_area(const std::string& priv, bool shift, uint32_t uid, uint32_t gid,
+                           std::function<void(uint64_t)> tick) {
+  return walk_mapped(
+      priv, shift, [uid](uint32_t id) { return shifted_id(id, uid); },
+      [gid](uint32_t id) { return shifted_id(id, gid); }, std::move(tick));
 }
 
 }  // namespace
@@ -185,6 +193,19 @@ Status shift_area(const std::string& priv, uint32_t uid, uint32_t gid,
   p.done = p.total;
   if (progress) progress(p);
   if (::unlink(marker.c_str()) != 0) return Error::from_errno(errno, "remove `" + marker + "`");
+  return {};
+}
+
+uint32_t moved_id(uint32_t id, uint32_t from, uint32_t to) {
+  return id >= from && id - from < kIdRangeSize ? to + (id - from) : id;
+}
+
+Status move_id_range(const std::string& dir, uint32_t from_uid, uint32_t from_gid, uint32_t to_uid,
+                     uint32_t to_gid) {
+  auto walked = walk_mapped(
+      dir, true, [=](uint32_t id) { return moved_id(id, from_uid, to_uid); },
+      [=](uint32_t id) { return moved_id(id, from_gid, to_gid); }, nullptr);
+  if (!walked.ok()) return std::move(walked).error().context("move owners of `" + dir + "`");
   return {};
 }
 

@@ -48,4 +48,13 @@ struct ShiftProgress {
 Status shift_area(const std::string& priv, uint32_t uid, uint32_t gid,
                   const std::function<void(const ShiftProgress&)>& progress);
 
+// Clone: a copy of a CT's files gets the new CT's ids. An id inside [from, from+65536) becomes
+// to + (id - from); every other id (the template's own, another range's) is left as it is. Pure.
+uint32_t moved_id(uint32_t id, uint32_t from, uint32_t to);
+// Move every owner of the tree dir from one CT's range to another's (the same safe walk as
+// shift_area: no symlink followed, no other mount entered, setuid bits kept). Not resumable by
+// itself: the clone runs it on a copy it throws away when killed.
+Status move_id_range(const std::string& dir, uint32_t from_uid, uint32_t from_gid, uint32_t to_uid,
+                     uint32_t to_gid);
+
 }  // namespace berth::storage

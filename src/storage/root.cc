@@ -12,6 +12,7 @@
 
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
+#include "storage/disk.h"
 #include "storage/idshift.h"
 #include "sys/fs.h"
 #include "sys/kernel.h"
@@ -182,8 +183,10 @@ Status mount_overlay(const CtConfig& ct, const std::string& target) {
   BERTH_ASSIGN_OR_RETURN(UniqueFd fs, k.fsopen("overlay"));
   BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "source", "berth-" + ct.ctid()));
   BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "lowerdir", ct.is_privileged() ? lower : stage));
-  BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "upperdir", priv + "/upper"));
-  BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "workdir", priv + "/work"));
+  // With a disk the upper layer lives in it (and df inside shows the disk); without, in VE_PRIVATE.
+  std::string layers = has_disk(ct) ? disk_mount_path(ct) : priv;
+  BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "upperdir", layers + "/upper"));
+  BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "workdir", layers + "/work"));
   if (auto st = k.fsconfig_create(fs.get()); !st.ok())
     return sys::reworded(st.error(), "create overlay for `" + priv + "`");
   // The host's view: setuid files and device nodes of the CT mean nothing here.
@@ -213,7 +216,11 @@ Status create_private(const CtConfig& ct, const TemplateSource& from) {
   if (sys::path_exists(priv))
     return Error::with_status(exitcode::kPrivateExists,
                               "private area `" + priv + "` already exists");
+  BERTH_ASSIGN_OR_RETURN(bool disk, wants_disk(ct));
+  BERTH_ASSIGN_OR_RETURN(DiskRequest req, disk_request(ct));
   std::string tmp = priv + ".tmp";
+  // A create killed with the new disk mounted left it mounted under the .tmp.
+  BERTH_RETURN_IF_ERROR(release_disk_at(tmp).context("remove leftover of an earlier create"));
   BERTH_RETURN_IF_ERROR(sys::remove_tree(tmp).context("remove leftover of an earlier create"));
   BERTH_RETURN_IF_ERROR(close_parent(priv).status(exitcode::kCreatePrivate));
   if (::mkdir(tmp.c_str(), 0700) != 0)
@@ -224,6 +231,31 @@ Status create_private(const CtConfig& ct, const TemplateSource& from) {
     return Error::with_status(exitcode::kNoOsTemplate, "no OS template given (--ostemplate)");
   uint32_t uid = ct.is_privileged() ? 0 : ct.local_uid();
   uint32_t gid = ct.is_privileged() ? 0 : ct.local_gid();
+  // The disk is made and mounted in the .tmp: a kill from here on leaves only the .tmp (and
+  // perhaps its mount), which the next create releases and removes.
+  std::string files = tmp;  // where upper/work (overlay) or root (image) are made
+  if (disk) {
+    files = tmp + "/disk";
+    BERTH_RETURN_IF_ERROR(make_disk_image(tmp + "/disk.img", *req.bytes, req.inodes));
+    if (::mkdir(files.c_str(), 0700) != 0)
+      return Error::from_errno(errno, "mkdir `" + files + "`").status(exitcode::kCreatePrivate);
+    BERTH_RETURN_IF_ERROR(mount_image(tmp + "/disk.img", files).status(exitcode::kCreatePrivate));
+  }
+  ScopeExit unmount([&] {
+    if (disk) (void)release_disk_at(tmp);
+  });
+  if (disk) sys::crash_point("disk_made");
+  if (ct.layout() == Layout::kImage) {
+    std::string root = files + "/root";
+    if (::mkdir(root.c_str(), 0755) != 0) return Error::from_errno(errno, "mkdir `" + root + "`");
+    BERTH_RETURN_IF_ERROR(from.unpack_into(ct.host(), tmpl_name, root, uid, gid));
+    BERTH_RETURN_IF_ERROR(release_disk_at(tmp).status(exitcode::kCreatePrivate));
+    BERTH_RETURN_IF_ERROR(mark_creating(tmp));
+    if (::rename(tmp.c_str(), priv.c_str()) != 0)
+      return Error::from_errno(errno, "rename to `" + priv + "`").status(exitcode::kCreatePrivate);
+    undo.dismiss();
+    return {};
+  }
   if (ct.layout() == Layout::kSimfs) {
     std::string root = tmp + "/root";
     BERTH_RETURN_IF_ERROR(sys::remove_tree(root));
@@ -247,19 +279,43 @@ Status create_private(const CtConfig& ct, const TemplateSource& from) {
   BERTH_ASSIGN_OR_RETURN(std::string lower, from.unpacked(ct.host(), tmpl_name));
   struct stat lst;
   if (::stat(lower.c_str(), &lst) != 0) return Error::from_errno(errno, "stat `" + lower + "`");
-  std::string upper = tmp + "/upper", work = tmp + "/work";
+  std::string upper = files + "/upper", work = files + "/work";
   if (::mkdir(upper.c_str(), lst.st_mode & 07777) != 0 || ::mkdir(work.c_str(), 0700) != 0)
-    return Error::from_errno(errno, "mkdir in `" + tmp + "`").status(exitcode::kCreatePrivate);
+    return Error::from_errno(errno, "mkdir in `" + files + "`").status(exitcode::kCreatePrivate);
   // The root of the overlay takes its owner from the upper dir: make it the CT's root.
   if (::chown(upper.c_str(), uid + lst.st_uid, gid + lst.st_gid) != 0 ||
       ::chmod(upper.c_str(), lst.st_mode & 07777) != 0)
     return Error::from_errno(errno, "chown `" + upper + "`");
   if (::symlink(lower.c_str(), (tmp + "/lower").c_str()) != 0)
     return Error::from_errno(errno, "symlink template");
+  if (disk) BERTH_RETURN_IF_ERROR(release_disk_at(tmp).status(exitcode::kCreatePrivate));
   BERTH_RETURN_IF_ERROR(mark_creating(tmp));
   if (::rename(tmp.c_str(), priv.c_str()) != 0)
     return Error::from_errno(errno, "rename to `" + priv + "`").status(exitcode::kCreatePrivate);
   undo.dismiss();
+  return {};
+}
+
+Result<std::string> begin_private(const CtConfig& ct) {
+  std::string priv = ct.ve_private();
+  if (sys::path_exists(priv + "/" + kCreatingMarker)) BERTH_RETURN_IF_ERROR(destroy_private(ct));
+  if (sys::path_exists(priv))
+    return Error::with_status(exitcode::kPrivateExists,
+                              "private area `" + priv + "` already exists");
+  std::string tmp = priv + ".tmp";
+  BERTH_RETURN_IF_ERROR(sys::remove_tree(tmp).context("remove leftover of an earlier create"));
+  BERTH_RETURN_IF_ERROR(close_parent(priv).status(exitcode::kCreatePrivate));
+  if (::mkdir(tmp.c_str(), 0700) != 0)
+    return Error::from_errno(errno, "mkdir `" + tmp + "`").status(exitcode::kCreatePrivate);
+  return tmp;
+}
+
+Status commit_private(const CtConfig& ct) {
+  std::string priv = ct.ve_private();
+  std::string tmp = priv + ".tmp";
+  BERTH_RETURN_IF_ERROR(mark_creating(tmp));
+  if (::rename(tmp.c_str(), priv.c_str()) != 0)
+    return Error::from_errno(errno, "rename to `" + priv + "`").status(exitcode::kCreatePrivate);
   return {};
 }
 
@@ -270,6 +326,10 @@ void finish_private(const CtConfig& ct) {
 Status destroy_private(const CtConfig& ct) {
   std::string priv = ct.ve_private();
   std::string gone = priv + ".destroying";
+  // A disk left mounted by a crash (remove_tree does not cross into mounts).
+  BERTH_RETURN_IF_ERROR(release_disk_at(gone).status(exitcode::kDeleteFailed));
+  BERTH_RETURN_IF_ERROR(release_disk_at(priv).status(exitcode::kDeleteFailed));
+  BERTH_RETURN_IF_ERROR(release_disk_at(priv + ".tmp").status(exitcode::kDeleteFailed));
   if (sys::path_exists(priv)) {
     BERTH_RETURN_IF_ERROR(sys::remove_tree(gone));
     if (::rename(priv.c_str(), gone.c_str()) != 0)
@@ -294,7 +354,23 @@ Status mount_root(const CtConfig& ct) {
   BERTH_RETURN_IF_ERROR(close_parent(target).status(exitcode::kCreateRoot));
   if (::mkdir(target.c_str(), 0700) != 0 && errno != EEXIST)
     return Error::from_errno(errno, "mkdir `" + target + "`").status(exitcode::kCreateRoot);
-  if (ct.layout() == Layout::kSimfs && !ct.is_privileged()) {
+  // The disk first (already mounted: a crash between the disk and VE_ROOT, reused); unmounted
+  // again when VE_ROOT cannot be mounted on it.
+  const bool disk = has_disk(ct);
+  if (ct.layout() == Layout::kImage && !disk)
+    return Error::with_status(exitcode::kPrivateMissing,
+                              "the disk image `" + disk_image_path(ct) + "` does not exist");
+  if (disk) BERTH_RETURN_IF_ERROR(mount_disk(ct).status(exitcode::kMountFailed));
+  if (disk) sys::crash_point("disk_mounted");
+  ScopeExit undo_disk([&] {
+    if (disk) (void)umount_disk(ct);
+  });
+  if (ct.layout() == Layout::kImage) {
+    BERTH_RETURN_IF_ERROR(
+        bind_private(disk_mount_path(ct) + "/root", target).status(exitcode::kMountFailed));
+  } else if (ct.layout() == Layout::kSimfs && !ct.is_privileged()) {
+    if (auto q = check_simfs_quota(ct); !q.ok())
+      note(ct, "DISKSPACE/DISKINODES are not enforced: a simfs area has no disk quota here");
     BERTH_RETURN_IF_ERROR(mount_host_owned(ct, target).status(exitcode::kMountFailed));
   } else if (ct.layout() == Layout::kSimfs) {
     BERTH_RETURN_IF_ERROR(bind_private(ct.ve_private(), target).status(exitcode::kMountFailed));
@@ -306,6 +382,7 @@ Status mount_root(const CtConfig& ct) {
     (void)sys::kernel().umount(target, MNT_DETACH);
     return Error::from_errno(err, "make `" + target + "` private").status(exitcode::kMountFailed);
   }
+  undo_disk.dismiss();
   return {};
 }
 
@@ -367,7 +444,59 @@ Result<std::string> ct_attach_dir(const CtConfig& ct) {
 }
 
 Status umount_root(const CtConfig& ct) {
-  return sys::umount_tree(ct.ve_root()).status(exitcode::kUmountFailed);
+  BERTH_RETURN_IF_ERROR(sys::umount_tree(ct.ve_root()).status(exitcode::kUmountFailed));
+  // VE_ROOT's mounts went first: the disk under them is no longer busy.
+  return release_disk_at(ct.ve_private()).status(exitcode::kUmountFailed);
+}
+
+Status mount_overlay_readonly(const CtConfig& ct, const std::string& upper,
+                              const std::string& stage, const std::string& target) {
+  BERTH_ASSIGN_OR_RETURN(std::string lower, read_lower(ct));
+  if (!ct.is_privileged()) {
+    if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST)
+      return Error::from_errno(errno, "mkdir `" + stage + "`");
+    if (sys::is_mount_point(stage)) (void)sys::kernel().umount(stage, MNT_DETACH);
+    BERTH_RETURN_IF_ERROR(attach_idmapped(lower, stage, ct));
+  }
+  ScopeExit drop_stage([&] {
+    if (ct.is_privileged()) return;
+    (void)sys::kernel().umount(stage, MNT_DETACH);
+    ::rmdir(stage.c_str());
+  });
+  sys::Kernel& k = sys::kernel();
+  BERTH_ASSIGN_OR_RETURN(UniqueFd fs, k.fsopen("overlay"));
+  BERTH_RETURN_IF_ERROR(fs_set(fs.get(), "source", "berth-snapshot-" + ct.ctid()));
+  // Two lower layers and no upper: overlayfs makes it read-only.
+  BERTH_RETURN_IF_ERROR(
+      fs_set(fs.get(), "lowerdir", upper + ":" + (ct.is_privileged() ? lower : stage)));
+  if (auto st = k.fsconfig_create(fs.get()); !st.ok())
+    return sys::reworded(st.error(), "create read-only overlay of `" + upper + "`");
+  auto mnt = k.fsmount(fs.get(), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_RDONLY);
+  if (!mnt.ok()) return sys::reworded(mnt.error(), "fsmount overlay");
+  if (auto st = k.move_mount(mnt->get(), target); !st.ok())
+    return sys::reworded(st.error(), "mount overlay on `" + target + "`");
+  if (::mount(nullptr, target.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
+    int err = errno;
+    (void)k.umount(target, MNT_DETACH);
+    return Error::from_errno(err, "make `" + target + "` private");
+  }
+  return {};
+}
+
+Status bind_readonly(const std::string& dir, const std::string& target) {
+  sys::Kernel& k = sys::kernel();
+  BERTH_ASSIGN_OR_RETURN(UniqueFd tree, k.open_tree(dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  BERTH_RETURN_IF_ERROR(set_attr(tree.get(),
+                                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0,
+                                 "set ro,nosuid,nodev on `" + dir + "`"));
+  if (auto st = k.move_mount(tree.get(), target); !st.ok())
+    return sys::reworded(st.error(), "bind `" + dir + "` on `" + target + "`");
+  if (::mount(nullptr, target.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
+    int err = errno;
+    (void)k.umount(target, MNT_DETACH);
+    return Error::from_errno(err, "make `" + target + "` private");
+  }
+  return {};
 }
 
 }  // namespace berth::storage

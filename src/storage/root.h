@@ -5,6 +5,8 @@
 //    read-only unpacked template. Creating a CT copies nothing. For a CT in a user namespace the
 //    lower layer is an idmapped mount (host id k shows as LOCAL_UID+k), so one unpacked template
 //    serves every CT whatever its id range.
+//    With a finite DISKSPACE, upper and work live in the CT's disk (storage/disk.h), mounted first.
+//  - image: the whole tree in the CT's disk (VE_PRIVATE/disk.img, /root in it), bind-mounted.
 //  - simfs: VE_PRIVATE is the CT's tree itself (unpacked with ids already shifted), bind-mounted.
 //    One with host ids (uid 0 at its root, an OpenVZ area) in an unprivileged CT is mounted
 //    idmapped, or shifted once where that cannot be done (storage/idshift.h).
@@ -46,6 +48,11 @@ struct TemplateSource {
 // in "<private>.tmp" and renamed at the end, so a killed create leaves only a .tmp that the next
 // create removes. Errors carry vzctl's codes (91 template missing, 44 exists, 48 create failed).
 Status create_private(const CtConfig& ct, const TemplateSource& from);
+// For clone: the leftovers of a killed create or clone of ct removed, "<private>.tmp" made (empty,
+// mode 0700) and its path returned; 44 when the private area exists. commit_private renames the
+// filled .tmp into place, marked as being created until finish_private (as create_private).
+Result<std::string> begin_private(const CtConfig& ct);
+Status commit_private(const CtConfig& ct);
 // Mark the private area complete (create wrote the config). Until then a next create treats it
 // as the leftover of a killed create and starts over.
 void finish_private(const CtConfig& ct);
@@ -62,6 +69,16 @@ std::string ploop_message(const CtConfig& ct);
 // Unmount VE_ROOT and everything below it (lazy if busy). Not mounted: no-op.
 Status umount_root(const CtConfig& ct);
 bool is_mounted(const CtConfig& ct);
+
+// Read-only views of a copy of a CT's files (snapshot-mount, clone, backup) at target, nosuid,
+// nodev, private. Overlay layout: `upper` (a copy of the upper layer) over the CT's template
+// (idmapped for an unprivileged CT, as mount_root does, so every file shows its host owner): an
+// overlay with two lower layers and no upper. stage: an empty directory for the idmapped
+// template while the overlay is made (detached right after).
+Status mount_overlay_readonly(const CtConfig& ct, const std::string& upper,
+                              const std::string& stage, const std::string& target);
+// A read-only, nosuid, nodev bind of dir at target.
+Status bind_readonly(const std::string& dir, const std::string& target);
 
 // The CT's own view of its root (parent side, host root): a detached recursive clone of the
 // mounted VE_ROOT (open_tree) with nosuid cleared on its top mount, so setuid programs work inside

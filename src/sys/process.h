@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/unique_fd.h"
@@ -74,6 +75,12 @@ Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t c
 // A user namespace fd with the map 0 -> base (count ids), for idmapped mounts. Made by a short-
 // lived child that is gone when this returns.
 Result<UniqueFd> make_userns_fd(uint32_t uid_base, uint32_t gid_base, uint32_t count);
+
+// Crash injection for the tests of what a killed command leaves (the caller's own environment, as
+// BERTH_FAIL_STEP): when BERTH_KILL_AT names `point`, the process SIGKILLs itself there, so nothing
+// of its own cleanup runs. Points: storage's "disk_made" (create, the new disk mounted in the
+// .tmp), "disk_mounted" (mount, the disk mounted and VE_ROOT not yet).
+void crash_point(std::string_view point);
 
 // waitpid status -> shell-style exit code (128+signal for a signal).
 int exit_code_of(int wait_status);

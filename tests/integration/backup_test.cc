@@ -103,7 +103,8 @@ class BackupTest : public BerthTest {
 
   // Both CTs' trees as the CT sees them: same names, types, contents, modes, owners (relative to
   // each CT's range), xattrs, hard links.
-  void expect_same_tree(const std::string& a, const std::string& b) {
+  // sub: only that directory of the trees (a running CT changes files outside its data).
+  void expect_same_tree(const std::string& a, const std::string& b, const std::string& sub = "") {
     ASSERT_EQ(berth({"mount", a}).code, 0);
     ASSERT_EQ(berth({"mount", b}).code, 0);
     std::string ra = ve_root(a), rb = ve_root(b);
@@ -112,8 +113,8 @@ class BackupTest : public BerthTest {
     std::map<ino_t, std::string> links_b;
     size_t n = 0;
     std::set<std::string> names_a;
-    for (auto it = fs::recursive_directory_iterator(ra); it != fs::recursive_directory_iterator();
-         ++it) {
+    for (auto it = fs::recursive_directory_iterator(ra + sub);
+         it != fs::recursive_directory_iterator(); ++it) {
       std::string rel = it->path().lexically_relative(ra).string();
       names_a.insert(rel);
       std::string pa = ra + "/" + rel, pb = rb + "/" + rel;
@@ -152,8 +153,8 @@ class BackupTest : public BerthTest {
       }
     }
     size_t nb = 0;
-    for (auto it = fs::recursive_directory_iterator(rb); it != fs::recursive_directory_iterator();
-         ++it) {
+    for (auto it = fs::recursive_directory_iterator(rb + sub);
+         it != fs::recursive_directory_iterator(); ++it) {
       ++nb;
       EXPECT_TRUE(names_a.count(it->path().lexically_relative(rb).string()))
           << "extra in " << b << ": " << it->path();
@@ -248,6 +249,24 @@ TEST_F(BackupTest, RestoreToANewCtidComparesEqualAndStarts) {
   RunResult again = berth({"restore", a, "--backup", id, "--ctid", c, "--force"},
                           {.timeout = std::chrono::seconds(120)});
   EXPECT_EQ(again.code, 0) << again.err;
+}
+
+TEST_F(BackupTest, RunningCtIsReadFromASnapshot) {
+  std::string a = create_ct();
+  populate(a);
+  RunResult s = berth({"start", a, "--wait"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  RunResult b = berth({"backup", a}, {.timeout = std::chrono::seconds(120)});
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_FALSE(contains(b.err, "not consistent")) << b.err;
+  EXPECT_EQ(status_line(a), "CTID " + a + " exist mounted running");
+  ASSERT_EQ(berth({"stop", a, "--fast"}).code, 0);
+  std::string c = new_ctid();
+  RunResult r = berth({"restore", a, "--backup", id_of(b.out), "--ctid", c},
+                      {.timeout = std::chrono::seconds(120)});
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_same_tree(a, c, "/data");
+  EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks());
 }
 
 TEST_F(BackupTest, VerifyFindsCorruptAndMissingChunks) {

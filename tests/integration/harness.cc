@@ -3,8 +3,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/loop.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -309,9 +311,24 @@ void BerthTest::TearDown() {
   EXPECT_FALSE(fs::exists(root_)) << "could not remove " << root_;
 }
 
+// Loop devices whose backing file is under dir (a CT's disk image): "/dev/loopN".
+static std::vector<std::string> loops_under(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& dev : fs::directory_iterator("/sys/block", ec)) {
+    std::string name = dev.path().filename().string();
+    if (name.rfind("loop", 0) != 0) continue;
+    std::string file = read_text(dev.path().string() + "/loop/backing_file");
+    if (!file.empty() && file.back() == '\n') file.pop_back();
+    if (under(file, dir)) out.push_back("/dev/" + name);
+  }
+  return out;
+}
+
 std::vector<std::string> BerthTest::leaks() const {
   std::vector<std::string> out;
   for (const auto& m : mounts_under(root_)) out.push_back("mount " + m);
+  for (const auto& l : loops_under(root_)) out.push_back("loop " + l);
   for (const auto& cg : cgroup_mounts()) {
     std::string dir = cg + "/" + instance_;
     if (fs::exists(dir)) out.push_back("cgroup " + dir);
@@ -363,6 +380,10 @@ void BerthTest::force_cleanup() {
   }
   auto mounts = mounts_under(root_);
   for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+  for (const auto& l : loops_under(root_)) {
+    int fd = ::open(l.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) ::ioctl(fd, LOOP_CLR_FD), ::close(fd);
+  }
   for (const auto& cg : cgroup_mounts()) {
     std::string dir = cg + "/" + instance_;
     if (!fs::exists(dir)) continue;

@@ -249,7 +249,8 @@ TEST_F(IsolationTest, UptimeCountsFromTheCtsStart) {
 }
 
 TEST_F(IsolationTest, SimfsLayout) {
-  std::string id = create_ct({"--layout", "simfs"});
+  std::string id =
+      create_ct({"--layout", "simfs", "--diskspace", "unlimited", "--diskinodes", "unlimited"});
   EXPECT_PRED2(contains, read_text(conf_path(id)), "VE_LAYOUT=\"simfs\"");
   // simfs copies the template into the private area.
   EXPECT_TRUE(fs::exists(ve_private(id) + "/sbin/init") ||
@@ -271,7 +272,8 @@ TEST_F(IsolationTest, SimfsLayout) {
 }
 
 TEST_F(IsolationTest, OverlayCopiesNothingAndKeepsWritesInUpper) {
-  std::string id = create_ct();
+  // Without a disk the upper layer is VE_PRIVATE/upper (with one it is in the disk, disk_test.cc).
+  std::string id = create_ct({"--diskspace", "unlimited"});
   EXPECT_FALSE(fs::exists(ve_private(id) + "/upper/sbin/init"));
   ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
   ASSERT_EQ(berth({"exec", id, "echo overlay-data > /root/f"}).code, 0);

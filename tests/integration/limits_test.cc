@@ -205,14 +205,22 @@ TEST_F(LimitsTest, ConfigWithoutLimitsGetsSafeDefaultsAtStart) {
 }
 
 // Nothing stops a VPS from filling the host's file system yet: `create` says so, in one line.
+// A CT made without a disk (DISKSPACE unlimited) is told once; one with a disk (the samples'
+// DISKSPACE) is not, and DISKSPACE/DISKINODES are not "not enforced" for it.
 TEST_F(LimitsTest, CreateWarnsThatThereIsNoDiskQuota) {
   std::string id = new_ctid();
-  RunResult r = berth({"create", id, "--ostemplate", "busybox"});
+  RunResult r = berth({"create", id, "--ostemplate", "busybox", "--diskspace", "unlimited"});
   ASSERT_EQ(r.code, 0) << r.err;
   int lines = 0;
   for (const auto& l : split_lines(r.err))
     if (l.find("no disk quota") != std::string::npos) ++lines;
   EXPECT_EQ(lines, 1) << r.err;
+  std::string disk = new_ctid();
+  r = berth(
+      {"create", disk, "--ostemplate", "busybox", "--diskspace", "1G", "--diskinodes", "50000"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("no disk quota"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("DISKSPACE"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -77,6 +77,12 @@ class RootfsWallTest : public BerthTest {
     std::string opts = host_mount_options(ve_root(id));
     EXPECT_TRUE(has_option(opts, "nosuid")) << opts;
     EXPECT_TRUE(has_option(opts, "nodev")) << opts;
+    // So is the host's mount of the CT's disk, when it has one.
+    std::string disk = host_mount_options(ve_private(id) + "/disk");
+    if (!disk.empty()) {
+      EXPECT_TRUE(has_option(disk, "nosuid")) << disk;
+      EXPECT_TRUE(has_option(disk, "nodev")) << disk;
+    }
     // Host user nobody: neither the mounted root nor the private area's copy.
     expect_host_user_cannot_use(ve_root(id) + "/bin/suidprobe");
     expect_host_user_cannot_use(ve_private(id) + private_copy);
@@ -90,11 +96,21 @@ class RootfsWallTest : public BerthTest {
 };
 
 TEST_F(RootfsWallTest, HostUserCannotRunTheCtsSetuidFilesOverlay) {
-  setuid_wall({}, "/upper/bin/suidprobe");
+  // The default sample's DISKSPACE gives the CT a disk: the upper layer lives in it.
+  setuid_wall({}, "/disk/upper/bin/suidprobe");
+}
+
+TEST_F(RootfsWallTest, HostUserCannotRunTheCtsSetuidFilesOverlayWithoutDisk) {
+  setuid_wall({"--diskspace", "unlimited"}, "/upper/bin/suidprobe");
+}
+
+TEST_F(RootfsWallTest, HostUserCannotRunTheCtsSetuidFilesImage) {
+  setuid_wall({"--layout", "image", "--diskspace", "200M"}, "/disk/root/bin/suidprobe");
 }
 
 TEST_F(RootfsWallTest, HostUserCannotRunTheCtsSetuidFilesSimfs) {
-  setuid_wall({"--layout", "simfs"}, "/bin/suidprobe");
+  setuid_wall({"--layout", "simfs", "--diskspace", "unlimited", "--diskinodes", "unlimited"},
+              "/bin/suidprobe");
 }
 
 // `berth mount` of a stopped CT gives the host the same view: nosuid,nodev, closed to nobody.

@@ -187,7 +187,8 @@ TEST_F(UnpackAttackTest, SimfsTakesNoHostIdsNoSetuidRootNoDevices) {
   constexpr uint32_t kBase = 52 * 65536;  // this test's own range, whatever the allocator does
   import_evil(kBase);
   std::string id = new_ctid();
-  RunResult c = berth({"create", id, "--ostemplate", "evil", "--layout", "simfs", "--local_uid",
+  RunResult c = berth({"create", id, "--ostemplate", "evil", "--layout", "simfs", "--diskspace",
+                       "unlimited", "--diskinodes", "unlimited", "--local_uid",
                        std::to_string(kBase), "--local_gid", std::to_string(kBase)});
   ASSERT_EQ(c.code, 0) << c.err;
   EXPECT_PRED2(contains, c.err, "warning");

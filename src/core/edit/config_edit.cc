@@ -68,7 +68,8 @@ Status handle_ostemplate(Edit& e, std::string_view v) {
 }
 
 Status handle_layout(Edit& e, std::string_view v) {
-  if (v != "overlay" && v != "simfs") return bad_value(v, "overlay or simfs expected");
+  if (v != "overlay" && v != "simfs" && v != "image")
+    return bad_value(v, "overlay, image or simfs expected");
   return e.set("VE_LAYOUT", v);
 }
 

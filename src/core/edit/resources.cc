@@ -31,7 +31,8 @@ Status set_vswap(Edit& e, std::string_view key, std::string_view v) {
 }
 
 // soft[:hard] for DISKSPACE (divisor 1024: KB, suffixed sizes converted) and DISKINODES
-// (divisor 1: items, a suffix multiplies). `unlimited` is not accepted (parse_dq()).
+// (divisor 1: items, a suffix multiplies). `unlimited` (vzctl's parse_dq() refuses it) is how a
+// CT says it has no disk: an overlay CT without an image, a simfs CT (storage/disk.h).
 Status set_quota_pair(Edit& e, std::string_view key, std::string_view v, uint64_t divisor) {
   auto parts = split_any(v, ":");
   if (parts.empty() || parts.size() > 2 || v.front() == ':' || v.back() == ':' ||
@@ -39,14 +40,16 @@ Status set_quota_pair(Edit& e, std::string_view key, std::string_view v, uint64_
     return bad_value(v, "soft[:hard] expected");
   uint64_t vals[2];
   for (size_t i = 0; i < parts.size(); ++i) {
-    if (parts[i] == "unlimited") return bad_value(v, "`unlimited` is not allowed");
     auto r = units::parse_size(parts[i], divisor);
     if (!r.ok()) return bad_value(v);
-    vals[i] = *r / divisor;
+    vals[i] = *r == units::kUnlimited ? *r : *r / divisor;
   }
   if (parts.size() == 1) vals[1] = vals[0];
   if (vals[0] > vals[1]) return bad_value(v, "soft limit is above hard limit");
-  return e.set(key, std::to_string(vals[0]) + ":" + std::to_string(vals[1]));
+  auto text = [](uint64_t x) {
+    return x == units::kUnlimited ? std::string("unlimited") : std::to_string(x);
+  };
+  return e.set(key, text(vals[0]) + ":" + text(vals[1]));
 }
 
 // name:on|off lists (CAPABILITY, FEATURES) merged with the old value: new settings override,

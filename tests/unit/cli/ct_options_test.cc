@@ -362,7 +362,10 @@ TEST(CtOptionsApply, DiskQuotaInKilobytes) {
   EXPECT_EQ(saved({"--quotaugidlimit", "100"}, "QUOTAUGIDLIMIT"), "100");
   EXPECT_EQ(saved({"--diskquota", "no"}, "DISK_QUOTA"), "no");
   apply_bad({"--diskspace", "2G:1G"}, 21);
-  apply_bad({"--diskspace", "unlimited"}, 21);
+  EXPECT_EQ(saved({"--diskspace", "unlimited"}, "DISKSPACE"), "unlimited:unlimited");
+  EXPECT_EQ(saved({"--diskinodes", "unlimited"}, "DISKINODES"), "unlimited:unlimited");
+  EXPECT_EQ(saved({"--diskspace", "1G:unlimited"}, "DISKSPACE"), "1048576:unlimited");
+  apply_bad({"--diskspace", "unlimited:1G"}, 21);
   apply_bad({"--diskspace", "1G:"}, 21);
   apply_bad({"--diskspace", ":1G"}, 21);
   apply_bad({"--diskspace", "1:2:3"}, 21);

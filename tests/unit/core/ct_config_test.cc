@@ -91,6 +91,9 @@ TEST_F(CtConfigTest, Layout) {
   EXPECT_EQ(make("").layout(), Layout::kOverlay);
   EXPECT_EQ(make("VE_LAYOUT=\"simfs\"\n").layout(), Layout::kSimfs);
   EXPECT_EQ(make("VE_LAYOUT=\"overlay\"\n").layout(), Layout::kOverlay);
+  EXPECT_EQ(make("VE_LAYOUT=\"image\"\n").layout(), Layout::kImage);
+  EXPECT_STREQ(layout_name(Layout::kImage), "image");
+  EXPECT_EQ(parse_layout(layout_name(Layout::kImage)), Layout::kImage);
 }
 
 // A limit key missing from both the CT's config and berth.conf gets Berth's safe default; a value

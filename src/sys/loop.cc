@@ -1,0 +1,128 @@
+#include "sys/loop.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "sys/fs.h"
+
+namespace berth::sys {
+namespace {
+
+// A free device found by LOOP_CTL_GET_FREE can be taken by another attacher before ours
+// configures it; this many tries before giving up.
+constexpr int kAttachTries = 32;
+
+Result<UniqueFd> open_loop(int index, int flags) {
+  std::string dev = "/dev/loop" + std::to_string(index);
+  UniqueFd fd(::open(dev.c_str(), flags | O_CLOEXEC));
+  if (!fd && errno == ENOENT) {
+    // A /dev that is not devtmpfs does not grow the node of a device the control made.
+    if (::mknod(dev.c_str(), S_IFBLK | 0600, makedev(7, index)) != 0 && errno != EEXIST)
+      return Error::from_errno(errno, "mknod `" + dev + "`");
+    fd.reset(::open(dev.c_str(), flags | O_CLOEXEC));
+  }
+  if (!fd) return Error::from_errno(errno, "open `" + dev + "`");
+  return fd;
+}
+
+}  // namespace
+
+Result<LoopDevice> LoopDevice::attach(const std::string& file, const LoopOptions& opts) {
+  UniqueFd backing(::open(file.c_str(), (opts.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+  if (!backing) return Error::from_errno(errno, "open `" + file + "`");
+  UniqueFd ctl(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (!ctl) return Error::from_errno(errno, "open /dev/loop-control");
+  int last_err = EBUSY;
+  for (int attempt = 0; attempt < kAttachTries; ++attempt) {
+    int index = ::ioctl(ctl.get(), LOOP_CTL_GET_FREE);
+    if (index < 0) return Error::from_errno(errno, "find a free loop device");
+    auto dev = open_loop(index, opts.read_only ? O_RDONLY : O_RDWR);
+    if (!dev.ok()) {
+      if (dev.error().code() == ENXIO || dev.error().code() == ENODEV) continue;
+      return std::move(dev).error();
+    }
+    struct loop_config cfg;
+    std::memset(&cfg, 0, sizeof cfg);
+    cfg.fd = static_cast<uint32_t>(backing.get());
+    cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (opts.read_only ? LO_FLAGS_READ_ONLY : 0);
+    std::strncpy(reinterpret_cast<char*>(cfg.info.lo_file_name), file.c_str(), LO_NAME_SIZE - 1);
+    bool dio = opts.direct_io;
+    if (dio) cfg.info.lo_flags |= LO_FLAGS_DIRECT_IO;
+    int rc = ::ioctl(dev->get(), LOOP_CONFIGURE, &cfg);
+    if (rc != 0 && dio && errno == EINVAL) {
+      // The backing file system does not take O_DIRECT at the loop's block size.
+      cfg.info.lo_flags &= ~LO_FLAGS_DIRECT_IO;
+      dio = false;
+      rc = ::ioctl(dev->get(), LOOP_CONFIGURE, &cfg);
+    }
+    if (rc == 0) {
+      if (dio) {
+        // The kernel may have turned direct I/O down itself; report what it runs with.
+        struct loop_info64 info;
+        if (::ioctl(dev->get(), LOOP_GET_STATUS64, &info) == 0)
+          dio = (info.lo_flags & LO_FLAGS_DIRECT_IO) != 0;
+      }
+      return LoopDevice("/dev/loop" + std::to_string(index), std::move(*dev), dio);
+    }
+    last_err = errno;
+    if (errno != EBUSY) break;
+  }
+  return Error::from_errno(last_err, "attach `" + file + "` to a loop device");
+}
+
+Status LoopDevice::detach() {
+  if (!fd_) return {};
+  if (::ioctl(fd_.get(), LOOP_CLR_FD) != 0 && errno != ENXIO)
+    return Error::from_errno(errno, "detach `" + path_ + "`");
+  fd_.reset();
+  return {};
+}
+
+bool backing_file_matches(std::string_view sysfs_value, std::string_view canonical) {
+  while (!sysfs_value.empty() && sysfs_value.back() == '\n') sysfs_value.remove_suffix(1);
+  return !canonical.empty() && sysfs_value == canonical;
+}
+
+std::vector<std::string> loops_backed_by(const std::string& file, const std::string& sysfs_root) {
+  std::vector<std::string> out;
+  char real[PATH_MAX];
+  if (::realpath(file.c_str(), real) == nullptr) return out;
+  std::string block = sysfs_root + "/block";
+  DIR* d = ::opendir(block.c_str());
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.rfind("loop", 0) != 0) continue;
+    auto v = read_file(block + "/" + name + "/loop/backing_file");
+    if (v.ok() && backing_file_matches(*v, real)) out.push_back("/dev/" + name);
+  }
+  ::closedir(d);
+  return out;
+}
+
+Status set_loop_capacity(const std::string& dev) {
+  UniqueFd fd(::open(dev.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open `" + dev + "`");
+  if (::ioctl(fd.get(), LOOP_SET_CAPACITY, 0) != 0)
+    return Error::from_errno(errno, "set the capacity of `" + dev + "`");
+  return {};
+}
+
+Status detach_loop(const std::string& dev) {
+  UniqueFd fd(::open(dev.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno == ENOENT ? Status{} : Error::from_errno(errno, "open `" + dev + "`");
+  if (::ioctl(fd.get(), LOOP_CLR_FD) != 0 && errno != ENXIO)
+    return Error::from_errno(errno, "detach `" + dev + "`");
+  return {};
+}
+
+}  // namespace berth::sys
