@@ -14,6 +14,7 @@
 #include "runtime/id_ranges.h"
 #include "runtime/lifecycle.h"
 #include "runtime/snapshot.h"
+#include "storage/disk.h"
 #include "storage/idshift.h"
 #include "storage/root.h"
 #include "storage/snapshot.h"
@@ -101,25 +102,46 @@ Status clone_ct(const HostConfig& host, const CloneRequest& req, const Say& say)
   BERTH_ASSIGN_OR_RETURN(std::string tmp, storage::begin_private(dst));
   ScopeExit undo([&] { (void)sys::remove_tree(tmp); });
   bool simfs = dst.layout() == Layout::kSimfs;
+  const bool disk = storage::has_disk(src);
   std::string tree = simfs ? tmp : tmp + "/upper";
+  if (disk) tree = tmp + "/disk/" + (dst.layout() == Layout::kImage ? "root" : "upper");
   if (simfs && ::rmdir(tmp.c_str()) != 0) return Error::from_errno(errno, "rmdir `" + tmp + "`");
+  // A disk is copied as an image and mounted read-write in the .tmp for the changes below.
+  std::string copy_to = disk ? tmp + "/disk.img" : tree;
   if (snap) {
     say("Copying snapshot " + snap->uuid + " of CT " + src.ctid());
-    BERTH_RETURN_IF_ERROR(
-        storage::copy_tree(snapshot_tree(src, *snap), tree).status(exitcode::kCloneFailed));
+    if (disk)
+      BERTH_RETURN_IF_ERROR(
+          storage::copy_image(snapshot_tree(src, *snap), copy_to).status(exitcode::kCloneFailed));
+    else
+      BERTH_RETURN_IF_ERROR(
+          storage::copy_tree(snapshot_tree(src, *snap), copy_to).status(exitcode::kCloneFailed));
   } else {
     say("Copying the files of CT " + src.ctid());
-    BERTH_ASSIGN_OR_RETURN(double pause, copy_ct_files(src, tree).status(exitcode::kCloneFailed));
+    BERTH_ASSIGN_OR_RETURN(double pause,
+                           (disk ? copy_ct_image(src, copy_to) : copy_ct_files(src, copy_to))
+                               .status(exitcode::kCloneFailed));
     if (pause > 0) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.3f", pause);
       say("CT " + src.ctid() + " was frozen for " + std::string(buf) + " ms while copied");
     }
   }
-  if (!simfs) {
+  ScopeExit release_disk([&] {
+    if (disk) (void)storage::release_disk_at(tmp);
+  });
+  if (disk) {
+    std::string mnt = tmp + "/disk";
+    if (::mkdir(mnt.c_str(), 0700) != 0)
+      return Error::from_errno(errno, "mkdir `" + mnt + "`").status(exitcode::kCloneFailed);
+    BERTH_RETURN_IF_ERROR(storage::mount_image(copy_to, mnt).status(exitcode::kCloneFailed));
+  }
+  if (!simfs && !disk) {
     std::string work = tmp + "/work";
     if (::mkdir(work.c_str(), 0700) != 0)
       return Error::from_errno(errno, "mkdir `" + work + "`").status(exitcode::kCloneFailed);
+  }
+  if (dst.layout() == Layout::kOverlay) {
     char buf[PATH_MAX];
     std::string link = src.ve_private() + "/lower";
     ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
@@ -141,6 +163,7 @@ Status clone_ct(const HostConfig& host, const CloneRequest& req, const Say& say)
   if (reset.ssh_keys_removed > 0)
     say("SSH host keys removed (" + std::to_string(reset.ssh_keys_removed) +
         " files): the guest makes new ones at its first start");
+  if (disk) BERTH_RETURN_IF_ERROR(storage::release_disk_at(tmp).status(exitcode::kCloneFailed));
   BERTH_RETURN_IF_ERROR(storage::commit_private(dst));
   undo.dismiss();
   auto saved = conf.save(host.ct_conf_path(req.dst));

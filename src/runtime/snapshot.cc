@@ -20,6 +20,7 @@
 #include "runtime/lifecycle.h"
 #include "state/ct_cgroup.h"
 #include "state/status.h"
+#include "storage/disk.h"
 #include "storage/root.h"
 #include "sys/fs.h"
 #include "sys/kernel.h"
@@ -108,6 +109,10 @@ Result<const storage::SnapshotEntry*> find_entry(const CtConfig& ct,
   return e;
 }
 
+bool is_image(const storage::SnapshotEntry& e) {
+  return e.file.size() > 4 && e.file.compare(e.file.size() - 4, 4, ".img") == 0;
+}
+
 struct Captured {
   double pause_ms = 0;
   bool frozen = false;
@@ -159,6 +164,54 @@ Status copy_config(const CtConfig& ct, const std::string& dest) {
   return write_file_atomic(dest, text, 0600);
 }
 
+// A CT with a disk: a copy of its image file at `to`, made while its cgroup (when it runs, unless
+// skip_suspend) and its disk's file system (when mounted: FIFREEZE, so the copy is clean) are
+// frozen.
+Result<Captured> capture_image(const CtConfig& ct, const std::string& to, bool skip_suspend) {
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
+  std::string mnt = storage::disk_mount_path(ct);
+  bool mounted = sys::is_mount_point(mnt);
+  bool freeze_cg = s.running && !skip_suspend;
+  Captured out;
+  if (!freeze_cg && !mounted) {
+    BERTH_ASSIGN_OR_RETURN(out.method, storage::copy_image(storage::disk_image_path(ct), to));
+    return out;
+  }
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+  std::string marker = frozen_marker(ct);
+  BERTH_RETURN_IF_ERROR(make_dirs(ct.host().paths().run + "/snapshot", 0700));
+  BERTH_RETURN_IF_ERROR(write_file_atomic(marker, state::ct_group_of(ct) + "\n", 0600));
+  ScopeExit drop_marker([&] { ::unlink(marker.c_str()); });
+  auto t0 = std::chrono::steady_clock::now();
+  if (freeze_cg)
+    BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, state::ct_group_of(ct), kFreezeTimeoutMs)
+                              .status(exitcode::kSnapshotFreeze));
+  cgroups::FreezeGuard cg_thaw =
+      freeze_cg ? cgroups::FreezeGuard(*cg, state::ct_group_of(ct)) : cgroups::FreezeGuard();
+  UniqueFd fs;
+  if (mounted) {
+    fs = UniqueFd(::open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fs || ::ioctl(fs.get(), FIFREEZE, 0) != 0)
+      return Error::from_errno(errno, "freeze the file system of `" + mnt + "`")
+          .status(exitcode::kSnapshotFreeze);
+  }
+  ScopeExit fs_thaw([&] {
+    if (fs) (void)::ioctl(fs.get(), FITHAW, 0);
+  });
+  out.frozen = true;
+  if (const char* fp = std::getenv("BERTH_FAIL_POINT"); fp && std::string(fp) == "snapshot-frozen")
+    ::pause();  // tests: a snapshot killed while the CT is frozen
+  auto copied = storage::copy_image(storage::disk_image_path(ct), to);
+  if (fs && ::ioctl(fs.get(), FITHAW, 0) == 0) fs.reset();
+  Status thawed = cg_thaw.thaw();
+  out.pause_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (!copied.ok()) return std::move(copied).error();
+  out.method = *copied;
+  BERTH_RETURN_IF_ERROR(std::move(thawed).context("thaw the CT after its snapshot"));
+  return out;
+}
+
 }  // namespace
 
 Result<double> copy_ct_files(const CtConfig& ct, const std::string& to) {
@@ -168,7 +221,15 @@ Result<double> copy_ct_files(const CtConfig& ct, const std::string& to) {
   return c.pause_ms;
 }
 
+Result<double> copy_ct_image(const CtConfig& ct, const std::string& to) {
+  BERTH_RETURN_IF_ERROR(check_layout(ct));
+  BERTH_RETURN_IF_ERROR(thaw_leftover(ct));
+  BERTH_ASSIGN_OR_RETURN(Captured c, capture_image(ct, to, false));
+  return c.pause_ms;
+}
+
 std::string snapshot_tree(const CtConfig& ct, const storage::SnapshotEntry& e) {
+  if (is_image(e)) return storage::snapshots_dir(ct) + "/" + e.file;
   return storage::snapshots_dir(ct) + "/" + e.file + "/" + source_of(ct).leaf;
 }
 
@@ -176,6 +237,11 @@ Status thaw_leftover(const CtConfig& ct) {
   std::string marker = frozen_marker(ct);
   if (!sys::path_exists(marker)) return {};
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+  // The disk's file system first: a thawed task would block on it anyway.
+  if (std::string mnt = storage::disk_mount_path(ct); sys::is_mount_point(mnt)) {
+    UniqueFd fs(::open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (fs) (void)::ioctl(fs.get(), FITHAW, 0);  // EINVAL: it was not frozen
+  }
   BERTH_RETURN_IF_ERROR(cgroups::thaw_group(*cg, state::ct_group_of(ct))
                             .context("thaw CT " + ct.ctid() + " left frozen by a snapshot"));
   std::fprintf(stderr, "berth: CT %s: thawed (a snapshot was interrupted while it was frozen)\n",
@@ -198,17 +264,20 @@ Result<SnapshotTaken> take_snapshot(const CtConfig& ct, const SnapshotRequest& r
   e.name = req.name;
   e.description = req.description;
   e.date = storage::utc_now_iso();
-  e.file = uuid;
-  BERTH_ASSIGN_OR_RETURN(Captured c, capture_into(ct, dir + "/" + uuid, req.skip_suspend));
+  const bool disk = storage::has_disk(ct);
+  e.file = disk ? uuid + ".img" : uuid;
+  BERTH_ASSIGN_OR_RETURN(Captured c, disk ? capture_image(ct, dir + "/" + e.file, req.skip_suspend)
+                                          : capture_into(ct, dir + "/" + uuid, req.skip_suspend));
   ScopeExit undo([&] {
     (void)sys::remove_tree(dir + "/" + uuid);
+    ::unlink((dir + "/" + uuid + ".img").c_str());
     ::unlink((dir + "/" + uuid + ".conf").c_str());
   });
   if (!req.skip_config) {
     BERTH_RETURN_IF_ERROR(copy_config(ct, dir + "/" + uuid + ".conf"));
     e.has_config = true;
   }
-  e.size = storage::allocated_bytes(dir + "/" + uuid);
+  e.size = storage::allocated_bytes(dir + "/" + e.file);
   SnapshotTaken out{uuid, c.pause_ms, c.frozen, c.method, e.size};
   BERTH_RETURN_IF_ERROR(idx.add(std::move(e)));
   BERTH_RETURN_IF_ERROR(storage::save_index(ct, idx));
@@ -268,13 +337,28 @@ Status switch_snapshot(const CtConfig& ct, const std::string& uuid, const Switch
     BERTH_RETURN_IF_ERROR(stop(ct, {}));
   else if (s.mounted)
     BERTH_RETURN_IF_ERROR(umount(ct));
-  BERTH_ASSIGN_OR_RETURN(std::string old_tree,
-                         restore_files(ct, data).status(exitcode::kSnapshotSwitch));
+  if (storage::has_disk(ct)) BERTH_RETURN_IF_ERROR(storage::umount_disk(ct));
+  std::string old_tree;
+  if (is_image(*e)) {
+    // One rename over the image: a kill leaves the old image or the new one.
+    std::string img = storage::disk_image_path(ct), fresh = img + ".switch";
+    ::unlink(fresh.c_str());
+    BERTH_RETURN_IF_ERROR(storage::copy_image(data, fresh).status(exitcode::kSnapshotSwitch));
+    if (::rename(fresh.c_str(), img.c_str()) != 0) {
+      int err = errno;
+      ::unlink(fresh.c_str());
+      return Error::from_errno(err, "rename `" + fresh + "`").status(exitcode::kSnapshotSwitch);
+    }
+  } else {
+    BERTH_ASSIGN_OR_RETURN(old_tree, restore_files(ct, data).status(exitcode::kSnapshotSwitch));
+  }
   // The index follows the files at once; the old tree goes only once the CT runs again (its
   // removal is as long as its size, and no part of the CT's downtime).
   BERTH_RETURN_IF_ERROR(idx.set_current(uuid));
   BERTH_RETURN_IF_ERROR(storage::save_index(ct, idx));
-  ScopeExit drop_old([&] { (void)sys::remove_tree(old_tree); });
+  ScopeExit drop_old([&] {
+    if (!old_tree.empty()) (void)sys::remove_tree(old_tree);
+  });
   if (!opts.skip_config && e->has_config)
     BERTH_RETURN_IF_ERROR(restore_config(ct, storage::snapshots_dir(ct) + "/" + uuid + ".conf")
                               .status(exitcode::kSnapshotSwitch));
@@ -308,6 +392,23 @@ Status mount_data(const CtConfig& ct, const std::string& data, const std::string
     return Error::from_errno(errno, "mkdir `" + target + "`");
   if (sys::is_mount_point(target))
     return Error::with_status(exitcode::kMounted, "`" + target + "` is a mount point already");
+  if (data.size() > 4 && data.compare(data.size() - 4, 4, ".img") == 0) {
+    // The image read-only at a stage, the tree shown from it; the stage is detached at once (the
+    // view holds the file system, and the loop goes when the view is unmounted: autoclear).
+    std::string stage = data.substr(0, data.size() - 4) + ".mnt";
+    if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST)
+      return Error::from_errno(errno, "mkdir `" + stage + "`");
+    BERTH_ASSIGN_OR_RETURN(storage::ReadOnlyImageMount ro,
+                           storage::ReadOnlyImageMount::mount(data, stage));
+    ro.release();
+    ScopeExit drop([&] {
+      (void)sys::kernel().umount(stage, MNT_DETACH);
+      ::rmdir(stage.c_str());
+    });
+    if (ct.layout() == Layout::kImage) return storage::bind_readonly(stage + "/root", target);
+    return storage::mount_overlay_readonly(ct, stage + "/upper",
+                                           data.substr(0, data.size() - 4) + ".stage", target);
+  }
   if (ct.layout() == Layout::kSimfs) return storage::bind_readonly(data + "/root", target);
   return storage::mount_overlay_readonly(ct, data + "/upper", data + ".stage", target);
 }

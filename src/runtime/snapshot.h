@@ -53,7 +53,9 @@ Status umount_snapshot(const CtConfig& ct, const std::string& uuid);
 // Copy the CT's live tree (overlay: its upper layer; simfs: the whole tree) to `to`, which must
 // not exist, frozen while it runs (clone). Returns the pause in ms (0: not frozen).
 Result<double> copy_ct_files(const CtConfig& ct, const std::string& to);
-// Where a snapshot's copy of that tree is.
+// A CT with a disk: a copy of its image file at `to` (clone), frozen while it runs.
+Result<double> copy_ct_image(const CtConfig& ct, const std::string& to);
+// Where a snapshot's copy of that tree is (a snapshot of a CT with a disk: its image file).
 std::string snapshot_tree(const CtConfig& ct, const storage::SnapshotEntry& e);
 
 // Thaw what a killed snapshot left frozen (the CT's cgroup, its disk's file system). Cheap when

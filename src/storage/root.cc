@@ -303,6 +303,7 @@ Result<std::string> begin_private(const CtConfig& ct) {
     return Error::with_status(exitcode::kPrivateExists,
                               "private area `" + priv + "` already exists");
   std::string tmp = priv + ".tmp";
+  BERTH_RETURN_IF_ERROR(release_disk_at(tmp).context("remove leftover of an earlier clone"));
   BERTH_RETURN_IF_ERROR(sys::remove_tree(tmp).context("remove leftover of an earlier create"));
   BERTH_RETURN_IF_ERROR(close_parent(priv).status(exitcode::kCreatePrivate));
   if (::mkdir(tmp.c_str(), 0700) != 0)

@@ -72,7 +72,7 @@ TEST_F(CloneTest, FromSnapshotWithNewMacs) {
 }
 
 TEST_F(CloneTest, HostileTreeNeverWritesOutsideNorBlocks) {
-  std::string src = create_ct();
+  std::string src = create_ct({"--diskspace", "unlimited"});
   std::string outside = root() + "/outside-machine-id";
   { std::ofstream(outside) << "host secret\n"; }
   std::string upper = ve_private(src) + "/upper";
@@ -91,7 +91,7 @@ TEST_F(CloneTest, HostileTreeNeverWritesOutsideNorBlocks) {
   EXPECT_FALSE(
       fs::exists(fs::symlink_status(ve_private(dst) + "/upper/etc/ssh/ssh_host_ed25519_key")));
   // A symlinked /etc: nothing below it is touched.
-  std::string src2 = create_ct();
+  std::string src2 = create_ct({"--diskspace", "unlimited"});
   std::string upper2 = ve_private(src2) + "/upper";
   fs::create_directories(root() + "/hostetc");
   { std::ofstream(root() + "/hostetc/machine-id") << "keep me\n"; }
@@ -101,6 +101,22 @@ TEST_F(CloneTest, HostileTreeNeverWritesOutsideNorBlocks) {
   RunResult r2 = berth({"clone", src2, dst2}, {.timeout = std::chrono::seconds(60)});
   EXPECT_EQ(r2.code, 0) << r2.err;
   EXPECT_EQ(read_text(root() + "/hostetc/machine-id"), "keep me\n");
+}
+
+TEST_F(CloneTest, DiskCtCloneGetsItsOwnIdsInItsImage) {
+  std::string src = create_running_ct({"--diskspace", "200M"});
+  ASSERT_EQ(berth({"exec", src, "echo data > /owned && chown 1000:1000 /owned"}).code, 0);
+  std::string dst = new_ctid();
+  RunResult r = berth({"clone", src, dst}, {.timeout = std::chrono::seconds(120)});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(ve_private(dst) + "/disk.img"));
+  ASSERT_EQ(berth({"start", dst, "--wait"}, {.timeout = std::chrono::seconds(60)}).code, 0);
+  uint32_t dst_uid = std::stoul(conf_value(dst, "LOCAL_UID"));
+  struct stat st;
+  ASSERT_EQ(::lstat((ve_root(dst) + "/owned").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, dst_uid + 1000);
+  EXPECT_EQ(berth({"exec", dst, "cat /owned"}).out, "data\n");
+  EXPECT_NE(status_line(src).find("running"), std::string::npos);
 }
 
 }  // namespace

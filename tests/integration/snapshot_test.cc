@@ -43,13 +43,14 @@ class SnapshotTest : public BerthTest {
 };
 
 TEST_F(SnapshotTest, RunningWriterSnapshotHoldsAPrefixAndThePauseIsShort) {
-  std::string id = create_running_ct();
+  std::string id = create_running_ct({"--diskspace", "unlimited"});
   ASSERT_EQ(berth({"exec", id, "mkdir -p /data"}).code, 0);
-  ASSERT_EQ(berth({"exec", id,
-                   "(i=0; while :; do echo $i > /data/f$i; i=$((i+1)); done) </dev/null "
-                   ">/dev/null 2>&1 &"})
-                .code,
-            0);
+  ASSERT_EQ(
+      berth({"exec", id,
+             "(i=0; while [ $i -lt 20000 ]; do echo $i > /data/f$i; i=$((i+1)); done) </dev/null "
+             ">/dev/null 2>&1 &"})
+          .code,
+      0);
   sleep_ms(300);
   auto [uuid, pause] = snapshot(id, {"--name", "writing"});
   ASSERT_FALSE(uuid.empty());
@@ -84,7 +85,7 @@ TEST_F(SnapshotTest, RunningWriterSnapshotHoldsAPrefixAndThePauseIsShort) {
 }
 
 TEST_F(SnapshotTest, ListSwitchTreeAndDelete) {
-  std::string id = create_running_ct();
+  std::string id = create_running_ct({"--diskspace", "unlimited"});
   ASSERT_EQ(berth({"exec", id, "echo one > /state"}).code, 0);
   auto [a, pa] = snapshot(id, {"--name", "first", "--description", "state one"});
   ASSERT_EQ(berth({"exec", id, "echo two > /state"}).code, 0);
@@ -133,7 +134,8 @@ TEST_F(SnapshotTest, ListSwitchTreeAndDelete) {
 }
 
 TEST_F(SnapshotTest, SimfsStoppedSnapshotAndSwitch) {
-  std::string id = create_ct({"--layout", "simfs"});
+  std::string id =
+      create_ct({"--layout", "simfs", "--diskspace", "unlimited", "--diskinodes", "unlimited"});
   auto [a, pa] = snapshot(id);
   EXPECT_EQ(pa, 0);
   EXPECT_TRUE(fs::exists(ve_private(id) + ".snapshots/" + a + "/root"))
@@ -158,7 +160,7 @@ TEST_F(SnapshotTest, SimfsStoppedSnapshotAndSwitch) {
 }
 
 TEST_F(SnapshotTest, KilledWhileFrozenIsThawedByTheNextCommand) {
-  std::string id = create_running_ct();
+  std::string id = create_running_ct({"--diskspace", "unlimited"});
   RunOptions o;
   o.env = {"BERTH_FAIL_POINT=snapshot-frozen"};
   o.timeout = std::chrono::seconds(2);
@@ -182,6 +184,49 @@ TEST_F(SnapshotTest, KilledWhileFrozenIsThawedByTheNextCommand) {
   }
   EXPECT_EQ(entries, 3u) << "index.json, <uuid>/, <uuid>.conf";
 }
+
+// A CT with a disk (overlay and image layouts): the image is copied while the CT and its file
+// system are frozen; the snapshot mounts read-only; no loop device is left after umount.
+class SnapshotDiskTest : public SnapshotTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(SnapshotDiskTest, RunningWriterOnDisk) {
+  std::string id = create_running_ct({"--layout", GetParam(), "--diskspace", "200M"});
+  ASSERT_TRUE(fs::exists(ve_private(id) + "/disk.img"));
+  ASSERT_EQ(berth({"exec", id, "mkdir -p /data"}).code, 0);
+  ASSERT_EQ(
+      berth({"exec", id,
+             "(i=0; while [ $i -lt 20000 ]; do echo $i > /data/f$i; i=$((i+1)); done) </dev/null "
+             ">/dev/null 2>&1 &"})
+          .code,
+      0);
+  sleep_ms(300);
+  auto [uuid, pause] = snapshot(id);
+  ASSERT_FALSE(uuid.empty());
+  EXPECT_LT(pause, 1000);
+  EXPECT_TRUE(fs::exists(ve_private(id) + "/snapshots/" + uuid + ".img"));
+  std::string target = root() + "/mnt-disk";
+  RunResult m = berth({"snapshot-mount", id, "--id", uuid, "--target", target});
+  ASSERT_EQ(m.code, 0) << m.err;
+  std::set<long> seen;
+  for (const auto& e : fs::directory_iterator(target + "/data"))
+    seen.insert(std::stol(e.path().filename().string().substr(1)));
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(static_cast<long>(seen.size()), *seen.rbegin() + 1) << "a prefix, no holes";
+  for (long i = 0; i < *seen.rbegin(); ++i)
+    EXPECT_EQ(read_text(target + "/data/f" + std::to_string(i)), std::to_string(i) + "\n");
+  EXPECT_TRUE(fs::exists(target + "/bin")) << "the whole tree: template under the upper layer";
+  ASSERT_EQ(berth({"snapshot-umount", id, "--id", uuid}).code, 0);
+  ASSERT_EQ(berth({"exec", id, "echo after > /after"}).code, 0);
+  RunResult sw =
+      berth({"snapshot-switch", id, "--id", uuid}, {.timeout = std::chrono::seconds(120)});
+  ASSERT_EQ(sw.code, 0) << sw.err;
+  EXPECT_NE(berth({"exec", id, "test -e /after"}).code, 0);
+  EXPECT_EQ(berth({"exec", id, "cat /data/f0"}).out, "0\n");
+  ASSERT_EQ(berth({"snapshot-delete", id, "--id", uuid}).code, 0);
+  EXPECT_FALSE(fs::exists(ve_private(id) + "/snapshots/" + uuid + ".img"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, SnapshotDiskTest, ::testing::Values("overlay", "image"));
 
 }  // namespace
 }  // namespace berth::itest
