@@ -73,9 +73,18 @@ Result<View> consistent_view(const CtConfig& ct) {
     if (::chmod(parent.c_str(), 0700) != 0)
       return Error::from_errno(errno, "chmod `" + parent + "`");
     v.snap_dir = parent + "/" + ct.ctid();
-    BERTH_ASSIGN_OR_RETURN(TempSnapshot snap, take_temporary_snapshot(ct, v.snap_dir));
-    v.snap.emplace(std::move(snap));
-    v.root = v.snap->root();
+    auto snap = take_temporary_snapshot(ct, v.snap_dir);
+    if (snap.ok()) {
+      v.snap.emplace(std::move(*snap));
+      v.root = v.snap->root();
+      return v;
+    }
+    // No snapshot (a CT with a disk image: not done by snapshots' temporary copy yet): read live.
+    std::fprintf(stderr,
+                 "Warning: not consistent: CT %s is running and no snapshot could be taken (%s); "
+                 "its files are read live\n",
+                 ct.ctid().c_str(), snap.error().message().c_str());
+    v.consistent = false;
     return v;
   }
   if (!s.mounted) {
