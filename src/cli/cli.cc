@@ -38,6 +38,11 @@ constexpr CommandEntry kCommands[] = {
     {"template", cmd_template},
     {"ubc", cmd_ubc},
     {"netstat", cmd_netstat},
+    {"backup", cmd_backup},
+    {"backup-list", cmd_backup_list},
+    {"backup-verify", cmd_backup_verify},
+    {"backup-delete", cmd_backup_delete},
+    {"restore", cmd_restore},
     {"snapshot", cmd_snapshot},
     {"snapshot-list", cmd_snapshot_list},
     {"snapshot-switch", cmd_snapshot_switch},
@@ -72,6 +77,9 @@ void usage(FILE* out, const std::string& prog) {
                "  runscript CTID script   console CTID\n"
                "  list [vzlist options]   template list|create|import|remove\n"
                "  netstat [-j] [-a] [CTID...]   (traffic counters)\n"
+               "  backup CTID [--storage DIR] [--full-read] [--export FILE.tar{.zst,.gz}]\n"
+               "  backup-list [CTID] [--storage DIR] [-j]   backup-verify|backup-delete ID\n"
+               "  restore CTID --backup ID|--import FILE [--ctid NEW] [--force] [--storage DIR]\n"
                "  snapshot CTID [--id UUID] [--name N] [--description D] [--skip-suspend]\n"
                "         [--skip-config]\n"
                "  snapshot-list CTID [-H] [-o field,...] [--id UUID] [-j]\n"

@@ -47,6 +47,12 @@ int cmd_runscript(const Invocation&, const HostConfig&);
 int cmd_console(const Invocation&, const HostConfig&);
 int cmd_list(const Invocation&, const HostConfig&);  // vzlist
 int cmd_template(const Invocation&, const HostConfig&);
+// backup, backup-list, backup-verify, backup-delete, restore (cmd_backup.cc)
+int cmd_backup(const Invocation&, const HostConfig&);
+int cmd_backup_list(const Invocation&, const HostConfig&);
+int cmd_backup_verify(const Invocation&, const HostConfig&);
+int cmd_backup_delete(const Invocation&, const HostConfig&);
+int cmd_restore(const Invocation&, const HostConfig&);
 int cmd_ubc(const Invocation&, const HostConfig&);      // ubc (vzubc)
 int cmd_netstat(const Invocation&, const HostConfig&);  // netstat (vznetstat)
 int cmd_snapshot(const Invocation&, const HostConfig&);

@@ -68,5 +68,8 @@ inline constexpr int kHelperFailed =
 inline constexpr int kCommandNotExecutable =
     126;  // a command run in a CT: found but not run (the shell's)
 inline constexpr int kCommandNotFound = 127;  // a command run in a CT: not found (the shell's)
+inline constexpr int kBackupNotFound = 150;   // no such backup (or backup store) (docs/storage.md)
+inline constexpr int kBackupBroken = 151;  // backup-verify found problems; a restore read bad data
+inline constexpr int kArchiveRefused = 152;  // an import archive breaks the rules (hostile input)
 
 }  // namespace berth::exitcode

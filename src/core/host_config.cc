@@ -85,6 +85,7 @@ Result<HostConfig> HostConfig::load_at(std::string root, std::string_view layout
   p.cache_dir = p.template_dir + "/cache";
   p.lock_dir = path_key("LOCKDIR", ovz ? data + "/lock" : p.run + "/lock");
   p.dump_dir = path_key("DUMPDIR", data + "/dump");
+  p.backup = path_key("BACKUP_DIR", p.lib + "/backup");
   h.instance_ = h.global_.get_or("CGROUP_PARENT", "berth");
   if (h.instance_.empty()) h.instance_ = "berth";
   return h;

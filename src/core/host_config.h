@@ -44,6 +44,7 @@ struct HostPaths {
   std::string lock_dir;      // LOCKDIR, default <run>/lock (openvz: <root>/vz/lock)
   std::string dump_dir;      // DUMPDIR, default <lib>/dump (openvz: <root>/vz/dump)
   std::string log_dir;       // <root>/var/log/berth
+  std::string backup;        // BACKUP_DIR, default <lib>/backup: the backup store (docs/storage.md)
 };
 
 class HostConfig {
