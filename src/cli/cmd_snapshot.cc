@@ -216,11 +216,11 @@ int cmd_snapshot_list(const Invocation& inv, const HostConfig& host) {
     return h;
   };
   auto width = [](const std::string& f) -> int {
-    if (f == "uuid" || f == "parent_uuid") return 36;
-    if (f == "current") return 1;
-    if (f == "date") return 19;
-    if (f == "size") return 7;
-    return 0;
+    // Column widths: a uuid, the `*` mark, "YYYY-MM-DD HH:MM:SS", a human size like "1023.9M".
+    static const std::map<std::string, int> kWidth = {
+        {"uuid", 36}, {"parent_uuid", 36}, {"current", 1}, {"date", 19}, {"size", 7}};
+    auto it = kWidth.find(f);
+    return it == kWidth.end() ? 0 : it->second;
   };
   auto line = [&](const std::function<std::string(const std::string&)>& text) {
     std::string out;
