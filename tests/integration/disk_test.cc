@@ -133,8 +133,10 @@ TEST_F(DiskTest, AFullDiskIsTheVpsProblemOnly) {
     ::unlink(host_file.c_str());
   }
   // The full CT stops and starts, and frees space by removing files.
-  ASSERT_EQ(berth({"stop", full}).code, 0);
-  ASSERT_EQ(berth({"start", full, "--wait"}).code, 0);
+  RunResult stop = berth({"stop", full});
+  ASSERT_EQ(stop.code, 0) << stop.err;
+  RunResult start = berth({"start", full, "--wait"});
+  ASSERT_EQ(start.code, 0) << start.err;
   EXPECT_EQ(berth({"exec", full, "rm /big"}).code, 0);
   EXPECT_EQ(berth({"exec", full, "dd if=/dev/zero of=/again bs=1M count=10 2>/dev/null"}).code, 0);
 }
