@@ -7,7 +7,9 @@
 #      root integration tests (ctest -L root, two at a time: every test has its own BERTH_ROOT
 #      and cgroup instance name, so they are independent); skipped with a note when not root,
 #   4. the short cgroup v2 suite in the qemu test VM (scripts/testvm-ci.sh, 2-4 min; as root only;
-#      skipped with a note when qemu cannot run here, or when SKIP_VM=1),
+#      skipped with a note when qemu cannot run here, or when SKIP_VM=1), then its storage suite
+#      (disks, snapshots, clone on Debian's 6.1 kernel and cgroup v2; skipped also with
+#      SKIP_VM_STORAGE=1),
 #   5. the host leak check (tests/tools/leakcheck), which fails the run if anything of a Berth
 #      instance is left on the machine.
 # Environment: BUILD_DIR (default build), JOBS (integration parallelism, default 2),
@@ -65,6 +67,10 @@ if [ "$(id -u)" = 0 ]; then
       77) echo "cgroup v2 suite SKIPPED: the test VM cannot run here (reason above)" ;;
       *) status=1 ;;
     esac
+    if [ "$vm_rc" != 77 ] && [ "${SKIP_VM_STORAGE:-0}" != 1 ]; then
+      echo "== cgroup v2 storage suite in the test VM (scripts/testvm-smoke.sh -s storage)"
+      BUILD_DIR=$build scripts/testvm-smoke.sh -c v2 -s storage || status=1
+    fi
   fi
 
   if [ -n "$leakcheck" ]; then

@@ -23,6 +23,15 @@ Status replace_file(const std::string& path, std::string_view data, unsigned new
   struct stat st {};
   bool existed = ::stat(path.c_str(), &st) == 0;
   if (!existed && errno != ENOENT) return Error::from_errno(errno, "stat `" + path + "`");
+  // The same text already there: nothing written. The tmp + rename needs a free block, and the
+  // start of a CT whose disk its tenant filled must not fail on rewriting an unchanged
+  // /etc/hostname. Only a regular file of exactly that size is read (never a tenant's huge one).
+  struct stat lst {};
+  if (existed && ::lstat(path.c_str(), &lst) == 0 && S_ISREG(lst.st_mode) &&
+      static_cast<uint64_t>(lst.st_size) == data.size()) {
+    auto text = sys::read_file(path);
+    if (text.ok() && *text == data) return {};
+  }
   unsigned mode = existed ? (st.st_mode & 07777) : new_mode;
   BERTH_RETURN_IF_ERROR(write_file_atomic(path, data, mode));
   // write_file_atomic creates the file as the caller (root); give it back to its old owner

@@ -21,7 +21,8 @@ Result<std::optional<std::string>> read_if_exists(const std::string& path);
 
 // Replace path atomically (core's write_file_atomic: tmp, fsync, rename). An existing file keeps
 // its permission bits and owner; a new one gets new_mode and the caller's ids. A symlink at path is
-// replaced by a regular file with the target's mode, as vzctl's scripts did (cp + mv).
+// replaced by a regular file with the target's mode, as vzctl's scripts did (cp + mv). A regular
+// file that already holds data is left as it is (a full disk does not fail an unchanged write).
 Status replace_file(const std::string& path, std::string_view data, unsigned new_mode = 0644);
 
 // The shadow-utils lock (/etc/.pwd.lock, fcntl write lock, as lckpwdf(3)) held while /etc/passwd,

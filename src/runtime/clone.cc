@@ -19,6 +19,7 @@
 #include "storage/root.h"
 #include "storage/snapshot.h"
 #include "sys/fs.h"
+#include "sys/process.h"
 
 namespace berth::runtime {
 
@@ -163,6 +164,7 @@ Status clone_ct(const HostConfig& host, const CloneRequest& req, const Say& say)
   if (reset.ssh_keys_removed > 0)
     say("SSH host keys removed (" + std::to_string(reset.ssh_keys_removed) +
         " files): the guest makes new ones at its first start");
+  sys::crash_point("clone_copied");
   if (disk) BERTH_RETURN_IF_ERROR(storage::release_disk_at(tmp).status(exitcode::kCloneFailed));
   BERTH_RETURN_IF_ERROR(storage::commit_private(dst));
   undo.dismiss();

@@ -103,23 +103,45 @@ Status relink_name(const CtConfig& ct, const std::string& old_name, const std::s
 
 // --diskspace/--diskinodes: a disk grows online (running or mounted) or resizes offline
 // (stopped); a simfs area cannot be limited here (21). Done before the config is saved, so a
-// refused change leaves both as they were.
-Status apply_disk(const CtConfig& ct, const CtConfig& next, const SetRequest& req) {
+// refused change leaves both as they were. A running CT's disk that cannot grow online (no
+// CAP_SYS_RESOURCE) grows offline with --setmode restart: the CT is stopped here and true is
+// returned (the caller starts it once the config is saved); without it, exit 12 and nothing
+// changed.
+Result<bool> apply_disk(const CtConfig& ct, const CtConfig& next, const SetRequest& req,
+                        bool running, const Say& say) {
   bool space = changed(req, "DISKSPACE"), inodes = changed(req, "DISKINODES");
-  if (!space && !inodes) return {};
+  if (!space && !inodes) return false;
   BERTH_RETURN_IF_ERROR(storage::check_simfs_quota(next));
-  if (!storage::has_disk(ct)) return {};  // no disk (made unlimited): the warning says so
+  if (!storage::has_disk(ct)) return false;  // no disk (made unlimited): the warning says so
   BERTH_ASSIGN_OR_RETURN(storage::DiskRequest was, storage::disk_request(ct));
   BERTH_ASSIGN_OR_RETURN(storage::DiskRequest now, storage::disk_request(next));
   if (inodes && now.inodes != was.inodes)
     return Error::with_status(exitcode::kBadValue,
                               "the inode count of a disk is fixed when it is made (as a ploop "
                               "image's): DISKINODES cannot change");
-  if (!space) return {};
+  if (!space) return false;
   if (!now.bytes)
     return Error::with_status(exitcode::kBadValue,
                               "the CT has a disk: DISKSPACE must be a size, not unlimited");
-  return storage::resize_disk(ct, *now.bytes);
+  BERTH_ASSIGN_OR_RETURN(bool offline, storage::online_grow_impossible(ct, *now.bytes));
+  if (!offline || !running) {
+    BERTH_RETURN_IF_ERROR(storage::resize_disk(ct, *now.bytes));
+    return false;
+  }
+  if (req.setmode != "restart")
+    return Error::with_status(exitcode::kPermission,
+                              "growing a running CT's disk needs CAP_SYS_RESOURCE, which this "
+                              "host's root lacks: add --setmode restart (the CT is stopped, its "
+                              "disk grown offline, and started again)");
+  say("Restarting CT " + ct.ctid() +
+      " to grow its disk offline (no CAP_SYS_RESOURCE here for an online grow)");
+  BERTH_RETURN_IF_ERROR(stop(ct, {}).context("stop CT " + ct.ctid() + " to grow its disk"));
+  if (auto st = storage::resize_disk(ct, *now.bytes); !st.ok()) {
+    // The disk is as it was: the CT runs again as it did.
+    (void)start(ct, {});
+    return std::move(st).error();
+  }
+  return true;
 }
 
 }  // namespace
@@ -157,7 +179,11 @@ Status apply_set(const CtConfig& ct, const SetRequest& req, const Say& say) {
       return Error::with_status(exitcode::kName, "name `" + new_name + "` is used by CT " + *other);
   }
   BERTH_ASSIGN_OR_RETURN(state::CtStatus status, state::query_status(ct));
-  BERTH_RETURN_IF_ERROR(apply_disk(ct, next, req));
+  BERTH_ASSIGN_OR_RETURN(bool stopped_for_disk, apply_disk(ct, next, req, status.running, say));
+  // Stopped: everything else is applied as to a stopped CT, and the start below applies it all.
+  if (stopped_for_disk) {
+    BERTH_ASSIGN_OR_RETURN(status, state::query_status(ct));
+  }
 
   std::vector<std::string> not_enforced = req.not_enforced;
   if (storage::has_disk(ct))
@@ -209,6 +235,9 @@ Status apply_set(const CtConfig& ct, const SetRequest& req, const Say& say) {
     if (st.ok()) st = start(next, {});
     if (!st.ok()) return std::move(st).error().context("restart CT " + ct.ctid());
   }
+  if (stopped_for_disk)
+    BERTH_RETURN_IF_ERROR(
+        start(next, {}).context("start CT " + ct.ctid() + " after its disk grew"));
   return {};
 }
 

@@ -1,6 +1,7 @@
 #include "storage/disk.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -157,8 +158,17 @@ Status grow_online(const CtConfig& ct, uint64_t bytes, uint64_t old_size) {
   if (err == EPERM)
     return Error::with_status(exitcode::kPermission,
                               "growing a mounted disk needs CAP_SYS_RESOURCE, which this process "
-                              "lacks: stop the CT, then set --diskspace again (resized offline)");
+                              "lacks: umount or stop the CT, then set --diskspace again (resized "
+                              "offline)");
   return Error::from_errno(err, "grow the file system on `" + mnt + "`");
+}
+
+// The effective set's CAP_SYS_RESOURCE (capget: the syscall, as libcap is not a dependency).
+bool has_cap_sys_resource() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &hdr, data) != 0) return false;
+  return (data[CAP_SYS_RESOURCE / 32].effective >> (CAP_SYS_RESOURCE % 32)) & 1;
 }
 
 Status resize_offline(const CtConfig& ct, uint64_t bytes, uint64_t old_size) {
@@ -332,6 +342,12 @@ Status resize_disk(const CtConfig& ct, uint64_t bytes) {
   // Stale loops (no mount) would keep an old size: gone before the offline tools run.
   BERTH_RETURN_IF_ERROR(free_stale_loops(image));
   return resize_offline(ct, bytes, old_size);
+}
+
+Result<bool> online_grow_impossible(const CtConfig& ct, uint64_t bytes) {
+  bytes = bytes / kBlock * kBlock;
+  BERTH_ASSIGN_OR_RETURN(uint64_t old_size, image_size(disk_image_path(ct)));
+  return bytes > old_size && sys::is_mount_point(disk_mount_path(ct)) && !has_cap_sys_resource();
 }
 
 Result<DiskUsage> parse_ext4_superblock(std::string_view sb) {

@@ -43,6 +43,11 @@ Status mount_disk(const CtConfig& ct);
 Status umount_disk(const CtConfig& ct);
 // Grow (online when mounted: LOOP_SET_CAPACITY + EXT4_IOC_RESIZE_FS) or shrink (unmounted only).
 Status resize_disk(const CtConfig& ct, uint64_t bytes);
+// Whether resize_disk(ct, bytes) would grow the disk while it is mounted and this process cannot:
+// ext4 grows a mounted file system only for CAP_SYS_RESOURCE in the initial user namespace, which
+// some hosts' root lacks (a sandbox or container dropping it). The caller then grows it offline
+// (runtime/set.cc: `--setmode restart`).
+Result<bool> online_grow_impossible(const CtConfig& ct, uint64_t bytes);
 // Usage from statfs when mounted, else from the image's superblock.
 Result<DiskUsage> disk_usage(const CtConfig& ct);
 

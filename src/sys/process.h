@@ -79,7 +79,9 @@ Result<UniqueFd> make_userns_fd(uint32_t uid_base, uint32_t gid_base, uint32_t c
 // Crash injection for the tests of what a killed command leaves (the caller's own environment, as
 // BERTH_FAIL_STEP): when BERTH_KILL_AT names `point`, the process SIGKILLs itself there, so nothing
 // of its own cleanup runs. Points: storage's "disk_made" (create, the new disk mounted in the
-// .tmp), "disk_mounted" (mount, the disk mounted and VE_ROOT not yet).
+// .tmp), "disk_mounted" (mount, the disk mounted and VE_ROOT not yet); runtime's "clone_copied"
+// (clone, DST's files copied and fixed up in its .tmp, its disk mounted there, its id range
+// reserved, not yet renamed).
 void crash_point(std::string_view point);
 
 // waitpid status -> shell-style exit code (128+signal for a signal).

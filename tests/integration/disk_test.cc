@@ -133,8 +133,10 @@ TEST_F(DiskTest, AFullDiskIsTheVpsProblemOnly) {
     ::unlink(host_file.c_str());
   }
   // The full CT stops and starts, and frees space by removing files.
-  ASSERT_EQ(berth({"stop", full}).code, 0);
-  ASSERT_EQ(berth({"start", full, "--wait"}).code, 0);
+  RunResult stop = berth({"stop", full});
+  ASSERT_EQ(stop.code, 0) << stop.err;
+  RunResult start = berth({"start", full, "--wait"});
+  ASSERT_EQ(start.code, 0) << start.err;
   EXPECT_EQ(berth({"exec", full, "rm /big"}).code, 0);
   EXPECT_EQ(berth({"exec", full, "dd if=/dev/zero of=/again bs=1M count=10 2>/dev/null"}).code, 0);
 }
@@ -157,20 +159,36 @@ TEST_F(DiskTest, GrowsOnlineShrinksOnlyStoppedAndNeverBelowItsData) {
     ASSERT_EQ(g.code, 0) << g.err;
     EXPECT_EQ(g.err.find("not enforced"), std::string::npos) << g.err;
   } else {
-    // Without it the grow is refused in one line and nothing changes; stopped, it is done offline.
-    std::printf("[disk] no CAP_SYS_RESOURCE here: online grow refused, grown offline\n");
+    // Without it the grow is refused in one line naming --setmode restart, and nothing changes;
+    // with --setmode restart the CT is stopped, its disk grown offline, and started again.
+    std::printf("[disk] no CAP_SYS_RESOURCE here: online grow refused, --setmode restart\n");
     std::string conf = read_text(conf_path(id));
     RunResult g = berth({"set", id, "--diskspace", "200M", "--save"});
     EXPECT_EQ(g.code, 12) << g.err;
     EXPECT_PRED2(contains, g.err, "CAP_SYS_RESOURCE");
+    EXPECT_PRED2(contains, g.err, "--setmode restart");
     EXPECT_EQ(split_lines(g.err).size(), 1u) << g.err;
     EXPECT_EQ(read_text(conf_path(id)), conf);
     EXPECT_EQ(file_size(image(id)), 100 * kMiB);
     EXPECT_EQ(inside(id).total, small.total);
-    ASSERT_EQ(berth({"stop", id}).code, 0);
-    g = berth({"set", id, "--diskspace", "200M", "--save"});
+    // init's start time (field 22 of its stat): a restart makes a new one.
+    const char* started = "cut -d' ' -f22 /proc/1/stat";
+    std::string before = berth({"exec", id, started}).out;
+    auto t0 = Clock::now();
+    g = berth({"set", id, "--diskspace", "200M", "--save", "--setmode", "restart"});
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf("[disk] grow 100M -> 200M by restart: %.2f s\n", secs);
     ASSERT_EQ(g.code, 0) << g.err;
-    ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+    EXPECT_EQ(g.err.find("not enforced"), std::string::npos) << g.err;
+    size_t says = 0;
+    for (const auto& l : split_lines(g.out)) says += contains(l, "Restarting CT " + id);
+    EXPECT_EQ(says, 1u) << g.out;
+    EXPECT_EQ(file_size(image(id)), 200 * kMiB);
+    EXPECT_PRED2(contains, read_text(conf_path(id)), "DISKSPACE=");
+    EXPECT_EQ(loops().size(), 1u);
+    // A new init: the CT was really restarted, and it runs.
+    ASSERT_PRED2(contains, berth({"status", id}).out, "running");
+    EXPECT_NE(berth({"exec", id, started}).out, before);
   }
   FsStat grown = inside(id);
   // ext4 adds block groups, each with its inode table: the inode count grows with the size.

@@ -8,12 +8,16 @@
 #   ci         lifecycle.sh + resources.sh + debian.sh + the root integration binary's ResourcesTest.*
 #              but ForkBombStopsAtNumproc, the /proc view's two UbcTests and the time
 #              namespace's uptime test (the short v2 suite scripts/test.sh runs)
+#   storage    the integration binary's DiskTest.*, SnapshotTest.*, SnapshotDiskTest.* and CloneTest.*
+#              (per-VPS disks on loop devices, io.max on the loop device, freeze on v2, online grow
+#              with the guest kernel's CAP_SYS_RESOURCE): its own suite, as it takes longer than ci
+#              (scripts/test.sh runs it after ci)
 #   full       lifecycle.sh + resources.sh + debian.sh + the integration binary's resource, containment,
 #              lifecycle, isolation and beancounter tests
 # $VM_GTEST_FILTER replaces the suite's gtest filter.
 # Exit: 1 if any part failed, 2 on a usage/setup problem.
 set -u
-SUITE=${1:?usage: suite.sh lifecycle|ci|full BUILD}
+SUITE=${1:?usage: suite.sh lifecycle|debian|ci|storage|full BUILD}
 BUILD=${2:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests/vm  # run as a copy
@@ -27,6 +31,8 @@ case $SUITE in
     # Debian 12's own 6.1 kernel and cgroup v2 here, as users run it.
     ci) parts="lifecycle resources debian integration"
         filter="ResourcesTest.*:UbcTest.ProcView*:UbcTest.KilledServer*:IsolationTest.Uptime*:-ResourcesTest.ForkBombStopsAtNumproc" ;;
+    storage) parts="integration"
+             filter="DiskTest.*:SnapshotTest.*:*SnapshotDiskTest.*:CloneTest.*" ;;
     full) parts="lifecycle resources debian integration"
           filter="ResourcesTest.*:ContainmentTest.*:LifecycleTest.*:IsolationTest.*:UbcTest.*" ;;
     *) echo "suite.sh: unknown suite '$SUITE'" >&2; exit 2 ;;
