@@ -7,8 +7,8 @@
 #   -s SUITE    lifecycle (default: tests/vm/lifecycle.sh), ci (lifecycle + resources.sh + the
 #               integration binary's ResourcesTest.* but the fork bomb one), or full
 #               (lifecycle + resources.sh + the integration binary's resource, containment,
-#               lifecycle and isolation tests), or storage (the integration binary's disk,
-#               snapshot and clone tests);
+#               lifecycle and isolation tests), or storage (the kernel- and v2-dependent part of the disk,
+#               snapshot and clone tests; storage-all: all of them);
 #               see tests/vm/suite.sh. VM_GTEST_FILTER=... replaces the gtest filter.
 #   -t SECONDS  wall-clock limit per VM run (default 300; ci 900; full 2400: TCG runs 3-5x slower
 #               on a host loaded 15-25x over its 2 cores: a v1 lifecycle run was cut at 150 s there)
@@ -34,7 +34,7 @@ while getopts "c:s:t:h" o; do
         *) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//p}' "$0"; exit 2 ;;
     esac
 done
-case $SUITE in lifecycle) TMO=${TMO:-300} ;; debian) TMO=${TMO:-900} ;; ci) TMO=${TMO:-900} ;; storage) TMO=${TMO:-1200} ;; full) TMO=${TMO:-2400} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
+case $SUITE in lifecycle) TMO=${TMO:-300} ;; debian) TMO=${TMO:-900} ;; ci) TMO=${TMO:-900} ;; storage) TMO=${TMO:-900} ;; storage-all) TMO=${TMO:-1200} ;; full) TMO=${TMO:-2400} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
 BUILD=${BUILD_DIR:-build-vm}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 VM=$ROOT/scripts/testvm

@@ -8,16 +8,16 @@
 #   ci         lifecycle.sh + resources.sh + debian.sh + the root integration binary's ResourcesTest.*
 #              but ForkBombStopsAtNumproc, the /proc view's two UbcTests and the time
 #              namespace's uptime test (the short v2 suite scripts/test.sh runs)
-#   storage    the integration binary's DiskTest.*, SnapshotTest.*, SnapshotDiskTest.* and CloneTest.*
-#              (per-VPS disks on loop devices, io.max on the loop device, freeze on v2, online grow
-#              with the guest kernel's CAP_SYS_RESOURCE): its own suite, as it takes longer than ci
-#              (scripts/test.sh runs it after ci)
+#   storage    what of the disk, snapshot and clone tests depends on the kernel and cgroup v2: the
+#              online grow (the guest's root has CAP_SYS_RESOURCE), io.max on the loop device, a
+#              full disk, freeze and thaw on v2, snapshots and a clone of disk CTs (scripts/test.sh
+#              runs it after ci; `storage-all` runs every DiskTest, SnapshotTest and CloneTest)
 #   full       lifecycle.sh + resources.sh + debian.sh + the integration binary's resource, containment,
 #              lifecycle, isolation and beancounter tests
 # $VM_GTEST_FILTER replaces the suite's gtest filter.
 # Exit: 1 if any part failed, 2 on a usage/setup problem.
 set -u
-SUITE=${1:?usage: suite.sh lifecycle|debian|ci|storage|full BUILD}
+SUITE=${1:?usage: suite.sh lifecycle|debian|ci|storage|storage-all|full BUILD}
 BUILD=${2:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests/vm  # run as a copy
@@ -32,7 +32,9 @@ case $SUITE in
     ci) parts="lifecycle resources debian integration"
         filter="ResourcesTest.*:UbcTest.ProcView*:UbcTest.KilledServer*:IsolationTest.Uptime*:-ResourcesTest.ForkBombStopsAtNumproc" ;;
     storage) parts="integration"
-             filter="DiskTest.*:SnapshotTest.*:*SnapshotDiskTest.*:CloneTest.*" ;;
+             filter="DiskTest.GrowsOnline*:DiskTest.Iolimit*:DiskTest.AFullDisk*:SnapshotTest.KilledWhileFrozen*:*SnapshotDiskTest.*:CloneTest.DiskCtClone*" ;;
+    storage-all) parts="integration"
+                 filter="DiskTest.*:SnapshotTest.*:*SnapshotDiskTest.*:CloneTest.*" ;;
     full) parts="lifecycle resources debian integration"
           filter="ResourcesTest.*:ContainmentTest.*:LifecycleTest.*:IsolationTest.*:UbcTest.*" ;;
     *) echo "suite.sh: unknown suite '$SUITE'" >&2; exit 2 ;;

@@ -23,7 +23,7 @@ namespace {
 
 constexpr uint32_t kBase = 1300000;
 
-class TreeTest : public ::testing::Test {
+class BackupTreeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (owners)";
@@ -61,7 +61,7 @@ class TreeTest : public ::testing::Test {
   std::string top_, src_, dst_;
 };
 
-TEST_F(TreeTest, RoundTripKeepsEverything) {
+TEST_F(BackupTreeTest, RoundTripKeepsEverything) {
   std::string d = src_ + "/d\nx";
   ASSERT_EQ(mkdir(d.c_str(), 0750), 0);
   ASSERT_EQ(chown(d.c_str(), kBase + 7, kBase + 8), 0);
@@ -126,7 +126,7 @@ TEST_F(TreeTest, RoundTripKeepsEverything) {
   EXPECT_EQ(w2.written(), 1u) << "only the FIFO is made again";
 }
 
-TEST_F(TreeTest, WriterNeverFollowsASymlink) {
+TEST_F(BackupTreeTest, WriterNeverFollowsASymlink) {
   UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
   TreeWriter w(out.get(), kBase, kBase);
   IndexEntry l;
