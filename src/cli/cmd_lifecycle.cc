@@ -177,9 +177,10 @@ int cmd_status(const Invocation& inv, const HostConfig& host) {
   if (!ctid.ok()) return report(inv, ctid.error());
   // A CT without a config still has a status: "deleted".
   auto loaded = CtConfig::load(host, *ctid);
-  CtConfig ct = loaded.ok() ? std::move(loaded).value() : CtConfig(host, *ctid, ConfFile());
+  const bool has_config = loaded.ok();
+  CtConfig ct = has_config ? std::move(loaded).value() : CtConfig(host, *ctid, ConfFile());
   // A snapshot killed while the CT was frozen: thawed here, as by every command on the CT.
-  if (loaded.ok()) (void)runtime::thaw_leftover(ct);
+  if (has_config) (void)runtime::thaw_leftover(ct);
   auto s = state::query_status(ct);
   if (!s.ok()) return run(inv, std::move(s).error(), *ctid);
   // A CT whose init died while no watcher saw it (monitor/server.h) is torn down here as stop
