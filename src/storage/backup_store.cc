@@ -9,6 +9,8 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <cctype>
 #include <cstring>
 #include <map>
@@ -120,15 +122,28 @@ std::string BackupStore::chunk_path(const ChunkId& id) const {
 
 Result<uint64_t> BackupStore::put_chunk(const uint8_t* data, size_t n, ChunkId* id) {
   *id = sha256(data, n);
-  std::string path = chunk_path(*id);
+  return put_named_chunk(*id, data, n);
+}
+
+Result<uint64_t> BackupStore::put_named_chunk(const ChunkId& id, const uint8_t* data,
+                                              size_t n) const {
+  std::string path = chunk_path(id);
   if (::access(path.c_str(), F_OK) == 0) return uint64_t{0};
   std::string sub = path.substr(0, path.rfind('/'));
   if (::mkdir(sub.c_str(), 0700) != 0 && errno != EEXIST)
     return Error::from_errno(errno, "mkdir `" + sub + "`");
-  std::string packed(ZSTD_compressBound(n), '\0');
-  size_t z = ZSTD_compress(packed.data(), packed.size(), data, n, kZstdLevel);
+  // One context per thread: ZSTD_compress() would allocate and free its tables per chunk.
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(),
+                                                                       ZSTD_freeCCtx);
+  thread_local std::string packed;
+  packed.resize(ZSTD_compressBound(n));
+  size_t z = ZSTD_compressCCtx(cctx.get(), packed.data(), packed.size(), data, n, kZstdLevel);
   if (ZSTD_isError(z)) return Error::invalid(std::string("zstd: ") + ZSTD_getErrorName(z));
-  std::string tmp = sub + "/.tmp-" + chunk_hex(*id).substr(0, 16) + "-" + std::to_string(getpid());
+  // Unique per writer thread too: two threads may store the same new chunk at once (the second
+  // rename replaces the first's file with the same bytes).
+  static std::atomic<uint64_t> seq{0};
+  std::string tmp = sub + "/.tmp-" + chunk_hex(id).substr(0, 16) + "-" + std::to_string(getpid()) +
+                    "-" + std::to_string(seq.fetch_add(1));
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd) return Error::from_errno(errno, "create `" + tmp + "`");
   size_t off = 0;
@@ -143,12 +158,83 @@ Result<uint64_t> BackupStore::put_chunk(const uint8_t* data, size_t n, ChunkId* 
     off += static_cast<size_t>(w);
   }
   fd.reset();
+  // No fsync here: write_backup() syncs the whole store's filesystem once before the index that
+  // names these chunks is written, which orders every chunk before the index on disk.
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     return Error::from_errno(err, "rename `" + tmp + "`");
   }
   return static_cast<uint64_t>(z);
+}
+
+ChunkWriter::ChunkWriter(const BackupStore& store, unsigned threads) : store_(store) {
+  if (threads == 0) threads = 1;
+  max_queued_ = 4 * threads;
+  for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+}
+
+ChunkWriter::~ChunkWriter() { stop(); }
+
+void ChunkWriter::stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closing_ = true;
+  }
+  ready_.notify_all();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+}
+
+Result<uint64_t> ChunkWriter::submit(std::vector<uint8_t> data) {
+  std::unique_lock<std::mutex> l(mu_);
+  space_.wait(l, [&] { return queue_.size() < max_queued_ || !error_.ok(); });
+  if (!error_.ok()) return Error(error_.error());
+  uint64_t ticket = ids_.size();
+  ids_.emplace_back();
+  queue_.push_back({ticket, std::move(data)});
+  l.unlock();
+  ready_.notify_one();
+  return ticket;
+}
+
+Result<std::vector<ChunkId>> ChunkWriter::finish(uint64_t* new_bytes) {
+  stop();
+  if (!error_.ok()) return Error(error_.error());
+  *new_bytes = new_bytes_;
+  return std::move(ids_);
+}
+
+void ChunkWriter::work() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      ready_.wait(l, [&] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    space_.notify_one();
+    ChunkId id = sha256(job.data.data(), job.data.size());
+    bool first;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ids_[job.ticket] = id;
+      // The same content twice in one backup: one thread stores it.
+      first = error_.ok() && claimed_.insert(id).second;
+    }
+    if (!first) continue;
+    auto added = store_.put_named_chunk(id, job.data.data(), job.data.size());
+    std::lock_guard<std::mutex> l(mu_);
+    if (added.ok()) {
+      new_bytes_ += *added;
+    } else if (error_.ok()) {
+      error_ = std::move(added).error();
+      space_.notify_all();
+    }
+  }
 }
 
 Result<std::string> BackupStore::read_chunk(const ChunkRef& ref) const {

@@ -14,8 +14,13 @@
 // removes them (repair(), run when the writer lock is taken).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -58,6 +63,9 @@ class BackupStore {
   // Store data as a chunk unless one of that name exists. *id gets its name; returns the
   // compressed bytes written (0 when it was there).
   Result<uint64_t> put_chunk(const uint8_t* data, size_t n, ChunkId* id);
+  // put_chunk() for a chunk already hashed (id: SHA-256 of data). Safe to call from several
+  // threads at once.
+  Result<uint64_t> put_named_chunk(const ChunkId& id, const uint8_t* data, size_t n) const;
   // A chunk's bytes, checked: it decompresses to ref.size bytes that hash to its name.
   Result<std::string> read_chunk(const ChunkRef& ref) const;
 
@@ -83,6 +91,43 @@ class BackupStore {
   std::string chunk_path(const ChunkId& id) const;
   std::string dir_;
   UniqueFd lock_;
+};
+
+// Stores a backup's chunks with a pool of threads (hash, compress, write) while the caller reads
+// and cuts the files: submit() hands over each chunk in order and gets a ticket; finish() waits for
+// all and returns their ids by ticket, so the index is the same whatever order the threads ran in.
+// Bounded: submit() blocks while 4 chunks per thread are queued. The first error stops the rest
+// and is returned by the next submit() or by finish(); the chunks stored meanwhile are
+// unreferenced and swept by the next writer's repair().
+class ChunkWriter {
+ public:
+  ChunkWriter(const BackupStore& store, unsigned threads);
+  ~ChunkWriter();
+  Result<uint64_t> submit(std::vector<uint8_t> data);
+  // The ids of every submitted chunk (by ticket), and the compressed bytes added to the store.
+  Result<std::vector<ChunkId>> finish(uint64_t* new_bytes);
+
+  ChunkWriter(const ChunkWriter&) = delete;
+  ChunkWriter& operator=(const ChunkWriter&) = delete;
+
+ private:
+  struct Job {
+    uint64_t ticket = 0;
+    std::vector<uint8_t> data;
+  };
+  void work();
+  void stop();
+  const BackupStore& store_;
+  std::mutex mu_;
+  std::condition_variable ready_, space_;
+  std::deque<Job> queue_;
+  size_t max_queued_ = 0;
+  bool closing_ = false;
+  Status error_;
+  std::vector<ChunkId> ids_;
+  std::set<ChunkId> claimed_;
+  uint64_t new_bytes_ = 0;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace berth::storage
