@@ -216,5 +216,48 @@ TEST_F(StoreTest, RepairRemovesIncompleteBackupsAndTemps) {
   EXPECT_TRUE(list->empty());
 }
 
+// The pool's ids are by submission order whatever thread stored them, equal to put_chunk()'s,
+// and a content submitted twice is stored (and counted) once.
+TEST_F(StoreTest, ChunkWriterOrdersIdsAndStoresOnce) {
+  auto store = BackupStore::open(dir_, true, true);
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  std::vector<std::vector<uint8_t>> data;
+  for (uint32_t i = 0; i < 40; ++i) data.push_back(random_bytes(1000 + 997 * i, 100 + i));
+  data.push_back(data[3]);
+  uint64_t added = 0;
+  std::vector<ChunkId> ids;
+  {
+    ChunkWriter w(*store, 3);
+    for (size_t i = 0; i < data.size(); ++i) {
+      auto t = w.submit(data[i]);
+      ASSERT_TRUE(t.ok()) << t.error().message();
+      EXPECT_EQ(*t, i);
+    }
+    auto r = w.finish(&added);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    ids = std::move(*r);
+  }
+  ASSERT_EQ(ids.size(), data.size());
+  EXPECT_EQ(ids[3], ids[40]);
+  uint64_t on_disk = 0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    ChunkId id;
+    auto n = store->put_chunk(data[i].data(), data[i].size(), &id);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 0u) << "chunk " << i << " was stored by the pool";
+    EXPECT_EQ(id, ids[i]) << "chunk " << i;
+    auto back = store->read_chunk({ids[i], static_cast<uint32_t>(data[i].size())});
+    ASSERT_TRUE(back.ok()) << back.error().message();
+    EXPECT_EQ(std::string(data[i].begin(), data[i].end()), *back);
+    if (i < 40) {
+      struct stat st;
+      std::string hex = chunk_hex(ids[i]);
+      ASSERT_EQ(::stat((dir_ + "/chunks/" + hex.substr(0, 2) + "/" + hex).c_str(), &st), 0);
+      on_disk += static_cast<uint64_t>(st.st_size);
+    }
+  }
+  EXPECT_EQ(added, on_disk) << "new bytes count each stored chunk once";
+}
+
 }  // namespace
 }  // namespace berth::storage
