@@ -9,6 +9,7 @@ pkgs=(
   qemu-system-x86 cpio
   mmdebstrap debian-archive-keyring curl openssh-client sshpass
   clang-format-14 clang-tidy-14
+  ccache
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

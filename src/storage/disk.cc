@@ -12,7 +12,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "core/exit_codes.h"
@@ -103,16 +105,35 @@ std::vector<std::string> mount_points_of(const std::string& dev) {
 // The image's loop devices that nothing mounts are detached (a command killed between attach and
 // mount); one mounted anywhere else (a read-only mount for a backup) means the image is in use:
 // a second read-write mount, or e2fsck and resize2fs on the file, would corrupt it.
+// Frees the loop devices of image that nothing in this mount namespace uses, and waits until the
+// kernel has let go of them. A mount namespace made by clone(CLONE_NEWNS) (any CT's start, until it
+// drops the host's tree; a host service started with private mounts) holds its copy of a disk's
+// mount, and so its file system and loop device, after the host's umount: mounting the image again
+// on a second loop device would run two ext4 instances on one image. So the image is never
+// attached twice: a command waits for the copy to go, or says who holds it.
 Status free_stale_loops(const std::string& image) {
-  for (const auto& dev : sys::loops_backed_by(image)) {
-    auto where = mount_points_of(dev);
-    if (!where.empty())
-      return Error::with_status(exitcode::kMountFailed, "the disk image `" + image +
-                                                            "` is in use: mounted at `" +
-                                                            where.front() + "` (" + dev + ")");
-    (void)sys::detach_loop(dev);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    auto loops = sys::loops_backed_by(image);
+    if (loops.empty()) return {};
+    for (const auto& dev : loops) {
+      auto where = mount_points_of(dev);
+      if (!where.empty())
+        return Error::with_status(exitcode::kMountFailed, "the disk image `" + image +
+                                                              "` is in use: mounted at `" +
+                                                              where.front() + "` (" + dev + ")");
+      // Frees an idle device now; one still open elsewhere goes with its last user (autoclear).
+      (void)sys::detach_loop(dev);
+    }
+    if (Clock::now() >= deadline)
+      return Error::with_status(
+          exitcode::kMountFailed,
+          "the disk image `" + image + "` is still held by " + loops.front() +
+              " from another mount namespace (a process that copied the host's mounts): nothing "
+              "was mounted twice; try again when that process has ended");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return {};
 }
 
 std::string kib(uint64_t bytes) { return std::to_string(bytes / 1024) + "K"; }
@@ -309,10 +330,9 @@ Status release_disk_at(const std::string& dir) {
   if (sys::is_mount_point(mnt)) BERTH_RETURN_IF_ERROR(umount_path(mnt));
   if (!sys::path_exists(image)) return {};
   // A loop with nothing mounted on it (a command killed between attach and mount) keeps the
-  // image open; autoclear frees mounted ones with their unmount.
-  for (const auto& dev : sys::loops_backed_by(image))
-    if (mount_points_of(dev).empty()) (void)sys::detach_loop(dev);
-  return {};
+  // image open; autoclear frees mounted ones with their unmount. What follows (a copy, fsck,
+  // resize, removal) needs the file system really gone, not only unmounted here.
+  return free_stale_loops(image);
 }
 
 Status mount_disk(const CtConfig& ct) {

@@ -7,12 +7,14 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
@@ -398,4 +400,43 @@ TEST_F(DiskTest, RootInsideCannotReachTheImageOrTheLoopDevice) {
 }
 
 }  // namespace
+// A process that copied the host's mounts (a CT's start before it drops the host's tree, a host
+// service with private mounts) holds the disk's file system after the host's umount. While it
+// lives, the image is never attached a second time on another loop device (two ext4 instances on
+// one image lose writes, as a CI run once showed): stop and start say who holds it, and once it
+// is gone the next start finds everything written before.
+TEST_F(DiskTest, ACopyInAnotherMountNamespaceNeverGetsTheImageMountedTwice) {
+  std::string id = create_running_ct({"--diskspace", "100M"});
+  // A private copy, as unshare(1) makes by default.
+  pid_t holder = ::fork();
+  if (holder == 0) {
+    ::execl("/usr/bin/unshare", "unshare", "-m", "sleep", "600", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(holder, 0);
+  auto end = [&] {
+    if (holder > 0) ::kill(holder, SIGKILL), ::waitpid(holder, nullptr, 0);
+    holder = -1;
+  };
+  struct Ender {
+    std::function<void()> f;
+    ~Ender() { f(); }
+  } ender{end};
+  ASSERT_EQ(berth({"exec", id, "echo one > /root/one; sync"}).code, 0);
+  sleep_ms(300);  // the copy is made
+  ASSERT_EQ(berth({"exec", id, "echo two > /root/two"}).code, 0);
+  RunResult st = berth({"stop", id});
+  EXPECT_NE(st.code, 0);
+  EXPECT_PRED2(contains, st.err, "another mount namespace");
+  RunResult again = berth({"start", id, "--wait"});
+  EXPECT_NE(again.code, 0) << "started on a second loop device while the first one lives";
+  EXPECT_PRED2(contains, again.err, "nothing was mounted twice");
+  end();
+  RunResult ok = berth({"start", id, "--wait"});
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(berth({"exec", id, "cat /root/one /root/two"}).out, "one\ntwo\n");
+  ASSERT_EQ(berth({"stop", id}).code, 0);
+  EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks());
+}
+
 }  // namespace berth::itest
