@@ -7,7 +7,8 @@
 #   - the programs of a few Debian packages (bash, dash as /bin/sh, coreutils, util-linux, mount,
 #     findutils, grep, sed, mawk, procps, psmisc, iproute2, e2fsprogs (mkfs.ext4 for the loop
 #     ext4 that BERTH_ROOT needs: idmapped mounts on 6.1 need it), nftables, fuse3, tar, gzip,
-#     xz, zstd, strace) and ldd, copied from the host with every library ldd names, plus
+#     xz, zstd, strace, criu (checkpoint/restore: it runs on this kernel, not on every host's),
+#     iptables) and ldd, copied from the host with every library ldd names, plus
 #     libstdc++ and libgcc_s so C++ programs built on the host run as they are;
 #   - busybox-static at /bin/busybox (berth's built-in busybox template is made from it) and its
 #     applets for every command no package above provides (modprobe, depmod, poweroff...);
@@ -46,7 +47,7 @@ RECIPE=$(recipe)
 
 # ------------------------------------------------------------------ host packages
 TOOL_PKGS="bash dash coreutils util-linux mount findutils grep sed mawk procps psmisc iproute2
-           e2fsprogs nftables fuse3 tar gzip xz-utils zstd strace"
+           e2fsprogs nftables fuse3 tar gzip xz-utils zstd strace criu iptables"
 NEED_PKGS="qemu-system-x86 cpio busybox-static libc-bin libstdc++6 libgcc-s1 $TOOL_PKGS"
 declare -A INSTALLED=()
 host_packages() {  # what of NEED_PKGS the host has (one dpkg-query: forks are dear on a busy host)
@@ -152,6 +153,12 @@ for pkg in $TOOL_PKGS; do
 done
 want /usr/bin/ldd /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib/x86_64-linux-gnu/libgcc_s.so.1 \
      ${TESTVM_EXTRA_BINS:-}
+# iptables' extensions are loaded with dlopen (ldd does not name them): CRIU saves and restores a
+# CT's iptables rules with iptables-save/-restore.
+want /usr/lib/x86_64-linux-gnu/xtables/*.so
+for t in iptables ip6tables; do
+    for x in "" -save -restore; do [ -e /usr/sbin/$t$x ] && want /usr/sbin/$t$x; done
+done
 [ -e /etc/mke2fs.conf ] && want /etc/mke2fs.conf
 BUSYBOX=$(readlink -f /bin/busybox)
 want "$BUSYBOX"

@@ -37,6 +37,11 @@ bool frozen(const Backend& cg, const Knob& k) {
 
 }  // namespace
 
+Result<std::string> freezer_dir(const Backend& cg, const std::string& rel) {
+  BERTH_ASSIGN_OR_RETURN(Knob k, knob(cg, rel));
+  return k.dir;
+}
+
 Status freeze_group(const Backend& cg, const std::string& rel, int timeout_ms) {
   BERTH_ASSIGN_OR_RETURN(Knob k, knob(cg, rel));
   std::string file = k.dir + "/" + k.file;

@@ -19,6 +19,9 @@ namespace berth::cgroups {
 // Freeze the group rel and wait (up to timeout_ms) until the kernel says it is frozen (v1
 // freezer.state FROZEN, v2 cgroup.events `frozen 1`). On timeout it is thawed again: EBUSY.
 Status freeze_group(const Backend& cg, const std::string& rel, int timeout_ms);
+// The group's directory in the hierarchy that freezes (v2: the group; v1: the freezer's), as
+// CRIU's freeze_cgroup wants it.
+Result<std::string> freezer_dir(const Backend& cg, const std::string& rel);
 // Undo freeze_group. A group that is not frozen, or does not exist, is fine.
 Status thaw_group(const Backend& cg, const std::string& rel);
 
@@ -33,6 +36,7 @@ class FreezeGuard {
   FreezeGuard(const FreezeGuard&) = delete;
   FreezeGuard& operator=(const FreezeGuard&) = delete;
   ~FreezeGuard() { (void)thaw(); }
+  void dismiss() { cg_ = nullptr; }  // the group stays frozen
   Status thaw() {
     if (!cg_) return {};
     return thaw_group(*std::exchange(cg_, nullptr), rel_);

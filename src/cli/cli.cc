@@ -43,6 +43,9 @@ constexpr CommandEntry kCommands[] = {
     {"backup-verify", cmd_backup_verify},
     {"backup-delete", cmd_backup_delete},
     {"restore", cmd_restore},
+    {"chkpnt", cmd_chkpnt},
+    {"suspend", cmd_chkpnt},
+    {"resume", cmd_restore_checkpoint},
     {"snapshot", cmd_snapshot},
     {"snapshot-list", cmd_snapshot_list},
     {"snapshot-switch", cmd_snapshot_switch},
@@ -80,6 +83,8 @@ void usage(FILE* out, const std::string& prog) {
                "  backup CTID [--storage DIR] [--full-read] [--export FILE.tar{.zst,.gz}]\n"
                "  backup-list [CTID] [--storage DIR] [-j]   backup-verify|backup-delete ID\n"
                "  restore CTID --backup ID|--import FILE [--ctid NEW] [--force] [--storage DIR]\n"
+               "  chkpnt|suspend CTID [--dumpfile DIR] [--suspend|--dump|--kill|--resume]\n"
+               "  restore|resume CTID [--dumpfile DIR] [--undump|--resume] [--keep-dump]\n"
                "  snapshot CTID [--id UUID] [--name N] [--description D] [--skip-suspend]\n"
                "         [--skip-config]\n"
                "  snapshot-list CTID [-H] [-o field,...] [--id UUID] [-j]\n"
@@ -158,7 +163,12 @@ int main(int argc, char** argv) {
   // a reboot or poweroff inside is seen (monitor/server.h). The worker runs this same command
   // line with our fds: its output and exit status are a direct run's.
   // snapshot-switch starts a CT it stopped: the same worker, for the same reason.
-  if (inv.command == "start" || inv.command == "restart" || inv.command == "snapshot-switch") {
+  // A checkpoint's restore makes the CT's init too (restore without --backup/--import, resume).
+  bool restores = inv.command == "resume" || inv.command == "restore";
+  for (const auto& a : inv.args)
+    if (a.rfind("--backup", 0) == 0 || a.rfind("--import", 0) == 0) restores = false;
+  if (inv.command == "start" || inv.command == "restart" || inv.command == "snapshot-switch" ||
+      restores) {
     std::vector<std::string> all(argv, argv + argc);
     if (auto rc = monitor::run_in_worker(*host, all)) return *rc;
   }

@@ -53,6 +53,9 @@ int cmd_backup_list(const Invocation&, const HostConfig&);
 int cmd_backup_verify(const Invocation&, const HostConfig&);
 int cmd_backup_delete(const Invocation&, const HostConfig&);
 int cmd_restore(const Invocation&, const HostConfig&);
+// chkpnt, suspend, and restore/resume of a checkpoint (cmd_checkpoint.cc)
+int cmd_chkpnt(const Invocation&, const HostConfig&);
+int cmd_restore_checkpoint(const Invocation&, const HostConfig&);
 int cmd_ubc(const Invocation&, const HostConfig&);      // ubc (vzubc)
 int cmd_netstat(const Invocation&, const HostConfig&);  // netstat (vznetstat)
 int cmd_snapshot(const Invocation&, const HostConfig&);

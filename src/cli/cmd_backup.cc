@@ -183,6 +183,11 @@ int cmd_backup_delete(const Invocation& inv, const HostConfig& host) {
 }
 
 int cmd_restore(const Invocation& inv, const HostConfig& host) {
+  // Without --backup or --import: vzctl's restore of a checkpoint (cmd_checkpoint.cc).
+  bool backup = false;
+  for (const auto& arg : inv.args)
+    if (arg.rfind("--backup", 0) == 0 || arg.rfind("--import", 0) == 0) backup = true;
+  if (!backup) return cmd_restore_checkpoint(inv, host);
   auto a = parse(inv, {"--storage", "--backup", "--import", "--ctid", "--force"});
   if (!a.ok()) return report(inv, a.error());
   if (a->positional.size() != 1) return report(inv, usage_error("restore: one CTID expected"));

@@ -8,6 +8,7 @@
 #include "core/exit_codes.h"
 #include "core/values/text.h"
 #include "runtime/create.h"
+#include "runtime/checkpoint.h"
 #include "runtime/lifecycle.h"
 #include "runtime/snapshot.h"
 #include "state/status.h"
@@ -126,6 +127,9 @@ int cmd_start(const Invocation& inv, const HostConfig& host) {
   if (!ct.ok()) return report(inv, ct.error());
   auto f = parse_flags(inv, {"--wait", "--timeout", "--force", "--skip-fsck", "--skip-remount"});
   if (!f.ok()) return report(inv, f.error());
+  // A suspended CT (a checkpoint in DUMPDIR) goes on from where it was, as vzctl's start does.
+  if (runtime::dump_complete(runtime::default_dumpdir(*ct)))
+    return cmd_restore_checkpoint(inv, host);
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
   say(inv, "Starting CT " + ct->ctid() + " ...");

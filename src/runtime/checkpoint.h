@@ -5,7 +5,7 @@
 // pair, protobuf messages), never by parsing its text output. Its log is kept next to the dump
 // (DUMPDIR/dump.log, restore.log, predump-N.log); on failure the last lines are printed.
 //
-// The dump directory of a CT is <lib>/dump/<CTID> by default (vzctl's DUMPDIR; --dumpfile DIR
+// The dump directory of a CT is DUMPDIR/Dump.<CTID> by default (vzctl's name; --dumpfile DIR
 // elsewhere). A CT stopped with a complete dump there is "suspended": status says so, and
 // `start` and `resume` restore it.
 //
@@ -38,23 +38,23 @@ struct ChkpntOptions {
 
 struct ChkpntResult {
   std::string dumpdir;
-  double frozen_ms = 0;      // from freeze to the end of the dump (or to the kill/thaw)
-  double dump_ms = 0;        // CRIU's dump alone
-  uint64_t bytes = 0;        // size of the images written
+  double frozen_ms = 0;  // from freeze to the end of the dump (or to the kill/thaw)
+  double dump_ms = 0;    // CRIU's dump alone
+  uint64_t bytes = 0;    // size of the images written
 };
 
 // Checkpoint a running CT. Refused with one line (and the CT left running) when CRIU is missing
 // or cannot dump it (the reason CRIU gave, from its log).
 Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts);
 
-struct RestoreOptions {
+struct UndumpOptions {
   std::string dumpdir;  // empty: default_dumpdir(ct)
   // vzctl --undump: restore the processes frozen; --resume then thaws them. Default both.
   enum class Stage { kAll, kUndump, kResume } stage = Stage::kAll;
   bool keep_dump = false;  // keep the images after a successful restore (default: removed)
 };
 
-struct RestoreResult {
+struct UndumpResult {
   double restore_ms = 0;  // CRIU's restore
   double total_ms = 0;    // from the start of the command's work to the CT running
   int init_pid = 0;
@@ -62,7 +62,7 @@ struct RestoreResult {
 
 // Restore a stopped CT from its dump: mounts its root, sets up its cgroups, network and /proc
 // view as start does, then CRIU restores the processes into them.
-Result<RestoreResult> restore_checkpoint(const CtConfig& ct, const RestoreOptions& opts);
+Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions& opts);
 
 struct PreDumpResult {
   double ms = 0;

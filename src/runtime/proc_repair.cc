@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 
 #include "core/unique_fd.h"
 #include "isolation/proc_mask.h"
@@ -48,10 +49,37 @@ Status remount_proc(int view_fd, const std::vector<isolation::ProcFile>& files, 
   isolation::attach_proc_view(view_fd);
   isolation::attach_proc_files(files);
   // The block at /run/berth/user_beancounters was the dead server's too (best effort: the CT may
-  // have mounted something else over /run since).
-  if (file_fd >= 0 && k.umount(isolation::kBeancountersPath, MNT_DETACH).ok())
+  // have mounted something else over /run since, or it was switched out for a checkpoint).
+  if (file_fd >= 0) {
+    (void)k.umount(isolation::kBeancountersPath, MNT_DETACH);
     (void)k.move_mount(file_fd, isolation::kBeancountersPath);
+  }
   return {};
+}
+
+// In the CT's pid namespace: run fn in a child made there (procfs takes the pid namespace of the
+// process that mounts it).
+Status in_ct_pidns(const CtConfig& ct, pid_t init_pid, const std::function<Status()>& fn) {
+  auto init = sys::pidfd_open(init_pid);
+  if (!init.ok()) return sys::reworded(init.error(), "open pidfd of the CT's init");
+  int init_fd = init->get();
+  return run_in_ct(ct, [&]() -> Status {
+    if (::setns(init_fd, CLONE_NEWPID) != 0)
+      return Error::from_errno(errno, "join the CT's pid namespace");
+    pid_t pid = ::fork();
+    if (pid < 0) return Error::from_errno(errno, "fork");
+    if (pid == 0) {
+      auto st = fn();
+      if (!st.ok())
+        std::fprintf(stderr, "berth: CT %s: %s\n", ct.ctid().c_str(), st.error().message().c_str());
+      ::_exit(st.ok() ? exitcode::kOk : exitcode::kHelperFailed);
+    }
+    int ws = 0;
+    while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
+    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+      return Error::from_errno(EIO, "replace the CT's /proc");
+    return {};
+  });
 }
 
 }  // namespace
@@ -71,8 +99,6 @@ bool proc_view_dead(pid_t init_pid) {
 }
 
 Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
-  auto init = sys::pidfd_open(init_pid);
-  if (!init.ok()) return sys::reworded(init.error(), "open pidfd of the CT's init");
   auto clone = [](const std::string& path) { return sys::clone_mount_or_none(path); };
   UniqueFd file = clone(procsrv::served_path(ct.host(), ct.ctid()));
   // The mode the CT started with: its init, seen through its root now.
@@ -82,25 +108,18 @@ Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
   BERTH_ASSIGN_OR_RETURN(ProcMode mode, proc_mode(ct, kind));
   ProcMounts proc = clone_proc_mounts(ct, mode);
   bool userns = !ct.is_privileged();
-  int init_fd = init->get(), view_fd = proc.view.get(), file_fd = file.get();
+  int view_fd = proc.view.get(), file_fd = file.get();
   const std::vector<isolation::ProcFile>& files = proc.files;
-  // run_in_ct joins the CT's mount (and user) namespace; procfs takes the pid namespace of the
-  // process that makes it, so that part runs in a child made after joining the CT's.
-  return run_in_ct(ct, [&]() -> Status {
-    if (::setns(init_fd, CLONE_NEWPID) != 0)
-      return Error::from_errno(errno, "join the CT's pid namespace");
-    pid_t pid = ::fork();
-    if (pid < 0) return Error::from_errno(errno, "fork");
-    if (pid == 0) {
-      auto st = remount_proc(view_fd, files, file_fd, userns);
-      if (!st.ok())
-        std::fprintf(stderr, "berth: CT %s: %s\n", ct.ctid().c_str(), st.error().message().c_str());
-      ::_exit(st.ok() ? exitcode::kOk : exitcode::kHelperFailed);
-    }
-    int ws = 0;
-    while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
-    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-      return Error::from_errno(EIO, "replace the dead /proc");
+  return in_ct_pidns(ct, init_pid,
+                     [&]() -> Status { return remount_proc(view_fd, files, file_fd, userns); });
+}
+
+Status switch_proc_to_plain(const CtConfig& ct, pid_t init_pid) {
+  bool userns = !ct.is_privileged();
+  return in_ct_pidns(ct, init_pid, [&]() -> Status {
+    BERTH_RETURN_IF_ERROR(remount_proc(-1, {}, -1, userns));
+    // The beancounter block is the server's too (a FUSE file CRIU cannot dump).
+    (void)sys::kernel().umount(isolation::kBeancountersPath, MNT_DETACH);
     return {};
   });
 }

@@ -12,7 +12,9 @@ Result<CtStatus> query_status(const CtConfig& ct) {
   CtStatus s;
   s.exists = sys::path_exists(ct.conf_path());
   s.mounted = storage::is_mounted(ct);
-  s.suspended = sys::path_exists(ct.host().paths().dump_dir + "/Dump." + ct.ctid());
+  // A complete checkpoint (runtime/checkpoint.h): its record is written last.
+  s.suspended =
+      sys::path_exists(ct.host().paths().dump_dir + "/Dump." + ct.ctid() + "/berth-dump.json");
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
   std::string group = ct_group_of(ct);
   if (!cg->exists(group)) return s;

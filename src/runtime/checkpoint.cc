@@ -1,0 +1,584 @@
+// Checkpoint and restore of a running CT with CRIU (see checkpoint.h).
+//
+// What a Berth CT holds that CRIU cannot take as it is, and what is done about it:
+//  - its /proc view and beancounter file are FUSE mounts of the instance's server: switched to a
+//    plain procfs before the dump (proc_repair.h), and the view put back after the restore (or
+//    when the dump failed);
+//  - its console is a pty whose master the watcher holds: the slave is an external tty and the
+//    /dev/console bind an external mount, both keyed "console"; the restore gets a new pty (a
+//    devpts instance of its own, as start's) and the watcher its master;
+//  - its veths have their host ends outside: CRIU makes them again under temporary host names,
+//    which are dropped once the processes run, and the CT's network is then attached exactly as
+//    start attaches it (addresses, routes, proxy neighbours, filters, shaping);
+//  - its root: the host's VE_ROOT is nosuid (a wall against host users); CRIU runs in a mount
+//    namespace of its own where the CT's setuid-allowed view is attached, as start's child does;
+//  - its cgroup: made and limited by start's own steps before CRIU puts the processes in it.
+// The dump is taken with the CT's cgroup frozen by us, so nothing runs between the dump and the
+// kill (files and TCP would move past the images); CRIU leaves it frozen, then it is killed.
+#include "runtime/checkpoint.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cgroups/freeze.h"
+#include "checkpoint/criu.h"
+#include "core/exit_codes.h"
+#include "core/unique_fd.h"
+#include "isolation/rootfs.h"
+#include "monitor/client.h"
+#include "monitor/report.h"
+#include "net/netlink.h"
+#include "net/network.h"
+#include "procsrv/client.h"
+#include "runtime/lifecycle.h"
+#include "runtime/proc_repair.h"
+#include "runtime/start_steps.h"
+#include "state/ct_cgroup.h"
+#include "state/status.h"
+#include "storage/root.h"
+#include "sys/fs.h"
+#include "sys/kernel.h"
+
+namespace berth::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kRecord = "berth-dump.json";  // written last: the dump is complete
+constexpr const char* kDumpLog = "dump.log";
+constexpr const char* kRestoreLog = "restore.log";
+constexpr const char* kConsoleKey = "console";
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+uint64_t dir_bytes(const std::string& dir) {
+  uint64_t total = 0;
+  UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d) return 0;
+  DIR* dp = ::fdopendir(::dup(d.get()));
+  if (!dp) return 0;
+  while (struct dirent* e = ::readdir(dp)) {
+    struct stat st;
+    if (::fstatat(d.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+      total += static_cast<uint64_t>(st.st_size);
+  }
+  ::closedir(dp);
+  return total;
+}
+
+// The console's tty as CRIU names it, tty[rdev:dev] (hex, the stat values): from the CT's
+// mountinfo (the kernel's words, not a path the tenant controls), the devpts mount at
+// /dev/console: its root is the pty's index, its device the instance's.
+std::string console_tty_key(pid_t init) {
+  auto info = sys::read_file("/proc/" + std::to_string(init) + "/mountinfo");
+  if (!info.ok()) return "";
+  std::istringstream in(*info);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, devnum, root, point;
+    f >> id >> parent >> devnum >> root >> point;
+    if (point != "/dev/console") continue;
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos || line.compare(dash + 3, 7, "devpts ") != 0) continue;
+    unsigned maj = 0, min = 0, index = 0;
+    if (std::sscanf(devnum.c_str(), "%u:%u", &maj, &min) != 2) continue;
+    if (std::sscanf(root.c_str(), "/%u", &index) != 1) continue;
+    char key[64];
+    // Unix98 pty slaves: major 136 + index / 256.
+    std::snprintf(key, sizeof key, "tty[%llx:%llx]",
+                  static_cast<unsigned long long>(makedev(136 + index / 256, index % 256)),
+                  static_cast<unsigned long long>(makedev(maj, min)));
+    return key;
+  }
+  return "";
+}
+
+// The veths inside the CT's network namespace (their names there), from a child that joins it.
+Result<std::vector<std::string>> veths_inside(pid_t init) {
+  UniqueFd ns(::open(("/proc/" + std::to_string(init) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return Error::from_errno(errno, "open the CT's network namespace");
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "fork");
+  if (pid == 0) {
+    rd.reset();
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) ::_exit(1);
+    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct if_nameindex* ifs = ::if_nameindex();
+    std::string out;
+    for (auto* i = ifs; i && i->if_index; ++i) {
+      struct ethtool_drvinfo drv{};
+      drv.cmd = ETHTOOL_GDRVINFO;
+      struct ifreq ifr{};
+      std::strncpy(ifr.ifr_name, i->if_name, IFNAMSIZ - 1);
+      ifr.ifr_data = reinterpret_cast<char*>(&drv);
+      if (::ioctl(s, SIOCETHTOOL, &ifr) == 0 && std::strcmp(drv.driver, "veth") == 0)
+        out += std::string(i->if_name) + "\n";
+    }
+    if (ifs) ::if_freenameindex(ifs);
+    (void)!::write(wr.get(), out.data(), out.size());
+    ::_exit(0);
+  }
+  wr.reset();
+  std::string text;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  int ws = 0;
+  while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
+  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+    return Error::from_errno(EIO, "list the CT's network devices");
+  std::vector<std::string> names;
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l))
+    if (!l.empty()) names.push_back(l);
+  return names;
+}
+
+Status prepare_dumpdir(const std::string& dir) {
+  std::string parent = dir.substr(0, dir.rfind('/'));
+  // Searchable by the CT's root id: CRIU reads some images from inside the CT's user namespace.
+  BERTH_RETURN_IF_ERROR(make_dirs(parent, 0711));
+  if (sys::path_exists(dir)) BERTH_RETURN_IF_ERROR(sys::remove_tree(dir));
+  if (::mkdir(dir.c_str(), 0700) != 0) return Error::from_errno(errno, "mkdir `" + dir + "`");
+  return {};
+}
+
+// The dump (its dir and the files in it, one level of pre-dump dirs below) readable by the CT's
+// root id alone besides host root: CRIU reads images as that id in a user-namespaced restore, and
+// the images hold the CT's memory, no one else's business.
+Status give_dump_to_ct(const CtConfig& ct, const std::string& dir, int depth = 0) {
+  if (ct.is_privileged()) return {};
+  UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!d) return Error::from_errno(errno, "open `" + dir + "`");
+  if (::fchown(d.get(), ct.local_uid(), ct.local_gid()) != 0 || ::fchmod(d.get(), 0700) != 0)
+    return Error::from_errno(errno, "give `" + dir + "` to the CT's root");
+  DIR* dp = ::fdopendir(::dup(d.get()));
+  if (!dp) return Error::from_errno(errno, "read `" + dir + "`");
+  Status st;
+  while (struct dirent* e = ::readdir(dp)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat sb;
+    if (::fstatat(d.get(), name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(sb.st_mode) && depth == 0) {
+      st = give_dump_to_ct(ct, dir + "/" + name, 1);
+      if (!st.ok()) break;
+    } else if (S_ISREG(sb.st_mode)) {
+      if (::fchownat(d.get(), name.c_str(), ct.local_uid(), ct.local_gid(), AT_SYMLINK_NOFOLLOW) != 0) {
+        st = Error::from_errno(errno, "give `" + dir + "/" + name + "` to the CT's root");
+        break;
+      }
+    }
+  }
+  ::closedir(dp);
+  return st;
+}
+
+Status write_record(const std::string& dir, const std::string& text) {
+  std::string path = dir + "/" + kRecord;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return Error::from_errno(errno, "create `" + path + "`");
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      ::fsync(fd.get()) != 0)
+    return Error::from_errno(errno, "write `" + path + "`");
+  return {};
+}
+
+Result<nlohmann::json> read_record(const std::string& dir) {
+  BERTH_ASSIGN_OR_RETURN(std::string text, sys::read_file(dir + "/" + kRecord));
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return Error::with_status(exitcode::kRestoreFailed, "`" + dir + "/" + kRecord + "` is damaged");
+  return j;
+}
+
+// What the CT is, for status and the next command: the dump dir of a CT that was checkpointed
+// and killed.
+std::string record_text(const CtConfig& ct, const std::string& console, const std::vector<std::string>& veths) {
+  nlohmann::json j;
+  j["ctid"] = ct.ctid();
+  j["berth"] = BERTH_VERSION;
+  j["console"] = console;
+  j["veths"] = veths;
+  j["privileged"] = ct.is_privileged();
+  j["time"] = static_cast<int64_t>(::time(nullptr));
+  return j.dump(2) + "\n";
+}
+
+// A new console for a restored CT: a devpts instance of its own at <lib>/criu/<CTID> (the CT's
+// root id must reach it: CRIU binds it at /dev/console from inside the CT's user namespace), its
+// slave owned by the CT's root. The mount goes once CRIU has bound the slave.
+struct NewConsole {
+  std::string dir;
+  UniqueFd master, slave;
+  bool mounted = false;
+  ~NewConsole() {
+    if (mounted) (void)::umount2(dir.c_str(), MNT_DETACH);
+    if (!dir.empty()) ::rmdir(dir.c_str());
+  }
+};
+
+Status make_console(const CtConfig& ct, NewConsole& c) {
+  std::string base = ct.host().paths().lib + "/criu";
+  if (::mkdir(base.c_str(), 0711) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + base + "`");
+  ::chmod(base.c_str(), 0711);
+  c.dir = base + "/" + ct.ctid();
+  if (sys::path_exists(c.dir)) {
+    (void)::umount2(c.dir.c_str(), MNT_DETACH);
+    ::rmdir(c.dir.c_str());
+  }
+  if (::mkdir(c.dir.c_str(), 0711) != 0) return Error::from_errno(errno, "mkdir `" + c.dir + "`");
+  if (::mount("devpts", c.dir.c_str(), "devpts", MS_NOSUID | MS_NOEXEC,
+              "newinstance,ptmxmode=0600,mode=0600,max=1") != 0)
+    return Error::from_errno(errno, "mount a devpts for the console");
+  c.mounted = true;
+  c.master.reset(::open((c.dir + "/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!c.master) return Error::from_errno(errno, "open the console's ptmx");
+  int unlock = 0;
+  if (::ioctl(c.master.get(), TIOCSPTLCK, &unlock) != 0)
+    return Error::from_errno(errno, "unlock the console pty");
+  c.slave.reset(::ioctl(c.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!c.slave) return Error::from_errno(errno, "open the console's slave");
+  if (!ct.is_privileged() && ::fchown(c.slave.get(), ct.local_uid(), ct.local_gid()) != 0)
+    return Error::from_errno(errno, "give the console to the CT's root");
+  return {};
+}
+
+// The CT's root view attached at <lib>/criu-root/<CTID> (the directory 0700) while CRIU
+// restores; detached after.
+struct RootStage {
+  std::string path;
+  bool attached = false;
+  ~RootStage() {
+    if (attached) (void)::umount2(path.c_str(), MNT_DETACH);
+    if (!path.empty()) ::rmdir(path.c_str());
+  }
+};
+
+Status stage_root(const CtConfig& ct, UniqueFd view, RootStage& st) {
+  std::string base = ct.host().paths().lib + "/criu-root";
+  if (::mkdir(base.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + base + "`");
+  if (::chmod(base.c_str(), 0700) != 0) return Error::from_errno(errno, "chmod `" + base + "`");
+  st.path = base + "/" + ct.ctid();
+  if (sys::path_exists(st.path)) {
+    (void)::umount2(st.path.c_str(), MNT_DETACH);
+    ::rmdir(st.path.c_str());
+  }
+  if (::mkdir(st.path.c_str(), 0700) != 0)
+    return Error::from_errno(errno, "mkdir `" + st.path + "`");
+  BERTH_RETURN_IF_ERROR(sys::kernel().move_mount(view.get(), st.path));
+  st.attached = true;
+  return {};
+}
+
+}  // namespace
+
+// vzctl's DUMPDIR/Dump.<CTID> (state/status.cc looks there for "suspended"), a directory here.
+std::string default_dumpdir(const CtConfig& ct) {
+  return ct.host().paths().dump_dir + "/Dump." + ct.ctid();
+}
+
+bool dump_complete(const std::string& dir) {
+  return sys::path_exists(dir + "/" + kRecord) && sys::path_exists(dir + "/inventory.img");
+}
+
+std::string criu_version() {
+  if (checkpoint::criu_binary().empty()) return "";
+  checkpoint::CriuOptions o;
+  o.auto_ext_mnt = o.nftables_lock = o.soft_cgroups = false;
+  auto r = checkpoint::run(checkpoint::Request::kVersion, o);
+  return r.ok() ? r->version : "";
+}
+
+std::string criu_unusable_reason() {
+  if (checkpoint::criu_binary().empty()) return "CRIU is not installed (apt-get install criu)";
+  char tmpl[] = "/tmp/berth-criu-check-XXXXXX";
+  if (!::mkdtemp(tmpl)) return std::string("mkdtemp: ") + std::strerror(errno);
+  UniqueFd d(::open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  checkpoint::CriuOptions o;
+  o.images_dir_fd = d.get();
+  o.log_file = "check.log";
+  o.auto_ext_mnt = o.soft_cgroups = false;
+  auto r = checkpoint::run(checkpoint::Request::kCheck, o, {}, std::string(tmpl) + "/check.log");
+  std::string why;
+  if (!r.ok()) {
+    why = "CRIU cannot checkpoint on this kernel (" + r.error().message() + ")";
+    if (auto nl = why.find('\n'); nl != std::string::npos) why = why.substr(0, nl) + ")";
+  }
+  (void)sys::remove_tree(tmpl);
+  return why;
+}
+
+Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
+  const std::string dir = opts.dumpdir.empty() ? default_dumpdir(ct) : opts.dumpdir;
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
+  if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+  const std::string group = state::ct_group_of(ct);
+  ChkpntResult res;
+  res.dumpdir = dir;
+
+  if (opts.stage == ChkpntStage::kResume) {
+    if (!s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
+    BERTH_RETURN_IF_ERROR(cgroups::thaw_group(*cg, group).status(exitcode::kRestoreFailed));
+    return res;
+  }
+  if (opts.stage == ChkpntStage::kKill) {
+    if (!s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
+    if (!dump_complete(dir))
+      return Error::with_status(exitcode::kChkpntFailed,
+                                "no complete dump in `" + dir + "`: chkpnt --dump first");
+    monitor::release(ct.host(), ct.ctid());
+    BERTH_RETURN_IF_ERROR(cg->kill_all(group).status(exitcode::kChkpntFailed));
+    BERTH_RETURN_IF_ERROR(repair(ct).status(exitcode::kChkpntFailed));
+    BERTH_RETURN_IF_ERROR(storage::umount_root(ct).status(exitcode::kChkpntFailed));
+    procsrv::stop_server_if_idle(ct.host());
+    monitor::stop_if_idle(ct.host());
+    return res;
+  }
+  if (!s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
+  if (opts.stage == ChkpntStage::kSuspend) {
+    BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, group, 10000).status(exitcode::kChkpntFailed));
+    return res;
+  }
+  if (checkpoint::criu_binary().empty())
+    return Error::with_status(exitcode::kChkpntFailed,
+                              "CRIU is not installed (apt-get install criu): the CT keeps running");
+
+  const pid_t init = s.init_pid;
+  BERTH_RETURN_IF_ERROR(prepare_dumpdir(dir).status(exitcode::kChkpntFailed));
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return Error::from_errno(errno, "open `" + dir + "`").status(exitcode::kChkpntFailed);
+  std::string console = console_tty_key(init);
+  BERTH_ASSIGN_OR_RETURN(std::vector<std::string> veths,
+                         veths_inside(init).status(exitcode::kChkpntFailed));
+
+  // FUSE out of the CT's mounts; put back on every way out but success.
+  BERTH_RETURN_IF_ERROR(switch_proc_to_plain(ct, init).status(exitcode::kChkpntFailed));
+  bool done = false;
+  ScopeExit put_back([&] {
+    if (done) return;
+    auto ensured = procsrv::ensure_server(ct.host());
+    if (ensured.ok()) ensured->commit();
+    if (auto st = repair_proc_view(ct, init); !st.ok())
+      std::fprintf(stderr, "Warning: CT %s: /proc view after a failed checkpoint: %s\n",
+                   ct.ctid().c_str(), st.error().message().c_str());
+  });
+
+  // Frozen by us (and left frozen by CRIU): nothing runs between the dump and the kill.
+  BERTH_ASSIGN_OR_RETURN(std::string freezer, cgroups::freezer_dir(*cg, group));
+  auto t0 = Clock::now();
+  BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, group, 10000).status(exitcode::kChkpntFailed));
+  cgroups::FreezeGuard frozen(*cg, group);
+
+  checkpoint::CriuOptions o;
+  o.images_dir_fd = dfd.get();
+  o.log_file = kDumpLog;
+  o.pid = init;
+  o.leave_running = true;
+  o.freeze_cgroup = freezer;
+  o.parent_img = opts.parent;
+  if (!opts.parent.empty()) o.track_mem = true;
+  if (!console.empty()) {
+    o.external.push_back("mnt[/dev/console]:" + std::string(kConsoleKey));
+    o.external.push_back(console);
+  }
+  auto t1 = Clock::now();
+  auto r = checkpoint::run(checkpoint::Request::kDump, o, {}, dir + "/" + kDumpLog);
+  res.dump_ms = ms_since(t1);
+  if (!r.ok())
+    return Error::with_status(exitcode::kChkpntFailed,
+                              "checkpoint failed, the CT keeps running: " + r.error().message());
+  BERTH_RETURN_IF_ERROR(
+      write_record(dir, record_text(ct, console, veths)).status(exitcode::kChkpntFailed));
+  res.bytes = dir_bytes(dir);
+  done = true;
+
+  if (opts.leave_running || opts.stage == ChkpntStage::kDump) {
+    // A copy of a running CT: it goes on (vzctl's --dump: still suspended, until --resume or
+    // --kill), its /proc view back.
+    done = false;
+    if (opts.stage == ChkpntStage::kDump) frozen.dismiss();
+    res.frozen_ms = ms_since(t0);
+    return res;
+  }
+  // The CT ends here: the watcher must not take it for a poweroff inside, then the same teardown
+  // as stop's (processes, group, network, mounts); the dump stays. The network goes first: the
+  // kill closes the CT's sockets, and the FINs and RSTs that would tell its TCP peers the
+  // connections are over must find no way out (CRIU's own network lock is lifted by now).
+  monitor::release(ct.host(), ct.ctid());
+  BERTH_RETURN_IF_ERROR(net::detach_network(ct).status(exitcode::kChkpntFailed));
+  BERTH_RETURN_IF_ERROR(cg->kill_all(group).status(exitcode::kChkpntFailed));
+  res.frozen_ms = ms_since(t0);
+  (void)frozen.thaw();
+  BERTH_RETURN_IF_ERROR(repair(ct).status(exitcode::kChkpntFailed));
+  BERTH_RETURN_IF_ERROR(storage::umount_root(ct).status(exitcode::kChkpntFailed));
+  procsrv::stop_server_if_idle(ct.host());
+  monitor::stop_if_idle(ct.host());
+  return res;
+}
+
+Result<PreDumpResult> pre_dump(const CtConfig& ct, const std::string& dumpdir,
+                               const std::string& name, const std::string& parent) {
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
+  if (!s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
+  const std::string dir = dumpdir + "/" + name;
+  BERTH_RETURN_IF_ERROR(prepare_dumpdir(dir).status(exitcode::kChkpntFailed));
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return Error::from_errno(errno, "open `" + dir + "`").status(exitcode::kChkpntFailed);
+  checkpoint::CriuOptions o;
+  o.images_dir_fd = dfd.get();
+  o.log_file = "predump.log";
+  o.pid = s.init_pid;
+  o.track_mem = true;
+  o.parent_img = parent.empty() ? "" : "../" + parent;
+  std::string console = console_tty_key(s.init_pid);
+  if (!console.empty()) {
+    o.external.push_back("mnt[/dev/console]:" + std::string(kConsoleKey));
+    o.external.push_back(console);
+  }
+  // A pre-dump reads memory only; the FUSE mounts are not an obstacle to it, the final dump
+  // switches them out.
+  auto t = Clock::now();
+  auto r = checkpoint::run(checkpoint::Request::kPreDump, o, {}, dir + "/predump.log");
+  if (!r.ok()) return Error::with_status(exitcode::kChkpntFailed, r.error().message());
+  return PreDumpResult{ms_since(t), dir_bytes(dir)};
+}
+
+Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions& opts) {
+  auto t0 = Clock::now();
+  const std::string dir = opts.dumpdir.empty() ? default_dumpdir(ct) : opts.dumpdir;
+  UndumpResult res;
+  if (opts.stage == UndumpOptions::Stage::kResume) {
+    BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
+    if (!s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
+    BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+    BERTH_RETURN_IF_ERROR(
+        cgroups::thaw_group(*cg, state::ct_group_of(ct)).status(exitcode::kRestoreFailed));
+    res.total_ms = ms_since(t0);
+    return res;
+  }
+  if (!dump_complete(dir))
+    return Error::with_status(exitcode::kRestoreFailed,
+                              "no complete dump of CT " + ct.ctid() + " in `" + dir + "`");
+  if (checkpoint::criu_binary().empty())
+    return Error::with_status(exitcode::kRestoreFailed, "CRIU is not installed (apt-get install criu)");
+  BERTH_ASSIGN_OR_RETURN(nlohmann::json rec, read_record(dir));
+  if (rec.value("ctid", "") != ct.ctid())
+    return Error::with_status(exitcode::kRestoreFailed, "the dump in `" + dir + "` is of CT " +
+                                                            rec.value("ctid", "?") + ", not " +
+                                                            ct.ctid());
+  if (rec.value("privileged", false) != ct.is_privileged())
+    return Error::with_status(exitcode::kRestoreFailed,
+                              "the dump was taken with another LOCAL_UID setting (privileged or "
+                              "not) than the CT has now");
+  BERTH_RETURN_IF_ERROR(give_dump_to_ct(ct, dir).status(exitcode::kRestoreFailed));
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return Error::from_errno(errno, "open `" + dir + "`").status(exitcode::kRestoreFailed);
+
+  // Start's own steps up to the processes: state and config, leftovers, the root, its view,
+  // the group with its limits, the beancounter server (CRIU binds its files).
+  StartOptions sopts;
+  StartContext ctx{ct, sopts};
+  for (auto step : {validate_config, repair_leftovers, mount_root, open_root_view, create_cgroup,
+                    apply_limits, ensure_ubc_server}) {
+    auto st = step(ctx);
+    if (!st.ok()) return std::move(st).error().status(exitcode::kRestoreFailed);
+  }
+
+  NewConsole con;
+  std::string console = rec.value("console", "");
+  checkpoint::CriuOptions o;
+  o.images_dir_fd = dfd.get();
+  o.log_file = kRestoreLog;
+  o.rst_sibling = true;
+  if (!console.empty()) {
+    BERTH_RETURN_IF_ERROR(make_console(ct, con).status(exitcode::kRestoreFailed));
+    o.ext_mnt.emplace_back(kConsoleKey, con.dir + "/0");
+    o.inherit_fd.emplace_back(console, con.slave.get());
+  }
+  // The veths come back under temporary host names, dropped after: start's attach makes them.
+  std::vector<std::string> temp_links;
+  if (rec.contains("veths") && rec["veths"].is_array()) {
+    int n = 0;
+    for (const auto& v : rec["veths"]) {
+      std::string tmp = "bcr" + std::to_string(::getpid() % 100000) + "x" + std::to_string(n++);
+      o.external.push_back("veth[" + v.get<std::string>() + "]:" + tmp);
+      temp_links.push_back(tmp);
+    }
+  }
+  auto drop_temp_links = [&] {
+    auto nl = net::Netlink::open();
+    if (!nl.ok()) return;
+    for (const auto& l : temp_links) {
+      auto link = nl->find_link(l);
+      if (link.ok() && *link) (void)nl->delete_link((*link)->ifindex);
+    }
+  };
+  // CRIU's root is the CT's setuid-allowed view (the host's VE_ROOT is nosuid), attached for the
+  // restore only, under a directory that is host root's alone.
+  RootStage stage;
+  BERTH_RETURN_IF_ERROR(stage_root(ct, std::move(ctx.root_view), stage).status(exitcode::kRestoreFailed));
+  o.root = stage.path;
+  auto t1 = Clock::now();
+  auto r = checkpoint::run(checkpoint::Request::kRestore, o, {}, dir + "/" + kRestoreLog);
+  res.restore_ms = ms_since(t1);
+  if (!r.ok()) {
+    drop_temp_links();
+    return Error::with_status(exitcode::kRestoreFailed,
+                              "restore failed (the dump is kept): " + r.error().message());
+  }
+  const pid_t init = r->restored_pid;
+  res.init_pid = init;
+  drop_temp_links();
+  auto net = net::attach_network(ct, init);
+  if (!net.ok()) {
+    monitor::release(ct.host(), ct.ctid());
+    (void)ctx.cg->kill_all(ctx.group);
+    ::waitpid(init, nullptr, 0);
+    return std::move(net).error().context("set up network").status(exitcode::kRestoreFailed);
+  }
+  ctx.network = std::move(net).value();
+  (void)apply_shaping(ctx);
+  ctx.commit();
+  // The processes run: the view back, the watcher told.
+  if (auto st = repair_proc_view(ct, init); !st.ok())
+    std::fprintf(stderr, "Warning: CT %s: /proc view after restore: %s\n", ct.ctid().c_str(),
+                 st.error().message().c_str());
+  monitor::report_init(ct.ctid(), init);
+  if (con.master) monitor::hand_console(ct.host(), ct.ctid(), con.master.get());
+  if (opts.stage == UndumpOptions::Stage::kUndump) {
+    BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, state::cgroup_backend());
+    (void)cgroups::freeze_group(*cg, state::ct_group_of(ct), 10000);
+  }
+  if (!opts.keep_dump) (void)sys::remove_tree(dir);
+  res.total_ms = ms_since(t0);
+  return res;
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,91 @@
+#!/bin/bash
+# tests/vm/checkpoint.sh - checkpoint and restore with CRIU, in the qemu test VM (Debian 12's 6.1
+# kernel, where Debian's CRIU 3.17 runs; the host's kernel cannot run it). Run by
+# tests/vm/suite.sh (suite "checkpoint"), or by hand:
+#   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/checkpoint.sh build
+# For an unprivileged (user namespace) and a privileged busybox CT with a routed address:
+#   - a shell in the CT counts in memory (a variable, written out each 0.2 s) and a TCP stream
+#     from a peer (the host's namespace) into a listener in the CT carries a sequence of numbers;
+#   - chkpnt: the CT is down and "suspended", its dump is in DUMPDIR/Dump.<CTID>;
+#   - restore: the CT runs again; the count goes on from where it was (not from 0), the TCP
+#     stream goes on with no number lost or repeated, the peer never saw the connection end; exec
+#     works; /proc/user_beancounters (the /proc view) and the console log work again;
+#   - suspend / resume (the same under vzctl's other names), then stop and destroy.
+set -u
+
+INST=berth-vmckpt
+WORK=/tmp/berth-vmckpt
+VMT=$(dirname "$0"); [ -e "$VMT/common.sh" ] || VMT=$PWD/tests/vm
+. "$VMT/common.sh"
+vm_guard checkpoint.sh
+PEERS=()
+cleanup() {
+    local p
+    for p in "${PEERS[@]}"; do kill -- -"$p" 2>/dev/null; done
+    vm_cleanup 101 102
+}
+trap cleanup EXIT
+vm_setup checkpoint.sh "${1:-build}"
+command -v criu >/dev/null || { fail "no criu in the VM image"; vm_result checkpoint.sh; exit; }
+
+run_b template create busybox; expect_rc 0 "template create busybox"
+
+# ct_round_trip CTID IP [create options...]
+ct_round_trip() {
+    local id=$1 ip=$2; shift 2
+    local what="CT $id ($*)"
+    run_b create "$id" --ostemplate busybox --ipadd "$ip" "$@"; expect_rc 0 "$what: create"
+    run_b start "$id" --wait; expect_rc 0 "$what: start"
+    # The counter: its value lives in the shell's memory.
+    run_b exec "$id" 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
+    # The stream's listener in the CT, and the peer on the host writing 1, 2, 3, ... into it.
+    run_b exec "$id" 'sleep 100000 | nc -l -p 5000 >/tmp/recv 2>/dev/null &'
+    sleep 1
+    local out=$WORK/peer-$id.out
+    # Its own process group (setsid), so that the whole pipeline goes with one kill.
+    setsid bash -c 'i=0; while :; do i=$((i + 1)); echo "$i"; sleep 0.1; done | nc "$1" 5000 >"$2" 2>&1; echo "peer exit $?" >>"$2"' peer "$ip" "$out" &
+    local peer=$!
+    PEERS+=("$peer")
+    sleep 2
+    run_b exec "$id" 'cat /tmp/count'; local c0=$OUT
+    run_b exec "$id" 'tail -n 1 /tmp/recv'; local r0=$OUT
+    echo "  before: count $c0, stream at $r0"
+
+    run_b chkpnt "$id"; expect_rc 0 "$what: chkpnt"
+    echo "$OUT" | sed 's/^/    /'
+    run_b status "$id"
+    expect_eq "$OUT" "CTID $id exist unmounted down suspended" "$what: status after chkpnt"
+    [ -s "$BERTH_ROOT/var/lib/berth/dump/Dump.$id/inventory.img" ] && pass "$what: dump in DUMPDIR/Dump.$id" || fail "$what: no dump in DUMPDIR/Dump.$id"
+    sleep 1
+    run_b restore "$id"; expect_rc 0 "$what: restore"
+    echo "$OUT" | sed 's/^/    /'
+    [ "$RC" = 0 ] || { tail -20 "$BERTH_ROOT/var/lib/berth/dump/Dump.$id/restore.log" 2>/dev/null; }
+    run_b status "$id"
+    expect_eq "$OUT" "CTID $id exist mounted running" "$what: status after restore"
+    sleep 2
+    run_b exec "$id" 'cat /tmp/count'; local c1=$OUT
+    if [ "$RC" = 0 ] && [ "${c1:-0}" -gt "${c0:-0}" ] 2>/dev/null; then pass "$what: the count went on in memory ($c0 -> $c1)"; else fail "$what: count $c0 -> '$c1'"; fi
+    run_b exec "$id" 'cat /tmp/recv'
+    local seq_ok=1 n=0 l
+    while read -r l; do n=$((n + 1)); [ "$l" = "$n" ] || { seq_ok=0; break; }; done <<<"$OUT"
+    if [ $seq_ok = 1 ] && [ $n -gt "${r0:-0}" ]; then pass "$what: the TCP stream went on, nothing lost or repeated (1..$n, was at $r0)"; else fail "$what: stream broken at line $n (got '$l')"; fi
+    if kill -0 "$peer" 2>/dev/null && ! grep -q "peer exit" "$out"; then pass "$what: the peer's connection never ended"; else fail "$what: the peer's nc ended: $(cat "$out")"; fi
+    run_b exec "$id" 'head -n 3 /proc/user_beancounters | tail -n 1'
+    case $OUT in *uid*resource*|*"$id":*kmemsize*) pass "$what: /proc/user_beancounters after restore" ;; *) fail "$what: /proc/user_beancounters after restore: '$OUT'" ;; esac
+    run_b exec "$id" 'echo hello-console > /dev/console'
+    sleep 0.5
+    grep -q hello-console "$BERTH_ROOT/var/log/berth/$id.console.log" 2>/dev/null && pass "$what: the console (log) works after restore" || fail "$what: console log has no hello-console"
+
+    run_b suspend "$id"; expect_rc 0 "$what: suspend"
+    run_b resume "$id"; expect_rc 0 "$what: resume"
+    run_b exec "$id" 'cat /tmp/count'; local c2=$OUT
+    if [ "${c2:-0}" -ge "${c1:-0}" ] 2>/dev/null; then pass "$what: count after suspend/resume ($c2)"; else fail "$what: count after resume '$c2'"; fi
+    kill -- -"$peer" 2>/dev/null
+    run_b stop "$id" --fast; expect_rc 0 "$what: stop"
+    run_b destroy "$id"; expect_rc 0 "$what: destroy"
+}
+
+ct_round_trip 101 198.18.5.2 --diskspace unlimited --diskinodes unlimited
+ct_round_trip 102 198.18.5.3 --local_uid 0 --i-trust-this-vps
+
+vm_result checkpoint.sh
