@@ -34,7 +34,7 @@ while getopts "c:s:t:h" o; do
         *) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//p}' "$0"; exit 2 ;;
     esac
 done
-case $SUITE in lifecycle) TMO=${TMO:-300} ;; debian) TMO=${TMO:-900} ;; ci) TMO=${TMO:-900} ;; storage) TMO=${TMO:-900} ;; storage-all) TMO=${TMO:-1200} ;; full) TMO=${TMO:-2400} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
+case $SUITE in lifecycle) TMO=${TMO:-300} ;; debian) TMO=${TMO:-900} ;; checkpoint) TMO=${TMO:-600} ;; ci) TMO=${TMO:-900} ;; storage) TMO=${TMO:-900} ;; storage-all) TMO=${TMO:-1200} ;; full) TMO=${TMO:-2400} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
 BUILD=${BUILD_DIR:-build-vm}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 VM=$ROOT/scripts/testvm
@@ -63,7 +63,7 @@ qemu-system-x86_64 -version >/dev/null 2>&1 || skip "qemu-system-x86_64 does not
 # Without a binary a failed build fails the run; with one (other work may have broken the tree
 # for a moment) the old binary is used, with a warning. Only the suite's own targets: the unit
 # tests are not needed here (scripts/test.sh builds everything before it gets here).
-case $SUITE in lifecycle|debian) targets="berth" ;; *) targets="berth berth_probe berth_integration_tests" ;; esac
+case $SUITE in lifecycle|debian|checkpoint) targets="berth" ;; *) targets="berth berth_probe berth_integration_tests" ;; esac
 t0=$SECONDS
 mkdir -p "$BUILD"
 if BUILD_DIR=$BUILD scripts/build.sh $targets >"$BUILD/testvm-build.log" 2>&1; then
@@ -76,7 +76,7 @@ fi
 
 # ---- stage berth's shared libraries (not libc/libstdc++: the guest has the host's own) ----
 mkdir -p "$BUILD/vm-lib"
-{ ldd "$BUILD/berth"; case $SUITE in lifecycle|debian) ;; *) ldd "$BUILD/berth_integration_tests" ;; esac; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
+{ ldd "$BUILD/berth"; case $SUITE in lifecycle|debian|checkpoint) ;; *) ldd "$BUILD/berth_integration_tests" ;; esac; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
     grep -vE '/(libc|libm|libstdc\+\+|libgcc_s)\.so' | while read -r lib; do
         dst=$BUILD/vm-lib/$(basename "$lib")
         [ "$dst" -nt "$lib" ] || cp -L "$lib" "$dst"

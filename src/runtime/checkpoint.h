@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/ct_config.h"
 #include "core/error.h"
@@ -74,6 +75,9 @@ Result<PreDumpResult> pre_dump(const CtConfig& ct, const std::string& dumpdir,
                                const std::string& name, const std::string& parent);
 
 std::string default_dumpdir(const CtConfig& ct);
+// CRIU's name of the CT's console tty, "tty[rdev:dev]" (hex), from the CT's mountinfo: the
+// devpts mount at /dev/console. Empty when the console is no pty. Pure.
+std::string console_tty_key_of(std::string_view mountinfo);
 // A complete dump (CRIU's inventory image and Berth's own record) is in dir.
 bool dump_complete(const std::string& dir);
 
