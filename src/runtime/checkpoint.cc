@@ -100,7 +100,7 @@ Result<std::vector<std::string>> veths_inside(pid_t init) {
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0) {
     rd.reset();
-    if (::setns(ns.get(), CLONE_NEWNET) != 0) ::_exit(1);
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) ::_exit(exitcode::kHelperFailed);
     int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct if_nameindex* ifs = ::if_nameindex();
     std::string out;
@@ -115,7 +115,7 @@ Result<std::vector<std::string>> veths_inside(pid_t init) {
     }
     if (ifs) ::if_freenameindex(ifs);
     (void)!::write(wr.get(), out.data(), out.size());
-    ::_exit(0);
+    ::_exit(exitcode::kOk);
   }
   wr.reset();
   std::string text;

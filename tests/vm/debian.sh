@@ -52,7 +52,7 @@ expect_eq "$OUT" proc "/proc is procfs"
 # systemd is still healthy and the CT still works after it.
 if command -v criu >/dev/null; then
     run_b suspend $CTID;                      expect_rc 0 "suspend (checkpoint) the Debian guest"
-    [ "$RC" = 0 ] || tail -5 "$BERTH_ROOT/var/lib/berth/dump/Dump.$CTID/dump.log" 2>/dev/null
+    [ "$RC" = 0 ] || grep -E "Error|Warn" "$BERTH_ROOT/var/lib/berth/dump/Dump.$CTID/dump.log" 2>/dev/null | head -20
     run_b status $CTID
     expect_eq "$OUT" "CTID $CTID exist unmounted down suspended" "status after suspend"
     run_b resume $CTID;                       expect_rc 0 "resume (restore) the Debian guest"

@@ -26,8 +26,7 @@ TEST(ConsoleTtyKey, TheDevptsBindAtDevConsole) {
 }
 
 TEST(ConsoleTtyKey, HighIndexAndBigMinor) {
-  EXPECT_EQ(runtime::console_tty_key_of(
-                "1 2 0:300 /257 /dev/console rw - devpts devpts rw\n"),
+  EXPECT_EQ(runtime::console_tty_key_of("1 2 0:300 /257 /dev/console rw - devpts devpts rw\n"),
             "tty[8901:10002c]");  // index 257: 137:1; dev 0:300, as glibc encodes it
 }
 
@@ -35,12 +34,9 @@ TEST(ConsoleTtyKey, NoPtyNoKey) {
   // No console at all, a null device bound there (no pty could be had), or a tenant's own
   // mount under another name: nothing is external.
   EXPECT_EQ(runtime::console_tty_key_of("35 43 0:29 / / rw - overlay o rw\n"), "");
-  EXPECT_EQ(runtime::console_tty_key_of(
-                "73 62 0:5 /null /dev/console rw - devtmpfs devtmpfs rw\n"),
+  EXPECT_EQ(runtime::console_tty_key_of("73 62 0:5 /null /dev/console rw - devtmpfs devtmpfs rw\n"),
             "");
-  EXPECT_EQ(runtime::console_tty_key_of(
-                "73 62 0:38 /0 /dev/consolex rw - devpts devpts rw\n"),
-            "");
+  EXPECT_EQ(runtime::console_tty_key_of("73 62 0:38 /0 /dev/consolex rw - devpts devpts rw\n"), "");
   EXPECT_EQ(runtime::console_tty_key_of(""), "");
 }
 
