@@ -55,7 +55,7 @@ constexpr CommandEntry kCommands[] = {
     {"clone", cmd_clone},
     {"migrate", cmd_migrate},
     {"_migrate-recv", cmd_migrate_recv},  // hidden: the destination's end of migrate (over ssh)
-    {"_monitor", cmd_monitor},  // hidden: the instance's watcher (monitor/server.h)
+    {"_monitor", cmd_monitor},            // hidden: the instance's watcher (monitor/server.h)
     {"_teardown", cmd_teardown},
 };
 

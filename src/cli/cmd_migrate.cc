@@ -13,9 +13,7 @@
 namespace berth::cli {
 namespace {
 
-Error usage_error(const std::string& what) {
-  return Error::with_status(exitcode::kMigUsage, what);
-}
+Error usage_error(const std::string& what) { return Error::with_status(exitcode::kMigUsage, what); }
 
 void migrate_usage(FILE* out, const Invocation& inv) {
   if (inv.prog == "vzmigrate")

@@ -108,12 +108,11 @@ Status run_self(const std::vector<std::string>& args) {
     ::_exit(exitcode::kCommandNotExecutable);
   }
   int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
   int code = sys::exit_code_of(st);
   if (code != exitcode::kOk)
-    return Error::with_status(code, "berth " + args[0] + " exited with status " +
-                                        std::to_string(code));
+    return Error::with_status(code,
+                              "berth " + args[0] + " exited with status " + std::to_string(code));
   return {};
 }
 
@@ -168,8 +167,7 @@ class SshLink {
     in_ = UniqueFd();
     if (pid_ <= 0) return 0;
     int st = 0;
-    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {}
     pid_ = -1;
     return sys::exit_code_of(st);
   }
@@ -190,7 +188,9 @@ class SshLink {
       last_ = msg;
       return {};
     }
-    return Error::with_status(code < 0 ? lost_status : code, "destination: " + msg);
+    // A malformed reply (negative) counts as a lost connection.
+    int status = code > exitcode::kOk ? code : lost_status;
+    return Error::with_status(status, "destination: " + msg);
   }
   const std::string& last_reply() const { return last_; }
   uint64_t sent() const { return sent_; }
@@ -330,7 +330,8 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   BERTH_ASSIGN_OR_RETURN(SshLink link, SshLink::open(opts));
   mig::Hello h{mig::kProtocol, BERTH_VERSION, ctid,
                opts.check_only ? "check" : (opts.online ? "online" : "offline"), opts.keep_dst};
-  BERTH_RETURN_IF_ERROR(link.send(Frame::kHello, mig::encode_hello(h)).status(exitcode::kMigConnect));
+  BERTH_RETURN_IF_ERROR(
+      link.send(Frame::kHello, mig::encode_hello(h)).status(exitcode::kMigConnect));
   BERTH_RETURN_IF_ERROR(link.send(Frame::kConfig, conf_text).status(exitcode::kMigConnect));
   Status pre = link.reply(exitcode::kMigConnect);
   if (marker && marker->get_or("PHASE", "") == "committing") {
@@ -381,8 +382,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       t = Clock::now();
       auto pd = pre_dump(ct, dumpdir, name, parent);
       if (!pd.ok())
-        return keep_on_source(ct, false,
-                              std::move(pd).error().status(exitcode::kMigSourceStop));
+        return keep_on_source(ct, false, std::move(pd).error().status(exitcode::kMigSourceStop));
       auto sent = send_dump_dir(link, dumpdir + "/" + name, name);
       if (!sent.ok()) return keep_on_source(ct, false, std::move(sent).error());
       ph.done("pre-dump " + std::to_string(round), t, *sent);
@@ -409,8 +409,8 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       remove_marker(host, kOut, ctid);
       if (!r.ok())
         return e.context("migration failed and CT " + ctid +
-                         " could not be restored on this host (its dump is kept in " +
-                         co.dumpdir + "): " + r.error().message());
+                         " could not be restored on this host (its dump is kept in " + co.dumpdir +
+                         "): " + r.error().message());
       return e.context("migration failed, CT " + ctid + " runs on this host again");
     };
     t = Clock::now();
@@ -509,8 +509,7 @@ Status Receiver::remove_leftover(const std::string& ctid) {
   auto ct = CtConfig::load(host_, ctid);
   if (ct.ok()) {
     (void)stop(*ct, {true, false});
-    if (auto d = destroy(*ct); !d.ok() && d.error().exit_status() != exitcode::kNoConfig)
-      return d;
+    if (auto d = destroy(*ct); !d.ok() && d.error().exit_status() != exitcode::kNoConfig) return d;
   }
   (void)sys::remove_tree(default_dumpdir(CtConfig(host_, ctid, ConfFile())));
   remove_marker(host_, kIn, ctid);
@@ -533,9 +532,9 @@ Status Receiver::preflight(const std::string& conf_text) {
   ConfFile conf = ConfFile::parse(conf_text);
   std::string tmpl = conf.get_or("OSTEMPLATE", "");
   if (!tmpl.empty() && !tmpl::find_cache_archive(host_, tmpl).ok())
-    return Error::with_status(exitcode::kMigDestStart,
-                              "template `" + tmpl +
-                                  "` is not on this host (carrying it along is not done yet)");
+    return Error::with_status(
+        exitcode::kMigDestStart,
+        "template `" + tmpl + "` is not on this host (carrying it along is not done yet)");
   // Validated as create validates it, with this host's paths and no id range yet.
   conf.set("VE_ROOT", host_.default_ve_root());
   conf.set("VE_PRIVATE", host_.default_ve_private());
@@ -554,8 +553,10 @@ Status Receiver::preflight(const std::string& conf_text) {
 }
 
 Status Receiver::receive_dump_file(const std::string& rel) {
-  if (!mig::is_dump_file_name(rel))
-    return Error::with_status(exitcode::kMigUsage, "bad stream: dump file name `" + rel.substr(0, 80) + "`");
+  if (!mig::is_dump_file_name(rel)) {
+    std::string shown = rel.substr(0, 80);
+    return Error::with_status(exitcode::kMigUsage, "bad stream: dump file name `" + shown + "`");
+  }
   CtConfig ct(host_, hello_.ctid, ConfFile());
   std::string base = default_dumpdir(ct) + "-migrate";
   BERTH_RETURN_IF_ERROR(make_dirs(base, 0700));
@@ -606,7 +607,8 @@ int Receiver::run() {
   if (!hello.ok()) return fail(exitcode::kMigUsage, hello.error().message());
   hello_ = *hello;
   auto c = mig::read_frame(in_);
-  if (!c.ok() || c->type != Frame::kConfig) return fail(exitcode::kMigUsage, "bad stream: no config");
+  if (!c.ok() || c->type != Frame::kConfig)
+    return fail(exitcode::kMigUsage, "bad stream: no config");
   if (c->payload.size() > (1u << 20)) return fail(exitcode::kMigUsage, "config too large");
   const std::string ctid = hello_.ctid;
   auto lock = lock_ct(host_, ctid, false);
@@ -665,8 +667,10 @@ int Receiver::run() {
       // Drain what the archive reader left (padding after the end of the tar).
       while (st.ok() && !ended) {
         auto nf = mig::read_frame(in_);
-        if (!nf.ok()) st = std::move(nf).error();
-        else if (nf->type == Frame::kEnd) ended = true;
+        if (!nf.ok())
+          st = std::move(nf).error();
+        else if (nf->type == Frame::kEnd)
+          ended = true;
         else if (nf->type != Frame::kData)
           st = Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame");
       }
@@ -688,7 +692,8 @@ int Receiver::run() {
     }
     if (f->type == Frame::kStart && made_) {
       if (auto st = run_self({"start", ctid, "--wait"}); !st.ok()) {
-        rc = fail(exitcode::kMigDestStart, "start of CT " + ctid + " failed: " + st.error().message());
+        rc = fail(exitcode::kMigDestStart,
+                  "start of CT " + ctid + " failed: " + st.error().message());
         break;
       }
       if (!ok("running").ok()) break;
@@ -704,7 +709,8 @@ int Receiver::run() {
       ro.dumpdir = default_dumpdir(*ct) + "-migrate/final";
       auto r = restore_checkpoint(*ct, ro);
       if (!r.ok()) {
-        rc = fail(exitcode::kMigDestStart, "restore of CT " + ctid + " failed: " + r.error().message());
+        rc = fail(exitcode::kMigDestStart,
+                  "restore of CT " + ctid + " failed: " + r.error().message());
         break;
       }
       if (!ok("running").ok()) break;

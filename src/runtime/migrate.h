@@ -31,11 +31,11 @@ struct MigrateOptions {
   std::vector<std::string> ssh_opts;  // --ssh "OPTS", split on blanks
   std::string remote_berth = "berth";
   bool online = false;
-  bool keep_dst = false;     // leave the destination's copy (stopped) on failure
-  bool remove_area = true;   // --remove-area no: keep the source, config renamed .migrated
+  bool keep_dst = false;    // leave the destination's copy (stopped) on failure
+  bool remove_area = true;  // --remove-area no: keep the source, config renamed .migrated
   bool check_only = false;
-  bool times = false;        // -t: per-phase times and bytes
-  bool progress = false;     // a progress line on stderr (a terminal)
+  bool times = false;     // -t: per-phase times and bytes
+  bool progress = false;  // a progress line on stderr (a terminal)
 };
 
 // The caller holds nothing; migrate takes the CT's lock (20 when another command holds it).

@@ -35,20 +35,20 @@ Status write_all(int fd, const char* p, size_t n) {
   return {};
 }
 
-// 0: EOF at the start; 1: read all; an error for EOF in the middle.
-Result<int> read_all(int fd, char* p, size_t n) {
+// false: EOF at the start; true: read all; an error for EOF in the middle.
+Result<bool> read_all(int fd, char* p, size_t n) {
   size_t got = 0;
   while (got < n) {
     ssize_t r = ::read(fd, p + got, n - got);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return Error::from_errno(errno, "receive");
     if (r == 0) {
-      if (got == 0) return 0;
+      if (got == 0) return false;
       return Error::from_errno(ECONNRESET, "receive: connection closed in a frame");
     }
     got += static_cast<size_t>(r);
   }
-  return 1;
+  return true;
 }
 
 }  // namespace
@@ -58,7 +58,8 @@ std::string encode_frame(Frame type, std::string_view payload) {
   out.reserve(5 + payload.size());
   out.push_back(static_cast<char>(type));
   uint32_t n = static_cast<uint32_t>(payload.size());
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
   out.append(payload);
   return out;
 }
@@ -115,7 +116,8 @@ std::string encode_reply(int status, std::string_view message) {
 std::pair<int, std::string> parse_reply(std::string_view text) {
   size_t sp = text.find(' ');
   std::string_view num = text.substr(0, sp);
-  if (num.empty() || num.size() > 3 || num.find_first_not_of("0123456789") != std::string_view::npos)
+  if (num.empty() || num.size() > 3 ||
+      num.find_first_not_of("0123456789") != std::string_view::npos)
     return {-1, std::string(text.substr(0, 200))};
   return {std::stoi(std::string(num)),
           sp == std::string_view::npos ? std::string() : std::string(text.substr(sp + 1))};
@@ -138,8 +140,8 @@ Status write_frame(int fd, Frame type, std::string_view payload) {
 
 Result<Received> read_frame(int fd) {
   char head[5];
-  BERTH_ASSIGN_OR_RETURN(int got, read_all(fd, head, sizeof head));
-  if (got == 0) return Error::from_errno(ECONNRESET, "receive: connection closed");
+  BERTH_ASSIGN_OR_RETURN(bool got, read_all(fd, head, sizeof head));
+  if (!got) return Error::from_errno(ECONNRESET, "receive: connection closed");
   if (!valid_type(head[0]))
     return Error::with_status(exitcode::kMigUsage, "bad stream: unknown frame type");
   uint32_t n = 0;
@@ -147,8 +149,8 @@ Result<Received> read_frame(int fd) {
   if (n > kMaxFrame) return Error::with_status(exitcode::kMigUsage, "bad stream: frame too large");
   Received r{static_cast<Frame>(head[0]), std::string(n, '\0')};
   if (n > 0) {
-    BERTH_ASSIGN_OR_RETURN(int full, read_all(fd, r.payload.data(), n));
-    if (full == 0) return Error::from_errno(ECONNRESET, "receive: connection closed in a frame");
+    BERTH_ASSIGN_OR_RETURN(bool full, read_all(fd, r.payload.data(), n));
+    if (!full) return Error::from_errno(ECONNRESET, "receive: connection closed in a frame");
   }
   return r;
 }

@@ -36,7 +36,7 @@ struct Hello {
   int protocol = 0;
   std::string version;  // BERTH_VERSION of the sender
   std::string ctid;
-  std::string mode;     // check, offline, online
+  std::string mode;  // check, offline, online
   bool keep_dst = false;
 };
 

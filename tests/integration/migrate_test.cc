@@ -84,17 +84,16 @@ class MigrateTest : public BerthTest {
     dir_ = tmpl;
     ::mkdir("/run/sshd", 0755);  // sshd's privilege separation directory
     for (const char* k : {"host_key", "client_key"}) {
-      RunResult r = run_process({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                                 dir_ + "/" + k},
-                                {"PATH=/usr/bin:/bin"}, {});
+      RunResult r = run_process(
+          {"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir_ + "/" + k},
+          {"PATH=/usr/bin:/bin"}, {});
       ASSERT_EQ(r.code, 0) << r.err;
     }
     fs::copy_file(dir_ + "/client_key.pub", dir_ + "/authorized_keys");
     std::mt19937 rng(std::random_device{}());
     port_ = 20000 + static_cast<int>(rng() % 30000);
     write_file(dir_ + "/sshd_config",
-               "Port " + std::to_string(port_) +
-                   "\nListenAddress 127.0.0.1\nHostKey " + dir_ +
+               "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " + dir_ +
                    "/host_key\nAuthorizedKeysFile " + dir_ +
                    "/authorized_keys\nPermitRootLogin prohibit-password\n"
                    "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
@@ -105,8 +104,8 @@ class MigrateTest : public BerthTest {
       int null = ::open("/dev/null", O_RDWR);
       ::dup2(null, 0);
       ::dup2(null, 1);
-      ::execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f",
-              (dir_ + "/sshd_config").c_str(), nullptr);
+      ::execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", (dir_ + "/sshd_config").c_str(),
+              nullptr);
       ::_exit(127);
     }
     // Listening (state 0A in /proc/net/tcp), seen without connecting: a probe connection would
@@ -127,7 +126,8 @@ class MigrateTest : public BerthTest {
     return {"--ssh",
             "-p " + std::to_string(port_) + " -i " + dir_ +
                 "/client_key -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no "
-                "-o LogLevel=ERROR -o SetEnv=BERTH_ROOT=" + dst_,
+                "-o LogLevel=ERROR -o SetEnv=BERTH_ROOT=" +
+                dst_,
             "--remote-berth", BERTH_BINARY};
   }
 
@@ -175,9 +175,8 @@ class MigrateTest : public BerthTest {
 };
 
 std::string hello(const std::string& id, const std::string& mode, int proto = 1) {
-  return encode_frame(Frame::kHello, "protocol=" + std::to_string(proto) +
-                                         "\nversion=x\nctid=" + id + "\nmode=" + mode +
-                                         "\nkeep_dst=0\n");
+  return encode_frame(Frame::kHello, "protocol=" + std::to_string(proto) + "\nversion=x\nctid=" +
+                                         id + "\nmode=" + mode + "\nkeep_dst=0\n");
 }
 
 // A zstd tar with the given entries: {path, type ('f' file, 'c' char device, 'd' dir), data}.
@@ -225,9 +224,8 @@ TEST_P(MigrateLayout, OfflineRunningArrivesRunning) {
   std::string id = create_running_ct(opts);
   RunResult w = berth({"exec", id, "echo moved-" + id + " > /root/note"});
   ASSERT_EQ(w.code, 0) << w.err;
-  std::string hostname = read_text(conf_path(id)).find("HOSTNAME=\"ct" + id) != std::string::npos
-                             ? "ct" + id
-                             : "";
+  std::string hostname =
+      read_text(conf_path(id)).find("HOSTNAME=\"ct" + id) != std::string::npos ? "ct" + id : "";
   RunResult m = migrate(id, {"-t"});
   ASSERT_EQ(m.code, 0) << m.out << m.err;
   EXPECT_PRED2(contains, m.out, "copy");
@@ -355,7 +353,7 @@ TEST_F(MigrateTest, HostileStreamRefused) {
   EXPECT_NE(::lstat((upper + "/evdev").c_str(), &st), 0) << "a device node was made";
   // A frame type that does not exist ends the session.
   r = dst({"_migrate-recv"}, hello("7191", "offline") + encode_frame(Frame::kConfig, conf) +
-                                  std::string("Z\0\0\0\0", 5));
+                                 std::string("Z\0\0\0\0", 5));
   EXPECT_EQ(r.code, 1) << r.err;
 }
 

@@ -39,7 +39,9 @@ TEST(MigrateProto, FramesRoundTripThroughAPipe) {
 
 TEST(MigrateProto, HostileFramesRefused) {
   for (std::string bad : {std::string("Z\0\0\0\0", 5), std::string("D\x7f\xff\xff\xff", 5),
-                          std::string("D\0\0\0\x09" "abc", 8)}) {
+                          std::string("D\0\0\0\x09"
+                                      "abc",
+                                      8)}) {
     int p[2];
     ASSERT_EQ(::pipe(p), 0);
     ASSERT_EQ(::write(p[1], bad.data(), bad.size()), static_cast<ssize_t>(bad.size()));
