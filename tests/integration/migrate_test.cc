@@ -292,6 +292,40 @@ TEST_F(MigrateTest, CheckOnlyRefusals) {
   EXPECT_EQ(bad.code, 10) << bad.err;
 }
 
+// The CT's address goes with it: in the destination's config, routed there once started, and no
+// route left when it stops. (Stopped before the migration: on one machine the running source
+// would hold the address that the destination's preflight checks, and refuse with 12.)
+TEST_F(MigrateTest, AddressFollowsTheCt) {
+  std::string id = create_running_ct({"--ipadd", "198.19.71.31"});
+  ASSERT_EQ(berth({"stop", id}).code, 0);
+  RunResult m = migrate(id);
+  ASSERT_EQ(m.code, 0) << m.out << m.err;
+  EXPECT_PRED2(contains, read_text(dst_ + "/etc/berth/conf/" + id + ".conf"),
+               "IP_ADDRESS=\"198.19.71.31");
+  RunResult s = dst({"start", id, "--wait"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  auto route = [] {
+    return run_process({"/sbin/ip", "route", "show", "198.19.71.31"}, {}, {}).out;
+  };
+  EXPECT_PRED2(contains, route(), "198.19.71.31");
+  ASSERT_EQ(dst({"stop", id}).code, 0);
+  EXPECT_EQ(route(), "");
+}
+
+// ssh cannot connect: 4, and the CT goes on running here.
+TEST_F(MigrateTest, UnreachableDestination) {
+  std::string id = create_running_ct();
+  RunOptions o;
+  o.timeout = std::chrono::seconds(60);
+  RunResult m = berth({"migrate", id, "root@127.0.0.1", "--ssh",
+                       "-p 1 -o ConnectTimeout=5 -o UserKnownHostsFile=/dev/null "
+                       "-o StrictHostKeyChecking=no"},
+                      o);
+  EXPECT_EQ(m.code, 4) << m.err;
+  EXPECT_PRED2(contains, m.err, "cannot connect");
+  EXPECT_PRED2(matches, status_line(id), "CTID " + id + " exist mounted running");
+}
+
 // A migration killed at each phase leaves the CT on exactly one host; the next migrate finishes.
 TEST_F(MigrateTest, KilledAtEachPhase) {
   for (const char* phase : {"migrate_checked", "migrate_stopped", "migrate_copied",
