@@ -735,6 +735,26 @@ Status fill_tree(const CtConfig& ct, ArchiveSource* archive, const storage::Back
   return {};
 }
 
+// Create CT target from conf and fill its tree. From the create on the CT exists: a killed
+// restore leaves a CT that destroy or restore --force removes; a failed one is removed here.
+Status create_and_fill(const HostConfig& host, const std::string& target, const ConfFile& conf,
+                       ArchiveSource* archive, const storage::BackupStore* store,
+                       const std::vector<IndexEntry>& index, const Say& say) {
+  BERTH_RETURN_IF_ERROR(create(host, target, conf));
+  BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host, target));
+  Status st = fill_tree(ct, archive, store, index, say);
+  // A stream that broke says so rather than the archive reader's "truncated".
+  if (archive)
+    if (Status f = archive->take_failure(); !f.ok()) st = std::move(f);
+  if (!st.ok()) {
+    if (auto d = destroy(ct); !d.ok())
+      std::fprintf(stderr, "berth: CT %s: removing the failed restore: %s\n", target.c_str(),
+                   d.error().message().c_str());
+    return st;
+  }
+  return {};
+}
+
 }  // namespace
 
 Status restore(const HostConfig& host, const std::string& ctid, const RestoreOptions& opts,
@@ -780,18 +800,7 @@ Status restore(const HostConfig& host, const std::string& ctid, const RestoreOpt
   }
   BERTH_ASSIGN_OR_RETURN(ConfFile conf, restored_config(host, conf_text, orig, target, say));
   say("Creating CT " + target + " (" + conf.get_or("OSTEMPLATE", "") + ")");
-  BERTH_RETURN_IF_ERROR(create(host, target, conf));
-  // From here the CT exists: a killed restore leaves a CT that destroy or restore --force
-  // removes; a failed one is removed here.
-  BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host, target));
-  Status st = fill_tree(ct, archive.get(), store ? &*store : nullptr, index, say);
-  if (!st.ok()) {
-    if (auto d = destroy(ct); !d.ok())
-      std::fprintf(stderr, "berth: CT %s: removing the failed restore: %s\n", target.c_str(),
-                   d.error().message().c_str());
-    return st;
-  }
-  return {};
+  return create_and_fill(host, target, conf, archive.get(), store ? &*store : nullptr, index, say);
 }
 
 }  // namespace berth::runtime
@@ -809,17 +818,7 @@ Status import_stream(const HostConfig& host, const std::string& ctid, const std:
     return st;
   }
   BERTH_ASSIGN_OR_RETURN(ConfFile conf, restored_config(host, conf_text, ctid, ctid, say));
-  BERTH_RETURN_IF_ERROR(create(host, ctid, conf));
-  BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host, ctid));
-  Status st = fill_tree(ct, archive.get(), nullptr, none, say);
-  if (Status f = archive->take_failure(); !f.ok()) st = std::move(f);
-  if (!st.ok()) {
-    if (auto d = destroy(ct); !d.ok())
-      std::fprintf(stderr, "berth: CT %s: removing the failed copy: %s\n", ctid.c_str(),
-                   d.error().message().c_str());
-    return st;
-  }
-  return {};
+  return create_and_fill(host, ctid, conf, archive.get(), nullptr, none, say);
 }
 
 }  // namespace berth::runtime

@@ -281,6 +281,8 @@ Status finish_source(const CtConfig& ct, const MigrateOptions& opts, const Say& 
 
 // A failure before the commit: the CT goes on here (started again when it ran).
 Error keep_on_source(const CtConfig& ct, bool ran, Error why) {
+  // Pre-dumps of an online migration that never reached its final dump.
+  (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
   if (ran) {
     auto st = state::query_status(ct);
     if (st.ok() && !st->running) {
@@ -407,6 +409,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       ro.dumpdir = co.dumpdir;
       auto r = restore_checkpoint(ct, ro);
       remove_marker(host, kOut, ctid);
+      if (r.ok()) (void)sys::remove_tree(dumpdir);
       if (!r.ok())
         return e.context("migration failed and CT " + ctid +
                          " could not be restored on this host (its dump is kept in " + co.dumpdir +
@@ -498,6 +501,7 @@ class Receiver {
   void cleanup();
   Status receive_dump_file(const std::string& rel);
   Status remove_leftover(const std::string& ctid);
+  Status restore_here();
 
   const HostConfig& host_;
   int in_, out_;
@@ -549,6 +553,15 @@ Status Receiver::preflight(const std::string& conf_text) {
     if (std::string why = criu_unusable_reason(); !why.empty())
       return Error::with_status(exitcode::kMigVersion, "CRIU cannot restore here: " + why);
   }
+  return {};
+}
+
+// Online: the CT's processes from the dump files received (the final dump and its parents).
+Status Receiver::restore_here() {
+  BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host_, hello_.ctid));
+  RestoreOptions ro;
+  ro.dumpdir = default_dumpdir(ct) + "-migrate/final";
+  BERTH_RETURN_IF_ERROR(restore_checkpoint(ct, ro));
   return {};
 }
 
@@ -620,7 +633,8 @@ int Receiver::run() {
   if (hello_.mode == "check") return exitcode::kOk;
 
   // Everything from here is undone unless the source commits.
-  auto say = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  // The import's progress lines stay here: the source's terminal gets errors and warnings only.
+  auto say = [](const std::string&) {};
   bool committed = false;
   int rc = exitcode::kOk;
   bool first_tree = true;
@@ -690,27 +704,12 @@ int Receiver::run() {
       }
       continue;
     }
-    if (f->type == Frame::kStart && made_) {
-      if (auto st = run_self({"start", ctid, "--wait"}); !st.ok()) {
-        rc = fail(exitcode::kMigDestStart,
-                  "start of CT " + ctid + " failed: " + st.error().message());
-        break;
-      }
-      if (!ok("running").ok()) break;
-      continue;
-    }
-    if (f->type == Frame::kRestore && made_) {
-      auto ct = CtConfig::load(host_, ctid);
-      if (!ct.ok()) {
-        rc = fail(exitcode::kMigDestStart, ct.error().message());
-        break;
-      }
-      RestoreOptions ro;
-      ro.dumpdir = default_dumpdir(*ct) + "-migrate/final";
-      auto r = restore_checkpoint(*ct, ro);
-      if (!r.ok()) {
-        rc = fail(exitcode::kMigDestStart,
-                  "restore of CT " + ctid + " failed: " + r.error().message());
+    if ((f->type == Frame::kStart || f->type == Frame::kRestore) && made_) {
+      bool start = f->type == Frame::kStart;
+      Status up = start ? run_self({"start", ctid, "--wait"}) : restore_here();
+      if (!up.ok()) {
+        rc = fail(exitcode::kMigDestStart, std::string(start ? "start" : "restore") + " of CT " +
+                                               ctid + " failed: " + up.error().message());
         break;
       }
       if (!ok("running").ok()) break;
