@@ -326,6 +326,24 @@ TEST_F(MigrateTest, UnreachableDestination) {
   EXPECT_PRED2(matches, status_line(id), "CTID " + id + " exist mounted running");
 }
 
+// --keep-dst: a migration that fails after the copy leaves the destination's copy there, stopped
+// and no longer marked as incoming, so the next migrate finds the CTID taken (9), as vzmigrate.
+TEST_F(MigrateTest, KeepDstLeavesTheCopyStopped) {
+  std::string id = create_running_ct();
+  RunResult k = migrate(id, {"--keep-dst"}, {"BERTH_KILL_AT=migrate_started"});
+  EXPECT_EQ(k.code, 128 + SIGKILL) << k.err;
+  bool stopped = false;
+  for (int i = 0; i < 200 && !stopped; ++i) {
+    stopped = !fs::exists(dst_ + "/var/lib/berth/migrate-in/" + id) &&
+              matches(dst_status(id), "CTID " + id + " exist unmounted down");
+    if (!stopped) sleep_ms(100);
+  }
+  EXPECT_TRUE(stopped) << dst_status(id);
+  EXPECT_TRUE(fs::exists(conf_path(id)));
+  RunResult again = migrate(id, {"--check-only"});
+  EXPECT_EQ(again.code, 9) << again.err;
+}
+
 // A migration killed at each phase leaves the CT on exactly one host; the next migrate finishes.
 TEST_F(MigrateTest, KilledAtEachPhase) {
   for (const char* phase : {"migrate_checked", "migrate_stopped", "migrate_copied",
