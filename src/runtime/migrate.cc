@@ -279,8 +279,11 @@ Status finish_source(const CtConfig& ct, const MigrateOptions& opts, const Say& 
   return {};
 }
 
-// A failure before the commit: the CT goes on here (started again when it ran).
-Error keep_on_source(const CtConfig& ct, bool ran, Error why) {
+// A failure before the commit: the CT goes on here (started again when it ran). The link is
+// closed first and its end awaited: the destination has removed its copy before this host
+// starts the CT again, so it never runs on both.
+Error keep_on_source(const CtConfig& ct, bool ran, Error why, SshLink& link) {
+  link.close();
   // Pre-dumps of an online migration that never reached its final dump.
   (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
   if (ran) {
@@ -304,6 +307,24 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   auto t_all = Clock::now();
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   std::optional<ConfFile> marker = read_marker(host, kOut, ctid);
+  if (marker && marker->get_or("PHASE", "") == "dumped" && !s.running) {
+    // An online migration killed after its final dump and before the commit: the CT's
+    // processes are only in that dump (the destination removed its copy). Back here first.
+    std::string final_dir = default_dumpdir(ct) + "-migrate/final";
+    if (dump_complete(final_dir)) {
+      say("Restoring CT " + ctid + " from the dump a killed migration left in " + final_dir);
+      RestoreOptions ro;
+      ro.dumpdir = final_dir;
+      auto r = restore_checkpoint(ct, ro);
+      if (!r.ok())
+        return std::move(r)
+            .error()
+            .status(exitcode::kMigSourceStop)
+            .context("CT " + ctid + " is stopped here; its dump is kept in " + final_dir);
+      (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
+      BERTH_ASSIGN_OR_RETURN(s, state::query_status(ct));
+    }
+  }
   if (opts.online && !s.running && !opts.check_only)
     return Error::with_status(exitcode::kMigNotRunning, "CT " + ctid + " is not running");
   if (opts.online) {
@@ -369,9 +390,9 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     // 1. The tree while the CT runs (from a temporary snapshot when one can be taken).
     t = Clock::now();
     auto first = send_tree(ct, link, opts.progress);
-    if (!first.ok()) return keep_on_source(ct, false, std::move(first).error());
+    if (!first.ok()) return keep_on_source(ct, false, std::move(first).error(), link);
     if (auto r = link.reply(exitcode::kMigCopy); !r.ok())
-      return keep_on_source(ct, false, std::move(r).error());
+      return keep_on_source(ct, false, std::move(r).error(), link);
     ph.done("copy (running)", t, first->bytes);
     // 2. Memory pre-dumps while it runs, until the pages written stop shrinking.
     std::string dumpdir = default_dumpdir(ct) + "-migrate";
@@ -384,9 +405,10 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       t = Clock::now();
       auto pd = pre_dump(ct, dumpdir, name, parent);
       if (!pd.ok())
-        return keep_on_source(ct, false, std::move(pd).error().status(exitcode::kMigSourceStop));
+        return keep_on_source(ct, false, std::move(pd).error().status(exitcode::kMigSourceStop),
+                              link);
       auto sent = send_dump_dir(link, dumpdir + "/" + name, name);
-      if (!sent.ok()) return keep_on_source(ct, false, std::move(sent).error());
+      if (!sent.ok()) return keep_on_source(ct, false, std::move(sent).error(), link);
       ph.done("pre-dump " + std::to_string(round), t, *sent);
       parent = name;
       if (pd->bytes >= last * 9 / 10 || pd->bytes < (1u << 20)) break;
@@ -402,9 +424,11 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     BERTH_RETURN_IF_ERROR(rec("dumped"));
     auto ck = checkpoint(ct, co);
     if (!ck.ok())
-      return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop));
+      return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop),
+                            link);
     // From here the CT's processes exist only in the dump: a failure restores them here.
     auto undo = [&](Error e) -> Error {
+      link.close();  // the destination's copy is gone before the CT comes back here
       RestoreOptions ro;
       ro.dumpdir = co.dumpdir;
       auto r = restore_checkpoint(ct, ro);
@@ -447,29 +471,30 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     t = Clock::now();
     say("Stopping CT " + ctid);
     if (auto st = stop(ct, {}); !st.ok())
-      return keep_on_source(ct, false, std::move(st).error().status(exitcode::kMigSourceStop));
+      return keep_on_source(ct, false, std::move(st).error().status(exitcode::kMigSourceStop),
+                            link);
     ph.done("stop", t, 0);
   }
   sys::crash_point("migrate_stopped");
   t = Clock::now();
   auto rep = send_tree(ct, link, opts.progress);
-  if (!rep.ok()) return keep_on_source(ct, ran, std::move(rep).error());
+  if (!rep.ok()) return keep_on_source(ct, ran, std::move(rep).error(), link);
   if (auto r = link.reply(exitcode::kMigCopy); !r.ok())
-    return keep_on_source(ct, ran, std::move(r).error());
+    return keep_on_source(ct, ran, std::move(r).error(), link);
   ph.done("copy", t, rep->bytes);
   sys::crash_point("migrate_copied");
   if (ran) {
     t = Clock::now();
     if (auto st = link.send(Frame::kStart, {}); !st.ok())
-      return keep_on_source(ct, ran, std::move(st).error());
+      return keep_on_source(ct, ran, std::move(st).error(), link);
     if (auto r = link.reply(exitcode::kMigDestStart); !r.ok())
-      return keep_on_source(ct, ran, std::move(r).error());
+      return keep_on_source(ct, ran, std::move(r).error(), link);
     ph.done("start there", t, 0);
   }
   sys::crash_point("migrate_started");
   BERTH_RETURN_IF_ERROR(rec("committing"));
   if (auto st = link.send(Frame::kCommit, {}); !st.ok())
-    return keep_on_source(ct, ran, std::move(st).error());
+    return keep_on_source(ct, ran, std::move(st).error(), link);
   if (auto r = link.reply(exitcode::kMigCopy); !r.ok())
     return std::move(r).error().context(
         "the commit's answer was lost: run the same migrate again to finish it (CT " + ctid +
