@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <sstream>
 
 #include "cli/cli.h"
 #include "core/exit_codes.h"
 #include "runtime/migrate.h"
+#include "runtime/migrate_proto.h"
 
 namespace berth::cli {
 namespace {
@@ -70,8 +70,9 @@ int cmd_migrate(const Invocation& inv, const HostConfig& host) {
     } else if (is("--ssh")) {
       auto v = value("--ssh");
       if (!v.ok()) return report(inv, v.error());
-      std::istringstream words(*v);
-      for (std::string w; words >> w;) o.ssh_opts.push_back(w);
+      auto words = runtime::mig::split_words(*v);
+      if (!words.ok()) return report(inv, Error(words.error()).status(exitcode::kMigUsage));
+      o.ssh_opts.insert(o.ssh_opts.end(), words->begin(), words->end());
     } else if (is("--remote-berth")) {
       auto v = value("--remote-berth");
       if (!v.ok()) return report(inv, v.error());

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 #include "core/ct_config.h"
 
@@ -127,6 +128,40 @@ bool is_dump_file_name(std::string_view s) {
   size_t slash = s.find('/');
   if (slash == std::string_view::npos) return false;
   return plain_component(s.substr(0, slash)) && plain_component(s.substr(slash + 1));
+}
+
+Result<std::vector<std::string>> split_words(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool have = false;
+  char quote = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (quote) {
+      if (c == quote)
+        quote = 0;
+      else if (c == '\\' && quote == '"' && i + 1 < s.size())
+        cur += s[++i];
+      else
+        cur += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      have = true;
+    } else if (c == '\\' && i + 1 < s.size()) {
+      cur += s[++i];
+      have = true;
+    } else if (c == ' ' || c == '\t' || c == '\n') {
+      if (have) out.push_back(cur);
+      cur.clear();
+      have = false;
+    } else {
+      cur += c;
+      have = true;
+    }
+  }
+  if (quote) return Error::with_status(exitcode::kMigUsage, "--ssh: unbalanced quote");
+  if (have) out.push_back(cur);
+  return out;
 }
 
 Status write_frame(int fd, Frame type, std::string_view payload) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/error.h"
 
@@ -50,6 +51,10 @@ std::pair<int, std::string> parse_reply(std::string_view text);
 // A dump file's name as "<dir>/<name>", both one plain component ([A-Za-z0-9._-], no dot
 // first): the receiver writes nothing else.
 bool is_dump_file_name(std::string_view s);
+
+// --ssh's words as a shell would split them (blanks; '...' and "..." group; \ escapes), without
+// running a shell: `-o "SetEnv=A=1 B=2"` is one option, as ssh needs (it keeps its first SetEnv).
+Result<std::vector<std::string>> split_words(const std::string& s);
 
 // Blocking frame I/O on fds (a pipe to ssh, or stdin/stdout of the receiver).
 Status write_frame(int fd, Frame type, std::string_view payload);

@@ -92,12 +92,13 @@ class MigrateTest : public BerthTest {
     fs::copy_file(dir_ + "/client_key.pub", dir_ + "/authorized_keys");
     std::mt19937 rng(std::random_device{}());
     port_ = 20000 + static_cast<int>(rng() % 30000);
-    write_file(dir_ + "/sshd_config",
-               "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " + dir_ +
-                   "/host_key\nAuthorizedKeysFile " + dir_ +
-                   "/authorized_keys\nPermitRootLogin prohibit-password\n"
-                   "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-                   "StrictModes no\nAcceptEnv BERTH_ROOT\nPidFile none\nLogLevel ERROR\n");
+    write_file(
+        dir_ + "/sshd_config",
+        "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " + dir_ +
+            "/host_key\nAuthorizedKeysFile " + dir_ +
+            "/authorized_keys\nPermitRootLogin prohibit-password\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+            "StrictModes no\nAcceptEnv BERTH_ROOT BERTH_FAIL_STEP\nPidFile none\nLogLevel ERROR\n");
     sshd_ = ::fork();
     ASSERT_GE(sshd_, 0);
     if (sshd_ == 0) {
@@ -342,6 +343,27 @@ TEST_F(MigrateTest, KeepDstLeavesTheCopyStopped) {
   EXPECT_TRUE(fs::exists(conf_path(id)));
   RunResult again = migrate(id, {"--check-only"});
   EXPECT_EQ(again.code, 9) << again.err;
+}
+
+// The destination cannot start it (a start step fails there): 7, the destination's copy is
+// removed, and the CT runs on the source again; the message says where it runs.
+TEST_F(MigrateTest, StartFailsThereRunsHereAgain) {
+  std::string id = create_running_ct();
+  std::vector<std::string> args{"migrate", id, "root@127.0.0.1"};
+  auto ssh = ssh_args();
+  // ssh keeps its first SetEnv: both variables in one (a quoted word of --ssh).
+  ssh[1].replace(ssh[1].find("-o SetEnv="), std::string::npos,
+                 "-o \"SetEnv=BERTH_ROOT=" + dst_ + " BERTH_FAIL_STEP=start:1\"");
+  for (auto& a : ssh) args.push_back(a);
+  RunOptions o;
+  o.timeout = std::chrono::seconds(120);
+  RunResult m = berth(args, o);
+  EXPECT_EQ(m.code, 7) << m.err;
+  EXPECT_PRED2(contains, m.err, "runs on this host");
+  EXPECT_PRED2(matches, status_line(id), "CTID " + id + " exist mounted running");
+  EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf"));
+  EXPECT_FALSE(fs::exists(dst_ + "/var/lib/berth/private/" + id));
+  EXPECT_FALSE(fs::exists(root() + "/var/lib/berth/migrate-out/" + id));
 }
 
 // A migration killed at each phase leaves the CT on exactly one host; the next migrate finishes.

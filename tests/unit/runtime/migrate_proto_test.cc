@@ -78,5 +78,15 @@ TEST(MigrateProto, DumpFileNames) {
   EXPECT_EQ(parse_reply("garbage").first, -1);
 }
 
+TEST(MigrateProto, SshWordsSplitLikeAShell) {
+  auto w = split_words("-p 2222  -o \"SetEnv=A=1 B=2\" -i 'my key' a\\ b");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(
+      *w, (std::vector<std::string>{"-p", "2222", "-o", "SetEnv=A=1 B=2", "-i", "my key", "a b"}));
+  EXPECT_TRUE(split_words("")->empty());
+  EXPECT_EQ(*split_words("''"), std::vector<std::string>{""});
+  EXPECT_FALSE(split_words("-o 'open").ok());
+}
+
 }  // namespace
 }  // namespace berth::runtime::mig
