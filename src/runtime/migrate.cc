@@ -202,7 +202,7 @@ class SshLink {
   std::string last_;
 };
 
-// The archive goes in frames of up to 1 MiB.
+// The archive goes in frames of up to 1 MiB; then the destination's answer.
 Result<StreamReport> send_tree(const CtConfig& ct, SshLink& link, bool progress) {
   auto rep = export_stream(
       ct,
@@ -219,6 +219,8 @@ Result<StreamReport> send_tree(const CtConfig& ct, SshLink& link, bool progress)
       progress);
   if (!rep.ok()) return std::move(rep).error().status(exitcode::kMigCopy).context("copy");
   BERTH_RETURN_IF_ERROR(link.send(Frame::kEnd, {}));
+  // The destination answers once the tree is written and verified.
+  BERTH_RETURN_IF_ERROR(link.reply(exitcode::kMigCopy));
   return rep;
 }
 
@@ -391,8 +393,6 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     t = Clock::now();
     auto first = send_tree(ct, link, opts.progress);
     if (!first.ok()) return keep_on_source(ct, false, std::move(first).error(), link);
-    if (auto r = link.reply(exitcode::kMigCopy); !r.ok())
-      return keep_on_source(ct, false, std::move(r).error(), link);
     ph.done("copy (running)", t, first->bytes);
     // 2. Memory pre-dumps while it runs, until the pages written stop shrinking.
     std::string dumpdir = default_dumpdir(ct) + "-migrate";
@@ -443,7 +443,6 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     t = Clock::now();
     auto second = send_tree(ct, link, false);
     if (!second.ok()) return undo(std::move(second).error());
-    if (auto r = link.reply(exitcode::kMigCopy); !r.ok()) return undo(std::move(r).error());
     ph.done("copy (frozen)", t, second->bytes);
     t = Clock::now();
     auto sent = send_dump_dir(link, co.dumpdir, "final");
@@ -479,8 +478,6 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   t = Clock::now();
   auto rep = send_tree(ct, link, opts.progress);
   if (!rep.ok()) return keep_on_source(ct, ran, std::move(rep).error(), link);
-  if (auto r = link.reply(exitcode::kMigCopy); !r.ok())
-    return keep_on_source(ct, ran, std::move(r).error(), link);
   ph.done("copy", t, rep->bytes);
   sys::crash_point("migrate_copied");
   if (ran) {
