@@ -556,6 +556,13 @@ Status Receiver::preflight(const std::string& conf_text) {
   if (::access(host_.ct_conf_path(ctid).c_str(), F_OK) == 0)
     return Error::with_status(exitcode::kMigExists, "CT " + ctid + " exists on this host");
   ConfFile conf = ConfFile::parse(conf_text);
+  // A privileged CT is host root wherever it runs: this host's admin trusts it by creating it
+  // here (--i-trust-this-vps), never because a stream said PRIVILEGED_TRUSTED.
+  if (conf.get_or("LOCAL_UID", "") == "0" || conf.get_or("LOCAL_GID", "") == "0")
+    return Error::with_status(exitcode::kMigDestStart,
+                              "CT " + ctid +
+                                  " is privileged (LOCAL_UID=0: its root is host root): not "
+                                  "accepted by migration");
   std::string tmpl = conf.get_or("OSTEMPLATE", "");
   if (!tmpl.empty() && !tmpl::find_cache_archive(host_, tmpl).ok())
     return Error::with_status(

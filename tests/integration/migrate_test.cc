@@ -425,6 +425,16 @@ TEST_F(MigrateTest, HostileStreamRefused) {
   EXPECT_TRUE(fs::exists(upper + "/ok"));
   struct stat st;
   EXPECT_NE(::lstat((upper + "/evdev").c_str(), &st), 0) << "a device node was made";
+  // A config that would make a privileged CT (host root) here is refused before anything.
+  std::string priv =
+      "OSTEMPLATE=\"busybox\"\nLOCAL_UID=\"0\"\nLOCAL_GID=\"0\"\n"
+      "PRIVILEGED_TRUSTED=\"yes\"\n";
+  r = dst({"_migrate-recv"}, hello("7192", "offline") + encode_frame(Frame::kConfig, priv) +
+                                 encode_frame(Frame::kData, dev_tar) +
+                                 encode_frame(Frame::kEnd, "") + encode_frame(Frame::kCommit, ""));
+  EXPECT_EQ(r.code, 7) << r.err;
+  EXPECT_PRED2(contains, r.out, "privileged");
+  EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/7192.conf"));
   // A frame type that does not exist ends the session.
   r = dst({"_migrate-recv"}, hello("7191", "offline") + encode_frame(Frame::kConfig, conf) +
                                  std::string("Z\0\0\0\0", 5));
