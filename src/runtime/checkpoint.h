@@ -38,9 +38,9 @@ struct ChkpntOptions {
 
 struct ChkpntResult {
   std::string dumpdir;
-  double frozen_ms = 0;      // from freeze to the end of the dump (or to the kill/thaw)
-  double dump_ms = 0;        // CRIU's dump alone
-  uint64_t bytes = 0;        // size of the images written
+  double frozen_ms = 0;  // from freeze to the end of the dump (or to the kill/thaw)
+  double dump_ms = 0;    // CRIU's dump alone
+  uint64_t bytes = 0;    // size of the images written
 };
 
 // Checkpoint a running CT. Refused with one line (and the CT left running) when CRIU is missing

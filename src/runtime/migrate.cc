@@ -315,7 +315,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     std::string final_dir = default_dumpdir(ct) + "-migrate/final";
     if (dump_complete(final_dir)) {
       say("Restoring CT " + ctid + " from the dump a killed migration left in " + final_dir);
-      RestoreOptions ro;
+      UndumpOptions ro;
       ro.dumpdir = final_dir;
       auto r = restore_checkpoint(ct, ro);
       if (!r.ok())
@@ -429,7 +429,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     // From here the CT's processes exist only in the dump: a failure restores them here.
     auto undo = [&](Error e) -> Error {
       link.close();  // the destination's copy is gone before the CT comes back here
-      RestoreOptions ro;
+      UndumpOptions ro;
       ro.dumpdir = co.dumpdir;
       auto r = restore_checkpoint(ct, ro);
       remove_marker(host, kOut, ctid);
@@ -588,7 +588,7 @@ Status Receiver::preflight(const std::string& conf_text) {
 // Online: the CT's processes from the dump files received (the final dump and its parents).
 Status Receiver::restore_here() {
   BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host_, hello_.ctid));
-  RestoreOptions ro;
+  UndumpOptions ro;
   ro.dumpdir = default_dumpdir(ct) + "-migrate/final";
   BERTH_RETURN_IF_ERROR(restore_checkpoint(ct, ro));
   return {};

@@ -1,6 +1,6 @@
 // A CT's tree as a stream, for migration (runtime/migrate.h); made and read in runtime/backup.cc
-// with the export and import code of backups. A header of its own: checkpoint.h and backup.h
-// both name a runtime::RestoreOptions, and migrate needs this and checkpoint.h.
+// with the export and import code of backups (a header of its own: migrate needs this, not the
+// backup store's API).
 #pragma once
 
 #include <cstddef>
