@@ -366,6 +366,15 @@ TEST_F(MigrateTest, StartFailsThereRunsHereAgain) {
   EXPECT_FALSE(fs::exists(root() + "/var/lib/berth/migrate-out/" + id));
 }
 
+// --online needs a running CT (vzmigrate's 2); nothing is made on the destination.
+TEST_F(MigrateTest, OnlineNeedsARunningCt) {
+  std::string id = create_ct();
+  RunResult m = migrate(id, {"--online"});
+  EXPECT_EQ(m.code, 2) << m.err;
+  EXPECT_PRED2(contains, m.err, "not running");
+  EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf"));
+}
+
 // A migration killed at each phase leaves the CT on exactly one host; the next migrate finishes.
 TEST_F(MigrateTest, KilledAtEachPhase) {
   for (const char* phase : {"migrate_checked", "migrate_stopped", "migrate_copied",
