@@ -97,22 +97,32 @@ void fill(OptsStore& st, Request req, const CriuOptions& o) {
 
 CriuReqType req_type(Request r) {
   switch (r) {
-    case Request::kDump: return CRIU_REQ_TYPE__DUMP;
-    case Request::kPreDump: return CRIU_REQ_TYPE__PRE_DUMP;
-    case Request::kRestore: return CRIU_REQ_TYPE__RESTORE;
-    case Request::kCheck: return CRIU_REQ_TYPE__CHECK;
-    case Request::kVersion: return CRIU_REQ_TYPE__VERSION;
+    case Request::kDump:
+      return CRIU_REQ_TYPE__DUMP;
+    case Request::kPreDump:
+      return CRIU_REQ_TYPE__PRE_DUMP;
+    case Request::kRestore:
+      return CRIU_REQ_TYPE__RESTORE;
+    case Request::kCheck:
+      return CRIU_REQ_TYPE__CHECK;
+    case Request::kVersion:
+      return CRIU_REQ_TYPE__VERSION;
   }
   return CRIU_REQ_TYPE__EMPTY;
 }
 
 const char* req_name(Request r) {
   switch (r) {
-    case Request::kDump: return "dump";
-    case Request::kPreDump: return "pre-dump";
-    case Request::kRestore: return "restore";
-    case Request::kCheck: return "check";
-    case Request::kVersion: return "version";
+    case Request::kDump:
+      return "dump";
+    case Request::kPreDump:
+      return "pre-dump";
+    case Request::kRestore:
+      return "restore";
+    case Request::kCheck:
+      return "check";
+    case Request::kVersion:
+      return "version";
   }
   return "?";
 }
@@ -264,8 +274,7 @@ Result<CriuResult> run(Request req, const CriuOptions& opts, const NotifyFn& not
     if (m.type == CRIU_REQ_TYPE__NOTIFY) {
       Status ok;
       if (notify && m.notify)
-        ok =
-            notify(m.notify->script ? m.notify->script : "", m.notify->has_pid ? m.notify->pid : 0);
+        ok = notify(m.notify->script ? m.notify->script : "", m.notify->has_pid ? m.notify->pid : 0);
       CriuReq ack = CRIU_REQ__INIT;
       ack.type = CRIU_REQ_TYPE__NOTIFY;
       ack.has_notify_success = true;

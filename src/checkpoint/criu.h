@@ -41,9 +41,9 @@ struct CriuOptions {
   std::vector<std::string> external;                         // --external
   std::vector<std::pair<std::string, std::string>> ext_mnt;  // restore: key -> host path
   std::vector<std::pair<std::string, int>> inherit_fd;       // restore: key -> fd (inherited)
-  bool nftables_lock = true;  // network lock with nftables (the host may have no iptables)
-  bool soft_cgroups = true;   // restore into existing groups, make missing ones
-  std::string freeze_cgroup;  // dump: freeze with this cgroup (v1 freezer or v2 dir)
+  bool nftables_lock = true;    // network lock with nftables (the host may have no iptables)
+  bool soft_cgroups = true;     // restore into existing groups, make missing ones
+  std::string freeze_cgroup;    // dump: freeze with this cgroup (v1 freezer or v2 dir)
   // Run in the forked child before criu is exec'ed (a mount namespace of its own, for one);
   // false: criu is not run.
   std::function<bool()> in_child;

@@ -30,8 +30,7 @@ Result<CkptArgs> parse(const Invocation& inv, std::initializer_list<const char*>
     std::string s = inv.args[i];
     if (s == "--dumpfile" || s.rfind("--dumpfile=", 0) == 0) {
       if (s == "--dumpfile") {
-        if (i + 1 >= inv.args.size())
-          return usage_error(inv.command + ": --dumpfile needs a value");
+        if (i + 1 >= inv.args.size()) return usage_error(inv.command + ": --dumpfile needs a value");
         a.dumpfile = inv.args[++i];
       } else {
         a.dumpfile = s.substr(11);
@@ -67,9 +66,8 @@ Result<CkptArgs> parse(const Invocation& inv, std::initializer_list<const char*>
     a.ctid = s;
   }
   if (a.ctid.empty()) return usage_error(inv.command + ": CT ID or name expected");
-  if (a.stages.size() > 1)
-    return usage_error(inv.command + ": one of " + a.stages[0] + " and " + a.stages[1] +
-                       ", not both");
+  if (a.stages.size() > 1) return usage_error(inv.command + ": one of " + a.stages[0] + " and " +
+                                              a.stages[1] + ", not both");
   return a;
 }
 

@@ -128,9 +128,9 @@ Result<std::vector<std::string>> veths_inside(pid_t init) {
     struct if_nameindex* ifs = ::if_nameindex();
     std::string out;
     for (auto* i = ifs; i && i->if_index; ++i) {
-      struct ethtool_drvinfo drv {};
+      struct ethtool_drvinfo drv{};
       drv.cmd = ETHTOOL_GDRVINFO;
-      struct ifreq ifr {};
+      struct ifreq ifr{};
       std::strncpy(ifr.ifr_name, i->if_name, IFNAMSIZ - 1);
       ifr.ifr_data = reinterpret_cast<char*>(&drv);
       if (::ioctl(s, SIOCETHTOOL, &ifr) == 0 && std::strcmp(drv.driver, "veth") == 0)
@@ -187,8 +187,7 @@ Status give_dump_to_ct(const CtConfig& ct, const std::string& dir, int depth = 0
       st = give_dump_to_ct(ct, dir + "/" + name, 1);
       if (!st.ok()) break;
     } else if (S_ISREG(sb.st_mode)) {
-      if (::fchownat(d.get(), name.c_str(), ct.local_uid(), ct.local_gid(), AT_SYMLINK_NOFOLLOW) !=
-          0) {
+      if (::fchownat(d.get(), name.c_str(), ct.local_uid(), ct.local_gid(), AT_SYMLINK_NOFOLLOW) != 0) {
         st = Error::from_errno(errno, "give `" + dir + "/" + name + "` to the CT's root");
         break;
       }
@@ -218,8 +217,7 @@ Result<nlohmann::json> read_record(const std::string& dir) {
 
 // What the CT is, for status and the next command: the dump dir of a CT that was checkpointed
 // and killed.
-std::string record_text(const CtConfig& ct, const std::string& console,
-                        const std::vector<std::string>& veths) {
+std::string record_text(const CtConfig& ct, const std::string& console, const std::vector<std::string>& veths) {
   nlohmann::json j;
   j["ctid"] = ct.ctid();
   j["berth"] = BERTH_VERSION;
@@ -489,13 +487,12 @@ Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions&
     return Error::with_status(exitcode::kRestoreFailed,
                               "no complete dump of CT " + ct.ctid() + " in `" + dir + "`");
   if (checkpoint::criu_binary().empty())
-    return Error::with_status(exitcode::kRestoreFailed,
-                              "CRIU is not installed (apt-get install criu)");
+    return Error::with_status(exitcode::kRestoreFailed, "CRIU is not installed (apt-get install criu)");
   BERTH_ASSIGN_OR_RETURN(nlohmann::json rec, read_record(dir));
   if (rec.value("ctid", "") != ct.ctid())
-    return Error::with_status(
-        exitcode::kRestoreFailed,
-        "the dump in `" + dir + "` is of CT " + rec.value("ctid", "?") + ", not " + ct.ctid());
+    return Error::with_status(exitcode::kRestoreFailed, "the dump in `" + dir + "` is of CT " +
+                                                            rec.value("ctid", "?") + ", not " +
+                                                            ct.ctid());
   if (rec.value("privileged", false) != ct.is_privileged())
     return Error::with_status(exitcode::kRestoreFailed,
                               "the dump was taken with another LOCAL_UID setting (privileged or "
@@ -546,8 +543,7 @@ Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions&
   // CRIU's root is the CT's setuid-allowed view (the host's VE_ROOT is nosuid), attached for the
   // restore only, under a directory that is host root's alone.
   RootStage stage;
-  BERTH_RETURN_IF_ERROR(
-      stage_root(ct, std::move(ctx.root_view), stage).status(exitcode::kRestoreFailed));
+  BERTH_RETURN_IF_ERROR(stage_root(ct, std::move(ctx.root_view), stage).status(exitcode::kRestoreFailed));
   o.root = stage.path;
   auto t1 = Clock::now();
   auto r = checkpoint::run(checkpoint::Request::kRestore, o, {}, dir + "/" + kRestoreLog);
