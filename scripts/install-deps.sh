@@ -8,7 +8,7 @@ pkgs=(
   criu libprotobuf-c-dev protobuf-c-compiler iptables
   busybox-static nftables iproute2 util-linux procps e2fsprogs xz-utils zstd
   qemu-system-x86 cpio
-  mmdebstrap debian-archive-keyring curl openssh-client sshpass
+  mmdebstrap debian-archive-keyring curl openssh-client openssh-server sshpass
   clang-format-14 clang-tidy-14
   ccache
 )

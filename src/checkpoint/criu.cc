@@ -21,6 +21,10 @@
 namespace berth::checkpoint {
 namespace {
 
+// The forked child's status when in_child() failed (criu was not run); read only by run().
+constexpr int kChildSetupFailed = 126;
+constexpr int kExecFailed = 127;  // criu could not be exec'ed
+
 // criu_opts keeps pointers into these; they live as long as the request.
 struct OptsStore {
   CriuOpts opts = CRIU_OPTS__INIT;
@@ -226,10 +230,10 @@ Result<CriuResult> run(Request req, const CriuOptions& opts, const NotifyFn& not
       ::dup2(null, 1);
       ::dup2(null, 2);
     }
-    if (opts.in_child && !opts.in_child()) ::_exit(126);
+    if (opts.in_child && !opts.in_child()) ::_exit(kChildSetupFailed);
     std::string fd = std::to_string(theirs.get());
     ::execl(bin.c_str(), "criu", "swrk", fd.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
+    ::_exit(kExecFailed);
   }
   theirs.reset();
 
@@ -254,9 +258,9 @@ Result<CriuResult> run(Request req, const CriuOptions& opts, const NotifyFn& not
       ours.reset();
       int rc = wait_exit(pid);
       std::string why = "criu " + std::string(req_name(req)) + " ended without an answer" +
-                        (rc == 127   ? " (could not run `" + bin + "`)"
-                         : rc == 126 ? " (its mount namespace could not be set up)"
-                                     : " (exit " + std::to_string(rc) + ")");
+                        (rc == kExecFailed         ? " (could not run `" + bin + "`)"
+                         : rc == kChildSetupFailed ? " (its mount namespace could not be set up)"
+                                                   : " (exit " + std::to_string(rc) + ")");
       if (!log_path.empty()) why += log_tail(log_path, 5);
       return Error::with_status(exitcode::kChkpntFailed, why);
     }

@@ -53,7 +53,9 @@ constexpr CommandEntry kCommands[] = {
     {"snapshot-mount", cmd_snapshot_mount},
     {"snapshot-umount", cmd_snapshot_umount},
     {"clone", cmd_clone},
-    {"_monitor", cmd_monitor},  // hidden: the instance's watcher (monitor/server.h)
+    {"migrate", cmd_migrate},
+    {"_migrate-recv", cmd_migrate_recv},  // hidden: the destination's end of migrate (over ssh)
+    {"_monitor", cmd_monitor},            // hidden: the instance's watcher (monitor/server.h)
     {"_teardown", cmd_teardown},
 };
 
@@ -92,6 +94,8 @@ void usage(FILE* out, const std::string& prog) {
                "  snapshot-delete CTID --id UUID\n"
                "  snapshot-mount CTID --id UUID --target DIR   snapshot-umount CTID --id UUID\n"
                "  clone SRC DST [--snapshot UUID] [--hostname H] [--name N] [--ipadd IP]...\n"
+               "  migrate CTID [user@]HOST [--online] [--keep-dst] [--remove-area yes|no]\n"
+               "         [--ssh \"OPTS\"] [--check-only] [-t] [--remote-berth PATH]\n"
                "Also installed as vzctl, vzlist, vzubc, vznetstat, vzmigrate.\n",
                prog.c_str());
 }

@@ -65,7 +65,9 @@ int cmd_snapshot_delete(const Invocation&, const HostConfig&);
 int cmd_snapshot_mount(const Invocation&, const HostConfig&);
 int cmd_snapshot_umount(const Invocation&, const HostConfig&);
 int cmd_clone(const Invocation&, const HostConfig&);
-int cmd_monitor(const Invocation&, const HostConfig&);   // _monitor (hidden: the watcher)
-int cmd_teardown(const Invocation&, const HostConfig&);  // _teardown (hidden: its worker)
+int cmd_migrate(const Invocation&, const HostConfig&);       // migrate (vzmigrate)
+int cmd_migrate_recv(const Invocation&, const HostConfig&);  // _migrate-recv (hidden: ssh's end)
+int cmd_monitor(const Invocation&, const HostConfig&);       // _monitor (hidden: the watcher)
+int cmd_teardown(const Invocation&, const HostConfig&);      // _teardown (hidden: its worker)
 
 }  // namespace berth::cli

@@ -10,6 +10,7 @@
 #include "runtime/create.h"
 #include "runtime/checkpoint.h"
 #include "runtime/lifecycle.h"
+#include "runtime/migrate.h"
 #include "runtime/snapshot.h"
 #include "state/status.h"
 
@@ -132,6 +133,14 @@ int cmd_start(const Invocation& inv, const HostConfig& host) {
     return cmd_restore_checkpoint(inv, host);
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
+  // A migration that committed and was killed before removing this host's copy: the CT runs
+  // on the destination; starting it here too would make two.
+  if (std::string dest = runtime::migrated_away_to(host, ct->ctid()); !dest.empty())
+    return run(inv,
+               Error::with_status(exitcode::kStartDisabled,
+                                  "it was migrated to " + dest + "; run `berth migrate " +
+                                      ct->ctid() + " " + dest + "` to finish"),
+               ct->ctid());
   say(inv, "Starting CT " + ct->ctid() + " ...");
   int rc = run(inv, runtime::start(*ct, {f->wait, f->force, f->timeout}), ct->ctid());
   if (rc == 0) say(inv, "CT start in progress...");

@@ -63,6 +63,20 @@ inline constexpr int kSnapshotFreeze = 163;    // the CT could not be frozen for
 inline constexpr int kSnapshotSwitch = 164;  // the snapshot's files or config could not be restored
 inline constexpr int kCloneFailed = 165;     // clone: copying or adapting the files failed
 
+// vzmigrate's own statuses (legacy vzmigrate's manual; `berth migrate` and the vzmigrate link
+// return them; docs/migration.md).
+inline constexpr int kMigUsage = 1;       // bad command line (or a bad stream to the receiver)
+inline constexpr int kMigNotRunning = 2;  // --online of a CT that is not running
+inline constexpr int kMigConnect = 4;     // cannot connect to the destination (ssh)
+inline constexpr int kMigCopy = 6;        // copying the CT's files or dump failed
+inline constexpr int kMigDestStart = 7;   // cannot create, start or restore it on the destination
+inline constexpr int kMigSourceStop = 8;  // cannot stop or checkpoint it on the source
+inline constexpr int kMigExists = 9;      // the CTID exists on the destination
+inline constexpr int kMigNoSource = 10;   // the CT does not exist on the source
+inline constexpr int kMigIpInUse = 12;    // one of its addresses is in use on the destination
+inline constexpr int kMigVersion = 17;  // Berth's protocol or CRIU incompatible on the destination
+inline constexpr int kMigLocked = 20;   // the CT is locked by another command
+
 // Not vzctl's list.
 inline constexpr int kVzubcFailed = 1;  // vzubc: any failure (its only error status)
 inline constexpr int kHelperFailed =

@@ -20,6 +20,7 @@
 #include "core/unique_fd.h"
 #include "runtime/lifecycle.h"
 #include "runtime/snapshot.h"
+#include "runtime/tree_stream.h"
 #include "state/status.h"
 #include "storage/backup_tree.h"
 #include "storage/chunker.h"
@@ -183,23 +184,13 @@ std::string amsg(struct archive* a) {
 
 constexpr std::string_view kRootfs = "rootfs/";
 
-// An archive in the format the name says: .tar.zst, .tar.gz or .tar (pax, numeric ids).
-Status export_tree(const CtConfig& ct, int root_fd, const std::string& file, BackupReport* rep,
-                   Progress* progress) {
-  std::unique_ptr<struct archive, ArchiveWriteFree> a(archive_write_new());
-  archive_write_set_format_pax(a.get());
-  if (file.ends_with(".tar.zst") || file.ends_with(".tzst"))
-    archive_write_add_filter_zstd(a.get());
-  else if (file.ends_with(".tar.gz") || file.ends_with(".tgz"))
-    archive_write_add_filter_gzip(a.get());
-  else if (!file.ends_with(".tar"))
-    return Error::with_status(
-        exitcode::kBadArgument,
-        "--export `" + file + "`: name must end in .tar.zst, .tar.gz or .tar");
-  std::string tmp = file + ".tmp";
-  if (archive_write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK)
-    return Error::invalid("create `" + tmp + "`: " + amsg(a.get()));
-  ScopeExit drop([&] { ::unlink(tmp.c_str()); });
+// ve.conf and rootfs/ (the tree below root_fd) into the open archive a.
+Status write_archive_entries(const CtConfig& ct, int root_fd, struct archive* a_raw,
+                             BackupReport* rep, Progress* progress) {
+  struct NoFree {
+    void operator()(struct archive*) const {}
+  };
+  std::unique_ptr<struct archive, NoFree> a(a_raw);
   BERTH_ASSIGN_OR_RETURN(std::string conf, read_text_file(ct.conf_path()));
   EntryPtr e(archive_entry_new());
   auto header = [&](struct archive_entry* en, const std::string& what) -> Status {
@@ -273,14 +264,7 @@ Status export_tree(const CtConfig& ct, int root_fd, const std::string& file, Bac
     return {};
   };
   BERTH_RETURN_IF_ERROR(storage::walk_tree(root_fd, ct.local_uid(), ct.local_gid(), visit, &ws));
-  if (archive_write_close(a.get()) != ARCHIVE_OK)
-    return Error::invalid("finish `" + tmp + "`: " + amsg(a.get()));
-  if (::rename(tmp.c_str(), file.c_str()) != 0)
-    return Error::from_errno(errno, "rename `" + tmp + "`");
-  drop.dismiss();
   rep->files = ws.entries;
-  struct stat st;
-  if (::stat(file.c_str(), &st) == 0) rep->new_bytes = static_cast<uint64_t>(st.st_size);
   if (ws.foreign_ids)
     std::fprintf(stderr,
                  "Warning: CT %s: %llu entries owned by ids outside the CT's range, "
@@ -289,10 +273,80 @@ Status export_tree(const CtConfig& ct, int root_fd, const std::string& file, Bac
   return {};
 }
 
+// An archive in the format the name says: .tar.zst, .tar.gz or .tar (pax, numeric ids).
+Status export_tree(const CtConfig& ct, int root_fd, const std::string& file, BackupReport* rep,
+                   Progress* progress) {
+  std::unique_ptr<struct archive, ArchiveWriteFree> a(archive_write_new());
+  archive_write_set_format_pax(a.get());
+  if (file.ends_with(".tar.zst") || file.ends_with(".tzst"))
+    archive_write_add_filter_zstd(a.get());
+  else if (file.ends_with(".tar.gz") || file.ends_with(".tgz"))
+    archive_write_add_filter_gzip(a.get());
+  else if (!file.ends_with(".tar"))
+    return Error::with_status(
+        exitcode::kBadArgument,
+        "--export `" + file + "`: name must end in .tar.zst, .tar.gz or .tar");
+  std::string tmp = file + ".tmp";
+  if (archive_write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK)
+    return Error::invalid("create `" + tmp + "`: " + amsg(a.get()));
+  ScopeExit drop([&] { ::unlink(tmp.c_str()); });
+  BERTH_RETURN_IF_ERROR(write_archive_entries(ct, root_fd, a.get(), rep, progress));
+  if (archive_write_close(a.get()) != ARCHIVE_OK)
+    return Error::invalid("finish `" + tmp + "`: " + amsg(a.get()));
+  if (::rename(tmp.c_str(), file.c_str()) != 0)
+    return Error::from_errno(errno, "rename `" + tmp + "`");
+  drop.dismiss();
+  struct stat st;
+  if (::stat(file.c_str(), &st) == 0) rep->new_bytes = static_cast<uint64_t>(st.st_size);
+  return {};
+}
+
+// The archive's bytes handed to a sink (migration's stream), zstd-compressed.
+struct SinkState {
+  const ByteSink* sink;
+  Status failed;
+  uint64_t bytes = 0;
+};
+la_ssize_t sink_write(struct archive*, void* client, const void* buf, size_t n) {
+  auto* st = static_cast<SinkState*>(client);
+  Status r = (*st->sink)(buf, n);
+  if (!r.ok()) {
+    st->failed = std::move(r);
+    return -1;
+  }
+  st->bytes += n;
+  return static_cast<la_ssize_t>(n);
+}
+
 }  // namespace
 
 std::string backup_store_dir(const HostConfig& host, const std::string& storage) {
   return storage.empty() ? host.paths().backup : storage;
+}
+
+Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, bool progress_on) {
+  BERTH_ASSIGN_OR_RETURN(View view, consistent_view(ct));
+  UniqueFd root(::open(view.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Error::from_errno(errno, "open `" + view.root + "`");
+  BackupReport rep;
+  rep.consistent = view.consistent;
+  Progress progress(progress_on);
+  std::unique_ptr<struct archive, ArchiveWriteFree> a(archive_write_new());
+  archive_write_set_format_pax(a.get());
+  archive_write_add_filter_zstd(a.get());
+  archive_write_set_bytes_in_last_block(a.get(), 1);
+  SinkState st{&sink, {}, 0};
+  if (archive_write_open2(a.get(), &st, nullptr, sink_write, nullptr, nullptr) != ARCHIVE_OK)
+    return Error::invalid("stream: " + amsg(a.get()));
+  Status w = write_archive_entries(ct, root.get(), a.get(), &rep, &progress);
+  if (!st.failed.ok()) return std::move(st.failed).error();
+  BERTH_RETURN_IF_ERROR(w);
+  if (archive_write_close(a.get()) != ARCHIVE_OK) {
+    if (!st.failed.ok()) return std::move(st.failed).error();
+    return Error::invalid("stream: " + amsg(a.get()));
+  }
+  progress.done();
+  return StreamReport{rep.files, rep.logical, st.bytes, rep.consistent};
 }
 
 Result<BackupReport> backup(const CtConfig& ct, const BackupOptions& opts) {
@@ -412,6 +466,22 @@ class ArchiveSource {
                                 "open `" + file + "`: " + amsg(s->a_.get()));
     return s;
   }
+  // An archive read from a stream (migration): src fills a buffer, 0 at the end.
+  static Result<std::unique_ptr<ArchiveSource>> open_stream(const ByteSource& src) {
+    std::unique_ptr<ArchiveSource> s(new ArchiveSource);
+    s->a_.reset(archive_read_new());
+    s->src_ = &src;
+    s->buf_.resize(1 << 17);
+    archive_read_support_filter_zstd(s->a_.get());
+    archive_read_support_format_tar(s->a_.get());
+    if (archive_read_open(s->a_.get(), s.get(), nullptr, stream_read, nullptr) != ARCHIVE_OK) {
+      if (!s->failed_.ok()) return std::move(s->failed_).error();
+      return Error::with_status(exitcode::kArchiveRefused, "stream: " + amsg(s->a_.get()));
+    }
+    return s;
+  }
+  // What the stream's source failed with (a broken connection rather than a bad archive).
+  Status take_failure() { return std::move(failed_); }
   // Next entry below rootfs/ (ve.conf is kept in conf()); nullopt at the end. Refuses what
   // leaves the tree.
   Result<std::optional<IndexEntry>> next() {
@@ -518,6 +588,19 @@ class ArchiveSource {
 
  private:
   ArchiveSource() = default;
+  static la_ssize_t stream_read(struct archive*, void* client, const void** out) {
+    auto* s = static_cast<ArchiveSource*>(client);
+    auto n = (*s->src_)(s->buf_.data(), s->buf_.size());
+    if (!n.ok()) {
+      s->failed_ = std::move(n).error();
+      return -1;
+    }
+    *out = s->buf_.data();
+    return static_cast<la_ssize_t>(*n);
+  }
+  const ByteSource* src_ = nullptr;
+  std::vector<char> buf_;
+  Status failed_;
   uint64_t dropped_devices_ = 0, dropped_xattrs_ = 0;
   Error refuse(const std::string& what) {
     return Error::with_status(exitcode::kArchiveRefused, "archive refused: " + what);
@@ -608,6 +691,70 @@ Status check_tree(int root_fd, const CtConfig& ct, const std::map<std::string, u
   return {};
 }
 
+// Make the mounted root of ct equal to the archive's tree (or the stored backup's index), then
+// check it against what was written.
+Status fill_tree(const CtConfig& ct, ArchiveSource* archive, const storage::BackupStore* store,
+                 const std::vector<IndexEntry>& index, const Say& say) {
+  const std::string& target = ct.ctid();
+  uint64_t entries = 0;
+  BERTH_RETURN_IF_ERROR(storage::mount_root(ct));
+  ScopeExit unmount([&] { (void)storage::umount_root(ct); });
+  UniqueFd root(::open(ct.ve_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Error::from_errno(errno, "open `" + ct.ve_root() + "`");
+  storage::TreeWriter writer(root.get(), ct.local_uid(), ct.local_gid());
+  std::map<std::string, uint64_t> sizes;
+  if (archive) {
+    for (;;) {
+      BERTH_ASSIGN_OR_RETURN(auto e, archive->next());
+      if (!e) break;
+      BERTH_RETURN_IF_ERROR(
+          writer.put(*e, [&](int fd) { return archive->write_data(fd, e->size); }));
+      if (e->type == EntryType::kFile) sizes[e->path] = e->size;
+      if (e->type == EntryType::kHardlink) sizes[e->path] = sizes[e->target];
+      ++entries;
+    }
+    if (archive->dropped_devices() || archive->dropped_xattrs())
+      std::fprintf(stderr,
+                   "Warning: CT %s: the archive's %llu device nodes and %llu extended attributes "
+                   "outside user.* were not imported\n",
+                   target.c_str(), static_cast<unsigned long long>(archive->dropped_devices()),
+                   static_cast<unsigned long long>(archive->dropped_xattrs()));
+  } else {
+    for (const auto& e : index) {
+      BERTH_RETURN_IF_ERROR(writer.put(e, [&](int fd) { return write_chunks(*store, e, fd); }));
+      if (e.type == EntryType::kFile) sizes[e.path] = e.size;
+      if (e.type == EntryType::kHardlink) sizes[e.path] = sizes[e.target];
+      ++entries;
+    }
+  }
+  BERTH_RETURN_IF_ERROR(writer.finish());
+  BERTH_RETURN_IF_ERROR(check_tree(root.get(), ct, sizes, entries));
+  say("Restored CT " + target + ": " + std::to_string(entries) + " entries (" +
+      std::to_string(writer.written()) + " written, " + std::to_string(writer.kept()) +
+      " kept as they were), verified");
+  return {};
+}
+
+// Create CT target from conf and fill its tree. From the create on the CT exists: a killed
+// restore leaves a CT that destroy or restore --force removes; a failed one is removed here.
+Status create_and_fill(const HostConfig& host, const std::string& target, const ConfFile& conf,
+                       ArchiveSource* archive, const storage::BackupStore* store,
+                       const std::vector<IndexEntry>& index, const Say& say) {
+  BERTH_RETURN_IF_ERROR(create(host, target, conf));
+  BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host, target));
+  Status st = fill_tree(ct, archive, store, index, say);
+  // A stream that broke says so rather than the archive reader's "truncated".
+  if (archive)
+    if (Status f = archive->take_failure(); !f.ok()) st = std::move(f);
+  if (!st.ok()) {
+    if (auto d = destroy(ct); !d.ok())
+      std::fprintf(stderr, "berth: CT %s: removing the failed restore: %s\n", target.c_str(),
+                   d.error().message().c_str());
+    return st;
+  }
+  return {};
+}
+
 }  // namespace
 
 Status restore(const HostConfig& host, const std::string& ctid, const RestoreOptions& opts,
@@ -653,57 +800,25 @@ Status restore(const HostConfig& host, const std::string& ctid, const RestoreOpt
   }
   BERTH_ASSIGN_OR_RETURN(ConfFile conf, restored_config(host, conf_text, orig, target, say));
   say("Creating CT " + target + " (" + conf.get_or("OSTEMPLATE", "") + ")");
-  BERTH_RETURN_IF_ERROR(create(host, target, conf));
-  // From here the CT exists: a killed restore leaves a CT that destroy or restore --force
-  // removes; a failed one is removed here.
-  BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host, target));
-  uint64_t entries = 0;
-  auto fill = [&]() -> Status {
-    BERTH_RETURN_IF_ERROR(storage::mount_root(ct));
-    ScopeExit unmount([&] { (void)storage::umount_root(ct); });
-    UniqueFd root(::open(ct.ve_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root) return Error::from_errno(errno, "open `" + ct.ve_root() + "`");
-    storage::TreeWriter writer(root.get(), ct.local_uid(), ct.local_gid());
-    std::map<std::string, uint64_t> sizes;
-    if (archive) {
-      for (;;) {
-        BERTH_ASSIGN_OR_RETURN(auto e, archive->next());
-        if (!e) break;
-        BERTH_RETURN_IF_ERROR(
-            writer.put(*e, [&](int fd) { return archive->write_data(fd, e->size); }));
-        if (e->type == EntryType::kFile) sizes[e->path] = e->size;
-        if (e->type == EntryType::kHardlink) sizes[e->path] = sizes[e->target];
-        ++entries;
-      }
-      if (archive->dropped_devices() || archive->dropped_xattrs())
-        std::fprintf(stderr,
-                     "Warning: CT %s: the archive's %llu device nodes and %llu extended attributes "
-                     "outside user.* were not imported\n",
-                     target.c_str(), static_cast<unsigned long long>(archive->dropped_devices()),
-                     static_cast<unsigned long long>(archive->dropped_xattrs()));
-    } else {
-      for (const auto& e : index) {
-        BERTH_RETURN_IF_ERROR(writer.put(e, [&](int fd) { return write_chunks(*store, e, fd); }));
-        if (e.type == EntryType::kFile) sizes[e.path] = e.size;
-        if (e.type == EntryType::kHardlink) sizes[e.path] = sizes[e.target];
-        ++entries;
-      }
-    }
-    BERTH_RETURN_IF_ERROR(writer.finish());
-    BERTH_RETURN_IF_ERROR(check_tree(root.get(), ct, sizes, entries));
-    say("Restored CT " + target + ": " + std::to_string(entries) + " entries (" +
-        std::to_string(writer.written()) + " written, " + std::to_string(writer.kept()) +
-        " kept as they were), verified");
-    return {};
-  };
-  Status st = fill();
-  if (!st.ok()) {
-    if (auto d = destroy(ct); !d.ok())
-      std::fprintf(stderr, "berth: CT %s: removing the failed restore: %s\n", target.c_str(),
-                   d.error().message().c_str());
+  return create_and_fill(host, target, conf, archive.get(), store ? &*store : nullptr, index, say);
+}
+
+}  // namespace berth::runtime
+
+namespace berth::runtime {
+
+Status import_stream(const HostConfig& host, const std::string& ctid, const std::string& conf_text,
+                     const ByteSource& src, bool existing, const Say& say) {
+  BERTH_ASSIGN_OR_RETURN(auto archive, ArchiveSource::open_stream(src));
+  std::vector<IndexEntry> none;
+  if (existing) {
+    BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host, ctid));
+    Status st = fill_tree(ct, archive.get(), nullptr, none, say);
+    if (Status f = archive->take_failure(); !f.ok()) return f;
     return st;
   }
-  return {};
+  BERTH_ASSIGN_OR_RETURN(ConfFile conf, restored_config(host, conf_text, ctid, ctid, say));
+  return create_and_fill(host, ctid, conf, archive.get(), nullptr, none, say);
 }
 
 }  // namespace berth::runtime

@@ -1,0 +1,798 @@
+#include "runtime/migrate.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+#include "core/conf_file.h"
+#include "core/ct_model.h"
+#include "core/ct_config.h"
+#include "core/exit_codes.h"
+#include "core/unique_fd.h"
+#include "net/addr.h"
+#include "net/routed.h"
+#include "runtime/checkpoint.h"
+#include "runtime/lifecycle.h"
+#include "runtime/migrate_proto.h"
+#include "runtime/snapshot.h"
+#include "runtime/tree_stream.h"
+#include "state/status.h"
+#include "sys/fs.h"
+#include "sys/process.h"
+#include "template/cache.h"
+
+namespace berth::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using mig::Frame;
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+std::string mib(uint64_t b) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / 1048576.0);
+  return buf;
+}
+
+// ---- markers (both sides): small key=value files, written to a .tmp and renamed ----
+
+std::string marker_path(const HostConfig& host, const char* dir, const std::string& ctid) {
+  return host.paths().lib + "/" + dir + "/" + ctid;
+}
+
+Status write_marker(const HostConfig& host, const char* dir, const std::string& ctid,
+                    const std::string& text) {
+  std::string d = host.paths().lib + "/" + dir;
+  BERTH_RETURN_IF_ERROR(make_dirs(d, 0700));
+  std::string p = d + "/" + ctid, tmp = p + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return Error::from_errno(errno, "create `" + tmp + "`");
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      ::fsync(fd.get()) != 0)
+    return Error::from_errno(errno, "write `" + tmp + "`");
+  if (::rename(tmp.c_str(), p.c_str()) != 0) return Error::from_errno(errno, "rename `" + p + "`");
+  return {};
+}
+
+std::optional<ConfFile> read_marker(const HostConfig& host, const char* dir,
+                                    const std::string& ctid) {
+  std::string p = marker_path(host, dir, ctid);
+  UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  return ConfFile::parse(text);
+}
+
+void remove_marker(const HostConfig& host, const char* dir, const std::string& ctid) {
+  ::unlink(marker_path(host, dir, ctid).c_str());
+}
+
+constexpr const char* kOut = "migrate-out";
+constexpr const char* kIn = "migrate-in";
+
+// `berth --skiplock CMD CTID args...` as a child (this same binary), so a start goes through the
+// watcher as a command line's does (cli/cli.cc). Its output goes to our stderr.
+Status run_self(const std::vector<std::string>& args) {
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return Error::from_errno(errno, "readlink /proc/self/exe");
+  exe[n] = '\0';
+  std::vector<std::string> argv{"berth", "--quiet", "--skiplock"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "fork");
+  if (pid == 0) {
+    ::dup2(2, 1);
+    int null = ::open("/dev/null", O_RDONLY);
+    if (null >= 0) ::dup2(null, 0);
+    std::vector<char*> av;
+    for (auto& a : argv) av.push_back(a.data());
+    av.push_back(nullptr);
+    ::execv(exe, av.data());
+    ::_exit(exitcode::kCommandNotExecutable);
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  int code = sys::exit_code_of(st);
+  if (code != exitcode::kOk)
+    return Error::with_status(code,
+                              "berth " + args[0] + " exited with status " + std::to_string(code));
+  return {};
+}
+
+// ---- the source's ssh link ----
+
+class SshLink {
+ public:
+  static Result<SshLink> open(const MigrateOptions& o) {
+    std::vector<std::string> argv{"ssh", "-T", "-e", "none", "-o", "BatchMode=yes"};
+    argv.insert(argv.end(), o.ssh_opts.begin(), o.ssh_opts.end());
+    argv.push_back("--");
+    argv.push_back(o.dest);
+    // The remote side's shell reads this line: only a checked path goes in it.
+    argv.push_back(o.remote_berth + " _migrate-recv");
+    int to[2], from[2];
+    if (::pipe2(to, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
+    if (::pipe2(from, O_CLOEXEC) != 0) {
+      ::close(to[0]);
+      ::close(to[1]);
+      return Error::from_errno(errno, "pipe");
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) return Error::from_errno(errno, "fork");
+    if (pid == 0) {
+      ::dup2(to[0], 0);
+      ::dup2(from[1], 1);
+      ::signal(SIGPIPE, SIG_DFL);
+      std::vector<char*> av;
+      for (auto& a : argv) av.push_back(a.data());
+      av.push_back(nullptr);
+      ::execvp("ssh", av.data());
+      ::_exit(exitcode::kCommandNotFound);
+    }
+    ::close(to[0]);
+    ::close(from[1]);
+    SshLink l;
+    l.pid_ = pid;
+    l.out_ = UniqueFd(to[1]);
+    l.in_ = UniqueFd(from[0]);
+    return l;
+  }
+  SshLink() = default;
+  SshLink(SshLink&& o) noexcept : pid_(o.pid_), out_(std::move(o.out_)), in_(std::move(o.in_)) {
+    o.pid_ = -1;
+  }
+  SshLink& operator=(SshLink&&) = delete;
+  // Closing our end tells the receiver we are gone; it cleans up and exits, then ssh does: we
+  // wait for that, so a failed migration returns only once the destination has undone its part.
+  ~SshLink() { (void)close(); }
+  int close() {
+    out_ = UniqueFd();
+    in_ = UniqueFd();
+    if (pid_ <= 0) return 0;
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {}
+    pid_ = -1;
+    return sys::exit_code_of(st);
+  }
+  Status send(Frame t, std::string_view p) {
+    auto st = mig::write_frame(out_.get(), t, p);
+    if (!st.ok()) return std::move(st).error().status(exitcode::kMigCopy).context("destination");
+    sent_ += p.size() + 5;
+    return {};
+  }
+  // The destination's answer: ok, or its error with its status.
+  Status reply(int lost_status) {
+    auto r = mig::read_frame(in_.get());
+    if (!r.ok()) return std::move(r).error().status(lost_status).context("destination");
+    if (r->type != Frame::kReply)
+      return Error::with_status(lost_status, "destination: unexpected frame");
+    auto [code, msg] = mig::parse_reply(r->payload);
+    if (code == 0) {
+      last_ = msg;
+      return {};
+    }
+    // A malformed reply (negative) counts as a lost connection.
+    int status = code > exitcode::kOk ? code : lost_status;
+    return Error::with_status(status, "destination: " + msg);
+  }
+  const std::string& last_reply() const { return last_; }
+  uint64_t sent() const { return sent_; }
+
+ private:
+  pid_t pid_ = -1;
+  UniqueFd out_, in_;
+  uint64_t sent_ = 0;
+  std::string last_;
+};
+
+// The archive goes in frames of up to 1 MiB; then the destination's answer.
+Result<StreamReport> send_tree(const CtConfig& ct, SshLink& link, bool progress) {
+  auto rep = export_stream(
+      ct,
+      [&](const void* p, size_t n) -> Status {
+        const char* c = static_cast<const char*>(p);
+        while (n > 0) {
+          size_t k = n < (1u << 20) ? n : (1u << 20);
+          BERTH_RETURN_IF_ERROR(link.send(Frame::kData, std::string_view(c, k)));
+          c += k;
+          n -= k;
+        }
+        return {};
+      },
+      progress);
+  if (!rep.ok()) return std::move(rep).error().status(exitcode::kMigCopy).context("copy");
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kEnd, {}));
+  // The destination answers once the tree is written and verified.
+  BERTH_RETURN_IF_ERROR(link.reply(exitcode::kMigCopy));
+  return rep;
+}
+
+// The regular files of dir (a CRIU dump, our own files) as kFile + kData + kEnd frames.
+Result<uint64_t> send_dump_dir(SshLink& link, const std::string& dir, const std::string& name) {
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return Error::from_errno(errno, "open `" + dir + "`").status(exitcode::kMigCopy);
+  DIR* d = ::fdopendir(::dup(dfd.get()));
+  if (!d) return Error::from_errno(errno, "read `" + dir + "`").status(exitcode::kMigCopy);
+  std::vector<std::string> files;
+  while (struct dirent* e = ::readdir(d))
+    if (e->d_type == DT_REG) files.emplace_back(e->d_name);
+  ::closedir(d);
+  uint64_t bytes = 0;
+  std::string buf(1 << 20, '\0');
+  for (const auto& f : files) {
+    std::string rel = name + "/" + f;
+    if (!mig::is_dump_file_name(rel))
+      return Error::with_status(exitcode::kMigCopy, "dump file `" + rel + "`: unexpected name");
+    UniqueFd fd(::openat(dfd.get(), f.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return Error::from_errno(errno, "open `" + dir + "/" + f + "`");
+    BERTH_RETURN_IF_ERROR(link.send(Frame::kFile, rel));
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf.data(), buf.size())) > 0) {
+      BERTH_RETURN_IF_ERROR(link.send(Frame::kData, std::string_view(buf.data(), n)));
+      bytes += static_cast<uint64_t>(n);
+    }
+    if (n < 0) return Error::from_errno(errno, "read `" + dir + "/" + f + "`");
+    BERTH_RETURN_IF_ERROR(link.send(Frame::kEnd, {}));
+  }
+  return bytes;
+}
+
+struct Phases {
+  bool on;
+  const Say& say;
+  void done(const std::string& what, Clock::time_point t, uint64_t bytes) {
+    if (!on) return;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "  %-22s %9.1f ms  %s", what.c_str(), ms_since(t),
+                  mib(bytes).c_str());
+    say(buf);
+  }
+};
+
+// Remove the source's copy once the destination holds the CT.
+Status finish_source(const CtConfig& ct, const MigrateOptions& opts, const Say& say) {
+  if (opts.remove_area) {
+    BERTH_RETURN_IF_ERROR(destroy(ct));
+    say("CT " + ct.ctid() + " removed on this host");
+  } else {
+    std::string conf = ct.conf_path();
+    if (::rename(conf.c_str(), (conf + ".migrated").c_str()) != 0)
+      return Error::from_errno(errno, "rename `" + conf + "`");
+    say("CT " + ct.ctid() + " kept on this host, config renamed to " + conf + ".migrated");
+  }
+  remove_marker(ct.host(), kOut, ct.ctid());
+  return {};
+}
+
+// A failure before the commit: the CT goes on here (started again when it ran). The link is
+// closed first and its end awaited: the destination has removed its copy before this host
+// starts the CT again, so it never runs on both.
+Error keep_on_source(const CtConfig& ct, bool ran, Error why, SshLink& link) {
+  link.close();
+  // Pre-dumps of an online migration that never reached its final dump.
+  (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
+  if (ran) {
+    auto st = state::query_status(ct);
+    if (st.ok() && !st->running) {
+      if (auto s = run_self({"start", ct.ctid()}); !s.ok())
+        return why.context("migration failed, CT " + ct.ctid() +
+                           " is stopped on this host (start failed: " + s.error().message() + ")");
+    }
+    remove_marker(ct.host(), kOut, ct.ctid());
+    return why.context("migration failed, CT " + ct.ctid() + " runs on this host");
+  }
+  remove_marker(ct.host(), kOut, ct.ctid());
+  return why.context("migration failed, CT " + ct.ctid() + " stays on this host");
+}
+
+Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateOptions& opts,
+                      const Say& say) {
+  const std::string& ctid = ct.ctid();
+  Phases ph{opts.times, say};
+  auto t_all = Clock::now();
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
+  std::optional<ConfFile> marker = read_marker(host, kOut, ctid);
+  if (marker && marker->get_or("PHASE", "") == "dumped" && !s.running) {
+    // An online migration killed after its final dump and before the commit: the CT's
+    // processes are only in that dump (the destination removed its copy). Back here first.
+    std::string final_dir = default_dumpdir(ct) + "-migrate/final";
+    if (dump_complete(final_dir)) {
+      say("Restoring CT " + ctid + " from the dump a killed migration left in " + final_dir);
+      UndumpOptions ro;
+      ro.dumpdir = final_dir;
+      auto r = restore_checkpoint(ct, ro);
+      if (!r.ok())
+        return std::move(r)
+            .error()
+            .status(exitcode::kMigSourceStop)
+            .context("CT " + ctid + " is stopped here; its dump is kept in " + final_dir);
+      (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
+      BERTH_ASSIGN_OR_RETURN(s, state::query_status(ct));
+    }
+  }
+  if (opts.online && !s.running && !opts.check_only)
+    return Error::with_status(exitcode::kMigNotRunning, "CT " + ctid + " is not running");
+  if (opts.online) {
+    if (std::string why = criu_unusable_reason(); !why.empty())
+      return Error::with_status(exitcode::kMigSourceStop,
+                                "CT " + ctid + " cannot be checkpointed here: " + why);
+  }
+  if (opts.remove_area && !opts.check_only) {
+    auto snaps = list_snapshots(ct);
+    if (snaps.ok() && !snaps->entries.empty())
+      return Error::with_status(exitcode::kMigCopy,
+                                "CT " + ctid + " has " + std::to_string(snaps->entries.size()) +
+                                    " snapshots: carrying snapshots along is not done yet (delete "
+                                    "them, or migrate with --remove-area no to keep them here)");
+  }
+  std::string conf_text;
+  {
+    UniqueFd fd(::open(ct.conf_path().c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return Error::from_errno(errno, "open `" + ct.conf_path() + "`");
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) conf_text.append(buf, size_t(n));
+  }
+
+  auto t = Clock::now();
+  BERTH_ASSIGN_OR_RETURN(SshLink link, SshLink::open(opts));
+  mig::Hello h{mig::kProtocol, BERTH_VERSION, ctid,
+               opts.check_only ? "check" : (opts.online ? "online" : "offline"), opts.keep_dst};
+  BERTH_RETURN_IF_ERROR(
+      link.send(Frame::kHello, mig::encode_hello(h)).status(exitcode::kMigConnect));
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kConfig, conf_text).status(exitcode::kMigConnect));
+  Status pre = link.reply(exitcode::kMigConnect);
+  if (marker && marker->get_or("PHASE", "") == "committing") {
+    if (!pre.ok() && pre.error().exit_status() == exitcode::kMigExists) {
+      // The commit reached the destination before this host's last migrate was killed.
+      say("CT " + ctid + " was migrated to " + marker->get_or("DEST", "?") +
+          " already; finishing on this host");
+      link.close();
+      return finish_source(ct, opts, say);
+    }
+    remove_marker(host, kOut, ctid);
+  }
+  if (!pre.ok()) {
+    Error e = std::move(pre).error();
+    if (e.exit_status() == exitcode::kMigConnect)
+      e.context("cannot connect to " + opts.dest + " (ssh's message above)");
+    return e;
+  }
+  ph.done("preflight", t, 0);
+  say("Destination " + opts.dest + " accepts CT " + ctid + " (" + link.last_reply() + ")");
+  if (opts.check_only) return {};
+  sys::crash_point("migrate_checked");
+
+  const bool ran = s.running || (marker && marker->get_or("RAN", "") == "yes" && !s.running);
+  auto rec = [&](const std::string& phase) {
+    return write_marker(host, kOut, ctid,
+                        "DEST=\"" + opts.dest + "\"\nPHASE=\"" + phase + "\"\nRAN=\"" +
+                            (ran ? "yes" : "no") + "\"\n");
+  };
+  BERTH_RETURN_IF_ERROR(rec("copying"));
+
+  if (opts.online) {
+    // 1. The tree while the CT runs (from a temporary snapshot when one can be taken).
+    t = Clock::now();
+    auto first = send_tree(ct, link, opts.progress);
+    if (!first.ok()) return keep_on_source(ct, false, std::move(first).error(), link);
+    ph.done("copy (running)", t, first->bytes);
+    // 2. Memory pre-dumps while it runs, until the pages written stop shrinking.
+    std::string dumpdir = default_dumpdir(ct) + "-migrate";
+    (void)make_dirs(dumpdir, 0700);
+    std::string parent;
+    uint64_t last = UINT64_MAX;
+    constexpr int kMaxRounds = 5;
+    for (int round = 1; round <= kMaxRounds; ++round) {
+      std::string name = "pre" + std::to_string(round);
+      t = Clock::now();
+      auto pd = pre_dump(ct, dumpdir, name, parent);
+      if (!pd.ok())
+        return keep_on_source(ct, false, std::move(pd).error().status(exitcode::kMigSourceStop),
+                              link);
+      auto sent = send_dump_dir(link, dumpdir + "/" + name, name);
+      if (!sent.ok()) return keep_on_source(ct, false, std::move(sent).error(), link);
+      ph.done("pre-dump " + std::to_string(round), t, *sent);
+      parent = name;
+      if (pd->bytes >= last * 9 / 10 || pd->bytes < (1u << 20)) break;
+      last = pd->bytes;
+    }
+    // 3. Frozen: the final dump (only pages changed since the last pre-dump), then the files
+    // changed since the first copy, then the dump; the destination restores.
+    auto frozen = Clock::now();
+    ChkpntOptions co;
+    co.dumpdir = dumpdir + "/final";
+    co.parent = parent.empty() ? "" : "../" + parent;
+    co.leave_running = false;
+    BERTH_RETURN_IF_ERROR(rec("dumped"));
+    auto ck = checkpoint(ct, co);
+    if (!ck.ok())
+      return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop),
+                            link);
+    // From here the CT's processes exist only in the dump: a failure restores them here.
+    auto undo = [&](Error e) -> Error {
+      link.close();  // the destination's copy is gone before the CT comes back here
+      UndumpOptions ro;
+      ro.dumpdir = co.dumpdir;
+      auto r = restore_checkpoint(ct, ro);
+      remove_marker(host, kOut, ctid);
+      if (r.ok()) (void)sys::remove_tree(dumpdir);
+      if (!r.ok())
+        return e.context("migration failed and CT " + ctid +
+                         " could not be restored on this host (its dump is kept in " + co.dumpdir +
+                         "): " + r.error().message());
+      return e.context("migration failed, CT " + ctid + " runs on this host again");
+    };
+    t = Clock::now();
+    auto second = send_tree(ct, link, false);
+    if (!second.ok()) return undo(std::move(second).error());
+    ph.done("copy (frozen)", t, second->bytes);
+    t = Clock::now();
+    auto sent = send_dump_dir(link, co.dumpdir, "final");
+    if (!sent.ok()) return undo(std::move(sent).error());
+    ph.done("dump", t, ck->bytes);
+    t = Clock::now();
+    if (auto st = link.send(Frame::kRestore, {}); !st.ok()) return undo(std::move(st).error());
+    if (auto r = link.reply(exitcode::kMigDestStart); !r.ok()) return undo(std::move(r).error());
+    ph.done("restore", t, 0);
+    say("CT " + ctid + " was frozen for " + std::to_string(static_cast<long>(ms_since(frozen))) +
+        " ms");
+    BERTH_RETURN_IF_ERROR(rec("committing"));
+    if (auto st = link.send(Frame::kCommit, {}); !st.ok()) return st;
+    BERTH_RETURN_IF_ERROR(link.reply(exitcode::kMigCopy));
+    sys::crash_point("migrate_committed");
+    link.close();
+    (void)sys::remove_tree(dumpdir);
+    BERTH_RETURN_IF_ERROR(finish_source(ct, opts, say));
+    ph.done("total", t_all, link.sent());
+    return {};
+  }
+
+  // Offline: stop, copy, create (and start) there, commit, remove here.
+  if (s.running) {
+    t = Clock::now();
+    say("Stopping CT " + ctid);
+    if (auto st = stop(ct, {}); !st.ok())
+      return keep_on_source(ct, false, std::move(st).error().status(exitcode::kMigSourceStop),
+                            link);
+    ph.done("stop", t, 0);
+  }
+  sys::crash_point("migrate_stopped");
+  t = Clock::now();
+  auto rep = send_tree(ct, link, opts.progress);
+  if (!rep.ok()) return keep_on_source(ct, ran, std::move(rep).error(), link);
+  ph.done("copy", t, rep->bytes);
+  sys::crash_point("migrate_copied");
+  if (ran) {
+    t = Clock::now();
+    if (auto st = link.send(Frame::kStart, {}); !st.ok())
+      return keep_on_source(ct, ran, std::move(st).error(), link);
+    if (auto r = link.reply(exitcode::kMigDestStart); !r.ok())
+      return keep_on_source(ct, ran, std::move(r).error(), link);
+    ph.done("start there", t, 0);
+  }
+  sys::crash_point("migrate_started");
+  BERTH_RETURN_IF_ERROR(rec("committing"));
+  if (auto st = link.send(Frame::kCommit, {}); !st.ok())
+    return keep_on_source(ct, ran, std::move(st).error(), link);
+  if (auto r = link.reply(exitcode::kMigCopy); !r.ok())
+    return std::move(r).error().context(
+        "the commit's answer was lost: run the same migrate again to finish it (CT " + ctid +
+        " is stopped on this host)");
+  sys::crash_point("migrate_committed");
+  link.close();
+  BERTH_RETURN_IF_ERROR(finish_source(ct, opts, say));
+  ph.done("total", t_all, link.sent());
+  return {};
+}
+
+// ---- the receiver ----
+
+class Receiver {
+ public:
+  Receiver(const HostConfig& host, int in, int out) : host_(host), in_(in), out_(out) {}
+  int run();
+
+ private:
+  int fail(int status, const std::string& msg) {
+    (void)mig::write_frame(out_, Frame::kReply, mig::encode_reply(status, msg));
+    std::fprintf(stderr, "berth _migrate-recv: %s\n", msg.c_str());
+    return status;
+  }
+  Status ok(const std::string& msg) {
+    return mig::write_frame(out_, Frame::kReply, mig::encode_reply(0, msg));
+  }
+  Status preflight(const std::string& conf_text);
+  void cleanup();
+  Status receive_dump_file(const std::string& rel);
+  Status remove_leftover(const std::string& ctid);
+  Status restore_here();
+
+  const HostConfig& host_;
+  int in_, out_;
+  mig::Hello hello_;
+  bool made_ = false;
+};
+
+Status Receiver::remove_leftover(const std::string& ctid) {
+  auto ct = CtConfig::load(host_, ctid);
+  if (ct.ok()) {
+    (void)stop(*ct, {true, false});
+    if (auto d = destroy(*ct); !d.ok() && d.error().exit_status() != exitcode::kNoConfig) return d;
+  }
+  (void)sys::remove_tree(default_dumpdir(CtConfig(host_, ctid, ConfFile())));
+  remove_marker(host_, kIn, ctid);
+  return {};
+}
+
+Status Receiver::preflight(const std::string& conf_text) {
+  const std::string& ctid = hello_.ctid;
+  if (hello_.protocol != mig::kProtocol)
+    return Error::with_status(exitcode::kMigVersion,
+                              "migration protocol " + std::to_string(hello_.protocol) + " (berth " +
+                                  hello_.version + ") is not this host's " +
+                                  std::to_string(mig::kProtocol) + " (berth " BERTH_VERSION ")");
+  if (read_marker(host_, kIn, ctid)) {
+    std::fprintf(stderr, "CT %s: removing what a killed migration left here\n", ctid.c_str());
+    BERTH_RETURN_IF_ERROR(remove_leftover(ctid));
+  }
+  if (::access(host_.ct_conf_path(ctid).c_str(), F_OK) == 0)
+    return Error::with_status(exitcode::kMigExists, "CT " + ctid + " exists on this host");
+  ConfFile conf = ConfFile::parse(conf_text);
+  // A privileged CT is host root wherever it runs: this host's admin trusts it by creating it
+  // here (--i-trust-this-vps), never because a stream said PRIVILEGED_TRUSTED.
+  if (conf.get_or("LOCAL_UID", "") == "0" || conf.get_or("LOCAL_GID", "") == "0")
+    return Error::with_status(exitcode::kMigDestStart,
+                              "CT " + ctid +
+                                  " is privileged (LOCAL_UID=0: its root is host root): not "
+                                  "accepted by migration");
+  std::string tmpl = conf.get_or("OSTEMPLATE", "");
+  if (!tmpl.empty() && !tmpl::find_cache_archive(host_, tmpl).ok())
+    return Error::with_status(
+        exitcode::kMigDestStart,
+        "template `" + tmpl + "` is not on this host (carrying it along is not done yet)");
+  // Validated as create validates it, with this host's paths and no id range yet.
+  conf.set("VE_ROOT", host_.default_ve_root());
+  conf.set("VE_PRIVATE", host_.default_ve_private());
+  CtConfig ct(host_, ctid, conf);
+  if (auto v = validate_config(ct); !v.ok())
+    return std::move(v).error().status(exitcode::kMigDestStart).context("its config");
+  auto addrs = net::parse_ip_list(conf.get_or("IP_ADDRESS", ""));
+  if (!addrs.ok()) return std::move(addrs).error().status(exitcode::kMigDestStart);
+  if (auto a = net::check_routed_addresses(ct, *addrs); !a.ok())
+    return std::move(a).error().status(exitcode::kMigIpInUse);
+  if (hello_.mode == "online") {
+    if (std::string why = criu_unusable_reason(); !why.empty())
+      return Error::with_status(exitcode::kMigVersion, "CRIU cannot restore here: " + why);
+  }
+  return {};
+}
+
+// Online: the CT's processes from the dump files received (the final dump and its parents).
+Status Receiver::restore_here() {
+  BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host_, hello_.ctid));
+  UndumpOptions ro;
+  ro.dumpdir = default_dumpdir(ct) + "-migrate/final";
+  BERTH_RETURN_IF_ERROR(restore_checkpoint(ct, ro));
+  return {};
+}
+
+Status Receiver::receive_dump_file(const std::string& rel) {
+  if (!mig::is_dump_file_name(rel)) {
+    std::string shown = rel.substr(0, 80);
+    return Error::with_status(exitcode::kMigUsage, "bad stream: dump file name `" + shown + "`");
+  }
+  CtConfig ct(host_, hello_.ctid, ConfFile());
+  std::string base = default_dumpdir(ct) + "-migrate";
+  BERTH_RETURN_IF_ERROR(make_dirs(base, 0700));
+  std::string dir = rel.substr(0, rel.find('/')), name = rel.substr(rel.find('/') + 1);
+  UniqueFd bfd(::open(base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!bfd) return Error::from_errno(errno, "open `" + base + "`");
+  if (::mkdirat(bfd.get(), dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + dir + "`");
+  UniqueFd dfd(::openat(bfd.get(), dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dfd) return Error::from_errno(errno, "open `" + dir + "`");
+  UniqueFd fd(::openat(dfd.get(), name.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return Error::from_errno(errno, "create `" + rel + "`");
+  for (;;) {
+    BERTH_ASSIGN_OR_RETURN(auto f, mig::read_frame(in_));
+    if (f.type == Frame::kEnd) return {};
+    if (f.type != Frame::kData)
+      return Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame in a file");
+    if (::write(fd.get(), f.payload.data(), f.payload.size()) !=
+        static_cast<ssize_t>(f.payload.size()))
+      return Error::from_errno(errno, "write `" + rel + "`").status(exitcode::kMigCopy);
+  }
+}
+
+void Receiver::cleanup() {
+  if (!made_) return;
+  auto ct = CtConfig::load(host_, hello_.ctid);
+  if (hello_.keep_dst) {
+    if (ct.ok()) (void)stop(*ct, {true, false});
+    remove_marker(host_, kIn, hello_.ctid);
+    std::fprintf(stderr, "CT %s: the partial copy is kept here (--keep-dst), stopped\n",
+                 hello_.ctid.c_str());
+    return;
+  }
+  if (auto st = remove_leftover(hello_.ctid); !st.ok())
+    std::fprintf(stderr, "CT %s: removing the partial copy: %s\n", hello_.ctid.c_str(),
+                 st.error().message().c_str());
+  else
+    std::fprintf(stderr, "CT %s: the partial copy was removed from this host\n",
+                 hello_.ctid.c_str());
+}
+
+int Receiver::run() {
+  auto h = mig::read_frame(in_);
+  if (!h.ok()) return fail(exitcode::kMigUsage, h.error().message());
+  if (h->type != Frame::kHello) return fail(exitcode::kMigUsage, "bad stream: no hello");
+  auto hello = mig::parse_hello(h->payload);
+  if (!hello.ok()) return fail(exitcode::kMigUsage, hello.error().message());
+  hello_ = *hello;
+  auto c = mig::read_frame(in_);
+  if (!c.ok() || c->type != Frame::kConfig)
+    return fail(exitcode::kMigUsage, "bad stream: no config");
+  if (c->payload.size() > (1u << 20)) return fail(exitcode::kMigUsage, "config too large");
+  const std::string ctid = hello_.ctid;
+  auto lock = lock_ct(host_, ctid, false);
+  if (!lock.ok()) return fail(exitcode::kMigLocked, "CT " + ctid + " is locked on the destination");
+  if (auto st = preflight(c->payload); !st.ok())
+    return fail(st.error().exit_status(), st.error().message());
+  std::string criu = hello_.mode == "online" ? ", CRIU " + criu_version() : "";
+  if (!ok("berth " BERTH_VERSION + criu).ok()) return exitcode::kMigConnect;
+  if (hello_.mode == "check") return exitcode::kOk;
+
+  // Everything from here is undone unless the source commits.
+  // The import's progress lines stay here: the source's terminal gets errors and warnings only.
+  auto say = [](const std::string&) {};
+  bool committed = false;
+  int rc = exitcode::kOk;
+  bool first_tree = true;
+  for (;;) {
+    auto f = mig::read_frame(in_);
+    if (!f.ok()) {
+      rc = f.error().has_exit_status() ? f.error().exit_status() : exitcode::kMigConnect;
+      std::fprintf(stderr, "CT %s: migration ended before its commit (%s)\n", ctid.c_str(),
+                   f.error().message().c_str());
+      break;
+    }
+    if (f->type == Frame::kQuit) break;
+    if (f->type == Frame::kData) {
+      // The tree's archive: this frame is its first block.
+      if (first_tree) {
+        if (auto st = write_marker(host_, kIn, ctid, "SOURCE=\"migrate\"\n"); !st.ok()) {
+          rc = fail(exitcode::kMigCopy, st.error().message());
+          break;
+        }
+        made_ = true;
+      }
+      std::string pending = std::move(f->payload);
+      size_t pos = 0;
+      bool ended = false;
+      ByteSource src = [&](void* buf, size_t n) -> Result<size_t> {
+        while (pos >= pending.size()) {
+          if (ended) return size_t{0};
+          BERTH_ASSIGN_OR_RETURN(auto nf, mig::read_frame(in_));
+          if (nf.type == Frame::kEnd) {
+            ended = true;
+            return size_t{0};
+          }
+          if (nf.type != Frame::kData)
+            return Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame");
+          pending = std::move(nf.payload);
+          pos = 0;
+        }
+        size_t k = std::min(n, pending.size() - pos);
+        std::memcpy(buf, pending.data() + pos, k);
+        pos += k;
+        return k;
+      };
+      Status st = import_stream(host_, ctid, c->payload, src, !first_tree, say);
+      // Drain what the archive reader left (padding after the end of the tar).
+      while (st.ok() && !ended) {
+        auto nf = mig::read_frame(in_);
+        if (!nf.ok())
+          st = std::move(nf).error();
+        else if (nf->type == Frame::kEnd)
+          ended = true;
+        else if (nf->type != Frame::kData)
+          st = Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame");
+      }
+      first_tree = false;
+      if (!st.ok()) {
+        rc = fail(exitcode::kMigCopy, "copy of CT " + ctid + " failed: " + st.error().message());
+        break;
+      }
+      if (!ok("copied").ok()) break;
+      continue;
+    }
+    if (f->type == Frame::kFile && made_) {
+      if (auto st = receive_dump_file(f->payload); !st.ok()) {
+        rc = fail(st.error().has_exit_status() ? st.error().exit_status() : exitcode::kMigCopy,
+                  st.error().message());
+        break;
+      }
+      continue;
+    }
+    if ((f->type == Frame::kStart || f->type == Frame::kRestore) && made_) {
+      bool start = f->type == Frame::kStart;
+      Status up = start ? run_self({"start", ctid, "--wait"}) : restore_here();
+      if (!up.ok()) {
+        rc = fail(exitcode::kMigDestStart, std::string(start ? "start" : "restore") + " of CT " +
+                                               ctid + " failed: " + up.error().message());
+        break;
+      }
+      if (!ok("running").ok()) break;
+      continue;
+    }
+    if (f->type == Frame::kCommit && made_) {
+      remove_marker(host_, kIn, ctid);
+      (void)sys::remove_tree(default_dumpdir(CtConfig(host_, ctid, ConfFile())) + "-migrate");
+      committed = true;
+      (void)ok("committed");
+      break;
+    }
+    rc = fail(exitcode::kMigUsage, "bad stream: unexpected frame");
+    break;
+  }
+  if (!committed) {
+    cleanup();
+    if (rc == exitcode::kOk) rc = exitcode::kMigCopy;
+  }
+  return rc;
+}
+
+}  // namespace
+
+Status migrate(const HostConfig& host, const std::string& ctid, const MigrateOptions& opts,
+               const Say& say) {
+  ::signal(SIGPIPE, SIG_IGN);
+  for (char c : opts.remote_berth)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '_' ||
+          c == '-' || c == '+'))
+      return Error::with_status(exitcode::kMigUsage,
+                                "--remote-berth `" + opts.remote_berth +
+                                    "`: only letters, digits and / . _ - + are allowed");
+  if (opts.dest.empty() || opts.dest.front() == '-')
+    return Error::with_status(exitcode::kMigUsage, "destination `" + opts.dest + "` is not a host");
+  auto ct = CtConfig::load(host, ctid);
+  if (!ct.ok())
+    return Error::with_status(exitcode::kMigNoSource,
+                              "CT " + ctid + " does not exist on this host");
+  auto lock = lock_ct(host, ctid, false);
+  if (!lock.ok()) return std::move(lock).error().status(exitcode::kMigLocked);
+  return migrate_locked(host, *ct, opts, say);
+}
+
+int migrate_receive(const HostConfig& host, int in, int out) {
+  ::signal(SIGPIPE, SIG_IGN);
+  Receiver r(host, in, out);
+  return r.run();
+}
+
+std::string migrated_away_to(const HostConfig& host, const std::string& ctid) {
+  auto m = read_marker(host, kOut, ctid);
+  if (!m || m->get_or("PHASE", "") != "committing") return "";
+  return m->get_or("DEST", "?");
+}
+
+}  // namespace berth::runtime

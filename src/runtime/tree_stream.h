@@ -1,0 +1,39 @@
+// A CT's tree as a stream, for migration (runtime/migrate.h); made and read in runtime/backup.cc
+// with the export and import code of backups (a header of its own: migrate needs this, not the
+// backup store's API).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/ct_config.h"
+#include "core/error.h"
+#include "runtime/set.h"
+
+namespace berth::runtime {
+
+struct StreamReport {
+  uint64_t entries = 0;
+  uint64_t logical = 0;  // bytes of the files
+  uint64_t bytes = 0;    // bytes of the compressed stream
+  bool consistent = true;
+};
+
+// ve.conf and rootfs/ as a zstd-compressed pax archive, the format of `backup --export`, handed
+// to sink block by block. A running CT is read from a temporary snapshot, as backup does.
+using ByteSink = std::function<Status(const void* data, size_t n)>;
+Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, bool progress);
+
+// The receiving end: src fills buf with up to n bytes of such a stream (0 at its end). The
+// archive is hostile input and gets import's rules (no device nodes, nothing out of the tree, only
+// user.* xattrs, ids shifted into the CT's range). existing=false: CT ctid is created from
+// conf_text (as restore --import makes it: this host's paths, a new id range) and removed again
+// on failure; existing=true: the existing CT's tree is made equal to the stream's. The caller
+// holds the CT's lock.
+using ByteSource = std::function<Result<size_t>(void* buf, size_t n)>;
+Status import_stream(const HostConfig& host, const std::string& ctid, const std::string& conf_text,
+                     const ByteSource& src, bool existing, const Say& say);
+
+}  // namespace berth::runtime

@@ -1,0 +1,454 @@
+// berth migrate / vzmigrate between two Berth instances on this machine, standing for two hosts:
+// the test's BERTH_ROOT (source) and a second root (destination), reached through a REAL sshd on
+// 127.0.0.1 (a throwaway host key, an authorized key in a temp dir; AcceptEnv BERTH_ROOT so the
+// client's SetEnv picks the destination instance). The receiver is also fed hostile streams
+// directly (its stdin is the stream).
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "harness.h"
+#include "runtime/migrate_proto.h"
+
+namespace fs = std::filesystem;
+using berth::runtime::mig::encode_frame;
+using berth::runtime::mig::Frame;
+
+namespace berth::itest {
+namespace {
+
+void write_file(const std::string& p, const std::string& text, mode_t mode = 0600) {
+  std::ofstream(p) << text;
+  ::chmod(p.c_str(), mode);
+}
+
+class MigrateTest : public BerthTest {
+ protected:
+  void SetUp() override {
+    BerthTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(fs::exists("/usr/sbin/sshd")) << "openssh-server is needed (install-deps.sh)";
+    dst_ = root() + "-dst";
+    fs::remove_all(dst_);
+    std::string cache = dst_ + "/var/lib/berth/template/cache";
+    fs::create_directories(cache);
+    fs::create_directories(dst_ + "/etc/berth");
+    for (std::string p = cache; p.size() > 4; p = fs::path(p).parent_path())
+      ::chmod(p.c_str(), 0755);
+    write_file(dst_ + "/etc/berth/berth.conf", "CGROUP_PARENT=\"" + instance() + "-dst\"\n", 0644);
+    for (const auto& e : fs::directory_iterator(root() + "/var/lib/berth/template/cache"))
+      fs::copy_file(e.path(), cache + "/" + e.path().filename().string());
+    start_sshd();
+  }
+
+  void TearDown() override {
+    // The destination's CTs, then sshd, then the source (the harness).
+    if (!dst_.empty()) {
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(dst_ + "/etc/berth/conf", ec)) {
+        std::string n = e.path().filename().string();
+        if (!n.ends_with(".conf")) continue;
+        std::string id = n.substr(0, n.size() - 5);
+        (void)dst({"stop", id, "--fast"});
+        RunResult d = dst({"destroy", id});
+        EXPECT_EQ(d.code, 0) << "teardown: destroy " << id << " on dst: " << d.err;
+      }
+    }
+    if (sshd_ > 0) {
+      ::kill(sshd_, SIGTERM);
+      ::waitpid(sshd_, nullptr, 0);
+    }
+    if (!dst_.empty()) {
+      EXPECT_EQ(read_text("/proc/self/mountinfo").find(dst_ + "/"), std::string::npos)
+          << "mounts left under " << dst_;
+      std::error_code ec;
+      fs::remove_all(dst_, ec);
+      fs::remove_all(dir_, ec);
+    }
+    BerthTest::TearDown();
+  }
+
+  void start_sshd() {
+    char tmpl[] = "/tmp/berth-mig-ssh-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ::mkdir("/run/sshd", 0755);  // sshd's privilege separation directory
+    for (const char* k : {"host_key", "client_key"}) {
+      RunResult r = run_process(
+          {"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir_ + "/" + k},
+          {"PATH=/usr/bin:/bin"}, {});
+      ASSERT_EQ(r.code, 0) << r.err;
+    }
+    fs::copy_file(dir_ + "/client_key.pub", dir_ + "/authorized_keys");
+    std::mt19937 rng(std::random_device{}());
+    port_ = 20000 + static_cast<int>(rng() % 30000);
+    write_file(
+        dir_ + "/sshd_config",
+        "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " + dir_ +
+            "/host_key\nAuthorizedKeysFile " + dir_ +
+            "/authorized_keys\nPermitRootLogin prohibit-password\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+            "StrictModes no\nAcceptEnv BERTH_ROOT BERTH_FAIL_STEP\nPidFile none\nLogLevel ERROR\n");
+    sshd_ = ::fork();
+    ASSERT_GE(sshd_, 0);
+    if (sshd_ == 0) {
+      int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", (dir_ + "/sshd_config").c_str(),
+              nullptr);
+      ::_exit(127);
+    }
+    // Listening (state 0A in /proc/net/tcp), seen without connecting: a probe connection would
+    // make sshd log a failed key exchange.
+    char want[16];
+    std::snprintf(want, sizeof want, ":%04X ", port_);
+    for (int i = 0; i < 100; ++i) {
+      for (const auto& line : split_lines(read_text("/proc/net/tcp")))
+        if (line.find(want) != std::string::npos && line.find(" 0A ") != std::string::npos &&
+            line.find(want) < line.find(" 0A "))
+          return;
+      sleep_ms(50);
+    }
+    FAIL() << "sshd did not come up on port " << port_;
+  }
+
+  std::vector<std::string> ssh_args() const {
+    return {"--ssh",
+            "-p " + std::to_string(port_) + " -i " + dir_ +
+                "/client_key -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no "
+                "-o LogLevel=ERROR -o SetEnv=BERTH_ROOT=" +
+                dst_,
+            "--remote-berth", BERTH_BINARY};
+  }
+
+  // `berth migrate CTID root@127.0.0.1 extra...` on the source.
+  RunResult migrate(const std::string& id, std::vector<std::string> extra = {},
+                    std::vector<std::string> env = {}) {
+    std::vector<std::string> args{"migrate", id, "root@127.0.0.1"};
+    for (auto& a : ssh_args()) args.push_back(a);
+    for (auto& a : extra) args.push_back(a);
+    RunOptions o;
+    o.timeout = std::chrono::seconds(120);
+    o.env = std::move(env);
+    return berth(args, o);
+  }
+
+  // berth on the destination instance.
+  RunResult dst(const std::vector<std::string>& args, const std::string& input = "") {
+    std::vector<std::string> argv{BERTH_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    RunOptions o;
+    o.input = input;
+    o.timeout = std::chrono::seconds(60);
+    return run_process(argv, {"BERTH_ROOT=" + dst_, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, o);
+  }
+  std::string dst_status(const std::string& id) {
+    std::string s = dst({"status", id}).out;
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+  // The destination removes a partial copy when the source's connection ends; that takes a
+  // moment after the source is gone.
+  bool dst_gone(const std::string& id) {
+    for (int i = 0; i < 200; ++i) {
+      if (!fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf") &&
+          !fs::exists(dst_ + "/var/lib/berth/migrate-in/" + id))
+        return true;
+      sleep_ms(100);
+    }
+    return false;
+  }
+
+  std::string dir_, dst_;
+  pid_t sshd_ = -1;
+  int port_ = 0;
+};
+
+std::string hello(const std::string& id, const std::string& mode, int proto = 1) {
+  return encode_frame(Frame::kHello, "protocol=" + std::to_string(proto) + "\nversion=x\nctid=" +
+                                         id + "\nmode=" + mode + "\nkeep_dst=0\n");
+}
+
+// A zstd tar with the given entries: {path, type ('f' file, 'c' char device, 'd' dir), data}.
+std::string make_tar(const std::vector<std::tuple<std::string, char, std::string>>& entries) {
+  std::string out;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax(a);
+  archive_write_add_filter_zstd(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  archive_write_open(
+      a, &out, nullptr,
+      [](struct archive*, void* c, const void* b, size_t n) -> la_ssize_t {
+        static_cast<std::string*>(c)->append(static_cast<const char*>(b), n);
+        return static_cast<la_ssize_t>(n);
+      },
+      nullptr);
+  for (const auto& [path, type, data] : entries) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, path.c_str());
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_filetype(e, type == 'd' ? AE_IFDIR : type == 'c' ? AE_IFCHR : AE_IFREG);
+    if (type == 'c') archive_entry_set_rdev(e, makedev(1, 3));
+    archive_entry_set_size(e, type == 'f' ? static_cast<la_int64_t>(data.size()) : 0);
+    archive_write_header(a, e);
+    if (type == 'f') archive_write_data(a, data.data(), data.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return out;
+}
+
+class MigrateLayout : public MigrateTest, public ::testing::WithParamInterface<const char*> {};
+
+// A running busybox CT arrives running, with its CTID, config and a file written before; nothing
+// of it is left on the source.
+TEST_P(MigrateLayout, OfflineRunningArrivesRunning) {
+  std::string layout = GetParam();
+  std::vector<std::string> opts;
+  if (layout == "overlay-disk") opts = {"--diskspace", "256M"};
+  if (layout == "image") opts = {"--layout", "image", "--diskspace", "256M"};
+  if (layout == "simfs")
+    opts = {"--layout", "simfs", "--diskspace", "unlimited", "--diskinodes", "unlimited"};
+  if (layout == "overlay") opts = {"--diskspace", "unlimited", "--diskinodes", "unlimited"};
+  std::string id = create_running_ct(opts);
+  RunResult w = berth({"exec", id, "echo moved-" + id + " > /root/note"});
+  ASSERT_EQ(w.code, 0) << w.err;
+  std::string hostname =
+      read_text(conf_path(id)).find("HOSTNAME=\"ct" + id) != std::string::npos ? "ct" + id : "";
+  RunResult m = migrate(id, {"-t"});
+  ASSERT_EQ(m.code, 0) << m.out << m.err;
+  EXPECT_PRED2(contains, m.out, "copy");
+  EXPECT_PRED2(matches, dst_status(id), "CTID " + id + " exist mounted running");
+  RunResult cat = dst({"exec", id, "cat", "/root/note"});
+  EXPECT_EQ(cat.out, "moved-" + id + "\n") << cat.err;
+  std::string conf = read_text(dst_ + "/etc/berth/conf/" + id + ".conf");
+  EXPECT_PRED2(contains, conf, "HOSTNAME=\"" + hostname);
+  EXPECT_PRED2(matches, status_line(id), "CTID " + id + " deleted unmounted down");
+  EXPECT_FALSE(fs::exists(ve_private(id)));
+  EXPECT_FALSE(fs::exists(dst_ + "/var/lib/berth/migrate-in/" + id));
+  EXPECT_FALSE(fs::exists(root() + "/var/lib/berth/migrate-out/" + id));
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, MigrateLayout,
+                         ::testing::Values("overlay-disk", "overlay", "image", "simfs"));
+
+// --remove-area no keeps the source's files; its config is renamed .migrated (vzmigrate's way).
+// The vzmigrate name with its own grammar (DEST CTID).
+TEST_F(MigrateTest, VzmigrateRemoveAreaNoKeepsSource) {
+  std::string id = create_ct();
+  std::vector<std::string> args{"-r", "no"};
+  for (auto& a : ssh_args()) args.push_back(a);
+  args.push_back("root@127.0.0.1");
+  args.push_back(id);
+  RunOptions o;
+  o.timeout = std::chrono::seconds(120);
+  RunResult m = berth_as("vzmigrate", args, o);
+  ASSERT_EQ(m.code, 0) << m.out << m.err;
+  EXPECT_PRED2(matches, dst_status(id), "CTID " + id + " exist unmounted down");
+  EXPECT_TRUE(fs::exists(conf_path(id) + ".migrated"));
+  EXPECT_FALSE(fs::exists(conf_path(id)));
+  EXPECT_TRUE(fs::exists(ve_private(id)));
+  // The harness only cleans CTs with a config: give it back for the teardown.
+  fs::rename(conf_path(id) + ".migrated", conf_path(id));
+}
+
+// --check-only refusals: the CTID exists there (9), an address in use there (12), another
+// protocol (17, the receiver fed directly); nothing is stopped or copied.
+TEST_F(MigrateTest, CheckOnlyRefusals) {
+  std::string id = create_ct();
+  RunResult c = dst({"create", id, "--ostemplate", "busybox"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  RunResult m = migrate(id, {"--check-only"});
+  EXPECT_EQ(m.code, 9) << m.err;
+  EXPECT_PRED2(contains, m.err, "exists");
+
+  std::string id2 = create_running_ct({"--ipadd", "198.19.71.21"});
+  m = migrate(id2, {"--check-only"});
+  EXPECT_EQ(m.code, 12) << m.err;
+  EXPECT_PRED2(contains, m.err, "198.19.71.21");
+  EXPECT_PRED2(matches, status_line(id2), "CTID " + id2 + " exist mounted running");
+
+  std::string id3 = create_ct();
+  m = migrate(id3, {"--check-only"});
+  EXPECT_EQ(m.code, 0) << m.err;
+  EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/" + id3 + ".conf"));
+
+  RunResult v = dst({"_migrate-recv"}, hello(id3, "check", 99) + encode_frame(Frame::kConfig, ""));
+  EXPECT_EQ(v.code, 17) << v.err;
+  EXPECT_PRED2(contains, v.out, "17 migration protocol 99");
+
+  RunResult bad = migrate("7999", {"--check-only"});
+  EXPECT_EQ(bad.code, 10) << bad.err;
+}
+
+// The CT's address goes with it: in the destination's config, routed there once started, and no
+// route left when it stops. (Stopped before the migration: on one machine the running source
+// would hold the address that the destination's preflight checks, and refuse with 12.)
+TEST_F(MigrateTest, AddressFollowsTheCt) {
+  std::string id = create_running_ct({"--ipadd", "198.19.71.31"});
+  ASSERT_EQ(berth({"stop", id}).code, 0);
+  RunResult m = migrate(id);
+  ASSERT_EQ(m.code, 0) << m.out << m.err;
+  EXPECT_PRED2(contains, read_text(dst_ + "/etc/berth/conf/" + id + ".conf"),
+               "IP_ADDRESS=\"198.19.71.31");
+  RunResult s = dst({"start", id, "--wait"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  auto route = [] {
+    return run_process({"/sbin/ip", "route", "show", "198.19.71.31"}, {}, {}).out;
+  };
+  EXPECT_PRED2(contains, route(), "198.19.71.31");
+  ASSERT_EQ(dst({"stop", id}).code, 0);
+  EXPECT_EQ(route(), "");
+}
+
+// ssh cannot connect: 4, and the CT goes on running here.
+TEST_F(MigrateTest, UnreachableDestination) {
+  std::string id = create_running_ct();
+  RunOptions o;
+  o.timeout = std::chrono::seconds(60);
+  RunResult m = berth({"migrate", id, "root@127.0.0.1", "--ssh",
+                       "-p 1 -o ConnectTimeout=5 -o UserKnownHostsFile=/dev/null "
+                       "-o StrictHostKeyChecking=no"},
+                      o);
+  EXPECT_EQ(m.code, 4) << m.err;
+  EXPECT_PRED2(contains, m.err, "cannot connect");
+  EXPECT_PRED2(matches, status_line(id), "CTID " + id + " exist mounted running");
+}
+
+// --keep-dst: a migration that fails after the copy leaves the destination's copy there, stopped
+// and no longer marked as incoming, so the next migrate finds the CTID taken (9), as vzmigrate.
+TEST_F(MigrateTest, KeepDstLeavesTheCopyStopped) {
+  std::string id = create_running_ct();
+  RunResult k = migrate(id, {"--keep-dst"}, {"BERTH_KILL_AT=migrate_started"});
+  EXPECT_EQ(k.code, 128 + SIGKILL) << k.err;
+  bool stopped = false;
+  for (int i = 0; i < 200 && !stopped; ++i) {
+    stopped = !fs::exists(dst_ + "/var/lib/berth/migrate-in/" + id) &&
+              matches(dst_status(id), "CTID " + id + " exist unmounted down");
+    if (!stopped) sleep_ms(100);
+  }
+  EXPECT_TRUE(stopped) << dst_status(id);
+  EXPECT_TRUE(fs::exists(conf_path(id)));
+  RunResult again = migrate(id, {"--check-only"});
+  EXPECT_EQ(again.code, 9) << again.err;
+}
+
+// The destination cannot start it (a start step fails there): 7, the destination's copy is
+// removed, and the CT runs on the source again; the message says where it runs.
+TEST_F(MigrateTest, StartFailsThereRunsHereAgain) {
+  std::string id = create_running_ct();
+  std::vector<std::string> args{"migrate", id, "root@127.0.0.1"};
+  auto ssh = ssh_args();
+  // ssh keeps its first SetEnv: both variables in one (a quoted word of --ssh).
+  ssh[1].replace(ssh[1].find("-o SetEnv="), std::string::npos,
+                 "-o \"SetEnv=BERTH_ROOT=" + dst_ + " BERTH_FAIL_STEP=start:1\"");
+  for (auto& a : ssh) args.push_back(a);
+  RunOptions o;
+  o.timeout = std::chrono::seconds(120);
+  RunResult m = berth(args, o);
+  EXPECT_EQ(m.code, 7) << m.err;
+  EXPECT_PRED2(contains, m.err, "runs on this host");
+  EXPECT_PRED2(matches, status_line(id), "CTID " + id + " exist mounted running");
+  EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf"));
+  EXPECT_FALSE(fs::exists(dst_ + "/var/lib/berth/private/" + id));
+  EXPECT_FALSE(fs::exists(root() + "/var/lib/berth/migrate-out/" + id));
+}
+
+// --online needs a running CT (vzmigrate's 2); nothing is made on the destination.
+TEST_F(MigrateTest, OnlineNeedsARunningCt) {
+  std::string id = create_ct();
+  RunResult m = migrate(id, {"--online"});
+  EXPECT_EQ(m.code, 2) << m.err;
+  EXPECT_PRED2(contains, m.err, "not running");
+  EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf"));
+}
+
+// A migration killed at each phase leaves the CT on exactly one host; the next migrate finishes.
+TEST_F(MigrateTest, KilledAtEachPhase) {
+  for (const char* phase : {"migrate_checked", "migrate_stopped", "migrate_copied",
+                            "migrate_started", "migrate_committed"}) {
+    SCOPED_TRACE(phase);
+    std::string id = create_running_ct();
+    RunResult k = migrate(id, {}, {std::string("BERTH_KILL_AT=") + phase});
+    EXPECT_EQ(k.code, 128 + SIGKILL) << k.err;
+    if (std::string(phase) == "migrate_committed") {
+      EXPECT_PRED2(matches, dst_status(id), "CTID " + id + " exist mounted running");
+      RunResult s = berth({"start", id});
+      EXPECT_EQ(s.code, 105) << s.err;  // not a second copy
+      EXPECT_PRED2(contains, s.err, "migrated to");
+    } else {
+      EXPECT_TRUE(dst_gone(id)) << "the destination kept its partial copy";
+      EXPECT_TRUE(fs::exists(conf_path(id)));
+    }
+    RunResult again = migrate(id);
+    ASSERT_EQ(again.code, 0) << again.out << again.err;
+    EXPECT_PRED2(matches, dst_status(id), "CTID " + id + " exist mounted running");
+    EXPECT_FALSE(fs::exists(conf_path(id)));
+    RunResult d = dst({"stop", id, "--fast"});
+    EXPECT_EQ(d.code, 0) << d.err;
+    d = dst({"destroy", id});
+    EXPECT_EQ(d.code, 0) << d.err;
+  }
+}
+
+// The receiver is root on the destination and reads a stream from elsewhere: a path out of the
+// tree is refused and nothing is kept; a device node is never made.
+TEST_F(MigrateTest, HostileStreamRefused) {
+  std::string id = "7190";
+  std::string conf = "OSTEMPLATE=\"busybox\"\nVE_LAYOUT=\"overlay\"\n";
+  std::string out_tar = make_tar({{"ve.conf", 'f', conf},
+                                  {"rootfs/", 'd', ""},
+                                  {"rootfs/../../../../../tmp/berth-mig-evil", 'f', "x"}});
+  std::string in = hello(id, "offline") + encode_frame(Frame::kConfig, conf) +
+                   encode_frame(Frame::kData, out_tar) + encode_frame(Frame::kEnd, "");
+  RunResult r = dst({"_migrate-recv"}, in);
+  EXPECT_EQ(r.code, 6) << r.err;
+  EXPECT_PRED2(contains, r.out, "leaves the tree");
+  EXPECT_FALSE(fs::exists("/tmp/berth-mig-evil"));
+  EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf"));
+  EXPECT_FALSE(fs::exists(dst_ + "/var/lib/berth/private/" + id));
+
+  std::string dev_tar = make_tar({{"ve.conf", 'f', conf},
+                                  {"rootfs/", 'd', ""},
+                                  {"rootfs/evdev", 'c', ""},
+                                  {"rootfs/ok", 'f', "fine"}});
+  in = hello(id, "offline") + encode_frame(Frame::kConfig, conf) +
+       encode_frame(Frame::kData, dev_tar) + encode_frame(Frame::kEnd, "") +
+       encode_frame(Frame::kCommit, "");
+  r = dst({"_migrate-recv"}, in);
+  EXPECT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf")) << r.err;
+  std::string upper = dst_ + "/var/lib/berth/private/" + id + "/upper";
+  EXPECT_TRUE(fs::exists(upper + "/ok"));
+  struct stat st;
+  EXPECT_NE(::lstat((upper + "/evdev").c_str(), &st), 0) << "a device node was made";
+  // A config that would make a privileged CT (host root) here is refused before anything.
+  std::string priv =
+      "OSTEMPLATE=\"busybox\"\nLOCAL_UID=\"0\"\nLOCAL_GID=\"0\"\n"
+      "PRIVILEGED_TRUSTED=\"yes\"\n";
+  r = dst({"_migrate-recv"}, hello("7192", "offline") + encode_frame(Frame::kConfig, priv) +
+                                 encode_frame(Frame::kData, dev_tar) +
+                                 encode_frame(Frame::kEnd, "") + encode_frame(Frame::kCommit, ""));
+  EXPECT_EQ(r.code, 7) << r.err;
+  EXPECT_PRED2(contains, r.out, "privileged");
+  EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/7192.conf"));
+  // A frame type that does not exist ends the session.
+  r = dst({"_migrate-recv"}, hello("7191", "offline") + encode_frame(Frame::kConfig, conf) +
+                                 std::string("Z\0\0\0\0", 5));
+  EXPECT_EQ(r.code, 1) << r.err;
+}
+
+}  // namespace
+}  // namespace berth::itest
