@@ -34,6 +34,9 @@ struct OptsStore {
   std::vector<ExtMountMap*> ext_mnt_ptrs;
   std::deque<InheritFd> inherit;
   std::vector<InheritFd*> inherit_ptrs;
+  std::vector<char*> irmap;
+  CgroupRoot cg_root = CGROUP_ROOT__INIT;
+  CgroupRoot* cg_root_ptr = nullptr;
 
   char* keep(const std::string& s) {
     strings.push_back(s);
@@ -95,6 +98,15 @@ void fill(OptsStore& st, Request req, const CriuOptions& o) {
     c.manage_cgroups_mode = CRIU_CG_MODE__SOFT;
   }
   if (!o.freeze_cgroup.empty()) c.freeze_cgroup = st.keep(o.freeze_cgroup);
+  for (const auto& p : o.irmap_scan_paths) st.irmap.push_back(st.keep(p));
+  c.n_irmap_scan_paths = st.irmap.size();
+  c.irmap_scan_paths = st.irmap.data();
+  if (!o.cgroup_root.empty()) {
+    st.cg_root.path = st.keep(o.cgroup_root);
+    st.cg_root_ptr = &st.cg_root;
+    c.n_cg_root = 1;
+    c.cg_root = &st.cg_root_ptr;
+  }
   c.has_notify_scripts = true;
   c.notify_scripts = true;
 }
@@ -300,11 +312,9 @@ Result<CriuResult> run(Request req, const CriuOptions& opts, const NotifyFn& not
     break;
   }
   ours.reset();
-  int rc = wait_exit(pid);
-  if (rc != 0 && rc != -1 && req != Request::kVersion && req != Request::kCheck) {
-    // The answer said success; a non-zero exit after it is CRIU's own cleanup: note only.
-    std::fprintf(stderr, "Warning: criu %s exited with %d after success\n", req_name(req), rc);
-  }
+  // The answer is what counts; CRIU's exit status after it (non-zero after some successful
+  // pre-dumps) says nothing more.
+  (void)wait_exit(pid);
   return out;
 }
 

@@ -44,6 +44,12 @@ struct CriuOptions {
   bool nftables_lock = true;  // network lock with nftables (the host may have no iptables)
   bool soft_cgroups = true;   // restore into existing groups, make missing ones
   std::string freeze_cgroup;  // dump: freeze with this cgroup (v1 freezer or v2 dir)
+  // restore: the tree's root cgroup here, every controller ("/<instance>/<CTID>"): a dump made
+  // by another instance (a migration) names its own groups.
+  std::string cgroup_root;
+  // dump: where CRIU looks for the paths of inotify watches it cannot open by handle (overlayfs
+  // gives no file handles): the whole tree of the CT.
+  std::vector<std::string> irmap_scan_paths;
   // Run in the forked child before criu is exec'ed (a mount namespace of its own, for one);
   // false: criu is not run.
   std::function<bool()> in_child;

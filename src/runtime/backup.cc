@@ -808,7 +808,7 @@ Status restore(const HostConfig& host, const std::string& ctid, const RestoreOpt
 namespace berth::runtime {
 
 Status import_stream(const HostConfig& host, const std::string& ctid, const std::string& conf_text,
-                     const ByteSource& src, bool existing, const Say& say) {
+                     const ByteSource& src, bool existing, const Say& say, bool keep_ids) {
   BERTH_ASSIGN_OR_RETURN(auto archive, ArchiveSource::open_stream(src));
   std::vector<IndexEntry> none;
   if (existing) {
@@ -818,6 +818,13 @@ Status import_stream(const HostConfig& host, const std::string& ctid, const std:
     return st;
   }
   BERTH_ASSIGN_OR_RETURN(ConfFile conf, restored_config(host, conf_text, ctid, ctid, say));
+  if (keep_ids) {
+    // A checkpoint's user namespace maps the CT's root to its host ids: a live migration keeps
+    // them (create refuses them when this host has given them to anyone else).
+    ConfFile orig = ConfFile::parse(conf_text);
+    for (const char* k : {"LOCAL_UID", "LOCAL_GID"})
+      if (auto v = orig.get(k); v && !v->empty()) conf.set(k, *v);
+  }
   return create_and_fill(host, ctid, conf, archive.get(), nullptr, none, say);
 }
 

@@ -390,7 +390,7 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
     if (done) return;
     auto ensured = procsrv::ensure_server(ct.host());
     if (ensured.ok()) ensured->commit();
-    if (auto st = repair_proc_view(ct, init); !st.ok())
+    if (auto st = switch_proc_back(ct, init); !st.ok())
       std::fprintf(stderr, "Warning: CT %s: /proc view after a failed checkpoint: %s\n",
                    ct.ctid().c_str(), st.error().message().c_str());
   });
@@ -407,6 +407,7 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   o.pid = init;
   o.leave_running = true;
   o.freeze_cgroup = freezer;
+  o.irmap_scan_paths = {"/"};
   o.parent_img = opts.parent;
   if (!opts.parent.empty()) o.track_mem = true;
   if (!console.empty()) {
@@ -503,7 +504,15 @@ Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions&
     return Error::with_status(exitcode::kRestoreFailed,
                               "the dump was taken with another LOCAL_UID setting (privileged or "
                               "not) than the CT has now");
-  BERTH_RETURN_IF_ERROR(give_dump_to_ct(ct, dir).status(exitcode::kRestoreFailed));
+  // CRIU reads images as the CT's root id: the dump (and, for a migration's final dump, its
+  // pre-dump siblings, its parents) must be that id's, and DUMPDIR searchable.
+  if (!ct.is_privileged()) {
+    (void)::chmod(ct.host().paths().dump_dir.c_str(), 0711);
+    std::string parent = dir.substr(0, dir.rfind('/'));
+    bool staged = parent.size() > 8 && parent.compare(parent.size() - 8, 8, "-migrate") == 0;
+    BERTH_RETURN_IF_ERROR(
+        give_dump_to_ct(ct, staged ? parent : dir).status(exitcode::kRestoreFailed));
+  }
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dfd) return Error::from_errno(errno, "open `" + dir + "`").status(exitcode::kRestoreFailed);
 
@@ -523,6 +532,7 @@ Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions&
   o.images_dir_fd = dfd.get();
   o.log_file = kRestoreLog;
   o.rst_sibling = true;
+  o.cgroup_root = "/" + ctx.group;
   if (!console.empty()) {
     BERTH_RETURN_IF_ERROR(make_console(ct, con).status(exitcode::kRestoreFailed));
     o.ext_mnt.emplace_back(kConsoleKey, con.dir + "/0");
@@ -574,7 +584,7 @@ Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions&
   (void)apply_shaping(ctx);
   ctx.commit();
   // The processes run: the view back, the watcher told.
-  if (auto st = repair_proc_view(ct, init); !st.ok())
+  if (auto st = switch_proc_back(ct, init); !st.ok())
     std::fprintf(stderr, "Warning: CT %s: /proc view after restore: %s\n", ct.ctid().c_str(),
                  st.error().message().c_str());
   monitor::report_init(ct.ctid(), init);

@@ -588,8 +588,22 @@ Status Receiver::preflight(const std::string& conf_text) {
 // Online: the CT's processes from the dump files received (the final dump and its parents).
 Status Receiver::restore_here() {
   BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host_, hello_.ctid));
+  // CRIU finds a dump's earlier pages through a "parent" link in its directory: the files came
+  // without them, so the chain pre1 <- pre2 <- ... <- final is linked again here.
+  const std::string base = default_dumpdir(ct) + "-migrate";
+  int last = 0;
+  while (sys::is_dir(base + "/pre" + std::to_string(last + 1))) ++last;
+  for (int i = 2; i <= last + 1; ++i) {
+    std::string dir =
+        base + "/" + (i == last + 1 ? std::string("final") : "pre" + std::to_string(i));
+    if (!sys::is_dir(dir)) continue;
+    std::string link = dir + "/parent";
+    ::unlink(link.c_str());
+    if (::symlink(("../pre" + std::to_string(i - 1)).c_str(), link.c_str()) != 0)
+      return Error::from_errno(errno, "link `" + link + "`").status(exitcode::kMigDestStart);
+  }
   UndumpOptions ro;
-  ro.dumpdir = default_dumpdir(ct) + "-migrate/final";
+  ro.dumpdir = base + "/final";
   BERTH_RETURN_IF_ERROR(restore_checkpoint(ct, ro));
   return {};
 }
@@ -706,7 +720,8 @@ int Receiver::run() {
         pos += k;
         return k;
       };
-      Status st = import_stream(host_, ctid, c->payload, src, !first_tree, say);
+      Status st =
+          import_stream(host_, ctid, c->payload, src, !first_tree, say, hello_.mode == "online");
       // Drain what the archive reader left (padding after the end of the tar).
       while (st.ok() && !ended) {
         auto nf = mig::read_frame(in_);

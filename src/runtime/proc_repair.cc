@@ -2,6 +2,7 @@
 #include "runtime/proc_repair.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -114,12 +115,48 @@ Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
                      [&]() -> Status { return remount_proc(view_fd, files, file_fd, userns); });
 }
 
+// Whether the CT's /proc is procfs itself (the "files" mode, proc_mode.h) rather than the view.
+bool proc_is_procfs(pid_t init_pid) {
+  auto f = sys::open_in_root_of(init_pid, "proc", O_PATH | O_DIRECTORY);
+  struct statfs sf;
+  return f.ok() && ::fstatfs(f->get(), &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
 Status switch_proc_to_plain(const CtConfig& ct, pid_t init_pid) {
   bool userns = !ct.is_privileged();
+  if (proc_is_procfs(init_pid)) {
+    // "files": the procfs stays (systemd keeps /proc/self/mountinfo open: a new procfs would
+    // leave it watching a detached one); only the server's files over it go.
+    return run_in_ct(ct, []() -> Status {
+      for (const char* name : isolation::kProcViewFiles)
+        (void)sys::kernel().umount(std::string("/proc/") + name, MNT_DETACH);
+      (void)sys::kernel().umount(isolation::kBeancountersPath, MNT_DETACH);
+      return {};
+    });
+  }
   return in_ct_pidns(ct, init_pid, [&]() -> Status {
     BERTH_RETURN_IF_ERROR(remount_proc(-1, {}, -1, userns));
     // The beancounter block is the server's too (a FUSE file CRIU cannot dump).
     (void)sys::kernel().umount(isolation::kBeancountersPath, MNT_DETACH);
+    return {};
+  });
+}
+
+Status switch_proc_back(const CtConfig& ct, pid_t init_pid) {
+  if (!proc_is_procfs(init_pid)) return repair_proc_view(ct, init_pid);
+  auto clone = [](const std::string& path) { return sys::clone_mount_or_none(path); };
+  UniqueFd file = clone(procsrv::served_path(ct.host(), ct.ctid()));
+  ProcMounts proc = clone_proc_mounts(ct, ProcMode::kFiles);
+  int file_fd = file.get();
+  const std::vector<isolation::ProcFile>& files = proc.files;
+  return run_in_ct(ct, [&]() -> Status {
+    for (const char* name : isolation::kProcViewFiles)
+      (void)sys::kernel().umount(std::string("/proc/") + name, MNT_DETACH);
+    isolation::attach_proc_files(files);
+    if (file_fd >= 0) {
+      (void)sys::kernel().umount(isolation::kBeancountersPath, MNT_DETACH);
+      (void)sys::kernel().move_mount(file_fd, isolation::kBeancountersPath);
+    }
     return {};
   });
 }

@@ -17,10 +17,13 @@ bool proc_view_dead(pid_t init_pid);
 // Replace the dead /proc of a running CT (a new server must run: procsrv::ensure_server).
 Status repair_proc_view(const CtConfig& ct, pid_t init_pid);
 
-// For a checkpoint: the CT's /proc becomes a plain procfs (masked as at start) and its
-// beancounter file goes: CRIU cannot dump the server's FUSE mounts. repair_proc_view() puts the
-// view back (after the restore, or when the checkpoint failed).
+// For a checkpoint: CRIU cannot dump the server's FUSE mounts. The view (/proc is the server's)
+// becomes a plain procfs, masked as at start; in the "files" mode the procfs stays (its open
+// files, systemd's mountinfo, must stay valid) and only the server's files over it go; the
+// beancounter file goes. switch_proc_back() puts them back (after the restore, or when the
+// checkpoint failed).
 Status switch_proc_to_plain(const CtConfig& ct, pid_t init_pid);
+Status switch_proc_back(const CtConfig& ct, pid_t init_pid);
 
 // Every running CT of the instance with a dead /proc, repaired; failures are warnings.
 void repair_dead_proc_views(const HostConfig& host);

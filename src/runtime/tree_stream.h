@@ -30,10 +30,12 @@ Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, boo
 // archive is hostile input and gets import's rules (no device nodes, nothing out of the tree, only
 // user.* xattrs, ids shifted into the CT's range). existing=false: CT ctid is created from
 // conf_text (as restore --import makes it: this host's paths, a new id range) and removed again
-// on failure; existing=true: the existing CT's tree is made equal to the stream's. The caller
+// on failure; existing=true: the existing CT's tree is made equal to the stream's. keep_ids:
+// the CT keeps the stream config's LOCAL_UID/LOCAL_GID (a live migration: the checkpoint's user
+// namespace maps to them; create refuses them when taken here). The caller
 // holds the CT's lock.
 using ByteSource = std::function<Result<size_t>(void* buf, size_t n)>;
 Status import_stream(const HostConfig& host, const std::string& ctid, const std::string& conf_text,
-                     const ByteSource& src, bool existing, const Say& say);
+                     const ByteSource& src, bool existing, const Say& say, bool keep_ids = false);
 
 }  // namespace berth::runtime

@@ -88,6 +88,13 @@ std::string customize_script(const std::string& mirror, const std::string& secur
       "mkdir -p \"$r/etc/systemd/system/ssh.service.wants\"\n"
       "ln -sf ../berth-ssh-hostkeys.service "
       "\"$r/etc/systemd/system/ssh.service.wants/berth-ssh-hostkeys.service\"\n"
+      // CRIU (3.17, Debian 12's) cannot dump a nested UTS namespace, which every service with
+      // ProtectHostname=yes (logind, timesyncd, resolved...) has: without this no Debian VPS can
+      // be checkpointed or migrated live (docs/checkpoint.md). The hostname is the VPS's own
+      // anyway; the services keep their other sandboxing.
+      "mkdir -p \"$r/etc/systemd/system/service.d\"\n"
+      "printf '[Service]\\nProtectHostname=no\\n' > "
+      "\"$r/etc/systemd/system/service.d/berth-checkpoint.conf\"\n"
       "mkdir -p \"$r/etc/ssh/sshd_config.d\"\n"
       "echo 'PermitRootLogin yes' > \"$r/etc/ssh/sshd_config.d/berth.conf\"\n";
   for (const auto& u : kDebianMaskedUnits)
