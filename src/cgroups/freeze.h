@@ -37,6 +37,11 @@ class FreezeGuard {
   FreezeGuard& operator=(const FreezeGuard&) = delete;
   ~FreezeGuard() { (void)thaw(); }
   void dismiss() { cg_ = nullptr; }  // the group stays frozen
+  // Frozen again after a thaw(): thawed on destruction as before.
+  void rearm(const Backend& cg, std::string rel) {
+    cg_ = &cg;
+    rel_ = std::move(rel);
+  }
   Status thaw() {
     if (!cg_) return {};
     return thaw_group(*std::exchange(cg_, nullptr), rel_);

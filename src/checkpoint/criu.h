@@ -48,7 +48,7 @@ struct CriuOptions {
   // by another instance (a migration) names its own groups.
   std::string cgroup_root;
   // dump: where CRIU looks for the paths of inotify watches it cannot open by handle (overlayfs
-  // gives no file handles): the whole tree of the CT.
+  // gives no file handles): the CT's trees ("/" itself is not a path CRIU scans).
   std::vector<std::string> irmap_scan_paths;
   // Run in the forked child before criu is exec'ed (a mount namespace of its own, for one);
   // false: criu is not run.

@@ -36,6 +36,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "cgroups/freeze.h"
 #include "checkpoint/criu.h"
@@ -383,6 +384,7 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   BERTH_ASSIGN_OR_RETURN(std::vector<std::string> veths,
                          veths_inside(init).status(exitcode::kChkpntFailed));
 
+  const bool keep_running = opts.leave_running || opts.stage == ChkpntStage::kDump;
   // FUSE out of the CT's mounts; put back on every way out but success.
   BERTH_RETURN_IF_ERROR(switch_proc_to_plain(ct, init).status(exitcode::kChkpntFailed));
   bool done = false;
@@ -401,13 +403,25 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, group, 10000).status(exitcode::kChkpntFailed));
   cgroups::FreezeGuard frozen(*cg, group);
 
+  // The host's VE_ROOT out of CRIU's sight while it dumps: the CT runs on its own view (a clone
+  // of it), and binds of the CT's tree in its services' mount namespaces (systemd's sandboxing)
+  // would otherwise be taken for external mounts of that host path, which the restore cannot
+  // reach from the CT's user namespace. It is mounted again if the CT goes on here.
+  bool root_was_mounted = sys::is_mount_point(ct.ve_root());
+  if (root_was_mounted && ::umount2(ct.ve_root().c_str(), MNT_DETACH) != 0)
+    return Error::from_errno(errno, "detach VE_ROOT for the dump").status(exitcode::kChkpntFailed);
+  ScopeExit remount([&] {
+    if (root_was_mounted && !sys::is_mount_point(ct.ve_root()) && !(done && !keep_running))
+      (void)storage::mount_root(ct);
+  });
+
   checkpoint::CriuOptions o;
   o.images_dir_fd = dfd.get();
   o.log_file = kDumpLog;
   o.pid = init;
   o.leave_running = true;
   o.freeze_cgroup = freezer;
-  o.irmap_scan_paths = {"/"};
+  o.irmap_scan_paths = {"/etc", "/usr", "/var", "/root", "/home", "/opt", "/srv", "/tmp", "/run"};
   o.parent_img = opts.parent;
   if (!opts.parent.empty()) o.track_mem = true;
   if (!console.empty()) {
@@ -416,6 +430,21 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   }
   auto t1 = Clock::now();
   auto r = checkpoint::run(checkpoint::Request::kDump, o, {}, dir + "/" + kDumpLog);
+  // A unix socket with control messages queued (systemd's and journald's sockets, for a moment
+  // now and then) is refused by CRIU: a passing state, so the dump is tried again while the
+  // queue drains (the CT runs again in between: CRIU thaws it on failure; refrozen here).
+  for (int again = 0; again < 3 && !r.ok() &&
+                      r.error().message().find("Control messages in queue") != std::string::npos;
+       ++again) {
+    (void)frozen.thaw();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, group, 10000).status(exitcode::kChkpntFailed));
+    frozen.rearm(*cg, group);
+    BERTH_RETURN_IF_ERROR(prepare_dumpdir(dir).status(exitcode::kChkpntFailed));
+    dfd.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    o.images_dir_fd = dfd.get();
+    r = checkpoint::run(checkpoint::Request::kDump, o, {}, dir + "/" + kDumpLog);
+  }
   res.dump_ms = ms_since(t1);
   if (!r.ok())
     return Error::with_status(exitcode::kChkpntFailed,
@@ -425,7 +454,7 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   res.bytes = dir_bytes(dir);
   done = true;
 
-  if (opts.leave_running || opts.stage == ChkpntStage::kDump) {
+  if (keep_running) {
     // A copy of a running CT: it goes on (vzctl's --dump: still suspended, until --resume or
     // --kill), its /proc view back.
     done = false;

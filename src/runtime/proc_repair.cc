@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
+#include <sstream>
+#include <set>
 #include <cstdio>
 #include <functional>
 
@@ -20,9 +23,11 @@
 #include "isolation/rootfs.h"
 #include "runtime/exec.h"
 #include "runtime/proc_mode.h"
+#include "runtime/start_steps.h"
 #include "sys/fs.h"
 #include "sys/kernel.h"
 #include "sys/pidfd.h"
+#include "state/ct_cgroup.h"
 #include "state/inventory.h"
 #include "state/status.h"
 #include "procsrv/client.h"
@@ -115,6 +120,53 @@ Status repair_proc_view(const CtConfig& ct, pid_t init_pid) {
                      [&]() -> Status { return remount_proc(view_fd, files, file_fd, userns); });
 }
 
+// The server's FUSE mounts (and start --wait's socket) in every other mount namespace of the CT
+// (its services' sandboxes copied them when they were made): unmounted there too, deepest first,
+// from a child that joins each namespace. CRIU cannot dump them and the restore could not bind them
+// again.
+void drop_fuse_in_other_namespaces(const CtConfig& ct, pid_t init_pid) {
+  auto cg = state::cgroup_backend();
+  if (!cg.ok()) return;
+  auto ns_of = [](pid_t p) {
+    struct stat st;
+    std::string path = "/proc/" + std::to_string(p) + "/ns/mnt";
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+  };
+  std::set<uint64_t> seen{ns_of(init_pid)};
+  for (pid_t p : (*cg)->pids(state::ct_group_of(ct))) {
+    uint64_t ino = ns_of(p);
+    if (!ino || !seen.insert(ino).second) continue;
+    auto info = sys::read_file("/proc/" + std::to_string(p) + "/mountinfo");
+    if (!info.ok()) continue;
+    std::vector<std::string> points;
+    std::istringstream in(*info);
+    std::string line;
+    while (std::getline(in, line)) {
+      size_t dash = line.find(" - ");
+      if (dash == std::string::npos) continue;
+      std::istringstream f(line);
+      std::string id, parent, dev, root, point;
+      f >> id >> parent >> dev >> root >> point;
+      // start --wait's notification socket is a bind of a host file too.
+      if (line.compare(dash + 3, 10, "fuse.berth") == 0 || point == kNotifySocket)
+        points.push_back(point);
+    }
+    if (points.empty()) continue;
+    std::sort(points.begin(), points.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    UniqueFd ns(::open(("/proc/" + std::to_string(p) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) continue;
+    pid_t child = ::fork();
+    if (child == 0) {
+      if (::setns(ns.get(), CLONE_NEWNS) != 0) ::_exit(exitcode::kHelperFailed);
+      for (const auto& pt : points) (void)::umount2(pt.c_str(), MNT_DETACH);
+      ::_exit(exitcode::kOk);
+    }
+    if (child > 0)
+      while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {}
+  }
+}
+
 // Whether the CT's /proc is procfs itself (the "files" mode, proc_mode.h) rather than the view.
 bool proc_is_procfs(pid_t init_pid) {
   auto f = sys::open_in_root_of(init_pid, "proc", O_PATH | O_DIRECTORY);
@@ -124,6 +176,13 @@ bool proc_is_procfs(pid_t init_pid) {
 
 Status switch_proc_to_plain(const CtConfig& ct, pid_t init_pid) {
   bool userns = !ct.is_privileged();
+  // start --wait's notification socket (a bind of a host file that is gone by now) is of no use
+  // after the boot, and CRIU could not bind it again.
+  (void)run_in_ct(ct, []() -> Status {
+    (void)sys::kernel().umount(kNotifySocket, MNT_DETACH);
+    return {};
+  });
+  drop_fuse_in_other_namespaces(ct, init_pid);
   if (proc_is_procfs(init_pid)) {
     // "files": the procfs stays (systemd keeps /proc/self/mountinfo open: a new procfs would
     // leave it watching a detached one); only the server's files over it go.
@@ -143,7 +202,12 @@ Status switch_proc_to_plain(const CtConfig& ct, pid_t init_pid) {
 }
 
 Status switch_proc_back(const CtConfig& ct, pid_t init_pid) {
-  if (!proc_is_procfs(init_pid)) return repair_proc_view(ct, init_pid);
+  // The mode the CT started with (its /proc is a plain procfs in either case now).
+  isolation::InitKind kind = isolation::InitKind::kOther;
+  if (auto root = sys::open_in_root_of(init_pid, ".", O_PATH | O_DIRECTORY); root.ok())
+    kind = isolation::init_kind(root->get());
+  BERTH_ASSIGN_OR_RETURN(ProcMode mode, proc_mode(ct, kind));
+  if (mode != ProcMode::kFiles) return repair_proc_view(ct, init_pid);
   auto clone = [](const std::string& path) { return sys::clone_mount_or_none(path); };
   UniqueFd file = clone(procsrv::served_path(ct.host(), ct.ctid()));
   ProcMounts proc = clone_proc_mounts(ct, ProcMode::kFiles);

@@ -48,26 +48,6 @@ run_b exec $CTID pgrep -x sshd
 [ "$RC" = 0 ] && pass "sshd runs" || fail "sshd does not run: $OUT"
 run_b exec $CTID stat -f -c %T /proc
 expect_eq "$OUT" proc "/proc is procfs"
-# Checkpoint and restore of a systemd guest (CRIU runs on this kernel): suspend, resume, and
-# systemd is still healthy and the CT still works after it.
-if command -v criu >/dev/null; then
-    run_b suspend $CTID;                      expect_rc 0 "suspend (checkpoint) the Debian guest"
-    [ "$RC" = 0 ] || grep -E "Error|Warn" "$BERTH_ROOT/var/lib/berth/dump/Dump.$CTID/dump.log" 2>/dev/null | head -20
-    run_b status $CTID
-    expect_eq "$OUT" "CTID $CTID exist unmounted down suspended" "status after suspend"
-    run_b resume $CTID;                       expect_rc 0 "resume (restore) the Debian guest"
-    [ "$RC" = 0 ] || echo "$OUT" | tail -8
-    run_b exec $CTID systemctl is-system-running
-    expect_eq "$OUT" running "systemctl is-system-running after resume"
-    run_b exec $CTID systemctl --failed --plain --no-legend
-    expect_eq "$OUT" "" "systemctl --failed after resume"
-    run_b exec $CTID systemctl restart ssh
-    expect_rc 0 "systemd still manages services after resume (restart ssh)"
-    run_b exec $CTID pgrep -x sshd
-    [ "$RC" = 0 ] && pass "sshd runs after resume" || fail "sshd after resume: $OUT"
-else
-    skip "suspend/resume: no criu in the VM image"
-fi
 run_b destroy $CTID;                          expect_rc 32 "destroy refused while it runs"
 run_b umount $CTID;                           expect_rc 32 "umount refused while it runs"
 run_b stop $CTID;                             expect_rc 0 "stop (systemd's own shutdown)"

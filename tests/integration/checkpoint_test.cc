@@ -1,0 +1,52 @@
+// Checkpoint where CRIU cannot run (this host's kernel: Debian's CRIU 3.17 fails on it; the VM
+// tests, tests/vm/checkpoint.sh and migrate.sh, run the real thing on Debian 12's 6.1): chkpnt
+// says so in one line with exit 16, and the VPS keeps running as it was, its /proc view and
+// beancounters back, nothing half-made (no dump that a start would take for a suspended VPS);
+// restore without a dump is 17; the options are checked.
+#include <filesystem>
+#include <string>
+
+#include "harness.h"
+
+namespace berth::itest {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CheckpointTest : public BerthTest {};
+
+TEST_F(CheckpointTest, RefusedCheckpointLeavesTheVpsRunningAsItWas) {
+  std::string id = create_running_ct();
+  RunResult before = berth({"exec", id, "head -n 3 /proc/user_beancounters | tail -n 1"});
+  ASSERT_EQ(before.code, 0) << before.err;
+  RunResult c = berth({"chkpnt", id}, {.timeout = std::chrono::seconds(60)});
+  if (c.code == 0) GTEST_SKIP() << "CRIU works on this kernel: tests/vm/checkpoint.sh covers it";
+  EXPECT_EQ(c.code, 16) << c.err;
+  EXPECT_PRED2(contains, c.err, "checkpoint failed, the CT keeps running");
+  EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted running");
+  // The /proc view and the beancounter file are back, the VPS works.
+  RunResult after = berth({"exec", id, "head -n 3 /proc/user_beancounters | tail -n 1"});
+  EXPECT_EQ(after.code, 0) << after.err;
+  EXPECT_PRED2(contains, after.out, id + ":  kmemsize");
+  EXPECT_EQ(berth({"exec", id, "echo ok"}).out, "ok\n");
+  // No complete dump: a start or restore has nothing to go on from.
+  EXPECT_FALSE(fs::exists(root() + "/var/lib/berth/dump/Dump." + id + "/berth-dump.json"));
+  ASSERT_EQ(berth({"stop", id}).code, 0);
+  RunResult r = berth({"restore", id});
+  EXPECT_EQ(r.code, 17) << r.err;
+  EXPECT_PRED2(contains, r.err, "no complete dump");
+  EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down");
+}
+
+TEST_F(CheckpointTest, OptionsAreChecked) {
+  std::string id = create_ct();
+  EXPECT_EQ(berth({"chkpnt", id, "--bogus"}).code, 20);
+  EXPECT_EQ(berth({"chkpnt", id, "--suspend", "--kill"}).code, 20);
+  EXPECT_EQ(berth({"chkpnt", id, "--dumpfile", "relative/dir"}).code, 21);
+  EXPECT_EQ(berth({"chkpnt", id}).code, 31);  // not running
+  EXPECT_EQ(berth({"chkpnt", "9999999"}).code, 14);
+  EXPECT_EQ(berth({"resume", id, "--undump", "--resume"}).code, 20);
+}
+
+}  // namespace
+}  // namespace berth::itest
