@@ -1,0 +1,90 @@
+#!/bin/bash
+# bench/migrate-vm.sh BUILD: the part of bench/migrate that runs inside the test VM. Prints
+# "RESULT <key> <ms>" lines (bench/migrate reads them) and the usual progress.
+set -u
+INST=berth-bmig
+WORK=/tmp/berth-bmig
+NS=bbm-host2
+VMT=$PWD/tests/vm
+. "$VMT/common.sh"
+vm_guard migrate-vm.sh
+ROUNDS=${ROUNDS:-3}
+IDS=()
+cleanup() {
+    local id
+    for id in "${IDS[@]}"; do dst stop "$id" --fast >/dev/null 2>&1; dst destroy "$id" >/dev/null 2>&1; done
+    ip netns del $NS 2>/dev/null
+    [ -n "${HOLD:-}" ] && kill "$HOLD" 2>/dev/null
+    vm_cleanup 101 "${IDS[@]}"
+}
+trap cleanup EXIT
+vm_setup migrate-vm.sh "${1:-build}"
+now() { date +%s%N; }
+ms() { echo $((($2 - $1) / 1000000)); }
+num() { sed -n "s/.*$1 \([0-9.]*\) ms.*/\1/p" | head -1; }
+
+"$B" template create busybox >/dev/null 2>&1
+"$B" create 101 --ostemplate busybox --ipadd 198.18.8.2 --diskspace unlimited --diskinodes unlimited >/dev/null
+for r in $(seq "$ROUNDS"); do
+    "$B" start 101 --wait >/dev/null || { echo "start failed"; exit 1; }
+    sleep 1
+    pid=$(for p in $(cat /sys/fs/cgroup/$INST/101/cgroup.procs); do
+              [ "$(awk '/^NSpid/ {print $3}' /proc/$p/status)" = 1 ] && echo "$p"; done | head -1)
+    con=/proc/$pid/root/dev/console
+    key=$(printf 'tty[%x:%s]' $(( (0x$(stat -L -c %t $con) << 8) | 0x$(stat -L -c %T $con) )) "$(stat -L -c %D $con)")
+    d=$WORK/bare-$r; mkdir -p "$d"
+    t0=$(now)
+    criu dump -t "$pid" -D "$d" -o dump.log --leave-running --tcp-established --file-locks \
+        --ext-mount-map auto --enable-external-sharing --enable-external-masters \
+        --network-lock nftables --manage-cgroups=soft \
+        --external "mnt[/dev/console]:console" --external "$key" && echo "RESULT criu_dump $(ms "$t0" "$(now)")"
+    rm -rf "$d"
+    t0=$(now); out=$("$B" chkpnt 101 2>&1); t1=$(now)
+    echo "$out" | tail -1
+    echo "RESULT berth_chkpnt $(ms "$t0" "$t1")"
+    echo "RESULT berth_chkpnt_criu $(echo "$out" | num 'CRIU dump')"
+    t0=$(now); out=$("$B" restore 101 2>&1); t1=$(now)
+    echo "$out" | tail -1
+    echo "RESULT berth_restore $(ms "$t0" "$t1")"
+    echo "RESULT berth_restore_criu $(echo "$out" | num 'CRIU restore')"
+    "$B" stop 101 --fast >/dev/null
+done
+
+# Live migration: the destination instance as in tests/vm/migrate.sh.
+ROOT2=$WORK/fs/root2
+mkdir -p "$ROOT2/etc/berth" && chmod 755 "$ROOT2"
+echo "CGROUP_PARENT=\"$INST-dst\"" >"$ROOT2/etc/berth/berth.conf"
+ip netns add $NS && ip -n $NS link set lo up
+: >"$WORK/subuid"; : >"$WORK/subgid"; touch /etc/subuid /etc/subgid
+unshare --mount --propagation private sh -c "mount --bind $WORK/subuid /etc/subuid && mount --bind $WORK/subgid /etc/subgid && exec sleep 100000" &
+HOLD=$!
+sleep 0.5
+dst() { nsenter --mount=/proc/$HOLD/ns/mnt --net=/run/netns/$NS env BERTH_ROOT="$ROOT2" "$B" "$@"; }
+cat >"$WORK/bin/ssh" <<EOF
+#!/bin/bash
+envs=()
+while [ \$# -gt 0 ]; do
+    case \$1 in
+        --) shift; break ;;
+        -o) case \$2 in SetEnv=*) envs+=("\${2#SetEnv=}") ;; esac; shift 2 ;;
+        -[pilFeJ]) shift 2 ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
+shift
+exec nsenter --mount=/proc/$HOLD/ns/mnt --net=/run/netns/$NS env "\${envs[@]}" sh -c "\$*"
+EOF
+chmod +x "$WORK/bin/ssh"
+export PATH=$WORK/bin:$PATH
+dst template create busybox >/dev/null 2>&1
+for r in $(seq "$ROUNDS"); do
+    id=$((310 + r)); IDS+=("$id")
+    "$B" create "$id" --ostemplate busybox --ipadd "198.18.8.$((10 + r))" --diskspace unlimited --diskinodes unlimited >/dev/null
+    "$B" start "$id" --wait >/dev/null
+    sleep 1
+    out=$("$B" migrate "$id" root@host2 --online -t --ssh "-o SetEnv=BERTH_ROOT=$ROOT2" --remote-berth "$B" 2>&1)
+    echo "$out" | tail -3
+    echo "RESULT migrate_frozen $(echo "$out" | sed -n 's/.*frozen for \([0-9.]*\) ms.*/\1/p' | head -1)"
+    echo "RESULT migrate_total $(echo "$out" | sed -n 's/^ *total *\([0-9.]*\) ms.*/\1/p' | head -1)"
+done
