@@ -13,8 +13,7 @@ IDS=()
 cleanup() {
     local id
     for id in "${IDS[@]}"; do dst stop "$id" --fast >/dev/null 2>&1; dst destroy "$id" >/dev/null 2>&1; done
-    ip netns del $NS 2>/dev/null
-    [ -n "${HOLD:-}" ] && kill "$HOLD" 2>/dev/null
+    vm_second_host_cleanup
     vm_cleanup 101 "${IDS[@]}"
 }
 trap cleanup EXIT
@@ -51,32 +50,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 # Live migration: the destination instance as in tests/vm/migrate.sh.
-ROOT2=$WORK/fs/root2
-mkdir -p "$ROOT2/etc/berth" && chmod 755 "$ROOT2"
-echo "CGROUP_PARENT=\"$INST-dst\"" >"$ROOT2/etc/berth/berth.conf"
-ip netns add $NS && ip -n $NS link set lo up
-: >"$WORK/subuid"; : >"$WORK/subgid"; touch /etc/subuid /etc/subgid
-unshare --mount --propagation private sh -c "mount --bind $WORK/subuid /etc/subuid && mount --bind $WORK/subgid /etc/subgid && exec sleep 100000" &
-HOLD=$!
-sleep 0.5
-dst() { nsenter --mount=/proc/$HOLD/ns/mnt --net=/run/netns/$NS env BERTH_ROOT="$ROOT2" "$B" "$@"; }
-cat >"$WORK/bin/ssh" <<EOF
-#!/bin/bash
-envs=()
-while [ \$# -gt 0 ]; do
-    case \$1 in
-        --) shift; break ;;
-        -o) case \$2 in SetEnv=*) envs+=("\${2#SetEnv=}") ;; esac; shift 2 ;;
-        -[pilFeJ]) shift 2 ;;
-        -*) shift ;;
-        *) break ;;
-    esac
-done
-shift
-exec nsenter --mount=/proc/$HOLD/ns/mnt --net=/run/netns/$NS env "\${envs[@]}" sh -c "\$*"
-EOF
-chmod +x "$WORK/bin/ssh"
-export PATH=$WORK/bin:$PATH
+vm_second_host $NS
 dst template create busybox >/dev/null 2>&1
 for r in $(seq "$ROUNDS"); do
     id=$((310 + r)); IDS+=("$id")

@@ -118,3 +118,47 @@ vm_result() {
     [ $FAILS = 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"
     [ $FAILS = 0 ]
 }
+
+# vm_second_host NS: a second Berth instance standing for another host, for migration: its own
+# BERTH_ROOT ($ROOT2, instance "$INST-dst"), network namespace NS (made here) and mount namespace
+# (held by $HOLD) whose /etc/subuid and /etc/subgid are empty (a live migration keeps the VPS's
+# id range, which the source still holds in the real files on this one machine). dst ARGS... runs
+# berth there; an `ssh` first on PATH stands in for OpenSSH's client: it runs the remote command
+# there with the -o SetEnv=... variables (OpenSSH itself is covered on the host by MigrateTest).
+# vm_second_host_cleanup removes the namespaces.
+vm_second_host() {
+    NS2=$1
+    ROOT2=$WORK/fs/root2
+    mkdir -p "$ROOT2/etc/berth" && chmod 755 "$ROOT2"
+    echo "CGROUP_PARENT=\"$INST-dst\"" >"$ROOT2/etc/berth/berth.conf"
+    ip netns add "$NS2" && ip -n "$NS2" link set lo up
+    : >"$WORK/subuid"; : >"$WORK/subgid"; touch /etc/subuid /etc/subgid
+    unshare --mount --propagation private sh -c "mount --bind $WORK/subuid /etc/subuid && mount --bind $WORK/subgid /etc/subgid && exec sleep 100000" &
+    HOLD=$!
+    sleep 0.5
+    cat >"$WORK/bin/ssh" <<SSH
+#!/bin/bash
+envs=()
+while [ \$# -gt 0 ]; do
+    case \$1 in
+        --) shift; break ;;
+        -o) case \$2 in SetEnv=*) envs+=("\${2#SetEnv=}") ;; esac; shift 2 ;;
+        -[pilFeJ]) shift 2 ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
+shift  # the host
+exec nsenter --mount=/proc/$HOLD/ns/mnt --net=/run/netns/$NS2 env "\${envs[@]}" sh -c "\$*"
+SSH
+    chmod +x "$WORK/bin/ssh"
+    export PATH=$WORK/bin:$PATH
+}
+# nsenter, not `ip netns exec`: that one makes a mount namespace of its own (a copy of every
+# mount, the source VPS's disk included) and mounts a new /sys (no cgroup file system in it).
+dst() { nsenter --mount=/proc/$HOLD/ns/mnt --net=/run/netns/$NS2 env BERTH_ROOT="$ROOT2" "$B" "$@"; }
+vm_second_host_cleanup() {
+    [ -n "${NS2:-}" ] && ip netns del "$NS2" 2>/dev/null
+    [ -n "${HOLD:-}" ] && kill "$HOLD" 2>/dev/null
+    return 0
+}

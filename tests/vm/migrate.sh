@@ -2,15 +2,11 @@
 # tests/vm/migrate.sh - online migration (berth migrate --online) between two Berth instances in
 # the qemu test VM, where CRIU runs. Run by tests/vm/suite.sh (suite "migrate"), or by hand:
 #   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/migrate.sh build
-# The two "hosts": two BERTH_ROOTs and two cgroup instances; the destination's commands run in a
-# network namespace of their own (the VPS's address is free there and its veth lands there) and a
-# mount namespace of their own whose /etc/subuid and /etc/subgid are empty (a live migration keeps
-# the VPS's host id range, which on one machine the source still holds in the real files). The
-# source VPS has no disk image: the destination's mount namespace holds a copy of every mount of
-# the source taken when it was made (a disk's loop device would stay held, as it should).
-# The transport is a stand-in for OpenSSH's client (an `ssh` first on PATH that runs the remote
-# command in the destination's namespace with the SetEnv variables): OpenSSH itself is covered by
-# the host's MigrateTest with a real sshd; what runs here is everything on both sides of it.
+# The two "hosts": two BERTH_ROOTs and two cgroup instances, the destination's in network and
+# mount namespaces of its own, reached through a stand-in for ssh (vm_second_host in common.sh
+# says why each part). The source VPS has no disk image: the destination's mount namespace holds
+# a copy of every mount of the source taken when it was made (a disk's loop device would stay
+# held, as it should).
 # Checks: a running busybox VPS with a routed address moves while a shell counts in memory and a
 # TCP stream runs over the VPS's loopback; after it, the VPS runs on the destination only, the
 # count went on from its value, the stream lost nothing, the frozen time is printed; nothing of
@@ -24,50 +20,18 @@ VMT=$(dirname "$0"); [ -e "$VMT/common.sh" ] || VMT=$PWD/tests/vm
 . "$VMT/common.sh"
 vm_guard migrate.sh
 cleanup() {
-    if [ -n "${B2:-}" ]; then
+    if [ -n "${HOLD:-}" ]; then
         dst stop 301 --fast >/dev/null 2>&1
         dst destroy 301 >/dev/null 2>&1
     fi
-    ip netns del $NS 2>/dev/null
-    [ -n "${HOLD:-}" ] && kill "$HOLD" 2>/dev/null
+    vm_second_host_cleanup
     vm_cleanup 301
 }
 trap cleanup EXIT
 vm_setup migrate.sh "${1:-build}"
 command -v criu >/dev/null || { fail "no criu in the VM image"; vm_result migrate.sh; exit; }
 
-# The destination instance.
-ROOT2=$WORK/fs/root2
-mkdir -p "$ROOT2/etc/berth" && chmod 755 "$ROOT2"
-echo "CGROUP_PARENT=\"$INST-dst\"" >"$ROOT2/etc/berth/berth.conf"
-ip netns add $NS && ip -n $NS link set lo up
-: >"$WORK/subuid"; : >"$WORK/subgid"; touch /etc/subuid /etc/subgid
-unshare --mount --propagation private sh -c "mount --bind $WORK/subuid /etc/subuid && mount --bind $WORK/subgid /etc/subgid && exec sleep 100000" &
-HOLD=$!
-sleep 0.5
-B2=1
-# nsenter, not `ip netns exec`: that one makes a mount namespace of its own (a copy of every
-# mount, the source VPS's disk included) and mounts a new /sys (no cgroup file system in it).
-dst() { nsenter --mount=/proc/$HOLD/ns/mnt --net=/run/netns/$NS env BERTH_ROOT="$ROOT2" "$B" "$@"; }
-
-# The stand-in for ssh: options skipped, SetEnv honoured, the command run in the namespace.
-cat >"$WORK/bin/ssh" <<EOF
-#!/bin/bash
-envs=()
-while [ \$# -gt 0 ]; do
-    case \$1 in
-        --) shift; break ;;
-        -o) case \$2 in SetEnv=*) envs+=("\${2#SetEnv=}") ;; esac; shift 2 ;;
-        -[pilFeJ]) shift 2 ;;
-        -*) shift ;;
-        *) break ;;
-    esac
-done
-shift  # the host
-exec nsenter --mount=/proc/$HOLD/ns/mnt --net=/run/netns/$NS env "\${envs[@]}" sh -c "\$*"
-EOF
-chmod +x "$WORK/bin/ssh"
-export PATH=$WORK/bin:$PATH
+vm_second_host $NS
 
 run_b template create busybox; expect_rc 0 "template create busybox (source)"
 OUT=$(dst template create busybox 2>&1); RC=$?; expect_rc 0 "template create busybox (destination)"
