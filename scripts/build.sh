@@ -10,6 +10,10 @@ command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=cca
 # Paths relative to this checkout in what ccache hashes, so a fresh clone elsewhere (CI) hits the
 # objects another checkout compiled.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+# With -g ccache also hashes the working directory (it goes into the debug information); without
+# this a fresh clone in another directory misses every object. Its debug info then names the
+# directory of the checkout that compiled it first.
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "${launcher[@]}" \
   ${CMAKE_ARGS:-} >/dev/null
 ninja -C "$build" "$@"
