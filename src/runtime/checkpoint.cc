@@ -138,9 +138,34 @@ Result<std::vector<std::string>> veths_inside(pid_t init) {
 Status prepare_dumpdir(const std::string& dir) {
   std::string parent = dir.substr(0, dir.rfind('/'));
   // Searchable by the CT's root id: CRIU reads some images from inside the CT's user namespace.
-  BERTH_RETURN_IF_ERROR(make_dirs(parent, 0711));
-  if (sys::path_exists(dir)) BERTH_RETURN_IF_ERROR(sys::remove_tree(dir));
-  if (::mkdir(dir.c_str(), 0700) != 0) return Error::from_errno(errno, "mkdir `" + dir + "`");
+  BERTH_RETURN_IF_ERROR(make_dirs(parent, 0711).status(exitcode::kChkpntFailed));
+  if (sys::path_exists(dir)) {
+    // Only an earlier dump is replaced: a --dumpfile naming anything else (a directory with
+    // other files, a file) is refused, never emptied.
+    struct stat st;
+    bool ours =
+        ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+        (sys::path_exists(dir + "/" + kRecord) || sys::path_exists(dir + "/inventory.img") ||
+         sys::path_exists(dir + "/" + kDumpLog) || sys::path_exists(dir + "/predump.log"));
+    if (!ours) {
+      UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      DIR* dp = d ? ::fdopendir(::dup(d.get())) : nullptr;
+      bool empty = dp != nullptr;
+      while (dp && empty)
+        if (struct dirent* e = ::readdir(dp)) {
+          if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) empty = false;
+        } else {
+          break;
+        }
+      if (dp) ::closedir(dp);
+      if (!empty)
+        return Error::with_status(exitcode::kBadValue,
+                                  "`" + dir + "` exists and is not a dump: give a new directory");
+    }
+    BERTH_RETURN_IF_ERROR(sys::remove_tree(dir).status(exitcode::kChkpntFailed));
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0)
+    return Error::from_errno(errno, "mkdir `" + dir + "`").status(exitcode::kChkpntFailed);
   return {};
 }
 
@@ -377,7 +402,7 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
                               "CRIU is not installed (apt-get install criu): the CT keeps running");
 
   const pid_t init = s.init_pid;
-  BERTH_RETURN_IF_ERROR(prepare_dumpdir(dir).status(exitcode::kChkpntFailed));
+  BERTH_RETURN_IF_ERROR(prepare_dumpdir(dir));
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dfd) return Error::from_errno(errno, "open `" + dir + "`").status(exitcode::kChkpntFailed);
   std::string console = console_tty_key(init);
@@ -440,7 +465,7 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, group, 10000).status(exitcode::kChkpntFailed));
     frozen.rearm(*cg, group);
-    BERTH_RETURN_IF_ERROR(prepare_dumpdir(dir).status(exitcode::kChkpntFailed));
+    BERTH_RETURN_IF_ERROR(prepare_dumpdir(dir));
     dfd.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     o.images_dir_fd = dfd.get();
     r = checkpoint::run(checkpoint::Request::kDump, o, {}, dir + "/" + kDumpLog);
@@ -483,7 +508,7 @@ Result<PreDumpResult> pre_dump(const CtConfig& ct, const std::string& dumpdir,
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
   const std::string dir = dumpdir + "/" + name;
-  BERTH_RETURN_IF_ERROR(prepare_dumpdir(dir).status(exitcode::kChkpntFailed));
+  BERTH_RETURN_IF_ERROR(prepare_dumpdir(dir));
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dfd) return Error::from_errno(errno, "open `" + dir + "`").status(exitcode::kChkpntFailed);
   checkpoint::CriuOptions o;

@@ -4,6 +4,7 @@
 // beancounters back, nothing half-made (no dump that a start would take for a suspended VPS);
 // restore without a dump is 17; the options are checked.
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "harness.h"
@@ -44,6 +45,16 @@ TEST_F(CheckpointTest, OptionsAreChecked) {
   EXPECT_EQ(berth({"chkpnt", id, "--suspend", "--kill"}).code, 20);
   EXPECT_EQ(berth({"chkpnt", id, "--dumpfile", "relative/dir"}).code, 21);
   EXPECT_EQ(berth({"chkpnt", id}).code, 31);  // not running
+  // A --dumpfile naming a directory with other files in it is refused, never emptied.
+  std::string other = root() + "/not-a-dump";
+  fs::create_directories(other);
+  { std::ofstream(other + "/keep") << "mine\n"; }
+  ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+  RunResult c = berth({"chkpnt", id, "--dumpfile", other});
+  EXPECT_EQ(c.code, 21) << c.err;
+  EXPECT_PRED2(contains, c.err, "exists and is not a dump");
+  EXPECT_TRUE(fs::exists(other + "/keep"));
+  EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted running");
   EXPECT_EQ(berth({"chkpnt", "9999999"}).code, 14);
   EXPECT_EQ(berth({"resume", id, "--undump", "--resume"}).code, 20);
 }
