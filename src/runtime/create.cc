@@ -20,6 +20,7 @@
 #include "net/network.h"
 #include "net/routed.h"
 #include "runtime/create.h"
+#include "runtime/checkpoint.h"
 #include "runtime/exec.h"
 #include "state/ct_cgroup.h"
 #include "runtime/id_ranges.h"
@@ -219,6 +220,11 @@ Status destroy(const CtConfig& ct) {
   if (s.mounted) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
   BERTH_RETURN_IF_ERROR(remove_all_snapshots(ct).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(storage::destroy_private(ct));
+  // A checkpoint of this CT (a suspended one, or a migration's staging) goes with it: a new CT
+  // of the same CTID must not look suspended nor start from another CT's processes.
+  for (const std::string& d : {default_dumpdir(ct), default_dumpdir(ct) + "-migrate"})
+    if (sys::path_exists(d))
+      BERTH_RETURN_IF_ERROR(sys::remove_tree(d).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(net::forget_counters(ct).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(release_id_range(ct.host(), ct.ctid()).status(exitcode::kDeleteFailed));
   std::string name = ct.name();

@@ -59,5 +59,20 @@ TEST_F(CheckpointTest, OptionsAreChecked) {
   EXPECT_EQ(berth({"resume", id, "--undump", "--resume"}).code, 20);
 }
 
+// A suspended CT's dump goes with the CT: a new CT of the same CTID neither looks suspended nor
+// starts from the old one's processes.
+TEST_F(CheckpointTest, DestroyRemovesTheDump) {
+  std::string id = create_ct();
+  std::string dump = root() + "/var/lib/berth/dump/Dump." + id;
+  fs::create_directories(dump);
+  { std::ofstream(dump + "/inventory.img") << "x"; }
+  { std::ofstream(dump + "/berth-dump.json") << "{\"ctid\": \"" << id << "\"}\n"; }
+  EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down suspended");
+  ASSERT_EQ(berth({"destroy", id}).code, 0);
+  EXPECT_FALSE(fs::exists(dump));
+  ASSERT_EQ(berth({"create", id, "--ostemplate", "busybox"}).code, 0);
+  EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down");
+}
+
 }  // namespace
 }  // namespace berth::itest
