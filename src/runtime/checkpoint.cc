@@ -74,7 +74,7 @@ uint64_t dir_bytes(const std::string& dir) {
   uint64_t total = 0;
   UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!d) return 0;
-  DIR* dp = ::fdopendir(::dup(d.get()));
+  DIR* dp = ::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0));
   if (!dp) return 0;
   while (struct dirent* e = ::readdir(dp)) {
     struct stat st;
@@ -149,7 +149,7 @@ Status prepare_dumpdir(const std::string& dir) {
          sys::path_exists(dir + "/" + kDumpLog) || sys::path_exists(dir + "/predump.log"));
     if (!ours) {
       UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      DIR* dp = d ? ::fdopendir(::dup(d.get())) : nullptr;
+      DIR* dp = d ? ::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0)) : nullptr;
       bool empty = dp != nullptr;
       while (dp && empty)
         if (struct dirent* e = ::readdir(dp)) {
@@ -178,7 +178,7 @@ Status give_dump_to_ct(const CtConfig& ct, const std::string& dir, int depth = 0
   if (!d) return Error::from_errno(errno, "open `" + dir + "`");
   if (::fchown(d.get(), ct.local_uid(), ct.local_gid()) != 0 || ::fchmod(d.get(), 0700) != 0)
     return Error::from_errno(errno, "give `" + dir + "` to the CT's root");
-  DIR* dp = ::fdopendir(::dup(d.get()));
+  DIR* dp = ::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0));
   if (!dp) return Error::from_errno(errno, "read `" + dir + "`");
   Status st;
   while (struct dirent* e = ::readdir(dp)) {

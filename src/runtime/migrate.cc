@@ -99,7 +99,7 @@ Status run_self(const std::vector<std::string>& args) {
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0) {
     ::dup2(2, 1);
-    int null = ::open("/dev/null", O_RDONLY);
+    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // dup2 clears it on fd 0
     if (null >= 0) ::dup2(null, 0);
     std::vector<char*> av;
     for (auto& a : argv) av.push_back(a.data());
@@ -228,7 +228,7 @@ Result<StreamReport> send_tree(const CtConfig& ct, SshLink& link, bool progress)
 Result<uint64_t> send_dump_dir(SshLink& link, const std::string& dir, const std::string& name) {
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dfd) return Error::from_errno(errno, "open `" + dir + "`").status(exitcode::kMigCopy);
-  DIR* d = ::fdopendir(::dup(dfd.get()));
+  DIR* d = ::fdopendir(::fcntl(dfd.get(), F_DUPFD_CLOEXEC, 0));
   if (!d) return Error::from_errno(errno, "read `" + dir + "`").status(exitcode::kMigCopy);
   std::vector<std::string> files;
   while (struct dirent* e = ::readdir(d))
