@@ -19,7 +19,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -27,8 +26,6 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/ethtool.h>
-#include <linux/sockios.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -90,48 +87,13 @@ std::string console_tty_key(pid_t init) {
   return info.ok() ? console_tty_key_of(*info) : "";
 }
 
-// The veths inside the CT's network namespace (their names there), from a child that joins it.
+// The veths inside the CT's network namespace (their names there).
 Result<std::vector<std::string>> veths_inside(pid_t init) {
-  UniqueFd ns(::open(("/proc/" + std::to_string(init) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns) return Error::from_errno(errno, "open the CT's network namespace");
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
-  UniqueFd rd(p[0]), wr(p[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) return Error::from_errno(errno, "fork");
-  if (pid == 0) {
-    rd.reset();
-    if (::setns(ns.get(), CLONE_NEWNET) != 0) ::_exit(exitcode::kHelperFailed);
-    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct if_nameindex* ifs = ::if_nameindex();
-    std::string out;
-    for (auto* i = ifs; i && i->if_index; ++i) {
-      struct ethtool_drvinfo drv {};
-      drv.cmd = ETHTOOL_GDRVINFO;
-      struct ifreq ifr {};
-      std::strncpy(ifr.ifr_name, i->if_name, IFNAMSIZ - 1);
-      ifr.ifr_data = reinterpret_cast<char*>(&drv);
-      if (::ioctl(s, SIOCETHTOOL, &ifr) == 0 && std::strcmp(drv.driver, "veth") == 0)
-        out += std::string(i->if_name) + "\n";
-    }
-    if (ifs) ::if_freenameindex(ifs);
-    (void)!::write(wr.get(), out.data(), out.size());
-    ::_exit(exitcode::kOk);
-  }
-  wr.reset();
-  std::string text;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-  int ws = 0;
-  while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
-  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-    return Error::from_errno(EIO, "list the CT's network devices");
+  BERTH_ASSIGN_OR_RETURN(net::Netlink nl, net::Netlink::open_in_netns_of(init));
+  BERTH_ASSIGN_OR_RETURN(std::vector<net::LinkInfo> links, nl.list_links());
   std::vector<std::string> names;
-  std::istringstream in(text);
-  std::string l;
-  while (std::getline(in, l))
-    if (!l.empty()) names.push_back(l);
+  for (const auto& l : links)
+    if (l.kind == "veth") names.push_back(l.name);
   return names;
 }
 
