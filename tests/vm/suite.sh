@@ -4,8 +4,9 @@
 #   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/suite.sh ci build
 # Suites:
 #   lifecycle  tests/vm/lifecycle.sh
-#   debian     debian.sh (a Debian 12 VPS boots systemd; SKIPPED without a staged template)
-#   checkpoint checkpoint.sh + migrate.sh (chkpnt/restore and migrate --online with CRIU, which
+#   debian     debian.sh (a Debian 12 VPS boots systemd, is suspended and resumed with CRIU;
+#              SKIPPED without a staged template)
+#   checkpoint checkpoint.sh + debian.sh + migrate.sh (chkpnt/restore and migrate --online with CRIU, which
 #              runs on this kernel only)
 #   ci         lifecycle.sh + resources.sh + debian.sh + checkpoint.sh + migrate.sh + the root
 #              integration binary's ResourcesTest.*
@@ -27,7 +28,7 @@ HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests
 case $SUITE in
     lifecycle) parts="lifecycle" ;;
     debian) parts="debian" ;;
-    checkpoint) parts="checkpoint migrate" ;;
+    checkpoint) parts="checkpoint debian migrate" ;;
     # ForkBombStopsAtNumproc is left out of ci: its bomb is `sleep 3`s, and under TCG the fork loop
     # can take longer than 3 s, so early sleeps end before it counts (seen once in 4 runs);
     # resources.sh's own fork bomb (sleep 300) covers it in ci.
