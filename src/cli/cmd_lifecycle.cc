@@ -133,6 +133,15 @@ int cmd_start(const Invocation& inv, const HostConfig& host) {
     return cmd_restore_checkpoint(inv, host);
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
+  // An online migration killed between its final dump and its commit: the CT goes on here
+  // from that dump (the destination dropped its copy).
+  auto recovered =
+      runtime::recover_killed_migration(*ct, [&](const std::string& m) { say(inv, m); });
+  if (!recovered.ok()) return run(inv, std::move(recovered).error(), ct->ctid());
+  if (*recovered) {
+    say(inv, "CT " + ct->ctid() + " runs again on this host");
+    return 0;
+  }
   // A migration that committed and was killed before removing this host's copy: the CT runs
   // on the destination; starting it here too would make two.
   if (std::string dest = runtime::migrated_away_to(host, ct->ctid()); !dest.empty())

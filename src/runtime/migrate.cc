@@ -309,23 +309,9 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   auto t_all = Clock::now();
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   std::optional<ConfFile> marker = read_marker(host, kOut, ctid);
-  if (marker && marker->get_or("PHASE", "") == "dumped" && !s.running) {
-    // An online migration killed after its final dump and before the commit: the CT's
-    // processes are only in that dump (the destination removed its copy). Back here first.
-    std::string final_dir = default_dumpdir(ct) + "-migrate/final";
-    if (dump_complete(final_dir)) {
-      say("Restoring CT " + ctid + " from the dump a killed migration left in " + final_dir);
-      UndumpOptions ro;
-      ro.dumpdir = final_dir;
-      auto r = restore_checkpoint(ct, ro);
-      if (!r.ok())
-        return std::move(r)
-            .error()
-            .status(exitcode::kMigSourceStop)
-            .context("CT " + ctid + " is stopped here; its dump is kept in " + final_dir);
-      (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
-      BERTH_ASSIGN_OR_RETURN(s, state::query_status(ct));
-    }
+  BERTH_ASSIGN_OR_RETURN(bool recovered, recover_killed_migration(ct, say));
+  if (recovered) {
+    BERTH_ASSIGN_OR_RETURN(s, state::query_status(ct));
   }
   if (opts.online && !s.running && !opts.check_only)
     return Error::with_status(exitcode::kMigNotRunning, "CT " + ctid + " is not running");
@@ -394,6 +380,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     auto first = send_tree(ct, link, opts.progress);
     if (!first.ok()) return keep_on_source(ct, false, std::move(first).error(), link);
     ph.done("copy (running)", t, first->bytes);
+    sys::crash_point("migrate_copied_running");
     // 2. Memory pre-dumps while it runs, until the pages written stop shrinking.
     std::string dumpdir = default_dumpdir(ct) + "-migrate";
     (void)make_dirs(dumpdir, 0700);
@@ -410,6 +397,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       auto sent = send_dump_dir(link, dumpdir + "/" + name, name);
       if (!sent.ok()) return keep_on_source(ct, false, std::move(sent).error(), link);
       ph.done("pre-dump " + std::to_string(round), t, *sent);
+      sys::crash_point("migrate_predumped");
       parent = name;
       if (pd->bytes >= last * 9 / 10 || pd->bytes < (1u << 20)) break;
       last = pd->bytes;
@@ -426,6 +414,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     if (!ck.ok())
       return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop),
                             link);
+    sys::crash_point("migrate_dumped");
     // From here the CT's processes exist only in the dump: a failure restores them here.
     auto undo = [&](Error e) -> Error {
       link.close();  // the destination's copy is gone before the CT comes back here
@@ -452,6 +441,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     if (auto st = link.send(Frame::kRestore, {}); !st.ok()) return undo(std::move(st).error());
     if (auto r = link.reply(exitcode::kMigDestStart); !r.ok()) return undo(std::move(r).error());
     ph.done("restore", t, 0);
+    sys::crash_point("migrate_restored");
     say("CT " + ctid + " was frozen for " + std::to_string(static_cast<long>(ms_since(frozen))) +
         " ms");
     BERTH_RETURN_IF_ERROR(rec("committing"));
@@ -802,6 +792,28 @@ int migrate_receive(const HostConfig& host, int in, int out) {
   ::signal(SIGPIPE, SIG_IGN);
   Receiver r(host, in, out);
   return r.run();
+}
+
+Result<bool> recover_killed_migration(const CtConfig& ct, const Say& say) {
+  const std::string& ctid = ct.ctid();
+  std::optional<ConfFile> marker = read_marker(ct.host(), kOut, ctid);
+  if (!marker || marker->get_or("PHASE", "") != "dumped") return false;
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
+  if (s.running) return false;
+  std::string final_dir = default_dumpdir(ct) + "-migrate/final";
+  if (!dump_complete(final_dir)) return false;
+  say("Restoring CT " + ctid + " from the dump a killed migration left in " + final_dir);
+  UndumpOptions ro;
+  ro.dumpdir = final_dir;
+  auto r = restore_checkpoint(ct, ro);
+  if (!r.ok())
+    return std::move(r)
+        .error()
+        .status(exitcode::kMigSourceStop)
+        .context("CT " + ctid + " is stopped here; its dump is kept in " + final_dir);
+  (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
+  remove_marker(ct.host(), kOut, ctid);
+  return true;
 }
 
 std::string migrated_away_to(const HostConfig& host, const std::string& ctid) {
