@@ -26,6 +26,7 @@ std::vector<uint8_t> unsolicited_na(const Mac& mac, const values::IpAddr& a);
 
 // Sends the announcement of each address once on each device (by index). An error on one device
 // does not stop the others; the first is returned.
-Status announce_addresses(const std::vector<int>& ifindexes, const std::vector<values::IpAddr>& addrs);
+Status announce_addresses(const std::vector<int>& ifindexes,
+                          const std::vector<values::IpAddr>& addrs);
 
 }  // namespace berth::net

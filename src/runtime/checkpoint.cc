@@ -141,7 +141,11 @@ Status give_dump_to_ct(const CtConfig& ct, const std::string& dir, int depth = 0
   if (ct.is_privileged()) return {};
   UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!d) return Error::from_errno(errno, "open `" + dir + "`");
-  if (::fchown(d.get(), ct.local_uid(), ct.local_gid()) != 0 || ::fchmod(d.get(), 0700) != 0)
+  // Searchable by all (0711, not listable): the restored tree's root reads its time namespace's
+  // image before CRIU has written its uid map, when it is nobody to these files (no capability
+  // over unmapped ids) - so that image alone is readable by all (clock offsets); every other
+  // image (memory pages above all) is the CT root's alone.
+  if (::fchown(d.get(), ct.local_uid(), ct.local_gid()) != 0 || ::fchmod(d.get(), 0711) != 0)
     return Error::from_errno(errno, "give `" + dir + "` to the CT's root");
   DIR* dp = ::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0));
   if (!dp) return Error::from_errno(errno, "read `" + dir + "`");
@@ -155,8 +159,10 @@ Status give_dump_to_ct(const CtConfig& ct, const std::string& dir, int depth = 0
       st = give_dump_to_ct(ct, dir + "/" + name, 1);
       if (!st.ok()) break;
     } else if (S_ISREG(sb.st_mode)) {
+      const mode_t mode = name.rfind("timens-", 0) == 0 ? 0644 : 0600;
       if (::fchownat(d.get(), name.c_str(), ct.local_uid(), ct.local_gid(), AT_SYMLINK_NOFOLLOW) !=
-          0) {
+              0 ||
+          ::fchmodat(d.get(), name.c_str(), mode, 0) != 0) {
         st = Error::from_errno(errno, "give `" + dir + "/" + name + "` to the CT's root");
         break;
       }

@@ -268,6 +268,8 @@ struct Phases {
 
 // Remove the source's copy once the destination holds the CT.
 Status finish_source(const CtConfig& ct, const MigrateOptions& opts, const Say& say) {
+  // An online migration's dumps: the CT runs on the destination now.
+  (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
   if (opts.remove_area) {
     BERTH_RETURN_IF_ERROR(destroy(ct));
     say("CT " + ct.ctid() + " removed on this host");
@@ -313,7 +315,9 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   if (recovered) {
     BERTH_ASSIGN_OR_RETURN(s, state::query_status(ct));
   }
-  if (opts.online && !s.running && !opts.check_only)
+  // (A migration that committed and was killed finishes below, running or not.)
+  const bool committed_before = marker && marker->get_or("PHASE", "") == "committing";
+  if (opts.online && !s.running && !opts.check_only && !committed_before)
     return Error::with_status(exitcode::kMigNotRunning, "CT " + ctid + " is not running");
   if (opts.online) {
     if (std::string why = criu_unusable_reason(); !why.empty())

@@ -11,9 +11,11 @@ TEST(Announce, GratuitousArpNamesTheAddressTwiceAndTheDevicesMac) {
   Mac mac = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
   auto p = gratuitous_arp(mac, ip("198.18.9.50"));
   const std::vector<uint8_t> want = {
-      0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01,                // Ethernet, IPv4, request
-      0x02, 0x11, 0x22, 0x33, 0x44, 0x55, 198, 18, 9, 50,   // sender: this host's MAC, the address
-      0, 0, 0, 0, 0, 0, 198, 18, 9, 50};                       // target: unknown MAC, the address
+      0x00, 0x01, 0x08, 0x00, 6,    4,    0x00, 0x01,  // Ethernet, IPv4, request
+      0x02, 0x11, 0x22, 0x33, 0x44, 0x55, 198,  18,
+      9,    50,  // sender: this host's MAC, the address
+      0,    0,    0,    0,    0,    0,    198,  18,
+      9,    50};  // target: unknown MAC, the address
   EXPECT_EQ(p, want);
 }
 
