@@ -672,9 +672,9 @@ Status Receiver::receive_dump_file(const std::string& rel) {
 // template is (hostile-archive rules).
 Status Receiver::receive_template(const std::string& file_name) {
   auto parts = tmpl::split_archive_name(file_name);
+  const std::string shown = file_name.substr(0, 80);
   if (!parts || parts->first != need_template_ || file_name.find('/') != std::string::npos)
-    return Error::with_status(exitcode::kMigUsage,
-                              "bad stream: template archive `" + file_name.substr(0, 80) + "`");
+    return Error::with_status(exitcode::kMigUsage, "bad stream: template archive `" + shown + "`");
   BERTH_RETURN_IF_ERROR(make_dirs(host_.paths().template_dir, 0755));
   std::string tmp = host_.paths().template_dir + "/.migrate-XXXXXX";
   if (::mkdtemp(tmp.data()) == nullptr)
