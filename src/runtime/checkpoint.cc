@@ -209,6 +209,14 @@ std::string record_text(const CtConfig& ct, const std::string& console,
   return j.dump(2) + "\n";
 }
 
+// Where CRIU looks for the paths of inotify watches it cannot open by handle (overlayfs gives
+// none): the CT's trees, and its cgroup files (systemd watches its units' cgroup.events and
+// memory.events).
+std::vector<std::string> irmap_paths() {
+  return {"/etc", "/usr", "/var", "/root", "/home",
+          "/opt", "/srv", "/tmp", "/run",  "/sys/fs/cgroup"};
+}
+
 // The record's groups of the CT, parents first. The names are the CT's own (nothing that climbs
 // out of its group), the owners ids of the CT (else its root's).
 Result<std::vector<cgroups::Backend::SubGroup>> subgroups_of(const CtConfig& ct,
@@ -535,7 +543,7 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   o.pid = init;
   o.leave_running = true;
   o.freeze_cgroup = freezer;
-  o.irmap_scan_paths = {"/etc", "/usr", "/var", "/root", "/home", "/opt", "/srv", "/tmp", "/run"};
+  o.irmap_scan_paths = irmap_paths();
   o.parent_img = opts.parent;
   if (!opts.parent.empty()) o.track_mem = true;
   if (!console.empty()) {
@@ -606,6 +614,8 @@ Result<PreDumpResult> pre_dump(const CtConfig& ct, const std::string& dumpdir,
   o.pid = s.init_pid;
   o.track_mem = true;
   o.parent_img = parent.empty() ? "" : "../" + parent;
+  // A pre-dump resolves inotify watches' paths too (for the final dump), by scanning only.
+  o.irmap_scan_paths = irmap_paths();
   std::string console = console_tty_key(s.init_pid);
   if (!console.empty()) {
     o.external.push_back("mnt[/dev/console]:" + std::string(kConsoleKey));
