@@ -148,6 +148,7 @@ void drop_fuse_in_other_namespaces(const CtConfig& ct, pid_t init_pid) {
       std::string id, parent, dev, root, point;
       f >> id >> parent >> dev >> root >> point;
       // start --wait's notification socket is a bind of a host file too.
+      point = sys::unescape_mountinfo(point);  // a tenant's mount may have any name
       if (line.compare(dash + 3, 10, "fuse.berth") == 0 || point == kNotifySocket)
         points.push_back(point);
     }
@@ -159,7 +160,7 @@ void drop_fuse_in_other_namespaces(const CtConfig& ct, pid_t init_pid) {
     pid_t child = ::fork();
     if (child == 0) {
       if (::setns(ns.get(), CLONE_NEWNS) != 0) ::_exit(exitcode::kHelperFailed);
-      for (const auto& pt : points) (void)::umount2(pt.c_str(), MNT_DETACH);
+      for (const auto& pt : points) (void)::umount2(pt.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
       ::_exit(exitcode::kOk);
     }
     if (child > 0)

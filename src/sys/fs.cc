@@ -112,14 +112,12 @@ Status remove_tree(const std::string& path) {
   return remove_at(AT_FDCWD, path.c_str(), st.st_dev, path);
 }
 
-namespace {
-// Undo mountinfo's octal escapes (\040 for space).
-std::string unescape(std::string_view s) {
+std::string unescape_mountinfo(std::string_view s) {
   std::string out;
+  auto octal = [](char c) { return c >= '0' && c <= '7'; };
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() + 0 && i + 3 <= s.size() - 0) {
-      int v = (s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0');
-      out += static_cast<char>(v);
+    if (s[i] == '\\' && i + 3 < s.size() && octal(s[i + 1]) && octal(s[i + 2]) && octal(s[i + 3])) {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
       i += 3;
     } else {
       out += s[i];
@@ -128,6 +126,7 @@ std::string unescape(std::string_view s) {
   return out;
 }
 
+namespace {
 std::vector<std::string> all_mount_points() {
   std::vector<std::string> out;
   auto text = read_file("/proc/self/mountinfo");
@@ -143,7 +142,7 @@ std::vector<std::string> all_mount_points() {
     for (int f = 0; f < 4 && p != std::string_view::npos; ++f) p = line.find(' ', p + 1);
     if (p != std::string_view::npos) {
       size_t e = line.find(' ', p + 1);
-      out.push_back(unescape(line.substr(p + 1, e - p - 1)));
+      out.push_back(unescape_mountinfo(line.substr(p + 1, e - p - 1)));
     }
     pos = nl + 1;
   }

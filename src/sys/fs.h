@@ -28,6 +28,9 @@ bool is_dir(const std::string& path);
 Status remove_tree(const std::string& path);
 // mountpoints from /proc/self/mountinfo
 bool is_mount_point(const std::string& path);
+// A path field of /proc/*/mountinfo as a path: its octal escapes undone ("\040" is a space,
+// "\011" a tab, "\012" a newline, "\134" a backslash). Pure.
+std::string unescape_mountinfo(std::string_view s);
 std::vector<std::string> mounts_under(const std::string& prefix);  // deepest first
 
 // /proc/<pid>/stat field 22 (start time in clock ticks since boot); nullopt if gone.
