@@ -42,12 +42,6 @@ int usage() {
   return berth::exitcode::kBadArgument;
 }
 
-std::string self_exe() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/proc/self/exe");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,13 +126,13 @@ int main(int argc, char** argv) {
   daemon::History history;
   if (auto st = history.open(host->paths().lib + "/berthd/history.db"); !st.ok())
     std::fprintf(stderr, "berthd: %s (no history)\n", st.error().message().c_str());
-  daemon::JobStore jobs(*host, self_exe());
+  daemon::JobStore jobs(*host, daemon::self_exe());
   daemon::View view(*host, history,
                     [&](const std::string& type, const std::string& ctid, const std::string& json) {
                       hub.publish(type, ctid, json);
                     });
-  daemon::Api api(*host, {self_exe(), panel, std::string(daemon::openapi_document())}, hub, history,
-                  view, jobs);
+  daemon::Api api(*host, {daemon::self_exe(), panel, std::string(daemon::openapi_document())}, hub,
+                  history, view, jobs);
   // Jobs first: one that a previous berthd left running is recognised (or marked failed).
   jobs.poll([](const daemon::Json&) {});
   view.start(poll_s);
