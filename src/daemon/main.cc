@@ -1,7 +1,7 @@
 // berthd: the host daemon (REST API, events, metrics, the panel's files; docs/api.md).
 //
 //   berthd [--foreground] [--listen ADDR:PORT | --no-tls] [--socket PATH] [--panel-dir DIR]
-//          [--cert FILE --key FILE] [--poll SECONDS]
+//          [--cert FILE --key FILE] [--poll SECONDS] [--io-timeout SECONDS]
 // berthd never forks into the background (systemd runs it as it is; --foreground is accepted for
 // symmetry with the docs). Everything is under BERTH_ROOT as for `berth`. The same binary also
 // runs the single-threaded helpers the daemon needs (worker.h): `_worker ...`, and, when berthd
@@ -38,7 +38,8 @@ void on_signal(int) { g_stop = true; }
 int usage() {
   std::fprintf(stderr,
                "usage: berthd [--foreground] [--listen ADDR:PORT | --no-tls] [--socket PATH]\n"
-               "              [--panel-dir DIR] [--cert FILE --key FILE] [--poll SECONDS]\n");
+               "              [--panel-dir DIR] [--cert FILE --key FILE] [--poll SECONDS]\n"
+               "              [--io-timeout SECONDS]\n");
   return berth::exitcode::kBadArgument;
 }
 
@@ -78,7 +79,7 @@ int main(int argc, char** argv) {
   so.key = host->paths().etc + "/berthd/key.pem";
   std::string panel = "/usr/local/share/berth/panel";
   if (const char* p = std::getenv("BERTH_PANEL_DIR")) panel = p;
-  int poll_s = 5;
+  int poll_s = 10;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
     if (a == "--no-tls") {
       so.tls_listen.clear();
     } else if (a == "--listen" || a == "--socket" || a == "--panel-dir" || a == "--cert" ||
-               a == "--key" || a == "--poll") {
+               a == "--key" || a == "--poll" || a == "--io-timeout") {
       const std::string* v = value();
       if (!v) return usage();
       if (a == "--listen") so.tls_listen = *v;
@@ -95,11 +96,12 @@ int main(int argc, char** argv) {
       if (a == "--cert") so.cert = *v;
       if (a == "--key") so.key = *v;
       if (a == "--poll") poll_s = std::atoi(v->c_str());
+      if (a == "--io-timeout") so.io_timeout_s = std::atoi(v->c_str());
     } else {
       return usage();
     }
   }
-  if (poll_s < 1 || poll_s > 3600) return usage();
+  if (poll_s < 1 || poll_s > 3600 || so.io_timeout_s < 1 || so.io_timeout_s > 3600) return usage();
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;

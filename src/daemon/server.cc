@@ -47,7 +47,7 @@ using tcp = net::ip::tcp;
 using unix_sock = net::local::stream_protocol;
 
 constexpr int kMaxConnections = 1024;
-constexpr int kIoTimeoutS = 30;      // to read a request, to write an answer
+std::atomic<int> kIoTimeoutS{30};    // to read a request, to write an answer (--io-timeout)
 constexpr int kConsoleIdleS = 3600;  // a console with no traffic either way
 std::atomic<int> g_connections{0};
 
@@ -541,6 +541,7 @@ Status ensure_certificate(const std::string& cert, const std::string& key) {
 }
 
 Status serve(const ServerOptions& opts, Api& api, EventHub& hub, const std::atomic<bool>& stop) {
+  kIoTimeoutS = opts.io_timeout_s;
   std::string exe = self_exe();
   net::io_context ioc;
   std::vector<std::thread> threads;
