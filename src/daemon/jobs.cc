@@ -283,6 +283,18 @@ Status start_via_watcher(const HostConfig& host, const std::string& ctid) {
   return {};
 }
 
+// The CT's lock (the CLI's) and its config; exit 14 when it has none.
+struct LockedCt {
+  sys::FileLock lock;
+  CtConfig ct;
+};
+Result<LockedCt> lock_and_load(const HostConfig& host, const std::string& ctid) {
+  BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, runtime::lock_ct(host, ctid, false));
+  auto ct = CtConfig::load(host, ctid);
+  if (!ct.ok()) return Error::with_status(exitcode::kNoConfig, "CT " + ctid + " does not exist");
+  return LockedCt{std::move(lock), std::move(ct).value()};
+}
+
 // Stop the CT (at once) when it runs or is mounted; returns whether it ran.
 Result<bool> stop_for_job(JobRun& run, const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
@@ -322,15 +334,13 @@ int job_create(const HostConfig& host, JobRun& run, const std::string& ctid, con
 
 int job_destroy(const HostConfig& host, JobRun& run, const std::string& ctid) {
   if (run.safe_point()) return 0;
-  auto lock = runtime::lock_ct(host, ctid, false);
-  if (!lock.ok()) return run.fail(lock.error());
-  auto ct = CtConfig::load(host, ctid);
-  if (!ct.ok())
-    return run.fail(Error::with_status(exitcode::kNoConfig, "CT " + ctid + " does not exist"));
-  auto was = stop_for_job(run, *ct);
+  auto locked = lock_and_load(host, ctid);
+  if (!locked.ok()) return run.fail(locked.error());
+  const CtConfig& ct = locked->ct;
+  auto was = stop_for_job(run, ct);
   if (!was.ok()) return run.fail(was.error());
   run.update("running", 60, "destroying");
-  if (auto st = runtime::destroy(*ct); !st.ok())
+  if (auto st = runtime::destroy(ct); !st.ok())
     return run.fail(Error(st.error()).context("destroy CT " + ctid));
   run.update("done", 100, "destroyed");
   return 0;
@@ -339,29 +349,27 @@ int job_destroy(const HostConfig& host, JobRun& run, const std::string& ctid) {
 int job_reinstall(const HostConfig& host, JobRun& run, const std::string& ctid, const Json& p) {
   std::string tmpl = p.value("ostemplate", "");
   if (run.safe_point()) return 0;
-  auto lock = runtime::lock_ct(host, ctid, false);
-  if (!lock.ok()) return run.fail(lock.error());
-  auto ct = CtConfig::load(host, ctid);
-  if (!ct.ok())
-    return run.fail(Error::with_status(exitcode::kNoConfig, "CT " + ctid + " does not exist"));
-  ConfFile conf = ct->conf();
+  auto locked = lock_and_load(host, ctid);
+  if (!locked.ok()) return run.fail(locked.error());
+  const CtConfig& ct = locked->ct;
+  ConfFile conf = ct.conf();
   if (!tmpl.empty()) {
     auto edit = edit::apply_changes({{"ostemplate", tmpl}}, ctid, conf);
     if (!edit.ok()) return run.fail(edit.error());
   }
-  auto was = stop_for_job(run, *ct);
+  auto was = stop_for_job(run, ct);
   if (!was.ok()) return run.fail(was.error());
   bool was_running = *was;
   run.update("running", 40, "removing the old files");
-  if (auto st = runtime::destroy(*ct); !st.ok())
+  if (auto st = runtime::destroy(ct); !st.ok())
     return run.fail(Error(st.error()).context("reinstall CT " + ctid));
-  run.update("running", 60, "creating from " + (tmpl.empty() ? ct->ostemplate() : tmpl));
+  run.update("running", 60, "creating from " + (tmpl.empty() ? ct.ostemplate() : tmpl));
   runtime::CreateRequest req{std::move(conf), {}, {}};
   auto st = runtime::create_ct(host, ctid, std::move(req),
                                [&](const std::string& line) { run.update("running", 70, line); });
   if (!st.ok()) return run.fail(Error(st.error()).context("reinstall CT " + ctid));
   if (was_running) {
-    *lock = sys::FileLock();
+    locked->lock = sys::FileLock();
     run.update("running", 85, "starting");
     if (auto s2 = start_via_watcher(host, ctid); !s2.ok()) return run.fail(s2.error());
   }

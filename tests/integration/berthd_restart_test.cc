@@ -13,6 +13,12 @@
 namespace berth::itest {
 namespace {
 
+std::string readlink_exe(pid_t pid) {
+  char buf[4096];
+  ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
 using nlohmann::json;
 
 class BerthdRestartTest : public BerthdTest {};
@@ -90,6 +96,40 @@ TEST_F(BerthdRestartTest, AJobRunningAcrossARestartEndsDefined) {
   job = wait_job(r.json()["id"]);
   EXPECT_EQ(job["state"], "cancelled");
   EXPECT_EQ(status_line(e), "CTID " + e + " deleted unmounted down");
+}
+
+// A watcher that berthd started (no CT ran before, so the API's start spawns it: `berthd
+// _monitor`) serves reboots and poweroffs inside as `berth`'s does (its teardown worker is
+// `berthd _teardown`), and outlives a restart of berthd.
+TEST_F(BerthdRestartTest, TheWatcherBerthdStartsServesRebootAndPoweroff) {
+  std::string id = create_ct();
+  start_berthd();
+  ASSERT_EQ(call(admin_, "POST", "/v1/cts/" + id + "/start").status, 200);
+  auto init_of = [&]() -> pid_t {
+    auto p = ct_processes(id);
+    return p.empty() ? 0 : p[0];
+  };
+  pid_t first = init_of();
+  ASSERT_GT(first, 0);
+  std::string stat = read_text("/proc/" + std::to_string(first) + "/stat");
+  pid_t parent = std::atoi(stat.substr(stat.rfind(')') + 4).c_str());
+  std::string cmd = read_text("/proc/" + std::to_string(parent) + "/cmdline");
+  EXPECT_PRED2(contains, cmd, std::string("_monitor")) << "the init's parent is the watcher";
+  EXPECT_EQ(readlink_exe(parent), std::string(BERTHD_BINARY)) << "spawned by berthd";
+  stop_berthd();  // the watcher stays
+  berth({"exec", id, "reboot"});
+  pid_t second = 0;
+  for (int i = 0; i < 300 && (second == 0 || second == first); ++i) {
+    sleep_ms(100);
+    second = init_of();
+  }
+  EXPECT_NE(second, first) << "rebooted: a new init";
+  EXPECT_GT(second, 0);
+  for (int i = 0; i < 50 && !contains(status_line(id), "running"); ++i) sleep_ms(100);
+  EXPECT_PRED2(contains, status_line(id), "running");
+  berth({"exec", id, "poweroff"});
+  for (int i = 0; i < 300 && !contains(status_line(id), "down"); ++i) sleep_ms(100);
+  EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down") << "torn down";
 }
 
 // A client that connects and sends half a request (slowloris), or nothing, holds no thread past
