@@ -18,6 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 vm_setup migrate-vm.sh "${1:-build}"
+BUILD_ABS=${1:-build}; case $BUILD_ABS in /*) ;; *) BUILD_ABS=$PWD/$BUILD_ABS ;; esac
 now() { date +%s%N; }
 ms() { echo $((($2 - $1) / 1000000)); }
 num() { sed -n "s/.*$1 \([0-9.]*\) ms.*/\1/p" | head -1; }
@@ -62,3 +63,31 @@ for r in $(seq "$ROUNDS"); do
     echo "RESULT migrate_frozen $(echo "$out" | sed -n 's/.*frozen for \([0-9.]*\) ms.*/\1/p' | head -1)"
     echo "RESULT migrate_total $(echo "$out" | sed -n 's/^ *total *\([0-9.]*\) ms.*/\1/p' | head -1)"
 done
+
+# Debian 12 VPSs (systemd as PID 1, sshd): idle, and with a process writing to 256 MiB of its
+# memory in a loop (every page, again and again: the pre-dumps cannot converge, the final dump
+# carries what changed since the last one). Without a staged template: skipped.
+TPL=$BUILD_ABS/vm-template/debian-12-x86_64-minimal.tar.zst
+if [ -f "$TPL" ]; then
+    "$B" template import "$TPL" >/dev/null 2>&1
+    dst template import "$TPL" >/dev/null 2>&1
+    n=0
+    for kind in debian_idle debian_writer; do
+        for r in $(seq "${DEBIAN_ROUNDS:-1}"); do
+            n=$((n + 1)); id=$((330 + n)); IDS+=("$id")
+            "$B" create "$id" --ostemplate debian-12-x86_64-minimal --ipadd "198.18.8.$((40 + n))" >/dev/null
+            "$B" start "$id" --wait --timeout 600 >/dev/null || { echo "start $id failed"; continue; }
+            if [ $kind = debian_writer ]; then
+                "$B" exec "$id" 'setsid perl -e '"'"'$s = "x" x (256 << 20); while (1) { for ($i = 0; $i < length($s); $i += 4096) { substr($s, $i, 1) = chr(rand(256)) } }'"'"' </dev/null >/dev/null 2>&1 &'
+            fi
+            sleep 5
+            out=$("$B" migrate "$id" root@host2 --online -t --ssh "-o SetEnv=BERTH_ROOT=$ROOT2" --remote-berth "$B" 2>&1)
+            echo "$out" | tail -12
+            echo "RESULT ${kind}_frozen $(echo "$out" | sed -n 's/.*frozen for \([0-9.]*\) ms.*/\1/p' | head -1)"
+            echo "RESULT ${kind}_total $(echo "$out" | sed -n 's/^ *total *\([0-9.]*\) ms.*/\1/p' | head -1)"
+            dst stop "$id" --fast >/dev/null 2>&1; dst destroy "$id" >/dev/null 2>&1
+        done
+    done
+else
+    echo "Debian VPSs: skipped (no template staged in $BUILD_ABS/vm-template)"
+fi

@@ -64,6 +64,16 @@ class Backend {
   virtual std::vector<Hierarchy> hierarchies() const = 0;
   // Whether delegate() gives the CT's root its group in hierarchy h.
   virtual bool delegates(const Hierarchy& h) const = 0;
+  // v2: every group of the subtree at rel (what an init inside made), parents first: its path
+  // below rel ("" for rel itself), the controllers it hands to its children ("memory pids ..."),
+  // its owner; and turning controllers on again in a group (a restore). v1: none.
+  struct SubGroup {
+    std::string path, controllers;
+    uid_t uid = 0;
+    gid_t gid = 0;
+  };
+  virtual std::vector<SubGroup> subgroups(const std::string&) const { return {}; }
+  virtual Status set_subtree_control(const std::string&, const std::string&) { return {}; }
 };
 
 // Reads /proc/self/mountinfo once: cgroup2 on /sys/fs/cgroup means v2, else the v1 hierarchies.

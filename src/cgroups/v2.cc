@@ -45,6 +45,47 @@ Status V2Backend::create(const std::string& rel) {
   return mkdir_group(mount_, rel);
 }
 
+// Bounded as the CT's own nesting is (limit_nesting): depth and count.
+static void collect_subgroups(const std::string& dir, const std::string& below, int depth,
+                              std::vector<Backend::SubGroup>& out) {
+  struct stat st {};
+  if (depth > 64 || out.size() > 100000 || ::lstat(dir.c_str(), &st) != 0) return;
+  auto on = sys::read_file(dir + "/cgroup.subtree_control");
+  std::string controllers = on.ok() ? std::move(on).value() : "";
+  while (!controllers.empty() && (controllers.back() == '\n' || controllers.back() == ' '))
+    controllers.pop_back();
+  out.push_back({below, controllers, st.st_uid, st.st_gid});
+  DIR* dp = ::opendir(dir.c_str());
+  if (dp == nullptr) return;
+  std::vector<std::string> subs;
+  while (const dirent* e = ::readdir(dp))
+    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 &&
+        std::strcmp(e->d_name, "..") != 0)
+      subs.emplace_back(e->d_name);
+  ::closedir(dp);
+  for (const auto& n : subs)
+    collect_subgroups(dir + "/" + n, below.empty() ? n : below + "/" + n, depth + 1, out);
+}
+
+std::vector<Backend::SubGroup> V2Backend::subgroups(const std::string& rel) const {
+  std::vector<SubGroup> out;
+  collect_subgroups(mount_ + "/" + rel, "", 0, out);
+  return out;
+}
+
+Status V2Backend::set_subtree_control(const std::string& rel, const std::string& controllers) {
+  std::istringstream in(controllers);
+  std::string c;
+  while (in >> c) {
+    if (c.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos)
+      return Error::with_status(exitcode::kBadValue, "bad cgroup controller name `" + c + "`");
+    BERTH_RETURN_IF_ERROR(
+        sys::write_file(mount_ + "/" + rel + "/cgroup.subtree_control", "+" + c)
+            .context("enable the " + c + " controller for the sub-groups of `" + rel + "`"));
+  }
+  return {};
+}
+
 Result<UniqueFd> V2Backend::open_for_clone(const std::string& rel) {
   std::string dir = mount_ + "/" + rel;
   UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));

@@ -28,6 +28,8 @@ class V2Backend : public Backend {
   Stats stats(const std::string& rel) const override;
   std::vector<Hierarchy> hierarchies() const override { return {{mount_, ""}}; }
   bool delegates(const Hierarchy&) const override { return true; }
+  std::vector<SubGroup> subgroups(const std::string& rel) const override;
+  Status set_subtree_control(const std::string& rel, const std::string& controllers) override;
 
  private:
   std::string mount_;

@@ -134,6 +134,15 @@ int cmd_start(const Invocation& inv, const HostConfig& host) {
     return cmd_restore_checkpoint(inv, host);
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
+  // An online migration killed between its final dump and its commit: the CT goes on here
+  // from that dump (the destination dropped its copy).
+  auto recovered =
+      runtime::recover_killed_migration(*ct, [&](const std::string& m) { say(inv, m); });
+  if (!recovered.ok()) return run(inv, std::move(recovered).error(), ct->ctid());
+  if (*recovered) {
+    say(inv, "CT " + ct->ctid() + " runs again on this host");
+    return 0;
+  }
   say(inv, "Starting CT " + ct->ctid() + " ...");
   int rc = run(inv, runtime::start_ct(*ct, {f->wait, f->force, f->timeout}), ct->ctid());
   if (rc == 0) say(inv, "CT start in progress...");

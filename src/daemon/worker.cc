@@ -16,6 +16,7 @@
 #include "runtime/ct_ops.h"
 #include "runtime/exec.h"
 #include "runtime/lifecycle.h"
+#include "runtime/migrate.h"
 #include "runtime/set.h"
 
 namespace berth::daemon {
@@ -43,7 +44,15 @@ Status power(const HostConfig& host, const std::string& op, const std::string& c
   BERTH_ASSIGN_OR_RETURN(CtConfig ct, load(host, ctid));
   BERTH_ASSIGN_OR_RETURN(auto lock, runtime::lock_ct(host, ct.ctid(), false));
   runtime::StartOptions start{true, false, 60};
-  if (op == "start") return runtime::start_ct(ct, start).context("start CT " + ctid);
+  if (op == "start") {
+    // As `berth start`: an online migration killed after its final dump goes on here.
+    BERTH_ASSIGN_OR_RETURN(bool recovered,
+                           runtime::recover_killed_migration(ct, [](const std::string& line) {
+                             std::fprintf(stderr, "%s\n", line.c_str());
+                           }));
+    if (recovered) return {};
+    return runtime::start_ct(ct, start).context("start CT " + ctid);
+  }
   if (op == "stop") return runtime::stop(ct, {fast, false}).context("stop CT " + ctid);
   return runtime::restart_ct(ct, fast, start, {}).context("restart CT " + ctid);
 }

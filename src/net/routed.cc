@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <thread>
 
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
+#include "net/announce.h"
 #include "net/counters.h"
 #include "net/netlink.h"
 #include "net/shaper.h"
@@ -241,6 +243,10 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
   BERTH_RETURN_IF_ERROR(configure_inside(inside, s.addrs)
                             .context("configure the CT's network")
                             .status(exitcode::kVeth));
+  // The LAN learns at once that the addresses are here now (after a migration its caches name
+  // the old host). A lost announcement costs only time: a warning, not a failed start.
+  if (auto st = announce_addresses(devs, s.addrs); !st.ok())
+    std::fprintf(stderr, "Warning: CT %s: %s\n", ct.ctid().c_str(), st.error().message().c_str());
   return guard;
 }
 

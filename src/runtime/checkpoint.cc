@@ -28,12 +28,15 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <unordered_set>
+#include <utility>
 
 #include "cgroups/freeze.h"
 #include "checkpoint/criu.h"
@@ -138,7 +141,11 @@ Status give_dump_to_ct(const CtConfig& ct, const std::string& dir, int depth = 0
   if (ct.is_privileged()) return {};
   UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!d) return Error::from_errno(errno, "open `" + dir + "`");
-  if (::fchown(d.get(), ct.local_uid(), ct.local_gid()) != 0 || ::fchmod(d.get(), 0700) != 0)
+  // Searchable by all (0711, not listable): the restored tree's root reads its time namespace's
+  // image before CRIU has written its uid map, when it is nobody to these files (no capability
+  // over unmapped ids) - so that image alone is readable by all (clock offsets); every other
+  // image (memory pages above all) is the CT root's alone.
+  if (::fchown(d.get(), ct.local_uid(), ct.local_gid()) != 0 || ::fchmod(d.get(), 0711) != 0)
     return Error::from_errno(errno, "give `" + dir + "` to the CT's root");
   DIR* dp = ::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0));
   if (!dp) return Error::from_errno(errno, "read `" + dir + "`");
@@ -152,8 +159,10 @@ Status give_dump_to_ct(const CtConfig& ct, const std::string& dir, int depth = 0
       st = give_dump_to_ct(ct, dir + "/" + name, 1);
       if (!st.ok()) break;
     } else if (S_ISREG(sb.st_mode)) {
+      const mode_t mode = name.rfind("timens-", 0) == 0 ? 0644 : 0600;
       if (::fchownat(d.get(), name.c_str(), ct.local_uid(), ct.local_gid(), AT_SYMLINK_NOFOLLOW) !=
-          0) {
+              0 ||
+          ::fchmodat(d.get(), name.c_str(), mode, 0) != 0) {
         st = Error::from_errno(errno, "give `" + dir + "/" + name + "` to the CT's root");
         break;
       }
@@ -184,15 +193,66 @@ Result<nlohmann::json> read_record(const std::string& dir) {
 // What the CT is, for status and the next command: the dump dir of a CT that was checkpointed
 // and killed.
 std::string record_text(const CtConfig& ct, const std::string& console,
-                        const std::vector<std::string>& veths) {
+                        const std::vector<std::string>& veths,
+                        const std::vector<cgroups::Backend::SubGroup>& subgroups) {
   nlohmann::json j;
   j["ctid"] = ct.ctid();
   j["berth"] = BERTH_VERSION;
   j["console"] = console;
   j["veths"] = veths;
   j["privileged"] = ct.is_privileged();
+  j["cgroups"] = nlohmann::json::array();
+  for (const auto& g : subgroups)
+    j["cgroups"].push_back(
+        {{"group", g.path}, {"controllers", g.controllers}, {"uid", g.uid}, {"gid", g.gid}});
   j["time"] = static_cast<int64_t>(::time(nullptr));
   return j.dump(2) + "\n";
+}
+
+// Where CRIU looks for the paths of inotify watches it cannot open by handle (overlayfs gives
+// none): the CT's trees, and its cgroup files (systemd watches its units' cgroup.events and
+// memory.events).
+std::vector<std::string> irmap_paths() {
+  return {"/etc", "/usr", "/var", "/root", "/home",
+          "/opt", "/srv", "/tmp", "/run",  "/sys/fs/cgroup"};
+}
+
+// The record's groups of the CT, parents first. The names are the CT's own (nothing that climbs
+// out of its group), the owners ids of the CT (else its root's).
+Result<std::vector<cgroups::Backend::SubGroup>> subgroups_of(const CtConfig& ct,
+                                                             const nlohmann::json& rec) {
+  std::vector<cgroups::Backend::SubGroup> out;
+  if (!rec.contains("cgroups")) return out;
+  auto bad = [] {
+    return Error::with_status(exitcode::kRestoreFailed, "the dump's cgroup list is damaged");
+  };
+  if (!rec["cgroups"].is_array()) return bad();
+  const uint64_t base_uid = ct.local_uid(), base_gid = ct.local_gid();
+  const uint64_t range = ct.is_privileged() ? (1ULL << 32) : kIdRangeSize;
+  for (const auto& e : rec["cgroups"]) {
+    if (!e.is_object() || !e.contains("group") || !e["group"].is_string() ||
+        !e.contains("controllers") || !e["controllers"].is_string() ||
+        !e.value("uid", nlohmann::json()).is_number_unsigned() ||
+        !e.value("gid", nlohmann::json()).is_number_unsigned())
+      return bad();
+    std::string g = e["group"].get<std::string>();
+    std::string wrapped = "/" + g + "/";
+    if (!g.empty() &&
+        (g.front() == '/' || g.back() == '/' || wrapped.find("/../") != std::string::npos ||
+         wrapped.find("/./") != std::string::npos || g.find("//") != std::string::npos))
+      return bad();
+    uint64_t uid = e["uid"].get<uint64_t>(), gid = e["gid"].get<uint64_t>();
+    if (uid < base_uid || uid - base_uid >= range) uid = base_uid;
+    if (gid < base_gid || gid - base_gid >= range) gid = base_gid;
+    out.push_back({std::move(g), e["controllers"].get<std::string>(), static_cast<uid_t>(uid),
+                   static_cast<gid_t>(gid)});
+  }
+  auto depth = [](const std::string& p) {
+    return p.empty() ? 0 : 1 + std::count(p.begin(), p.end(), '/');
+  };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const auto& a, const auto& b) { return depth(a.path) < depth(b.path); });
+  return out;
 }
 
 // A new console for a restored CT: a devpts instance of its own at <lib>/criu/<CTID> (the CT's
@@ -308,6 +368,65 @@ std::string criu_version() {
   return r.ok() ? r->version : "";
 }
 
+bool criu_has_session_helper_bug(std::string_view version) {
+  int major = 0, minor = 0;
+  if (std::sscanf(std::string(version).c_str(), "%d.%d", &major, &minor) != 2) return false;
+  return major < 4 || (major == 4 && minor < 2);
+}
+
+pid_t orphaned_session_member(const std::vector<std::pair<pid_t, pid_t>>& pid_sid) {
+  std::unordered_set<pid_t> pids;
+  for (const auto& [pid, sid] : pid_sid) pids.insert(pid);
+  for (const auto& [pid, sid] : pid_sid)
+    if (sid > 0 && !pids.contains(sid)) return pid;
+  return 0;
+}
+
+std::string named_unix_socket(std::string_view proc_net_unix) {
+  // "Num RefCount Protocol Flags Type St Inode Path": the path is the 8th field; '@' starts an
+  // abstract name.
+  size_t pos = 0;
+  bool header = true;
+  while (pos < proc_net_unix.size()) {
+    size_t nl = proc_net_unix.find('\n', pos);
+    std::string_view line = proc_net_unix.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
+    pos = nl == std::string_view::npos ? proc_net_unix.size() : nl + 1;
+    if (std::exchange(header, false)) continue;
+    std::istringstream in{std::string(line)};
+    std::string f[8];
+    int n = 0;
+    while (n < 8 && in >> f[n]) ++n;
+    if (n == 8 && f[7].front() == '/') return f[7];
+  }
+  return "";
+}
+
+namespace {
+
+// The first process of the CT (host pid) whose session leader is gone, with its name, or 0.
+std::pair<pid_t, std::string> find_orphaned_session(const std::vector<pid_t>& pids) {
+  std::vector<std::pair<pid_t, pid_t>> pid_sid;
+  for (pid_t p : pids) {
+    auto stat = sys::read_file("/proc/" + std::to_string(p) + "/stat");
+    if (!stat.ok()) continue;  // gone meanwhile
+    // "pid (comm) state ppid pgrp session ...": comm may hold anything but the last ')'.
+    size_t close = stat->rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream in(stat->substr(close + 1));
+    std::string state;
+    pid_t ppid = 0, pgrp = 0, sid = 0;
+    if (in >> state >> ppid >> pgrp >> sid) pid_sid.emplace_back(p, sid);
+  }
+  pid_t p = orphaned_session_member(pid_sid);
+  if (p == 0) return {0, ""};
+  auto comm = sys::read_file("/proc/" + std::to_string(p) + "/comm");
+  std::string name = comm.ok() ? *comm : "?";
+  while (!name.empty() && name.back() == '\n') name.pop_back();
+  return {p, name};
+}
+
+}  // namespace
+
 std::string criu_unusable_reason() {
   if (checkpoint::criu_binary().empty()) return "CRIU is not installed (apt-get install criu)";
   char tmpl[] = "/tmp/berth-criu-check-XXXXXX";
@@ -364,6 +483,22 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
                               "CRIU is not installed (apt-get install criu): the CT keeps running");
 
   const pid_t init = s.init_pid;
+  // A tree this CRIU would dump but not restore is refused before anything changes.
+  if (std::string v = criu_version(); criu_has_session_helper_bug(v)) {
+    auto [orphan, comm] = find_orphaned_session(cg->pids(group));
+    auto unix_text = sys::read_file("/proc/" + std::to_string(init) + "/net/unix");
+    std::string path = unix_text.ok() ? named_unix_socket(*unix_text) : "";
+    if (orphan != 0 && !path.empty())
+      return Error::with_status(
+          exitcode::kChkpntFailed,
+          "checkpoint refused, the CT keeps running: process " + std::to_string(orphan) + " (" +
+              comm +
+              ") is in a session whose leader has exited, and the CT has named unix "
+              "sockets (" +
+              path + "): CRIU " + v +
+              " cannot restore the two together (fixed "
+              "in CRIU 4.2); end that process, or start such processes with setsid");
+  }
   BERTH_RETURN_IF_ERROR(prepare_dumpdir(dir));
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dfd) return Error::from_errno(errno, "open `" + dir + "`").status(exitcode::kChkpntFailed);
@@ -408,7 +543,7 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   o.pid = init;
   o.leave_running = true;
   o.freeze_cgroup = freezer;
-  o.irmap_scan_paths = {"/etc", "/usr", "/var", "/root", "/home", "/opt", "/srv", "/tmp", "/run"};
+  o.irmap_scan_paths = irmap_paths();
   o.parent_img = opts.parent;
   if (!opts.parent.empty()) o.track_mem = true;
   if (!console.empty()) {
@@ -436,8 +571,8 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   if (!r.ok())
     return Error::with_status(exitcode::kChkpntFailed,
                               "checkpoint failed, the CT keeps running: " + r.error().message());
-  BERTH_RETURN_IF_ERROR(
-      write_record(dir, record_text(ct, console, veths)).status(exitcode::kChkpntFailed));
+  BERTH_RETURN_IF_ERROR(write_record(dir, record_text(ct, console, veths, cg->subgroups(group)))
+                            .status(exitcode::kChkpntFailed));
   res.bytes = dir_bytes(dir);
   done = true;
 
@@ -479,6 +614,8 @@ Result<PreDumpResult> pre_dump(const CtConfig& ct, const std::string& dumpdir,
   o.pid = s.init_pid;
   o.track_mem = true;
   o.parent_img = parent.empty() ? "" : "../" + parent;
+  // A pre-dump resolves inotify watches' paths too (for the final dump), by scanning only.
+  o.irmap_scan_paths = irmap_paths();
   std::string console = console_tty_key(s.init_pid);
   if (!console.empty()) {
     o.external.push_back("mnt[/dev/console]:" + std::string(kConsoleKey));
@@ -541,7 +678,6 @@ Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions&
     auto st = step(ctx);
     if (!st.ok()) return std::move(st).error().status(exitcode::kRestoreFailed);
   }
-
   NewConsole con;
   std::string console = rec.value("console", "");
   checkpoint::CriuOptions o;
@@ -579,7 +715,29 @@ Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions&
       stage_root(ct, std::move(ctx.root_view), stage).status(exitcode::kRestoreFailed));
   o.root = stage.path;
   auto t1 = Clock::now();
-  auto r = checkpoint::run(checkpoint::Request::kRestore, o, {}, dir + "/" + kRestoreLog);
+  // The sub-groups an init inside (systemd) had made and the controllers it had turned on for
+  // them, which CRIU 3.17 does not restore (it makes only groups with processes, and no
+  // cgroup.subtree_control): without them systemd's inotify watches name files (memory.events)
+  // that are not there. Made once the tree's root has set its cgroup namespace
+  // (from inside the CT's top group, which must be empty of processes for this) and moved on
+  // into its own group, before any other process is made.
+  BERTH_ASSIGN_OR_RETURN(auto subgroups, subgroups_of(ct, rec));
+  checkpoint::NotifyFn notify = [&](std::string_view script, pid_t) -> Status {
+    if (script != "post-setup-namespaces") return {};
+    for (const auto& g : subgroups) {
+      std::string rel = g.path.empty() ? ctx.group : ctx.group + "/" + g.path;
+      if (!g.path.empty()) {
+        // Groups without processes CRIU does not make (systemd's slices); and those it makes
+        // belong to host root: each gets its owner back, for the init inside to manage it.
+        if (!ctx.cg->exists(rel)) BERTH_RETURN_IF_ERROR(ctx.cg->create(rel));
+        BERTH_RETURN_IF_ERROR(ctx.cg->delegate(rel, g.uid, g.gid));
+      }
+      if (!g.controllers.empty())
+        BERTH_RETURN_IF_ERROR(ctx.cg->set_subtree_control(rel, g.controllers));
+    }
+    return {};
+  };
+  auto r = checkpoint::run(checkpoint::Request::kRestore, o, notify, dir + "/" + kRestoreLog);
   res.restore_ms = ms_since(t1);
   if (!r.ok()) {
     drop_temp_links();

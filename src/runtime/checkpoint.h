@@ -78,6 +78,17 @@ std::string default_dumpdir(const CtConfig& ct);
 // CRIU's name of the CT's console tty, "tty[rdev:dev]" (hex), from the CT's mountinfo: the
 // devpts mount at /dev/console. Empty when the console is no pty. Pure.
 std::string console_tty_key_of(std::string_view mountinfo);
+// CRIU before 4.2 restores a process whose session leader has exited with a helper that shares
+// its parent's fs_struct, and the parent then cannot enter a mount namespace to bind a named
+// unix socket (CRIU issue 2687): such a tree dumps but never restores. Pure helpers of the check
+// chkpnt makes first (one line, the CT keeps running):
+// whether CRIU `version` ("3.17.1") has that bug;
+bool criu_has_session_helper_bug(std::string_view version);
+// a process (pid, its session id) of the CT whose session leader is not one of the CT's
+// processes, or 0;
+pid_t orphaned_session_member(const std::vector<std::pair<pid_t, pid_t>>& pid_sid);
+// the first named (not abstract, not unbound) socket path in a /proc/net/unix text, or "".
+std::string named_unix_socket(std::string_view proc_net_unix);
 // A complete dump (CRIU's inventory image and Berth's own record) is in dir.
 bool dump_complete(const std::string& dir);
 

@@ -254,6 +254,27 @@ Result<uint64_t> send_dump_dir(SshLink& link, const std::string& dir, const std:
   return bytes;
 }
 
+// The CT's OS template archive, for a destination that lacks it; its answer once imported.
+Result<uint64_t> send_template(const CtConfig& ct, SshLink& link) {
+  BERTH_ASSIGN_OR_RETURN(
+      std::string path,
+      tmpl::find_cache_archive(ct.host(), ct.get_or("OSTEMPLATE", "")).status(exitcode::kMigCopy));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open `" + path + "`").status(exitcode::kMigCopy);
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kTemplate, path.substr(path.rfind('/') + 1)));
+  uint64_t bytes = 0;
+  std::string buf(1 << 20, '\0');
+  ssize_t n;
+  while ((n = ::read(fd.get(), buf.data(), buf.size())) > 0) {
+    BERTH_RETURN_IF_ERROR(link.send(Frame::kData, std::string_view(buf.data(), n)));
+    bytes += static_cast<uint64_t>(n);
+  }
+  if (n < 0) return Error::from_errno(errno, "read `" + path + "`").status(exitcode::kMigCopy);
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kEnd, {}));
+  BERTH_RETURN_IF_ERROR(link.reply(exitcode::kMigCopy));
+  return bytes;
+}
+
 struct Phases {
   bool on;
   const Say& say;
@@ -268,6 +289,8 @@ struct Phases {
 
 // Remove the source's copy once the destination holds the CT.
 Status finish_source(const CtConfig& ct, const MigrateOptions& opts, const Say& say) {
+  // An online migration's dumps: the CT runs on the destination now.
+  (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
   if (opts.remove_area) {
     BERTH_RETURN_IF_ERROR(destroy(ct));
     say("CT " + ct.ctid() + " removed on this host");
@@ -309,25 +332,13 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   auto t_all = Clock::now();
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   std::optional<ConfFile> marker = read_marker(host, kOut, ctid);
-  if (marker && marker->get_or("PHASE", "") == "dumped" && !s.running) {
-    // An online migration killed after its final dump and before the commit: the CT's
-    // processes are only in that dump (the destination removed its copy). Back here first.
-    std::string final_dir = default_dumpdir(ct) + "-migrate/final";
-    if (dump_complete(final_dir)) {
-      say("Restoring CT " + ctid + " from the dump a killed migration left in " + final_dir);
-      UndumpOptions ro;
-      ro.dumpdir = final_dir;
-      auto r = restore_checkpoint(ct, ro);
-      if (!r.ok())
-        return std::move(r)
-            .error()
-            .status(exitcode::kMigSourceStop)
-            .context("CT " + ctid + " is stopped here; its dump is kept in " + final_dir);
-      (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
-      BERTH_ASSIGN_OR_RETURN(s, state::query_status(ct));
-    }
+  BERTH_ASSIGN_OR_RETURN(bool recovered, recover_killed_migration(ct, say));
+  if (recovered) {
+    BERTH_ASSIGN_OR_RETURN(s, state::query_status(ct));
   }
-  if (opts.online && !s.running && !opts.check_only)
+  // (A migration that committed and was killed finishes below, running or not.)
+  const bool committed_before = marker && marker->get_or("PHASE", "") == "committing";
+  if (opts.online && !s.running && !opts.check_only && !committed_before)
     return Error::with_status(exitcode::kMigNotRunning, "CT " + ctid + " is not running");
   if (opts.online) {
     if (std::string why = criu_unusable_reason(); !why.empty())
@@ -378,6 +389,15 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   ph.done("preflight", t, 0);
   say("Destination " + opts.dest + " accepts CT " + ctid + " (" + link.last_reply() + ")");
   if (opts.check_only) return {};
+  // The destination lacks the CT's OS template: its archive goes first.
+  if (std::string_view r = link.last_reply();
+      r.size() >= mig::kNeedsTemplate.size() &&
+      r.substr(r.size() - mig::kNeedsTemplate.size()) == mig::kNeedsTemplate) {
+    t = Clock::now();
+    auto sent = send_template(ct, link);
+    if (!sent.ok()) return sent.error();
+    ph.done("template", t, *sent);
+  }
   sys::crash_point("migrate_checked");
 
   const bool ran = s.running || (marker && marker->get_or("RAN", "") == "yes" && !s.running);
@@ -394,6 +414,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     auto first = send_tree(ct, link, opts.progress);
     if (!first.ok()) return keep_on_source(ct, false, std::move(first).error(), link);
     ph.done("copy (running)", t, first->bytes);
+    sys::crash_point("migrate_copied_running");
     // 2. Memory pre-dumps while it runs, until the pages written stop shrinking.
     std::string dumpdir = default_dumpdir(ct) + "-migrate";
     (void)make_dirs(dumpdir, 0700);
@@ -410,6 +431,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       auto sent = send_dump_dir(link, dumpdir + "/" + name, name);
       if (!sent.ok()) return keep_on_source(ct, false, std::move(sent).error(), link);
       ph.done("pre-dump " + std::to_string(round), t, *sent);
+      sys::crash_point("migrate_predumped");
       parent = name;
       if (pd->bytes >= last * 9 / 10 || pd->bytes < (1u << 20)) break;
       last = pd->bytes;
@@ -426,6 +448,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     if (!ck.ok())
       return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop),
                             link);
+    sys::crash_point("migrate_dumped");
     // From here the CT's processes exist only in the dump: a failure restores them here.
     auto undo = [&](Error e) -> Error {
       link.close();  // the destination's copy is gone before the CT comes back here
@@ -452,6 +475,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     if (auto st = link.send(Frame::kRestore, {}); !st.ok()) return undo(std::move(st).error());
     if (auto r = link.reply(exitcode::kMigDestStart); !r.ok()) return undo(std::move(r).error());
     ph.done("restore", t, 0);
+    sys::crash_point("migrate_restored");
     say("CT " + ctid + " was frozen for " + std::to_string(static_cast<long>(ms_since(frozen))) +
         " ms");
     BERTH_RETURN_IF_ERROR(rec("committing"));
@@ -522,6 +546,7 @@ class Receiver {
   Status preflight(const std::string& conf_text);
   void cleanup();
   Status receive_dump_file(const std::string& rel);
+  Status receive_template(const std::string& file_name);
   Status remove_leftover(const std::string& ctid);
   Status restore_here();
 
@@ -529,6 +554,8 @@ class Receiver {
   int in_, out_;
   mig::Hello hello_;
   bool made_ = false;
+  std::string need_template_;      // the CT's OS template, not on this host: the source sends it
+  std::string imported_template_;  // imported for this migration: removed unless it commits
 };
 
 Status Receiver::remove_leftover(const std::string& ctid) {
@@ -563,11 +590,14 @@ Status Receiver::preflight(const std::string& conf_text) {
                               "CT " + ctid +
                                   " is privileged (LOCAL_UID=0: its root is host root): not "
                                   "accepted by migration");
+  // A template this host lacks comes along with the CT (the source sends its archive).
   std::string tmpl = conf.get_or("OSTEMPLATE", "");
-  if (!tmpl.empty() && !tmpl::find_cache_archive(host_, tmpl).ok())
-    return Error::with_status(
-        exitcode::kMigDestStart,
-        "template `" + tmpl + "` is not on this host (carrying it along is not done yet)");
+  if (!tmpl.empty() && !tmpl::find_cache_archive(host_, tmpl).ok()) {
+    BERTH_RETURN_IF_ERROR(tmpl::validate_template_name(tmpl)
+                              .status(exitcode::kMigDestStart)
+                              .context("its OSTEMPLATE"));
+    need_template_ = tmpl;
+  }
   // Validated as create validates it, with this host's paths and no id range yet.
   conf.set("VE_ROOT", host_.default_ve_root());
   conf.set("VE_PRIVATE", host_.default_ve_private());
@@ -637,22 +667,59 @@ Status Receiver::receive_dump_file(const std::string& rel) {
   }
 }
 
+// The archive goes to a private directory of the template dir, then through the template
+// import's own checks (its name and suffix, readable as an archive); it is unpacked later as any
+// template is (hostile-archive rules).
+Status Receiver::receive_template(const std::string& file_name) {
+  auto parts = tmpl::split_archive_name(file_name);
+  const std::string shown = file_name.substr(0, 80);
+  if (!parts || parts->first != need_template_ || file_name.find('/') != std::string::npos)
+    return Error::with_status(exitcode::kMigUsage, "bad stream: template archive `" + shown + "`");
+  BERTH_RETURN_IF_ERROR(make_dirs(host_.paths().template_dir, 0755));
+  std::string tmp = host_.paths().template_dir + "/.migrate-XXXXXX";
+  if (::mkdtemp(tmp.data()) == nullptr)
+    return Error::from_errno(errno, "mkdtemp in `" + host_.paths().template_dir + "`");
+  ScopeExit gone([&] { (void)sys::remove_tree(tmp); });
+  std::string path = tmp + "/" + file_name;
+  {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return Error::from_errno(errno, "create `" + path + "`");
+    for (;;) {
+      BERTH_ASSIGN_OR_RETURN(auto f, mig::read_frame(in_));
+      if (f.type == Frame::kEnd) break;
+      if (f.type != Frame::kData)
+        return Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame in a file");
+      if (::write(fd.get(), f.payload.data(), f.payload.size()) !=
+          static_cast<ssize_t>(f.payload.size()))
+        return Error::from_errno(errno, "write `" + path + "`").status(exitcode::kMigCopy);
+    }
+  }
+  BERTH_RETURN_IF_ERROR(
+      tmpl::import_template(host_, path, std::nullopt).status(exitcode::kMigDestStart));
+  imported_template_ = need_template_;
+  return {};
+}
+
 void Receiver::cleanup() {
-  if (!made_) return;
-  auto ct = CtConfig::load(host_, hello_.ctid);
-  if (hello_.keep_dst) {
+  if (made_ && hello_.keep_dst) {
+    auto ct = CtConfig::load(host_, hello_.ctid);
     if (ct.ok()) (void)stop(*ct, {true, false});
     remove_marker(host_, kIn, hello_.ctid);
     std::fprintf(stderr, "CT %s: the partial copy is kept here (--keep-dst), stopped\n",
                  hello_.ctid.c_str());
-    return;
+    return;  // with the template it needs
   }
-  if (auto st = remove_leftover(hello_.ctid); !st.ok())
-    std::fprintf(stderr, "CT %s: removing the partial copy: %s\n", hello_.ctid.c_str(),
-                 st.error().message().c_str());
-  else
-    std::fprintf(stderr, "CT %s: the partial copy was removed from this host\n",
-                 hello_.ctid.c_str());
+  if (made_) {
+    if (auto st = remove_leftover(hello_.ctid); !st.ok())
+      std::fprintf(stderr, "CT %s: removing the partial copy: %s\n", hello_.ctid.c_str(),
+                   st.error().message().c_str());
+    else
+      std::fprintf(stderr, "CT %s: the partial copy was removed from this host\n",
+                   hello_.ctid.c_str());
+  }
+  // A template imported for a migration that did not commit goes too (refused, and kept, if a
+  // CT of this host has come to use it meanwhile).
+  if (!imported_template_.empty()) (void)tmpl::remove_template(host_, imported_template_);
 }
 
 int Receiver::run() {
@@ -672,7 +739,8 @@ int Receiver::run() {
   if (auto st = preflight(c->payload); !st.ok())
     return fail(st.error().exit_status(), st.error().message());
   std::string criu = hello_.mode == "online" ? ", CRIU " + criu_version() : "";
-  if (!ok("berth " BERTH_VERSION + criu).ok()) return exitcode::kMigConnect;
+  std::string needs = need_template_.empty() ? "" : std::string(mig::kNeedsTemplate);
+  if (!ok("berth " BERTH_VERSION + criu + needs).ok()) return exitcode::kMigConnect;
   if (hello_.mode == "check") return exitcode::kOk;
 
   // Everything from here is undone unless the source commits.
@@ -740,6 +808,15 @@ int Receiver::run() {
       if (!ok("copied").ok()) break;
       continue;
     }
+    if (f->type == Frame::kTemplate && !need_template_.empty() && imported_template_.empty()) {
+      if (auto st = receive_template(f->payload); !st.ok()) {
+        rc = fail(st.error().has_exit_status() ? st.error().exit_status() : exitcode::kMigCopy,
+                  "OS template of CT " + ctid + ": " + st.error().message());
+        break;
+      }
+      if (!ok("template " + need_template_ + " imported").ok()) break;
+      continue;
+    }
     if (f->type == Frame::kFile && made_) {
       if (auto st = receive_dump_file(f->payload); !st.ok()) {
         rc = fail(st.error().has_exit_status() ? st.error().exit_status() : exitcode::kMigCopy,
@@ -802,6 +879,28 @@ int migrate_receive(const HostConfig& host, int in, int out) {
   ::signal(SIGPIPE, SIG_IGN);
   Receiver r(host, in, out);
   return r.run();
+}
+
+Result<bool> recover_killed_migration(const CtConfig& ct, const Say& say) {
+  const std::string& ctid = ct.ctid();
+  std::optional<ConfFile> marker = read_marker(ct.host(), kOut, ctid);
+  if (!marker || marker->get_or("PHASE", "") != "dumped") return false;
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
+  if (s.running) return false;
+  std::string final_dir = default_dumpdir(ct) + "-migrate/final";
+  if (!dump_complete(final_dir)) return false;
+  say("Restoring CT " + ctid + " from the dump a killed migration left in " + final_dir);
+  UndumpOptions ro;
+  ro.dumpdir = final_dir;
+  auto r = restore_checkpoint(ct, ro);
+  if (!r.ok())
+    return std::move(r)
+        .error()
+        .status(exitcode::kMigSourceStop)
+        .context("CT " + ctid + " is stopped here; its dump is kept in " + final_dir);
+  (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
+  remove_marker(ct.host(), kOut, ctid);
+  return true;
 }
 
 std::string migrated_away_to(const HostConfig& host, const std::string& ctid) {

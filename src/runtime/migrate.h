@@ -49,5 +49,10 @@ int migrate_receive(const HostConfig& host, int in, int out);
 // The source's record of a migration that sent its commit and was killed before it removed its
 // copy: "" when none, else the destination it went to (start refuses such a CT).
 std::string migrated_away_to(const HostConfig& host, const std::string& ctid);
+// An online migration killed between its final dump and its commit left the CT's processes
+// only in that dump (the destination drops its copy when the link ends): restores the CT here
+// from it. Returns false when there is no such migration to finish (nothing done). The caller
+// holds the CT's lock.
+Result<bool> recover_killed_migration(const CtConfig& ct, const Say& say);
 
 }  // namespace berth::runtime

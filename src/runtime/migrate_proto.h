@@ -17,7 +17,7 @@
 namespace berth::runtime::mig {
 
 // Bumped when a frame's meaning changes; the receiver refuses another (vzmigrate's 17).
-inline constexpr int kProtocol = 1;
+inline constexpr int kProtocol = 2;  // 2: kTemplate
 inline constexpr uint32_t kMaxFrame = 4u << 20;
 
 enum class Frame : char {
@@ -31,7 +31,13 @@ enum class Frame : char {
   kRestore = 'X',  // src: restore the CT from the dump files sent (online)
   kCommit = 'K',   // src: the CT is the destination's now; dst drops its "incoming" marker
   kQuit = 'Q',     // src: give up; dst removes what it made (unless keep_dst)
+  // src: "<archive file name>": the CT's OS template archive follows as kData frames, kEnd
+  // closes it; sent only when the destination's preflight reply ends with kNeedsTemplate.
+  kTemplate = 'T',
 };
+
+// The end of the destination's preflight reply when it lacks the CT's OS template.
+inline constexpr std::string_view kNeedsTemplate = "; needs the OS template";
 
 struct Hello {
   int protocol = 0;

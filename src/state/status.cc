@@ -13,8 +13,10 @@ Result<CtStatus> query_status(const CtConfig& ct) {
   s.exists = sys::path_exists(ct.conf_path());
   s.mounted = storage::is_mounted(ct);
   // A complete checkpoint (runtime/checkpoint.h): its record is written last.
-  s.suspended =
-      sys::path_exists(ct.host().paths().dump_dir + "/Dump." + ct.ctid() + "/berth-dump.json");
+  // Or the final dump of an online migration (killed before its commit, or frozen right now).
+  const std::string dump = ct.host().paths().dump_dir + "/Dump." + ct.ctid();
+  s.suspended = sys::path_exists(dump + "/berth-dump.json") ||
+                sys::path_exists(dump + "-migrate/final/berth-dump.json");
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
   std::string group = ct_group_of(ct);
   if (!cg->exists(group)) return s;

@@ -81,7 +81,9 @@ Result<UniqueFd> make_userns_fd(uint32_t uid_base, uint32_t gid_base, uint32_t c
 // of its own cleanup runs. Points: storage's "disk_made" (create, the new disk mounted in the
 // .tmp), "disk_mounted" (mount, the disk mounted and VE_ROOT not yet); runtime's "clone_copied"
 // (clone, DST's files copied and fixed up in its .tmp, its disk mounted there, its id range
-// reserved, not yet renamed).
+// reserved, not yet renamed); migrate's "migrate_checked", "migrate_stopped", "migrate_copied",
+// "migrate_started", "migrate_committed" (offline) and "migrate_copied_running",
+// "migrate_predumped", "migrate_dumped", "migrate_restored", "migrate_committed" (online).
 void crash_point(std::string_view point);
 
 // waitpid status -> shell-style exit code (128+signal for a signal).

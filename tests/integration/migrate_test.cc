@@ -175,7 +175,8 @@ class MigrateTest : public BerthTest {
   int port_ = 0;
 };
 
-std::string hello(const std::string& id, const std::string& mode, int proto = 1) {
+std::string hello(const std::string& id, const std::string& mode,
+                  int proto = runtime::mig::kProtocol) {
   return encode_frame(Frame::kHello, "protocol=" + std::to_string(proto) + "\nversion=x\nctid=" +
                                          id + "\nmode=" + mode + "\nkeep_dst=0\n");
 }
@@ -246,6 +247,27 @@ INSTANTIATE_TEST_SUITE_P(Layouts, MigrateLayout,
 
 // --remove-area no keeps the source's files; its config is renamed .migrated (vzmigrate's way).
 // The vzmigrate name with its own grammar (DEST CTID).
+// A destination without the CT's OS template gets its archive along (the CT's overlay needs it),
+// imported as `template import` would; `--check-only` only says it would be sent.
+TEST_F(MigrateTest, TheTemplateComesAlong) {
+  std::string id = create_running_ct({"--diskspace", "unlimited", "--diskinodes", "unlimited"});
+  std::string cache = dst_ + "/var/lib/berth/template/cache";
+  for (const auto& e : fs::directory_iterator(cache)) fs::remove(e.path());
+  RunResult c = migrate(id, {"--check-only"});
+  EXPECT_EQ(c.code, 0) << c.err;
+  EXPECT_TRUE(fs::is_empty(cache));
+  RunResult m = migrate(id, {"-t"});
+  ASSERT_EQ(m.code, 0) << m.out << m.err;
+  EXPECT_PRED2(contains, m.out + m.err, "template");
+  bool there = false;
+  for (const auto& e : fs::directory_iterator(cache))
+    there = there || e.path().filename().string().starts_with("busybox.tar");
+  EXPECT_TRUE(there) << "no busybox archive in the destination's cache";
+  EXPECT_PRED2(matches, dst_status(id), "CTID " + id + " exist mounted running");
+  RunResult e = dst({"exec", id, "cat", "/etc/hostname"});
+  EXPECT_EQ(e.code, 0) << e.err;
+}
+
 TEST_F(MigrateTest, VzmigrateRemoveAreaNoKeepsSource) {
   std::string id = create_ct();
   std::vector<std::string> args{"-r", "no"};

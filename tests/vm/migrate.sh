@@ -7,10 +7,15 @@
 # says why each part). The source VPS has no disk image: the destination's mount namespace holds
 # a copy of every mount of the source taken when it was made (a disk's loop device would stay
 # held, as it should).
-# Checks: a running busybox VPS with a routed address moves while a shell counts in memory and a
-# TCP stream runs over the VPS's loopback; after it, the VPS runs on the destination only, the
-# count went on from its value, the stream lost nothing, the frozen time is printed; nothing of
-# the VPS is left on the source.
+# The LAN: a bridge (in a namespace of its own) joins host 1 (the VM's namespace), host 2 and a
+# third machine, the client (namespaces), on 198.18.9.0/24; each host lists its uplink in
+# NEIGHBOUR_DEVS (proxy ARP, announcements) and forwards what arrives on it, as a hosting
+# provider's host would. The VPS's routed address 198.18.9.50 is on that LAN.
+# Checks: a running busybox VPS moves while a shell counts in memory, a TCP stream runs over the
+# VPS's loopback and another comes from the client; after it, the VPS runs on the destination
+# only, the count went on from its value, both streams lost nothing and the client's never ended,
+# the client's neighbour cache names host 2 (the destination announced the address), the frozen
+# time is printed; nothing of the VPS is left on the source.
 set -u
 
 INST=berth-vmmig
@@ -19,12 +24,19 @@ NS=bvm-host2
 VMT=$(dirname "$0"); [ -e "$VMT/common.sh" ] || VMT=$PWD/tests/vm
 . "$VMT/common.sh"
 vm_guard migrate.sh
+LAN=bvm-lan
+CLIENT=bvm-client
+PEERS=()
 cleanup() {
+    local p
+    for p in "${PEERS[@]}"; do kill -- -"$p" 2>/dev/null; done
     if [ -n "${HOLD:-}" ]; then
         dst stop 301 --fast >/dev/null 2>&1
         dst destroy 301 >/dev/null 2>&1
     fi
     vm_second_host_cleanup
+    ip netns del $CLIENT 2>/dev/null
+    ip netns del $LAN 2>/dev/null  # its veth ends take h1up with them
     vm_cleanup 301
 }
 trap cleanup EXIT
@@ -32,20 +44,40 @@ vm_setup migrate.sh "${1:-build}"
 command -v criu >/dev/null || { fail "no criu in the VM image"; vm_result migrate.sh; exit; }
 
 vm_second_host $NS
+ip netns add $LAN && ip -n $LAN link add lanbr type bridge && ip -n $LAN link set lanbr up
+ip netns add $CLIENT && ip -n $CLIENT link set lo up
+ip link add h1up type veth peer name l1 netns $LAN
+ip link add h2up netns $NS type veth peer name l2 netns $LAN
+ip link add cl0 netns $CLIENT type veth peer name l3 netns $LAN
+for l in l1 l2 l3; do ip -n $LAN link set $l master lanbr up; done
+ip addr add 198.18.9.1/24 dev h1up && ip link set h1up up
+ip -n $NS addr add 198.18.9.2/24 dev h2up && ip -n $NS link set h2up up
+ip -n $CLIENT addr add 198.18.9.10/24 dev cl0 && ip -n $CLIENT link set cl0 up
+echo 1 >/proc/sys/net/ipv4/conf/h1up/forwarding
+nsenter --net=/run/netns/$NS sh -c 'echo 1 >/proc/sys/net/ipv4/conf/h2up/forwarding'
+echo 'NEIGHBOUR_DEVS="h1up"' >>"$BERTH_ROOT/etc/berth/berth.conf"
+echo 'NEIGHBOUR_DEVS="h2up"' >>"$ROOT2/etc/berth/berth.conf"
 
 run_b template create busybox; expect_rc 0 "template create busybox (source)"
 OUT=$(dst template create busybox 2>&1); RC=$?; expect_rc 0 "template create busybox (destination)"
-run_b create 301 --ostemplate busybox --ipadd 198.18.7.2 --diskspace unlimited --diskinodes unlimited
+run_b create 301 --ostemplate busybox --ipadd 198.18.9.50 --diskspace unlimited --diskinodes unlimited
 expect_rc 0 "create 301"
 run_b start 301 --wait; expect_rc 0 "start 301"
 run_b exec 301 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
 run_b exec 301 'sleep 100000 | nc -l -p 5000 >/tmp/recv 2>/dev/null &'
 sleep 1
 run_b exec 301 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i; sleep 0.1; done | nc 127.0.0.1 5000" </dev/null >/dev/null 2>&1 &'
+# The client's stream, from the third machine through host 1's uplink.
+run_b exec 301 'sleep 100000 | nc -l -p 5001 >/tmp/recv-lan 2>/dev/null &'
+sleep 1
+setsid bash -c 'i=0; while :; do i=$((i + 1)); echo "$i"; sleep 0.1; done | nsenter --net=/run/netns/'$CLIENT' nc 198.18.9.50 5001 >"$1" 2>&1; echo "peer exit $?" >>"$1"' peer "$WORK/client.out" &
+PEERS+=($!)
 sleep 2
 run_b exec 301 'cat /tmp/count'; c0=$OUT
 run_b exec 301 'tail -n 1 /tmp/recv'; r0=$OUT
-echo "  before: count $c0, stream at $r0"
+run_b exec 301 'tail -n 1 /tmp/recv-lan'; l0=$OUT
+[ "${l0:-0}" -gt 0 ] 2>/dev/null && pass "the client's stream reaches the VPS through host 1 ($l0)" || fail "no client stream before the migration: '$l0'"
+echo "  before: count $c0, stream at $r0, client's stream at $l0"
 
 run_b migrate 301 root@host2 --online -t --ssh "-o SetEnv=BERTH_ROOT=$ROOT2" --remote-berth "$B"
 expect_rc 0 "migrate --online"
@@ -63,6 +95,16 @@ OUT=$(dst exec 301 'cat /tmp/recv' 2>&1)
 seq_ok=1; n=0
 while read -r l; do n=$((n + 1)); [ "$l" = "$n" ] || { seq_ok=0; break; }; done <<<"$OUT"
 if [ $seq_ok = 1 ] && [ $n -gt "${r0:-0}" ]; then pass "the TCP stream went on, nothing lost (1..$n, was at $r0)"; else fail "stream broken at line $n"; fi
+sleep 2
+OUT=$(dst exec 301 'cat /tmp/recv-lan' 2>&1)
+seq_ok=1; n=0
+while read -r l; do n=$((n + 1)); [ "$l" = "$n" ] || { seq_ok=0; break; }; done <<<"$OUT"
+if [ $seq_ok = 1 ] && [ $n -gt "${l0:-0}" ]; then pass "the client's stream went on through host 2, nothing lost (1..$n, was at $l0)"; else fail "client's stream broken at line $n (was at $l0)"; fi
+if grep -q "peer exit" "$WORK/client.out" 2>/dev/null; then fail "the client saw its connection end: $(cat "$WORK/client.out")"; else pass "the client never saw its connection end"; fi
+mac2=$(ip -n $NS -br link show h2up | awk '{ print $3 }')
+neigh=$(ip -n $CLIENT neigh show 198.18.9.50)
+case $neigh in *"$mac2"*) pass "the client's neighbour cache names host 2 ($neigh)" ;; *) fail "client's neighbour entry '$neigh', host 2's uplink is $mac2" ;; esac
+ip neigh show proxy 198.18.9.50 | grep -q . && fail "host 1 still answers ARP for the VPS's address" || pass "host 1 no longer answers ARP for the VPS's address"
 # (destroy keeps CTID.conf.destroyed, as vzctl does)
 left=$(ls "$BERTH_ROOT/var/lib/berth/private" 2>/dev/null; ls "$BERTH_ROOT/etc/berth/conf" 2>/dev/null | grep 301 | grep -v '\.destroyed$')
 expect_eq "${left:-none}" none "the source's private area and config are gone"

@@ -4,10 +4,13 @@
 #   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/suite.sh ci build
 # Suites:
 #   lifecycle  tests/vm/lifecycle.sh
-#   debian     debian.sh (a Debian 12 VPS boots systemd; SKIPPED without a staged template)
-#   checkpoint checkpoint.sh + migrate.sh (chkpnt/restore and migrate --online with CRIU, which
+#   debian     debian.sh (a Debian 12 VPS boots systemd, is suspended and resumed with CRIU;
+#              SKIPPED without a staged template)
+#   checkpoint checkpoint.sh + debian.sh + migrate.sh + migrate_kill.sh (chkpnt/restore, migrate
+#              --online and a migration killed at each phase, with CRIU, which
 #              runs on this kernel only)
-#   ci         lifecycle.sh + resources.sh + debian.sh + checkpoint.sh + migrate.sh + the root
+#   ci         lifecycle.sh + resources.sh + debian.sh + checkpoint.sh + migrate.sh +
+#              migrate_kill.sh + the root
 #              integration binary's ResourcesTest.*
 #              but ForkBombStopsAtNumproc, the /proc view's two UbcTests and the time
 #              namespace's uptime test (the short v2 suite scripts/test.sh runs)
@@ -27,13 +30,13 @@ HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests
 case $SUITE in
     lifecycle) parts="lifecycle" ;;
     debian) parts="debian" ;;
-    checkpoint) parts="checkpoint migrate" ;;
+    checkpoint) parts="checkpoint debian migrate migrate_kill" ;;
     # ForkBombStopsAtNumproc is left out of ci: its bomb is `sleep 3`s, and under TCG the fork loop
     # can take longer than 3 s, so early sleeps end before it counts (seen once in 4 runs);
     # resources.sh's own fork bomb (sleep 300) covers it in ci.
     # The /proc view (procfs under a FUSE directory, repaired after a killed server) runs on
     # Debian 12's own 6.1 kernel and cgroup v2 here, as users run it.
-    ci) parts="lifecycle resources debian checkpoint migrate integration"
+    ci) parts="lifecycle resources debian checkpoint migrate migrate_kill integration"
         filter="ResourcesTest.*:UbcTest.ProcView*:UbcTest.KilledServer*:IsolationTest.Uptime*:-ResourcesTest.ForkBombStopsAtNumproc" ;;
     storage) parts="integration"
              filter="DiskTest.GrowsOnline*:DiskTest.Iolimit*:DiskTest.AFullDisk*:SnapshotTest.KilledWhileFrozen*:*SnapshotDiskTest.*:CloneTest.DiskCtClone*" ;;

@@ -56,5 +56,38 @@ TEST(CriuLogTail, ErrorsFirstThenTheLastLines) {
   ::unlink(path);
 }
 
+TEST(SessionHelperBug, CriuBefore42) {
+  EXPECT_TRUE(runtime::criu_has_session_helper_bug("3.17.1"));
+  EXPECT_TRUE(runtime::criu_has_session_helper_bug("4.1"));
+  EXPECT_FALSE(runtime::criu_has_session_helper_bug("4.2"));
+  EXPECT_FALSE(runtime::criu_has_session_helper_bug("5.0.1"));
+  EXPECT_FALSE(runtime::criu_has_session_helper_bug(""));  // unknown: not refused for it
+}
+
+TEST(SessionHelperBug, ASessionWhoseLeaderIsGone) {
+  // init (1 leads its own), a service leading its session, a shell's orphaned child.
+  EXPECT_EQ(runtime::orphaned_session_member({{100, 100}, {120, 120}, {121, 120}}), 0);
+  EXPECT_EQ(runtime::orphaned_session_member({{100, 100}, {130, 125}, {131, 125}}), 130);
+  EXPECT_EQ(runtime::orphaned_session_member({{100, 100}, {140, 0}}), 0);  // no session
+  EXPECT_EQ(runtime::orphaned_session_member({}), 0);
+}
+
+TEST(SessionHelperBug, NamedUnixSockets) {
+  const char* head = "Num       RefCount Protocol Flags    Type St Inode Path\n";
+  EXPECT_EQ(runtime::named_unix_socket(std::string(head) +
+                                       "0000000000000000: 00000002 00000000 00010000 0001 01 "
+                                       "11522 @/org/kernel/abstract\n"
+                                       "0000000000000000: 00000003 00000000 00000000 0001 03 "
+                                       "11610\n"
+                                       "0000000000000000: 00000002 00000000 00000000 0002 01 "
+                                       "11577 /run/systemd/notify\n"),
+            "/run/systemd/notify");
+  EXPECT_EQ(runtime::named_unix_socket(std::string(head) +
+                                       "0000000000000000: 00000003 00000000 00000000 0001 03 "
+                                       "11610\n"),
+            "");
+  EXPECT_EQ(runtime::named_unix_socket(""), "");
+}
+
 }  // namespace
 }  // namespace berth
