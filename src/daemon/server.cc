@@ -259,8 +259,13 @@ void relay(WsStream& wsock, net::io_context& ioc, int fd, bool is_pty, bool fd_i
       deadline.in(kConsoleIdleS);
       if (wsock.got_text()) {
         auto j = Json::parse(data, nullptr, false);
-        if (is_pty && !j.is_discarded() && j.is_object() && j.value("type", "") == "resize") {
-          int cols = j.value("cols", 0), rows = j.value("rows", 0);
+        auto num = [&](const char* k) {
+          return j.contains(k) && j[k].is_number_integer() ? j[k].get<int>() : 0;
+        };
+        bool resize = !j.is_discarded() && j.is_object() && j.contains("type") &&
+                      j["type"].is_string() && j["type"] == "resize";
+        if (is_pty && resize) {
+          int cols = num("cols"), rows = num("rows");
           if (cols > 0 && cols <= 1000 && rows > 0 && rows <= 1000) {
             struct winsize wz {
               static_cast<unsigned short>(rows), static_cast<unsigned short>(cols), 0, 0
@@ -425,7 +430,15 @@ void session(Stream& stream, Api& api, EventHub& hub, const std::string& from, b
     }
     // A long operation (a start waits for the CT's boot) is not the client's slowness.
     Watchdog::get().disarm(deadline.fd);
-    Response r = api.handle(req);
+    Response r;
+    try {
+      r = api.handle(req);
+    } catch (const std::exception& e) {
+      // nlohmann::json's value() and get() throw on a wrong type: one request fails, never the
+      // daemon (every field is type-checked first; this is the net under that).
+      std::fprintf(stderr, "berthd: %s %s: %s\n", req.method.c_str(), req.path.c_str(), e.what());
+      r = error_response(500, exitcode::kSystem, "internal error");
+    }
     deadline.in(kIoTimeoutS);
     bool keep = breq.keep_alive() && !stop;
     auto res = to_beast(r, breq.version(), keep, req.method == "HEAD");
@@ -440,6 +453,19 @@ struct ConnectionSlot {
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
 };
+
+// Run a connection's work; an exception (a library's, on input nothing checked) ends that
+// connection only: an uncaught one in a thread would end berthd.
+template <class F>
+void guarded(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "berthd: connection ended: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "berthd: connection ended by an unknown exception\n");
+  }
+}
 
 // Wait (a second at most, so the caller sees stop) for one connection; it gets a context of its
 // own (nothing runs it but a console, see serve_console). false: none, or over the cap.
@@ -471,7 +497,7 @@ void accept_unix(unix_sock::acceptor& acc, Api& api, EventHub& hub, const std::a
     std::thread([ioc, sock, &api, &hub, &stop, exe] {
       ConnectionSlot slot;
       Deadline deadline(sock->native_handle());
-      session(*sock, api, hub, "unix", true, stop, exe, *ioc, deadline);
+      guarded([&] { session(*sock, api, hub, "unix", true, stop, exe, *ioc, deadline); });
       beast::error_code ignore;
       sock->shutdown(unix_sock::socket::shutdown_both, ignore);
     }).detach();
@@ -496,7 +522,7 @@ void accept_tls(tcp::acceptor& acc, ssl::context& ctx, Api& api, EventHub& hub,
       beast::error_code hec;
       stream.handshake(ssl::stream_base::server, hec);
       if (hec) return;
-      session(stream, api, hub, from, false, stop, exe, *ioc, deadline);
+      guarded([&] { session(stream, api, hub, from, false, stop, exe, *ioc, deadline); });
       beast::error_code ignore;
       stream.shutdown(ignore);
     }).detach();

@@ -384,6 +384,10 @@ TEST_F(ApiTest, ConsoleAndShellOverWebsocket) {
     WsClient ws(tls(), "/v1/cts/" + a_ + "/console?kind=shell",
                 {{"Authorization", "Bearer " + alice_}});
     ASSERT_TRUE(ws.ok()) << ws.status();
+    // Malformed control frames are ignored, never fatal.
+    ws.send_text(R"({"type":5,"cols":"x"})");
+    ws.send_text(R"({"type":"resize","cols":"wide","rows":[1]})");
+    ws.send_text("not json");
     ws.send_text(R"({"type":"resize","cols":123,"rows":45})");
     ws.send_binary("echo M$((6*7)); stty size; id -u\n");
     std::string out = ws.read_until("45 123", 8000);
