@@ -11,6 +11,7 @@ pkgs=(
   mmdebstrap debian-archive-keyring curl openssh-client openssh-server sshpass
   clang-format-14 clang-tidy-14
   ccache
+  libboost1.81-dev libsqlite3-dev wrk
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
