@@ -11,6 +11,8 @@ pkgs=(
   mmdebstrap debian-archive-keyring curl openssh-client openssh-server sshpass
   clang-format-14 clang-tidy-14
   ccache
+  # the web panel (docs/panel.md): xterm.js for its console, and its browser tests
+  libjs-xterm node-xterm chromium chromium-driver python3-selenium
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
