@@ -7,7 +7,7 @@
 # (3.8.1+~cs0.9.0-1+deb12u1) ships a browser bundle that is a 288-byte stub requiring
 # "./public/Terminal", which a browser cannot load. node-xterm (same source package) ships the
 # compiled CommonJS modules; this script joins them (and libjs-xterm's fit addon) into one ES
-# module, vendor/xterm/xterm.mjs, with a 20-line module table instead of a bundler: each file is
+# module, vendor/xterm/xterm.js, with a 20-line module table instead of a bundler: each file is
 # wrapped in a function unchanged, and require() resolves relative paths in that table.
 # No eval, so the panel's strict CSP (script-src 'self') holds.
 set -euo pipefail
@@ -20,7 +20,7 @@ for f in "$lib/public/Terminal.js" "$css" "$fit"; do
   [ -e "$f" ] || { echo "panel-vendor.sh: $f missing (scripts/install-deps.sh installs node-xterm, libjs-xterm)" >&2; exit 1; }
 done
 mkdir -p "$out/xterm"
-python3 - "$lib" "$fit" "$out/xterm/xterm.mjs" <<'PY'
+python3 - "$lib" "$fit" "$out/xterm/xterm.js" <<'PY'
 import json, os, re, sys
 lib, fit, dest = sys.argv[1:4]
 mods = {}
@@ -61,4 +61,4 @@ PY
 cp "$css" "$out/xterm/xterm.css"
 cp /usr/share/doc/node-xterm/copyright "$out/xterm/COPYRIGHT.node-xterm"
 cp /usr/share/doc/libjs-xterm/copyright "$out/xterm/COPYRIGHT.libjs-xterm"
-echo "panel-vendor.sh: $out/xterm (xterm.mjs $(wc -c <"$out/xterm/xterm.mjs") bytes, xterm.css, copyright files)"
+echo "panel-vendor.sh: $out/xterm (xterm.js $(wc -c <"$out/xterm/xterm.js") bytes, xterm.css, copyright files)"

@@ -39,6 +39,11 @@ fi
 scripts/install-deps.sh
 scripts/build.sh
 cmake --install build --prefix /usr/local >/dev/null
+# The web panel's files, which berthd serves (docs/panel.md), with xterm.js from Debian's packages.
+scripts/panel-vendor.sh >/dev/null
+rm -rf /usr/local/share/berth/panel
+mkdir -p /usr/local/share/berth
+cp -r panel /usr/local/share/berth/panel
 berth=/usr/local/sbin/berth
 echo "== installed: $($berth --version) in /usr/local/sbin (also as vzctl, vzlist, vzubc, vzmigrate)"
 

@@ -701,6 +701,12 @@ async function start() {
     showView('error', 'Berth panel', h('p', { text: `berthd does not answer: ${err.message}` }));
     return;
   }
+  if (!state.me.csrf && !api.csrf()) {
+    // A cookie from another tab but no CSRF token here: no change could be made; log in again.
+    state.me = null;
+    viewLogin('Log in again in this tab.');
+    return;
+  }
   document.getElementById('nav').hidden = false;
   for (const li of document.querySelectorAll('.admin-only')) li.hidden = !state.me.admin;
   const logoutBtn = h('button', { type: 'button', id: 'logout', text: 'Log out' });

@@ -18,7 +18,7 @@ export class ConsoleView {
 
   async connect(kind) {
     this.disconnect();
-    const { Terminal } = await import('../vendor/xterm/xterm.mjs');
+    const { Terminal } = await import('../vendor/xterm/xterm.js');
     this.box.replaceChildren();
     const term = new Terminal({ cursorBlink: true, screenReaderMode: true, scrollback: 2000,
       fontFamily: 'DejaVu Sans Mono, Liberation Mono, monospace', fontSize: 14,

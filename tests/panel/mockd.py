@@ -97,8 +97,6 @@ class H(BaseHTTPRequestHandler):
             return self.err(404, 'no such file')
         data = open(full, 'rb').read()
         ctype = mimetypes.guess_type(full)[0] or 'application/octet-stream'
-        if full.endswith('.mjs'):
-            ctype = 'text/javascript'
         self.send_response(200)
         self.send_header('Content-Type', ctype)
         self.send_header('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
