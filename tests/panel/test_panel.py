@@ -111,6 +111,8 @@ class Env:
         self.tokens['alice'] = self.token('alice', '--ct', f'{CT_A},{CT_A2}')
         self.tokens['ops'] = self.token('ops', '--admin')
         self.tokens['bob'] = self.token('bob', '--ct', CT_B)
+        self.password = f'Carol-{PID}-pw'
+        self.token('carol', '--ct', CT_B, password=self.password)
 
     def token(self, name, *args, password=None):
         r = self.berth('token', 'create', name, *args, *(['--password'] if password else []),
@@ -260,6 +262,26 @@ def t_a11y_selftest(p, env):
     p.a11y('login page')
 
 
+@step('log in with user name and password; a wrong one is refused with a message')
+def t_login_password(p, env):
+    p.go()
+    form = p.one('#login-user')
+    inputs = form.find_elements(By.CSS_SELECTOR, 'input')
+    inputs[0].send_keys('carol')
+    inputs[1].send_keys(env.password + 'x')
+    form.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
+    alert = wait_until(lambda: p.css('#alert:not([hidden])'), 10, 'an error after a wrong password')[0]
+    check('failed' in alert.text.lower(), f'the error says {alert.text!r}')
+    p.a11y('login page with an error')
+    inputs[1].clear()
+    inputs[1].send_keys(env.password)
+    form.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
+    wait_until(lambda: p.css('#logout'), 10, 'the panel after log in')
+    wait_until(lambda: p.css(f'tr[data-ctid="{CT_B}"]'), 10, f'carol\'s VPS {CT_B}')
+    check(not p.css(f'tr[data-ctid="{CT_A}"]'), f'carol sees alice\'s VPS {CT_A}')
+    p.logout()
+
+
 @step('log in with a token; the customer sees only their VPSs')
 def t_login(p, env):
     p.login_token(env.tokens['alice'])
@@ -303,6 +325,7 @@ def t_password(p, env):
     check(h.startswith('$'), f'root has no password hash in the VPS\'s /etc/shadow: {line!r}')
     check(crypt.crypt(pw, h) == h, 'the hash in /etc/shadow does not verify with the password set in the panel')
     check(crypt.crypt(pw + 'x', h) != h, 'the hash verifies with a wrong password too')
+    env.root_password = pw
 
 
 @step('a dialog takes the focus and gives it back on Escape (reinstall confirmation)')
@@ -322,7 +345,7 @@ def t_dialog(p, env):
     check(back, 'the focus did not return to the Reinstall button')
 
 
-@step('the console: a root shell runs a typed command and shows its output')
+@step('the console: a typed command\'s output; root logs in there with the panel\'s new password')
 def t_console(p, env):
     p.go(f'#/ct/{CT_A}/console')
     sel = p.one('main select')
@@ -335,6 +358,21 @@ def t_console(p, env):
     ta.send_keys('echo panel-$((6*7))-ok\n')
     out = lambda: p.d.execute_script("const a = document.querySelector('.xterm-accessibility'); return a ? a.textContent : ''")
     wait_until(lambda: 'panel-42-ok' in out(), 15, 'the command\'s output (panel-42-ok) in the terminal')
+    pw = getattr(env, 'root_password', None)
+    check(pw, 'no password was set by the password step, so no login to try')
+    # A real login with the password set in the panel: busybox login asks for it and checks it
+    # against the VPS's /etc/shadow, then starts root's login shell.
+    ta.send_keys('clear; login root\n')
+    wait_until(lambda: out().count('Password:') == 1, 15, 'login\'s Password: prompt')
+    ta.send_keys(pw + 'x\n')  # a wrong one first: refused
+    wait_until(lambda: 'Login incorrect' in out(), 15, '"Login incorrect" for a wrong password')
+    wait_until(lambda: out().rstrip().endswith('login:'), 15, 'login asking again')
+    ta.send_keys('root\n')
+    wait_until(lambda: out().count('Password:') == 2, 15, 'login\'s second Password: prompt')
+    ta.send_keys(pw + '\n')
+    time.sleep(1)
+    ta.send_keys('echo login-ok-$((3*3))\n')
+    wait_until(lambda: 'login-ok-9' in out(), 20, 'a command\'s output after logging in with the new password')
     p.one('main button:not([disabled])')
     p.d.find_element(By.XPATH, '//main//button[text()="Disconnect"]').click()
 
@@ -417,7 +455,7 @@ def t_operator(p, env):
     p.logout()
 
 
-STEPS = [t_a11y_selftest, t_login, t_power, t_password, t_dialog, t_console, t_graph, t_keyboard, t_phone,
+STEPS = [t_a11y_selftest, t_login_password, t_login, t_power, t_password, t_dialog, t_console, t_graph, t_keyboard, t_phone,
          t_storage_logout, t_operator]
 
 
