@@ -385,13 +385,15 @@ function ctConsole(ct, body, cleanups) {
     status.textContent = msg;
     disconnect.disabled = !up;
   });
+  view.onEscape = () => (disconnect.disabled ? connect : disconnect).focus();
+  view.box.setAttribute('aria-describedby', 'console-keys');
   connect.addEventListener('click', () => {
     status.textContent = 'Connecting…';
     view.connect(kind.value).catch((err) => { status.textContent = `Cannot open the console: ${err.message}`; });
   });
   disconnect.addEventListener('click', () => { view.disconnect(); status.textContent = 'Disconnected.'; disconnect.disabled = true; connect.focus(); });
   body.append(h('div', { class: 'toolbar' }, field('Connect to', kind).wrap, connect, disconnect), status,
-    h('p', { class: 'hint', text: 'Keys go to the VPS while the terminal has focus; press Tab… inside it is sent to the VPS, so leave it with the Disconnect button or Shift+Tab from the page.' }),
+    h('p', { class: 'hint', id: 'console-keys', text: 'While the terminal has the focus every key goes to the VPS, Tab too. Press Ctrl+] to leave the terminal.' }),
     view.box);
   cleanups.push(() => view.disconnect());
 }

@@ -46,6 +46,16 @@ export class ConsoleView {
       }
     };
     ws.onerror = () => this.onStatus('The console connection failed.', false);
+    // Every key goes to the VPS while the terminal has the focus (Tab too); Ctrl+] (telnet's
+    // escape key) leaves it, so keyboard users are never trapped (WCAG 2.1.2).
+    term.attachCustomKeyEventHandler((ev) => {
+      if (ev.type === 'keydown' && ev.ctrlKey && (ev.key === ']' || ev.code === 'BracketRight')) {
+        ev.preventDefault();
+        if (this.onEscape) this.onEscape();
+        return false;
+      }
+      return true;
+    });
     term.on('data', (data) => { if (ws.readyState === WebSocket.OPEN) ws.send(enc.encode(data)); });
     term.on('resize', sendSize);
     this.resizeObserver = new ResizeObserver(() => { try { term.fit(); } catch { /* hidden */ } });

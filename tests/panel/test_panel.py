@@ -373,8 +373,12 @@ def t_console(p, env):
     time.sleep(1)
     ta.send_keys('echo login-ok-$((3*3))\n')
     wait_until(lambda: 'login-ok-9' in out(), 20, 'a command\'s output after logging in with the new password')
-    p.one('main button:not([disabled])')
-    p.d.find_element(By.XPATH, '//main//button[text()="Disconnect"]').click()
+    # Ctrl+] leaves the terminal (no keyboard trap): the focus goes to Disconnect.
+    ta.send_keys(Keys.CONTROL + ']')
+    wait_until(lambda: p.d.execute_script("return document.activeElement.textContent") == 'Disconnect', 5,
+               'Ctrl+] to move the focus out of the terminal to Disconnect')
+    p.d.switch_to.active_element.send_keys(Keys.ENTER)
+    wait_until(lambda: 'Disconnected' in p.one('.console-status').text, 10, 'the console to disconnect')
 
 
 @step('a graph moves: its newest point gets newer')
