@@ -345,6 +345,27 @@ def t_dialog(p, env):
     check(back, 'the focus did not return to the Reinstall button')
 
 
+@step('reinstall (confirmed in its dialog) runs as a job; the VPS\'s files are new')
+def t_reinstall(p, env):
+    env.berth('start', CT_A2, '--wait')
+    env.berth('exec', CT_A2, 'echo before > /root/marker')
+    env.berth('stop', CT_A2)
+    p.go(f'#/ct/{CT_A2}/settings')
+    p.one('#reinstall-form button[type=submit]').click()
+    dlg = p.one('dialog[open]')
+    dlg.find_element(By.CSS_SELECTOR, 'input[type=checkbox]').click()
+    dlg.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
+    wait_until(lambda: not p.css('dialog[open]'), 5, 'the dialog to close')
+    job = wait_until(lambda: p.css('#jobs-live li'), 15, 'the reinstall job in the activity list')[0]
+    wait_until(lambda: 'done' in job.text or 'failed' in job.text, 120, 'the reinstall job to end')
+    check('done' in job.text, f'the reinstall job: {job.text}')
+    p.a11y('after a job')
+    env.berth('start', CT_A2, '--wait')
+    r = env.berth('exec', CT_A2, 'test -e /root/marker', check=False)
+    env.berth('stop', CT_A2, '--fast', check=False)
+    check(r.returncode != 0, 'the file written before the reinstall is still there')
+
+
 @step('the console: a typed command\'s output; root logs in there with the panel\'s new password')
 def t_console(p, env):
     p.go(f'#/ct/{CT_A}/console')
@@ -459,7 +480,7 @@ def t_operator(p, env):
     p.logout()
 
 
-STEPS = [t_a11y_selftest, t_login_password, t_login, t_power, t_password, t_dialog, t_console, t_graph, t_keyboard, t_phone,
+STEPS = [t_a11y_selftest, t_login_password, t_login, t_power, t_password, t_dialog, t_reinstall, t_console, t_graph, t_keyboard, t_phone,
          t_storage_logout, t_operator]
 
 
