@@ -16,13 +16,13 @@ cd "$(dirname "$0")/.."
 declare -A layer=(
   [core]=0
   [sys]=1
-  [isolation]=2 [cgroups]=2 [net]=2 [storage]=2 [template]=2 [dist]=2 [checkpoint]=2
+  [isolation]=2 [cgroups]=2 [net]=2 [storage]=2 [template]=2 [dist]=2 [checkpoint]=2 [auth]=2
   [state]=3
   [ubc]=4
   [procsrv]=5
   [monitor]=6
   [runtime]=7
-  [cli]=8
+  [cli]=8 [daemon]=8
 )
 
 verbose=0

@@ -11,6 +11,7 @@ pkgs=(
   mmdebstrap debian-archive-keyring curl openssh-client openssh-server sshpass
   clang-format-14 clang-tidy-14
   ccache
+  libboost1.81-dev libsqlite3-dev wrk
   # the web panel (docs/panel.md): xterm.js for its console, and its browser tests
   libjs-xterm node-xterm chromium chromium-driver python3-selenium
 )

@@ -57,6 +57,7 @@ constexpr CommandEntry kCommands[] = {
     {"_migrate-recv", cmd_migrate_recv},  // hidden: the destination's end of migrate (over ssh)
     {"_monitor", cmd_monitor},            // hidden: the instance's watcher (monitor/server.h)
     {"_teardown", cmd_teardown},
+    {"token", cmd_token},
 };
 
 // The vzctl release whose command surface Berth follows (legacy vzctl's last, 4.11.1). Tools that
@@ -96,6 +97,8 @@ void usage(FILE* out, const std::string& prog) {
                "  clone SRC DST [--snapshot UUID] [--hostname H] [--name N] [--ipadd IP]...\n"
                "  migrate CTID [user@]HOST [--online] [--keep-dst] [--remove-area yes|no]\n"
                "         [--ssh \"OPTS\"] [--check-only] [-t] [--remote-berth PATH]\n"
+               "  token create NAME (--ct CTID,... | --admin) [--password]   token list [-j]\n"
+               "  token delete NAME   (berthd's API tokens, docs/api.md)\n"
                "Also installed as vzctl, vzlist, vzubc, vznetstat, vzmigrate.\n",
                prog.c_str());
 }

@@ -69,5 +69,6 @@ int cmd_migrate(const Invocation&, const HostConfig&);       // migrate (vzmigra
 int cmd_migrate_recv(const Invocation&, const HostConfig&);  // _migrate-recv (hidden: ssh's end)
 int cmd_monitor(const Invocation&, const HostConfig&);       // _monitor (hidden: the watcher)
 int cmd_teardown(const Invocation&, const HostConfig&);      // _teardown (hidden: its worker)
+int cmd_token(const Invocation&, const HostConfig&);         // token create|list|delete (berthd)
 
 }  // namespace berth::cli

@@ -8,6 +8,7 @@
 #include "core/exit_codes.h"
 #include "core/values/text.h"
 #include "runtime/create.h"
+#include "runtime/ct_ops.h"
 #include "runtime/checkpoint.h"
 #include "runtime/lifecycle.h"
 #include "runtime/migrate.h"
@@ -133,16 +134,8 @@ int cmd_start(const Invocation& inv, const HostConfig& host) {
     return cmd_restore_checkpoint(inv, host);
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
-  // A migration that committed and was killed before removing this host's copy: the CT runs
-  // on the destination; starting it here too would make two.
-  if (std::string dest = runtime::migrated_away_to(host, ct->ctid()); !dest.empty())
-    return run(inv,
-               Error::with_status(exitcode::kStartDisabled,
-                                  "it was migrated to " + dest + "; run `berth migrate " +
-                                      ct->ctid() + " " + dest + "` to finish"),
-               ct->ctid());
   say(inv, "Starting CT " + ct->ctid() + " ...");
-  int rc = run(inv, runtime::start(*ct, {f->wait, f->force, f->timeout}), ct->ctid());
+  int rc = run(inv, runtime::start_ct(*ct, {f->wait, f->force, f->timeout}), ct->ctid());
   if (rc == 0) say(inv, "CT start in progress...");
   return rc;
 }
@@ -168,17 +161,10 @@ int cmd_restart(const Invocation& inv, const HostConfig& host) {
   if (!f.ok()) return report(inv, f.error());
   auto lock = runtime::lock_ct(host, ct->ctid(), inv.skiplock);
   if (!lock.ok()) return run(inv, std::move(lock).error(), ct->ctid());
-  // A config that cannot start is refused before the running CT is stopped.
-  if (auto valid = validate_config(*ct); !valid.ok()) return run(inv, std::move(valid), ct->ctid());
-  auto s = state::query_status(*ct);
-  if (!s.ok()) return run(inv, std::move(s).error(), ct->ctid());
-  if (s->running) {
-    say(inv, "Restarting CT " + ct->ctid());
-    int rc = run(inv, runtime::stop(*ct, {f->fast, false}), ct->ctid());
-    if (rc) return rc;
-  }
-  say(inv, "Starting CT " + ct->ctid() + " ...");
-  int rc = run(inv, runtime::start(*ct, {f->wait, f->force, f->timeout}), ct->ctid());
+  int rc = run(inv,
+               runtime::restart_ct(*ct, f->fast, {f->wait, f->force, f->timeout},
+                                   [&](const std::string& line) { say(inv, line); }),
+               ct->ctid());
   if (rc == 0) say(inv, "CT start in progress...");
   return rc;
 }

@@ -3,8 +3,7 @@
 #include "cli/cli.h"
 #include "core/exit_codes.h"
 #include "monitor/server.h"
-#include "runtime/lifecycle.h"
-#include "state/status.h"
+#include "runtime/ct_ops.h"
 
 namespace berth::cli {
 
@@ -22,20 +21,8 @@ int cmd_teardown(const Invocation& inv, const HostConfig& host) {
       (inv.args.size() == 2 && inv.args[1] != "--restart"))
     return report(inv, Error::with_status(exitcode::kBadArgument, "_teardown CTID [--restart]"));
   bool restart = inv.args.size() == 2;
-  auto ct = CtConfig::load(host, inv.args[0]);
-  if (!ct.ok()) return report(inv, ct.error());
-  auto lock = runtime::lock_ct(host, ct->ctid(), false);
-  if (!lock.ok()) return report(inv, lock.error());
-  auto s = state::query_status(*ct);
-  if (!s.ok()) return report(inv, s.error());
-  if (s->running) return 0;
-  auto st = runtime::stop(*ct, {true, false});
-  if (!st.ok() && st.error().exit_status() != exitcode::kNotRunning)
-    return report(inv, Error(st.error()).context("stop CT " + ct->ctid()));
-  if (!restart) return 0;
-  st = runtime::start(*ct, {});
-  if (!st.ok()) return report(inv, Error(st.error()).context("start CT " + ct->ctid()));
-  return 0;
+  auto st = runtime::teardown_dead_init(host, inv.args[0], restart);
+  return st.ok() ? 0 : report(inv, st.error());
 }
 
 }  // namespace berth::cli

@@ -97,7 +97,7 @@ Result<UniqueFd> connect_or_spawn(const HostConfig& host) {
   return connect_to(path);
 }
 
-Status send_request(int sock, const std::vector<std::string>& argv) {
+Status send_request(int sock, const std::vector<std::string>& argv, const int (&stdio)[3]) {
   std::string req(kMagic);
   req.append("\0run\0", 5);
   req += std::to_string(argv.size());
@@ -109,8 +109,9 @@ Status send_request(int sock, const std::vector<std::string>& argv) {
   if (req.size() > kMaxRequest) return Error::from_errno(E2BIG, "request to the watcher");
   UniqueFd exe(::open("/proc/self/exe", O_PATH | O_CLOEXEC));
   if (!exe) return Error::from_errno(errno, "open /proc/self/exe");
-  if (sys::send_with_fd(sock, req.data(), req.size(), 0) < 0 ||
-      sys::send_with_fd(sock, "1", 1, 1) < 0 || sys::send_with_fd(sock, "2", 1, 2) < 0 ||
+  if (sys::send_with_fd(sock, req.data(), req.size(), stdio[0]) < 0 ||
+      sys::send_with_fd(sock, "1", 1, stdio[1]) < 0 ||
+      sys::send_with_fd(sock, "2", 1, stdio[2]) < 0 ||
       sys::send_with_fd(sock, "e", 1, exe.get()) < 0)
     return Error::from_errno(errno, "send the request to the watcher");
   return {};
@@ -201,7 +202,8 @@ void stop_if_idle(const HostConfig& host) {
   if (a && a->first == 'E') wait_exit_of(a->second);
 }
 
-std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv) {
+std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv,
+                                 const int (&stdio)[3]) {
   if (in_worker()) return std::nullopt;
   auto warn = [](const Error& e) {
     std::fprintf(stderr,
@@ -217,7 +219,7 @@ std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::
     auto s = connect_or_spawn(host);
     if (!s.ok()) return warn(s.error());
     sock = std::move(s).value();
-    if (auto st = send_request(sock.get(), argv); !st.ok()) return warn(st.error());
+    if (auto st = send_request(sock.get(), argv, stdio); !st.ok()) return warn(st.error());
     char ack = 0;
     ssize_t n;
     do n = ::recv(sock.get(), &ack, 1, 0);

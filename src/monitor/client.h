@@ -21,13 +21,17 @@
 
 namespace berth::monitor {
 
+inline constexpr int kOwnStdio[3] = {0, 1, 2};
+
 // <run>/monitor.sock
 std::string socket_path(const HostConfig& host);
 
 // Run argv (a whole berth command line: start or restart) as a worker of the watcher, spawning
 // the watcher when none runs. Returns the worker's exit status, or nullopt when the command must
 // run here (in a worker already, or the watcher cannot run: then a one-line warning was printed).
-std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv);
+// stdio: the fds the worker gets as 0, 1 and 2 (berthd passes /dev/null and a pipe).
+std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv,
+                                 const int (&stdio)[3] = kOwnStdio);
 
 // Before a command ends a CT's init itself (stop, restart): the watcher forgets the CT, so that
 // init's end is not taken for a poweroff inside. Nothing when no watcher runs.
