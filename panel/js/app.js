@@ -15,7 +15,8 @@ const state = {
   view: null,          // {name, cleanup()}
   range: 'hour',
 };
-const main = document.getElementById('main');
+// The current view goes into #view; <main> also holds the error area (#alert) above it.
+const main = document.getElementById('view');
 
 // ---------- helpers
 
@@ -735,5 +736,5 @@ api.onUnauthorized(() => {
   viewLogin('Your session ended; log in again.');
 });
 window.addEventListener('hashchange', () => { route().catch((err) => alertError(err)); });
-document.getElementById('skip').addEventListener('click', (ev) => { ev.preventDefault(); main.focus(); });
+document.getElementById('skip').addEventListener('click', (ev) => { ev.preventDefault(); document.getElementById('main').focus(); });
 start();
