@@ -43,6 +43,17 @@ class Netns:
         links = subprocess.run(['ip', '-o', 'link'], check=True, capture_output=True, text=True).stdout
         if len(links.strip().splitlines()) != 1:
             raise RuntimeError(f'the test namespace has more than lo: {links}')
+        # No route out: a connection to an outside address (TEST-NET-1) fails at once, sending nothing.
+        probe = socket.socket()
+        try:
+            probe.connect(('192.0.2.1', 9))
+            raise RuntimeError('the test namespace reaches 192.0.2.1: it is not cut off')
+        except OSError as e:
+            import errno
+            if e.errno != errno.ENETUNREACH:
+                raise RuntimeError(f'connecting out of the test namespace: {e} (expected ENETUNREACH)')
+        finally:
+            probe.close()
 
     def enter_host(self):
         """Moves the calling thread back to the host's namespace."""
