@@ -380,7 +380,7 @@ def t_console(p, env):
     ta = p.one('.xterm-helper-textarea')
     time.sleep(0.5)
     ta.send_keys('echo panel-$((6*7))-ok\n')
-    out = lambda: p.d.execute_script("const a = document.querySelector('.xterm-accessibility'); return a ? a.textContent : ''")
+    out = lambda: p.d.execute_script("const a = document.querySelector('.xterm-accessibility-tree'); return a ? Array.from(a.children, (r) => r.textContent).join(String.fromCharCode(10)) : ''")
     wait_until(lambda: 'panel-42-ok' in out(), 15, 'the command\'s output (panel-42-ok) in the terminal')
     pw = getattr(env, 'root_password', None)
     check(pw, 'no password was set by the password step, so no login to try')
@@ -390,7 +390,7 @@ def t_console(p, env):
     wait_until(lambda: out().count('Password:') == 1, 15, 'login\'s Password: prompt')
     ta.send_keys(pw + 'x\n')  # a wrong one first: refused
     wait_until(lambda: 'Login incorrect' in out(), 15, '"Login incorrect" for a wrong password')
-    wait_until(lambda: out().rstrip().endswith('login:'), 15, 'login asking again')
+    wait_until(lambda: out().replace('Blank line', '').rstrip().endswith('login:'), 15, 'login asking again')
     ta.send_keys('root\n')
     wait_until(lambda: out().count('Password:') == 2, 15, 'login\'s second Password: prompt')
     ta.send_keys(pw + '\n')
