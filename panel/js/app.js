@@ -418,8 +418,18 @@ async function ctStorage(ct, body, cleanups, v) {
   body.append(h('section', { 'aria-labelledby': 'snap-h' }, h('h2', { id: 'snap-h', text: 'Snapshots' }), snapForm, snapBox),
     h('section', { 'aria-labelledby': 'back-h' }, h('h2', { id: 'back-h', text: 'Backups' }), backupBtn, backBox));
   const snapId = (s) => s.id ?? s.uuid ?? s.name;
+  // A berthd without the snapshot or backup API answers 404 for the list: say so, offer nothing.
+  const unavailable = (box, form, what) => (err) => {
+    if (err.status === 404 || err.status === 405) {
+      replace(box, h('p', { text: `${what} are not available on this host.` }));
+      if (form) form.hidden = true;
+    } else {
+      replace(box, h('p', { text: `${what}: ${err.message}` }));
+    }
+    return null;
+  };
   const loadSnaps = async () => {
-    const list = await api.get(api.ctPath(ct.ctid, '/snapshots')).catch((err) => { replace(snapBox, h('p', { text: `Snapshots: ${err.message}` })); return null; });
+    const list = await api.get(api.ctPath(ct.ctid, '/snapshots')).catch(unavailable(snapBox, snapForm, 'Snapshots'));
     if (!list) return;
     replace(snapBox, simpleTable('Snapshots', [['name', 'Name'], ['id', 'ID'], ['created', 'Created', fmtTime], ['current', 'Current', (x) => (x ? 'yes' : '')]],
       list, (s) => [
@@ -439,7 +449,7 @@ async function ctStorage(ct, body, cleanups, v) {
         } })]));
   };
   const loadBackups = async () => {
-    const list = await api.get(api.ctPath(ct.ctid, '/backups')).catch((err) => { replace(backBox, h('p', { text: `Backups: ${err.message}` })); return null; });
+    const list = await api.get(api.ctPath(ct.ctid, '/backups')).catch(unavailable(backBox, backupBtn, 'Backups'));
     if (list) replace(backBox, simpleTable('Backups', [['name', 'Name'], ['created', 'Created', fmtTime], ['size', 'Size', fmtBytes]], list));
   };
   snapForm.addEventListener('submit', async (ev) => {

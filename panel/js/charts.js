@@ -83,6 +83,9 @@ export function chart({ title, lines, fmt, range, max: fixedMax }) {
       count++;
     }
     svg.append(s('path', { d: d || 'M0,0', class: `line line${i}` }));
+    // The newest point as a dot, so that a series of one point (a fresh VPS) shows too.
+    const last = l.data.filter((p) => p[0] >= t0 && p[1] !== null && !Number.isNaN(p[1])).pop();
+    if (last) svg.append(s('circle', { cx: x(last[0]).toFixed(1), cy: y(Math.min(last[1], max)).toFixed(1), r: 3, class: `dot line${i}` }));
     const vals = l.data.filter((p) => p[0] >= t0 && p[1] !== null).map((p) => p[1]);
     if (vals.length) {
       summary.push(`${l.label}: now ${fmt(vals[vals.length - 1])}, highest ${fmt(Math.max(...vals))}`);
