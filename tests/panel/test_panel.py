@@ -167,6 +167,13 @@ class Panel:
         self.b = b
         self.d = b.driver
         self.url = f'https://127.0.0.1:{port}/'
+        self.logs = []  # the browser's console log, collected after every step
+
+    def collect_logs(self):
+        try:
+            self.logs += self.d.get_log('browser')
+        except Exception:
+            pass
 
     def go(self, route=''):
         self.d.get(self.url + route)
@@ -435,7 +442,7 @@ def t_keyboard(p, env):
 def t_phone(p, env):
     try:
         p.d.set_window_size(390, 844)
-        for route in ('#/', f'#/ct/{CT_A}', f'#/ct/{CT_A}/graphs', f'#/ct/{CT_A}/settings'):
+        for route in ('#/', f'#/ct/{CT_A}', f'#/ct/{CT_A}/graphs', f'#/ct/{CT_A}/console', f'#/ct/{CT_A}/settings'):
             p.go(route)
             p.one('main h1')
             time.sleep(0.5)
@@ -484,8 +491,27 @@ def t_operator(p, env):
     p.logout()
 
 
+@step('the browser logged no script error and no Content-Security-Policy violation')
+def t_browser_log(p, env):
+    p.collect_logs()
+    is_bad = lambda e: (e.get('source') == 'javascript' or 'Content Security Policy' in e.get('message', '')
+                        or 'Content-Security-Policy' in e.get('message', ''))
+    bad = [e for e in p.logs if is_bad(e)]
+    # The check itself: an inline style planted now must show up as a CSP violation (berthd sends a
+    # CSP without 'unsafe-inline'), so a log that says nothing means nothing was wrong.
+    p.go()
+    p.one('main h1')
+    p.d.execute_script("document.querySelector('main').insertAdjacentHTML('beforeend', '<b style=\"color:red\">csp probe</b>')")
+    time.sleep(0.5)
+    probe = [e for e in p.d.get_log('browser') if is_bad(e)]
+    check(probe, 'an inline style planted in the page left no CSP violation in the browser\'s log: the log check cannot see')
+    for e in bad:
+        log(f"    browser: {e.get('level')} {e.get('source')}: {e.get('message')}")
+    check(not bad, f'{len(bad)} script errors or CSP violations in the browser\'s log')
+
+
 STEPS = [t_a11y_selftest, t_login_password, t_login, t_power, t_password, t_dialog, t_reinstall, t_console, t_graph, t_keyboard, t_phone,
-         t_storage_logout, t_operator]
+         t_storage_logout, t_operator, t_browser_log]
 
 
 def main():
@@ -516,6 +542,7 @@ def main():
                 continue
             s = time.time()
             try:
+                p.collect_logs()
                 fn(p, env)
                 passed += 1
                 log(f'PASS {fn.step_name} ({time.time() - s:.1f} s)')
