@@ -318,6 +318,20 @@ def t_power(p, env):
     check(env.state(CT_A) == 'running', f'berth status says {env.state(CT_A)} after Start')
 
 
+@step('live: a VPS stopped and started from the command line changes state in the open page (event stream)')
+def t_live(p, env):
+    p.go('#/')
+    wait_until(lambda: p.row_state(CT_A) == 'running', 10, f'VPS {CT_A} shown running')
+    wait_until(lambda: p.one('#live-state').text == 'live updates on', 10, 'the event stream connected')
+    env.berth('stop', CT_A)
+    # The page polls every 10 s; the event stream is what shows a change sooner.
+    t = time.time()
+    wait_until(lambda: p.row_state(CT_A) == 'stopped', 8, f'VPS {CT_A} shown stopped without a reload')
+    log(f'    shown stopped {time.time() - t:.1f} s after berth stop returned')
+    env.berth('start', CT_A, '--wait')
+    wait_until(lambda: p.row_state(CT_A) == 'running', 8, f'VPS {CT_A} shown running again')
+
+
 @step('reset root\'s password; the VPS\'s shadow hash verifies with it')
 def t_password(p, env):
     p.go(f'#/ct/{CT_A}/settings')
@@ -510,7 +524,7 @@ def t_browser_log(p, env):
     check(not bad, f'{len(bad)} script errors or CSP violations in the browser\'s log')
 
 
-STEPS = [t_a11y_selftest, t_login_password, t_login, t_power, t_password, t_dialog, t_reinstall, t_console, t_graph, t_keyboard, t_phone,
+STEPS = [t_a11y_selftest, t_login_password, t_login, t_power, t_live, t_password, t_dialog, t_reinstall, t_console, t_graph, t_keyboard, t_phone,
          t_storage_logout, t_operator, t_browser_log]
 
 
