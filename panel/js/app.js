@@ -137,7 +137,11 @@ async function refreshCts() {
   const list = await api.get('/v1/cts');
   const seen = new Set();
   for (const ct of list || []) { seen.add(ct.ctid); ctSeen(ct); }
-  for (const id of [...state.cts.keys()]) if (!seen.has(id)) state.cts.delete(id);
+  for (const id of [...state.cts.keys()]) {
+    if (seen.has(id)) continue;
+    state.cts.delete(id);
+    ctListeners.forEach((fn) => fn({ ctid: id, removed: true }));
+  }
   return list;
 }
 
@@ -304,7 +308,7 @@ async function viewCt(ctid, tab) {
     ['Template', tplEl], ['CPU', usageEls.cpu], ['Memory', usageEls.mem], ['Disk', usageEls.disk],
     ['Processes', usageEls.procs], ['Limit hits (beancounter failures)', usageEls.ubc]]), btns);
   const update = (c) => {
-    if (c.ctid !== ct.ctid) return;
+    if (c.ctid !== ct.ctid || c.removed) return;
     replace(stateEl, stateBadge(c.state));
     replace(ipEl, (c.ip || []).join(', ') || 'none');
     replace(tplEl, c.ostemplate || '–');

@@ -505,6 +505,36 @@ def t_operator(p, env):
     p.logout()
 
 
+@step('operator: create a VPS with limits and an address (a job), then destroy it (typed CTID)')
+def t_create_destroy(p, env):
+    ct = str(int(CT_B) + 1)
+    ip = IP_A.rsplit('.', 1)[0] + '.' + str((int(IP_A.rsplit('.', 1)[1]) + 1) % 250 + 1)
+    env.cts.append(ct)
+    p.login_token(env.tokens['ops'])
+    p.go('#/new')
+    form = p.one('#create-form')
+    wait_until(lambda: form.find_elements(By.CSS_SELECTOR, 'select[name=ostemplate] option[value=busybox]'), 10, 'the template list')
+    for name, value in (('ctid', ct), ('hostname', f'new{ct}'), ('ipadd', ip), ('ram', '128M'), ('numproc', '77')):
+        form.find_element(By.CSS_SELECTOR, f'input[name={name}]').send_keys(value)
+    form.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
+    wait_until(lambda: f'VPS {ct}' in p.h1(), 60, f'the page of the new VPS {ct} after its create job')
+    conf = open(f'{ROOT}/etc/berth/conf/{ct}.conf').read()
+    check(ip in conf and '77' in conf, f'the new VPS\'s config lacks its address or NUMPROC: {conf[-400:]}')
+    p.go(f'#/ct/{ct}/danger')
+    p.one('main button.danger').click()
+    dlg = p.one('dialog[open]')
+    confirm = dlg.find_element(By.CSS_SELECTOR, 'button[type=submit]')
+    check(not confirm.is_enabled(), 'Destroy can be confirmed before the CTID is typed')
+    p.a11y('destroy dialog')
+    dlg.find_element(By.CSS_SELECTOR, 'input').send_keys(ct)
+    confirm.click()
+    wait_until(lambda: not os.path.exists(f'{ROOT}/etc/berth/conf/{ct}.conf'), 60, f'VPS {ct}\'s config to be gone')
+    p.go('#/')
+    p.one(f'tr[data-ctid="{CT_A}"]')
+    wait_until(lambda: not p.css(f'tr[data-ctid="{ct}"]'), 15, f'VPS {ct} gone from the list')
+    p.logout()
+
+
 @step('the browser logged no script error and no Content-Security-Policy violation')
 def t_browser_log(p, env):
     p.collect_logs()
@@ -525,7 +555,7 @@ def t_browser_log(p, env):
 
 
 STEPS = [t_a11y_selftest, t_login_password, t_login, t_power, t_live, t_password, t_dialog, t_reinstall, t_console, t_graph, t_keyboard, t_phone,
-         t_storage_logout, t_operator, t_browser_log]
+         t_storage_logout, t_operator, t_create_destroy, t_browser_log]
 
 
 def main():
