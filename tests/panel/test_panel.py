@@ -435,7 +435,7 @@ def t_graph(p, env):
     wait_until(lambda: fig() > first, 40, f'a newer point than t={first} on the CPU graph')
 
 
-@step('keyboard: Tab reaches the power buttons of the list')
+@step('keyboard: Tab reaches the power buttons of the list, with a visible focus outline')
 def t_keyboard(p, env):
     p.go('#/')
     p.one(f'button[aria-label="Stop VPS {CT_A}"]')
@@ -447,6 +447,8 @@ def t_keyboard(p, env):
         label = p.d.execute_script("const e = document.activeElement; return e.getAttribute('aria-label') || e.textContent.trim()")
         seen.append(label)
         if label == f'Stop VPS {CT_A}':
+            outline = p.d.execute_script("const cs = getComputedStyle(document.activeElement); return [cs.outlineStyle, cs.outlineWidth]")
+            check(outline[0] != 'none' and outline[1] != '0px', f'the focused button shows no focus outline: {outline}')
             return
         p.d.switch_to.active_element.send_keys(Keys.TAB)
     raise Fail(f'40 Tabs did not reach Stop VPS {CT_A}: {seen}')
