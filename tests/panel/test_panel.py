@@ -301,6 +301,8 @@ def t_login(p, env):
     text = p.one(f'tr[data-ctid="{CT_A}"]').text
     check(IP_A in text, f'the address {IP_A} is not in the row: {text!r}')
     p.a11y('VPS list')
+    p.d.refresh()  # a reload keeps the session (cookie) and its CSRF token (sessionStorage)
+    wait_until(lambda: p.css('#logout') and p.css(f'tr[data-ctid="{CT_A}"]'), 10, 'the list again after a reload')
 
 
 @step('stop and start a VPS with the panel\'s buttons')
