@@ -260,8 +260,11 @@ void serve_console(Stream& stream, http::request<http::string_body>& breq, const
   api.audit(req, "console", "console " + kind, ctid, "opened");
   wsock.accept(breq, ec);
   if (!ec) {
-    net::io_context ioc;
-    // The connection's socket belongs to no running context; move its handle into this one.
+    // The websocket's async reads and writes complete on its socket's own io_context (the
+    // connection's), so the relay must run that one: on a new context their handlers never ran
+    // (input never reached the shell, output stopped after the first write).
+    auto& ioc = static_cast<net::io_context&>(wsock.get_executor().context());
+    ioc.restart();
     relay(wsock, ioc, fd, kind == "shell", kind != "shell");
   }
   if (shell.pid > 0) {
