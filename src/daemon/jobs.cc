@@ -355,7 +355,8 @@ int job_reinstall(const HostConfig& host, JobRun& run, const std::string& ctid, 
     return run.fail(Error(st.error()).context("reinstall CT " + ctid));
   run.update("running", 60, "creating from " + (tmpl.empty() ? ct->ostemplate() : tmpl));
   runtime::CreateRequest req{std::move(conf), {}, {}};
-  auto st = runtime::create_ct(host, ctid, std::move(req), {});
+  auto st = runtime::create_ct(host, ctid, std::move(req),
+                               [&](const std::string& line) { run.update("running", 70, line); });
   if (!st.ok()) return run.fail(Error(st.error()).context("reinstall CT " + ctid));
   if (was_running) {
     *lock = sys::FileLock();
