@@ -435,6 +435,13 @@ def t_graph(p, env):
     first = wait_until(fig, 40, 'a CPU graph with a point')
     p.a11y('graphs')
     wait_until(lambda: fig() > first, 40, f'a newer point than t={first} on the CPU graph')
+    titles = p.d.execute_script("return Array.from(document.querySelectorAll('#charts figcaption'), (f) => f.textContent)")
+    for want in ('CPU', 'Memory', 'Disk', 'Network', 'Limit hits'):
+        check(any(t.startswith(want) for t in titles), f'no {want} graph among {titles}')
+    # The day's range: the axis says hours.
+    p.one('input[type=radio][value=day]').click()
+    wait_until(lambda: '-12 h' in p.one('#charts svg').text or p.d.execute_script(
+        "return Array.from(document.querySelectorAll('#charts svg text'), (t) => t.textContent).includes('-12 h')"), 10, 'the day graphs')
 
 
 @step('keyboard: Tab reaches the power buttons of the list, with a visible focus outline')
