@@ -542,7 +542,11 @@ const LIMITS = [
   ['swap', 'Swap', 'text', 'e.g. 0, 256M'],
   ['diskspace', 'Disk space', 'text', 'e.g. 10G'],
   ['numproc', 'Processes', 'number', 'Most processes at once'],
+  ['cpuunits', 'CPU weight', 'number', 'Share against other VPSs, e.g. 1000'],
+  ['diskinodes', 'Disk inodes', 'text', 'Most files, e.g. 200000'],
 ];
+
+const splitList = (text) => text.split(/[\s,]+/).filter(Boolean);
 
 function limitFields(values = {}) {
   const inputs = {};
@@ -565,16 +569,27 @@ function limitFields(values = {}) {
 function ctLimits(ct, body) {
   const cfg = ct.config || {};
   const hostname = h('input', { type: 'text', name: 'hostname', value: ct.hostname || '', autocomplete: 'off' });
+  const ipsNow = (ct.ip || []).join(' ');
+  const ips = h('input', { type: 'text', name: 'ipadd', value: ipsNow, autocomplete: 'off' });
+  const dns = h('input', { type: 'text', name: 'nameserver', autocomplete: 'off' });
   const lf = limitFields();
   const form = h('form', { class: 'card', id: 'limits-form', 'aria-labelledby': 'lim-h' },
     h('h2', { id: 'lim-h', text: 'Change limits (applied live and saved)' }),
     h('p', { class: 'hint', text: 'Empty fields are left as they are.' }),
-    field('Hostname', hostname).wrap, h('div', { class: 'grid3' }, lf.wraps),
+    h('div', { class: 'grid3' }, field('Hostname', hostname).wrap,
+      field('IP addresses', ips, 'The whole list: it replaces the current addresses.').wrap,
+      field('Name servers', dns, 'Separated by spaces or commas.').wrap),
+    h('div', { class: 'grid3' }, lf.wraps),
     h('button', { type: 'submit', class: 'primary', text: 'Apply' }));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const req = { limits: lf.read() };
+    const req = {};
+    const limits = lf.read();
+    if (Object.keys(limits).length) req.limits = limits;
     if (hostname.value.trim() && hostname.value.trim() !== ct.hostname) req.hostname = hostname.value.trim();
+    if (splitList(ips.value).join(' ') !== splitList(ipsNow).join(' ')) req.ipadd = splitList(ips.value);
+    if (splitList(dns.value).length) req.nameserver = splitList(dns.value);
+    if (!Object.keys(req).length) { say('Nothing to change.'); return; }
     await guarded('Change limits', async () => {
       const r = await api.patch(api.ctPath(ct.ctid), req);
       ctSeen(r);
@@ -612,19 +627,25 @@ async function viewNew() {
   const name = h('input', { type: 'text', name: 'name', autocomplete: 'off' });
   const tpl = h('select', { name: 'ostemplate', required: true }, (templates || []).map((t) => h('option', { value: t.name, text: t.name })));
   const ips = h('input', { type: 'text', name: 'ipadd', autocomplete: 'off' });
+  const dns = h('input', { type: 'text', name: 'nameserver', autocomplete: 'off' });
+  const startIt = h('input', { type: 'checkbox', name: 'start', id: nextId('start') });
   const lf = limitFields();
   const form = h('form', { class: 'card', id: 'create-form' },
     h('div', { class: 'grid3' }, field('CTID', ctid).wrap, field('Name', name).wrap, field('Hostname', hostname).wrap,
-      field('Template', tpl).wrap, field('IP addresses', ips, 'Separated by spaces or commas, IPv4 or IPv6.').wrap),
+      field('Template', tpl).wrap, field('IP addresses', ips, 'Separated by spaces or commas, IPv4 or IPv6.').wrap,
+      field('Name servers', dns, 'Separated by spaces or commas.').wrap),
     h('fieldset', {}, h('legend', { text: 'Limits' }), h('div', { class: 'grid3' }, lf.wraps)),
+    h('div', { class: 'check' }, startIt, h('label', { for: startIt.id, text: 'Start it once created' })),
     h('button', { type: 'submit', class: 'primary', text: 'Create' }));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const req = { ctid: Number(ctid.value), ostemplate: tpl.value, limits: lf.read() };
     if (hostname.value.trim()) req.hostname = hostname.value.trim();
     if (name.value.trim()) req.name = name.value.trim();
-    const addrs = ips.value.split(/[\s,]+/).filter(Boolean);
+    const addrs = splitList(ips.value);
     if (addrs.length) req.ipadd = addrs;
+    if (splitList(dns.value).length) req.nameserver = splitList(dns.value);
+    if (startIt.checked) req.start = true;
     await guarded('Create', async () => {
       const job = await actionResult(await api.post('/v1/cts', req));
       if (job && job.state === 'done') location.hash = `#/ct/${req.ctid}`;

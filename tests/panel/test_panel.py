@@ -525,12 +525,17 @@ def t_create_destroy(p, env):
     p.go('#/new')
     form = p.one('#create-form')
     wait_until(lambda: form.find_elements(By.CSS_SELECTOR, 'select[name=ostemplate] option[value=busybox]'), 10, 'the template list')
-    for name, value in (('ctid', ct), ('hostname', f'new{ct}'), ('ipadd', ip), ('ram', '128M'), ('numproc', '77')):
+    for name, value in (('ctid', ct), ('hostname', f'new{ct}'), ('ipadd', ip), ('nameserver', '198.18.0.53'),
+                        ('ram', '128M'), ('numproc', '77')):
         form.find_element(By.CSS_SELECTOR, f'input[name={name}]').send_keys(value)
+    form.find_element(By.CSS_SELECTOR, 'input[name=start]').click()
+    p.a11y('new VPS form, filled')
     form.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
     wait_until(lambda: f'VPS {ct}' in p.h1(), 60, f'the page of the new VPS {ct} after its create job')
     conf = open(f'{ROOT}/etc/berth/conf/{ct}.conf').read()
-    check(ip in conf and '77' in conf, f'the new VPS\'s config lacks its address or NUMPROC: {conf[-400:]}')
+    check(ip in conf and '77' in conf and '198.18.0.53' in conf, f'the new VPS\'s config lacks its address, name server or NUMPROC: {conf[-400:]}')
+    wait_until(lambda: env.state(ct) == 'running', 30, f'the new VPS {ct} running ("Start it once created")')
+    wait_until(lambda: p.css('.ct-summary .badge') and p.one('.ct-summary .badge').text == 'running', 15, 'its page to say running')
     p.go(f'#/ct/{ct}/danger')
     p.one('main button.danger').click()
     dlg = p.one('dialog[open]')
