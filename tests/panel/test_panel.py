@@ -428,6 +428,19 @@ def t_console(p, env):
     wait_until(lambda: 'Disconnected' in p.one('.console-status').text, 10, 'the console to disconnect')
 
 
+@step('the console (kind=console): what the VPS writes to /dev/console shows in the terminal')
+def t_console_kind(p, env):
+    p.go(f'#/ct/{CT_A}/console')
+    p.one('main select').find_element(By.CSS_SELECTOR, 'option[value="console"]').click()
+    p.d.find_element(By.XPATH, '//main//button[text()="Connect"]').click()
+    wait_until(lambda: 'Connected' in p.one('.console-status').text, 15, 'the console to connect')
+    time.sleep(0.5)
+    env.berth('exec', CT_A, 'echo console-$((5*5))-ok > /dev/console')
+    out = lambda: p.d.execute_script("const a = document.querySelector('.xterm-accessibility-tree'); return a ? a.textContent : ''")
+    wait_until(lambda: 'console-25-ok' in out(), 15, 'console-25-ok, written to the VPS\'s /dev/console, in the terminal')
+    p.d.find_element(By.XPATH, '//main//button[text()="Disconnect"]').click()
+
+
 @step('a graph moves: its newest point gets newer')
 def t_graph(p, env):
     p.go(f'#/ct/{CT_A}/graphs')
@@ -570,7 +583,7 @@ def t_browser_log(p, env):
     check(not bad, f'{len(bad)} script errors or CSP violations in the browser\'s log')
 
 
-STEPS = [t_a11y_selftest, t_login_password, t_login, t_power, t_live, t_password, t_dialog, t_reinstall, t_console, t_graph, t_keyboard, t_phone,
+STEPS = [t_a11y_selftest, t_login_password, t_login, t_power, t_live, t_password, t_dialog, t_reinstall, t_console, t_console_kind, t_graph, t_keyboard, t_phone,
          t_storage_logout, t_operator, t_create_destroy, t_browser_log]
 
 
