@@ -301,6 +301,19 @@ def t_login(p, env):
     text = p.one(f'tr[data-ctid="{CT_A}"]').text
     check(IP_A in text, f'the address {IP_A} is not in the row: {text!r}')
     p.a11y('VPS list')
+    # Bob's VPS from alice's session: its page says no such VPS; the API and its console refuse.
+    p.go(f'#/ct/{CT_B}')
+    wait_until(lambda: 'does not exist' in p.one('main').text, 10, f'"does not exist" on VPS {CT_B}\'s page')
+    st = p.d.execute_script(f"return fetch('/v1/cts/{CT_B}').then(r => r.status)")
+    check(st in (403, 404), f'GET /v1/cts/{CT_B} as alice answers {st}')
+    ws = p.d.execute_async_script(f"""
+      const done = arguments[arguments.length - 1];
+      const ws = new WebSocket(`wss://${{location.host}}/v1/cts/{CT_B}/console?kind=shell`);
+      ws.onopen = () => {{ ws.close(); done('opened'); }};
+      ws.onerror = () => done('refused');
+      setTimeout(() => done('timeout'), 5000);""")
+    check(ws == 'refused', f'alice\'s websocket to bob\'s console: {ws}')
+    p.go('#/')
     p.d.refresh()  # a reload keeps the session (cookie) and its CSRF token (sessionStorage)
     wait_until(lambda: p.css('#logout') and p.css(f'tr[data-ctid="{CT_A}"]'), 10, 'the list again after a reload')
 
