@@ -318,9 +318,14 @@ def t_login(p, env):
     wait_until(lambda: p.css('#logout') and p.css(f'tr[data-ctid="{CT_A}"]'), 10, 'the list again after a reload')
 
 
-@step('stop and start a VPS with the panel\'s buttons')
+@step('stop and start a VPS with the panel\'s buttons (a request without the CSRF token is refused)')
 def t_power(p, env):
     p.go('#/')
+    p.one(f'tr[data-ctid="{CT_A}"]')
+    st = p.d.execute_script(f"return fetch('/v1/cts/{CT_A}/stop', {{method: 'POST', body: '{{}}', "
+                            "headers: {'Content-Type': 'application/json'}}).then(r => r.status)")
+    check(st == 403, f'a POST with the session cookie but no X-CSRF-Token answers {st}, not 403')
+    check(env.state(CT_A) == 'running', 'the VPS stopped on a request without the CSRF token')
     stop = p.one(f'button[aria-label="Stop VPS {CT_A}"]')
     wait_until(lambda: stop.is_enabled(), 10, 'the Stop button enabled')
     stop.click()
