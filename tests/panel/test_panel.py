@@ -318,7 +318,7 @@ def t_login(p, env):
     wait_until(lambda: p.css('#logout') and p.css(f'tr[data-ctid="{CT_A}"]'), 10, 'the list again after a reload')
 
 
-@step('stop and start a VPS with the panel\'s buttons (a request without the CSRF token is refused)')
+@step('stop, start and restart a VPS with the panel\'s buttons (a request without the CSRF token is refused)')
 def t_power(p, env):
     p.go('#/')
     p.one(f'tr[data-ctid="{CT_A}"]')
@@ -336,6 +336,18 @@ def t_power(p, env):
     start.click()
     wait_until(lambda: p.row_state(CT_A) == 'running', 60, f'VPS {CT_A} shown running')
     check(env.state(CT_A) == 'running', f'berth status says {env.state(CT_A)} after Start')
+    # Restart: a new boot (init's start time, in clock ticks since the host booted, changes).
+    boot = lambda: env.berth('exec', CT_A, 'cut -d" " -f22 /proc/1/stat').stdout.strip()
+    wait_until(lambda: env.berth('exec', CT_A, 'true', check=False).returncode == 0, 10, 'exec in the started VPS')
+    before = boot()
+    restart = p.one(f'button[aria-label="Restart VPS {CT_A}"]')
+    wait_until(lambda: restart.is_enabled(), 10, 'the Restart button enabled')
+    p.d.execute_script("document.getElementById('status').textContent = ''")
+    restart.click()
+    wait_until(lambda: 'is running' in p.one('#status').get_attribute('textContent'), 60, 'the restart to finish')
+    check(env.state(CT_A) == 'running', f'berth status says {env.state(CT_A)} after Restart')
+    after = boot()
+    check(after and after != before, f'init\'s start time did not change across Restart ({before} -> {after})')
 
 
 @step('live: a VPS stopped and started from the command line changes state in the open page (event stream)')
