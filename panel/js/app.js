@@ -98,6 +98,10 @@ function jobSeen(job) {
   renderJob(job);
   if (JOB_DONE.has(job.state) && !(old && JOB_DONE.has(old.state))) {
     say(`${job.kind} of VPS ${job.ctid || ''} ${job.state === 'done' ? 'finished' : job.state}.`);
+    if (job.state === 'failed' && old) {
+      // A job this page saw running failed: say why where errors are shown.
+      alertError(new Error((job.error && job.error.message) || job.message || 'failed'), `${job.kind} of VPS ${job.ctid || ''}`);
+    }
     refreshCts();
     if (state.view && state.view.onJobDone) state.view.onJobDone(job);
   }
