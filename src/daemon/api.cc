@@ -195,17 +195,20 @@ std::variant<auth::Principal, Response> Api::authenticate(const Request& req) {
   std::string ip = client_ip(req);
   std::string authz = req.header("authorization");
   if (!authz.empty()) {
-    if (int64_t wait = limiter_.retry_after(ip, now_s()); wait > 0) {
-      Response r = error_response(429, exitcode::kPermission,
-                                  "too many failed logins from this address; retry later");
-      r.headers.emplace_back("Retry-After", std::to_string(wait));
-      return r;
-    }
+    // A valid token always works (a 256-bit token cannot be guessed, and customers behind one
+    // address must not lock each other out); wrong ones count as failed logins of the address,
+    // and once it is limited they get 429 instead of 401.
     const std::string prefix = "Bearer ";
     auto store = tokens();
     const auth::TokenEntry* e =
         authz.rfind(prefix, 0) == 0 ? store->by_token(authz.substr(prefix.size())) : nullptr;
     if (!e) {
+      if (int64_t wait = limiter_.retry_after(ip, now_s()); wait > 0) {
+        Response r = error_response(429, exitcode::kPermission,
+                                    "too many failed logins from this address; retry later");
+        r.headers.emplace_back("Retry-After", std::to_string(wait));
+        return r;
+      }
       limiter_.record_failure(ip, now_s());
       return error_response(401, exitcode::kPermission, "invalid token");
     }
@@ -654,6 +657,13 @@ Response Api::jobs_route(const Request& req, const RouteMatch& m, const auth::Pr
   audit(req, who.user, "cancel " + id, j->value("ctid", ""), c.ok() ? "requested" : "refused");
   if (!c.ok()) return error_response(c.error());
   return Response::json(202, *c);
+}
+
+bool Api::is_running(const std::string& ctid) {
+  view_.refresh(ctid);
+  auto snap = view_.snapshot();
+  auto it = snap->find(ctid);
+  return it != snap->end() && it->second.running;
 }
 
 std::string Api::metrics_text() {

@@ -47,6 +47,8 @@ class Api {
              const std::string& ctid, const std::string& result);
 
   const HostConfig& host() const { return host_; }
+  // Whether the CT runs, as the view saw it last (read again now).
+  bool is_running(const std::string& ctid);
   std::string metrics_text();
 
  private:

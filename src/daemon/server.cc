@@ -1,6 +1,7 @@
 #include "daemon/server.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -21,8 +22,11 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "core/exit_codes.h"
@@ -42,16 +46,60 @@ using tcp = net::ip::tcp;
 using unix_sock = net::local::stream_protocol;
 
 constexpr int kMaxConnections = 1024;
-constexpr int kIoTimeoutS = 30;
+constexpr int kIoTimeoutS = 30;      // to read a request, to write an answer
+constexpr int kConsoleIdleS = 3600;  // a console with no traffic either way
 std::atomic<int> g_connections{0};
 
-void set_timeouts(int fd, int seconds) {
-  struct timeval tv {
-    seconds, 0
-  };
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
+// Asio's synchronous operations wait in poll() without a timeout (a socket's SO_RCVTIMEO only
+// makes them poll again), so every connection has a deadline kept here, and a thread shuts down
+// the socket of a connection past it: the blocked read or write then fails and the connection's
+// thread ends. This bounds slow or silent clients (slowloris) and clients that stop reading.
+class Watchdog {
+ public:
+  static Watchdog& get() {
+    static Watchdog* w = new Watchdog();
+    return *w;
+  }
+  void arm(int fd, int seconds) {
+    std::lock_guard<std::mutex> g(mu_);
+    deadlines_[fd] = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  }
+  void disarm(int fd) {
+    std::lock_guard<std::mutex> g(mu_);
+    deadlines_.erase(fd);
+  }
+
+ private:
+  Watchdog() {
+    std::thread([this] {
+      for (;;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        auto now = std::chrono::steady_clock::now();
+        std::lock_guard<std::mutex> g(mu_);
+        for (auto it = deadlines_.begin(); it != deadlines_.end();) {
+          if (it->second < now) {
+            ::shutdown(it->first, SHUT_RDWR);
+            it = deadlines_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+    }).detach();
+  }
+  std::mutex mu_;
+  std::map<int, std::chrono::steady_clock::time_point> deadlines_;
+};
+
+// The connection's deadline from now on (0 seconds: none until armed again).
+struct Deadline {
+  int fd;
+  explicit Deadline(int f) : fd(f) {}
+  ~Deadline() { Watchdog::get().disarm(fd); }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  void in(int seconds) const { Watchdog::get().arm(fd, seconds); }
+};
 
 http::response<http::string_body> to_beast(const Response& r, unsigned version, bool keep_alive,
                                            bool head) {
@@ -88,7 +136,7 @@ Request from_beast(const http::request<http::string_body>& req, const std::strin
 
 template <class Stream>
 void serve_events(Stream& stream, const std::shared_ptr<Subscription>& sub,
-                  const std::atomic<bool>& stop) {
+                  const std::atomic<bool>& stop, const Deadline& deadline) {
   std::string head =
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
       "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n: berthd events\n\n";
@@ -101,6 +149,7 @@ void serve_events(Stream& stream, const std::shared_ptr<Subscription>& sub,
       out = "id: " + std::to_string(e.seq) + "\nevent: " + e.type + "\ndata: " + e.data + "\n\n";
     else
       out = ": ping\n\n";  // keeps proxies open and finds a client that left
+    deadline.in(kIoTimeoutS);
     net::write(stream, net::buffer(out), ec);
   }
 }
@@ -156,7 +205,8 @@ ShellPty spawn_shell(const std::string& exe, const std::string& ctid) {
 // a text frame {"type":"resize","cols":C,"rows":R} resizes (a pty only). Runs its own io_context
 // (async reads on both sides, so a TLS stream is never used from two threads).
 template <class WsStream>
-void relay(WsStream& wsock, net::io_context& ioc, int fd, bool is_pty, bool fd_is_seqpacket) {
+void relay(WsStream& wsock, net::io_context& ioc, int fd, bool is_pty, bool fd_is_seqpacket,
+           const Deadline& deadline) {
   net::posix::stream_descriptor term(ioc, ::dup(fd));
   beast::flat_buffer in;
   std::array<char, 8192> out{};
@@ -186,6 +236,7 @@ void relay(WsStream& wsock, net::io_context& ioc, int fd, bool is_pty, bool fd_i
         wsock.async_close(ws::close_code::normal, [](beast::error_code) {});
         return;
       }
+      deadline.in(kConsoleIdleS);
       queue.emplace_back(out.data(), n);
       if (queue.size() > 256) {  // a client that does not read: drop it
         done = true;
@@ -204,6 +255,7 @@ void relay(WsStream& wsock, net::io_context& ioc, int fd, bool is_pty, bool fd_i
       }
       std::string data = beast::buffers_to_string(in.data());
       in.consume(in.size());
+      deadline.in(kConsoleIdleS);
       if (wsock.got_text()) {
         auto j = Json::parse(data, nullptr, false);
         if (is_pty && !j.is_discarded() && j.is_object() && j.value("type", "") == "resize") {
@@ -232,7 +284,8 @@ void relay(WsStream& wsock, net::io_context& ioc, int fd, bool is_pty, bool fd_i
 
 template <class Stream>
 void serve_console(Stream& stream, http::request<http::string_body>& breq, const Request& req,
-                   Api& api, const std::string& ctid, const std::string& exe) {
+                   Api& api, const std::string& ctid, const std::string& exe, net::io_context& ioc,
+                   const Deadline& deadline) {
   std::string kind = req.query.count("kind") ? req.query.at("kind") : "console";
   beast::error_code ec;
   ws::stream<Stream&> wsock(stream);
@@ -240,7 +293,9 @@ void serve_console(Stream& stream, http::request<http::string_body>& breq, const
   int fd = -1;
   ShellPty shell;
   UniqueFd console;
-  if (kind == "shell") {
+  if (!api.is_running(ctid)) {
+    // fd stays -1: answered below.
+  } else if (kind == "shell") {
     shell = spawn_shell(exe, ctid);
     fd = shell.master;
   } else {
@@ -260,12 +315,10 @@ void serve_console(Stream& stream, http::request<http::string_body>& breq, const
   api.audit(req, "console", "console " + kind, ctid, "opened");
   wsock.accept(breq, ec);
   if (!ec) {
-    // The websocket's async reads and writes complete on its socket's own io_context (the
-    // connection's), so the relay must run that one: on a new context their handlers never ran
-    // (input never reached the shell, output stopped after the first write).
-    auto& ioc = static_cast<net::io_context&>(wsock.get_executor().context());
-    ioc.restart();
-    relay(wsock, ioc, fd, kind == "shell", kind != "shell");
+    // The connection's own context (nothing else runs it): the websocket's and the terminal's
+    // reads are asynchronous, so a TLS stream is never used from two threads.
+    deadline.in(kConsoleIdleS);
+    relay(wsock, ioc, fd, kind == "shell", kind != "shell", deadline);
   }
   if (shell.pid > 0) {
     ::kill(shell.pid, SIGHUP);
@@ -279,24 +332,42 @@ void serve_console(Stream& stream, http::request<http::string_body>& breq, const
 
 template <class Stream>
 void session(Stream& stream, Api& api, EventHub& hub, const std::string& from, bool unix_root,
-             const std::atomic<bool>& stop, const std::string& exe) {
+             const std::atomic<bool>& stop, const std::string& exe, net::io_context& ioc,
+             const Deadline& deadline) {
   beast::flat_buffer buf;
   for (int n = 0; n < 1000 && !stop; ++n) {
+    deadline.in(kIoTimeoutS);
     http::request_parser<http::string_body> parser;
     parser.body_limit(kMaxBodyBytes);
     parser.header_limit(kMaxHeaderBytes);
     beast::error_code ec;
-    http::read(stream, buf, parser, ec);
-    if (ec == http::error::body_limit) {
+    http::read_header(stream, buf, parser, ec);
+    if (ec == http::error::header_limit) {
+      auto res = to_beast(error_response(400, exitcode::kBadArgument, "the headers are too large"),
+                          11, false, false);
+      http::write(stream, res, ec);
+      return;
+    }
+    if (ec) return;
+    // A declared body over the limit: read it away (up to 1 MiB, so the client, which sent it
+    // before it reads, sees the answer rather than a reset), then answer 413 and close.
+    auto declared = parser.content_length();
+    if (declared && *declared > kMaxBodyBytes) {
+      if (*declared <= 1024 * 1024) {
+        size_t have = std::min<size_t>(buf.size(), static_cast<size_t>(*declared));
+        buf.consume(have);
+        std::vector<char> sink(static_cast<size_t>(*declared) - have);
+        net::read(stream, net::buffer(sink), ec);
+      }
       auto res = to_beast(error_response(413, exitcode::kBadArgument, "the body is too large"), 11,
                           false, false);
       http::write(stream, res, ec);
       return;
     }
-    if (ec == http::error::header_limit) {
-      auto res = to_beast(error_response(431 == 431 ? 400 : 400, exitcode::kBadArgument,
-                                         "the headers are too large"),
-                          11, false, false);
+    http::read(stream, buf, parser, ec);
+    if (ec == http::error::body_limit) {
+      auto res = to_beast(error_response(413, exitcode::kBadArgument, "the body is too large"), 11,
+                          false, false);
       http::write(stream, res, ec);
       return;
     }
@@ -324,7 +395,7 @@ void session(Stream& stream, Api& api, EventHub& hub, const std::string& from, b
         http::write(stream, res, ec);
         return;
       }
-      serve_events(stream, sub, stop);
+      serve_events(stream, sub, stop, deadline);
       hub.unsubscribe(sub);
       return;
     }
@@ -344,10 +415,13 @@ void session(Stream& stream, Api& api, EventHub& hub, const std::string& from, b
         http::write(stream, res, ec);
         return;
       }
-      serve_console(stream, breq, req, api, ctid, exe);
+      serve_console(stream, breq, req, api, ctid, exe, ioc, deadline);
       return;
     }
+    // A long operation (a start waits for the CT's boot) is not the client's slowness.
+    Watchdog::get().disarm(deadline.fd);
     Response r = api.handle(req);
+    deadline.in(kIoTimeoutS);
     bool keep = breq.keep_alive() && !stop;
     auto res = to_beast(r, breq.version(), keep, req.method == "HEAD");
     http::write(stream, res, ec);
@@ -374,22 +448,21 @@ void accept_unix(unix_sock::acceptor& acc, Api& api, EventHub& hub, const std::a
     auto ioc = std::make_shared<net::io_context>(1);
     auto sock = std::make_shared<unix_sock::socket>(*ioc);
     beast::error_code ec;
+    struct pollfd p {
+      acc.native_handle(), POLLIN, 0
+    };
+    if (::poll(&p, 1, 1000) <= 0) continue;
     acc.accept(*sock, ec);
-    if (ec) {
-      if (ec == net::error::would_block || ec == net::error::try_again) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      }
-      continue;
-    }
+    if (ec) continue;
     struct ucred cred {};
     socklen_t len = sizeof cred;
     if (::getsockopt(sock->native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
         cred.uid != 0 || g_connections >= kMaxConnections)
       continue;
-    set_timeouts(sock->native_handle(), kIoTimeoutS);
     std::thread([ioc, sock, &api, &hub, &stop, exe] {
       ConnectionSlot slot;
-      session(*sock, api, hub, "unix", true, stop, exe);
+      Deadline deadline(sock->native_handle());
+      session(*sock, api, hub, "unix", true, stop, exe, *ioc, deadline);
       beast::error_code ignore;
       sock->shutdown(unix_sock::socket::shutdown_both, ignore);
     }).detach();
@@ -402,24 +475,25 @@ void accept_tls(tcp::acceptor& acc, ssl::context& ctx, Api& api, EventHub& hub,
     auto ioc = std::make_shared<net::io_context>(1);
     auto sock = std::make_shared<tcp::socket>(*ioc);
     beast::error_code ec;
+    struct pollfd p {
+      acc.native_handle(), POLLIN, 0
+    };
+    if (::poll(&p, 1, 1000) <= 0) continue;
     acc.accept(*sock, ec);
-    if (ec) {
-      if (ec == net::error::would_block || ec == net::error::try_again)
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      continue;
-    }
+    if (ec) continue;
     if (g_connections >= kMaxConnections) continue;
-    set_timeouts(sock->native_handle(), kIoTimeoutS);
     sock->set_option(tcp::no_delay(true), ec);
     auto ep = sock->remote_endpoint(ec);
     std::string from = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
     std::thread([ioc, sock, &ctx, &api, &hub, &stop, exe, from] {
       ConnectionSlot slot;
+      Deadline deadline(sock->native_handle());
+      deadline.in(kIoTimeoutS);
       beast::ssl_stream<tcp::socket&> stream(*sock, ctx);
       beast::error_code hec;
       stream.handshake(ssl::stream_base::server, hec);
       if (hec) return;
-      session(stream, api, hub, from, false, stop, exe);
+      session(stream, api, hub, from, false, stop, exe, *ioc, deadline);
       beast::error_code ignore;
       stream.shutdown(ignore);
     }).detach();
@@ -500,9 +574,9 @@ Status serve(const ServerOptions& opts, Api& api, EventHub& hub, const std::atom
   } catch (const std::exception& e) {
     return Error::with_status(exitcode::kSystem, std::string("listen: ") + e.what());
   }
-  // Accepts wake up once a second to look at stop.
-  if (uacc) set_timeouts(uacc->native_handle(), 1);
-  if (tacc) set_timeouts(tacc->native_handle(), 1);
+  // Accepts wake up once a second to look at stop (non-blocking acceptors, polled).
+  if (uacc) uacc->non_blocking(true);
+  if (tacc) tacc->non_blocking(true);
   if (uacc) threads.emplace_back([&] { accept_unix(*uacc, api, hub, stop, exe); });
   if (tacc) threads.emplace_back([&] { accept_tls(*tacc, *ctx, api, hub, stop, exe); });
   for (auto& t : threads) t.join();

@@ -349,13 +349,16 @@ std::vector<std::string> BerthTest::leaks() const {
         out.push_back(std::string("id range in ") + f + ": " + line);
     }
   std::string bin = fs::canonical(BERTH_BINARY).string();
+  // berthd, and the watcher and workers it starts (the same binary).
+  std::string daemon_bin = fs::canonical(BERTHD_BINARY).string();
   for (pid_t p : all_pids()) {
     if (p == ::getpid()) continue;
     std::string proc = "/proc/" + std::to_string(p);
     if (in_instance_cgroup(p, instance_))
       out.push_back("process " + std::to_string(p) + " in cgroup " + instance_);
     std::string exe = readlink_str(proc + "/exe");
-    if (exe == bin && env_of(p).find("BERTH_ROOT=" + root_ + "\n") != std::string::npos)
+    if ((exe == bin || exe == daemon_bin) &&
+        env_of(p).find("BERTH_ROOT=" + root_ + "\n") != std::string::npos)
       out.push_back("berth process " + std::to_string(p));
     // A process whose root or cwd is in our tree: an orphaned CT process outside the cgroup.
     std::string proot = readlink_str(proc + "/root"), cwd = readlink_str(proc + "/cwd");
@@ -367,13 +370,15 @@ std::vector<std::string> BerthTest::leaks() const {
 
 void BerthTest::force_cleanup() {
   std::string bin = fs::canonical(BERTH_BINARY).string();
+  std::string daemon_bin = fs::canonical(BERTHD_BINARY).string();
   for (int round = 0; round < 3; ++round) {
     for (pid_t p : all_pids()) {
       std::string proc = "/proc/" + std::to_string(p);
       std::string proot = readlink_str(proc + "/root");
-      bool ours = in_instance_cgroup(p, instance_) || under(proot, root_) ||
-                  (readlink_str(proc + "/exe") == bin &&
-                   env_of(p).find("BERTH_ROOT=" + root_ + "\n") != std::string::npos);
+      bool ours =
+          in_instance_cgroup(p, instance_) || under(proot, root_) ||
+          ((readlink_str(proc + "/exe") == bin || readlink_str(proc + "/exe") == daemon_bin) &&
+           env_of(p).find("BERTH_ROOT=" + root_ + "\n") != std::string::npos);
       if (ours && p != ::getpid()) kill_pids({p});
     }
     sleep_ms(50);

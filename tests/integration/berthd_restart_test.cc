@@ -1,0 +1,91 @@
+// berthd restarts at any time without touching running CTs, and a job running across a restart
+// ends in a defined state: the worker goes on and records its end (berthd killed), or the job is
+// marked failed when its worker is gone too (jobs.h). Cancel stops a job at its safe point.
+#include <signal.h>
+
+#include "berthd_fixture.h"
+
+namespace berth::itest {
+namespace {
+
+using nlohmann::json;
+
+class BerthdRestartTest : public BerthdTest {};
+
+TEST_F(BerthdRestartTest, RestartKeepsCtsRunningAndRebuildsItsView) {
+  std::string a = create_running_ct();
+  std::string b = create_ct();
+  start_berthd();
+  ASSERT_EQ(call(admin_, "POST", "/v1/cts/" + b + "/start").status, 200);
+  auto inits_before = std::vector<pid_t>{ct_processes(a).at(0), ct_processes(b).at(0)};
+  stop_berthd();  // SIGTERM
+  EXPECT_EQ(status_line(a), "CTID " + a + " exist mounted running");
+  EXPECT_EQ(status_line(b), "CTID " + b + " exist mounted running");
+  // While berthd is down, the CLI changes things; the new berthd sees them.
+  EXPECT_EQ(berth({"stop", a, "--fast"}).code, 0);
+  start_berthd();
+  EXPECT_EQ(call(admin_, "GET", "/v1/cts/" + a).json()["state"], "stopped");
+  EXPECT_EQ(call(admin_, "GET", "/v1/cts/" + b).json()["state"], "running");
+  EXPECT_EQ(ct_processes(b).at(0), inits_before[1]) << "the CT's init is the same process";
+  // Killed outright (SIGKILL) and started again: the same.
+  stop_berthd(true);
+  EXPECT_EQ(status_line(b), "CTID " + b + " exist mounted running");
+  start_berthd();
+  EXPECT_EQ(call(admin_, "GET", "/v1/cts/" + b).json()["state"], "running");
+  EXPECT_EQ(call(admin_, "POST", "/v1/cts/" + b + "/stop", R"({"fast":true})").status, 200);
+}
+
+TEST_F(BerthdRestartTest, AJobRunningAcrossARestartEndsDefined) {
+  // Workers wait 3 s at their first safe point (BERTH_TEST_JOB_DELAY_MS).
+  start_berthd({"BERTH_TEST_JOB_DELAY_MS=3000"});
+  std::string c = new_ctid();
+  HttpResult r = call(admin_, "POST", "/v1/cts", "{\"ctid\":" + c + ",\"ostemplate\":\"busybox\"}");
+  ASSERT_EQ(r.status, 202) << r.body;
+  std::string id = r.json()["id"];
+  sleep_ms(500);
+  EXPECT_EQ(call(admin_, "GET", "/v1/jobs/" + id).json()["state"], "running");
+  // berthd dies while the job runs; the worker goes on; the next berthd reports its end.
+  stop_berthd(true);
+  start_berthd();
+  json job = wait_job(id);
+  EXPECT_EQ(job["state"], "done") << job.dump();
+  EXPECT_EQ(status_line(c), "CTID " + c + " exist unmounted down");
+  EXPECT_EQ(call(admin_, "GET", "/v1/cts/" + c).status, 200);
+
+  // The worker dies too (the host went down): the job is marked failed, never left running.
+  stop_berthd();
+  start_berthd({"BERTH_TEST_JOB_DELAY_MS=20000"});
+  std::string d = new_ctid();
+  r = call(admin_, "POST", "/v1/cts", "{\"ctid\":" + d + ",\"ostemplate\":\"busybox\"}");
+  ASSERT_EQ(r.status, 202) << r.body;
+  std::string id2 = r.json()["id"];
+  sleep_ms(500);
+  stop_berthd(true);
+  std::string file = root() + "/run/berth/berthd/jobs/" + id2 + ".json";
+  json f = json::parse(read_text(file), nullptr, false);
+  ASSERT_TRUE(f.is_object());
+  pid_t worker = f.value("pid", 0);
+  ASSERT_GT(worker, 0);
+  ::kill(worker, SIGKILL);
+  sleep_ms(200);
+  start_berthd();
+  job = wait_job(id2);
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_PRED2(contains, job["error"]["message"].get<std::string>(), "interrupted");
+  EXPECT_EQ(status_line(d), "CTID " + d + " deleted unmounted down") << "nothing was created";
+
+  // Cancel at the safe point: nothing is created.
+  stop_berthd();
+  start_berthd({"BERTH_TEST_JOB_DELAY_MS=20000"});
+  std::string e = new_ctid();
+  r = call(admin_, "POST", "/v1/cts", "{\"ctid\":" + e + ",\"ostemplate\":\"busybox\"}");
+  ASSERT_EQ(r.status, 202);
+  HttpResult cancel = call(admin_, "DELETE", "/v1/jobs/" + r.json()["id"].get<std::string>());
+  EXPECT_EQ(cancel.status, 202) << cancel.body;
+  job = wait_job(r.json()["id"]);
+  EXPECT_EQ(job["state"], "cancelled");
+  EXPECT_EQ(status_line(e), "CTID " + e + " deleted unmounted down");
+}
+
+}  // namespace
+}  // namespace berth::itest
