@@ -38,12 +38,10 @@ VZCONF
 fi
 scripts/install-deps.sh
 scripts/build.sh
-cmake --install build --prefix /usr/local >/dev/null
-# The web panel's files, which berthd serves (docs/panel.md), with xterm.js from Debian's packages.
+# The web panel's third-party files (xterm.js from Debian's packages) into panel/vendor/, so that
+# the install below copies them with panel/ to /usr/local/share/berth/panel (docs/panel.md).
 scripts/panel-vendor.sh >/dev/null
-rm -rf /usr/local/share/berth/panel
-mkdir -p /usr/local/share/berth
-cp -r panel /usr/local/share/berth/panel
+cmake --install build --prefix /usr/local >/dev/null
 berth=/usr/local/sbin/berth
 echo "== installed: $($berth --version) in /usr/local/sbin (also as vzctl, vzlist, vzubc, vzmigrate)"
 
