@@ -385,7 +385,7 @@ function ctGraphs(ct, body, cleanups) {
 }
 
 function ctConsole(ct, body, cleanups) {
-  const kind = h('select', {}, h('option', { value: 'console', text: 'Console (the VPS\'s init and getty)' }),
+  const kind = h('select', {}, h('option', { value: 'console', text: 'The VPS\'s console (/dev/console)' }),
     h('option', { value: 'shell', text: 'Root shell' }));
   const connect = h('button', { type: 'button', class: 'primary', text: 'Connect' });
   const disconnect = h('button', { type: 'button', text: 'Disconnect', disabled: true });
