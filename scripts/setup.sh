@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # README command 1: install what Berth needs (Debian bookworm packages), build it, install it
-# into /usr/local/sbin (berth, plus vzctl/vzlist/vzubc/vzmigrate links), make the built-in busybox
-# template, then create and start a demo VPS, show it working, and remove it again.
+# into /usr/local/sbin (berth, plus vzctl/vzlist/vzubc/vzmigrate links, and berthd with the panel's
+# files in /usr/local/share/berth/panel), install and start berthd's systemd unit (when systemd
+# runs; its TLS certificate is made on its first start), make the built-in busybox template, then
+# create and start a demo VPS, show it working, and remove it again.
 # Needs root. BERTH_ROOT (default /) chooses where Berth keeps its state.
 # --openvz-paths (or BERTH_PATH_LAYOUT=openvz): keep OpenVZ's paths (/etc/vz/vz.conf,
 # /etc/vz/conf, /vz/private, /vz/root, /vz/template/cache), docs/openvz.md.
@@ -44,6 +46,23 @@ scripts/panel-vendor.sh >/dev/null
 cmake --install build --prefix /usr/local >/dev/null
 berth=/usr/local/sbin/berth
 echo "== installed: $($berth --version) in /usr/local/sbin (also as vzctl, vzlist, vzubc, vzmigrate)"
+
+# berthd (docs/api.md): a systemd unit when systemd runs, else how to run it in the foreground.
+unit=/etc/systemd/system/berthd.service
+if [ -d /run/systemd/system ]; then
+  if [ "$root" = "" ]; then
+    install -m 0644 etc/systemd/berthd.service "$unit"
+  else
+    sed "s|^Environment=BERTH_PANEL_DIR=|Environment=BERTH_ROOT=$root\nEnvironment=BERTH_PANEL_DIR=|" \
+      etc/systemd/berthd.service >"$unit"
+  fi
+  systemctl daemon-reload
+  systemctl enable berthd.service >/dev/null 2>&1
+  systemctl restart berthd.service
+  echo "== berthd: $(systemctl is-active berthd.service) (unix socket ${root}/run/berth/berthd.sock, https on :8443)"
+else
+  echo "== berthd: no systemd here; run it in the foreground: BERTH_ROOT=${root:-/} /usr/local/sbin/berthd --foreground"
+fi
 
 $berth template create busybox
 demo=${BERTH_DEMO_CTID:-1000000}

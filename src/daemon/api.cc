@@ -378,11 +378,12 @@ Response Api::dispatch(const Request& req, const RouteMatch& m, const auth::Prin
     // Not a CTID, not the caller's, or no such CT: the same 404, so a customer learns nothing
     // about other customers' CTs.
     if (!validate_ctid(ctid).ok() || !who.may_see(ctid)) return not_found_ct(ctid);
+    // The view may be a poll behind the files: a CT made or destroyed since (by the CLI, by a
+    // job) is read again now (one access(2) per request).
     auto snap = view_.snapshot();
-    if (!snap->count(ctid)) {
-      view_.refresh(ctid);  // made by the CLI since the last pass?
-      if (!view_.snapshot()->count(ctid)) return not_found_ct(ctid);
-    }
+    bool exists = ::access(host_.ct_conf_path(ctid).c_str(), F_OK) == 0;
+    if (exists != (snap->count(ctid) > 0)) view_.refresh(ctid);
+    if (!view_.snapshot()->count(ctid)) return not_found_ct(ctid);
   }
   switch (m.id) {
     case RouteId::kWhoami: {

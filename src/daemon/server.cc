@@ -341,6 +341,9 @@ void session(Stream& stream, Api& api, EventHub& hub, const std::string& from, b
     parser.body_limit(kMaxBodyBytes);
     parser.header_limit(kMaxHeaderBytes);
     beast::error_code ec;
+    // The header first, with no body limit (Beast would refuse a large Content-Length while
+    // reading the header, before this can answer it); the limit is set for the body below.
+    parser.body_limit(boost::none);
     http::read_header(stream, buf, parser, ec);
     if (ec == http::error::header_limit) {
       auto res = to_beast(error_response(400, exitcode::kBadArgument, "the headers are too large"),
@@ -364,6 +367,7 @@ void session(Stream& stream, Api& api, EventHub& hub, const std::string& from, b
       http::write(stream, res, ec);
       return;
     }
+    parser.body_limit(kMaxBodyBytes);
     http::read(stream, buf, parser, ec);
     if (ec == http::error::body_limit) {
       auto res = to_beast(error_response(413, exitcode::kBadArgument, "the body is too large"), 11,
