@@ -709,7 +709,11 @@ async function viewJobs() {
 // ---------- routing and start
 
 async function route() {
-  if (!state.me) return;
+  if (!state.me) {
+    // Logged out: any address shows the login page.
+    if (!document.getElementById('login-token')) viewLogin();
+    return;
+  }
   const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
   const admin = isAdmin();
   if (parts[0] === 'ct' && parts[1]) await viewCt(parts[1], parts[2] || '');

@@ -176,7 +176,17 @@ class Panel:
             pass
 
     def go(self, route=''):
-        self.d.get(self.url + route)
+        # A new hash re-renders the view in place: empty it first, so that no wait below finds an
+        # element of the page before (a reload when the address does not change).
+        target = self.url + route
+        try:
+            self.d.execute_script("const v = document.getElementById('view'); if (v) v.replaceChildren();")
+        except Exception:
+            pass
+        if self.d.current_url == target:
+            self.d.refresh()
+        else:
+            self.d.get(target)
 
     def css(self, sel):
         return self.d.find_elements(By.CSS_SELECTOR, sel)
