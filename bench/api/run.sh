@@ -82,7 +82,8 @@ for n in "${counts[@]}"; do
     t=$(curl -sk -o /dev/null -w '%{time_total}' -H "$hdr" "https://127.0.0.1:$port/metrics")
     best=$(awk -v a="$best" -v b="$t" 'BEGIN {print (b < a) ? b : a}')
   done
-  lines=$(curl -sk -H "$hdr" "https://127.0.0.1:$port/metrics" | grep -vc '^#')
+  lines=$(curl -sk -H "$hdr" "https://127.0.0.1:$port/metrics" | grep -vc '^#' || true)
+  poll=$(curl -sk -H "$hdr" "https://127.0.0.1:$port/metrics" | awk '/^berthd_poll_milliseconds/ {printf "%.0f", $2}')
   # 100 subscribers, one state change.
   evdir=$root/events
   mkdir -p "$evdir"
@@ -93,18 +94,20 @@ for n in "${counts[@]}"; do
   done
   sleep 2
   target=$((first + n - 1))
+  op=start
+  ((n <= running_max)) && op=stop  # the last VPS runs: stop it instead
   ts=$(date +%s.%N)
-  curl -sk -o /dev/null -X POST -H "$hdr" "https://127.0.0.1:$port/v1/cts/$target/start"
+  curl -sk -o /dev/null -X POST -H "$hdr" "https://127.0.0.1:$port/v1/cts/$target/$op"
   got=0
   for _ in $(seq 100); do
-    got=$(grep -l "\"ctid\":$target,.*\"state\":\"running\"" "$evdir"/* 2>/dev/null | wc -l)
+    got=$( (grep -l "\"ctid\":$target,\"hostname\"" "$evdir"/* 2>/dev/null || true) | wc -l)
     [ "$got" -ge 100 ] && break
     sleep 0.05
   done
   te=$(date +%s.%N)
   kill "${subs[@]}" 2>/dev/null || true
   wait "${subs[@]}" 2>/dev/null || true
-  echo "       $n VPSs (made in ${made}s, $((n < running_max ? n : running_max)) running): idle CPU ${cpu}% of one core over ${idle}s, RSS ${rss}; /metrics ${best}s for ${lines} samples; events: ${got}/100 subscribers saw the start within $(awk -v a="$ts" -v b="$te" 'BEGIN {printf "%.2f", b - a}')s of the request (the start included)"
+  echo "       $n VPSs (made in ${made}s, $((n < running_max ? n : running_max)) running): idle CPU ${cpu}% of one core over ${idle}s, RSS ${rss}; /metrics ${best}s for ${lines} samples; events: ${got}/100 subscribers saw the $op within $(awk -v a="$ts" -v b="$te" 'BEGIN {printf "%.2f", b - a}')s of the request (the $op included); poll pass ${poll} ms"
   cleanup
 done
 trap - EXIT

@@ -19,6 +19,7 @@ namespace berth::auth {
 namespace {
 
 constexpr int kPbkdf2Rounds = 100000;
+constexpr size_t kShownMax = 64;  // of a bad value quoted in a message
 constexpr std::string_view kPrefix = "bt_";
 
 std::string to_hex(const unsigned char* p, size_t n) {
@@ -107,9 +108,10 @@ Result<std::vector<std::string>> parse_ct_list(std::string_view list) {
     if (comma == std::string_view::npos) comma = list.size();
     std::string_view item = list.substr(pos, comma - pos);
     auto id = validate_ctid(item);
-    if (!id.ok())
-      return Error::with_status(exitcode::kBadValue,
-                                "--ct: invalid CTID `" + std::string(item.substr(0, 20)) + "`");
+    if (!id.ok()) {
+      std::string shown(item.substr(0, kShownMax));
+      return Error::with_status(exitcode::kBadValue, "--ct: invalid CTID `" + shown + "`");
+    }
     if (std::find(out.begin(), out.end(), *id) == out.end()) out.push_back(*id);
     pos = comma + 1;
   }
@@ -205,10 +207,12 @@ const TokenEntry* TokenStore::by_password(std::string_view user, std::string_vie
 Result<std::string> TokenStore::add(const std::string& name, bool admin,
                                     std::vector<std::string> cts,
                                     const std::optional<std::string>& password) {
-  if (!is_valid_name(name))
-    return Error::with_status(exitcode::kBadValue,
-                              "invalid token name `" + name.substr(0, 64) +
-                                  "` (a-z, 0-9, '_', '.', '-', at most 64, not `root`)");
+  if (!is_valid_name(name)) {
+    std::string shown = name.substr(0, kShownMax);
+    return Error::with_status(exitcode::kBadValue, "invalid token name `" + shown +
+                                                       "` (a-z, 0-9, '_', '.', '-', at most " +
+                                                       "64 characters, not `root`)");
+  }
   if (find(name)) return Error::with_status(exitcode::kBadValue, "token `" + name + "` exists");
   if (!admin && cts.empty())
     return Error::with_status(exitcode::kBadArgument, "a token needs --ct LIST or --admin");

@@ -101,8 +101,10 @@ int token_delete(const Invocation& inv, const HostConfig& host) {
   if (inv.args.size() != 2) return report(inv, usage_error(kUsage));
   const std::string& name = inv.args[1];
   auto st = auth::modify_store(host, [&](auth::TokenStore& s) -> Status {
-    if (!s.remove(name))
-      return Error::with_status(exitcode::kBadValue, "no token named `" + name.substr(0, 64) + "`");
+    if (!s.remove(name)) {
+      std::string shown = name.size() > 64 ? name.substr(0, 64) : name;
+      return Error::with_status(exitcode::kBadValue, "no token named `" + shown + "`");
+    }
     return {};
   });
   if (!st.ok()) return report(inv, Error(st.error()).context("token delete"));

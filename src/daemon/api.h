@@ -87,6 +87,10 @@ class Api {
   struct timespec tokens_mtime_ {};
   ino_t tokens_ino_ = 0;
   std::mutex audit_mu_;
+  // The operator's GET /v1/cts body for one snapshot (the list is the same until the next poll).
+  std::mutex list_mu_;
+  std::shared_ptr<const Snapshot> list_snap_;
+  std::string list_body_;
   std::atomic<uint64_t> requests_{0};
 };
 

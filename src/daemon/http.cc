@@ -61,12 +61,12 @@ int http_status_of(int exit_status) {
     case kName:
     case kNoOsTemplate:
     case kTemplateNotFound:
-    case kSetUbc: return 400;
-    case kPermission: return 403;
+    case kSetUbc: return kHttpBadRequest;
+    case kPermission: return kHttpForbidden;
     case kNoConfig:
     case kPrivateNotFound:
     case kSnapshotNotFound:
-    case kBackupNotFound: return 404;
+    case kBackupNotFound: return kHttpNotFound;
     case kLocked:
     case kNotRunning:
     case kRunning:
@@ -76,8 +76,8 @@ int http_status_of(int exit_status) {
     case kIpInUse:
     case kStartDisabled:
     case kSnapshotExists:
-    case kSnapshotMounted: return 409;
-    default: return 500;
+    case kSnapshotMounted: return kHttpConflict;
+    default: return kHttpServerError;
   }
 }
 

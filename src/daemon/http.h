@@ -17,6 +17,17 @@ namespace berth::daemon {
 
 using Json = nlohmann::json;
 
+// HTTP statuses berthd answers (named, so no bare number reads as an exit status).
+inline constexpr int kHttpOk = 200;
+inline constexpr int kHttpAccepted = 202;
+inline constexpr int kHttpNoContent = 204;
+inline constexpr int kHttpBadRequest = 400;
+inline constexpr int kHttpUnauthorized = 401;
+inline constexpr int kHttpForbidden = 403;
+inline constexpr int kHttpNotFound = 404;
+inline constexpr int kHttpConflict = 409;
+inline constexpr int kHttpServerError = 500;
+
 // Bounds on what a client may send (server.cc enforces them while reading).
 inline constexpr size_t kMaxBodyBytes = 64 * 1024;
 inline constexpr size_t kMaxHeaderBytes = 16 * 1024;

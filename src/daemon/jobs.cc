@@ -166,7 +166,10 @@ bool JobStore::busy(const std::string& ctid) {
 
 Result<Json> JobStore::cancel(const std::string& id) {
   auto f = read(id);
-  if (!f) return Error::with_status(exitcode::kNoConfig, "no job " + id.substr(0, 40));
+  if (!f) {
+    std::string shown = id.size() > 40 ? id.substr(0, 40) : id;
+    return Error::with_status(exitcode::kNoConfig, "no job " + shown);
+  }
   if (is_final_state(f->value("state", "")))
     return Error::with_status(exitcode::kRunning, "job " + id + " has ended");
   int fd = ::open((file_of(id) + ".cancel").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -280,6 +283,17 @@ Status start_via_watcher(const HostConfig& host, const std::string& ctid) {
   return {};
 }
 
+// Stop the CT (at once) when it runs or is mounted; returns whether it ran.
+Result<bool> stop_for_job(JobRun& run, const CtConfig& ct) {
+  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
+  if (!s.running && !s.mounted) return false;
+  run.update("running", 20, "stopping");
+  auto st = runtime::stop(ct, {true, false});
+  if (!st.ok() && st.error().exit_status() != exitcode::kNotRunning)
+    return Error(st.error()).context("stop CT " + ct.ctid());
+  return s.running;
+}
+
 int job_create(const HostConfig& host, JobRun& run, const std::string& ctid, const Json& p) {
   auto changes = create_changes(p);
   if (!changes.ok()) return run.fail(changes.error());
@@ -313,14 +327,8 @@ int job_destroy(const HostConfig& host, JobRun& run, const std::string& ctid) {
   auto ct = CtConfig::load(host, ctid);
   if (!ct.ok())
     return run.fail(Error::with_status(exitcode::kNoConfig, "CT " + ctid + " does not exist"));
-  auto s = state::query_status(*ct);
-  if (!s.ok()) return run.fail(s.error());
-  if (s->running || s->mounted) {
-    run.update("running", 20, "stopping");
-    auto st = runtime::stop(*ct, {true, false});
-    if (!st.ok() && st.error().exit_status() != exitcode::kNotRunning)
-      return run.fail(Error(st.error()).context("stop CT " + ctid));
-  }
+  auto was = stop_for_job(run, *ct);
+  if (!was.ok()) return run.fail(was.error());
   run.update("running", 60, "destroying");
   if (auto st = runtime::destroy(*ct); !st.ok())
     return run.fail(Error(st.error()).context("destroy CT " + ctid));
@@ -341,15 +349,9 @@ int job_reinstall(const HostConfig& host, JobRun& run, const std::string& ctid, 
     auto edit = edit::apply_changes({{"ostemplate", tmpl}}, ctid, conf);
     if (!edit.ok()) return run.fail(edit.error());
   }
-  auto s = state::query_status(*ct);
-  if (!s.ok()) return run.fail(s.error());
-  bool was_running = s->running;
-  if (s->running || s->mounted) {
-    run.update("running", 20, "stopping");
-    auto st = runtime::stop(*ct, {true, false});
-    if (!st.ok() && st.error().exit_status() != exitcode::kNotRunning)
-      return run.fail(Error(st.error()).context("stop CT " + ctid));
-  }
+  auto was = stop_for_job(run, *ct);
+  if (!was.ok()) return run.fail(was.error());
+  bool was_running = *was;
   run.update("running", 40, "removing the old files");
   if (auto st = runtime::destroy(*ct); !st.ok())
     return run.fail(Error(st.error()).context("reinstall CT " + ctid));

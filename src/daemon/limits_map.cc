@@ -56,9 +56,10 @@ Status only_keys(const Json& obj, std::initializer_list<const char*> allowed,
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     bool known =
         std::any_of(allowed.begin(), allowed.end(), [&](const char* k) { return it.key() == k; });
-    if (!known)
-      return Error::with_status(exitcode::kBadArgument,
-                                what + ": unknown field `" + it.key().substr(0, 40) + "`");
+    if (!known) {
+      std::string shown = it.key().size() > 40 ? it.key().substr(0, 40) : it.key();
+      return Error::with_status(exitcode::kBadArgument, what + ": unknown field `" + shown + "`");
+    }
   }
   return {};
 }

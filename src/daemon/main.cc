@@ -1,7 +1,7 @@
 // berthd: the host daemon (REST API, events, metrics, the panel's files; docs/api.md).
 //
 //   berthd [--foreground] [--listen ADDR:PORT | --no-tls] [--socket PATH] [--panel-dir DIR]
-//          [--cert FILE --key FILE] [--poll SECONDS]
+//          [--cert FILE --key FILE] [--poll SECONDS] [--io-timeout SECONDS]
 // berthd never forks into the background (systemd runs it as it is; --foreground is accepted for
 // symmetry with the docs). Everything is under BERTH_ROOT as for `berth`. The same binary also
 // runs the single-threaded helpers the daemon needs (worker.h): `_worker ...`, and, when berthd
@@ -38,14 +38,9 @@ void on_signal(int) { g_stop = true; }
 int usage() {
   std::fprintf(stderr,
                "usage: berthd [--foreground] [--listen ADDR:PORT | --no-tls] [--socket PATH]\n"
-               "              [--panel-dir DIR] [--cert FILE --key FILE] [--poll SECONDS]\n");
+               "              [--panel-dir DIR] [--cert FILE --key FILE] [--poll SECONDS]\n"
+               "              [--io-timeout SECONDS]\n");
   return berth::exitcode::kBadArgument;
-}
-
-std::string self_exe() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/proc/self/exe");
 }
 
 }  // namespace
@@ -84,7 +79,7 @@ int main(int argc, char** argv) {
   so.key = host->paths().etc + "/berthd/key.pem";
   std::string panel = "/usr/local/share/berth/panel";
   if (const char* p = std::getenv("BERTH_PANEL_DIR")) panel = p;
-  int poll_s = 5;
+  int poll_s = 10;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
@@ -92,7 +87,7 @@ int main(int argc, char** argv) {
     if (a == "--no-tls") {
       so.tls_listen.clear();
     } else if (a == "--listen" || a == "--socket" || a == "--panel-dir" || a == "--cert" ||
-               a == "--key" || a == "--poll") {
+               a == "--key" || a == "--poll" || a == "--io-timeout") {
       const std::string* v = value();
       if (!v) return usage();
       if (a == "--listen") so.tls_listen = *v;
@@ -101,11 +96,12 @@ int main(int argc, char** argv) {
       if (a == "--cert") so.cert = *v;
       if (a == "--key") so.key = *v;
       if (a == "--poll") poll_s = std::atoi(v->c_str());
+      if (a == "--io-timeout") so.io_timeout_s = std::atoi(v->c_str());
     } else {
       return usage();
     }
   }
-  if (poll_s < 1 || poll_s > 3600) return usage();
+  if (poll_s < 1 || poll_s > 3600 || so.io_timeout_s < 1 || so.io_timeout_s > 3600) return usage();
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -132,13 +128,13 @@ int main(int argc, char** argv) {
   daemon::History history;
   if (auto st = history.open(host->paths().lib + "/berthd/history.db"); !st.ok())
     std::fprintf(stderr, "berthd: %s (no history)\n", st.error().message().c_str());
-  daemon::JobStore jobs(*host, self_exe());
+  daemon::JobStore jobs(*host, daemon::self_exe());
   daemon::View view(*host, history,
                     [&](const std::string& type, const std::string& ctid, const std::string& json) {
                       hub.publish(type, ctid, json);
                     });
-  daemon::Api api(*host, {self_exe(), panel, std::string(daemon::openapi_document())}, hub, history,
-                  view, jobs);
+  daemon::Api api(*host, {daemon::self_exe(), panel, std::string(daemon::openapi_document())}, hub,
+                  history, view, jobs);
   // Jobs first: one that a previous berthd left running is recognised (or marked failed).
   jobs.poll([](const daemon::Json&) {});
   view.start(poll_s);

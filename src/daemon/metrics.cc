@@ -50,6 +50,18 @@ std::string ct_label(const std::string& ctid) { return "ctid=\"" + ctid + "\""; 
 
 }  // namespace
 
+std::pair<uint64_t, uint64_t> host_memory() {
+  auto mi = sys::read_file("/proc/meminfo");
+  if (!mi.ok()) return {0, 0};
+  auto field = [&](const char* k) -> uint64_t {
+    size_t i = mi->find(k);
+    return i == std::string::npos
+               ? 0
+               : std::strtoull(mi->c_str() + i + std::strlen(k), nullptr, 10) * 1024;
+  };
+  return {field("MemTotal:"), field("MemAvailable:")};
+}
+
 std::string render_metrics(const Snapshot& snap, const MetricsHost& host) {
   Out o;
   struct Gauge {
@@ -123,17 +135,7 @@ std::string render_metrics(const Snapshot& snap, const MetricsHost& host) {
   o.plain("berth_host_cts_running", static_cast<double>(running));
   o.help("berth_host_cpus", "gauge", "online CPUs");
   o.plain("berth_host_cpus", static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN)));
-  uint64_t mem_total = 0, mem_avail = 0;
-  if (auto mi = sys::read_file("/proc/meminfo"); mi.ok()) {
-    auto field = [&](const char* k) -> uint64_t {
-      size_t i = mi->find(k);
-      return i == std::string::npos
-                 ? 0
-                 : std::strtoull(mi->c_str() + i + std::strlen(k), nullptr, 10) * 1024;
-    };
-    mem_total = field("MemTotal:");
-    mem_avail = field("MemAvailable:");
-  }
+  auto [mem_total, mem_avail] = host_memory();
   o.help("berth_host_memory_bytes", "gauge", "host memory");
   o.plain("berth_host_memory_bytes", static_cast<double>(mem_total));
   o.help("berth_host_memory_available_bytes", "gauge", "host memory available");

@@ -19,4 +19,7 @@ struct MetricsHost {
 
 std::string render_metrics(const Snapshot& snap, const MetricsHost& host);
 
+// The host's MemTotal and MemAvailable (/proc/meminfo), bytes; zeros when unreadable.
+std::pair<uint64_t, uint64_t> host_memory();
+
 }  // namespace berth::daemon

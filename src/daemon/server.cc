@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "core/exit_codes.h"
+#include "daemon/worker.h"
 #include "monitor/client.h"
 
 extern char** environ;
@@ -46,7 +47,7 @@ using tcp = net::ip::tcp;
 using unix_sock = net::local::stream_protocol;
 
 constexpr int kMaxConnections = 1024;
-constexpr int kIoTimeoutS = 30;      // to read a request, to write an answer
+std::atomic<int> kIoTimeoutS{30};    // to read a request, to write an answer (--io-timeout)
 constexpr int kConsoleIdleS = 3600;  // a console with no traffic either way
 std::atomic<int> g_connections{0};
 
@@ -207,7 +208,7 @@ ShellPty spawn_shell(const std::string& exe, const std::string& ctid) {
 template <class WsStream>
 void relay(WsStream& wsock, net::io_context& ioc, int fd, bool is_pty, bool fd_is_seqpacket,
            const Deadline& deadline) {
-  net::posix::stream_descriptor term(ioc, ::dup(fd));
+  net::posix::stream_descriptor term(ioc, ::fcntl(fd, F_DUPFD_CLOEXEC, 0));
   beast::flat_buffer in;
   std::array<char, 8192> out{};
   bool done = false;
@@ -440,28 +441,32 @@ struct ConnectionSlot {
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
 };
 
-std::string self_exe() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/proc/self/exe");
+// Wait (a second at most, so the caller sees stop) for one connection; it gets a context of its
+// own (nothing runs it but a console, see serve_console). false: none, or over the cap.
+template <class Acceptor, class Socket>
+bool accept_one(Acceptor& acc, std::shared_ptr<net::io_context>& ioc,
+                std::shared_ptr<Socket>& sock) {
+  struct pollfd p {
+    acc.native_handle(), POLLIN, 0
+  };
+  if (::poll(&p, 1, 1000) <= 0) return false;
+  ioc = std::make_shared<net::io_context>(1);
+  sock = std::make_shared<Socket>(*ioc);
+  beast::error_code ec;
+  acc.accept(*sock, ec);
+  return !ec && g_connections < kMaxConnections;
 }
 
 void accept_unix(unix_sock::acceptor& acc, Api& api, EventHub& hub, const std::atomic<bool>& stop,
                  const std::string& exe) {
   while (!stop) {
-    auto ioc = std::make_shared<net::io_context>(1);
-    auto sock = std::make_shared<unix_sock::socket>(*ioc);
-    beast::error_code ec;
-    struct pollfd p {
-      acc.native_handle(), POLLIN, 0
-    };
-    if (::poll(&p, 1, 1000) <= 0) continue;
-    acc.accept(*sock, ec);
-    if (ec) continue;
+    std::shared_ptr<net::io_context> ioc;
+    std::shared_ptr<unix_sock::socket> sock;
+    if (!accept_one(acc, ioc, sock)) continue;
     struct ucred cred {};
     socklen_t len = sizeof cred;
     if (::getsockopt(sock->native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        cred.uid != 0 || g_connections >= kMaxConnections)
+        cred.uid != 0)
       continue;
     std::thread([ioc, sock, &api, &hub, &stop, exe] {
       ConnectionSlot slot;
@@ -476,16 +481,10 @@ void accept_unix(unix_sock::acceptor& acc, Api& api, EventHub& hub, const std::a
 void accept_tls(tcp::acceptor& acc, ssl::context& ctx, Api& api, EventHub& hub,
                 const std::atomic<bool>& stop, const std::string& exe) {
   while (!stop) {
-    auto ioc = std::make_shared<net::io_context>(1);
-    auto sock = std::make_shared<tcp::socket>(*ioc);
+    std::shared_ptr<net::io_context> ioc;
+    std::shared_ptr<tcp::socket> sock;
+    if (!accept_one(acc, ioc, sock)) continue;
     beast::error_code ec;
-    struct pollfd p {
-      acc.native_handle(), POLLIN, 0
-    };
-    if (::poll(&p, 1, 1000) <= 0) continue;
-    acc.accept(*sock, ec);
-    if (ec) continue;
-    if (g_connections >= kMaxConnections) continue;
     sock->set_option(tcp::no_delay(true), ec);
     auto ep = sock->remote_endpoint(ec);
     std::string from = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -542,6 +541,7 @@ Status ensure_certificate(const std::string& cert, const std::string& key) {
 }
 
 Status serve(const ServerOptions& opts, Api& api, EventHub& hub, const std::atomic<bool>& stop) {
+  kIoTimeoutS = opts.io_timeout_s;
   std::string exe = self_exe();
   net::io_context ioc;
   std::vector<std::thread> threads;

@@ -18,6 +18,7 @@ struct ServerOptions {
   std::string unix_path;   // "" : no unix socket
   std::string tls_listen;  // "addr:port"; "" : no TCP
   std::string cert, key;   // PEM files
+  int io_timeout_s = 30;   // to send a request, to read an answer (the watchdog's deadline)
 };
 
 // Make a self-signed certificate (EC P-256, 10 years, CN = hostname) into cert and key (0600)

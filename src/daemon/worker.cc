@@ -90,6 +90,12 @@ int shell(const HostConfig& host, const std::string& ctid) {
 
 }  // namespace
 
+std::string self_exe() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/proc/self/exe");
+}
+
 std::string result_line(int code, const std::string& message) {
   if (code == 0) return R"({"ok":true})";
   return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump(

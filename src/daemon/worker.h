@@ -24,6 +24,9 @@ namespace berth::daemon {
 // argv after the program name; returns the exit status.
 int worker_main(const HostConfig& host, const std::vector<std::string>& args);
 
+// The path of the running binary (berthd's own, for its workers).
+std::string self_exe();
+
 // One JSON result line for an error / for success.
 std::string result_line(int code, const std::string& message);
 

@@ -63,7 +63,8 @@ std::string BerthdTest::make_token(const std::string& name, const std::vector<st
   return t;
 }
 
-void BerthdTest::start_berthd(const std::vector<std::string>& extra_env) {
+void BerthdTest::start_berthd(const std::vector<std::string>& extra_env,
+                              const std::vector<std::string>& extra_args) {
   port_ = free_port();
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e)
@@ -74,6 +75,7 @@ void BerthdTest::start_berthd(const std::vector<std::string>& extra_env) {
   std::vector<std::string> argv{BERTHD_BINARY, "--foreground",
                                 "--listen",    "127.0.0.1:" + std::to_string(port_),
                                 "--poll",      "1"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   std::string log = root() + "/berthd.log";
   pid_t pid = ::fork();
   if (pid == 0) {

@@ -21,7 +21,8 @@ class BerthdTest : public BerthTest {
 
   // Start berthd (extra: "KEY=value" environment); waits until it answers. Stop: SIGTERM (or
   // SIGKILL when kill) and wait.
-  void start_berthd(const std::vector<std::string>& extra_env = {});
+  void start_berthd(const std::vector<std::string>& extra_env = {},
+                    const std::vector<std::string>& extra_args = {});
   void stop_berthd(bool kill = false);
   pid_t berthd_pid() const { return berthd_; }
 

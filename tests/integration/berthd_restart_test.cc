@@ -1,7 +1,12 @@
 // berthd restarts at any time without touching running CTs, and a job running across a restart
 // ends in a defined state: the worker goes on and records its end (berthd killed), or the job is
 // marked failed when its worker is gone too (jobs.h). Cancel stops a job at its safe point.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include "berthd_fixture.h"
 
@@ -85,6 +90,32 @@ TEST_F(BerthdRestartTest, AJobRunningAcrossARestartEndsDefined) {
   job = wait_job(r.json()["id"]);
   EXPECT_EQ(job["state"], "cancelled");
   EXPECT_EQ(status_line(e), "CTID " + e + " deleted unmounted down");
+}
+
+// A client that connects and sends half a request (slowloris), or nothing, holds no thread past
+// the I/O deadline: the watchdog shuts its connection down, and berthd still answers others.
+TEST_F(BerthdRestartTest, SlowClientsAreCutOffAtTheDeadline) {
+  start_berthd({}, {"--io-timeout", "2"});
+  int slow = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a {};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port_));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(slow, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const char part[] = "\x16\x03\x01";  // the start of a TLS hello, never finished
+  ASSERT_EQ(::write(slow, part, 3), 3);
+  struct timeval tv {
+    6, 0
+  };
+  ::setsockopt(slow, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto t0 = std::chrono::steady_clock::now();
+  char buf[64];
+  ssize_t n = ::read(slow, buf, sizeof buf);
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LE(n, 0) << "berthd closed the connection";
+  EXPECT_LT(waited, 5.0) << "within the 2 s deadline (and the watchdog's half second)";
+  ::close(slow);
+  EXPECT_EQ(call(admin_, "GET", "/v1/whoami").status, 200);
 }
 
 }  // namespace
