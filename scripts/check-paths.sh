@@ -20,7 +20,8 @@ fi
 mapfile -t have < <(git ls-files -- '*.md' | xargs -n1 basename | sort -u)
 while IFS=: read -r file line doc; do
   base=${doc##*/}
-  if ! printf '%s\n' "${have[@]}" | grep -qxF "$base"; then
+  # (not printf | grep -q: under pipefail printf's SIGPIPE, when grep -q stops early, read as no match)
+  if ! grep -qxF "$base" < <(printf '%s\n' "${have[@]}"); then
     echo "$file:$line: names $doc, which is not in the repository"
     status=1
   fi

@@ -12,6 +12,8 @@ pkgs=(
   clang-format-14 clang-tidy-14
   ccache
   libboost1.81-dev libsqlite3-dev wrk
+  # the web panel (docs/panel.md): xterm.js for its console, and its browser tests
+  libjs-xterm node-xterm chromium chromium-driver python3-selenium
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -40,6 +40,9 @@ VZCONF
 fi
 scripts/install-deps.sh
 scripts/build.sh
+# The web panel's third-party files (xterm.js from Debian's packages) into panel/vendor/, so that
+# the install below copies them with panel/ to /usr/local/share/berth/panel (docs/panel.md).
+scripts/panel-vendor.sh >/dev/null
 cmake --install build --prefix /usr/local >/dev/null
 berth=/usr/local/sbin/berth
 echo "== installed: $($berth --version) in /usr/local/sbin (also as vzctl, vzlist, vzubc, vzmigrate)"

@@ -6,11 +6,13 @@
 #   3. the cached Debian template (tests/tools/debian-template: BERTH_TEST_DEBIAN_TEMPLATE), then
 #      root integration tests (ctest -L root, two at a time: every test has its own BERTH_ROOT
 #      and cgroup instance name, so they are independent); skipped with a note when not root,
-#   4. the short cgroup v2 suite in the qemu test VM (scripts/testvm-ci.sh, 2-4 min; as root only;
+#   4. the web panel's browser tests (scripts/test-panel.sh: headless chromium against a real
+#      berthd and busybox VPSs; skipped with a note when chromium or selenium is missing),
+#   5. the short cgroup v2 suite in the qemu test VM (scripts/testvm-ci.sh, 2-4 min; as root only;
 #      skipped with a note when qemu cannot run here, or when SKIP_VM=1), then its storage suite
 #      (disks, snapshots, clone on Debian's 6.1 kernel and cgroup v2; skipped also with
 #      SKIP_VM_STORAGE=1),
-#   5. the host leak check (tests/tools/leakcheck), which fails the run if anything of a Berth
+#   6. the host leak check (tests/tools/leakcheck), which fails the run if anything of a Berth
 #      instance is left on the machine.
 # Environment: BUILD_DIR (default build), JOBS (integration parallelism, default 2),
 # SKIP_BUILD=1 to test an existing build.
@@ -55,6 +57,14 @@ if [ "$(id -u)" = 0 ]; then
 
   echo "== integration tests (root)"
   ctest --test-dir "$build" -L root --output-on-failure -j "$jobs" --timeout 300 || status=1
+
+  echo "== panel browser tests (scripts/test-panel.sh: chromium against a real berthd)"
+  panel_rc=0
+  BUILD_DIR=$build scripts/test-panel.sh || panel_rc=$?
+  case $panel_rc in
+    0|77) ;;
+    *) status=1 ;;
+  esac
 
   if [ "${SKIP_VM:-0}" = 1 ]; then
     echo "== cgroup v2 suite in the test VM skipped (SKIP_VM=1)"
