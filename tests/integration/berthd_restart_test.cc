@@ -133,7 +133,10 @@ TEST_F(BerthdRestartTest, TheWatcherBerthdStartsServesRebootAndPoweroff) {
   // The teardown worker says "down" before it has released the CT's lock and exited: the
   // fixture's own stop and leak check come after it.
   for (int i = 0; i < 200 && berth({"umount", id}).code == 9; ++i) sleep_ms(100);
-  sleep_ms(300);
+  // ... and the watcher itself exits a moment after it let go of the lock: wait for it by its
+  // pid (a loaded CI host showed it still there 300 ms later).
+  for (int i = 0; i < 300 && readlink_exe(parent) == std::string(BERTHD_BINARY); ++i) sleep_ms(100);
+  EXPECT_NE(readlink_exe(parent), std::string(BERTHD_BINARY)) << "the watcher exited";
 }
 
 // A client that connects and sends half a request (slowloris), or nothing, holds no thread past
