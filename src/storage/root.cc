@@ -327,6 +327,11 @@ void finish_private(const CtConfig& ct) {
 Status destroy_private(const CtConfig& ct) {
   std::string priv = ct.ve_private();
   std::string gone = priv + ".destroying";
+  // The overlay's staging mount of the template (mount_overlay), left by a command killed
+  // between making it and the overlay's mount: read-only, so the removal below would fail on it.
+  for (const std::string& dir : {priv, gone, priv + ".tmp"})
+    if (sys::is_mount_point(dir + "/.lower"))
+      (void)sys::kernel().umount(dir + "/.lower", MNT_DETACH);
   // A disk left mounted by a crash (remove_tree does not cross into mounts).
   BERTH_RETURN_IF_ERROR(release_disk_at(gone).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(release_disk_at(priv).status(exitcode::kDeleteFailed));
