@@ -4,6 +4,7 @@
 #include <nftables/libnftables.h>
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,8 +52,52 @@ std::vector<std::string> jump_targets(const std::string& listing) {
   return out;
 }
 
+// libnftables, opened on first use: only the paths that still run an nft script (the instance's
+// tables, a bridge's MAC filter) need it, and linking it would load it and its five libraries
+// into every command (CMakeLists.txt, BERTH_STATIC_LIBS).
+struct Nft {
+  decltype(&nft_ctx_new) ctx_new = nullptr;
+  decltype(&nft_ctx_free) ctx_free = nullptr;
+  decltype(&nft_ctx_buffer_output) buffer_output = nullptr;
+  decltype(&nft_ctx_buffer_error) buffer_error = nullptr;
+  decltype(&nft_run_cmd_from_buffer) run = nullptr;
+  decltype(&nft_ctx_get_output_buffer) output = nullptr;
+  decltype(&nft_ctx_get_error_buffer) error = nullptr;
+  std::string failure;  // why it could not be opened
+};
+
+template <typename F>
+bool sym(void* h, const char* name, F& f) {
+  f = reinterpret_cast<F>(::dlsym(h, name));
+  return f != nullptr;
+}
+
+const Nft& libnftables() {
+  static const Nft lib = [] {
+    Nft n;
+    void* h = ::dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = ::dlerror();
+      n.failure = std::string("cannot load libnftables (apt-get install libnftables1): ") +
+                  (e ? e : "unknown error");
+      return n;
+    }
+    if (!sym(h, "nft_ctx_new", n.ctx_new) || !sym(h, "nft_ctx_free", n.ctx_free) ||
+        !sym(h, "nft_ctx_buffer_output", n.buffer_output) ||
+        !sym(h, "nft_ctx_buffer_error", n.buffer_error) ||
+        !sym(h, "nft_run_cmd_from_buffer", n.run) ||
+        !sym(h, "nft_ctx_get_output_buffer", n.output) ||
+        !sym(h, "nft_ctx_get_error_buffer", n.error)) {
+      n = Nft{};
+      n.failure = "libnftables.so.1 lacks a function Berth calls (a version before 0.9.3?)";
+    }
+    return n;  // the handle stays open for the process's life
+  }();
+  return lib;
+}
+
 struct CtxFree {
-  void operator()(nft_ctx* c) const { nft_ctx_free(c); }
+  void operator()(nft_ctx* c) const { libnftables().ctx_free(c); }
 };
 
 }  // namespace
@@ -197,16 +242,18 @@ std::string macfilter_script(const std::string& table,
 }
 
 Status run_nft(const std::string& script, std::string* output) {
-  std::unique_ptr<nft_ctx, CtxFree> ctx(nft_ctx_new(NFT_CTX_DEFAULT));
+  const Nft& lib = libnftables();
+  if (!lib.ctx_new) return Error::invalid("apply nftables rules: " + lib.failure, exitcode::kVeth);
+  std::unique_ptr<nft_ctx, CtxFree> ctx(lib.ctx_new(NFT_CTX_DEFAULT));
   if (!ctx) return Error::from_errno(ENOMEM, "create nftables context");
-  nft_ctx_buffer_output(ctx.get());
-  nft_ctx_buffer_error(ctx.get());
-  if (nft_run_cmd_from_buffer(ctx.get(), script.c_str()) != 0) {
-    std::string msg = nft_ctx_get_error_buffer(ctx.get());
+  lib.buffer_output(ctx.get());
+  lib.buffer_error(ctx.get());
+  if (lib.run(ctx.get(), script.c_str()) != 0) {
+    std::string msg = lib.error(ctx.get());
     if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
     return Error::invalid("apply nftables rules: " + msg, exitcode::kVeth);
   }
-  if (output) *output = nft_ctx_get_output_buffer(ctx.get());
+  if (output) *output = lib.output(ctx.get());
   return {};
 }
 
