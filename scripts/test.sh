@@ -8,10 +8,9 @@
 #      and cgroup instance name, so they are independent); skipped with a note when not root,
 #   4. the web panel's browser tests (scripts/test-panel.sh: headless chromium against a real
 #      berthd and busybox VPSs; skipped with a note when chromium or selenium is missing),
-#   5. the short cgroup v2 suite in the qemu test VM (scripts/testvm-ci.sh, 2-4 min; as root only;
-#      skipped with a note when qemu cannot run here, or when SKIP_VM=1), then its storage suite
-#      (disks, snapshots, clone on Debian's 6.1 kernel and cgroup v2; skipped also with
-#      SKIP_VM_STORAGE=1),
+#   5. the cgroup v2 suite in the qemu test VM (scripts/testvm-ci.sh, 7-9 min: CRIU, the Debian
+#      guest, migration, and the disk, snapshot and clone tests on Debian's 6.1 kernel; as root
+#      only; skipped with a note when qemu cannot run here, or when SKIP_VM=1),
 #   6. the host leak check (tests/tools/leakcheck), which fails the run if anything of a Berth
 #      instance is left on the machine.
 # Environment: BUILD_DIR (default build), JOBS (integration parallelism, default 2),
@@ -22,19 +21,21 @@ build=${BUILD_DIR:-build}
 jobs=${JOBS:-2}
 start=$(date +%s)
 status=0
+# A section's header says when it began (seconds since the start): where the time goes.
+section() { echo "== $* (at $(( $(date +%s) - start )) s)"; }
 
-echo "== layers (scripts/check-layers.sh)"
+section "layers (scripts/check-layers.sh)"
 scripts/check-layers.sh || status=1
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  echo "== build ($build)"
+  section "build ($build)"
   BUILD_DIR=$build scripts/build.sh
 fi
 
-echo "== unit tests"
+section "unit tests"
 ctest --test-dir "$build" -L unit --output-on-failure -j "$jobs" --timeout 120 || status=1
 
-echo "== conventions (scripts/checks.sh: paths, exit codes, format, clang-tidy, ASan+UBSan unit tests)"
+section "conventions (scripts/checks.sh: paths, exit codes, format, clang-tidy, ASan+UBSan unit tests)"
 BUILD_DIR=$build scripts/checks.sh || status=1
 
 if [ "$(id -u)" = 0 ]; then
@@ -46,7 +47,7 @@ if [ "$(id -u)" = 0 ]; then
   # The Debian template the Debian tests use: built once (cached in /var/cache/berth-test, rebuilt
   # when a week old or when the recipe changes); without apt sources those tests say SKIPPED.
   if [ -z "${BERTH_TEST_DEBIAN_TEMPLATE:-}" ]; then
-    echo "== Debian template (tests/tools/debian-template)"
+    section "Debian template (tests/tools/debian-template)"
     if debian=$(BERTH=$PWD/$build/berth tests/tools/debian-template); then
       export BERTH_TEST_DEBIAN_TEMPLATE=$debian
       echo "Debian template: $debian"
@@ -55,10 +56,10 @@ if [ "$(id -u)" = 0 ]; then
     fi
   fi
 
-  echo "== integration tests (root)"
+  section "integration tests (root)"
   ctest --test-dir "$build" -L root --output-on-failure -j "$jobs" --timeout 300 || status=1
 
-  echo "== panel browser tests (scripts/test-panel.sh: chromium against a real berthd)"
+  section "panel browser tests (scripts/test-panel.sh: chromium against a real berthd)"
   panel_rc=0
   BUILD_DIR=$build scripts/test-panel.sh || panel_rc=$?
   case $panel_rc in
@@ -67,9 +68,9 @@ if [ "$(id -u)" = 0 ]; then
   esac
 
   if [ "${SKIP_VM:-0}" = 1 ]; then
-    echo "== cgroup v2 suite in the test VM skipped (SKIP_VM=1)"
+    section "cgroup v2 suite in the test VM skipped (SKIP_VM=1)"
   else
-    echo "== cgroup v2 suite in the test VM (scripts/testvm-ci.sh)"
+    section "cgroup v2 suite in the test VM (scripts/testvm-ci.sh)"
     vm_rc=0
     BUILD_DIR=$build scripts/testvm-ci.sh || vm_rc=$?
     case $vm_rc in
@@ -77,14 +78,10 @@ if [ "$(id -u)" = 0 ]; then
       77) echo "cgroup v2 suite SKIPPED: the test VM cannot run here (reason above)" ;;
       *) status=1 ;;
     esac
-    if [ "$vm_rc" != 77 ] && [ "${SKIP_VM_STORAGE:-0}" != 1 ]; then
-      echo "== cgroup v2 storage suite in the test VM (scripts/testvm-smoke.sh -s storage)"
-      BUILD_DIR=$build scripts/testvm-smoke.sh -c v2 -s storage || status=1
-    fi
   fi
 
   if [ -n "$leakcheck" ]; then
-    echo "== leak check ($leakcheck)"
+    section "leak check ($leakcheck)"
     after=$("$leakcheck" 2>&1 | grep '^leftover' || true)
     # A CT's init that was just killed can stay in its cgroup until the machine's PID 1 reaps it:
     # give such processes a few seconds before calling them leaked.
@@ -123,7 +120,7 @@ if [ "$(id -u)" = 0 ]; then
     fi
   fi
 else
-  echo "== integration tests skipped: they need root"
+  section "integration tests skipped: they need root"
 fi
 
 echo "== done in $(( $(date +%s) - start )) s: $([ $status = 0 ] && echo PASS || echo FAIL)"

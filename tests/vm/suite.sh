@@ -12,12 +12,13 @@
 #   ci         lifecycle.sh + resources.sh + debian.sh + checkpoint.sh + migrate.sh +
 #              migrate_kill.sh + the root
 #              integration binary's ResourcesTest.*
-#              but ForkBombStopsAtNumproc, the /proc view's two UbcTests and the time
-#              namespace's uptime test (the short v2 suite scripts/test.sh runs)
+#              but ForkBombStopsAtNumproc, the /proc view's two UbcTests, the time
+#              namespace's uptime test and the storage suite's tests (the v2 suite
+#              scripts/test.sh runs)
 #   storage    what of the disk, snapshot and clone tests depends on the kernel and cgroup v2: the
 #              online grow (the guest's root has CAP_SYS_RESOURCE), io.max on the loop device, a
-#              full disk, freeze and thaw on v2, snapshots and a clone of disk CTs (scripts/test.sh
-#              runs it after ci; `storage-all` runs every DiskTest, SnapshotTest and CloneTest)
+#              full disk, freeze and thaw on v2, snapshots and a clone of disk CTs (part of ci;
+#              `storage-all` runs every DiskTest, SnapshotTest and CloneTest)
 #   full       lifecycle.sh + resources.sh + debian.sh + the integration binary's resource, containment,
 #              lifecycle, isolation and beancounter tests
 # $VM_GTEST_FILTER replaces the suite's gtest filter.
@@ -27,6 +28,7 @@ SUITE=${1:?usage: suite.sh lifecycle|debian|checkpoint|ci|storage|storage-all|fu
 BUILD=${2:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests/vm  # run as a copy
+STORAGE_FILTER="DiskTest.GrowsOnline*:DiskTest.Iolimit*:DiskTest.AFullDisk*:SnapshotTest.KilledWhileFrozen*:*SnapshotDiskTest.*:CloneTest.DiskCtClone*"
 case $SUITE in
     lifecycle) parts="lifecycle" ;;
     debian) parts="debian" ;;
@@ -36,10 +38,11 @@ case $SUITE in
     # resources.sh's own fork bomb (sleep 300) covers it in ci.
     # The /proc view (procfs under a FUSE directory, repaired after a killed server) runs on
     # Debian 12's own 6.1 kernel and cgroup v2 here, as users run it.
+    # ci also runs the storage suite's tests (one boot and one integration set-up less).
     ci) parts="lifecycle resources debian checkpoint migrate migrate_kill integration"
-        filter="ResourcesTest.*:UbcTest.ProcView*:UbcTest.KilledServer*:IsolationTest.Uptime*:-ResourcesTest.ForkBombStopsAtNumproc" ;;
+        filter="ResourcesTest.*:UbcTest.ProcView*:UbcTest.KilledServer*:IsolationTest.Uptime*:$STORAGE_FILTER:-ResourcesTest.ForkBombStopsAtNumproc" ;;
     storage) parts="integration"
-             filter="DiskTest.GrowsOnline*:DiskTest.Iolimit*:DiskTest.AFullDisk*:SnapshotTest.KilledWhileFrozen*:*SnapshotDiskTest.*:CloneTest.DiskCtClone*" ;;
+             filter="$STORAGE_FILTER" ;;
     storage-all) parts="integration"
                  filter="DiskTest.*:SnapshotTest.*:*SnapshotDiskTest.*:CloneTest.*" ;;
     full) parts="lifecycle resources debian integration"
