@@ -40,6 +40,7 @@
 #include "state/status.h"
 #include "storage/disk.h"
 #include "storage/root.h"
+#include "runtime/command_line.h"
 #include "runtime/sync.h"
 #include "sys/fs.h"
 #include "sys/kernel.h"
@@ -119,6 +120,16 @@ std::string join_args(const std::vector<std::string>& v) {
                         term.c_str(),
                         nullptr};
   (void)sys::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (req.via_shell && args.size() == 3 && args[1] == "-c") {
+    // A command line the shell would only split at spaces: its program directly, the shell
+    // only when no program of that name is found (a builtin or alias of the CT's shell).
+    if (auto words = simple_command(args[2])) {
+      std::vector<char*> direct;
+      for (auto& w : *words) direct.push_back(w.data());
+      direct.push_back(nullptr);
+      ::execvpe(direct[0], direct.data(), const_cast<char* const*>(envp));
+    }
+  }
   ::execvpe(argv[0], argv.data(), const_cast<char* const*>(envp));
   int err = errno;
   int status = err == ENOENT ? exitcode::kCommandNotFound : exitcode::kCommandNotExecutable;
