@@ -1,6 +1,7 @@
 #include "cgroups/tree.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,6 +17,10 @@ constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
 // Names of the sub-groups of the group dirfd names.
 std::vector<std::string> sub_names(int dirfd) {
   std::vector<std::string> out;
+  // cgroupfs (kernfs) keeps a directory's link count at 2 + its sub-directories: a leaf group,
+  // which most are, needs no listing (one fstat instead of seven calls; `list` reads every CT's).
+  struct stat st {};
+  if (::fstat(dirfd, &st) == 0 && st.st_nlink == 2) return out;
   int dup = ::openat(dirfd, ".", kDirFlags);
   if (dup < 0) return out;
   DIR* d = ::fdopendir(dup);

@@ -57,6 +57,7 @@ int cmd_list(const Invocation& inv, const HostConfig& host) {
   auto ctids = state::list_ctids(host);
   if (!ctids.ok()) return report(inv, ctids.error());
 
+  const ListNeeds needs = list_needs(opts);
   std::vector<ListRow> rows;
   for (const auto& ctid : *ctids) {
     if (!wanted->empty() && !contains(*wanted, ctid)) continue;
@@ -74,12 +75,12 @@ int cmd_list(const Invocation& inv, const HostConfig& host) {
     if (!status.running && !state::private_area_exists(*ct)) continue;
     ListRow row{std::move(ct).value(), status};
     if (!selected_by_state(row, opts)) continue;
-    if (storage::has_disk(row.config))
+    if (needs.disk && storage::has_disk(row.config))
       if (auto u = storage::disk_usage(row.config); u.ok()) row.disk = *u;
-    if (status.running) {
+    if (status.running && needs.ubc)
       if (auto b = ubc::read_block(row.config); b.ok()) row.ubc = std::move(*b);
+    if (status.running && needs.laverage)
       row.status.laverage = ubc::saved_load(host, ctid);  // sampled by the beancounter server
-    }
     rows.push_back(std::move(row));
   }
 

@@ -51,6 +51,7 @@ struct Field {
   Trim trim = Trim::kNone;
   bool suffixed = false;  // .m/.b/.l/.f/.s/.h: refused by -j, not in its default set
   bool alias = false;     // veid, vpsid: not in -j's default set
+  ListNeeds needs;        // what of a row the field reads beyond the config and status
   std::function<std::optional<std::string>(const ListRow&)> text;  // nullopt: "-"
   std::function<Json(const ListRow&)> json;
   std::function<SortKey(const ListRow&)> sort;
@@ -234,6 +235,8 @@ void add_ubc_fields(std::vector<Field>& out, const UbcDef& d) {
     Field f = num_field(std::string(d.name) + kSuffix[i], std::string(d.header) + kHeaderSuffix[i],
                         10, [d, i](const ListRow& r) { return ubc_values(r, d)[i]; });
     f.suffixed = i != 0;
+    // numproc's held value is the status's count when no block was read (ubc_values).
+    f.needs.ubc = !(i == 0 && std::string_view(d.name) == "numproc");
     if (i == 0) {
       f.json = [d](const ListRow& r) {
         auto v = ubc_values(r, d);
@@ -283,6 +286,7 @@ void add_disk_fields(std::vector<Field>& out, const char* name, const char* head
                           return v ? (*v)[i] : std::nullopt;
                         });
     f.suffixed = i != 0;
+    f.needs.disk = i == 0;  // .s and .h are the config's
     if (i == 0) {
       f.json = [key, unit](const ListRow& r) {
         auto v = disk_values(r, key, unit);
@@ -382,6 +386,7 @@ std::vector<Field> build_fields() {
     for (double v : *r.status.laverage) key = key * 1e6L + std::llround(v * 100);
     return num_key(key);
   };
+  la.needs.laverage = true;
   t.push_back(std::move(la));
 
   Field up{"uptime", "UPTIME", 15, Trim::kNone};
@@ -628,6 +633,20 @@ std::string format_field_names() {
     out += buf;
   }
   return out;
+}
+
+ListNeeds list_needs(const ListOptions& opts) {
+  ListNeeds n;
+  auto add = [&n](const Field& f) {
+    n.ubc = n.ubc || f.needs.ubc;
+    n.disk = n.disk || f.needs.disk;
+    n.laverage = n.laverage || f.needs.laverage;
+  };
+  if (auto cols = columns(opts); cols.ok())
+    for (const Field* f : *cols) add(*f);
+  if (!opts.sort_field.empty())
+    if (const Field* key = find_field(opts.sort_field)) add(*key);
+  return n;
 }
 
 Status validate_list_options(const ListOptions& opts) {

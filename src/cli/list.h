@@ -31,6 +31,15 @@ struct ListRow {
   std::optional<storage::DiskUsage> disk;  // a CT with a disk, running or not (storage/disk.h)
 };
 
+// What the chosen columns (and the sort field) read beyond each CT's config and status: the
+// beancounters and the disk's usage cost a dozen or more file reads per CT, which a listing of
+// a thousand CTs must not pay for the default columns.
+struct ListNeeds {
+  bool ubc = false;       // ListRow::ubc
+  bool disk = false;      // ListRow::disk
+  bool laverage = false;  // ListRow::status.laverage
+};
+
 // vzlist's exit status for every usage error (unknown option, field or sort field, bad CTID):
 // legacy vzlist returns 1 for all of them, not a vzctl code.
 inline constexpr int kListUsageExit = 1;
@@ -64,6 +73,8 @@ std::string format_field_names();
 // suffixed fields (numproc.b) with -j are errors (kListUsageExit), as vzlist's
 // build_field_order() and -s parsing.
 Status validate_list_options(const ListOptions& opts);
+// What rows need for these options' columns and sort field (opts validated).
+ListNeeds list_needs(const ListOptions& opts);
 
 // Which rows the state options select: running CTs by default; every CT with -a or when CTIDs
 // were named; CTs that are not running with -S.

@@ -11,11 +11,18 @@ namespace {
 bool plain_char(char c) {
   if (std::isalnum(static_cast<unsigned char>(c))) return true;
   switch (c) {
-    case ' ': case '_': case '-': case '.': case '/': case ':': case '=': case '+': case ',':
-    case '@': case '%':
-      return true;
-    default:
-      return false;
+    case ' ':
+    case '_':
+    case '-':
+    case '.':
+    case '/':
+    case ':':
+    case '=':
+    case '+':
+    case ',':
+    case '@':
+    case '%': return true;
+    default: return false;
   }
 }
 
@@ -23,12 +30,11 @@ bool plain_char(char c) {
 // same name in a usual PATH. (Builtins with a program of the same name and the same result,
 // such as echo, printf, test, true, false, kill, pwd, run as the program.)
 constexpr std::array<std::string_view, 44> kShellOnly = {
-    "!",        "{",       "}",       "case",   "coproc",  "do",      "done",    "elif",
-    "else",     "esac",    "fi",      "for",    "function", "if",     "in",      "select",
-    "then",     "time",    "until",   "while",  ".",       ":",       "alias",   "bg",
-    "break",    "builtin", "cd",      "command", "continue", "declare", "eval",   "exec",
-    "exit",     "export",  "fg",      "hash",   "jobs",    "local",   "read",    "readonly",
-    "return",   "set",     "source",  "unset"};
+    "!",       "{",        "}",       "case",     "coproc", "do",   "done",   "elif",    "else",
+    "esac",    "fi",       "for",     "function", "if",     "in",   "select", "then",    "time",
+    "until",   "while",    ".",       ":",        "alias",  "bg",   "break",  "builtin", "cd",
+    "command", "continue", "declare", "eval",     "exec",   "exit", "export", "fg",      "hash",
+    "jobs",    "local",    "read",    "readonly", "return", "set",  "source", "unset"};
 constexpr std::array<std::string_view, 10> kShellOnlyMore = {
     "shift", "trap", "type", "typeset", "ulimit", "umask", "wait", "let", "shopt", "unalias"};
 

@@ -14,22 +14,30 @@ Result<CtStatus> query_status(const CtConfig& ct) {
   s.mounted = storage::is_mounted(ct);
   // A complete checkpoint (runtime/checkpoint.h): its record is written last.
   // Or the final dump of an online migration (killed before its commit, or frozen right now).
-  const std::string dump = ct.host().paths().dump_dir + "/Dump." + ct.ctid();
-  s.suspended = sys::path_exists(dump + "/berth-dump.json") ||
-                sys::path_exists(dump + "-migrate/final/berth-dump.json");
+  // Only a CT that does not run is suspended: looked at last (listings read every CT's status).
+  auto suspended = [&ct] {
+    const std::string dump = ct.host().paths().dump_dir + "/Dump." + ct.ctid();
+    return sys::path_exists(dump + "/berth-dump.json") ||
+           sys::path_exists(dump + "-migrate/final/berth-dump.json");
+  };
   BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
   std::string group = ct_group_of(ct);
-  if (!cg->exists(group)) return s;
+  if (!cg->exists(group)) {
+    s.suspended = suspended();
+    return s;
+  }
   uint64_t threads = 0;
   for (pid_t p : cg->pids(group)) {
-    threads += sys::proc_threads(p);
-    auto inner = sys::proc_inner_pid(p);
+    auto ps = sys::proc_status(p);
+    if (!ps) continue;  // exited meanwhile
+    threads += ps->threads;
     // The CT's init is the process that is PID 1 of a nested PID namespace.
-    if (inner && inner->first == 1 && inner->second > 1 && s.init_pid == 0) s.init_pid = p;
+    if (ps->inner && ps->inner->first == 1 && ps->inner->second > 1 && s.init_pid == 0)
+      s.init_pid = p;
   }
+  if (!s.init_pid) s.suspended = suspended();
   if (s.init_pid) {
     s.running = true;
-    s.suspended = false;
     s.numproc = threads;
     if (auto start = sys::proc_start_time(s.init_pid)) {
       double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <cstring>
 
 #include "core/unique_fd.h"
@@ -190,11 +191,14 @@ std::optional<uint64_t> proc_start_time(pid_t pid) {
   return std::strtoull(p, nullptr, 10);
 }
 
-std::optional<std::pair<pid_t, int>> proc_inner_pid(pid_t pid) {
+std::optional<ProcStatus> proc_status(pid_t pid) {
   auto s = read_file("/proc/" + std::to_string(pid) + "/status");
   if (!s.ok()) return std::nullopt;
+  ProcStatus out;
+  size_t t = s->find("\nThreads:");
+  out.threads = t == std::string::npos ? 1 : std::strtoull(s->c_str() + t + 9, nullptr, 10);
   size_t k = s->find("\nNSpid:");
-  if (k == std::string::npos) return std::nullopt;
+  if (k == std::string::npos) return out;
   size_t e = s->find('\n', k + 1);
   std::string line = s->substr(k + 7, e - k - 7);
   int levels = 0;
@@ -208,20 +212,25 @@ std::optional<std::pair<pid_t, int>> proc_inner_pid(pid_t pid) {
     ++levels;
     p = end;
   }
-  if (levels == 0) return std::nullopt;
-  return std::make_pair(last, levels);
+  if (levels > 0) out.inner = std::make_pair(last, levels);
+  return out;
+}
+
+std::optional<std::pair<pid_t, int>> proc_inner_pid(pid_t pid) {
+  auto st = proc_status(pid);
+  return st ? st->inner : std::nullopt;
 }
 
 double uptime_seconds() {
-  auto s = read_file("/proc/uptime");
-  return s.ok() ? std::strtod(s->c_str(), nullptr) : 0;
+  // What /proc/uptime's first number is (the boot-time clock), without a file read per call.
+  struct timespec ts {};
+  if (::clock_gettime(CLOCK_BOOTTIME, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 uint64_t proc_threads(pid_t pid) {
-  auto s = read_file("/proc/" + std::to_string(pid) + "/status");
-  if (!s.ok()) return 0;
-  size_t k = s->find("\nThreads:");
-  return k == std::string::npos ? 1 : std::strtoull(s->c_str() + k + 9, nullptr, 10);
+  auto st = proc_status(pid);
+  return st ? st->threads : 0;
 }
 
 }  // namespace berth::sys

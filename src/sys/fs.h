@@ -35,9 +35,16 @@ std::vector<std::string> mounts_under(const std::string& prefix);  // deepest fi
 
 // /proc/<pid>/stat field 22 (start time in clock ticks since boot); nullopt if gone.
 std::optional<uint64_t> proc_start_time(pid_t pid);
+// What /proc/<pid>/status says of a process, read once: its threads ("Threads:", 1 when the
+// line is missing) and the last value of NSpid with how many levels it has. nullopt if gone.
+struct ProcStatus {
+  uint64_t threads = 1;
+  std::optional<std::pair<pid_t, int>> inner;
+};
+std::optional<ProcStatus> proc_status(pid_t pid);
 // Last value of NSpid in /proc/<pid>/status and how many levels it has.
 std::optional<std::pair<pid_t, int>> proc_inner_pid(pid_t pid);
-// Seconds since boot (from /proc/uptime).
+// Seconds since boot (CLOCK_BOOTTIME: /proc/uptime's first number).
 double uptime_seconds();
 // Number of threads of pid (field "Threads:" of /proc/<pid>/status).
 uint64_t proc_threads(pid_t pid);
