@@ -20,9 +20,10 @@ TEST(SimpleCommand, PlainWordsAreRunDirectly) {
 
 TEST(SimpleCommand, AnythingTheShellWouldInterpretGoesToTheShell) {
   for (const char* s :
-       {"echo $HOME", "ls *", "a; b", "a && b", "a | b", "a > /tmp/x", "a < /x", "echo 'x y'",
-        "echo \"x\"", "echo `id`", "echo $(id)", "a &", "ls ~", "ls ~/x", "(a)", "a\\ b",
-        "ls [ab]", "ls a?", "echo a\tb", "echo a\nb", "x#y", "!x", "ls {a,b}"})
+       {"echo $HOME", "ls *",       "a; b",       "a && b",    "a | b",      "a > /tmp/x",
+        "a < /x",     "echo 'x y'", "echo \"x\"", "echo `id`", "echo $(id)", "a &",
+        "ls ~",       "ls ~/x",     "(a)",        "a\\ b",     "ls [ab]",    "ls a?",
+        "echo a\tb",  "echo a\nb",  "x#y",        "!x",        "ls {a,b}"})
     EXPECT_EQ(simple_command(s), std::nullopt) << s;
 }
 
