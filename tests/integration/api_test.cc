@@ -499,8 +499,10 @@ TEST_F(ApiTest, SnapshotsTakeListSwitchDelete) {
     EXPECT_EQ(call(who, "DELETE", other + "/" + id).status, 404);
   }
 
-  // A file written after the snapshot is gone after the switch; the CT runs again.
+  // A file written after the snapshot is gone after the switch; the CT runs again; its config
+  // (a limit the operator changed since) is kept.
   ASSERT_EQ(berth({"exec", a_, "echo later > /root/after-snapshot"}).code, 0);
+  ASSERT_EQ(call(admin_, "PATCH", "/v1/cts/" + a_, R"({"limits":{"numproc":321}})").status, 200);
   EXPECT_EQ(call(alice_, "POST", base + "/" + id + "/switch", "{}").status, 400) << "confirm";
   EXPECT_EQ(call(alice_, "POST", base + "/" + id + "/switch", R"({"confirm":false})").status, 400);
   EXPECT_EQ(call(alice_, "POST", base + "/00000000-0000-0000-0000-000000000000/switch",
@@ -516,6 +518,7 @@ TEST_F(ApiTest, SnapshotsTakeListSwitchDelete) {
   ASSERT_EQ(job["state"], "done") << job.dump();
   EXPECT_EQ(status_line(a_), "CTID " + a_ + " exist mounted running");
   EXPECT_NE(berth({"exec", a_, "ls /root/after-snapshot"}).code, 0) << "the switch went back";
+  EXPECT_EQ(call(admin_, "GET", "/v1/cts/" + a_).json()["config"]["NUMPROC"], "321");
 
   r = call(alice_, "DELETE", base + "/" + id);
   ASSERT_EQ(r.status, 202) << r.body;
@@ -570,8 +573,10 @@ TEST_F(ApiTest, BackupsTakeListRestoreDeleteOnlyOfTheirOwnCt) {
   }
   EXPECT_EQ(call(bob_, "GET", "/v1/cts/" + b_ + "/backups").json().size(), 1U) << "untouched";
 
-  // Restore: the files written since are gone, the CT runs again, its config is kept.
+  // Restore: the files written since are gone, the CT runs again, its config (a limit the
+  // operator changed since) is kept.
   ASSERT_EQ(berth({"exec", a_, "echo later > /root/after-backup"}).code, 0);
+  ASSERT_EQ(call(admin_, "PATCH", "/v1/cts/" + a_, R"({"limits":{"numproc":321}})").status, 200);
   EXPECT_EQ(call(alice_, "POST", abase + mine + "/restore", "{}").status, 400) << "confirm";
   HttpResult r = call(alice_, "POST", abase + mine + "/restore", R"({"confirm":true})");
   ASSERT_EQ(r.status, 202) << r.body;
@@ -580,6 +585,7 @@ TEST_F(ApiTest, BackupsTakeListRestoreDeleteOnlyOfTheirOwnCt) {
   ASSERT_EQ(job["state"], "done") << job.dump();
   EXPECT_EQ(status_line(a_), "CTID " + a_ + " exist mounted running");
   EXPECT_NE(berth({"exec", a_, "ls /root/after-backup"}).code, 0) << "the backup's files";
+  EXPECT_EQ(call(admin_, "GET", "/v1/cts/" + a_).json()["config"]["NUMPROC"], "321");
 
   // Delete: each its own.
   for (int i = 0; i < 2; ++i) {
