@@ -3,13 +3,13 @@
 // read here (files only, no lock); every change is a job (jobs.h) whose worker takes the CT's
 // lock as the CLI does. A backup is reachable only through the CT it is of: its own CTID (from
 // its meta.json) must be the URL's, so a customer never sees, restores or deletes another's.
-#include <unistd.h>
+#include "daemon/api.h"
 
 #include <ctime>
+#include <optional>
 
 #include "core/ct_config.h"
 #include "core/exit_codes.h"
-#include "daemon/api.h"
 #include "daemon/limits_map.h"
 #include "runtime/backup.h"
 #include "runtime/snapshot.h"

@@ -2,6 +2,7 @@
 // backup-restore, backup-delete, migrate. Each runs in its job's worker, takes the CT's lock as
 // the CLI's command does (cli/cmd_snapshot.cc, cmd_backup.cc; migrate takes it itself) and calls
 // the runtime; a CT a job stopped is started again through the watcher, as `berth start` does.
+#include <algorithm>
 #include <cstdio>
 
 #include "core/exit_codes.h"
