@@ -673,6 +673,10 @@ Response Api::jobs_route(const Request& req, const RouteMatch& m, const auth::Pr
   if (!j || !who.may_see(j->value("ctid", "")))
     return error_response(404, exitcode::kNoConfig, "no job " + id.substr(0, 40));
   if (m.id == RouteId::kJobGet) return Response::json(200, public_job(*j));
+  // Cancelling is part of the operation: a customer sees the operator's jobs on its CTs
+  // (create, destroy, migrate) but may not stop them.
+  if (!who.admin && !customer_may_start(j->value("kind", "")))
+    return forbidden("job " + id + " is the operator's");
   auto c = jobs_.cancel(id);
   audit(req, who.user, "cancel " + id, j->value("ctid", ""), c.ok() ? "requested" : "refused");
   if (!c.ok()) return error_response(c.error());

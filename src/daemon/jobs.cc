@@ -56,6 +56,12 @@ bool is_final_state(const std::string& s) {
   return s == "done" || s == "failed" || s == "cancelled";
 }
 
+bool customer_may_start(const std::string& kind) {
+  return kind == kJobReinstall || kind == kJobSnapshot || kind == kJobSnapshotSwitch ||
+         kind == kJobSnapshotDelete || kind == kJobBackup || kind == kJobBackupRestore ||
+         kind == kJobBackupDelete;
+}
+
 Json public_job(const Json& f) {
   Json j{{"id", f.value("id", "")},
          {"kind", f.value("kind", "")},

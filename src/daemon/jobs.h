@@ -44,6 +44,9 @@ inline constexpr const char* kJobBackupDelete = "backup-delete";
 inline constexpr const char* kJobMigrate = "migrate";
 
 bool is_final_state(const std::string& state);
+// Whether a customer may start (and so cancel) a job of this kind on its own CT: reinstall,
+// snapshots, backups; create, destroy and migrate are the operator's.
+bool customer_may_start(const std::string& kind);
 
 class JobStore {
  public:

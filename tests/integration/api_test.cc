@@ -622,6 +622,11 @@ TEST_F(ApiTest, MigrateErrorPathsOriginAndSessionCsrf) {
   auto actions = audit_actions(a_);
   EXPECT_NE(std::find(actions.begin(), actions.end(), "migrate to root@berth-test.invalid"),
             actions.end());
+  // The customer sees the operator's job on its CT but may not cancel it.
+  const std::string mig = r.json()["id"];
+  EXPECT_EQ(call(alice_, "GET", "/v1/jobs/" + mig).status, 200);
+  EXPECT_EQ(call(alice_, "DELETE", "/v1/jobs/" + mig).status, 403);
+  EXPECT_EQ(call(bob_, "DELETE", "/v1/jobs/" + mig).status, 404);
 
   // The console from another site's page: 403 before the upgrade; from berthd's own: opens.
   for (const char* kind : {"console", "shell"}) {
@@ -660,6 +665,18 @@ TEST_F(ApiTest, MigrateErrorPathsOriginAndSessionCsrf) {
   EXPECT_EQ(
       call("", "GET", snaps, "", {{"Cookie", cookie}, {"Origin", "https://evil.example"}}).status,
       200);
+
+  // A migration cancelled before anything happened (workers wait at their first safe point):
+  // cancelled, the CT stays here, running.
+  stop_berthd();
+  start_berthd({"BERTH_TEST_JOB_DELAY_MS=3000"});
+  r = call(admin_, "POST", path, body);
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(call(admin_, "DELETE", "/v1/jobs/" + r.json()["id"].get<std::string>()).status, 202);
+  job = wait_job(r.json()["id"]);
+  EXPECT_EQ(job["state"], "cancelled") << job.dump();
+  EXPECT_EQ(job["error"], nullptr);
+  EXPECT_EQ(status_line(a_), "CTID " + a_ + " exist mounted running");
 }
 
 }  // namespace
