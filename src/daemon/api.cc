@@ -33,25 +33,8 @@ namespace {
 
 int64_t now_s() { return static_cast<int64_t>(std::time(nullptr)); }
 
-Response not_found_ct(const std::string& ctid) {
-  return error_response(404, exitcode::kNoConfig, "CT " + ctid.substr(0, 16) + " does not exist");
-}
-
-Response forbidden(const std::string& what) {
-  return error_response(403, exitcode::kPermission, what);
-}
-
 Response bad_request(const std::string& what, int code = exitcode::kBadArgument) {
   return error_response(400, code, what);
-}
-
-// The request body as a JSON object; an empty body is {}.
-Result<Json> body_json(const Request& req) {
-  if (req.body.empty()) return Json::object();
-  auto j = Json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return Error::with_status(exitcode::kBadArgument, "the body is not a JSON object");
-  return j;
 }
 
 std::string client_ip(const Request& req) {
@@ -85,6 +68,22 @@ std::string mime_of(const std::string& path) {
 }
 
 }  // namespace
+
+Response not_found_ct(const std::string& ctid) {
+  return error_response(404, exitcode::kNoConfig, "CT " + ctid.substr(0, 16) + " does not exist");
+}
+
+Response forbidden(const std::string& what) {
+  return error_response(403, exitcode::kPermission, what);
+}
+
+Result<Json> body_json(const Request& req) {
+  if (req.body.empty()) return Json::object();
+  auto j = Json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return Error::with_status(exitcode::kBadArgument, "the body is not a JSON object");
+  return j;
+}
 
 WorkerResult run_worker(const HostConfig& host, const std::string& exe,
                         const std::vector<std::string>& args, const std::string& input,
@@ -225,9 +224,14 @@ std::variant<auth::Principal, Response> Api::authenticate(const Request& req) {
       sessions_.remove(cookie);
       return error_response(401, exitcode::kPermission, "the session's token was deleted");
     }
-    if (req.method != "GET" && req.method != "HEAD" &&
-        !auth::equal_const_time(req.header("x-csrf-token"), s->csrf))
-      return forbidden("missing or wrong X-CSRF-Token");
+    if (req.method != "GET" && req.method != "HEAD") {
+      if (!auth::equal_const_time(req.header("x-csrf-token"), s->csrf))
+        return forbidden("missing or wrong X-CSRF-Token");
+      // Defence in depth next to the token: a browser's cross-site request says where it
+      // came from.
+      if (!same_origin(req.header("origin"), req.header("host")))
+        return forbidden("the Origin is not this host's");
+    }
     return auth::principal_of(*e);
   }
   Response r = error_response(401, exitcode::kPermission, "authentication required");
@@ -364,6 +368,10 @@ std::variant<auth::Principal, Response> Api::authorize_stream(const Request& req
   auto a = authenticate(req);
   if (auto* r = std::get_if<Response>(&a)) return *r;
   auto& who = std::get<auth::Principal>(a);
+  // The console: a page of another site must not open a terminal with the user's cookie (a
+  // websocket is not bound by the same-origin policy; the browser sends the Origin).
+  if (!ctid.empty() && !same_origin(req.header("origin"), req.header("host")))
+    return forbidden("the Origin is not this host's");
   if (!ctid.empty()) {
     auto snap = view_.snapshot();
     if (!who.may_see(ctid) || !snap->count(ctid)) return not_found_ct(ctid);
@@ -386,11 +394,7 @@ Response Api::dispatch(const Request& req, const RouteMatch& m, const auth::Prin
     if (!view_.snapshot()->count(ctid)) return not_found_ct(ctid);
   }
   switch (m.id) {
-    case RouteId::kWhoami: {
-      Json cts = who.admin ? Json(nullptr) : Json::array();
-      for (const auto& c : who.cts) cts.push_back(std::atoi(c.c_str()));
-      return Response::json(200, {{"user", who.user}, {"admin", who.admin}, {"cts", cts}});
-    }
+    case RouteId::kWhoami: return whoami(req, who);
     case RouteId::kCtList: return ct_list(who);
     case RouteId::kCtGet: return ct_get(ctid, who);
     case RouteId::kCtCreate: return ct_create(req, who);
@@ -402,6 +406,15 @@ Response Api::dispatch(const Request& req, const RouteMatch& m, const auth::Prin
     case RouteId::kCtReinstall: return ct_reinstall(req, ctid, who);
     case RouteId::kCtPassword: return ct_password(req, ctid, who);
     case RouteId::kCtStats: return ct_stats(req, ctid);
+    case RouteId::kSnapshotList:
+    case RouteId::kSnapshotTake:
+    case RouteId::kSnapshotSwitch:
+    case RouteId::kSnapshotDelete: return snapshots_route(req, m, ctid, who);
+    case RouteId::kBackupList:
+    case RouteId::kBackupTake:
+    case RouteId::kBackupRestore:
+    case RouteId::kBackupDelete: return backups_route(req, m, ctid, who);
+    case RouteId::kCtMigrate: return ct_migrate(req, ctid, who);
     case RouteId::kCtConsole:
       return error_response(400, exitcode::kBadArgument, "the console needs a websocket upgrade");
     case RouteId::kEvents:
@@ -422,6 +435,20 @@ Response Api::dispatch(const Request& req, const RouteMatch& m, const auth::Prin
     }
     default: return error_response(404, exitcode::kBadArgument, "no such endpoint");
   }
+}
+
+Response Api::whoami(const Request& req, const auth::Principal& who) {
+  Json cts = who.admin ? Json(nullptr) : Json::array();
+  for (const auto& c : who.cts) cts.push_back(std::atoi(c.c_str()));
+  Json out{{"user", who.user}, {"admin", who.admin}, {"cts", cts}};
+  // A panel opened in a new tab has the cookie but not the token: it gets it here. Only for a
+  // request the cookie authenticated (a bearer token wins in authenticate()).
+  if (!req.unix_root && req.header("authorization").empty()) {
+    std::string cookie = cookie_value(req.header("cookie"), "berth_session");
+    if (auto s = cookie.empty() ? std::nullopt : sessions_.find(cookie, now_s()))
+      out["csrf"] = s->csrf;
+  }
+  return Response::json(200, out);
 }
 
 Response Api::ct_list(const auth::Principal& who) {
@@ -496,12 +523,7 @@ Response Api::ct_patch(const Request& req, const std::string& ctid, const auth::
 
 Response Api::ct_delete(const Request& req, const std::string& ctid, const auth::Principal& who) {
   if (!who.admin) return forbidden("destroying CTs is the operator's");
-  if (jobs_.busy(ctid))
-    return error_response(409, exitcode::kLocked, "CT " + ctid + " has a job running");
-  auto job = jobs_.submit(kJobDestroy, ctid, who.user, Json::object());
-  audit(req, who.user, "destroy", ctid, job.ok() ? "job" : "failed");
-  if (!job.ok()) return error_response(job.error());
-  return Response::json(202, *job);
+  return submit_job(req, who, kJobDestroy, ctid, Json::object(), "destroy");
 }
 
 Response Api::ct_power(const Request& req, const std::string& op, const std::string& ctid,
@@ -540,12 +562,7 @@ Response Api::ct_reinstall(const Request& req, const std::string& ctid,
       return bad_request("invalid template name", exitcode::kBadValue);
     params["ostemplate"] = t;
   }
-  if (jobs_.busy(ctid))
-    return error_response(409, exitcode::kLocked, "CT " + ctid + " has a job running");
-  auto job = jobs_.submit(kJobReinstall, ctid, who.user, params);
-  audit(req, who.user, "reinstall", ctid, job.ok() ? "job" : "failed");
-  if (!job.ok()) return error_response(job.error());
-  return Response::json(202, *job);
+  return submit_job(req, who, kJobReinstall, ctid, params, "reinstall");
 }
 
 Response Api::ct_password(const Request& req, const std::string& ctid, const auth::Principal& who) {

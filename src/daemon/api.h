@@ -59,6 +59,7 @@ class Api {
   Response logout(const Request& req);
   Response serve_static(const Request& req);
 
+  Response whoami(const Request& req, const auth::Principal& who);
   Response ct_list(const auth::Principal& who);
   Response ct_get(const std::string& ctid, const auth::Principal& who);
   Response ct_create(const Request& req, const auth::Principal& who);
@@ -73,6 +74,15 @@ class Api {
   Response templates();
   Response audit_list(const Request& req);
   Response jobs_route(const Request& req, const RouteMatch& m, const auth::Principal& who);
+  // Snapshots, backups, migration (api_data.cc).
+  Response snapshots_route(const Request& req, const RouteMatch& m, const std::string& ctid,
+                           const auth::Principal& who);
+  Response backups_route(const Request& req, const RouteMatch& m, const std::string& ctid,
+                         const auth::Principal& who);
+  Response ct_migrate(const Request& req, const std::string& ctid, const auth::Principal& who);
+  // Start a job on ctid (409 while another runs there) and audit it as action.
+  Response submit_job(const Request& req, const auth::Principal& who, const std::string& kind,
+                      const std::string& ctid, const Json& params, const std::string& action);
 
   const HostConfig& host_;
   ApiOptions opts_;
@@ -93,6 +103,13 @@ class Api {
   std::string list_body_;
   std::atomic<uint64_t> requests_{0};
 };
+
+// Shared by the handlers (api.cc, api_data.cc): the 404 of a CT the caller may not see (the
+// same as for one that does not exist), the operator's 403, and the request body as a JSON
+// object (an empty body is {}).
+Response not_found_ct(const std::string& ctid);
+Response forbidden(const std::string& what);
+Result<Json> body_json(const Request& req);
 
 // Run `berthd _worker args...` (through the watcher for start/restart) and return its exit status
 // and result line's error (nullopt: success).

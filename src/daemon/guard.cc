@@ -1,6 +1,7 @@
 #include "daemon/guard.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "auth/tokens.h"
 
@@ -97,6 +98,16 @@ std::string cookie_value(const std::string& header, const std::string& name) {
     i = semi + 1;
   }
   return "";
+}
+
+bool same_origin(const std::string& origin, const std::string& host) {
+  if (origin.empty()) return true;
+  const std::string want = "https://" + host;
+  if (host.empty() || origin.size() != want.size()) return false;
+  return std::equal(origin.begin(), origin.end(), want.begin(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
+  });
 }
 
 }  // namespace berth::daemon

@@ -62,6 +62,11 @@ class SessionStore {
   std::map<std::string, Session> by_hash_;
 };
 
+// Whether an Origin header value names the same origin as a request to Host `host`:
+// "https://<host>" (scheme and host compared without case). An empty origin (a client that is
+// no browser sends none) is allowed; "null" and anything else is not.
+bool same_origin(const std::string& origin, const std::string& host);
+
 // The value of cookie `name` in a Cookie header ("a=1; b=2"), or "".
 std::string cookie_value(const std::string& header, const std::string& name);
 

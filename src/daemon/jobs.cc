@@ -18,6 +18,7 @@
 #include "core/ct_config.h"
 #include "core/edit/config_edit.h"
 #include "core/exit_codes.h"
+#include "daemon/job_run.h"
 #include "daemon/limits_map.h"
 #include "monitor/client.h"
 #include "runtime/create.h"
@@ -64,7 +65,8 @@ Json public_job(const Json& f) {
          {"message", f.value("message", "")},
          {"error", f.contains("error") ? f["error"] : Json(nullptr)},
          {"started", f.value("started", int64_t{0})},
-         {"ended", f.contains("ended") ? f["ended"] : Json(nullptr)}};
+         {"ended", f.contains("ended") ? f["ended"] : Json(nullptr)},
+         {"result", f.contains("result") ? f["result"] : Json(nullptr)}};
   return j;
 }
 
@@ -244,50 +246,42 @@ void JobStore::poll(const std::function<void(const Json&)>& on_change) {
 
 // ---- the worker side ----
 
-namespace {
+void JobRun::update(const std::string& state, int progress, const std::string& message) {
+  f["state"] = state;
+  f["progress"] = progress;
+  f["message"] = message;
+  if (is_final_state(state)) f["ended"] = now_s();
+  (void)write_json(file, f);
+}
 
-struct JobRun {
-  std::string file;
-  Json f;
-  void update(const std::string& state, int progress, const std::string& message) {
-    f["state"] = state;
-    f["progress"] = progress;
-    f["message"] = message;
-    if (is_final_state(state)) f["ended"] = now_s();
-    (void)write_json(file, f);
-  }
-  bool cancel_requested() const { return ::access((file + ".cancel").c_str(), F_OK) == 0; }
-  // A safe point: honour a cancel (and the tests' delay).
-  bool safe_point() {
-    if (const char* d = std::getenv(kJobDelayEnv)) {
-      long ms = std::atol(d);
-      for (long t = 0; t < ms && !cancel_requested(); t += 100)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    if (!cancel_requested()) return false;
-    update("cancelled", f.value("progress", 0), "cancelled before any change");
-    return true;
-  }
-  int fail(const Error& e) {
-    f["error"] = {{"code", e.exit_status()}, {"message", e.message()}};
-    update("failed", f.value("progress", 0), "failed");
-    return e.exit_status();
-  }
-};
+bool JobRun::cancel_requested() const { return ::access((file + ".cancel").c_str(), F_OK) == 0; }
 
-Status start_via_watcher(const HostConfig& host, const std::string& ctid) {
+bool JobRun::safe_point() {
+  if (const char* d = std::getenv(kJobDelayEnv)) {
+    long ms = std::atol(d);
+    for (long t = 0; t < ms && !cancel_requested(); t += 100)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!cancel_requested()) return false;
+  update("cancelled", f.value("progress", 0), "cancelled before any change");
+  return true;
+}
+
+int JobRun::fail(const Error& e) {
+  f["error"] = {{"code", e.exit_status()}, {"message", e.message()}};
+  update("failed", f.value("progress", 0), "failed");
+  return e.exit_status();
+}
+
+Status start_via_watcher(const HostConfig& host, const std::string& ctid, bool skiplock) {
   std::vector<std::string> argv{"berthd", "_worker", "start", ctid};
+  if (skiplock) argv.emplace_back("--skiplock");
   auto rc = monitor::run_in_worker(host, argv);
   if (!rc) return Error::with_status(exitcode::kSystem, "start CT " + ctid + ": no watcher");
   if (*rc != 0) return Error::with_status(*rc, "start CT " + ctid + " failed (see the job log)");
   return {};
 }
 
-// The CT's lock (the CLI's) and its config; exit 14 when it has none.
-struct LockedCt {
-  sys::FileLock lock;
-  CtConfig ct;
-};
 Result<LockedCt> lock_and_load(const HostConfig& host, const std::string& ctid) {
   BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, runtime::lock_ct(host, ctid, false));
   auto ct = CtConfig::load(host, ctid);
@@ -295,7 +289,6 @@ Result<LockedCt> lock_and_load(const HostConfig& host, const std::string& ctid) 
   return LockedCt{std::move(lock), std::move(ct).value()};
 }
 
-// Stop the CT (at once) when it runs or is mounted; returns whether it ran.
 Result<bool> stop_for_job(JobRun& run, const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.running && !s.mounted) return false;
@@ -305,6 +298,8 @@ Result<bool> stop_for_job(JobRun& run, const CtConfig& ct) {
     return Error(st.error()).context("stop CT " + ct.ctid());
   return s.running;
 }
+
+namespace {
 
 int job_create(const HostConfig& host, JobRun& run, const std::string& ctid, const Json& p) {
   auto changes = create_changes(p);
@@ -392,6 +387,7 @@ int run_job(const HostConfig& host, const std::string& file) {
   if (kind == kJobCreate) return job_create(host, run, ctid, params);
   if (kind == kJobDestroy) return job_destroy(host, run, ctid);
   if (kind == kJobReinstall) return job_reinstall(host, run, ctid, params);
+  if (int rc = 0; run_data_job(host, run, kind, ctid, params, rc)) return rc;
   return run.fail(Error::with_status(exitcode::kBadArgument, "unknown job kind"));
 }
 

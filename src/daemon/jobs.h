@@ -1,4 +1,5 @@
-// daemon/jobs: long operations (create, destroy, reinstall) as jobs with progress.
+// daemon/jobs: long operations (create, destroy, reinstall, snapshots, backups, migration) as
+// jobs with progress and, when done, a kind-specific result.
 //
 // A job is a file, <run>/berthd/jobs/<id>.json, and a worker process (`berthd _worker job FILE`,
 // worker.h) started in its own session, which updates the file itself (state, progress, message,
@@ -34,6 +35,13 @@ inline constexpr const char* kJobDelayEnv = "BERTH_TEST_JOB_DELAY_MS";
 inline constexpr const char* kJobCreate = "create";
 inline constexpr const char* kJobDestroy = "destroy";
 inline constexpr const char* kJobReinstall = "reinstall";
+inline constexpr const char* kJobSnapshot = "snapshot";
+inline constexpr const char* kJobSnapshotSwitch = "snapshot-switch";
+inline constexpr const char* kJobSnapshotDelete = "snapshot-delete";
+inline constexpr const char* kJobBackup = "backup";
+inline constexpr const char* kJobBackupRestore = "backup-restore";
+inline constexpr const char* kJobBackupDelete = "backup-delete";
+inline constexpr const char* kJobMigrate = "migrate";
 
 bool is_final_state(const std::string& state);
 
@@ -71,7 +79,8 @@ class JobStore {
   std::vector<pid_t> children_;
 };
 
-// The API's view of a job file (drops the worker's pid, owner and params).
+// The API's view of a job file (drops the worker's pid, owner and params; "result": null until
+// a job that has one is done).
 Json public_job(const Json& file);
 
 // In the worker: run the job of FILE to its end; returns the exit status.

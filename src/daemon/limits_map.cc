@@ -146,4 +146,68 @@ Result<Changes> password_changes(const Json& body) {
   return Changes{{"userpasswd", user + ":" + pw}};
 }
 
+namespace {
+
+// An optional free-text field: "" when missing or empty, else string_field's checks.
+Result<std::string> text_field(const Json& body, const char* key, size_t max) {
+  if (!body.contains(key)) return std::string();
+  if (body[key].is_string() && body[key].get<std::string>().empty()) return std::string();
+  return string_field(body[key], key, max);
+}
+
+Result<bool> bool_field(const Json& body, const char* key, bool fallback) {
+  if (!body.contains(key)) return fallback;
+  if (!body[key].is_boolean())
+    return bad(std::string(key) + ": true or false expected", exitcode::kBadArgument);
+  return body[key].get<bool>();
+}
+
+bool destination_ok(const std::string& d) {
+  auto is = [](char c, std::string_view extra) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           extra.find(c) != std::string_view::npos;
+  };
+  size_t at = d.find('@');
+  std::string user = at == std::string::npos ? "" : d.substr(0, at);
+  std::string host = at == std::string::npos ? d : d.substr(at + 1);
+  if (at != std::string::npos &&
+      (user.empty() || user.size() > 32 || user[0] == '-' ||
+       !std::all_of(user.begin(), user.end(), [&](char c) { return is(c, "._-"); })))
+    return false;
+  if (host.empty() || host.size() > 255 || host[0] == '-' || host[0] == '.') return false;
+  return std::all_of(host.begin(), host.end(), [&](char c) { return is(c, ".-:[]"); });
+}
+
+}  // namespace
+
+Result<Json> snapshot_params(const Json& body) {
+  BERTH_RETURN_IF_ERROR(only_keys(body, {"name", "description"}, "snapshot"));
+  BERTH_ASSIGN_OR_RETURN(std::string name, text_field(body, "name", 64));
+  BERTH_ASSIGN_OR_RETURN(std::string desc, text_field(body, "description", 1024));
+  return Json{{"name", name}, {"description", desc}};
+}
+
+Status confirmed(const Json& body, const std::string& what) {
+  BERTH_RETURN_IF_ERROR(only_keys(body, {"confirm"}, what));
+  if (!body.contains("confirm") || body["confirm"] != true)
+    return bad(what + " replaces the CT's files: send \"confirm\": true", exitcode::kBadArgument);
+  return {};
+}
+
+Result<Json> migrate_params(const Json& body) {
+  BERTH_RETURN_IF_ERROR(
+      only_keys(body, {"destination", "online", "keep_dst", "remove_area"}, "migrate"));
+  if (!body.contains("destination"))
+    return bad("migrate: destination is required", exitcode::kBadArgument);
+  BERTH_ASSIGN_OR_RETURN(std::string dest, string_field(body["destination"], "destination", 300));
+  if (!destination_ok(dest)) return bad("destination: `[user@]host` expected");
+  BERTH_ASSIGN_OR_RETURN(bool online, bool_field(body, "online", false));
+  BERTH_ASSIGN_OR_RETURN(bool keep_dst, bool_field(body, "keep_dst", false));
+  BERTH_ASSIGN_OR_RETURN(bool remove_area, bool_field(body, "remove_area", true));
+  return Json{{"destination", dest},
+              {"online", online},
+              {"keep_dst", keep_dst},
+              {"remove_area", remove_area}};
+}
+
 }  // namespace berth::daemon

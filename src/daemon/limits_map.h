@@ -1,7 +1,8 @@
 // daemon/limits_map: the JSON bodies of create, PATCH and password turned into the changes of
-// core/edit (the same grammar and parsers as `berth create` / `berth set` options), with the API's
-// own checks first: only the listed fields, each of the expected JSON type, strings bounded and
-// free of control characters. Values are never put into a command line or a shell. Pure.
+// core/edit, and the bodies of the snapshot, backup and migrate endpoints checked (the same grammar
+// and parsers as `berth create` / `berth set` options), with the API's own checks first: only the
+// listed fields, each of the expected JSON type, strings bounded and free of control characters.
+// Values are never put into a command line or a shell. Pure.
 #pragma once
 
 #include <string>
@@ -27,6 +28,18 @@ Result<Changes> patch_changes(const Json& body);
 // POST .../password: {"user":"root","password":"..."}: user a Unix name, password 8-256
 // printable characters without ':'.
 Result<Changes> password_changes(const Json& body);
+
+// POST .../snapshots: {"name" (<= 64 characters), "description" (<= 1024)}, both optional,
+// free of control characters. Returns {"name","description"} (missing ones "").
+Result<Json> snapshot_params(const Json& body);
+// A body that may hold only "confirm", which must be true (switch, restore): what says what
+// the operation erases.
+Status confirmed(const Json& body, const std::string& what);
+// POST .../migrate: {"destination":"[user@]host" (required), "online", "keep_dst",
+// "remove_area" (booleans; remove_area defaults to true)}. The destination is a user of
+// letters, digits, . _ - and a host name or address (letters, digits, . - : and [..]), never
+// starting with '-' (it becomes an ssh argument). Returns the params with every field set.
+Result<Json> migrate_params(const Json& body);
 
 // Reject keys of obj that are not in allowed (exit 20, naming the first).
 Status only_keys(const Json& obj, std::initializer_list<const char*> allowed,

@@ -40,9 +40,10 @@ Result<CtConfig> load(const HostConfig& host, const std::string& ctid) {
   return ct;
 }
 
-Status power(const HostConfig& host, const std::string& op, const std::string& ctid, bool fast) {
+Status power(const HostConfig& host, const std::string& op, const std::string& ctid, bool fast,
+             bool skiplock) {
   BERTH_ASSIGN_OR_RETURN(CtConfig ct, load(host, ctid));
-  BERTH_ASSIGN_OR_RETURN(auto lock, runtime::lock_ct(host, ct.ctid(), false));
+  BERTH_ASSIGN_OR_RETURN(auto lock, runtime::lock_ct(host, ct.ctid(), skiplock));
   runtime::StartOptions start{true, false, 60};
   if (op == "start") {
     // As `berth start`: an online migration killed after its final dump goes on here.
@@ -119,8 +120,10 @@ int worker_main(const HostConfig& host, const std::vector<std::string>& args) {
   const std::string& op = args[0];
   if (op == "start" || op == "stop" || op == "restart") {
     bool fast = args.size() == 3 && args[2] == "--fast";
-    if (args.size() > 3 || (args.size() == 3 && !fast)) return bad();
-    return finish(power(host, op, args[1], fast));
+    // --skiplock: a job's migration, which holds the lock, starts the CT here again.
+    bool skiplock = args.size() == 3 && op == "start" && args[2] == "--skiplock";
+    if (args.size() > 3 || (args.size() == 3 && !fast && !skiplock)) return bad();
+    return finish(power(host, op, args[1], fast, skiplock));
   }
   if (op == "set" && args.size() == 2) return finish(set(host, args[1]));
   if (op == "job" && args.size() == 2) return run_job(host, args[1]);

@@ -7,9 +7,10 @@
 // runtime and prints one JSON line as its last line on stdout: {"ok":true} or
 // {"error":{"code":N,"message":"..."}}; its exit status is the error's exit status.
 //
-//   _worker start CTID | stop CTID [--fast] | restart CTID [--fast]
+//   _worker start CTID [--skiplock] | stop CTID [--fast] | restart CTID [--fast]
 //   _worker set CTID            JSON on stdin: {"changes":[[option,value],...],"save":bool}
-//   _worker job FILE            a job (jobs.h): create, destroy, reinstall; updates FILE
+//   _worker job FILE            a job (jobs.h): create, destroy, reinstall, snapshot*,
+//                               backup*, migrate; updates FILE
 //   _worker shell CTID          a root shell on a new pty of the CT, relayed to fds 0/1 (a pty)
 // Also the watcher's own hidden commands when berthd spawned it: `_monitor`, `_teardown`.
 #pragma once

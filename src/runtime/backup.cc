@@ -795,6 +795,10 @@ Status restore(const HostConfig& host, const std::string& ctid, const RestoreOpt
     BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(old));
     if (s.running)
       return Error::with_status(exitcode::kRunning, "CT " + target + " is running; stop it first");
+    if (opts.keep_config) {
+      conf_text = old.conf().text();
+      orig = target;
+    }
     say("Replacing CT " + target);
     BERTH_RETURN_IF_ERROR(destroy(old));
   }

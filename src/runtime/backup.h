@@ -41,6 +41,9 @@ struct RestoreOptions {
   std::string import_file;  // from an exported archive
   std::string new_ctid;     // empty: the CTID argument
   bool force = false;       // replace the target CT when it exists and is stopped
+  // With force, when the target exists: its config (limits, addresses, template) is kept and
+  // only the files come from the backup (berthd: a customer cannot bring old limits back).
+  bool keep_config = false;
 };
 
 // Make CT `ctid` (or opts.new_ctid) from a backup or an archive. The caller holds the target's

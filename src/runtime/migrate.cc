@@ -307,14 +307,16 @@ Status finish_source(const CtConfig& ct, const MigrateOptions& opts, const Say& 
 // A failure before the commit: the CT goes on here (started again when it ran). The link is
 // closed first and its end awaited: the destination has removed its copy before this host
 // starts the CT again, so it never runs on both.
-Error keep_on_source(const CtConfig& ct, bool ran, Error why, SshLink& link) {
+Error keep_on_source(const CtConfig& ct, bool ran, Error why, SshLink& link,
+                     const MigrateOptions& opts) {
   link.close();
   // Pre-dumps of an online migration that never reached its final dump.
   (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
   if (ran) {
     auto st = state::query_status(ct);
     if (st.ok() && !st->running) {
-      if (auto s = run_self({"start", ct.ctid()}); !s.ok())
+      Status s = opts.start_here ? opts.start_here(ct.ctid()) : run_self({"start", ct.ctid()});
+      if (!s.ok())
         return why.context("migration failed, CT " + ct.ctid() +
                            " is stopped on this host (start failed: " + s.error().message() + ")");
     }
@@ -407,13 +409,18 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
                             (ran ? "yes" : "no") + "\"\n");
   };
   BERTH_RETURN_IF_ERROR(rec("copying"));
+  auto cancelled = [&] { return opts.cancelled && opts.cancelled(); };
+  const auto cancel_error = [&] {
+    return Error::with_status(exitcode::kMigUsage, "cancelled before the final freeze");
+  };
 
   if (opts.online) {
     // 1. The tree while the CT runs (from a temporary snapshot when one can be taken).
     t = Clock::now();
     auto first = send_tree(ct, link, opts.progress);
-    if (!first.ok()) return keep_on_source(ct, false, std::move(first).error(), link);
+    if (!first.ok()) return keep_on_source(ct, false, std::move(first).error(), link, opts);
     ph.done("copy (running)", t, first->bytes);
+    if (cancelled()) return keep_on_source(ct, false, cancel_error(), link, opts);
     sys::crash_point("migrate_copied_running");
     // 2. Memory pre-dumps while it runs, until the pages written stop shrinking.
     std::string dumpdir = default_dumpdir(ct) + "-migrate";
@@ -427,12 +434,13 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       auto pd = pre_dump(ct, dumpdir, name, parent);
       if (!pd.ok())
         return keep_on_source(ct, false, std::move(pd).error().status(exitcode::kMigSourceStop),
-                              link);
+                              link, opts);
       auto sent = send_dump_dir(link, dumpdir + "/" + name, name);
-      if (!sent.ok()) return keep_on_source(ct, false, std::move(sent).error(), link);
+      if (!sent.ok()) return keep_on_source(ct, false, std::move(sent).error(), link, opts);
       ph.done("pre-dump " + std::to_string(round), t, *sent);
       sys::crash_point("migrate_predumped");
       parent = name;
+      if (cancelled()) return keep_on_source(ct, false, cancel_error(), link, opts);
       if (pd->bytes >= last * 9 / 10 || pd->bytes < (1u << 20)) break;
       last = pd->bytes;
     }
@@ -446,8 +454,8 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     BERTH_RETURN_IF_ERROR(rec("dumped"));
     auto ck = checkpoint(ct, co);
     if (!ck.ok())
-      return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop),
-                            link);
+      return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop), link,
+                            opts);
     sys::crash_point("migrate_dumped");
     // From here the CT's processes exist only in the dump: a failure restores them here.
     auto undo = [&](Error e) -> Error {
@@ -490,32 +498,33 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   }
 
   // Offline: stop, copy, create (and start) there, commit, remove here.
+  if (cancelled()) return keep_on_source(ct, false, cancel_error(), link, opts);
   if (s.running) {
     t = Clock::now();
     say("Stopping CT " + ctid);
     if (auto st = stop(ct, {}); !st.ok())
-      return keep_on_source(ct, false, std::move(st).error().status(exitcode::kMigSourceStop),
-                            link);
+      return keep_on_source(ct, false, std::move(st).error().status(exitcode::kMigSourceStop), link,
+                            opts);
     ph.done("stop", t, 0);
   }
   sys::crash_point("migrate_stopped");
   t = Clock::now();
   auto rep = send_tree(ct, link, opts.progress);
-  if (!rep.ok()) return keep_on_source(ct, ran, std::move(rep).error(), link);
+  if (!rep.ok()) return keep_on_source(ct, ran, std::move(rep).error(), link, opts);
   ph.done("copy", t, rep->bytes);
   sys::crash_point("migrate_copied");
   if (ran) {
     t = Clock::now();
     if (auto st = link.send(Frame::kStart, {}); !st.ok())
-      return keep_on_source(ct, ran, std::move(st).error(), link);
+      return keep_on_source(ct, ran, std::move(st).error(), link, opts);
     if (auto r = link.reply(exitcode::kMigDestStart); !r.ok())
-      return keep_on_source(ct, ran, std::move(r).error(), link);
+      return keep_on_source(ct, ran, std::move(r).error(), link, opts);
     ph.done("start there", t, 0);
   }
   sys::crash_point("migrate_started");
   BERTH_RETURN_IF_ERROR(rec("committing"));
   if (auto st = link.send(Frame::kCommit, {}); !st.ok())
-    return keep_on_source(ct, ran, std::move(st).error(), link);
+    return keep_on_source(ct, ran, std::move(st).error(), link, opts);
   if (auto r = link.reply(exitcode::kMigCopy); !r.ok())
     return std::move(r).error().context(
         "the commit's answer was lost: run the same migrate again to finish it (CT " + ctid +

@@ -17,6 +17,7 @@
 //    CT is there: the source's copy is removed), and `start` refuses it meanwhile.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,13 @@ struct MigrateOptions {
   bool check_only = false;
   bool times = false;     // -t: per-phase times and bytes
   bool progress = false;  // a progress line on stderr (a terminal)
+  // Asked at each point before the final freeze (online) or the stop (offline): true ends the
+  // migration there as a failure does (the CT stays here, the destination drops its copy).
+  // Past the freeze it is not asked again. Unset: never.
+  std::function<bool()> cancelled;
+  // Starts the CT here again after a failure (the lock is held by migrate). Unset: `berth
+  // --skiplock start` as a child of this binary (the CLI); berthd's workers pass their own.
+  std::function<Status(const std::string& ctid)> start_here;
 };
 
 // The caller holds nothing; migrate takes the CT's lock (20 when another command holds it).

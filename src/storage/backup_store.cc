@@ -78,6 +78,15 @@ bool is_backup_id(std::string_view id) {
   return true;
 }
 
+Result<BackupStore> BackupStore::open_unlocked(const std::string& dir) {
+  struct stat st;
+  int err = ::stat((dir + "/backups").c_str(), &st) != 0 ? errno : 0;
+  if (err == 0 && !S_ISDIR(st.st_mode)) err = ENOTDIR;
+  if (err != 0)
+    return Error::from_errno(err, "backup store `" + dir + "`").status(exitcode::kBackupNotFound);
+  return BackupStore(dir, UniqueFd());
+}
+
 Result<BackupStore> BackupStore::open(const std::string& dir, bool exclusive, bool create) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) {

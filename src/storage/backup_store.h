@@ -58,6 +58,10 @@ class BackupStore {
   // Open the store at dir, made (0700) when create is set. exclusive: the writer lock, then
   // repair() of what a killed writer left; else a shared lock. Blocks while another holds it.
   static Result<BackupStore> open(const std::string& dir, bool exclusive, bool create);
+  // Without a lock, never blocking (berthd's listings while a backup runs): only for list() and
+  // meta(). meta.json is written last and renamed into place, so a backup being written or
+  // removed meanwhile is either absent or whole. Missing store: exit kBackupNotFound.
+  static Result<BackupStore> open_unlocked(const std::string& dir);
   const std::string& dir() const { return dir_; }
 
   // Store data as a chunk unless one of that name exists. *id gets its name; returns the
