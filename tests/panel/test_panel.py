@@ -606,8 +606,9 @@ def t_snapshots(p, env):
     check('done' in job_line(p, 'snapshot-switch', CT_A), f'the switch job: {job_line(p, "snapshot-switch", CT_A)}')
     check(not p.css('#alert:not([hidden])'), f'an error after the switch: {(p.css("#alert") or [None])[0].text}')
     wait_until(lambda: env.state(CT_A) == 'running', 20, f'VPS {CT_A} running again after the switch')
-    r = env.berth('exec', CT_A, f'test -e /root/panel-marker-{PID}', check=False)
-    check(r.returncode == 1, f'the file written after the snapshot is still there (test -e: {r.returncode})')
+    wait_until(lambda: env.berth('exec', CT_A, 'true', check=False).returncode == 0, 15, 'exec in the VPS after the switch')
+    r = env.berth('exec', CT_A, f'test -e /root/panel-marker-{PID} && echo still-there || echo gone').stdout.strip()
+    check(r == 'gone', f'the file written after the snapshot: {r}')
     after = env.berth('exec', CT_A, 'cut -d" " -f22 /proc/1/stat').stdout.strip()
     check(after != before, 'the VPS did not restart across the switch')
     # Delete it (confirmed): gone from the list and from berth snapshot-list.
