@@ -32,9 +32,14 @@ function setTitle(text) {
   document.title = `${text} · Berth panel`;
 }
 
+// Counts the views begun: a view that waits for data before it draws (viewCt) draws nothing when
+// another began meanwhile (a click elsewhere, log out), so it never replaces a newer page.
+let navSeq = 0;
+
 // Puts a new view in <main>: its h1 gets focus (screen readers hear the new page), the old view's
 // timers and connections are stopped.
 function showView(name, title, ...children) {
+  navSeq++;
   if (state.view && state.view.cleanup) state.view.cleanup();
   state.view = { name, cleanup: null };
   clearAlert();
@@ -299,7 +304,9 @@ const TABS = [
 ];
 
 async function viewCt(ctid, tab) {
+  const seq = ++navSeq;
   const ct = await guarded(`VPS ${ctid}`, () => api.get(api.ctPath(ctid)));
+  if (seq !== navSeq) return;
   if (!ct) { showView('ct', `VPS ${ctid}`, h('p', { text: 'This VPS does not exist or you may not see it.' }), h('a', { href: '#/', text: 'Back to the list' })); return; }
   ctSeen(ct);
   const known = TABS.find((t) => t[0] === tab && (!t[2] || isAdmin()));
@@ -760,7 +767,9 @@ function ctDanger(ct, body) {
 
 async function viewNew() {
   showView('new', 'Create a VPS');
+  const seq = navSeq;
   const templates = await api.get('/v1/templates').catch(() => []);
+  if (seq !== navSeq) return;
   const ctid = h('input', { type: 'number', name: 'ctid', min: 1, required: true, inputmode: 'numeric' });
   const hostname = h('input', { type: 'text', name: 'hostname', autocomplete: 'off' });
   const name = h('input', { type: 'text', name: 'name', autocomplete: 'off' });
