@@ -454,7 +454,7 @@ async function ctStorage(ct, body, cleanups, v) {
   const backBox = h('div', { id: 'backups' });
   // Take a snapshot: the name and the description are optional.
   const snapName = h('input', { type: 'text', name: 'name', maxlength: 64, autocomplete: 'off' });
-  const snapDesc = h('input', { type: 'text', name: 'description', maxlength: 256, autocomplete: 'off' });
+  const snapDesc = h('input', { type: 'text', name: 'description', maxlength: 1024, autocomplete: 'off' });
   const snapBtn = h('button', { type: 'submit', class: 'primary', text: 'Take a snapshot' });
   const snapForm = h('form', { class: 'toolbar', id: 'snapshot-form', 'aria-label': 'Take a snapshot' },
     field('Name (optional)', snapName).wrap, field('Description (optional)', snapDesc).wrap, snapBtn);

@@ -670,7 +670,8 @@ def t_operator(p, env):
     wait_until(lambda: all(p.css(f'tr[data-ctid="{c}"]') for c in (CT_A, CT_B)), 15, 'every customer\'s VPSs')
     p.a11y('operator list')
     for route, what in (('#/host', 'Host'), ('#/new', 'Create a VPS'), (f'#/ct/{CT_A}/limits', 'Limits'),
-                        (f'#/ct/{CT_A}/danger', 'Destroy'), ('#/audit', 'Audit log'), ('#/jobs', 'Jobs')):
+                        (f'#/ct/{CT_A}/danger', 'Destroy'), (f'#/ct/{CT_A}/storage', 'Snapshots and backups'),
+                        ('#/audit', 'Audit log'), ('#/jobs', 'Jobs')):
         p.go(route)
         wait_until(lambda: what in p.h1(), 10, f'the {what} page')
         time.sleep(0.7)
