@@ -509,6 +509,17 @@ async function ctStorage(ct, body, cleanups, v) {
     }
     return null;
   };
+  // A job on one snapshot or backup (after its dialog): when it ends, onJobDone reloads the list;
+  // when berthd refused it (the item gone meanwhile, another job running), the list is reloaded
+  // now and the error area says why.
+  const itemJob = async (what, request, doneMessage, reload) => {
+    const job = await guarded(what, async () => {
+      const j = await actionResult(await request());
+      if (j && j.state === 'done') say(doneMessage);
+      return j;
+    });
+    if (!job) reload();
+  };
   const snapLabel = (s) => s.name || `of ${s.date ? new Date(s.date).toLocaleString() : s.id}`;
 
   const switchSnap = async (s) => {
@@ -520,19 +531,13 @@ async function ctStorage(ct, body, cleanups, v) {
           : `VPS ${ctid} is stopped: it stays stopped (a running VPS would restart).` })],
     });
     if (!ok) { say('Switch cancelled.'); return; }
-    await guarded('Switch to a snapshot', async () => {
-      const job = await actionResult(await api.post(api.ctPath(ctid, `/snapshots/${encodeURIComponent(s.id)}/switch`), { confirm: true }));
-      if (job && job.state === 'done') say(`VPS ${ctid} is switched to snapshot ${snapLabel(s)}.`);
-    });
+    await itemJob('Switch to a snapshot', () => api.post(api.ctPath(ctid, `/snapshots/${encodeURIComponent(s.id)}/switch`), { confirm: true }), `VPS ${ctid} is switched to snapshot ${snapLabel(s)}.`, loadSnaps);
   };
   const deleteSnap = async (s) => {
     const ok = await dialog({ title: `Delete snapshot ${snapLabel(s)} of VPS ${ctid}?`, confirm: 'Delete', danger: true,
       body: [h('p', { text: 'The snapshot is removed for good; the VPS itself does not change.' })] });
     if (!ok) { say('Delete cancelled.'); return; }
-    await guarded('Delete a snapshot', async () => {
-      const job = await actionResult(await api.del(api.ctPath(ctid, `/snapshots/${encodeURIComponent(s.id)}`)));
-      if (job && job.state === 'done') say(`Snapshot ${snapLabel(s)} is deleted.`);
-    });
+    await itemJob('Delete a snapshot', () => api.del(api.ctPath(ctid, `/snapshots/${encodeURIComponent(s.id)}`)), `Snapshot ${snapLabel(s)} is deleted.`, loadSnaps);
   };
   const loadSnaps = async () => {
     const r = await api.get(api.ctPath(ctid, '/snapshots')).catch(unavailable(snapBox, snapForm, 'Snapshots'));
@@ -559,19 +564,13 @@ async function ctStorage(ct, body, cleanups, v) {
           : `VPS ${ctid} is stopped: it stays stopped.` })],
     });
     if (!ok) { say('Restore cancelled.'); return; }
-    await guarded('Restore a backup', async () => {
-      const job = await actionResult(await api.post(api.ctPath(ctid, `/backups/${encodeURIComponent(b.id)}/restore`), { confirm: true }));
-      if (job && job.state === 'done') say(`VPS ${ctid} is restored from the backup of ${backLabel(b)}.`);
-    });
+    await itemJob('Restore a backup', () => api.post(api.ctPath(ctid, `/backups/${encodeURIComponent(b.id)}/restore`), { confirm: true }), `VPS ${ctid} is restored from the backup of ${backLabel(b)}.`, loadBackups);
   };
   const deleteBackup = async (b) => {
     const ok = await dialog({ title: `Delete the backup of ${backLabel(b)}?`, confirm: 'Delete', danger: true,
       body: [h('p', { text: `The backup of VPS ${ctid} is removed from the store for good; the VPS itself does not change.` })] });
     if (!ok) { say('Delete cancelled.'); return; }
-    await guarded('Delete a backup', async () => {
-      const job = await actionResult(await api.del(api.ctPath(ctid, `/backups/${encodeURIComponent(b.id)}`)));
-      if (job && job.state === 'done') say(`The backup of ${backLabel(b)} is deleted.`);
-    });
+    await itemJob('Delete a backup', () => api.del(api.ctPath(ctid, `/backups/${encodeURIComponent(b.id)}`)), `The backup of ${backLabel(b)} is deleted.`, loadBackups);
   };
   const loadBackups = async () => {
     const list = await api.get(api.ctPath(ctid, '/backups')).catch(unavailable(backBox, backupBtn, 'Backups'));

@@ -584,7 +584,7 @@ def t_new_tab(p, env):
         p.d.switch_to.window(first)
 
 
-@step('snapshots: a file written after the snapshot is gone after switching back to it (confirmed); delete')
+@step('snapshots: a file written after one is gone after switching back to it (confirmed); take and delete one; an error shown')
 def t_snapshots(p, env):
     p.go(f'#/ct/{CT_A}/storage')
     p.one('#snapshot-form')
@@ -611,13 +611,26 @@ def t_snapshots(p, env):
     check(r == 'gone', f'the file written after the snapshot: {r}')
     after = env.berth('exec', CT_A, 'cut -d" " -f22 /proc/1/stat').stdout.strip()
     check(after != before, 'the VPS did not restart across the switch')
-    # Delete it (confirmed): gone from the list and from berth snapshot-list.
-    wait_until(lambda: snap_row(p, SNAP) and snap_row(p, SNAP).find_element(By.XPATH, './/button[starts-with(text(), "Delete")]').is_enabled(),
-               10, 'the Delete button enabled')
-    snap_row(p, SNAP).find_element(By.XPATH, './/button[starts-with(text(), "Delete")]').click()
+    # Another one, taken and deleted (confirmed) in the panel: gone from berth snapshot-list.
+    other = f'{SNAP}-b'
+    wait_until(lambda: p.one('#snapshot-form button[type=submit]').is_enabled(), 10, 'Take a snapshot enabled')
+    take_snapshot(p, other)
+    snap_row(p, other).find_element(By.XPATH, './/button[starts-with(text(), "Delete")]').click()
     p.one('dialog[open] button[type=submit]').click()
-    wait_until(lambda: not snap_row(p, SNAP), 30, f'snapshot {SNAP} gone from the list')
-    check(SNAP not in env.berth('snapshot-list', CT_A).stdout, f'berth snapshot-list still lists {SNAP}')
+    wait_until(lambda: not snap_row(p, other), 30, f'snapshot {other} gone from the list')
+    check(other not in env.berth('snapshot-list', CT_A).stdout, f'berth snapshot-list still lists {other}')
+    # One deleted behind the page's back: switching to it is refused, the error area says why and
+    # the list is reloaded.
+    uuid = snap_row(p, SNAP).get_attribute('data-snapshot')
+    env.berth('snapshot-delete', CT_A, '--id', uuid)
+    wait_until(lambda: snap_row(p, SNAP).find_element(By.XPATH, './/button[starts-with(text(), "Switch")]').is_enabled(),
+               10, 'the Switch button enabled')
+    snap_row(p, SNAP).find_element(By.XPATH, './/button[starts-with(text(), "Switch")]').click()
+    p.one('dialog[open] button[type=submit]').click()
+    alert = wait_until(lambda: p.css('#alert:not([hidden])'), 10, 'an error for a snapshot deleted meanwhile')[0]
+    check('snapshot' in alert.text.lower() and 'switch' in alert.text.lower(), f'the error says {alert.text!r}')
+    wait_until(lambda: not snap_row(p, SNAP), 10, f'snapshot {SNAP} gone from the list after the refusal')
+    p.a11y('snapshots with an error')
 
 
 @step('backups: take one (a job); it is listed; restore it (confirmed): a file written after is gone; delete it')
