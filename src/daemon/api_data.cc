@@ -69,7 +69,8 @@ Response Api::submit_job(const Request& req, const auth::Principal& who, const s
   if (jobs_.busy(ctid))
     return error_response(409, exitcode::kLocked, "CT " + ctid + " has a job running");
   auto job = jobs_.submit(kind, ctid, who.user, params);
-  audit(req, who.user, action, ctid, job.ok() ? "job " + (*job)["id"].get<std::string>() : "failed");
+  audit(req, who.user, action, ctid,
+        job.ok() ? "job " + (*job)["id"].get<std::string>() : "failed");
   if (!job.ok()) return error_response(job.error());
   return Response::json(202, *job);
 }
@@ -90,17 +91,16 @@ Response Api::snapshots_route(const Request& req, const RouteMatch& m, const std
   if (m.id == RouteId::kSnapshotList) {
     Json arr = Json::array();
     for (const auto& e : idx->entries) arr.push_back(snapshot_json(e, idx->current));
-    return Response::json(
-        200, {{"current", idx->current.empty() ? Json(nullptr) : Json(idx->current)},
-              {"snapshots", arr}});
+    return Response::json(200,
+                          {{"current", idx->current.empty() ? Json(nullptr) : Json(idx->current)},
+                           {"snapshots", arr}});
   }
   const std::string& raw = m.params.at("id");
   auto id = storage::normalize_uuid(raw);
   if (!id || !idx->find(*id)) return no_snapshot(raw);
   if (m.id == RouteId::kSnapshotSwitch) {
     if (auto st = confirmed(*body, "snapshot switch"); !st.ok()) return bad_body(st.error());
-    return submit_job(req, who, kJobSnapshotSwitch, ctid, {{"id", *id}},
-                      "snapshot-switch " + *id);
+    return submit_job(req, who, kJobSnapshotSwitch, ctid, {{"id", *id}}, "snapshot-switch " + *id);
   }
   if (auto st = only_keys(*body, {}, "snapshot delete"); !st.ok()) return bad_body(st.error());
   return submit_job(req, who, kJobSnapshotDelete, ctid, {{"id", *id}}, "snapshot-delete " + *id);

@@ -46,7 +46,9 @@ int job_snapshot_switch(const HostConfig& host, JobRun& run, const std::string& 
   run.update("running", 30, "switching to snapshot " + id);
   // The runtime would start a running CT again itself, as this worker's child: it is started
   // through the watcher below instead (the CLI runs the whole switch as the watcher's worker).
-  auto st = runtime::switch_snapshot(locked->ct, id, {true, false});
+  // The CT's config is kept (skip_config): a customer must not bring back the limits it had
+  // when it took the snapshot; only the files go back.
+  auto st = runtime::switch_snapshot(locked->ct, id, {true, true});
   if (!st.ok()) return run.fail(Error(st.error()).context("snapshot-switch CT " + ctid));
   if (s->running) {
     locked->lock = sys::FileLock();
@@ -87,8 +89,8 @@ int job_backup(const HostConfig& host, JobRun& run, const std::string& ctid) {
 // The backup's own CTID must be the job's (checked by the API, and again here: the store may
 // have changed between the request and the job).
 Status check_backup_of(const HostConfig& host, const std::string& ctid, const std::string& id) {
-  BERTH_ASSIGN_OR_RETURN(auto store, storage::BackupStore::open_unlocked(
-                                         runtime::backup_store_dir(host, "")));
+  BERTH_ASSIGN_OR_RETURN(auto store,
+                         storage::BackupStore::open_unlocked(runtime::backup_store_dir(host, "")));
   auto m = store.meta(id);
   if (!m.ok() || m->ctid != ctid)
     return Error::with_status(exitcode::kBackupNotFound, "no backup " + id + " of CT " + ctid);
@@ -121,8 +123,7 @@ int job_backup_restore(const HostConfig& host, JobRun& run, const std::string& c
   return done(run, "backup " + id + " restored", {{"id", id}});
 }
 
-int job_backup_delete(const HostConfig& host, JobRun& run, const std::string& ctid,
-                      const Json& p) {
+int job_backup_delete(const HostConfig& host, JobRun& run, const std::string& ctid, const Json& p) {
   const std::string id = p.value("id", "");
   if (run.safe_point()) return 0;
   auto store = storage::BackupStore::open(runtime::backup_store_dir(host, ""), true, false);
@@ -161,8 +162,8 @@ int job_migrate(const HostConfig& host, JobRun& run, const std::string& ctid, co
     run.update("running", progress, line);
   });
   if (!st.ok() && cancelled) {
-    run.update("cancelled", progress, "cancelled before the final freeze; CT " + ctid +
-                                          " stays on this host");
+    run.update("cancelled", progress,
+               "cancelled before the final freeze; CT " + ctid + " stays on this host");
     return 0;
   }
   if (!st.ok()) return run.fail(Error(st.error()).context("migrate CT " + ctid + " to " + o.dest));

@@ -1,11 +1,14 @@
 // berthd's REST API against a real daemon and real busybox CTs (docs/api.md): every endpoint,
 // the error paths, the authorisation matrix (customer A against customer B's CT on every
-// endpoint), sessions with CSRF, the login rate limit, events, metrics, history, audit, the
-// console websocket, jobs with cancel, and the panel's files. Every answer is checked against
-// the OpenAPI document berthd serves (BerthdTest::call).
+// endpoint), sessions with CSRF and the Origin check, the login rate limit, events, metrics,
+// history, audit, the console websocket, jobs with cancel, snapshots, backups (only of the
+// caller's own CTs), migration's error paths, and the panel's files. Every answer is checked
+// against the OpenAPI document berthd serves (BerthdTest::call).
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "berthd_fixture.h"
 
@@ -24,6 +27,13 @@ class ApiTest : public BerthdTest {
     alice_ = make_token("alice", {"--ct", a_}, "alice-password");
     bob_ = make_token("bob", {"--ct", b_});
     start_berthd();
+  }
+  // The audit log's actions on ctid, newest first.
+  std::vector<std::string> audit_actions(const std::string& ctid) {
+    std::vector<std::string> out;
+    for (const auto& e : call(admin_, "GET", "/v1/audit?limit=200").json())
+      if (e["ctid"] == std::stoi(ctid)) out.push_back(e["action"]);
+    return out;
   }
   std::string a_, b_;
 };
@@ -449,6 +459,192 @@ TEST_F(ApiTest, JobsCreateReinstallDestroy) {
       << "an ended job cannot be cancelled";
   EXPECT_EQ(call(admin_, "GET", "/v1/jobs/j-0000000000000000").status, 404);
   EXPECT_EQ(call(admin_, "GET", "/v1/jobs/../../etc").status, 404);
+}
+
+TEST_F(ApiTest, SnapshotsTakeListSwitchDelete) {
+  const std::string base = "/v1/cts/" + a_ + "/snapshots";
+  // Bad bodies: 400 before any job.
+  EXPECT_EQ(call(alice_, "POST", base, R"({"name":"x","size":1})").status, 400);
+  EXPECT_EQ(call(alice_, "POST", base, "{\"name\":\"" + std::string(65, 'n') + "\"}").status, 400);
+  EXPECT_EQ(call(alice_, "POST", base, R"({"name":"a\u0007b"})").status, 400);
+  HttpResult r = call(alice_, "POST", base, R"({"name":"before","description":"first"})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.json()["kind"], "snapshot");
+  json job = wait_job(r.json()["id"]);
+  ASSERT_EQ(job["state"], "done") << job.dump();
+  std::string id = job["result"]["id"];
+  EXPECT_TRUE(job["result"]["pause_ms"].is_number());
+  json list = call(alice_, "GET", base).json();
+  EXPECT_EQ(list["current"], id);
+  ASSERT_EQ(list["snapshots"].size(), 1U) << list.dump();
+  EXPECT_EQ(list["snapshots"][0]["name"], "before");
+  EXPECT_EQ(list["snapshots"][0]["description"], "first");
+  EXPECT_EQ(list["snapshots"][0]["current"], true);
+
+  // Customer B on A's snapshots (and A on B's): 404, nothing done.
+  for (const auto& [who, ct] : {std::pair{bob_, a_}, std::pair{alice_, b_}}) {
+    std::string other = "/v1/cts/" + ct + "/snapshots";
+    EXPECT_EQ(call(who, "GET", other).status, 404);
+    EXPECT_EQ(call(who, "POST", other, "{}").status, 404);
+    EXPECT_EQ(call(who, "POST", other + "/" + id + "/switch", R"({"confirm":true})").status, 404);
+    EXPECT_EQ(call(who, "DELETE", other + "/" + id).status, 404);
+  }
+
+  // A file written after the snapshot is gone after the switch; the CT runs again.
+  ASSERT_EQ(berth({"exec", a_, "echo later > /root/after-snapshot"}).code, 0);
+  EXPECT_EQ(call(alice_, "POST", base + "/" + id + "/switch", "{}").status, 400) << "confirm";
+  EXPECT_EQ(call(alice_, "POST", base + "/" + id + "/switch", R"({"confirm":false})").status, 400);
+  EXPECT_EQ(call(alice_, "POST", base + "/00000000-0000-0000-0000-000000000000/switch",
+                 R"({"confirm":true})")
+                .status,
+            404);
+  EXPECT_EQ(call(alice_, "DELETE", base + "/not-a-uuid").status, 404);
+  r = call(alice_, "POST", base + "/" + id + "/switch", R"({"confirm":true})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.json()["kind"], "snapshot-switch");
+  EXPECT_EQ(call(alice_, "POST", base, "{}").status, 409) << "one job per CT";
+  job = wait_job(r.json()["id"]);
+  ASSERT_EQ(job["state"], "done") << job.dump();
+  EXPECT_EQ(status_line(a_), "CTID " + a_ + " exist mounted running");
+  EXPECT_NE(berth({"exec", a_, "ls /root/after-snapshot"}).code, 0) << "the switch went back";
+
+  r = call(alice_, "DELETE", base + "/" + id);
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(wait_job(r.json()["id"])["state"], "done");
+  list = call(alice_, "GET", base).json();
+  EXPECT_EQ(list["snapshots"].size(), 0U) << list.dump();
+  EXPECT_EQ(list["current"], nullptr);
+  auto actions = audit_actions(a_);
+  for (const std::string& a :
+       {std::string("snapshot"), "snapshot-switch " + id, "snapshot-delete " + id})
+    EXPECT_NE(std::find(actions.begin(), actions.end(), a), actions.end()) << a;
+}
+
+TEST_F(ApiTest, BackupsTakeListRestoreDeleteOnlyOfTheirOwnCt) {
+  // A backup of each customer's CT (A's runs, B's is stopped).
+  std::string ids[2];
+  for (int i = 0; i < 2; ++i) {
+    const std::string& tok = i == 0 ? alice_ : bob_;
+    const std::string& ct = i == 0 ? a_ : b_;
+    EXPECT_EQ(call(tok, "POST", "/v1/cts/" + ct + "/backups", R"({"full":true})").status, 400);
+    HttpResult r = call(tok, "POST", "/v1/cts/" + ct + "/backups", "{}");
+    ASSERT_EQ(r.status, 202) << r.body;
+    EXPECT_EQ(r.json()["kind"], "backup");
+    json job = wait_job(r.json()["id"]);
+    ASSERT_EQ(job["state"], "done") << job.dump();
+    ids[i] = job["result"]["id"];
+    EXPECT_GT(job["result"]["files"].get<int64_t>(), 0);
+  }
+  const std::string& mine = ids[0];
+  const std::string& bobs = ids[1];
+  json list = call(alice_, "GET", "/v1/cts/" + a_ + "/backups").json();
+  ASSERT_EQ(list.size(), 1U) << "only the backups of A's CT: " << list.dump();
+  EXPECT_EQ(list[0]["id"], mine);
+  EXPECT_TRUE(list[0]["consistent"].is_boolean());  // true when the layout can be snapshotted
+  EXPECT_EQ(call(admin_, "GET", "/v1/cts/" + b_ + "/backups").json().size(), 1U);
+
+  // A against B's CT and B's backup ids, through either URL: 404, nothing done.
+  const std::string abase = "/v1/cts/" + a_ + "/backups/", bbase = "/v1/cts/" + b_ + "/backups/";
+  EXPECT_EQ(call(alice_, "GET", "/v1/cts/" + b_ + "/backups").status, 404);
+  EXPECT_EQ(call(alice_, "POST", "/v1/cts/" + b_ + "/backups", "{}").status, 404);
+  for (const std::string& path : {abase + bobs, bbase + bobs, bbase + mine}) {
+    EXPECT_EQ(call(alice_, "POST", path + "/restore", R"({"confirm":true})").status, 404) << path;
+    EXPECT_EQ(call(alice_, "DELETE", path).status, 404) << path;
+  }
+  // Not even the operator restores B's backup onto A (a backup is reachable through its CT).
+  EXPECT_EQ(call(admin_, "POST", abase + bobs + "/restore", R"({"confirm":true})").status, 404);
+  // Ids that are no store ids, or try to leave the store: 404.
+  for (const std::string& bad : {std::string(".."), std::string("..%2F..%2Fetc"), a_ + "-..",
+                                 std::string(".hidden"), a_ + "-x%00"}) {
+    HttpResult r = call(alice_, "POST", abase + bad + "/restore", R"({"confirm":true})");
+    EXPECT_TRUE(r.status == 404 || r.status == 400) << bad << ": " << r.status;
+  }
+  EXPECT_EQ(call(bob_, "GET", "/v1/cts/" + b_ + "/backups").json().size(), 1U) << "untouched";
+
+  // Restore: the files written since are gone, the CT runs again, its config is kept.
+  ASSERT_EQ(berth({"exec", a_, "echo later > /root/after-backup"}).code, 0);
+  EXPECT_EQ(call(alice_, "POST", abase + mine + "/restore", "{}").status, 400) << "confirm";
+  HttpResult r = call(alice_, "POST", abase + mine + "/restore", R"({"confirm":true})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.json()["kind"], "backup-restore");
+  json job = wait_job(r.json()["id"]);
+  ASSERT_EQ(job["state"], "done") << job.dump();
+  EXPECT_EQ(status_line(a_), "CTID " + a_ + " exist mounted running");
+  EXPECT_NE(berth({"exec", a_, "ls /root/after-backup"}).code, 0) << "the backup's files";
+
+  // Delete: each its own.
+  for (int i = 0; i < 2; ++i) {
+    const std::string& ct = i == 0 ? a_ : b_;
+    r = call(i == 0 ? alice_ : bob_, "DELETE", "/v1/cts/" + ct + "/backups/" + ids[i]);
+    ASSERT_EQ(r.status, 202) << r.body;
+    EXPECT_EQ(wait_job(r.json()["id"])["state"], "done");
+  }
+  EXPECT_EQ(call(alice_, "GET", "/v1/cts/" + a_ + "/backups").json().size(), 0U);
+  auto actions = audit_actions(a_);
+  for (const std::string& a :
+       {std::string("backup"), "backup-restore " + mine, "backup-delete " + mine})
+    EXPECT_NE(std::find(actions.begin(), actions.end(), a), actions.end()) << a;
+}
+
+TEST_F(ApiTest, MigrateErrorPathsOriginAndSessionCsrf) {
+  const std::string path = "/v1/cts/" + a_ + "/migrate";
+  const std::string body = R"({"destination":"root@berth-test.invalid"})";
+  // The operator's: a customer gets 403 on its own CT, 404 on another's.
+  EXPECT_EQ(call(alice_, "POST", path, body).status, 403);
+  EXPECT_EQ(call(bob_, "POST", path, body).status, 404);
+  for (const char* bad :
+       {"{}", R"({"destination":"-oProxyCommand=id"})", R"({"destination":"root@h;id"})",
+        R"({"destination":"h","online":1})", R"({"destination":"h","ssh":"-v"})"})
+    EXPECT_EQ(call(admin_, "POST", path, bad).status, 400) << bad;
+  // A destination that does not resolve: the job fails with ssh's reason; the CT stays here.
+  HttpResult r = call(admin_, "POST", path, body);
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.json()["kind"], "migrate");
+  json job = wait_job(r.json()["id"]);
+  EXPECT_EQ(job["state"], "failed") << job.dump();
+  EXPECT_PRED2(contains, job["error"]["message"].get<std::string>(), "berth-test.invalid");
+  EXPECT_EQ(status_line(a_), "CTID " + a_ + " exist mounted running");
+  auto actions = audit_actions(a_);
+  EXPECT_NE(std::find(actions.begin(), actions.end(), "migrate to root@berth-test.invalid"),
+            actions.end());
+
+  // The console from another site's page: 403 before the upgrade; from berthd's own: opens.
+  for (const char* kind : {"console", "shell"}) {
+    WsClient ws(tls(), "/v1/cts/" + a_ + "/console?kind=" + std::string(kind),
+                {{"Authorization", "Bearer " + alice_}, {"Origin", "https://evil.example"}});
+    EXPECT_EQ(ws.status(), 403) << kind;
+  }
+  {
+    WsClient ws(tls(), "/v1/cts/" + a_ + "/console?kind=shell",
+                {{"Authorization", "Bearer " + alice_}, {"Origin", "https://berthd"}});
+    ASSERT_TRUE(ws.ok()) << ws.status();
+    ws.send_binary("exit\n");
+    ws.read_until("never", 500);
+  }
+
+  // A session: whoami gives its CSRF token; a change with a foreign Origin is refused even
+  // with the token; with none or its own it passes (here to the body's check).
+  r = call("", "POST", "/v1/login", R"({"token":")" + alice_ + "\"}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string cookie = r.headers["set-cookie"].substr(0, r.headers["set-cookie"].find(';'));
+  std::string csrf = r.json()["csrf"];
+  EXPECT_EQ(call("", "GET", "/v1/whoami", "", {{"Cookie", cookie}}).json()["csrf"], csrf);
+  EXPECT_FALSE(call(alice_, "GET", "/v1/whoami").json().contains("csrf")) << "a bearer token";
+  EXPECT_FALSE(call_unix("GET", "/v1/whoami").json().contains("csrf"));
+  const std::string snaps = "/v1/cts/" + a_ + "/snapshots";
+  Headers h{{"Cookie", cookie}, {"X-CSRF-Token", csrf}, {"Origin", "https://evil.example"}};
+  r = call("", "POST", snaps, R"({"bogus":1})", h);
+  EXPECT_EQ(r.status, 403) << r.body;
+  h["Origin"] = "null";
+  EXPECT_EQ(call("", "POST", snaps, R"({"bogus":1})", h).status, 403);
+  h["Origin"] = "https://berthd";
+  EXPECT_EQ(call("", "POST", snaps, R"({"bogus":1})", h).status, 400);
+  h.erase("Origin");
+  EXPECT_EQ(call("", "POST", snaps, R"({"bogus":1})", h).status, 400);
+  // A GET with a foreign Origin is a read: allowed (SameSite=Strict keeps the cookie home).
+  EXPECT_EQ(
+      call("", "GET", snaps, "", {{"Cookie", cookie}, {"Origin", "https://evil.example"}}).status,
+      200);
 }
 
 }  // namespace

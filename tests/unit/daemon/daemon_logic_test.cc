@@ -131,6 +131,64 @@ TEST(LimitsMap, PatchAndPassword) {
       password_changes(Json::parse("{\"password\":\"" + std::string(257, 'a') + "\"}")).ok());
 }
 
+TEST(Router, SnapshotBackupMigrateRoutes) {
+  auto r = route("POST", "/v1/cts/101/snapshots/0f0e/switch");
+  ASSERT_TRUE(r.match);
+  EXPECT_EQ(r.match->id, RouteId::kSnapshotSwitch);
+  EXPECT_EQ(r.match->params.at("id"), "0f0e");
+  EXPECT_EQ(route("GET", "/v1/cts/101/snapshots").match->id, RouteId::kSnapshotList);
+  EXPECT_EQ(route("POST", "/v1/cts/101/snapshots").match->id, RouteId::kSnapshotTake);
+  EXPECT_EQ(route("DELETE", "/v1/cts/101/snapshots/x").match->id, RouteId::kSnapshotDelete);
+  EXPECT_EQ(route("GET", "/v1/cts/101/backups").match->id, RouteId::kBackupList);
+  EXPECT_EQ(route("POST", "/v1/cts/101/backups").match->id, RouteId::kBackupTake);
+  EXPECT_EQ(route("POST", "/v1/cts/101/backups/101-x/restore").match->id, RouteId::kBackupRestore);
+  EXPECT_EQ(route("DELETE", "/v1/cts/101/backups/101-x").match->id, RouteId::kBackupDelete);
+  EXPECT_EQ(route("POST", "/v1/cts/101/migrate").match->id, RouteId::kCtMigrate);
+  EXPECT_FALSE(route("GET", "/v1/cts/101/backups/101-x").match) << "405: no GET of one";
+  EXPECT_FALSE(route("POST", "/v1/cts/101/backups//restore").match) << "an empty id";
+}
+
+TEST(LimitsMap, SnapshotConfirmMigrateBodies) {
+  auto snap = snapshot_params(Json::parse(R"({"name":"before upgrade"})"));
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ((*snap)["name"], "before upgrade");
+  EXPECT_EQ((*snap)["description"], "");
+  EXPECT_TRUE(snapshot_params(Json::object()).ok());
+  EXPECT_FALSE(snapshot_params(Json::parse("{\"name\":\"" + std::string(65, 'n') + "\"}")).ok());
+  EXPECT_FALSE(snapshot_params(Json::parse(R"({"name":"a\nb"})")).ok()) << "control char";
+  EXPECT_FALSE(snapshot_params(Json::parse(R"({"name":1})")).ok());
+  EXPECT_EQ(snapshot_params(Json::parse(R"({"id":"x"})")).error().exit_status(), 20);
+
+  EXPECT_TRUE(confirmed(Json::parse(R"({"confirm":true})"), "restore").ok());
+  EXPECT_FALSE(confirmed(Json::object(), "restore").ok());
+  EXPECT_FALSE(confirmed(Json::parse(R"({"confirm":"true"})"), "restore").ok());
+  EXPECT_FALSE(confirmed(Json::parse(R"({"confirm":true,"force":true})"), "restore").ok());
+
+  auto mig = migrate_params(Json::parse(R"({"destination":"root@host-2.example","online":true})"));
+  ASSERT_TRUE(mig.ok());
+  EXPECT_EQ(*mig, Json::parse(R"({"destination":"root@host-2.example","online":true,
+                                  "keep_dst":false,"remove_area":true})"));
+  EXPECT_TRUE(migrate_params(Json::parse(R"({"destination":"[2001:db8::1]"})")).ok());
+  for (const char* d : {"-oProxyCommand=sh", "root@-x", "a b", "root@", "@host", "root@h;id",
+                        "root@h$(id)", "ro/ot@h", "root@h/x", ""})
+    EXPECT_FALSE(migrate_params(Json{{"destination", d}}).ok()) << d;
+  EXPECT_FALSE(migrate_params(Json::object()).ok()) << "destination is required";
+  EXPECT_FALSE(migrate_params(Json::parse(R"({"destination":"h","online":"yes"})")).ok());
+  EXPECT_FALSE(migrate_params(Json::parse(R"({"destination":"h","ssh":"-v"})")).ok());
+}
+
+TEST(Guard, SameOrigin) {
+  EXPECT_TRUE(same_origin("", "berthd")) << "no Origin: not a browser";
+  EXPECT_TRUE(same_origin("https://host.example:8443", "host.example:8443"));
+  EXPECT_TRUE(same_origin("HTTPS://Host.Example:8443", "host.example:8443"));
+  EXPECT_FALSE(same_origin("http://host.example:8443", "host.example:8443")) << "scheme";
+  EXPECT_FALSE(same_origin("https://host.example", "host.example:8443")) << "port";
+  EXPECT_FALSE(same_origin("https://evil.example", "host.example"));
+  EXPECT_FALSE(same_origin("https://host.example.evil.example", "host.example"));
+  EXPECT_FALSE(same_origin("null", "host.example"));
+  EXPECT_FALSE(same_origin("https://", "")) << "no Host";
+}
+
 TEST(LoginLimiter, FiveFailuresPerMinutePerAddress) {
   LoginLimiter l;
   for (int i = 0; i < LoginLimiter::kMaxFailures; ++i) {
