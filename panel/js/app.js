@@ -526,7 +526,7 @@ async function ctStorage(ct, body, cleanups, v) {
     const on = running();
     const ok = await dialog({
       title: `Switch VPS ${ctid} to snapshot ${snapLabel(s)}?`, confirm: 'Switch', danger: true,
-      body: [h('p', { text: `The files of VPS ${ctid} become those of the snapshot: every change made since it was taken is lost (take a snapshot first to keep them).` }),
+      body: [h('p', { text: `The files of VPS ${ctid} become those of the snapshot: every change made since it was taken is lost (take a snapshot first to keep them). Its settings (limits, addresses) stay as they are.` }),
         h('p', { class: 'strong', text: on ? `VPS ${ctid} runs: it restarts (it is stopped, switched and started again).`
           : `VPS ${ctid} is stopped: it stays stopped (a running VPS would restart).` })],
     });
@@ -559,7 +559,7 @@ async function ctStorage(ct, body, cleanups, v) {
     const on = running();
     const ok = await dialog({
       title: `Restore VPS ${ctid} from the backup of ${backLabel(b)}?`, confirm: 'Restore', danger: true,
-      body: [h('p', { text: `Every file of VPS ${ctid} is replaced by the backup's: changes made since it was taken are lost.` }),
+      body: [h('p', { text: `Every file of VPS ${ctid} is replaced by the backup's: changes made since it was taken are lost. Its settings (limits, addresses) stay as they are.` }),
         h('p', { class: 'strong', text: on ? `VPS ${ctid} runs: it restarts (it is stopped, restored and started again).`
           : `VPS ${ctid} is stopped: it stays stopped.` })],
     });
@@ -603,7 +603,10 @@ async function ctStorage(ct, body, cleanups, v) {
   backupBtn.addEventListener('click', async () => {
     await guarded('Take a backup', async () => {
       const job = await actionResult(await api.post(api.ctPath(ctid, '/backups'), {}));
-      if (job && job.state === 'done') say(`Backup of VPS ${ctid} taken.`);
+      if (job && job.state === 'done') {
+        const stored = job.result && job.result.new_bytes !== undefined ? ` (${fmtBytes(job.result.new_bytes)} of new data stored)` : '';
+        say(`Backup of VPS ${ctid} taken${stored}.`);
+      }
     });
   });
 
