@@ -894,7 +894,8 @@ async function start() {
     return;
   }
   if (!state.me.csrf && !api.csrf()) {
-    // A cookie from another tab but no CSRF token here: no change could be made; log in again.
+    // A cookie but no CSRF token here and none from whoami (a berthd older than its "csrf"
+    // field): no change could be made; log in again.
     state.me = null;
     viewLogin('Log in again in this tab.');
     return;
