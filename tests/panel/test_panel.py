@@ -660,6 +660,13 @@ def t_backups(p, env):
     wait_until(lambda: env.berth('exec', CT_A, 'true', check=False).returncode == 0, 20, 'exec in the VPS after the restore')
     r = env.berth('exec', CT_A, f'test -e /root/panel-backup-marker-{PID} && echo still-there || echo gone').stdout.strip()
     check(r == 'gone', f'the file written after the backup: {r}')
+    try:  # the list on a phone: one card per backup, no sideways scrolling
+        p.d.set_window_size(390, 844)
+        time.sleep(0.3)
+        p.no_sideways_scroll('snapshots and backups with a backup')
+        p.a11y('snapshots and backups on a phone')
+    finally:
+        p.d.set_window_size(1280, 1000)
     p.css(f'#backups tr[data-backup="{bid}"]')[0].find_element(By.XPATH, './/button[starts-with(text(), "Delete")]').click()
     p.one('dialog[open] button[type=submit]').click()
     wait_until(lambda: not p.css(f'#backups tr[data-backup="{bid}"]'), 30, f'backup {bid} gone from the list')
