@@ -617,9 +617,10 @@ async function ctStorage(ct, body, cleanups, v) {
     else if (job.kind.startsWith('backup')) loadBackups();
     else { loadSnaps(); loadBackups(); }
   };
-  // A job already running on the VPS (started elsewhere): show it, wait with the buttons.
+  // A job already running on the VPS (started elsewhere): show it and follow it to its end (the
+  // event stream, else polling), the buttons waiting meanwhile.
   const jobs = await api.get('/v1/jobs').catch(() => []);
-  for (const j of jobs || []) if (!JOB_DONE.has(j.state) && String(j.ctid) === String(ctid)) jobSeen(j);
+  for (const j of jobs || []) if (!JOB_DONE.has(j.state) && String(j.ctid) === String(ctid)) trackJob(j).catch(() => {});
   await Promise.all([loadSnaps(), loadBackups()]);
 }
 
