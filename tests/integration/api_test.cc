@@ -55,6 +55,15 @@ constexpr Endpoint3 kCtEndpoints[] = {
     {"POST", "/password", R"({"user":"root","password":"password123"})"},
     {"GET", "/stats", ""},
     {"GET", "/stats?range=day", ""},
+    {"GET", "/snapshots", ""},
+    {"POST", "/snapshots", R"({"name":"x"})"},
+    {"POST", "/snapshots/00000000-0000-0000-0000-000000000001/switch", R"({"confirm":true})"},
+    {"DELETE", "/snapshots/00000000-0000-0000-0000-000000000001", ""},
+    {"GET", "/backups", ""},
+    {"POST", "/backups", "{}"},
+    {"POST", "/backups/101-20261206T000000Z/restore", R"({"confirm":true})"},
+    {"DELETE", "/backups/101-20261206T000000Z", ""},
+    {"POST", "/migrate", R"({"destination":"root@berth-test.invalid"})"},
 };
 
 TEST_F(ApiTest, AuthenticationAndTheAuthorisationMatrix) {
@@ -343,7 +352,7 @@ TEST_F(ApiTest, EventsMetricsHistoryAudit) {
   // Metrics: per CT and per host.
   HttpResult m = call(admin_, "GET", "/metrics");
   ASSERT_EQ(m.status, 200);
-  for (std::string line :
+  for (const std::string& line :
        {"berth_ct_running{ctid=\"" + a_ + "\"} 1",
         "berth_ct_ubc_failcnt{ctid=\"" + a_ + "\",resource=\"numproc\"}",
         "berth_ct_ubc_held{ctid=\"" + a_ + "\",resource=\"physpages\"}",
