@@ -24,10 +24,14 @@ export function setCsrf(token) {
 const unauthorized = new Set();
 export function onUnauthorized(fn) { unauthorized.add(fn); }
 
-export async function request(method, path, body, { quiet401 = false } = {}) {
+// berthd refuses a change whose X-CSRF-Token is not the session's (403, nothing done).
+const csrfRefused = (status, data) => status === 403 && /X-CSRF-Token/i.test((data && data.error && data.error.message) || '');
+
+export async function request(method, path, body, { quiet401 = false, retried = false } = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
-  if (method !== 'GET' && method !== 'HEAD') {
+  const change = method !== 'GET' && method !== 'HEAD';
+  if (change) {
     headers['X-CSRF-Token'] = csrf();
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -42,6 +46,12 @@ export async function request(method, path, body, { quiet401 = false } = {}) {
     try { data = JSON.parse(text); } catch { data = { error: { message: text.slice(0, 200) } }; }
   }
   if (!res.ok) {
+    // This tab's token is not the session's (another tab logged in again since): berthd did
+    // nothing; take the session's token from whoami and try once more.
+    if (change && !retried && csrfRefused(res.status, data) && path !== '/v1/whoami') {
+      const me = await whoami().catch(() => null);
+      if (me && me.csrf) return request(method, path, body, { quiet401, retried: true });
+    }
     if (res.status === 401 && !quiet401) unauthorized.forEach((fn) => fn());
     throw new ApiError(res.status, data);
   }
@@ -65,10 +75,11 @@ export async function logout() {
   try { await request('POST', '/v1/logout', {}, { quiet401: true }); } finally { setCsrf(''); }
 }
 
+// Who is logged in. With the session cookie berthd also answers the session's CSRF token
+// ("csrf"): a panel opened in a new tab (the cookie is there, sessionStorage is not) or a tab
+// whose token is stale takes it from here instead of asking to log in again.
 export async function whoami() {
   const me = await get('/v1/whoami', { quiet401: true });
-  // A reload keeps the cookie but sessionStorage may not have the token (another tab): berthd
-  // may send it again here.
   if (me && me.csrf) setCsrf(me.csrf);
   return me;
 }

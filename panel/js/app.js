@@ -2,7 +2,7 @@
 // customer and an operator see. Live data: the event stream /v1/events (state changes, jobs,
 // beancounter failures) plus polling every POLL_MS (usage, graphs), paused while the tab is hidden.
 import * as api from './api.js';
-import { h, replace, field, fmtBytes, fmtPct, fmtTime, usage, say, alertError, clearAlert, dialog, nextId } from './ui.js';
+import { h, replace, field, fmtBytes, fmtPct, fmtTime, timeEl, usage, say, alertError, clearAlert, dialog, nextId } from './ui.js';
 import { chart, series } from './charts.js';
 import { ConsoleView } from './console.js';
 
@@ -32,9 +32,14 @@ function setTitle(text) {
   document.title = `${text} · Berth panel`;
 }
 
+// Counts the views begun: a view that waits for data before it draws (viewCt) draws nothing when
+// another began meanwhile (a click elsewhere, log out), so it never replaces a newer page.
+let navSeq = 0;
+
 // Puts a new view in <main>: its h1 gets focus (screen readers hear the new page), the old view's
 // timers and connections are stopped.
 function showView(name, title, ...children) {
+  navSeq++;
   if (state.view && state.view.cleanup) state.view.cleanup();
   state.view = { name, cleanup: null };
   clearAlert();
@@ -91,19 +96,25 @@ function renderJob(job) {
   prog.value = job.state === 'done' ? 100 : Number(job.progress || 0);
 }
 
+// Waiters for the end of a job (trackJob), woken as soon as the event stream says it ended.
+const jobEnd = new Map();  // id -> Set of functions
+
 function jobSeen(job) {
   if (!job || !job.id) return;
   const old = state.jobs.get(job.id);
   state.jobs.set(job.id, job);
   renderJob(job);
+  if (state.view && state.view.onJob) state.view.onJob(job);
   if (JOB_DONE.has(job.state) && !(old && JOB_DONE.has(old.state))) {
     say(`${job.kind} of VPS ${job.ctid || ''} ${job.state === 'done' ? 'finished' : job.state}.`);
     if (job.state === 'failed' && old) {
       // A job this page saw running failed: say why where errors are shown.
       alertError(new Error((job.error && job.error.message) || job.message || 'failed'), `${job.kind} of VPS ${job.ctid || ''}`);
     }
-    refreshCts();
+    refreshCts().catch(() => {});
     if (state.view && state.view.onJobDone) state.view.onJobDone(job);
+    for (const wake of jobEnd.get(job.id) || []) wake();
+    jobEnd.delete(job.id);
   }
 }
 
@@ -111,7 +122,13 @@ function jobSeen(job) {
 async function trackJob(job) {
   jobSeen(job);
   while (!JOB_DONE.has((state.jobs.get(job.id) || job).state)) {
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => {
+      const wake = () => { clearTimeout(timer); r(); };
+      const timer = setTimeout(() => { const w = jobEnd.get(job.id); if (w) w.delete(wake); r(); }, 2000);
+      if (!jobEnd.has(job.id)) jobEnd.set(job.id, new Set());
+      jobEnd.get(job.id).add(wake);
+    });
+    if (JOB_DONE.has((state.jobs.get(job.id) || job).state)) break;
     const j = await api.get(`/v1/jobs/${encodeURIComponent(job.id)}`).catch(() => null);
     if (j) jobSeen(j);
   }
@@ -287,7 +304,9 @@ const TABS = [
 ];
 
 async function viewCt(ctid, tab) {
+  const seq = ++navSeq;
   const ct = await guarded(`VPS ${ctid}`, () => api.get(api.ctPath(ctid)));
+  if (seq !== navSeq) return;
   if (!ct) { showView('ct', `VPS ${ctid}`, h('p', { text: 'This VPS does not exist or you may not see it.' }), h('a', { href: '#/', text: 'Back to the list' })); return; }
   ctSeen(ct);
   const known = TABS.find((t) => t[0] === tab && (!t[2] || isAdmin()));
@@ -407,75 +426,201 @@ function ctConsole(ct, body, cleanups) {
   cleanups.push(() => view.disconnect());
 }
 
-function simpleTable(caption, cols, rows, actions) {
-  if (!rows.length) return h('p', { text: `No ${caption.toLowerCase()} yet.` });
-  return h('div', { class: 'table-wrap' }, h('table', {},
+// A table whose rows become cards on a phone (.cards, like the VPS list). A column is
+// [key, label, fmt(value, row) -> text or node]; actions(row) -> buttons; rowAttrs(row) -> attributes;
+// empty: what to say when there is no row.
+function simpleTable(caption, cols, rows, actions, { rowAttrs, empty } = {}) {
+  if (!rows.length) return h('p', { class: 'empty', text: empty || `No ${caption.toLowerCase()} yet.` });
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'cards' },
     h('caption', { text: caption }),
     h('thead', {}, h('tr', {}, cols.map(([, label]) => h('th', { scope: 'col', text: label })), actions ? h('th', { scope: 'col', text: 'Actions' }) : null)),
-    h('tbody', {}, rows.map((r) => h('tr', {}, cols.map(([key, label, fmt]) => h('td', { 'data-label': label, text: fmt ? fmt(r[key], r) : (r[key] ?? '–') })),
+    h('tbody', {}, rows.map((r) => h('tr', rowAttrs ? rowAttrs(r) : {}, cols.map(([key, label, fmt]) => h('td', { 'data-label': label }, fmt ? fmt(r[key], r) : (r[key] ?? '–'))),
       actions ? h('td', { 'data-label': 'Actions' }, h('div', { class: 'btns' }, actions(r))) : null)))));
 }
 
+// ---------- snapshots and backups
+
+// The jobs of this tab, as the page's words. Every one of them is one job per VPS: while one
+// runs on the VPS, berthd refuses another (409), so the buttons wait.
+const STORAGE_JOBS = {
+  snapshot: 'Taking a snapshot', 'snapshot-switch': 'Switching to a snapshot', 'snapshot-delete': 'Deleting a snapshot',
+  backup: 'Taking a backup', 'backup-restore': 'Restoring a backup', 'backup-delete': 'Deleting a backup',
+};
+
 async function ctStorage(ct, body, cleanups, v) {
-  const snapBox = h('div');
-  const backBox = h('div');
-  const snapName = h('input', { type: 'text', name: 'name', pattern: '[A-Za-z0-9._-]{1,64}', required: true, autocomplete: 'off' });
-  const snapForm = h('form', { class: 'inline' }, field('Snapshot name', snapName, 'Letters, digits, dot, dash, underscore.').wrap,
-    h('button', { type: 'submit', class: 'primary', text: 'Create snapshot' }));
-  const backupBtn = h('button', { type: 'button', class: 'primary', text: 'Create backup' });
-  body.append(h('section', { 'aria-labelledby': 'snap-h' }, h('h2', { id: 'snap-h', text: 'Snapshots' }), snapForm, snapBox),
-    h('section', { 'aria-labelledby': 'back-h' }, h('h2', { id: 'back-h', text: 'Backups' }), backupBtn, backBox));
-  const snapId = (s) => s.id ?? s.uuid ?? s.name;
+  const ctid = ct.ctid;
+  const running = () => (state.cts.get(ctid) || ct).state === 'running';
+  const snapBox = h('div', { id: 'snapshots' });
+  const backBox = h('div', { id: 'backups' });
+  // Take a snapshot: the name and the description are optional.
+  const snapName = h('input', { type: 'text', name: 'name', maxlength: 64, autocomplete: 'off' });
+  const snapDesc = h('input', { type: 'text', name: 'description', maxlength: 1024, autocomplete: 'off' });
+  const snapBtn = h('button', { type: 'submit', class: 'primary', text: 'Take a snapshot' });
+  const snapForm = h('form', { class: 'toolbar', id: 'snapshot-form', 'aria-label': 'Take a snapshot' },
+    field('Name (optional)', snapName).wrap, field('Description (optional)', snapDesc).wrap, snapBtn);
+  const backupBtn = h('button', { type: 'button', class: 'primary', id: 'backup-take', text: 'Take a backup' });
+  // Where a running job of this VPS shows its progress (the Activity area announces it).
+  const progress = (id) => {
+    const text = h('span', { class: 'job-text' });
+    const bar = h('progress', { max: 100, 'aria-labelledby': `${id}-t` });
+    text.id = `${id}-t`;
+    return { box: h('p', { class: 'job job-inline', id, hidden: true }, text, bar), text, bar };
+  };
+  const snapProg = progress('snap-job');
+  const backProg = progress('back-job');
+  body.append(
+    h('section', { 'aria-labelledby': 'snap-h', class: 'card' }, h('h2', { id: 'snap-h', text: 'Snapshots' }),
+      h('p', { class: 'hint', text: 'A snapshot keeps the VPS\'s files as they are now, on this host; switching to it later brings them back.' }),
+      snapForm, snapProg.box, snapBox),
+    h('section', { 'aria-labelledby': 'back-h', class: 'card' }, h('h2', { id: 'back-h', text: 'Backups' }),
+      h('p', { class: 'hint', text: 'A backup is a copy of the VPS\'s files in the host\'s backup store; only the data that changed since the last one is stored again.' }),
+      h('div', { class: 'toolbar' }, backupBtn), backProg.box, backBox));
+
+  // One job at a time on the VPS: the buttons wait while one runs, and its progress shows.
+  let busy = null;
+  const sync = () => {
+    for (const b of body.querySelectorAll('button')) b.disabled = !!busy;
+  };
+  const showJob = (job) => {
+    if (String(job.ctid) !== String(ctid)) return;
+    const ended = JOB_DONE.has(job.state);
+    busy = ended ? (busy && busy.id === job.id ? null : busy) : job;
+    const what = STORAGE_JOBS[job.kind];
+    for (const pr of [snapProg, backProg]) {
+      const mine = what && (job.kind.startsWith('backup') ? pr === backProg : pr === snapProg);
+      if (mine) {
+        pr.box.hidden = ended;
+        pr.text.textContent = `${what}: ${job.progress || 0} %${job.message ? ` — ${job.message}` : ''}`;
+        pr.bar.value = Number(job.progress || 0);
+      } else if (!ended && !pr.box.hidden) {
+        pr.box.hidden = true;
+      }
+    }
+    sync();
+  };
+
   // A berthd without the snapshot or backup API answers 404 for the list: say so, offer nothing.
-  const unavailable = (box, form, what) => (err) => {
+  const unavailable = (box, hide, what) => (err) => {
     if (err.status === 404 || err.status === 405) {
       replace(box, h('p', { text: `${what} are not available on this host.` }));
-      if (form) form.hidden = true;
+      hide.hidden = true;
     } else {
-      replace(box, h('p', { text: `${what}: ${err.message}` }));
+      alertError(err, `Loading the ${what.toLowerCase()}`);
     }
     return null;
   };
+  // A job on one snapshot or backup (after its dialog): when it ends, onJobDone reloads the list;
+  // when berthd refused it (the item gone meanwhile, another job running), the list is reloaded
+  // now and the error area says why.
+  const itemJob = async (what, request, doneMessage, reload) => {
+    const job = await guarded(what, async () => {
+      const j = await actionResult(await request());
+      if (j && j.state === 'done') say(doneMessage);
+      return j;
+    });
+    if (!job) reload();
+  };
+  const snapLabel = (s) => s.name || `of ${s.date ? new Date(s.date).toLocaleString() : s.id}`;
+
+  const switchSnap = async (s) => {
+    const on = running();
+    const ok = await dialog({
+      title: `Switch VPS ${ctid} to snapshot ${snapLabel(s)}?`, confirm: 'Switch', danger: true,
+      body: [h('p', { text: `The files of VPS ${ctid} become those of the snapshot: every change made since it was taken is lost (take a snapshot first to keep them). Its settings (limits, addresses) stay as they are.` }),
+        h('p', { class: 'strong', text: on ? `VPS ${ctid} runs: it restarts (it is stopped, switched and started again).`
+          : `VPS ${ctid} is stopped: it stays stopped (a running VPS would restart).` })],
+    });
+    if (!ok) { say('Switch cancelled.'); return; }
+    await itemJob('Switch to a snapshot', () => api.post(api.ctPath(ctid, `/snapshots/${encodeURIComponent(s.id)}/switch`), { confirm: true }), `VPS ${ctid} is switched to snapshot ${snapLabel(s)}.`, loadSnaps);
+  };
+  const deleteSnap = async (s) => {
+    const ok = await dialog({ title: `Delete snapshot ${snapLabel(s)} of VPS ${ctid}?`, confirm: 'Delete', danger: true,
+      body: [h('p', { text: 'The snapshot is removed for good; the VPS itself does not change.' })] });
+    if (!ok) { say('Delete cancelled.'); return; }
+    await itemJob('Delete a snapshot', () => api.del(api.ctPath(ctid, `/snapshots/${encodeURIComponent(s.id)}`)), `Snapshot ${snapLabel(s)} is deleted.`, loadSnaps);
+  };
   const loadSnaps = async () => {
-    const list = await api.get(api.ctPath(ct.ctid, '/snapshots')).catch(unavailable(snapBox, snapForm, 'Snapshots'));
-    if (!list) return;
-    replace(snapBox, simpleTable('Snapshots', [['name', 'Name'], ['id', 'ID'], ['created', 'Created', fmtTime], ['current', 'Current', (x) => (x ? 'yes' : '')]],
-      list, (s) => [
-        h('button', { type: 'button', text: 'Switch to', 'aria-label': `Switch to snapshot ${s.name || snapId(s)}`, onclick: async (ev) => {
-          const ok = await dialog({ title: `Switch VPS ${ct.ctid} to snapshot ${s.name || snapId(s)}?`, confirm: 'Switch', danger: true,
-            body: [h('p', { text: 'Files changed since the snapshot are lost; the VPS restarts if it runs.' })] });
-          if (!ok) return;
-          ev.target.disabled = true;
-          await guarded('Switch snapshot', async () => { await actionResult(await api.post(api.ctPath(ct.ctid, `/snapshots/${encodeURIComponent(snapId(s))}/switch`), {})); say('Switched.'); });
-          loadSnaps();
-        } }),
-        h('button', { type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete snapshot ${s.name || snapId(s)}`, onclick: async () => {
-          const ok = await dialog({ title: `Delete snapshot ${s.name || snapId(s)}?`, confirm: 'Delete', danger: true, body: [h('p', { text: 'This cannot be undone.' })] });
-          if (!ok) return;
-          await guarded('Delete snapshot', async () => { await actionResult(await api.del(api.ctPath(ct.ctid, `/snapshots/${encodeURIComponent(snapId(s))}`))); say('Snapshot deleted.'); });
-          loadSnaps();
-        } })]));
+    const r = await api.get(api.ctPath(ctid, '/snapshots')).catch(unavailable(snapBox, snapForm, 'Snapshots'));
+    if (!r) return;
+    const list = Array.isArray(r) ? r : (r.snapshots || []);
+    replace(snapBox, simpleTable('Snapshots, oldest first', [
+      ['name', 'Name', (n, s) => [n || '(no name)', s.description ? h('span', { class: 'sub', text: ` — ${s.description}` }) : null]],
+      ['date', 'Taken', timeEl], ['size', 'Size', fmtBytes],
+      ['current', 'Current', (c) => (c ? h('span', { class: 'badge st-running', text: 'current' }) : 'no')]],
+    list, (s) => [
+      h('button', { type: 'button', class: 'small', text: 'Switch to…', 'aria-label': `Switch VPS ${ctid} to snapshot ${snapLabel(s)}`, onclick: () => switchSnap(s) }),
+      h('button', { type: 'button', class: 'small danger', text: 'Delete…', 'aria-label': `Delete snapshot ${snapLabel(s)}`, onclick: () => deleteSnap(s) })],
+    { rowAttrs: (s) => ({ dataset: { snapshot: s.id, name: s.name || '' }, class: s.current ? 'current' : null }), empty: 'No snapshot yet.' }));
+    sync();
+  };
+
+  const backLabel = (b) => (b.date ? new Date(b.date).toLocaleString() : b.id);
+  const restoreBackup = async (b) => {
+    const on = running();
+    const ok = await dialog({
+      title: `Restore VPS ${ctid} from the backup of ${backLabel(b)}?`, confirm: 'Restore', danger: true,
+      body: [h('p', { text: `Every file of VPS ${ctid} is replaced by the backup's: changes made since it was taken are lost. Its settings (limits, addresses) stay as they are.` }),
+        h('p', { class: 'strong', text: on ? `VPS ${ctid} runs: it restarts (it is stopped, restored and started again).`
+          : `VPS ${ctid} is stopped: it stays stopped.` })],
+    });
+    if (!ok) { say('Restore cancelled.'); return; }
+    await itemJob('Restore a backup', () => api.post(api.ctPath(ctid, `/backups/${encodeURIComponent(b.id)}/restore`), { confirm: true }), `VPS ${ctid} is restored from the backup of ${backLabel(b)}.`, loadBackups);
+  };
+  const deleteBackup = async (b) => {
+    const ok = await dialog({ title: `Delete the backup of ${backLabel(b)}?`, confirm: 'Delete', danger: true,
+      body: [h('p', { text: `The backup of VPS ${ctid} is removed from the store for good; the VPS itself does not change.` })] });
+    if (!ok) { say('Delete cancelled.'); return; }
+    await itemJob('Delete a backup', () => api.del(api.ctPath(ctid, `/backups/${encodeURIComponent(b.id)}`)), `The backup of ${backLabel(b)} is deleted.`, loadBackups);
   };
   const loadBackups = async () => {
-    const list = await api.get(api.ctPath(ct.ctid, '/backups')).catch(unavailable(backBox, backupBtn, 'Backups'));
-    if (list) replace(backBox, simpleTable('Backups', [['name', 'Name'], ['created', 'Created', fmtTime], ['size', 'Size', fmtBytes]], list));
+    const list = await api.get(api.ctPath(ctid, '/backups')).catch(unavailable(backBox, backupBtn, 'Backups'));
+    if (!list) return;
+    replace(backBox, simpleTable('Backups, newest first', [
+      ['date', 'Taken', timeEl], ['logical_bytes', 'Size', fmtBytes], ['new_bytes', 'New data stored', fmtBytes],
+      ['files', 'Files', (n) => String(n ?? '–')],
+      ['consistent', 'Consistent', (c) => (c ? 'yes' : 'no (copied while the VPS ran, without a freeze)')]],
+    list, (b) => [
+      h('button', { type: 'button', class: 'small', text: 'Restore…', 'aria-label': `Restore VPS ${ctid} from the backup of ${backLabel(b)}`, onclick: () => restoreBackup(b) }),
+      h('button', { type: 'button', class: 'small danger', text: 'Delete…', 'aria-label': `Delete the backup of ${backLabel(b)}`, onclick: () => deleteBackup(b) })],
+    { rowAttrs: (b) => ({ dataset: { backup: b.id } }), empty: 'No backup yet.' }));
+    sync();
   };
+
   snapForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    await guarded('Create snapshot', async () => {
-      await actionResult(await api.post(api.ctPath(ct.ctid, '/snapshots'), { name: snapName.value }));
-      say(`Snapshot ${snapName.value} created.`);
-      snapName.value = '';
+    const req = {};
+    if (snapName.value.trim()) req.name = snapName.value.trim();
+    if (snapDesc.value.trim()) req.description = snapDesc.value.trim();
+    await guarded('Take a snapshot', async () => {
+      const job = await actionResult(await api.post(api.ctPath(ctid, '/snapshots'), req));
+      if (job && job.state === 'done') {
+        const pause = job.result && job.result.pause_ms ? ` (the VPS paused ${Math.round(job.result.pause_ms)} ms)` : '';
+        say(`Snapshot ${req.name || ''} of VPS ${ctid} taken${pause}.`.replace('  ', ' '));
+        snapForm.reset();
+      }
     });
-    loadSnaps();
   });
   backupBtn.addEventListener('click', async () => {
-    backupBtn.disabled = true;
-    await guarded('Create backup', async () => actionResult(await api.post(api.ctPath(ct.ctid, '/backups'), {})));
-    backupBtn.disabled = false;
-    loadBackups();
+    await guarded('Take a backup', async () => {
+      const job = await actionResult(await api.post(api.ctPath(ctid, '/backups'), {}));
+      if (job && job.state === 'done') {
+        const stored = job.result && job.result.new_bytes !== undefined ? ` (${fmtBytes(job.result.new_bytes)} of new data stored)` : '';
+        say(`Backup of VPS ${ctid} taken${stored}.`);
+      }
+    });
   });
-  v.onJobDone = () => { loadSnaps(); loadBackups(); };
+
+  v.onJob = showJob;
+  v.onJobDone = (job) => {
+    if (String(job.ctid) !== String(ctid)) return;
+    if (job.kind.startsWith('snapshot')) loadSnaps();
+    else if (job.kind.startsWith('backup')) loadBackups();
+    else { loadSnaps(); loadBackups(); }
+  };
+  // A job already running on the VPS (started elsewhere): show it and follow it to its end (the
+  // event stream, else polling), the buttons waiting meanwhile.
+  const jobs = await api.get('/v1/jobs').catch(() => []);
+  for (const j of jobs || []) if (!JOB_DONE.has(j.state) && String(j.ctid) === String(ctid)) trackJob(j).catch(() => {});
   await Promise.all([loadSnaps(), loadBackups()]);
 }
 
@@ -625,7 +770,9 @@ function ctDanger(ct, body) {
 
 async function viewNew() {
   showView('new', 'Create a VPS');
+  const seq = navSeq;
   const templates = await api.get('/v1/templates').catch(() => []);
+  if (seq !== navSeq) return;
   const ctid = h('input', { type: 'number', name: 'ctid', min: 1, required: true, inputmode: 'numeric' });
   const hostname = h('input', { type: 'text', name: 'hostname', autocomplete: 'off' });
   const name = h('input', { type: 'text', name: 'name', autocomplete: 'off' });
@@ -748,7 +895,8 @@ async function start() {
     return;
   }
   if (!state.me.csrf && !api.csrf()) {
-    // A cookie from another tab but no CSRF token here: no change could be made; log in again.
+    // A cookie but no CSRF token here and none from whoami (a berthd older than its "csrf"
+    // field): no change could be made; log in again.
     state.me = null;
     viewLogin('Log in again in this tab.');
     return;

@@ -65,6 +65,13 @@ export function fmtTime(unix) {
   return d.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
 }
 
+// An ISO 8601 date from the API ("2026-12-05T19:30:00Z") in the reader's locale; a <time>.
+export function timeEl(iso) {
+  const d = iso ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return h('span', { text: iso || '–' });
+  return h('time', { datetime: iso, text: d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' }) });
+}
+
 // A usage meter with its text: "120 MiB of 512 MiB".
 export function usage(used, limit, fmt = fmtBytes) {
   const text = limit ? `${fmt(used)} of ${fmt(limit)}` : `${fmt(used)}${limit === null ? ' (no limit)' : ''}`;

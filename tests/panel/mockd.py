@@ -20,6 +20,7 @@ STATS = {i: [] for i in CTS}
 JOBS = {}
 AUDIT = []
 SNAPS = {i: [] for i in CTS}
+BACKUPS = {i: [] for i in CTS}
 SUBSCRIBERS = []
 
 
@@ -144,7 +145,7 @@ class H(BaseHTTPRequestHandler):
             i = int(body['ctid'])
             CTS[i] = {'ctid': i, 'name': body.get('name', ''), 'hostname': body.get('hostname', ''), 'state': 'stopped', 'ip': body.get('ipadd', []),
                       'ostemplate': body['ostemplate'], 'ubc_failcnt': 0, 'usage': {'disk_bytes': 1 << 20, 'disk_limit_bytes': None}}
-            STATS[i], SNAPS[i] = [], []
+            STATS[i], SNAPS[i], BACKUPS[i] = [], [], []
             return self.send_json(202, self.job('create', i))
         if p == '/v1/host':
             return self.send_json(200, {'hostname': socket.gethostname(), 'kernel': os.uname().release, 'cgroup': 'v2', 'cpus': os.cpu_count(),
@@ -186,24 +187,60 @@ class H(BaseHTTPRequestHandler):
                 cut = time.time() - (3600 if rng == 'hour' else 86400)
                 return self.send_json(200, {'range': rng, 'step_s': 5, 'points': [x for x in STATS[i] if x['t'] >= cut]})
             if rest[0] == 'snapshots':
-                if method == 'POST' and len(rest) == 1:
-                    SNAPS[i].append({'id': secrets.token_hex(4), 'name': body.get('name'), 'created': int(time.time())})
-                    return self.send_json(200, SNAPS[i][-1])
-                if method == 'DELETE':
-                    SNAPS[i] = [s for s in SNAPS[i] if s['id'] != rest[1]]
-                    return self.send_json(204)
-                if method == 'POST':
-                    return self.send_json(200, ct)
-                return self.send_json(200, SNAPS[i])
+                # The contract's shape (docs/api.md): jobs for take, switch and delete.
+                snaps = SNAPS[i]
+                if len(rest) == 1 and method == 'GET':
+                    cur = next((s['id'] for s in snaps if s['current']), None)
+                    return self.send_json(200, {'current': cur, 'snapshots': snaps})
+                if len(rest) == 1 and method == 'POST':
+                    sid = secrets.token_hex(16)
+
+                    def take():
+                        for s in snaps:
+                            s['current'] = False
+                        snaps.append({'id': sid, 'name': body.get('name', ''), 'description': body.get('description', ''),
+                                      'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), 'parent': None,
+                                      'size': random.randint(1, 50) << 20, 'current': True})
+                        return {'id': sid, 'pause_ms': 12}
+                    return self.send_json(202, self.job('snapshot', i, take))
+
+                def switch(snap):
+                    for s in snaps:
+                        s['current'] = s is snap
+                return self.item('snapshot', i, snaps, rest, method, body, 'switch', switch)
             if rest[0] == 'backups':
-                return self.send_json(202, self.job('backup', i)) if method == 'POST' else self.send_json(200, [])
+                backs = BACKUPS[i]
+                if len(rest) == 1 and method == 'GET':
+                    return self.send_json(200, backs)
+                if len(rest) == 1 and method == 'POST':
+                    bid = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime()) + '-' + secrets.token_hex(2)
+
+                    def take():
+                        backs.insert(0, {'id': bid, 'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), 'files': 420,
+                                         'logical_bytes': 3 << 20, 'new_bytes': random.randint(1, 3) << 19, 'consistent': True})
+                        return {'id': bid, 'new_bytes': backs[0]['new_bytes']}
+                    return self.send_json(202, self.job('backup', i, take))
+                return self.item('backup', i, backs, rest, method, body, 'restore')
             if rest[0] == 'console':
                 return self.console()
         return self.err(404, 'no such endpoint')
 
-    def job(self, kind, ctid):
+    def item(self, kind, i, items, rest, method, body, action, act=None):
+        """DELETE /.../{id} and POST /.../{id}/<action> {"confirm": true} of a snapshot or a backup: jobs."""
+        it = next((x for x in items if x['id'] == rest[1]), None)
+        if not it:
+            return self.err(404, f'no such {kind}')
+        if method == 'DELETE':
+            return self.send_json(202, self.job(f'{kind}-delete', i, lambda: items.remove(it)))
+        if rest[2:] != [action] or method != 'POST':
+            return self.err(404, 'no such endpoint')
+        if body.get('confirm') is not True:
+            return self.err(400, 'confirm: true is required')
+        return self.send_json(202, self.job(f'{kind}-{action}', i, act and (lambda: act(it))))
+
+    def job(self, kind, ctid, finish=None):
         j = {'id': 'j-' + secrets.token_hex(4), 'kind': kind, 'ctid': ctid, 'state': 'running', 'progress': 0, 'message': 'working',
-             'error': None, 'started': int(time.time()), 'ended': None}
+             'error': None, 'started': int(time.time()), 'ended': None, 'result': None}
         JOBS[j['id']] = j
 
         def run():
@@ -211,7 +248,7 @@ class H(BaseHTTPRequestHandler):
                 time.sleep(1)
                 j['progress'] = pct
                 if pct == 100:
-                    j.update(state='done', message='done', ended=int(time.time()))
+                    j.update(state='done', message='done', ended=int(time.time()), result=finish() if finish else None)
                 publish('job', j)
         threading.Thread(target=run, daemon=True).start()
         return j

@@ -526,7 +526,8 @@ def t_keyboard(p, env):
 def t_phone(p, env):
     try:
         p.d.set_window_size(390, 844)
-        for route in ('#/', f'#/ct/{CT_A}', f'#/ct/{CT_A}/graphs', f'#/ct/{CT_A}/console', f'#/ct/{CT_A}/settings'):
+        for route in ('#/', f'#/ct/{CT_A}', f'#/ct/{CT_A}/graphs', f'#/ct/{CT_A}/console', f'#/ct/{CT_A}/settings',
+                      f'#/ct/{CT_A}/storage'):
             p.go(route)
             p.one('main h1')
             time.sleep(0.5)
@@ -536,11 +537,145 @@ def t_phone(p, env):
         p.d.set_window_size(1280, 1000)
 
 
-@step('snapshots and backups page loads; log out ends the session')
-def t_storage_logout(p, env):
+SNAP = f'tab-{PID}'  # the snapshot t_new_tab takes and t_snapshots switches to
+
+
+def snap_row(p, name):
+    return (p.css(f'#snapshots tr[data-name="{name}"]') or [None])[0]
+
+
+def job_line(p, kind, ct):
+    """The Activity area's newest line of a job of this kind on this VPS (text), or ''."""
+    return p.d.execute_script(
+        "const li = Array.from(document.querySelectorAll('#jobs-live li .job-text'))"
+        ".find((e) => e.textContent.startsWith(arguments[0] + ' VPS ' + arguments[1] + ':'));"
+        "return li ? li.textContent : ''", kind, int(ct))
+
+
+def take_snapshot(p, name):
+    form = p.one('#snapshot-form')
+    inp = form.find_element(By.CSS_SELECTOR, 'input[name=name]')
+    inp.clear()
+    inp.send_keys(name)
+    form.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
+    wait_until(lambda: snap_row(p, name), 30, f'snapshot {name} in the list')
+    wait_until(lambda: 'done' in job_line(p, 'snapshot', CT_A), 10, 'the snapshot job shown done in the Activity area')
+
+
+@step('a new tab (session cookie, no CSRF token in its sessionStorage) makes a change: takes a snapshot')
+def t_new_tab(p, env):
+    first = p.d.current_window_handle
+    p.d.switch_to.new_window('tab')
+    try:
+        for again in (False, True):
+            if again:
+                # Whatever the browser carried over: none now, as in a tab opened from a bookmark.
+                p.d.execute_script("sessionStorage.clear()")
+            p.go(f'#/ct/{CT_A}/storage')
+            wait_until(lambda: p.css('#snapshot-form') or p.css('#login-token'), 10, 'the page in the new tab')
+            check(not p.css('#login-token'), 'the new tab asks to log in again')
+        take_snapshot(p, SNAP)
+        check(not p.css('#alert:not([hidden])'), f'an error in the new tab: {p.one("#alert").text}')
+        listed = env.berth('snapshot-list', CT_A).stdout
+        check(SNAP in listed, f'berth snapshot-list {CT_A} does not list {SNAP}: {listed!r}')
+        p.a11y('snapshots and backups')
+    finally:
+        p.d.close()
+        p.d.switch_to.window(first)
+
+
+@step('snapshots: a file written after one is gone after switching back to it (confirmed); take and delete one; an error shown')
+def t_snapshots(p, env):
     p.go(f'#/ct/{CT_A}/storage')
-    p.one('#snap-h')
-    p.a11y('snapshots and backups')
+    p.one('#snapshot-form')
+    if not wait_until(lambda: p.css('#snapshots table, #snapshots .empty'), 10, 'the snapshot list') or not snap_row(p, SNAP):
+        take_snapshot(p, SNAP)  # t_new_tab did not run or failed
+    row = snap_row(p, SNAP)
+    check('current' in row.text, f'the snapshot just taken is not marked current: {row.text!r}')
+    env.berth('exec', CT_A, f'echo after > /root/panel-marker-{PID}')
+    before = env.berth('exec', CT_A, 'cut -d" " -f22 /proc/1/stat').stdout.strip()
+    # A stale token in this tab (another tab logged in again): the panel renews it from whoami.
+    p.d.execute_script("sessionStorage.setItem('berth.csrf', 'stale')")
+    row.find_element(By.XPATH, './/button[starts-with(text(), "Switch")]').click()
+    dlg = p.one('dialog[open]')
+    check('restarts' in dlg.text, f'the switch dialog does not say the VPS restarts: {dlg.text!r}')
+    p.a11y('switch dialog')
+    dlg.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
+    wait_until(lambda: 'done' in job_line(p, 'snapshot-switch', CT_A) or 'failed' in job_line(p, 'snapshot-switch', CT_A),
+               60, 'the switch job to end')
+    check('done' in job_line(p, 'snapshot-switch', CT_A), f'the switch job: {job_line(p, "snapshot-switch", CT_A)}')
+    check(not p.css('#alert:not([hidden])'), f'an error after the switch: {(p.css("#alert") or [None])[0].text}')
+    wait_until(lambda: env.state(CT_A) == 'running', 20, f'VPS {CT_A} running again after the switch')
+    wait_until(lambda: env.berth('exec', CT_A, 'true', check=False).returncode == 0, 15, 'exec in the VPS after the switch')
+    r = env.berth('exec', CT_A, f'test -e /root/panel-marker-{PID} && echo still-there || echo gone').stdout.strip()
+    check(r == 'gone', f'the file written after the snapshot: {r}')
+    after = env.berth('exec', CT_A, 'cut -d" " -f22 /proc/1/stat').stdout.strip()
+    check(after != before, 'the VPS did not restart across the switch')
+    # Another one, taken and deleted (confirmed) in the panel: gone from berth snapshot-list.
+    other = f'{SNAP}-b'
+    wait_until(lambda: p.one('#snapshot-form button[type=submit]').is_enabled(), 10, 'Take a snapshot enabled')
+    take_snapshot(p, other)
+    snap_row(p, other).find_element(By.XPATH, './/button[starts-with(text(), "Delete")]').click()
+    p.one('dialog[open] button[type=submit]').click()
+    wait_until(lambda: not snap_row(p, other), 30, f'snapshot {other} gone from the list')
+    check(other not in env.berth('snapshot-list', CT_A).stdout, f'berth snapshot-list still lists {other}')
+    # One deleted behind the page's back: switching to it is refused, the error area says why and
+    # the list is reloaded.
+    uuid = snap_row(p, SNAP).get_attribute('data-snapshot')
+    env.berth('snapshot-delete', CT_A, '--id', uuid)
+    wait_until(lambda: snap_row(p, SNAP).find_element(By.XPATH, './/button[starts-with(text(), "Switch")]').is_enabled(),
+               10, 'the Switch button enabled')
+    snap_row(p, SNAP).find_element(By.XPATH, './/button[starts-with(text(), "Switch")]').click()
+    p.one('dialog[open] button[type=submit]').click()
+    alert = wait_until(lambda: p.css('#alert:not([hidden])'), 10, 'an error for a snapshot deleted meanwhile')[0]
+    check('snapshot' in alert.text.lower() and 'switch' in alert.text.lower(), f'the error says {alert.text!r}')
+    wait_until(lambda: not snap_row(p, SNAP), 10, f'snapshot {SNAP} gone from the list after the refusal')
+    p.a11y('snapshots with an error')
+
+
+@step('backups: take one (a job); it is listed; restore it (confirmed): a file written after is gone; delete it')
+def t_backups(p, env):
+    p.go(f'#/ct/{CT_A}/storage')
+    btn = p.one('#backup-take')
+    wait_until(lambda: p.css('#backups table, #backups .empty'), 10, 'the backup list')
+    n = len(p.css('#backups tr[data-backup]'))
+    wait_until(lambda: btn.is_enabled(), 10, 'Take a backup enabled')
+    btn.click()
+    wait_until(lambda: 'done' in job_line(p, 'backup', CT_A) or 'failed' in job_line(p, 'backup', CT_A), 60, 'the backup job to end')
+    check('done' in job_line(p, 'backup', CT_A), f'the backup job: {job_line(p, "backup", CT_A)}')
+    rows = wait_until(lambda: len(p.css('#backups tr[data-backup]')) > n and p.css('#backups tr[data-backup]'), 10, 'the new backup listed')
+    bid = rows[0].get_attribute('data-backup')
+    check(bid in env.berth('backup-list', CT_A).stdout, f'berth backup-list {CT_A} does not list {bid}')
+    p.a11y('snapshots and backups with a backup')
+    # Restore (confirmed): a file written after the backup is gone, the VPS runs again.
+    env.berth('exec', CT_A, f'echo after > /root/panel-backup-marker-{PID}')
+    rows[0].find_element(By.XPATH, './/button[starts-with(text(), "Restore")]').click()
+    dlg = p.one('dialog[open]')
+    check('restarts' in dlg.text, f'the restore dialog does not say the VPS restarts: {dlg.text!r}')
+    p.a11y('restore dialog')
+    dlg.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
+    line = lambda: job_line(p, 'backup-restore', CT_A)
+    wait_until(lambda: 'done' in line() or 'failed' in line(), 60, 'the restore job to end')
+    check('done' in line(), f'the restore job: {line()}')
+    wait_until(lambda: env.berth('exec', CT_A, 'true', check=False).returncode == 0, 20, 'exec in the VPS after the restore')
+    r = env.berth('exec', CT_A, f'test -e /root/panel-backup-marker-{PID} && echo still-there || echo gone').stdout.strip()
+    check(r == 'gone', f'the file written after the backup: {r}')
+    try:  # the list on a phone: one card per backup, no sideways scrolling
+        p.d.set_window_size(390, 844)
+        time.sleep(0.3)
+        p.no_sideways_scroll('snapshots and backups with a backup')
+        p.a11y('snapshots and backups on a phone')
+    finally:
+        p.d.set_window_size(1280, 1000)
+    p.css(f'#backups tr[data-backup="{bid}"]')[0].find_element(By.XPATH, './/button[starts-with(text(), "Delete")]').click()
+    p.one('dialog[open] button[type=submit]').click()
+    wait_until(lambda: not p.css(f'#backups tr[data-backup="{bid}"]'), 30, f'backup {bid} gone from the list')
+
+
+@step('log out ends the session')
+def t_logout(p, env):
+    p.go(f'#/ct/{CT_A}')
+    p.one('#logout')
     p.logout()
     status = p.d.execute_script("return fetch('/v1/whoami', {credentials: 'same-origin'}).then(r => r.status)")
     check(status == 401, f'whoami after log out answers {status}, not 401')
@@ -555,7 +690,8 @@ def t_operator(p, env):
     wait_until(lambda: all(p.css(f'tr[data-ctid="{c}"]') for c in (CT_A, CT_B)), 15, 'every customer\'s VPSs')
     p.a11y('operator list')
     for route, what in (('#/host', 'Host'), ('#/new', 'Create a VPS'), (f'#/ct/{CT_A}/limits', 'Limits'),
-                        (f'#/ct/{CT_A}/danger', 'Destroy'), ('#/audit', 'Audit log'), ('#/jobs', 'Jobs')):
+                        (f'#/ct/{CT_A}/danger', 'Destroy'), (f'#/ct/{CT_A}/storage', 'Snapshots and backups'),
+                        ('#/audit', 'Audit log'), ('#/jobs', 'Jobs')):
         p.go(route)
         wait_until(lambda: what in p.h1(), 10, f'the {what} page')
         time.sleep(0.7)
@@ -630,7 +766,7 @@ def t_browser_log(p, env):
 
 
 STEPS = [t_a11y_selftest, t_login_password, t_login, t_power, t_live, t_password, t_dialog, t_reinstall, t_console, t_console_kind, t_graph, t_keyboard, t_phone,
-         t_storage_logout, t_operator, t_create_destroy, t_browser_log]
+         t_new_tab, t_snapshots, t_backups, t_logout, t_operator, t_create_destroy, t_browser_log]
 
 
 def main():
