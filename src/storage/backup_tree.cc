@@ -289,8 +289,8 @@ Status TreeWriter::put(const IndexEntry& e, const std::function<Status(int fd)>&
     }
     // A file kept as it is must not be another name of a file kept already (the backup says
     // they are two files); its other names that the backup lacks are removed by finish().
-    if (e.type == EntryType::kFile && S_ISREG(st.st_mode) && owner_mode && mt == e.mtime_ns &&
-        static_cast<uint64_t>(st.st_size) == e.size &&
+    if (e.type == EntryType::kFile && !delta_ && S_ISREG(st.st_mode) && owner_mode &&
+        mt == e.mtime_ns && static_cast<uint64_t>(st.st_size) == e.size &&
         !kept_inodes_.count({st.st_dev, st.st_ino})) {
       UniqueFd fd(::openat(pfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
       if (fd && same_xattrs(fd.get(), e)) {
@@ -310,7 +310,7 @@ Status TreeWriter::put(const IndexEntry& e, const std::function<Status(int fd)>&
         return {};
       }
     }
-    if (e.type == EntryType::kHardlink && S_ISREG(st.st_mode) && files_.count(e.target)) {
+    if (e.type == EntryType::kHardlink && S_ISREG(st.st_mode) && is_file_of_tree(e.target)) {
       UniqueFd t(sys::raw::openat2(
           root_, e.target.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC,
           RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
@@ -321,8 +321,10 @@ Status TreeWriter::put(const IndexEntry& e, const std::function<Status(int fd)>&
         return {};
       }
     }
+    keep_parent_time(e.path, pfd);
     BERTH_RETURN_IF_ERROR(remove_at(pfd, name).context("replace `" + e.path + "`"));
   }
+  keep_parent_time(e.path, pfd);
   ++written_;
   switch (e.type) {
     case EntryType::kDir: {
@@ -344,7 +346,7 @@ Status TreeWriter::put(const IndexEntry& e, const std::function<Status(int fd)>&
       return {};
     }
     case EntryType::kHardlink: {
-      if (!files_.count(e.target))
+      if (!is_file_of_tree(e.target))
         return Error::with_status(
             exitcode::kArchiveRefused,
             "hardlink `" + e.path + "` to `" + e.target + "`, not a file given before");
@@ -411,8 +413,60 @@ Status TreeWriter::remove_unlisted(int dir_fd, const std::string& prefix) {
   return {};
 }
 
+bool TreeWriter::is_file_of_tree(const std::string& path) {
+  if (files_.count(path)) return true;
+  if (!delta_) return false;
+  UniqueFd t(sys::raw::openat2(
+      root_, path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC,
+      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+  struct stat st;
+  return t && ::fstat(t.get(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void TreeWriter::keep_parent_time(const std::string& path, int pfd) {
+  if (!delta_) return;
+  size_t slash = path.rfind('/');
+  std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
+  if (parent_times_.count(parent)) return;
+  struct stat st;
+  if (::fstat(pfd, &st) == 0) parent_times_.emplace(parent, st.st_mtim);
+}
+
+Status TreeWriter::remove(const std::string& path) {
+  if (!delta_ || !is_tree_path(path))
+    return Error::with_status(exitcode::kArchiveRefused, "unsafe removal `" + path + "`");
+  std::string name;
+  auto pfd = parent_fd(path, &name);
+  // ENOENT, ENOTDIR, ELOOP (a symlink on the way), EXDEV (another mount): not in the tree.
+  if (!pfd.ok()) return {};
+  struct stat st;
+  if (::fstatat(*pfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  keep_parent_time(path, *pfd);
+  // remove_at follows no symlink and stops at mount points.
+  BERTH_RETURN_IF_ERROR(remove_at(*pfd, name).context("remove `" + path + "`"));
+  ++removed_;
+  return {};
+}
+
 Status TreeWriter::finish() {
-  BERTH_RETURN_IF_ERROR(remove_unlisted(root_, ""));
+  if (delta_) {
+    // Deepest first, before the times of the directories given (which win).
+    for (auto it = parent_times_.rbegin(); it != parent_times_.rend(); ++it) {
+      UniqueFd own;
+      int fd = root_;
+      if (!it->first.empty()) {
+        own = UniqueFd(sys::raw::openat2(
+            root_, it->first.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+            RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+        if (!own) continue;
+        fd = own.get();
+      }
+      const struct timespec t[2] = {{0, UTIME_OMIT}, it->second};
+      ::futimens(fd, t);
+    }
+  } else {
+    BERTH_RETURN_IF_ERROR(remove_unlisted(root_, ""));
+  }
   // Deepest first: setting a directory's time after its children were made.
   for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
     UniqueFd fd(sys::raw::openat2(
