@@ -66,7 +66,7 @@ void test_pause(const char* point) {
   const char* dir = std::getenv("BERTH_TEST_PAUSE_DIR");
   if (!dir || !*dir) return;
   std::string base = std::string(dir) + "/" + point;
-  UniqueFd(::open((base + ".waiting").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  UniqueFd waiting(::open((base + ".waiting").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
   for (int i = 0; i < 6000 && ::access((base + ".go").c_str(), F_OK) != 0; ++i) ::usleep(50000);
   ::unlink((base + ".waiting").c_str());
   ::unlink((base + ".go").c_str());
@@ -526,6 +526,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     if (!ck.ok())
       return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop),
                             link);
+    ph.done("checkpoint", frozen, ck->bytes);
     sys::crash_point("migrate_dumped");
     // From here the CT's processes exist only in the dump: a failure restores them here.
     auto undo = [&](Error e) -> Error {

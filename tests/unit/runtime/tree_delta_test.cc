@@ -33,8 +33,8 @@ IndexEntry dir(const std::string& path) {
 TreeRecord first_pass() {
   TreeRecord r;
   r.start_pass(1000 * kSec);
-  for (const auto& e : {dir("etc"), file("etc/a"), file("etc/b"), dir("var"), dir("var/log"),
-                        file("var/log/x")})
+  for (const auto& e :
+       {dir("etc"), file("etc/a"), file("etc/b"), dir("var"), dir("var/log"), file("var/log/x")})
     EXPECT_TRUE(r.visit(e, 50 * kSec)) << e.path;
   EXPECT_TRUE(r.finish_pass().empty());
   return r;
@@ -53,8 +53,8 @@ TEST(TreeDelta, FirstPassSendsEverything) {
 TEST(TreeDelta, UnchangedEntriesAreNotSent) {
   TreeRecord r = first_pass();
   r.start_pass(2000 * kSec);
-  for (const auto& e : {dir("etc"), file("etc/a"), file("etc/b"), dir("var"), dir("var/log"),
-                        file("var/log/x")})
+  for (const auto& e :
+       {dir("etc"), file("etc/a"), file("etc/b"), dir("var"), dir("var/log"), file("var/log/x")})
     EXPECT_FALSE(r.visit(e, 50 * kSec)) << e.path;
   EXPECT_TRUE(r.finish_pass().empty());
 }
@@ -84,19 +84,19 @@ TEST(TreeDelta, MetadataDifferencesAreChanges) {
   auto o = file("etc/b");
   o.uid = 1000;
   EXPECT_TRUE(r.visit(o, 0));
-  EXPECT_TRUE(r.visit(file("var/log/x", 11), 0));                   // size
-  EXPECT_FALSE(r.visit(file("var/log/x", 11), 0));                  // recorded now
+  EXPECT_TRUE(r.visit(file("var/log/x", 11), 0));   // size
+  EXPECT_FALSE(r.visit(file("var/log/x", 11), 0));  // recorded now
   auto s = file("var/log/x", 11);
   s.type = EntryType::kSymlink;
   s.target = "/etc/a";
-  EXPECT_TRUE(r.visit(s, 0));                                       // type
+  EXPECT_TRUE(r.visit(s, 0));  // type
   s.target = "/etc/b";
-  EXPECT_TRUE(r.visit(s, 0));                                       // symlink target
+  EXPECT_TRUE(r.visit(s, 0));  // symlink target
   auto h = file("var/log/x");
   h.type = EntryType::kHardlink;
   h.target = "etc/a";
-  EXPECT_TRUE(r.visit(h, 0));                                       // now a hardlink
-  EXPECT_TRUE(r.visit(file("etc/new"), 0));                         // a new path
+  EXPECT_TRUE(r.visit(h, 0));                // now a hardlink
+  EXPECT_TRUE(r.visit(file("etc/new"), 0));  // a new path
 }
 
 TEST(TreeDelta, RemovedPathsListOnlyTheTopmost) {
@@ -159,15 +159,13 @@ TEST(TreeDelta, RemovalListsRoundTripInBoundedPayloads) {
 }
 
 TEST(TreeDelta, HostileRemovalPathsAreRefused) {
-  for (std::string_view bad :
-       {std::string_view("../etc/passwd"), std::string_view("/etc/passwd"),
-        std::string_view("a/../../b"), std::string_view("a//b"), std::string_view("./a"),
-        std::string_view("a/."), std::string_view("a/"), std::string_view("ok\0\0x", 6),
-        std::string_view("ok\0..", 5), std::string_view("\0", 1)}) {
+  using namespace std::string_literals;
+  for (const std::string& bad : {"../etc/passwd"s, "/etc/passwd"s, "a/../../b"s, "a//b"s, "./a"s,
+                                 "a/."s, "a/"s, "ok\0\0x"s, "ok\0.."s, "\0"s}) {
     auto r = parse_removals(bad);
     EXPECT_FALSE(r.ok()) << bad;
   }
-  auto ok = parse_removals(std::string_view("a/b\0c", 5));
+  auto ok = parse_removals("a/b\0c"s);
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(*ok, (std::vector<std::string>{"a/b", "c"}));
 }

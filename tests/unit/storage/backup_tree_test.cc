@@ -36,10 +36,11 @@ class BackupTreeTest : public ::testing::Test {
     ASSERT_EQ(mkdir(dst_.c_str(), 0755), 0);
   }
   void TearDown() override {
+    // NOLINTNEXTLINE(cert-env33-c): a test's own temporary dir, a fixed command
     if (!top_.empty()) std::system(("rm -rf " + top_).c_str());
   }
   std::vector<std::pair<IndexEntry, std::string>> walk(const std::string& dir, uint32_t base) {
-    UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY));
+    UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     std::vector<std::pair<IndexEntry, std::string>> out;
     WalkStats ws;
     auto st = walk_tree(
@@ -86,7 +87,7 @@ TEST_F(BackupTreeTest, RoundTripKeepsEverything) {
   EXPECT_EQ(by_path["foreign"].mode, 0755u) << "no setuid for an id that is not the tenant's";
   ASSERT_EQ(by_path["d\nx/f"].xattrs.size(), 1u);
 
-  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
+  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   const uint32_t other = 1400000;
   TreeWriter w(out.get(), other, other);
   for (auto& [e, data] : entries) {
@@ -127,7 +128,7 @@ TEST_F(BackupTreeTest, RoundTripKeepsEverything) {
 }
 
 TEST_F(BackupTreeTest, WriterNeverFollowsASymlink) {
-  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
+  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   TreeWriter w(out.get(), kBase, kBase);
   IndexEntry l;
   l.type = EntryType::kSymlink;
@@ -169,7 +170,7 @@ TEST_F(BackupTreeTest, DeltaChangesOnlyWhatIsGivenAndRemovesSafely) {
   const struct timespec dt[2] = {{500, 0}, {500, 0}};
   ASSERT_EQ(utimensat(AT_FDCWD, (dst_ + "/d").c_str(), dt, 0), 0);
 
-  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
+  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   TreeWriter w(out.get(), kBase, kBase);
   w.set_delta();
   IndexEntry same;
