@@ -100,23 +100,21 @@ at_pause() {
     done
     return 1
 }
+# At pause point $1: run $2 in the VPS (checked as $3), then let the migration go on.
+pause_step() {
+    if at_pause "$1"; then
+        OUT=$("$B" exec 301 "$2" 2>&1); RC=$?
+        expect_rc 0 "$3"
+    else
+        fail "migrate never paused at $1"
+    fi
+    : >"$PAUSE/$1.go"
+}
 t0=$(now_ms)
 BERTH_TEST_PAUSE_DIR=$PAUSE "$B" migrate 301 root@host2 --online -t --ssh "-o SetEnv=BERTH_ROOT=$ROOT2" --remote-berth "$B" >"$WORK/migrate.out" 2>&1 &
 MIG=$!
-if at_pause copied; then
-    OUT=$("$B" exec 301 'echo live >/srv/t/live-new && rm /srv/t/live-gone' 2>&1)
-    expect_rc 0 "files changed after the first copy"
-else
-    fail "migrate never paused after its first copy"
-fi
-: >"$PAUSE/copied.go"
-if at_pause freeze; then
-    OUT=$("$B" exec 301 'echo new content >/srv/t/changed && echo bbbb >/srv/t/samesize && touch -r /srv/t/ref /srv/t/samesize && chmod 600 /srv/t/mode && echo made >/srv/t/created && ln /srv/t/changed /srv/t/hardlink && ln -s keep/k /srv/t/symlink && rm /srv/t/deleted && rm -r /srv/t/dir' 2>&1)
-    expect_rc 0 "files changed before the freeze"
-else
-    fail "migrate never paused before the freeze"
-fi
-: >"$PAUSE/freeze.go"
+pause_step copied 'echo live >/srv/t/live-new && rm /srv/t/live-gone' "files changed after the first copy"
+pause_step freeze 'echo new content >/srv/t/changed && echo bbbb >/srv/t/samesize && touch -r /srv/t/ref /srv/t/samesize && chmod 600 /srv/t/mode && echo made >/srv/t/created && ln /srv/t/changed /srv/t/hardlink && ln -s keep/k /srv/t/symlink && rm /srv/t/deleted && rm -r /srv/t/dir' "files changed before the freeze"
 wait "$MIG"; RC=$?
 OUT=$(cat "$WORK/migrate.out")
 printf '  [%5d ms] berth migrate 301 --online -> rc %d\n' $(($(now_ms) - t0)) "$RC"
