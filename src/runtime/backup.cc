@@ -288,7 +288,8 @@ Status write_archive_entries(const CtConfig& ct, int root_fd, struct archive* a_
     progress->tick(ws.files, rep->logical);
     return {};
   };
-  BERTH_RETURN_IF_ERROR(storage::walk_tree(root_fd, ct.local_uid(), ct.local_gid(), visit, &ws));
+  BERTH_RETURN_IF_ERROR(storage::walk_tree(root_fd, ct.local_uid(), ct.local_gid(), visit, &ws,
+                                           pass ? pass->unchanged : storage::SkipUnchanged()));
   rep->files = ws.entries;
   if (ws.foreign_ids)
     std::fprintf(stderr,

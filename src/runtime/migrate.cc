@@ -273,6 +273,18 @@ Result<DeltaSent> send_delta(const CtConfig& ct, SshLink& link, TreeRecord& reco
   ExportPass pass;
   pass.live = live;
   pass.select = [&](const storage::IndexEntry& e, int64_t ctime) { return record.visit(e, ctime); };
+  pass.unchanged = [&](const storage::IndexEntry& e, const struct stat& st) {
+    using storage::EntryType;
+    EntryType kind = S_ISREG(st.st_mode)   ? EntryType::kFile
+                     : S_ISDIR(st.st_mode) ? EntryType::kDir
+                     : S_ISLNK(st.st_mode) ? EntryType::kSymlink
+                     : S_ISCHR(st.st_mode) ? EntryType::kChar
+                     : S_ISBLK(st.st_mode) ? EntryType::kBlock
+                                           : EntryType::kFifo;
+    return record.unchanged(
+        e, kind, static_cast<uint64_t>(st.st_size), st.st_rdev,
+        static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec);
+  };
   DeltaSent out;
   BERTH_ASSIGN_OR_RETURN(out.rep, send_archive(ct, link, false, pass));
   std::vector<std::string> gone = record.finish_pass();

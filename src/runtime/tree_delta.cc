@@ -28,6 +28,23 @@ bool TreeRecord::visit(const storage::IndexEntry& e, int64_t ctime_ns) {
   return send;
 }
 
+bool TreeRecord::unchanged(const storage::IndexEntry& e, storage::EntryType kind, uint64_t size,
+                           uint64_t rdev, int64_t ctime_ns) {
+  using storage::EntryType;
+  if (since_ns_ == kNever || ctime_ns >= since_ns_) return false;
+  auto it = entries_.find(e.path);
+  if (it == entries_.end()) return false;
+  Sent& s = it->second;
+  bool same_kind = s.type == kind || (kind == EntryType::kFile && s.type == EntryType::kHardlink);
+  if (!same_kind || s.mode != e.mode || s.uid != e.uid || s.gid != e.gid ||
+      s.mtime_ns != e.mtime_ns)
+    return false;
+  if (s.type == EntryType::kFile && s.size != size) return false;
+  if ((kind == EntryType::kChar || kind == EntryType::kBlock) && s.rdev != rdev) return false;
+  s.seen = true;
+  return true;
+}
+
 std::vector<std::string> TreeRecord::finish_pass() {
   std::vector<std::string> gone;
   std::set<std::string_view> gone_set;
@@ -73,9 +90,10 @@ Result<std::vector<std::string>> parse_removals(std::string_view payload) {
   for (;;) {
     size_t nul = payload.find('\0');
     std::string_view p = payload.substr(0, nul);
-    if (!storage::is_tree_path(p))
-      return Error::with_status(exitcode::kMigUsage, "bad stream: removal of an unsafe path `" +
-                                                         std::string(p.substr(0, 80)) + "`");
+    if (!storage::is_tree_path(p)) {
+      std::string shown(p.substr(0, 80));
+      return Error::with_status(exitcode::kMigUsage, "bad stream: unsafe path `" + shown + "`");
+    }
     out.emplace_back(p);
     if (nul == std::string_view::npos) break;
     payload.remove_prefix(nul + 1);

@@ -35,6 +35,12 @@ class TreeRecord {
   // One entry of the pass's walk (parents before children): true when it is to be sent (and it is
   // recorded as sent); false when the receiver holds it as it is.
   bool visit(const storage::IndexEntry& e, int64_t ctime_ns);
+  // Before visit, from a stat alone (kind: kFile for any regular file): true when the entry is
+  // surely unchanged (in the record, ctime before the last pass's start, type, mode, owner, mtime,
+  // a file's size and a device's number as recorded); it then counts as seen and the walk skips
+  // it. false: visit decides.
+  bool unchanged(const storage::IndexEntry& e, storage::EntryType kind, uint64_t size,
+                 uint64_t rdev, int64_t ctime_ns);
   // The end of a pass: the recorded paths it did not see, sorted, without those below another
   // (removing a directory removes what is in it); they leave the record.
   std::vector<std::string> finish_pass();

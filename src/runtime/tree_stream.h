@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "runtime/set.h"
 #include "storage/backup_index.h"
+#include "storage/backup_tree.h"
 
 namespace berth::runtime {
 
@@ -30,6 +31,8 @@ struct StreamReport {
 struct ExportPass {
   bool live = false;
   std::function<bool(const storage::IndexEntry&, int64_t ctime_ns)> select;
+  // Asked before anything is read of an entry (storage::walk_tree's SkipUnchanged).
+  storage::SkipUnchanged unchanged;
 };
 
 // ve.conf and rootfs/ as a zstd-compressed pax archive, the format of `backup --export`, handed

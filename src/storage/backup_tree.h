@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <utility>
@@ -29,8 +30,13 @@ struct WalkStats {
 // Walk the tree below root_fd in a stable order (parents first, names sorted). For each entry
 // `visit` gets the entry without chunks; for a regular file also an fd open for reading (else
 // -1). The root itself is not an entry. Mount points below the root are listed, not entered.
+// unchanged (optional): asked first for each entry, with its path, mode, owner and mtime filled
+// in and its lstat; true skips it (no xattrs read, no file opened, not visited; a directory is
+// still entered): a migration's delta pass over what it sent already.
+using SkipUnchanged = std::function<bool(const IndexEntry&, const struct stat&)>;
 Status walk_tree(int root_fd, uint32_t uid_base, uint32_t gid_base,
-                 const std::function<Status(IndexEntry&, int fd)>& visit, WalkStats* stats);
+                 const std::function<Status(IndexEntry&, int fd)>& visit, WalkStats* stats,
+                 const SkipUnchanged& unchanged = {});
 
 // Extended attributes of the object fd refers to (an O_PATH fd works, symlinks too), sorted,
 // without trusted.overlay.* (overlayfs's own).

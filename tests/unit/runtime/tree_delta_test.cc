@@ -99,6 +99,39 @@ TEST(TreeDelta, MetadataDifferencesAreChanges) {
   EXPECT_TRUE(r.visit(file("etc/new"), 0));  // a new path
 }
 
+TEST(TreeDelta, UnchangedFromAStatAlone) {
+  auto h = file("etc/h");
+  h.type = EntryType::kHardlink;
+  h.target = "etc/a";
+  h.size = 0;
+  TreeRecord r;
+  r.start_pass(1000 * kSec);
+  for (const auto& e :
+       {dir("etc"), file("etc/a"), file("etc/b"), h, dir("var"), dir("var/log"), file("var/log/x")})
+    EXPECT_TRUE(r.visit(e, 50 * kSec)) << e.path;
+  (void)r.finish_pass();
+  r.start_pass(2000 * kSec);
+  EXPECT_TRUE(r.unchanged(file("etc/a"), EntryType::kFile, 10, 0, 50 * kSec));
+  EXPECT_TRUE(r.unchanged(file("etc/h"), EntryType::kFile, 10, 0, 50 * kSec));  // a hardlink
+  EXPECT_TRUE(r.unchanged(dir("etc"), EntryType::kDir, 4096, 0, 50 * kSec));
+  EXPECT_FALSE(r.unchanged(file("etc/b"), EntryType::kFile, 10, 0, 1500 * kSec));    // ctime
+  EXPECT_FALSE(r.unchanged(file("var/log/x"), EntryType::kFile, 11, 0, 50 * kSec));  // size
+  EXPECT_FALSE(r.unchanged(file("var"), EntryType::kFile, 10, 0, 50 * kSec));        // was a dir
+  EXPECT_FALSE(r.unchanged(file("new"), EntryType::kFile, 10, 0, 50 * kSec));
+  auto m = file("var/log/x");
+  m.mode = 0600;
+  EXPECT_FALSE(r.unchanged(m, EntryType::kFile, 10, 0, 50 * kSec));
+  // What unchanged() let pass counts as seen: not removed.
+  EXPECT_FALSE(r.visit(dir("var"), 50 * kSec));
+  EXPECT_FALSE(r.visit(dir("var/log"), 50 * kSec));
+  EXPECT_FALSE(r.visit(file("var/log/x"), 50 * kSec));
+  EXPECT_EQ(r.finish_pass(), (std::vector<std::string>{"etc/b"}));
+  // A first pass has nothing to compare with.
+  TreeRecord fresh;
+  fresh.start_pass(kSec);
+  EXPECT_FALSE(fresh.unchanged(file("a"), EntryType::kFile, 10, 0, 0));
+}
+
 TEST(TreeDelta, RemovedPathsListOnlyTheTopmost) {
   TreeRecord r = first_pass();
   r.start_pass(2000 * kSec);
