@@ -658,18 +658,20 @@ struct FrameSource {
   }
 };
 
-// Removal lists as kRemove frames up to a kEnd; at most kMaxRemovals paths.
+// Removal lists as kRemove frames up to a kEnd; at most kMaxRemovalBytes of them.
 Result<std::vector<std::string>> read_removals(int in) {
-  constexpr size_t kMaxRemovals = 4u << 20;
+  constexpr size_t kMaxRemovalBytes = 256u << 20;
   std::vector<std::string> out;
+  size_t bytes = 0;
   for (;;) {
     BERTH_ASSIGN_OR_RETURN(auto f, mig::read_frame(in));
     if (f.type == Frame::kEnd) return out;
     if (f.type != Frame::kRemove)
       return Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame in removals");
-    BERTH_ASSIGN_OR_RETURN(auto paths, parse_removals(f.payload));
-    if (out.size() + paths.size() > kMaxRemovals)
+    bytes += f.payload.size();
+    if (bytes > kMaxRemovalBytes)
       return Error::with_status(exitcode::kMigUsage, "bad stream: too many removals");
+    BERTH_ASSIGN_OR_RETURN(auto paths, parse_removals(f.payload));
     for (auto& p : paths) out.push_back(std::move(p));
   }
 }
