@@ -215,5 +215,32 @@ TEST_F(BackupTreeTest, DeltaChangesOnlyWhatIsGivenAndRemovesSafely) {
   EXPECT_FALSE(full.remove("f").ok());
 }
 
+// A delta pass's walk: what the hook calls unchanged is not visited (its directory still
+// entered), and a later name of a skipped file's inode is a hardlink to it.
+TEST_F(BackupTreeTest, WalkSkipsWhatIsUnchanged) {
+  ASSERT_EQ(mkdir((src_ + "/d").c_str(), 0755), 0);
+  std::ofstream(src_ + "/d/a") << "a";
+  std::ofstream(src_ + "/d/b") << "b";
+  ASSERT_EQ(link((src_ + "/d/a").c_str(), (src_ + "/d/z").c_str()), 0);
+  UniqueFd fd(open(src_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  std::vector<IndexEntry> seen;
+  WalkStats ws;
+  auto st = walk_tree(
+      fd.get(), 0, 0,
+      [&](IndexEntry& e, int) -> Status {
+        seen.push_back(e);
+        return {};
+      },
+      &ws,
+      [](const IndexEntry& e, const struct stat&) { return e.path == "d" || e.path == "d/a"; });
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].path, "d/b");
+  EXPECT_EQ(seen[1].path, "d/z");
+  EXPECT_EQ(seen[1].type, EntryType::kHardlink);
+  EXPECT_EQ(seen[1].target, "d/a");
+  EXPECT_EQ(ws.entries, 4u);
+}
+
 }  // namespace
 }  // namespace berth::storage
