@@ -82,7 +82,7 @@ if [ -f "$TPL" ]; then
             fi
             sleep 5
             out=$("$B" migrate "$id" root@host2 --online -t --ssh "-o SetEnv=BERTH_ROOT=$ROOT2" --remote-berth "$B" 2>&1)
-            echo "$out" | tail -12
+            echo "$out" | tail -20
             echo "RESULT ${kind}_frozen $(echo "$out" | sed -n 's/.*frozen for \([0-9.]*\) ms.*/\1/p' | head -1)"
             echo "RESULT ${kind}_total $(echo "$out" | sed -n 's/^ *total *\([0-9.]*\) ms.*/\1/p' | head -1)"
             dst stop "$id" --fast >/dev/null 2>&1; dst destroy "$id" >/dev/null 2>&1

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "storage/backup_tree.h"
 #include "storage/chunker.h"
 #include "storage/root.h"
+#include "sys/raw_calls.h"
 #include "template/cache.h"
 
 namespace berth::runtime {
@@ -63,11 +65,16 @@ struct View {
 // The one place that decides how a CT's tree is read. A stopped CT: its root, mounted for the
 // read. A running CT: a temporary snapshot (runtime/snapshot.h: the CT frozen while its files are
 // copied), mounted read-only below the run dir (mode 0700) and removed after the backup.
-Result<View> consistent_view(const CtConfig& ct) {
+// live: a running CT's tree is read as it is (a later pass of a migration sends what changes).
+Result<View> consistent_view(const CtConfig& ct, bool live = false) {
   BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
   if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   View v;
   v.root = ct.ve_root();
+  if (s.running && live) {
+    v.consistent = false;
+    return v;
+  }
   if (s.running) {
     std::string parent = ct.host().paths().run + "/backup-view";
     BERTH_RETURN_IF_ERROR(make_dirs(parent, 0700));
@@ -185,8 +192,24 @@ std::string amsg(struct archive* a) {
 constexpr std::string_view kRootfs = "rootfs/";
 
 // ve.conf and rootfs/ (the tree below root_fd) into the open archive a.
+// The ctime of a walked entry (fd: the open regular file, else -1): INT64_MAX when it cannot be
+// had (the entry is then sent).
+int64_t entry_ctime(int root_fd, const IndexEntry& ie, int fd) {
+  UniqueFd own;
+  if (fd < 0) {
+    own = UniqueFd(sys::raw::openat2(
+        root_fd, ie.path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC,
+        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+    fd = own.get();
+  }
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0) return INT64_MAX;
+  return static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+}
+
 Status write_archive_entries(const CtConfig& ct, int root_fd, struct archive* a_raw,
-                             BackupReport* rep, Progress* progress) {
+                             BackupReport* rep, Progress* progress,
+                             const ExportPass* pass = nullptr, uint64_t* sent = nullptr) {
   struct NoFree {
     void operator()(struct archive*) const {}
   };
@@ -213,6 +236,8 @@ Status write_archive_entries(const CtConfig& ct, int root_fd, struct archive* a_
   storage::WalkStats ws;
   std::vector<char> buf(1 << 20);
   auto visit = [&](IndexEntry& ie, int fd) -> Status {
+    if (pass && pass->select && !pass->select(ie, entry_ctime(root_fd, ie, fd))) return {};
+    if (sent) ++*sent;
     archive_entry_clear(e.get());
     std::string path = std::string(kRootfs) + ie.path;
     archive_entry_copy_pathname(e.get(), path.c_str());
@@ -263,7 +288,8 @@ Status write_archive_entries(const CtConfig& ct, int root_fd, struct archive* a_
     progress->tick(ws.files, rep->logical);
     return {};
   };
-  BERTH_RETURN_IF_ERROR(storage::walk_tree(root_fd, ct.local_uid(), ct.local_gid(), visit, &ws));
+  BERTH_RETURN_IF_ERROR(storage::walk_tree(root_fd, ct.local_uid(), ct.local_gid(), visit, &ws,
+                                           pass ? pass->unchanged : storage::SkipUnchanged()));
   rep->files = ws.entries;
   if (ws.foreign_ids)
     std::fprintf(stderr,
@@ -324,8 +350,9 @@ std::string backup_store_dir(const HostConfig& host, const std::string& storage)
   return storage.empty() ? host.paths().backup : storage;
 }
 
-Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, bool progress_on) {
-  BERTH_ASSIGN_OR_RETURN(View view, consistent_view(ct));
+Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, bool progress_on,
+                                   const ExportPass& pass) {
+  BERTH_ASSIGN_OR_RETURN(View view, consistent_view(ct, pass.live));
   UniqueFd root(::open(view.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return Error::from_errno(errno, "open `" + view.root + "`");
   BackupReport rep;
@@ -338,7 +365,8 @@ Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, boo
   SinkState st{&sink, {}, 0};
   if (archive_write_open2(a.get(), &st, nullptr, sink_write, nullptr, nullptr) != ARCHIVE_OK)
     return Error::invalid("stream: " + amsg(a.get()));
-  Status w = write_archive_entries(ct, root.get(), a.get(), &rep, &progress);
+  uint64_t sent = 0;
+  Status w = write_archive_entries(ct, root.get(), a.get(), &rep, &progress, &pass, &sent);
   if (!st.failed.ok()) return std::move(st.failed).error();
   BERTH_RETURN_IF_ERROR(w);
   if (archive_write_close(a.get()) != ARCHIVE_OK) {
@@ -346,7 +374,7 @@ Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, boo
     return Error::invalid("stream: " + amsg(a.get()));
   }
   progress.done();
-  return StreamReport{rep.files, rep.logical, st.bytes, rep.consistent};
+  return StreamReport{rep.files, rep.logical, st.bytes, sent, rep.consistent};
 }
 
 Result<BackupReport> backup(const CtConfig& ct, const BackupOptions& opts) {
@@ -480,6 +508,15 @@ class ArchiveSource {
     }
     return s;
   }
+  // The warning for what the import's rules left out (device nodes, xattrs outside user.*).
+  void warn_dropped(const std::string& ctid) const {
+    if (dropped_devices_ || dropped_xattrs_)
+      std::fprintf(stderr,
+                   "Warning: CT %s: the archive's %llu device nodes and %llu extended attributes "
+                   "outside user.* were not imported\n",
+                   ctid.c_str(), static_cast<unsigned long long>(dropped_devices_),
+                   static_cast<unsigned long long>(dropped_xattrs_));
+  }
   // What the stream's source failed with (a broken connection rather than a bad archive).
   Status take_failure() { return std::move(failed_); }
   // Next entry below rootfs/ (ve.conf is kept in conf()); nullopt at the end. Refuses what
@@ -583,8 +620,6 @@ class ArchiveSource {
   }
   const std::string& conf() const { return conf_; }
   // What the import left out of the archive (reported once at the end).
-  uint64_t dropped_devices() const { return dropped_devices_; }
-  uint64_t dropped_xattrs() const { return dropped_xattrs_; }
 
  private:
   ArchiveSource() = default;
@@ -713,12 +748,7 @@ Status fill_tree(const CtConfig& ct, ArchiveSource* archive, const storage::Back
       if (e->type == EntryType::kHardlink) sizes[e->path] = sizes[e->target];
       ++entries;
     }
-    if (archive->dropped_devices() || archive->dropped_xattrs())
-      std::fprintf(stderr,
-                   "Warning: CT %s: the archive's %llu device nodes and %llu extended attributes "
-                   "outside user.* were not imported\n",
-                   target.c_str(), static_cast<unsigned long long>(archive->dropped_devices()),
-                   static_cast<unsigned long long>(archive->dropped_xattrs()));
+    archive->warn_dropped(target);
   } else {
     for (const auto& e : index) {
       BERTH_RETURN_IF_ERROR(writer.put(e, [&](int fd) { return write_chunks(*store, e, fd); }));
@@ -830,6 +860,42 @@ Status import_stream(const HostConfig& host, const std::string& ctid, const std:
       if (auto v = orig.get(k); v && !v->empty()) conf.set(k, *v);
   }
   return create_and_fill(host, ctid, conf, archive.get(), nullptr, none, say);
+}
+
+}  // namespace berth::runtime
+
+namespace berth::runtime {
+
+Result<DeltaReport> import_delta_stream(
+    const HostConfig& host, const std::string& ctid, const ByteSource& src,
+    const std::function<Result<std::vector<std::string>>()>& removals) {
+  BERTH_ASSIGN_OR_RETURN(auto archive, ArchiveSource::open_stream(src));
+  BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host, ctid));
+  BERTH_RETURN_IF_ERROR(storage::mount_root(ct));
+  ScopeExit unmount([&] { (void)storage::umount_root(ct); });
+  UniqueFd root(::open(ct.ve_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Error::from_errno(errno, "open `" + ct.ve_root() + "`");
+  storage::TreeWriter writer(root.get(), ct.local_uid(), ct.local_gid());
+  writer.set_delta();
+  Status st;
+  for (;;) {
+    auto e = archive->next();
+    if (!e.ok()) {
+      st = std::move(e).error();
+      break;
+    }
+    if (!*e) break;
+    st = writer.put(**e, [&](int fd) { return archive->write_data(fd, (*e)->size); });
+    if (!st.ok()) break;
+  }
+  // A stream that broke says so rather than the archive reader's "truncated".
+  if (Status f = archive->take_failure(); !f.ok()) return std::move(f).error();
+  BERTH_RETURN_IF_ERROR(std::move(st));
+  archive->warn_dropped(ctid);
+  BERTH_ASSIGN_OR_RETURN(std::vector<std::string> gone, removals());
+  for (const auto& p : gone) BERTH_RETURN_IF_ERROR(writer.remove(p));
+  BERTH_RETURN_IF_ERROR(writer.finish());
+  return DeltaReport{writer.written(), writer.removed()};
 }
 
 }  // namespace berth::runtime

@@ -11,7 +11,9 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <optional>
 
 #include "core/conf_file.h"
@@ -25,6 +27,7 @@
 #include "runtime/lifecycle.h"
 #include "runtime/migrate_proto.h"
 #include "runtime/snapshot.h"
+#include "runtime/tree_delta.h"
 #include "runtime/tree_stream.h"
 #include "state/status.h"
 #include "sys/fs.h"
@@ -43,8 +46,30 @@ double ms_since(Clock::time_point t) {
 
 std::string mib(uint64_t b) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / 1048576.0);
+  if (b > 0 && b < (1u << 20))
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(b) / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / 1048576.0);
   return buf;
+}
+
+int64_t realtime_ns() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Tests: with BERTH_TEST_PAUSE_DIR set, an online migration writes <dir>/<point>.waiting at
+// `point` and waits (up to 5 minutes) for <dir>/<point>.go, so a test can change the VPS's files
+// between the copies (tests/vm/migrate.sh).
+void test_pause(const char* point) {
+  const char* dir = std::getenv("BERTH_TEST_PAUSE_DIR");
+  if (!dir || !*dir) return;
+  std::string base = std::string(dir) + "/" + point;
+  UniqueFd waiting(::open((base + ".waiting").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  for (int i = 0; i < 6000 && ::access((base + ".go").c_str(), F_OK) != 0; ++i) ::usleep(50000);
+  ::unlink((base + ".waiting").c_str());
+  ::unlink((base + ".go").c_str());
 }
 
 // ---- markers (both sides): small key=value files, written to a .tmp and renamed ----
@@ -202,8 +227,9 @@ class SshLink {
   std::string last_;
 };
 
-// The archive goes in frames of up to 1 MiB; then the destination's answer.
-Result<StreamReport> send_tree(const CtConfig& ct, SshLink& link, bool progress) {
+// The archive goes in frames of up to 1 MiB, then a kEnd.
+Result<StreamReport> send_archive(const CtConfig& ct, SshLink& link, bool progress,
+                                  const ExportPass& pass) {
   auto rep = export_stream(
       ct,
       [&](const void* p, size_t n) -> Status {
@@ -216,12 +242,60 @@ Result<StreamReport> send_tree(const CtConfig& ct, SshLink& link, bool progress)
         }
         return {};
       },
-      progress);
+      progress, pass);
   if (!rep.ok()) return std::move(rep).error().status(exitcode::kMigCopy).context("copy");
   BERTH_RETURN_IF_ERROR(link.send(Frame::kEnd, {}));
+  return rep;
+}
+
+// The whole tree, each entry noted in record; then the destination's answer.
+Result<StreamReport> send_tree(const CtConfig& ct, SshLink& link, bool progress,
+                               TreeRecord& record) {
+  record.start_pass(realtime_ns());
+  ExportPass pass;
+  pass.select = [&](const storage::IndexEntry& e, int64_t ctime) { return record.visit(e, ctime); };
+  BERTH_ASSIGN_OR_RETURN(StreamReport rep, send_archive(ct, link, progress, pass));
+  (void)record.finish_pass();
   // The destination answers once the tree is written and verified.
   BERTH_RETURN_IF_ERROR(link.reply(exitcode::kMigCopy));
   return rep;
+}
+
+// A later copy of the tree (runtime/tree_delta.h): the entries changed since the last one, the
+// paths gone since; live: read while the CT runs. bytes: the archive's and the removal list's.
+struct DeltaSent {
+  StreamReport rep;
+  size_t removed = 0;
+};
+Result<DeltaSent> send_delta(const CtConfig& ct, SshLink& link, TreeRecord& record, bool live) {
+  record.start_pass(realtime_ns());
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kDelta, {}));
+  ExportPass pass;
+  pass.live = live;
+  pass.select = [&](const storage::IndexEntry& e, int64_t ctime) { return record.visit(e, ctime); };
+  pass.unchanged = [&](const storage::IndexEntry& e, const struct stat& st) {
+    using storage::EntryType;
+    EntryType kind = S_ISREG(st.st_mode)   ? EntryType::kFile
+                     : S_ISDIR(st.st_mode) ? EntryType::kDir
+                     : S_ISLNK(st.st_mode) ? EntryType::kSymlink
+                     : S_ISCHR(st.st_mode) ? EntryType::kChar
+                     : S_ISBLK(st.st_mode) ? EntryType::kBlock
+                                           : EntryType::kFifo;
+    return record.unchanged(
+        e, kind, static_cast<uint64_t>(st.st_size), st.st_rdev,
+        static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec);
+  };
+  DeltaSent out;
+  BERTH_ASSIGN_OR_RETURN(out.rep, send_archive(ct, link, false, pass));
+  std::vector<std::string> gone = record.finish_pass();
+  out.removed = gone.size();
+  for (const auto& payload : encode_removals(gone, 1u << 20)) {
+    BERTH_RETURN_IF_ERROR(link.send(Frame::kRemove, payload));
+    out.rep.bytes += payload.size();
+  }
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kEnd, {}));
+  BERTH_RETURN_IF_ERROR(link.reply(exitcode::kMigCopy));
+  return out;
 }
 
 // The regular files of dir (a CRIU dump, our own files) as kFile + kData + kEnd frames.
@@ -278,12 +352,18 @@ Result<uint64_t> send_template(const CtConfig& ct, SshLink& link) {
 struct Phases {
   bool on;
   const Say& say;
-  void done(const std::string& what, Clock::time_point t, uint64_t bytes) {
+  void done(const std::string& what, Clock::time_point t, uint64_t bytes,
+            const std::string& more = "") {
     if (!on) return;
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "  %-22s %9.1f ms  %s", what.c_str(), ms_since(t),
-                  mib(bytes).c_str());
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "  %-22s %9.1f ms  %s%s", what.c_str(), ms_since(t),
+                  mib(bytes).c_str(), more.c_str());
     say(buf);
+  }
+  void delta(const std::string& what, Clock::time_point t, const DeltaSent& d) {
+    done(what, t, d.rep.bytes,
+         "  (" + std::to_string(d.rep.sent) + " of " + std::to_string(d.rep.entries) +
+             " entries, " + std::to_string(d.removed) + " removed)");
   }
 };
 
@@ -415,13 +495,16 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   };
 
   if (opts.online) {
-    // 1. The tree while the CT runs (from a temporary snapshot when one can be taken).
+    // 1. The tree while the CT runs (from a temporary snapshot when one can be taken), each
+    // entry noted: the later copies send only what changed (runtime/tree_delta.h).
+    TreeRecord record;
     t = Clock::now();
-    auto first = send_tree(ct, link, opts.progress);
+    auto first = send_tree(ct, link, opts.progress, record);
     if (!first.ok()) return keep_on_source(ct, false, std::move(first).error(), link, opts);
     ph.done("copy (running)", t, first->bytes);
     if (cancelled()) return keep_on_source(ct, false, cancel_error(), link, opts);
     sys::crash_point("migrate_copied_running");
+    test_pause("copied");
     // 2. Memory pre-dumps while it runs, until the pages written stop shrinking.
     std::string dumpdir = default_dumpdir(ct) + "-migrate";
     (void)make_dirs(dumpdir, 0700);
@@ -444,8 +527,16 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       if (pd->bytes >= last * 9 / 10 || pd->bytes < (1u << 20)) break;
       last = pd->bytes;
     }
-    // 3. Frozen: the final dump (only pages changed since the last pre-dump), then the files
-    // changed since the first copy, then the dump; the destination restores.
+    // 3. The files changed since the first copy, still running: the frozen copy is left with
+    // what changes from here on.
+    t = Clock::now();
+    auto live = send_delta(ct, link, record, true);
+    if (!live.ok()) return keep_on_source(ct, false, std::move(live).error(), link, opts);
+    ph.delta("delta (running)", t, *live);
+    if (cancelled()) return keep_on_source(ct, false, cancel_error(), link, opts);
+    test_pause("freeze");
+    // 4. Frozen: the final dump (only pages changed since the last pre-dump), then the files
+    // changed since the last copy, then the dump; the destination restores.
     auto frozen = Clock::now();
     ChkpntOptions co;
     co.dumpdir = dumpdir + "/final";
@@ -456,6 +547,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     if (!ck.ok())
       return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop), link,
                             opts);
+    ph.done("checkpoint", frozen, ck->bytes);
     sys::crash_point("migrate_dumped");
     // From here the CT's processes exist only in the dump: a failure restores them here.
     auto undo = [&](Error e) -> Error {
@@ -472,9 +564,9 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       return e.context("migration failed, CT " + ctid + " runs on this host again");
     };
     t = Clock::now();
-    auto second = send_tree(ct, link, false);
+    auto second = send_delta(ct, link, record, false);
     if (!second.ok()) return undo(std::move(second).error());
-    ph.done("copy (frozen)", t, second->bytes);
+    ph.delta("delta (frozen)", t, *second);
     t = Clock::now();
     auto sent = send_dump_dir(link, co.dumpdir, "final");
     if (!sent.ok()) return undo(std::move(sent).error());
@@ -509,7 +601,8 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   }
   sys::crash_point("migrate_stopped");
   t = Clock::now();
-  auto rep = send_tree(ct, link, opts.progress);
+  TreeRecord record;
+  auto rep = send_tree(ct, link, opts.progress, record);
   if (!rep.ok()) return keep_on_source(ct, ran, std::move(rep).error(), link, opts);
   ph.done("copy", t, rep->bytes);
   sys::crash_point("migrate_copied");
@@ -538,6 +631,61 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
 
 // ---- the receiver ----
 
+// A tree's archive as kData frames up to a kEnd, read as a byte stream.
+struct FrameSource {
+  int in;
+  std::string pending;
+  size_t pos = 0;
+  bool ended = false;
+  Result<size_t> read(void* buf, size_t n) {
+    while (pos >= pending.size()) {
+      if (ended) return size_t{0};
+      BERTH_ASSIGN_OR_RETURN(auto nf, mig::read_frame(in));
+      if (nf.type == Frame::kEnd) {
+        ended = true;
+        return size_t{0};
+      }
+      if (nf.type != Frame::kData)
+        return Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame");
+      pending = std::move(nf.payload);
+      pos = 0;
+    }
+    size_t k = std::min(n, pending.size() - pos);
+    std::memcpy(buf, pending.data() + pos, k);
+    pos += k;
+    return k;
+  }
+  // What the archive reader left (padding after the end of the tar), up to the kEnd.
+  Status drain() {
+    while (!ended) {
+      BERTH_ASSIGN_OR_RETURN(auto nf, mig::read_frame(in));
+      if (nf.type == Frame::kEnd)
+        ended = true;
+      else if (nf.type != Frame::kData)
+        return Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame");
+    }
+    return {};
+  }
+};
+
+// Removal lists as kRemove frames up to a kEnd; at most kMaxRemovalBytes of them.
+Result<std::vector<std::string>> read_removals(int in) {
+  constexpr size_t kMaxRemovalBytes = 256u << 20;
+  std::vector<std::string> out;
+  size_t bytes = 0;
+  for (;;) {
+    BERTH_ASSIGN_OR_RETURN(auto f, mig::read_frame(in));
+    if (f.type == Frame::kEnd) return out;
+    if (f.type != Frame::kRemove)
+      return Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame in removals");
+    bytes += f.payload.size();
+    if (bytes > kMaxRemovalBytes)
+      return Error::with_status(exitcode::kMigUsage, "bad stream: too many removals");
+    BERTH_ASSIGN_OR_RETURN(auto paths, parse_removals(f.payload));
+    for (auto& p : paths) out.push_back(std::move(p));
+  }
+}
+
 class Receiver {
  public:
   Receiver(const HostConfig& host, int in, int out) : host_(host), in_(in), out_(out) {}
@@ -556,6 +704,7 @@ class Receiver {
   void cleanup();
   Status receive_dump_file(const std::string& rel);
   Status receive_template(const std::string& file_name);
+  Status receive_delta();
   Status remove_leftover(const std::string& ctid);
   Status restore_here();
 
@@ -581,10 +730,11 @@ Status Receiver::remove_leftover(const std::string& ctid) {
 Status Receiver::preflight(const std::string& conf_text) {
   const std::string& ctid = hello_.ctid;
   if (hello_.protocol != mig::kProtocol)
-    return Error::with_status(exitcode::kMigVersion,
-                              "migration protocol " + std::to_string(hello_.protocol) + " (berth " +
-                                  hello_.version + ") is not this host's " +
-                                  std::to_string(mig::kProtocol) + " (berth " BERTH_VERSION ")");
+    return Error::with_status(
+        exitcode::kMigVersion,
+        "migration protocol " + std::to_string(hello_.protocol) + " (berth " + hello_.version +
+            ") is not this host's " + std::to_string(mig::kProtocol) +
+            " (berth " BERTH_VERSION "): run the same berth version on both hosts");
   if (read_marker(host_, kIn, ctid)) {
     std::fprintf(stderr, "CT %s: removing what a killed migration left here\n", ctid.c_str());
     BERTH_RETURN_IF_ERROR(remove_leftover(ctid));
@@ -674,6 +824,19 @@ Status Receiver::receive_dump_file(const std::string& rel) {
         static_cast<ssize_t>(f.payload.size()))
       return Error::from_errno(errno, "write `" + rel + "`").status(exitcode::kMigCopy);
   }
+}
+
+// A later copy of the tree: the changed entries' archive, then the paths gone (kDelta).
+Status Receiver::receive_delta() {
+  FrameSource fs{in_, {}};
+  ByteSource src = [&](void* buf, size_t n) { return fs.read(buf, n); };
+  auto rep =
+      import_delta_stream(host_, hello_.ctid, src, [&]() -> Result<std::vector<std::string>> {
+        BERTH_RETURN_IF_ERROR(fs.drain());
+        return read_removals(in_);
+      });
+  if (!rep.ok()) return std::move(rep).error();
+  return {};
 }
 
 // The archive goes to a private directory of the template dir, then through the template
@@ -776,41 +939,21 @@ int Receiver::run() {
         }
         made_ = true;
       }
-      std::string pending = std::move(f->payload);
-      size_t pos = 0;
-      bool ended = false;
-      ByteSource src = [&](void* buf, size_t n) -> Result<size_t> {
-        while (pos >= pending.size()) {
-          if (ended) return size_t{0};
-          BERTH_ASSIGN_OR_RETURN(auto nf, mig::read_frame(in_));
-          if (nf.type == Frame::kEnd) {
-            ended = true;
-            return size_t{0};
-          }
-          if (nf.type != Frame::kData)
-            return Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame");
-          pending = std::move(nf.payload);
-          pos = 0;
-        }
-        size_t k = std::min(n, pending.size() - pos);
-        std::memcpy(buf, pending.data() + pos, k);
-        pos += k;
-        return k;
-      };
+      FrameSource fs{in_, std::move(f->payload)};
+      ByteSource src = [&](void* buf, size_t n) { return fs.read(buf, n); };
       Status st =
           import_stream(host_, ctid, c->payload, src, !first_tree, say, hello_.mode == "online");
-      // Drain what the archive reader left (padding after the end of the tar).
-      while (st.ok() && !ended) {
-        auto nf = mig::read_frame(in_);
-        if (!nf.ok())
-          st = std::move(nf).error();
-        else if (nf->type == Frame::kEnd)
-          ended = true;
-        else if (nf->type != Frame::kData)
-          st = Error::with_status(exitcode::kMigUsage, "bad stream: unexpected frame");
-      }
+      if (st.ok()) st = fs.drain();
       first_tree = false;
       if (!st.ok()) {
+        rc = fail(exitcode::kMigCopy, "copy of CT " + ctid + " failed: " + st.error().message());
+        break;
+      }
+      if (!ok("copied").ok()) break;
+      continue;
+    }
+    if (f->type == Frame::kDelta && made_ && !first_tree) {
+      if (auto st = receive_delta(); !st.ok()) {
         rc = fail(exitcode::kMigCopy, "copy of CT " + ctid + " failed: " + st.error().message());
         break;
       }

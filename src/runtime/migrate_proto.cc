@@ -11,7 +11,7 @@ namespace berth::runtime::mig {
 namespace {
 
 bool valid_type(char c) {
-  for (char t : {'H', 'C', 'R', 'D', 'E', 'F', 'S', 'X', 'K', 'Q', 'T'})
+  for (char t : {'H', 'C', 'R', 'D', 'E', 'F', 'S', 'X', 'K', 'Q', 'T', 'L', 'M'})
     if (c == t) return true;
   return false;
 }

@@ -17,7 +17,7 @@
 namespace berth::runtime::mig {
 
 // Bumped when a frame's meaning changes; the receiver refuses another (vzmigrate's 17).
-inline constexpr int kProtocol = 2;  // 2: kTemplate
+inline constexpr int kProtocol = 3;  // 2: kTemplate; 3: kDelta, kRemove
 inline constexpr uint32_t kMaxFrame = 4u << 20;
 
 enum class Frame : char {
@@ -34,6 +34,13 @@ enum class Frame : char {
   // src: "<archive file name>": the CT's OS template archive follows as kData frames, kEnd
   // closes it; sent only when the destination's preflight reply ends with kNeedsTemplate.
   kTemplate = 'T',
+  // src: the tree again as a delta (runtime/tree_delta.h): kData frames of an archive of the
+  // entries changed since the last copy, kEnd, then kRemove frames, kEnd; dst replies once the
+  // tree is written. A later copy of an online migration (protocol 3).
+  kDelta = 'L',
+  // src: paths gone from the tree since the last copy (encode_removals: NUL-separated tree
+  // paths); dst removes them without following symlinks or leaving the tree.
+  kRemove = 'M',
 };
 
 // The end of the destination's preflight reply when it lacks the CT's OS template.

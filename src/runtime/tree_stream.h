@@ -7,10 +7,13 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/ct_config.h"
 #include "core/error.h"
 #include "runtime/set.h"
+#include "storage/backup_index.h"
+#include "storage/backup_tree.h"
 
 namespace berth::runtime {
 
@@ -18,13 +21,25 @@ struct StreamReport {
   uint64_t entries = 0;
   uint64_t logical = 0;  // bytes of the files
   uint64_t bytes = 0;    // bytes of the compressed stream
+  uint64_t sent = 0;     // entries in the stream (all of the tree's, unless a pass selects)
   bool consistent = true;
+};
+
+// A pass of live migration over the tree (runtime/tree_delta.h). live: read the running CT's
+// tree as it is, without a temporary snapshot (a later pass sends again what changes meanwhile).
+// select: called for every entry of the walk with its ctime; false leaves it out of the stream.
+struct ExportPass {
+  bool live = false;
+  std::function<bool(const storage::IndexEntry&, int64_t ctime_ns)> select;
+  // Asked before anything is read of an entry (storage::walk_tree's SkipUnchanged).
+  storage::SkipUnchanged unchanged;
 };
 
 // ve.conf and rootfs/ as a zstd-compressed pax archive, the format of `backup --export`, handed
 // to sink block by block. A running CT is read from a temporary snapshot, as backup does.
 using ByteSink = std::function<Status(const void* data, size_t n)>;
-Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, bool progress);
+Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, bool progress,
+                                   const ExportPass& pass = {});
 
 // The receiving end: src fills buf with up to n bytes of such a stream (0 at its end). The
 // archive is hostile input and gets import's rules (no device nodes, nothing out of the tree, only
@@ -37,5 +52,16 @@ Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, boo
 using ByteSource = std::function<Result<size_t>(void* buf, size_t n)>;
 Status import_stream(const HostConfig& host, const std::string& ctid, const std::string& conf_text,
                      const ByteSource& src, bool existing, const Say& say, bool keep_ids = false);
+
+// A delta of the existing CT ctid's tree (a stream made with ExportPass::select): its entries are
+// written (runtime/tree_delta.h), then the paths removals() returns are removed, each resolved
+// below the tree's root without following anything (storage::TreeWriter::remove). removals is
+// called once the stream has ended. The caller holds the CT's lock.
+struct DeltaReport {
+  uint64_t written = 0, removed = 0;
+};
+Result<DeltaReport> import_delta_stream(
+    const HostConfig& host, const std::string& ctid, const ByteSource& src,
+    const std::function<Result<std::vector<std::string>>()>& removals);
 
 }  // namespace berth::runtime

@@ -46,6 +46,7 @@ struct Walker {
   uint32_t uid_base, gid_base;
   const std::function<Status(IndexEntry&, int)>& visit;
   WalkStats* stats;
+  const SkipUnchanged& unchanged;
   std::map<std::pair<dev_t, ino_t>, std::string> links;
 
   void owner(const struct stat& st, IndexEntry& e) {
@@ -59,6 +60,17 @@ struct Walker {
       e.mode &= ~06000u;
       ++stats->foreign_ids;
     }
+  }
+
+  // The entries of directory name (st: its lstat); a mount point is listed, not entered. Gone
+  // meanwhile (a live tree): nothing.
+  Status enter(int dfd, const std::string& name, const std::string& path, dev_t dev,
+               const struct stat& st) {
+    if (st.st_dev != dev) return {};
+    UniqueFd sub(::openat(dfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) return {};
+    if (!sub) return Error::from_errno(errno, "open `" + path + "`");
+    return dir(sub.get(), path, dev);
   }
 
   Status dir(int dfd, const std::string& prefix, dev_t dev) {
@@ -76,6 +88,14 @@ struct Walker {
       e.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
       if (S_ISSOCK(st.st_mode)) {
         ++stats->sockets;
+        continue;
+      }
+      if (unchanged && unchanged(e, st)) {
+        ++stats->entries;
+        // Still the first name of its inode: a later name is a hardlink to it.
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+          links.emplace(std::make_pair(st.st_dev, st.st_ino), path);
+        if (S_ISDIR(st.st_mode)) BERTH_RETURN_IF_ERROR(enter(dfd, name, path, dev, st));
         continue;
       }
       if (!S_ISLNK(st.st_mode)) {
@@ -100,9 +120,17 @@ struct Walker {
         }
         UniqueFd fd(::openat(dfd, name.c_str(),
                              O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME | O_CLOEXEC));
-        if (!fd) return Error::from_errno(errno, "open `" + path + "`");
         struct stat now;
-        if (::fstat(fd.get(), &now) != 0 || !S_ISREG(now.st_mode) || now.st_ino != st.st_ino)
+        // A live tree (a running VPS, a migration's live pass): removed or replaced (renamed
+        // over) since its stat: left out, as a file made after the walk passed would be.
+        if ((!fd && (errno == ENOENT || errno == ELOOP)) ||
+            (fd && ::fstat(fd.get(), &now) == 0 && now.st_ino != st.st_ino)) {
+          if (st.st_nlink > 1) links.erase({st.st_dev, st.st_ino});
+          --stats->entries;
+          continue;
+        }
+        if (!fd) return Error::from_errno(errno, "open `" + path + "`");
+        if (::fstat(fd.get(), &now) != 0 || !S_ISREG(now.st_mode))
           return Error::invalid("`" + path + "` changed while read");
         e.type = EntryType::kFile;
         e.size = static_cast<uint64_t>(now.st_size);
@@ -112,14 +140,15 @@ struct Walker {
       } else if (S_ISDIR(st.st_mode)) {
         e.type = EntryType::kDir;
         BERTH_RETURN_IF_ERROR(visit(e, -1));
-        if (st.st_dev != dev) continue;  // a mount point: listed, not entered
-        UniqueFd sub(::openat(dfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!sub) return Error::from_errno(errno, "open `" + path + "`");
-        BERTH_RETURN_IF_ERROR(dir(sub.get(), path, dev));
+        BERTH_RETURN_IF_ERROR(enter(dfd, name, path, dev, st));
       } else if (S_ISLNK(st.st_mode)) {
         e.type = EntryType::kSymlink;
         std::string buf(static_cast<size_t>(st.st_size > 0 ? st.st_size : 255) + 1, '\0');
         ssize_t n = ::readlinkat(dfd, name.c_str(), buf.data(), buf.size());
+        if (n < 0 && (errno == ENOENT || errno == EINVAL)) {  // removed or replaced (live)
+          --stats->entries;
+          continue;
+        }
         if (n < 0) return Error::from_errno(errno, "readlink `" + path + "`");
         buf.resize(static_cast<size_t>(n));
         e.target = std::move(buf);
@@ -185,10 +214,11 @@ Result<std::vector<std::pair<std::string, std::string>>> read_xattrs(int fd) {
 }
 
 Status walk_tree(int root_fd, uint32_t uid_base, uint32_t gid_base,
-                 const std::function<Status(IndexEntry&, int)>& visit, WalkStats* stats) {
+                 const std::function<Status(IndexEntry&, int)>& visit, WalkStats* stats,
+                 const SkipUnchanged& unchanged) {
   struct stat st;
   if (::fstat(root_fd, &st) != 0) return Error::from_errno(errno, "stat the tree's root");
-  Walker w{uid_base, gid_base, visit, stats, {}};
+  Walker w{uid_base, gid_base, visit, stats, unchanged, {}};
   return w.dir(root_fd, "", st.st_dev);
 }
 
@@ -289,8 +319,8 @@ Status TreeWriter::put(const IndexEntry& e, const std::function<Status(int fd)>&
     }
     // A file kept as it is must not be another name of a file kept already (the backup says
     // they are two files); its other names that the backup lacks are removed by finish().
-    if (e.type == EntryType::kFile && S_ISREG(st.st_mode) && owner_mode && mt == e.mtime_ns &&
-        static_cast<uint64_t>(st.st_size) == e.size &&
+    if (e.type == EntryType::kFile && !delta_ && S_ISREG(st.st_mode) && owner_mode &&
+        mt == e.mtime_ns && static_cast<uint64_t>(st.st_size) == e.size &&
         !kept_inodes_.count({st.st_dev, st.st_ino})) {
       UniqueFd fd(::openat(pfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
       if (fd && same_xattrs(fd.get(), e)) {
@@ -310,7 +340,7 @@ Status TreeWriter::put(const IndexEntry& e, const std::function<Status(int fd)>&
         return {};
       }
     }
-    if (e.type == EntryType::kHardlink && S_ISREG(st.st_mode) && files_.count(e.target)) {
+    if (e.type == EntryType::kHardlink && S_ISREG(st.st_mode) && is_file_of_tree(e.target)) {
       UniqueFd t(sys::raw::openat2(
           root_, e.target.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC,
           RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
@@ -321,8 +351,10 @@ Status TreeWriter::put(const IndexEntry& e, const std::function<Status(int fd)>&
         return {};
       }
     }
+    keep_parent_time(e.path, pfd);
     BERTH_RETURN_IF_ERROR(remove_at(pfd, name).context("replace `" + e.path + "`"));
   }
+  keep_parent_time(e.path, pfd);
   ++written_;
   switch (e.type) {
     case EntryType::kDir: {
@@ -344,7 +376,7 @@ Status TreeWriter::put(const IndexEntry& e, const std::function<Status(int fd)>&
       return {};
     }
     case EntryType::kHardlink: {
-      if (!files_.count(e.target))
+      if (!is_file_of_tree(e.target))
         return Error::with_status(
             exitcode::kArchiveRefused,
             "hardlink `" + e.path + "` to `" + e.target + "`, not a file given before");
@@ -411,8 +443,60 @@ Status TreeWriter::remove_unlisted(int dir_fd, const std::string& prefix) {
   return {};
 }
 
+bool TreeWriter::is_file_of_tree(const std::string& path) {
+  if (files_.count(path)) return true;
+  if (!delta_) return false;
+  UniqueFd t(sys::raw::openat2(
+      root_, path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC,
+      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+  struct stat st;
+  return t && ::fstat(t.get(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void TreeWriter::keep_parent_time(const std::string& path, int pfd) {
+  if (!delta_) return;
+  size_t slash = path.rfind('/');
+  std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
+  if (parent_times_.count(parent)) return;
+  struct stat st;
+  if (::fstat(pfd, &st) == 0) parent_times_.emplace(parent, st.st_mtim);
+}
+
+Status TreeWriter::remove(const std::string& path) {
+  if (!delta_ || !is_tree_path(path))
+    return Error::with_status(exitcode::kArchiveRefused, "unsafe removal `" + path + "`");
+  std::string name;
+  auto pfd = parent_fd(path, &name);
+  // ENOENT, ENOTDIR, ELOOP (a symlink on the way), EXDEV (another mount): not in the tree.
+  if (!pfd.ok()) return {};
+  struct stat st;
+  if (::fstatat(*pfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  keep_parent_time(path, *pfd);
+  // remove_at follows no symlink and stops at mount points.
+  BERTH_RETURN_IF_ERROR(remove_at(*pfd, name).context("remove `" + path + "`"));
+  ++removed_;
+  return {};
+}
+
 Status TreeWriter::finish() {
-  BERTH_RETURN_IF_ERROR(remove_unlisted(root_, ""));
+  if (delta_) {
+    // Deepest first, before the times of the directories given (which win).
+    for (auto it = parent_times_.rbegin(); it != parent_times_.rend(); ++it) {
+      UniqueFd own;
+      int fd = root_;
+      if (!it->first.empty()) {
+        own = UniqueFd(sys::raw::openat2(
+            root_, it->first.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+            RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+        if (!own) continue;
+        fd = own.get();
+      }
+      const struct timespec t[2] = {{0, UTIME_OMIT}, it->second};
+      ::futimens(fd, t);
+    }
+  } else {
+    BERTH_RETURN_IF_ERROR(remove_unlisted(root_, ""));
+  }
   // Deepest first: setting a directory's time after its children were made.
   for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
     UniqueFd fd(sys::raw::openat2(

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <random>
 
+#include "core/unique_fd.h"
 #include "harness.h"
 #include "runtime/migrate_proto.h"
 
@@ -102,7 +103,7 @@ class MigrateTest : public BerthTest {
     sshd_ = ::fork();
     ASSERT_GE(sshd_, 0);
     if (sshd_ == 0) {
-      int null = ::open("/dev/null", O_RDWR);
+      int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);  // dup2's copies are kept
       ::dup2(null, 0);
       ::dup2(null, 1);
       ::execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", (dir_ + "/sshd_config").c_str(),
@@ -133,7 +134,7 @@ class MigrateTest : public BerthTest {
   }
 
   // `berth migrate CTID root@127.0.0.1 extra...` on the source.
-  RunResult migrate(const std::string& id, std::vector<std::string> extra = {},
+  RunResult migrate(const std::string& id, const std::vector<std::string>& extra = {},
                     std::vector<std::string> env = {}) {
     std::vector<std::string> args{"migrate", id, "root@127.0.0.1"};
     for (auto& a : ssh_args()) args.push_back(a);
@@ -199,8 +200,12 @@ std::string make_tar(const std::vector<std::tuple<std::string, char, std::string
     struct archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, path.c_str());
     archive_entry_set_perm(e, 0644);
-    archive_entry_set_filetype(e, type == 'd' ? AE_IFDIR : type == 'c' ? AE_IFCHR : AE_IFREG);
+    archive_entry_set_filetype(e, type == 'd'   ? AE_IFDIR
+                                  : type == 'c' ? AE_IFCHR
+                                  : type == 'l' ? AE_IFLNK
+                                                : AE_IFREG);
     if (type == 'c') archive_entry_set_rdev(e, makedev(1, 3));
+    if (type == 'l') archive_entry_set_symlink(e, data.c_str());
     archive_entry_set_size(e, type == 'f' ? static_cast<la_int64_t>(data.size()) : 0);
     archive_write_header(a, e);
     if (type == 'f') archive_write_data(a, data.data(), data.size());
@@ -340,10 +345,13 @@ TEST_F(MigrateTest, UnreachableDestination) {
   std::string id = create_running_ct();
   RunOptions o;
   o.timeout = std::chrono::seconds(60);
+  // One --ssh word, split over two lines.
+  // NOLINTBEGIN(bugprone-suspicious-missing-comma)
   RunResult m = berth({"migrate", id, "root@127.0.0.1", "--ssh",
                        "-p 1 -o ConnectTimeout=5 -o UserKnownHostsFile=/dev/null "
                        "-o StrictHostKeyChecking=no"},
                       o);
+  // NOLINTEND(bugprone-suspicious-missing-comma)
   EXPECT_EQ(m.code, 4) << m.err;
   EXPECT_PRED2(contains, m.err, "cannot connect");
   EXPECT_PRED2(matches, status_line(id), "CTID " + id + " exist mounted running");
@@ -470,6 +478,49 @@ TEST_F(MigrateTest, HostileStreamRefused) {
   r = dst({"_migrate-recv"}, hello("7191", "offline") + encode_frame(Frame::kConfig, conf) +
                                  std::string("Z\0\0\0\0", 5));
   EXPECT_EQ(r.code, 1) << r.err;
+}
+
+// A delta (online migration's later copies, frames L and M): its entries are written, its
+// removals never leave the tree (a symlink on the way: nothing removed), an unsafe path ends the
+// session and the copy goes.
+TEST_F(MigrateTest, DeltaRemovalsStayInTheTree) {
+  std::string id = "7193";
+  std::string conf = "OSTEMPLATE=\"busybox\"\nVE_LAYOUT=\"overlay\"\n";
+  const std::string victim = "/tmp/berth-mig-victim";
+  fs::create_directories(victim);
+  { std::ofstream(victim + "/keep") << "keep"; }
+  ScopeExit drop([&] { fs::remove_all(victim); });
+  std::string full = make_tar({{"ve.conf", 'f', conf},
+                               {"rootfs/", 'd', ""},
+                               {"rootfs/ok", 'f', "fine"},
+                               {"rootfs/gone", 'f', "x"},
+                               {"rootfs/lnk", 'l', victim}});
+  std::string delta =
+      make_tar({{"ve.conf", 'f', conf}, {"rootfs/", 'd', ""}, {"rootfs/new", 'f', "new"}});
+  std::string head = hello(id, "offline") + encode_frame(Frame::kConfig, conf) +
+                     encode_frame(Frame::kData, full) + encode_frame(Frame::kEnd, "") +
+                     encode_frame(Frame::kDelta, "") + encode_frame(Frame::kData, delta) +
+                     encode_frame(Frame::kEnd, "");
+  RunResult r =
+      dst({"_migrate-recv"},
+          head + encode_frame(Frame::kRemove, std::string("gone\0lnk/keep\0no/such", 20)) +
+              encode_frame(Frame::kEnd, "") + encode_frame(Frame::kCommit, ""));
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::string upper = dst_ + "/var/lib/berth/private/" + id + "/upper";
+  EXPECT_TRUE(fs::exists(upper + "/ok"));
+  EXPECT_TRUE(fs::exists(upper + "/new"));
+  EXPECT_FALSE(fs::exists(upper + "/gone"));
+  EXPECT_TRUE(fs::is_symlink(upper + "/lnk"));
+  EXPECT_TRUE(fs::exists(victim + "/keep"));
+  RunResult d = dst({"destroy", id});
+  EXPECT_EQ(d.code, 0) << d.err;
+
+  r = dst({"_migrate-recv"}, head + encode_frame(Frame::kRemove, "../../berth-mig-victim/keep") +
+                                 encode_frame(Frame::kEnd, "") + encode_frame(Frame::kCommit, ""));
+  EXPECT_EQ(r.code, 6) << r.err;
+  EXPECT_PRED2(contains, r.out, "unsafe path");
+  EXPECT_TRUE(fs::exists(victim + "/keep"));
+  EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf"));
 }
 
 }  // namespace

@@ -15,7 +15,9 @@
 # VPS's loopback and another comes from the client; after it, the VPS runs on the destination
 # only, the count went on from its value, both streams lost nothing and the client's never ended,
 # the client's neighbour cache names host 2 (the destination announced the address), the frozen
-# time is printed; nothing of the VPS is left on the source.
+# time is printed; nothing of the VPS is left on the source. Files changed, made and removed
+# after the first copy (some before the live delta, some before the freeze) arrive as they were
+# at the freeze, and the frozen copy is a small delta of the first.
 set -u
 
 INST=berth-vmmig
@@ -30,6 +32,7 @@ PEERS=()
 cleanup() {
     local p
     for p in "${PEERS[@]}"; do kill -- -"$p" 2>/dev/null; done
+    [ -n "${MIG:-}" ] && kill "$MIG" 2>/dev/null
     if [ -n "${HOLD:-}" ]; then
         dst stop 301 --fast >/dev/null 2>&1
         dst destroy 301 >/dev/null 2>&1
@@ -79,10 +82,55 @@ run_b exec 301 'tail -n 1 /tmp/recv-lan'; l0=$OUT
 [ "${l0:-0}" -gt 0 ] 2>/dev/null && pass "the client's stream reaches the VPS through host 1 ($l0)" || fail "no client stream before the migration: '$l0'"
 echo "  before: count $c0, stream at $r0, client's stream at $l0"
 
-run_b migrate 301 root@host2 --online -t --ssh "-o SetEnv=BERTH_ROOT=$ROOT2" --remote-berth "$B"
+# Files the copies after the first must carry: changed, made, removed between the first copy and
+# the live delta (live-*), and between the live delta and the freeze (the rest, in the frozen
+# delta): content (same-size too, its mtime put back: only the ctime tells), mode, a new hardlink
+# and symlink, a removed file and a removed directory tree.
+run_b exec 301 'mkdir -p /srv/t/dir/sub /srv/t/keep && echo r >/srv/t/ref && echo old >/srv/t/changed && echo x >/srv/t/deleted && echo y >/srv/t/dir/sub/f && echo aaaa >/srv/t/samesize && touch -r /srv/t/ref /srv/t/samesize && echo m >/srv/t/mode && chmod 644 /srv/t/mode && echo k >/srv/t/keep/k && echo g >/srv/t/live-gone'
+expect_rc 0 "the test's files in the VPS"
+PAUSE=$WORK/pause
+mkdir -p "$PAUSE"
+# Wait for the migration to reach a pause point (BERTH_TEST_PAUSE_DIR, runtime/migrate.cc).
+at_pause() {
+    local i
+    for i in $(seq 1 1200); do
+        [ -e "$PAUSE/$1.waiting" ] && return 0
+        kill -0 "$MIG" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+# At pause point $1: run $2 in the VPS (checked as $3), then let the migration go on.
+pause_step() {
+    if at_pause "$1"; then
+        OUT=$("$B" exec 301 "$2" 2>&1); RC=$?
+        expect_rc 0 "$3"
+    else
+        fail "migrate never paused at $1"
+    fi
+    : >"$PAUSE/$1.go"
+}
+t0=$(now_ms)
+BERTH_TEST_PAUSE_DIR=$PAUSE "$B" migrate 301 root@host2 --online -t --ssh "-o SetEnv=BERTH_ROOT=$ROOT2" --remote-berth "$B" >"$WORK/migrate.out" 2>&1 &
+MIG=$!
+pause_step copied 'echo live >/srv/t/live-new && rm /srv/t/live-gone' "files changed after the first copy"
+pause_step freeze 'echo new content >/srv/t/changed && echo bbbb >/srv/t/samesize && touch -r /srv/t/ref /srv/t/samesize && chmod 600 /srv/t/mode && echo made >/srv/t/created && ln /srv/t/changed /srv/t/hardlink && ln -s keep/k /srv/t/symlink && rm /srv/t/deleted && rm -r /srv/t/dir' "files changed before the freeze"
+wait "$MIG"; RC=$?
+OUT=$(cat "$WORK/migrate.out")
+printf '  [%5d ms] berth migrate 301 --online -> rc %d\n' $(($(now_ms) - t0)) "$RC"
 expect_rc 0 "migrate --online"
 echo "$OUT" | sed 's/^/    /'
 case $OUT in *[Ff]rozen*) pass "the frozen time is printed" ;; *) fail "no frozen time in the output" ;; esac
+# Bytes of a phase line ("  copy (running)   123.4 ms  1.2 MiB ...").
+phase_bytes() {
+    echo "$OUT" | awk -v p="$1" 'index($0, p) { for (i = 1; i < NF; i++) if ($(i+1) == "KiB" || $(i+1) == "MiB") { m = $(i+1) == "MiB" ? 1048576 : 1024; printf "%d\n", $i * m; exit } }'
+}
+first=$(phase_bytes "copy (running)"); frozen=$(phase_bytes "delta (frozen)")
+if [ -n "$first" ] && [ -n "$frozen" ] && [ "$frozen" -lt $((first / 20)) ]; then
+    pass "the frozen copy is a delta: $frozen bytes, the first copy $first"
+else
+    fail "frozen copy '$frozen' bytes, first copy '$first'"
+fi
 
 run_b status 301
 case $OUT in *"deleted"*|*"does not exist"*) pass "nothing of 301 on the source: $OUT" ;; *) fail "source status: $OUT" ;; esac
@@ -91,6 +139,18 @@ expect_eq "$OUT" "CTID 301 exist mounted running" "status on the destination"
 sleep 2
 OUT=$(dst exec 301 'cat /tmp/count' 2>&1); c1=$OUT
 if [ "${c1:-0}" -gt "${c0:-0}" ] 2>/dev/null; then pass "the count went on in memory ($c0 -> $c1)"; else fail "count $c0 -> '$c1'"; fi
+OUT=$(dst exec 301 'cd /srv/t && for f in changed samesize created live-new hardlink keep/k; do echo "$f=$(cat $f)"; done; stat -c "mode=%a" mode; readlink symlink; stat -c "links=%h" changed; ls deleted dir live-gone 2>&1 | sed "s/.*No such.*/gone/" | sort -u' 2>&1)
+want='changed=new content
+samesize=bbbb
+created=made
+live-new=live
+hardlink=new content
+keep/k=k
+mode=600
+keep/k
+links=2
+gone'
+expect_eq "$OUT" "$want" "the files changed after the first copy arrived as they were at the freeze"
 OUT=$(dst exec 301 'cat /tmp/recv' 2>&1)
 seq_ok=1; n=0
 while read -r l; do n=$((n + 1)); [ "$l" = "$n" ] || { seq_ok=0; break; }; done <<<"$OUT"

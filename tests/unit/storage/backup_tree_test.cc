@@ -36,10 +36,11 @@ class BackupTreeTest : public ::testing::Test {
     ASSERT_EQ(mkdir(dst_.c_str(), 0755), 0);
   }
   void TearDown() override {
+    // NOLINTNEXTLINE(cert-env33-c): a test's own temporary dir, a fixed command
     if (!top_.empty()) std::system(("rm -rf " + top_).c_str());
   }
   std::vector<std::pair<IndexEntry, std::string>> walk(const std::string& dir, uint32_t base) {
-    UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY));
+    UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     std::vector<std::pair<IndexEntry, std::string>> out;
     WalkStats ws;
     auto st = walk_tree(
@@ -86,7 +87,7 @@ TEST_F(BackupTreeTest, RoundTripKeepsEverything) {
   EXPECT_EQ(by_path["foreign"].mode, 0755u) << "no setuid for an id that is not the tenant's";
   ASSERT_EQ(by_path["d\nx/f"].xattrs.size(), 1u);
 
-  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
+  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   const uint32_t other = 1400000;
   TreeWriter w(out.get(), other, other);
   for (auto& [e, data] : entries) {
@@ -127,7 +128,7 @@ TEST_F(BackupTreeTest, RoundTripKeepsEverything) {
 }
 
 TEST_F(BackupTreeTest, WriterNeverFollowsASymlink) {
-  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
+  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   TreeWriter w(out.get(), kBase, kBase);
   IndexEntry l;
   l.type = EntryType::kSymlink;
@@ -148,6 +149,97 @@ TEST_F(BackupTreeTest, WriterNeverFollowsASymlink) {
   hl.path = "h";
   hl.target = "a";  // not a file given before
   EXPECT_FALSE(w.put(hl, nullptr).ok());
+}
+
+// A delta (live migration's later copies): the given entries change, the rest stays; a file is
+// written again even when its size and mtime match; a hardlink may name a file not given;
+// removals never follow a symlink or leave the tree; untouched directories keep their times.
+TEST_F(BackupTreeTest, DeltaChangesOnlyWhatIsGivenAndRemovesSafely) {
+  auto write = [](const std::string& p, const std::string& data) { std::ofstream(p) << data; };
+  ASSERT_EQ(mkdir((dst_ + "/d").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((dst_ + "/gone").c_str(), 0755), 0);
+  write(dst_ + "/d/keep", "keep");
+  write(dst_ + "/d/same", "old!");
+  write(dst_ + "/gone/x", "x");
+  write(dst_ + "/f", "f");
+  write(src_ + "/outside", "outside");
+  ASSERT_EQ(symlink(src_.c_str(), (dst_ + "/link").c_str()), 0);
+  ASSERT_EQ(chown((dst_ + "/d/same").c_str(), kBase, kBase), 0);
+  const struct timespec t[2] = {{1000, 0}, {1000, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (dst_ + "/d/same").c_str(), t, 0), 0);
+  const struct timespec dt[2] = {{500, 0}, {500, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (dst_ + "/d").c_str(), dt, 0), 0);
+
+  UniqueFd out(open(dst_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  TreeWriter w(out.get(), kBase, kBase);
+  w.set_delta();
+  IndexEntry same;
+  same.type = EntryType::kFile;
+  same.path = "d/same";
+  same.mode = 0644;
+  same.size = 4;
+  same.mtime_ns = 1000LL * 1000000000;
+  ASSERT_TRUE(w.put(same, [](int fd) -> Status {
+                 EXPECT_EQ(::write(fd, "new!", 4), 4);
+                 return {};
+               }).ok());
+  IndexEntry hl;
+  hl.type = EntryType::kHardlink;
+  hl.path = "d/h";
+  hl.target = "f";  // a file of the tree, not given
+  ASSERT_TRUE(w.put(hl, nullptr).ok());
+  // Removals: through a symlink, out of the tree, missing: nothing happens.
+  EXPECT_TRUE(w.remove("link/outside").ok());
+  EXPECT_TRUE(w.remove("nothing/here").ok());
+  EXPECT_FALSE(w.remove("../src/outside").ok());
+  EXPECT_TRUE(w.remove("gone").ok());
+  EXPECT_TRUE(w.remove("link").ok());  // the symlink itself, not what it names
+  ASSERT_TRUE(w.finish().ok());
+  EXPECT_EQ(w.removed(), 2u);
+
+  std::ifstream in(dst_ + "/d/same");
+  std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, "new!");
+  struct stat a, b;
+  ASSERT_EQ(stat((dst_ + "/f").c_str(), &a), 0);
+  ASSERT_EQ(stat((dst_ + "/d/h").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(access((dst_ + "/d/keep").c_str(), F_OK), 0);  // not given: kept
+  EXPECT_NE(access((dst_ + "/gone").c_str(), F_OK), 0);
+  EXPECT_NE(access((dst_ + "/link").c_str(), F_OK), 0);
+  EXPECT_EQ(access((src_ + "/outside").c_str(), F_OK), 0);
+  ASSERT_EQ(stat((dst_ + "/d").c_str(), &a), 0);
+  EXPECT_EQ(a.st_mtim.tv_sec, 500);  // its entries changed, its time did not
+  // A full writer refuses removals.
+  TreeWriter full(out.get(), kBase, kBase);
+  EXPECT_FALSE(full.remove("f").ok());
+}
+
+// A delta pass's walk: what the hook calls unchanged is not visited (its directory still
+// entered), and a later name of a skipped file's inode is a hardlink to it.
+TEST_F(BackupTreeTest, WalkSkipsWhatIsUnchanged) {
+  ASSERT_EQ(mkdir((src_ + "/d").c_str(), 0755), 0);
+  std::ofstream(src_ + "/d/a") << "a";
+  std::ofstream(src_ + "/d/b") << "b";
+  ASSERT_EQ(link((src_ + "/d/a").c_str(), (src_ + "/d/z").c_str()), 0);
+  UniqueFd fd(open(src_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  std::vector<IndexEntry> seen;
+  WalkStats ws;
+  auto st = walk_tree(
+      fd.get(), 0, 0,
+      [&](IndexEntry& e, int) -> Status {
+        seen.push_back(e);
+        return {};
+      },
+      &ws,
+      [](const IndexEntry& e, const struct stat&) { return e.path == "d" || e.path == "d/a"; });
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].path, "d/b");
+  EXPECT_EQ(seen[1].path, "d/z");
+  EXPECT_EQ(seen[1].type, EntryType::kHardlink);
+  EXPECT_EQ(seen[1].target, "d/a");
+  EXPECT_EQ(ws.entries, 4u);
 }
 
 }  // namespace
