@@ -161,14 +161,7 @@ std::optional<CtInfo> View::read_ct(const std::string& ctid, const CtInfo* prev)
   return i;
 }
 
-void View::update(const std::string& ctid, std::optional<CtInfo> info) {
-  std::shared_ptr<const Snapshot> old;
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    old = snap_;
-  }
-  auto it = old->find(ctid);
-  const CtInfo* prev = it == old->end() ? nullptr : &it->second;
+void View::publish_changes(const std::string& ctid, const CtInfo* prev, const CtInfo* info) {
   if (info) {
     if (!prev || prev->state != info->state) on_event_("ct", ctid, ct_json(*info, false).dump());
     if (prev)
@@ -185,6 +178,16 @@ void View::update(const std::string& ctid, std::optional<CtInfo> info) {
     on_event_("ct", ctid, gone.dump());
     history_.forget(ctid);
   }
+}
+
+void View::update(const std::string& ctid, std::optional<CtInfo> info) {
+  std::shared_ptr<const Snapshot> old;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    old = snap_;
+  }
+  auto it = old->find(ctid);
+  publish_changes(ctid, it == old->end() ? nullptr : &it->second, info ? &*info : nullptr);
   auto next = std::make_shared<Snapshot>(*old);
   if (info)
     (*next)[ctid] = std::move(*info);
@@ -211,12 +214,20 @@ void View::pass() {
   for (const auto& id : *ids) {
     auto it = old->find(id);
     auto info = read_ct(id, it == old->end() ? nullptr : &it->second);
-    if (info) (*next)[id] = *info;
+    if (info) (*next)[id] = std::move(*info);
   }
-  // Events for what changed (update() publishes; apply them one by one on the old snapshot).
-  for (const auto& [id, info] : *next) update(id, info);
+  // Events for what changed against the old snapshot, then the new one in one swap (a copy of
+  // the whole map per CT made a pass quadratic in the number of CTs).
+  for (const auto& [id, info] : *next) {
+    auto it = old->find(id);
+    publish_changes(id, it == old->end() ? nullptr : &it->second, &info);
+  }
   for (const auto& [id, info] : *old)
-    if (!next->count(id)) update(id, std::nullopt);
+    if (!next->count(id)) publish_changes(id, &info, nullptr);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    snap_ = next;
+  }
   int64_t now = now_s();
   if (now - last_history_ >= kHourStepS) {
     last_history_ = now;

@@ -66,6 +66,8 @@ class View {
   void pass();
   std::optional<CtInfo> read_ct(const std::string& ctid, const CtInfo* previous);
   void update(const std::string& ctid, std::optional<CtInfo> info);
+  // The events of one CT's change from prev to info (either may be null: new, gone).
+  void publish_changes(const std::string& ctid, const CtInfo* prev, const CtInfo* info);
 
   const HostConfig& host_;
   History& history_;
