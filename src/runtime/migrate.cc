@@ -248,10 +248,20 @@ Result<StreamReport> send_archive(const CtConfig& ct, SshLink& link, bool progre
   return rep;
 }
 
+// Right after a pass's start time is taken: the CT's file system written back. A write through
+// a shared mapping to a page that is already dirty changes no file time; once written back the
+// page is write-protected again, so the next write faults and stamps the file's ctime, which the
+// next pass's check sees (runtime/tree_delta.h).
+void write_back(const CtConfig& ct) {
+  UniqueFd root(::open(ct.ve_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (root) (void)::syncfs(root.get());
+}
+
 // The whole tree, each entry noted in record; then the destination's answer.
 Result<StreamReport> send_tree(const CtConfig& ct, SshLink& link, bool progress,
                                TreeRecord& record) {
   record.start_pass(realtime_ns());
+  write_back(ct);
   ExportPass pass;
   pass.select = [&](const storage::IndexEntry& e, int64_t ctime) { return record.visit(e, ctime); };
   BERTH_ASSIGN_OR_RETURN(StreamReport rep, send_archive(ct, link, progress, pass));
@@ -269,6 +279,7 @@ struct DeltaSent {
 };
 Result<DeltaSent> send_delta(const CtConfig& ct, SshLink& link, TreeRecord& record, bool live) {
   record.start_pass(realtime_ns());
+  write_back(ct);
   BERTH_RETURN_IF_ERROR(link.send(Frame::kDelta, {}));
   ExportPass pass;
   pass.live = live;
