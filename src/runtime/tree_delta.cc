@@ -47,7 +47,8 @@ bool TreeRecord::unchanged(const storage::IndexEntry& e, storage::EntryType kind
 
 std::vector<std::string> TreeRecord::finish_pass() {
   std::vector<std::string> gone;
-  std::set<std::string_view> gone_set;
+  // Copies, not views into `gone`: its strings move when it grows (short ones live inline).
+  std::set<std::string, std::less<>> gone_set;
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->second.seen) {
       ++it;
@@ -61,9 +62,11 @@ std::vector<std::string> TreeRecord::finish_pass() {
       if (gone_set.count(p.substr(0, slash))) covered = true;
       if (slash == 0) break;
     }
-    if (!covered) gone.push_back(it->first);
+    if (!covered) {
+      gone.push_back(it->first);
+      gone_set.insert(it->first);
+    }
     it = entries_.erase(it);
-    if (!covered) gone_set.insert(gone.back());
   }
   since_ns_ = pending_ns_;
   return gone;
