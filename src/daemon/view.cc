@@ -1,7 +1,5 @@
 #include "daemon/view.h"
 
-#include <sys/statvfs.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -11,6 +9,7 @@
 #include "state/ct_cgroup.h"
 #include "state/inventory.h"
 #include "state/status.h"
+#include "storage/disk.h"
 #include "sys/fs.h"
 #include "ubc/collect.h"
 
@@ -61,6 +60,17 @@ std::pair<uint64_t, uint64_t> io_bytes(const cgroups::Backend& cg, const std::st
     if (op == "Write") wr += to_u64(line.substr(b + 1));
   }
   return {rd, wr};
+}
+
+// Disk use and size: a CT's own disk (DISKSPACE set: the image its overlay's upper layer or its
+// whole tree lives on), mounted (statfs) or not (the image's superblock). A CT without one has
+// no limit and no figure (0 and null).
+void read_disk(const CtConfig& ct, CtInfo& i) {
+  if (!storage::has_disk(ct)) return;
+  if (auto u = storage::disk_usage(ct); u.ok()) {
+    i.disk_bytes = u->bytes_used;
+    i.disk_limit = static_cast<int64_t>(u->bytes_total);
+  }
 }
 
 }  // namespace
@@ -121,7 +131,10 @@ std::optional<CtInfo> View::read_ct(const std::string& ctid, const CtInfo* prev)
     if (s->running && s->numproc) i.procs = *s->numproc;
   }
   i.sampled = now_s();
-  if (!i.running) return i;
+  if (!i.running) {
+    read_disk(*ct, i);
+    return i;
+  }
   auto block = ubc::read_block(*ct);
   if (block.ok()) {
     i.ubc = block->rows;
@@ -150,14 +163,7 @@ std::optional<CtInfo> View::read_ct(const std::string& ctid, const CtInfo* prev)
     i.net_rx_bytes = n->bytes_in;
     i.net_tx_bytes = n->bytes_out;
   }
-  // Disk: the file system of VE_ROOT when it is the CT's own (image layout).
-  if (i.layout == "image") {
-    struct statvfs sv {};
-    if (::statvfs(ct->ve_root().c_str(), &sv) == 0) {
-      i.disk_bytes = (sv.f_blocks - sv.f_bfree) * sv.f_frsize;
-      i.disk_limit = static_cast<int64_t>(sv.f_blocks * sv.f_frsize);
-    }
-  }
+  read_disk(*ct, i);
   return i;
 }
 
