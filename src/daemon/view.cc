@@ -1,5 +1,7 @@
 #include "daemon/view.h"
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -109,16 +111,36 @@ std::shared_ptr<const Snapshot> View::snapshot() const {
 }
 
 std::optional<CtInfo> View::read_ct(const std::string& ctid, const CtInfo* prev) {
-  auto ct = CtConfig::load(host_, ctid);
-  if (!ct.ok()) return std::nullopt;
+  struct stat cs {};
+  if (::stat(host_.ct_conf_path(ctid).c_str(), &cs) != 0) return std::nullopt;
+  const std::array<int64_t, 3> conf_id = {
+      static_cast<int64_t>(cs.st_ino), static_cast<int64_t>(cs.st_size),
+      static_cast<int64_t>(cs.st_mtim.tv_sec) * 1000000000 + cs.st_mtim.tv_nsec};
   CtInfo i;
   i.ctid = ctid;
-  i.name = ct->name();
-  i.hostname = ct->hostname();
-  i.ostemplate = ct->ostemplate();
-  i.layout = ct->get_or("VE_LAYOUT", "");
-  i.ip = ct->list("IP_ADDRESS");
-  for (const auto& key : ct->conf().keys()) i.config[key] = ct->get_or(key, "");
+  if (prev && prev->cfg && prev->conf_id == conf_id) {
+    // The same file as last time: its parsed config and what came of it.
+    i.cfg = prev->cfg;
+    i.name = prev->name;
+    i.hostname = prev->hostname;
+    i.ostemplate = prev->ostemplate;
+    i.layout = prev->layout;
+    i.ip = prev->ip;
+    i.config = prev->config;
+  } else {
+    auto loaded = CtConfig::load(host_, ctid);
+    if (!loaded.ok()) return std::nullopt;
+    i.cfg = std::make_shared<const CtConfig>(std::move(loaded).value());
+    const CtConfig& c = *i.cfg;
+    i.name = c.name();
+    i.hostname = c.hostname();
+    i.ostemplate = c.ostemplate();
+    i.layout = c.get_or("VE_LAYOUT", "");
+    i.ip = c.list("IP_ADDRESS");
+    for (const auto& key : c.conf().keys()) i.config[key] = c.get_or(key, "");
+  }
+  i.conf_id = conf_id;
+  const CtConfig* ct = i.cfg.get();
   auto s = state::query_status(*ct);
   if (!s.ok()) {
     i.state = "stopped";
@@ -132,7 +154,13 @@ std::optional<CtInfo> View::read_ct(const std::string& ctid, const CtInfo* prev)
   }
   i.sampled = now_s();
   if (!i.running) {
-    read_disk(*ct, i);
+    // A disk that stayed unmounted since the last pass has not changed: no superblock read.
+    if (prev && prev->state == "stopped" && i.state == "stopped" && prev->conf_id == conf_id) {
+      i.disk_bytes = prev->disk_bytes;
+      i.disk_limit = prev->disk_limit;
+    } else {
+      read_disk(*ct, i);
+    }
     return i;
   }
   auto block = ubc::read_block(*ct);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/ct_config.h"
 #include "core/host_config.h"
 #include "daemon/history.h"
 #include "daemon/http.h"
@@ -40,6 +42,10 @@ struct CtInfo {
   std::vector<ubc::Row> ubc;
   uint64_t ubc_failcnt = 0;  // sum over the rows
   int64_t sampled = 0;       // unix seconds
+  // The parsed config and the identity of the file it came from (inode, size, mtime in ns): a
+  // pass reads a config again only when its file changed.
+  std::shared_ptr<const CtConfig> cfg;
+  std::array<int64_t, 3> conf_id{};
 };
 
 using Snapshot = std::map<std::string, CtInfo, std::less<>>;
