@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "core/ct_config.h"
+#include "storage/snapshot.h"
 
 namespace berth::runtime::mig {
 namespace {
 
 bool valid_type(char c) {
-  for (char t : {'H', 'C', 'R', 'D', 'E', 'F', 'S', 'X', 'K', 'Q', 'T', 'L', 'M'})
+  for (char t : {'H', 'C', 'R', 'D', 'E', 'F', 'S', 'X', 'K', 'Q', 'T', 'L', 'M', 'N', 'P'})
     if (c == t) return true;
   return false;
 }
@@ -128,6 +129,28 @@ bool is_dump_file_name(std::string_view s) {
   size_t slash = s.find('/');
   if (slash == std::string_view::npos) return false;
   return plain_component(s.substr(0, slash)) && plain_component(s.substr(slash + 1));
+}
+
+std::string encode_snapshot_header(const SnapshotHeader& h) {
+  return h.has_config ? h.uuid + "\n" + h.conf : h.uuid;
+}
+
+Result<SnapshotHeader> parse_snapshot_header(std::string_view payload) {
+  SnapshotHeader h;
+  size_t nl = payload.find('\n');
+  h.uuid = std::string(payload.substr(0, nl));
+  if (nl != std::string_view::npos) {
+    h.has_config = true;
+    h.conf = std::string(payload.substr(nl + 1));
+  }
+  bool lower = h.uuid.find_first_of("ABCDEF") == std::string::npos;
+  if (!storage::valid_uuid(h.uuid) || !lower) {
+    std::string shown = h.uuid.substr(0, 80);
+    return Error::with_status(exitcode::kMigUsage, "bad stream: snapshot name `" + shown + "`");
+  }
+  if (h.conf.size() > (1u << 20))
+    return Error::with_status(exitcode::kMigUsage, "bad stream: snapshot config too large");
+  return h;
 }
 
 Result<std::vector<std::string>> split_words(const std::string& s) {
