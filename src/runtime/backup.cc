@@ -393,10 +393,10 @@ Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, boo
 }
 
 Result<StreamReport> export_dir_stream(const CtConfig& ct, const std::string& dir,
-                                       const ByteSink& sink) {
+                                       const ByteSink& sink, const ExportPass& pass) {
   UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) return Error::from_errno(errno, "open `" + dir + "`");
-  return stream_tree(ct, root.get(), sink, false, {}, false, true);
+  return stream_tree(ct, root.get(), sink, false, pass, false, true);
 }
 
 Result<BackupReport> backup(const CtConfig& ct, const BackupOptions& opts) {

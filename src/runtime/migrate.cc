@@ -34,6 +34,7 @@
 #include "storage/disk.h"
 #include "storage/snapshot.h"
 #include "sys/fs.h"
+#include "sys/kernel.h"
 #include "sys/process.h"
 #include "template/cache.h"
 
@@ -314,15 +315,50 @@ Result<DeltaSent> send_delta(const CtConfig& ct, SshLink& link, TreeRecord& reco
   return out;
 }
 
+Result<StreamReport> send_tree_snapshot(const CtConfig& ct, SshLink& link,
+                                        const storage::SnapshotEntry& e,
+                                        const mig::SnapshotHeader& h) {
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kSnapshot, mig::encode_snapshot_header(h)));
+  return export_dir_stream(ct, snapshot_tree(ct, e), data_sink(link));
+}
+
+// A snapshot of a disk image: its size and inode count, then the tree its file system holds
+// (/upper or /root, read from a read-only mount of it), owners unshifted: the destination makes
+// an image like it and writes the tree into it with its own ids. Only data travels (holes and
+// free blocks do not), compressed.
+Result<StreamReport> send_image_snapshot(const CtConfig& ct, SshLink& link,
+                                         const storage::SnapshotEntry& e, mig::SnapshotHeader h) {
+  const std::string img = storage::snapshots_dir(ct) + "/" + e.file;
+  UniqueFd fd(::open(img.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st;
+  std::string sb(1024, '\0');
+  if (!fd || ::fstat(fd.get(), &st) != 0 ||
+      ::pread(fd.get(), sb.data(), sb.size(), 1024) != static_cast<ssize_t>(sb.size()))
+    return Error::from_errno(errno, "read `" + img + "`");
+  BERTH_ASSIGN_OR_RETURN(storage::DiskUsage du, storage::parse_ext4_superblock(sb));
+  h.image_bytes = static_cast<uint64_t>(st.st_size);
+  h.image_inodes = du.inodes_total;
+  const std::string stage = storage::snapshots_dir(ct) + "/" + e.uuid + ".mnt";
+  if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + stage + "`");
+  ScopeExit drop([&] { ::rmdir(stage.c_str()); });
+  BERTH_ASSIGN_OR_RETURN(storage::ReadOnlyImageMount ro,
+                         storage::ReadOnlyImageMount::mount(img, stage));
+  const std::string leaf = ct.layout() == Layout::kImage ? "root" : "upper";
+  ExportPass pass;
+  pass.select = [&](const storage::IndexEntry& ie, int64_t) {
+    return ie.path == leaf || ie.path.starts_with(leaf + "/");
+  };
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kSnapshot, mig::encode_snapshot_header(h)));
+  return export_dir_stream(ct, stage, data_sink(link), pass);
+}
+
 // The CT's snapshots, after its tree: the index (kSnapshots), then each snapshot's config and
 // tree (kSnapshot, an archive as kData, kEnd), the destination answering each. Bytes sent.
 Result<uint64_t> send_snapshots(const CtConfig& ct, SshLink& link) {
   BERTH_ASSIGN_OR_RETURN(storage::SnapshotIndex idx,
                          storage::load_index(ct).status(exitcode::kMigCopy));
-  // Image snapshots stay here (only with --remove-area no: check_snapshots refuses otherwise).
-  if (idx.entries.empty() || std::any_of(idx.entries.begin(), idx.entries.end(),
-                                         [](const auto& e) { return is_image_snapshot(e); }))
-    return uint64_t{0};
+  if (idx.entries.empty()) return uint64_t{0};
   for (auto& e : idx.entries) e.mounted_at.clear();
   std::string json = storage::index_to_json(idx);
   if (json.size() > mig::kMaxFrame)
@@ -336,8 +372,8 @@ Result<uint64_t> send_snapshots(const CtConfig& ct, SshLink& link) {
       std::string conf = storage::snapshots_dir(ct) + "/" + e.uuid + ".conf";
       BERTH_ASSIGN_OR_RETURN(h.conf, sys::read_file(conf).status(exitcode::kMigCopy));
     }
-    BERTH_RETURN_IF_ERROR(link.send(Frame::kSnapshot, mig::encode_snapshot_header(h)));
-    auto rep = export_dir_stream(ct, snapshot_tree(ct, e), data_sink(link));
+    Result<StreamReport> rep = is_image_snapshot(e) ? send_image_snapshot(ct, link, e, h)
+                                                    : send_tree_snapshot(ct, link, e, h);
     if (!rep.ok())
       return std::move(rep).error().status(exitcode::kMigCopy).context("snapshot " + e.uuid);
     BERTH_RETURN_IF_ERROR(link.send(Frame::kEnd, {}));
@@ -347,20 +383,13 @@ Result<uint64_t> send_snapshots(const CtConfig& ct, SshLink& link) {
   return bytes;
 }
 
-// Snapshots a migration cannot carry: refused before anything is stopped or copied.
-Status check_snapshots(const CtConfig& ct, const MigrateOptions& opts) {
+// A snapshot mounted (snapshot-mount) is refused before anything is stopped or copied.
+Status check_snapshots(const CtConfig& ct) {
   auto snaps = list_snapshots(ct);
   if (!snaps.ok() || snaps->entries.empty()) return {};
   if (auto m = check_no_snapshot_mounted(ct); !m.ok())
     return Error::with_status(exitcode::kMigCopy,
                               "CT " + ct.ctid() + ": " + m.error().message() + " before migrating");
-  if (!opts.remove_area) return {};
-  for (const auto& e : snaps->entries)
-    if (is_image_snapshot(e))
-      return Error::with_status(exitcode::kMigCopy,
-                                "CT " + ct.ctid() + " has a snapshot of its disk image (" + e.uuid +
-                                    "): carrying those along is not done yet (delete it, or "
-                                    "migrate with --remove-area no to keep them here)");
   return {};
 }
 
@@ -493,7 +522,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       return Error::with_status(exitcode::kMigSourceStop,
                                 "CT " + ctid + " cannot be checkpointed here: " + why);
   }
-  BERTH_RETURN_IF_ERROR(check_snapshots(ct, opts));
+  BERTH_RETURN_IF_ERROR(check_snapshots(ct));
   std::string conf_text;
   {
     UniqueFd fd(::open(ct.conf_path().c_str(), O_RDONLY | O_CLOEXEC));
@@ -774,6 +803,8 @@ class Receiver {
   Status receive_delta();
   Status receive_snapshot_index(const std::string& json);
   Status receive_snapshot(const std::string& header);
+  Status receive_image_snapshot(const CtConfig& ct, const mig::SnapshotHeader& h,
+                                const ByteSource& src);
   bool snapshots_complete() const { return snaps_left_.empty(); }
   Status remove_leftover(const std::string& ctid);
   Status restore_here();
@@ -929,7 +960,7 @@ Status Receiver::receive_snapshot_index(const std::string& json) {
   for (auto& e : idx->entries) {
     if (e.uuid.find_first_of("ABCDEF") != std::string::npos || !uuids.insert(e.uuid).second)
       return bad("uuid `" + e.uuid + "`");
-    if (e.file != e.uuid) return bad("snapshot " + e.uuid + " is not a tree");
+    if (e.file != e.uuid && e.file != e.uuid + ".img") return bad("file `" + e.file + "`");
     // Shown by snapshot-list: bounded, no control characters.
     for (const std::string* text : {&e.name, &e.description, &e.date})
       if (text->size() > 4096 || std::any_of(text->begin(), text->end(), [](char c) {
@@ -942,8 +973,12 @@ Status Receiver::receive_snapshot_index(const std::string& json) {
   for (const auto& e : idx->entries)
     if (!e.parent.empty() && !uuids.count(e.parent)) return bad("parent `" + e.parent + "`");
   BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host_, hello_.ctid));
-  if (storage::has_disk(ct))
-    return bad("tree snapshots for CT " + hello_.ctid + ", which has a disk image here");
+  // The kind of every snapshot is the CT's here: an image with a disk, a tree without.
+  const bool disk = storage::has_disk(ct);
+  for (const auto& e : idx->entries)
+    if (is_image_snapshot(e) != disk)
+      return bad("snapshot " + e.uuid + (disk ? " is a tree" : " is an image") + ", CT " +
+                 hello_.ctid + (disk ? " has a disk here" : " has no disk here"));
   BERTH_ASSIGN_OR_RETURN(auto here, storage::load_index(ct));
   if (!here.entries.empty()) return bad("CT " + hello_.ctid + " has snapshots here already");
   std::string dir = storage::snapshots_dir(ct);
@@ -980,6 +1015,18 @@ Status Receiver::receive_snapshot(const std::string& header) {
     BERTH_RETURN_IF_ERROR(write_file_atomic(dir + "/" + h.uuid + ".conf", h.conf, 0600));
   }
   e->has_config = h.has_config;
+  if (is_image_snapshot(*e) != (h.image_bytes > 0))
+    return Error::with_status(exitcode::kMigUsage,
+                              "bad stream: snapshot " + h.uuid + " is not of the index's kind");
+  FrameSource fs{in_, {}};
+  ByteSource src = [&](void* buf, size_t n) { return fs.read(buf, n); };
+  if (h.image_bytes) {
+    BERTH_RETURN_IF_ERROR(receive_image_snapshot(ct, h, src).context("snapshot " + h.uuid));
+    BERTH_RETURN_IF_ERROR(fs.drain());
+    e->size = storage::allocated_bytes(dir + "/" + e->file);
+    if (snapshots_complete()) BERTH_RETURN_IF_ERROR(storage::save_index(ct, *snaps_));
+    return {};
+  }
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dfd) return Error::from_errno(errno, "open `" + dir + "`");
   if (::mkdirat(dfd.get(), h.uuid.c_str(), 0700) != 0)
@@ -998,12 +1045,44 @@ Status Receiver::receive_snapshot(const std::string& header) {
   if (!lfd || ::fchown(lfd.get(), top.st_uid, top.st_gid) != 0 ||
       ::fchmod(lfd.get(), top.st_mode & 07777) != 0)
     return Error::from_errno(errno, "set up `" + leaf + "` of snapshot " + h.uuid);
-  FrameSource fs{in_, {}};
-  ByteSource src = [&](void* buf, size_t n) { return fs.read(buf, n); };
   BERTH_RETURN_IF_ERROR(import_dir_stream(ct, lfd.get(), src).context("snapshot " + h.uuid));
   BERTH_RETURN_IF_ERROR(fs.drain());
   e->size = storage::allocated_bytes(dir + "/" + h.uuid);
   if (snapshots_complete()) BERTH_RETURN_IF_ERROR(storage::save_index(ct, *snaps_));
+  return {};
+}
+
+// A snapshot of a disk image: a new image of the header's size and inode count (as create
+// makes the CT's), the stream's tree written into its file system (import's rules, this host's
+// ids), the overlay's empty work dir and lost+found made as create and mkfs make them; renamed to
+// <uuid>.img once complete (a part-made one is <uuid>.img.tmp, removed with the CT).
+Status Receiver::receive_image_snapshot(const CtConfig& ct, const mig::SnapshotHeader& h,
+                                        const ByteSource& src) {
+  const std::string base = storage::snapshots_dir(ct) + "/" + h.uuid;
+  const std::string img = base + ".img", tmp = img + ".tmp", stage = base + ".mnt";
+  if (sys::path_exists(img)) return Error::from_errno(EEXIST, "`" + img + "`");
+  ::unlink(tmp.c_str());
+  ScopeExit drop_tmp([&] { ::unlink(tmp.c_str()); });
+  BERTH_RETURN_IF_ERROR(storage::make_disk_image(tmp, h.image_bytes, h.image_inodes));
+  if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + stage + "`");
+  ScopeExit drop_stage([&] { ::rmdir(stage.c_str()); });
+  BERTH_RETURN_IF_ERROR(storage::mount_image(tmp, stage));
+  {
+    ScopeExit unmount([&] { (void)sys::umount_tree(stage); });
+    UniqueFd root(::open(stage.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root) return Error::from_errno(errno, "open `" + stage + "`");
+    BERTH_RETURN_IF_ERROR(import_dir_stream(ct, root.get(), src));
+    std::vector<const char*> dirs{"lost+found"};
+    if (ct.layout() != Layout::kImage) dirs.push_back("work");
+    for (const char* d : dirs)
+      if (::mkdirat(root.get(), d, 0700) != 0 && errno != EEXIST)
+        return Error::from_errno(errno, std::string("mkdir `") + d + "`");
+    if (::syncfs(root.get()) != 0) return Error::from_errno(errno, "sync `" + stage + "`");
+  }
+  if (::rename(tmp.c_str(), img.c_str()) != 0)
+    return Error::from_errno(errno, "rename `" + tmp + "`");
+  drop_tmp.dismiss();
   return {};
 }
 

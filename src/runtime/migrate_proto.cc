@@ -132,24 +132,56 @@ bool is_dump_file_name(std::string_view s) {
 }
 
 std::string encode_snapshot_header(const SnapshotHeader& h) {
-  return h.has_config ? h.uuid + "\n" + h.conf : h.uuid;
+  std::string first = h.uuid;
+  if (h.image_bytes)
+    first += ".img " + std::to_string(h.image_bytes) + " " + std::to_string(h.image_inodes);
+  return h.has_config ? first + "\n" + h.conf : first;
 }
+
+namespace {
+
+// A decimal number of at most 20 digits, at most max.
+bool parse_bounded(std::string_view s, uint64_t max, uint64_t* out) {
+  if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (v > (max - static_cast<uint64_t>(c - '0')) / 10) return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
 
 Result<SnapshotHeader> parse_snapshot_header(std::string_view payload) {
   SnapshotHeader h;
   size_t nl = payload.find('\n');
-  h.uuid = std::string(payload.substr(0, nl));
+  std::string_view first = payload.substr(0, nl);
   if (nl != std::string_view::npos) {
     h.has_config = true;
     h.conf = std::string(payload.substr(nl + 1));
   }
-  bool lower = h.uuid.find_first_of("ABCDEF") == std::string::npos;
-  if (!storage::valid_uuid(h.uuid) || !lower) {
-    std::string shown = h.uuid.substr(0, 80);
-    return Error::with_status(exitcode::kMigUsage, "bad stream: snapshot name `" + shown + "`");
+  auto bad = [&](const std::string& what) {
+    std::string shown(first.substr(0, 80));
+    return Error::with_status(exitcode::kMigUsage, "bad stream: snapshot `" + shown + "`: " + what);
+  };
+  size_t sp = first.find(' ');
+  h.uuid = std::string(first.substr(0, sp));
+  if (sp != std::string_view::npos) {
+    std::string_view rest = first.substr(sp + 1);
+    size_t sp2 = rest.find(' ');
+    if (!h.uuid.ends_with(".img") || sp2 == std::string_view::npos ||
+        !parse_bounded(rest.substr(0, sp2), uint64_t{64} << 40, &h.image_bytes) ||
+        !parse_bounded(rest.substr(sp2 + 1), uint64_t{1} << 32, &h.image_inodes) ||
+        h.image_bytes < (1u << 20))
+      return bad("not `<uuid>.img <bytes> <inodes>`");
+    h.uuid.resize(h.uuid.size() - 4);
   }
-  if (h.conf.size() > (1u << 20))
-    return Error::with_status(exitcode::kMigUsage, "bad stream: snapshot config too large");
+  bool lower = h.uuid.find_first_of("ABCDEF") == std::string::npos;
+  if (!storage::valid_uuid(h.uuid) || !lower) return bad("not a uuid");
+  if (h.conf.size() > (1u << 20)) return bad("config too large");
   return h;
 }
 

@@ -44,8 +44,9 @@ enum class Frame : char {
   // src: the CT's snapshot index (storage::index_to_json, mounted_at left out); each of its
   // snapshots follows as a kSnapshot; dst replies after each (protocol 4).
   kSnapshots = 'N',
-  // src: "<uuid>" or "<uuid>\n<config text>" (its <uuid>.conf): that snapshot's tree follows as
-  // kData frames of an archive (tree_stream.h export_dir_stream), kEnd closes it.
+  // src: encode_snapshot_header (its uuid, an image's size and inodes, its <uuid>.conf): that
+  // snapshot's tree follows as kData frames of an archive (tree_stream.h export_dir_stream; an
+  // image's: the tree its file system holds), kEnd closes it.
   kSnapshot = 'P',
 };
 
@@ -71,11 +72,16 @@ std::pair<int, std::string> parse_reply(std::string_view text);
 // first): the receiver writes nothing else.
 bool is_dump_file_name(std::string_view s);
 
-// A kSnapshot header: the uuid (storage::valid_uuid, lower case, so no path separator or dot)
-// and the snapshot's config (empty: none). Anything else is refused (status 1).
+// A kSnapshot header: "<uuid>" (a tree) or "<uuid>.img <bytes> <inodes>" (a disk image: the
+// destination makes one of that size and inode count and writes the tree into it), then
+// optionally "\n<config>". The uuid is a lower-case storage::valid_uuid (no path separator, no
+// dot); bytes 1 MiB..64 TiB, inodes at most 2^32; a config at most 1 MiB. Anything else is
+// refused (status 1).
 struct SnapshotHeader {
   std::string uuid, conf;
   bool has_config = false;
+  uint64_t image_bytes = 0;  // 0: a tree
+  uint64_t image_inodes = 0;
 };
 std::string encode_snapshot_header(const SnapshotHeader& h);
 Result<SnapshotHeader> parse_snapshot_header(std::string_view payload);

@@ -526,8 +526,7 @@ TEST_F(MigrateTest, DeltaRemovalsStayInTheTree) {
 
 // Snapshots come along (protocol 4): the index and each snapshot's tree, written on the
 // destination as `snapshot` makes them (owners in its range, an overlay whiteout kept); switch
-// works there; the source keeps none. A mounted snapshot, or one of a disk image, is refused
-// before anything is stopped.
+// works there; the source keeps none. A mounted snapshot is refused before anything is stopped.
 TEST_F(MigrateTest, SnapshotsComeAlong) {
   std::string id = create_running_ct({"--diskspace", "unlimited", "--diskinodes", "unlimited"});
   auto snapshot = [&](const std::string& ct, const std::vector<std::string>& extra) {
@@ -592,13 +591,45 @@ TEST_F(MigrateTest, SnapshotsComeAlong) {
   EXPECT_NE(dst({"exec", id, "ls", "-d", "/var/tmp"}).code, 0) << "the whiteout was lost";
   EXPECT_FALSE(fs::exists(ve_private(id)));
   EXPECT_FALSE(fs::exists(conf_path(id)));
+}
 
-  std::string img = create_ct({"--diskspace", "256M"});
-  ASSERT_FALSE(snapshot(img, {}).empty());
-  m = migrate(img);
-  EXPECT_EQ(m.code, 6) << m.err;
-  EXPECT_PRED2(contains, m.err, "disk image");
-  EXPECT_TRUE(fs::exists(conf_path(img)));
+// A CT with a disk: its snapshots are images (<uuid>.img); each comes as the tree its file
+// system holds and is made an image again there, with that host's ids.
+TEST_F(MigrateTest, ImageSnapshotsComeAlong) {
+  std::string id = create_running_ct({"--diskspace", "256M"});
+  auto put = [&](const std::string& text) {
+    return berth({"exec", id, "echo " + text + " > /root/state"}).code;
+  };
+  ASSERT_EQ(put("one"), 0);
+  RunResult s1 = berth({"snapshot", id, "--name", "first"});
+  ASSERT_EQ(s1.code, 0) << s1.err;
+  ASSERT_EQ(put("two"), 0);
+  RunResult s2 = berth({"snapshot", id, "--name", "second"});
+  ASSERT_EQ(s2.code, 0) << s2.err;
+  std::smatch um;
+  ASSERT_TRUE(std::regex_search(s1.out, um, std::regex("Snapshot ([0-9a-f-]{36}) of CT")));
+  std::string a = um[1];
+  RunResult before = berth({"snapshot-list", id, "-j"});
+  RunResult m = migrate(id, {"-t"});
+  ASSERT_EQ(m.code, 0) << m.out << m.err;
+  RunResult after = dst({"snapshot-list", id, "-j"});
+  ASSERT_EQ(after.code, 0) << after.err;
+  auto jb = nlohmann::json::parse(before.out, nullptr, false);
+  auto ja = nlohmann::json::parse(after.out, nullptr, false);
+  ASSERT_EQ(ja.size(), 2u) << after.out;
+  for (size_t i = 0; i < 2; ++i)
+    for (const char* k : {"uuid", "parent_uuid", "name", "description", "date", "current"})
+      EXPECT_EQ(ja[i][k], jb[i][k]) << k;
+  EXPECT_TRUE(
+      fs::is_regular_file(dst_ + "/var/lib/berth/private/" + id + "/snapshots/" + a + ".img"));
+  RunResult sw = dst({"snapshot-switch", id, "--id", a});
+  ASSERT_EQ(sw.code, 0) << sw.err;
+  RunResult cat = dst({"exec", id, "cat", "/root/state"});
+  EXPECT_EQ(cat.out, "one\n") << cat.err;
+  // Owned by the CT's root there (its own range), as the tree's files are.
+  RunResult own = dst({"exec", id, "stat", "-c", "%u", "/root/state"});
+  EXPECT_EQ(own.out, "0\n") << own.err;
+  EXPECT_FALSE(fs::exists(ve_private(id)));
 }
 
 // A fake source's snapshot names: only uuids, each of the index, once; nothing is kept.

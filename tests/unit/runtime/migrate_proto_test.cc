@@ -114,6 +114,19 @@ TEST(MigrateProto, SnapshotHeaders) {
     }
   }
   EXPECT_FALSE(parse_snapshot_header(u + "\n" + std::string((1u << 20) + 1, 'x')).ok());
+  // A disk image's: its size and inodes, bounded.
+  SnapshotHeader img{u, "X=1\n", true, 256u << 20, 65536};
+  auto back = parse_snapshot_header(encode_snapshot_header(img));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(back->uuid, u);
+  EXPECT_EQ(back->image_bytes, 256u << 20);
+  EXPECT_EQ(back->image_inodes, 65536u);
+  EXPECT_EQ(back->conf, "X=1\n");
+  for (const std::string& bad :
+       {u + ".img", u + ".img 1048576", u + " 1048576 10", u + ".img 1024 10",
+        u + ".img 1048576 -1", u + ".img 99999999999999999999 1", u + ".img 1048576 4294967297",
+        u + ".img 1048576 1 2", std::string("../x.img 1048576 1")})
+    EXPECT_FALSE(parse_snapshot_header(bad).ok()) << bad;
 }
 
 }  // namespace
