@@ -32,6 +32,7 @@
 #include "runtime/tree_stream.h"
 #include "state/status.h"
 #include "storage/disk.h"
+#include "storage/idshift.h"
 #include "storage/snapshot.h"
 #include "sys/fs.h"
 #include "sys/kernel.h"
@@ -390,6 +391,16 @@ Status check_snapshots(const CtConfig& ct) {
   if (auto m = check_no_snapshot_mounted(ct); !m.ok())
     return Error::with_status(exitcode::kMigCopy,
                               "CT " + ct.ctid() + ": " + m.error().message() + " before migrating");
+  // A simfs area made elsewhere that holds host ids (mounted idmapped, storage/idshift.h): its
+  // snapshots' copies hold them too, which the stream (owners relative to LOCAL_UID) would lose.
+  if (ct.layout() == Layout::kSimfs) {
+    auto owners = storage::area_owners(ct.ve_private(), ct.local_uid());
+    if (owners.ok() && *owners != storage::AreaOwners::kCtIds)
+      return Error::with_status(exitcode::kMigCopy,
+                                "CT " + ct.ctid() +
+                                    ": snapshots of a simfs area owned by host ids are not "
+                                    "carried (delete them first)");
+  }
   return {};
 }
 
