@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -194,6 +195,21 @@ constexpr std::string_view kRootfs = "rootfs/";
 // ve.conf and rootfs/ (the tree below root_fd) into the open archive a.
 // The ctime of a walked entry (fd: the open regular file, else -1): INT64_MAX when it cannot be
 // had (the entry is then sent).
+// An overlay upper layer's opaque directory (a directory removed and made again in the CT: the
+// template's entries below it stay hidden) carries this; only a snapshot's stream sends it.
+constexpr const char* kOpaque = "trusted.overlay.opaque";
+
+// Whether the directory ie of the tree below root_fd is opaque (kOpaque = "y").
+bool opaque_dir(int root_fd, const IndexEntry& ie) {
+  UniqueFd fd(sys::raw::openat2(
+      root_fd, ie.path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC,
+      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+  if (!fd) return false;
+  char v[2] = {};
+  std::string p = "/proc/self/fd/" + std::to_string(fd.get());
+  return ::getxattr(p.c_str(), kOpaque, v, sizeof v) == 1 && v[0] == 'y';
+}
+
 int64_t entry_ctime(int root_fd, const IndexEntry& ie, int fd) {
   UniqueFd own;
   if (fd < 0) {
@@ -207,7 +223,8 @@ int64_t entry_ctime(int root_fd, const IndexEntry& ie, int fd) {
   return static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
 }
 
-// with_conf=false: no ve.conf entry (a snapshot's tree, export_dir_stream).
+// with_conf=false: a snapshot's tree (export_dir_stream): no ve.conf entry, and opaque
+// directories carry kOpaque.
 Status write_archive_entries(const CtConfig& ct, int root_fd, struct archive* a_raw,
                              BackupReport* rep, Progress* progress,
                              const ExportPass* pass = nullptr, uint64_t* sent = nullptr,
@@ -251,6 +268,8 @@ Status write_archive_entries(const CtConfig& ct, int root_fd, struct archive* a_
     archive_entry_set_mtime(e.get(), ie.mtime_ns / 1000000000, ie.mtime_ns % 1000000000);
     for (const auto& [k, v] : ie.xattrs)
       archive_entry_xattr_add_entry(e.get(), k.c_str(), v.data(), v.size());
+    if (!with_conf && ie.type == EntryType::kDir && opaque_dir(root_fd, ie))
+      archive_entry_xattr_add_entry(e.get(), kOpaque, "y", 1);
     switch (ie.type) {
       case EntryType::kFile: archive_entry_set_filetype(e.get(), AE_IFREG); break;
       case EntryType::kDir: archive_entry_set_filetype(e.get(), AE_IFDIR); break;
@@ -517,8 +536,9 @@ class ArchiveSource {
     return s;
   }
   // An archive read from a stream (migration): src fills a buffer, 0 at the end.
-  // whiteouts: an overlay whiteout (a character device 0:0) is an entry; other device nodes
-  // are still dropped.
+  // whiteouts (a snapshot's upper layer): an overlay whiteout (a character device 0:0) is an
+  // entry, and a directory's kOpaque = "y" is kept; other device nodes and xattrs are still
+  // dropped.
   static Result<std::unique_ptr<ArchiveSource>> open_stream(const ByteSource& src,
                                                             bool whiteouts = false) {
     std::unique_ptr<ArchiveSource> s(new ArchiveSource);
@@ -619,7 +639,10 @@ class ArchiveSource {
         // Only the tenant's own namespace: trusted.overlay.* would redirect lookups in the CT's
         // upper layer, and a security.capability value from an archive could name any root id
         // (a v2 one applies in every user namespace).
-        if (!n.starts_with("user.")) {
+        // A snapshot's upper layer: its opaque directories stay opaque.
+        bool opaque = whiteouts_ && e.type == EntryType::kDir && n == kOpaque && size == 1 &&
+                      *static_cast<const char*>(value) == 'y';
+        if (!n.starts_with("user.") && !opaque) {
           ++dropped_xattrs_;
           continue;
         }

@@ -525,7 +525,8 @@ TEST_F(MigrateTest, DeltaRemovalsStayInTheTree) {
 }
 
 // Snapshots come along (protocol 4): the index and each snapshot's tree, written on the
-// destination as `snapshot` makes them (owners in its range, an overlay whiteout kept); switch
+// destination as `snapshot` makes them (owners in its range, an overlay whiteout and an opaque
+// directory kept); switch
 // works there; the source keeps none. A mounted snapshot is refused before anything is stopped.
 TEST_F(MigrateTest, SnapshotsComeAlong) {
   std::string id = create_running_ct({"--diskspace", "unlimited", "--diskinodes", "unlimited"});
@@ -540,8 +541,12 @@ TEST_F(MigrateTest, SnapshotsComeAlong) {
   };
   ASSERT_EQ(berth({"exec", id, "echo one > /root/state"}).code, 0);
   std::string a = snapshot(id, {"--name", "first"});
-  // A directory of the template removed: a whiteout in the upper layer.
-  ASSERT_EQ(berth({"exec", id, "echo two > /root/state; rmdir /var/tmp"}).code, 0);
+  // A directory of the template removed (a whiteout in the upper layer), one removed and made
+  // again (an opaque directory).
+  ASSERT_EQ(berth({"exec", id,
+                   "echo two > /root/state; rmdir /var/tmp; rm -r /etc/udhcpc; mkdir /etc/udhcpc"})
+                .code,
+            0);
   std::string b = snapshot(id, {"--name", "second", "--description", "state two"});
   ASSERT_EQ(berth({"exec", id, "echo three > /root/state"}).code, 0);
   ASSERT_FALSE(a.empty() || b.empty());
@@ -589,6 +594,9 @@ TEST_F(MigrateTest, SnapshotsComeAlong) {
   ASSERT_EQ(sw.code, 0) << sw.err;
   EXPECT_EQ(dst({"exec", id, "cat", "/root/state"}).out, "two\n");
   EXPECT_NE(dst({"exec", id, "ls", "-d", "/var/tmp"}).code, 0) << "the whiteout was lost";
+  RunResult opaque = dst({"exec", id, "ls", "-A", "/etc/udhcpc"});
+  EXPECT_EQ(opaque.code, 0) << opaque.err;
+  EXPECT_EQ(opaque.out, "") << "the opaque directory shows the template's entries";
   EXPECT_FALSE(fs::exists(ve_private(id)));
   EXPECT_FALSE(fs::exists(conf_path(id)));
 }
