@@ -316,6 +316,29 @@ Result<DeltaSent> send_delta(const CtConfig& ct, SshLink& link, TreeRecord& reco
   return out;
 }
 
+// What a killed migration left mounted of a snapshot image it was reading or writing
+// (<snapshots>/<uuid>.mnt): unmounted, so the next one (or destroy) can go on.
+void release_snapshot_stages(const CtConfig& ct) {
+  auto idx = storage::load_index(ct);
+  std::vector<std::string> uuids;
+  if (idx.ok())
+    for (const auto& e : idx->entries) uuids.push_back(e.uuid);
+  // The destination's index is written only at the end: its stages are found by name.
+  const std::string dir = storage::snapshots_dir(ct);
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() == 40 && n.ends_with(".mnt") && storage::valid_uuid(n.substr(0, 36)))
+        uuids.push_back(n.substr(0, 36));
+    }
+    ::closedir(d);
+  }
+  for (const auto& u : uuids) {
+    std::string stage = dir + "/" + u + ".mnt";
+    if (sys::is_mount_point(stage)) (void)sys::umount_tree(stage);
+  }
+}
+
 Result<StreamReport> send_tree_snapshot(const CtConfig& ct, SshLink& link,
                                         const storage::SnapshotEntry& e,
                                         const mig::SnapshotHeader& h) {
@@ -340,6 +363,7 @@ Result<StreamReport> send_image_snapshot(const CtConfig& ct, SshLink& link,
   h.image_bytes = static_cast<uint64_t>(st.st_size);
   h.image_inodes = du.inodes_total;
   const std::string stage = storage::snapshots_dir(ct) + "/" + e.uuid + ".mnt";
+  release_snapshot_stages(ct);
   if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST)
     return Error::from_errno(errno, "mkdir `" + stage + "`");
   ScopeExit drop([&] { ::rmdir(stage.c_str()); });
@@ -478,6 +502,7 @@ Status finish_source(const CtConfig& ct, const MigrateOptions& opts, const Say& 
   // An online migration's dumps: the CT runs on the destination now.
   (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
   if (opts.remove_area) {
+    release_snapshot_stages(ct);  // what a killed earlier run left mounted
     BERTH_RETURN_IF_ERROR(destroy(ct));
     say("CT " + ct.ctid() + " removed on this host");
   } else {
@@ -836,6 +861,7 @@ Status Receiver::remove_leftover(const std::string& ctid) {
   auto ct = CtConfig::load(host_, ctid);
   if (ct.ok()) {
     (void)stop(*ct, {true, false});
+    release_snapshot_stages(*ct);
     if (auto d = destroy(*ct); !d.ok() && d.error().exit_status() != exitcode::kNoConfig) return d;
   }
   (void)sys::remove_tree(default_dumpdir(CtConfig(host_, ctid, ConfFile())));

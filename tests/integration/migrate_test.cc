@@ -618,8 +618,13 @@ TEST_F(MigrateTest, ImageSnapshotsComeAlong) {
   ASSERT_TRUE(std::regex_search(s1.out, um, std::regex("Snapshot ([0-9a-f-]{36}) of CT")));
   std::string a = um[1];
   RunResult before = berth({"snapshot-list", id, "-j"});
+  // What a killed earlier migration left mounted where it reads an image is released first.
+  std::string stage = ve_private(id) + "/snapshots/" + a + ".mnt";
+  fs::create_directories(stage);
+  ASSERT_EQ(run_process({"/bin/mount", "-t", "tmpfs", "leftover", stage}, {}, {}).code, 0);
   RunResult m = migrate(id, {"-t"});
   ASSERT_EQ(m.code, 0) << m.out << m.err;
+  EXPECT_EQ(read_text("/proc/self/mountinfo").find(stage), std::string::npos);
   RunResult after = dst({"snapshot-list", id, "-j"});
   ASSERT_EQ(after.code, 0) << after.err;
   auto jb = nlohmann::json::parse(before.out, nullptr, false);
