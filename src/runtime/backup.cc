@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -194,6 +195,21 @@ constexpr std::string_view kRootfs = "rootfs/";
 // ve.conf and rootfs/ (the tree below root_fd) into the open archive a.
 // The ctime of a walked entry (fd: the open regular file, else -1): INT64_MAX when it cannot be
 // had (the entry is then sent).
+// An overlay upper layer's opaque directory (a directory removed and made again in the CT: the
+// template's entries below it stay hidden) carries this; only a snapshot's stream sends it.
+constexpr const char* kOpaque = "trusted.overlay.opaque";
+
+// Whether the directory ie of the tree below root_fd is opaque (kOpaque = "y").
+bool opaque_dir(int root_fd, const IndexEntry& ie) {
+  UniqueFd fd(sys::raw::openat2(
+      root_fd, ie.path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC,
+      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+  if (!fd) return false;
+  char v[2] = {};
+  std::string p = "/proc/self/fd/" + std::to_string(fd.get());
+  return ::getxattr(p.c_str(), kOpaque, v, sizeof v) == 1 && v[0] == 'y';
+}
+
 int64_t entry_ctime(int root_fd, const IndexEntry& ie, int fd) {
   UniqueFd own;
   if (fd < 0) {
@@ -207,28 +223,33 @@ int64_t entry_ctime(int root_fd, const IndexEntry& ie, int fd) {
   return static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
 }
 
+// with_conf=false: a snapshot's tree (export_dir_stream): no ve.conf entry, and opaque
+// directories carry kOpaque.
 Status write_archive_entries(const CtConfig& ct, int root_fd, struct archive* a_raw,
                              BackupReport* rep, Progress* progress,
-                             const ExportPass* pass = nullptr, uint64_t* sent = nullptr) {
+                             const ExportPass* pass = nullptr, uint64_t* sent = nullptr,
+                             bool with_conf = true) {
   struct NoFree {
     void operator()(struct archive*) const {}
   };
   std::unique_ptr<struct archive, NoFree> a(a_raw);
-  BERTH_ASSIGN_OR_RETURN(std::string conf, read_text_file(ct.conf_path()));
   EntryPtr e(archive_entry_new());
   auto header = [&](struct archive_entry* en, const std::string& what) -> Status {
     if (archive_write_header(a.get(), en) < ARCHIVE_WARN)
       return Error::invalid("write `" + what + "`: " + amsg(a.get()));
     return {};
   };
-  archive_entry_set_pathname(e.get(), "ve.conf");
-  archive_entry_set_filetype(e.get(), AE_IFREG);
-  archive_entry_set_perm(e.get(), 0600);
-  archive_entry_set_size(e.get(), static_cast<la_int64_t>(conf.size()));
-  archive_entry_set_mtime(e.get(), time(nullptr), 0);
-  BERTH_RETURN_IF_ERROR(header(e.get(), "ve.conf"));
-  archive_write_data(a.get(), conf.data(), conf.size());
-  archive_entry_clear(e.get());
+  if (with_conf) {
+    BERTH_ASSIGN_OR_RETURN(std::string conf, read_text_file(ct.conf_path()));
+    archive_entry_set_pathname(e.get(), "ve.conf");
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 0600);
+    archive_entry_set_size(e.get(), static_cast<la_int64_t>(conf.size()));
+    archive_entry_set_mtime(e.get(), time(nullptr), 0);
+    BERTH_RETURN_IF_ERROR(header(e.get(), "ve.conf"));
+    archive_write_data(a.get(), conf.data(), conf.size());
+    archive_entry_clear(e.get());
+  }
   archive_entry_set_pathname(e.get(), "rootfs/");
   archive_entry_set_filetype(e.get(), AE_IFDIR);
   archive_entry_set_perm(e.get(), 0755);
@@ -247,6 +268,8 @@ Status write_archive_entries(const CtConfig& ct, int root_fd, struct archive* a_
     archive_entry_set_mtime(e.get(), ie.mtime_ns / 1000000000, ie.mtime_ns % 1000000000);
     for (const auto& [k, v] : ie.xattrs)
       archive_entry_xattr_add_entry(e.get(), k.c_str(), v.data(), v.size());
+    if (!with_conf && ie.type == EntryType::kDir && opaque_dir(root_fd, ie))
+      archive_entry_xattr_add_entry(e.get(), kOpaque, "y", 1);
     switch (ie.type) {
       case EntryType::kFile: archive_entry_set_filetype(e.get(), AE_IFREG); break;
       case EntryType::kDir: archive_entry_set_filetype(e.get(), AE_IFDIR); break;
@@ -350,13 +373,14 @@ std::string backup_store_dir(const HostConfig& host, const std::string& storage)
   return storage.empty() ? host.paths().backup : storage;
 }
 
-Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, bool progress_on,
-                                   const ExportPass& pass) {
-  BERTH_ASSIGN_OR_RETURN(View view, consistent_view(ct, pass.live));
-  UniqueFd root(::open(view.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return Error::from_errno(errno, "open `" + view.root + "`");
+namespace {
+
+// The tree below root as a zstd pax archive handed to sink.
+Result<StreamReport> stream_tree(const CtConfig& ct, int root, const ByteSink& sink,
+                                 bool progress_on, const ExportPass& pass, bool with_conf,
+                                 bool consistent) {
   BackupReport rep;
-  rep.consistent = view.consistent;
+  rep.consistent = consistent;
   Progress progress(progress_on);
   std::unique_ptr<struct archive, ArchiveWriteFree> a(archive_write_new());
   archive_write_set_format_pax(a.get());
@@ -366,7 +390,7 @@ Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, boo
   if (archive_write_open2(a.get(), &st, nullptr, sink_write, nullptr, nullptr) != ARCHIVE_OK)
     return Error::invalid("stream: " + amsg(a.get()));
   uint64_t sent = 0;
-  Status w = write_archive_entries(ct, root.get(), a.get(), &rep, &progress, &pass, &sent);
+  Status w = write_archive_entries(ct, root, a.get(), &rep, &progress, &pass, &sent, with_conf);
   if (!st.failed.ok()) return std::move(st.failed).error();
   BERTH_RETURN_IF_ERROR(w);
   if (archive_write_close(a.get()) != ARCHIVE_OK) {
@@ -375,6 +399,23 @@ Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, boo
   }
   progress.done();
   return StreamReport{rep.files, rep.logical, st.bytes, sent, rep.consistent};
+}
+
+}  // namespace
+
+Result<StreamReport> export_stream(const CtConfig& ct, const ByteSink& sink, bool progress_on,
+                                   const ExportPass& pass) {
+  BERTH_ASSIGN_OR_RETURN(View view, consistent_view(ct, pass.live));
+  UniqueFd root(::open(view.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Error::from_errno(errno, "open `" + view.root + "`");
+  return stream_tree(ct, root.get(), sink, progress_on, pass, true, view.consistent);
+}
+
+Result<StreamReport> export_dir_stream(const CtConfig& ct, const std::string& dir,
+                                       const ByteSink& sink, const ExportPass& pass) {
+  UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root) return Error::from_errno(errno, "open `" + dir + "`");
+  return stream_tree(ct, root.get(), sink, false, pass, false, true);
 }
 
 Result<BackupReport> backup(const CtConfig& ct, const BackupOptions& opts) {
@@ -495,8 +536,13 @@ class ArchiveSource {
     return s;
   }
   // An archive read from a stream (migration): src fills a buffer, 0 at the end.
-  static Result<std::unique_ptr<ArchiveSource>> open_stream(const ByteSource& src) {
+  // whiteouts (a snapshot's upper layer): an overlay whiteout (a character device 0:0) is an
+  // entry, and a directory's kOpaque = "y" is kept; other device nodes and xattrs are still
+  // dropped.
+  static Result<std::unique_ptr<ArchiveSource>> open_stream(const ByteSource& src,
+                                                            bool whiteouts = false) {
     std::unique_ptr<ArchiveSource> s(new ArchiveSource);
+    s->whiteouts_ = whiteouts;
     s->a_.reset(archive_read_new());
     s->src_ = &src;
     s->buf_.resize(1 << 17);
@@ -569,6 +615,12 @@ class ArchiveSource {
           e.target = archive_entry_symlink(en) ? archive_entry_symlink(en) : "";
           break;
         case AE_IFCHR:
+          if (whiteouts_ && archive_entry_rdev(en) == 0) {
+            e.type = EntryType::kChar;
+            e.rdev = 0;
+            break;
+          }
+          [[fallthrough]];
         case AE_IFBLK:
           // An archive is hostile input, as a template is (docs/security.md, wall 2): no device
           // nodes. A VPS's own tree never holds one (mknod is refused in its user namespace).
@@ -587,7 +639,10 @@ class ArchiveSource {
         // Only the tenant's own namespace: trusted.overlay.* would redirect lookups in the CT's
         // upper layer, and a security.capability value from an archive could name any root id
         // (a v2 one applies in every user namespace).
-        if (!n.starts_with("user.")) {
+        // A snapshot's upper layer: its opaque directories stay opaque.
+        bool opaque = whiteouts_ && e.type == EntryType::kDir && n == kOpaque && size == 1 &&
+                      *static_cast<const char*>(value) == 'y';
+        if (!n.starts_with("user.") && !opaque) {
           ++dropped_xattrs_;
           continue;
         }
@@ -634,6 +689,7 @@ class ArchiveSource {
     return static_cast<la_ssize_t>(*n);
   }
   const ByteSource* src_ = nullptr;
+  bool whiteouts_ = false;
   std::vector<char> buf_;
   Status failed_;
   uint64_t dropped_devices_ = 0, dropped_xattrs_ = 0;
@@ -865,6 +921,34 @@ Status import_stream(const HostConfig& host, const std::string& ctid, const std:
 }  // namespace berth::runtime
 
 namespace berth::runtime {
+namespace {
+
+// Every entry of a stream's archive through writer; sizes and entries (when given) note what
+// was written, for check_tree.
+Status write_stream(ArchiveSource& archive, storage::TreeWriter& writer, const std::string& ctid,
+                    std::map<std::string, uint64_t>* sizes, uint64_t* entries) {
+  Status st;
+  for (;;) {
+    auto e = archive.next();
+    if (!e.ok()) {
+      st = std::move(e).error();
+      break;
+    }
+    if (!*e) break;
+    st = writer.put(**e, [&](int fd) { return archive.write_data(fd, (*e)->size); });
+    if (!st.ok()) break;
+    if (sizes && (*e)->type == EntryType::kFile) (*sizes)[(*e)->path] = (*e)->size;
+    if (sizes && (*e)->type == EntryType::kHardlink) (*sizes)[(*e)->path] = (*sizes)[(*e)->target];
+    if (entries) ++*entries;
+  }
+  // A stream that broke says so rather than the archive reader's "truncated".
+  if (Status f = archive.take_failure(); !f.ok()) return f;
+  BERTH_RETURN_IF_ERROR(std::move(st));
+  archive.warn_dropped(ctid);
+  return {};
+}
+
+}  // namespace
 
 Result<DeltaReport> import_delta_stream(
     const HostConfig& host, const std::string& ctid, const ByteSource& src,
@@ -877,25 +961,25 @@ Result<DeltaReport> import_delta_stream(
   if (!root) return Error::from_errno(errno, "open `" + ct.ve_root() + "`");
   storage::TreeWriter writer(root.get(), ct.local_uid(), ct.local_gid());
   writer.set_delta();
-  Status st;
-  for (;;) {
-    auto e = archive->next();
-    if (!e.ok()) {
-      st = std::move(e).error();
-      break;
-    }
-    if (!*e) break;
-    st = writer.put(**e, [&](int fd) { return archive->write_data(fd, (*e)->size); });
-    if (!st.ok()) break;
-  }
-  // A stream that broke says so rather than the archive reader's "truncated".
-  if (Status f = archive->take_failure(); !f.ok()) return std::move(f).error();
-  BERTH_RETURN_IF_ERROR(std::move(st));
-  archive->warn_dropped(ctid);
+  BERTH_RETURN_IF_ERROR(write_stream(*archive, writer, ctid, nullptr, nullptr));
   BERTH_ASSIGN_OR_RETURN(std::vector<std::string> gone, removals());
   for (const auto& p : gone) BERTH_RETURN_IF_ERROR(writer.remove(p));
   BERTH_RETURN_IF_ERROR(writer.finish());
   return DeltaReport{writer.written(), writer.removed()};
+}
+
+}  // namespace berth::runtime
+
+namespace berth::runtime {
+
+Status import_dir_stream(const CtConfig& ct, int dir_fd, const ByteSource& src) {
+  BERTH_ASSIGN_OR_RETURN(auto archive, ArchiveSource::open_stream(src, true));
+  storage::TreeWriter writer(dir_fd, ct.local_uid(), ct.local_gid());
+  std::map<std::string, uint64_t> sizes;
+  uint64_t entries = 0;
+  BERTH_RETURN_IF_ERROR(write_stream(*archive, writer, ct.ctid(), &sizes, &entries));
+  BERTH_RETURN_IF_ERROR(writer.finish());
+  return check_tree(dir_fd, ct, sizes, entries);
 }
 
 }  // namespace berth::runtime

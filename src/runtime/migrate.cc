@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 #include <optional>
+#include <set>
 
 #include "core/conf_file.h"
 #include "core/ct_model.h"
@@ -30,7 +31,11 @@
 #include "runtime/tree_delta.h"
 #include "runtime/tree_stream.h"
 #include "state/status.h"
+#include "storage/disk.h"
+#include "storage/idshift.h"
+#include "storage/snapshot.h"
 #include "sys/fs.h"
+#include "sys/kernel.h"
 #include "sys/process.h"
 #include "template/cache.h"
 
@@ -227,22 +232,24 @@ class SshLink {
   std::string last_;
 };
 
+// An archive's bytes as kData frames of up to 1 MiB.
+ByteSink data_sink(SshLink& link) {
+  return [&link](const void* p, size_t n) -> Status {
+    const char* c = static_cast<const char*>(p);
+    while (n > 0) {
+      size_t k = n < (1u << 20) ? n : (1u << 20);
+      BERTH_RETURN_IF_ERROR(link.send(Frame::kData, std::string_view(c, k)));
+      c += k;
+      n -= k;
+    }
+    return {};
+  };
+}
+
 // The archive goes in frames of up to 1 MiB, then a kEnd.
 Result<StreamReport> send_archive(const CtConfig& ct, SshLink& link, bool progress,
                                   const ExportPass& pass) {
-  auto rep = export_stream(
-      ct,
-      [&](const void* p, size_t n) -> Status {
-        const char* c = static_cast<const char*>(p);
-        while (n > 0) {
-          size_t k = n < (1u << 20) ? n : (1u << 20);
-          BERTH_RETURN_IF_ERROR(link.send(Frame::kData, std::string_view(c, k)));
-          c += k;
-          n -= k;
-        }
-        return {};
-      },
-      progress, pass);
+  auto rep = export_stream(ct, data_sink(link), progress, pass);
   if (!rep.ok()) return std::move(rep).error().status(exitcode::kMigCopy).context("copy");
   BERTH_RETURN_IF_ERROR(link.send(Frame::kEnd, {}));
   return rep;
@@ -307,6 +314,118 @@ Result<DeltaSent> send_delta(const CtConfig& ct, SshLink& link, TreeRecord& reco
   BERTH_RETURN_IF_ERROR(link.send(Frame::kEnd, {}));
   BERTH_RETURN_IF_ERROR(link.reply(exitcode::kMigCopy));
   return out;
+}
+
+// What a killed migration left mounted of a snapshot image it was reading or writing
+// (<snapshots>/<uuid>.mnt): unmounted, so the next one (or destroy) can go on.
+void release_snapshot_stages(const CtConfig& ct) {
+  auto idx = storage::load_index(ct);
+  std::vector<std::string> uuids;
+  if (idx.ok())
+    for (const auto& e : idx->entries) uuids.push_back(e.uuid);
+  // The destination's index is written only at the end: its stages are found by name.
+  const std::string dir = storage::snapshots_dir(ct);
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() == 40 && n.ends_with(".mnt") && storage::valid_uuid(n.substr(0, 36)))
+        uuids.push_back(n.substr(0, 36));
+    }
+    ::closedir(d);
+  }
+  for (const auto& u : uuids) {
+    std::string stage = dir + "/" + u + ".mnt";
+    if (sys::is_mount_point(stage)) (void)sys::umount_tree(stage);
+  }
+}
+
+Result<StreamReport> send_tree_snapshot(const CtConfig& ct, SshLink& link,
+                                        const storage::SnapshotEntry& e,
+                                        const mig::SnapshotHeader& h) {
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kSnapshot, mig::encode_snapshot_header(h)));
+  return export_dir_stream(ct, snapshot_tree(ct, e), data_sink(link));
+}
+
+// A snapshot of a disk image: its size and inode count, then the tree its file system holds
+// (/upper or /root, read from a read-only mount of it), owners unshifted: the destination makes
+// an image like it and writes the tree into it with its own ids. Only data travels (holes and
+// free blocks do not), compressed.
+Result<StreamReport> send_image_snapshot(const CtConfig& ct, SshLink& link,
+                                         const storage::SnapshotEntry& e, mig::SnapshotHeader h) {
+  const std::string img = storage::snapshots_dir(ct) + "/" + e.file;
+  UniqueFd fd(::open(img.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st;
+  std::string sb(1024, '\0');
+  if (!fd || ::fstat(fd.get(), &st) != 0 ||
+      ::pread(fd.get(), sb.data(), sb.size(), 1024) != static_cast<ssize_t>(sb.size()))
+    return Error::from_errno(errno, "read `" + img + "`");
+  BERTH_ASSIGN_OR_RETURN(storage::DiskUsage du, storage::parse_ext4_superblock(sb));
+  h.image_bytes = static_cast<uint64_t>(st.st_size);
+  h.image_inodes = du.inodes_total;
+  const std::string stage = storage::snapshots_dir(ct) + "/" + e.uuid + ".mnt";
+  release_snapshot_stages(ct);
+  if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + stage + "`");
+  ScopeExit drop([&] { ::rmdir(stage.c_str()); });
+  BERTH_ASSIGN_OR_RETURN(storage::ReadOnlyImageMount ro,
+                         storage::ReadOnlyImageMount::mount(img, stage));
+  const std::string leaf = ct.layout() == Layout::kImage ? "root" : "upper";
+  ExportPass pass;
+  pass.select = [&](const storage::IndexEntry& ie, int64_t) {
+    return ie.path == leaf || ie.path.starts_with(leaf + "/");
+  };
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kSnapshot, mig::encode_snapshot_header(h)));
+  return export_dir_stream(ct, stage, data_sink(link), pass);
+}
+
+// The CT's snapshots, after its tree: the index (kSnapshots), then each snapshot's config and
+// tree (kSnapshot, an archive as kData, kEnd), the destination answering each. Bytes sent.
+Result<uint64_t> send_snapshots(const CtConfig& ct, SshLink& link) {
+  BERTH_ASSIGN_OR_RETURN(storage::SnapshotIndex idx,
+                         storage::load_index(ct).status(exitcode::kMigCopy));
+  if (idx.entries.empty()) return uint64_t{0};
+  for (auto& e : idx.entries) e.mounted_at.clear();
+  std::string json = storage::index_to_json(idx);
+  if (json.size() > mig::kMaxFrame)
+    return Error::with_status(exitcode::kMigCopy, "the snapshot index is too large to send");
+  BERTH_RETURN_IF_ERROR(link.send(Frame::kSnapshots, json));
+  BERTH_RETURN_IF_ERROR(link.reply(exitcode::kMigCopy));
+  uint64_t bytes = json.size();
+  for (const auto& e : idx.entries) {
+    mig::SnapshotHeader h{e.uuid, "", e.has_config};
+    if (e.has_config) {
+      std::string conf = storage::snapshots_dir(ct) + "/" + e.uuid + ".conf";
+      BERTH_ASSIGN_OR_RETURN(h.conf, sys::read_file(conf).status(exitcode::kMigCopy));
+    }
+    Result<StreamReport> rep = is_image_snapshot(e) ? send_image_snapshot(ct, link, e, h)
+                                                    : send_tree_snapshot(ct, link, e, h);
+    if (!rep.ok())
+      return std::move(rep).error().status(exitcode::kMigCopy).context("snapshot " + e.uuid);
+    BERTH_RETURN_IF_ERROR(link.send(Frame::kEnd, {}));
+    BERTH_RETURN_IF_ERROR(link.reply(exitcode::kMigCopy));
+    bytes += rep->bytes;
+  }
+  return bytes;
+}
+
+// A snapshot mounted (snapshot-mount) is refused before anything is stopped or copied.
+Status check_snapshots(const CtConfig& ct) {
+  auto snaps = list_snapshots(ct);
+  if (!snaps.ok() || snaps->entries.empty()) return {};
+  if (auto m = check_no_snapshot_mounted(ct); !m.ok())
+    return Error::with_status(exitcode::kMigCopy,
+                              "CT " + ct.ctid() + ": " + m.error().message() + " before migrating");
+  // A simfs area made elsewhere that holds host ids (mounted idmapped, storage/idshift.h): its
+  // snapshots' copies hold them too, which the stream (owners relative to LOCAL_UID) would lose.
+  if (ct.layout() == Layout::kSimfs) {
+    auto owners = storage::area_owners(ct.ve_private(), ct.local_uid());
+    if (owners.ok() && *owners != storage::AreaOwners::kCtIds)
+      return Error::with_status(exitcode::kMigCopy,
+                                "CT " + ct.ctid() +
+                                    ": snapshots of a simfs area owned by host ids are not "
+                                    "carried (delete them first)");
+  }
+  return {};
 }
 
 // The regular files of dir (a CRIU dump, our own files) as kFile + kData + kEnd frames.
@@ -383,6 +502,7 @@ Status finish_source(const CtConfig& ct, const MigrateOptions& opts, const Say& 
   // An online migration's dumps: the CT runs on the destination now.
   (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
   if (opts.remove_area) {
+    release_snapshot_stages(ct);  // what a killed earlier run left mounted
     BERTH_RETURN_IF_ERROR(destroy(ct));
     say("CT " + ct.ctid() + " removed on this host");
   } else {
@@ -438,14 +558,7 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
       return Error::with_status(exitcode::kMigSourceStop,
                                 "CT " + ctid + " cannot be checkpointed here: " + why);
   }
-  if (opts.remove_area && !opts.check_only) {
-    auto snaps = list_snapshots(ct);
-    if (snaps.ok() && !snaps->entries.empty())
-      return Error::with_status(exitcode::kMigCopy,
-                                "CT " + ctid + " has " + std::to_string(snaps->entries.size()) +
-                                    " snapshots: carrying snapshots along is not done yet (delete "
-                                    "them, or migrate with --remove-area no to keep them here)");
-  }
+  BERTH_RETURN_IF_ERROR(check_snapshots(ct));
   std::string conf_text;
   {
     UniqueFd fd(::open(ct.conf_path().c_str(), O_RDONLY | O_CLOEXEC));
@@ -513,6 +626,10 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     auto first = send_tree(ct, link, opts.progress, record);
     if (!first.ok()) return keep_on_source(ct, false, std::move(first).error(), link, opts);
     ph.done("copy (running)", t, first->bytes);
+    t = Clock::now();
+    auto snaps = send_snapshots(ct, link);
+    if (!snaps.ok()) return keep_on_source(ct, false, std::move(snaps).error(), link, opts);
+    if (*snaps) ph.done("snapshots", t, *snaps);
     if (cancelled()) return keep_on_source(ct, false, cancel_error(), link, opts);
     sys::crash_point("migrate_copied_running");
     test_pause("copied");
@@ -616,6 +733,10 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
   auto rep = send_tree(ct, link, opts.progress, record);
   if (!rep.ok()) return keep_on_source(ct, ran, std::move(rep).error(), link, opts);
   ph.done("copy", t, rep->bytes);
+  t = Clock::now();
+  auto snaps = send_snapshots(ct, link);
+  if (!snaps.ok()) return keep_on_source(ct, ran, std::move(snaps).error(), link, opts);
+  if (*snaps) ph.done("snapshots", t, *snaps);
   sys::crash_point("migrate_copied");
   if (ran) {
     t = Clock::now();
@@ -716,6 +837,11 @@ class Receiver {
   Status receive_dump_file(const std::string& rel);
   Status receive_template(const std::string& file_name);
   Status receive_delta();
+  Status receive_snapshot_index(const std::string& json);
+  Status receive_snapshot(const std::string& header);
+  Status receive_image_snapshot(const CtConfig& ct, const mig::SnapshotHeader& h,
+                                const ByteSource& src);
+  bool snapshots_complete() const { return snaps_left_.empty(); }
   Status remove_leftover(const std::string& ctid);
   Status restore_here();
 
@@ -725,12 +851,17 @@ class Receiver {
   bool made_ = false;
   std::string need_template_;      // the CT's OS template, not on this host: the source sends it
   std::string imported_template_;  // imported for this migration: removed unless it commits
+  // The snapshot index received (kSnapshots) and the snapshots of it still to come; the index
+  // is written once the last one is in.
+  std::optional<storage::SnapshotIndex> snaps_;
+  std::set<std::string> snaps_left_;
 };
 
 Status Receiver::remove_leftover(const std::string& ctid) {
   auto ct = CtConfig::load(host_, ctid);
   if (ct.ok()) {
     (void)stop(*ct, {true, false});
+    release_snapshot_stages(*ct);
     if (auto d = destroy(*ct); !d.ok() && d.error().exit_status() != exitcode::kNoConfig) return d;
   }
   (void)sys::remove_tree(default_dumpdir(CtConfig(host_, ctid, ConfFile())));
@@ -847,6 +978,148 @@ Status Receiver::receive_delta() {
         return read_removals(in_);
       });
   if (!rep.ok()) return std::move(rep).error();
+  return {};
+}
+
+// The source's snapshot index: hostile input like the rest. Every uuid a lower-case uuid, each
+// once, every snapshot a tree (its file is its uuid), parents and current among them; kept
+// until its snapshots are in (receive_snapshot).
+Status Receiver::receive_snapshot_index(const std::string& json) {
+  auto bad = [](const std::string& what) {
+    return Error::with_status(exitcode::kMigUsage, "bad stream: snapshot index: " + what);
+  };
+  auto idx = storage::index_from_json(json);
+  if (!idx.ok()) return bad(idx.error().message());
+  constexpr size_t kMaxSnapshots = 4096;
+  if (idx->entries.empty() || idx->entries.size() > kMaxSnapshots)
+    return bad(std::to_string(idx->entries.size()) + " snapshots");
+  std::set<std::string> uuids;
+  for (auto& e : idx->entries) {
+    if (e.uuid.find_first_of("ABCDEF") != std::string::npos || !uuids.insert(e.uuid).second)
+      return bad("uuid `" + e.uuid + "`");
+    if (e.file != e.uuid && e.file != e.uuid + ".img") return bad("file `" + e.file + "`");
+    // Shown by snapshot-list: bounded, no control characters.
+    for (const std::string* text : {&e.name, &e.description, &e.date})
+      if (text->size() > 4096 || std::any_of(text->begin(), text->end(), [](char c) {
+            return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+          }))
+        return bad("snapshot " + e.uuid + ": a name, description or date that is not text");
+    e.mounted_at.clear();
+    e.size = 0;  // measured here once written
+  }
+  for (const auto& e : idx->entries)
+    if (!e.parent.empty() && !uuids.count(e.parent)) return bad("parent `" + e.parent + "`");
+  BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host_, hello_.ctid));
+  // The kind of every snapshot is the CT's here: an image with a disk, a tree without.
+  const bool disk = storage::has_disk(ct);
+  for (const auto& e : idx->entries)
+    if (is_image_snapshot(e) != disk)
+      return bad("snapshot " + e.uuid + (disk ? " is a tree" : " is an image") + ", CT " +
+                 hello_.ctid + (disk ? " has a disk here" : " has no disk here"));
+  BERTH_ASSIGN_OR_RETURN(auto here, storage::load_index(ct));
+  if (!here.entries.empty()) return bad("CT " + hello_.ctid + " has snapshots here already");
+  std::string dir = storage::snapshots_dir(ct);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + dir + "`");
+  snaps_left_ = std::move(uuids);
+  snaps_ = std::move(*idx);
+  return {};
+}
+
+// One snapshot: its config (checked as the CT's own is) and its tree, written below
+// <snapshots>/<uuid>/<upper|root> under import's rules, as `snapshot` would have made it.
+Status Receiver::receive_snapshot(const std::string& header) {
+  BERTH_ASSIGN_OR_RETURN(mig::SnapshotHeader h, mig::parse_snapshot_header(header));
+  if (!snaps_left_.erase(h.uuid))
+    return Error::with_status(exitcode::kMigUsage, "bad stream: snapshot " + h.uuid +
+                                                       " is not in the index or came twice");
+  BERTH_ASSIGN_OR_RETURN(CtConfig ct, CtConfig::load(host_, hello_.ctid));
+  storage::SnapshotEntry* e = snaps_->find(h.uuid);
+  const std::string dir = storage::snapshots_dir(ct);
+  if (h.has_config) {
+    ConfFile conf = ConfFile::parse(h.conf);
+    for (const char* key : {"VE_PRIVATE", "VE_ROOT", "LOCAL_UID", "LOCAL_GID"}) {
+      if (auto v = ct.conf().get(key))
+        conf.set(key, *v);
+      else
+        conf.erase(key);
+    }
+    if (auto v = validate_config(CtConfig(host_, hello_.ctid, conf)); !v.ok())
+      return std::move(v)
+          .error()
+          .status(exitcode::kMigCopy)
+          .context("snapshot " + h.uuid + "'s config");
+    BERTH_RETURN_IF_ERROR(write_file_atomic(dir + "/" + h.uuid + ".conf", h.conf, 0600));
+  }
+  e->has_config = h.has_config;
+  if (is_image_snapshot(*e) != (h.image_bytes > 0))
+    return Error::with_status(exitcode::kMigUsage,
+                              "bad stream: snapshot " + h.uuid + " is not of the index's kind");
+  FrameSource fs{in_, {}};
+  ByteSource src = [&](void* buf, size_t n) { return fs.read(buf, n); };
+  if (h.image_bytes) {
+    BERTH_RETURN_IF_ERROR(receive_image_snapshot(ct, h, src).context("snapshot " + h.uuid));
+    BERTH_RETURN_IF_ERROR(fs.drain());
+    e->size = storage::allocated_bytes(dir + "/" + e->file);
+    if (snapshots_complete()) BERTH_RETURN_IF_ERROR(storage::save_index(ct, *snaps_));
+    return {};
+  }
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dfd) return Error::from_errno(errno, "open `" + dir + "`");
+  if (::mkdirat(dfd.get(), h.uuid.c_str(), 0700) != 0)
+    return Error::from_errno(errno, "mkdir `" + dir + "/" + h.uuid + "`");
+  UniqueFd sfd(
+      ::openat(dfd.get(), h.uuid.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!sfd) return Error::from_errno(errno, "open `" + dir + "/" + h.uuid + "`");
+  // The copy's top as `cp -a` of the live tree makes it: that tree's owner and mode.
+  struct stat top;
+  std::string live = snapshot_source_path(ct);
+  if (::stat(live.c_str(), &top) != 0) return Error::from_errno(errno, "stat `" + live + "`");
+  std::string leaf = ct.layout() == Layout::kSimfs ? "root" : "upper";
+  if (::mkdirat(sfd.get(), leaf.c_str(), 0700) != 0)
+    return Error::from_errno(errno, "mkdir `" + leaf + "`");
+  UniqueFd lfd(::openat(sfd.get(), leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!lfd || ::fchown(lfd.get(), top.st_uid, top.st_gid) != 0 ||
+      ::fchmod(lfd.get(), top.st_mode & 07777) != 0)
+    return Error::from_errno(errno, "set up `" + leaf + "` of snapshot " + h.uuid);
+  BERTH_RETURN_IF_ERROR(import_dir_stream(ct, lfd.get(), src).context("snapshot " + h.uuid));
+  BERTH_RETURN_IF_ERROR(fs.drain());
+  e->size = storage::allocated_bytes(dir + "/" + h.uuid);
+  if (snapshots_complete()) BERTH_RETURN_IF_ERROR(storage::save_index(ct, *snaps_));
+  return {};
+}
+
+// A snapshot of a disk image: a new image of the header's size and inode count (as create
+// makes the CT's), the stream's tree written into its file system (import's rules, this host's
+// ids), the overlay's empty work dir and lost+found made as create and mkfs make them; renamed to
+// <uuid>.img once complete (a part-made one is <uuid>.img.tmp, removed with the CT).
+Status Receiver::receive_image_snapshot(const CtConfig& ct, const mig::SnapshotHeader& h,
+                                        const ByteSource& src) {
+  const std::string base = storage::snapshots_dir(ct) + "/" + h.uuid;
+  const std::string img = base + ".img", tmp = img + ".tmp", stage = base + ".mnt";
+  if (sys::path_exists(img)) return Error::from_errno(EEXIST, "`" + img + "`");
+  ::unlink(tmp.c_str());
+  ScopeExit drop_tmp([&] { ::unlink(tmp.c_str()); });
+  BERTH_RETURN_IF_ERROR(storage::make_disk_image(tmp, h.image_bytes, h.image_inodes));
+  if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir `" + stage + "`");
+  ScopeExit drop_stage([&] { ::rmdir(stage.c_str()); });
+  BERTH_RETURN_IF_ERROR(storage::mount_image(tmp, stage));
+  {
+    ScopeExit unmount([&] { (void)sys::umount_tree(stage); });
+    UniqueFd root(::open(stage.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root) return Error::from_errno(errno, "open `" + stage + "`");
+    BERTH_RETURN_IF_ERROR(import_dir_stream(ct, root.get(), src));
+    std::vector<const char*> dirs{"lost+found"};
+    if (ct.layout() != Layout::kImage) dirs.push_back("work");
+    for (const char* d : dirs)
+      if (::mkdirat(root.get(), d, 0700) != 0 && errno != EEXIST)
+        return Error::from_errno(errno, std::string("mkdir `") + d + "`");
+    if (::syncfs(root.get()) != 0) return Error::from_errno(errno, "sync `" + stage + "`");
+  }
+  if (::rename(tmp.c_str(), img.c_str()) != 0)
+    return Error::from_errno(errno, "rename `" + tmp + "`");
+  drop_tmp.dismiss();
   return {};
 }
 
@@ -970,6 +1243,28 @@ int Receiver::run() {
       }
       if (!ok("copied").ok()) break;
       continue;
+    }
+    if (f->type == Frame::kSnapshots && made_ && !first_tree && !snaps_) {
+      if (auto st = receive_snapshot_index(f->payload); !st.ok()) {
+        rc = fail(st.error().has_exit_status() ? st.error().exit_status() : exitcode::kMigCopy,
+                  st.error().message());
+        break;
+      }
+      if (!ok("snapshot index taken").ok()) break;
+      continue;
+    }
+    if (f->type == Frame::kSnapshot && snaps_ && !snapshots_complete()) {
+      if (auto st = receive_snapshot(f->payload); !st.ok()) {
+        rc = fail(st.error().has_exit_status() ? st.error().exit_status() : exitcode::kMigCopy,
+                  "snapshots of CT " + ctid + ": " + st.error().message());
+        break;
+      }
+      if (!ok("snapshot copied").ok()) break;
+      continue;
+    }
+    if (!snapshots_complete() && f->type != Frame::kQuit) {
+      rc = fail(exitcode::kMigUsage, "bad stream: snapshots of the index missing");
+      break;
     }
     if (f->type == Frame::kTemplate && !need_template_.empty() && imported_template_.empty()) {
       if (auto st = receive_template(f->payload); !st.ok()) {

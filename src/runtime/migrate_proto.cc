@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "core/ct_config.h"
+#include "storage/snapshot.h"
 
 namespace berth::runtime::mig {
 namespace {
 
 bool valid_type(char c) {
-  for (char t : {'H', 'C', 'R', 'D', 'E', 'F', 'S', 'X', 'K', 'Q', 'T', 'L', 'M'})
+  for (char t : {'H', 'C', 'R', 'D', 'E', 'F', 'S', 'X', 'K', 'Q', 'T', 'L', 'M', 'N', 'P'})
     if (c == t) return true;
   return false;
 }
@@ -128,6 +129,60 @@ bool is_dump_file_name(std::string_view s) {
   size_t slash = s.find('/');
   if (slash == std::string_view::npos) return false;
   return plain_component(s.substr(0, slash)) && plain_component(s.substr(slash + 1));
+}
+
+std::string encode_snapshot_header(const SnapshotHeader& h) {
+  std::string first = h.uuid;
+  if (h.image_bytes)
+    first += ".img " + std::to_string(h.image_bytes) + " " + std::to_string(h.image_inodes);
+  return h.has_config ? first + "\n" + h.conf : first;
+}
+
+namespace {
+
+// A decimal number of at most 20 digits, at most max.
+bool parse_bounded(std::string_view s, uint64_t max, uint64_t* out) {
+  if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (v > (max - static_cast<uint64_t>(c - '0')) / 10) return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+Result<SnapshotHeader> parse_snapshot_header(std::string_view payload) {
+  SnapshotHeader h;
+  size_t nl = payload.find('\n');
+  std::string_view first = payload.substr(0, nl);
+  if (nl != std::string_view::npos) {
+    h.has_config = true;
+    h.conf = std::string(payload.substr(nl + 1));
+  }
+  auto bad = [&](const std::string& what) {
+    std::string shown(first.substr(0, 80));
+    return Error::with_status(exitcode::kMigUsage, "bad stream: snapshot `" + shown + "`: " + what);
+  };
+  size_t sp = first.find(' ');
+  h.uuid = std::string(first.substr(0, sp));
+  if (sp != std::string_view::npos) {
+    std::string_view rest = first.substr(sp + 1);
+    size_t sp2 = rest.find(' ');
+    if (!h.uuid.ends_with(".img") || sp2 == std::string_view::npos ||
+        !parse_bounded(rest.substr(0, sp2), uint64_t{64} << 40, &h.image_bytes) ||
+        !parse_bounded(rest.substr(sp2 + 1), uint64_t{1} << 32, &h.image_inodes) ||
+        h.image_bytes < (1u << 20))
+      return bad("not `<uuid>.img <bytes> <inodes>`");
+    h.uuid.resize(h.uuid.size() - 4);
+  }
+  bool lower = h.uuid.find_first_of("ABCDEF") == std::string::npos;
+  if (!storage::valid_uuid(h.uuid) || !lower) return bad("not a uuid");
+  if (h.conf.size() > (1u << 20)) return bad("config too large");
+  return h;
 }
 
 Result<std::vector<std::string>> split_words(const std::string& s) {

@@ -17,7 +17,7 @@
 namespace berth::runtime::mig {
 
 // Bumped when a frame's meaning changes; the receiver refuses another (vzmigrate's 17).
-inline constexpr int kProtocol = 3;  // 2: kTemplate; 3: kDelta, kRemove
+inline constexpr int kProtocol = 4;  // 2: kTemplate; 3: kDelta, kRemove; 4: kSnapshots, kSnapshot
 inline constexpr uint32_t kMaxFrame = 4u << 20;
 
 enum class Frame : char {
@@ -41,6 +41,13 @@ enum class Frame : char {
   // src: paths gone from the tree since the last copy (encode_removals: NUL-separated tree
   // paths); dst removes them without following symlinks or leaving the tree.
   kRemove = 'M',
+  // src: the CT's snapshot index (storage::index_to_json, mounted_at left out); each of its
+  // snapshots follows as a kSnapshot; dst replies after each (protocol 4).
+  kSnapshots = 'N',
+  // src: encode_snapshot_header (its uuid, an image's size and inodes, its <uuid>.conf): that
+  // snapshot's tree follows as kData frames of an archive (tree_stream.h export_dir_stream; an
+  // image's: the tree its file system holds), kEnd closes it.
+  kSnapshot = 'P',
 };
 
 // The end of the destination's preflight reply when it lacks the CT's OS template.
@@ -64,6 +71,20 @@ std::pair<int, std::string> parse_reply(std::string_view text);
 // A dump file's name as "<dir>/<name>", both one plain component ([A-Za-z0-9._-], no dot
 // first): the receiver writes nothing else.
 bool is_dump_file_name(std::string_view s);
+
+// A kSnapshot header: "<uuid>" (a tree) or "<uuid>.img <bytes> <inodes>" (a disk image: the
+// destination makes one of that size and inode count and writes the tree into it), then
+// optionally "\n<config>". The uuid is a lower-case storage::valid_uuid (no path separator, no
+// dot); bytes 1 MiB..64 TiB, inodes at most 2^32; a config at most 1 MiB. Anything else is
+// refused (status 1).
+struct SnapshotHeader {
+  std::string uuid, conf;
+  bool has_config = false;
+  uint64_t image_bytes = 0;  // 0: a tree
+  uint64_t image_inodes = 0;
+};
+std::string encode_snapshot_header(const SnapshotHeader& h);
+Result<SnapshotHeader> parse_snapshot_header(std::string_view payload);
 
 // --ssh's words as a shell would split them (blanks; '...' and "..." group; \ escapes), without
 // running a shell: `-o "SetEnv=A=1 B=2"` is one option, as ssh needs (it keeps its first SetEnv).

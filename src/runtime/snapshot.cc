@@ -231,6 +231,10 @@ std::string snapshot_tree(const CtConfig& ct, const storage::SnapshotEntry& e) {
   return storage::snapshots_dir(ct) + "/" + e.file + "/" + source_of(ct).leaf;
 }
 
+std::string snapshot_source_path(const CtConfig& ct) { return source_of(ct).path; }
+
+bool is_image_snapshot(const storage::SnapshotEntry& e) { return is_image(e); }
+
 Status thaw_leftover(const CtConfig& ct) {
   std::string marker = frozen_marker(ct);
   if (!sys::path_exists(marker)) return {};

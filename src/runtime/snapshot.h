@@ -57,6 +57,10 @@ Result<double> copy_ct_files(const CtConfig& ct, const std::string& to);
 Result<double> copy_ct_image(const CtConfig& ct, const std::string& to);
 // Where a snapshot's copy of that tree is (a snapshot of a CT with a disk: its image file).
 std::string snapshot_tree(const CtConfig& ct, const storage::SnapshotEntry& e);
+// The live tree a snapshot of a CT without a disk copies (VE_PRIVATE/upper, or simfs's
+// VE_PRIVATE): its owner and mode are those of the copy's top (a migration makes one).
+std::string snapshot_source_path(const CtConfig& ct);
+bool is_image_snapshot(const storage::SnapshotEntry& e);
 
 // Thaw what a killed snapshot left frozen (the CT's cgroup, its disk's file system). Cheap when
 // nothing was (one stat of the marker).

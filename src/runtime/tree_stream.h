@@ -53,6 +53,19 @@ using ByteSource = std::function<Result<size_t>(void* buf, size_t n)>;
 Status import_stream(const HostConfig& host, const std::string& ctid, const std::string& conf_text,
                      const ByteSource& src, bool existing, const Say& say, bool keep_ids = false);
 
+// A snapshot's tree (runtime/snapshot.h snapshot_tree: a copy of the upper layer or of a simfs
+// tree) as such a stream, without ve.conf: its entries are below rootfs/, owners unshifted by
+// ct's range. Overlay whiteouts (character devices 0:0) are entries like any other, an opaque
+// directory carries trusted.overlay.opaque. pass.select
+// may leave entries out (a snapshot image's file system: only its tree).
+Result<StreamReport> export_dir_stream(const CtConfig& ct, const std::string& dir,
+                                       const ByteSink& sink, const ExportPass& pass = {});
+// The receiving end: the stream's tree written below dir_fd (an empty directory) under import's
+// rules, ids shifted into ct's range; the one device node made is an overlay whiteout (a
+// character device 0:0, which no driver answers), the one xattr outside user.* a directory's
+// trusted.overlay.opaque = "y". Checked against the stream at the end.
+Status import_dir_stream(const CtConfig& ct, int dir_fd, const ByteSource& src);
+
 // A delta of the existing CT ctid's tree (a stream made with ExportPass::select): its entries are
 // written (runtime/tree_delta.h), then the paths removals() returns are removed, each resolved
 // below the tree's root without following anything (storage::TreeWriter::remove). removals is

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 
 #include "core/unique_fd.h"
 #include "harness.h"
@@ -521,6 +522,175 @@ TEST_F(MigrateTest, DeltaRemovalsStayInTheTree) {
   EXPECT_PRED2(contains, r.out, "unsafe path");
   EXPECT_TRUE(fs::exists(victim + "/keep"));
   EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf"));
+}
+
+// Snapshots come along (protocol 4): the index and each snapshot's tree, written on the
+// destination as `snapshot` makes them (owners in its range, an overlay whiteout and an opaque
+// directory kept); switch
+// works there; the source keeps none. A mounted snapshot is refused before anything is stopped.
+TEST_F(MigrateTest, SnapshotsComeAlong) {
+  std::string id = create_running_ct({"--diskspace", "unlimited", "--diskinodes", "unlimited"});
+  auto snapshot = [&](const std::string& ct, const std::vector<std::string>& extra) {
+    std::vector<std::string> args{"snapshot", ct};
+    args.insert(args.end(), extra.begin(), extra.end());
+    RunResult r = berth(args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::smatch m;
+    std::regex re("Snapshot ([0-9a-f-]{36}) of CT");
+    return std::regex_search(r.out, m, re) ? std::string(m[1]) : std::string();
+  };
+  ASSERT_EQ(berth({"exec", id, "echo one > /root/state"}).code, 0);
+  std::string a = snapshot(id, {"--name", "first"});
+  // A directory of the template removed (a whiteout in the upper layer), one removed and made
+  // again (an opaque directory).
+  ASSERT_EQ(berth({"exec", id,
+                   "echo two > /root/state; rmdir /var/tmp; rm -r /etc/udhcpc; mkdir /etc/udhcpc"})
+                .code,
+            0);
+  std::string b = snapshot(id, {"--name", "second", "--description", "state two"});
+  ASSERT_EQ(berth({"exec", id, "echo three > /root/state"}).code, 0);
+  ASSERT_FALSE(a.empty() || b.empty());
+
+  std::string target = root() + "/mnt-snap";
+  ASSERT_EQ(berth({"snapshot-mount", id, "--id", a, "--target", target}).code, 0);
+  RunResult m = migrate(id);
+  EXPECT_EQ(m.code, 6) << m.err;
+  EXPECT_PRED2(contains, m.err, "snapshot-umount");
+  EXPECT_PRED2(matches, status_line(id), "CTID " + id + " exist mounted running");
+  ASSERT_EQ(berth({"snapshot-umount", id, "--id", a}).code, 0);
+  fs::remove(target);
+
+  RunResult before = berth({"snapshot-list", id, "-j"});
+  ASSERT_EQ(before.code, 0) << before.err;
+  m = migrate(id, {"-t"});
+  ASSERT_EQ(m.code, 0) << m.out << m.err;
+  EXPECT_PRED2(contains, m.out, "snapshots");
+  RunResult after = dst({"snapshot-list", id, "-j"});
+  ASSERT_EQ(after.code, 0) << after.err;
+  auto jb = nlohmann::json::parse(before.out, nullptr, false);
+  auto ja = nlohmann::json::parse(after.out, nullptr, false);
+  ASSERT_EQ(ja.size(), 2u) << after.out;
+  ASSERT_EQ(jb.size(), 2u) << before.out;
+  for (size_t i = 0; i < 2; ++i)
+    for (const char* k : {"uuid", "parent_uuid", "name", "description", "date", "current"})
+      EXPECT_EQ(ja[i][k], jb[i][k]) << k;
+  // Owners in the destination's range; the whiteout is one.
+  std::string snaps = dst_ + "/var/lib/berth/private/" + id + "/snapshots";
+  std::string conf = read_text(dst_ + "/etc/berth/conf/" + id + ".conf");
+  std::smatch um;
+  ASSERT_TRUE(std::regex_search(conf, um, std::regex("LOCAL_UID=\"([0-9]+)\"")));
+  struct stat st;
+  ASSERT_EQ(::stat((snaps + "/" + a + "/upper/root/state").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, static_cast<uid_t>(std::stoul(um[1])));
+  ASSERT_EQ(::lstat((snaps + "/" + b + "/upper/var/tmp").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == 0);
+  EXPECT_TRUE(fs::exists(snaps + "/" + a + ".conf"));
+
+  RunResult sw = dst({"snapshot-switch", id, "--id", a});
+  ASSERT_EQ(sw.code, 0) << sw.err;
+  EXPECT_EQ(dst({"exec", id, "cat", "/root/state"}).out, "one\n");
+  EXPECT_EQ(dst({"exec", id, "ls", "-d", "/var/tmp"}).code, 0);
+  sw = dst({"snapshot-switch", id, "--id", b});
+  ASSERT_EQ(sw.code, 0) << sw.err;
+  EXPECT_EQ(dst({"exec", id, "cat", "/root/state"}).out, "two\n");
+  EXPECT_NE(dst({"exec", id, "ls", "-d", "/var/tmp"}).code, 0) << "the whiteout was lost";
+  RunResult opaque = dst({"exec", id, "ls", "-A", "/etc/udhcpc"});
+  EXPECT_EQ(opaque.code, 0) << opaque.err;
+  EXPECT_EQ(opaque.out, "") << "the opaque directory shows the template's entries";
+  EXPECT_FALSE(fs::exists(ve_private(id)));
+  EXPECT_FALSE(fs::exists(conf_path(id)));
+}
+
+// A CT with a disk: its snapshots are images (<uuid>.img); each comes as the tree its file
+// system holds and is made an image again there, with that host's ids.
+TEST_F(MigrateTest, ImageSnapshotsComeAlong) {
+  std::string id = create_running_ct({"--diskspace", "256M"});
+  auto put = [&](const std::string& text) {
+    return berth({"exec", id, "echo " + text + " > /root/state"}).code;
+  };
+  ASSERT_EQ(put("one"), 0);
+  RunResult s1 = berth({"snapshot", id, "--name", "first"});
+  ASSERT_EQ(s1.code, 0) << s1.err;
+  ASSERT_EQ(put("two"), 0);
+  RunResult s2 = berth({"snapshot", id, "--name", "second"});
+  ASSERT_EQ(s2.code, 0) << s2.err;
+  std::smatch um;
+  ASSERT_TRUE(std::regex_search(s1.out, um, std::regex("Snapshot ([0-9a-f-]{36}) of CT")));
+  std::string a = um[1];
+  RunResult before = berth({"snapshot-list", id, "-j"});
+  // What a killed earlier migration left mounted where it reads an image is released first.
+  std::string stage = ve_private(id) + "/snapshots/" + a + ".mnt";
+  fs::create_directories(stage);
+  ASSERT_EQ(run_process({"/bin/mount", "-t", "tmpfs", "leftover", stage}, {}, {}).code, 0);
+  RunResult m = migrate(id, {"-t"});
+  ASSERT_EQ(m.code, 0) << m.out << m.err;
+  EXPECT_EQ(read_text("/proc/self/mountinfo").find(stage), std::string::npos);
+  RunResult after = dst({"snapshot-list", id, "-j"});
+  ASSERT_EQ(after.code, 0) << after.err;
+  auto jb = nlohmann::json::parse(before.out, nullptr, false);
+  auto ja = nlohmann::json::parse(after.out, nullptr, false);
+  ASSERT_EQ(ja.size(), 2u) << after.out;
+  for (size_t i = 0; i < 2; ++i)
+    for (const char* k : {"uuid", "parent_uuid", "name", "description", "date", "current"})
+      EXPECT_EQ(ja[i][k], jb[i][k]) << k;
+  EXPECT_TRUE(
+      fs::is_regular_file(dst_ + "/var/lib/berth/private/" + id + "/snapshots/" + a + ".img"));
+  RunResult sw = dst({"snapshot-switch", id, "--id", a});
+  ASSERT_EQ(sw.code, 0) << sw.err;
+  RunResult cat = dst({"exec", id, "cat", "/root/state"});
+  EXPECT_EQ(cat.out, "one\n") << cat.err;
+  // Owned by the CT's root there (its own range), as the tree's files are.
+  RunResult own = dst({"exec", id, "stat", "-c", "%u", "/root/state"});
+  EXPECT_EQ(own.out, "0\n") << own.err;
+  EXPECT_FALSE(fs::exists(ve_private(id)));
+}
+
+// A fake source's snapshot names: only uuids, each of the index, once; nothing is kept.
+TEST_F(MigrateTest, HostileSnapshotNamesRefused) {
+  std::string id = "7194";
+  std::string conf = "OSTEMPLATE=\"busybox\"\nVE_LAYOUT=\"overlay\"\n";
+  const std::string u = "0b3c6a5e-1111-4222-8333-944445555666";
+  std::string tree = make_tar({{"ve.conf", 'f', conf}, {"rootfs/", 'd', ""}});
+  std::string snap = make_tar({{"rootfs/", 'd', ""}, {"rootfs/ok", 'f', "fine"}});
+  std::string index = R"({"version":1,"current":")" + u + R"(","snapshots":[{"uuid":")" + u +
+                      R"(","parent_uuid":"","name":"x","file":")" + u +
+                      R"(","has_config":false}]})";
+  std::string head = hello(id, "offline") + encode_frame(Frame::kConfig, conf) +
+                     encode_frame(Frame::kData, tree) + encode_frame(Frame::kEnd, "") +
+                     encode_frame(Frame::kSnapshots, index);
+  for (const std::string& name : {std::string("../../../../../tmp/berth-mig-snap-evil"),
+                                  std::string("0b3c6a5e-1111-4222-8333-94444555566/"),
+                                  std::string("0b3c6a5e-1111-4222-8333-944445555667")}) {
+    SCOPED_TRACE(name);
+    RunResult r =
+        dst({"_migrate-recv"},
+            head + encode_frame(Frame::kSnapshot, name) + encode_frame(Frame::kData, snap) +
+                encode_frame(Frame::kEnd, "") + encode_frame(Frame::kCommit, ""));
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_PRED2(contains, r.out, "bad stream");
+    EXPECT_FALSE(fs::exists("/tmp/berth-mig-snap-evil"));
+    EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf"));
+    EXPECT_FALSE(fs::exists(dst_ + "/var/lib/berth/private/" + id));
+  }
+  // An index naming a file that is not the snapshot's own.
+  std::string evil = index;
+  evil.replace(evil.find(R"("file":")") + 8, u.size(), "../../etc");
+  RunResult r =
+      dst({"_migrate-recv"}, hello(id, "offline") + encode_frame(Frame::kConfig, conf) +
+                                 encode_frame(Frame::kData, tree) + encode_frame(Frame::kEnd, "") +
+                                 encode_frame(Frame::kSnapshots, evil));
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_FALSE(fs::exists(dst_ + "/var/lib/berth/private/" + id));
+  // The good stream is taken, and committing without the snapshot is not.
+  r = dst({"_migrate-recv"}, head + encode_frame(Frame::kCommit, ""));
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_FALSE(fs::exists(dst_ + "/etc/berth/conf/" + id + ".conf"));
+  r = dst({"_migrate-recv"}, head + encode_frame(Frame::kSnapshot, u) +
+                                 encode_frame(Frame::kData, snap) + encode_frame(Frame::kEnd, "") +
+                                 encode_frame(Frame::kCommit, ""));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dst_ + "/var/lib/berth/private/" + id + "/snapshots/" + u + "/upper/ok"));
+  EXPECT_EQ(dst({"snapshot-list", id}).code, 0);
 }
 
 }  // namespace

@@ -15,7 +15,8 @@
 # VPS's loopback and another comes from the client; after it, the VPS runs on the destination
 # only, the count went on from its value, both streams lost nothing and the client's never ended,
 # the client's neighbour cache names host 2 (the destination announced the address), the frozen
-# time is printed; nothing of the VPS is left on the source. Files changed, made and removed
+# time is printed; nothing of the VPS is left on the source. A snapshot taken before comes along
+# and snapshot-switch to it works on the destination. Files changed, made and removed
 # after the first copy (some before the live delta, some before the freeze) arrive as they were
 # at the freeze, and the frozen copy is a small delta of the first.
 set -u
@@ -88,6 +89,10 @@ echo "  before: count $c0, stream at $r0, client's stream at $l0"
 # and symlink, a removed file and a removed directory tree.
 run_b exec 301 'mkdir -p /srv/t/dir/sub /srv/t/keep && echo r >/srv/t/ref && echo old >/srv/t/changed && echo x >/srv/t/deleted && echo y >/srv/t/dir/sub/f && echo aaaa >/srv/t/samesize && touch -r /srv/t/ref /srv/t/samesize && echo m >/srv/t/mode && chmod 644 /srv/t/mode && echo k >/srv/t/keep/k && echo g >/srv/t/live-gone'
 expect_rc 0 "the test's files in the VPS"
+# A snapshot comes along (sent after the first copy, while the VPS runs): switched to on the
+# destination at the end, it gives back the files as they were here.
+run_b snapshot 301 --name before-move; expect_rc 0 "snapshot of 301"
+SNAP=$(echo "$OUT" | sed -n 's/.*Snapshot \([0-9a-f-]\{36\}\) of CT.*/\1/p')
 PAUSE=$WORK/pause
 mkdir -p "$PAUSE"
 # Wait for the migration to reach a pause point (BERTH_TEST_PAUSE_DIR, runtime/migrate.cc).
@@ -168,6 +173,12 @@ ip neigh show proxy 198.18.9.50 | grep -q . && fail "host 1 still answers ARP fo
 # (destroy keeps CTID.conf.destroyed, as vzctl does)
 left=$(ls "$BERTH_ROOT/var/lib/berth/private" 2>/dev/null; ls "$BERTH_ROOT/etc/berth/conf" 2>/dev/null | grep 301 | grep -v '\.destroyed$')
 expect_eq "${left:-none}" none "the source's private area and config are gone"
+OUT=$(dst snapshot-list 301 2>&1)
+case $OUT in *"$SNAP"*before-move*) pass "the snapshot is listed on the destination" ;; *) fail "snapshot $SNAP not on the destination: $OUT" ;; esac
+OUT=$(dst snapshot-switch 301 --id "$SNAP" 2>&1); RC=$?; expect_rc 0 "snapshot-switch on the destination"
+OUT=$(dst exec 301 'cat /srv/t/changed /srv/t/deleted' 2>&1)
+expect_eq "$OUT" "old
+x" "the snapshot's files on the destination"
 OUT=$(dst stop 301 2>&1); RC=$?; expect_rc 0 "stop on the destination"
 OUT=$(dst destroy 301 2>&1); RC=$?; expect_rc 0 "destroy on the destination"
 vm_result migrate.sh

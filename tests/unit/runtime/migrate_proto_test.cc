@@ -88,5 +88,46 @@ TEST(MigrateProto, SshWordsSplitLikeAShell) {
   EXPECT_FALSE(split_words("-o 'open").ok());
 }
 
+// A snapshot's header (kSnapshot): a lower-case uuid and its config; any other name is refused
+// (it becomes a path on the destination).
+TEST(MigrateProto, SnapshotHeaders) {
+  const std::string u = "0b3c6a5e-1111-4222-8333-944445555666";
+  auto plain = parse_snapshot_header(encode_snapshot_header({u, "", false}));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->uuid, u);
+  EXPECT_FALSE(plain->has_config);
+  auto with = parse_snapshot_header(encode_snapshot_header({u, "A=\"1\"\nB=\"2\"\n", true}));
+  ASSERT_TRUE(with.ok());
+  EXPECT_TRUE(with->has_config);
+  EXPECT_EQ(with->conf, "A=\"1\"\nB=\"2\"\n");
+  auto empty_conf = parse_snapshot_header(u + "\n");
+  ASSERT_TRUE(empty_conf.ok());
+  EXPECT_TRUE(empty_conf->has_config);
+  for (const std::string& bad :
+       {std::string(""), std::string(".."), std::string("../../etc/passwd"), u + ".img",
+        std::string("0B3C6A5E-1111-4222-8333-944445555666"), u.substr(0, 35) + "/",
+        std::string("{") + u + "}", u + "/x\nA=1"}) {
+    auto r = parse_snapshot_header(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().exit_status(), 1);
+    }
+  }
+  EXPECT_FALSE(parse_snapshot_header(u + "\n" + std::string((1u << 20) + 1, 'x')).ok());
+  // A disk image's: its size and inodes, bounded.
+  SnapshotHeader img{u, "X=1\n", true, 256u << 20, 65536};
+  auto back = parse_snapshot_header(encode_snapshot_header(img));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(back->uuid, u);
+  EXPECT_EQ(back->image_bytes, 256u << 20);
+  EXPECT_EQ(back->image_inodes, 65536u);
+  EXPECT_EQ(back->conf, "X=1\n");
+  for (const std::string& bad :
+       {u + ".img", u + ".img 1048576", u + " 1048576 10", u + ".img 1024 10",
+        u + ".img 1048576 -1", u + ".img 99999999999999999999 1", u + ".img 1048576 4294967297",
+        u + ".img 1048576 1 2", std::string("../x.img 1048576 1")})
+    EXPECT_FALSE(parse_snapshot_header(bad).ok()) << bad;
+}
+
 }  // namespace
 }  // namespace berth::runtime::mig
