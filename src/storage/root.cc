@@ -329,9 +329,10 @@ Status destroy_private(const CtConfig& ct) {
   std::string gone = priv + ".destroying";
   // The overlay's staging mount of the template (mount_overlay), left by a command killed
   // between making it and the overlay's mount: read-only, so the removal below would fail on it.
+  // (A simfs area is the tenant's own tree, which may hold a `.lower` symlink: never followed.)
   for (const std::string& dir : {priv, gone, priv + ".tmp"})
     if (sys::is_mount_point(dir + "/.lower"))
-      (void)sys::kernel().umount(dir + "/.lower", MNT_DETACH);
+      (void)sys::kernel().umount(dir + "/.lower", MNT_DETACH | UMOUNT_NOFOLLOW);
   // A disk left mounted by a crash (remove_tree does not cross into mounts).
   BERTH_RETURN_IF_ERROR(release_disk_at(gone).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(release_disk_at(priv).status(exitcode::kDeleteFailed));
