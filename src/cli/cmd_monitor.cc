@@ -10,7 +10,7 @@ namespace berth::cli {
 int cmd_monitor(const Invocation& inv, const HostConfig& host) {
   if (!inv.args.empty())
     return report(inv, Error::with_status(exitcode::kBadArgument, "_monitor takes no argument"));
-  return monitor::serve(host);
+  return monitor::serve(host, &cli::main);
 }
 
 // Stop's teardown of a CT whose init has exited (a poweroff or reboot inside), then for a

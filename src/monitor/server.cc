@@ -134,6 +134,18 @@ Result<Request> read_request(int sock) {
   return r;
 }
 
+// Set by serve(): the command line's entry point of this program, for workers run in the fork.
+RunInline g_run_inline = nullptr;
+
+// Whether exe (an O_PATH fd of the client's executable; -1: ours) is the program this watcher
+// runs. A client from another binary (berthd, or berth after an upgrade) gets an exec of its own.
+bool same_program(int exe) {
+  if (exe < 0) return true;
+  struct stat theirs, ours;
+  return ::fstat(exe, &theirs) == 0 && ::stat("/proc/self/exe", &ours) == 0 &&
+         theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
+}
+
 // Fork and exec a worker: argv with env, fds 0-2, the report pipe as fd 3 (kReportFdEnv), the
 // executable exe (an O_PATH fd) or our own.
 pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string> env,
@@ -144,6 +156,7 @@ pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string>
   av.push_back(nullptr);
   for (auto& v : env) ev.push_back(const_cast<char*>(v.c_str()));
   ev.push_back(nullptr);
+  std::fflush(nullptr);  // nothing of ours buffered may reach the worker's files
   pid_t pid = ::fork();
   if (pid != 0) return pid;
   // Child: fds to high numbers first (so the dup2s below cannot overwrite each other).
@@ -158,6 +171,20 @@ pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string>
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  // The same binary as ours: run the command in this fork, as the exec would (its argv and env,
+  // fds 0-2 and 3, signals unblocked, SIGPIPE/SIGHUP ignored as the watcher has them), without
+  // loading the program again: that is ~10 ms of every start.
+  if (g_run_inline && same_program(exe)) {
+    // What an exec would close: the watcher's socket, lock, pidfds and consoles.
+    if (!sys::close_range(4U, ~0U, 0).ok()) ::_exit(exitcode::kSystem);
+    environ = ev.data();
+    // stdout's buffering follows its new file, as at a program's start.
+    (void)std::setvbuf(stdout, nullptr, ::isatty(1) ? _IOLBF : _IOFBF, BUFSIZ);
+    int rc = g_run_inline(static_cast<int>(argv.size()), av.data());
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::_exit(rc);
+  }
   if (exe >= 0) ::execveat(exe, "", av.data(), ev.data(), AT_EMPTY_PATH);
   ::execve("/proc/self/exe", av.data(), ev.data());
   ::_exit(exitcode::kSystem);
@@ -625,7 +652,8 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
 
 }  // namespace
 
-int serve(const HostConfig& host) {
+int serve(const HostConfig& host, RunInline run_inline) {
+  g_run_inline = run_inline;
   int ready = -1;
   if (const char* r = std::getenv(kReadyFdEnv)) ready = std::atoi(r);
   ::unsetenv(kReadyFdEnv);

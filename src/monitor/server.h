@@ -30,7 +30,12 @@ namespace berth::monitor {
 inline constexpr int kMaxReboots = 5;
 inline constexpr int kRebootWindowSeconds = 60;
 
-// Serve until idle or SIGTERM; returns the exit status.
-int serve(const HostConfig& host);
+// A program's command-line entry (main's argc/argv; returns the exit status).
+using RunInline = int (*)(int argc, char** argv);
+
+// Serve until idle or SIGTERM; returns the exit status. run_inline: the entry of the program the
+// watcher runs (the berth binary's), so a worker for a command of this same program is a fork
+// that calls it instead of an exec (nullptr: always exec).
+int serve(const HostConfig& host, RunInline run_inline = nullptr);
 
 }  // namespace berth::monitor

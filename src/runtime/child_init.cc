@@ -144,11 +144,12 @@ Status apply_proc_limits(ChildContext& c) {
 
 Status bring_up_loopback(ChildContext&) { return isolation::bring_up_loopback(); }
 
-// The parent moves us into the CT's cgroup while we did the mounts (hiding the cgroup v1 attach
-// latency); the cgroup namespace must be made after that, so its root is our group.
+// The parent made the network and (v1) moved us into the CT's cgroup while we did the mounts
+// (hiding both, the cgroup v1 attach latency too); it says so before anything below, so init
+// starts with its network, and a v1 cgroup namespace's root is our group.
 Status join_cgroup_namespace(ChildContext& c) {
-  if (!c.a.wait_cgroup) return {};
   BERTH_RETURN_IF_ERROR(sync_expect(c.a.sync_fd, SyncMsg::kCgroupDone));
+  if (!c.a.wait_cgroup) return {};
   if (::unshare(CLONE_NEWCGROUP) != 0) return Error::from_errno(errno, "unshare cgroup namespace");
   return {};
 }

@@ -20,7 +20,7 @@ struct ChildArgs {
   std::string root;  // where root_fd is attached (storage::ct_attach_dir)
   int root_fd = -1;  // the CT's view of its root (storage::ct_root_view)
   bool userns = true;
-  bool wait_cgroup = true;  // v1: join happens from the parent; wait before cgroupns unshare
+  bool wait_cgroup = true;  // v1: joined by the parent; our cgroupns is made after its release
   int sync_fd = -1;         // child end of the sync socket
   int console_fd = -1;      // init's stdout/stderr
   isolation::CgroupFsPlan cgroup_fs;  // /sys/fs/cgroup inside the CT

@@ -37,7 +37,7 @@
 namespace berth::runtime {
 namespace {
 
-constexpr std::array<Step<StartContext>, 16> kStartSteps{{
+constexpr std::array<Step<StartContext>, 17> kStartSteps{{
     {"validate_config", validate_config},
     {"repair_leftovers", repair_leftovers},
     {"mount_root", mount_root},
@@ -50,12 +50,13 @@ constexpr std::array<Step<StartContext>, 16> kStartSteps{{
     {"prepare_child", prepare_child},
     {"ensure_ubc_server", ensure_ubc_server},
     {"clone_child", clone_child},
-    // The network comes before the id maps: a CT in a user namespace waits for its maps, so its
-    // init starts with its network.
+    // The id maps first: the child then mounts while the network is made here. It waits for
+    // release_child before its cgroup namespace and init, so init starts with its network.
+    {"write_id_maps", write_id_maps},
     {"attach_network", attach_network},
     {"apply_shaping", apply_shaping},
-    {"write_id_maps", write_id_maps},
     {"join_cgroup_v1", join_cgroup_v1},
+    {"release_child", release_child},
     {"wait_child", wait_child},
 }};
 
@@ -373,7 +374,12 @@ Status write_id_maps(StartContext& ctx) {
 // cgroup v1: join from here while the child mounts (the first attach can stall ~10 ms).
 Status join_cgroup_v1(StartContext& ctx) {
   if (ctx.cgfd.valid()) return {};
-  BERTH_RETURN_IF_ERROR(ctx.cg->attach(ctx.group, ctx.child.pid()));
+  return ctx.cg->attach(ctx.group, ctx.child.pid());
+}
+
+// The host side is done (network, v1 cgroup): the child may make its cgroup namespace and exec
+// init.
+Status release_child(StartContext& ctx) {
   return sync_send(ctx.sync.parent.get(), SyncMsg::kCgroupDone);
 }
 

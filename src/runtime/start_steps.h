@@ -104,10 +104,11 @@ Status open_notify_socket(StartContext& ctx);
 Status prepare_child(StartContext& ctx);
 Status ensure_ubc_server(StartContext& ctx);
 Status clone_child(StartContext& ctx);
+Status write_id_maps(StartContext& ctx);
 Status attach_network(StartContext& ctx);
 Status apply_shaping(StartContext& ctx);
-Status write_id_maps(StartContext& ctx);
 Status join_cgroup_v1(StartContext& ctx);
+Status release_child(StartContext& ctx);
 Status wait_child(StartContext& ctx);
 
 }  // namespace berth::runtime

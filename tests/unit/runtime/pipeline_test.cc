@@ -48,10 +48,11 @@ TEST(StartSteps, ParentOrder) {
       s, {"validate_config", "repair_leftovers", "mount_root", "open_root_view", "clone_child"});
   // Limits are on the group before anything of the CT exists.
   expect_in_order(s, {"create_cgroup", "apply_limits", "clone_child"});
-  // The network is made while the child waits for its id maps (its init starts with it); the
-  // v1 join happens while the child mounts; then the parent waits for the child's answer.
-  expect_in_order(s, {"prepare_child", "clone_child", "attach_network", "apply_shaping",
-                      "write_id_maps", "join_cgroup_v1", "wait_child"});
+  // The id maps go first so the child mounts while the network is made and (v1) joined; the
+  // child is released after both (its init starts with its network); then the parent waits for
+  // the child's answer.
+  expect_in_order(s, {"prepare_child", "clone_child", "write_id_maps", "attach_network",
+                      "apply_shaping", "join_cgroup_v1", "release_child", "wait_child"});
   // The beancounter mounts are cloned before the child that attaches them exists.
   expect_in_order(s, {"ensure_ubc_server", "clone_child"});
   EXPECT_EQ(std::set<std::string>(s.begin(), s.end()).size(), s.size()) << "step names are unique";
@@ -174,7 +175,7 @@ class WithHost : public ::testing::Test {
   HostConfig host_;
 };
 
-// The real start steps from create_cgroup to join_cgroup_v1, against the fakes. mount_root is
+// The real start steps from create_cgroup to release_child, against the fakes. mount_root is
 // stood in for by a step that acquires the same guard (the real one mounts an overlay), and
 // the test holds the child's end of the sync socket (the fake clone makes no process to hold it).
 class StartUnwind : public WithHost {
@@ -208,7 +209,8 @@ class StartUnwind : public WithHost {
             {"hold_child_end", hold_child_end},
             real("clone_child"),
             real("write_id_maps"),
-            real("join_cgroup_v1")};
+            real("join_cgroup_v1"),
+            real("release_child")};
   }
 
   // Runs the steps in a fresh context (destroyed before this returns); returns the pipeline's
@@ -286,6 +288,7 @@ TEST_F(StartUnwind, EachInjectedFailureUndoesInReverse) {
       {"clone_child", concat({undo_cgroup, undo_mount})},
       {"write_id_maps", concat({undo_child, undo_cgroup, undo_mount})},
       {"join_cgroup_v1", concat({undo_child, undo_cgroup, undo_mount})},
+      {"release_child", concat({undo_child, undo_cgroup, undo_mount})},
   };
   for (const auto& c : cases) {
     FailStep f(std::string("start:") + c.step);
