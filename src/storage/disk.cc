@@ -102,6 +102,19 @@ std::vector<std::string> mount_points_of(const std::string& dev) {
   return out;
 }
 
+// Whether no file description of path exists but ours: the kernel grants a write lease only
+// then (a loop device keeps its backing file open). False when unsure (no lease support, leases
+// off, path not a regular file): the caller then looks at every loop device.
+bool nothing_has_open(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) return false;
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (::fcntl(fd.get(), F_SETLEASE, F_WRLCK) != 0) return false;
+  (void)::fcntl(fd.get(), F_SETLEASE, F_UNLCK);
+  return true;
+}
+
 // The image's loop devices that nothing mounts are detached (a command killed between attach and
 // mount); one mounted anywhere else (a read-only mount for a backup) means the image is in use:
 // a second read-write mount, or e2fsck and resize2fs on the file, would corrupt it.
@@ -115,6 +128,9 @@ Status free_stale_loops(const std::string& image) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   for (;;) {
+    // The common case, in constant time: nothing has the image open, so no loop device holds it
+    // and the scan of every loop device on the host (one per running VPS with a disk) is skipped.
+    if (nothing_has_open(image)) return {};
     auto loops = sys::loops_backed_by(image);
     if (loops.empty()) return {};
     for (const auto& dev : loops) {
