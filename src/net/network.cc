@@ -37,8 +37,8 @@ Result<CtNetwork> attach_network(const CtConfig& ct, pid_t init) {
   return net;
 }
 
-Status detach_network(const CtConfig& ct) {
-  Status first = detach_routed(ct);
+Status detach_network(const CtConfig& ct, bool netns_dying) {
+  Status first = detach_routed(ct, netns_dying);
   Status st = detach_bridged(ct);
   if (first.ok()) first = std::move(st);
   st = remove_filters(ct);

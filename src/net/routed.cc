@@ -76,18 +76,39 @@ void remove_proxies(Netlink& nl, const std::vector<std::string>& devs,
   }
 }
 
+// The alias a stopped CT's host veth gets when stop leaves the link to its dying network
+// namespace: its counters are banked, so whoever removes it later must not bank them again. (A
+// space: no interface name, so no NETIF veth's `<alias>:<ifname>`, can end like this.)
+constexpr std::string_view kStoppedSuffix = " stopped";
+
+bool is_ours(const std::optional<LinkInfo>& link, const std::string& alias) {
+  return link && (link->alias == alias || link->alias == alias + std::string(kStoppedSuffix));
+}
+
 // Host link, proxy entries: everything of the host side. The routes go with the link.
+// leave_link: the CT's network namespace is about to go (stop): the kernel removes the veth pair
+// with it, in the background. Removing it here waits for RCU grace periods (~10 ms a link); so
+// only its routes go now (a start of another CT with one of its addresses must not find them),
+// and the link is marked as banked.
 Status teardown_host(Netlink& nl, const std::string& host, const std::string& alias,
-                     const std::vector<std::string>& devs, std::vector<IpAddr> addrs) {
+                     const std::vector<std::string>& devs, std::vector<IpAddr> addrs,
+                     bool leave_link = false) {
   BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(host));
-  if (link && link->alias == alias) {
+  bool ours = is_ours(link, alias);
+  if (ours) {
     if (auto routed = nl.host_routes_via(link->ifindex); routed.ok())
       for (auto& a : *routed)
         if (std::find(addrs.begin(), addrs.end(), a) == addrs.end()) addrs.push_back(a);
   }
   remove_proxies(nl, devs, addrs);
   BERTH_RETURN_IF_ERROR(remove_shaping(host, alias));
-  if (!link || link->alias != alias) return {};
+  if (!ours) return {};
+  if (leave_link) {
+    for (const auto& a : addrs)
+      BERTH_RETURN_IF_ERROR(
+          ignore(nl.delete_route(a, a.host_prefix(), link->ifindex), {ESRCH, ENOENT, ENODEV}));
+    return ignore(nl.set_alias(link->ifindex, alias + std::string(kStoppedSuffix)), {ENODEV});
+  }
   BERTH_RETURN_IF_ERROR(ignore(nl.delete_link(link->ifindex), {ENODEV}));
   // A dying network namespace may still hold the pair for a moment: wait until it is gone.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
@@ -218,11 +239,13 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
   BERTH_ASSIGN_OR_RETURN(std::vector<int> devs, neigh_dev_indexes(nl, s.neigh_devs));
   BERTH_ASSIGN_OR_RETURN(auto old, nl.find_link(s.host));
   if (old) {
-    if (old->alias != s.alias)
+    if (!is_ours(old, s.alias))
       return Error::with_status(exitcode::kVeth,
                                 "host interface name `" + s.host + "` is in use by another link");
-    // Ours, and the CT is not running (start checked): left by a start or stop that was killed.
-    (void)bank_counters(ct, s.host);
+    // Ours, and the CT is not running (start checked): left by a start or stop that was killed
+    // (its counters are banked here), or by a stop a moment ago (banked, the kernel not yet
+    // done removing it).
+    if (old->alias == s.alias) (void)bank_counters(ct, s.host);
     BERTH_RETURN_IF_ERROR(
         teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).status(exitcode::kVeth));
   }
@@ -250,11 +273,14 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
   return guard;
 }
 
-Status detach_routed(const CtConfig& ct) {
+Status detach_routed(const CtConfig& ct, bool netns_dying) {
   BERTH_ASSIGN_OR_RETURN(Setup s, setup_of(ct, false));
   BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
-  (void)bank_counters(ct, s.host);  // best effort: the teardown must happen either way
-  return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).context("remove network");
+  // Best effort: the teardown must happen either way. A link a stop already banked is not.
+  if (auto link = nl.find_link(s.host); link.ok() && *link && (*link)->alias == s.alias)
+    (void)bank_counters(ct, s.host);
+  return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs, netns_dying)
+      .context("remove network");
 }
 
 Status update_routed(const CtConfig& ct, pid_t init) {

@@ -72,8 +72,11 @@ Status check_routed_addresses(const CtConfig& ct, const std::vector<IpAddr>& add
 Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init);
 
 // Stop and destroy: remove the host link of ct (if it is there and ours) and the proxy entries of
-// its addresses. Waits until the link is gone. Nothing there is fine.
-Status detach_routed(const CtConfig& ct);
+// its addresses. Waits until the link is gone. Nothing there is fine. netns_dying (stop, init
+// dead, its netns about to be let go): the routes are removed and the link is left to the kernel,
+// which removes the pair with the namespace in the background; it is marked banked (its alias
+// gets " stopped"), and a start or destroy that still finds it removes it without banking again.
+Status detach_routed(const CtConfig& ct, bool netns_dying = false);
 
 // `set --ipadd/--ipdel` on a running CT: make the host routes, proxy entries and the addresses
 // inside match ct's IP_ADDRESS (creating or removing the veth when the list becomes non-empty

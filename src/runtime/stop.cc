@@ -139,7 +139,8 @@ Status remove_cgroup(StopContext& c) {
 // The veths die with the CT's netns; their host ends (if still there), the host routes, the
 // proxy neighbour entries and the anti-spoofing filters are removed here.
 Status detach_network(StopContext& c) {
-  BERTH_RETURN_IF_ERROR(net::detach_network(c.ct).status(exitcode::kStopFailed));
+  // Init is dead: the netns goes when we let go of it below, and the routed veth with it.
+  BERTH_RETURN_IF_ERROR(net::detach_network(c.ct, true).status(exitcode::kStopFailed));
   c.netns_hold.reset();
   return {};
 }
