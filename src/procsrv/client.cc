@@ -47,8 +47,13 @@ pid_t server_pid(const HostConfig& host) {
 // The server's starter when it cannot exec it (the spawner reads the ready pipe, not this status).
 constexpr int kExecFailed = 127;
 
-// Fork twice (the server is nobody's child), exec `berth ubc --serve`, wait for its "ready" byte.
-Status spawn_server() {
+struct Spawned {
+  UniqueFd ready;  // the read end of the server's ready pipe (wait_ready)
+  pid_t starter;   // the middle process, to reap (it exits at once)
+};
+
+// Fork twice (the server is nobody's child), exec `berth ubc --serve`.
+Result<Spawned> fork_server() {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe for beancounter server");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -74,15 +79,37 @@ Status spawn_server() {
     ::_exit(kExecFailed);
   }
   wr.reset();
+  return Spawned{std::move(rd), mid};
+}
+
+void reap_starter(pid_t& mid) {
+  if (mid <= 0) return;
   int status = 0;
-  ::waitpid(mid, &status, 0);
+  while (::waitpid(mid, &status, 0) < 0 && errno == EINTR) {}
+  mid = -1;
+}
+
+// The server's "ready" byte on its pipe.
+Status wait_ready(int rd) {
   struct pollfd pfd {
-    rd.get(), POLLIN, 0
+    rd, POLLIN, 0
   };
   char c = 0;
-  if (::poll(&pfd, 1, 5000) <= 0 || ::read(rd.get(), &c, 1) != 1 || c != '1')
+  if (::poll(&pfd, 1, 5000) <= 0 || ::read(rd, &c, 1) != 1 || c != '1')
     return Error::from_errno(EIO, "start beancounter server");
   return {};
+}
+
+// With the spawn lock held and no live server: unmount what a dead one left, begin the spawn.
+// revived: a dead server's mounts were there.
+Result<Spawned> begin_spawn(const HostConfig& host, bool& revived) {
+  std::string dir = mount_dir(host);
+  if (!server_exists(host))  // mounts of a server that died
+    while (sys::is_mount_point(dir) && ::umount2(dir.c_str(), MNT_DETACH) == 0) revived = true;
+  BERTH_RETURN_IF_ERROR(make_dirs(dir, 0755));
+  // A server still coming up (spawned by a start that was killed) makes the new one wait for
+  // it and report ready: there is never more than one.
+  return fork_server();
 }
 
 }  // namespace
@@ -120,18 +147,48 @@ bool try_idle_lock(const HostConfig& host, UniqueFd& out) {
   return true;
 }
 
-Result<ServerUse> ensure_server(const HostConfig& host) {
+PendingServer begin_server(const HostConfig& host) {
+  if (server_alive(host)) return {};
+  auto use = lock_file(host, kUsersLock, LOCK_SH);
+  if (!use.ok()) return {};
+  auto spawn = lock_file(host, kSpawnLock, LOCK_EX);
+  if (!spawn.ok() || server_alive(host)) return {};  // another start spawned it meanwhile
+  bool revived = false;
+  auto sp = begin_spawn(host, revived);
+  if (!sp.ok()) return {};
+  return PendingServer(std::move(*use), std::move(*spawn), std::move(sp->ready), sp->starter,
+                       revived);
+}
+
+void PendingServer::reap() { reap_starter(starter_); }
+
+PendingServer& PendingServer::operator=(PendingServer&& o) noexcept {
+  if (this != &o) {
+    reap();
+    use_ = std::move(o.use_);
+    spawn_lock_ = std::move(o.spawn_lock_);
+    ready_ = std::move(o.ready_);
+    starter_ = std::exchange(o.starter_, -1);
+    revived_ = o.revived_;
+  }
+  return *this;
+}
+
+Result<ServerUse> ensure_server(const HostConfig& host, PendingServer pending) {
+  if (!pending.empty()) {
+    pending.reap();
+    BERTH_RETURN_IF_ERROR(wait_ready(pending.ready_.get()));
+    ServerUse out(&host, std::move(pending.use_));
+    if (pending.revived_) out.set_revived();
+    return out;
+  }
   BERTH_ASSIGN_OR_RETURN(UniqueFd use, lock_file(host, kUsersLock, LOCK_SH));
   BERTH_ASSIGN_OR_RETURN(UniqueFd spawn, lock_file(host, kSpawnLock, LOCK_EX));
   bool revived = false;
   if (!server_alive(host)) {
-    std::string dir = mount_dir(host);
-    if (!server_exists(host))  // mounts of a server that died
-      while (sys::is_mount_point(dir) && ::umount2(dir.c_str(), MNT_DETACH) == 0) revived = true;
-    BERTH_RETURN_IF_ERROR(make_dirs(dir, 0755));
-    // A server still coming up (spawned by a start that was killed) makes the new one wait for
-    // it and report ready: there is never more than one.
-    BERTH_RETURN_IF_ERROR(spawn_server());
+    BERTH_ASSIGN_OR_RETURN(Spawned sp, begin_spawn(host, revived));
+    reap_starter(sp.starter);
+    BERTH_RETURN_IF_ERROR(wait_ready(sp.ready.get()));
   }
   ServerUse out(&host, std::move(use));
   if (revived) out.set_revived();

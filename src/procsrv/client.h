@@ -19,6 +19,8 @@
 // the user lock.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <utility>
 
@@ -55,9 +57,45 @@ class ServerUse {
   bool revived_ = false;
 };
 
-// Make sure the server runs (spawn it if needed) and keep it from exiting while the returned
-// guard lives. An error means the CT starts without the file (the caller goes on).
-Result<ServerUse> ensure_server(const HostConfig& host);
+// A spawn of the server begun early in a start (begin_server) and waited for later
+// (ensure_server): the server's exec and start-up run while the start mounts the CT's root and
+// makes its cgroups. Empty when a server was already up or the spawn could not begin (then
+// ensure_server does it all). Dropped unused, nothing waits: the new server exits by itself
+// when no CT runs.
+class PendingServer {
+ public:
+  PendingServer() = default;
+  PendingServer(UniqueFd use, UniqueFd spawn_lock, UniqueFd ready, pid_t starter, bool revived)
+      : use_(std::move(use)),
+        spawn_lock_(std::move(spawn_lock)),
+        ready_(std::move(ready)),
+        starter_(starter),
+        revived_(revived) {}
+  PendingServer(PendingServer&& o) noexcept
+      : use_(std::move(o.use_)),
+        spawn_lock_(std::move(o.spawn_lock_)),
+        ready_(std::move(o.ready_)),
+        starter_(std::exchange(o.starter_, -1)),
+        revived_(o.revived_) {}
+  PendingServer& operator=(PendingServer&& o) noexcept;
+  ~PendingServer() { reap(); }
+  bool empty() const { return !ready_; }
+
+ private:
+  friend Result<ServerUse> ensure_server(const HostConfig& host, PendingServer pending);
+  void reap();  // the short-lived starter process (it forks the server and exits at once)
+  UniqueFd use_, spawn_lock_, ready_;
+  pid_t starter_ = -1;
+  bool revived_ = false;
+};
+
+// Begin the spawn of the server when none is up (under the same locks as ensure_server).
+PendingServer begin_server(const HostConfig& host);
+
+// Make sure the server runs (spawn it if needed, or wait for the spawn pending began) and keep it
+// from exiting while the returned guard lives. An error means the CT starts without the file (the
+// caller goes on).
+Result<ServerUse> ensure_server(const HostConfig& host, PendingServer pending = {});
 
 // After a stop: when no CT of the instance runs and no start is in progress, end the server and
 // wait (bounded) until it has unmounted.

@@ -37,9 +37,11 @@
 namespace berth::runtime {
 namespace {
 
-constexpr std::array<Step<StartContext>, 17> kStartSteps{{
+constexpr std::array<Step<StartContext>, 18> kStartSteps{{
     {"validate_config", validate_config},
     {"repair_leftovers", repair_leftovers},
+    // The first start of an instance: its /proc server comes up while the root is mounted.
+    {"spawn_ubc_server", spawn_ubc_server},
     {"mount_root", mount_root},
     {"open_root_view", open_root_view},
     {"create_cgroup", create_cgroup},
@@ -312,8 +314,15 @@ Status prepare_child(StartContext& ctx) {
 
 // The CT's /run/berth/user_beancounters and /proc view are served by the instance's FUSE server
 // (procsrv/client.h); if it cannot run, the CT starts without them (not an error).
+// No server up: begin its spawn now, wait for it in ensure_ubc_server. Never fails the start
+// (ensure_ubc_server tries again, and a CT may start without the server).
+Status spawn_ubc_server(StartContext& ctx) {
+  ctx.ubc_spawn = procsrv::begin_server(ctx.ct.host());
+  return {};
+}
+
 Status ensure_ubc_server(StartContext& ctx) {
-  auto use = procsrv::ensure_server(ctx.ct.host());
+  auto use = procsrv::ensure_server(ctx.ct.host(), std::move(ctx.ubc_spawn));
   if (!use.ok()) return {};
   ctx.ubc.emplace(std::move(use).value());
   if (ctx.ubc->revived()) repair_dead_proc_views(ctx.ct.host());

@@ -73,6 +73,7 @@ struct StartContext {
   UniqueFd notify_mount;        // its detached mount, attached in the CT at kNotifySocket
   UniqueFd cgfd;                // prepare_child
   SyncPair sync;
+  procsrv::PendingServer ubc_spawn;       // spawn_ubc_server (a first start's server coming up)
   std::optional<procsrv::ServerUse> ubc;  // ensure_ubc_server
   UniqueFd ubc_file;
   ProcMounts proc;  // the CT's /proc (proc_mode.h)
@@ -102,6 +103,7 @@ Status apply_limits(StartContext& ctx);
 Status open_console_log(StartContext& ctx);
 Status open_notify_socket(StartContext& ctx);
 Status prepare_child(StartContext& ctx);
+Status spawn_ubc_server(StartContext& ctx);
 Status ensure_ubc_server(StartContext& ctx);
 Status clone_child(StartContext& ctx);
 Status write_id_maps(StartContext& ctx);

@@ -53,8 +53,9 @@ TEST(StartSteps, ParentOrder) {
   // the child's answer.
   expect_in_order(s, {"prepare_child", "clone_child", "write_id_maps", "attach_network",
                       "apply_shaping", "join_cgroup_v1", "release_child", "wait_child"});
-  // The beancounter mounts are cloned before the child that attaches them exists.
-  expect_in_order(s, {"ensure_ubc_server", "clone_child"});
+  // The beancounter mounts are cloned before the child that attaches them exists; a first
+  // start's /proc server comes up while the root is mounted.
+  expect_in_order(s, {"spawn_ubc_server", "mount_root", "ensure_ubc_server", "clone_child"});
   EXPECT_EQ(std::set<std::string>(s.begin(), s.end()).size(), s.size()) << "step names are unique";
 }
 
