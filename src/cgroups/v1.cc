@@ -149,6 +149,25 @@ Status V1Backend::attach(const std::string& rel, pid_t pid) {
   return {};
 }
 
+Result<UniqueFd> V1Backend::open_join_target(const std::string& rel) {
+  if (unified_.empty()) return UniqueFd();
+  std::string dir = unified_ + "/" + rel;
+  UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open cgroup `" + dir + "`");
+  return fd;
+}
+
+Result<std::vector<UniqueFd>> V1Backend::open_self_join(const std::string& rel) {
+  std::vector<UniqueFd> out;
+  for (const auto& h : h_) {
+    std::string path = h.mount + "/" + rel + "/tasks";
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) return Error::from_errno(errno, "open `" + path + "`");
+    out.push_back(std::move(fd));
+  }
+  return out;
+}
+
 // The whole subtree: the CT may move its processes, its init too (systemd's init.scope), into
 // sub-groups.
 std::vector<pid_t> V1Backend::pids(const std::string& rel) const {

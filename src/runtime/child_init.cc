@@ -52,6 +52,15 @@ Status set_parent_death_signal(ChildContext&) {
   return {};
 }
 
+// v1: into the CT's groups by ourselves, through files the parent opened (as host root): a
+// thread moving itself waits for no RCU grace period (cgroups/backend.h).
+Status join_cgroup_self(ChildContext& c) {
+  for (int fd : c.a.self_join)
+    if (::write(fd, "0", 1) != 1) return Error::from_errno(errno, "join the CT's cgroup");
+  for (int fd : c.a.self_join) ::close(fd);
+  return {};
+}
+
 // Nothing in a new user namespace works before its id maps exist.
 Status wait_id_maps(ChildContext& c) {
   return c.a.userns ? sync_expect(c.a.sync_fd, SyncMsg::kMapsDone) : Status{};
@@ -171,8 +180,9 @@ Status drop_caps(ChildContext& c) {
   return isolation::drop_caps(c.caps).context("drop capabilities");
 }
 
-constexpr std::array<Step<ChildContext>, 17> kChildSteps{{
+constexpr std::array<Step<ChildContext>, 18> kChildSteps{{
     {"set_parent_death_signal", set_parent_death_signal},
+    {"join_cgroup_self", join_cgroup_self},
     {"wait_id_maps", wait_id_maps},
     {"become_root", become_root},
     {"apply_userns_limits", apply_userns_limits},

@@ -20,9 +20,10 @@ struct ChildArgs {
   std::string root;  // where root_fd is attached (storage::ct_attach_dir)
   int root_fd = -1;  // the CT's view of its root (storage::ct_root_view)
   bool userns = true;
-  bool wait_cgroup = true;  // v1: joined by the parent; our cgroupns is made after its release
-  int sync_fd = -1;         // child end of the sync socket
-  int console_fd = -1;      // init's stdout/stderr
+  bool wait_cgroup = true;     // v1: joined by the parent; our cgroupns is made after its release
+  int sync_fd = -1;            // child end of the sync socket
+  std::vector<int> self_join;  // v1: `tasks` files to write "0" into (our own move), or none
+  int console_fd = -1;         // init's stdout/stderr
   isolation::CgroupFsPlan cgroup_fs;  // /sys/fs/cgroup inside the CT
   int beancounters_fd =
       -1;                 // detached mount of the CT's beancounter file (procsrv/client.h), or -1

@@ -153,11 +153,15 @@ void close_fds_except(int a, int b) {
 // one is made, replaces some of them in B).
 int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan,
            std::array<int, 3> inner, int init_pidfd, bool userns, bool join_time, int sync_fd,
-           const ProcLimits& rlimits) {
+           const ProcLimits& rlimits, const std::vector<UniqueFd>& self_join) {
   auto fail = [&](const Error& e) {
     sync_report_error(sync_fd, e);
     return kSetupFailed;
   };
+  // v1: into the CT's groups by ourselves (cgroups/backend.h: open_self_join), before anything.
+  for (const auto& t : self_join)
+    if (::write(t.get(), "0", 1) != 1)
+      return fail(Error::from_errno(errno, "join the CT's cgroup"));
   // Nothing of the caller's may reach the CT: out of its session and process group (no terminal
   // signals, no controlling terminal), fds 0-2 are the command's pipes, and every other fd of
   // berth is closed (its pipe ends above all: a copy of the stdin pipe's write end here would keep
@@ -240,7 +244,10 @@ struct ExecContext {
   UniqueFd init_fd;
   cgroups::Backend* cg = nullptr;
   std::string group;
-  UniqueFd cgfd;
+  UniqueFd cgfd;                    // v2: the group to clone the joiner into
+  UniqueFd join_target;             // v1 hybrid: the unified group to clone it into
+  std::vector<UniqueFd> self_join;  // v1: the `tasks` files the joiner writes "0" into
+  bool joins_itself = false;        // v1: the two above are set up (else the parent attaches)
   SyncPair sync;
   bool userns = true;
   bool join_time = false;
@@ -295,6 +302,16 @@ Status open_cgroup(ExecContext& c) {
     }
   }
   BERTH_ASSIGN_OR_RETURN(c.cgfd, c.cg->open_for_clone(c.group));
+  if (!c.cgfd.valid()) {
+    // v1: the joiner moves itself (no RCU wait); the parent's attach is the fallback.
+    auto target = c.cg->open_join_target(c.group);
+    auto tasks = c.cg->open_self_join(c.group);
+    if (target.ok() && tasks.ok() && !tasks->empty()) {
+      c.join_target = std::move(target).value();
+      c.self_join = std::move(tasks).value();
+      c.joins_itself = true;
+    }
+  }
   return {};
 }
 
@@ -317,20 +334,22 @@ Status prepare_stdio(ExecContext& c) {
 Status clone_joiner(ExecContext& c) {
   std::array<int, 3> inner{c.pipes.inner[0].get(), c.pipes.inner[1].get(), c.pipes.inner[2].get()};
   int child_sock = c.sync.child.get(), pidfd = c.init_fd.get();
-  BERTH_ASSIGN_OR_RETURN(
-      c.joiner, sys::kernel().clone_child(
-                    {::geteuid(), ::getegid()}, 0, c.cgfd.get(), [&c, inner, child_sock, pidfd] {
-                      return joiner(c.ct, c.req, c.plan, inner, pidfd, c.userns, c.join_time,
-                                    child_sock, c.rlimits);
-                    }));
+  int into = c.cgfd.valid() ? c.cgfd.get() : c.join_target.get();
+  BERTH_ASSIGN_OR_RETURN(c.joiner,
+                         sys::kernel().clone_child(
+                             {::geteuid(), ::getegid()}, 0, into, [&c, inner, child_sock, pidfd] {
+                               return joiner(c.ct, c.req, c.plan, inner, pidfd, c.userns,
+                                             c.join_time, child_sock, c.rlimits, c.self_join);
+                             }));
   c.sync.child.reset();
+  c.self_join.clear();
   for (auto& fd : c.pipes.inner) fd.reset();
   return {};
 }
 
 // v1: A joins the CT's cgroups from here; then A may join the namespaces.
 Status join_cgroup(ExecContext& c) {
-  if (!c.cgfd.valid())
+  if (!c.cgfd.valid() && !c.joins_itself)
     BERTH_RETURN_IF_ERROR(c.cg->attach(c.group, c.joiner.pid()).context("join the CT's cgroup"));
   return sync_send(c.sync.parent.get(), SyncMsg::kCgroupDone);
 }
@@ -387,7 +406,8 @@ constexpr std::array<Step<ExecContext>, 10> kExecSteps{{
 std::vector<std::string> exec_step_names() { return step_names<ExecContext>(kExecSteps); }
 
 Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
-  ExecContext c{ct, req, {}, {}, nullptr, {}, {}, {}, true, false, {}, {}, {}, {}, {}, {}, 0};
+  ExecContext c{ct, req,  {},    {}, nullptr, {}, {}, {}, {}, false,
+                {}, true, false, {}, {},      {}, {}, {}, {}, 0};
   BERTH_RETURN_IF_ERROR(run_pipeline<ExecContext>("exec", kExecSteps, c));
   return c.code;
 }
