@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,16 +31,18 @@ class Backend {
   virtual Result<UniqueFd> open_for_clone(const std::string& rel) = 0;
   // Move pid into the group in every hierarchy (v1; on v2 only when not cloned into it).
   virtual Status attach(const std::string& rel, pid_t pid) = 0;
-  // The stall-free way into the group for a new single-threaded child (exec's joiner) on v1:
-  // open_join_target() is the fd to clone it into (clone3 CLONE_INTO_CGROUP: the unified
-  // hierarchy of a hybrid host, or v2's group), open_self_join() the v1 hierarchies' `tasks` files,
-  // opened here, into which the child writes "0" itself. A thread that moves itself skips the
-  // global threadgroup lock, so neither waits for an RCU grace period (a cgroup.procs write of
-  // another process's pid can wait 7-15 ms). v2: the group's fd and no files.
-  virtual Result<UniqueFd> open_join_target(const std::string& rel) { return open_for_clone(rel); }
-  virtual Result<std::vector<UniqueFd>> open_self_join(const std::string&) {
-    return std::vector<UniqueFd>{};
-  }
+  // The stall-free way into the group for a new single-threaded child (exec's joiner, start's
+  // child) on v1: clone it into `clone_into` (clone3 CLONE_INTO_CGROUP: the unified group of a
+  // hybrid host; invalid without one), and it writes "0" itself into the v1 hierarchies' `tasks`
+  // files, opened here. A thread that moves itself skips the global threadgroup lock, so neither
+  // waits for an RCU grace period (a cgroup.procs write of another process's pid can wait 7-15
+  // ms). nullopt: v2 (clone into open_for_clone's group instead), or a file could not be opened
+  // (then the parent attaches the child).
+  struct SelfJoin {
+    UniqueFd clone_into;
+    std::vector<UniqueFd> tasks;
+  };
+  virtual std::optional<SelfJoin> open_self_join(const std::string&) { return std::nullopt; }
   // PIDs (thread-group leaders) in the group and its sub-groups; empty when it does not exist.
   virtual std::vector<pid_t> pids(const std::string& rel) const = 0;
   // SIGKILL every process in the group and its sub-groups (thawing what is frozen) and wait

@@ -149,22 +149,20 @@ Status V1Backend::attach(const std::string& rel, pid_t pid) {
   return {};
 }
 
-Result<UniqueFd> V1Backend::open_join_target(const std::string& rel) {
-  if (unified_.empty()) return UniqueFd();
-  std::string dir = unified_ + "/" + rel;
-  UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return Error::from_errno(errno, "open cgroup `" + dir + "`");
-  return fd;
-}
-
-Result<std::vector<UniqueFd>> V1Backend::open_self_join(const std::string& rel) {
-  std::vector<UniqueFd> out;
+std::optional<Backend::SelfJoin> V1Backend::open_self_join(const std::string& rel) {
+  SelfJoin out;
+  if (!unified_.empty()) {
+    std::string dir = unified_ + "/" + rel;
+    out.clone_into.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!out.clone_into) return std::nullopt;
+  }
   for (const auto& h : h_) {
     std::string path = h.mount + "/" + rel + "/tasks";
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd) return Error::from_errno(errno, "open `" + path + "`");
-    out.push_back(std::move(fd));
+    if (!fd) return std::nullopt;
+    out.tasks.push_back(std::move(fd));
   }
+  if (out.tasks.empty()) return std::nullopt;
   return out;
 }
 

@@ -22,9 +22,7 @@ class V1Backend : public Backend {
   Status create(const std::string& rel) override;
   Result<UniqueFd> open_for_clone(const std::string&) override { return UniqueFd(); }
   Status attach(const std::string& rel, pid_t pid) override;
-  // The unified group on a hybrid host (invalid without a unified mount).
-  Result<UniqueFd> open_join_target(const std::string& rel) override;
-  Result<std::vector<UniqueFd>> open_self_join(const std::string& rel) override;
+  std::optional<SelfJoin> open_self_join(const std::string& rel) override;
   std::vector<pid_t> pids(const std::string& rel) const override;
   Status kill_all(const std::string& rel) override;
   Status remove(const std::string& rel) override;

@@ -244,10 +244,8 @@ struct ExecContext {
   UniqueFd init_fd;
   cgroups::Backend* cg = nullptr;
   std::string group;
-  UniqueFd cgfd;                    // v2: the group to clone the joiner into
-  UniqueFd join_target;             // v1 hybrid: the unified group to clone it into
-  std::vector<UniqueFd> self_join;  // v1: the `tasks` files the joiner writes "0" into
-  bool joins_itself = false;        // v1: the two above are set up (else the parent attaches)
+  UniqueFd cgfd;                                        // v2: the group to clone the joiner into
+  std::optional<cgroups::Backend::SelfJoin> self_join;  // v1: it moves itself (else we attach it)
   SyncPair sync;
   bool userns = true;
   bool join_time = false;
@@ -302,16 +300,8 @@ Status open_cgroup(ExecContext& c) {
     }
   }
   BERTH_ASSIGN_OR_RETURN(c.cgfd, c.cg->open_for_clone(c.group));
-  if (!c.cgfd.valid()) {
-    // v1: the joiner moves itself (no RCU wait); the parent's attach is the fallback.
-    auto target = c.cg->open_join_target(c.group);
-    auto tasks = c.cg->open_self_join(c.group);
-    if (target.ok() && tasks.ok() && !tasks->empty()) {
-      c.join_target = std::move(target).value();
-      c.self_join = std::move(tasks).value();
-      c.joins_itself = true;
-    }
-  }
+  // v1: the joiner moves itself (no RCU wait); the parent's attach is the fallback.
+  if (!c.cgfd.valid()) c.self_join = c.cg->open_self_join(c.group);
   return {};
 }
 
@@ -334,22 +324,24 @@ Status prepare_stdio(ExecContext& c) {
 Status clone_joiner(ExecContext& c) {
   std::array<int, 3> inner{c.pipes.inner[0].get(), c.pipes.inner[1].get(), c.pipes.inner[2].get()};
   int child_sock = c.sync.child.get(), pidfd = c.init_fd.get();
-  int into = c.cgfd.valid() ? c.cgfd.get() : c.join_target.get();
-  BERTH_ASSIGN_OR_RETURN(c.joiner,
-                         sys::kernel().clone_child(
-                             {::geteuid(), ::getegid()}, 0, into, [&c, inner, child_sock, pidfd] {
-                               return joiner(c.ct, c.req, c.plan, inner, pidfd, c.userns,
-                                             c.join_time, child_sock, c.rlimits, c.self_join);
-                             }));
+  int into = c.cgfd.valid() ? c.cgfd.get() : c.self_join ? c.self_join->clone_into.get() : -1;
+  static const std::vector<UniqueFd> kNone;
+  const std::vector<UniqueFd>& tasks = c.self_join ? c.self_join->tasks : kNone;
+  BERTH_ASSIGN_OR_RETURN(
+      c.joiner, sys::kernel().clone_child(
+                    {::geteuid(), ::getegid()}, 0, into, [&c, &tasks, inner, child_sock, pidfd] {
+                      return joiner(c.ct, c.req, c.plan, inner, pidfd, c.userns, c.join_time,
+                                    child_sock, c.rlimits, tasks);
+                    }));
   c.sync.child.reset();
-  c.self_join.clear();
+  if (c.self_join) c.self_join->tasks.clear();
   for (auto& fd : c.pipes.inner) fd.reset();
   return {};
 }
 
 // v1: A joins the CT's cgroups from here; then A may join the namespaces.
 Status join_cgroup(ExecContext& c) {
-  if (!c.cgfd.valid() && !c.joins_itself)
+  if (!c.cgfd.valid() && !c.self_join)
     BERTH_RETURN_IF_ERROR(c.cg->attach(c.group, c.joiner.pid()).context("join the CT's cgroup"));
   return sync_send(c.sync.parent.get(), SyncMsg::kCgroupDone);
 }
@@ -406,8 +398,7 @@ constexpr std::array<Step<ExecContext>, 10> kExecSteps{{
 std::vector<std::string> exec_step_names() { return step_names<ExecContext>(kExecSteps); }
 
 Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
-  ExecContext c{ct, req,  {},    {}, nullptr, {}, {}, {}, {}, false,
-                {}, true, false, {}, {},      {}, {}, {}, {}, 0};
+  ExecContext c{ct, req, {}, {}, nullptr, {}, {}, {}, {}, true, false, {}, {}, {}, {}, {}, {}, 0};
   BERTH_RETURN_IF_ERROR(run_pipeline<ExecContext>("exec", kExecSteps, c));
   return c.code;
 }

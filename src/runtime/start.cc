@@ -288,16 +288,9 @@ Status open_notify_socket(StartContext& ctx) {
 // The cgroup fd to clone into (v2), the sync socket, and the child's arguments.
 Status prepare_child(StartContext& ctx) {
   BERTH_ASSIGN_OR_RETURN(ctx.cgfd, ctx.cg->open_for_clone(ctx.group));
-  if (!ctx.cgfd.valid()) {
-    auto target = ctx.cg->open_join_target(ctx.group);
-    auto tasks = ctx.cg->open_self_join(ctx.group);
-    if (target.ok() && tasks.ok() && !tasks->empty()) {
-      ctx.join_target = std::move(target).value();
-      ctx.self_join = std::move(tasks).value();
-      ctx.joins_itself = true;
-      for (const auto& fd : ctx.self_join) ctx.args.self_join.push_back(fd.get());
-    }
-  }
+  if (!ctx.cgfd.valid()) ctx.self_join = ctx.cg->open_self_join(ctx.group);
+  if (ctx.self_join)
+    for (const auto& fd : ctx.self_join->tasks) ctx.args.self_join.push_back(fd.get());
   BERTH_ASSIGN_OR_RETURN(ctx.sync, make_sync_pair());
   ChildArgs& a = ctx.args;
   a.ct = &ctx.ct;
@@ -356,18 +349,22 @@ Status clone_child(StartContext& ctx) {
   // kernel counts per user (inotify instances and watches, namespaces) is charged at the host
   // level to LOCAL_UID, so a CT cannot use up host root's share (docs/security/limits.md).
   sys::NsOwner owner{ctx.ct.local_uid(), ctx.ct.local_gid()};
-  BERTH_ASSIGN_OR_RETURN(
-      ctx.child, sys::kernel().clone_child(
-                     owner, flags, ctx.cgfd.valid() ? ctx.cgfd.get() : ctx.join_target.get(),
-                     [&args, parent_end] {
-                       // The child's copy of the parent's end would keep the socket open if `berth
-                       // start` is killed: the child would wait for a message forever (holding the
-                       // CT's lock). Closed, a dead parent is an EOF and the child exits.
-                       ::close(parent_end);
-                       return child_init(args);
-                     }));
+  BERTH_ASSIGN_OR_RETURN(ctx.child,
+                         sys::kernel().clone_child(owner, flags,
+                                                   ctx.cgfd.valid() ? ctx.cgfd.get()
+                                                   : ctx.self_join ? ctx.self_join->clone_into.get()
+                                                                   : -1,
+                                                   [&args, parent_end] {
+                                                     // The child's copy of the parent's end would
+                                                     // keep the socket open if `berth start` is
+                                                     // killed: the child would wait for a message
+                                                     // forever (holding the CT's lock). Closed, a
+                                                     // dead parent is an EOF and the child exits.
+                                                     ::close(parent_end);
+                                                     return child_init(args);
+                                                   }));
   ctx.sync.child.reset();
-  ctx.self_join.clear();
+  if (ctx.self_join) ctx.self_join->tasks.clear();
   ctx.args.self_join.clear();
   return {};
 }
@@ -396,7 +393,7 @@ Status write_id_maps(StartContext& ctx) {
 
 // cgroup v1: join from here while the child mounts (the first attach can stall ~10 ms).
 Status join_cgroup_v1(StartContext& ctx) {
-  if (ctx.cgfd.valid() || ctx.joins_itself) return {};
+  if (ctx.cgfd.valid() || ctx.self_join) return {};
   return ctx.cg->attach(ctx.group, ctx.child.pid());
 }
 

@@ -72,11 +72,9 @@ struct StartContext {
   UniqueFd notify;              // open_notify_socket: systemd's READY=1 arrives here (--wait)
   UniqueFd notify_mount;        // its detached mount, attached in the CT at kNotifySocket
   UniqueFd cgfd;                // prepare_child
-  // v1 (prepare_child): the unified group to clone the child into (hybrid host) and the `tasks`
-  // files it writes "0" into itself (cgroups/backend.h: no RCU wait); else the parent attaches.
-  UniqueFd join_target;
-  std::vector<UniqueFd> self_join;
-  bool joins_itself = false;
+  // v1 (prepare_child): the child moves itself into its groups (cgroups/backend.h: no RCU
+  // wait); nullopt: the parent attaches it.
+  std::optional<cgroups::Backend::SelfJoin> self_join;
   SyncPair sync;
   procsrv::PendingServer ubc_spawn;       // spawn_ubc_server (a first start's server coming up)
   std::optional<procsrv::ServerUse> ubc;  // ensure_ubc_server
