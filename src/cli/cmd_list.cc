@@ -4,12 +4,16 @@
 // none was asked for ("container(s) not found" on stderr); 1 for a usage error or when none of
 // the CTs named on the command line exists.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <optional>
+#include <thread>
 
 #include "cli/cli.h"
 #include "cli/list.h"
 #include "ubc/collect.h"
 #include "ubc/loadavg.h"
+#include "state/ct_cgroup.h"
 #include "state/inventory.h"
 #include "state/status.h"
 #include "storage/disk.h"
@@ -30,6 +34,60 @@ Result<std::vector<std::string>> wanted_ctids(const HostConfig& host, const List
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// One CT's row (nullopt: not listed), and a warning to print.
+struct Gathered {
+  std::optional<ListRow> row;
+  std::string warning;
+};
+
+Gathered gather(const HostConfig& host, const std::string& ctid, const ListOptions& opts,
+                const ListNeeds& needs) {
+  Gathered g;
+  auto ct = CtConfig::load(host, ctid);
+  if (!ct.ok()) return g;  // destroyed since the directory was read
+  state::CtStatus status;
+  if (auto st = state::query_status(*ct); st.ok()) {
+    status = *st;
+  } else {
+    // One unreadable CT must not hide the others: warn and show it as stopped.
+    g.warning = st.error().message();
+    status.exists = true;
+  }
+  // vzlist hides a CT that is not running and has no private area (half created/destroyed).
+  if (!status.running && !state::private_area_exists(*ct)) return g;
+  ListRow row{std::move(ct).value(), status};
+  if (!selected_by_state(row, opts)) return g;
+  if (needs.disk && storage::has_disk(row.config))
+    if (auto u = storage::disk_usage(row.config); u.ok()) row.disk = *u;
+  if (status.running && needs.ubc)
+    if (auto b = ubc::read_block(row.config); b.ok()) row.ubc = std::move(*b);
+  if (status.running && needs.laverage)
+    row.status.laverage = ubc::saved_load(host, ctid);  // sampled by the beancounter server
+  g.row = std::move(row);
+  return g;
+}
+
+// Every CT's row, in ctids' order. Each is a handful of small independent file reads (config,
+// cgroup, /proc), so a host with many CTs spreads them over its cores.
+std::vector<Gathered> gather_all(const HostConfig& host, const std::vector<std::string>& ctids,
+                                 const ListOptions& opts, const ListNeeds& needs) {
+  std::vector<Gathered> out(ctids.size());
+  constexpr size_t kPerThread = 64;  // below this a thread costs more than it saves
+  size_t threads = std::min<size_t>({std::max(1U, std::thread::hardware_concurrency()), 8,
+                                     (ctids.size() + kPerThread - 1) / kPerThread});
+  (void)state::cgroup_backend();  // its one-time detection, before any thread asks for it
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < ctids.size();)
+      out[i] = gather(host, ctids[i], opts, needs);
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  return out;
 }
 
 }  // namespace
@@ -58,30 +116,14 @@ int cmd_list(const Invocation& inv, const HostConfig& host) {
   if (!ctids.ok()) return report(inv, ctids.error());
 
   const ListNeeds needs = list_needs(opts);
+  std::vector<std::string> todo;
+  for (const auto& ctid : *ctids)
+    if (wanted->empty() || contains(*wanted, ctid)) todo.push_back(ctid);
   std::vector<ListRow> rows;
-  for (const auto& ctid : *ctids) {
-    if (!wanted->empty() && !contains(*wanted, ctid)) continue;
-    auto ct = CtConfig::load(host, ctid);
-    if (!ct.ok()) continue;  // destroyed since the directory was read
-    state::CtStatus status;
-    if (auto st = state::query_status(*ct); st.ok()) {
-      status = *st;
-    } else {
-      // One unreadable CT must not hide the others: warn and show it as stopped.
-      std::fprintf(stderr, "%s: warning: %s\n", inv.prog.c_str(), st.error().message().c_str());
-      status.exists = true;
-    }
-    // vzlist hides a CT that is not running and has no private area (half created/destroyed).
-    if (!status.running && !state::private_area_exists(*ct)) continue;
-    ListRow row{std::move(ct).value(), status};
-    if (!selected_by_state(row, opts)) continue;
-    if (needs.disk && storage::has_disk(row.config))
-      if (auto u = storage::disk_usage(row.config); u.ok()) row.disk = *u;
-    if (status.running && needs.ubc)
-      if (auto b = ubc::read_block(row.config); b.ok()) row.ubc = std::move(*b);
-    if (status.running && needs.laverage)
-      row.status.laverage = ubc::saved_load(host, ctid);  // sampled by the beancounter server
-    rows.push_back(std::move(row));
+  for (auto& g : gather_all(host, todo, opts, needs)) {
+    if (!g.warning.empty())
+      std::fprintf(stderr, "%s: warning: %s\n", inv.prog.c_str(), g.warning.c_str());
+    if (g.row) rows.push_back(std::move(*g.row));
   }
 
   if (rows.empty()) {
