@@ -487,8 +487,14 @@ Result<TempSnapshot> take_temporary_snapshot(const CtConfig& ct, const std::stri
   BERTH_ASSIGN_OR_RETURN(auto idx, load_swept(ct));
   std::string data =
       storage::snapshots_dir(ct) + "/tmp-" + std::to_string(::getpid()) + "-" + storage::new_uuid();
-  BERTH_ASSIGN_OR_RETURN(Captured c, capture_into(ct, data, false));
-  TempSnapshot snap(data, "", c.pause_ms);
+  // A CT with a disk: its tree is in the image (VE_PRIVATE/upper does not exist), so the copy is
+  // of the image file, as `snapshot` makes it, and the view is mounted from that copy.
+  const bool disk = storage::has_disk(ct);
+  if (disk) data += ".img";
+  TempSnapshot snap(data, "", 0);  // a part-made copy goes with it
+  BERTH_ASSIGN_OR_RETURN(Captured c,
+                         disk ? capture_image(ct, data, false) : capture_into(ct, data, false));
+  snap.pause_ms_ = c.pause_ms;
   BERTH_RETURN_IF_ERROR(mount_data(ct, data, target));
   snap.target_ = target;
   return snap;
