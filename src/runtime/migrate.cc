@@ -1110,6 +1110,7 @@ Status Receiver::receive_image_snapshot(const CtConfig& ct, const mig::SnapshotH
     UniqueFd root(::open(stage.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!root) return Error::from_errno(errno, "open `" + stage + "`");
     BERTH_RETURN_IF_ERROR(import_dir_stream(ct, root.get(), src));
+    sys::crash_point("migrate_recv_image");  // tests: the receiver killed mid-image
     std::vector<const char*> dirs{"lost+found"};
     if (ct.layout() != Layout::kImage) dirs.push_back("work");
     for (const char* d : dirs)
@@ -1359,6 +1360,10 @@ Result<bool> recover_killed_migration(const CtConfig& ct, const Say& say) {
   (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
   remove_marker(ct.host(), kOut, ctid);
   return true;
+}
+
+void forget_killed_receive(const HostConfig& host, const std::string& ctid) {
+  remove_marker(host, kIn, ctid);
 }
 
 std::string migrated_away_to(const HostConfig& host, const std::string& ctid) {
