@@ -4,13 +4,14 @@
 # the qemu test VM (CRIU runs there), with the two-host set-up of migrate.sh (vm_second_host in
 # common.sh). Run by tests/vm/suite.sh (suites "checkpoint" and "ci"), or by hand:
 #   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/migrate_disk.sh build
+# (MIGDISK_LAYOUT=image: layout image, the whole tree in the image; by hand, not in a suite.)
 # Checks: a running busybox VPS with a disk moves while a shell counts in memory and a TCP stream
 # runs over its loopback; its first copy is read from a temporary snapshot of the image (no
 # "not consistent" warning); after it, it runs on the destination only, on a disk image of its own
 # there (mounted from the destination's loop device), the count went on, the stream lost nothing
-# and still flows,
-# a file written before is there; on the source no private area, no mount and no loop device of
-# the VPS's image are left.
+# and still flows, a file written before is there; on the source no private area, no mount and no
+# loop device of the VPS's image are left. The second host's mount namespace is made while the
+# source's disk is mounted (vm_second_host must leave it nothing of the source's mounts).
 set -u
 
 INST=berth-vmmigd
@@ -33,8 +34,10 @@ vm_setup migrate_disk.sh "${1:-build}"
 command -v criu >/dev/null || { fail "no criu in the VM image"; vm_result migrate_disk.sh; exit; }
 
 run_b template create busybox; expect_rc 0 "template create busybox (source)"
-run_b create $CTID --ostemplate busybox --diskspace 64M --diskinodes 20000
-expect_rc 0 "create $CTID with a 64M disk"
+# MIGDISK_LAYOUT=image: the whole tree in the image (default: overlay, its upper layer there).
+LAYOUT=${MIGDISK_LAYOUT:-overlay}
+run_b create $CTID --ostemplate busybox --layout "$LAYOUT" --diskspace 64M --diskinodes 20000
+expect_rc 0 "create $CTID (layout $LAYOUT) with a 64M disk"
 SRC_IMG=$BERTH_ROOT/var/lib/berth/private/$CTID/disk.img
 [ -f "$SRC_IMG" ] && pass "the VPS has a disk image" || fail "no $SRC_IMG"
 run_b start $CTID --wait; expect_rc 0 "start $CTID"
