@@ -475,7 +475,7 @@ Status remove_all_snapshots(const CtConfig& ct) {
   if (DIR* d = ::opendir(dir.c_str())) {
     while (struct dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
-      if (n == "." || n == ".." || e->d_type != DT_DIR) continue;
+      if (n == "." || n == ".." || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)) continue;
       if (sys::is_mount_point(dir + "/" + n)) mounted.push_back(dir + "/" + n);
     }
     ::closedir(d);
