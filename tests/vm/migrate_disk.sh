@@ -4,7 +4,9 @@
 # the qemu test VM (CRIU runs there), with the two-host set-up of migrate.sh (vm_second_host in
 # common.sh). Run by tests/vm/suite.sh (suites "checkpoint" and "ci"), or by hand:
 #   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/migrate_disk.sh build
-# (MIGDISK_LAYOUT=image: layout image, the whole tree in the image; by hand, not in a suite.)
+# (MIGDISK_LAYOUT=image: layout image, the whole tree in the image; by hand, not in a suite.
+# MIGDISK_HELD=1 (tests/vm/migrate_held.sh, suite "checkpoint"): first a migration whose checkpoint
+# cannot free the source's disk (a copy of its mount is held): the VPS stays on the source.)
 # Checks: a running busybox VPS with a disk moves while a shell counts in memory and a TCP stream
 # runs over its loopback; its first copy is read from a temporary snapshot of the image (no
 # "not consistent" warning); after it, it runs on the destination only, on a disk image of its own
@@ -22,6 +24,7 @@ VMT=$(dirname "$0"); [ -e "$VMT/common.sh" ] || VMT=$PWD/tests/vm
 . "$VMT/common.sh"
 vm_guard migrate_disk.sh
 cleanup() {
+    [ -n "${HOLDER:-}" ] && kill "$HOLDER" 2>/dev/null
     if [ -n "${HOLD:-}" ]; then
         dst stop $CTID --fast >/dev/null 2>&1
         dst destroy $CTID >/dev/null 2>&1
@@ -50,9 +53,38 @@ run_b exec $CTID 'sleep 100000 | nc -l -p 5000 >/tmp/recv 2>/dev/null &'
 sleep 1
 run_b exec $CTID 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i; sleep 0.1; done | nc 127.0.0.1 5000" </dev/null >/dev/null 2>&1 &'
 sleep 2
+count_now() { "$B" exec $CTID 'cat /tmp/count' 2>&1; }
 run_b exec $CTID 'cat /tmp/count'; c0=$OUT
 run_b exec $CTID 'tail -n 1 /tmp/recv'; r0=$OUT
 echo "  before: count $c0, stream at $r0"
+
+if [ "${MIGDISK_HELD:-0}" = 1 ]; then
+    # A process of the source host that copied its mounts while the disk was mounted (a mount
+    # namespace of its own, as a service with private mounts has) holds the disk's file system
+    # and loop device after the source unmounts it: the checkpoint's teardown cannot free the
+    # loop device. The migration fails after the dump; the VPS must not be lost: restored here
+    # from its dump, or (the disk cannot be mounted again either) kept in the dump, `suspended`,
+    # and brought back by `start` once the holder is gone.
+    unshare --mount --propagation private sleep 100000 &
+    HOLDER=$!
+    sleep 0.5
+    run_b migrate $CTID root@host2 --online --ssh "-o SetEnv=BERTH_ROOT=$ROOT2" --remote-berth "$B"
+    [ "$RC" != 0 ] && pass "migrate fails while a copy of the disk's mount is held ($(echo "$OUT" | tail -1))" || fail "migrate succeeded with the disk held"
+    OUT=$(dst status $CTID 2>&1)
+    case $OUT in *"deleted"*|*"does not exist"*) pass "the destination dropped its copy" ;; *) fail "destination: $OUT" ;; esac
+    run_b status $CTID
+    case $OUT in *running*) pass "the VPS runs on the source again: $OUT" ;;
+        *suspended*) pass "the VPS is kept in its dump on the source: $OUT" ;;
+        *) fail "the VPS is lost on the source: $OUT" ;; esac
+    kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+    case $OUT in *suspended*)
+        run_b start $CTID; expect_rc 0 "start restores it from the dump once the holder is gone"
+        case $OUT in *"runs again on this host"*) pass "start says where it runs" ;; *) fail "start said: $OUT" ;; esac ;;
+    esac
+    c0h=$(count_now)
+    if [ "${c0h:-0}" -gt "${c0:-0}" ] 2>/dev/null; then pass "the count went on in memory on the source ($c0 -> $c0h)"; else fail "count on the source $c0 -> '$c0h'"; fi
+    run_b exec $CTID 'tail -n 1 /tmp/recv'; r0=$OUT
+fi
 
 run_b migrate $CTID root@host2 --online -t --ssh "-o SetEnv=BERTH_ROOT=$ROOT2" --remote-berth "$B"
 expect_rc 0 "migrate --online of the disk VPS"

@@ -32,7 +32,7 @@ STORAGE_FILTER="DiskTest.GrowsOnline*:DiskTest.Iolimit*:DiskTest.AFullDisk*:Snap
 case $SUITE in
     lifecycle) parts="lifecycle" ;;
     debian) parts="debian" ;;
-    checkpoint) parts="checkpoint debian migrate migrate_disk migrate_kill" ;;
+    checkpoint) parts="checkpoint debian migrate migrate_disk migrate_held migrate_kill" ;;
     # ForkBombStopsAtNumproc is left out of ci: its bomb is `sleep 3`s, and under TCG the fork loop
     # can take longer than 3 s, so early sleeps end before it counts (seen once in 4 runs);
     # resources.sh's own fork bomb (sleep 300) covers it in ci.
