@@ -6,9 +6,10 @@
 #   lifecycle  tests/vm/lifecycle.sh
 #   debian     debian.sh (a Debian 12 VPS boots systemd, is suspended and resumed with CRIU;
 #              SKIPPED without a staged template)
-#   checkpoint checkpoint.sh + debian.sh + migrate.sh + migrate_disk.sh + migrate_kill.sh
-#              (chkpnt/restore, migrate --online of a VPS without and with a disk image and a
-#              migration killed at each phase, with CRIU, which runs on this kernel only)
+#   checkpoint checkpoint.sh + debian.sh + migrate.sh + migrate_disk.sh + migrate_held.sh +
+#              migrate_kill.sh (chkpnt/restore, migrate --online of a VPS without and with a disk
+#              image, a migration whose checkpoint cannot free the disk, and one killed at each
+#              phase, with CRIU, which runs on this kernel only)
 #   ci         lifecycle.sh + resources.sh + debian.sh + checkpoint.sh + migrate.sh +
 #              migrate_disk.sh + migrate_kill.sh + the root
 #              integration binary's ResourcesTest.*
