@@ -34,7 +34,7 @@ while getopts "c:s:t:h" o; do
         *) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//p}' "$0"; exit 2 ;;
     esac
 done
-case $SUITE in lifecycle) TMO=${TMO:-300} ;; debian) TMO=${TMO:-900} ;; checkpoint) TMO=${TMO:-600} ;; ci) TMO=${TMO:-900} ;; storage) TMO=${TMO:-900} ;; storage-all) TMO=${TMO:-1200} ;; full) TMO=${TMO:-2400} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
+case $SUITE in lifecycle) TMO=${TMO:-300} ;; debian) TMO=${TMO:-900} ;; checkpoint) TMO=${TMO:-900} ;; ci) TMO=${TMO:-900} ;; storage) TMO=${TMO:-900} ;; storage-all) TMO=${TMO:-1200} ;; full) TMO=${TMO:-2400} ;; *) echo "testvm-smoke: unknown suite $SUITE" >&2; exit 2 ;; esac
 BUILD=${BUILD_DIR:-build-vm}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 VM=$ROOT/scripts/testvm

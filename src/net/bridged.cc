@@ -158,6 +158,40 @@ Result<BridgedLinks> attach_bridged(const CtConfig& ct, pid_t init) {
   return guard;
 }
 
+Result<std::vector<std::string>> adopt_bridged(
+    const CtConfig& ct, const std::vector<std::pair<std::string, std::string>>& restored) {
+  std::vector<std::string> taken;
+  BERTH_ASSIGN_OR_RETURN(Plan p, plan_of(ct));
+  if (p.entries.empty()) return taken;
+  BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
+  BERTH_RETURN_IF_ERROR(detach_bridged(ct).status(exitcode::kVeth));
+  BERTH_RETURN_IF_ERROR(check(nl, p));
+  for (const auto& r : restored) {
+    const std::string& tmp = r.first;
+    const std::string& ifname = r.second;
+    auto n = std::find_if(p.entries.begin(), p.entries.end(),
+                          [&](const Netif& e) { return e.ifname == ifname; });
+    if (n == p.entries.end()) continue;
+    BERTH_ASSIGN_OR_RETURN(int bridge, bridge_of(nl, *n));
+    BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(tmp));
+    if (!link) return veth_error("the restored veth `" + tmp + "` of `" + ifname + "` is gone");
+    auto what = "take the restored veth of `" + ifname + "` as `" + n->host_ifname + "`";
+    BERTH_RETURN_IF_ERROR(nl.rename_link(link->ifindex, n->host_ifname, n->host_mac)
+                              .status(exitcode::kVeth)
+                              .context(what));
+    taken.push_back(tmp);
+    BERTH_RETURN_IF_ERROR(
+        nl.set_alias(link->ifindex, netif_alias(ct.host().instance(), ct.ctid(), n->ifname))
+            .status(exitcode::kVeth)
+            .context(what));
+    if (bridge)
+      BERTH_RETURN_IF_ERROR(
+          nl.set_master(link->ifindex, bridge).status(exitcode::kVeth).context(what));
+    BERTH_RETURN_IF_ERROR(nl.set_up(link->ifindex).status(exitcode::kVeth).context(what));
+  }
+  return taken;
+}
+
 Status detach_bridged(const CtConfig& ct) {
   // A CT without NETIF entries has no bridged veth to take down (one left by a hand edit of a
   // running CT goes with the CT's network namespace): the host's links are not listed for it.

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/ct_config.h"
@@ -43,6 +44,15 @@ Status check_bridged(const CtConfig& ct);
 
 // Start, after the CT's init is cloned: every NETIF entry's veth. On failure nothing is left.
 Result<BridgedLinks> attach_bridged(const CtConfig& ct, pid_t init);
+
+// Restore: CRIU has made the CT's veths again, each CT end as it was dumped (MAC, addresses,
+// routes: the CT configured them itself), its host end under a temporary name. restored: (that
+// temporary host name, the CT end's name) pairs. Each pair a NETIF entry names becomes that
+// entry's host end as start makes it (host_ifname, host_mac, alias, bridge, up), so the CT's
+// own configuration of its end is kept; links of this CT a killed command left go first.
+// Returns the temporary names taken (the others are the caller's: the routed veth's).
+Result<std::vector<std::string>> adopt_bridged(
+    const CtConfig& ct, const std::vector<std::pair<std::string, std::string>>& restored);
 
 // Stop and destroy: remove every host link of this CT's bridged veths (nothing there is fine).
 Status detach_bridged(const CtConfig& ct);

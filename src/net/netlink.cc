@@ -246,6 +246,22 @@ Status Netlink::set_up(int ifindex) {
   return {};
 }
 
+Status Netlink::rename_link(int ifindex, std::string_view name, std::string_view mac) {
+  LinkPtr orig(rtnl_link_alloc()), down(rtnl_link_alloc()), change(rtnl_link_alloc());
+  if (!orig || !down || !change) return Error::from_errno(ENOMEM, "allocate link");
+  rtnl_link_set_ifindex(orig.get(), ifindex);
+  // The kernel renames only a link that is down (EBUSY otherwise).
+  rtnl_link_unset_flags(down.get(), IFF_UP);
+  int err = rtnl_link_change(sock_, orig.get(), down.get(), 0);
+  if (err < 0) return nl_error(err, "take down " + ifname_of(ifindex));
+  std::string n(name);
+  rtnl_link_set_name(change.get(), n.c_str());
+  BERTH_RETURN_IF_ERROR(set_mac(change.get(), mac).context("rename " + ifname_of(ifindex)));
+  err = rtnl_link_change(sock_, orig.get(), change.get(), 0);
+  if (err < 0) return nl_error(err, "rename " + ifname_of(ifindex) + " to `" + n + "`");
+  return {};
+}
+
 Status Netlink::delete_link(int ifindex) {
   LinkPtr link(rtnl_link_alloc());
   if (!link) return Error::from_errno(ENOMEM, "allocate link");

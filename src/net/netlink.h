@@ -55,6 +55,9 @@ class Netlink {
   Status set_master(int ifindex, int master_ifindex);
   Status set_alias(int ifindex, std::string_view alias);
   Status set_up(int ifindex);
+  // Down, then renamed to `name` with MAC `mac` ("" keeps it): a link restored under a temporary
+  // name (CRIU) takes the one its CT's config gives it.
+  Status rename_link(int ifindex, std::string_view name, std::string_view mac = {});
   Status delete_link(int ifindex);
 
   // Addresses are added without duplicate address detection (IFA_F_NODAD), so they are usable

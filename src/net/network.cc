@@ -27,13 +27,17 @@ void CtNetwork::release() {
   bridged_.release();
 }
 
-Result<CtNetwork> attach_network(const CtConfig& ct, pid_t init) {
+Result<CtNetwork> attach_network(const CtConfig& ct, pid_t init, bool bridged_in_place) {
   CtNetwork net;
   BERTH_RETURN_IF_ERROR(check_bridged(ct));
   BERTH_RETURN_IF_ERROR(apply_filters(ct));
   net.ct_ = &ct;
   BERTH_ASSIGN_OR_RETURN(net.routed_, attach_routed(ct, init));
-  BERTH_ASSIGN_OR_RETURN(net.bridged_, attach_bridged(ct, init));
+  if (bridged_in_place) {
+    BERTH_RETURN_IF_ERROR(update_bridged(ct, init));
+  } else {
+    BERTH_ASSIGN_OR_RETURN(net.bridged_, attach_bridged(ct, init));
+  }
   return net;
 }
 

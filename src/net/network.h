@@ -26,7 +26,7 @@ class CtNetwork {
   void release();
 
  private:
-  friend Result<CtNetwork> attach_network(const CtConfig& ct, pid_t init);
+  friend Result<CtNetwork> attach_network(const CtConfig& ct, pid_t init, bool bridged_in_place);
   const CtConfig* ct_ = nullptr;  // set while the filters are owned
   RoutedLink routed_;
   BridgedLinks bridged_;
@@ -34,7 +34,9 @@ class CtNetwork {
 
 // Start, after the CT's init is cloned and before it runs: filters first (so the CT never runs
 // unfiltered), then the routed veth, then the bridged ones. On failure nothing is left.
-Result<CtNetwork> attach_network(const CtConfig& ct, pid_t init);
+// bridged_in_place (a restore, after adopt_bridged): the bridged veths there and as NETIF says
+// are kept as they are (the CT's addresses on them with them), only missing ones are made.
+Result<CtNetwork> attach_network(const CtConfig& ct, pid_t init, bool bridged_in_place = false);
 
 // Stop, failed-start repair and destroy: everything of the CT's network on the host. Tries every
 // part and returns the first error. netns_dying: see detach_routed (stop).

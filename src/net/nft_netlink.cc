@@ -3,6 +3,8 @@
 #include "net/nft_netlink.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -14,6 +16,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "core/unique_fd.h"
 
@@ -196,6 +199,29 @@ Status apply(const std::vector<Change>& changes) {
   if (!st.ok() && changes.size() == 1)
     return Error::from_errno(st.error().code(), describe(changes[0]));
   return st;
+}
+
+Result<bool> delete_table_in_netns_of(pid_t pid, Family family, const std::string& table) {
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return Error::from_errno(errno, "open `" + path + "`");
+  // setns(CLONE_NEWNET) changes only the calling thread: the socket is made (and used) there.
+  Result<bool> out = Error::from_errno(EIO, "join the CT's network namespace");
+  std::thread t([&] {
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+      out = Error::from_errno(errno, "join the CT's network namespace");
+      return;
+    }
+    Status st = apply({{Change::kDeleteTable, family, table, {}, {}}});
+    if (st.ok())
+      out = true;
+    else if (st.error().code() == ENOENT)
+      out = false;
+    else
+      out = std::move(st).error();
+  });
+  t.join();
+  return out;
 }
 
 Result<bool> table_exists(Family family, const std::string& table) {

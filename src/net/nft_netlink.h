@@ -9,6 +9,8 @@
 // their rules, which happens once per instance) stays with libnftables. Host side, CAP_NET_ADMIN.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -38,6 +40,10 @@ Status apply(const std::vector<Change>& changes);
 Result<bool> table_exists(Family family, const std::string& table);
 // Whether the chain exists in the table.
 Result<bool> chain_exists(Family family, const std::string& table, const std::string& chain);
+
+// Remove a table of the network namespace of process pid (host root only; the call joins that
+// namespace from a throwaway thread, the caller stays where it is). Returns whether it was there.
+Result<bool> delete_table_in_netns_of(pid_t pid, Family family, const std::string& table);
 
 // Set keys. ifname: IFNAMSIZ bytes, zero padded (nft's ifname type); a concatenation is the
 // fields in order, each padded to a multiple of 4 bytes (nft's concat layout).

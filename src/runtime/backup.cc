@@ -88,7 +88,7 @@ Result<View> consistent_view(const CtConfig& ct, bool live = false) {
       v.root = v.snap->root();
       return v;
     }
-    // No snapshot (a CT with a disk image: not done by snapshots' temporary copy yet): read live.
+    // No snapshot could be taken (no room for the copy, a freeze that timed out): read live.
     std::fprintf(stderr,
                  "Warning: not consistent: CT %s is running and no snapshot could be taken (%s); "
                  "its files are read live\n",

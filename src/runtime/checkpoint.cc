@@ -47,6 +47,7 @@
 #include "monitor/report.h"
 #include "net/netlink.h"
 #include "net/network.h"
+#include "net/nft_netlink.h"
 #include "procsrv/client.h"
 #include "runtime/lifecycle.h"
 #include "runtime/proc_repair.h"
@@ -194,9 +195,12 @@ Result<nlohmann::json> read_record(const std::string& dir) {
 // and killed.
 std::string record_text(const CtConfig& ct, const std::string& console,
                         const std::vector<std::string>& veths,
-                        const std::vector<cgroups::Backend::SubGroup>& subgroups) {
+                        const std::vector<cgroups::Backend::SubGroup>& subgroups, pid_t init) {
   nlohmann::json j;
   j["ctid"] = ct.ctid();
+  // CRIU's nftables network lock of this dump: a table of the CT's namespace named after the
+  // dumped root's host pid (CRIU 3.17's nftables_get_table), dumped with the namespace's ruleset.
+  j["criu_lock_table"] = "CRIU-" + std::to_string(init);
   j["berth"] = BERTH_VERSION;
   j["console"] = console;
   j["veths"] = veths;
@@ -571,8 +575,9 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   if (!r.ok())
     return Error::with_status(exitcode::kChkpntFailed,
                               "checkpoint failed, the CT keeps running: " + r.error().message());
-  BERTH_RETURN_IF_ERROR(write_record(dir, record_text(ct, console, veths, cg->subgroups(group)))
-                            .status(exitcode::kChkpntFailed));
+  BERTH_RETURN_IF_ERROR(
+      write_record(dir, record_text(ct, console, veths, cg->subgroups(group), init))
+          .status(exitcode::kChkpntFailed));
   res.bytes = dir_bytes(dir);
   done = true;
 
@@ -690,14 +695,18 @@ Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions&
     o.ext_mnt.emplace_back(kConsoleKey, con.dir + "/0");
     o.inherit_fd.emplace_back(console, con.slave.get());
   }
-  // The veths come back under temporary host names, dropped after: start's attach makes them.
+  // The veths come back under temporary host names. A bridged one (NETIF) is taken as it is
+  // (renamed, into its bridge): its CT end keeps the addresses and routes the CT gave it. The
+  // others (the routed veth) are dropped: start's attach makes them again with their addresses.
   std::vector<std::string> temp_links;
+  std::vector<std::pair<std::string, std::string>> restored_veths;  // (temporary name, inside)
   if (rec.contains("veths") && rec["veths"].is_array()) {
     int n = 0;
     for (const auto& v : rec["veths"]) {
       std::string tmp = "bcr" + std::to_string(::getpid() % 100000) + "x" + std::to_string(n++);
       o.external.push_back("veth[" + v.get<std::string>() + "]:" + tmp);
       temp_links.push_back(tmp);
+      restored_veths.emplace_back(tmp, v.get<std::string>());
     }
   }
   auto drop_temp_links = [&] {
@@ -746,8 +755,30 @@ Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions&
   }
   const pid_t init = r->restored_pid;
   res.init_pid = init;
+  // The dump's network lock came back with the namespace's ruleset (CRIU 3.17 dumps it after
+  // locking), and CRIU's unlock names the restored root's new pid: that table would stay and
+  // drop every packet of the CT (in and out, loopback included). Removed (gone already with a
+  // CRIU that unlocks it by the dump's own name).
+  if (std::string lock = rec.value("criu_lock_table", "");
+      lock.size() > 5 && lock.rfind("CRIU-", 0) == 0 &&
+      lock.find_first_not_of("0123456789", 5) == std::string::npos) {
+    if (auto d = net::nft::delete_table_in_netns_of(init, net::nft::Family::kInet, lock); !d.ok())
+      std::fprintf(stderr, "Warning: CT %s: CRIU's network lock `%s` after the restore: %s\n",
+                   ct.ctid().c_str(), lock.c_str(), d.error().message().c_str());
+  }
+  bool bridged_in_place = false;
+  if (auto taken = net::adopt_bridged(ct, restored_veths); taken.ok()) {
+    std::erase_if(temp_links, [&](const std::string& l) {
+      return std::find(taken->begin(), taken->end(), l) != taken->end();
+    });
+    bridged_in_place = true;
+  } else {
+    // Made again by the attach below, without the addresses the CT had given them.
+    std::fprintf(stderr, "Warning: CT %s: bridged veths made again after the restore: %s\n",
+                 ct.ctid().c_str(), taken.error().message().c_str());
+  }
   drop_temp_links();
-  auto net = net::attach_network(ct, init);
+  auto net = net::attach_network(ct, init, bridged_in_place);
   if (!net.ok()) {
     monitor::release(ct.host(), ct.ctid());
     (void)ctx.cg->kill_all(ctx.group);

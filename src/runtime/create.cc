@@ -25,6 +25,7 @@
 #include "state/ct_cgroup.h"
 #include "runtime/id_ranges.h"
 #include "runtime/lifecycle.h"
+#include "runtime/migrate.h"
 #include "runtime/snapshot.h"
 #include "state/status.h"
 #include "storage/disk.h"
@@ -227,6 +228,7 @@ Status destroy(const CtConfig& ct) {
       BERTH_RETURN_IF_ERROR(sys::remove_tree(d).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(net::forget_counters(ct).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(release_id_range(ct.host(), ct.ctid()).status(exitcode::kDeleteFailed));
+  forget_killed_receive(ct.host(), ct.ctid());
   std::string name = ct.name();
   if (!name.empty()) {
     std::string link = ct.host().paths().names_dir + "/" + name;

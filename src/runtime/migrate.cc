@@ -671,26 +671,35 @@ Status migrate_locked(const HostConfig& host, const CtConfig& ct, const MigrateO
     co.parent = parent.empty() ? "" : "../" + parent;
     co.leave_running = false;
     BERTH_RETURN_IF_ERROR(rec("dumped"));
-    auto ck = checkpoint(ct, co);
-    if (!ck.ok())
-      return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop), link,
-                            opts);
-    ph.done("checkpoint", frozen, ck->bytes);
-    sys::crash_point("migrate_dumped");
-    // From here the CT's processes exist only in the dump: a failure restores them here.
+    // From the dump on, the CT's processes exist only in it: a failure restores them here. If
+    // that fails too, the dump and the record (PHASE dumped) stay: the next `start` or `migrate`
+    // of the CT restores it from there (recover_killed_migration).
     auto undo = [&](Error e) -> Error {
       link.close();  // the destination's copy is gone before the CT comes back here
       UndumpOptions ro;
       ro.dumpdir = co.dumpdir;
       auto r = restore_checkpoint(ct, ro);
-      remove_marker(host, kOut, ctid);
-      if (r.ok()) (void)sys::remove_tree(dumpdir);
       if (!r.ok())
         return e.context("migration failed and CT " + ctid +
                          " could not be restored on this host (its dump is kept in " + co.dumpdir +
-                         "): " + r.error().message());
+                         "; `start` restores it from there): " + r.error().message());
+      remove_marker(host, kOut, ctid);
+      (void)sys::remove_tree(dumpdir);
       return e.context("migration failed, CT " + ctid + " runs on this host again");
     };
+    auto ck = checkpoint(ct, co);
+    if (!ck.ok()) {
+      // A checkpoint that failed after its dump was complete and the CT's processes were gone
+      // (its teardown: the network, the unmount of its root or disk): the dump is all there is
+      // of them, never thrown away.
+      auto now = state::query_status(ct);
+      if (dump_complete(co.dumpdir) && now.ok() && !now->running)
+        return undo(std::move(ck).error().status(exitcode::kMigSourceStop));
+      return keep_on_source(ct, false, std::move(ck).error().status(exitcode::kMigSourceStop), link,
+                            opts);
+    }
+    ph.done("checkpoint", frozen, ck->bytes);
+    sys::crash_point("migrate_dumped");
     t = Clock::now();
     auto second = send_delta(ct, link, record, false);
     if (!second.ok()) return undo(std::move(second).error());
@@ -1110,6 +1119,7 @@ Status Receiver::receive_image_snapshot(const CtConfig& ct, const mig::SnapshotH
     UniqueFd root(::open(stage.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!root) return Error::from_errno(errno, "open `" + stage + "`");
     BERTH_RETURN_IF_ERROR(import_dir_stream(ct, root.get(), src));
+    sys::crash_point("migrate_recv_image");  // tests: the receiver killed mid-image
     std::vector<const char*> dirs{"lost+found"};
     if (ct.layout() != Layout::kImage) dirs.push_back("work");
     for (const char* d : dirs)
@@ -1359,6 +1369,10 @@ Result<bool> recover_killed_migration(const CtConfig& ct, const Say& say) {
   (void)sys::remove_tree(default_dumpdir(ct) + "-migrate");
   remove_marker(ct.host(), kOut, ctid);
   return true;
+}
+
+void forget_killed_receive(const HostConfig& host, const std::string& ctid) {
+  remove_marker(host, kIn, ctid);
 }
 
 std::string migrated_away_to(const HostConfig& host, const std::string& ctid) {

@@ -54,6 +54,10 @@ Status migrate(const HostConfig& host, const std::string& ctid, const MigrateOpt
 // status); messages go to stderr (the source's terminal through ssh) and in the reply frames.
 int migrate_receive(const HostConfig& host, int in, int out);
 
+// destroy of a CT a killed receiver left here (a partial copy): its record of that receive goes
+// with it (the next migration of the CTID would otherwise look for a copy that is gone).
+void forget_killed_receive(const HostConfig& host, const std::string& ctid);
+
 // The source's record of a migration that sent its commit and was killed before it removed its
 // copy: "" when none, else the destination it went to (start refuses such a CT).
 std::string migrated_away_to(const HostConfig& host, const std::string& ctid);

@@ -466,7 +466,23 @@ Status check_no_snapshot_mounted(const CtConfig& ct) {
 
 Status remove_all_snapshots(const CtConfig& ct) {
   BERTH_RETURN_IF_ERROR(check_no_snapshot_mounted(ct));
-  return sys::remove_tree(storage::snapshots_dir(ct));
+  // What a killed command left mounted below the snapshots dir (remove_tree does not cross into
+  // mounts): an image's stage (<uuid>.mnt: a migration's receiver writing <uuid>.img.tmp, a
+  // sender reading an image, snapshot-mount), an overlay's stage, a temporary snapshot's view.
+  // Entries made by Berth only; a snapshot-mount's own target was refused above.
+  const std::string dir = storage::snapshots_dir(ct);
+  std::vector<std::string> mounted;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n == "." || n == ".." || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)) continue;
+      if (sys::is_mount_point(dir + "/" + n)) mounted.push_back(dir + "/" + n);
+    }
+    ::closedir(d);
+  }
+  for (const auto& m : mounted)
+    BERTH_RETURN_IF_ERROR(sys::umount_tree(m).context("unmount the leftover `" + m + "`"));
+  return sys::remove_tree(dir);
 }
 
 TempSnapshot::TempSnapshot(TempSnapshot&& o) noexcept
@@ -487,8 +503,14 @@ Result<TempSnapshot> take_temporary_snapshot(const CtConfig& ct, const std::stri
   BERTH_ASSIGN_OR_RETURN(auto idx, load_swept(ct));
   std::string data =
       storage::snapshots_dir(ct) + "/tmp-" + std::to_string(::getpid()) + "-" + storage::new_uuid();
-  BERTH_ASSIGN_OR_RETURN(Captured c, capture_into(ct, data, false));
-  TempSnapshot snap(data, "", c.pause_ms);
+  // A CT with a disk: its tree is in the image (VE_PRIVATE/upper does not exist), so the copy is
+  // of the image file, as `snapshot` makes it, and the view is mounted from that copy.
+  const bool disk = storage::has_disk(ct);
+  if (disk) data += ".img";
+  TempSnapshot snap(data, "", 0);  // a part-made copy goes with it
+  BERTH_ASSIGN_OR_RETURN(Captured c,
+                         disk ? capture_image(ct, data, false) : capture_into(ct, data, false));
+  snap.pause_ms_ = c.pause_ms;
   BERTH_RETURN_IF_ERROR(mount_data(ct, data, target));
   snap.target_ = target;
   return snap;

@@ -72,6 +72,8 @@ Status remove_all_snapshots(const CtConfig& ct);
 
 // For backup: a consistent copy of the CT taken as a snapshot is (frozen while it runs), not in
 // the index, mounted read-only at a directory; removed (unmounted, data deleted) on destruction.
+// A CT with a disk: the copy is of its image file (tmp-<pid>-<uuid>.img), mounted read-only as
+// snapshot-mount mounts an image snapshot.
 // The caller holds the CT's lock while it is taken; it may drop it after: the data is named
 // tmp-<pid>-<uuid> in the snapshots dir and only the snapshot commands of a later process whose
 // pid differs, finding that pid dead, remove it.

@@ -170,7 +170,7 @@ class BackupTest : public BerthTest {
     ASSERT_EQ(berth({"mount", id}).code, 0);
     for (int i : {0, 50, 100, 150}) {
       std::string p = ve_root(id) + "/data/f" + std::to_string(i);
-      int fd = ::open(p.c_str(), O_WRONLY);
+      int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
       ASSERT_GE(fd, 0);
       std::string d = random_data(64 * 1024);
       ASSERT_EQ(::pwrite(fd, d.data(), d.size(), 3 << 20), static_cast<ssize_t>(d.size()));
@@ -252,8 +252,7 @@ TEST_F(BackupTest, RestoreToANewCtidComparesEqualAndStarts) {
 }
 
 TEST_F(BackupTest, RunningCtIsReadFromASnapshot) {
-  // No disk image: the temporary snapshot copies the upper layer (a CT with a disk is read live
-  // with a warning until snapshots take temporary copies of images).
+  // No disk image: the temporary snapshot copies the upper layer.
   std::string a = create_ct({"--diskspace", "unlimited"});
   populate(a);
   RunResult s = berth({"start", a, "--wait"});
@@ -268,6 +267,41 @@ TEST_F(BackupTest, RunningCtIsReadFromASnapshot) {
                       {.timeout = std::chrono::seconds(120)});
   ASSERT_EQ(r.code, 0) << r.err;
   expect_same_tree(a, c, "/data");
+  EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks());
+}
+
+TEST_F(BackupTest, RunningDiskCtIsReadFromASnapshotOfItsImage) {
+  // A CT with a disk image (layouts overlay and image): its tree lives in the image, so the
+  // temporary snapshot is a copy of the image file, taken frozen and mounted read-only (it used to
+  // copy VE_PRIVATE/upper, which such a CT does not have, and the backup read the live tree).
+  for (const char* layout : {"overlay", "image"}) {
+    SCOPED_TRACE(layout);
+    std::string a = create_ct({"--layout", layout, "--diskspace", "200M"});
+    ASSERT_TRUE(fs::exists(ve_private(a) + "/disk.img"));
+    populate(a);
+    RunResult s = berth({"start", a, "--wait"});
+    ASSERT_EQ(s.code, 0) << s.err;
+    RunResult b = berth({"backup", a}, {.timeout = std::chrono::seconds(120)});
+    ASSERT_EQ(b.code, 0) << b.err;
+    EXPECT_FALSE(contains(b.err, "not consistent")) << b.err;
+    EXPECT_FALSE(contains(b.err, "No such file")) << b.err;
+    EXPECT_EQ(status_line(a), "CTID " + a + " exist mounted running");
+    // The copy, its mounts and its stage directories are gone with the backup.
+    std::vector<std::string> left;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(ve_private(a) + "/snapshots", ec))
+      left.push_back(e.path().filename().string());
+    EXPECT_TRUE(left.empty() || left == std::vector<std::string>{"index.json"})
+        << ::testing::PrintToString(left);
+    EXPECT_EQ(read_text("/proc/self/mountinfo").find(ve_private(a) + "/snapshots"),
+              std::string::npos);
+    ASSERT_EQ(berth({"stop", a, "--fast"}).code, 0);
+    std::string c = new_ctid();
+    RunResult r = berth({"restore", a, "--backup", id_of(b.out), "--ctid", c},
+                        {.timeout = std::chrono::seconds(120)});
+    ASSERT_EQ(r.code, 0) << r.err;
+    expect_same_tree(a, c, "/data");
+  }
   EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks());
 }
 

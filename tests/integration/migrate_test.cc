@@ -94,13 +94,13 @@ class MigrateTest : public BerthTest {
     fs::copy_file(dir_ + "/client_key.pub", dir_ + "/authorized_keys");
     std::mt19937 rng(std::random_device{}());
     port_ = 20000 + static_cast<int>(rng() % 30000);
-    write_file(
-        dir_ + "/sshd_config",
-        "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " + dir_ +
-            "/host_key\nAuthorizedKeysFile " + dir_ +
-            "/authorized_keys\nPermitRootLogin prohibit-password\n"
-            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-            "StrictModes no\nAcceptEnv BERTH_ROOT BERTH_FAIL_STEP\nPidFile none\nLogLevel ERROR\n");
+    write_file(dir_ + "/sshd_config",
+               "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " + dir_ +
+                   "/host_key\nAuthorizedKeysFile " + dir_ +
+                   "/authorized_keys\nPermitRootLogin prohibit-password\n"
+                   "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+                   "StrictModes no\nAcceptEnv BERTH_ROOT BERTH_FAIL_STEP BERTH_KILL_AT\nPidFile "
+                   "none\nLogLevel ERROR\n");
     sshd_ = ::fork();
     ASSERT_GE(sshd_, 0);
     if (sshd_ == 0) {
@@ -129,8 +129,8 @@ class MigrateTest : public BerthTest {
     return {"--ssh",
             "-p " + std::to_string(port_) + " -i " + dir_ +
                 "/client_key -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no "
-                "-o LogLevel=ERROR -o SetEnv=BERTH_ROOT=" +
-                dst_,
+                "-o LogLevel=ERROR -o 'SetEnv=BERTH_ROOT=" +
+                dst_ + (remote_env_.empty() ? "" : " " + remote_env_) + "'",
             "--remote-berth", BERTH_BINARY};
   }
 
@@ -173,6 +173,7 @@ class MigrateTest : public BerthTest {
   }
 
   std::string dir_, dst_;
+  std::string remote_env_;  // more of the receiver's environment ("K=V K=V"), through SetEnv
   pid_t sshd_ = -1;
   int port_ = 0;
 };
@@ -380,15 +381,10 @@ TEST_F(MigrateTest, KeepDstLeavesTheCopyStopped) {
 // removed, and the CT runs on the source again; the message says where it runs.
 TEST_F(MigrateTest, StartFailsThereRunsHereAgain) {
   std::string id = create_running_ct();
-  std::vector<std::string> args{"migrate", id, "root@127.0.0.1"};
-  auto ssh = ssh_args();
-  // ssh keeps its first SetEnv: both variables in one (a quoted word of --ssh).
-  ssh[1].replace(ssh[1].find("-o SetEnv="), std::string::npos,
-                 "-o \"SetEnv=BERTH_ROOT=" + dst_ + " BERTH_FAIL_STEP=start:1\"");
-  for (auto& a : ssh) args.push_back(a);
-  RunOptions o;
-  o.timeout = std::chrono::seconds(120);
-  RunResult m = berth(args, o);
+  // ssh keeps its first SetEnv: both variables go in one (a quoted word of --ssh, ssh_args).
+  remote_env_ = "BERTH_FAIL_STEP=start:1";
+  RunResult m = migrate(id);
+  remote_env_.clear();
   EXPECT_EQ(m.code, 7) << m.err;
   EXPECT_PRED2(contains, m.err, "runs on this host");
   EXPECT_PRED2(matches, status_line(id), "CTID " + id + " exist mounted running");
@@ -643,6 +639,54 @@ TEST_F(MigrateTest, ImageSnapshotsComeAlong) {
   RunResult own = dst({"exec", id, "stat", "-c", "%u", "/root/state"});
   EXPECT_EQ(own.out, "0\n") << own.err;
   EXPECT_FALSE(fs::exists(ve_private(id)));
+}
+
+// The receiver killed while it writes a snapshot's image (<uuid>.img.tmp made, mounted at its
+// stage, the tree written into it): the source keeps the CT (started again); the destination's
+// partial copy, the part-made image and its mount are removed by the next command there: the
+// next migration of the CT (which then succeeds), or a destroy of the leftover by its admin.
+TEST_F(MigrateTest, ReceiverKilledMidImageLeavesNoPartImage) {
+  for (const char* next : {"migrate", "destroy"}) {
+    SCOPED_TRACE(next);
+    std::string id = create_running_ct({"--diskspace", "256M"});
+    ASSERT_EQ(berth({"exec", id, "echo one > /root/state"}).code, 0);
+    RunResult s1 = berth({"snapshot", id, "--name", "first"});
+    ASSERT_EQ(s1.code, 0) << s1.err;
+    std::smatch um;
+    ASSERT_TRUE(std::regex_search(s1.out, um, std::regex("Snapshot ([0-9a-f-]{36}) of CT")));
+    const std::string uuid = um[1];
+    const std::string snaps = dst_ + "/var/lib/berth/private/" + id + "/snapshots/";
+    remote_env_ = "BERTH_KILL_AT=migrate_recv_image";
+    RunResult k = migrate(id);
+    remote_env_.clear();
+    EXPECT_NE(k.code, 0) << k.out << k.err;
+    EXPECT_PRED2(contains, k.err, "runs on this host");
+    EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted running");
+    // What the killed receiver left: its partial copy with the part-made image, mounted.
+    EXPECT_TRUE(fs::exists(snaps + uuid + ".img.tmp"));
+    EXPECT_NE(read_text("/proc/self/mountinfo").find(snaps + uuid + ".mnt"), std::string::npos);
+    if (std::string(next) == "migrate") {
+      RunResult again = migrate(id);
+      ASSERT_EQ(again.code, 0) << again.out << again.err;
+      EXPECT_PRED2(matches, dst_status(id), "CTID " + id + " exist mounted running");
+      EXPECT_TRUE(fs::is_regular_file(snaps + uuid + ".img"));
+      RunResult sw = dst({"snapshot-switch", id, "--id", uuid});
+      EXPECT_EQ(sw.code, 0) << sw.err;
+      RunResult d = dst({"stop", id, "--fast"});
+      EXPECT_EQ(d.code, 0) << d.err;
+    } else {
+      EXPECT_PRED2(contains, dst_status(id), "CTID " + id + " exist");
+      RunResult d = dst({"destroy", id});
+      EXPECT_EQ(d.code, 0) << d.err;
+      EXPECT_FALSE(fs::exists(dst_ + "/var/lib/berth/private/" + id));
+      EXPECT_FALSE(fs::exists(dst_ + "/var/lib/berth/migrate-in/" + id));
+      ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+    }
+    EXPECT_FALSE(fs::exists(snaps + uuid + ".img.tmp"));
+    EXPECT_EQ(read_text("/proc/self/mountinfo").find(snaps + uuid + ".mnt"), std::string::npos);
+    RunResult loops = run_process({"/usr/sbin/losetup", "-a"}, {}, {});
+    EXPECT_FALSE(contains(loops.out, uuid + ".img.tmp")) << loops.out;
+  }
 }
 
 // A fake source's snapshot names: only uuids, each of the index, once; nothing is kept.

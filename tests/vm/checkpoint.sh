@@ -3,13 +3,14 @@
 # kernel, where Debian's CRIU 3.17 runs; the host's kernel cannot run it). Run by
 # tests/vm/suite.sh (suite "checkpoint"), or by hand:
 #   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/checkpoint.sh build
-# For an unprivileged (user namespace) and a privileged busybox CT with a routed address:
+# For an unprivileged (user namespace) and a privileged busybox CT with a routed address, and an
+# unprivileged one with a disk image and a bridged veth (NETIF) whose address it set itself:
 #   - a shell in the CT counts in memory (a variable, written out each 0.2 s) and a TCP stream
 #     from a peer (the host's namespace) into a listener in the CT carries a sequence of numbers;
 #   - chkpnt: the CT is down and "suspended", its dump is in DUMPDIR/Dump.<CTID>;
 #   - restore: the CT runs again; the count goes on from where it was (not from 0), the TCP
-#     stream goes on with no number lost or repeated, the peer never saw the connection end; exec
-#     works; /proc/user_beancounters (the /proc view) and the console log work again;
+#     stream goes on with no number lost or repeated and still flows after it, the peer never saw
+#     the connection end, the VPS answers ping; exec works; /proc/user_beancounters (the /proc view) and the console log work again;
 #   - suspend / resume (the same under vzctl's other names), then stop and destroy.
 set -u
 
@@ -22,7 +23,8 @@ PEERS=()
 cleanup() {
     local p
     for p in "${PEERS[@]}"; do kill -- -"$p" 2>/dev/null; done
-    vm_cleanup 101 102
+    vm_cleanup 101 102 103
+    ip link del bvmbr0 2>/dev/null
 }
 trap cleanup EXIT
 vm_setup checkpoint.sh "${1:-build}"
@@ -30,12 +32,21 @@ command -v criu >/dev/null || { fail "no criu in the VM image"; vm_result checkp
 
 run_b template create busybox; expect_rc 0 "template create busybox"
 
-# ct_round_trip CTID IP [create options...]
+# ct_round_trip CTID IP [--bridged] [create options...]
+# --bridged: no routed address; a veth eth0 in the bridge bvmbr0 (NETIF), its address IP/24
+# given from inside (as a VPS configures its bridged interface itself).
 ct_round_trip() {
     local id=$1 ip=$2; shift 2
-    local what="CT $id ($*)"
-    run_b create "$id" --ostemplate busybox --ipadd "$ip" "$@"; expect_rc 0 "$what: create"
+    local what="CT $id ($*)" net=(--ipadd "$ip") bridged=0
+    if [ "${1:-}" = --bridged ]; then
+        shift; bridged=1; net=(--netif_add eth0,,,,bvmbr0); what="CT $id (bridged veth in bvmbr0 $*)"
+    fi
+    run_b create "$id" --ostemplate busybox "${net[@]}" "$@"; expect_rc 0 "$what: create"
     run_b start "$id" --wait; expect_rc 0 "$what: start"
+    if [ $bridged = 1 ]; then
+        run_b exec "$id" "ip addr add $ip/24 dev eth0 && ip route add default via 198.18.12.1"
+        expect_rc 0 "$what: its address on eth0, given inside"
+    fi
     # The counter: its value lives in the shell's memory.
     run_b exec "$id" 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
     # The stream's listener in the CT, and the peer on the host writing 1, 2, 3, ... into it.
@@ -70,6 +81,21 @@ ct_round_trip() {
     while read -r l; do n=$((n + 1)); [ "$l" = "$n" ] || { seq_ok=0; break; }; done <<<"$OUT"
     if [ $seq_ok = 1 ] && [ $n -gt "${r0:-0}" ]; then pass "$what: the TCP stream went on, nothing lost or repeated (1..$n, was at $r0)"; else fail "$what: stream broken at line $n (got '$l')"; fi
     if kill -0 "$peer" 2>/dev/null && ! grep -q "peer exit" "$out"; then pass "$what: the peer's connection never ended"; else fail "$what: the peer's nc ended: $(cat "$out")"; fi
+    if [ $bridged = 1 ]; then
+        # The same veth, as the CT had configured it: the host end by its NETIF name in the
+        # bridge, the address the CT gave eth0 still there; a new connection through it works.
+        OUT=$(ip -o link show "veth$id.0" 2>&1)
+        case $OUT in *"master bvmbr0"*"state UP"*|*"state UP"*"master bvmbr0"*) pass "$what: veth$id.0 is up in bvmbr0 again" ;; *) fail "$what: host end after restore: $OUT" ;; esac
+        run_b exec "$id" 'ip -4 -o addr show eth0'
+        case $OUT in *"inet $ip/24"*) pass "$what: eth0 kept the address the CT gave it" ;; *) fail "$what: eth0 after restore: $OUT" ;; esac
+    fi
+    # The network works after the restore (not only what arrived before the dump): the VPS
+    # answers ping, and the peer's stream still comes in.
+    OUT=$(ping -c 1 -W 5 "$ip" 2>&1); RC=$?
+    expect_rc 0 "$what: the VPS answers ping after restore"
+    local n1 n2
+    n1=$("$B" exec "$id" 'wc -l </tmp/recv' 2>&1); sleep 1; n2=$("$B" exec "$id" 'wc -l </tmp/recv' 2>&1)
+    if [ "${n2:-0}" -gt "${n1:-0}" ] 2>/dev/null; then pass "$what: the peer's stream still arrives after restore ($n1 -> $n2 lines)"; else fail "$what: the stream stalled after restore ($n1 -> $n2 lines)"; fi
     run_b exec "$id" 'head -n 3 /proc/user_beancounters | tail -n 1'
     case $OUT in *uid*resource*|*"$id":*kmemsize*) pass "$what: /proc/user_beancounters after restore" ;; *) fail "$what: /proc/user_beancounters after restore: '$OUT'" ;; esac
     run_b exec "$id" 'echo hello-console > /dev/console'
@@ -87,5 +113,7 @@ ct_round_trip() {
 
 ct_round_trip 101 198.18.5.2 --diskspace unlimited --diskinodes unlimited
 ct_round_trip 102 198.18.5.3 --local_uid 0 --i-trust-this-vps
+ip link add bvmbr0 type bridge && ip addr add 198.18.12.1/24 dev bvmbr0 && ip link set bvmbr0 up
+ct_round_trip 103 198.18.12.3 --bridged --diskspace 64M
 
 vm_result checkpoint.sh

@@ -132,8 +132,22 @@ vm_second_host() {
     mkdir -p "$ROOT2/etc/berth" && chmod 755 "$ROOT2"
     echo "CGROUP_PARENT=\"$INST-dst\"" >"$ROOT2/etc/berth/berth.conf"
     ip netns add "$NS2" && ip -n "$NS2" link set lo up
-    : >"$WORK/subuid"; : >"$WORK/subgid"; touch /etc/subuid /etc/subgid
-    unshare --mount --propagation private sh -c "mount --bind $WORK/subuid /etc/subuid && mount --bind $WORK/subgid /etc/subgid && exec sleep 100000" &
+    # Its /etc: a copy whose subuid and subgid are empty, bound as a directory (berth replaces
+    # those files by a rename, which a file bound on its own would refuse with EBUSY, or escape
+    # once the source's berth renamed its own file over the mount point).
+    mkdir -p "$WORK/etc2" && cp -a /etc/. "$WORK/etc2/" && : >"$WORK/etc2/subuid" && : >"$WORK/etc2/subgid"
+    # The second host sees nothing mounted of the first: the copies of the source instance's
+    # mounts (a VPS's disk, its root) its new mount namespace starts with are detached there. A
+    # copy would hold the source's disk (its file system and loop device) after the source
+    # unmounted it: the source could not free the loop device of a VPS migrated away.
+    cat >"$WORK/host2-ns.sh" <<NS
+#!/bin/sh
+mount --bind "$WORK/etc2" /etc || exit 1
+awk -v r="$BERTH_ROOT/" 'index(\$5, r) == 1 { print \$5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "\$m"; done
+exec sleep 100000
+NS
+    unshare --mount --propagation private sh "$WORK/host2-ns.sh" &
     HOLD=$!
     sleep 0.5
     cat >"$WORK/bin/ssh" <<SSH

@@ -4,9 +4,7 @@
 #   scripts/testvm/run.sh -s "$PWD" -c v2 ./tests/vm/migrate.sh build
 # The two "hosts": two BERTH_ROOTs and two cgroup instances, the destination's in network and
 # mount namespaces of its own, reached through a stand-in for ssh (vm_second_host in common.sh
-# says why each part). The source VPS has no disk image: the destination's mount namespace holds
-# a copy of every mount of the source taken when it was made (a disk's loop device would stay
-# held, as it should).
+# says why each part). The source VPS has no disk image (tests/vm/migrate_disk.sh moves one).
 # The LAN: a bridge (in a namespace of its own) joins host 1 (the VM's namespace), host 2 and a
 # third machine, the client (namespaces), on 198.18.9.0/24; each host lists its uplink in
 # NEIGHBOUR_DEVS (proxy ARP, announcements) and forwards what arrives on it, as a hosting
@@ -166,6 +164,8 @@ seq_ok=1; n=0
 while read -r l; do n=$((n + 1)); [ "$l" = "$n" ] || { seq_ok=0; break; }; done <<<"$OUT"
 if [ $seq_ok = 1 ] && [ $n -gt "${l0:-0}" ]; then pass "the client's stream went on through host 2, nothing lost (1..$n, was at $l0)"; else fail "client's stream broken at line $n (was at $l0)"; fi
 if grep -q "peer exit" "$WORK/client.out" 2>/dev/null; then fail "the client saw its connection end: $(cat "$WORK/client.out")"; else pass "the client never saw its connection end"; fi
+n1=$(dst exec 301 'wc -l </tmp/recv-lan' 2>&1); sleep 1; n2=$(dst exec 301 'wc -l </tmp/recv-lan' 2>&1)
+if [ "${n2:-0}" -gt "${n1:-0}" ] 2>/dev/null; then pass "the client's stream still arrives on host 2 ($n1 -> $n2 lines)"; else fail "the client's stream stalled on host 2 ($n1 -> $n2 lines)"; fi
 mac2=$(ip -n $NS -br link show h2up | awk '{ print $3 }')
 neigh=$(ip -n $CLIENT neigh show 198.18.9.50)
 case $neigh in *"$mac2"*) pass "the client's neighbour cache names host 2 ($neigh)" ;; *) fail "client's neighbour entry '$neigh', host 2's uplink is $mac2" ;; esac

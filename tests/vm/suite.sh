@@ -6,11 +6,12 @@
 #   lifecycle  tests/vm/lifecycle.sh
 #   debian     debian.sh (a Debian 12 VPS boots systemd, is suspended and resumed with CRIU;
 #              SKIPPED without a staged template)
-#   checkpoint checkpoint.sh + debian.sh + migrate.sh + migrate_kill.sh (chkpnt/restore, migrate
-#              --online and a migration killed at each phase, with CRIU, which
-#              runs on this kernel only)
+#   checkpoint checkpoint.sh + debian.sh + migrate.sh + migrate_disk.sh + migrate_held.sh +
+#              migrate_kill.sh (chkpnt/restore, migrate --online of a VPS without and with a disk
+#              image, a migration whose checkpoint cannot free the disk, and one killed at each
+#              phase, with CRIU, which runs on this kernel only)
 #   ci         lifecycle.sh + resources.sh + debian.sh + checkpoint.sh + migrate.sh +
-#              migrate_kill.sh + the root
+#              migrate_disk.sh + migrate_kill.sh + the root
 #              integration binary's ResourcesTest.*
 #              but ForkBombStopsAtNumproc, the /proc view's two UbcTests, the time
 #              namespace's uptime test and the storage suite's tests (the v2 suite
@@ -32,14 +33,14 @@ STORAGE_FILTER="DiskTest.GrowsOnline*:DiskTest.Iolimit*:DiskTest.AFullDisk*:Snap
 case $SUITE in
     lifecycle) parts="lifecycle" ;;
     debian) parts="debian" ;;
-    checkpoint) parts="checkpoint debian migrate migrate_kill" ;;
+    checkpoint) parts="checkpoint debian migrate migrate_disk migrate_held migrate_kill" ;;
     # ForkBombStopsAtNumproc is left out of ci: its bomb is `sleep 3`s, and under TCG the fork loop
     # can take longer than 3 s, so early sleeps end before it counts (seen once in 4 runs);
     # resources.sh's own fork bomb (sleep 300) covers it in ci.
     # The /proc view (procfs under a FUSE directory, repaired after a killed server) runs on
     # Debian 12's own 6.1 kernel and cgroup v2 here, as users run it.
     # ci also runs the storage suite's tests (one boot and one integration set-up less).
-    ci) parts="lifecycle resources debian checkpoint migrate migrate_kill integration"
+    ci) parts="lifecycle resources debian checkpoint migrate migrate_disk migrate_kill integration"
         filter="ResourcesTest.*:UbcTest.ProcView*:UbcTest.KilledServer*:IsolationTest.Uptime*:$STORAGE_FILTER:-ResourcesTest.ForkBombStopsAtNumproc" ;;
     storage) parts="integration"
              filter="$STORAGE_FILTER" ;;
