@@ -31,6 +31,7 @@
 #include "monitor/client.h"
 #include "monitor/internal.h"
 #include "monitor/report.h"
+#include "state/ct_cgroup.h"
 #include "state/inventory.h"
 #include "state/status.h"
 #include "sys/pidfd.h"
@@ -702,6 +703,9 @@ int serve(const HostConfig& host, RunInline run_inline) {
   if (b != 0) return fail(Error::from_errno(errno, "bind `" + path + "`"));
   if (::chmod(path.c_str(), 0600) != 0 || ::listen(listener.get(), 64) != 0)
     return fail(Error::from_errno(errno, "listen on `" + path + "`"));
+  // The host's cgroup layout, detected once here: every start runs in a fork of this process and
+  // finds it (detection reads the host's whole mountinfo, two lines per running CT).
+  (void)state::cgroup_backend();
   log("%s", "started (socket " + path + ")");
   tell('1');
   Monitor m(host);

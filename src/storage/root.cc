@@ -452,7 +452,12 @@ Result<std::string> ct_attach_dir(const CtConfig& ct) {
 }
 
 Status umount_root(const CtConfig& ct) {
-  BERTH_RETURN_IF_ERROR(sys::umount_tree(ct.ve_root()).status(exitcode::kUmountFailed));
+  // The usual case without listing the host's mounts (each running CT adds two, and at 1000 one
+  // read of mountinfo costs ~25 ms): VE_ROOT holds one mount, the CT's own mounts being in its
+  // namespace. Anything else (mounts below it, stacked ones, busy) takes the listing.
+  auto once = sys::kernel().umount(ct.ve_root(), UMOUNT_NOFOLLOW);
+  if (!once.ok() || sys::is_mount_point(ct.ve_root()))
+    BERTH_RETURN_IF_ERROR(sys::umount_tree(ct.ve_root()).status(exitcode::kUmountFailed));
   // VE_ROOT's mounts went first: the disk under them is no longer busy.
   return release_disk_at(ct.ve_private()).status(exitcode::kUmountFailed);
 }
