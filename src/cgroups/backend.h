@@ -90,7 +90,10 @@ class Backend {
 };
 
 // Reads /proc/self/mountinfo once: cgroup2 on /sys/fs/cgroup means v2, else the v1 hierarchies.
-Result<std::unique_ptr<Backend>> detect_backend();
+// cache: a file that keeps what was found (for this boot and mount namespace, 60 s, each mount
+// checked to be the same cgroup file system still): the host's mountinfo has two lines per running
+// CT, and with 1000 running one read of it costs ~25 ms, paid by every command. "": no cache.
+Result<std::unique_ptr<Backend>> detect_backend(const std::string& cache = "");
 
 // "<instance>/<ctid>"
 std::string ct_group(const std::string& instance, const std::string& ctid);

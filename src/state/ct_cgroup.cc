@@ -1,6 +1,9 @@
 #include "state/ct_cgroup.h"
 
+#include <sys/stat.h>
+
 #include <charconv>
+#include <cstdlib>
 #include <memory>
 
 #include "core/exit_codes.h"
@@ -8,10 +11,26 @@
 
 namespace berth::state {
 
+namespace {
+
+// <BERTH_ROOT>/run/berth/cgroup-layout when that directory exists (as HostConfig finds the root).
+std::string layout_cache_path() {
+  const char* env = std::getenv("BERTH_ROOT");
+  std::string root = env && *env ? env : "/";
+  while (!root.empty() && root.back() == '/') root.pop_back();
+  if (!root.empty() && root.front() != '/') return "";
+  std::string dir = root + "/run/berth";
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0) return "";
+  return dir + "/cgroup-layout";
+}
+
+}  // namespace
+
 Result<cgroups::Backend*> cgroup_backend() {
   static std::unique_ptr<cgroups::Backend> backend;
   if (!backend) {
-    BERTH_ASSIGN_OR_RETURN(backend, cgroups::detect_backend());
+    BERTH_ASSIGN_OR_RETURN(backend, cgroups::detect_backend(layout_cache_path()));
   }
   return backend.get();
 }
