@@ -281,6 +281,7 @@ class CrunT:
         self.nsdir = os.path.join(ctx.tmp, "netns")
         self.pids = {}
         self.made = set()
+        self.split = {}   # start_net, start_crun: the start's two parts
 
     def id(self, i):
         return "%s-crun-%d" % (self.ctx.tag, i)
@@ -290,6 +291,12 @@ class CrunT:
 
     def base(self):
         return ["crun", "--root", self.state]
+
+    def batch(self, i, which, text):
+        f = os.path.join(self.ctx.tmp, "bundles", self.id(i), "ip-%s.batch" % which)
+        with open(f, "w") as out:
+            out.write(text)
+        return f
 
     def setup(self):
         os.makedirs(self.nsdir, exist_ok=True)
@@ -317,15 +324,19 @@ class CrunT:
         t0 = now_ns()
         open(nsf, "w").close()
         self.ctx.run(["unshare", "--net=" + nsf, "true"])
-        self.ctx.run(["ip", "link", "add", v, "type", "veth", "peer", "name", "eth0", "netns", nsf])
-        self.ctx.run(["nsenter", "--net=" + nsf, "sh", "-c",
-                      "ip link set lo up && ip link set eth0 up && ip addr add %s/32 dev eth0 && "
-                      "ip route add default dev eth0" % a])
-        self.ctx.run(["sh", "-c", "ip link set %s up && ip route add %s/32 dev %s" % (v, a, v)])
+        self.ctx.run(["ip", "-batch", self.batch(i, "host", "link add %s type veth peer name eth0 "
+                                                  "netns %s\nlink set %s up\nroute add %s/32 dev %s\n"
+                                                  % (v, nsf, v, a, v))])
+        self.ctx.run(["nsenter", "--net=" + nsf, "ip", "-batch",
+                      self.batch(i, "ct", "link set lo up\nlink set eth0 up\naddr add %s/32 dev eth0"
+                                 "\nroute add default dev eth0\n" % a)])
+        tn = now_ns()
         b = os.path.join(self.ctx.tmp, "bundles", cid)
         self.ctx.run(self.base() + ["create", "--bundle", b, cid])
         self.ctx.run(self.base() + ["start", cid])
         t1 = now_ns()
+        self.split.setdefault("start_net", []).append(ms(t0, tn))
+        self.split.setdefault("start_crun", []).append(ms(tn, t1))
         out = subprocess.run(self.base() + ["state", cid], capture_output=True, text=True,
                              timeout=10)
         self.pids[i] = json.loads(out.stdout)["pid"] if out.returncode == 0 else 0
@@ -562,6 +573,9 @@ def run_phase(ctx, tool, n, args):
             res["list_ubc_ms"] = statistics.median(
                 tool.list_ms("ctid,numproc,status,kmemsize,physpages") for _ in range(5))
         res["meminfo_us_n"] = meminfo_us(tool, 0, args.reads)
+        if args.hold:
+            log("%s: all %d running; holding %d s (--hold)" % (tool.name, n, args.hold))
+            time.sleep(args.hold)
         log("%s: stopping and removing" % tool.name)
         t0 = now_ns()
         for i in range(n):
@@ -571,6 +585,7 @@ def run_phase(ctx, tool, n, args):
                 log("%s: %d stopped and removed (last %.1f + %.1f ms)" % (
                     tool.name, i + 1, stops[-1], removes[-1]))
         res["stop_wall_ms"] = ms(t0, now_ns())
+        res["split"] = getattr(tool, "split", {})
         time.sleep(args.settle)
         res["after"] = memory_now(ctx, tool, caller_cg)
         res["links_left"] = sorted(links_now() - links0)
@@ -638,6 +653,9 @@ def report(results, window):
     row("stop+remove: per container, mean ms",
         [(sum(r["samples"]["stop"]) + sum(r["samples"]["remove"])) / r["n"] for r in ok])
     row("create (before the starts): median ms", [med(r["samples"]["create"]) for r in ok])
+    for r in ok:
+        for k, xs in sorted(r.get("split", {}).items()):
+            print("%s: %s median %.1f ms" % (r["tool"], k, med(xs)))
     print()
     row("MemAvailable drop per container, KiB",
         [-per_ct(r, "mem_available_kib") for r in ok], "%.0f")
@@ -809,6 +827,8 @@ def main():
     ap.add_argument("--settle-before", type=float, default=3.0)
     ap.add_argument("--reads", type=int, default=2000)
     ap.add_argument("--block", type=int, default=0)
+    ap.add_argument("--hold", type=int, default=0, help="seconds to wait with all running, after "
+                    "the measurements (to look at them from another shell)")
     ap.add_argument("--preexist", default="")
     ap.add_argument("--host-mntns", default="")
     ap.add_argument("-o", "--output", default=None)
@@ -840,7 +860,7 @@ def main():
                     "--tag", args.tag, "--tmp", args.tmp, "-n", str(args.n), "--berth", args.berth,
                     "--busybox", args.busybox, "--helper", args.helper, "--settle",
                     str(args.settle), "--settle-before", str(args.settle_before), "--reads",
-                    str(args.reads), "--block", str(block), "--out", out]
+                    str(args.reads), "--block", str(block), "--hold", str(args.hold), "--out", out]
             if name != "berth":
                 argv = ["unshare", "-m", "--propagation", "private", "--"] + argv + [
                     "--host-mntns", os.readlink("/proc/self/ns/mnt")]
