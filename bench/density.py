@@ -238,8 +238,8 @@ class BerthT:
         if p.returncode != 0:
             raise OpFailed("copying the helper into %s: %s" % (self.id(i), p.stderr[-300:]))
 
-    def meminfo_cmd(self, i, n):
-        return [self.bin, "exec2", self.id(i), "/tmp/density-meminfo %d" % n]
+    def meminfo_cmd(self, i, n, gap):
+        return [self.bin, "exec2", self.id(i), "/tmp/density-meminfo %d /proc/meminfo %d" % (n, gap)]
 
     def list_ms(self, columns=None):
         return self.b("list", "-a", *(["-o", columns] if columns else []))
@@ -372,8 +372,9 @@ class CrunT:
     def put_helper(self, i):
         pass        # in the shared rootfs
 
-    def meminfo_cmd(self, i, n):
-        return self.base() + ["exec", self.id(i), "/bin/density-meminfo", str(n)]
+    def meminfo_cmd(self, i, n, gap):
+        return self.base() + ["exec", self.id(i), "/bin/density-meminfo", str(n), "/proc/meminfo",
+                              str(gap)]
 
     def cleanup_all(self):
         if os.path.isdir(self.state) and shutil.which("crun"):
@@ -467,8 +468,9 @@ class LxcT:
     def put_helper(self, i):
         pass        # in the rootfs copy
 
-    def meminfo_cmd(self, i, n):
-        return self.p("lxc-attach", "-n", self.id(i), "--", "/bin/density-meminfo", str(n))
+    def meminfo_cmd(self, i, n, gap):
+        return self.p("lxc-attach", "-n", self.id(i), "--", "/bin/density-meminfo", str(n),
+                      "/proc/meminfo", str(gap))
 
     def cleanup_all(self):
         if not os.path.isdir(self.path) or not shutil.which("lxc-stop"):
@@ -483,18 +485,25 @@ class LxcT:
 # ---------------------------------------------------------------------------------------------
 # One phase: one tool, N containers.
 
-def meminfo_us(tool, i, reads, repeats=3):
-    """Median over `repeats` runs of the helper inside container i: µs per /proc/meminfo read."""
+def meminfo_us(tool, i, reads, gap_us=0, repeats=3):
+    """The helper inside container i, `repeats` times: {mean, median, p99} µs per /proc/meminfo
+    read (open, read to EOF, close), each the median over the repeats. gap_us: sleep between
+    reads (0: back to back, which in a Berth VPS meets its /proc server's per-CT request pace)."""
     vals = []
     for _ in range(repeats):
-        p = subprocess.run(tool.meminfo_cmd(i, reads), capture_output=True, text=True, timeout=120,
-                           env=getattr(tool, "env", None))
+        p = subprocess.run(tool.meminfo_cmd(i, reads, gap_us), capture_output=True, text=True,
+                           timeout=300, env=getattr(tool, "env", None))
         try:
-            vals.append(float(p.stdout.split()[0]))
+            vals.append([float(x) for x in p.stdout.split()[:3]])
         except (IndexError, ValueError):
             raise OpFailed("meminfo helper in %s: rc %d: %s %s" % (
                 tool.id(i), p.returncode, p.stdout[-200:], p.stderr[-300:]))
-    return statistics.median(vals)
+    return {k: statistics.median(v[j] for v in vals) for j, k in enumerate(("mean", "median", "p99"))}
+
+
+def meminfo_all(tool, i, args):
+    return {"b2b": meminfo_us(tool, i, args.reads),
+            "spaced": meminfo_us(tool, i, args.spaced, args.gap_us)}
 
 
 def memory_now(ctx, tool, caller_cg):
@@ -513,6 +522,7 @@ def memory_now(ctx, tool, caller_cg):
         "ct_cgroups": len(cgs),
         "caller_cg_kib": cg_usage_kib(caller_cg),
         "caller_cg_kmem_kib": cg_kmem_kib(caller_cg),
+        "caller_cg_stat": cg_stat_kib(caller_cg),
         "ct_procs": pss_of(ct_pids),
         "tool_procs": dict(pss_of(own), pids=own,
                            comms=sorted(set(b" ".join(proc_cmdline(p)[:2]).decode(errors="replace")
@@ -560,7 +570,7 @@ def run_phase(ctx, tool, n, args):
             if i == 0:   # with one running; its time is left out of the start's wall time
                 th = now_ns()
                 tool.put_helper(0)
-                res["meminfo_us_1"] = meminfo_us(tool, 0, args.reads)
+                res["meminfo_1"] = meminfo_all(tool, 0, args)
                 t0 += now_ns() - th
             if (i + 1) % 100 == 0:
                 log("%s: %d running (last start %.1f ms)" % (tool.name, i + 1, starts[-1]))
@@ -572,7 +582,7 @@ def run_phase(ctx, tool, n, args):
             res["list_ms"] = statistics.median(tool.list_ms() for _ in range(5))
             res["list_ubc_ms"] = statistics.median(
                 tool.list_ms("ctid,numproc,status,kmemsize,physpages") for _ in range(5))
-        res["meminfo_us_n"] = meminfo_us(tool, 0, args.reads)
+        res["meminfo_n"] = meminfo_all(tool, 0, args)
         if args.hold:
             log("%s: all %d running; holding %d s (--hold)" % (tool.name, n, args.hold))
             time.sleep(args.hold)
@@ -670,6 +680,10 @@ def report(results, window):
     row("  of which kmem, KiB", [r["running"]["ct_cgroups_kmem_kib"] / r["n"] for r in ok], "%.0f")
     row("caller's memory cgroup growth per ct, KiB", [per_ct(r, "caller_cg_kib") for r in ok],
         "%.0f")
+    row("  of which kmem, KiB", [per_ct(r, "caller_cg_kmem_kib") for r in ok], "%.0f")
+    row("  of which page cache, KiB", [per_ct(r, "caller_cg_stat", "total_cache") for r in ok],
+        "%.0f")
+    row("  of which anon, KiB", [per_ct(r, "caller_cg_stat", "total_rss") for r in ok], "%.0f")
     row("PSS of container processes per ct, KiB",
         [r["running"]["ct_procs"]["pss_kib"] / r["n"] for r in ok], "%.0f")
     row("  container processes (count)", [r["running"]["ct_procs"]["count"] for r in ok], "%d")
@@ -678,6 +692,13 @@ def report(results, window):
         [r["running"]["tool_procs"]["pss_kib"] for r in ok], "%.0f")
     row("tool's own processes PSS per ct, KiB",
         [r["running"]["tool_procs"]["pss_kib"] / r["n"] for r in ok], "%.0f")
+    row("MemAvailable regained at removal per ct, KiB",
+        [(r["after"]["mem_available_kib"] - r["running"]["mem_available_kib"]) / r["n"]
+         for r in ok], "%.0f")
+    row("  plus the others' anon growth, KiB/ct",
+        [(r["after"]["mem_available_kib"] - r["running"]["mem_available_kib"]
+          + r["after"]["others_anon_kib"] - r["running"]["others_anon_kib"]) / r["n"]
+         for r in ok], "%.0f")
     row("MemAvailable after all removed - base, KiB",
         [r["after"]["mem_available_kib"] - r["base"]["mem_available_kib"] for r in ok], "%.0f")
     row("  others' cgroups' anon grew meanwhile, KiB",
@@ -686,8 +707,13 @@ def report(results, window):
         [r["after"]["mem_available_kib"] - r["base"]["mem_available_kib"]
          + r["after"]["others_anon_kib"] - r["base"]["others_anon_kib"] for r in ok], "%.0f")
     print()
-    row("/proc/meminfo read, 1 running, us", [r.get("meminfo_us_1", "-") for r in ok], "%.2f")
-    row("/proc/meminfo read, all running, us", [r.get("meminfo_us_n", "-") for r in ok], "%.2f")
+    for key, label in (("meminfo_1", "1 running"), ("meminfo_n", "all running")):
+        row("/proc/meminfo back-to-back, %s, us" % label,
+            [r[key]["b2b"]["mean"] if key in r else "-" for r in ok], "%.1f")
+        row("/proc/meminfo spaced, %s, median us" % label,
+            [r[key]["spaced"]["median"] if key in r else "-" for r in ok], "%.1f")
+        row("/proc/meminfo spaced, %s, p99 us" % label,
+            [r[key]["spaced"]["p99"] if key in r else "-" for r in ok], "%.1f")
     row("berth list -a, all running, ms (median of 5)", [r.get("list_ms", "-") for r in ok])
     row("  with 2 beancounter columns, ms", [r.get("list_ubc_ms", "-") for r in ok])
     for r in ok:
@@ -826,6 +852,8 @@ def main():
     ap.add_argument("--settle", type=float, default=10.0)
     ap.add_argument("--settle-before", type=float, default=3.0)
     ap.add_argument("--reads", type=int, default=2000)
+    ap.add_argument("--spaced", type=int, default=300)
+    ap.add_argument("--gap-us", type=int, default=5000)
     ap.add_argument("--block", type=int, default=0)
     ap.add_argument("--hold", type=int, default=0, help="seconds to wait with all running, after "
                     "the measurements (to look at them from another shell)")
@@ -860,7 +888,8 @@ def main():
                     "--tag", args.tag, "--tmp", args.tmp, "-n", str(args.n), "--berth", args.berth,
                     "--busybox", args.busybox, "--helper", args.helper, "--settle",
                     str(args.settle), "--settle-before", str(args.settle_before), "--reads",
-                    str(args.reads), "--block", str(block), "--hold", str(args.hold), "--out", out]
+                    str(args.reads), "--spaced", str(args.spaced), "--gap-us", str(args.gap_us),
+                    "--block", str(block), "--hold", str(args.hold), "--out", out]
             if name != "berth":
                 argv = ["unshare", "-m", "--propagation", "private", "--"] + argv + [
                     "--host-mntns", os.readlink("/proc/self/ns/mnt")]
@@ -892,6 +921,7 @@ def main():
             json.dump({"meta": {"date": datetime.datetime.now().isoformat(timespec="seconds"),
                                 "kernel": os.uname().release, "n": args.n, "tools": args.tools,
                                 "settle_s": args.settle, "reads": args.reads,
+                                "spaced": args.spaced, "gap_us": args.gap_us,
                                 "elapsed_s": round(elapsed, 1)},
                        "results": results}, f, indent=1)
         print("raw results: %s" % args.output)
