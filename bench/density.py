@@ -764,6 +764,63 @@ def report(results, window):
                          r["after"]["loadavg"][0]) for r in ok))
 
 
+def markdown(path, window=20):
+    """The README's tables from a results file (bench/density.py --markdown FILE)."""
+    with open(path) as f:
+        results = json.load(f)["results"]
+    ok = [r for r in results if "running" in r and "samples" in r]
+    print("| per container | " + " | ".join("%s (%d)" % (r["tool"], r["n"]) for r in ok) + " |")
+    print("| --- |" + " ---: |" * len(ok))
+
+    def row(label, vals, f="%.1f"):
+        print("| %s | %s |" % (label, " | ".join(
+            f % v if isinstance(v, (int, float)) else str(v) for v in vals)))
+
+    def done(r, op):
+        return r["samples"][op] if r["samples"][op] else [float("nan")]
+    for op, label in (("start", "start"), ("stop", "stop"), ("remove", "remove")):
+        xs = [done(r, op) for r in ok]
+        row("%s: all, s" % label, [sum(x) / 1000 for x in xs], "%.1f")
+        row("%s: mean ms" % label, [sum(x) / len(x) for x in xs])
+        row("%s: median ms (first %d / last %d)" % (label, window, window),
+            ["%.1f (%.1f / %.1f)" % (med(x), med(x[:window]), med(x[-window:])) for x in xs],
+            "%s")
+    row("stop + remove: mean ms",
+        [sum(done(r, "stop")) / len(done(r, "stop")) + sum(done(r, "remove")) / len(done(r, "remove"))
+         for r in ok])
+    n = [r["n"] for r in ok]
+    row("MemAvailable drop, KiB", [-per_ct(r, "mem_available_kib") for r in ok], "%.0f")
+    row("  less other users' anon growth, KiB",
+        [-per_ct(r, "mem_available_kib") - per_ct(r, "others_anon_kib") for r in ok], "%.0f")
+    row("  Slab + Percpu growth, KiB",
+        [per_ct(r, "slab_kib") + per_ct(r, "percpu_kib") for r in ok], "%.0f")
+    row("containers' memory cgroups, KiB (kmem)",
+        ["%.0f (%.0f)" % (r["running"]["ct_cgroups_kib"] / k, r["running"]["ct_cgroups_kmem_kib"] / k)
+         for r, k in zip(ok, n)], "%s")
+    row("caller's memory cgroup growth, KiB (kmem / page cache)",
+        ["%.0f (%.0f / %s)" % (per_ct(r, "caller_cg_kib"), per_ct(r, "caller_cg_kmem_kib"),
+                               "%.0f" % per_ct(r, "caller_cg_stat", "total_cache")
+                               if "caller_cg_stat" in r["base"] else "-") for r in ok], "%s")
+    row("PSS of the containers' processes, KiB",
+        [r["running"]["ct_procs"]["pss_kib"] / k for r, k in zip(ok, n)], "%.0f")
+    row("tool's own processes: count, PSS total KiB, PSS per container",
+        ["%d, %d, %.0f" % (r["running"]["tool_procs"]["count"], r["running"]["tool_procs"]["pss_kib"],
+                           r["running"]["tool_procs"]["pss_kib"] / k) for r, k in zip(ok, n)], "%s")
+    row("MemAvailable after all removed - before, MiB (less others' anon growth)",
+        ["%.0f (%.0f)" % ((r["after"]["mem_available_kib"] - r["base"]["mem_available_kib"]) / 1024,
+                          (r["after"]["mem_available_kib"] - r["base"]["mem_available_kib"]
+                           + r["after"]["others_anon_kib"] - r["base"]["others_anon_kib"]) / 1024)
+         if "after" in r else "-" for r in ok], "%s")
+    for key, label in (("meminfo_1", "1 running"), ("meminfo_n", "all running")):
+        row("/proc/meminfo read, %s: back to back mean / spaced median / p99, us" % label,
+            ["%.0f / %.0f / %.0f" % (r[key]["b2b"]["mean"], r[key]["spaced"]["median"],
+                                     r[key]["spaced"]["p99"]) if key in r and "b2b" in r[key]
+             else "-" for r in ok], "%s")
+    row("`berth list -a` (with 2 beancounter columns), ms",
+        ["%.0f (%.0f)" % (r["list_ms"], r["list_ubc_ms"]) if "list_ms" in r else "-"
+         for r in ok], "%s")
+
+
 # ---------------------------------------------------------------------------------------------
 
 def pick_block(tag):
@@ -898,6 +955,11 @@ def main():
     ap.add_argument("--phase", default=None)
     ap.add_argument("--out", default=None)
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--markdown", metavar="RESULTS", help="print the README's tables of a results "
+                    "file and exit")
+    if "--markdown" in sys.argv:
+        markdown(sys.argv[sys.argv.index("--markdown") + 1])
+        return 0
     args = ap.parse_args()
     if args.sweep:
         return sweep_main(args)
