@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Density benchmark: N containers of Berth, crun and LXC, each with a routed veth, memory five ways.
+"""Density benchmark: N containers of Berth, crun and LXC, a routed veth each, memory five ways.
 
 Driven by bench/density. The main process (host mount namespace) runs one phase per tool, one
 after another: Berth in the host namespace, as users run it; crun and LXC each in a child
@@ -114,7 +114,8 @@ def others_usage_kib(tag, mine):
     """(usage, anon) in KiB charged to every memory cgroup that is not this run's: the tagged
     groups and the path down to this process's own group are left out (its siblings are counted).
     A change in it during a phase is other people's work on the shared machine, which MemAvailable
-    sees too: their anon memory (total_rss) 1:1, their page cache hardly (it counts as available)."""
+    sees too: their anon memory (total_rss) 1:1, their page cache hardly (it counts as
+    available)."""
     total = anon = 0
     path_down = set()
     p = mine
@@ -155,8 +156,8 @@ def all_pids():
 
 # ---------------------------------------------------------------------------------------------
 # Tools. Each: setup(), create(i), start(i), stop(i), remove(i) return ms; cgroups(): list of the
-# containers' memory cgroups; own_pids(): the tool's own host processes; meminfo_us(i): the
-# /proc/meminfo read latency inside container i (µs per read); cleanup_all().
+# containers' memory cgroups; own_pids(): the tool's own host processes; put_helper(i) and
+# meminfo_cmd(i, reads, gap_us): the /proc/meminfo helper inside container i; cleanup_all().
 
 def addr(block, tool, i):
     """Routed addresses from 198.18.0.0/15 (benchmark space, never routed off the machine)."""
@@ -263,7 +264,8 @@ class BerthT:
             raise OpFailed("copying the helper into %s: %s" % (self.id(i), p.stderr[-300:]))
 
     def meminfo_cmd(self, i, n, gap):
-        return [self.bin, "exec2", self.id(i), "/tmp/density-meminfo %d /proc/meminfo %d" % (n, gap)]
+        return [self.bin, "exec2", self.id(i),
+                "/tmp/density-meminfo %d /proc/meminfo %d" % (n, gap)]
 
     def list_ms(self, columns=None):
         return self.b("list", "-a", *(["-o", columns] if columns else []))
@@ -348,12 +350,15 @@ class CrunT:
         t0 = now_ns()
         open(nsf, "w").close()
         self.ctx.run(["unshare", "--net=" + nsf, "true"])
-        self.ctx.run(["ip", "-batch", self.batch(i, "host", "link add %s type veth peer name eth0 "
-                                                  "netns %s\nlink set %s up\nroute add %s/32 dev %s\n"
-                                                  % (v, nsf, v, a, v))])
-        self.ctx.run(["nsenter", "--net=" + nsf, "ip", "-batch",
-                      self.batch(i, "ct", "link set lo up\nlink set eth0 up\naddr add %s/32 dev eth0"
-                                 "\nroute add default dev eth0\n" % a)])
+        host = ("link add %s type veth peer name eth0 netns %s\n"
+                "link set %s up\n"
+                "route add %s/32 dev %s\n" % (v, nsf, v, a, v))
+        inside = ("link set lo up\n"
+                  "link set eth0 up\n"
+                  "addr add %s/32 dev eth0\n"
+                  "route add default dev eth0\n" % a)
+        self.ctx.run(["ip", "-batch", self.batch(i, "host", host)])
+        self.ctx.run(["nsenter", "--net=" + nsf, "ip", "-batch", self.batch(i, "ct", inside)])
         tn = now_ns()
         b = os.path.join(self.ctx.tmp, "bundles", cid)
         self.ctx.run(self.base() + ["create", "--bundle", b, cid])
@@ -522,7 +527,8 @@ def meminfo_us(tool, i, reads, gap_us=0, repeats=3):
         except (IndexError, ValueError):
             raise OpFailed("meminfo helper in %s: rc %d: %s %s" % (
                 tool.id(i), p.returncode, p.stdout[-200:], p.stderr[-300:]))
-    return {k: statistics.median(v[j] for v in vals) for j, k in enumerate(("mean", "median", "p99"))}
+    return {k: statistics.median(v[j] for v in vals)
+            for j, k in enumerate(("mean", "median", "p99"))}
 
 
 def meminfo_all(tool, i, args):
@@ -786,8 +792,8 @@ def markdown(path, window=20):
             ["%.1f (%.1f / %.1f)" % (med(x), med(x[:window]), med(x[-window:])) for x in xs],
             "%s")
     row("stop + remove: mean ms",
-        [sum(done(r, "stop")) / len(done(r, "stop")) + sum(done(r, "remove")) / len(done(r, "remove"))
-         for r in ok])
+        [sum(done(r, "stop")) / len(done(r, "stop"))
+         + sum(done(r, "remove")) / len(done(r, "remove")) for r in ok])
     n = [r["n"] for r in ok]
     row("MemAvailable drop, KiB", [-per_ct(r, "mem_available_kib") for r in ok], "%.0f")
     row("  less other users' anon growth, KiB",
@@ -795,8 +801,8 @@ def markdown(path, window=20):
     row("  Slab + Percpu growth, KiB",
         [per_ct(r, "slab_kib") + per_ct(r, "percpu_kib") for r in ok], "%.0f")
     row("containers' memory cgroups, KiB (kmem)",
-        ["%.0f (%.0f)" % (r["running"]["ct_cgroups_kib"] / k, r["running"]["ct_cgroups_kmem_kib"] / k)
-         for r, k in zip(ok, n)], "%s")
+        ["%.0f (%.0f)" % (r["running"]["ct_cgroups_kib"] / k,
+                          r["running"]["ct_cgroups_kmem_kib"] / k) for r, k in zip(ok, n)], "%s")
     row("caller's memory cgroup growth, KiB (kmem / page cache)",
         ["%.0f (%.0f / %s)" % (per_ct(r, "caller_cg_kib"), per_ct(r, "caller_cg_kmem_kib"),
                                "%.0f" % per_ct(r, "caller_cg_stat", "total_cache")
@@ -804,7 +810,8 @@ def markdown(path, window=20):
     row("PSS of the containers' processes, KiB",
         [r["running"]["ct_procs"]["pss_kib"] / k for r, k in zip(ok, n)], "%.0f")
     row("tool's own processes: count, PSS total KiB, PSS per container",
-        ["%d, %d, %.0f" % (r["running"]["tool_procs"]["count"], r["running"]["tool_procs"]["pss_kib"],
+        ["%d, %d, %.0f" % (r["running"]["tool_procs"]["count"],
+                           r["running"]["tool_procs"]["pss_kib"],
                            r["running"]["tool_procs"]["pss_kib"] / k) for r, k in zip(ok, n)], "%s")
     row("MemAvailable after all removed - before, MiB (less others' anon growth)",
         ["%.0f (%.0f)" % ((r["after"]["mem_available_kib"] - r["base"]["mem_available_kib"]) / 1024,
