@@ -32,6 +32,18 @@ command -v criu >/dev/null || { fail "no criu in the VM image"; vm_result checkp
 
 run_b template create busybox; expect_rc 0 "template create busybox"
 
+# read_count CTID: the counter the CT's loop keeps in /tmp/count, in OUT. The loop's `echo $i >
+# /tmp/count` truncates before it writes, so a read (or a checkpoint) can fall between the two:
+# an empty read is tried again (a few times, 0.3 s apart).
+read_count() {
+    local k
+    for k in 1 2 3 4 5 6 7 8 9 10; do
+        run_b exec "$1" 'cat /tmp/count'
+        [ -n "$OUT" ] && return
+        sleep 0.3
+    done
+}
+
 # ct_round_trip CTID IP [--bridged] [create options...]
 # --bridged: no routed address; a veth eth0 in the bridge bvmbr0 (NETIF), its address IP/24
 # given from inside (as a VPS configures its bridged interface itself).
@@ -48,7 +60,7 @@ ct_round_trip() {
         expect_rc 0 "$what: its address on eth0, given inside"
     fi
     # The counter: its value lives in the shell's memory.
-    run_b exec "$id" 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
+    run_b exec "$id" 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
     # The stream's listener in the CT, and the peer on the host writing 1, 2, 3, ... into it.
     run_b exec "$id" 'sleep 100000 | nc -l -p 5000 >/tmp/recv 2>/dev/null &'
     sleep 1
@@ -58,7 +70,7 @@ ct_round_trip() {
     local peer=$!
     PEERS+=("$peer")
     sleep 2
-    run_b exec "$id" 'cat /tmp/count'; local c0=$OUT
+    read_count "$id"; local c0=$OUT
     run_b exec "$id" 'tail -n 1 /tmp/recv'; local r0=$OUT
     echo "  before: count $c0, stream at $r0"
 
@@ -74,7 +86,7 @@ ct_round_trip() {
     run_b status "$id"
     expect_eq "$OUT" "CTID $id exist mounted running" "$what: status after restore"
     sleep 2
-    run_b exec "$id" 'cat /tmp/count'; local c1=$OUT
+    read_count "$id"; local c1=$OUT
     if [ "$RC" = 0 ] && [ "${c1:-0}" -gt "${c0:-0}" ] 2>/dev/null; then pass "$what: the count went on in memory ($c0 -> $c1)"; else fail "$what: count $c0 -> '$c1'"; fi
     run_b exec "$id" 'cat /tmp/recv'
     local seq_ok=1 n=0 l
@@ -104,7 +116,7 @@ ct_round_trip() {
 
     run_b suspend "$id"; expect_rc 0 "$what: suspend"
     run_b resume "$id"; expect_rc 0 "$what: resume"
-    run_b exec "$id" 'cat /tmp/count'; local c2=$OUT
+    read_count "$id"; local c2=$OUT
     if [ "${c2:-0}" -ge "${c1:-0}" ] 2>/dev/null; then pass "$what: count after suspend/resume ($c2)"; else fail "$what: count after resume '$c2'"; fi
     kill -- -"$peer" 2>/dev/null
     run_b stop "$id" --fast; expect_rc 0 "$what: stop"

@@ -65,7 +65,7 @@ OUT=$(dst template create busybox 2>&1); RC=$?; expect_rc 0 "template create bus
 run_b create 301 --ostemplate busybox --ipadd 198.18.9.50 --diskspace unlimited --diskinodes unlimited
 expect_rc 0 "create 301"
 run_b start 301 --wait; expect_rc 0 "start 301"
-run_b exec 301 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
+run_b exec 301 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
 run_b exec 301 'sleep 100000 | nc -l -p 5000 >/tmp/recv 2>/dev/null &'
 sleep 1
 run_b exec 301 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i; sleep 0.1; done | nc 127.0.0.1 5000" </dev/null >/dev/null 2>&1 &'

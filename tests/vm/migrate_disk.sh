@@ -48,7 +48,7 @@ run_b start $CTID --wait; expect_rc 0 "start $CTID"
 # a copy of that mount (its loop device could then never be freed on the source).
 vm_second_host $NS
 OUT=$(dst template create busybox 2>&1); RC=$?; expect_rc 0 "template create busybox (destination)"
-run_b exec $CTID 'echo on-disk >/root/note && sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
+run_b exec $CTID 'echo on-disk >/root/note && sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
 run_b exec $CTID 'sleep 100000 | nc -l -p 5000 >/tmp/recv 2>/dev/null &'
 sleep 1
 run_b exec $CTID 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i; sleep 0.1; done | nc 127.0.0.1 5000" </dev/null >/dev/null 2>&1 &'

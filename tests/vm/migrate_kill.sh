@@ -51,7 +51,7 @@ OUT=$(dst template create busybox 2>&1); RC=$?; expect_rc 0 "template create bus
 run_b create $CTID --ostemplate busybox --ipadd 198.18.11.2 --diskspace unlimited --diskinodes unlimited
 expect_rc 0 "create $CTID"
 run_b start $CTID --wait; expect_rc 0 "start $CTID"
-run_b exec $CTID 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
+run_b exec $CTID 'sh -c "i=0; while :; do i=\$((i+1)); echo \$i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.2; done" </dev/null >/dev/null 2>&1 &'
 sleep 1
 
 for phase in migrate_checked migrate_copied_running migrate_predumped migrate_dumped migrate_restored; do
