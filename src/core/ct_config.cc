@@ -95,12 +95,16 @@ Layout CtConfig::layout() const {
   if (::lstat(priv.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return parse_layout(get_or("VE_LAYOUT", "overlay"));
   // vzctl's guess: root.hdd/ holds a ploop image, anything else is simfs. Berth's own overlay
-  // areas (upper/ and a lower link) always have the key; they are recognised all the same.
+  // areas (upper/ and a lower link) always have the key; they are recognised all the same, but
+  // only by entries host root made: a simfs area is the tenant's own tree, where its root could
+  // plant a `lower` link to any host directory or a `disk.img` for the host to mount.
   if (::lstat((priv + "/root.hdd").c_str(), &st) == 0) return Layout::kPloop;
   struct stat up, low, img;
-  bool disk = ::lstat((priv + "/disk.img").c_str(), &img) == 0 && S_ISREG(img.st_mode);
-  if (::lstat((priv + "/lower").c_str(), &low) == 0 && S_ISLNK(low.st_mode) &&
-      (disk || (::lstat((priv + "/upper").c_str(), &up) == 0 && S_ISDIR(up.st_mode))))
+  bool disk =
+      ::lstat((priv + "/disk.img").c_str(), &img) == 0 && S_ISREG(img.st_mode) && img.st_uid == 0;
+  if (::lstat((priv + "/lower").c_str(), &low) == 0 && S_ISLNK(low.st_mode) && low.st_uid == 0 &&
+      (disk ||
+       (::lstat((priv + "/upper").c_str(), &up) == 0 && S_ISDIR(up.st_mode) && up.st_uid == 0)))
     return Layout::kOverlay;
   if (disk) return Layout::kImage;
   return Layout::kSimfs;

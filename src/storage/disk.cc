@@ -236,8 +236,11 @@ std::string disk_image_path(const CtConfig& ct) { return ct.ve_private() + "/dis
 std::string disk_mount_path(const CtConfig& ct) { return ct.ve_private() + "/disk"; }
 
 bool has_disk(const CtConfig& ct) {
+  // A simfs area is the tenant's own tree: a `disk.img` there is its file, never mounted by the
+  // host (a crafted file system for the host's kernel, mounted on a `disk` link of its choice).
+  if (ct.layout() == Layout::kSimfs) return false;
   struct stat st;
-  return ::lstat(disk_image_path(ct).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  return ::lstat(disk_image_path(ct).c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0;
 }
 
 Result<DiskRequest> disk_request(const CtConfig& ct) {

@@ -333,10 +333,13 @@ Status destroy_private(const CtConfig& ct) {
   for (const std::string& dir : {priv, gone, priv + ".tmp"})
     if (sys::is_mount_point(dir + "/.lower"))
       (void)sys::kernel().umount(dir + "/.lower", MNT_DETACH | UMOUNT_NOFOLLOW);
-  // A disk left mounted by a crash (remove_tree does not cross into mounts).
-  BERTH_RETURN_IF_ERROR(release_disk_at(gone).status(exitcode::kDeleteFailed));
-  BERTH_RETURN_IF_ERROR(release_disk_at(priv).status(exitcode::kDeleteFailed));
-  BERTH_RETURN_IF_ERROR(release_disk_at(priv + ".tmp").status(exitcode::kDeleteFailed));
+  // A disk left mounted by a crash (remove_tree does not cross into mounts). A simfs area has
+  // none: its names are the tenant's.
+  if (ct.layout() != Layout::kSimfs) {
+    BERTH_RETURN_IF_ERROR(release_disk_at(gone).status(exitcode::kDeleteFailed));
+    BERTH_RETURN_IF_ERROR(release_disk_at(priv).status(exitcode::kDeleteFailed));
+    BERTH_RETURN_IF_ERROR(release_disk_at(priv + ".tmp").status(exitcode::kDeleteFailed));
+  }
   if (sys::path_exists(priv)) {
     BERTH_RETURN_IF_ERROR(sys::remove_tree(gone));
     if (::rename(priv.c_str(), gone.c_str()) != 0)
@@ -458,7 +461,9 @@ Status umount_root(const CtConfig& ct) {
   auto once = sys::kernel().umount(ct.ve_root(), UMOUNT_NOFOLLOW);
   if (!once.ok() || sys::is_mount_point(ct.ve_root()))
     BERTH_RETURN_IF_ERROR(sys::umount_tree(ct.ve_root()).status(exitcode::kUmountFailed));
-  // VE_ROOT's mounts went first: the disk under them is no longer busy.
+  // VE_ROOT's mounts went first: the disk under them is no longer busy. (A simfs area has none:
+  // its names are the tenant's.)
+  if (ct.layout() == Layout::kSimfs) return {};
   return release_disk_at(ct.ve_private()).status(exitcode::kUmountFailed);
 }
 

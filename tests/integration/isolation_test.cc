@@ -271,6 +271,56 @@ TEST_F(IsolationTest, SimfsLayout) {
   EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down");
 }
 
+// The attack: a simfs area is the tenant's own tree. Its root plants what a Berth private area
+// holds beside the root: a `disk.img` (a file system the host would mount, with its own kernel)
+// and a `disk` link to a host directory to mount it on, an `upper/` and a `lower` link to a
+// host directory (an overlay whose lower layer would be the host's). Neither the next start nor
+// the layout guess of a config without VE_LAYOUT (an OpenVZ CTID.conf) may take them.
+TEST_F(IsolationTest, SimfsTenantCannotPlantADiskOrAnOverlay) {
+  std::string id =
+      create_ct({"--layout", "simfs", "--diskspace", "unlimited", "--diskinodes", "unlimited"});
+  ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+  std::string target = root() + "/host-target";
+  fs::create_directories(target);
+  std::string img = root() + "/planted.img";
+  ASSERT_EQ(run_process({"/sbin/mkfs.ext4", "-q", "-F", img, "8M"}, {}, {}).code, 0);
+  // The image's bytes reach the VPS as any file would (the tenant could write them itself).
+  std::string inside = ve_private(id) + "/planted.img";
+  fs::copy_file(img, inside);
+  struct stat owner {};  // the VPS's root on the host (its /root is its own)
+  ASSERT_EQ(::stat((ve_private(id) + "/root").c_str(), &owner), 0);
+  ASSERT_EQ(::chown(inside.c_str(), owner.st_uid, owner.st_gid), 0);
+  RunResult r = berth({"exec", id,
+                       "mv /planted.img /disk.img && ln -s " + target +
+                           " /disk && mkdir /upper && "
+                           "ln -s /etc /lower && ls -ld /disk.img /disk /upper /lower"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  auto check = [&](const std::string& when) {
+    RunResult s = berth({"start", id, "--wait"});
+    ASSERT_EQ(s.code, 0) << when << ": " << s.err;
+    std::string mounts = read_text("/proc/self/mountinfo");
+    EXPECT_FALSE(contains(mounts, " " + target + " ")) << when << ": the host mounted on the link";
+    EXPECT_FALSE(contains(mounts, ve_private(id) + "/disk ")) << when;
+    RunResult loops = run_process({"/sbin/losetup", "-j", ve_private(id) + "/disk.img"}, {}, {});
+    EXPECT_EQ(loops.out, "") << when << ": the planted image is on a loop device";
+    // Still the VPS's own tree, the planted names as it left them.
+    RunResult l = berth({"exec", id, "ls /disk.img /upper && readlink /lower"});
+    EXPECT_EQ(l.code, 0) << when << ": " << l.err;
+    EXPECT_PRED2(contains, l.out, "/etc");
+    ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  };
+  check("start with VE_LAYOUT=simfs");
+  // An OpenVZ CTID.conf has no VE_LAYOUT: the layout is guessed from the private area.
+  std::string conf = read_text(conf_path(id));
+  size_t at = conf.find("VE_LAYOUT=");
+  ASSERT_NE(at, std::string::npos);
+  conf.erase(at, conf.find('\n', at) - at + 1);
+  std::ofstream(conf_path(id)) << conf;
+  check("start with the layout guessed");
+  EXPECT_TRUE(fs::is_empty(target));
+}
+
 TEST_F(IsolationTest, OverlayCopiesNothingAndKeepsWritesInUpper) {
   // Without a disk the upper layer is VE_PRIVATE/upper (with one it is in the disk, disk_test.cc).
   std::string id = create_ct({"--diskspace", "unlimited"});
