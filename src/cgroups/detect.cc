@@ -1,5 +1,4 @@
 // detect_backend(): reads the host's cgroup mounts once and picks the v1 or v2 backend.
-#include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -14,8 +13,8 @@
 #include "cgroups/backend.h"
 #include "cgroups/v1.h"
 #include "cgroups/v2.h"
+#include "core/conf_file.h"
 #include "core/exit_codes.h"
-#include "core/unique_fd.h"
 #include "sys/fs.h"
 
 namespace berth::cgroups {
@@ -113,18 +112,17 @@ std::string cache_key() {
   return b + " " + std::to_string(ns.st_ino);
 }
 
+std::string dev_of(const std::string& mnt) {
+  struct stat st;
+  return ::stat(mnt.c_str(), &st) == 0 ? std::to_string(st.st_dev) : "";
+}
+
 // A cgroup file system's root at mnt, on the device dev recorded with it.
 bool still_there(const std::string& mnt, const std::string& dev) {
   struct statfs fs;
   if (::statfs(mnt.c_str(), &fs) != 0) return false;
   if (fs.f_type != CGROUP_SUPER_MAGIC && fs.f_type != CGROUP2_SUPER_MAGIC) return false;
-  struct stat st;
-  return ::stat(mnt.c_str(), &st) == 0 && std::to_string(st.st_dev) == dev;
-}
-
-std::string dev_of(const std::string& mnt) {
-  struct stat st;
-  return ::stat(mnt.c_str(), &st) == 0 ? std::to_string(st.st_dev) : "";
+  return dev_of(mnt) == dev;
 }
 
 constexpr const char* kCacheMagic = "berth-cgroup-layout 1";
@@ -172,12 +170,7 @@ void write_cache(const std::string& path, const std::string& key, const Layout& 
     if (bad(h.mount) || bad(h.options)) return;
     text += "1\t" + h.mount + "\t" + dev_of(h.mount) + "\t" + h.options + "\n";
   }
-  std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd) return;
-  bool ok = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  fd.reset();
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
+  (void)write_file_atomic(path, text);  // best effort: without it the next command detects again
 }
 
 }  // namespace

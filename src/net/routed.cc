@@ -86,15 +86,17 @@ bool is_ours(const std::optional<LinkInfo>& link, const std::string& alias) {
 }
 
 // Host link, proxy entries: everything of the host side. The routes go with the link.
-// leave_link: the CT's network namespace is about to go (stop): the kernel removes the veth pair
-// with it, in the background. Removing it here waits for RCU grace periods (~10 ms a link); so
-// only its routes go now (a start of another CT with one of its addresses must not find them),
-// and the link is marked as banked.
+// bank: the CT whose traffic counters the link's are added to first (best effort; not for a link
+// a stop already banked and marked). leave_link: the CT's network namespace is about to go
+// (stop): the kernel removes the veth pair with it, in the background. Removing it here waits for
+// RCU grace periods (~10 ms a link); so only its routes go now (a start of another CT with one of
+// its addresses must not find them), and the link is marked as banked.
 Status teardown_host(Netlink& nl, const std::string& host, const std::string& alias,
                      const std::vector<std::string>& devs, std::vector<IpAddr> addrs,
-                     bool leave_link = false) {
+                     const CtConfig* bank, bool leave_link = false) {
   BERTH_ASSIGN_OR_RETURN(auto link, nl.find_link(host));
   bool ours = is_ours(link, alias);
+  if (ours && bank && link->alias == alias) (void)bank_counters(*bank, host);
   if (ours) {
     if (auto routed = nl.host_routes_via(link->ifindex); routed.ok())
       for (auto& a : *routed)
@@ -229,7 +231,7 @@ RoutedLink& RoutedLink::operator=(RoutedLink&& o) noexcept {
 RoutedLink::~RoutedLink() {
   if (ifname_.empty()) return;
   auto nl = Netlink::open();
-  if (nl.ok()) (void)teardown_host(*nl, ifname_, alias_, neigh_devs_, addrs_);
+  if (nl.ok()) (void)teardown_host(*nl, ifname_, alias_, neigh_devs_, addrs_, nullptr);
 }
 
 Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
@@ -245,9 +247,8 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
     // Ours, and the CT is not running (start checked): left by a start or stop that was killed
     // (its counters are banked here), or by a stop a moment ago (banked, the kernel not yet
     // done removing it).
-    if (old->alias == s.alias) (void)bank_counters(ct, s.host);
     BERTH_RETURN_IF_ERROR(
-        teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs).status(exitcode::kVeth));
+        teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs, &ct).status(exitcode::kVeth));
   }
   BERTH_RETURN_IF_ERROR(check_with(nl, ct, s.addrs));
   BERTH_RETURN_IF_ERROR(nl.create_veth(s.host, kCtIfname, init).status(exitcode::kVeth));
@@ -276,10 +277,7 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init) {
 Status detach_routed(const CtConfig& ct, bool netns_dying) {
   BERTH_ASSIGN_OR_RETURN(Setup s, setup_of(ct, false));
   BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
-  // Best effort: the teardown must happen either way. A link a stop already banked is not.
-  if (auto link = nl.find_link(s.host); link.ok() && *link && (*link)->alias == s.alias)
-    (void)bank_counters(ct, s.host);
-  return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs, netns_dying)
+  return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs, &ct, netns_dying)
       .context("remove network");
 }
 
@@ -295,7 +293,7 @@ Status update_routed(const CtConfig& ct, pid_t init) {
   }
   if (s.addrs.empty()) {
     BERTH_RETURN_IF_ERROR(bank_counters(ct, s.host));
-    return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs);
+    return teardown_host(nl, s.host, s.alias, s.neigh_devs, s.addrs, nullptr);
   }
   int dev = link->ifindex;
   BERTH_ASSIGN_OR_RETURN(std::vector<int> devs, neigh_dev_indexes(nl, s.neigh_devs));
