@@ -28,6 +28,7 @@
 #include "core/ct_config.h"
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
+#include "isolation/staging.h"
 #include "monitor/client.h"
 #include "monitor/internal.h"
 #include "monitor/report.h"
@@ -176,8 +177,15 @@ pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string>
   // fds 0-2 and 3, signals unblocked, SIGPIPE/SIGHUP ignored as the watcher has them), without
   // loading the program again: that is ~10 ms of every start.
   if (g_run_inline && same_program(exe)) {
-    // What an exec would close: the watcher's socket, lock, pidfds and consoles.
-    if (!sys::close_range(4U, ~0U, 0).ok()) ::_exit(exitcode::kSystem);
+    // What an exec would close: the watcher's socket, lock, pidfds and consoles. The staging
+    // namespace (isolation/staging.h) stays, as fd 4, close-on-exec.
+    int staging = isolation::staging_namespace();
+    if (staging >= 0) {
+      int hi_ns = ::fcntl(staging, F_DUPFD_CLOEXEC, 64);
+      if (hi_ns < 0 || ::dup3(hi_ns, 4, O_CLOEXEC) < 0) ::_exit(exitcode::kSystem);
+      isolation::set_staging_namespace(4);
+    }
+    if (!sys::close_range(staging >= 0 ? 5U : 4U, ~0U, 0).ok()) ::_exit(exitcode::kSystem);
     environ = ev.data();
     // stdout's buffering follows its new file, as at a program's start.
     (void)std::setvbuf(stdout, nullptr, ::isatty(1) ? _IOLBF : _IOFBF, BUFSIZ);
@@ -708,6 +716,17 @@ int serve(const HostConfig& host, RunInline run_inline) {
   (void)state::cgroup_backend();
   log("%s", "started (socket " + path + ")");
   tell('1');
+  // The mount namespace the starts run in this fork clone their CTs from (a CT's start then
+  // copies five mounts, not two per running CT). Without it they clone from ours.
+  UniqueFd staging;
+  if (run_inline) {
+    auto made = isolation::make_staging_namespace(path.substr(0, path.rfind('/')));
+    if (made.ok())
+      staging = std::move(made).value();
+    else
+      log("no staging mount namespace: %s", made.error().message());
+  }
+  isolation::set_staging_namespace(staging.get());
   Monitor m(host);
   int rc = m.run(std::move(listener), std::move(sigfd));
   log("%s", "exiting");

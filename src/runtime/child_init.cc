@@ -81,9 +81,10 @@ Status apply_userns_limits(ChildContext& c) {
   return apply_userns_limits_self(c.a.limits).context("set inotify limits");
 }
 
-// The host's resolv.conf, read while the host's root is still ours (for `inherit`).
+// The host's resolv.conf (for `inherit`), read by the parent: a child cloned from the staging
+// namespace (isolation/staging.h) has no host files.
 Status read_host_resolv(ChildContext& c) {
-  BERTH_ASSIGN_OR_RETURN(c.host_resolv, dist::read_if_exists("/etc/resolv.conf"));
+  c.host_resolv = c.a.host_resolv;
   return {};
 }
 

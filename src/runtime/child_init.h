@@ -2,6 +2,7 @@
 // namespaces, until it execs the CT's init. Reports failures over the sync socket.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,7 @@ inline constexpr int kChildSetupFailed = 127;
 
 struct ChildArgs {
   const CtConfig* ct = nullptr;
-  std::string root;  // where root_fd is attached (storage::ct_attach_dir)
+  std::string root;  // where root_fd is attached (storage::ct_attach_dir, or the staging one)
   int root_fd = -1;  // the CT's view of its root (storage::ct_root_view)
   bool userns = true;
   bool wait_cgroup = true;     // v1: joined by the parent; our cgroupns is made after its release
@@ -33,6 +34,7 @@ struct ChildArgs {
   std::string notify_socket;  // NOTIFY_SOCKET for a systemd init (start --wait), "" = none
   int notify_fd = -1;         // detached mount of the host's notify socket, or -1
   ProcLimits limits;          // rlimits and IPC sysctls of init (NUMFILE, LOCKEDPAGES, SHMPAGES)
+  std::optional<std::string> host_resolv;  // the host's /etc/resolv.conf (for `inherit`)
 };
 
 // Never returns on success (execs /sbin/init). Returns kChildSetupFailed after reporting.

@@ -21,6 +21,8 @@
 #include "core/exit_codes.h"
 #include "isolation/cgroupfs.h"
 #include "isolation/rootfs.h"
+#include "isolation/staging.h"
+#include "dist/files.h"
 #include "monitor/client.h"
 #include "monitor/report.h"
 #include "net/network.h"
@@ -308,6 +310,7 @@ Status prepare_child(StartContext& ctx) {
   a.cgroup_fs = isolation::plan_cgroup_fs(std::string_view(ctx.cg->name()) == "v2", hier);
   a.limits = ctx.proc_limits;
   a.init = ctx.init;
+  BERTH_ASSIGN_OR_RETURN(a.host_resolv, dist::read_if_exists("/etc/resolv.conf"));
   if (ctx.notify_mount) {
     a.notify_fd = ctx.notify_mount.get();
     a.notify_socket = kNotifySocket;
@@ -344,6 +347,15 @@ Status clone_child(StartContext& ctx) {
   // Cloned straight into its cgroup (v2), the child may get its cgroup namespace at once.
   if (ctx.cgfd.valid()) flags |= CLONE_NEWCGROUP;
   int parent_end = ctx.sync.parent.get();
+  // Cloned from the staging namespace (isolation/staging.h), the child copies five mounts
+  // instead of all the host's; back home before anything else runs here.
+  std::optional<isolation::InStaging> staging;
+  if (isolation::staging_namespace() >= 0 && ctx.root_view.valid()) {
+    if (auto in = isolation::InStaging::enter(isolation::staging_namespace()); in.ok()) {
+      staging.emplace(std::move(in).value());
+      ctx.args.root = isolation::kStagingAttachDir;
+    }
+  }
   const ChildArgs& args = ctx.args;
   // The CT's user namespace is owned by the CT's root id on the host, not by host root: what the
   // kernel counts per user (inotify instances and watches, namespaces) is charged at the host
@@ -363,6 +375,7 @@ Status clone_child(StartContext& ctx) {
                                                      ::close(parent_end);
                                                      return child_init(args);
                                                    }));
+  staging.reset();
   ctx.sync.child.reset();
   if (ctx.self_join) ctx.self_join->tasks.clear();
   ctx.args.self_join.clear();

@@ -1,0 +1,111 @@
+#include "isolation/staging.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
+#include "core/exit_codes.h"
+#include "sys/kernel.h"
+
+namespace berth::isolation {
+namespace {
+
+int g_staging = -1;
+
+constexpr unsigned long kNoExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+// The helper's side: its own namespace, the tmpfs over dir with what a CT's child needs, then
+// that tmpfs as its root (the host's mounts of the copy detached). Runs in a fresh fork.
+bool build_staging(const std::string& dir) {
+  sys::Kernel& k = sys::kernel();
+  if (::unshare(CLONE_NEWNS) != 0) return false;
+  // Nothing done here may reach the host's namespace, nor anything of the host's come in later.
+  if (!k.mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr).ok()) return false;
+  if (!k.mount("berth-staging", dir, "tmpfs", kNoExec, "mode=755,size=16k,nr_inodes=16").ok())
+    return false;
+  for (const char* d : {"/proc", "/sys", "/dev", kStagingAttachDir})
+    if (::mkdir((dir + d).c_str(), 0755) != 0) return false;
+  if (!k.mount("proc", dir + "/proc", "proc", kNoExec, nullptr).ok()) return false;
+  if (!k.mount("sysfs", dir + "/sys", "sysfs", kNoExec | MS_RDONLY, nullptr).ok()) return false;
+  // Not recursive: the host's /dev/pts, /dev/shm and the like stay out.
+  if (!k.mount("/dev", dir + "/dev", nullptr, MS_BIND, nullptr).ok()) return false;
+  if (!k.mount(nullptr, dir, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | kNoExec, nullptr).ok())
+    return false;
+  if (::chdir(dir.c_str()) != 0) return false;
+  if (!k.pivot_root(".", ".").ok()) return false;
+  if (!k.umount(".", MNT_DETACH).ok()) return false;
+  return ::chdir("/") == 0;
+}
+
+}  // namespace
+
+Result<UniqueFd> make_staging_namespace(const std::string& scratch_dir) {
+  int ready[2], done[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
+  UniqueFd ready_r(ready[0]), ready_w(ready[1]);
+  if (::pipe2(done, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
+  UniqueFd done_r(done[0]), done_w(done[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "fork");
+  if (pid == 0) {
+    ready_r.reset();
+    done_w.reset();
+    char ok = build_staging(scratch_dir) ? '1' : '0';
+    if (::write(ready_w.get(), &ok, 1) != 1) ::_exit(exitcode::kSystem);
+    // Alive until the parent holds the namespace (EOF on done).
+    char c;
+    while (::read(done_r.get(), &c, 1) < 0 && errno == EINTR) {}
+    ::_exit(0);
+  }
+  ready_w.reset();
+  done_r.reset();
+  auto reap = [pid, &done_w] {
+    done_w.reset();
+    int st;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  };
+  char ok = 0;
+  ssize_t n;
+  while ((n = ::read(ready_r.get(), &ok, 1)) < 0 && errno == EINTR) {}
+  if (n != 1 || ok != '1') {
+    reap();
+    return Error::from_errno(EPROTO, "make the staging mount namespace");
+  }
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  int err = errno;
+  reap();
+  if (!ns) return Error::from_errno(err, "open `" + path + "`");
+  return ns;
+}
+
+int staging_namespace() { return g_staging; }
+void set_staging_namespace(int fd) { g_staging = fd; }
+
+Result<InStaging> InStaging::enter(int staging_fd) {
+  UniqueFd home(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
+  if (!home) return Error::from_errno(errno, "open `/proc/self/ns/mnt`");
+  UniqueFd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cwd) return Error::from_errno(errno, "open the working directory");
+  if (::setns(staging_fd, CLONE_NEWNS) != 0)
+    return Error::from_errno(errno, "enter the staging mount namespace");
+  return InStaging(std::move(home), std::move(cwd));
+}
+
+void InStaging::leave() {
+  if (!home_) return;
+  // setns makes the namespace's root our root and cwd: the old cwd comes back from its fd.
+  if (::setns(home_.get(), CLONE_NEWNS) != 0 || ::fchdir(cwd_.get()) != 0)
+    ::_exit(exitcode::kSystem);
+  home_.reset();
+  cwd_.reset();
+}
+
+}  // namespace berth::isolation
