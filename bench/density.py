@@ -197,8 +197,10 @@ class BerthT:
 
     def create(self, i):
         self.made.add(i)
+        # BERTH_CREATE_ARGS: more options for `berth create` (as bench/lifecycle's).
         return self.b("create", self.id(i), "--ostemplate", "busybox", "--ipadd",
-                      addr(self.block, "berth", i))
+                      addr(self.block, "berth", i),
+                      *os.environ.get("BERTH_CREATE_ARGS", "").split())
 
     def traced(self, *a):
         """A berth command with BERTH_TRACE=1: its step timings are kept in self.split (printing
@@ -675,6 +677,8 @@ def report(results, window):
     if not ok:
         return
     names = [r["tool"] for r in ok]
+    if os.environ.get("BERTH_CREATE_ARGS"):
+        print("\nberth create ... %s (BERTH_CREATE_ARGS)" % os.environ["BERTH_CREATE_ARGS"])
     col = "%14s"
     print("\n%-44s" % "" + "".join(col % ("%s (%d)" % (r["tool"], r["n"])) for r in ok))
 
@@ -1024,6 +1028,7 @@ def main():
         with open(args.output, "w") as f:
             json.dump({"meta": {"date": datetime.datetime.now().isoformat(timespec="seconds"),
                                 "kernel": os.uname().release, "n": args.n, "tools": args.tools,
+                                "berth_create_args": os.environ.get("BERTH_CREATE_ARGS", ""),
                                 "settle_s": args.settle, "reads": args.reads,
                                 "spaced": args.spaced, "gap_us": args.gap_us,
                                 "elapsed_s": round(elapsed, 1)},

@@ -486,7 +486,10 @@ class Berth(Tool):
 
     def create(self, r):
         self.made.add(r)
-        return self.b("create", self.ct(r), "--ostemplate", "busybox")
+        # BERTH_CREATE_ARGS: more options for `berth create` (e.g. "--diskspace unlimited": no
+        # disk image, a root like the peers'); the report names them.
+        return self.b("create", self.ct(r), "--ostemplate", "busybox",
+                      *os.environ.get("BERTH_CREATE_ARGS", "").split())
 
     def start(self, r):
         # BERTH_TRACE=1: berth prints each start step's duration on stderr (runtime/pipeline.h);

@@ -9,8 +9,9 @@
 // The staging namespace holds five mounts whatever runs on the host: a read-only tmpfs as its
 // root, with /proc and /sys (read-only) of the host (so a CT's user namespace may mount its own:
 // the kernel wants a fully visible one in the namespace), the host's /dev bound without its
-// submounts (the device nodes a CT in a user namespace gets bound), and an empty kStagingAttachDir where
-// the child attaches its CT's root. Nothing in it belongs to a CT, so no CT can pin another's.
+// submounts (the device nodes a CT in a user namespace gets bound), and an empty kStagingAttachDir
+// where the child attaches its CT's root. Nothing in it belongs to a CT, so no CT can pin
+// another's.
 //
 // The watcher makes it once (monitor/server.cc) and hands its fd to the workers it forks; a
 // process without one clones from its own namespace as before.

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
+#include <span>
 #include <string>
 
 #include "sys/pidfd.h"
@@ -180,7 +182,11 @@ void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pi
 
   bool cmd_done = false;
   Clock::time_point deadline{};
-  std::string buf(256 * 1024, '\0');
+  // Not zeroed (a 256 KiB memset and its page faults on every exec): only what read() fills is
+  // used.
+  constexpr size_t kBuf = 256 * 1024;
+  auto buf_mem = std::make_unique_for_overwrite<char[]>(kBuf);
+  std::span<char> buf(buf_mem.get(), kBuf);
   for (;;) {
     bool outs_open = false;
     for (auto& o : outs) outs_open |= o.src >= 0;

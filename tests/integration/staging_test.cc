@@ -69,14 +69,14 @@ TEST_F(StagingTest, HoldsOnlyWhatACtChildNeeds) {
     } else {
       report = read_text("/proc/self/mountinfo");
       struct stat st {};
-      report += "#null " + std::string(::stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode)
-                                           ? "chr"
-                                           : "missing") +
-                "\n";
-      report += "#ct " + std::string(::stat(isolation::kStagingAttachDir, &st) == 0 &&
-                                             S_ISDIR(st.st_mode)
-                                         ? "dir"
-                                         : "missing") +
+      report +=
+          "#null " +
+          std::string(::stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode) ? "chr" : "missing") +
+          "\n";
+      report += "#ct " +
+                std::string(::stat(isolation::kStagingAttachDir, &st) == 0 && S_ISDIR(st.st_mode)
+                                ? "dir"
+                                : "missing") +
                 "\n";
       int rc = ::mkdir("/planted", 0755);
       report += "#mkdir " + std::string(rc == 0 ? "ok" : errno == EROFS ? "erofs" : "other") + "\n";
