@@ -260,6 +260,8 @@ def report(ctx, tools):
     names = [t.name for t in tools]
     rows = OPS + (["template_create"] if "berth" in ctx.samples else [])
     med = {t: {op: median(ctx.samples.get(t, {}).get(op, [])) for op in rows} for t in names}
+    if os.environ.get("BERTH_RESIDENT"):
+        print("\none more Berth VPS ran through all rounds (BERTH_RESIDENT): no start was the first")
     if os.environ.get("BERTH_CREATE_ARGS"):
         print("\nberth create ... %s (BERTH_CREATE_ARGS)" % os.environ["BERTH_CREATE_ARGS"])
     print("\nmedian ms (n samples); '-' = not measured or not available for that tool")

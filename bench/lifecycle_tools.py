@@ -452,6 +452,7 @@ class Berth(Tool):
     """Berth through its vzctl-style CLI, with BERTH_ROOT in the temp dir."""
     name = "berth"
     ops = ["create", "start", "exec", "exec_b2b", "stop", "destroy"]
+    RESIDENT = 999  # the round number of the BERTH_RESIDENT VPS's CTID
 
     def __init__(self, ctx, binary, stop_args):
         super().__init__(ctx)
@@ -483,6 +484,15 @@ class Berth(Tool):
             self.ctx.add(self.name, "template_create", self.b("template", "create", "busybox"))
         except OpFailed as e:
             self.disabled = "`berth template create busybox` failed: %s" % e
+            return
+        # BERTH_RESIDENT=1: one more VPS runs through all rounds, so each round's start is not the
+        # instance's first (its watcher and /proc server are up, as on a host with VPSs running).
+        if os.environ.get("BERTH_RESIDENT"):
+            try:
+                self.create(self.RESIDENT)
+                self.b("start", self.ct(self.RESIDENT))
+            except OpFailed as e:
+                self.disabled = "the resident VPS did not start: %s" % e
 
     def create(self, r):
         self.made.add(r)
@@ -522,5 +532,5 @@ class Berth(Tool):
     def cleanup_all(self, rounds=None):
         if not os.path.isfile(self.bin) or not os.path.isdir(self.root):
             return
-        for r in sorted(self.made if rounds is None else range(rounds)):
+        for r in sorted(self.made if rounds is None else list(range(rounds)) + [self.RESIDENT]):
             self.abort(r)

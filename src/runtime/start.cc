@@ -200,7 +200,11 @@ Status mount_root(StartContext& ctx) {
 
 // The host's VE_ROOT is nosuid,nodev and closed to host users; the CT gets its own view.
 Status open_root_view(StartContext& ctx) {
-  BERTH_ASSIGN_OR_RETURN(ctx.attach_dir, storage::ct_attach_dir(ctx.ct));
+  // Cloned from the staging namespace, the child attaches its root at the staging /ct: the
+  // host's attach directory (which the CT's root id must be able to reach) is not needed.
+  if (isolation::staging_namespace() < 0) {
+    BERTH_ASSIGN_OR_RETURN(ctx.attach_dir, storage::ct_attach_dir(ctx.ct));
+  }
   BERTH_ASSIGN_OR_RETURN(ctx.root_view, storage::ct_root_view(ctx.ct).context("mount root"));
   // What boots decides what /proc is and how --wait learns the boot is over.
   ctx.init = isolation::init_kind(ctx.root_view.get());
@@ -355,6 +359,12 @@ Status clone_child(StartContext& ctx) {
       staging.emplace(std::move(in).value());
       ctx.args.root = isolation::kStagingAttachDir;
     }
+  }
+  if (!staging) {
+    if (ctx.attach_dir.empty()) {
+      BERTH_ASSIGN_OR_RETURN(ctx.attach_dir, storage::ct_attach_dir(ctx.ct));
+    }
+    ctx.args.root = ctx.attach_dir;
   }
   const ChildArgs& args = ctx.args;
   // The CT's user namespace is owned by the CT's root id on the host, not by host root: what the

@@ -59,20 +59,24 @@ TEST_F(ConfigTest, PrivilegedCtCannotMakeDeviceNodes) {
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
-// The CT's root id attaches its root at var/lib/berth/newroot in its own mount namespace (VE_ROOT's
-// and VE_PRIVATE's directories are closed to it): a directory above that it cannot pass is a clear
-// error.
-TEST_F(ConfigTest, UnreachableRootIsAClearError) {
+// A start run by the watcher clones the CT's child from the staging mount namespace, where it
+// attaches its root at /ct (docs/runtime.md): the CT's root id need not pass the host's
+// directories down to var/lib/berth/newroot, so a BERTH_ROOT under a directory closed to it (mktemp
+// -d makes them 0700) is no obstacle. (Without a staging namespace the child attaches at
+// var/lib/berth/newroot, and a directory above it that the CT's root id cannot pass is a one-line
+// error, exit 12, naming it.)
+TEST_F(ConfigTest, RootUnderAClosedDirectoryStarts) {
   std::string id = create_ct();
   std::string parent = root();
   ASSERT_EQ(chmod(parent.c_str(), 0700), 0);
   auto r = berth({"start", id});
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto e = berth({"exec2", id, "echo inside"});
+  EXPECT_EQ(e.code, 0) << e.err;
+  EXPECT_EQ(e.out, "inside\n");
+  EXPECT_EQ(berth({"stop", id, "--fast"}).code, 0);
   chmod(parent.c_str(), 0755);
-  EXPECT_EQ(r.code, 12) << r.err;
-  EXPECT_TRUE(contains(r.err, "chmod o+x")) << r.err;
-  EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
   EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down");
-  ASSERT_EQ(berth({"start", id}).code, 0);
 }
 
 }  // namespace
