@@ -8,9 +8,11 @@
 
 #include <ctime>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -99,10 +101,14 @@ std::string load_state_path(const HostConfig& host, const std::string& ctid) {
   return host.paths().run + "/ubc/" + ctid + ".loadavg";
 }
 
+std::string load_heartbeat_path(const HostConfig& host) {
+  return host.paths().run + "/ubc/sampled";
+}
+
 std::optional<std::array<double, 3>> saved_load(const HostConfig& host, const std::string& ctid) {
   std::string path = load_state_path(host, ctid);
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0 ||
+  if (::stat(load_heartbeat_path(host).c_str(), &st) != 0 ||
       ::time(nullptr) - st.st_mtime > 3 * static_cast<time_t>(kLoadInterval))
     return std::nullopt;
   auto text = sys::read_file(path);
@@ -112,44 +118,104 @@ std::optional<std::array<double, 3>> saved_load(const HostConfig& host, const st
   return l->avg;
 }
 
+std::optional<std::vector<pid_t>> LoadSampler::known_tasks(const std::string& id,
+                                                           const char* file) {
+  std::string dir;
+  pid_t init = 0;
+  {
+    std::lock_guard<std::mutex> hold(mutex_);
+    auto it = ct_.find(id);
+    if (it == ct_.end() || it->second.group_dir.empty()) return std::nullopt;
+    dir = it->second.group_dir;
+    init = it->second.init;
+  }
+  std::vector<pid_t> tasks;
+  collect_tasks(dir, file, tasks);
+  if (std::find(tasks.begin(), tasks.end(), init) == tasks.end()) return std::nullopt;
+  return tasks;
+}
+
+// At 1000 CTs a round must stay cheap (it runs beside every CT's reads of its /proc): a CT
+// sampled before is read from its group alone (no config, no status), and its state file is
+// written only when its text changes (one heartbeat file says the round happened).
 void LoadSampler::sample_all() {
   auto cg = state::cgroup_backend();
   auto ids = state::list_ctids(host_);
   if (!cg.ok() || !ids.ok()) return;
   if (!make_dirs(host_.paths().run + "/ubc", 0700).ok()) return;
   const char* file = std::string_view((*cg)->name()) == "v2" ? "cgroup.threads" : "tasks";
+  std::set<std::string> listed(ids->begin(), ids->end());
+  {
+    // Destroyed CTs.
+    std::lock_guard<std::mutex> hold(mutex_);
+    for (auto it = ct_.begin(); it != ct_.end();)
+      if (listed.count(it->first)) {
+        ++it;
+      } else {
+        ::unlink(load_state_path(host_, it->first).c_str());
+        it = ct_.erase(it);
+      }
+  }
   for (const auto& id : *ids) {
-    auto ct = CtConfig::load(host_, id);
-    if (!ct.ok()) continue;
-    auto st = state::query_status(*ct);
-    if (!st.ok() || !st->running) {
-      std::lock_guard<std::mutex> hold(mutex_);
-      if (ct_.erase(id)) ::unlink(load_state_path(host_, id).c_str());
-      continue;
+    std::optional<std::vector<pid_t>> tasks = known_tasks(id, file);
+    pid_t init = 0;
+    std::string group_dir;
+    if (!tasks) {
+      auto ct = CtConfig::load(host_, id);
+      if (!ct.ok()) continue;
+      auto st = state::query_status(*ct);
+      if (!st.ok() || !st->running) {
+        std::lock_guard<std::mutex> hold(mutex_);
+        if (ct_.erase(id)) ::unlink(load_state_path(host_, id).c_str());
+        continue;
+      }
+      auto dir = memory_group_dir(**cg, state::ct_group_of(*ct));
+      if (!dir) continue;
+      tasks.emplace();
+      collect_tasks(*dir, file, *tasks);
+      init = st->init_pid;
+      group_dir = *dir;
     }
-    auto dir = memory_group_dir(**cg, state::ct_group_of(*ct));
-    if (!dir) continue;
-    std::vector<pid_t> tasks;
-    collect_tasks(*dir, file, tasks);
     uint32_t running = 0, active = 0;
-    for (pid_t t : tasks) {
+    for (pid_t t : *tasks) {
       auto s = sys::read_file("/proc/" + std::to_string(t) + "/stat");
       char c = s.ok() ? stat_state(*s) : 0;
       if (c == 'R') ++running;
       if (c == 'R' || c == 'D') ++active;
     }
-    LoadAvg snapshot;
+    std::string text;
     {
       std::lock_guard<std::mutex> hold(mutex_);
       Entry& e = ct_[id];
-      if (e.init != st->init_pid) e = Entry{LoadAvg{}, st->init_pid};
+      if (!group_dir.empty()) {
+        if (e.init != init) e = Entry{LoadAvg{}, init, {}, {}};
+        e.group_dir = group_dir;
+      }
       fold_sample(e.load, active, kLoadInterval);
       e.load.running = running;
-      e.load.threads = static_cast<uint32_t>(tasks.size());
-      snapshot = e.load;
+      e.load.threads = static_cast<uint32_t>(tasks->size());
+      text = format_load_state(e.load);
+      if (text == e.written) continue;
+      e.written = text;
     }
-    write_state(load_state_path(host_, id), format_load_state(snapshot));
+    write_state(load_state_path(host_, id), text);
   }
+  // Files of CTs no longer running (stopped while no server ran, destroyed).
+  if (DIR* d = ::opendir((host_.paths().run + "/ubc").c_str())) {
+    std::vector<std::string> stale;
+    {
+      std::lock_guard<std::mutex> hold(mutex_);
+      while (dirent* e = ::readdir(d)) {
+        std::string_view name = e->d_name;
+        if (name.size() > 8 && name.substr(name.size() - 8) == ".loadavg" &&
+            !ct_.count(std::string(name.substr(0, name.size() - 8))))
+          stale.emplace_back(name);
+      }
+    }
+    ::closedir(d);
+    for (const auto& f : stale) ::unlink((host_.paths().run + "/ubc/" + f).c_str());
+  }
+  write_state(load_heartbeat_path(host_), std::to_string(::time(nullptr)) + "\n");
 }
 
 std::optional<LoadAvg> LoadSampler::get(const std::string& ctid) {

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "core/host_config.h"
@@ -56,18 +57,27 @@ class LoadSampler {
  private:
   struct Entry {
     LoadAvg load;
-    pid_t init = 0;  // a new init (restart) starts over
+    pid_t init = 0;         // a new init (restart) starts over
+    std::string group_dir;  // its memory group, once known: later samples only read its tasks
+    std::string written;    // what its state file holds (unchanged text is not written again)
   };
+  // Tasks of a CT sampled before whose init is still among them (it still runs the same init),
+  // without reading its config or status again; nullopt: look it up in full.
+  std::optional<std::vector<pid_t>> known_tasks(const std::string& id, const char* file);
   const HostConfig& host_;
   std::mutex mutex_;
   std::map<std::string, Entry> ct_;
 };
 
-// <run>/ubc/<CTID>.loadavg
+// <run>/ubc/<CTID>.loadavg (rewritten only when its text changes)
 std::string load_state_path(const HostConfig& host, const std::string& ctid);
 
+// <run>/ubc/sampled: touched after every round of samples, so a state file whose text did not
+// change is still known to be current.
+std::string load_heartbeat_path(const HostConfig& host);
+
 // The averages the server last wrote for a running CT; nullopt when there is no server, or its
-// last sample is older than three intervals.
+// last round of samples is older than three intervals.
 std::optional<std::array<double, 3>> saved_load(const HostConfig& host, const std::string& ctid);
 
 }  // namespace berth::ubc

@@ -351,6 +351,39 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   EXPECT_EQ(inside(id, "/run/berth/user_beancounters").uids, std::vector<std::string>{id});
 }
 
+// The server's load samples (every 5 s, for vzlist's laverage) stay cheap at 1000 CTs: a CT whose
+// numbers did not change keeps its state file (not written again: same inode), while the round's
+// heartbeat keeps vzlist's value current; a destroyed CT's file goes at the next round.
+TEST_F(UbcTest, LoadSamplesRewriteOnlyWhatChanged) {
+  std::string id = create_running_ct();
+  std::string state = root() + "/run/berth/ubc/" + id + ".loadavg";
+  std::string beat = root() + "/run/berth/ubc/sampled";
+  struct stat first {};
+  for (int i = 0; i < 60 && ::stat(state.c_str(), &first) != 0; ++i) sleep_ms(250);
+  ASSERT_EQ(::stat(state.c_str(), &first), 0) << "no sample of " << id << " in 15 s";
+  struct stat beat1 {};
+  ASSERT_EQ(::stat(beat.c_str(), &beat1), 0);
+  // Busybox's init idles: the next round's numbers are the same (all zero, one task).
+  struct stat beat2 = beat1;
+  for (int i = 0; i < 60 && beat2.st_ino == beat1.st_ino; ++i) {
+    sleep_ms(250);
+    ASSERT_EQ(::stat(beat.c_str(), &beat2), 0);
+  }
+  ASSERT_NE(beat2.st_ino, beat1.st_ino) << "no second round of samples in 15 s";
+  struct stat again {};
+  ASSERT_EQ(::stat(state.c_str(), &again), 0);
+  EXPECT_EQ(again.st_ino, first.st_ino) << read_text(state);
+  RunResult l = berth({"list", "-H", "-o", "laverage", id});
+  EXPECT_PRED2(contains, l.out, "0.00/0.00/0.00") << l.out << l.err;
+
+  ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  std::string other = create_running_ct();  // the server runs on for the next round
+  ASSERT_EQ(berth({"destroy", id}).code, 0);
+  for (int i = 0; i < 60 && ::access(state.c_str(), F_OK) == 0; ++i) sleep_ms(250);
+  EXPECT_NE(::access(state.c_str(), F_OK), 0) << state << " outlived its CT";
+  (void)other;
+}
+
 // A killed server leaves every running CT with a dead /proc (ENOTCONN); the next exec into one of
 // them (or a start of any CT) brings a new server up and gives each a new procfs under a new view,
 // without touching the CTs' processes.
