@@ -74,8 +74,11 @@ Status become_root(ChildContext& c) {
   return {};
 }
 
-// Per-user inotify limits of the CT's own user namespace, while the host's /proc is still here
-// (the CT's /proc/sys is read-only to it; docs/security/limits.md).
+// Per-user inotify limits of the CT's own user namespace (docs/security/limits.md), written
+// through the CT's fresh procfs before mask_proc makes its /proc/sys read-only. Not through a
+// procfs every CT's child shares (the host's, the staging namespace's): there the dentries of
+// /proc/sys/user/* of each user namespace that ever looked pile up under one name, and each
+// lookup walks them all (0.2 -> 4.6 ms from the first to the thousandth CT).
 Status apply_userns_limits(ChildContext& c) {
   if (!c.a.userns) return {};
   return apply_userns_limits_self(c.a.limits).context("set inotify limits");
@@ -186,9 +189,9 @@ constexpr std::array<Step<ChildContext>, 18> kChildSteps{{
     {"join_cgroup_self", join_cgroup_self},
     {"wait_id_maps", wait_id_maps},
     {"become_root", become_root},
-    {"apply_userns_limits", apply_userns_limits},
     {"read_host_resolv", read_host_resolv},
     {"set_up_mounts", set_up_mounts},
+    {"apply_userns_limits", apply_userns_limits},
     {"attach_notify_socket", attach_notify_socket},
     {"mask_proc", mask_proc},
     {"attach_proc_view", attach_proc_view},

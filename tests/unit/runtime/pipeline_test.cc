@@ -63,10 +63,10 @@ TEST(StartSteps, ChildOrder) {
   auto s = start_child_step_names();
   ASSERT_FALSE(s.empty());
   EXPECT_EQ(s.front(), "set_parent_death_signal");  // a killed parent takes the child with it
-  // Nothing works in a new user namespace before its maps; the host's resolv.conf is read
-  // before pivot_root hides the host.
-  expect_in_order(s, {"wait_id_maps", "become_root", "apply_userns_limits", "read_host_resolv",
-                      "set_up_mounts"});
+  // Nothing works in a new user namespace before its maps; the inotify limits go through the
+  // CT's own fresh procfs, before mask_proc makes its /proc/sys read-only.
+  expect_in_order(s, {"wait_id_maps", "become_root", "read_host_resolv", "set_up_mounts",
+                      "apply_userns_limits", "mask_proc"});
   expect_in_order(s, {"set_up_mounts", "mask_proc", "attach_proc_view", "configure_inside"});
   expect_in_order(s, {"join_cgroup_namespace", "mount_cgroup_fs", "load_seccomp"});
   // Seccomp needs CAP_SYS_ADMIN without no_new_privs: loaded before the caps go, which is last.
