@@ -71,13 +71,17 @@ class Instance:
                                                         (r.stderr or r.stdout).strip()[-300:]))
         return r
 
-    def vps(self, index, *set_args):
-        """Create, configure (set ... --save) and start VPS number `index`; copy the workload in."""
+    def vps(self, index, *set_args, conf_lines=()):
+        """Create, configure (set ... --save, then conf_lines appended to its config) and start VPS
+        number `index`; copy the workload in."""
         ct = str(self.base_id + index)
         self.made.append(ct)
         self.b("create", ct, "--ostemplate", "busybox")
         if set_args:
             self.b("set", ct, *set_args, "--save")
+        if conf_lines:
+            with open(os.path.join(self.root, "etc", "berth", "conf", ct + ".conf"), "a") as f:
+                f.write("".join(line + "\n" for line in conf_lines))
         self.b("start", ct)
         dst = os.path.join(self.root, "var", "lib", "berth", "root", ct, "berth_workload")
         shutil.copy2(self.workload, dst)

@@ -11,6 +11,8 @@
 //   forkbomb           every process forks as fast as it can, forever (stopped by pids.max)
 //   spin               burns one CPU forever
 //   iohog PATH MB      rewrites a MB-MiB file at PATH with 1 MiB O_DIRECT writes, forever
+//   repeat N CMD ARGS  runs CMD (a path) N times one after another, its output to /dev/null;
+//                      the total time in ns and how many runs failed (bench/procview)
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -166,11 +168,36 @@ int iohog(const char* path, long mb) {
     }
 }
 
+int repeat(long n, char** cmd) {
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return 1;
+  long failed = 0;
+  int64_t t0 = now_ns();
+  for (long i = 0; i < n; ++i) {
+    pid_t p = ::fork();
+    if (p < 0) return 1;
+    if (p == 0) {
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::execv(cmd[0], cmd);
+      ::_exit(127);
+    }
+    int st = 0;
+    while (::waitpid(p, &st, 0) < 0) {}
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) ++failed;
+  }
+  int64_t t1 = now_ns();
+  std::printf("{\"ns\": %lld, \"runs\": %ld, \"failed\": %ld}\n", static_cast<long long>(t1 - t0),
+              n, failed);
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: berth_workload cpu ITERS | membw MB REPS | pingpong N GAP_US | memhog MB | "
                "forkbomb | spin |"
-               " iohog PATH MB\n");
+               " iohog PATH MB | repeat N CMD [ARGS...]\n");
   return 2;
 }
 
@@ -188,5 +215,6 @@ int main(int argc, char** argv) {
   if (cmd == "forkbomb") return forkbomb();
   if (cmd == "spin") return spin();
   if (cmd == "iohog" && argc > 2) return iohog(argv[2], std::max(1L, num(3, 64)));
+  if (cmd == "repeat" && argc > 3) return repeat(std::max(1L, num(2, 1)), argv + 3);
   return usage();
 }
