@@ -202,18 +202,20 @@ void LoadSampler::sample_all() {
   }
   // Files of CTs no longer running (stopped while no server ran, destroyed).
   if (DIR* d = ::opendir((host_.paths().run + "/ubc").c_str())) {
+    std::vector<std::string> files;  // the CTIDs of the state files
+    while (dirent* e = ::readdir(d)) {
+      std::string_view name = e->d_name;
+      if (name.size() > 8 && name.substr(name.size() - 8) == ".loadavg")
+        files.emplace_back(name.substr(0, name.size() - 8));
+    }
+    ::closedir(d);
     std::vector<std::string> stale;
     {
       std::lock_guard<std::mutex> hold(mutex_);
-      while (dirent* e = ::readdir(d)) {
-        std::string_view name = e->d_name;
-        if (name.size() > 8 && name.substr(name.size() - 8) == ".loadavg" &&
-            !ct_.count(std::string(name.substr(0, name.size() - 8))))
-          stale.emplace_back(name);
-      }
+      for (auto& id : files)
+        if (!ct_.count(id)) stale.push_back(std::move(id));
     }
-    ::closedir(d);
-    for (const auto& f : stale) ::unlink((host_.paths().run + "/ubc/" + f).c_str());
+    for (const auto& id : stale) ::unlink(load_state_path(host_, id).c_str());
   }
   write_state(load_heartbeat_path(host_), std::to_string(::time(nullptr)) + "\n");
 }
