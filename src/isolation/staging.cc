@@ -62,7 +62,7 @@ Result<UniqueFd> make_staging_namespace(const std::string& scratch_dir) {
     // Alive until the parent holds the namespace (EOF on done).
     char c;
     while (::read(done_r.get(), &c, 1) < 0 && errno == EINTR) {}
-    ::_exit(0);
+    ::_exit(exitcode::kOk);
   }
   ready_w.reset();
   done_r.reset();
