@@ -6,7 +6,7 @@
 // 1.7 -> 5.1 ms, set_up_mounts 2.5 -> 7.4 ms from the first to the thousandth), and until the
 // detach the copy holds the other CTs' disks (a stop waiting to unmount one waits for it).
 //
-// The staging namespace holds five mounts whatever runs on the host: a read-only tmpfs as its
+// The staging namespace holds four mounts whatever runs on the host: a read-only tmpfs as its
 // root, with /proc and /sys (read-only) of the host (so a CT's user namespace may mount its own:
 // the kernel wants a fully visible one in the namespace), the host's /dev bound without its
 // submounts (the device nodes a CT in a user namespace gets bound), and an empty kStagingAttachDir

@@ -717,7 +717,7 @@ int serve(const HostConfig& host, RunInline run_inline) {
   log("%s", "started (socket " + path + ")");
   tell('1');
   // The mount namespace the starts run in this fork clone their CTs from (a CT's start then
-  // copies five mounts, not two per running CT). Without it they clone from ours.
+  // copies four mounts, not two per running CT). Without it they clone from ours.
   UniqueFd staging;
   if (run_inline) {
     auto made = isolation::make_staging_namespace(path.substr(0, path.rfind('/')));

@@ -351,7 +351,7 @@ Status clone_child(StartContext& ctx) {
   // Cloned straight into its cgroup (v2), the child may get its cgroup namespace at once.
   if (ctx.cgfd.valid()) flags |= CLONE_NEWCGROUP;
   int parent_end = ctx.sync.parent.get();
-  // Cloned from the staging namespace (isolation/staging.h), the child copies five mounts
+  // Cloned from the staging namespace (isolation/staging.h), the child copies four mounts
   // instead of all the host's; back home before anything else runs here.
   std::optional<isolation::InStaging> staging;
   if (isolation::staging_namespace() >= 0 && ctx.root_view.valid()) {
