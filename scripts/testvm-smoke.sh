@@ -13,6 +13,7 @@
 #   -t SECONDS  wall-clock limit per VM run (default 300; ci 900; full 2400: TCG runs 3-5x slower
 #               on a host loaded 15-25x over its 2 cores: a v1 lifecycle run was cut at 150 s there)
 # Env: BUILD_DIR (default build-vm; scripts/build.sh runs there first, incrementally),
+#      TESTVM_MEM (guest memory in MB, default 2048),
 #      TESTVM_DIR (image dir, default /var/tmp/berth-testvm; scripts/testvm/make-image.sh builds
 #      it when missing or made by older scripts: Debian 12's kernel + an initramfs of host tools).
 # Exit: 0 all passed, 1 a layout failed, 77 skipped (no qemu / test VM cannot be built), 2 usage.
@@ -98,7 +99,10 @@ summary=""
 for cg in $LAYOUTS; do
     log "=== cgroup $cg: tests/vm/suite.sh $SUITE ==="
     t0=$(date +%s.%N)
-    "$VM/run.sh" -d "$IMG" -s "$ROOT" -c "$cg" -t "$TMO" \
+    # 2 GiB: the suites keep BERTH_ROOT on an ext4 image in a tmpfs (half the RAM) beside a copy
+    # of the 150 MB berth binary; with 1 GiB the Debian guest's template, disk and CRIU dump
+    # filled it (the image's writes failed and ext4 went read-only: EROFS).
+    "$VM/run.sh" -d "$IMG" -s "$ROOT" -c "$cg" -t "$TMO" -m "${TESTVM_MEM:-2048}" \
         ${VM_GTEST_FILTER:+-e "VM_GTEST_FILTER=$VM_GTEST_FILTER"} ./tests/vm/suite.sh "$SUITE" "$BUILD"
     r=$?
     t=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
