@@ -105,15 +105,10 @@ ct_round_trip() {
     # answers ping, and the peer's stream still comes in.
     OUT=$(ping -c 1 -W 5 "$ip" 2>&1); RC=$?
     expect_rc 0 "$what: the VPS answers ping after restore"
-    # The peer's TCP may be in retransmission back-off after the frozen seconds (doubling, a few
-    # seconds under a loaded host's emulation): wait up to 15 s for its next line.
-    local n1 n2 i
-    n1=$("$B" exec "$id" 'wc -l </tmp/recv' 2>&1); n2=$n1
-    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-        sleep 1; n2=$("$B" exec "$id" 'wc -l </tmp/recv' 2>&1)
-        [ "${n2:-0}" -gt "${n1:-0}" ] 2>/dev/null && break
-    done
-    if [ "${n2:-0}" -gt "${n1:-0}" ] 2>/dev/null; then pass "$what: the peer's stream still arrives after restore ($n1 -> $n2 lines)"; else fail "$what: the stream stalled after restore ($n1 -> $n2 lines)"; fi
+    # The peer's TCP may be in retransmission back-off after the frozen seconds (stream_grows).
+    if stream_grows 60 "$B" exec "$id" 'wc -l </tmp/recv'; then pass "$what: the peer's stream still arrives after restore ($N1 -> $N2 lines)"
+    else fail "$what: the stream stalled after restore ($N1 -> $N2 lines) for 60 s; the peer's socket: $(ss -tnoi dst "$ip" 2>&1 | tr -s ' 
+' ' ')"; fi
     run_b exec "$id" 'head -n 3 /proc/user_beancounters | tail -n 1'
     case $OUT in *uid*resource*|*"$id":*kmemsize*) pass "$what: /proc/user_beancounters after restore" ;; *) fail "$what: /proc/user_beancounters after restore: '$OUT'" ;; esac
     run_b exec "$id" 'echo hello-console > /dev/console'

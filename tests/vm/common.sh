@@ -34,6 +34,21 @@ expect_eq() {
     if [ "$1" = "$2" ]; then pass "$3: '$1'"; else fail "$3: '$1', want '$2'"; fi
 }
 
+# stream_grows MAXSEC CMD...: CMD prints how many lines a stream's receiver has; wait up to MAXSEC
+# seconds (one read a second) for the number to grow. N1 and N2 hold the first and last reads;
+# 0 when it grew. After a checkpoint or migration the sender's TCP is in retransmission back-off
+# (its timeout doubles while the receiver is frozen, 200 ms upwards, more under emulation's long
+# round trips): a receiver down for ~15 s may hear the next retransmission ~30 s after it is back.
+stream_grows() {
+    local max=$1 i; shift
+    N1=$("$@" 2>&1); N2=$N1
+    for ((i = 0; i < max; i++)); do
+        sleep 1; N2=$("$@" 2>&1)
+        [ "${N2:-0}" -gt "${N1:-0}" ] 2>/dev/null && return 0
+    done
+    return 1
+}
+
 # Refuse to run on a host: these scripts reconfigure cgroups and mount things.
 vm_guard() {
     if ! grep -q 'testvm\.cgroup=' /proc/cmdline && [ "${LIFECYCLE_ALLOW_HOST:-0}" != 1 ]; then

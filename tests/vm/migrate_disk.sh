@@ -106,13 +106,9 @@ OUT=$(dst exec $CTID 'cat /tmp/recv' 2>&1)
 seq_ok=1; n=0
 while read -r l; do n=$((n + 1)); [ "$l" = "$n" ] || { seq_ok=0; break; }; done <<<"$OUT"
 if [ $seq_ok = 1 ] && [ $n -gt "${r0:-0}" ]; then pass "the TCP stream went on, nothing lost (1..$n, was at $r0)"; else fail "stream broken at line $n"; fi
-# The sender's TCP may be in retransmission back-off after the frozen seconds: up to 15 s.
-n1=$(dst exec $CTID 'wc -l </tmp/recv' 2>&1); n2=$n1
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-    sleep 1; n2=$(dst exec $CTID 'wc -l </tmp/recv' 2>&1)
-    [ "${n2:-0}" -gt "${n1:-0}" ] 2>/dev/null && break
-done
-if [ "${n2:-0}" -gt "${n1:-0}" ] 2>/dev/null; then pass "the stream still flows on the destination ($n1 -> $n2 lines)"; else fail "the stream stalled on the destination ($n1 -> $n2 lines)"; fi
+# The sender's TCP may be in retransmission back-off after the frozen seconds (stream_grows).
+if stream_grows 60 dst exec $CTID 'wc -l </tmp/recv'; then pass "the stream still flows on the destination ($N1 -> $N2 lines)"
+else fail "the stream stalled on the destination ($N1 -> $N2 lines) for 60 s"; fi
 OUT=$(dst exec $CTID 'cat /root/note; df -P / | tail -1 | awk "{ print \$2 }"' 2>&1)
 case $OUT in on-disk*) pass "the file on the disk arrived" ;; *) fail "note: $OUT" ;; esac
 size=$(echo "$OUT" | tail -1)
