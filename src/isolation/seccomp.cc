@@ -5,12 +5,21 @@
 // entries below are the calls whose effect is host-wide or which have been used to escape.
 #include "isolation/seccomp.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <seccomp.h>
 
 #include <memory>
+#include <mutex>
+#include <optional>
+
+#include "core/unique_fd.h"
 
 namespace berth::isolation {
 namespace {
@@ -92,19 +101,19 @@ std::vector<BlockedSyscall> blocklist_for(bool privileged) {
   return out;
 }
 
-Status load_seccomp_filter(bool privileged) {
+namespace {
+
+// The filter for one kind of CT, built with libseccomp and exported as the BPF program the kernel
+// loads.
+Result<std::vector<sock_filter>> build_filter(bool privileged) {
   std::unique_ptr<void, FilterDeleter> ctx(seccomp_init(SCMP_ACT_ALLOW));
   if (!ctx) return Error::invalid("initialise seccomp filter");
-
-  // libseccomp sets no_new_privs before loading unless told not to. A VPS must keep setuid
-  // su/sudo working, so we load with CAP_SYS_ADMIN instead (ARCHITECTURE.md section 2).
-  int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 0);
-  if (rc < 0) return Error::from_errno(-rc, "disable no_new_privs in the seccomp filter");
 
   // A failure here means this libseccomp lacks the ABI; processes of that ABI are then killed
   // by the bad-arch action rather than run unfiltered, so it is not an error.
   for (uint32_t arch : companion_arches()) (void)seccomp_arch_add(ctx.get(), arch);
 
+  int rc = 0;
   for (const BlockedSyscall& b : blocklist_for(privileged)) {
     int nr = seccomp_syscall_resolve_name(b.name.c_str());
     if (nr == __NR_SCMP_ERROR) continue;  // unknown to this libseccomp: nothing to filter
@@ -126,8 +135,65 @@ Status load_seccomp_filter(bool privileged) {
     }
   }
 
-  rc = seccomp_load(ctx.get());
-  if (rc < 0) return Error::from_errno(-rc, "load seccomp filter");
+  // libseccomp 2.5 exports only to an fd: a memfd, read back.
+  UniqueFd mem(::memfd_create("berth-seccomp", MFD_CLOEXEC));
+  if (!mem) return Error::from_errno(errno, "memfd for the seccomp filter");
+  rc = seccomp_export_bpf(ctx.get(), mem.get());
+  if (rc < 0) return Error::from_errno(-rc, "export the seccomp filter");
+  off_t size = ::lseek(mem.get(), 0, SEEK_END);
+  if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0 ||
+      size > static_cast<off_t>(BPF_MAXINSNS * sizeof(sock_filter)))
+    return Error::invalid("the exported seccomp filter has " + std::to_string(size) + " bytes");
+  std::vector<sock_filter> prog(static_cast<size_t>(size) / sizeof(sock_filter));
+  if (::pread(mem.get(), prog.data(), static_cast<size_t>(size), 0) != size)
+    return Error::from_errno(errno, "read the exported seccomp filter");
+  return prog;
+}
+
+struct FilterCache {
+  std::mutex mu;
+  std::optional<std::vector<sock_filter>> prog[2];  // [privileged]
+};
+
+FilterCache& filter_cache() {
+  static FilterCache* c = new FilterCache;  // never destroyed: forks and exits use it freely
+  return *c;
+}
+
+}  // namespace
+
+Result<std::vector<sock_filter>> seccomp_program(bool privileged) {
+  FilterCache& c = filter_cache();
+  std::lock_guard lock(c.mu);
+  auto& slot = c.prog[privileged ? 1 : 0];
+  if (!slot) {
+    BERTH_ASSIGN_OR_RETURN(auto prog, build_filter(privileged));
+    slot = std::move(prog);
+  }
+  return *slot;
+}
+
+Status prepare_seccomp_filters() {
+  for (bool privileged : {false, true}) {
+    auto prog = seccomp_program(privileged);
+    if (!prog.ok()) return prog.error();
+  }
+  return {};
+}
+
+Status load_seccomp_filter(bool privileged) {
+  BERTH_ASSIGN_OR_RETURN(auto prog, seccomp_program(privileged));
+  return load_seccomp_program(prog);
+}
+
+Status load_seccomp_program(const std::vector<sock_filter>& prog) {
+  // No flags and no no_new_privs (setuid su/sudo must work in a VPS): loading needs
+  // CAP_SYS_ADMIN in the current user namespace (ARCHITECTURE.md section 2).
+  struct sock_fprog fprog {};
+  fprog.len = static_cast<unsigned short>(prog.size());
+  fprog.filter = const_cast<sock_filter*>(prog.data());
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0)
+    return Error::from_errno(errno, "load seccomp filter");
   return {};
 }
 

@@ -6,6 +6,8 @@
 // mount(2) or clone flags; user namespaces and capabilities (caps.h) handle those.
 #pragma once
 
+#include <linux/filter.h>
+
 #include <string>
 #include <vector>
 
@@ -31,6 +33,19 @@ std::vector<BlockedSyscall> blocklist_for(bool privileged);
 // set no_new_privs (setuid su/sudo must work in a VPS); loading therefore needs CAP_SYS_ADMIN in
 // the current user namespace, and must come before the final capability drop. Names unknown to
 // the installed libseccomp are skipped. Nothing to undo on failure (a filter is never half-loaded).
+// The filter is built once per process (libseccomp's build and its probes of the kernel's
+// seccomp API cost about a millisecond) and kept: a fork inherits it.
 Status load_seccomp_filter(bool privileged);
+
+// The BPF program load_seccomp_filter loads (built on first use, then the same).
+Result<std::vector<sock_filter>> seccomp_program(bool privileged);
+
+// Loads a program from seccomp_program (made before, e.g. by a parent that shares its memory);
+// makes no allocation on success.
+Status load_seccomp_program(const std::vector<sock_filter>& prog);
+
+// Builds both programs now: the watcher does it once, so the starts its forks run load a
+// ready program in the CT's child.
+Status prepare_seccomp_filters();
 
 }  // namespace berth::isolation

@@ -28,6 +28,7 @@
 #include "core/ct_config.h"
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
+#include "isolation/seccomp.h"
 #include "isolation/staging.h"
 #include "monitor/client.h"
 #include "monitor/internal.h"
@@ -714,6 +715,9 @@ int serve(const HostConfig& host, RunInline run_inline) {
   // The host's cgroup layout, detected once here: every start runs in a fork of this process and
   // finds it (detection reads the host's whole mountinfo, two lines per running CT).
   (void)state::cgroup_backend();
+  // The CTs' seccomp programs, built once here: a start's child loads a ready one.
+  if (auto st = isolation::prepare_seccomp_filters(); !st.ok())
+    log("seccomp filters not prepared (each start builds its own): %s", st.error().message());
   log("%s", "started (socket " + path + ")");
   tell('1');
   // The mount namespace the starts run in this fork clone their CTs from (a CT's start then

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -62,79 +63,130 @@ std::string join_args(const std::vector<std::string>& v) {
   return s;
 }
 
-// Child B: the command itself, inside the CT.
-[[noreturn]] void run_command(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan,
-                              bool userns, int sync_fd, int pty_slave, const ProcLimits& rlimits) {
+// What B needs, made by A before B exists. B is a clone that shares A's memory
+// (CLONE_VM|CLONE_VFORK, as posix_spawn's child): its start copies no page tables and takes no
+// copy-on-write faults of the 40 MB program (a fork cost 1-3 ms, and B's first writes as much
+// again). A is suspended until B has exec'd or ended, so B may use this memory as its own.
+struct CommandPlan {
+  const StdioPlan* plan = nullptr;
+  bool userns = false;
+  int sync_fd = -1;
+  int pty_slave = -1;
+  ProcLimits rlimits;
+  std::vector<int> caps;
+  std::vector<sock_filter> seccomp;
+  bool via_shell = false;
+  std::vector<std::string> args;    // what is exec'd (through /bin/sh when asked)
+  std::vector<std::string> direct;  // a simple command line's words: its program, tried first
+  std::string term, bash = "/bin/bash";
+  std::vector<char*> argv, bash_argv, direct_argv;  // bash_argv: argv with /bin/bash
+  std::vector<const char*> envp;
+};
+
+Result<CommandPlan> plan_command(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan,
+                                 bool userns, int sync_fd, int pty_slave,
+                                 const ProcLimits& rlimits) {
+  CommandPlan p;
+  p.plan = &plan;
+  p.userns = userns;
+  p.sync_fd = sync_fd;
+  p.pty_slave = pty_slave;
+  p.rlimits = rlimits;
+  BERTH_ASSIGN_OR_RETURN(p.caps, isolation::ct_capabilities(ct));
+  BERTH_ASSIGN_OR_RETURN(p.seccomp, isolation::seccomp_program(!userns));
+  p.via_shell = req.via_shell;
+  if (req.via_shell) {
+    // /bin/bash if the CT has it, else /bin/sh: B looks, as the CT's root.
+    std::string shell = "/bin/sh";
+    if (req.pty && req.argv.empty()) {
+      p.args = {shell, "-l"};
+    } else if (req.script_on_stdin) {
+      p.args = {shell, "-s"};
+    } else {
+      p.args = {shell, "-c", join_args(req.argv)};
+      // A command line the shell would only split at spaces: its program directly, the shell
+      // only when no program of that name is found (a builtin or alias of the CT's shell).
+      if (auto words = simple_command(p.args[2])) p.direct = std::move(*words);
+    }
+  } else {
+    p.args = req.argv;
+  }
+  for (auto& a : p.args) p.argv.push_back(a.data());
+  p.argv.push_back(nullptr);
+  p.bash_argv = p.argv;
+  p.bash_argv[0] = p.bash.data();
+  for (auto& w : p.direct) p.direct_argv.push_back(w.data());
+  p.direct_argv.push_back(nullptr);
+  p.term = std::string("TERM=") + (std::getenv("TERM") ? std::getenv("TERM") : "xterm");
+  p.envp = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME=/root",
+            "USER=root",
+            "LOGNAME=root",
+            "SHELL=/bin/sh",
+            "container=berth",
+            p.term.c_str(),
+            nullptr};
+  return p;
+}
+
+// Child B: the command itself, inside the CT (a CLONE_VM child of A: see CommandPlan).
+[[noreturn]] void run_command(const CommandPlan& p) {
   auto fail = [&](const Error& e) {
-    sync_report_error(sync_fd, e);
+    sync_report_error(p.sync_fd, e);
     ::_exit(kSetupFailed);
   };
   reset_signals_for_command();
   // Always a session of its own: its terminal, if any, is the CT's pty (never the caller's).
   ::setsid();
-  if (pty_slave >= 0) {
-    if (::ioctl(pty_slave, TIOCSCTTY, 0) != 0)
+  if (p.pty_slave >= 0) {
+    if (::ioctl(p.pty_slave, TIOCSCTTY, 0) != 0)
       fail(Error::from_errno(errno, "set controlling terminal"));
     for (int fd : {0, 1, 2})
-      if (plan.on_pty[static_cast<size_t>(fd)]) ::dup2(pty_slave, fd);
-    if (pty_slave > 2) ::close(pty_slave);
+      if (p.plan->on_pty[static_cast<size_t>(fd)]) ::dup2(p.pty_slave, fd);
+    if (p.pty_slave > 2) ::close(p.pty_slave);
   }
-  if (userns) {
+  if (p.userns) {
     if (::setgroups(0, nullptr) != 0 || ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)
       fail(Error::from_errno(errno, "become root of the CT"));
   }
   if (::chdir("/root") != 0 && ::chdir("/") != 0) fail(Error::from_errno(errno, "chdir /"));
   // The CT's NUMFILE/LOCKEDPAGES, as its init has them now (a live `set` changes init's too), for
   // the command only: the joiner ran with Berth's own, as the CT's root may lower init's at will.
-  if (auto st = apply_proc_limits_self(rlimits); !st.ok()) fail(st.error());
-  auto caps = isolation::ct_capabilities(ct);
-  if (!caps.ok()) fail(caps.error());
-  auto sc = isolation::load_seccomp_filter(!userns);
-  if (!sc.ok()) fail(sc.error());
-  auto dc = isolation::drop_caps(*caps);
-  if (!dc.ok()) fail(dc.error());
-
-  std::vector<std::string> args;
-  if (req.via_shell) {
-    std::string shell = ::access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
-    if (req.pty && req.argv.empty()) {
-      args = {shell, "-l"};
-    } else if (req.script_on_stdin) {
-      args = {shell, "-s"};
-    } else {
-      args = {shell, "-c", join_args(req.argv)};
-    }
-  } else {
-    args = req.argv;
-  }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::string term = std::string("TERM=") + (std::getenv("TERM") ? std::getenv("TERM") : "xterm");
-  const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                        "HOME=/root",
-                        "USER=root",
-                        "LOGNAME=root",
-                        "SHELL=/bin/sh",
-                        "container=berth",
-                        term.c_str(),
-                        nullptr};
+  if (auto st = apply_proc_limits_self(p.rlimits); !st.ok()) fail(st.error());
+  if (auto sc = isolation::load_seccomp_program(p.seccomp); !sc.ok()) fail(sc.error());
+  if (auto dc = isolation::drop_caps(p.caps); !dc.ok()) fail(dc.error());
   (void)sys::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (req.via_shell && args.size() == 3 && args[1] == "-c") {
-    // A command line the shell would only split at spaces: its program directly, the shell
-    // only when no program of that name is found (a builtin or alias of the CT's shell).
-    if (auto words = simple_command(args[2])) {
-      std::vector<char*> direct;
-      for (auto& w : *words) direct.push_back(w.data());
-      direct.push_back(nullptr);
-      ::execvpe(direct[0], direct.data(), const_cast<char* const*>(envp));
-    }
-  }
-  ::execvpe(argv[0], argv.data(), const_cast<char* const*>(envp));
+  auto envp = const_cast<char* const*>(p.envp.data());
+  if (!p.direct.empty()) ::execvpe(p.direct_argv[0], p.direct_argv.data(), envp);
+  const auto& argv = p.via_shell && ::access("/bin/bash", X_OK) == 0 ? p.bash_argv : p.argv;
+  ::execvpe(argv[0], argv.data(), envp);
   int err = errno;
   int status = err == ENOENT ? exitcode::kCommandNotFound : exitcode::kCommandNotExecutable;
-  sync_report_error(sync_fd, Error::from_errno(err, "exec `" + args[0] + "`").status(status));
+  sync_report_error(p.sync_fd,
+                    Error::from_errno(err, std::string("exec `") + argv[0] + "`").status(status));
   ::_exit(status);
+}
+
+int run_command_entry(void* p) { run_command(*static_cast<const CommandPlan*>(p)); }
+
+// Starts B on a stack of its own, sharing A's memory; returns once B has exec'd or ended (its
+// pid) or -1 (errno). Every signal is blocked meanwhile: no handler of A may run in B, whose
+// reset_signals_for_command sets the command's mask before the exec.
+pid_t spawn_command(const CommandPlan& p) {
+  constexpr size_t kStack = 256 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -1;
+  sigset_t all, old;
+  sigfillset(&all);
+  ::sigprocmask(SIG_SETMASK, &all, &old);
+  pid_t b = ::clone(run_command_entry, static_cast<char*>(stack) + kStack,
+                    CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<CommandPlan*>(&p));
+  int err = errno;
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  ::munmap(stack, kStack);
+  errno = err;
+  return b;
 }
 
 // Close every fd from 3 up except a and b.
@@ -192,9 +244,10 @@ int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan,
     auto sent = slave >= 0 ? sync_send_fd(sync_fd, master.get()) : sync_send(sync_fd, SyncMsg::kGo);
     if (!sent.ok()) return fail(sent.error());
   }
-  pid_t b = ::fork();
-  if (b < 0) return fail(Error::from_errno(errno, "fork in CT"));
-  if (b == 0) run_command(ct, req, plan, userns, sync_fd, slave, rlimits);
+  auto cmd = plan_command(ct, req, plan, userns, sync_fd, slave, rlimits);
+  if (!cmd.ok()) return fail(cmd.error());
+  pid_t b = spawn_command(*cmd);
+  if (b < 0) return fail(Error::from_errno(errno, "start the command in the CT"));
   if (slave >= 0) ::close(slave);
   ::close(sync_fd);
   for (int fd : {0, 1, 2}) ::close(fd);  // only B holds the command's stdio: its EOF is B's

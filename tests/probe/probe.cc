@@ -162,6 +162,18 @@ std::string try_init_module() {
   return outcome(rc, errno);
 }
 
+// Only the seccomp filter answers ENOSYS here (the kernel has both calls): it proves the filter,
+// not a missing capability, refused them.
+std::string try_keyctl() {
+  long rc = ::syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -2 /* process keyring */, 0);
+  return outcome(rc, errno);
+}
+
+std::string try_io_uring_setup() {
+  long rc = ::syscall(SYS_io_uring_setup, 1U, nullptr);  // EFAULT would mean "allowed"
+  return outcome(rc, errno);
+}
+
 std::string try_finit_module() {
   long rc = ::syscall(SYS_finit_module, -1, "", 0);  // EBADF would mean "allowed"
   return outcome(rc, errno);
@@ -530,6 +542,8 @@ int main(int argc, char** argv) {
   j += ",\"mknod_block\":" + quote(try_mknod_block());
   j += ",\"init_module\":" + quote(try_init_module());
   j += ",\"finit_module\":" + quote(try_finit_module());
+  j += ",\"keyctl\":" + quote(try_keyctl());
+  j += ",\"io_uring_setup\":" + quote(try_io_uring_setup());
   j += ",\"sysrq_trigger\":" + quote(try_sysrq());
   j += ",\"settime\":" + quote(try_settime());
   j += ",\"ioperm\":" + quote(try_ioperm());

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 #include "child_util.h"
@@ -169,6 +170,36 @@ TEST(IsolationSeccomp, PrivilegedOnlyEntriesAreLeftToTheKernelInUserns) {
     if (syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0) != -1 || errno != EPERM) return 2;
     return 0;
   }));
+}
+
+// The program is built once per process and handed out as is; a child loads it without
+// building it again (exec's command: a CLONE_VM child of the joiner, seccomp.h).
+TEST(IsolationSeccomp, ProgramIsBuiltOnceAndLoadsAsMade) {
+  auto a = seccomp_program(false);
+  auto b = seccomp_program(false);
+  auto priv = seccomp_program(true);
+  ASSERT_TRUE(a.ok() && b.ok() && priv.ok());
+  ASSERT_FALSE(a->empty());
+  ASSERT_EQ(a->size(), b->size());
+  EXPECT_EQ(std::memcmp(a->data(), b->data(), a->size() * sizeof(sock_filter)), 0);
+  // The privileged filter has more: perf_event_open, bpf, and the mknod argument rules.
+  EXPECT_GT(priv->size(), a->size());
+  EXPECT_TRUE(prepare_seccomp_filters().ok());
+  const std::vector<sock_filter> prog = *a;
+  BERTH_EXPECT_CHILD_OK(testing::run_in_userns([&] {
+    if (!load_seccomp_program(prog).ok()) return 1;
+    if (prctl(PR_GET_SECCOMP) != 2) return 2;
+    errno = 0;
+    if (syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0) != -1 ||
+        errno != ENOSYS)
+      return 3;
+    errno = 0;
+    if (syscall(SYS_init_module, nullptr, 0, "") != -1 || errno != EPERM) return 4;
+    return 0;
+  }));
+  // A program that is not one (empty) is refused by the kernel, not loaded half.
+  BERTH_EXPECT_CHILD_OK(testing::run_in_userns(
+      [] { return load_seccomp_program({}).ok() || prctl(PR_GET_SECCOMP) != 0 ? 1 : 0; }));
 }
 
 TEST(IsolationSeccomp, LoadFailsWithoutCapSysAdmin) {
