@@ -1,6 +1,7 @@
 #include "auth/tokens.h"
 
-#include <openssl/evp.h>
+#include <nettle/pbkdf2.h>
+#include <nettle/sha2.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -64,18 +65,19 @@ bool is_valid_name(std::string_view name) {
 }
 
 std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return to_hex(md, len);
+  struct sha256_ctx ctx;
+  sha256_init(&ctx);
+  sha256_update(&ctx, data.size(), reinterpret_cast<const uint8_t*>(data.data()));
+  uint8_t md[SHA256_DIGEST_SIZE];
+  sha256_digest(&ctx, sizeof md, md);
+  return to_hex(md, sizeof md);
 }
 
 std::string password_hash(std::string_view password, std::string_view salt_hex) {
-  unsigned char out[32];
-  PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                    reinterpret_cast<const unsigned char*>(salt_hex.data()),
-                    static_cast<int>(salt_hex.size()), kPbkdf2Rounds, EVP_sha256(), sizeof out,
-                    out);
+  uint8_t out[32];
+  pbkdf2_hmac_sha256(password.size(), reinterpret_cast<const uint8_t*>(password.data()),
+                     kPbkdf2Rounds, salt_hex.size(),
+                     reinterpret_cast<const uint8_t*>(salt_hex.data()), sizeof out, out);
   return to_hex(out, sizeof out);
 }
 

@@ -2,7 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,9 +55,12 @@ std::vector<std::string> dir_names(const std::string& path) {
 }
 
 ChunkId sha256(const uint8_t* data, size_t n) {
+  static_assert(sizeof(ChunkId) == SHA256_DIGEST_SIZE);
   ChunkId id{};
-  unsigned len = 0;
-  EVP_Digest(data, n, id.data(), &len, EVP_sha256(), nullptr);
+  struct sha256_ctx ctx;
+  sha256_init(&ctx);
+  sha256_update(&ctx, n, data);
+  sha256_digest(&ctx, id.size(), id.data());
   return id;
 }
 

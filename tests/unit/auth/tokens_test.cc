@@ -11,6 +11,19 @@ TEST(Tokens, Sha256OfKnownInput) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+// PBKDF2-HMAC-SHA256, 100000 rounds, over the salt's hex text: the value every earlier version
+// stored (computed by Python's hashlib.pbkdf2_hmac), so stored password hashes still verify.
+TEST(Tokens, PasswordHashIsPbkdf2HmacSha256) {
+  EXPECT_EQ(password_hash("correct horse battery", "00112233445566778899aabbccddeeff"),
+            "c30974cb420e18f3c3ff88586a436237fb206de996b1c6c6c16a46d32e7fc2f7");
+}
+
+// SHA-256 over more than one block, as the backup store's chunks are.
+TEST(Tokens, Sha256OfLongInput) {
+  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
 TEST(Tokens, Syntax) {
   std::string good = "bt_" + std::string(64, 'a');
   EXPECT_TRUE(is_token_syntax(good));
