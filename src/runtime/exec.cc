@@ -312,7 +312,7 @@ struct ExecContext {
 };
 
 Status query_state(ExecContext& c) {
-  BERTH_ASSIGN_OR_RETURN(c.s, state::query_status(c.ct));
+  BERTH_ASSIGN_OR_RETURN(c.s, state::query_running(c.ct));
   if (!c.s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   if (!c.s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
   return {};

@@ -87,7 +87,7 @@ struct StopContext {
 // The CT's state. Not running: a cgroup left by a killed command is cleaned (then the rest of
 // the teardown runs), and without one there is nothing to stop (32).
 Status query_state(StopContext& c) {
-  BERTH_ASSIGN_OR_RETURN(c.s, state::query_status(c.ct));
+  BERTH_ASSIGN_OR_RETURN(c.s, state::query_running(c.ct));
   if (!c.s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
   BERTH_ASSIGN_OR_RETURN(c.cg, state::cgroup_backend());
   c.group = state::ct_group_of(c.ct);

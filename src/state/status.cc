@@ -48,4 +48,20 @@ Result<CtStatus> query_status(const CtConfig& ct) {
   return s;
 }
 
+Result<CtStatus> query_running(const CtConfig& ct) {
+  CtStatus s;
+  s.exists = sys::path_exists(ct.conf_path());
+  BERTH_ASSIGN_OR_RETURN(cgroups::Backend * cg, cgroup_backend());
+  std::string group = ct_group_of(ct);
+  for (pid_t p : cg->pids(group)) {
+    auto ps = sys::proc_status(p);
+    if (ps && ps->inner && ps->inner->first == 1 && ps->inner->second > 1) {
+      s.init_pid = p;
+      s.running = true;
+      break;
+    }
+  }
+  return s;
+}
+
 }  // namespace berth::state

@@ -30,4 +30,10 @@ struct CtStatus {
 
 Result<CtStatus> query_status(const CtConfig&);
 
+// What a command entering or ending a CT needs, for less: exists, running and init_pid only (no
+// mount, dump, thread count or uptime), the scan of its processes ending at its init (the
+// whole-CT scan of query_status reads the status of every process: a CT running 500 made each
+// exec read 500 files).
+Result<CtStatus> query_running(const CtConfig&);
+
 }  // namespace berth::state
