@@ -7,6 +7,7 @@
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <seccomp.h>
 
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -173,11 +175,84 @@ Result<std::vector<sock_filter>> seccomp_program(bool privileged) {
   return *slot;
 }
 
-Status prepare_seccomp_filters() {
-  for (bool privileged : {false, true}) {
-    auto prog = seccomp_program(privileged);
-    if (!prog.ok()) return prog.error();
+namespace {
+
+// What decides the program's bytes: this executable (any rebuild or upgrade: another name), the
+// libseccomp it runs, the kind. FNV-1a, 64 bits: a name, not a secret (the directory is root's).
+std::string cache_name(bool privileged) {
+  struct stat exe {};
+  if (::stat("/proc/self/exe", &exe) != 0) return "";
+  const scmp_version* v = seccomp_version();
+  std::string key = "berth-seccomp 1 " + std::to_string(exe.st_dev) + " " +
+                    std::to_string(exe.st_ino) + " " + std::to_string(exe.st_size) + " " +
+                    std::to_string(exe.st_mtim.tv_sec) + "." + std::to_string(exe.st_mtim.tv_nsec) +
+                    " " + std::to_string(v ? v->major : 0) + "." +
+                    std::to_string(v ? v->minor : 0) + "." + std::to_string(v ? v->micro : 0);
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
+  char name[64];
+  std::snprintf(name, sizeof name, "seccomp-%s-%016llx.bpf", privileged ? "priv" : "userns",
+                static_cast<unsigned long long>(h));
+  return name;
+}
+
+// A program this host stored before: root's regular file, written by no one else, a whole number
+// of instructions. Anything else is ignored (built again).
+std::optional<std::vector<sock_filter>> read_cached(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+      (st.st_mode & 022) != 0 || st.st_size <= 0 ||
+      st.st_size % static_cast<off_t>(sizeof(sock_filter)) != 0 ||
+      st.st_size > static_cast<off_t>(BPF_MAXINSNS * sizeof(sock_filter)))
+    return std::nullopt;
+  std::vector<sock_filter> prog(static_cast<size_t>(st.st_size) / sizeof(sock_filter));
+  if (::pread(fd.get(), prog.data(), static_cast<size_t>(st.st_size), 0) != st.st_size)
+    return std::nullopt;
+  return prog;
+}
+
+// Written whole under a temporary name, then renamed: a reader sees all of it or nothing.
+void write_cached(const std::string& path, const std::vector<sock_filter>& prog) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return;
+  size_t bytes = prog.size() * sizeof(sock_filter);
+  bool ok = ::write(fd.get(), prog.data(), bytes) == static_cast<ssize_t>(bytes);
+  fd.reset();
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
+}
+
+}  // namespace
+
+Status prepare_seccomp_program(bool privileged, const std::string& cache_dir) {
+  FilterCache& c = filter_cache();
+  {
+    std::lock_guard lock(c.mu);
+    if (c.prog[privileged ? 1 : 0]) return {};
+    std::string name = cache_dir.empty() ? "" : cache_name(privileged);
+    if (!name.empty()) {
+      if (auto prog = read_cached(cache_dir + "/" + name)) {
+        c.prog[privileged ? 1 : 0] = std::move(*prog);
+        return {};
+      }
+    }
   }
+  BERTH_ASSIGN_OR_RETURN(auto prog, seccomp_program(privileged));
+  std::string name = cache_dir.empty() ? "" : cache_name(privileged);
+  if (!name.empty()) write_cached(cache_dir + "/" + name, prog);
+  return {};
+}
+
+void forget_seccomp_programs() {
+  FilterCache& c = filter_cache();
+  std::lock_guard lock(c.mu);
+  for (auto& p : c.prog) p.reset();
+}
+
+Status prepare_seccomp_filters(const std::string& cache_dir) {
+  for (bool privileged : {false, true})
+    BERTH_RETURN_IF_ERROR(prepare_seccomp_program(privileged, cache_dir));
   return {};
 }
 

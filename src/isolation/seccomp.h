@@ -44,8 +44,17 @@ Result<std::vector<sock_filter>> seccomp_program(bool privileged);
 // makes no allocation on success.
 Status load_seccomp_program(const std::vector<sock_filter>& prog);
 
-// Builds both programs now: the watcher does it once, so the starts its forks run load a
-// ready program in the CT's child.
-Status prepare_seccomp_filters();
+// Makes the program of one kind ready in this process's memory: from cache_dir (the host's run
+// directory; "" for none), where a program this executable built before is kept, else built (and
+// kept there). Host side only, before any namespace of a CT is entered: cache_dir is a host path.
+// A process that shares or forks this memory (exec's joiner, a start's child) then finds it.
+Status prepare_seccomp_program(bool privileged, const std::string& cache_dir);
+
+// Drops the programs this process holds (tests: the next use reads or builds them again).
+void forget_seccomp_programs();
+
+// Both kinds: the watcher does it once at its start, so the starts its forks run load a ready
+// program in the CT's child.
+Status prepare_seccomp_filters(const std::string& cache_dir = "");
 
 }  // namespace berth::isolation

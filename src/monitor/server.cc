@@ -769,7 +769,7 @@ int serve(const HostConfig& host, RunInline run_inline) {
   // finds it (detection reads the host's whole mountinfo, two lines per running CT).
   (void)state::cgroup_backend();
   // The CTs' seccomp programs, built once here: a start's child loads a ready one.
-  if (auto st = isolation::prepare_seccomp_filters(); !st.ok())
+  if (auto st = isolation::prepare_seccomp_filters(host.paths().run); !st.ok())
     log("seccomp filters not prepared (each start builds its own): %s", st.error().message());
   log("%s", "started (socket " + path + ")");
   tell('1');

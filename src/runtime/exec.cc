@@ -363,6 +363,9 @@ Status open_cgroup(ExecContext& c) {
 Status prepare_stdio(ExecContext& c) {
   BERTH_ASSIGN_OR_RETURN(c.sync, make_sync_pair());
   c.userns = !c.ct.is_privileged();
+  // The command's seccomp program, here on the host's side (kept in the run directory, a host
+  // path): the joiner, a fork of this process, finds it ready in its memory once inside the CT.
+  (void)isolation::prepare_seccomp_program(!c.userns, c.ct.host().paths().run);
   c.rlimits = command_rlimits(rlimits_of(c.s.init_pid), c.ct);
   c.join_time =
       isolation::other_time_namespace(c.s.init_pid);  // CTs started before 5.6 kernels have none
