@@ -68,6 +68,11 @@ std::string join_args(const std::vector<std::string>& v) {
 // copy-on-write faults of the 40 MB program (a fork cost 1-3 ms, and B's first writes as much
 // again). A is suspended until B has exec'd or ended, so B may use this memory as its own.
 struct CommandPlan {
+  // argv and envp point into the strings below: never copied or moved (plan_command fills it).
+  CommandPlan() = default;
+  CommandPlan(const CommandPlan&) = delete;
+  CommandPlan& operator=(const CommandPlan&) = delete;
+
   const StdioPlan* plan = nullptr;
   bool userns = false;
   int sync_fd = -1;
@@ -83,10 +88,11 @@ struct CommandPlan {
   std::vector<const char*> envp;
 };
 
-Result<CommandPlan> plan_command(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan,
-                                 bool userns, int sync_fd, int pty_slave,
-                                 const ProcLimits& rlimits) {
-  CommandPlan p;
+// Fills p in place: argv and envp point into its own strings (a copy or move of p would leave
+// them pointing into the old object's short-string buffers).
+Status plan_command(CommandPlan& p, const CtConfig& ct, const ExecRequest& req,
+                    const StdioPlan& plan, bool userns, int sync_fd, int pty_slave,
+                    const ProcLimits& rlimits) {
   p.plan = &plan;
   p.userns = userns;
   p.sync_fd = sync_fd;
@@ -126,7 +132,7 @@ Result<CommandPlan> plan_command(const CtConfig& ct, const ExecRequest& req, con
             "container=berth",
             p.term.c_str(),
             nullptr};
-  return p;
+  return {};
 }
 
 // Child B: the command itself, inside the CT (a CLONE_VM child of A: see CommandPlan).
@@ -244,9 +250,10 @@ int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan,
     auto sent = slave >= 0 ? sync_send_fd(sync_fd, master.get()) : sync_send(sync_fd, SyncMsg::kGo);
     if (!sent.ok()) return fail(sent.error());
   }
-  auto cmd = plan_command(ct, req, plan, userns, sync_fd, slave, rlimits);
-  if (!cmd.ok()) return fail(cmd.error());
-  pid_t b = spawn_command(*cmd);
+  CommandPlan cmd;
+  if (auto st = plan_command(cmd, ct, req, plan, userns, sync_fd, slave, rlimits); !st.ok())
+    return fail(st.error());
+  pid_t b = spawn_command(cmd);
   if (b < 0) return fail(Error::from_errno(errno, "start the command in the CT"));
   if (slave >= 0) ::close(slave);
   ::close(sync_fd);

@@ -292,6 +292,41 @@ TEST_F(ExecWallTest, ScriptBehaviourKept) {
                                  << in.input.size();
 }
 
+// exec and exec2 run their line through /bin/bash when the CT has one (a Debian VPS), else
+// /bin/sh; the command's environment carries the caller's TERM, short or long. (The busybox CT
+// has no bash: one is made here, a script that notes its use and runs sh.)
+TEST_F(ExecWallTest, ShellIsTheCtsBashWhenThereIsOne) {
+  std::string id = create_running_ct();
+  // berth with exactly this TERM (the harness's environment may carry one of its own).
+  auto with_term = [&](const std::string& term, const std::vector<std::string>& args) {
+    std::vector<std::string> e;
+    for (const auto& v : berth_env())
+      if (v.rfind("TERM=", 0) != 0) e.push_back(v);
+    e.push_back(term);
+    std::vector<std::string> argv{BERTH_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, e, RunOptions{});
+  };
+  RunResult r = with_term("TERM=vt100", {"exec2", id, "echo $((40+2)) \"$TERM\" $0"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "42 vt100 /bin/sh\n");
+  r = berth({"exec3", id, "/bin/sh", "-c",
+             "printf '#!/bin/sh\\necho bash >>/tmp/shells\\nexec /bin/sh \"$@\"\\n' >/bin/bash && "
+             "chmod 755 /bin/bash"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const std::string term : {"TERM=vt100", "TERM=xterm-256color-italic"}) {
+    r = with_term(term, {"exec2", id, "echo $((40+2)) \"$TERM\""});
+    EXPECT_EQ(r.code, 0) << term << ": " << r.err;
+    EXPECT_EQ(r.out, "42 " + term.substr(5) + "\n");
+  }
+  // A line the shell would only split at spaces runs its program directly, no shell at all.
+  r = berth({"exec", id, "echo direct"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "direct\n");
+  r = berth({"exec3", id, "/bin/cat", "/tmp/shells"});
+  EXPECT_EQ(r.out, "bash\nbash\n") << "the two lines with $((...)) went through /bin/bash";
+}
+
 // A tenant that holds every pty it may have (NUMPTY) cannot lock the admin out: exec from a
 // terminal still runs the command, on pipes.
 TEST_F(ExecWallTest, NoPtyLeftFallsBackToPipes) {
