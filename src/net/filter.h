@@ -87,4 +87,13 @@ Status remove_filters(const CtConfig& ct);
 // output: what nft printed (for `list` commands).
 Status run_nft(const std::string& script, std::string* output = nullptr);
 
+// The table a checkpoint that ends its CT puts in the CT's network namespace: every packet in and
+// out dropped (loopback too) from before the dump to the kill (runtime/checkpoint.cc).
+inline constexpr const char* kCheckpointLockTable = "berth-checkpoint-lock";
+
+// Adds that table (input and output base chains, policy drop) to the network namespace of
+// process pid, from a throwaway thread that joins it (the caller stays where it is). Host root.
+// Removed with nft::delete_table_in_netns_of (or with the namespace).
+Status lock_netns_of(pid_t pid);
+
 }  // namespace berth::net

@@ -45,6 +45,7 @@
 #include "isolation/rootfs.h"
 #include "monitor/client.h"
 #include "monitor/report.h"
+#include "net/filter.h"
 #include "net/netlink.h"
 #include "net/network.h"
 #include "net/nft_netlink.h"
@@ -528,6 +529,24 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   auto t0 = Clock::now();
   BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, group, 10000).status(exitcode::kChkpntFailed));
   cgroups::FreezeGuard frozen(*cg, group);
+  // A dump that ends the CT: its network namespace drops every packet from here to the kill.
+  // CRIU lifts its own network lock at the end of a dump that leaves the tasks in place (ours stay
+  // frozen), and from then on the kernel would acknowledge what a peer sends: bytes the peer
+  // then counts as delivered but the images lack, and the restored connection waits forever for
+  // them (seen as a TCP stream that stalls for good after a restore or migration). The table is
+  // dumped with the namespace's ruleset; the restore removes it (restore_dump below).
+  bool net_locked = false;
+  ScopeExit unlock_net([&] {
+    if (net_locked)
+      (void)net::nft::delete_table_in_netns_of(init, net::nft::Family::kInet,
+                                               net::kCheckpointLockTable);
+  });
+  if (!keep_running) {
+    BERTH_RETURN_IF_ERROR(net::lock_netns_of(init)
+                              .context("lock the CT's network for the dump")
+                              .status(exitcode::kChkpntFailed));
+    net_locked = true;
+  }
 
   // The host's VE_ROOT out of CRIU's sight while it dumps: the CT runs on its own view (a clone
   // of it), and binds of the CT's tree in its services' mount namespaces (systemd's sandboxing)
@@ -596,6 +615,7 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   monitor::release(ct.host(), ct.ctid());
   BERTH_RETURN_IF_ERROR(net::detach_network(ct).status(exitcode::kChkpntFailed));
   BERTH_RETURN_IF_ERROR(cg->kill_all(group).status(exitcode::kChkpntFailed));
+  net_locked = false;  // gone with the namespace
   res.frozen_ms = ms_since(t0);
   (void)frozen.thaw();
   BERTH_RETURN_IF_ERROR(repair(ct).status(exitcode::kChkpntFailed));
@@ -766,6 +786,12 @@ Result<UndumpResult> restore_checkpoint(const CtConfig& ct, const UndumpOptions&
       std::fprintf(stderr, "Warning: CT %s: CRIU's network lock `%s` after the restore: %s\n",
                    ct.ctid().c_str(), lock.c_str(), d.error().message().c_str());
   }
+  // Ours (runtime dump above), in the ruleset of a dump that ended its CT.
+  if (auto d = net::nft::delete_table_in_netns_of(init, net::nft::Family::kInet,
+                                                  net::kCheckpointLockTable);
+      !d.ok())
+    std::fprintf(stderr, "Warning: CT %s: the checkpoint's network lock after the restore: %s\n",
+                 ct.ctid().c_str(), d.error().message().c_str());
   bool bridged_in_place = false;
   if (auto taken = net::adopt_bridged(ct, restored_veths); taken.ok()) {
     std::erase_if(temp_links, [&](const std::string& l) {
