@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config git
-  libseccomp-dev libcap-dev libarchive-dev libzstd-dev nettle-dev libssl-dev libcrypt-dev nlohmann-json3-dev libcli11-dev
+  libseccomp-dev libcap-dev libarchive-dev liblz4-dev libacl1-dev libzstd-dev nettle-dev libssl-dev libcrypt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev googletest libnl-route-3-dev libfuse3-dev fuse3 libnftables-dev
   criu libprotobuf-c-dev protobuf-c-compiler iptables
   busybox-static nftables iproute2 util-linux procps e2fsprogs xz-utils zstd
