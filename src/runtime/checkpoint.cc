@@ -462,6 +462,14 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
 
   if (opts.stage == ChkpntStage::kResume) {
     if (!s.running) return Error::with_status(exitcode::kNotRunning, "CT is not running");
+    // The network lock of a `chkpnt --dump` (below) goes before the tasks run again.
+    if (auto d = net::nft::delete_table_in_netns_of(s.init_pid, net::nft::Family::kInet,
+                                                    net::kCheckpointLockTable);
+        !d.ok())
+      return std::move(d)
+          .error()
+          .context("unlock the CT's network")
+          .status(exitcode::kRestoreFailed);
     BERTH_RETURN_IF_ERROR(cgroups::thaw_group(*cg, group).status(exitcode::kRestoreFailed));
     return res;
   }
@@ -529,7 +537,8 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
   auto t0 = Clock::now();
   BERTH_RETURN_IF_ERROR(cgroups::freeze_group(*cg, group, 10000).status(exitcode::kChkpntFailed));
   cgroups::FreezeGuard frozen(*cg, group);
-  // A dump that ends the CT: its network namespace drops every packet from here to the kill.
+  // A dump that ends the CT, now or at a `chkpnt --kill` after `--dump` (which leaves it frozen):
+  // its network namespace drops every packet from here to the kill (or to `--resume`).
   // CRIU lifts its own network lock at the end of a dump that leaves the tasks in place (ours stay
   // frozen), and from then on the kernel would acknowledge what a peer sends: bytes the peer
   // then counts as delivered but the images lack, and the restored connection waits forever for
@@ -541,7 +550,7 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
       (void)net::nft::delete_table_in_netns_of(init, net::nft::Family::kInet,
                                                net::kCheckpointLockTable);
   });
-  if (!keep_running) {
+  if (!opts.leave_running) {
     BERTH_RETURN_IF_ERROR(net::lock_netns_of(init)
                               .context("lock the CT's network for the dump")
                               .status(exitcode::kChkpntFailed));
@@ -604,7 +613,10 @@ Result<ChkpntResult> checkpoint(const CtConfig& ct, const ChkpntOptions& opts) {
     // A copy of a running CT: it goes on (vzctl's --dump: still suspended, until --resume or
     // --kill), its /proc view back.
     done = false;
-    if (opts.stage == ChkpntStage::kDump) frozen.dismiss();
+    if (opts.stage == ChkpntStage::kDump) {
+      frozen.dismiss();
+      net_locked = false;  // kept while it is frozen: `--kill` or `--resume` decides
+    }
     res.frozen_ms = ms_since(t0);
     return res;
   }

@@ -23,7 +23,7 @@ PEERS=()
 cleanup() {
     local p
     for p in "${PEERS[@]}"; do kill -- -"$p" 2>/dev/null; done
-    vm_cleanup 101 102 103
+    vm_cleanup 101 102 103 104
     ip link del bvmbr0 2>/dev/null
 }
 trap cleanup EXIT
@@ -128,5 +128,46 @@ ct_round_trip 101 198.18.5.2 --diskspace unlimited --diskinodes unlimited
 ct_round_trip 102 198.18.5.3 --local_uid 0 --i-trust-this-vps
 ip link add bvmbr0 type bridge && ip addr add 198.18.12.1/24 dev bvmbr0 && ip link set bvmbr0 up
 ct_round_trip 103 198.18.12.3 --bridged --diskspace 64M
+
+# vzctl's staged checkpoint: --suspend, --dump (the CT stays frozen, its network locked: what a
+# peer sends now must not be acknowledged past the images), then --resume (it goes on, the lock
+# gone), and again --suspend, --dump, --kill, and a restore: the stream goes on, nothing lost, and
+# still flows.
+staged() {
+    local id=104 ip=198.18.5.4 what="CT 104 (staged chkpnt)"
+    run_b create $id --ostemplate busybox --ipadd $ip --diskspace unlimited; expect_rc 0 "$what: create"
+    run_b start $id --wait; expect_rc 0 "$what: start"
+    run_b exec $id 'sleep 100000 | nc -l -p 5000 >/tmp/recv 2>/dev/null &'
+    sleep 1
+    setsid bash -c 'i=0; while :; do i=$((i + 1)); echo "$i"; sleep 0.1; done | nc "$1" 5000 >"$2" 2>&1' peer "$ip" "$WORK/peer-$id.out" &
+    local peer=$!
+    PEERS+=("$peer")
+    sleep 2
+    local step init p
+    for p in $(cat "/sys/fs/cgroup/$INST/$id/cgroup.procs" "/sys/fs/cgroup/pids/$INST/$id/cgroup.procs" 2>/dev/null); do
+        [ "$(awk '/^NSpid/ { print $NF }' "/proc/$p/status" 2>/dev/null)" = 1 ] && init=$p
+    done
+    for step in --suspend --dump; do run_b chkpnt $id $step; expect_rc 0 "$what: chkpnt $step"; done
+    OUT=$(nsenter -t "${init:-0}" -n nft list tables 2>&1)
+    case $OUT in *berth-checkpoint-lock*) pass "$what: its network is locked while the dump waits" ;; *) fail "$what: no network lock after --dump: $OUT" ;; esac
+    run_b chkpnt $id --resume; expect_rc 0 "$what: chkpnt --resume"
+    OUT=$(nsenter -t "${init:-0}" -n nft list tables 2>&1)
+    case $OUT in *berth-checkpoint-lock*) fail "$what: the lock outlived --resume: $OUT" ;; *) pass "$what: no lock after --resume" ;; esac
+    if stream_grows 60 "$B" exec $id 'wc -l </tmp/recv'; then pass "$what: the stream flows after --resume ($N1 -> $N2)"
+    else fail "$what: the stream stalled after --resume ($N1 -> $N2)"; fi
+    for step in --suspend --dump --kill; do run_b chkpnt $id $step; expect_rc 0 "$what: chkpnt $step"; done
+    sleep 1
+    run_b restore $id; expect_rc 0 "$what: restore"
+    run_b exec $id 'cat /tmp/recv'
+    local seq_ok=1 n=0 l
+    while read -r l; do n=$((n + 1)); [ "$l" = "$n" ] || { seq_ok=0; break; }; done <<<"$OUT"
+    if [ $seq_ok = 1 ] && [ $n -gt 0 ]; then pass "$what: the stream went on, nothing lost or repeated (1..$n)"; else fail "$what: stream broken at line $n (got '$l')"; fi
+    if stream_grows 60 "$B" exec $id 'wc -l </tmp/recv'; then pass "$what: the stream flows after the restore ($N1 -> $N2)"
+    else fail "$what: the stream stalled after the restore ($N1 -> $N2): $(ss -tnoi dst "$ip" 2>&1 | tr -s ' \n' ' ')"; fi
+    kill -- -"$peer" 2>/dev/null
+    run_b stop $id --fast; expect_rc 0 "$what: stop"
+    run_b destroy $id; expect_rc 0 "$what: destroy"
+}
+staged
 
 vm_result checkpoint.sh
