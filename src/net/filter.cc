@@ -5,20 +5,16 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <memory>
-#include <thread>
 
 #include "core/exit_codes.h"
 #include "core/conf_file.h"
 #include "core/host_config.h"
-#include "core/unique_fd.h"
 #include "net/netif.h"
 #include "sys/fs.h"
 #include "sys/lock.h"
@@ -262,24 +258,12 @@ Status run_nft(const std::string& script, std::string* output) {
 }
 
 Status lock_netns_of(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
-  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns) return Error::from_errno(errno, "open `" + path + "`");
   const std::string t = std::string("inet ") + kCheckpointLockTable;
   const std::string script = "add table " + t + "\n" + "add chain " + t +
                              " input { type filter hook input priority -400; policy drop; }\n" +
                              "add chain " + t +
                              " output { type filter hook output priority -400; policy drop; }\n";
-  // setns(CLONE_NEWNET) changes only the calling thread: nft's socket is made (and used) there.
-  Status out = Error::from_errno(EIO, "join the CT's network namespace");
-  std::thread th([&] {
-    if (::setns(ns.get(), CLONE_NEWNET) != 0)
-      out = Error::from_errno(errno, "join the CT's network namespace");
-    else
-      out = run_nft(script);
-  });
-  th.join();
-  return out;
+  return nft::in_netns_of(pid, [&] { return run_nft(script); });
 }
 
 namespace {

@@ -201,27 +201,31 @@ Status apply(const std::vector<Change>& changes) {
   return st;
 }
 
-Result<bool> delete_table_in_netns_of(pid_t pid, Family family, const std::string& table) {
+Status in_netns_of(pid_t pid, const std::function<Status()>& fn) {
   std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return Error::from_errno(errno, "open `" + path + "`");
-  // setns(CLONE_NEWNET) changes only the calling thread: the socket is made (and used) there.
-  Result<bool> out = Error::from_errno(EIO, "join the CT's network namespace");
+  // setns(CLONE_NEWNET) changes only the calling thread: fn's sockets are made (and used) there.
+  Status out = Error::from_errno(EIO, "join the CT's network namespace");
   std::thread t([&] {
-    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+    if (::setns(ns.get(), CLONE_NEWNET) != 0)
       out = Error::from_errno(errno, "join the CT's network namespace");
-      return;
-    }
-    Status st = apply({{Change::kDeleteTable, family, table, {}, {}}});
-    if (st.ok())
-      out = true;
-    else if (st.error().code() == ENOENT)
-      out = false;
     else
-      out = std::move(st).error();
+      out = fn();
   });
   t.join();
   return out;
+}
+
+Result<bool> delete_table_in_netns_of(pid_t pid, Family family, const std::string& table) {
+  bool was_there = true;
+  BERTH_RETURN_IF_ERROR(in_netns_of(pid, [&]() -> Status {
+    Status st = apply({{Change::kDeleteTable, family, table, {}, {}}});
+    if (st.ok() || st.error().code() != ENOENT) return st;
+    was_there = false;
+    return {};
+  }));
+  return was_there;
 }
 
 Result<bool> table_exists(Family family, const std::string& table) {

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ Status apply(const std::vector<Change>& changes);
 Result<bool> table_exists(Family family, const std::string& table);
 // Whether the chain exists in the table.
 Result<bool> chain_exists(Family family, const std::string& table, const std::string& chain);
+
+// Runs fn in a throwaway thread that joins the network namespace of process pid (host root only;
+// the caller stays where it is); fn's status.
+Status in_netns_of(pid_t pid, const std::function<Status()>& fn);
 
 // Remove a table of the network namespace of process pid (host root only; the call joins that
 // namespace from a throwaway thread, the caller stays where it is). Returns whether it was there.
