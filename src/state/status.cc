@@ -7,6 +7,14 @@
 #include "sys/fs.h"
 
 namespace berth::state {
+namespace {
+
+// The CT's init is the process that is PID 1 of a nested PID namespace.
+bool is_ct_init(const sys::ProcStatus& ps) {
+  return ps.inner && ps.inner->first == 1 && ps.inner->second > 1;
+}
+
+}  // namespace
 
 Result<CtStatus> query_status(const CtConfig& ct) {
   CtStatus s;
@@ -31,9 +39,7 @@ Result<CtStatus> query_status(const CtConfig& ct) {
     auto ps = sys::proc_status(p);
     if (!ps) continue;  // exited meanwhile
     threads += ps->threads;
-    // The CT's init is the process that is PID 1 of a nested PID namespace.
-    if (ps->inner && ps->inner->first == 1 && ps->inner->second > 1 && s.init_pid == 0)
-      s.init_pid = p;
+    if (is_ct_init(*ps) && s.init_pid == 0) s.init_pid = p;
   }
   if (!s.init_pid) s.suspended = suspended();
   if (s.init_pid) {
@@ -55,7 +61,7 @@ Result<CtStatus> query_running(const CtConfig& ct) {
   std::string group = ct_group_of(ct);
   for (pid_t p : cg->pids(group)) {
     auto ps = sys::proc_status(p);
-    if (ps && ps->inner && ps->inner->first == 1 && ps->inner->second > 1) {
+    if (ps && is_ct_init(*ps)) {
       s.init_pid = p;
       s.running = true;
       break;
