@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <errno.h>
@@ -178,16 +179,18 @@ Result<std::vector<sock_filter>> seccomp_program(bool privileged) {
 namespace {
 
 // What decides the program's bytes: this executable (any rebuild or upgrade: another name), the
-// libseccomp it runs, the kind. FNV-1a, 64 bits: a name, not a secret (the directory is root's).
+// libseccomp it runs, the kernel, the kind. FNV-1a, 64 bits: a name, not a secret (the directory
+// is root's).
 std::string cache_name(bool privileged) {
   struct stat exe {};
-  if (::stat("/proc/self/exe", &exe) != 0) return "";
+  struct utsname uts {};
+  if (::stat("/proc/self/exe", &exe) != 0 || ::uname(&uts) != 0) return "";
   const scmp_version* v = seccomp_version();
-  std::string key = "berth-seccomp 1 " + std::to_string(exe.st_dev) + " " +
-                    std::to_string(exe.st_ino) + " " + std::to_string(exe.st_size) + " " +
-                    std::to_string(exe.st_mtim.tv_sec) + "." + std::to_string(exe.st_mtim.tv_nsec) +
-                    " " + std::to_string(v ? v->major : 0) + "." +
-                    std::to_string(v ? v->minor : 0) + "." + std::to_string(v ? v->micro : 0);
+  std::string key = std::string("berth-seccomp 1 ") + uts.release + " " +
+                    std::to_string(exe.st_dev) + " " + std::to_string(exe.st_ino) + " " +
+                    std::to_string(exe.st_size) + " " + std::to_string(exe.st_mtim.tv_sec) + "." +
+                    std::to_string(exe.st_mtim.tv_nsec) + " " + std::to_string(v ? v->major : 0) +
+                    "." + std::to_string(v ? v->minor : 0) + "." + std::to_string(v ? v->micro : 0);
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
   char name[64];
@@ -227,20 +230,22 @@ void write_cached(const std::string& path, const std::vector<sock_filter>& prog)
 
 Status prepare_seccomp_program(bool privileged, const std::string& cache_dir) {
   FilterCache& c = filter_cache();
+  std::string path;
   {
     std::lock_guard lock(c.mu);
-    if (c.prog[privileged ? 1 : 0]) return {};
+    auto& slot = c.prog[privileged ? 1 : 0];
+    if (slot) return {};
     std::string name = cache_dir.empty() ? "" : cache_name(privileged);
     if (!name.empty()) {
-      if (auto prog = read_cached(cache_dir + "/" + name)) {
-        c.prog[privileged ? 1 : 0] = std::move(*prog);
+      path = cache_dir + "/" + name;
+      if (auto prog = read_cached(path)) {
+        slot = std::move(*prog);
         return {};
       }
     }
   }
   BERTH_ASSIGN_OR_RETURN(auto prog, seccomp_program(privileged));
-  std::string name = cache_dir.empty() ? "" : cache_name(privileged);
-  if (!name.empty()) write_cached(cache_dir + "/" + name, prog);
+  if (!path.empty()) write_cached(path, prog);
   return {};
 }
 

@@ -83,7 +83,7 @@ struct CommandPlan {
   bool via_shell = false;
   std::vector<std::string> args;    // what is exec'd (through /bin/sh when asked)
   std::vector<std::string> direct;  // a simple command line's words: its program, tried first
-  std::string term, bash = "/bin/bash";
+  std::string term;
   std::vector<char*> argv, bash_argv, direct_argv;  // bash_argv: argv with /bin/bash
   std::vector<const char*> envp;
 };
@@ -120,7 +120,8 @@ Status plan_command(CommandPlan& p, const CtConfig& ct, const ExecRequest& req,
   for (auto& a : p.args) p.argv.push_back(a.data());
   p.argv.push_back(nullptr);
   p.bash_argv = p.argv;
-  p.bash_argv[0] = p.bash.data();
+  static char bash[] = "/bin/bash";
+  p.bash_argv[0] = bash;
   for (auto& w : p.direct) p.direct_argv.push_back(w.data());
   p.direct_argv.push_back(nullptr);
   p.term = std::string("TERM=") + (std::getenv("TERM") ? std::getenv("TERM") : "xterm");
