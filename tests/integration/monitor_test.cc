@@ -78,6 +78,16 @@ class MonitorTest : public BerthTest {
         },
         seconds);
   }
+  // `exec reboot` until init is no longer `init` (gone or replaced). busybox's reboot is a signal
+  // to init, lost when it arrives before init's handlers are in place (a fast exec right after a
+  // start): asked again, five seconds apart, while the same init runs.
+  bool reboot_inside(const std::string& id, pid_t init) {
+    for (int tries = 0; tries < 6; ++tries) {
+      berth({"exec", id, "reboot"});
+      if (wait_for([&] { return init_pid(id) != init; }, 5)) return true;
+    }
+    return false;
+  }
   std::string monitor_log() const { return read_text(root() + "/var/log/berth/monitor.log"); }
 };
 
@@ -87,7 +97,7 @@ TEST_F(MonitorTest, RebootInsideComesBackByItself) {
   ASSERT_GT(before, 0);
   ASSERT_GT(watcher(), 0) << "start spawned no watcher";
   EXPECT_EQ(parent_of(before), watcher()) << "the CT's init is not the watcher's child";
-  berth({"exec", id, "reboot"});
+  ASSERT_TRUE(reboot_inside(id, before)) << monitor_log();
   ASSERT_TRUE(wait_new_init(id, before, 30)) << monitor_log();
   EXPECT_PRED2(contains, status_line(id), "running");
   EXPECT_TRUE(has_route("198.18.45.10"));
@@ -95,7 +105,7 @@ TEST_F(MonitorTest, RebootInsideComesBackByItself) {
   // The new init is watched too: a second reboot comes back as well.
   pid_t second = init_pid(id);
   ASSERT_TRUE(wait_for([&] { return status_line(id).find("running") != std::string::npos; }, 5));
-  berth({"exec", id, "reboot"});
+  ASSERT_TRUE(reboot_inside(id, second)) << monitor_log();
   ASSERT_TRUE(wait_new_init(id, second, 30)) << monitor_log();
 }
 
@@ -155,14 +165,7 @@ TEST_F(MonitorTest, RebootLoopIsStopped) {
   for (int i = 0; i < 6; ++i) {
     ASSERT_TRUE(wait_for([&] { return init_pid(id) > 0; }, 30)) << "reboot " << i;
     pid_t init = init_pid(id);
-    // busybox's `reboot` asks init with a signal, lost when it comes before init's handlers are
-    // in place (a fast exec right after the restart): asked again while the same init runs.
-    bool rebooted = false;
-    for (int tries = 0; tries < 6 && !rebooted; ++tries) {
-      berth({"exec", id, "reboot"});
-      rebooted = wait_for([&] { return init_pid(id) != init; }, 5);
-    }
-    ASSERT_TRUE(rebooted) << "reboot " << i;
+    ASSERT_TRUE(reboot_inside(id, init)) << "reboot " << i;
   }
   ASSERT_TRUE(
       wait_for([&] { return status_line(id).find("unmounted down") != std::string::npos; }, 30))
