@@ -110,7 +110,7 @@ TEST_F(ContainmentTest, MemoryHogIsOomKilledInsideItsCtOnly) {
   std::string nb = create_running_ct();
   std::string hog = create_running_ct({"--ram", "64M", "--swap", "0"});
   double idle = idle_neighbour(nb);
-  std::vector<pid_t> before = ct_processes(hog);
+  std::vector<pid_t> before = settled_ct_processes(hog);
   // Each round keeps 256M of zeros in memory (tail holds the newline-free stream): OOM at 64M.
   pid_t attack = spawn_berth(
       {"exec", hog, for_seconds(4, "head -c 268435456 /dev/zero | tail -n 1 >/dev/null")});

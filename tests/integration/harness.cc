@@ -542,6 +542,18 @@ std::vector<pid_t> BerthTest::ct_processes(const std::string& ctid) const {
   return out;
 }
 
+std::vector<pid_t> BerthTest::settled_ct_processes(const std::string& ctid) const {
+  std::vector<pid_t> last = ct_processes(ctid);
+  int same = 0;
+  for (int i = 0; i < 100 && same < 6; ++i) {
+    sleep_ms(50);
+    std::vector<pid_t> now = ct_processes(ctid);
+    same = now == last ? same + 1 : 0;
+    last = std::move(now);
+  }
+  return last;
+}
+
 std::vector<pid_t> BerthTest::berth_processes() const {
   std::vector<pid_t> out;
   std::string bin = fs::canonical(BERTH_BINARY).string();

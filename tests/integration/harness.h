@@ -81,6 +81,9 @@ class BerthTest : public ::testing::Test {
 
   // Host processes in the CT's cgroup (pids from cgroup.procs of the first v1 hierarchy or v2).
   std::vector<pid_t> ct_processes(const std::string& ctid) const;
+  // ct_processes once the set has stayed the same for 300 ms (at most 5 s): `start --wait`
+  // returns when rcS touches /run/berth-ready, and rcS exits right after.
+  std::vector<pid_t> settled_ct_processes(const std::string& ctid) const;
   // Processes running the berth binary for this root (the resident-process check).
   std::vector<pid_t> berth_processes() const;
   // Everything LeakCheck found, one line each (empty: clean). Works while the root exists.

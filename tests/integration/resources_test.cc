@@ -302,7 +302,7 @@ TEST_F(ResourcesTest, ForkBombStopsAtNumproc) {
 TEST_F(ResourcesTest, MemoryHogIsOomKilledInsideItsCtOnly) {
   std::string id = create_ct({"--ram", "64M", "--swap", "0"});
   ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
-  std::vector<pid_t> before = ct_processes(id);
+  std::vector<pid_t> before = settled_ct_processes(id);
   // tail -n 1 keeps the whole (newline-free) stream in memory: 256M against a 64M limit.
   RunResult r = berth({"exec", id, "head -c 268435456 /dev/zero | tail -n 1 >/dev/null"},
                       {.timeout = std::chrono::seconds(30)});
