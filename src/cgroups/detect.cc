@@ -170,7 +170,7 @@ void write_cache(const std::string& path, const std::string& key, const Layout& 
     if (bad(h.mount) || bad(h.options)) return;
     text += "1\t" + h.mount + "\t" + dev_of(h.mount) + "\t" + h.options + "\n";
   }
-  (void)write_file_atomic(path, text);  // best effort: without it the next command detects again
+  (void)write_run_file(path, text);  // best effort: without it the next command detects again
 }
 
 }  // namespace

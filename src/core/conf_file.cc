@@ -184,7 +184,9 @@ std::string expand_veid(std::string_view value, std::string_view ctid) {
   return out;
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
+namespace {
+
+Status replace_file(const std::string& path, std::string_view data, unsigned mode, bool sync) {
   std::string tmp = path + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
   if (!fd) return Error::from_errno(errno, "create `" + tmp + "`");
@@ -199,7 +201,7 @@ Status write_file_atomic(const std::string& path, std::string_view data, unsigne
     }
     off += static_cast<size_t>(n);
   }
-  if (::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0) {
+  if (::fchmod(fd.get(), mode) != 0 || (sync && ::fsync(fd.get()) != 0)) {
     int err = errno;
     ::unlink(tmp.c_str());
     return Error::from_errno(err, "sync `" + tmp + "`");
@@ -211,6 +213,16 @@ Status write_file_atomic(const std::string& path, std::string_view data, unsigne
     return Error::from_errno(err, "rename `" + tmp + "` to `" + path + "`");
   }
   return {};
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
+  return replace_file(path, data, mode, true);
+}
+
+Status write_run_file(const std::string& path, std::string_view data, unsigned mode) {
+  return replace_file(path, data, mode, false);
 }
 
 }  // namespace berth

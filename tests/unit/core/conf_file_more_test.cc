@@ -236,6 +236,23 @@ TEST(WriteFileAtomic, WritesExactBytes) {
   EXPECT_EQ(read_file(path), data);
 }
 
+TEST(WriteRunFile, ReplacesWithModeAndLeavesNoTemporary) {
+  TempDir d;
+  std::string path = d.path() + "/state";
+  ASSERT_TRUE(write_run_file(path, "old\n", 0600).ok());
+  ASSERT_TRUE(write_run_file(path, "new\n", 0600).ok());
+  EXPECT_EQ(read_file(path), "new\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  // A symlink at the temporary name is not followed (O_NOFOLLOW): the write fails instead.
+  ASSERT_EQ(::symlink((d.path() + "/elsewhere").c_str(), (path + ".tmp").c_str()), 0);
+  EXPECT_FALSE(write_run_file(path, "x\n").ok());
+  EXPECT_FALSE(std::filesystem::exists(d.path() + "/elsewhere"));
+  EXPECT_EQ(read_file(path), "new\n");
+}
+
 TEST(ExpandVeid, Forms) {
   EXPECT_EQ(expand_veid("/vz/root/$VEID", "101"), "/vz/root/101");
   EXPECT_EQ(expand_veid("/vz/root/${VEID}", "101"), "/vz/root/101");
