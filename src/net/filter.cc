@@ -279,8 +279,8 @@ Names names_of(const CtConfig& ct) {
 }
 
 // The instance's CTs change the shared tables one at a time.
-Result<sys::FileLock> lock_filters(const CtConfig& ct) {
-  const std::string& dir = ct.host().paths().lock_dir;
+Result<sys::FileLock> lock_filters(const HostConfig& host) {
+  const std::string& dir = host.paths().lock_dir;
   BERTH_RETURN_IF_ERROR(make_dirs(dir, 0755));
   return sys::FileLock::acquire(dir + "/nft.lck", true, "network filters");
 }
@@ -303,7 +303,7 @@ Status write_state(const CtConfig& ct, const RoutedFilter& f) {
     return {};
   }
   BERTH_RETURN_IF_ERROR(make_dirs(state_dir(ct.host()), 0700));
-  return write_file_atomic(state_path(ct), routed_state_text(f), 0600);
+  return write_run_file(state_path(ct), routed_state_text(f), 0600);
 }
 
 bool dir_empty(const std::string& dir) {
@@ -357,9 +357,10 @@ Status set_routed(const CtConfig& ct, const Names& n, const RoutedFilter& want) 
     for (const auto& a : had.addrs)
       if (std::find(both.addrs.begin(), both.addrs.end(), a) == both.addrs.end())
         both.addrs.push_back(a);
-  bool tables_gone = false;
   if (!both.host_ifname.empty()) {
-    BERTH_RETURN_IF_ERROR(write_state(ct, both));
+    // The file is rewritten only when it would say something else (a stop's `both` is `had`).
+    bool same = routed_state_text(both) == routed_state_text(had);
+    if (!same) BERTH_RETURN_IF_ERROR(write_state(ct, both));
     auto changes = routed_changes(n.shared, had, want);
     auto st = nft::apply(changes);
     if (!st.ok() && st.error().code() == ENOENT && !want.host_ifname.empty()) {
@@ -368,16 +369,10 @@ Status set_routed(const CtConfig& ct, const Names& n, const RoutedFilter& want) 
       st = nft::apply(routed_changes(n.shared, RoutedFilter{}, want));
     } else if (!st.ok() && st.error().code() == ENOENT) {
       st = {};  // nothing to take out: the tables are gone
-      tables_gone = true;
     }
     BERTH_RETURN_IF_ERROR(std::move(st));
-    BERTH_RETURN_IF_ERROR(write_state(ct, want));
-  }
-  if (want.host_ifname.empty() && !tables_gone && dir_empty(state_dir(ct.host()))) {
-    std::vector<nft::Change> drop;
-    drop_table(drop, nft::Family::kInet, n.shared);
-    drop_table(drop, nft::Family::kArp, n.shared);
-    BERTH_RETURN_IF_ERROR(nft::apply(drop));
+    if (routed_state_text(want) != routed_state_text(both))
+      BERTH_RETURN_IF_ERROR(write_state(ct, want));
   }
   return {};
 }
@@ -404,7 +399,7 @@ Status apply_filters(const CtConfig& ct) {
     }
     if (e.filters_mac() && !e.mac.empty()) ports.emplace_back(e.host_ifname, e.mac);
   }
-  BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(ct));
+  BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(ct.host()));
   BERTH_RETURN_IF_ERROR(remove_legacy(n).context("set anti-spoofing filter"));
   RoutedFilter want;
   if (!addrs.empty()) want = {n.host, addrs};
@@ -413,9 +408,19 @@ Status apply_filters(const CtConfig& ct) {
   return run_nft(macfilter_script(n.table, ports)).context("set anti-spoofing filter");
 }
 
+Status remove_instance_filters(const HostConfig& host) {
+  std::string shared = shared_table(host.instance());
+  BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(host));
+  if (!dir_empty(state_dir(host))) return {};  // a CT still has elements in them
+  std::vector<nft::Change> drop;
+  drop_table(drop, nft::Family::kInet, shared);
+  drop_table(drop, nft::Family::kArp, shared);
+  return nft::apply(drop).context("remove the instance's anti-spoofing tables");
+}
+
 Status remove_filters(const CtConfig& ct) {
   Names n = names_of(ct);
-  BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(ct));
+  BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(ct.host()));
   BERTH_RETURN_IF_ERROR(remove_legacy(n).context("remove anti-spoofing filter"));
   BERTH_RETURN_IF_ERROR(set_routed(ct, n, RoutedFilter{}).context("remove anti-spoofing filter"));
   return remove_bridged(n).context("remove anti-spoofing filter");

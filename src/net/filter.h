@@ -1,5 +1,6 @@
 // Anti-spoofing filters of a CT, in nftables, on the host side. Two tables per instance, made
-// once (by libnftables, antispoof_tables_script) and removed with the instance's last filtered CT:
+// once (by libnftables, antispoof_tables_script) and removed with the destroy of the instance's
+// last CT:
 //
 //   table inet berth-<instance>            routed mode: the base chain drops a packet that comes
 //     set ct_ports (ifname)                in from a CT's host veth end (ct_ports) unless its
@@ -19,7 +20,8 @@
 // recorded in <run>/nft/<CTID>, so it is taken out without reading the sets; the instance's lock
 // file nft.lck orders the changes. A forwarded packet costs a few set lookups whatever the number
 // of CTs. Rules match interface names, so they can be in place before the veth exists.
-// Everything is owned: removed on stop, on a failed start and on destroy. The rule text and the
+// Everything is owned: a CT's elements are removed on stop, on a failed start and on destroy;
+// the instance's tables on the destroy of its last CT. The rule text and the
 // element changes are pure (unit-tested); applying needs CAP_NET_ADMIN.
 //
 // The layout of Berth before this one (a chain per CT in the inet table, an arp table per CT) is
@@ -80,8 +82,12 @@ std::string macfilter_script(const std::string& table,
 
 // Make the CT's filters match its IP_ADDRESS and NETIF (what it does not need is removed).
 Status apply_filters(const CtConfig& ct);
-// Remove every filter of ct (absent is fine).
+// Remove every filter of ct (absent is fine). The instance's two tables stay (empty sets between
+// runs): making them is a libnftables script (several ms), and a start should not pay it again.
 Status remove_filters(const CtConfig& ct);
+// The instance's two tables, unless a CT still has elements in them (<run>/nft not empty): for
+// the destroy of the instance's last CT.
+Status remove_instance_filters(const HostConfig& host);
 
 // Runs an nft script in the caller's network namespace; errors carry nft's message (exit 130).
 // output: what nft printed (for `list` commands).

@@ -17,12 +17,14 @@
 #include "dist/users.h"
 #include "net/addr.h"
 #include "net/counters.h"
+#include "net/filter.h"
 #include "net/network.h"
 #include "net/routed.h"
 #include "runtime/create.h"
 #include "runtime/checkpoint.h"
 #include "runtime/exec.h"
 #include "state/ct_cgroup.h"
+#include "state/inventory.h"
 #include "runtime/id_ranges.h"
 #include "runtime/lifecycle.h"
 #include "runtime/migrate.h"
@@ -218,6 +220,12 @@ Status destroy(const CtConfig& ct) {
   BERTH_RETURN_IF_ERROR(check_no_snapshot_mounted(ct));
   // Host links, routes and filters a killed stop may have left.
   BERTH_RETURN_IF_ERROR(net::detach_network(ct).status(exitcode::kDeleteFailed));
+  // The instance's filter tables go with its last CT (kept between runs: net/filter.h). Before
+  // the config goes: a destroy killed after this point runs all of it again.
+  if (auto ids = state::list_ctids(ct.host());
+      ids.ok() &&
+      std::all_of(ids->begin(), ids->end(), [&](const std::string& id) { return id == ct.ctid(); }))
+    BERTH_RETURN_IF_ERROR(net::remove_instance_filters(ct.host()).status(exitcode::kDeleteFailed));
   if (s.mounted) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
   BERTH_RETURN_IF_ERROR(remove_all_snapshots(ct).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(storage::destroy_private(ct));

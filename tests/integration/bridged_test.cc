@@ -394,11 +394,17 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
     EXPECT_PRED2(contains, proxies, n.v6 + " dev berthbr0");
   }
 
-  // Teardown leaves nothing: links, routes, neighbour entries, filters, qdiscs.
-  for (const auto& n : {a, b, c}) {
-    ASSERT_EQ(berth({"stop", n.ctid}).code, 0);
-    ASSERT_EQ(berth({"destroy", n.ctid}).code, 0);
-  }
+  // Teardown leaves nothing: links, routes, neighbour entries, filters, qdiscs. The instance's
+  // two tables stay while its CTs exist (a start does not make them again), without their
+  // elements, and go with the destroy of the last.
+  for (const auto& n : {a, b, c}) ASSERT_EQ(berth({"stop", n.ctid}).code, 0);
+  EXPECT_PRED2(contains, nft_tables(), "table inet berth-" + instance() + "\n");
+  EXPECT_PRED2(contains, nft_tables(), "table arp berth-" + instance() + "\n");
+  for (const auto& n : {a, b, c}) EXPECT_EQ(ct_filter(n.ctid), "") << shared_filter();
+  EXPECT_FALSE(contains(arp_filter(), "198.18.201.")) << arp_filter();
+  for (const auto& n : {a, b}) ASSERT_EQ(berth({"destroy", n.ctid}).code, 0);
+  EXPECT_PRED2(contains, nft_tables(), "table inet berth-" + instance() + "\n");
+  ASSERT_EQ(berth({"destroy", c.ctid}).code, 0);
   EXPECT_FALSE(contains(links(), "berth:" + instance() + ":")) << links();
   EXPECT_FALSE(contains(links(), host_end)) << links();
   EXPECT_FALSE(contains(routes(), "198.18.201.")) << routes();
