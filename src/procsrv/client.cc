@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,6 +137,18 @@ bool server_exists(const HostConfig& host) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return false;
   return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
+dev_t live_server_dev(const HostConfig& host) {
+  // The server holds its lock before it mounts; a dead server's mount is taken away before a
+  // new server is spawned (begin_spawn), so the mount found with the lock held is the live one.
+  std::string dir = mount_dir(host);
+  if (!server_exists(host) || !sys::is_mount_point(dir)) return 0;
+  struct statx sx {};
+  // Without a sync FUSE answers from the inode it has: no request to the server.
+  if (::statx(AT_FDCWD, dir.c_str(), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, 0, &sx) != 0)
+    return 0;
+  return makedev(sx.stx_dev_major, sx.stx_dev_minor);
 }
 
 bool any_ct_running(const HostConfig& host) { return state::any_ct_alive(host); }

@@ -97,6 +97,10 @@ PendingServer begin_server(const HostConfig& host);
 // caller goes on).
 Result<ServerUse> ensure_server(const HostConfig& host, PendingServer pending = {});
 
+// The device of the server's mount while a server runs, 0 when none does (or its mount is not
+// there yet): a CT's /proc on that device is served by the live server. Asks the server nothing.
+dev_t live_server_dev(const HostConfig& host);
+
 // After a stop: when no CT of the instance runs and no start is in progress, end the server and
 // wait (bounded) until it has unmounted.
 void stop_server_if_idle(const HostConfig& host);

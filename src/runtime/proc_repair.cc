@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,6 +101,21 @@ bool proc_view_dead(pid_t init_pid) {
     if (!f.ok()) continue;
     struct statfs sf;
     if (::fstatfs(f->get(), &sf) != 0 && errno == ENOTCONN) return true;
+  }
+  return false;
+}
+
+bool proc_view_live(const HostConfig& host, pid_t init_pid) {
+  dev_t dev = procsrv::live_server_dev(host);
+  if (dev == 0) return false;
+  // The view is /proc; in the "files" mode /proc is procfs and meminfo is the server's. Both are
+  // mount roots: neither the walk nor a statx without sync sends the server a request.
+  for (const char* name : {"proc", "proc/meminfo"}) {
+    auto f = sys::open_in_root_of(init_pid, name, O_PATH);
+    if (!f.ok()) continue;
+    struct statx sx {};
+    if (::statx(f->get(), "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) != 0) continue;
+    if (makedev(sx.stx_dev_major, sx.stx_dev_minor) == dev) return true;
   }
   return false;
 }
@@ -246,7 +262,7 @@ void repair_dead_proc_views(const HostConfig& host) {
 }
 
 void repair_proc_view_if_dead(const CtConfig& ct, pid_t init_pid) {
-  if (!proc_view_dead(init_pid)) return;
+  if (proc_view_live(ct.host(), init_pid) || !proc_view_dead(init_pid)) return;
   auto use = procsrv::ensure_server(ct.host());
   if (!use.ok()) {
     std::fprintf(stderr, "Warning: CT %s: its /proc is dead and %s\n", ct.ctid().c_str(),
