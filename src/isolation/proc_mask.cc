@@ -101,12 +101,23 @@ Status apply_proc_mask(const ProcMaskPlan& plan, const std::string& root) {
     if (::mount(dev_null.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0)
       return Error::from_errno(errno, "bind `/dev/null` over `" + path + "`");
   }
+  // One empty tmpfs, bound over every such directory: each superblock costs the host a shrinker,
+  // and every memory cgroup keeps a slot per shrinker (so one more per CT grows with the square
+  // of the number of CTs).
+  std::string first;
   for (const auto& d : plan.empty_dirs) {
     std::string path = root + d;
     if (!exists(path)) continue;
-    if (::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                "size=4k,mode=0555") != 0)
-      return Error::from_errno(errno, "mount empty tmpfs on `" + path + "`");
+    constexpr unsigned long kFlags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (first.empty()) {
+      if (::mount("tmpfs", path.c_str(), "tmpfs", kFlags, "size=4k,mode=0555") != 0)
+        return Error::from_errno(errno, "mount empty tmpfs on `" + path + "`");
+      first = path;
+      continue;
+    }
+    if (::mount(first.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        ::mount(nullptr, path.c_str(), nullptr, MS_BIND | MS_REMOUNT | kFlags, nullptr) != 0)
+      return Error::from_errno(errno, "bind the empty tmpfs on `" + path + "`");
   }
   // Read-only first, then the writable exceptions: a bind of a path under a read-only mount
   // starts read-only too, and the remount below makes only that new mount writable.

@@ -21,9 +21,9 @@ namespace berth::isolation {
 inline constexpr const char* kProcRealDir = ".real";
 
 struct ProcMaskPlan {
-  std::vector<std::string> null_files;      // /dev/null bound over each file
-  std::vector<std::string> empty_dirs;      // an empty read-only tmpfs mounted on each directory
-  std::vector<std::string> read_only;       // bound onto itself and remounted read-only, in order
+  std::vector<std::string> null_files;  // /dev/null bound over each file
+  std::vector<std::string> empty_dirs;  // an empty read-only tmpfs (one, bound) on each directory
+  std::vector<std::string> read_only;   // bound onto itself and remounted read-only, in order
   std::vector<std::string> writable_again;  // under a read_only path, bound again read-write
 };
 
