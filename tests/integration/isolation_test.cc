@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "harness.h"
 
@@ -136,6 +137,27 @@ TEST_F(IsolationTest, DevAndProcFromInside) {
   EXPECT_NE(berth({"exec3", id, "/bin/sh", "-c", "head -c 1 /proc/kcore >/dev/null"}).code, 0);
   EXPECT_NE(berth({"exec3", id, "/bin/sh", "-c", "echo 1 > /sys/kernel/profiling"}).code, 0);
   EXPECT_NE(berth({"exec3", id, "/bin/sh", "-c", "echo 1 > /proc/sys/kernel/sysrq"}).code, 0);
+  // The host's firmware tables, ACPI and SCSI controls: each masked directory that exists is
+  // empty and read-only, and all are one tmpfs (a superblock per CT, not one per directory).
+  std::set<std::string> devs;
+  int masked = 0;
+  for (const char* d : {"/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware",
+                        "/sys/devices/virtual/powercap"}) {
+    if (!fs::exists(d)) continue;  // not on this host: not masked in the CT either
+    ++masked;
+    RunResult m = berth({"exec", id,
+                         std::string("ls -A ") + d + "/ | wc -l; stat -L -c %d " + d +
+                             "; if touch " + d + "/x 2>/dev/null; then echo written; fi"});
+    ASSERT_EQ(m.code, 0) << d << ": " << m.err;
+    auto lines = split_lines(m.out);
+    ASSERT_EQ(lines.size(), 2u) << d << ": " << m.out;
+    EXPECT_EQ(lines[0], "0") << d << " is not empty";
+    devs.insert(lines[1]);
+  }
+  if (masked > 0) {
+    EXPECT_EQ(devs.size(), 1u) << masked << " masked directories on " << devs.size()
+                               << " file systems";
+  }
   // No host disk device is visible.
   r = berth({"exec3", id, "/bin/ls", "/dev"});
   for (const char* dev : {"sda", "vda", "nvme0n1", "mem", "kmsg"})
