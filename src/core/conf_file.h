@@ -60,7 +60,7 @@ std::string format_conf_line(std::string_view key, std::string_view value);
 std::string expand_veid(std::string_view value, std::string_view ctid);
 // Write data to path atomically (tmp in the same directory, fsync, rename).
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
-// The same without the fsync, for files of the run directory (<run>, paths.h): a tmpfs on a
+// The same without the fsync, for files of the run directory (HostConfig paths().run): a tmpfs on a
 // normal install, and what they describe (kernel objects, mounts, processes) is gone after a
 // crash of the host anyway. A killed command still leaves the old file or the new one.
 Status write_run_file(const std::string& path, std::string_view data, unsigned mode = 0644);

@@ -91,31 +91,23 @@ Status in_ct_pidns(const CtConfig& ct, pid_t init_pid, const std::function<Statu
 
 }  // namespace
 
-bool proc_view_dead(pid_t init_pid) {
-  // statfs always asks the server (stat may be answered from the kernel's attribute cache). The
-  // CT's /proc is found beneath its root without following its symlinks: the CT decides what is
-  // there, so a link to a host path must not make us look (or hang) anywhere else.
-  // In the "files" mode (proc_mode.h) /proc is procfs and the server's files are over it.
-  for (const char* name : {"proc", "proc/meminfo"}) {
-    auto f = sys::open_in_root_of(init_pid, name, O_PATH);
-    if (!f.ok()) continue;
-    struct statfs sf;
-    if (::fstatfs(f->get(), &sf) != 0 && errno == ENOTCONN) return true;
-  }
-  return false;
-}
-
-bool proc_view_live(const HostConfig& host, pid_t init_pid) {
-  dev_t dev = procsrv::live_server_dev(host);
-  if (dev == 0) return false;
-  // The view is /proc; in the "files" mode /proc is procfs and meminfo is the server's. Both are
-  // mount roots: neither the walk nor a statx without sync sends the server a request.
+bool proc_view_dead(const HostConfig& host, pid_t init_pid) {
+  // The CT's /proc is found beneath its root without following its symlinks: the CT decides what
+  // is there, so a link to a host path must not make us look (or hang) anywhere else. The view is
+  // /proc; in the "files" mode (proc_mode.h) /proc is procfs and the server's files are over it.
+  // On the live server's device: alive, found by a statx without sync of a mount root, which
+  // asks the server nothing. Otherwise a statfs, which always asks the server (stat may be
+  // answered from the kernel's attribute cache): a dead one's connection answers ENOTCONN.
+  dev_t live = procsrv::live_server_dev(host);
   for (const char* name : {"proc", "proc/meminfo"}) {
     auto f = sys::open_in_root_of(init_pid, name, O_PATH);
     if (!f.ok()) continue;
     struct statx sx {};
-    if (::statx(f->get(), "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) != 0) continue;
-    if (makedev(sx.stx_dev_major, sx.stx_dev_minor) == dev) return true;
+    if (live != 0 && ::statx(f->get(), "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) == 0 &&
+        makedev(sx.stx_dev_major, sx.stx_dev_minor) == live)
+      return false;
+    struct statfs sf;
+    if (::fstatfs(f->get(), &sf) != 0 && errno == ENOTCONN) return true;
   }
   return false;
 }
@@ -249,7 +241,7 @@ void repair_dead_proc_views(const HostConfig& host) {
     auto ct = CtConfig::load(host, id);
     if (!ct.ok()) continue;
     auto s = state::query_status(*ct);
-    if (!s.ok() || !s->running || !proc_view_dead(s->init_pid)) continue;
+    if (!s.ok() || !s->running || !proc_view_dead(host, s->init_pid)) continue;
     auto st = repair_proc_view(*ct, s->init_pid);
     if (st.ok())
       std::fprintf(stderr,
@@ -262,7 +254,7 @@ void repair_dead_proc_views(const HostConfig& host) {
 }
 
 void repair_proc_view_if_dead(const CtConfig& ct, pid_t init_pid) {
-  if (proc_view_live(ct.host(), init_pid) || !proc_view_dead(init_pid)) return;
+  if (!proc_view_dead(ct.host(), init_pid)) return;
   auto use = procsrv::ensure_server(ct.host());
   if (!use.ok()) {
     std::fprintf(stderr, "Warning: CT %s: its /proc is dead and %s\n", ct.ctid().c_str(),

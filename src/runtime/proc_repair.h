@@ -11,12 +11,10 @@
 
 namespace berth::runtime {
 
-// Whether the running CT whose init is init_pid has a /proc whose server is gone (asks the
-// server: a statfs through the CT's /proc).
-bool proc_view_dead(pid_t init_pid);
-// Whether its /proc (or, in the "files" mode, its /proc/meminfo) is on the device of the
-// instance's live server: then it is not dead, and the server was not asked. false: unknown.
-bool proc_view_live(const HostConfig& host, pid_t init_pid);
+// Whether the running CT whose init is init_pid has a /proc whose server is gone. A /proc (or,
+// in the "files" mode, a /proc/meminfo) on the device of the instance's live server is alive
+// without asking the server; otherwise a statfs through it asks.
+bool proc_view_dead(const HostConfig& host, pid_t init_pid);
 
 // Replace the dead /proc of a running CT (a new server must run: procsrv::ensure_server).
 Status repair_proc_view(const CtConfig& ct, pid_t init_pid);
