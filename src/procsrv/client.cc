@@ -16,11 +16,13 @@
 #include <cstdlib>
 #include <thread>
 
+#include "core/conf_file.h"
 #include "state/inventory.h"
 #include "state/status.h"
 #include "sys/fs.h"
 #include "sys/pidfd.h"
 #include "procsrv/internal.h"
+#include "ubc/loadavg.h"
 #include "ubc/proc_view.h"
 
 namespace berth::procsrv {
@@ -123,6 +125,14 @@ std::string served_path(const HostConfig& host, const std::string& ctid) {
 
 std::string served_proc_path(const HostConfig& host, const std::string& ctid) {
   return ubc::proc_view_dir(mount_dir(host), ctid);
+}
+
+void limits_changed(const HostConfig& host, const std::string& ctid) {
+  if (!make_dirs(host.paths().run + "/ubc", 0700).ok()) return;
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  std::string stamp = std::to_string(now.tv_sec) + "." + std::to_string(now.tv_nsec) + "\n";
+  static_cast<void>(write_run_file(ubc::limits_stamp_path(host, ctid), stamp, 0600));
 }
 
 bool server_alive(const HostConfig& host) {

@@ -35,6 +35,12 @@ std::string served_path(const HostConfig& host, const std::string& ctid);
 // Host path of the CT's /proc view in the server's mount (proc_view.h).
 std::string served_proc_path(const HostConfig& host, const std::string& ctid);
 
+// After a live change of a running CT's limits (`berth set`): the server computes the CT's files
+// (meminfo, cpuinfo, user_beancounters) anew at their next open, instead of serving one up to
+// CtSlots::kFresh old. A stamp file (ubc::limits_stamp_path, a new text each time) the server
+// reads at each open; best effort (without it the files follow within kFresh).
+void limits_changed(const HostConfig& host, const std::string& ctid);
+
 // A start in progress: while held, the server does not exit. Dropped without commit() (the
 // start failed), it ends the server again if no CT runs.
 class ServerUse {

@@ -35,15 +35,16 @@ std::shared_ptr<CtSlots::Slot> CtSlots::slot(const std::string& ctid) {
 }
 
 Text CtSlots::text(const std::string& ctid, Served what,
-                   const std::function<std::string()>& compute) {
+                   const std::function<std::string()>& compute, std::string_view limits) {
   auto s = slot(ctid);
   std::unique_lock<std::mutex> lk(s->mutex);
   Kind& k = s->kinds[static_cast<size_t>(what)];
   for (;;) {
     auto age = Clock::now() - k.at;
-    if (k.text && (age < kFresh || s->held->load() >= kBudget)) return k.text;
+    bool same = k.text && k.limits == limits;  // no live change of the limits since
+    if (same && (age < kFresh || s->held->load() >= kBudget)) return k.text;
     if (!k.computing) break;
-    if (k.text && age < kStale) return k.text;  // being computed: the last one will do
+    if (same && age < kStale) return k.text;  // being computed: the last one will do
     s->cv.wait(lk);
   }
   k.computing = true;
@@ -52,6 +53,7 @@ Text CtSlots::text(const std::string& ctid, Served what,
   lk.lock();
   k.computing = false;
   k.text = out;
+  k.limits = std::string(limits);
   k.at = Clock::now();
   s->cv.notify_all();
   return out;

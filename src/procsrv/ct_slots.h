@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/ct_config.h"
 #include "core/unique_fd.h"
@@ -55,8 +56,11 @@ class CtSlots {
   // Waits for the CT's next turn (see Pace above).
   void pace(const std::string& ctid);
 
-  // The text of `what` for the CT: the last one while it is fresh, else compute()'s.
-  Text text(const std::string& ctid, Served what, const std::function<std::string()>& compute);
+  // The text of `what` for the CT: the last one while it is fresh and was computed with the same
+  // `limits` (the stamp a live change of the CT's limits leaves: procsrv::limits_changed), else
+  // compute()'s.
+  Text text(const std::string& ctid, Served what, const std::function<std::string()>& compute,
+            std::string_view limits = {});
 
   // The CT's init, checked against its start time on each call (query_status only when it is not
   // known or has changed); nullopt when the CT does not run.
@@ -80,6 +84,7 @@ class CtSlots {
   struct Kind {
     Text text;
     Clock::time_point at{};
+    std::string limits;  // the stamp `text` was computed with
     bool computing = false;
   };
   struct Slot {

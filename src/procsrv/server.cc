@@ -220,10 +220,15 @@ void fill_dir(struct stat* st, uid_t uid, gid_t gid, mode_t mode) {
 
 void* op_init(struct fuse_conn_info* conn, struct fuse_config* cfg) {
   cfg->direct_io = 1;  // sizes are not known before reading: read until EOF
-  // A name's attributes and a link's text never change while the CT exists; a second of caching
-  // spares a request per path walk through the CT's /proc. No negative caching: new pids.
+  // What a name is never changes: a pid's name is a link to .real/<pid> whether that pid exists
+  // or not (procfs answers then), and the other names are procfs' own, the CT's files, .real and
+  // the CTs' directories (a CT destroyed meanwhile: its attributes answer ENOENT). So the kernel
+  // keeps a name an hour: a path walk through a CT's /proc then asks the server nothing. (With
+  // a second, the kernel dropped a name once its time was up, and with it the link's cached
+  // text: a `ps` after a pause looked up and read the link of every pid again.) Attributes (the
+  // owner, the sizes) a second. No negative caching: new pids.
   cfg->attr_timeout = 1;
-  cfg->entry_timeout = 1;
+  cfg->entry_timeout = 3600;
   cfg->negative_timeout = 0;
   cfg->use_ino = 0;
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
@@ -324,14 +329,23 @@ std::string loadavg_text(const CtConfig& ct) {
 
 // A served file's text for the CT, through its slot: computed at most once per CtSlots::kFresh.
 Text served_text(const CtConfig& ct, Node::Kind kind) {
+  // The stamp of the last live change of its limits (empty: none): a text computed before it is
+  // not served (CtSlots::text).
+  auto stamp = sys::read_file(ubc::limits_stamp_path(*g_host, ct.ctid()));
+  std::string limits = stamp.ok() ? *stamp : std::string();
   switch (kind) {
     case Node::kProcMeminfo:
-      return g_slots.text(ct.ctid(), Served::kMeminfo, [&] { return meminfo_text(ct); });
+      return g_slots.text(
+          ct.ctid(), Served::kMeminfo, [&] { return meminfo_text(ct); }, limits);
     case Node::kProcLoadavg:
-      return g_slots.text(ct.ctid(), Served::kLoadavg, [&] { return loadavg_text(ct); });
+      return g_slots.text(
+          ct.ctid(), Served::kLoadavg, [&] { return loadavg_text(ct); }, limits);
     case Node::kProcCpuinfo:
-      return g_slots.text(ct.ctid(), Served::kCpuinfo, [&] { return ubc::ct_cpuinfo(ct); });
-    default: return g_slots.text(ct.ctid(), Served::kUbc, [&] { return content(ct); });
+      return g_slots.text(
+          ct.ctid(), Served::kCpuinfo, [&] { return ubc::ct_cpuinfo(ct); }, limits);
+    default:
+      return g_slots.text(
+          ct.ctid(), Served::kUbc, [&] { return content(ct); }, limits);
   }
 }
 
@@ -488,8 +502,12 @@ int serve(const HostConfig& host) {
   ops.open = op_open;
   ops.read = op_read;
   ops.release = op_release;
+  // Read-only: nothing is written through it (writes through a CT's /proc go to its procfs at
+  // .real), and on a read-only file system the kernel keeps a directory's attributes after a
+  // listing (it invalidates their atime otherwise), so the fstat of glibc's opendir asks the
+  // server nothing: one request less per `ps`.
   const char* argv[] = {"berth-ubcfs", "-o",
-                        "allow_other,default_permissions,fsname=berth-ubc,subtype=berth-ubc"};
+                        "ro,allow_other,default_permissions,fsname=berth-ubc,subtype=berth-ubc"};
   struct fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
   struct fuse* f = fuse_new(&args, &ops, sizeof ops, nullptr);
   if (!f) return exitcode::kHelperFailed;

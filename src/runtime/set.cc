@@ -17,6 +17,7 @@
 #include "net/network.h"
 #include "net/routed.h"
 #include "net/shaper.h"
+#include "procsrv/client.h"
 #include "runtime/ct_limits.h"
 #include "runtime/exec.h"
 #include "runtime/lifecycle.h"
@@ -215,6 +216,8 @@ Status apply_set(const CtConfig& ct, const SetRequest& req, const Say& say) {
   if (status.running) {
     std::vector<std::string> notes;
     auto res_st = apply_live_limits(ct, next, req.changed_keys, not_live, notes);
+    // Its /proc/meminfo, cpuinfo and user_beancounters show the new limits at their next read.
+    procsrv::limits_changed(ct.host(), ct.ctid());
     for (const auto& n : notes) std::fprintf(stderr, "Warning: %s\n", n.c_str());
     BERTH_RETURN_IF_ERROR(res_st);
   }

@@ -101,6 +101,10 @@ std::string load_state_path(const HostConfig& host, const std::string& ctid) {
   return host.paths().run + "/ubc/" + ctid + ".loadavg";
 }
 
+std::string limits_stamp_path(const HostConfig& host, const std::string& ctid) {
+  return host.paths().run + "/ubc/" + ctid + ".limits";
+}
+
 std::string load_heartbeat_path(const HostConfig& host) {
   return host.paths().run + "/ubc/sampled";
 }
@@ -153,6 +157,7 @@ void LoadSampler::sample_all() {
         ++it;
       } else {
         ::unlink(load_state_path(host_, it->first).c_str());
+        ::unlink(limits_stamp_path(host_, it->first).c_str());
         it = ct_.erase(it);
       }
   }
@@ -166,7 +171,10 @@ void LoadSampler::sample_all() {
       auto st = state::query_status(*ct);
       if (!st.ok() || !st->running) {
         std::lock_guard<std::mutex> hold(mutex_);
-        if (ct_.erase(id)) ::unlink(load_state_path(host_, id).c_str());
+        if (ct_.erase(id)) {
+          ::unlink(load_state_path(host_, id).c_str());
+          ::unlink(limits_stamp_path(host_, id).c_str());
+        }
         continue;
       }
       auto dir = memory_group_dir(**cg, state::ct_group_of(*ct));
@@ -200,22 +208,25 @@ void LoadSampler::sample_all() {
     }
     write_state(load_state_path(host_, id), text);
   }
-  // Files of CTs no longer running (stopped while no server ran, destroyed).
-  if (DIR* d = ::opendir((host_.paths().run + "/ubc").c_str())) {
-    std::vector<std::string> files;  // the CTIDs of the state files
+  // Files of CTs no longer running (stopped while no server ran, destroyed): their load state and
+  // the stamp of their limits' last live change (procsrv::limits_changed).
+  std::string dir = host_.paths().run + "/ubc";
+  if (DIR* d = ::opendir(dir.c_str())) {
+    std::vector<std::pair<std::string, std::string>> files;  // name, CTID
     while (dirent* e = ::readdir(d)) {
       std::string_view name = e->d_name;
-      if (name.size() > 8 && name.substr(name.size() - 8) == ".loadavg")
-        files.emplace_back(name.substr(0, name.size() - 8));
+      for (std::string_view suffix : {std::string_view(".loadavg"), std::string_view(".limits")})
+        if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix)
+          files.emplace_back(name, name.substr(0, name.size() - suffix.size()));
     }
     ::closedir(d);
     std::vector<std::string> stale;
     {
       std::lock_guard<std::mutex> hold(mutex_);
-      for (auto& id : files)
-        if (!ct_.count(id)) stale.push_back(std::move(id));
+      for (auto& [name, id] : files)
+        if (!ct_.count(id)) stale.push_back(dir + "/" + name);
     }
-    for (const auto& id : stale) ::unlink(load_state_path(host_, id).c_str());
+    for (const auto& path : stale) ::unlink(path.c_str());
   }
   write_state(load_heartbeat_path(host_), std::to_string(::time(nullptr)) + "\n");
 }

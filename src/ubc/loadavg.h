@@ -70,6 +70,9 @@ class LoadSampler {
 };
 
 // <run>/ubc/<CTID>.loadavg (rewritten only when its text changes)
+// The stamp of the last live change of a running CT's limits (procsrv::limits_changed); removed
+// with its load state once the CT no longer runs.
+std::string limits_stamp_path(const HostConfig& host, const std::string& ctid);
 std::string load_state_path(const HostConfig& host, const std::string& ctid);
 
 // <run>/ubc/sampled: touched after every round of samples, so a state file whose text did not

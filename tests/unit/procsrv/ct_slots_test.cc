@@ -30,6 +30,21 @@ TEST(CtSlotsTest, ComputesOncePerFreshWindowPerCtAndKind) {
   EXPECT_EQ(*c, "text 4") << "a read after kFresh computes anew";
 }
 
+TEST(CtSlotsTest, ALiveChangeOfTheLimitsIsShownAtTheNextRead) {
+  CtSlots slots;
+  int computed = 0;
+  auto compute = [&] { return "text " + std::to_string(++computed); };
+  EXPECT_EQ(*slots.text("101", Served::kCpuinfo, compute), "text 1");
+  EXPECT_EQ(*slots.text("101", Served::kCpuinfo, compute), "text 1");
+  // `berth set` left a stamp: the next read computes anew, within kFresh.
+  EXPECT_EQ(*slots.text("101", Served::kCpuinfo, compute, "5.1\n"), "text 2");
+  EXPECT_EQ(*slots.text("101", Served::kCpuinfo, compute, "5.1\n"), "text 2");
+  EXPECT_EQ(*slots.text("101", Served::kCpuinfo, compute, "6.7\n"), "text 3");
+  // Another CT's stamp is its own.
+  EXPECT_EQ(*slots.text("102", Served::kCpuinfo, compute), "text 4");
+  EXPECT_EQ(*slots.text("102", Served::kCpuinfo, compute), "text 4");
+}
+
 TEST(CtSlotsTest, ReadersDuringAComputationGetTheLastTextWithoutWaiting) {
   CtSlots slots;
   slots.text("101", Served::kUbc, [] { return std::string("old"); });
