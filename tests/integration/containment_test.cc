@@ -166,7 +166,9 @@ TEST_F(ContainmentTest, ForkBombStopsAtNumproc) {
       static_cast<unsigned long long>(most.load()), static_cast<unsigned long long>(samples.load()),
       static_cast<unsigned long long>(s.pids.maxheld),
       static_cast<unsigned long long>(s.pids.failcnt));
-  EXPECT_LE(most.load(), 64u);
+  // A refused fork is counted for a moment before it is taken back (the kernel adds, compares
+  // with pids.max, then subtracts): a sample can see the limit plus one refused fork per CPU.
+  EXPECT_LE(most.load(), 64u + static_cast<uint64_t>(::sysconf(_SC_NPROCESSORS_ONLN)));
   EXPECT_LE(s.pids.maxheld, 64u);  // pids.peak where the kernel has it
   EXPECT_GE(most.load(), 56u) << "the bomb did not reach its limit";
   EXPECT_EQ(s.pids.limit, 64);
