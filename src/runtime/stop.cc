@@ -7,6 +7,8 @@
 #include <array>
 #include <chrono>
 #include <climits>
+#include <future>
+#include <system_error>
 #include <thread>
 
 #include "core/exit_codes.h"
@@ -82,6 +84,9 @@ struct StopContext {
   UniqueFd netns_hold;
   UniqueFd init_fd;   // pidfd of init
   bool gone = false;  // init has exited
+  // The root's unmount, begun by detach_network on a thread of its own and waited for by
+  // umount_root (std::async's future waits in its destructor too: an earlier error still waits).
+  std::future<Status> umount;
 };
 
 // The CT's state. Not running: a cgroup left by a killed command is cleaned (then the rest of
@@ -137,8 +142,18 @@ Status remove_cgroup(StopContext& c) {
 }
 
 // The veths die with the CT's netns; their host ends (if still there), the host routes, the
-// proxy neighbour entries and the anti-spoofing filters are removed here.
+// proxy neighbour entries and the anti-spoofing filters are removed here. Meanwhile the root is
+// unmounted on another thread: the two share nothing (the unmount waits mostly on the disk, its
+// file systems' sync; the network on netlink, nftables and the traffic counters' file), so a
+// stop costs the longer of the two instead of their sum.
 Status detach_network(StopContext& c) {
+  if (!c.opts.skip_umount) {
+    try {
+      c.umount = std::async(std::launch::async, [&ct = c.ct] { return storage::umount_root(ct); });
+    } catch (const std::system_error&) {
+      // No thread to be had (the caller's process limit): umount_root unmounts after this step.
+    }
+  }
   // Init is dead: the netns goes when we let go of it below, and the routed veth with it.
   BERTH_RETURN_IF_ERROR(net::detach_network(c.ct, true).status(exitcode::kStopFailed));
   c.netns_hold.reset();
@@ -146,6 +161,7 @@ Status detach_network(StopContext& c) {
 }
 
 Status umount_root(StopContext& c) {
+  if (c.umount.valid()) return c.umount.get();
   return c.opts.skip_umount ? Status{} : storage::umount_root(c.ct);
 }
 
@@ -168,7 +184,7 @@ Status stop(const CtConfig& ct, const StopOptions& opts) {
     procsrv::stop_server_if_idle(ct.host());  // it ends with the last CT
     monitor::stop_if_idle(ct.host());
   });
-  StopContext c{ct, opts, {}, nullptr, {}, {}, {}, false};
+  StopContext c{ct, opts, {}, nullptr, {}, {}, {}, false, {}};
   return run_pipeline<StopContext>("stop", kStopSteps, c);
 }
 
