@@ -418,11 +418,12 @@ Status remove_instance_filters(const HostConfig& host) {
   return nft::apply(drop).context("remove the instance's anti-spoofing tables");
 }
 
-Status remove_filters(const CtConfig& ct) {
+Status remove_filters(const CtConfig& ct, bool keep_routed) {
   Names n = names_of(ct);
   BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(ct.host()));
   BERTH_RETURN_IF_ERROR(remove_legacy(n).context("remove anti-spoofing filter"));
-  BERTH_RETURN_IF_ERROR(set_routed(ct, n, RoutedFilter{}).context("remove anti-spoofing filter"));
+  if (!keep_routed)
+    BERTH_RETURN_IF_ERROR(set_routed(ct, n, RoutedFilter{}).context("remove anti-spoofing filter"));
   return remove_bridged(n).context("remove anti-spoofing filter");
 }
 

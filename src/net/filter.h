@@ -84,7 +84,12 @@ std::string macfilter_script(const std::string& table,
 Status apply_filters(const CtConfig& ct);
 // Remove every filter of ct (absent is fine). The instance's two tables stay (empty sets between
 // runs): making them is a libnftables script (several ms), and a start should not pay it again.
-Status remove_filters(const CtConfig& ct);
+// keep_routed (stop): the CT's elements of those two tables stay too, with their record (see
+// docs/runtime.md, "Stop"): they name its host interface, which is gone while it is stopped, and
+// a start adds its elements again anyway (an element already there is fine to add). Deleting
+// elements is what costs: the close of the netlink socket then waits for the kernel to free them
+// (an RCU grace period, 8-20 ms here). Destroy and repair remove them.
+Status remove_filters(const CtConfig& ct, bool keep_routed = false);
 // The instance's two tables, unless a CT still has elements in them (<run>/nft not empty): for
 // the destroy of the instance's last CT.
 Status remove_instance_filters(const HostConfig& host);

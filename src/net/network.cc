@@ -41,11 +41,11 @@ Result<CtNetwork> attach_network(const CtConfig& ct, pid_t init, bool bridged_in
   return net;
 }
 
-Status detach_network(const CtConfig& ct, bool netns_dying) {
+Status detach_network(const CtConfig& ct, bool netns_dying, bool keep_routed_filter) {
   Status first = detach_routed(ct, netns_dying);
   Status st = detach_bridged(ct);
   if (first.ok()) first = std::move(st);
-  st = remove_filters(ct);
+  st = remove_filters(ct, keep_routed_filter);
   if (first.ok()) first = std::move(st);
   return first;
 }

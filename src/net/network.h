@@ -39,8 +39,10 @@ class CtNetwork {
 Result<CtNetwork> attach_network(const CtConfig& ct, pid_t init, bool bridged_in_place = false);
 
 // Stop, failed-start repair and destroy: everything of the CT's network on the host. Tries every
-// part and returns the first error. netns_dying: see detach_routed (stop).
-Status detach_network(const CtConfig& ct, bool netns_dying = false);
+// part and returns the first error. netns_dying: see detach_routed (stop). keep_routed_filter
+// (stop): the CT's anti-spoofing elements stay (remove_filters).
+Status detach_network(const CtConfig& ct, bool netns_dying = false,
+                      bool keep_routed_filter = false);
 
 // `set` on a running CT whose IP_ADDRESS or NETIF changed: bridges are checked first (a missing
 // one changes nothing, exit 130), then routes and addresses (an address in use: 78, nothing

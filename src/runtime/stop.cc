@@ -154,8 +154,11 @@ Status detach_network(StopContext& c) {
       // No thread to be had (the caller's process limit): umount_root unmounts after this step.
     }
   }
-  // Init is dead: the netns goes when we let go of it below, and the routed veth with it.
-  BERTH_RETURN_IF_ERROR(net::detach_network(c.ct, true).status(exitcode::kStopFailed));
+  // Init is dead: the netns goes when we let go of it below, and the routed veth with it. Its
+  // anti-spoofing elements stay (net::remove_filters): every process of the CT is gone, and the
+  // host end of the veth, which lives on until the kernel has taken the namespace down, stays
+  // filtered meanwhile.
+  BERTH_RETURN_IF_ERROR(net::detach_network(c.ct, true, true).status(exitcode::kStopFailed));
   c.netns_hold.reset();
   return {};
 }

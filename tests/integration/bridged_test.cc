@@ -395,14 +395,25 @@ TEST_F(BridgedTest, RoutedAndBridgedCtsTalkAreIsolatedAndCannotSpoof) {
   }
 
   // Teardown leaves nothing: links, routes, neighbour entries, filters, qdiscs. The instance's
-  // two tables stay while its CTs exist (a start does not make them again), without their
-  // elements, and go with the destroy of the last.
+  // two tables stay while its CTs exist (a start does not make them again); a stopped routed
+  // CT's elements stay in them (they name its host end, gone with it; a start adds them again),
+  // and go with its destroy; the tables go with the destroy of the last CT.
   for (const auto& n : {a, b, c}) ASSERT_EQ(berth({"stop", n.ctid}).code, 0);
   EXPECT_PRED2(contains, nft_tables(), "table inet berth-" + instance() + "\n");
   EXPECT_PRED2(contains, nft_tables(), "table arp berth-" + instance() + "\n");
-  for (const auto& n : {a, b, c}) EXPECT_EQ(ct_filter(n.ctid), "") << shared_filter();
+  EXPECT_FALSE(contains(nft_tables(), "table bridge berth-" + instance() + "-" + c.ctid));
+  for (const auto& n : {a, b}) EXPECT_EQ(ct_filter(n.ctid), n.v4 + "\n" + n.v6 + "\n");
+  EXPECT_EQ(ct_filter(c.ctid), "") << shared_filter();
+  // Started again, a CT is filtered as before (its elements once each), and reaches the others.
+  ASSERT_EQ(berth({"start", a.ctid, "--wait"}).code, 0);
+  EXPECT_EQ(ct_filter(a.ctid), a.v4 + "\n" + a.v6 + "\n");
+  ASSERT_EQ(berth({"stop", a.ctid}).code, 0);
+  ASSERT_EQ(berth({"destroy", a.ctid}).code, 0);
+  EXPECT_EQ(ct_filter(a.ctid), "") << shared_filter();
+  EXPECT_FALSE(contains(arp_filter(), a.v4)) << arp_filter();
+  EXPECT_PRED2(contains, arp_filter(), b.v4);
+  ASSERT_EQ(berth({"destroy", b.ctid}).code, 0);
   EXPECT_FALSE(contains(arp_filter(), "198.18.201.")) << arp_filter();
-  for (const auto& n : {a, b}) ASSERT_EQ(berth({"destroy", n.ctid}).code, 0);
   EXPECT_PRED2(contains, nft_tables(), "table inet berth-" + instance() + "\n");
   ASSERT_EQ(berth({"destroy", c.ctid}).code, 0);
   EXPECT_FALSE(contains(links(), "berth:" + instance() + ":")) << links();
