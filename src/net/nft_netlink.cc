@@ -14,10 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <thread>
 
 #include "core/unique_fd.h"
@@ -163,18 +161,6 @@ Result<bool> exists(uint16_t type, Family family,
   return std::move(st).error();
 }
 
-// After a transaction that deleted something, the close of its socket waits until the kernel has
-// freed what was deleted (measured: 8-20 ms on the 6.18 test host, an RCU grace period; the
-// transaction itself is acknowledged in microseconds). Such a socket is kept open instead, and
-// closed by the next such transaction or when the process exits, by when that wait has mostly
-// passed (a destroy goes on removing the CT's files meanwhile). At most one is kept.
-void park_until_freed(UniqueFd fd) {
-  static std::mutex mutex;
-  static UniqueFd parked;
-  std::lock_guard<std::mutex> hold(mutex);
-  parked = std::move(fd);
-}
-
 }  // namespace
 
 Status apply(const std::vector<Change>& changes) {
@@ -210,10 +196,6 @@ Status apply(const std::vector<Change>& changes) {
   add(end);
   BERTH_RETURN_IF_ERROR(send_all(fd.get(), batch));
   auto st = wait_acks(fd.get(), first, last, "nftables transaction");
-  bool deleted = std::any_of(changes.begin(), changes.end(), [](const Change& c) {
-    return c.kind == Change::kDeleteElements || c.kind == Change::kDeleteTable;
-  });
-  if (deleted && st.ok()) park_until_freed(std::move(fd));
   if (!st.ok() && changes.size() == 1)
     return Error::from_errno(st.error().code(), describe(changes[0]));
   return st;
