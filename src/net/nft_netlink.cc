@@ -16,7 +16,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <thread>
 
 #include "core/unique_fd.h"
@@ -148,70 +147,15 @@ std::string describe(const Change& c) {
   return "change nftables";
 }
 
-// Set in a thread that joined another network namespace (in_netns_of): its sockets are its own.
-thread_local bool t_other_netns = false;
-
-// The socket a request goes over. Closing an nf_tables socket while the kernel still has to free
-// what a transaction deleted (anyone's) waits until it has (an RCU grace period: 8-20 ms on the
-// 6.18 test host; a destroy's lookup right after its deletion waited 5 ms in the close). So a
-// process keeps one socket in its own namespace for all its requests (sequence numbers go on, and
-// what an earlier request left unread is dropped first), and the kernel closes it at exit, by
-// when the wait has mostly passed. A thread in another namespace, or a forked child (the socket
-// would be shared with its parent), opens its own.
-class Channel {
- public:
-  static Result<Channel> open() {
-    Channel c;
-    if (t_other_netns) {
-      BERTH_ASSIGN_OR_RETURN(c.own_, open_socket());
-      c.fd_ = c.own_.get();
-      return c;
-    }
-    Shared& s = shared();
-    c.hold_ = std::unique_lock<std::mutex>(s.mutex);
-    if (!s.fd || s.pid != ::getpid()) {
-      static_cast<void>(s.fd.release());  // a parent's: left to it (closing it here could wait)
-      BERTH_ASSIGN_OR_RETURN(s.fd, open_socket());
-      s.pid = ::getpid();
-    }
-    std::vector<uint8_t> buf(1 << 16);
-    while (::recv(s.fd.get(), buf.data(), buf.size(), MSG_DONTWAIT) > 0) {}
-    c.fd_ = s.fd.get();
-    c.shared_ = true;
-    return c;
-  }
-  int fd() const { return fd_; }
-  uint32_t next_seq() { return shared_ ? ++shared().seq : ++own_seq_; }
-
- private:
-  struct Shared {
-    std::mutex mutex;
-    UniqueFd fd;
-    pid_t pid = 0;
-    uint32_t seq = 0;
-  };
-  // Never destroyed: the socket stays open until the process exits.
-  static Shared& shared() {
-    static auto* s = new Shared;
-    return *s;
-  }
-  std::unique_lock<std::mutex> hold_;
-  UniqueFd own_;
-  int fd_ = -1;
-  bool shared_ = false;
-  uint32_t own_seq_ = 0;
-};
-
 // A lookup (not a batch): one GET with the names, acknowledged or refused with ENOENT.
 Result<bool> exists(uint16_t type, Family family,
                     const std::vector<std::pair<uint16_t, std::string>>& names,
                     const std::string& what) {
-  BERTH_ASSIGN_OR_RETURN(Channel ch, Channel::open());
-  uint32_t seq = ch.next_seq();
-  Message m(nft_type(type), NLM_F_REQUEST | NLM_F_ACK, seq, static_cast<uint8_t>(family));
+  BERTH_ASSIGN_OR_RETURN(UniqueFd fd, open_socket());
+  Message m(nft_type(type), NLM_F_REQUEST | NLM_F_ACK, 1, static_cast<uint8_t>(family));
   for (const auto& [attr, name] : names) m.attr(attr, name);
-  BERTH_RETURN_IF_ERROR(send_all(ch.fd(), m.bytes()));
-  auto st = wait_acks(ch.fd(), seq, seq, what);
+  BERTH_RETURN_IF_ERROR(send_all(fd.get(), m.bytes()));
+  auto st = wait_acks(fd.get(), 1, 1, what);
   if (st.ok()) return true;
   if (st.error().code() == ENOENT) return false;
   return std::move(st).error();
@@ -221,16 +165,16 @@ Result<bool> exists(uint16_t type, Family family,
 
 Status apply(const std::vector<Change>& changes) {
   if (changes.empty()) return {};
-  BERTH_ASSIGN_OR_RETURN(Channel ch, Channel::open());
+  BERTH_ASSIGN_OR_RETURN(UniqueFd fd, open_socket());
   std::vector<uint8_t> batch;
   auto add = [&](Message& m) {
     const auto& b = m.bytes();
     batch.insert(batch.end(), b.begin(), b.end());
   };
-  Message begin(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, ch.next_seq(), AF_UNSPEC,
-                NFNL_SUBSYS_NFTABLES);
+  uint32_t seq = 1;
+  Message begin(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq++, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
   add(begin);
-  uint32_t first = 0, last = 0;
+  uint32_t first = seq;
   for (const auto& c : changes) {
     uint16_t flags = NLM_F_REQUEST | NLM_F_ACK;
     int type = 0;
@@ -240,19 +184,18 @@ Status apply(const std::vector<Change>& changes) {
       case Change::kAddTable: type = NFT_MSG_NEWTABLE, flags |= NLM_F_CREATE; break;
       case Change::kDeleteTable: type = NFT_MSG_DELTABLE; break;
     }
-    last = ch.next_seq();
-    if (first == 0) first = last;
-    Message m(nft_type(type), flags, last, static_cast<uint8_t>(c.family));
+    Message m(nft_type(type), flags, seq++, static_cast<uint8_t>(c.family));
     if (c.kind == Change::kAddElements || c.kind == Change::kDeleteElements)
       put_elements(m, c);
     else
       m.attr(NFTA_TABLE_NAME, c.table);
     add(m);
   }
-  Message end(NFNL_MSG_BATCH_END, NLM_F_REQUEST, ch.next_seq(), AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+  uint32_t last = seq - 1;
+  Message end(NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq++, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
   add(end);
-  BERTH_RETURN_IF_ERROR(send_all(ch.fd(), batch));
-  auto st = wait_acks(ch.fd(), first, last, "nftables transaction");
+  BERTH_RETURN_IF_ERROR(send_all(fd.get(), batch));
+  auto st = wait_acks(fd.get(), first, last, "nftables transaction");
   if (!st.ok() && changes.size() == 1)
     return Error::from_errno(st.error().code(), describe(changes[0]));
   return st;
@@ -265,7 +208,6 @@ Status in_netns_of(pid_t pid, const std::function<Status()>& fn) {
   // setns(CLONE_NEWNET) changes only the calling thread: fn's sockets are made (and used) there.
   Status out = Error::from_errno(EIO, "join the CT's network namespace");
   std::thread t([&] {
-    t_other_netns = true;
     if (::setns(ns.get(), CLONE_NEWNET) != 0)
       out = Error::from_errno(errno, "join the CT's network namespace");
     else
