@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <thread>
 #include <filesystem>
@@ -175,9 +176,27 @@ TEST_F(ContainmentTest, ForkBombStopsAtNumproc) {
   EXPECT_GT(s.pids.failcnt, 0u) << "no refused fork counted";
   report("fork_bomb", idle, worst);
   EXPECT_EQ(run_process({"/bin/true"}, {}, {}).code, 0) << "the host cannot fork";
-  EXPECT_EQ(wait_berth(attack), 0);
-  // The CT recovers: its processes end with the bomb, and it can fork again.
-  EXPECT_EQ(berth({"exec", bomb, "/bin/true"}).code, 0);
+  // Refused forks cost kernel memory charged to the CT's memory cgroup, freed by the kernel later:
+  // on the 6.18 test VM 50,000 refused forks a second filled the bomb's 256 MiB (dmesg of failed
+  // runs: "kmem: usage 260780kB", rss 1.4 MB), and the kernel's OOM killer ended processes of that
+  // CT: exec's helper (so the command's status is its SIGKILL), once its init too. Contained
+  // either way: the host and the neighbour were checked above.
+  int attack_status = wait_berth(attack);
+  EXPECT_TRUE(attack_status == 0 || attack_status == 128 + SIGKILL) << attack_status;
+  // The CT recovers: its processes end with the bomb, its memory comes back, and it can fork
+  // again (at once, or once the kernel has freed what the refused forks held). A CT whose init
+  // its own OOM killer took has ended as after a poweroff inside: it starts again.
+  if (status_line(bomb).find(" running") == std::string::npos) {
+    std::printf("[containment] fork_bomb: the bomb's CT ended (its init OOM-killed): restarted\n");
+    ASSERT_EQ(berth({"start", bomb, "--wait"}).code, 0);
+  }
+  int code = -1;
+  for (int i = 0; i < 50 && code != 0; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    code = berth({"exec", bomb, "/bin/true"}).code;
+  }
+  EXPECT_EQ(code, 0);
+  expect_running(bomb);
   expect_running(nb);
 }
 
