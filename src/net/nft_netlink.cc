@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "core/unique_fd.h"
+#include "sys/close_behind.h"
 
 namespace berth::net::nft {
 namespace {
@@ -73,6 +74,9 @@ class Message {
 
 uint16_t nft_type(int msg) { return static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg); }
 
+// Each socket is closed with sys::close_behind: while deleted objects wait for an RCU grace
+// period (this command's or another's), the close of any nf_tables socket waits for it (the
+// kernel flushes its destroy work at the release); a caller with a CloseBehind scope goes on.
 Result<UniqueFd> open_socket() {
   UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
   if (!fd) return Error::from_errno(errno, "open nf_tables netlink socket");
@@ -156,6 +160,7 @@ Result<bool> exists(uint16_t type, Family family,
   for (const auto& [attr, name] : names) m.attr(attr, name);
   BERTH_RETURN_IF_ERROR(send_all(fd.get(), m.bytes()));
   auto st = wait_acks(fd.get(), 1, 1, what);
+  sys::close_behind(std::move(fd));
   if (st.ok()) return true;
   if (st.error().code() == ENOENT) return false;
   return std::move(st).error();
@@ -196,6 +201,7 @@ Status apply(const std::vector<Change>& changes) {
   add(end);
   BERTH_RETURN_IF_ERROR(send_all(fd.get(), batch));
   auto st = wait_acks(fd.get(), first, last, "nftables transaction");
+  sys::close_behind(std::move(fd));
   if (!st.ok() && changes.size() == 1)
     return Error::from_errno(st.error().code(), describe(changes[0]));
   return st;

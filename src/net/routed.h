@@ -75,7 +75,9 @@ Result<RoutedLink> attach_routed(const CtConfig& ct, pid_t init);
 // its addresses. Waits until the link is gone. Nothing there is fine. netns_dying (stop, init
 // dead, its netns about to be let go): the routes are removed and the link is left to the kernel,
 // which removes the pair with the namespace in the background; it is marked banked (its alias
-// gets " stopped"), and a start or destroy that still finds it removes it without banking again.
+// gets " stopped"). A later detach_routed (destroy, repair) leaves such a link to the kernel too
+// (deleting it would only wait for the kernel's teardown of the namespace); a start of the same
+// CTID that still finds it removes it without banking again.
 Status detach_routed(const CtConfig& ct, bool netns_dying = false);
 
 // `set --ipadd/--ipdel` on a running CT: make the host routes, proxy entries and the addresses

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -28,10 +29,12 @@
 #include "runtime/id_ranges.h"
 #include "runtime/lifecycle.h"
 #include "runtime/migrate.h"
+#include "runtime/pipeline.h"
 #include "runtime/snapshot.h"
 #include "state/status.h"
 #include "storage/disk.h"
 #include "storage/root.h"
+#include "sys/close_behind.h"
 #include "sys/fs.h"
 #include "template/cache.h"
 #include "template/debian.h"
@@ -212,28 +215,68 @@ Status check_privileged_trusted(const CtConfig& ct) {
           std::string(kTrustKey) + "=\"yes\" in its config)");
 }
 
-Status destroy(const CtConfig& ct) {
-  BERTH_ASSIGN_OR_RETURN(state::CtStatus s, state::query_status(ct));
-  if (!s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
-  if (s.running) return Error::with_status(exitcode::kRunning, "CT is running; stop it first");
-  BERTH_RETURN_IF_ERROR(repair(ct));
-  BERTH_RETURN_IF_ERROR(check_no_snapshot_mounted(ct));
-  // Host links, routes and filters a killed stop may have left.
-  BERTH_RETURN_IF_ERROR(net::detach_network(ct).status(exitcode::kDeleteFailed));
-  // The instance's filter tables go with its last CT (kept between runs: net/filter.h). Before
-  // the config goes: a destroy killed after this point runs all of it again.
-  if (auto ids = state::list_ctids(ct.host());
-      ids.ok() &&
-      std::all_of(ids->begin(), ids->end(), [&](const std::string& id) { return id == ct.ctid(); }))
-    BERTH_RETURN_IF_ERROR(net::remove_instance_filters(ct.host()).status(exitcode::kDeleteFailed));
-  if (s.mounted) BERTH_RETURN_IF_ERROR(storage::umount_root(ct));
-  BERTH_RETURN_IF_ERROR(remove_all_snapshots(ct).status(exitcode::kDeleteFailed));
-  BERTH_RETURN_IF_ERROR(storage::destroy_private(ct));
-  // A checkpoint of this CT (a suspended one, or a migration's staging) goes with it: a new CT
-  // of the same CTID must not look suspended nor start from another CT's processes.
-  for (const std::string& d : {default_dumpdir(ct), default_dumpdir(ct) + "-migrate"})
+namespace {
+
+struct DestroyContext {
+  const CtConfig& ct;
+  state::CtStatus s;
+  // The nf_tables socket that removed the CT's anti-spoofing elements closes on a thread of its
+  // own while the disk, snapshots and ids go (its close waits for an RCU grace period:
+  // sys/close_behind.h); wait_closes waits for it.
+  sys::CloseBehind closes;
+};
+
+Status query_state(DestroyContext& c) {
+  BERTH_ASSIGN_OR_RETURN(c.s, state::query_status(c.ct));
+  if (!c.s.exists) return Error::with_status(exitcode::kNoConfig, "CT does not exist");
+  if (c.s.running) return Error::with_status(exitcode::kRunning, "CT is running; stop it first");
+  return {};
+}
+
+Status repair_leftovers(DestroyContext& c) {
+  BERTH_RETURN_IF_ERROR(repair(c.ct));
+  return check_no_snapshot_mounted(c.ct);
+}
+
+// Host links, routes and filters a killed stop may have left, and the anti-spoofing elements a
+// stop keeps (net::remove_filters). A routed veth a stop left to the CT's dying network namespace
+// is left to the kernel (net::detach_routed).
+Status detach_network(DestroyContext& c) {
+  return net::detach_network(c.ct).status(exitcode::kDeleteFailed);
+}
+
+// The instance's filter tables go with its last CT (kept between runs: net/filter.h). Before
+// the config goes: a destroy killed after this point runs all of it again.
+Status remove_instance_filters(DestroyContext& c) {
+  auto ids = state::list_ctids(c.ct.host());
+  if (!ids.ok() || !std::all_of(ids->begin(), ids->end(),
+                                [&](const std::string& id) { return id == c.ct.ctid(); }))
+    return {};
+  return net::remove_instance_filters(c.ct.host()).status(exitcode::kDeleteFailed);
+}
+
+Status umount_root(DestroyContext& c) {
+  return c.s.mounted ? storage::umount_root(c.ct) : Status{};
+}
+
+Status remove_snapshots(DestroyContext& c) {
+  return remove_all_snapshots(c.ct).status(exitcode::kDeleteFailed);
+}
+
+Status destroy_private(DestroyContext& c) { return storage::destroy_private(c.ct); }
+
+// A checkpoint of this CT (a suspended one, or a migration's staging) goes with it: a new CT
+// of the same CTID must not look suspended nor start from another CT's processes.
+Status remove_dumps(DestroyContext& c) {
+  for (const std::string& d : {default_dumpdir(c.ct), default_dumpdir(c.ct) + "-migrate"})
     if (sys::path_exists(d))
       BERTH_RETURN_IF_ERROR(sys::remove_tree(d).status(exitcode::kDeleteFailed));
+  return {};
+}
+
+// Traffic counters, the id ranges registered for other tools, a killed receive's mark, the name.
+Status release_ids(DestroyContext& c) {
+  const CtConfig& ct = c.ct;
   BERTH_RETURN_IF_ERROR(net::forget_counters(ct).status(exitcode::kDeleteFailed));
   BERTH_RETURN_IF_ERROR(release_id_range(ct.host(), ct.ctid()).status(exitcode::kDeleteFailed));
   forget_killed_receive(ct.host(), ct.ctid());
@@ -243,10 +286,42 @@ Status destroy(const CtConfig& ct) {
     auto target = ctid_by_name(ct.host(), name);
     if (target.ok() && *target == ct.ctid()) ::unlink(link.c_str());
   }
-  std::string conf = ct.conf_path();
+  return {};
+}
+
+Status remove_config(DestroyContext& c) {
+  std::string conf = c.ct.conf_path();
   if (::rename(conf.c_str(), (conf + ".destroyed").c_str()) != 0)
     return Error::from_errno(errno, "rename `" + conf + "`").status(exitcode::kDeleteFailed);
   return {};
+}
+
+Status wait_closes(DestroyContext& c) {
+  c.closes.wait();
+  return {};
+}
+
+constexpr std::array<Step<DestroyContext>, 11> kDestroySteps{{
+    {"query_state", query_state},
+    {"repair_leftovers", repair_leftovers},
+    {"detach_network", detach_network},
+    {"remove_instance_filters", remove_instance_filters},
+    {"umount_root", umount_root},
+    {"remove_snapshots", remove_snapshots},
+    {"destroy_private", destroy_private},
+    {"remove_dumps", remove_dumps},
+    {"release_ids", release_ids},
+    {"remove_config", remove_config},
+    {"wait_closes", wait_closes},
+}};
+
+}  // namespace
+
+std::vector<std::string> destroy_step_names() { return step_names<DestroyContext>(kDestroySteps); }
+
+Status destroy(const CtConfig& ct) {
+  DestroyContext c{ct, {}};
+  return run_pipeline<DestroyContext>("destroy", kDestroySteps, c);
 }
 
 }  // namespace berth::runtime

@@ -1,7 +1,7 @@
-// Pipelines of named steps (ARCHITECTURE.md section 2): start, its child side, stop and exec are
-// each a table of `verb_object(ctx)` steps run in order over one context. The table is the
-// operation's table of contents; the context owns what the steps acquired (guards), so a failed
-// step unwinds by the context's destruction. Steps do not call each other.
+// Pipelines of named steps (ARCHITECTURE.md section 2): start, its child side, stop, exec and
+// destroy are each a table of `verb_object(ctx)` steps run in order over one context. The table
+// is the operation's table of contents; the context owns what the steps acquired (guards), so a
+// failed step unwinds by the context's destruction. Steps do not call each other.
 //
 // Every run of a pipeline is timed per step. Tracing (BERTH_TRACE=1 in the environment, or
 // `berth --verbose`, which calls set_trace) prints one line per step on stderr:
@@ -81,5 +81,6 @@ std::vector<std::string> start_parent_step_names();  // "start" (runtime/start.c
 std::vector<std::string> start_child_step_names();   // "start-child" (runtime/child_init.cc)
 std::vector<std::string> stop_step_names();          // "stop" (runtime/stop.cc)
 std::vector<std::string> exec_step_names();          // "exec" (runtime/exec.cc)
+std::vector<std::string> destroy_step_names();       // "destroy" (runtime/create.cc)
 
 }  // namespace berth::runtime

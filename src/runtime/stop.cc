@@ -19,6 +19,7 @@
 #include "runtime/snapshot.h"
 #include "state/status.h"
 #include "storage/root.h"
+#include "sys/close_behind.h"
 #include "sys/fs.h"
 #include "sys/pidfd.h"
 #include "runtime/pipeline.h"
@@ -84,6 +85,9 @@ struct StopContext {
   UniqueFd netns_hold;
   UniqueFd init_fd;   // pidfd of init
   bool gone = false;  // init has exited
+  // Closes of nf_tables sockets (the filter lookups of detach_network), done while the root is
+  // unmounted (sys/close_behind.h) and waited for by umount_root.
+  sys::CloseBehind closes;
   // The root's unmount, begun by detach_network on a thread of its own and waited for by
   // umount_root (std::async's future waits in its destructor too: an earlier error still waits).
   std::future<Status> umount;
@@ -164,8 +168,11 @@ Status detach_network(StopContext& c) {
 }
 
 Status umount_root(StopContext& c) {
-  if (c.umount.valid()) return c.umount.get();
-  return c.opts.skip_umount ? Status{} : storage::umount_root(c.ct);
+  Status st = c.umount.valid()     ? c.umount.get()
+              : c.opts.skip_umount ? Status{}
+                                   : storage::umount_root(c.ct);
+  c.closes.wait();
+  return st;
 }
 
 constexpr std::array<Step<StopContext>, 7> kStopSteps{{
@@ -187,7 +194,7 @@ Status stop(const CtConfig& ct, const StopOptions& opts) {
     procsrv::stop_server_if_idle(ct.host());  // it ends with the last CT
     monitor::stop_if_idle(ct.host());
   });
-  StopContext c{ct, opts, {}, nullptr, {}, {}, {}, false, {}};
+  StopContext c{ct, opts, {}, nullptr, {}, {}, {}, false};
   return run_pipeline<StopContext>("stop", kStopSteps, c);
 }
 

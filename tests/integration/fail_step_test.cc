@@ -4,6 +4,7 @@
 // host veth, route or nft table/chain of the CT, no process, and its status says stopped. Then a
 // normal start works. The step lists come from a traced start (BERTH_TRACE=1), so a new step is
 // covered without touching this test.
+#include <filesystem>
 #include <regex>
 #include <string>
 #include <utility>
@@ -13,6 +14,8 @@
 
 namespace berth::itest {
 namespace {
+
+namespace fs = std::filesystem;
 
 const std::vector<std::string> kPathEnv{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
 
@@ -95,6 +98,63 @@ TEST_F(FailStepTest, EveryStartStepUnwindsToNothing) {
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted running");
   EXPECT_EQ(berth({"exec2", id, "/bin/true"}).code, 0);
+}
+
+// Every step of destroy made to fail in turn, on a CT with an address and a name that ran (so a
+// stop left its anti-spoofing elements and its veth to the dying namespace): the failed destroy
+// leaves a CT that the next destroy removes completely. (A failure injected at wait_closes, after
+// the config went, leaves nothing to remove.)
+TEST_F(FailStepTest, EveryDestroyStepFailingIsFinishedByTheNextDestroy) {
+  static const std::regex line(R"(berth: trace: destroy \d+/\d+ (\w+) [0-9.]+ ms)");
+  auto make = [&](int i) {
+    std::string addr = "198.18.132." + std::to_string(i + 1);
+    std::string id = create_ct({"--ipadd", addr, "--name", "failing-destroy-" + std::to_string(i)});
+    EXPECT_EQ(berth({"start", id}).code, 0);
+    EXPECT_EQ(berth({"stop", id, "--fast"}).code, 0);
+    return std::make_pair(id, addr);
+  };
+  auto [first_id, first_addr] = make(0);
+  RunOptions traced;
+  traced.env = {"BERTH_TRACE=1"};
+  RunResult first = berth({"destroy", first_id}, traced);
+  ASSERT_EQ(first.code, 0) << first.err;
+  std::vector<std::string> steps;
+  for (const auto& l : split_lines(first.err)) {
+    std::smatch m;
+    if (std::regex_match(l, m, line)) steps.push_back(m[1]);
+  }
+  ASSERT_GE(steps.size(), 8u) << first.err;
+  EXPECT_EQ(steps.back(), "wait_closes");
+
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const std::string& step = steps[i];
+    SCOPED_TRACE("destroy:" + step);
+    auto [id, addr] = make(static_cast<int>(i) + 1);
+    RunOptions inject;
+    inject.env = {"BERTH_FAIL_STEP=destroy:" + step};
+    RunResult r = berth({"destroy", id}, inject);
+    EXPECT_NE(r.code, 0);
+    EXPECT_PRED2(contains, r.err, "step " + step + ": failure injected by BERTH_FAIL_STEP");
+    RunResult again = berth({"destroy", id});
+    if (step == "wait_closes")
+      EXPECT_FALSE(fs::exists(conf_path(id))) << again.err;
+    else
+      EXPECT_EQ(again.code, 0) << again.err;
+    EXPECT_FALSE(fs::exists(conf_path(id)));
+    EXPECT_FALSE(fs::exists(root() + "/etc/berth/names/failing-destroy-" + std::to_string(i + 1)));
+    std::vector<std::string> found;
+    for (int k = 0; k < 50; ++k) {
+      found = leaks();
+      auto net = net_leftovers(id, addr);
+      found.insert(found.end(), net.begin(), net.end());
+      std::string sets =
+          host_out({"/usr/sbin/nft", "list", "table", "inet", "berth-" + instance()});
+      if (contains(sets, addr)) found.push_back("anti-spoofing element " + addr);
+      if (found.empty()) break;
+      sleep_ms(100);
+    }
+    EXPECT_TRUE(found.empty()) << ::testing::PrintToString(found);
+  }
 }
 
 // A step named by its index counts within its pipeline; one of another pipeline is not hit.

@@ -12,9 +12,12 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "harness.h"
 
@@ -100,11 +103,20 @@ class OtherInstance {
     }
     std::error_code ec;
     fs::remove_all(root_, ec);
-    // Nothing of it may stay on the host: its veths carry "berth:<instance>:".
-    for (const auto& link : fs::directory_iterator("/sys/class/net", ec)) {
-      std::string alias = read_text(link.path().string() + "/ifalias");
-      EXPECT_NE(alias.rfind("berth:" + instance_ + ":", 0), 0u) << "leaked link " << link.path();
+    // Nothing of it may stay on the host: its veths carry "berth:<instance>:". The routed veths
+    // go with the stopped CTs' network namespaces, which the kernel takes down in the background
+    // (stop and destroy do not wait for it): up to 5 s.
+    std::vector<std::string> left;
+    for (int i = 0; i < 50; ++i) {
+      left.clear();
+      for (const auto& link : fs::directory_iterator("/sys/class/net", ec)) {
+        std::string alias = read_text(link.path().string() + "/ifalias");
+        if (alias.rfind("berth:" + instance_ + ":", 0) == 0) left.push_back(link.path());
+      }
+      if (left.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    EXPECT_TRUE(left.empty()) << "leaked links " << ::testing::PrintToString(left);
     // ... nor its cgroup parent (v2: /sys/fs/cgroup/<instance>; v1: one per hierarchy).
     EXPECT_FALSE(fs::exists("/sys/fs/cgroup/" + instance_));
     for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec))

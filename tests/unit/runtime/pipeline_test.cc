@@ -98,6 +98,21 @@ TEST(ExecSteps, Order) {
   EXPECT_EQ(s.back(), "collect_status");
 }
 
+TEST(DestroySteps, Order) {
+  auto s = destroy_step_names();
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s.front(), "query_state");
+  // Leftovers of a killed command are repaired first; the instance's tables go only after the
+  // CT's elements; the disk is unmounted before the private area goes; the config is renamed
+  // after everything else it names is gone (a destroy killed before that runs all of it again);
+  // the closes it left behind are waited for last.
+  expect_in_order(s,
+                  {"query_state", "repair_leftovers", "detach_network", "remove_instance_filters",
+                   "umount_root", "destroy_private", "remove_config", "wait_closes"});
+  expect_in_order(s, {"remove_snapshots", "destroy_private", "release_ids", "remove_config"});
+  EXPECT_EQ(s.back(), "wait_closes");
+}
+
 TEST(Pipeline, FailStepSpec) {
   EXPECT_TRUE(fail_step_matches("mount_root", "start", 2, "mount_root"));
   EXPECT_TRUE(fail_step_matches("3", "start", 2, "mount_root"));
