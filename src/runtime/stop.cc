@@ -138,26 +138,33 @@ Status kill_init(StopContext& c) {
   return {};
 }
 
-// Processes exec'ed into the CT die with its PID namespace; wait for the group to empty.
+// The root's unmount on a thread of its own (once; not with skip_umount): it waits mostly on the
+// disk (its file systems' sync), the rest of the stop on the kernel's cgroup and network teardown
+// (rmdir of the groups, netlink, nftables, the traffic counters' file), so a stop costs the
+// longer of the two instead of their sum. Without a thread to be had (the caller's process
+// limit) umount_root unmounts after the network.
+void begin_umount(StopContext& c) {
+  if (c.opts.skip_umount || c.umount.valid()) return;
+  try {
+    c.umount = std::async(std::launch::async, [&ct = c.ct] { return storage::umount_root(ct); });
+  } catch (const std::system_error&) {
+  }
+}
+
+// Processes exec'ed into the CT die with its PID namespace; wait for the group to empty. Then no
+// process of the CT is left to hold its root: the unmount begins while the groups are removed.
 Status remove_cgroup(StopContext& c) {
   if (!c.s.running) return {};
   BERTH_RETURN_IF_ERROR(c.cg->kill_all(c.group).status(exitcode::kStopFailed));
+  begin_umount(c);
   return c.cg->remove(c.group).status(exitcode::kStopFailed);
 }
 
 // The veths die with the CT's netns; their host ends (if still there), the host routes, the
-// proxy neighbour entries and the anti-spoofing filters are removed here. Meanwhile the root is
-// unmounted on another thread: the two share nothing (the unmount waits mostly on the disk, its
-// file systems' sync; the network on netlink, nftables and the traffic counters' file), so a
-// stop costs the longer of the two instead of their sum.
+// proxy neighbour entries and the anti-spoofing filters are removed here, while the root is
+// unmounted (begin_umount; begun here for a CT that was not running).
 Status detach_network(StopContext& c) {
-  if (!c.opts.skip_umount) {
-    try {
-      c.umount = std::async(std::launch::async, [&ct = c.ct] { return storage::umount_root(ct); });
-    } catch (const std::system_error&) {
-      // No thread to be had (the caller's process limit): umount_root unmounts after this step.
-    }
-  }
+  begin_umount(c);
   // Init is dead: the netns goes when we let go of it below, and the routed veth with it. Its
   // anti-spoofing elements stay (net::remove_filters): every process of the CT is gone, and the
   // host end of the veth, which lives on until the kernel has taken the namespace down, stays

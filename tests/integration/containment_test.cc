@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <thread>
 #include <filesystem>
+#include <mutex>
 #include <sstream>
 
 #include "cgroups/backend.h"
@@ -145,21 +146,32 @@ TEST_F(ContainmentTest, ForkBombStopsAtNumproc) {
   ASSERT_EQ(cgroups::read_limit(pids_dir + "/pids.max"), 64);
   // Every process forks, and keeps forking when refused, for 4 s; only pids.max holds it.
   pid_t attack = spawn_berth({"exec3", bomb, install_probe(bomb), "--forkbomb", "4"});
-  // pids.current sampled every 2 ms while the main thread probes the neighbour.
+  // pids.current sampled every 2 ms while the main thread probes the neighbour, and the group's
+  // counters (limit, peak, refused forks) every 50 ms: the last reading of a group that is still
+  // there counts (the bomb's own OOM killer may end the CT, and its group, during the attack:
+  // below).
   std::atomic<bool> done{false};
   std::atomic<uint64_t> most{0}, samples{0};
+  std::mutex stats_mu;
+  cgroups::Stats s;
+  auto keep_stats = [&] {
+    cgroups::Stats now = stats(bomb);
+    std::lock_guard<std::mutex> g(stats_mu);
+    if (now.pids.limit == 64) s = now;
+  };
   std::thread sampler([&] {
-    while (!done) {
+    for (uint64_t i = 0; !done; ++i) {
       uint64_t n = cgroups::read_u64(pids_dir + "/pids.current");
       if (n > most) most = n;
       ++samples;
+      if (i % 25 == 0) keep_stats();
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   });
   double worst = probe_for(nb, 3.0);
   done = true;
   sampler.join();
-  cgroups::Stats s = stats(bomb);
+  keep_stats();
   std::printf(
       "[containment] fork_bomb: pids.current at most %llu in %llu samples, peak %llu (limit 64), "
       "refused "
