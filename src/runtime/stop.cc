@@ -147,8 +147,7 @@ void begin_umount(StopContext& c) {
   if (c.opts.skip_umount || c.umount.valid()) return;
   try {
     c.umount = std::async(std::launch::async, [&ct = c.ct] { return storage::umount_root(ct); });
-  } catch (const std::system_error&) {
-  }
+  } catch (const std::system_error&) {}
 }
 
 // Processes exec'ed into the CT die with its PID namespace; wait for the group to empty. Then no

@@ -4,12 +4,15 @@
 // or any other's on the host) waits for an RCU grace period: at the socket's release the kernel
 // flushes its queue of deleted objects, which it frees only after a grace period (5-20 ms on a
 // busy host). A command with more to do (destroy: the disk, the id ranges, the config; stop: the
-// unmount) gives such closes to a CloseBehind scope, which closes on a thread of its own while
-// the command goes on; the scope's end waits for every close it was given, so the command still
-// ends after them and leaves nothing running. What was sent on the socket is done (acknowledged
-// by the kernel) before the close.
+// unmount) gives such closes to a CloseBehind scope, whose one thread closes them in order while
+// the command goes on (after the first wait the kernel's queue is empty, so the rest close at
+// once); the scope's end waits for every close it was given, so the command still ends after
+// them and leaves nothing running. What was sent on a socket is done (acknowledged by the kernel)
+// before its close.
 #pragma once
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -26,17 +29,25 @@ class CloseBehind {
   CloseBehind(const CloseBehind&) = delete;
   CloseBehind& operator=(const CloseBehind&) = delete;
 
-  // Waits until every close given so far is done.
+  // Waits until every close given so far is done (the scope takes more afterwards).
   void wait();
 
  private:
   friend void close_behind(UniqueFd fd);
+  // Queues fd for the closing thread (started with the first); false if no thread could be had.
+  bool give(UniqueFd& fd);
+  void run();
+
   CloseBehind* outer_;
-  std::vector<std::thread> closing_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<UniqueFd> queue_;
+  bool ending_ = false;
+  std::thread closer_;
 };
 
-// Closes fd on a thread of the calling thread's CloseBehind scope; without a scope, or without a
-// thread to be had, here and now.
+// Closes fd on the thread of the calling thread's CloseBehind scope; without a scope, or without
+// a thread to be had, here and now.
 void close_behind(UniqueFd fd);
 
 }  // namespace berth::sys
