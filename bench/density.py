@@ -587,6 +587,11 @@ def run_phase(ctx, tool, n, args):
     try:
         res["setup_ms"] = tool.setup()
         links0 = links_now()
+        # Dirty pages (of whatever ran before: a build, the previous tool's removals) are not
+        # counted in MemAvailable until written back, and their writeback during the phase
+        # raised it by hundreds of MiB (a Berth phase once "dropped" -2258 KiB per container):
+        # written back before the baseline, and again before each later reading.
+        os.sync()
         time.sleep(args.settle_before)
         res["base"] = memory_now(ctx, tool, caller_cg)
         log("%s: baseline MemAvailable %d KiB; creating %d" % (
@@ -608,6 +613,7 @@ def run_phase(ctx, tool, n, args):
                 log("%s: %d running (last start %.1f ms)" % (tool.name, i + 1, starts[-1]))
         res["start_wall_ms"] = ms(t0, now_ns())
         log("%s: %d running; settling %d s" % (tool.name, n, args.settle))
+        os.sync()
         time.sleep(args.settle)
         res["running"] = memory_now(ctx, tool, caller_cg)
         if tool.name == "berth":
@@ -629,6 +635,7 @@ def run_phase(ctx, tool, n, args):
         res["stop_wall_ms"] = ms(t0, now_ns())
         res["split"] = getattr(tool, "split", {})
         res["retries"] = getattr(tool, "retries", [])
+        os.sync()
         time.sleep(args.settle)
         res["after"] = memory_now(ctx, tool, caller_cg)
         res["links_left"] = sorted(links_now() - links0)
