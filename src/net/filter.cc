@@ -412,9 +412,14 @@ Status remove_instance_filters(const HostConfig& host) {
   std::string shared = shared_table(host.instance());
   BERTH_ASSIGN_OR_RETURN(sys::FileLock lock, lock_filters(host));
   if (!dir_empty(state_dir(host))) return {};  // a CT still has elements in them
+  // Only tables that are there: deleting one (even one made in the same transaction) makes the
+  // close of this and every other nf_tables socket wait for an RCU grace period
+  // (sys/close_behind.h), which an instance that never filtered would pay at its last destroy.
   std::vector<nft::Change> drop;
-  drop_table(drop, nft::Family::kInet, shared);
-  drop_table(drop, nft::Family::kArp, shared);
+  for (nft::Family f : {nft::Family::kInet, nft::Family::kArp}) {
+    BERTH_ASSIGN_OR_RETURN(bool there, nft::table_exists(f, shared));
+    if (there) drop_table(drop, f, shared);
+  }
   return nft::apply(drop).context("remove the instance's anti-spoofing tables");
 }
 
