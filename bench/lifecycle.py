@@ -327,6 +327,9 @@ def main():
     ap.add_argument("--tools", default="floor,crun,runc,lxc,nspawn,berth")
     ap.add_argument("--berth", default="build/berth")
     ap.add_argument("--berth-stop", default="fast", choices=["fast", "plain"])
+    ap.add_argument("--halt-init", default="",
+                    help="a static init that halts at once (bench/halt-init.c): every container's "
+                         "/sbin/init; crun stops with SIGTERM")
     ap.add_argument("-o", "--output", default=None)
     ap.add_argument("--busybox", default="/bin/busybox")
     ap.add_argument("--preexist", default="", help="colon-separated paths that existed before")
@@ -353,6 +356,10 @@ def main():
         ctx.open_log()
         hierarchies = private_cgroupfs(args.host_mntns)
         build_rootfs(ctx.rootfs, args.busybox)
+        if args.halt_init:
+            init = os.path.join(ctx.rootfs, "sbin", "init")
+            os.unlink(init)
+            shutil.copy2(args.halt_init, init)
         if os.path.isdir(os.path.join(CG, "systemd")):
             # nspawn --keep-unit puts its payload/supervisor cgroups under the caller's
             # name=systemd cgroup; give it a tagged one (the driver moves once, before timing).

@@ -254,7 +254,9 @@ class Oci(Tool):
         pid = self.pids.pop(r, 0)
         fd = os.pidfd_open(pid) if pid else None
         t0 = now_ns()
-        self.ctx.run(self.base() + ["kill", self.ct(r), "KILL"])
+        # --halt-init: the graceful stop of an init that halts at once (SIGTERM, crun's default).
+        sig = "TERM" if getattr(self.ctx.args, "halt_init", "") else "KILL"
+        self.ctx.run(self.base() + ["kill", self.ct(r), sig])
         if fd is not None and not wait_exit(fd):
             raise OpFailed("%s: init %d still alive 10 s after kill" % (self.name, pid))
         return ms(t0, now_ns())
@@ -498,8 +500,22 @@ class Berth(Tool):
         self.made.add(r)
         # BERTH_CREATE_ARGS: more options for `berth create` (e.g. "--diskspace unlimited": no
         # disk image, a root like the peers'); the report names them.
-        return self.b("create", self.ct(r), "--ostemplate", "busybox",
-                      *os.environ.get("BERTH_CREATE_ARGS", "").split())
+        t = self.b("create", self.ct(r), "--ostemplate", "busybox",
+                   *os.environ.get("BERTH_CREATE_ARGS", "").split())
+        halt_init = getattr(self.ctx.args, "halt_init", "")
+        if halt_init:
+            # Untimed: the VPS's /sbin/init becomes the init that halts at once (in its own upper
+            # layer, through a mount of its root: the template's files stay as they are).
+            self.b("mount", self.ct(r))
+            init = os.path.join(self.root, "var", "lib", "berth", "root", self.ct(r), "sbin", "init")
+            try:
+                if os.path.lexists(init):
+                    os.unlink(init)
+                shutil.copy2(halt_init, init)
+                os.chmod(init, 0o755)
+            finally:
+                self.b("umount", self.ct(r))
+        return t
 
     def start(self, r):
         # BERTH_TRACE=1: berth prints each start step's duration on stderr (runtime/pipeline.h);
