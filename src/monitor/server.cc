@@ -37,6 +37,7 @@
 #include "state/inventory.h"
 #include "state/status.h"
 #include "sys/pidfd.h"
+#include "sys/poll_set.h"
 
 extern char** environ;
 
@@ -207,8 +208,16 @@ pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string>
   ::_exit(exitcode::kSystem);
 }
 
+// Names the file a descriptor of the watcher's poll set holds (sys/poll_set.h): each object that
+// owns one gets its own when it is made (a console's client when it attaches).
+uint64_t fresh_serial() {
+  static uint64_t last = 2;  // 1 and 2: the listener and the signalfd
+  return ++last;
+}
+
 struct Worker {
-  std::string ctid;    // teardown workers: their CT; start workers: from the report
+  uint64_t serial = fresh_serial();  // of report
+  std::string ctid;                  // teardown workers: their CT; start workers: from the report
   UniqueFd client;     // the command waiting for the exit status (none for the watcher's own)
   UniqueFd report;     // read end of the report pipe
   std::string text;    // what it reported so far ("<ctid> <pid>" lines, "=<status>" at its end)
@@ -221,6 +230,7 @@ struct Worker {
 };
 
 struct Watched {
+  uint64_t serial = fresh_serial();  // of pidfd
   pid_t pid = 0;
   UniqueFd pidfd;  // adopted inits only (not our children)
   UniqueFd netns;
@@ -229,6 +239,7 @@ struct Watched {
 // A CT's console: the master of its pty, a slave held open (so the master never hangs up while
 // init reopens its console), the log, and the attached `berth console`, if any.
 struct Console {
+  uint64_t serial = fresh_serial(), client_serial = 0;  // of master, of client
   UniqueFd master, slave, log, client;
   pid_t released = 0;  // a command is ending this CT (stop): dropped once this init is gone
 };
@@ -276,6 +287,7 @@ class Monitor {
   std::map<pid_t, int> orphans_;           // reaped children nobody claimed yet: pid -> wait status
   std::map<std::string, pid_t> released_;  // inits a command ends itself (stop, restart)
   bool exiting_ = false;                   // an "idle" request found nothing to do: exit now
+  sys::PollSet poll_set_;
 };
 
 void Monitor::adopt_running() {
@@ -373,6 +385,7 @@ void Monitor::accept_client() {
     if (answer != 'A') return;
     ::fcntl(c.get(), F_SETFL, O_NONBLOCK);
     con->second.client = std::move(c);
+    con->second.client_serial = fresh_serial();
     return;
   }
   if (req->verb != "run") return;
@@ -627,19 +640,23 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
   adopt_running();
   for (;;) {
     std::vector<struct pollfd> fds{{listener_.get(), POLLIN, 0}, {sigfd_.get(), POLLIN, 0}};
+    std::vector<uint64_t> serials{1, 2};
     std::vector<std::string> adopted;
     for (auto& [id, w] : watched_)
       if (w.pidfd) {
         fds.push_back({w.pidfd.get(), POLLIN, 0});
+        serials.push_back(w.serial);
         adopted.push_back(id);
       }
     size_t first_console = fds.size();
     std::vector<std::pair<std::string, bool>> console_of;  // CTID, client (else master)
     for (auto& [id, con] : consoles_) {
       fds.push_back({con.master.get(), POLLIN, 0});
+      serials.push_back(con.serial);
       console_of.emplace_back(id, false);
       if (con.client) {
         fds.push_back({con.client.get(), POLLIN, 0});
+        serials.push_back(con.client_serial);
         console_of.emplace_back(id, true);
       }
     }
@@ -649,9 +666,11 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
     for (auto& [pid, w] : workers_)
       if (w.client && w.report && !w.ended) {
         fds.push_back({w.report.get(), POLLIN, 0});
+        serials.push_back(w.serial);
         report_of.push_back(pid);
       }
-    int r = ::poll(fds.data(), fds.size(), retries_.empty() ? 2000 : 250);
+    // Registered with epoll as they change, not at every wake-up (sys/poll_set.h).
+    int r = poll_set_.wait(fds, serials, retries_.empty() ? 2000 : 250);
     if (r < 0 && errno != EINTR) return exitcode::kSystem;
     if (r > 0 && (fds[1].revents & POLLIN)) {
       struct signalfd_siginfo si;

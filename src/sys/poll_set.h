@@ -1,0 +1,37 @@
+// poll(2) for a long-lived loop over many descriptors that change little between calls.
+//
+// poll(2) registers and scans every descriptor at every call: with 1000 VPSs the watcher's 2000
+// consoles and pidfds cost it 0.5-2.6 ms of CPU per wake-up (perf stat), and every answer it gave
+// a command waited that long. A PollSet keeps the descriptors in an epoll instance and registers
+// again only what changed since the last call, so a wake-up costs what is ready.
+//
+// The caller gives each descriptor a serial that names the file it holds: when a descriptor is
+// closed its number may come back for another file, whose serial must differ (the kernel drops a
+// closed file from the epoll set; the new one must be added). Level-triggered, as poll(2).
+#pragma once
+
+#include <poll.h>
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "core/unique_fd.h"
+
+namespace berth::sys {
+
+class PollSet {
+ public:
+  // Like poll(2) on fds (revents filled in, in order); serials[i] names the file of fds[i].
+  // Returns how many are ready, 0 on timeout, -1 with errno (EINTR included). Without epoll (or
+  // when a descriptor cannot be added) it is poll(2) itself.
+  int wait(std::vector<pollfd>& fds, const std::vector<uint64_t>& serials, int timeout_ms);
+
+ private:
+  UniqueFd epoll_;
+  bool broken_ = false;                         // epoll refused something: poll(2) from now on
+  std::unordered_map<int, uint64_t> serial_of_;  // registered descriptor -> serial
+  std::unordered_map<int, short> events_of_;     // registered descriptor -> events
+};
+
+}  // namespace berth::sys

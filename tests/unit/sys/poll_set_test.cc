@@ -1,0 +1,109 @@
+#include "sys/poll_set.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace berth::sys {
+namespace {
+
+struct Pipe {
+  int r = -1, w = -1;
+  Pipe() {
+    int p[2];
+    EXPECT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    r = p[0], w = p[1];
+  }
+  ~Pipe() {
+    if (r >= 0) ::close(r);
+    if (w >= 0) ::close(w);
+  }
+  void put() { EXPECT_EQ(::write(w, "x", 1), 1); }
+};
+
+TEST(PollSet, ReportsWhatIsReadyAndTimesOut) {
+  PollSet set;
+  Pipe a, b;
+  std::vector<pollfd> fds{{a.r, POLLIN, 0}, {b.r, POLLIN, 0}};
+  EXPECT_EQ(set.wait(fds, {10, 11}, 0), 0);
+  b.put();
+  EXPECT_EQ(set.wait(fds, {10, 11}, 1000), 1);
+  EXPECT_EQ(fds[0].revents, 0);
+  EXPECT_TRUE(fds[1].revents & POLLIN);
+  // Level-triggered, as poll(2): still readable, still reported.
+  EXPECT_EQ(set.wait(fds, {10, 11}, 0), 1);
+  EXPECT_TRUE(fds[1].revents & POLLIN);
+}
+
+TEST(PollSet, ADescriptorNoLongerAskedForIsNotReported) {
+  PollSet set;
+  Pipe a, b;
+  std::vector<pollfd> both{{a.r, POLLIN, 0}, {b.r, POLLIN, 0}};
+  EXPECT_EQ(set.wait(both, {10, 11}, 0), 0);
+  a.put();
+  std::vector<pollfd> only_b{{b.r, POLLIN, 0}};
+  EXPECT_EQ(set.wait(only_b, {11}, 0), 0);
+  // Asked for again: registered again.
+  EXPECT_EQ(set.wait(both, {10, 11}, 0), 1);
+  EXPECT_TRUE(both[0].revents & POLLIN);
+}
+
+TEST(PollSet, ANumberReusedByAnotherFileIsWatchedAsThatFile) {
+  PollSet set;
+  auto* a = new Pipe;
+  const int number = a->r;
+  std::vector<pollfd> fds{{number, POLLIN, 0}};
+  EXPECT_EQ(set.wait(fds, {10}, 0), 0);
+  delete a;  // both ends closed: the number is free again
+  Pipe b;
+  // Make b's read end take the old number (the lowest free one may be it already).
+  if (b.r != number) {
+    ASSERT_EQ(::dup2(b.r, number), number);
+    ::close(b.r);
+    b.r = number;
+  }
+  fds = {{number, POLLIN, 0}};
+  EXPECT_EQ(set.wait(fds, {12}, 0), 0);
+  b.put();
+  EXPECT_EQ(set.wait(fds, {12}, 1000), 1);
+  EXPECT_TRUE(fds[0].revents & POLLIN);
+}
+
+TEST(PollSet, ARegistrationThatOutlivedItsDescriptorIsIgnored) {
+  PollSet set;
+  Pipe a;
+  std::vector<pollfd> fds{{a.r, POLLIN, 0}};
+  EXPECT_EQ(set.wait(fds, {10}, 0), 0);
+  // A copy keeps a's file open (as a process forked meanwhile would); the number goes to b.
+  int copy = ::fcntl(a.r, F_DUPFD_CLOEXEC, 100);
+  ASSERT_GE(copy, 0);
+  const int number = a.r;
+  Pipe b;
+  ASSERT_EQ(::dup2(b.r, number), number);  // closes a.r's number, not a's file
+  ::close(b.r);
+  b.r = number;
+  a.r = -1;
+  a.put();  // a's old registration is ready; b is not
+  fds = {{number, POLLIN, 0}};
+  EXPECT_EQ(set.wait(fds, {11}, 50), 0);
+  EXPECT_EQ(fds[0].revents, 0);
+  b.put();
+  EXPECT_EQ(set.wait(fds, {11}, 1000), 1);
+  ::close(copy);
+}
+
+TEST(PollSet, NegativeDescriptorsAreNeverReady) {
+  PollSet set;
+  Pipe a;
+  a.put();
+  std::vector<pollfd> fds{{-1, POLLIN, 0}, {a.r, POLLIN, 0}};
+  EXPECT_EQ(set.wait(fds, {10, 11}, 0), 1);
+  EXPECT_EQ(fds[0].revents, 0);
+  EXPECT_TRUE(fds[1].revents & POLLIN);
+}
+
+}  // namespace
+}  // namespace berth::sys
