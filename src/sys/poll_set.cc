@@ -28,8 +28,7 @@ short from_epoll(uint32_t e) {
 
 }  // namespace
 
-int PollSet::wait(std::vector<pollfd>& fds, const std::vector<uint64_t>& serials,
-                  int timeout_ms) {
+int PollSet::wait(std::vector<pollfd>& fds, const std::vector<uint64_t>& serials, int timeout_ms) {
   for (auto& p : fds) p.revents = 0;
   if (!broken_ && !epoll_) {
     epoll_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));

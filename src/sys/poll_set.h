@@ -29,7 +29,7 @@ class PollSet {
 
  private:
   UniqueFd epoll_;
-  bool broken_ = false;                         // epoll refused something: poll(2) from now on
+  bool broken_ = false;                          // epoll refused something: poll(2) from now on
   std::unordered_map<int, uint64_t> serial_of_;  // registered descriptor -> serial
   std::unordered_map<int, short> events_of_;     // registered descriptor -> events
 };
