@@ -50,41 +50,38 @@ int PollSet::wait(std::vector<pollfd>& fds, const std::vector<uint64_t>& serials
       // A serial or descriptor twice: poll(2) handles that.
       return ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeout_ms);
     }
-    auto s = serial_of_.find(fd);
-    if (s != serial_of_.end() && s->second == serials[i] && events_of_[fd] == fds[i].events)
-      continue;
+    auto reg = registered_.find(fd);
+    const bool same_file = reg != registered_.end() && reg->second.serial == serials[i];
+    if (same_file && reg->second.events == fds[i].events) continue;
     epoll_event ev{};
     ev.events = to_epoll(fds[i].events);
     ev.data.u64 = serials[i];
     int rc;
-    if (s != serial_of_.end() && s->second == serials[i]) {
-      rc = ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);  // the same file, other events
+    if (same_file) {
+      rc = ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);  // other events
     } else {
       // Another file under a number seen before: its old registration went with the old file's
       // close, unless a copy of that file lives on elsewhere (then it is dropped here).
-      if (s != serial_of_.end()) (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+      if (reg != registered_.end()) (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
       rc = ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
       if (rc != 0 && errno == EEXIST) rc = ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
     }
     if (rc != 0) {  // not pollable through epoll (a regular file, ...): poll(2) from now on
       broken_ = true;
       epoll_.reset();
-      serial_of_.clear();
-      events_of_.clear();
+      registered_.clear();
       return ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeout_ms);
     }
-    serial_of_[fd] = serials[i];
-    events_of_[fd] = fds[i].events;
+    registered_[fd] = {serials[i], fds[i].events};
   }
   // Descriptors no longer asked for (closed, or kept but not waited on now).
-  for (auto it = serial_of_.begin(); it != serial_of_.end();) {
+  for (auto it = registered_.begin(); it != registered_.end();) {
     if (seen.count(it->first)) {
       ++it;
       continue;
     }
     (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->first, nullptr);
-    events_of_.erase(it->first);
-    it = serial_of_.erase(it);
+    it = registered_.erase(it);
   }
 
   std::vector<epoll_event> ready(fds.empty() ? 1 : fds.size() + 8);

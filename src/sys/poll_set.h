@@ -28,10 +28,13 @@ class PollSet {
   int wait(std::vector<pollfd>& fds, const std::vector<uint64_t>& serials, int timeout_ms);
 
  private:
+  struct Registered {
+    uint64_t serial;
+    short events;
+  };
   UniqueFd epoll_;
-  bool broken_ = false;                          // epoll refused something: poll(2) from now on
-  std::unordered_map<int, uint64_t> serial_of_;  // registered descriptor -> serial
-  std::unordered_map<int, short> events_of_;     // registered descriptor -> events
+  bool broken_ = false;                             // epoll refused something: poll(2) from now on
+  std::unordered_map<int, Registered> registered_;  // by descriptor
 };
 
 }  // namespace berth::sys

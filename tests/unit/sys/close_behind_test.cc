@@ -6,45 +6,34 @@
 
 #include <gtest/gtest.h>
 
+#include "test_pipe.h"
+
 namespace berth::sys {
 namespace {
 
 bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
 
-// The read end of a pipe sees POLLHUP once every write end is closed: a close done by another
-// thread is seen without reusing descriptor numbers.
-struct Pipe {
-  int r = -1, w = -1;
-  Pipe() {
-    int p[2];
-    EXPECT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    r = p[0], w = p[1];
-  }
-  ~Pipe() { ::close(r); }
-  bool writer_closed() const {
-    pollfd p{r, POLLIN, 0};
-    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
-  }
-};
+using Pipe = TestPipe;
 
 TEST(CloseBehind, WithoutAScopeClosesAtOnce) {
   Pipe p;
-  close_behind(UniqueFd(p.w));
+  const int w = p.take_w();
+  close_behind(UniqueFd(w));
   EXPECT_TRUE(p.writer_closed());
-  EXPECT_FALSE(is_open(p.w));
+  EXPECT_FALSE(is_open(w));
 }
 
 TEST(CloseBehind, TheScopesWaitEndsEveryCloseItWasGiven) {
   Pipe a, b;
   {
     CloseBehind scope;
-    close_behind(UniqueFd(a.w));
-    close_behind(UniqueFd(b.w));
+    close_behind(UniqueFd(a.take_w()));
+    close_behind(UniqueFd(b.take_w()));
     scope.wait();
     EXPECT_TRUE(a.writer_closed());
     EXPECT_TRUE(b.writer_closed());
     Pipe c;
-    close_behind(UniqueFd(c.w));
+    close_behind(UniqueFd(c.take_w()));
   }  // the end of the scope waits too
 }
 
@@ -52,7 +41,7 @@ TEST(CloseBehind, TheEndOfAScopeWaits) {
   Pipe a;
   {
     CloseBehind scope;
-    close_behind(UniqueFd(a.w));
+    close_behind(UniqueFd(a.take_w()));
   }
   EXPECT_TRUE(a.writer_closed());
 }
@@ -62,10 +51,10 @@ TEST(CloseBehind, AnInnerScopeHidesTheOuterUntilItEnds) {
   CloseBehind outer;
   {
     CloseBehind inner;
-    close_behind(UniqueFd(a.w));
+    close_behind(UniqueFd(a.take_w()));
   }
-  EXPECT_TRUE(a.writer_closed());  // the inner scope's end waited for it
-  close_behind(UniqueFd(b.w));     // the outer scope's again
+  EXPECT_TRUE(a.writer_closed());      // the inner scope's end waited for it
+  close_behind(UniqueFd(b.take_w()));  // the outer scope's again
   outer.wait();
   EXPECT_TRUE(b.writer_closed());
 }

@@ -5,24 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "test_pipe.h"
+
 #include <vector>
 
 namespace berth::sys {
 namespace {
 
-struct Pipe {
-  int r = -1, w = -1;
-  Pipe() {
-    int p[2];
-    EXPECT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    r = p[0], w = p[1];
-  }
-  ~Pipe() {
-    if (r >= 0) ::close(r);
-    if (w >= 0) ::close(w);
-  }
-  void put() { EXPECT_EQ(::write(w, "x", 1), 1); }
-};
+using Pipe = TestPipe;
 
 TEST(PollSet, ReportsWhatIsReadyAndTimesOut) {
   PollSet set;
