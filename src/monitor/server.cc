@@ -637,8 +637,20 @@ bool Monitor::try_exit() {
 int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
   listener_ = std::move(listener);
   sigfd_ = std::move(sigfd);
-  adopt_running();
+  // CTs running without a watcher are adopted first, unless a command waits already (the one
+  // that spawned us): it is served first and they are adopted once no worker runs (adoption
+  // never overlaps a worker, whose CT it could take for an unwatched one). Until then they are
+  // as unwatched as they were, and try_exit() sees them running.
+  struct pollfd waiting {
+    listener_.get(), POLLIN, 0
+  };
+  bool adopt_pending = ::poll(&waiting, 1, 0) > 0;
+  if (!adopt_pending) adopt_running();
   for (;;) {
+    if (adopt_pending && workers_.empty()) {
+      adopt_running();
+      adopt_pending = false;
+    }
     std::vector<struct pollfd> fds{{listener_.get(), POLLIN, 0}, {sigfd_.get(), POLLIN, 0}};
     std::vector<uint64_t> serials{1, 2};
     std::vector<std::string> adopted;
