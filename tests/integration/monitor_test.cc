@@ -165,6 +165,48 @@ TEST_F(MonitorTest, RestartedWatcherAdoptsRunningCts) {
   EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks()) << monitor_log();
 }
 
+// The first start of an instance runs in the process spawned to become its watcher, which loads
+// the watcher (an exec) while the start runs (monitor/internal.h, spawn_serving); a second start
+// at the same moment queues on the socket that process listens on. Both are served, by one
+// watcher, `berth _monitor` (not a lingering copy of a command line), the parent of both inits.
+TEST_F(MonitorTest, TwoFirstStartsAtOnceShareTheWatcherSpawnedForOne) {
+  ASSERT_EQ(watcher(), 0);
+  std::string a = create_ct();
+  std::string b = create_ct();
+  pid_t pa = spawn_berth({"start", a});
+  pid_t pb = spawn_berth({"start", b});
+  EXPECT_EQ(wait_berth(pa), 0) << monitor_log();
+  EXPECT_EQ(wait_berth(pb), 0) << monitor_log();
+  // One watcher (the watcher's own workers, forks of it, show its command line too until they
+  // are gone: a moment after they answered).
+  auto watchers = [&] {
+    int n = 0;
+    for (pid_t p : berth_processes())
+      if (contains(read_text("/proc/" + std::to_string(p) + "/cmdline"), "_monitor")) ++n;
+    return n;
+  };
+  EXPECT_TRUE(wait_for([&] { return watchers() == 1; }, 5)) << watchers() << " watchers";
+  pid_t w = watcher();
+  ASSERT_GT(w, 0) << monitor_log();
+  EXPECT_EQ(read_text("/proc/" + std::to_string(w) + "/cmdline"),
+            std::string("berth\0_monitor\0", 15));
+  for (const auto& id : {a, b}) {
+    ASSERT_TRUE(wait_for([&] { return init_pid(id) > 0; }, 5)) << id;
+    pid_t init = init_pid(id);
+    EXPECT_TRUE(wait_for([&] { return parent_of(init) == w; }, 5))
+        << "CT " << id << ": init's parent is " << parent_of(init) << ", the watcher " << w;
+    EXPECT_PRED2(contains, monitor_log(), "CT " + id + ": watching init " + std::to_string(init));
+  }
+  // The first start's worker is the watcher's as any other: a poweroff inside is seen.
+  berth({"exec", a, "poweroff"});
+  EXPECT_TRUE(
+      wait_for([&] { return status_line(a).find("unmounted down") != std::string::npos; }, 30))
+      << monitor_log();
+  EXPECT_EQ(berth({"stop", b}).code, 0);
+  EXPECT_TRUE(wait_for([&] { return watcher() == 0; }, 5)) << monitor_log();
+  EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks()) << monitor_log();
+}
+
 TEST_F(MonitorTest, RebootLoopIsStopped) {
   std::string id = create_running_ct();
   for (int i = 0; i < 6; ++i) {
