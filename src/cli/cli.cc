@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
   if (inv.command == "start" || inv.command == "restart" || inv.command == "snapshot-switch" ||
       restores) {
     std::vector<std::string> all(argv, argv + argc);
-    if (auto rc = monitor::run_in_worker(*host, all, monitor::kOwnStdio, &main)) return *rc;
+    if (auto rc = monitor::run_in_worker(*host, all)) return *rc;
   }
   for (const auto& c : kCommands)
     if (inv.command == c.name) return c.fn(inv, *host);

@@ -34,19 +34,14 @@ Result<sys::FileLock> lock_run_file(const HostConfig& host, const char* name, bo
   return sys::FileLock::acquire(host.paths().run + "/" + name, wait, "the watcher");
 }
 
-Result<struct sockaddr_un> socket_address(const std::string& path) {
+namespace {
+
+Result<UniqueFd> connect_to(const std::string& path) {
   struct sockaddr_un addr {};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path)
     return Error::from_errno(ENAMETOOLONG, "watcher socket `" + path + "`");
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
-
-namespace {
-
-Result<UniqueFd> connect_to(const std::string& path) {
-  BERTH_ASSIGN_OR_RETURN(struct sockaddr_un addr, socket_address(path));
   UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!s) return Error::from_errno(errno, "socket");
   if (::connect(s.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0)
@@ -208,7 +203,7 @@ void stop_if_idle(const HostConfig& host) {
 }
 
 std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv,
-                                 const int (&stdio)[3], RunInline self) {
+                                 const int (&stdio)[3]) {
   if (in_worker()) return std::nullopt;
   auto warn = [](const Error& e) {
     std::fprintf(stderr,
@@ -221,29 +216,16 @@ std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::
   {
     auto spawn = lock_run_file(host, kSpawnLock, true);
     if (!spawn.ok()) return warn(spawn.error());
-    auto recv_ack = [](int fd) {
-      char ack = 0;
-      ssize_t n;
-      do n = ::recv(fd, &ack, 1, 0);
-      while (n < 0 && errno == EINTR);
-      return n == 1 && ack == 'A';
-    };
-    auto s = connect_to(socket_path(host));
-    // None runs: the one spawned runs this command first (internal.h); when it cannot, nothing
-    // ran and it is spawned the usual way.
-    if (!s.ok() && self) {
-      auto first = spawn_serving(host, argv, stdio, self);
-      if (first.ok() && recv_ack(first->get())) sock = std::move(first).value();
-    }
-    if (!sock) {
-      if (!s.ok()) s = connect_or_spawn(host);
-      if (!s.ok()) return warn(s.error());
-      sock = std::move(s).value();
-      if (auto st = send_request(sock.get(), argv, stdio); !st.ok()) return warn(st.error());
-      // Nothing ran yet: run here.
-      if (!recv_ack(sock.get()))
-        return warn(Error::from_errno(EPROTO, "no answer from the watcher"));
-    }
+    auto s = connect_or_spawn(host);
+    if (!s.ok()) return warn(s.error());
+    sock = std::move(s).value();
+    if (auto st = send_request(sock.get(), argv, stdio); !st.ok()) return warn(st.error());
+    char ack = 0;
+    ssize_t n;
+    do n = ::recv(sock.get(), &ack, 1, 0);
+    while (n < 0 && errno == EINTR);
+    // Nothing ran yet: run here.
+    if (n != 1 || ack != 'A') return warn(Error::from_errno(EPROTO, "no answer from the watcher"));
   }
   struct {
     int32_t status;

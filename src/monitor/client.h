@@ -23,9 +23,6 @@ namespace berth::monitor {
 
 inline constexpr int kOwnStdio[3] = {0, 1, 2};
 
-// A program's command-line entry (main's argc/argv; returns the exit status).
-using RunInline = int (*)(int argc, char** argv);
-
 // <run>/monitor.sock
 std::string socket_path(const HostConfig& host);
 
@@ -33,12 +30,8 @@ std::string socket_path(const HostConfig& host);
 // the watcher when none runs. Returns the worker's exit status, or nullopt when the command must
 // run here (in a worker already, or the watcher cannot run: then a one-line warning was printed).
 // stdio: the fds the worker gets as 0, 1 and 2 (berthd passes /dev/null and a pipe).
-// self: this program's entry (the berth command line's, single-threaded). When no watcher runs,
-// the process spawned to become it then runs argv at once, in a fork of this process, and only
-// then loads the watcher (an exec), while the command runs: the spawn is off the command's path.
-// Without it (berthd), the watcher is spawned first and runs the command once it is up.
 std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv,
-                                 const int (&stdio)[3] = kOwnStdio, RunInline self = nullptr);
+                                 const int (&stdio)[3] = kOwnStdio);
 
 // Before a command ends a CT's init itself (stop, restart): the watcher forgets the CT, so that
 // init's end is not taken for a poweroff inside. Nothing when no watcher runs.

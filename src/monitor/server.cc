@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,8 +22,6 @@
 #include <ctime>
 #include <deque>
 #include <map>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,7 +36,6 @@
 #include "state/ct_cgroup.h"
 #include "state/inventory.h"
 #include "state/status.h"
-#include "sys/fs.h"
 #include "sys/pidfd.h"
 #include "sys/poll_set.h"
 
@@ -263,20 +259,6 @@ class Monitor {
  public:
   explicit Monitor(const HostConfig& host) : host_(host) {}
   int run(UniqueFd listener, UniqueFd sigfd);
-  // The mount namespace the starts run in this fork clone their CTs from (a CT's start then
-  // copies four mounts, not two per running CT); without it they clone from ours. later: made
-  // when no worker runs.
-  void make_staging(const std::string& scratch_dir, bool later) {
-    staging_dir_ = scratch_dir;
-    if (!later) make_staging_now();
-  }
-  // A worker forked before this process was the watcher (spawn_serving): watched from now on.
-  void take_worker(pid_t pid, UniqueFd client, UniqueFd report) {
-    Worker w;
-    w.client = std::move(client);
-    w.report = std::move(report);
-    workers_[pid] = std::move(w);
-  }
 
  private:
   void adopt_running();
@@ -293,11 +275,8 @@ class Monitor {
   void console_input(const std::string& ctid);
   UniqueFd open_console_log(const std::string& ctid, bool rotate);
   bool try_exit();
-  void make_staging_now();
 
   const HostConfig& host_;
-  std::string staging_dir_;  // the staging namespace is still to be made over it
-  UniqueFd staging_;
   UniqueFd listener_, sigfd_;
   std::map<pid_t, Worker> workers_;
   std::map<std::string, Watched> watched_;
@@ -655,17 +634,6 @@ bool Monitor::try_exit() {
   return true;
 }
 
-void Monitor::make_staging_now() {
-  auto made = isolation::make_staging_namespace(staging_dir_);
-  staging_dir_.clear();
-  if (!made.ok()) {
-    log("no staging mount namespace: %s", made.error().message());
-    return;
-  }
-  staging_ = std::move(made).value();
-  isolation::set_staging_namespace(staging_.get());
-}
-
 int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
   listener_ = std::move(listener);
   sigfd_ = std::move(sigfd);
@@ -676,16 +644,13 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
   struct pollfd waiting {
     listener_.get(), POLLIN, 0
   };
-  bool adopt_pending = !workers_.empty() || ::poll(&waiting, 1, 0) > 0;
+  bool adopt_pending = ::poll(&waiting, 1, 0) > 0;
   if (!adopt_pending) adopt_running();
-  // A worker taken over may have ended before our signalfd was there (its SIGCHLD is lost).
-  if (!workers_.empty()) reap();
   for (;;) {
     if (adopt_pending && workers_.empty()) {
       adopt_running();
       adopt_pending = false;
     }
-    if (!staging_dir_.empty() && workers_.empty()) make_staging_now();
     std::vector<struct pollfd> fds{{listener_.get(), POLLIN, 0}, {sigfd_.get(), POLLIN, 0}};
     std::vector<uint64_t> serials{1, 2};
     std::vector<std::string> adopted;
@@ -779,136 +744,7 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
   }
 }
 
-// The watcher's socket, born 0600 (no window where others may connect), listening.
-Result<UniqueFd> listen_on(const std::string& path) {
-  BERTH_ASSIGN_OR_RETURN(struct sockaddr_un addr, socket_address(path));
-  UniqueFd listener(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!listener) return Error::from_errno(errno, "socket");
-  ::unlink(path.c_str());
-  mode_t old = ::umask(077);
-  int b = ::bind(listener.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
-  ::umask(old);
-  if (b != 0) return Error::from_errno(errno, "bind `" + path + "`");
-  if (::chmod(path.c_str(), 0600) != 0 || ::listen(listener.get(), 64) != 0)
-    return Error::from_errno(errno, "listen on `" + path + "`");
-  return listener;
-}
-
-// How much lower spawn_serving's process runs until its watcher serves.
-constexpr int kSpawnNice = 10;
-
-// What spawn_serving's process hands to the watcher it execs (kFirstEnv, kFirstFds).
-struct Inherited {
-  pid_t worker = 0;
-  UniqueFd listener, lock, report, client;
-};
-
-std::optional<Inherited> inherit(const char* env) {
-  char* end = nullptr;
-  long pid = std::strtol(env, &end, 10);
-  if (end == env || *end != 0 || pid <= 0) return std::nullopt;
-  for (int fd : kFirstFds)
-    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return std::nullopt;
-  Inherited in;
-  in.worker = static_cast<pid_t>(pid);
-  in.listener.reset(kFirstFds[0]);
-  in.lock.reset(kFirstFds[1]);
-  in.report.reset(kFirstFds[2]);
-  in.client.reset(kFirstFds[3]);
-  return in;
-}
-
-// Whether this process runs one thread only (a fork of it may go on running its code).
-bool single_threaded() {
-  auto read = sys::read_file("/proc/self/stat");
-  if (!read.ok()) return false;
-  const std::string& stat = *read;
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return false;
-  // After the command's name: state (field 3) ... num_threads (field 20).
-  std::istringstream in(stat.substr(paren + 1));
-  std::string field;
-  for (int i = 3; i <= 20 && in >> field; ++i)
-    if (i == 20) return field == "1";
-  return false;
-}
-
-// The spawned process (a grandchild of the command, in a session of its own): what serve() does
-// before it serves, the command's worker, "A", then the watcher's exec. Never returns.
-[[noreturn]] void become_watcher(const HostConfig& host, const std::vector<std::string>& argv,
-                                 const int (&stdio)[3], RunInline self, UniqueFd command) {
-  // Before any fork: the command's init is reparented to us once its worker is gone.
-  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) ::_exit(exitcode::kSystem);
-  ::signal(SIGCHLD, SIG_DFL);  // children are waited for (an ignored SIGCHLD reaps them)
-  auto lock = lock_run_file(host, kServerLock, false);
-  if (!lock.ok()) ::_exit(exitcode::kSystem);
-  auto listener = listen_on(socket_path(host));
-  if (!listener.ok()) ::_exit(exitcode::kSystem);
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) ::_exit(exitcode::kSystem);
-  UniqueFd rd(p[0]), wr(p[1]);
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e)
-    if (std::strncmp(*e, kReportFdEnv, std::strlen(kReportFdEnv)) != 0 &&
-        std::strncmp(*e, kFirstEnv, std::strlen(kFirstEnv)) != 0)
-      env.emplace_back(*e);
-  g_run_inline = self;
-  pid_t worker = fork_worker(argv, env, stdio, -1, wr.get());
-  if (worker < 0) ::_exit(exitcode::kSystem);  // no "A": the command spawns the usual way
-  wr.reset();
-  // The command now waits for the answer (the watcher sends it); the spawn lock goes.
-  if (::send(command.get(), "A", 1, MSG_NOSIGNAL) != 1) {
-    // The command is gone; the worker runs on and its init is watched all the same.
-  }
-  // Loading and setting up the watcher must not slow the command it runs meanwhile (on a host of
-  // two CPUs they compete): the watcher runs at a low priority until it serves (serve()).
-  (void)::setpriority(PRIO_PROCESS, 0, kSpawnNice);
-  // The watcher's fds: 0 /dev/null, 1 and 2 the monitor log, then kFirstFds; nothing else.
-  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int out = ::open(log_path(host).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (null < 0 || out < 0) ::_exit(exitcode::kSystem);
-  const int src[7] = {
-      null,     out,          out, listener->get(), std::move(lock).value().take().release(),
-      rd.get(), command.get()};
-  int hi[7];
-  for (int i = 0; i < 7; ++i)
-    if ((hi[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 64)) < 0) ::_exit(exitcode::kSystem);
-  for (int i = 0; i < 7; ++i)  // dup2 leaves the copies open across the exec
-    if (::dup2(hi[i], i) < 0) ::_exit(exitcode::kSystem);
-  (void)sys::close_range(7U, ~0U, 0);
-  if (::chdir("/") != 0) ::_exit(exitcode::kSystem);
-  ::setenv(kFirstEnv, std::to_string(worker).c_str(), 1);
-  ::unsetenv(kReportFdEnv);
-  ::unsetenv(kReadyFdEnv);
-  ::execl("/proc/self/exe", "berth", "_monitor", static_cast<char*>(nullptr));
-  ::_exit(exitcode::kSystem);
-}
-
 }  // namespace
-
-Result<UniqueFd> spawn_serving(const HostConfig& host, const std::vector<std::string>& argv,
-                               const int (&stdio)[3], RunInline self) {
-  if (!self || !single_threaded())
-    return Error::from_errno(ENOTSUP, "run the command in the watcher's spawn");
-  BERTH_RETURN_IF_ERROR(make_dirs(host.paths().log_dir, 0755));
-  int sp[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
-    return Error::from_errno(errno, "socketpair");
-  UniqueFd mine(sp[0]), theirs(sp[1]);
-  std::fflush(nullptr);  // nothing of ours buffered may be written twice
-  pid_t mid = ::fork();
-  if (mid < 0) return Error::from_errno(errno, "fork the watcher");
-  if (mid == 0) {
-    mine.reset();
-    ::setsid();
-    if (::fork() != 0) ::_exit(exitcode::kOk);
-    become_watcher(host, argv, stdio, self, std::move(theirs));
-  }
-  theirs.reset();
-  int status = 0;
-  while (::waitpid(mid, &status, 0) < 0 && errno == EINTR) {}
-  return mine;
-}
 
 int serve(const HostConfig& host, RunInline run_inline) {
   g_run_inline = run_inline;
@@ -926,18 +762,7 @@ int serve(const HostConfig& host, RunInline run_inline) {
     tell('0');
     return exitcode::kSystem;
   };
-  // Spawned by spawn_serving: its listener, lock and first worker come with us.
-  std::optional<Inherited> first;
-  if (const char* f = std::getenv(kFirstEnv)) {
-    first = inherit(f);
-    ::unsetenv(kFirstEnv);
-    if (!first) {
-      log("%s", "cannot start: the spawner's descriptors are not there");
-      return exitcode::kSystem;
-    }
-  }
-  auto server_lock = first ? Result<sys::FileLock>(sys::FileLock::adopt(std::move(first->lock)))
-                           : lock_run_file(host, kServerLock, false);
+  auto server_lock = lock_run_file(host, kServerLock, false);
   if (!server_lock.ok()) {
     // Another watcher runs (a race of two spawners ended here): it serves.
     tell('1');
@@ -957,14 +782,20 @@ int serve(const HostConfig& host, RunInline run_inline) {
   if (!sigfd) return fail(Error::from_errno(errno, "signalfd"));
 
   std::string path = socket_path(host);
-  UniqueFd listener;
-  if (first) {
-    listener = std::move(first->listener);
-  } else {
-    auto l = listen_on(path);
-    if (!l.ok()) return fail(l.error());
-    listener = std::move(l).value();
-  }
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return fail(Error::from_errno(ENAMETOOLONG, "socket `" + path + "`"));
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd listener(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listener) return fail(Error::from_errno(errno, "socket"));
+  ::unlink(path.c_str());
+  mode_t old = ::umask(077);  // the socket is born 0600: no window where others may connect
+  int b = ::bind(listener.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+  ::umask(old);
+  if (b != 0) return fail(Error::from_errno(errno, "bind `" + path + "`"));
+  if (::chmod(path.c_str(), 0600) != 0 || ::listen(listener.get(), 64) != 0)
+    return fail(Error::from_errno(errno, "listen on `" + path + "`"));
   // The host's cgroup layout, detected once here: every start runs in a fork of this process and
   // finds it (detection reads the host's whole mountinfo, two lines per running CT).
   (void)state::cgroup_backend();
@@ -975,14 +806,16 @@ int serve(const HostConfig& host, RunInline run_inline) {
   tell('1');
   // The mount namespace the starts run in this fork clone their CTs from (a CT's start then
   // copies four mounts, not two per running CT). Without it they clone from ours.
-  // Spawned by spawn_serving, it is made once the first worker is done (its start cloned from
-  // our namespace): making it meanwhile (a namespace copied, mounts, an unmount) held up that
-  // start's own mounts.
+  UniqueFd staging;
+  if (run_inline) {
+    auto made = isolation::make_staging_namespace(path.substr(0, path.rfind('/')));
+    if (made.ok())
+      staging = std::move(made).value();
+    else
+      log("no staging mount namespace: %s", made.error().message());
+  }
+  isolation::set_staging_namespace(staging.get());
   Monitor m(host);
-  if (run_inline) m.make_staging(path.substr(0, path.rfind('/')), first.has_value());
-  // Set up: back to the priority the spawner had (spawn_serving lowered it by kSpawnNice).
-  if (first) (void)::setpriority(PRIO_PROCESS, 0, ::getpriority(PRIO_PROCESS, 0) - kSpawnNice);
-  if (first) m.take_worker(first->worker, std::move(first->client), std::move(first->report));
   int rc = m.run(std::move(listener), std::move(sigfd));
   log("%s", "exiting");
   return rc;

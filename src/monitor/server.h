@@ -24,12 +24,14 @@
 #pragma once
 
 #include "core/host_config.h"
-#include "monitor/client.h"
 
 namespace berth::monitor {
 
 inline constexpr int kMaxReboots = 5;
 inline constexpr int kRebootWindowSeconds = 60;
+
+// A program's command-line entry (main's argc/argv; returns the exit status).
+using RunInline = int (*)(int argc, char** argv);
 
 // Serve until idle or SIGTERM; returns the exit status. run_inline: the entry of the program the
 // watcher runs (the berth binary's), so a worker for a command of this same program is a fork

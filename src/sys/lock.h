@@ -15,10 +15,6 @@ class FileLock {
   // Exclusive lock; when wait is false and the lock is held: Error with exit status 9.
   static Result<FileLock> acquire(const std::string& path, bool wait, const std::string& what);
   bool held() const { return fd_.valid(); }
-  // A lock held through an fd this process got from another (inherited across an exec).
-  static FileLock adopt(UniqueFd fd) { return FileLock(std::move(fd)); }
-  // The held lock's fd, to hand on (this object then holds nothing).
-  UniqueFd take() && { return std::move(fd_); }
 
  private:
   explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}

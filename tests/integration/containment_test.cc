@@ -200,7 +200,11 @@ TEST_F(ContainmentTest, ForkBombStopsAtNumproc) {
   // its own OOM killer took has ended as after a poweroff inside: it starts again.
   if (status_line(bomb).find(" running") == std::string::npos) {
     std::printf("[containment] fork_bomb: the bomb's CT ended (its init OOM-killed): restarted\n");
-    ASSERT_EQ(berth({"start", bomb, "--wait"}).code, 0);
+    // The watcher's teardown of the dead CT holds its lock a moment (exit 9 meanwhile).
+    int started = -1;
+    for (int i = 0; i < 100 && (started = berth({"start", bomb, "--wait"}).code) == 9; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_EQ(started, 0);
   }
   int code = -1;
   for (int i = 0; i < 50 && code != 0; ++i) {

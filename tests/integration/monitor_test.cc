@@ -165,10 +165,8 @@ TEST_F(MonitorTest, RestartedWatcherAdoptsRunningCts) {
   EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks()) << monitor_log();
 }
 
-// The first start of an instance runs in the process spawned to become its watcher, which loads
-// the watcher (an exec) while the start runs (monitor/internal.h, spawn_serving); a second start
-// at the same moment queues on the socket that process listens on. Both are served, by one
-// watcher, `berth _monitor` (not a lingering copy of a command line), the parent of both inits.
+// Two first starts of an instance at once: the spawn lock lets one spawn the watcher, the other
+// finds it. Both are served, by one watcher, `berth _monitor`, the parent of both inits.
 TEST_F(MonitorTest, TwoFirstStartsAtOnceShareTheWatcherSpawnedForOne) {
   ASSERT_EQ(watcher(), 0);
   std::string a = create_ct();
