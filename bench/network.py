@@ -111,8 +111,11 @@ class BerthRouted(Setup):
         os.makedirs(os.path.join(self.root, "etc", "berth"), exist_ok=True)
         for d in (tmp, self.root):
             os.chmod(d, 0o755)
+        # Each setup is an instance of its own (cgroups, filter tables, id ranges): two roots
+        # under one CGROUP_PARENT would see each other's VPSs (the first one's watcher and /proc
+        # server stayed up while the second's VPSs ran, past this run's cleanup).
         with open(os.path.join(self.root, "etc", "berth", "berth.conf"), "w") as f:
-            f.write('CGROUP_PARENT="%s-berth"\n' % tag)
+            f.write('CGROUP_PARENT="%s-%s"\n' % (tag, self.root_name))
         base = 9000000 + os.getpid() % 1000 * 10 + self.first_id
         self.ids = {"a": str(base), "b": str(base + 1)}
         # Idle routed CTs next to a and b (--extra): what the host's per-packet filtering costs
