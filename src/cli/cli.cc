@@ -7,6 +7,7 @@
 
 #include "monitor/client.h"
 #include "runtime/pipeline.h"
+#include "state/instance_owner.h"
 
 namespace berth::cli {
 
@@ -165,6 +166,9 @@ int main(int argc, char** argv) {
 
   auto host = HostConfig::load();
   if (!host.ok()) return report(inv, host.error());
+  // Another root's instance (the same CGROUP_PARENT) with VPSs: nothing here may act on them.
+  if (auto owner = state::check_instance_owner(*host); !owner.ok())
+    return report(inv, owner.error());
 
   // A start runs as a worker of the instance's watcher, so the CT's init becomes its child and
   // a reboot or poweroff inside is seen (monitor/server.h). The worker runs this same command

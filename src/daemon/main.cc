@@ -27,6 +27,7 @@
 #include "daemon/view.h"
 #include "daemon/worker.h"
 #include "monitor/server.h"
+#include "state/instance_owner.h"
 #include "runtime/ct_ops.h"
 
 namespace {
@@ -52,6 +53,12 @@ int main(int argc, char** argv) {
   if (!host.ok()) {
     std::fprintf(stderr, "berthd: %s\n", host.error().message().c_str());
     return host.error().exit_status();
+  }
+  // Another root's instance (the same CGROUP_PARENT) with VPSs: neither berthd nor its helpers
+  // may act on them (state/instance_owner.h).
+  if (auto owner = state::check_instance_owner(*host); !owner.ok()) {
+    std::fprintf(stderr, "berthd: %s\n", owner.error().message().c_str());
+    return owner.error().exit_status();
   }
   // The helpers (single-threaded, exec'ed by berthd or by the watcher it started).
   size_t first = 0;

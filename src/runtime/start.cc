@@ -29,6 +29,7 @@
 #include "net/routed.h"
 #include "net/shaper.h"
 #include "state/ct_cgroup.h"
+#include "state/instance_owner.h"
 #include "runtime/proc_repair.h"
 #include "runtime/start_steps.h"
 #include "storage/disk.h"
@@ -217,6 +218,8 @@ Status create_cgroup(StartContext& ctx) {
   cgroups::Backend& cg = *ctx.cg;
   BERTH_RETURN_IF_ERROR(cg.create(ctx.group).context("create cgroup"));
   ctx.cgroup = cgroups::CgroupGuard(cg, ctx.group);
+  // The instance's group is this root's (state/instance_owner.h).
+  BERTH_RETURN_IF_ERROR(state::claim_instance(ctx.ct.host(), ctx.ct.ctid()));
   // The CT's root owns its group before anything of the CT runs: an init inside (systemd) makes
   // its sub-groups at once.
   if (ctx.userns)

@@ -6,8 +6,12 @@
 
 #include <filesystem>
 #include <random>
+#include <string_view>
+#include <vector>
 
 #include "harness.h"
+
+extern char** environ;
 
 namespace berth::itest {
 namespace {
@@ -175,6 +179,40 @@ TEST_F(RobustnessTest, ConcurrentStopAndDestroy) {
                           : "CTID " + id + " exist unmounted down");
     EXPECT_EQ(fs::exists(ve_private(id)), cd != 0);
   }
+}
+
+// Two Berth roots under one CGROUP_PARENT (state/instance_owner.h): the second root's commands
+// took the first root's VPS of the same CTID for their own (its `stop` killed it). Now the first
+// root's running VPS claims the instance, and every command of the other root is refused (exit
+// 9, naming CGROUP_PARENT) until that VPS is gone.
+TEST_F(RobustnessTest, AnotherRootUnderTheSameCgroupParentCannotTouchItsVps) {
+  std::string id = create_running_ct();
+  const std::string other = root() + "-other";
+  std::error_code ec;
+  fs::remove_all(other, ec);
+  fs::create_directories(other + "/etc/berth/conf");
+  fs::copy_file(root() + "/etc/berth/berth.conf", other + "/etc/berth/berth.conf");
+  fs::copy_file(conf_path(id), other + "/etc/berth/conf/" + id + ".conf");
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e)
+    if (std::string_view(*e).rfind("BERTH_ROOT=", 0) != 0) env.emplace_back(*e);
+  env.push_back("BERTH_ROOT=" + other);
+  auto in_other = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), BERTH_BINARY);
+    return run_process(args, env, {});
+  };
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"status", id}, {"stop", id, "--fast"}, {"destroy", id}, {"list", "-a"}}) {
+    RunResult r = in_other(args);
+    EXPECT_EQ(r.code, 9) << args[0] << ": " << r.out << r.err;
+    EXPECT_PRED2(contains, r.err, "CGROUP_PARENT");
+  }
+  EXPECT_PRED2(contains, status_line(id), "running");
+  // Its VPS stopped (the instance's groups gone), the name is free for the other root.
+  ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  RunResult l = in_other({"list", "-a"});
+  EXPECT_EQ(l.code, 0) << l.err;
+  fs::remove_all(other, ec);
 }
 
 TEST_F(RobustnessTest, NoResidentBerthProcess) {
