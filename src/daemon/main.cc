@@ -27,8 +27,8 @@
 #include "daemon/view.h"
 #include "daemon/worker.h"
 #include "monitor/server.h"
-#include "state/instance_owner.h"
 #include "runtime/ct_ops.h"
+#include "state/instance_owner.h"
 
 namespace {
 

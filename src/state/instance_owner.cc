@@ -52,10 +52,12 @@ bool has_other_ct_groups(const std::string& dir, const std::string& except) {
 
 Error owned_by(const HostConfig& host, const std::string& other) {
   return Error::with_status(
-      exitcode::kLocked, "CGROUP_PARENT `" + host.instance() + "` is the instance of the Berth root `" +
-                             other + "`, which has VPSs: this root (`" + owner_name(host) +
+      exitcode::kLocked, "CGROUP_PARENT `" + host.instance() +
+                             "` is the instance of the Berth root `" + other +
+                             "`, which has VPSs: this root (`" + owner_name(host) +
                              "`) would take them for its own; give it a CGROUP_PARENT of its own "
-                             "in `" + host.paths().root + "/etc/berth/berth.conf`");
+                             "in `" +
+                             host.paths().root + "/etc/berth/berth.conf`");
 }
 
 }  // namespace
