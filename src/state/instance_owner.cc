@@ -57,7 +57,7 @@ Error owned_by(const HostConfig& host, const std::string& other) {
                              "`, which has VPSs: this root (`" + owner_name(host) +
                              "`) would take them for its own; give it a CGROUP_PARENT of its own "
                              "in `" +
-                             host.paths().root + "/etc/berth/berth.conf`");
+                             host.paths().global_conf + "`");
 }
 
 }  // namespace
