@@ -3,8 +3,8 @@
 // Every root is an instance named by its CGROUP_PARENT (default "berth"): its CTs' cgroups are
 // <hierarchy>/<CGROUP_PARENT>/<CTID>, and its filter tables and id ranges carry the name too. Two
 // roots under one name would take each other's VPSs for their own: a `stop 101` in the second
-// root found the first root's CT 101 running (its group) and killed it; `status` there tore down
-// what it took for a dead CT; the destroy of its last CT deleted the first one's filter tables.
+// root found the first root's CT 101 running (its group) and killed it; `status` there took it
+// for its own; the destroy of its last CT would delete the filter tables the other's CTs use.
 //
 // So the instance's group in the first hierarchy names the root that made it, in the extended
 // attribute kOwnerXattr (the canonical path of BERTH_ROOT). The start that makes a CT's group

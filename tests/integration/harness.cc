@@ -37,7 +37,9 @@ void write_text(const std::string& path, const std::string& text) {
   f << text;
 }
 
-std::vector<std::string> base_env(const std::string& root) {
+}  // namespace
+
+std::vector<std::string> root_env(const std::string& root) {
   std::vector<std::string> env;
   // The test's own variables only: a BERTH_FAIL_STEP or BERTH_TRACE of the caller would change
   // what every command does (runtime/pipeline.h); a test passes them in RunOptions::env.
@@ -48,6 +50,8 @@ std::vector<std::string> base_env(const std::string& root) {
   env.push_back("BERTH_ROOT=" + root);
   return env;
 }
+
+namespace {
 
 std::vector<char*> cstrs(const std::vector<std::string>& v) {
   std::vector<char*> out;
@@ -65,7 +69,7 @@ class TemplateEnvironment : public ::testing::Environment {
     fs::create_directories(g_template_root);
     ::chmod(g_template_root.c_str(), 0755);
     RunResult r =
-        run_process({BERTH_BINARY, "template", "create", "busybox"}, base_env(g_template_root), {});
+        run_process({BERTH_BINARY, "template", "create", "busybox"}, root_env(g_template_root), {});
     if (r.code != 0) {
       std::fprintf(stderr, "itest: `berth template create busybox` failed (%d): %s\n", r.code,
                    r.err.c_str());
@@ -425,7 +429,7 @@ void BerthTest::force_cleanup() {
   }
 }
 
-std::vector<std::string> BerthTest::env() const { return base_env(root_); }
+std::vector<std::string> BerthTest::env() const { return root_env(root_); }
 
 RunResult BerthTest::berth(const std::vector<std::string>& args, RunOptions opts) {
   std::vector<std::string> argv{opts.argv0.empty() ? std::string(BERTH_BINARY) : opts.argv0};

@@ -33,6 +33,10 @@ struct RunOptions {
   std::vector<std::string> env;  // "KEY=value" added for berth() calls
 };
 
+// The test program's environment for a berth command of the instance at root: BERTH_ROOT=root,
+// and none of the caller's BERTH_FAIL_STEP or BERTH_TRACE (a test passes those itself).
+std::vector<std::string> root_env(const std::string& root);
+
 // Run argv (argv[0] is a path) with env as its environment; captures output; kills the process
 // group after the timeout.
 RunResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,

@@ -116,13 +116,7 @@ class IdRangesTest : public BerthTest {
     std::ofstream(root2_ + "/etc/berth/berth.conf")
         << "CGROUP_PARENT=\"" << instance() << "-second\"\n";
   }
-  std::vector<std::string> env2() const {
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e)
-      if (std::string_view(*e).rfind("BERTH_ROOT=", 0) != 0) env.emplace_back(*e);
-    env.push_back("BERTH_ROOT=" + root2_);
-    return env;
-  }
+  std::vector<std::string> env2() const { return root_env(root2_); }
   std::string subuid_, subgid_, root2_, id2_;
 };
 

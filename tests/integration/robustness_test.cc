@@ -6,12 +6,9 @@
 
 #include <filesystem>
 #include <random>
-#include <string_view>
 #include <vector>
 
 #include "harness.h"
-
-extern char** environ;
 
 namespace berth::itest {
 namespace {
@@ -187,19 +184,21 @@ TEST_F(RobustnessTest, ConcurrentStopAndDestroy) {
 // 9, naming CGROUP_PARENT) until that VPS is gone.
 TEST_F(RobustnessTest, AnotherRootUnderTheSameCgroupParentCannotTouchItsVps) {
   std::string id = create_running_ct();
-  const std::string other = root() + "-other";
-  std::error_code ec;
-  fs::remove_all(other, ec);
-  fs::create_directories(other + "/etc/berth/conf");
-  fs::copy_file(root() + "/etc/berth/berth.conf", other + "/etc/berth/berth.conf");
-  fs::copy_file(conf_path(id), other + "/etc/berth/conf/" + id + ".conf");
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e)
-    if (std::string_view(*e).rfind("BERTH_ROOT=", 0) != 0) env.emplace_back(*e);
-  env.push_back("BERTH_ROOT=" + other);
+  // The other root: the same berth.conf (CGROUP_PARENT) and a config for the same CTID. Removed
+  // whatever the test's outcome.
+  struct Dir {
+    std::string path;
+    ~Dir() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } other{root() + "-other"};
+  fs::create_directories(other.path + "/etc/berth/conf");
+  fs::copy_file(root() + "/etc/berth/berth.conf", other.path + "/etc/berth/berth.conf");
+  fs::copy_file(conf_path(id), other.path + "/etc/berth/conf/" + id + ".conf");
   auto in_other = [&](std::vector<std::string> args) {
     args.insert(args.begin(), BERTH_BINARY);
-    return run_process(args, env, {});
+    return run_process(args, root_env(other.path), {});
   };
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"status", id}, {"stop", id, "--fast"}, {"destroy", id}, {"list", "-a"}}) {
@@ -212,7 +211,6 @@ TEST_F(RobustnessTest, AnotherRootUnderTheSameCgroupParentCannotTouchItsVps) {
   ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
   RunResult l = in_other({"list", "-a"});
   EXPECT_EQ(l.code, 0) << l.err;
-  fs::remove_all(other, ec);
 }
 
 TEST_F(RobustnessTest, NoResidentBerthProcess) {
