@@ -453,7 +453,7 @@ pid_t BerthTest::spawn_berth(const std::vector<std::string>& args) {
   auto e = cstrs(envs);
   pid_t pid = ::fork();
   if (pid == 0) {
-    int null = ::open("/dev/null", O_RDWR);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);  // its dup2 copies stay open
     ::dup2(null, 0);
     ::dup2(null, 1);
     ::dup2(null, 2);
