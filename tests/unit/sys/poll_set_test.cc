@@ -14,10 +14,15 @@ namespace {
 
 using Pipe = TestPipe;
 
-TEST(PollSet, ReportsWhatIsReadyAndTimesOut) {
+// A set, two pipes, and their read ends asked for (serials 10 and 11).
+struct PollSetTwoPipes : ::testing::Test {
   PollSet set;
   Pipe a, b;
-  std::vector<pollfd> fds{{a.r, POLLIN, 0}, {b.r, POLLIN, 0}};
+  std::vector<pollfd> both{{a.r, POLLIN, 0}, {b.r, POLLIN, 0}};
+};
+
+TEST_F(PollSetTwoPipes, ReportsWhatIsReadyAndTimesOut) {
+  std::vector<pollfd>& fds = both;
   EXPECT_EQ(set.wait(fds, {10, 11}, 0), 0);
   b.put();
   EXPECT_EQ(set.wait(fds, {10, 11}, 1000), 1);
@@ -28,10 +33,7 @@ TEST(PollSet, ReportsWhatIsReadyAndTimesOut) {
   EXPECT_TRUE(fds[1].revents & POLLIN);
 }
 
-TEST(PollSet, ADescriptorNoLongerAskedForIsNotReported) {
-  PollSet set;
-  Pipe a, b;
-  std::vector<pollfd> both{{a.r, POLLIN, 0}, {b.r, POLLIN, 0}};
+TEST_F(PollSetTwoPipes, ADescriptorNoLongerAskedForIsNotReported) {
   EXPECT_EQ(set.wait(both, {10, 11}, 0), 0);
   a.put();
   std::vector<pollfd> only_b{{b.r, POLLIN, 0}};
