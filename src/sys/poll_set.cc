@@ -86,25 +86,34 @@ int PollSet::wait(std::vector<pollfd>& fds, const std::vector<uint64_t>& serials
 
   std::vector<epoll_event> ready(fds.empty() ? 1 : fds.size() + 8);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (int wait_ms = timeout_ms;;) {
-    int n = ::epoll_wait(epoll_.get(), ready.data(), static_cast<int>(ready.size()), wait_ms);
-    if (n <= 0) return n;
-    int count = 0;
-    for (int i = 0; i < n; ++i) {
-      auto at = index.find(ready[static_cast<size_t>(i)].data.u64);
-      if (at == index.end()) continue;  // a registration that outlived its descriptor
-      fds[at->second].revents = from_epoll(ready[static_cast<size_t>(i)].events);
-      ++count;
+  int n = ::epoll_wait(epoll_.get(), ready.data(), static_cast<int>(ready.size()), timeout_ms);
+  if (n <= 0) return n;
+  int count = 0;
+  bool outlived = false;
+  for (int i = 0; i < n; ++i) {
+    auto at = index.find(ready[static_cast<size_t>(i)].data.u64);
+    if (at == index.end()) {  // a registration that outlived its descriptor
+      outlived = true;
+      continue;
     }
-    if (count > 0) return count;
-    // Only such registrations were ready: wait on for what is left of the timeout.
-    if (timeout_ms >= 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return 0;
-      wait_ms = static_cast<int>(left.count());
-    }
+    fds[at->second].revents = from_epoll(ready[static_cast<size_t>(i)].events);
+    ++count;
   }
+  if (!outlived) return count;
+  // epoll cannot drop such a registration by its number (it names another file now, or none),
+  // and while its file stays ready every wait would return at once: a busy loop. A new set
+  // holds only what is asked for; it is made at the next wait, or at once below.
+  epoll_.reset();
+  registered_.clear();
+  if (count > 0) return count;
+  int left = timeout_ms;
+  if (timeout_ms >= 0) {
+    left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                deadline - std::chrono::steady_clock::now())
+                                .count());
+    if (left <= 0) return 0;
+  }
+  return wait(fds, serials, left);
 }
 
 }  // namespace berth::sys

@@ -1,6 +1,7 @@
 #include "sys/poll_set.h"
 
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -84,6 +85,37 @@ TEST(PollSet, ARegistrationThatOutlivedItsDescriptorIsIgnored) {
   EXPECT_EQ(fds[0].revents, 0);
   b.put();
   EXPECT_EQ(set.wait(fds, {11}, 1000), 1);
+  ::close(copy);
+}
+
+// The same outlived registration, ready all along: the wait sleeps until its timeout instead of
+// returning at once to itself again and again (it spun on the CPU for the whole timeout).
+TEST(PollSet, AReadyRegistrationThatOutlivedItsDescriptorDoesNotSpin) {
+  PollSet set;
+  Pipe a, b;
+  std::vector<pollfd> fds{{a.r, POLLIN, 0}};
+  EXPECT_EQ(set.wait(fds, {10}, 0), 0);
+  int copy = ::fcntl(a.r, F_DUPFD_CLOEXEC, 100);
+  ASSERT_GE(copy, 0);
+  ::close(a.r);
+  a.r = -1;
+  a.put();  // ready for good: nobody reads it
+  fds = {{b.r, POLLIN, 0}};
+  timespec cpu0{}, cpu1{}, wall0{}, wall1{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+  ::clock_gettime(CLOCK_MONOTONIC, &wall0);
+  EXPECT_EQ(set.wait(fds, {11}, 300), 0);
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+  ::clock_gettime(CLOCK_MONOTONIC, &wall1);
+  auto ms = [](const timespec& x, const timespec& y) {
+    return (y.tv_sec - x.tv_sec) * 1000.0 + (y.tv_nsec - x.tv_nsec) / 1e6;
+  };
+  EXPECT_GE(ms(wall0, wall1), 250.0);  // it waited
+  EXPECT_LT(ms(cpu0, cpu1), 100.0);    // asleep, not spinning
+  // Still watching what it is asked for.
+  b.put();
+  EXPECT_EQ(set.wait(fds, {11}, 1000), 1);
+  EXPECT_TRUE(fds[0].revents & POLLIN);
   ::close(copy);
 }
 
