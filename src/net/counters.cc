@@ -43,7 +43,17 @@ bool counted_link(const CtConfig& ct, const LinkInfo& link) {
 
 Result<std::optional<Counters>> live_counters(const CtConfig& ct) {
   BERTH_ASSIGN_OR_RETURN(Netlink nl, Netlink::open());
-  BERTH_ASSIGN_OR_RETURN(auto links, nl.list_links());
+  std::vector<LinkInfo> links;
+  if (ct.get_or("NETIF", "").empty()) {
+    // No bridged veth (as detach_bridged: one left by a hand edit of a running CT goes with its
+    // network namespace): the routed veth alone, asked for by its name. A listing of every link
+    // of the host for each CT made `netstat` and berthd's pass over N VPSs cost N listings of N
+    // links.
+    BERTH_ASSIGN_OR_RETURN(auto routed, nl.find_link(host_ifname(ct.host().instance(), ct.ctid())));
+    if (routed) links.push_back(std::move(*routed));
+  } else {
+    BERTH_ASSIGN_OR_RETURN(links, nl.list_links());
+  }
   std::optional<Counters> total;
   std::optional<TrafficControl> tc;
   for (const auto& l : links) {
