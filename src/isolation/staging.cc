@@ -94,8 +94,15 @@ Result<InStaging> InStaging::enter(int staging_fd) {
   if (!home) return Error::from_errno(errno, "open `/proc/self/ns/mnt`");
   UniqueFd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!cwd) return Error::from_errno(errno, "open the working directory");
-  if (::setns(staging_fd, CLONE_NEWNS) != 0)
-    return Error::from_errno(errno, "enter the staging mount namespace");
+  // A process with another thread cannot change its mount namespace (EINVAL): a thread just
+  // joined (start's begin_cgroup) may not have ended in the kernel yet (a join returns before
+  // the thread lets go of the process's file system context). Bounded: ~20 ms.
+  for (int tries = 0;; ++tries) {
+    if (::setns(staging_fd, CLONE_NEWNS) == 0) break;
+    if (errno != EINVAL || tries >= 200)
+      return Error::from_errno(errno, "enter the staging mount namespace");
+    ::usleep(100);
+  }
   return InStaging(std::move(home), std::move(cwd));
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <optional>
+#include <thread>
 #include <span>
 #include <string>
 #include <vector>
@@ -67,11 +68,24 @@ struct StartContext {
   std::string attach_dir;  // open_root_view
   UniqueFd root_view;
   cgroups::CgroupGuard cgroup;  // create_cgroup
-  UniqueFd console;             // open_console_log
-  UnlinkAtEnd notify_path;      // open_notify_socket: its host file, until the child attached it
-  UniqueFd notify;              // open_notify_socket: systemd's READY=1 arrives here (--wait)
-  UniqueFd notify_mount;        // its detached mount, attached in the CT at kNotifySocket
-  UniqueFd cgfd;                // prepare_child
+  // begin_cgroup: what the thread making the group returned, and the thread, joined by
+  // create_cgroup, or here whatever failed meanwhile: before the group's guard goes (and before
+  // cgroup_made, which it writes).
+  Status cgroup_made;
+  struct Joined {
+    std::thread thread;
+    Joined() = default;
+    Joined(const Joined&) = delete;
+    Joined& operator=(const Joined&) = delete;
+    ~Joined() {
+      if (thread.joinable()) thread.join();
+    }
+  } cgroup_worker;
+  UniqueFd console;         // open_console_log
+  UnlinkAtEnd notify_path;  // open_notify_socket: its host file, until the child attached it
+  UniqueFd notify;          // open_notify_socket: systemd's READY=1 arrives here (--wait)
+  UniqueFd notify_mount;    // its detached mount, attached in the CT at kNotifySocket
+  UniqueFd cgfd;            // prepare_child
   // v1 (prepare_child): the child moves itself into its groups (cgroups/backend.h: no RCU
   // wait); nullopt: the parent attaches it.
   std::optional<cgroups::Backend::SelfJoin> self_join;
@@ -101,6 +115,7 @@ Status validate_config(StartContext& ctx);
 Status repair_leftovers(StartContext& ctx);
 Status mount_root(StartContext& ctx);
 Status open_root_view(StartContext& ctx);
+Status begin_cgroup(StartContext& ctx);
 Status create_cgroup(StartContext& ctx);
 Status apply_limits(StartContext& ctx);
 Status open_console_log(StartContext& ctx);

@@ -164,7 +164,7 @@ TEST_F(FailStepTest, EveryDestroyStepFailingIsFinishedByTheNextDestroy) {
 TEST_F(FailStepTest, IndexAndOtherPipeline) {
   std::string id = create_ct();
   RunOptions third;
-  third.env = {"BERTH_FAIL_STEP=start:4"};
+  third.env = {"BERTH_FAIL_STEP=start:5"};
   RunResult r = berth({"start", id}, third);
   EXPECT_NE(r.code, 0);
   EXPECT_PRED2(contains, r.err, "step mount_root: failure injected");

@@ -46,8 +46,10 @@ TEST(StartSteps, ParentOrder) {
   // The CT's view is a clone of the mounted root; the child needs it.
   expect_in_order(
       s, {"validate_config", "repair_leftovers", "mount_root", "open_root_view", "clone_child"});
-  // Limits are on the group before anything of the CT exists.
-  expect_in_order(s, {"create_cgroup", "apply_limits", "clone_child"});
+  // Limits are on the group before anything of the CT exists. The group is made beside the
+  // root's mount, and waited for before the limits.
+  expect_in_order(s, {"repair_leftovers", "begin_cgroup", "mount_root", "create_cgroup",
+                      "apply_limits", "clone_child"});
   // The id maps go first so the child mounts while the network is made and (v1) joined; the
   // child is released after both (its init starts with its network); then the parent waits for
   // the child's answer.
