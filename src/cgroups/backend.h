@@ -25,7 +25,11 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;  // "v1" or "v2"
-  // mkdir the CT's group in every hierarchy (parents too). Existing groups are reused.
+  // mkdir the CT's group in every hierarchy (parents too). The group itself must be new in the
+  // first hierarchy (exit 9 otherwise; nothing made then): a start has removed its own leftovers
+  // before, so an existing one was made a moment ago by a start of another root under the same
+  // CGROUP_PARENT, whose group a failed start here must not remove. Other existing groups (the
+  // instance's; below the first hierarchy) are reused.
   virtual Status create(const std::string& rel) = 0;
   // v2: an O_PATH|O_DIRECTORY fd of the group for clone3(CLONE_INTO_CGROUP); v1: invalid fd.
   virtual Result<UniqueFd> open_for_clone(const std::string& rel) = 0;

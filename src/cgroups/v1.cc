@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cgroups/tree.h"
+#include "core/exit_codes.h"
 #include "sys/fs.h"
 
 namespace berth::cgroups {
@@ -28,15 +29,22 @@ std::vector<pid_t> read_procs(const std::string& dir) {
   return out;
 }
 
-Status mkdir_group(const std::string& base, const std::string& rel) {
+Status mkdir_group(const std::string& base, const std::string& rel, bool fresh_leaf) {
   std::string cur = base;
   size_t pos = 0;
   while (pos <= rel.size()) {
     size_t slash = rel.find('/', pos);
     if (slash == std::string::npos) slash = rel.size();
     cur += "/" + rel.substr(pos, slash - pos);
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      return Error::from_errno(errno, "mkdir `" + cur + "`");
+    if (::mkdir(cur.c_str(), 0755) != 0) {
+      if (errno != EEXIST) return Error::from_errno(errno, "mkdir `" + cur + "`");
+      if (fresh_leaf && slash == rel.size())
+        return Error::with_status(
+            exitcode::kLocked,
+            "cgroup `" + cur +
+                "` was made by another command a moment ago (a Berth root of its own under the "
+                "same CGROUP_PARENT, starting a VPS with this CTID?)");
+    }
     pos = slash + 1;
   }
   return {};
@@ -124,7 +132,8 @@ static void copy_cpuset(const std::string& base, const std::string& rel) {
 
 Status V1Backend::create(const std::string& rel) {
   for (const auto& h : h_) {
-    BERTH_RETURN_IF_ERROR(mkdir_group(h.mount, rel));
+    // The first hierarchy's group is the CT's token: made here or not ours.
+    BERTH_RETURN_IF_ERROR(mkdir_group(h.mount, rel, &h == &h_.front()));
     if (h.options.find("cpuset") != std::string::npos) copy_cpuset(h.mount, rel);
     if (h.options.find("memory") != std::string::npos)
       (void)sys::write_file(h.mount + "/" + rel + "/memory.use_hierarchy", "1");

@@ -48,7 +48,9 @@ class V1Backend : public Backend {
 
 // Shared by both backends.
 std::vector<pid_t> read_procs(const std::string& dir);
-Status mkdir_group(const std::string& base, const std::string& rel);
+// mkdir base/rel and its parents. fresh_leaf: rel's own group must be new (exit 9 if it exists:
+// another command made it, Backend::create).
+Status mkdir_group(const std::string& base, const std::string& rel, bool fresh_leaf = false);
 // rmdir base/rel and every group the CT made below it (at any depth), retrying while the kernel
 // finishes tearing down exited tasks; then base/<instance> if it became empty.
 Status rmdir_group(const std::string& base, const std::string& rel);

@@ -42,7 +42,7 @@ Status V2Backend::create(const std::string& rel) {
   BERTH_RETURN_IF_ERROR(mkdir_group(mount_, inst));
   enable_controllers(mount_);
   enable_controllers(mount_ + "/" + inst);
-  return mkdir_group(mount_, rel);
+  return mkdir_group(mount_, rel, true);
 }
 
 // Bounded as the CT's own nesting is (limit_nesting): depth and count.

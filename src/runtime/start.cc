@@ -223,10 +223,15 @@ namespace {
 // The CT's group in every hierarchy, owned by the CT's root, bounded, with its device list.
 Status make_cgroup(StartContext& ctx) {
   cgroups::Backend& cg = *ctx.cg;
-  BERTH_RETURN_IF_ERROR(cg.create(ctx.group).context("create cgroup"));
-  ctx.cgroup = cgroups::CgroupGuard(cg, ctx.group);
-  // The instance's group is this root's (state/instance_owner.h).
-  BERTH_RETURN_IF_ERROR(state::claim_instance(ctx.ct.host(), ctx.ct.ctid()));
+  {
+    // Made (new: exit 9 if another root's start made it), named ours, and the instance claimed,
+    // as one step for every root of the host (state/instance_owner.h).
+    BERTH_ASSIGN_OR_RETURN(state::InstanceGate gate, state::InstanceGate::enter());
+    BERTH_RETURN_IF_ERROR(cg.create(ctx.group).context("create cgroup"));
+    ctx.cgroup = cgroups::CgroupGuard(cg, ctx.group);
+    state::mark_ct_group(ctx.ct.host(), ctx.ct.ctid());
+    BERTH_RETURN_IF_ERROR(state::claim_instance(ctx.ct.host(), ctx.ct.ctid()));
+  }
   // The CT's root owns its group before anything of the CT runs: an init inside (systemd) makes
   // its sub-groups at once.
   if (ctx.userns)

@@ -15,6 +15,7 @@
 #include "monitor/client.h"
 #include "net/network.h"
 #include "state/ct_cgroup.h"
+#include "state/instance_owner.h"
 #include "runtime/lifecycle.h"
 #include "runtime/snapshot.h"
 #include "state/status.h"
@@ -67,8 +68,14 @@ Status repair(const CtConfig& ct) {
   // while no watcher saw it, monitor/server.h). The same teardown as stop's, but the mount:
   // processes, group, and the network on the host (routes, proxy neighbours, filters, host
   // veths; the counters of veths still there are banked by detach_network).
-  BERTH_RETURN_IF_ERROR(cg->kill_all(group).context("clean up after an interrupted command"));
-  BERTH_RETURN_IF_ERROR(cg->remove(group).context("clean up after an interrupted command"));
+  {
+    // Not a group another root's start made a moment ago (same CTID, same CGROUP_PARENT): only
+    // this root's leftovers go (state/instance_owner.h).
+    BERTH_ASSIGN_OR_RETURN(state::InstanceGate gate, state::InstanceGate::enter());
+    BERTH_RETURN_IF_ERROR(state::check_ct_group_owner(ct.host(), ct.ctid()));
+    BERTH_RETURN_IF_ERROR(cg->kill_all(group).context("clean up after an interrupted command"));
+    BERTH_RETURN_IF_ERROR(cg->remove(group).context("clean up after an interrupted command"));
+  }
   return net::detach_network(ct).context("clean up the network of a CT that is not running");
 }
 

@@ -1,13 +1,18 @@
 #include "state/instance_owner.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "core/exit_codes.h"
 #include "state/ct_cgroup.h"
@@ -16,13 +21,19 @@
 namespace berth::state {
 namespace {
 
-// The instance's group in the first hierarchy ("" when the layout is unknown).
-std::string instance_dir(const HostConfig& host) {
+// The first hierarchy's root ("" when the layout is unknown).
+std::string first_hierarchy() {
   auto backend = cgroup_backend();
   if (!backend.ok()) return "";
   auto hier = (*backend)->hierarchies();
   if (hier.empty()) return "";
-  return hier.front().mount + "/" + host.instance();
+  return hier.front().mount;
+}
+
+// The instance's group in the first hierarchy ("" when the layout is unknown).
+std::string instance_dir(const HostConfig& host) {
+  std::string first = first_hierarchy();
+  return first.empty() ? "" : first + "/" + host.instance();
 }
 
 // The claim on dir: nullopt when there is none (no group, no attribute, or no attributes here).
@@ -91,6 +102,42 @@ Status claim_instance(const HostConfig& host, const std::string& ctid) {
   if (has_other_ct_groups(dir, ctid)) return owned_by(host, *claim);
   (void)::setxattr(dir.c_str(), kOwnerXattr, me.data(), me.size(), XATTR_REPLACE);
   return {};
+}
+
+Result<InstanceGate> InstanceGate::enter() {
+  std::string first = first_hierarchy();
+  if (first.empty()) return InstanceGate(UniqueFd{});
+  UniqueFd fd(::open(first.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return InstanceGate(UniqueFd{});  // nothing to lock: nothing shared to guard
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) return InstanceGate(UniqueFd{});  // no flock there
+    if (std::chrono::steady_clock::now() > deadline)
+      return Error::with_status(
+          exitcode::kLocked, "`" + first + "` stayed locked (flock) by another process for 10 s");
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return InstanceGate(std::move(fd));
+}
+
+void mark_ct_group(const HostConfig& host, const std::string& ctid) {
+  std::string dir = instance_dir(host);
+  if (dir.empty()) return;
+  std::string me = owner_name(host);
+  (void)::setxattr((dir + "/" + ctid).c_str(), kOwnerXattr, me.data(), me.size(), 0);
+}
+
+Status check_ct_group_owner(const HostConfig& host, const std::string& ctid) {
+  std::string dir = instance_dir(host);
+  if (dir.empty()) return {};
+  auto owner = read_claim(dir + "/" + ctid);
+  if (!owner || *owner == owner_name(host)) return {};  // ours, or made before the marks
+  return Error::with_status(
+      exitcode::kLocked,
+      "the cgroup of CT " + ctid + " in CGROUP_PARENT `" + host.instance() +
+          "` was made by the Berth root `" + *owner + "`, not by this one (`" + owner_name(host) +
+          "`): give this root a CGROUP_PARENT of its own in `" + host.paths().global_conf + "`");
 }
 
 }  // namespace berth::state

@@ -12,12 +12,20 @@
 // claim lives as long as the instance has groups: the group goes with its last CT, and a claim
 // whose root has no CT group left is taken over. Where the kernel keeps no extended attributes on
 // cgroups, nothing is claimed and nothing is refused (as before).
+//
+// Two roots' first starts at the same moment both found no claim: the second one's repair took
+// the first one's new CT group (same CTID) for a leftover and removed it, or both inits ended up
+// in one group (seen with two roots starting CT 301 at once, 6 times in 15 rounds). So each CT
+// group names its root too (mark_ct_group), a repair removes only its own root's groups
+// (check_ct_group_owner), and the making and marking of a group, the claim, and a repair's check
+// and removal hold the host-wide InstanceGate: no root sees another's group half made.
 #pragma once
 
 #include <string>
 
 #include "core/error.h"
 #include "core/host_config.h"
+#include "core/unique_fd.h"
 
 namespace berth::state {
 
@@ -33,5 +41,24 @@ Status check_instance_owner(const HostConfig& host);
 // After this root made a CT's group (ctid): the instance is ours, or exit 9 as above (another
 // root's claim with groups of its own, not ctid's).
 Status claim_instance(const HostConfig& host, const std::string& ctid);
+
+// The gate every Berth root of the host passes to make, mark or remove a CT's group: an exclusive
+// flock on the first hierarchy's root directory (the one object all roots share), held for
+// microseconds. Waits up to 10 s for it (exit 9 past that); open where the layout is unknown.
+class InstanceGate {
+ public:
+  static Result<InstanceGate> enter();
+
+ private:
+  explicit InstanceGate(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+// Under the gate, right after this root made CT ctid's group: the group names this root.
+void mark_ct_group(const HostConfig& host, const std::string& ctid);
+
+// Under the gate, before a leftover group of CT ctid is removed: exit 9 when the group names
+// another root (whose start made it a moment ago).
+Status check_ct_group_owner(const HostConfig& host, const std::string& ctid);
 
 }  // namespace berth::state

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "harness.h"
@@ -211,6 +212,61 @@ TEST_F(RobustnessTest, AnotherRootUnderTheSameCgroupParentCannotTouchItsVps) {
   ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
   RunResult l = in_other({"list", "-a"});
   EXPECT_EQ(l.code, 0) << l.err;
+}
+
+// The race the claim alone left open: two roots under one CGROUP_PARENT start the same CTID at
+// the same moment, on an instance nobody has claimed yet. One start wins; the other is refused
+// (exit 9) and leaves the winner's group alone. Before the host-wide gate, one root's repair took
+// the other's new group for a leftover (and removed it), or both inits ended up in one group.
+TEST_F(RobustnessTest, TwoRootsStartingOneCtidAtOnceNeverShareAGroup) {
+  std::string id = create_ct();
+  struct Other {
+    std::string path;
+    std::string id;
+    ~Other() {
+      (void)run_process({BERTH_BINARY, "stop", id, "--fast"}, root_env(path), {});
+      (void)run_process({BERTH_BINARY, "destroy", id}, root_env(path), {});
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } other{root() + "-other", id};
+  fs::create_directories(other.path + "/etc/berth");
+  // The busybox cache only (the unpacked tree beside it is made again on first use).
+  const std::string cache = "/var/lib/berth/template/cache";
+  fs::create_directories(other.path + cache);
+  for (const auto& e : fs::directory_iterator(root() + cache))
+    if (e.is_regular_file())
+      fs::copy_file(e.path(), other.path + cache + "/" + e.path().filename().string());
+  for (std::string p = other.path + "/var/lib/berth/template/cache"; p.size() > 4;
+       p = fs::path(p).parent_path())
+    ::chmod(p.c_str(), 0755);
+  fs::copy_file(root() + "/etc/berth/berth.conf", other.path + "/etc/berth/berth.conf");
+  auto in_other = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), BERTH_BINARY);
+    return run_process(args, root_env(other.path), {});
+  };
+  RunResult made = in_other({"create", id, "--ostemplate", "busybox"});
+  ASSERT_EQ(made.code, 0) << made.err;
+  for (int round = 0; round < 6; ++round) {
+    RunResult here, there;
+    std::thread t([&] { there = in_other({"start", id}); });
+    here = berth({"start", id});
+    t.join();
+    SCOPED_TRACE("round " + std::to_string(round) + ": this root " + std::to_string(here.code) +
+                 " " + here.err + ", the other " + std::to_string(there.code) + " " + there.err);
+    EXPECT_TRUE((here.code == 0) != (there.code == 0)) << "exactly one start wins";
+    // Refused: the other root's group or claim (9), or its VPS found running (32).
+    for (const RunResult* lost : {&here, &there}) {
+      if (lost->code != 0) {
+        EXPECT_TRUE(lost->code == 9 || lost->code == 32) << lost->code;
+      }
+    }
+    // The winner's VPS runs, alone in its group.
+    EXPECT_EQ(inits_of(id), 1);
+    (void)berth({"stop", id, "--fast"});
+    (void)in_other({"stop", id, "--fast"});
+    EXPECT_TRUE(ct_processes(id).empty());
+  }
 }
 
 TEST_F(RobustnessTest, NoResidentBerthProcess) {

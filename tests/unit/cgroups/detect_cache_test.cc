@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "cgroups/backend.h"
+#include "test_dir.h"
 
 namespace berth::cgroups {
 namespace {
@@ -23,18 +24,6 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/berth-detect-cache.XXXXXX";
-    path = ::mkdtemp(tmpl) ? tmpl : "";
-  }
-  ~TempDir() {
-    ::unlink((path + "/layout").c_str());
-    ::rmdir(path.c_str());
-  }
-};
-
 std::string describe(const Backend& b) {
   std::string out = b.name();
   for (const auto& h : b.hierarchies()) out += " " + h.mount + "=" + h.options;
@@ -44,7 +33,7 @@ std::string describe(const Backend& b) {
 TEST(DetectCache, WrittenThenReadGivesTheSameLayout) {
   auto plain = detect_backend();
   if (!plain.ok()) GTEST_SKIP() << "no cgroup file system here: " << plain.error().message();
-  TempDir d;
+  TestDir d;
   ASSERT_FALSE(d.path.empty());
   std::string cache = d.path + "/layout";
   auto first = detect_backend(cache);
@@ -60,7 +49,7 @@ TEST(DetectCache, WrittenThenReadGivesTheSameLayout) {
 TEST(DetectCache, AnUnfitCacheIsNotUsed) {
   auto plain = detect_backend();
   if (!plain.ok()) GTEST_SKIP() << "no cgroup file system here: " << plain.error().message();
-  TempDir d;
+  TestDir d;
   ASSERT_FALSE(d.path.empty());
   std::string cache = d.path + "/layout";
   ASSERT_TRUE(detect_backend(cache).ok());
