@@ -226,11 +226,12 @@ Status make_cgroup(StartContext& ctx) {
   {
     // Made (new: exit 9 if another root's start made it), named ours, and the instance claimed,
     // as one step for every root of the host (state/instance_owner.h).
-    BERTH_ASSIGN_OR_RETURN(state::InstanceGate gate, state::InstanceGate::enter());
+    BERTH_ASSIGN_OR_RETURN(state::InstanceGate gate,
+                           state::InstanceGate::enter(ctx.ct.host(), cg, true));
     BERTH_RETURN_IF_ERROR(cg.create(ctx.group).context("create cgroup"));
     ctx.cgroup = cgroups::CgroupGuard(cg, ctx.group);
-    state::mark_ct_group(ctx.ct.host(), ctx.ct.ctid());
-    BERTH_RETURN_IF_ERROR(state::claim_instance(ctx.ct.host(), ctx.ct.ctid()));
+    state::mark_ct_group(ctx.ct.host(), cg, ctx.ct.ctid());
+    BERTH_RETURN_IF_ERROR(state::claim_instance(ctx.ct.host(), cg, ctx.ct.ctid()));
   }
   // The CT's root owns its group before anything of the CT runs: an init inside (systemd) makes
   // its sub-groups at once.

@@ -71,8 +71,9 @@ Status repair(const CtConfig& ct) {
   {
     // Not a group another root's start made a moment ago (same CTID, same CGROUP_PARENT): only
     // this root's leftovers go (state/instance_owner.h).
-    BERTH_ASSIGN_OR_RETURN(state::InstanceGate gate, state::InstanceGate::enter());
-    BERTH_RETURN_IF_ERROR(state::check_ct_group_owner(ct.host(), ct.ctid()));
+    BERTH_ASSIGN_OR_RETURN(state::InstanceGate gate,
+                           state::InstanceGate::enter(ct.host(), *cg, false));
+    BERTH_RETURN_IF_ERROR(state::check_ct_group_owner(ct.host(), *cg, ct.ctid()));
     BERTH_RETURN_IF_ERROR(cg->kill_all(group).context("clean up after an interrupted command"));
     BERTH_RETURN_IF_ERROR(cg->remove(group).context("clean up after an interrupted command"));
   }

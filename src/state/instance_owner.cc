@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -21,19 +22,16 @@
 namespace berth::state {
 namespace {
 
-// The first hierarchy's root ("" when the layout is unknown).
-std::string first_hierarchy() {
-  auto backend = cgroup_backend();
-  if (!backend.ok()) return "";
-  auto hier = (*backend)->hierarchies();
-  if (hier.empty()) return "";
-  return hier.front().mount;
+// The instance's group in cg's first hierarchy ("" when it has none).
+std::string instance_dir(const HostConfig& host, const cgroups::Backend& cg) {
+  auto hier = cg.hierarchies();
+  return hier.empty() ? "" : hier.front().mount + "/" + host.instance();
 }
 
-// The instance's group in the first hierarchy ("" when the layout is unknown).
+// The same in the host's layout ("" when it is unknown).
 std::string instance_dir(const HostConfig& host) {
-  std::string first = first_hierarchy();
-  return first.empty() ? "" : first + "/" + host.instance();
+  auto backend = cgroup_backend();
+  return backend.ok() ? instance_dir(host, **backend) : "";
 }
 
 // The claim on dir: nullopt when there is none (no group, no attribute, or no attributes here).
@@ -90,8 +88,8 @@ Status check_instance_owner(const HostConfig& host) {
   return owned_by(host, *claim);
 }
 
-Status claim_instance(const HostConfig& host, const std::string& ctid) {
-  std::string dir = instance_dir(host);
+Status claim_instance(const HostConfig& host, const cgroups::Backend& cg, const std::string& ctid) {
+  std::string dir = instance_dir(host, cg);
   if (dir.empty()) return {};
   std::string me = owner_name(host);
   if (::setxattr(dir.c_str(), kOwnerXattr, me.data(), me.size(), XATTR_CREATE) == 0) return {};
@@ -104,32 +102,50 @@ Status claim_instance(const HostConfig& host, const std::string& ctid) {
   return {};
 }
 
-Result<InstanceGate> InstanceGate::enter() {
-  std::string first = first_hierarchy();
-  if (first.empty()) return InstanceGate(UniqueFd{});
-  UniqueFd fd(::open(first.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return InstanceGate(UniqueFd{});  // nothing to lock: nothing shared to guard
+Result<InstanceGate> InstanceGate::enter(const HostConfig& host, const cgroups::Backend& cg,
+                                         bool make) {
+  std::string dir = instance_dir(host, cg);
+  if (dir.empty()) return InstanceGate(UniqueFd{});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EINTR) continue;
-    if (errno != EWOULDBLOCK) return InstanceGate(UniqueFd{});  // no flock there
+  for (;;) {
     if (std::chrono::steady_clock::now() > deadline)
-      return Error::with_status(
-          exitcode::kLocked, "`" + first + "` stayed locked (flock) by another process for 10 s");
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+      return Error::with_status(exitcode::kLocked, "`" + dir + "` stayed locked for 10 s");
+    if (make && ::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST)
+      return Error::from_errno(errno, "mkdir `" + dir + "`");
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+      if (errno == ENOENT && make) continue;  // removed with another root's last CT meanwhile
+      return InstanceGate(UniqueFd{});        // no group (nothing to guard) or not ours to open
+    }
+    // Closed to host users (an older Berth made it 0755): nobody else can open it to hold it.
+    struct stat held {};
+    if (::fstat(fd.get(), &held) == 0 && (held.st_mode & 0777) != 0711)
+      (void)::fchmod(fd.get(), 0711);
+    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EINTR) continue;
+      if (errno != EWOULDBLOCK) return InstanceGate(UniqueFd{});  // no flock on cgroups here
+      if (std::chrono::steady_clock::now() > deadline)
+        return Error::with_status(exitcode::kLocked, "`" + dir + "` stayed locked for 10 s");
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    // Still the instance's group (not one removed with another root's last CT while we waited).
+    struct stat now {};
+    if (::stat(dir.c_str(), &now) == 0 && now.st_ino == held.st_ino && now.st_dev == held.st_dev)
+      return InstanceGate(std::move(fd));
+    if (!make) return InstanceGate(UniqueFd{});
   }
-  return InstanceGate(std::move(fd));
 }
 
-void mark_ct_group(const HostConfig& host, const std::string& ctid) {
-  std::string dir = instance_dir(host);
+void mark_ct_group(const HostConfig& host, const cgroups::Backend& cg, const std::string& ctid) {
+  std::string dir = instance_dir(host, cg);
   if (dir.empty()) return;
   std::string me = owner_name(host);
   (void)::setxattr((dir + "/" + ctid).c_str(), kOwnerXattr, me.data(), me.size(), 0);
 }
 
-Status check_ct_group_owner(const HostConfig& host, const std::string& ctid) {
-  std::string dir = instance_dir(host);
+Status check_ct_group_owner(const HostConfig& host, const cgroups::Backend& cg,
+                            const std::string& ctid) {
+  std::string dir = instance_dir(host, cg);
   if (dir.empty()) return {};
   auto owner = read_claim(dir + "/" + ctid);
   if (!owner || *owner == owner_name(host)) return {};  // ours, or made before the marks

@@ -18,7 +18,7 @@
 // in one group (seen with two roots starting CT 301 at once, 6 times in 15 rounds). So each CT
 // group names its root too (mark_ct_group), a repair removes only its own root's groups
 // (check_ct_group_owner), and the making and marking of a group, the claim, and a repair's check
-// and removal hold the host-wide InstanceGate: no root sees another's group half made.
+// and removal hold the InstanceGate: no root sees another's group half made.
 #pragma once
 
 #include <string>
@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "core/host_config.h"
 #include "core/unique_fd.h"
+#include "cgroups/backend.h"
 
 namespace berth::state {
 
@@ -40,14 +41,17 @@ Status check_instance_owner(const HostConfig& host);
 
 // After this root made a CT's group (ctid): the instance is ours, or exit 9 as above (another
 // root's claim with groups of its own, not ctid's).
-Status claim_instance(const HostConfig& host, const std::string& ctid);
+// cg: the backend the group was made with (its first hierarchy; none: nothing to claim).
+Status claim_instance(const HostConfig& host, const cgroups::Backend& cg, const std::string& ctid);
 
-// The gate every Berth root of the host passes to make, mark or remove a CT's group: an exclusive
-// flock on the first hierarchy's root directory (the one object all roots share), held for
-// microseconds. Waits up to 10 s for it (exit 9 past that); open where the layout is unknown.
+// The gate every Berth root under this instance name passes to make, mark or remove a CT's
+// group: an exclusive flock on the instance's group in the first hierarchy, which is made mode
+// 0711 (so no unprivileged host user can open it to hold the lock; nothing but host root reads
+// it), held for microseconds. make: the group is made if missing (a start; a repair finds it).
+// Waits up to 10 s (exit 9 past that); open where the layout is unknown or cgroups take no flock.
 class InstanceGate {
  public:
-  static Result<InstanceGate> enter();
+  static Result<InstanceGate> enter(const HostConfig& host, const cgroups::Backend& cg, bool make);
 
  private:
   explicit InstanceGate(UniqueFd fd) : fd_(std::move(fd)) {}
@@ -55,10 +59,11 @@ class InstanceGate {
 };
 
 // Under the gate, right after this root made CT ctid's group: the group names this root.
-void mark_ct_group(const HostConfig& host, const std::string& ctid);
+void mark_ct_group(const HostConfig& host, const cgroups::Backend& cg, const std::string& ctid);
 
 // Under the gate, before a leftover group of CT ctid is removed: exit 9 when the group names
 // another root (whose start made it a moment ago).
-Status check_ct_group_owner(const HostConfig& host, const std::string& ctid);
+Status check_ct_group_owner(const HostConfig& host, const cgroups::Backend& cg,
+                            const std::string& ctid);
 
 }  // namespace berth::state

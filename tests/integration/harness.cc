@@ -128,24 +128,6 @@ std::vector<std::string> mounts_under(const std::string& dir) {
   return out;
 }
 
-// Every cgroup hierarchy mount point (v1 controllers, named ones, and v2).
-std::vector<std::string> cgroup_mounts() {
-  std::vector<std::string> out;
-  for (const auto& line : split_lines(read_text("/proc/self/mountinfo"))) {
-    size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream rest(line.substr(dash + 3));
-    std::string fstype;
-    rest >> fstype;
-    if (fstype != "cgroup" && fstype != "cgroup2") continue;
-    std::istringstream in(line);
-    std::string id, parent, dev, root, point;
-    in >> id >> parent >> dev >> root >> point;
-    out.push_back(point);
-  }
-  return out;
-}
-
 // True if /proc/<pid>/cgroup puts pid in a group whose path has a component named instance.
 bool in_instance_cgroup(pid_t pid, const std::string& instance) {
   for (const auto& line : split_lines(read_text("/proc/" + std::to_string(pid) + "/cgroup"))) {
@@ -172,6 +154,23 @@ void kill_pids(const std::vector<pid_t>& pids) {
 }
 
 }  // namespace
+
+std::vector<std::string> cgroup_mounts() {
+  std::vector<std::string> out;
+  for (const auto& line : split_lines(read_text("/proc/self/mountinfo"))) {
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream rest(line.substr(dash + 3));
+    std::string fstype;
+    rest >> fstype;
+    if (fstype != "cgroup" && fstype != "cgroup2") continue;
+    std::istringstream in(line);
+    std::string id, parent, dev, root, point;
+    in >> id >> parent >> dev >> root >> point;
+    out.push_back(point);
+  }
+  return out;
+}
 
 std::vector<std::string> split_lines(const std::string& s) {
   std::vector<std::string> out;

@@ -42,6 +42,9 @@ std::vector<std::string> root_env(const std::string& root);
 RunResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                       const RunOptions& opts);
 
+// Every cgroup hierarchy mount point of the host (v1 controllers, named ones, and v2).
+std::vector<std::string> cgroup_mounts();
+
 // Lines of s, without the newlines.
 std::vector<std::string> split_lines(const std::string& s);
 std::string read_text(const std::string& path);

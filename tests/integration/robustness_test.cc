@@ -1,7 +1,11 @@
 // Robustness: `berth create` and `berth start` killed with SIGKILL at random points, followed by a
 // retry that must succeed; two commands on the same CT at once; no resident berth process once
 // `berth start` returned. The fixture's leak check runs after each test.
+#include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -267,6 +271,35 @@ TEST_F(RobustnessTest, TwoRootsStartingOneCtidAtOnceNeverShareAGroup) {
     (void)in_other({"stop", id, "--fast"});
     EXPECT_TRUE(ct_processes(id).empty());
   }
+}
+
+// The gate of the fix above is a flock on the instance's group in the first hierarchy: a host
+// user who could open that directory could hold the lock and stall every start. It is 0711, and
+// an unprivileged user cannot open it.
+TEST_F(RobustnessTest, AHostUserCannotHoldTheInstanceGate) {
+  std::string id = create_running_ct();
+  std::vector<std::string> gates;
+  for (const auto& h : cgroup_mounts()) {
+    struct stat st {};
+    std::string dir = h + "/" + instance();
+    if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 0777) == 0711) gates.push_back(dir);
+  }
+  ASSERT_FALSE(gates.empty()) << "no instance group of mode 0711";
+  for (const auto& dir : gates) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+          ::setresuid(65534, 65534, 65534) != 0)
+        ::_exit(2);
+      int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      ::_exit(fd < 0 && errno == EACCES ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << dir << ": " << status;
+  }
+  EXPECT_PRED2(contains, status_line(id), "running");
 }
 
 TEST_F(RobustnessTest, NoResidentBerthProcess) {
