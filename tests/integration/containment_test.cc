@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -183,7 +184,11 @@ TEST_F(ContainmentTest, ForkBombStopsAtNumproc) {
   // with pids.max, then subtracts): a sample can see the limit plus one refused fork per CPU.
   EXPECT_LE(most.load(), 64u + static_cast<uint64_t>(::sysconf(_SC_NPROCESSORS_ONLN)));
   EXPECT_LE(s.pids.maxheld, 64u);  // pids.peak where the kernel has it
-  EXPECT_GE(most.load(), 56u) << "the bomb did not reach its limit";
+  // Reached: seen by the sampler, or in the kernel's own peak (pids.peak, where the kernel has
+  // it): the bomb's OOM killer may end the CT a few ms into the attack, between two samples (a
+  // CI run sampled at most 4 while pids.peak said 64).
+  EXPECT_GE(std::max<uint64_t>(most.load(), s.pids.maxheld), 56u)
+      << "the bomb did not reach its limit";
   EXPECT_EQ(s.pids.limit, 64);
   EXPECT_GT(s.pids.failcnt, 0u) << "no refused fork counted";
   report("fork_bomb", idle, worst);
