@@ -114,8 +114,11 @@ Result<InstanceGate> InstanceGate::enter(const HostConfig& host, const cgroups::
       return Error::from_errno(errno, "mkdir `" + dir + "`");
     UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) {
-      if (errno == ENOENT && make) continue;  // removed with another root's last CT meanwhile
-      return InstanceGate(UniqueFd{});        // no group (nothing to guard) or not ours to open
+      if (errno == ENOENT && make) {  // removed with another root's last CT meanwhile: again
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        continue;
+      }
+      return InstanceGate(UniqueFd{});  // no group (nothing to guard) or not ours to open
     }
     // Closed to host users (an older Berth made it 0755): nobody else can open it to hold it.
     struct stat held {};
