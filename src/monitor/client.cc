@@ -18,6 +18,7 @@
 #include "core/unique_fd.h"
 #include "monitor/internal.h"
 #include "monitor/report.h"
+#include "state/inventory.h"
 #include "sys/fd_passing.h"
 #include "sys/fs.h"
 #include "sys/lock.h"
@@ -134,12 +135,10 @@ void wait_exit_of_peer(int sock) {
   if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) wait_exit_of(cred.pid);
 }
 
-// A one-message request ("release CTID", "idle") to a running watcher (none: nothing to do).
-// Returns the answer byte and the watcher's pid.
-// fd: sent with the request (SCM_RIGHTS) when >= 0. keep: the connection, for an attach.
-std::optional<std::pair<char, pid_t>> ask(const HostConfig& host, const std::string& verb,
-                                          const std::string& arg, int fd = -1,
-                                          UniqueFd* keep = nullptr) {
+// A one-message request to a running watcher, sent: the connection (none runs: nothing).
+// fd: sent with the request (SCM_RIGHTS) when >= 0.
+std::optional<UniqueFd> send_one(const HostConfig& host, const std::string& verb,
+                                 const std::string& arg, int fd = -1) {
   auto s = connect_to(socket_path(host));
   if (!s.ok()) return std::nullopt;
   std::string req(kMagic);
@@ -151,6 +150,16 @@ std::optional<std::pair<char, pid_t>> ask(const HostConfig& host, const std::str
   ssize_t sent = fd >= 0 ? sys::send_with_fd(s->get(), req.data(), req.size(), fd)
                          : ::send(s->get(), req.data(), req.size(), MSG_NOSIGNAL);
   if (sent < 0) return std::nullopt;
+  return std::move(s).value();
+}
+
+// A one-message request ("idle", "console CTID", "attach CTID") and its answer: the answer byte
+// and the watcher's pid. keep: the connection, for an attach.
+std::optional<std::pair<char, pid_t>> ask(const HostConfig& host, const std::string& verb,
+                                          const std::string& arg, int fd = -1,
+                                          UniqueFd* keep = nullptr) {
+  auto s = send_one(host, verb, arg, fd);
+  if (!s) return std::nullopt;
   struct ucred cred {};
   socklen_t len = sizeof cred;
   if (::getsockopt(s->get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
@@ -175,7 +184,13 @@ std::optional<std::pair<char, pid_t>> ask(const HostConfig& host, const std::str
 
 }  // namespace
 
-void release(const HostConfig& host, const std::string& ctid) { (void)ask(host, "release", ctid); }
+// Not waited for: the request is in the watcher's queue once sent, and the watcher takes every
+// queued request before it looks at an init's end (server.cc, Monitor::drain_requests). A stop
+// kills init only after this returns, so its release is seen first; the round trip (0.3-1.7 ms
+// of a stop, the watcher's wake-up) is not paid.
+void release(const HostConfig& host, const std::string& ctid) {
+  (void)send_one(host, "release", ctid);
+}
 
 void hand_console(const HostConfig& host, const std::string& ctid, int master) {
   (void)ask(host, "console", ctid, master);
@@ -198,6 +213,10 @@ Result<UniqueFd> attach_console(const HostConfig& host, const std::string& ctid)
 }
 
 void stop_if_idle(const HostConfig& host) {
+  // A CT of the instance still runs: the watcher's answer would be "not idle" (its try_exit asks
+  // the same), so it is not woken for it. Of stops racing for the last CTs, the one that looks
+  // last sees the others gone (each looks after removing its own group) and asks.
+  if (state::any_ct_alive(host)) return;
   auto a = ask(host, "idle", "");
   if (a && a->first == 'E') wait_exit_of(a->second);
 }

@@ -3,7 +3,8 @@
 //
 // Protocol (SOCK_SEQPACKET on <run>/monitor.sock, 0600, root only), NUL-separated fields after
 // "berth-monitor 1": "release CTID", "idle", "console CTID" (with the master fd) and "attach CTID"
-// are one message with a one-byte answer (an attach keeps the connection); for a
+// are one message with a one-byte answer (an attach keeps the connection; a release does not
+// wait for it); for a
 // run, the command sends one request ("run", argc, argv..., env...) with its fd 0, then its fds 1
 // and 2 and an O_PATH fd of its own executable, one per message (SCM_RIGHTS). The watcher answers
 // "A" once it has the request (the command then drops the spawn lock), runs the request in a worker
@@ -34,7 +35,8 @@ std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::
                                  const int (&stdio)[3] = kOwnStdio);
 
 // Before a command ends a CT's init itself (stop, restart): the watcher forgets the CT, so that
-// init's end is not taken for a poweroff inside. Nothing when no watcher runs.
+// init's end is not taken for a poweroff inside. Nothing when no watcher runs. Sent, not waited
+// for: the watcher takes every queued request before it looks at an init's end.
 void release(const HostConfig& host, const std::string& ctid);
 
 // In start: give the CT's console pty master to the watcher, which reads it all the time into
@@ -47,7 +49,7 @@ void hand_console(const HostConfig& host, const std::string& ctid, int master);
 Result<UniqueFd> attach_console(const HostConfig& host, const std::string& ctid);
 
 // After a stop: when the watcher has nothing to watch and no CT of the instance runs, it exits;
-// this waits (bounded) until it has.
+// this waits (bounded) until it has. While a CT of the instance runs, the watcher is not asked.
 void stop_if_idle(const HostConfig& host);
 
 }  // namespace berth::monitor

@@ -262,7 +262,9 @@ class Monitor {
 
  private:
   void adopt_running();
-  void accept_client();
+  bool accept_client();
+  void drain_requests();
+  void serve_client(UniqueFd c);
   void reap();
   void worker_exited(pid_t pid, int status);
   void worker_reported(pid_t pid);
@@ -318,9 +320,23 @@ void Monitor::adopt_running() {
   }
 }
 
-void Monitor::accept_client() {
+// One queued connection (the listener does not block): false when there was none.
+bool Monitor::accept_client() {
   UniqueFd c(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  if (!c) return;
+  if (!c) return false;
+  serve_client(std::move(c));
+  return true;
+}
+
+// Every request queued now, before an init's end is looked at: a command sends its "release"
+// before it ends the init itself and does not wait for the answer (client.cc), so a release
+// sent before that end is in the queue by the time the end is seen, and the end is no poweroff
+// inside. Bounded: a flood of connections cannot hold the watcher here.
+void Monitor::drain_requests() {
+  for (int i = 0; i < 256 && accept_client(); ++i) {}
+}
+
+void Monitor::serve_client(UniqueFd c) {
   struct ucred cred {};
   socklen_t len = sizeof cred;
   if (::getsockopt(c.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
@@ -689,6 +705,7 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
       bool term = false;
       while (::read(sigfd_.get(), &si, sizeof si) == sizeof si)
         term |= si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
+      drain_requests();
       reap();
       if (exiting_) return exitcode::kOk;
       if (term) {
@@ -711,8 +728,11 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
       else if (client && fds[i].fd == con->second.client.get())
         console_input(id);
     }
+    bool drained = false;
     for (size_t i = 2; r > 0 && i < first_console; ++i)
       if (fds[i].revents & POLLIN) {
+        if (!drained) drain_requests();
+        drained = true;
         auto it = watched_.find(adopted[i - 2]);
         if (it == watched_.end()) continue;
         Watched w = std::move(it->second);

@@ -165,6 +165,55 @@ TEST_F(MonitorTest, RestartedWatcherAdoptsRunningCts) {
   EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks()) << monitor_log();
 }
 
+// A stop tells the watcher that it ends the CT's init itself and does not wait for the answer
+// (monitor/client.h, release): the watcher must still take that word before the init's end, or a
+// stop would look like a poweroff inside (and a teardown of its own would run beside the stop's).
+// Both kinds of init: the watcher's child (started through it) and one it adopted.
+TEST_F(MonitorTest, StopsAreNeverTakenForAPoweroffInside) {
+  std::string adopted = create_running_ct();
+  ASSERT_EQ(::kill(watcher(), SIGKILL), 0);
+  ASSERT_TRUE(wait_for([&] { return watcher() == 0; }, 5));
+  std::string child = create_running_ct();  // spawns a new watcher, which adopts the first
+  ASSERT_TRUE(wait_for([&] { return contains(monitor_log(), "CT " + adopted + ": adopted"); }, 5));
+  // Half the stops run while the watcher is stopped (SIGSTOP): it then finds the release and the
+  // init's end both waiting when it runs again, the order the word must win.
+  struct Held {
+    pid_t pid = 0;
+    void hold(pid_t p) { ::kill(pid = p, SIGSTOP); }
+    void go() {
+      if (pid > 0) ::kill(pid, SIGCONT);
+      pid = 0;
+    }
+    ~Held() { go(); }
+  } held;
+  constexpr int kRounds = 6;
+  for (int i = 0; i < kRounds; ++i) {
+    std::vector<std::string> stop{"stop", child};
+    if (i % 2 == 0) stop.emplace_back("--fast");
+    if (i >= kRounds / 2) held.hold(watcher());
+    ASSERT_EQ(berth(stop).code, 0) << monitor_log();
+    held.go();
+    ASSERT_EQ(berth({"start", child}).code, 0) << monitor_log();
+  }
+  held.hold(watcher());
+  ASSERT_EQ(berth({"stop", adopted, "--fast"}).code, 0);
+  held.go();
+  ASSERT_EQ(berth({"stop", child, "--fast"}).code, 0);
+  std::string log = monitor_log();
+  for (const auto& id : {adopted, child}) {
+    EXPECT_FALSE(contains(log, "CT " + id + ": init halted")) << log;
+    EXPECT_FALSE(contains(log, "CT " + id + ": init exited")) << log;
+    EXPECT_FALSE(contains(log, "CT " + id + ": teardown")) << log;
+  }
+  size_t released = 0;
+  for (size_t at = log.find("CT " + child + ": released"); at != std::string::npos;
+       at = log.find("CT " + child + ": released", at + 1))
+    ++released;
+  EXPECT_EQ(released, static_cast<size_t>(kRounds + 1)) << log;
+  EXPECT_TRUE(wait_for([&] { return watcher() == 0; }, 5)) << log;
+  EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks()) << log;
+}
+
 // Two first starts of an instance at once: the spawn lock lets one spawn the watcher, the other
 // finds it. Both are served, by one watcher, `berth _monitor`, the parent of both inits.
 TEST_F(MonitorTest, TwoFirstStartsAtOnceShareTheWatcherSpawnedForOne) {
