@@ -146,7 +146,9 @@ Status configure_inside(ChildContext& c) {
   return dist::set_ct_network(ct, {net::kCtIfname, net::kGatewayV4, net::kGatewayV6});
 }
 
-// Its uptime counts from now.
+// Its uptime counts from now. Before attach_proc_view: the /proc files this reads and writes are
+// then the CT's own procfs, not lookups through the /proc server's view (a round trip to it per
+// path component it serves, 0.1-0.7 ms in all).
 Status enter_time_namespace(ChildContext&) { return isolation::enter_own_time_namespace(); }
 
 // In the CT's IPC namespace (its /proc/sys/kernel/shm* are open again after mask_proc) and on
@@ -194,9 +196,9 @@ constexpr std::array<Step<ChildContext>, 18> kChildSteps{{
     {"apply_userns_limits", apply_userns_limits},
     {"attach_notify_socket", attach_notify_socket},
     {"mask_proc", mask_proc},
+    {"enter_time_namespace", enter_time_namespace},
     {"attach_proc_view", attach_proc_view},
     {"configure_inside", configure_inside},
-    {"enter_time_namespace", enter_time_namespace},
     {"apply_proc_limits", apply_proc_limits},
     {"bring_up_loopback", bring_up_loopback},
     {"join_cgroup_namespace", join_cgroup_namespace},
