@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "monitor/client.h"
+#include "monitor/server.h"
 #include "runtime/pipeline.h"
 #include "state/instance_owner.h"
 
@@ -110,6 +111,14 @@ std::string base_name(const char* argv0) {
   return std::string(slash == std::string_view::npos ? s : s.substr(slash + 1));
 }
 
+// The watcher in a fork of this command (monitor/client.h): as a fresh `berth _monitor` would
+// run, its workers running this program's entry in forks of their own. A --verbose of the
+// command that spawned it is not the watcher's.
+int serve_forked_watcher(const HostConfig& host) {
+  runtime::set_trace(false);
+  return monitor::serve(host, &cli::main);
+}
+
 }  // namespace
 
 int report(const Invocation& inv, const Error& err) {
@@ -181,6 +190,7 @@ int main(int argc, char** argv) {
   if (inv.command == "start" || inv.command == "restart" || inv.command == "snapshot-switch" ||
       restores) {
     std::vector<std::string> all(argv, argv + argc);
+    monitor::set_watcher_entry(&serve_forked_watcher);
     if (auto rc = monitor::run_in_worker(*host, all)) return *rc;
   }
   for (const auto& c : kCommands)

@@ -34,6 +34,12 @@ std::string socket_path(const HostConfig& host);
 std::optional<int> run_in_worker(const HostConfig& host, const std::vector<std::string>& argv,
                                  const int (&stdio)[3] = kOwnStdio);
 
+// What a watcher forked from this process runs (instead of an exec of `berth _monitor`): it
+// serves host and returns the exit status. Set by the command line's main; a process that sets
+// none (berthd) or runs threads when it spawns one gets the exec.
+using WatcherEntry = int (*)(const HostConfig& host);
+void set_watcher_entry(WatcherEntry entry);
+
 // Before a command ends a CT's init itself (stop, restart): the watcher forgets the CT, so that
 // init's end is not taken for a poweroff inside. Nothing when no watcher runs. Sent, not waited
 // for: the watcher takes every queued request before it looks at an init's end.

@@ -1,5 +1,6 @@
 // monitor/server.h: the watcher of an instance (`berth _monitor`, spawned on demand by
-// client.h's run_in_worker): one process per Berth instance, none per CT.
+// client.h's run_in_worker, as a fork of the command that becomes it or an exec): one process
+// per Berth instance, none per CT.
 //
 // It is a child subreaper. Every start (start, restart, and its own restarts after a reboot)
 // runs as its worker, so when the worker exits the CT's init is reparented to it, and waitpid
