@@ -257,7 +257,8 @@ struct Retry {
 
 class Monitor {
  public:
-  explicit Monitor(const HostConfig& host) : host_(host) {}
+  // staging: make the staging mount namespace for the workers (isolation/staging.h).
+  Monitor(const HostConfig& host, bool staging) : host_(host), want_staging_(staging) {}
   int run(UniqueFd listener, UniqueFd sigfd);
 
  private:
@@ -289,6 +290,8 @@ class Monitor {
   std::map<pid_t, int> orphans_;           // reaped children nobody claimed yet: pid -> wait status
   std::map<std::string, pid_t> released_;  // inits a command ends itself (stop, restart)
   bool exiting_ = false;                   // an "idle" request found nothing to do: exit now
+  bool want_staging_ = false;
+  UniqueFd staging_;
   sys::PollSet poll_set_;
 };
 
@@ -662,7 +665,22 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
   };
   bool adopt_pending = ::poll(&waiting, 1, 0) > 0;
   if (!adopt_pending) adopt_running();
+  // The mount namespace the starts run in this fork clone their CTs from (a CT's start then
+  // copies four mounts, not two per running CT; without it they clone from ours). Made once the
+  // command that spawned us has its worker (~0.7 ms that are not that first start's: nothing
+  // of ours runs yet, so its clone costs it nothing without one).
+  bool first_served = !adopt_pending;
   for (;;) {
+    if (want_staging_ && first_served) {
+      want_staging_ = false;
+      auto made = isolation::make_staging_namespace(
+          socket_path(host_).substr(0, socket_path(host_).rfind('/')));
+      if (made.ok())
+        staging_ = std::move(made).value();
+      else
+        log("no staging mount namespace: %s", made.error().message());
+      isolation::set_staging_namespace(staging_.get());
+    }
     if (adopt_pending && workers_.empty()) {
       adopt_running();
       adopt_pending = false;
@@ -714,7 +732,7 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
         return exitcode::kOk;
       }
     }
-    if (r > 0 && (fds[0].revents & POLLIN)) accept_client();
+    if (r > 0 && (fds[0].revents & POLLIN)) first_served |= accept_client();
     if (exiting_) return exitcode::kOk;
     for (size_t i = first_report; r > 0 && i < fds.size(); ++i)
       if (fds[i].revents) worker_reported(report_of[i - first_report]);
@@ -824,18 +842,8 @@ int serve(const HostConfig& host, RunInline run_inline) {
     log("seccomp filters not prepared (each start builds its own): %s", st.error().message());
   log("%s", "started (socket " + path + ")");
   tell('1');
-  // The mount namespace the starts run in this fork clone their CTs from (a CT's start then
-  // copies four mounts, not two per running CT). Without it they clone from ours.
-  UniqueFd staging;
-  if (run_inline) {
-    auto made = isolation::make_staging_namespace(path.substr(0, path.rfind('/')));
-    if (made.ok())
-      staging = std::move(made).value();
-    else
-      log("no staging mount namespace: %s", made.error().message());
-  }
-  isolation::set_staging_namespace(staging.get());
-  Monitor m(host);
+  isolation::set_staging_namespace(-1);
+  Monitor m(host, run_inline != nullptr);
   int rc = m.run(std::move(listener), std::move(sigfd));
   log("%s", "exiting");
   return rc;

@@ -187,6 +187,12 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+std::string args_of(pid_t pid) {
+  std::string s = read_text("/proc/" + std::to_string(pid) + "/cmdline");
+  while (!s.empty() && s.back() == '\0') s.pop_back();
+  return s;
+}
+
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }

@@ -48,6 +48,9 @@ std::vector<std::string> cgroup_mounts();
 // Lines of s, without the newlines.
 std::vector<std::string> split_lines(const std::string& s);
 std::string read_text(const std::string& path);
+// A process's arguments, NUL-separated, without the NULs that may pad them (a watcher forked from
+// a start wrote its own over that command's, monitor/client.h): "berth\0_monitor" ("" when gone).
+std::string args_of(pid_t pid);
 // Sleep for ms milliseconds.
 void sleep_ms(long ms);
 // Predicates for EXPECT_PRED2 (gtest prints both arguments on failure).

@@ -235,11 +235,7 @@ TEST_F(MonitorTest, TwoFirstStartsAtOnceShareTheWatcherSpawnedForOne) {
   EXPECT_TRUE(wait_for([&] { return watchers() == 1; }, 5)) << watchers() << " watchers";
   pid_t w = watcher();
   ASSERT_GT(w, 0) << monitor_log();
-  // Its arguments (a watcher forked from the first start wrote them over that command's, whose
-  // area may be longer: NULs pad it).
-  std::string cmdline = read_text("/proc/" + std::to_string(w) + "/cmdline");
-  while (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
-  EXPECT_EQ(cmdline, std::string("berth\0_monitor", 14));
+  EXPECT_EQ(args_of(w), std::string("berth\0_monitor", 14));
   // Nothing of the command it may be a fork of stays open in it: no lock of a CT or of the
   // spawn, only its own files.
   for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(w) + "/fd")) {

@@ -312,9 +312,9 @@ TEST_F(RobustnessTest, NoResidentBerthProcess) {
   auto resident = [&] {
     std::vector<pid_t> out;
     for (pid_t p : berth_processes()) {
-      std::string cmd = read_text("/proc/" + std::to_string(p) + "/cmdline");
-      if (cmd != std::string("berth\0ubc\0--serve\0", 18) &&
-          cmd != std::string("berth\0_monitor\0", 15))
+      std::string cmd = args_of(p);
+      if (cmd != std::string("berth\0ubc\0--serve", 17) &&
+          cmd != std::string("berth\0_monitor", 14))
         out.push_back(p);
     }
     return out;
