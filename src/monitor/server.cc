@@ -668,8 +668,9 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
   // The mount namespace the starts run in this fork clone their CTs from (a CT's start then
   // copies four mounts, not two per running CT; without it they clone from ours). Made once the
   // command that spawned us has its worker (~0.7 ms that are not that first start's: nothing
-  // of ours runs yet, so its clone costs it nothing without one).
-  bool first_served = !adopt_pending;
+  // of ours runs yet, so its clone costs it nothing without one), or once a wait for requests
+  // timed out. The spawner connects right after our ready byte, maybe after this point.
+  bool first_served = false;
   for (;;) {
     if (want_staging_ && first_served) {
       want_staging_ = false;
@@ -718,6 +719,7 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
     // Registered with epoll as they change, not at every wake-up (sys/poll_set.h).
     int r = poll_set_.wait(fds, serials, retries_.empty() ? 2000 : 250);
     if (r < 0 && errno != EINTR) return exitcode::kSystem;
+    first_served |= r == 0;
     if (r > 0 && (fds[1].revents & POLLIN)) {
       struct signalfd_siginfo si;
       bool term = false;
