@@ -247,12 +247,12 @@ std::optional<std::pair<char, pid_t>> ask(const HostConfig& host, const std::str
 
 }  // namespace
 
+void set_watcher_entry(WatcherEntry entry) { g_watcher_entry = entry; }
+
 // Not waited for: the request is in the watcher's queue once sent, and the watcher takes every
 // queued request before it looks at an init's end (server.cc, Monitor::drain_requests). A stop
 // kills init only after this returns, so its release is seen first; the round trip (0.3-1.7 ms
 // of a stop, the watcher's wake-up) is not paid.
-void set_watcher_entry(WatcherEntry entry) { g_watcher_entry = entry; }
-
 void release(const HostConfig& host, const std::string& ctid) {
   (void)send_one(host, "release", ctid);
 }
