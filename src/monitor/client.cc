@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -14,7 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
-#include <vector>
+#include <string_view>
 #include <utility>
 
 #include "core/exit_codes.h"
@@ -26,6 +25,7 @@
 #include "sys/fs.h"
 #include "sys/lock.h"
 #include "sys/pidfd.h"
+#include "sys/service_fork.h"
 
 extern char** environ;
 
@@ -55,61 +55,20 @@ Result<UniqueFd> connect_to(const std::string& path) {
 
 WatcherEntry g_watcher_entry = nullptr;
 
-// The command line a watcher shows (ps, /proc/PID/cmdline), exec'd or forked.
+// The command line a watcher shows (ps, /proc/PID/cmdline), exec'd or forked: its last NUL
+// included.
 constexpr char kWatcherArgs[] = "berth\0_monitor";
-
-// This process's command-line area, when a watcher may be forked from it: an entry is set and
-// it runs one thread (a fork of a process with threads must exec), and the area can hold the
-// watcher's command line. /proc/self/stat: fields 20 (threads), 48 and 49 (the area).
-struct ArgArea {
-  char* start = nullptr;
-  size_t size = 0;
-};
-std::optional<ArgArea> fork_spawn_area() {
-  if (!g_watcher_entry) return std::nullopt;
-  auto stat = sys::read_file("/proc/self/stat");
-  if (!stat.ok()) return std::nullopt;
-  size_t close = stat->rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::vector<unsigned long long> f;  // fields 3 on
-  const char* at = stat->c_str() + close + 2;
-  while (*at && f.size() < 47) {
-    if (*at == ' ') {
-      ++at;
-      continue;
-    }
-    char* end = nullptr;
-    f.push_back(std::strtoull(at, &end, 10));  // the state letter reads as 0
-    at = *end == ' ' || *end == '\0' ? end : std::strchr(at, ' ');
-    if (at == nullptr) break;
-  }
-  if (f.size() < 47 || f[20 - 3] != 1) return std::nullopt;
-  unsigned long long start = f[48 - 3], end = f[49 - 3];
-  if (end <= start || end - start < sizeof kWatcherArgs) return std::nullopt;
-  return ArgArea{reinterpret_cast<char*>(start), static_cast<size_t>(end - start)};
-}
-
-// In a forked watcher: as an exec would leave it, handlers to their defaults (ignored signals
-// stay ignored, the mask stays), and its command line says what it is.
-void become_watcher(const ArgArea& area) {
-  for (int s = 1; s < NSIG; ++s) {
-    struct sigaction old {};
-    if (s == SIGKILL || s == SIGSTOP || ::sigaction(s, nullptr, &old) != 0) continue;
-    if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) ::signal(s, SIG_DFL);
-  }
-  std::memset(area.start, 0, area.size);
-  std::memcpy(area.start, kWatcherArgs, sizeof kWatcherArgs);
-  (void)std::setvbuf(stdout, nullptr, _IOFBF, BUFSIZ);
-}
+constexpr std::string_view kWatcherArgv(kWatcherArgs, sizeof kWatcherArgs);
 
 // Double fork (the watcher is nobody's child but init's or a subreaper's), with its output to the
 // monitor log, and wait (bounded) for its ready byte. The grandchild becomes the watcher in place
-// (g_watcher_entry) when this process allows it (fork_spawn_area), else it execs `berth
+// (g_watcher_entry) when this process allows it (sys/service_fork.h), else it execs `berth
 // _monitor`: the program load, ~1-2 ms of an instance's first start, is saved.
 Status spawn_watcher(const HostConfig& host) {
   BERTH_RETURN_IF_ERROR(make_dirs(host.paths().log_dir, 0755));
   std::string log = log_path(host);
-  std::optional<ArgArea> area = fork_spawn_area();
+  std::optional<sys::ArgArea> area;
+  if (g_watcher_entry) area = sys::service_fork_area(kWatcherArgv);
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -132,7 +91,7 @@ Status spawn_watcher(const HostConfig& host) {
     ::setenv(kReadyFdEnv, "3", 1);
     ::unsetenv(kReportFdEnv);
     if (area) {
-      become_watcher(*area);
+      sys::become_service(*area, kWatcherArgv);
       int rc = g_watcher_entry(host);
       std::fflush(nullptr);
       ::_exit(rc);
