@@ -163,11 +163,15 @@ pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string>
   std::fflush(nullptr);  // nothing of ours buffered may reach the worker's files
   pid_t pid = ::fork();
   if (pid != 0) return pid;
-  // Child: fds to high numbers first (so the dup2s below cannot overwrite each other).
+  // Child: fds to high numbers first (so the dup2s below cannot overwrite each other, nor the
+  // staging namespace's, whatever its number).
   int hi[4];
   const int src[4] = {stdio[0], stdio[1], stdio[2], report};
   for (int i = 0; i < 4; ++i)
     if ((hi[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 64)) < 0) ::_exit(exitcode::kSystem);
+  int staging = isolation::staging_namespace();
+  int hi_ns = staging >= 0 ? ::fcntl(staging, F_DUPFD_CLOEXEC, 64) : -1;
+  if (staging >= 0 && hi_ns < 0) ::_exit(exitcode::kSystem);
   for (int i = 0; i < 4; ++i)
     if (::dup2(hi[i], i) < 0) ::_exit(exitcode::kSystem);
   (void)sys::close_range(4U, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -181,13 +185,11 @@ pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string>
   if (g_run_inline && same_program(exe)) {
     // What an exec would close: the watcher's socket, lock, pidfds and consoles. The staging
     // namespace (isolation/staging.h) stays, as fd 4, close-on-exec.
-    int staging = isolation::staging_namespace();
-    if (staging >= 0) {
-      int hi_ns = ::fcntl(staging, F_DUPFD_CLOEXEC, 64);
-      if (hi_ns < 0 || ::dup3(hi_ns, 4, O_CLOEXEC) < 0) ::_exit(exitcode::kSystem);
+    if (hi_ns >= 0) {
+      if (::dup3(hi_ns, 4, O_CLOEXEC) < 0) ::_exit(exitcode::kSystem);
       isolation::set_staging_namespace(4);
     }
-    if (!sys::close_range(staging >= 0 ? 5U : 4U, ~0U, 0).ok()) ::_exit(exitcode::kSystem);
+    if (!sys::close_range(hi_ns >= 0 ? 5U : 4U, ~0U, 0).ok()) ::_exit(exitcode::kSystem);
     environ = ev.data();
     // stdout's buffering follows its new file, as at a program's start.
     (void)std::setvbuf(stdout, nullptr, ::isatty(1) ? _IOLBF : _IOFBF, BUFSIZ);
@@ -257,8 +259,7 @@ struct Retry {
 
 class Monitor {
  public:
-  // staging: make the staging mount namespace for the workers (isolation/staging.h).
-  Monitor(const HostConfig& host, bool staging) : host_(host), want_staging_(staging) {}
+  explicit Monitor(const HostConfig& host) : host_(host) {}
   int run(UniqueFd listener, UniqueFd sigfd);
 
  private:
@@ -290,8 +291,6 @@ class Monitor {
   std::map<pid_t, int> orphans_;           // reaped children nobody claimed yet: pid -> wait status
   std::map<std::string, pid_t> released_;  // inits a command ends itself (stop, restart)
   bool exiting_ = false;                   // an "idle" request found nothing to do: exit now
-  bool want_staging_ = false;
-  UniqueFd staging_;
   sys::PollSet poll_set_;
 };
 
@@ -665,23 +664,7 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
   };
   bool adopt_pending = ::poll(&waiting, 1, 0) > 0;
   if (!adopt_pending) adopt_running();
-  // The mount namespace the starts run in this fork clone their CTs from (a CT's start then
-  // copies four mounts, not two per running CT; without it they clone from ours). Made once the
-  // command that spawned us has its worker (~0.7 ms that are not that first start's: nothing
-  // of ours runs yet, so its clone costs it nothing without one), or once a wait for requests
-  // timed out. The spawner connects right after our ready byte, maybe after this point.
-  bool first_served = false;
   for (;;) {
-    if (want_staging_ && first_served) {
-      want_staging_ = false;
-      auto made = isolation::make_staging_namespace(
-          socket_path(host_).substr(0, socket_path(host_).rfind('/')));
-      if (made.ok())
-        staging_ = std::move(made).value();
-      else
-        log("no staging mount namespace: %s", made.error().message());
-      isolation::set_staging_namespace(staging_.get());
-    }
     if (adopt_pending && workers_.empty()) {
       adopt_running();
       adopt_pending = false;
@@ -719,7 +702,6 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
     // Registered with epoll as they change, not at every wake-up (sys/poll_set.h).
     int r = poll_set_.wait(fds, serials, retries_.empty() ? 2000 : 250);
     if (r < 0 && errno != EINTR) return exitcode::kSystem;
-    first_served |= r == 0;
     if (r > 0 && (fds[1].revents & POLLIN)) {
       struct signalfd_siginfo si;
       bool term = false;
@@ -734,7 +716,7 @@ int Monitor::run(UniqueFd listener, UniqueFd sigfd) {
         return exitcode::kOk;
       }
     }
-    if (r > 0 && (fds[0].revents & POLLIN)) first_served |= accept_client();
+    if (r > 0 && (fds[0].revents & POLLIN)) accept_client();
     if (exiting_) return exitcode::kOk;
     for (size_t i = first_report; r > 0 && i < fds.size(); ++i)
       if (fds[i].revents) worker_reported(report_of[i - first_report]);
@@ -844,8 +826,21 @@ int serve(const HostConfig& host, RunInline run_inline) {
     log("seccomp filters not prepared (each start builds its own): %s", st.error().message());
   log("%s", "started (socket " + path + ")");
   tell('1');
-  isolation::set_staging_namespace(-1);
-  Monitor m(host, run_inline != nullptr);
+  // The mount namespace the starts run in this fork clone their CTs from (a CT's start then
+  // copies four mounts, not two per running CT, and attaches the root at /ct there, so the CT's
+  // root id need not pass the directories above var/lib/berth). Made before the first request
+  // is taken: the first start needs it as much as any (ConfigTest.
+  // RootUnderAClosedDirectoryStarts). Without it the starts clone from ours.
+  UniqueFd staging;
+  if (run_inline) {
+    auto made = isolation::make_staging_namespace(path.substr(0, path.rfind('/')));
+    if (made.ok())
+      staging = std::move(made).value();
+    else
+      log("no staging mount namespace: %s", made.error().message());
+  }
+  isolation::set_staging_namespace(staging.get());
+  Monitor m(host);
   int rc = m.run(std::move(listener), std::move(sigfd));
   log("%s", "exiting");
   return rc;
