@@ -333,9 +333,11 @@ bool Monitor::accept_client() {
 // Every request queued now, before an init's end is looked at: a command sends its "release"
 // before it ends the init itself and does not wait for the answer (client.cc), so a release
 // sent before that end is in the queue by the time the end is seen, and the end is no poweroff
-// inside. Bounded: a flood of connections cannot hold the watcher here.
+// inside. Bounded: a flood of connections cannot hold the watcher here. Not past an "idle" that
+// made the watcher decide to exit (as one accept per wake-up before): what came after is not
+// taken.
 void Monitor::drain_requests() {
-  for (int i = 0; i < 256 && accept_client(); ++i) {}
+  for (int i = 0; i < 256 && !exiting_ && accept_client(); ++i) {}
 }
 
 void Monitor::serve_client(UniqueFd c) {
