@@ -176,19 +176,24 @@ std::vector<std::string> mounts_under(const std::string& prefix) {
   return out;
 }
 
-std::optional<uint64_t> proc_start_time(pid_t pid) {
-  auto s = read_file("/proc/" + std::to_string(pid) + "/stat");
+std::optional<std::vector<uint64_t>> proc_stat_fields(pid_t pid) {
+  auto s = read_file(pid > 0 ? "/proc/" + std::to_string(pid) + "/stat" : "/proc/self/stat");
   if (!s.ok()) return std::nullopt;
   size_t rp = s->rfind(')');
   if (rp == std::string::npos) return std::nullopt;
-  // after ") " : state(3) ppid(4) ... starttime is field 22 -> index 19 after the comm
-  const char* p = s->c_str() + rp + 2;
-  for (int i = 0; i < 19 && *p; ++i) {
-    p = std::strchr(p, ' ');
-    if (!p) return std::nullopt;
-    ++p;
+  std::vector<uint64_t> out;
+  for (const char* p = s->c_str() + rp + 1; *p == ' ';) {
+    out.push_back(std::strtoull(p + 1, nullptr, 10));
+    p = std::strchr(p + 1, ' ');
+    if (p == nullptr) break;
   }
-  return std::strtoull(p, nullptr, 10);
+  return out;
+}
+
+std::optional<uint64_t> proc_start_time(pid_t pid) {
+  auto f = proc_stat_fields(pid);
+  if (!f || f->size() < 22 - 2) return std::nullopt;
+  return (*f)[22 - 3];
 }
 
 std::optional<ProcStatus> proc_status(pid_t pid) {

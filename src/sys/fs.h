@@ -33,6 +33,10 @@ bool is_mount_point(const std::string& path);
 std::string unescape_mountinfo(std::string_view s);
 std::vector<std::string> mounts_under(const std::string& prefix);  // deepest first
 
+// The fields of /proc/<pid>/stat (pid 0: /proc/self/stat) from field 3 on, as numbers (the
+// state letter reads as 0): element i is field i + 3. The name before them may hold anything
+// but its last ')'. nullopt if gone.
+std::optional<std::vector<uint64_t>> proc_stat_fields(pid_t pid);
 // /proc/<pid>/stat field 22 (start time in clock ticks since boot); nullopt if gone.
 std::optional<uint64_t> proc_start_time(pid_t pid);
 // What /proc/<pid>/status says of a process, read once: its threads ("Threads:", 1 when the

@@ -15,6 +15,8 @@
 #include <string>
 #include <thread>
 
+#include "sys/fs.h"
+
 namespace berth::sys {
 namespace {
 
@@ -61,17 +63,10 @@ TEST(ServiceFork, AForkShowsTheServicesCommandLineAndDefaultHandlers) {
             0);
 }
 
-// Threads of this process (another test, a sanitizer's runtime may have left some).
-int own_threads() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  return -1;
-}
-
 TEST(ServiceFork, NotWhileAnotherThreadRuns) {
-  bool alone = own_threads() == 1;
+  auto status = proc_status(::getpid());
+  ASSERT_TRUE(status.has_value());
+  bool alone = status->threads == 1;  // another test or a sanitizer's runtime may have left some
   std::mutex m;
   std::condition_variable cv;
   bool done = false;
@@ -89,6 +84,17 @@ TEST(ServiceFork, NotWhileAnotherThreadRuns) {
   if (alone) {
     EXPECT_TRUE(service_fork_area(kArgv).has_value());
   }
+}
+
+// /proc/self/stat as numbers: field 4 is the parent, 5 the process group, and field 22 what
+// proc_start_time reads (by pid: the same file).
+TEST(ProcStatFields, OwnFieldsMatchWhatTheKernelSaysOtherwise) {
+  auto f = proc_stat_fields(0);
+  ASSERT_TRUE(f.has_value());
+  ASSERT_GE(f->size(), 47U);
+  EXPECT_EQ((*f)[4 - 3], static_cast<uint64_t>(::getppid()));
+  EXPECT_EQ((*f)[5 - 3], static_cast<uint64_t>(::getpgrp()));
+  EXPECT_EQ((*f)[22 - 3], proc_start_time(::getpid()).value_or(0));
 }
 
 TEST(ServiceFork, NotWhenTheAreaIsTooSmall) {
