@@ -3,6 +3,8 @@
 
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -79,9 +81,6 @@ std::string lower(std::string_view s) {
 struct CapTextDeleter {
   void operator()(char* p) const { cap_free(p); }
 };
-struct CapDeleter {
-  void operator()(_cap_struct* p) const { cap_free(p); }
-};
 
 std::string cap_name(int cap) {
   std::unique_ptr<char, CapTextDeleter> n(cap_to_name(static_cast<cap_value_t>(cap)));
@@ -154,42 +153,62 @@ std::string capability_names(const std::vector<int>& caps) {
   return out;
 }
 
-Status drop_caps(const std::vector<int>& keep) {
+bool in_own_bound(int c) { return cap_get_bound(static_cast<cap_value_t>(c)) == 1; }
+
+bool in_fresh_userns_bound(int /*c*/) { return true; }
+
+CapPlan plan_caps(const std::vector<int>& keep, bool (*in_bound)(int)) {
   auto kept = [&](int c) { return std::find(keep.begin(), keep.end(), c) != keep.end(); };
   int last = kernel_last_cap();
+  CapPlan p;
   // The bounding set goes first: dropping from it needs CAP_SETPCAP, which keep may not hold.
   // It is what limits an exec'ed setuid-root binary, so it is the set that matters for su/sudo.
-  for (int c = 0; c <= last; ++c) {
-    if (kept(c) || cap_get_bound(static_cast<cap_value_t>(c)) != 1) continue;
-    if (cap_drop_bound(static_cast<cap_value_t>(c)) != 0)
-      return Error::from_errno(errno, "drop `" + cap_name(c) + "` from the bounding set")
-          .status(exitcode::kCapability);
-  }
-
-  std::unique_ptr<_cap_struct, CapDeleter> caps(cap_init());
-  if (!caps)
-    return Error::from_errno(errno, "allocate capability set").status(exitcode::kCapability);
-  // Only what this process still has can be kept: a host whose own bounding set lacks a cap
+  for (int c = 0; c <= last; ++c)
+    if (!kept(c) && in_bound(c)) p.drop_bound.push_back(c);
+  // Only what the process still has can be kept: a host whose own bounding set lacks a cap
   // (e.g. CAP_SYS_RESOURCE on some VMs) cannot give it to a privileged CT either.
-  std::vector<cap_value_t> values;
   for (int c : keep)
-    if (c >= 0 && c <= last && cap_get_bound(static_cast<cap_value_t>(c)) == 1)
-      values.push_back(static_cast<cap_value_t>(c));
-  if (!values.empty()) {
-    for (cap_flag_t flag : {CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE}) {
-      if (cap_set_flag(caps.get(), flag, static_cast<int>(values.size()), values.data(), CAP_SET) !=
-          0)
-        return Error::from_errno(errno, "build capability set").status(exitcode::kCapability);
+    if (c >= 0 && c <= last && c < 64 && in_bound(c))
+      p.keep[c / 32] |= 1U << static_cast<unsigned>(c % 32);
+  return p;
+}
+
+int apply_cap_plan(const CapPlan& p, int* failed_cap) noexcept {
+  for (int c : p.drop_bound) {
+    if (::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0) {
+      *failed_cap = c;
+      return errno;
     }
   }
-  if (cap_set_proc(caps.get()) != 0)
-    return Error::from_errno(errno, "set capabilities `" + capability_names(keep) + "`")
-        .status(exitcode::kCapability);
-
+  struct __user_cap_header_struct hdr {};
+  hdr.version = _LINUX_CAPABILITY_VERSION_3;
+  hdr.pid = 0;
+  struct __user_cap_data_struct data[2]{};
+  for (size_t w = 0; w < 2; ++w)
+    data[w].effective = data[w].permitted = data[w].inheritable = p.keep[w];
+  if (::syscall(SYS_capset, &hdr, data) != 0) {
+    *failed_cap = -1;
+    return errno;
+  }
   // Ambient caps would survive exec of non-setuid programs; a CT starts with none.
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
-    return Error::from_errno(errno, "clear ambient capabilities").status(exitcode::kCapability);
-  return {};
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+    *failed_cap = -2;
+    return errno;
+  }
+  return 0;
+}
+
+Status drop_caps(const std::vector<int>& keep) {
+  int failed = 0;
+  int err = apply_cap_plan(plan_caps(keep, in_own_bound), &failed);
+  if (err == 0) return {};
+  if (failed >= 0)
+    return Error::from_errno(err, "drop `" + cap_name(failed) + "` from the bounding set")
+        .status(exitcode::kCapability);
+  if (failed == -1)
+    return Error::from_errno(err, "set capabilities `" + capability_names(keep) + "`")
+        .status(exitcode::kCapability);
+  return Error::from_errno(err, "clear ambient capabilities").status(exitcode::kCapability);
 }
 
 }  // namespace berth::isolation

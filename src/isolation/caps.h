@@ -6,6 +6,7 @@
 // keep working inside the CT, which is also why no_new_privs is never set (ARCHITECTURE.md sec. 2).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,5 +44,24 @@ std::string capability_names(const std::vector<int>& caps);
 // left as they are. On failure the process may hold fewer caps than before; the caller exits.
 // Error exit 13.
 Status drop_caps(const std::vector<int>& keep);
+
+// drop_caps in two halves, for a process that must not allocate when it drops (a clone sharing
+// its caller's memory, once the CT's root can signal it: runtime/exec.cc). plan_caps runs
+// anywhere; apply_cap_plan makes system calls only (no libcap, no allocation).
+struct CapPlan {
+  std::vector<int> drop_bound;  // dropped from the bounding set, in this order
+  uint32_t keep[2] = {0, 0};    // permitted = effective = inheritable (capset v3's two words)
+};
+// in_bound(c): whether c will be in the bounding set of the process that applies the plan (a
+// process that has just joined a user namespace has them all); caps not in it cannot be kept.
+// Caps above the running kernel's last one are left out.
+CapPlan plan_caps(const std::vector<int>& keep, bool (*in_bound)(int));
+// Whether c is in this process's bounding set now.
+bool in_own_bound(int c);
+// Every capability (the bounding set of a process that has just joined a user namespace).
+bool in_fresh_userns_bound(int c);
+// Applies p to the calling process with raw system calls. 0, or the errno of the step that failed
+// with *failed_cap the cap it was dropping (-1: setting the sets, -2: clearing the ambient set).
+int apply_cap_plan(const CapPlan& p, int* failed_cap) noexcept;
 
 }  // namespace berth::isolation

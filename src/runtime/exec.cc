@@ -1,15 +1,20 @@
-// exec/enter pipeline. Host side: pidfd of init -> the command's pipes -> fork A -> put A in the
-// CT's cgroup -> A: new session, fds 0-2 = the command's pipe ends, every other host fd closed,
-// setns into all the CT's namespaces, a pty from the CT's devpts if needed -> A forks B (B is in
-// the CT's PID namespace) -> B: new session (the pty as its terminal), caps, seccomp, exec the
-// command. A waits for B and passes its status up; berth relays the stdio (exec_stdio.h) until
-// then.
+// exec/enter pipeline. Host side: pidfd of init -> the command's pipes -> then one of two ways.
+// Direct (no pty wanted, a caller with one thread): berth joins the CT's PID namespace for its
+// children and its time namespace, starts the command as a clone sharing its memory
+// (CLONE_VM|CLONE_VFORK, into the CT's cgroup), and is back in its own namespaces once the clone
+// has exec'd; the clone joins the other namespaces, becomes the CT's root and execs. With a pty:
+// fork A -> put A in the CT's cgroup -> A: new session, fds 0-2 = the command's pipe ends, every
+// other host fd closed, setns into all the CT's namespaces, a pty from the CT's devpts -> A starts
+// B (in the CT's PID namespace) -> B: new session (the pty as its terminal), caps, seccomp, exec
+// the command. A waits for B and passes its status up. berth relays the stdio (exec_stdio.h)
+// until the command ends.
 #include "runtime/exec.h"
 #include "runtime/snapshot.h"
 
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <pty.h>
 #include <sched.h>
@@ -17,8 +22,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -63,27 +70,36 @@ std::string join_args(const std::vector<std::string>& v) {
   return s;
 }
 
-// What B needs, made by A before B exists. B is a clone that shares A's memory
-// (CLONE_VM|CLONE_VFORK, as posix_spawn's child): its start copies no page tables and takes no
-// copy-on-write faults of the 40 MB program (a fork cost 1-3 ms, and B's first writes as much
-// again). A is suspended until B has exec'd or ended, so B may use this memory as its own.
+// What the command's process needs, made before it exists: it is a clone that shares its
+// parent's memory (CLONE_VM|CLONE_VFORK, as posix_spawn's child): its start copies no page tables
+// and takes no copy-on-write faults of the 40 MB program. The parent is suspended until it has
+// exec'd or ended, so it may use this memory as its own; but once it has joined the CT's user
+// namespace the CT's root may signal it (kill, stop), so from there on it only makes system calls
+// (run_command): a kill then leaves the parent's memory as a finished call would.
 struct CommandPlan {
   // argv and envp point into the strings below: never copied or moved (plan_command fills it).
   CommandPlan() = default;
   CommandPlan(const CommandPlan&) = delete;
   CommandPlan& operator=(const CommandPlan&) = delete;
 
+  struct Limit {
+    int resource = 0;
+    struct rlimit value {};
+  };
   const StdioPlan* plan = nullptr;
   bool userns = false;
   int sync_fd = -1;
   int pty_slave = -1;
-  ProcLimits rlimits;
-  std::vector<int> caps;
+  // init's NUMFILE and LOCKEDPAGES, clamped as the command gets them
+  std::array<Limit, 2> limits{};
+  size_t n_limits = 0;
+  isolation::CapPlan caps;
   std::vector<sock_filter> seccomp;
   bool via_shell = false;
   std::vector<std::string> args;    // what is exec'd (through /bin/sh when asked)
   std::vector<std::string> direct;  // a simple command line's words: its program, tried first
   std::string term;
+  std::string exec_what;  // "exec `<program>`", for a failed exec's message
   std::vector<char*> argv, bash_argv, direct_argv;  // bash_argv: argv with /bin/bash
   std::vector<const char*> envp;
 };
@@ -97,8 +113,20 @@ Status plan_command(CommandPlan& p, const CtConfig& ct, const ExecRequest& req,
   p.userns = userns;
   p.sync_fd = sync_fd;
   p.pty_slave = pty_slave;
-  p.rlimits = rlimits;
-  BERTH_ASSIGN_OR_RETURN(p.caps, isolation::ct_capabilities(ct));
+  // The command's rlimits are set from this process's (which it inherits) as a change of its own
+  // would clamp them: to the hard limits it has.
+  for (auto [resource, want] :
+       {std::pair{RLIMIT_NOFILE, rlimits.nofile}, std::pair{RLIMIT_MEMLOCK, rlimits.memlock}}) {
+    struct rlimit cur {};
+    if (!want || ::getrlimit(resource, &cur) != 0) continue;
+    Rlimit v = clamp_rlimit(*want, cur.rlim_max);
+    p.limits[p.n_limits++] = {resource, {v.soft, v.hard}};
+  }
+  BERTH_ASSIGN_OR_RETURN(auto keep, isolation::ct_capabilities(ct));
+  // In the CT's user namespace the bounding set is whole again (the kernel gives a process that
+  // joins one every capability in it); a privileged CT keeps what this process has.
+  p.caps = isolation::plan_caps(
+      keep, userns ? isolation::in_fresh_userns_bound : isolation::in_own_bound);
   BERTH_ASSIGN_OR_RETURN(p.seccomp, isolation::seccomp_program(!userns));
   p.via_shell = req.via_shell;
   if (req.via_shell) {
@@ -124,6 +152,7 @@ Status plan_command(CommandPlan& p, const CtConfig& ct, const ExecRequest& req,
   p.bash_argv[0] = bash;
   for (auto& w : p.direct) p.direct_argv.push_back(w.data());
   p.direct_argv.push_back(nullptr);
+  p.exec_what = "exec `" + (p.args.empty() ? std::string() : p.args.front()) + "`";
   p.term = std::string("TERM=") + (std::getenv("TERM") ? std::getenv("TERM") : "xterm");
   p.envp = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME=/root",
@@ -136,64 +165,59 @@ Status plan_command(CommandPlan& p, const CtConfig& ct, const ExecRequest& req,
   return {};
 }
 
-// Child B: the command itself, inside the CT (a CLONE_VM child of A: see CommandPlan).
+// The command's process, inside the CT (a CLONE_VM child: see CommandPlan): system calls only.
 [[noreturn]] void run_command(const CommandPlan& p) {
-  auto fail = [&](const Error& e) {
-    sync_report_error(p.sync_fd, e);
-    ::_exit(kSetupFailed);
+  auto fail = [&](int err, const char* what, int status = kSetupFailed) {
+    sync_report_errno(p.sync_fd, err, what, status);
+    ::_exit(status);
   };
   reset_signals_for_command();
   // Always a session of its own: its terminal, if any, is the CT's pty (never the caller's).
   ::setsid();
   if (p.pty_slave >= 0) {
-    if (::ioctl(p.pty_slave, TIOCSCTTY, 0) != 0)
-      fail(Error::from_errno(errno, "set controlling terminal"));
+    if (::ioctl(p.pty_slave, TIOCSCTTY, 0) != 0) fail(errno, "set controlling terminal");
     for (int fd : {0, 1, 2})
       if (p.plan->on_pty[static_cast<size_t>(fd)]) ::dup2(p.pty_slave, fd);
     if (p.pty_slave > 2) ::close(p.pty_slave);
   }
   if (p.userns) {
-    if (::setgroups(0, nullptr) != 0 || ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)
-      fail(Error::from_errno(errno, "become root of the CT"));
+    if (::syscall(SYS_setgroups, 0, nullptr) != 0 || ::syscall(SYS_setresgid, 0, 0, 0) != 0 ||
+        ::syscall(SYS_setresuid, 0, 0, 0) != 0)
+      fail(errno, "become root of the CT");
   }
-  if (::chdir("/root") != 0 && ::chdir("/") != 0) fail(Error::from_errno(errno, "chdir /"));
+  if (::chdir("/root") != 0 && ::chdir("/") != 0) fail(errno, "chdir /");
   // The CT's NUMFILE/LOCKEDPAGES, as its init has them now (a live `set` changes init's too), for
-  // the command only: the joiner ran with Berth's own, as the CT's root may lower init's at will.
-  if (auto st = apply_proc_limits_self(p.rlimits); !st.ok()) fail(st.error());
-  if (auto sc = isolation::load_seccomp_program(p.seccomp); !sc.ok()) fail(sc.error());
-  if (auto dc = isolation::drop_caps(p.caps); !dc.ok()) fail(dc.error());
+  // the command only: berth ran with its own, as the CT's root may lower init's at will.
+  for (size_t i = 0; i < p.n_limits; ++i)
+    if (::setrlimit(static_cast<__rlimit_resource>(p.limits[i].resource), &p.limits[i].value) != 0)
+      fail(errno, "set the command's rlimits");
+  // No flags and no no_new_privs (setuid su/sudo must work in a VPS), as for the CT's init.
+  struct sock_fprog fprog {};
+  fprog.len = static_cast<unsigned short>(p.seccomp.size());
+  fprog.filter = const_cast<sock_filter*>(p.seccomp.data());
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0)
+    fail(errno, "load seccomp filter");
+  int failed_cap = 0;
+  if (int err = isolation::apply_cap_plan(p.caps, &failed_cap); err != 0)
+    fail(err, failed_cap >= 0 ? "drop a capability from the bounding set" : "set capabilities",
+         exitcode::kCapability);
   (void)sys::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   auto envp = const_cast<char* const*>(p.envp.data());
   if (!p.direct.empty()) ::execvpe(p.direct_argv[0], p.direct_argv.data(), envp);
   const auto& argv = p.via_shell && ::access("/bin/bash", X_OK) == 0 ? p.bash_argv : p.argv;
   ::execvpe(argv[0], argv.data(), envp);
   int err = errno;
-  int status = err == ENOENT ? exitcode::kCommandNotFound : exitcode::kCommandNotExecutable;
-  sync_report_error(p.sync_fd,
-                    Error::from_errno(err, std::string("exec `") + argv[0] + "`").status(status));
-  ::_exit(status);
+  fail(err, p.exec_what.c_str(),
+       err == ENOENT ? exitcode::kCommandNotFound : exitcode::kCommandNotExecutable);
+  __builtin_unreachable();
 }
 
 int run_command_entry(void* p) { run_command(*static_cast<const CommandPlan*>(p)); }
 
-// Starts B on a stack of its own, sharing A's memory; returns once B has exec'd or ended (its
-// pid) or -1 (errno). Every signal is blocked meanwhile: no handler of A may run in B, whose
-// reset_signals_for_command sets the command's mask before the exec.
+// Starts the command on a stack of its own, sharing this process's memory; returns once it has
+// exec'd or ended (its pid) or -1 (errno).
 pid_t spawn_command(const CommandPlan& p) {
-  constexpr size_t kStack = 256 * 1024;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return -1;
-  sigset_t all, old;
-  sigfillset(&all);
-  ::sigprocmask(SIG_SETMASK, &all, &old);
-  pid_t b = ::clone(run_command_entry, static_cast<char*>(stack) + kStack,
-                    CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<CommandPlan*>(&p));
-  int err = errno;
-  ::sigprocmask(SIG_SETMASK, &old, nullptr);
-  ::munmap(stack, kStack);
-  errno = err;
-  return b;
+  return sys::clone_vfork(-1, run_command_entry, const_cast<CommandPlan*>(&p), nullptr);
 }
 
 // Close every fd from 3 up except a and b.
@@ -266,6 +290,62 @@ int joiner(const CtConfig& ct, const ExecRequest& req, const StdioPlan& plan,
   return WEXITSTATUS(status);
 }
 
+// The direct way's clone (no joiner): into the CT's v1 groups by itself, its stdio, every other
+// host fd closed, not dumpable (its memory is berth's: nothing in the CT may ptrace it between its
+// join of the CT's user namespace and its exec; set on the shared memory, berth makes it dumpable
+// again once the clone has exec'd), the CT's namespaces but its PID and time ones (it was made in
+// those), then run_command.
+struct DirectPlan {
+  const CommandPlan* cmd = nullptr;
+  std::array<int, 3> inner{-1, -1, -1};
+  const std::vector<UniqueFd>* tasks = nullptr;
+  int init_pidfd = -1;
+  int ns_flags = 0;
+};
+
+int direct_child(void* arg) {
+  const auto& d = *static_cast<const DirectPlan*>(arg);
+  int sync_fd = d.cmd->sync_fd;
+  auto fail = [&](const char* what) {
+    sync_report_errno(sync_fd, errno, what, kSetupFailed);
+    return kSetupFailed;
+  };
+  for (const auto& t : *d.tasks)
+    if (::write(t.get(), "0", 1) != 1) return fail("join the CT's cgroup");
+  ::setsid();
+  for (int fd : {0, 1, 2})
+    if (::dup2(d.inner[static_cast<size_t>(fd)], fd) < 0) return fail("set up the command's stdio");
+  close_fds_except(sync_fd, d.init_pidfd);
+  ::prctl(PR_SET_DUMPABLE, 0);
+  if (::setns(d.init_pidfd, d.ns_flags) != 0) return fail("join the CT's namespaces");
+  run_command(*d.cmd);
+}
+
+// This process in the CT's PID namespace (for its children) and time namespace while the command
+// is made; its own again when this ends.
+class BorrowedNamespaces {
+ public:
+  // False when they cannot be borrowed (the caller runs threads: setns refuses the time
+  // namespace; no /proc): the joiner's way then.
+  bool enter(int init_pidfd, bool time) {
+    own_pid_.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+    if (time) own_time_.reset(::open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC));
+    if (!own_pid_ || (time && !own_time_)) return false;
+    if (::setns(init_pidfd, CLONE_NEWPID | (time ? CLONE_NEWTIME : 0)) != 0) return false;
+    entered_ = true;
+    return true;
+  }
+  ~BorrowedNamespaces() {
+    if (!entered_) return;
+    (void)::setns(own_pid_.get(), CLONE_NEWPID);
+    if (own_time_) (void)::setns(own_time_.get(), CLONE_NEWTIME);
+  }
+
+ private:
+  UniqueFd own_pid_, own_time_;
+  bool entered_ = false;
+};
+
 // The rlimits a command run by exec/enter gets: its init's, but NOFILE not below a floor the
 // CT's root cannot lower (a shell and the tools an admin runs need a few dozen fds): the smaller of
 // kNofileFloor and the configured NUMFILE, which stays the CT's ceiling.
@@ -314,7 +394,8 @@ struct ExecContext {
   StdioPlan plan;
   ExecPipes pipes;
   std::optional<ExecSignals> signals;
-  sys::ChildProcess joiner;
+  sys::ChildProcess joiner;  // the direct way: the command itself
+  bool direct = false;
   UniqueFd master;
   int code = 0;
 };
@@ -384,27 +465,79 @@ Status prepare_stdio(ExecContext& c) {
   return {};
 }
 
-// Child A (the joiner), in the CT's cgroup on v2.
-Status clone_joiner(ExecContext& c) {
-  std::array<int, 3> inner{c.pipes.inner[0].get(), c.pipes.inner[1].get(), c.pipes.inner[2].get()};
-  int child_sock = c.sync.child.get(), pidfd = c.init_fd.get();
-  int into = c.cgfd.valid() ? c.cgfd.get() : c.self_join ? c.self_join->clone_into.get() : -1;
+const std::vector<UniqueFd>& self_join_tasks(const ExecContext& c) {
   static const std::vector<UniqueFd> kNone;
-  const std::vector<UniqueFd>& tasks = c.self_join ? c.self_join->tasks : kNone;
-  BERTH_ASSIGN_OR_RETURN(
-      c.joiner, sys::kernel().clone_child(
-                    {::geteuid(), ::getegid()}, 0, into, [&c, &tasks, inner, child_sock, pidfd] {
-                      return joiner(c.ct, c.req, c.plan, inner, pidfd, c.userns, c.join_time,
-                                    child_sock, c.rlimits, tasks);
-                    }));
+  return c.self_join ? c.self_join->tasks : kNone;
+}
+
+int clone_into_fd(const ExecContext& c) {
+  return c.cgfd.valid() ? c.cgfd.get() : c.self_join ? c.self_join->clone_into.get() : -1;
+}
+
+Status clone_joiner(ExecContext& c);
+
+// The direct way (the top of this file). False when it cannot be taken here.
+Result<bool> spawn_direct(ExecContext& c) {
+  CommandPlan cmd;
+  BERTH_RETURN_IF_ERROR(
+      plan_command(cmd, c.ct, c.req, c.plan, c.userns, c.sync.child.get(), -1, c.rlimits));
+  DirectPlan d;
+  d.cmd = &cmd;
+  d.inner = {c.pipes.inner[0].get(), c.pipes.inner[1].get(), c.pipes.inner[2].get()};
+  d.tasks = &self_join_tasks(c);
+  d.init_pidfd = c.init_fd.get();
+  d.ns_flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP |
+               (c.userns ? CLONE_NEWUSER : 0);
+  int dumpable = ::prctl(PR_GET_DUMPABLE);
+  int pidfd = -1;
+  pid_t pid = -1;
+  {
+    BorrowedNamespaces ns;
+    if (!ns.enter(c.init_fd.get(), c.join_time)) return false;
+    pid = sys::clone_vfork(clone_into_fd(c), direct_child, &d, &pidfd);
+  }
+  if (dumpable > 0) ::prctl(PR_SET_DUMPABLE, dumpable);
+  if (pid < 0) return Error::from_errno(errno, "start the command in the CT");
+  c.joiner = sys::ChildProcess(pid, UniqueFd(pidfd));
+  c.direct = true;
+  return true;
+}
+
+// The command: the direct way for a CT in a user namespace when no pty is wanted and the CT's
+// cgroup needs no attach from here, else child A (the joiner), in the CT's cgroup on v2. (A
+// privileged CT's root is host root with CAP_SYS_PTRACE: it could trace the clone before its exec,
+// and through it write this process's memory; there the joiner, whose memory B shares, stands in
+// the way, though that CT gives everything away anyway: docs/security.md.)
+Status start_command(ExecContext& c) {
+  bool started = false;
+  if (c.userns && !c.plan.any_pty() && (c.cgfd.valid() || c.self_join)) {
+    BERTH_ASSIGN_OR_RETURN(started, spawn_direct(c));
+  }
+  if (!started) BERTH_RETURN_IF_ERROR(clone_joiner(c));
   c.sync.child.reset();
   if (c.self_join) c.self_join->tasks.clear();
   for (auto& fd : c.pipes.inner) fd.reset();
   return {};
 }
 
+// Child A (the joiner), in the CT's cgroup on v2.
+Status clone_joiner(ExecContext& c) {
+  std::array<int, 3> inner{c.pipes.inner[0].get(), c.pipes.inner[1].get(), c.pipes.inner[2].get()};
+  int child_sock = c.sync.child.get(), pidfd = c.init_fd.get();
+  int into = clone_into_fd(c);
+  const std::vector<UniqueFd>& tasks = self_join_tasks(c);
+  BERTH_ASSIGN_OR_RETURN(
+      c.joiner, sys::kernel().clone_child(
+                    {::geteuid(), ::getegid()}, 0, into, [&c, &tasks, inner, child_sock, pidfd] {
+                      return joiner(c.ct, c.req, c.plan, inner, pidfd, c.userns, c.join_time,
+                                    child_sock, c.rlimits, tasks);
+                    }));
+  return {};
+}
+
 // v1: A joins the CT's cgroups from here; then A may join the namespaces.
 Status join_cgroup(ExecContext& c) {
+  if (c.direct) return {};
   if (!c.cgfd.valid() && !c.self_join)
     BERTH_RETURN_IF_ERROR(c.cg->attach(c.group, c.joiner.pid()).context("join the CT's cgroup"));
   return sync_send(c.sync.parent.get(), SyncMsg::kCgroupDone);
@@ -427,7 +560,10 @@ Status receive_pty(ExecContext& c) {
 }
 
 Status relay_stdio(ExecContext& c) {
-  runtime::relay_stdio(c.plan, c.pipes, c.master.get(), c.joiner.pidfd(), c.signals->fd());
+  // The joiner passes signals on to the command's process group; the direct way's command leads
+  // its own group (it made a session), which lives while berth has not reaped it.
+  runtime::relay_stdio(c.plan, c.pipes, c.master.get(), c.joiner.pidfd(), c.signals->fd(),
+                       c.direct ? c.joiner.pid() : 0);
   return {};
 }
 
@@ -450,7 +586,7 @@ constexpr std::array<Step<ExecContext>, 10> kExecSteps{{
     {"open_init_pidfd", open_init_pidfd},
     {"open_cgroup", open_cgroup},
     {"prepare_stdio", prepare_stdio},
-    {"clone_joiner", clone_joiner},
+    {"start_command", start_command},
     {"join_cgroup", join_cgroup},
     {"receive_pty", receive_pty},
     {"relay_stdio", relay_stdio},
@@ -462,7 +598,8 @@ constexpr std::array<Step<ExecContext>, 10> kExecSteps{{
 std::vector<std::string> exec_step_names() { return step_names<ExecContext>(kExecSteps); }
 
 Result<int> exec(const CtConfig& ct, const ExecRequest& req) {
-  ExecContext c{ct, req, {}, {}, nullptr, {}, {}, {}, {}, true, false, {}, {}, {}, {}, {}, {}, 0};
+  ExecContext c{ct,    req, {}, {}, nullptr, {}, {},    {}, {}, true,
+                false, {},  {}, {}, {},      {}, false, {}, 0};
   BERTH_RETURN_IF_ERROR(run_pipeline<ExecContext>("exec", kExecSteps, c));
   return c.code;
 }

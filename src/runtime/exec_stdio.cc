@@ -148,7 +148,8 @@ Result<ExecPipes> make_exec_pipes(bool stdin_eof) {
   return p;
 }
 
-void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pidfd, int sigfd) {
+void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pidfd, int sigfd,
+                 pid_t cmd_group) {
   using Clock = std::chrono::steady_clock;
   if (master >= 0) {
     ::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);
@@ -230,7 +231,8 @@ void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pi
         } else if (cmd_done) {
           return;  // the command is gone; a ^C or kill while we wait for its output stops the wait
         } else {
-          (void)sys::pidfd_send_signal(cmd_pidfd, sig);
+          if (cmd_group <= 0 || ::kill(-cmd_group, sig) != 0)
+            (void)sys::pidfd_send_signal(cmd_pidfd, sig);
         }
       }
     }

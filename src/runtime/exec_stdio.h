@@ -59,7 +59,10 @@ Result<ExecPipes> make_exec_pipes(bool stdin_eof);
 // further signal once it exited). Closes berth's pipe ends as it goes: a caller's stdout that is
 // gone (EPIPE) closes pipe 1, so the command gets EPIPE/SIGPIPE as it would in a shell pipeline.
 // Needs SIGINT, SIGQUIT, SIGTERM, SIGHUP and SIGWINCH blocked (ExecSignals) by the caller.
-void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pidfd, int sigfd);
+// cmd_group > 0: signals go to that process group (the command's, which it leads), else through
+// cmd_pidfd.
+void relay_stdio(const StdioPlan& plan, ExecPipes& pipes, int master, int cmd_pidfd, int sigfd,
+                 pid_t cmd_group = 0);
 
 // Host side, RAII: blocks the relayed signals the caller does not ignore, and SIGWINCH (read
 // through fd()); ignores SIGPIPE; restores both.

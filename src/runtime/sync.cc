@@ -107,6 +107,28 @@ void sync_report_error(int fd, const Error& err) {
   (void)sync_send(fd, SyncMsg::kError, err.exit_status(), err.message(), err.code());
 }
 
+void sync_report_errno(int fd, int err, const char* what, int exit_status) noexcept {
+  Wire w{};
+  w.type = static_cast<uint32_t>(SyncMsg::kError);
+  w.exit_status = exit_status;
+  w.err = err;
+  size_t n = 0;
+  auto put = [&](const char* s) {
+    while (s && *s && n + 1 < sizeof w.text) w.text[n++] = *s++;
+  };
+  const char* name = strerrorname_np(err);
+  const char* desc = strerrordesc_np(err);
+  put(what);
+  put(": ");
+  put(name ? name : "E?");
+  put(" (");
+  put(desc ? desc : "unknown error");
+  put(")");
+  ssize_t sent;
+  do sent = ::send(fd, &w, offsetof(Wire, text) + n + 1, MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+}
+
 Error error_from(const Received& r) {
   return Error::restored(r.err, r.exit_status ? r.exit_status : 3, r.text);
 }

@@ -43,6 +43,9 @@ Status sync_send_fd(int sock, int fd_to_send);
 Status sync_expect(int fd, SyncMsg type);
 // Child side: send err to the parent (best effort).
 void sync_report_error(int fd, const Error& err);
+// The same for a child that must not allocate (runtime/exec.cc): the message is
+// "<what>: <errno name> (<description>)", as Error::from_errno(err, what) would give it.
+void sync_report_errno(int fd, int err, const char* what, int exit_status) noexcept;
 // Parent side: turn a kError message into an Error: the child's errno, exit status and message.
 Error error_from(const Received& r);
 

@@ -42,6 +42,16 @@ class ChildProcess {
 // only use async-signal-safe calls if the caller is multi-threaded (the CLI is not).
 Result<ChildProcess> clone_child(uint64_t flags, int cgroup_fd, const std::function<int()>& fn);
 
+// posix_spawn's child, made with clone3: CLONE_VM|CLONE_VFORK|CLONE_PIDFD, and CLONE_INTO_CGROUP
+// when cgroup_fd >= 0. fn(arg) runs on a stack of its own in this process's memory (no copy of the
+// page tables, no copy-on-write faults) and its return value is the child's exit status; this
+// returns once the child has exec'd or ended: its pid (its pidfd in *pidfd when pidfd is not
+// null), or -1 with errno. Every signal is blocked in the caller meanwhile, so the child starts
+// with all of them blocked and none of the caller's handlers can run in it. fn may only make
+// calls that leave the caller's memory as a finished call would (no locks held across a kill).
+// x86-64 only (ENOSYS elsewhere).
+pid_t clone_vfork(int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd);
+
 // The host ids that own a user namespace the caller makes (its creator's euid/egid).
 struct NsOwner {
   uid_t uid = 0;

@@ -480,5 +480,40 @@ TEST_F(ExecWallTest, IoUringRefusedInside) {
   }
 }
 
+// The attack on the way exec starts its command: the clone that becomes the command shares the
+// host berth's memory until it execs, and the CT's root can see it in its PID namespace from its
+// first instant. A hunter inside tries to ptrace each new pid as it appears while the host runs
+// execs: it must never hold a process that has not exec'd yet (its comm is still berth's). (A
+// privileged CT's root is host root and could: that CT gets the joiner, docs/security.md.)
+TEST_F(ExecWallTest, ACommandCannotBeCaughtBeforeItsExec) {
+  std::string id = create_running_ct();
+  std::string probe = install_probe(id);
+  RunResult h =
+      berth({"exec2", id, probe + " exec-hunt 4 /tmp/hunt.out </dev/null >/dev/null 2>&1 &"});
+  ASSERT_EQ(h.code, 0) << h.err;
+  int ran = 0;
+  auto until = Clock::now() + std::chrono::seconds(3);
+  while (Clock::now() < until) {
+    RunResult r = berth({"exec3", id, "/bin/true"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    ++ran;
+  }
+  RunResult out;
+  for (int i = 0; i < 100; ++i) {
+    out = berth({"exec2", id, "cat /tmp/hunt.out 2>/dev/null"});
+    if (!out.out.empty()) break;
+    ::usleep(100 * 1000);
+  }
+  long cmd = -1, other = -1, refused = -1;
+  ASSERT_EQ(std::sscanf(out.out.c_str(), "attached_cmd %ld attached_other %ld refused %ld", &cmd,
+                        &other, &refused),
+            3)
+      << out.out << out.err;
+  EXPECT_EQ(other, 0) << "a process was caught before its exec: " << out.out;
+  // Each exec's process was met while it was being made (refused) or once it ran (the command).
+  EXPECT_GT(cmd + refused, ran / 2) << "the hunter missed most of the " << ran << " execs";
+  std::printf("%d execs, hunter: %s", ran, out.out.c_str());
+}
+
 }  // namespace
 }  // namespace berth::itest

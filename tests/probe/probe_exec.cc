@@ -8,17 +8,28 @@
 //                                     child keeps the fds and tries again after DELAY_MS, after
 //                                     the probe itself has exited (the "after exec returned" case).
 //   exec-iouring                      "ok" or the errno name of io_uring_setup(2)
+//   exec-hunt SECONDS OUTFILE         the CT's root hunting the processes `berth exec` makes:
+//                                     for SECONDS it tries PTRACE_SEIZE on the next pids of its
+//                                     PID namespace as they appear, each again and again until
+//                                     held or gone; one held whose program is still berth (or
+//                                     exe) was caught before its exec, in memory shared with the
+//                                     host's berth. Writes
+//                                     "attached_cmd N attached_other N refused N" to OUTFILE.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <ctime>
 
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -166,6 +177,56 @@ int exec_iouring() {
   return 0;
 }
 
+std::string exe_of(pid_t pid) {
+  char path[64], buf[4096];
+  std::snprintf(path, sizeof path, "/proc/%d/exe", pid);
+  ssize_t n = ::readlink(path, buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+int exec_hunt(long seconds, const char* outfile) {
+  long attached_cmd = 0, attached_other = 0, refused = 0;
+  pid_t self = ::getpid();
+  // Each new pid is tried again and again from its first sight until it is held or gone: through
+  // all of its life before its exec, not only its first instant.
+  std::set<pid_t> seen, done;
+  pid_t next = self + 1;
+  time_t end = ::time(nullptr) + seconds;
+  while (::time(nullptr) < end) {
+    for (pid_t p = next; p < next + 8; ++p) {
+      if (p == self || done.count(p)) continue;
+      if (::ptrace(PTRACE_SEIZE, p, nullptr, PTRACE_O_TRACEEXEC) != 0) {
+        if (errno == EPERM && seen.insert(p).second) ++refused;
+        if (errno == ESRCH && seen.count(p)) done.insert(p);
+        continue;
+      }
+      // Held with the host berth's memory: its program is still berth (the exec switches the
+      // memory and the program together; a hold from inside the exec, once the memory is the
+      // command's, is the command's).
+      (void)::ptrace(PTRACE_INTERRUPT, p, nullptr, nullptr);
+      int st = 0;
+      (void)::waitpid(p, &st, __WALL);
+      std::string exe = exe_of(p);
+      std::string base = exe.substr(exe.rfind('/') + 1);
+      if (base == "berth" || base == "exe")
+        ++attached_other;
+      else if (!exe.empty())
+        ++attached_cmd;
+      (void)::ptrace(PTRACE_DETACH, p, nullptr, nullptr);
+      done.insert(p);
+    }
+    while (done.count(next) || next == self) ++next;
+    if (seen.size() > 64) seen.erase(seen.begin());
+    while (!done.empty() && *done.begin() < next - 16) done.erase(done.begin());
+  }
+  FILE* f = std::fopen(outfile, "w");
+  if (!f) return 1;
+  std::fprintf(f, "attached_cmd %ld attached_other %ld refused %ld\n", attached_cmd, attached_other,
+               refused);
+  std::fclose(f);
+  return 0;
+}
+
 }  // namespace
 
 int exec_main(int argc, char** argv) {
@@ -173,7 +234,9 @@ int exec_main(int argc, char** argv) {
   if (cmd == "exec-fds") return exec_fds();
   if (cmd == "exec-tty" && argc == 5) return exec_tty(argv[2], std::atol(argv[3]), argv[4]);
   if (cmd == "exec-iouring") return exec_iouring();
+  if (cmd == "exec-hunt" && argc == 4) return exec_hunt(std::atol(argv[2]), argv[3]);
   std::fprintf(stderr,
-               "usage: berth_probe exec-fds | exec-tty MARKER DELAY_MS OUTFILE | exec-iouring\n");
+               "usage: berth_probe exec-fds | exec-tty MARKER DELAY_MS OUTFILE | exec-iouring | "
+               "exec-hunt SECONDS OUTFILE\n");
   return 2;
 }

@@ -96,7 +96,7 @@ TEST(ExecSteps, Order) {
   // it may join the namespaces; stdio is relayed until the command ends; its status is last.
   expect_in_order(
       s, {"query_state", "repair_proc_view", "open_init_pidfd", "open_cgroup", "prepare_stdio",
-          "clone_joiner", "join_cgroup", "receive_pty", "relay_stdio", "collect_status"});
+          "start_command", "join_cgroup", "receive_pty", "relay_stdio", "collect_status"});
   EXPECT_EQ(s.back(), "collect_status");
 }
 
