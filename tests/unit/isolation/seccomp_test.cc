@@ -19,6 +19,8 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "child_util.h"
@@ -279,6 +281,78 @@ TEST(IsolationSeccomp, LoadFailsWithoutCapSysAdmin) {
   });
   if (rc == testing::kNoUserns) GTEST_SKIP() << "user namespaces are not available";
   EXPECT_EQ(rc, 0);
+}
+
+}  // namespace
+}  // namespace berth::isolation
+
+namespace berth::isolation {
+namespace {
+
+// The program as the kernel's action cache runs it when it is loaded (seccomp_cache_prepare):
+// syscall number and architecture only. The return value for nr, or nullopt when the program
+// looks at an argument; *steps counts the instructions run.
+std::optional<uint32_t> run_on(const std::vector<sock_filter>& prog, uint32_t arch, uint32_t nr,
+                               int* steps) {
+  uint32_t a = 0;
+  *steps = 0;
+  for (size_t pc = 0; pc < prog.size(); ++pc) {
+    const sock_filter& f = prog[pc];
+    ++*steps;
+    switch (f.code) {
+      case BPF_LD | BPF_W | BPF_ABS:
+        if (f.k == offsetof(seccomp_data, nr))
+          a = nr;
+        else if (f.k == offsetof(seccomp_data, arch))
+          a = arch;
+        else
+          return std::nullopt;
+        break;
+      case BPF_RET | BPF_K: return f.k;
+      case BPF_JMP | BPF_JA: pc += f.k; break;
+      case BPF_JMP | BPF_JEQ | BPF_K: pc += a == f.k ? f.jt : f.jf; break;
+      case BPF_JMP | BPF_JGE | BPF_K: pc += a >= f.k ? f.jt : f.jf; break;
+      case BPF_JMP | BPF_JGT | BPF_K: pc += a > f.k ? f.jt : f.jf; break;
+      case BPF_JMP | BPF_JSET | BPF_K: pc += (a & f.k) ? f.jt : f.jf; break;
+      case BPF_ALU | BPF_AND | BPF_K: a &= f.k; break;
+      default: return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+// What each syscall number gets, for both ABIs of an x86-64 host, is the blocklist's answer; and
+// the program decides it in a few comparisons (a binary tree: the kernel runs it for every
+// number of each ABI at each load, with interrupts off, in every exec and start).
+TEST(IsolationSeccomp, EveryNumberGetsTheBlocklistsAnswerInAFewSteps) {
+  if (seccomp_arch_native() != SCMP_ARCH_X86_64) GTEST_SKIP() << "x86-64 only";
+  for (bool privileged : {false, true}) {
+    auto prog = seccomp_program(privileged);
+    ASSERT_TRUE(prog.ok()) << prog.error().message();
+    std::map<std::pair<uint32_t, int>, uint32_t> want;  // (arch, nr) -> action
+    for (const auto& b : blocklist_for(privileged))
+      for (uint32_t arch : {uint32_t{SCMP_ARCH_X86_64}, uint32_t{SCMP_ARCH_X86}}) {
+        int nr = seccomp_syscall_resolve_name_arch(arch, b.name.c_str());
+        if (nr >= 0) want[{arch, nr}] = SECCOMP_RET_ERRNO | static_cast<uint32_t>(b.errno_value);
+      }
+    int most = 0, args = 0;
+    for (uint32_t arch : {uint32_t{SCMP_ARCH_X86_64}, uint32_t{SCMP_ARCH_X86}}) {
+      for (int nr = 0; nr < 512; ++nr) {
+        int steps = 0;
+        auto got = run_on(*prog, arch, static_cast<uint32_t>(nr), &steps);
+        most = std::max(most, steps);
+        if (!got) {  // mknod/mknodat of a privileged CT look at the mode
+          ++args;
+          continue;
+        }
+        auto it = want.find({arch, nr});
+        EXPECT_EQ(*got, it == want.end() ? SECCOMP_RET_ALLOW : it->second)
+            << (privileged ? "privileged " : "userns ") << arch << " " << nr;
+      }
+    }
+    EXPECT_EQ(args, privileged ? 4 : 0);
+    EXPECT_LE(most, 16) << "instructions to decide one syscall number";
+  }
 }
 
 }  // namespace
