@@ -337,8 +337,15 @@ class BorrowedNamespaces {
   }
   ~BorrowedNamespaces() {
     if (!entered_) return;
-    (void)::setns(own_pid_.get(), CLONE_NEWPID);
-    if (own_time_) (void)::setns(own_time_.get(), CLONE_NEWTIME);
+    // Never carry on with the CT's PID namespace for children: a helper forked later would be
+    // born inside the CT. (Joining one's own namespaces again cannot fail for root; if it did,
+    // this process ends here, leaving the command running.)
+    if (::setns(own_pid_.get(), CLONE_NEWPID) != 0 ||
+        (own_time_ && ::setns(own_time_.get(), CLONE_NEWTIME) != 0)) {
+      static const char msg[] = "berth: cannot return to its own PID or time namespace\n";
+      (void)!::write(2, msg, sizeof msg - 1);
+      ::_exit(exitcode::kSystem);
+    }
   }
 
  private:

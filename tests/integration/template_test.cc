@@ -122,7 +122,13 @@ TEST_F(DebianTemplate, FirstBootMakesPerMachineFiles) {
   EXPECT_TRUE(matches(mid.out, "[0-9a-f]{32}\n")) << mid.out;
   RunResult udev = berth({"exec", id, "systemctl", "is-enabled", "systemd-udevd.service"});
   EXPECT_EQ(udev.out, "masked\n");
-  RunResult ssh = berth({"exec", id, "systemctl", "is-active", "ssh.service"});
+  // The keys are there a moment before sshd has started on them (a busy host: "activating").
+  RunResult ssh;
+  for (int i = 0; i < 60; ++i) {
+    ssh = berth({"exec", id, "systemctl", "is-active", "ssh.service"});
+    if (ssh.out != "activating\n") break;
+    sleep_ms(500);
+  }
   EXPECT_EQ(ssh.out, "active\n") << ssh.err;
   EXPECT_EQ(berth({"stop", id}, {.timeout = std::chrono::seconds(90)}).code, 0);
 }

@@ -27,7 +27,9 @@
 #include <unistd.h>
 #include <ctime>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
@@ -184,20 +186,33 @@ std::string exe_of(pid_t pid) {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
+// The last pid the caller's PID namespace handed out (0 when it cannot be read).
+pid_t ns_last_pid() {
+  int fd = ::open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[32] = {};
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  return n > 0 ? static_cast<pid_t>(std::atol(buf)) : 0;
+}
+
 int exec_hunt(long seconds, const char* outfile) {
   long attached_cmd = 0, attached_other = 0, refused = 0;
   pid_t self = ::getpid();
   // Each new pid is tried again and again from its first sight until it is held or gone: through
-  // all of its life before its exec, not only its first instant.
+  // all of its life before its exec, not only its first instant. The pids to try: from the
+  // oldest not yet done to a few past the namespace's last (one the hunter slept through is
+  // given up once it is gone, so a busy host does not leave the hunter behind).
   std::set<pid_t> seen, done;
   pid_t next = self + 1;
   time_t end = ::time(nullptr) + seconds;
   while (::time(nullptr) < end) {
-    for (pid_t p = next; p < next + 8; ++p) {
+    pid_t last = std::max(ns_last_pid(), next);
+    for (pid_t p = next; p <= last + 2; ++p) {
       if (p == self || done.count(p)) continue;
       if (::ptrace(PTRACE_SEIZE, p, nullptr, PTRACE_O_TRACEEXEC) != 0) {
         if (errno == EPERM && seen.insert(p).second) ++refused;
-        if (errno == ESRCH && seen.count(p)) done.insert(p);
+        if (errno == ESRCH && (seen.count(p) || p < last)) done.insert(p);
         continue;
       }
       // Held with the host berth's memory: its program is still berth (the exec switches the
@@ -216,8 +231,8 @@ int exec_hunt(long seconds, const char* outfile) {
       done.insert(p);
     }
     while (done.count(next) || next == self) ++next;
-    if (seen.size() > 64) seen.erase(seen.begin());
-    while (!done.empty() && *done.begin() < next - 16) done.erase(done.begin());
+    while (!seen.empty() && *seen.begin() < next) seen.erase(seen.begin());
+    while (!done.empty() && *done.begin() < next) done.erase(done.begin());
   }
   FILE* f = std::fopen(outfile, "w");
   if (!f) return 1;
