@@ -340,8 +340,7 @@ class BorrowedNamespaces {
     // Never carry on with the CT's PID namespace for children: a helper forked later would be
     // born inside the CT. (Joining one's own namespaces again cannot fail for root; if it did,
     // this process ends here, leaving the command running.)
-    if (::setns(own_pid_.get(), CLONE_NEWPID) != 0 ||
-        (own_time_ && ::setns(own_time_.get(), CLONE_NEWTIME) != 0)) {
+    if (::setns(own_pid_.get(), CLONE_NEWPID) != 0 || (own_time_ && !rejoin_time())) {
       static const char msg[] = "berth: cannot return to its own PID or time namespace\n";
       (void)!::write(2, msg, sizeof msg - 1);
       ::_exit(exitcode::kSystem);
@@ -349,6 +348,20 @@ class BorrowedNamespaces {
   }
 
  private:
+  // The clone's exec (or exit) lets this process go on before the clone has left the memory they
+  // share, and until it has, the kernel counts this process as one of several that share it and
+  // refuses it a time namespace (EUSERS): a few microseconds, retried for a second at most.
+  bool rejoin_time() {
+    for (int i = 0;; ++i) {
+      if (::setns(own_time_.get(), CLONE_NEWTIME) == 0) return true;
+      if (errno != EUSERS || i >= 20000) return false;
+      if (i < 100)
+        ::sched_yield();
+      else
+        ::usleep(50);
+    }
+  }
+
   UniqueFd own_pid_, own_time_;
   bool entered_ = false;
 };
