@@ -58,6 +58,8 @@ class Netlink {
   // Down, then renamed to `name` with MAC `mac` ("" keeps it): a link restored under a temporary
   // name (CRIU) takes the one its CT's config gives it.
   Status rename_link(int ifindex, std::string_view name, std::string_view mac = {});
+  // Renames a link as it is, up or down (kernels before 6.2 refuse an up link: EBUSY).
+  Status rename_live(int ifindex, std::string_view name);
   Status delete_link(int ifindex);
 
   // Addresses are added without duplicate address detection (IFA_F_NODAD), so they are usable

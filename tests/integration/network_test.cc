@@ -112,6 +112,28 @@ TEST_F(NetworkTest, RoutedCtReachesHostAndIsCleanedUp) {
   EXPECT_TRUE(host_link_gone(id)) << links();
 }
 
+// A start right after a stop finds the veth the stop left to the CT's dying network namespace
+// under the name it needs; it moves that one out of the way (the kernel still removes it) instead
+// of waiting for the kernel: every start works, gets its own link and routes, the host can reach
+// it, and once the CT stops for good nothing of it stays (host_link_gone reads the alias, which
+// a moved link keeps).
+TEST_F(NetworkTest, AStartRightAfterAStopGetsTheNameAndLeavesNothing) {
+  std::string id = create_running_ct({"--ipadd", "198.18.117.1"});
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+    RunResult st = berth({"start", id});
+    ASSERT_EQ(st.code, 0) << "round " << i << ": " << st.err;
+    EXPECT_TRUE(has_route_to("198.18.117.1")) << "round " << i << ": " << routes();
+    EXPECT_EQ(in_ct(id, "ip -o addr show venet0 | grep -c 198.18.117.1").out, "1\n");
+  }
+  RunResult p4 = run_process({"/usr/bin/busybox", "ping", "-c1", "-W3", "198.18.117.1"}, {}, {});
+  EXPECT_EQ(p4.code, 0) << p4.out << p4.err;
+  ASSERT_EQ(berth({"stop", id, "--fast"}).code, 0);
+  EXPECT_FALSE(has_route_to("198.18.117.1")) << routes();
+  EXPECT_TRUE(host_link_gone(id)) << links();
+  ASSERT_EQ(berth({"destroy", id}).code, 0);
+}
+
 TEST_F(NetworkTest, LiveIpaddIpdelAndRestartKeepsAddresses) {
   std::string id = create_running_ct({"--ipadd", "198.18.102.1"});
   RunResult r = berth({"set", id, "--ipadd", "198.18.102.2", "--ipadd", "fd00:102::2", "--save"});
