@@ -253,13 +253,9 @@ Status Netlink::set_alias(int ifindex, std::string_view alias) {
 }
 
 Status Netlink::set_up(int ifindex) {
-  LinkPtr orig(rtnl_link_alloc()), change(rtnl_link_alloc());
-  if (!orig || !change) return Error::from_errno(ENOMEM, "allocate link");
-  rtnl_link_set_ifindex(orig.get(), ifindex);
-  rtnl_link_set_flags(change.get(), IFF_UP);
-  int err = rtnl_link_change(sock_, orig.get(), change.get(), 0);
-  if (err < 0) return nl_error(err, "bring up " + ifname_of(ifindex));
-  return {};
+  return change_link(
+      sock_, ifindex, [](rtnl_link* l) { rtnl_link_set_flags(l, IFF_UP); },
+      [&] { return "bring up " + ifname_of(ifindex); });
 }
 
 Status Netlink::rename_link(int ifindex, std::string_view name, std::string_view mac) {

@@ -72,7 +72,7 @@ std::string join_args(const std::vector<std::string>& v) {
 
 // What the command's process needs, made before it exists: it is a clone that shares its
 // parent's memory (CLONE_VM|CLONE_VFORK, as posix_spawn's child): its start copies no page tables
-// and takes no copy-on-write faults of the 40 MB program. The parent is suspended until it has
+// and takes no copy-on-write faults of berth's memory. The parent is suspended until it has
 // exec'd or ended, so it may use this memory as its own; but once it has joined the CT's user
 // namespace the CT's root may signal it (kill, stop), so from there on it only makes system calls
 // (run_command): a kill then leaves the parent's memory as a finished call would.

@@ -15,6 +15,14 @@ struct Wire {
   int32_t err;
   char text[1024];
 };
+
+// Sends the first len bytes of w as one message; the errno, or 0.
+int send_wire(int fd, const Wire& w, size_t len) {
+  ssize_t n;
+  do n = ::send(fd, &w, len, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? errno : 0;
+}
 }  // namespace
 
 Result<SyncPair> make_sync_pair() {
@@ -30,11 +38,8 @@ Status sync_send(int fd, SyncMsg type, int exit_status, const std::string& text,
   w.exit_status = exit_status;
   w.err = err;
   std::strncpy(w.text, text.c_str(), sizeof w.text - 1);
-  size_t len = offsetof(Wire, text) + std::strlen(w.text) + 1;
-  ssize_t n;
-  do n = ::send(fd, &w, len, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return Error::from_errno(errno, "send sync message");
+  if (int err = send_wire(fd, w, offsetof(Wire, text) + std::strlen(w.text) + 1); err != 0)
+    return Error::from_errno(err, "send sync message");
   return {};
 }
 
@@ -124,9 +129,7 @@ void sync_report_errno(int fd, int err, const char* what, int exit_status) noexc
   put(" (");
   put(desc ? desc : "unknown error");
   put(")");
-  ssize_t sent;
-  do sent = ::send(fd, &w, offsetof(Wire, text) + n + 1, MSG_NOSIGNAL);
-  while (sent < 0 && errno == EINTR);
+  (void)send_wire(fd, w, offsetof(Wire, text) + n + 1);
 }
 
 Error error_from(const Received& r) {
