@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
@@ -41,13 +42,18 @@ Result<std::string> read_lower(const CtConfig& ct) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-// Make a (possibly idmapped) private clone of dir attached at stage.
-Status attach_idmapped(const std::string& dir, const std::string& stage, const CtConfig& ct) {
+// Make a (possibly idmapped) private clone of dir attached at stage. userns: the CT's id mapping
+// made beforehand, or -1 to make it here.
+Status attach_idmapped(const std::string& dir, const std::string& stage, const CtConfig& ct,
+                       int userns = -1) {
   sys::Kernel& k = sys::kernel();
   BERTH_ASSIGN_OR_RETURN(UniqueFd tree, k.open_tree(dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  BERTH_ASSIGN_OR_RETURN(UniqueFd userns,
-                         sys::make_userns_fd(ct.local_uid(), ct.local_gid(), kIdRangeSize));
-  sys::MountAttr attr{MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY, 0, userns.get()};
+  UniqueFd made;
+  if (userns < 0) {
+    BERTH_ASSIGN_OR_RETURN(made, sys::make_userns_fd(ct.local_uid(), ct.local_gid(), kIdRangeSize));
+    userns = made.get();
+  }
+  sys::MountAttr attr{MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY, 0, userns};
   if (auto st = k.mount_setattr(tree.get(), "", 0, attr); !st.ok())
     return sys::reworded(st.error(), "idmap mount of `" + dir + "`");
   if (auto st = k.move_mount(tree.get(), stage); !st.ok())
@@ -161,7 +167,7 @@ Status fs_set(int fd, const char* key, const std::string& value) {
   return {};
 }
 
-Status mount_overlay(const CtConfig& ct, const std::string& target) {
+Status mount_overlay(const CtConfig& ct, const std::string& target, int userns = -1) {
   BERTH_ASSIGN_OR_RETURN(std::string lower, read_lower(ct));
   std::string priv = ct.ve_private();
   std::string stage = priv + "/.lower";
@@ -172,7 +178,7 @@ Status mount_overlay(const CtConfig& ct, const std::string& target) {
     if (::mkdir(stage.c_str(), 0700) != 0 && errno != EEXIST)
       return Error::from_errno(errno, "mkdir `" + stage + "`");
     if (sys::is_mount_point(stage)) (void)sys::kernel().umount(stage, MNT_DETACH);
-    BERTH_RETURN_IF_ERROR(attach_idmapped(lower, stage, ct));
+    BERTH_RETURN_IF_ERROR(attach_idmapped(lower, stage, ct, userns));
   }
   // The overlay keeps its own private references to its layers, so the staging mount goes away
   // right after, whatever happens.
@@ -373,6 +379,12 @@ Status mount_root(const CtConfig& ct) {
   // An existing simfs CT with a quota (an OpenVZ CTID.conf) still mounts, and is told.
   if (ct.layout() == Layout::kSimfs && !check_simfs_quota(ct).ok())
     note(ct, "DISKSPACE/DISKINODES are not enforced: a simfs area has no disk quota here");
+  // The id mapping of the overlay's idmapped lower layer, made before the disk's mount: the
+  // helper process that makes it ends meanwhile, instead of being waited for after it.
+  std::optional<sys::IdmapUserns> idmap;
+  if (disk && ct.layout() == Layout::kOverlay && !ct.is_privileged())
+    if (auto m = sys::IdmapUserns::make(ct.local_uid(), ct.local_gid(), kIdRangeSize); m.ok())
+      idmap.emplace(std::move(m).value());  // else mount_overlay tries again and says why not
   if (disk) BERTH_RETURN_IF_ERROR(mount_disk(ct).status(exitcode::kMountFailed));
   if (disk) sys::crash_point("disk_mounted");
   ScopeExit undo_disk([&] {
@@ -386,7 +398,8 @@ Status mount_root(const CtConfig& ct) {
   } else if (ct.layout() == Layout::kSimfs) {
     BERTH_RETURN_IF_ERROR(bind_private(ct.ve_private(), target).status(exitcode::kMountFailed));
   } else {
-    BERTH_RETURN_IF_ERROR(mount_overlay(ct, target).status(exitcode::kMountFailed));
+    BERTH_RETURN_IF_ERROR(
+        mount_overlay(ct, target, idmap ? idmap->fd() : -1).status(exitcode::kMountFailed));
   }
   if (::mount(nullptr, target.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
     int err = errno;

@@ -119,20 +119,21 @@ berth_clone3_run:
 )");
 #endif
 
-pid_t clone_vfork(int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd) {
 #if defined(__x86_64__)
-  constexpr size_t kStack = 256 * 1024;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return -1;
-  int fd = -1;
+namespace {
+
+// A clone running fn(arg) on `stack` (flags has CLONE_VM): every signal is blocked in this
+// process meanwhile, so the child starts with all of them blocked and none of this process's
+// handlers can run on its stack. Returns the pid (the pidfd in *pidfd) or -errno.
+long clone_on_stack(uint64_t flags, int cgroup_fd, void* stack, size_t size, int (*fn)(void*),
+                    void* arg, int* pidfd) {
   struct clone_args args;
   std::memset(&args, 0, sizeof args);
-  args.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uint64_t>(&fd);
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(pidfd);
   args.exit_signal = SIGCHLD;
   args.stack = reinterpret_cast<uint64_t>(stack);
-  args.stack_size = kStack;
+  args.stack_size = size;
   if (cgroup_fd >= 0) {
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = static_cast<uint64_t>(cgroup_fd);
@@ -142,6 +143,44 @@ pid_t clone_vfork(int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd) {
   ::sigprocmask(SIG_SETMASK, &all, &old);
   long r = berth_clone3_run(&args, sizeof args, fn, arg);
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  return r;
+}
+
+// A system call without libc: a clone that shares this process's memory must not write its errno
+// (this process runs on meanwhile and reads its own).
+long raw_syscall3(long nr, long a, long b, long c) {
+  long r;
+  asm volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+  return r;
+}
+
+// IdmapUserns's helper: closes its copy of the pipe's write end and waits for EOF. The two fds
+// come in arg itself (read end low, write end high): it may run after its maker has returned.
+void* pipe_arg(int rd, int wr) {
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(static_cast<uint32_t>(rd)) |
+                                 static_cast<uintptr_t>(static_cast<uint32_t>(wr)) << 32);
+}
+
+int wait_for_eof(void* arg) {
+  auto bits = reinterpret_cast<uintptr_t>(arg);
+  raw_syscall3(SYS_close, static_cast<long>(bits >> 32), 0, 0);
+  char c;
+  while (raw_syscall3(SYS_read, static_cast<long>(bits & 0xffffffffU), reinterpret_cast<long>(&c),
+                      1) == -EINTR) {}
+  return 0;
+}
+
+}  // namespace
+#endif
+
+pid_t clone_vfork(int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd) {
+#if defined(__x86_64__)
+  constexpr size_t kStack = 256 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -1;
+  int fd = -1;
+  long r = clone_on_stack(CLONE_VM | CLONE_VFORK, cgroup_fd, stack, kStack, fn, arg, &fd);
   ::munmap(stack, kStack);
   if (r < 0) {
     errno = static_cast<int>(-r);
@@ -231,27 +270,55 @@ Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t c
   return {};
 }
 
-Result<UniqueFd> make_userns_fd(uint32_t uid_base, uint32_t gid_base, uint32_t count) {
+namespace {
+constexpr size_t kHelperStack = 16 * 1024;
+}  // namespace
+
+Result<IdmapUserns> IdmapUserns::make(uint32_t uid_base, uint32_t gid_base, uint32_t count) {
+  IdmapUserns u;  // before the pipe: a failure below closes the pipe, then reaps the helper
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
   UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+#if defined(__x86_64__)
+  // The helper only waits for EOF (raw system calls, every signal blocked). Nobody but host root
+  // may trace it: a process of root's in a user namespace of root's.
+  void* stack = ::mmap(nullptr, kHelperStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return Error::from_errno(errno, "make user namespace");
+  u.stack_ = stack;  // from here on unmapped by ~IdmapUserns, after the reap
+  int fd = -1;
+  long r = clone_on_stack(CLONE_VM | CLONE_NEWUSER, -1, stack, kHelperStack, wait_for_eof,
+                          pipe_arg(pipefd[0], pipefd[1]), &fd);
+  if (r < 0) return Error::from_errno(static_cast<int>(-r), "make user namespace");
+  u.helper_ = ChildProcess(static_cast<pid_t>(r), UniqueFd(fd));
+#else
   int rfd = rd.get(), wfd = wr.get();
-  auto child = clone_child(CLONE_NEWUSER, -1, [rfd, wfd]() {
+  auto made = clone_child(CLONE_NEWUSER, -1, [rfd, wfd]() {
     ::close(wfd);  // our copy of the write end would keep the pipe open forever
     char c;
     while (::read(rfd, &c, 1) < 0 && errno == EINTR) {}
     return 0;
   });
-  if (!child.ok()) return std::move(child).error().context("make user namespace");
+  if (!made.ok()) return std::move(made).error().context("make user namespace");
+  u.helper_ = std::move(made).value();
+#endif
   rd.reset();
-  BERTH_RETURN_IF_ERROR(write_id_maps(child->pid(), uid_base, gid_base, count));
-  std::string path = "/proc/" + std::to_string(child->pid()) + "/ns/user";
-  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns) return Error::from_errno(errno, "open `" + path + "`");
-  wr.reset();  // child sees EOF and exits
-  auto w = child->wait();
-  if (!w.ok()) return std::move(w).error();
-  return ns;
+  pid_t pid = u.helper_.pid();
+  BERTH_RETURN_IF_ERROR(write_id_maps(pid, uid_base, gid_base, count));
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+  u.ns_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!u.ns_) return Error::from_errno(errno, "open `" + path + "`");
+  return u;  // wr closes here: the helper sees EOF and ends
+}
+
+IdmapUserns::~IdmapUserns() {
+  if (helper_.pid() > 0 && !helper_.wait().ok()) helper_.kill_and_reap();
+  if (stack_) ::munmap(stack_, kHelperStack);
+}
+
+Result<UniqueFd> make_userns_fd(uint32_t uid_base, uint32_t gid_base, uint32_t count) {
+  BERTH_ASSIGN_OR_RETURN(IdmapUserns u, IdmapUserns::make(uid_base, gid_base, count));
+  return u.take_fd();
 }
 
 int exit_code_of(int status) {

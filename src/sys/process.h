@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <utility>
 
 #include "core/error.h"
 #include "core/unique_fd.h"
@@ -82,8 +83,34 @@ Result<uid_t> userns_owner_of(pid_t pid);
 // Write uid_map and gid_map of pid: inside 0 -> host base, count ids.
 Status write_id_maps(pid_t pid, uint32_t uid_base, uint32_t gid_base, uint32_t count);
 
-// A user namespace fd with the map 0 -> base (count ids), for idmapped mounts. Made by a short-
-// lived child that is gone when this returns.
+// A user namespace with the map 0 -> base (count ids), for idmapped mounts, made by a short-lived
+// helper process. fd() is ready as soon as make returns (the maps written, the namespace open);
+// the helper ends on its own right after and is reaped when this goes: made before other work
+// (a mount), its end costs the caller nothing. On x86-64 the helper shares this process's memory
+// (CLONE_VM: no page tables copied, no address space torn down at its end).
+class IdmapUserns {
+ public:
+  static Result<IdmapUserns> make(uint32_t uid_base, uint32_t gid_base, uint32_t count);
+  IdmapUserns(IdmapUserns&& o) noexcept
+      : ns_(std::move(o.ns_)),
+        helper_(std::move(o.helper_)),
+        stack_(std::exchange(o.stack_, nullptr)) {}
+  IdmapUserns& operator=(IdmapUserns&&) = delete;
+  IdmapUserns(const IdmapUserns&) = delete;
+  IdmapUserns& operator=(const IdmapUserns&) = delete;
+  ~IdmapUserns();
+
+  int fd() const { return ns_.get(); }
+  UniqueFd take_fd() { return std::move(ns_); }
+
+ private:
+  IdmapUserns() = default;
+  UniqueFd ns_;
+  ChildProcess helper_;
+  void* stack_ = nullptr;  // the helper's (CLONE_VM), unmapped once it is reaped
+};
+
+// IdmapUserns's namespace alone (its helper reaped before this returns).
 Result<UniqueFd> make_userns_fd(uint32_t uid_base, uint32_t gid_base, uint32_t count);
 
 // Crash injection for the tests of what a killed command leaves (the caller's own environment, as
