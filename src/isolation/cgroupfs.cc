@@ -1,5 +1,6 @@
 #include "isolation/cgroupfs.h"
 
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,12 +52,29 @@ CgroupFsPlan plan_cgroup_fs(bool v2, const std::vector<HostHierarchy>& hierarchi
     std::vector<std::string> opts = split_commas(h.options);
     bool named = h.options.rfind("name=", 0) == 0;
     plan.entries.push_back({CgroupFsEntry::kMount, name, "cgroup",
-                            named ? "none," + h.options : h.options, h.read_only});
+                            named ? "none," + h.options : h.options, h.read_only, h.mount});
     if (opts.size() > 1 && !named)
       for (const auto& c : opts)
         if (c != name) plan.entries.push_back({CgroupFsEntry::kSymlink, c, "", name});
   }
   return plan;
+}
+
+void bind_ct_groups(CgroupFsPlan& plan, const std::string& group, std::vector<UniqueFd>& keep) {
+  sys::Kernel& k = sys::kernel();
+  for (auto& e : plan.entries) {
+    if (e.kind != CgroupFsEntry::kMount || e.fstype != "cgroup" || e.host_mount.empty()) continue;
+    auto fd = k.open_tree(e.host_mount + "/" + group, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (!fd.ok()) continue;
+    // Private: a host mount shared with others (systemd's are) must not propagate into the CT,
+    // nor anything the CT mounts there out of it.
+    uint64_t set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (e.read_only) set |= MOUNT_ATTR_RDONLY;
+    sys::MountAttr attr{set, 0, -1, MS_PRIVATE};
+    if (!k.mount_setattr(fd->get(), "", 0, attr).ok()) continue;
+    e.bind_fd = fd->get();
+    keep.push_back(std::move(fd).value());
+  }
 }
 
 Status mount_cgroup_fs_from_child(const CgroupFsPlan& plan) {
@@ -73,6 +91,11 @@ Status mount_cgroup_fs_from_child(const CgroupFsPlan& plan) {
     }
     if (!e.name.empty() && ::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
       return Error::from_errno(errno, "mkdir `" + path + "`");
+    if (e.bind_fd >= 0) {
+      if (auto st = sys::kernel().move_mount(e.bind_fd, path); !st.ok())
+        return sys::reworded(st.error(), "attach the CT's group on `" + path + "`");
+      continue;
+    }
     BERTH_RETURN_IF_ERROR(mount_one("cgroup", path, e.fstype.c_str(),
                                     kFlags | (e.read_only ? MS_RDONLY : 0), e.options));
   }

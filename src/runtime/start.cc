@@ -353,6 +353,7 @@ Status prepare_child(StartContext& ctx) {
   for (const auto& h : ctx.cg->hierarchies())
     hier.push_back({h.mount, h.options, ctx.userns && !ctx.cg->delegates(h)});
   a.cgroup_fs = isolation::plan_cgroup_fs(std::string_view(ctx.cg->name()) == "v2", hier);
+  isolation::bind_ct_groups(a.cgroup_fs, ctx.group, ctx.cgroup_binds);
   a.limits = ctx.proc_limits;
   a.init = ctx.init;
   BERTH_ASSIGN_OR_RETURN(a.host_resolv, dist::read_if_exists("/etc/resolv.conf"));

@@ -67,7 +67,8 @@ struct StartContext {
   sys::MountGuard root;    // mount_root (not when VE_ROOT was mounted already)
   std::string attach_dir;  // open_root_view
   UniqueFd root_view;
-  cgroups::CgroupGuard cgroup;  // create_cgroup
+  std::vector<UniqueFd> cgroup_binds;  // v1: the CT's groups as detached binds (bind_ct_groups)
+  cgroups::CgroupGuard cgroup;         // create_cgroup
   // begin_cgroup: what the thread making the group returned, and the thread, joined by
   // create_cgroup, or here whatever failed meanwhile: before the group's guard goes (and before
   // cgroup_made, which it writes).

@@ -40,6 +40,7 @@ Status LinuxKernel::mount_setattr(int fd, const std::string& path, unsigned at_f
   a.attr_set = attr.set;
   a.attr_clr = attr.clear;
   if (attr.userns_fd >= 0) a.userns_fd = static_cast<uint64_t>(attr.userns_fd);
+  a.propagation = attr.propagation;
   int dirfd = fd >= 0 ? fd : AT_FDCWD;
   if (path.empty()) at_flags |= AT_EMPTY_PATH;
   if (::syscall(SYS_mount_setattr, dirfd, path.c_str(), at_flags, &a, sizeof a) != 0)

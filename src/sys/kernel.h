@@ -25,9 +25,10 @@ namespace berth::sys {
 
 // mount_setattr(2)'s struct mount_attr, without the kernel header.
 struct MountAttr {
-  uint64_t set = 0;    // MOUNT_ATTR_* to set
-  uint64_t clear = 0;  // MOUNT_ATTR_* to clear
-  int userns_fd = -1;  // with MOUNT_ATTR_IDMAP
+  uint64_t set = 0;          // MOUNT_ATTR_* to set
+  uint64_t clear = 0;        // MOUNT_ATTR_* to clear
+  int userns_fd = -1;        // with MOUNT_ATTR_IDMAP
+  uint64_t propagation = 0;  // MS_PRIVATE, MS_SLAVE, MS_SHARED or 0 (unchanged)
 };
 
 class Kernel {

@@ -2,8 +2,8 @@
 // inside a VPS by its root (`berth exec`), and checks that the host's limits and the host's
 // commands still hold: an I/O limit a sub-group cannot step around, nested groups bounded per VPS,
 // `stop`/`start`/`destroy` that succeed whatever the VPS did to its own cgroups, mounts and
-// limits, `exec` after init's NOFILE was lowered, and a cgroup2 mount that shows nothing of the
-// host.
+// limits, `exec` after init's NOFILE was lowered, a cgroup2 mount that shows nothing of the
+// host, and (v1) hierarchies that hold the VPS's own group and nothing above it.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -247,6 +247,79 @@ TEST_F(CgroupWallsTest, Cgroup2MountInsideShowsNoHostGroups) {
   EXPECT_FALSE(contains(r.out, ".slice")) << r.out;
   EXPECT_EQ(berth({"stop", id, "--fast"}).code, 0);
   EXPECT_TRUE(leaks().empty());
+}
+
+// v1 (hybrid) host: each hierarchy inside is the host's bind of the VPS's own group
+// (isolation::bind_ct_groups). The VPS's root tries to climb out of it (`..`, a remount of a
+// hierarchy it was not given, a raise of its own memory limit), to see its neighbour's or the
+// instance's groups, and mounts below a group it owns to see whether the mount shows on the host.
+TEST_F(CgroupWallsTest, V1HierarchiesInsideHoldOnlyTheVpsOwnGroup) {
+  if (host_is_v2()) GTEST_SKIP() << "a v2 host: the VPS mounts cgroup2 itself";
+  std::string id = create_running_ct();
+  std::string neighbour = create_running_ct();
+  std::string limit_file =
+      "/sys/fs/cgroup/memory/" + instance() + "/" + id + "/memory.limit_in_bytes";
+  std::string limit_before;
+  {
+    std::ifstream in(limit_file);
+    std::getline(in, limit_before);
+  }
+  ASSERT_FALSE(limit_before.empty()) << limit_file;
+  RunResult r = berth(
+      {"exec", id,
+       "cat /proc/self/mountinfo | grep ' cgroup cgroup ' | cut -d' ' -f4 | sort -u; "
+       "echo ==; ls /sys/fs/cgroup/pids/.. /sys/fs/cgroup/memory/../..; "
+       "echo ==; ls -a /sys/fs/cgroup/*/ | grep -c '^" +
+           neighbour +
+           "$'; "
+           "echo ==; mount -o remount,rw /sys/fs/cgroup/memory 2>/dev/null && echo remounted; "
+           "echo 4096 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null && echo raised; "
+           "echo ==; mkdir -p /sys/fs/cgroup/pids/probe && mount -t tmpfs none "
+           "/sys/fs/cgroup/pids/probe"
+           " && echo mounted"});
+  std::vector<std::string> parts;
+  {
+    std::string part;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+      if (line == "==") {
+        parts.push_back(part);
+        part.clear();
+      } else {
+        part += line + "\n";
+      }
+    }
+    parts.push_back(part);
+  }
+  ASSERT_EQ(parts.size(), 5u) << r.out << r.err;
+  // Every hierarchy's root inside is the VPS's group, shown as "/" as a mount in its cgroup
+  // namespace would be (systemd reads it so).
+  EXPECT_EQ(parts[0], "/\n") << r.out;
+  // `..` of a hierarchy's root is the VPS's own tmpfs of hierarchy directories.
+  EXPECT_PRED2(contains, parts[1], "pids") << parts[1];
+  EXPECT_FALSE(contains(parts[1], instance())) << parts[1];
+  EXPECT_FALSE(contains(parts[1], "tasks")) << parts[1];
+  EXPECT_EQ(parts[2], "0\n") << "the neighbour's group is visible: " << r.out;
+  EXPECT_FALSE(contains(parts[3], "remounted")) << parts[3];
+  EXPECT_FALSE(contains(parts[3], "raised")) << parts[3];
+  {
+    std::ifstream in(limit_file);
+    std::string limit_after;
+    std::getline(in, limit_after);
+    EXPECT_EQ(limit_after, limit_before);
+  }
+  // The mount below its own group is the VPS's alone (the bind is private): nothing on the host.
+  std::string host_probe = "/sys/fs/cgroup/pids/" + instance() + "/" + id + "/probe";
+  if (contains(parts[4], "mounted")) {
+    struct stat dir {
+    }, parent{};
+    ASSERT_EQ(::stat(host_probe.c_str(), &dir), 0) << host_probe;
+    ASSERT_EQ(::stat((host_probe + "/..").c_str(), &parent), 0);
+    EXPECT_EQ(dir.st_dev, parent.st_dev) << "the VPS's mount shows on the host at " << host_probe;
+  }
+  EXPECT_EQ(berth({"stop", neighbour, "--fast"}).code, 0);
+  EXPECT_EQ(berth({"destroy", neighbour}).code, 0);
+  expect_lifecycle_survives(id);
 }
 
 }  // namespace
