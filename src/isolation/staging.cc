@@ -13,6 +13,7 @@
 
 #include "core/exit_codes.h"
 #include "sys/kernel.h"
+#include "sys/process.h"
 
 namespace berth::isolation {
 namespace {
@@ -22,7 +23,7 @@ int g_staging = -1;
 constexpr unsigned long kNoExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
 // The helper's side: its own namespace, the tmpfs over dir with what a CT's child needs, then
-// that tmpfs as its root (the host's mounts of the copy detached). Runs in a fresh fork.
+// that tmpfs as its root (the host's mounts of the copy detached). Runs in the helper clone.
 bool build_staging(const std::string& dir) {
   sys::Kernel& k = sys::kernel();
   if (::unshare(CLONE_NEWNS) != 0) return false;
@@ -46,43 +47,34 @@ bool build_staging(const std::string& dir) {
 
 }  // namespace
 
+namespace {
+
+struct StagingJob {
+  const std::string* dir;
+  int ns = -1;  // the helper's namespace, opened into the file table it shares with its maker
+};
+
+int staging_helper(void* arg) {
+  auto* job = static_cast<StagingJob*>(arg);
+  if (!build_staging(*job->dir)) return exitcode::kSystem;
+  job->ns = ::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  return job->ns >= 0 ? exitcode::kOk : exitcode::kSystem;
+}
+
+}  // namespace
+
 Result<UniqueFd> make_staging_namespace(const std::string& scratch_dir) {
-  int ready[2], done[2];
-  if (::pipe2(ready, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
-  UniqueFd ready_r(ready[0]), ready_w(ready[1]);
-  if (::pipe2(done, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
-  UniqueFd done_r(done[0]), done_w(done[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) return Error::from_errno(errno, "fork");
-  if (pid == 0) {
-    ready_r.reset();
-    done_w.reset();
-    char ok = build_staging(scratch_dir) ? '1' : '0';
-    if (::write(ready_w.get(), &ok, 1) != 1) ::_exit(exitcode::kSystem);
-    // Alive until the parent holds the namespace (EOF on done).
-    char c;
-    while (::read(done_r.get(), &c, 1) < 0 && errno == EINTR) {}
-    ::_exit(exitcode::kOk);
-  }
-  ready_w.reset();
-  done_r.reset();
-  auto reap = [pid, &done_w] {
-    done_w.reset();
-    int st;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-  };
-  char ok = 0;
-  ssize_t n;
-  while ((n = ::read(ready_r.get(), &ok, 1)) < 0 && errno == EINTR) {}
-  if (n != 1 || ok != '1') {
-    reap();
+  // The helper shares this process's memory and file table and this process waits meanwhile
+  // (sys::clone_vfork_files): no page tables copied, no address space torn down at its end, and
+  // the namespace it opens is ours when it has ended. (A watcher at its start has one thread.)
+  StagingJob job{&scratch_dir};
+  pid_t pid = sys::clone_vfork_files(staging_helper, &job);
+  if (pid < 0) return Error::from_errno(errno, "make the staging mount namespace");
+  UniqueFd ns(job.ns);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (!ns || !WIFEXITED(st) || WEXITSTATUS(st) != exitcode::kOk)
     return Error::from_errno(EPROTO, "make the staging mount namespace");
-  }
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
-  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  int err = errno;
-  reap();
-  if (!ns) return Error::from_errno(err, "open `" + path + "`");
   return ns;
 }
 

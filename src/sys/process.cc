@@ -173,14 +173,18 @@ int wait_for_eof(void* arg) {
 }  // namespace
 #endif
 
-pid_t clone_vfork(int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd) {
 #if defined(__x86_64__)
+namespace {
+
+// A CLONE_VM|CLONE_VFORK child (and flags) on a stack mapped for it: returns once the child has
+// exec'd or ended.
+pid_t vfork_on_own_stack(uint64_t flags, int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd) {
   constexpr size_t kStack = 256 * 1024;
   void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) return -1;
   int fd = -1;
-  long r = clone_on_stack(CLONE_VM | CLONE_VFORK, cgroup_fd, stack, kStack, fn, arg, &fd);
+  long r = clone_on_stack(CLONE_VM | CLONE_VFORK | flags, cgroup_fd, stack, kStack, fn, arg, &fd);
   ::munmap(stack, kStack);
   if (r < 0) {
     errno = static_cast<int>(-r);
@@ -191,8 +195,26 @@ pid_t clone_vfork(int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd) {
   else
     ::close(fd);
   return static_cast<pid_t>(r);
+}
+
+}  // namespace
+#endif
+
+pid_t clone_vfork(int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd) {
+#if defined(__x86_64__)
+  return vfork_on_own_stack(0, cgroup_fd, fn, arg, pidfd);
 #else
   (void)cgroup_fd, (void)fn, (void)arg, (void)pidfd;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+pid_t clone_vfork_files(int (*fn)(void*), void* arg) {
+#if defined(__x86_64__)
+  return vfork_on_own_stack(CLONE_FILES, -1, fn, arg, nullptr);
+#else
+  (void)fn, (void)arg;
   errno = ENOSYS;
   return -1;
 #endif

@@ -53,6 +53,12 @@ Result<ChildProcess> clone_child(uint64_t flags, int cgroup_fd, const std::funct
 // x86-64 only (ENOSYS elsewhere).
 pid_t clone_vfork(int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd);
 
+// clone_vfork's child that also shares the caller's file table (CLONE_FILES): what it opens stays
+// open in the caller once it has ended. Returns once the child has ended (a zombie for the caller
+// to reap), its pid, or -1 with errno. For a single-threaded caller only (fn may allocate: no
+// other thread can hold the allocator's lock meanwhile). x86-64 only (ENOSYS elsewhere).
+pid_t clone_vfork_files(int (*fn)(void*), void* arg);
+
 // The host ids that own a user namespace the caller makes (its creator's euid/egid).
 struct NsOwner {
   uid_t uid = 0;
