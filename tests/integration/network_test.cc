@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -47,6 +49,17 @@ bool has_route_to(const std::string& addr) {
 class NetworkTest : public BerthTest {
  protected:
   // The host end of a CT: the link whose alias marks it as this instance's CT.
+  // The name of the CT's host end ("" when there is none).
+  std::string host_link_name(const std::string& ctid) {
+    for (const auto& l : split_lines(ip({"-d", "-o", "link", "show"}).out)) {
+      if (!contains(l, "alias berth:" + instance() + ":" + ctid)) continue;
+      std::istringstream in(l);
+      std::string index, name;
+      in >> index >> name;
+      return name.substr(0, name.find_first_of(":@"));
+    }
+    return "";
+  }
   bool host_link_exists(const std::string& ctid) {
     return contains(ip({"-o", "link", "show"}).out + ip({"-d", "-o", "link", "show"}).out,
                     "alias berth:" + instance() + ":" + ctid);
@@ -171,6 +184,40 @@ TEST_F(NetworkTest, LiveIpaddIpdelAndRestartKeepsAddresses) {
   ASSERT_EQ(berth({"set", id, "--ipadd", "198.18.102.3"}).code, 0);
   EXPECT_TRUE(has_route_to("198.18.102.3")) << routes();
   EXPECT_EQ(in_ct(id, "ping -c1 -W3 169.254.0.1").code, 0);
+}
+
+// A VPS with IPv4 addresses only: its host end has IPv6 off, so it puts nothing in the host's
+// IPv6 table (the kernel walks that whole table whenever a link comes up or goes away: with one
+// set of routes per VPS, every start and stop grew with the number of VPSs). A first IPv6
+// address, live, turns it on; a restart keeps it on.
+TEST_F(NetworkTest, AnIpv4OnlyVpsPutsNothingInTheHostsIpv6Table) {
+  if (!std::filesystem::exists("/proc/sys/net/ipv6/conf/all/disable_ipv6"))
+    GTEST_SKIP() << "no IPv6 on this host";
+  std::string id = create_running_ct({"--ipadd", "198.18.119.1"});
+  std::string veth = host_link_name(id);
+  ASSERT_FALSE(veth.empty()) << links();
+  auto ipv6_off = [&veth] {
+    std::ifstream in("/proc/sys/net/ipv6/conf/" + veth + "/disable_ipv6");
+    std::string v;
+    std::getline(in, v);
+    return v;
+  };
+  EXPECT_EQ(ipv6_off(), "1");
+  EXPECT_EQ(ip({"-6", "route", "show", "table", "all", "dev", veth}).out, "");
+  EXPECT_EQ(in_ct(id, "ping -c1 -W3 169.254.0.1").code, 0);
+
+  RunResult r = berth({"set", id, "--ipadd", "fd00:119::2", "--save"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ipv6_off(), "0");
+  EXPECT_TRUE(has_route_to("fd00:119::2")) << routes();
+  EXPECT_EQ(in_ct(id, "ping6 -c1 -W3 fe80::1%venet0").code, 0);
+
+  ASSERT_EQ(berth({"restart", id, "--wait"}).code, 0);
+  veth = host_link_name(id);
+  EXPECT_EQ(ipv6_off(), "0");
+  EXPECT_TRUE(has_route_to("fd00:119::2")) << routes();
+  EXPECT_EQ(in_ct(id, "ping6 -c1 -W3 fe80::1%venet0").code, 0);
+  EXPECT_EQ(berth({"stop", id, "--fast"}).code, 0);
 }
 
 TEST_F(NetworkTest, AddressOfAnotherCtIs78AndChangesNothing) {
