@@ -37,6 +37,7 @@
 #include "state/inventory.h"
 #include "state/status.h"
 #include "sys/pidfd.h"
+#include "sys/kernel.h"
 #include "sys/poll_set.h"
 
 extern char** environ;
@@ -172,6 +173,9 @@ pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string>
   int staging = isolation::staging_namespace();
   int hi_ns = staging >= 0 ? ::fcntl(staging, F_DUPFD_CLOEXEC, 64) : -1;
   if (staging >= 0 && hi_ns < 0) ::_exit(exitcode::kSystem);
+  std::vector<int> hi_anchors = sys::clone_anchor_fds();
+  for (int& a : hi_anchors)
+    if ((a = ::fcntl(a, F_DUPFD_CLOEXEC, 64)) < 0) ::_exit(exitcode::kSystem);
   for (int i = 0; i < 4; ++i)
     if (::dup2(hi[i], i) < 0) ::_exit(exitcode::kSystem);
   (void)sys::close_range(4U, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -184,12 +188,19 @@ pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string>
   // loading the program again: that is ~10 ms of every start.
   if (g_run_inline && same_program(exe)) {
     // What an exec would close: the watcher's socket, lock, pidfds and consoles. The staging
-    // namespace (isolation/staging.h) stays, as fd 4, close-on-exec.
+    // namespace (isolation/staging.h) stays, as fd 4, and the clone anchors (sys/kernel.h) after
+    // it, close-on-exec.
+    int next = 4;
     if (hi_ns >= 0) {
-      if (::dup3(hi_ns, 4, O_CLOEXEC) < 0) ::_exit(exitcode::kSystem);
-      isolation::set_staging_namespace(4);
+      if (::dup3(hi_ns, next, O_CLOEXEC) < 0) ::_exit(exitcode::kSystem);
+      isolation::set_staging_namespace(next++);
     }
-    if (!sys::close_range(hi_ns >= 0 ? 5U : 4U, ~0U, 0).ok()) ::_exit(exitcode::kSystem);
+    for (int& a : hi_anchors) {
+      if (::dup3(a, next, O_CLOEXEC) < 0) ::_exit(exitcode::kSystem);
+      a = next++;
+    }
+    sys::set_clone_anchor_fds(hi_anchors);
+    if (!sys::close_range(static_cast<unsigned>(next), ~0U, 0).ok()) ::_exit(exitcode::kSystem);
     environ = ev.data();
     // stdout's buffering follows its new file, as at a program's start.
     (void)std::setvbuf(stdout, nullptr, ::isatty(1) ? _IOLBF : _IOFBF, BUFSIZ);
@@ -842,6 +853,11 @@ int serve(const HostConfig& host, RunInline run_inline) {
       log("no staging mount namespace: %s", made.error().message());
   }
   isolation::set_staging_namespace(staging.get());
+  // The directories a start clones below (its template, its console log): see sys/kernel.h.
+  if (run_inline) {
+    sys::add_clone_anchor(host.paths().template_dir);
+    sys::add_clone_anchor(host.paths().log_dir);
+  }
   Monitor m(host);
   int rc = m.run(std::move(listener), std::move(sigfd));
   log("%s", "exiting");

@@ -3,9 +3,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <string>
+#include <vector>
 
 #include "sys/fs.h"
 
@@ -15,7 +19,53 @@ namespace {
 LinuxKernel g_linux;
 Kernel* g_kernel = &g_linux;
 
+struct Anchor {
+  std::string dir;
+  int fd;
+};
+std::vector<Anchor>& anchors() {
+  static std::vector<Anchor> a;
+  return a;
+}
+
+bool same_file(int fd, const std::string& path) {
+  struct stat a {
+  }, b{};
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+// The clone of path from an anchor it is below, or an invalid fd.
+UniqueFd clone_via_anchor(const std::string& path, unsigned flags) {
+  if (!(flags & OPEN_TREE_CLONE) || (flags & AT_RECURSIVE)) return UniqueFd();
+  for (const auto& a : anchors()) {
+    if (path.size() <= a.dir.size() + 1 || path.compare(0, a.dir.size(), a.dir) != 0 ||
+        path[a.dir.size()] != '/')
+      continue;
+    std::string rel = path.substr(a.dir.size() + 1);
+    UniqueFd fd(static_cast<int>(::syscall(SYS_open_tree, a.fd, rel.c_str(), flags)));
+    if (fd && same_file(fd.get(), path)) return fd;
+  }
+  return UniqueFd();
+}
+
 }  // namespace
+
+void add_clone_anchor(const std::string& dir) {
+  UniqueFd fd(static_cast<int>(
+      ::syscall(SYS_open_tree, AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+  if (fd) anchors().push_back({dir, fd.release()});
+}
+
+std::vector<int> clone_anchor_fds() {
+  std::vector<int> fds;
+  for (const auto& a : anchors()) fds.push_back(a.fd);
+  return fds;
+}
+
+void set_clone_anchor_fds(const std::vector<int>& fds) {
+  for (size_t i = 0; i < fds.size() && i < anchors().size(); ++i) anchors()[i].fd = fds[i];
+}
 
 Kernel& kernel() { return *g_kernel; }
 
@@ -23,6 +73,7 @@ KernelOverride::KernelOverride(Kernel& k) : previous_(std::exchange(g_kernel, &k
 KernelOverride::~KernelOverride() { g_kernel = previous_; }
 
 Result<UniqueFd> LinuxKernel::open_tree(const std::string& path, unsigned flags) {
+  if (UniqueFd via = clone_via_anchor(path, flags)) return via;
   UniqueFd fd(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, path.c_str(), flags)));
   if (!fd) return Error::from_errno(errno, "open_tree `" + path + "`");
   return fd;

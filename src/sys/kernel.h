@@ -107,6 +107,20 @@ inline Error reworded(const Error& e, std::string what) {
   return Error::from_errno(e.code(), std::move(what));
 }
 
+// Clone anchors: detached clones of directories this process clones below often. A
+// non-recursive clone (open_tree OPEN_TREE_CLONE) of a path first walks every mount on the mount
+// the path is on (the kernel's has_locked_children), and the file system holding BERTH_ROOT
+// carries two mounts per running CT: at 1000 CTs a start's clones of the template and of its
+// console log took ~1.2 ms. LinuxKernel::open_tree clones a path below an anchor from the anchor
+// (a mount with nothing on it) when the result is the same file as the path names (an anchor
+// whose directory was removed and made again is bypassed). The watcher anchors the unpacked
+// templates and the log directory at its start; its workers keep them (monitor/server.cc).
+// The fds are close-on-exec and live as long as the process.
+void add_clone_anchor(const std::string& dir);
+// The anchors' fds, in the order they were added, and new numbers for them (a worker moves them).
+std::vector<int> clone_anchor_fds();
+void set_clone_anchor_fds(const std::vector<int>& fds);
+
 // A detached clone of the mount at path (open_tree OPEN_TREE_CLONE), or an invalid fd when the
 // kernel refuses (callers for whom the clone is optional).
 UniqueFd clone_mount_or_none(const std::string& path);

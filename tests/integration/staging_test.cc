@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "isolation/staging.h"
+#include "sys/kernel.h"
 
 namespace berth::itest {
 namespace {
@@ -109,6 +110,35 @@ TEST_F(StagingTest, HoldsOnlyWhatACtChildNeeds) {
   EXPECT_NE(facts.find("#null chr"), std::string::npos) << facts;
   EXPECT_NE(facts.find("#ct dir"), std::string::npos) << facts;
   EXPECT_NE(facts.find("#mkdir erofs"), std::string::npos) << facts;
+}
+
+// The watcher's clone anchors (sys/kernel.h): a clone of a file below an anchor is that file, and
+// once the anchored directory was removed and made again, the file the path names now (not one
+// the anchor still holds).
+TEST_F(StagingTest, AClonedFileBelowAnAnchorIsTheOneThePathNames) {
+  std::string dir = root() + "/anchored";
+  auto make = [&](const std::string& text) {
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    std::ofstream(dir + "/f") << text;
+  };
+  auto cloned_text = [&] {
+    auto fd = sys::kernel().open_tree(dir + "/f", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (!fd.ok()) return "error: " + fd.error().message();
+    struct stat a {
+    }, b{};
+    if (::fstat(fd->get(), &a) != 0 || ::stat((dir + "/f").c_str(), &b) != 0 ||
+        a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+      return std::string("another file");
+    return read_text("/proc/self/fd/" + std::to_string(fd->get()));
+  };
+  make("first");
+  sys::add_clone_anchor(dir);
+  EXPECT_EQ(sys::clone_anchor_fds().size(), 1U);
+  EXPECT_EQ(cloned_text(), "first");
+  ASSERT_EQ(::unlink((dir + "/f").c_str()), 0);
+  ASSERT_EQ(::rmdir(dir.c_str()), 0);
+  make("second");
+  EXPECT_EQ(cloned_text(), "second");
 }
 
 // Starts run in the watcher's forks, which clone the CT from the staging namespace: a CT with a
