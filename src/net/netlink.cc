@@ -522,10 +522,18 @@ Result<HostNet> Netlink::host_net_for(const IpAddr& a) {
     if (!st.ok() && st.error().code() != ENETUNREACH && st.error().code() != EHOSTUNREACH)
       return std::move(st).error();
   }
+  // Reached through a gateway (no route the lookup found is on-link): no neighbour of the host
+  // can be at the address and no route can use it as a gateway, but for one with an explicit
+  // `onlink` gateway other than the matched route's own. The kernel walks its whole table for a
+  // dump however it filters it (every VPS's route and neighbour on every start), so those two
+  // dumps are left out then.
+  bool through_gateway = !host.routes.empty();
   for (const auto& r : host.routes)
-    for (const auto& nh : r.nexthops)
+    for (const auto& nh : r.nexthops) {
+      if (!nh.gateway) through_gateway = false;
       if (nh.ifindex > 0 && std::find(devs.begin(), devs.end(), nh.ifindex) == devs.end())
         devs.push_back(nh.ifindex);
+    }
   // What the host has on those devices only (the kernel filters the dumps): their addresses
   // (the subnet's network and broadcast, the host's own), the routes through them (gateways),
   // their neighbours. A VPS's veth is such a device only when the address is routed to that VPS.
@@ -544,6 +552,7 @@ Result<HostNet> Netlink::host_net_for(const IpAddr& a) {
           },
           "list addresses"));
     }
+    if (through_gateway) continue;
     rtmsg rt{};
     rt.rtm_family = static_cast<unsigned char>(family);
     BERTH_RETURN_IF_ERROR(filtered_dump(

@@ -80,8 +80,10 @@ class Netlink {
   // VPSs: the kernel's route lookup of addr (RTM_F_FIB_MATCH: the local entry when the host holds
   // it, the route of a VPS that has it, its connected subnet, or the default route), and on the
   // devices that route names the addresses, routes and neighbours (kernel-filtered dumps); the
-  // links all of these name. Exact /32 routes in tables no policy rule consults for addr, and
-  // IPv6 addresses still tentative on a host device, are not seen (host_net() sees them).
+  // links all of these name. Exact /32 routes in tables no policy rule consults for addr, IPv6
+  // addresses still tentative on a host device, and, for an address the host reaches through a
+  // gateway, a route whose `onlink` gateway it is (unless the matched one) and neighbour entries
+  // made by hand, are not seen (host_net() sees them).
   Result<HostNet> host_net_for(const IpAddr& addr);
   // Proxy ARP (IPv4) / proxy NDP (IPv6) entry for ip on ifindex (`ip neigh add proxy`).
   Status add_proxy_neigh(int ifindex, const IpAddr& ip);
