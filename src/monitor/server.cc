@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -142,6 +143,21 @@ Result<Request> read_request(int sock) {
 // Set by serve(): the command line's entry point of this program, for workers run in the fork.
 RunInline g_run_inline = nullptr;
 
+// The watcher holds four fds per running CT (its console's master, slave and log, its network
+// namespace) and its soft RLIMIT_NOFILE is the spawning command's: 1024 in a stock root shell,
+// where the 252nd start failed (EMFILE). It raises its soft limit to the hard one; its workers
+// get the one it had back, so the CTs' processes keep the usual limit.
+struct rlimit g_nofile_at_start {};
+
+void raise_nofile() {
+  if (::getrlimit(RLIMIT_NOFILE, &g_nofile_at_start) != 0) return;
+  struct rlimit raised = g_nofile_at_start;
+  raised.rlim_cur = raised.rlim_max;
+  if (raised.rlim_cur != g_nofile_at_start.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) != 0)
+    log("open file limit stays at %s: %s", std::to_string(g_nofile_at_start.rlim_cur),
+        std::string(std::strerror(errno)));
+}
+
 // Whether exe (an O_PATH fd of the client's executable; -1: ours) is the program this watcher
 // runs. A client from another binary (berthd, or berth after an upgrade) gets an exec of its own.
 bool same_program(int exe) {
@@ -183,6 +199,7 @@ pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string>
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  if (g_nofile_at_start.rlim_max != 0) (void)::setrlimit(RLIMIT_NOFILE, &g_nofile_at_start);
   // The same binary as ours: run the command in this fork, as the exec would (its argv and env,
   // fds 0-2 and 3, signals unblocked, SIGPIPE/SIGHUP ignored as the watcher has them), without
   // loading the program again: that is ~10 ms of every start.
@@ -805,6 +822,7 @@ int serve(const HostConfig& host, RunInline run_inline) {
   }
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     return fail(Error::from_errno(errno, "PR_SET_CHILD_SUBREAPER"));
+  raise_nofile();
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);

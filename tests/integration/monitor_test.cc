@@ -446,5 +446,29 @@ TEST_F(MonitorTest, SystemdRebootAndPoweroff) {
   EXPECT_TRUE(wait_for([&] { return leaks().empty(); }, 10)) << ::testing::PrintToString(leaks());
 }
 
+// A watcher spawned by a command whose soft open-file limit is low (1024 in a stock root shell)
+// holds four fds per running CT: it raises its own limit, so starts past that many fds work
+// (before, the 252nd start from such a shell failed with no message). Its workers get back the
+// limit it started with, so the CTs' processes keep the usual one.
+TEST_F(MonitorTest, AWatcherStartedUnderALowOpenFileLimitHoldsMoreCtsThanThat) {
+  constexpr int kCts = 12;  // 4 fds each, past the 40 the starts are made with
+  std::vector<std::string> ids;
+  for (int i = 0; i < kCts; ++i) ids.push_back(create_ct());
+  RunOptions sh;
+  sh.argv0 = "/bin/sh";
+  sh.timeout = std::chrono::seconds(60);
+  for (const auto& id : ids) {
+    RunResult r =
+        berth({"-c", "ulimit -Sn 40 && exec " + std::string(BERTH_BINARY) + " start " + id}, sh);
+    ASSERT_EQ(r.code, 0) << "start of CT " << id << ": " << r.err;
+  }
+  for (const auto& id : ids) EXPECT_PRED2(contains, status_line(id), "running") << id;
+  pid_t w = watcher();
+  ASSERT_GT(w, 0);
+  std::string limits = read_text("/proc/" + std::to_string(w) + "/limits");
+  EXPECT_FALSE(matches(limits, "[\\s\\S]*Max open files +40 [\\s\\S]*")) << limits;
+  for (const auto& id : ids) EXPECT_EQ(berth({"stop", id, "--fast"}).code, 0);
+}
+
 }  // namespace
 }  // namespace berth::itest
