@@ -284,9 +284,11 @@ pid_t fork_worker(const std::vector<std::string>& argv, std::vector<std::string>
   if (pid_t helper = sys::clone_vfork_files(spawn_worker, &w); helper > 0) {
     int st = 0;
     while (::waitpid(helper, &st, 0) < 0 && errno == EINTR) {}
-    return w.pid;
+    if (w.pid > 0) return w.pid;
   }
-  pid_t pid = ::fork();  // no such clone here (not x86-64): a plain fork
+  // No such clone here (not x86-64), or its unshare or fork failed (a kernel before 5.9 has no
+  // close_range): a plain fork.
+  pid_t pid = ::fork();
   if (pid == 0) worker_main(av, ev, stdio, exe, report);
   return pid;
 }
