@@ -183,22 +183,34 @@ bool same_program(int exe) {
 
 // The worker's side of fork_worker: argv and env as av and ev (NULL-terminated), fds 0-2 stdio,
 // the report pipe as fd 3; runs the command in this fork or execs it. Never returns.
+[[noreturn]] void worker_failed(int err_fd, const char* what) {
+  (void)!::dprintf(err_fd, "berth: the VPS watcher could not run the command (%s: %s)\n", what,
+                   std::strerror(errno));
+  ::_exit(exitcode::kSystem);
+}
+
 [[noreturn]] void worker_main(std::vector<char*>& av, std::vector<char*>& ev, const int (&stdio)[3],
                               int exe, int report) {
-  // Child: fds to high numbers first (so the dup2s below cannot overwrite each other, nor the
-  // staging namespace's, whatever its number).
+  // A failure here is the command's to see (its stderr), not the watcher's log's alone.
+  int err_fd = stdio[2];
+  auto fail = [&err_fd](const char* what) { worker_failed(err_fd, what); };
+  // Child: fds to higher numbers first (so the dup2s below cannot overwrite each other, nor the
+  // staging namespace's, whatever its number): above every target (0-3, then 4 and up for the
+  // staging namespace and the anchors), low enough for a low open-file limit.
+  constexpr int kAboveTargets = 16;
   int hi[4];
   const int src[4] = {stdio[0], stdio[1], stdio[2], report};
   for (int i = 0; i < 4; ++i)
-    if ((hi[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 64)) < 0) ::_exit(exitcode::kSystem);
+    if ((hi[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, kAboveTargets)) < 0) fail("move its fds");
   int staging = isolation::staging_namespace();
-  int hi_ns = staging >= 0 ? ::fcntl(staging, F_DUPFD_CLOEXEC, 64) : -1;
-  if (staging >= 0 && hi_ns < 0) ::_exit(exitcode::kSystem);
+  int hi_ns = staging >= 0 ? ::fcntl(staging, F_DUPFD_CLOEXEC, kAboveTargets) : -1;
+  if (staging >= 0 && hi_ns < 0) fail("move its fds");
   std::vector<int> hi_anchors = sys::clone_anchor_fds();
   for (int& a : hi_anchors)
-    if ((a = ::fcntl(a, F_DUPFD_CLOEXEC, 64)) < 0) ::_exit(exitcode::kSystem);
+    if ((a = ::fcntl(a, F_DUPFD_CLOEXEC, kAboveTargets)) < 0) fail("move its fds");
   for (int i = 0; i < 4; ++i)
-    if (::dup2(hi[i], i) < 0) ::_exit(exitcode::kSystem);
+    if (::dup2(hi[i], i) < 0) fail("move its fds");
+  err_fd = 2;
   (void)sys::close_range(4U, ~0U, CLOSE_RANGE_CLOEXEC);
   sigset_t none;
   sigemptyset(&none);
@@ -214,15 +226,16 @@ bool same_program(int exe) {
     // it, close-on-exec.
     int next = 4;
     if (hi_ns >= 0) {
-      if (::dup3(hi_ns, next, O_CLOEXEC) < 0) ::_exit(exitcode::kSystem);
+      if (::dup3(hi_ns, next, O_CLOEXEC) < 0) fail("move its fds");
       isolation::set_staging_namespace(next++);
     }
     for (int& a : hi_anchors) {
-      if (::dup3(a, next, O_CLOEXEC) < 0) ::_exit(exitcode::kSystem);
+      if (::dup3(a, next, O_CLOEXEC) < 0) fail("move its fds");
       a = next++;
     }
     sys::set_clone_anchor_fds(hi_anchors);
-    if (!sys::close_range(static_cast<unsigned>(next), ~0U, 0).ok()) ::_exit(exitcode::kSystem);
+    if (!sys::close_range(static_cast<unsigned>(next), ~0U, 0).ok())
+      fail("close the watcher's fds");
     environ = ev.data();
     // stdout's buffering follows its new file, as at a program's start.
     (void)std::setvbuf(stdout, nullptr, ::isatty(1) ? _IOLBF : _IOFBF, BUFSIZ);
@@ -240,7 +253,7 @@ bool same_program(int exe) {
   }
   if (exe >= 0) ::execveat(exe, "", av.data(), ev.data(), AT_EMPTY_PATH);
   ::execve("/proc/self/exe", av.data(), ev.data());
-  ::_exit(exitcode::kSystem);
+  worker_failed(err_fd, "exec berth");
 }
 
 struct WorkerSpawn {
