@@ -45,10 +45,6 @@ bool build_staging(const std::string& dir) {
   return ::chdir("/") == 0;
 }
 
-}  // namespace
-
-namespace {
-
 struct StagingJob {
   const std::string* dir;
   int ns = -1;  // the helper's namespace, opened into the file table it shares with its maker

@@ -181,14 +181,15 @@ bool same_program(int exe) {
          theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
 }
 
-// The worker's side of fork_worker: argv and env as av and ev (NULL-terminated), fds 0-2 stdio,
-// the report pipe as fd 3; runs the command in this fork or execs it. Never returns.
+// A worker that cannot be set up says why on err_fd (the command's stderr) and ends.
 [[noreturn]] void worker_failed(int err_fd, const char* what) {
   (void)!::dprintf(err_fd, "berth: the VPS watcher could not run the command (%s: %s)\n", what,
                    std::strerror(errno));
   ::_exit(exitcode::kSystem);
 }
 
+// The worker's side of fork_worker: argv and env as av and ev (NULL-terminated), fds 0-2 stdio,
+// the report pipe as fd 3; runs the command in this fork or execs it. Never returns.
 [[noreturn]] void worker_main(std::vector<char*>& av, std::vector<char*>& ev, const int (&stdio)[3],
                               int exe, int report) {
   // A failure here is the command's to see (its stderr), not the watcher's log's alone.

@@ -16,6 +16,7 @@
 #include "net/counters.h"
 #include "net/netlink.h"
 #include "net/shaper.h"
+#include "sys/fs.h"
 
 namespace berth::net {
 namespace {
@@ -158,7 +159,6 @@ Status add_proxies(Netlink& nl, const std::vector<int>& devs, const std::vector<
   return {};
 }
 
-// The host end's next-hop addresses for the families in addrs (already there is fine).
 // IPv6 on the CT's host end: on when the CT has an IPv6 address (its gateway fe80::1 lives
 // there), off otherwise. Each host end with IPv6 on puts its own routes (fe80::/64, ff00::/8,
 // its link-local address) in the host's IPv6 table, and the kernel walks that whole table
@@ -166,15 +166,11 @@ Status add_proxies(Netlink& nl, const std::vector<int>& devs, const std::vector<
 // every start and stop (perf, bench/README.md). A host without IPv6 has no such file: nothing
 // to do.
 Status set_host_end_ipv6(const std::string& host, bool on) {
-  const std::string path = "/proc/sys/net/ipv6/conf/" + host + "/disable_ipv6";
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) return errno == ENOENT ? Status{} : Error::from_errno(errno, "open `" + path + "`");
-  if (::write(fd.get(), on ? "0" : "1", 1) != 1)
-    return Error::from_errno(errno,
-                             std::string(on ? "enable" : "disable") + " IPv6 on `" + host + "`");
-  return {};
+  auto st = sys::write_file("/proc/sys/net/ipv6/conf/" + host + "/disable_ipv6", on ? "0" : "1");
+  return !st.ok() && st.error().code() == ENOENT ? Status{} : st;
 }
 
+// The host end's next-hop addresses for the families in addrs (already there is fine).
 // addrs: the CT's addresses (a start) or those a change adds; IPv6 comes on with the first.
 Status ensure_gateways(Netlink& nl, int ifindex, const std::string& host,
                        const std::vector<IpAddr>& addrs) {
