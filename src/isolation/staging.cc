@@ -68,7 +68,7 @@ Result<UniqueFd> make_staging_namespace(const std::string& scratch_dir) {
   if (pid < 0) return Error::from_errno(errno, "make the staging mount namespace");
   UniqueFd ns(job.ns);
   int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  while (::waitpid(pid, &st, __WALL) < 0 && errno == EINTR) {}
   if (!ns || !WIFEXITED(st) || WEXITSTATUS(st) != exitcode::kOk)
     return Error::from_errno(EPROTO, "make the staging mount namespace");
   return ns;

@@ -126,12 +126,12 @@ namespace {
 // process meanwhile, so the child starts with all of them blocked and none of this process's
 // handlers can run on its stack. Returns the pid (the pidfd in *pidfd) or -errno.
 long clone_on_stack(uint64_t flags, int cgroup_fd, void* stack, size_t size, int (*fn)(void*),
-                    void* arg, int* pidfd) {
+                    void* arg, int* pidfd, int exit_signal = SIGCHLD) {
   struct clone_args args;
   std::memset(&args, 0, sizeof args);
   args.flags = flags | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(pidfd);
-  args.exit_signal = SIGCHLD;
+  args.exit_signal = static_cast<uint64_t>(exit_signal);
   args.stack = reinterpret_cast<uint64_t>(stack);
   args.stack_size = size;
   if (cgroup_fd >= 0) {
@@ -178,13 +178,15 @@ namespace {
 
 // A CLONE_VM|CLONE_VFORK child (and flags) on a stack mapped for it: returns once the child has
 // exec'd or ended.
-pid_t vfork_on_own_stack(uint64_t flags, int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd) {
+pid_t vfork_on_own_stack(uint64_t flags, int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd,
+                         int exit_signal = SIGCHLD) {
   constexpr size_t kStack = 256 * 1024;
   void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) return -1;
   int fd = -1;
-  long r = clone_on_stack(CLONE_VM | CLONE_VFORK | flags, cgroup_fd, stack, kStack, fn, arg, &fd);
+  long r = clone_on_stack(CLONE_VM | CLONE_VFORK | flags, cgroup_fd, stack, kStack, fn, arg, &fd,
+                          exit_signal);
   ::munmap(stack, kStack);
   if (r < 0) {
     errno = static_cast<int>(-r);
@@ -212,7 +214,9 @@ pid_t clone_vfork(int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd) {
 
 pid_t clone_vfork_files(int (*fn)(void*), void* arg) {
 #if defined(__x86_64__)
-  return vfork_on_own_stack(CLONE_FILES, -1, fn, arg, nullptr);
+  // No SIGCHLD at its end: the caller reaps it at once, and a watcher that finds a SIGCHLD
+  // pending looks for the child it came from.
+  return vfork_on_own_stack(CLONE_FILES, -1, fn, arg, nullptr, 0);
 #else
   (void)fn, (void)arg;
   errno = ENOSYS;

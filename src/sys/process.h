@@ -55,8 +55,9 @@ pid_t clone_vfork(int cgroup_fd, int (*fn)(void*), void* arg, int* pidfd);
 
 // clone_vfork's child that also shares the caller's file table (CLONE_FILES): what it opens stays
 // open in the caller once it has ended. Returns once the child has ended (a zombie for the caller
-// to reap), its pid, or -1 with errno. For a single-threaded caller only (fn may allocate: no
-// other thread can hold the allocator's lock meanwhile). x86-64 only (ENOSYS elsewhere).
+// to reap: it sends no SIGCHLD, so waitpid needs __WALL), its pid, or -1 with errno. For a
+// single-threaded caller only (fn may allocate: no other thread can hold the allocator's lock
+// meanwhile). x86-64 only (ENOSYS elsewhere).
 pid_t clone_vfork_files(int (*fn)(void*), void* arg);
 
 // The host ids that own a user namespace the caller makes (its creator's euid/egid).

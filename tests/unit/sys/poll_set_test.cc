@@ -8,6 +8,7 @@
 
 #include "test_pipe.h"
 
+#include <memory>
 #include <vector>
 
 namespace berth::sys {
@@ -117,6 +118,51 @@ TEST(PollSet, AReadyRegistrationThatOutlivedItsDescriptorDoesNotSpin) {
   EXPECT_EQ(set.wait(fds, {11}, 1000), 1);
   EXPECT_TRUE(fds[0].revents & POLLIN);
   ::close(copy);
+}
+
+// A descriptor or a serial given twice in one call is answered (by poll(2)), and the set goes on
+// watching what the next call asks for.
+TEST(PollSet, TheSameDescriptorOrSerialTwiceIsStillAnswered) {
+  PollSet set;
+  Pipe a, b;
+  a.put();
+  std::vector<pollfd> same_fd{{a.r, POLLIN, 0}, {a.r, POLLIN, 0}};
+  EXPECT_EQ(set.wait(same_fd, {10, 11}, 0), 2);
+  EXPECT_TRUE(same_fd[0].revents & POLLIN);
+  EXPECT_TRUE(same_fd[1].revents & POLLIN);
+  std::vector<pollfd> same_serial{{a.r, POLLIN, 0}, {b.r, POLLIN, 0}};
+  EXPECT_EQ(set.wait(same_serial, {12, 12}, 0), 1);
+  EXPECT_TRUE(same_serial[0].revents & POLLIN);
+  EXPECT_EQ(same_serial[1].revents, 0);
+  std::vector<pollfd> both{{a.r, POLLIN, 0}, {b.r, POLLIN, 0}};
+  b.put();
+  EXPECT_EQ(set.wait(both, {13, 14}, 0), 2);
+}
+
+// Many descriptors asked for, call after call, with one changing: only the ready one is reported,
+// at its own place, and a descriptor dropped from the list is no longer reported.
+TEST(PollSet, OnlyTheReadyOneOfManyIsReportedAtItsPlace) {
+  PollSet set;
+  std::vector<std::unique_ptr<Pipe>> pipes;
+  std::vector<pollfd> fds;
+  std::vector<uint64_t> serials;
+  for (int i = 0; i < 200; ++i) {
+    pipes.push_back(std::make_unique<Pipe>());
+    fds.push_back({pipes.back()->r, POLLIN, 0});
+    serials.push_back(100 + static_cast<uint64_t>(i));
+  }
+  EXPECT_EQ(set.wait(fds, serials, 0), 0);
+  pipes[137]->put();
+  EXPECT_EQ(set.wait(fds, serials, 1000), 1);
+  for (size_t i = 0; i < fds.size(); ++i) EXPECT_EQ(fds[i].revents != 0, i == 137) << i;
+  // The ready one moved to the front, the last one dropped.
+  std::swap(fds[0], fds[137]);
+  std::swap(serials[0], serials[137]);
+  pipes[199]->put();
+  fds.pop_back();
+  serials.pop_back();
+  EXPECT_EQ(set.wait(fds, serials, 0), 1);
+  EXPECT_TRUE(fds[0].revents & POLLIN);
 }
 
 TEST(PollSet, NegativeDescriptorsAreNeverReady) {
