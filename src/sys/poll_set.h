@@ -31,8 +31,8 @@ class PollSet {
  private:
   // What the epoll set holds for a descriptor. Kept by number (descriptors are small numbers), so
   // a call walks what it is given without hashing or building anything per descriptor: with 1000
-  // VPSs the watcher's call got 2000 descriptors and hashed each into two fresh tables, about a
-  // third of the CPU of each of its wake-ups.
+  // VPSs the watcher's call got 2000 descriptors and hashed each into two fresh tables at every
+  // wake-up (bench/README.md, "The watcher with 1000 children").
   struct Registered {
     uint64_t serial = 0;
     short events = 0;
