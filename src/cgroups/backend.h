@@ -79,6 +79,9 @@ class Backend {
     std::string options;  // v1: "memory" or "cpu,cpuacct" or "name=systemd"; v2: ""
   };
   virtual std::vector<Hierarchy> hierarchies() const = 0;
+  // A hybrid host's unified (cgroup2) mount beside the v1 hierarchies, where every CT's processes
+  // get a group too ("": none, or a v2 host, whose one hierarchy is hierarchies()).
+  virtual std::string unified_mount() const { return ""; }
   // Whether delegate() gives the CT's root its group in hierarchy h.
   virtual bool delegates(const Hierarchy& h) const = 0;
   // v2: every group of the subtree at rel (what an init inside made), parents first: its path

@@ -36,6 +36,7 @@ class V1Backend : public Backend {
   Status apply(const std::string& rel, const Resources& r) override;
   Stats stats(const std::string& rel) const override;
   std::vector<Hierarchy> hierarchies() const override { return h_; }
+  std::string unified_mount() const override { return unified_; }
   bool delegates(const Hierarchy& h) const override { return delegated_inside_v1(h.options); }
 
  private:
