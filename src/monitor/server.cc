@@ -718,7 +718,7 @@ void Monitor::reap() {
   // The children a SIGCHLD is expected from, each asked for by its pid: the kernel finds that one
   // child at once, where waitpid(-1) looks at every child, and with 1000 VPSs this watcher has
   // 1000 inits (it did that two or more times per SIGCHLD, a worker's end and a stopped init's
-  // each, 0.2-0.3 ms apiece). A released init that is not our child (adopted) is forgotten.
+  // each, 0.2-0.3 ms apiece).
   for (const auto& [pid, w] : workers_) {
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) > 0) done.emplace_back(pid, status);
@@ -727,7 +727,11 @@ void Monitor::reap() {
     int status = 0;
     pid_t got = ::waitpid(it->second, &status, WNOHANG);
     if (got > 0) done.emplace_back(got, status);
-    it = got != 0 ? released_.erase(it) : std::next(it);
+    // Not our child: an adopted init, or one whose start's worker has not ended yet. Kept (so
+    // adopt_running() leaves it alone) until it is gone.
+    bool gone =
+        got > 0 || (got < 0 && errno == ECHILD && ::kill(it->second, 0) != 0 && errno == ESRCH);
+    it = gone ? released_.erase(it) : std::next(it);
   }
   // Any other child (an init that ended by itself: a reboot or poweroff inside; a /proc server
   // reparented to us), or one whose SIGCHLD came with another's: every child is looked at when
