@@ -1,8 +1,10 @@
 #include "sys/run.h"
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+
+#include <csignal>
 #include <unistd.h>
 
 #include "core/unique_fd.h"
@@ -15,18 +17,28 @@ Result<ToolOutput> run_tool(const std::vector<std::string>& args, bool with_stde
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe");
   UniqueFd rd(fds[0]), wr(fds[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
-  if (with_stderr) posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  pid_t pid;
-  int err = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (err != 0) return Error::from_errno(err, "run `" + args[0] + "`");
+  // What posix_spawn said before (a missing tool): said here, the child can only exit.
+  if (::access(argv[0], X_OK) != 0) return Error::from_errno(errno, "run `" + args[0] + "`");
+  const pid_t parent = ::getpid();
+  // A fork, not posix_spawn: the tool is to die with this process. The tools work on a CT's
+  // disk image by its path (mkfs.ext4, e2fsck, resize2fs open it more than once): one left
+  // running by a killed `berth create` wrote into the image the next create had just made there
+  // (its mount then failed: EUCLEAN). Between fork and exec only async-signal-safe calls (berthd
+  // has threads).
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "run `" + args[0] + "`");
+  if (pid == 0) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
+    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(wr.get(), 1) < 0 ||
+        (with_stderr && ::dup2(wr.get(), 2) < 0))
+      ::_exit(127);
+    ::execve(argv[0], argv.data(), environ);
+    ::_exit(127);
+  }
   wr.reset();
   ToolOutput res;
   char buf[8192];

@@ -15,8 +15,9 @@ struct ToolOutput {
 };
 
 // Run args (args[0] a path; no PATH search) with stdin from /dev/null, its stdout collected, and
-// its stderr too when with_stderr (else inherited). An error only when it cannot be run or waited
-// for: the exit status is the caller's to judge.
+// its stderr too when with_stderr (else inherited). It dies with the calling process (a killed
+// command leaves no tool running on a CT's disk image). An error only when it cannot be run or
+// waited for: the exit status is the caller's to judge.
 Result<ToolOutput> run_tool(const std::vector<std::string>& args, bool with_stderr);
 
 }  // namespace berth::sys
