@@ -7,6 +7,7 @@
 #include <csignal>
 #include <unistd.h>
 
+#include "core/exit_codes.h"
 #include "core/unique_fd.h"
 
 extern char** environ;
@@ -31,13 +32,14 @@ Result<ToolOutput> run_tool(const std::vector<std::string>& args, bool with_stde
   pid_t pid = ::fork();
   if (pid < 0) return Error::from_errno(errno, "run `" + args[0] + "`");
   if (pid == 0) {
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)
+      ::_exit(exitcode::kHelperFailed);
     int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(wr.get(), 1) < 0 ||
         (with_stderr && ::dup2(wr.get(), 2) < 0))
-      ::_exit(127);
+      ::_exit(exitcode::kHelperFailed);
     ::execve(argv[0], argv.data(), environ);
-    ::_exit(127);
+    ::_exit(exitcode::kCommandNotFound);
   }
   wr.reset();
   ToolOutput res;
