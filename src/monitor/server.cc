@@ -12,7 +12,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -275,7 +274,7 @@ struct WorkerSpawn {
 // ends. The worker is then the watcher's child (its subreaper).
 int spawn_worker(void* arg) {
   auto* w = static_cast<WorkerSpawn*>(arg);
-  if (::syscall(SYS_close_range, w->below, ~0U, CLOSE_RANGE_UNSHARE) != 0) return exitcode::kSystem;
+  if (!sys::close_range(w->below, ~0U, CLOSE_RANGE_UNSHARE).ok()) return exitcode::kSystem;
   pid_t pid = ::fork();
   if (pid == 0) worker_main(*w->av, *w->ev, *w->stdio, w->exe, w->report);
   w->pid = pid;

@@ -13,8 +13,8 @@ namespace berth::sys {
 Result<UniqueFd> pidfd_open(pid_t pid);
 // pidfd_send_signal(2), no siginfo.
 Status pidfd_send_signal(int pidfd, int sig);
-// close_range(2) of [first, last]; flags as the syscall (0 or CLOSE_RANGE_CLOEXEC). Plain system
-// call: safe in a child between clone and exec.
+// close_range(2) of [first, last]; flags as the syscall (0, CLOSE_RANGE_CLOEXEC or
+// CLOSE_RANGE_UNSHARE). Plain system call: safe in a child between clone and exec.
 Status close_range(unsigned first, unsigned last, unsigned flags);
 
 }  // namespace berth::sys
