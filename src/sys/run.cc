@@ -1,6 +1,7 @@
 #include "sys/run.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -9,10 +10,37 @@
 
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
+#include "sys/process.h"
 
 extern char** environ;
 
 namespace berth::sys {
+
+namespace {
+
+struct ToolChild {
+  char* const* argv;
+  int out;
+  bool with_stderr;
+  pid_t parent;
+  sigset_t mask;  // the caller's signal mask, for the tool
+};
+
+// The tool's side: raw system calls only (it shares the caller's memory, sys::clone_vfork).
+int tool_child(void* arg) {
+  auto* c = static_cast<ToolChild*>(arg);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != c->parent)
+    return exitcode::kHelperFailed;
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(c->out, 1) < 0 ||
+      (c->with_stderr && ::dup2(c->out, 2) < 0))
+    return exitcode::kHelperFailed;
+  ::sigprocmask(SIG_SETMASK, &c->mask, nullptr);
+  ::execve(c->argv[0], c->argv, environ);
+  return exitcode::kCommandNotFound;
+}
+
+}  // namespace
 
 Result<ToolOutput> run_tool(const std::vector<std::string>& args, bool with_stderr) {
   int fds[2];
@@ -23,24 +51,16 @@ Result<ToolOutput> run_tool(const std::vector<std::string>& args, bool with_stde
   argv.push_back(nullptr);
   // What posix_spawn said before (a missing tool): said here, the child can only exit.
   if (::access(argv[0], X_OK) != 0) return Error::from_errno(errno, "run `" + args[0] + "`");
-  const pid_t parent = ::getpid();
-  // A fork, not posix_spawn: the tool is to die with this process. The tools work on a CT's
-  // disk image by its path (mkfs.ext4, e2fsck, resize2fs open it more than once): one left
-  // running by a killed `berth create` wrote into the image the next create had just made there
-  // (its mount then failed: EUCLEAN). Between fork and exec only async-signal-safe calls (berthd
-  // has threads).
-  pid_t pid = ::fork();
+  // The tool dies with this process (PR_SET_PDEATHSIG). The tools work on a CT's disk image by
+  // its path (mkfs.ext4, e2fsck, resize2fs open it more than once): one left running by a
+  // killed `berth create` wrote into the image the next create had just made there (its mount
+  // then failed: EUCLEAN). A clone sharing this process's memory (as posix_spawn's), not a fork:
+  // a fork killed with us before its exec held our fds (the CT's lock) until its copy of our
+  // memory was torn down, and the retry found the CT locked.
+  ToolChild c{argv.data(), wr.get(), with_stderr, ::getpid(), {}};
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &c.mask);
+  pid_t pid = clone_vfork(-1, tool_child, &c, nullptr);
   if (pid < 0) return Error::from_errno(errno, "run `" + args[0] + "`");
-  if (pid == 0) {
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)
-      ::_exit(exitcode::kHelperFailed);
-    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(wr.get(), 1) < 0 ||
-        (with_stderr && ::dup2(wr.get(), 2) < 0))
-      ::_exit(exitcode::kHelperFailed);
-    ::execve(argv[0], argv.data(), environ);
-    ::_exit(exitcode::kCommandNotFound);
-  }
   wr.reset();
   ToolOutput res;
   char buf[8192];
