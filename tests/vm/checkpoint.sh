@@ -139,7 +139,8 @@ staged() {
     run_b start $id --wait; expect_rc 0 "$what: start"
     run_b exec $id 'sleep 100000 | nc -l -p 5000 >/tmp/recv 2>/dev/null &'
     sleep 1
-    setsid bash -c 'i=0; while :; do i=$((i + 1)); echo "$i"; sleep 0.1; done | nc "$1" 5000 >"$2" 2>&1' peer "$ip" "$WORK/peer-$id.out" &
+    local out=$WORK/peer-$id.out
+    setsid bash -c 'i=0; while :; do i=$((i + 1)); echo "$i"; sleep 0.1; done | nc "$1" 5000 >"$2" 2>&1; echo "peer exit $?" >>"$2"' peer "$ip" "$out" &
     local peer=$!
     PEERS+=("$peer")
     sleep 2
@@ -164,6 +165,8 @@ staged() {
     if [ $seq_ok = 1 ] && [ $n -gt 0 ]; then pass "$what: the stream went on, nothing lost or repeated (1..$n)"; else fail "$what: stream broken at line $n (got '$l')"; fi
     if stream_grows 60 "$B" exec $id 'wc -l </tmp/recv'; then pass "$what: the stream flows after the restore ($N1 -> $N2)"
     else fail "$what: the stream stalled after the restore ($N1 -> $N2): $(ss -tnoi dst "$ip" 2>&1 | tr -s ' \n' ' ')"; fi
+    # The kill's resets must not have reached the peer (the network goes before the kill).
+    if kill -0 "$peer" 2>/dev/null && ! grep -q "peer exit" "$out"; then pass "$what: the peer's connection never ended"; else fail "$what: the peer's nc ended: $(cat "$out")"; fi
     kill -- -"$peer" 2>/dev/null
     run_b stop $id --fast; expect_rc 0 "$what: stop"
     run_b destroy $id; expect_rc 0 "$what: destroy"
