@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <climits>
@@ -23,6 +24,7 @@
 #include "sys/close_behind.h"
 #include "sys/fs.h"
 #include "sys/pidfd.h"
+#include "sys/process.h"
 #include "runtime/pipeline.h"
 #include "procsrv/client.h"
 
@@ -127,11 +129,28 @@ Status hold_netns(StopContext& c) {
   return {};
 }
 
-// Ask init to power off and wait up to STOP_TIMEOUT (not with --fast).
+// Ask init to power off and wait up to STOP_TIMEOUT (not with --fast). The signal goes once
+// init takes it (a handler set, or blocked: sys::takes_signal); sent before, the kernel drops it
+// (the namespace's init is not killed by a signal it does not handle), and the stop waited
+// STOP_TIMEOUT for nothing: `start` returns once init is exec'd, and a stop right after it came
+// before busybox's init had set its handlers (seen once in CI: a test's stop timed out). An init
+// still not taking it after 2 s never will: it is killed (kill_init) without the wait.
 Status halt_init(StopContext& c) {
   if (!c.s.running || c.opts.fast || !c.init_fd) return {};
-  (void)sys::pidfd_send_signal(c.init_fd.get(), halt_signal(c.s.init_pid));
-  c.gone = wait_exit(c.init_fd.get(), std::chrono::seconds(c.ct.stop_timeout()));
+  using Clock = std::chrono::steady_clock;
+  const auto timeout = std::chrono::seconds(c.ct.stop_timeout());
+  const auto grace_end = Clock::now() + std::min<Clock::duration>(std::chrono::seconds(2), timeout);
+  int sig = halt_signal(c.s.init_pid);
+  while (!sys::takes_signal(c.s.init_pid, sig)) {
+    if (wait_exit(c.init_fd.get(), std::chrono::milliseconds(5))) {
+      c.gone = true;
+      return {};
+    }
+    if (Clock::now() >= grace_end) return {};
+    sig = halt_signal(c.s.init_pid);
+  }
+  (void)sys::pidfd_send_signal(c.init_fd.get(), sig);
+  c.gone = wait_exit(c.init_fd.get(), timeout);
   return {};
 }
 

@@ -358,4 +358,43 @@ void crash_point(std::string_view point) {
   if (at && point == at) ::kill(::getpid(), SIGKILL);
 }
 
+namespace {
+
+// The mask of a "Name:\t<hex>" line of a status text (0 when it is missing or malformed).
+uint64_t status_mask(std::string_view status, std::string_view name) {
+  for (size_t at = 0; at < status.size();) {
+    size_t end = status.find('\n', at);
+    if (end == std::string_view::npos) end = status.size();
+    std::string_view line = status.substr(at, end - at);
+    at = end + 1;
+    if (line.size() <= name.size() || line.substr(0, name.size()) != name ||
+        line[name.size()] != ':')
+      continue;
+    line.remove_prefix(name.size() + 1);
+    while (!line.empty() && (line.front() == '\t' || line.front() == ' ')) line.remove_prefix(1);
+    if (line.empty() || line.size() > 16) return 0;
+    uint64_t v = 0;
+    for (char c : line) {
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) return 0;
+      v = (v << 4) | static_cast<uint64_t>(d);
+    }
+    return v;
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool status_takes_signal(std::string_view status, int sig) {
+  if (sig < 1 || sig > 64) return false;
+  uint64_t bit = uint64_t{1} << (sig - 1);
+  return ((status_mask(status, "SigCgt") | status_mask(status, "SigBlk")) & bit) != 0;
+}
+
+bool takes_signal(pid_t pid, int sig) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/status");
+  return text.ok() && status_takes_signal(*text, sig);
+}
+
 }  // namespace berth::sys

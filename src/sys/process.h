@@ -133,4 +133,13 @@ void crash_point(std::string_view point);
 // waitpid status -> shell-style exit code (128+signal for a signal).
 int exit_code_of(int wait_status);
 
+// Whether the process whose /proc/PID/status reads `status` takes signal sig now: it has a
+// handler for it (SigCgt) or blocks it (SigBlk; the signal waits until it is unblocked, as
+// systemd's signalfd takes it). A PID namespace's init drops, at the sending, a signal from
+// outside its namespace that it neither catches nor blocks: an init just exec'd that has not yet
+// set its handlers loses a stop's halt signal so.
+bool status_takes_signal(std::string_view status, int sig);
+// The same for process pid (false when its status cannot be read).
+bool takes_signal(pid_t pid, int sig);
+
 }  // namespace berth::sys

@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "harness.h"
 
@@ -195,6 +197,49 @@ TEST_F(LifecycleTest, StatusInEveryState) {
   EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted down");
   ASSERT_EQ(berth({"restart", id}).code, 0);
   EXPECT_EQ(status_line(id), "CTID " + id + " exist mounted running");
+}
+
+// A stop right after a start: `start` returns once init is exec'd, and a PID namespace's init
+// drops a signal from outside that it does not handle yet. The stop sends its halt signal once
+// init takes it, and kills an init that never does, instead of waiting STOP_TIMEOUT for a signal
+// that was lost (a busybox init's stop right after its start waited so in CI once).
+TEST_F(LifecycleTest, AStopRightAfterTheStartWaitsForInitToTakeTheHaltSignal) {
+  std::string id = create_ct();
+  ASSERT_EQ(berth({"set", id, "--stop-timeout", "25", "--save"}).code, 0);
+  auto with_init = [&](const std::string& script) {
+    ASSERT_EQ(berth({"mount", id}).code, 0);
+    std::string init = ve_root(id) + "/sbin/init";
+    fs::remove(init);
+    fs::remove(ve_root(id) + "/halted");
+    {
+      std::ofstream f(init);
+      f << script;
+    }
+    fs::permissions(init, fs::perms(0755));
+    ASSERT_EQ(berth({"umount", id}).code, 0);
+  };
+  auto timed_stop = [&] {
+    auto t0 = std::chrono::steady_clock::now();
+    RunResult r = berth({"stop", id});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  // Its handler (busybox sh: the halt signal is SIGUSR2) a second after it starts.
+  with_init(
+      "#!/bin/sh\nsleep 1\ntrap 'echo took > /halted; exit 0' USR2\n"
+      "while :; do sleep 0.1; done\n");
+  ASSERT_EQ(berth({"start", id}).code, 0);
+  double took = timed_stop();
+  EXPECT_LT(took, 10.0) << "the halt signal was lost: the stop waited STOP_TIMEOUT";
+  ASSERT_EQ(berth({"mount", id}).code, 0);
+  EXPECT_EQ(read_text(ve_root(id) + "/halted"), "took\n") << "init did not get the halt signal";
+  ASSERT_EQ(berth({"umount", id}).code, 0);
+  // An init that never handles it: killed after a short grace, not after STOP_TIMEOUT.
+  with_init("#!/bin/sh\nwhile :; do sleep 0.1; done\n");
+  ASSERT_EQ(berth({"start", id}).code, 0);
+  took = timed_stop();
+  EXPECT_LT(took, 10.0) << "an init without a handler was waited for";
+  EXPECT_EQ(status_line(id), "CTID " + id + " exist unmounted down");
 }
 
 TEST_F(LifecycleTest, SetSaveHostnameNameserverPassword) {
