@@ -41,6 +41,21 @@ def meminfo():
     return out
 
 
+def slab_caches():
+    """KiB per slab cache (/proc/slabinfo: objects x object size; SLUB merges caches of one size
+    and flags under one name). Empty when it cannot be read."""
+    out = {}
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f:
+                p = line.split()
+                if len(p) > 3 and not line.startswith(("slabinfo", "#")):
+                    out[p[0]] = int(p[2]) * int(p[3]) / 1024
+    except OSError:
+        pass
+    return out
+
+
 def cg_read(path, name):
     try:
         with open(os.path.join(path, name)) as f:
@@ -547,6 +562,7 @@ def memory_now(ctx, tool, caller_cg):
     return {
         "mem_available_kib": mi["MemAvailable"], "mem_free_kib": mi["MemFree"],
         "slab_kib": mi.get("Slab", 0), "percpu_kib": mi.get("Percpu", 0),
+        "slab_caches": slab_caches(),
         "ct_cgroups_kib": sum(cg_usage_kib(c) for c in cgs),
         "ct_cgroups_kmem_kib": sum(cg_kmem_kib(c) for c in cgs),
         "ct_cgroups_stat": {k: sum(cg_stat_kib(c)[k] for c in cgs)
@@ -754,6 +770,13 @@ def report(results, window):
     row("  difference less the others' anon growth, KiB",
         [r["after"]["mem_available_kib"] - r["base"]["mem_available_kib"]
          + r["after"]["others_anon_kib"] - r["base"]["others_anon_kib"] for r in ok], "%.0f")
+    for r in ok:
+        a, b = r["base"].get("slab_caches", {}), r["running"].get("slab_caches", {})
+        grew = sorted(((b.get(k, 0) - a.get(k, 0)) / r["n"], k) for k in set(a) | set(b))
+        top = [(v, k) for v, k in reversed(grew) if v >= 1][:12]
+        if top:
+            print("%s: slab caches that grew most, KiB per container: %s" % (
+                r["tool"], ", ".join("%s %.1f" % (k, v) for v, k in top)))
     print()
     for key, label in (("meminfo_1", "1 running"), ("meminfo_n", "all running")):
         row("/proc/meminfo back-to-back, %s, us" % label,

@@ -224,6 +224,12 @@ TEST_F(LifecycleTest, AStopRightAfterTheStartWaitsForInitToTakeTheHaltSignal) {
     EXPECT_EQ(r.code, 0) << r.err;
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
+  // The template's busybox init waits for its signals in sigtimedwait(2): it takes the halt signal
+  // and shuts down (its messages in the console log), it is not killed for a lack of a handler.
+  std::string console = root() + "/var/log/berth/" + id + ".console.log";
+  ASSERT_EQ(berth({"start", id, "--wait"}).code, 0);
+  timed_stop();
+  EXPECT_PRED2(contains, read_text(console), "Requesting system poweroff");
   // Its handler (busybox sh: the halt signal is SIGUSR2) a second after it starts.
   with_init(
       "#!/bin/sh\nsleep 1\ntrap 'echo took > /halted; exit 0' USR2\n"

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <string>
 
 #include "sys/process.h"
@@ -30,6 +33,58 @@ TEST(TakesSignal, ReadsCaughtAndBlockedMasksOfAStatusText) {
   EXPECT_FALSE(status_takes_signal("SigCgt:\tzz00000000000800\n", SIGUSR2));
   EXPECT_FALSE(status_takes_signal("SigCgtX:\t0000000000000800\n", SIGUSR2));
   EXPECT_TRUE(status_takes_signal("SigCgt:\t800", SIGUSR2));
+}
+
+TEST(TakesSignal, FindsTheSetOfAWaitInSigtimedwait) {
+  EXPECT_EQ(sigtimedwait_set_address("128 0x7ffc8c0c7a40 0x0 0x7ffc8c0c7a30 0x8 0x0 0x0 "
+                                     "0x7ffc8c0c79f8 0x4a5b6c\n"),
+            std::optional<uint64_t>(0x7ffc8c0c7a40));
+  EXPECT_EQ(sigtimedwait_set_address("7 0x7ffc8c0c7a40 0x1 0x3e8 0x0 0x0 0x0 0x7ff 0x4a\n"),
+            std::nullopt);  // poll
+  EXPECT_EQ(sigtimedwait_set_address("running\n"), std::nullopt);
+  EXPECT_EQ(sigtimedwait_set_address("-1 0x7ffc8c0c79f8 0x4a5b6c\n"), std::nullopt);
+  EXPECT_EQ(sigtimedwait_set_address("128 0xzz 0x0\n"), std::nullopt);
+  EXPECT_EQ(sigtimedwait_set_address("1280 0x10 0x0\n"), std::nullopt);
+}
+
+// busybox's init waits for its signals so: blocked, and unblocked by the kernel for the wait
+// (its status then shows them neither blocked nor caught).
+TEST(TakesSignal, AProcessWaitingInSigtimedwaitForTheSignalTakesIt) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_SETMASK, &set, nullptr);
+    (void)!::write(ready[1], "1", 1);
+    siginfo_t info;
+    _exit(sigwaitinfo(&set, &info) == SIGUSR2 ? 0 : 1);
+  }
+  char b = 0;
+  ASSERT_EQ(::read(ready[0], &b, 1), 1);
+  // In the wait (the mask the status shows lacks SIGUSR2 then).
+  bool waiting = false;
+  for (int i = 0; i < 2000 && !waiting; ++i) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/syscall");
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    waiting = sigtimedwait_set_address(text).has_value();
+    if (!waiting) ::usleep(1000);
+  }
+  ASSERT_TRUE(waiting);
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string status((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_FALSE(status_takes_signal(status, SIGUSR2)) << status;
+  EXPECT_TRUE(takes_signal(pid, SIGUSR2));
+  EXPECT_FALSE(takes_signal(pid, SIGPWR));
+  ASSERT_EQ(::kill(pid, SIGUSR2), 0);
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
 }
 
 void on_usr2(int) {}
