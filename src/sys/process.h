@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -140,14 +139,14 @@ int exit_code_of(int wait_status);
 // outside its namespace that it neither catches nor blocks: an init just exec'd that has not yet
 // set its handlers loses a stop's halt signal so.
 bool status_takes_signal(std::string_view status, int sig);
-// The address of the signal set a task waits for in rt_sigtimedwait(2), from its
-// /proc/PID/syscall text ("128 0x<set> ..." on x86-64); nullopt when it is not in that call.
-// While it waits there the kernel shows the set neither in SigBlk nor in SigCgt (it keeps the
-// mask it unblocked for the wait apart), and busybox's init waits so for its signals.
-std::optional<uint64_t> sigtimedwait_set_address(std::string_view syscall_text);
+// Whether a task whose /proc/PID/syscall reads `syscall_text` waits in rt_sigtimedwait(2)
+// ("128 0x<set> ..." on x86-64). While it waits there the kernel shows the set it waits for
+// neither in SigBlk nor in SigCgt (it keeps the mask it unblocked for the wait apart), and
+// busybox's init waits so for its signals.
+bool waits_in_sigtimedwait(std::string_view syscall_text);
 // Whether process pid takes sig now: status_takes_signal of its main thread (the one a signal
-// to the process is checked against), or that thread waits for sig in rt_sigtimedwait(2) (the
-// set read from its memory). False when neither can be read.
+// to the process is checked against), or that thread waits in rt_sigtimedwait(2) (taken to wait
+// for sig: its set is in the process's memory, not read). False when neither can be read.
 bool takes_signal(pid_t pid, int sig);
 
 }  // namespace berth::sys
