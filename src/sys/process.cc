@@ -410,14 +410,18 @@ bool waits_in_sigtimedwait(std::string_view syscall_text) {
 // nor waits for it and that has no handler for it; the other threads' masks do not count. A wait
 // in rt_sigtimedwait(2) is taken for one that includes sig: the set is in the process's memory,
 // which is not read (a page of a tenant's init can hold a reader up: userfaultfd, FUSE); an init
-// that waits there for other signals only costs the stop STOP_TIMEOUT, as before.
+// that waits there for other signals only costs the stop STOP_TIMEOUT, as before. A syscall
+// file this process may not read (kernel.yama.ptrace_scope 3, no CAP_SYS_PTRACE) cannot tell:
+// taken as well, the same.
 bool takes_signal(pid_t pid, int sig) {
   if (sig < 1 || sig > 64) return false;
   const std::string dir = "/proc/" + std::to_string(pid);
   auto text = read_file(dir + "/status");
-  if (text.ok() && status_takes_signal(*text, sig)) return true;
+  if (!text.ok()) return false;  // gone
+  if (status_takes_signal(*text, sig)) return true;
   auto call = read_file(dir + "/syscall");
-  return call.ok() && waits_in_sigtimedwait(*call);
+  if (!call.ok()) return call.error().code() == EACCES || call.error().code() == EPERM;
+  return waits_in_sigtimedwait(*call);
 }
 
 }  // namespace berth::sys

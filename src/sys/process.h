@@ -146,7 +146,8 @@ bool status_takes_signal(std::string_view status, int sig);
 bool waits_in_sigtimedwait(std::string_view syscall_text);
 // Whether process pid takes sig now: status_takes_signal of its main thread (the one a signal
 // to the process is checked against), or that thread waits in rt_sigtimedwait(2) (taken to wait
-// for sig: its set is in the process's memory, not read). False when neither can be read.
+// for sig: its set is in the process's memory, not read). False when pid is gone; true when
+// its syscall file may not be read here (cannot tell).
 bool takes_signal(pid_t pid, int sig);
 
 }  // namespace berth::sys
