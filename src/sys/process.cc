@@ -154,8 +154,11 @@ long raw_syscall3(long nr, long a, long b, long c) {
   return r;
 }
 
-// IdmapUserns's helper: closes its copy of the pipe's write end and waits for EOF. The two fds
-// come in arg itself (read end low, write end high): it may run after its maker has returned.
+// IdmapUserns's helper: closes its copy of every file but the pipe's read end (the write end,
+// which would keep the pipe open forever, and the CT's lock: a helper whose maker was killed is
+// the last user of the maker's memory, and an ending process tears its memory down before it
+// closes its files, so the lock stayed held meanwhile), and waits for EOF. The two fds come in
+// arg itself (read end low, write end high): it may run after its maker has returned.
 void* pipe_arg(int rd, int wr) {
   return reinterpret_cast<void*>(static_cast<uintptr_t>(static_cast<uint32_t>(rd)) |
                                  static_cast<uintptr_t>(static_cast<uint32_t>(wr)) << 32);
@@ -163,10 +166,12 @@ void* pipe_arg(int rd, int wr) {
 
 int wait_for_eof(void* arg) {
   auto bits = reinterpret_cast<uintptr_t>(arg);
-  raw_syscall3(SYS_close, static_cast<long>(bits >> 32), 0, 0);
+  const long rd = static_cast<long>(bits & 0xffffffffU);
+  if (raw_syscall3(SYS_close_range, rd + 1, ~0U, 0) != 0 ||
+      (rd > 0 && raw_syscall3(SYS_close_range, 0, rd - 1, 0) != 0))
+    raw_syscall3(SYS_close, static_cast<long>(bits >> 32), 0, 0);  // a kernel before 5.9
   char c;
-  while (raw_syscall3(SYS_read, static_cast<long>(bits & 0xffffffffU), reinterpret_cast<long>(&c),
-                      1) == -EINTR) {}
+  while (raw_syscall3(SYS_read, rd, reinterpret_cast<long>(&c), 1) == -EINTR) {}
   return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/exit_codes.h"
 #include "core/unique_fd.h"
+#include "sys/pidfd.h"
 #include "sys/process.h"
 
 extern char** environ;
@@ -29,12 +30,17 @@ struct ToolChild {
 // The tool's side: raw system calls only (it shares the caller's memory, sys::clone_vfork).
 int tool_child(void* arg) {
   auto* c = static_cast<ToolChild*>(arg);
+  // Before anything else, every file of the caller's but stdio goes (the CT's lock among them):
+  // a clone whose caller was killed is the last user of the caller's memory, and an ending
+  // process tears its memory down before it closes its files, so the lock stayed held meanwhile
+  // and the next command found the CT locked (RobustnessTest.KilledCreateThenRetry, in CI).
+  if (::dup2(c->out, 1) < 0 || (c->with_stderr && ::dup2(c->out, 2) < 0) ||
+      !close_range(3, ~0U, 0).ok())
+    return exitcode::kHelperFailed;
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != c->parent)
     return exitcode::kHelperFailed;
   int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(c->out, 1) < 0 ||
-      (c->with_stderr && ::dup2(c->out, 2) < 0))
-    return exitcode::kHelperFailed;
+  if (null < 0 || ::dup2(null, 0) < 0) return exitcode::kHelperFailed;
   ::sigprocmask(SIG_SETMASK, &c->mask, nullptr);
   ::execve(c->argv[0], c->argv, environ);
   return exitcode::kCommandNotFound;
@@ -54,9 +60,8 @@ Result<ToolOutput> run_tool(const std::vector<std::string>& args, bool with_stde
   // The tool dies with this process (PR_SET_PDEATHSIG). The tools work on a CT's disk image by
   // its path (mkfs.ext4, e2fsck, resize2fs open it more than once): one left running by a
   // killed `berth create` wrote into the image the next create had just made there (its mount
-  // then failed: EUCLEAN). A clone sharing this process's memory (as posix_spawn's), not a fork:
-  // a fork killed with us before its exec held our fds (the CT's lock) until its copy of our
-  // memory was torn down, and the retry found the CT locked.
+  // then failed: EUCLEAN). A clone sharing this process's memory (as posix_spawn's), not a fork
+  // (no copy of our page tables); it closes our files first thing (tool_child).
   ToolChild c{argv.data(), wr.get(), with_stderr, ::getpid(), {}};
   ::pthread_sigmask(SIG_BLOCK, nullptr, &c.mask);
   pid_t pid = clone_vfork(-1, tool_child, &c, nullptr);

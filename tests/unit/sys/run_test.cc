@@ -1,6 +1,7 @@
 // sys::run_tool: what a host tool printed and its status, and the tool never outlives its caller.
 #include "sys/run.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +11,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
+#include <vector>
 #include <string>
 #include <thread>
 
@@ -68,6 +71,23 @@ TEST(RunTool, TheToolDiesWithTheProcessThatRanIt) {
   if (state != '\0' && state != 'Z' && state != 'X') ::kill(tool, SIGKILL);
   ::unlink(pidfile.c_str());
   ::rmdir(dir);
+}
+
+// The tool's clone lets go of the caller's files before anything else (a clone killed with its
+// caller kept the CT's lock while it tore the caller's memory down): the tool gets stdio only,
+// even of a file the caller left inheritable.
+TEST(RunTool, TheToolGetsNoFileOfTheCallerButStdio) {
+  int keep = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC: an exec alone would pass it on
+  ASSERT_GE(keep, 3);
+  auto r = run_tool({"/bin/sh", "-c", "ls /proc/$$/fd"}, true);
+  ::close(keep);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->status, 0);
+  std::istringstream in(r->out);
+  std::string fd;
+  std::vector<std::string> fds;
+  while (in >> fd) fds.push_back(fd);
+  EXPECT_EQ(fds, (std::vector<std::string>{"0", "1", "2"})) << r->out;
 }
 
 }  // namespace
