@@ -113,6 +113,21 @@ int cmd_create(const Invocation& inv, const HostConfig& host) {
 
 int cmd_destroy(const Invocation& inv, const HostConfig& host) {
   auto ct = load_ct(inv, host);
+  auto arg = ct_arg(inv);
+  auto ctid = arg.ok() ? resolve_ctid(host, *arg) : Result<std::string>(arg.error());
+  if (!ct.ok() && ct.error().exit_status() == exitcode::kNoConfig && ctid.ok()) {
+    // No such CT; but a create of it killed before it wrote the config may have left its private
+    // area's .tmp (a disk mounted there) and its id range: removed, and said so.
+    auto lock = runtime::lock_ct(host, *ctid, inv.skiplock);
+    if (!lock.ok()) return run(inv, std::move(lock).error(), *ctid);
+    auto removed = runtime::remove_unfinished_create(host, *ctid);
+    if (!removed.ok()) return run(inv, std::move(removed).error(), *ctid);
+    if (*removed)
+      return report(inv, Error::with_status(exitcode::kNoConfig,
+                                            ct.error().message() +
+                                                "; what an unfinished create of it had left "
+                                                "(its private area, its id range) was removed"));
+  }
   if (!ct.ok()) return report(inv, ct.error());
   if (inv.args.size() > 1)
     return report(inv, usage_error("destroy: unexpected argument `" + inv.args[1] + "`"));

@@ -154,6 +154,27 @@ Status create(const HostConfig& host, const std::string& ctid, ConfFile conf) {
   return {};
 }
 
+Result<bool> remove_unfinished_create(const HostConfig& host, const std::string& ctid) {
+  if (sys::path_exists(host.ct_conf_path(ctid))) return false;
+  // The paths new_ct_config() gives a create (not its sample: a broken one must not stop this).
+  ConfFile conf;
+  conf.set("VE_ROOT", host.default_ve_root());
+  conf.set("VE_PRIVATE", host.default_ve_private());
+  conf.set("VE_LAYOUT", host.global().get_or("VE_LAYOUT", "overlay"));
+  CtConfig ct(host, ctid, conf);
+  if (storage::finished_private_exists(ct)) return false;
+  bool removed = false;
+  if (storage::unfinished_private(ct)) {
+    BERTH_RETURN_IF_ERROR(storage::destroy_private(ct));
+    removed = true;
+  }
+  if (id_range_registered(host, ctid)) {
+    BERTH_RETURN_IF_ERROR(release_id_range(host, ctid).status(exitcode::kDeleteFailed));
+    removed = true;
+  }
+  return removed;
+}
+
 Result<ConfFile> new_ct_config(const HostConfig& host,
                                const std::optional<std::string>& sample_arg) {
   ConfFile conf;

@@ -33,4 +33,12 @@ struct CreateRequest {
 Status create_ct(const HostConfig& host, const std::string& ctid, CreateRequest req,
                  const Say& say);
 
+// What a create (or clone) of ctid killed before it wrote the config left behind, removed: its
+// private area's .tmp (a disk mounted there, its loop device) or the area still marked as being
+// created, and its id range in /etc/subuid and /etc/subgid. The paths are the defaults a create
+// gets (berth.conf's VE_PRIVATE; a killed create with --private elsewhere is not found). Nothing
+// is removed when ctid has a config, or a finished private area without one (someone's files,
+// owned by that id range). True when something was removed. The caller holds the CT's lock.
+Result<bool> remove_unfinished_create(const HostConfig& host, const std::string& ctid);
+
 }  // namespace berth::runtime

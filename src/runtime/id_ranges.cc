@@ -255,6 +255,18 @@ Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& cti
   return ids.uid;
 }
 
+bool id_range_registered(const HostConfig& host, const std::string& ctid,
+                         const HostIdFiles& files) {
+  const std::string owner = range_owner(host, ctid);
+  for (const std::string& path : {files.subuid, files.subgid}) {
+    auto text = read_file(path);
+    if (!text.ok()) continue;
+    for (const auto& r : parse_subid(*text))
+      if (r.owner == owner) return true;
+  }
+  return false;
+}
+
 Status release_id_range(const HostConfig& host, const std::string& ctid, const HostIdFiles& files) {
   const std::string what = "release the user id range";
   BERTH_ASSIGN_OR_RETURN(

@@ -65,6 +65,10 @@ struct FixedIds {
 Result<uint32_t> reserve_id_range(const HostConfig& host, const std::string& ctid,
                                   std::optional<FixedIds> fixed, const HostIdFiles& files = {});
 
+// Whether the CT has a line in either file.
+bool id_range_registered(const HostConfig& host, const std::string& ctid,
+                         const HostIdFiles& files = {});
+
 // Remove the CT's lines from both files. None there is fine.
 Status release_id_range(const HostConfig& host, const std::string& ctid,
                         const HostIdFiles& files = {});

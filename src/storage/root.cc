@@ -326,6 +326,16 @@ Status commit_private(const CtConfig& ct) {
   return {};
 }
 
+bool unfinished_private(const CtConfig& ct) {
+  const std::string priv = ct.ve_private();
+  return sys::path_exists(priv + ".tmp") || sys::path_exists(priv + "/" + kCreatingMarker);
+}
+
+bool finished_private_exists(const CtConfig& ct) {
+  const std::string priv = ct.ve_private();
+  return sys::path_exists(priv) && !sys::path_exists(priv + "/" + kCreatingMarker);
+}
+
 void finish_private(const CtConfig& ct) {
   ::unlink((ct.ve_private() + "/" + kCreatingMarker).c_str());
 }

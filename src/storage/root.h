@@ -60,6 +60,11 @@ void finish_private(const CtConfig& ct);
 // leaves a half-removed private area under the real name.
 Status destroy_private(const CtConfig& ct);
 bool private_exists(const CtConfig& ct);
+// What a create or clone of ct killed before it wrote the config left at ct's private path: its
+// "<private>.tmp", or the private area still marked as being created.
+bool unfinished_private(const CtConfig& ct);
+// The private area is there without that mark (a finished create's, or someone's tree).
+bool finished_private_exists(const CtConfig& ct);
 
 // Mount the private area on VE_ROOT (host mount namespace). Already mounted: error 41. Messages
 // about a host-owned simfs area (idmapped, or the shift's progress) go to stderr.

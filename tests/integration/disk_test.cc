@@ -341,6 +341,35 @@ TEST_F(DiskTest, CreateKilledAfterMkfsIsUndoneByTheNextCreate) {
   EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks());
 }
 
+// A create killed before it wrote the config, and no retry: `destroy` of that CTID says there is
+// no such CT (14) and removes what the create left (the disk mounted in the .tmp, its loop
+// device, the id range). A private area without a config that is no create's stays untouched.
+TEST_F(DiskTest, DestroyRemovesWhatAKilledCreateLeft) {
+  std::string id = new_ctid();
+  RunResult k = berth({"create", id, "--ostemplate", "busybox", "--diskspace", "100M"},
+                      {.env = {"BERTH_KILL_AT=disk_made"}});
+  EXPECT_EQ(k.code, 128 + SIGKILL) << k.err;
+  EXPECT_FALSE(leaks().empty()) << "the kill left the new disk mounted in the .tmp";
+  RunResult d = berth({"destroy", id});
+  EXPECT_EQ(d.code, 14) << d.err;
+  EXPECT_PRED2(contains, d.err, "what an unfinished create of it had left");
+  EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks());
+  d = berth({"destroy", id});
+  EXPECT_EQ(d.code, 14);
+  EXPECT_FALSE(contains(d.err, "unfinished")) << d.err;
+
+  // A finished CT whose config is away: its files and ids are someone's, never removed so.
+  std::string other = create_ct({"--diskspace", "100M"});
+  std::string conf = conf_path(other);
+  fs::rename(conf, conf + ".away");
+  d = berth({"destroy", other});
+  EXPECT_EQ(d.code, 14);
+  EXPECT_FALSE(contains(d.err, "unfinished")) << d.err;
+  EXPECT_TRUE(fs::exists(ve_private(other)));
+  fs::rename(conf + ".away", conf);
+  EXPECT_EQ(berth({"destroy", other}).code, 0);
+}
+
 TEST_F(DiskTest, MountKilledBetweenDiskAndRootIsRepaired) {
   std::string id = create_ct({"--diskspace", "100M"});
   for (const char* next : {"start", "umount", "mount", "destroy"}) {
