@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -377,14 +378,9 @@ uint64_t status_mask(std::string_view status, std::string_view name) {
       continue;
     line.remove_prefix(name.size() + 1);
     while (!line.empty() && (line.front() == '\t' || line.front() == ' ')) line.remove_prefix(1);
-    if (line.empty() || line.size() > 16) return 0;
     uint64_t v = 0;
-    for (char c : line) {
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-      if (d < 0) return 0;
-      v = (v << 4) | static_cast<uint64_t>(d);
-    }
-    return v;
+    auto [last, ec] = std::from_chars(line.data(), line.data() + line.size(), v, 16);
+    return ec == std::errc() && last == line.data() + line.size() ? v : 0;
   }
   return 0;
 }
@@ -403,8 +399,9 @@ bool waits_in_sigtimedwait(std::string_view syscall_text) {
   if (syscall_text.substr(0, kCall.size()) != kCall) return false;
   std::string_view hex = syscall_text.substr(kCall.size());
   hex = hex.substr(0, hex.find_first_of(" \n"));
-  return !hex.empty() && hex.size() <= 16 &&
-         hex.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  uint64_t set = 0;
+  auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), set, 16);
+  return !hex.empty() && ec == std::errc() && end == hex.data() + hex.size();
 #else
   (void)syscall_text;
   return false;
