@@ -211,6 +211,28 @@ class Owners {
 };
 Owners g_owners;
 
+// The size getattr last reported for each served file, by path: what the kernel takes as its
+// size. A text read through the page cache (page_cached below) must have exactly that length, or
+// the read would stop short of its end; an open whose text differs (the host's meminfo changed
+// length) reads until EOF instead.
+class ReportedSizes {
+ public:
+  void set(const std::string& path, off_t size) {
+    std::lock_guard<std::mutex> hold(mutex_);
+    sizes_[path] = size;
+  }
+  bool matches(const std::string& path, size_t size) {
+    std::lock_guard<std::mutex> hold(mutex_);
+    auto it = sizes_.find(path);
+    return it != sizes_.end() && it->second == static_cast<off_t>(size);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, off_t> sizes_;
+};
+ReportedSizes g_sizes;
+
 void fill_dir(struct stat* st, uid_t uid, gid_t gid, mode_t mode) {
   st->st_mode = S_IFDIR | mode;
   st->st_nlink = 2;
@@ -219,7 +241,9 @@ void fill_dir(struct stat* st, uid_t uid, gid_t gid, mode_t mode) {
 }
 
 void* op_init(struct fuse_conn_info* conn, struct fuse_config* cfg) {
-  cfg->direct_io = 1;  // sizes are not known before reading: read until EOF
+  // Per open (op_open): a text whose length is exact and fits one page is read through the page
+  // cache, the others until EOF.
+  cfg->direct_io = 0;
   // What a name is never changes: a pid's name is a link to .real/<pid> whether that pid exists
   // or not (procfs answers then), and the other names are procfs' own, the CT's files, .real and
   // the CTs' directories (a CT destroyed meanwhile: its attributes answer ENOENT). So the kernel
@@ -263,6 +287,7 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
       st->st_size = static_cast<off_t>(served_text(*ct, Node::kProcMeminfo)->size());
       st->st_uid = uid;
       st->st_gid = gid;
+      g_sizes.set(path, st->st_size);
       return 0;
     case Node::kProcLoadavg:
     case Node::kProcCpuinfo:
@@ -287,6 +312,7 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info*) {
       st->st_size = static_cast<off_t>(ubc::render_v25({idle_block(*ct)}).size());
       st->st_uid = uid;
       st->st_gid = gid;
+      g_sizes.set(path, st->st_size);
       return 0;
   }
 }
@@ -391,6 +417,20 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, struct 
   return 0;
 }
 
+// Whether an open of a served file is read through the kernel's page cache rather than request
+// by request until EOF (direct_io). Only a text whose length getattr reports exactly (meminfo's
+// is the host's, the block's numbers have fixed widths) and that fits one page: the kernel then
+// gets it in one read request, and a read at the end is answered by the file's size instead of a
+// second request. Each open drops the cached page (no keep_cache), so every open reads its own
+// text, and one page comes from one request: two opens racing cannot mix two texts in one file.
+// A text whose length is not the one getattr last reported is read until EOF. loadavg's and
+// cpuinfo's lengths change with their numbers: until EOF.
+bool page_cached(const char* path, Node::Kind kind, size_t size) {
+  static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  bool exact = kind == Node::kProcMeminfo || kind == Node::kProcUbc || kind == Node::kCtFile;
+  return exact && size <= page && g_sizes.matches(path, size);
+}
+
 int op_open(const char* path, struct fuse_file_info* fi) {
   Node n = parse_node(path);
   if (n.kind == Node::kProcRoot || n.kind == Node::kProcReal) return -EISDIR;
@@ -401,8 +441,11 @@ int op_open(const char* path, struct fuse_file_info* fi) {
   if (!ct) return -ENOENT;
   // The handle shares the CT's current text (ct_slots.h): holding many handles open costs the
   // server a pointer each, not a copy each.
-  fi->fh = reinterpret_cast<uint64_t>(new Text(served_text(*ct, n.kind)));
-  fi->direct_io = 1;
+  auto text = new Text(served_text(*ct, n.kind));
+  fi->fh = reinterpret_cast<uint64_t>(text);
+  fi->direct_io = !page_cached(path, n.kind, (*text)->size());
+  // Nothing is written through it: no flush request at each close (kernel 5.16 on).
+  fi->noflush = 1;
   return 0;
 }
 

@@ -302,6 +302,22 @@ TEST_F(UbcTest, ProcViewIsTheCtsProcfsPlusBeancounters) {
   ASSERT_EQ(std::sscanf(lines[2].c_str(), "Mem: %luK used, %luK free", &used, &free_kb), 2)
       << lines[2];
   EXPECT_EQ(used + free_kb, 98304u);
+  // Read in small pieces (a request each with direct_io, the page cache otherwise: server.cc's
+  // page_cached), the served meminfo and block are whole: as long as stat says, ending with the
+  // host's last meminfo line's name.
+  r = berth({"exec", id,
+             "stat -c %s /proc/meminfo; dd if=/proc/meminfo bs=64 2>/dev/null | wc -c; "
+             "dd if=/proc/meminfo bs=64 2>/dev/null | tail -1 | cut -d: -f1; "
+             "stat -c %s /proc/user_beancounters; dd if=/proc/user_beancounters bs=64 "
+             "2>/dev/null | wc -c"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  lines = split_lines(r.out);
+  ASSERT_EQ(lines.size(), 5u) << r.out;
+  EXPECT_EQ(lines[0], lines[1]) << r.out;
+  auto host_meminfo = split_lines(read_text("/proc/meminfo"));
+  ASSERT_FALSE(host_meminfo.empty());
+  EXPECT_EQ(lines[2], host_meminfo.back().substr(0, host_meminfo.back().find(':'))) << r.out;
+  EXPECT_EQ(lines[3], lines[4]) << r.out;
 
   // Its CPUs in /proc/cpuinfo: as many as its CPU quota is worth (--cpus, --cpulimit), live.
   auto processors = [&] {
