@@ -71,7 +71,8 @@ Status check_simfs_quota(const CtConfig& ct);
 // Unmount a disk left mounted at <dir>/disk and free the loops of <dir>/disk.img (a killed
 // create's .tmp, a crash between the disk and VE_ROOT). Nothing there: ok.
 Status release_disk_at(const std::string& dir);
-// Mount an image read-write at target (loop, autoclear, nosuid,nodev,discard,errors=remount-ro).
+// Mount an image read-write at target (loop, autoclear, nosuid,nodev,discard,errors=remount-ro,
+// nombcache).
 Status mount_image(const std::string& image, const std::string& target);
 // The usage an ext4 superblock (the 1024 bytes at offset 1024 of the image) records.
 Result<DiskUsage> parse_ext4_superblock(std::string_view sb);
