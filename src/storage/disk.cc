@@ -37,8 +37,8 @@ constexpr uint64_t kBlock = 4096;
 // Below this mkfs.ext4 makes no journal and resize has no room to work: not a useful VPS disk.
 constexpr uint64_t kMinBytes = 16ull << 20;
 // nombcache: no cache of extended attribute blocks for sharing them between files (8 KiB of
-// hash table and a shrinker per mount; attributes that fit in the inode never use it). Measured:
-// 27 against 34-36 KiB of slab per mounted image (bench/README.md, "A disk image's kernel memory").
+// hash table and a shrinker per mount; attributes that fit in the inode never use it). Measured
+// by bench/diskmount: 24.6-26.3 against 33.6-38.2 KiB of unreclaimable slab per mounted image.
 constexpr const char* kMountOptions = "discard,errors=remount-ro,nombcache";
 
 std::string tool_path(const std::string& name) {
