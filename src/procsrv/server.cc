@@ -444,7 +444,8 @@ int op_open(const char* path, struct fuse_file_info* fi) {
   auto text = new Text(served_text(*ct, n.kind));
   fi->fh = reinterpret_cast<uint64_t>(text);
   fi->direct_io = !page_cached(path, n.kind, (*text)->size());
-  // Nothing is written through it: no flush request at each close (kernel 5.16 on).
+  // Nothing is written through it: no flush request at its close, not even the first one (the
+  // kernel stops sending them after libfuse's first ENOSYS answer; FOPEN_NOFLUSH, kernel 5.16).
   fi->noflush = 1;
   return 0;
 }
