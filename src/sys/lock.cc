@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -26,12 +27,12 @@ std::optional<pid_t> flock_owner(std::string_view proc_locks, unsigned dev_major
   while (std::getline(in, line)) {
     std::istringstream f(line);
     std::string id, kind, mode, access, pid, file;
-    if (!(f >> id >> kind) || kind == "->" || kind != "FLOCK") continue;
+    if (!(f >> id >> kind) || kind != "FLOCK") continue;  // a waiter's line: "->" then FLOCK
     if (!(f >> mode >> access >> pid >> file) || file != want) continue;
-    char* end = nullptr;
-    long v = std::strtol(pid.c_str(), &end, 10);
-    if (end == pid.c_str() || *end != '\0' || v < 0) continue;
-    return static_cast<pid_t>(v);
+    pid_t v = -1;
+    auto [end, ec] = std::from_chars(pid.data(), pid.data() + pid.size(), v);
+    if (ec != std::errc() || end != pid.data() + pid.size() || v < 0) continue;
+    return v;
   }
   return std::nullopt;
 }

@@ -5,10 +5,9 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 
+#include "sys/fs.h"
 #include "sys/process.h"
 
 namespace berth::sys {
@@ -66,15 +65,14 @@ TEST(TakesSignal, AProcessWaitingInSigtimedwaitForTheSignalTakesIt) {
   // In the wait (the mask the status shows lacks SIGUSR2 then).
   bool waiting = false;
   for (int i = 0; i < 2000 && !waiting; ++i) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/syscall");
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    waiting = waits_in_sigtimedwait(text);
+    auto text = read_file("/proc/" + std::to_string(pid) + "/syscall");
+    waiting = text.ok() && waits_in_sigtimedwait(*text);
     if (!waiting) ::usleep(1000);
   }
   ASSERT_TRUE(waiting);
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string status((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  EXPECT_FALSE(status_takes_signal(status, SIGUSR2)) << status;
+  auto status = read_file("/proc/" + std::to_string(pid) + "/status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status_takes_signal(*status, SIGUSR2)) << *status;
   EXPECT_TRUE(takes_signal(pid, SIGUSR2));
   ASSERT_EQ(::kill(pid, SIGUSR2), 0);
   int st = 0;
