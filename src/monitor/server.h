@@ -19,6 +19,9 @@
 // by start): read all the time, 4 KiB per wake-up and non-blocking, into
 // <log_dir>/<CTID>.console.log (moved to .1 past 1 MiB), and relayed to one `berth console`.
 //
+// Once CTs stopped, and on its way out, it removes the idle loop devices their disks left
+// (storage::remove_idle_loop_devices): off every command's path but the last stop's.
+//
 // Socket <run>/monitor.sock, mode 0600, and SO_PEERCRED uid 0 checked on every connection. It
 // never opens a path inside a CT and reads nothing from a CT but wait statuses and the console,
 // both bounded.

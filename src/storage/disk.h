@@ -71,6 +71,12 @@ Status check_simfs_quota(const CtConfig& ct);
 // Unmount a disk left mounted at <dir>/disk and free the loops of <dir>/disk.img (a killed
 // create's .tmp, a crash between the disk and VE_ROOT). Nothing there: ok.
 Status release_disk_at(const std::string& dir);
+// The loop devices above the kernel's boot-time ones (sys::boot_loop_count) with no file
+// attached, removed, many side by side (sys::remove_loops). An attach makes a device when none
+// is free, autoclear detaches it at the unmount, and the kernel keeps it (~210 KiB of kernel
+// memory each): a host would keep as many as it ever had disks mounted at once. Run by the
+// watcher, off every command's path (monitor/server.h). Returns how many went.
+size_t remove_idle_loop_devices();
 // Mount an image read-write at target (loop, autoclear, nosuid,nodev,discard,errors=remount-ro,
 // nombcache).
 Status mount_image(const std::string& image, const std::string& target);

@@ -8,9 +8,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <charconv>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
+#include <thread>
 
 #include "sys/fs.h"
 
@@ -123,6 +128,61 @@ Status detach_loop(const std::string& dev) {
   if (::ioctl(fd.get(), LOOP_CLR_FD) != 0 && errno != ENXIO)
     return Error::from_errno(errno, "detach `" + dev + "`");
   return {};
+}
+
+std::vector<int> unbound_loops(int first, const std::string& sysfs_root) {
+  std::vector<int> out;
+  const std::string block = sysfs_root + "/block/";
+  DIR* d = ::opendir(block.c_str());
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.rfind("loop", 0) != 0) continue;
+    int index = -1;
+    auto [end, ec] = std::from_chars(name.data() + 4, name.data() + name.size(), index);
+    if (ec != std::errc() || end != name.data() + name.size() || index < first) continue;
+    struct stat st;
+    if (::stat((block + e->d_name + "/loop").c_str(), &st) == 0) continue;  // bound
+    out.push_back(index);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+size_t remove_loops(const std::vector<int>& indexes, unsigned parallel) {
+  if (indexes.empty()) return 0;
+  UniqueFd ctl(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (!ctl) return 0;
+  std::atomic<size_t> next{0}, removed{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < indexes.size();)
+      if (::ioctl(ctl.get(), LOOP_CTL_REMOVE, indexes[i]) == 0) removed.fetch_add(1);
+  };
+  std::vector<std::thread> threads;
+  const size_t want = std::min<size_t>(std::max(parallel, 1U), indexes.size());
+  for (size_t t = 1; t < want; ++t) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had (a pids limit): the ones made, and this one, do it
+    }
+  }
+  work();
+  for (auto& t : threads) t.join();
+  return removed.load();
+}
+
+int boot_loop_count(const std::string& sysfs_root) {
+  auto v = read_file(sysfs_root + "/module/loop/parameters/max_loop");
+  int n = 0;
+  if (v.ok()) {
+    std::string_view s = *v;
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || end != s.data() + s.size()) n = 0;
+  }
+  return n > 0 ? n : 8;
 }
 
 }  // namespace berth::sys

@@ -2,9 +2,12 @@
 // tree) and for overlay with a finite DISKSPACE (the upper layer). Inside, df shows the disk's size
 // and inode count and this VPS's use alone; a full disk is the VPS's problem only; the disk grows
 // online and shrinks offline; simfs refuses a quota it cannot enforce; vzlist shows the use;
-// IOLIMIT throttles the loop device; a command killed between the disk and VE_ROOT leaves what the
-// next command repairs; root inside cannot reach the image or the loop device.
+// IOLIMIT throttles the loop device; the loop devices disks made go once idle; a command killed
+// between the disk and VE_ROOT leaves what the next command repairs; root inside cannot reach the
+// image or the loop device.
 #include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -13,6 +16,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -475,6 +479,66 @@ TEST_F(DiskTest, ACopyInAnotherMountNamespaceNeverGetsTheImageMountedTwice) {
   EXPECT_EQ(berth({"exec", id, "cat /root/one /root/two"}).out, "one\ntwo\n");
   ASSERT_EQ(berth({"stop", id}).code, 0);
   EXPECT_TRUE(leaks().empty()) << ::testing::PrintToString(leaks());
+}
+
+// Loop devices made for attachers stay in the kernel after autoclear detached them (~210 KiB
+// each): the watcher removes the idle ones above the boot-time devices once CTs stopped, and on
+// its way out after the last. Two devices stand for what earlier disks left: one idle (removed),
+// one a process holds open (the kernel refuses it: kept); a running CT's bound device is never
+// touched.
+TEST_F(DiskTest, TheLoopDevicesDisksLeftAreRemovedOnceIdle) {
+  auto exists = [](int n) { return fs::exists("/sys/block/loop" + std::to_string(n)); };
+  int ctl = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  ASSERT_GE(ctl, 0);
+  std::vector<int> added;
+  auto add = [&](int from) {
+    for (int n = from; n < from + 1000; ++n)
+      if (!exists(n) && ::ioctl(ctl, LOOP_CTL_ADD, n) == n) {
+        added.push_back(n);
+        return n;
+      }
+    return -1;
+  };
+  int held_fd = -1;
+  struct Cleanup {
+    std::function<void()> fn;
+    ~Cleanup() { fn(); }
+  } cleanup{[&] {
+    if (held_fd >= 0) ::close(held_fd);
+    for (int n : added) (void)::ioctl(ctl, LOOP_CTL_REMOVE, n);
+    ::close(ctl);
+  }};
+  std::vector<int> boot_time;  // the kernel's default count is 8
+  for (int n = 0; n < 8; ++n)
+    if (exists(n)) boot_time.push_back(n);
+  const int base = 4000 + static_cast<int>(::getpid() % 1000) * 8;
+  const int idle = add(base), held = add(base + 4);
+  ASSERT_GT(idle, 0);
+  ASSERT_GT(held, 0);
+  std::string held_dev = "/dev/loop" + std::to_string(held);
+  for (int i = 0; i < 100 && held_fd < 0; ++i, sleep_ms(10))
+    held_fd = ::open(held_dev.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(held_fd, 0) << held_dev << ": " << std::strerror(errno);
+
+  std::string a = create_running_ct({"--diskspace", "100M"});
+  std::string b = create_running_ct({"--diskspace", "100M"});
+  ASSERT_EQ(berth({"stop", a, "--fast"}).code, 0);
+  // A quiet while after a CT stopped (2 s), the watcher sweeps in a child.
+  auto deadline = Clock::now() + std::chrono::seconds(15);
+  while (exists(idle) && Clock::now() < deadline) sleep_ms(100);
+  EXPECT_FALSE(exists(idle)) << "loop" << idle << " still there 15 s after a stop";
+  EXPECT_TRUE(exists(held)) << "loop" << held << " was open, and went";
+  // The running CT's disk is bound: still there, and its file system works.
+  EXPECT_TRUE(disk_mounted(b));
+  EXPECT_EQ(berth({"exec", b, "echo x > /root/f && sync && cat /root/f"}).out, "x\n");
+  // The last stop: the watcher's last sweep before it exits, which the stop waits for.
+  ::close(held_fd);
+  held_fd = -1;
+  ASSERT_EQ(berth({"stop", b, "--fast"}).code, 0);
+  EXPECT_FALSE(exists(held)) << "loop" << held << " still there after the last CT stopped";
+  EXPECT_TRUE(loops().empty()) << ::testing::PrintToString(loops());
+  // The boot-time devices are kept.
+  for (int n : boot_time) EXPECT_TRUE(exists(n)) << "loop" << n;
 }
 
 }  // namespace berth::itest

@@ -55,6 +55,37 @@ TEST_F(LoopSysfsTest, ComparesCanonicalPaths) {
   EXPECT_TRUE(loops_backed_by(image_, root_ + "/nosys").empty());
 }
 
+TEST_F(LoopSysfsTest, UnboundLoopsAreTheDevicesWithNothingAttachedFromFirstOn) {
+  fs::create_directories(root_ + "/sys/block/loop9");
+  fs::create_directories(root_ + "/sys/block/loop10");
+  fs::create_directories(root_ + "/sys/block/loop100");
+  fs::create_directories(root_ + "/sys/block/loopx");    // not a loop device's name
+  fs::create_directories(root_ + "/sys/block/loop3p1");  // a partition's name
+  fs::create_directories(root_ + "/sys/block/nbd8");
+  // loop1, loop2, loop7 and loop12 are bound (loop/ present): never listed.
+  EXPECT_EQ(unbound_loops(0, root_ + "/sys"), (std::vector<int>{0, 9, 10, 100}));
+  EXPECT_EQ(unbound_loops(8, root_ + "/sys"), (std::vector<int>{9, 10, 100}));
+  EXPECT_EQ(unbound_loops(10, root_ + "/sys"), (std::vector<int>{10, 100}));
+  EXPECT_TRUE(unbound_loops(101, root_ + "/sys").empty());
+  EXPECT_TRUE(unbound_loops(0, root_ + "/nosys").empty());
+}
+
+TEST_F(LoopSysfsTest, BootLoopCountIsMaxLoopOrTheKernelsDefault) {
+  EXPECT_EQ(boot_loop_count(root_ + "/sys"), 8);  // no loop module directory
+  fs::create_directories(root_ + "/sys/module/loop/parameters");
+  const std::string param = root_ + "/sys/module/loop/parameters/max_loop";
+  std::ofstream(param) << "0\n";
+  EXPECT_EQ(boot_loop_count(root_ + "/sys"), 8);
+  std::ofstream(param) << "64\n";
+  EXPECT_EQ(boot_loop_count(root_ + "/sys"), 64);
+  std::ofstream(param) << "junk\n";
+  EXPECT_EQ(boot_loop_count(root_ + "/sys"), 8);
+  std::ofstream(param) << "-3\n";
+  EXPECT_EQ(boot_loop_count(root_ + "/sys"), 8);
+}
+
+TEST(LoopRemove, NothingToRemoveIsNothingDone) { EXPECT_EQ(remove_loops({}, 64), 0u); }
+
 TEST(LoopBackingFile, MatchesExactlyWithoutTheNewline) {
   EXPECT_TRUE(backing_file_matches("/a/disk.img\n", "/a/disk.img"));
   EXPECT_TRUE(backing_file_matches("/a/disk.img", "/a/disk.img"));
