@@ -398,7 +398,7 @@ class Monitor {
   std::set<std::string> released_consoles_;  // CTs whose console has a released init
   bool exiting_ = false;                     // an "idle" request found nothing to do: exit now
   // The sweep of idle loop devices (storage::remove_idle_loop_devices): due once a CT stopped or
-  // a worker ended, run in a child after a quiet while, and once more on the way out.
+  // a worker ended, run in a child 2 s later when no worker runs, and once more on the way out.
   bool sweep_due_ = false;
   Clock::time_point sweep_at_{};
   pid_t sweeper_ = -1;
@@ -788,9 +788,12 @@ void Monitor::reap() {
   while (orphans_.size() > 64) orphans_.erase(orphans_.begin());
 }
 
+// 2 s after the first event since the last sweep, not the last event: during a long run of stops
+// the devices go a few seconds' worth at a time, so the last stop, which waits for the last
+// sweep, finds few left.
 void Monitor::want_sweep() {
+  if (!sweep_due_) sweep_at_ = Clock::now() + std::chrono::seconds(2);
   sweep_due_ = true;
-  sweep_at_ = Clock::now() + std::chrono::seconds(2);
 }
 
 // In a child: the sweep reads sysfs once per loop device and each removal waits for the kernel

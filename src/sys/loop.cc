@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -154,22 +155,42 @@ size_t remove_loops(const std::vector<int>& indexes, unsigned parallel) {
   if (indexes.empty()) return 0;
   UniqueFd ctl(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
   if (!ctl) return 0;
-  std::atomic<size_t> next{0}, removed{0};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < indexes.size();)
-      if (::ioctl(ctl.get(), LOOP_CTL_REMOVE, indexes[i]) == 0) removed.fetch_add(1);
-  };
-  std::vector<std::thread> threads;
-  const size_t want = std::min<size_t>(std::max(parallel, 1U), indexes.size());
-  for (size_t t = 1; t < want; ++t) {
-    try {
-      threads.emplace_back(work);
-    } catch (const std::system_error&) {
-      break;  // no more threads to be had (a pids limit): the ones made, and this one, do it
+  std::atomic<size_t> removed{0};
+  std::vector<int> todo = indexes;
+  // A device another remover is looking at (another instance's sweep: the kernel hides it while
+  // it checks, ENODEV) or that something opened for a moment (EBUSY) is tried again, twice, 20 ms
+  // apart, while it still exists: only then is it someone's.
+  for (int pass = 0; pass < 3 && !todo.empty(); ++pass) {
+    if (pass > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::atomic<size_t> next{0};
+    std::vector<char> again(todo.size(), 0);
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
+        if (::ioctl(ctl.get(), LOOP_CTL_REMOVE, todo[i]) == 0)
+          removed.fetch_add(1);
+        else if (errno == EBUSY || errno == ENODEV)
+          again[i] = 1;
+      }
+    };
+    std::vector<std::thread> threads;
+    const size_t want = std::min<size_t>(std::max(parallel, 1U), todo.size());
+    for (size_t t = 1; t < want; ++t) {
+      try {
+        threads.emplace_back(work);
+      } catch (const std::system_error&) {
+        break;  // no more threads to be had (a pids limit): the ones made, and this one, do it
+      }
     }
+    work();
+    for (auto& t : threads) t.join();
+    std::vector<int> left;
+    for (size_t i = 0; i < todo.size(); ++i) {
+      struct stat st;
+      if (again[i] && ::stat(("/sys/block/loop" + std::to_string(todo[i])).c_str(), &st) == 0)
+        left.push_back(todo[i]);
+    }
+    todo = std::move(left);
   }
-  work();
-  for (auto& t : threads) t.join();
   return removed.load();
 }
 
