@@ -655,6 +655,20 @@ def run_phase(ctx, tool, n, args):
         time.sleep(args.settle)
         res["after"] = memory_now(ctx, tool, caller_cg)
         res["links_left"] = sorted(links_now() - links0)
+        # The kernel gives memory back for a while after the last removal (memory cgroups
+        # taken offline by workers, one walk of every superblock's lists each; frees deferred to
+        # RCU): MemAvailable is read again every 2 s until it has not risen by more than 1 MiB
+        # in 10 s, or --steady-max s have passed.
+        t_steady = time.time()
+        seen = [(t_steady, res["after"]["mem_available_kib"])]
+        while time.time() - t_steady < args.steady_max:
+            time.sleep(2)
+            seen.append((time.time(), meminfo()["MemAvailable"]))
+            old = [v for t, v in seen if seen[-1][0] - t >= 10]
+            if old and seen[-1][1] - old[-1] <= 1024:
+                break
+        res["after_steady"] = {"mem_available_kib": seen[-1][1],
+                               "waited_s": round(seen[-1][0] - t_steady, 1)}
     except (OpFailed, OSError, subprocess.SubprocessError, KeyError, ValueError) as e:
         res["failed"] = str(e)
         log("%s: FAILED: %s" % (tool.name, e))
@@ -765,6 +779,12 @@ def report(results, window):
          for r in ok], "%.0f")
     row("MemAvailable after all removed - base, KiB",
         [r["after"]["mem_available_kib"] - r["base"]["mem_available_kib"] for r in ok], "%.0f")
+    row("  once steady (see --steady-max), KiB",
+        [r["after_steady"]["mem_available_kib"] - r["base"]["mem_available_kib"]
+         if "after_steady" in r else float("nan") for r in ok], "%.0f")
+    row("  seconds waited for steady, after the settle",
+        [r["after_steady"]["waited_s"] if "after_steady" in r else float("nan") for r in ok],
+        "%.0f")
     row("  others' cgroups' anon grew meanwhile, KiB",
         [r["after"]["others_anon_kib"] - r["base"]["others_anon_kib"] for r in ok], "%.0f")
     row("  difference less the others' anon growth, KiB",
@@ -984,6 +1004,9 @@ def main():
     ap.add_argument("--window", type=int, default=20)
     ap.add_argument("--settle", type=float, default=10.0)
     ap.add_argument("--settle-before", type=float, default=3.0)
+    ap.add_argument("--steady-max", type=float, default=90.0,
+                    help="after the removals' settle, at most this many seconds waiting for "
+                         "MemAvailable to stop rising")
     ap.add_argument("--reads", type=int, default=2000)
     ap.add_argument("--spaced", type=int, default=300)
     ap.add_argument("--gap-us", type=int, default=5000)
@@ -1025,7 +1048,8 @@ def main():
             argv = [sys.executable, "-B", os.path.abspath(__file__), "--phase", name,
                     "--tag", args.tag, "--tmp", args.tmp, "-n", str(args.n), "--berth", args.berth,
                     "--busybox", args.busybox, "--helper", args.helper, "--settle",
-                    str(args.settle), "--settle-before", str(args.settle_before), "--reads",
+                    str(args.settle), "--settle-before", str(args.settle_before),
+                    "--steady-max", str(args.steady_max), "--reads",
                     str(args.reads), "--spaced", str(args.spaced), "--gap-us", str(args.gap_us),
                     "--block", str(block), "--hold", str(args.hold), "--out", out]
             if name != "berth":
