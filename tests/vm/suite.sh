@@ -18,7 +18,7 @@
 #              scripts/test.sh runs)
 #   storage    what of the disk, snapshot and clone tests depends on the kernel and cgroup v2: the
 #              online grow (the guest's root has CAP_SYS_RESOURCE), io.max on the loop device, a
-#              full disk, freeze and thaw on v2, snapshots and a clone of disk CTs (part of ci;
+#              full disk, the watcher's removal of idle loop devices, freeze and thaw on v2, snapshots and a clone of disk CTs (part of ci;
 #              `storage-all` runs every DiskTest, SnapshotTest and CloneTest)
 #   full       lifecycle.sh + resources.sh + debian.sh + the integration binary's resource, containment,
 #              lifecycle, isolation and beancounter tests
@@ -29,7 +29,7 @@ SUITE=${1:?usage: suite.sh lifecycle|debian|checkpoint|ci|storage|storage-all|fu
 BUILD=${2:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd); [ -e "$HERE/common.sh" ] || HERE=$PWD/tests/vm  # run as a copy
-STORAGE_FILTER="DiskTest.GrowsOnline*:DiskTest.Iolimit*:DiskTest.AFullDisk*:SnapshotTest.KilledWhileFrozen*:*SnapshotDiskTest.*:CloneTest.DiskCtClone*"
+STORAGE_FILTER="DiskTest.GrowsOnline*:DiskTest.TheLoopDevices*:DiskTest.Iolimit*:DiskTest.AFullDisk*:SnapshotTest.KilledWhileFrozen*:*SnapshotDiskTest.*:CloneTest.DiskCtClone*"
 case $SUITE in
     lifecycle) parts="lifecycle" ;;
     debian) parts="debian" ;;
