@@ -199,8 +199,9 @@ class BerthT:
     def id(self, i):
         return str(self.base + i)
 
-    def b(self, *a, env=None):
-        return self.ctx.run([self.bin] + list(a), env=env or self.env, timeout=120)
+    def b(self, *a, env=None, own_file=False):
+        return self.ctx.run([self.bin] + list(a), env=env or self.env, timeout=120,
+                            own_file=own_file)
 
     def setup(self):
         os.makedirs(os.path.join(self.root, "etc", "berth"), exist_ok=True)
@@ -221,7 +222,7 @@ class BerthT:
         """A berth command with BERTH_TRACE=1: its step timings are kept in self.split (printing
         them costs a few microseconds)."""
         off = self.ctx.log.tell()
-        t = self.b(*a, env=dict(self.env, BERTH_TRACE="1"))
+        t = self.b(*a, env=dict(self.env, BERTH_TRACE="1"), own_file=True)
         for pipeline, step, step_ms in parse_trace(self.ctx.output_since(off)):
             self.split.setdefault("%s:%s" % (pipeline, step), []).append(step_ms)
         return t

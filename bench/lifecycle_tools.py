@@ -49,13 +49,22 @@ class Ctx:
     def add(self, tool, op, value):
         self.samples.setdefault(tool, {}).setdefault(op, []).append(round(value, 3))
 
-    def run(self, argv, env=None, timeout=60, check=True):
-        """Runs argv with output appended to the log; returns elapsed ms. Raises OpFailed."""
+    def run(self, argv, env=None, timeout=60, check=True, own_file=False):
+        """Runs argv with output appended to the log; returns elapsed ms. Raises OpFailed.
+        own_file: the command writes to a file of its own, copied to the log and deleted after
+        it. A Berth start's child writes its BERTH_TRACE lines from inside the VPS's memory cgroup:
+        a page of the shared log they start is charged to that group, and keeps it (dying) after
+        the VPS is gone for as long as the log exists (a quarter of the VPSs of a density run)."""
         log = self.log or subprocess.DEVNULL
         start_off = 0
         if self.log:
             self.log.write(("$ " + " ".join(argv) + "\n").encode())
             start_off = self.log.tell()
+        own = None
+        if own_file and self.log:
+            own = open(os.path.join(self.tmp, "command-output"), "w+b")
+            os.unlink(own.name)
+            log = own
         # No subprocess timeout here: Popen.wait(timeout) polls with an exponential sleep (0.5, 1,
         # 2, 4 ... ms) and would round every sample up to 7.5/15.5/31.5/63.5 ms. A blocking
         # waitpid plus a watchdog thread that kills a hung command keeps the clock honest.
@@ -71,6 +80,10 @@ class Ctx:
         except OSError as e:
             rc = "oserror " + str(e)
         t1 = now_ns()
+        if own:
+            own.seek(0)
+            self.log.write(own.read())
+            own.close()
         if not dog.is_alive() and rc != 0:
             rc = "%s (killed after %d s)" % (rc, timeout)
         dog.cancel()
