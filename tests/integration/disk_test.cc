@@ -526,7 +526,7 @@ TEST_F(DiskTest, TheLoopDevicesDisksLeftAreRemovedOnceIdle) {
   std::string a = create_running_ct({"--diskspace", "100M"});
   std::string b = create_running_ct({"--diskspace", "100M"});
   ASSERT_EQ(berth({"stop", a, "--fast"}).code, 0);
-  // A quiet while after a CT stopped (2 s), the watcher sweeps in a child.
+  // 2 s after a CT stopped, the watcher sweeps in a child.
   auto deadline = Clock::now() + std::chrono::seconds(15);
   while (exists(idle) && !bound(idle) && Clock::now() < deadline) sleep_ms(100);
   EXPECT_TRUE(!exists(idle) || bound(idle)) << "loop" << idle << " still there 15 s after a stop";
