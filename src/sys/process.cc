@@ -387,10 +387,12 @@ uint64_t status_mask(std::string_view status, std::string_view name) {
 
 }  // namespace
 
-bool status_takes_signal(std::string_view status, int sig) {
-  if (sig < 1 || sig > 64) return false;
+SignalTake status_signal_take(std::string_view status, int sig) {
+  if (sig < 1 || sig > 64) return SignalTake::kNo;
   uint64_t bit = uint64_t{1} << (sig - 1);
-  return ((status_mask(status, "SigCgt") | status_mask(status, "SigBlk")) & bit) != 0;
+  if (status_mask(status, "SigCgt") & bit) return SignalTake::kHandled;
+  if (status_mask(status, "SigBlk") & bit) return SignalTake::kBlocked;
+  return SignalTake::kNo;
 }
 
 bool waits_in_sigtimedwait(std::string_view syscall_text) {
@@ -415,15 +417,19 @@ bool waits_in_sigtimedwait(std::string_view syscall_text) {
 // that waits there for other signals only costs the stop STOP_TIMEOUT, as before. A syscall
 // file this process may not read (kernel.yama.ptrace_scope 3, no CAP_SYS_PTRACE) cannot tell:
 // taken as well, the same.
-bool takes_signal(pid_t pid, int sig) {
-  if (sig < 1 || sig > 64) return false;
+SignalTake signal_take(pid_t pid, int sig) {
+  if (sig < 1 || sig > 64) return SignalTake::kNo;
   const std::string dir = "/proc/" + std::to_string(pid);
   auto text = read_file(dir + "/status");
-  if (!text.ok()) return false;  // gone
-  if (status_takes_signal(*text, sig)) return true;
+  if (!text.ok()) return SignalTake::kNo;  // gone
+  SignalTake from_status = status_signal_take(*text, sig);
+  if (from_status == SignalTake::kHandled) return from_status;
   auto call = read_file(dir + "/syscall");
-  if (!call.ok()) return call.error().code() == EACCES || call.error().code() == EPERM;
-  return waits_in_sigtimedwait(*call);
+  if (!call.ok()) {
+    bool unreadable = call.error().code() == EACCES || call.error().code() == EPERM;
+    return unreadable ? SignalTake::kHandled : from_status;
+  }
+  return waits_in_sigtimedwait(*call) ? SignalTake::kHandled : from_status;
 }
 
 }  // namespace berth::sys

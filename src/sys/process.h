@@ -133,21 +133,25 @@ void crash_point(std::string_view point);
 // waitpid status -> shell-style exit code (128+signal for a signal).
 int exit_code_of(int wait_status);
 
-// Whether the process whose /proc/PID/status reads `status` takes signal sig now: it has a
-// handler for it (SigCgt) or blocks it (SigBlk; the signal waits until it is unblocked, as
-// systemd's signalfd takes it). A PID namespace's init drops, at the sending, a signal from
+// How a process takes signal sig now. A PID namespace's init drops, at the sending, a signal from
 // outside its namespace that it neither catches nor blocks: an init just exec'd that has not yet
-// set its handlers loses a stop's halt signal so.
-bool status_takes_signal(std::string_view status, int sig);
+// set its handlers loses a stop's halt signal so. kHandled: it has a handler for it (SigCgt) or
+// waits for it (rt_sigtimedwait); kBlocked: it blocks it (SigBlk) and has no handler: the signal
+// waits until it is unblocked, which an init reading its signals from a signalfd (systemd) never
+// does, but an init that unblocks it without a handler then drops it (busybox's sh blocks every
+// signal for a moment around each wait for a child).
+enum class SignalTake { kNo, kHandled, kBlocked };
+// From the text of /proc/PID/status (its SigCgt and SigBlk masks).
+SignalTake status_signal_take(std::string_view status, int sig);
 // Whether a task whose /proc/PID/syscall reads `syscall_text` waits in rt_sigtimedwait(2)
 // ("128 0x<set> ..." on x86-64). While it waits there the kernel shows the set it waits for
 // neither in SigBlk nor in SigCgt (it keeps the mask it unblocked for the wait apart), and
 // busybox's init waits so for its signals.
 bool waits_in_sigtimedwait(std::string_view syscall_text);
-// Whether process pid takes sig now: status_takes_signal of its main thread (the one a signal
-// to the process is checked against), or that thread waits in rt_sigtimedwait(2) (taken to wait
-// for sig: its set is in the process's memory, not read). False when pid is gone; true when
-// its syscall file may not be read here (cannot tell).
-bool takes_signal(pid_t pid, int sig);
+// How process pid takes sig now: status_signal_take of its main thread (the one a signal to the
+// process is checked against), kHandled as well when that thread waits in rt_sigtimedwait(2)
+// (taken to wait for sig: its set is in the process's memory, not read) or its syscall file may
+// not be read here (cannot tell). kNo when pid is gone.
+SignalTake signal_take(pid_t pid, int sig);
 
 }  // namespace berth::sys

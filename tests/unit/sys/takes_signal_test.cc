@@ -1,4 +1,4 @@
-// sys::takes_signal: a stop sends init its halt signal only once init would take it.
+// sys::signal_take: a stop sends init its halt signal only once init would take it.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,19 +18,21 @@ TEST(TakesSignal, ReadsCaughtAndBlockedMasksOfAStatusText) {
   const std::string status =
       "Name:\tinit\nSigQ:\t0/96365\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n"
       "SigBlk:\t0000002000000000\nSigIgn:\t0000000000001000\nSigCgt:\t0000000000000800\n";
-  EXPECT_TRUE(status_takes_signal(status, SIGUSR2));
-  EXPECT_TRUE(status_takes_signal(status, SIGRTMIN + 4));
-  EXPECT_FALSE(status_takes_signal(status, SIGPWR));
-  EXPECT_FALSE(status_takes_signal(status, SIGTERM));
+  EXPECT_EQ(status_signal_take(status, SIGUSR2), SignalTake::kHandled);
+  EXPECT_EQ(status_signal_take(status, SIGRTMIN + 4), SignalTake::kBlocked);
+  EXPECT_EQ(status_signal_take(status, SIGPWR), SignalTake::kNo);
+  EXPECT_EQ(status_signal_take(status, SIGTERM), SignalTake::kNo);
   // Ignored (SigIgn) is not taken: the signal is dropped as well.
-  EXPECT_FALSE(status_takes_signal(status, 13));
-  EXPECT_FALSE(status_takes_signal(status, 0));
-  EXPECT_FALSE(status_takes_signal(status, 65));
+  EXPECT_EQ(status_signal_take(status, 13), SignalTake::kNo);
+  EXPECT_EQ(status_signal_take(status, 0), SignalTake::kNo);
+  EXPECT_EQ(status_signal_take(status, 65), SignalTake::kNo);
+  // Caught and blocked: handled once unblocked.
+  EXPECT_EQ(status_signal_take("SigBlk:\t800\nSigCgt:\t800\n", SIGUSR2), SignalTake::kHandled);
   // Missing or malformed lines take nothing.
-  EXPECT_FALSE(status_takes_signal("Name:\tx\n", SIGUSR2));
-  EXPECT_FALSE(status_takes_signal("SigCgt:\tzz00000000000800\n", SIGUSR2));
-  EXPECT_FALSE(status_takes_signal("SigCgtX:\t0000000000000800\n", SIGUSR2));
-  EXPECT_TRUE(status_takes_signal("SigCgt:\t800", SIGUSR2));
+  EXPECT_EQ(status_signal_take("Name:\tx\n", SIGUSR2), SignalTake::kNo);
+  EXPECT_EQ(status_signal_take("SigCgt:\tzz00000000000800\n", SIGUSR2), SignalTake::kNo);
+  EXPECT_EQ(status_signal_take("SigCgtX:\t0000000000000800\n", SIGUSR2), SignalTake::kNo);
+  EXPECT_EQ(status_signal_take("SigCgt:\t800", SIGUSR2), SignalTake::kHandled);
 }
 
 TEST(TakesSignal, FindsAWaitInSigtimedwait) {
@@ -72,8 +74,8 @@ TEST(TakesSignal, AProcessWaitingInSigtimedwaitForTheSignalTakesIt) {
   ASSERT_TRUE(waiting);
   auto status = read_file("/proc/" + std::to_string(pid) + "/status");
   ASSERT_TRUE(status.ok());
-  EXPECT_FALSE(status_takes_signal(*status, SIGUSR2)) << *status;
-  EXPECT_TRUE(takes_signal(pid, SIGUSR2));
+  EXPECT_EQ(status_signal_take(*status, SIGUSR2), SignalTake::kNo) << *status;
+  EXPECT_EQ(signal_take(pid, SIGUSR2), SignalTake::kHandled);
   ASSERT_EQ(::kill(pid, SIGUSR2), 0);
   int st = 0;
   ASSERT_EQ(::waitpid(pid, &st, 0), pid);
@@ -114,18 +116,18 @@ TEST(TakesSignal, AProcessTakesASignalOnceItsHandlerIsSetOrItIsBlocked) {
   }
   char b = 0;
   ASSERT_EQ(::read(ready[0], &b, 1), 1);
-  EXPECT_FALSE(takes_signal(pid, SIGUSR2));
+  EXPECT_EQ(signal_take(pid, SIGUSR2), SignalTake::kNo);
   ASSERT_EQ(::write(go[1], "x", 1), 1);
   ASSERT_EQ(::read(ready[0], &b, 1), 1);
-  EXPECT_TRUE(takes_signal(pid, SIGUSR2));
-  EXPECT_FALSE(takes_signal(pid, SIGPWR));
+  EXPECT_EQ(signal_take(pid, SIGUSR2), SignalTake::kHandled);
+  EXPECT_EQ(signal_take(pid, SIGPWR), SignalTake::kNo);
   ASSERT_EQ(::write(go[1], "x", 1), 1);
   ASSERT_EQ(::read(ready[0], &b, 1), 1);
-  EXPECT_TRUE(takes_signal(pid, SIGUSR2));
+  EXPECT_EQ(signal_take(pid, SIGUSR2), SignalTake::kBlocked);
   ASSERT_EQ(::write(go[1], "x", 1), 1);
   int st = 0;
   ASSERT_EQ(::waitpid(pid, &st, 0), pid);
-  EXPECT_FALSE(takes_signal(pid, SIGUSR2));  // gone: no status to read
+  EXPECT_EQ(signal_take(pid, SIGUSR2), SignalTake::kNo);  // gone: no status to read
   for (int fd : {ready[0], ready[1], go[0], go[1]}) ::close(fd);
 }
 
