@@ -621,7 +621,6 @@ void Monitor::init_exited(const std::string& ctid, Watched w, bool known_status,
                         : "exited with status " + std::to_string(WEXITSTATUS(status));
   log("CT %s: init %s", ctid, how);
   consoles_.erase(ctid);
-  want_sweep();
   if (reboot) {
     auto& times = reboots_[ctid];
     auto now = Clock::now();

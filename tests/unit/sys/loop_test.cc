@@ -84,8 +84,6 @@ TEST_F(LoopSysfsTest, BootLoopCountIsMaxLoopOrTheKernelsDefault) {
   EXPECT_EQ(boot_loop_count(root_ + "/sys"), 8);
 }
 
-TEST(LoopRemove, NothingToRemoveIsNothingDone) { EXPECT_EQ(remove_loops({}, 64), 0u); }
-
 TEST(LoopBackingFile, MatchesExactlyWithoutTheNewline) {
   EXPECT_TRUE(backing_file_matches("/a/disk.img\n", "/a/disk.img"));
   EXPECT_TRUE(backing_file_matches("/a/disk.img", "/a/disk.img"));
